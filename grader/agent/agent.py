@@ -1,0 +1,127 @@
+"""The agent: runs inside the sandbox, as the student, one request per process.
+
+`python -I -m grader.agent.agent RUNDIR` reads `RUNDIR/request.json`, imports
+the student's module from the current directory, calls the requested function
+or probe under the requested checks, and writes `RUNDIR/result-<rank>.json`.
+Everything it writes is plain data (see `codec`). The supervisor, not the
+agent, decides about time limits and hangs.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from grader.agent import codec
+from grader.agent.frames import exception_record
+
+_stack_files: list = []
+
+
+def _arm_stack_dump(rundir: str) -> None:
+    """On SIGUSR1, dump every thread's stack to RUNDIR/stacks-<pid>.txt (also in forked children)."""
+    def arm():
+        f = open(os.path.join(rundir, f"stacks-{os.getpid()}.txt"), "w")
+        _stack_files.append(f)
+        faulthandler.register(signal.SIGUSR1, file=f, all_threads=True)
+    arm()
+    os.register_at_fork(after_in_child=arm)
+
+
+def _rank(request: dict) -> int:
+    if not request.get("ranks"):
+        return 0
+    from grader.checks import mpi_setup  # imports mpi4py, applies strict mode if asked
+    return mpi_setup.init(request.get("mpi", {}))
+
+
+def _target(request: dict, module):
+    if request["kind"] == "call":
+        fn = getattr(module, request["function"], None)
+        if fn is None:
+            raise _Missing(request["function"], module.__name__)
+        return fn, False
+    namespace: dict = {"__name__": "grader_probe"}
+    exec(compile(request["probe"]["source"], "<grader probe>", "exec"), namespace)
+    return namespace[request["probe"]["name"]], True
+
+
+class _Missing(Exception):
+    def __init__(self, name, module):
+        super().__init__(f"{module}.py defines no '{name}'")
+
+
+def _write(rundir: str, rank: int, result: dict) -> None:
+    path = os.path.join(rundir, f"result-{rank}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f)
+    os.replace(path + ".tmp", path)
+
+
+def run(rundir: str) -> dict:
+    workdir = os.getcwd()
+    with open(os.path.join(rundir, "request.json")) as f:
+        request = json.load(f)
+    _arm_stack_dump(rundir)
+    rank = _rank(request)
+    result: dict = {"rank": rank}
+    checks = []
+    from grader.checks import start_checks
+    checks = start_checks(request.get("checks") or {}, workdir)
+    sys.path.append(workdir)
+    try:
+        try:
+            module = importlib.import_module(request["module"])
+        except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
+            result.update(status="import-error", exception=exception_record(exc, workdir))
+            return result
+        try:
+            fn, is_probe = _target(request, module)
+            args = codec.decode(request.get("args", []))
+            kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))
+            t0 = time.perf_counter()
+            value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
+            result["agent_wall"] = time.perf_counter() - t0
+        except _Missing as exc:
+            result.update(status="missing", exception={"type": "AttributeError", "message": str(exc),
+                                                       "frames": []})
+            return result
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
+            result.update(status="exception", exception=exception_record(exc, workdir))
+            return result
+        try:
+            result["value"] = codec.encode(value)
+            result["status"] = "ok"
+        except codec.EncodeError as exc:
+            result.update(status="exception", exception={"type": "ValueError", "message": str(exc),
+                                                         "frames": []})
+        return result
+    finally:
+        result["checks"] = {c.name: c.stop() for c in checks}
+        result["leftover_threads"] = [
+            {"name": t.name, "daemon": t.daemon}
+            for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive()
+        ]
+
+
+def main() -> None:
+    rundir = sys.argv[1]
+    result = run(rundir)
+    _write(rundir, result.get("rank", 0), result)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:
+        from grader.checks import mpi_setup
+        mpi_setup.finalize()
+    os._exit(0)  # leftover non-daemon threads must not keep the process alive
+
+
+if __name__ == "__main__":
+    main()

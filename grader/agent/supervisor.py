@@ -1,0 +1,303 @@
+"""The supervisor: runs one request inside the sandbox and judges the process tree from outside.
+
+    python -I -m grader.agent.supervisor --submission DIR --workroot DIR REQUEST
+
+It copies the submission into a fresh work directory, starts the agent (or
+`mpiexec -n N` agents), and watches the whole process tree: wall-clock limit,
+CPU time of every descendant (from the kernel, not from the student's
+process, whose clocks a student can patch), all-thread stacks when it has to
+kill a hang, CPU/wall during the stall (about 0 for a deadlock, about 1 per
+busy thread for a busy-wait), and processes left running afterwards. It
+prints one JSON reply line prefixed with `REPLY_MARK`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import glob
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from grader.agent.frames import parse_faulthandler
+from grader.sandbox.base import REPLY_MARK, decode_request
+
+POLL = 0.02
+STALL_WINDOW = 1.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+# ---------------------------------------------------------------- process tree
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of the process and its reaped children) from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(")") + 2:].split()
+    ppid = int(fields[1])
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return ppid, (utime + stime + cutime + cstime) / CLK_TCK
+
+
+def descendants(root: int) -> dict[int, float]:
+    """Every live descendant of `root` with its CPU seconds."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = _proc_stat(int(name))
+            if stat:
+                table[int(name)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = {}, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        out[pid] = table[pid][1]
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+    except OSError:
+        return "?"
+
+
+def _signal_all(pids, sig) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# ---------------------------------------------------------------- the run
+
+def _rlimits(request: dict):
+    limits = request.get("limits", {})
+
+    def apply():
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        cpu = int(limits.get("cpu_seconds", 60)) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        disk = int(limits.get("disk_mb", 64)) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
+        if request.get("rlimit_memory"):
+            mem = max(int(limits.get("memory_mb", 512)), 256) * 4 * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        if request.get("rlimit_pids") and os.geteuid() != 0:
+            pids = int(limits.get("pids", 256))
+            soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+            resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
+    return apply
+
+
+def _argv(request: dict, rundir: str) -> list[str]:
+    agent = [sys.executable, "-I", "-m", "grader.agent.agent", rundir]
+    ranks = int(request.get("ranks") or 0)
+    if not ranks:
+        return agent
+    bindir = os.path.dirname(sys.executable)
+    mpiexec = shutil.which("mpiexec", path=bindir + os.pathsep + os.environ.get("PATH", ""))
+    if not mpiexec:
+        raise RuntimeError("mpiexec is not installed in the sandbox")
+    return [mpiexec, "-n", str(ranks), *agent]
+
+
+def _env(workdir: str) -> dict:
+    env = {
+        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MPIR_CVAR_CH4_CMA_ENABLE": "0",  # MPICH under Docker's default seccomp
+        "HYDRA_LAUNCHER": "fork",
+        "TMPDIR": workdir,
+    }
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def _read_capped(path: str, limit: int) -> tuple[str, int]:
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return "", 0
+    return data.decode("utf-8", "replace"), max(0, size - limit)
+
+
+def _copy_submission(src: str, dst: str) -> None:
+    os.makedirs(dst)
+    for root, dirs, files in os.walk(src):
+        rel = os.path.relpath(root, src)
+        target = dst if rel == "." else os.path.join(dst, rel)
+        for d in dirs:
+            if not os.path.islink(os.path.join(root, d)):
+                os.makedirs(os.path.join(target, d), exist_ok=True)
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                shutil.copyfile(path, os.path.join(target, name))
+
+
+def supervise(submission: str, workroot: str, request: dict) -> dict:
+    rundir = tempfile.mkdtemp(prefix="run-", dir=workroot)
+    workdir = os.path.join(rundir, "work")
+    _copy_submission(submission, workdir)
+    with open(os.path.join(rundir, "request.json"), "w") as f:
+        json.dump(request, f)
+    timeout = float(request.get("timeout", 10))
+    out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
+    stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
+    stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(_argv(request, rundir), cwd=workdir, env=_env(workdir),
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            preexec_fn=_rlimits(request), close_fds=True)
+    samples: list[tuple[float, float]] = []
+    timed_out = False
+    while proc.poll() is None:
+        now = time.monotonic()
+        tree = descendants(os.getpid())
+        samples.append((now, sum(tree.values())))
+        if now - t0 > timeout:
+            timed_out = True
+            break
+        time.sleep(POLL)
+    wall = time.monotonic() - t0
+    reply: dict = {"wall": wall}
+    if timed_out:
+        reply.update(_kill_hang(rundir, workdir, samples))
+    else:
+        # Anything still alive now was left behind by the student's code.
+        left = descendants(os.getpid())
+        if left:
+            reply["leftover_processes"] = [_cmdline(p) for p in left]
+            _signal_all(left, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.01)
+    _reap()
+    usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    reply["cpu"] = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    reply["exit_code"] = proc.returncode
+    reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
+    reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
+    results = []
+    for path in sorted(glob.glob(os.path.join(rundir, "result-*.json")),
+                       key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0])):
+        try:
+            with open(path) as f:
+                results.append(json.load(f))
+        except (OSError, ValueError):
+            results.append({"status": "crashed", "message": "its result file was unreadable"})
+    _summarise(reply, results, request, timed_out)
+    shutil.rmtree(rundir, ignore_errors=True)
+    return reply
+
+
+def _kill_hang(rundir: str, workdir: str, samples) -> dict:
+    tree = descendants(os.getpid())
+    _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
+    end_t, end_cpu = samples[-1]
+    start = next(((t, c) for t, c in samples if t >= end_t - STALL_WINDOW), samples[0])
+    span = end_t - start[0]
+    ratio = (end_cpu - start[1]) / span if span > 0.2 else None
+    armed = [p for p in tree if os.path.exists(os.path.join(rundir, f"stacks-{p}.txt"))]
+    _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
+    _signal_all(tree, signal.SIGCONT)
+    time.sleep(0.3)
+    stacks = []
+    for path in sorted(glob.glob(os.path.join(rundir, "stacks-*.txt"))):
+        pid = int(path.rsplit("-", 1)[1].split(".")[0])
+        with open(path, errors="replace") as f:
+            threads = parse_faulthandler(f.read(), workdir)
+        if threads:
+            stacks.append({"pid": pid, "threads": threads})
+    _signal_all(descendants(os.getpid()), signal.SIGKILL)
+    return {"timed_out": True, "stall_cpu_ratio": ratio, "stacks": stacks}
+
+
+def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool) -> None:
+    ranks = int(request.get("ranks") or 0)
+    if ranks:
+        reply["ranks"] = results
+    elif results:
+        result = results[0]
+        for key in ("value", "exception", "checks", "leftover_threads", "agent_wall"):
+            if key in result:
+                reply[key] = result[key]
+    statuses = [r.get("status", "crashed") for r in results]
+    if timed_out:
+        reply["status"] = "timeout"
+    elif ranks and len(results) < ranks:
+        reply["status"] = "crashed"
+        reply["message"] = f"only {len(results)} of {ranks} ranks finished"
+    elif not results:
+        reply["status"] = "crashed"
+        code = reply["exit_code"]
+        if code is not None and code < 0:
+            reply["signal"] = signal.Signals(-code).name
+            reply["message"] = f"the Python process was killed by {signal.Signals(-code).name}"
+        else:
+            reply["message"] = f"the Python process exited (code {code}) before the test finished"
+    else:
+        bad = [s for s in statuses if s != "ok"]
+        reply["status"] = bad[0] if bad else "ok"
+        if ranks:
+            reply["value"] = [r.get("value") for r in results]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--submission", required=True)
+    parser.add_argument("--workroot", required=True)
+    parser.add_argument("request")
+    args = parser.parse_args()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the student come to us
+    except OSError:
+        pass
+    try:
+        reply = supervise(args.submission, args.workroot, decode_request(args.request))
+    except Exception as exc:  # noqa: BLE001 - the reply must always come
+        reply = {"status": "sandbox-error", "message": f"supervisor failed: {exc!r}"}
+    sys.stdout.write(REPLY_MARK + json.dumps(reply) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Checks of parallel behaviour that run inside the agent, around the student's code.
+
+Each check module defines `start(options: dict, workdir: str)` returning an object
+with a `name` and a `stop() -> dict` whose report goes into the agent's result.
+Checks are started *before* the student's module is imported, so they can wrap
+`threading` primitives the student's code will pick up.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+AVAILABLE = ("lockset", "preempt")
+
+
+def start_checks(requested: dict, workdir: str) -> list:
+    started = []
+    for name, options in requested.items():
+        if name not in AVAILABLE:
+            raise ValueError(f"unknown check {name!r}")
+        module = importlib.import_module(f"grader.checks.{name}")
+        started.append(module.start(options or {}, workdir))
+    return started

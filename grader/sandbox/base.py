@@ -1,0 +1,75 @@
+"""What every sandbox backend provides: a `Session` per submission that runs requests.
+
+A request is a JSON-able dict (see `grader.agent.supervisor`); it runs as
+`python -I -m grader.agent.supervisor --submission DIR --workroot DIR REQUEST`
+inside the sandbox, and the supervisor prints one JSON reply as its last line
+of standard output. Backends differ only in *where* that command runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from grader.course import Limits
+
+REPLY_MARK = "@@pgrader-reply@@ "
+
+
+def encode_request(request: dict) -> str:
+    return base64.b64encode(json.dumps(request).encode()).decode()
+
+
+def decode_request(text: str) -> dict:
+    return json.loads(base64.b64decode(text.encode()))
+
+
+def parse_reply(stdout: bytes, exit_code: int | None) -> dict:
+    """The supervisor's reply from its raw output; a broken sandbox becomes a `sandbox-error` reply."""
+    text = stdout.decode("utf-8", "replace")
+    for line in reversed(text.splitlines()):
+        if line.startswith(REPLY_MARK):
+            try:
+                return json.loads(line[len(REPLY_MARK):])
+            except json.JSONDecodeError:
+                break
+    return {
+        "status": "sandbox-error",
+        "message": f"the sandbox supervisor ended (exit code {exit_code}) without a reply",
+        "detail": text[-2000:],
+    }
+
+
+class Session(ABC):
+    """One submission's sandbox: created by `Backend.open`, closed exactly once."""
+
+    @abstractmethod
+    def call(self, request: dict) -> dict:
+        """Run one request; always returns a reply dict (never raises for the student's faults)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release everything (kill processes, remove the container). Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def open(self, submission: Path, limits: Limits) -> Session:
+        """A session over the prepared submission folder (read-only for the student)."""
+
+    def describe(self) -> dict:
+        """Facts recorded in results.json (backend name, image id, ...)."""
+        return {"backend": self.name}
+
+    def close(self) -> None:
+        """Release backend-wide resources."""
