@@ -71,8 +71,8 @@ def run(rundir: str) -> dict:
     _arm_stack_dump(rundir)
     rank = _rank(request)
     result: dict = {"rank": rank}
-    checks = []
     from grader.checks import start_checks
+
     checks = start_checks(request.get("checks") or {}, workdir)
     sys.path.append(workdir)
     try:
@@ -81,6 +81,9 @@ def run(rundir: str) -> dict:
         except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
             result.update(status="import-error", exception=exception_record(exc, workdir))
             return result
+        for check in checks:
+            if hasattr(check, "after_import"):
+                check.after_import(module)
         try:
             fn, is_probe = _target(request, module)
             args = codec.decode(request.get("args", []))

@@ -1,0 +1,279 @@
+"""Lockset race detection (the Eraser algorithm) on the student's shared state.
+
+A data race needs no unlucky schedule to be found: if two threads write the
+same attribute or global and no single lock is held at every one of those
+writes, the code is racy even when the final value happens to be right.
+
+What is watched:
+- attribute writes on instances of classes defined in the student's modules
+  (their `__setattr__` is wrapped after import), and
+- writes to the student modules' globals (`STORE_GLOBAL`, seen by the shared
+  opcode tracer).
+Which locks are held comes from wrapping `threading.Lock` and `threading.RLock`
+before the student's code is imported (`Condition`, `Semaphore`, `Event` and
+`queue.Queue` build on those, so they are covered too).
+
+Per variable, Eraser's states: *exclusive* while one thread writes it (or
+while writes are ordered by `Thread.start`/`Thread.join`, so initialising an
+object and then handing it to one worker is fine); *shared-modified* once
+unordered threads write it, with the candidate lockset narrowed to the locks
+held at every write. An empty lockset is a race, reported with the writing
+lines and the locks each held.
+"""
+
+from __future__ import annotations
+
+import _thread
+import dis
+import itertools
+import sys
+import threading
+
+from grader.checks import tracing
+
+STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
+MAX_SAMPLES = 6
+
+_real_lock = _thread.allocate_lock
+_real_rlock = threading.RLock
+_counter = itertools.count(1)  # logical time of writes, starts and joins
+
+
+class _ThreadInfo:
+    __slots__ = ("serial", "name", "parent", "started_at", "joined")
+
+    def __init__(self, serial, name, parent=None, started_at=0):
+        self.serial, self.name, self.parent, self.started_at = serial, name, parent, started_at
+        self.joined: dict[int, int] = {}  # serial of a joined thread -> time of the join
+
+
+class _Var:
+    __slots__ = ("label", "owner", "last_time", "lockset", "samples", "reported")
+
+    def __init__(self, label):
+        self.label, self.owner, self.last_time = label, None, 0
+        self.lockset = None  # None while exclusive
+        self.samples: list[dict] = []
+        self.reported = False
+
+
+class Lockset:
+    name = "lockset"
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir.rstrip("/") + "/"
+        self.mutex = _real_lock()
+        self.tls = threading.local()
+        self.threads: dict[int, _ThreadInfo] = {}
+        self.vars: dict[tuple, _Var] = {}
+        self.keep: list = []  # objects watched, kept alive so their ids are not reused
+        self.races: list[_Var] = []
+        self.writes = 0
+        self.serials = itertools.count(1)
+
+    # ------------------------------------------------------------ threads
+    def me(self) -> _ThreadInfo:
+        info = getattr(self.tls, "info", None)
+        if info is None:
+            # Not threading.current_thread(): during a thread's bootstrap that would register
+            # a dummy thread. A thread not yet registered gets a provisional, uncached record.
+            t = threading._active.get(_thread.get_ident())
+            info = _ThreadInfo(next(self.serials), getattr(t, "name", "?"),
+                               getattr(t, "_pg_parent", None), getattr(t, "_pg_started_at", 0))
+            if t is not None:
+                t._pg_serial = info.serial
+                self.tls.info = info
+                self.threads[info.serial] = info
+        return info
+
+    def held(self) -> dict:
+        held = getattr(self.tls, "held", None)
+        if held is None:
+            held = self.tls.held = {}
+        return held
+
+    def ordered(self, earlier: int, at: int, later: _ThreadInfo) -> bool:
+        """Did thread `earlier`'s write at time `at` happen before thread `later`'s current write?"""
+        if later.parent == earlier and at < later.started_at:
+            return True
+        joined = later.joined.get(earlier)
+        return joined is not None and at < joined
+
+    # ------------------------------------------------------------ writes
+    def write(self, key, label: str, frame) -> None:
+        with self.mutex:
+            me = self.me()
+            self.writes += 1
+            now = next(_counter)
+            var = self.vars.get(key)
+            if var is None:
+                var = self.vars[key] = _Var(label)
+            held = self.held()
+            if var.lockset is None:
+                if var.owner is None or var.owner == me.serial or self.ordered(var.owner, var.last_time, me):
+                    var.owner = me.serial
+                else:
+                    var.lockset = frozenset(held)
+            else:
+                var.lockset &= frozenset(held)
+            var.last_time = now
+            if (var.lockset is not None and len(var.samples) < MAX_SAMPLES
+                    and all(s["thread"] != me.name for s in var.samples)):
+                self._sample(var, me, held, frame)  # one example write per thread
+            if var.lockset == frozenset() and not var.reported:
+                var.reported = True
+                if len(var.samples) >= MAX_SAMPLES:
+                    self._sample(var, me, held, frame)
+                self.races.append(var)
+
+    def _sample(self, var: _Var, me: _ThreadInfo, held: dict, frame) -> None:
+        code = frame.f_code
+        import linecache
+
+        var.samples.append({
+            "thread": me.name,
+            "file": code.co_filename.removeprefix(self.workdir),
+            "line": frame.f_lineno,
+            "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
+            "locks": sorted(held.values()),
+        })
+
+    # ------------------------------------------------------------ hooks
+    def on_opcode(self, frame) -> None:
+        code = frame.f_code
+        i = frame.f_lasti
+        if code.co_code[i] == STORE_GLOBAL:
+            name = code.co_names[code.co_code[i + 1]]
+            module = frame.f_globals.get("__name__", "?")
+            self.write(("global", id(frame.f_globals), name), f"global {module}.{name}", frame)
+
+    def watch_class(self, cls) -> None:
+        original = cls.__setattr__
+        check = self
+
+        def __setattr__(obj, attr, value):
+            frame = sys._getframe(1)
+            if frame.f_code.co_filename.startswith(check.workdir):
+                key = ("attr", id(obj), attr)
+                if key not in check.vars:
+                    check.keep.append(obj)
+                check.write(key, f"{type(obj).__name__}.{attr}", frame)
+            original(obj, attr, value)
+
+        cls.__setattr__ = __setattr__
+
+    def after_import(self, module) -> None:
+        for mod in list(sys.modules.values()):
+            if str(getattr(mod, "__file__", "") or "").startswith(self.workdir):
+                for value in list(vars(mod).values()):
+                    if isinstance(value, type) and value.__module__ == mod.__name__:
+                        try:
+                            self.watch_class(value)
+                        except TypeError:
+                            pass
+
+    def stop(self) -> dict:
+        return {
+            "intact": tracing.intact(),
+            "writes": self.writes,
+            "races": [{
+                "variable": v.label,
+                "writes": v.samples,
+                "explanation": (f"{v.label} is written by several threads, and no single lock is "
+                                "held at every one of those writes: updates can be lost."),
+            } for v in self.races],
+        }
+
+
+# ---------------------------------------------------------------- tracked locks
+
+def _site() -> str:
+    frame = sys._getframe(2)
+    return f"lock created at {frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+
+
+class _TrackedLock:
+    """A Lock that tells the checker when it is held."""
+
+    _factory = staticmethod(_real_lock)
+
+    def __init__(self):
+        self._inner = self._factory()
+        self._name = _site()
+        self._depth = {}
+
+    def acquire(self, blocking=True, timeout=-1):
+        ok = self._inner.acquire(blocking, timeout)
+        if ok:
+            held = _CHECK.held()
+            held[id(self)] = self._name
+            self._depth[_thread.get_ident()] = self._depth.get(_thread.get_ident(), 0) + 1
+        return ok
+
+    def release(self):
+        me = _thread.get_ident()
+        depth = self._depth.get(me, 1) - 1
+        if depth <= 0:
+            self._depth.pop(me, None)
+            _CHECK.held().pop(id(self), None)
+        else:
+            self._depth[me] = depth
+        self._inner.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def locked(self):
+        return self._inner.locked()
+
+    def __repr__(self):
+        return f"<tracked {type(self).__name__} ({self._name})>"
+
+
+class _TrackedRLock(_TrackedLock):
+    _factory = staticmethod(_real_rlock)
+
+    def _is_owned(self):
+        return self._inner._is_owned()
+
+    def _release_save(self):
+        _CHECK.held().pop(id(self), None)
+        self._depth.pop(_thread.get_ident(), None)
+        return self._inner._release_save()
+
+    def _acquire_restore(self, state):
+        self._inner._acquire_restore(state)
+        _CHECK.held()[id(self)] = self._name
+        self._depth[_thread.get_ident()] = state[0] if isinstance(state, tuple) else 1
+
+
+_CHECK: Lockset | None = None
+
+
+def _patch_threads(check: Lockset) -> None:
+    start, join = threading.Thread.start, threading.Thread.join
+
+    def patched_start(self):
+        self._pg_parent = check.me().serial
+        self._pg_started_at = next(_counter)
+        return start(self)
+
+    def patched_join(self, timeout=None):
+        join(self, timeout)
+        serial = getattr(self, "_pg_serial", None)
+        if serial is not None and not self.is_alive():
+            check.me().joined[serial] = next(_counter)
+
+    threading.Thread.start, threading.Thread.join = patched_start, patched_join
+
+
+def start(options: dict, workdir: str) -> Lockset:
+    global _CHECK
+    _CHECK = check = Lockset(workdir)
+    threading.Lock = _TrackedLock
+    threading.RLock = _TrackedRLock
+    _patch_threads(check)
+    tracing.install(workdir, check.on_opcode)
+    return check

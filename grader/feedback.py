@@ -1,0 +1,163 @@
+"""The student's feedback page: one self-contained HTML file rendered from a `SubmissionResult`.
+
+Everything in a result may come from the student (output, file names, exception
+messages), so the template is rendered with autoescape and every string is first
+cleaned of ANSI escapes and control characters and capped in length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pprint
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from grader.course import Exercise
+from grader.results import SubmissionResult, TestResult
+
+MAX_TEXT = 20_000
+STALL_DEADLOCK = 0.1  # CPU-seconds per second below which a stalled run is blocked, not busy
+
+# verdict -> (label, colour class, explanation shown next to the badge)
+VERDICTS = {
+    "passed": ("Passed", "ok", ""),
+    "failed": ("Failed", "bad", ""),
+    "error": ("Error", "bad", ""),
+    "timeout": ("Timeout", "hang", "still running at the time limit"),
+    "deadlock": ("Deadlock", "hang", "threads blocked on each other"),
+    "race": ("Race", "hang", "shared data updated without consistent locking"),
+    "crashed": ("Crashed", "hang", "the Python process died"),
+    "not-run": ("Not run", "skip", "this check could not run here; no points either way"),
+    "grader-error": ("Grader error", "platform", "not your fault, will be regraded"),
+}
+KNOWN_DETAILS = {"exception", "stacks", "stall_cpu_ratio", "expected", "got", "races",
+                 "lock_cycles", "stdout", "stderr"}
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"             # CSI: colours, cursor moves
+                   r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+                   r"|\x1b[@-Z\\-_]?"                      # other escapes, lone ESC
+                   r"|\x9b[0-?]*[ -/]*[@-~]")              # 8-bit CSI
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text, limit: int = MAX_TEXT) -> str:
+    """Plain text: ANSI escapes and control characters (except newline and tab) removed, capped."""
+    text = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", _ANSI.sub("", text))
+    if len(text) > limit:
+        text = text[:limit] + f"\n... truncated ({len(text) - limit} more characters)"
+    return text
+
+
+def _clean(value):
+    """A JSON-like value with every string (keys included) cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k, 200): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _show(value) -> str:
+    """A value as text: strings as they are, anything else pretty-printed."""
+    if isinstance(value, str):
+        return value
+    return clean_text(pprint.pformat(value, width=90, compact=True))
+
+
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) else str(x)
+
+
+def _trim(frames: list[dict]) -> tuple[list[dict], int]:
+    """The student's frames, and how many others were dropped."""
+    mine = [f for f in frames if f.get("student")]
+    return mine, len(frames) - len(mine)
+
+
+def _stacks(stacks: list[dict]) -> list[dict]:
+    """Per process: threads with student frames, and a count of the threads without any."""
+    out = []
+    for proc in stacks:
+        threads, others = [], 0
+        for th in proc.get("threads", []):
+            frames, hidden = _trim(th.get("frames", []))
+            if frames:
+                threads.append({**th, "frames": frames, "hidden": hidden})
+            else:
+                others += 1
+        out.append({**proc, "threads": threads, "others": others})
+    return out
+
+
+def details_hidden(test: TestResult, exercise: Exercise, now: dt.datetime | None = None) -> bool:
+    """Whether a test's message and evidence are withheld from the student."""
+    if test.suite != "hidden":
+        return False
+    if exercise.hidden_visibility == "hidden":
+        return True
+    if exercise.hidden_visibility == "after_due_date":
+        now = now or dt.datetime.now(dt.timezone.utc)
+        return exercise.due is None or now < exercise.due
+    return False
+
+
+def _test_view(t: TestResult, exercise: Exercise) -> dict:
+    label, css, note = VERDICTS.get(t.verdict, (t.verdict, "skip", ""))
+    d = _clean(t.details or {})
+    view = {"name": clean_text(t.name, 500), "verdict": t.verdict, "label": label, "css": css,
+            "note": note, "points": _num(t.points), "max_points": _num(t.max_points),
+            "hidden": details_hidden(t, exercise), "suite": t.suite}
+    if view["hidden"]:
+        return view
+    exc = d.get("exception")
+    if isinstance(exc, dict):
+        frames, hidden = _trim(exc.get("frames") or [])
+        exc = {**exc, "frames": frames, "hidden": hidden}
+    ratio = d.get("stall_cpu_ratio")
+    view.update(
+        message=clean_text(t.message), seed=t.seed, exception=exc,
+        stacks=_stacks(d["stacks"]) if isinstance(d.get("stacks"), list) else None,
+        ratio=f"{ratio:.2f}" if isinstance(ratio, (int, float)) else None,
+        blocked=isinstance(ratio, (int, float)) and ratio < STALL_DEADLOCK,
+        expected=_show(d["expected"]) if "expected" in d else None,
+        got=_show(d["got"]) if "got" in d else None,
+        races=d.get("races") or [], lock_cycles=d.get("lock_cycles") or [],
+        stdout=d.get("stdout") or "", stderr=d.get("stderr") or "",
+        other=[(k, _show(v)) for k, v in d.items() if k not in KNOWN_DETAILS])
+    return view
+
+
+def _when(stamp: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    except (TypeError, ValueError):
+        return clean_text(stamp, 100)
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = _num
+    return env
+
+
+def render_feedback(result: SubmissionResult, exercise: Exercise) -> str:
+    """The feedback page for one graded submission, as a complete HTML document."""
+    tests = [_test_view(t, exercise) for t in result.tests]
+    fraction = result.score / result.max_score if result.max_score else 0.0
+    return _env().get_template("feedback.html.j2").render(
+        r=result, ex=exercise, tests=tests, student=clean_text(result.student, 200),
+        error=clean_text(result.error) if result.error else None,
+        summary=clean_text(result.summary()), graded_at=_when(result.graded_at),
+        percent=round(max(0.0, min(1.0, fraction)) * 100, 1),
+        sandbox=[(k, _show(v)) for k, v in _clean(result.sandbox or {}).items()],
+        counts={label: sum(t["label"] == label for t in tests)
+                for label in dict.fromkeys(t["label"] for t in tests)})

@@ -1,0 +1,148 @@
+"""The pytest plugin the judge runs exercise tests with (`-p grader.judge.plugin --grader-job JOB`).
+
+JOB is a JSON file written by `grader.judge.runner`: the prepared submission,
+the student's module, the backend, the limits, the base seed and where to write
+the report. The plugin provides the fixtures tests use:
+
+- `student`: a `grader.judge.proxy.Student` over one sandbox session per run;
+- `seed`: a per-test seed derived from the base seed and the test's id, recorded
+  in the report so `grader grade --seed` replays the same run;
+
+and writes one record per test: status (passed, failed, error, timeout,
+deadlock, race, crashed, not-run, grader-error), a message for the student and
+the evidence behind it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.judge import verdicts
+from grader.judge.proxy import Student
+
+_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--grader-job", help="JSON job file written by grader.judge.runner")
+
+
+def pytest_configure(config):
+    path = config.getoption("--grader-job")
+    _STATE["job"] = json.loads(Path(path).read_text()) if path else None
+
+
+def _job() -> dict:
+    job = _STATE.get("job")
+    if job is None:
+        raise verdicts.SandboxFault("these tests run through `grader check` or `grader grade`")
+    return job
+
+
+@pytest.fixture(scope="session")
+def student():
+    from grader.sandbox import get_backend
+
+    job = _job()
+    backend = get_backend(job["backend"])
+    _STATE["backend"] = backend
+    session = backend.open(Path(job["submission"]), _limits(job))
+    _STATE["session"] = session
+    try:
+        yield Student(session=session, module=job["module"], timeout=job["limits"]["wall_seconds"],
+                      limits=job["limits"])
+    finally:
+        session.close()
+        backend.close()
+
+
+def _limits(job):
+    from grader.course import Limits
+
+    return Limits(**job["limits"])
+
+
+@pytest.fixture
+def seed(request) -> int:
+    base = int(_job().get("seed", 0))
+    digest = hashlib.sha256(f"{base}:{request.node.nodeid}".encode()).digest()
+    value = int.from_bytes(digest[:4], "big")
+    _STATE["seeds"][request.node.nodeid] = value
+    return value
+
+
+# ---------------------------------------------------------------- recording outcomes
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _STATE["current"] = {"start": time.monotonic(), "phases": {}}
+    yield
+    _finish(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when in ("setup", "call") and (report.failed or report.skipped or call.when == "call"):
+        _STATE["current"]["phases"][call.when] = (report, call.excinfo)
+
+
+def _finish(item) -> None:
+    phases = _STATE["current"]["phases"]
+    report, excinfo = phases.get("setup") if "setup" in phases else phases.get("call", (None, None))
+    status, message, details = classify(report, excinfo)
+    path = Path(str(item.fspath))
+    doc = (item.function.__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
+    _STATE["records"].append({
+        "nodeid": item.nodeid,
+        "function": getattr(item, "originalname", item.name),
+        "name": doc[0] if doc else item.name,
+        "visibility": "public" if "public" in path.parts else "hidden",
+        "status": status,
+        "message": message,
+        "details": details,
+        "duration": round(time.monotonic() - _STATE["current"]["start"], 3),
+        "seed": _STATE["seeds"].get(item.nodeid),
+    })
+
+
+def classify(report, excinfo) -> tuple[str, str, dict]:
+    if report is None:
+        return "grader-error", "the test did not run", {}
+    if report.passed:
+        return "passed", "", {}
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return "not-run", reason.removeprefix("Skipped: "), {}
+    exc = excinfo.value if excinfo else None
+    if isinstance(exc, verdicts.Verdict):
+        return exc.status, exc.message, _jsonable(exc.details)
+    if isinstance(exc, verdicts.SandboxFault):
+        return "grader-error", f"the grading platform failed ({exc}); this is not your fault", {}
+    if isinstance(exc, AssertionError):
+        return "failed", _first_line(exc) or "a check failed", {}
+    if report.when == "setup":
+        return "grader-error", f"the test could not start: {type(exc).__name__}: {exc}", {}
+    return ("failed", f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
+            {"test_error": True})
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else ""
+
+
+def _jsonable(details: dict) -> dict:
+    return json.loads(json.dumps(details, default=repr))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    job = _STATE.get("job")
+    if job and job.get("report"):
+        Path(job["report"]).write_text(json.dumps({"tests": _STATE["records"]}, indent=1))

@@ -1,0 +1,196 @@
+"""The `student` object tests use to reach the student's code in the sandbox.
+
+    value = student.call("parallel_count", 4, 1000)
+    value = student.run(probe, 4, checks={"lockset": {}})
+    values = student.run(probe, ranks=4)          # one value per MPI rank
+
+`call` runs a function of the student's module; `run` sends the *source* of
+`probe(module, *args)` (a plain top-level function of the test file) to the
+sandbox and runs it there. Every request runs in a fresh process. A reply that
+is not a value becomes a verdict (`StudentError`, `Timeout`, `Deadlock`,
+`Crashed`); the full reply of the last request stays in `student.last`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+
+from grader.agent import codec
+from grader.judge import verdicts
+from grader.sandbox.base import Session
+
+STALL_DEADLOCK = 0.1  # CPU seconds per second during the stall below which a hang is a deadlock
+
+
+@dataclass
+class Reply:
+    raw: dict
+    what: str
+
+    @property
+    def status(self) -> str:
+        return self.raw.get("status", "sandbox-error")
+
+    @property
+    def value(self):
+        return codec.decode(self.raw.get("value"))
+
+    @property
+    def cpu(self) -> float:
+        return float(self.raw.get("cpu", 0.0))
+
+    @property
+    def wall(self) -> float:
+        return float(self.raw.get("wall", 0.0))
+
+    @property
+    def checks(self) -> dict:
+        """Check reports: of the single process, or merged per rank under MPI."""
+        if "ranks" in self.raw:
+            return {r.get("rank", i): r.get("checks", {}) for i, r in enumerate(self.raw["ranks"])}
+        return self.raw.get("checks", {})
+
+
+@dataclass
+class Student:
+    session: Session
+    module: str
+    timeout: float
+    limits: dict
+    requests: list[dict] = field(default_factory=list)
+    last: Reply | None = None
+
+    # ------------------------------------------------------------ requests
+    def call(self, function: str, *args, timeout: float | None = None, checks: dict | None = None,
+             ranks: int = 0, mpi: dict | None = None, **kwargs):
+        what = describe_call(function, args, kwargs)
+        request = {"kind": "call", "function": function}
+        return self._request(request, what, args, kwargs, timeout, checks, ranks, mpi).value
+
+    def run(self, probe, *args, timeout: float | None = None, checks: dict | None = None,
+            ranks: int = 0, mpi: dict | None = None, what: str | None = None, **kwargs):
+        what = what or describe_call(probe.__name__.lstrip("_"), args, kwargs)
+        request = {"kind": "run", "probe": {"source": probe_source(probe), "name": probe.__name__}}
+        return self._request(request, what, args, kwargs, timeout, checks, ranks, mpi).value
+
+    def reply(self, probe_or_name, *args, timeout: float | None = None, checks: dict | None = None,
+              ranks: int = 0, mpi: dict | None = None, **kwargs) -> Reply:
+        """Like `run`/`call` but returns the `Reply` whatever happened (no verdict raised)."""
+        if callable(probe_or_name):
+            request = {"kind": "run", "probe": {"source": probe_source(probe_or_name),
+                                                "name": probe_or_name.__name__}}
+            name = probe_or_name.__name__.lstrip("_")
+        else:
+            request, name = {"kind": "call", "function": probe_or_name}, probe_or_name
+        return self._send(request, describe_call(name, args, kwargs), args, kwargs, timeout,
+                          checks, ranks, mpi)
+
+    def _request(self, request, what, args, kwargs, timeout, checks, ranks, mpi) -> Reply:
+        reply = self._send(request, what, args, kwargs, timeout, checks, ranks, mpi)
+        raise_for(reply)
+        return reply
+
+    def _send(self, request, what, args, kwargs, timeout, checks, ranks, mpi) -> Reply:
+        request.update(
+            module=self.module,
+            args=codec.encode(list(args)),
+            kwargs=codec.encode(dict(kwargs)),
+            timeout=float(timeout or self.timeout),
+            limits=self.limits,
+            checks=checks or {},
+            ranks=int(ranks or 0),
+            mpi=mpi or {},
+        )
+        self.requests.append({"what": what, "checks": checks or {}, "ranks": ranks, "mpi": mpi or {}})
+        self.last = Reply(self.session.call(request), what)
+        return self.last
+
+
+# ---------------------------------------------------------------- replies to verdicts
+
+def raise_for(reply: Reply) -> None:
+    """Raise the verdict a non-value reply deserves (nothing for `ok`)."""
+    raw, what = reply.raw, reply.what
+    status = reply.status
+    if status == "ok":
+        return
+    if status == "sandbox-error":
+        raise verdicts.SandboxFault(raw.get("message", "the sandbox failed"))
+    if "ranks" in raw and status != "timeout":
+        bad = next((r for r in raw["ranks"] if r.get("status") != "ok"), None)
+        if bad is not None:
+            raw = {**raw, **bad, "rank_failed": bad.get("rank")}
+    if status in ("exception", "import-error", "missing"):
+        exc = raw.get("exception") or {}
+        where = student_location(exc.get("frames", []))
+        rank = f" (on rank {raw['rank_failed']})" if "rank_failed" in raw else ""
+        if status == "import-error":
+            msg = f"Your code could not be imported: {exc.get('type')}: {exc.get('message')}{where}"
+        elif status == "missing":
+            msg = f"{exc.get('message')}: the exercise asks for it (see the statement)."
+        else:
+            msg = f"{what} raised {exc.get('type')}: {exc.get('message')}{where}{rank}"
+        raise verdicts.StudentError(msg, exception=exc, stdout=raw.get("stdout", ""),
+                                    stderr=raw.get("stderr", ""))
+    if status == "timeout":
+        ratio = raw.get("stall_cpu_ratio")
+        stacks = raw.get("stacks", [])
+        where = stuck_location(stacks)
+        secs = f"{raw.get('wall', 0):.0f} s"
+        if ratio is not None and ratio < STALL_DEADLOCK:
+            raise verdicts.Deadlock(
+                f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
+                f"on each other (a deadlock){where}.", stacks=stacks, stall_cpu_ratio=ratio)
+        raise verdicts.Timeout(
+            f"{what} was still running after {secs} and kept using CPU "
+            f"({ratio or 0:.1f} CPU-seconds per second): an endless loop or a busy-wait{where}.",
+            stacks=stacks, stall_cpu_ratio=ratio)
+    if status == "crashed":
+        why = raw.get("message", "the process died")
+        if raw.get("oom"):
+            why = "it ran out of memory (the limit is %s MB)" % raw.get("limits", {}).get("memory_mb", "?")
+        raise verdicts.Crashed(f"{what} crashed: {why}.", stdout=raw.get("stdout", ""),
+                               stderr=raw.get("stderr", ""))
+    raise verdicts.SandboxFault(f"unexpected sandbox reply status {status!r}")
+
+
+def student_location(frames: list[dict]) -> str:
+    """' (solution.py, line 12, in increment: `self.v += k`)' for the innermost student frame."""
+    mine = [f for f in frames if f.get("student")]
+    if not mine:
+        return ""
+    f = mine[-1]
+    code = f": `{f['code']}`" if f.get("code") else ""
+    return f" ({f['file']}, line {f['line']}, in {f['name']}{code})"
+
+
+def stuck_location(stacks: list[dict]) -> str:
+    lines = []
+    for proc in stacks:
+        for thread in proc.get("threads", []):
+            mine = [f for f in thread["frames"] if f.get("student")]
+            if mine:
+                f = mine[-1]
+                lines.append(f"{f['file']} line {f['line']} (`{f['code']}`)")
+    if not lines:
+        return ""
+    unique = list(dict.fromkeys(lines))
+    return "; threads were stuck at " + ", ".join(unique[:4])
+
+
+def describe_call(name: str, args, kwargs) -> str:
+    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def probe_source(probe) -> str:
+    if not inspect.isfunction(probe) or probe.__qualname__ != probe.__name__:
+        raise TypeError("a probe must be a top-level function of the test file")
+    return textwrap.dedent(inspect.getsource(probe))

@@ -1,0 +1,72 @@
+"""Runs an exercise's tests against one prepared submission, in a pytest subprocess on the host.
+
+The subprocess collects only the exercise's test folders (never the student's
+folder, so a submitted `conftest.py` or `pytest.ini` has no effect), loads
+`grader.judge.plugin`, and writes a JSON report that this module reads back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from grader.course import Exercise, Limits
+
+PYTEST_INI = "[pytest]\naddopts =\n"
+
+
+def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits, seed: int,
+              suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False) -> list[dict]:
+    """Records of every test in `suites` (see `grader.judge.plugin`); raises `RuntimeError` when
+    the test run itself broke (the platform's fault, not the student's)."""
+    folders = [exercise.root / "tests" / s for s in suites if (exercise.root / "tests" / s).is_dir()]
+    if not folders:
+        return []
+    with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
+        tmp = Path(tmp)
+        job = {
+            "submission": str(submission),
+            "module": exercise.module,
+            "backend": backend,
+            "limits": asdict(limits),
+            "seed": seed,
+            "report": str(tmp / "report.json"),
+        }
+        (tmp / "job.json").write_text(json.dumps(job))
+        (tmp / "pytest.ini").write_text(PYTEST_INI)
+        argv = [sys.executable, "-m", "pytest", "-c", str(tmp / "pytest.ini"),
+                "--rootdir", str(exercise.root), "--confcutdir", str(exercise.root / "tests"),
+                "-p", "no:cacheprovider", "-p", "grader.judge.plugin", "--grader-job",
+                str(tmp / "job.json"), "-q" if verbose else "-qq", "--no-header",
+                "-p", "no:randomly", *map(str, folders)]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        budget = 60 + limits.wall_seconds * 4 * max(1, _count_tests(folders))
+        proc = subprocess.Popen(argv, cwd=tmp, env=env, start_new_session=True,
+                                stdout=None if verbose else subprocess.PIPE,
+                                stderr=None if verbose else subprocess.STDOUT)
+        try:
+            out, _ = proc.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.communicate()
+            raise RuntimeError(f"the test run did not finish within {budget:.0f} s")
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)  # Ctrl-C: the plugin removes its container
+            proc.wait()
+            raise
+        report = tmp / "report.json"
+        if not report.exists():
+            tail = (out or b"").decode("utf-8", "replace")[-3000:]
+            raise RuntimeError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
+        return json.loads(report.read_text())["tests"]
+
+
+def _count_tests(folders: list[Path]) -> int:
+    return sum(p.read_text(errors="replace").count("\ndef test_") for f in folders
+               for p in f.glob("test_*.py"))

@@ -1,0 +1,42 @@
+"""Sandbox backends: where the student's code runs. See `base` for the contract."""
+
+from __future__ import annotations
+
+import sys
+
+from grader.errors import SandboxUnavailable
+from grader.sandbox.base import Backend
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no engine answers"
+        return False
+
+
+def resolve_backend_name(name: str = "auto") -> str:
+    """`auto` picks docker when an engine answers, else local with a loud warning."""
+    if name != "auto":
+        return name
+    if docker_available():
+        return "docker"
+    print("WARNING: no Docker engine answers; using the LOCAL backend. Student code then runs "
+          "as your user with rlimits only: this is not a security boundary.", file=sys.stderr)
+    return "local"
+
+
+def get_backend(name: str = "auto") -> Backend:
+    name = resolve_backend_name(name)
+    if name == "local":
+        from grader.sandbox.local import LocalBackend
+
+        return LocalBackend()
+    if name == "docker":
+        from grader.sandbox.docker import DockerBackend
+
+        return DockerBackend()
+    raise SandboxUnavailable(f"unknown sandbox backend {name!r} (expected docker, local or auto)")

@@ -1,0 +1,268 @@
+"""The Docker backend: one hardened container per submission, one `docker exec` per request.
+
+The container (image from `grader.sandbox.image`) has no network, a read-only
+root, tmpfs `/tmp` and `/work`, no capabilities, memory/CPU/pids limits and runs
+as uid 1000; the submission is bind-mounted read-only at `/submission`. Its
+PID 1 (`/opt/init.py`) only reaps orphans. Every request runs the supervisor
+with `docker exec`. Containers carry the label `pgrader=1` and are removed on
+`close()`, at interpreter exit and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import docker
+from docker.types import Ulimit
+
+from grader.course import Limits
+from grader.errors import SandboxUnavailable
+from grader.sandbox import image as sandbox_image
+from grader.sandbox.base import Backend, Session, encode_request, parse_reply
+
+GRACE = 10.0  # seconds the supervisor gets beyond the request's own limit
+PYTHON = "/opt/venv/bin/python"
+LABEL = "pgrader"
+OWNER = "pgrader.owner"  # host pid of the grader that started the container
+
+_live: set["DockerSession"] = set()
+_live_lock = threading.Lock()
+_handler_installed = False
+
+
+class DockerSession(Session):
+    def __init__(self, client, image_id: str, submission: Path, limits: Limits):
+        self.client, self.limits = client, limits
+        self.closed = False
+        # A world-readable private copy: uid 1000 must read it whatever the host's modes.
+        self.root = Path(tempfile.mkdtemp(prefix="pgrader-docker-"))
+        self.submission = self.root / "submission"
+        shutil.copytree(submission, self.submission, symlinks=True)
+        for path in [self.submission, *self.submission.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        slug = re.sub(r"[^a-zA-Z0-9_.-]", "-", Path(submission).name)[:40]
+        mb = 1024 * 1024
+        try:
+            self.container = client.containers.run(
+                image_id, [PYTHON, "-I", "/opt/init.py"],
+                name=f"pgrader-{slug}-{uuid.uuid4().hex[:8]}",
+                labels={LABEL: "1", OWNER: str(os.getpid())},
+                detach=True, auto_remove=False, user="1000:1000",
+                network_mode="none", read_only=True,
+                tmpfs={"/tmp": "size=64m",
+                       "/work": f"size={limits.disk_mb}m,exec,uid=1000,gid=1000,mode=0700"},
+                cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                pids_limit=limits.pids,
+                mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
+                nano_cpus=int(limits.cpus * 1e9),
+                ulimits=[Ulimit(name="nofile", soft=256, hard=256),
+                         Ulimit(name="fsize", soft=limits.disk_mb * mb, hard=limits.disk_mb * mb)],
+                volumes={str(self.submission): {"bind": "/submission", "mode": "ro"}},
+            )
+        except docker.errors.DockerException as exc:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise SandboxUnavailable(f"could not start the sandbox container: {exc}") from exc
+        with _live_lock:
+            _live.add(self)
+
+    # ------------------------------------------------------------ requests
+
+    def call(self, request: dict) -> dict:
+        if self.closed:
+            return {"status": "sandbox-error", "message": "the sandbox session is closed"}
+        request = {**request, "rlimit_memory": False, "rlimit_pids": False}
+        argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
+                "--workroot", "/work", encode_request(request)]
+        limit = float(request.get("timeout", 10)) + GRACE
+        since = time.time()
+        try:
+            done, out, err, code = self._exec(argv, limit)
+        except docker.errors.DockerException:
+            # The container is gone or wedged (e.g. a fork bomb left it without pids): start afresh.
+            if not self._restart():
+                return {"status": "sandbox-error", "message": "the sandbox container cannot be restarted"}
+            since = time.time()
+            try:
+                done, out, err, code = self._exec(argv, limit)
+            except docker.errors.DockerException as exc:
+                return {"status": "sandbox-error", "message": f"docker exec failed: {exc}"}
+        if not done:
+            self._restart()
+            return {"status": "sandbox-error",
+                    "message": f"the supervisor itself did not finish within {limit:.0f} s"}
+        reply = parse_reply(out, code)
+        if reply["status"] == "sandbox-error":
+            reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]
+        if reply["status"] in ("crashed", "timeout", "sandbox-error") or reply.get("leftover_processes"):
+            self._aftercare(reply, since)
+        return reply
+
+    def _exec(self, argv: list[str], limit: float):
+        """(finished, stdout, stderr, exit code) of `argv` run in the container, waiting `limit` s."""
+        api = self.client.api
+        exec_id = api.exec_create(self.container.id, argv, user="1000:1000", stdin=False)["Id"]
+        box: dict = {}
+
+        def work():
+            try:
+                box["out"] = api.exec_start(exec_id, demux=True)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, daemon=True, name="pgrader-exec")
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            return False, b"", b"", None
+        if "error" in box:
+            raise box["error"]
+        out, err = box["out"]
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return True, out or b"", err or b"", code
+
+    def _aftercare(self, reply: dict, since: float) -> None:
+        """After a bad run: note an OOM kill, and leave a clean container for the next call."""
+        try:
+            self.container.reload()
+            state = self.container.attrs["State"]
+            oom = state.get("OOMKilled") or any(self.client.api.events(
+                since=f"{since - 0.5:.9f}", until=f"{time.time() + 0.5:.9f}", decode=True,
+                filters={"container": self.container.id, "event": "oom"}))
+            if oom:
+                reply["oom"] = True
+            if not state.get("Running") or state.get("OOMKilled"):
+                self._restart()
+                return
+            # Kill whatever the student left behind (PID 1 and the killer itself survive kill -1).
+            api = self.client.api
+            exec_id = api.exec_create(self.container.id, ["/bin/sh", "-c", "kill -9 -1"],
+                                      user="1000:1000")["Id"]
+            api.exec_start(exec_id)
+            if api.exec_inspect(exec_id).get("ExitCode") not in (0, 1):
+                self._restart()
+        except docker.errors.DockerException:
+            self._restart()
+
+    def _restart(self) -> bool:
+        """Kill and start the container again (fresh /work and /tmp); False if that failed."""
+        try:
+            self.container.kill()
+        except docker.errors.DockerException:
+            pass
+        try:
+            self.container.start()
+            return True
+        except docker.errors.DockerException:
+            return False
+
+    # ------------------------------------------------------------ teardown
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with _live_lock:
+            _live.discard(self)
+        try:
+            self.container.remove(force=True)
+        except Exception:  # noqa: BLE001 - closing never raises
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, client=None, log=print):
+        try:
+            self.client = client or docker.from_env()
+            self.client.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+            raise SandboxUnavailable(
+                f"the Docker engine does not answer ({exc}); start it "
+                "(scripts/setup-docker.sh) or use the local backend") from exc
+        self.log = log
+        self.tag = sandbox_image.image_tag()
+        self._image_id: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def image_id(self) -> str:
+        with self._lock:
+            if self._image_id is None:
+                self._image_id = sandbox_image.ensure_image(self.client, log=self.log)
+            return self._image_id
+
+    def open(self, submission: Path, limits: Limits) -> Session:
+        image_id = self.image_id
+        _install_signal_handler()
+        return DockerSession(self.client, image_id, Path(submission).resolve(), limits)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "image": self.tag, "image_id": self.image_id}
+
+
+# ---------------------------------------------------------------- leftovers
+
+def close_all() -> None:
+    """Remove every container this process still has open."""
+    with _live_lock:
+        sessions = list(_live)
+    for session in sessions:
+        session.close()
+
+
+def remove_stale_containers(client) -> int:
+    """Remove `pgrader=1` containers left by graders that are no longer running; returns how many."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        owner = container.labels.get(OWNER, "")
+        if owner.isdigit() and int(owner) != os.getpid() and _alive(int(owner)):
+            continue  # another grader on this host is using it
+        try:
+            container.remove(force=True)
+            removed += 1
+        except docker.errors.DockerException:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _on_sigterm(signum, frame, previous=None):
+    close_all()
+    if callable(previous):
+        previous(signum, frame)
+    elif previous != signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _install_signal_handler() -> None:
+    global _handler_installed
+    if _handler_installed or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda s, f: _on_sigterm(s, f, previous))
+    _handler_installed = True
+
+
+atexit.register(close_all)
