@@ -33,8 +33,6 @@ VERDICTS = {
     "not-run": ("Not run", "skip", "this check could not run here; no points either way"),
     "grader-error": ("Grader error", "platform", "not your fault, will be regraded"),
 }
-KNOWN_DETAILS = {"exception", "stacks", "stall_cpu_ratio", "expected", "got", "races",
-                 "lock_cycles", "stdout", "stderr"}
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"             # CSI: colours, cursor moves
                    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
@@ -74,19 +72,28 @@ def _num(x) -> str:
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)
 
 
-def _trim(frames: list[dict]) -> tuple[list[dict], int]:
+def _dicts(value) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _names(value) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
+
+
+def _trim(frames) -> tuple[list[dict], int]:
     """The student's frames, and how many others were dropped."""
-    mine = [f for f in frames if f.get("student")]
+    frames = _dicts(frames)
+    mine = [f for f in frames if f.get("student") is True]
     return mine, len(frames) - len(mine)
 
 
-def _stacks(stacks: list[dict]) -> list[dict]:
+def _stacks(stacks) -> list[dict]:
     """Per process: threads with student frames, and a count of the threads without any."""
     out = []
-    for proc in stacks:
+    for proc in _dicts(stacks):
         threads, others = [], 0
-        for th in proc.get("threads", []):
-            frames, hidden = _trim(th.get("frames", []))
+        for th in _dicts(proc.get("threads")):
+            frames, hidden = _trim(th.get("frames"))
             if frames:
                 threads.append({**th, "frames": frames, "hidden": hidden})
             else:
@@ -109,28 +116,39 @@ def details_hidden(test: TestResult, exercise: Exercise, now: dt.datetime | None
 
 def _test_view(t: TestResult, exercise: Exercise) -> dict:
     label, css, note = VERDICTS.get(t.verdict, (t.verdict, "skip", ""))
-    d = _clean(t.details or {})
+    d = _clean(t.details if isinstance(t.details, dict) else {"details": t.details})
     view = {"name": clean_text(t.name, 500), "verdict": t.verdict, "label": label, "css": css,
             "note": note, "points": _num(t.points), "max_points": _num(t.max_points),
             "hidden": details_hidden(t, exercise), "suite": t.suite}
     if view["hidden"]:
         return view
-    exc = d.get("exception")
+    exc = d.pop("exception", None)
     if isinstance(exc, dict):
-        frames, hidden = _trim(exc.get("frames") or [])
-        exc = {**exc, "frames": frames, "hidden": hidden}
-    ratio = d.get("stall_cpu_ratio")
+        frames, hidden = _trim(exc.get("frames"))
+        exc = {"type": exc.get("type", ""), "message": exc.get("message", ""),
+               "frames": frames, "hidden": hidden}
+    elif exc is not None:
+        d["exception"] = exc
+    ratio = d.pop("stall_cpu_ratio", None)
+    ratio = ratio if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else None
     view.update(
-        message=clean_text(t.message), seed=t.seed, exception=exc,
-        stacks=_stacks(d["stacks"]) if isinstance(d.get("stacks"), list) else None,
-        ratio=f"{ratio:.2f}" if isinstance(ratio, (int, float)) else None,
-        blocked=isinstance(ratio, (int, float)) and ratio < STALL_DEADLOCK,
-        expected=_show(d["expected"]) if "expected" in d else None,
-        got=_show(d["got"]) if "got" in d else None,
-        races=d.get("races") or [], lock_cycles=d.get("lock_cycles") or [],
-        stdout=d.get("stdout") or "", stderr=d.get("stderr") or "",
-        other=[(k, _show(v)) for k, v in d.items() if k not in KNOWN_DETAILS])
+        message=clean_text(t.message), seed=t.seed, exception=exc if isinstance(exc, dict) else None,
+        stacks=_stacks(d.pop("stacks")) if isinstance(d.get("stacks"), list) else None,
+        ratio=None if ratio is None else f"{ratio:.2f}",
+        blocked=ratio is not None and ratio < STALL_DEADLOCK,
+        expected=_show(d.pop("expected")) if "expected" in d else None,
+        got=_show(d.pop("got")) if "got" in d else None,
+        races=[{**r, "writes": [{**w, "locks": _names(w.get("locks"))} for w in _dicts(r.get("writes"))]}
+               for r in _dicts(d.pop("races", None))],
+        lock_cycles=[{**c, "locks": _names(c.get("locks")), "sites": _dicts(c.get("sites"))}
+                     for c in _dicts(d.pop("lock_cycles", None))],
+        stdout=_text(d.pop("stdout", "")), stderr=_text(d.pop("stderr", "")),
+        other=[(k, _show(v)) for k, v in d.items()])
     return view
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else _show(value) if value else ""
 
 
 def _when(stamp: str) -> str:
@@ -144,7 +162,7 @@ def _when(stamp: str) -> str:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
     return env
 

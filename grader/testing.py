@@ -50,3 +50,46 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
     if not ok:
         raise Failed(f"{what} returned {_show(got)}, expected {_show(expected)} (within {tol:g})."
                      + (f" {hint}" if hint else ""), expected=_show(expected), got=_show(got))
+
+
+# ---------------------------------------------------------------- parallel-behaviour helpers
+
+def check_report(reply: Reply, name: str) -> dict:
+    """The report of check `name` from the last request; `Failed` if the student's code switched
+    the check's instrumentation off (the check could not run, so it earns nothing)."""
+    report = reply.checks.get(name)
+    if report is None:
+        raise SandboxFault(f"the {name} check did not report")
+    if not report.get("intact", True):
+        raise Failed(f"Your code switched off the grader's {name} instrumentation (for example with "
+                     "sys.settrace or threading.settrace), so this check could not run and earns "
+                     "no points.", check=name)
+    return report
+
+
+def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
+    """Raise `Race` if the lockset check found shared state written without a consistent lock."""
+    races = check_report(reply, "lockset")["races"]
+    if not races:
+        return
+    race = races[0]
+    writes = race["writes"]
+    sites = "; ".join(
+        f"{w['thread']} at {w['file']} line {w['line']} (`{w['code']}`) holding "
+        + (", ".join(w["locks"]) if w["locks"] else "no lock")
+        for w in writes[:3])
+    message = (f"Data race in {what}: {race['variable']} is written by several threads, and no "
+               f"single lock is held at every write ({sites}). Even when the result happens to be "
+               "right, two threads can read the same old value and one update is lost.")
+    raise Race(message + (f" {hint}" if hint else ""), races=races)
+
+
+def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = "") -> None:
+    """Raise `Race` when a count came out wrong while threads were being switched by force."""
+    if got == expected and type(got) is type(expected):
+        return
+    report = check_report(reply, "preempt")
+    raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
+               f"threads were switched in the middle of a read-modify-write (forced switches, seed "
+               f"{report['seed']})." + (f" {hint}" if hint else ""),
+               expected=_show(expected), got=_show(got), preempt=report)

@@ -74,6 +74,10 @@ def run(rundir: str) -> dict:
     from grader.checks import start_checks
 
     checks = start_checks(request.get("checks") or {}, workdir)
+    if request.get("start_method"):
+        import multiprocessing
+
+        multiprocessing.set_start_method(request["start_method"], force=True)
     sys.path.append(workdir)
     try:
         try:

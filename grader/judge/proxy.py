@@ -63,47 +63,47 @@ class Student:
     last: Reply | None = None
 
     # ------------------------------------------------------------ requests
-    def call(self, function: str, *args, timeout: float | None = None, checks: dict | None = None,
-             ranks: int = 0, mpi: dict | None = None, **kwargs):
-        what = describe_call(function, args, kwargs)
-        request = {"kind": "call", "function": function}
-        return self._request(request, what, args, kwargs, timeout, checks, ranks, mpi).value
+    # Keyword arguments named in OPTIONS configure the request; all others go to the student's code.
+    OPTIONS = ("timeout", "checks", "ranks", "mpi", "start_method", "what")
 
-    def run(self, probe, *args, timeout: float | None = None, checks: dict | None = None,
-            ranks: int = 0, mpi: dict | None = None, what: str | None = None, **kwargs):
-        what = what or describe_call(probe.__name__.lstrip("_"), args, kwargs)
-        request = {"kind": "run", "probe": {"source": probe_source(probe), "name": probe.__name__}}
-        return self._request(request, what, args, kwargs, timeout, checks, ranks, mpi).value
+    def call(self, function: str, *args, **kwargs):
+        """`module.function(*args, **kwargs)` in the sandbox; its value, or a verdict raised."""
+        reply = self.reply(function, *args, **kwargs)
+        raise_for(reply)
+        return reply.value
 
-    def reply(self, probe_or_name, *args, timeout: float | None = None, checks: dict | None = None,
-              ranks: int = 0, mpi: dict | None = None, **kwargs) -> Reply:
-        """Like `run`/`call` but returns the `Reply` whatever happened (no verdict raised)."""
+    def run(self, probe, *args, **kwargs):
+        """`probe(module, *args, **kwargs)` in the sandbox; its value, or a verdict raised."""
+        reply = self.reply(probe, *args, **kwargs)
+        raise_for(reply)
+        return reply.value
+
+    def reply(self, probe_or_name, *args, **kwargs) -> Reply:
+        """Like `run`/`call` but returns the `Reply` whatever happened (no verdict raised).
+
+        Options: timeout (seconds), checks ({"lockset": {}, "preempt": {"seed": s}}), ranks (run
+        under `mpiexec -n ranks`), mpi ({"strict": True}), start_method ("spawn", "fork"),
+        what (how messages name this call)."""
+        options = {k: kwargs.pop(k) for k in self.OPTIONS if k in kwargs}
         if callable(probe_or_name):
             request = {"kind": "run", "probe": {"source": probe_source(probe_or_name),
                                                 "name": probe_or_name.__name__}}
             name = probe_or_name.__name__.lstrip("_")
         else:
             request, name = {"kind": "call", "function": probe_or_name}, probe_or_name
-        return self._send(request, describe_call(name, args, kwargs), args, kwargs, timeout,
-                          checks, ranks, mpi)
-
-    def _request(self, request, what, args, kwargs, timeout, checks, ranks, mpi) -> Reply:
-        reply = self._send(request, what, args, kwargs, timeout, checks, ranks, mpi)
-        raise_for(reply)
-        return reply
-
-    def _send(self, request, what, args, kwargs, timeout, checks, ranks, mpi) -> Reply:
+        what = options.get("what") or describe_call(name, args, kwargs)
         request.update(
             module=self.module,
             args=codec.encode(list(args)),
             kwargs=codec.encode(dict(kwargs)),
-            timeout=float(timeout or self.timeout),
+            timeout=float(options.get("timeout") or self.timeout),
             limits=self.limits,
-            checks=checks or {},
-            ranks=int(ranks or 0),
-            mpi=mpi or {},
+            checks=options.get("checks") or {},
+            ranks=int(options.get("ranks") or 0),
+            mpi=options.get("mpi") or {},
+            start_method=options.get("start_method"),
         )
-        self.requests.append({"what": what, "checks": checks or {}, "ranks": ranks, "mpi": mpi or {}})
+        self.requests.append({"what": what, "checks": request["checks"], "ranks": request["ranks"]})
         self.last = Reply(self.session.call(request), what)
         return self.last
 

@@ -31,7 +31,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
         tmp = Path(tmp)
         job = {
-            "submission": str(submission),
+            "submission": str(Path(submission).resolve()),
             "module": exercise.module,
             "backend": backend,
             "limits": asdict(limits),

@@ -135,9 +135,12 @@ class DockerSession(Session):
         try:
             self.container.reload()
             state = self.container.attrs["State"]
-            oom = state.get("OOMKilled") or any(self.client.api.events(
-                since=f"{since - 0.5:.9f}", until=f"{time.time() + 0.5:.9f}", decode=True,
-                filters={"container": self.container.id, "event": "oom"}))
+            # Docker 20.10 sets OOMKilled only when the whole container dies; an OOM kill
+            # inside a live container shows up as an "oom" event.
+            oom = state.get("OOMKilled") or self._oom_event(since)
+            if not oom and reply.get("signal") == "SIGKILL":
+                time.sleep(0.1)  # the event may still be on its way
+                oom = self._oom_event(since)
             if oom:
                 reply["oom"] = True
             if not state.get("Running") or state.get("OOMKilled"):
@@ -152,6 +155,11 @@ class DockerSession(Session):
                 self._restart()
         except docker.errors.DockerException:
             self._restart()
+
+    def _oom_event(self, since: float) -> bool:
+        return any(self.client.api.events(
+            since=f"{since:.9f}", until=f"{time.time():.9f}", decode=True,
+            filters={"container": self.container.id, "event": "oom"}))
 
     def _restart(self) -> bool:
         """Kill and start the container again (fresh /work and /tmp); False if that failed."""

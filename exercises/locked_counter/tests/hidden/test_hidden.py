@@ -1,0 +1,87 @@
+"""Hidden tests for locked_counter."""
+
+from grader.testing import Deadlock, expect_equal, expect_no_lost_update, expect_no_races
+
+
+def _mixed(mod, n_threads, n):
+    import threading
+
+    c = mod.SafeCounter()
+
+    def work(i):
+        for _ in range(n):
+            if i % 2:
+                c.increment(3)
+            else:
+                c.decrement(1)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return c.value
+
+
+def _fresh_counters(mod):
+    a, b = mod.SafeCounter(), mod.SafeCounter()
+    a.increment(7)
+    return [a.value, b.value]
+
+
+def _after_error(mod):
+    import threading
+
+    c = mod.SafeCounter()
+    try:
+        c.increment("x")
+    except TypeError:
+        pass
+    done = []
+    t = threading.Thread(target=lambda: (c.increment(2), done.append(c.value)), daemon=True)
+    t.start()
+    t.join(3)
+    return done[0] if done else "stuck"
+
+
+def test_counters_are_independent(student):
+    """Each counter starts at 0 and keeps its own value"""
+    expect_equal(student.run(_fresh_counters), [7, 0], "two counters, the first incremented by 7")
+
+
+def test_parallel_count_values(student):
+    """parallel_count returns n_threads * n_increments"""
+    for args in [(1, 1), (3, 0), (8, 500)]:
+        expect_equal(student.call("parallel_count", *args), args[0] * args[1],
+                     f"parallel_count{args}")
+
+
+def test_mixed_increment_decrement(student):
+    """increment(k) and decrement(k) from several threads add up"""
+    expect_equal(student.run(_mixed, 4, 300), 2 * 300 * 3 - 2 * 300, "4 threads mixing increment(3)/decrement(1)")
+
+
+def test_no_races_under_lockset(student):
+    """Every write of the counter's state holds the same lock (lockset check)"""
+    value = student.run(_mixed, 4, 200, checks={"lockset": {}})
+    expect_no_races(student.last, "SafeCounter used by 4 threads",
+                    hint="Use one lock per counter, created in __init__, around every update.")
+    expect_equal(value, 2 * 200 * 3 - 2 * 200, "4 threads mixing increment(3)/decrement(1)")
+
+
+def test_no_lost_updates_under_forced_switches(student, seed):
+    """No update is lost when threads are switched in the middle of statements"""
+    got = student.call("parallel_count", 8, 2000, checks={"preempt": {"seed": seed}})
+    expect_no_lost_update(got, 16000, "parallel_count(8, 2000)", student.last,
+                          hint="Hold the counter's lock around the whole read-modify-write.")
+
+
+def test_lock_released_after_exception(student):
+    """A failed increment does not leave the lock held"""
+    got = student.run(_after_error, timeout=8)
+    if got == "stuck":
+        raise Deadlock("After increment('x') raised TypeError, another thread's increment(2) "
+                       "waited forever: the lock was acquired but never released. Use "
+                       "`with self._lock:` (or try/finally) so the lock is released when the "
+                       "body raises.")
+    expect_equal(got, 2, "increment(2) after a failed increment('x')")
