@@ -30,7 +30,7 @@ VERDICTS = {
     "deadlock": ("Deadlock", "hang", "threads blocked on each other"),
     "race": ("Race", "hang", "shared data updated without consistent locking"),
     "crashed": ("Crashed", "hang", "the Python process died"),
-    "not-run": ("Not run", "skip", "this check could not run here; no points either way"),
+    "not-run": ("Not run", "skip", "this check could not run on the grader"),
     "grader-error": ("Grader error", "platform", "not your fault, will be regraded"),
 }
 
@@ -125,8 +125,9 @@ def _test_view(t: TestResult, exercise: Exercise) -> dict:
     exc = d.pop("exception", None)
     if isinstance(exc, dict):
         frames, hidden = _trim(exc.get("frames"))
-        exc = {"type": exc.get("type", ""), "message": exc.get("message", ""),
-               "frames": frames, "hidden": hidden}
+        inner = (_dicts(exc.get("frames")) or [{}])[-1].get("student") is True
+        exc = {"type": exc.get("type", ""), "message": exc.get("message", ""), "frames": frames,
+               "hidden": hidden, "mark": "raised here" if inner else "your last line before the error"}
     elif exc is not None:
         d["exception"] = exc
     ratio = d.pop("stall_cpu_ratio", None)
@@ -176,6 +177,4 @@ def render_feedback(result: SubmissionResult, exercise: Exercise) -> str:
         error=clean_text(result.error) if result.error else None,
         summary=clean_text(result.summary()), graded_at=_when(result.graded_at),
         percent=round(max(0.0, min(1.0, fraction)) * 100, 1),
-        sandbox=[(k, _show(v)) for k, v in _clean(result.sandbox or {}).items()],
-        counts={label: sum(t["label"] == label for t in tests)
-                for label in dict.fromkeys(t["label"] for t in tests)})
+        sandbox=[(k, _show(v)) for k, v in _clean(result.sandbox or {}).items()])

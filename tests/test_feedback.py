@@ -35,49 +35,48 @@ def sample_tests() -> list[TResult]:
     return [
         TResult("Deposits from one thread", "test_single", "public", "passed", 2.0, 2.0, seed=11),
         TResult("Balance after 4 x 1000 deposits", "test_many", "public", "failed", 0.0, 2.0,
-                   "balance() returned 3817, expected 4000. Some deposits were lost: is the update "
-                   "protected by the lock?", {"expected": "4000", "got": "3817"}, seed=12),
+                "balance() returned 3817, expected 4000. Some deposits were lost: is the update "
+                "protected by the lock?", {"expected": "4000", "got": "3817"}, seed=12),
         TResult("Withdraw more than the balance", "test_overdraw", "public", "error", 0.0, 1.0,
-                   "withdraw(50) raised ValueError: insufficient funds (solution.py, line 21, in withdraw)",
-                   {"exception": {"type": "ValueError", "message": "insufficient funds", "frames": [
-                       GRADER, frame("solution.py", 30, "transfer", "self.withdraw(amount)"),
-                       frame("solution.py", 21, "withdraw", "raise ValueError('insufficient funds')"),
-                       GRADER]},
-                    "stdout": "withdrawing 50\n", "stderr": ""}, seed=13),
+                "withdraw(50) raised ValueError: insufficient funds (solution.py, line 21, in withdraw)",
+                {"exception": {"type": "ValueError", "message": "insufficient funds", "frames": [
+                    GRADER, GRADER, frame("solution.py", 30, "transfer", "self.withdraw(amount)"),
+                    frame("solution.py", 21, "withdraw", "raise ValueError('insufficient funds')")]},
+                 "stdout": "withdrawing 50\n", "stderr": ""}, seed=13),
         TResult("Transfers finish in time", "test_speed", "public", "timeout", 0.0, 1.0,
-                   "transfer_all() was still running after 20 s and kept using CPU (1.0 CPU-seconds "
-                   "per second): an endless loop or a busy-wait.",
-                   {"stall_cpu_ratio": 0.98, "stacks": [{"pid": 4242, "threads": [
-                       {"thread": "0x7f01", "current": True, "frames": [
-                           GRADER, frame("solution.py", 44, "spin", "while not self.ready: pass")]}]}]},
-                   seed=14),
+                "transfer_all() was still running after 20 s and kept using CPU (1.0 CPU-seconds "
+                "per second): an endless loop or a busy-wait.",
+                {"stall_cpu_ratio": 0.98, "stacks": [{"pid": 4242, "threads": [
+                    {"thread": "0x7f01", "current": True, "frames": [
+                        GRADER, frame("solution.py", 44, "spin", "while not self.ready: pass")]}]}]},
+                seed=14),
         TResult("Two opposite transfers", "test_opposite", "public", "deadlock", 0.0, 1.0,
-                   "transfer() was still waiting after 20 s while using no CPU: a deadlock.",
-                   {"stall_cpu_ratio": 0.0, "stacks": [{"pid": 4243, "threads": [
-                       {"thread": "0x7f02", "current": False, "frames": [
-                           GRADER, frame("solution.py", 52, "transfer", "with other.lock:")]},
-                       {"thread": "0x7f03", "current": False, "frames": [
-                           GRADER, frame("solution.py", 52, "transfer", "with other.lock:")]},
-                       {"thread": "0x7f04", "current": True, "frames": [GRADER]}]}],
-                    "lock_cycles": [{"locks": ["a.lock", "b.lock"], "sites": [
-                        {"file": "solution.py", "line": 51, "code": "with self.lock:", "thread": "T1"},
-                        {"file": "solution.py", "line": 52, "code": "with other.lock:", "thread": "T2"}]}]},
-                   seed=15),
+                "transfer() was still waiting after 20 s while using no CPU: a deadlock.",
+                {"stall_cpu_ratio": 0.0, "stacks": [{"pid": 4243, "threads": [
+                    {"thread": "0x7f02", "current": False, "frames": [
+                        GRADER, frame("solution.py", 52, "transfer", "with other.lock:")]},
+                    {"thread": "0x7f03", "current": False, "frames": [
+                        GRADER, frame("solution.py", 52, "transfer", "with other.lock:")]},
+                    {"thread": "0x7f04", "current": True, "frames": [GRADER]}]}],
+                 "lock_cycles": [{"locks": ["a.lock", "b.lock"], "sites": [
+                     {"file": "solution.py", "line": 51, "code": "with self.lock:", "thread": "T1"},
+                     {"file": "solution.py", "line": 52, "code": "with other.lock:", "thread": "T2"}]}]},
+                seed=15),
         TResult("Balance is protected", "test_race", "public", "race", 0.0, 1.0,
-                   "self.balance is updated by several threads without a common lock.",
-                   {"races": [{"variable": "Account.balance", "explanation":
-                               "two threads wrote it with no lock held in common", "writes": [
-                                   {"thread": "Thread-1", "file": "solution.py", "line": 12,
-                                    "code": "self.balance += amount", "locks": ["self.lock"]},
-                                   {"thread": "Thread-2", "file": "solution.py", "line": 19,
-                                    "code": "self.balance -= amount", "locks": []}]}]}, seed=16),
+                "self.balance is updated by several threads without a common lock.",
+                {"races": [{"variable": "Account.balance", "explanation":
+                            "two threads wrote it with no lock held in common", "writes": [
+                                {"thread": "Thread-1", "file": "solution.py", "line": 12,
+                                 "code": "self.balance += amount", "locks": ["self.lock"]},
+                                {"thread": "Thread-2", "file": "solution.py", "line": 19,
+                                 "code": "self.balance -= amount", "locks": []}]}]}, seed=16),
         TResult("Process pool version", "test_pool", "public", "crashed", 0.0, 1.0,
-                   "run_pool() crashed: it ran out of memory (the limit is 512 MB).",
-                   {"stdout": "", "stderr": "Killed\n"}, seed=17),
+                "run_pool() crashed: it ran out of memory (the limit is 512 MB).",
+                {"stdout": "", "stderr": "Killed\n"}, seed=17),
         TResult("GPU kernel", "test_gpu", "public", "not-run", 0.0, 0.5, "no GPU on this grader"),
         TResult("MPI ranks agree", "test_mpi", "public", "grader-error", 0.0, 0.5,
-                   "the grading platform failed (sandbox died); this is not your fault",
-                   {"rank_failed": 2, "test_error": True}),
+                "the grading platform failed (sandbox died); this is not your fault",
+                {"rank_failed": 2, "test_error": True}),
     ]
 
 
@@ -177,7 +176,7 @@ def test_hidden_tests_show_only_name_and_verdict():
     page = render_feedback(sample_result(tests=tests), make_exercise(hidden_visibility="hidden"))
     assert secret not in page
     for absent in ("3817", "insufficient funds", "withdrawing 50", "Account.balance", "Killed",
-                   "CPU-seconds", "Replay", "solution.py"):
+                "CPU-seconds", "Replay", "solution.py"):
         assert absent not in page, absent
     for t in tests:
         assert html.escape(t.name) in page

@@ -15,8 +15,10 @@ the evidence behind it.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -35,6 +37,18 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     path = config.getoption("--grader-job")
     _STATE["job"] = json.loads(Path(path).read_text()) if path else None
+    signal.signal(signal.SIGTERM, _interrupted)  # the batch was stopped: clean up the sandbox
+    atexit.register(_close_session)
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _close_session() -> None:
+    session = _STATE.get("session")
+    if session is not None:
+        session.close()
 
 
 def _job() -> dict:

@@ -19,6 +19,21 @@ from pathlib import Path
 from grader.course import Exercise, Limits
 
 PYTEST_INI = "[pytest]\naddopts =\n"
+_active: set[subprocess.Popen] = set()
+
+
+def terminate_all() -> None:
+    """Stop every test run in progress (on Ctrl-C); each removes its own sandbox."""
+    for proc in list(_active):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+    for proc in list(_active):
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits, seed: int,
@@ -44,12 +59,13 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
                 "--rootdir", str(exercise.root), "--confcutdir", str(exercise.root / "tests"),
                 "-p", "no:cacheprovider", "-p", "grader.judge.plugin", "--grader-job",
                 str(tmp / "job.json"), "-q" if verbose else "-qq", "--no-header",
-                "-p", "no:randomly", *map(str, folders)]
+                *map(str, folders)]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         budget = 60 + limits.wall_seconds * 4 * max(1, _count_tests(folders))
         proc = subprocess.Popen(argv, cwd=tmp, env=env, start_new_session=True,
                                 stdout=None if verbose else subprocess.PIPE,
                                 stderr=None if verbose else subprocess.STDOUT)
+        _active.add(proc)
         try:
             out, _ = proc.communicate(timeout=budget)
         except subprocess.TimeoutExpired:
@@ -60,6 +76,8 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             os.killpg(proc.pid, signal.SIGTERM)  # Ctrl-C: the plugin removes its container
             proc.wait()
             raise
+        finally:
+            _active.discard(proc)
         report = tmp / "report.json"
         if not report.exists():
             tail = (out or b"").decode("utf-8", "replace")[-3000:]

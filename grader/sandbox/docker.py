@@ -143,6 +143,7 @@ class DockerSession(Session):
                 oom = self._oom_event(since)
             if oom:
                 reply["oom"] = True
+                reply.setdefault("limits", {"memory_mb": self.limits.memory_mb})
             if not state.get("Running") or state.get("OOMKilled"):
                 self._restart()
                 return

@@ -1,0 +1,146 @@
+"""Grading a whole class: several submissions at once, a progress bar, a gradebook.
+
+`SUBMISSIONS_DIR` holds one entry per student: a folder, a `.zip` or a `.py`
+named after the student. An optional `received.csv` (`student,received` with
+ISO 8601 times) gives the times used by the late policy. Each student's
+`results.json` and `feedback.html` go to `OUT/<student>/`, and `OUT/gradebook.csv`
+sums them up. A student already graded is skipped unless `regrade` is set; one
+the platform failed to grade is retried on the next run and never scored 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.course import Course, Exercise
+from grader.grade import GradingFailed, grade_submission, write_outputs
+from grader.judge import runner
+from grader.results import SubmissionResult
+
+GRADEBOOK_FIELDS = ["student", "score", "max", "late_days", "penalty", "final", "status"]
+IGNORED = {"received.csv", "expected.csv"}
+
+
+@dataclass
+class Row:
+    student: str
+    result: SubmissionResult | None
+    status: str  # graded, skipped (already graded), not-graded (platform failure)
+    problem: str = ""
+
+
+def discover(submissions: Path) -> dict[str, Path]:
+    """Student name -> submission path, sorted by name."""
+    found = {}
+    for entry in sorted(submissions.iterdir()):
+        if entry.name.startswith(".") or entry.name in IGNORED:
+            continue
+        if entry.is_dir() or entry.suffix in (".zip", ".py"):
+            found[entry.stem if entry.is_file() else entry.name] = entry
+    return found
+
+
+def received_times(submissions: Path) -> dict[str, dt.datetime]:
+    path = submissions / "received.csv"
+    if not path.exists():
+        return {}
+    times = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            when = dt.datetime.fromisoformat(row["received"].strip().replace("Z", "+00:00"))
+            times[row["student"].strip()] = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return times
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, rate and time left."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.done, self.t0 = total, 0, time.monotonic()
+        self.enabled = enabled and total > 0
+        self.lock = threading.Lock()
+
+    def step(self, label: str) -> None:
+        with self.lock:
+            self.done += 1
+            if not self.enabled:
+                return
+            elapsed = time.monotonic() - self.t0
+            rate = self.done / elapsed if elapsed > 0 else 0.0
+            left = (self.total - self.done) / rate if rate else 0.0
+            filled = int(30 * self.done / self.total)
+            bar = "#" * filled + "." * (30 - filled)
+            end = "\n" if self.done == self.total else ""
+            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total}  {rate:.2f}/s  "
+                             f"{left:4.0f}s left  {label[:24]:<24}{end}")
+            sys.stderr.flush()
+
+
+def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, *,
+              backend: str, regrade: bool = False, jobs: int | None = None,
+              seed: int | None = None, progress: bool = True,
+              sandbox_info: dict | None = None) -> list[Row]:
+    students = discover(submissions)
+    received = received_times(submissions)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = jobs or max(1, os.cpu_count() or 1)
+    rows: dict[str, Row] = {}
+    todo = {}
+    for name, path in students.items():
+        existing = out / name / "results.json"
+        if existing.exists() and not regrade:
+            previous = SubmissionResult.read(existing)
+            if not previous.platform_failed:
+                rows[name] = Row(name, previous, "skipped")
+                continue
+        todo[name] = path
+    bar = Progress(len(todo), progress)
+
+    def one(name: str, path: Path) -> Row:
+        try:
+            result = grade_submission(course, exercise, path, student=name, backend=backend,
+                                      seed=seed, received=received.get(name),
+                                      sandbox_info=sandbox_info)
+        except GradingFailed as exc:
+            return Row(name, None, "not-graded", str(exc))
+        write_outputs(result, exercise, out / name)
+        return Row(name, result, "graded" if not result.platform_failed else "not-graded")
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(one, n, p): n for n, p in todo.items()}
+        for future in as_completed(futures):
+            row = future.result()
+            rows[row.student] = row
+            bar.step(row.student)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        runner.terminate_all()
+        raise
+    pool.shutdown()
+    ordered = [rows[n] for n in sorted(rows)]
+    write_gradebook(out / "gradebook.csv", ordered, exercise)
+    return ordered
+
+
+def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(GRADEBOOK_FIELDS)
+        for row in rows:
+            r = row.result
+            if r is None:
+                w.writerow([row.student, "", exercise.points, "", "", "", "not graded: " + row.problem])
+                continue
+            status = "not graded (platform error)" if r.platform_failed else (
+                "refused: " + r.error if r.error else "graded")
+            w.writerow([row.student, f"{r.raw_score:g}", f"{r.max_score:g}", r.late_days,
+                        f"{r.penalty:g}", f"{r.score:g}", status])

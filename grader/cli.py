@@ -1,0 +1,240 @@
+"""The `grader` command: list, validate, release, check, grade, grade-all, demo, image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from grader import __version__
+from grader.errors import GraderError
+
+VERDICT_MARK = {"passed": "PASS", "not-run": "SKIP"}
+
+
+# ---------------------------------------------------------------- helpers
+
+def _course(args):
+    from grader.course import find_course_root, load_course
+
+    root = Path(args.course) if args.course else find_course_root()
+    return load_course(root)
+
+
+def _backend(args, course=None) -> tuple[str, dict]:
+    """The backend name to use, and the facts about it recorded in results."""
+    from grader.sandbox import get_backend, resolve_backend_name
+
+    name = resolve_backend_name(args.backend or (course.backend if course else "auto"))
+    backend = get_backend(name)
+    try:
+        return name, backend.describe()
+    finally:
+        backend.close()
+
+
+def _print_result(result) -> None:
+    for t in result.tests:
+        mark = VERDICT_MARK.get(t.verdict, t.verdict.upper())
+        print(f"  [{mark:>8}] {t.points:5.2f}/{t.max_points:<5.2f} {t.name}")
+        if t.message and t.verdict != "passed":
+            for line in t.message.splitlines()[:6]:
+                print(f"             {line}")
+    print(result.summary())
+
+
+# ---------------------------------------------------------------- subcommands
+
+def cmd_list(args) -> int:
+    course = _course(args)
+    print(f"{course.name} ({course.term})")
+    for ex in course.exercises.values():
+        needs = ", ".join(ex.runtime.needs()) or "-"
+        due = ex.due.strftime("%Y-%m-%d %H:%M") if ex.due else "-"
+        print(f"  {ex.slug:<24} {ex.topic:<11} {ex.points:>5g} pts  due {due:<16}  needs: {needs}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from grader.validate import format_table, validate
+
+    course = _course(args)
+    exercises = [course.exercise(s) for s in args.slugs] or list(course.exercises.values())
+    backend, info = _backend(args, course)
+    print(f"Validating {len(exercises)} exercise(s) on the {backend} backend...", file=sys.stderr)
+    checks = validate(course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info)
+    print(format_table(checks))
+    failed = [c for c in checks if not c.ok]
+    print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
+    return 1 if failed else 0
+
+
+def cmd_release(args) -> int:
+    from grader.release import release
+
+    course = _course(args)
+    target = release(course.exercise(args.slug), Path(args.out))
+    print(f"Student bundle written to {target}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from grader.course import ConfigError, Limits, load_exercise
+    from grader.grade import grade_submission
+
+    try:
+        course = _course(args)
+        exercise = course.exercise(args.slug)
+    except ConfigError:
+        bundle = next((d for d in (Path.cwd(), Path.cwd() / args.slug)
+                       if (d / "exercise.toml").is_file()), None)
+        if bundle is None:
+            raise
+        from grader.course import Course, LatePolicy
+
+        exercise = load_exercise(bundle, Limits())
+        course = Course(bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise})
+    path = Path(args.path) if args.path else Path.cwd()
+    result = grade_submission(course, exercise, path, student="you", backend="local",
+                              suites=("public",))
+    _print_result(result)
+    return 0 if all(t.passed for t in result.tests) else 1
+
+
+def cmd_grade(args) -> int:
+    from grader.grade import grade_submission, write_outputs
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    backend, info = _backend(args, course)
+    submission = Path(args.submission)
+    received = None
+    if args.received:
+        import datetime as dt
+
+        received = dt.datetime.fromisoformat(args.received.replace("Z", "+00:00"))
+    result = grade_submission(course, exercise, submission, student=args.student, backend=backend,
+                              seed=args.seed, received=received, sandbox_info=info)
+    out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student
+    write_outputs(result, exercise, out)
+    if args.json:
+        print(json.dumps(result.to_json(exercise.hidden_visibility), indent=1))
+    else:
+        print(f"{exercise.title}: {result.student} (seed {result.seed}, {backend} backend)")
+        _print_result(result)
+        print(f"Wrote {out / 'results.json'} and {out / 'feedback.html'}")
+    return 0
+
+
+def cmd_grade_all(args) -> int:
+    from grader.batch import grade_all
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    backend, info = _backend(args, course)
+    out = Path(args.out)
+    rows = grade_all(course, exercise, Path(args.submissions), out, backend=backend,
+                     regrade=args.regrade, jobs=args.jobs, seed=args.seed, sandbox_info=info)
+    for row in rows:
+        r = row.result
+        score = f"{r.score:g}/{r.max_score:g}" if r else "not graded"
+        print(f"  {row.student:<20} {score:>10}  {row.status}{': ' + row.problem if row.problem else ''}")
+    print(f"Gradebook: {out / 'gradebook.csv'}; feedback: {out}/<student>/feedback.html")
+    return 0 if all(r.status != "not-graded" for r in rows) else 1
+
+
+def cmd_demo(args) -> int:
+    from grader.demo import run_demo
+
+    course = _course(args)
+    backend, info = _backend(args, course)
+    return run_demo(course, backend, info, Path(args.out), jobs=args.jobs)
+
+
+def cmd_image(args) -> int:
+    from grader.sandbox.image import ensure_image
+
+    image_id = ensure_image(force=args.force)
+    print(image_id)
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grader", description=__doc__)
+    p.add_argument("--version", action="version", version=f"grader {__version__}")
+    p.add_argument("--course", help="folder holding course.toml (default: this folder or a parent)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def backend_opt(sp):
+        sp.add_argument("--backend", choices=["auto", "docker", "local"],
+                        help="sandbox backend (default: course.toml's, else auto)")
+
+    def jobs_opt(sp):
+        sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: the number of cores)")
+
+    sp = sub.add_parser("list", help="the exercises, their topic, points and runtime needs")
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("validate", help="prove exercises' tests with their reference and mutants")
+    sp.add_argument("slugs", nargs="*")
+    sp.add_argument("--seed", type=int)
+    backend_opt(sp), jobs_opt(sp)
+    sp.set_defaults(func=cmd_validate)
+
+    sp = sub.add_parser("release", help="write the student bundle of an exercise")
+    sp.add_argument("slug")
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=cmd_release)
+
+    sp = sub.add_parser("check", help="run the public tests on your own solution (local)")
+    sp.add_argument("slug")
+    sp.add_argument("path", nargs="?")
+    sp.set_defaults(func=cmd_check)
+
+    sp = sub.add_parser("grade", help="grade one submission (folder, .py or .zip)")
+    sp.add_argument("slug")
+    sp.add_argument("submission")
+    sp.add_argument("--student", help="name recorded in the results (default: the file name)")
+    sp.add_argument("--out", help="where results.json and feedback.html go")
+    sp.add_argument("--seed", type=int, help="replay the randomised checks of an earlier run")
+    sp.add_argument("--received", help="when the submission was received (ISO 8601)")
+    sp.add_argument("--json", action="store_true", help="print results.json")
+    backend_opt(sp)
+    sp.set_defaults(func=cmd_grade)
+
+    sp = sub.add_parser("grade-all", help="grade every submission of a class")
+    sp.add_argument("slug")
+    sp.add_argument("submissions")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--regrade", action="store_true", help="grade again what is already graded")
+    sp.add_argument("--seed", type=int)
+    backend_opt(sp), jobs_opt(sp)
+    sp.set_defaults(func=cmd_grade_all)
+
+    sp = sub.add_parser("demo", help="grade the bundled sample class and check the known answers")
+    sp.add_argument("--out", default="demo-results")
+    backend_opt(sp), jobs_opt(sp)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("image", help="the sandbox image")
+    sp.add_argument("action", choices=["build"])
+    sp.add_argument("--force", action="store_true")
+    sp.set_defaults(func=cmd_image)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GraderError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr)
+        return 130
