@@ -149,7 +149,7 @@ def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
     total = sum(weights) or 1.0
     results = []
     for record, weight in zip(records, weights):
-        max_points = round(exercise.points * weight / total, 4)
+        max_points = exercise.points * weight / total
         passed = record["status"] == "passed"
         results.append(TestResult(
             name=record["name"], function=record["function"], suite=record["visibility"],
