@@ -1,0 +1,132 @@
+"""The lockset and forced-preemption checks, run in a real agent process."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from grader.agent import codec
+from grader.course import Limits
+from grader.sandbox.local import LocalBackend
+
+SOURCE = """
+    import sys, threading
+
+    class Locked:
+        def __init__(self):
+            self.lock = threading.Lock()
+            self.n = 0
+        def add(self):
+            with self.lock:
+                self.n += 1
+
+    class Racy:
+        def __init__(self):
+            self.n = 0
+        def add(self):
+            self.n += 1
+
+    class Conditioned:
+        def __init__(self):
+            self.cond = threading.Condition()
+            self.n = 0
+        def add(self):
+            with self.cond:
+                self.n += 1
+                self.cond.notify_all()
+
+    total = 0
+
+    def bump_global():
+        global total
+        total += 1
+
+    def run(kind, n_threads=4, n=500):
+        obj = {"locked": Locked, "racy": Racy, "cond": Conditioned}[kind]()
+        ts = [threading.Thread(target=lambda: [obj.add() for _ in range(n)]) for _ in range(n_threads)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return obj.n
+
+    def handoff():
+        obj = Racy()              # written by the main thread...
+        t = threading.Thread(target=lambda: [obj.add() for _ in range(100)])
+        t.start(); t.join()       # ...then by one worker, ordered by start/join...
+        obj.add()                 # ...then by the main thread again: no race
+        return obj.n
+
+    def globals_race():
+        ts = [threading.Thread(target=lambda: [bump_global() for _ in range(200)]) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return total
+
+    def tamper(kind):
+        sys.settrace(None)
+        threading.settrace(None)
+        return run(kind)
+"""
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sub")
+    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
+    with LocalBackend().open(folder, Limits()) as s:
+        yield s
+
+
+def run(session, function, *args, checks):
+    reply = session.call({"kind": "call", "module": "solution", "function": function,
+                          "args": codec.encode(list(args)), "timeout": 20, "checks": checks})
+    assert reply["status"] == "ok", reply
+    return codec.decode(reply["value"]), reply["checks"]
+
+
+@pytest.mark.parametrize("kind", ["locked", "cond"])
+def test_lockset_accepts_consistently_locked_state(session, kind):
+    value, checks = run(session, "run", kind, checks={"lockset": {}})
+    assert value == 2000
+    assert checks["lockset"]["races"] == []
+    assert checks["lockset"]["writes"] >= 2000
+
+
+def test_lockset_flags_racy_state_even_when_the_value_is_right(session):
+    value, checks = run(session, "run", "racy", 2, 50, checks={"lockset": {}})
+    races = checks["lockset"]["races"]
+    assert [r["variable"] for r in races] == ["Racy.n"]
+    assert {w["code"] for w in races[0]["writes"]} == {"self.n += 1"}
+    assert all(w["locks"] == [] for w in races[0]["writes"])
+
+
+def test_lockset_accepts_start_join_handoff(session):
+    value, checks = run(session, "handoff", checks={"lockset": {}})
+    assert value == 101
+    assert checks["lockset"]["races"] == []
+
+
+def test_lockset_flags_unlocked_global(session):
+    _, checks = run(session, "globals_race", checks={"lockset": {}})
+    assert [r["variable"] for r in checks["lockset"]["races"]] == ["global solution.total"]
+
+
+def test_forced_switches_expose_lost_updates(session):
+    lost = 0
+    for seed in range(5):
+        value, checks = run(session, "run", "racy", 4, 2000, checks={"preempt": {"seed": seed}})
+        lost += value < 8000
+        assert checks["preempt"]["seed"] == seed and checks["preempt"]["switches"] > 0
+    assert lost == 5
+
+
+def test_plain_runs_hide_the_race(session):
+    # The reason the checks exist: under the GIL the unlocked counter comes out right.
+    values = [run(session, "run", "racy", 4, 2000, checks={})[0] for _ in range(3)]
+    assert values == [8000] * 3
+
+
+def test_switching_instrumentation_off_is_noticed(session):
+    _, checks = run(session, "tamper", "racy", checks={"lockset": {}, "preempt": {"seed": 1}})
+    assert checks["lockset"]["intact"] is False
+    assert checks["preempt"]["intact"] is False

@@ -1,0 +1,112 @@
+"""The supervisor and agent through the local backend: values, errors, hangs, leftovers."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.agent import codec
+from grader.sandbox.local import LocalBackend
+
+SOURCE = """
+    import os, sys, threading, time
+
+    def add(a, b):
+        return {a: (a + b, [b])}
+
+    def boom():
+        return 1 / 0
+
+    def deadlock():
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire()
+
+    def spin():
+        while True:
+            pass
+
+    def flood():
+        sys.stdout.write("x" * 5_000_000)
+        return "done"
+
+    def orphan():
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        return "parent"
+
+    def stray_thread():
+        threading.Thread(target=time.sleep, args=(60,), name="stray").start()
+        return 1
+
+    def leave_early():
+        os._exit(0)
+"""
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sub")
+    import textwrap
+
+    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
+    from grader.course import Limits
+
+    with LocalBackend().open(folder, Limits(output_kb=16)) as s:
+        yield s
+
+
+def call(session, function, *args, timeout=3.0):
+    return session.call({"kind": "call", "module": "solution", "function": function,
+                         "args": codec.encode(list(args)), "timeout": timeout,
+                         "limits": {"output_kb": 16}})
+
+
+def test_value_round_trip(session):
+    reply = call(session, "add", 2, 3)
+    assert reply["status"] == "ok"
+    assert codec.decode(reply["value"]) == {2: (5, [3])}
+    assert reply["cpu"] > 0 and reply["wall"] > 0
+
+
+def test_exception_is_traced_to_student_line(session):
+    reply = call(session, "boom")
+    assert reply["status"] == "exception"
+    exc = reply["exception"]
+    assert exc["type"] == "ZeroDivisionError"
+    mine = [f for f in exc["frames"] if f["student"]]
+    assert mine[-1]["file"] == "solution.py" and mine[-1]["code"] == "return 1 / 0"
+
+
+def test_deadlock_told_apart_from_busy_wait(session):
+    blocked = call(session, "deadlock", timeout=1.5)
+    busy = call(session, "spin", timeout=1.5)
+    assert blocked["status"] == busy["status"] == "timeout"
+    assert blocked["stall_cpu_ratio"] < 0.1
+    assert busy["stall_cpu_ratio"] > 0.5
+    frames = [f for p in blocked["stacks"] for t in p["threads"] for f in t["frames"] if f["student"]]
+    assert any(f["code"] == "lock.acquire()" for f in frames)
+
+
+def test_output_is_capped(session):
+    reply = call(session, "flood")
+    assert reply["status"] == "ok"
+    assert len(reply["stdout"]) == 16 * 1024
+    assert reply["stdout_truncated"] > 4_000_000
+
+
+def test_orphan_processes_are_reported_and_killed(session):
+    reply = call(session, "orphan")
+    assert codec.decode(reply["value"]) == "parent"
+    assert reply["leftover_processes"], reply
+
+
+def test_stray_threads_are_reported(session):
+    reply = call(session, "stray_thread")
+    assert [t["name"] for t in reply["leftover_threads"]] == ["stray"]
+
+
+def test_exit_before_result_is_a_crash(session):
+    reply = call(session, "leave_early")
+    assert reply["status"] == "crashed"
+    assert "exited" in reply["message"]
