@@ -1,33 +1,52 @@
 """MPI set-up inside an agent rank: initialise mpi4py and, in strict mode, make sends synchronous.
 
-Strict mode turns `send`/`Send`/`isend`/`Isend` on COMM_WORLD (and communicators derived
-from it) into their synchronous forms, so a "both ranks send first" exchange deadlocks at
-any message size instead of only above MPICH's eager limit.
+Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the student's code a
+`MPI.COMM_WORLD` on which
+
+* standard sends are synchronous: `send`, `Send`, `isend`, `Isend`, `Send_init` behave as
+  `ssend`, `Ssend`, `issend`, `Issend`, `Ssend_init`. A standard send of a small message
+  returns as soon as MPICH has copied it (eager protocol), so "both ranks send first" only
+  hangs above the eager limit; a synchronous send returns only once the matching receive has
+  started, so that mistake deadlocks at any message size, as the MPI standard allows;
+* blocking point-to-point calls (`send`, `Send`, `ssend`, `Ssend`, `recv`, `Recv`, `sendrecv`,
+  `Sendrecv`) wait without spinning. MPICH busy-polls inside a blocking call, so a deadlocked
+  rank would burn a whole core and the supervisor would call the hang a busy loop (timeout).
+  These calls start the nonblocking form and poll it, spinning for `SPIN_SECONDS` and then
+  sleeping `SLEEP_SECONDS` between polls: a rank blocked for good uses almost no CPU, and
+  the hang is reported as a deadlock. (Waits on requests the student holds, `req.Wait()`,
+  and collectives still spin.);
+* communicators derived from it (`Dup`, `Clone`, `Split`, `Create`, `Create_cart`, `Sub`...)
+  are strict as well.
+
+How: mpi4py's communicator classes are extension types, so their methods cannot be replaced,
+but they can be subclassed, a subclass instance built from a communicator shares its MPI
+handle (nothing is duplicated or freed), and `MPI.COMM_WORLD` is a plain module attribute.
+`init` replaces it with a strict instance before the student's module is imported, so
+`MPI.COMM_WORLD` read anywhere later (`from mpi4py.MPI import COMM_WORLD` included) is strict.
+`MPI.COMM_SELF` and communicators built with `MPI.Intracomm(comm)` stay standard.
 """
 
 from __future__ import annotations
+
+import time
+
+SPIN_SECONDS = 0.02   # poll without sleeping this long first: quick messages keep their speed
+SLEEP_SECONDS = 0.001  # then sleep this long between polls
+
+# Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
+_CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split", "Split_type",
+             "Create", "Create_group", "Create_cart", "Create_graph", "Create_dist_graph",
+             "Create_dist_graph_adjacent", "Create_intercomm", "Merge", "Sub")
+
+_strict_classes: dict = {}
 
 
 def init(options: dict) -> int:
     from mpi4py import MPI
 
     if options.get("strict"):
-        _make_sends_synchronous(MPI)
+        MPI.COMM_WORLD = strict(MPI.COMM_WORLD)
     return MPI.COMM_WORLD.Get_rank()
-
-
-def _make_sends_synchronous(MPI) -> None:
-    swaps = {"send": "ssend", "Send": "Ssend", "isend": "issend", "Isend": "Issend"}
-    # mpi4py communicator classes are extension types: wrap COMM_WORLD in a subclass instance.
-    world = MPI.COMM_WORLD
-
-    class StrictComm(MPI.Intracomm):
-        pass
-
-    for plain, sync in swaps.items():
-        setattr(StrictComm, plain, getattr(MPI.Intracomm, sync))
-    strict = StrictComm(world)
-    MPI.COMM_WORLD = strict
 
 
 def finalize() -> None:
@@ -35,3 +54,84 @@ def finalize() -> None:
 
     if MPI.Is_initialized() and not MPI.Is_finalized():
         MPI.Finalize()
+
+
+# ---------------------------------------------------------------- strict communicators
+
+def strict(comm):
+    """`comm` as a strict communicator of the same kind, sharing its MPI handle."""
+    from mpi4py import MPI
+
+    if isinstance(comm, tuple):  # Idup: (communicator, request)
+        return (strict(comm[0]), *comm[1:])
+    if not isinstance(comm, MPI.Comm) or comm == MPI.COMM_NULL or getattr(comm, "_strict", False):
+        return comm
+    return _strict_class(type(comm))(comm)
+
+
+def _strict_class(base: type) -> type:
+    if base not in _strict_classes:
+        from mpi4py import MPI
+
+        namespace = dict(_strict_methods(MPI))
+        for name in _CREATORS:
+            if hasattr(base, name):
+                namespace[name] = _keeps_strict(getattr(base, name))
+        namespace["__doc__"] = f"{base.__name__} whose sends are synchronous (grader strict mode)."
+        _strict_classes[base] = type(f"Strict{base.__name__}", (base,), namespace)
+    return _strict_classes[base]
+
+
+def _keeps_strict(create):
+    def method(self, *args, **kwargs):
+        return strict(create(self, *args, **kwargs))
+    method.__name__ = create.__name__
+    method.__doc__ = create.__doc__
+    return method
+
+
+def _wait(poll):
+    """Call `poll()` until it returns something other than None/False; return that."""
+    start = time.monotonic()
+    while True:
+        result = poll()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() - start > SPIN_SECONDS:
+            time.sleep(SLEEP_SECONDS)
+
+
+def _strict_methods(MPI) -> dict:
+    Comm, ANY_SOURCE, ANY_TAG = MPI.Comm, MPI.ANY_SOURCE, MPI.ANY_TAG
+
+    def Send(self, buf, dest, tag=0):
+        _wait(Comm.Issend(self, buf, dest, tag).Test)
+
+    def send(self, obj, dest, tag=0):
+        _wait(Comm.issend(self, obj, dest, tag).Test)
+
+    def Recv(self, buf, source=ANY_SOURCE, tag=ANY_TAG, status=None):
+        _wait(lambda: Comm.Improbe(self, source, tag)).Recv(buf, status)
+
+    def recv(self, buf=None, source=ANY_SOURCE, tag=ANY_TAG, status=None):
+        return _wait(lambda: Comm.improbe(self, source, tag)).recv(status)
+
+    def Sendrecv(self, sendbuf, dest, sendtag=0, recvbuf=None, source=ANY_SOURCE,
+                 recvtag=ANY_TAG, status=None):
+        request = Comm.Isend(self, sendbuf, dest, sendtag)  # cannot deadlock with its receive
+        Recv(self, recvbuf, source, recvtag, status)
+        _wait(request.Test)
+
+    def sendrecv(self, sendobj, dest, sendtag=0, recvbuf=None, source=ANY_SOURCE,
+                 recvtag=ANY_TAG, status=None):
+        request = Comm.isend(self, sendobj, dest, sendtag)
+        obj = recv(self, None, source, recvtag, status)
+        _wait(request.Test)
+        return obj
+
+    return {
+        "_strict": True,
+        "Send": Send, "Ssend": Send, "send": send, "ssend": send,
+        "Isend": Comm.Issend, "isend": Comm.issend, "Send_init": Comm.Ssend_init,
+        "Recv": Recv, "recv": recv, "Sendrecv": Sendrecv, "sendrecv": sendrecv,
+    }

@@ -1,0 +1,5 @@
+import threading
+
+class SafeCounter:
+    def __init__(self)
+        self.v = 0
