@@ -84,28 +84,29 @@ class DockerSession(Session):
         argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
                 "--workroot", "/work", encode_request(request)]
         limit = float(request.get("timeout", 10)) + GRACE
+        reply, again = self._attempt(argv, limit)
+        if again:  # the container was broken (e.g. by leftovers of an earlier call): one more try
+            reply, _ = self._attempt(argv, limit)
+        return reply
+
+    def _attempt(self, argv: list[str], limit: float) -> tuple[dict, bool]:
+        """(reply, whether a retry makes sense) for one run of the supervisor."""
         since = time.time()
         try:
             done, out, err, code = self._exec(argv, limit)
-        except docker.errors.DockerException:
-            # The container is gone or wedged (e.g. a fork bomb left it without pids): start afresh.
-            if not self._restart():
-                return {"status": "sandbox-error", "message": "the sandbox container cannot be restarted"}
-            since = time.time()
-            try:
-                done, out, err, code = self._exec(argv, limit)
-            except docker.errors.DockerException as exc:
-                return {"status": "sandbox-error", "message": f"docker exec failed: {exc}"}
+        except docker.errors.DockerException as exc:
+            restarted = self._restart()  # the container is gone or wedged
+            return {"status": "sandbox-error", "message": f"docker exec failed: {exc}"}, restarted
         if not done:
             self._restart()
             return {"status": "sandbox-error",
-                    "message": f"the supervisor itself did not finish within {limit:.0f} s"}
+                    "message": f"the supervisor itself did not finish within {limit:.0f} s"}, False
         reply = parse_reply(out, code)
         if reply["status"] == "sandbox-error":
             reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]
         if reply["status"] in ("crashed", "timeout", "sandbox-error") or reply.get("leftover_processes"):
             self._aftercare(reply, since)
-        return reply
+        return reply, reply["status"] == "sandbox-error"
 
     def _exec(self, argv: list[str], limit: float):
         """(finished, stdout, stderr, exit code) of `argv` run in the container, waiting `limit` s."""
@@ -202,6 +203,7 @@ class DockerBackend(Backend):
                 "(scripts/setup-docker.sh) or use the local backend") from exc
         self.log = log
         self.tag = sandbox_image.image_tag()
+        _install_signal_handler()
         self._image_id: str | None = None
         self._lock = threading.Lock()
 

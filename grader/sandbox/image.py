@@ -94,7 +94,7 @@ def _ensure_base(client, log) -> None:
         BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
         part = BASE_TAR.with_suffix(".tar.part")
         part.unlink(missing_ok=True)
-        _run(["mmdebstrap", "--variant=minbase", "--include=python3,python3-venv",
+        _run(["mmdebstrap", "--variant=minbase", "--format=tar", "--include=python3,python3-venv",
               "bookworm", str(part), *MIRRORS],
              "mmdebstrap", "is deb.debian.org reachable? (needed once; the tarball is cached)")
         part.replace(BASE_TAR)
