@@ -114,7 +114,13 @@ def cmd_grade(args) -> int:
     if args.received:
         import datetime as dt
 
-        received = dt.datetime.fromisoformat(args.received.replace("Z", "+00:00"))
+        try:
+            received = dt.datetime.fromisoformat(args.received.replace("Z", "+00:00"))
+        except ValueError:
+            raise GraderError(f"--received: expected an ISO 8601 time such as "
+                              f"2026-09-22T10:00:00Z, got {args.received!r}") from None
+        if received.tzinfo is None:  # as in received.csv: a time without a zone is UTC
+            received = received.replace(tzinfo=dt.timezone.utc)
     result = grade_submission(course, exercise, submission, student=args.student, backend=backend,
                               seed=args.seed, received=received, sandbox_info=info)
     out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student

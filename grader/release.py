@@ -7,6 +7,7 @@ an `exercise.toml` stripped of everything about hidden tests, so that
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,10 +17,13 @@ JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
 def student_toml(exercise: Exercise) -> str:
-    lines = [f"title = {exercise.title!r}".replace("'", '"'), f'topic = "{exercise.topic}"',
+    def q(text: str) -> str:  # a JSON string is a valid TOML basic string (quotes, \ escaped)
+        return json.dumps(text, ensure_ascii=False)
+
+    lines = [f"title = {q(exercise.title)}", f"topic = {q(exercise.topic)}",
              f"points = {exercise.points:g}",
-             "files = [" + ", ".join(f'"{f}"' for f in exercise.files) + "]",
-             f'module = "{exercise.module}"']
+             "files = [" + ", ".join(q(f) for f in exercise.files) + "]",
+             f"module = {q(exercise.module)}"]
     runtime = exercise.runtime
     lines.append("\n[runtime]")
     if runtime.mpi_ranks:
@@ -44,5 +48,5 @@ def release(exercise: Exercise, out: Path) -> Path:
         shutil.copytree(item, dest, ignore=JUNK) if item.is_dir() else shutil.copy2(item, dest)
     if exercise.public_tests.is_dir():
         shutil.copytree(exercise.public_tests, target / "tests" / "public", ignore=JUNK)
-    (target / "exercise.toml").write_text(student_toml(exercise))
+    (target / "exercise.toml").write_text(student_toml(exercise), encoding="utf-8")
     return target

@@ -51,6 +51,9 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
         return value
     if t is float:
         return value if math.isfinite(value) else {"__float__": repr(value)}
+    if t is complex:
+        return {"__complex__": [encode(value.real, _depth, _budget),
+                                encode(value.imag, _depth, _budget)]}
     d = _depth + 1
     if t is list:
         return [encode(v, d, _budget) for v in value]
@@ -69,15 +72,23 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
             if _budget[0] < 0:
                 raise EncodeError(f"the array is too large to check ({value.size} elements)")
             arr = np.ascontiguousarray(value)
-            return {"__ndarray__": {"dtype": arr.dtype.str, "shape": list(arr.shape),
+            return {"__ndarray__": {"dtype": arr.dtype.str, "shape": list(value.shape),  # 0-d too
                                     "data": base64.b64encode(arr.tobytes()).decode()}}
-        if isinstance(value, np.generic) and type(value).__module__ == "numpy":
+        if (isinstance(value, np.generic) and type(value).__module__ == "numpy"
+                and value.dtype.kind in "biufcSU"):  # .item() is plain data
             return {"__npscalar__": {"dtype": value.dtype.str, "value": encode(value.item(), d, _budget)}}
     return {"__opaque__": {"type": _type_name(value), "text": _safe_repr(value)}}
 
 
 def decode(data):
-    """The inverse of `encode`; opaque values become `Opaque` objects."""
+    """The inverse of `encode`; opaque values become `Opaque` objects; malformed data: ValueError."""
+    try:
+        return _decode(data)
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ValueError(f"malformed encoded value ({type(exc).__name__}: {exc})") from None
+
+
+def _decode(data):
     if isinstance(data, list):
         return [decode(v) for v in data]
     if not isinstance(data, dict):
@@ -88,11 +99,13 @@ def decode(data):
     if tag == "__tuple__":
         return tuple(decode(v) for v in body)
     if tag == "__set__":
-        return {decode(v) for v in body}
+        return {_hashable(decode(v)) for v in body}
     if tag == "__dict__":
         return {_hashable(decode(k)): decode(v) for k, v in body}
     if tag == "__float__":
         return float(body) if body in ("nan", "inf", "-inf") else math.nan
+    if tag == "__complex__":
+        return complex(*(decode(v) for v in body))
     if tag == "__bytes__":
         return base64.b64decode(body)
     if tag == "__ndarray__":
@@ -119,7 +132,10 @@ def loads(text: str):
 
 
 def _hashable(key):
-    return key if not isinstance(key, list) else tuple(key)
+    """A decoded dict key or set member made hashable again (a frozenset comes back as a set)."""
+    if isinstance(key, (list, tuple)):
+        return tuple(_hashable(k) for k in key)
+    return frozenset(_hashable(k) for k in key) if isinstance(key, set) else key
 
 
 def _numpy():

@@ -31,6 +31,7 @@ from grader.sandbox.base import REPLY_MARK, decode_request
 
 POLL = 0.02
 STALL_WINDOW = 1.0
+MAX_STACK_FILES = 16  # processes whose stacks are reported after a hang
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -83,6 +84,17 @@ def _signal_all(pids, sig) -> None:
             os.kill(pid, sig)
         except OSError:
             pass
+
+
+def _kill_tree(root: int, deadline: float = 3.0) -> None:
+    """SIGKILL every descendant until none is left (a fork bomb keeps forking meanwhile)."""
+    end = time.monotonic() + deadline
+    while True:
+        tree = descendants(root)
+        if not tree or time.monotonic() > end:
+            return
+        _signal_all(tree, signal.SIGKILL)
+        _reap()
 
 
 def _reap() -> None:
@@ -205,8 +217,8 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
         # Anything still alive now was left behind by the student's code.
         left = descendants(os.getpid())
         if left:
-            reply["leftover_processes"] = [_cmdline(p) for p in left]
-            _signal_all(left, signal.SIGKILL)
+            reply["leftover_processes"] = [_cmdline(p) for p in list(left)[:20]]
+            _kill_tree(os.getpid())
     proc.wait()
     time.sleep(0.01)
     _reap()
@@ -228,8 +240,28 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     return reply
 
 
+def running_threads(pids) -> int:
+    """Threads of these processes that are running or runnable (state R): a busy loop is, a
+    deadlocked thread (asleep on a lock) is not, however loaded the machine is."""
+    count = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            count += data[data.rfind(")") + 2] == "R"
+    return count
+
+
 def _kill_hang(rundir: str, workdir: str, samples) -> dict:
     tree = descendants(os.getpid())
+    running = running_threads(tree)
     _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
     end_t, end_cpu = samples[-1]
     start = next(((t, c) for t, c in samples if t >= end_t - STALL_WINDOW), samples[0])
@@ -240,14 +272,15 @@ def _kill_hang(rundir: str, workdir: str, samples) -> dict:
     _signal_all(tree, signal.SIGCONT)
     time.sleep(0.3)
     stacks = []
-    for path in sorted(glob.glob(os.path.join(rundir, "stacks-*.txt"))):
+    for path in sorted(glob.glob(os.path.join(rundir, "stacks-*.txt")))[:MAX_STACK_FILES]:
         pid = int(path.rsplit("-", 1)[1].split(".")[0])
         with open(path, errors="replace") as f:
             threads = parse_faulthandler(f.read(), workdir)
         if threads:
             stacks.append({"pid": pid, "threads": threads})
-    _signal_all(descendants(os.getpid()), signal.SIGKILL)
-    return {"timed_out": True, "stall_cpu_ratio": ratio, "stacks": stacks}
+    _kill_tree(os.getpid())
+    return {"timed_out": True, "stall_cpu_ratio": ratio, "running_threads": running,
+            "stacks": stacks}
 
 
 def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool) -> None:

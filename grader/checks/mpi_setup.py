@@ -12,8 +12,8 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
   `Sendrecv`) wait without spinning. MPICH busy-polls inside a blocking call, so a deadlocked
   rank would burn a whole core and the supervisor would call the hang a busy loop (timeout).
   These calls start the nonblocking form and poll it, spinning for `SPIN_SECONDS` and then
-  sleeping `SLEEP_SECONDS` between polls: a rank blocked for good uses almost no CPU, and
-  the hang is reported as a deadlock. (Waits on requests the student holds, `req.Wait()`,
+  sleeping between polls (up to `MAX_SLEEP_SECONDS`): a rank blocked for good uses almost no
+  CPU (about 0.002 CPU-seconds per second), and the hang is reported as a deadlock. (Waits on requests the student holds, `req.Wait()`,
   and collectives still spin.);
 * communicators derived from it (`Dup`, `Clone`, `Split`, `Create`, `Create_cart`, `Sub`...)
   are strict as well.
@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import time
 
-SPIN_SECONDS = 0.02   # poll without sleeping this long first: quick messages keep their speed
-SLEEP_SECONDS = 0.001  # then sleep this long between polls
+SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
+MAX_SLEEP_SECONDS = 0.01   # then sleep between polls, 1 ms doubling up to this
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
 _CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split", "Split_type",
@@ -92,13 +92,14 @@ def _keeps_strict(create):
 
 def _wait(poll):
     """Call `poll()` until it returns something other than None/False; return that."""
-    start = time.monotonic()
+    start, pause = time.monotonic(), 0.001
     while True:
         result = poll()
         if result is not None and result is not False:
             return result
         if time.monotonic() - start > SPIN_SECONDS:
-            time.sleep(SLEEP_SECONDS)
+            time.sleep(pause)
+            pause = min(2 * pause, MAX_SLEEP_SECONDS)
 
 
 def _strict_methods(MPI) -> dict:

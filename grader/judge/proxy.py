@@ -139,7 +139,7 @@ def raise_for(reply: Reply) -> None:
         stacks = raw.get("stacks", [])
         where = stuck_location(stacks)
         secs = f"{raw.get('wall', 0):.0f} s"
-        if ratio is not None and ratio < STALL_DEADLOCK:
+        if ratio is not None and ratio < STALL_DEADLOCK and not raw.get("running_threads"):
             raise verdicts.Deadlock(
                 f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
                 f"on each other (a deadlock){where}.", stacks=stacks, stall_cpu_ratio=ratio)
