@@ -30,6 +30,11 @@ def _backend(args, course=None) -> tuple[str, dict]:
     name = resolve_backend_name(args.backend or (course.backend if course else "auto"))
     backend = get_backend(name)
     try:
+        if name == "docker":
+            from grader.sandbox.docker import remove_stale_containers
+
+            if removed := remove_stale_containers(backend.client):
+                print(f"Removed {removed} container(s) left by an interrupted grader.", file=sys.stderr)
         return name, backend.describe()
     finally:
         backend.close()
