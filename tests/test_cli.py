@@ -1,0 +1,203 @@
+"""The `grader` command line: list, grade --json (Gradescope superset), late policy, seeds, check.
+
+Everything runs the venv's `grader` in a subprocess from the repository root, on the local
+backend. The two full gradings run at the same time in one module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader.course import LatePolicy, load_course
+from grader.results import late_days
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADER = str(ROOT / ".venv" / "bin" / "grader")
+SLUG = "locked_counter"
+REFERENCE = ROOT / "solutions" / SLUG / "solution.py"
+SKELETON = ROOT / "exercises" / SLUG / "skeleton" / "solution.py"
+SEED = 424242
+DUE = dt.datetime(2026, 9, 21, 23, 59, tzinfo=dt.timezone.utc)  # course.toml
+GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def grader(*args, cwd=ROOT, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([GRADER, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _docstring_names(folder: Path) -> list[str]:
+    """The first docstring line of each test function (the name students see)."""
+    text = "".join(p.read_text() for p in sorted(folder.glob("test_*.py")))
+    return re.findall(r'def test_\w+\([^)]*\):\n\s+"""([^\n"]+)', text)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Two gradings of the reference with the same seed: 2 days late, and 5 days late."""
+    base = tmp_path_factory.mktemp("cli")
+    runs = {"two_days": "2026-09-23T12:00:00Z", "five_days": "2026-09-26T08:00:00+00:00"}
+    procs = {}
+    for name, received in runs.items():
+        argv = [GRADER, "grade", SLUG, str(REFERENCE), "--json", "--backend", "local",
+                "--out", str(base / name), "--seed", str(SEED), "--received", received,
+                "--student", name]
+        procs[name] = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 0, stderr
+        out[name] = {"json": json.loads(stdout), "stderr": stderr, "dir": base / name}
+    return out
+
+
+# ---------------------------------------------------------------- list
+
+def test_list_shows_the_course_and_its_exercises():
+    proc = grader("list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Parallel Programming in Python (Fall 2026)"
+    [row] = [line for line in lines if line.split()[:1] == [SLUG]]
+    assert "threads" in row and "10 pts" in row and "due 2026-09-21 23:59" in row
+    assert "needs: -" in row
+    course = load_course(ROOT)
+    assert len(lines) == 1 + len(course.exercises)
+    for slug in course.exercises:
+        assert any(line.split()[:1] == [slug] for line in lines[1:])
+
+
+# ---------------------------------------------------------------- grade --json
+
+def test_grade_json_is_a_gradescope_superset(graded):
+    res = graded["two_days"]["json"]
+    # Gradescope's top level
+    assert isinstance(res["score"], (int, float))
+    assert isinstance(res["execution_time"], (int, float)) and res["execution_time"] > 0
+    assert isinstance(res["output"], str) and res["output"]
+    assert res["visibility"] in GRADESCOPE_VISIBILITY
+    assert res["stdout_visibility"] in GRADESCOPE_VISIBILITY
+    assert isinstance(res["tests"], list) and len(res["tests"]) == 8
+    for t in res["tests"]:
+        assert isinstance(t["name"], str) and t["name"]
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+        assert t["status"] in {"passed", "failed"}
+        assert isinstance(t["output"], str)
+        assert t["visibility"] in GRADESCOPE_VISIBILITY
+        # ours
+        assert t["verdict"] == "passed" and t["status"] == "passed"
+        assert t["points"] == t["score"] == t["max_points"] == t["max_score"]
+        assert "seed" in t
+    assert sum(t["max_score"] for t in res["tests"]) == pytest.approx(10.0)
+    # ours, at the top
+    meta = res["pgrader"]
+    assert meta["grader_version"]
+    assert meta["sandbox"]["backend"] == "local"
+    assert meta["seed"] == SEED
+    assert isinstance(meta["seeds"], dict) and meta["seeds"]
+    assert meta["student"] == "two_days" and meta["exercise"] == SLUG
+
+
+def test_grade_writes_the_printed_results(graded):
+    for run in graded.values():
+        folder = run["dir"]
+        assert json.loads((folder / "results.json").read_text()) == run["json"]
+        assert (folder / "feedback.html").is_file()
+
+
+def test_two_days_late_loses_twenty_percent(graded):
+    res = graded["two_days"]["json"]
+    meta = res["pgrader"]
+    assert meta["raw_score"] == 10.0
+    assert meta["late_days"] == 2
+    assert meta["penalty"] == pytest.approx(0.2)
+    assert res["score"] == pytest.approx(8.0)  # raw * 0.8
+    assert "Late by 2 day(s)" in res["output"]
+
+
+def test_later_than_last_day_scores_zero(graded):
+    res = graded["five_days"]["json"]
+    meta = res["pgrader"]
+    assert meta["raw_score"] == 10.0
+    assert meta["late_days"] == 5
+    assert meta["penalty"] == 1.0
+    assert res["score"] == 0
+
+
+def test_same_seed_gives_the_same_per_test_seeds(graded):
+    a, b = graded["two_days"]["json"], graded["five_days"]["json"]
+    assert a["pgrader"]["seed"] == b["pgrader"]["seed"] == SEED
+    assert a["pgrader"]["seeds"] == b["pgrader"]["seeds"]
+    assert [t["seed"] for t in a["tests"]] == [t["seed"] for t in b["tests"]]
+    assert any(t["seed"] is not None for t in a["tests"])
+    # the per-test seeds are derived from the base seed
+    for t in a["tests"]:
+        if t["seed"] is not None:
+            assert a["pgrader"]["seeds"][t["function"]] == t["seed"]
+
+
+@pytest.mark.parametrize("received, days", [
+    (DUE - dt.timedelta(days=3), 0),
+    (DUE, 0),
+    (DUE + dt.timedelta(seconds=1), 1),
+    (DUE + dt.timedelta(days=1), 1),
+    (DUE + dt.timedelta(days=1, seconds=1), 2),
+    (None, 0),
+])
+def test_late_days_round_up(received, days):
+    assert late_days(received, DUE) == days
+
+
+def test_late_policy_of_the_course():
+    policy = load_course(ROOT).late_policy
+    assert policy == LatePolicy(penalty_per_day=0.1, last_day=3)
+    assert [policy.penalty(d) for d in range(6)] == pytest.approx([0, 0.1, 0.2, 0.3, 1.0, 1.0])
+
+
+def test_received_that_is_not_a_date_is_a_clear_error(tmp_path):
+    proc = grader("grade", SLUG, str(REFERENCE), "--backend", "local", "--out", str(tmp_path),
+                  "--received", "yesterday")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "yesterday" in proc.stderr and "ISO 8601" in proc.stderr
+
+
+def test_received_without_a_time_zone_is_utc(tmp_path):
+    # A refused submission is graded at once; the late days are recorded all the same.
+    bad = tmp_path / "bad.py"
+    bad.write_text("def parallel_count(n_threads, n_increments)\n")
+    proc = grader("grade", SLUG, str(bad), "--json", "--backend", "local", "--out",
+                  str(tmp_path / "out"), "--received", "2026-09-23T12:00:00")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["pgrader"]["late_days"] == 2 and res["pgrader"]["penalty"] == pytest.approx(0.2)
+    assert res["score"] == 0 and "line 1" in res["pgrader"]["error"]
+
+
+# ---------------------------------------------------------------- check
+
+def test_check_runs_only_public_tests_and_passes_the_reference():
+    proc = grader("check", SLUG, str(REFERENCE))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    public = _docstring_names(ROOT / "exercises" / SLUG / "tests" / "public")
+    hidden = _docstring_names(ROOT / "exercises" / SLUG / "tests" / "hidden")
+    assert public and hidden
+    for name in public:
+        assert name in proc.stdout
+    for name in hidden:
+        assert name not in proc.stdout
+    assert f"{len(public)} of {len(public)} tests passed" in proc.stdout
+
+
+def test_check_fails_the_skeleton():
+    proc = grader("check", SLUG, str(SKELETON))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "NotImplementedError" in proc.stdout
+    assert "0 of 2 tests passed" in proc.stdout
