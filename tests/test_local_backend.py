@@ -41,6 +41,17 @@ SOURCE = """
 
     def leave_early():
         os._exit(0)
+
+    def forge():
+        # A child outlives us and overwrites our result with a fake success.
+        parent = os.getpid()
+        if os.fork() == 0:
+            while os.getppid() == parent:  # wait for the agent to finish, then write at once
+                pass
+            with open("../result-0.json", "w") as f:
+                f.write('{"rank": 0, "status": "ok", "value": 42}')
+            os._exit(0)
+        raise NotImplementedError
 """
 
 
@@ -110,3 +121,10 @@ def test_exit_before_result_is_a_crash(session):
     reply = call(session, "leave_early")
     assert reply["status"] == "crashed"
     assert "exited" in reply["message"]
+
+
+def test_a_child_cannot_forge_the_result(session):
+    for _ in range(3):
+        reply = call(session, "forge")
+        assert reply["status"] in ("exception", "crashed"), reply
+        assert "value" not in reply

@@ -10,6 +10,7 @@ agent, decides about time limits and hangs.
 from __future__ import annotations
 
 import faulthandler
+import hashlib
 import importlib
 import json
 import os
@@ -57,11 +58,30 @@ class _Missing(Exception):
         super().__init__(f"{module}.py defines no '{name}'")
 
 
-def _write(rundir: str, rank: int, result: dict) -> None:
+def _take_result_fd() -> int:
+    """The write end of the supervisor's result pipe, kept from the student's child processes:
+    closed in forked children and on exec, so a child left running cannot report for us."""
+    fd = int(os.environ.pop("PGRADER_RESULT_FD"))
+    os.set_inheritable(fd, False)
+    os.register_at_fork(after_in_child=lambda: _close(fd))
+    return fd
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _write(rundir: str, rank: int, result: dict, fd: int) -> None:
+    """The result goes to a file; its digest goes through the pipe (one atomic line), so the
+    supervisor only accepts the file this process wrote."""
+    data = json.dumps(result).encode()
     path = os.path.join(rundir, f"result-{rank}.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(result, f)
-    os.replace(path + ".tmp", path)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.write(fd, f"{rank} {hashlib.sha256(data).hexdigest()}\n".encode())
 
 
 def run(rundir: str) -> dict:
@@ -120,8 +140,9 @@ def run(rundir: str) -> dict:
 
 def main() -> None:
     rundir = sys.argv[1]
+    fd = _take_result_fd()
     result = run(rundir)
-    _write(rundir, result.get("rank", 0), result)
+    _write(rundir, result.get("rank", 0), result, fd)
     sys.stdout.flush()
     sys.stderr.flush()
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:

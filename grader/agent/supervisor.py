@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import glob
+import hashlib
 import json
 import os
 import resource
@@ -196,9 +197,12 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = subprocess.Popen(_argv(request, rundir), cwd=workdir, env=_env(workdir),
+    read_end, write_end = os.pipe()
+    env = {**_env(workdir), "PGRADER_RESULT_FD": str(write_end)}
+    proc = subprocess.Popen(_argv(request, rundir), cwd=workdir, env=env,
                             stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                            preexec_fn=_rlimits(request), close_fds=True)
+                            preexec_fn=_rlimits(request), pass_fds=(write_end,))
+    os.close(write_end)
     samples: list[tuple[float, float]] = []
     timed_out = False
     while proc.poll() is None:
@@ -227,14 +231,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     reply["exit_code"] = proc.returncode
     reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
-    results = []
-    for path in sorted(glob.glob(os.path.join(rundir, "result-*.json")),
-                       key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0])):
-        try:
-            with open(path) as f:
-                results.append(json.load(f))
-        except (OSError, ValueError):
-            results.append({"status": "crashed", "message": "its result file was unreadable"})
+    results = _read_results(rundir, _read_digests(read_end))
     _summarise(reply, results, request, timed_out)
     shutil.rmtree(rundir, ignore_errors=True)
     return reply
@@ -257,6 +254,44 @@ def running_threads(pids) -> int:
                 continue
             count += data[data.rfind(")") + 2] == "R"
     return count
+
+
+def _read_digests(fd: int) -> dict[int, str]:
+    """rank -> sha256 of its result file, as each agent reported it through the pipe (all
+    writers are dead by now, so this reads to the end without blocking)."""
+    os.set_blocking(fd, False)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    digests: dict[int, str] = {}
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            digests.setdefault(int(parts[0]), parts[1])  # the first report of a rank counts
+    return digests
+
+
+def _read_results(rundir: str, digests: dict[int, str]) -> list[dict]:
+    results = []
+    for rank in sorted(digests):
+        try:
+            with open(os.path.join(rundir, f"result-{rank}.json"), "rb") as f:
+                data = f.read()
+            if hashlib.sha256(data).hexdigest() != digests[rank]:
+                raise ValueError("changed after the agent wrote it")
+            results.append(json.loads(data))
+        except (OSError, ValueError, RecursionError) as exc:
+            results.append({"rank": rank, "status": "crashed",
+                            "message": f"its result could not be read back ({exc}); a process "
+                                       "left running may have overwritten it"})
+    return results
 
 
 def _kill_hang(rundir: str, workdir: str, samples) -> dict:
@@ -289,7 +324,7 @@ def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool)
         reply["ranks"] = results
     elif results:
         result = results[0]
-        for key in ("value", "exception", "checks", "leftover_threads", "agent_wall"):
+        for key in ("value", "exception", "checks", "leftover_threads", "agent_wall", "message"):
             if key in result:
                 reply[key] = result[key]
     statuses = [r.get("status", "crashed") for r in results]
