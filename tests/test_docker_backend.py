@@ -30,13 +30,8 @@ def hang():
 
 
 @pytest.fixture(scope="module")
-def backend():
-    try:
-        b = DockerBackend(log=lambda *a: None)
-        b.describe()  # builds the image if it is missing
-    except SandboxUnavailable as exc:
-        pytest.skip(f"Docker sandbox unavailable: {exc}")
-    return b
+def backend(docker_backend):
+    return docker_backend
 
 
 @pytest.fixture(scope="module")

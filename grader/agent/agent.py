@@ -1,8 +1,8 @@
 """The agent: runs inside the sandbox, as the student, one request per process.
 
-`python -I -m grader.agent.agent RUNDIR` reads `RUNDIR/request.json`, imports
+`python -I -m grader.agent.agent OUTDIR` reads `OUTDIR/request.json`, imports
 the student's module from the current directory, calls the requested function
-or probe under the requested checks, and writes `RUNDIR/result-<rank>.json`.
+or probe under the requested checks, and writes `OUTDIR/result-<rank>.json`.
 Everything it writes is plain data (see `codec`). The supervisor, not the
 agent, decides about time limits and hangs.
 """
@@ -25,10 +25,10 @@ from grader.agent.frames import exception_record
 _stack_files: list = []
 
 
-def _arm_stack_dump(rundir: str) -> None:
-    """On SIGUSR1, dump every thread's stack to RUNDIR/stacks-<pid>.txt (also in forked children)."""
+def _arm_stack_dump(outdir: str) -> None:
+    """On SIGUSR1, dump every thread's stack to OUTDIR/stacks-<pid>.txt (also in forked children)."""
     def arm():
-        f = open(os.path.join(rundir, f"stacks-{os.getpid()}.txt"), "w")
+        f = open(os.path.join(outdir, f"stacks-{os.getpid()}.txt"), "w")
         _stack_files.append(f)
         faulthandler.register(signal.SIGUSR1, file=f, all_threads=True)
     arm()
@@ -74,21 +74,21 @@ def _close(fd: int) -> None:
         pass
 
 
-def _write(rundir: str, rank: int, result: dict, fd: int) -> None:
+def _write(outdir: str, rank: int, result: dict, fd: int) -> None:
     """The result goes to a file; its digest goes through the pipe (one atomic line), so the
     supervisor only accepts the file this process wrote."""
     data = json.dumps(result).encode()
-    path = os.path.join(rundir, f"result-{rank}.json")
+    path = os.path.join(outdir, f"result-{rank}.json")
     with open(path, "wb") as f:
         f.write(data)
     os.write(fd, f"{rank} {hashlib.sha256(data).hexdigest()}\n".encode())
 
 
-def run(rundir: str) -> dict:
+def run(outdir: str) -> dict:
     workdir = os.getcwd()
-    with open(os.path.join(rundir, "request.json")) as f:
+    with open(os.path.join(outdir, "request.json")) as f:
         request = json.load(f)
-    _arm_stack_dump(rundir)
+    _arm_stack_dump(outdir)
     rank = _rank(request)
     result: dict = {"rank": rank}
     from grader.checks import start_checks
@@ -139,10 +139,10 @@ def run(rundir: str) -> dict:
 
 
 def main() -> None:
-    rundir = sys.argv[1]
+    outdir = sys.argv[1]
     fd = _take_result_fd()
-    result = run(rundir)
-    _write(rundir, result.get("rank", 0), result, fd)
+    result = run(outdir)
+    _write(outdir, result.get("rank", 0), result, fd)
     sys.stdout.flush()
     sys.stderr.flush()
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:

@@ -3,7 +3,9 @@
     python -I -m grader.agent.supervisor --submission DIR --workroot DIR REQUEST
 
 It copies the submission into a fresh work directory, starts the agent (or
-`mpiexec -n N` agents), and watches the whole process tree: wall-clock limit,
+`mpiexec -n N` agents) -- as the student's own user when the request names one
+(`agent_user`, in the Docker sandbox), so the student's code cannot signal,
+trace or alter the supervisor -- and watches the whole process tree: wall-clock limit,
 CPU time of every descendant (from the kernel, not from the student's
 process, whose clocks a student can patch), all-thread stacks when it has to
 kill a hang, CPU/wall during the stall (about 0 for a deadlock, about 1 per
@@ -127,11 +129,13 @@ def _rlimits(request: dict):
             pids = int(limits.get("pids", 256))
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
+        if request.get("agent_user"):
+            _become(request["agent_user"])  # the student cannot signal or trace us
     return apply
 
 
-def _argv(request: dict, rundir: str) -> list[str]:
-    agent = [sys.executable, "-I", "-m", "grader.agent.agent", rundir]
+def _argv(request: dict, outdir: str) -> list[str]:
+    agent = [sys.executable, "-I", "-m", "grader.agent.agent", outdir]
     ranks = int(request.get("ranks") or 0)
     if not ranks:
         return agent
@@ -185,12 +189,68 @@ def _copy_submission(src: str, dst: str) -> None:
                 shutil.copyfile(path, os.path.join(target, name))
 
 
-def supervise(submission: str, workroot: str, request: dict) -> dict:
+def _chown_tree(path: str, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(path):
+        for name in (root, *(os.path.join(root, n) for n in dirs + files)):
+            os.lchown(name, uid, gid)
+
+
+def _as_user(user: dict | None, fn) -> None:
+    """Run `fn()` in a child process as the student (so it can touch the student's files)."""
+    if not user:
+        fn()
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become(user)
+            fn()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _become(user: dict) -> None:
+    os.setgroups([])
+    os.setgid(int(user["gid"]))
+    os.setuid(int(user["uid"]))
+
+
+def _remove_run(rundir: str, user: dict | None) -> None:
+    """Delete a run folder, whatever modes the student's code set on its own files."""
+    def unlock_and_remove():
+        for root, dirs, _ in os.walk(rundir):
+            for d in dirs:
+                try:
+                    os.chmod(os.path.join(root, d), 0o700)
+                except OSError:
+                    pass
+        for sub in ("work", "out"):
+            shutil.rmtree(os.path.join(rundir, sub), ignore_errors=True)
+    _as_user(user, unlock_and_remove)
+    shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, str]:
+    """A fresh run folder: `work/` (a copy of the submission, the student's current directory)
+    and `out/` (request, results, stacks), both owned by the student when it runs as its own
+    user; the folder itself and the output files stay the supervisor's."""
     rundir = tempfile.mkdtemp(prefix="run-", dir=workroot)
-    workdir = os.path.join(rundir, "work")
+    os.chmod(rundir, 0o755)
+    workdir, outdir = os.path.join(rundir, "work"), os.path.join(rundir, "out")
     _copy_submission(submission, workdir)
-    with open(os.path.join(rundir, "request.json"), "w") as f:
+    os.mkdir(outdir, 0o755)
+    with open(os.path.join(outdir, "request.json"), "w") as f:
         json.dump(request, f)
+    user = request.get("agent_user")
+    if user:
+        _chown_tree(workdir, int(user["uid"]), int(user["gid"]))
+        os.lchown(outdir, int(user["uid"]), int(user["gid"]))
+    return rundir, workdir, outdir
+
+
+def supervise(submission: str, workroot: str, request: dict) -> dict:
+    rundir, workdir, outdir = _prepare(submission, workroot, request)
     timeout = float(request.get("timeout", 10))
     out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
@@ -199,7 +259,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     t0 = time.monotonic()
     read_end, write_end = os.pipe()
     env = {**_env(workdir), "PGRADER_RESULT_FD": str(write_end)}
-    proc = subprocess.Popen(_argv(request, rundir), cwd=workdir, env=env,
+    proc = subprocess.Popen(_argv(request, outdir), cwd=workdir, env=env,
                             stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                             preexec_fn=_rlimits(request), pass_fds=(write_end,))
     os.close(write_end)
@@ -216,7 +276,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     wall = time.monotonic() - t0
     reply: dict = {"wall": wall}
     if timed_out:
-        reply.update(_kill_hang(rundir, workdir, samples))
+        reply.update(_kill_hang(outdir, workdir, samples))
     else:
         # Anything still alive now was left behind by the student's code.
         left = descendants(os.getpid())
@@ -231,9 +291,9 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     reply["exit_code"] = proc.returncode
     reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
-    results = _read_results(rundir, _read_digests(read_end))
+    results = _read_results(outdir, _read_digests(read_end))
     _summarise(reply, results, request, timed_out)
-    shutil.rmtree(rundir, ignore_errors=True)
+    _remove_run(rundir, request.get("agent_user"))
     return reply
 
 
@@ -278,11 +338,11 @@ def _read_digests(fd: int) -> dict[int, str]:
     return digests
 
 
-def _read_results(rundir: str, digests: dict[int, str]) -> list[dict]:
+def _read_results(outdir: str, digests: dict[int, str]) -> list[dict]:
     results = []
     for rank in sorted(digests):
         try:
-            with open(os.path.join(rundir, f"result-{rank}.json"), "rb") as f:
+            with open(os.path.join(outdir, f"result-{rank}.json"), "rb") as f:
                 data = f.read()
             if hashlib.sha256(data).hexdigest() != digests[rank]:
                 raise ValueError("changed after the agent wrote it")
@@ -294,7 +354,7 @@ def _read_results(rundir: str, digests: dict[int, str]) -> list[dict]:
     return results
 
 
-def _kill_hang(rundir: str, workdir: str, samples) -> dict:
+def _kill_hang(outdir: str, workdir: str, samples) -> dict:
     tree = descendants(os.getpid())
     running = running_threads(tree)
     _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
@@ -302,12 +362,12 @@ def _kill_hang(rundir: str, workdir: str, samples) -> dict:
     start = next(((t, c) for t, c in samples if t >= end_t - STALL_WINDOW), samples[0])
     span = end_t - start[0]
     ratio = (end_cpu - start[1]) / span if span > 0.2 else None
-    armed = [p for p in tree if os.path.exists(os.path.join(rundir, f"stacks-{p}.txt"))]
+    armed = [p for p in tree if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))]
     _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
     _signal_all(tree, signal.SIGCONT)
     time.sleep(0.3)
     stacks = []
-    for path in sorted(glob.glob(os.path.join(rundir, "stacks-*.txt")))[:MAX_STACK_FILES]:
+    for path in sorted(glob.glob(os.path.join(outdir, "stacks-*.txt")))[:MAX_STACK_FILES]:
         pid = int(path.rsplit("-", 1)[1].split(".")[0])
         with open(path, errors="replace") as f:
             threads = parse_faulthandler(f.read(), workdir)

@@ -33,6 +33,8 @@ GRACE = 10.0  # seconds the supervisor gets beyond the request's own limit
 PYTHON = "/opt/venv/bin/python"
 LABEL = "pgrader"
 OWNER = "pgrader.owner"  # host pid of the grader that started the container
+STUDENT = {"uid": 1000, "gid": 1000}  # the user the student's code runs as
+SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL"]
 
 _live: set["DockerSession"] = set()
 _live_lock = threading.Lock()
@@ -57,11 +59,12 @@ class DockerSession(Session):
                 image_id, [PYTHON, "-I", "/opt/init.py"],
                 name=f"pgrader-{slug}-{uuid.uuid4().hex[:8]}",
                 labels={LABEL: "1", OWNER: str(os.getpid())},
-                detach=True, auto_remove=False, user="1000:1000",
+                detach=True, auto_remove=False, user="0:0",
                 network_mode="none", read_only=True,
-                tmpfs={"/tmp": "size=64m",
-                       "/work": f"size={limits.disk_mb}m,exec,uid=1000,gid=1000,mode=0700"},
-                cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                tmpfs={"/tmp": "size=64m", "/work": f"size={limits.disk_mb}m,exec,mode=0755"},
+                # Root inside only for the supervisor, with just the capabilities it needs to
+                # run the student's code as STUDENT and to signal it; the student has none.
+                cap_drop=["ALL"], cap_add=SUPERVISOR_CAPS, security_opt=["no-new-privileges"],
                 pids_limit=limits.pids,
                 mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
                 nano_cpus=int(limits.cpus * 1e9),
@@ -80,7 +83,7 @@ class DockerSession(Session):
     def call(self, request: dict) -> dict:
         if self.closed:
             return {"status": "sandbox-error", "message": "the sandbox session is closed"}
-        request = {**request, "rlimit_memory": False, "rlimit_pids": False}
+        request = {**request, "rlimit_memory": False, "rlimit_pids": False, "agent_user": STUDENT}
         argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
                 "--workroot", "/work", encode_request(request)]
         limit = float(request.get("timeout", 10)) + GRACE
@@ -111,7 +114,7 @@ class DockerSession(Session):
     def _exec(self, argv: list[str], limit: float):
         """(finished, stdout, stderr, exit code) of `argv` run in the container, waiting `limit` s."""
         api = self.client.api
-        exec_id = api.exec_create(self.container.id, argv, user="1000:1000", stdin=False)["Id"]
+        exec_id = api.exec_create(self.container.id, argv, user="0:0", stdin=False)["Id"]
         box: dict = {}
 
         def work():
