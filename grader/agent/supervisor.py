@@ -297,10 +297,9 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     return reply
 
 
-def running_threads(pids) -> int:
-    """Threads of these processes that are running or runnable (state R): a busy loop is, a
-    deadlocked thread (asleep on a lock) is not, however loaded the machine is."""
-    count = 0
+def _runnable(pids) -> set[int]:
+    """Thread ids of these processes in state R (running or waiting for a CPU)."""
+    found = set()
     for pid in pids:
         try:
             tasks = os.listdir(f"/proc/{pid}/task")
@@ -312,8 +311,21 @@ def running_threads(pids) -> int:
                     data = f.read()
             except OSError:
                 continue
-            count += data[data.rfind(")") + 2] == "R"
-    return count
+            if data[data.rfind(")") + 2] == "R":
+                found.add(int(tid))
+    return found
+
+
+def running_threads(pids, snapshots: int = 5, gap: float = 0.02) -> int:
+    """Threads runnable in most of a few snapshots: a busy loop is, a deadlocked thread (asleep
+    on a lock, or waking now and then to poll) is not, however loaded the machine is."""
+    counts: dict[int, int] = {}
+    for i in range(snapshots):
+        for tid in _runnable(pids):
+            counts[tid] = counts.get(tid, 0) + 1
+        if i < snapshots - 1:
+            time.sleep(gap)
+    return sum(1 for c in counts.values() if c > snapshots // 2)
 
 
 def _read_digests(fd: int) -> dict[int, str]:
@@ -359,7 +371,7 @@ def _kill_hang(outdir: str, workdir: str, samples) -> dict:
     running = running_threads(tree)
     _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
     end_t, end_cpu = samples[-1]
-    start = next(((t, c) for t, c in samples if t >= end_t - STALL_WINDOW), samples[0])
+    start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
     span = end_t - start[0]
     ratio = (end_cpu - start[1]) / span if span > 0.2 else None
     armed = [p for p in tree if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))]

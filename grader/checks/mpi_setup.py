@@ -11,10 +11,11 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
 * blocking point-to-point calls (`send`, `Send`, `ssend`, `Ssend`, `recv`, `Recv`, `sendrecv`,
   `Sendrecv`) wait without spinning. MPICH busy-polls inside a blocking call, so a deadlocked
   rank would burn a whole core and the supervisor would call the hang a busy loop (timeout).
-  These calls start the nonblocking form and poll it, spinning for `SPIN_SECONDS` and then
-  sleeping between polls (up to `MAX_SLEEP_SECONDS`): a rank blocked for good uses almost no
-  CPU (about 0.002 CPU-seconds per second), and the hang is reported as a deadlock. (Waits on requests the student holds, `req.Wait()`,
-  and collectives still spin.);
+  These calls start the nonblocking form (`Issend`, `Improbe`...) and poll it: without pause
+  for `SPIN_SECONDS`, then sleeping 1 ms, doubling up to `MAX_SLEEP_SECONDS` (so a message is
+  never noticed later than the time already waited). A rank blocked for good then uses less
+  than 0.002 CPU-seconds per second and the hang reads as a deadlock. Waits on requests the
+  student holds (`req.Wait()`, `Request.Waitall`) and collectives still spin;
 * communicators derived from it (`Dup`, `Clone`, `Split`, `Create`, `Create_cart`, `Sub`...)
   are strict as well.
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 import time
 
 SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
-MAX_SLEEP_SECONDS = 0.01   # then sleep between polls, 1 ms doubling up to this
+MAX_SLEEP_SECONDS = 0.25   # then sleep between polls: 1 ms, doubling up to this
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
 _CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split", "Split_type",

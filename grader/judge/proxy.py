@@ -143,10 +143,11 @@ def raise_for(reply: Reply) -> None:
             raise verdicts.Deadlock(
                 f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
                 f"on each other (a deadlock){where}.", stacks=stacks, stall_cpu_ratio=ratio)
+        busy = (f"kept using CPU ({ratio:.1f} CPU-seconds per second)" if ratio and ratio >= STALL_DEADLOCK
+                else f"{raw.get('running_threads', 'some')} thread(s) kept running")
         raise verdicts.Timeout(
-            f"{what} was still running after {secs} and kept using CPU "
-            f"({ratio or 0:.1f} CPU-seconds per second): an endless loop or a busy-wait{where}.",
-            stacks=stacks, stall_cpu_ratio=ratio)
+            f"{what} was still running after {secs} and {busy}: an endless loop or a "
+            f"busy-wait{where}.", stacks=stacks, stall_cpu_ratio=ratio)
     if status == "crashed":
         why = raw.get("message", "the process died")
         if raw.get("oom"):

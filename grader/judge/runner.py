@@ -40,7 +40,8 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
               suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False) -> list[dict]:
     """Records of every test in `suites` (see `grader.judge.plugin`); raises `RuntimeError` when
     the test run itself broke (the platform's fault, not the student's)."""
-    folders = [exercise.root / "tests" / s for s in suites if (exercise.root / "tests" / s).is_dir()]
+    root = exercise.root.resolve()
+    folders = [root / "tests" / s for s in suites if (root / "tests" / s).is_dir()]
     if not folders:
         return []
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
@@ -56,7 +57,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         (tmp / "job.json").write_text(json.dumps(job))
         (tmp / "pytest.ini").write_text(PYTEST_INI)
         argv = [sys.executable, "-m", "pytest", "-c", str(tmp / "pytest.ini"),
-                "--rootdir", str(exercise.root), "--confcutdir", str(exercise.root / "tests"),
+                "--rootdir", str(root), "--confcutdir", str(root / "tests"),
                 "-p", "no:cacheprovider", "-p", "grader.judge.plugin", "--grader-job",
                 str(tmp / "job.json"), "-q" if verbose else "-qq", "--no-header",
                 *map(str, folders)]
