@@ -15,6 +15,7 @@ import math
 
 MAX_DEPTH = 50
 MAX_ITEMS = 2_000_000
+BIG_INT_BITS = 10_000
 
 
 class EncodeError(ValueError):
@@ -47,6 +48,8 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
     if _depth > MAX_DEPTH:
         raise EncodeError(f"the value is nested more than {MAX_DEPTH} levels deep")
     t = type(value)
+    if t is int and value.bit_length() > BIG_INT_BITS:
+        return {"__bigint__": hex(value)}  # JSON cannot carry ints over 4300 digits
     if value is None or t is bool or t is int or t is str:
         return value
     if t is float:
@@ -106,6 +109,8 @@ def _decode(data):
         return float(body) if body in ("nan", "inf", "-inf") else math.nan
     if tag == "__complex__":
         return complex(*(decode(v) for v in body))
+    if tag == "__bigint__":
+        return int(body, 16)
     if tag == "__bytes__":
         return base64.b64decode(body)
     if tag == "__ndarray__":

@@ -76,9 +76,19 @@ def descendants(root: int) -> dict[int, float]:
 def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+            text = f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
     except OSError:
         return "?"
+    return text or "<a child process that exited but was never joined>"
+
+
+# Helper processes of multiprocessing that exit on their own once the agent has exited.
+PLATFORM_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _leftovers(root: int) -> list[str]:
+    names = [_cmdline(p) for p in descendants(root)]
+    return [n for n in names if not any(h in n for h in PLATFORM_HELPERS)]
 
 
 def _signal_all(pids, sig) -> None:
@@ -279,10 +289,10 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
         reply.update(_kill_hang(outdir, workdir, samples))
     else:
         # Anything still alive now was left behind by the student's code.
-        left = descendants(os.getpid())
+        left = _leftovers(os.getpid())
         if left:
-            reply["leftover_processes"] = [_cmdline(p) for p in list(left)[:20]]
-            _kill_tree(os.getpid())
+            reply["leftover_processes"] = left[:20]
+        _kill_tree(os.getpid())
     proc.wait()
     time.sleep(0.01)
     _reap()
