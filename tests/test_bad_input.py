@@ -239,7 +239,7 @@ def test_unknown_exercise_slug_is_a_clear_cli_error(tmp_path, submission):
 
 FORGER = REFERENCE + '''
 import os, time
-_result = os.path.join(os.path.dirname(os.getcwd()), "result-0.json")
+_result = os.path.join(os.path.dirname(os.getcwd()), "out", "result-0.json")
 if os.fork() == 0:  # waits for the agent's result file, then overwrites it with deep nesting
     for _ in range(20000):
         if os.path.exists(_result):
