@@ -89,6 +89,9 @@ def run(outdir: str) -> dict:
     with open(os.path.join(outdir, "request.json")) as f:
         request = json.load(f)
     _arm_stack_dump(outdir)
+    from grader.checks import findings
+
+    findings.set_outdir(outdir)
     rank = _rank(request)
     result: dict = {"rank": rank}
     from grader.checks import start_checks

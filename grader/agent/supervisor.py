@@ -302,6 +302,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
     results = _read_results(outdir, _read_digests(read_end))
+    reply["findings"] = _read_findings(outdir)
     _summarise(reply, results, request, timed_out)
     _remove_run(rundir, request.get("agent_user"))
     return reply
@@ -358,6 +359,25 @@ def _read_digests(fd: int) -> dict[int, str]:
         if len(parts) == 2 and parts[0].isdigit():
             digests.setdefault(int(parts[0]), parts[1])  # the first report of a rank counts
     return digests
+
+
+def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
+    """What checks reported while running (see grader.checks.findings), even if the run hung."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(outdir, "findings-*.jsonl")))[:MAX_STACK_FILES]:
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.read(1_000_000).splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(item, dict):
+                found.append(item)
+    return found[:limit]
 
 
 def _read_results(outdir: str, digests: dict[int, str]) -> list[dict]:
