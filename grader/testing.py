@@ -93,3 +93,25 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
                f"threads were switched in the middle of a read-modify-write (forced switches, seed "
                f"{report['seed']})." + (f" {hint}" if hint else ""),
                expected=_show(expected), got=_show(got), preempt=report)
+
+
+def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "") -> None:
+    """Raise `Failed` unless CPU-bound work was really shared by several processes.
+
+    Judged from the kernel's accounting of the whole process tree, never from the student's
+    clocks: *work / span* (all CPU time over the most any single process used) is about the
+    number of processes that truly worked in parallel. It stays near 1 for sequential code and
+    for GIL-bound threads, however the wall clock looks, and near `workers` for real process
+    parallelism even on a loaded machine. The bar scales with the cores the sandbox has."""
+    n = max(1, min(workers, int(cores)))
+    need = 1 + 0.5 * (n - 1)
+    work, span = reply.cpu, float(reply.raw.get("span", 0.0))
+    ratio = work / span if span > 0 else 1.0
+    if n > 1 and ratio < need:
+        raise Failed(
+            f"{what} did not run in parallel: {work:.2f} CPU-seconds in all, of which one process "
+            f"alone did {span:.2f} (work/span {ratio:.2f}, at least {need:.1f} expected with "
+            f"{n} workers on {int(cores)} cores). CPU-bound Python threads take turns on the GIL, "
+            "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
+            + (f" {hint}" if hint else ""), work=round(work, 3), span=round(span, 3),
+            work_over_span=round(ratio, 2), wall=round(reply.wall, 3))

@@ -7,7 +7,10 @@ It copies the submission into a fresh work directory, starts the agent (or
 (`agent_user`, in the Docker sandbox), so the student's code cannot signal,
 trace or alter the supervisor -- and watches the whole process tree: wall-clock limit,
 CPU time of every descendant (from the kernel, not from the student's
-process, whose clocks a student can patch), all-thread stacks when it has to
+process, whose clocks a student can patch) with the most any single process used
+(the *span*: work / span tells how many processes really shared the work, and
+GIL-bound threads never exceed 1), the peak number of threads running at once,
+all-thread stacks when it has to
 kill a hang, CPU/wall during the stall (about 0 for a deadlock, about 1 per
 busy thread for a busy-wait), and processes left running afterwards. It
 prints one JSON reply line prefixed with `REPLY_MARK`.
@@ -35,14 +38,15 @@ from grader.sandbox.base import REPLY_MARK, decode_request
 POLL = 0.02
 STALL_WINDOW = 1.0
 MAX_STACK_FILES = 16  # processes whose stacks are reported after a hang
+PEAK_EVERY = 5  # polls between counts of running threads (peak concurrency)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
 
 
 # ---------------------------------------------------------------- process tree
 
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds of the process and its reaped children) from /proc."""
+def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
+    """(parent pid, (own CPU seconds, CPU seconds of its reaped children)) from /proc."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
@@ -51,11 +55,11 @@ def _proc_stat(pid: int) -> tuple[int, float] | None:
     fields = data[data.rfind(")") + 2:].split()
     ppid = int(fields[1])
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return ppid, (utime + stime + cutime + cstime) / CLK_TCK
+    return ppid, ((utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK)
 
 
-def descendants(root: int) -> dict[int, float]:
-    """Every live descendant of `root` with its CPU seconds."""
+def descendants(root: int) -> dict[int, tuple[float, float]]:
+    """Every live descendant of `root` with (own CPU, reaped children's CPU) in seconds."""
     table = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -274,17 +278,25 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
                             preexec_fn=_rlimits(request), pass_fds=(write_end,))
     os.close(write_end)
     samples: list[tuple[float, float]] = []
+    own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
+    peak_running, polls = 0, 0
     timed_out = False
     while proc.poll() is None:
         now = time.monotonic()
         tree = descendants(os.getpid())
-        samples.append((now, sum(tree.values())))
+        samples.append((now, sum(own + reaped for own, reaped in tree.values())))
+        for pid, (own, _) in tree.items():
+            own_cpu[pid] = max(own, own_cpu.get(pid, 0.0))
+        if polls % PEAK_EVERY == 0:
+            peak_running = max(peak_running, len(_runnable(tree)))
+        polls += 1
         if now - t0 > timeout:
             timed_out = True
             break
         time.sleep(POLL)
     wall = time.monotonic() - t0
-    reply: dict = {"wall": wall}
+    reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
+                   "processes": len(own_cpu), "peak_running": peak_running}
     if timed_out:
         reply.update(_kill_hang(outdir, workdir, samples))
     else:
