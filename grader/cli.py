@@ -139,6 +139,35 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    """Run again, with the recorded seed, the tests of an earlier results.json."""
+    from grader.grade import grade_submission
+    from grader.results import SubmissionResult
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    earlier = SubmissionResult.read(Path(args.results))
+    names = args.test or [t.function for t in earlier.tests if not t.passed]
+    if not names:
+        print("Every test passed in that run: nothing to replay (name one with --test).")
+        return 0
+    backend, info = _backend(args, course)
+    print(f"Replaying {', '.join(names)} with seed {earlier.seed} on the {backend} backend...")
+    again = grade_submission(course, exercise, Path(args.submission), student=earlier.student,
+                             backend=backend, seed=earlier.seed, sandbox_info=info, only=names)
+    before = {t.function: t for t in earlier.tests}
+    same = True
+    for t in again.tests:
+        was = before.get(t.function)
+        match = was is not None and was.verdict == t.verdict
+        same &= match
+        print(f"  {t.function}: then {was.verdict if was else '?'}, now {t.verdict}"
+              f"{'' if match else '  (DIFFERENT)'}")
+        if t.message:
+            print(f"    {t.message.splitlines()[0][:300]}")
+    return 0 if same else 1
+
+
 def cmd_grade_all(args) -> int:
     from grader.batch import grade_all
 
@@ -217,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print results.json")
     backend_opt(sp)
     sp.set_defaults(func=cmd_grade)
+
+    sp = sub.add_parser("replay", help="rerun the tests of a results.json with its seed")
+    sp.add_argument("slug")
+    sp.add_argument("submission")
+    sp.add_argument("results", help="the results.json of the run to replay")
+    sp.add_argument("--test", action="append", help="a test function to replay (repeatable; "
+                    "default: every test that did not pass)")
+    backend_opt(sp)
+    sp.set_defaults(func=cmd_replay)
 
     sp = sub.add_parser("grade-all", help="grade every submission of a class")
     sp.add_argument("slug")

@@ -33,7 +33,8 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
                      backend: str = "docker", seed: int | None = None,
                      received: dt.datetime | None = None,
                      suites: tuple[str, ...] = ("public", "hidden"),
-                     sandbox_info: dict | None = None, verbose: bool = False) -> SubmissionResult:
+                     sandbox_info: dict | None = None, verbose: bool = False,
+                     only: list[str] | None = None) -> SubmissionResult:
     seed = new_seed() if seed is None else seed
     student = student or src.stem
     t0 = time.monotonic()
@@ -44,7 +45,7 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
     try:
         prepared = prepare_submission(src, exercise.files, workdir / "submission")
         result.content_hash = content_hash(prepared)
-        records = run_tests(exercise, prepared, backend, exercise.limits, seed, suites, verbose)
+        records = run_tests(exercise, prepared, backend, exercise.limits, seed, suites, verbose, only)
         result.tests = score_records(exercise, records)
     except SubmissionError as exc:
         result.error = str(exc)

@@ -51,6 +51,14 @@ def _close_session() -> None:
         session.close()
 
 
+def pytest_collection_modifyitems(config, items):
+    only = (_STATE.get("job") or {}).get("only")
+    if only:
+        keep = [i for i in items if getattr(i, "originalname", i.name) in only]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
 def _job() -> dict:
     job = _STATE.get("job")
     if job is None:

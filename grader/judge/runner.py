@@ -37,9 +37,11 @@ def terminate_all() -> None:
 
 
 def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits, seed: int,
-              suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False) -> list[dict]:
-    """Records of every test in `suites` (see `grader.judge.plugin`); raises `RuntimeError` when
-    the test run itself broke (the platform's fault, not the student's)."""
+              suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False,
+              only: list[str] | None = None) -> list[dict]:
+    """Records of every test in `suites` (or of the test functions named in `only`), see
+    `grader.judge.plugin`; raises `RuntimeError` when the test run itself broke (the platform's
+    fault, not the student's)."""
     root = exercise.root.resolve()
     folders = [root / "tests" / s for s in suites if (root / "tests" / s).is_dir()]
     if not folders:
@@ -53,6 +55,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             "limits": asdict(limits),
             "seed": seed,
             "report": str(tmp / "report.json"),
+            "only": only,
         }
         (tmp / "job.json").write_text(json.dumps(job))
         (tmp / "pytest.ini").write_text(PYTEST_INI)
