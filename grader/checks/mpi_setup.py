@@ -47,7 +47,47 @@ def init(options: dict) -> int:
 
     if options.get("strict"):
         MPI.COMM_WORLD = strict(MPI.COMM_WORLD)
+    if options.get("order"):
+        MPI.COMM_WORLD = delayed(MPI.COMM_WORLD, options["order"], int(options.get("seed", 0)))
     return MPI.COMM_WORLD.Get_rank()
+
+
+# ---------------------------------------------------------------- forced match orders
+
+SEND_METHODS = ("send", "Send", "ssend", "Ssend", "isend", "Isend", "issend", "Issend",
+                "bsend", "Bsend")
+ORDER_STEP = 0.05  # seconds between ranks' sends in a forced order
+
+
+def delayed(comm, order: str, seed: int):
+    """`comm` whose sends wait first, so that messages reach `ANY_SOURCE` receives in a forced
+    order: "reverse" (the highest rank's arrive first) or "seeded" (a seeded shuffle of ranks).
+    Code that assumes messages arrive in rank order then fails every time, not now and then."""
+    import random
+
+    size, rank = comm.Get_size(), comm.Get_rank()
+    if order == "reverse":
+        position = size - 1 - rank
+    elif order == "seeded":
+        ranks = list(range(size))
+        random.Random(seed).shuffle(ranks)
+        position = ranks.index(rank)
+    else:
+        raise ValueError(f"unknown MPI order {order!r} (reverse or seeded)")
+    pause = position * ORDER_STEP
+    base = type(comm)
+
+    def wrap(name):
+        send = getattr(base, name)
+
+        def method(self, *args, **kwargs):
+            time.sleep(pause)
+            return send(self, *args, **kwargs)
+        method.__name__ = name
+        return method
+
+    namespace = {name: wrap(name) for name in SEND_METHODS if hasattr(base, name)}
+    return type(f"Ordered{base.__name__}", (base,), namespace)(comm)
 
 
 def finalize() -> None:

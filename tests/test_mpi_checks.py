@@ -1,0 +1,64 @@
+"""MPI checks under a real mpiexec: forced match orders for ANY_SOURCE receives."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from grader.agent import codec
+from grader.course import Limits
+from grader.sandbox.local import LocalBackend
+
+SOURCE = """
+    from mpi4py import MPI
+
+    def gather_in_arrival_order(comm):      # assumes the i-th message came from rank i+1
+        if comm.rank == 0:
+            return [comm.recv(source=MPI.ANY_SOURCE) for _ in range(comm.size - 1)]
+        comm.send(comm.rank * 10, dest=0)
+
+    def gather_by_source(comm):             # the correct twin: asks who sent each message
+        if comm.rank == 0:
+            out = [None] * (comm.size - 1)
+            for _ in range(comm.size - 1):
+                status = MPI.Status()
+                value = comm.recv(source=MPI.ANY_SOURCE, status=status)
+                out[status.Get_source() - 1] = value
+            return out
+        comm.send(comm.rank * 10, dest=0)
+"""
+
+PROBE = """
+def _probe(mod, name):
+    from mpi4py import MPI
+    return getattr(mod, name)(MPI.COMM_WORLD)
+"""
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mpi")
+    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
+    with LocalBackend().open(folder, Limits()) as s:
+        yield s
+
+
+def root_value(session, name, mpi):
+    reply = session.call({"kind": "run", "module": "solution", "timeout": 30, "ranks": 4,
+                          "probe": {"source": PROBE, "name": "_probe"},
+                          "args": codec.encode([name]), "mpi": mpi})
+    assert reply["status"] == "ok", reply
+    return codec.decode(reply["value"])[0]
+
+
+@pytest.mark.parametrize("order", [{"order": "reverse"}, {"order": "seeded", "seed": 7},
+                                   {"order": "reverse", "strict": True}])
+def test_forced_order_exposes_it(session, order):
+    assert root_value(session, "gather_in_arrival_order", order) != [10, 20, 30]
+
+
+@pytest.mark.parametrize("order", [{"order": "reverse"}, {"order": "seeded", "seed": 7},
+                                   {"order": "reverse", "strict": True}])
+def test_correct_twin_passes_in_any_order(session, order):
+    assert root_value(session, "gather_by_source", order) == [10, 20, 30]
