@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
+from grader.judge.expect_locks import (  # noqa: F401
+    expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
+)
 from grader.judge.verdicts import (  # noqa: F401
     Crashed, Deadlock, Failed, NotRun, Race, SandboxFault, StudentError, Timeout, Verdict,
 )

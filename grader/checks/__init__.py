@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-AVAILABLE = ("lockset", "preempt")
+AVAILABLE = ("lockset", "lockorder", "preempt", "asyncio")
 
 
 def start_checks(requested: dict, workdir: str) -> list:
@@ -18,6 +18,6 @@ def start_checks(requested: dict, workdir: str) -> list:
     for name, options in requested.items():
         if name not in AVAILABLE:
             raise ValueError(f"unknown check {name!r}")
-        module = importlib.import_module(f"grader.checks.{name}")
+        module = importlib.import_module(f"grader.checks.{'asyncio_watch' if name == 'asyncio' else name}")
         started.append(module.start(options or {}, workdir))
     return started

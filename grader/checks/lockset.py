@@ -9,9 +9,11 @@ What is watched:
   (their `__setattr__` is wrapped after import), and
 - writes to the student modules' globals (`STORE_GLOBAL`, seen by the shared
   opcode tracer).
-Which locks are held comes from wrapping `threading.Lock` and `threading.RLock`
-before the student's code is imported (`Condition`, `Semaphore`, `Event` and
-`queue.Queue` build on those, so they are covered too).
+Which locks are held comes from the tracked `threading.Lock` and `threading.RLock`
+of `grader.checks.locks`, installed before the student's code is imported
+(`Condition`, `Semaphore`, `Event` and `queue.Queue` build on those, so they are
+covered too); this check is one of its listeners and reads each thread's held
+locks from it.
 
 Per variable, Eraser's states: *exclusive* while one thread writes it (or
 while writes are ordered by `Thread.start`/`Thread.join`, so initialising an
@@ -29,13 +31,12 @@ import itertools
 import sys
 import threading
 
-from grader.checks import tracing
+from grader.checks import locks, tracing
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
 MAX_SAMPLES = 6
 
 _real_lock = _thread.allocate_lock
-_real_rlock = threading.RLock
 _counter = itertools.count(1)  # logical time of writes, starts and joins
 
 
@@ -87,10 +88,8 @@ class Lockset:
         return info
 
     def held(self) -> dict:
-        held = getattr(self.tls, "held", None)
-        if held is None:
-            held = self.tls.held = {}
-        return held
+        """The current thread's locks, {id(lock): (lock, site)} (kept by grader.checks.locks)."""
+        return locks.held()
 
     def ordered(self, earlier: int, at: int, later: _ThreadInfo) -> bool:
         """Did thread `earlier`'s write at time `at` happen before thread `later`'s current write?"""
@@ -135,7 +134,7 @@ class Lockset:
             "file": code.co_filename.removeprefix(self.workdir),
             "line": frame.f_lineno,
             "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
-            "locks": sorted(held.values()),
+            "locks": sorted(lock.name for lock, _ in list(held.values())),
         })
 
     # ------------------------------------------------------------ hooks
@@ -174,7 +173,7 @@ class Lockset:
 
     def stop(self) -> dict:
         return {
-            "intact": tracing.intact(),
+            "intact": tracing.intact() and locks.intact(),
             "writes": self.writes,
             "races": [{
                 "variable": v.label,
@@ -183,70 +182,6 @@ class Lockset:
                                 "held at every one of those writes: updates can be lost."),
             } for v in self.races],
         }
-
-
-# ---------------------------------------------------------------- tracked locks
-
-def _site() -> str:
-    frame = sys._getframe(2)
-    return f"lock created at {frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
-
-
-class _TrackedLock:
-    """A Lock that tells the checker when it is held."""
-
-    _factory = staticmethod(_real_lock)
-
-    def __init__(self):
-        self._inner = self._factory()
-        self._name = _site()
-        self._depth = {}
-
-    def acquire(self, blocking=True, timeout=-1):
-        ok = self._inner.acquire(blocking, timeout)
-        if ok:
-            held = _CHECK.held()
-            held[id(self)] = self._name
-            self._depth[_thread.get_ident()] = self._depth.get(_thread.get_ident(), 0) + 1
-        return ok
-
-    def release(self):
-        me = _thread.get_ident()
-        depth = self._depth.get(me, 1) - 1
-        if depth <= 0:
-            self._depth.pop(me, None)
-            _CHECK.held().pop(id(self), None)
-        else:
-            self._depth[me] = depth
-        self._inner.release()
-
-    __enter__ = acquire
-
-    def __exit__(self, *exc):
-        self.release()
-
-    def locked(self):
-        return self._inner.locked()
-
-    def __repr__(self):
-        return f"<tracked {type(self).__name__} ({self._name})>"
-
-
-class _TrackedRLock(_TrackedLock):
-    _factory = staticmethod(_real_rlock)
-
-    def _is_owned(self):
-        return self._inner._is_owned()
-
-    def _release_save(self):
-        _CHECK.held().pop(id(self), None)
-        self._depth.pop(_thread.get_ident(), None)
-        return self._inner._release_save()
-
-    def _acquire_restore(self, state):
-        self._inner._acquire_restore(state)
-        _CHECK.held()[id(self)] = self._name
-        self._depth[_thread.get_ident()] = state[0] if isinstance(state, tuple) else 1
 
 
 _CHECK: Lockset | None = None
@@ -272,8 +207,8 @@ def _patch_threads(check: Lockset) -> None:
 def start(options: dict, workdir: str) -> Lockset:
     global _CHECK
     _CHECK = check = Lockset(workdir)
-    threading.Lock = _TrackedLock
-    threading.RLock = _TrackedRLock
+    locks.install(workdir)
+    locks.add_listener(check)
     _patch_threads(check)
     tracing.install(workdir, check.on_opcode)
     return check

@@ -110,12 +110,21 @@ class Student:
 
 # ---------------------------------------------------------------- replies to verdicts
 
-def raise_for(reply: Reply) -> None:
-    """Raise the verdict a non-value reply deserves (nothing for `ok`)."""
+LOCK_FINDINGS = ("self-deadlock", "lock-cycle")
+
+
+def raise_for(reply: Reply, explain: bool = True) -> None:
+    """Raise the verdict a non-value reply deserves (nothing for `ok`). A hang that a check saw
+    coming (a lock taken twice, a lock-order cycle) is explained by what the check found."""
     raw, what = reply.raw, reply.what
     status = reply.status
     if status == "ok":
         return
+    if explain and status == "timeout" and any(
+            f.get("kind") in LOCK_FINDINGS for f in raw.get("findings") or []):
+        from grader.judge.expect_locks import raise_for_locks
+
+        raise_for_locks(reply)
     if status == "sandbox-error":
         raise verdicts.SandboxFault(raw.get("message", "the sandbox failed"))
     if "ranks" in raw and status != "timeout":
