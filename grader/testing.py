@@ -88,10 +88,15 @@ def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
 
 
 def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = "") -> None:
-    """Raise `Race` when a count came out wrong while threads were being switched by force."""
-    if got == expected and type(got) is type(expected):
-        return
+    """Raise `Race` when a count came out wrong while threads were being switched by force;
+    `Failed` when the forced switches did not happen (the student's code turned them off)."""
     report = check_report(reply, "preempt")
+    if got == expected and type(got) is type(expected):
+        if report.get("switches", 0) == 0:
+            raise Failed(f"No thread switch could be forced while {what} ran (the grader's "
+                         "instrumentation was switched off in some thread), so this check could "
+                         "not run and earns no points.", preempt=report)
+        return
     raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
                f"threads were switched in the middle of a read-modify-write (forced switches, seed "
                f"{report['seed']})." + (f" {hint}" if hint else ""),

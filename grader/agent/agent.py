@@ -135,10 +135,10 @@ def run(outdir: str) -> dict:
     finally:
         result["checks"] = {c.name: c.stop() for c in checks}
         result["leftover_threads"] = [
-            {"name": t.name, "daemon": t.daemon}
+            {"name": str(t.name)[:100], "daemon": bool(t.daemon)}
             for t in threading.enumerate()
             if t is not threading.main_thread() and t.is_alive()
-        ]
+        ][:20]
 
 
 def main() -> None:

@@ -17,18 +17,46 @@ _THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+)", re.I)
 _FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<name>.*)$')
 
 
-def frame(filename: str, lineno: int | None, name: str, workdir: str, code: str | None = None) -> dict:
+MAX_FRAMES = 50  # the innermost ones are kept
+MAX_TEXT = 300
+
+
+def _cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def frame(filename: str, lineno: int | None, name: str, workdir: str, code: str | None = None,
+          lookup=linecache.getline) -> dict:
     student = bool(workdir) and filename.startswith(workdir.rstrip("/") + "/")
-    if code is None and lineno:
-        code = linecache.getline(filename, lineno).strip()
+    if code is None and lineno and lookup is not None:
+        code = lookup(filename, lineno).strip()
     shown = filename[len(workdir.rstrip("/")) + 1:] if student else filename
-    return {"file": shown, "line": lineno, "name": name, "code": code or "", "student": student}
+    return {"file": _cut(shown), "line": lineno, "name": _cut(name), "code": _cut(code or ""),
+            "student": student}
+
+
+def _safe_lookup(workdir: str):
+    """A source-line lookup for a privileged reader: student files only, never blocking."""
+    from grader.agent.safeio import read_untrusted
+
+    cache: dict[str, list[str]] = {}
+    prefix = workdir.rstrip("/") + "/"
+
+    def lookup(filename: str, lineno: int) -> str:
+        if not filename.startswith(prefix):
+            return ""
+        if filename not in cache:
+            got = read_untrusted(filename, 1_000_000)
+            cache[filename] = got[0].decode("utf-8", "replace").splitlines() if got else []
+        lines = cache[filename]
+        return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    return lookup
 
 
 def exception_record(exc: BaseException, workdir: str) -> dict:
     """Type, message and frames of an exception raised by (or through) student code."""
     frames = [frame(f.filename, f.lineno, f.name, workdir, f.line)
-              for f in traceback.extract_tb(exc.__traceback__)]
+              for f in traceback.extract_tb(exc.__traceback__)][-MAX_FRAMES:]
     if isinstance(exc, SyntaxError) and exc.filename:
         frames.append(frame(exc.filename, exc.lineno, "<module>", workdir, (exc.text or "").strip()))
     try:
@@ -37,7 +65,7 @@ def exception_record(exc: BaseException, workdir: str) -> dict:
         message = "<the exception's message could not be shown>"
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + f"... ({len(message) - MAX_MESSAGE} more characters)"
-    return {"type": type(exc).__name__, "message": message, "frames": frames}
+    return {"type": _cut(type(exc).__name__, 200), "message": message, "frames": frames}
 
 
 def parse_faulthandler(text: str, workdir: str) -> list[dict]:
@@ -46,6 +74,7 @@ def parse_faulthandler(text: str, workdir: str) -> list[dict]:
     faulthandler prints the innermost frame first; frames are returned outermost first,
     like a traceback."""
     threads: list[dict] = []
+    lookup = _safe_lookup(workdir)
     for line in text.splitlines():
         m = _THREAD.match(line)
         if m:
@@ -54,5 +83,8 @@ def parse_faulthandler(text: str, workdir: str) -> list[dict]:
             continue
         m = _FRAME.match(line)
         if m and threads:
-            threads[-1]["frames"].insert(0, frame(m["file"], int(m["line"]), m["name"], workdir))
-    return threads
+            threads[-1]["frames"].insert(0, frame(m["file"], int(m["line"]), m["name"], workdir,
+                                                  lookup=lookup))
+    for t in threads:
+        t["frames"] = t["frames"][-MAX_FRAMES:]
+    return threads[:MAX_FRAMES]

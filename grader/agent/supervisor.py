@@ -27,18 +27,26 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 
 from grader.agent.frames import parse_faulthandler
+from grader.agent.safeio import read_untrusted
 from grader.sandbox.base import REPLY_MARK, decode_request
 
 POLL = 0.02
 STALL_WINDOW = 1.0
 MAX_STACK_FILES = 16  # processes whose stacks are reported after a hang
 PEAK_EVERY = 5  # polls between counts of running threads (peak concurrency)
+MAX_RESULT_BYTES = 64 * 2**20  # a result file larger than this is the student's fault
+MAX_STACK_BYTES = 256 * 1024
+MAX_FINDINGS_BYTES = 1_000_000
+# What an agent may say about its run; anything else (e.g. a forged "sandbox-error", which
+# would blame the platform) makes the result malformed, and so the student's fault.
+AGENT_STATUSES = ("ok", "exception", "import-error", "missing")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -180,13 +188,10 @@ def _env(workdir: str) -> dict:
 
 
 def _read_capped(path: str, limit: int) -> tuple[str, int]:
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            data = f.read(limit)
-    except OSError:
+    got = read_untrusted(path, limit)
+    if got is None:
         return "", 0
-    return data.decode("utf-8", "replace"), max(0, size - limit)
+    return got[0].decode("utf-8", "replace"), got[1]
 
 
 def _copy_submission(src: str, dst: str) -> None:
@@ -377,12 +382,10 @@ def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
     """What checks reported while running (see grader.checks.findings), even if the run hung."""
     found = []
     for path in sorted(glob.glob(os.path.join(outdir, "findings-*.jsonl")))[:MAX_STACK_FILES]:
-        try:
-            with open(path, errors="replace") as f:
-                lines = f.read(1_000_000).splitlines()
-        except OSError:
+        got = read_untrusted(path, MAX_FINDINGS_BYTES)
+        if got is None:
             continue
-        for line in lines:
+        for line in got[0].decode("utf-8", "replace").splitlines():
             try:
                 item = json.loads(line)
             except (ValueError, RecursionError):
@@ -396,11 +399,18 @@ def _read_results(outdir: str, digests: dict[int, str]) -> list[dict]:
     results = []
     for rank in sorted(digests):
         try:
-            with open(os.path.join(outdir, f"result-{rank}.json"), "rb") as f:
-                data = f.read()
+            got = read_untrusted(os.path.join(outdir, f"result-{rank}.json"), MAX_RESULT_BYTES)
+            if got is None:
+                raise ValueError("it is not a regular file")
+            data, left = got
+            if left:
+                raise ValueError(f"it is larger than {MAX_RESULT_BYTES // 2**20} MB")
             if hashlib.sha256(data).hexdigest() != digests[rank]:
                 raise ValueError("changed after the agent wrote it")
-            results.append(json.loads(data))
+            result = json.loads(data)
+            if not isinstance(result, dict) or result.get("status") not in AGENT_STATUSES:
+                raise ValueError("it is malformed")
+            results.append(result)
         except (OSError, ValueError, RecursionError) as exc:
             results.append({"rank": rank, "status": "crashed",
                             "message": f"its result could not be read back ({exc}); a process "
@@ -421,10 +431,9 @@ def _kill_hang(outdir: str, workdir: str, samples) -> dict:
     _signal_all(tree, signal.SIGCONT)
     time.sleep(0.3)
     stacks = []
-    for path in sorted(glob.glob(os.path.join(outdir, "stacks-*.txt")))[:MAX_STACK_FILES]:
-        pid = int(path.rsplit("-", 1)[1].split(".")[0])
-        with open(path, errors="replace") as f:
-            threads = parse_faulthandler(f.read(), workdir)
+    for pid in sorted(armed)[:MAX_STACK_FILES]:
+        got = read_untrusted(os.path.join(outdir, f"stacks-{pid}.txt"), MAX_STACK_BYTES)
+        threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir) if got else []
         if threads:
             stacks.append({"pid": pid, "threads": threads})
     _kill_tree(os.getpid())

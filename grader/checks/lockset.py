@@ -70,6 +70,7 @@ class Lockset:
         self.keep: list = []  # objects watched, kept alive so their ids are not reused
         self.races: list[_Var] = []
         self.writes = 0
+        self.writers: set[int] = set()  # serials of the threads that wrote watched state
         self.serials = itertools.count(1)
 
     # ------------------------------------------------------------ threads
@@ -103,6 +104,7 @@ class Lockset:
         with self.mutex:
             me = self.me()
             self.writes += 1
+            self.writers.add(me.serial)
             now = next(_counter)
             var = self.vars.get(key)
             if var is None:
@@ -175,6 +177,7 @@ class Lockset:
         return {
             "intact": tracing.intact() and locks.intact(),
             "writes": self.writes,
+            "writer_threads": len(self.writers),
             "races": [{
                 "variable": v.label,
                 "writes": v.samples,

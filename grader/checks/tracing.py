@@ -37,6 +37,23 @@ def _global(frame, event, arg):
     return None
 
 
+_tampered = False
+_real_settrace = sys.settrace
+_real_thread_settrace = threading.settrace
+
+
+def _guard(real):
+    """`sys.settrace`/`threading.settrace` as the student's code sees them: any call by it (even
+    in one worker thread, where we could not see the change) marks the checks as tampered."""
+    def settrace(func):
+        global _tampered
+        if sys._getframe(1).f_code.co_filename.startswith(_workdir):
+            _tampered = True  # not threading's own bootstrap, which re-installs our tracer
+        return real(func)
+    settrace.__doc__ = real.__doc__
+    return settrace
+
+
 def install(workdir: str, callback) -> None:
     """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
     global _workdir, _installed
@@ -44,13 +61,16 @@ def install(workdir: str, callback) -> None:
     _callbacks.append(callback)
     if not _installed:
         _installed = True
-        threading.settrace(_global)
-        sys.settrace(_global)
+        _real_thread_settrace(_global)
+        _real_settrace(_global)
+        sys.settrace = _guard(_real_settrace)
+        threading.settrace = _guard(_real_thread_settrace)
 
 
 def intact() -> bool:
-    """True while our tracer is still the one installed, process-wide and in this thread."""
-    return sys.gettrace() is _global and threading.gettrace() is _global
+    """True while our tracer is still the one installed, process-wide and in this thread, and
+    the student's code never called settrace."""
+    return not _tampered and sys.gettrace() is _global and threading.gettrace() is _global
 
 
 def events() -> int:
@@ -58,5 +78,5 @@ def events() -> int:
 
 
 def uninstall() -> None:
-    sys.settrace(None)
-    threading.settrace(None)
+    _real_settrace(None)
+    _real_thread_settrace(None)

@@ -144,7 +144,7 @@ def classify(report, excinfo) -> tuple[str, str, dict]:
         return "not-run", reason.removeprefix("Skipped: "), {}
     exc = excinfo.value if excinfo else None
     if isinstance(exc, verdicts.Verdict):
-        return exc.status, exc.message, _jsonable(exc.details)
+        return exc.status, exc.message[:MAX_DETAIL_TEXT], _jsonable(exc.details)
     if isinstance(exc, verdicts.SandboxFault):
         return "grader-error", f"the grading platform failed ({exc}); this is not your fault", {}
     if isinstance(exc, AssertionError):
@@ -160,8 +160,21 @@ def _first_line(exc) -> str:
     return text.splitlines()[0][:500] if text else ""
 
 
+MAX_DETAIL_TEXT = 20_000
+MAX_DETAIL_ITEMS = 200
+
+
 def _jsonable(details: dict) -> dict:
-    return json.loads(json.dumps(details, default=repr))
+    """Evidence as JSON data, every string and list cut to a size a results.json can carry."""
+    def cut(value):
+        if isinstance(value, str):
+            return value if len(value) <= MAX_DETAIL_TEXT else value[:MAX_DETAIL_TEXT] + "..."
+        if isinstance(value, list):
+            return [cut(v) for v in value[:MAX_DETAIL_ITEMS]]
+        if isinstance(value, dict):
+            return {cut(str(k)): cut(v) for k, v in list(value.items())[:MAX_DETAIL_ITEMS]}
+        return value
+    return cut(json.loads(json.dumps(details, default=repr)))
 
 
 def pytest_sessionfinish(session, exitstatus):

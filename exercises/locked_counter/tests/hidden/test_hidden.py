@@ -1,6 +1,8 @@
 """Hidden tests for locked_counter."""
 
-from grader.testing import Deadlock, expect_equal, expect_no_lost_update, expect_no_races
+from grader.testing import (
+    Deadlock, Failed, check_report, expect_equal, expect_no_lost_update, expect_no_races,
+)
 
 
 def _mixed(mod, n_threads, n):
@@ -74,6 +76,7 @@ def test_no_lost_updates_under_forced_switches(student, seed):
     got = student.call("parallel_count", 8, 2000, checks={"preempt": {"seed": seed}})
     expect_no_lost_update(got, 16000, "parallel_count(8, 2000)", student.last,
                           hint="Hold the counter's lock around the whole read-modify-write.")
+    _expect_real_threads(student, 8, 2000)
 
 
 def test_lock_released_after_exception(student):
@@ -85,3 +88,21 @@ def test_lock_released_after_exception(student):
                        "`with self._lock:` (or try/finally) so the lock is released when the "
                        "body raises.")
     expect_equal(got, 2, "increment(2) after a failed increment('x')")
+
+
+def _expect_real_threads(student, n_threads, n):
+    """parallel_count must update one SafeCounter from n_threads threads, not compute the answer."""
+    got = student.call("parallel_count", n_threads, n, checks={"lockset": {}})
+    report = check_report(student.last, "lockset")
+    if report["writer_threads"] < n_threads or report["writes"] < n_threads * n:
+        raise Failed(f"parallel_count({n_threads}, {n}) returned {got!r}, but the SafeCounter's "
+                     f"state was updated {report['writes']} times by {report['writer_threads']} "
+                     f"thread(s): it must start {n_threads} threads that each call increment() "
+                     f"{n} times on one shared counter, not compute the answer.",
+                     writes=report["writes"], writer_threads=report["writer_threads"])
+    return got
+
+
+def test_parallel_count_uses_threads(student):
+    """parallel_count really runs n_threads threads that increment one SafeCounter"""
+    expect_equal(_expect_real_threads(student, 4, 50), 200, "parallel_count(4, 50)")
