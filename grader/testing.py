@@ -9,6 +9,11 @@
 from __future__ import annotations
 
 from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
+from grader.judge.expect_asyncio import (  # noqa: F401
+    asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
+    expect_asyncio_clean, expect_cancellation_respected, expect_no_asyncio_deadlock,
+    expect_no_blocking, expect_no_pending_destroyed,
+)
 from grader.judge.expect_locks import (  # noqa: F401
     expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
 )

@@ -84,6 +84,14 @@ def _write(outdir: str, rank: int, result: dict, fd: int) -> None:
     os.write(fd, f"{rank} {hashlib.sha256(data).hexdigest()}\n".encode())
 
 
+def _stop(check) -> dict:
+    """A check's report; a check broken by the student's code reports that it could not run."""
+    try:
+        return check.stop()
+    except Exception as exc:  # noqa: BLE001
+        return {"intact": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def run(outdir: str) -> dict:
     workdir = os.getcwd()
     with open(os.path.join(outdir, "request.json")) as f:
@@ -133,7 +141,7 @@ def run(outdir: str) -> dict:
                                                          "frames": []})
         return result
     finally:
-        result["checks"] = {c.name: c.stop() for c in checks}
+        result["checks"] = {c.name: _stop(c) for c in checks}
         result["leftover_threads"] = [
             {"name": str(t.name)[:100], "daemon": bool(t.daemon)}
             for t in threading.enumerate()
