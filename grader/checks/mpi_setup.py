@@ -24,7 +24,9 @@ but they can be subclassed, a subclass instance built from a communicator shares
 handle (nothing is duplicated or freed), and `MPI.COMM_WORLD` is a plain module attribute.
 `init` replaces it with a strict instance before the student's module is imported, so
 `MPI.COMM_WORLD` read anywhere later (`from mpi4py.MPI import COMM_WORLD` included) is strict.
-`MPI.COMM_SELF` and communicators built with `MPI.Intracomm(comm)` stay standard.
+`MPI.Intracomm` (and `Cartcomm`, `Graphcomm`, `Distgraphcomm`) are replaced by their strict
+subclasses too, so `MPI.Intracomm(comm)` cannot rebuild a standard communicator; `MPI.COMM_SELF`
+stays standard.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split",
              "Create_dist_graph_adjacent", "Create_intercomm", "Merge", "Sub")
 
 _strict_classes: dict = {}
+COMM_CLASSES = ("Intracomm", "Cartcomm", "Graphcomm", "Distgraphcomm")
 
 
 def init(options: dict) -> int:
@@ -47,6 +50,9 @@ def init(options: dict) -> int:
 
     if options.get("strict"):
         MPI.COMM_WORLD = strict(MPI.COMM_WORLD)
+        # `MPI.Intracomm(comm)` and friends must not rebuild a standard communicator.
+        for name in COMM_CLASSES:
+            setattr(MPI, name, _strict_class(getattr(MPI, name)))
     if options.get("order"):
         MPI.COMM_WORLD = delayed(MPI.COMM_WORLD, options["order"], int(options.get("seed", 0)))
     return MPI.COMM_WORLD.Get_rank()
