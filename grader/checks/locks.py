@@ -196,12 +196,15 @@ class TrackedLock:
         self.serial = next(_serials)
 
     def acquire(self, blocking=True, timeout=-1):
+        return self._acquire(blocking, timeout, sys._getframe(1))
+
+    def _acquire(self, blocking, timeout, f):
+        """A first (not re-entrant) acquisition from the caller's frame `f`."""
         try:
             h = _tls.held
         except AttributeError:
             h = _tls.held = {}
         if _sites:
-            f = sys._getframe(1)
             code = f.f_code
             if _kind.get(code) == 1:
                 site = (code.co_filename, f.f_lineno, code.co_name)
@@ -311,33 +314,7 @@ class TrackedRLock(TrackedLock):
             self._inner.acquire(blocking, timeout)
             self._count += 1
             return True
-        try:
-            h = _tls.held
-        except AttributeError:
-            h = _tls.held = {}
-        if _sites:
-            f = sys._getframe(1)
-            code = f.f_code
-            if _kind.get(code) == 1:
-                site = (code.co_filename, f.f_lineno, code.co_name)
-            else:
-                site = _site(f)
-        else:
-            site = None
-        if _on_attempt:
-            for cb in _on_attempt:
-                cb(self, site, blocking, timeout, h)
-        if not self._inner.acquire(blocking, timeout):
-            return False
-        h[id(self)] = (self, site)
-        self._owner = _get_ident()
-        self._count = 1
-        self._held_in = h
-        next(_acquires)
-        if _on_acquired:
-            for cb in _on_acquired:
-                cb(self, site)
-        return True
+        return self._acquire(blocking, timeout, sys._getframe(1))
 
     __enter__ = acquire
 
