@@ -105,4 +105,4 @@ def _expect_real_threads(student, n_threads, n):
 
 def test_parallel_count_uses_threads(student):
     """parallel_count really runs n_threads threads that increment one SafeCounter"""
-    expect_equal(_expect_real_threads(student, 4, 50), 200, "parallel_count(4, 50)")
+    _expect_real_threads(student, 4, 50)  # the value itself is judged by the tests above
