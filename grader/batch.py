@@ -111,6 +111,8 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
                                       sandbox_info=sandbox_info)
         except GradingFailed as exc:
             return Row(name, None, "not-graded", str(exc))
+        except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
+            return Row(name, None, "not-graded", f"{type(exc).__name__}: {exc}"[:500])
         write_outputs(result, exercise, out / name)
         return Row(name, result, "graded" if not result.platform_failed else "not-graded")
 

@@ -25,6 +25,8 @@ from grader.errors import SubmissionError
 
 MB = 1024 * 1024
 MAX_RATIO = 100                      # uncompressed/compressed, for members over 1 MB
+MAX_DEPTH = 16                       # folders a file may be nested in
+MAX_PATH = 1000                      # bytes of a file's path inside the submission
 JUNK_DIRS = {"__pycache__", "__MACOSX", ".git"}
 _PLAIN_NAME = re.compile(r"\w[\w.\- /]*", re.ASCII)
 _BAD_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
@@ -185,6 +187,11 @@ def _descend(files: dict[str, bytes], required: Sequence[str]) -> dict[str, byte
 
 def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
     """Required files present, no name used as both file and folder, names the disk accepts."""
+    for name in files:
+        if name.count("/") >= MAX_DEPTH or len(name.encode()) > MAX_PATH:
+            raise SubmissionError(f"{show(name[:80] + '...')} is nested too deep or named too long "
+                                  f"(at most {MAX_DEPTH} folders and {MAX_PATH} bytes): hand in "
+                                  "a flatter folder.")
     problems = []
     for req in required:
         if req in files:

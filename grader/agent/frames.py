@@ -8,6 +8,7 @@ can show the student's lines first and hide the grader's.
 from __future__ import annotations
 
 import linecache
+import os
 import re
 import traceback
 
@@ -43,7 +44,8 @@ def _safe_lookup(workdir: str):
     prefix = workdir.rstrip("/") + "/"
 
     def lookup(filename: str, lineno: int) -> str:
-        if not filename.startswith(prefix):
+        real = os.path.realpath(filename)  # "WORK/../../etc/shadow" is not a student file
+        if not real.startswith(prefix) or real != os.path.normpath(filename):
             return ""
         if filename not in cache:
             got = read_untrusted(filename, 1_000_000)

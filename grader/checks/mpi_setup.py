@@ -25,8 +25,9 @@ handle (nothing is duplicated or freed), and `MPI.COMM_WORLD` is a plain module 
 `init` replaces it with a strict instance before the student's module is imported, so
 `MPI.COMM_WORLD` read anywhere later (`from mpi4py.MPI import COMM_WORLD` included) is strict.
 `MPI.Intracomm` (and `Cartcomm`, `Graphcomm`, `Distgraphcomm`) are replaced by their strict
-subclasses too, so `MPI.Intracomm(comm)` cannot rebuild a standard communicator; `MPI.COMM_SELF`
-stays standard.
+subclasses too, and `MPI.COMM_SELF` is strict too, so `MPI.Intracomm(comm)` or `type(MPI.COMM_SELF)(comm)`
+cannot rebuild a standard communicator. (Code set on escaping can still find the original class
+in the strict one's `__mro__`: these checks run in the student's own process.)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def init(options: dict) -> int:
         # `MPI.Intracomm(comm)` and friends must not rebuild a standard communicator.
         for name in COMM_CLASSES:
             setattr(MPI, name, _strict_class(getattr(MPI, name)))
+        MPI.COMM_SELF = strict(MPI.COMM_SELF)
     if options.get("order"):
         MPI.COMM_WORLD = delayed(MPI.COMM_WORLD, options["order"], int(options.get("seed", 0)))
     return MPI.COMM_WORLD.Get_rank()
