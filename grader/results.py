@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__
 from grader.course import Exercise, LatePolicy
-
-GRADESCOPE_VISIBILITY = {"public": "visible"}
-
 
 @dataclass
 class TestResult:
@@ -170,7 +167,3 @@ def late_days(received: dt.datetime | None, due: dt.datetime | None) -> int:
 def apply_late_policy(result: SubmissionResult, policy: LatePolicy, days: int) -> None:
     result.late_days = days
     result.penalty = policy.penalty(days)
-
-
-def result_dict(result: SubmissionResult) -> dict:
-    return asdict(result)
