@@ -1,6 +1,6 @@
 """The Docker sandbox image: `pgrader-sandbox:<hash>`, built offline from cached inputs.
 
-The base `pgrader-base:bookworm` is a Debian minbase tree made by `mmdebstrap`
+The base `pgrader-base:bookworm-<hash>` is a Debian minbase tree made by `mmdebstrap`
 and imported with `docker import` (no registry is ever contacted). On top of it
 `sandbox/Dockerfile` installs a venv with the wheels of `sandbox/requirements.txt`
 and copies the `grader` package. The tag hashes `sandbox/` and the grader's
@@ -26,8 +26,12 @@ GRADER_DIR = Path(__file__).resolve().parent.parent
 ROOT = GRADER_DIR.parent
 SANDBOX_DIR = ROOT / "sandbox"
 CACHE = ROOT / ".cache"
-BASE_TAG = "pgrader-base:bookworm"
-BASE_TAR = CACHE / "base-bookworm.tar"
+# Debian packages of the base: the interpreter, and Oclgrind (an OpenCL device simulator
+# that reports out-of-bounds accesses, races and barrier divergence in student kernels).
+BASE_PACKAGES = ("python3", "python3-venv", "oclgrind")
+_BASE_ID = hashlib.sha256(",".join(BASE_PACKAGES).encode()).hexdigest()[:8]
+BASE_TAG = f"pgrader-base:bookworm-{_BASE_ID}"
+BASE_TAR = CACHE / f"base-bookworm-{_BASE_ID}.tar"
 WHEELHOUSE = CACHE / "wheelhouse"
 MIRRORS = (
     "deb http://deb.debian.org/debian bookworm main",
@@ -52,8 +56,8 @@ def _inputs() -> list[tuple[str, Path]]:
 
 
 def image_tag() -> str:
-    """`pgrader-sandbox:<12 hex>`, a hash of sandbox/ and the grader package's sources."""
-    h = hashlib.sha256()
+    """`pgrader-sandbox:<12 hex>`, a hash of the base, sandbox/ and the grader package's sources."""
+    h = hashlib.sha256(BASE_TAG.encode())
     for name, path in _inputs():
         h.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return f"pgrader-sandbox:{h.hexdigest()[:12]}"
@@ -78,7 +82,7 @@ def _run(argv: list[str], what: str, hint: str) -> None:
 
 
 def _ensure_base(client, log) -> None:
-    """Import `pgrader-base:bookworm` from the cached tarball, making it with mmdebstrap if needed."""
+    """Import the base image from the cached tarball, making it with mmdebstrap if needed."""
     import docker
     try:
         client.images.get(BASE_TAG)
@@ -94,7 +98,7 @@ def _ensure_base(client, log) -> None:
         BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
         part = BASE_TAR.with_suffix(".tar.part")
         part.unlink(missing_ok=True)
-        _run(["mmdebstrap", "--variant=minbase", "--format=tar", "--include=python3,python3-venv",
+        _run(["mmdebstrap", "--variant=minbase", "--format=tar", "--include=" + ",".join(BASE_PACKAGES),
               "bookworm", str(part), *MIRRORS],
              "mmdebstrap", "is deb.debian.org reachable? (needed once; the tarball is cached)")
         part.replace(BASE_TAR)
@@ -149,7 +153,8 @@ def ensure_image(client=None, force: bool = False, log=print) -> str:
                         ignore=shutil.ignore_patterns(".*"), copy_function=_link_or_copy)
         try:
             image, _ = client.images.build(path=ctx, tag=tag, rm=True, forcerm=True,
-                                           nocache=force, pull=False, network_mode="none")
+                                           nocache=force, pull=False, network_mode="none",
+                                           buildargs={"BASE": BASE_TAG})
         except docker.errors.BuildError as exc:
             tail = "".join(str(c.get("stream", c.get("error", ""))) for c in exc.build_log)
             raise SandboxUnavailable(f"building {tag} failed: {exc}\n{tail[-1500:]}") from exc
