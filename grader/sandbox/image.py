@@ -27,8 +27,9 @@ ROOT = GRADER_DIR.parent
 SANDBOX_DIR = ROOT / "sandbox"
 CACHE = ROOT / ".cache"
 # Debian packages of the base: the interpreter, and Oclgrind (an OpenCL device simulator
-# that reports out-of-bounds accesses, races and barrier divergence in student kernels).
-BASE_PACKAGES = ("python3", "python3-venv", "oclgrind")
+# that reports out-of-bounds accesses, races and barrier divergence in student kernels)
+# and binutils + libc6-dev + libgcc-12-dev (PoCL links its CPU kernels with `ld`).
+BASE_PACKAGES = ("python3", "python3-venv", "oclgrind", "binutils", "libc6-dev", "libgcc-12-dev")
 _BASE_ID = hashlib.sha256(",".join(BASE_PACKAGES).encode()).hexdigest()[:8]
 BASE_TAG = f"pgrader-base:bookworm-{_BASE_ID}"
 BASE_TAR = CACHE / f"base-bookworm-{_BASE_ID}.tar"
