@@ -128,3 +128,30 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
             "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
             + (f" {hint}" if hint else ""), work=round(work, 3), span=round(span, 3),
             work_over_span=round(ratio, 2), wall=round(reply.wall, 3))
+
+
+def expect_nothing_left(reply: Reply, what: str, threads: bool = True, processes: bool = True,
+                        shared_memory: bool = True, hint: str = "") -> None:
+    """Raise `Failed` if the call returned but left threads or processes running, or POSIX shared
+    memory that was never unlinked (it would outlive the program until the machine reboots)."""
+    raw = reply.raw
+    problems = []
+    if threads and raw.get("leftover_threads"):
+        names = ", ".join(t["name"] + (" (daemon)" if t["daemon"] else "")
+                          for t in raw["leftover_threads"][:5])
+        problems.append(f"threads still running after it returned ({names}): join every thread "
+                        "you start before returning")
+    if processes and raw.get("leftover_processes"):
+        problems.append(f"{len(raw['leftover_processes'])} process(es) still running after it "
+                        "returned: join (or terminate and join) every process you start")
+    if shared_memory and raw.get("leaked_shared_memory"):
+        segs = ", ".join(f"{s['name']} ({s['bytes']} bytes)" for s in raw["leaked_shared_memory"][:5])
+        problems.append(f"shared memory never unlinked ({segs}): close() only detaches this "
+                        "process; the creator must also call unlink() once everyone has closed "
+                        "it, or the segment stays in /dev/shm until the machine reboots")
+    if problems:
+        raise Failed(f"{what} left things behind: " + "; ".join(problems) + "."
+                     + (f" {hint}" if hint else ""),
+                     leftover_threads=raw.get("leftover_threads"),
+                     leftover_processes=raw.get("leftover_processes"),
+                     leaked_shared_memory=raw.get("leaked_shared_memory"))

@@ -128,3 +128,70 @@ def test_a_child_cannot_forge_the_result(session):
         reply = call(session, "forge")
         assert reply["status"] in ("exception", "crashed"), reply
         assert "value" not in reply
+
+
+SPAWN_SOURCE = """
+    import multiprocessing as mp
+    from multiprocessing import shared_memory
+
+    def _child_waits(q):
+        q.get()              # nothing is ever put: blocks forever
+
+    def spawn_hang():
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        p = ctx.Process(target=_child_waits, args=(q,))
+        p.start()
+        p.join()
+
+    def leak_shm():
+        shm = shared_memory.SharedMemory(create=True, size=4096)
+        shm.buf[0] = 1
+        shm.close()          # closed but never unlinked
+        return shm.name
+
+    def tidy_shm():
+        shm = shared_memory.SharedMemory(create=True, size=4096)
+        shm.close()
+        shm.unlink()
+        return shm.name
+"""
+
+
+@pytest.fixture(scope="module")
+def mp_session(tmp_path_factory):
+    import textwrap
+
+    from grader.course import Limits
+
+    folder = tmp_path_factory.mktemp("mpsub")
+    (folder / "solution.py").write_text(textwrap.dedent(SPAWN_SOURCE))
+    with LocalBackend().open(folder, Limits(output_kb=16)) as s:
+        yield s
+
+
+def test_hang_shows_stacks_of_spawned_children(mp_session):
+    reply = call(mp_session, "spawn_hang", timeout=4.0)
+    assert reply["status"] == "timeout"
+    by_pid = {p["pid"]: [f["code"] for t in p["threads"] for f in t["frames"] if f["student"]]
+              for p in reply["stacks"]}
+    assert len(by_pid) >= 2, reply["stacks"]
+    codes = [c for cs in by_pid.values() for c in cs]
+    assert "p.join()" in codes and "q.get()              # nothing is ever put: blocks forever" in codes
+
+
+def test_shared_memory_never_unlinked_is_reported(mp_session):
+    leak = call(mp_session, "leak_shm")
+    assert leak["status"] == "ok"
+    name = codec.decode(leak["value"])
+    assert [s["name"] for s in leak["leaked_shared_memory"]] == [name]
+    tidy = call(mp_session, "tidy_shm")
+    assert tidy["status"] == "ok" and not tidy.get("leaked_shared_memory")
+
+    from grader.judge.proxy import Reply
+    from grader.testing import Failed, expect_nothing_left
+
+    with pytest.raises(Failed) as err:
+        expect_nothing_left(Reply(leak, "leak_shm()"), "leak_shm()")
+    assert "never unlinked" in err.value.message and name in err.value.message
+    expect_nothing_left(Reply(tidy, "tidy_shm()"), "tidy_shm()")

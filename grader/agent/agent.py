@@ -26,13 +26,44 @@ _stack_files: list = []
 
 
 def _arm_stack_dump(outdir: str) -> None:
-    """On SIGUSR1, dump every thread's stack to OUTDIR/stacks-<pid>.txt (also in forked children)."""
+    """On SIGUSR1, dump every thread's stack to OUTDIR/stacks-<pid>.txt, also in the student's
+    forked children, and in spawned ones (they re-import this module as `__mp_main__`, see the
+    end of this file; the folder travels in the environment)."""
     def arm():
         f = open(os.path.join(outdir, f"stacks-{os.getpid()}.txt"), "w")
         _stack_files.append(f)
         faulthandler.register(signal.SIGUSR1, file=f, all_threads=True)
     arm()
     os.register_at_fork(after_in_child=arm)
+    os.environ["PGRADER_STACKS_DIR"] = outdir
+
+
+SHM_DIR = "/dev/shm"
+
+
+def _shared_memory() -> dict[str, int]:
+    """POSIX shared-memory segments of this user: name -> size in bytes."""
+    found = {}
+    try:
+        with os.scandir(SHM_DIR) as entries:
+            for e in entries:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if e.is_file(follow_symlinks=False) and st.st_uid == os.getuid():
+                    found[e.name] = st.st_size
+    except OSError:
+        pass
+    return found
+
+
+def _leaked_shared_memory(before: dict[str, int]) -> list[dict]:
+    """Segments created during the request and still there: never unlinked (the
+    resource tracker would remove them at exit, hiding the leak; a real program leaks them)."""
+    now = _shared_memory()
+    return [{"name": n[:100], "bytes": size} for n, size in sorted(now.items())
+            if n not in before][:20]
 
 
 def _rank(request: dict) -> int:
@@ -110,6 +141,7 @@ def run(outdir: str) -> dict:
 
         multiprocessing.set_start_method(request["start_method"], force=True)
     sys.path.append(workdir)
+    shm_before = _shared_memory()
     try:
         try:
             module = importlib.import_module(request["module"])
@@ -142,6 +174,9 @@ def run(outdir: str) -> dict:
         return result
     finally:
         result["checks"] = {c.name: _stop(c) for c in checks}
+        leaked = _leaked_shared_memory(shm_before)
+        if leaked:
+            result["leaked_shared_memory"] = leaked
         result["leftover_threads"] = [
             {"name": str(t.name)[:100], "daemon": bool(t.daemon)}
             for t in threading.enumerate()
@@ -164,3 +199,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+elif __name__ == "__mp_main__" and os.environ.get("PGRADER_STACKS_DIR"):
+    _arm_stack_dump(os.environ["PGRADER_STACKS_DIR"])  # a child started with spawn/forkserver

@@ -448,7 +448,8 @@ def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool)
         reply["ranks"] = results
     elif results:
         result = results[0]
-        for key in ("value", "exception", "checks", "leftover_threads", "agent_wall", "message"):
+        for key in ("value", "exception", "checks", "leftover_threads", "leaked_shared_memory",
+                    "agent_wall", "message"):
             if key in result:
                 reply[key] = result[key]
     statuses = [r.get("status", "crashed") for r in results]
