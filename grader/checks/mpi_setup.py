@@ -17,7 +17,14 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
   than 0.002 CPU-seconds per second and the hang reads as a deadlock. Waits on requests the
   student holds (`req.Wait()`, `Request.Waitall`) and collectives still spin;
 * communicators derived from it (`Dup`, `Clone`, `Split`, `Create`, `Create_cart`, `Sub`...)
-  are strict as well.
+  are strict as well;
+* collectives must agree: before each collective on an intracommunicator (`bcast`, `Reduce`,
+  `Barrier`...), the ranks compare which collective they are in and its root, on a private
+  duplicate of the communicator, waiting idle. When ranks disagree (rank 0 in `bcast` while rank
+  1 is in `reduce`, or different roots), every rank raises `CollectiveMismatch` naming each
+  rank's call at once, instead of hanging or mixing up the messages. A rank that skips a
+  collective altogether leaves the others waiting idle: the hang reads as a deadlock at that
+  line.
 
 How: mpi4py's communicator classes are extension types, so their methods cannot be replaced,
 but they can be subclassed, a subclass instance built from a communicator shares its MPI
@@ -123,6 +130,10 @@ def _strict_class(base: type) -> type:
         from mpi4py import MPI
 
         namespace = dict(_strict_methods(MPI))
+        if issubclass(base, MPI.Intracomm):
+            for name in COLLECTIVES:
+                if hasattr(base, name):
+                    namespace[name] = _agreed(name, getattr(base, name))
         for name in _CREATORS:
             if hasattr(base, name):
                 namespace[name] = _keeps_strict(getattr(base, name))
@@ -185,3 +196,66 @@ def _strict_methods(MPI) -> dict:
         "Isend": Comm.Issend, "isend": Comm.issend, "Send_init": Comm.Ssend_init,
         "Recv": Recv, "recv": recv, "Sendrecv": Sendrecv, "sendrecv": sendrecv,
     }
+
+
+# ---------------------------------------------------------------- collectives must agree
+
+class CollectiveMismatch(RuntimeError):
+    """Raised on every rank when the ranks of a communicator are not in the same collective."""
+
+
+# Collective methods of an intracommunicator, with the position of `root` in rooted ones.
+COLLECTIVES = {
+    "Barrier": None, "barrier": None, "bcast": 1, "Bcast": 1, "reduce": 2, "Reduce": 3,
+    "allreduce": None, "Allreduce": None, "gather": 1, "Gather": 2, "Gatherv": 2,
+    "allgather": None, "Allgather": None, "Allgatherv": None, "scatter": 1, "Scatter": 2,
+    "Scatterv": 2, "alltoall": None, "Alltoall": None, "Alltoallv": None, "scan": None,
+    "Scan": None, "exscan": None, "Exscan": None, "Reduce_scatter": None,
+    "Reduce_scatter_block": None,
+}
+_NAMES = sorted(COLLECTIVES)
+_agreement: dict[int, list] = {}  # communicator handle -> [private duplicate, calls so far]
+
+
+def _agreed(name: str, collective):
+    at = COLLECTIVES[name]
+
+    def method(self, *args, **kwargs):
+        root = kwargs.get("root", args[at] if at is not None and len(args) > at else 0)
+        _agree(self, name, root if at is not None else -1)
+        return collective(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = collective.__doc__
+    return method
+
+
+def _agree(comm, name: str, root) -> None:
+    """Compare (call number, collective, root) across the ranks of `comm`, waiting idle."""
+    import numpy as np
+    from mpi4py import MPI
+
+    key = MPI._handleof(comm)
+    if key not in _agreement:
+        _agreement[key] = [MPI.Intracomm.Dup(comm), 0]  # collective, like the call being checked
+    entry = _agreement[key]
+    entry[1] += 1
+    try:
+        root = int(root)
+    except (TypeError, ValueError):
+        root = -2
+    mine = np.array([entry[1], _NAMES.index(name), root], dtype="i8")
+    every = np.empty((MPI.Comm.Get_size(comm), 3), dtype="i8")
+    request = MPI.Intracomm.Iallgather(entry[0], mine, every)
+    _wait(request.Test)
+    if (every == mine).all():
+        return
+
+    def call(row) -> str:
+        label = _NAMES[int(row[1])]
+        return label + (f"(root={int(row[2])})" if COLLECTIVES[label] is not None else "()")
+
+    calls = ", ".join(f"rank {r} called {call(row)}" for r, row in enumerate(every))
+    raise CollectiveMismatch(
+        f"The ranks are not in the same collective operation: {calls} (collective call "
+        f"number {entry[1]} on this communicator). Every rank of a communicator must make the "
+        "same collective calls, in the same order, with the same root.")
