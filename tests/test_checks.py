@@ -62,6 +62,35 @@ SOURCE = """
         for t in ts: t.join()
         return total
 
+    class WordCount:
+        def __init__(self, locked):
+            self.lock = threading.Lock() if locked else None
+            self.counts = {}
+        def add(self, word):
+            if self.lock:
+                with self.lock:
+                    self.counts[word] = self.counts.get(word, 0) + 1
+            else:
+                self.counts[word] = self.counts.get(word, 0) + 1
+
+    def items(kind):
+        wc, cell, out, box = WordCount(kind == "locked"), [0], [None] * 4, Racy()
+        lock = threading.Lock()
+        def work(i):
+            for _ in range(50):
+                wc.add("a")
+                if kind == "racy":
+                    cell[0] += 1                 # a list item, no lock
+                    box.__dict__["n"] = i        # an attribute, written around __setattr__
+                else:
+                    with lock:
+                        cell[0] += 1
+            out[i] = i                           # each thread its own slot: no race
+        ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return wc.counts["a"], cell[0], out
+
     def tamper(kind):
         sys.settrace(None)
         threading.settrace(None)
@@ -109,6 +138,20 @@ def test_lockset_accepts_start_join_handoff(session):
 def test_lockset_flags_unlocked_global(session):
     _, checks = run(session, "globals_race", checks={"lockset": {}})
     assert [r["variable"] for r in checks["lockset"]["races"]] == ["global solution.total"]
+
+
+def test_lockset_watches_container_items_and_instance_dicts(session):
+    value, checks = run(session, "items", "racy", checks={"lockset": {}})
+    assert value[2] == [0, 1, 2, 3]
+    races = {r["variable"]: r for r in checks["lockset"]["races"]}
+    assert set(races) == {"self.counts['a']", "cell[0]", "Racy.n"}, races
+    assert {w["code"].split("#")[0].strip() for w in races["cell[0]"]["writes"]} == {"cell[0] += 1"}
+
+
+def test_lockset_accepts_locked_items_and_one_slot_per_thread(session):
+    value, checks = run(session, "items", "locked", checks={"lockset": {}})
+    assert value == (200, 200, [0, 1, 2, 3])
+    assert checks["lockset"]["races"] == []
 
 
 def test_forced_switches_expose_lost_updates(session):

@@ -8,7 +8,12 @@ What is watched:
 - attribute writes on instances of classes defined in the student's modules
   (their `__setattr__` is wrapped after import), and
 - writes to the student modules' globals (`STORE_GLOBAL`, seen by the shared
-  opcode tracer).
+  opcode tracer), and
+- item writes in the student's code (`x[k] = v`, `x[k] += v`, `del x[k]`, also
+  `obj.__dict__[k] = v`) on built-in containers (list, dict and their C subclasses, deque,
+  bytearray, numpy arrays), per (container, key), when the container is a simple name or
+  attribute chain and the key a name or constant (`self.counts[word] += 1`, `out[i] = r`);
+  see `subscripts`.
 Which locks are held comes from the tracked `threading.Lock` and `threading.RLock`
 of `grader.checks.locks`, installed before the student's code is imported
 (`Condition`, `Semaphore`, `Event` and `queue.Queue` build on those, so they are
@@ -31,7 +36,7 @@ import itertools
 import sys
 import threading
 
-from grader.checks import locks, tracing
+from grader.checks import locks, subscripts, tracing
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
 MAX_SAMPLES = 6
@@ -143,10 +148,18 @@ class Lockset:
     def on_opcode(self, frame) -> None:
         code = frame.f_code
         i = frame.f_lasti
-        if code.co_code[i] == STORE_GLOBAL:
+        op = code.co_code[i]
+        if op == STORE_GLOBAL:
             name = code.co_names[code.co_code[i + 1]]
             module = frame.f_globals.get("__name__", "?")
             self.write(("global", id(frame.f_globals), name), f"global {module}.{name}", frame)
+        elif op in subscripts.OPCODES:
+            target = subscripts.resolve(frame)
+            if target is not None:
+                key, label, obj = target
+                if key not in self.vars:
+                    self.keep.append(obj)
+                self.write(key, label, frame)
 
     def watch_class(self, cls) -> None:
         original = cls.__setattr__

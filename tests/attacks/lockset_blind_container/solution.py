@@ -1,7 +1,7 @@
 """Attack (or an honest mistake the checker misses): keep the count in a list. The counter is
 as racy as the no_lock mutant -- `self._cell[0] += k` with no lock is the same
 read-modify-write -- but the write is a list item, not an attribute or a global, and the
-lockset check watches only those. (A locked attribute write per increment keeps the
+lockset check watched only those (it now watches item writes too). (A locked attribute write per increment keeps the
 lockset's count of writes, which the grader now checks, where a real counter would have it.)"""
 
 import threading
@@ -15,7 +15,7 @@ class SafeCounter:
     def increment(self, k=1):
         with self._lock:
             self.last_step = k  # bookkeeping, properly locked (the lockset counts this write)
-        self._cell[0] += k  # the race: a list item, which the lockset does not watch
+        self._cell[0] += k  # the race, on a list item
 
     def decrement(self, k=1):
         with self._lock:
