@@ -14,6 +14,13 @@ from grader.judge.expect_asyncio import (  # noqa: F401
     expect_asyncio_clean, expect_cancellation_respected, expect_no_asyncio_deadlock,
     expect_no_blocking, expect_no_pending_destroyed,
 )
+from grader.judge.expect_gpu import (  # noqa: F401
+    NO_GPU, expect_clean_kernels, expect_kernels_compile, kernel_report, require_gpu,
+)
+from grader.judge.expect_celery import (  # noqa: F401
+    canvas_step, celery_fault, celery_run, expect_no_sync_get, expect_step, expect_steps,
+    expect_survives_worker_loss, task_step,
+)
 from grader.judge.expect_locks import (  # noqa: F401
     expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
 )

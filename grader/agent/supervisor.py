@@ -34,6 +34,7 @@ import tempfile
 import time
 
 from grader.agent.frames import parse_faulthandler
+from grader.agent import wrappers
 from grader.agent.safeio import read_untrusted
 from grader.sandbox.base import REPLY_MARK, decode_request
 
@@ -271,6 +272,7 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
 
 def supervise(submission: str, workroot: str, request: dict) -> dict:
     rundir, workdir, outdir = _prepare(submission, workroot, request)
+    wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
     timeout = float(request.get("timeout", 10))
     out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
@@ -279,7 +281,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     t0 = time.monotonic()
     read_end, write_end = os.pipe()
     env = {**_env(workdir), "PGRADER_RESULT_FD": str(write_end)}
-    proc = subprocess.Popen(_argv(request, outdir), cwd=workdir, env=env,
+    proc = subprocess.Popen([*wrapper, *_argv(request, outdir)], cwd=workdir, env=env,
                             stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                             preexec_fn=_rlimits(request), pass_fds=(write_end,))
     os.close(write_end)
@@ -322,6 +324,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     results = _read_results(outdir, _read_digests(read_end))
     reply["findings"] = _read_findings(outdir)
     _summarise(reply, results, request, timed_out)
+    wrappers.collect(reply, logs)
     _remove_run(rundir, request.get("agent_user"))
     return reply
 

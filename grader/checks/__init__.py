@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import importlib
 
-AVAILABLE = ("lockset", "lockorder", "preempt", "asyncio")
+AVAILABLE = ("lockset", "lockorder", "preempt", "asyncio", "oclgrind")
+# Checks done by a tool wrapped around the whole agent (see grader.agent.wrappers), not inside it.
+SUPERVISOR_ONLY = ("sanitizer",)
 
 
 def start_checks(requested: dict, workdir: str) -> list:
     started = []
     for name, options in requested.items():
+        if name in SUPERVISOR_ONLY:
+            continue
         if name not in AVAILABLE:
             raise ValueError(f"unknown check {name!r}")
         module = importlib.import_module(f"grader.checks.{'asyncio_watch' if name == 'asyncio' else name}")

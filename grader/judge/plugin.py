@@ -73,11 +73,12 @@ def student():
     job = _job()
     backend = get_backend(job["backend"])
     _STATE["backend"] = backend
-    session = backend.open(Path(job["submission"]), _limits(job))
+    gpu = {"gpu": True} if job.get("gpu") else {}  # the exercise's [runtime] gpu
+    session = backend.open(Path(job["submission"]), _limits(job), **gpu)
     _STATE["session"] = session
     try:
         yield Student(session=session, module=job["module"], timeout=job["limits"]["wall_seconds"],
-                      limits=job["limits"])
+                      limits=job["limits"], submission=Path(job["submission"]))
     finally:
         session.close()
         backend.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from grader.agent import codec
 from grader.judge import verdicts
@@ -61,6 +62,13 @@ class Student:
     limits: dict
     requests: list[dict] = field(default_factory=list)
     last: Reply | None = None
+    submission: Path | None = None  # the prepared submission on the judge's side (read as text only)
+
+    def source_file(self) -> Path:
+        """The student's module file as handed in, for static checks (never imported here)."""
+        if self.submission is None:
+            raise verdicts.SandboxFault("the submission folder is not known to this test run")
+        return self.submission / f"{self.module.replace('.', '/')}.py"
 
     # ------------------------------------------------------------ requests
     # Keyword arguments named in OPTIONS configure the request; all others go to the student's code.

@@ -56,6 +56,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             "seed": seed,
             "report": str(tmp / "report.json"),
             "only": only,
+            "gpu": exercise.runtime.gpu,
         }
         (tmp / "job.json").write_text(json.dumps(job))
         (tmp / "pytest.ini").write_text(PYTEST_INI)

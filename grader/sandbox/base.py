@@ -45,6 +45,8 @@ def parse_reply(stdout: bytes, exit_code: int | None) -> dict:
 class Session(ABC):
     """One submission's sandbox: created by `Backend.open`, closed exactly once."""
 
+    gpu: bool = False  # whether the student's code can reach a GPU in this session
+
     @abstractmethod
     def call(self, request: dict) -> dict:
         """Run one request; always returns a reply dict (never raises for the student's faults)."""
@@ -64,8 +66,9 @@ class Backend(ABC):
     name: str
 
     @abstractmethod
-    def open(self, submission: Path, limits: Limits) -> Session:
-        """A session over the prepared submission folder (read-only for the student)."""
+    def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
+        """A session over the prepared submission folder (read-only for the student); with `gpu`,
+        one that reaches the host's GPU where there is one (`Session.gpu` says)."""
 
     def describe(self) -> dict:
         """Facts recorded in results.json (backend name, image id, ...)."""

@@ -26,6 +26,7 @@ from docker.types import Ulimit
 
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
+from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
 from grader.sandbox.base import Backend, Session, encode_request, parse_reply
 
@@ -42,8 +43,8 @@ _handler_installed = False
 
 
 class DockerSession(Session):
-    def __init__(self, client, image_id: str, submission: Path, limits: Limits):
-        self.client, self.limits = client, limits
+    def __init__(self, client, image_id: str, submission: Path, limits: Limits, gpu: bool = False):
+        self.client, self.limits, self.gpu = client, limits, gpu
         self.closed = False
         # A world-readable private copy: uid 1000 must read it whatever the host's modes.
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-docker-"))
@@ -71,6 +72,7 @@ class DockerSession(Session):
                 ulimits=[Ulimit(name="nofile", soft=256, hard=256),
                          Ulimit(name="fsize", soft=limits.disk_mb * mb, hard=limits.disk_mb * mb)],
                 volumes={str(self.submission): {"bind": "/submission", "mode": "ro"}},
+                **({"device_requests": sandbox_gpu.device_requests()} if gpu else {}),
             )
         except docker.errors.DockerException as exc:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -217,10 +219,13 @@ class DockerBackend(Backend):
                 self._image_id = sandbox_image.ensure_image(self.client, log=self.log)
             return self._image_id
 
-    def open(self, submission: Path, limits: Limits) -> Session:
+    def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
         image_id = self.image_id
+        gpu = gpu and sandbox_gpu.host_has_gpu()
+        if gpu:  # ONLY EXERCISED ON GPU HOSTS: the CUDA variant of the image, GPUs passed in
+            image_id = sandbox_gpu.ensure_gpu_image(self.client, self.tag, log=self.log)
         _install_signal_handler()
-        return DockerSession(self.client, image_id, Path(submission).resolve(), limits)
+        return DockerSession(self.client, image_id, Path(submission).resolve(), limits, gpu)
 
     def describe(self) -> dict:
         return {"backend": self.name, "image": self.tag, "image_id": self.image_id}

@@ -75,8 +75,12 @@ class LocalSession(Session):
 class LocalBackend(Backend):
     name = "local"
 
-    def open(self, submission: Path, limits: Limits) -> Session:
-        return LocalSession(submission, limits)
+    def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
+        from grader.sandbox.gpu import host_has_gpu
+
+        session = LocalSession(submission, limits)
+        session.gpu = gpu and host_has_gpu()
+        return session
 
     def describe(self) -> dict:
         return {"backend": self.name, "python": sys.version.split()[0],
