@@ -15,7 +15,8 @@ from grader.judge.expect_asyncio import (  # noqa: F401
     expect_no_blocking, expect_no_pending_destroyed,
 )
 from grader.judge.expect_gpu import (  # noqa: F401
-    NO_GPU, expect_clean_kernels, expect_kernels_compile, kernel_report, require_gpu,
+    NO_GPU, expect_clean_kernels, expect_kernels_compile, expect_shared_memory_synchronised,
+    kernel_report, require_gpu,
 )
 from grader.judge.expect_celery import (  # noqa: F401
     canvas_step, celery_fault, celery_run, expect_no_sync_get, expect_step, expect_steps,

@@ -58,7 +58,10 @@ class CompileResult:
 # ---------------------------------------------------------------- finding the kernels
 
 def find_kernels(source: str) -> tuple[list[Kernel], list[str]]:
-    """(kernels passed to `SourceModule`, problems: calls whose source is not a string constant)."""
+    """(kernels passed to `SourceModule`, problems: calls whose source is not a string constant).
+
+    A call whose source is a variable (`SourceModule(source)` in a helper) stands for the
+    module-level string constants that define a `__global__` function."""
     tree = ast.parse(source)
     constants: dict[str, tuple[str, int]] = {}
     for node in tree.body:
@@ -89,6 +92,11 @@ def find_kernels(source: str) -> tuple[list[Kernel], list[str]]:
                             "(KERNEL = \"\"\"...\"\"\") and pass that name")
             continue
         kernels.setdefault(kernel.source, kernel)
+    if problems:  # SourceModule(source) inside a helper: the module's kernel constants are it
+        for name, (text, line) in constants.items():
+            if "__global__" in text:
+                kernels.setdefault(text, Kernel(text, line, name))
+        problems = [] if kernels else problems
     return list(kernels.values()), problems
 
 
@@ -98,6 +106,13 @@ def _name(func) -> str:
 
 # ---------------------------------------------------------------- what the preprocessor may read
 
+def code_only(text: str) -> str:
+    """The source with line continuations joined and comments blanked, as the preprocessor sees it."""
+    spliced = text.replace("\\\r\n", "").replace("\\\n", "")
+    flat = re.sub(r"/\*.*?\*/", " ", spliced, flags=re.S)
+    return re.sub(r"//[^\n]*", " ", flat)
+
+
 def refusal(text: str) -> str:
     """Why this kernel source is not compiled (it could make the compiler read files), or ''."""
     if "??=" in text or "%:" in text:
@@ -105,9 +120,7 @@ def refusal(text: str) -> str:
     for banned in ("_Pragma", "__has_include", "__has_include_next"):
         if banned in text:
             return f"{banned} is not accepted in kernels"
-    spliced = text.replace("\\\r\n", "").replace("\\\n", "")
-    flat = re.sub(r"/\*.*?\*/", " ", spliced, flags=re.S)
-    flat = re.sub(r"//[^\n]*", " ", flat)
+    flat = code_only(text)
     for number, line in enumerate(flat.splitlines(), start=1):
         stripped = line.strip()
         if not stripped.startswith("#"):

@@ -143,3 +143,25 @@ def expect_kernels_compile(student, expect_kernels: int = 1) -> list:
                          f" (kernel line {e['kernel_line']}){code}: {e['message']}.",
                          errors=r.errors, seconds=round(r.seconds, 2))
     return results
+
+
+def expect_shared_memory_synchronised(student) -> None:
+    """A static check that runs everywhere: a kernel that shares `__shared__` memory between
+    threads must call `__syncthreads()`; `Race` if one does not, `Failed` if no kernel uses
+    shared memory at all (the exercise asks for a shared-memory reduction)."""
+    from grader.judge import cuda_compile
+
+    path = student.source_file()
+    kernels, _ = cuda_compile.find_kernels(path.read_text())
+    shared = [k for k in kernels if "__shared__" in cuda_compile.code_only(k.source)]
+    if not shared:
+        raise Failed(f"No kernel in {path.name} uses __shared__ memory: the exercise asks for a "
+                     "tree reduction in shared memory (see the statement).")
+    for k in shared:
+        if "__syncthreads" not in cuda_compile.code_only(k.source):
+            raise Race(f"The kernel {k.name} ({path.name}, line {k.line}) shares __shared__ memory "
+                       "between threads but never calls __syncthreads(): a thread can read a "
+                       "partial sum before the thread that computes it has written it. The answer "
+                       "may still come out right (threads of one warp run together), but it is a "
+                       "race: call __syncthreads() after filling shared memory and after every "
+                       "step of the tree.", kernel=k.name)
