@@ -1,0 +1,1 @@
+"""The planted-bug corpus (see catalogue.py)."""

@@ -1,0 +1,394 @@
+"""The planted-bug corpus: parallel bugs next to a correct twin, and how each is looked for.
+
+Every pair is a folder `tests/bugs/<name>/` with `bug.py` and `twin.py`: two versions of one
+small student module (the same interface; the twin is the fix). It is handed in as
+`solution.py`. A `Pair` says three ways to look for the bug:
+
+- `grade(student, seed)`: what an exercise test of ours does: one sandbox request with the
+  checks (`checks=`, `ranks=`, `mpi=` options) judged with the same `expect_*` helper. It raises
+  a verdict when it finds something; the bug is *detected* when the verdict's status is one of
+  `detects`, and the twin passes when nothing is raised.
+- `stress`: plain stress testing: the same call with no checks, and the invariant a plain test
+  would assert on its value (a hang or an exception also counts as found).
+- `frontrun(mod)`: the `frontrun.explore(...)` arguments (setup, workers, invariant) for the
+  pair, where frontrun's model (threads or tasks of one process) applies; else `frontrun_na`.
+
+`scripts/bench_checks.py` measures them over many runs; `tests/test_bug_corpus.py` runs each
+pair once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from grader.judge.expect_asyncio import (
+    expect_all_awaited, expect_cancellation_respected, expect_no_asyncio_deadlock,
+    expect_no_blocking,
+)
+from grader.judge.expect_locks import expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks
+from grader.judge.expect_mpi import run_ranks
+from grader.testing import expect_equal, expect_no_lost_update, expect_no_races, expect_parallel
+
+HERE = Path(__file__).resolve().parent
+
+
+# ---------------------------------------------------------------- probes (run in the sandbox)
+
+def _threads(mod, *args):
+    """`mod.run(*args)`, re-raising the first exception of any thread it started (a plain test
+    would see a dead thread only as a wrong value)."""
+    import threading
+
+    errors = []
+    threading.excepthook = lambda hook: errors.append(hook.exc_value)
+    value = mod.run(*args)
+    if errors:
+        raise errors[0]
+    return value
+
+
+def _mpi(mod, *args):
+    from mpi4py import MPI
+
+    return mod.run(MPI.COMM_WORLD, *args)
+
+
+def _timed(mod, *args):
+    """`mod.run(*args)` and the seconds it took (for a plain test that times the call)."""
+    import time
+
+    start = time.perf_counter()
+    value = mod.run(*args)
+    return [value, time.perf_counter() - start]
+
+
+def _speedup(mod, n, k):
+    """Sequential time of k `burn(n)` over the time of `run(n, k)`: a plain speedup test."""
+    import time
+
+    start = time.perf_counter()
+    for _ in range(k):
+        mod.burn(n)
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    mod.run(n, k)
+    return sequential / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- the pair record
+
+@dataclass(frozen=True)
+class Stress:
+    """A plain stress test: `target(*args)` with no checks, passed when `invariant(value)`."""
+
+    target: object              # a function name of the module, or a probe above
+    args: tuple
+    invariant: Callable[[object], bool]
+    describe: str
+    timeout: float = 5.0
+    options: dict = field(default_factory=dict)  # ranks=, mpi= (plain: no strict mode)
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    bug_class: str
+    how: str                    # our check, in one line: request options and the helper
+    detects: tuple[str, ...]    # verdict statuses that mean "found"
+    grade: Callable | None      # grade(student, seed); None: the check is not available yet
+    stress: Stress
+    frontrun: Callable | None = None   # frontrun(mod) -> explore() keyword arguments
+    frontrun_na: str = ""
+    needs: str = "threads"      # threads, asyncio, processes, mpi, opencl
+    unavailable: str = ""       # why `grade` is None
+
+    def source(self, variant: str) -> Path:
+        return HERE / self.name / f"{variant}.py"
+
+
+# ---------------------------------------------------------------- grading (our checks)
+
+def lockset(n_threads, n):
+    def grade(student, seed):
+        student.call("run", n_threads, n, checks={"lockset": {}})
+        expect_no_races(student.last, f"run({n_threads}, {n})")
+    return grade
+
+
+def preempt(args, expected):
+    def grade(student, seed):
+        got = student.call("run", *args, checks={"preempt": {"seed": seed}}, timeout=5)
+        expect_no_lost_update(got, expected, f"run{args}", student.last)
+    return grade
+
+
+def preempt_true(args, timeout):
+    """Forced switches; the value must be True (the probe re-raises threads' exceptions)."""
+    def grade(student, seed):
+        got = student.run(_threads, *args, checks={"preempt": {"seed": seed}}, timeout=timeout)
+        expect_equal(got, True, f"run{args}")
+    return grade
+
+
+def lock_cycles(*args):
+    def grade(student, seed):
+        reply = student.reply("run", *args, checks={"lockorder": {}}, timeout=5)
+        raise_for_locks(reply)
+        expect_no_lock_cycles(reply)
+    return grade
+
+
+def self_deadlock(*args):
+    def grade(student, seed):
+        reply = student.reply("run", *args, checks={"lockorder": {}}, timeout=1)
+        raise_for_locks(reply)
+        expect_no_self_deadlock(reply)
+    return grade
+
+
+def hang(*args, timeout=1.0):
+    def grade(student, seed):
+        student.call("run", *args, timeout=timeout)
+    return grade
+
+
+def asyncio_check(expect, *args, timeout=5.0):
+    def grade(student, seed):
+        reply = student.reply("run", *args, checks={"asyncio": {}}, timeout=timeout)
+        expect(reply, f"run{args}")
+    return grade
+
+
+def mpi_strict(*args, ranks, timeout=2.0):
+    def grade(student, seed):
+        run_ranks(student, _mpi, *args, ranks=ranks, strict=True, timeout=timeout,
+                  what=f"run(comm) on {ranks} ranks")
+    return grade
+
+
+def grade_any_source(student, seed):
+    values = student.run(_mpi, ranks=4, mpi={"order": "reverse"}, timeout=10)
+    expect_equal(values[0], [10, 20, 30], "rank 0's run(comm) with sends arriving in reverse order")
+
+
+def grade_parallel(student, seed):
+    student.call("run", 3_000_000, 2, timeout=30)
+    expect_parallel(student.last, "run(3000000, 2)", workers=2, cores=2)
+
+
+# ---------------------------------------------------------------- frontrun adapters
+
+def _two(call, count=2):
+    return [call] * count
+
+
+def fr_counter(mod):
+    return dict(setup=mod.Counter, workers=_two(lambda c: c.add()), invariant=lambda c: c.n == 2)
+
+
+def fr_global(mod):
+    def setup():
+        import threading
+
+        mod.total, mod.lock = 0, threading.Lock()  # made under frontrun's patched threading
+        return mod
+    return dict(setup=setup, workers=_two(lambda m: m.add()), invariant=lambda m: m.total == 2)
+
+
+def fr_dict(mod):
+    return dict(setup=lambda: mod.WordCount(["a"]), workers=_two(lambda w: w.add("a")),
+                invariant=lambda w: w.counts["a"] == 2)
+
+
+def fr_log(mod):
+    return dict(setup=lambda: {"log": mod.Log(), "ids": []},
+                workers=[lambda s, x=x: s["ids"].append(s["log"].add(x)) for x in "ab"],
+                invariant=lambda s: sorted(s["ids"]) == [0, 1])
+
+
+def fr_cache(mod):
+    return dict(setup=mod.Cache, workers=_two(lambda c: c.get(0)), invariant=lambda c: c.made == [0])
+
+
+def fr_buffer(mod):
+    def consume(s):
+        s["out"].append(s["buf"].get())
+
+    def produce(s):
+        s["buf"].put(0)
+        s["buf"].put(1)
+    return dict(setup=lambda: {"buf": mod.Buffer(), "out": []}, workers=[consume, consume, produce],
+                invariant=lambda s: sorted(s["out"]) == [0, 1])
+
+
+def fr_mailbox(mod):
+    def main(s):
+        s["requests"].put(1)
+        s["got"].append(s["replies"].get())
+
+    def worker(s):
+        s["replies"].put(2 * s["requests"].get())
+    return dict(setup=lambda: {"requests": mod.Mailbox(), "replies": mod.Mailbox(), "got": []},
+                workers=[main, worker], invariant=lambda s: s["got"] == [2])
+
+
+def fr_bank(n):
+    def adapter(mod):
+        return dict(setup=lambda: mod.Bank(n),
+                    workers=[lambda b, s=s: b.transfer(s, (s + 1) % n, 1) for s in range(n)],
+                    invariant=lambda b: sum(b.balances) == 100 * n)
+    return adapter
+
+
+def fr_account(mod):
+    return dict(setup=mod.Account, workers=_two(lambda a: a.deposit(1)),
+                invariant=lambda a: a.balance == 2)
+
+
+def fr_philosophers(mod):
+    import asyncio
+
+    n = 3
+
+    def seat(i):
+        async def dine(forks):
+            await mod.philosopher(i, forks, 1)
+        return dine
+    return dict(setup=lambda: [asyncio.Lock() for _ in range(n)], workers=[seat(i) for i in range(n)],
+                invariant=lambda forks: not any(f.locked() for f in forks))
+
+
+# ---------------------------------------------------------------- the corpus
+
+def _equals(expected):
+    return lambda value: value == expected
+
+
+NOT_THREADS = "frontrun explores schedules of threads or asyncio tasks in one process; "
+
+PAIRS = [
+    Pair("lost_update_attr", "lost update through an attribute (`self.n += 1`)",
+         "lockset check; expect_no_races", ("race",), lockset(4, 200),
+         Stress("run", (4, 2000), _equals(8000), "run(4, 2000) == 8000"), fr_counter),
+    Pair("lost_update_global", "lost update through a global (`total += 1`)",
+         "lockset check; expect_no_races", ("race",), lockset(4, 200),
+         Stress("run", (4, 2000), _equals(8000), "run(4, 2000) == 8000"), fr_global),
+    Pair("lost_update_dict", "lost update through a dict item (`counts[w] += 1`)",
+         "preempt check (forced switches, seeded); expect_no_lost_update", ("race",),
+         preempt((4, 2000), 8000),
+         Stress("run", (4, 2000), _equals(8000), "run(4, 2000) == 8000"), fr_dict),
+    Pair("list_append_then_read", "list append, then read back its index",
+         "preempt check; expect_no_lost_update on entries found at their index", ("race",),
+         preempt((4, 500), 2000),
+         Stress("run", (4, 500), _equals(2000), "run(4, 500) == 2000"), fr_log),
+    Pair("check_then_act", "check-then-act (`if k not in cache: cache[k] = make(k)`)",
+         "preempt check; expect_no_lost_update on the number of keys made", ("race",),
+         preempt((4, 500), 500),
+         Stress("run", (4, 500), _equals(500), "run(4, 500) == 500"), fr_cache),
+    Pair("lock_per_call", "a new lock per call (`with threading.Lock():`)",
+         "lockset check; expect_no_races", ("race",), lockset(4, 200),
+         Stress("run", (4, 2000), _equals(8000), "run(4, 2000) == 8000"), fr_counter),
+    Pair("if_instead_of_while", "`if` instead of `while` around `Condition.wait()`",
+         "preempt check; thread exceptions re-raised (IndexError: error verdict)", ("error",),
+         preempt_true((2, 200), timeout=5),
+         Stress(_threads, (2, 200), _equals(True), "run(2, 200) is True, no thread raised"),
+         fr_buffer),
+    Pair("lost_wakeup_event", "lost wake-up with `Event.set()`/`clear()`",
+         "preempt check; a hang is a deadlock verdict (timeout 2 s)", ("deadlock",),
+         preempt_true((200,), timeout=2),
+         Stress(_threads, (200,), _equals(True), "run(200) is True within 2 s", timeout=2),
+         fr_mailbox),
+    Pair("lock_order_two", "two-lock order inversion (bank transfer)",
+         "lockorder check; raise_for_locks + expect_no_lock_cycles", ("deadlock",),
+         lock_cycles(20),
+         Stress("run", (100,), _equals([100, 100]), "run(100) == [100, 100] within 5 s"),
+         fr_bank(2)),
+    Pair("lock_order_three", "three-lock order inversion (a ring of transfers)",
+         "lockorder check; raise_for_locks + expect_no_lock_cycles", ("deadlock",),
+         lock_cycles(20),
+         Stress("run", (100,), _equals([100, 100, 100]), "run(100) == [100] * 3 within 5 s"),
+         fr_bank(3)),
+    Pair("rlock_reentry", "re-entry that needs an RLock, with a Lock",
+         "lockorder check (timeout 1 s); raise_for_locks + expect_no_self_deadlock", ("deadlock",),
+         self_deadlock(2, 50),
+         Stress("run", (2, 50), _equals(100), "run(2, 50) == 100 within 1 s", timeout=1),
+         fr_account),
+    Pair("queue_consumer_never_stops", "queue consumers that never stop (no sentinel)",
+         "no check needed: the hang itself, told apart as a deadlock (timeout 1 s)", ("deadlock",),
+         hang(list(range(20)), 3),
+         Stress("run", (list(range(20)), 3), _equals([x * x for x in range(20)]),
+                "run(range(20), 3) == squares within 1 s", timeout=1),
+         frontrun_na="the consumers are threads started inside run(); frontrun needs the workers "
+                     "as separate callables, and the hang is certain on every schedule"),
+    Pair("asyncio_lock_inversion", "asyncio lock inversion (dining philosophers)",
+         "asyncio check (timeout 1 s); expect_no_asyncio_deadlock", ("deadlock",),
+         asyncio_check(expect_no_asyncio_deadlock, 5, 3, timeout=1),
+         Stress("run", (5, 3), _equals(15), "run(5, 3) == 15 within 1 s", timeout=1),
+         fr_philosophers, needs="asyncio"),
+    Pair("asyncio_blocking_sleep", "blocking `time.sleep` in a coroutine",
+         "asyncio check; expect_no_blocking", ("failed",),
+         asyncio_check(expect_no_blocking, 5, 0.06),
+         Stress(_timed, (5, 0.06), lambda v: v[0] == [i * i for i in range(5)] and v[1] < 0.18,
+                "run(5, 0.06) right and faster than 3 x 0.06 s"),
+         frontrun_na=NOT_THREADS + "a blocked loop is a timing property, not an interleaving",
+         needs="asyncio"),
+    Pair("asyncio_unawaited", "un-awaited coroutine",
+         "asyncio check; expect_all_awaited", ("failed",),
+         asyncio_check(expect_all_awaited, [1, 2, 3]),
+         Stress("run", ([1, 2, 3],), _equals([10, 20, 30]), "run([1, 2, 3]) == [10, 20, 30]"),
+         frontrun_na=NOT_THREADS + "the bug is sequential (the body never runs in any schedule)",
+         needs="asyncio"),
+    Pair("asyncio_swallowed_cancel", "swallowed `CancelledError`",
+         "asyncio check; expect_cancellation_respected", ("failed",),
+         asyncio_check(expect_cancellation_respected),
+         Stress("run", (), _equals("cancelled"), "run() == 'cancelled'"),
+         frontrun_na=NOT_THREADS + "the bug is sequential (same outcome in every schedule)",
+         needs="asyncio"),
+    Pair("mpi_send_send", "MPI send-send exchange at 10 elements",
+         "2 ranks, mpi strict mode (synchronous sends); run_ranks explains the hang",
+         ("deadlock",), mpi_strict(10, ranks=2),
+         Stress(_mpi, (10,), lambda v: [list(x) for x in v] == [[1] * 10, [0] * 10],
+                "2 ranks swap 10 elements", timeout=2, options={"ranks": 2}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_recv_recv", "MPI recv-recv exchange",
+         "2 ranks, mpi strict mode; run_ranks explains the hang", ("deadlock",),
+         mpi_strict(10, ranks=2),
+         Stress(_mpi, (10,), lambda v: [list(x) for x in v] == [[1] * 10, [0] * 10],
+                "2 ranks swap 10 elements", timeout=2, options={"ranks": 2}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_any_source_order", "`ANY_SOURCE` arrival-order assumption",
+         "4 ranks, mpi order 'reverse' (forced arrival order); expect_equal on rank 0",
+         ("failed",), grade_any_source,
+         Stress(_mpi, (), lambda v: v[0] == [10, 20, 30], "rank 0 gets [10, 20, 30] from 4 ranks",
+                timeout=10, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_barrier_skipped", "a collective skipped by one rank",
+         "3 ranks, mpi strict mode; run_ranks explains the hang", ("deadlock",),
+         mpi_strict(ranks=3),
+         Stress(_mpi, (), _equals([3, 3, 3]), "3 ranks return 3 within 2 s", timeout=2,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("gil_threads_as_parallel", "GIL-bound threads posing as parallel",
+         "work/span of the process tree's CPU time; expect_parallel(workers=2, cores=2)",
+         ("failed",), grade_parallel,
+         Stress(_speedup, (3_000_000, 2), lambda s: s >= 1.5,
+                "wall-clock speedup of run(3e6, 2) over sequential >= 1.5", timeout=30),
+         frontrun_na="a speedup is not an interleaving property", needs="processes"),
+    Pair("mp_value_increment", "`v.value += 1` on a shared multiprocessing.Value",
+         "preempt check (forced switches in the child processes too); expect_no_lost_update",
+         ("race",), preempt((2, 2000), 4000),
+         Stress("run", (2, 2000), _equals(4000), "run(2, 2000) == 4000"),
+         frontrun_na="frontrun's process mode is for SQL/Redis state shared by processes, not "
+                     "multiprocessing.Value", needs="processes"),
+    Pair("opencl_no_bounds_check", "OpenCL kernel without a bounds check",
+         "Oclgrind check (grader.judge.expect_gpu)", ("failed",), None,
+         Stress("run", (1000,), lambda v: list(v) == [2.0 * i for i in range(1000)],
+                "run(1000) == 2 * arange(1000) (PoCL)", timeout=20),
+         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl",
+         unavailable="check not available yet: no Oclgrind check in grader/judge when this "
+                     "table was made"),
+]
+
+BY_NAME = {p.name: p for p in PAIRS}

@@ -1,0 +1,35 @@
+"""`while` around `Condition.wait()` (correct twin): a woken consumer checks again whether
+there is an item for it."""
+import threading
+
+
+class Buffer:
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.items = []
+
+    def put(self, x):
+        with self.cond:
+            self.items.append(x)
+            self.cond.notify_all()
+
+    def get(self):
+        with self.cond:
+            while not self.items:
+                self.cond.wait()
+            return self.items.pop(0)
+
+
+def run(n_consumers, n):
+    buf, out = Buffer(), []
+    def consume():
+        for _ in range(n):
+            out.append(buf.get())
+    ts = [threading.Thread(target=consume) for _ in range(n_consumers)]
+    for t in ts:
+        t.start()
+    for i in range(n * n_consumers):
+        buf.put(i)
+    for t in ts:
+        t.join()
+    return sorted(out) == list(range(n * n_consumers))
