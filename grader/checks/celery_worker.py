@@ -335,7 +335,12 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
             sent = target.apply_async(args)
             out["canvas"] = "task"
         else:
+            before = _snapshot(module)
             built = target(*args)
+            after = _snapshot(module)
+            changed = sorted(n for n in after if before.get(n) != after[n])
+            if changed:  # the caller's process changed globals: no worker process sees that
+                out["globals_written_by_caller"] = changed[:10]
             reassert_not_eager(module, notes)
             out["canvas"] = describe_canvas(built)
             if out["canvas"] in ("chord", "chain", "group", "signature"):
