@@ -44,7 +44,8 @@ _HEADS = (
 )
 _SKIP = re.compile(r"(COMPUTE-SANITIZER|ERROR SUMMARY|LEAK SUMMARY|RACECHECK SUMMARY|Saved host "
                    r"backtrace|Target application returned)")
-_KERNEL = re.compile(r"\b(?:at|in)\s+(?:0x[0-9a-fA-F]+\s+in\s+)?(?:[^\s:]*:\d+:)?([A-Za-z_]\w{0,200})\(")
+_KERNEL = re.compile(r"\b(?:at|in)\s+(?:0x[0-9a-fA-F]+\s+in\s+)?(?:[^\s:]*:\d+:)?"
+                     r"([A-Za-z_]\w{0,200})(?:\(|\+0x)")
 _THREAD = re.compile(r"by thread \((\d+),(\d+),(\d+)\) in block \((\d+),(\d+),(\d+)\)")
 _FILE_LINE = re.compile(r"(?:in|at)\s+\S*?\.(?:cu|ptx|cubin)?:(\d+)")
 
