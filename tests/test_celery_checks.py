@@ -1,0 +1,140 @@
+"""The Celery worker harness on real workers: each check catches its bug and passes its
+correct twin (result.get() inside a task, state in module globals, canvas kinds, a killed
+pool process lost or redelivered), and the student's own broker and eager mode are replaced."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from grader.course import Limits
+from grader.judge.expect_celery import (
+    canvas_step, celery_fault, celery_run, expect_no_sync_get, expect_step, expect_steps,
+    expect_survives_worker_loss, task_step,
+)
+from grader.judge.proxy import Student
+from grader.judge.verdicts import Failed
+from grader.sandbox.local import LocalBackend
+
+SOURCE = """
+    from celery import Celery, chain, chord, group
+
+    app = Celery("tasks", broker="redis://nowhere.invalid:6379/0")
+    app.conf.task_always_eager = True          # the harness must ignore this
+    SAFE = {"acks_late": True, "reject_on_worker_lost": True}
+    _current = {"x": 0}
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    @app.task
+    def mul(x, y):
+        return x * y
+
+    @app.task
+    def xsum(values):
+        return sum(values)
+
+    @app.task
+    def xsum_waiting(values):                  # result.get() inside a task, guard "disabled"
+        total = 0
+        for v in values:
+            total = add.delay(total, v).get(disable_sync_subtasks=False)
+        return total
+
+    @app.task
+    def times_current(y):
+        return y * _current["x"]
+
+    @app.task
+    def ran_eagerly():
+        return ran_eagerly.request.is_eager
+
+    @app.task(**SAFE)
+    def add_safe(x, y):
+        return x + y
+
+    def sum_of_squares(xs):
+        return chord((mul.s(x, x) for x in xs), xsum.s())
+
+    def squares_group(xs):
+        return group(mul.s(x, x) for x in xs)
+
+    def pipeline(x):                           # (x + 4) * x
+        return chain(add.s(x, 4), mul.s(x))
+
+    def pipeline_global(x):                    # the same, with x kept in a module global
+        _current["x"] = x
+        return chain(add.s(x, 4), times_current.s())
+"""
+
+STEPS = [
+    task_step("add", 2, 3, expect=5),
+    task_step("xsum", [1, 2, 3], expect=6),
+    task_step("xsum_waiting", [1, 2, 3], expect=6),
+    canvas_step("sum_of_squares", [1, 2, 3], kind="chord", expect=14),
+    canvas_step("squares_group", [1, 2, 3], kind="chord", expect=14),
+    canvas_step("pipeline", 5, kind="chain", expect=45),
+    canvas_step("pipeline_global", 5, kind="chain", expect=45),
+    task_step("ran_eagerly", expect=False),
+]
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("celery")
+    (folder / "tasks.py").write_text(textwrap.dedent(SOURCE))
+    limits = Limits(wall_seconds=30)
+    with LocalBackend().open(folder, limits) as session:
+        yield Student(session=session, module="tasks", timeout=30, limits=limits.__dict__)
+
+
+def _by_step(report, name):
+    return next(i for i, s in enumerate(report.steps) if (s.get("task") or s.get("canvas")) == name)
+
+
+def test_functional_worker_runs_tasks_and_canvases(student):
+    report = celery_run(student, "functional", STEPS)
+    expect_steps(report, only=("add", "xsum", "sum_of_squares", "pipeline", "pipeline_global"))
+    kinds = {o["step"]: o["canvas"] for o in report.outcomes}
+    assert kinds["sum_of_squares"] == "chord" and kinds["squares_group"] == "group"
+    expect_step(report, _by_step(report, "ran_eagerly"))
+    assert report["eager_was_set"] and "nowhere.invalid" in report["broker_was"]
+
+
+def test_wrong_canvas_kind_is_named(student):
+    report = celery_run(student, "functional", STEPS)
+    with pytest.raises(Failed, match="returned a group, expected a chord"):
+        expect_step(report, _by_step(report, "squares_group"))
+
+
+def test_result_get_inside_a_task_is_caught_even_when_disabled(student):
+    report = celery_run(student, "functional", STEPS)
+    assert {c["task"] for c in report["sync_get"]} == {"tasks.xsum_waiting"}
+    assert "disable_sync_subtasks=False" in report["sync_get"][0]["code"]
+    with pytest.raises(Failed, match=r"Never call result.get\(\) within a task"):
+        expect_step(report, _by_step(report, "xsum_waiting"))
+    with pytest.raises(Failed, match="xsum_waiting"):
+        expect_no_sync_get(report)
+
+
+def test_prefork_worker_exposes_state_in_globals(student):
+    report = celery_run(student, "isolation", STEPS)
+    expect_steps(report, only=("add", "xsum", "sum_of_squares", "pipeline"))
+    with pytest.raises(Failed, match="module global _current"):
+        expect_step(report, _by_step(report, "pipeline_global"))
+    expect_step(report, _by_step(report, "ran_eagerly"))
+    assert {c["task"] for c in report["sync_get"]} == {"tasks.xsum_waiting"}
+
+
+def test_killed_pool_process_lost_or_redelivered(student):
+    report = celery_fault(student, {"add": [2, 3], "add_safe": [4, 5]})
+    runs = {r["task"]: r for r in report["runs"]}
+    assert runs["add"]["outcome"] == "lost" and runs["add"]["error"]["type"] == "WorkerLostError"
+    assert runs["add_safe"]["outcome"] == "completed" and runs["add_safe"]["value"] == 9
+    assert runs["add"]["killed_pid"] != runs["add_safe"]["killed_pid"]
+    with pytest.raises(Failed, match="Task add was lost"):
+        expect_survives_worker_loss(report)
+    expect_survives_worker_loss(celery_fault(student, {"add_safe": [1, 1]}))
