@@ -1,0 +1,17 @@
+"""Mutant (Thread(target=work(i, args)): the work runs in the caller, one call after another) for thread_fanout."""
+
+import threading
+
+
+def run_in_threads(func, args_list):
+    results = [None] * len(args_list)
+
+    def work(i, args):
+        results[i] = func(*args)
+
+    threads = [threading.Thread(target=work(i, args)) for i, args in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
