@@ -27,7 +27,6 @@ import os
 import resource
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import time
 from grader.agent.frames import parse_faulthandler
 from grader.agent import wrappers
 from grader.agent.safeio import read_untrusted
-from grader.sandbox.base import REPLY_MARK, decode_request
+from grader.sandbox.base import REPLY_MARK, STARTUP_SECONDS, decode_request
 
 POLL = 0.02
 STALL_WINDOW = 1.0
@@ -102,6 +101,13 @@ PLATFORM_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkser
 def _leftovers(root: int) -> list[str]:
     names = [_cmdline(p) for p in descendants(root)]
     return [n for n in names if not any(h in n for h in PLATFORM_HELPERS)]
+
+
+def _calls_started(outdir: str) -> int:
+    try:
+        return sum(1 for name in os.listdir(outdir) if name.startswith("called-"))
+    except OSError:
+        return 0
 
 
 def _signal_all(pids, sig) -> None:
@@ -289,6 +295,9 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
     peak_running, polls = 0, 0
     timed_out = False
+    expected_calls = max(1, int(request.get("ranks") or 0))
+    deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
+    called = False
     while proc.poll() is None:
         now = time.monotonic()
         tree = descendants(os.getpid())
@@ -298,7 +307,9 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
         if polls % PEAK_EVERY == 0:
             peak_running = max(peak_running, len(_runnable(tree)))
         polls += 1
-        if now - t0 > timeout:
+        if not called and _calls_started(outdir) >= expected_calls:
+            called, deadline = True, now + timeout
+        if now > deadline:
             timed_out = True
             break
         time.sleep(POLL)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for
+from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location
 from grader.judge.verdicts import Deadlock, Failed
 
 SEND_FIRST = ("Both ranks of a pair call send first: MPI may wait for the matching receive before "
@@ -65,7 +65,13 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     in_mpi = len(codes) >= len(hung) and all(_MPI_CALL.search(c) for c in codes)
     if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK):
         raise_for(reply)
-    if any(_SEND.search(c) for c in codes):
+    failed = [r for r in raw.get("ranks", []) if r.get("status") == "exception"]
+    if failed:  # the root cause: a rank that raised left its partners waiting
+        exc = failed[0].get("exception") or {}
+        why = (f"Rank {failed[0].get('rank')} raised {exc.get('type', 'an error')}: "
+               f"{str(exc.get('message', ''))[:300]}{student_location(exc.get('frames', []))}, "
+               "so the ranks waiting for its messages could never finish.")
+    elif any(_SEND.search(c) for c in codes):
         why = SEND_FIRST + (STRICT_NOTE if strict else "")
     elif codes and all(_RECV.search(c) for c in codes):
         why = RECV_FIRST

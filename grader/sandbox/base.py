@@ -15,6 +15,19 @@ from pathlib import Path
 
 from grader.course import Limits
 
+# A request's `timeout` counts from the moment every rank has called the student's function
+# (the agent leaves `called-<rank>` in its out folder just before): starting interpreters,
+# importing numpy and mpi4py and the student's module, on a loaded machine, must not eat into
+# it. Start-up itself gets this long on top; a hang at import is still caught.
+STARTUP_SECONDS = 10.0
+GRACE = 10.0  # seconds the supervisor gets beyond the longest it may let a request run
+
+
+def supervisor_limit(request: dict) -> float:
+    """The longest a request may take before the backend gives up on its supervisor: start-up,
+    then the request's own timeout once the student's function is called, then the grace."""
+    return 2 * float(request.get("timeout", 10)) + STARTUP_SECONDS + GRACE
+
 REPLY_MARK = "@@pgrader-reply@@ "
 
 

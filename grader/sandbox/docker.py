@@ -28,9 +28,8 @@ from grader.course import Limits
 from grader.errors import SandboxUnavailable
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
-from grader.sandbox.base import Backend, Session, encode_request, parse_reply
+from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
 
-GRACE = 10.0  # seconds the supervisor gets beyond the request's own limit
 PYTHON = "/opt/venv/bin/python"
 LABEL = "pgrader"
 OWNER = "pgrader.owner"  # host pid of the grader that started the container
@@ -88,7 +87,7 @@ class DockerSession(Session):
         request = {**request, "rlimit_memory": False, "rlimit_pids": False, "agent_user": STUDENT}
         argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
                 "--workroot", "/work", encode_request(request)]
-        limit = float(request.get("timeout", 10)) + GRACE
+        limit = supervisor_limit(request)
         reply, again = self._attempt(argv, limit)
         if again:  # the container was broken (e.g. by leftovers of an earlier call): one more try
             reply, _ = self._attempt(argv, limit)

@@ -17,9 +17,8 @@ import tempfile
 from pathlib import Path
 
 from grader.course import Limits
-from grader.sandbox.base import Backend, Session, encode_request, parse_reply
+from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
 
-GRACE = 10.0  # seconds the supervisor gets beyond the request's own limit
 
 
 @functools.cache
@@ -56,7 +55,7 @@ class LocalSession(Session):
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            out, err = proc.communicate(timeout=float(request.get("timeout", 10)) + GRACE)
+            out, err = proc.communicate(timeout=supervisor_limit(request))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
