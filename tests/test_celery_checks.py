@@ -45,6 +45,12 @@ SOURCE = """
         return total
 
     @app.task
+    def xsum_unguarded(values):                # puts Celery's own get() back, then waits
+        import celery.result
+        celery.result.AsyncResult.get = celery.result.AsyncResult.get.__wrapped__
+        return sum(add.delay(0, v).get(disable_sync_subtasks=False) for v in values)
+
+    @app.task
     def times_current(y):
         return y * _current["x"]
 
@@ -117,6 +123,13 @@ def test_result_get_inside_a_task_is_caught_even_when_disabled(student):
     with pytest.raises(Failed, match=r"Never call result.get\(\) within a task"):
         expect_step(report, _by_step(report, "xsum_waiting"))
     with pytest.raises(Failed, match="xsum_waiting"):
+        expect_no_sync_get(report)
+
+
+def test_removing_the_guard_is_caught(student):
+    report = celery_run(student, "functional", [task_step("xsum_unguarded", [1, 2], expect=3)])
+    assert any(c.get("tampered") for c in report["sync_get"])
+    with pytest.raises(Failed, match="switched off the grader's check"):
         expect_no_sync_get(report)
 
 

@@ -71,7 +71,8 @@ def task_step(name: str, *args, expect=None, what: str | None = None) -> dict:
     return {"task": name, "args": list(args), "expect": expect, "what": what}
 
 
-def canvas_step(name: str, *args, kind: str | None = None, expect=None, what: str | None = None) -> dict:
+def canvas_step(name: str, *args, kind: str | None = None, expect=None,
+                what: str | None = None) -> dict:
     """A step that calls the student's function `name(*args)`, which must return a canvas of
     `kind` ("chord", "chain", "group", "signature"), and runs it on the worker."""
     return {"canvas": name, "args": list(args), "kind": kind, "expect": expect, "what": what}
@@ -160,6 +161,12 @@ def expect_no_sync_get(report: CeleryReport) -> None:
             raise Failed("None of your tasks completed on the worker, so this could not be "
                          "checked; see the other tests for why.")
         return
+    tampered = [c for c in calls if c.get("tampered")]
+    if tampered:
+        raise Failed("Your code switched off the grader's check of result.get() inside tasks "
+                     "(it put Celery's original methods back; noticed when task "
+                     f"{tampered[0]['task']} ended), so this check could not run and earns no "
+                     "points.", sync_get=calls)
     c = calls[0]
     raise Failed(f"Task {c['task']} waited for another task's result with .{c['method']}() "
                  f"({c['file']}, line {c['line']}: `{c['code']}`). {SYNC_GET}" + _eager(report),
@@ -192,7 +199,8 @@ def expect_step(report: CeleryReport, index: int) -> None:
     status = out.get("status")
     kind = step.get("kind")
     if status == "missing":
-        raise StudentError(f"{out['step']} is not defined in your module: the exercise asks for it.")
+        raise StudentError(f"{out['step']} is not defined in your module: the exercise asks "
+                           "for it.")
     if status == "not-a-task":
         raise Failed(f"{out['step']} is not a Celery task: decorate it with @app.task.")
     got_kind = out.get("canvas", "")
