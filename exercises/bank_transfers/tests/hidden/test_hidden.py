@@ -1,0 +1,340 @@
+"""Hidden tests for bank_transfers.
+
+The three bugs of this exercise are each judged by the check made for them, not by luck:
+- lock-order deadlock: the lockorder check records which lock each thread holds while it waits
+  for another and reports the cycle A -> B, B -> A even when this run did not hang;
+- money created or destroyed: lost updates and check-then-act overdrafts under forced thread
+  switches (preempt), and every write of a balance checked for a consistent lock (lockset);
+- one lock for the whole bank: a transfer is held in the middle of its work (its amount waits
+  when it is added or subtracted) while a transfer on two other accounts must still finish.
+"""
+
+from grader.testing import (
+    Failed, Race, StudentError, expect_equal, expect_no_lock_cycles, expect_no_lost_update,
+    expect_no_races, expect_no_self_deadlock, raise_for_locks,
+)
+
+START = 100  # every account of the randomised probes starts with this much
+
+
+# ---------------------------------------------------------------- probes (run in the sandbox)
+
+def _sequential(mod):
+    bank = mod.Bank({"alice": 50, "bob": 20, "carol": 0})
+    steps = [bank.transfer("alice", "bob", 30), bank.transfer("bob", "carol", 50),
+             bank.transfer("bob", "carol", 45), bank.transfer("carol", "alice", 45)]
+    return {"results": steps, "balances": [bank.balance(a) for a in ("alice", "bob", "carol")],
+            "total": bank.total()}
+
+
+def _invalid(mod):
+    import threading
+
+    bank = mod.Bank({"a": 10, "b": 10})
+    out = {}
+    for name, args in [("same", ("a", "a", 5)), ("zero", ("a", "b", 0)),
+                       ("negative", ("a", "b", -3)), ("unknown", ("a", "zzz", 1))]:
+        box = []
+
+        def attempt():
+            try:
+                box.append(("returned", bank.transfer(*args)))
+            except Exception as exc:  # noqa: BLE001 - the type is what is judged
+                box.append(("raised", type(exc).__name__))
+
+        t = threading.Thread(target=attempt, daemon=True)
+        t.start()
+        t.join(2)
+        out[name] = list(box[0]) if box else ["hung", None]
+        if not box:
+            break  # a transfer that hangs holds its lock: the rest would hang too
+    out["balances"] = [bank.balance("a"), bank.balance("b")] if all(
+        v[0] != "hung" for v in out.values()) else None
+    return out
+
+
+def _opposite_transfers(mod, rounds):
+    import threading
+
+    bank = mod.Bank({"a": 1000, "b": 1000})
+
+    def run(src, dst):
+        for _ in range(rounds):
+            bank.transfer(src, dst, 1)
+
+    # One after the other: this run cannot hang, but the lock orders are recorded all the same.
+    for src, dst in (("a", "b"), ("b", "a")):
+        t = threading.Thread(target=run, args=(src, dst), name=f"transfers {src}->{dst}")
+        t.start()
+        t.join()
+    return [bank.balance("a"), bank.balance("b")]
+
+
+def _random_transfers(mod, seed, n_threads, n_transfers, n_accounts, start):
+    import random
+    import threading
+
+    names = [f"acct{i}" for i in range(n_accounts)]
+    bank = mod.Bank({name: start for name in names})
+    done = []
+
+    def worker(k):
+        rng = random.Random(f"{seed}:{k}")
+        ok = 0
+        for _ in range(n_transfers):
+            src, dst = rng.sample(names, 2)
+            ok += bool(bank.transfer(src, dst, rng.randint(1, start // 2)))
+        done.append(ok)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"balances": {name: bank.balance(name) for name in names}, "total": bank.total(),
+            "succeeded": sum(done)}
+
+
+def _drain(mod, rounds, n_threads, k):
+    """Each round: `pool` holds exactly k * 10; n_threads threads each try transfer(pool, own, 10)
+    until one fails. Exactly k transfers may succeed, and pool must end at 0."""
+    import threading
+
+    worst = None
+    for r in range(rounds):
+        names = [f"t{i}" for i in range(n_threads)]
+        bank = mod.Bank({"pool": 10 * k, **{n: 0 for n in names}})
+        wins = []
+
+        def worker(name):
+            while bank.transfer("pool", name, 10):
+                wins.append(name)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        pool = bank.balance("pool")
+        if pool != 0 or len(wins) != k:
+            worst = {"round": r, "pool": pool, "succeeded": len(wins)}
+            break
+    return worst
+
+
+def _snapshots(mod, n_threads, n_transfers, n_totals):
+    import random
+    import threading
+
+    names = ["a", "b", "c", "d"]
+    bank = mod.Bank({n: 100 for n in names})
+    seen = []
+
+    def mover(k):
+        rng = random.Random(k)
+        for _ in range(n_transfers):
+            src, dst = rng.sample(names, 2)
+            bank.transfer(src, dst, rng.randint(1, 50))
+
+    def auditor():
+        for _ in range(n_totals):
+            seen.append(bank.total())
+
+    threads = [threading.Thread(target=mover, args=(k,)) for k in range(n_threads)]
+    threads.append(threading.Thread(target=auditor))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(set(seen))
+
+
+def _overlap(mod):
+    """Hold transfer('a', 'b', 10) in the middle of its work, then run transfer('c', 'd', 5)."""
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    class HeldAmount(int):
+        """An amount of 10 whose arithmetic waits (at most 3 s) until the probe lets it go: the
+        transfer that adds or subtracts it stays in the middle of its work, locks held."""
+
+        def _hold(self):
+            inside.set()
+            release.wait(3)
+
+        def __rsub__(self, other):
+            self._hold()
+            return int(other) - int.__int__(self)
+
+        def __radd__(self, other):
+            self._hold()
+            return int(other) + int.__int__(self)
+
+        def __sub__(self, other):
+            self._hold()
+            return int.__int__(self) - int(other)
+
+        def __add__(self, other):
+            self._hold()
+            return int.__int__(self) + int(other)
+
+        def __int__(self):
+            self._hold()
+            return int.__int__(self)
+
+        __index__ = __int__
+
+    bank = mod.Bank({"a": 100, "b": 100, "c": 100, "d": 100})
+    results = {}
+
+    def slow():
+        results["a->b"] = bank.transfer("a", "b", HeldAmount(10))
+
+    def fast():
+        results["c->d"] = bank.transfer("c", "d", 5)
+
+    t_slow = threading.Thread(target=slow, daemon=True)
+    t_slow.start()
+    if not inside.wait(3):
+        release.set()
+        t_slow.join(3)
+        return {"held": False}
+    t_fast = threading.Thread(target=fast, daemon=True)
+    t_fast.start()
+    t_fast.join(1.0)
+    overlapped = not t_fast.is_alive()
+    release.set()
+    t_slow.join(3)
+    t_fast.join(3)
+    return {"held": True, "overlapped": overlapped, "results": results,
+            "balances": [bank.balance(x) for x in "abcd"]}
+
+
+# ---------------------------------------------------------------- tests
+
+def test_sequential_semantics(student):
+    """transfer moves money, refuses (False) when funds are short; balance and total agree"""
+    got = student.run(_sequential)
+    expect_equal(got["results"], [True, True, False, True],
+                 "transfer(alice->bob 30), (bob->carol 50), (bob->carol 45), (carol->alice 45)",
+                 hint="A transfer returns True when it moved the money and False, moving nothing, "
+                      "when the source has less than the amount.")
+    expect_equal(got["balances"], [65, 0, 5], "the balances of alice, bob, carol afterwards")
+    expect_equal(got["total"], 70, "total() afterwards")
+
+
+def test_invalid_transfers(student):
+    """A transfer to the same account or of a non-positive amount raises ValueError; unknown accounts KeyError"""
+    got = student.run(_invalid, timeout=8)
+    if got.get("same") == ["hung", None]:
+        raise Failed("transfer('a', 'a', 5) never returned: with one lock per account, taking the "
+                     "locks of src and dst takes the same Lock twice when src == dst, and a "
+                     "threading.Lock waits for itself forever. Raise ValueError before taking any "
+                     "lock when src == dst.")
+    expected = {"same": ["raised", "ValueError"], "zero": ["raised", "ValueError"],
+                "negative": ["raised", "ValueError"], "unknown": ["raised", "KeyError"]}
+    calls = {"same": "transfer('a', 'a', 5)", "zero": "transfer('a', 'b', 0)",
+             "negative": "transfer('a', 'b', -3)", "unknown": "transfer('a', 'zzz', 1)"}
+    for key, want in expected.items():
+        if got.get(key) != want:
+            did = got.get(key) or ["hung", None]
+            shown = {"returned": f"returned {did[1]!r}", "raised": f"raised {did[1]}",
+                     "hung": "never returned"}[did[0]]
+            raise Failed(f"{calls[key]} {shown}; it must raise {want[1]} (see the statement).")
+    expect_equal(got["balances"], [10, 10], "the balances after the refused transfers",
+                 hint="A refused transfer must not move any money.")
+
+
+def test_no_lock_order_deadlock(student):
+    """Locks are always taken in one global order: no A->B against B->A deadlock (lock-order check)"""
+    reply = student.reply(_opposite_transfers, 20, checks={"lockorder": {}}, timeout=4,
+                          what="transfers a->b in one thread and b->a in another")
+    raise_for_locks(reply)
+    what = "transfer('a', 'b', 1) in one thread and transfer('b', 'a', 1) in another"
+    expect_no_self_deadlock(reply, what)
+    expect_no_lock_cycles(reply, what, hint=(
+        "Take the two accounts' locks in an order that does not depend on the direction of the "
+        "transfer, for example sorted by account name: `first, second = sorted((src, dst))`."))
+    expect_equal(reply.value, [1000, 1000], "the balances after 20 transfers each way")
+
+
+def _expect_money_kept(got, n_accounts, what, reply=None):
+    """Total unchanged, no balance below zero; a Race verdict when forced switches broke it."""
+    want = n_accounts * START
+    negative = {k: v for k, v in got["balances"].items() if not (isinstance(v, int) and v >= 0)}
+    summed = sum(v for v in got["balances"].values() if isinstance(v, int))
+    if reply is not None and summed != want:
+        expect_no_lost_update(summed, want, f"the sum of all balances after {what}", reply,
+                              hint="Money was created or destroyed: hold the locks of both "
+                                   "accounts around the check and both updates.")
+    if negative:
+        raise Race(f"After {what} some balances are negative ({negative}): a transfer checked the "
+                   "funds and another thread emptied the account before the money was taken. "
+                   "Check the balance and move the money while holding the account's lock.",
+                   balances=got["balances"])
+    expect_equal(summed, want, f"the sum of all balances after {what}")
+    expect_equal(got["total"], want, f"total() after {what}")
+
+
+def test_money_kept_under_forced_switches(student, seed):
+    """No money is created or destroyed when threads are switched in the middle of a transfer"""
+    got = student.run(_random_transfers, seed, 4, 300, 4, START, timeout=5,
+                      checks={"preempt": {"seed": seed}, "lockorder": {}},
+                      what="4 threads doing 300 random transfers each among 4 accounts")
+    _expect_money_kept(got, 4, "4 threads doing 300 random transfers each among 4 accounts",
+                       student.last)
+
+
+def test_no_races_under_lockset(student, seed):
+    """Every write of a balance holds that account's lock (lockset check)"""
+    got = student.run(_random_transfers, seed, 4, 100, 4, START, timeout=4, checks={"lockset": {}},
+                      what="4 threads doing 100 random transfers each")
+    expect_no_races(student.last, "the balances updated by transfer() from 4 threads",
+                    hint="Hold the locks of both accounts whenever you read and change their "
+                         "balances.")
+    _expect_money_kept(got, 4, "4 threads doing 100 random transfers each")
+
+
+def test_no_overdraft_under_forced_switches(student, seed):
+    """Concurrent transfers from one account never take more than it holds"""
+    worst = student.run(_drain, 30, 4, 3, timeout=8,
+                        checks={"preempt": {"seed": seed, "probability": 0.2}},
+                        what="4 threads emptying an account of 30 in transfers of 10")
+    if worst is not None:
+        raise Race(
+            f"4 threads emptied an account holding 30 in transfers of 10 (forced thread switches, "
+            f"seed {seed}): {worst['succeeded']} transfers succeeded and the account ended at "
+            f"{worst['pool']}, but exactly 3 may succeed and it must end at 0. A transfer checked "
+            "the funds, then another thread took the money before this one did: check the "
+            "balance and move the money in one step, under the account's lock.", **worst)
+
+
+def test_total_is_a_consistent_snapshot(student):
+    """total() called while transfers run never sees money in flight"""
+    seen = student.run(_snapshots, 3, 200, 200, timeout=4,
+                       checks={"preempt": {"seed": 1, "probability": 0.1}, "lockorder": {}},
+                       what="total() called 200 times while 3 threads transfer")
+    if seen != [400]:
+        raise Failed(f"total() called while 3 threads were transferring returned {seen[:8]}; the "
+                     "bank always holds 400. total() added up balances while a transfer had "
+                     "taken money from one account and not yet added it to the other: hold "
+                     "every account's lock (taken in the same global order as in transfer) while "
+                     "adding up.", seen=seen[:20])
+
+
+def test_disjoint_transfers_overlap(student):
+    """Transfers between different accounts run at the same time (no lock for the whole bank)"""
+    got = student.run(_overlap, timeout=10, what="transfer('a', 'b', 10) and transfer('c', 'd', 5)")
+    if not got["held"]:
+        raise Failed("transfer('a', 'b', 10) never added or subtracted its amount, so the grader "
+                     "could not hold it in the middle of its work. Move the money with "
+                     "`balance -= amount` and `balance += amount`.")
+    if not got["overlapped"]:
+        raise Failed("While transfer('a', 'b', 10) was in the middle of moving money, "
+                     "transfer('c', 'd', 5), on two other accounts, had to wait for it: your bank "
+                     "lets only one transfer run at a time (one lock for the whole bank). Give "
+                     "each account its own lock and take only the locks of the two accounts a "
+                     "transfer touches.")
+    expect_equal(got["results"], {"a->b": True, "c->d": True}, "the two transfers")
+    expect_equal(got["balances"], [90, 110, 95, 105], "the balances of a, b, c, d afterwards")
