@@ -389,6 +389,8 @@ def _run_steps(module, steps, deadline: float, step_timeout: float, workdir: str
 
 
 def _report(mode: str, before: dict, notes: dict, record_dir: str, outcomes, **extra) -> dict:
+    if any(o.get("status") == "timeout" for o in outcomes):
+        extra["worker_log_tail"] = _log_tail(record_dir)
     return {"mode": mode, "eager_was_set": before["eager"] or bool(notes.get("eager")),
             "broker_was": before["broker"], "backend_was": before["backend"],
             "outcomes": outcomes, "sync_get": _read_records(record_dir, "sync-get-"),
@@ -434,7 +436,7 @@ def in_process_worker(module, concurrency: int = 4, record_dir: str | None = Non
         state.should_terminate = 0
 
 
-def functional(module, steps: list[dict], timeout: float = 8.0, step_timeout: float = 3.0,
+def functional(module, steps: list[dict], timeout: float = 10.0, step_timeout: float = 5.0,
                concurrency: int = 4) -> dict:
     """Run `steps` on an in-process worker; the report of what each did."""
     deadline = time.monotonic() + timeout
@@ -508,7 +510,7 @@ def _log_errors(record_dir: str) -> list[str]:
     return list(dict.fromkeys(keep))[:20]
 
 
-def isolation(module, steps: list[dict], timeout: float = 12.0, step_timeout: float = 3.0,
+def isolation(module, steps: list[dict], timeout: float = 16.0, step_timeout: float = 6.0,
               concurrency: int = 2) -> dict:
     """Run `steps` on a prefork worker in its own process, each task in a fresh pool process."""
     deadline = time.monotonic() + timeout

@@ -237,7 +237,7 @@ def expect_step(report: CeleryReport, index: int) -> None:
         raise Timeout(f"{what} never finished on a {where} (its state stayed "
                       f"{out.get('state', '?')}). Check that each task returns and that no task "
                       "waits for another one." + _globals_hint(report) + _eager(report),
-                      worker_errors=errors)
+                      worker_errors=errors, worker_log=report.get("worker_log_tail", ""))
     expected, got = step.get("expect"), out.get("value")
     if step.get("expect") is not None and not (type(got) is type(expected) and got == expected):
         hint = _globals_hint(report) if report.get("mode") == "isolation" else ""
