@@ -43,6 +43,7 @@ import time
 
 SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
 MAX_SLEEP_SECONDS = 0.25   # then sleep between polls: 1 ms, doubling up to this
+AGREE_SPIN_SECONDS = 0.002  # before a collective: ranks often wait there for the slowest one
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
 _CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split", "Split_type",
@@ -150,14 +151,14 @@ def _keeps_strict(create):
     return method
 
 
-def _wait(poll):
+def _wait(poll, spin: float = SPIN_SECONDS):
     """Call `poll()` until it returns something other than None/False; return that."""
     start, pause = time.monotonic(), 0.001
     while True:
         result = poll()
         if result is not None and result is not False:
             return result
-        if time.monotonic() - start > SPIN_SECONDS:
+        if time.monotonic() - start > spin:
             time.sleep(pause)
             pause = min(2 * pause, MAX_SLEEP_SECONDS)
 
@@ -246,7 +247,7 @@ def _agree(comm, name: str, root) -> None:
     mine = np.array([entry[1], _NAMES.index(name), root], dtype="i8")
     every = np.empty((MPI.Comm.Get_size(comm), 3), dtype="i8")
     request = MPI.Intracomm.Iallgather(entry[0], mine, every)
-    _wait(request.Test)
+    _wait(request.Test, AGREE_SPIN_SECONDS)  # ranks waiting for a slower one barely use CPU
     if (every == mine).all():
         return
 

@@ -1,0 +1,66 @@
+"""Shared by the public and hidden tests of mpi_collective_stats: run `distributed_stats` on N
+ranks and check the root's (mean, std) and everyone else's None."""
+
+import math
+
+import numpy as np
+
+from grader.judge.expect_mpi import run_ranks
+from grader.testing import Failed
+
+TIMEOUT = 4  # seconds from the call: a correct solution takes well under one
+
+
+def make(n, seed):
+    """The data the root passes in (what the probes build)."""
+    return np.random.default_rng(seed).normal(50.0, 10.0, n)
+
+
+def _close(got, want) -> bool:
+    return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _hint(got, data, ranks) -> str:
+    """Why a wrong (mean, std) may be wrong: the usual slips, recognised by their numbers."""
+    kept = data[:len(data) // ranks * ranks]
+    if kept.size and kept.size < data.size and _close(got[0], kept.mean()):
+        return (f"It matches the first {kept.size} of the {data.size} numbers only: parts of "
+                f"len // size elements drop the last {data.size - kept.size}; "
+                "numpy.array_split makes parts that differ by at most one.")
+    parts = [p for p in np.array_split(data, ranks)]
+    if all(p.size for p in parts) and _close(got[0], float(np.mean([p.mean() for p in parts]))):
+        return ("It is the average of the parts' means, which is wrong when the parts have "
+                "different lengths: add up counts and sums instead.")
+    if any(isinstance(x, float) and math.isnan(x) for x in got):
+        return ("nan usually comes from the mean of an empty part: with fewer elements than "
+                "ranks some ranks get nothing; combine counts and sums instead of means.")
+    return ""
+
+
+def expect_stats(student, probe, n, seed, ranks, root=0, strict=True) -> None:
+    what = (f"distributed_stats on {ranks} rank{'s' if ranks > 1 else ''} "
+            f"({n} numbers on root {root})")
+    values = run_ranks(student, probe, n, seed, root, ranks=ranks, strict=strict,
+                       timeout=TIMEOUT, what=what)
+    if not isinstance(values, list) or len(values) != ranks:
+        raise Failed(f"{what}: expected one result per rank, got {values!r:.200}.")
+    data = make(n, seed)
+    want = (float(data.mean()), float(data.std()))
+    for rank, got in enumerate(values):
+        if rank != root:
+            if got is not None:
+                raise Failed(f"{what}: rank {rank} returned {got!r:.100}, expected None: only "
+                             f"the root (rank {root}) returns the result.")
+            continue
+        try:
+            pair = tuple(float(x) for x in got)
+        except (TypeError, ValueError):
+            pair = None
+        if pair is None or len(pair) != 2:
+            raise Failed(f"{what}: the root returned {got!r:.100}, expected a pair (mean, std)"
+                         + (f" on rank {root} (the root), not on rank 0" if got is None and root else "")
+                         + ".")
+        if not (_close(pair[0], want[0]) and _close(pair[1], want[1])):
+            raise Failed(f"{what}: the root returned (mean, std) = ({pair[0]!r}, {pair[1]!r}), "
+                         f"expected ({want[0]!r}, {want[1]!r}). " + _hint(pair, data, ranks),
+                         expected=repr(want), got=repr(pair))

@@ -1,0 +1,26 @@
+"""Public tests for mpi_collective_stats: run them with `grader check mpi_collective_stats`."""
+
+from stats_checks import expect_stats
+
+
+# ---------------------------------------------------------------- probes (run in the sandbox)
+
+def _stats(mod, n, seed, root):
+    from mpi4py import MPI
+    import numpy as np
+
+    comm = MPI.COMM_WORLD
+    data = np.random.default_rng(seed).normal(50.0, 10.0, n) if comm.rank == root else None
+    return mod.distributed_stats(comm, data, root=root)
+
+
+# ---------------------------------------------------------------- tests
+
+def test_two_ranks(student):
+    """2 ranks, 10 numbers: the root gets the mean and standard deviation"""
+    expect_stats(student, _stats, 10, 1, ranks=2, strict=False)
+
+
+def test_only_the_root_gets_the_result(student):
+    """4 ranks, 40 numbers: (mean, std) on the root, None on the other ranks"""
+    expect_stats(student, _stats, 40, 2, ranks=4)
