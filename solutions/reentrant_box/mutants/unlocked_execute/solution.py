@@ -1,0 +1,25 @@
+"""Mutant (the self-deadlock "fixed" by taking the lock out of execute) for reentrant_box."""
+
+import threading
+
+
+class Box:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._total = 0
+
+    def execute(self, n):
+        self._total += n
+
+    def add(self, n=1):
+        with self._lock:
+            self.execute(n)
+
+    def remove(self, n=1):
+        with self._lock:
+            self.execute(-n)
+
+    @property
+    def total(self):
+        with self._lock:
+            return self._total
