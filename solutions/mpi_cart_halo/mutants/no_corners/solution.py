@@ -1,0 +1,23 @@
+"""Mutant: rows and columns are exchanged from the bare block, so the corners stay zero."""
+
+import numpy as np
+from mpi4py import MPI
+
+
+def _swap(cart, direction, first, last):
+    behind, ahead = cart.Shift(direction, 1)
+    from_behind, from_ahead = np.empty_like(last), np.empty_like(first)
+    cart.Sendrecv(last, dest=ahead, recvbuf=from_behind, source=behind)
+    cart.Sendrecv(first, dest=behind, recvbuf=from_ahead, source=ahead)
+    return from_behind, from_ahead
+
+
+def halo_exchange(comm, local, dims):
+    cart = comm.Create_cart(list(dims), periods=[True, True], reorder=False)
+    h, w = local.shape
+    out = np.zeros((h + 2, w + 2), dtype=local.dtype)
+    out[1:-1, 1:-1] = local
+    top, bottom = _swap(cart, 0, np.ascontiguousarray(local[0]), np.ascontiguousarray(local[-1]))
+    left, right = _swap(cart, 1, np.ascontiguousarray(local[:, 0]), np.ascontiguousarray(local[:, -1]))
+    out[0, 1:-1], out[-1, 1:-1], out[1:-1, 0], out[1:-1, -1] = top, bottom, left, right
+    return out
