@@ -15,9 +15,6 @@ SEED = 1
 SLOW = {"lost_wakeup_event", "rlock_reentry", "queue_consumer_never_stops", "asyncio_lock_inversion",
         "mpi_send_send", "mpi_recv_recv", "mpi_any_source_order", "mpi_barrier_skipped",
         "gil_threads_as_parallel"}
-# Known intermittent misses of a check (see the notes of docs/bench-checks.md): non-strict xfails.
-KNOWN_MISSES = {"lock_per_call": "lockset keys held locks by id(), and a lock made and dropped at "
-                                 "every call is often re-created at the same address"}
 
 
 def _params():
@@ -38,9 +35,7 @@ def test_corpus_is_complete():
 
 
 @pytest.mark.parametrize("pair", _params())
-def test_bug_is_detected(pair, request):
-    if pair.name in KNOWN_MISSES:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_MISSES[pair.name], strict=False))
+def test_bug_is_detected(pair):
     with open_student(pair, "bug") as student:
         outcome = check_once(pair, student, SEED)
     assert outcome.found, (outcome.verdict, outcome.message)

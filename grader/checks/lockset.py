@@ -115,13 +115,16 @@ class Lockset:
             if var is None:
                 var = self.vars[key] = _Var(label)
             held = self.held()
+            # Locks by creation serial, not id(): a lock made per call and dropped gets the
+            # same address again and would pass for one consistent lock.
+            serials = frozenset(lock.serial for lock, _ in list(held.values()))
             if var.lockset is None:
                 if var.owner is None or var.owner == me.serial or self.ordered(var.owner, var.last_time, me):
                     var.owner = me.serial
                 else:
-                    var.lockset = frozenset(held)
+                    var.lockset = serials
             else:
-                var.lockset &= frozenset(held)
+                var.lockset &= serials
             var.last_time = now
             if (var.lockset is not None and len(var.samples) < MAX_SAMPLES
                     and all(s["thread"] != me.name for s in var.samples)):
