@@ -16,7 +16,9 @@ Only what the student's own code did is held against it.
 
 from __future__ import annotations
 
-from grader.checks.deprecated import explain_exception, scan
+from pathlib import Path
+
+from grader.checks.deprecated import explain_exception, scan, scan_source
 from grader.judge import verdicts
 from grader.judge.proxy import Reply, raise_for
 
@@ -280,10 +282,12 @@ def expect_asyncio_clean(reply: Reply, what: str, min_seconds: float | None = No
 # ---------------------------------------------------------------- old APIs
 
 def deprecated_feedback(folder, limit: int = 20) -> list[str]:
-    """One line per old API in the submission folder (a static scan; nothing runs), errors first:
-    "solution.py line 3: @asyncio.coroutine (asyncio.coroutine was removed in Python 3.11).
-    Modern form: async def (and await instead of yield from)." """
-    found = scan(folder)
+    """One line per old API in the submission folder, or in one file (a static scan; nothing
+    runs), errors first: "solution.py line 3: @asyncio.coroutine (asyncio.coroutine was removed
+    in Python 3.11). Modern form: async def (and await instead of yield from)." """
+    path = Path(folder)
+    found = (scan_source(path.read_text(encoding="utf-8", errors="replace"), path.name)
+             if path.is_file() else scan(path))
     found.sort(key=lambda f: (f["severity"] != "error", f["file"], f["line"]))
     lines = [f"{f['file']} line {f['line']}: {f['old']} ({f['why']}). Modern form: {f['new']}."
              for f in found[:limit]]

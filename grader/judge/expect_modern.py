@@ -14,12 +14,13 @@ from grader.judge.verdicts import Failed, SandboxFault
 
 
 def expect_current_api(student: Student, hint: str = "") -> None:
-    """Raise `Failed` listing every deprecated or removed API in the submission (threading's
+    """Raise `Failed` listing every deprecated or removed API in the student's module (threading's
     `currentThread`, `getName`, `notifyAll`; `time.clock`; `@asyncio.coroutine`...), each with
-    the modern form to use instead."""
+    the modern form to use instead. Only the module the exercise names is scanned: a reference
+    solution's folder also holds its mutants."""
     if student.submission is None:
         raise SandboxFault("the submission folder is not known to this test run")
-    lines = deprecated_feedback(student.submission)
+    lines = deprecated_feedback(student.source_file())
     if lines:
         raise Failed("Your code uses names that newer Python (or NumPy) versions deprecate or "
                      "removed; the books were written before that. Use the modern forms: "
