@@ -30,7 +30,7 @@ demo: setup
 	$(BIN)/grader demo
 
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rP -p no:cacheprovider
 
 validate: setup
 	$(BIN)/grader validate

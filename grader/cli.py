@@ -69,7 +69,9 @@ def cmd_validate(args) -> int:
     exercises = [course.exercise(s) for s in args.slugs] or list(course.exercises.values())
     backend, info = _backend(args, course)
     print(f"Validating {len(exercises)} exercise(s) on the {backend} backend...", file=sys.stderr)
-    checks = validate(course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info)
+    only = tuple(v.strip() for v in (args.only or "").split(",") if v.strip())
+    checks = validate(course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info,
+                      only=only)
     print(format_table(checks))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
@@ -223,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("validate", help="prove exercises' tests with their reference and mutants")
     sp.add_argument("slugs", nargs="*")
     sp.add_argument("--seed", type=int)
+    sp.add_argument("--only", metavar="VARIANTS",
+                    help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)")
     backend_opt(sp), jobs_opt(sp)
     sp.set_defaults(func=cmd_validate)
 

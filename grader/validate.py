@@ -96,9 +96,13 @@ def judge(variant: Variant, result: SubmissionResult) -> Check:
 
 
 def validate(course: Course, exercises: list[Exercise], backend: str, *, seed: int | None = None,
-             jobs: int = 2, sandbox_info: dict | None = None) -> list[Check]:
+             jobs: int = 2, sandbox_info: dict | None = None,
+             only: tuple[str, ...] = ()) -> list[Check]:
+    """Grade every variant (or those named in `only`: "reference", "skeleton", "mutant:NAME",
+    or "mutants" for all mutants) and judge each against what it must score."""
     seed = new_seed() if seed is None else seed
-    todo = [v for ex in exercises for v in variants(course, ex)]
+    todo = [v for ex in exercises for v in variants(course, ex) if not only or v.name in only
+            or ("mutants" in only and v.name.startswith("mutant:"))]
 
     def run(variant: Variant) -> Check:
         try:
