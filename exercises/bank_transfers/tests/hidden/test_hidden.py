@@ -10,7 +10,7 @@ The three bugs of this exercise are each judged by the check made for them, not 
 """
 
 from grader.testing import (
-    Failed, Race, StudentError, expect_equal, expect_no_lock_cycles, expect_no_lost_update,
+    Failed, Race, expect_equal, expect_no_lock_cycles, expect_no_lost_update,
     expect_no_races, expect_no_self_deadlock, raise_for_locks,
 )
 
@@ -225,7 +225,7 @@ def test_sequential_semantics(student):
 
 
 def test_invalid_transfers(student):
-    """A transfer to the same account or of a non-positive amount raises ValueError; unknown accounts KeyError"""
+    """Same account or non-positive amount: ValueError; unknown account: KeyError"""
     got = student.run(_invalid, timeout=8)
     if got.get("same") == ["hung", None]:
         raise Failed("transfer('a', 'a', 5) never returned: with one lock per account, taking the "
@@ -247,7 +247,7 @@ def test_invalid_transfers(student):
 
 
 def test_no_lock_order_deadlock(student):
-    """Locks are always taken in one global order: no A->B against B->A deadlock (lock-order check)"""
+    """Locks taken in one global order: no A->B against B->A deadlock (lock-order check)"""
     reply = student.reply(_opposite_transfers, 20, checks={"lockorder": {}}, timeout=4,
                           what="transfers a->b in one thread and b->a in another")
     raise_for_locks(reply)

@@ -19,7 +19,8 @@ def _both_ways(mod):
         for _ in range(200):
             bank.transfer(src, dst, 3)
 
-    threads = [threading.Thread(target=run, args=pair) for pair in [("alice", "bob"), ("bob", "alice")]]
+    pairs = [("alice", "bob"), ("bob", "alice")]
+    threads = [threading.Thread(target=run, args=pair) for pair in pairs]
     for t in threads:
         t.start()
     for t in threads:

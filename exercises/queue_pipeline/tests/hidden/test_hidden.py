@@ -72,7 +72,8 @@ def _pipeline(mod, items, n_stages, workers, plan):
 
     stages = [make(s) for s in range(n_stages)]
     try:
-        got = mod.pipeline(list(items), stages, workers) if workers else mod.pipeline(list(items), stages)
+        args = (list(items), stages, workers) if workers else (list(items), stages)
+        got = mod.pipeline(*args)
         outcome = ["returned", got]
     except Exception as exc:  # noqa: BLE001 - the type and message are judged
         outcome = ["raised", type(exc).__name__, str(exc)]
@@ -92,7 +93,8 @@ def _expected(items, n_stages):
 
 
 def _run(student, items, n_stages, workers, plan=None, timeout=TIMEOUT):
-    what = f"pipeline({len(items)} items, {n_stages} stages, workers_per_stage={workers or 'default'})"
+    width = workers or "default"
+    what = f"pipeline({len(items)} items, {n_stages} stages, workers_per_stage={width})"
     reply = student.reply(_pipeline, list(items), n_stages, workers, plan or {}, timeout=timeout,
                           what=what)
     if reply.status == "timeout":
@@ -144,7 +146,8 @@ def test_values_in_input_order(student, seed):
                       "order." if shuffled else "Some items were lost or changed on the way.")
 
 
-EDGE_CASES = [([], 2, 3), ([5, 6, 7], 1, 3), ([1, 2, 3, 4], 3, 1), ([8, 9], 2, 5), ([3, 1, 2], 2, 0)]
+EDGE_CASES = [([], 2, 3), ([5, 6, 7], 1, 3), ([1, 2, 3, 4], 3, 1), ([8, 9], 2, 5),
+              ([3, 1, 2], 2, 0)]
 
 
 def _edge_cases(mod, cases):
@@ -246,9 +249,9 @@ def test_no_threads_left_running(student):
     """Every worker thread stops and is joined before pipeline returns"""
     got, what = _run(student, list(range(10)), 2, 3)
     _returned(got, what)
-    leftover = student.last.raw.get("leftover_threads") or []
+    daemons = any(t["daemon"] for t in student.last.raw.get("leftover_threads") or [])
     expect_nothing_left(student.last, what, processes=False, shared_memory=False,
-                        hint=STOP_HINT + (DAEMON_NOTE if any(t["daemon"] for t in leftover) else ""))
+                        hint=STOP_HINT + (DAEMON_NOTE if daemons else ""))
 
 
 def test_uses_current_api(student):

@@ -1,6 +1,5 @@
 """Mutant (one lock for the whole bank: transfers on different accounts cannot overlap) for bank_transfers."""
 
-import contextlib
 import threading
 
 

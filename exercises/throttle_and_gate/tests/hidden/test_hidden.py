@@ -1,0 +1,235 @@
+"""Hidden tests for throttle_and_gate.
+
+limited_map: the probe's `func` counts the calls in flight under its own Condition and waits
+(briefly, with a timeout) until `max_concurrent` of them are in flight at once, then holds a
+while. A missing or ineffective limit shows as a peak above the limit on every run; code that
+never reaches the limit (serial, or too few workers) shows as a peak below it, paying the short
+wait once.
+
+start_together: the probe makes the workers *late*: every time a worker thread of the student's
+code enters a Condition (what Event, Barrier, Semaphore and Condition are all built on) it first
+sleeps, longer for each worker that arrives. A gate that is opened before the workers are
+waiting (a Condition's notify_all() before wait(), an Event's set() followed by clear()) is then
+missed every time, not once in a while, and a gate opened before everybody arrived lets the
+first workers start while the last ones are still on their way.
+"""
+
+from grader.testing import (
+    Deadlock, Failed, Timeout, expect_current_api, expect_equal, expect_nothing_left, raise_for,
+)
+
+TIMEOUT = 5  # seconds per request; the reference needs well under 1 s
+N_GATE = 5  # workers at the gate
+STAGGER = 0.04  # seconds: the k-th worker to arrive is delayed (k + 1) * STAGGER on its first entry
+DELAY = 0.15  # seconds every later entry of a worker into a Condition is delayed
+FULL_WAIT = 1.5  # seconds a limited_map call waits for max_concurrent calls to be in flight
+
+
+# ---------------------------------------------------------------- probes (run in the sandbox)
+
+def _throttled(mod, n, limit, hold, full_wait):
+    import threading
+    import time
+
+    cond = threading.Condition()
+    state = {"in": 0, "peak": 0, "entered": 0, "short": False}
+    main = threading.get_ident()
+    in_main = []
+
+    def func(x):
+        with cond:
+            state["in"] += 1
+            state["entered"] += 1
+            state["peak"] = max(state["peak"], state["in"])
+            cond.notify_all()
+            if full_wait and not state["short"]:
+                if not cond.wait_for(lambda: state["in"] >= limit or state["entered"] >= n,
+                                     timeout=full_wait):
+                    state["short"] = True  # never reached the limit: do not wait again
+        if threading.get_ident() == main:
+            in_main.append(x)
+        time.sleep(hold)
+        with cond:
+            state["in"] -= 1
+        return x * x
+
+    got = mod.limited_map(func, list(range(n)), limit)
+    return {"value": got, "peak": state["peak"], "calls": state["entered"], "in_main": in_main}
+
+
+def _gate(mod, n, late, stagger, delay):
+    import sys
+    import threading
+    import time
+
+    main = threading.get_ident()
+    student_file = mod.__file__
+    order, arrived, calls = {}, {}, []
+    enter = threading.Condition.__enter__
+
+    def from_student():
+        f = sys._getframe(2)
+        while f is not None:
+            if f.f_code.co_filename == student_file:
+                return True
+            f = f.f_back
+        return False
+
+    def late_enter(self):
+        me = threading.get_ident()
+        if me != main and from_student():
+            first = me not in order
+            if first:
+                order[me] = len(order)
+            time.sleep(stagger * (order[me] + 1) if first else delay)
+            if first:
+                arrived[me] = time.perf_counter()
+        return enter(self)
+
+    def work(i):
+        calls.append((i, time.perf_counter(), threading.get_ident()))
+
+    if late:
+        threading.Condition.__enter__ = late_enter
+    try:
+        starts = mod.start_together(n, work)
+    finally:
+        threading.Condition.__enter__ = enter
+    return {"starts": starts, "calls": calls, "arrived": sorted(arrived.values()),
+            "main": main}
+
+
+# ---------------------------------------------------------------- limited_map
+
+def _limited(student, n, limit, hold=0.05, full_wait=FULL_WAIT):
+    what = f"limited_map(func, range({n}), max_concurrent={limit})"
+    got = student.run(_throttled, n, limit, hold, full_wait, timeout=TIMEOUT, what=what)
+    return got, what
+
+
+def test_limited_map_values(student):
+    """Results in input order; an empty input; a limit larger than the input"""
+    for n, limit in [(10, 3), (0, 2), (3, 8)]:
+        got, what = _limited(student, n, limit, hold=0.001, full_wait=0)
+        expect_equal(got["value"], [x * x for x in range(n)], f"{what} with func(x) = x * x")
+
+
+def test_never_more_than_the_limit(student):
+    """Never more than max_concurrent calls of func run at the same time"""
+    got, what = _limited(student, 12, 3)
+    if got["peak"] > 3:
+        raise Failed(f"{what} ran {got['peak']} calls of func at the same time; at most 3 may run "
+                     "at once. Create ONE Semaphore(max_concurrent) for the whole call, before the "
+                     "threads start, and hold it (`with slots:`) around every call of func; a "
+                     "semaphore made per thread or per call limits nothing.", peak=got["peak"])
+    expect_equal(got["value"], [x * x for x in range(12)], what)
+
+
+def test_limit_is_used(student):
+    """max_concurrent calls really run at once, in worker threads"""
+    got, what = _limited(student, 8, 3)
+    if got["in_main"]:
+        raise Failed(f"{what} called func in the thread that called limited_map (for items "
+                     f"{got['in_main'][:5]}): every call must run in a worker thread.")
+    if got["peak"] < 3:
+        raise Failed(f"{what} never had more than {got['peak']} call(s) of func running at once "
+                     f"(each call waited up to {FULL_WAIT} s for the others): the limit is 3, and "
+                     "up to 3 calls must run in parallel. Start a thread per item (or "
+                     "max_concurrent worker threads) before joining any of them.",
+                     peak=got["peak"])
+
+
+def test_limited_map_leaves_no_threads(student):
+    """Every thread limited_map started has finished when it returns"""
+    got, what = _limited(student, 6, 2, hold=0.01, full_wait=0)
+    expect_nothing_left(student.last, what, processes=False, shared_memory=False)
+
+
+# ---------------------------------------------------------------- start_together
+
+def _together(student, late, n=N_GATE):
+    what = f"start_together({n}, work)"
+    reply = student.reply(_gate, n, late, STAGGER, DELAY, timeout=TIMEOUT, what=what)
+    if reply.status == "timeout":
+        _lost_wakeup(student, reply, what, late)
+    raise_for(reply)
+    got = reply.value
+    _expect_calls(got, n, what)
+    return got, what
+
+
+def _lost_wakeup(student, reply, what, late):
+    try:
+        raise_for(reply)
+    except (Deadlock, Timeout) as verdict:
+        if not late:
+            raise
+        source = student.source_file().read_text(errors="replace")
+        clear = (" Calling clear() right after set() closes the gate again before the late "
+                 "workers look at it: leave the Event set." if ".clear()" in source else "")
+        raise type(verdict)(
+            f"{verdict.message} The grader made your worker threads reach the gate a little late, "
+            "as a busy machine does: the gate was opened (set() or notify_all()) before some "
+            "workers were waiting, they missed it and wait forever (a lost wake-up)." + clear
+            + " A Barrier(n) lets the last worker to arrive release everyone; an Event works if "
+            "it is set only once all workers are there and then stays set; a Condition needs a "
+            "flag checked in a while loop around wait().", **verdict.details) from None
+
+
+def _expect_calls(got, n, what):
+    indices = sorted(i for i, _, _ in got["calls"])
+    if indices != list(range(n)):
+        raise Failed(f"{what} called work with the indices {indices}; expected each of "
+                     f"{list(range(n))} exactly once.")
+    threads = {t for _, _, t in got["calls"]}
+    if got["main"] in threads or len(threads) != n:
+        raise Failed(f"{what} ran the n calls of work in {len(threads)} thread(s)"
+                     + (", one of them the caller" if got["main"] in threads else "")
+                     + f": each of the {n} workers must be its own thread.")
+    starts = got["starts"]
+    if not (isinstance(starts, list) and len(starts) == n
+            and all(isinstance(s, float) for s in starts)):
+        raise Failed(f"{what} returned {starts!r:.200}; expected a list of {n} floats (the value "
+                     "of time.perf_counter() when each worker started).")
+    called = {i: t for i, t, _ in got["calls"]}
+    late = [i for i in range(n) if starts[i] > called[i]]
+    if late:
+        raise Failed(f"{what} returned start times later than the moment work({late[0]}) was "
+                     "called: record time.perf_counter() in each worker right before calling "
+                     "work(i), and put it at index i.")
+
+
+def test_start_together_values(student):
+    """n workers each call work(i) once in their own thread; n start times come back"""
+    for n in (1, 4):
+        _together(student, late=False, n=n)
+
+
+def test_late_workers_still_pass_the_gate(student):
+    """Workers that reach the gate late are not left waiting forever (no lost wake-up)"""
+    _together(student, late=True)
+
+
+def test_nobody_starts_before_everyone_arrived(student):
+    """No worker starts before the last one has reached the gate"""
+    got, what = _together(student, late=True)
+    last = max(got["arrived"], default=None)
+    if last is None:
+        return  # no worker used a Condition-based primitive on its way: nothing was delayed
+    first_call = min(t for _, t, _ in got["calls"])
+    first_start = min(got["starts"])
+    if first_call < last or first_start < last:
+        early = sorted(i for i, t, _ in got["calls"] if t < last)
+        raise Failed(
+            f"In {what}, with workers reaching the gate at different times, workers {early} "
+            f"started {1000 * (last - min(first_call, first_start)):.0f} ms before the last worker "
+            "had even reached the gate: the gate opened before everybody was there. Open it only "
+            "when all n workers are waiting: a Barrier(n) does this by itself; with an Event, "
+            "count the workers that arrived and set() it when the count reaches n.",
+            first_call=first_call, last_arrival=last)
+
+
+def test_uses_current_api(student):
+    """Works, and uses today's names (is_set, notify_all, current_thread, ...)"""
+    _together(student, late=False, n=2)
+    expect_current_api(student)

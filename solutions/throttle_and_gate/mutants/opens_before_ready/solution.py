@@ -1,0 +1,39 @@
+"""Mutant (the Event is set as soon as the threads are started: early workers go before the others arrive) for throttle_and_gate."""
+
+import threading
+import time
+
+
+def limited_map(func, items, max_concurrent):
+    items = list(items)
+    slots = threading.Semaphore(max_concurrent)
+    results = [None] * len(items)
+
+    def call(i, x):
+        with slots:
+            results[i] = func(x)
+
+    threads = [threading.Thread(target=call, args=(i, x)) for i, x in enumerate(items)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def start_together(n, work):
+    gate = threading.Event()
+    starts = [None] * n
+
+    def worker(i):
+        gate.wait()
+        starts[i] = time.perf_counter()
+        work(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    gate.set()  # opened as soon as the threads are started, not when they are all waiting
+    for t in threads:
+        t.join()
+    return starts
