@@ -102,19 +102,23 @@ def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
 
 
 def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = "") -> None:
-    """Raise `Race` when a count came out wrong while threads were being switched by force;
-    `Failed` when the forced switches did not happen (the student's code turned them off)."""
-    report = check_report(reply, "preempt")
+    """Raise `Race` when a count came out wrong while threads were being switched by force (the
+    `preempt` check) or interleaved by the controlled scheduler (`schedule`); `Failed` when no
+    switch happened (the student's code turned them off)."""
+    how = "schedule" if "schedule" in reply.checks else "preempt"
+    report = check_report(reply, how)
     if got == expected and type(got) is type(expected):
         if report.get("switches", 0) == 0:
             raise Failed(f"No thread switch could be forced while {what} ran (the grader's "
                          "instrumentation was switched off in some thread), so this check could "
                          "not run and earns no points.", preempt=report)
         return
+    mode = ("controlled schedule, the same seed replays this exact interleaving"
+            if how == "schedule" else "forced switches")
     raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
-               f"threads were switched in the middle of a read-modify-write (forced switches, seed "
+               f"threads were switched in the middle of a read-modify-write ({mode}, seed "
                f"{report['seed']})." + (f" {hint}" if hint else ""),
-               expected=_show(expected), got=_show(got), preempt=report)
+               expected=_show(expected), got=_show(got), **{how: report})
 
 
 def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "") -> None:

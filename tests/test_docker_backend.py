@@ -168,11 +168,12 @@ def test_memory_bomb(backend, submission):
 
 def test_supervisor_overrun_restarts_the_container(backend, submission, monkeypatch):
     import grader.sandbox.docker as mod
-    monkeypatch.setattr(mod, "GRACE", -3.0)  # the outer limit fires before the supervisor's
+    limit = mod.supervisor_limit
+    monkeypatch.setattr(mod, "supervisor_limit", lambda request: 2.0)  # fires before the supervisor's
     with backend.open(submission, Limits()) as s:
         reply = call(s, "hang", timeout=4)
         assert reply["status"] == "sandbox-error", reply
-        monkeypatch.setattr(mod, "GRACE", 10.0)
+        monkeypatch.setattr(mod, "supervisor_limit", limit)
         assert call(s, "add", 5, 5)["value"] == 10
 
 

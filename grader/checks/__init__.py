@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-AVAILABLE = ("lockset", "lockorder", "preempt", "asyncio", "oclgrind")
+AVAILABLE = ("lockset", "lockorder", "preempt", "schedule", "asyncio", "oclgrind")
 # Checks done by a tool wrapped around the whole agent (see grader.agent.wrappers), not inside it.
 SUPERVISOR_ONLY = ("sanitizer",)
 

@@ -49,6 +49,7 @@ _on_attempt: list = []
 _on_acquired: list = []
 _on_released: list = []
 _tls = _thread._local()
+_blocking = None  # set by the controlled scheduler: how a blocking acquire waits
 _serials = itertools.count(1)  # locks created
 _acquires = itertools.count(1)  # acquisitions (read with `acquisitions()`)
 _per_site: dict = {}  # creation site -> itertools.count: the n-th lock made there
@@ -87,6 +88,13 @@ def add_listener(obj) -> None:
         fn = getattr(obj, name, None)
         if fn is not None:
             hooks.append(fn)
+
+
+def set_blocking_acquire(wait) -> None:
+    """`wait(real_lock, blocking, timeout) -> bool` replaces every blocking acquire of a tracked
+    lock (the controlled scheduler waits its own way)."""
+    global _blocking
+    _blocking = wait
 
 
 def held() -> dict:
@@ -215,7 +223,8 @@ class TrackedLock:
         if _on_attempt:
             for cb in _on_attempt:
                 cb(self, site, blocking, timeout, h)
-        if not self._inner.acquire(blocking, timeout):
+        if not (self._inner.acquire(blocking, timeout) if _blocking is None
+                else _blocking(self._inner, blocking, timeout)):
             return False
         h[id(self)] = (self, site)
         self._owner = _get_ident()
@@ -350,7 +359,12 @@ class TrackedRLock(TrackedLock):
             h = held()
             for cb in _on_attempt:
                 cb(self, site, True, -1, h)
-        self._inner._acquire_restore(state)
+        if _blocking is None:
+            self._inner._acquire_restore(state)
+        else:  # the scheduled way: acquire, then re-enter as often as the state says
+            _blocking(self._inner, True, -1)
+            for _ in range(state[0] - 1 if isinstance(state, tuple) else 0):
+                self._inner.acquire()
         self._set_held(site, state[0] if isinstance(state, tuple) else 1)
 
 

@@ -139,6 +139,14 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
         bad = next((r for r in raw["ranks"] if r.get("status") != "ok"), None)
         if bad is not None:
             raw = {**raw, **bad, "rank_failed": bad.get("rank")}
+    if status == "exception" and (raw.get("exception") or {}).get("type") == "ScheduledDeadlock":
+        exc = raw["exception"]
+        raise verdicts.Deadlock(
+            f"{what} deadlocked: {exc.get('message')}. Each thread waits for something only "
+            "another waiting thread could give (a lock it holds, a notify or put it would do), "
+            "so none can ever go on. `grader replay` with the same seed replays this exact "
+            "interleaving.", stacks=raw.get("stacks", []),
+            schedule=(raw.get("checks") or {}).get("schedule"))
     if status in ("exception", "import-error", "missing"):
         exc = raw.get("exception") or {}
         where = student_location(exc.get("frames", []))

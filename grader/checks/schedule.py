@@ -1,0 +1,375 @@
+"""A controlled scheduler: the student's threads take turns, and a seed alone decides the turns.
+
+Forced switches (`preempt`) make races show, but the operating system still orders the
+threads, so a seed replays a failure only with high probability. Under this check
+(`checks={"schedule": {"seed": s, "probability": 0.05}}`) exactly one of the student's threads
+runs the student's code at a time: it holds the *baton*. Before each bytecode instruction of
+the student's code (the shared opcode tracer), the holder passes the baton, with the given
+probability, to a thread drawn by one seeded generator. A thread that must wait (a tracked
+`Lock`/`RLock` held by another, `Condition.wait` and so `Event`, `Queue`, `Semaphore`,
+`Barrier`; `Thread.join`; `time.sleep`) tries without blocking and, while it cannot go on,
+gives the baton away and retries when it is given back. The order of every step of the
+student's code is then a function of the seed: the same seed replays the same interleaving,
+instruction for instruction (`trace` is a digest of it; `steps` counts the instructions).
+
+Also:
+- a thread started by the student's code joins the schedule before anyone takes another
+  decision, so thread start-up timing cannot change the order;
+- when every thread waits and none can go on, that is a deadlock, seen at once: the report (and
+  a finding) lists each thread's waiting line, the main thread raises `ScheduledDeadlock` (a
+  BaseException, so `except Exception` does not swallow it) and the other threads stay
+  blocked, idle; a timed wait (`acquire(timeout=...)`, `wait(timeout)`, `join(timeout)`) times
+  out instead, the lowest-numbered one first;
+- `time.sleep` only passes the baton (time plays no part in the order).
+
+Threads not started by the student's code (the grader's) are never scheduled. Blocking in
+anything else (I/O, a `multiprocessing` queue) holds the baton while it blocks.
+"""
+
+from __future__ import annotations
+
+import _thread
+import hashlib
+import random
+import sys
+import threading
+import time
+
+from grader.checks import findings, locks, tracing
+
+_real_sleep = time.sleep
+JOIN_SCHEDULE_SECONDS = 5.0  # a started thread that reaches neither student code nor a wait
+
+
+class ScheduledDeadlock(BaseException):
+    """Every scheduled thread waits and none can go on."""
+
+
+class _RawCondition:
+    """A condition variable on raw `_thread` locks only: threading's are the ones scheduled."""
+
+    def __init__(self):
+        self._lock = _thread.allocate_lock()
+        self._waiters: list = []
+
+    def __enter__(self):
+        self._lock.acquire()
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+    def wait(self, timeout=None) -> None:
+        waiter = _thread.allocate_lock()
+        waiter.acquire()
+        self._waiters.append(waiter)
+        self._lock.release()
+        try:
+            got = waiter.acquire(True, -1 if timeout is None else timeout)
+        finally:
+            self._lock.acquire()
+        if not got and waiter in self._waiters:
+            self._waiters.remove(waiter)
+
+    def notify_all(self) -> None:
+        for waiter in self._waiters:
+            waiter.release()
+        self._waiters = []
+
+
+class _Sched:
+    name = "schedule"
+
+    def __init__(self, seed: int, probability: float, workdir: str):
+        self.seed, self.probability, self.workdir = seed, probability, workdir
+        self.rng = random.Random(seed)
+        self.cond = _RawCondition()
+        self.owner = None        # ident of the thread holding the baton
+        self.order: list[int] = []  # registered threads, in registration order
+        self.serial: dict[int, int] = {}  # ident -> number in registration order
+        self.waiting: dict[int, tuple] = {}  # ident -> (failed at progress, timed, line) while stuck
+        self.pending = 0         # threads started but not registered yet
+        self.progress = 0        # bumped by every step and every wait that succeeded
+        self.steps = self.switches = 0
+        self.digest = hashlib.sha256(str(seed).encode())
+        self.deadlock: list | None = None
+        self.timeouts = 0
+        self.local = _thread._local()  # .free: this thread waits the plain way for now
+
+    # ------------------------------------------------------------ registration
+    def _schedulable(self) -> bool:
+        if getattr(self.local, "free", False):
+            return False
+        t = threading._active.get(_thread.get_ident())
+        return t is threading.main_thread() or getattr(t, "_pg_scheduled", False)
+
+    def _register(self, me: int) -> None:
+        """Called with `cond` held, by a schedulable thread not yet registered."""
+        self.serial[me] = len(self.serial) + 1
+        self.order.append(me)
+        t = threading._active.get(me)
+        if t is not threading.main_thread():
+            self.pending -= 1
+            _joined(t)
+        if self.owner is None:
+            self.owner = me
+        self.cond.notify_all()
+        while self.owner != me:
+            self.cond.wait()
+
+    def forget(self, me: int, registered: bool) -> None:
+        with self.cond:
+            if not registered:
+                self.pending -= 1
+            elif me in self.serial:
+                self.order.remove(me)
+                self.waiting.pop(me, None)
+                if self.owner == me:
+                    self._hand_on(me)
+            self.cond.notify_all()
+
+    # ------------------------------------------------------------ turns
+    def on_opcode(self, frame) -> None:
+        me = _thread.get_ident()
+        if self.deadlock is not None:
+            return
+        with self.cond:
+            if me not in self.serial:
+                if not self._schedulable():
+                    return
+                self._register(me)
+            while self.owner != me:
+                self.cond.wait()
+            while self.pending > 0:  # newcomers join before the next decision
+                self.cond.wait()
+            self.steps += 1
+            self.progress += 1
+            if len(self.order) > 1 and self.rng.random() < self.probability:
+                nxt = self.order[self.rng.randrange(len(self.order))]
+                if nxt != me:
+                    self.switches += 1
+                    self.digest.update(f"{self.steps}>{self.serial[nxt]};".encode())
+                    self.owner = nxt
+                    self.cond.notify_all()
+                    while self.owner != me:
+                        self.cond.wait()
+
+    def _hand_on(self, me: int) -> None:
+        """Give the baton to another registered thread (seeded choice), or to nobody."""
+        others = [t for t in self.order if t != me]
+        self.owner = others[self.rng.randrange(len(others))] if others else None
+        self.cond.notify_all()
+
+    def wait_until(self, attempt, timeout=None, frame=None) -> bool:
+        """Block the scheduled way until `attempt()` is true (or, for a timed wait, until every
+        thread is stuck): returns what the last attempt returned."""
+        me = _thread.get_ident()
+        if attempt():
+            return True
+        with self.cond:
+            if getattr(self.local, "free", False):
+                registered = False
+            elif me not in self.serial:
+                if not self._schedulable() or self.deadlock is not None:
+                    registered = False
+                else:
+                    registered = True
+                    self._register(me)
+            else:
+                registered = True
+        if not registered:
+            return self._plain_wait(attempt, timeout)
+        line = _student_line(frame or sys._getframe(2), self.workdir)
+        while True:
+            if attempt():
+                with self.cond:
+                    self.waiting.pop(me, None)
+                    self.progress += 1
+                return True
+            with self.cond:
+                self.waiting[me] = (self.progress, timeout is not None and timeout >= 0, line)
+                if self.deadlock is None and self._all_stuck():
+                    timed = sorted((self.serial[t], t) for t, w in self.waiting.items() if w[1])
+                    if not timed:
+                        self._declare_deadlock()
+                    elif timed[0][1] == me:  # virtual time runs out for the first timed waiter
+                        self.waiting.pop(me)
+                        self.timeouts += 1
+                        self.progress += 1
+                        return False
+                if self.deadlock is not None:
+                    self._stay_stuck(me)
+                self._hand_on(me)
+                # Retry when given the baton back, or take it when nobody holds it and no
+                # newly started thread is about to join the schedule.
+                while self.owner != me and self.deadlock is None:
+                    if self.owner is None and self.pending == 0:
+                        self.owner = me
+                        break
+                    self.cond.wait(0.05 if self.owner is None else None)
+
+    def _stay_stuck(self, me: int) -> None:
+        """After a deadlock: the main thread raises (the call ends now, with the evidence);
+        the others wait idle, forever, as they would have without the scheduler."""
+        if threading._active.get(me) is threading.main_thread():
+            lines = "; ".join(
+                f"{t['thread']} at " + (f"{t['line']['file']} line {t['line']['line']} "
+                                         f"(`{t['line']['code']}`)" if t["line"] else "?")
+                for t in self.deadlock)
+            raise ScheduledDeadlock(f"every thread is waiting and none can go on ({lines}); "
+                                    f"controlled schedule, seed {self.seed}")
+        self.owner = None
+        self.cond.notify_all()
+        while True:
+            self.cond.wait()
+
+    def _plain_wait(self, attempt, timeout) -> bool:
+        end = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        pause = 0.0005
+        while not attempt():
+            if end is not None and time.monotonic() >= end:
+                return False
+            _real_sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return True
+
+    def _all_stuck(self) -> bool:
+        return (self.pending == 0 and len(self.waiting) == len(self.order) > 0
+                and all(w[0] == self.progress for w in self.waiting.values()))
+
+    def _declare_deadlock(self) -> None:
+        if self.deadlock is None:
+            self.deadlock = [{"thread": self._name(t), "line": w[2]}
+                             for t, w in sorted(self.waiting.items(), key=lambda i: self.serial[i[0]])]
+            findings.report("schedule-deadlock", threads=self.deadlock, seed=self.seed)
+        self.owner = None
+        self.cond.notify_all()
+
+    def _name(self, ident: int) -> str:
+        t = threading._active.get(ident)
+        return str(getattr(t, "name", ident))[:60]
+
+    def stop(self) -> dict:
+        return {"seed": self.seed, "probability": self.probability, "steps": self.steps,
+                "switches": self.switches, "threads": len(self.serial),
+                "trace": self.digest.hexdigest()[:16], "deadlock": self.deadlock,
+                "timeouts": self.timeouts, "intact": tracing.intact()}
+
+
+def _joined(thread) -> None:
+    """Tell the thread's starter that it has joined the schedule (or ended)."""
+    lock = getattr(thread, "_pg_joined", None)
+    if lock is not None and lock.locked():
+        lock.release()
+
+
+def _student_line(frame, workdir: str) -> dict | None:
+    import linecache
+
+    while frame is not None and not frame.f_code.co_filename.startswith(workdir):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    code = frame.f_code
+    return {"file": code.co_filename.removeprefix(workdir), "line": frame.f_lineno,
+            "code": linecache.getline(code.co_filename, frame.f_lineno).strip()}
+
+
+# ---------------------------------------------------------------- the waits, made scheduled
+
+def _patch(s: _Sched) -> None:
+    def blocking_acquire(inner, blocking, timeout):
+        if not blocking:
+            return inner.acquire(False)
+        return s.wait_until(lambda: inner.acquire(False), timeout if timeout >= 0 else None,
+                            sys._getframe(2))
+
+    locks.set_blocking_acquire(blocking_acquire)
+
+    class ScheduledRawLock:
+        """The waiter lock of `Condition.wait`, waited for the scheduled way."""
+        __slots__ = ("_inner",)
+
+        def __init__(self):
+            self._inner = _thread.allocate_lock()
+
+        def acquire(self, blocking=True, timeout=-1):
+            return blocking_acquire(self._inner, blocking, timeout)
+
+        __enter__ = acquire
+
+        def release(self):
+            self._inner.release()
+
+        def __exit__(self, *exc):
+            self._inner.release()
+
+        def locked(self):
+            return self._inner.locked()
+
+        def __getattr__(self, name):  # _at_fork_reinit...
+            return getattr(self._inner, name)
+
+    threading._allocate_lock = ScheduledRawLock
+
+    start, join, bootstrap = threading.Thread.start, threading.Thread.join, threading.Thread._bootstrap_inner
+
+    def patched_start(self):
+        """Start the thread and, keeping the baton, wait until it has joined the schedule (or
+        ended): then its start-up, which runs unscheduled, cannot change the order."""
+        if not (s._schedulable() or _thread.get_ident() in s.serial):
+            return start(self)
+        self._pg_scheduled = True
+        self._pg_joined = _thread.allocate_lock()
+        self._pg_joined.acquire()
+        with s.cond:
+            s.pending += 1
+        s.local.free = True
+        try:
+            start(self)
+            self._pg_joined.acquire(True, JOIN_SCHEDULE_SECONDS)
+        finally:
+            s.local.free = False
+
+    def patched_bootstrap(self):
+        try:
+            bootstrap(self)
+        finally:
+            self._pg_done = True  # before the thread is really gone: joiners may go on
+            if getattr(self, "_pg_scheduled", False):
+                me = _thread.get_ident()
+                registered = me in s.serial
+                s.forget(me, registered)
+                if not registered:
+                    _joined(self)
+
+    def patched_join(self, timeout=None):
+        if not getattr(self, "_pg_scheduled", False) or self is threading.current_thread():
+            return join(self, timeout)
+        if s.wait_until(lambda: getattr(self, "_pg_done", False) or not self.is_alive(), timeout,
+                        sys._getframe(1)):
+            join(self)  # the thread has finished its Python code: this returns at once
+
+    def patched_sleep(seconds):
+        me = _thread.get_ident()
+        with s.cond:
+            if s.owner == me and len(s.order) > 1 and s.deadlock is None:
+                s.progress += 1
+                s._hand_on(me)
+                while s.owner not in (me, None):
+                    s.cond.wait()
+                s.owner = me
+                return
+        _real_sleep(seconds)
+
+    threading.Thread.start, threading.Thread.join = patched_start, patched_join
+    threading.Thread._bootstrap_inner = patched_bootstrap
+    time.sleep = patched_sleep
+
+
+def start(options: dict, workdir: str) -> _Sched:
+    s = _Sched(int(options.get("seed", 0)), float(options.get("probability", 0.05)),
+               workdir.rstrip("/") + "/")
+    locks.install(workdir)
+    _patch(s)
+    tracing.install(workdir, s.on_opcode)
+    return s

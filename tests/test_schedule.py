@@ -1,0 +1,148 @@
+"""The controlled scheduler (`checks={"schedule": ...}`): one thread runs the student's code at a
+time, the seed alone decides the turns, so a seed replays the same interleaving exactly; waits
+are scheduled, and a state where every thread waits is a deadlock reported at once."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from grader.agent import codec
+from grader.course import Limits
+from grader.judge.proxy import Reply
+from grader.sandbox.local import LocalBackend
+from grader.testing import Deadlock, Race, expect_no_lost_update, raise_for
+
+SOURCE = """
+    import queue, threading, time
+
+    class Counter:
+        def __init__(self, locked):
+            self.lock = threading.Lock() if locked else None
+            self.n = 0
+        def add(self):
+            if self.lock:
+                with self.lock:
+                    self.n += 1
+            else:
+                self.n += 1
+
+    def count(locked, n_threads=4, n=200):
+        c = Counter(locked)
+        ts = [threading.Thread(target=lambda: [c.add() for _ in range(n)]) for _ in range(n_threads)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return c.n
+
+    def pipeline(n=40):
+        q, out, lock = queue.Queue(maxsize=3), [], threading.Lock()
+        def consume():
+            while True:
+                item = q.get()
+                if item is None:
+                    return
+                with lock:
+                    out.append(item * 2)
+        ts = [threading.Thread(target=consume) for _ in range(2)]
+        for t in ts: t.start()
+        for i in range(n): q.put(i)
+        for _ in ts: q.put(None)
+        for t in ts: t.join()
+        return sorted(out)
+
+    def gate():
+        ev, seen = threading.Event(), []
+        def waiter():
+            ev.wait()
+            seen.append(1)
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.01)
+        ev.set()
+        t.join()
+        return seen
+
+    def inverted(n=50):
+        a, b = threading.Lock(), threading.Lock()
+        def one():
+            for _ in range(n):
+                with a:
+                    with b:
+                        pass
+        def two():
+            for _ in range(n):
+                with b:
+                    with a:
+                        pass
+        ts = [threading.Thread(target=one), threading.Thread(target=two)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return "done"
+
+    def timed():
+        lock, got = threading.Lock(), []
+        lock.acquire()                      # never released
+        t = threading.Thread(target=lambda: got.append(lock.acquire(timeout=5)))
+        t.start()
+        t.join()
+        return got
+"""
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sched")
+    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
+    with LocalBackend().open(folder, Limits()) as s:
+        yield s
+
+
+def run(session, function, *args, seed=1, probability=0.05):
+    raw = session.call({"kind": "call", "module": "solution", "function": function,
+                        "args": codec.encode(list(args)), "timeout": 10,
+                        "checks": {"schedule": {"seed": seed, "probability": probability}}})
+    return Reply(raw, f"{function}()")
+
+
+def test_the_same_seed_replays_the_same_interleaving(session):
+    runs = [run(session, "count", False, seed=7) for _ in range(5)]
+    assert {r.value for r in runs} == {runs[0].value}
+    assert {r.checks["schedule"]["trace"] for r in runs} == {runs[0].checks["schedule"]["trace"]}
+    others = {run(session, "count", False, seed=s).checks["schedule"]["trace"] for s in (8, 9)}
+    assert runs[0].checks["schedule"]["trace"] not in others and len(others) == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lost_updates_show_and_are_judged_a_race(session, seed):
+    reply = run(session, "count", False, seed=seed)
+    assert reply.value < 800
+    with pytest.raises(Race) as err:
+        expect_no_lost_update(reply.value, 800, "count(4 threads x 200)", reply)
+    assert f"seed {seed}" in err.value.message and "replays this exact" in err.value.message
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_correct_code_passes_every_schedule(session, seed):
+    locked = run(session, "count", True, seed=seed)
+    assert locked.status == "ok" and locked.value == 800
+    assert locked.checks["schedule"]["switches"] > 0
+    assert run(session, "pipeline", seed=seed, probability=0.2).value == [2 * i for i in range(40)]
+    assert run(session, "gate", seed=seed).value == [1]
+
+
+def test_every_thread_waiting_is_a_deadlock_at_once(session):
+    reply = run(session, "inverted", seed=0, probability=0.2)
+    assert reply.status == "exception" and reply.wall < 5
+    with pytest.raises(Deadlock) as err:
+        raise_for(reply)
+    message = err.value.message
+    assert "with b:" in message and "with a:" in message and "seed 0" in message
+    again = run(session, "inverted", seed=0, probability=0.2)
+    assert again.raw["exception"]["message"] == reply.raw["exception"]["message"]
+
+
+def test_a_timed_wait_times_out_instead_of_deadlocking(session):
+    reply = run(session, "timed")
+    assert reply.status == "ok" and reply.value == [False]
+    assert reply.checks["schedule"]["timeouts"] == 1
