@@ -86,9 +86,11 @@ class _Sched:
         self.owner = None        # ident of the thread holding the baton
         self.order: list[int] = []  # registered threads, in registration order
         self.serial: dict[int, int] = {}  # ident -> number in registration order
-        self.waiting: dict[int, tuple] = {}  # ident -> (failed at progress, timed, line) while stuck
+        self.waiting: dict[int, tuple] = {}  # ident -> (events when it failed, timed, line)
         self.pending = 0         # threads started but not registered yet
-        self.progress = 0        # bumped by every step and every wait that succeeded
+        # Releases of locks and waiters, thread ends: a waiting thread is worth waking only
+        # once one happened after its last failed try.
+        self.events = 0
         self.steps = self.switches = 0
         self.digest = hashlib.sha256(str(seed).encode())
         self.deadlock: list | None = None
@@ -118,6 +120,7 @@ class _Sched:
 
     def forget(self, me: int, registered: bool) -> None:
         with self.cond:
+            self.events += 1
             if not registered:
                 self.pending -= 1
             elif me in self.serial:
@@ -142,9 +145,9 @@ class _Sched:
             while self.pending > 0:  # newcomers join before the next decision
                 self.cond.wait()
             self.steps += 1
-            self.progress += 1
             if len(self.order) > 1 and self.rng.random() < self.probability:
-                nxt = self.order[self.rng.randrange(len(self.order))]
+                ready = self._ready(None)
+                nxt = ready[self.rng.randrange(len(ready))]
                 if nxt != me:
                     self.switches += 1
                     self.digest.update(f"{self.steps}>{self.serial[nxt]};".encode())
@@ -153,9 +156,15 @@ class _Sched:
                     while self.owner != me:
                         self.cond.wait()
 
+    def _ready(self, me) -> list[int]:
+        """Threads that could go on (not waiting, or something changed since they last tried),
+        in registration order, `me` left out."""
+        return [t for t in self.order if t != me
+                and (t not in self.waiting or self.waiting[t][0] < self.events)]
+
     def _hand_on(self, me: int) -> None:
-        """Give the baton to another registered thread (seeded choice), or to nobody."""
-        others = [t for t in self.order if t != me]
+        """Give the baton to another thread that could go on (seeded choice), or to nobody."""
+        others = self._ready(me)
         self.owner = others[self.rng.randrange(len(others))] if others else None
         self.cond.notify_all()
 
@@ -180,13 +189,13 @@ class _Sched:
             return self._plain_wait(attempt, timeout)
         line = _student_line(frame or sys._getframe(2), self.workdir)
         while True:
+            seen = self.events
             if attempt():
                 with self.cond:
                     self.waiting.pop(me, None)
-                    self.progress += 1
                 return True
             with self.cond:
-                self.waiting[me] = (self.progress, timeout is not None and timeout >= 0, line)
+                self.waiting[me] = (seen, timeout is not None and timeout >= 0, line)
                 if self.deadlock is None and self._all_stuck():
                     timed = sorted((self.serial[t], t) for t, w in self.waiting.items() if w[1])
                     if not timed:
@@ -194,7 +203,6 @@ class _Sched:
                     elif timed[0][1] == me:  # virtual time runs out for the first timed waiter
                         self.waiting.pop(me)
                         self.timeouts += 1
-                        self.progress += 1
                         return False
                 if self.deadlock is not None:
                     self._stay_stuck(me)
@@ -234,7 +242,11 @@ class _Sched:
 
     def _all_stuck(self) -> bool:
         return (self.pending == 0 and len(self.waiting) == len(self.order) > 0
-                and all(w[0] == self.progress for w in self.waiting.values()))
+                and not self._ready(None))
+
+    def event(self) -> None:
+        """A lock or waiter was released, or a thread ended: waiting threads may try again."""
+        self.events += 1
 
     def _declare_deadlock(self) -> None:
         if self.deadlock is None:
@@ -247,6 +259,9 @@ class _Sched:
     def _name(self, ident: int) -> str:
         t = threading._active.get(ident)
         return str(getattr(t, "name", ident))[:60]
+
+    def on_released(self, lock) -> None:
+        self.events += 1
 
     def stop(self) -> dict:
         return {"seed": self.seed, "probability": self.probability, "steps": self.steps,
@@ -284,6 +299,7 @@ def _patch(s: _Sched) -> None:
                             sys._getframe(2))
 
     locks.set_blocking_acquire(blocking_acquire)
+    locks.add_listener(s)  # on_released
 
     class ScheduledRawLock:
         """The waiter lock of `Condition.wait`, waited for the scheduled way."""
@@ -299,9 +315,10 @@ def _patch(s: _Sched) -> None:
 
         def release(self):
             self._inner.release()
+            s.event()
 
         def __exit__(self, *exc):
-            self._inner.release()
+            self.release()
 
         def locked(self):
             return self._inner.locked()
@@ -353,7 +370,6 @@ def _patch(s: _Sched) -> None:
         me = _thread.get_ident()
         with s.cond:
             if s.owner == me and len(s.order) > 1 and s.deadlock is None:
-                s.progress += 1
                 s._hand_on(me)
                 while s.owner not in (me, None):
                     s.cond.wait()
