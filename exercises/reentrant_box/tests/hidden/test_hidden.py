@@ -14,7 +14,7 @@ from grader.testing import (
 
 TIMEOUT = 2  # seconds per request; the reference needs well under one, a self-deadlock never ends
 LOCKORDER = {"lockorder": {}}  # a Lock taken twice is then named with its lines
-WAIT = 0.8  # seconds the tests give a thread that should not be blocked, or should stay blocked
+WAIT = 1.0  # seconds the tests give a thread that should not be blocked, or should stay blocked
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
