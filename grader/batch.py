@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from grader.course import Course, Exercise
 from grader.grade import GradingFailed, grade_submission, write_outputs
@@ -84,41 +85,78 @@ class Progress:
             sys.stderr.flush()
 
 
+@dataclass
+class Entry:
+    """One submission to grade: who, where, and when it was received (None: on time)."""
+
+    student: str
+    path: Path
+    received: dt.datetime | None = None
+
+
+def entries_in(submissions: Path) -> list[Entry]:
+    received = received_times(submissions)
+    return [Entry(name, path, received.get(name)) for name, path in discover(submissions).items()]
+
+
 def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, *,
               backend: str, regrade: bool = False, jobs: int | None = None,
               seed: int | None = None, progress: bool = True,
-              sandbox_info: dict | None = None) -> list[Row]:
-    students = discover(submissions)
-    received = received_times(submissions)
+              sandbox_info: dict | None = None, store=None) -> list[Row]:
+    """Grade every submission in `submissions`; with a `store`, record each grading there."""
+    entries = entries_in(submissions)
+    if store is not None:
+        from grader.recorded import grade_recorded
+
+        return grade_recorded(course, exercise, entries, out, store,
+                              kind="regrade" if regrade else "grade-all", backend=backend,
+                              jobs=jobs, seed=seed, progress=progress,
+                              sandbox_info=sandbox_info).rows
     out.mkdir(parents=True, exist_ok=True)
-    jobs = jobs or max(1, os.cpu_count() or 1)
     rows: dict[str, Row] = {}
-    todo = {}
-    for name, path in students.items():
-        existing = out / name / "results.json"
+    todo = []
+    for entry in entries:
+        existing = out / entry.student / "results.json"
         if existing.exists() and not regrade:
             previous = SubmissionResult.read(existing)
             if not previous.platform_failed:
-                rows[name] = Row(name, previous, "skipped")
+                rows[entry.student] = Row(entry.student, previous, "skipped")
                 continue
-        todo[name] = path
-    bar = Progress(len(todo), progress)
+        todo.append(entry)
+    rows.update(grade_entries(course, exercise, todo, out, backend=backend, jobs=jobs, seed=seed,
+                              progress=progress, sandbox_info=sandbox_info))
+    ordered = [rows[n] for n in sorted(rows)]
+    write_gradebook(out / "gradebook.csv", ordered, exercise)
+    return ordered
 
-    def one(name: str, path: Path) -> Row:
+
+def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
+                  backend: str, jobs: int | None = None, seed: int | None = None,
+                  progress: bool = True, sandbox_info: dict | None = None,
+                  record: Callable[[Entry, SubmissionResult], None] | None = None) -> dict[str, Row]:
+    """Grade `todo` on `jobs` threads; `record` (if given) is called before the outputs are written."""
+    jobs = jobs or max(1, os.cpu_count() or 1)
+    bar = Progress(len(todo), progress)
+    rows: dict[str, Row] = {}
+
+    def one(entry: Entry) -> Row:
+        name = entry.student
         try:
-            result = grade_submission(course, exercise, path, student=name, backend=backend,
-                                      seed=seed, received=received.get(name),
+            result = grade_submission(course, exercise, entry.path, student=name, backend=backend,
+                                      seed=seed, received=entry.received,
                                       sandbox_info=sandbox_info)
         except GradingFailed as exc:
             return Row(name, None, "not-graded", str(exc))
         except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
             return Row(name, None, "not-graded", f"{type(exc).__name__}: {exc}"[:500])
+        if record is not None and not result.platform_failed:
+            record(entry, result)
         write_outputs(result, exercise, out / name)
         return Row(name, result, "graded" if not result.platform_failed else "not-graded")
 
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = {pool.submit(one, n, p): n for n, p in todo.items()}
+        futures = {pool.submit(one, entry): entry.student for entry in todo}
         for future in as_completed(futures):
             row = future.result()
             rows[row.student] = row
@@ -128,9 +166,7 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
         runner.terminate_all()
         raise
     pool.shutdown()
-    ordered = [rows[n] for n in sorted(rows)]
-    write_gradebook(out / "gradebook.csv", ordered, exercise)
-    return ordered
+    return rows
 
 
 def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:

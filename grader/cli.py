@@ -1,4 +1,4 @@
-"""The `grader` command: list, validate, release, check, grade, grade-all, demo, image."""
+"""The `grader` command: list, validate, release, check, grade, grade-all, regrade, export, demo, image."""
 
 from __future__ import annotations
 
@@ -170,21 +170,76 @@ def cmd_replay(args) -> int:
     return 0 if same else 1
 
 
-def cmd_grade_all(args) -> int:
-    from grader.batch import grade_all
+def _open_store(args, course):
+    """The course's store, unless --no-store."""
+    if getattr(args, "no_store", False):
+        return None
+    from grader.store import open_store
 
-    course = _course(args)
-    exercise = course.exercise(args.slug)
-    backend, info = _backend(args, course)
-    out = Path(args.out)
-    rows = grade_all(course, exercise, Path(args.submissions), out, backend=backend,
-                     regrade=args.regrade, jobs=args.jobs, seed=args.seed, sandbox_info=info)
+    return open_store(course, args.store)
+
+
+def _print_rows(rows) -> None:
     for row in rows:
         r = row.result
         score = f"{r.score:g}/{r.max_score:g}" if r else "not graded"
         print(f"  {row.student:<20} {score:>10}  {row.status}{': ' + row.problem if row.problem else ''}")
+
+
+def cmd_grade_all(args) -> int:
+    from grader.batch import entries_in, grade_all
+    from grader.recorded import format_changes, grade_recorded
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    store = _open_store(args, course)
+    backend, info = _backend(args, course)
+    out = Path(args.out)
+    options = dict(backend=backend, jobs=args.jobs, seed=args.seed, sandbox_info=info)
+    if store is None:
+        rows = grade_all(course, exercise, Path(args.submissions), out, regrade=args.regrade,
+                         **options)
+        _print_rows(rows)
+    else:
+        with store:
+            outcome = grade_recorded(course, exercise, entries_in(Path(args.submissions)), out,
+                                     store, kind="regrade" if args.regrade else "grade-all",
+                                     **options)
+        rows = outcome.rows
+        _print_rows(rows)
+        print("\n".join(format_changes(outcome, exercise.slug)))
+        print(f"Recorded in {store.url}")
     print(f"Gradebook: {out / 'gradebook.csv'}; feedback: {out}/<student>/feedback.html")
     return 0 if all(r.status != "not-graded" for r in rows) else 1
+
+
+def cmd_regrade(args) -> int:
+    from grader.recorded import format_changes, regrade
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    backend, info = _backend(args, course)
+    from grader.store import open_store
+
+    with open_store(course, args.store) as store:
+        outcome = regrade(course, exercise, store, Path(args.out) if args.out else None,
+                          students=args.students or None, backend=backend, jobs=args.jobs,
+                          seed=args.seed, sandbox_info=info)
+    print(f"Score changes for {exercise.slug} (request {outcome.request_id}):")
+    print("\n".join(format_changes(outcome, exercise.slug)))
+    return 0 if all(r.status != "not-graded" for r in outcome.rows) else 1
+
+
+def cmd_export(args) -> int:
+    from grader.export import export
+    from grader.store import open_store
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    with open_store(course, args.store) as store:
+        written = export(args.format, course, exercise, store, Path(args.out))
+    print(f"Wrote {written}")
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -192,7 +247,12 @@ def cmd_demo(args) -> int:
 
     course = _course(args)
     backend, info = _backend(args, course)
-    return run_demo(course, backend, info, Path(args.out), jobs=args.jobs)
+    store = _open_store(args, course)
+    try:
+        return run_demo(course, backend, info, Path(args.out), jobs=args.jobs, store=store)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def cmd_image(args) -> int:
@@ -214,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     def backend_opt(sp):
         sp.add_argument("--backend", choices=["auto", "docker", "local"],
                         help="sandbox backend (default: course.toml's, else auto)")
+
+    def store_opt(sp, optional=True):
+        sp.add_argument("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite "
+                        "file (default: course.toml's [store] url, else grader.db beside it)")
+        if optional:
+            sp.add_argument("--no-store", action="store_true",
+                            help="grade into the folder only, recording nothing")
 
     def jobs_opt(sp):
         sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
@@ -266,12 +333,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     sp.add_argument("--seed", type=int)
-    backend_opt(sp), jobs_opt(sp)
+    backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_grade_all)
+
+    sp = sub.add_parser("regrade", help="grade again every recorded submission of an exercise "
+                        "and print the score changes")
+    sp.add_argument("slug")
+    sp.add_argument("--students", nargs="+", metavar="NAME", help="only these students")
+    sp.add_argument("--out", help="where results go (default: the last grade-all's --out)")
+    sp.add_argument("--seed", type=int)
+    backend_opt(sp), jobs_opt(sp), store_opt(sp, optional=False)
+    sp.set_defaults(func=cmd_regrade)
+
+    sp = sub.add_parser("export", help="export the current grades of an exercise from the store")
+    sp.add_argument("slug")
+    sp.add_argument("--format", required=True,
+                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report"])
+    sp.add_argument("--out", required=True, help="a file (gradebook, canvas, report), a folder "
+                    "(gradescope) or an nbgrader database file or URL (nbgrader)")
+    store_opt(sp, optional=False)
+    sp.set_defaults(func=cmd_export)
 
     sp = sub.add_parser("demo", help="grade the bundled sample class and check the known answers")
     sp.add_argument("--out", default="demo-results")
-    backend_opt(sp), jobs_opt(sp)
+    backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("image", help="the sandbox image")

@@ -119,6 +119,7 @@ class Course:
     limits: Limits
     late_policy: LatePolicy
     exercises: dict[str, Exercise]
+    store_url: str = ""  # [store] url: a SQLAlchemy URL or a SQLite path ("": grader.db)
 
     def exercise(self, slug: str) -> Exercise:
         try:
@@ -265,6 +266,8 @@ def load_course(root: Path | str = ".") -> Course:
         limits=limits,
         late_policy=policy,
         exercises=exercises,
+        store_url=_get(_get(data, "store", dict, path, default={}), "url", str, path, "store.",
+                       default=""),
     )
 
 

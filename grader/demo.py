@@ -2,7 +2,8 @@
 
 `sample_class/<slug>/` holds one submission per student (and `received.csv` for
 the late ones); `sample_class/expected.csv` lists `exercise,student,final` with
-the score each must get. The demo grades every exercise found there, prints
+the score each must get. The demo grades every exercise found there (recorded in
+the store as one regrade request per exercise when a store is given), prints
 where the gradebooks and feedback pages are, and fails if any score differs.
 """
 
@@ -23,7 +24,8 @@ def expected_scores(sample: Path) -> dict[tuple[str, str], float]:
         return {(r["exercise"], r["student"]): float(r["final"]) for r in csv.DictReader(f)}
 
 
-def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: int = 2) -> int:
+def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: int = 2,
+             store=None) -> int:
     sample = course.root / "sample_class"
     expected = expected_scores(sample)
     t0 = time.monotonic()
@@ -32,7 +34,7 @@ def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: 
         exercise = course.exercise(slug)
         print(f"\n== {slug}: {exercise.title}")
         rows = grade_all(course, exercise, sample / slug, out / slug, backend=backend,
-                         regrade=True, jobs=jobs, sandbox_info=sandbox_info)
+                         regrade=True, jobs=jobs, sandbox_info=sandbox_info, store=store)
         for row in rows:
             graded += 1
             want = expected.get((slug, row.student))

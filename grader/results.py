@@ -127,7 +127,10 @@ class SubmissionResult:
 
     @classmethod
     def read(cls, path: Path) -> "SubmissionResult":
-        data = json.loads(path.read_text())
+        return cls.from_json(json.loads(path.read_text()))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SubmissionResult":
         meta = data["pgrader"]
         tests = [TestResult(name=t["name"], function=t["function"], suite=t["tags"][0],
                             verdict=t["verdict"], points=t["points"], max_points=t["max_points"],

@@ -1,0 +1,280 @@
+"""The store: migrations, exactly-once recording, regrade history and diffs, and faults
+(a grader killed mid-batch and rerun, a second grader on the same exercise, a locked file).
+
+The judge is replaced by `store_class.fake_run_tests` (intake, scoring and the late policy
+stay real); one test grades for real on the local backend.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import grader.grade
+from grader.batch import entries_in
+from grader.course import load_course
+from grader.recorded import format_changes, grade_recorded, regrade
+from grader.store import Store, StoreBusy, open_store, store_url
+from store_class import fake_run_tests, make_class, make_course
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+ON_TIME = "2026-09-20T10:00:00Z"
+CLASS = {"alice": "good", "bob": "bad", "carol": "good", "dave": "def add(:"}
+RECEIVED = {"alice": ON_TIME, "bob": ON_TIME, "carol": "2026-09-23T10:00:00Z", "dave": ON_TIME}
+
+
+@pytest.fixture
+def course(tmp_path):
+    make_course(tmp_path)
+    make_class(tmp_path / "subs", CLASS, received=RECEIVED)
+    return load_course(tmp_path)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    calls = []
+
+    def use(**kw):
+        real = fake_run_tests(**kw)
+
+        def counted(exercise, submission, *a, **k):
+            calls.append(submission)
+            return real(exercise, submission, *a, **k)
+
+        monkeypatch.setattr(grader.grade, "run_tests", counted)
+        return calls
+
+    return use
+
+
+def _grade(course, store, kind="grade-all"):
+    ex = course.exercise("tiny")
+    return grade_recorded(course, ex, entries_in(course.root / "subs"), course.root / "out",
+                          store, kind=kind, backend="local", jobs=2, progress=False)
+
+
+def _gradings(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as c:
+        return c.execute("select st.name, g.final, g.is_current, g.request_id from gradings g "
+                         "join submissions s on s.id = g.submission_id "
+                         "join students st on st.id = s.student_id order by g.id").fetchall()
+
+
+def test_store_opens_with_migrations_and_default_url(course):
+    assert store_url(course.root) == f"sqlite:///{course.root / 'grader.db'}"
+    assert store_url(course.root, "other.db") == f"sqlite:///{course.root / 'other.db'}"
+    assert store_url(course.root, "postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    with open_store(course):
+        pass
+    with open_store(course):  # a second open finds the schema at head and changes nothing
+        pass
+    with sqlite3.connect(course.root / "grader.db") as c:
+        assert c.execute("select version_num from alembic_version").fetchall() == [("0001",)]
+        assert c.execute("pragma journal_mode").fetchone() == ("wal",)
+        tables = {r[0] for r in c.execute("select name from sqlite_master where type='table'")}
+    assert {"students", "submissions", "gradings", "audit", "requests", "leases"} <= tables
+
+
+def test_store_url_from_course_toml(course):
+    text = (course.root / "course.toml").read_text()
+    (course.root / "course.toml").write_text(text + '\n[store]\nurl = "data/marks.db"\n')
+    (course.root / "data").mkdir()
+    again = load_course(course.root)
+    assert again.store_url == "data/marks.db"
+    with open_store(again) as store:
+        assert store.url == f"sqlite:///{course.root / 'data' / 'marks.db'}"
+
+
+def test_grade_all_records_each_submission_once_with_late_policy(course, fake):
+    calls = fake()
+    with open_store(course) as store:
+        first = _grade(course, store)
+        assert len(calls) == 3  # dave's syntax error is refused at intake
+        second = _grade(course, store)
+        assert len(calls) == 3  # nothing graded twice
+    finals = {r.student: r.result.score for r in first.rows}
+    assert finals == {"alice": 10, "bob": 6.6667, "carol": 8, "dave": 0}
+    assert [r.status for r in second.rows] == ["skipped"] * 4
+    assert format_changes(second, "tiny")[-1].startswith("tiny: 0 graded in this request")
+    rows = _gradings(course.root / "grader.db")
+    assert sorted(r[0] for r in rows) == sorted(CLASS) and all(r[2] for r in rows)
+    with sqlite3.connect(course.root / "grader.db") as c:
+        late = dict(c.execute("select st.name, s.late_days from submissions s join students st "
+                              "on st.id = s.student_id"))
+        refused = c.execute("select status from gradings g join submissions s on s.id = "
+                            "g.submission_id join students st on st.id = s.student_id "
+                            "where st.name = 'dave'").fetchone()
+        actions = {r[0] for r in c.execute("select action from audit")}
+    assert late == {"alice": 0, "bob": 0, "carol": 2, "dave": 0}
+    assert refused == ("refused",)
+    assert {"submission-received", "graded", "request-opened"} <= actions
+    assert (course.root / "out" / "carol" / "feedback.html").exists()
+
+
+def test_resubmission_is_a_new_submission_graded_alone(course, fake):
+    calls = fake()
+    with open_store(course) as store:
+        _grade(course, store)
+        make_class(course.root / "subs", {"bob": "good"})
+        outcome = _grade(course, store)
+    assert len(calls) == 4
+    assert [(c.student, c.before, c.after) for c in outcome.changes] == [("bob", 6.6667, 10)]
+
+
+def test_regrade_keeps_history_and_prints_score_changes(course, fake):
+    fake()
+    with open_store(course) as store:
+        _grade(course, store)
+        fake(fail_all=True)  # the tests changed: now nothing passes
+        outcome = regrade(course, course.exercise("tiny"), store, backend="local", jobs=2,
+                          progress=False)
+        history = store.history("tiny", "alice")
+    lines = format_changes(outcome, "tiny")
+    assert "  alice                10 -> 0 (-10)" in lines
+    assert "  carol                8 -> 0 (-8)" in lines
+    assert not any(line.lstrip().startswith("dave") for line in lines)  # refused both times
+    assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded."
+    assert [(g.final, g.is_current) for _, g in history] == [(10, False), (0, True)]
+    rows = _gradings(course.root / "grader.db")
+    assert len(rows) == 8 and sum(r[2] for r in rows) == 4
+
+
+def test_platform_failure_is_not_recorded_and_retried(course, fake):
+    fake(broken=("a - b",))  # bob's grading fails on the platform's side
+    with open_store(course) as store:
+        first = _grade(course, store)
+        assert {r.student: r.status for r in first.rows}["bob"] == "not-graded"
+        assert "bob" not in {r[0] for r in _gradings(course.root / "grader.db")}
+        before = len(fake())
+        calls = fake()
+        _grade(course, store)
+    assert len(calls) - before == 1  # only bob, and never scored 0 in between
+    assert sorted(r[0] for r in _gradings(course.root / "grader.db")) == sorted(CLASS)
+
+
+def _driver(course, *args, delay=0.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(HERE / "store_driver.py"), str(delay),
+                             "--course", str(course.root), *args], cwd=course.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_gradings(db: Path, n: int, proc: subprocess.Popen, timeout=60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if db.exists():
+            try:
+                if len(_gradings(db)) >= n:
+                    return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("the grader recorded nothing in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_grader_killed_mid_batch_then_rerun_loses_and_doubles_nothing(course, sig):
+    make_class(course.root / "subs", {f"s{i:02}": "good" for i in range(8)},
+               received={f"s{i:02}": ON_TIME for i in range(8)} | RECEIVED)
+    db = course.root / "grader.db"
+    proc = _driver(course, "grade-all", "tiny", "subs", "--out", "out", "-j", "1", delay=0.3)
+    _wait_for_gradings(db, 2, proc)
+    proc.send_signal(sig)
+    proc.communicate(timeout=30)
+    done = len(_gradings(db))
+    assert 2 <= done < 12
+    rerun = _driver(course, "grade-all", "tiny", "subs", "--out", "out", "-j", "2")
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    rows = _gradings(db)
+    names = [r[0] for r in rows]
+    assert sorted(names) == sorted(set(names)) and len(names) == 12  # none lost, none twice
+    assert f"{12 - done} graded in this request" in out or f"{12 - done - 1} graded" in out
+
+
+def test_interrupted_regrade_resumes_its_request(course):
+    db = course.root / "grader.db"
+    first = _driver(course, "grade-all", "tiny", "subs", "--out", "out")
+    assert first.wait(timeout=60) == 0
+    proc = _driver(course, "regrade", "tiny", "-j", "1", delay=0.5)
+    _wait_for_gradings(db, 5, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    again = _driver(course, "regrade", "tiny", "-j", "2")
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert "(resumed)" in out
+    rows = _gradings(db)
+    regrade_ids = {r[3] for r in rows[4:]}
+    assert len(rows) == 8 and len(regrade_ids) == 1  # one request, each submission once
+    assert sum(r[2] for r in rows) == 4 and not any(r[2] for r in rows[:4])
+
+
+def test_second_grader_on_the_same_exercise_is_refused_clearly(course):
+    db = course.root / "grader.db"
+    first = _driver(course, "grade-all", "tiny", "subs", "--out", "out", "-j", "1", delay=2.0)
+    _wait_for_gradings(db, 1, first)
+    second = _driver(course, "grade-all", "tiny", "subs", "--out", "out2")
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 2
+    assert "Another grader is already grading tiny in this store" in err
+    assert first.wait(timeout=60) == 0
+    assert sorted(r[0] for r in _gradings(db)) == sorted(CLASS)
+
+
+def test_locked_store_file_makes_the_grader_wait_not_fail(course, fake):
+    fake(delay=0.05)
+    with open_store(course):
+        pass
+    holder = sqlite3.connect(course.root / "grader.db", isolation_level=None,
+                             check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(1.5, holder.execute, args=("COMMIT",))
+    release.start()
+    t0 = time.monotonic()
+    with open_store(course) as store:
+        outcome = _grade(course, store)
+    release.join()
+    assert time.monotonic() - t0 >= 1.4
+    assert [r.status for r in outcome.rows] == ["graded"] * 4
+    assert len(_gradings(course.root / "grader.db")) == 4
+
+
+def test_store_locked_too_long_fails_with_a_clear_message(course, monkeypatch):
+    import grader.store.engine as engine
+
+    monkeypatch.setattr(engine, "BUSY_SECONDS", 0.2)
+    with open_store(course):
+        pass
+    holder = sqlite3.connect(course.root / "grader.db", isolation_level=None,
+                             check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreBusy, match="stayed locked by another process"):
+            Store(store_url(course.root)).audit("probe")
+    finally:
+        holder.execute("ROLLBACK")
+
+
+def test_grade_all_and_regrade_on_the_local_backend(tmp_path):
+    """A real grading (sandbox and judge) through the command line, twice."""
+    make_course(tmp_path)
+    make_class(tmp_path / "subs", {"ann": "good", "ben": "bad"},
+               received={"ann": ON_TIME, "ben": ON_TIME})
+    grader_bin = str(ROOT / ".venv" / "bin" / "grader")
+    run = subprocess.run([grader_bin, "grade-all", "tiny", "subs", "--out", "out", "-j", "2"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert "ben                  new: 3.3333" in run.stdout
+    again = subprocess.run([grader_bin, "regrade", "tiny", "--students", "ben"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("0 up, 0 down, 0 new, 1 unchanged; 0 not graded.")
