@@ -1,0 +1,110 @@
+"""Hidden tests for pipe_pipeline.
+
+Every call goes through the probe `_squares`, which also counts the Pipes and processes that
+`pipeline_squares` creates. A run that hangs is explained in words about pipe ends (`_run`):
+a reader only sees EOF once every copy of the pipe's write end, in every process, is closed.
+"""
+
+import random
+
+from grader.testing import Deadlock, Failed, StudentError, expect_equal
+
+TIMEOUT = 4  # seconds per request; the reference needs well under 1 s
+HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+EOF_HINT = ("A reader sees EOF (recv() raises EOFError) only when every copy of the pipe's "
+            "write end is closed, in every process: a child started with fork or spawn gets its "
+            "own copy of each connection it is given (or inherits), so the parent must close the "
+            "ends it does not use right after starting the children, and the square stage must "
+            "close its copy of the first pipe's write end before it reads.")
+SPAWN_HINT = ("Your code works only under fork: under spawn (the default on macOS and Windows) a "
+              "new process is a fresh interpreter that receives its target by name, so it cannot "
+              "find a function defined inside another function, or a lambda. Make every stage a "
+              "top-level function of solution.py and pass the pipes in args=.")
+
+
+def _squares(mod, n):
+    import multiprocessing.connection
+    import multiprocessing.process
+
+    counts = {"pipes": 0, "starts": 0}
+    pipe, start = multiprocessing.connection.Pipe, multiprocessing.process.BaseProcess.start
+
+    def counting_pipe(*a, **k):
+        counts["pipes"] += 1
+        return pipe(*a, **k)
+
+    def counting_start(self):
+        counts["starts"] += 1
+        return start(self)
+
+    multiprocessing.connection.Pipe = counting_pipe
+    multiprocessing.process.BaseProcess.start = counting_start
+    try:
+        got = mod.pipeline_squares(n)
+    finally:
+        multiprocessing.connection.Pipe = pipe
+        multiprocessing.process.BaseProcess.start = start
+    return {"value": got, **counts}
+
+
+def _run(student, n, start_method="fork"):
+    what = f"pipeline_squares({n})" + (" under spawn" if start_method == "spawn" else "")
+    try:
+        out = student.run(_squares, n, start_method=start_method, timeout=TIMEOUT, what=what)
+    except Deadlock as exc:
+        raise Deadlock(f"{exc.message} {EOF_HINT}", **exc.details) from None
+    except StudentError as exc:
+        text = exc.message
+        if start_method == "spawn" and ("pickle" in text.lower() or "AttributeError" in text):
+            raise StudentError(f"{text} {SPAWN_HINT}", **exc.details) from None
+        if "EOFError" in text and n == 0:
+            raise StudentError(f"{text} With n = 0 no number goes through the pipeline: read "
+                               "until EOFError (the pipe was closed), do not wait for a "
+                               "particular last value.", **exc.details) from None
+        raise
+    expect_equal(out["value"], [i * i for i in range(n)], what)
+    return out
+
+
+def test_small_n(student):
+    """pipeline_squares(n) for a few small n"""
+    for n in (1, 2, 7):
+        _run(student, n)
+
+
+def test_zero_items(student):
+    """pipeline_squares(0) returns [] and every process ends"""
+    _run(student, 0)
+
+
+def test_long_stream(student, seed):
+    """A stream far longer than a pipe's buffer (the stages must run at the same time)"""
+    _run(student, 15000 + random.Random(seed).randrange(1000))
+
+
+def test_two_pipes_two_children(student):
+    """Three processes (the caller and two children) joined by two Pipes"""
+    out = _run(student, 5)
+    if out["pipes"] != 2 or out["starts"] != 2:
+        raise Failed(f"pipeline_squares(5) created {out['pipes']} Pipe(s) and started "
+                     f"{out['starts']} process(es); the pipeline is: a producer process sends "
+                     "0..n-1 into the first Pipe, a square process sends the squares into the "
+                     "second Pipe, and the caller reads them: 2 Pipes, 2 started processes.",
+                     pipes=out["pipes"], starts=out["starts"])
+
+
+def test_no_process_left(student):
+    """Both child processes have ended and been joined when pipeline_squares returns"""
+    _run(student, 20)
+    left = [p for p in student.last.raw.get("leftover_processes") or []
+            if not any(h in p for h in HELPERS)]
+    if left:
+        raise Failed(f"When pipeline_squares(20) returned, {len(left)} of its processes were "
+                     "still there: join both stages (after reading everything from the second "
+                     "pipe).", leftover_processes=left)
+
+
+def test_runs_under_spawn(student, seed):
+    """Works under the spawn start method (the default on macOS and Windows)"""
+    _run(student, 3 + random.Random(seed).randrange(20), start_method="spawn")
