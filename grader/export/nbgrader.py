@@ -8,6 +8,9 @@ replaces each student's submission, so the gradebook always shows the current gr
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 from grader.errors import GraderError
@@ -18,6 +21,8 @@ def nbgrader(exercise, current, out: Path | str) -> str:
         from nbgrader.api import Gradebook, MissingEntry
     except ImportError:
         raise GraderError("nbgrader is not installed: pip install 'pgrader[nbgrader]'") from None
+    if shutil.which("alembic") is None:  # nbgrader runs the `alembic` command of its environment
+        os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     url = str(out) if "://" in str(out) else f"sqlite:///{Path(out).resolve()}"
     notebook = exercise.slug
     with Gradebook(url) as gb:
