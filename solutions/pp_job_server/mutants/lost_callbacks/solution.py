@@ -1,0 +1,17 @@
+import threading
+
+import pp
+
+
+def submit_all(server, func, inputs, callback):
+    results = {}
+    lock = threading.Lock()
+
+    def done(x, result):
+        with lock:
+            results[x] = result
+        callback(x, result)
+
+    for x in inputs:
+        server.submit(func, (x,), callback=done, callbackargs=(x,))
+    return results
