@@ -1,0 +1,187 @@
+"""Hidden tests for process_lifecycle.
+
+The functions handed to `run_named` tell the judge what happened through their exit codes:
+the code a child exits with depends on the name it was given, and a `multiprocessing.Barrier`
+that every child must reach (`_together`) proves the children were alive at the same time, so
+start-then-join in one loop fails every run, however fast the machine is. Under spawn, the
+children import the student's module (as any child whose target lives there does), which
+catches demo code that is not under `if __name__ == "__main__":`.
+"""
+
+import signal
+
+from grader.testing import Failed, expect_equal
+
+TIMEOUT = 6
+HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+NAMES = ["alpha", "beta", "gamma", "delta"]
+MAIN_HINT = ("Under spawn every child is a fresh interpreter that imports your module to find "
+             "the functions it needs, so code at module level runs again in every child; a "
+             "module-level call that starts processes then fails with \"An attempt has been "
+             "made to start a new process before the current process has finished its "
+             "bootstrapping phase\". Put demo code under `if __name__ == \"__main__\":`.")
+
+
+# ---------------------------------------------------------------- probes (run in the sandbox)
+
+def _exit_by_name(mod, names, raise_for):
+    """Each child exits with 10 + the index of its own name (or raises, for `raise_for`)."""
+    import multiprocessing
+    import os
+
+    def child():
+        me = multiprocessing.current_process().name
+        if me == raise_for:
+            raise ValueError("this child fails on purpose")
+        os._exit(10 + names.index(me) if me in names else 99)
+
+    return mod.run_named(child, names)
+
+
+def _together(mod, names, wait):
+    """Each child waits at a barrier for all the others: exit 0 if they all got there, 3 if
+    the barrier broke because the others were not running at the same time."""
+    import multiprocessing
+    import os
+    import threading
+
+    barrier = multiprocessing.Barrier(len(names))
+
+    def child():
+        try:
+            barrier.wait(timeout=wait)
+            os._exit(0)
+        except threading.BrokenBarrierError:
+            os._exit(3)
+
+    return mod.run_named(child, names)
+
+
+def _imports_module(mod, names):
+    """run_named with a child whose target is a function of the student's module (here
+    run_named itself, with no names): a spawned child imports the module while it starts."""
+    import functools
+    import os
+
+    return mod.run_named(functools.partial(mod.run_named, os.getpid, []), names)
+
+
+def _deadline(mod, func_name, args, seconds):
+    """run_with_deadline(func, args, seconds) with a picklable library function, and its wall."""
+    import os
+    import time
+
+    func = {"sleep": time.sleep, "exit": os._exit}[func_name]
+    t0 = time.perf_counter()
+    code = mod.run_with_deadline(func, args, seconds)
+    return {"code": code, "wall": time.perf_counter() - t0}
+
+
+# ---------------------------------------------------------------- judge-side helpers
+
+def _leftovers(reply):
+    return [p for p in reply.raw.get("leftover_processes") or []
+            if not any(h in p for h in HELPERS)]
+
+
+def _no_leftovers(reply, what, hint):
+    left = _leftovers(reply)
+    if left:
+        raise Failed(f"When {what} returned, {len(left)} of the processes it started were still "
+                     f"there. {hint}", leftover_processes=left)
+
+
+# ---------------------------------------------------------------- tests: run_named
+
+def test_exit_codes_by_name(student):
+    """run_named names each process and returns every process's exit code"""
+    got = student.run(_exit_by_name, NAMES, None, timeout=TIMEOUT, what=f"run_named(f, {NAMES})")
+    expected = {n: 10 + i for i, n in enumerate(NAMES)}
+    if isinstance(got, dict) and 99 in got.values():
+        raise Failed(f"run_named(f, {NAMES}) returned {got}: a child did not find its name in "
+                     "multiprocessing.current_process().name (99 means an unknown name). Give "
+                     "each Process its name: Process(target=func, name=name).", got=got)
+    expect_equal(got, expected, f"run_named(f, {NAMES}) where f exits with 10 + its name's index")
+
+
+def test_failing_child(student):
+    """A child that raises has exit code 1; the others are unaffected"""
+    got = student.run(_exit_by_name, NAMES[:3], "beta", timeout=TIMEOUT,
+                      what=f"run_named(f, {NAMES[:3]})")
+    expect_equal(got, {"alpha": 10, "beta": 1, "gamma": 12},
+                 f"run_named(f, {NAMES[:3]}) where f raises in 'beta'",
+                 hint="An exception in the target ends that process with exit code 1.")
+
+
+def test_processes_run_at_the_same_time(student):
+    """All processes are started before any is joined"""
+    what = f"run_named(f, {NAMES})"
+    got = student.run(_together, NAMES, 1.5, timeout=TIMEOUT, what=what)
+    if isinstance(got, dict) and set(got.values()) == {3}:
+        raise Failed(f"In {what}, each child waits until all four are running at the same time, "
+                     "but they never were: each one gave up after 1.5 s. Your code waits for "
+                     "each process (join) before it starts the next one, so they run one after "
+                     "another. Start all the processes in one loop, then join them all in a "
+                     "second loop.", got=got)
+    expect_equal(got, {n: 0 for n in NAMES}, what + " where the children meet at a barrier")
+
+
+def test_run_named_leaves_no_process(student):
+    """run_named joins every process it starts"""
+    student.run(_exit_by_name, NAMES[:2], None, timeout=TIMEOUT, what="run_named")
+    _no_leftovers(student.last, f"run_named(f, {NAMES[:2]})", "Join every process you start.")
+
+
+def test_module_safe_to_import_under_spawn(student):
+    """Under spawn, children can import solution.py without side effects"""
+    what = f"run_named(f, {NAMES[:2]}) under spawn, where f is a function of solution.py"
+    got = student.run(_imports_module, NAMES[:2], start_method="spawn", timeout=TIMEOUT + 2,
+                      what=what)
+    if got != {n: 0 for n in NAMES[:2]}:
+        stderr = student.last.raw.get("stderr", "")
+        why = (" The children reported: \"start a new process before the current process has "
+               "finished its bootstrapping phase\"." if "bootstrapping phase" in stderr else "")
+        raise Failed(f"{what} returned {got}, expected exit code 0 for both: importing your "
+                     f"module in a spawned child failed.{why} {MAIN_HINT}", got=got)
+
+
+# ---------------------------------------------------------------- tests: run_with_deadline
+
+def test_deadline_returns_exit_code(student):
+    """A child that finishes in time: its own exit code"""
+    out = student.run(_deadline, "exit", [5], 3.0, timeout=TIMEOUT,
+                      what="run_with_deadline(os._exit, (5,), 3.0)")
+    expect_equal(out["code"], 5, "run_with_deadline(os._exit, (5,), 3.0)")
+
+
+def test_deadline_terminates(student):
+    """An overdue child is terminated: a negative exit code, soon after the deadline"""
+    what = "run_with_deadline(time.sleep, (30,), 0.3)"
+    out = student.run(_deadline, "sleep", [30], 0.3, timeout=TIMEOUT, what=what)
+    code = out["code"]
+    if not (isinstance(code, int) and code < 0):
+        raise Failed(f"{what} returned {code!r}; a child still running at the deadline must be "
+                     f"stopped with terminate() (then joined), and its exit code is then "
+                     f"-{int(signal.SIGTERM)} (-SIGTERM). `join(seconds)` alone only stops "
+                     "waiting: the child keeps running and its exitcode is still None.",
+                     got=code)
+    if out["wall"] > 2.5:
+        raise Failed(f"{what} took {out['wall']:.1f} s: stop the child at the deadline, do not "
+                     "wait for it to finish.", wall=out["wall"])
+
+
+def test_deadline_leaves_no_process(student):
+    """No child is left running after run_with_deadline returns"""
+    student.run(_deadline, "sleep", [30], 0.2, timeout=TIMEOUT, what="run_with_deadline")
+    _no_leftovers(student.last, "run_with_deadline(time.sleep, (30,), 0.2)",
+                  "A child still running at the deadline must be terminated and joined.")
+
+
+def test_deadline_under_spawn(student):
+    """run_with_deadline works under the spawn start method"""
+    what = "run_with_deadline(time.sleep, (30,), 0.5) under spawn"
+    out = student.run(_deadline, "sleep", [30], 0.5, start_method="spawn", timeout=TIMEOUT + 2,
+                      what=what)
+    if not (isinstance(out["code"], int) and out["code"] < 0):
+        raise Failed(f"{what} returned {out['code']!r}, expected a negative exit code "
+                     "(terminated).", got=out["code"])
