@@ -14,7 +14,6 @@ from grader.testing import (
 )
 
 TIMEOUT = 4  # seconds per request; the reference needs well under one
-JOIN = 1.5  # seconds a thread that should be able to finish is given
 
 WHILE_HINT = ("Wake-ups are only a hint that something changed: `notify_all()` wakes every "
               "waiting consumer, yet only one of them gets the item (and with `notify()` another "
@@ -29,7 +28,7 @@ def _buffer(mod, scenario, *args):
     import threading
     import time
 
-    JOIN = 1.5  # seconds a thread that should be able to finish is given (as on the judge's side)
+    JOIN = 1.5  # seconds a thread that should be able to finish is given
     SETTLE = 0.3  # seconds a woken thread is given to act before it counts as waiting again
 
     def blocked(t, limit=2.0):
@@ -128,15 +127,17 @@ def _buffer(mod, scenario, *args):
     def close_wakes_all(n):
         b = mod.BoundedBuffer(2)
         consumers = [start(b.get) for _ in range(n)]
-        waiting = sum(blocked(t) for t, _ in consumers)
+        for t, _ in consumers:
+            blocked(t)
         b.close()
         join_all([t for t, _ in consumers], JOIN)
-        return {"waiting": waiting, "outcomes": [result(box) for _, box in consumers]}
+        return [result(box) for _, box in consumers]
 
     def two_consumers():
         b = mod.BoundedBuffer(2)
         consumers = [start(b.get) for _ in range(2)]
-        waiting = sum(blocked(t) for t, _ in consumers)
+        for t, _ in consumers:
+            blocked(t)
         b.put("x")
         deadline = time.monotonic() + JOIN  # until one consumer has the item...
         while time.monotonic() < deadline and all(t.is_alive() for t, _ in consumers):
@@ -151,7 +152,7 @@ def _buffer(mod, scenario, *args):
         early = [result(box) for _, box in consumers]
         b.put("y")
         join_all([t for t, _ in consumers], JOIN)
-        return {"waiting": waiting, "early": early, "outcomes": [result(box) for _, box in consumers]}
+        return {"early": early, "outcomes": [result(box) for _, box in consumers]}
 
     def transfer(producers, consumers, per_producer, capacity):
         b = mod.BoundedBuffer(capacity)
@@ -206,29 +207,30 @@ def _judge_transfer(out, what, checks, producers, per_producer):
         raise Failed(f"In {what}, a consumer's get() raised {out['errors'][0]}: a consumer that "
                      f"was woken found no item to take. {WHILE_HINT}", errors=out["errors"])
     if out["stuck"]:
-        raise Deadlock(f"In {what}, {out['stuck']} thread(s) were still waiting after the "
-                       "producers had finished and close() had been called: a waiting thread "
-                       "was never woken. close() must wake every waiting consumer "
+        raise Deadlock(f"In {what}, {out['stuck']} thread(s) were still waiting when all "
+                       "items should have been handed over and close() had been called: a "
+                       "waiting thread was never woken. close() must wake every waiting consumer "
                        "(`notify_all()`), and every put/get must notify the threads that wait "
                        "for what it changed.", stuck=out["stuck"])
     sent = Counter((p, i) for p in range(producers) for i in range(per_producer))
     got = Counter(tuple(x) if isinstance(x, list) else x for r in out["received"] for x in r)
-    lost = sorted(sent - got)
-    extra = sorted(got - sent)
+    lost = sorted(sent - got, key=repr)
+    extra = sorted(got - sent, key=repr)  # duplicates, or things that were never put (None...)
     if lost or extra:
         verdict = Race if checks and "preempt" in checks else Failed
         switches = (f" (with forced thread switches, seed {checks['preempt']['seed']})"
                     if checks and "preempt" in checks else "")
         wrong = [f"{len(found)} item(s) {how} (for example {found[:3]})"
-                 for found, how in ((lost, "were lost"), (extra, "arrived more than once"))
+                 for found, how in ((lost, "were lost"),
+                                    (extra, "arrived more than once (or were never put)"))
                  if found]
         raise verdict(f"In {what}{switches}, {' and '.join(wrong)}. Every put must add exactly "
                       "one item and every get remove exactly one, inside the lock; a full "
                       "buffer must make put wait, never drop or overwrite an item.",
                       lost=lost[:20], extra=extra[:20])
-    for c, items in enumerate(out["received"]):
+    for items in out["received"]:  # every item is a (producer, index) pair here
         for p in range(producers):
-            seq = [i for (q, i) in map(tuple, items) if q == p]
+            seq = [i for (q, i) in items if q == p]
             if seq != sorted(seq):
                 raise Failed(f"In {what}, one consumer received producer {p}'s items in the "
                              f"order {seq[:8]}: the buffer must hand items out first in, first "
@@ -286,14 +288,14 @@ def test_close_wakes_every_waiting_consumer(student):
     """close() wakes every consumer waiting on the empty buffer, and each gets BufferClosed"""
     n = 3
     what = f"close() while {n} consumers wait in get() on an empty buffer"
-    out = _run(student, "close_wakes_all", n, what=what)
-    stuck = sum(o == ["stuck"] for o in out["outcomes"])
+    outcomes = _run(student, "close_wakes_all", n, what=what)
+    stuck = sum(o == ["stuck"] for o in outcomes)
     if stuck:
         raise Deadlock(f"In {what}, {stuck} of the {n} consumers were never woken and wait "
                        "forever. `notify()` wakes only one waiting thread; when the buffer "
                        "closes, every waiting consumer must learn it: use `notify_all()` in "
-                       "close().", outcomes=out["outcomes"])
-    expect_equal(out["outcomes"], [["raised", "BufferClosed"]] * n,
+                       "close().", outcomes=outcomes)
+    expect_equal(outcomes, [["raised", "BufferClosed"]] * n,
                  f"what each consumer's get() gave in {what}")
 
 
