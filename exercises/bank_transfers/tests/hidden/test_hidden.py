@@ -202,7 +202,7 @@ def _overlap(mod):
         return {"held": False}
     t_fast = threading.Thread(target=fast, daemon=True)
     t_fast.start()
-    t_fast.join(1.0)
+    t_fast.join(2.0)
     overlapped = not t_fast.is_alive()
     release.set()
     t_slow.join(3)
@@ -279,7 +279,7 @@ def _expect_money_kept(got, n_accounts, what, reply=None):
 
 def test_money_kept_under_forced_switches(student, seed):
     """No money is created or destroyed when threads are switched in the middle of a transfer"""
-    got = student.run(_random_transfers, seed, 4, 300, 4, START, timeout=5,
+    got = student.run(_random_transfers, seed, 4, 300, 4, START, timeout=8,
                       checks={"preempt": {"seed": seed}, "lockorder": {}},
                       what="4 threads doing 300 random transfers each among 4 accounts")
     _expect_money_kept(got, 4, "4 threads doing 300 random transfers each among 4 accounts",
@@ -288,7 +288,8 @@ def test_money_kept_under_forced_switches(student, seed):
 
 def test_no_races_under_lockset(student, seed):
     """Every write of a balance holds that account's lock (lockset check)"""
-    got = student.run(_random_transfers, seed, 4, 100, 4, START, timeout=4, checks={"lockset": {}},
+    got = student.run(_random_transfers, seed, 4, 100, 4, START, timeout=6,
+                      checks={"lockset": {}, "lockorder": {}},
                       what="4 threads doing 100 random transfers each")
     expect_no_races(student.last, "the balances updated by transfer() from 4 threads",
                     hint="Hold the locks of both accounts whenever you read and change their "
@@ -312,7 +313,7 @@ def test_no_overdraft_under_forced_switches(student, seed):
 
 def test_total_is_a_consistent_snapshot(student):
     """total() called while transfers run never sees money in flight"""
-    seen = student.run(_snapshots, 3, 200, 200, timeout=4,
+    seen = student.run(_snapshots, 3, 200, 200, timeout=6,
                        checks={"preempt": {"seed": 1, "probability": 0.1}, "lockorder": {}},
                        what="total() called 200 times while 3 threads transfer")
     if seen != [400]:
