@@ -1,0 +1,119 @@
+"""Hidden tests for pool_speedup.
+
+CPU-bound work is `sum` over large `range`s: a builtin (so it pickles by name under any start
+method) that holds the GIL all the time. Whether it ran in parallel is judged by
+`expect_parallel` from the kernel's CPU accounting of the process tree (work/span), never
+from wall-clock speedup: that stays right on 2 busy cores, where wall-clock speedups of
+threads and processes overlap. I/O-bound work is `time.sleep`, where overlapping threads show
+in the wall time whatever the load, since sleeping needs no CPU.
+"""
+
+import random
+
+from grader.testing import Failed, StudentError, expect_equal, expect_parallel
+
+TIMEOUT = 10
+CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.1 s of CPU here
+SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
+
+
+def _cpu_map(mod, sizes, workers):
+    return mod.parallel_map(sum, [range(n) for n in sizes], workers, "process")
+
+
+def _sleep_map(mod, delays, workers):
+    import time
+
+    t0 = time.perf_counter()
+    got = mod.parallel_map(time.sleep, list(delays), workers, "thread")
+    return {"value": got, "wall": time.perf_counter() - t0}
+
+
+def _echo_after(mod, delays, workers):
+    """Threads: item i sleeps delays[i] and returns i (a closure: threads need no pickling)."""
+    import time
+
+    def work(i):
+        time.sleep(delays[i])
+        return i
+
+    return mod.parallel_map(work, list(range(len(delays))), workers, "thread")
+
+
+def _bad_kind(mod):
+    try:
+        mod.parallel_map(abs, [1, -2], 2, "fiber")
+    except ValueError:
+        return "ValueError"
+    except Exception as exc:  # noqa: BLE001 - report what was raised instead
+        return type(exc).__name__
+    return "nothing"
+
+
+def test_cpu_bound_processes_in_parallel(student):
+    """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
+    sizes = [CPU_ITEM] * 8
+    what = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
+    got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what)
+    expect_equal(got, [sum(range(n)) for n in sizes], what)
+    expect_parallel(student.last, what, workers=2, cores=student.limits["cpus"],
+                    hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
+                         "with `workers` processes, and hand it all the items before waiting "
+                         "for any result.")
+
+
+def test_io_bound_threads_overlap(student):
+    """kind="thread": waits in several threads overlap"""
+    what = f"parallel_map(time.sleep, [{SLEEP}] * {N_SLEEPS}, {THREADS}, 'thread')"
+    out = student.run(_sleep_map, [SLEEP] * N_SLEEPS, THREADS, timeout=TIMEOUT, what=what)
+    expect_equal(out["value"], [None] * N_SLEEPS, what)
+    serial, ideal = SLEEP * N_SLEEPS, SLEEP * N_SLEEPS / THREADS
+    if out["wall"] > 0.6 * serial:
+        raise Failed(f"{what} took {out['wall']:.2f} s: the sleeps did not overlap (one after "
+                     f"another they take {serial:.1f} s; {THREADS} threads need about "
+                     f"{ideal:.1f} s). Waiting does not need the GIL, so threads do overlap for "
+                     "I/O-bound work: submit every item to a ThreadPoolExecutor with `workers` "
+                     "threads before collecting any result.", wall=round(out["wall"], 3))
+
+
+def test_order_kept_processes(student, seed):
+    """kind="process": results in input order, whatever order they finish in"""
+    rng = random.Random(seed)
+    sizes = [CPU_ITEM * 2, 1, rng.randrange(10, 100), CPU_ITEM, 5, rng.randrange(100, 1000)]
+    what = f"parallel_map(sum, <ranges of sizes {sizes}>, 3, 'process')"
+    got = student.run(_cpu_map, sizes, 3, timeout=TIMEOUT, what=what)
+    _in_order(got, [sum(range(n)) for n in sizes], what)
+
+
+def test_order_kept_threads(student, seed):
+    """kind="thread": results in input order, whatever order they finish in"""
+    delays = [0.3, 0.0, 0.2, 0.0, 0.1, 0.0]
+    random.Random(seed).shuffle(delays[1:])
+    what = f"parallel_map(f, [0, 1, ..., 5], 3, 'thread') where item i sleeps {delays}"
+    got = student.run(_echo_after, delays, 3, timeout=TIMEOUT, what=what)
+    _in_order(got, list(range(len(delays))), what)
+
+
+def _in_order(got, expected, what):
+    if isinstance(got, list) and got != expected and sorted(got) == sorted(expected):
+        raise Failed(f"{what} returned the right results in the wrong order ({got}): they "
+                     "came back in the order they finished. Keep input order: Executor.map "
+                     "does, or keep the futures in a list and call result() on each in turn "
+                     "(as_completed gives completion order).", got=got)
+    expect_equal(got, expected, what)
+
+
+def test_small_inputs(student):
+    """Empty data, one item, more workers than items"""
+    for sizes, workers in [([], 2), ([10], 1), ([3, 4], 4)]:
+        what = f"parallel_map(sum, {[f'range({n})' for n in sizes]}, {workers}, 'process')"
+        got = student.run(_cpu_map, sizes, workers, timeout=TIMEOUT, what=what)
+        expect_equal(got, [sum(range(n)) for n in sizes], what)
+
+
+def test_unknown_kind(student):
+    """An unknown kind raises ValueError"""
+    got = student.run(_bad_kind, timeout=TIMEOUT, what="parallel_map(abs, [1, -2], 2, 'fiber')")
+    if got != "ValueError":
+        raise StudentError(f"parallel_map(abs, [1, -2], 2, 'fiber') raised {got}; expected "
+                           "ValueError: only 'process' and 'thread' are valid kinds.", got=got)
