@@ -80,6 +80,18 @@ SOURCE = """
         for t in ts: t.join()
         return "done"
 
+    def tamper():
+        import sys
+        c = Counter(False)
+        def work():
+            sys.settrace(None)                  # switches the scheduler's tracer off
+            for _ in range(100):
+                c.add()
+        ts = [threading.Thread(target=work) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return c.n
+
     def timed():
         lock, got = threading.Lock(), []
         lock.acquire()                      # never released
@@ -146,3 +158,9 @@ def test_a_timed_wait_times_out_instead_of_deadlocking(session):
     reply = run(session, "timed")
     assert reply.status == "ok" and reply.value == [False]
     assert reply.checks["schedule"]["timeouts"] == 1
+
+
+def test_switching_tracing_off_frees_every_thread_and_is_reported(session):
+    reply = run(session, "tamper")
+    assert reply.status == "ok" and reply.value == 300   # no hang, no false deadlock
+    assert reply.checks["schedule"]["intact"] is False

@@ -96,6 +96,7 @@ class _Sched:
         self.deadlock: list | None = None
         self.timeouts = 0
         self.local = _thread._local()  # .free: this thread waits the plain way for now
+        self.abandoned = False  # the student's code switched tracing off: nobody is scheduled
 
     # ------------------------------------------------------------ registration
     def _schedulable(self) -> bool:
@@ -115,12 +116,14 @@ class _Sched:
         if self.owner is None:
             self.owner = me
         self.cond.notify_all()
-        while self.owner != me:
+        while self.owner != me and not self.abandoned:
             self.cond.wait()
 
     def forget(self, me: int, registered: bool) -> None:
         with self.cond:
             self.events += 1
+            if tracing.tampered():
+                self.abandoned, self.owner = True, None
             if not registered:
                 self.pending -= 1
             elif me in self.serial:
@@ -133,17 +136,22 @@ class _Sched:
     # ------------------------------------------------------------ turns
     def on_opcode(self, frame) -> None:
         me = _thread.get_ident()
-        if self.deadlock is not None:
+        if self.deadlock is not None or self.abandoned:
+            return
+        if tracing.tampered():
+            self._abandon()
             return
         with self.cond:
             if me not in self.serial:
                 if not self._schedulable():
                     return
                 self._register(me)
-            while self.owner != me:
+            while self.owner != me and not self.abandoned:
                 self.cond.wait()
-            while self.pending > 0:  # newcomers join before the next decision
+            while self.pending > 0 and not self.abandoned:  # newcomers join before the next decision
                 self.cond.wait()
+            if self.abandoned:
+                return
             self.steps += 1
             if len(self.order) > 1 and self.rng.random() < self.probability:
                 ready = self._ready(None)
@@ -153,8 +161,17 @@ class _Sched:
                     self.digest.update(f"{self.steps}>{self.serial[nxt]};".encode())
                     self.owner = nxt
                     self.cond.notify_all()
-                    while self.owner != me:
+                    while self.owner != me and not self.abandoned:
                         self.cond.wait()
+
+    def _abandon(self) -> None:
+        """Tracing was switched off by the student's code, so turns can no longer be taken at
+        each instruction: every thread runs free from now on (and the report says the check
+        could not run)."""
+        with self.cond:
+            self.abandoned = True
+            self.owner = None
+            self.cond.notify_all()
 
     def _ready(self, me) -> list[int]:
         """Threads that could go on (not waiting, or something changed since they last tried),
@@ -175,7 +192,7 @@ class _Sched:
         if attempt():
             return True
         with self.cond:
-            if getattr(self.local, "free", False):
+            if getattr(self.local, "free", False) or self.abandoned:
                 registered = False
             elif me not in self.serial:
                 if not self._schedulable() or self.deadlock is not None:
@@ -189,6 +206,9 @@ class _Sched:
             return self._plain_wait(attempt, timeout)
         line = _student_line(frame or sys._getframe(2), self.workdir)
         while True:
+            if self.abandoned or tracing.tampered():
+                self._abandon()
+                return self._plain_wait(attempt, timeout)
             seen = self.events
             if attempt():
                 with self.cond:
@@ -209,7 +229,7 @@ class _Sched:
                 self._hand_on(me)
                 # Retry when given the baton back, or take it when nobody holds it and no
                 # newly started thread is about to join the schedule.
-                while self.owner != me and self.deadlock is None:
+                while self.owner != me and self.deadlock is None and not self.abandoned:
                     if self.owner is None and self.pending == 0:
                         self.owner = me
                         break
@@ -369,11 +389,11 @@ def _patch(s: _Sched) -> None:
     def patched_sleep(seconds):
         me = _thread.get_ident()
         with s.cond:
-            if s.owner == me and len(s.order) > 1 and s.deadlock is None:
+            if s.owner == me and len(s.order) > 1 and s.deadlock is None and not s.abandoned:
                 s._hand_on(me)
-                while s.owner not in (me, None):
+                while s.owner not in (me, None) and not s.abandoned:
                     s.cond.wait()
-                s.owner = me
+                s.owner = None if s.abandoned else me
                 return
         _real_sleep(seconds)
 

@@ -73,6 +73,11 @@ def intact() -> bool:
     return not _tampered and sys.gettrace() is _global and threading.gettrace() is _global
 
 
+def tampered() -> bool:
+    """Did the student's code call settrace (in any thread)?"""
+    return _tampered
+
+
 def events() -> int:
     return _events
 
