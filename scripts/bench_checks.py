@@ -207,14 +207,21 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench-checks.md")
+    parser.add_argument("--merge", type=Path, default=None, metavar="JSON",
+                        help="take the pairs not measured now (not in --only) from an earlier "
+                             "run's JSON, so one pair can be re-measured into a full table")
     args = parser.parse_args(argv)
     args.slow_runs = args.runs if args.slow_runs is None else args.slow_runs
     args.frontrun_runs = args.runs if args.frontrun_runs is None else args.frontrun_runs
     pairs = [p for p in PAIRS if not args.only or p.name in args.only]
     started, t0 = dt.datetime.now().astimezone().isoformat(timespec="seconds"), time.time()
     log = lambda text: print(f"[{time.time() - t0:6.0f} s] {text}", flush=True)  # noqa: E731
+    earlier = {}
+    if args.merge:
+        earlier = {r["name"]: r for r in json.loads(args.merge.read_text())["pairs"]}
     results = [measure(p, args.runs, args.slow_runs, args.frontrun_runs, args.seed, args.backend,
-                       log) for p in pairs]
+                       log) if p in pairs else earlier[p.name]
+               for p in PAIRS if p in pairs or p.name in earlier]
     args.out.write_text(render(results, args, started, time.time() - t0))
     args.out.with_suffix(".json").write_text(json.dumps(
         {"started": started, "backend": args.backend, "base_seed": args.seed, "pairs": results},

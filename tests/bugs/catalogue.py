@@ -27,6 +27,7 @@ from grader.judge.expect_asyncio import (
     expect_all_awaited, expect_cancellation_respected, expect_no_asyncio_deadlock,
     expect_no_blocking,
 )
+from grader.judge.expect_gpu import expect_clean_kernels
 from grader.judge.expect_locks import expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks
 from grader.judge.expect_mpi import run_ranks
 from grader.testing import expect_equal, expect_no_lost_update, expect_no_races, expect_parallel
@@ -114,6 +115,14 @@ def lockset(n_threads, n):
     def grade(student, seed):
         student.call("run", n_threads, n, checks={"lockset": {}})
         expect_no_races(student.last, f"run({n_threads}, {n})")
+    return grade
+
+
+def oclgrind(args):
+    """The kernels run under Oclgrind; an out-of-bounds access (or race, divergence) is a find."""
+    def grade(student, seed):
+        student.call("run", *args, checks={"oclgrind": {}}, timeout=20)
+        expect_clean_kernels(student.last, f"run{args}")
     return grade
 
 
@@ -383,12 +392,10 @@ PAIRS = [
          frontrun_na="frontrun's process mode is for SQL/Redis state shared by processes, not "
                      "multiprocessing.Value", needs="processes"),
     Pair("opencl_no_bounds_check", "OpenCL kernel without a bounds check",
-         "Oclgrind check (grader.judge.expect_gpu)", ("failed",), None,
+         "Oclgrind check (grader.judge.expect_gpu)", ("failed",), oclgrind((1000,)),
          Stress("run", (1000,), lambda v: list(v) == [2.0 * i for i in range(1000)],
                 "run(1000) == 2 * arange(1000) (PoCL)", timeout=20),
-         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl",
-         unavailable="check not available yet: no Oclgrind check in grader/judge when this "
-                     "table was made"),
+         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
 ]
 
 BY_NAME = {p.name: p for p in PAIRS}
