@@ -14,7 +14,7 @@ from grader.testing import (
 
 TIMEOUT = 2  # seconds per request; the reference needs well under one, a self-deadlock never ends
 LOCKORDER = {"lockorder": {}}  # a Lock taken twice is then named with its lines
-WAIT = 1.0  # seconds the tests give a thread that should not be blocked, or should stay blocked
+WAIT = 1.5  # seconds the tests give a thread that should not be blocked, or should stay blocked
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
@@ -34,6 +34,7 @@ def _paused_box(mod, method, n, other_call, wait):
     holds it); meanwhile another thread runs `other_call`. Reports whether it finished within
     `wait` seconds."""
     import threading
+    import time
 
     inside, resume = threading.Event(), threading.Event()
 
@@ -59,8 +60,9 @@ def _paused_box(mod, method, n, other_call, wait):
     other.join(wait)
     finished = not other.is_alive()
     resume.set()
-    holder.join(wait)
-    other.join(wait)
+    deadline = time.monotonic() + wait  # both should end at once; a self-deadlock never does
+    for t in (holder, other):
+        t.join(max(0.0, deadline - time.monotonic()))
     return {"called_execute": True, "finished": finished}
 
 
@@ -125,7 +127,7 @@ def test_add_and_remove_hold_the_lock_while_executing(student):
     """add and remove call execute with the box's lock held"""
     for method, n in (("add", 5), ("remove", 4)):
         what = f"Box.{method}({n})"
-        out = student.run(_paused_box, method, n, "same box", WAIT, timeout=TIMEOUT + 3 * WAIT,
+        out = student.run(_paused_box, method, n, "same box", WAIT, timeout=TIMEOUT + 2 * WAIT,
                           what=what, checks=LOCKORDER)
         expect_no_self_deadlock(student.last, what)
         if not out["called_execute"]:
@@ -144,7 +146,7 @@ def test_add_and_remove_hold_the_lock_while_executing(student):
 def test_boxes_do_not_block_each_other(student):
     """Each box has its own lock: a busy box does not block another box"""
     what = "Box.add(1) on one box while another box's add(5) holds its lock"
-    out = student.run(_paused_box, "add", 5, "other box", WAIT, timeout=TIMEOUT + 3 * WAIT,
+    out = student.run(_paused_box, "add", 5, "other box", WAIT, timeout=TIMEOUT + 2 * WAIT,
                       what=what, checks=LOCKORDER)
     expect_no_self_deadlock(student.last, what)
     if not out["called_execute"]:
