@@ -4,21 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
-from halo_checks import expect_halo  # noqa: E402
-
-
-# ---------------------------------------------------------------- probes (run in the sandbox)
-
-def _halo(mod, dims, shape, dtype):
-    from mpi4py import MPI
-    import numpy as np
-
-    comm = MPI.COMM_WORLD
-    h, w = shape
-    whole = np.arange(dims[0] * h * dims[1] * w).reshape(dims[0] * h, dims[1] * w).astype(dtype)
-    i, j = divmod(comm.rank, dims[1])
-    local = np.ascontiguousarray(whole[i * h:(i + 1) * h, j * w:(j + 1) * w])
-    return mod.halo_exchange(comm, local, list(dims))
+from halo_checks import _halo, expect_halo  # noqa: E402
 
 
 # ---------------------------------------------------------------- tests

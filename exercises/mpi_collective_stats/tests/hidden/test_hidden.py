@@ -4,18 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
-from stats_checks import expect_stats  # noqa: E402
-
-
-# ---------------------------------------------------------------- probes (run in the sandbox)
-
-def _stats(mod, n, seed, root):
-    from mpi4py import MPI
-    import numpy as np
-
-    comm = MPI.COMM_WORLD
-    data = np.random.default_rng(seed).normal(50.0, 10.0, n) if comm.rank == root else None
-    return mod.distributed_stats(comm, data, root=root)
+from stats_checks import _stats, expect_stats  # noqa: E402
 
 
 # ---------------------------------------------------------------- tests

@@ -1,17 +1,6 @@
 """Public tests for mpi_collective_stats: run them with `grader check mpi_collective_stats`."""
 
-from stats_checks import expect_stats
-
-
-# ---------------------------------------------------------------- probes (run in the sandbox)
-
-def _stats(mod, n, seed, root):
-    from mpi4py import MPI
-    import numpy as np
-
-    comm = MPI.COMM_WORLD
-    data = np.random.default_rng(seed).normal(50.0, 10.0, n) if comm.rank == root else None
-    return mod.distributed_stats(comm, data, root=root)
+from stats_checks import _stats, expect_stats
 
 
 # ---------------------------------------------------------------- tests

@@ -8,18 +8,12 @@ from grader.judge.expect_mpi import mpi_hang_verdict
 from grader.testing import Failed, expect_parallel, raise_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
-from pi_checks import TIMEOUT, expect_midpoint, pi_on  # noqa: E402
+from pi_checks import TIMEOUT, _pi, expect_midpoint, pi_on  # noqa: E402
 
 BUSY_SECONDS = 1.2  # CPU-seconds of computing, all ranks together, for the parallelism test
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
-
-def _pi(mod, n):
-    from mpi4py import MPI
-
-    return mod.mpi_pi(MPI.COMM_WORLD, n)
-
 
 def _busy(mod, n, seconds):
     """Call mpi_pi often enough that computing takes about `seconds` of CPU in all ranks together."""

@@ -11,6 +11,12 @@ from grader.testing import Failed
 TIMEOUT = 4  # seconds from the call
 
 
+def _pi(mod, n):
+    from mpi4py import MPI
+
+    return mod.mpi_pi(MPI.COMM_WORLD, n)
+
+
 def midpoint_pi(n: int) -> float:
     h = 1.0 / n
     x = (np.arange(n) + 0.5) * h

@@ -9,7 +9,7 @@ from grader.judge.expect_mpi import run_ranks
 from grader.testing import Failed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
-from ring_checks import RING, TIMEOUT, expect_sums  # noqa: E402
+from ring_checks import RING, TIMEOUT, _ring, expect_sums  # noqa: E402
 
 COLLECTIVES = ("Barrier", "barrier", "bcast", "Bcast", "reduce", "Reduce", "allreduce",
                "Allreduce", "gather", "Gather", "Gatherv", "allgather", "Allgather",
@@ -19,30 +19,6 @@ COLLECTIVES = ("Barrier", "barrier", "bcast", "Bcast", "reduce", "Reduce", "allr
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
-
-def _ring(mod, cases, banned=()):
-    from mpi4py import MPI
-    import numpy as np
-
-    comm = MPI.COMM_WORLD
-    if banned:  # the same communicator, with every collective refused
-        def refuse(name):
-            def method(self, *args, **kwargs):
-                raise RuntimeError(f"comm.{name}() is a collective operation, not allowed in "
-                                   "this exercise: pass the data around the ring with "
-                                   "Send/Recv/Sendrecv")
-            return method
-        cls = type("NoCollectives", (type(comm),),
-                   {n: refuse(n) for n in banned if hasattr(type(comm), n)})
-        comm = MPI.COMM_WORLD = cls(comm)
-    out = []
-    for n, dtype, shape in cases:
-        x = (np.arange(n) * (comm.rank + 1) + comm.rank).astype(dtype).reshape(shape)
-        before = x.copy()
-        out.append({"value": mod.ring_allreduce(comm, x),
-                    "unchanged": bool(np.array_equal(x, before))})
-    return out
-
 
 def _large(mod, n, step):
     from mpi4py import MPI

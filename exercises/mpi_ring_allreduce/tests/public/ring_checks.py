@@ -13,6 +13,32 @@ RING = ("The ranks wait for each other forever: in a ring every rank both sends 
         "and odd ranks receive first.")
 
 
+# ---------------------------------------------------------------- the probe (runs in the sandbox)
+
+def _ring(mod, cases, banned=()):
+    from mpi4py import MPI
+    import numpy as np
+
+    comm = MPI.COMM_WORLD
+    if banned:  # the same communicator, with every collective refused
+        def refuse(name):
+            def method(self, *args, **kwargs):
+                raise RuntimeError(f"comm.{name}() is a collective operation, not allowed in "
+                                   "this exercise: pass the data around the ring with "
+                                   "Send/Recv/Sendrecv")
+            return method
+        cls = type("NoCollectives", (type(comm),),
+                   {n: refuse(n) for n in banned if hasattr(type(comm), n)})
+        comm = MPI.COMM_WORLD = cls(comm)
+    out = []
+    for n, dtype, shape in cases:
+        x = (np.arange(n) * (comm.rank + 1) + comm.rank).astype(dtype).reshape(shape)
+        before = x.copy()
+        out.append({"value": mod.ring_allreduce(comm, x),
+                    "unchanged": bool(np.array_equal(x, before))})
+    return out
+
+
 def make(rank, n, dtype, shape):
     """The array rank `rank` passes in (what the probes build)."""
     return (np.arange(n) * (rank + 1) + rank).astype(dtype).reshape(shape)
