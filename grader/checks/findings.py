@@ -30,3 +30,15 @@ def report(kind: str, **data) -> None:
     line = json.dumps({"kind": kind, **data}, default=repr)
     with open(os.path.join(_outdir, f"findings-{os.getpid()}.jsonl"), "a") as f:
         f.write(line + "\n")
+
+
+def merged(findings, key, limit: int) -> list[dict]:
+    """One finding per `key(finding)`, with a `count` of how often it was seen; at most `limit`."""
+    out: dict = {}
+    for finding in findings:
+        k = key(finding)
+        if k in out:
+            out[k]["count"] += 1
+        elif len(out) < limit:
+            out[k] = {**finding, "count": 1}
+    return list(out.values())

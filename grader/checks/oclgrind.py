@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 import shutil
 
+from grader.checks import findings
+
 NAME = "oclgrind"
 MAX_ERRORS = 200        # Oclgrind stops reporting after this many messages
 MAX_LOG_BYTES = 512 * 1024
@@ -132,13 +134,8 @@ def _parse_block(lines: list[str]) -> dict:
 
 def parse_log(text: str) -> list[dict]:
     """Findings from an Oclgrind log, one per (kind, kernel, line, column, access), with a count."""
-    merged: dict[tuple, dict] = {}
-    for block in _blocks(text):
-        finding = _parse_block(block)
-        key = tuple(finding.get(k) for k in ("kind", "kernel", "line", "column", "access", "memory"))
-        key += (finding["message"] if finding["kind"] == "other" else "",)
-        if key in merged:
-            merged[key]["count"] += 1
-        elif len(merged) < MAX_FINDINGS:
-            merged[key] = {**finding, "count": 1}
-    return list(merged.values())
+    fields = ("kind", "kernel", "line", "column", "access", "memory")
+    return findings.merged(
+        map(_parse_block, _blocks(text)),
+        lambda f: (*(f.get(k) for k in fields), f["message"] if f["kind"] == "other" else ""),
+        MAX_FINDINGS)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import shutil
 
+from grader.checks import findings
+
 NAME = "sanitizer"
 TOOLS = ("memcheck", "racecheck", "synccheck", "initcheck")
 MAX_FINDINGS = 50
@@ -92,13 +94,8 @@ def _parse_block(lines: list[str]) -> dict:
 
 def parse_log(text: str) -> list[dict]:
     """Findings from a compute-sanitizer log, merged by (kind, kernel, line, access)."""
-    merged: dict[tuple, dict] = {}
-    for block in _blocks(text):
-        finding = _parse_block(block)
-        key = (finding["kind"], finding.get("kernel"), finding.get("line"), finding.get("access"),
-               finding["message"] if finding["kind"] == "other" else "")
-        if key in merged:
-            merged[key]["count"] += 1
-        elif len(merged) < MAX_FINDINGS:
-            merged[key] = {**finding, "count": 1}
-    return list(merged.values())
+    return findings.merged(
+        map(_parse_block, _blocks(text)),
+        lambda f: (f["kind"], f.get("kernel"), f.get("line"), f.get("access"),
+                   f["message"] if f["kind"] == "other" else ""),
+        MAX_FINDINGS)

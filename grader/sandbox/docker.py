@@ -26,6 +26,7 @@ from docker.types import Ulimit
 
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
+from grader.procs import alive
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
 from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
@@ -245,7 +246,7 @@ def remove_stale_containers(client) -> int:
     removed = 0
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
         owner = container.labels.get(OWNER, "")
-        if owner.isdigit() and int(owner) != os.getpid() and _alive(int(owner)):
+        if owner.isdigit() and int(owner) != os.getpid() and alive(int(owner)):
             continue  # another grader on this host is using it
         try:
             container.remove(force=True)
@@ -253,16 +254,6 @@ def remove_stale_containers(client) -> int:
         except docker.errors.DockerException:
             pass
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _on_sigterm(signum, frame, previous=None):

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from grader.errors import GraderError
+from grader.procs import alive
 from grader.results import SubmissionResult
 from grader.store.engine import BUSY_SECONDS, make_engine, migrate
 from grader.store.models import Audit, Grading, Lease, Request, Student, Submission, utcnow
@@ -52,16 +53,6 @@ def _actor() -> str:
     except Exception:  # noqa: BLE001 - no user name in some containers
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Store:
@@ -147,7 +138,7 @@ class Store:
         with self._tx() as s:
             held = s.get(Lease, exercise)
             if held is not None:
-                dead = held.host == host and not _alive(held.pid)
+                dead = held.host == host and not alive(held.pid)
                 if not dead and utcnow() - held.heartbeat_at < LEASE_STALE:
                     raise StoreBusy(
                         f"Another grader is already grading {exercise} in this store: "
