@@ -39,6 +39,16 @@ SOURCE = """
         threading.Thread(target=time.sleep, args=(60,), name="stray").start()
         return 1
 
+    def spawn_and_join():
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")  # starts multiprocessing's resource tracker
+        q = ctx.Queue()
+        p = ctx.Process(target=q.put, args=(7,))
+        p.start()
+        got = q.get()
+        p.join()
+        return got
+
     def leave_early():
         os._exit(0)
 
@@ -110,6 +120,23 @@ def test_orphan_processes_are_reported_and_killed(session):
     reply = call(session, "orphan")
     assert codec.decode(reply["value"]) == "parent"
     assert reply["leftover_processes"], reply
+
+
+def test_multiprocessing_helpers_are_not_the_students_leftovers(session):
+    # The resource tracker exits just after the agent; caught mid-exit it has no command line,
+    # so only the pid the agent reported tells it apart from a student's unjoined child.
+    for _ in range(5):
+        reply = call(session, "spawn_and_join", timeout=10.0)
+        assert codec.decode(reply["value"]) == 7
+        assert "leftover_processes" not in reply, reply["leftover_processes"]
+
+
+def test_helper_pids_reported_by_the_agent_are_left_out():
+    from grader.agent.supervisor import _students_leftovers
+
+    left = {11: "<a child process that exited but was never joined>", 12: "python3 child.py",
+            13: "python3 -c from multiprocessing.resource_tracker import main;main(5)"}
+    assert _students_leftovers(left, [{"platform_helpers": [11]}]) == ["python3 child.py"]
 
 
 def test_stray_threads_are_reported(session):

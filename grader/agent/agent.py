@@ -123,6 +123,19 @@ def _stop(check) -> dict:
         return {"intact": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
+def _platform_helpers() -> list[int]:
+    """Pids of multiprocessing's own helper processes (resource tracker, fork server): they exit
+    once this process has, so the supervisor must not count them as the student's leftovers."""
+    found = []
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    if tracker is not None:
+        found.append(getattr(getattr(tracker, "_resource_tracker", None), "_pid", None))
+    if forkserver is not None:
+        found.append(getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None))
+    return [pid for pid in found if isinstance(pid, int)]
+
+
 def run(outdir: str) -> dict:
     workdir = os.getcwd()
     with open(os.path.join(outdir, "request.json")) as f:
@@ -175,6 +188,7 @@ def run(outdir: str) -> dict:
         return result
     finally:
         result["checks"] = {c.name: _stop(c) for c in checks}
+        result["platform_helpers"] = _platform_helpers()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:
             result["leaked_shared_memory"] = leaked

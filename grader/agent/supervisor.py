@@ -98,9 +98,17 @@ def _cmdline(pid: int) -> str:
 PLATFORM_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
-def _leftovers(root: int) -> list[str]:
-    names = [_cmdline(p) for p in descendants(root)]
-    return [n for n in names if not any(h in n for h in PLATFORM_HELPERS)]
+def _leftovers(root: int) -> dict[int, str]:
+    """Every process still alive under `root`, by pid, with its command line."""
+    return {pid: _cmdline(pid) for pid in descendants(root)}
+
+
+def _students_leftovers(left: dict[int, str], results: list[dict]) -> list[str]:
+    """The leftovers that are the student's: multiprocessing's helpers are known by name, or by
+    the pids the agents reported (a helper caught exiting has no command line left to read)."""
+    helpers = {pid for r in results for pid in r.get("platform_helpers") or [] if isinstance(pid, int)}
+    return [name for pid, name in left.items()
+            if pid not in helpers and not any(h in name for h in PLATFORM_HELPERS)]
 
 
 def _calls_started(outdir: str) -> int:
@@ -321,8 +329,6 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     else:
         # Anything still alive now was left behind by the student's code.
         left = _leftovers(os.getpid())
-        if left:
-            reply["leftover_processes"] = left[:20]
         _kill_tree(os.getpid())
     proc.wait()
     time.sleep(0.01)
@@ -333,6 +339,10 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
     results = _read_results(outdir, _read_digests(read_end))
+    if not timed_out:
+        reply["leftover_processes"] = _students_leftovers(left, results)[:20]
+        if not reply["leftover_processes"]:
+            del reply["leftover_processes"]
     reply["findings"] = _read_findings(outdir)
     _summarise(reply, results, request, timed_out)
     wrappers.collect(reply, logs)
