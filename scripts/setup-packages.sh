@@ -3,9 +3,10 @@
 #   oclgrind            the OpenCL simulator behind the kernel checks on the local backend
 #   binutils libc6-dev  PoCL links its CPU kernels with ld against libc
 #   chromium            the headless browser of the portal's end-to-end tests (Playwright drives it)
+#   redis-server        the broker of `grader worker` / `grade-all --distributed` (tests start their own)
 # Elsewhere it says what is missing and goes on: the Docker sandbox image carries its own.
 set -u
-PACKAGES=(oclgrind binutils libc6-dev chromium)
+PACKAGES=(oclgrind binutils libc6-dev chromium redis-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
