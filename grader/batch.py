@@ -1,7 +1,7 @@
 """Grading a whole class: several submissions at once, a progress bar, a gradebook.
 
-`SUBMISSIONS_DIR` holds one entry per student: a folder, a `.zip` or a `.py`
-named after the student. An optional `received.csv` (`student,received` with
+`SUBMISSIONS_DIR` holds one entry per student: a folder, a `.zip`, a `.py` or a
+`.ipynb` named after the student. An optional `received.csv` (`student,received` with
 ISO 8601 times) gives the times used by the late policy. Each student's
 `results.json` and `feedback.html` go to `OUT/<student>/`, and `OUT/gradebook.csv`
 sums them up. A student already graded is skipped unless `regrade` is set; one
@@ -44,7 +44,7 @@ def discover(submissions: Path) -> dict[str, Path]:
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith(".") or entry.name in IGNORED:
             continue
-        if entry.is_dir() or entry.suffix in (".zip", ".py"):
+        if entry.is_dir() or entry.suffix in (".zip", ".py", ".ipynb"):
             found[entry.stem if entry.is_file() else entry.name] = entry
     return found
 

@@ -1,9 +1,11 @@
-"""Intake: turn what a student handed in (folder, single `.py`, `.zip`) into a clean folder.
+"""Intake: turn what a student handed in (folder, `.py`, `.ipynb`, `.zip`) into a clean folder.
 
 Everything is read into memory under a byte and file budget and checked before anything is
 written: unsafe archives (absolute or `..` paths, symlinks, special files, bombs), missing
 required files, non-UTF-8 sources and syntax errors raise `SubmissionError` with a message
-for the student. Only regular files reach `dest` (mode 0o644, folders 0o755).
+for the student. A notebook (alone, or the only one in a folder or zip that lacks the required
+module) becomes the first required module (`grader/notebook.py`). Only regular files reach
+`dest` (mode 0o644, folders 0o755).
 """
 
 from __future__ import annotations
@@ -154,6 +156,29 @@ def _read_zip(path: Path, budget: _Budget) -> dict[str, bytes]:
                               "again with your system's zip tool.") from exc
 
 
+def _read_notebook(name: str, f: BinaryIO, budget: _Budget) -> bytes:
+    try:
+        return budget.read(f)
+    except SubmissionError:
+        raise SubmissionError(f"{show(name)} is larger than {_size(budget.max_bytes)}: clear its "
+                              "outputs in Jupyter (Edit > Clear Outputs of All Cells), save it "
+                              "and hand it in again.") from None
+
+
+def _notebook_to_module(files: dict[str, bytes], required: Sequence[str]) -> dict[str, bytes]:
+    """A lone top-level notebook stands for the first required module when that is missing."""
+    notebooks = [n for n in files if "/" not in n and n.lower().endswith(".ipynb")]
+    if len(notebooks) != 1 or not required or required[0] in files:
+        return files
+    from grader.notebook import notebook_module
+
+    name = notebooks[0]
+    rest = {n: d for n, d in files.items() if n != name}
+    rest[required[0]] = notebook_module(files[name], show(name),
+                                        lambda where, data: _check_source(name, data, where))
+    return rest
+
+
 def _collect(src: Path, required: Sequence[str], budget: _Budget) -> dict[str, bytes]:
     if not src.exists():
         raise SubmissionError(f"Nothing was handed in: {show(src.name)} does not exist.")
@@ -165,10 +190,15 @@ def _collect(src: Path, required: Sequence[str], budget: _Budget) -> dict[str, b
         budget.count_file()
         with open(src, "rb") as f:
             return {required[0] if required else src.name: budget.read(f)}
+    elif src.suffix.lower() == ".ipynb":
+        budget.count_file()
+        with open(src, "rb") as f:
+            return {src.name: _read_notebook(src.name, f, budget)}
     elif src.suffix.lower() == ".zip":
         files, what = _read_zip(src, budget), "archive"
     else:
-        raise SubmissionError(f"{show(src.name)} cannot be graded: hand in a .py file, a .zip or a folder.")
+        raise SubmissionError(f"{show(src.name)} cannot be graded: hand in a .py file, a .ipynb "
+                              "notebook, a .zip or a folder.")
     if not files:
         raise SubmissionError(f"The submission is empty: the {what} contains no files "
                               "(__pycache__, .git, __MACOSX, .DS_Store and *.pyc are ignored).")
@@ -213,17 +243,18 @@ def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
             raise SubmissionError(f"The file name {show(name)} is too long.")
 
 
-def _check_source(name: str, data: bytes) -> None:
-    """A `.py` file must be UTF-8 and compile (it is compiled, never run)."""
+def _check_source(name: str, data: bytes, label: str | None = None) -> None:
+    """A `.py` file (or a notebook cell, called `label`) must be UTF-8 and compile (never run)."""
+    shown = label or show(name)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SubmissionError(f"{show(name)} is not valid UTF-8: byte 0x{data[exc.start]:02x} at "
+        raise SubmissionError(f"{shown} is not valid UTF-8: byte 0x{data[exc.start]:02x} at "
                               f"offset {exc.start} (line {line}). Save the file as UTF-8 in your "
                               "editor and hand it in again.") from None
     if b"\0" in data:
-        raise SubmissionError(f"{show(name)} contains a null byte at offset {data.find(0)}; "
+        raise SubmissionError(f"{shown} contains a null byte at offset {data.find(0)}; "
                               "is it really a Python source file?")
     try:
         with warnings.catch_warnings():
@@ -231,7 +262,7 @@ def _check_source(name: str, data: bytes) -> None:
             compile(data, name, "exec", dont_inherit=True)
     except SyntaxError as exc:
         where = f", line {exc.lineno}" if exc.lineno else ""
-        message = f"{show(name)}{where}: {exc.msg}"
+        message = f"{shown}{where}: {exc.msg}"
         text = (exc.text or "").rstrip("\r\n")
         if text.strip():
             indent = len(text) - len(text.lstrip())
@@ -240,7 +271,7 @@ def _check_source(name: str, data: bytes) -> None:
                 message += "\n    " + " " * (exc.offset - 1 - indent) + "^"
         raise SubmissionError(message) from None
     except (RecursionError, MemoryError):
-        raise SubmissionError(f"{show(name)} is too deeply nested for Python to compile.") from None
+        raise SubmissionError(f"{shown} is too deeply nested for Python to compile.") from None
 
 
 def _write(files: dict[str, bytes], dest: Path) -> None:
@@ -264,6 +295,7 @@ def prepare_submission(src: Path, required: Sequence[str], dest: Path, *,
     if dest.exists() or dest.is_symlink():
         raise FileExistsError(f"intake destination already exists: {dest}")
     files = _descend(_collect(src, required, _Budget(max_bytes, max_files)), required)
+    files = _notebook_to_module(files, required)
     _check_layout(files, required)
     for name, data in sorted(files.items()):
         if name.endswith(".py"):

@@ -128,8 +128,9 @@ def test_missing_source(tmp_path):
 
 
 def test_unsupported_file_type(tmp_path):
-    (tmp_path / "work.ipynb").write_text("{}")
-    assert "hand in a .py file, a .zip or a folder" in refused(tmp_path, tmp_path / "work.ipynb")
+    (tmp_path / "work.docx").write_text("{}")
+    assert "hand in a .py file, a .ipynb notebook, a .zip or a folder" in refused(
+        tmp_path, tmp_path / "work.docx")
 
 
 def test_empty_directory(tmp_path):
@@ -262,3 +263,165 @@ def test_null_byte_in_source_is_refused(tmp_path):
     src = tmp_path / "solution.py"
     src.write_bytes(b"x = 1\x00\n")
     assert "solution.py contains a null byte at offset 5" in refused(tmp_path, src)
+
+
+# --- notebooks ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = (ROOT / "solutions" / "locked_counter" / "solution.py").read_text()
+_IMPORTS = "import threading\n"
+
+
+def nbgrader_cell(source: str, cell_type: str = "code", **flags):
+    """A cell with nbgrader's metadata (schema 3), as nbgrader's create_assignment writes it."""
+    import nbformat
+
+    meta = {"nbgrader": {"grade": False, "solution": False, "locked": False, "schema_version": 3,
+                         "grade_id": f"cell-{abs(hash(source)) % 10**8}", **flags}}
+    make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+    return make(source, metadata=meta)
+
+
+def source_notebook(answer: str = REFERENCE.split(_IMPORTS, 1)[1]):
+    """The instructor's nbgrader notebook for locked_counter: given imports (read-only), the
+    answer between solution markers, a test cell with instructor asserts, a scratch magic."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbgrader_cell("# A thread-safe counter\nWrite `SafeCounter` and `parallel_count`.",
+                      "markdown", locked=True),
+        nbgrader_cell("%matplotlib inline\n" + _IMPORTS, locked=True),
+        nbgrader_cell(f"### BEGIN SOLUTION\n{answer}### END SOLUTION\n", solution=True),
+        nbgrader_cell("assert parallel_count(2, 10) == 20\nraise SystemExit('instructor only')",
+                      grade=True, points=2, locked=True),
+        nbformat.v4.new_code_cell("%timeit parallel_count(4, 1000)\nparallel_count?"),
+    ]
+    return nb
+
+
+def write_notebook(nb, path: Path) -> Path:
+    import nbformat
+
+    nbformat.write(nb, path)
+    return path
+
+
+def load_module(path: Path) -> dict:
+    namespace: dict = {"__name__": "submitted"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # test data we wrote ourselves
+    return namespace
+
+
+def test_nbgrader_notebook_becomes_the_required_module(tmp_path):
+    src = write_notebook(source_notebook(), tmp_path / "Locked Counter.ipynb")
+    dest = prepare_submission(src, REQ, tmp_path / "out")
+    assert sorted(tree(dest)) == ["solution.py"]
+    code = (dest / "solution.py").read_text()
+    assert "instructor only" not in code and "# cell 4: nbgrader test cell, left out" in code
+    assert "pass  # pgrader: IPython-only line left out: '%matplotlib inline'" in code
+    assert "left out: '%timeit parallel_count(4, 1000)'" in code and "'parallel_count?'" in code
+    assert "Write `SafeCounter`" not in code                      # markdown is not code
+    module = load_module(dest / "solution.py")
+    assert module["parallel_count"](4, 250) == 1000
+
+
+def test_released_notebook_keeps_nbgraders_stub(tmp_path):
+    """nbgrader's own ClearSolutions makes the student version: it is accepted, and is a stub."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    released, _ = ClearSolutions().preprocess(source_notebook(), {})
+    dest = prepare_submission(write_notebook(released, tmp_path / "lc.ipynb"), REQ, tmp_path / "o")
+    code = (dest / "solution.py").read_text()
+    assert "# YOUR CODE HERE\nraise NotImplementedError()" in code
+    assert "class SafeCounter" not in code
+    with pytest.raises(NotImplementedError):
+        load_module(dest / "solution.py")
+
+
+def test_notebook_is_taken_from_a_zip_only_when_the_module_is_missing(tmp_path):
+    import nbformat
+
+    data = nbformat.writes(source_notebook()).encode()
+    dest = prepare_submission(make_zip(tmp_path / "a.zip", {"hw/work.ipynb": data,
+                                                            "hw/notes.txt": b"hi"}),
+                              REQ, tmp_path / "a")
+    assert sorted(tree(dest)) == ["notes.txt", "solution.py"]
+    dest = prepare_submission(make_zip(tmp_path / "b.zip", {"solution.py": GOOD,
+                                                            "scratch.ipynb": data}),
+                              REQ, tmp_path / "b")
+    assert tree(dest) == {"solution.py": GOOD, "scratch.ipynb": data}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("{\"cells\": [", "is not a valid Jupyter notebook: it is not JSON"),
+    ("[1, 2]", "is not a valid Jupyter notebook"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 7}',
+     "is not a valid Jupyter notebook"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_broken_notebooks_are_refused(tmp_path, text, expected):
+    (tmp_path / "hw.ipynb").write_text(text)
+    msg = refused(tmp_path, tmp_path / "hw.ipynb")
+    assert msg.startswith("hw.ipynb is ") and expected in msg
+
+
+def test_notebook_without_code_is_refused(tmp_path):
+    nb = source_notebook()
+    nb.cells = [nb.cells[0], nb.cells[3]]                         # statement and test cell
+    msg = refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"))
+    assert "hw.ipynb has no code to grade" in msg
+
+
+def test_huge_notebook_is_refused_with_advice(tmp_path):
+    import nbformat
+
+    nb = source_notebook()
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 300_000)]
+    msg = refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"), max_bytes=200_000)
+    assert "hw.ipynb is larger than 200000 bytes: clear its outputs" in msg
+
+
+def test_too_much_code_is_refused(tmp_path):
+    nb = source_notebook()
+    nb.cells[4].source = "x = 1\n" * 200_000
+    assert "holds more than 1024 KB of code" in refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"))
+
+
+def test_syntax_error_names_the_cell(tmp_path):
+    nb = source_notebook()
+    nb.cells[2].source = "### BEGIN SOLUTION\ndef parallel_count(n:\n    pass\n### END SOLUTION\n"
+    msg = refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"))
+    assert msg.startswith("hw.ipynb, cell 3 (the one starting '### BEGIN SOLUTION'), line 2: ")
+    assert "def parallel_count(n:" in msg
+
+
+def test_unpaired_solution_markers_are_refused(tmp_path):
+    nb = source_notebook()
+    nb.cells[2].source = nb.cells[2].source.replace("### END SOLUTION", "")
+    msg = refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"))
+    assert "cell 3" in msg and "### BEGIN SOLUTION is never closed" in msg
+
+
+@pytest.mark.slow
+def test_grader_grade_accepts_a_notebook(tmp_path):
+    """`grader grade` of the reference as a notebook, on the local backend: full marks."""
+    import json
+    import subprocess
+
+    src = write_notebook(source_notebook(), tmp_path / "alice.ipynb")
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "grader"), "grade", "locked_counter",
+                           str(src), "--json", "--backend", "local", "--out", str(tmp_path / "g")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["score"] == result["max_score"] == 10, result
+    assert all(t["verdict"] == "passed" for t in result["tests"])
+
+
+def test_grade_all_finds_notebooks(tmp_path):
+    from grader.batch import discover
+
+    for name in ("alice.ipynb", "bob.py", "carol.zip", "notes.txt"):
+        (tmp_path / name).write_text("")
+    assert sorted(discover(tmp_path)) == ["alice", "bob", "carol"]
