@@ -12,6 +12,7 @@ import pytest
 
 from grader.errors import SubmissionError
 from grader.intake import content_hash, prepare_submission
+from nbgrader_notebook import ROOT, source_notebook, write_notebook
 
 GOOD = b"def parallel_count(n):\n    return n\n"
 REQ = ("solution.py",)
@@ -266,46 +267,6 @@ def test_null_byte_in_source_is_refused(tmp_path):
 
 
 # --- notebooks ---------------------------------------------------------------------------
-
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = (ROOT / "solutions" / "locked_counter" / "solution.py").read_text()
-_IMPORTS = "import threading\n"
-
-
-def nbgrader_cell(source: str, cell_type: str = "code", **flags):
-    """A cell with nbgrader's metadata (schema 3), as nbgrader's create_assignment writes it."""
-    import nbformat
-
-    meta = {"nbgrader": {"grade": False, "solution": False, "locked": False, "schema_version": 3,
-                         "grade_id": f"cell-{abs(hash(source)) % 10**8}", **flags}}
-    make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
-    return make(source, metadata=meta)
-
-
-def source_notebook(answer: str = REFERENCE.split(_IMPORTS, 1)[1]):
-    """The instructor's nbgrader notebook for locked_counter: given imports (read-only), the
-    answer between solution markers, a test cell with instructor asserts, a scratch magic."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbgrader_cell("# A thread-safe counter\nWrite `SafeCounter` and `parallel_count`.",
-                      "markdown", locked=True),
-        nbgrader_cell("%matplotlib inline\n" + _IMPORTS, locked=True),
-        nbgrader_cell(f"### BEGIN SOLUTION\n{answer}### END SOLUTION\n", solution=True),
-        nbgrader_cell("assert parallel_count(2, 10) == 20\nraise SystemExit('instructor only')",
-                      grade=True, points=2, locked=True),
-        nbformat.v4.new_code_cell("%timeit parallel_count(4, 1000)\nparallel_count?"),
-    ]
-    return nb
-
-
-def write_notebook(nb, path: Path) -> Path:
-    import nbformat
-
-    nbformat.write(nb, path)
-    return path
-
 
 def load_module(path: Path) -> dict:
     namespace: dict = {"__name__": "submitted"}
