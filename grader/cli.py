@@ -1,4 +1,4 @@
-"""The `grader` command: list, validate, release, check, grade, grade-all, regrade, export, demo, image."""
+"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, serve, accounts, demo, image."""
 
 from __future__ import annotations
 
@@ -193,24 +193,61 @@ def cmd_grade_all(args) -> int:
     course = _course(args)
     exercise = course.exercise(args.slug)
     store = _open_store(args, course)
-    backend, info = _backend(args, course)
     out = Path(args.out)
-    options = dict(backend=backend, jobs=args.jobs, seed=args.seed, sandbox_info=info)
+    if args.distributed:  # the workers run the sandbox; this process records and writes
+        from functools import partial
+
+        from grader.distributed.app import load_settings
+        from grader.distributed.submit import grade_distributed
+
+        if store is None:
+            raise GraderError("--distributed records every grading in the store: drop --no-store")
+        grade = partial(grade_distributed, settings=load_settings(course, args.broker),
+                        regrade=args.regrade, seed=args.seed)
+    else:
+        backend, info = _backend(args, course)
+        options = dict(backend=backend, jobs=args.jobs, seed=args.seed, sandbox_info=info)
+        kind = "regrade" if args.regrade else "grade-all"
+        grade = lambda course, exercise, entries, out, store: grade_recorded(  # noqa: E731
+            course, exercise, entries, out, store, kind=kind, **options)
     if store is None:
         rows = grade_all(course, exercise, Path(args.submissions), out, regrade=args.regrade,
                          **options)
         _print_rows(rows)
     else:
         with store:
-            outcome = grade_recorded(course, exercise, entries_in(Path(args.submissions)), out,
-                                     store, kind="regrade" if args.regrade else "grade-all",
-                                     **options)
+            outcome = grade(course, exercise, entries_in(Path(args.submissions)), out, store)
         rows = outcome.rows
         _print_rows(rows)
         print("\n".join(format_changes(outcome, exercise.slug)))
         print(f"Recorded in {store.url}")
     print(f"Gradebook: {out / 'gradebook.csv'}; feedback: {out}/<student>/feedback.html")
     return 0 if all(r.status != "not-graded" for r in rows) else 1
+
+
+def cmd_worker(args) -> int:
+    from grader.distributed.app import load_settings
+    from grader.distributed.routing import parse_queues
+    from grader.distributed.worker import run_worker
+    from grader.errors import SandboxUnavailable
+
+    course = _course(args)
+    queues = parse_queues(args.queues)
+    settings = load_settings(course, args.broker)
+    if args.concurrency is not None and args.concurrency < 1:
+        raise GraderError("--concurrency: expected a number of at least 1")
+    try:
+        backend, info = _backend(args, course)
+    except SandboxUnavailable as exc:  # the engine may come back: jobs retry, never score 0
+        from grader.sandbox import resolve_backend_name
+
+        backend = resolve_backend_name(args.backend or course.backend)
+        info = {"backend": backend}
+        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded "
+              "while it lasts", file=sys.stderr)
+    run_worker(course, settings, queues, backend=backend, sandbox_info=info,
+               concurrency=args.concurrency, name=args.name, loglevel=args.loglevel)
+    return 0
 
 
 def cmd_regrade(args) -> int:
@@ -253,6 +290,43 @@ def cmd_demo(args) -> int:
     finally:
         if store is not None:
             store.close()
+
+
+def cmd_serve(args) -> int:
+    from grader.portal.server import serve
+    from grader.store import open_store
+
+    course = _course(args)
+    backend, info = _backend(args, course)
+    if args.jobs < 0:
+        raise GraderError("--jobs: expected 0 (queue only) or more grading workers")
+    with open_store(course, args.store) as store:
+        return serve(course, store, host=args.host, port=args.port, backend=backend,
+                     sandbox_info=info, workers=args.jobs,
+                     uploads=Path(args.uploads) if args.uploads else None)
+
+
+def cmd_accounts(args) -> int:
+    from grader.portal import accounts
+    from grader.store import open_store
+
+    course = _course(args)
+    with open_store(course, args.store) as store:
+        if args.action == "import":
+            rows = accounts.read_roster(Path(args.roster))
+            done = accounts.import_roster(store, rows, generate=bool(args.passwords_out))
+            if done.generated:
+                accounts.write_passwords(Path(args.passwords_out), done.generated)
+            print(f"{done.created} account(s) created, {done.updated} updated"
+                  + (f"; {len(done.generated)} generated password(s) in {args.passwords_out}"
+                     if done.generated else ""))
+        else:
+            import getpass
+
+            password = args.password or getpass.getpass(f"New password for {args.login}: ")
+            accounts.set_password(store, args.login, password)
+            print(f"Password of {args.login} changed; its sessions are signed out.")
+    return 0
 
 
 def cmd_image(args) -> int:
@@ -333,8 +407,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     sp.add_argument("--seed", type=int)
+    sp.add_argument("--distributed", action="store_true",
+                    help="send one job per submission to `grader worker`s (see docs/distributed.md)")
+    sp.add_argument("--broker", metavar="URL", help="with --distributed: the broker (default: "
+                    "$PGRADER_BROKER, else course.toml's [distributed] broker, else local Redis)")
     backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_grade_all)
+
+    sp = sub.add_parser("worker", help="grade jobs sent by grade-all --distributed (a Celery worker)")
+    sp.add_argument("--queues", default="cpu,mpi",
+                    help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)")
+    sp.add_argument("--broker", metavar="URL", help="redis:// or amqp:// (default: $PGRADER_BROKER, "
+                    "else course.toml's [distributed] broker, else redis://127.0.0.1:6379/0)")
+    sp.add_argument("--concurrency", "-c", type=int, help="jobs at once (default: the cores)")
+    sp.add_argument("--name", help="worker name, e.g. w1@%%h (default: celery@host)")
+    sp.add_argument("--loglevel", default="INFO")
+    backend_opt(sp)
+    sp.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("regrade", help="grade again every recorded submission of an exercise "
                         "and print the score changes")
@@ -358,6 +447,33 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="demo-results")
     backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("serve", help="the course portal: students upload, instructors watch "
+                        "(docs/portal.md)")
+    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080, help="0: any free port")
+    sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                    help="grading workers (default: the number of cores; 0: queue only)")
+    sp.add_argument("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
+                    "course.toml)")
+    backend_opt(sp), store_opt(sp, optional=False)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("accounts", help="portal accounts: import a roster, set a password")
+    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    acc = sp.add_subparsers(dest="action", required=True)
+    imp = acc.add_parser("import", help="create or update accounts from a roster CSV (student, "
+                         "name, email[, role][, password])")
+    imp.add_argument("roster")
+    imp.add_argument("--passwords-out", metavar="FILE",
+                     help="where generated passwords go (needed when a new row has none)")
+    store_opt(imp, optional=False)
+    pw = acc.add_parser("set-password", help="set an account's password (asked for if not given)")
+    pw.add_argument("login")
+    pw.add_argument("--password")
+    store_opt(pw, optional=False)
+    sp.set_defaults(func=cmd_accounts)
 
     sp = sub.add_parser("image", help="the sandbox image")
     sp.add_argument("action", choices=["build"])

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from grader.batch import Entry, Row, grade_entries, write_gradebook
 from grader.course import Course, Exercise
 from grader.intake import content_hash
 from grader.results import SubmissionResult, late_days
 from grader.store import Store
-from grader.store.models import Submission
+from grader.store.models import Request, Submission
 
 
 @dataclass
@@ -49,7 +50,10 @@ def raw_hash(path: Path) -> str:
 def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out: Path,
                    store: Store, *, kind: str = "grade-all", students: list[str] | None = None,
                    backend: str, jobs: int | None = None, seed: int | None = None,
-                   progress: bool = True, sandbox_info: dict | None = None) -> Outcome:
+                   progress: bool = True, sandbox_info: dict | None = None,
+                   grade_with: Callable[[Request], Callable] | None = None) -> Outcome:
+    """Record `entries` and grade those `kind` still has to; `grade_with(request)` gives the
+    grading step (default `grade_entries`; `grader.distributed.submit` sends jobs to workers)."""
     out.mkdir(parents=True, exist_ok=True)
     image_id = (sandbox_info or {}).get("image_id", "")
     with store.lease(exercise.slug):
@@ -68,10 +72,11 @@ def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out
 
         def record(entry: Entry, result: SubmissionResult) -> None:
             store.record_grading(subs[entry.student], request, result, exercise.hidden_visibility,
-                                 image_id)
+                                 image_id or result.sandbox.get("image_id", ""))
 
-        rows = grade_entries(course, exercise, todo, out, backend=backend, jobs=jobs, seed=seed,
-                             progress=progress, sandbox_info=sandbox_info, record=record)
+        grade = grade_with(request) if grade_with else grade_entries
+        rows = grade(course, exercise, todo, out, backend=backend, jobs=jobs, seed=seed,
+                     progress=progress, sandbox_info=sandbox_info, record=record)
         for row in rows.values():
             if row.status == "not-graded":
                 store.audit("not-graded", exercise.slug, row.student, row.problem[:1000])

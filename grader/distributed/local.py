@@ -1,0 +1,133 @@
+"""A private `redis-server` and `grader worker` processes on this machine (tests, benchmarks).
+
+    with redis_server(tmp) as redis, worker(course_root, redis.url, name="w1"):
+        grade_distributed(course, exercise, entries, out, store, settings=Settings(redis.url))
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """redis-server on 127.0.0.1:`port`, data in `folder` (append-only file if `persist`)."""
+
+    def __init__(self, folder: Path, port: int | None = None, persist: bool = False):
+        self.folder, self.port, self.persist = Path(folder), port or free_port(), persist
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes" if self.persist else "no", "--dir", str(self.folder),
+                "--protected-mode", "yes", "--logfile", str(self.folder / "redis.log")]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: "
+                                   + (self.folder / "redis.log").read_text()[-2000:])
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout} s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def redis_server(folder: Path, persist: bool = False) -> Iterator[RedisServer]:
+    server = RedisServer(folder, persist=persist)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)
+
+
+class WorkerProcess:
+    """`grader worker` in its own session (so it can be killed with all its processes)."""
+
+    def __init__(self, course_root: Path, broker: str, *, name: str, queues: str = "cpu,mpi",
+                 concurrency: int = 1, backend: str = "local", log_dir: Path | None = None,
+                 env: dict | None = None):
+        self.name = name
+        self.log = Path(log_dir or course_root) / f"worker-{name}.log"
+        argv = [sys.executable, "-m", "grader", "--course", str(course_root), "worker",
+                "--queues", queues, "--broker", broker, "--concurrency", str(concurrency),
+                "--backend", backend, "--name", f"{name}@%h", "--loglevel", "INFO"]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True, env={**os.environ, **(env or {})})
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_ready(self, timeout: float = 120.0) -> "WorkerProcess":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.text():
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited ({self.proc.returncode}):\n"
+                                   + self.text()[-3000:])
+            time.sleep(0.1)
+        raise RuntimeError(f"worker {self.name} not ready within {timeout} s:\n" + self.text()[-3000:])
+
+    def kill_all(self) -> None:
+        """SIGKILL the worker and every process it started (a machine lost)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Warm shutdown (SIGTERM); SIGKILL whatever is left after `timeout`."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_all()
+
+
+@contextmanager
+def worker(course_root: Path, broker: str, **options) -> Iterator[WorkerProcess]:
+    proc = WorkerProcess(course_root, broker, **options).wait_ready()
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -1,0 +1,177 @@
+"""`grader grade-all --distributed`: one job per submission to the queues, results recorded here.
+
+The submitter owns the store: it records each result exactly as the local path does
+(`grader.recorded.grade_recorded`; the store's uniqueness keeps a grading that arrives twice
+from counting twice) and writes results.json, feedback.html and the gradebook. It polls the
+result store; a result already stored under a job's id (an interrupted run's) is used without
+sending the job again. When nothing has moved for `resend_after` seconds (a job lost with the
+broker, a worker that vanished), the jobs still missing are sent again under the same ids, at
+most `resends` times, then reported not graded (retryable). The late policy is applied here,
+from the stored received time, whatever the worker's course.toml says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+from celery import states
+
+from grader.batch import Entry, Progress, Row, grade_entries
+from grader.course import Course, Exercise
+from grader.errors import GraderError, SubmissionError
+from grader.grade import write_outputs
+from grader.results import SubmissionResult, apply_late_policy, late_days
+
+POLL_SECONDS = 0.25
+CONNECT_SECONDS = 60.0  # how long a send waits for an unreachable broker
+
+
+def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], out: Path, store,
+                      *, settings=None, regrade: bool = False, seed: int | None = None,
+                      progress: bool = True):
+    """Grade `entries` on the workers and record them in `store`; a `recorded.Outcome`."""
+    from grader.distributed.app import load_settings, make_app, visibility_for
+    from grader.recorded import grade_recorded
+
+    settings = settings or load_settings(course)
+    visibility = visibility_for([exercise], settings)
+    app = make_app(settings, visibility)
+    namespace = hashlib.sha256(store.url.encode()).hexdigest()[:16]
+
+    def bind(request):
+        key = request.id if request.kind == "regrade" else "current"
+        return partial(collect, app, settings, namespace, key,
+                       settings.resend_after or visibility)
+
+    try:
+        return grade_recorded(course, exercise, entries, out, store,
+                              kind="regrade" if regrade else "grade-all", backend="distributed",
+                              seed=seed, progress=progress,
+                              sandbox_info={"backend": "distributed"}, grade_with=bind)
+    finally:
+        app.close()
+
+
+def collect(app, settings, namespace: str, request_key: str, resend_after: float,
+            course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
+            record=None, seed: int | None = None, progress: bool = True, **_local) -> dict[str, Row]:
+    """Grade `todo` on the workers: `grader.batch.grade_entries`' contract (rows by student)."""
+    from grader.distributed.app import TASK
+    from grader.distributed.jobs import job_id, pack
+    from grader.distributed.routing import queue_for
+
+    queue = queue_for(exercise)
+    bar = Progress(len(todo), progress)
+    rows: dict[str, Row] = {}
+    waiting: dict[str, Entry] = {}
+    refused: list[Entry] = []
+    for entry in todo:
+        try:
+            message = pack(exercise, course.name, entry.student, entry.path, entry.received, seed)
+        except SubmissionError:
+            refused.append(entry)
+            continue
+        waiting[job_id(namespace, exercise.slug, entry.student, message["content"],
+                       request_key)] = entry
+    if refused:  # intake's reason, scored here exactly as on the local path (nothing runs)
+        rows.update(grade_entries(course, exercise, refused, out, backend="local", jobs=1,
+                                  seed=seed, progress=False, record=record))
+        for row in rows.values():
+            bar.step(row.student)
+
+    def finish(jid: str, meta: dict) -> None:
+        entry = waiting.pop(jid)
+        row = _row(course, exercise, entry, meta, out, record)
+        rows[entry.student] = row
+        bar.step(entry.student)
+
+    def send(jid: str) -> None:
+        entry = waiting[jid]
+        message = pack(exercise, course.name, entry.student, entry.path, entry.received, seed)
+        deadline = time.monotonic() + CONNECT_SECONDS
+        while True:
+            try:
+                app.send_task(TASK, args=[message], task_id=jid, queue=queue)
+                return
+            except Exception as exc:  # noqa: BLE001 - any broker failure: wait, then give up
+                if time.monotonic() > deadline:
+                    raise GraderError(f"the broker {settings.broker} did not take the job of "
+                                      f"{entry.student} within {CONNECT_SECONDS:g} s: {exc}; "
+                                      "what was graded is recorded: rerun to go on") from None
+                time.sleep(1.0)
+
+    backend = app.backend
+    for jid, meta in _metas(backend, list(waiting)).items():
+        if _graded(meta):
+            finish(jid, meta)
+        else:  # a failure stored by an earlier run: grade it again
+            backend.forget(jid)
+    for jid in list(waiting):
+        send(jid)
+    seen: dict[str, str] = {}
+    sends = dict.fromkeys(waiting, 1)
+    moved = time.monotonic()
+    while waiting:
+        time.sleep(POLL_SECONDS)
+        try:
+            metas = _metas(backend, list(waiting))
+        except Exception as exc:  # noqa: BLE001 - the result store is away for a while
+            print(f"\ngrader: the result store does not answer ({type(exc).__name__}); "
+                  "waiting", file=sys.stderr)
+            metas = {}
+        for jid, meta in metas.items():
+            if meta["status"] in states.READY_STATES:
+                finish(jid, meta)
+                moved = time.monotonic()
+            elif seen.get(jid) != meta["status"]:
+                seen[jid] = meta["status"]
+                moved = time.monotonic()
+        if waiting and time.monotonic() - moved > resend_after:
+            for jid in list(waiting):
+                if sends[jid] > settings.resends:
+                    entry = waiting.pop(jid)
+                    rows[entry.student] = Row(entry.student, None, "not-graded",
+                                              f"retryable, no worker returned a result after "
+                                              f"{sends[jid]} sends to the {queue!r} queue")
+                    bar.step(entry.student)
+                    continue
+                sends[jid] += 1
+                send(jid)
+            moved = time.monotonic()
+    return rows
+
+
+def _metas(backend, ids: list[str]) -> dict[str, dict]:
+    return backend.metas(ids) if ids else {}
+
+
+def _graded(meta: dict) -> bool:
+    result = meta.get("result")
+    return meta.get("status") == states.SUCCESS and isinstance(result, dict) \
+        and result.get("status") == "graded"
+
+
+def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path, record) -> Row:
+    """A finished job's row; a graded result is recorded, then its outputs written."""
+    result = meta.get("result")
+    if _graded(meta):
+        graded = SubmissionResult.from_json(result["result"])
+        apply_late_policy(graded, course.late_policy, late_days(entry.received, exercise.due))
+        if record is not None:
+            record(entry, graded)
+        write_outputs(graded, exercise, out / entry.student)
+        return Row(entry.student, graded, "graded")
+    if meta.get("status") == states.SUCCESS and isinstance(result, dict):
+        problem = str(result.get("problem", ""))
+        return Row(entry.student, None, "not-graded",
+                   f"retryable, {problem}" if result.get("retryable") else problem)
+    if isinstance(result, dict) and "exc_type" in result:
+        problem = f"{result.get('exc_type')}: {result.get('exc_message')}"
+    else:
+        problem = str(result)
+    return Row(entry.student, None, "not-graded",
+               f"retryable, the worker failed ({meta.get('status')}): {problem}"[:1000])
