@@ -4,9 +4,10 @@
 #   binutils libc6-dev  PoCL links its CPU kernels with ld against libc
 #   chromium            the headless browser of the portal's end-to-end tests (Playwright drives it)
 #   redis-server        the broker of `grader worker` / `grade-all --distributed` (tests start their own)
+#   postgresql          a PostgreSQL store; tests/test_store.py runs a private cluster (initdb, pg_ctl)
 # Elsewhere it says what is missing and goes on: the Docker sandbox image carries its own.
 set -u
-PACKAGES=(oclgrind binutils libc6-dev chromium redis-server)
+PACKAGES=(oclgrind binutils libc6-dev chromium redis-server postgresql)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
