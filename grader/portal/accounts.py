@@ -1,0 +1,201 @@
+"""Portal accounts: roster import, scrypt password hashes, sign-in sessions.
+
+Logins are the student names the store records submissions under, so they are restricted
+to letters, digits, `.`, `_` and `-`. Passwords are hashed with scrypt (hashlib, a fresh salt
+each); a session cookie carries a random token of which only the sha256 is stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from grader.errors import GraderError
+from grader.portal.models import Account, WebSession
+from grader.store import Store
+from grader.store.models import utcnow
+
+LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ROLES = ("student", "instructor")
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MIN_PASSWORD = 8
+
+
+class AccountError(GraderError):
+    """A roster or account problem, explained."""
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                             p=int(p), dklen=len(digest) // 2)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+_DUMMY = hash_password(secrets.token_hex(8))  # checked for unknown logins: same timing
+
+
+@dataclass
+class Imported:
+    created: int
+    updated: int
+    generated: dict[str, str]  # login -> generated password
+
+
+def _valid_login(login: str, where: str) -> str:
+    if not LOGIN.fullmatch(login):
+        raise AccountError(f"{where}: login {login!r} must be 1-64 letters, digits, '.', '_' or "
+                           "'-', starting with a letter or digit.")
+    return login
+
+
+def _valid_password(password: str, where: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"{where}: a password needs at least {MIN_PASSWORD} characters.")
+    return password
+
+
+def read_roster(path: Path) -> list[dict]:
+    """Rows of a roster CSV (student, name, email, optional role and password), checked."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = {"student", "name", "email"} - set(reader.fieldnames or [])
+            if missing:
+                raise AccountError(f"{path}: the roster needs the columns student, name, email "
+                                   f"(missing: {', '.join(sorted(missing))}).")
+            rows = []
+            for i, row in enumerate(reader, 2):
+                where = f"{path} line {i}"
+                login = _valid_login((row.get("student") or "").strip(), where)
+                role = (row.get("role") or "").strip() or "student"
+                if role not in ROLES:
+                    raise AccountError(f"{where}: role must be student or instructor, not {role!r}.")
+                password = (row.get("password") or "").strip()
+                rows.append({"login": login, "name": (row.get("name") or "").strip(),
+                             "email": (row.get("email") or "").strip(), "role": role,
+                             "password": _valid_password(password, where) if password else ""})
+    except FileNotFoundError:
+        raise AccountError(f"No roster at {path}.") from None
+    except UnicodeDecodeError:
+        raise AccountError(f"{path}: the roster must be UTF-8 text.") from None
+    logins = [r["login"] for r in rows]
+    if dupes := sorted({n for n in logins if logins.count(n) > 1}):
+        raise AccountError(f"{path}: each student once, but listed twice: {', '.join(dupes)}.")
+    return rows
+
+
+def import_roster(store: Store, rows: list[dict], generate: bool = True) -> Imported:
+    """Create or update accounts; a new account without a password gets a generated one.
+
+    With `generate` False such an account is an error and nothing is written.
+    """
+    out = Imported(0, 0, {})
+    with store._tx() as s:
+        for row in rows:
+            acc = s.scalar(select(Account).where(Account.login == row["login"]))
+            if acc is None:
+                acc = Account(login=row["login"])
+                s.add(acc)
+                out.created += 1
+            else:
+                out.updated += 1
+            acc.name, acc.email, acc.role = row["name"], row["email"], row["role"]
+            password = row["password"]
+            if not password and not acc.password_hash:
+                if not generate:
+                    raise AccountError(f"{row['login']} has no password in the roster: give "
+                                       "--passwords-out FILE to generate one (nothing imported).")
+                password = out.generated[row["login"]] = secrets.token_urlsafe(12)
+            if password:
+                acc.password_hash = hash_password(password)
+                if acc.id:
+                    s.execute(delete(WebSession).where(WebSession.account_id == acc.id))
+        store._audit(s, "accounts-imported", detail=f"{out.created} new, {out.updated} updated")
+    return out
+
+
+def set_password(store: Store, login: str, password: str) -> None:
+    """A new password for `login`; signs out all its browsers."""
+    _valid_password(password, "set-password")
+    with store._tx() as s:
+        acc = s.scalar(select(Account).where(Account.login == login))
+        if acc is None:
+            raise AccountError(f"No account {login!r}: import it with `grader accounts import`.")
+        acc.password_hash = hash_password(password)
+        s.execute(delete(WebSession).where(WebSession.account_id == acc.id))
+        store._audit(s, "password-set", student=login)
+
+
+def authenticate(store: Store, login: str, password: str) -> Account | None:
+    with store._tx() as s:
+        acc = s.scalar(select(Account).where(Account.login == login)) if LOGIN.fullmatch(login) \
+            else None
+    ok = check_password(password, acc.password_hash if acc and acc.password_hash else _DUMMY)
+    return acc if ok and acc is not None and acc.password_hash else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(store: Store, account: Account, hours: float) -> tuple[str, str]:
+    """A new session: (cookie token, CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with store._tx() as s:
+        s.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
+        s.add(WebSession(token_hash=_digest(token), account_id=account.id, csrf=csrf,
+                         expires_at=utcnow() + dt.timedelta(hours=hours)))
+        store._audit(s, "signed-in", student=account.login)
+    return token, csrf
+
+
+def session_of(store: Store, token: str) -> tuple[Account, str] | None:
+    """The account and CSRF token of a live session, or None."""
+    if not token or len(token) > 100:
+        return None
+    with store._tx() as s:
+        ws = s.get(WebSession, _digest(token))
+        if ws is None or ws.expires_at < utcnow():
+            return None
+        return s.get(Account, ws.account_id), ws.csrf
+
+
+def close_session(store: Store, token: str) -> None:
+    with store._tx() as s:
+        s.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+
+
+def accounts(store: Store, role: str | None = None) -> list[Account]:
+    with store._tx() as s:
+        q = select(Account).order_by(Account.login)
+        return list(s.scalars(q.where(Account.role == role) if role else q))
+
+
+def write_passwords(path: Path, generated: dict[str, str]) -> None:
+    """student,password lines in a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "password"])
+        w.writerows(sorted(generated.items()))

@@ -1,0 +1,59 @@
+"""The portal's tables in the store: accounts, sign-in sessions and grading jobs.
+
+Created by the Alembic migration `0002_portal`. A job is one attempt shown to a student (an
+upload) or one student's part of a portal regrade; it points at the store's submission row,
+so portal uploads are ordinary submissions for `grader regrade` and `grader export`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from grader.store.models import Base, UTCDateTime, utcnow
+
+QUEUED, RUNNING, GRADED, NOT_GRADED = "queued", "running", "graded", "not graded"
+STATUSES = (QUEUED, RUNNING, GRADED, NOT_GRADED)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="student")  # student, instructor
+    password_hash: Mapped[str] = mapped_column(String(300), default="")  # "": cannot sign in
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: only the sha256 of its cookie token is kept."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    student: Mapped[str] = mapped_column(String(200), index=True)
+    exercise: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # upload, regrade
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    problem: Mapped[str] = mapped_column(Text, default="")  # why not graded (platform failure)
+    grading_id: Mapped[int | None] = mapped_column(ForeignKey("gradings.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
