@@ -124,7 +124,11 @@ def make_app(settings: Settings, visibility_timeout: float) -> Celery:
         task_track_started=True, task_default_queue="cpu", result_expires=7 * 24 * 3600,
         result_extended=False, worker_send_task_events=False, task_send_sent_event=False,
         broker_connection_retry_on_startup=True, broker_connection_max_retries=None,
-        broker_transport_options={"visibility_timeout": int(visibility_timeout)},
+        broker_transport_options={
+            "visibility_timeout": int(visibility_timeout),
+            # look for jobs of vanished workers a few times per timeout (kombu: every ~100 s)
+            "unacked_restore_interval": max(1, min(60, int(visibility_timeout) // 4)),
+            "unacked_restore_throttle": 1},
         result_backend_transport_options={"retry_policy": {"max_retries": 20,
                                                            "interval_max": 1.0}},
         worker_hijack_root_logger=False, worker_cancel_long_running_tasks_on_connection_loss=False,
