@@ -128,7 +128,8 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
     clocks: *work / span* (all CPU time over the most any single process used) is about the
     number of processes that truly worked in parallel. It stays near 1 for sequential code and
     for GIL-bound threads, however the wall clock looks, and near `workers` for real process
-    parallelism even on a loaded machine. The bar scales with the cores the sandbox has."""
+    parallelism even on a loaded machine. The bar scales with the cores the sandbox has. Run the
+    request with `exclusive_cores=workers` (MPI: `ranks`) so no other submission shares its cores."""
     n = max(1, min(workers, int(cores)))
     need = 1 + 0.5 * (n - 1)
     work, span = reply.cpu, float(reply.raw.get("span", 0.0))

@@ -72,7 +72,7 @@ class Student:
 
     # ------------------------------------------------------------ requests
     # Keyword arguments named in OPTIONS configure the request; all others go to the student's code.
-    OPTIONS = ("timeout", "checks", "ranks", "mpi", "start_method", "what")
+    OPTIONS = ("timeout", "checks", "ranks", "mpi", "start_method", "what", "exclusive_cores")
 
     def call(self, function: str, *args, **kwargs):
         """`module.function(*args, **kwargs)` in the sandbox; its value, or a verdict raised."""
@@ -91,7 +91,8 @@ class Student:
 
         Options: timeout (seconds), checks ({"lockset": {}, "preempt": {"seed": s}}), ranks (run
         under `mpiexec -n ranks`), mpi ({"strict": True}), start_method ("spawn", "fork"),
-        what (how messages name this call)."""
+        what (how messages name this call), exclusive_cores (n: run on n host cores no other
+        request uses, for tests that measure time or parallelism; see grader.sandbox.cores)."""
         options = {k: kwargs.pop(k) for k in self.OPTIONS if k in kwargs}
         if callable(probe_or_name):
             request = {"kind": "run", "probe": {"source": probe_source(probe_or_name),
@@ -110,6 +111,7 @@ class Student:
             ranks=int(options.get("ranks") or 0),
             mpi=options.get("mpi") or {},
             start_method=options.get("start_method"),
+            exclusive_cores=int(options.get("exclusive_cores") or 0),
         )
         self.requests.append({"what": what, "checks": request["checks"], "ranks": request["ranks"]})
         self.last = Reply(self.session.call(request), what)

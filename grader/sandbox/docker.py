@@ -4,7 +4,8 @@ The container (image from `grader.sandbox.image`) has no network, a read-only
 root, tmpfs `/tmp` and `/work`, no capabilities, memory/CPU/pids limits and runs
 as uid 1000; the submission is bind-mounted read-only at `/submission`. Its
 PID 1 (`/opt/init.py`) only reaps orphans. Every request runs the supervisor
-with `docker exec`. Containers carry the label `pgrader=1` and are removed on
+with `docker exec`, pinned (`docker update --cpuset-cpus`) to the cores
+`grader.sandbox.cores` gave the request. Containers carry the label `pgrader=1` and are removed on
 `close()`, at interpreter exit and on SIGTERM.
 """
 
@@ -27,6 +28,7 @@ from docker.types import Ulimit
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
 from grader.procs import alive
+from grader.sandbox import cores
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
 from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
@@ -46,6 +48,7 @@ class DockerSession(Session):
     def __init__(self, client, image_id: str, submission: Path, limits: Limits, gpu: bool = False):
         self.client, self.limits, self.gpu = client, limits, gpu
         self.closed = False
+        self.cpuset = ""  # the cores the container is pinned to (set before each request)
         # A world-readable private copy: uid 1000 must read it whatever the host's modes.
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-docker-"))
         self.submission = self.root / "submission"
@@ -89,10 +92,25 @@ class DockerSession(Session):
         argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
                 "--workroot", "/work", encode_request(request)]
         limit = supervisor_limit(request)
-        reply, again = self._attempt(argv, limit)
-        if again:  # the container was broken (e.g. by leftovers of an earlier call): one more try
-            reply, _ = self._attempt(argv, limit)
+        with cores.reserved(request) as alloc:  # waiting here counts against no timeout
+            if not self._pin(alloc.cpuset):
+                return {"status": "sandbox-error",
+                        "message": "could not pin the sandbox container to its cores"}
+            reply, again = self._attempt(argv, limit)
+            if again:  # the container was broken (e.g. by leftovers of an earlier call): retry
+                reply, _ = self._attempt(argv, limit)
         return reply
+
+    def _pin(self, cpuset: str) -> bool:
+        """Restrict the container (every process in it) to `cpuset`; False if Docker refused."""
+        if cpuset == self.cpuset:
+            return True
+        try:
+            self.container.update(cpuset_cpus=cpuset)
+        except docker.errors.DockerException:
+            return False
+        self.cpuset = cpuset
+        return True
 
     def _attempt(self, argv: list[str], limit: float) -> tuple[dict, bool]:
         """(reply, whether a retry makes sense) for one run of the supervisor."""

@@ -1,4 +1,5 @@
-"""The local backend: each request in a subprocess, in a fresh temporary directory, with rlimits.
+"""The local backend: each request in a subprocess, in a fresh temporary directory, with rlimits,
+pinned to the cores `grader.sandbox.cores` gave it.
 
 A convenience for students (`grader check`) and machines without Docker. It is
 NOT a security boundary: the student's code runs as the grader's user. Where
@@ -17,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from grader.course import Limits
+from grader.sandbox import cores
 from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
 
 
@@ -52,14 +54,21 @@ class LocalSession(Session):
         argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.supervisor",
                 "--submission", str(self.submission), "--workroot", str(self.workroot),
                 encode_request(request)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            out, err = proc.communicate(timeout=supervisor_limit(request))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
+        with cores.reserved(request) as alloc:  # waiting here counts against no timeout
+            pinned = set(alloc.cores)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=lambda: os.sched_setaffinity(0, pinned))
+            try:
+                out, err = proc.communicate(timeout=supervisor_limit(request))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
+            except BaseException:
+                os.killpg(proc.pid, signal.SIGKILL)  # interrupted: leave nothing running
+                proc.wait()
+                raise
         reply = parse_reply(out, proc.returncode)
         if reply["status"] == "sandbox-error":
             reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]

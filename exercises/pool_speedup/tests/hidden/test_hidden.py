@@ -54,7 +54,7 @@ def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
     sizes = [CPU_ITEM] * 8
     what = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
-    got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what)
+    got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
     expect_equal(got, [sum(range(n)) for n in sizes], what)
     expect_parallel(student.last, what, workers=2, cores=student.limits["cpus"],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "

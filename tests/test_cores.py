@@ -1,0 +1,154 @@
+"""Core scheduling across grader processes (grader/sandbox/cores.py): timing requests get their
+cores to themselves and are pinned to them, MPI requests hold one core per rank, plain requests
+keep flowing on the rest, and a holder killed with SIGKILL frees its cores."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import cores
+
+HERE = Path(__file__).parent
+CORES = cores.host_cores()
+needs_two = pytest.mark.skipif(len(CORES) < 2, reason="needs at least 2 cores")
+
+
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path, monkeypatch):
+    """Lock files of our own: other graders on this host do not delay these tests."""
+    monkeypatch.setenv("PGRADER_CORES_DIR", str(tmp_path / "cores"))
+
+
+@pytest.fixture
+def submission(tmp_path):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "solution.py").write_text("X = 1\n")
+    return folder
+
+
+def _request(backend: str, submission: Path, seconds: float, **options) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(HERE / "cores_driver.py"), backend,
+                             str(submission), json.dumps(options), str(seconds)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _reply(proc: subprocess.Popen, timeout: float = 180) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return json.loads(out.splitlines()[-1])
+
+
+def _cpus(text: str) -> list[int]:
+    """A Cpus_allowed_list ("0-2,5") as core numbers."""
+    found = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        found += range(int(lo), int(hi or lo) + 1)
+    return found
+
+
+def _holder(request: dict, seconds: float) -> subprocess.Popen:
+    """A process that takes the cores of `request`, prints READY (or waits) and holds them."""
+    code = ("import json, sys, time\nfrom grader.sandbox import cores\n"
+            f"a = cores.acquire({request!r})\nprint(json.dumps(a.cores), flush=True)\n"
+            f"time.sleep({seconds})\n")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def test_timing_requests_never_overlap_and_are_pinned(submission):
+    n = len(CORES)
+    procs = [_request("local", submission, 1.0, exclusive_cores=n) for _ in range(3)]
+    runs = sorted((_reply(p) for p in procs), key=lambda r: r["start"])
+    for a, b in zip(runs, runs[1:]):
+        assert a["end"] <= b["start"], runs  # one after another, never at the same time
+    assert all(_cpus(r["cpus"]) == CORES for r in runs)
+
+
+@needs_two
+def test_one_core_timing_requests_get_disjoint_cores_and_plain_ones_flow(submission):
+    timed = [_request("local", submission, 3.0, exclusive_cores=1) for _ in range(len(CORES) - 1)]
+    time.sleep(1.5)  # they hold their cores now (start-up takes well under that... or they wait)
+    t0 = time.monotonic()
+    plain = _reply(_request("local", submission, 0.0))
+    ran = [_reply(p) for p in timed]
+    owned = [_cpus(r["cpus"]) for r in ran]
+    assert all(len(c) == 1 for c in owned) and len({c[0] for c in owned}) == len(owned)
+    # the plain request did not wait for the timing ones, and ran only on the cores left over
+    assert plain["end"] < max(r["end"] for r in ran), (plain, ran)
+    assert not set(_cpus(plain["cpus"])) & {c[0] for c in owned if _overlaps(plain, ran)}
+    assert time.monotonic() - t0 < 60
+
+
+def _overlaps(run: dict, others: list[dict]) -> bool:
+    return any(o["start"] < run["end"] and run["start"] < o["end"] for o in others)
+
+
+def test_mpi_request_holds_one_core_per_rank():
+    n = len(CORES)
+    for ranks in (1, n, n + 3):  # capped at the cores there are
+        holder = _holder({"ranks": ranks}, 600)
+        try:
+            held = json.loads(holder.stdout.readline())
+            assert len(held) == min(ranks, n)
+            free = [c for c in CORES if c not in held]
+            plain = _holder({}, 0)  # shares what is left, or waits when nothing is
+            time.sleep(1.0)
+            if not free:
+                assert plain.poll() is None
+        finally:
+            holder.kill()
+            holder.wait()
+        assert json.loads(plain.stdout.readline()) == (free or CORES)
+        plain.wait(timeout=30)
+
+
+def test_timing_request_waits_for_shared_ones_and_blocks_new_ones():
+    plain = _holder({}, 2.0)
+    assert json.loads(plain.stdout.readline()) == CORES
+    t0 = time.monotonic()
+    timed = cores.acquire({"exclusive_cores": 1})
+    assert time.monotonic() - t0 >= 1.0 and timed.waited >= 1.0  # the shared holder had to end
+    assert timed.exclusive and len(timed.cores) == 1
+    timed.release()
+    plain.wait(timeout=30)
+
+
+def test_sigkilled_holders_free_their_cores():
+    everything = {"exclusive_cores": len(CORES)}
+    first = _holder(everything, 600)
+    assert json.loads(first.stdout.readline()) == CORES
+    waiting = _holder(everything, 600)  # blocks holding the gate, behind `first`
+    time.sleep(0.5)
+    assert waiting.poll() is None
+    for proc in (waiting, first):
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    t0 = time.monotonic()
+    alloc = cores.acquire(everything)
+    assert alloc.cores == CORES and time.monotonic() - t0 < 5
+    alloc.release()
+    again = cores.acquire({})
+    assert again.cores == CORES
+    again.release()
+
+
+def test_docker_request_is_pinned_to_its_cores(submission, docker_backend):
+    proc = _request("docker", submission, 0.0, exclusive_cores=1)
+    reply = _reply(proc, timeout=300)
+    assert len(_cpus(reply["cpus"])) == 1
+    plain = _reply(_request("docker", submission, 0.0), timeout=300)
+    assert _cpus(plain["cpus"]) == CORES
+
+
+def test_bad_core_count_is_refused():
+    with pytest.raises(ValueError, match="cannot ask for -1 cores"):
+        cores.wanted({"exclusive_cores": -1}, 4)
