@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,24 +27,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_line(proc: subprocess.Popen, marker: str, timeout: float) -> str:
-    """Read `proc`'s stdout until a line containing `marker`; fail with its output otherwise."""
-    os.set_blocking(proc.stdout.fileno(), False)
-    seen, deadline = "", time.monotonic() + timeout
+def start_server(argv: list[str], cwd: Path, marker: str, log: Path,
+                 timeout: float) -> tuple[subprocess.Popen, str]:
+    """Start `argv` (stdout and stderr to `log`), wait for a line containing `marker`.
+
+    Fails the test with the log when the line does not come in `timeout` seconds.
+    """
+    out = open(log, "w")
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    out.close()
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        chunk = proc.stdout.read() or ""
-        seen += chunk
-        for line in seen.splitlines():
-            if marker in line:
-                os.set_blocking(proc.stdout.fileno(), True)
-                return line
-        if proc.poll() is not None and not chunk:
+        text = log.read_text(errors="replace")
+        line = next((s for s in text.splitlines() if marker in s), None)
+        if line:
+            return proc, line
+        if proc.poll() is not None:
             break
-        time.sleep(0.1)
-    proc.kill()
-    rest, err = proc.communicate(timeout=10)
-    pytest.fail(f"no {marker!r} from {proc.args!r} (exit {proc.returncode}):\n"
-                f"{seen}{rest or ''}\n{err or ''}")
+        time.sleep(0.2)
+    stop(proc)
+    pytest.fail(f"no {marker!r} from {' '.join(argv)} (exit {proc.returncode}):\n"
+                f"{log.read_text(errors='replace')[-5000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
