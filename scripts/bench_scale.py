@@ -99,15 +99,17 @@ def image_tag() -> str:
 
 
 def grade_all(course: Path, slug: str, subs: Path, out: Path, backend: str, jobs: int,
-              log_file: Path, extra: list[str] = (), images: list | None = None) -> float:
+              log_file: Path, extra: list[str] = (), images: list | None = None,
+              store: bool = False) -> float:
     """Wall seconds of one `grader grade-all` (its exit status may be 1: a submission not graded).
 
     For Docker the image is made ready first, untimed; `images` gets the tag before and after
-    (they differ when someone changed grader sources during the run: a rebuild was timed)."""
+    (they differ when someone changed grader sources during the run: a rebuild was timed).
+    Nothing is recorded in a store unless `store` (then `extra` says which)."""
     if backend == "docker":
         before = image_tag()
     argv = [str(GRADER), "--course", str(course), "grade-all", slug, str(subs), "--out", str(out),
-            "--no-store", "-j", str(jobs), "--backend", backend, *extra]
+            *([] if store else ["--no-store"]), "-j", str(jobs), "--backend", backend, *extra]
     t0 = time.monotonic()
     with log_file.open("a") as log:
         log.write(f"$ {' '.join(argv)}\n")
@@ -276,7 +278,13 @@ def main(argv=None) -> int:
     p.add_argument("--merge", action="store_true",
                    help="add this run's measurements to OUT.json (same configuration or tool: "
                         "replaced) instead of starting a new one")
+    p.add_argument("--render-only", action="store_true",
+                   help="write OUT.md again from OUT.json (after the report's text changed)")
     args = p.parse_args(argv)
+    out = Path(args.out)
+    if args.render_only:
+        out.with_suffix(".md").write_text(render(json.loads(out.with_suffix(".json").read_text())))
+        return 0
     configs = args.configs or [parse_config(c) for c in DEFAULT_CONFIGS]
     if args.celery and not any(b == "celery" for b, _, _ in configs):
         configs.append(("celery", 2, max(n for _, _, n in configs)))
@@ -306,7 +314,9 @@ def main(argv=None) -> int:
             if reason is None:
                 from bench_celery import run_celery
 
-                data["celery"].update(run_celery(course, work, jobs, size, log))
+                data["celery"].update(run_celery(course, work, jobs, size, log,
+                                                 make_class=scaled_class, grade_all=grade_all,
+                                                 read=per_submission))
             else:
                 log(f"celery: not measured: {reason}")
         for backend in args.backends if args.trivial else []:
@@ -330,7 +340,6 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     data["machine_after"] = machine()
     data["minutes"] = round((time.monotonic() - t_start) / 60, 1)
-    out = Path(args.out)
     if args.merge and out.with_suffix(".json").exists():
         data = merge(json.loads(out.with_suffix(".json").read_text()), data)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
