@@ -358,3 +358,19 @@ def test_docker_unreachable_is_retryable_never_zero(course_root, redis, tmp_path
     assert {r.student: r.status for r in again.rows} == {**dict.fromkeys(CLASS, "graded"),
                                                           "dave": "skipped"}
     _assert_once(course_root, CLASS)
+
+
+def test_docker_backend_worker_records_its_image(tmp_path, redis, docker_backend):
+    root = _course(tmp_path / "course", redis)
+    students = {"alice": "good", "bob": "bad"}
+    make_class(root / "subs", students, received={"alice": ON_TIME, "bob": ON_TIME})
+    with worker(root, redis.url, name="d1", backend="docker", log_dir=root):
+        outcome = _grade(root)
+    scores = {r.student: (r.status, r.result.score) for r in outcome.rows}
+    assert scores["alice"][0] == scores["bob"][0] == "graded"
+    assert scores["alice"][1] == 10 and scores["bob"][1] < 10
+    assert all(r.result.sandbox["backend"] == "docker" for r in outcome.rows)
+    with sqlite3.connect(root / "grader.db") as c:
+        images = {i for (i,) in c.execute("select image_id from gradings")}
+    assert images == {docker_backend.image_id}
+    _assert_once(root, students)
