@@ -260,7 +260,7 @@ def parse_config(text: str) -> tuple[str, int, int]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", nargs="+", type=parse_config, default=None,
+    p.add_argument("--configs", nargs="*", type=parse_config, default=None,
                    help=f"BACKEND:JOBS:SIZE runs of the scaled class (default {' '.join(DEFAULT_CONFIGS)})")
     p.add_argument("--celery", action="store_true",
                    help="also grade with 2 Celery workers on this machine (celery:2:SIZE, the "
@@ -278,16 +278,23 @@ def main(argv=None) -> int:
     p.add_argument("--merge", action="store_true",
                    help="add this run's measurements to OUT.json (same configuration or tool: "
                         "replaced) instead of starting a new one")
+    p.add_argument("--drop", nargs="+", type=parse_config, default=[], metavar="CONFIG",
+                   help="with --render-only: leave these configurations out of OUT.json")
     p.add_argument("--render-only", action="store_true",
                    help="write OUT.md again from OUT.json (after the report's text changed)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.render_only:
-        out.with_suffix(".md").write_text(render(json.loads(out.with_suffix(".json").read_text())))
+        data = json.loads(out.with_suffix(".json").read_text())
+        data["configs"] = [c for c in data["configs"]
+                           if (c["backend"], c["jobs"], c["size"]) not in set(args.drop)]
+        out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+        out.with_suffix(".md").write_text(render(data))
         return 0
-    configs = args.configs or [parse_config(c) for c in DEFAULT_CONFIGS]
+    configs = list(args.configs) if args.configs is not None else [
+        parse_config(c) for c in DEFAULT_CONFIGS]
     if args.celery and not any(b == "celery" for b, _, _ in configs):
-        configs.append(("celery", 2, max(n for _, _, n in configs)))
+        configs.append(("celery", 2, max((n for _, _, n in configs), default=200)))
     t_start = time.monotonic()
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: E731
     data: dict = {"machine_before": machine(), "args": {k: v for k, v in vars(args).items()},
