@@ -2,7 +2,8 @@
 (a grader killed mid-batch and rerun, a second grader on the same exercise, a locked file).
 
 The judge is replaced by `store_class.fake_run_tests` (intake, scoring and the late policy
-stay real); one test grades for real on the local backend.
+stay real); one test grades for real on the local backend. The key cases run on SQLite and on
+a private PostgreSQL cluster (tests/postgres.py): `course` parametrised with the store's kind.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 import pytest
 
 import grader.grade
+import sqlalchemy
 from grader.batch import entries_in
 from grader.course import load_course
 from grader.recorded import format_changes, grade_recorded, regrade
 from grader.store import Store, StoreBusy, open_store, store_url
+from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
 from store_class import fake_run_tests, make_class, make_course
 
 HERE = Path(__file__).parent
@@ -29,12 +32,18 @@ ROOT = HERE.parent
 ON_TIME = "2026-09-20T10:00:00Z"
 CLASS = {"alice": "good", "bob": "bad", "carol": "good", "dave": "def add(:"}
 RECEIVED = {"alice": ON_TIME, "bob": ON_TIME, "carol": "2026-09-23T10:00:00Z", "dave": ON_TIME}
+BOTH = pytest.mark.parametrize("course", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture
-def course(tmp_path):
+def course(tmp_path, request):
+    """The tiny course; its store is grader.db, or (param "postgresql") a fresh PostgreSQL database."""
     make_course(tmp_path)
     make_class(tmp_path / "subs", CLASS, received=RECEIVED)
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        with (tmp_path / "course.toml").open("a") as f:
+            f.write(f'\n[store]\nurl = "{url}"\n')
     return load_course(tmp_path)
 
 
@@ -61,26 +70,43 @@ def _grade(course, store, kind="grade-all"):
                           store, kind=kind, backend="local", jobs=2, progress=False)
 
 
-def _gradings(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as c:
-        return c.execute("select st.name, g.final, g.is_current, g.request_id from gradings g "
-                         "join submissions s on s.id = g.submission_id "
-                         "join students st on st.id = s.student_id order by g.id").fetchall()
+def _sql(course, query: str) -> list[tuple]:
+    """Rows of `query` on the course's store (SQLite or PostgreSQL), read outside the Store API."""
+    engine = sqlalchemy.create_engine(store_url(course.root, course.store_url))
+    try:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(sqlalchemy.text(query))]
+    finally:
+        engine.dispose()
 
 
+def _gradings(course) -> list[tuple]:
+    return _sql(course, "select st.name, g.final, g.is_current, g.request_id from gradings g "
+                        "join submissions s on s.id = g.submission_id "
+                        "join students st on st.id = s.student_id order by g.id")
+
+
+@BOTH
 def test_store_opens_with_migrations_and_default_url(course):
     assert store_url(course.root) == f"sqlite:///{course.root / 'grader.db'}"
     assert store_url(course.root, "other.db") == f"sqlite:///{course.root / 'other.db'}"
     assert store_url(course.root, "postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
-    with open_store(course):
-        pass
+    with open_store(course) as store:
+        assert store.engine.dialect.name == (course.store_url or "sqlite").split("+")[0]
     with open_store(course):  # a second open finds the schema at head and changes nothing
         pass
-    with sqlite3.connect(course.root / "grader.db") as c:
-        assert c.execute("select version_num from alembic_version").fetchall() == [("0001",)]
-        assert c.execute("pragma journal_mode").fetchone() == ("wal",)
-        tables = {r[0] for r in c.execute("select name from sqlite_master where type='table'")}
+    from alembic.script import ScriptDirectory
+    from grader.store.engine import MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head and _sql(course, "select version_num from alembic_version") == [(head,)]
+    engine = sqlalchemy.create_engine(store_url(course.root, course.store_url))
+    tables = set(sqlalchemy.inspect(engine).get_table_names())
+    engine.dispose()
     assert {"students", "submissions", "gradings", "audit", "requests", "leases"} <= tables
+    if not course.store_url:
+        with sqlite3.connect(course.root / "grader.db") as c:
+            assert c.execute("pragma journal_mode").fetchone() == ("wal",)
 
 
 def test_store_url_from_course_toml(course):
@@ -93,6 +119,7 @@ def test_store_url_from_course_toml(course):
         assert store.url == f"sqlite:///{course.root / 'data' / 'marks.db'}"
 
 
+@BOTH
 def test_grade_all_records_each_submission_once_with_late_policy(course, fake):
     calls = fake()
     with open_store(course) as store:
@@ -104,21 +131,21 @@ def test_grade_all_records_each_submission_once_with_late_policy(course, fake):
     assert finals == {"alice": 10, "bob": 6.6667, "carol": 8, "dave": 0}
     assert [r.status for r in second.rows] == ["skipped"] * 4
     assert format_changes(second, "tiny")[-1].startswith("tiny: 0 graded in this request")
-    rows = _gradings(course.root / "grader.db")
+    rows = _gradings(course)
     assert sorted(r[0] for r in rows) == sorted(CLASS) and all(r[2] for r in rows)
-    with sqlite3.connect(course.root / "grader.db") as c:
-        late = dict(c.execute("select st.name, s.late_days from submissions s join students st "
-                              "on st.id = s.student_id"))
-        refused = c.execute("select status from gradings g join submissions s on s.id = "
-                            "g.submission_id join students st on st.id = s.student_id "
-                            "where st.name = 'dave'").fetchone()
-        actions = {r[0] for r in c.execute("select action from audit")}
+    late = dict(_sql(course, "select st.name, s.late_days from submissions s join students st "
+                             "on st.id = s.student_id"))
+    refused = _sql(course, "select status from gradings g join submissions s on s.id = "
+                           "g.submission_id join students st on st.id = s.student_id "
+                           "where st.name = 'dave'")
+    actions = {r[0] for r in _sql(course, "select action from audit")}
     assert late == {"alice": 0, "bob": 0, "carol": 2, "dave": 0}
-    assert refused == ("refused",)
+    assert refused == [("refused",)]
     assert {"submission-received", "graded", "request-opened"} <= actions
     assert (course.root / "out" / "carol" / "feedback.html").exists()
 
 
+@BOTH
 def test_resubmission_is_a_new_submission_graded_alone(course, fake):
     calls = fake()
     with open_store(course) as store:
@@ -129,6 +156,7 @@ def test_resubmission_is_a_new_submission_graded_alone(course, fake):
     assert [(c.student, c.before, c.after) for c in outcome.changes] == [("bob", 6.6667, 10)]
 
 
+@BOTH
 def test_regrade_keeps_history_and_prints_score_changes(course, fake):
     fake()
     with open_store(course) as store:
@@ -143,7 +171,7 @@ def test_regrade_keeps_history_and_prints_score_changes(course, fake):
     assert not any(line.lstrip().startswith("dave") for line in lines)  # refused both times
     assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded."
     assert [(g.final, g.is_current) for _, g in history] == [(10, False), (0, True)]
-    rows = _gradings(course.root / "grader.db")
+    rows = _gradings(course)
     assert len(rows) == 8 and sum(r[2] for r in rows) == 4
 
 
@@ -152,12 +180,12 @@ def test_platform_failure_is_not_recorded_and_retried(course, fake):
     with open_store(course) as store:
         first = _grade(course, store)
         assert {r.student: r.status for r in first.rows}["bob"] == "not-graded"
-        assert "bob" not in {r[0] for r in _gradings(course.root / "grader.db")}
+        assert "bob" not in {r[0] for r in _gradings(course)}
         before = len(fake())
         calls = fake()
         _grade(course, store)
     assert len(calls) - before == 1  # only bob, and never scored 0 in between
-    assert sorted(r[0] for r in _gradings(course.root / "grader.db")) == sorted(CLASS)
+    assert sorted(r[0] for r in _gradings(course)) == sorted(CLASS)
 
 
 def _driver(course, *args, delay=0.0) -> subprocess.Popen:
@@ -166,25 +194,25 @@ def _driver(course, *args, delay=0.0) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_gradings(db: Path, n: int, proc: subprocess.Popen, timeout=60) -> None:
+def _wait_for_gradings(course, n: int, proc: subprocess.Popen, timeout=60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        if db.exists():
-            try:
-                if len(_gradings(db)) >= n:
-                    return
-            except sqlite3.OperationalError:
-                pass
+        try:
+            if len(_gradings(course)) >= n:
+                return
+        except sqlalchemy.exc.DBAPIError:
+            pass  # no schema yet
         time.sleep(0.05)
     raise AssertionError("the grader recorded nothing in time")
 
 
+@BOTH
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_grader_killed_mid_batch_then_rerun_loses_and_doubles_nothing(course, sig):
     make_class(course.root / "subs", {f"s{i:02}": "good" for i in range(8)},
                received={f"s{i:02}": ON_TIME for i in range(8)} | RECEIVED)
-    db = course.root / "grader.db"
+    db = course
     proc = _driver(course, "grade-all", "tiny", "subs", "--out", "out", "-j", "1", delay=0.3)
     _wait_for_gradings(db, 2, proc)
     proc.send_signal(sig)
@@ -200,8 +228,9 @@ def test_grader_killed_mid_batch_then_rerun_loses_and_doubles_nothing(course, si
     assert f"{12 - done} graded in this request" in out or f"{12 - done - 1} graded" in out
 
 
+@BOTH
 def test_interrupted_regrade_resumes_its_request(course):
-    db = course.root / "grader.db"
+    db = course
     first = _driver(course, "grade-all", "tiny", "subs", "--out", "out")
     assert first.wait(timeout=60) == 0
     proc = _driver(course, "regrade", "tiny", "-j", "1", delay=0.5)
@@ -218,8 +247,9 @@ def test_interrupted_regrade_resumes_its_request(course):
     assert sum(r[2] for r in rows) == 4 and not any(r[2] for r in rows[:4])
 
 
+@BOTH
 def test_second_grader_on_the_same_exercise_is_refused_clearly(course):
-    db = course.root / "grader.db"
+    db = course
     first = _driver(course, "grade-all", "tiny", "subs", "--out", "out", "-j", "1", delay=2.0)
     _wait_for_gradings(db, 1, first)
     second = _driver(course, "grade-all", "tiny", "subs", "--out", "out2")
@@ -245,7 +275,7 @@ def test_locked_store_file_makes_the_grader_wait_not_fail(course, fake):
     release.join()
     assert time.monotonic() - t0 >= 1.4
     assert [r.status for r in outcome.rows] == ["graded"] * 4
-    assert len(_gradings(course.root / "grader.db")) == 4
+    assert len(_gradings(course)) == 4
 
 
 def test_store_locked_too_long_fails_with_a_clear_message(course, monkeypatch):
