@@ -183,7 +183,8 @@ def _print_rows(rows) -> None:
     for row in rows:
         r = row.result
         score = f"{r.score:g}/{r.max_score:g}" if r else "not graded"
-        print(f"  {row.student:<20} {score:>10}  {row.status}{': ' + row.problem if row.problem else ''}")
+        status = "not graded (retryable)" if row.retryable else row.status
+        print(f"  {row.student:<20} {score:>10}  {status}{': ' + row.problem if row.problem else ''}")
 
 
 def cmd_grade_all(args) -> int:
