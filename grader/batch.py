@@ -24,6 +24,7 @@ from typing import Callable
 from grader.course import Course, Exercise
 from grader.grade import GradingFailed, grade_submission, write_outputs
 from grader.judge import runner
+from grader.sandbox import docker_available, engine
 from grader.results import SubmissionResult
 
 GRADEBOOK_FIELDS = ["student", "score", "max", "late_days", "penalty", "final", "status"]
@@ -36,6 +37,7 @@ class Row:
     result: SubmissionResult | None
     status: str  # graded, skipped (already graded), not-graded (platform failure)
     problem: str = ""
+    retryable: bool = False  # not graded because the Docker engine did not answer
 
 
 def discover(submissions: Path) -> dict[str, Path]:
@@ -139,16 +141,30 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
     bar = Progress(len(todo), progress)
     rows: dict[str, Row] = {}
 
+    def attempt(entry: Entry) -> tuple[SubmissionResult | None, str]:
+        try:
+            return grade_submission(course, exercise, entry.path, student=entry.student,
+                                    backend=backend, seed=seed, received=entry.received,
+                                    sandbox_info=sandbox_info), ""
+        except GradingFailed as exc:
+            return None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+
     def one(entry: Entry) -> Row:
         name = entry.student
-        try:
-            result = grade_submission(course, exercise, entry.path, student=name, backend=backend,
-                                      seed=seed, received=entry.received,
-                                      sandbox_info=sandbox_info)
-        except GradingFailed as exc:
-            return Row(name, None, "not-graded", str(exc))
-        except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
-            return Row(name, None, "not-graded", f"{type(exc).__name__}: {exc}"[:500])
+        docker = backend == "docker"
+        for _ in range(2):  # a grading the engine's absence spoilt is done again once it is back
+            if docker and not engine.wait_for_engine():
+                return Row(name, None, "not-graded", engine.down_message(), retryable=True)
+            result, problem = attempt(entry)
+            failed = result is None or result.platform_failed
+            if not (failed and docker and not docker_available()):
+                break
+        if failed and docker and not docker_available():
+            return Row(name, None, "not-graded", engine.down_message(), retryable=True)
+        if result is None:
+            return Row(name, None, "not-graded", problem)
         if record is not None and not result.platform_failed:
             record(entry, result)
         write_outputs(result, exercise, out / name)
@@ -176,7 +192,8 @@ def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
         for row in rows:
             r = row.result
             if r is None:
-                w.writerow([row.student, "", exercise.points, "", "", "", "not graded: " + row.problem])
+                why = "not graded (retryable): " if row.retryable else "not graded: "
+                w.writerow([row.student, "", exercise.points, "", "", "", why + row.problem])
                 continue
             status = "not graded (platform error)" if r.platform_failed else (
                 "refused: " + r.error if r.error else "graded")

@@ -39,6 +39,10 @@ OWNER = "pgrader.owner"  # host pid of the grader that started the container
 STUDENT = {"uid": 1000, "gid": 1000}  # the user the student's code runs as
 SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL"]
 
+# What a call to the engine raises when it fails or cannot be reached (requests' connection
+# errors are OSErrors and are not always wrapped in DockerException).
+ENGINE_ERRORS = (docker.errors.DockerException, OSError)
+
 _live: set["DockerSession"] = set()
 _live_lock = threading.Lock()
 _handler_installed = False
@@ -77,7 +81,7 @@ class DockerSession(Session):
                 volumes={str(self.submission): {"bind": "/submission", "mode": "ro"}},
                 **({"device_requests": sandbox_gpu.device_requests()} if gpu else {}),
             )
-        except docker.errors.DockerException as exc:
+        except ENGINE_ERRORS as exc:
             shutil.rmtree(self.root, ignore_errors=True)
             raise SandboxUnavailable(f"could not start the sandbox container: {exc}") from exc
         with _live_lock:
@@ -107,7 +111,7 @@ class DockerSession(Session):
             return True
         try:
             self.container.update(cpuset_cpus=cpuset)
-        except docker.errors.DockerException:
+        except ENGINE_ERRORS:
             return False
         self.cpuset = cpuset
         return True
@@ -117,7 +121,7 @@ class DockerSession(Session):
         since = time.time()
         try:
             done, out, err, code = self._exec(argv, limit)
-        except docker.errors.DockerException as exc:
+        except ENGINE_ERRORS as exc:
             restarted = self._restart()  # the container is gone or wedged
             return {"status": "sandbox-error", "message": f"docker exec failed: {exc}"}, restarted
         if not done:
@@ -178,7 +182,7 @@ class DockerSession(Session):
             api.exec_start(exec_id)
             if api.exec_inspect(exec_id).get("ExitCode") not in (0, 1):
                 self._restart()
-        except docker.errors.DockerException:
+        except ENGINE_ERRORS:
             self._restart()
 
     def _oom_event(self, since: float) -> bool:
@@ -190,12 +194,12 @@ class DockerSession(Session):
         """Kill and start the container again (fresh /work and /tmp); False if that failed."""
         try:
             self.container.kill()
-        except docker.errors.DockerException:
+        except ENGINE_ERRORS:
             pass
         try:
             self.container.start()
             return True
-        except docker.errors.DockerException:
+        except ENGINE_ERRORS:
             return False
 
     # ------------------------------------------------------------ teardown
@@ -269,7 +273,7 @@ def remove_stale_containers(client) -> int:
         try:
             container.remove(force=True)
             removed += 1
-        except docker.errors.DockerException:
+        except ENGINE_ERRORS:
             pass
     return removed
 
