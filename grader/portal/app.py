@@ -165,7 +165,7 @@ def create_app(portal: Portal) -> Flask:
         return render_template("exercise.html", ex=ex, statement=statement, history=history,
                                score_text=score_text, limit=limit,
                                per_hour=portal.settings.submissions_per_hour,
-                               error=request.args.get("error"))
+                               late=bool(ex.due and _now() > ex.due))
 
     @app.get("/exercises/<slug>/bundle.zip")
     @auth.signed_in

@@ -38,7 +38,7 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     signal.signal(signal.SIGTERM, stop)
     bound_host, bound_port = server.effective_host, server.effective_port
     if resumed:
-        print(f"resumed {resumed} queued job(s)", flush=True)
+        print(f"resumed {resumed} queued job(s)", file=sys.stderr, flush=True)
     print(f"portal listening on http://{bound_host}:{bound_port}", flush=True)
     try:
         server.run()

@@ -1,0 +1,473 @@
+"""The course portal over HTTP: a real `grader serve` (local backend) driven with `requests`.
+
+A temporary course holds `locked_counter`; accounts come from a roster through `grader
+accounts import`. One server serves most tests in file order (sign-in, CSRF, uploads,
+grading, forged ids, hidden tests, rate limit, instructor pages, exports, regrade); the
+restart tests start their own servers on their own course copies.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from browser import free_port, stop
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADER = str(ROOT / ".venv" / "bin" / "grader")
+SLUG = "locked_counter"
+RACY = ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py"
+FIXED = ROOT / "solutions" / SLUG / "solution.py"
+RACY_SCORE = 6.0            # no_lock: the lockset and forced-switch tests (4 + 4 of 19 weights) fail
+GRADING_S = 300             # one local grading on a machine that may be loaded 10x
+COURSE = f"""[course]
+name = "Portal HTTP test"
+term = "Test term"
+backend = "local"
+
+[late_policy]
+penalty_per_day = 0.1
+last_day = 3
+
+[portal]
+submissions_per_hour = 3
+max_upload_kb = 64
+
+[[exercise]]
+slug = "{SLUG}"
+points = 10
+opens = 2026-01-01T00:00:00Z
+due = 2099-12-31T23:59:00Z
+"""
+ROSTER = """student,name,email,role,password
+alice,Alice Archer,alice@example.edu,student,alice-pass-1
+bob,Bob Baker,bob@example.edu,,
+carol,Carol <script>alert(1)</script>,carol@example.edu,student,carol-pass-1
+prof,Pat Professor,prof@example.edu,instructor,prof-pass-1
+"""
+
+pytestmark = pytest.mark.slow
+
+
+def grader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([GRADER, "--course", str(course), *args], cwd=course,
+                          capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, f"grader {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def make_course(folder: Path) -> dict[str, str]:
+    """A course in `folder` with accounts; the passwords by login."""
+    (folder / "course.toml").write_text(COURSE)
+    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG)
+    (folder / "roster.csv").write_text(ROSTER)
+    grader(folder, "accounts", "import", str(folder / "roster.csv"),
+           "--passwords-out", str(folder / "passwords.csv"))
+    generated = dict(csv.reader(io.StringIO((folder / "passwords.csv").read_text())))
+    assert (folder / "passwords.csv").stat().st_mode & 0o077 == 0
+    return {"alice": "alice-pass-1", "carol": "carol-pass-1", "prof": "prof-pass-1",
+            "bob": generated["bob"]}
+
+
+class Server:
+    """`grader serve` on a free port, stdout read for its listening line."""
+
+    def __init__(self, course: Path, jobs: int):
+        self.course, self.port = course, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(course / f"serve-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [GRADER, "serve", "--course", str(course), "--port", str(self.port),
+             "--backend", "local", "--jobs", str(jobs)],
+            cwd=course, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in self.proc.stdout], daemon=True).start()
+        try:
+            line = lines.get(timeout=120)
+        except queue.Empty:
+            self.stop()
+            pytest.fail(f"grader serve printed nothing in 120 s: {self.read_log()}")
+        assert line.strip() == f"portal listening on {self.url}", line + self.read_log()
+
+    def read_log(self) -> str:
+        return (self.course / f"serve-{self.port}.log").read_text()
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if sig == signal.SIGKILL:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        stop(self.proc)
+        self.log.close()
+
+
+def sign_in(base: str, login: str, password: str) -> requests.Session:
+    s = requests.Session()
+    page = s.get(base + "/login", timeout=60)
+    r = s.post(base + "/login", data={"username": login, "password": password,
+                                      "csrf_token": token(page.text)}, timeout=60)
+    assert r.status_code == 200 and 'id="logout"' in r.text, r.text[:500]
+    return s
+
+
+def token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def upload(s: requests.Session, base: str, name: str, data: bytes) -> requests.Response:
+    page = s.get(f"{base}/exercises/{SLUG}", timeout=60)
+    return s.post(f"{base}/exercises/{SLUG}/submit", files={"submission": (name, data)},
+                  data={"csrf_token": token(page.text)}, timeout=60, allow_redirects=False)
+
+
+def submission_id(r: requests.Response) -> int:
+    assert r.status_code == 303, (r.status_code, r.text[:500])
+    return int(re.fullmatch(r".*/submissions/(\d+)", r.headers["Location"]).group(1))
+
+
+def wait_graded(s: requests.Session, base: str, sid: int, timeout: float = GRADING_S) -> tuple:
+    """Poll the API until a final status; the statuses seen (in order) and the last reply."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = s.get(f"{base}/api/submissions/{sid}", timeout=60).json()
+        if not seen or seen[-1] != reply["status"]:
+            seen.append(reply["status"])
+        if reply["status"] in ("graded", "not graded"):
+            return seen, reply
+        time.sleep(0.2)
+    pytest.fail(f"submission {sid} not graded within {timeout} s: {seen}")
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    passwords = make_course(course)
+    server = Server(course, jobs=2)
+    try:
+        yield {"url": server.url, "course": course, "passwords": passwords, "ids": {}}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def users(portal):
+    return {login: sign_in(portal["url"], login, pw) for login, pw in portal["passwords"].items()}
+
+
+def test_sign_in_right_and_wrong_password(portal):
+    base = portal["url"]
+    s = requests.Session()
+    page = s.get(base + "/login", timeout=60)
+    assert 'name="username"' in page.text and 'id="login"' in page.text
+    r = s.post(base + "/login", data={"username": "alice", "password": "wrong-password",
+                                      "csrf_token": token(page.text)}, timeout=60)
+    assert r.status_code == 401 and 'id="error"' in r.text and 'id="logout"' not in r.text
+    r = s.post(base + "/login", data={"username": "nobody", "password": "whatever-1",
+                                      "csrf_token": token(r.text)}, timeout=60)
+    assert r.status_code == 401 and 'id="error"' in r.text
+    assert s.get(base + "/", timeout=60, allow_redirects=False).status_code == 302
+    r = s.post(base + "/login", data={"username": "alice", "password": "alice-pass-1",
+                                      "csrf_token": token(r.text)}, timeout=60,
+               allow_redirects=False)
+    assert r.status_code == 302
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+    home = s.get(base + "/", timeout=60)
+    assert f'data-slug="{SLUG}"' in home.text and "2099-12-31" in home.text
+    # signing out ends the session on the server, not only in this browser
+    cookie_value = s.cookies.get("pgrader_session")
+    assert s.post(base + "/logout", data={"csrf_token": token(home.text)},
+                  timeout=60).status_code == 200
+    stale = requests.get(base + "/", cookies={"pgrader_session": cookie_value}, timeout=60,
+                         allow_redirects=False)
+    assert stale.status_code == 302 and stale.headers["Location"].endswith("/login")
+
+
+def test_posts_without_csrf_token_are_refused(portal, users):
+    base, alice = portal["url"], users["alice"]
+    r = alice.post(base + "/logout", timeout=60)
+    assert r.status_code == 403 and "did not come from this site" in r.text
+    r = alice.post(f"{base}/exercises/{SLUG}/submit", timeout=60, allow_redirects=False,
+                   files={"submission": ("solution.py", FIXED.read_bytes())},
+                   data={"csrf_token": "forged"})
+    assert r.status_code == 403
+    r = requests.post(base + "/login", data={"username": "alice", "password": "alice-pass-1"},
+                      timeout=60)
+    assert r.status_code == 403
+    assert 'data-submission="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert alice.get(base + "/", timeout=60).status_code == 200  # still signed in
+
+
+def test_too_big_or_wrong_type_uploads_are_refused_clearly(portal, users):
+    base, alice = portal["url"], users["alice"]
+    r = upload(alice, base, "solution.py", b"x = 1\n" + b"#" * 100_000)
+    assert r.status_code == 400 and "larger than the limit of 64 KB" in r.text
+    r = upload(alice, base, "solution.py", b"#" * 2_000_000)
+    assert r.status_code == 413 and "larger than the limit of 64 KB" in r.text
+    r = upload(alice, base, "../../solution.txt", b"x = 1\n")
+    assert r.status_code == 400 and ".py file, a .zip archive or a Jupyter notebook" in r.text
+    assert not list(portal["course"].rglob("solution.txt"))
+    assert 'data-submission="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+
+
+def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
+    base, alice = portal["url"], users["alice"]
+    racy = submission_id(upload(alice, base, "counter.py", RACY.read_bytes()))
+    seen, reply = wait_graded(alice, base, racy)
+    assert seen[0] in ("queued", "running") and seen[-1] == "graded", seen
+    assert seen == [s for s in ("queued", "running", "graded") if s in seen], seen
+    assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}
+    page = alice.get(f"{base}/submissions/{racy}", timeout=60).text
+    assert f'<span id="score">{RACY_SCORE:g} / 10</span>' in page
+    assert 'data-verdict="race"' in page and re.search(r'class="seed">\d+<', page)
+    fixed = submission_id(upload(alice, base, "solution.py", FIXED.read_bytes()))
+    seen, reply = wait_graded(alice, base, fixed)
+    assert reply == {"status": "graded", "score": 10.0, "max": 10.0}, (seen, reply)
+    page = alice.get(f"{base}/submissions/{fixed}", timeout=60).text
+    verdicts = re.findall(r'<tr class="test [a-z]+" data-verdict="([a-z-]+)"', page)
+    assert verdicts and set(verdicts) == {"passed"}, verdicts
+    history = re.findall(r'data-submission="(\d+)"', alice.get(f"{base}/exercises/{SLUG}",
+                                                               timeout=60).text)
+    assert history == [str(fixed), str(racy)]
+    portal["ids"].update(racy=racy, fixed=fixed)
+    # an ordinary store submission: the CLI's export sees the portal's grading
+    out = portal["course"] / "cli-gradebook.csv"
+    grader(portal["course"], "export", SLUG, "--format", "gradebook", "--out", str(out))
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["alice"]["final"]) == 10.0
+
+
+def test_another_students_submission_is_404(portal, users):
+    base, bob = portal["url"], users["bob"]
+    racy = portal["ids"]["racy"]
+    for path in (f"/submissions/{racy}", f"/api/submissions/{racy}", "/submissions/999999"):
+        r = bob.get(base + path, timeout=60)
+        assert r.status_code == 404, path
+        assert "alice" not in r.text and "Alice" not in r.text
+    assert users["alice"].get(f"{base}/submissions/{racy}", timeout=60).status_code == 200
+    assert requests.get(f"{base}/api/submissions/{racy}", timeout=60).status_code == 401
+
+
+def test_hidden_tests_are_never_served(portal, users):
+    base, alice = portal["url"], users["alice"]
+    hidden = next((ROOT / "exercises" / SLUG / "tests" / "hidden").glob("test_*.py"))
+    marker = next(line.strip() for line in hidden.read_text().splitlines()
+                  if line.strip().startswith("def test_"))
+    bundle = alice.get(f"{base}/exercises/{SLUG}/bundle.zip", timeout=60)
+    assert bundle.status_code == 200
+    z = zipfile.ZipFile(io.BytesIO(bundle.content))
+    assert f"{SLUG}/solution.py" in z.namelist()
+    assert not [n for n in z.namelist() if "hidden" in n]
+    assert not any(marker.encode() in z.read(n) for n in z.namelist())
+    for path in (f"/exercises/{SLUG}/tests/hidden/{hidden.name}",
+                 f"/static/../exercises/{SLUG}/tests/hidden/{hidden.name}",
+                 f"/static/%2e%2e/%2e%2e/%2e%2e/exercises/{SLUG}/tests/hidden/{hidden.name}",
+                 f"/exercises/{SLUG}/bundle.zip/../tests/hidden/{hidden.name}"):
+        r = alice.get(base + path, timeout=60)
+        assert r.status_code == 404 and marker not in r.text, path
+    for page in ("/", f"/exercises/{SLUG}", f"/submissions/{portal['ids']['racy']}"):
+        assert marker not in alice.get(base + page, timeout=60).text
+
+
+def test_rate_limit_per_student(portal, users):
+    base, carol = portal["url"], users["carol"]
+    for i in range(3):  # a syntax error is refused by intake at once: quick attempts
+        sid = submission_id(upload(carol, base, "solution.py", f"def broken({i}:\n".encode()))
+        _, reply = wait_graded(carol, base, sid)
+        assert reply["score"] == 0 and reply["status"] == "graded"
+    r = upload(carol, base, "solution.py", FIXED.read_bytes())
+    assert r.status_code == 429 and "3 times per hour" in r.text
+    assert len(re.findall(r'data-submission="', carol.get(f"{base}/exercises/{SLUG}",
+                                                           timeout=60).text)) == 3
+    page = carol.get(base + "/", timeout=60).text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_instructor_pages_refused_to_students(portal, users):
+    base, alice = portal["url"], users["alice"]
+    for path in ("/instructor", f"/instructor/exercises/{SLUG}",
+                 f"/instructor/exercises/{SLUG}/students/bob",
+                 f"/instructor/exercises/{SLUG}/export/gradebook"):
+        r = alice.get(base + path, timeout=60)
+        assert r.status_code == 403 and "for instructors" in r.text, path
+    page = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    r = alice.post(f"{base}/instructor/exercises/{SLUG}/regrade", timeout=60,
+                   data={"csrf_token": token(page)})
+    assert r.status_code == 403
+
+
+def test_instructor_dashboard_and_exports(portal, users):
+    base, prof = portal["url"], users["prof"]
+    assert 'id="queue"' in prof.get(base + "/instructor", timeout=60).text
+    page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
+    for hook in ('<svg class="distribution"', '<svg class="failures"', 'id="students"',
+                 'id="regrade"'):
+        assert hook in page, hook
+    for fmt in ("gradebook", "canvas", "gradescope", "report", "nbgrader"):
+        assert f'class="export" data-format="{fmt}"' in page
+    student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
+    assert f'/submissions/{portal["ids"]["racy"]}"' in student
+    assert prof.get(f"{base}/submissions/{portal['ids']['racy']}", timeout=60).status_code == 200
+
+    def get(fmt: str) -> requests.Response:
+        r = prof.get(f"{base}/instructor/exercises/{SLUG}/export/{fmt}", timeout=300)
+        assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"], fmt
+        return r
+
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(get("gradebook").text))}
+    assert float(rows["alice"]["final"]) == 10 and float(rows["carol"]["final"]) == 0
+    assert "alice" in get("canvas").text
+    names = zipfile.ZipFile(io.BytesIO(get("gradescope").content)).namelist()
+    assert "alice/results.json" in names
+    report = get("report").text
+    assert "<svg" in report and "<script>alert" not in report
+    assert get("nbgrader").content.startswith(b"SQLite format 3")
+    assert prof.get(f"{base}/instructor/exercises/{SLUG}/export/passwd",
+                    timeout=60).status_code == 404
+
+
+def test_regrade_from_the_dashboard(portal, users):
+    base, prof = portal["url"], users["prof"]
+    page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
+    r = prof.post(f"{base}/instructor/exercises/{SLUG}/regrade",
+                  data={"csrf_token": token(page)}, timeout=60)
+    assert r.status_code == 200 and "queued for regrading" in r.text
+    from grader.store import Store, store_url
+
+    def gradings() -> dict[str, list]:
+        out: dict[str, list] = {}
+        for name, grading in store.history(SLUG):
+            out.setdefault(name, []).append(grading)
+        return out
+
+    with Store(store_url(portal["course"])) as store:
+        deadline = time.monotonic() + 2 * GRADING_S
+        while [len(gradings().get(n, [])) for n in ("alice", "carol")] != [3, 4]:
+            assert time.monotonic() < deadline, {n: len(g) for n, g in gradings().items()}
+            time.sleep(0.5)
+        current = {c.student: c.grading for c in store.current(SLUG)}
+        alice = gradings()["alice"]
+    assert current["alice"].final == 10 and current["carol"].final == 0
+    # racy (still its submission's grading), fixed (superseded), fixed regraded
+    assert [g.is_current for g in alice] == [True, False, True]
+    assert alice[2].request_id != alice[1].request_id
+
+
+def test_restart_resumes_a_queued_job(tmp_path):
+    passwords = make_course(tmp_path)
+    first = Server(tmp_path, jobs=0)  # accepts uploads, grades nothing
+    alice = sign_in(first.url, "alice", passwords["alice"])
+    sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
+    assert alice.get(f"{first.url}/api/submissions/{sid}", timeout=60).json()["status"] == "queued"
+    first.stop()
+    second = Server(tmp_path, jobs=1)
+    try:
+        alice = sign_in(second.url, "alice", passwords["alice"])
+        _, reply = wait_graded(alice, second.url, sid)
+        assert reply == {"status": "graded", "score": 10.0, "max": 10.0}
+    finally:
+        second.stop()
+
+
+def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
+    passwords = make_course(tmp_path)
+    first = Server(tmp_path, jobs=1)
+    alice = sign_in(first.url, "alice", passwords["alice"])
+    sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
+    deadline = time.monotonic() + GRADING_S
+    while alice.get(f"{first.url}/api/submissions/{sid}", timeout=60).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first.stop(signal.SIGKILL)
+    second = Server(tmp_path, jobs=1)
+    try:
+        alice = sign_in(second.url, "alice", passwords["alice"])
+        _, reply = wait_graded(alice, second.url, sid)
+        assert reply["status"] == "graded" and reply["score"] == 10.0
+    finally:
+        second.stop()
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        assert len(store.history(SLUG, "alice")) == 1
+
+
+# ---------------------------------------------------------------- no server needed
+
+def test_roster_problems_are_explained(tmp_path):
+    from grader.portal.accounts import AccountError, read_roster
+
+    cases = {"student,name\nalice,A\n": "missing: email",
+             "student,name,email\n../etc,A,a@x\n": "login '../etc' must be",
+             "student,name,email\nalice,A,a@x\nalice,B,b@x\n": "listed twice: alice",
+             "student,name,email,role\nalice,A,a@x,admin\n": "role must be student or instructor",
+             "student,name,email,password\nalice,A,a@x,short\n": "at least 8 characters"}
+    for text, expected in cases.items():
+        (tmp_path / "roster.csv").write_text(text)
+        with pytest.raises(AccountError, match=re.escape(expected)):
+            read_roster(tmp_path / "roster.csv")
+
+
+def test_accounts_without_passwords_need_passwords_out(tmp_path):
+    passwords = make_course(tmp_path)
+    (tmp_path / "more.csv").write_text("student,name,email\ndave,Dave,d@x\n")
+    proc = grader(tmp_path, "accounts", "import", str(tmp_path / "more.csv"), check=False)
+    assert proc.returncode == 2 and "--passwords-out" in proc.stderr
+    from grader.portal import accounts
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        assert "dave" not in {a.login for a in accounts.accounts(store)}  # nothing imported
+        assert accounts.authenticate(store, "alice", passwords["alice"]).role == "student"
+        assert accounts.authenticate(store, "alice", passwords["bob"]) is None
+        stored = {a.login: a.password_hash for a in accounts.accounts(store)}
+    assert stored["alice"].startswith("scrypt$") and passwords["alice"] not in stored["alice"]
+    grader(tmp_path, "accounts", "set-password", "alice", "--password", "a-new-password")
+    with Store(store_url(tmp_path)) as store:
+        assert accounts.authenticate(store, "alice", passwords["alice"]) is None
+        assert accounts.authenticate(store, "alice", "a-new-password") is not None
+
+
+def test_portal_settings_are_checked(tmp_path):
+    from grader.course import load_course
+    from grader.errors import ConfigError
+    from grader.portal.settings import portal_settings
+
+    make_course(tmp_path)
+    assert portal_settings(load_course(tmp_path)).submissions_per_hour == 3
+    text = (tmp_path / "course.toml").read_text()
+    for bad, key in (("submissions_per_hour = 0", "portal.submissions_per_hour"),
+                     ("max_upload_kb = 1.5", "portal.max_upload_kb"),
+                     ("uploads_per_day = 3", "portal.uploads_per_day")):
+        (tmp_path / "course.toml").write_text(
+            text.replace("submissions_per_hour = 3\nmax_upload_kb = 64", bad))
+        with pytest.raises(ConfigError, match=re.escape(key)):
+            portal_settings(load_course(tmp_path))
+
+
+def test_plots_escape_text_and_ignore_malformed_timings():
+    from grader.portal import plots
+
+    svg = plots.failures([{"function": "t", "name": "<script>x</script>", "ran": 4, "failed": 1,
+                           "rate": 0.25}])
+    assert svg.startswith('<svg class="failures"') and "<script>" not in svg and "25%" in svg
+    points = plots.speedup_points({"timings": [{"workers": 4, "seconds": 1.0, "reference": 0.9},
+                                               {"workers": 1, "seconds": 3.9, "reference": 3.8},
+                                               {"workers": "2", "seconds": 1}, "junk",
+                                               {"workers": True, "seconds": 1}]})
+    assert [p["workers"] for p in points] == [1, 4]
+    svg = plots.speedup(points)
+    assert svg.startswith('<svg class="speedup"') and svg.count("<polyline") == 2
+    assert plots.speedup_points({"timings": "no"}) is None and plots.speedup_points({}) is None
