@@ -471,3 +471,31 @@ def test_plots_escape_text_and_ignore_malformed_timings():
     svg = plots.speedup(points)
     assert svg.startswith('<svg class="speedup"') and svg.count("<polyline") == 2
     assert plots.speedup_points({"timings": "no"}) is None and plots.speedup_points({}) is None
+
+
+def test_platform_failure_is_not_graded_then_retried_at_restart(tmp_path):
+    """Hidden tests that cannot load are the platform's fault: not graded, never 0."""
+    passwords = make_course(tmp_path)
+    broken = tmp_path / "exercises" / SLUG / "tests" / "hidden" / "test_zz_broken.py"
+    broken.write_text("import no_such_module_anywhere\n")
+    first = Server(tmp_path, jobs=1)
+    try:
+        alice = sign_in(first.url, "alice", passwords["alice"])
+        sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
+        _, reply = wait_graded(alice, first.url, sid)
+        assert reply == {"status": "not graded", "score": None, "max": None}
+        assert "not your fault" in alice.get(f"{first.url}/submissions/{sid}", timeout=60).text
+    finally:
+        first.stop()
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        assert store.history(SLUG, "alice") == []
+    broken.unlink()  # the instructor fixes the exercise and restarts the portal
+    second = Server(tmp_path, jobs=1)
+    try:
+        alice = sign_in(second.url, "alice", passwords["alice"])
+        _, reply = wait_graded(alice, second.url, sid)
+        assert reply == {"status": "graded", "score": 10.0, "max": 10.0}
+    finally:
+        second.stop()

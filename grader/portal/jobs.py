@@ -7,7 +7,8 @@ the job is handed over, so nothing is lost when `grader serve` stops: on start, 
 one implementation (a Celery one can be plugged in there). Grading goes through
 `grade_submission` and `Store.record_grading`, so a portal submission is an ordinary store
 submission for `grader regrade` and `grader export`. A platform failure ends as
-`not graded` (never a 0), with the reason kept for the instructor.
+`not graded` (never a 0), with the reason kept for the instructor, and is retried at the
+next start.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ class Jobs:
                 req.finished_at = req.finished_at or utcnow()
 
     def resume(self) -> list[int]:
-        """Jobs a stopped server left running go back to the queue; every queued id, oldest first."""
+        """Every queued id, oldest first, after putting back in the queue the jobs a stopped
+        server left running and those the platform failed to grade (retried at each start)."""
         with self.store._tx() as s:
-            s.execute(update(Job).where(Job.status == RUNNING).values(status=QUEUED,
-                                                                      started_at=None))
+            s.execute(update(Job).where(Job.status.in_((RUNNING, NOT_GRADED))).values(
+                status=QUEUED, started_at=None, finished_at=None, problem=""))
             return list(s.scalars(select(Job.id).where(Job.status == QUEUED).order_by(Job.id)))
 
     def of(self, student: str, exercise: str | None = None) -> list[Job]:
@@ -178,6 +180,8 @@ class Grader:
         if result.platform_failed:
             failed = [t.name for t in result.tests if t.verdict == "grader-error"]
             return NOT_GRADED, None, "grader error in: " + ", ".join(failed)
+        if not result.tests:  # e.g. the exercise's tests failed to load: never a 0
+            return NOT_GRADED, None, "no test ran: check the exercise's tests (grader validate)"
         self.store.record_grading(sub, request, result, exercise.hidden_visibility,
                                   self.sandbox_info.get("image_id", ""))
         with self.store._tx() as s:
