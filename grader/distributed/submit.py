@@ -85,7 +85,12 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
 
     def finish(jid: str, meta: dict) -> None:
         entry = waiting.pop(jid)
-        row = _row(course, exercise, entry, meta, out, record)
+        try:
+            row = _row(course, exercise, entry, meta, out, record)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a worker of another version
+            app.backend.forget(jid)  # the next run sends it again
+            row = Row(entry.student, None, "not-graded",
+                      f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})")
         rows[entry.student] = row
         bar.step(entry.student)
 
