@@ -155,7 +155,7 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
         name = entry.student
         docker = backend == "docker"
         for _ in range(2):  # a grading the engine's absence spoilt is done again once it is back
-            if docker and not engine.wait_for_engine():
+            if docker and not engine.wait_for_engine(stop=runner.stopping):
                 return Row(name, None, "not-graded", engine.down_message(), retryable=True)
             result, problem = attempt(entry)
             failed = result is None or result.platform_failed
@@ -171,8 +171,9 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
         return Row(name, result, "graded" if not result.platform_failed else "not-graded")
 
     pool = ThreadPoolExecutor(max_workers=jobs)
+    futures: dict = {}
     try:
-        futures = {pool.submit(one, entry): entry.student for entry in todo}
+        futures.update({pool.submit(one, entry): entry.student for entry in todo})
         for future in as_completed(futures):
             row = future.result()
             rows[row.student] = row
@@ -180,6 +181,14 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         runner.terminate_all()
+        pool.shutdown(wait=True)  # the runs in progress end now, none starts
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                rows.setdefault(future.result().student, future.result())
+        graded = sorted(r.student for r in rows.values() if r.status == "graded")
+        sys.stderr.write(f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
+                         + (f" ({', '.join(graded)[:2000]})" if graded else "")
+                         + "; the next run grades the rest.\n")
         raise
     pool.shutdown()
     return rows

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,16 +23,22 @@ from grader.sandbox import cores
 
 PYTEST_INI = "[pytest]\naddopts =\n"
 _active: set[subprocess.Popen] = set()
+_active_lock = threading.Lock()
+stopping = threading.Event()  # set by terminate_all: no new test run starts in this process
 
 
 def terminate_all() -> None:
-    """Stop every test run in progress (on Ctrl-C); each removes its own sandbox."""
-    for proc in list(_active):
+    """Stop every test run in progress and refuse new ones (on Ctrl-C); each run removes its own
+    sandbox."""
+    with _active_lock:
+        stopping.set()
+        running = list(_active)
+    for proc in running:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
         except OSError:
             pass
-    for proc in list(_active):
+    for proc in running:
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -73,10 +80,13 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                cores.WAIT_LOG: str(wait_log)}
         budget = time_budget(limits, folders)
-        proc = subprocess.Popen(argv, cwd=tmp, env=env, start_new_session=True,
-                                stdout=None if verbose else subprocess.PIPE,
-                                stderr=None if verbose else subprocess.STDOUT)
-        _active.add(proc)
+        with _active_lock:
+            if stopping.is_set():
+                raise RuntimeError("grading was interrupted before this submission's tests ran")
+            proc = subprocess.Popen(argv, cwd=tmp, env=env, start_new_session=True,
+                                    stdout=None if verbose else subprocess.PIPE,
+                                    stderr=None if verbose else subprocess.STDOUT)
+            _active.add(proc)
         try:
             out = _communicate(proc, budget, wait_log)
         except subprocess.TimeoutExpired:

@@ -44,6 +44,7 @@ SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL"]
 ENGINE_ERRORS = (docker.errors.DockerException, OSError)
 
 _live: set["DockerSession"] = set()
+_clients: dict[int, object] = {}  # every client that started a container here (see close_all)
 _live_lock = threading.Lock()
 _handler_installed = False
 
@@ -62,6 +63,8 @@ class DockerSession(Session):
                 path.chmod(0o755 if path.is_dir() else 0o644)
         slug = re.sub(r"[^a-zA-Z0-9_.-]", "-", Path(submission).name)[:40]
         mb = 1024 * 1024
+        with _live_lock:
+            _clients[id(client)] = client
         try:
             self.container = client.containers.run(
                 image_id, [PYTHON, "-I", "/opt/init.py"],
@@ -256,11 +259,20 @@ class DockerBackend(Backend):
 # ---------------------------------------------------------------- leftovers
 
 def close_all() -> None:
-    """Remove every container this process still has open."""
+    """Remove every container this process still has open, and any it started but was
+    interrupted before it could track (Ctrl-C in the middle of creating one)."""
     with _live_lock:
         sessions = list(_live)
+        clients = {id(s.client): s.client for s in sessions} | _clients
     for session in sessions:
         session.close()
+    for client in clients.values():
+        try:
+            for container in client.containers.list(
+                    all=True, filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]}):
+                container.remove(force=True)
+        except Exception:  # noqa: BLE001 - best effort at exit; stale sweeps catch the rest
+            pass
 
 
 def remove_stale_containers(client) -> int:

@@ -7,6 +7,7 @@ grading failed while the engine was away is graded again once it is back, or els
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 WAIT_ENV = "PGRADER_ENGINE_WAIT"  # seconds to wait for the engine (default below)
@@ -22,19 +23,21 @@ def wait_seconds() -> float:
         raise ValueError(f"{WAIT_ENV}={value!r}: expected a number of seconds") from None
 
 
-def wait_for_engine(seconds: float | None = None) -> bool:
-    """True once the engine answers (at once when it does), False after `seconds` of silence.
-    After an outage, containers of graders that died meanwhile are removed."""
+def wait_for_engine(seconds: float | None = None, stop: threading.Event | None = None) -> bool:
+    """True once the engine answers (at once when it does), False after `seconds` of silence
+    or once `stop` is set. After an outage, containers of graders that died meanwhile are
+    removed."""
     from grader.sandbox import docker_available
 
     seconds = wait_seconds() if seconds is None else seconds
     deadline = time.monotonic() + seconds
     waited = False
     while not docker_available():
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (stop is not None and stop.wait(POLL)):
             return False
         waited = True
-        time.sleep(POLL)
+        if stop is None:
+            time.sleep(POLL)
     if waited:
         _remove_stale()
     return True
