@@ -304,7 +304,8 @@ def cmd_serve(args) -> int:
     with open_store(course, args.store) as store:
         return serve(course, store, host=args.host, port=args.port, backend=backend,
                      sandbox_info=info, workers=args.jobs,
-                     uploads=Path(args.uploads) if args.uploads else None)
+                     uploads=Path(args.uploads) if args.uploads else None,
+                     trusted_proxy=args.trusted_proxy)
 
 
 def cmd_accounts(args) -> int:
@@ -458,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="grading workers (default: the number of cores; 0: queue only)")
     sp.add_argument("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
                     "course.toml)")
+    sp.add_argument("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "
+                    "its X-Forwarded-Proto/-For are believed (Secure cookies over https)")
     backend_opt(sp), store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_serve)
 

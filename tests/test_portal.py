@@ -85,13 +85,13 @@ def make_course(folder: Path) -> dict[str, str]:
 class Server:
     """`grader serve` on a free port, stdout read for its listening line."""
 
-    def __init__(self, course: Path, jobs: int):
+    def __init__(self, course: Path, jobs: int, *extra: str):
         self.course, self.port = course, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(course / f"serve-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [GRADER, "serve", "--course", str(course), "--port", str(self.port),
-             "--backend", "local", "--jobs", str(jobs)],
+             "--backend", "local", "--jobs", str(jobs), *extra],
             cwd=course, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: [lines.put(x) for x in self.proc.stdout], daemon=True).start()
@@ -499,3 +499,25 @@ def test_platform_failure_is_not_graded_then_retried_at_restart(tmp_path):
         assert reply == {"status": "graded", "score": 10.0, "max": 10.0}
     finally:
         second.stop()
+
+
+def test_secure_cookie_behind_a_trusted_tls_proxy(tmp_path):
+    passwords = make_course(tmp_path)
+    server = Server(tmp_path, 0, "--trusted-proxy", "127.0.0.1")
+    try:
+        cookies = {}
+        for proto in ("https", "http"):
+            page = requests.get(server.url + "/login", headers={"X-Forwarded-Proto": proto},
+                                timeout=60)
+            # a Secure cookie is not sent back over this plain connection: hand it over as
+            # the browser would over https
+            r = requests.post(server.url + "/login", headers={"X-Forwarded-Proto": proto},
+                              cookies={"pgrader_login": page.cookies["pgrader_login"]},
+                              allow_redirects=False, timeout=60,
+                              data={"username": "alice", "password": passwords["alice"],
+                                    "csrf_token": token(page.text)})
+            assert r.status_code == 302
+            cookies[proto] = r.headers["Set-Cookie"]
+        assert "; Secure" in cookies["https"] and "; Secure" not in cookies["http"]
+    finally:
+        server.stop()

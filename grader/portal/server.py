@@ -19,7 +19,8 @@ from grader.store import Store
 
 
 def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
-          sandbox_info: dict, workers: int, uploads: Path | None = None) -> int:
+          sandbox_info: dict, workers: int, uploads: Path | None = None,
+          trusted_proxy: str | None = None) -> int:
     from waitress.server import create_server
 
     settings = portal_settings(course)
@@ -29,7 +30,10 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     app = create_app(portal)
     server = create_server(app, host=host, port=port, threads=8,
                            max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
-                           ident="pgrader")
+                           ident="pgrader",
+                           **({"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                               "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+                               "clear_untrusted_proxy_headers": True} if trusted_proxy else {}))
     resumed = grader.start()
 
     def stop(*_):
