@@ -377,6 +377,11 @@ def test_restart_resumes_a_queued_job(tmp_path):
         alice = sign_in(second.url, "alice", passwords["alice"])
         _, reply = wait_graded(alice, second.url, sid)
         assert reply == {"status": "graded", "score": 10.0, "max": 10.0}
+        # an ordinary store submission: the CLI's regrade grades it again from its upload
+        out = grader(tmp_path, "regrade", SLUG, "--backend", "local", "--out",
+                     str(tmp_path / "regraded")).stdout
+        assert "1 graded in this request" in out and "1 unchanged" in out, out
+        assert (tmp_path / "regraded" / "alice" / "results.json").is_file()
     finally:
         second.stop()
 
