@@ -374,3 +374,27 @@ def test_docker_backend_worker_records_its_image(tmp_path, redis, docker_backend
         images = {i for (i,) in c.execute("select image_id from gradings")}
     assert images == {docker_backend.image_id}
     _assert_once(root, students)
+
+
+def test_a_job_redelivered_after_its_result_was_stored_is_not_graded_again(course_root, redis):
+    with worker(course_root, redis.url, name="w1", log_dir=course_root) as w:
+        _grade(course_root, exercise="tiny_mpi")
+        received = w.text().split("pgrader.grade[")[1].split("]")[0]
+        app = make_app(load_settings(load_course(course_root)), 60)
+        try:
+            before = app.backend.metas([received])[received]  # uncached reads
+            # the same job id again, as a redelivery would bring it (its body is not even read)
+            app.send_task("pgrader.grade", args=[{}], task_id=received, queue="mpi")
+            deadline = time.monotonic() + 120
+            while w.text().count(f"pgrader.grade[{received}] succeeded") < 2:
+                assert time.monotonic() < deadline, w.text()[-2000:]
+                time.sleep(0.1)
+            after = app.backend.metas([received])[received]
+        finally:
+            app.close()
+    assert before["status"] == after["status"] == "SUCCESS"
+    assert after["result"] == before["result"] and after["result"]["status"] == "graded"
+    # the worker returned the stored result (Celery would not overwrite a SUCCESS anyway)
+    second = w.text().split(f"pgrader.grade[{received}] succeeded")[2].splitlines()[0]
+    assert "'status': 'graded'" in second, second
+    _assert_once(course_root, CLASS, "tiny_mpi")
