@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -332,7 +333,11 @@ def test_interrupted_grade_all_resumes_on_rerun(tmp_path, redis):
         w.stop()
     assert again.returncode == 0, again.stdout + again.stderr
     _assert_once(root, students)
-    assert len(_gradings(root)) == len(students)  # nothing graded twice across the two runs
+    assert len(_gradings(root)) == len(students)  # nothing recorded twice across the two runs
+    # and nothing graded twice by the worker: a repeated job returned its stored result at once
+    runs = re.findall(r"pgrader\.grade\[(\S+)\] succeeded in ([0-9.]+)s", w.text())
+    graded = [jid for jid, took in runs if float(took) > 0.5]
+    assert sorted(set(graded)) == sorted(graded) and len(graded) == len(students), runs
     assert set(_gradebook(root / "out" / "gradebook.csv")) == set(students)
 
 

@@ -3,11 +3,12 @@
 The submitter owns the store: it records each result exactly as the local path does
 (`grader.recorded.grade_recorded`; the store's uniqueness keeps a grading that arrives twice
 from counting twice) and writes results.json, feedback.html and the gradebook. It polls the
-result store; a result already stored under a job's id (an interrupted run's) is used without
-sending the job again. When nothing has moved for `resend_after` seconds (a job lost with the
-broker, a worker that vanished), the jobs still missing are sent again under the same ids, at
-most `resends` times, then reported not graded (retryable). The late policy is applied here,
-from the stored received time, whatever the worker's course.toml says.
+result store. A result already stored under a job's id (by an interrupted run) is used
+without sending the job again, and a job such a run left running is waited for. When nothing
+has moved for `resend_after` seconds (a job lost with the broker, a worker that vanished),
+the jobs still missing are sent again under the same ids, at most `resends` times, then
+reported not graded (retryable). The late policy is applied here, from the stored received
+time, whatever the worker's course.toml says.
 """
 
 from __future__ import annotations
@@ -110,13 +111,17 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
                 time.sleep(1.0)
 
     backend = app.backend
+    underway = set()  # sent by an interrupted run, running or waiting to retry: not sent again
     for jid, meta in _metas(backend, list(waiting)).items():
         if _graded(meta):
             finish(jid, meta)
-        else:  # a failure stored by an earlier run: grade it again
+        elif meta["status"] in states.READY_STATES:  # a failure stored by an earlier run
             backend.forget(jid)
+        else:
+            underway.add(jid)
     for jid in list(waiting):
-        send(jid)
+        if jid not in underway:
+            send(jid)
     seen: dict[str, str] = {}
     sends = dict.fromkeys(waiting, 1)
     moved = time.monotonic()
