@@ -53,7 +53,8 @@ class DockerSession(Session):
     def __init__(self, client, image_id: str, submission: Path, limits: Limits, gpu: bool = False):
         self.client, self.limits, self.gpu = client, limits, gpu
         self.closed = False
-        self.cpuset = ""  # the cores the container is pinned to (set before each request)
+        # the cores the container is pinned to: all of ours at first, then each request's own
+        self.cpuset = ",".join(map(str, cores.host_cores()))
         # A world-readable private copy: uid 1000 must read it whatever the host's modes.
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-docker-"))
         self.submission = self.root / "submission"
@@ -78,7 +79,7 @@ class DockerSession(Session):
                 cap_drop=["ALL"], cap_add=SUPERVISOR_CAPS, security_opt=["no-new-privileges"],
                 pids_limit=limits.pids,
                 mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
-                nano_cpus=int(limits.cpus * 1e9),
+                nano_cpus=int(limits.cpus * 1e9), cpuset_cpus=self.cpuset,
                 ulimits=[Ulimit(name="nofile", soft=256, hard=256),
                          Ulimit(name="fsize", soft=limits.disk_mb * mb, hard=limits.disk_mb * mb)],
                 volumes={str(self.submission): {"bind": "/submission", "mode": "ro"}},
