@@ -28,7 +28,7 @@ from grader.grade import write_outputs
 from grader.results import SubmissionResult, apply_late_policy, late_days
 
 POLL_SECONDS = 0.25
-CONNECT_SECONDS = 60.0  # how long a send waits for an unreachable broker
+CONNECT_SECONDS = 30.0  # how long a first contact or a send waits for an unreachable Redis
 
 
 def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], out: Path, store,
@@ -105,14 +105,14 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
                 return
             except Exception as exc:  # noqa: BLE001 - any broker failure: wait, then give up
                 if time.monotonic() > deadline:
-                    raise GraderError(f"the broker {settings.broker} did not take the job of "
+                    raise GraderError(f"the broker {_safe(settings.broker)} did not take the job of "
                                       f"{entry.student} within {CONNECT_SECONDS:g} s: {exc}; "
                                       "what was graded is recorded: rerun to go on") from None
                 time.sleep(1.0)
 
     backend = app.backend
     underway = set()  # sent by an interrupted run, running or waiting to retry: not sent again
-    for jid, meta in _metas(backend, list(waiting)).items():
+    for jid, meta in _first_metas(backend, list(waiting), settings.results_url).items():
         if _graded(meta):
             finish(jid, meta)
         elif meta["status"] in states.READY_STATES:  # a failure stored by an earlier run
@@ -157,6 +157,27 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
 
 def _metas(backend, ids: list[str]) -> dict[str, dict]:
     return backend.metas(ids) if ids else {}
+
+
+def _first_metas(backend, ids: list[str], url: str) -> dict[str, dict]:
+    """The stored states of `ids`; a clear error if the result store stays unreachable."""
+    deadline = time.monotonic() + CONNECT_SECONDS
+    while True:
+        try:
+            backend.client.ping()
+            return backend.metas(ids)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach Redis
+            if time.monotonic() > deadline:
+                raise GraderError(f"the result store {_safe(url)} does not answer within "
+                                  f"{CONNECT_SECONDS:g} s ({exc}); start redis-server there or "
+                                  "give another URL (--broker, [distributed] in course.toml)") from None
+            time.sleep(1.0)
+
+
+def _safe(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
 
 
 def _graded(meta: dict) -> bool:
