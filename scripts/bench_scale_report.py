@@ -246,7 +246,8 @@ def _profile(data: dict) -> list[str]:
                  + prof[b + "_close"]["median"])
         out.append(f"- {b}: pytest session + intake/outputs + start + open + 3 requests + close = "
                    f"{parts:.2f} s, against {prof[b + '_grade']['median']:.2f} s measured for the "
-                   "whole submission.")
+                   "whole submission (the parts and the whole were timed at different moments of "
+                   "a shared machine's load).")
     return out + [""]
 
 
@@ -265,7 +266,8 @@ def _analysis(data: dict) -> list[str]:
         "venv (xdist, timeout, anyio, frontrun...) in each of these subprocesses; the judge now "
         "sets `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1` (`grader/judge/runner.py`; only our plugin is "
         "needed, which it names with `-p`). Checked with `tests/test_exercises.py -k local` (24 "
-        "passed) and `tests/test_docker_backend.py`.")
+        "passed: every exercise's reference and skeleton) and `tests/test_docker_backend.py` (13 "
+        "passed).")
     for b in ("docker", "local"):
         if b + "_start" not in med:
             continue
@@ -278,7 +280,7 @@ def _analysis(data: dict) -> list[str]:
                      f"{med['docker_open'] + med['docker_close']:.2f} s and the backend start in a "
                      "fresh interpreter (Docker SDK import, engine ping, hashing the grader's "
                      f"sources for the image tag) {med['docker_start']:.2f} s. This alone is over "
-                     f"the {GOAL_DOCKER_OVERHEAD} s goal, before any request.")
+                     f"the {GOAL_DOCKER_OVERHEAD} s goal, before any request")
         out.append(text + ".")
         out.append(
             f"- **{b}, each sandbox request** costs {med[b + '_request']:.2f} s round trip for a "
