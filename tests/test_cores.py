@@ -57,7 +57,8 @@ def _cpus(text: str) -> list[int]:
 
 
 def _holder(request: dict, seconds: float) -> subprocess.Popen:
-    """A process that takes the cores of `request`, prints READY (or waits) and holds them."""
+    """A process that takes the cores of `request` (waiting if need be), prints them as JSON and
+    holds them for `seconds`."""
     code = ("import json, sys, time\nfrom grader.sandbox import cores\n"
             f"a = cores.acquire({request!r})\nprint(json.dumps(a.cores), flush=True)\n"
             f"time.sleep({seconds})\n")
@@ -76,7 +77,7 @@ def test_timing_requests_never_overlap_and_are_pinned(submission):
 @needs_two
 def test_one_core_timing_requests_get_disjoint_cores_and_plain_ones_flow(submission):
     timed = [_request("local", submission, 3.0, exclusive_cores=1) for _ in range(len(CORES) - 1)]
-    time.sleep(1.5)  # they hold their cores now (start-up takes well under that... or they wait)
+    time.sleep(1.5)  # long enough for them to take their cores
     t0 = time.monotonic()
     plain = _reply(_request("local", submission, 0.0))
     ran = [_reply(p) for p in timed]
@@ -147,6 +148,9 @@ def test_docker_request_is_pinned_to_its_cores(submission, docker_backend):
     assert len(_cpus(reply["cpus"])) == 1
     plain = _reply(_request("docker", submission, 0.0), timeout=300)
     assert _cpus(plain["cpus"]) == CORES
+    ranks = _reply(_request("docker", submission, 0.0, ranks=3), timeout=300)
+    assert len(ranks) == 3  # one value per rank, all on the cores held for the ranks
+    assert {len(_cpus(r["cpus"])) for r in ranks} == {min(3, len(CORES))}
 
 
 def test_bad_core_count_is_refused():
