@@ -156,3 +156,23 @@ def test_docker_request_is_pinned_to_its_cores(submission, docker_backend):
 def test_bad_core_count_is_refused():
     with pytest.raises(ValueError, match="cannot ask for -1 cores"):
         cores.wanted({"exclusive_cores": -1}, 4)
+
+
+def test_waits_for_cores_are_left_out_of_the_runners_budget(tmp_path, monkeypatch):
+    from grader.judge.runner import _communicate
+
+    log = tmp_path / "waits"
+    slow = [sys.executable, "-c", "import time; time.sleep(2)"]
+    with pytest.raises(subprocess.TimeoutExpired):  # 2 s of work over a 1 s budget
+        proc = subprocess.Popen(slow, stdout=subprocess.PIPE)
+        try:
+            _communicate(proc, 1.0, log)
+        finally:
+            proc.kill()
+            proc.wait()
+    proc = subprocess.Popen(slow, stdout=subprocess.PIPE)
+    monkeypatch.setenv(cores.WAIT_LOG, str(log))
+    cores.note_wait(1.5)  # as a request that waited 1.5 s for its cores would
+    cores.note_wait(0.5)
+    assert cores.waited(log) == 2.0
+    assert _communicate(proc, 1.0, log) == b""
