@@ -403,3 +403,16 @@ def test_a_job_redelivered_after_its_result_was_stored_is_not_graded_again(cours
     second = w.text().split(f"pgrader.grade[{received}] succeeded")[2].splitlines()[0]
     assert "'status': 'graded'" in second, second
     _assert_once(course_root, CLASS, "tiny_mpi")
+
+
+def test_a_worker_with_other_tests_refuses_the_job(course_root, redis, tmp_path):
+    import shutil
+
+    stale = shutil.copytree(course_root, tmp_path / "stale-copy")
+    hidden = stale / "exercises" / "tiny" / "tests" / "hidden" / "test_hidden.py"
+    hidden.write_text(hidden.read_text().replace("-3", "-5"))
+    with worker(stale, redis.url, name="stale", log_dir=tmp_path):
+        outcome = _grade(course_root, course_root / "subs")
+    rows = {r.student: r for r in outcome.rows}
+    assert rows["alice"].status == "not-graded" and "differs from the submitter" in rows["alice"].problem
+    assert [r[0] for r in _gradings(course_root)] == ["dave"]  # only intake's refusal is recorded

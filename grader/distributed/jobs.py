@@ -47,7 +47,7 @@ def pack(exercise: Exercise, course_name: str, student: str, path: Path,
     return {"v": VERSION, "course": course_name, "exercise": exercise.slug, "student": student,
             "zip": base64.b64encode(data).decode("ascii"),
             "received": received.isoformat() if received else None, "seed": seed,
-            "content": content}
+            "content": content, "fingerprint": fingerprint(exercise)}
 
 
 def unpack(job: object, dest: Path) -> tuple[dict, Path, dt.datetime | None]:
@@ -72,6 +72,22 @@ def unpack(job: object, dest: Path) -> tuple[dict, Path, dt.datetime | None]:
     path = dest / "submission.zip"
     path.write_bytes(data)
     return job, path, received
+
+
+def fingerprint(exercise: Exercise) -> str:
+    """What the grading of `exercise` depends on in the course folder: its tests (bytecode
+    caches aside), points, weights, files, runtime needs and limits. A worker whose copy of
+    the course differs refuses the job rather than grade it by other rules."""
+    from dataclasses import asdict
+
+    h = hashlib.sha256(json.dumps([exercise.points, exercise.weights, exercise.files,
+                                   exercise.module, asdict(exercise.runtime),
+                                   asdict(exercise.limits)], sort_keys=True).encode())
+    tests = exercise.root / "tests"
+    for path in sorted(tests.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            h.update(path.relative_to(tests).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def job_id(namespace: str, exercise: str, student: str, content: str, request_key: str) -> str:

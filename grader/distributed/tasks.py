@@ -57,7 +57,7 @@ def already_graded(backend, task_id: str) -> dict | None:
 
 def run_job(job) -> tuple[dict | None, str]:
     """(the outcome to return, "") or (None, the platform failure to retry)."""
-    from grader.distributed.jobs import BadJob, unpack
+    from grader.distributed.jobs import BadJob, fingerprint, unpack
     from grader.grade import GradingFailed, grade_submission
 
     if not _SERVING:
@@ -72,6 +72,10 @@ def run_job(job) -> tuple[dict | None, str]:
             exercise = course.exercise(job["exercise"])
         except (BadJob, ConfigError) as exc:
             return not_graded(str(exc), False), ""
+        if job.get("fingerprint") != fingerprint(exercise):
+            return not_graded(f"this worker's copy of {exercise.slug} (tests, points or limits) "
+                              "differs from the submitter's: bring the course folders in step "
+                              "and run again", True), ""
         try:
             result = grade_submission(course, exercise, src, student=job["student"],
                                       backend=_SERVING["backend"], seed=job["seed"],
