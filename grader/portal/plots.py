@@ -39,7 +39,10 @@ def distribution(bins: list[dict]) -> Markup:
                     f'{b["count"]} student(s)</title></rect>')
         if b["count"]:
             body.append(_text(x + step / 2, bottom - h - 4, b["count"], size=11))
-        body.append(_text(x + step / 2, bottom + 14, f"{b['low']:g}", size=10, fill=REF))
+        body.append(_text(x, bottom + 14, f"{b['low']:g}", size=10, fill=REF))
+    if bins:  # ticks on the bin edges, so a bar of 10/10 scores reads as 9-10, not 9
+        body.append(_text(left + len(bins) * step, bottom + 14, f"{bins[-1]['high']:g}",
+                          size=10, fill=REF))
     return _svg("distribution", "Distribution of final scores", body)
 
 
