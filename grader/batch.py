@@ -182,6 +182,7 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
         pool.shutdown(wait=False, cancel_futures=True)
         runner.terminate_all()
         pool.shutdown(wait=True)  # the runs in progress end now, none starts
+        runner.stopping.clear()  # a long-lived process (portal, worker) may grade again later
         for future in futures:
             if future.done() and not future.cancelled() and future.exception() is None:
                 rows.setdefault(future.result().student, future.result())
