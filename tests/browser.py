@@ -2,9 +2,7 @@
 
 Playwright's own browser downloads are not used (`playwright install` is never run): the
 browser is the Debian package `scripts/setup-packages.sh` installs. `--no-sandbox` because CI
-runs as root. Import the fixtures into a test module:
-
-    from browser import browser, new_page  # noqa: F401  (pytest fixtures)
+runs as root. `tests/conftest.py` imports the fixtures, so one Playwright serves the session.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
@@ -25,30 +21,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def start_server(argv: list[str], cwd: Path, marker: str, log: Path,
-                 timeout: float) -> tuple[subprocess.Popen, str]:
-    """Start `argv` (stdout and stderr to `log`), wait for a line containing `marker`.
-
-    Fails the test with the log when the line does not come in `timeout` seconds.
-    """
-    out = open(log, "w")
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    out.close()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        line = next((s for s in text.splitlines() if marker in s), None)
-        if line:
-            return proc, line
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop(proc)
-    pytest.fail(f"no {marker!r} from {' '.join(argv)} (exit {proc.returncode}):\n"
-                f"{log.read_text(errors='replace')[-5000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:

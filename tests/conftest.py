@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import browser, new_page  # noqa: F401  (headless Chromium fixtures, tests/browser.py)
 from grader.course import Limits
 
 ROOT = Path(__file__).resolve().parents[1]

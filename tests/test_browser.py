@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from browser import browser, free_port, new_page  # noqa: F401  (pytest fixtures)
+from browser import free_port
 
 PAGE = b"""<!doctype html><title>fixture check</title>
 <p id="status">queued</p><a id="csv" href="/grades.csv" download>grades</a>

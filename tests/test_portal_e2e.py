@@ -1,11 +1,12 @@
 """The portal end to end, in a real headless Chromium against a real `grader serve`.
 
-One server (local backend, a temporary course holding `locked_counter`, accounts imported from
-a roster) serves one story, step by step: a student uploads a racy counter and sees the race
-verdict and its seed appear without reloading, then the reference and full marks; another
-student forging her submission id gets 404 and hands in an nbgrader notebook; the instructor
-sees the dashboard and downloads the gradebook. Screenshots of the feedback page and the dashboard go to `$SCREENSHOTS_DIR`
-(default: the test's temporary folder; `SCREENSHOTS_DIR=docs/screenshots` refreshes the docs).
+One server (local backend, the HTTP tests' temporary course holding `locked_counter`, accounts
+imported from a roster) serves one story, step by step: a student uploads a racy counter and
+sees the race verdict and its seed appear without reloading, then the reference and full
+marks; another student forging her submission id gets 404 and hands in an nbgrader notebook;
+the instructor sees the dashboard and downloads the gradebook. Screenshots of the feedback
+pages and the dashboard go to `$SCREENSHOTS_DIR` (default: a temporary folder;
+`SCREENSHOTS_DIR=docs/screenshots` refreshes the docs).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import csv
 import io
 import os
 import re
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 from urllib.parse import urljoin
@@ -23,74 +22,24 @@ from urllib.parse import urljoin
 import pytest
 from playwright.sync_api import expect
 
-from browser import browser, free_port, new_page, start_server, stop  # noqa: F401
 from nbgrader_notebook import source_notebook, write_notebook
+from test_portal import FIXED, RACY, SLUG, Server, make_course
 
-ROOT = Path(__file__).resolve().parents[1]
-GRADER = str(ROOT / ".venv" / "bin" / "grader")
-SLUG = "locked_counter"
-RACY = ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py"
-FIXED = ROOT / "solutions" / SLUG / "solution.py"
-GRADING_MS = 240_000              # one local grading, on a machine that may be loaded 10x
-COURSE = f"""[course]
-name = "Portal test course"
-term = "Test term"
-backend = "local"
-
-[late_policy]
-penalty_per_day = 0.1
-last_day = 3
-
-[[exercise]]
-slug = "{SLUG}"
-points = 10
-opens = 2026-01-01T00:00:00Z
-due = 2099-12-31T23:59:00Z
-"""
-ROSTER = """student,name,email,role,password
-alice,Alice Archer,alice@example.edu,student,alice-pass-1
-bob,Bob Baker,bob@example.edu,student,
-prof,Pat Professor,prof@example.edu,instructor,prof-pass-1
-"""
+GRADING_MS = 300_000              # one local grading, on a machine that may be loaded 10x
 
 pytestmark = pytest.mark.slow
 
 
-def run_grader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([GRADER, "--course", str(course), *args], cwd=course,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"grader {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def generated_password(passwords_out: Path, login: str) -> str:
-    """The password `grader accounts import` generated for `login` (its CSV row)."""
-    for row in csv.reader(io.StringIO(passwords_out.read_text())):
-        if row and row[0] == login:
-            return row[-1]
-    raise AssertionError(f"no password for {login} in {passwords_out.read_text()!r}")
-
-
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
-    """`grader serve` on a free port: its base URL and the accounts' passwords."""
+    """`grader serve` on the HTTP tests' course (`test_portal.make_course`): URL, passwords."""
     course = tmp_path_factory.mktemp("course")
-    (course / "course.toml").write_text(COURSE)
-    shutil.copytree(ROOT / "exercises" / SLUG, course / "exercises" / SLUG)
-    (course / "roster.csv").write_text(ROSTER)
-    run_grader(course, "accounts", "import", str(course / "roster.csv"),
-               "--passwords-out", str(course / "passwords.csv"))
-    passwords = {"alice": "alice-pass-1", "prof": "prof-pass-1",
-                 "bob": generated_password(course / "passwords.csv", "bob")}
-    port = free_port()
-    proc, line = start_server([GRADER, "--course", str(course), "serve", "--host", "127.0.0.1",
-                               "--port", str(port), "--backend", "local", "--jobs", "2"],
-                              course, "portal listening on http://", course / "serve.log", 120)
+    passwords = make_course(course)
+    server = Server(course, 2)
     try:
-        assert line.strip().endswith(f"127.0.0.1:{port}"), line
-        yield {"url": f"http://127.0.0.1:{port}", "passwords": passwords, "proc": proc}
+        yield {"url": server.url, "passwords": passwords}
     finally:
-        stop(proc)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
