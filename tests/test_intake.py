@@ -386,3 +386,13 @@ def test_grade_all_finds_notebooks(tmp_path):
     for name in ("alice.ipynb", "bob.py", "carol.zip", "notes.txt"):
         (tmp_path / name).write_text("")
     assert sorted(discover(tmp_path)) == ["alice", "bob", "carol"]
+
+
+def test_magics_inside_blocks_keep_the_cell_valid(tmp_path):
+    nb = source_notebook()
+    nb.cells[4].source = "for n in (1, 2):\n    !echo {n}\nrate = 10 % 3  # not a magic\n"
+    dest = prepare_submission(write_notebook(nb, tmp_path / "hw.ipynb"), REQ, tmp_path / "out")
+    code = (dest / "solution.py").read_text()
+    assert "    pass  # pgrader: IPython-only line left out: '!echo {n}'" in code
+    assert "rate = 10 % 3  # not a magic" in code
+    assert load_module(dest / "solution.py")["rate"] == 1
