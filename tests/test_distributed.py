@@ -306,7 +306,8 @@ def test_redis_restarted_mid_batch_loses_and_doubles_nothing(tmp_path, persist):
     finally:
         _stop(*workers)
         server.stop(signal.SIGKILL)
-    assert {r.student: r.status for r in outcome.rows} == dict.fromkeys(students, "graded")
+    assert {r.student: r.status for r in outcome.rows} == dict.fromkeys(students, "graded"), \
+        [r.problem for r in outcome.rows]
     _assert_once(root, students)
 
 

@@ -6,8 +6,9 @@ from counting twice) and writes results.json, feedback.html and the gradebook. I
 result store. A result already stored under a job's id (by an interrupted run) is used
 without sending the job again, and a job such a run left running is waited for. When nothing
 has moved for `resend_after` seconds (a job lost with the broker, a worker that vanished),
-the jobs still missing are sent again under the same ids, at most `resends` times, then
-reported not graded (retryable). The late policy is applied here, from the stored received
+the jobs still missing are sent again under the same ids; a job whose task broke (a FAILURE
+state, e.g. Redis gone while it stored its state) is sent again at once. After `resends`
+extra sends a job is reported not graded (retryable). The late policy is applied here, from the stored received
 time, whatever the worker's course.toml says.
 """
 
@@ -69,35 +70,24 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
     bar = Progress(len(todo), progress)
     rows: dict[str, Row] = {}
     waiting: dict[str, Entry] = {}
-    refused: list[Entry] = []
-    for entry in todo:
-        try:
-            message = pack(exercise, course.name, entry.student, entry.path, entry.received, seed)
-        except SubmissionError:
-            refused.append(entry)
-            continue
-        waiting[job_id(namespace, exercise.slug, entry.student, message["content"],
-                       request_key)] = entry
-    if refused:  # intake's reason, scored here exactly as on the local path (nothing runs)
-        rows.update(grade_entries(course, exercise, refused, out, backend="local", jobs=1,
-                                  seed=seed, progress=False, record=record))
-        for row in rows.values():
-            bar.step(row.student)
+    backend = app.backend
+    _reach(backend, settings.results_url)
 
     def finish(jid: str, meta: dict) -> None:
         entry = waiting.pop(jid)
         try:
             row = _row(course, exercise, entry, meta, out, record)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a worker of another version
-            app.backend.forget(jid)  # the next run sends it again
+            backend.forget(jid)  # the next run sends it again
             row = Row(entry.student, None, "not-graded",
                       f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})")
         rows[entry.student] = row
         bar.step(entry.student)
 
-    def send(jid: str) -> None:
+    def send(jid: str, message: dict | None = None) -> None:
         entry = waiting[jid]
-        message = pack(exercise, course.name, entry.student, entry.path, entry.received, seed)
+        if message is None:
+            message = pack(exercise, course.name, entry.student, entry.path, entry.received, seed)
         deadline = time.monotonic() + CONNECT_SECONDS
         while True:
             try:
@@ -110,18 +100,30 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
                                       "what was graded is recorded: rerun to go on") from None
                 time.sleep(1.0)
 
-    backend = app.backend
-    underway = set()  # sent by an interrupted run, running or waiting to retry: not sent again
-    for jid, meta in _first_metas(backend, list(waiting), settings.results_url).items():
-        if _graded(meta):
+    refused: list[Entry] = []
+    for entry in todo:
+        try:
+            message = pack(exercise, course.name, entry.student, entry.path, entry.received, seed)
+        except SubmissionError:
+            refused.append(entry)
+            continue
+        jid = job_id(namespace, exercise.slug, entry.student, message["content"],
+                     f"{request_key} seed {seed}")
+        waiting[jid] = entry
+        meta = _metas(backend, [jid]).get(jid)
+        if meta is not None and _graded(meta):
             finish(jid, meta)
-        elif meta["status"] in states.READY_STATES:  # a failure stored by an earlier run
-            backend.forget(jid)
-        else:
-            underway.add(jid)
-    for jid in list(waiting):
-        if jid not in underway:
-            send(jid)
+        elif meta is None or meta["status"] in states.READY_STATES:
+            if meta is not None:  # a failure stored by an earlier run: grade it again
+                backend.forget(jid)
+            send(jid, message)
+        # else an interrupted run's job, running or waiting to retry: waited for, not sent again
+    if refused:  # intake's reason, scored here exactly as on the local path (nothing runs)
+        graded_here = grade_entries(course, exercise, refused, out, backend="local", jobs=1,
+                                    seed=seed, progress=False, record=record)
+        rows.update(graded_here)
+        for student in graded_here:
+            bar.step(student)
     seen: dict[str, str] = {}
     sends = dict.fromkeys(waiting, 1)
     moved = time.monotonic()
@@ -134,7 +136,13 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
                   "waiting", file=sys.stderr)
             metas = {}
         for jid, meta in metas.items():
-            if meta["status"] in states.READY_STATES:
+            if meta["status"] == states.FAILURE and sends[jid] <= settings.resends:
+                # the task itself broke (e.g. Redis went away under it): the platform's fault
+                backend.forget(jid)
+                sends[jid] += 1
+                send(jid)
+                moved = time.monotonic()
+            elif meta["status"] in states.READY_STATES:
                 finish(jid, meta)
                 moved = time.monotonic()
             elif seen.get(jid) != meta["status"]:
@@ -159,13 +167,13 @@ def _metas(backend, ids: list[str]) -> dict[str, dict]:
     return backend.metas(ids) if ids else {}
 
 
-def _first_metas(backend, ids: list[str], url: str) -> dict[str, dict]:
-    """The stored states of `ids`; a clear error if the result store stays unreachable."""
+def _reach(backend, url: str) -> None:
+    """Wait for the result store to answer; a clear error if it stays unreachable."""
     deadline = time.monotonic() + CONNECT_SECONDS
     while True:
         try:
             backend.client.ping()
-            return backend.metas(ids)
+            return
         except Exception as exc:  # noqa: BLE001 - any failure to reach Redis
             if time.monotonic() > deadline:
                 raise GraderError(f"the result store {_safe(url)} does not answer within "
