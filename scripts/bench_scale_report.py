@@ -267,7 +267,8 @@ def _analysis(data: dict) -> list[str]:
         "sets `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1` (`grader/judge/runner.py`; only our plugin is "
         "needed, which it names with `-p`). Checked with `tests/test_exercises.py -k local` (24 "
         "passed: every exercise's reference and skeleton) and `tests/test_docker_backend.py` (13 "
-        "passed).")
+        "passed, one only on a rerun: its first run tripped over a container that another "
+        "engineer's process removed while the test listed them).")
     for b in ("docker", "local"):
         if b + "_start" not in med:
             continue
