@@ -64,7 +64,8 @@ def _course(root: Path, redis: RedisServer, **distributed) -> Path:
     shutil.copytree(root / "exercises" / "tiny", mpi)
     (mpi / "exercise.toml").write_text('title = "Adding numbers, MPI"\ntopic = "mpi"\n'
                                        "points = 10\n[runtime.mpi]\nranks = [2]\n")
-    table = {"broker": redis.url, "visibility_timeout": 60, "resend_after": 60,
+    # generous by default: on a loaded machine a 3-test job can run for over a minute
+    table = {"broker": redis.url, "visibility_timeout": 600, "resend_after": 600,
              "retries": 1, "retry_backoff": 0.5, **distributed}
     lines = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in table.items())
     with (root / "course.toml").open("a") as f:

@@ -5,11 +5,12 @@ The submitter owns the store: it records each result exactly as the local path d
 from counting twice) and writes results.json, feedback.html and the gradebook. It polls the
 result store. A result already stored under a job's id (by an interrupted run) is used
 without sending the job again, and a job such a run left running is waited for. When nothing
-has moved for `resend_after` seconds (a job lost with the broker, a worker that vanished),
-the jobs still missing are sent again under the same ids; a job whose task broke (a FAILURE
-state, e.g. Redis gone while it stored its state) is sent again at once. After `resends`
-extra sends a job is reported not graded (retryable). The late policy is applied here, from the stored received
-time, whatever the worker's course.toml says.
+has moved for `resend_after` seconds, the jobs no worker holds (lost with the broker) are
+sent again under the same ids (a job whose worker vanished comes back by the broker's
+visibility timeout, a running one is left alone); a job whose task broke (a FAILURE state,
+e.g. Redis gone while it stored its state) is sent again at once. After `resends` extra
+sends a job is reported not graded (retryable). The late policy is applied here, from the
+stored received time, whatever the worker's course.toml says.
 """
 
 from __future__ import annotations
@@ -124,36 +125,43 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
         rows.update(graded_here)
         for student in graded_here:
             bar.step(student)
-    seen: dict[str, str] = {}
+    seen: dict[str, str | None] = {}  # each job's state at the last poll (None: no worker has it)
     sends = dict.fromkeys(waiting, 1)
-    moved = time.monotonic()
+    moved, away = time.monotonic(), False
     while waiting:
         time.sleep(POLL_SECONDS)
         try:
             metas = _metas(backend, list(waiting))
         except Exception as exc:  # noqa: BLE001 - the result store is away for a while
-            print(f"\ngrader: the result store does not answer ({type(exc).__name__}); "
-                  "waiting", file=sys.stderr)
-            metas = {}
-        for jid, meta in metas.items():
-            if meta["status"] == states.FAILURE and sends[jid] <= settings.resends:
+            if not away:
+                print(f"\ngrader: the result store does not answer ({type(exc).__name__}); "
+                      "waiting for it", file=sys.stderr)
+            away = True
+            continue
+        away = False
+        for jid in list(waiting):
+            status = metas[jid]["status"] if jid in metas else None
+            if status == states.FAILURE and sends[jid] <= settings.resends:
                 # the task itself broke (e.g. Redis went away under it): the platform's fault
                 backend.forget(jid)
                 sends[jid] += 1
                 send(jid)
+                status = None
+            elif status in states.READY_STATES:
+                finish(jid, metas[jid])
                 moved = time.monotonic()
-            elif meta["status"] in states.READY_STATES:
-                finish(jid, meta)
-                moved = time.monotonic()
-            elif seen.get(jid) != meta["status"]:
-                seen[jid] = meta["status"]
+                continue
+            if seen.get(jid, "") != status:
+                seen[jid] = status
                 moved = time.monotonic()
         if waiting and time.monotonic() - moved > resend_after:
-            for jid in list(waiting):
+            # jobs no worker holds were lost with the broker; a running one (or one whose
+            # worker vanished, handed out again after the visibility timeout) is left alone
+            for jid in [j for j in waiting if seen.get(j) is None]:
                 if sends[jid] > settings.resends:
                     entry = waiting.pop(jid)
                     rows[entry.student] = Row(entry.student, None, "not-graded",
-                                              f"retryable, no worker returned a result after "
+                                              f"retryable, no worker took the job after "
                                               f"{sends[jid]} sends to the {queue!r} queue")
                     bar.step(entry.student)
                     continue
