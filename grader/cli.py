@@ -111,7 +111,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from grader.grade import grade_submission, write_outputs
+    from grader.grade import GradingFailed, grade_submission, write_outputs
 
     course = _course(args)
     exercise = course.exercise(args.slug)
@@ -128,8 +128,12 @@ def cmd_grade(args) -> int:
                               f"2026-09-22T10:00:00Z, got {args.received!r}") from None
         if received.tzinfo is None:  # as in received.csv: a time without a zone is UTC
             received = received.replace(tzinfo=dt.timezone.utc)
-    result = grade_submission(course, exercise, submission, student=args.student, backend=backend,
-                              seed=args.seed, received=received, sandbox_info=info)
+    try:
+        result = grade_submission(course, exercise, submission, student=args.student,
+                                  backend=backend, seed=args.seed, received=received,
+                                  sandbox_info=info)
+    except GradingFailed as exc:
+        raise GraderError(f"not graded, nothing written: {exc}") from None
     out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student
     write_outputs(result, exercise, out)
     if args.json:

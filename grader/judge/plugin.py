@@ -27,7 +27,7 @@ import pytest
 from grader.judge import verdicts
 from grader.judge.proxy import Student
 
-_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None}
+_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": []}
 
 
 def pytest_addoption(parser):
@@ -178,7 +178,17 @@ def _jsonable(details: dict) -> dict:
     return cut(json.loads(json.dumps(details, default=repr)))
 
 
+def pytest_collectreport(report):
+    """A test file that cannot be imported is the course's fault (student code never runs here)."""
+    if report.failed:
+        lines = [ln.strip() for ln in str(report.longrepr).splitlines() if ln.strip()]
+        errors = [ln[1:].strip() for ln in lines if ln.startswith("E ")]  # pytest's error lines
+        _STATE["broken"].append({"where": report.nodeid or "(collection)",
+                                 "error": (errors or lines or ["?"])[-1][:500]})
+
+
 def pytest_sessionfinish(session, exitstatus):
     job = _STATE.get("job")
     if job and job.get("report"):
-        Path(job["report"]).write_text(json.dumps({"tests": _STATE["records"]}, indent=1))
+        Path(job["report"]).write_text(json.dumps(
+            {"tests": _STATE["records"], "broken_test_files": _STATE["broken"]}, indent=1))

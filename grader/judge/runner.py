@@ -54,7 +54,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
     root = exercise.root.resolve()
     folders = test_folders(exercise, suites)
     if not folders:
-        return []
+        raise RuntimeError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
         tmp = Path(tmp)
         job = {
@@ -104,7 +104,22 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         if not report.exists():
             tail = (out or b"").decode("utf-8", "replace")[-3000:]
             raise RuntimeError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
-        return json.loads(report.read_text())["tests"]
+        return _checked(json.loads(report.read_text()), folders, only)
+
+
+def _checked(report: dict, folders: list[Path], only: list[str] | None) -> list[dict]:
+    """The report's test records; RuntimeError when the course's tests are broken or missing, so
+    the submission counts as not graded rather than as "0 of 0 tests passed"."""
+    broken = report.get("broken_test_files") or []
+    if broken:
+        first = broken[0]
+        raise RuntimeError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
+                           f"an error in the course, not in the submission): {first['where']}: "
+                           f"{first['error']}")
+    if not report["tests"]:
+        wanted = f"named {', '.join(only)} " if only else ""
+        raise RuntimeError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
+    return report["tests"]
 
 
 def _communicate(proc: subprocess.Popen, budget: float, wait_log: Path) -> bytes | None:
