@@ -12,6 +12,7 @@ from grader import __version__
 from grader.errors import GraderError
 
 VERDICT_MARK = {"passed": "PASS", "not-run": "SKIP"}
+REMOTE_WAITERS = 16  # grader serve --distributed: jobs in flight (threads that each wait for one)
 
 
 # ---------------------------------------------------------------- helpers
@@ -302,14 +303,28 @@ def cmd_serve(args) -> int:
     from grader.store import open_store
 
     course = _course(args)
-    backend, info = _backend(args, course)
-    if args.jobs < 0:
+    distributed = args.distributed or bool(args.broker)
+    jobs = args.jobs if args.jobs is not None else \
+        REMOTE_WAITERS if distributed else os.cpu_count() or 1
+    if jobs < 0:
         raise GraderError("--jobs: expected 0 (queue only) or more grading workers")
+    if distributed:  # the workers run the sandbox: no engine needed here
+        from grader.distributed.app import load_settings
+
+        backend, info, settings = "distributed", {"backend": "distributed"}, \
+            load_settings(course, args.broker)
+    else:
+        backend, info = _backend(args, course)
     with open_store(course, args.store) as store:
+        remote = None
+        if distributed:
+            from grader.distributed.remote import RemoteGrader
+
+            remote = RemoteGrader(course, store.url, settings)
         return serve(course, store, host=args.host, port=args.port, backend=backend,
-                     sandbox_info=info, workers=args.jobs,
+                     sandbox_info=info, workers=jobs,
                      uploads=Path(args.uploads) if args.uploads else None,
-                     trusted_proxy=args.trusted_proxy)
+                     trusted_proxy=args.trusted_proxy, remote=remote)
 
 
 def cmd_accounts(args) -> int:
@@ -361,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
         if optional:
             sp.add_argument("--no-store", action="store_true",
                             help="grade into the folder only, recording nothing")
+
+    def broker_opt(sp, what: str):
+        sp.add_argument("--broker", metavar="URL", help=f"{what}redis:// or amqp:// (default: "
+                        "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
+                        "redis://127.0.0.1:6379/0)")
 
     def jobs_opt(sp):
         sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
@@ -415,16 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int)
     sp.add_argument("--distributed", action="store_true",
                     help="send one job per submission to `grader worker`s (see docs/distributed.md)")
-    sp.add_argument("--broker", metavar="URL", help="with --distributed: the broker (default: "
-                    "$PGRADER_BROKER, else course.toml's [distributed] broker, else local Redis)")
+    broker_opt(sp, "with --distributed: the broker, ")
     backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_grade_all)
 
     sp = sub.add_parser("worker", help="grade jobs sent by grade-all --distributed (a Celery worker)")
     sp.add_argument("--queues", default="cpu,mpi",
                     help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)")
-    sp.add_argument("--broker", metavar="URL", help="redis:// or amqp:// (default: $PGRADER_BROKER, "
-                    "else course.toml's [distributed] broker, else redis://127.0.0.1:6379/0)")
+    broker_opt(sp, "")
     sp.add_argument("--concurrency", "-c", type=int, help="jobs at once (default: the cores)")
     sp.add_argument("--name", help="worker name, e.g. w1@%%h (default: celery@host)")
     sp.add_argument("--loglevel", default="INFO")
@@ -459,8 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8080, help="0: any free port")
-    sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                    help="grading workers (default: the number of cores; 0: queue only)")
+    sp.add_argument("--jobs", "-j", type=int, default=None,
+                    help="grading workers (default: the number of cores; with --distributed, "
+                    f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)")
+    sp.add_argument("--distributed", action="store_true",
+                    help="jobs go to `grader worker`s through the broker (docs/distributed.md)")
+    broker_opt(sp, "the broker (implies --distributed), ")
     sp.add_argument("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
                     "course.toml)")
     sp.add_argument("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "

@@ -3,10 +3,12 @@
 Every upload (and every student's part of a portal regrade) is a `Job` row, written before
 the job is handed over, so nothing is lost when `grader serve` stops: on start, jobs left
 `running` by a killed server go back to `queued` and every queued job is handed over again.
-`Grader.hand_over` is the one place a job leaves the web process; the in-process pool is
-one implementation (a Celery one can be plugged in there). Grading goes through
-`grade_submission` and `Store.record_grading`, so a portal submission is an ordinary store
-submission for `grader regrade` and `grader export`. A platform failure ends as
+`Grader.hand_over` is the one place a job leaves the web process, to the in-process pool of
+grading threads. Each thread grades through `grade_submission`, or, with a broker
+(`grader serve --distributed`), sends the job to `grader worker`s and waits for it
+(`grader.distributed.remote`); either way the result is recorded by `Store.record_grading`,
+so a portal submission is an ordinary store submission for `grader regrade` and
+`grader export`. A platform failure ends as
 `not graded` (never a 0), with the reason kept for the instructor, and is retried at the
 next start.
 """
@@ -120,9 +122,10 @@ class Grader:
     """Grades jobs through the platform: `hand_over(id)` queues one, worker threads run them."""
 
     def __init__(self, course: Course, store: Store, backend: str, sandbox_info: dict,
-                 workers: int):
+                 workers: int, remote=None):
         self.course, self.store, self.backend = course, store, backend
         self.sandbox_info = sandbox_info
+        self.remote = remote  # a grader.distributed.remote.RemoteGrader, or None: grade here
         self.jobs = Jobs(store)
         self.workers = workers
         self._queue: queue.Queue[int | None] = queue.Queue()
@@ -142,6 +145,8 @@ class Grader:
     def stop(self) -> None:
         for _ in self._threads:
             self._queue.put(None)
+        if self.remote is not None:
+            self.remote.close()
 
     def hand_over(self, job_id: int) -> None:
         """The one place a recorded job goes to be graded (in-process pool here)."""
@@ -174,9 +179,13 @@ class Grader:
                                                         Grading.is_current))
         if job.kind == "upload" and current is not None:  # the same files again: same grading
             return GRADED, current, ""
-        result = grade_submission(self.course, exercise, Path(sub.path), student=job.student,
-                                  backend=self.backend, received=sub.received_at,
-                                  sandbox_info=self.sandbox_info)
+        if self.remote is not None:
+            result = self.remote.grade(exercise, job.student, Path(sub.path), sub.received_at,
+                                       key=f"portal request {request.id}")
+        else:
+            result = grade_submission(self.course, exercise, Path(sub.path), student=job.student,
+                                      backend=self.backend, received=sub.received_at,
+                                      sandbox_info=self.sandbox_info)
         if result.platform_failed:
             failed = [t.name for t in result.tests if t.verdict == "grader-error"]
             return NOT_GRADED, None, "grader error in: " + ", ".join(failed)

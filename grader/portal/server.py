@@ -20,11 +20,11 @@ from grader.store import Store
 
 def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
           sandbox_info: dict, workers: int, uploads: Path | None = None,
-          trusted_proxy: str | None = None) -> int:
+          trusted_proxy: str | None = None, remote=None) -> int:
     from waitress.server import create_server
 
     settings = portal_settings(course)
-    grader = Grader(course, store, backend, sandbox_info, workers)
+    grader = Grader(course, store, backend, sandbox_info, workers, remote)
     portal = Portal(course, store, settings, grader,
                     (uploads or course.root / "portal-uploads").resolve())
     app = create_app(portal)
