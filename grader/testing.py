@@ -23,6 +23,7 @@ from grader.judge.expect_celery import (  # noqa: F401
     expect_survives_worker_loss, task_step,
 )
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
+from grader.judge.plugin import record_evidence  # noqa: F401
 from grader.judge.expect_locks import (  # noqa: F401
     expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
 )

@@ -478,6 +478,28 @@ def test_plots_escape_text_and_ignore_malformed_timings():
     assert plots.speedup_points({"timings": "no"}) is None and plots.speedup_points({}) is None
 
 
+@pytest.mark.parametrize("variant, verdict", [("solution.py", "passed"),
+                                              ("mutants/threads_for_cpu/solution.py", "failed")])
+def test_speedup_exercise_records_timings_for_the_plot(variant, verdict):
+    """pool_speedup's CPU-bound test records wall times at 1 and 2 workers, the submission's
+    and the reference's, whatever its verdict; the feedback page draws them."""
+    from grader.course import load_course
+    from grader.grade import grade_submission
+    from grader.portal import plots
+
+    course = load_course(ROOT)
+    exercise = course.exercise("pool_speedup")
+    result = grade_submission(course, exercise, ROOT / "solutions" / "pool_speedup" / variant,
+                              backend="local", only=["test_cpu_bound_processes_in_parallel"])
+    [test] = result.tests
+    assert test.verdict == verdict, test.message
+    points = plots.speedup_points(test.details)
+    assert [p["workers"] for p in points] == [1, 2], test.details
+    assert all(p["seconds"] > 0 and p["reference"] > 0 for p in points), points
+    svg = plots.speedup(points)
+    assert svg.count("<polyline") == 2 and "your code" in svg and "reference" in svg
+
+
 def test_platform_failure_is_not_graded_then_retried_at_restart(tmp_path):
     """Hidden tests that cannot load are the platform's fault: not graded, never 0."""
     passwords = make_course(tmp_path)

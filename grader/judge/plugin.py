@@ -103,9 +103,18 @@ def seed(request) -> int:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    _STATE["current"] = {"start": time.monotonic(), "phases": {}}
+    _STATE["current"] = {"start": time.monotonic(), "phases": {}, "evidence": {}}
     yield
     _finish(item)
+
+
+def record_evidence(**details) -> None:
+    """Attach `details` to the current test's record, whatever its verdict (a verdict's own
+    details win on a clash). `timings=[{"workers": n, "seconds": s, "reference": r}, ...]`
+    becomes the portal's plot of time against workers."""
+    current = _STATE.get("current")
+    if current is not None:
+        current["evidence"].update(details)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -120,6 +129,7 @@ def _finish(item) -> None:
     phases = _STATE["current"]["phases"]
     report, excinfo = phases.get("setup") if "setup" in phases else phases.get("call", (None, None))
     status, message, details = classify(report, excinfo)
+    details = _jsonable({**_STATE["current"]["evidence"], **details})
     path = Path(str(item.fspath))
     doc = (item.function.__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
     _STATE["records"].append({

@@ -85,6 +85,7 @@ def speedup(points: list[dict]) -> Markup:
             _text(W / 2, H - 4, "workers", fill=REF)]
     for w in sorted(set(workers)):
         body.append(_text(xy(w, 0)[0], bottom + 14, w, size=10, fill=REF))
+    legend_y = top + 4
     for key, colour, name in (("reference", REF, "reference"), ("seconds", BAD, "your code")):
         pts = [xy(p["workers"], p[key]) for p in points if isinstance(p.get(key), (int, float))]
         if pts:
@@ -92,7 +93,11 @@ def speedup(points: list[dict]) -> Markup:
             body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" '
                         f'stroke-width="2"/>')
             body += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in pts]
-            body.append(_text(pts[-1][0] - 4, pts[-1][1] - 8, name, "end", 11, colour))
+            # a legend in the top right corner: end labels overlap when the lines end close
+            body.append(f'<line x1="{right - 110}" y1="{legend_y - 4}" x2="{right - 90}" '
+                        f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="2"/>')
+            body.append(_text(right - 84, legend_y, name, "start", 11, colour))
+            legend_y += 16
     return _svg("speedup", "Time against number of workers", body)
 
 

@@ -10,7 +10,8 @@ in the wall time whatever the load, since sleeping needs no CPU.
 
 import random
 
-from grader.testing import Failed, StudentError, expect_equal, expect_parallel
+from grader.testing import (Failed, StudentError, Verdict, expect_equal, expect_parallel,
+                            record_evidence)
 
 TIMEOUT = 10
 CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.1 s of CPU here
@@ -19,6 +20,14 @@ SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 def _cpu_map(mod, sizes, workers):
     return mod.parallel_map(sum, [range(n) for n in sizes], workers, "process")
+
+
+def _reference_map(mod, sizes, workers):
+    """The grader's own process pool over the same work: the reference line of the plot."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(sum, [range(n) for n in sizes]))
 
 
 def _sleep_map(mod, delays, workers):
@@ -55,11 +64,28 @@ def test_cpu_bound_processes_in_parallel(student):
     sizes = [CPU_ITEM] * 8
     what = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
     got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
+    judged = student.last
     expect_equal(got, [sum(range(n)) for n in sizes], what)
-    expect_parallel(student.last, what, workers=2, cores=student.limits["cpus"],
+    _record_timings(student, sizes, judged.wall)
+    expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
                          "with `workers` processes, and hand it all the items before waiting "
                          "for any result.")
+
+
+def _record_timings(student, sizes, wall_at_2):
+    """Wall times (the sandbox's clock) of the same work with 1 and 2 workers, the student's
+    and the reference's, for the feedback's plot; they judge nothing (CPU accounting does)."""
+    points = {1: {"workers": 1}, 2: {"workers": 2, "seconds": round(wall_at_2, 3)}}
+    try:
+        for probe, key, workers in ((_cpu_map, "seconds", 1), (_reference_map, "reference", 1),
+                                    (_reference_map, "reference", 2)):
+            student.run(probe, sizes, workers, timeout=TIMEOUT, exclusive_cores=2,
+                        what=f"parallel_map(sum, <8 ranges>, {workers}, 'process')")
+            points[workers][key] = round(student.last.wall, 3)
+    except Verdict:
+        return  # no plot: the judged run's verdict is what counts
+    record_evidence(timings=[points[1], points[2]])
 
 
 def test_io_bound_threads_overlap(student):
