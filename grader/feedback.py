@@ -143,6 +143,8 @@ def _test_view(t: TestResult, exercise: Exercise) -> dict:
                for r in _dicts(d.pop("races", None))],
         lock_cycles=[{**c, "locks": _names(c.get("locks")), "sites": _dicts(c.get("sites"))}
                      for c in _dicts(d.pop("lock_cycles", None))],
+        interleaving=[clean_text(x, 1000) for x in d.pop("interleaving", None) or []
+                      if isinstance(x, str)],
         stdout=_text(d.pop("stdout", "")), stderr=_text(d.pop("stderr", "")),
         other=[(k, _show(v)) for k, v in d.items()])
     return view

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from grader.checks.interleaving import describe as describe_interleaving
 from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
 from grader.judge.expect_asyncio import (  # noqa: F401
     asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
@@ -116,10 +117,13 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
         return
     mode = ("controlled schedule, the same seed replays this exact interleaving"
             if how == "schedule" else "forced switches")
+    episodes = report.get("interleavings") or []
+    story = f" For example: {describe_interleaving(episodes[0])}." if episodes else ""
     raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
                f"threads were switched in the middle of a read-modify-write ({mode}, seed "
-               f"{report['seed']})." + (f" {hint}" if hint else ""),
-               expected=_show(expected), got=_show(got), **{how: report})
+               f"{report['seed']}).{story}" + (f" {hint}" if hint else ""),
+               expected=_show(expected), got=_show(got), **{how: report},
+               **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
 
 def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "") -> None:

@@ -183,3 +183,18 @@ def test_hidden_tests_show_only_name_and_verdict():
     assert ">Deadlock</span>" in page and "not your fault" in page
     shown = render_feedback(sample_result(tests=tests), make_exercise(hidden_visibility="visible"))
     assert secret in shown and "3817" in shown
+
+
+def test_a_lost_update_tells_the_interleaving_in_order():
+    story = ["Thread-2 (work) read the shared value at solution.py line 9 (`self._value += k`) "
+             "and was switched out before writing it back; Thread-4 (work) then wrote it at that "
+             "same line; Thread-2 (work) resumed and wrote the value it had computed from the old "
+             "one, so Thread-4 (work)'s update was lost", f"second {SCRIPT}", 42]
+    test = TResult("No update is lost", "test_lost", "hidden", "race", 0.0, 2.0,
+                   "parallel_count(4, 500) returned 1169, expected 2000",
+                   {"interleaving": story, "expected": "2000", "got": "1169"}, seed=7)
+    page = render_feedback(sample_result(tests=[test]), make_exercise())
+    part = sections(page)["No update is lost"]
+    steps = re.findall(r"<li>(.*?)</li>", part.split('<ol class="interleaving">')[1].split("</ol>")[0])
+    assert [html.unescape(s) for s in steps] == [story[0] + ".", f"second {SCRIPT}."]
+    assert "<script" not in page.lower()

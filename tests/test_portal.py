@@ -232,6 +232,9 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     page = alice.get(f"{base}/submissions/{racy}", timeout=60).text
     assert f'<span id="score">{RACY_SCORE:g} / 10</span>' in page
     assert 'data-verdict="race"' in page and re.search(r'class="seed">\d+<', page)
+    # the interleaving that lost an update, told in the student's lines
+    assert '<ol class="interleaving">' in page and "update was lost" in page
+    assert "line 9 (`self._value += k`)" in page.replace("&#96;", "`")
     fixed = submission_id(upload(alice, base, "solution.py", FIXED.read_bytes()))
     seen, reply = wait_graded(alice, base, fixed)
     assert reply == {"status": "graded", "score": 10.0, "max": 10.0}, (seen, reply)

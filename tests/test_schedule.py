@@ -121,6 +121,8 @@ def test_the_same_seed_replays_the_same_interleaving(session):
     runs = [run(session, "count", False, seed=7) for _ in range(5)]
     assert {r.value for r in runs} == {runs[0].value}
     assert {r.checks["schedule"]["trace"] for r in runs} == {runs[0].checks["schedule"]["trace"]}
+    assert all(r.checks["schedule"]["interleavings"] == runs[0].checks["schedule"]["interleavings"]
+               for r in runs)
     others = {run(session, "count", False, seed=s).checks["schedule"]["trace"] for s in (8, 9)}
     assert runs[0].checks["schedule"]["trace"] not in others and len(others) == 2
 
@@ -132,6 +134,10 @@ def test_lost_updates_show_and_are_judged_a_race(session, seed):
     with pytest.raises(Race) as err:
         expect_no_lost_update(reply.value, 800, "count(4 threads x 200)", reply)
     assert f"seed {seed}" in err.value.message and "replays this exact" in err.value.message
+    # the story of the run: who read, was switched out, and whose write was lost, where
+    story = err.value.details["interleaving"]
+    assert 1 <= len(story) <= 3 and all("line 13 (`self.n += 1`)" in s for s in story), story
+    assert story[0] in err.value.message and "update was lost" in story[0]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -139,6 +145,7 @@ def test_correct_code_passes_every_schedule(session, seed):
     locked = run(session, "count", True, seed=seed)
     assert locked.status == "ok" and locked.value == 800
     assert locked.checks["schedule"]["switches"] > 0
+    assert locked.checks["schedule"]["interleavings"] == []  # the lock keeps others out
     assert run(session, "pipeline", seed=seed, probability=0.2).value == [2 * i for i in range(40)]
     assert run(session, "gate", seed=seed).value == [1]
 

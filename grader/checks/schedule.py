@@ -10,7 +10,9 @@ probability, to a thread drawn by one seeded generator. A thread that must wait 
 `Barrier`; `Thread.join`; `time.sleep`) tries without blocking and, while it cannot go on,
 gives the baton away and retries when it is given back. The order of every step of the
 student's code is then a function of the seed: the same seed replays the same interleaving,
-instruction for instruction (`trace` is a digest of it; `steps` counts the instructions).
+instruction for instruction (`trace` is a digest of it; `steps` counts the instructions;
+`interleavings` tells the first switches in the middle of a line that another thread then ran,
+the shape of a lost update: `grader.checks.interleaving`).
 
 Also:
 - a thread started by the student's code joins the schedule before anyone takes another
@@ -36,6 +38,7 @@ import threading
 import time
 
 from grader.checks import findings, locks, tracing
+from grader.checks.interleaving import Episodes
 
 _real_sleep = time.sleep
 JOIN_SCHEDULE_SECONDS = 5.0  # a started thread that reaches neither student code nor a wait
@@ -97,6 +100,7 @@ class _Sched:
         self.timeouts = 0
         self.local = _thread._local()  # .free: this thread waits the plain way for now
         self.abandoned = False  # the student's code switched tracing off: nobody is scheduled
+        self.episodes = Episodes(workdir, self._name)  # switches in the middle of a line
 
     # ------------------------------------------------------------ registration
     def _schedulable(self) -> bool:
@@ -153,16 +157,19 @@ class _Sched:
             if self.abandoned:
                 return
             self.steps += 1
+            self.episodes.step(me, frame)
             if len(self.order) > 1 and self.rng.random() < self.probability:
                 ready = self._ready(None)
                 nxt = ready[self.rng.randrange(len(ready))]
                 if nxt != me:
                     self.switches += 1
                     self.digest.update(f"{self.steps}>{self.serial[nxt]};".encode())
+                    self.episodes.switched_out(me, frame)
                     self.owner = nxt
                     self.cond.notify_all()
                     while self.owner != me and not self.abandoned:
                         self.cond.wait()
+                    self.episodes.resumed(me, self.steps)
 
     def _abandon(self) -> None:
         """Tracing was switched off by the student's code, so turns can no longer be taken at
@@ -287,7 +294,8 @@ class _Sched:
         return {"seed": self.seed, "probability": self.probability, "steps": self.steps,
                 "switches": self.switches, "threads": len(self.serial),
                 "trace": self.digest.hexdigest()[:16], "deadlock": self.deadlock,
-                "timeouts": self.timeouts, "intact": tracing.intact()}
+                "timeouts": self.timeouts, "intact": tracing.intact(),
+                "interleavings": self.episodes.found}
 
 
 def _joined(thread) -> None:
