@@ -1,4 +1,5 @@
-"""A private `redis-server` and `grader worker` processes on this machine (tests, benchmarks).
+"""A private `redis-server` (or RabbitMQ node) and `grader worker` processes on this machine
+(tests, benchmarks).
 
     with redis_server(tmp) as redis, worker(course_root, redis.url, name="w1"):
         grade_distributed(course, exercise, entries, out, store, settings=Settings(redis.url))
@@ -7,10 +8,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +67,58 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+class RabbitServer:
+    """A private RabbitMQ node (Debian's `rabbitmq-server`) on 127.0.0.1:`port`, its data and
+    logs in a new folder under /tmp (the node runs as the rabbitmq user, which must reach it;
+    removed by `stop`); the default `guest` user may connect from this machine only."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="pgrader-rabbitmq-"))
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"pgrader{self.port}@localhost"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self, timeout: float = 120.0) -> None:
+        (self.folder / "enabled_plugins").write_text("[].\n")
+        if os.geteuid() == 0:  # Debian's wrapper runs the node as the rabbitmq user
+            subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(self.folder)], check=True)
+        env = {**os.environ, "RABBITMQ_NODENAME": self.node,
+               "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_PORT": str(self.port),
+               "RABBITMQ_DIST_PORT": str(self.dist_port),
+               "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+               "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+               "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
+               "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq"),
+               "RABBITMQ_PID_FILE": str(self.folder / "pid")}
+        log = (self.folder / "server.log").open("ab")
+        self.proc = subprocess.Popen(["rabbitmq-server"], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited with {self.proc.returncode}: "
+                                   + (self.folder / "server.log").read_text()[-2000:])
+            if b"Starting broker... completed" in (self.folder / "server.log").read_bytes():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"rabbitmq-server did not start within {timeout} s")
+
+    def stop(self) -> None:
+        """SIGKILL the node and everything it started (its Erlang VM)."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @contextmanager
