@@ -11,7 +11,6 @@ between threads). The caller records the result in the store.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import tempfile
 import threading
 from pathlib import Path
@@ -27,10 +26,11 @@ class RemoteGrader:
 
     def __init__(self, course: Course, store_url: str, settings):
         from grader.distributed.app import visibility_for
+        from grader.distributed.submit import store_namespace
 
         self.course, self.settings = course, settings
         self.visibility = visibility_for(course.exercises.values(), settings)
-        self.namespace = hashlib.sha256(store_url.encode()).hexdigest()[:16]  # as grade-all's
+        self.namespace = store_namespace(store_url)  # as grade-all's: the same job ids
         self._local = threading.local()
         self._apps: list = []
         self._lock = threading.Lock()

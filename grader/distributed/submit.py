@@ -43,7 +43,7 @@ def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], 
     settings = settings or load_settings(course)
     visibility = visibility_for([exercise], settings)
     app = make_app(settings, visibility)
-    namespace = hashlib.sha256(store.url.encode()).hexdigest()[:16]
+    namespace = store_namespace(store.url)
 
     def bind(request):
         key = request.id if request.kind == "regrade" else "current"
@@ -57,6 +57,11 @@ def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], 
                               sandbox_info={"backend": "distributed"}, grade_with=bind)
     finally:
         app.close()
+
+
+def store_namespace(url: str) -> str:
+    """What job ids of one store share (so two stores never mix up their jobs' results)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def collect(app, settings, namespace: str, request_key: str, resend_after: float,
