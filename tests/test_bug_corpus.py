@@ -18,11 +18,9 @@ SLOW = {"lost_wakeup_event", "rlock_reentry", "queue_consumer_never_stops", "asy
 
 
 def _params():
-    for pair in PAIRS:
-        if pair.grade is None:
-            continue
-        marks = [pytest.mark.slow] if pair.name in SLOW else []
-        yield pytest.param(pair, id=pair.name, marks=marks)
+    return [pytest.param(pair, id=pair.name,
+                         marks=[pytest.mark.slow] if pair.name in SLOW else [])
+            for pair in PAIRS if pair.grade is not None]
 
 
 def test_corpus_is_complete():
