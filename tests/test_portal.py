@@ -282,6 +282,8 @@ def test_hidden_tests_are_never_served(portal, users):
         assert r.status_code == 404 and marker not in r.text, path
     for page in ("/", f"/exercises/{SLUG}", f"/submissions/{portal['ids']['racy']}"):
         assert marker not in alice.get(base + page, timeout=60).text
+    statement = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text  # the README, rendered
+    assert '<div class="markdown">' in statement and "<h2>What to write" in statement
 
 
 def test_rate_limit_per_student(portal, users):
@@ -479,6 +481,25 @@ def test_plots_escape_text_and_ignore_malformed_timings():
     svg = plots.speedup(points)
     assert svg.startswith('<svg class="speedup"') and svg.count("<polyline") == 2
     assert plots.speedup_points({"timings": "no"}) is None and plots.speedup_points({}) is None
+
+
+def test_statement_is_rendered_markdown_with_raw_html_disarmed(tmp_path):
+    import dataclasses
+
+    from grader.course import load_course
+    from grader.portal.views import statement_html
+
+    ex = load_course(ROOT).exercise(SLUG)
+    html = str(statement_html(ex))
+    assert "<h2>What to write (<code>solution.py</code>)</h2>" in html
+    assert '<pre><code class="language-python">class SafeCounter:' in html
+    assert ex.title not in html  # the page's own heading already shows it
+    (tmp_path / "README.md").write_text(
+        "# Another title\n\nSee <script>alert(1)</script> and [this](javascript:alert(1)).\n")
+    html = str(statement_html(dataclasses.replace(ex, root=tmp_path)))
+    assert "<h1>Another title</h1>" in html and "<script>" not in html
+    assert "&lt;script&gt;" in html and "javascript:" not in html
+    assert str(statement_html(dataclasses.replace(ex, root=tmp_path / "none"))) == ""
 
 
 @pytest.mark.parametrize("variant, verdict", [("solution.py", "passed"),

@@ -4,8 +4,8 @@ One server (local backend, the HTTP tests' temporary course holding `locked_coun
 imported from a roster) serves one story, step by step: a student uploads a racy counter and
 sees the race verdict and its seed appear without reloading, then the reference and full
 marks; another student forging her submission id gets 404 and hands in an nbgrader notebook;
-the instructor sees the dashboard and downloads the gradebook. Screenshots of the feedback
-pages and the dashboard go to `$SCREENSHOTS_DIR` (default: a temporary folder;
+the instructor sees the dashboard and downloads the gradebook. Screenshots of the exercise
+page, the feedback pages and the dashboard go to `$SCREENSHOTS_DIR` (default: a temporary folder;
 `SCREENSHOTS_DIR=docs/screenshots` refreshes the docs).
 """
 
@@ -122,6 +122,9 @@ def test_student_sees_the_race_with_its_seed(new_page, portal, shots, story):
     names = zipfile.ZipFile(io.BytesIO(bundle.body())).namelist()
     assert any(n.endswith("solution.py") for n in names)
     assert not any("hidden" in n for n in names), names
+    statement = page.locator("div.markdown")  # the README rendered, its code as code
+    assert statement.locator("h2").count() >= 2 and statement.locator("pre code").count() >= 1
+    page.screenshot(path=str(shots / "exercise.png"), full_page=True)
 
     story["racy"] = submit(page, portal, RACY)
     watch_until_graded(page, portal, story["racy"])

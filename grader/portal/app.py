@@ -25,7 +25,7 @@ from grader.portal import accounts, auth
 from grader.portal.jobs import Grader, Jobs
 from grader.portal.settings import PortalSettings
 from grader.portal.uploads import UploadRefused, save_upload, size_text
-from grader.portal.views import api_status, attempt, score_text, when
+from grader.portal.views import api_status, attempt, score_text, statement_html, when
 from grader.recorded import raw_hash
 from grader.release import release
 from grader.results import late_days
@@ -161,7 +161,7 @@ def create_app(portal: Portal) -> Flask:
     def exercise(slug: str):
         ex = exercise_or_404(slug)
         history = [(job, portal.jobs.grading(job)) for job in portal.jobs.of(g.account.login, slug)]
-        statement = ex.statement.read_text(encoding="utf-8") if ex.statement.is_file() else ""
+        statement = statement_html(ex)
         return render_template("exercise.html", ex=ex, statement=statement, history=history,
                                score_text=score_text, limit=limit,
                                per_hour=portal.settings.submissions_per_hour,

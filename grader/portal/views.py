@@ -9,6 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import mistune
+from markupsafe import Markup
+
 from grader.course import Exercise
 from grader.feedback import _test_view, clean_text
 from grader.portal import plots
@@ -19,6 +22,22 @@ from grader.store.models import Grading
 
 def when(t: dt.datetime | None) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if t else "-"
+
+
+# Raw HTML in a statement is shown as text, and javascript:/data: links are disarmed.
+_markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+
+
+def statement_html(exercise: Exercise) -> Markup:
+    """The exercise's statement (its README, Markdown) as HTML, without a first heading that
+    only repeats the title the page already shows."""
+    if not exercise.statement.is_file():
+        return Markup("")
+    text = exercise.statement.read_text(encoding="utf-8")
+    first, _, rest = text.partition("\n")
+    if first.startswith("# ") and first[2:].strip() == exercise.title.strip():
+        text = rest
+    return Markup(_markdown(text))
 
 
 def score_text(grading: Grading | None) -> str:
