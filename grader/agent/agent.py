@@ -21,11 +21,12 @@ import sys
 import threading
 import time
 
-from grader.agent import audit, channel, codec
+from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
-from grader.checks import codeclass
+from grader.checks import codeclass, findings
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
+_exit = os._exit  # bound before the student's code could rebind os._exit
 PROBE_FILE = codeclass.PROBE_FILE
 VISIBLE = ("grader.checks.workitems",)  # grader modules the student's processes may import
 _stack_files: list = []
@@ -97,12 +98,16 @@ class _Missing(Exception):
         super().__init__(f"{module}.py defines no '{name}'")
 
 
-def _stop(check) -> dict:
-    """A check's report; a check broken by the student's code reports that it could not run."""
+def _stop(check, stop, changed: list[str]) -> dict:
+    """A check's report, from its own `stop` as it was before the student's code ran; a check
+    the student's code broke or tampered with reports that it could not run, and why."""
     try:
-        return check.stop()
+        report = stop(check)
     except Exception as exc:  # noqa: BLE001
         return {"intact": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    if changed and isinstance(report, dict):
+        report = {**report, "intact": False, "tampered": changed[:5]}
+    return report
 
 
 def _platform_helpers() -> list[int]:
@@ -143,26 +148,18 @@ def _tracer_hooks() -> list:
     return [tracing.hook()] if tracing.hook() is not None else []
 
 
-def _reporter(line: channel.AgentLine | None):
-    """Where the audit hook's evidence goes: down the agent's line at once (it survives a crash
-    or a hang); in a child process, which has no line, into its findings file."""
-    from grader.checks import findings
-
-    agent = os.getpid()
-
-    def report(item: dict) -> None:
-        if line is not None and os.getpid() == agent:
-            line.evidence(item)
-        else:
-            findings.report("tampering", **item)
-    return report
+def _tampering(item: dict) -> None:
+    """Evidence of tampering, at once, into the process's findings file (it survives a crash or
+    a hang; the output folder is closed to the student's code). Nothing here leads to the
+    agent's line: the audit hook's graph must not lead the student to the key."""
+    findings.report("tampering", **item)
 
 
 def run(request: dict, line: channel.AgentLine) -> dict:
     workdir = os.getcwd()
     outdir, rundir = request["outdir"], request["rundir"]
     _arm_stack_dump(outdir)
-    from grader.checks import findings, start_checks
+    from grader.checks import start_checks
 
     findings.set_outdir(outdir)
     rank = _rank(request)
@@ -174,7 +171,9 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         multiprocessing.set_start_method(request["start_method"], force=True)
     sys.path.append(workdir)
     shm_before = _shared_memory()
-    policy = audit.Policy(workdir, rundir, report=_reporter(line), allowed_hooks=_tracer_hooks())
+    policy = audit.Policy(workdir, rundir, report=_tampering, allowed_hooks=_tracer_hooks())
+    stops = [(check, type(check).stop) for check in checks]  # the methods as they are now
+    snapshot = integrity.Snapshot(checks)
     hidden = _hide_grader()
     audit.install(policy)
     try:
@@ -209,7 +208,10 @@ def run(request: dict, line: channel.AgentLine) -> dict:
                                                          "frames": []})
         return result
     finally:
-        result["checks"] = {c.name: _stop(c) for c in checks}
+        changed = snapshot.changes()
+        for change in changed:
+            _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
+        result["checks"] = {check.name: _stop(check, stop, changed) for check, stop in stops}
         sys.modules.update(hidden)
         result["platform_helpers"] = _platform_helpers()
         leaked = _leaked_shared_memory(shm_before)
@@ -232,7 +234,7 @@ def main() -> None:
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:
         from grader.checks import mpi_setup
         mpi_setup.finalize()
-    os._exit(0)  # leftover non-daemon threads must not keep the process alive
+    _exit(0)  # leftover non-daemon threads must not keep the process alive
 
 
 def child() -> None:
@@ -243,9 +245,6 @@ def child() -> None:
         return
     _arm_stack_dump(outdir)
     _undumpable()
-    from grader.checks import findings
-
     findings.set_outdir(outdir)
-    report = _reporter(None)
     _hide_grader()
-    audit.install(audit.Policy(os.getcwd(), os.path.dirname(outdir), report=report))
+    audit.install(audit.Policy(os.getcwd(), os.path.dirname(outdir), report=_tampering))

@@ -12,8 +12,8 @@ Agents report back on the same connection with frames
 
     type (1 byte) | length (4 bytes, big-endian) | HMAC-SHA256(key, type + length + payload) | payload
 
-of three types: `C` (the student's function is being called: the timeout starts), `E` (evidence
-of tampering the audit hook saw) and `R` (the result, once). The student's code runs in the
+of two types: `C` (the student's function is being called: the timeout starts) and `R` (the
+result, once). The student's code runs in the
 agent's process and can write into the socket, but it cannot sign a frame without the key, which
 lives only in the agent's memory (frames, the garbage collector and ctypes are closed to it, and
 the process is not dumpable). So a forged, garbled or extra frame, or a second result, makes the
@@ -22,7 +22,8 @@ request the student's crash, never a result. Standard library only (runs in the 
 
 from __future__ import annotations
 
-import hashlib
+import _hashlib
+import _json
 import hmac
 import json
 import os
@@ -30,12 +31,16 @@ import socket
 import struct
 import threading
 
-CALLED, EVIDENCE, RESULT, REQUEST = b"C", b"E", b"R", b"Q"
+CALLED, RESULT, REQUEST = b"C", b"R", b"Q"
+
+
+def _no_default(obj):
+    raise TypeError(f"{type(obj).__name__} is not plain data")
+
 HEADER = struct.Struct(">cI")
 MAC_BYTES = 32
 MAX_RESULT = 64 * 2**20  # a result larger than this is the student's fault
 MAX_SMALL = 64 * 1024  # any other frame
-MAX_EVIDENCE_FRAMES = 100
 SOCKET_NAME = "agent.sock"
 ENV = "PGRADER_SOCKET"
 
@@ -44,16 +49,35 @@ class ChannelError(Exception):
     """What came over the line was not what an honest agent sends (the student's doing)."""
 
 
+# Bound now, before any student code runs in the agent, and all C: the student's code could
+# replace `hmac.new`, `json.dumps` or the JSON encoder's methods in their modules (shared by the
+# whole process) to catch the key or to rewrite a result before it is signed.
+_hmac_digest, _compare = _hashlib.hmac_digest, hmac.compare_digest
+_c_encoder = _json.make_encoder({}, _no_default, _json.encode_basestring_ascii, None, ": ", ", ",
+                                False, False, True)
+
+
+def _dumps(obj) -> bytes:
+    """JSON of plain data (what the agent sends), by the C encoder alone."""
+    return "".join(_c_encoder(obj, 0)).encode()
+
+
 def _mac(key: bytes, kind: bytes, payload: bytes) -> bytes:
-    return hmac.new(key, kind + len(payload).to_bytes(4, "big") + payload, hashlib.sha256).digest()
+    return _hmac_digest(key, kind + len(payload).to_bytes(4, "big") + payload, "sha256")
 
 
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
+class _Cut(EOFError):
+    """The line ended in the middle of a frame."""
+
+
+def _recv_exact(conn: socket.socket, n: int, first: bool = False) -> bytes:
+    """`n` bytes; EOFError if the line ends before the first of them when `first` (a clean end
+    between frames), `_Cut` if it ends anywhere else."""
     chunks, got = [], 0
     while got < n:
         chunk = conn.recv(min(n - got, 1 << 20))
         if not chunk:
-            raise EOFError
+            raise EOFError if first and not got else _Cut
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
@@ -67,38 +91,32 @@ class AgentLine:
     def __init__(self, conn: socket.socket, key: bytes, request: dict):
         self._conn, self._key, self.request = conn, key, request
         self._lock = threading.Lock()  # created before the student's code can replace Lock
-        self._evidence_sent = 0
+        self._sendall = conn.sendall  # bound now: socket.socket's methods can be replaced later
+        self._shutdown = conn.shutdown
         fd = conn.fileno()
-        os.register_at_fork(after_in_child=lambda: _forget(conn, fd))
+        ident = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+        os.register_at_fork(after_in_child=lambda: _forget(conn, fd, ident))
 
     def send(self, kind: bytes, payload: bytes) -> None:
         frame = HEADER.pack(kind, len(payload)) + _mac(self._key, kind, payload) + payload
         with self._lock:
-            self._conn.sendall(frame)
+            self._sendall(frame)
 
     def called(self) -> None:
         self.send(CALLED, b"")
 
-    def evidence(self, item: dict) -> None:
-        """Tell the supervisor at once (it survives a crash or a hang); never raises."""
-        if self._evidence_sent >= MAX_EVIDENCE_FRAMES:
-            return
-        self._evidence_sent += 1
-        try:
-            self.send(EVIDENCE, json.dumps(item, default=repr).encode()[:MAX_SMALL])
-        except (OSError, ValueError):
-            pass
-
     def result(self, result: dict) -> None:
-        self.send(RESULT, json.dumps(result).encode())
-        self._conn.shutdown(socket.SHUT_WR)
+        self.send(RESULT, _dumps(result))
+        self._shutdown(socket.SHUT_WR)
 
 
-def _forget(conn: socket.socket, fd: int) -> None:
-    """In a forked child: the line belongs to the parent agent alone."""
+def _forget(conn: socket.socket, fd: int, ident: tuple) -> None:
+    """In a forked child: the line belongs to the parent agent alone (if `fd` is still it)."""
     try:
-        conn.detach()
-        os.close(fd)
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) == ident:
+            conn.detach()
+            os.close(fd)
     except OSError:
         pass
 
@@ -125,7 +143,6 @@ class Link:
         self.key = os.urandom(32)
         self.called = False
         self.result: bytes | None = None
-        self.evidence: list[bytes] = []
         self.problem = ""  # why the line cannot be believed (the student's doing)
         self.thread = threading.Thread(target=self._read, daemon=True, name=f"link-{pid}")
 
@@ -138,25 +155,24 @@ class Link:
         try:
             while True:
                 try:
-                    kind, length = HEADER.unpack(_recv_exact(self.conn, HEADER.size))
+                    kind, length = HEADER.unpack(_recv_exact(self.conn, HEADER.size, first=True))
+                except _Cut:
+                    raise
                 except EOFError:
                     return
                 if self.result is not None:
                     raise ChannelError("it wrote more after its result")
                 limit = MAX_RESULT if kind == RESULT else MAX_SMALL
-                if kind not in (CALLED, EVIDENCE, RESULT):
+                if kind not in (CALLED, RESULT):
                     raise ChannelError(f"an unknown frame type {kind!r}")
                 if length > limit:
                     raise ChannelError(f"a frame of {length} bytes")
                 mac = _recv_exact(self.conn, MAC_BYTES)
                 payload = _recv_exact(self.conn, length)
-                if not hmac.compare_digest(mac, _mac(self.key, kind, payload)):
+                if not _compare(mac, _mac(self.key, kind, payload)):
                     raise ChannelError("a frame the agent did not sign")
                 if kind == CALLED:
                     self.called = True
-                elif kind == EVIDENCE:
-                    if len(self.evidence) < MAX_EVIDENCE_FRAMES:
-                        self.evidence.append(payload)
                 else:
                     self.result = payload
         except EOFError:
@@ -181,20 +197,21 @@ class Switchboard:
     def __init__(self, rundir: str, expected: int, request: dict, is_ours):
         self.path = os.path.join(rundir, SOCKET_NAME)
         self.expected, self.request, self.is_ours = expected, request, is_ours
-        self.links: list[Link] = []
+        self.links: list[Link] = []  # every accepted agent, in the order they connected
         self.refused: list[str] = []
-        self._pending: list[Link] = []
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(self.path)
         os.chmod(self.path, 0o666)  # the agents run as the student
         self._listener.listen(64)
         self._stop = False
+        self._accepted: list[Link] = []
         self._thread = threading.Thread(target=self._accept, daemon=True, name="switchboard")
         self._thread.start()
 
     def _accept(self) -> None:
         seen: set[int] = set()
-        while not self._stop and len(self._pending) < self.expected:
+        pending: list[Link] = []
+        while not self._stop and len(pending) < self.expected:
             try:
                 conn, _ = self._listener.accept()
             except OSError:
@@ -207,17 +224,22 @@ class Switchboard:
                 conn.close()
                 continue
             seen.add(pid)
-            self._pending.append(Link(conn, pid))
+            pending.append(Link(conn, pid))
+        self._accepted = pending
         if not self._stop:
-            for link in self._pending:  # all connected: only now may anyone run student code
+            for link in pending:  # all connected: only now may anyone run student code
                 try:
                     link.start(self.request)
                 except OSError as exc:
                     link.problem = f"the request could not be handed over ({exc})"
-            self.links = list(self._pending)
+            self.links = pending
         self._close_listener()
 
     def _close_listener(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept()
+        except OSError:
+            pass
         try:
             self._listener.close()
             os.unlink(self.path)
@@ -231,5 +253,5 @@ class Switchboard:
         self._stop = True
         self._close_listener()
         self._thread.join(timeout=2)
-        for link in self._pending:
+        for link in getattr(self, "_accepted", []):
             link.close()
