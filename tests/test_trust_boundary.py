@@ -604,3 +604,35 @@ def test_no_request_in_any_command_line_or_environment(tmp_path):
     seen = codec.decode(reply["value"])
     assert "grader.agent.supervisor" in seen  # the supervisor's command line was readable...
     assert "_probe_with_a_secret_name" not in seen and "probe" not in seen  # ...and said nothing
+
+
+FINGERPRINT = """
+import sys, threading, _thread
+
+
+class C:
+    pass
+
+
+def fingerprint():
+    lock = threading.Lock()
+    return [type(lock).__module__, type(lock).__name__, repr(lock).split(" at ")[0],
+            sys.gettrace() is None, threading.gettrace() is None,
+            C.__setattr__ is object.__setattr__, threading.Thread.start.__qualname__,
+            type(threading.RLock()).__name__]
+"""
+
+
+def test_checked_and_plain_requests_look_alike_to_the_students_code(tmp_path):
+    """What code written to behave only while observed looks at answers the same with the race
+    checks on and off (tests/attacks/instrumentation_detect)."""
+    (tmp_path / "solution.py").write_text(textwrap.dedent(FINGERPRINT))
+    seen = []
+    with LocalBackend().open(tmp_path, Limits()) as session:
+        for checks in ({}, {"lockset": {}}, {"preempt": {"seed": 1}}):
+            reply = session.call({"kind": "call", "module": "solution", "function": "fingerprint",
+                                  "args": codec.encode([]), "timeout": 10, "checks": checks})
+            assert reply["status"] == "ok", reply
+            seen.append(codec.decode(reply["value"]))
+    assert seen[0] == seen[1] == seen[2], seen
+    assert seen[0][:5] == ["_thread", "lock", "<unlocked _thread.lock object", True, True]

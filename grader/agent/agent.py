@@ -23,7 +23,7 @@ import time
 
 from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
-from grader.checks import codeclass, findings
+from grader.checks import codeclass, findings, locks, lockset
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
@@ -164,6 +164,8 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     findings.set_outdir(outdir)
     rank = _rank(request)
     result: dict = {"rank": rank}
+    locks.install(workdir)  # in every request: checked and plain runs look alike
+    lockset.patch_threads()
     checks = start_checks(request.get("checks") or {}, workdir)
     if request.get("start_method"):
         import multiprocessing
@@ -182,9 +184,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
             result.update(status="import-error", exception=exception_record(exc, workdir))
             return result
-        for check in checks:
-            if hasattr(check, "after_import"):
-                check.after_import(module)
+        lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
             fn, is_probe = _target(request, module)
             args = codec.decode(request.get("args", []))

@@ -41,7 +41,7 @@ import time
 from grader.agent import channel, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
-from grader.checks import workitems
+from grader.checks import mpi_setup, workitems
 
 REPLY_MARK = "@@pgrader-reply@@ "
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
@@ -128,8 +128,29 @@ def _signal_all(pids, sig) -> None:
             pass
 
 
-def _kill_tree(root: int, deadline: float = 3.0) -> None:
+def _sweep(user: dict | None) -> None:
+    """With the student's own uid, SIGKILL every process of that uid at once (kill(-1)): one
+    sweep outruns any fork bomb, where signalling pid by pid from a /proc scan does not. Only
+    where the student has a uid of its own (never the grader's: the local backend)."""
+    if not user:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become(user)
+            for _ in range(50):
+                try:
+                    os.kill(-1, signal.SIGKILL)  # every process of this uid but this one
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _kill_tree(root: int, deadline: float = 3.0, user: dict | None = None) -> None:
     """SIGKILL every descendant until none is left (a fork bomb keeps forking meanwhile)."""
+    _sweep(user)
     end = time.monotonic() + deadline
     while True:
         tree = descendants(root)
@@ -187,7 +208,7 @@ def _argv(request: dict) -> list[str]:
     return [mpiexec, "-n", str(ranks), *agent]
 
 
-def _env(workdir: str, socket_path: str) -> dict:
+def _env(workdir: str, socket_path: str, request: dict) -> dict:
     env = {
         "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
         "HOME": workdir,
@@ -204,6 +225,10 @@ def _env(workdir: str, socket_path: str) -> dict:
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
+    if request.get("ranks") and (request.get("mpi") or {}).get("strict"):
+        shim = mpi_setup.shim_library()  # every standard send synchronous, below Python
+        if shim:
+            env["LD_PRELOAD"] = shim
     return env
 
 
@@ -328,7 +353,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     proc = subprocess.Popen([*wrapper, *_argv(request)], cwd=workdir,
-                            env=_env(workdir, board.path), stdin=subprocess.DEVNULL,
+                            env=_env(workdir, board.path, request), stdin=subprocess.DEVNULL,
                             stdout=stdout, stderr=stderr, preexec_fn=_rlimits(request))
     samples: list[tuple[float, float]] = []
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
@@ -355,10 +380,10 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
                    "processes": len(own_cpu), "peak_running": peak_running, "own_cpu": own_cpu}
     if timed_out:
-        reply.update(_kill_hang(outdir, workdir, samples, sources))
+        reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user")))
     else:
         left = _leftovers(me)  # anything still alive now was left behind by the student's code
-        _kill_tree(me)
+        _kill_tree(me, user=request.get("agent_user"))
     proc.wait()
     time.sleep(0.01)
     _reap()
@@ -464,7 +489,7 @@ def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
     return found[:limit]
 
 
-def _kill_hang(outdir: str, workdir: str, samples, sources) -> dict:
+def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None) -> dict:
     """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
     then read what the processes wrote (nothing of theirs runs while we parse)."""
     me = os.getpid()
@@ -480,7 +505,7 @@ def _kill_hang(outdir: str, workdir: str, samples, sources) -> dict:
              if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))][:MAX_STACK_FILES]
     _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
     time.sleep(0.3)
-    _kill_tree(me)
+    _kill_tree(me, user=user)
     stacks = []
     for pid in armed:
         got = read_untrusted(os.path.join(outdir, f"stacks-{pid}.txt"), MAX_STACK_BYTES)

@@ -104,7 +104,7 @@ def _parse_block(lines: list[str]) -> dict:
     head = lines[0].strip()[:300]
     finding: dict = {"kind": "other", "message": head}
     for pattern, kind, names in _HEADS:
-        m = pattern.match(head)
+        m = pattern.search(head)  # anywhere: text the student wrote in front cannot hide it
         if m:
             finding["kind"] = kind
             finding.update(zip(names, m.groups()))

@@ -167,3 +167,14 @@ def report(static: list[dict], runtime: list[dict]) -> dict:
     if not static and not runtime:
         return {}
     return {"flagged": True, "static": static[:MAX_FINDINGS], "runtime": runtime[:MAX_FINDINGS]}
+
+
+def flagged(results) -> list[dict]:
+    """The students whose current result is flagged, with their evidence, by name."""
+    out = []
+    for r in results:
+        block = getattr(r, "suspicion", None) or {}
+        if block.get("flagged"):
+            out.append({"student": r.student, "static": block.get("static") or [],
+                        "runtime": block.get("runtime") or []})
+    return sorted(out, key=lambda f: f["student"])
