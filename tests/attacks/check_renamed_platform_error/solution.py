@@ -1,6 +1,7 @@
 """Attack: turn the race tests into platform errors ("not graded", every run). The racy no_lock
 counter gives the lockset check object (reached through the __setattr__ wrapper the agent puts
-on the student's classes in every request: its __globals__ are lockset's module) a new `name`.
+on the student's classes in every request: its module globals are
+lockset's) a new `name`.
 The agent files each check's report under check.name, so the reply has no "lockset" report;
 check_report() on the host then raises SandboxFault ("the lockset check did not report"), a
 grader-error: the submission is "not graded (platform error)" and retried forever. An instance
