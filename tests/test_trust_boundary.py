@@ -347,10 +347,7 @@ def _raw(board) -> socket.socket:
 
 def _link(board) -> channel.Link:
     """The board's one link, once its reader has seen the end of the line."""
-    deadline = time.monotonic() + 5
-    while not board.links and time.monotonic() < deadline:
-        time.sleep(0.01)
-    board.links[0].thread.join(5)
+    board.settle()
     return board.links[0]
 
 

@@ -110,17 +110,21 @@ def _stop(check, stop, changed: list[str]) -> dict:
     return report
 
 
-def _platform_helpers() -> list[int]:
-    """Pids of multiprocessing's own helper processes (resource tracker, fork server): they exit
-    once this process has, so the supervisor must not count them as the student's leftovers."""
-    found = []
-    tracker = sys.modules.get("multiprocessing.resource_tracker")
-    forkserver = sys.modules.get("multiprocessing.forkserver")
-    if tracker is not None:
-        found.append(getattr(getattr(tracker, "_resource_tracker", None), "_pid", None))
-    if forkserver is not None:
-        found.append(getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None))
-    return [pid for pid in found if isinstance(pid, int)]
+def _threads_left() -> list[dict]:
+    """The threads still alive besides the main one, read from their plain data only: a Thread
+    subclass's `name`, `daemon` or `is_alive` is the student's code, and none of it may run
+    once the call is over."""
+    left = []
+    for t in list(threading._active.values()) + list(threading._limbo.values()):
+        if t is threading.main_thread():
+            continue
+        state = vars(t)
+        if state.get("_is_stopped") is True:
+            continue
+        name = state.get("_name")
+        left.append({"name": name[:100] if type(name) is str else "?",
+                     "daemon": state.get("_daemonic") is True})
+    return left[:20]
 
 
 def _undumpable() -> None:
@@ -174,9 +178,10 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     sys.path.append(workdir)
     shm_before = _shared_memory()
     policy = audit.Policy(workdir, rundir, report=_tampering, allowed_hooks=_tracer_hooks())
-    stops = [(check, type(check).stop) for check in checks]  # the methods as they are now
+    # each check's name and stop() as they are now: the student's code may rename or rebind them
+    stops = [(check.name, check, type(check).stop) for check in checks]
     snapshot = integrity.Snapshot(checks)
-    hidden = _hide_grader()
+    _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
     audit.install(policy)
     try:
         try:
@@ -187,6 +192,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
             fn, is_probe = _target(request, module)
+            request.pop("probe", None)  # compiled: the hidden test's source is needed no more
             args = codec.decode(request.get("args", []))
             kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))
             line.called()  # the timeout starts now
@@ -208,20 +214,15 @@ def run(request: dict, line: channel.AgentLine) -> dict:
                                                          "frames": []})
         return result
     finally:
-        changed = snapshot.changes()
-        for change in changed:
-            _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
-        result["checks"] = {check.name: _stop(check, stop, changed) for check, stop in stops}
-        sys.modules.update(hidden)
-        result["platform_helpers"] = _platform_helpers()
+        # From here on no student code runs: plain data is read, the grader's own code reports.
+        result["leftover_threads"] = _threads_left()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:
             result["leaked_shared_memory"] = leaked
-        result["leftover_threads"] = [
-            {"name": str(t.name)[:100], "daemon": bool(t.daemon)}
-            for t in threading.enumerate()
-            if t is not threading.main_thread() and t.is_alive()
-        ][:20]
+        changed = snapshot.changes()
+        for change in changed:
+            _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
+        result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
 
 
 def main() -> None:
