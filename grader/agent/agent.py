@@ -23,7 +23,7 @@ import time
 
 from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
-from grader.checks import codeclass, findings, locks, lockset
+from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
@@ -80,13 +80,33 @@ def _rank(request: dict) -> int:
     return mpi_setup.init(request.get("mpi", {}))
 
 
-def _target(request: dict, module):
+def _probe_builtins() -> dict:
+    """The built-ins the hidden test's probe runs with, taken before the student's module is
+    imported: the student's code may rebind `len` or `time.perf_counter` for everyone, but not
+    for the probe. Its `import time` gets a private copy of the time module as it was then (the
+    checks' own patches included: a scheduled `sleep` stays scheduled)."""
+    import builtins
+    import types
+
+    frozen_time = types.ModuleType("time", time.__doc__)
+    frozen_time.__dict__.update(vars(time))
+    real_import = builtins.__import__
+
+    def probe_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "time" and level == 0:
+            return frozen_time
+        return real_import(name, globals, locals, fromlist, level)
+
+    return {**vars(builtins), "__import__": probe_import}
+
+
+def _target(request: dict, module, probe_builtins: dict):
     if request["kind"] == "call":
         fn = getattr(module, request["function"], None)
         if fn is None:
             raise _Missing(request["function"], module.__name__)
         return fn, False
-    namespace: dict = {"__name__": "grader_probe"}
+    namespace: dict = {"__name__": "grader_probe", "__builtins__": probe_builtins}
     code = compile(request["probe"]["source"], PROBE_FILE, "exec")
     codeclass.trust(code)  # the hidden test's code: the grader's, whatever it calls
     exec(code, namespace)
@@ -148,7 +168,6 @@ def _hide_grader() -> dict:
 
 def _tracer_hooks() -> list:
     """The trace functions our checks installed (threading re-installs them in new threads)."""
-    from grader.checks import tracing
     return [tracing.hook()] if tracing.hook() is not None else []
 
 
@@ -170,6 +189,8 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     result: dict = {"rank": rank}
     locks.install(workdir)  # in every request: checked and plain runs look alike
     lockset.patch_threads()
+    schedule.patch_threading()
+    tracing.install_baseline()
     checks = start_checks(request.get("checks") or {}, workdir)
     if request.get("start_method"):
         import multiprocessing
@@ -181,6 +202,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     # each check's name and stop() as they are now: the student's code may rename or rebind them
     stops = [(check.name, check, type(check).stop) for check in checks]
     snapshot = integrity.Snapshot(checks)
+    probe_builtins = _probe_builtins()
     _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
     audit.install(policy)
     try:
@@ -191,7 +213,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             return result
         lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
-            fn, is_probe = _target(request, module)
+            fn, is_probe = _target(request, module, probe_builtins)
             request.pop("probe", None)  # compiled: the hidden test's source is needed no more
             args = codec.decode(request.get("args", []))
             kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))

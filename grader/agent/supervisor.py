@@ -215,7 +215,7 @@ def _rlimits(request: dict):
             pids = int(limits.get("pids", 256))
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
-        os.nice(10)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
+        os.nice(5)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
         if request.get("agent_user"):
             _become(request["agent_user"])  # the student cannot signal or trace us
     return apply

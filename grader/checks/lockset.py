@@ -235,9 +235,8 @@ def patch_threads() -> None:
 
     def patched_start(self):
         check = _CHECK
-        if check is not None:
-            self._pg_parent = check.me().serial
-            self._pg_started_at = next(_counter)
+        self._pg_parent = check.me().serial if check is not None else None
+        self._pg_started_at = next(_counter)
         return start(self)
 
     def patched_join(self, timeout=None):

@@ -39,7 +39,7 @@ def _local(frame, event, arg):
 
 
 def _global(frame, event, arg):
-    if event == "call" and _is_student(frame.f_code):
+    if event == "call" and _callbacks and _is_student(frame.f_code):
         frame.f_trace_opcodes = True
         return _local
     return None
@@ -55,16 +55,23 @@ def _hidden(real):
     return gettrace
 
 
-def install(workdir: str, callback) -> None:
-    """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
+def install_baseline() -> None:
+    """The tracer, installed in every request, checked or not (the agent calls this): with no
+    check subscribed it traces no opcode, but the student's code sees the same tracing state
+    whether a check runs or not."""
     global _installed
-    _callbacks.append(callback)
     if not _installed:
         _installed = True
         threading.settrace(_global)
         sys.settrace(_global)
         sys.gettrace = _hidden(_real_gettrace)
         threading.gettrace = _hidden(_real_thread_gettrace)
+
+
+def install(workdir: str, callback) -> None:
+    """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
+    install_baseline()
+    _callbacks.append(callback)
 
 
 def hook():

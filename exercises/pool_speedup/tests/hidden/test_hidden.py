@@ -12,11 +12,12 @@ in the wall time whatever the load, since sleeping needs no CPU.
 
 import random
 
+from grader.checks import workitems
 from grader.testing import (Failed, StudentError, Verdict, expect_equal, expect_parallel,
                             record_evidence)
 
 TIMEOUT = 10
-CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.1 s of CPU here
+CPU_ITEM = 20_000_000  # sum(range(CPU_ITEM)): 0.1 s to 0.5 s of CPU, well above a worker's start
 SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 
@@ -67,13 +68,14 @@ def _bad_kind(mod):
 
 def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
-    sizes = [CPU_ITEM] * 8
-    what = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
+    sizes = [CPU_ITEM + i for i in range(8)]  # 8 different items: each must run exactly once
+    what = f"parallel_map(sum, <8 ranges of about {CPU_ITEM}>, 2, 'process')"
     got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
     judged = student.last
     expect_equal(got, [sum(range(n)) for n in sizes], what)
     _record_timings(student, sizes, judged.wall)
     expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
+                    items=[workitems.digest((range(n),)) for n in sizes],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
                          "with `workers` processes, and hand it all the items before waiting "
                          "for any result.")
