@@ -362,6 +362,11 @@ def probe_disassembly():
     return dis.Bytecode(PROBE_FN).dis()
 
 
+def environment():
+    import os
+    os.environ["LD_PRELOAD"] = ""
+
+
 def native_module():
     import importlib.machinery, shutil, socket, sys
     library = socket._socket.__file__  # any extension module: a copy of the standard library's
@@ -375,7 +380,7 @@ ROUTE_NAMES = ["getframe", "current_frames", "inspect_frame", "inspect_stack", "
                "proc_fd", "out_folder", "out_folder_by_library", "spawn", "system",
                "import_grader", "spoofed_compile", "spoofed_code", "frames_by_library_iteration",
                "locals_by_summary", "probe_code", "probe_coroutine_code", "probe_disassembly",
-               "native_module"]
+               "native_module", "environment"]
 
 
 def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):

@@ -16,6 +16,8 @@ hook that cannot be removed, and refuses student code the ways in:
 * importing the grader's modules (the live ones are hidden from `sys.modules` anyway), and
   loading an extension module (native code) from anywhere but the installed libraries;
 * compiling code under the name of a grader or library file (the checks trust those names);
+* changing the environment the grader's tools rely on (LD_PRELOAD, OCLGRIND_*, OCL_ICD_*...):
+  a child started without it would run unwatched;
 * starting other programs (subprocess, os.system, os.exec*, os.posix_spawn): they would run
   without this hook (libraries the exercises use, multiprocessing, pp, Celery, still may).
 
@@ -239,15 +241,28 @@ def _check(event: str, args: tuple, caller) -> None:
             if k == STUDENT:
                 _deny(f"compiling code under the name {filename!r}", frame, event, str(filename))
         return
+    if event in ("os.putenv", "os.unsetenv"):
+        key = args[0] if args else b""
+        key = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        if key.startswith(_GUARDED_ENV):
+            k, frame = _decider(caller, True)  # os.environ acts for whoever changes it
+            if k == STUDENT:
+                _deny(f"changing the environment variable {key}", frame, event, key)
+        return
     if event == "marshal.loads":
         k, frame = _decider(caller, False)
         if k == STUDENT:
             _deny("marshal.loads() (code objects from bytes)", frame, event)
 
 
+# What the grader's tools and the agent's children rely on: a child started without them would
+# run unwatched (Oclgrind's preload, the MPI shim, the OpenCL loader's configuration).
+_GUARDED_ENV = ("LD_PRELOAD", "LD_LIBRARY_PATH", "OCLGRIND", "OCL_ICD", "OPENCL_VENDOR_PATH",
+                "PGRADER", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "MPIR_CVAR", "HYDRA")
 _WATCHED = frozenset({"object.__getattr__", "sys._getframe", "sys._current_frames", "sys.settrace",
                       "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                      "import", "compile", "code.__new__", "marshal.loads"}
+                      "import", "compile", "code.__new__", "marshal.loads", "os.putenv",
+                      "os.unsetenv"}
                      | _CTYPES_EVENTS | _PATH_EVENTS | _SPAWN_EVENTS)
 _WATCHED_ATTRS = FRAME_ATTRS | _CODE_ATTRS
 

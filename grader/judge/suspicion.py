@@ -95,6 +95,8 @@ STRINGS = {
     "request.json": "looks for the grader's request",
     "_getframe": "names a frame function (getattr by name)",
     "settrace": "names a trace function (getattr by name)",
+    "gettrace": "names the function that tells whether a tracer runs (getattr by name)",
+    "getprofile": "names the function that tells whether a profiler runs (getattr by name)",
     "__globals__": "names a function's globals (getattr by name)",
     "__closure__": "names a function's closure (getattr by name)",
 }
