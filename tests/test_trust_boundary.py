@@ -50,7 +50,13 @@ if __name__ == "__main__":
     codeclass.trust(probe_code)
     probe = {{}}
     exec(probe_code, probe)
-    audit.install(audit.Policy({work!r}, {run!r}, report=seen.append))
+    from grader.checks import locks, lockset, schedule, tracing
+    locks.install({work!r}); lockset.patch_threads(); schedule.patch_threading()
+    tracing.install_baseline()  # the wrappers every request has, as the agent installs them
+    policy = audit.Policy({work!r}, {run!r}, report=seen.append, allowed_hooks=[tracing.hook()])
+    from grader.agent.agent import _hide_grader
+    _hide_grader()
+    audit.install(policy)
     import student
     student.PROBE_FN, student.PROBE_STEP = probe["probe_fn"], probe["probe_step"]
     out = {{}}
@@ -149,6 +155,17 @@ def spawn_pool():
         return list(pool.map(sq, range(3)))
 
 
+def by_reference():  # the checks' wrappers pickle as the library functions they stand in for
+    import sys
+    for fn in (time.sleep, sys.gettrace, threading.gettrace, threading.Thread.start,
+               threading.Thread.join):
+        assert pickle.loads(pickle.dumps(fn)) is fn, fn
+    p = mp.get_context("spawn").Process(target=time.sleep, args=(0.01,))
+    p.start()
+    p.join()
+    return p.exitcode
+
+
 def process_queue():
     q = mp.Queue()
     p = mp.Process(target=q.put, args=(5,))
@@ -201,7 +218,7 @@ def signal_handler():
     return got == [None]  # handlers get no frame
 """
 HONEST_NAMES = ["logging_", "tracebacks", "thread_exception", "shared_ctypes", "fork_pool",
-                "spawn_pool", "process_queue", "asyncio_debug", "odds_and_ends", "files_and_sync",
+                "spawn_pool", "by_reference", "process_queue", "asyncio_debug", "odds_and_ends", "files_and_sync",
                 "probe_metadata", "stacks_printed", "signal_handler"]
 
 

@@ -39,6 +39,7 @@ import time
 
 from grader.checks import findings, locks, tracing
 from grader.checks.interleaving import Episodes
+from grader.checks.standin import stand_in
 
 _real_sleep = time.sleep
 JOIN_SCHEDULE_SECONDS = 5.0  # a started thread that reaches neither student code nor a wait
@@ -428,11 +429,9 @@ def patch_threading() -> None:
                     return
         _real_sleep(seconds)
 
-    for fn, name in ((patched_start, "start"), (patched_join, "join"),
-                     (patched_bootstrap, "_bootstrap_inner")):
-        fn.__name__, fn.__qualname__ = name, f"Thread.{name}"
-    patched_sleep.__name__ = patched_sleep.__qualname__ = "sleep"
-    patched_sleep.__doc__ = _real_sleep.__doc__
+    for fn, real in ((patched_start, start), (patched_join, join), (patched_bootstrap, bootstrap)):
+        stand_in(fn, "threading", real.__qualname__, real.__doc__)
+    stand_in(patched_sleep, "time", "sleep", _real_sleep.__doc__)
     threading.Thread.start, threading.Thread.join = patched_start, patched_join
     threading.Thread._bootstrap_inner = patched_bootstrap
     time.sleep = patched_sleep

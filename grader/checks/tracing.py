@@ -20,6 +20,7 @@ import sys
 import threading
 
 from grader.checks import codeclass
+from grader.checks.standin import stand_in
 
 _callbacks: list = []
 _events = 0
@@ -45,14 +46,12 @@ def _global(frame, event, arg):
     return None
 
 
-def _hidden(real):
+def _hidden(real, module: str):
     """`sys.gettrace`/`threading.gettrace` as the student's code sees them: None for ours."""
     def gettrace():
         current = real()
         return None if current is _global else current
-    gettrace.__doc__ = real.__doc__
-    gettrace.__name__ = gettrace.__qualname__ = real.__name__
-    return gettrace
+    return stand_in(gettrace, module, real.__name__, real.__doc__)
 
 
 def install_baseline() -> None:
@@ -64,8 +63,8 @@ def install_baseline() -> None:
         _installed = True
         threading.settrace(_global)
         sys.settrace(_global)
-        sys.gettrace = _hidden(_real_gettrace)
-        threading.gettrace = _hidden(_real_thread_gettrace)
+        sys.gettrace = _hidden(_real_gettrace, "sys")
+        threading.gettrace = _hidden(_real_thread_gettrace, "threading")
 
 
 def install(workdir: str, callback) -> None:
