@@ -757,4 +757,6 @@ def test_the_probe_keeps_the_clock_and_builtins_the_students_code_bent(tmp_path)
                               "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
     assert reply["status"] == "ok", reply
     assert codec.decode(reply["value"]) == [0.2, [3, 1]]
-    assert reply["call_wall"] >= 0.2  # measured by the supervisor
+    # Measured by the supervisor, between the arrivals of two signed frames: within their delivery
+    # jitter (a frame read a few ms late by a busy supervisor), never the student's clock.
+    assert 0.19 <= reply["call_wall"] < 1
