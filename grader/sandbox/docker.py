@@ -114,16 +114,26 @@ class Box:
             _live.add(self)
         self.closed = False
 
-    def key(self) -> tuple:
-        return (self.image_id, tuple(sorted(asdict(self.limits).items())), self.gpu)
+    def describe(self) -> dict:
+        """What another process needs to use this box (`Box.attach`): the judge's test run is
+        handed a box its grading process started ahead of time (`grader.sandbox.pool`)."""
+        return {"container": self.container.id, "root": str(self.root), "image_id": self.image_id,
+                "limits": asdict(self.limits), "gpu": self.gpu, "cpuset": self.cpuset}
 
-    def adopt(self, client) -> None:
-        """Use `client` from now on (a forked process must not share its parent's connections)."""
-        self.client = client
-        self.container = client.containers.prepare_model({"Id": self.container.id})
+    @classmethod
+    def attach(cls, client, described: dict) -> "Box":
+        """A handle on a box another process started (and will remove)."""
+        box = cls.__new__(cls)
+        box.client, box.image_id = client, described["image_id"]
+        box.limits, box.gpu = Limits(**described["limits"]), bool(described["gpu"])
+        box.root = Path(described["root"])
+        box.submission, box.ctl = box.root / "submission", box.root / "ctl"
+        box.socket_path = box.ctl / SOCKET
+        box.cpuset, box.handed, box.closed = described["cpuset"], False, False
+        box.container = client.containers.prepare_model({"Id": described["container"]})
         with _live_lock:
             _clients[id(client)] = client
-            _live.add(self)
+        return box
 
     def connect(self, wait: float = SERVER_WAIT_S) -> ServerLink | None:
         """A link to the container's server once it listens (None if it does not in time)."""
@@ -290,19 +300,26 @@ class DockerSession(Session):
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(self, client=None, log=print):
+    def __init__(self, client=None, log=print, ping: bool = True):
         try:
             self.client = client or docker.from_env()
-            self.client.ping()
+            if ping:  # skipped by a test run handed a started box: its process pinged
+                self.client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
             raise SandboxUnavailable(
                 f"the Docker engine does not answer ({exc}); start it "
                 "(scripts/setup-docker.sh) or use the local backend") from exc
         self.log = log
-        self.tag = sandbox_image.image_tag()
         _install_signal_handler()
         self._image_id: str | None = None
+        self._tag: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def tag(self) -> str:
+        if self._tag is None:
+            self._tag = sandbox_image.image_tag()  # hashes the image's sources: once, when needed
+        return self._tag
 
     @property
     def image_id(self) -> str:
@@ -311,7 +328,13 @@ class DockerBackend(Backend):
                 self._image_id = sandbox_image.ensure_image(self.client, log=self.log)
             return self._image_id
 
-    def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
+    def open(self, submission: Path, limits: Limits, gpu: bool = False,
+             box: dict | None = None) -> Session:
+        """A session in a new box, or in `box` (`Box.describe()` of one started ahead of time by
+        the grading process, which removes it after the run)."""
+        if box is not None:
+            return DockerSession(Box.attach(self.client, box), Path(submission).resolve(),
+                                 remove_on_close=False)
         image_id = self.image_id
         gpu = gpu and sandbox_gpu.host_has_gpu()
         if gpu:  # ONLY EXERCISED ON GPU HOSTS: the CUDA variant of the image, GPUs passed in
