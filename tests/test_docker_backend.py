@@ -60,7 +60,7 @@ def run(session, source, timeout=10, **extra):
 
 
 def labelled(client):
-    return {c.id for c in client.containers.list(all=True, filters={"label": "pgrader=1"})}
+    return {c.id for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "pgrader=1"})}
 
 
 def test_describe(backend):

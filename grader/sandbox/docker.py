@@ -85,12 +85,13 @@ class Box:
         mb = 1024 * 1024
         with _live_lock:
             _clients[id(client)] = client
+        name = f"pgrader-{uuid.uuid4().hex[:12]}"
         try:
             self.container = client.containers.run(
                 image_id, [PYTHON, "-I", "-m", "grader.agent.server",
                            "--socket", f"{CTL}/{SOCKET}", "--owner", f"{os.getuid()}:{os.getgid()}",
                            "--submission", "/submission", "--workroot", "/work"],
-                name=f"pgrader-{uuid.uuid4().hex[:12]}",
+                name=name,
                 labels={LABEL: "1", OWNER: str(os.getpid())},
                 detach=True, auto_remove=False, user="0:0",
                 network_mode="none", read_only=True,
@@ -108,6 +109,10 @@ class Box:
                 **({"device_requests": sandbox_gpu.device_requests()} if gpu else {}),
             )
         except ENGINE_ERRORS as exc:
+            try:  # created but not started (the engine went away in between): not left behind
+                client.containers.get(name).remove(force=True)
+            except ENGINE_ERRORS:
+                pass  # the stale sweep (`remove_stale_containers`) removes it later
             shutil.rmtree(self.root, ignore_errors=True)
             raise SandboxUnavailable(f"could not start the sandbox container: {exc}") from exc
         with _live_lock:
@@ -359,7 +364,8 @@ def close_all() -> None:
     for client in clients.values():
         try:
             for container in client.containers.list(
-                    all=True, filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]}):
+                    all=True, ignore_removed=True,
+                    filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]}):
                 container.remove(force=True)
         except Exception:  # noqa: BLE001 - best effort at exit; stale sweeps catch the rest
             pass
@@ -368,7 +374,8 @@ def close_all() -> None:
 def remove_stale_containers(client) -> int:
     """Remove `pgrader=1` containers left by graders that are no longer running; returns how many."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+    for container in client.containers.list(all=True, ignore_removed=True,
+                                            filters={"label": f"{LABEL}=1"}):
         owner = container.labels.get(OWNER, "")
         if owner.isdigit() and int(owner) != os.getpid() and alive(int(owner)):
             continue  # another grader on this host is using it

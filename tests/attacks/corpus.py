@@ -346,7 +346,7 @@ def _containers_from(folder: Path) -> list[str]:
 
     client = docker.from_env()
     left = []
-    for container in client.containers.list(all=True, filters={"label": "pgrader=1"}):
+    for container in client.containers.list(all=True, ignore_removed=True, filters={"label": "pgrader=1"}):
         mounts = container.attrs.get("Mounts") or []
         if any(str(m.get("Source", "")).startswith(str(folder)) for m in mounts):
             left.append(f"{container.name} ({container.status})")
