@@ -185,11 +185,16 @@ def _open_store(args, course):
 
 
 def _print_rows(rows) -> None:
+    from grader.states import REFUSED, retry_note
+
     for row in rows:
         r = row.result
-        score = f"{r.score:g}/{r.max_score:g}" if r else "not graded"
-        status = "not graded (retryable)" if row.retryable else row.status
-        print(f"  {row.student:<20} {score:>10}  {status}{': ' + row.problem if row.problem else ''}")
+        score = f"{r.score:g}/{r.max_score:g}" if r else "-"
+        if r is None or row.status == "not-graded":
+            status = retry_note(row.problem)
+        else:
+            status = f"{REFUSED}: {r.error.splitlines()[0]}" if r.error else row.status
+        print(f"  {row.student:<20} {score:>10}  {status}")
 
 
 def cmd_grade_all(args) -> int:

@@ -246,6 +246,10 @@ def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
 def _check_source(name: str, data: bytes, label: str | None = None) -> None:
     """A `.py` file (or a notebook cell, called `label`) must be UTF-8 and compile (never run)."""
     shown = label or show(name)
+    if _binary(data):
+        raise SubmissionError(f"{shown} is not a text file: it holds binary data (such as a "
+                              "compiled, zipped or image file renamed to .py). Hand in the "
+                              "Python source file you wrote.")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -272,6 +276,21 @@ def _check_source(name: str, data: bytes, label: str | None = None) -> None:
         raise SubmissionError(message) from None
     except (RecursionError, MemoryError):
         raise SubmissionError(f"{shown} is too deeply nested for Python to compile.") from None
+
+
+def _binary(data: bytes) -> bool:
+    """Binary data rather than text in some encoding: many control bytes near the start, or
+    a NUL byte in what is not UTF-8 (as `git` and `file` judge)."""
+    head = data[:8000]
+    control = sum(b < 32 and b not in (9, 10, 12, 13) for b in head)
+    if control >= 8 and control / len(head) > 0.1:
+        return True
+    if b"\0" in head:  # a stray NUL in UTF-8 text is told apart below
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+    return False
 
 
 def _write(files: dict[str, bytes], dest: Path) -> None:
