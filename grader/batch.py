@@ -52,7 +52,8 @@ def discover(submissions: Path) -> dict[str, Path]:
     return found
 
 
-def received_times(submissions: Path) -> dict[str, dt.datetime]:
+def received_times(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> dict[str, dt.datetime]:
+    """received.csv's times; one without an offset is in `zone` (the course's time zone)."""
     path = submissions / "received.csv"
     if not path.exists():
         return {}
@@ -60,7 +61,7 @@ def received_times(submissions: Path) -> dict[str, dt.datetime]:
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             when = dt.datetime.fromisoformat(row["received"].strip().replace("Z", "+00:00"))
-            times[row["student"].strip()] = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+            times[row["student"].strip()] = when if when.tzinfo else when.replace(tzinfo=zone)
     return times
 
 
@@ -108,8 +109,8 @@ class Entry:
         return replace(exercise, due=self.due) if self.due else exercise
 
 
-def entries_in(submissions: Path) -> list[Entry]:
-    received = received_times(submissions)
+def entries_in(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> list[Entry]:
+    received = received_times(submissions, zone)
     return [Entry(name, path, received.get(name)) for name, path in discover(submissions).items()]
 
 
@@ -118,7 +119,7 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
               seed: int | None = None, progress: bool = True,
               sandbox_info: dict | None = None, store=None) -> list[Row]:
     """Grade every submission in `submissions`; with a `store`, record each grading there."""
-    entries = entries_in(submissions)
+    entries = entries_in(submissions, course.zone)
     if store is not None:
         from grader.recorded import grade_recorded
 

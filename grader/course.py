@@ -135,6 +135,10 @@ class Course:
     timezone: str = "UTC"  # [course] timezone: dates without an offset are in it; times shown in it
     counted_attempt: str = "latest"  # [course] counted_attempt: latest or best
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
     def exercise(self, slug: str) -> Exercise:
         try:
             return self.exercises[slug]

@@ -1,7 +1,7 @@
 """Intake: turn what a student handed in (folder, `.py`, `.ipynb`, `.zip`) into a clean folder.
 
 Everything is read into memory under a byte and file budget and checked before anything is
-written: unsafe archives (absolute or `..` paths, symlinks, special files, bombs), missing
+written (a folder's virtual environments, recognised by their `pyvenv.cfg`, are left out): unsafe archives (absolute or `..` paths, symlinks, special files, bombs), missing
 required files, non-UTF-8 sources and syntax errors raise `SubmissionError` with a message
 for the student. A notebook (alone, or the only one in a folder or zip that lacks the required
 module) becomes the first required module (`grader/notebook.py`). Only regular files reach
@@ -91,6 +91,8 @@ def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
             if entry.is_symlink():
                 raise SubmissionError(f"{show(rel)} is a symbolic link; hand in the file itself.")
             if entry.is_dir(follow_symlinks=False):
+                if os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue  # a virtual environment, not the student's code
                 walk(entry.path, rel + "/")
             elif entry.is_file(follow_symlinks=False):
                 budget.count_file()

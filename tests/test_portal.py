@@ -133,21 +133,30 @@ def upload(s: requests.Session, base: str, name: str, data: bytes) -> requests.R
 
 
 def submission_id(r: requests.Response) -> int:
+    """The attempt number an upload redirected to (the student's own numbering)."""
     assert r.status_code == 303, (r.status_code, r.text[:500])
-    return int(re.fullmatch(r".*/submissions/(\d+)", r.headers["Location"]).group(1))
+    return int(re.fullmatch(rf".*/exercises/{SLUG}/attempts/(\d+)", r.headers["Location"]).group(1))
+
+
+def attempt_url(base: str, number: int, api: bool = False) -> str:
+    return f"{base}{'/api' if api else ''}/exercises/{SLUG}/attempts/{number}"
+
+
+FINAL = ("graded", "refused", "not graded yet")
 
 
 def wait_graded(s: requests.Session, base: str, sid: int, timeout: float = GRADING_S) -> tuple:
-    """Poll the API until a final status; the statuses seen (in order) and the last reply."""
+    """Poll the API until a final state; the states seen (in order) and the last reply
+    (status, score, max)."""
     seen, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = s.get(f"{base}/api/submissions/{sid}", timeout=60).json()
+        reply = s.get(attempt_url(base, sid, api=True), timeout=60).json()
         if not seen or seen[-1] != reply["status"]:
             seen.append(reply["status"])
-        if reply["status"] in ("graded", "not graded"):
-            return seen, reply
+        if reply["status"] in FINAL and not reply["regrading"]:
+            return seen, {k: reply[k] for k in ("status", "score", "max")}
         time.sleep(0.2)
-    pytest.fail(f"submission {sid} not graded within {timeout} s: {seen}")
+    pytest.fail(f"attempt {sid} not graded within {timeout} s: {seen}")
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +215,7 @@ def test_posts_without_csrf_token_are_refused(portal, users):
     r = requests.post(base + "/login", data={"username": "alice", "password": "alice-pass-1"},
                       timeout=60)
     assert r.status_code == 403
-    assert 'data-submission="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert 'data-attempt="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
     assert alice.get(base + "/", timeout=60).status_code == 200  # still signed in
 
 
@@ -219,7 +228,7 @@ def test_too_big_or_wrong_type_uploads_are_refused_clearly(portal, users):
     r = upload(alice, base, "../../solution.txt", b"x = 1\n")
     assert r.status_code == 400 and ".py file, a .zip archive or a Jupyter notebook" in r.text
     assert not list(portal["course"].rglob("solution.txt"))
-    assert 'data-submission="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert 'data-attempt="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
 
 
 def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
@@ -229,21 +238,26 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     assert seen[0] in ("queued", "running") and seen[-1] == "graded", seen
     assert seen == [s for s in ("queued", "running", "graded") if s in seen], seen
     assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}
-    page = alice.get(f"{base}/submissions/{racy}", timeout=60).text
+    page = alice.get(attempt_url(base, racy), timeout=60).text
     assert f'<span id="score">{RACY_SCORE:g} / 10</span>' in page
-    assert 'data-verdict="race"' in page and re.search(r'class="seed">\d+<', page)
-    # the interleaving that lost an update, told in the student's lines
+    assert 'data-verdict="race"' in page and len(re.findall(r'class="seed">\d+<', page)) == 1
+    # the interleaving that lost an update, told in the student's lines, code as code
     assert '<ol class="interleaving">' in page and "update was lost" in page
-    assert "line 9 (`self._value += k`)" in page.replace("&#96;", "`")
+    assert "line 9 (<code>self._value += k</code>)" in page
+    # the racing line highlighted in a view of the student's own file, linked from the race
+    assert re.search(r'<tr id="f0-L9" class="race"><td class="n">9</td><td>\s*self._value \+= k', page)
+    assert '<a href="#f0-L9"><code>solution.py:9</code></a>' in page
+    assert "{'" not in page  # no Python dict reaches the student
     fixed = submission_id(upload(alice, base, "solution.py", FIXED.read_bytes()))
     seen, reply = wait_graded(alice, base, fixed)
     assert reply == {"status": "graded", "score": 10.0, "max": 10.0}, (seen, reply)
-    page = alice.get(f"{base}/submissions/{fixed}", timeout=60).text
+    page = alice.get(attempt_url(base, fixed), timeout=60).text
     verdicts = re.findall(r'<tr class="test [a-z]+" data-verdict="([a-z-]+)"', page)
     assert verdicts and set(verdicts) == {"passed"}, verdicts
-    history = re.findall(r'data-submission="(\d+)"', alice.get(f"{base}/exercises/{SLUG}",
-                                                               timeout=60).text)
-    assert history == [str(fixed), str(racy)]
+    listing = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    history = re.findall(r'data-attempt="(\d+)"', listing)
+    assert (racy, fixed) == (1, 2) and history == ["2", "1"]  # her own numbers, newest first
+    assert re.search(r'data-attempt="2" data-state="graded" class="counted"', listing)
     portal["ids"].update(racy=racy, fixed=fixed)
     # an ordinary store submission: the CLI's export sees the portal's grading
     out = portal["course"] / "cli-gradebook.csv"
@@ -252,15 +266,20 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     assert float(rows["alice"]["final"]) == 10.0
 
 
-def test_another_students_submission_is_404(portal, users):
+def test_another_students_attempts_cannot_be_named(portal, users):
+    """A student's URLs name only their own attempts: bob asking for attempt 1 gets 404 (he has
+    none), never alice's; the instructor's URL for alice is refused."""
     base, bob = portal["url"], users["bob"]
     racy = portal["ids"]["racy"]
-    for path in (f"/submissions/{racy}", f"/api/submissions/{racy}", "/submissions/999999"):
+    for path in (attempt_url("", racy), attempt_url("", racy, api=True), attempt_url("", 999999),
+                 f"/exercises/{SLUG}/attempts/1?student=alice"):
         r = bob.get(base + path, timeout=60)
         assert r.status_code == 404, path
         assert "alice" not in r.text and "Alice" not in r.text
-    assert users["alice"].get(f"{base}/submissions/{racy}", timeout=60).status_code == 200
-    assert requests.get(f"{base}/api/submissions/{racy}", timeout=60).status_code == 401
+    r = bob.get(f"{base}/instructor/exercises/{SLUG}/students/alice/attempts/{racy}", timeout=60)
+    assert r.status_code == 403 and "alice" not in r.text.replace("for instructors", "")
+    assert users["alice"].get(attempt_url(base, racy), timeout=60).status_code == 200
+    assert requests.get(attempt_url(base, racy, api=True), timeout=60).status_code == 401
 
 
 def test_hidden_tests_are_never_served(portal, users):
@@ -280,7 +299,7 @@ def test_hidden_tests_are_never_served(portal, users):
                  f"/exercises/{SLUG}/bundle.zip/../tests/hidden/{hidden.name}"):
         r = alice.get(base + path, timeout=60)
         assert r.status_code == 404 and marker not in r.text, path
-    for page in ("/", f"/exercises/{SLUG}", f"/submissions/{portal['ids']['racy']}"):
+    for page in ("/", f"/exercises/{SLUG}", attempt_url("", portal["ids"]["racy"])):
         assert marker not in alice.get(base + page, timeout=60).text
     statement = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text  # the README, rendered
     assert '<div class="markdown">' in statement and "<h2>What to write" in statement
@@ -291,11 +310,17 @@ def test_rate_limit_per_student(portal, users):
     for i in range(3):  # a syntax error is refused by intake at once: quick attempts
         sid = submission_id(upload(carol, base, "solution.py", f"def broken({i}:\n".encode()))
         _, reply = wait_graded(carol, base, sid)
-        assert reply["score"] == 0 and reply["status"] == "graded"
+        assert reply == {"status": "refused", "score": 0, "max": 10.0}
+    page = carol.get(attempt_url(base, 3), timeout=60).text
+    # one word for it, the reason and what to do; no "graded", no test table, no "Error" row
+    assert 'id="status" class="status refused"' in page and 'id="refused"' in page
+    assert "solution.py, line 1" in page and "hand in again" in page
+    assert 'id="tests"' not in page and "Submission accepted" not in page
+    assert ">graded<" not in page and "Not graded" not in page
     r = upload(carol, base, "solution.py", FIXED.read_bytes())
     assert r.status_code == 429 and "3 times per hour" in r.text
-    assert len(re.findall(r'data-submission="', carol.get(f"{base}/exercises/{SLUG}",
-                                                           timeout=60).text)) == 3
+    assert len(re.findall(r'data-attempt="', carol.get(f"{base}/exercises/{SLUG}",
+                                                        timeout=60).text)) == 3
     page = carol.get(base + "/", timeout=60).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
 
@@ -323,8 +348,10 @@ def test_instructor_dashboard_and_exports(portal, users):
     for fmt in ("gradebook", "canvas", "gradescope", "report", "nbgrader"):
         assert f'class="export" data-format="{fmt}"' in page
     student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
-    assert f'/submissions/{portal["ids"]["racy"]}"' in student
-    assert prof.get(f"{base}/submissions/{portal['ids']['racy']}", timeout=60).status_code == 200
+    link = f'/instructor/exercises/{SLUG}/students/alice/attempts/{portal["ids"]["racy"]}"'
+    assert link in student
+    page = prof.get(base + link.rstrip('"'), timeout=60)
+    assert page.status_code == 200 and 'data-verdict="race"' in page.text
 
     def get(fmt: str) -> requests.Response:
         r = prof.get(f"{base}/instructor/exercises/{SLUG}/export/{fmt}", timeout=300)
@@ -333,7 +360,12 @@ def test_instructor_dashboard_and_exports(portal, users):
 
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(get("gradebook").text))}
     assert float(rows["alice"]["final"]) == 10 and float(rows["carol"]["final"]) == 0
-    assert "alice" in get("canvas").text
+    assert rows["alice"]["name"] == "Alice Archer" and rows["alice"]["attempts"] == "2"
+    assert rows["bob"]["status"] == "not handed in yet" and rows["bob"]["final"] == ""
+    canvas = list(csv.reader(io.StringIO(get("canvas").text)))
+    # every roster student, with names and login ids; bob has handed nothing in
+    assert {r[3] for r in canvas[2:]} == {"alice", "bob", "carol"}
+    assert ["Alice Archer", "", "", "alice", "", "10"] in canvas
     names = zipfile.ZipFile(io.BytesIO(get("gradescope").content)).namelist()
     assert "alice/results.json" in names
     report = get("report").text
@@ -357,17 +389,25 @@ def test_regrade_from_the_dashboard(portal, users):
             out.setdefault(name, []).append(grading)
         return out
 
+    from grader.course import load_course
+
+    exercise = load_course(portal["course"]).exercise(SLUG)
     with Store(store_url(portal["course"])) as store:
         deadline = time.monotonic() + 2 * GRADING_S
         while [len(gradings().get(n, [])) for n in ("alice", "carol")] != [3, 4]:
             assert time.monotonic() < deadline, {n: len(g) for n, g in gradings().items()}
             time.sleep(0.5)
-        current = {c.student: c.grading for c in store.current(SLUG)}
+        current = {c.student: c.grading for c in store.counted(exercise)}
         alice = gradings()["alice"]
     assert current["alice"].final == 10 and current["carol"].final == 0
-    # racy (still its submission's grading), fixed (superseded), fixed regraded
+    # racy (still its attempt's grading), fixed (superseded), fixed regraded
     assert [g.is_current for g in alice] == [True, False, True]
     assert alice[2].request_id != alice[1].request_id
+    # the regrade is in the attempt's history, with the old and the new score
+    page = users["alice"].get(attempt_url(base, 2), timeout=60).text
+    assert re.search(r'<tr data-what="regraded" class="current"><td>[^<]+</td><td>regraded', page)
+    assert "10 / 10 → 10 / 10" not in page  # unchanged: no arrow
+    assert page.count('data-what="') == 2
 
 
 def test_restart_resumes_a_queued_job(tmp_path):
@@ -375,7 +415,7 @@ def test_restart_resumes_a_queued_job(tmp_path):
     first = Server(tmp_path, jobs=0)  # accepts uploads, grades nothing
     alice = sign_in(first.url, "alice", passwords["alice"])
     sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
-    assert alice.get(f"{first.url}/api/submissions/{sid}", timeout=60).json()["status"] == "queued"
+    assert alice.get(attempt_url(first.url, sid, api=True), timeout=60).json()["status"] == "queued"
     first.stop()
     second = Server(tmp_path, jobs=1)
     try:
@@ -397,7 +437,7 @@ def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
     alice = sign_in(first.url, "alice", passwords["alice"])
     sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
     deadline = time.monotonic() + GRADING_S
-    while alice.get(f"{first.url}/api/submissions/{sid}", timeout=60).json()["status"] != "running":
+    while alice.get(attempt_url(first.url, sid, api=True), timeout=60).json()["status"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     first.stop(signal.SIGKILL)
@@ -534,8 +574,9 @@ def test_platform_failure_is_not_graded_then_retried_at_restart(tmp_path):
         alice = sign_in(first.url, "alice", passwords["alice"])
         sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
         _, reply = wait_graded(alice, first.url, sid)
-        assert reply == {"status": "not graded", "score": None, "max": None}
-        assert "not your fault" in alice.get(f"{first.url}/submissions/{sid}", timeout=60).text
+        assert reply == {"status": "not graded yet", "score": None, "max": None}
+        page = alice.get(attempt_url(first.url, sid), timeout=60).text
+        assert "not your code" in page and "Next try:" in page and "grader error" not in page
     finally:
         first.stop()
     from grader.store import Store, store_url

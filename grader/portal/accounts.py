@@ -233,8 +233,31 @@ def accounts(store: Store, role: str | None = None) -> list[Account]:
         return list(s.scalars(q.where(Account.role == role) if role else q))
 
 
+def check_not_committed(path: Path) -> None:
+    """Refuse a secrets file git would commit: inside a work tree and not ignored."""
+    import subprocess
+
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        inside = subprocess.run(["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, text=True, timeout=30)
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return
+        ignored = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q",
+                                  str(path.resolve())], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return  # no git here: nothing can commit it
+    if ignored.returncode != 0:
+        raise AccountError(f"{path} is inside a git repository and not ignored, so the passwords "
+                           "could be committed: write them outside the repository, or to a "
+                           "git-ignored folder such as private/ (nothing imported).")
+
+
 def write_passwords(path: Path, generated: dict[str, str]) -> None:
-    """student,password lines in a file only its owner can read."""
+    """student,password lines in a file only its owner can read (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", newline="") as f:
         w = csv.writer(f)

@@ -1,10 +1,13 @@
-// Polls an attempt's status until it is final, then swaps in the feedback without a reload.
+// Polls an attempt's state until it is graded or refused, swapping in the page without a
+// reload each time the state changes (a "not graded yet" attempt is retried: polled slowly).
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const status = document.getElementById("status");
   if (!status || !status.dataset.poll) return;
-  const final = (s) => s === "graded" || s === "not graded";
-  if (final(status.textContent.trim())) return;
+  const final = (s) => s === "graded" || s === "refused";
+  let last = status.textContent.trim();
+  let regrading = document.body.textContent.includes("being regraded");
+  if (final(last) && !regrading) return;
   const show = async () => {
     const r = await fetch(window.location.href, {credentials: "same-origin", cache: "no-store"});
     if (!r.ok) throw new Error(String(r.status));
@@ -13,16 +16,21 @@ document.addEventListener("DOMContentLoaded", () => {
       ...Array.from(fresh.querySelector("main").childNodes, (n) => document.importNode(n, true)));
   };
   const poll = async () => {
+    let delay = 1000;
     try {
       const r = await fetch(status.dataset.poll, {credentials: "same-origin", cache: "no-store"});
       if (r.ok) {
         const data = await r.json();
-        status.textContent = data.status;
-        status.className = "status " + data.status.replace(" ", "-");
-        if (final(data.status)) { await show(); return; }
+        if (data.status !== last || data.regrading !== regrading) {
+          last = data.status;
+          regrading = data.regrading;
+          await show();
+        }
+        if (final(data.status) && !data.regrading) return;
+        if (data.status === "not graded yet") delay = 5000;
       }
     } catch (e) { /* the server may be restarting: try again */ }
-    setTimeout(poll, 1000);
+    setTimeout(poll, delay);
   };
   setTimeout(poll, 1000);
 });

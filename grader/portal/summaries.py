@@ -1,0 +1,59 @@
+"""Per-test verdicts of gradings, for the dashboard's failure-rate plot, without reading every
+results.json at every page view.
+
+A grading never changes once written (a regrade writes a new one), so the verdicts of each are
+read from the store once and kept in memory by grading id (at most MAX_KEPT).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from grader.store.models import Grading
+
+MAX_KEPT = 50_000
+_kept: OrderedDict[int, "Summary"] = OrderedDict()
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TestLine:
+    function: str
+    name: str
+    verdict: str
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+
+@dataclass(frozen=True)
+class Summary:
+    tests: tuple[TestLine, ...]
+
+
+def test_summaries(store, counted) -> list[Summary]:
+    """The verdicts of each counted grading (`Current`s with a grading)."""
+    ids = [c.grading.id for c in counted]
+    with _lock:
+        missing = [i for i in ids if i not in _kept]
+    if missing:
+        read = {}
+        with store._read() as s:
+            for gid, results in s.execute(select(Grading.id, Grading.results)
+                                          .where(Grading.id.in_(missing))):
+                read[gid] = Summary(tuple(
+                    TestLine(str(t.get("function", "")), str(t.get("name", "")),
+                             str(t.get("verdict", "")), str(t.get("message", ""))[:300])
+                    for t in results.get("tests", []) if isinstance(t, dict)))
+        with _lock:
+            _kept.update(read)
+            while len(_kept) > MAX_KEPT:
+                _kept.popitem(last=False)
+    with _lock:
+        return [_kept[i] for i in ids if i in _kept]
