@@ -410,6 +410,79 @@ def test_regrade_from_the_dashboard(portal, users):
     assert page.count('data-what="') == 2
 
 
+def test_the_same_file_again_is_a_new_attempt_that_counts(portal, users):
+    """bob hands in the fixed counter, the racy one, then the fixed one again (the same bytes):
+    three attempts with their own times, and the third counts (the latest), on every page and
+    in the exports."""
+    base, bob = portal["url"], users["bob"]
+    numbers = []
+    for data in (FIXED.read_bytes(), RACY.read_bytes(), FIXED.read_bytes()):
+        numbers.append(submission_id(upload(bob, base, "solution.py", data)))
+        _, reply = wait_graded(bob, base, numbers[-1])
+    assert numbers == [1, 2, 3] and reply == {"status": "graded", "score": 10.0, "max": 10.0}
+    listing = bob.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    times = re.findall(r'data-attempt="\d" data-state="graded"[^>]*>\s*<td>.*?</td>\s*<td>([^<]+)</td>',
+                       listing, re.S)
+    assert len(set(times)) == 3 or len(times) == 3, times
+    assert re.search(r'data-attempt="3" data-state="graded" class="counted"', listing)
+    assert "from attempt 3" in listing and "Your latest graded attempt counts" in listing
+    home = bob.get(base + "/", timeout=60).text
+    assert re.search(rf'data-slug="{SLUG}".*?class="score">10 / 10<', home, re.S)
+    prof = users["prof"]
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(prof.get(
+        f"{base}/instructor/exercises/{SLUG}/export/gradebook", timeout=60).text))}
+    assert rows["bob"]["final"] == "10" and rows["bob"]["attempt"] == "3"
+    page = bob.get(attempt_url(base, 3), timeout=60).text
+    received = re.search(r'<span id="received">([^<]+)</span>', page).group(1)
+    assert received in listing and received.endswith(" UTC")  # the same time, in the course's zone
+
+
+def test_extension_and_override_with_comments_audited(portal, users):
+    base, prof, carol = portal["url"], users["prof"], users["carol"]
+    student = f"{base}/instructor/exercises/{SLUG}/students/carol"
+    page = prof.get(student, timeout=60).text
+    r = prof.post(student + "/override", data={"csrf_token": token(page), "score": "5",
+                                               "comment": ""}, timeout=60)
+    assert "Say why in the comment" in r.text
+    r = prof.post(student + "/override", data={"csrf_token": token(page), "score": "50",
+                                               "comment": "too much"}, timeout=60)
+    assert "between 0 and 10" in r.text
+    prof.post(student + "/override", data={"csrf_token": token(page), "score": "5",
+                                           "comment": "Oral exam, <b>half</b> marks"}, timeout=60)
+    r = prof.post(student + "/extension", data={"csrf_token": token(page),
+                                                "due": "2100-01-15T12:00",
+                                                "comment": "medical leave"}, timeout=60)
+    assert r.status_code == 200
+    assert "2100-01-15 12:00 UTC" in r.text and "medical leave" in r.text
+    trail = re.findall(r'<tr data-action="([a-z-]+)">', r.text)
+    assert trail[:2] == ["extension-set", "override-set"]
+    assert "by prof: Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in r.text
+    mine = carol.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert "Your score: 5 / 10</strong>, set by your instructor" in mine and "Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in mine
+    assert "2100-01-15 12:00 UTC (your extension: medical leave)" in mine
+    assert "5 / 10" in carol.get(base + "/", timeout=60).text
+    r = prof.post(student + "/override", data={"csrf_token": token(page), "action": "remove",
+                                               "comment": "retake graded"}, timeout=60)
+    assert "None: the attempts count." in r.text
+    assert "Your score: 0 / 10" in carol.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert carol.post(student + "/override", data={"csrf_token": token(mine), "score": "10",
+                                                   "comment": "me"}, timeout=60).status_code == 403
+
+
+def test_access_log_and_dates_reread_without_a_restart(portal, users):
+    base, alice = portal["url"], users["alice"]
+    log = (portal["course"] / "portal-logs" / "access.log").read_text().splitlines()
+    assert any(re.fullmatch(r'127\.0\.0\.1 - alice \[[^]]+\] "GET /exercises/locked_counter '
+                            r'HTTP/1\.1" 200 \d+ "-" "python-requests/[^"]+" \d+\.\d{3}', line)
+               for line in log), log[-5:]
+    assert not any("password" in line for line in log if "POST /login" not in line)
+    grader(portal["course"], "course", "dates", "--shift", "-1")
+    deadline = time.monotonic() + 30
+    while "2099-12-30 23:59" not in alice.get(base + "/", timeout=60).text:
+        assert time.monotonic() < deadline, "the new due date was not shown"
+        time.sleep(0.5)
+
+
 def test_restart_resumes_a_queued_job(tmp_path):
     passwords = make_course(tmp_path)
     first = Server(tmp_path, jobs=0)  # accepts uploads, grades nothing
@@ -455,6 +528,61 @@ def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
 
 
 # ---------------------------------------------------------------- no server needed
+
+def test_password_change_signs_out_the_other_browsers(tmp_path):
+    passwords = make_course(tmp_path)
+    server = Server(tmp_path, 0)
+    try:
+        here, elsewhere = (sign_in(server.url, "alice", passwords["alice"]) for _ in range(2))
+        form = here.get(server.url + "/account/password", timeout=60).text
+        for fields, why in ((("wrong-one-1", "new-secret-9", "new-secret-9"), "not right"),
+                            ((passwords["alice"], "new-secret-9", "new-secret-8"), "differ"),
+                            ((passwords["alice"], "short", "short"), "at least 8")):
+            r = here.post(server.url + "/account/password", timeout=60, data={
+                "csrf_token": token(form), **dict(zip(("current", "new", "repeat"), fields))})
+            assert r.status_code == 400 and why in r.text, why
+        r = here.post(server.url + "/account/password", timeout=60, data={
+            "csrf_token": token(form), "current": passwords["alice"], "new": "new-secret-9",
+            "repeat": "new-secret-9"})
+        assert r.status_code == 200 and 'id="done"' in r.text
+        assert here.get(server.url + "/", timeout=60, allow_redirects=False).status_code == 200
+        assert elsewhere.get(server.url + "/", timeout=60, allow_redirects=False).status_code == 302
+        sign_in(server.url, "alice", "new-secret-9")
+        page = requests.get(server.url + "/login", timeout=60)
+        r = requests.post(server.url + "/login", cookies=page.cookies, timeout=60, data={
+            "username": "alice", "password": passwords["alice"], "csrf_token": token(page.text)})
+        assert r.status_code == 401
+    finally:
+        server.stop()
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        actions = [a.action for a in store.audit_trail("", "alice")]
+    assert actions[:3] == ["sign-in-failed", "signed-in", "password-changed"], actions
+
+
+def test_serve_refuses_to_start_without_accounts(tmp_path):
+    (tmp_path / "course.toml").write_text(COURSE)
+    shutil.copytree(ROOT / "exercises" / SLUG, tmp_path / "exercises" / SLUG)
+    proc = grader(tmp_path, "serve", "--port", "0", "--backend", "local", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "No portal account exists" in proc.stderr
+    assert "accounts import docs/example-roster.csv --passwords-out private/passwords.csv" \
+        in proc.stderr
+
+
+def test_passwords_are_never_written_where_git_would_commit_them(tmp_path):
+    make_course(tmp_path)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "more.csv").write_text("student,name,email\ndave,Dave,d@x\n")
+    proc = grader(tmp_path, "accounts", "import", "more.csv", "--passwords-out",
+                  "secrets.csv", check=False)
+    assert proc.returncode == 2 and "could be committed" in proc.stderr
+    assert not (tmp_path / "secrets.csv").exists()
+    (tmp_path / ".gitignore").write_text("/private/\n")
+    grader(tmp_path, "accounts", "import", "more.csv", "--passwords-out", "private/pw.csv")
+    assert (tmp_path / "private" / "pw.csv").stat().st_mode & 0o077 == 0
+
 
 def test_roster_problems_are_explained(tmp_path):
     from grader.portal.accounts import AccountError, read_roster

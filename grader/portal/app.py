@@ -19,7 +19,7 @@ from flask import (Flask, abort, g, jsonify, redirect, render_template, request,
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from grader.course import Course, Exercise, format_time
-from grader.feedback import code_spans
+from grader.feedback import _num, code_spans
 from grader.portal import accesslog, accounts, auth, pages
 from grader.portal.attempts import counted_of
 from grader.portal.jobs import Grader, Jobs
@@ -74,7 +74,7 @@ def create_app(portal: Portal) -> Flask:
     app.jinja_env.globals.update(
         when=lambda t: format_time(t, portal.course.timezone), size_text=size_text,
         MEANING=MEANING)
-    app.jinja_env.filters["code_spans"] = code_spans
+    app.jinja_env.filters.update(code_spans=code_spans, num=_num)
     accesslog.install(app)
 
     def limit() -> int:

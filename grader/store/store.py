@@ -50,7 +50,7 @@ class Current:
     number of attempts, those not graded yet, and an instructor's override (which wins)."""
 
     student: str
-    submission: Submission
+    submission: Submission | None  # None: no attempt, only an override
     grading: Grading | None
     attempts: int = 1
     pending: int = 0  # attempts without a grading (queued, running or not graded yet)
@@ -305,6 +305,9 @@ class Store:
                 sub, grading = chosen if chosen else (attempts[-1], None)
                 out.append(Current(name, sub, grading, len(attempts),
                                    len(attempts) - len(graded), overrides.get(name)))
+            out += [Current(name, None, None, 0, 0, o) for name, o in overrides.items()
+                    if name not in by_student and (not students or name in students)]
+            out.sort(key=lambda c: c.student)
             if results:
                 ids = [c.grading.id for c in out if c.grading is not None]
                 full = {g.id: g for g in s.scalars(select(Grading).where(Grading.id.in_(ids)))}
