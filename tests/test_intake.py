@@ -91,6 +91,16 @@ def test_junk_is_ignored_in_zip_and_directory(tmp_path):
     assert tree(dest) == {"solution.py": GOOD}
 
 
+def test_a_virtual_environment_in_the_folder_is_not_the_students_code(tmp_path):
+    src = tmp_path / "project"
+    (src / "env" / "bin").mkdir(parents=True)
+    (src / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (src / "env" / "bin" / "python").symlink_to("/usr/bin/python3")
+    (src / "env" / "big.bin").write_bytes(b"\0" * 100)
+    (src / "solution.py").write_bytes(GOOD)
+    assert tree(prepare_submission(src, REQ, tmp_path / "out")) == {"solution.py": GOOD}
+
+
 def test_odd_file_names_are_kept_as_data(tmp_path):
     odd = "notes <b>\x07&'\".txt"
     src = make_zip(tmp_path / "s.zip", {"solution.py": GOOD, odd: b"hi"})
