@@ -203,3 +203,48 @@ def test_check_fails_the_skeleton():
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "NotImplementedError" in proc.stdout
     assert "0 of 2 tests passed" in proc.stdout
+
+
+# ---------------------------------------------------------------- course dates
+
+def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "course.toml", tmp_path / "course.toml")
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    before = (tmp_path / "course.toml").read_text()
+    proc = grader("--course", str(tmp_path), "course", "dates", "--shift", "7")
+    assert proc.returncode == 0, proc.stderr
+    after = (tmp_path / "course.toml").read_text()
+    assert "due = 2026-09-28T23:59:00Z" in after and "opens = 2026-09-14T08:00:00Z" in after
+    assert [l for l in before.splitlines() if "=" not in l or "#" in l] == \
+        [l for l in after.splitlines() if "=" not in l or "#" in l]  # comments and layout kept
+    assert load_course(tmp_path).exercise(SLUG).due == DUE + dt.timedelta(days=7)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    proc = grader("--course", str(tmp_path), "course", "dates", "--start", "today-7")
+    assert proc.returncode == 0, proc.stderr
+    course = load_course(tmp_path)
+    first = min(ex.opens for ex in course.exercises.values())
+    assert first.date() == today - dt.timedelta(days=7)
+    lines = proc.stdout.splitlines()
+    assert any(line.split()[0] == SLUG and line.endswith(" open") for line in lines[2:]), lines
+    for bad in (["--start", "next week"], ["--shift", "x"]):
+        proc = grader("--course", str(tmp_path), "course", "dates", *bad)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert load_course(tmp_path).exercise(SLUG).due == course.exercise(SLUG).due
+
+
+def test_course_time_zone_applies_to_dates_without_an_offset(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "exercises" / SLUG, tmp_path / "exercises" / SLUG)
+    (tmp_path / "course.toml").write_text(
+        '[course]\nname = "C"\ntimezone = "Europe/Berlin"\n\n[[exercise]]\n'
+        f'slug = "{SLUG}"\ndue = 2026-09-21T23:59:00\n')
+    course = load_course(tmp_path)
+    assert course.exercise(SLUG).due == dt.datetime(2026, 9, 21, 21, 59, tzinfo=dt.timezone.utc)
+    proc = grader("--course", str(tmp_path), "list")
+    assert "due 2026-09-21 23:59 CEST" in proc.stdout
+    (tmp_path / "course.toml").write_text('[course]\nname = "C"\ntimezone = "Mars/Olympus"\n')
+    proc = grader("--course", str(tmp_path), "list")
+    assert proc.returncode == 2 and "course.timezone" in proc.stderr and "IANA" in proc.stderr
