@@ -69,10 +69,14 @@ def grader(course: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def make_course(folder: Path) -> dict[str, str]:
-    """A course in `folder` with accounts; the passwords by login."""
+def make_course(folder: Path, public: dict[str, str] | None = None) -> dict[str, str]:
+    """A course in `folder` with accounts (and `public`: more public test files, by name); the
+    passwords by login."""
     (folder / "course.toml").write_text(COURSE)
-    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG)
+    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text in (public or {}).items():
+        (folder / "exercises" / SLUG / "tests" / "public" / name).write_text(text)
     (folder / "roster.csv").write_text(ROSTER)
     grader(folder, "accounts", "import", str(folder / "roster.csv"),
            "--passwords-out", str(folder / "passwords.csv"))

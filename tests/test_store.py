@@ -336,6 +336,10 @@ def test_a_folder_back_to_an_earlier_version_is_a_new_attempt_that_counts(course
         assert _counted(course, store)["bob"] == (3, 6.6667)
         bob = store.submissions("tiny", ["bob"])["bob"]
         again = _grade(course, store)  # the folder as it is: nothing new, nothing graded
+        make_class(course.root / "subs", {"bob": "def add(:"})
+        _grade(course, store)  # refused: attempt 4 scores 0 but does not replace attempt 3
+        assert _counted(course, store)["bob"] == (3, 6.6667)
+        assert _counted(course, store)["dave"] == (1, 0)  # refused, and nothing else
     assert [s.attempt for s in bob] == [1, 2, 3]
     assert bob[0].content_hash == bob[2].content_hash and len({s.received_at for s in bob}) == 3
     assert len(calls) == 3 + 2  # the class once, then bob twice; the last run grades nothing

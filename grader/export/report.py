@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from grader.course import format_time
+
 BINS = 10
 TOP_MESSAGES = 10
 
@@ -67,7 +69,7 @@ def report(course, exercise, current, history, out: Path) -> str:
         median=sorted(finals)[len(finals) // 2] if finals else 0.0,
         bins=histogram(finals, exercise.points), tests=failure_rates(results),
         messages=common_messages(results), superseded=regrades,
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        generated=format_time(dt.datetime.now(dt.timezone.utc), course.timezone))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return str(out)

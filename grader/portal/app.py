@@ -73,6 +73,7 @@ def create_app(portal: Portal) -> Flask:
     app.portal = portal
     app.jinja_env.globals.update(
         when=lambda t: format_time(t, portal.course.timezone), size_text=size_text,
+        received=lambda t: format_time(t, portal.course.timezone, seconds=True),
         MEANING=MEANING)
     app.jinja_env.filters.update(code_spans=code_spans, num=_num)
     accesslog.install(app)

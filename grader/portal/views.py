@@ -66,45 +66,47 @@ def feedback(grading: Grading, exercise: Exercise, instructor: bool) -> dict:
 
 
 def _marks(tests: list[dict]) -> dict[tuple[str, int], list[tuple[str, str]]]:
-    """(file, line) -> [(kind, what)] for every line of the student's the evidence names."""
-    marks: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    """(file, line) -> [(kind, what)] for every line of the student's the evidence names: one
+    short note per kind of finding (race, error, stuck), however many tests found it."""
+    found: dict[tuple[str, int], dict[str, dict[str, set]]] = {}
 
-    def add(file, line, kind: str, what: str) -> None:
+    def add(file, line, kind: str, what: str, who: str = "") -> None:
         if isinstance(file, str) and isinstance(line, int) and not isinstance(line, bool):
-            marks.setdefault((file, line), [])
-            if (kind, what) not in marks[(file, line)]:
-                marks[(file, line)].append((kind, what))
+            found.setdefault((file, line), {}).setdefault(kind, {}).setdefault(what, set()).add(
+                str(who))
 
     for t in tests:
         if t["hidden"]:
             continue
         for race in t.get("races") or []:
             for w in race.get("writes") or []:
-                locks = ", ".join(w.get("locks") or []) or "no lock"
+                held = "holding " + ", ".join(w["locks"]) if w.get("locks") else "holding no lock"
                 add(w.get("file"), w.get("line"), "race",
-                    f"{w.get('thread')} writes {race.get('variable')} holding {locks}")
+                    f"{race.get('variable')} written {held} by {{who}}", w.get("thread"))
         for step in t.get("switches") or []:
             add(step.get("file"), step.get("line"), "race",
-                f"{step.get('paused')} was switched out here; {step.get('ran')}'s update was lost")
-        exc = t.get("exception")
-        if exc and exc.get("frames"):
-            f = exc["frames"][-1]
-            add(f.get("file"), f.get("line"), "error", f"{exc.get('type')} raised here")
-        for u in t.get("uncaught") or []:
-            if u.get("frames"):
-                f = u["frames"][-1]
-                add(f.get("file"), f.get("line"), "error",
-                    f"{u.get('type')} ended {u.get('what')} {u.get('name')}")
+                "updates lost: {who} switched out here mid-update", step.get("paused"))
+        for exc in [t.get("exception")] + list(t.get("uncaught") or []):
+            if exc and exc.get("frames"):
+                f = exc["frames"][-1]
+                add(f.get("file"), f.get("line"), "error", f"{exc.get('type')} raised here "
+                    "({who})", exc.get("name") or "the call")
         for proc in t.get("stacks") or []:
             for th in proc.get("threads") or []:
                 if th.get("frames"):
                     f = th["frames"][-1]
-                    add(f.get("file"), f.get("line"), "stuck", f"thread {th.get('thread')} stuck here")
+                    add(f.get("file"), f.get("line"), "stuck", "stuck here: thread {who}",
+                        th.get("thread"))
         for cycle in t.get("lock_cycles") or []:
             for site in cycle.get("sites") or []:
                 add(site.get("file"), site.get("line"), "stuck",
-                    f"thread {site.get('thread')} takes a lock here (lock-order cycle)")
-    return marks
+                    "a lock-order cycle: thread {who} takes a lock here", site.get("thread"))
+    def names(who: set) -> str:
+        return ", ".join(sorted(who)[:4]) + (f" and {len(who) - 4} more" if len(who) > 4 else "")
+
+    return {where: [(kind, what.replace("{who}", names(who)))
+                    for kind, whats in kinds.items() for what, who in whats.items()]
+            for where, kinds in found.items()}
 
 
 def source_files(upload: Path, exercise: Exercise, tests: list[dict]) -> list[dict]:

@@ -7,8 +7,8 @@ writer can interleave with. A lease per exercise keeps a second grader process o
 exercise another live process is grading; a lease whose process died is taken over.
 
 Which attempt counts for a student is the exercise's rule (`counted_attempt`: `latest`, the
-newest attempt with a grading, or `best`, the highest final score), unless an instructor's
-override gives the score. `counted` applies it for every page, export and regrade.
+newest graded attempt, or `best`, the highest final score; a refused attempt counts only while
+none is graded), unless an instructor's override gives the score. `counted` applies it for every page, export and regrade.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ class Attempt:
 
 def pick(rule: str, graded: list[tuple[Submission, Grading]]) -> tuple[Submission, Grading] | None:
     """The counted attempt among `(attempt, its current grading)` pairs: `latest` the newest,
-    `best` the highest final score (the newer of equal ones)."""
+    `best` the highest final score (the newer of equal ones). A refused attempt (0) counts
+    only when no attempt was graded: it never replaces a graded one."""
+    graded = [sg for sg in graded if sg[1].status != "refused"] or graded
     if not graded:
         return None
     if rule == "best":
