@@ -1,5 +1,6 @@
 // Polls an attempt's state until it is graded or refused, swapping in the page without a
-// reload each time the state changes (a "not graded yet" attempt is retried: polled slowly).
+// reload each time the state changes: every second while it runs; while it waits in the queue
+// (a deadline's burst) or is "not graded yet" (retried later), less and less often, up to 5 s.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const status = document.getElementById("status");
@@ -15,6 +16,7 @@ document.addEventListener("DOMContentLoaded", () => {
     document.querySelector("main").replaceChildren(
       ...Array.from(fresh.querySelector("main").childNodes, (n) => document.importNode(n, true)));
   };
+  let waited = 0;
   const poll = async () => {
     let delay = 1000;
     try {
@@ -27,7 +29,8 @@ document.addEventListener("DOMContentLoaded", () => {
           await show();
         }
         if (final(data.status) && !data.regrading) return;
-        if (data.status === "not graded yet") delay = 5000;
+        waited = data.status === "running" ? 0 : waited + 1;
+        delay = Math.min(5000, 1000 * 1.25 ** waited);
       }
     } catch (e) { /* the server may be restarting: try again */ }
     setTimeout(poll, delay);
