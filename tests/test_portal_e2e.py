@@ -24,7 +24,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from urllib.parse import urljoin
@@ -34,7 +33,7 @@ from playwright.sync_api import expect
 
 from nbgrader_notebook import source_notebook, write_notebook
 from test_portal import FIXED, RACY, SLUG, Server, make_course
-from test_release import offline
+from test_release import install_checker, offline
 
 GRADING_MS = 300_000              # one local grading, on a machine that may be loaded 10x
 PUBLIC_RACE = '''"""A public race check: this course lets students see a lost update on their machine."""
@@ -172,18 +171,9 @@ def test_the_replay_command_from_the_bundle_gives_the_same_verdict(new_page, por
     assert any(n.endswith(".whl") and "/wheels/pgrader-" in n for n in archive.namelist())
     archive.extractall(tmp_path)
     folder = tmp_path / SLUG
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
-    env.pop("PIP_FIND_LINKS", None)
-    venv = tmp_path / "venv"
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
-                   check=True, timeout=120)
-    wheels = sorted(str(p) for p in (folder / "wheels").glob("*.whl"))
-    proc = subprocess.run(offline([str(venv / "bin" / "pip"), "install", "-q", "--no-index",
-                                   "--no-deps", *wheels]), env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    venv = install_checker(folder, tmp_path / "venv")
     shutil.copy(RACY, folder / "solution.py")
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"  # as after `. .venv/bin/activate`
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # activated
     proc = subprocess.run(offline(shlex.split(story["command"])), cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
     out = proc.stdout
@@ -223,7 +213,7 @@ def test_the_same_file_again_becomes_the_attempt_that_counts(new_page, portal, s
     assert counted.count() == 1 and counted.get_attribute("data-attempt") == "3"
     times = rows.evaluate_all("rows => rows.map(r => r.cells[1].textContent)")
     assert len(set(times)) == 3, times  # each its own received time, to the second
-    assert f"from attempt 3" in page.locator("#standing").inner_text()
+    assert "from attempt 3" in page.locator("#standing").inner_text()
     page.goto(portal["url"] + "/")
     assert page.locator(f"tr[data-slug={SLUG}] td.score").inner_text() == f"{again[0]:g} / 10"
     page.goto(f"{portal['url']}/exercises/{SLUG}")

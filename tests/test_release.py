@@ -161,24 +161,28 @@ def offline(argv: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def installed(bundle, tmp_path_factory) -> tuple[Path, Path]:
-    """The bundle copied away from the course, and a fresh venv with the checker installed
-    from its wheels only: no index, no pip configuration, no network."""
+    """The bundle copied away from the course, and a fresh venv with its checker."""
+    folder = tmp_path_factory.mktemp("student") / SLUG
+    shutil.copytree(bundle, folder)
+    return folder, install_checker(folder, folder.parent / "venv")
+
+
+def install_checker(bundle: Path, venv: Path) -> Path:
+    """A fresh venv at `venv` with the checker installed from `bundle`'s wheels only, as its
+    CHECKING.md says: no index, no pip configuration, no network."""
     import os
     import sys
 
-    folder = tmp_path_factory.mktemp("student") / SLUG
-    shutil.copytree(bundle, folder)
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
     env.pop("PIP_FIND_LINKS", None)
-    venv = folder.parent / "venv"
     subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
                    check=True, timeout=120)
-    wheels = sorted(str(p) for p in (folder / "wheels").glob("*.whl"))
+    wheels = sorted(str(p) for p in (bundle / "wheels").glob("*.whl"))
     proc = subprocess.run(offline([str(venv / "bin" / "pip"), "install", "-q", "--no-index",
                                    "--no-deps", *wheels]), env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return folder, venv
+    return venv
 
 
 def test_bundle_says_how_to_install_offline_and_replay(bundle):

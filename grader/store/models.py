@@ -141,31 +141,30 @@ class Lease(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Extension(Base):
-    """A later due date for one student on one exercise (its history is in the audit table)."""
-
-    __tablename__ = "extensions"
-    __table_args__ = (UniqueConstraint("student", "exercise", name="uq_extensions_student"),)
+class _PerStudent:
+    """A row an instructor sets for one student on one exercise, with why and who."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student: Mapped[str] = mapped_column(String(200))
     exercise: Mapped[str] = mapped_column(String(200), index=True)
-    due: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     comment: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Override(Base):
+class Extension(_PerStudent, Base):
+    """A later due date for one student on one exercise (its history is in the audit table)."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("student", "exercise", name="uq_extensions_student"),)
+
+    due: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Override(_PerStudent, Base):
     """An instructor's score for one student on one exercise, counted instead of any attempt."""
 
     __tablename__ = "overrides"
     __table_args__ = (UniqueConstraint("student", "exercise", name="uq_overrides_student"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    student: Mapped[str] = mapped_column(String(200))
-    exercise: Mapped[str] = mapped_column(String(200), index=True)
     score: Mapped[float] = mapped_column(Float)
-    comment: Mapped[str] = mapped_column(Text)
-    actor: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -382,53 +382,44 @@ class Store:
 
     # ------------------------------------------------------------ extensions and overrides
 
-    def extensions(self, exercise: str) -> dict[str, Extension]:
+    def _per_student(self, model, exercise: str) -> dict:
         with self._read() as s:
-            return {e.student: e for e in s.scalars(
-                select(Extension).where(Extension.exercise == exercise))}
+            return {r.student: r for r in s.scalars(select(model).where(model.exercise == exercise))}
+
+    def _set_per_student(self, model, exercise: str, student: str, values: dict | None,
+                         comment: str, actor: str, action: str, what: str) -> None:
+        """Replace `student`'s row of `model` for `exercise` (None: remove it), audited."""
+        with self._tx() as s:
+            s.execute(delete(model).where(model.exercise == exercise, model.student == student))
+            if values is not None:
+                s.add(model(student=student, exercise=exercise, comment=comment, actor=actor,
+                            **values))
+            self._audit(s, f"{action}-{'set' if values is not None else 'removed'}", exercise,
+                        student, f"{what} by {actor}" + (f": {comment}" if comment else ""))
+
+    def extensions(self, exercise: str) -> dict[str, Extension]:
+        return self._per_student(Extension, exercise)
 
     def extension(self, exercise: str, student: str) -> Extension | None:
-        with self._read() as s:
-            return s.scalar(select(Extension).where(Extension.exercise == exercise,
-                                                    Extension.student == student))
+        return self.extensions(exercise).get(student)
 
     def set_extension(self, exercise: str, student: str, due: dt.datetime | None,
                       comment: str, actor: str) -> None:
         """`student`'s own due date for `exercise` (None: back to the course's), audited."""
-        with self._tx() as s:
-            old = s.scalar(select(Extension).where(Extension.exercise == exercise,
-                                                   Extension.student == student))
-            if old is not None:
-                s.delete(old)
-                s.flush()
-            if due is not None:
-                s.add(Extension(student=student, exercise=exercise, due=due, comment=comment,
-                                actor=actor))
-            self._audit(s, "extension-set" if due else "extension-removed", exercise, student,
-                        (f"due {due.isoformat()}" if due else "the course's due date")
-                        + f" by {actor}" + (f": {comment}" if comment else ""))
+        self._set_per_student(Extension, exercise, student, {"due": due} if due else None,
+                              comment, actor, "extension",
+                              f"due {due.isoformat()}" if due else "the course's due date")
 
     def overrides(self, exercise: str) -> dict[str, Override]:
-        with self._read() as s:
-            return {o.student: o for o in s.scalars(
-                select(Override).where(Override.exercise == exercise))}
+        return self._per_student(Override, exercise)
 
     def set_override(self, exercise: str, student: str, score: float | None, comment: str,
                      actor: str) -> None:
         """The score `student` gets on `exercise` whatever the attempts (None: remove), audited."""
-        with self._tx() as s:
-            old = s.scalar(select(Override).where(Override.exercise == exercise,
-                                                  Override.student == student))
-            if old is not None:
-                s.delete(old)
-                s.flush()
-            if score is not None:
-                s.add(Override(student=student, exercise=exercise, score=score, comment=comment,
-                               actor=actor))
-            self._audit(s, "override-set" if score is not None else "override-removed",
-                        exercise, student,
-                        (f"score {score:g}" if score is not None else "attempts count again")
-                        + f" by {actor}" + (f": {comment}" if comment else ""))
+        self._set_per_student(Override, exercise, student,
+                              {"score": score} if score is not None else None, comment, actor,
+                              "override", f"score {score:g}" if score is not None
+                              else "attempts count again")
 
     def audit_trail(self, exercise: str, student: str, limit: int = 200) -> list[Audit]:
         """What happened to `student` on `exercise`, newest first."""
