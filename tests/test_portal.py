@@ -69,10 +69,10 @@ def grader(course: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def make_course(folder: Path, public: dict[str, str] | None = None) -> dict[str, str]:
-    """A course in `folder` with accounts (and `public`: more public test files, by name); the
-    passwords by login."""
-    (folder / "course.toml").write_text(COURSE)
+def make_course(folder: Path, public: dict[str, str] | None = None, toml: str = "") -> dict[str, str]:
+    """A course in `folder` with accounts (`public`: more public test files, by name; `toml`:
+    more of course.toml); the passwords by login."""
+    (folder / "course.toml").write_text(COURSE + toml)
     shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG,
                     ignore=shutil.ignore_patterns("__pycache__"))
     for name, text in (public or {}).items():

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
-from test_portal import (FIXED, GRADING_S, RACY, SLUG, Server, attempt_url, make_course, sign_in,
+from test_portal import (FIXED, GRADING_S, RACY, Server, attempt_url, make_course, sign_in,
                          submission_id, upload, wait_graded)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -20,20 +20,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 @pytest.fixture
 def course(tmp_path, postgres_url):
-    (tmp_path / "course.toml").write_text("")  # make_course writes it; the store goes after
-    passwords = make_course_on(tmp_path, postgres_url)
-    return tmp_path, passwords, postgres_url
-
-
-def make_course_on(folder, url: str) -> dict:
-    import test_portal
-
-    original = test_portal.COURSE
-    test_portal.COURSE = original + f'\n[store]\nurl = "{url}"\n'
-    try:
-        return make_course(folder)
-    finally:
-        test_portal.COURSE = original
+    """The HTTP tests' course, its store a fresh database of the private cluster."""
+    return tmp_path, make_course(tmp_path, toml=f'\n[store]\nurl = "{postgres_url}"\n'), \
+        postgres_url
 
 
 def _jobs(url: str) -> list[tuple]:
