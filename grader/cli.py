@@ -163,7 +163,7 @@ def cmd_grade(args) -> int:
                                   backend=backend, seed=args.seed, received=received,
                                   sandbox_info=info)
     except GradingFailed as exc:
-        raise GraderError(f"not graded, nothing written: {exc}") from None
+        raise GraderError(f"not graded yet, nothing written: {exc}") from None
     out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student
     write_outputs(result, exercise, out)
     if args.json:
@@ -284,7 +284,7 @@ def cmd_worker(args) -> int:
 
         backend = resolve_backend_name(args.backend or course.backend)
         info = {"backend": backend}
-        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded "
+        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded yet "
               "while it lasts", file=sys.stderr)
     run_worker(course, settings, queues, backend=backend, sandbox_info=info,
                concurrency=args.concurrency, name=args.name, loglevel=args.loglevel)

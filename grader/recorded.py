@@ -204,5 +204,5 @@ def format_changes(outcome: Outcome, slug: str) -> list[str]:
     failed = sum(r.status == "not-graded" for r in outcome.rows)
     lines.append(f"{slug}: {len(outcome.changes) + outcome.unchanged} graded in this request "
                  f"({'resumed' if outcome.resumed else 'new'}): {up} up, {down} down, {new} new, "
-                 f"{outcome.unchanged} unchanged; {failed} not graded.")
+                 f"{outcome.unchanged} unchanged; {failed} not graded yet.")
     return lines

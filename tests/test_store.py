@@ -172,7 +172,7 @@ def test_regrade_keeps_history_and_prints_score_changes(course, fake):
     assert "  alice                10 -> 0 (-10)" in lines
     assert "  carol                8 -> 0 (-8)" in lines
     assert not any(line.lstrip().startswith("dave") for line in lines)  # refused both times
-    assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded."
+    assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded yet."
     assert [(g.final, g.is_current) for _, g in history] == [(10, False), (0, True)]
     rows = _gradings(course)
     assert len(rows) == 8 and sum(r[2] for r in rows) == 4
@@ -310,7 +310,7 @@ def test_grade_all_and_regrade_on_the_local_backend(tmp_path):
     again = subprocess.run([grader_bin, "regrade", "tiny", "--students", "ben"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip().endswith("0 up, 0 down, 0 new, 1 unchanged; 0 not graded.")
+    assert again.stdout.strip().endswith("0 up, 0 down, 0 new, 1 unchanged; 0 not graded yet.")
 
 
 # ---------------------------------------------------------------- attempts and what counts
