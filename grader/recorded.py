@@ -147,12 +147,10 @@ def _student_rows(exercise: Exercise, entries: list[Entry], rows: dict[str, Row]
 def regrade(course: Course, exercise: Exercise, store: Store, out: Path | None = None, *,
             students: list[str] | None = None, **options) -> Outcome:
     """Grade again the recorded attempts of `exercise` (or of `students`) that can count under
-    its rule: each student's newest attempt (`latest`), or every attempt (`best`)."""
-    recorded = store.submissions(exercise.slug, students)
-    if students and (missing := sorted(set(students) - set(recorded))):
+    its rule (`Store.regrade_targets`)."""
+    chosen = store.regrade_targets(exercise, students)
+    if students and (missing := sorted(set(students) - set(chosen))):
         raise GraderError(f"No submission of {exercise.slug} is recorded for: {', '.join(missing)}")
-    chosen = {name: subs if exercise.counted_attempt == "best" else subs[-1:]
-              for name, subs in recorded.items()}
     attempts = {(name if len(subs) == 1 else f"{name}/attempt-{sub.attempt}"): sub
                 for name, subs in chosen.items() for sub in subs}
     entries = [Entry(key.split("/")[0], Path(sub.path), sub.received_at, key=key)

@@ -172,12 +172,11 @@ def override(slug: str, login: str):
 @blueprint.post("/exercises/<slug>/regrade")
 @auth.instructor_only
 def regrade(slug: str):
-    """Queue for grading again the attempts that can count under the exercise's rule (each
-    student's newest, or with `best` every attempt), as one regrade request."""
+    """Queue for grading again the attempts that can count under the exercise's rule
+    (`Store.regrade_targets`), as one regrade request."""
     ex = _exercise(slug)
-    recorded = g.portal.store.submissions(slug)
-    subs = [(name, sub) for name, attempts in recorded.items()
-            for sub in (attempts if ex.counted_attempt == "best" else attempts[-1:])]
+    subs = [(name, sub) for name, attempts in g.portal.store.regrade_targets(ex).items()
+            for sub in attempts]
     jobs = g.portal.jobs.create("regrade", slug, subs) if subs else []
     g.portal.grader.hand_over()
     g.portal.store.audit("portal-regrade", slug, detail=f"{len(jobs)} job(s) by {g.account.login}")

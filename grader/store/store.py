@@ -334,6 +334,22 @@ class Store:
             out.setdefault(name, []).append(sub)
         return out
 
+    def regrade_targets(self, exercise, students: list[str] | None = None
+                        ) -> dict[str, list[Submission]]:
+        """The attempts a regrade of `exercise` grades again, by student: under `best` every
+        attempt; under `latest` the counted one and any newer (refused or not graded yet),
+        or the newest when none is graded."""
+        recorded = self.submissions(exercise.slug, students)
+        if getattr(exercise, "counted_attempt", "latest") == "best":
+            return recorded
+        counted = {c.student: c for c in self.counted(exercise, students, results=False)}
+        out = {}
+        for name, subs in recorded.items():
+            c = counted.get(name)
+            since = c.submission.attempt if c and c.grading else subs[-1].attempt
+            out[name] = [sub for sub in subs if sub.attempt >= since]
+        return out
+
     def attempts(self, exercise: str, student: str) -> list[Attempt]:
         """A student's attempts at `exercise` (oldest first), each with its gradings."""
         with self._read() as s:
