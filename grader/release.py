@@ -15,6 +15,7 @@ wheel is built once per version of its sources.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -116,8 +117,10 @@ def _pip(*args: str, what: str) -> None:
                           "writes a bundle without them.")
 
 
+@functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """A hash of the grader package's files: its wheel is built once per version of them."""
+    """A hash of the grader package's files (as this process started with them): its wheel is
+    built once per version of them."""
     h = hashlib.sha256()
     for path in sorted(GRADER_DIR.rglob("*")):
         rel = path.relative_to(GRADER_DIR)

@@ -235,7 +235,7 @@ def _run(args, rng: random.Random, work: Path) -> dict:
                     continue
                 if due > rec.now():  # the earliest is not due yet: wait for it
                     waiting.put((due, n, item))
-                    time.sleep(min(0.2, due - rec.now()))
+                    time.sleep(max(0.0, min(0.2, due - rec.now())))
                     continue
                 session = sessions[item["student"]][0]
                 r = rec.request("status", session, "GET",

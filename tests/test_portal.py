@@ -284,6 +284,10 @@ def test_another_students_attempts_cannot_be_named(portal, users):
     assert r.status_code == 403 and "alice" not in r.text.replace("for instructors", "")
     assert users["alice"].get(attempt_url(base, racy), timeout=60).status_code == 200
     assert requests.get(attempt_url(base, racy, api=True), timeout=60).status_code == 401
+    # a link of the portal's earlier versions (a global job id) leads to her attempt, only hers
+    old = users["alice"].get(f"{base}/submissions/1", timeout=60, allow_redirects=False)
+    assert old.status_code == 301 and old.headers["Location"].endswith(attempt_url("", racy))
+    assert bob.get(f"{base}/submissions/1", timeout=60).status_code == 404
 
 
 def test_hidden_tests_are_never_served(portal, users):
@@ -504,6 +508,49 @@ def test_restart_resumes_a_queued_job(tmp_path):
                      str(tmp_path / "regraded")).stdout
         assert "1 graded in this request" in out and "1 unchanged" in out, out
         assert (tmp_path / "regraded" / "alice" / "results.json").is_file()
+    finally:
+        second.stop()
+
+
+def _test_runs_of(course: Path) -> list[int]:
+    """Pids of the test runs (pytest processes) grading in `course`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--rootdir" in args and any(str(course).encode() in a for a in args):
+            found.append(int(proc.name))
+    return found
+
+
+def test_stopping_the_portal_ends_its_test_runs(tmp_path):
+    """SIGTERM while a long job is graded (a counter that never returns: every test runs to
+    its time limit): the test run ends with the server, none grades on as an orphan, and the
+    next start puts the job back in the queue."""
+    passwords = make_course(tmp_path)
+    stuck = FIXED.read_text().replace("def parallel_count(n_threads, n_increments):",
+                                      "def parallel_count(n_threads, n_increments):\n"
+                                      "    import time; time.sleep(3600)")
+    assert "3600" in stuck
+    first = Server(tmp_path, jobs=1)
+    alice = sign_in(first.url, "alice", passwords["alice"])
+    sid = submission_id(upload(alice, first.url, "solution.py", stuck.encode()))
+    deadline = time.monotonic() + GRADING_S
+    while not _test_runs_of(tmp_path):
+        assert time.monotonic() < deadline, "no test run started"
+        time.sleep(0.05)
+    first.stop()
+    deadline = time.monotonic() + 20
+    while _test_runs_of(tmp_path):
+        assert time.monotonic() < deadline, f"test runs left behind: {_test_runs_of(tmp_path)}"
+        time.sleep(0.2)
+    second = Server(tmp_path, jobs=0)
+    try:
+        alice = sign_in(second.url, "alice", passwords["alice"])
+        reply = alice.get(attempt_url(second.url, sid, api=True), timeout=60).json()
+        assert reply["status"] == "queued", reply
     finally:
         second.stop()
 

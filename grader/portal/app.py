@@ -245,6 +245,19 @@ def create_app(portal: Portal) -> Flask:
         return pages.attempt_page(exercise_or_404(slug), g.account.login, number,
                                   url_for("api_attempt", slug=slug, number=number))
 
+    @app.get("/submissions/<int:job_id>")
+    @auth.signed_in
+    def old_link(job_id: int):
+        """Links of portals before attempts were numbered per student: to the attempt's page."""
+        job = portal.jobs.get(job_id)
+        if job is None or (not auth.is_instructor() and job.student != g.account.login):
+            abort(404)
+        sub = portal.jobs.submission(job)
+        if auth.is_instructor():
+            return redirect(url_for("instructor.attempt", slug=job.exercise, login=job.student,
+                                    number=sub.attempt), 301)
+        return redirect(url_for("attempt", slug=job.exercise, number=sub.attempt), 301)
+
     @app.get("/api/exercises/<slug>/attempts/<int:number>")
     @auth.signed_in
     def api_attempt(slug: str, number: int):

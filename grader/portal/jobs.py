@@ -96,6 +96,10 @@ class Jobs:
         with self.store._read() as s:
             return s.get(Job, job_id)
 
+    def submission(self, job: Job) -> Submission:
+        with self.store._read() as s:
+            return s.get(Submission, job.submission_id)
+
     @staticmethod
     def _due(now: dt.datetime):
         return or_(Job.status == QUEUED,
@@ -207,11 +211,17 @@ class Grader:
         return recovered
 
     def stop(self) -> None:
+        """Stop grading: the test runs in progress end now (their jobs stay running, so another
+        process on the store, or the next start, grades them again)."""
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
         if self.remote is not None:
             self.remote.close()
+        else:
+            from grader.judge import runner
+
+            runner.terminate_all()
 
     def hand_over(self, job_id: int | None = None) -> None:
         """A job was queued: wake a grading thread of this process (any process may take it)."""
