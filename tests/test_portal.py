@@ -580,6 +580,24 @@ def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
 
 # ---------------------------------------------------------------- no server needed
 
+def test_three_hundred_browsers_at_once_are_served(tmp_path):
+    """A class's browsers each keep a connection open: the 101st must not wait (waitress's
+    default limit of 100 connections made it wait for an idle one to time out)."""
+    make_course(tmp_path)
+    server = Server(tmp_path, 0)
+    try:
+        sessions, worst = [], 0.0
+        for _ in range(300):
+            s = requests.Session()
+            t0 = time.monotonic()
+            assert s.get(server.url + "/login", timeout=30).status_code == 200
+            worst = max(worst, time.monotonic() - t0)
+            sessions.append(s)
+        assert worst < 10, worst
+    finally:
+        server.stop()
+
+
 def test_password_change_signs_out_the_other_browsers(tmp_path):
     passwords = make_course(tmp_path)
     server = Server(tmp_path, 0)

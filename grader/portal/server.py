@@ -22,6 +22,13 @@ from grader.portal.jobs import Grader
 from grader.portal.live import LiveCourse
 from grader.store import Store
 
+THREADS = 8            # requests handled at once (pages are short; grading has its own threads)
+# Every browser keeps a connection or more open between requests: waitress's default of 100
+# open connections made the 101st student wait until an idle one timed out (2 minutes), with
+# a class of 300 at a deadline (scripts/bench_burst.py). poll(), not select(), past 1024 fds.
+CONNECTIONS = 2000
+IDLE_SECONDS = 60      # an idle kept-alive connection is closed after this
+
 
 def no_accounts_message(store: Store, course: Course) -> str:
     return (f"No portal account exists in the store {store.engine.url.render_as_string()}, so "
@@ -37,6 +44,8 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
           trusted_proxy: str | None = None, remote=None, access_log: Path | None = None) -> int:
     from waitress.server import create_server
 
+    _enough_files(CONNECTIONS + 500)
+
     live = LiveCourse(course)
     settings = live.settings
     grader = Grader(live, store, backend, sandbox_info, workers, remote)
@@ -45,9 +54,10 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     if access_log is not None:
         accesslog.open_access_log(access_log)
     app = create_app(portal)
-    server = create_server(app, host=host, port=port, threads=8,
+    server = create_server(app, host=host, port=port, threads=THREADS,
                            max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
-                           ident="pgrader",
+                           connection_limit=CONNECTIONS, channel_timeout=IDLE_SECONDS,
+                           asyncore_use_poll=True, backlog=1024, ident="pgrader",
                            **({"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
                                "clear_untrusted_proxy_headers": True} if trusted_proxy else {}))
@@ -70,3 +80,13 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
         grader.stop()
         server.close()
     return 0
+
+
+def _enough_files(n: int) -> None:
+    """Raise this process's open-file limit towards `n` (up to the hard limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
