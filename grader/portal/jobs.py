@@ -137,6 +137,12 @@ class Jobs:
                 req = s.get(Request, job.request_id)
                 req.finished_at = req.finished_at or utcnow()
 
+    def release(self, job: Job) -> None:
+        """Back to the queue, unclaimed (its server is stopping)."""
+        with self.store._tx() as s:
+            s.execute(update(Job).where(Job.id == job.id, Job.status == RUNNING).values(
+                status=QUEUED, owner="", started_at=None))
+
     def beat(self, owner: str) -> None:
         with self.store._tx() as s:
             s.execute(update(Job).where(Job.owner == owner, Job.status == RUNNING)
@@ -259,11 +265,15 @@ class Grader:
                 log.exception("heartbeat")
 
     def run(self, job: Job) -> None:
-        """Grade one claimed job and record the outcome."""
+        """Grade one claimed job and record the outcome (a run this server stopped goes back
+        to the queue: no failure of the platform's to count)."""
         try:
             status, grading_id, problem = self._grade(job)
         except Exception as exc:  # noqa: BLE001 - a platform failure, never the student's 0
             status, grading_id, problem = NOT_GRADED, None, f"{type(exc).__name__}: {exc}"
+        if status != GRADED and self._stopping.is_set():
+            self.jobs.release(job)
+            return
         self.jobs.finish(job, status, grading_id, problem)
 
     def _grade(self, job: Job) -> tuple[str, int | None, str]:

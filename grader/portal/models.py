@@ -14,9 +14,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from grader.states import GRADED, NOT_GRADED_YET as NOT_GRADED, QUEUED, RUNNING
 from grader.store.models import Base, UTCDateTime, utcnow
-
-from grader.states import GRADED, NOT_GRADED_YET as NOT_GRADED, QUEUED, RUNNING  # noqa: E402,F401
 
 STATUSES = (QUEUED, RUNNING, GRADED, NOT_GRADED)  # a job's own states (refused is a grading's)
 

@@ -9,7 +9,7 @@ from flask import abort, g, render_template
 
 from grader.course import Exercise
 from grader.portal import auth
-from grader.portal.attempts import attempt_views, counted_of
+from grader.portal.attempts import attempt_views, counted_of, state_of
 from grader.portal.views import anchors, feedback, source_files
 
 
@@ -44,8 +44,11 @@ def attempt_page(ex: Exercise, login: str, number: int, poll: str):
 
 
 def attempt_status(ex: Exercise, login: str, number: int) -> dict:
-    view, _ = _find(ex, login, number)
-    graded = view.grading is not None
-    return {"status": view.state, "score": view.grading.final if graded else None,
-            "max": view.grading.max_score if graded else None, "counted": view.counted,
-            "regrading": view.regrading}
+    """What the attempt page's script polls: its state and score (three small queries)."""
+    found = g.portal.store.attempt(ex.slug, login, number)
+    if found is None:
+        abort(404)
+    sub, grading = found
+    state, regrading, _ = state_of(grading, g.portal.jobs.of_submissions([sub.id]).get(sub.id, []))
+    return {"status": state, "score": grading.final if grading else None,
+            "max": grading.max_score if grading else None, "regrading": regrading}

@@ -365,6 +365,18 @@ class Store:
             gradings.setdefault(grading.submission_id, []).append((grading, kind))
         return [Attempt(sub, gradings.get(sub.id, [])) for sub in subs]
 
+    def attempt(self, exercise: str, student: str, number: int
+                ) -> tuple[Submission, Grading | None] | None:
+        """One attempt and its current grading (results not loaded): what a status poll reads."""
+        with self._read() as s:
+            sub = s.scalar(select(Submission).join(Student).where(
+                Student.name == student, Submission.exercise == exercise,
+                Submission.attempt == number))
+            if sub is None:
+                return None
+            return sub, s.scalar(select(Grading).options(defer(Grading.results)).where(
+                Grading.submission_id == sub.id, Grading.is_current))
+
     def grading(self, grading_id: int) -> Grading | None:
         """One grading with its results."""
         with self._read() as s:
