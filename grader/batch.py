@@ -180,8 +180,13 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
             return Row(name, None, "not-graded", problem)
         if record is not None and not result.platform_failed:
             record(entry, result)
-        write_outputs(result, exercise, out / name)
-        return Row(name, result, "graded" if not result.platform_failed else "not-graded")
+        status = "graded" if not result.platform_failed else "not-graded"
+        try:
+            write_outputs(result, exercise, out / name)
+        except Exception as exc:  # noqa: BLE001 - one student's files never stop the batch
+            return Row(name, result, status, f"its results.json/feedback.html could not be "
+                                             f"written: {type(exc).__name__}: {exc}"[:500])
+        return Row(name, result, status)
 
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures: dict = {}

@@ -51,6 +51,7 @@ class SubmissionResult:
     execution_time: float = 0.0
     sandbox: dict = field(default_factory=dict)
     content_hash: str = ""
+    suspicion: dict = field(default_factory=dict)  # see grader.judge.suspicion: for instructors
     graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"))
     grader_version: str = __version__
@@ -119,6 +120,7 @@ class SubmissionResult:
                 "grader_version": self.grader_version,
                 "graded_at": self.graded_at,
                 "content_hash": self.content_hash,
+                "suspicion": self.suspicion,
             },
         }
 
@@ -140,6 +142,7 @@ class SubmissionResult:
                    max_score=data["max_score"], error=meta["error"], late_days=meta["late_days"],
                    penalty=meta["penalty"], seed=meta["seed"], execution_time=data["execution_time"],
                    sandbox=meta["sandbox"], content_hash=meta["content_hash"],
+                   suspicion=meta.get("suspicion") or {},
                    graded_at=meta["graded_at"], grader_version=meta["grader_version"])
 
 

@@ -26,6 +26,7 @@ from grader.judge.expect_celery import (  # noqa: F401
     expect_survives_worker_loss, task_step,
 )
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
+from grader.checks import workitems
 from grader.judge.plugin import record_evidence  # noqa: F401
 from grader.judge.expect_locks import (  # noqa: F401
     expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
@@ -75,16 +76,37 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
 
 # ---------------------------------------------------------------- parallel-behaviour helpers
 
+TRACE_EVENTS = ("sys.settrace", "sys.setprofile", "replaced")
+
+
+def tampering_evidence(reply: Reply, report: dict | None = None) -> list[str]:
+    """What shows that the student's code itself took the grader's instrumentation apart: what
+    the agent saw rebound (`report["tampered"]`) and what its audit hook refused."""
+    found = [str(t) for t in (report or {}).get("tampered") or []]
+    found += [f"{t.get('what', t.get('event'))}" + (f" ({t['file']} line {t['line']})" if t.get("file") else "")
+              for t in reply.tampering if t.get("event") in TRACE_EVENTS]
+    return list(dict.fromkeys(found))
+
+
 def check_report(reply: Reply, name: str) -> dict:
-    """The report of check `name` from the last request; `Failed` if the student's code switched
-    the check's instrumentation off (the check could not run, so it earns nothing)."""
+    """The report of check `name` from the last request. A check that could not run is charged
+    to the student only with positive evidence that the student's code took it apart (`Failed`,
+    naming the evidence); without it, it is the platform's failure (never the student's)."""
     report = reply.checks.get(name)
     if report is None:
+        if reply.status == "ok":  # the agent reports every check it started: only the student's
+            raise Failed(f"The grader's {name} check left no report: your code took it apart "  # code
+                         "(it runs in your program's process), so this check earns no points.",
+                         check=name, tampering=tampering_evidence(reply))
         raise SandboxFault(f"the {name} check did not report")
     if not report.get("intact", True):
-        raise Failed(f"Your code switched off the grader's {name} instrumentation (for example with "
-                     "sys.settrace or threading.settrace), so this check could not run and earns "
-                     "no points.", check=name)
+        evidence = tampering_evidence(reply, report)
+        if not evidence:
+            raise SandboxFault(f"the {name} check could not run, and nothing shows the submission "
+                               f"did it ({report.get('error', 'no error given')})")
+        raise Failed(f"Your code switched off the grader's {name} instrumentation ("
+                     + "; ".join(evidence[:3]) + "), so this check could not run and earns no "
+                     "points.", check=name, tampering=evidence[:10])
     return report
 
 
@@ -113,9 +135,16 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
     report = check_report(reply, how)
     if got == expected and type(got) is type(expected):
         if report.get("switches", 0) == 0:
-            raise Failed(f"No thread switch could be forced while {what} ran (the grader's "
-                         "instrumentation was switched off in some thread), so this check could "
-                         "not run and earns no points.", preempt=report)
+            evidence = tampering_evidence(reply, report)
+            if evidence:
+                raise Failed(f"No thread switch could be forced while {what} ran: your code "
+                             "switched the grader's instrumentation off ("
+                             + "; ".join(evidence[:3]) + "), so this check earns no points.",
+                             preempt=report, tampering=evidence[:10])
+            # nothing to blame: the run was too short or too process-bound to switch in; the
+            # value came out right, and an innocent run is never charged
+            record_evidence(inconclusive=f"no thread switch could be forced while {what} ran "
+                                         "(nothing points at the submission); nothing was lost")
         return
     mode = ("controlled schedule: the run's seed replays this exact interleaving"
             if how == "schedule" else "forced switches")
@@ -128,27 +157,50 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
                **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
 
-def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "") -> None:
+def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "",
+                    items: list[str] | None = None) -> None:
     """Raise `Failed` unless CPU-bound work was really shared by several processes.
 
-    Judged from the kernel's accounting of the whole process tree, never from the student's
-    clocks: *work / span* (all CPU time over the most any single process used) is about the
-    number of processes that truly worked in parallel. It stays near 1 for sequential code and
-    for GIL-bound threads, however the wall clock looks, and near `workers` for real process
-    parallelism even on a loaded machine. The bar scales with the cores the sandbox has. Run the
-    request with `exclusive_cores=workers` (MPI: `ranks`) so no other submission shares its cores."""
+    Judged from the kernel's accounting, never from the student's clocks: *work / span* (CPU
+    time in all over the most any single process used) is about the number of processes that
+    truly worked in parallel. It stays near 1 for sequential code and for GIL-bound threads,
+    however the wall clock looks, and near `workers` for real process parallelism even on a
+    loaded machine. Where the probe handed out work items (`grader.checks.workitems.Item`; pass
+    `items`, the digests of the items handed out, `workitems.digest(args)`), only CPU spent *in
+    those items* counts (each item once, per process never more than the kernel counted for
+    it), an item run more than once is work done twice, and items of different processes must
+    have run at the same moment: helpers that burn CPU, forged items and processes that take
+    turns do not pass for parallel work. The bar scales with the cores the sandbox has. Run the
+    request with `exclusive_cores=workers` (MPI: `ranks`) so no other submission shares its
+    cores."""
     n = max(1, min(workers, int(cores)))
     need = 1 + 0.5 * (n - 1)
-    work, span = reply.cpu, float(reply.raw.get("span", 0.0))
+    got = workitems.credit(reply.raw.get("work_items") or {}, items) if items is not None else None
+    if got is not None:
+        work, span, overlap = float(got["work"]), float(got["span"]), int(got["overlap"])
+    else:
+        work, span, overlap = reply.cpu, float(reply.raw.get("span", 0.0)), n
     ratio = work / span if span > 0 else 1.0
+    evidence = {"work": round(work, 3), "span": round(span, 3), "work_over_span": round(ratio, 2),
+                "wall": round(reply.wall, 3), **({"items": got} if got is not None else {})}
+    if got is not None and got["twice"]:
+        raise Failed(f"{what} ran {got['twice']} of the {len(items)} work items more than once: "
+                     "each item must be computed by exactly one worker." + (f" {hint}" if hint else ""),
+                     **evidence)
     if n > 1 and ratio < need:
+        whose = "in the work items" if got is not None else "in all"
         raise Failed(
-            f"{what} did not run in parallel: {work:.2f} CPU-seconds in all, of which one process "
+            f"{what} did not run in parallel: {work:.2f} CPU-seconds {whose}, of which one process "
             f"alone did {span:.2f} (work/span {ratio:.2f}, at least {need:.1f} expected with "
             f"{n} workers on {int(cores)} cores). CPU-bound Python threads take turns on the GIL, "
             "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
-            + (f" {hint}" if hint else ""), work=round(work, 3), span=round(span, 3),
-            work_over_span=round(ratio, 2), wall=round(reply.wall, 3))
+            + (f" {hint}" if hint else ""), **evidence)
+    if n > 1 and overlap < min(n, 2):
+        raise Failed(
+            f"{what} shared the work among {got['processes']} processes, but their work items "
+            f"never ran at the same moment (at most {overlap} at once): the processes took "
+            "turns. Hand all the items to the pool before waiting for any result."
+            + (f" {hint}" if hint else ""), **evidence)
 
 
 def expect_nothing_left(reply: Reply, what: str, threads: bool = True, processes: bool = True,

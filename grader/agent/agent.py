@@ -1,41 +1,48 @@
 """The agent: runs inside the sandbox, as the student, one request per process.
 
-`python -I -m grader.agent.agent OUTDIR` reads `OUTDIR/request.json`, imports
-the student's module from the current directory, calls the requested function
-or probe under the requested checks, and writes `OUTDIR/result-<rank>.json`.
-Everything it writes is plain data (see `codec`). The supervisor, not the
+Started by the supervisor as `python -I -m grader.agent.bootstrap` (one process, or one per MPI
+rank), it connects to the supervisor's socket and receives its request there (see `channel`:
+nothing about the request is ever in a file, an argument or the environment). Then, before the
+student's module is imported, it makes its process non-dumpable (its memory and /proc entries
+are closed to the student's other processes), starts the requested checks, installs the audit
+hook (`audit`) and hides the grader's modules from `sys.modules`; it imports the student's module
+from the current directory, calls the requested function or probe, and sends the result back as
+one signed frame. Everything it sends is plain data (see `codec`). The supervisor, not the
 agent, decides about time limits and hangs.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import hashlib
 import importlib
-import json
 import os
 import signal
 import sys
 import threading
 import time
 
-from grader.agent import codec
+from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
+from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
 
+STACKS_ENV = "PGRADER_STACKS_DIR"
+_exit = os._exit  # bound before the student's code could rebind os._exit
+PROBE_FILE = codeclass.PROBE_FILE
+VISIBLE = ("grader.checks.workitems",)  # grader modules the student's processes may import
 _stack_files: list = []
 
 
 def _arm_stack_dump(outdir: str) -> None:
     """On SIGUSR1, dump every thread's stack to OUTDIR/stacks-<pid>.txt, also in the student's
-    forked children, and in spawned ones (they re-import this module as `__mp_main__`, see the
-    end of this file; the folder travels in the environment)."""
+    forked children, and in spawned ones (they re-import the bootstrap module as `__mp_main__`,
+    see `child`; the folder travels in the environment)."""
     def arm():
         f = open(os.path.join(outdir, f"stacks-{os.getpid()}.txt"), "w")
         _stack_files.append(f)
         faulthandler.register(signal.SIGUSR1, file=f, all_threads=True)
     arm()
     os.register_at_fork(after_in_child=arm)
-    os.environ["PGRADER_STACKS_DIR"] = outdir
+    os.environ[STACKS_ENV] = outdir
 
 
 SHM_DIR = "/dev/shm"
@@ -73,14 +80,36 @@ def _rank(request: dict) -> int:
     return mpi_setup.init(request.get("mpi", {}))
 
 
-def _target(request: dict, module):
+def _probe_builtins() -> dict:
+    """The built-ins the hidden test's probe runs with, taken before the student's module is
+    imported: the student's code may rebind `len` or `time.perf_counter` for everyone, but not
+    for the probe. Its `import time` gets a private copy of the time module as it was then (the
+    checks' own patches included: a scheduled `sleep` stays scheduled)."""
+    import builtins
+    import types
+
+    frozen_time = types.ModuleType("time", time.__doc__)
+    frozen_time.__dict__.update(vars(time))
+    real_import = builtins.__import__
+
+    def probe_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "time" and level == 0:
+            return frozen_time
+        return real_import(name, globals, locals, fromlist, level)
+
+    return {**vars(builtins), "__import__": probe_import}
+
+
+def _target(request: dict, module, probe_builtins: dict):
     if request["kind"] == "call":
         fn = getattr(module, request["function"], None)
         if fn is None:
             raise _Missing(request["function"], module.__name__)
         return fn, False
-    namespace: dict = {"__name__": "grader_probe"}
-    exec(compile(request["probe"]["source"], "<grader probe>", "exec"), namespace)
+    namespace: dict = {"__name__": "grader_probe", "__builtins__": probe_builtins}
+    code = compile(request["probe"]["source"], PROBE_FILE, "exec")
+    codeclass.trust(code)  # the hidden test's code: the grader's, whatever it calls
+    exec(code, namespace)
     return namespace[request["probe"]["name"]], True
 
 
@@ -89,65 +118,79 @@ class _Missing(Exception):
         super().__init__(f"{module}.py defines no '{name}'")
 
 
-def _take_result_fd() -> int:
-    """The write end of the supervisor's result pipe, kept from the student's child processes:
-    closed in forked children and on exec, so a child left running cannot report for us."""
-    fd = int(os.environ.pop("PGRADER_RESULT_FD"))
-    os.set_inheritable(fd, False)
-    os.register_at_fork(after_in_child=lambda: _close(fd))
-    return fd
-
-
-def _close(fd: int) -> None:
+def _stop(check, stop, changed: list[str]) -> dict:
+    """A check's report, from its own `stop` as it was before the student's code ran; a check
+    the student's code broke or tampered with reports that it could not run, and why."""
     try:
-        os.close(fd)
-    except OSError:
-        pass
-
-
-def _write(outdir: str, rank: int, result: dict, fd: int) -> None:
-    """The result goes to a file; its digest goes through the pipe (one atomic line), so the
-    supervisor only accepts the file this process wrote."""
-    data = json.dumps(result).encode()
-    path = os.path.join(outdir, f"result-{rank}.json")
-    with open(path, "wb") as f:
-        f.write(data)
-    os.write(fd, f"{rank} {hashlib.sha256(data).hexdigest()}\n".encode())
-
-
-def _stop(check) -> dict:
-    """A check's report; a check broken by the student's code reports that it could not run."""
-    try:
-        return check.stop()
+        report = stop(check)
     except Exception as exc:  # noqa: BLE001
         return {"intact": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    if changed and isinstance(report, dict):
+        report = {**report, "intact": False, "tampered": changed[:5]}
+    return report
 
 
-def _platform_helpers() -> list[int]:
-    """Pids of multiprocessing's own helper processes (resource tracker, fork server): they exit
-    once this process has, so the supervisor must not count them as the student's leftovers."""
-    found = []
-    tracker = sys.modules.get("multiprocessing.resource_tracker")
-    forkserver = sys.modules.get("multiprocessing.forkserver")
-    if tracker is not None:
-        found.append(getattr(getattr(tracker, "_resource_tracker", None), "_pid", None))
-    if forkserver is not None:
-        found.append(getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None))
-    return [pid for pid in found if isinstance(pid, int)]
+def _threads_left() -> list[dict]:
+    """The threads still alive besides the main one, read from their plain data only: a Thread
+    subclass's `name`, `daemon` or `is_alive` is the student's code, and none of it may run
+    once the call is over."""
+    left = []
+    for t in list(threading._active.values()) + list(threading._limbo.values()):
+        if t is threading.main_thread():
+            continue
+        state = vars(t)
+        if state.get("_is_stopped") is True:
+            continue
+        name = state.get("_name")
+        left.append({"name": name[:100] if type(name) is str else "?",
+                     "daemon": state.get("_daemonic") is True})
+    return left[:20]
 
 
-def run(outdir: str) -> dict:
+def _undumpable() -> None:
+    """No core dumps, no ptrace, /proc/<pid>/{mem,environ,fd} owned by root: this process's
+    memory (its key among it) is closed to the student's other processes."""
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _hide_grader() -> dict:
+    """Take the grader's live modules out of `sys.modules` (the student's `import grader...`
+    would get a fresh copy, with none of the checks' state; the audit hook refuses it anyway)."""
+    hidden = {name: mod for name, mod in sys.modules.items()
+              if (name == "grader" or name.startswith("grader.")) and name not in VISIBLE}
+    for name in hidden:
+        del sys.modules[name]
+    return hidden
+
+
+def _tracer_hooks() -> list:
+    """The trace functions our checks installed (threading re-installs them in new threads)."""
+    return [tracing.hook()] if tracing.hook() is not None else []
+
+
+def _tampering(item: dict) -> None:
+    """Evidence of tampering, at once, into the process's findings file (it survives a crash or
+    a hang; the output folder is closed to the student's code). Nothing here leads to the
+    agent's line: the audit hook's graph must not lead the student to the key."""
+    findings.report("tampering", **item)
+
+
+def run(request: dict, line: channel.AgentLine) -> dict:
     workdir = os.getcwd()
-    with open(os.path.join(outdir, "request.json")) as f:
-        request = json.load(f)
+    outdir, rundir = request["outdir"], request["rundir"]
     _arm_stack_dump(outdir)
-    from grader.checks import findings
+    from grader.checks import start_checks
 
     findings.set_outdir(outdir)
     rank = _rank(request)
     result: dict = {"rank": rank}
-    from grader.checks import start_checks
-
+    locks.install(workdir)  # in every request: checked and plain runs look alike
+    lockset.patch_threads()
+    schedule.patch_threading()
+    tracing.install_baseline()
     checks = start_checks(request.get("checks") or {}, workdir)
     if request.get("start_method"):
         import multiprocessing
@@ -155,20 +198,26 @@ def run(outdir: str) -> dict:
         multiprocessing.set_start_method(request["start_method"], force=True)
     sys.path.append(workdir)
     shm_before = _shared_memory()
+    policy = audit.Policy(workdir, rundir, report=_tampering, allowed_hooks=_tracer_hooks())
+    # each check's name and stop() as they are now: the student's code may rename or rebind them
+    stops = [(check.name, check, type(check).stop) for check in checks]
+    snapshot = integrity.Snapshot(checks)
+    probe_builtins = _probe_builtins()
+    _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
+    audit.install(policy)
     try:
         try:
             module = importlib.import_module(request["module"])
         except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
             result.update(status="import-error", exception=exception_record(exc, workdir))
             return result
-        for check in checks:
-            if hasattr(check, "after_import"):
-                check.after_import(module)
+        lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
-            fn, is_probe = _target(request, module)
+            fn, is_probe = _target(request, module, probe_builtins)
+            request.pop("probe", None)  # compiled: the hidden test's source is needed no more
             args = codec.decode(request.get("args", []))
             kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))
-            open(os.path.join(outdir, f"called-{rank}"), "w").close()  # the timeout starts now
+            line.called()  # the timeout starts now
             t0 = time.perf_counter()
             value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
             result["agent_wall"] = time.perf_counter() - t0
@@ -187,32 +236,38 @@ def run(outdir: str) -> dict:
                                                          "frames": []})
         return result
     finally:
-        result["checks"] = {c.name: _stop(c) for c in checks}
-        result["platform_helpers"] = _platform_helpers()
+        # From here on no student code runs: plain data is read, the grader's own code reports.
+        result["leftover_threads"] = _threads_left()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:
             result["leaked_shared_memory"] = leaked
-        result["leftover_threads"] = [
-            {"name": str(t.name)[:100], "daemon": bool(t.daemon)}
-            for t in threading.enumerate()
-            if t is not threading.main_thread() and t.is_alive()
-        ][:20]
+        changed = snapshot.changes()
+        for change in changed:
+            _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
+        result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
 
 
 def main() -> None:
-    outdir = sys.argv[1]
-    fd = _take_result_fd()
-    result = run(outdir)
-    _write(outdir, result.get("rank", 0), result, fd)
+    line = channel.connect(os.environ.pop(channel.ENV))
+    _undumpable()
+    result = run(line.request, line)
+    line.result(result)
     sys.stdout.flush()
     sys.stderr.flush()
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:
         from grader.checks import mpi_setup
         mpi_setup.finalize()
-    os._exit(0)  # leftover non-daemon threads must not keep the process alive
+    _exit(0)  # leftover non-daemon threads must not keep the process alive
 
 
-if __name__ == "__main__":
-    main()
-elif __name__ == "__mp_main__" and os.environ.get("PGRADER_STACKS_DIR"):
-    _arm_stack_dump(os.environ["PGRADER_STACKS_DIR"])  # a child started with spawn/forkserver
+def child() -> None:
+    """In a child the student's code spawned (multiprocessing's spawn or forkserver): the same
+    stack dumps and audit hook as in the agent, before the student's code is unpickled."""
+    outdir = os.environ.get(STACKS_ENV)
+    if not outdir:
+        return
+    _arm_stack_dump(outdir)
+    _undumpable()
+    findings.set_outdir(outdir)
+    _hide_grader()
+    audit.install(audit.Policy(os.getcwd(), os.path.dirname(outdir), report=_tampering))

@@ -19,6 +19,7 @@ from flask import Blueprint, abort, g, jsonify, redirect, render_template, reque
 from grader.errors import GraderError
 from grader.export import export
 from grader.export.report import failure_rates, histogram
+from grader.judge import suspicion
 from grader.portal import auth, pages, plots
 from grader.portal.models import NOT_GRADED, QUEUED, RUNNING
 from grader.portal.summaries import test_summaries
@@ -75,11 +76,12 @@ def dashboard(slug: str):
     rows = standings(portal.course, ex, portal.store, results=False)
     counted = [r.current for r in rows if r.current is not None and r.current.grading is not None]
     finals = [r.final for r in rows if r.final is not None]
+    summaries = test_summaries(portal.store, counted)
     state = portal.jobs.queue_state().get(slug, {})
     return render_template(
         "dashboard.html", ex=ex, rows=rows, graded=len(counted), roster=len(rows),
         distribution=plots.distribution(histogram(finals, ex.points)),
-        failures=plots.failures(failure_rates(test_summaries(portal.store, counted))),
+        failures=plots.failures(failure_rates(summaries)), flagged=suspicion.flagged(summaries),
         formats=list(FORMATS), queued=state.get(QUEUED, 0), running=state.get(RUNNING, 0),
         failed=state.get(NOT_GRADED, 0))
 
@@ -90,10 +92,13 @@ def student(slug: str, login: str):
     ex = _exercise(slug)
     login = _student(login)
     store = g.portal.store
+    context = pages.attempts_context(ex, login)
+    counted = context["counted"]
+    graded = [counted] if counted is not None and counted.grading is not None else []
     return render_template("student.html", ex=ex, extension=store.extension(slug, login),
                            override=store.overrides(slug).get(login),
                            trail=store.audit_trail(slug, login), error=request.args.get("error"),
-                           **pages.attempts_context(ex, login))
+                           flagged=suspicion.flagged(test_summaries(store, graded)), **context)
 
 
 @blueprint.get("/exercises/<slug>/students/<login>/attempts/<int:number>")

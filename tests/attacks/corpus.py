@@ -45,14 +45,28 @@ def mutant_max(slug: str, mutant: str) -> float:
 # The racy no_lock mutant scores exactly the max_score its mutant.toml declares (the
 # exercise's weights decide it: 5/10 with the first 7 tests, 6/10 since
 # test_parallel_count_uses_threads).
+HONEST_DIR = ATTACKS / "honest"  # correct programs an earlier defence falsely accused
 HONEST = {
+    "async_fanout": {
+        "honest_reference": (ROOT / "solutions/async_fanout/solution.py", 10.0),
+        "honest_iscoroutinefunction": (HONEST_DIR / "inspect_iscoroutinefunction/solution.py", 10.0),
+    },
     "locked_counter": {
         "honest_reference": (ROOT / "solutions/locked_counter/solution.py", 10.0),
+        "honest_common_idioms": (HONEST_DIR / "static_scan_common_idioms/solution.py", 10.0),
         "honest_no_lock": (ROOT / "solutions/locked_counter/mutants/no_lock/solution.py",
                            mutant_max("locked_counter", "no_lock")),
     },
     "mpi_pairwise_exchange": {
         "honest_reference": (ROOT / "solutions/mpi_pairwise_exchange/solution.py", 10.0),
+    },
+    "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
+        "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
+        "honest_threads": (ROOT / "solutions/pool_speedup/mutants/threads_for_cpu/solution.py", 7.0),
+        "honest_spawn_pool": (HONEST_DIR / "spawn_pool/solution.py", 10.0),
+    },
+    "pyopencl_vector_ops": {
+        "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),
     },
 }
 
@@ -81,6 +95,8 @@ class Attack:
     archive: str | None = None
     student_name: str | None = None
     isolated: bool = False  # graded in a batch of its own, next to an honest bystander
+    store: bool = False  # with isolated: graded with a store (what `grader grade-all` does by default)
+    flagged: bool = False  # the submission must be flagged for review (results' suspicion block)
 
     @property
     def student(self) -> str:
@@ -106,7 +122,8 @@ def load_corpus() -> list[Attack]:
             forbidden=list(data.get("forbidden", [])), html_payload=bool(data.get("html_payload")),
             rename=dict(data.get("rename", {})), shared=list(data.get("shared", [])),
             archive=(data.get("archive") or {}).get("kind"), student_name=data.get("student_name"),
-            isolated=bool(data.get("isolated"))))
+            isolated=bool(data.get("isolated")), flagged=bool(data.get("flagged")),
+            store=bool(data.get("store"))))
     return attacks
 
 
@@ -172,6 +189,18 @@ def _build_archive(attack: Attack, dest: Path, canary: Path) -> None:
 
 def build_submission(attack: Attack, folder: Path, canary: Path) -> Path:
     """Write the attack's submission into `folder` (a .zip for archive attacks); its path."""
+    if attack.archive == "deep_folder":  # a folder handed in as it was unpacked: 1,100 levels deep
+        dest = folder / attack.student
+        for name, path in _files(attack).items():
+            target = dest.joinpath(*name.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_content(path, canary))
+        deep = dest
+        for _ in range(1100):
+            deep = deep / "d"
+            os.mkdir(deep)  # relative paths stay short: the parent is already there
+        (deep / "notes.txt").write_text("deep down\n")
+        return dest
     if attack.archive:
         dest = folder / f"{attack.student}.zip"
         _build_archive(attack, dest, canary)
@@ -204,6 +233,13 @@ class Observed:
     @property
     def results_size(self) -> int:
         return len(self.results_text.encode())
+
+    @property
+    def suspicion(self) -> dict:
+        try:
+            return json.loads(self.results_text)["pgrader"].get("suspicion") or {}
+        except (ValueError, KeyError, TypeError):
+            return {}
 
 
 @dataclass
@@ -273,6 +309,8 @@ def judge(attack: Attack, seen: Observed) -> list[str]:
         if text in seen.results_text or text in seen.feedback:
             problems.append(f"{text!r} appears in the results (the attack got something out)")
     problems += html_problems(seen.feedback)
+    if attack.flagged and not seen.suspicion.get("flagged"):
+        problems.append("not flagged for review (no suspicion block in results.json)")
     if attack.html_payload and "&lt;script" not in seen.feedback.lower():
         problems.append("the injected markup does not appear (escaped) in feedback.html: nothing was checked")
     return problems
@@ -329,7 +367,7 @@ BYSTANDER = "honest_bystander"
 
 
 def _batch(course, slug: str, entries: list[Attack], workdir: Path, canary: Path, jobs: int,
-           progress: bool, honest: dict[str, tuple[Path, float]]) -> dict[str, Observed]:
+           progress: bool, honest: dict[str, tuple[Path, float]], store=None) -> dict[str, Observed]:
     """Grade `entries` and `honest` students in one grade_all batch; what was observed per student."""
     from grader.batch import grade_all
 
@@ -340,8 +378,14 @@ def _batch(course, slug: str, entries: list[Attack], workdir: Path, canary: Path
     for student, (src, _score) in honest.items():
         (subs / student).mkdir()
         shutil.copyfile(src, subs / student / "solution.py")
-    rows = grade_all(course, course.exercise(slug), subs, out, backend="docker", jobs=jobs,
-                     progress=progress)
+    exercise = course.exercise(slug)
+    if store is not None and exercise.due is not None:  # the store dates what it sees: on time
+        names = [a.student for a in entries] + list(honest)
+        on_time = exercise.due.isoformat()
+        (subs / "received.csv").write_text("student,received\n"
+                                           + "".join(f"{n},{on_time}\n" for n in names))
+    rows = grade_all(course, exercise, subs, out, backend="docker", jobs=jobs,
+                     progress=progress, store=store)
     return _observe(out, rows)
 
 
@@ -349,13 +393,22 @@ def _isolated(course, attack: Attack, workdir: Path, canary: Path, jobs: int) ->
     """Grade one attack in a batch of its own next to an honest bystander (the reference), so
     that an attack on the batch itself cannot take the rest of the corpus down with it."""
     src, expected = HONEST[attack.exercise]["honest_reference"]
+    store = None
     try:
+        if attack.store:
+            from grader.store import Store
+
+            workdir.mkdir(parents=True, exist_ok=True)
+            store = Store(f"sqlite:///{workdir / 'grader.db'}")
         seen = _batch(course, attack.exercise, [attack], workdir, canary, jobs, False,
-                      {BYSTANDER: (src, expected)})
+                      {BYSTANDER: (src, expected)}, store=store)
     except Exception as exc:  # noqa: BLE001 - exactly what this is here to observe
         why = f"grade_all raised {type(exc).__name__}: {str(exc)[:160]}"
         return Observed(attack.student, "batch-crashed", why,
                         extra_problems=[f"the honest bystander of its batch was not graded ({why})"])
+    finally:
+        if store is not None:
+            store.close()
     mine = seen.get(attack.student, Observed(attack.student, "missing"))
     other = seen.get(BYSTANDER, Observed(BYSTANDER, "missing"))
     if other.status != "graded" or other.score != expected:

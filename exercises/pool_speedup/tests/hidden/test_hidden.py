@@ -1,33 +1,40 @@
 """Hidden tests for pool_speedup.
 
-CPU-bound work is `sum` over large `range`s: a builtin (so it pickles by name under any start
-method) that holds the GIL all the time. Whether it ran in parallel is judged by
-`expect_parallel` from the kernel's CPU accounting of the process tree (work/span), never
-from wall-clock speedup: that stays right on 2 busy cores, where wall-clock speedups of
-threads and processes overlap. I/O-bound work is `time.sleep`, where overlapping threads show
+CPU-bound work is `sum` over large `range`s: a builtin that holds the GIL all the time, handed
+to the student's map as a grader work item (`workitems.Item(sum)`: it pickles by name under any start
+method and notes which process ran each item, and when). Whether it ran in parallel is judged
+by `expect_parallel` from the kernel's CPU accounting of the processes that ran the items
+(work/span) and from items of different processes overlapping in time, never from wall-clock
+speedup: that stays right on 2 busy cores, where wall-clock speedups of threads and processes
+overlap, and helpers that burn CPU without running items count for nothing. I/O-bound work is `time.sleep`, where overlapping threads show
 in the wall time whatever the load, since sleeping needs no CPU.
 """
 
 import random
 
+from grader.checks import workitems
 from grader.testing import (Failed, StudentError, Verdict, expect_equal, expect_parallel,
                             record_evidence)
 
 TIMEOUT = 10
-CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.1 s of CPU here
+CPU_ITEM = 20_000_000  # sum(range(CPU_ITEM)): 0.1 s to 0.5 s of CPU, well above a worker's start
 SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 
 def _cpu_map(mod, sizes, workers):
-    return mod.parallel_map(sum, [range(n) for n in sizes], workers, "process")
+    from grader.checks.workitems import Item as work_item
+
+    return mod.parallel_map(work_item(sum), [range(n) for n in sizes], workers, "process")
 
 
 def _reference_map(mod, sizes, workers):
     """The grader's own process pool over the same work: the reference line of the plot."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from grader.checks.workitems import Item as work_item
+
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(sum, [range(n) for n in sizes]))
+        return list(pool.map(work_item(sum), [range(n) for n in sizes]))
 
 
 def _sleep_map(mod, delays, workers):
@@ -61,13 +68,14 @@ def _bad_kind(mod):
 
 def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
-    sizes = [CPU_ITEM] * 8
-    what = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
+    sizes = [CPU_ITEM + i for i in range(8)]  # 8 different items: each must run exactly once
+    what = f"parallel_map(sum, <8 ranges of about {CPU_ITEM}>, 2, 'process')"
     got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
     judged = student.last
     expect_equal(got, [sum(range(n)) for n in sizes], what)
     _record_timings(student, sizes, judged.wall)
     expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
+                    items=[workitems.digest((range(n),)) for n in sizes],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
                          "with `workers` processes, and hand it all the items before waiting "
                          "for any result.")

@@ -21,22 +21,31 @@ LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built
 
 def _count_widened(mod, n_procs, n_incr, pause):
     """count_parallel with a pause after every read of a synchronized Value's .value
-    (inherited by the children under fork): the read-modify-write window is wide open."""
+    (inherited by the children under fork): the read-modify-write window is wide open. Returns
+    what count_parallel returned and what the shared Values it made hold at the end (the probe
+    judges the shared state itself, not a number computed beside it)."""
     import time
     from multiprocessing import sharedctypes
 
-    plain = sharedctypes.Synchronized.value
+    plain, init = sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__
+    made = []
 
     def slow_get(self):
         v = plain.fget(self)
         time.sleep(pause)
         return v
 
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
     sharedctypes.Synchronized.value = property(slow_get, plain.fset)
+    sharedctypes.Synchronized.__init__ = spy
     try:
-        return mod.count_parallel(n_procs, n_incr)
+        got = mod.count_parallel(n_procs, n_incr)
     finally:
-        sharedctypes.Synchronized.value = plain
+        sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__ = plain, init
+    return {"returned": got, "shared": [v.value for v in made]}
 
 
 def _histogram(mod, arr, bins, n_procs):
@@ -106,8 +115,13 @@ def test_count_no_lost_updates(student):
     """No update is lost when processes are slow between reading and writing the Value"""
     n_procs, n_incr = 3, 60
     what = f"count_parallel({n_procs}, {n_incr})"
-    got = student.run(_count_widened, n_procs, n_incr, 0.002, timeout=8,
+    out = student.run(_count_widened, n_procs, n_incr, 0.002, timeout=8,
                       what=what + " with slow reads")
+    got, shared = out["returned"], out["shared"]
+    if shared and type(got) is int and got not in shared:
+        raise Failed(f"{what} returned {got}, but the shared Value it counted in holds "
+                     f"{shared[-1]}: return the Value's final value, not a number worked out "
+                     f"beside it. {LOCK_HINT}", got=got, shared=shared[-1])
     if type(got) is int and got < n_procs * n_incr:
         raise Race(f"{what} returned {got}, expected {n_procs * n_incr}: "
                    f"{n_procs * n_incr - got} updates were lost when the grader made every read "
