@@ -24,6 +24,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 from urllib.parse import urljoin
@@ -325,3 +326,38 @@ def test_password_change(new_page, portal, shots):
     other.click("button#login")
     assert other.locator("#error").is_visible()
     sign_in(other, portal, "carol", "carol-new-pass-2")
+
+
+def test_a_waiting_attempt_is_polled_less_and_less_often_in_the_courses_time_zone(new_page,
+                                                                                   tmp_path):
+    """With no grading thread (a deadline's queue), the attempt page asks for its state after
+    1 s, then less and less often (x1.25 each time, up to 5 s) instead of every second, and
+    never reloads; its time is the attempt list's, in the course's time zone."""
+    passwords = make_course(tmp_path)
+    toml = tmp_path / "course.toml"
+    toml.write_text(toml.read_text().replace('backend = "local"\n',
+                                             'backend = "local"\ntimezone = "America/New_York"\n'))
+    server = Server(tmp_path, 0)
+    try:
+        portal = {"url": server.url, "passwords": passwords}
+        page = new_page()
+        sign_in(page, portal, "alice")
+        polls: list[float] = []
+        page.on("request", lambda r: polls.append(time.monotonic())
+                if f"/api/exercises/{SLUG}/attempts/" in r.url else None)
+        number = submit(page, portal, FIXED)
+        navigations = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url)
+                if frame == page.main_frame else None)
+        page.wait_for_timeout(16_000)
+        assert page.locator("#status").inner_text().strip() == "queued" and not navigations
+        gaps = [round(b - a, 2) for a, b in zip(polls, polls[1:])]
+        assert 4 <= len(polls) <= 8, gaps  # every second would be 15
+        assert all(b > a - 0.3 for a, b in zip(gaps, gaps[1:])), gaps
+        assert gaps[0] < 2 and gaps[-1] > 2.5, gaps
+        received = page.locator("#received").inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? E[SD]T", received), received
+        page.goto(f"{server.url}/exercises/{SLUG}")
+        assert received in page.locator(f"tr[data-attempt='{number}']").inner_text()
+    finally:
+        server.stop()
