@@ -182,6 +182,33 @@ def test_received_without_a_time_zone_is_utc(tmp_path):
     assert res["score"] == 0 and "line 1" in res["pgrader"]["error"]
 
 
+def test_exceptions_that_ended_a_worker_thread_or_a_child_process_are_shown(tmp_path):
+    """The reference, except that its first worker thread raises and it first forks a child
+    that raises: the answer is only wrong, and the feedback shows both exceptions with the
+    student's line (Python printed them on stderr and went on)."""
+    text = REFERENCE.read_text().replace(
+        "    def work():\n", "    def work():\n"
+        "        if threading.current_thread() is ts[0]:\n"
+        "            raise ValueError('worker 0 gave up')\n").replace(
+        "    c = SafeCounter()\n", "    import multiprocessing\n"
+        "    child = multiprocessing.get_context('fork').Process(target=dict().pop, args=('k',))\n"
+        "    child.start(); child.join()\n    c = SafeCounter()\n", 1)
+    assert "gave up" in text and "fork" in text
+    (tmp_path / "solution.py").write_text(text)
+    proc = grader("grade", SLUG, str(tmp_path / "solution.py"), "--backend", "local",
+                  "--out", str(tmp_path / "out"), "--seed", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = text.splitlines().index("            raise ValueError('worker 0 gave up')") + 1
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    small = next(t for t in results["tests"] if "small input" in t["name"])
+    kinds = {(u["kind"], u["type"]) for u in small["details"]["uncaught"]}
+    assert kinds == {("thread", "ValueError"), ("process", "KeyError")}, kinds
+    page = (tmp_path / "out" / "feedback.html").read_text()
+    assert re.search(r"An exception ended a thread \(Thread-\d+ \(work\)\)", page)
+    assert "An exception ended a child process (ForkProcess-1)" in page
+    assert f"<td>{line}</td>" in page and "ValueError: worker 0 gave up" in page
+
+
 # ---------------------------------------------------------------- check
 
 def test_check_runs_only_public_tests_and_passes_the_reference():
