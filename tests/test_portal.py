@@ -578,6 +578,35 @@ def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
         assert len(store.history(SLUG, "alice")) == 1
 
 
+def test_a_submission_reaching_for_the_grader_is_flagged_for_the_instructor(tmp_path):
+    """alice's counter also walks up the call stack: graded as usual, and the dashboard and
+    her page show the instructor the line that raised the flag; carol's honest counter is not
+    named; the student's own page says nothing of it."""
+    passwords = make_course(tmp_path)
+    server = Server(tmp_path, jobs=1)
+    try:
+        base = server.url
+        sneaky = FIXED.read_text().replace("    c = SafeCounter()\n", "    import sys\n"
+                                           "    sys._getframe().f_back\n    c = SafeCounter()\n")
+        line = sneaky.splitlines().index("    sys._getframe().f_back") + 1
+        alice, carol = (sign_in(base, n, passwords[n]) for n in ("alice", "carol"))
+        for who, text in ((alice, sneaky), (carol, FIXED.read_text())):
+            sid = submission_id(upload(who, base, "solution.py", text.encode()))
+            assert wait_graded(who, base, sid)[1]["status"] == "graded"
+        prof = sign_in(base, "prof", passwords["prof"])
+        page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
+        flagged = page[page.index('id="flagged"'):page.index('id="students"')]
+        assert f"/students/alice" in flagged and "carol" not in flagged
+        student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
+        assert 'data-flagged="alice"' in student and f"line {line}" in student
+        assert "sys._getframe().f_back" in student
+        assert 'data-flagged="' not in prof.get(
+            f"{base}/instructor/exercises/{SLUG}/students/carol", timeout=60).text
+        assert "Flagged" not in alice.get(attempt_url(base, 1), timeout=60).text
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- no server needed
 
 def test_three_hundred_browsers_at_once_are_served(tmp_path):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from grader.store.models import Grading, Submission
+from grader.store.models import Grading
 
 MAX_KEPT = 50_000
 _kept: OrderedDict[int, "Summary"] = OrderedDict()
@@ -41,17 +41,17 @@ class Summary:
 
 def test_summaries(store, counted) -> list[Summary]:
     """The summary of each counted grading (`Current`s with a grading)."""
-    ids = [c.grading.id for c in counted]
+    students = {c.grading.id: c.student for c in counted}
+    ids = list(students)
     with _lock:
         missing = [i for i in ids if i not in _kept]
     if missing:
         read = {}
         with store._read() as s:
-            for gid, student, results in s.execute(
-                    select(Grading.id, Submission.student, Grading.results).join(Submission)
-                    .where(Grading.id.in_(missing))):
+            for gid, results in s.execute(select(Grading.id, Grading.results)
+                                          .where(Grading.id.in_(missing))):
                 meta = results.get("pgrader") or {}
-                read[gid] = Summary(student, tuple(
+                read[gid] = Summary(students[gid], tuple(
                     TestLine(str(t.get("function", "")), str(t.get("name", "")),
                              str(t.get("verdict", "")), str(t.get("message", ""))[:300])
                     for t in results.get("tests", []) if isinstance(t, dict)),
