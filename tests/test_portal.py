@@ -12,6 +12,7 @@ import csv
 import io
 import queue
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -87,14 +88,15 @@ def make_course(folder: Path, public: dict[str, str] | None = None, toml: str = 
 
 
 class Server:
-    """`grader serve` on a free port, stdout read for its listening line."""
+    """`grader serve` on a free port, stdout read for its listening line (`command`: how
+    `grader serve` is called, by default the venv's with `--course`)."""
 
-    def __init__(self, course: Path, jobs: int, *extra: str):
+    def __init__(self, course: Path, jobs: int, *extra: str, command: list[str] | None = None):
         self.course, self.port = course, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(course / f"serve-{self.port}.log", "w")
         self.proc = subprocess.Popen(
-            [GRADER, "serve", "--course", str(course), "--port", str(self.port),
+            [*(command or [GRADER, "serve", "--course", str(course)]), "--port", str(self.port),
              "--backend", "local", "--jobs", str(jobs), *extra],
             cwd=course, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -596,7 +598,7 @@ def test_a_submission_reaching_for_the_grader_is_flagged_for_the_instructor(tmp_
         prof = sign_in(base, "prof", passwords["prof"])
         page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
         flagged = page[page.index('id="flagged"'):page.index('id="students"')]
-        assert f"/students/alice" in flagged and "carol" not in flagged
+        assert "/students/alice" in flagged and "carol" not in flagged
         student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
         assert 'data-flagged="alice"' in student and f"line {line}" in student
         assert "sys._getframe().f_back" in student
@@ -667,6 +669,46 @@ def test_serve_refuses_to_start_without_accounts(tmp_path):
     assert "No portal account exists" in proc.stderr
     assert "accounts import docs/example-roster.csv --passwords-out private/passwords.csv" \
         in proc.stderr
+
+
+def test_the_readme_quick_start_reaches_a_signed_in_student(tmp_path):
+    """The README's portal commands as written, in a copy of the course (the venv linked where
+    the README expects it; `grader serve` on a free port, grading nothing): the dates move so
+    that locked_counter is open and on time today, the example roster's accounts are made
+    with their passwords in `private/`, which git ignores, and `ada` signs in and hands in."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("Then the course portal")[1].split("```sh\n")[1].split("```")[0]
+    commands = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.strip()]
+    assert [c[:3] for c in commands] == [[".venv/bin/grader", "course", "dates"],
+                                         [".venv/bin/grader", "accounts", "import"],
+                                         [".venv/bin/grader", "serve"]], commands
+    for name in ("course.toml", ".gitignore", "docs/example-roster.csv"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for command in commands[:-1]:
+        proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    ignored = subprocess.run(["git", "status", "--porcelain", "--ignored", "private"],
+                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert ignored.strip() == "!! private/", ignored
+    passwords = dict(csv.reader((tmp_path / "private" / "passwords.csv").open()))
+    server = Server(tmp_path, 0, command=commands[-1])
+    try:
+        ada = sign_in(server.url, "ada", passwords["ada"])
+        home = ada.get(server.url + "/", timeout=60).text
+        assert f'<tr data-slug="{SLUG}">' in home
+        assert submission_id(upload(ada, server.url, "solution.py", RACY.read_bytes())) == 1
+    finally:
+        server.stop()
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        [attempt] = store.submissions(SLUG)["ada"]
+    assert attempt.late_days == 0
 
 
 def test_passwords_are_never_written_where_git_would_commit_them(tmp_path):
