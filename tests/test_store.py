@@ -350,6 +350,9 @@ def test_a_folder_back_to_an_earlier_version_is_a_new_attempt_that_counts(course
 def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
     """The portal's path: identical bytes uploaded twice are two attempts; `latest` counts the
     newest graded one, `best` the highest score, and a regrade under `best` grades them all."""
+    import csv
+
+    from grader.export import export
     from grader.recorded import regrade
     from grader.results import SubmissionResult, TestResult
 
@@ -374,6 +377,10 @@ def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
         best = dataclasses.replace(course.exercise("tiny"), counted_attempt="best")
         [c] = store.counted(best, ["ann"])
         assert (c.submission.attempt, c.final, c.attempts, c.pending) == (1, 10, 3, 0)
+        for rule, attempt, final in ((course.exercise("tiny"), "3", "7"), (best, "1", "10")):
+            export("gradebook", course, rule, store, course.root / "book.csv")
+            [row] = csv.DictReader((course.root / "book.csv").open())
+            assert (row["student"], row["attempt"], row["final"]) == ("ann", attempt, final)
         fresh = store.record_submission("ann", "tiny", "A", t0 + dt.timedelta(hours=5), 0,
                                         str(subs[0].path))
         assert store.counted(best, ["ann"])[0].pending == 1  # counted stays until it is graded
