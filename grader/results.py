@@ -71,7 +71,7 @@ class SubmissionResult:
 
     def summary(self) -> str:
         if self.error:
-            return f"Not graded: {self.error}"
+            return f"Refused: {self.error}"
         passed = sum(t.passed for t in self.tests)
         text = f"{passed} of {len(self.tests)} tests passed: {self.raw_score:g} / {self.max_score:g} points."
         if self.penalty:

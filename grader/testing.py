@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from grader.checks.interleaving import describe as describe_interleaving
 from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
 from grader.judge.expect_asyncio import (  # noqa: F401
@@ -41,10 +43,10 @@ def _show(value, limit: int = 300) -> str:
 
 def expect_equal(got, expected, what: str, hint: str = "") -> None:
     """Raise `Failed` unless `got == expected` (compared on the judge's side, on plain data)."""
+    numpy = sys.modules.get("numpy")  # an array was made by numpy, so it is imported then
     try:
-        import numpy
-
-        if isinstance(got, numpy.ndarray) or isinstance(expected, numpy.ndarray):
+        if numpy is not None and (isinstance(got, numpy.ndarray)
+                                  or isinstance(expected, numpy.ndarray)):
             same = (isinstance(got, numpy.ndarray) and numpy.shape(got) == numpy.shape(expected)
                     and bool(numpy.array_equal(got, expected)))
         else:
@@ -144,13 +146,13 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
             record_evidence(inconclusive=f"no thread switch could be forced while {what} ran "
                                          "(nothing points at the submission); nothing was lost")
         return
-    mode = ("controlled schedule, the same seed replays this exact interleaving"
+    mode = ("controlled schedule: the run's seed replays this exact interleaving"
             if how == "schedule" else "forced switches")
     episodes = report.get("interleavings") or []
     story = f" For example: {describe_interleaving(episodes[0])}." if episodes else ""
     raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
-               f"threads were switched in the middle of a read-modify-write ({mode}, seed "
-               f"{report['seed']}).{story}" + (f" {hint}" if hint else ""),
+               f"threads were switched in the middle of a read-modify-write ({mode})."
+               f"{story}" + (f" {hint}" if hint else ""),
                expected=_show(expected), got=_show(got), **{how: report},
                **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
