@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.course import Exercise, Limits
+from grader.errors import PlatformError
 from grader.judge.warm import JudgeProcess
 from grader.sandbox import cores
 
@@ -59,13 +60,13 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
               suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False,
               only: list[str] | None = None) -> TestRun:
     """The records of every test in `suites` (or of the test functions named in `only`); raises
-    `RuntimeError` when the test run itself broke (the platform's fault, not the student's):
+    `PlatformError` when the test run itself broke (the platform's fault, not the student's):
     scoring is closed, so a run that did not end with exactly one record per collected test,
     and pytest's verdict "tests passed" or "tests failed", is never scored."""
     root = exercise.root.resolve()
     folders = test_folders(exercise, suites)
     if not folders:
-        raise RuntimeError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
+        raise PlatformError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
         tmp = Path(tmp)
         job = {
@@ -92,7 +93,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         output = tmp / "output.txt"
         with _active_lock:
             if stopping.is_set():
-                raise RuntimeError("grading was interrupted before this submission's tests ran")
+                raise PlatformError("grading was interrupted before this submission's tests ran")
         with _sandbox_box(backend, limits, exercise.runtime.gpu) as box:
             if box is not None:
                 job["box"] = box.describe()
@@ -105,7 +106,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             except subprocess.TimeoutExpired:
                 proc.signal_group(signal.SIGTERM)
                 proc.wait()
-                raise RuntimeError(f"the test run did not finish within {budget:.0f} s "
+                raise PlatformError(f"the test run did not finish within {budget:.0f} s "
                                    "(not counting its waits for free cores)")
             except BaseException:
                 proc.signal_group(signal.SIGTERM)  # Ctrl-C: the plugin closes its session
@@ -116,7 +117,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         report = tmp / "report.json"
         tail = _tail(output)
         if not report.exists():
-            raise RuntimeError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
+            raise PlatformError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
         data = json.loads(report.read_text())
         return TestRun(_checked(data, folders, only, proc.returncode, tail),
                        data.get("tampering") or [])
@@ -128,7 +129,7 @@ PYTEST_RAN = (0, 1)
 
 def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_code: int,
              tail: str = "") -> list[dict]:
-    """The report's test records; RuntimeError when the course's tests are broken or missing, so
+    """The report's test records; PlatformError when the course's tests are broken or missing, so
     the submission counts as not graded rather than as "0 of 0 tests passed", and when the run
     did not close: a collected test without exactly one record, a failure of the plugin, or an
     exit code other than passed/failed (weights are never spread over the tests that happened
@@ -136,13 +137,13 @@ def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_cod
     broken = report.get("broken_test_files") or []
     if broken:
         first = broken[0]
-        raise RuntimeError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
+        raise PlatformError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
                            f"an error in the course, not in the submission): {first['where']}: "
                            f"{first['error']}")
     records = report["tests"]
     if not records:
         wanted = f"named {', '.join(only)} " if only else ""
-        raise RuntimeError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
+        raise PlatformError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
     collected = report.get("collected") or []
     recorded = [r.get("nodeid") for r in records]
     missing = [n for n in collected if recorded.count(n) != 1]
@@ -157,7 +158,7 @@ def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_cod
             f"pytest exited with code {exit_code}" if exit_code not in PYTEST_RAN else ""]))
         log.error("grading alert: the test run did not close (%s); the submission is not graded. "
                   "Output:\n%s", why, tail[-1500:])
-        raise RuntimeError(f"the test run did not close ({why}): not graded, to be retried")
+        raise PlatformError(f"the test run did not close ({why}): not graded, to be retried")
     return records
 
 
@@ -197,7 +198,7 @@ def _sandbox_box(backend: str, limits: Limits, gpu: bool):
         pool = shared_pool()
         box = pool.take(limits)
     except SandboxUnavailable as exc:
-        raise RuntimeError(f"the sandbox could not start: {exc}") from exc
+        raise PlatformError(f"the sandbox could not start: {exc}") from exc
     try:
         yield box
     finally:

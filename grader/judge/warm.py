@@ -33,6 +33,7 @@ import threading
 import time
 
 from grader import protocol
+from grader.errors import PlatformError
 
 # Imported once in the server; what every test run imports anyway.
 PRELOAD = [
@@ -69,7 +70,7 @@ class _Server:
             except OSError:
                 sock.close()
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the judge's fork server did not start "
+                raise PlatformError("the judge's fork server did not start "
                                    f"(exit {self.proc.poll()})")
             time.sleep(0.01)
 
@@ -120,11 +121,11 @@ class JudgeProcess:
             first = protocol.receive(self._sock, MAX_FRAME)
         except OSError as exc:
             self._sock.close()
-            raise RuntimeError(f"the judge's fork server failed: {exc}") from exc
+            raise PlatformError(f"the judge's fork server failed: {exc}") from exc
         reply = json.loads(first) if first else {}
         if "pid" not in reply:
             self._sock.close()
-            raise RuntimeError(f"the judge's fork server could not start the run: {reply}")
+            raise PlatformError(f"the judge's fork server could not start the run: {reply}")
         self.pid = int(reply["pid"])
 
     def wait(self, timeout: float | None = None) -> int:
