@@ -222,6 +222,7 @@ def _run(job: dict) -> None:
         os.chdir(job["cwd"])
         os.environ.clear()
         os.environ.update(job["env"])
+        tempfile.tempdir = None  # chosen again from this run's TMPDIR
         sys.dont_write_bytecode = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
