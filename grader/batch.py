@@ -167,12 +167,13 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
     def one(entry: Entry) -> Row:
         name = entry.key
         docker = backend == "docker"
-        for _ in range(2):  # a grading the engine's absence spoilt is done again once it is back
+        for _ in range(2):  # a grading the platform spoilt (the engine away for a while, a
+            # sandbox it broke) is done once more, in a fresh container, once the engine answers
             if docker and not engine.wait_for_engine(stop=runner.stopping):
                 return Row(name, None, "not-graded", engine.down_message(), retryable=True)
             result, problem = attempt(entry)
             failed = result is None or result.platform_failed
-            if not (failed and docker and not docker_available()):
+            if not (failed and docker) or runner.stopping.is_set():
                 break
         if failed and docker and not docker_available():
             return Row(name, None, "not-graded", engine.down_message(), retryable=True)
