@@ -44,7 +44,9 @@ fi
 
 if ! { pgrep -x dockerd || pidof dockerd; } >/dev/null 2>&1; then
     echo "docker: starting dockerd (log: $LOG)"
-    nohup dockerd >>"$LOG" 2>&1 </dev/null &
+    # A session of its own: killing the process group of whoever ran this (a CI step, a
+    # terminal's job) must not take the engine down with it.
+    setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
 fi
 
 for _ in $(seq 60); do
