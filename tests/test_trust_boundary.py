@@ -694,7 +694,7 @@ def test_no_request_in_any_command_line_or_environment(tmp_path):
                               "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
     assert reply["status"] == "ok", reply
     seen = codec.decode(reply["value"])
-    assert "grader.agent.supervisor" in seen  # the supervisor's command line was readable...
+    assert "grader.agent.server" in seen  # the supervisor server's command line was readable...
     assert "_probe_with_a_secret_name" not in seen and "probe" not in seen  # ...and said nothing
 
 
