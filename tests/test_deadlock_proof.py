@@ -354,3 +354,30 @@ def test_a_waiting_main_thread_beside_a_sleeping_worker_is_waited_for(tmp_path):
         hung = student.reply(_sleeps_forever, timeout=1)
     assert hung.status == "timeout" and "deadlock_proof" not in hung.raw
     assert hung.wall >= 1.0
+
+
+# ---------------------------------------------------------------- on Docker
+
+def _capabilities(module):
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return {k: int(fields[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapAmb")}
+
+
+@pytest.mark.slow
+def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend,
+                                                                           tmp_path):
+    """The supervisor's CAP_SYS_PTRACE (to read the threads' system calls) is its own: the
+    student's process has no capability at all; and the proof works in the real sandbox."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "solution.py").write_text((BUGS / "lost_wakeup_event" / "bug.py").read_text())
+    limits = Limits(wall_seconds=30)
+    with docker_backend.open(folder, limits) as session:
+        student = Student(session=session, module="solution", timeout=10,
+                          limits=dataclasses.asdict(limits))
+        assert student.run(_capabilities) == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}
+        reply = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
+    assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
+    assert reply.wall < 1.0
+    assert type(_verdict(reply)) is verdicts.Deadlock
