@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from grader.checks.interleaving import describe as describe_interleaving
-from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
+from grader.judge.proxy import Reply, Student, describe_call, raise_for, waited  # noqa: F401
 from grader.judge.expect_asyncio import (  # noqa: F401
     asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
     expect_asyncio_clean, expect_cancellation_respected, expect_no_asyncio_deadlock,

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from grader.agent import channel, spawn, untrusted, wrappers
+from grader.agent import channel, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
@@ -523,6 +523,8 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
     peak_running, polls = 0, 0
     timed_out = False
+    proof: dict | None = None  # the kernel's word that the tree is stuck for good
+    watch = stuck.StuckWatch() if request.get("prove_deadlock", True) else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     called = False
     helpers = Helpers()
@@ -531,6 +533,13 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         tree = descendants(me)
         helpers.offer(tree)
         samples.append((now, sum(own + reaped for own, reaped in tree.values())))
+        if watch and called and len(samples) > 1 and samples[-1][1] == samples[-2][1]:
+            # no CPU used since the last poll: maybe every thread waits for good
+            proof = watch.check(tree, lambda: descendants(me))
+            if proof is not None:
+                proof["after"] = round(time.monotonic() - t0, 3)
+                timed_out = True
+                break
         for pid, (own, _) in tree.items():
             own_cpu[pid] = max(own, own_cpu.get(pid, 0.0))
         if polls % PEAK_EVERY == 0:
@@ -549,7 +558,8 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     left: list[str] = []
     if timed_out:
         helpers.close()
-        reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user")))
+        reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user"),
+                                proof))
     else:
         left = helpers.leftovers(me)  # anything still alive now was left behind by the student
         _kill_tree(me, user=request.get("agent_user"))
@@ -698,24 +708,33 @@ def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
     return found[:limit]
 
 
-def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None) -> dict:
+def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None,
+               proof: dict | None = None) -> dict:
     """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
-    then read what the processes wrote (nothing of theirs runs while we parse)."""
+    then read what the processes wrote (nothing of theirs runs while we parse). With a `proof`
+    (`stuck`: every thread waits for good) the stall needs no measuring: no thread ran while
+    it was taken, so no CPU was used and none is running."""
     me = os.getpid()
     tree = descendants(me)
-    # busy or blocked: looked at before anything is stopped (a stopped and continued thread is
-    # runnable for a moment); a bomb of processes is busy by definition, and not looked at
-    running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
-    _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
-    end_t, end_cpu = samples[-1]
-    start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
-    span = end_t - start[0]
-    ratio = (end_cpu - start[1]) / span if span > 0.2 else None
-    _signal_all(tree, signal.SIGCONT)
+    if proof is not None:
+        running, ratio = 0, 0.0
+    else:
+        # busy or blocked: looked at before anything is stopped (a stopped and continued thread
+        # is runnable for a moment); a bomb of processes is busy by definition, and not looked at
+        running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
+        _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
+        end_t, end_cpu = samples[-1]
+        start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
+        span = end_t - start[0]
+        ratio = (end_cpu - start[1]) / span if span > 0.2 else None
+        _signal_all(tree, signal.SIGCONT)
     armed = [p for p in sorted(tree)[:4 * MAX_STACK_FILES]
              if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))][:MAX_STACK_FILES]
     _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
-    time.sleep(0.3)
+    if proof is None:
+        time.sleep(0.3)
+    else:
+        _await_dumps(outdir, armed)
     _kill_tree(me, user=user)
     stacks = []
     for pid in armed:
@@ -723,8 +742,29 @@ def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None) -
         threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
         if threads:
             stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
-    return {"timed_out": True, "stall_cpu_ratio": ratio, "running_threads": running,
-            "stacks": stacks}
+    reply = {"timed_out": True, "stall_cpu_ratio": ratio, "running_threads": running,
+             "stacks": stacks}
+    if proof is not None:
+        reply["deadlock_proof"] = proof
+    return reply
+
+
+def _await_dumps(outdir: str, pids: list[int], limit: float = 0.3) -> None:
+    """Wait until every process asked for its stacks has written them (each file non-empty
+    and the same size two looks in a row), at most `limit` seconds: the threads of a stuck tree
+    are asleep, so faulthandler's handler runs at once in each."""
+    end, last = time.monotonic() + limit, None
+    while time.monotonic() < end:
+        time.sleep(0.01)
+        sizes = []
+        for pid in pids:
+            try:
+                sizes.append(os.lstat(os.path.join(outdir, f"stacks-{pid}.txt")).st_size)
+            except OSError:
+                sizes.append(0)
+        if all(sizes) and sizes == last:
+            return
+        last = sizes
 
 
 def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int,

@@ -141,7 +141,7 @@ def _hang_message(hang: dict, reply: Reply, what: str) -> str:
               "other task never gets a turn." if busy else
               "Blocking calls freeze every task: use their asyncio versions with await, or "
               "await asyncio.to_thread(...).")
-    return (f"{what} was still running after {reply.wall:.0f} s: `{code}` at {_at(where)} "
+    return (f"{what} was still running after {reply.waited}: `{code}` at {_at(where)} "
             f"(in {hang.get('coro')}()) {what_it_did} inside the event loop without ever "
             f"reaching an await, so no other task could run. {advice}")
 

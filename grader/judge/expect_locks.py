@@ -79,7 +79,7 @@ def _lines(first: dict, second: dict, file: str | None) -> str:
 
 def _status_note(reply: Reply) -> str:
     if reply.status == "timeout":
-        return f" This is what happened here: the run hung and was stopped after {reply.wall:.0f} s."
+        return f" This is what happened here: the run hung and was stopped after {reply.waited}."
     return (" This run happened not to hang (the threads did not collide at the wrong moment), "
             "but another run can.")
 
@@ -157,7 +157,7 @@ def raise_for_locks(reply: Reply, hint: str = "") -> None:
     details = {"stacks": reply.raw.get("stacks", []), "stall_cpu_ratio": reply.raw.get("stall_cpu_ratio")}
     if selfs:
         raise verdicts.Deadlock(self_deadlock_message(selfs[0], what, hint) + " (The run hung here "
-                                f"and was stopped after {reply.wall:.0f} s.)", self_deadlocks=selfs,
+                                f"and was stopped after {reply.waited}.)", self_deadlocks=selfs,
                                 **details)
     if not cycles:
         raise_for(reply, explain=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location
+from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location, waited
 from grader.judge.verdicts import Deadlock, Failed
 
 SEND_FIRST = ("Both ranks of a pair call send first: MPI may wait for the matching receive before "
@@ -79,7 +79,7 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
         why = other
     where = ", ".join(dict.fromkeys(f"{f['file']} line {f['line']} (`{f['code']}`)" for f in stuck))
     waiting = (f"{plural_ranks(hung)} {'was' if len(hung) == 1 else 'were'} still waiting after "
-               f"{raw.get('wall', 0):.0f} s")
+               f"{waited(raw)}")
     message = (f"{reply.what} never finished: {waiting}"
                + (f" ({plural_ranks(done)} returned)" if done else "")
                + (f", stuck at {where}" if where else "") + f". {why}")

@@ -48,6 +48,10 @@ class Reply:
         return float(self.raw.get("wall", 0.0))
 
     @property
+    def waited(self) -> str:
+        return waited(self.raw)
+
+    @property
     def tampering(self) -> list[dict]:
         """What the audit hook refused the student's code, or why its report was not believed."""
         found = [e for e in self.raw.get("tampering") or [] if isinstance(e, dict)]
@@ -179,7 +183,7 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
         ratio = raw.get("stall_cpu_ratio")
         stacks = raw.get("stacks", [])
         where = stuck_location(stacks)
-        secs = f"{raw.get('wall', 0):.0f} s"
+        secs = waited(raw)
         if ratio is not None and ratio < STALL_DEADLOCK and not raw.get("running_threads"):
             raise verdicts.Deadlock(
                 f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
@@ -196,6 +200,13 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
         raise verdicts.Crashed(f"{what} crashed: {why}.", stdout=raw.get("stdout", ""),
                                stderr=raw.get("stderr", ""))
     raise verdicts.SandboxFault(f"unexpected sandbox reply status {status!r}")
+
+
+def waited(raw: dict) -> str:
+    """How long a stopped run had been going, for messages: '2 s', or '0.3 s' for a deadlock
+    proven before a second was out (grader.agent.stuck)."""
+    wall = float(raw.get("wall") or 0)
+    return f"{wall:.0f} s" if wall >= 1 else f"{wall:.1f} s"
 
 
 def student_location(frames: list[dict]) -> str:

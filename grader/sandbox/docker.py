@@ -43,7 +43,10 @@ PYTHON = "/opt/venv/bin/python"
 LABEL = "pgrader"
 OWNER = "pgrader.owner"  # host pid of the grader that started the container
 STUDENT = {"uid": 1000, "gid": 1000}  # the user the student's code runs as
-SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL"]
+# The supervisor (root) only: SYS_PTRACE lets it read the system call each of the student's
+# threads waits in (/proc/PID/task/TID/syscall; the agent is not dumpable), which is how it
+# proves a deadlock at once (grader.agent.stuck). The student's uid gets no capability.
+SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL", "SYS_PTRACE"]
 CTL = "/run/pgrader"  # the server's folder in the container
 SOCKET = "supervisor.sock"
 

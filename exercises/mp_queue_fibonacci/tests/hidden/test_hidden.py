@@ -9,7 +9,8 @@ works only under fork, `qsize()` (not implemented on macOS).
 import random
 import re
 
-from grader.testing import Deadlock, Failed, StudentError, Timeout, expect_equal, raise_for
+from grader.testing import (Deadlock, Failed, StudentError, Timeout, expect_equal, raise_for,
+                            waited)
 
 DIGEST = 2**61 - 1  # big results are compared modulo this prime (see _parallel_fib)
 TIMEOUT = 6  # seconds per request (spawn and big results: 8); the reference needs at most ~1 s
@@ -166,7 +167,7 @@ def _explain(reply, start_method):
     if reply.status != "timeout":
         raise_for(reply)
     stacks = raw.get("stacks", [])
-    secs = f"{raw.get('wall', 0):.0f} s"
+    secs = waited(raw)
     child = _child_error(raw.get("stderr", ""))
     if child:
         error, where = child

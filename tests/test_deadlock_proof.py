@@ -1,0 +1,383 @@
+"""Deadlocks proven at once from the kernel's view (grader/agent/stuck.py), never for code that
+can still go on.
+
+The false positives come first: programs whose threads wait but can still be woken (by a live
+thread, a timeout, a sleeping or computing thread, a child process, a signal handler a timer
+may run) must never be proven stuck, however long they are watched. Then real deadlocks of
+every primitive, proven; then the supervisor's reply for a proven deadlock against the timeout
+path's for the same code (same verdict, message and stacks)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.agent import stuck
+from grader.agent.supervisor import descendants
+from grader.course import Limits
+from grader.judge import verdicts
+from grader.judge.proxy import Student, raise_for
+from grader.sandbox import get_backend
+
+WATCH = 1.0  # seconds a correct program is watched; a deadlock is proven in about 0.1 s
+
+
+def _syscall_readable() -> bool:
+    try:
+        Path(f"/proc/{os.getppid()}/syscall").read_text()
+        return True
+    except OSError:
+        return False
+
+
+needs_ptrace = pytest.mark.skipif(not _syscall_readable(),
+                                  reason="/proc/PID/syscall is not readable here (root or "
+                                         "CAP_SYS_PTRACE needed): nothing is ever proven")
+
+
+# ---------------------------------------------------------------- the system call decoder
+
+@pytest.mark.parametrize("line, wait", [
+    ("202 0x55b7b6b3f9d0 0x189 0x0 0x0 0x0 0xffffffff 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),
+    ("202 0x55b7b6b3f9d0 0x80 0x0 0x0 0x0 0x0 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),  # FUTEX_WAIT
+    ("202 0x55b7b6b3f9d0 0x89 0x0 0x7f171391a9f0 0x0 0xffffffff 0x7f 0x7f", None),  # timeout
+    ("202 0x55b7b6b3f9d0 0x81 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # FUTEX_WAKE
+    ("230 0x1 0x1 0x7f171190aab0 0x0 0x0 0x7f 0x7f 0x7f", None),  # clock_nanosleep: time.sleep
+    ("61 0xffffffffffffffff 0x7ffc 0x0 0x0 0x0 0x0 0x7f 0x7f", "wait4 18446744073709551615"),
+    ("61 0x1234 0x7ffc 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # WNOHANG
+    ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", None),  # read: I/O
+    ("7 0x7ffc 0x1 0xffffffff 0x0 0x0 0x0 0x7f 0x7f", None),  # poll
+    ("running", None),
+    ("-1 0x7ffc 0x7f", None),
+    ("202 0xzz 0x189 0x0 0x0 0x0 0x0 0x7f 0x7f", None),
+])
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86_64 system call numbers")
+def test_only_untimed_waits_on_futexes_and_children_count(line, wait):
+    assert stuck.wait_of(line) == wait
+
+
+# ---------------------------------------------------------------- real processes
+
+def _proof(script: str, seconds: float = WATCH) -> dict | None:
+    """Run `script` (it prints a line once set up), watch its tree for `seconds` (or until a
+    proof), kill it, and return the proof or None."""
+    code = "import sys, os, time, threading, queue, signal\n" + textwrap.dedent(script)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline(), "the script did not get ready"
+        watch, end = stuck.StuckWatch(), time.monotonic() + seconds
+
+        def tree():
+            return {proc.pid, *descendants(proc.pid)}
+        while time.monotonic() < end:
+            found = watch.check(tree(), tree)
+            if found:
+                return found
+            time.sleep(0.02)
+        return None
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+READY = "print('ready', flush=True)\n"
+
+CAN_GO_ON = {
+    "join while the worker computes": """
+        def work():
+            x = 0
+            while True:
+                x += 1
+        threading.Thread(target=work, daemon=True).start()
+        print('ready', flush=True)
+        threading.Event().wait()
+    """,
+    "join while the worker sleeps": """
+        t = threading.Thread(target=time.sleep, args=(30,))
+        t.start()
+        print('ready', flush=True)
+        t.join()
+    """,
+    "a lock held by a sleeping thread": """
+        lock = threading.Lock()
+        def holder():
+            with lock:
+                time.sleep(30)
+        threading.Thread(target=holder, daemon=True).start()
+        time.sleep(0.05)
+        print('ready', flush=True)
+        lock.acquire()
+    """,
+    "Event.wait with a timeout": """
+        print('ready', flush=True)
+        threading.Event().wait(30)
+    """,
+    "queue.get with a timeout, beside a thread blocked for good": """
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+        print('ready', flush=True)
+        queue.Queue().get(timeout=30)
+    """,
+    "Condition.wait with a timeout": """
+        c = threading.Condition()
+        print('ready', flush=True)
+        with c:
+            c.wait(30)
+    """,
+    "a thread reading a pipe, the other joining it": """
+        r, w = os.pipe()
+        t = threading.Thread(target=os.read, args=(r, 1))
+        t.start()
+        print('ready', flush=True)
+        t.join()
+    """,
+    "a parent waiting for a sleeping child": """
+        import subprocess
+        child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+        print('ready', flush=True)
+        child.wait()
+    """,
+    "a parent waiting for a computing child process": """
+        import multiprocessing as mp
+        def spin():
+            while True:
+                pass
+        if __name__ == '__main__':
+            p = mp.get_context('fork').Process(target=spin)
+            p.start()
+            print('ready', flush=True)
+            p.join()
+    """,
+    "a lock wait a timer's signal handler ends": """
+        def give_up(*_):
+            raise TimeoutError
+        signal.signal(signal.SIGALRM, give_up)
+        signal.alarm(30)
+        lock = threading.Lock()
+        lock.acquire()
+        print('ready', flush=True)
+        lock.acquire()
+    """,
+    "an interval timer's handler, a deadlocked worker": """
+        signal.signal(signal.SIGVTALRM, lambda *_: None)
+        a, b = threading.Lock(), threading.Lock()
+        a.acquire(); b.acquire()
+        threading.Thread(target=a.acquire, daemon=True).start()
+        print('ready', flush=True)
+        b.acquire()
+    """,
+}
+
+STUCK = {
+    "a lock-order inversion": """
+        a, b = threading.Lock(), threading.Lock()
+        go = threading.Barrier(2)
+        def one():
+            with a:
+                go.wait()
+                b.acquire()
+        t = threading.Thread(target=one)
+        t.start()
+        with b:
+            go.wait()
+            print('ready', flush=True)
+            a.acquire()
+    """,
+    "a Lock taken twice by one thread": """
+        lock = threading.Lock()
+        print('ready', flush=True)
+        with lock:
+            lock.acquire()
+    """,
+    "an Event nobody sets": """
+        print('ready', flush=True)
+        threading.Event().wait()
+    """,
+    "a queue consumer never told to stop, joined": """
+        q = queue.Queue()
+        t = threading.Thread(target=lambda: [q.get() for _ in range(3)])
+        t.start()
+        q.put(1)
+        print('ready', flush=True)
+        t.join()
+    """,
+    "a Semaphore and a Condition, both waited for by their only users": """
+        s, c = threading.Semaphore(0), threading.Condition()
+        def waiter():
+            with c:
+                c.wait()
+        threading.Thread(target=waiter).start()
+        print('ready', flush=True)
+        s.acquire()
+    """,
+    "a parent waiting for a deadlocked child": """
+        pid = os.fork()
+        if pid == 0:
+            lock = threading.Lock()
+            lock.acquire()
+            lock.acquire()
+        print('ready', flush=True)
+        os.waitpid(pid, 0)
+    """,
+    "two processes on a multiprocessing Lock": """
+        import multiprocessing as mp
+        ctx = mp.get_context('fork')
+        lock = ctx.Lock()
+        def child():
+            lock.acquire()
+        if __name__ == '__main__':
+            lock.acquire()
+            p = ctx.Process(target=child)
+            p.start()
+            print('ready', flush=True)
+            p.join()
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAN_GO_ON))
+def test_a_program_that_can_still_go_on_is_never_proven_stuck(name):
+    assert _proof(CAN_GO_ON[name]) is None
+
+
+@needs_ptrace
+@pytest.mark.parametrize("name", sorted(STUCK))
+def test_a_real_deadlock_is_proven_in_well_under_a_second(name):
+    start = time.monotonic()
+    proof = _proof(STUCK[name], seconds=3.0)
+    assert proof is not None, f"{name} was not proven stuck"
+    assert time.monotonic() - start < 1.5
+    assert proof["held"] >= stuck.HOLD and proof["threads"] >= 1
+
+
+def test_a_thread_that_ran_between_the_two_looks_breaks_the_proof(monkeypatch):
+    """Two looks that differ (a thread switched in between) are no proof, however stuck each
+    look alone seems."""
+    looks = iter([{1: (1, "futex 0x1", "5", "0")}, {1: (1, "futex 0x1", "6", "0")}] * 50)
+    monkeypatch.setattr(stuck, "snapshot", lambda pids: next(looks))
+    watch = stuck.StuckWatch(hold=0)
+    assert all(watch.check({1}, lambda: {1}) is None for _ in range(10))
+
+
+def test_a_process_forked_between_the_looks_breaks_the_proof(monkeypatch):
+    monkeypatch.setattr(stuck, "snapshot", lambda pids: {1: (1, "futex 0x1", "5", "0")})
+    watch = stuck.StuckWatch(hold=0)
+    assert watch.check({1}, lambda: {1, 2}) is None
+    assert watch.check({1}, lambda: {1}) is not None
+
+
+# ---------------------------------------------------------------- through the supervisor
+
+BUGS = Path(__file__).parent / "bugs"
+
+
+def _student(folder: Path, source: Path, stack):
+    folder.mkdir()
+    (folder / "solution.py").write_text(source.read_text())
+    limits = Limits(wall_seconds=30)
+    session = stack.enter_context(get_backend("local").open(folder, limits))
+    return Student(session=session, module="solution", timeout=10,
+                   limits=dataclasses.asdict(limits))
+
+
+def _verdict(reply) -> verdicts.Verdict:
+    with pytest.raises(verdicts.Verdict) as caught:
+        raise_for(reply)
+    return caught.value
+
+
+def _threads(module, n):
+    return module.run(n)
+
+
+@needs_ptrace
+def test_a_proven_deadlock_gets_the_timeout_paths_verdict_message_and_stacks(tmp_path):
+    """The lost wake-up of tests/bugs: proven in well under a second, with the verdict, message
+    (but for the seconds) and stacks the request gets when it waits out its timeout."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        student = _student(tmp_path / "s", BUGS / "lost_wakeup_event" / "bug.py", stack)
+        proven = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
+        call = student.session.call
+        student.session.call = lambda request: call({**request, "prove_deadlock": False})
+        waited = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
+    assert proven.raw["deadlock_proof"]["threads"] == 2
+    assert proven.wall < 1.0 <= 2.0 <= waited.wall
+    assert "deadlock_proof" not in waited.raw
+    a, b = _verdict(proven), _verdict(waited)
+    assert type(a) is type(b) is verdicts.Deadlock
+    assert a.message.replace(proven.waited, "N s") == b.message.replace(waited.waited, "N s")
+    assert "threads were stuck at solution.py line 18 (`self.event.wait()`)" in a.message
+
+    def where(reply):
+        return sorted((f["file"], f["line"], f["name"]) for p in reply.raw["stacks"]
+                      for t in p["threads"] for f in t["frames"] if f["student"])
+    assert where(proven) and where(proven) == where(waited)
+
+
+def _sleep_then_answer(module, seconds):
+    import threading
+    import time as t
+
+    box = []
+    worker = threading.Thread(target=lambda: (t.sleep(seconds), box.append(42)))
+    worker.start()
+    worker.join()  # the main thread waits for good while the worker only sleeps
+    return box[0]
+
+
+def _sleeps_forever(module):
+    import threading
+    import time as t
+
+    threading.Thread(target=t.sleep, args=(60,)).start()
+    threading.Event().wait()
+
+
+def test_a_waiting_main_thread_beside_a_sleeping_worker_is_waited_for(tmp_path):
+    """Correct code whose every thread waits for a while is never ended early; a hang that is
+    a sleep (nothing to prove) still gets the timeout path."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        student = _student(tmp_path / "s", BUGS / "lost_wakeup_event" / "twin.py", stack)
+        assert student.run(_sleep_then_answer, 1.5, timeout=5) == 42
+        hung = student.reply(_sleeps_forever, timeout=1)
+    assert hung.status == "timeout" and "deadlock_proof" not in hung.raw
+    assert hung.wall >= 1.0
+
+
+# ---------------------------------------------------------------- on Docker
+
+def _capabilities(module):
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return {k: int(fields[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapAmb")}
+
+
+@pytest.mark.slow
+def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend,
+                                                                           tmp_path):
+    """The supervisor's CAP_SYS_PTRACE (to read the threads' system calls) is its own: the
+    student's process has no capability at all; and the proof works in the real sandbox."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "solution.py").write_text((BUGS / "lost_wakeup_event" / "bug.py").read_text())
+    limits = Limits(wall_seconds=30)
+    with docker_backend.open(folder, limits) as session:
+        student = Student(session=session, module="solution", timeout=10,
+                          limits=dataclasses.asdict(limits))
+        assert student.run(_capabilities) == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}
+        reply = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
+    assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
+    assert reply.wall < 1.0
+    assert type(_verdict(reply)) is verdicts.Deadlock
