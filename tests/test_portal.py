@@ -514,17 +514,30 @@ def test_restart_resumes_a_queued_job(tmp_path):
         second.stop()
 
 
-def _test_runs_of(course: Path) -> list[int]:
-    """Pids of the test runs (pytest processes) grading in `course`."""
-    found = []
+def _test_runs_of(server: Server) -> list[int]:
+    """Pids of the server's test runs: children of its judge fork server (`grader.judge.warm`),
+    which forks each pytest run, so they carry the fork server's command line."""
+    parent, judge = {}, set()
     for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text()
+            args = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"--rootdir" in args and any(str(course).encode() in a for a in args):
-            found.append(int(proc.name))
-    return found
+        parent[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if b"grader.judge.warm" in args:
+            judge.add(int(proc.name))
+    servers = {pid for pid in judge if parent.get(pid) == server.proc.pid}
+    return sorted(pid for pid in judge if parent.get(pid) in servers)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_stopping_the_portal_ends_its_test_runs(tmp_path):
@@ -540,13 +553,15 @@ def test_stopping_the_portal_ends_its_test_runs(tmp_path):
     alice = sign_in(first.url, "alice", passwords["alice"])
     sid = submission_id(upload(alice, first.url, "solution.py", stuck.encode()))
     deadline = time.monotonic() + GRADING_S
-    while not _test_runs_of(tmp_path):
-        assert time.monotonic() < deadline, "no test run started"
-        time.sleep(0.05)
-    first.stop()
+    try:
+        while not (runs := _test_runs_of(first)):
+            assert time.monotonic() < deadline, "no test run started"
+            time.sleep(0.05)
+    finally:
+        first.stop()
     deadline = time.monotonic() + 20
-    while _test_runs_of(tmp_path):
-        assert time.monotonic() < deadline, f"test runs left behind: {_test_runs_of(tmp_path)}"
+    while left := [pid for pid in runs if _running(pid)]:
+        assert time.monotonic() < deadline, f"test runs left behind: {left}"
         time.sleep(0.2)
     second = Server(tmp_path, jobs=0)
     try:
