@@ -64,7 +64,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from grader.validate import format_table, validate
+    from grader.validate import coverage, format_coverage, format_table, validate
 
     course = _course(args)
     exercises = [course.exercise(s) for s in args.slugs] or list(course.exercises.values())
@@ -76,6 +76,14 @@ def cmd_validate(args) -> int:
     print(format_table(checks))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
+    proofs, problems = coverage(course, exercises, checks)
+    if not only or "mutants" in only:  # every mutant graded: the table judges the requirements
+        print("\nRequirements (requirement -> tests -> mutants that proved it):")
+        print(format_coverage(proofs, problems))
+        failed += [p for p in proofs if not p.ok] + problems
+    elif problems:
+        print("\n" + "\n".join(problems))
+        failed += problems
     return 1 if failed else 0
 
 

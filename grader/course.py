@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from grader.errors import ConfigError
+from grader.requirements import parse_requirements
 
 BACKENDS = ("auto", "docker", "local")
 TOPICS = ("threads", "processes", "asyncio", "mpi", "distributed", "gpu")
@@ -86,6 +87,8 @@ class Exercise:
     hidden_visibility: str = "visible"
     opens: dt.datetime | None = None
     due: dt.datetime | None = None
+    requirements: dict[str, str] = field(default_factory=dict)  # id -> sentence of the README
+    requirements_waiting: dict[str, str] = field(default_factory=dict)  # id -> what it waits for
 
     @property
     def statement(self) -> Path:
@@ -206,6 +209,7 @@ def load_exercise(root: Path, default_limits: Limits) -> Exercise:
     if visibility not in ("visible", "hidden", "after_due_date", "after_published"):
         raise ConfigError(path, "feedback.hidden_visibility",
                           "visible, hidden, after_due_date or after_published", visibility)
+    requirements, waiting = parse_requirements(data, path)
     return Exercise(
         slug=root.name,
         root=root,
@@ -218,6 +222,8 @@ def load_exercise(root: Path, default_limits: Limits) -> Exercise:
         limits=limits,
         weights={k: float(v) for k, v in weights.items()},
         hidden_visibility=visibility,
+        requirements=requirements,
+        requirements_waiting=waiting,
     )
 
 

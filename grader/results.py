@@ -32,6 +32,7 @@ class TestResult:
     details: dict = field(default_factory=dict)
     duration: float = 0.0
     seed: int | None = None
+    requirements: list[str] = field(default_factory=list)  # ids from exercise.toml it checks
 
     @property
     def passed(self) -> bool:
@@ -97,6 +98,7 @@ class SubmissionResult:
                 "details": t.details,
                 "duration": t.duration,
                 "seed": t.seed,
+                "requirements": t.requirements,
             })
         return {
             "score": self.score,
@@ -135,7 +137,8 @@ class SubmissionResult:
         tests = [TestResult(name=t["name"], function=t["function"], suite=t["tags"][0],
                             verdict=t["verdict"], points=t["points"], max_points=t["max_points"],
                             message=t["message"], details=t["details"], duration=t["duration"],
-                            seed=t["seed"]) for t in data["tests"]]
+                            seed=t["seed"], requirements=list(t.get("requirements") or []))
+                 for t in data["tests"]]
         return cls(student=meta["student"], exercise=meta["exercise"], tests=tests,
                    max_score=data["max_score"], error=meta["error"], late_days=meta["late_days"],
                    penalty=meta["penalty"], seed=meta["seed"], execution_time=data["execution_time"],
@@ -155,7 +158,7 @@ def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
             name=record["name"], function=record["function"], suite=record["visibility"],
             verdict=record["status"], points=max_points if passed else 0.0, max_points=max_points,
             message=record["message"], details=record["details"], duration=record["duration"],
-            seed=record["seed"]))
+            seed=record["seed"], requirements=list(record.get("requirements") or [])))
     return results
 
 

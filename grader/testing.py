@@ -2,6 +2,7 @@
 
     from grader.testing import expect_equal, Race
 
+    @requirement("values")
     def test_small(student):
         expect_equal(student.call("parallel_count", 2, 10), 20, "parallel_count(2, 10)")
 """
@@ -25,6 +26,7 @@ from grader.judge.expect_celery import (  # noqa: F401
 )
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
 from grader.judge.plugin import record_evidence  # noqa: F401
+from grader.requirements import requirement  # noqa: F401
 from grader.judge.expect_locks import (  # noqa: F401
     expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
 )
