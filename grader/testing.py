@@ -13,8 +13,8 @@ from grader.checks.interleaving import describe as describe_interleaving
 from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
 from grader.judge.expect_asyncio import (  # noqa: F401
     asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
-    expect_asyncio_clean, expect_cancellation_respected, expect_no_asyncio_deadlock,
-    expect_no_blocking, expect_no_pending_destroyed,
+    expect_asyncio_clean, expect_bystanders_untouched, expect_cancellation_respected,
+    expect_no_asyncio_deadlock, expect_no_blocking, expect_no_pending_destroyed,
 )
 from grader.judge.expect_gpu import (  # noqa: F401
     NO_GPU, expect_clean_kernels, expect_kernels_compile, expect_shared_memory_synchronised,

@@ -245,24 +245,26 @@ def coverage(course: Course, exercises: list[Exercise], checks: list[Check]) -> 
 
 
 def format_coverage(proofs: list[Proof], problems: list[str]) -> str:
-    """The coverage table (requirement -> tests -> mutants), per exercise, with totals."""
-    rows = [("exercise", "requirement", "tests", "mutants", "status")]
-    for p in proofs:
-        mutants = [f"{m} (proven)" for m in p.proven] + [f"{m} (not run)" for m in p.unproven]
-        mutants += [m for m in p.row.mutants if m not in p.proven and m not in p.unproven]
-        rows.append((p.exercise.slug, p.row.id, ", ".join(p.row.tests) or "-",
-                     ", ".join(mutants) or "-", p.status))
-    widths = [min(max(len(r[i]) for r in rows), (24, 26, 60, 60, 30)[i]) for i in range(5)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    for p in proofs:
-        if not p.ok:
-            lines += [f"  {p.exercise.slug} {p.row.id}: {x}" for x in p.problems or
-                      ["no mutant of it failed one of its tests"]]
-        elif p.proven and p.row.waiting:
-            lines.append(f"  {p.exercise.slug} {p.row.id}: proven, so it no longer waits: remove "
-                         "it from [requirements_waiting]")
+    """The coverage table: per exercise, each requirement with its status, the tests that check
+    it and the mutants that violate it (those that proved it marked), then the totals."""
+    lines: list[str] = []
+    width = max((len(p.status.split(":")[0]) for p in proofs), default=6)
+    for slug in dict.fromkeys(p.exercise.slug for p in proofs):
+        mine = [p for p in proofs if p.exercise.slug == slug]
+        lines.append(f"{slug} ({len(mine)} requirements)")
+        for p in mine:
+            mutants = [m + (" (proven)" if m in p.proven else " (not run)" if m in p.unproven
+                            else "") for m in p.row.mutants]
+            lines.append(f"  {p.status.split(':')[0].ljust(width)}  {p.row.id}: tests "
+                         f"{', '.join(p.row.tests) or '-'}; mutants {', '.join(mutants) or '-'}"
+                         + (f" [{p.status.split(':', 1)[1].strip()}]" if ":" in p.status else ""))
+            if not p.ok:
+                lines += [f"      {x}" for x in p.problems or
+                          ["no mutant of it failed one of its tests"]]
+            elif p.proven and p.row.waiting:
+                lines.append("      proven, so it no longer waits: remove it from "
+                             "[requirements_waiting]")
     lines += [f"  {x}" for x in problems]
-    lines.append("")
     lines.append(coverage_totals(proofs))
     return "\n".join(lines)
 
