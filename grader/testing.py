@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 from grader.checks.interleaving import describe as describe_interleaving
-from grader.judge.proxy import Reply, Student, describe_call, raise_for  # noqa: F401
+from grader.judge.proxy import (  # noqa: F401
+    Reply, Student, describe_call, raise_for, student_location,
+)
 from grader.judge.expect_asyncio import (  # noqa: F401
     asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
     expect_asyncio_clean, expect_bystanders_untouched, expect_cancellation_respected,
@@ -149,6 +151,51 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
             "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
             + (f" {hint}" if hint else ""), work=round(work, 3), span=round(span, 3),
             work_over_span=round(ratio, 2), wall=round(reply.wall, 3))
+
+
+def expect_own_share(parallel: Reply, single: Reply, what: str, workers: int,
+                     hint: str = "") -> None:
+    """Raise `Failed` when the busiest process of the `parallel` run used about as much CPU as
+    the whole job took in `single` (the same calls on one process): the work was repeated by
+    every process instead of shared. `expect_parallel` cannot see this (repeated work keeps
+    every process busy). Both figures are the kernel's accounting of the process trees; the bar
+    is halfway between a fair share (1 / workers of the job) and all of it."""
+    span, whole = float(parallel.raw.get("span", 0.0)), single.cpu
+    bar = (1 + 1 / max(1, workers)) / 2
+    if whole > 0 and span > bar * whole:
+        raise Failed(
+            f"{what}: the busiest of the {workers} processes used {span:.2f} CPU-seconds, "
+            f"{span / whole:.0%} of what the same calls took on one process ({whole:.2f}): "
+            f"each process did (nearly) all of the work instead of its share (at most "
+            f"{bar:.0%} expected). Split the work so that every process computes only its own "
+            "part." + (f" {hint}" if hint else ""), span=round(span, 3), single_cpu=round(whole, 3),
+            share=round(span / whole, 3))
+
+
+CHILD_WORDS = {"process": "child process", "thread": "thread"}
+
+
+def expect_no_child_exceptions(reply: Reply, what: str, kinds: tuple[str, ...] = ("process",),
+                               hint: str = "") -> None:
+    """Raise `StudentError` when a thread or child process of the student's code ended with an
+    exception, even if the call's value came out right (a crash the results happen to hide).
+
+    Reads the reply's `child_exceptions` (a list of {"kind": "thread" | "process", "name",
+    "type", "message", "frames"}), which the agent reports for every request. WAITS FOR the
+    agent machinery of issue 14 (item 2): until the agent fills that field, this sees nothing."""
+    crashed = [c for c in reply.raw.get("child_exceptions") or []
+               if isinstance(c, dict) and c.get("kind") in kinds]
+    if not crashed:
+        return
+    first = crashed[0]
+    who = f"{CHILD_WORDS.get(first.get('kind'), 'child')} {first.get('name') or ''}".strip()
+    more = f" ({len(crashed) - 1} more ended the same way)" if len(crashed) > 1 else ""
+    raise StudentError(
+        f"In {what}, the {who} ended with {first.get('type')}: "
+        f"{_show(first.get('message', ''), 200)}{student_location(first.get('frames') or [])}"
+        f"{more}. The results came out right, but a crash in a worker is a bug: it would lose "
+        "work as soon as the crash happens earlier." + (f" {hint}" if hint else ""),
+        child_exceptions=crashed[:10])
 
 
 def expect_nothing_left(reply: Reply, what: str, threads: bool = True, processes: bool = True,

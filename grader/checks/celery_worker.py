@@ -322,8 +322,9 @@ def _tasks_by_step(record_dir: str, outcomes: list[dict]) -> None:
                   key=lambda r: r["t0"])
     for out in outcomes:
         if "t0" in out:
+            end = out.get("t1", float("inf"))
             out["tasks"] = [{k: r[k] for k in ("task", "args", "kwargs", "result", "state")}
-                            for r in runs if out["t0"] <= r["t0"] <= out["t1"]][:40]
+                            for r in runs if out["t0"] <= r["t0"] <= end][:40]
 
 
 # ---------------------------------------------------------------- running steps
@@ -401,7 +402,7 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
             elif out["canvas"] == "result":
                 sent = built
             else:
-                return {**out, "status": "ok", "value": _plain(built)}
+                return {**out, "status": "ok", "value": _plain(built), "t1": time.monotonic()}
         reassert_not_eager(module, notes)
         out.update(_wait(sent, timeout, workdir))
     except Exception as exc:  # noqa: BLE001 - building or sending failed in the student's code
