@@ -172,6 +172,25 @@ def expect_own_share(parallel: Reply, single: Reply, what: str, workers: int,
             share=round(span / whole, 3))
 
 
+def expect_kept_busy(moments: list[dict], n: int, limit: int, what: str, hint: str = "") -> None:
+    """Raise `Failed` at the first moment with fewer than min(limit, items left) calls in flight,
+    or with more than `limit`. `moments` are what a probe saw while it let held calls finish one
+    at a time (`[{"finished": k, "in_flight": m}, ...]`, at the start and after each release):
+    a property of every moment, not of the peak."""
+    for moment in moments:
+        done, running = moment["finished"], moment["in_flight"]
+        want = min(limit, n - done)
+        if running > limit:
+            raise Failed(f"In {what}, after {done} of the {n} calls had finished, {running} were "
+                         f"in flight: at most {limit} may be.", moments=moments)
+        if running < want:
+            waiting = n - done - running
+            raise Failed(f"In {what}, where the grader let the calls finish one at a time, after "
+                         f"{done} of them had finished only {running} were in flight while "
+                         f"{waiting} waited to start: {want} should have been running."
+                         + (f" {hint}" if hint else ""), moments=moments)
+
+
 CHILD_WORDS = {"process": "child process", "thread": "thread"}
 
 

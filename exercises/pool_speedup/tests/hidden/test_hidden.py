@@ -10,8 +10,10 @@ in the wall time whatever the load, since sleeping needs no CPU.
 
 import random
 
-from grader.testing import (Failed, StudentError, Verdict, expect_equal, expect_parallel,
-                            record_evidence)
+from grader.testing import (
+    Failed, StudentError, Verdict, expect_equal, expect_nothing_left, expect_own_share,
+    expect_parallel, raise_for, record_evidence, requirement,
+)
 
 TIMEOUT = 10
 CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.1 s of CPU here
@@ -59,35 +61,64 @@ def _bad_kind(mod):
     return "nothing"
 
 
+_RUNS: dict = {}  # id(student) -> (the run on 2 workers, the same work on 1 worker)
+CPU_SIZES = [CPU_ITEM] * 8
+CPU_WHAT = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
+
+
+def _cpu_runs(student):
+    """The student's CPU-bound map on 2 workers and on 1 worker, each on cores of its own; both
+    parallelism tests judge them, from the kernel's accounting."""
+    if id(student) not in _RUNS:
+        _RUNS[id(student)] = tuple(
+            student.reply(_cpu_map, CPU_SIZES, workers, timeout=TIMEOUT, exclusive_cores=2,
+                          what=f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, {workers}, "
+                               "'process')") for workers in (2, 1))
+    judged, single = _RUNS[id(student)]
+    for reply in (judged, single):
+        raise_for(reply)
+        expect_equal(reply.value, [sum(range(n)) for n in CPU_SIZES], reply.what)
+    return judged, single
+
+
+@requirement("cpu-shared")
 def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
-    sizes = [CPU_ITEM] * 8
-    what = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
-    got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
-    judged = student.last
-    expect_equal(got, [sum(range(n)) for n in sizes], what)
-    _record_timings(student, sizes, judged.wall)
-    expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
+    judged, single = _cpu_runs(student)
+    _record_timings(student, CPU_SIZES, judged.wall, single.wall)
+    expect_parallel(judged, CPU_WHAT, workers=2, cores=student.limits["cpus"],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
                          "with `workers` processes, and hand it all the items before waiting "
                          "for any result.")
 
 
-def _record_timings(student, sizes, wall_at_2):
+@requirement("cpu-shared")
+def test_processes_do_not_repeat_the_work(student):
+    """kind="process": each process computes its share, not every item (CPU accounting)"""
+    judged, single = _cpu_runs(student)
+    record_evidence(single_cpu=round(single.cpu, 3), span=round(float(judged.raw.get("span", 0)),
+                    3), work=round(judged.cpu, 3))
+    expect_own_share(judged, single, CPU_WHAT, workers=2,
+                     hint="Hand each item to the pool once (pool.map(func, data)); a task that "
+                          "maps the whole list, sent to every worker, repeats all the work.")
+
+
+def _record_timings(student, sizes, wall_at_2, wall_at_1):
     """Wall times (the sandbox's clock) of the same work with 1 and 2 workers, the student's
     and the reference's, for the feedback's plot; they judge nothing (CPU accounting does)."""
-    points = {1: {"workers": 1}, 2: {"workers": 2, "seconds": round(wall_at_2, 3)}}
+    points = {1: {"workers": 1, "seconds": round(wall_at_1, 3)},
+              2: {"workers": 2, "seconds": round(wall_at_2, 3)}}
     try:
-        for probe, key, workers in ((_cpu_map, "seconds", 1), (_reference_map, "reference", 1),
-                                    (_reference_map, "reference", 2)):
-            student.run(probe, sizes, workers, timeout=TIMEOUT, exclusive_cores=2,
-                        what=f"parallel_map(sum, <8 ranges>, {workers}, 'process')")
-            points[workers][key] = round(student.last.wall, 3)
+        for workers in (1, 2):
+            student.run(_reference_map, sizes, workers, timeout=TIMEOUT, exclusive_cores=2,
+                        what=f"the grader's own pool with {workers} workers")
+            points[workers]["reference"] = round(student.last.wall, 3)
     except Verdict:
         return  # no plot: the judged run's verdict is what counts
     record_evidence(timings=[points[1], points[2]])
 
 
+@requirement("io-overlap")
 def test_io_bound_threads_overlap(student):
     """kind="thread": waits in several threads overlap"""
     what = f"parallel_map(time.sleep, [{SLEEP}] * {N_SLEEPS}, {THREADS}, 'thread')"
@@ -102,6 +133,7 @@ def test_io_bound_threads_overlap(student):
                      "threads before collecting any result.", wall=round(out["wall"], 3))
 
 
+@requirement("in-order")
 def test_order_kept_processes(student, seed):
     """kind="process": results in input order, whatever order they finish in"""
     rng = random.Random(seed)
@@ -111,10 +143,12 @@ def test_order_kept_processes(student, seed):
     _in_order(got, [sum(range(n)) for n in sizes], what)
 
 
+@requirement("in-order", "thread-pool")
 def test_order_kept_threads(student, seed):
     """kind="thread": results in input order, whatever order they finish in"""
-    delays = [0.3, 0.0, 0.2, 0.0, 0.1, 0.0]
-    random.Random(seed).shuffle(delays[1:])
+    rest = [0.0, 0.2, 0.0, 0.1, 0.0]
+    random.Random(seed).shuffle(rest)
+    delays = [0.3, *rest]  # the first item is always the slowest
     what = f"parallel_map(f, [0, 1, ..., 5], 3, 'thread') where item i sleeps {delays}"
     got = student.run(_echo_after, delays, 3, timeout=TIMEOUT, what=what)
     _in_order(got, list(range(len(delays))), what)
@@ -129,6 +163,7 @@ def _in_order(got, expected, what):
     expect_equal(got, expected, what)
 
 
+@requirement("edge-inputs")
 def test_small_inputs(student):
     """Empty data, one item, more workers than items"""
     for sizes, workers in [([], 2), ([10], 1), ([3, 4], 4)]:
@@ -137,6 +172,27 @@ def test_small_inputs(student):
         expect_equal(got, [sum(range(n)) for n in sizes], what)
 
 
+def _pools_closed(mod):
+    """Both kinds on a few items; what is still running afterwards is the sandbox's to see."""
+    import time
+
+    return [mod.parallel_map(abs, [3, -1, -4], 2, "process"),
+            mod.parallel_map(time.sleep, [0.01, 0.01], 2, "thread")]
+
+
+@requirement("shut-down")
+def test_pools_shut_down(student):
+    """No pool process or thread is left running when parallel_map returns"""
+    what = ("parallel_map(abs, [3, -1, -4], 2, 'process') then parallel_map(time.sleep, "
+            "[0.01, 0.01], 2, 'thread')")
+    got = student.run(_pools_closed, timeout=TIMEOUT, what=what)
+    expect_equal(got, [[3, 1, 4], [None, None]], what)
+    expect_nothing_left(student.last, what, shared_memory=False,
+                        hint="Use the pool in a `with` block (or call shutdown()) so that its "
+                             "workers end before parallel_map returns.")
+
+
+@requirement("unknown-kind")
 def test_unknown_kind(student):
     """An unknown kind raises ValueError"""
     got = student.run(_bad_kind, timeout=TIMEOUT, what="parallel_map(abs, [1, -2], 2, 'fiber')")
