@@ -121,7 +121,7 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
         existing = out / entry.student / "results.json"
         if existing.exists() and not regrade:
             previous = SubmissionResult.read(existing)
-            if not previous.platform_failed:
+            if previous.graded:
                 rows[entry.student] = Row(entry.student, previous, "skipped")
                 continue
         todo.append(entry)
@@ -165,9 +165,11 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
             return Row(name, None, "not-graded", engine.down_message(), retryable=True)
         if result is None:
             return Row(name, None, "not-graded", problem)
-        if record is not None and not result.platform_failed:
+        if record is not None and result.graded:
             record(entry, result)
         write_outputs(result, exercise, out / name)
+        if result.not_graded:  # e.g. needs a GPU: graded again where one exists
+            return Row(name, result, "not-graded", result.not_graded, retryable=True)
         return Row(name, result, "graded" if not result.platform_failed else "not-graded")
 
     pool = ThreadPoolExecutor(max_workers=jobs)
@@ -201,8 +203,9 @@ def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
         w.writerow(GRADEBOOK_FIELDS)
         for row in rows:
             r = row.result
-            if r is None:
-                why = "not graded (retryable): " if row.retryable else "not graded: "
+            if r is None or r.not_graded:
+                why = "not graded: " if r is not None or not row.retryable else \
+                    "not graded (retryable): "
                 w.writerow([row.student, "", exercise.points, "", "", "", why + row.problem])
                 continue
             status = "not graded (platform error)" if r.platform_failed else (

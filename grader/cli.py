@@ -195,7 +195,7 @@ def _open_store(args, course):
 def _print_rows(rows) -> None:
     for row in rows:
         r = row.result
-        score = f"{r.score:g}/{r.max_score:g}" if r else "not graded"
+        score = f"{r.score:g}/{r.max_score:g}" if r and r.graded else "not graded"
         status = "not graded (retryable)" if row.retryable else row.status
         print(f"  {row.student:<20} {score:>10}  {status}{': ' + row.problem if row.problem else ''}")
 
@@ -247,6 +247,13 @@ def cmd_worker(args) -> int:
 
     course = _course(args)
     queues = parse_queues(args.queues)
+    if "gpu" in queues:
+        from grader.sandbox.gpu import host_has_gpu
+
+        if not host_has_gpu():
+            raise GraderError("--queues gpu: this machine has no usable NVIDIA GPU (nvidia-smi "
+                              "lists none), so it cannot grade GPU exercises; their jobs wait "
+                              "in the gpu queue for a worker that has one")
     settings = load_settings(course, args.broker)
     if args.concurrency is not None and args.concurrency < 1:
         raise GraderError("--concurrency: expected a number of at least 1")

@@ -20,6 +20,10 @@ from pathlib import Path
 from grader import __version__
 from grader.course import Exercise, LatePolicy
 
+# Why a result is not a grade: the exercise's tests need a GPU and this grading machine has none.
+NEEDS_GPU = "needs a GPU"
+NO_GPU_TEST = "no GPU"  # in the message of a test that could not run for want of a GPU
+
 @dataclass
 class TestResult:
     name: str
@@ -55,6 +59,13 @@ class SubmissionResult:
     graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"))
     grader_version: str = __version__
+    not_graded: str = ""  # why these results are not a grade (NEEDS_GPU); "" for a grade
+
+    @property
+    def graded(self) -> bool:
+        """A grade: not refused for want of hardware (see `not_graded`) nor spoilt by the
+        platform. Anything else is shown as "not graded", never as a number."""
+        return not self.not_graded and not self.platform_failed
 
     @property
     def raw_score(self) -> float:
@@ -72,6 +83,12 @@ class SubmissionResult:
     def summary(self) -> str:
         if self.error:
             return f"Not graded: {self.error}"
+        if self.not_graded == NEEDS_GPU:
+            ran = [t for t in self.tests if t.verdict != "not-run"]
+            passed = sum(t.passed for t in ran)
+            return (f"Not graded: {NEEDS_GPU}. This exercise's tests run kernels on a GPU and "
+                    "this grading machine has none; it will be graded on a machine with a GPU. "
+                    f"Of the {len(ran)} checks that run anywhere, {passed} passed.")
         passed = sum(t.passed for t in self.tests)
         text = f"{passed} of {len(self.tests)} tests passed: {self.raw_score:g} / {self.max_score:g} points."
         if self.penalty:
@@ -101,7 +118,7 @@ class SubmissionResult:
                 "requirements": t.requirements,
             })
         return {
-            "score": self.score,
+            "score": self.score if not self.not_graded else None,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
             "output": self.summary(),
@@ -111,7 +128,8 @@ class SubmissionResult:
             "pgrader": {
                 "student": self.student,
                 "exercise": self.exercise,
-                "raw_score": self.raw_score,
+                "raw_score": self.raw_score if not self.not_graded else None,
+                "not_graded": self.not_graded,
                 "late_days": self.late_days,
                 "penalty": self.penalty,
                 "error": self.error,
@@ -143,7 +161,8 @@ class SubmissionResult:
                    max_score=data["max_score"], error=meta["error"], late_days=meta["late_days"],
                    penalty=meta["penalty"], seed=meta["seed"], execution_time=data["execution_time"],
                    sandbox=meta["sandbox"], content_hash=meta["content_hash"],
-                   graded_at=meta["graded_at"], grader_version=meta["grader_version"])
+                   graded_at=meta["graded_at"], grader_version=meta["grader_version"],
+                   not_graded=str(meta.get("not_graded") or ""))
 
 
 def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
@@ -160,6 +179,15 @@ def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
             message=record["message"], details=record["details"], duration=record["duration"],
             seed=record["seed"], requirements=list(record.get("requirements") or [])))
     return results
+
+
+def mark_not_graded(result: SubmissionResult, exercise: Exercise) -> None:
+    """An exercise that needs a GPU, graded where tests could not run for want of one, gets no
+    score: "not graded: needs a GPU" (its tests scored nothing and blamed nobody, so a number
+    would be the same for correct and wrong kernels)."""
+    if exercise.runtime.gpu and any(t.verdict == "not-run" and NO_GPU_TEST in t.message
+                                    for t in result.tests):
+        result.not_graded = NEEDS_GPU
 
 
 def late_days(received: dt.datetime | None, due: dt.datetime | None) -> int:

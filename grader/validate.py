@@ -24,9 +24,7 @@ from grader.course import Course, Exercise
 from grader.errors import ConfigError
 from grader.grade import GradingFailed, grade_submission, new_seed
 from grader.requirements import Coverage, MutantSpec, static_coverage
-from grader.results import SubmissionResult
-
-NO_GPU = "no GPU"  # in the message of a test that could not run for want of a GPU
+from grader.results import NO_GPU_TEST as NO_GPU, SubmissionResult
 
 
 @dataclass
@@ -156,7 +154,7 @@ def _not_run_status(c: Check) -> str:
     """'not run: no GPU' when tests needed a GPU this machine lacks (a mutant whose every named
     test is among them is not proven either way); otherwise the tests that did not run."""
     r = c.result
-    no_gpu = [t.function for t in r.tests if t.verdict == "not-run" and "no GPU" in t.message]
+    no_gpu = [t.function for t in r.tests if t.verdict == "not-run" and NO_GPU in t.message]
     if no_gpu:
         proven = [n for n in c.variant.must_fail if n not in no_gpu]
         if c.variant.name.startswith("mutant:") and proven:

@@ -19,19 +19,20 @@ def export(fmt: str, course: Course, exercise: Exercise, store, out: Path) -> st
     if not current:
         raise GraderError(f"Nothing of {exercise.slug} is recorded in {store.url}: run "
                           f"`grader grade-all {exercise.slug} ...` first.")
+    why = store.not_graded_reasons(exercise.slug)  # e.g. "needs a GPU": never shown as a number
     if fmt == "gradebook":
         from grader.export.csvs import gradebook
-        return gradebook(exercise, current, out)
+        return gradebook(exercise, current, out, why)
     if fmt == "canvas":
         from grader.export.csvs import canvas
         return canvas(exercise, current, out)
     if fmt == "gradescope":
         from grader.export.gradescope import gradescope
-        return gradescope(current, out)
+        return gradescope(current, out, why)
     if fmt == "nbgrader":
         from grader.export.nbgrader import nbgrader
         return nbgrader(exercise, current, out)
     if fmt == "report":
         from grader.export.report import report
-        return report(course, exercise, current, store.history(exercise.slug), out)
+        return report(course, exercise, current, store.history(exercise.slug), out, why)
     raise GraderError(f"unknown export format {fmt!r}")

@@ -11,14 +11,15 @@ from grader.course import Exercise
 CANVAS_FIELDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
-def _rows(current) -> list[Row]:
+def _rows(current, why: dict[str, str]) -> list[Row]:
     return [Row(c.student, c.result(), "graded" if c.grading else "not-graded",
-                "" if c.grading else "no grading recorded") for c in current]
+                "" if c.grading else why.get(c.student) or "no grading recorded")
+            for c in current]
 
 
-def gradebook(exercise: Exercise, current, out: Path) -> str:
+def gradebook(exercise: Exercise, current, out: Path, why: dict[str, str] | None = None) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_gradebook(out, _rows(current), exercise)
+    write_gradebook(out, _rows(current, why or {}), exercise)
     return str(out)
 
 

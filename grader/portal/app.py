@@ -219,7 +219,8 @@ def create_app(portal: Portal) -> Flask:
         ex = portal.course.exercises.get(job.exercise)
         if ex is None:
             abort(404)
-        view = attempt(job, portal.jobs.grading(job), ex, auth.is_instructor())
+        view = attempt(job, portal.jobs.grading(job), ex, auth.is_instructor(),
+                       distributed=portal.grader.remote is not None)
         return render_template("submission.html", ex=ex, v=view,
                                received=portal.jobs.submission(job).received_at)
 

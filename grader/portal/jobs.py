@@ -189,6 +189,8 @@ class Grader:
         if result.platform_failed:
             failed = [t.name for t in result.tests if t.verdict == "grader-error"]
             return NOT_GRADED, None, "grader error in: " + ", ".join(failed)
+        if result.not_graded:  # needs a GPU this machine lacks: no score, graded again later
+            return NOT_GRADED, None, result.not_graded
         self.store.record_grading(sub, request, result, exercise.hidden_visibility,
                                   self.sandbox_info.get("image_id", ""))
         with self.store._tx() as s:

@@ -15,8 +15,8 @@ from markupsafe import Markup
 from grader.course import Exercise
 from grader.feedback import _test_view, clean_text
 from grader.portal import plots
-from grader.portal.models import GRADED, Job
-from grader.results import SubmissionResult
+from grader.portal.models import GRADED, NOT_GRADED, QUEUED, RUNNING, Job
+from grader.results import NEEDS_GPU, SubmissionResult
 from grader.store.models import Grading
 
 
@@ -50,11 +50,16 @@ def api_status(job: Job, grading: Grading | None) -> dict:
             "max": grading.max_score if graded else None}
 
 
-def attempt(job: Job, grading: Grading | None, exercise: Exercise, instructor: bool) -> dict:
-    """One attempt's page: status, score and per-test views (with plots)."""
+def attempt(job: Job, grading: Grading | None, exercise: Exercise, instructor: bool,
+            distributed: bool = False) -> dict:
+    """One attempt's page: status, score and per-test views (with plots). A GPU exercise waits
+    for a GPU worker (with a broker) or is "not graded: needs a GPU", never a number."""
     view = {"job": job, "status": job.status, "score": score_text(grading), "tests": [],
             "summary": "", "error": None, "late": None, "seed": None,
-            "problem": clean_text(job.problem, 2000) if instructor else ""}
+            "problem": clean_text(job.problem, 2000) if instructor else "",
+            "needs_gpu": job.status == NOT_GRADED and job.problem == NEEDS_GPU,
+            "waiting": ("waiting for a GPU worker" if distributed and exercise.runtime.gpu
+                        and job.status in (QUEUED, RUNNING) else "")}
     if grading is None or job.status != GRADED:
         return view
     result = SubmissionResult.from_json(grading.results)

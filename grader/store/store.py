@@ -232,6 +232,19 @@ class Store:
                 q = q.where(Student.name.in_(students))
             return [Current(name, sub, grading) for name, sub, grading in s.execute(q)]
 
+    def not_graded_reasons(self, exercise: str) -> dict[str, str]:
+        """Why each student whose latest submission has no grading was not graded (the last
+        "not-graded" entry of the audit since that submission, e.g. "needs a GPU")."""
+        ungraded = {c.student: c.submission.created_at for c in self.current(exercise)
+                    if c.grading is None}
+        if not ungraded:
+            return {}
+        with self._tx() as s:
+            rows = s.execute(select(Audit.student, Audit.detail, Audit.at).where(
+                Audit.exercise == exercise, Audit.action == "not-graded",
+                Audit.student.in_(list(ungraded))).order_by(Audit.id))
+            return {student: detail for student, detail, at in rows if at >= ungraded[student]}
+
     def history(self, exercise: str, student: str | None = None) -> list[tuple[str, Grading]]:
         """Every grading of `exercise` (oldest first), with the student's name."""
         with self._tx() as s:

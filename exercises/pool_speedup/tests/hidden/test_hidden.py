@@ -16,7 +16,7 @@ from grader.testing import (
 )
 
 TIMEOUT = 10
-CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.1 s of CPU here
+CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.03 s of CPU here
 SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 
@@ -62,8 +62,10 @@ def _bad_kind(mod):
 
 
 _RUNS: dict = {}  # id(student) -> (the run on 2 workers, the same work on 1 worker)
-CPU_SIZES = [CPU_ITEM] * 8
-CPU_WHAT = f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, 2, 'process')"
+# About 1 CPU-second in all: processes that live a few tenths of a second each are measured
+# well by the sandbox's accounting (a much shorter one can end between two of its looks).
+CPU_SIZES = [4 * CPU_ITEM] * 8
+CPU_WHAT = f"parallel_map(sum, <8 ranges of {4 * CPU_ITEM}>, 2, 'process')"
 
 
 def _cpu_runs(student):
@@ -72,7 +74,7 @@ def _cpu_runs(student):
     if id(student) not in _RUNS:
         _RUNS[id(student)] = tuple(
             student.reply(_cpu_map, CPU_SIZES, workers, timeout=TIMEOUT, exclusive_cores=2,
-                          what=f"parallel_map(sum, <8 ranges of {CPU_ITEM}>, {workers}, "
+                          what=f"parallel_map(sum, <8 ranges of {4 * CPU_ITEM}>, {workers}, "
                                "'process')") for workers in (2, 1))
     judged, single = _RUNS[id(student)]
     for reply in (judged, single):

@@ -164,11 +164,26 @@ def _limited(student, n, limit, hold=0.05, full_wait=FULL_WAIT):
 
 
 @requirement("map-values")
+def _reversed_finish(mod, n, limit, step):
+    """limited_map where call x sleeps (n - x) * step: the last items finish first."""
+    import time
+
+    def func(x):
+        time.sleep((n - x) * step)
+        return x * x
+
+    return mod.limited_map(func, list(range(n)), limit)
+
+
 def test_limited_map_values(student):
-    """Results in input order; an empty input; a limit larger than the input"""
+    """Results in input order (also when later items finish first); empty input; a big limit"""
     for n, limit in [(10, 3), (0, 2), (3, 8)]:
         got, what = _limited(student, n, limit, hold=0.001, full_wait=0)
         expect_equal(got["value"], [x * x for x in range(n)], f"{what} with func(x) = x * x")
+    what = "limited_map(func, range(6), max_concurrent=6) where later items finish first"
+    got = student.run(_reversed_finish, 6, 6, 0.03, timeout=TIMEOUT, what=what)
+    expect_equal(got, [x * x for x in range(6)], what,
+                 hint="Store each result at its item's index, not in the order the calls end.")
 
 
 @requirement("at-most")
