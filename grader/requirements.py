@@ -63,17 +63,18 @@ def parse_requirements(data: dict, path: Path) -> tuple[dict[str, str], dict[str
     """(requirements {id: sentence}, waiting {id: what it waits for}) from an exercise.toml."""
     table = data.get("requirements", {})
     waiting = data.get("requirements_waiting", {})
-    for key, value, what in [*((k, v, "requirements") for k, v in _items(table, path, "requirements")),
-                             *((k, v, "requirements_waiting")
-                               for k, v in _items(waiting, path, "requirements_waiting"))]:
+    entries = [(k, v, name) for name, tab in (("requirements", table),
+                                              ("requirements_waiting", waiting))
+               for k, v in _items(tab, path, name)]
+    for key, value, what in entries:
         if not ID.match(key):
             raise ConfigError(path, f"{what}.{key}", "an id of lowercase words joined by '-'", key)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(path, f"{what}.{key}", "a non-empty string", value)
     unknown = sorted(set(waiting) - set(table))
     if unknown:
-        raise ConfigError(path, f"requirements_waiting.{unknown[0]}", "an id listed in [requirements]",
-                          unknown[0])
+        raise ConfigError(path, f"requirements_waiting.{unknown[0]}",
+                          "an id listed in [requirements]", unknown[0])
     return dict(table), dict(waiting)
 
 
@@ -152,7 +153,8 @@ def static_coverage(exercise, mutants: list[MutantSpec]) -> tuple[
             problems.append(f"mutant {m.name} names the unknown requirement {m.requirement!r}")
             continue
         rows[m.requirement].mutants.append(m.name)
-        if not set(m.must_fail) & set(rows[m.requirement].tests) and not rows[m.requirement].waiting:
+        row = rows[m.requirement]
+        if not set(m.must_fail) & set(row.tests) and not row.waiting:
             problems.append(f"mutant {m.name} must fail no test of its requirement "
                             f"{m.requirement!r} ({', '.join(rows[m.requirement].tests) or 'none'})")
     readme = normalise(exercise.statement.read_text(encoding="utf-8"))

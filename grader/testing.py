@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from grader.checks.interleaving import describe as describe_interleaving
+from grader.judge.diagnose import difference, summary
 from grader.judge.proxy import (  # noqa: F401
     Reply, Student, describe_call, raise_for, student_location,
 )
@@ -43,7 +44,9 @@ def _show(value, limit: int = 300) -> str:
 
 
 def expect_equal(got, expected, what: str, hint: str = "") -> None:
-    """Raise `Failed` unless `got == expected` (compared on the judge's side, on plain data)."""
+    """Raise `Failed` unless `got == expected` (compared on the judge's side, on plain data).
+    The message says what differs first (type, length, the first wrong item and where, with a
+    short window around it), never a whole array or dict."""
     try:
         import numpy
 
@@ -57,8 +60,8 @@ def expect_equal(got, expected, what: str, hint: str = "") -> None:
     except Exception:  # noqa: BLE001 - an uncomparable value is simply wrong
         same = False
     if not same:
-        message = f"{what} returned {_show(got)}, expected {_show(expected)}."
-        raise Failed(message + (f" {hint}" if hint else ""), expected=_show(expected), got=_show(got))
+        raise Failed(f"{what} returned {difference(got, expected)}." + (f" {hint}" if hint else ""),
+                     expected=summary(expected), got=summary(got))
 
 
 def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
@@ -71,8 +74,8 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
     except Exception:  # noqa: BLE001
         ok = False
     if not ok:
-        raise Failed(f"{what} returned {_show(got)}, expected {_show(expected)} (within {tol:g})."
-                     + (f" {hint}" if hint else ""), expected=_show(expected), got=_show(got))
+        raise Failed(f"{what} returned {difference(got, expected, tol=tol)} (within {tol:g})."
+                     + (f" {hint}" if hint else ""), expected=summary(expected), got=summary(got))
 
 
 # ---------------------------------------------------------------- parallel-behaviour helpers
@@ -110,7 +113,10 @@ def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
 def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = "") -> None:
     """Raise `Race` when a count came out wrong while threads were being switched by force (the
     `preempt` check) or interleaved by the controlled scheduler (`schedule`); `Failed` when no
-    switch happened (the student's code turned them off)."""
+    switch happened (the student's code turned them off).
+
+    A wrong value is called a race only on evidence of one: a value of the wrong type, or a
+    controlled schedule that saw a single thread, is a plain wrong answer (`Failed`)."""
     how = "schedule" if "schedule" in reply.checks else "preempt"
     report = check_report(reply, how)
     if got == expected and type(got) is type(expected):
@@ -119,14 +125,25 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
                          "instrumentation was switched off in some thread), so this check could "
                          "not run and earns no points.", preempt=report)
         return
+    numbers = (int, float)
+    wrong_type = not (isinstance(got, numbers) and isinstance(expected, numbers)
+                      and not isinstance(got, bool)) and type(got) is not type(expected)
+    threads = report.get("threads")
+    if wrong_type or (how == "schedule" and isinstance(threads, int) and threads < 2):
+        why = ("; no second thread ever ran, so no update could be lost to another thread: the "
+               "value itself is computed wrongly" if not wrong_type else
+               ": a lost update changes a count, never its type")
+        raise Failed(f"{what} returned {difference(got, expected)}{why}."
+                     + (f" {hint}" if hint and not wrong_type else ""),
+                     expected=summary(expected), got=summary(got), **{how: report})
     mode = ("controlled schedule, the same seed replays this exact interleaving"
             if how == "schedule" else "forced switches")
     episodes = report.get("interleavings") or []
     story = f" For example: {describe_interleaving(episodes[0])}." if episodes else ""
-    raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
-               f"threads were switched in the middle of a read-modify-write ({mode}, seed "
+    raise Race(f"Updates were lost: {what} returned {difference(got, expected)} when threads were "
+               f"switched in the middle of a read-modify-write ({mode}, seed "
                f"{report['seed']}).{story}" + (f" {hint}" if hint else ""),
-               expected=_show(expected), got=_show(got), **{how: report},
+               expected=summary(expected), got=summary(got), **{how: report},
                **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
 

@@ -163,7 +163,6 @@ def _limited(student, n, limit, hold=0.05, full_wait=FULL_WAIT):
     return got, what
 
 
-@requirement("map-values")
 def _reversed_finish(mod, n, limit, step):
     """limited_map where call x sleeps (n - x) * step: the last items finish first."""
     import time
@@ -175,6 +174,7 @@ def _reversed_finish(mod, n, limit, step):
     return mod.limited_map(func, list(range(n)), limit)
 
 
+@requirement("map-values")
 def test_limited_map_values(student):
     """Results in input order (also when later items finish first); empty input; a big limit"""
     for n, limit in [(10, 3), (0, 2), (3, 8)]:
