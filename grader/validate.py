@@ -115,6 +115,10 @@ def judge(variant: Variant, result: SubmissionResult) -> Check:
                 problems.append(f"{name}: no such test")
             elif t.verdict == "passed":
                 problems.append(f"{name}: passed, but this mutant must fail it")
+            elif t.verdict == "not-run" and not (variant.exercise.runtime.gpu
+                                                 and NO_GPU in t.message):
+                problems.append(f"{name}: did not run ({t.message[:150]}), so this mutant is not "
+                                "proven; only a missing GPU of a GPU exercise is excused")
             elif name in variant.verdicts and t.verdict != variant.verdicts[name]:
                 if t.verdict != "not-run":
                     problems.append(f"{name}: verdict {t.verdict}, expected {variant.verdicts[name]}"

@@ -160,3 +160,25 @@ def test_coverage_table_needs_a_failed_test_of_the_requirement(tmp_path):
     assert [p.status for p in proofs] == ["proven", "unproven: no GPU here", "FAIL"]
     assert "3 requirements in 1 exercise(s) (1 FAIL, 1 proven, 1 unproven)" in format_coverage(
         proofs, [])
+
+
+def test_a_mutant_whose_must_fail_test_did_not_run_is_not_ok(tmp_path):
+    """"ok" was printed for a mutant whose must-fail test did not run (Oclgrind missing): only a
+    missing GPU of an exercise that declares one is excused, as "not run: no GPU"."""
+    from dataclasses import replace
+
+    from grader.results import SubmissionResult, TestResult
+    from grader.validate import judge
+
+    ex = _exercise(tmp_path, '[requirements]\ntwice = "Return x twice."\n', README, TESTS)
+    variant = Variant(ex, "mutant:m", tmp_path, must_fail=["test_twice"], max_score=10,
+                      requirement="twice")
+
+    def result(message):
+        return SubmissionResult("m", "demo", [TestResult("t", "test_twice", "hidden", "not-run",
+                                                         0.0, 1.0, message=message)], 10.0)
+
+    check = judge(variant, result("not run: oclgrind is not installed"))
+    assert not check.ok and "did not run (not run: oclgrind" in check.problems[0]
+    gpu = replace(variant, exercise=replace(ex, runtime=replace(ex.runtime, gpu=True)))
+    assert judge(gpu, result("not run: no GPU on this grading machine")).ok

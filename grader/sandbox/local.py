@@ -50,7 +50,10 @@ class LocalSession(Session):
         self.closed = False
 
     def call(self, request: dict) -> dict:
-        request = {**request, "rlimit_memory": True, "rlimit_pids": True}
+        # CUDA reserves far more address space than it uses (unified addressing): a cap on the
+        # address space makes creating a context fail, so a GPU session is not given one.
+        gpu = getattr(self, "gpu", False)
+        request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True}
         argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.supervisor",
                 "--submission", str(self.submission), "--workroot", str(self.workroot),
                 encode_request(request)]

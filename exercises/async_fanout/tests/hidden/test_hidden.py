@@ -117,12 +117,13 @@ def _held(mod, n, limit, seed):
     return asyncio.run(main())
 
 
-def _staggered(mod, n, limit, step):
-    """Fetch i sleeps (n - 1 - i) * step: the last url finishes first."""
+def _staggered(mod, n, limit, step, order=None):
+    """Fetch i sleeps (n - 1 - i) * step, the last url finishing first; or, given `order` (a
+    permutation of range(n)), fetch i sleeps order[i] * step."""
     import asyncio
 
     async def fetch(i):
-        await asyncio.sleep((n - 1 - i) * step)
+        await asyncio.sleep((order[i] if order else n - 1 - i) * step)
         return f"r{i}"
 
     return asyncio.run(mod.fetch_all(list(range(n)), fetch, limit))
@@ -226,11 +227,17 @@ def test_at_most_limit_in_flight(student):
 
 
 @requirement("in-order")
-def test_results_in_input_order(student):
-    """Results follow the order of urls even when later fetches finish first"""
-    for n, limit in ((5, 5), (6, 2)):
-        what = f"fetch_all({n} urls, fetch, limit={limit}) where later urls finish first"
-        got = _run(student, _staggered, n, limit, STEP, what=what).value
+def test_results_in_input_order(student, seed):
+    """Results follow the order of urls, whatever order the fetches finish in"""
+    import random
+
+    shuffled = list(range(7))
+    random.Random(seed).shuffle(shuffled)
+    for n, limit, order in ((5, 5, None), (6, 2, None), (7, 7, shuffled)):
+        how = (f"the fetches finish in the order {sorted(range(n), key=order.__getitem__)} "
+               f"(seed {seed})" if order else "later urls finish first")
+        what = f"fetch_all({n} urls, fetch, limit={limit}) where {how}"
+        got = _run(student, _staggered, n, limit, STEP, order, what=what).value
         expected = [f"r{i}" for i in range(n)]
         if type(got) is list and sorted(map(str, got)) == expected and got != expected:
             raise Failed(f"{what} returned {got!r}, expected {expected!r}: the results are in the "

@@ -122,9 +122,12 @@ def test_input_array_left_unchanged(student):
 
 
 def _expect_new_arrays(student, ranks):
+    """Every rank's input unchanged and its result a new array (the values are judged by the
+    pairing tests: a wrong partner must not fail this one too)."""
     values = exchange_on(student, _keeps_input, 10, ranks=ranks, strict=False)
-    expect_swapped([v.get("value") if isinstance(v, dict) else v for v in values], ranks,
-                    lambda r: make(r, 10, "int64", [10], 1000), f"{ranks} ranks, 10 int64")
+    if ranks == 2:
+        expect_swapped([v.get("value") if isinstance(v, dict) else v for v in values], ranks,
+                        lambda r: make(r, 10, "int64", [10], 1000), f"{ranks} ranks, 10 int64")
     for rank, v in enumerate(values):
         if not v["input_unchanged"]:
             raise Failed(f"On rank {rank}, exchange changed the caller's array: receive into a new "
