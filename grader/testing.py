@@ -171,22 +171,27 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
 
 
 def expect_own_share(parallel: Reply, single: Reply, what: str, workers: int,
-                     hint: str = "") -> None:
+                     hint: str = "", idle: tuple[Reply, Reply] | None = None) -> None:
     """Raise `Failed` when the busiest process of the `parallel` run used about as much CPU as
     the whole job took in `single` (the same calls on one process): the work was repeated by
     every process instead of shared. `expect_parallel` cannot see this (repeated work keeps
     every process busy). Both figures are the kernel's accounting of the process trees; the bar
-    is halfway between a fair share (1 / workers of the job) and all of it."""
+    is halfway between a fair share (1 / workers of the job) and all of it. `idle`, the same two
+    runs with (almost) nothing to compute, is subtracted from both: start-up and the cost of
+    each call's messages and waits, which are no share of the work, then weigh nothing."""
     span, whole = float(parallel.raw.get("span", 0.0)), single.cpu
+    if idle is not None:
+        span -= float(idle[0].raw.get("span", 0.0))
+        whole -= idle[1].cpu
     bar = (1 + 1 / max(1, workers)) / 2
     if whole > 0 and span > bar * whole:
         raise Failed(
-            f"{what}: the busiest of the {workers} processes used {span:.2f} CPU-seconds, "
-            f"{span / whole:.0%} of what the same calls took on one process ({whole:.2f}): "
-            f"each process did (nearly) all of the work instead of its share (at most "
-            f"{bar:.0%} expected). Split the work so that every process computes only its own "
-            "part." + (f" {hint}" if hint else ""), span=round(span, 3), single_cpu=round(whole, 3),
-            share=round(span / whole, 3))
+            f"{what}: the busiest of the {workers} processes used {span:.2f} CPU-seconds "
+            f"computing, {span / whole:.0%} of what the same calls took on one process "
+            f"({whole:.2f}): each process did (nearly) all of the work instead of its share (at "
+            f"most {bar:.0%} expected). Split the work so that every process computes only its "
+            "own part." + (f" {hint}" if hint else ""), span=round(span, 3),
+            single_cpu=round(whole, 3), share=round(span / whole, 3))
 
 
 def expect_kept_busy(moments: list[dict], n: int, limit: int, what: str, hint: str = "") -> None:

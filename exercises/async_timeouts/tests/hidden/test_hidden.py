@@ -47,7 +47,8 @@ def _retry(mod, slow_tries, timeout, retries, fail=False):
 
 def _retry_trace(mod, timeout, retries, cleanup):
     """Every try is too slow; each try's finally block takes `cleanup` seconds of async clean-up
-    (closing a connection, say). The order of events: ["start", k], ["finally", k], ["finished", k]."""
+    (closing a connection, say). The order of events: ["start", k], ["finally", k],
+    ["finished", k]."""
     import asyncio
 
     trace = []

@@ -58,10 +58,10 @@ def test_error_below_1e_minus_8(student):
                      expected=repr(math.pi), got=repr(got))
 
 
-def _busy_on(student, ranks, reps, what):
+def _busy_on(student, ranks, reps, what, n=N_BUSY):
     # Strict mode: a rank waiting in a collective sleeps instead of spinning (MPICH busy-polls),
     # so the CPU each rank uses is the work it did.
-    reply = student.reply(_busy, N_BUSY, BUSY_SECONDS, reps, ranks=ranks, timeout=TIMEOUT * 5,
+    reply = student.reply(_busy, n, BUSY_SECONDS, reps, ranks=ranks, timeout=TIMEOUT * 5,
                           mpi={"strict": True}, what=what)
     if reply.status == "timeout":
         mpi_hang_verdict(reply, ranks, strict=True)
@@ -69,23 +69,26 @@ def _busy_on(student, ranks, reps, what):
     return reply
 
 
-_RUNS: dict = {}  # id(student) -> (the 1-rank run, the 2-rank run): both tests judge them
+_RUNS: dict = {}  # id(student) -> the runs both parallelism tests judge
 
 
 def _busy_runs(student):
-    """The same calls of mpi_pi on 1 rank (sized to BUSY_SECONDS of CPU) and on 2 ranks."""
+    """The same calls of mpi_pi on 1 rank (sized to BUSY_SECONDS of CPU) and on 2 ranks, and
+    the same number of calls with 1 interval on 1 and 2 ranks (start-up, messages, waits)."""
     if id(student) not in _RUNS:
         single = _busy_on(student, 1, 0, "mpi_pi on 1 rank, called repeatedly")
         reps = single.value[0][1]
-        _RUNS[id(student)] = single, _busy_on(student, 2, reps, f"mpi_pi on 2 ranks, called "
-                                                                f"{reps} times"), reps
+        parallel = _busy_on(student, 2, reps, f"mpi_pi on 2 ranks, called {reps} times")
+        idle = (_busy_on(student, 2, reps, f"mpi_pi(comm, 1) on 2 ranks, {reps} times", n=1),
+                _busy_on(student, 1, reps, f"mpi_pi(comm, 1) on 1 rank, {reps} times", n=1))
+        _RUNS[id(student)] = single, parallel, reps, idle
     return _RUNS[id(student)]
 
 
 @requirement("shared")
 def test_work_is_shared_between_ranks(student):
     """2 ranks really share the work: CPU time measured outside the program"""
-    _, reply, _ = _busy_runs(student)
+    _, reply, _, _ = _busy_runs(student)
     expect_parallel(reply, "mpi_pi on 2 ranks", workers=2, cores=student.limits["cpus"],
                     hint="Each rank must sum only its own share of the intervals; here one "
                          "rank did (almost) all of them while the other waited in Reduce.")
@@ -94,11 +97,16 @@ def test_work_is_shared_between_ranks(student):
 @requirement("shared")
 def test_each_rank_computes_only_its_share(student):
     """Each of 2 ranks computes only its share: not the whole sum on every rank"""
-    single, reply, reps = _busy_runs(student)
+    single, reply, reps, idle = _busy_runs(student)
     expect_own_share(reply, single, f"mpi_pi({N_BUSY:,}) called {reps} times on 2 ranks",
-                     workers=2, hint="Rank r sums only the intervals r * n // size to "
+                     workers=2, idle=idle, hint="Rank r sums only the intervals r * n // size to "
                      "(r + 1) * n // size; computing the whole sum on every rank and dividing "
                      "the reduced total by the rank count gives the right number with no speedup "
                      "at all.")
-    record_evidence(single_cpu=round(single.cpu, 3), span=round(float(reply.raw.get("span", 0)), 3),
-                    work=round(reply.cpu, 3))
+    record_evidence(single_cpu=round(single.cpu, 3), span=round(_span(reply), 3),
+                    work=round(reply.cpu, 3), idle_span=round(_span(idle[0]), 3),
+                    idle_single_cpu=round(idle[1].cpu, 3))
+
+
+def _span(reply):
+    return float(reply.raw.get("span", 0.0))
