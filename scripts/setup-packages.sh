@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the grader uses on the host itself (idempotent; root on Debian only):
 #   oclgrind            the OpenCL simulator behind the kernel checks on the local backend
+#   pocl-opencl-icd     Debian's PoCL (LLVM 15) as the first OpenCL platform: the PoCL bundled in
+#                       pyopencl's wheel (LLVM 14) cannot build kernels on CPUs its LLVM does not
+#                       know ('unknown target CPU generic', e.g. AMD Zen 5)
 #   binutils libc6-dev  PoCL links its CPU kernels with ld against libc
 #   chromium            the headless browser of the portal's end-to-end tests (Playwright drives it)
 #   redis-server        the broker of `grader worker` / `grade-all --distributed` (tests start their own)
@@ -8,7 +11,7 @@
 #   postgresql          a PostgreSQL store; tests/test_store.py runs a private cluster (initdb, pg_ctl)
 # Elsewhere it says what is missing and goes on: the Docker sandbox image carries its own.
 set -u
-PACKAGES=(oclgrind binutils libc6-dev chromium redis-server rabbitmq-server postgresql)
+PACKAGES=(oclgrind pocl-opencl-icd binutils libc6-dev chromium redis-server rabbitmq-server postgresql)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -26,10 +26,13 @@ GRADER_DIR = Path(__file__).resolve().parent.parent
 ROOT = GRADER_DIR.parent
 SANDBOX_DIR = ROOT / "sandbox"
 CACHE = ROOT / ".cache"
-# Debian packages of the base: the interpreter, and Oclgrind (an OpenCL device simulator
-# that reports out-of-bounds accesses, races and barrier divergence in student kernels)
+# Debian packages of the base: the interpreter; Oclgrind (an OpenCL device simulator that
+# reports out-of-bounds accesses, races and barrier divergence in student kernels); Debian's
+# PoCL (pocl-opencl-icd, LLVM 15: the PoCL bundled in pyopencl's wheel, LLVM 14, cannot build
+# a kernel on a CPU its LLVM does not know, e.g. AMD Zen 5: "unknown target CPU 'generic'");
 # and binutils + libc6-dev + libgcc-12-dev (PoCL links its CPU kernels with `ld`).
-BASE_PACKAGES = ("python3", "python3-venv", "oclgrind", "binutils", "libc6-dev", "libgcc-12-dev")
+BASE_PACKAGES = ("python3", "python3-venv", "oclgrind", "pocl-opencl-icd", "binutils", "libc6-dev",
+                 "libgcc-12-dev")
 _BASE_ID = hashlib.sha256(",".join(BASE_PACKAGES).encode()).hexdigest()[:8]
 BASE_TAG = f"pgrader-base:bookworm-{_BASE_ID}"
 BASE_TAR = CACHE / f"base-bookworm-{_BASE_ID}.tar"
