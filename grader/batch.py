@@ -167,10 +167,15 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
             return Row(name, None, "not-graded", problem)
         if record is not None and result.graded:
             record(entry, result)
-        write_outputs(result, exercise, out / name)
+        status = "graded" if not result.platform_failed else "not-graded"
+        try:
+            write_outputs(result, exercise, out / name)
+        except Exception as exc:  # noqa: BLE001 - one student's files never stop the batch
+            return Row(name, result, status, f"its results.json/feedback.html could not be "
+                                             f"written: {type(exc).__name__}: {exc}"[:500])
         if result.not_graded:  # e.g. needs a GPU: graded again where one exists
             return Row(name, result, "not-graded", result.not_graded, retryable=True)
-        return Row(name, result, "graded" if not result.platform_failed else "not-graded")
+        return Row(name, result, status)
 
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures: dict = {}

@@ -38,7 +38,7 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"             # CSI: colours, cursor
                    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
                    r"|\x1b[@-Z\\-_]?"                      # other escapes, lone ESC
                    r"|\x9b[0-?]*[ -/]*[@-~]")              # 8-bit CSI
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def clean_text(text, limit: int = MAX_TEXT) -> str:

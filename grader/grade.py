@@ -19,6 +19,7 @@ from pathlib import Path
 from grader.course import Course, Exercise
 from grader.errors import GraderError, SubmissionError
 from grader.intake import content_hash, prepare_submission
+from grader.judge import suspicion
 from grader.judge.runner import run_tests
 from grader.results import (
     SubmissionResult, TestResult, apply_late_policy, late_days, mark_not_graded, score_records,
@@ -49,9 +50,11 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
     try:
         prepared = prepare_submission(src, exercise.files, workdir / "submission")
         result.content_hash = content_hash(prepared)
-        records = run_tests(exercise, prepared, backend, exercise.limits, seed, suites, verbose, only)
-        result.tests = score_records(exercise, records)
+        static = suspicion.scan(prepared)
+        run = run_tests(exercise, prepared, backend, exercise.limits, seed, suites, verbose, only)
+        result.tests = score_records(exercise, run.records)
         mark_not_graded(result, exercise)
+        result.suspicion = suspicion.report(static, run.tampering)
     except SubmissionError as exc:
         result.error = str(exc)
         result.tests = [TestResult(name="Submission accepted", function="submission",
@@ -72,4 +75,5 @@ def write_outputs(result: SubmissionResult, exercise: Exercise, out_dir: Path) -
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result.write(out_dir / "results.json", exercise.hidden_visibility)
-    (out_dir / "feedback.html").write_text(render_feedback(result, exercise), encoding="utf-8")
+    (out_dir / "feedback.html").write_text(render_feedback(result, exercise), encoding="utf-8",
+                                           errors="replace")

@@ -56,6 +56,7 @@ class SubmissionResult:
     execution_time: float = 0.0
     sandbox: dict = field(default_factory=dict)
     content_hash: str = ""
+    suspicion: dict = field(default_factory=dict)  # see grader.judge.suspicion: for instructors
     graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"))
     grader_version: str = __version__
@@ -139,6 +140,7 @@ class SubmissionResult:
                 "grader_version": self.grader_version,
                 "graded_at": self.graded_at,
                 "content_hash": self.content_hash,
+                "suspicion": self.suspicion,
             },
         }
 
@@ -161,6 +163,7 @@ class SubmissionResult:
                    max_score=data["max_score"], error=meta["error"], late_days=meta["late_days"],
                    penalty=meta["penalty"], seed=meta["seed"], execution_time=data["execution_time"],
                    sandbox=meta["sandbox"], content_hash=meta["content_hash"],
+                   suspicion=meta.get("suspicion") or {},
                    graded_at=meta["graded_at"], grader_version=meta["grader_version"],
                    not_graded=str(meta.get("not_graded") or ""))
 

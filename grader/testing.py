@@ -150,24 +150,44 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
 def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "") -> None:
     """Raise `Failed` unless CPU-bound work was really shared by several processes.
 
-    Judged from the kernel's accounting of the whole process tree, never from the student's
-    clocks: *work / span* (all CPU time over the most any single process used) is about the
-    number of processes that truly worked in parallel. It stays near 1 for sequential code and
-    for GIL-bound threads, however the wall clock looks, and near `workers` for real process
-    parallelism even on a loaded machine. The bar scales with the cores the sandbox has. Run the
-    request with `exclusive_cores=workers` (MPI: `ranks`) so no other submission shares its cores."""
+    Judged from the kernel's accounting, never from the student's clocks: *work / span* (CPU
+    time in all over the most any single process used) is about the number of processes that
+    truly worked in parallel. It stays near 1 for sequential code and for GIL-bound threads,
+    however the wall clock looks, and near `workers` for real process parallelism even on a
+    loaded machine. Where the probe handed out work items (`grader.checks.workitems.Item(fn)`),
+    only CPU spent *in
+    items* counts (per process, never more than the kernel counted for it), and items of
+    `workers` different processes must have run at the same moment: helpers that burn CPU
+    without doing the work, or processes that take turns, do not pass for parallel work. The
+    bar scales with the cores the sandbox has. Run the request with `exclusive_cores=workers`
+    (MPI: `ranks`) so no other submission shares its cores."""
     n = max(1, min(workers, int(cores)))
     need = 1 + 0.5 * (n - 1)
-    work, span = reply.cpu, float(reply.raw.get("span", 0.0))
+    items = reply.raw.get("work_items") or {}
+    if items:
+        work, span = float(items.get("work", 0.0)), float(items.get("span", 0.0))
+    else:
+        work, span = reply.cpu, float(reply.raw.get("span", 0.0))
     ratio = work / span if span > 0 else 1.0
+    overlap = int(items.get("overlap", 0)) if items else n
+    evidence = {"work": round(work, 3), "span": round(span, 3), "work_over_span": round(ratio, 2),
+                "wall": round(reply.wall, 3)}
+    if items:
+        evidence.update(items=items.get("items"), processes=items.get("processes"), overlap=overlap)
     if n > 1 and ratio < need:
+        whose = "in the work items" if items else "in all"
         raise Failed(
-            f"{what} did not run in parallel: {work:.2f} CPU-seconds in all, of which one process "
+            f"{what} did not run in parallel: {work:.2f} CPU-seconds {whose}, of which one process "
             f"alone did {span:.2f} (work/span {ratio:.2f}, at least {need:.1f} expected with "
             f"{n} workers on {int(cores)} cores). CPU-bound Python threads take turns on the GIL, "
             "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
-            + (f" {hint}" if hint else ""), work=round(work, 3), span=round(span, 3),
-            work_over_span=round(ratio, 2), wall=round(reply.wall, 3))
+            + (f" {hint}" if hint else ""), **evidence)
+    if n > 1 and overlap < min(n, 2):
+        raise Failed(
+            f"{what} shared the work among {items.get('processes')} processes, but their work "
+            f"items never ran at the same moment (at most {overlap} at once): the processes took "
+            "turns. Hand all the items to the pool before waiting for any result."
+            + (f" {hint}" if hint else ""), **evidence)
 
 
 def expect_own_share(parallel: Reply, single: Reply, what: str, workers: int,

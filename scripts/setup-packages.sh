@@ -5,13 +5,14 @@
 #                       pyopencl's wheel (LLVM 14) cannot build kernels on CPUs its LLVM does not
 #                       know ('unknown target CPU generic', e.g. AMD Zen 5)
 #   binutils libc6-dev  PoCL links its CPU kernels with ld against libc
+#   gcc                 builds grader/checks/mpi_strict.c (synchronous MPI sends) into the image
 #   chromium            the headless browser of the portal's end-to-end tests (Playwright drives it)
 #   redis-server        the broker of `grader worker` / `grade-all --distributed` (tests start their own)
 #   rabbitmq-server     the other broker Celery workers accept; tests/test_rabbitmq.py starts its own
 #   postgresql          a PostgreSQL store; tests/test_store.py runs a private cluster (initdb, pg_ctl)
 # Elsewhere it says what is missing and goes on: the Docker sandbox image carries its own.
 set -u
-PACKAGES=(oclgrind pocl-opencl-icd binutils libc6-dev chromium redis-server rabbitmq-server postgresql)
+PACKAGES=(oclgrind pocl-opencl-icd gcc binutils libc6-dev chromium redis-server rabbitmq-server postgresql)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

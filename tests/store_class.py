@@ -88,6 +88,8 @@ def fake_run_tests(delay: float = 0.0, fail_all: bool = False, broken: tuple[str
     """
     import time
 
+    from grader.judge.runner import TestRun
+
     def run_tests(exercise, submission, backend, limits, seed, suites=(), verbose=False, only=None):
         source = (submission / "solution.py").read_text()
         if any(b in source for b in broken):
@@ -97,8 +99,9 @@ def fake_run_tests(delay: float = 0.0, fail_all: bool = False, broken: tuple[str
         tests = [("test_add_small", "public", not fail_all),
                  ("test_add_negative", "hidden", not bad and not fail_all),
                  ("test_slow_add", "hidden", not fail_all)]
-        return [{"name": f, "function": f, "visibility": v, "status": "passed" if ok else "failed",
-                 "message": "" if ok else f"{f}: add(-4, 1) returned 5, expected -3",
-                 "details": {}, "duration": delay, "seed": seed} for f, v, ok in tests]
+        return TestRun([{"name": f, "function": f, "visibility": v,
+                         "status": "passed" if ok else "failed",
+                         "message": "" if ok else f"{f}: add(-4, 1) returned 5, expected -3",
+                         "details": {}, "duration": delay, "seed": seed} for f, v, ok in tests])
 
     return run_tests

@@ -92,9 +92,11 @@ SOURCE = """
         return wc.counts["a"], cell[0], out
 
     def tamper(kind):
-        sys.settrace(None)
-        threading.settrace(None)
+        threading._trace_hook = None  # new threads untraced (sys.settrace itself is refused)
         return run(kind)
+
+    def settrace_off():
+        sys.settrace(None)
 """
 
 
@@ -173,3 +175,13 @@ def test_switching_instrumentation_off_is_noticed(session):
     _, checks = run(session, "tamper", "racy", checks={"lockset": {}, "preempt": {"seed": 1}})
     assert checks["lockset"]["intact"] is False
     assert checks["preempt"]["intact"] is False
+    assert any("threading._trace_hook replaced" in t for t in checks["lockset"]["tampered"])
+
+
+def test_switching_the_tracer_off_is_refused(session):
+    reply = session.call({"kind": "call", "module": "solution", "function": "settrace_off",
+                          "args": codec.encode([]), "timeout": 20,
+                          "checks": {"lockset": {}, "preempt": {"seed": 1}}})
+    assert reply["status"] == "exception", reply
+    assert reply["exception"]["type"] == "PermissionError"
+    assert "sys.settrace() is not allowed in graded code" in reply["exception"]["message"]

@@ -266,6 +266,11 @@ def _code_tokens(path: Path):
             yield tok.start[0], tok.string, ""
 
 
+# Modules that name pickle or marshal only to refuse or report them in student code (audit
+# events, import names): strings there are allowed, a use (a NAME token) is not.
+DETECTORS = {"grader/agent/audit.py", "grader/judge/suspicion.py"}
+
+
 def test_no_pickle_and_no_eval_in_the_grader():
     sources = sorted((ROOT / "grader").rglob("*.py"))
     assert len(sources) > 10
@@ -274,7 +279,8 @@ def test_no_pickle_and_no_eval_in_the_grader():
         rel = path.relative_to(ROOT)
         for line, text, following in _code_tokens(path):
             lowered = text.lower()
-            if any(word in lowered for word in ("pickle", "marshal", "shelve")):
+            named = rel.as_posix() in DETECTORS and text[:1] in "'\""
+            if not named and any(word in lowered for word in ("pickle", "marshal", "shelve")):
                 found.append(f"{rel}:{line}: {text}")
             if text == "eval" and following == "(":
                 found.append(f"{rel}:{line}: eval(")

@@ -109,3 +109,23 @@ def test_export_of_an_empty_exercise_says_what_to_do(tmp_path):
     course = load_course(tmp_path)
     with open_store(course) as store, pytest.raises(GraderError, match="grade-all tiny"):
         export("gradebook", course, course.exercise("tiny"), store, tmp_path / "x.csv")
+
+
+def test_report_lists_the_submissions_flagged_for_review(graded, tmp_path):
+    """A submission whose code reaches for the grader keeps its score, and the report names it
+    with the line that raised the flag; honest students are not named."""
+    course, exercise, store = graded
+    make_class(course.root / "subs2", {"mallory": "import sys\ndef add(a, b):\n"
+                                                  "    sys._getframe().f_back\n    return a + b\n"},
+               received={"mallory": ON_TIME})
+    grade_recorded(course, exercise, entries_in(course.root / "subs2"), course.root / "out", store,
+                   backend="local", progress=False)
+    export("report", course, exercise, store, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    flagged = html[html.index("<h2>Flagged for review</h2>"):html.index("<h2>Most common")]
+    assert 'id="flag-mallory"' in flagged and "takes a frame" in flagged
+    assert "sys._getframe().f_back" in flagged and "line 3" in flagged
+    assert "alice" not in flagged and "bob" not in flagged
+    current = {c.student: c.result() for c in store.current("tiny")}
+    assert current["mallory"].score == 10 and current["mallory"].suspicion["flagged"]
+    assert current["alice"].suspicion == {}

@@ -81,10 +81,21 @@ SOURCE = """
         return "done"
 
     def tamper():
+        c = Counter(False)
+        threading._trace_hook = None            # new threads start without the scheduler's tracer
+        def work():
+            for _ in range(100):
+                c.add()
+        ts = [threading.Thread(target=work) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return c.n
+
+    def settrace_off():
         import sys
         c = Counter(False)
         def work():
-            sys.settrace(None)                  # switches the scheduler's tracer off
+            sys.settrace(None)                  # refused: PermissionError, the thread dies
             for _ in range(100):
                 c.add()
         ts = [threading.Thread(target=work) for _ in range(3)]
@@ -171,3 +182,12 @@ def test_switching_tracing_off_frees_every_thread_and_is_reported(session):
     reply = run(session, "tamper")
     assert reply.status == "ok" and reply.value == 300   # no hang, no false deadlock
     assert reply.checks["schedule"]["intact"] is False
+
+
+def test_threads_that_die_leave_the_schedule_and_settrace_is_refused(session):
+    """sys.settrace from a scheduled thread is refused (the thread dies of PermissionError); the
+    threads that die leave the schedule at once, even when a new thread gets a dead one's id."""
+    reply = run(session, "settrace_off")
+    assert reply.status == "ok" and reply.value == 0 and reply.wall < 5, reply.raw
+    assert reply.checks["schedule"]["intact"] is True
+    assert "PermissionError: sys.settrace() is not allowed" in reply.raw["stderr"]

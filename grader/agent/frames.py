@@ -15,7 +15,7 @@ import traceback
 MAX_MESSAGE = 2000
 
 _THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+)", re.I)
-_FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<name>.*)$')
+_FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d{1,9}) in (?P<name>.*)$')
 
 
 MAX_FRAMES = 50  # the innermost ones are kept
@@ -36,22 +36,38 @@ def frame(filename: str, lineno: int | None, name: str, workdir: str, code: str 
             "student": student}
 
 
-def _safe_lookup(workdir: str):
-    """A source-line lookup for a privileged reader: student files only, never blocking."""
+def read_sources(submission: str, limit: int = 4_000_000) -> dict[str, list[str]]:
+    """The lines of every `.py` file handed in, by path relative to the submission, read once
+    before the run (from the read-only copy): where a stack dump's frames get their source."""
     from grader.agent.safeio import read_untrusted
 
-    cache: dict[str, list[str]] = {}
+    sources: dict[str, list[str]] = {}
+    budget = limit
+    for root, dirs, files in os.walk(submission):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(root, d)))[:50]
+        for name in sorted(files)[:200]:
+            if not name.endswith(".py") or budget <= 0:
+                continue
+            path = os.path.join(root, name)
+            got = read_untrusted(path, min(budget, 1_000_000))
+            if got is not None:
+                budget -= len(got[0])
+                rel = os.path.relpath(path, submission)
+                sources[rel] = got[0].decode("utf-8", "replace").splitlines()
+    return sources
+
+
+def _source_lookup(workdir: str, sources: dict[str, list[str]]):
+    """A source-line lookup for a privileged reader: only a file name that is exactly the work
+    folder plus one of the submission's own files gets a line, from what was read before the
+    run; no file is opened and no path resolved (a dump's names are the student's to choose)."""
     prefix = workdir.rstrip("/") + "/"
 
     def lookup(filename: str, lineno: int) -> str:
-        real = os.path.realpath(filename)  # "WORK/../../etc/shadow" is not a student file
-        if not real.startswith(prefix) or real != os.path.normpath(filename):
+        if not filename.startswith(prefix):
             return ""
-        if filename not in cache:
-            got = read_untrusted(filename, 1_000_000)
-            cache[filename] = got[0].decode("utf-8", "replace").splitlines() if got else []
-        lines = cache[filename]
-        return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+        lines = sources.get(filename[len(prefix):])
+        return lines[lineno - 1] if lines and 0 < lineno <= len(lines) else ""
     return lookup
 
 
@@ -70,23 +86,31 @@ def exception_record(exc: BaseException, workdir: str) -> dict:
     return {"type": _cut(type(exc).__name__, 200), "message": message, "frames": frames}
 
 
-def parse_faulthandler(text: str, workdir: str) -> list[dict]:
+MAX_DUMP_LINE = 4000
+
+
+def parse_faulthandler(text: str, workdir: str, sources: dict[str, list[str]]) -> list[dict]:
     """Threads of a faulthandler dump: `[{"thread": "0x...", "current": bool, "frames": [...]}]`.
 
     faulthandler prints the innermost frame first; frames are returned outermost first,
-    like a traceback."""
+    like a traceback. A frame is the student's only if its file is one of `sources`."""
     threads: list[dict] = []
-    lookup = _safe_lookup(workdir)
+    lookup = _source_lookup(workdir, sources)
+    prefix = workdir.rstrip("/") + "/"
     for line in text.splitlines():
+        if len(line) > MAX_DUMP_LINE or len(threads) > MAX_FRAMES:
+            continue
         m = _THREAD.match(line)
         if m:
             threads.append({"thread": m.group(2), "current": m.group(1).startswith("Current"),
                             "frames": []})
             continue
         m = _FRAME.match(line)
-        if m and threads:
-            threads[-1]["frames"].insert(0, frame(m["file"], int(m["line"]), m["name"], workdir,
-                                                  lookup=lookup))
+        if m and threads and len(threads[-1]["frames"]) < 4 * MAX_FRAMES:
+            name = m["file"]
+            mine = name.startswith(prefix) and name[len(prefix):] in sources
+            threads[-1]["frames"].insert(0, frame(name, int(m["line"]), m["name"],
+                                                  workdir if mine else "", lookup=lookup))
     for t in threads:
         t["frames"] = t["frames"][-MAX_FRAMES:]
     return threads[:MAX_FRAMES]

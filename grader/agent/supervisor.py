@@ -1,19 +1,26 @@
 """The supervisor: runs one request inside the sandbox and judges the process tree from outside.
 
-    python -I -m grader.agent.supervisor --submission DIR --workroot DIR REQUEST
+    python -I -m grader.agent.supervisor --submission DIR --workroot DIR   < REQUEST (JSON)
 
-It copies the submission into a fresh work directory, starts the agent (or
-`mpiexec -n N` agents) -- as the student's own user when the request names one
-(`agent_user`, in the Docker sandbox), so the student's code cannot signal,
-trace or alter the supervisor -- and watches the whole process tree: wall-clock limit,
-CPU time of every descendant (from the kernel, not from the student's
-process, whose clocks a student can patch) with the most any single process used
-(the *span*: work / span tells how many processes really shared the work, and
-GIL-bound threads never exceed 1), the peak number of threads running at once,
-all-thread stacks when it has to
-kill a hang, CPU/wall during the stall (about 0 for a deadlock, about 1 per
-busy thread for a busy-wait), and processes left running afterwards. It
-prints one JSON reply line prefixed with `REPLY_MARK`.
+The request comes on standard input (never in an argument: every process's command line is
+readable by every user). The supervisor copies the submission into a fresh work directory,
+starts the agent (or `mpiexec -n N` agents) -- as the student's own user when the request names
+one (`agent_user`, in the Docker sandbox), so the student's code cannot signal, trace or alter
+the supervisor -- and hands each agent its request over a private socket (`channel`). It watches
+the whole process tree: wall-clock limit, CPU time of every descendant (from the kernel, not
+from the student's process, whose clocks a student can patch) with the most any single process
+used (the *span*: work / span tells how many processes really shared the work, and GIL-bound
+threads never exceed 1), the peak number of threads running at once, all-thread stacks when it
+has to kill a hang, CPU/wall during the stall (about 0 for a deadlock, about 1 per busy thread
+for a busy-wait), and processes left running afterwards. It prints one JSON reply line prefixed
+with `REPLY_MARK`.
+
+Everything the student's side produced -- the agents' frames, findings, stack dumps, tool logs,
+work-item records -- is read only after the process tree is dead, with size and depth caps, and
+cleaned (`untrusted`); whatever cannot be read or parsed is the student's crash, never the
+platform's. The run folder is removed as the student (no recursion limit, the student's own
+permissions); a request that finds its work area full or dirty, or leaves residue, says
+`recycle` so that the backend gives the next request a fresh one.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import glob
-import hashlib
 import json
 import os
 import resource
@@ -32,18 +38,21 @@ import sys
 import tempfile
 import time
 
-from grader.agent.frames import parse_faulthandler
-from grader.agent import wrappers
+from grader.agent import channel, untrusted, wrappers
+from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
-from grader.sandbox.base import REPLY_MARK, STARTUP_SECONDS, decode_request
+from grader.checks import mpi_setup, workitems
 
+REPLY_MARK = "@@pgrader-reply@@ "
+STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
 STALL_WINDOW = 1.0
 MAX_STACK_FILES = 16  # processes whose stacks are reported after a hang
 PEAK_EVERY = 5  # polls between counts of running threads (peak concurrency)
-MAX_RESULT_BYTES = 64 * 2**20  # a result file larger than this is the student's fault
 MAX_STACK_BYTES = 256 * 1024
 MAX_FINDINGS_BYTES = 1_000_000
+MIN_FREE_BYTES = 16 * 2**20  # a work area with less room than this is recycled
+RESULT_DEPTH = 200  # values nest (codec: 50 levels, up to 3 JSON levels each)
 # What an agent may say about its run; anything else (e.g. a forged "sandbox-error", which
 # would blame the platform) makes the result malformed, and so the student's fault.
 AGENT_STATUSES = ("ok", "exception", "import-error", "missing")
@@ -88,10 +97,10 @@ def descendants(root: int) -> dict[int, tuple[float, float]]:
 def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            text = f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+            text = f.read(4096).replace(b"\0", b" ").decode(errors="replace").strip()[:200]
     except OSError:
         return "?"
-    return text or "<a child process that exited but was never joined>"
+    return untrusted.clean_str(text) or "<a child process that exited but was never joined>"
 
 
 # Helper processes of multiprocessing that exit on their own once the agent has exited.
@@ -111,13 +120,6 @@ def _students_leftovers(left: dict[int, str], results: list[dict]) -> list[str]:
             if pid not in helpers and not any(h in name for h in PLATFORM_HELPERS)]
 
 
-def _calls_started(outdir: str) -> int:
-    try:
-        return sum(1 for name in os.listdir(outdir) if name.startswith("called-"))
-    except OSError:
-        return 0
-
-
 def _signal_all(pids, sig) -> None:
     for pid in pids:
         try:
@@ -126,13 +128,35 @@ def _signal_all(pids, sig) -> None:
             pass
 
 
-def _kill_tree(root: int, deadline: float = 3.0) -> None:
+def _sweep(user: dict | None) -> None:
+    """With the student's own uid, SIGKILL every process of that uid at once (kill(-1)): one
+    sweep outruns any fork bomb, where signalling pid by pid from a /proc scan does not. Only
+    where the student has a uid of its own (never the grader's: the local backend)."""
+    if not user:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become(user)
+            for _ in range(50):
+                try:
+                    os.kill(-1, signal.SIGKILL)  # every process of this uid but this one
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _kill_tree(root: int, deadline: float = 3.0, user: dict | None = None) -> None:
     """SIGKILL every descendant until none is left (a fork bomb keeps forking meanwhile)."""
+    _sweep(user)
     end = time.monotonic() + deadline
     while True:
         tree = descendants(root)
         if not tree or time.monotonic() > end:
             return
+        _signal_all(tree, signal.SIGSTOP)  # a frozen process forks no more
         _signal_all(tree, signal.SIGKILL)
         _reap()
 
@@ -166,14 +190,14 @@ def _rlimits(request: dict):
             pids = int(limits.get("pids", 256))
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
-        os.nice(5)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
+        os.nice(10)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
         if request.get("agent_user"):
             _become(request["agent_user"])  # the student cannot signal or trace us
     return apply
 
 
-def _argv(request: dict, outdir: str) -> list[str]:
-    agent = [sys.executable, "-I", "-m", "grader.agent.agent", outdir]
+def _argv(request: dict) -> list[str]:
+    agent = [sys.executable, "-I", "-m", "grader.agent.bootstrap"]
     ranks = int(request.get("ranks") or 0)
     if not ranks:
         return agent
@@ -184,7 +208,7 @@ def _argv(request: dict, outdir: str) -> list[str]:
     return [mpiexec, "-n", str(ranks), *agent]
 
 
-def _env(workdir: str) -> dict:
+def _env(workdir: str, socket_path: str, request: dict) -> dict:
     env = {
         "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
         "HOME": workdir,
@@ -196,10 +220,15 @@ def _env(workdir: str) -> dict:
         "MPIR_CVAR_CH4_CMA_ENABLE": "0",  # MPICH under Docker's default seccomp
         "HYDRA_LAUNCHER": "fork",
         "TMPDIR": workdir,
+        channel.ENV: socket_path,
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
+    if request.get("ranks") and (request.get("mpi") or {}).get("strict"):
+        shim = mpi_setup.shim_library()  # every standard send synchronous, below Python
+        if shim:
+            env["LD_PRELOAD"] = shim
     return env
 
 
@@ -207,7 +236,7 @@ def _read_capped(path: str, limit: int) -> tuple[str, int]:
     got = read_untrusted(path, limit)
     if got is None:
         return "", 0
-    return got[0].decode("utf-8", "replace"), got[1]
+    return untrusted.clean_str(got[0].decode("utf-8", "replace"), limit), got[1]
 
 
 def _copy_submission(src: str, dst: str) -> None:
@@ -230,53 +259,57 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
             os.lchown(name, uid, gid)
 
 
-def _as_user(user: dict | None, fn) -> None:
-    """Run `fn()` in a child process as the student (so it can touch the student's files)."""
-    if not user:
-        fn()
-        return
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _become(user)
-            fn()
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-
-
 def _become(user: dict) -> None:
     os.setgroups([])
     os.setgid(int(user["gid"]))
     os.setuid(int(user["uid"]))
 
 
-def _remove_run(rundir: str, user: dict | None) -> None:
-    """Delete a run folder, whatever modes the student's code set on its own files."""
-    def unlock_and_remove():
-        for root, dirs, _ in os.walk(rundir):
-            for d in dirs:
-                try:
-                    os.chmod(os.path.join(root, d), 0o700)
-                except OSError:
-                    pass
-        for sub in ("work", "out"):
-            shutil.rmtree(os.path.join(rundir, sub), ignore_errors=True)
-    _as_user(user, unlock_and_remove)
-    shutil.rmtree(rundir, ignore_errors=True)
+def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
+    """Run a command as `user` (the student: its own files, its own permissions; None: as we
+    are), bounded in time."""
+    kwargs = {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
+    try:
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=timeout, **kwargs)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _remove_run(rundir: str, user: dict | None) -> bool:
+    """Delete a run folder, however deep and whatever modes the student's code set; False if
+    something is left (the backend then recycles the work area)."""
+    parts = [os.path.join(rundir, sub) for sub in ("work", "out")]
+    _run_as(user, ["chmod", "-R", "u+rwx", "--", *parts])
+    _run_as(user, ["rm", "-rf", "--", *parts])
+    _run_as(None, ["rm", "-rf", "--", rundir])  # ours: sockets, logs, output files
+    return not os.path.lexists(rundir)
+
+
+def _room_to_run(workroot: str) -> str:
+    """Why the work area cannot take another run ('' if it can): too little free space, or run
+    folders an earlier request could not remove."""
+    try:
+        info = os.statvfs(workroot)
+        left = [n for n in os.listdir(workroot) if n.startswith("run-")]
+    except OSError as exc:
+        return f"the work area cannot be read ({exc})"
+    if info.f_bavail * info.f_frsize < MIN_FREE_BYTES:
+        return "the work area is full"
+    if left:
+        return f"{len(left)} earlier run folder(s) could not be removed"
+    return ""
 
 
 def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, str]:
     """A fresh run folder: `work/` (a copy of the submission, the student's current directory)
-    and `out/` (request, results, stacks), both owned by the student when it runs as its own
-    user; the folder itself and the output files stay the supervisor's."""
+    and `out/` (stack dumps, findings, work items), both owned by the student when it runs as its
+    own user; the folder itself (the agents' socket, tool logs, output files) stays ours."""
     rundir = tempfile.mkdtemp(prefix="run-", dir=workroot)
     os.chmod(rundir, 0o755)
     workdir, outdir = os.path.join(rundir, "work"), os.path.join(rundir, "out")
     _copy_submission(submission, workdir)
     os.mkdir(outdir, 0o755)
-    with open(os.path.join(outdir, "request.json"), "w") as f:
-        json.dump(request, f)
     user = request.get("agent_user")
     if user:
         _chown_tree(workdir, int(user["uid"]), int(user["gid"]))
@@ -284,38 +317,60 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
     return rundir, workdir, outdir
 
 
+def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
+    """What the agents need to know: the call, the checks and where to leave their files."""
+    keys = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi",
+            "start_method")
+    return {**{k: request[k] for k in keys if k in request}, "outdir": outdir, "rundir": rundir}
+
+
 def supervise(submission: str, workroot: str, request: dict) -> dict:
+    busy = _room_to_run(workroot)
+    if busy:
+        return {"status": "sandbox-error", "recycle": True,
+                "message": f"the sandbox could not start the request: {busy}"}
     rundir, workdir, outdir = _prepare(submission, workroot, request)
+    try:
+        reply = _run(submission, rundir, workdir, outdir, request)
+    finally:
+        clean = _remove_run(rundir, request.get("agent_user"))
+    if not clean or _room_to_run(workroot):
+        reply["recycle"] = True
+    return reply
+
+
+def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict) -> dict:
+    sources = read_sources(submission)
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
     timeout = float(request.get("timeout", 10))
     out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
+    expected = max(1, int(request.get("ranks") or 0))
+    me = os.getpid()
+    board = channel.Switchboard(rundir, expected, _agent_request(request, rundir, outdir),
+                                is_ours=lambda pid: pid in descendants(me))
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    read_end, write_end = os.pipe()
-    env = {**_env(workdir), "PGRADER_RESULT_FD": str(write_end)}
-    proc = subprocess.Popen([*wrapper, *_argv(request, outdir)], cwd=workdir, env=env,
-                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                            preexec_fn=_rlimits(request), pass_fds=(write_end,))
-    os.close(write_end)
+    proc = subprocess.Popen([*wrapper, *_argv(request)], cwd=workdir,
+                            env=_env(workdir, board.path, request), stdin=subprocess.DEVNULL,
+                            stdout=stdout, stderr=stderr, preexec_fn=_rlimits(request))
     samples: list[tuple[float, float]] = []
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
     peak_running, polls = 0, 0
     timed_out = False
-    expected_calls = max(1, int(request.get("ranks") or 0))
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     called = False
     while proc.poll() is None:
         now = time.monotonic()
-        tree = descendants(os.getpid())
+        tree = descendants(me)
         samples.append((now, sum(own + reaped for own, reaped in tree.values())))
         for pid, (own, _) in tree.items():
             own_cpu[pid] = max(own, own_cpu.get(pid, 0.0))
         if polls % PEAK_EVERY == 0:
             peak_running = max(peak_running, len(_runnable(tree)))
         polls += 1
-        if not called and _calls_started(outdir) >= expected_calls:
+        if not called and board.calls_started() >= expected:
             called, deadline = True, now + timeout
         if now > deadline:
             timed_out = True
@@ -323,31 +378,67 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
         time.sleep(POLL)
     wall = time.monotonic() - t0
     reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
-                   "processes": len(own_cpu), "peak_running": peak_running}
+                   "processes": len(own_cpu), "peak_running": peak_running, "own_cpu": own_cpu}
     if timed_out:
-        reply.update(_kill_hang(outdir, workdir, samples))
+        reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user")))
     else:
-        # Anything still alive now was left behind by the student's code.
-        left = _leftovers(os.getpid())
-        _kill_tree(os.getpid())
+        left = _leftovers(me)  # anything still alive now was left behind by the student's code
+        _kill_tree(me, user=request.get("agent_user"))
     proc.wait()
     time.sleep(0.01)
     _reap()
+    stdout.close()
+    stderr.close()
     usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     reply["cpu"] = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     reply["exit_code"] = proc.returncode
     reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
-    results = _read_results(outdir, _read_digests(read_end))
+    results, tampering = _results(board)
+    board.close()
     if not timed_out:
         reply["leftover_processes"] = _students_leftovers(left, results)[:20]
         if not reply["leftover_processes"]:
             del reply["leftover_processes"]
-    reply["findings"] = _read_findings(outdir)
-    _summarise(reply, results, request, timed_out)
+    found = _read_findings(outdir)
+    reply["findings"] = [f for f in found if f.get("kind") != "tampering"]
+    tampering += [f for f in found if f.get("kind") == "tampering"]
+    reply["work_items"] = workitems.read(outdir, own_cpu)
+    del reply["own_cpu"]
+    if tampering:
+        reply["tampering"] = tampering
+    _summarise(reply, results, request, timed_out, expected, bool(wrapper))
     wrappers.collect(reply, logs)
-    _remove_run(rundir, request.get("agent_user"))
     return reply
+
+
+def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
+    """Each agent's result (a crash where its line cannot be believed), and the evidence of
+    tampering the switchboard saw (the agents' audit hooks leave theirs with the findings)."""
+    results: list[dict] = []
+    tampering: list[dict] = [{"event": "channel", "what": why} for why in board.refused[:10]]
+    for link in board.links:
+        link.thread.join(timeout=5)  # the agent is dead: its last bytes are on their way
+        if link.problem:
+            tampering.append({"event": "channel", "what": link.problem})
+            results.append({"status": "crashed", "rank": None, "tampered": True,
+                            "message": f"the agent's report to the grader could not be believed: "
+                                       f"{link.problem} (only the student's code could have done "
+                                       "that)"})
+            continue
+        if link.result is None:
+            continue  # died before reporting: the exit code tells
+        try:
+            result = untrusted.clean(json.loads(link.result), max_depth=RESULT_DEPTH,
+                                     max_items=20_000_000, max_len=20_000_000,
+                                     max_str=channel.MAX_RESULT)
+        except (ValueError, RecursionError) as exc:
+            result = {"status": "crashed", "message": f"its result could not be read ({exc})"}
+        if not isinstance(result, dict) or result.get("status") not in AGENT_STATUSES + ("crashed",):
+            result = {"status": "crashed", "message": "its result is malformed"}
+        results.append(result)
+    results.sort(key=lambda r: r["rank"] if type(r.get("rank")) is int else 1 << 30)
+    return results, tampering
 
 
 def _runnable(pids) -> set[int]:
@@ -381,28 +472,6 @@ def running_threads(pids, snapshots: int = 5, gap: float = 0.02) -> int:
     return sum(1 for c in counts.values() if c > snapshots // 2)
 
 
-def _read_digests(fd: int) -> dict[int, str]:
-    """rank -> sha256 of its result file, as each agent reported it through the pipe (all
-    writers are dead by now, so this reads to the end without blocking)."""
-    os.set_blocking(fd, False)
-    data = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    os.close(fd)
-    digests: dict[int, str] = {}
-    for line in data.decode(errors="replace").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            digests.setdefault(int(parts[0]), parts[1])  # the first report of a rank counts
-    return digests
-
-
 def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
     """What checks reported while running (see grader.checks.findings), even if the run hung."""
     found = []
@@ -410,73 +479,56 @@ def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
         got = read_untrusted(path, MAX_FINDINGS_BYTES)
         if got is None:
             continue
-        for line in got[0].decode("utf-8", "replace").splitlines():
+        for line in got[0].decode("utf-8", "replace").splitlines()[:limit]:
             try:
                 item = json.loads(line)
             except (ValueError, RecursionError):
                 continue
             if isinstance(item, dict):
-                found.append(item)
+                found.append(untrusted.clean(item, max_depth=6, max_len=200, max_str=2000))
     return found[:limit]
 
 
-def _read_results(outdir: str, digests: dict[int, str]) -> list[dict]:
-    results = []
-    for rank in sorted(digests):
-        try:
-            got = read_untrusted(os.path.join(outdir, f"result-{rank}.json"), MAX_RESULT_BYTES)
-            if got is None:
-                raise ValueError("it is not a regular file")
-            data, left = got
-            if left:
-                raise ValueError(f"it is larger than {MAX_RESULT_BYTES // 2**20} MB")
-            if hashlib.sha256(data).hexdigest() != digests[rank]:
-                raise ValueError("changed after the agent wrote it")
-            result = json.loads(data)
-            if not isinstance(result, dict) or result.get("status") not in AGENT_STATUSES:
-                raise ValueError("it is malformed")
-            results.append(result)
-        except (OSError, ValueError, RecursionError) as exc:
-            results.append({"rank": rank, "status": "crashed",
-                            "message": f"its result could not be read back ({exc}); a process "
-                                       "left running may have overwritten it"})
-    return results
-
-
-def _kill_hang(outdir: str, workdir: str, samples) -> dict:
-    tree = descendants(os.getpid())
-    running = running_threads(tree)
+def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None) -> dict:
+    """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
+    then read what the processes wrote (nothing of theirs runs while we parse)."""
+    me = os.getpid()
+    tree = descendants(me)
     _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
     end_t, end_cpu = samples[-1]
     start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
     span = end_t - start[0]
     ratio = (end_cpu - start[1]) / span if span > 0.2 else None
-    armed = [p for p in tree if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))]
-    _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
     _signal_all(tree, signal.SIGCONT)
+    running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
+    armed = [p for p in sorted(tree)[:4 * MAX_STACK_FILES]
+             if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))][:MAX_STACK_FILES]
+    _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
     time.sleep(0.3)
+    _kill_tree(me, user=user)
     stacks = []
-    for pid in sorted(armed)[:MAX_STACK_FILES]:
+    for pid in armed:
         got = read_untrusted(os.path.join(outdir, f"stacks-{pid}.txt"), MAX_STACK_BYTES)
-        threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir) if got else []
+        threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
         if threads:
-            stacks.append({"pid": pid, "threads": threads})
-    _kill_tree(os.getpid())
+            stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
     return {"timed_out": True, "stall_cpu_ratio": ratio, "running_threads": running,
             "stacks": stacks}
 
 
-def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool) -> None:
+def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int,
+               wrapped: bool) -> None:
     ranks = int(request.get("ranks") or 0)
     if ranks:
         reply["ranks"] = results
     elif results:
         result = results[0]
         for key in ("value", "exception", "checks", "leftover_threads", "leaked_shared_memory",
-                    "agent_wall", "message"):
+                    "agent_wall", "message", "tampered"):
             if key in result:
                 reply[key] = result[key]
     statuses = [r.get("status", "crashed") for r in results]
+    code = reply["exit_code"]
     if timed_out:
         reply["status"] = "timeout"
     elif ranks and len(results) < ranks:
@@ -484,15 +536,21 @@ def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool)
         reply["message"] = f"only {len(results)} of {ranks} ranks finished"
     elif not results:
         reply["status"] = "crashed"
-        code = reply["exit_code"]
         if code is not None and code < 0:
-            reply["signal"] = signal.Signals(-code).name
-            reply["message"] = f"the Python process was killed by {signal.Signals(-code).name}"
+            reply["signal"] = untrusted.signal_name(-code)
+            reply["message"] = f"the Python process was killed by {reply['signal']}"
         else:
             reply["message"] = f"the Python process exited (code {code}) before the test finished"
     else:
         bad = [s for s in statuses if s != "ok"]
         reply["status"] = bad[0] if bad else "ok"
+        if bad and "message" not in reply:
+            reply["message"] = next((r.get("message") for r in results if r.get("message")), "")
+        if not bad and not ranks and not wrapped and code != 0:
+            reply["status"] = "crashed"  # a result, then an unclean end: not the agent's doing
+            reply["message"] = (f"the Python process ended with "
+                                f"{untrusted.signal_name(-code) if code and code < 0 else f'code {code}'}"
+                                " after reporting its result")
         if ranks:
             reply["value"] = [r.get("value") for r in results]
 
@@ -501,7 +559,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--submission", required=True)
     parser.add_argument("--workroot", required=True)
-    parser.add_argument("request")
     args = parser.parse_args()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -509,7 +566,8 @@ def main() -> None:
     except OSError:
         pass
     try:
-        reply = supervise(args.submission, args.workroot, decode_request(args.request))
+        request = json.loads(sys.stdin.buffer.read())
+        reply = supervise(args.submission, args.workroot, request)
     except Exception as exc:  # noqa: BLE001 - the reply must always come
         reply = {"status": "sandbox-error", "message": f"supervisor failed: {exc!r}"}
     sys.stdout.write(REPLY_MARK + json.dumps(reply) + "\n")

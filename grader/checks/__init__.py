@@ -3,7 +3,9 @@
 Each check module defines `start(options: dict, workdir: str)` returning an object
 with a `name` and a `stop() -> dict` whose report goes into the agent's result.
 Checks are started *before* the student's module is imported, so they can wrap
-`threading` primitives the student's code will pick up.
+`threading` primitives the student's code will pick up. The cheap part of that wrapping
+(tracked locks, `Thread.start`/`join`, the student's classes' `__setattr__`) is installed by
+the agent in every request, checked or not, so the student's code cannot tell them apart.
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ import itertools
 import linecache
 import os
 import sys
-import sysconfig
 import threading
+
+from grader.checks import codeclass
 
 _real_lock = _thread.allocate_lock
 _real_rlock = _thread.RLock
@@ -54,12 +55,6 @@ _serials = itertools.count(1)  # locks created
 _acquires = itertools.count(1)  # acquisitions (read with `acquisitions()`)
 _per_site: dict = {}  # creation site -> itertools.count: the n-th lock made there
 _kind: dict = {}  # code object -> 1 student, 2 other non-library code (probes), 0 library
-
-_PATHS = sysconfig.get_paths()
-_LIBRARY = tuple({norm(p) + os.sep
-                  for p in (_PATHS["stdlib"], _PATHS["platstdlib"], _PATHS["purelib"],
-                            _PATHS["platlib"], os.path.dirname(os.path.dirname(__file__)))
-                  for norm in (os.path.abspath, os.path.realpath)} | {"<frozen "})
 
 
 def install(workdir: str) -> None:
@@ -118,16 +113,11 @@ def created() -> int:
 # ---------------------------------------------------------------- sites
 
 def _code_kind(code) -> int:
+    """1 for the student's code, 2 for a probe's, 0 for everything else (libraries, grader)."""
     kind = _kind.get(code)
     if kind is None:
-        name = code.co_filename
-        if name.startswith(_workdir):
-            kind = 1
-        elif name.startswith(_LIBRARY) or not name.startswith(("/", "<")):
-            kind = 0
-        else:
-            kind = 2
-        _kind[code] = kind
+        kind = codeclass.kind(code)
+        kind = _kind[code] = kind if kind in (codeclass.STUDENT, codeclass.PROBE) else 0
     return kind
 
 
@@ -307,8 +297,12 @@ class TrackedLock:
         what = f"{self.kind} lock" if self.kind else "lock"
         return f"{what}{f' #{self.index}' if many else ''} created at {file}:{line}"
 
-    def __repr__(self):
-        return f"<tracked {type(self).__name__} ({self.name})>"
+    def __repr__(self):  # as the real one's: the student's code sees no difference
+        state = "locked" if self._inner.locked() else "unlocked"
+        if self.reentrant:
+            return (f"<{state} _thread.RLock object owner={self._owner or 0} count={self._count} "
+                    f"at {hex(id(self))}>")
+        return f"<{state} _thread.lock object at {hex(id(self))}>"
 
 
 class TrackedRLock(TrackedLock):
@@ -477,3 +471,10 @@ def thread_name(ident: int | None = None) -> str:
                 t = cand
                 break
     return getattr(t, "name", None) or f"thread {ident}"
+
+
+# What the student's code sees of the tracked classes: the names of the real ones, so that
+# `type(lock).__module__ == "_thread"` cannot tell a checked run from a plain one.
+for _cls, _name in ((TrackedLock, "lock"), (TrackedRLock, "RLock")):
+    _cls.__module__, _cls.__name__, _cls.__qualname__ = "_thread", _name, _name
+del _cls, _name

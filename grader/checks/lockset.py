@@ -37,6 +37,7 @@ import sys
 import threading
 
 from grader.checks import locks, subscripts, tracing
+from grader.checks.codeclass import is_student
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
 MAX_SAMPLES = 6
@@ -164,31 +165,6 @@ class Lockset:
                     self.keep.append(obj)
                 self.write(key, label, frame)
 
-    def watch_class(self, cls) -> None:
-        original = cls.__setattr__
-        check = self
-
-        def __setattr__(obj, attr, value):
-            frame = sys._getframe(1)
-            if frame.f_code.co_filename.startswith(check.workdir):
-                key = ("attr", id(obj), attr)
-                if key not in check.vars:
-                    check.keep.append(obj)
-                check.write(key, f"{type(obj).__name__}.{attr}", frame)
-            original(obj, attr, value)
-
-        cls.__setattr__ = __setattr__
-
-    def after_import(self, module) -> None:
-        for mod in list(sys.modules.values()):
-            if str(getattr(mod, "__file__", "") or "").startswith(self.workdir):
-                for value in list(vars(mod).values()):
-                    if isinstance(value, type) and value.__module__ == mod.__name__:
-                        try:
-                            self.watch_class(value)
-                        except TypeError:
-                            pass
-
     def stop(self) -> dict:
         return {
             "intact": tracing.intact() and locks.intact(),
@@ -204,22 +180,75 @@ class Lockset:
 
 
 _CHECK: Lockset | None = None
+_watched: set = set()  # classes whose __setattr__ is wrapped
 
 
-def _patch_threads(check: Lockset) -> None:
+def _watch_class(cls) -> None:
+    """Wrap `cls.__setattr__` so that, while a lockset check runs, every attribute write from the
+    student's code is recorded. The wrapper is the same in every request, checked or not (the
+    agent wraps the student's classes always), so the code cannot tell them apart by it."""
+    if cls in _watched:
+        return
+    original = cls.__setattr__
+
+    def __setattr__(obj, attr, value):
+        check = _CHECK
+        if check is not None:
+            frame = sys._getframe(1)
+            if is_student(frame.f_code):
+                key = ("attr", id(obj), attr)
+                if key not in check.vars:
+                    check.keep.append(obj)
+                check.write(key, f"{type(obj).__name__}.{attr}", frame)
+        original(obj, attr, value)
+
+    cls.__setattr__ = __setattr__
+    _watched.add(cls)
+
+
+def watch_student_classes(workdir: str) -> None:
+    """Wrap the classes defined in the student's modules (called after the import, in every
+    request)."""
+    prefix = workdir.rstrip("/") + "/"
+    for mod in list(sys.modules.values()):
+        if str(getattr(mod, "__file__", "") or "").startswith(prefix):
+            for value in list(vars(mod).values()):
+                if isinstance(value, type) and value.__module__ == mod.__name__:
+                    try:
+                        _watch_class(value)
+                    except TypeError:
+                        pass
+
+
+_threads_patched = False
+
+
+def patch_threads() -> None:
+    """Note who started and joined whom (the order Eraser needs), while a lockset check runs.
+    Installed in every request, checked or not, like the tracked locks (the agent calls it):
+    `threading.Thread.start` is the same object either way."""
+    global _threads_patched
+    if _threads_patched:
+        return
+    _threads_patched = True
     start, join = threading.Thread.start, threading.Thread.join
 
     def patched_start(self):
-        self._pg_parent = check.me().serial
-        self._pg_started_at = next(_counter)
+        check = _CHECK
+        if check is not None:
+            self._pg_parent = check.me().serial
+            self._pg_started_at = next(_counter)
         return start(self)
 
     def patched_join(self, timeout=None):
         join(self, timeout)
+        check = _CHECK
         serial = getattr(self, "_pg_serial", None)
-        if serial is not None and not self.is_alive():
+        if check is not None and serial is not None and not self.is_alive():
             check.me().joined[serial] = next(_counter)
 
+    patched_start.__name__, patched_join.__name__ = "start", "join"
+    patched_start.__qualname__, patched_join.__qualname__ = "Thread.start", "Thread.join"
     threading.Thread.start, threading.Thread.join = patched_start, patched_join
 
 
@@ -228,6 +257,6 @@ def start(options: dict, workdir: str) -> Lockset:
     _CHECK = check = Lockset(workdir)
     locks.install(workdir)
     locks.add_listener(check)
-    _patch_threads(check)
+    patch_threads()
     tracing.install(workdir, check.on_opcode)
     return check

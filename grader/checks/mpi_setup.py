@@ -26,6 +26,14 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
   collective altogether leaves the others waiting idle: the hang reads as a deadlock at that
   line.
 
+Below Python, the ranks of a strict request run with `mpi_strict.c` preloaded (`shim_library`,
+set as LD_PRELOAD by the supervisor): it defines MPI_Send, MPI_Isend and MPI_Send_init (and
+their large-count forms) as PMPI_Ssend, PMPI_Issend and PMPI_Ssend_init, so every standard send
+of the process is synchronous whatever Python object made it -- the unbound `MPI.Comm.Send` of
+the extension type, a communicator class rebuilt from the original `__mro__` -- which Python
+subclasses alone cannot promise. The subclasses below add what C cannot: waiting without
+spinning, and collectives that must agree.
+
 How: mpi4py's communicator classes are extension types, so their methods cannot be replaced,
 but they can be subclassed, a subclass instance built from a communicator shares its MPI
 handle (nothing is duplicated or freed), and `MPI.COMM_WORLD` is a plain module attribute.
@@ -39,7 +47,13 @@ in the strict one's `__mro__`: these checks run in the student's own process.)
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
 MAX_SLEEP_SECONDS = 0.25   # then sleep between polls: 1 ms, doubling up to this
@@ -104,6 +118,45 @@ def delayed(comm, order: str, seed: int):
 
     namespace = {name: wrap(name) for name in SEND_METHODS if hasattr(base, name)}
     return type(f"Ordered{base.__name__}", (base,), namespace)(comm)
+
+
+SHIM_SOURCE = Path(__file__).with_name("mpi_strict.c")
+SHIM_BUILT = SHIM_SOURCE.with_suffix(".so")  # built into the sandbox image next to its source
+
+
+def shim_library() -> str | None:
+    """The synchronous-sends library for LD_PRELOAD: the one built with the sandbox image, or
+    (on a host, for the local backend) one compiled once into the user's cache; None if there
+    is no compiler here (strict mode then rests on the Python subclasses alone)."""
+    if SHIM_BUILT.is_file():
+        return str(SHIM_BUILT)
+    digest = hashlib.sha256(SHIM_SOURCE.read_bytes()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pgrader"
+    target = cache / f"mpi_strict-{digest}.so"
+    if target.is_file():
+        return str(target)
+    try:
+        build_shim(target)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return str(target)
+
+
+def build_shim(target: Path) -> None:
+    """Compile mpi_strict.c into `target` (atomically: concurrent builders may race)."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        raise OSError("no C compiler")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", part, str(SHIM_SOURCE), "-ldl"],
+                       check=True, capture_output=True, timeout=120)
+        os.replace(part, target)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
 
 
 def finalize() -> None:

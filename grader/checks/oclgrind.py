@@ -72,19 +72,19 @@ def command(options: dict, log_path: str) -> list[str] | None:
 
 
 _HEADS = (
-    (re.compile(r"Invalid (read|write) of size (\d+) at (\w+) memory address (0x[0-9a-fA-F]+)"),
+    (re.compile(r"Invalid (read|write) of size (\d{1,12}) at (\w+) memory address (0x[0-9a-fA-F]{1,16})"),
      "out-of-bounds", ("access", "size", "memory", "address")),
-    (re.compile(r"(Read-write|Write-write) data race at (\w+) memory address (0x[0-9a-fA-F]+)"),
+    (re.compile(r"(Read-write|Write-write) data race at (\w+) memory address (0x[0-9a-fA-F]{1,16})"),
      "data-race", ("access", "memory", "address")),
     (re.compile(r"Work-(group|item) divergence detected \((\w[\w ]*)\)"),
      "barrier-divergence", ("scope", "construct")),
     (re.compile(r"Uninitialized value (\w+)"), "uninitialized", ("access",)),
 )
 _KERNEL = re.compile(r"Kernel:\s+(\w{1,200})")
-_ENTITY = re.compile(r"(?:First entity|Entity):\s+Global\((\d+),(\d+),(\d+)\)")
-_GROUP = re.compile(r"Work-group:\s+\((\d+),(\d+),(\d+)\)")
-_ONLY = re.compile(r"Only (\d+) out of (\d+) work-items")
-_LINE = re.compile(r"At line (\d+) \(column (\d+)\)")
+_ENTITY = re.compile(r"(?:First entity|Entity):\s+Global\((\d{1,12}),(\d{1,12}),(\d{1,12})\)")
+_GROUP = re.compile(r"Work-group:\s+\((\d{1,12}),(\d{1,12}),(\d{1,12})\)")
+_ONLY = re.compile(r"Only (\d{1,12}) out of (\d{1,12}) work-items")
+_LINE = re.compile(r"At line (\d{1,12}) \(column (\d{1,12})\)")
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -104,7 +104,7 @@ def _parse_block(lines: list[str]) -> dict:
     head = lines[0].strip()[:300]
     finding: dict = {"kind": "other", "message": head}
     for pattern, kind, names in _HEADS:
-        m = pattern.match(head)
+        m = pattern.search(head)  # anywhere: text the student wrote in front cannot hide it
         if m:
             finding["kind"] = kind
             finding.update(zip(names, m.groups()))

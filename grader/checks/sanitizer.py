@@ -37,19 +37,19 @@ def command(options: dict, log_path: str) -> list[str] | None:
 
 
 _HEADS = (
-    (re.compile(r"Invalid __(global|shared|local)__ (read|write) of size (\d+) bytes?"),
+    (re.compile(r"Invalid __(global|shared|local)__ (read|write) of size (\d{1,12}) bytes?"),
      "out-of-bounds", ("memory", "access", "size")),
     (re.compile(r"(?:Error: )?Race reported between (\w+) access"), "data-race", ("access",)),
     (re.compile(r"Barrier error detected\.?\s*(.*)"), "barrier-divergence", ("detail",)),
-    (re.compile(r"Uninitialized __(global|shared)__ memory read of size (\d+) bytes?"),
+    (re.compile(r"Uninitialized __(global|shared)__ memory read of size (\d{1,12}) bytes?"),
      "uninitialized", ("memory", "size")),
 )
 _SKIP = re.compile(r"(COMPUTE-SANITIZER|ERROR SUMMARY|LEAK SUMMARY|RACECHECK SUMMARY|Saved host "
                    r"backtrace|Target application returned)")
 _KERNEL = re.compile(r"\b(?:at|in)\s+(?:0x[0-9a-fA-F]+\s+in\s+)?(?:[^\s:]*:\d+:)?"
                      r"([A-Za-z_]\w{0,200})(?:\(|\+0x)")
-_THREAD = re.compile(r"by thread \((\d+),(\d+),(\d+)\) in block \((\d+),(\d+),(\d+)\)")
-_FILE_LINE = re.compile(r"(?:in|at)\s+\S*?\.(?:cu|ptx|cubin)?:(\d+)")
+_THREAD = re.compile(r"by thread \((\d{1,12}),(\d{1,12}),(\d{1,12})\) in block \((\d{1,12}),(\d{1,12}),(\d{1,12})\)")
+_FILE_LINE = re.compile(r"(?:in|at)\s+\S*?\.(?:cu|ptx|cubin)?:(\d{1,12})")
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -71,7 +71,7 @@ def _parse_block(lines: list[str]) -> dict:
     head = lines[0][:300]
     finding: dict = {"kind": "other", "message": head}
     for pattern, kind, names in _HEADS:
-        m = pattern.match(head)
+        m = pattern.search(head)  # anywhere: text the student wrote in front cannot hide it
         if m:
             finding["kind"] = kind
             finding.update(zip(names, m.groups()))

@@ -88,7 +88,10 @@ class _Sched:
         self.cond = _RawCondition()
         self.owner = None        # ident of the thread holding the baton
         self.order: list[int] = []  # registered threads, in registration order
-        self.serial: dict[int, int] = {}  # ident -> number in registration order
+        # ident -> number in registration order, while the thread lives: idents are reused, and
+        # a new thread with a dead one's ident must register afresh
+        self.serial: dict[int, int] = {}
+        self.registered = 0  # threads registered so far
         self.waiting: dict[int, tuple] = {}  # ident -> (events when it failed, timed, line)
         self.pending = 0         # threads started but not registered yet
         # Releases of locks and waiters, thread ends: a waiting thread is worth waking only
@@ -111,7 +114,8 @@ class _Sched:
 
     def _register(self, me: int) -> None:
         """Called with `cond` held, by a schedulable thread not yet registered."""
-        self.serial[me] = len(self.serial) + 1
+        self.registered += 1
+        self.serial[me] = self.registered
         self.order.append(me)
         t = threading._active.get(me)
         if t is not threading.main_thread():
@@ -132,6 +136,7 @@ class _Sched:
                 self.pending -= 1
             elif me in self.serial:
                 self.order.remove(me)
+                del self.serial[me]
                 self.waiting.pop(me, None)
                 if self.owner == me:
                     self._hand_on(me)
@@ -292,7 +297,7 @@ class _Sched:
 
     def stop(self) -> dict:
         return {"seed": self.seed, "probability": self.probability, "steps": self.steps,
-                "switches": self.switches, "threads": len(self.serial),
+                "switches": self.switches, "threads": self.registered,
                 "trace": self.digest.hexdigest()[:16], "deadlock": self.deadlock,
                 "timeouts": self.timeouts, "intact": tracing.intact(),
                 "interleavings": self.episodes.found}

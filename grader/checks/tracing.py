@@ -1,13 +1,17 @@
 """One opcode-level tracer over the student's frames, shared by the checks that need it.
 
-`sys.settrace` with `frame.f_trace_opcodes = True` calls us before every
-bytecode instruction of the student's own functions (frames whose file lies
-under the work directory); the grader's and the standard library's frames are
-not traced, which keeps the cost down. Checks subscribe with `on_opcode`.
+`sys.settrace` with `frame.f_trace_opcodes = True` calls us before every bytecode instruction
+of the student's code: every frame whose code is neither the grader's nor an installed
+library's (`grader.checks.codeclass`), whatever file name that code claims -- code the student
+compiles at run time under another name is traced like the rest of it, so the tracer's cost is
+the same for every copy of a loop and tells the code nothing. The grader's and the libraries'
+frames are not traced, which keeps the cost down. Checks subscribe with `on_opcode`.
 
-The tracer notices when student code switches it off (`sys.settrace(None)`,
-`threading.settrace(...)`): `intact()` is then false and the checks that rely
-on it report that they could not run.
+The student's code cannot switch the tracer off: the agent's audit hook refuses it
+`sys.settrace`, `sys.setprofile` and every way to a frame (`f_trace`); `intact()` still says
+whether our tracer is the one installed, process-wide and for new threads (the student's code
+could empty `threading._trace_hook`). `sys.gettrace()` and `threading.gettrace()` answer None
+to the student's code while ours is installed.
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ from __future__ import annotations
 import sys
 import threading
 
+from grader.checks import codeclass
+
 _callbacks: list = []
-_workdir = ""
 _events = 0
 _installed = False
+_real_gettrace = sys.gettrace
+_real_thread_gettrace = threading.gettrace
+_is_student = codeclass.is_student
 
 
 def _local(frame, event, arg):
@@ -31,51 +39,47 @@ def _local(frame, event, arg):
 
 
 def _global(frame, event, arg):
-    if event == "call" and frame.f_code.co_filename.startswith(_workdir):
+    if event == "call" and _is_student(frame.f_code):
         frame.f_trace_opcodes = True
         return _local
     return None
 
 
-_tampered = False
-_real_settrace = sys.settrace
-_real_thread_settrace = threading.settrace
-
-
-def _guard(real):
-    """`sys.settrace`/`threading.settrace` as the student's code sees them: any call by it (even
-    in one worker thread, where we could not see the change) marks the checks as tampered."""
-    def settrace(func):
-        global _tampered
-        if sys._getframe(1).f_code.co_filename.startswith(_workdir):
-            _tampered = True  # not threading's own bootstrap, which re-installs our tracer
-        return real(func)
-    settrace.__doc__ = real.__doc__
-    return settrace
+def _hidden(real):
+    """`sys.gettrace`/`threading.gettrace` as the student's code sees them: None for ours."""
+    def gettrace():
+        current = real()
+        return None if current is _global else current
+    gettrace.__doc__ = real.__doc__
+    gettrace.__name__ = gettrace.__qualname__ = real.__name__
+    return gettrace
 
 
 def install(workdir: str, callback) -> None:
     """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
-    global _workdir, _installed
-    _workdir = workdir.rstrip("/") + "/"
+    global _installed
     _callbacks.append(callback)
     if not _installed:
         _installed = True
-        _real_thread_settrace(_global)
-        _real_settrace(_global)
-        sys.settrace = _guard(_real_settrace)
-        threading.settrace = _guard(_real_thread_settrace)
+        threading.settrace(_global)
+        sys.settrace(_global)
+        sys.gettrace = _hidden(_real_gettrace)
+        threading.gettrace = _hidden(_real_thread_gettrace)
+
+
+def hook():
+    """Our trace function once installed (threading installs it in every new thread), else None."""
+    return _global if _installed else None
 
 
 def intact() -> bool:
-    """True while our tracer is still the one installed, process-wide and in this thread, and
-    the student's code never called settrace."""
-    return not _tampered and sys.gettrace() is _global and threading.gettrace() is _global
+    """True while our tracer is still the one installed, in this thread and for new threads."""
+    return _real_gettrace() is _global and threading._trace_hook is _global
 
 
 def tampered() -> bool:
-    """Did the student's code call settrace (in any thread)?"""
-    return _tampered
+    """Did the student's code take our tracer away (for new threads, or in this one)?"""
+    return _installed and not intact()
 
 
 def events() -> int:
@@ -83,5 +87,5 @@ def events() -> int:
 
 
 def uninstall() -> None:
-    _real_settrace(None)
-    _real_thread_settrace(None)
+    sys.settrace(None)
+    threading.settrace(None)

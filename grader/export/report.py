@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from grader.judge import suspicion
+
 BINS = 10
 TOP_MESSAGES = 10
 
@@ -68,6 +70,7 @@ def report(course, exercise, current, history, out: Path, why: dict[str, str] | 
         median=sorted(finals)[len(finals) // 2] if finals else 0.0,
         bins=histogram(finals, exercise.points), tests=failure_rates(results),
         messages=common_messages(results), superseded=regrades,
+        flagged=suspicion.flagged(results),
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

@@ -27,11 +27,13 @@ from pathlib import Path
 
 import pytest
 
+from grader.agent import untrusted
 from grader.judge import verdicts
 from grader.judge.proxy import Student
 from grader.requirements import test_requirements
 
-_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": []}
+_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": [],
+                "collected": [], "failures": [], "tampering": []}
 
 
 def pytest_addoption(parser):
@@ -62,6 +64,7 @@ def pytest_collection_modifyitems(config, items):
         keep = [i for i in items if getattr(i, "originalname", i.name) in only]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
+    _STATE["collected"] = [i.nodeid for i in items]  # every one of them must end with a record
 
 
 def _job() -> dict:
@@ -83,10 +86,21 @@ def student():
     _STATE["session"] = session
     try:
         yield Student(session=session, module=job["module"], timeout=job["limits"]["wall_seconds"],
-                      limits=job["limits"], submission=Path(job["submission"]))
+                      limits=job["limits"], submission=Path(job["submission"]),
+                      on_reply=_note_tampering)
     finally:
         session.close()
         backend.close()
+
+
+def _note_tampering(reply) -> None:
+    """Evidence of tampering in a reply (what the agent's audit hook refused, a report that could
+    not be believed), kept for the submission's suspicion report with the test it came from."""
+    current = _STATE.get("current") or {}
+    for item in reply.tampering[:20]:
+        if len(_STATE["tampering"]) < 100:
+            _STATE["tampering"].append({**item, "test": current.get("nodeid", "?"),
+                                        "request": reply.what[:200]})
 
 
 def _limits(job):
@@ -108,9 +122,18 @@ def seed(request) -> int:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    _STATE["current"] = {"start": time.monotonic(), "phases": {}, "evidence": {}}
+    _STATE["current"] = {"start": time.monotonic(), "phases": {}, "evidence": {},
+                         "nodeid": item.nodeid}
     yield
-    _finish(item)
+    try:
+        _finish(item)
+    except Exception as exc:  # noqa: BLE001 - one test's record must never end the run
+        _STATE["failures"].append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
+        _STATE["records"].append({
+            "nodeid": item.nodeid, "function": getattr(item, "originalname", item.name),
+            "name": item.name, "visibility": "hidden", "status": "grader-error",
+            "message": "the grader could not record this test's result; this is not your fault",
+            "details": {}, "duration": 0.0, "seed": _STATE["seeds"].get(item.nodeid)})
 
 
 def record_evidence(**details) -> None:
@@ -181,17 +204,15 @@ MAX_DETAIL_TEXT = 20_000
 MAX_DETAIL_ITEMS = 200
 
 
+MAX_DETAIL_DEPTH = 30
+
+
 def _jsonable(details: dict) -> dict:
-    """Evidence as JSON data, every string and list cut to a size a results.json can carry."""
-    def cut(value):
-        if isinstance(value, str):
-            return value if len(value) <= MAX_DETAIL_TEXT else value[:MAX_DETAIL_TEXT] + "..."
-        if isinstance(value, list):
-            return [cut(v) for v in value[:MAX_DETAIL_ITEMS]]
-        if isinstance(value, dict):
-            return {cut(str(k)): cut(v) for k, v in list(value.items())[:MAX_DETAIL_ITEMS]}
-        return value
-    return cut(json.loads(json.dumps(details, default=repr)))
+    """Evidence as JSON data, cut to a size and depth a results.json can carry (the evidence
+    came from the student's side: it is cleaned without unbounded recursion first)."""
+    plain = untrusted.clean(details, max_depth=MAX_DETAIL_DEPTH, max_items=20_000,
+                            max_len=MAX_DETAIL_ITEMS, max_str=MAX_DETAIL_TEXT)
+    return json.loads(json.dumps(plain, default=repr))
 
 
 def pytest_collectreport(report):
@@ -203,8 +224,14 @@ def pytest_collectreport(report):
                                  "error": (errors or lines or ["?"])[-1][:500]})
 
 
+def pytest_internalerror(excrepr, excinfo):
+    _STATE["failures"].append(f"pytest internal error: {str(excrepr)[-1000:]}")
+
+
 def pytest_sessionfinish(session, exitstatus):
     job = _STATE.get("job")
     if job and job.get("report"):
         Path(job["report"]).write_text(json.dumps(
-            {"tests": _STATE["records"], "broken_test_files": _STATE["broken"]}, indent=1))
+            {"tests": _STATE["records"], "broken_test_files": _STATE["broken"],
+             "collected": _STATE["collected"], "failures": _STATE["failures"],
+             "tampering": _STATE["tampering"], "exitstatus": int(exitstatus)}, indent=1))

@@ -17,6 +17,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from grader.agent import codec
 from grader.judge import verdicts
@@ -47,6 +48,15 @@ class Reply:
         return float(self.raw.get("wall", 0.0))
 
     @property
+    def tampering(self) -> list[dict]:
+        """What the audit hook refused the student's code, or why its report was not believed."""
+        found = [e for e in self.raw.get("tampering") or [] if isinstance(e, dict)]
+        for rank in self.raw.get("ranks") or []:
+            if isinstance(rank, dict):
+                found += [e for e in rank.get("tampering") or [] if isinstance(e, dict)]
+        return found
+
+    @property
     def checks(self) -> dict:
         """Check reports: of the single process, or merged per rank under MPI."""
         if "ranks" in self.raw:
@@ -63,6 +73,7 @@ class Student:
     requests: list[dict] = field(default_factory=list)
     last: Reply | None = None
     submission: Path | None = None  # the prepared submission on the judge's side (read as text only)
+    on_reply: Callable[[Reply], None] | None = None  # sees every reply (the plugin notes tampering)
 
     def source_file(self) -> Path:
         """The student's module file as handed in, for static checks (never imported here)."""
@@ -115,6 +126,8 @@ class Student:
         )
         self.requests.append({"what": what, "checks": request["checks"], "ranks": request["ranks"]})
         self.last = Reply(self.session.call(request), what)
+        if self.on_reply is not None:
+            self.on_reply(self.last)
         return self.last
 
 

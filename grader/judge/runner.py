@@ -8,6 +8,7 @@ folder, so a submitted `conftest.py` or `pytest.ini` has no effect), loads
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,13 +16,14 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.course import Exercise, Limits
 from grader.sandbox import cores
 
 PYTEST_INI = "[pytest]\naddopts =\n"
+log = logging.getLogger("grader")
 _active: set[subprocess.Popen] = set()
 _active_lock = threading.Lock()
 stopping = threading.Event()  # set by terminate_all: no new test run starts in this process
@@ -45,12 +47,22 @@ def terminate_all() -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@dataclass
+class TestRun:
+    """What one run of an exercise's tests produced: a record per test (`grader.judge.plugin`)
+    and the evidence of tampering its replies carried (`grader.judge.suspicion`)."""
+
+    records: list[dict]
+    tampering: list[dict] = field(default_factory=list)
+
+
 def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits, seed: int,
               suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False,
-              only: list[str] | None = None) -> list[dict]:
-    """Records of every test in `suites` (or of the test functions named in `only`), see
-    `grader.judge.plugin`; raises `RuntimeError` when the test run itself broke (the platform's
-    fault, not the student's)."""
+              only: list[str] | None = None) -> TestRun:
+    """The records of every test in `suites` (or of the test functions named in `only`); raises
+    `RuntimeError` when the test run itself broke (the platform's fault, not the student's):
+    scoring is closed, so a run that did not end with exactly one record per collected test,
+    and pytest's verdict "tests passed" or "tests failed", is never scored."""
     root = exercise.root.resolve()
     folders = test_folders(exercise, suites)
     if not folders:
@@ -101,25 +113,51 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         finally:
             _active.discard(proc)
         report = tmp / "report.json"
+        tail = (out or b"").decode("utf-8", "replace")[-3000:]
         if not report.exists():
-            tail = (out or b"").decode("utf-8", "replace")[-3000:]
             raise RuntimeError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
-        return _checked(json.loads(report.read_text()), folders, only)
+        data = json.loads(report.read_text())
+        return TestRun(_checked(data, folders, only, proc.returncode, tail),
+                       data.get("tampering") or [])
 
 
-def _checked(report: dict, folders: list[Path], only: list[str] | None) -> list[dict]:
+# pytest's exit codes that mean "the tests ran": all passed, some failed
+PYTEST_RAN = (0, 1)
+
+
+def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_code: int,
+             tail: str = "") -> list[dict]:
     """The report's test records; RuntimeError when the course's tests are broken or missing, so
-    the submission counts as not graded rather than as "0 of 0 tests passed"."""
+    the submission counts as not graded rather than as "0 of 0 tests passed", and when the run
+    did not close: a collected test without exactly one record, a failure of the plugin, or an
+    exit code other than passed/failed (weights are never spread over the tests that happened
+    to report)."""
     broken = report.get("broken_test_files") or []
     if broken:
         first = broken[0]
         raise RuntimeError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
                            f"an error in the course, not in the submission): {first['where']}: "
                            f"{first['error']}")
-    if not report["tests"]:
+    records = report["tests"]
+    if not records:
         wanted = f"named {', '.join(only)} " if only else ""
         raise RuntimeError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
-    return report["tests"]
+    collected = report.get("collected") or []
+    recorded = [r.get("nodeid") for r in records]
+    missing = [n for n in collected if recorded.count(n) != 1]
+    extra = [n for n in recorded if n not in collected]
+    failures = report.get("failures") or []
+    if missing or extra or failures or exit_code not in PYTEST_RAN:
+        why = "; ".join(filter(None, [
+            f"{len(missing)} of {len(collected)} collected tests without exactly one record "
+            f"({', '.join(missing[:3])})" if missing else "",
+            f"records of tests never collected ({', '.join(map(str, extra[:3]))})" if extra else "",
+            f"the judge's plugin failed: {failures[0]}" if failures else "",
+            f"pytest exited with code {exit_code}" if exit_code not in PYTEST_RAN else ""]))
+        log.error("grading alert: the test run did not close (%s); the submission is not graded. "
+                  "Output:\n%s", why, tail[-1500:])
+        raise RuntimeError(f"the test run did not close ({why}): not graded, to be retried")
+    return records
 
 
 def _communicate(proc: subprocess.Popen, budget: float, wait_log: Path) -> bytes | None:

@@ -16,6 +16,7 @@ from flask import Blueprint, abort, g, redirect, render_template, send_file, url
 from grader.errors import GraderError
 from grader.export import export
 from grader.export.report import failure_rates, histogram
+from grader.judge import suspicion
 from grader.portal import accounts, auth, plots
 from grader.portal.models import QUEUED, RUNNING
 from grader.portal.views import score_text
@@ -67,6 +68,7 @@ def dashboard(slug: str):
     state = g.portal.jobs.queue_state().get(slug, {})
     return render_template(
         "dashboard.html", ex=ex, students=sorted(students, key=lambda s: s["login"]),
+        flagged=suspicion.flagged(results),
         graded=len(results), distribution=plots.distribution(
             histogram([r.score for r in results], ex.points)),
         failures=plots.failures(failure_rates(results)), formats=list(FORMATS),
@@ -79,8 +81,10 @@ def dashboard(slug: str):
 def student(slug: str, login: str):
     ex = _exercise(slug)
     history = [(job, g.portal.jobs.grading(job)) for job in g.portal.jobs.of(login, slug)]
+    current = next((c for c in g.portal.store.current(slug) if c.student == login), None)
+    result = current.result() if current is not None and current.grading is not None else None
     return render_template("student.html", ex=ex, login=login, history=history,
-                           score_text=score_text)
+                           score_text=score_text, flagged=suspicion.flagged([result] if result else []))
 
 
 @blueprint.post("/exercises/<slug>/regrade")

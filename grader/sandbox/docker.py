@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket as pysocket
 import tempfile
 import threading
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import docker
 from docker.types import Ulimit
+from docker.utils import socket as docker_socket
 
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
@@ -98,15 +100,16 @@ class DockerSession(Session):
             return {"status": "sandbox-error", "message": "the sandbox session is closed"}
         request = {**request, "rlimit_memory": False, "rlimit_pids": False, "agent_user": STUDENT}
         argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
-                "--workroot", "/work", encode_request(request)]
+                "--workroot", "/work"]
+        stdin = encode_request(request)
         limit = supervisor_limit(request)
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if not self._pin(alloc.cpuset):
                 return {"status": "sandbox-error",
                         "message": "could not pin the sandbox container to its cores"}
-            reply, again = self._attempt(argv, limit)
+            reply, again = self._attempt(argv, stdin, limit)
             if again:  # the container was broken (e.g. by leftovers of an earlier call): retry
-                reply, _ = self._attempt(argv, limit)
+                reply, _ = self._attempt(argv, stdin, limit)
         return reply
 
     def _pin(self, cpuset: str) -> bool:
@@ -120,11 +123,11 @@ class DockerSession(Session):
         self.cpuset = cpuset
         return True
 
-    def _attempt(self, argv: list[str], limit: float) -> tuple[dict, bool]:
+    def _attempt(self, argv: list[str], stdin: bytes, limit: float) -> tuple[dict, bool]:
         """(reply, whether a retry makes sense) for one run of the supervisor."""
         since = time.time()
         try:
-            done, out, err, code = self._exec(argv, limit)
+            done, out, err, code = self._exec(argv, stdin, limit)
         except ENGINE_ERRORS as exc:
             restarted = self._restart()  # the container is gone or wedged
             return {"status": "sandbox-error", "message": f"docker exec failed: {exc}"}, restarted
@@ -135,19 +138,30 @@ class DockerSession(Session):
         reply = parse_reply(out, code)
         if reply["status"] == "sandbox-error":
             reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]
+        if reply.pop("recycle", False):  # the work area is full or dirty: a fresh one
+            restarted = self._restart()
+            return reply, reply["status"] == "sandbox-error" and restarted
         if reply["status"] in ("crashed", "timeout", "sandbox-error") or reply.get("leftover_processes"):
             self._aftercare(reply, since)
         return reply, reply["status"] == "sandbox-error"
 
-    def _exec(self, argv: list[str], limit: float):
-        """(finished, stdout, stderr, exit code) of `argv` run in the container, waiting `limit` s."""
+    def _exec(self, argv: list[str], stdin: bytes, limit: float):
+        """(finished, stdout, stderr, exit code) of `argv` run in the container with `stdin` as
+        its standard input, waiting `limit` s."""
         api = self.client.api
-        exec_id = api.exec_create(self.container.id, argv, user="0:0", stdin=False)["Id"]
+        exec_id = api.exec_create(self.container.id, argv, user="0:0", stdin=True)["Id"]
         box: dict = {}
 
         def work():
             try:
-                box["out"] = api.exec_start(exec_id, demux=True)
+                sock = api.exec_start(exec_id, socket=True)
+                raw = getattr(sock, "_sock", sock)
+                raw.sendall(stdin)
+                raw.shutdown(pysocket.SHUT_WR)
+                frames = docker_socket.frames_iter(sock, tty=False)
+                box["out"] = docker_socket.consume_socket_output(
+                    (docker_socket.demux_adaptor(*f) for f in frames), demux=True)
+                sock.close()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 box["error"] = exc
 

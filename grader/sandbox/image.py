@@ -54,7 +54,7 @@ def _inputs() -> list[tuple[str, Path]]:
     for p in GRADER_DIR.rglob("*"):
         rel = p.relative_to(GRADER_DIR)
         if p.is_file() and "__pycache__" not in rel.parts and (
-                p.suffix == ".py" or rel.parts[0] == "templates"):
+                p.suffix in (".py", ".c") or rel.parts[0] == "templates"):
             files.append(("grader/" + rel.as_posix(), p))
     return sorted(files)
 
@@ -155,6 +155,7 @@ def ensure_image(client=None, force: bool = False, log=print) -> str:
             shutil.copyfile(path, dest)
         shutil.copytree(WHEELHOUSE, Path(ctx, "wheelhouse"),
                         ignore=shutil.ignore_patterns(".*"), copy_function=_link_or_copy)
+        _build_native(Path(ctx, "grader"))
         try:
             image, _ = client.images.build(path=ctx, tag=tag, rm=True, forcerm=True,
                                            nocache=force, pull=False, network_mode="none",
@@ -166,6 +167,18 @@ def ensure_image(client=None, force: bool = False, log=print) -> str:
             raise SandboxUnavailable(f"building {tag} failed: {exc}") from exc
     log(f"pgrader: built {tag} in {time.monotonic() - t0:.1f} s")
     return image.id
+
+
+def _build_native(package: Path) -> None:
+    """Compile the C parts of the grader into the build context's copy of the package, on this
+    (Debian, same glibc) host: the image has no compiler, and must not give students one."""
+    from grader.checks import mpi_setup
+
+    try:
+        mpi_setup.build_shim(package / "checks" / mpi_setup.SHIM_BUILT.name)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxUnavailable(f"building the MPI strict-mode library failed: {exc}; install "
+                                 "gcc (scripts/setup-packages.sh)") from exc
 
 
 def _link_or_copy(src, dst):

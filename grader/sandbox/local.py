@@ -39,6 +39,12 @@ def _unshare_prefix() -> tuple[str, ...]:
     return ()
 
 
+def _remove(path: Path) -> None:
+    """Remove a tree the student's code wrote, however deep (no recursion limit), quietly."""
+    subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], capture_output=True)
+    subprocess.run(["rm", "-rf", "--", str(path)], capture_output=True)
+
+
 class LocalSession(Session):
     def __init__(self, submission: Path, limits: Limits):
         self.limits = limits
@@ -55,15 +61,15 @@ class LocalSession(Session):
         gpu = getattr(self, "gpu", False)
         request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True}
         argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.supervisor",
-                "--submission", str(self.submission), "--workroot", str(self.workroot),
-                encode_request(request)]
+                "--submission", str(self.submission), "--workroot", str(self.workroot)]
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             pinned = set(alloc.cores)
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    stdin=subprocess.PIPE, start_new_session=True,
                                     preexec_fn=lambda: os.sched_setaffinity(0, pinned))
             try:
-                out, err = proc.communicate(timeout=supervisor_limit(request))
+                out, err = proc.communicate(encode_request(request),
+                                            timeout=supervisor_limit(request))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.communicate()
@@ -75,12 +81,15 @@ class LocalSession(Session):
         reply = parse_reply(out, proc.returncode)
         if reply["status"] == "sandbox-error":
             reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]
+        if reply.pop("recycle", False):  # the run left residue: later requests get a new area
+            _remove(self.workroot)
+            self.workroot = Path(tempfile.mkdtemp(prefix="runs-", dir=self.root))
         return reply
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            shutil.rmtree(self.root, ignore_errors=True)
+            _remove(self.root)
 
 
 class LocalBackend(Backend):

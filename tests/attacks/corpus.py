@@ -54,6 +54,13 @@ HONEST = {
     "mpi_pairwise_exchange": {
         "honest_reference": (ROOT / "solutions/mpi_pairwise_exchange/solution.py", 10.0),
     },
+    "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
+        "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
+        "honest_threads": (ROOT / "solutions/pool_speedup/mutants/threads_for_cpu/solution.py", 7.0),
+    },
+    "pyopencl_vector_ops": {
+        "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),
+    },
 }
 
 _RAW_SCRIPT = re.compile(r"<script", re.I)
@@ -81,6 +88,7 @@ class Attack:
     archive: str | None = None
     student_name: str | None = None
     isolated: bool = False  # graded in a batch of its own, next to an honest bystander
+    flagged: bool = False  # the submission must be flagged for review (results' suspicion block)
 
     @property
     def student(self) -> str:
@@ -106,7 +114,7 @@ def load_corpus() -> list[Attack]:
             forbidden=list(data.get("forbidden", [])), html_payload=bool(data.get("html_payload")),
             rename=dict(data.get("rename", {})), shared=list(data.get("shared", [])),
             archive=(data.get("archive") or {}).get("kind"), student_name=data.get("student_name"),
-            isolated=bool(data.get("isolated"))))
+            isolated=bool(data.get("isolated")), flagged=bool(data.get("flagged"))))
     return attacks
 
 
@@ -205,6 +213,13 @@ class Observed:
     def results_size(self) -> int:
         return len(self.results_text.encode())
 
+    @property
+    def suspicion(self) -> dict:
+        try:
+            return json.loads(self.results_text)["pgrader"].get("suspicion") or {}
+        except (ValueError, KeyError, TypeError):
+            return {}
+
 
 @dataclass
 class CorpusRun:
@@ -273,6 +288,8 @@ def judge(attack: Attack, seen: Observed) -> list[str]:
         if text in seen.results_text or text in seen.feedback:
             problems.append(f"{text!r} appears in the results (the attack got something out)")
     problems += html_problems(seen.feedback)
+    if attack.flagged and not seen.suspicion.get("flagged"):
+        problems.append("not flagged for review (no suspicion block in results.json)")
     if attack.html_payload and "&lt;script" not in seen.feedback.lower():
         problems.append("the injected markup does not appear (escaped) in feedback.html: nothing was checked")
     return problems

@@ -1,7 +1,7 @@
-"""Attack: replace the result file with /dev/zero. The racy counter (honestly 6/10); at import
-it patches os._exit -- the agent's last call, after it has written its result and sent the
-digest -- to swap OUT/result-0.json for a symlink to /dev/zero (in the lockset request only).
-The supervisor reads the file whole, before comparing it with the digest."""
+"""Attack: replace the run's files with /dev/zero. The racy counter (honestly 6/10); at import
+it patches os._exit -- the agent's last call, after it has sent its result -- to swap the
+files the supervisor reads afterwards (OUT/result-0.json once, and the findings, stack and
+work-item files) for symlinks to /dev/zero (in the lockset request, when it can tell)."""
 
 import json
 import os
@@ -13,12 +13,20 @@ _real_exit = os._exit
 
 def _exit(code):
     try:
-        with open(os.path.join(_OUT, "request.json")) as f:
-            checks = json.load(f).get("checks") or {}
+        try:
+            with open(os.path.join(_OUT, "request.json")) as f:
+                checks = json.load(f).get("checks") or {}
+        except OSError:
+            checks = {"lockset": {}}  # no request to read: every request, then
         if "lockset" in checks:
-            path = os.path.join(_OUT, "result-0.json")
-            os.remove(path)
-            os.symlink("/dev/zero", path)
+            for name in ("result-0.json", f"findings-{os.getpid()}.jsonl",
+                         f"stacks-{os.getpid()}.txt", f"items-{os.getpid()}.jsonl"):
+                path = os.path.join(_OUT, name)
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+                os.symlink("/dev/zero", path)
     finally:
         _real_exit(code)
 

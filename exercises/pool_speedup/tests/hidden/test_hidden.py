@@ -1,10 +1,12 @@
 """Hidden tests for pool_speedup.
 
-CPU-bound work is `sum` over large `range`s: a builtin (so it pickles by name under any start
-method) that holds the GIL all the time. Whether it ran in parallel is judged by
-`expect_parallel` from the kernel's CPU accounting of the process tree (work/span), never
-from wall-clock speedup: that stays right on 2 busy cores, where wall-clock speedups of
-threads and processes overlap. I/O-bound work is `time.sleep`, where overlapping threads show
+CPU-bound work is `sum` over large `range`s: a builtin that holds the GIL all the time, handed
+to the student's map as a grader work item (`workitems.Item(sum)`: it pickles by name under any start
+method and notes which process ran each item, and when). Whether it ran in parallel is judged
+by `expect_parallel` from the kernel's CPU accounting of the processes that ran the items
+(work/span) and from items of different processes overlapping in time, never from wall-clock
+speedup: that stays right on 2 busy cores, where wall-clock speedups of threads and processes
+overlap, and helpers that burn CPU without running items count for nothing. I/O-bound work is `time.sleep`, where overlapping threads show
 in the wall time whatever the load, since sleeping needs no CPU.
 """
 
@@ -21,15 +23,19 @@ SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 
 def _cpu_map(mod, sizes, workers):
-    return mod.parallel_map(sum, [range(n) for n in sizes], workers, "process")
+    from grader.checks.workitems import Item as work_item
+
+    return mod.parallel_map(work_item(sum), [range(n) for n in sizes], workers, "process")
 
 
 def _reference_map(mod, sizes, workers):
     """The grader's own process pool over the same work: the reference line of the plot."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from grader.checks.workitems import Item as work_item
+
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(sum, [range(n) for n in sizes]))
+        return list(pool.map(work_item(sum), [range(n) for n in sizes]))
 
 
 def _sleep_map(mod, delays, workers):

@@ -1,0 +1,272 @@
+"""The agent's audit hook (PEP 578): what student code may not do inside the agent's process.
+
+The race checks run in the student's own interpreter, so everything they keep is, in principle,
+within the student's reach. `install` adds, before the student's module is imported, an audit
+hook that cannot be removed, and refuses student code the ways in:
+
+* frames: `sys._getframe`, `sys._current_frames`, a traceback's `tb_frame`, a generator's,
+  coroutine's or async generator's frame, and the library calls that hand frames back (inspect's
+  `currentframe`/`stack`/`trace`..., `traceback.walk_stack`/`walk_tb`, `logging.currentframe`);
+  the code objects of functions that are not its own (`__code__`: the hidden probes' logic);
+* trace and profile hooks (`sys.settrace`, `sys.setprofile`, a `threading` hook that is not ours);
+* the garbage collector's object walks (`gc.get_objects`, `get_referrers`, `get_referents`);
+* foreign calls through ctypes (loading a library, calling a C function, reading memory);
+* the grader's files: the run folder outside the work folder (output folder, tool logs, the
+  agents' socket) and `/proc/<pid>/{mem,environ,fd,...}`, whatever library opens them for it;
+* importing the grader's modules (the live ones are hidden from `sys.modules` anyway);
+* compiling code under the name of a grader or library file (the checks trust those names);
+* starting other programs (subprocess, os.system, os.exec*, os.posix_spawn): they would run
+  without this hook (libraries the exercises use, multiprocessing, pp, Celery, still may).
+
+Who asks is decided by the innermost frame that counts (`grader.checks.codeclass`): the grader's
+own code and libraries acting on their own are never refused. A refusal raises PermissionError
+("... is not allowed in graded code") in the student's code and is reported as evidence of
+tampering (`report`). Signal handlers the student installs get no frame (`signal.signal` and
+`_signal.signal` are wrapped). This is not a sandbox (the PEP says so): the container is the
+boundary; this makes tampering with the in-process checks fail loudly and leave evidence.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import re
+import sys
+import sysconfig
+
+from grader.checks import codeclass
+from grader.checks.codeclass import GRADER, LIBRARY, PROBE, STUDENT
+
+DENIED = "is not allowed in graded code (it reaches into the grader)"
+FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+_PROC = re.compile(r"^/proc/(\d+|self|thread-self)(/task/\d+)?/"
+                   r"(fd|fdinfo|mem|environ|map_files|pagemap|cwd|root)(/|$)")
+_STDLIB = sysconfig.get_paths()["stdlib"]
+
+
+def _stdlib_files(*names: str) -> frozenset:
+    """The file names (as code objects carry them) of standard-library modules, without
+    importing them: a module the student has not loaded costs nothing here."""
+    out = set()
+    for name in names:
+        rel = name.replace(".", os.sep)
+        for path in (rel + ".py", os.path.join(rel, "__init__.py")):
+            full = os.path.join(_STDLIB, path)
+            out.update((full, os.path.realpath(full)))
+    return frozenset(out)
+
+
+# Library functions that hand frames back to their caller: the caller decides.
+_FRAME_GIVERS = {"currentframe", "stack", "trace", "getouterframes", "getinnerframes",
+                 "walk_stack", "walk_tb", "_walk_tb_with_full_positions", "_task_get_stack",
+                 "<lambda>"}  # logging.currentframe is a lambda
+_GIVER_FILES = _stdlib_files("inspect", "traceback", "logging", "asyncio.base_tasks")
+_READER_FILES = _stdlib_files("dis", "inspect")  # they read a function's code for their caller
+_SPAWNER_FILES = _stdlib_files("subprocess", "os", "pty", "shutil", "asyncio.subprocess",
+                               "asyncio.base_subprocess", "asyncio.unix_events")
+_CTYPES_FILES = _stdlib_files("ctypes", "ctypes._endian", "ctypes.util")
+_IMPORT_FILES = _stdlib_files("importlib", "importlib._bootstrap", "importlib._bootstrap_external",
+                              "importlib.util", "pkgutil")
+_TWO_PATHS = frozenset({"os.rename", "os.link", "os.symlink", "shutil.copyfile"})
+_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn",
+                           "os.spawn", "os.startfile", "pty.spawn"})
+_CTYPES_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+                            "ctypes.call_function", "ctypes.PyObj_FromPtr", "ctypes.string_at",
+                            "ctypes.wstring_at", "ctypes.cdata"})
+_PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chmod", "os.chown", "os.remove",
+                          "os.rename", "os.rmdir", "os.truncate", "os.utime", "os.mkdir",
+                          "os.link", "os.symlink", "shutil.copyfile", "shutil.rmtree",
+                          "os.chdir", "os.chflags", "os.setxattr", "os.removexattr"})
+
+
+class Policy:
+    """The places and hooks the student must keep away from, and where evidence goes."""
+
+    def __init__(self, workdir: str, rundir: str, report=None, allowed_hooks=()):
+        self.workdir = os.path.realpath(workdir).rstrip("/") + "/"
+        self.rundir = os.path.realpath(rundir).rstrip("/") + "/"
+        self.report = report or (lambda item: None)
+        self.allowed_hooks = list(allowed_hooks)  # trace/profile functions of our own checks
+
+    def protected(self, path) -> bool:
+        if isinstance(path, int):
+            return False
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str):
+            path = os.fspath(path) if hasattr(path, "__fspath__") else ""
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+        real = os.path.realpath(path)
+        if _PROC.match(real) or _PROC.match(os.path.abspath(path)):
+            return True
+        inside_run = (real + "/").startswith(self.rundir)
+        return inside_run and not (real + "/").startswith(self.workdir)
+
+
+_busy: set[int] = set()
+_policy: Policy | None = None
+
+
+def _decider(frame, skip_library: bool, thin_files=frozenset(), thin_names=None,
+             skip_import: bool = False):
+    """(kind, frame) of the innermost frame that decides; (None, None) if none does. Frames of
+    `thin_files` (only of the functions in `thin_names`, if given) act for their caller, who
+    decides; with `skip_library`, so do all library frames, and with `skip_import` the import
+    machinery's (otherwise importing a module is the import machinery's own doing)."""
+    while frame is not None:
+        code = frame.f_code
+        name = code.co_filename
+        if (name in thin_files and (thin_names is None or code.co_name in thin_names)) \
+                or (skip_import and name.startswith("<frozen importlib")):
+            frame = frame.f_back
+            continue
+        k = codeclass.kind(code)
+        if k == LIBRARY and skip_library:
+            frame = frame.f_back
+            continue
+        return k, frame
+    return None, None
+
+
+def _deny(what: str, frame, event: str, detail: str = "") -> None:
+    where = {}
+    if frame is not None:
+        code = frame.f_code
+        where = {"file": code.co_filename.removeprefix(_policy.workdir)[:300],
+                 "line": frame.f_lineno, "function": code.co_name[:100]}
+    _policy.report({"event": event, "what": what, "detail": detail[:300], **where})
+    raise PermissionError(f"{what} {DENIED}")
+
+
+def _check(event: str, args: tuple, caller) -> None:
+    if event == "object.__getattr__" or event in ("sys._getframe", "sys._current_frames"):
+        if event == "object.__getattr__" and args[1] == "__code__":
+            k, frame = _decider(caller, False, _READER_FILES)
+            if k == STUDENT:
+                target = getattr(args[0], "__code__", None)  # nested event: we are busy
+                if target is not None and codeclass.kind(target) in (PROBE, GRADER):
+                    _deny("reading the code of the grader's functions", frame, event)
+            return
+        k, frame = _decider(caller, False, _GIVER_FILES, _FRAME_GIVERS)
+        if k == STUDENT:
+            what = (f"reading .{args[1]} (a frame)" if event == "object.__getattr__"
+                    else f"{event}()")
+            _deny(what, frame, event)
+        return
+    if event in ("sys.settrace", "sys.setprofile"):
+        k, frame = _decider(caller, False)
+        if k == STUDENT:
+            _deny(f"{event}()", frame, event)
+        if k == LIBRARY and frame.f_code.co_name == "_bootstrap_inner":
+            import threading  # a new thread installs threading's hook: it must be one of ours
+            hook = threading._trace_hook if event == "sys.settrace" else threading._profile_hook
+            if hook is not None and hook not in _policy.allowed_hooks:
+                _deny(f"a threading.{event.split('.')[1]}() hook", None, event)
+        return
+    if event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
+        k, frame = _decider(caller, False)
+        if k == STUDENT:
+            _deny(f"{event}()", frame, event)
+        return
+    if event in _CTYPES_EVENTS:
+        k, frame = _decider(caller, False, thin_files=_CTYPES_FILES)
+        if k == STUDENT:
+            _deny(f"calling C code through ctypes ({event})", frame, event)
+        return
+    if event in _PATH_EVENTS:
+        k, frame = _decider(caller, True)
+        if k == STUDENT and args:
+            for path in args[:2] if event in _TWO_PATHS else args[:1]:
+                if _policy.protected(path):
+                    shown = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
+                    _deny(f"touching {shown}", frame, event, shown)
+        return
+    if event in _SPAWN_EVENTS:
+        k, frame = _decider(caller, False, thin_files=_SPAWNER_FILES)
+        if k == STUDENT:
+            _deny("starting another program", frame, event, str(args[0])[:200] if args else "")
+        return
+    if event == "import":
+        name = args[0] if args else ""
+        if isinstance(name, str) and (name == "grader" or name.startswith("grader.")):
+            k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
+            if k == STUDENT:
+                _deny(f"importing {name}", frame, event, name)
+        return
+    if event in ("compile", "code.__new__"):
+        filename = args[1] if len(args) > 1 else ""
+        if codeclass.claims_trusted_name(filename):
+            k, frame = _decider(caller, False)
+            if k == STUDENT:
+                _deny(f"compiling code under the name {filename!r}", frame, event, str(filename))
+        return
+    if event == "marshal.loads":
+        k, frame = _decider(caller, False)
+        if k == STUDENT:
+            _deny("marshal.loads() (code objects from bytes)", frame, event)
+
+
+_WATCHED = frozenset({"object.__getattr__", "sys._getframe", "sys._current_frames", "sys.settrace",
+                      "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                      "import", "compile", "code.__new__", "marshal.loads"}
+                     | _CTYPES_EVENTS | _PATH_EVENTS | _SPAWN_EVENTS)
+_WATCHED_ATTRS = FRAME_ATTRS | {"__code__"}
+
+
+def _hook(event, args):
+    if event not in _WATCHED:
+        return
+    if event == "object.__getattr__" and args[1] not in _WATCHED_ATTRS:
+        return
+    me = _thread.get_ident()
+    if me in _busy or _policy is None:
+        return
+    _busy.add(me)
+    try:
+        _check(event, args, sys._getframe(1))
+    except PermissionError:
+        raise
+    except Exception:  # noqa: BLE001 - a fault of ours must never break the code it watches
+        pass
+    finally:
+        _busy.discard(me)
+
+
+def _no_frame(handler):
+    """A signal handler as the student's code installs it, called without the interrupted frame."""
+    if not callable(handler):
+        return handler
+
+    def called(signum, frame):
+        return handler(signum, None)
+    called.__wrapped_handler__ = handler
+    return called
+
+
+def _wrap_signals() -> None:
+    import _signal
+    import signal
+
+    real_signal, real_getsignal = _signal.signal, _signal.getsignal
+
+    def signal_(signalnum, handler):
+        previous = real_signal(signalnum, _no_frame(handler))
+        return getattr(previous, "__wrapped_handler__", previous)
+
+    def getsignal(signalnum):
+        current = real_getsignal(signalnum)
+        return getattr(current, "__wrapped_handler__", current)
+
+    _signal.signal, _signal.getsignal = signal_, getsignal  # signal.signal calls these
+
+
+def install(policy: Policy) -> None:
+    """Install the hook for this process (and, inherited, its forked children). Once only."""
+    global _policy
+    first = _policy is None
+    _policy = policy
+    if first:
+        _wrap_signals()
+        sys.addaudithook(_hook)
+

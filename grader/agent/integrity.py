@@ -1,0 +1,81 @@
+"""Tamper evidence for what the audit hook cannot see: objects the student's code replaced.
+
+In CPython anything reachable can be rebound: a built-in, a standard-library function, a check's
+method. The agent takes a `Snapshot` of what the grader relies on before the student's module
+is imported -- the built-ins, the trace and lock machinery of `sys`, `threading` and `_thread`,
+the JSON encoder, the checks' classes and objects -- and compares after the call: every entry
+rebound, added or removed is positive evidence of tampering (honest solutions have no reason to
+touch any of them; `threading.excepthook` and the like, which they may set, are not watched).
+The checks are then reported as not intact, and the evidence goes to the instructor.
+"""
+
+from __future__ import annotations
+
+import _thread
+import builtins
+import json
+import json.encoder
+import sys
+import threading
+
+_SYS = ("settrace", "setprofile", "gettrace", "getprofile", "_getframe", "audit", "addaudithook",
+        "modules", "exit", "setswitchinterval")
+_THREADING = ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier",
+              "Thread", "settrace", "setprofile", "gettrace", "getprofile", "_trace_hook",
+              "_profile_hook", "_active", "current_thread", "enumerate", "main_thread")
+_THREAD_CLASS = ("start", "join", "run", "_bootstrap", "_bootstrap_inner")
+_THREAD_MODULE = ("allocate_lock", "start_new_thread", "LockType", "RLock", "get_ident")
+
+
+def _namespace(obj, names=None) -> dict:
+    space = vars(obj)
+    keys = names if names is not None else list(space)
+    return {k: space.get(k, _MISSING) for k in keys}
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+class Snapshot:
+    """Identities of what the grader relies on, to compare after the student's code ran."""
+
+    def __init__(self, checks: list):
+        self.parts: dict[str, tuple[object, list | None, dict]] = {}
+        self._take("builtins", builtins, None)
+        self._take("sys", sys, _SYS)
+        self._take("threading", threading, _THREADING)
+        self._take("threading.Thread", threading.Thread, _THREAD_CLASS)
+        self._take("_thread", _thread, _THREAD_MODULE)
+        self._take("json.encoder", json.encoder, None)
+        self._take("json.JSONEncoder", json.JSONEncoder, None)
+        self.checks = list(checks)
+        for check in self.checks:
+            cls = type(check)
+            self._take(f"{cls.__module__}.{cls.__qualname__}", cls, None)
+
+    def _take(self, label: str, obj, names) -> None:
+        self.parts[label] = (obj, names, _namespace(obj, names))
+
+    def changes(self) -> list[str]:
+        """What was rebound, added or removed since the snapshot ("sys.settrace replaced"), and
+        the checks' methods shadowed on their objects."""
+        found: list[str] = []
+        for label, (obj, names, before) in self.parts.items():
+            now = _namespace(obj, names)
+            for key, value in before.items():
+                if now.get(key, _MISSING) is not value:
+                    found.append(f"{label}.{key} {'removed' if now.get(key, _MISSING) is _MISSING else 'replaced'}")
+            if names is None:
+                found += [f"{label}.{k} added" for k in vars(obj) if k not in before]
+        for check in self.checks:  # a method set on the object hides the class's own
+            cls = type(check)
+            for key in getattr(check, "__dict__", {}):
+                if callable(getattr(cls, key, None)):
+                    found.append(f"the {getattr(check, 'name', cls.__name__)} check's {key}() "
+                                 "replaced on its object")
+        return found[:50]

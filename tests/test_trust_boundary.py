@@ -1,0 +1,638 @@
+"""The trust boundary's parts, one by one, without Docker (tests/test_attacks.py runs the whole
+corpus against the Docker sandbox).
+
+- the agent's audit hook: honest code of every kind the exercises use runs untouched and leaves
+  no evidence; every way in that tampering needs is refused with PermissionError and evidence;
+- the agent's line to the supervisor: forged, garbled, oversized or extra frames are the
+  student's crash; connections from foreign processes are refused;
+- everything read from the student's side is bounded (`untrusted.clean`), parsed without
+  raising (Oclgrind logs, stack dumps, work items) and cleaned up whatever the student left;
+- scoring is closed; the static scan flags what tampering needs and nothing in honest code;
+- nothing about a request is visible in any process's command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.agent import channel, codec, untrusted
+from grader.agent.frames import parse_faulthandler
+from grader.checks import oclgrind, workitems
+from grader.course import Limits
+from grader.judge import suspicion
+from grader.judge.runner import _checked
+from grader.sandbox.local import LocalBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ---------------------------------------------------------------- the audit hook
+
+HARNESS = """
+import json, os, sys
+os.chdir({work!r}); sys.path.insert(0, {work!r})
+if __name__ == "__main__":
+    from grader.agent import audit
+    seen = []
+    audit.install(audit.Policy({work!r}, {run!r}, report=seen.append))
+    import student
+    out = {{}}
+    for name in {names!r}:
+        try:
+            out[name] = ["ok", repr(getattr(student, name)())[:300]]
+        except PermissionError as exc:
+            out[name] = ["denied", str(exc)]
+        except Exception as exc:  # noqa: BLE001
+            out[name] = ["error", f"{{type(exc).__name__}}: {{exc}}"[:300]]
+    print("@@" + json.dumps({{"out": out, "evidence": seen}}))
+"""
+
+
+def _audited(tmp_path, source: str, names: list[str]) -> dict:
+    run = tmp_path / "run"
+    work = run / "work"
+    (run / "out").mkdir(parents=True)
+    work.mkdir()
+    (work / "student.py").write_text(textwrap.dedent(source))
+    harness = tmp_path / "harness.py"
+    harness.write_text(HARNESS.format(work=str(work), run=str(run), names=names))
+    proc = subprocess.run([sys.executable, str(harness)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@")]
+    assert line, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(line[-1][2:])
+
+
+HONEST = """
+import asyncio, collections, dataclasses, enum, functools, inspect, io, logging, os, pickle
+import queue, signal, threading, time, traceback, typing, warnings
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+Point = collections.namedtuple("Point", "x y")
+
+
+@dataclasses.dataclass
+class D:
+    a: int = 1
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+def sq(x):
+    return x * x
+
+
+def boom():
+    raise ValueError("boom")
+
+
+async def coro(n):
+    await asyncio.sleep(0.01)
+    return n
+
+
+def logging_():
+    logging.basicConfig(level=logging.INFO, stream=io.StringIO())
+    logging.getLogger("x").info("hello %s", 1)
+    return True
+
+
+def tracebacks():
+    try:
+        boom()
+    except ValueError:
+        buf = io.StringIO()
+        traceback.print_exc(file=buf)
+        return "boom" in buf.getvalue() and "boom" in traceback.format_exc()
+
+
+def thread_exception():
+    t = threading.Thread(target=boom)
+    t.start()
+    t.join()
+    return True
+
+
+def shared_ctypes():
+    v = mp.Value("i", 0)
+    v.value += 1
+    return v.value + len(mp.Array("d", 3))
+
+
+def fork_pool():
+    with ProcessPoolExecutor(2) as pool:
+        return list(pool.map(sq, range(4)))
+
+
+def spawn_pool():
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        return list(pool.map(sq, range(3)))
+
+
+def process_queue():
+    q = mp.Queue()
+    p = mp.Process(target=q.put, args=(5,))
+    p.start()
+    got = q.get()
+    p.join()
+    return got
+
+
+def asyncio_debug():
+    return asyncio.run(coro(3), debug=True)
+
+
+def odds_and_ends():
+    warnings.warn("w")
+    return [pickle.loads(pickle.dumps(Point(1, 2))), str(inspect.signature(sq)),
+            inspect.iscoroutinefunction(coro), D(), Color.RED, typing.TypeVar("T")]
+
+
+def files_and_sync():
+    with open("data.txt", "w") as f:
+        f.write("x")
+    c = threading.Condition()
+    with c:
+        c.notify_all()
+    q = queue.Queue()
+    q.put(1)
+    threading.Barrier(1).wait()
+    with open("/proc/self/status") as f:
+        f.read()
+    return open("data.txt").read() + str(q.get())
+
+
+def signal_handler():
+    got = []
+    signal.signal(signal.SIGUSR2, lambda s, frame: got.append(frame))
+    os.kill(os.getpid(), signal.SIGUSR2)
+    time.sleep(0.05)
+    return got == [None]  # handlers get no frame
+"""
+HONEST_NAMES = ["logging_", "tracebacks", "thread_exception", "shared_ctypes", "fork_pool",
+                "spawn_pool", "process_queue", "asyncio_debug", "odds_and_ends", "files_and_sync",
+                "signal_handler"]
+
+
+def test_honest_code_runs_untouched_under_the_audit_hook(tmp_path):
+    got = _audited(tmp_path, HONEST, HONEST_NAMES)
+    assert {name: status for name, (status, _) in got["out"].items()} == \
+        dict.fromkeys(HONEST_NAMES, "ok"), got["out"]
+    assert got["out"]["signal_handler"][1] == "True"
+    assert got["evidence"] == []
+
+
+ROUTES = """
+import gc, sys, os, signal, subprocess
+
+
+def getframe():
+    return sys._getframe()
+
+
+def current_frames():
+    return sys._current_frames()
+
+
+def inspect_frame():
+    import inspect
+    return inspect.currentframe()
+
+
+def inspect_stack():
+    import inspect
+    return inspect.stack()
+
+
+def walk_stack():
+    import traceback
+    return next(traceback.walk_stack(None))
+
+
+def logging_frame():
+    import logging
+    return logging.currentframe()
+
+
+def tb_frame():
+    try:
+        raise ValueError
+    except ValueError as exc:
+        return exc.__traceback__.tb_frame
+
+
+def gen_frame():
+    def gen():
+        yield
+    g = gen()
+    next(g)
+    return g.gi_frame
+
+
+def coro_frame():
+    async def c():
+        pass
+    co = c()
+    try:
+        return co.cr_frame
+    finally:
+        co.close()
+
+
+def settrace():
+    sys.settrace(None)
+
+
+def setprofile():
+    sys.setprofile(None)
+
+
+def gc_objects():
+    return len(gc.get_objects())
+
+
+def gc_referrers():
+    return gc.get_referrers(sys)
+
+
+def ctypes_call():
+    import ctypes
+    return ctypes.CDLL(None).getpid()
+
+
+def ctypes_memory():
+    import ctypes
+    return ctypes.string_at(id(sys), 8)
+
+
+def proc_mem():
+    return open("/proc/self/mem", "rb").read(1)
+
+
+def proc_fd():
+    return os.listdir("/proc/self/fd")
+
+
+def out_folder():
+    return open("../out/x.txt", "w")
+
+
+def out_folder_by_library():
+    import pathlib
+    return pathlib.Path("../out/y.txt").write_text("x")
+
+
+def spawn():
+    return subprocess.run(["true"]).returncode
+
+
+def system():
+    return os.system("true")
+
+
+def import_grader():
+    import grader.checks.lockset  # noqa: F401
+
+
+def spoofed_compile():
+    import sysconfig
+    return compile("x = 1", sysconfig.get_paths()["stdlib"] + "/threading.py", "exec")
+
+
+def spoofed_code():
+    code = compile("x = 1", "<x>", "exec")
+    return code.replace(co_filename="<grader probe>")
+"""
+ROUTE_NAMES = ["getframe", "current_frames", "inspect_frame", "inspect_stack", "walk_stack",
+               "logging_frame", "tb_frame", "gen_frame", "coro_frame", "settrace", "setprofile",
+               "gc_objects", "gc_referrers", "ctypes_call", "ctypes_memory", "proc_mem",
+               "proc_fd", "out_folder", "out_folder_by_library", "spawn", "system",
+               "import_grader", "spoofed_compile", "spoofed_code"]
+
+
+def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):
+    got = _audited(tmp_path, ROUTES, ROUTE_NAMES)
+    not_denied = {n: v for n, v in got["out"].items() if v[0] != "denied"}
+    assert not not_denied, not_denied
+    assert all("not allowed in graded code" in msg for _, msg in got["out"].values())
+    assert len(got["evidence"]) >= len(ROUTE_NAMES)
+    assert all(e.get("file") == "student.py" and e.get("line") for e in got["evidence"]), \
+        got["evidence"][:3]
+
+
+# ---------------------------------------------------------------- the line to the supervisor
+
+def _board(tmp_path, expected=1, is_ours=lambda pid: pid == os.getpid()):
+    return channel.Switchboard(str(tmp_path), expected, {"kind": "call"}, is_ours=is_ours)
+
+
+def _raw(board) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(board.path)
+    return conn
+
+
+def _link(board) -> channel.Link:
+    """The board's one link, once its reader has seen the end of the line."""
+    deadline = time.monotonic() + 5
+    while not board.links and time.monotonic() < deadline:
+        time.sleep(0.01)
+    board.links[0].thread.join(5)
+    return board.links[0]
+
+
+def test_a_signed_result_is_accepted(tmp_path):
+    board = _board(tmp_path)
+    line = channel.connect(board.path)
+    assert line.request == {"kind": "call"}
+    line.called()
+    line.result({"status": "ok", "value": 3})
+    line._conn.close()
+    link = _link(board)
+    assert (link.called, link.problem, json.loads(link.result)) == (True, "", {"status": "ok", "value": 3})
+    board.close()
+
+
+@pytest.mark.parametrize("garbage, why", [
+    (b"R\x00\x00\x00\x05" + bytes(32) + b"hello", "did not sign"),
+    (b"R\x7f\xff\xff\xff", "frame of"),
+    (b"X\x00\x00\x00\x00" + bytes(32), "unknown frame type"),
+    (b"R\x00\x00", "cut off"),
+])
+def test_forged_or_garbled_frames_are_not_believed(tmp_path, garbage, why):
+    board = _board(tmp_path)
+    line = channel.connect(board.path)
+    os.write(line._conn.fileno(), garbage)  # what the student's code can do: write to the fd
+    line._conn.close()
+    link = _link(board)
+    assert why in link.problem and link.result is None
+    board.close()
+
+
+def test_a_second_result_is_not_believed(tmp_path):
+    board = _board(tmp_path)
+    line = channel.connect(board.path)
+    line.send(channel.RESULT, b'{"status": "ok"}')
+    line.send(channel.RESULT, b'{"status": "ok"}')
+    line._conn.close()
+    assert "after its result" in _link(board).problem
+    board.close()
+
+
+def test_foreign_processes_are_refused_and_nothing_is_handed_out_before_all_connect(tmp_path):
+    board = _board(tmp_path, expected=2, is_ours=lambda pid: False)
+    stranger = _raw(board)
+    stranger.settimeout(2)
+    assert stranger.recv(10) == b""  # closed at once, no request
+    assert board.refused and "not one of this request's agents" in board.refused[0]
+    board.close()
+    (tmp_path / "b").mkdir()
+    board = _board(tmp_path / "b", expected=2, is_ours=lambda pid: True)
+    first = _raw(board)
+    first.settimeout(0.5)
+    with pytest.raises(socket.timeout):  # one of two agents: no request yet
+        first.recv(10)
+    again = _raw(board)  # the same process once more: refused
+    again.settimeout(2)
+    assert again.recv(1) == b""
+    second = subprocess.run(  # another process: now both get the request
+        [sys.executable, "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+         f"s.connect({board.path!r}); sys.stdout.write(repr(s.recv(1)))"],
+        capture_output=True, text=True, timeout=10)
+    first.settimeout(5)
+    assert second.stdout == repr(channel.REQUEST) and first.recv(1) == channel.REQUEST
+    board.close()
+
+
+def test_the_agent_encodes_and_signs_with_what_it_bound_before_the_students_code(monkeypatch):
+    import hmac
+    import json as json_module
+
+    monkeypatch.setattr(hmac, "new", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(json_module.JSONEncoder, "iterencode", lambda *a, **k: 1 / 0)
+    assert json.loads(channel._dumps({"races": [1]})) == {"races": [1]}
+    assert len(channel._mac(b"k", channel.RESULT, b"x")) == channel.MAC_BYTES
+
+
+# ---------------------------------------------------------------- what the student's side wrote
+
+def test_clean_bounds_depth_size_and_characters():
+    deep = "x"
+    for _ in range(5000):
+        deep = [deep]
+    got = untrusted.clean({"a": deep, "s": "\ud800 bad \x00", 3: 2**80, "f": float("inf")},
+                          max_depth=10)
+    text = json.dumps(got)
+    assert "nested too deep" in text and text.encode("utf-8")
+    assert got["s"] == "\ufffd bad \ufffd" and got["3"] == "<int of 81 bits>" and got["f"] == "inf"
+    assert untrusted.clean(list(range(10)), max_items=5)[-1] == "<cut: too many items>"
+
+
+def test_signals_are_named_whatever_their_number():
+    import signal
+
+    assert untrusted.signal_name(9) == "SIGKILL"
+    assert untrusted.signal_name(signal.SIGRTMIN + 1) == "SIGRTMIN+1"
+    assert untrusted.signal_name(250) == "signal 250"
+
+
+def test_oclgrind_logs_with_huge_numbers_parse():
+    big = "9" * 5000
+    text = (f"Invalid write of size 4 at global memory address 0x{big}\n\tKernel: k\n"
+            f"\tEntity: Global({big},0,0)\n\tAt line {big} (column {big}) of input.cl:\n")
+    found = oclgrind.parse_log(text)
+    assert found and found[0]["kind"] == "out-of-bounds" and "work_item" not in found[0]
+
+
+def test_stack_dumps_are_parsed_fast_and_only_the_submissions_files_are_the_students():
+    work = "/work/run-x/work"
+    fake = work + "/" + "x/.." * 30000 + "/solution.py"
+    dump = "Thread 0x1 (most recent call first):\n" + "".join(
+        f'  File "{name}", line {i} in f\n'
+        for i, name in enumerate([fake, work + "/solution.py", work + "/../../etc/shadow",
+                                  "/usr/lib/python3.11/threading.py"] * 50, 1))
+    t0 = time.monotonic()
+    threads = parse_faulthandler(dump * 16, work, {"solution.py": ["a = 1", "b = 2"]})
+    assert time.monotonic() - t0 < 1.0
+    frames = [f for t in threads for f in t["frames"]]
+    assert {f["file"] for f in frames if f["student"]} == {"solution.py"}
+    assert all(f["code"] == "" for f in frames if not f["student"])
+
+
+def test_work_items_credit_only_processes_that_ran_items(tmp_path):
+    lines = [{"pid": 10, "start": 0.0, "end": 1.0, "cpu": 1.0},
+             {"pid": 10, "start": 1.0, "end": 2.0, "cpu": 1.0},
+             {"pid": 99, "start": 0.0, "end": 2.0, "cpu": 2.0},  # never seen by the kernel
+             "junk", {"pid": "11", "start": 0, "end": 1, "cpu": 1}]
+    (tmp_path / "items-10.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    got = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5, 12: 5.0})  # 12: a helper burning CPU
+    assert got == {"items": 2, "work": 2.0, "span": 2.0, "processes": 1, "overlap": 1}
+    (tmp_path / "items-11.jsonl").write_text(json.dumps({"pid": 11, "start": 0.5, "end": 0.9,
+                                                         "cpu": 3.0}) + "\n")
+    got = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5})
+    assert got["processes"] == 2 and got["overlap"] == 2 and got["work"] == pytest.approx(2.55)
+
+
+def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
+    from grader.agent.supervisor import _remove_run, _room_to_run
+
+    run = tmp_path / "run-1"
+    (run / "out").mkdir(parents=True)
+    (run / "work").mkdir()
+    fd = os.open(run / "work", os.O_RDONLY)
+    for _ in range(1300):  # deeper than any recursive walk goes
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.close(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.fchmod(fd, 0)
+    os.close(fd)
+    assert "could not be removed" in _room_to_run(str(tmp_path))
+    assert _remove_run(str(run), None)
+    assert _room_to_run(str(tmp_path)) == ""
+
+
+# ---------------------------------------------------------------- closed scoring
+
+def _report(records, collected, exitstatus=1, failures=()):
+    return {"tests": records, "collected": collected, "failures": list(failures),
+            "broken_test_files": [], "exitstatus": exitstatus}
+
+
+def test_scoring_is_closed():
+    rec = lambda n: {"nodeid": n, "function": n, "status": "passed"}  # noqa: E731
+    assert _checked(_report([rec("a"), rec("b")], ["a", "b"]), [], None, 1)
+    with pytest.raises(RuntimeError, match="1 of 2 collected tests"):
+        _checked(_report([rec("a")], ["a", "b"]), [], None, 1)
+    with pytest.raises(RuntimeError, match="exited with code 3"):
+        _checked(_report([rec("a")], ["a"]), [], None, 3)
+    with pytest.raises(RuntimeError, match="plugin failed"):
+        _checked(_report([rec("a")], ["a"], failures=["x: RecursionError"]), [], None, 1)
+    with pytest.raises(RuntimeError, match="never collected"):
+        _checked(_report([rec("a"), rec("z")], ["a"]), [], None, 1)
+
+
+# ---------------------------------------------------------------- suspicion
+
+def test_the_static_scan_flags_no_honest_submission():
+    folders = {p.parent for p in (ROOT / "solutions").rglob("solution.py")}
+    folders |= {p for p in (ROOT / "sample_class").rglob("*") if p.is_dir()}
+    folders |= {p.parent for p in (ROOT / "exercises").rglob("skeleton/*.py")}
+    flagged = {str(f.relative_to(ROOT)): suspicion.scan(f) for f in folders}
+    assert len(folders) > 100
+    assert {k: v for k, v in flagged.items() if v} == {}
+
+
+def test_the_static_scan_flags_what_tampering_needs():
+    source = textwrap.dedent("""
+        import sys, gc, ctypes
+        from grader.checks import lockset
+        def f():
+            frame = sys._getframe()
+            g = f.__globals__
+            return frame.f_back, gc.get_objects(), sys.gettrace(), open("/proc/self/mem")
+    """)
+    reasons = {item["reason"] for item in suspicion.scan_source(source, "solution.py")}
+    for needle in ("C code", "grader's own modules", "takes a frame", "globals",
+                   "walks up the call stack", "every object", "looks for a tracer", "/proc"):
+        assert any(needle in r for r in reasons), (needle, reasons)
+
+
+def test_the_agent_notices_what_the_students_code_rebound():
+    import builtins
+
+    from grader.agent.integrity import Snapshot
+
+    class Check:
+        name = "c"
+
+        def stop(self):
+            return {}
+
+    check = Check()
+    snap = Snapshot([check])
+    assert snap.changes() == []
+    real_len = builtins.len
+    try:
+        builtins.len = lambda x: 0
+        check.stop = lambda: {"intact": True}
+        changes = snap.changes()
+    finally:
+        builtins.len = real_len
+    assert "builtins.len replaced" in changes
+    assert any("stop() replaced on its object" in c for c in changes)
+
+
+# ---------------------------------------------------------------- nothing in any command line
+
+SNOOP = """
+import glob, os
+
+def snoop():
+    seen = []
+    for path in glob.glob("/proc/[0-9]*/cmdline") + glob.glob("/proc/[0-9]*/environ"):
+        try:
+            with open(path, "rb") as f:
+                seen.append(f.read().decode(errors="replace"))
+        except OSError:
+            pass
+    return "\\n".join(seen)
+"""
+
+
+def test_no_request_in_any_command_line_or_environment(tmp_path):
+    (tmp_path / "solution.py").write_text(textwrap.dedent(SNOOP))
+    secret = "def _probe_with_a_secret_name(mod):\n    return mod.snoop()\n"
+    with LocalBackend().open(tmp_path, Limits()) as session:
+        reply = session.call({"kind": "run", "module": "solution",
+                              "probe": {"source": secret, "name": "_probe_with_a_secret_name"},
+                              "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
+    assert reply["status"] == "ok", reply
+    seen = codec.decode(reply["value"])
+    assert "grader.agent.supervisor" in seen  # the supervisor's command line was readable...
+    assert "_probe_with_a_secret_name" not in seen and "probe" not in seen  # ...and said nothing
+
+
+FINGERPRINT = """
+import sys, threading, _thread
+
+
+class C:
+    pass
+
+
+def fingerprint():
+    lock = threading.Lock()
+    return [type(lock).__module__, type(lock).__name__, repr(lock).split(" at ")[0],
+            sys.gettrace() is None, threading.gettrace() is None,
+            C.__setattr__ is object.__setattr__, threading.Thread.start.__qualname__,
+            type(threading.RLock()).__name__]
+"""
+
+
+def test_checked_and_plain_requests_look_alike_to_the_students_code(tmp_path):
+    """What code written to behave only while observed looks at answers the same with the race
+    checks on and off (tests/attacks/instrumentation_detect)."""
+    (tmp_path / "solution.py").write_text(textwrap.dedent(FINGERPRINT))
+    seen = []
+    with LocalBackend().open(tmp_path, Limits()) as session:
+        for checks in ({}, {"lockset": {}}, {"preempt": {"seed": 1}}):
+            reply = session.call({"kind": "call", "module": "solution", "function": "fingerprint",
+                                  "args": codec.encode([]), "timeout": 10, "checks": checks})
+            assert reply["status"] == "ok", reply
+            seen.append(codec.decode(reply["value"]))
+    assert seen[0] == seen[1] == seen[2], seen
+    assert seen[0][:5] == ["_thread", "lock", "<unlocked _thread.lock object", True, True]
