@@ -89,7 +89,7 @@ def _cpu_runs(student):
     return judged, single
 
 
-@requirement("cpu-shared")
+@requirement("cpu-shared", "cpu-overlap")
 def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
     judged, single = _cpu_runs(student)
