@@ -181,11 +181,20 @@ def test_small_inputs(student):
 
 
 def _pools_closed(mod):
-    """Both kinds on a few items; what is still running afterwards is the sandbox's to see."""
+    """Both kinds on a few items, and what each left running at the moment it returned (a pool
+    dropped without a shutdown winds down by itself a little later, unseen by a later look)."""
+    import multiprocessing
+    import threading
     import time
 
-    return [mod.parallel_map(abs, [3, -1, -4], 2, "process"),
-            mod.parallel_map(time.sleep, [0.01, 0.01], 2, "thread")]
+    out, left = [], []
+    for args in ((abs, [3, -1, -4], 2, "process"), (time.sleep, [0.01, 0.01], 2, "thread")):
+        before = set(threading.enumerate())
+        out.append(mod.parallel_map(*args))
+        left += [f"process {p.name}" for p in multiprocessing.active_children()]
+        left += [f"thread {t.name}" for t in threading.enumerate()
+                 if t not in before and t.is_alive()]
+    return {"value": out, "left": left}
 
 
 @requirement("shut-down")
@@ -194,10 +203,14 @@ def test_pools_shut_down(student):
     what = ("parallel_map(abs, [3, -1, -4], 2, 'process') then parallel_map(time.sleep, "
             "[0.01, 0.01], 2, 'thread')")
     got = student.run(_pools_closed, timeout=TIMEOUT, what=what)
-    expect_equal(got, [[3, 1, 4], [None, None]], what)
-    expect_nothing_left(student.last, what, shared_memory=False,
-                        hint="Use the pool in a `with` block (or call shutdown()) so that its "
-                             "workers end before parallel_map returns.")
+    expect_equal(got["value"], [[3, 1, 4], [None, None]], what)
+    hint = ("Use the pool in a `with` block (or call shutdown()) so that its workers end before "
+            "parallel_map returns.")
+    if got["left"]:
+        running = ", ".join(got["left"][:4])
+        raise Failed(f"When {what} returned, its pool was still running ({running}): the pool "
+                     f"was never shut down. {hint}", left=got["left"])
+    expect_nothing_left(student.last, what, shared_memory=False, hint=hint)
 
 
 @requirement("unknown-kind")
