@@ -80,16 +80,33 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
 
 # ---------------------------------------------------------------- parallel-behaviour helpers
 
+TRACE_EVENTS = ("sys.settrace", "sys.setprofile", "replaced")
+
+
+def tampering_evidence(reply: Reply, report: dict | None = None) -> list[str]:
+    """What shows that the student's code itself took the grader's instrumentation apart: what
+    the agent saw rebound (`report["tampered"]`) and what its audit hook refused."""
+    found = [str(t) for t in (report or {}).get("tampered") or []]
+    found += [f"{t.get('what', t.get('event'))}" + (f" ({t['file']} line {t['line']})" if t.get("file") else "")
+              for t in reply.tampering if t.get("event") in TRACE_EVENTS]
+    return list(dict.fromkeys(found))
+
+
 def check_report(reply: Reply, name: str) -> dict:
-    """The report of check `name` from the last request; `Failed` if the student's code switched
-    the check's instrumentation off (the check could not run, so it earns nothing)."""
+    """The report of check `name` from the last request. A check that could not run is charged
+    to the student only with positive evidence that the student's code took it apart (`Failed`,
+    naming the evidence); without it, it is the platform's failure (never the student's)."""
     report = reply.checks.get(name)
     if report is None:
         raise SandboxFault(f"the {name} check did not report")
     if not report.get("intact", True):
-        raise Failed(f"Your code switched off the grader's {name} instrumentation (for example with "
-                     "sys.settrace or threading.settrace), so this check could not run and earns "
-                     "no points.", check=name)
+        evidence = tampering_evidence(reply, report)
+        if not evidence:
+            raise SandboxFault(f"the {name} check could not run, and nothing shows the submission "
+                               f"did it ({report.get('error', 'no error given')})")
+        raise Failed(f"Your code switched off the grader's {name} instrumentation ("
+                     + "; ".join(evidence[:3]) + "), so this check could not run and earns no "
+                     "points.", check=name, tampering=evidence[:10])
     return report
 
 
@@ -121,9 +138,16 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
     report = check_report(reply, how)
     if got == expected and type(got) is type(expected):
         if report.get("switches", 0) == 0:
-            raise Failed(f"No thread switch could be forced while {what} ran (the grader's "
-                         "instrumentation was switched off in some thread), so this check could "
-                         "not run and earns no points.", preempt=report)
+            evidence = tampering_evidence(reply, report)
+            if evidence:
+                raise Failed(f"No thread switch could be forced while {what} ran: your code "
+                             "switched the grader's instrumentation off ("
+                             + "; ".join(evidence[:3]) + "), so this check earns no points.",
+                             preempt=report, tampering=evidence[:10])
+            # nothing to blame: the run was too short or too process-bound to switch in; the
+            # value came out right, and an innocent run is never charged
+            record_evidence(inconclusive=f"no thread switch could be forced while {what} ran "
+                                         "(nothing points at the submission); nothing was lost")
         return
     numbers = (int, float)
     wrong_type = not (isinstance(got, numbers) and isinstance(expected, numbers)

@@ -73,11 +73,15 @@ def render(run, started: str, seconds: float) -> str:
         f"({sum(bool(a.known_weakness) for a, _, _ in failed)} known weaknesses"
         f"{', ' + str(sum(not a.known_weakness for a, _, _ in failed)) + ' NEW' if any(not a.known_weakness for a, _, _ in failed) else ''}).",
     ]
+    flagged = sum(bool(s.suspicion.get("flagged")) for _, s, _ in judged)
+    lines.append(f"- Flagged for review: {flagged} of {len(attacks)} attacks "
+                 f"({sum(a.flagged for a in attacks)} required to be).")
     for slug, student, expected, seen in run.honest():
-        ok = seen.status == "graded" and seen.score == expected
+        ok = seen.status == "graded" and seen.score == expected and not seen.suspicion
         why = "; ".join(f"{f.removeprefix('test_')}: {v}" for f, v in seen.verdicts.items() if v != "passed")
-        lines.append(f"- Honest student `{student}` ({slug}): {seen.score} (must be exactly {expected:g}): "
-                     + ("kept." if ok else f"**differs** ({seen.status}; {why})."))
+        lines.append(f"- Honest student `{student}` ({slug}): {seen.score} (must be exactly {expected:g}, "
+                     "not flagged): " + ("kept." if ok else f"**differs** ({seen.status}; {why}"
+                                         f"{'; FLAGGED' if seen.suspicion else ''})."))
     lines += [
         f"- Sandbox containers of the run left behind: {', '.join(run.leaked_containers) or 'none'} "
         f"({len(run.containers_seen)} seen while the batches ran).",
@@ -91,14 +95,19 @@ def render(run, started: str, seconds: float) -> str:
         "racy `no_lock` mutant (or, for MPI, the mutant it is built on) the max_score of its "
         "mutant.toml. Verdicts: the tests that did not pass.",
         "",
-        "| Attack | Exercise | What it tries | What stopped it | Max | Score | Verdicts | Outcome |",
-        "|---|---|---|---|---|---|---|---|",
+        "Flagged: whether results.json flagged the submission for review (the static scan or the "
+        "audit hook saw it reach for the grader); *required* where the corpus demands it.",
+        "",
+        "| Attack | Exercise | What it tries | What stopped it | Max | Score | Verdicts | Flagged | Outcome |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for attack, seen, problems in judged:
         score = "not graded" if seen.score is None else f"{seen.score:g}"
+        flag = ("yes" if seen.suspicion.get("flagged") else "no") + (" (required)" if attack.flagged else "")
         lines.append("| " + " | ".join(cell(x) for x in [
             f"`{attack.name}`", attack.exercise, attack.description, attack.defence,
-            f"{attack.max_score:g}", score, verdict_summary(seen), outcome(attack, problems)]) + " |")
+            f"{attack.max_score:g}", score, verdict_summary(seen), flag,
+            outcome(attack, problems)]) + " |")
     lines += ["", "## Attacks that were not held", ""]
     if not failed:
         lines.append("None.")
@@ -112,6 +121,11 @@ def render(run, started: str, seconds: float) -> str:
         lines += ["## Known weaknesses that did not show this run", ""]
         for attack in quiet:
             lines += [f"### `{attack.name}`", "", f"- {cell(attack.known_weakness)}", ""]
+    limits = corpus.ATTACKS / "limits.md"
+    if limits.is_file():
+        lines += ["## Known limits (written, not measured by this script)", "",
+                  f"From `tests/attacks/{limits.name}`: what no attack in the corpus shows, and what "
+                  "closing it would take.", "", limits.read_text().strip(), ""]
     notes = [a for a in attacks if a.note]
     if notes:
         lines += ["## Notes", ""]

@@ -48,6 +48,12 @@ REQUIRED = {
     "ctypes_segfault", "recursion_bomb", "mpi_abort", "huge_exception", "html_injection",
     "zip_slip", "zip_bomb", "zip_symlink", "pickle_payload", "settrace_off",
     "patch_check_helpers",
+    # the trust-boundary issue: one or more attacks per class an outside attacker broke
+    "nested_finding", "result_fd_forge", "request_file_checks", "tracer_timing_tell",
+    "oclgrind_log_truncate", "pool_busy_helpers", "rt_signal_self_kill", "nonascii_result_digit",
+    "oclgrind_log_huge_number", "deep_folders", "fake_stacks_realpath", "surrogate_thread_name",
+    "proc_cmdline_leak", "frame_walk_patch", "gc_walk_patch", "ctypes_frames",
+    "subprocess_reader", "signal_frame_walk", "compile_spoofed_filename",
 }
 
 
@@ -69,7 +75,7 @@ def corpus_run(docker_backend, tmp_path_factory):
 
 def test_the_corpus_covers_every_attack_of_the_issue():
     names = {a.name for a in ATTACKS}
-    assert len(ATTACKS) >= 30
+    assert len(ATTACKS) >= 60
     assert REQUIRED <= names, sorted(REQUIRED - names)
     for attack in ATTACKS:
         assert attack.description and attack.defence, attack.name
@@ -95,6 +101,7 @@ def test_honest_students_keep_their_exact_scores(corpus_run):
     for slug, student, expected, seen in corpus_run.honest():
         assert seen.status == "graded", (slug, student, seen.status, seen.problem)
         assert seen.score == expected, (slug, student, seen.score, seen.verdicts)
+        assert seen.suspicion == {}, (slug, student, seen.suspicion)  # no false accusation
 
 
 @pytest.mark.docker

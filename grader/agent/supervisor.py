@@ -494,13 +494,15 @@ def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None) -
     then read what the processes wrote (nothing of theirs runs while we parse)."""
     me = os.getpid()
     tree = descendants(me)
+    # busy or blocked: looked at before anything is stopped (a stopped and continued thread is
+    # runnable for a moment); a bomb of processes is busy by definition, and not looked at
+    running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
     _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
     end_t, end_cpu = samples[-1]
     start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
     span = end_t - start[0]
     ratio = (end_cpu - start[1]) / span if span > 0.2 else None
     _signal_all(tree, signal.SIGCONT)
-    running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
     armed = [p for p in sorted(tree)[:4 * MAX_STACK_FILES]
              if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))][:MAX_STACK_FILES]
     _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed

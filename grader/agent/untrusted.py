@@ -9,7 +9,7 @@ JSON value into one that any later code can walk, print, store and encode withou
 * at most `max_items` containers and scalars in all, lists and dicts cut to `max_len` entries;
 * strings cut to `max_str` characters, lone UTF-16 surrogates and NUL replaced (they cannot be
   written as UTF-8, stored in PostgreSQL, or shown), dict keys made strings;
-* ints beyond 64 bits and floats that are not finite become strings; anything that is not
+* ints beyond 10,000 bits and floats that are not finite become strings; anything that is not
   JSON data (it cannot come out of `json.loads`, but may be handed in) becomes its type name.
 
 Used by the supervisor on what it reads from the run, and again by the host on the whole
@@ -27,7 +27,7 @@ MAX_ITEMS = 200_000
 MAX_LEN = 20_000
 MAX_STR = 100_000
 _BAD_CHARS = re.compile("[\ud800-\udfff\x00]")
-_INT_LIMIT = 2**63
+MAX_INT_BITS = 10_000  # what the codec sends as a plain int (str() of it stays under 4,300 digits)
 
 
 def clean_str(text: str, limit: int = MAX_STR) -> str:
@@ -52,7 +52,7 @@ def clean(value, max_depth: int = MAX_DEPTH, max_items: int = MAX_ITEMS, max_len
         if t is str:
             return clean_str(v, max_str)
         if t is int:
-            return v if -_INT_LIMIT < v < _INT_LIMIT else f"<int of {v.bit_length()} bits>"
+            return v if v.bit_length() <= MAX_INT_BITS else f"<int of {v.bit_length()} bits>"
         if t is float:
             return v if math.isfinite(v) else repr(v)
         if t is list or t is tuple:

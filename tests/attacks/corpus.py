@@ -88,6 +88,7 @@ class Attack:
     archive: str | None = None
     student_name: str | None = None
     isolated: bool = False  # graded in a batch of its own, next to an honest bystander
+    store: bool = False  # with isolated: graded with a store (what `grader grade-all` does by default)
     flagged: bool = False  # the submission must be flagged for review (results' suspicion block)
 
     @property
@@ -114,7 +115,8 @@ def load_corpus() -> list[Attack]:
             forbidden=list(data.get("forbidden", [])), html_payload=bool(data.get("html_payload")),
             rename=dict(data.get("rename", {})), shared=list(data.get("shared", [])),
             archive=(data.get("archive") or {}).get("kind"), student_name=data.get("student_name"),
-            isolated=bool(data.get("isolated")), flagged=bool(data.get("flagged"))))
+            isolated=bool(data.get("isolated")), flagged=bool(data.get("flagged")),
+            store=bool(data.get("store"))))
     return attacks
 
 
@@ -180,6 +182,18 @@ def _build_archive(attack: Attack, dest: Path, canary: Path) -> None:
 
 def build_submission(attack: Attack, folder: Path, canary: Path) -> Path:
     """Write the attack's submission into `folder` (a .zip for archive attacks); its path."""
+    if attack.archive == "deep_folder":  # a folder handed in as it was unpacked: 1,100 levels deep
+        dest = folder / attack.student
+        for name, path in _files(attack).items():
+            target = dest.joinpath(*name.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_content(path, canary))
+        deep = dest
+        for _ in range(1100):
+            deep = deep / "d"
+            os.mkdir(deep)  # relative paths stay short: the parent is already there
+        (deep / "notes.txt").write_text("deep down\n")
+        return dest
     if attack.archive:
         dest = folder / f"{attack.student}.zip"
         _build_archive(attack, dest, canary)
@@ -346,7 +360,7 @@ BYSTANDER = "honest_bystander"
 
 
 def _batch(course, slug: str, entries: list[Attack], workdir: Path, canary: Path, jobs: int,
-           progress: bool, honest: dict[str, tuple[Path, float]]) -> dict[str, Observed]:
+           progress: bool, honest: dict[str, tuple[Path, float]], store=None) -> dict[str, Observed]:
     """Grade `entries` and `honest` students in one grade_all batch; what was observed per student."""
     from grader.batch import grade_all
 
@@ -358,7 +372,7 @@ def _batch(course, slug: str, entries: list[Attack], workdir: Path, canary: Path
         (subs / student).mkdir()
         shutil.copyfile(src, subs / student / "solution.py")
     rows = grade_all(course, course.exercise(slug), subs, out, backend="docker", jobs=jobs,
-                     progress=progress)
+                     progress=progress, store=store)
     return _observe(out, rows)
 
 
@@ -366,13 +380,22 @@ def _isolated(course, attack: Attack, workdir: Path, canary: Path, jobs: int) ->
     """Grade one attack in a batch of its own next to an honest bystander (the reference), so
     that an attack on the batch itself cannot take the rest of the corpus down with it."""
     src, expected = HONEST[attack.exercise]["honest_reference"]
+    store = None
     try:
+        if attack.store:
+            from grader.store import Store
+
+            workdir.mkdir(parents=True, exist_ok=True)
+            store = Store(f"sqlite:///{workdir / 'grader.db'}")
         seen = _batch(course, attack.exercise, [attack], workdir, canary, jobs, False,
-                      {BYSTANDER: (src, expected)})
+                      {BYSTANDER: (src, expected)}, store=store)
     except Exception as exc:  # noqa: BLE001 - exactly what this is here to observe
         why = f"grade_all raised {type(exc).__name__}: {str(exc)[:160]}"
         return Observed(attack.student, "batch-crashed", why,
                         extra_problems=[f"the honest bystander of its batch was not graded ({why})"])
+    finally:
+        if store is not None:
+            store.close()
     mine = seen.get(attack.student, Observed(attack.student, "missing"))
     other = seen.get(BYSTANDER, Observed(BYSTANDER, "missing"))
     if other.status != "graded" or other.score != expected:
