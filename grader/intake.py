@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.machinery
 import lzma
 import os
 import re
@@ -77,11 +78,22 @@ class _Budget:
         return b"".join(chunks)
 
 
-def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
-    """All regular files under `root`, by relative path; refuses symlinks and special files."""
-    files: dict[str, bytes] = {}
+def _too_deep(name: str) -> SubmissionError:
+    return SubmissionError(f"{show(name[:80] + '...')} is nested too deep or named too long "
+                           f"(at most {MAX_DEPTH} folders and {MAX_PATH} bytes): hand in a "
+                           "flatter folder.")
 
-    def walk(folder: str, prefix: str) -> None:
+
+def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
+    """All regular files under `root`, by relative path; refuses symlinks and special files, and
+    folders nested deeper than MAX_DEPTH (walked with a list, not by recursion: any depth is
+    refused with a message, never a crash)."""
+    files: dict[str, bytes] = {}
+    todo = [(os.fspath(root), "")]
+    while todo:
+        folder, prefix = todo.pop()
+        if prefix.count("/") > MAX_DEPTH or len(prefix.encode()) > MAX_PATH:
+            raise _too_deep(prefix)
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
@@ -91,7 +103,7 @@ def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
             if entry.is_symlink():
                 raise SubmissionError(f"{show(rel)} is a symbolic link; hand in the file itself.")
             if entry.is_dir(follow_symlinks=False):
-                walk(entry.path, rel + "/")
+                todo.append((entry.path, rel + "/"))
             elif entry.is_file(follow_symlinks=False):
                 budget.count_file()
                 if budget.bytes + entry.stat(follow_symlinks=False).st_size > budget.max_bytes:
@@ -100,8 +112,6 @@ def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
                     files[rel] = budget.read(f)
             else:
                 raise SubmissionError(f"{show(rel)} is not a regular file (a FIFO, socket or device).")
-
-    walk(os.fspath(root), "")
     return files
 
 
@@ -215,13 +225,29 @@ def _descend(files: dict[str, bytes], required: Sequence[str]) -> dict[str, byte
     return files
 
 
+# Native code: machine-code file headers (ELF, Mach-O, PE) and the suffixes Python loads
+# extension modules or bytecode from. Exercises are Python; native code would run outside
+# everything that watches the student's code.
+NATIVE_MAGIC = (b"\x7fELF", b"\xfe\xed\xfa", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"MZ")
+NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".pyo", ".o", ".a")
+
+
+def _check_not_native(name: str, data: bytes) -> None:
+    lowered = name.lower()
+    native = data[:4].startswith(NATIVE_MAGIC) or lowered.endswith(NATIVE_SUFFIXES) \
+        or any(lowered.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)
+    if native:
+        raise SubmissionError(f"{show(name)} is compiled (native) code: only Python source and "
+                              "text files are graded. Hand in the .py files instead.")
+
+
 def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
-    """Required files present, no name used as both file and folder, names the disk accepts."""
-    for name in files:
+    """Required files present, no name used as both file and folder, names the disk accepts,
+    no native code."""
+    for name, data in files.items():
         if name.count("/") >= MAX_DEPTH or len(name.encode()) > MAX_PATH:
-            raise SubmissionError(f"{show(name[:80] + '...')} is nested too deep or named too long "
-                                  f"(at most {MAX_DEPTH} folders and {MAX_PATH} bytes): hand in "
-                                  "a flatter folder.")
+            raise _too_deep(name)
+        _check_not_native(name, data)
     problems = []
     for req in required:
         if req in files:
@@ -308,12 +334,23 @@ def prepare_submission(src: Path, required: Sequence[str], dest: Path, *,
     return dest
 
 
-def content_hash(folder: Path) -> str:
-    """sha256 over the sorted relative paths and contents of the regular files under `folder`."""
-    folder = Path(folder)
-    paths = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+def content_hash(folder: Path, max_files: int = 100_000) -> str:
+    """sha256 over the sorted relative paths and contents of the regular files under `folder`
+    (walked with a list: a folder of any depth a student hands in is hashed, never a crash)."""
+    found: list[tuple[bytes, str]] = []
+    todo = [(os.fspath(folder), b"")]
+    while todo and len(found) <= max_files:
+        path, rel = todo.pop()
+        with os.scandir(path) as it:
+            for entry in it:
+                name = rel + os.fsencode(entry.name)
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append((entry.path, name + b"/"))
+                elif entry.is_file(follow_symlinks=False):
+                    found.append((name, entry.path))
     h = hashlib.sha256()
-    for rel, path in sorted((os.fsencode(p.relative_to(folder).as_posix()), p) for p in paths):
-        data = path.read_bytes()
+    for rel, path in sorted(found):
+        with open(path, "rb") as f:
+            data = f.read()
         h.update(len(rel).to_bytes(8, "big") + rel + len(data).to_bytes(8, "big") + data)
     return h.hexdigest()

@@ -28,6 +28,7 @@ from grader.judge.expect_celery import (  # noqa: F401
     expect_survives_worker_loss, task_step,
 )
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
+from grader.checks import workitems
 from grader.judge.plugin import record_evidence  # noqa: F401
 from grader.requirements import requirement  # noqa: F401
 from grader.judge.expect_locks import (  # noqa: F401
@@ -98,6 +99,10 @@ def check_report(reply: Reply, name: str) -> dict:
     naming the evidence); without it, it is the platform's failure (never the student's)."""
     report = reply.checks.get(name)
     if report is None:
+        if reply.status == "ok":  # the agent reports every check it started: only the student's
+            raise Failed(f"The grader's {name} check left no report: your code took it apart "  # code
+                         "(it runs in your program's process), so this check earns no points.",
+                         check=name, tampering=tampering_evidence(reply))
         raise SandboxFault(f"the {name} check did not report")
     if not report.get("intact", True):
         evidence = tampering_evidence(reply, report)
@@ -171,35 +176,38 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
                **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
 
-def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "") -> None:
+def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "",
+                    items: list[str] | None = None) -> None:
     """Raise `Failed` unless CPU-bound work was really shared by several processes.
 
     Judged from the kernel's accounting, never from the student's clocks: *work / span* (CPU
     time in all over the most any single process used) is about the number of processes that
     truly worked in parallel. It stays near 1 for sequential code and for GIL-bound threads,
     however the wall clock looks, and near `workers` for real process parallelism even on a
-    loaded machine. Where the probe handed out work items (`grader.checks.workitems.Item(fn)`),
-    only CPU spent *in
-    items* counts (per process, never more than the kernel counted for it), and items of
-    `workers` different processes must have run at the same moment: helpers that burn CPU
-    without doing the work, or processes that take turns, do not pass for parallel work. The
-    bar scales with the cores the sandbox has. Run the request with `exclusive_cores=workers`
-    (MPI: `ranks`) so no other submission shares its cores."""
+    loaded machine. Where the probe handed out work items (`grader.checks.workitems.Item`; pass
+    `items`, the digests of the items handed out, `workitems.digest(args)`), only CPU spent *in
+    those items* counts (each item once, per process never more than the kernel counted for
+    it), an item run more than once is work done twice, and items of different processes must
+    have run at the same moment: helpers that burn CPU, forged items and processes that take
+    turns do not pass for parallel work. The bar scales with the cores the sandbox has. Run the
+    request with `exclusive_cores=workers` (MPI: `ranks`) so no other submission shares its
+    cores."""
     n = max(1, min(workers, int(cores)))
     need = 1 + 0.5 * (n - 1)
-    items = reply.raw.get("work_items") or {}
-    if items:
-        work, span = float(items.get("work", 0.0)), float(items.get("span", 0.0))
+    got = workitems.credit(reply.raw.get("work_items") or {}, items) if items is not None else None
+    if got is not None:
+        work, span, overlap = float(got["work"]), float(got["span"]), int(got["overlap"])
     else:
-        work, span = reply.cpu, float(reply.raw.get("span", 0.0))
+        work, span, overlap = reply.cpu, float(reply.raw.get("span", 0.0)), n
     ratio = work / span if span > 0 else 1.0
-    overlap = int(items.get("overlap", 0)) if items else n
     evidence = {"work": round(work, 3), "span": round(span, 3), "work_over_span": round(ratio, 2),
-                "wall": round(reply.wall, 3)}
-    if items:
-        evidence.update(items=items.get("items"), processes=items.get("processes"), overlap=overlap)
+                "wall": round(reply.wall, 3), **({"items": got} if got is not None else {})}
+    if got is not None and got["twice"]:
+        raise Failed(f"{what} ran {got['twice']} of the {len(items)} work items more than once: "
+                     "each item must be computed by exactly one worker." + (f" {hint}" if hint else ""),
+                     **evidence)
     if n > 1 and ratio < need:
-        whose = "in the work items" if items else "in all"
+        whose = "in the work items" if got is not None else "in all"
         raise Failed(
             f"{what} did not run in parallel: {work:.2f} CPU-seconds {whose}, of which one process "
             f"alone did {span:.2f} (work/span {ratio:.2f}, at least {need:.1f} expected with "
@@ -208,32 +216,10 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
             + (f" {hint}" if hint else ""), **evidence)
     if n > 1 and overlap < min(n, 2):
         raise Failed(
-            f"{what} shared the work among {items.get('processes')} processes, but their work "
-            f"items never ran at the same moment (at most {overlap} at once): the processes took "
+            f"{what} shared the work among {got['processes']} processes, but their work items "
+            f"never ran at the same moment (at most {overlap} at once): the processes took "
             "turns. Hand all the items to the pool before waiting for any result."
             + (f" {hint}" if hint else ""), **evidence)
-
-
-def expect_own_share(parallel: Reply, single: Reply, what: str, workers: int,
-                     hint: str = "") -> None:
-    """Raise `Failed` when the busiest process of the `parallel` run used about as much CPU as
-    the whole job took in `single` (the same calls on one process): the work was repeated by
-    every process instead of shared. `expect_parallel` cannot see this (repeated work keeps
-    every process busy). Both figures are the kernel's accounting of the process trees; the bar
-    is halfway between a fair share (1 / workers of the job) and all of it. Meant for work whose
-    CPU time does not grow when processes run side by side (pure Python); memory-bound work on
-    two hardware threads of one core does, and is measured one process at a time instead (see
-    mpi_pi's share test)."""
-    span, whole = float(parallel.raw.get("span", 0.0)), single.cpu
-    bar = (1 + 1 / max(1, workers)) / 2
-    if whole > 0 and span > bar * whole:
-        raise Failed(
-            f"{what}: the busiest of the {workers} processes used {span:.2f} CPU-seconds "
-            f"computing, {span / whole:.0%} of what the same calls took on one process "
-            f"({whole:.2f}): each process did (nearly) all of the work instead of its share (at "
-            f"most {bar:.0%} expected). Split the work so that every process computes only its "
-            "own part." + (f" {hint}" if hint else ""), span=round(span, 3),
-            single_cpu=round(whole, 3), share=round(span / whole, 3))
 
 
 def expect_kept_busy(moments: list[dict], n: int, limit: int, what: str, hint: str = "") -> None:

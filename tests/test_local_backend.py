@@ -131,12 +131,21 @@ def test_multiprocessing_helpers_are_not_the_students_leftovers(session):
         assert "leftover_processes" not in reply, reply["leftover_processes"]
 
 
-def test_helper_pids_reported_by_the_agent_are_left_out():
-    from grader.agent.supervisor import _students_leftovers
+def test_helpers_are_known_by_name_and_parent_not_by_what_the_agent_says(monkeypatch):
+    """A helper is one by its command line and its parent; a process a fork server started has
+    the server's command line but the server as its parent: the student's."""
+    from grader.agent import supervisor
 
-    left = {11: "<a child process that exited but was never joined>", 12: "python3 child.py",
-            13: "python3 -c from multiprocessing.resource_tracker import main;main(5)"}
-    assert _students_leftovers(left, [{"platform_helpers": [11]}]) == ["python3 child.py"]
+    server = "python3 -c from multiprocessing.forkserver import main; main(5)"
+    table = {11: (1, "python3 -c from multiprocessing.resource_tracker import main;main(5)"),
+             12: (1, server), 13: (12, server), 14: (1, "python3 child.py")}
+    monkeypatch.setattr(supervisor, "_ppid", lambda pid: table[pid][0])
+    monkeypatch.setattr(supervisor, "_cmdline", lambda pid: table.get(pid, (0, "init"))[1])
+    monkeypatch.setattr(supervisor, "descendants", lambda root: dict.fromkeys(table, (0.0, 0.0)))
+    helpers = supervisor.Helpers()
+    helpers.note([11, 12, 13])
+    table[11] = (1, "<a child process that exited but was never joined>")  # caught exiting
+    assert helpers.leftovers(1) == [server, "python3 child.py"]
 
 
 def test_stray_threads_are_reported(session):

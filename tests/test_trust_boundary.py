@@ -44,8 +44,21 @@ os.chdir({work!r}); sys.path.insert(0, {work!r})
 if __name__ == "__main__":
     from grader.agent import audit
     seen = []
-    audit.install(audit.Policy({work!r}, {run!r}, report=seen.append))
+    from grader.checks import codeclass
+    probe_code = compile("async def probe_step():\\n    return 1\\n\\ndef probe_fn():\\n    return 2\\n",
+                         codeclass.PROBE_FILE, "exec")  # a hidden test's probe: trusted, like the agent does
+    codeclass.trust(probe_code)
+    probe = {{}}
+    exec(probe_code, probe)
+    from grader.checks import locks, lockset, schedule, tracing
+    locks.install({work!r}); lockset.patch_threads(); schedule.patch_threading()
+    tracing.install_baseline()  # the wrappers every request has, as the agent installs them
+    policy = audit.Policy({work!r}, {run!r}, report=seen.append, allowed_hooks=[tracing.hook()])
+    from grader.agent.agent import _hide_grader
+    _hide_grader()
+    audit.install(policy)
     import student
+    student.PROBE_FN, student.PROBE_STEP = probe["probe_fn"], probe["probe_step"]
     out = {{}}
     for name in {names!r}:
         try:
@@ -142,6 +155,17 @@ def spawn_pool():
         return list(pool.map(sq, range(3)))
 
 
+def by_reference():  # the checks' wrappers pickle as the library functions they stand in for
+    import sys
+    for fn in (time.sleep, sys.gettrace, threading.gettrace, threading.Thread.start,
+               threading.Thread.join):
+        assert pickle.loads(pickle.dumps(fn)) is fn, fn
+    p = mp.get_context("spawn").Process(target=time.sleep, args=(0.01,))
+    p.start()
+    p.join()
+    return p.exitcode
+
+
 def process_queue():
     q = mp.Queue()
     p = mp.Process(target=q.put, args=(5,))
@@ -175,6 +199,17 @@ def files_and_sync():
     return open("data.txt").read() + str(q.get())
 
 
+def probe_metadata():
+    return inspect.iscoroutinefunction(PROBE_FN) is False and inspect.iscoroutinefunction(PROBE_STEP)
+
+
+def stacks_printed():
+    buf = io.StringIO()
+    traceback.print_stack(file=buf)
+    summary = traceback.extract_stack()
+    return "stacks_printed" in buf.getvalue() and len(summary) > 2
+
+
 def signal_handler():
     got = []
     signal.signal(signal.SIGUSR2, lambda s, frame: got.append(frame))
@@ -183,8 +218,8 @@ def signal_handler():
     return got == [None]  # handlers get no frame
 """
 HONEST_NAMES = ["logging_", "tracebacks", "thread_exception", "shared_ctypes", "fork_pool",
-                "spawn_pool", "process_queue", "asyncio_debug", "odds_and_ends", "files_and_sync",
-                "signal_handler"]
+                "spawn_pool", "by_reference", "process_queue", "asyncio_debug", "odds_and_ends", "files_and_sync",
+                "probe_metadata", "stacks_printed", "signal_handler"]
 
 
 def test_honest_code_runs_untouched_under_the_audit_hook(tmp_path):
@@ -315,12 +350,54 @@ def spoofed_compile():
 def spoofed_code():
     code = compile("x = 1", "<x>", "exec")
     return code.replace(co_filename="<grader probe>")
+
+
+def frames_by_library_iteration():
+    import heapq, traceback
+    return heapq.nsmallest(1, traceback.walk_stack(None), key=lambda item: item[1])
+
+
+def locals_by_summary():
+    import traceback
+    return traceback.StackSummary.extract(traceback.walk_stack(None), capture_locals=True)
+
+
+def probe_code():
+    return PROBE_FN.__code__
+
+
+def probe_coroutine_code():
+    coro = PROBE_STEP()
+    try:
+        return coro.cr_code
+    finally:
+        coro.close()
+
+
+def probe_disassembly():
+    import dis
+    return dis.Bytecode(PROBE_FN).dis()
+
+
+def environment():
+    import os
+    os.environ["LD_PRELOAD"] = ""
+
+
+def native_module():
+    import importlib.machinery, shutil, socket, sys
+    library = socket._socket.__file__  # any extension module: a copy of the standard library's
+    shutil.copy(library, "_socket" + importlib.machinery.EXTENSION_SUFFIXES[0])
+    sys.modules.pop("_socket")
+    import _socket  # noqa: F401 - now from the work folder
 """
 ROUTE_NAMES = ["getframe", "current_frames", "inspect_frame", "inspect_stack", "walk_stack",
                "logging_frame", "tb_frame", "gen_frame", "coro_frame", "settrace", "setprofile",
                "gc_objects", "gc_referrers", "ctypes_call", "ctypes_memory", "proc_mem",
                "proc_fd", "out_folder", "out_folder_by_library", "spawn", "system",
-               "import_grader", "spoofed_compile", "spoofed_code"]
+               "import_grader", "spoofed_compile", "spoofed_code", "frames_by_library_iteration",
+               "locals_by_summary", "probe_code", "probe_coroutine_code", "probe_disassembly",
+               "native_module", "environment"]
 
 
 def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):
@@ -347,10 +424,7 @@ def _raw(board) -> socket.socket:
 
 def _link(board) -> channel.Link:
     """The board's one link, once its reader has seen the end of the line."""
-    deadline = time.monotonic() + 5
-    while not board.links and time.monotonic() < deadline:
-        time.sleep(0.01)
-    board.links[0].thread.join(5)
+    board.settle()
     return board.links[0]
 
 
@@ -473,18 +547,29 @@ def test_stack_dumps_are_parsed_fast_and_only_the_submissions_files_are_the_stud
     assert all(f["code"] == "" for f in frames if not f["student"])
 
 
-def test_work_items_credit_only_processes_that_ran_items(tmp_path):
-    lines = [{"pid": 10, "start": 0.0, "end": 1.0, "cpu": 1.0},
-             {"pid": 10, "start": 1.0, "end": 2.0, "cpu": 1.0},
-             {"pid": 99, "start": 0.0, "end": 2.0, "cpu": 2.0},  # never seen by the kernel
-             "junk", {"pid": "11", "start": 0, "end": 1, "cpu": 1}]
-    (tmp_path / "items-10.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    got = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5, 12: 5.0})  # 12: a helper burning CPU
-    assert got == {"items": 2, "work": 2.0, "span": 2.0, "processes": 1, "overlap": 1}
-    (tmp_path / "items-11.jsonl").write_text(json.dumps({"pid": 11, "start": 0.5, "end": 0.9,
-                                                         "cpu": 3.0}) + "\n")
-    got = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5})
-    assert got["processes"] == 2 and got["overlap"] == 2 and got["work"] == pytest.approx(2.55)
+def test_work_items_credit_each_handed_out_item_once(tmp_path):
+    """Only items the probe handed out count, each once, in processes the kernel saw, capped by
+    the kernel's CPU count; a helper's own item is foreign, an item run twice is work done
+    twice; items of two processes at the same moment overlap."""
+    a, b, c = (workitems.digest((range(n),)) for n in (1, 2, 3))
+    rec = lambda pid, start, end, cpu, arg: json.dumps(  # noqa: E731
+        {"pid": pid, "start": start, "end": end, "cpu": cpu, "arg": arg})
+    (tmp_path / "items-10.jsonl").write_text("\n".join([
+        rec(10, 0.0, 1.0, 1.0, a), rec(10, 1.0, 2.0, 1.0, b),
+        rec(99, 0.0, 2.0, 2.0, a),  # a process the kernel never saw: dropped
+        "junk", json.dumps({"pid": "11", "start": 0, "end": 1, "cpu": 1, "arg": a})]) + "\n")
+    (tmp_path / "items-11.jsonl").write_text("\n".join([
+        rec(11, 0.5, 0.9, 3.0, c),  # more CPU than the kernel counted: capped
+        rec(11, 1.5, 2.5, 1.0, "f" * 16),  # a helper's own item: foreign
+        rec(11, 2.0, 3.0, 1.0, a)]) + "\n")  # item a again: work done twice
+    items = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5, 12: 5.0})  # 12: burns CPU, no item
+    assert sorted(r[0] for r in items["records"]) == [10, 10, 11, 11, 11]
+    got = workitems.credit(items, [a, b, c])
+    assert (got["items"], got["processes"], got["overlap"]) == (3, 2, 2)
+    assert (got["twice"], got["foreign"], got["missing"]) == (1, 1, 0)
+    assert got["work"] == pytest.approx(2.55) and got["span"] == pytest.approx(2.0)
+    alone = workitems.credit(items, [a, b])
+    assert (alone["processes"], alone["overlap"], alone["foreign"]) == (1, 1, 2)
 
 
 def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
@@ -527,6 +612,11 @@ def test_scoring_is_closed():
 
 
 # ---------------------------------------------------------------- suspicion
+
+def test_the_static_scan_flags_common_honest_idioms_not():
+    source = "import importlib, sys\nthis = sys.modules[__name__]\nmath = importlib.import_module('math')\n"
+    assert suspicion.scan_source(source, "solution.py") == []
+
 
 def test_the_static_scan_flags_no_honest_submission():
     folders = {p.parent for p in (ROOT / "solutions").rglob("solution.py")}
@@ -637,3 +727,34 @@ def test_checked_and_plain_requests_look_alike_to_the_students_code(tmp_path):
             seen.append(codec.decode(reply["value"]))
     assert seen[0] == seen[1] == seen[2], seen
     assert seen[0][:5] == ["_thread", "lock", "<unlocked _thread.lock object", True, True]
+
+
+BENT = """
+import builtins, time
+
+_real = time.perf_counter
+time.perf_counter = lambda: _real() / 100  # a clock a hundred times slow
+builtins.divmod = lambda a, b: (0, 0)
+
+
+def nothing():
+    return None
+"""
+
+
+def test_the_probe_keeps_the_clock_and_builtins_the_students_code_bent(tmp_path):
+    (tmp_path / "solution.py").write_text(textwrap.dedent(BENT))
+    probe = textwrap.dedent("""
+        def _measure(mod):
+            import time
+            t0 = time.perf_counter()
+            time.sleep(0.2)
+            return [round(time.perf_counter() - t0, 1), list(divmod(7, 2))]
+    """)
+    with LocalBackend().open(tmp_path, Limits()) as session:
+        reply = session.call({"kind": "run", "module": "solution",
+                              "probe": {"source": probe, "name": "_measure"},
+                              "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
+    assert reply["status"] == "ok", reply
+    assert codec.decode(reply["value"]) == [0.2, [3, 1]]
+    assert reply["call_wall"] >= 0.2  # measured by the supervisor

@@ -23,7 +23,7 @@ import time
 
 from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
-from grader.checks import codeclass, findings, locks, lockset
+from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
@@ -80,13 +80,33 @@ def _rank(request: dict) -> int:
     return mpi_setup.init(request.get("mpi", {}))
 
 
-def _target(request: dict, module):
+def _probe_builtins() -> dict:
+    """The built-ins the hidden test's probe runs with, taken before the student's module is
+    imported: the student's code may rebind `len` or `time.perf_counter` for everyone, but not
+    for the probe. Its `import time` gets a private copy of the time module as it was then (the
+    checks' own patches included: a scheduled `sleep` stays scheduled)."""
+    import builtins
+    import types
+
+    frozen_time = types.ModuleType("time", time.__doc__)
+    frozen_time.__dict__.update(vars(time))
+    real_import = builtins.__import__
+
+    def probe_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "time" and level == 0:
+            return frozen_time
+        return real_import(name, globals, locals, fromlist, level)
+
+    return {**vars(builtins), "__import__": probe_import}
+
+
+def _target(request: dict, module, probe_builtins: dict):
     if request["kind"] == "call":
         fn = getattr(module, request["function"], None)
         if fn is None:
             raise _Missing(request["function"], module.__name__)
         return fn, False
-    namespace: dict = {"__name__": "grader_probe"}
+    namespace: dict = {"__name__": "grader_probe", "__builtins__": probe_builtins}
     code = compile(request["probe"]["source"], PROBE_FILE, "exec")
     codeclass.trust(code)  # the hidden test's code: the grader's, whatever it calls
     exec(code, namespace)
@@ -110,17 +130,21 @@ def _stop(check, stop, changed: list[str]) -> dict:
     return report
 
 
-def _platform_helpers() -> list[int]:
-    """Pids of multiprocessing's own helper processes (resource tracker, fork server): they exit
-    once this process has, so the supervisor must not count them as the student's leftovers."""
-    found = []
-    tracker = sys.modules.get("multiprocessing.resource_tracker")
-    forkserver = sys.modules.get("multiprocessing.forkserver")
-    if tracker is not None:
-        found.append(getattr(getattr(tracker, "_resource_tracker", None), "_pid", None))
-    if forkserver is not None:
-        found.append(getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None))
-    return [pid for pid in found if isinstance(pid, int)]
+def _threads_left() -> list[dict]:
+    """The threads still alive besides the main one, read from their plain data only: a Thread
+    subclass's `name`, `daemon` or `is_alive` is the student's code, and none of it may run
+    once the call is over."""
+    left = []
+    for t in list(threading._active.values()) + list(threading._limbo.values()):
+        if t is threading.main_thread():
+            continue
+        state = vars(t)
+        if state.get("_is_stopped") is True:
+            continue
+        name = state.get("_name")
+        left.append({"name": name[:100] if type(name) is str else "?",
+                     "daemon": state.get("_daemonic") is True})
+    return left[:20]
 
 
 def _undumpable() -> None:
@@ -144,7 +168,6 @@ def _hide_grader() -> dict:
 
 def _tracer_hooks() -> list:
     """The trace functions our checks installed (threading re-installs them in new threads)."""
-    from grader.checks import tracing
     return [tracing.hook()] if tracing.hook() is not None else []
 
 
@@ -166,6 +189,8 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     result: dict = {"rank": rank}
     locks.install(workdir)  # in every request: checked and plain runs look alike
     lockset.patch_threads()
+    schedule.patch_threading()
+    tracing.install_baseline()
     checks = start_checks(request.get("checks") or {}, workdir)
     if request.get("start_method"):
         import multiprocessing
@@ -174,9 +199,11 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     sys.path.append(workdir)
     shm_before = _shared_memory()
     policy = audit.Policy(workdir, rundir, report=_tampering, allowed_hooks=_tracer_hooks())
-    stops = [(check, type(check).stop) for check in checks]  # the methods as they are now
+    # each check's name and stop() as they are now: the student's code may rename or rebind them
+    stops = [(check.name, check, type(check).stop) for check in checks]
     snapshot = integrity.Snapshot(checks)
-    hidden = _hide_grader()
+    probe_builtins = _probe_builtins()
+    _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
     audit.install(policy)
     try:
         try:
@@ -186,7 +213,8 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             return result
         lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
-            fn, is_probe = _target(request, module)
+            fn, is_probe = _target(request, module, probe_builtins)
+            request.pop("probe", None)  # compiled: the hidden test's source is needed no more
             args = codec.decode(request.get("args", []))
             kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))
             line.called()  # the timeout starts now
@@ -208,20 +236,15 @@ def run(request: dict, line: channel.AgentLine) -> dict:
                                                          "frames": []})
         return result
     finally:
-        changed = snapshot.changes()
-        for change in changed:
-            _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
-        result["checks"] = {check.name: _stop(check, stop, changed) for check, stop in stops}
-        sys.modules.update(hidden)
-        result["platform_helpers"] = _platform_helpers()
+        # From here on no student code runs: plain data is read, the grader's own code reports.
+        result["leftover_threads"] = _threads_left()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:
             result["leaked_shared_memory"] = leaked
-        result["leftover_threads"] = [
-            {"name": str(t.name)[:100], "daemon": bool(t.daemon)}
-            for t in threading.enumerate()
-            if t is not threading.main_thread() and t.is_alive()
-        ][:20]
+        changed = snapshot.changes()
+        for change in changed:
+            _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
+        result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
 
 
 def main() -> None:

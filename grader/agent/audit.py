@@ -13,8 +13,11 @@ hook that cannot be removed, and refuses student code the ways in:
 * foreign calls through ctypes (loading a library, calling a C function, reading memory);
 * the grader's files: the run folder outside the work folder (output folder, tool logs, the
   agents' socket) and `/proc/<pid>/{mem,environ,fd,...}`, whatever library opens them for it;
-* importing the grader's modules (the live ones are hidden from `sys.modules` anyway);
+* importing the grader's modules (the live ones are hidden from `sys.modules` anyway), and
+  loading an extension module (native code) from anywhere but the installed libraries;
 * compiling code under the name of a grader or library file (the checks trust those names);
+* changing the environment the grader's tools rely on (LD_PRELOAD, OCLGRIND_*, OCL_ICD_*...):
+  a child started without it would run unwatched;
 * starting other programs (subprocess, os.system, os.exec*, os.posix_spawn): they would run
   without this hook (libraries the exercises use, multiprocessing, pp, Celery, still may).
 
@@ -29,6 +32,7 @@ boundary; this makes tampering with the in-process checks fail loudly and leave 
 from __future__ import annotations
 
 import _thread
+import importlib.machinery
 import os
 import re
 import sys
@@ -60,14 +64,18 @@ def _stdlib_files(*names: str) -> frozenset:
 _FRAME_GIVERS = {"currentframe", "stack", "trace", "getouterframes", "getinnerframes",
                  "walk_stack", "walk_tb", "_walk_tb_with_full_positions", "_task_get_stack",
                  "<lambda>"}  # logging.currentframe is a lambda
+_GENERATOR_GIVERS = {"walk_stack", "walk_tb", "_walk_tb_with_full_positions"}
+_FRAME_SINKS = {"_extract_from_extended_frame_gen"}  # turns frames into summaries, keeps none
 _GIVER_FILES = _stdlib_files("inspect", "traceback", "logging", "asyncio.base_tasks")
-_READER_FILES = _stdlib_files("dis", "inspect")  # they read a function's code for their caller
+_READER_FILES = _stdlib_files("dis")  # disassembles a function's code for its caller
+_CODE_ATTRS = frozenset({"__code__", "gi_code", "cr_code", "ag_code"})
 _SPAWNER_FILES = _stdlib_files("subprocess", "os", "pty", "shutil", "asyncio.subprocess",
                                "asyncio.base_subprocess", "asyncio.unix_events")
 _CTYPES_FILES = _stdlib_files("ctypes", "ctypes._endian", "ctypes.util")
 _IMPORT_FILES = _stdlib_files("importlib", "importlib._bootstrap", "importlib._bootstrap_external",
                               "importlib.util", "pkgutil")
 _TWO_PATHS = frozenset({"os.rename", "os.link", "os.symlink", "shutil.copyfile"})
+_NATIVE = tuple(importlib.machinery.EXTENSION_SUFFIXES) + (".so",)
 _SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn",
                            "os.spawn", "os.startfile", "pty.spawn"})
 _CTYPES_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
@@ -139,16 +147,43 @@ def _deny(what: str, frame, event: str, detail: str = "") -> None:
     raise PermissionError(f"{what} {DENIED}")
 
 
+def _frame_taker(caller):
+    """(kind, frame) of who takes a frame. Library functions that hand frames to their caller
+    (inspect.currentframe, logging.currentframe...) act for that caller. The generators that do
+    (traceback.walk_stack, walk_tb) act for whoever iterates them: traceback's own summary
+    (without captured locals) keeps the frames to itself; any other library iterating one for
+    the student -- heapq, a capture_locals summary -- hands the frames on, so the student
+    further out decides."""
+    frame, generator = caller, False
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename in _GIVER_FILES and code.co_name in _FRAME_GIVERS:
+            generator = generator or code.co_name in _GENERATOR_GIVERS
+            frame = frame.f_back
+            continue
+        break
+    if frame is None:
+        return None, None
+    k = codeclass.kind(frame.f_code)
+    if k != LIBRARY or not generator:
+        return k, frame
+    code = frame.f_code
+    if code.co_filename in _GIVER_FILES and code.co_name in _FRAME_SINKS \
+            and not frame.f_locals.get("capture_locals"):
+        return LIBRARY, frame
+    return _decider(frame, True)
+
+
 def _check(event: str, args: tuple, caller) -> None:
     if event == "object.__getattr__" or event in ("sys._getframe", "sys._current_frames"):
-        if event == "object.__getattr__" and args[1] == "__code__":
+        if event == "object.__getattr__" and args[1] in _CODE_ATTRS:
             k, frame = _decider(caller, False, _READER_FILES)
             if k == STUDENT:
-                target = getattr(args[0], "__code__", None)  # nested event: we are busy
+                target = getattr(args[0], args[1], None)  # nested event: we are busy
                 if target is not None and codeclass.kind(target) in (PROBE, GRADER):
                     _deny("reading the code of the grader's functions", frame, event)
             return
-        k, frame = _decider(caller, False, _GIVER_FILES, _FRAME_GIVERS)
+        k, frame = _frame_taker(caller)
         if k == STUDENT:
             what = (f"reading .{args[1]} (a frame)" if event == "object.__getattr__"
                     else f"{event}()")
@@ -189,6 +224,11 @@ def _check(event: str, args: tuple, caller) -> None:
         return
     if event == "import":
         name = args[0] if args else ""
+        origin = args[1] if len(args) > 1 else None  # set when an extension module is loaded
+        if isinstance(origin, str) and origin.endswith(_NATIVE) \
+                and codeclass.kind_of_file(os.path.realpath(origin)) == STUDENT:
+            k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
+            _deny(f"loading native code ({os.path.basename(origin)})", frame, event, origin)
         if isinstance(name, str) and (name == "grader" or name.startswith("grader.")):
             k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
             if k == STUDENT:
@@ -201,17 +241,30 @@ def _check(event: str, args: tuple, caller) -> None:
             if k == STUDENT:
                 _deny(f"compiling code under the name {filename!r}", frame, event, str(filename))
         return
+    if event in ("os.putenv", "os.unsetenv"):
+        key = args[0] if args else b""
+        key = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        if key.startswith(_GUARDED_ENV):
+            k, frame = _decider(caller, True)  # os.environ acts for whoever changes it
+            if k == STUDENT:
+                _deny(f"changing the environment variable {key}", frame, event, key)
+        return
     if event == "marshal.loads":
         k, frame = _decider(caller, False)
         if k == STUDENT:
             _deny("marshal.loads() (code objects from bytes)", frame, event)
 
 
+# What the grader's tools and the agent's children rely on: a child started without them would
+# run unwatched (Oclgrind's preload, the MPI shim, the OpenCL loader's configuration).
+_GUARDED_ENV = ("LD_PRELOAD", "LD_LIBRARY_PATH", "OCLGRIND", "OCL_ICD", "OPENCL_VENDOR_PATH",
+                "PGRADER", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "MPIR_CVAR", "HYDRA")
 _WATCHED = frozenset({"object.__getattr__", "sys._getframe", "sys._current_frames", "sys.settrace",
                       "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                      "import", "compile", "code.__new__", "marshal.loads"}
+                      "import", "compile", "code.__new__", "marshal.loads", "os.putenv",
+                      "os.unsetenv"}
                      | _CTYPES_EVENTS | _PATH_EVENTS | _SPAWN_EVENTS)
-_WATCHED_ATTRS = FRAME_ATTRS | {"__code__"}
+_WATCHED_ATTRS = FRAME_ATTRS | _CODE_ATTRS
 
 
 def _hook(event, args):

@@ -30,6 +30,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 CALLED, RESULT, REQUEST = b"C", b"R", b"Q"
 
@@ -86,7 +87,10 @@ def _recv_exact(conn: socket.socket, n: int, first: bool = False) -> bytes:
 # ---------------------------------------------------------------- agent side
 
 class AgentLine:
-    """An agent's end: the request it was given, and a way to send signed frames back."""
+    """An agent's end: the request it was given, and a way to send signed frames back. Slots
+    only: no method of it can be shadowed on the object."""
+
+    __slots__ = ("_conn", "_key", "request", "_lock", "_sendall", "_shutdown")
 
     def __init__(self, conn: socket.socket, key: bytes, request: dict):
         self._conn, self._key, self.request = conn, key, request
@@ -142,6 +146,7 @@ class Link:
         self.conn, self.pid = conn, pid
         self.key = os.urandom(32)
         self.called = False
+        self.called_at = self.result_at = 0.0  # on the supervisor's clock: the call's own wall time
         self.result: bytes | None = None
         self.problem = ""  # why the line cannot be believed (the student's doing)
         self.thread = threading.Thread(target=self._read, daemon=True, name=f"link-{pid}")
@@ -172,9 +177,9 @@ class Link:
                 if not _compare(mac, _mac(self.key, kind, payload)):
                     raise ChannelError("a frame the agent did not sign")
                 if kind == CALLED:
-                    self.called = True
+                    self.called, self.called_at = True, time.monotonic()
                 else:
-                    self.result = payload
+                    self.result, self.result_at = payload, time.monotonic()
         except EOFError:
             self.problem = self.problem or "its report was cut off in the middle of a frame"
         except ChannelError as exc:
@@ -227,12 +232,12 @@ class Switchboard:
             pending.append(Link(conn, pid))
         self._accepted = pending
         if not self._stop:
+            self.links = pending  # before any agent can get its request, finish and be read
             for link in pending:  # all connected: only now may anyone run student code
                 try:
                     link.start(self.request)
                 except OSError as exc:
                     link.problem = f"the request could not be handed over ({exc})"
-            self.links = pending
         self._close_listener()
 
     def _close_listener(self) -> None:
@@ -248,6 +253,15 @@ class Switchboard:
 
     def calls_started(self) -> int:
         return sum(link.called for link in self.links)
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every link has been handed out and has read its agent's last bytes (the
+        agents are gone by now: one that never connected will not)."""
+        self._close_listener()  # wakes a switchboard still waiting for an agent that died
+        self._thread.join(timeout)
+        for link in self.links:
+            if link.thread.ident:  # started (a link whose hand-out failed never is)
+                link.thread.join(timeout)
 
     def close(self) -> None:
         self._stop = True

@@ -15,6 +15,7 @@ import _thread
 import builtins
 import json
 import json.encoder
+import os
 import sys
 import threading
 
@@ -25,6 +26,11 @@ _THREADING = ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Ev
               "_profile_hook", "_active", "current_thread", "enumerate", "main_thread")
 _THREAD_CLASS = ("start", "join", "run", "_bootstrap", "_bootstrap_inner")
 _THREAD_MODULE = ("allocate_lock", "start_new_thread", "LockType", "RLock", "get_ident")
+# Environment the grader's tools rely on (Oclgrind's preload, the MPI shim, the OpenCL loader):
+# a child started without them would run unwatched.
+_ENVIRONMENT = ("LD_PRELOAD", "OCLGRIND_LOG", "OCLGRIND_CHECK_API", "OCLGRIND_DATA_RACES",
+                "OCLGRIND_UNINITIALIZED", "OCL_ICD_VENDORS", "OCL_ICD_FILENAMES",
+                "PGRADER_STACKS_DIR", "PYTHONPATH", "PYTHONHOME")
 
 
 def _namespace(obj, names=None) -> dict:
@@ -54,6 +60,7 @@ class Snapshot:
         self._take("json.encoder", json.encoder, None)
         self._take("json.JSONEncoder", json.JSONEncoder, None)
         self.checks = list(checks)
+        self.environment = {k: os.environ.get(k) for k in _ENVIRONMENT}
         for check in self.checks:
             cls = type(check)
             self._take(f"{cls.__module__}.{cls.__qualname__}", cls, None)
@@ -72,6 +79,8 @@ class Snapshot:
                     found.append(f"{label}.{key} {'removed' if now.get(key, _MISSING) is _MISSING else 'replaced'}")
             if names is None:
                 found += [f"{label}.{k} added" for k in vars(obj) if k not in before]
+        found += [f"os.environ[{key!r}] changed" for key, value in self.environment.items()
+                  if os.environ.get(key) != value]
         for check in self.checks:  # a method set on the object hides the class's own
             cls = type(check)
             for key in getattr(check, "__dict__", {}):

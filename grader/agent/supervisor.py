@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from grader.agent import channel, untrusted, wrappers
@@ -107,17 +108,74 @@ def _cmdline(pid: int) -> str:
 PLATFORM_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
-def _leftovers(root: int) -> dict[int, str]:
-    """Every process still alive under `root`, by pid, with its command line."""
-    return {pid: _cmdline(pid) for pid in descendants(root)}
+class Helpers:
+    """Multiprocessing's own helpers (resource tracker, fork server), which exit once the agent
+    has: a process is one if its command line says so *and* its parent is not one (the
+    student's processes that a fork server starts carry the server's command line, but the
+    server is their parent). Each new process is looked at while the run goes on, so a helper
+    caught exiting at the end (no command line left) is still known by its pid. Nothing the
+    agent says is taken into account: it runs in the student's process.
+
+    The looking is done by a thread of its own: reading a command line waits for the
+    process's memory map, which a process that keeps forking holds most of the time (a fork
+    bomb made single reads last over a second, and the supervisor's polls with them)."""
+
+    LOOKS = 50  # a forked process with its parent's command line may not have exec'd yet
+
+    def __init__(self):
+        self.seen: dict[int, bool] = {}  # pid -> is a helper
+        self.done: set[int] = set()  # decided for good (exec'd, or looked at long enough)
+        self.looks: dict[int, int] = {}
+        self._latest: list[int] = []
+        self._wake = threading.Event()
+        self._stop = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="helpers")
+        self._thread.start()
+
+    def offer(self, pids) -> None:
+        """The tree as the supervisor last saw it: looked at as soon as the thread is free."""
+        self._latest = list(pids)
+        self._wake.set()
+
+    def _watch(self) -> None:
+        while not self._stop:
+            self._wake.wait()
+            self._wake.clear()
+            if not self._stop:
+                self.note(self._latest)
+
+    def note(self, pids) -> None:
+        with self._lock:
+            for pid in pids:
+                if pid in self.done or (self._stop and threading.current_thread() is self._thread):
+                    continue
+                ppid, line = _ppid(pid), _cmdline(pid)
+                named = any(h in line for h in PLATFORM_HELPERS)
+                self.seen[pid] = named and not self.seen.get(ppid, False)
+                self.looks[pid] = looks = self.looks.get(pid, 0) + 1
+                if self.seen[pid] or line != _cmdline(ppid) or looks >= self.LOOKS:
+                    self.done.add(pid)
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+
+    def leftovers(self, root: int) -> list[str]:
+        """The command lines of the processes still alive under `root` that are the student's.
+        The tree is stopped first: a stopped process holds no lock on its memory map, so every
+        read is quick, and nothing forks or exits while we look."""
+        _signal_all(descendants(root), signal.SIGSTOP)
+        self.close()
+        tree = descendants(root)
+        _signal_all(tree, signal.SIGSTOP)  # any forked meanwhile
+        self.note(tree)
+        return [_cmdline(pid) for pid in tree if not self.seen.get(pid)]
 
 
-def _students_leftovers(left: dict[int, str], results: list[dict]) -> list[str]:
-    """The leftovers that are the student's: multiprocessing's helpers are known by name, or by
-    the pids the agents reported (a helper caught exiting has no command line left to read)."""
-    helpers = {pid for r in results for pid in r.get("platform_helpers") or [] if isinstance(pid, int)}
-    return [name for pid, name in left.items()
-            if pid not in helpers and not any(h in name for h in PLATFORM_HELPERS)]
+def _ppid(pid: int) -> int:
+    stat = _proc_stat(pid)
+    return stat[0] if stat else 0
 
 
 def _signal_all(pids, sig) -> None:
@@ -131,21 +189,23 @@ def _signal_all(pids, sig) -> None:
 def _sweep(user: dict | None) -> None:
     """With the student's own uid, SIGKILL every process of that uid at once (kill(-1)): one
     sweep outruns any fork bomb, where signalling pid by pid from a /proc scan does not. Only
-    where the student has a uid of its own (never the grader's: the local backend)."""
+    where the student has a uid of its own (never the grader's: the local backend).
+
+    No process is started for it (a bomb has taken every pid the container may have): we take
+    the student's uid as real and effective uid for the sweep, keeping root as the saved uid
+    to come back to; kill(-1) spares the caller."""
     if not user:
         return
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _become(user)
-            for _ in range(50):
-                try:
-                    os.kill(-1, signal.SIGKILL)  # every process of this uid but this one
-                except ProcessLookupError:
-                    break
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+    uid = int(user["uid"])
+    os.setresuid(uid, uid, 0)
+    try:
+        for _ in range(50):
+            try:
+                os.kill(-1, signal.SIGKILL)  # every process of this uid but ours
+            except ProcessLookupError:
+                break
+    finally:
+        os.setresuid(0, 0, 0)
 
 
 def _kill_tree(root: int, deadline: float = 3.0, user: dict | None = None) -> None:
@@ -190,8 +250,14 @@ def _rlimits(request: dict):
             pids = int(limits.get("pids", 256))
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
-        os.nice(10)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
+        os.nice(5)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
         if request.get("agent_user"):
+            # Nice alone loses to numbers: 256 bombing processes at nice 5 leave the supervisor
+            # 1/85 of the CPU. In the container the student's processes run SCHED_IDLE (they
+            # compete only with each other there, so timings are untouched) and RLIMIT_NICE 0
+            # keeps them from leaving it; the supervisor always gets the CPU when it wakes.
+            resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
             _become(request["agent_user"])  # the student cannot signal or trace us
     return apply
 
@@ -361,9 +427,11 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     timed_out = False
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     called = False
+    helpers = Helpers()
     while proc.poll() is None:
         now = time.monotonic()
         tree = descendants(me)
+        helpers.offer(tree)
         samples.append((now, sum(own + reaped for own, reaped in tree.values())))
         for pid, (own, _) in tree.items():
             own_cpu[pid] = max(own, own_cpu.get(pid, 0.0))
@@ -379,10 +447,12 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     wall = time.monotonic() - t0
     reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
                    "processes": len(own_cpu), "peak_running": peak_running, "own_cpu": own_cpu}
+    left: list[str] = []
     if timed_out:
+        helpers.close()
         reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user")))
     else:
-        left = _leftovers(me)  # anything still alive now was left behind by the student's code
+        left = helpers.leftovers(me)  # anything still alive now was left behind by the student
         _kill_tree(me, user=request.get("agent_user"))
     proc.wait()
     time.sleep(0.01)
@@ -396,10 +466,12 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
     results, tampering = _results(board)
     board.close()
-    if not timed_out:
-        reply["leftover_processes"] = _students_leftovers(left, results)[:20]
-        if not reply["leftover_processes"]:
-            del reply["leftover_processes"]
+    if not timed_out and left:
+        reply["leftover_processes"] = left[:20]
+    calls = [link.result_at - link.called_at for link in board.links
+             if link.called_at and link.result_at]
+    if calls:
+        reply["call_wall"] = max(calls)  # measured here: the student's clocks cannot bend it
     found = _read_findings(outdir)
     reply["findings"] = [f for f in found if f.get("kind") != "tampering"]
     tampering += [f for f in found if f.get("kind") == "tampering"]
@@ -415,10 +487,10 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
 def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
     """Each agent's result (a crash where its line cannot be believed), and the evidence of
     tampering the switchboard saw (the agents' audit hooks leave theirs with the findings)."""
+    board.settle()  # the agents are dead: their last bytes are on their way
     results: list[dict] = []
     tampering: list[dict] = [{"event": "channel", "what": why} for why in board.refused[:10]]
     for link in board.links:
-        link.thread.join(timeout=5)  # the agent is dead: its last bytes are on their way
         if link.problem:
             tampering.append({"event": "channel", "what": link.problem})
             results.append({"status": "crashed", "rank": None, "tampered": True,
@@ -434,11 +506,43 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
                                      max_str=channel.MAX_RESULT)
         except (ValueError, RecursionError) as exc:
             result = {"status": "crashed", "message": f"its result could not be read ({exc})"}
-        if not isinstance(result, dict) or result.get("status") not in AGENT_STATUSES + ("crashed",):
-            result = {"status": "crashed", "message": "its result is malformed"}
+        problem = _malformed(result)
+        if problem:
+            result = {"status": "crashed", "rank": None, "tampered": True,
+                      "message": f"its result is malformed ({problem}): only the student's code "
+                                 "could have changed it"}
         results.append(result)
     results.sort(key=lambda r: r["rank"] if type(r.get("rank")) is int else 1 << 30)
     return results, tampering
+
+
+# The shape of an agent's result: field -> what it must be. The agent runs in the student's
+# process, so a signed result is still checked before any field is used.
+_LIST_OF_DICTS = lambda v: type(v) is list and all(type(x) is dict for x in v)  # noqa: E731
+_SHAPE = {
+    "status": lambda v: v in AGENT_STATUSES + ("crashed",),
+    "rank": lambda v: v is None or type(v) is int,
+    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
+    and _LIST_OF_DICTS(v.get("frames", [])),
+    "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
+    "leftover_threads": lambda v: _LIST_OF_DICTS(v) and all(
+        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
+    "leaked_shared_memory": _LIST_OF_DICTS,
+    "agent_wall": lambda v: type(v) in (int, float),
+    "message": lambda v: type(v) is str,
+}
+
+
+def _malformed(result) -> str:
+    """What is wrong with a result's shape ('' if nothing)."""
+    if type(result) is not dict:
+        return "not an object"
+    if "status" not in result:
+        return "no status"
+    for key, ok in _SHAPE.items():
+        if key in result and not ok(result[key]):
+            return f"its {key} is not what the agent sends"
+    return ""
 
 
 def _runnable(pids) -> set[int]:

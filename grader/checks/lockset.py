@@ -37,6 +37,7 @@ import sys
 import threading
 
 from grader.checks import locks, subscripts, tracing
+from grader.checks.standin import stand_in
 from grader.checks.codeclass import is_student
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
@@ -235,9 +236,8 @@ def patch_threads() -> None:
 
     def patched_start(self):
         check = _CHECK
-        if check is not None:
-            self._pg_parent = check.me().serial
-            self._pg_started_at = next(_counter)
+        self._pg_parent = check.me().serial if check is not None else None
+        self._pg_started_at = next(_counter)
         return start(self)
 
     def patched_join(self, timeout=None):
@@ -247,8 +247,8 @@ def patch_threads() -> None:
         if check is not None and serial is not None and not self.is_alive():
             check.me().joined[serial] = next(_counter)
 
-    patched_start.__name__, patched_join.__name__ = "start", "join"
-    patched_start.__qualname__, patched_join.__qualname__ = "Thread.start", "Thread.join"
+    stand_in(patched_start, "threading", "Thread.start", start.__doc__)
+    stand_in(patched_join, "threading", "Thread.join", join.__doc__)
     threading.Thread.start, threading.Thread.join = patched_start, patched_join
 
 

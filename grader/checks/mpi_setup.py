@@ -28,7 +28,8 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
 
 Below Python, the ranks of a strict request run with `mpi_strict.c` preloaded (`shim_library`,
 set as LD_PRELOAD by the supervisor): it defines MPI_Send, MPI_Isend and MPI_Send_init (and
-their large-count forms) as PMPI_Ssend, PMPI_Issend and PMPI_Ssend_init, so every standard send
+their large-count forms), and the ready sends MPI_Rsend, MPI_Irsend, MPI_Rsend_init, as
+PMPI_Ssend, PMPI_Issend and PMPI_Ssend_init, so every standard (or ready) send
 of the process is synchronous whatever Python object made it -- the unbound `MPI.Comm.Send` of
 the extension type, a communicator class rebuilt from the original `__mro__` -- which Python
 subclasses alone cannot promise. The subclasses below add what C cannot: waiting without
@@ -246,8 +247,9 @@ def _strict_methods(MPI) -> dict:
 
     return {
         "_strict": True,
-        "Send": Send, "Ssend": Send, "send": send, "ssend": send,
-        "Isend": Comm.Issend, "isend": Comm.issend, "Send_init": Comm.Ssend_init,
+        "Send": Send, "Ssend": Send, "Rsend": Send, "send": send, "ssend": send,
+        "Isend": Comm.Issend, "Irsend": Comm.Issend, "isend": Comm.issend,
+        "Send_init": Comm.Ssend_init, "Rsend_init": Comm.Ssend_init,
         "Recv": Recv, "recv": recv, "Sendrecv": Sendrecv, "sendrecv": sendrecv,
     }
 

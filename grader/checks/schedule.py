@@ -39,6 +39,7 @@ import time
 
 from grader.checks import findings, locks, tracing
 from grader.checks.interleaving import Episodes
+from grader.checks.standin import stand_in
 
 _real_sleep = time.sleep
 JOIN_SCHEDULE_SECONDS = 5.0  # a started thread that reaches neither student code nor a wait
@@ -323,53 +324,66 @@ def _student_line(frame, workdir: str) -> dict | None:
 
 
 # ---------------------------------------------------------------- the waits, made scheduled
+# Installed in every request, checked or not (the agent calls `patch_threading`), so that the
+# student's code sees the same threading either way; they schedule only while a check runs.
 
-def _patch(s: _Sched) -> None:
-    def blocking_acquire(inner, blocking, timeout):
-        if not blocking:
-            return inner.acquire(False)
-        return s.wait_until(lambda: inner.acquire(False), timeout if timeout >= 0 else None,
-                            sys._getframe(2))
+_S: _Sched | None = None  # the scheduler of this request, if one runs
+_patched = False
 
-    locks.set_blocking_acquire(blocking_acquire)
-    locks.add_listener(s)  # on_released
 
-    class ScheduledRawLock:
-        """The waiter lock of `Condition.wait`, waited for the scheduled way."""
-        __slots__ = ("_inner",)
+def _blocking_acquire(inner, blocking, timeout):
+    s = _S
+    if s is None or not blocking:
+        return inner.acquire(blocking, timeout) if blocking else inner.acquire(False)
+    return s.wait_until(lambda: inner.acquire(False), timeout if timeout >= 0 else None,
+                        sys._getframe(2))
 
-        def __init__(self):
-            self._inner = _thread.allocate_lock()
 
-        def acquire(self, blocking=True, timeout=-1):
-            return blocking_acquire(self._inner, blocking, timeout)
+class ScheduledRawLock:
+    """The waiter lock of `Condition.wait`, waited for the scheduled way while a check runs."""
+    __slots__ = ("_inner",)
 
-        __enter__ = acquire
+    def __init__(self):
+        self._inner = _thread.allocate_lock()
 
-        def release(self):
-            self._inner.release()
+    def acquire(self, blocking=True, timeout=-1):
+        return _blocking_acquire(self._inner, blocking, timeout)
+
+    __enter__ = acquire
+
+    def release(self):
+        self._inner.release()
+        s = _S
+        if s is not None:
             s.event()
 
-        def __exit__(self, *exc):
-            self.release()
+    def __exit__(self, *exc):
+        self.release()
 
-        def locked(self):
-            return self._inner.locked()
+    def locked(self):
+        return self._inner.locked()
 
-        def __getattr__(self, name):  # _at_fork_reinit...
-            return getattr(self._inner, name)
+    def __getattr__(self, name):  # _at_fork_reinit...
+        return getattr(self._inner, name)
 
+
+def patch_threading() -> None:
+    """Thread start, join and end, and `time.sleep`, as the scheduler needs them (once)."""
+    global _patched
+    if _patched:
+        return
+    _patched = True
     threading._allocate_lock = ScheduledRawLock
-
     start, join, bootstrap = threading.Thread.start, threading.Thread.join, threading.Thread._bootstrap_inner
 
     def patched_start(self):
         """Start the thread and, keeping the baton, wait until it has joined the schedule (or
         ended): then its start-up, which runs unscheduled, cannot change the order."""
-        if not (s._schedulable() or _thread.get_ident() in s.serial):
+        s = _S
+        self._pg_scheduled, self._pg_joined = False, _thread.allocate_lock()
+        if s is None or not (s._schedulable() or _thread.get_ident() in s.serial):
             return start(self)
         self._pg_scheduled = True
-        self._pg_joined = _thread.allocate_lock()
         self._pg_joined.acquire()
         with s.cond:
             s.pending += 1
@@ -385,7 +399,8 @@ def _patch(s: _Sched) -> None:
             bootstrap(self)
         finally:
             self._pg_done = True  # before the thread is really gone: joiners may go on
-            if getattr(self, "_pg_scheduled", False):
+            s = _S
+            if s is not None and getattr(self, "_pg_scheduled", False):
                 me = _thread.get_ident()
                 registered = me in s.serial
                 s.forget(me, registered)
@@ -393,32 +408,43 @@ def _patch(s: _Sched) -> None:
                     _joined(self)
 
     def patched_join(self, timeout=None):
-        if not getattr(self, "_pg_scheduled", False) or self is threading.current_thread():
+        s = _S
+        if s is None or not getattr(self, "_pg_scheduled", False) \
+                or self is threading.current_thread():
             return join(self, timeout)
         if s.wait_until(lambda: getattr(self, "_pg_done", False) or not self.is_alive(), timeout,
                         sys._getframe(1)):
             join(self)  # the thread has finished its Python code: this returns at once
 
     def patched_sleep(seconds):
-        me = _thread.get_ident()
-        with s.cond:
-            if s.owner == me and len(s.order) > 1 and s.deadlock is None and not s.abandoned:
-                s._hand_on(me)
-                while s.owner not in (me, None) and not s.abandoned:
-                    s.cond.wait()
-                s.owner = None if s.abandoned else me
-                return
+        s = _S
+        if s is not None:
+            me = _thread.get_ident()
+            with s.cond:
+                if s.owner == me and len(s.order) > 1 and s.deadlock is None and not s.abandoned:
+                    s._hand_on(me)
+                    while s.owner not in (me, None) and not s.abandoned:
+                        s.cond.wait()
+                    s.owner = None if s.abandoned else me
+                    return
         _real_sleep(seconds)
 
+    for fn, real in ((patched_start, start), (patched_join, join), (patched_bootstrap, bootstrap)):
+        stand_in(fn, "threading", real.__qualname__, real.__doc__)
+    stand_in(patched_sleep, "time", "sleep", _real_sleep.__doc__)
     threading.Thread.start, threading.Thread.join = patched_start, patched_join
     threading.Thread._bootstrap_inner = patched_bootstrap
     time.sleep = patched_sleep
 
 
 def start(options: dict, workdir: str) -> _Sched:
+    global _S
     s = _Sched(int(options.get("seed", 0)), float(options.get("probability", 0.05)),
                workdir.rstrip("/") + "/")
     locks.install(workdir)
-    _patch(s)
+    patch_threading()
+    locks.set_blocking_acquire(_blocking_acquire)
+    locks.add_listener(s)  # on_released
+    _S = s
     tracing.install(workdir, s.on_opcode)
     return s

@@ -20,6 +20,7 @@ import sys
 import threading
 
 from grader.checks import codeclass
+from grader.checks.standin import stand_in
 
 _callbacks: list = []
 _events = 0
@@ -39,32 +40,37 @@ def _local(frame, event, arg):
 
 
 def _global(frame, event, arg):
-    if event == "call" and _is_student(frame.f_code):
+    if event == "call" and _callbacks and _is_student(frame.f_code):
         frame.f_trace_opcodes = True
         return _local
     return None
 
 
-def _hidden(real):
+def _hidden(real, module: str):
     """`sys.gettrace`/`threading.gettrace` as the student's code sees them: None for ours."""
     def gettrace():
         current = real()
         return None if current is _global else current
-    gettrace.__doc__ = real.__doc__
-    gettrace.__name__ = gettrace.__qualname__ = real.__name__
-    return gettrace
+    return stand_in(gettrace, module, real.__name__, real.__doc__)
 
 
-def install(workdir: str, callback) -> None:
-    """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
+def install_baseline() -> None:
+    """The tracer, installed in every request, checked or not (the agent calls this): with no
+    check subscribed it traces no opcode, but the student's code sees the same tracing state
+    whether a check runs or not."""
     global _installed
-    _callbacks.append(callback)
     if not _installed:
         _installed = True
         threading.settrace(_global)
         sys.settrace(_global)
-        sys.gettrace = _hidden(_real_gettrace)
-        threading.gettrace = _hidden(_real_thread_gettrace)
+        sys.gettrace = _hidden(_real_gettrace, "sys")
+        threading.gettrace = _hidden(_real_thread_gettrace, "threading")
+
+
+def install(workdir: str, callback) -> None:
+    """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
+    install_baseline()
+    _callbacks.append(callback)
 
 
 def hook():

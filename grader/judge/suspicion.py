@@ -7,8 +7,10 @@ dashboard, the report), never as a score by themselves:
   names, attributes, imports and strings that tampering with the in-process checks needs --
   frames and their internals (`sys._getframe`, `f_back`, `tb_frame`...), trace and profile
   hooks (`settrace`, `gettrace`...), function internals (`__globals__`, `__closure__`,
-  `__code__`), the garbage collector's object walks, `sys.modules`, ctypes, `importlib`,
-  marshal, starting other programs, the grader's own modules and files, `/proc`. Solutions to
+  `__code__`), the garbage collector's object walks, ctypes, marshal, starting other programs,
+  the grader's own modules and files, `/proc`. Idioms honest code uses too (`sys.modules`,
+  `importlib`, `__import__`) are left to the run's evidence: importing the grader is refused
+  and recorded whatever the way. Solutions to
   the exercises have no use for any of them: the reference solutions, the mutants and the
   sample class raise no flag (tests/test_suspicion.py);
 * the **run's evidence**: what the agent's audit hook refused the student's code while the
@@ -54,7 +56,6 @@ CALLS = {
     ("threading", "getprofile"): "looks for a profiler",
     ("sys", "_getframe"): "takes a frame",
     ("sys", "_current_frames"): "takes every thread's frame",
-    ("sys", "modules"): "looks into sys.modules (the loaded modules, the grader's among them)",
     ("sys", "addaudithook"): "installs an audit hook",
     ("gc", "get_objects"): "walks every object in the interpreter",
     ("gc", "get_referrers"): "finds who refers to an object",
@@ -77,14 +78,13 @@ MODULES = {
     "ctypes": "calls C code (memory, the interpreter's internals)",
     "_ctypes": "calls C code (memory, the interpreter's internals)",
     "cffi": "calls C code",
-    "importlib": "imports modules by name at run time",
     "marshal": "makes code objects from bytes",
     "builtins": "changes the built-in functions",
     "_signal": "installs signal handlers past the grader's wrapper",
     "subprocess": "starts other programs",
     "pty": "starts other programs",
 }
-NAMES = {"__import__": "imports modules by name at run time"}
+NAMES: dict[str, str] = {}  # `__import__`, `importlib`, `sys.modules`: common in honest code
 STRINGS = {
     "/proc/": "reads the kernel's view of processes (/proc)",
     "pgrader": "names the grader",
@@ -95,6 +95,8 @@ STRINGS = {
     "request.json": "looks for the grader's request",
     "_getframe": "names a frame function (getattr by name)",
     "settrace": "names a trace function (getattr by name)",
+    "gettrace": "names the function that tells whether a tracer runs (getattr by name)",
+    "getprofile": "names the function that tells whether a profiler runs (getattr by name)",
     "__globals__": "names a function's globals (getattr by name)",
     "__closure__": "names a function's closure (getattr by name)",
 }

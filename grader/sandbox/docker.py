@@ -44,6 +44,7 @@ SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL"]
 # What a call to the engine raises when it fails or cannot be reached (requests' connection
 # errors are OSErrors and are not always wrapped in DockerException).
 ENGINE_ERRORS = (docker.errors.DockerException, OSError)
+RESTART_WAIT_S = 30  # how long a killed container may take to stop (a fork bomb's whole tree)
 
 _live: set["DockerSession"] = set()
 _clients: dict[int, object] = {}  # every client that started a container here (see close_all)
@@ -209,12 +210,16 @@ class DockerSession(Session):
             filters={"container": self.container.id, "event": "oom"}))
 
     def _restart(self) -> bool:
-        """Kill and start the container again (fresh /work and /tmp); False if that failed."""
+        """Kill and start the container again (fresh /work and /tmp); False if that failed.
+
+        Docker's kill only sends the signal: starting before the container has stopped is a
+        no-op on the running one (its leftovers stay), so we wait for the stop first."""
         try:
             self.container.kill()
         except ENGINE_ERRORS:
             pass
         try:
+            self.container.wait(timeout=RESTART_WAIT_S)
             self.container.start()
             return True
         except ENGINE_ERRORS:

@@ -45,9 +45,15 @@ def mutant_max(slug: str, mutant: str) -> float:
 # The racy no_lock mutant scores exactly the max_score its mutant.toml declares (the
 # exercise's weights decide it: 5/10 with the first 7 tests, 6/10 since
 # test_parallel_count_uses_threads).
+HONEST_DIR = ATTACKS / "honest"  # correct programs an earlier defence falsely accused
 HONEST = {
+    "async_fanout": {
+        "honest_reference": (ROOT / "solutions/async_fanout/solution.py", 10.0),
+        "honest_iscoroutinefunction": (HONEST_DIR / "inspect_iscoroutinefunction/solution.py", 10.0),
+    },
     "locked_counter": {
         "honest_reference": (ROOT / "solutions/locked_counter/solution.py", 10.0),
+        "honest_common_idioms": (HONEST_DIR / "static_scan_common_idioms/solution.py", 10.0),
         "honest_no_lock": (ROOT / "solutions/locked_counter/mutants/no_lock/solution.py",
                            mutant_max("locked_counter", "no_lock")),
     },
@@ -57,6 +63,7 @@ HONEST = {
     "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
         "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
         "honest_threads": (ROOT / "solutions/pool_speedup/mutants/threads_for_cpu/solution.py", 7.0),
+        "honest_spawn_pool": (HONEST_DIR / "spawn_pool/solution.py", 10.0),
     },
     "pyopencl_vector_ops": {
         "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),
@@ -371,7 +378,13 @@ def _batch(course, slug: str, entries: list[Attack], workdir: Path, canary: Path
     for student, (src, _score) in honest.items():
         (subs / student).mkdir()
         shutil.copyfile(src, subs / student / "solution.py")
-    rows = grade_all(course, course.exercise(slug), subs, out, backend="docker", jobs=jobs,
+    exercise = course.exercise(slug)
+    if store is not None and exercise.due is not None:  # the store dates what it sees: on time
+        names = [a.student for a in entries] + list(honest)
+        on_time = exercise.due.isoformat()
+        (subs / "received.csv").write_text("student,received\n"
+                                           + "".join(f"{n},{on_time}\n" for n in names))
+    rows = grade_all(course, exercise, subs, out, backend="docker", jobs=jobs,
                      progress=progress, store=store)
     return _observe(out, rows)
 

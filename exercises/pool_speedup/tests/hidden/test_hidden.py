@@ -12,13 +12,14 @@ in the wall time whatever the load, since sleeping needs no CPU.
 
 import random
 
+from grader.checks import workitems
 from grader.testing import (
-    Failed, StudentError, Verdict, expect_equal, expect_nothing_left, expect_own_share,
-    expect_parallel, raise_for, record_evidence, requirement,
+    Failed, StudentError, Verdict, expect_equal, expect_nothing_left, expect_parallel,
+    record_evidence, requirement,
 )
 
 TIMEOUT = 10
-CPU_ITEM = 2_500_000  # sum(range(CPU_ITEM)): about 0.03 s of CPU here
+CPU_ITEM = 20_000_000  # sum(range(CPU_ITEM)): 0.1 s to 0.5 s of CPU, well above a worker's start
 SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 
@@ -67,60 +68,32 @@ def _bad_kind(mod):
     return "nothing"
 
 
-_RUNS: dict = {}  # id(student) -> (the run on 2 workers, the same work on 1 worker)
-# About 1 CPU-second in all: processes that live a few tenths of a second each are measured
-# well by the sandbox's accounting (a much shorter one can end between two of its looks).
-CPU_SIZES = [4 * CPU_ITEM] * 8
-CPU_WHAT = f"parallel_map(sum, <8 ranges of {4 * CPU_ITEM}>, 2, 'process')"
-
-
-def _cpu_runs(student):
-    """The student's CPU-bound map on 2 workers and on 1 worker, each on cores of its own; both
-    parallelism tests judge them, from the kernel's accounting."""
-    if id(student) not in _RUNS:
-        _RUNS[id(student)] = tuple(
-            student.reply(_cpu_map, CPU_SIZES, workers, timeout=TIMEOUT, exclusive_cores=2,
-                          what=f"parallel_map(sum, <8 ranges of {4 * CPU_ITEM}>, {workers}, "
-                               "'process')") for workers in (2, 1))
-    judged, single = _RUNS[id(student)]
-    for reply in (judged, single):
-        raise_for(reply)
-        expect_equal(reply.value, [sum(range(n)) for n in CPU_SIZES], reply.what)
-    return judged, single
-
-
 @requirement("cpu-shared", "cpu-overlap")
 def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
-    judged, single = _cpu_runs(student)
-    _record_timings(student, CPU_SIZES, judged.wall, single.wall)
-    expect_parallel(judged, CPU_WHAT, workers=2, cores=student.limits["cpus"],
+    sizes = [CPU_ITEM + i for i in range(8)]  # 8 different items: each must run exactly once
+    what = f"parallel_map(sum, <8 ranges of about {CPU_ITEM}>, 2, 'process')"
+    got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
+    judged = student.last
+    expect_equal(got, [sum(range(n)) for n in sizes], what)
+    _record_timings(student, sizes, judged.wall)
+    expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
+                    items=[workitems.digest((range(n),)) for n in sizes],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
                          "with `workers` processes, and hand it all the items before waiting "
                          "for any result.")
 
 
-@requirement("cpu-shared")
-def test_processes_do_not_repeat_the_work(student):
-    """kind="process": each process computes its share, not every item (CPU accounting)"""
-    judged, single = _cpu_runs(student)
-    record_evidence(single_cpu=round(single.cpu, 3), span=round(float(judged.raw.get("span", 0)),
-                    3), work=round(judged.cpu, 3))
-    expect_own_share(judged, single, CPU_WHAT, workers=2,
-                     hint="Hand each item to the pool once (pool.map(func, data)); a task that "
-                          "maps the whole list, sent to every worker, repeats all the work.")
-
-
-def _record_timings(student, sizes, wall_at_2, wall_at_1):
+def _record_timings(student, sizes, wall_at_2):
     """Wall times (the sandbox's clock) of the same work with 1 and 2 workers, the student's
     and the reference's, for the feedback's plot; they judge nothing (CPU accounting does)."""
-    points = {1: {"workers": 1, "seconds": round(wall_at_1, 3)},
-              2: {"workers": 2, "seconds": round(wall_at_2, 3)}}
+    points = {1: {"workers": 1}, 2: {"workers": 2, "seconds": round(wall_at_2, 3)}}
     try:
-        for workers in (1, 2):
-            student.run(_reference_map, sizes, workers, timeout=TIMEOUT, exclusive_cores=2,
-                        what=f"the grader's own pool with {workers} workers")
-            points[workers]["reference"] = round(student.last.wall, 3)
+        for probe, key, workers in ((_cpu_map, "seconds", 1), (_reference_map, "reference", 1),
+                                    (_reference_map, "reference", 2)):
+            student.run(probe, sizes, workers, timeout=TIMEOUT, exclusive_cores=2,
+                        what=f"parallel_map(sum, <8 ranges>, {workers}, 'process')")
+            points[workers][key] = round(student.last.wall, 3)
     except Verdict:
         return  # no plot: the judged run's verdict is what counts
     record_evidence(timings=[points[1], points[2]])

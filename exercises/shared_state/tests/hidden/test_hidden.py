@@ -23,17 +23,20 @@ LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built
 
 def _count_widened(mod, n_procs, n_incr, pause):
     """count_parallel with a pause after every read of a synchronized Value's .value
-    (inherited by the children under fork): the read-modify-write window is wide open. Every
-    write of a synchronized Value, and every Value created, is logged with the writing process
-    (a file per process: the children's memory is their own)."""
+    (inherited by the children under fork): the read-modify-write window is wide open. Returns
+    what count_parallel returned, what the shared Values it made hold at the end (the probe
+    judges the shared state itself, not a number computed beside it), which Values were made,
+    and every write of a synchronized Value with the process that wrote it (a file per process:
+    the children's memory is their own)."""
     import ctypes
     import os
     import tempfile
     import time
     from multiprocessing import sharedctypes
 
-    plain, made = sharedctypes.Synchronized.value, []
+    plain, init = sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__
     constructors = {name: getattr(sharedctypes, name) for name in ("Value", "RawValue")}
+    made, kinds = [], []
     log, caller = tempfile.mkdtemp(), os.getpid()
 
     def slow_get(self):
@@ -46,19 +49,24 @@ def _count_widened(mod, n_procs, n_incr, pause):
         with open(os.path.join(log, str(os.getpid())), "a") as f:
             f.write(f"{ctypes.addressof(self._obj)}\n")
 
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
     def counted(name):
         def make(*args, **kwargs):
-            made.append(name)
+            kinds.append(name)
             return constructors[name](*args, **kwargs)
         return make
 
     sharedctypes.Synchronized.value = property(slow_get, logged_set)
+    sharedctypes.Synchronized.__init__ = spy
     for name in constructors:
         setattr(sharedctypes, name, counted(name))
     try:
         got = mod.count_parallel(n_procs, n_incr)
     finally:
-        sharedctypes.Synchronized.value = plain
+        sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__ = plain, init
         for name, fn in constructors.items():
             setattr(sharedctypes, name, fn)
     writes = {}
@@ -67,7 +75,7 @@ def _count_widened(mod, n_procs, n_incr, pause):
             for addr in f.read().split():
                 writes.setdefault(int(name), {}).setdefault(addr, 0)
                 writes[int(name)][addr] += 1
-    return {"value": got, "made": made, "caller": caller,
+    return {"returned": got, "shared": [v.value for v in made], "made": kinds, "caller": caller,
             "writes": [[pid, addr, n] for pid, by in writes.items() for addr, n in by.items()]}
 
 
@@ -149,8 +157,13 @@ def test_count_no_lost_updates(student):
     """No update is lost when processes are slow between reading and writing the Value"""
     n_procs, n_incr = 3, 60
     what = f"count_parallel({n_procs}, {n_incr})"
-    got = student.run(_count_widened, n_procs, n_incr, 0.002, timeout=8,
-                      what=what + " with slow reads")["value"]
+    out = student.run(_count_widened, n_procs, n_incr, 0.002, timeout=8,
+                      what=what + " with slow reads")
+    got, shared = out["returned"], out["shared"]
+    if shared and type(got) is int and got not in shared:
+        raise Failed(f"{what} returned {got}, but the shared Value it counted in holds "
+                     f"{shared[-1]}: return the Value's final value, not a number worked out "
+                     f"beside it. {LOCK_HINT}", got=got, shared=shared[-1])
     if type(got) is int and got < n_procs * n_incr:
         raise Race(f"{what} returned {got}, expected {n_procs * n_incr}: "
                    f"{n_procs * n_incr - got} updates were lost when the grader made every read "
@@ -159,13 +172,12 @@ def test_count_no_lost_updates(student):
     expect_equal(got, n_procs * n_incr, what)
 
 
-@requirement("one-value")
 def test_count_uses_one_shared_value(student):
     """The n_procs processes themselves add to one shared Value"""
     n_procs, n_incr = 3, 40
     what = f"count_parallel({n_procs}, {n_incr})"
     out = student.run(_count_widened, n_procs, n_incr, 0.0, timeout=8, what=what)
-    expect_equal(out["value"], n_procs * n_incr, what)
+    expect_equal(out["returned"], n_procs * n_incr, what)
     if not out["made"]:
         raise Failed(f"{what} created no multiprocessing.Value: the processes must add to one "
                      "shared Value (multiprocessing.Value('i', 0)), created in the parent.")
