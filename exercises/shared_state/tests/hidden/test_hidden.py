@@ -172,6 +172,7 @@ def test_count_no_lost_updates(student):
     expect_equal(got, n_procs * n_incr, what)
 
 
+@requirement("one-value")
 def test_count_uses_one_shared_value(student):
     """The n_procs processes themselves add to one shared Value"""
     n_procs, n_incr = 3, 40
