@@ -52,3 +52,22 @@ def docker_backend():
     backend = DockerBackend(log=lambda *a: None)
     backend.describe()  # builds the image if it is missing
     return backend
+
+
+def pytest_sessionfinish(session):
+    """Remove folder trees nested deeper than pytest's own clean-up can recurse.
+
+    Attacks hand in folders nested 1,100 deep; pytest removes old temporary folders
+    with a recursive walk at exit and dies of RecursionError on them (exit status 1
+    after a green run). `rm -rf` walks without a depth limit.
+    """
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)
+    if base is None or not Path(base).is_dir():
+        return
+    import subprocess
+
+    found = subprocess.run(["find", str(base), "-mindepth", "100", "-maxdepth", "100", "-type", "d",
+                            "-prune"], capture_output=True, text=True).stdout.split("\n")
+    for deep in filter(None, found):
+        subprocess.run(["rm", "-rf", deep], check=False)

@@ -65,8 +65,14 @@ HONEST = {
         "honest_threads": (ROOT / "solutions/pool_speedup/mutants/threads_for_cpu/solution.py", 7.0),
         "honest_spawn_pool": (HONEST_DIR / "spawn_pool/solution.py", 10.0),
     },
+    "process_lifecycle": {
+        "honest_reference": (ROOT / "solutions/process_lifecycle/solution.py", 10.0),
+    },
     "pyopencl_vector_ops": {
         "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),
+    },
+    "shared_state": {
+        "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
     },
 }
 

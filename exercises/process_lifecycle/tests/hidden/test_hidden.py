@@ -91,6 +91,16 @@ def _no_leftovers(reply, what, hint):
                      f"there. {hint}", leftover_processes=left)
 
 
+def _expect_really_terminated(reply, what, code):
+    """The exit code says terminated: the sandbox must not have seen the child still running."""
+    left = _leftovers(reply)
+    if left:
+        raise Failed(f"{what} returned {code}, but the child it started was still running when "
+                     "it returned: it was never terminated. Call terminate() on a child still "
+                     "running at the deadline, then join() it; its exit code is then "
+                     f"-{int(signal.SIGTERM)}.", got=code, leftover_processes=left)
+
+
 # ---------------------------------------------------------------- tests: run_named
 
 @requirement("named", "exit-codes")
@@ -185,6 +195,7 @@ def test_deadline_terminates(student):
         raise Failed(f"{what} returned {code!r}, expected {term} (-SIGTERM): {why}. A child still "
                      "running at the deadline is stopped with terminate(), then joined, and its "
                      "exitcode returned.", got=code)
+    _expect_really_terminated(student.last, what, code)
     if out["wall"] > 2.5:
         raise Failed(f"{what} took {out['wall']:.1f} s: stop the child at the deadline, do not "
                      "wait for it to finish.", wall=out["wall"])
@@ -207,3 +218,4 @@ def test_deadline_under_spawn(student):
     if not (isinstance(out["code"], int) and out["code"] < 0):
         raise Failed(f"{what} returned {out['code']!r}, expected a negative exit code "
                      "(terminated).", got=out["code"])
+    _expect_really_terminated(student.last, what, out["code"])
