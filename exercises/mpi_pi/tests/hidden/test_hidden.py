@@ -40,11 +40,11 @@ def _compute(mod, n, reps, alone, target, most):
     """[result, CPU-seconds this rank spends computing in `reps` calls of mpi_pi, reps]: the CPU
     of the calls minus what it spends inside MPI calls (sends, receives, collectives and their
     waits). `reps` None: as many calls as take about `target` CPU-seconds (at least 1, at most
-    `most`), judged by the slower rank's warm-up call, so slow correct code is not cut off. Both
-    ranks are pinned to one core, so they compute one at a time. `alone`: each rank calls
-    mpi_pi on a communicator of its own (the whole sum), the two taking turns call by call, so
-    the whole job is measured in the same conditions (two processes sharing a core and its
-    caches) as the shares are on a communicator of 2 ranks."""
+    `most`), judged by the slower rank's call after the warm-up, so slow correct code is not
+    cut off. Both ranks are pinned to one core, so they compute one at a time. `alone`: each
+    rank calls mpi_pi on a communicator of its own (the whole sum), the two taking turns call by
+    call, so the whole job is measured in the same conditions (two processes sharing a core and
+    its caches) as the shares are on a communicator of 2 ranks."""
     from mpi4py import MPI
     import os
     import resource
@@ -74,10 +74,11 @@ def _compute(mod, n, reps, alone, target, most):
              "probe", "Probe", "scan", "Scan", "exscan", "Exscan", "alltoall", "Alltoall")
     cls = type("Timed", (type(base),), {m: timed(m) for m in names if hasattr(type(base), m)})
     comm = cls(base)
-    t0 = cpu()
-    mod.mpi_pi(comm, n)  # warm-up
-    once = control.allreduce(cpu() - t0, op=MPI.MAX)
+    mod.mpi_pi(comm, n)  # warm-up (first calls pay for page faults and imports)
     if reps is None:
+        t0 = cpu()
+        mod.mpi_pi(comm, n)
+        once = control.allreduce(cpu() - t0, op=MPI.MAX)
         reps = control.bcast(max(1, min(most, int(target / max(once, 1e-4)))), root=0)
     computing = 0.0
     for i in range(reps):
