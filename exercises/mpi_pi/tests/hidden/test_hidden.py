@@ -36,15 +36,17 @@ def _busy(mod, n, seconds):
     return result
 
 
-def _compute(mod, n, reps, alone, target, most):
-    """[result, CPU-seconds this rank spends computing in `reps` calls of mpi_pi, reps]: the CPU
-    of the calls minus what it spends inside MPI calls (sends, receives, collectives and their
-    waits). `reps` None: as many calls as take about `target` CPU-seconds (at least 1, at most
-    `most`), judged by the slower rank's call after the warm-up, so slow correct code is not
-    cut off. Both ranks are pinned to one core, so they compute one at a time. `alone`: each
-    rank calls mpi_pi on a communicator of its own (the whole sum), the two taking turns call by
-    call, so the whole job is measured in the same conditions (two processes sharing a core and
-    its caches) as the shares are on a communicator of 2 ranks."""
+def _compute(mod, n, target, most):
+    """[calls, CPU-seconds this rank spent computing the whole sum on a communicator of its own,
+    CPU-seconds it spent computing its share on the communicator of 2 ranks]: in each case the
+    CPU of the calls of mpi_pi minus what it spent inside MPI calls (sends, receives,
+    collectives and their waits). Both ranks are pinned to one core, so they compute one at a
+    time; the whole sums are computed by the two ranks in turn. The two kinds of call alternate
+    call by call, so both meet the same conditions (a core shared with other work, its caches,
+    a hardware thread's sibling): a load that comes and goes weighs on both alike. As many
+    rounds as take about `target` CPU-seconds of whole sums per rank (at least 1, at most
+    `most`), judged by the slower rank's call after a warm-up, so slow correct code is not cut
+    off."""
     from mpi4py import MPI
     import os
     import resource
@@ -56,40 +58,54 @@ def _compute(mod, n, reps, alone, target, most):
     world = MPI.COMM_WORLD
     control = world.Dup()  # the probe's own messages never mix with the student's
     os.sched_setaffinity(0, {control.allreduce(min(os.sched_getaffinity(0)), op=MPI.MIN)})
-    base = MPI.COMM_SELF if alone else world
+    rank = world.Get_rank()
     inside = [0.0]
-
-    def timed(name):
-        def method(self, *args, **kwargs):
-            t0 = cpu()
-            try:
-                return getattr(super(cls, self), name)(*args, **kwargs)
-            finally:
-                inside[0] += cpu() - t0
-        return method
-
     names = ("send", "recv", "Send", "Recv", "ssend", "Ssend", "sendrecv", "Sendrecv",
              "reduce", "Reduce", "allreduce", "Allreduce", "bcast", "Bcast", "gather",
              "Gather", "allgather", "Allgather", "scatter", "Scatter", "Barrier", "barrier",
              "probe", "Probe", "scan", "Scan", "exscan", "Exscan", "alltoall", "Alltoall")
-    cls = type("Timed", (type(base),), {m: timed(m) for m in names if hasattr(type(base), m)})
-    comm = cls(base)
-    mod.mpi_pi(comm, n)  # warm-up (first calls pay for page faults and imports)
-    if reps is None:
-        t0 = cpu()
-        mod.mpi_pi(comm, n)
-        once = control.allreduce(cpu() - t0, op=MPI.MAX)
-        reps = control.bcast(max(1, min(most, int(target / max(once, 1e-4)))), root=0)
-    computing = 0.0
-    for i in range(reps):
-        if alone and world.Get_rank() == 1:
-            control.recv(source=0)  # rank 0 has had its turn
+
+    def timed_comm(base):
+        def timed(name):
+            def method(self, *args, **kwargs):
+                t0 = cpu()
+                try:
+                    return getattr(super(cls, self), name)(*args, **kwargs)
+                finally:
+                    inside[0] += cpu() - t0
+            return method
+        cls = type("Timed", (type(base),), {m: timed(m) for m in names if hasattr(type(base), m)})
+        return cls(base)
+
+    alone, shared = timed_comm(MPI.COMM_SELF), timed_comm(world)
+
+    def computing(comm):
         inside[0], t0 = 0.0, cpu()
-        result = mod.mpi_pi(comm, n)
-        computing += cpu() - t0 - inside[0]
-        if alone and world.Get_rank() == 0:
-            control.send(i, dest=1)
-    return [result, computing, reps]
+        mod.mpi_pi(comm, n)
+        return cpu() - t0 - inside[0]
+
+    def whole_in_turn():
+        if rank == 1:
+            control.recv(source=0)  # rank 0 has had its turn
+        spent = computing(alone)
+        if rank == 0:
+            control.send(None, dest=1)
+        control.Barrier()
+        return spent
+
+    mod.mpi_pi(shared, n)  # warm-up (first calls pay for page faults and imports)
+    mod.mpi_pi(alone, n)
+    once = control.allreduce(whole_in_turn(), op=MPI.MAX)
+    reps = control.bcast(max(1, min(most, int(target / max(once, 1e-4)))), root=0)
+    whole = part = 0.0
+    for i in range(reps):
+        if i % 2:
+            part += computing(shared)
+            whole += whole_in_turn()
+        else:
+            whole += whole_in_turn()
+            part += computing(shared)
+    return [reps, whole, part]
 
 
 # ---------------------------------------------------------------- tests
@@ -127,32 +143,26 @@ def test_work_is_shared_between_ranks(student):
                          "rank did (almost) all of them while the other waited in Reduce.")
 
 
-def _compute_on(student, alone, reps, what):
-    """([CPU-seconds computing, per rank], calls made)."""
-    values = run_ranks(student, _compute, N_BUSY, reps, alone, SHARE_CPU, SHARE_CALLS, ranks=2,
-                       strict=True, timeout=TIMEOUT * 5, what=what)
-    return [v[1] for v in values], values[0][2]
-
-
 @requirement("shared")
 def test_each_rank_computes_only_its_share(student):
     """Each of 2 ranks computes only its share: not the whole sum on every rank"""
-    alone, reps = _compute_on(student, True, None,
-                              f"mpi_pi(comm, {N_BUSY:,}) on a communicator of 1 rank")
-    alone = min(alone)
-    what = f"mpi_pi(comm, {N_BUSY:,}) called {reps} time{'s' if reps > 1 else ''}"
-    ranks, _ = _compute_on(student, False, reps, what + " on 2 ranks")
-    record_evidence(calls=reps, compute_on_1_rank=round(alone, 3),
+    what = f"mpi_pi(comm, {N_BUSY:,})"
+    values = run_ranks(student, _compute, N_BUSY, SHARE_CPU, SHARE_CALLS, ranks=2, strict=True,
+                       timeout=TIMEOUT * 5, what=f"{what} on 2 ranks and on 1")
+    reps = values[0][0]
+    alone, ranks = [v[1] for v in values], [v[2] for v in values]
+    record_evidence(calls=reps, compute_on_1_rank=[round(c, 3) for c in alone],
                     compute_per_rank=[round(c, 3) for c in ranks])
-    busiest = max(ranks)
+    shares = [c / w if w > 0 else 0.0 for c, w in zip(ranks, alone)]
     # A fair share measures about 0.5 to 0.7 of the whole (the caches suffer more when the two
     # ranks take turns within a call); every rank computing everything about 1.0.
-    if alone > 0 and busiest > 0.85 * alone:
-        rank = ranks.index(busiest)
-        raise Failed(f"In {what} on 2 ranks, rank {rank} spent {busiest:.2f} CPU-seconds "
-                     f"computing (outside MPI calls), {busiest / alone:.0%} of what the same "
-                     f"calls take on 1 rank ({alone:.2f}): it did (nearly) all of the work, not "
-                     "its half. "
+    rank = shares.index(max(shares))
+    if shares[rank] > 0.85:
+        calls = f"{reps} call{'s' if reps > 1 else ''}"
+        raise Failed(f"In {calls} of {what} on 2 ranks, rank {rank} spent {ranks[rank]:.2f} "
+                     f"CPU-seconds computing (outside MPI calls), {shares[rank]:.0%} of what the "
+                     f"same calls took it on a communicator of 1 rank ({alone[rank]:.2f}), "
+                     "measured in turn with them: it did (nearly) all of the work, not its half. "
                      "Rank r sums only the intervals r * n // size to (r + 1) * n // size; "
                      "computing the whole sum on every rank and dividing the reduced total by the "
                      "rank count gives the right number with no speedup at all.",
