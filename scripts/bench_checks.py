@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bugs.catalogue import PAIRS  # noqa: E402
 from bugs.harness import (  # noqa: E402
-    FRONTRUN_ATTEMPTS, FRONTRUN_BUDGET, check_once, frontrun_runs, open_student, stress_once,
+    FRONTRUN_ATTEMPTS, FRONTRUN_BUDGET, FRONTRUN_MAX_OPS, check_once, frontrun_runs, open_student, stress_once,
 )
 
 SLOW_SECONDS = 1.0  # a pair whose first bug run took longer than this gets --slow-runs runs
@@ -169,7 +169,8 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "wall-clock time our check took on the same code in the same run (calls: the median "
         "number of calls per run); it flags a hang, an exception raised in the student's code "
         "or a broken invariant. *frontrun* (`explore(strategy=\"random\", seed=s, "
-        f"max_attempts={FRONTRUN_ATTEMPTS}, total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
+        f"max_attempts={FRONTRUN_ATTEMPTS}, max_ops={FRONTRUN_MAX_OPS}, "
+        f"total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
         "exploration, and on the twin an inconclusive one. A fault of the platform or of the "
         "harness (a sandbox fault, an exception with no frame of the student's code, frontrun "
         "raising or not answering) is an error: it is neither a find nor a pass and is shown. "

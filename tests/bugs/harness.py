@@ -118,6 +118,8 @@ def stress_once(pair, student: Student, variant: str = "bug", budget: float = 0.
 
 FRONTRUN_BUDGET = 20.0  # seconds one exploration may take (total_timeout)
 FRONTRUN_ATTEMPTS = 2000  # interleavings one exploration may try (max_attempts)
+FRONTRUN_MAX_OPS = 20000  # scheduling steps one interleaving may take (max_ops; frontrun's 300
+#                           cut the lost_wakeup_event ping-pong short: "inconclusive")
 
 
 def frontrun_runs(pair, variant: str, seeds: list[int]) -> list[Outcome]:
@@ -173,7 +175,7 @@ def _explore(pair, variant: str, seed: int) -> dict:
     start = time.perf_counter()
     try:
         result = frontrun.explore(**kwargs, strategy="random", seed=seed,
-                                  max_attempts=FRONTRUN_ATTEMPTS,
+                                  max_attempts=FRONTRUN_ATTEMPTS, max_ops=FRONTRUN_MAX_OPS,
                                   total_timeout=FRONTRUN_BUDGET, deadlock_timeout=2.0)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
