@@ -36,7 +36,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bugs.catalogue import PAIRS  # noqa: E402
 from bugs.harness import (  # noqa: E402
-    FRONTRUN_ATTEMPTS, FRONTRUN_BUDGET, FRONTRUN_MAX_OPS, check_once, frontrun_runs, open_student, stress_once,
+    FRONTRUN_ATTEMPTS, FRONTRUN_BUDGET, FRONTRUN_MAX_OPS, check_once, frontrun_runs, open_student,
+    stress_once,
 )
 
 SLOW_SECONDS = 1.0  # a pair whose first bug run took longer than this gets --slow-runs runs
