@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,7 @@ from grader.grade import GradingFailed, grade_submission, write_outputs
 from grader.judge import runner
 from grader.sandbox import docker_available, engine
 from grader.results import SubmissionResult
+from grader.states import GRADED, REFUSED, retry_note
 
 GRADEBOOK_FIELDS = ["student", "score", "max", "late_days", "penalty", "final", "status"]
 IGNORED = {"received.csv", "expected.csv"}
@@ -35,7 +36,7 @@ IGNORED = {"received.csv", "expected.csv"}
 class Row:
     student: str
     result: SubmissionResult | None
-    status: str  # graded, skipped (already graded), not-graded (platform failure)
+    status: str  # graded, skipped (already graded), not-graded (platform failure: not graded yet)
     problem: str = ""
     retryable: bool = False  # not graded because the Docker engine did not answer
 
@@ -51,7 +52,8 @@ def discover(submissions: Path) -> dict[str, Path]:
     return found
 
 
-def received_times(submissions: Path) -> dict[str, dt.datetime]:
+def received_times(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> dict[str, dt.datetime]:
+    """received.csv's times; one without an offset is in `zone` (the course's time zone)."""
     path = submissions / "received.csv"
     if not path.exists():
         return {}
@@ -59,7 +61,7 @@ def received_times(submissions: Path) -> dict[str, dt.datetime]:
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             when = dt.datetime.fromisoformat(row["received"].strip().replace("Z", "+00:00"))
-            times[row["student"].strip()] = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+            times[row["student"].strip()] = when if when.tzinfo else when.replace(tzinfo=zone)
     return times
 
 
@@ -89,15 +91,26 @@ class Progress:
 
 @dataclass
 class Entry:
-    """One submission to grade: who, where, and when it was received (None: on time)."""
+    """One submission to grade: who, where, when it was received (None: on time), the
+    student's own due date (None: the exercise's), and the key its row and output folder go
+    under (default: the student; one of several attempts of a student: `student/attempt-N`)."""
 
     student: str
     path: Path
     received: dt.datetime | None = None
+    due: dt.datetime | None = None
+    key: str = ""
+
+    def __post_init__(self):
+        self.key = self.key or self.student
+
+    def exercise(self, exercise: Exercise) -> Exercise:
+        """`exercise` with this student's due date (an extension)."""
+        return replace(exercise, due=self.due) if self.due else exercise
 
 
-def entries_in(submissions: Path) -> list[Entry]:
-    received = received_times(submissions)
+def entries_in(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> list[Entry]:
+    received = received_times(submissions, zone)
     return [Entry(name, path, received.get(name)) for name, path in discover(submissions).items()]
 
 
@@ -106,7 +119,7 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
               seed: int | None = None, progress: bool = True,
               sandbox_info: dict | None = None, store=None) -> list[Row]:
     """Grade every submission in `submissions`; with a `store`, record each grading there."""
-    entries = entries_in(submissions)
+    entries = entries_in(submissions, course.zone)
     if store is not None:
         from grader.recorded import grade_recorded
 
@@ -143,23 +156,24 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
 
     def attempt(entry: Entry) -> tuple[SubmissionResult | None, str]:
         try:
-            return grade_submission(course, exercise, entry.path, student=entry.student,
-                                    backend=backend, seed=seed, received=entry.received,
-                                    sandbox_info=sandbox_info), ""
+            return grade_submission(course, entry.exercise(exercise), entry.path,
+                                    student=entry.student, backend=backend, seed=seed,
+                                    received=entry.received, sandbox_info=sandbox_info), ""
         except GradingFailed as exc:
             return None, str(exc)
         except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
             return None, f"{type(exc).__name__}: {exc}"[:500]
 
     def one(entry: Entry) -> Row:
-        name = entry.student
+        name = entry.key
         docker = backend == "docker"
-        for _ in range(2):  # a grading the engine's absence spoilt is done again once it is back
+        for _ in range(2):  # a grading the platform spoilt (the engine away for a while, a
+            # sandbox it broke) is done once more, in a fresh container, once the engine answers
             if docker and not engine.wait_for_engine(stop=runner.stopping):
                 return Row(name, None, "not-graded", engine.down_message(), retryable=True)
             result, problem = attempt(entry)
             failed = result is None or result.platform_failed
-            if not (failed and docker and not docker_available()):
+            if not (failed and docker) or runner.stopping.is_set():
                 break
         if failed and docker and not docker_available():
             return Row(name, None, "not-graded", engine.down_message(), retryable=True)
@@ -180,7 +194,7 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures: dict = {}
     try:
-        futures.update({pool.submit(one, entry): entry.student for entry in todo})
+        futures.update({pool.submit(one, entry): entry.key for entry in todo})
         for future in as_completed(futures):
             row = future.result()
             rows[row.student] = row
@@ -208,12 +222,10 @@ def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
         w.writerow(GRADEBOOK_FIELDS)
         for row in rows:
             r = row.result
-            if r is None or r.not_graded:
-                why = "not graded: " if r is not None or not row.retryable else \
-                    "not graded (retryable): "
-                w.writerow([row.student, "", exercise.points, "", "", "", why + row.problem])
+            if r is None or r.not_graded:  # e.g. needs a GPU: never a number
+                w.writerow([row.student, "", exercise.points, "", "", "", retry_note(row.problem)])
                 continue
-            status = "not graded (platform error)" if r.platform_failed else (
-                "refused: " + r.error if r.error else "graded")
+            status = retry_note("the platform failed") if r.platform_failed else (
+                f"{REFUSED}: {r.error}" if r.error else GRADED)
             w.writerow([row.student, f"{r.raw_score:g}", f"{r.max_score:g}", r.late_days,
                         f"{r.penalty:g}", f"{r.score:g}", status])

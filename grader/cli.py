@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from grader import __version__
@@ -54,12 +56,30 @@ def _print_result(result) -> None:
 # ---------------------------------------------------------------- subcommands
 
 def cmd_list(args) -> int:
+    from grader.course import format_time
+
     course = _course(args)
     print(f"{course.name} ({course.term})")
     for ex in course.exercises.values():
         needs = ", ".join(ex.runtime.needs()) or "-"
-        due = ex.due.strftime("%Y-%m-%d %H:%M") if ex.due else "-"
-        print(f"  {ex.slug:<24} {ex.topic:<11} {ex.points:>5g} pts  due {due:<16}  needs: {needs}")
+        due = format_time(ex.due, course.timezone)
+        print(f"  {ex.slug:<24} {ex.topic:<11} {ex.points:>5g} pts  due {due:<22}  needs: {needs}")
+    return 0
+
+
+def cmd_course(args) -> int:
+    from grader import dates
+
+    course = _course(args)
+    days = args.shift if args.shift is not None else \
+        dates.days_to_start(course, args.start) if args.start else None
+    if days:
+        changed = dates.shift(course.root / "course.toml", days)
+        print(f"Moved {len(changed)} date(s) of {course.root / 'course.toml'} by {days:+d} day(s).")
+        course = _course(args)
+    elif days == 0:
+        print("The dates already start there: nothing changed.")
+    print("\n".join(dates.schedule(course)))
     return 0
 
 
@@ -91,8 +111,9 @@ def cmd_release(args) -> int:
     from grader.release import release
 
     course = _course(args)
-    target = release(course.exercise(args.slug), Path(args.out))
+    target = release(course.exercise(args.slug), Path(args.out), wheels=not args.no_wheels)
     print(f"Student bundle written to {target}")
+    print(f"How students install the checker and replay a seed: {target / 'CHECKING.md'}")
     return 0
 
 
@@ -113,9 +134,17 @@ def cmd_check(args) -> int:
         exercise = load_exercise(bundle, Limits())
         course = Course(bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise})
     path = Path(args.path) if args.path else Path.cwd()
-    result = grade_submission(course, exercise, path, student="you", backend="local",
-                              suites=("public",))
+    with tempfile.TemporaryDirectory(prefix="pgrader-check-") as tmp:
+        if (path / "exercise.toml").is_file():  # the bundle folder: only what the student wrote
+            from grader.release import BUNDLE_ONLY
+
+            path = Path(shutil.copytree(path, Path(tmp) / "submission", symlinks=True,
+                                        ignore=lambda d, names: [n for n in names if Path(d) == path
+                                                                 and n in BUNDLE_ONLY]))
+        result = grade_submission(course, exercise, path, student="you", backend="local",
+                                  suites=("public",), seed=args.seed)
     _print_result(result)
+    print(f"Seed {result.seed}: `grader check {args.slug} --seed {result.seed}` replays this run.")
     return 0 if all(t.passed for t in result.tests) else 1
 
 
@@ -135,14 +164,14 @@ def cmd_grade(args) -> int:
         except ValueError:
             raise GraderError(f"--received: expected an ISO 8601 time such as "
                               f"2026-09-22T10:00:00Z, got {args.received!r}") from None
-        if received.tzinfo is None:  # as in received.csv: a time without a zone is UTC
-            received = received.replace(tzinfo=dt.timezone.utc)
+        if received.tzinfo is None:  # as in received.csv: in the course's time zone
+            received = received.replace(tzinfo=course.zone)
     try:
         result = grade_submission(course, exercise, submission, student=args.student,
                                   backend=backend, seed=args.seed, received=received,
                                   sandbox_info=info)
     except GradingFailed as exc:
-        raise GraderError(f"not graded, nothing written: {exc}") from None
+        raise GraderError(f"not graded yet, nothing written: {exc}") from None
     out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student
     write_outputs(result, exercise, out)
     if args.json:
@@ -193,11 +222,16 @@ def _open_store(args, course):
 
 
 def _print_rows(rows) -> None:
+    from grader.states import REFUSED, retry_note
+
     for row in rows:
         r = row.result
-        score = f"{r.score:g}/{r.max_score:g}" if r and r.graded else "not graded"
-        status = "not graded (retryable)" if row.retryable else row.status
-        print(f"  {row.student:<20} {score:>10}  {status}{': ' + row.problem if row.problem else ''}")
+        score = f"{r.score:g}/{r.max_score:g}" if r and r.graded else "-"
+        if r is None or row.status == "not-graded":
+            status = retry_note(row.problem)
+        else:
+            status = f"{REFUSED}: {r.error.splitlines()[0]}" if r.error else row.status
+        print(f"  {row.student:<20} {score:>10}  {status}")
 
 
 def cmd_grade_all(args) -> int:
@@ -230,7 +264,8 @@ def cmd_grade_all(args) -> int:
         _print_rows(rows)
     else:
         with store:
-            outcome = grade(course, exercise, entries_in(Path(args.submissions)), out, store)
+            outcome = grade(course, exercise, entries_in(Path(args.submissions), course.zone), out,
+                            store)
         rows = outcome.rows
         _print_rows(rows)
         print("\n".join(format_changes(outcome, exercise.slug)))
@@ -264,7 +299,7 @@ def cmd_worker(args) -> int:
 
         backend = resolve_backend_name(args.backend or course.backend)
         info = {"backend": backend}
-        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded "
+        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded yet "
               "while it lasts", file=sys.stderr)
     run_worker(course, settings, queues, backend=backend, sandbox_info=info,
                concurrency=args.concurrency, name=args.name, loglevel=args.loglevel)
@@ -314,7 +349,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from grader.portal.server import serve
+    from grader.portal.accounts import any_account
+    from grader.portal.server import no_accounts_message, serve
     from grader.store import open_store
 
     course = _course(args)
@@ -323,23 +359,24 @@ def cmd_serve(args) -> int:
         REMOTE_WAITERS if distributed else os.cpu_count() or 1
     if jobs < 0:
         raise GraderError("--jobs: expected 0 (queue only) or more grading workers")
-    if distributed:  # the workers run the sandbox: no engine needed here
-        from grader.distributed.app import load_settings
-
-        backend, info, settings = "distributed", {"backend": "distributed"}, \
-            load_settings(course, args.broker)
-    else:
-        backend, info = _backend(args, course)
     with open_store(course, args.store) as store:
+        if not any_account(store):  # before anything slow: nobody could sign in
+            raise GraderError(no_accounts_message(store, course))
         remote = None
-        if distributed:
+        if distributed:  # the workers run the sandbox: no engine needed here
+            from grader.distributed.app import load_settings
             from grader.distributed.remote import RemoteGrader
 
-            remote = RemoteGrader(course, store.url, settings)
+            backend, info = "distributed", {"backend": "distributed"}
+            remote = RemoteGrader(course, store.url, load_settings(course, args.broker))
+        else:
+            backend, info = _backend(args, course)
+        log = None if args.access_log == "none" else \
+            Path(args.access_log) if args.access_log else course.root / "portal-logs" / "access.log"
         return serve(course, store, host=args.host, port=args.port, backend=backend,
                      sandbox_info=info, workers=jobs,
                      uploads=Path(args.uploads) if args.uploads else None,
-                     trusted_proxy=args.trusted_proxy, remote=remote)
+                     trusted_proxy=args.trusted_proxy, remote=remote, access_log=log)
 
 
 def cmd_accounts(args) -> int:
@@ -350,6 +387,8 @@ def cmd_accounts(args) -> int:
     with open_store(course, args.store) as store:
         if args.action == "import":
             rows = accounts.read_roster(Path(args.roster))
+            if args.passwords_out:
+                accounts.check_not_committed(Path(args.passwords_out))
             done = accounts.import_roster(store, rows, generate=bool(args.passwords_out))
             if done.generated:
                 accounts.write_passwords(Path(args.passwords_out), done.generated)
@@ -415,11 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("release", help="write the student bundle of an exercise")
     sp.add_argument("slug")
     sp.add_argument("--out", required=True)
+    sp.add_argument("--no-wheels", action="store_true", help="leave out wheels/, the offline "
+                    "installation of the checker (no PyPI needed to release)")
     sp.set_defaults(func=cmd_release)
 
     sp = sub.add_parser("check", help="run the public tests on your own solution (local)")
     sp.add_argument("slug")
     sp.add_argument("path", nargs="?")
+    sp.add_argument("--seed", type=int, help="replay a run: the seed the portal or an earlier "
+                    "check showed")
     sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("grade", help="grade one submission (folder, .py or .zip)")
@@ -502,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "course.toml)")
     sp.add_argument("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "
                     "its X-Forwarded-Proto/-For are believed (Secure cookies over https)")
+    sp.add_argument("--access-log", metavar="FILE", help="one line per request (default: "
+                    "portal-logs/access.log beside course.toml; none: no access log)")
     backend_opt(sp), store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_serve)
 
@@ -519,6 +564,16 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--password")
     store_opt(pw, optional=False)
     sp.set_defaults(func=cmd_accounts)
+
+    sp = sub.add_parser("course", help="the course's schedule: show it, or move its dates")
+    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sp.add_argument("what", choices=["dates"])
+    move = sp.add_mutually_exclusive_group()
+    move.add_argument("--shift", type=int, metavar="DAYS",
+                      help="move every opens and due date of course.toml by DAYS (may be negative)")
+    move.add_argument("--start", metavar="DATE", help="move the dates so the first exercise "
+                      "opens on DATE: YYYY-MM-DD, today, or today-N / today+N")
+    sp.set_defaults(func=cmd_course)
 
     sp = sub.add_parser("image", help="the sandbox image")
     sp.add_argument("action", choices=["build"])

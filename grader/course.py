@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -15,6 +16,15 @@ from grader.requirements import parse_requirements
 
 BACKENDS = ("auto", "docker", "local")
 TOPICS = ("threads", "processes", "asyncio", "mpi", "distributed", "gpu")
+COUNTED = ("latest", "best")  # which attempt counts: the newest graded one, or the best score
+
+
+def format_time(t: dt.datetime | None, timezone: str = "UTC", seconds: bool = False) -> str:
+    """`t` in the course's time zone, as every page, export and command shows times."""
+    if t is None:
+        return "-"
+    local = t.astimezone(zoneinfo.ZoneInfo(timezone))
+    return local.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "") + " %Z")
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class Exercise:
     hidden_visibility: str = "visible"
     opens: dt.datetime | None = None
     due: dt.datetime | None = None
+    counted_attempt: str = "latest"  # the course's rule, or this exercise's own
+    timezone: str = "UTC"  # the course's: how times are shown
     requirements: dict[str, str] = field(default_factory=dict)  # id -> sentence of the README
     requirements_waiting: dict[str, str] = field(default_factory=dict)  # id -> what it waits for
 
@@ -123,6 +135,12 @@ class Course:
     late_policy: LatePolicy
     exercises: dict[str, Exercise]
     store_url: str = ""  # [store] url: a SQLAlchemy URL or a SQLite path ("": grader.db)
+    timezone: str = "UTC"  # [course] timezone: dates without an offset are in it; times shown in it
+    counted_attempt: str = "latest"  # [course] counted_attempt: latest or best
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
     def exercise(self, slug: str) -> Exercise:
         try:
@@ -165,15 +183,34 @@ def _kind_name(kind) -> str:
             list: "array", dict: "table"}.get(kind, kind.__name__)
 
 
-def _datetime(table: dict, key: str, path: Path, prefix: str) -> dt.datetime | None:
+def _datetime(table: dict, key: str, path: Path, prefix: str,
+              zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
+    """A date (end of that day) or datetime; without an offset, in the course's time zone."""
     value = _get(table, key, (dt.datetime, dt.date), path, prefix, None)
     if value is None:
         return None
     if not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time(23, 59, 59))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=zone)
     return value
+
+
+def _choice(table: dict, key: str, choices: tuple, path: Path, prefix: str, default: str) -> str:
+    value = _get(table, key, str, path, prefix, default)
+    if value not in choices:
+        raise ConfigError(path, f"{prefix}{key}", " or ".join(choices), value)
+    return value
+
+
+def _zone(info: dict, path: Path) -> str:
+    name = _get(info, "timezone", str, path, "course.", "UTC")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, "course.timezone", "an IANA time zone such as Europe/Berlin or "
+                          "America/New_York", name) from None
+    return name
 
 
 # ---------------------------------------------------------------- loading
@@ -244,6 +281,9 @@ def load_course(root: Path | str = ".") -> Course:
     if not 0 <= policy.penalty_per_day <= 1:
         raise ConfigError(path, "late_policy.penalty_per_day", "a number from 0 to 1",
                           policy.penalty_per_day)
+    timezone = _zone(info, path)
+    zone = zoneinfo.ZoneInfo(timezone)
+    counted = _choice(info, "counted_attempt", COUNTED, path, "course.", "latest")
     exercises: dict[str, Exercise] = {}
     entries = _get(data, "exercise", list, path, default=[])
     for i, entry in enumerate(entries):
@@ -260,8 +300,10 @@ def load_course(root: Path | str = ".") -> Course:
         ex = replace(
             ex,
             points=_get(entry, "points", float, path, prefix, default=ex.points),
-            opens=_datetime(entry, "opens", path, prefix),
-            due=_datetime(entry, "due", path, prefix),
+            opens=_datetime(entry, "opens", path, prefix, zone),
+            due=_datetime(entry, "due", path, prefix, zone),
+            counted_attempt=_choice(entry, "counted_attempt", COUNTED, path, prefix, counted),
+            timezone=timezone,
         )
         exercises[slug] = ex
     return Course(
@@ -274,6 +316,8 @@ def load_course(root: Path | str = ".") -> Course:
         exercises=exercises,
         store_url=_get(_get(data, "store", dict, path, default={}), "url", str, path, "store.",
                        default=""),
+        timezone=timezone,
+        counted_attempt=counted,
     )
 
 

@@ -25,3 +25,9 @@ class SandboxUnavailable(GraderError):
 
     This is the platform's fault, never the student's: the submission is not graded
     rather than graded 0."""
+
+
+class PlatformError(GraderError):
+    """The grading platform failed on a submission (a test run that broke or did not close, a
+    sandbox that could not start, a fork server that died): never the student's doing, never a
+    score; the submission is reported not graded, to be retried."""

@@ -14,8 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
-from grader.course import Exercise
+from grader.course import Exercise, format_time
 from grader.results import SubmissionResult, TestResult
 
 MAX_TEXT = 20_000
@@ -66,6 +67,38 @@ def _show(value) -> str:
     if isinstance(value, str):
         return value
     return clean_text(pprint.pformat(value, width=90, compact=True))
+
+
+# Inside a check's report: its seed is derived from the run's (the only seed the page shows,
+# the one `--seed` takes), and its trace is a hash for the platform's own tests.
+INTERNAL = ("seed", "trace")
+
+
+def _plain(value, depth: int = 0) -> str:
+    """Evidence as plain lines (`key: value`, nested ones indented), never Python syntax."""
+    pad = "  " * depth
+    if isinstance(value, dict) and depth < 6:
+        return "\n".join(f"{pad}{k}:\n{_plain(v, depth + 1)}" if isinstance(v, (dict, list)) and v
+                         else f"{pad}{k}: {_plain(v)}" for k, v in value.items()
+                         if k not in INTERNAL) or f"{pad}-"
+    if isinstance(value, list) and depth < 6:
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return pad + (", ".join(_plain(v) for v in value) or "-")
+        return "\n".join(_plain(v, depth + 1) if isinstance(v, dict) else pad + "- " + _plain(v)
+                         for v in value[:50])
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return clean_text(value if isinstance(value, str) else _num(value), 2000)
+
+
+_CODE = re.compile(r"`([^`\n]{1,500})`")
+
+
+def code_spans(text) -> Markup:
+    """Text with `backticked` parts as <code>: escaped first, so nothing else becomes HTML."""
+    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(text))))
 
 
 def _num(x) -> str:
@@ -130,6 +163,11 @@ def _test_view(t: TestResult, exercise: Exercise) -> dict:
                "hidden": hidden, "mark": "raised here" if inner else "your last line before the error"}
     elif exc is not None:
         d["exception"] = exc
+    uncaught = []
+    for u in _dicts(d.pop("uncaught", None)) if t.verdict != "passed" else []:
+        frames, hidden = _trim(u.get("frames"))
+        uncaught.append({**u, "frames": frames, "hidden": hidden,
+                         "what": "thread" if u.get("kind") == "thread" else "child process"})
     ratio = d.pop("stall_cpu_ratio", None)
     ratio = ratio if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else None
     view.update(
@@ -145,8 +183,8 @@ def _test_view(t: TestResult, exercise: Exercise) -> dict:
                      for c in _dicts(d.pop("lock_cycles", None))],
         interleaving=[clean_text(x, 1000) for x in d.pop("interleaving", None) or []
                       if isinstance(x, str)],
-        stdout=_text(d.pop("stdout", "")), stderr=_text(d.pop("stderr", "")),
-        other=[(k, _show(v)) for k, v in d.items()])
+        stdout=_text(d.pop("stdout", "")), stderr=_text(d.pop("stderr", "")), uncaught=uncaught,
+        other=[(k, _plain(v)) for k, v in d.items()])
     return view
 
 
@@ -154,9 +192,9 @@ def _text(value) -> str:
     return value if isinstance(value, str) else _show(value) if value else ""
 
 
-def _when(stamp: str) -> str:
+def _when(stamp: str, timezone: str = "UTC") -> str:
     try:
-        return dt.datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        return format_time(dt.datetime.fromisoformat(stamp), timezone, seconds=True)
     except (TypeError, ValueError):
         return clean_text(stamp, 100)
 
@@ -167,6 +205,7 @@ def _env() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
+    env.filters["code_spans"] = code_spans
     return env
 
 
@@ -177,6 +216,7 @@ def render_feedback(result: SubmissionResult, exercise: Exercise) -> str:
     return _env().get_template("feedback.html.j2").render(
         r=result, ex=exercise, tests=tests, student=clean_text(result.student, 200),
         error=clean_text(result.error) if result.error else None,
-        summary=clean_text(result.summary()), graded_at=_when(result.graded_at),
+        summary=clean_text(result.summary()),
+        graded_at=_when(result.graded_at, exercise.timezone),
         percent=round(max(0.0, min(1.0, fraction)) * 100, 1),
-        sandbox=[(k, _show(v)) for k, v in _clean(result.sandbox or {}).items()])
+        sandbox=[(k, _plain(v)) for k, v in _clean(result.sandbox or {}).items()])

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from grader.course import Course, Exercise
-from grader.errors import GraderError, SubmissionError
+from grader.errors import GraderError, PlatformError, SubmissionError
 from grader.intake import content_hash, prepare_submission
 from grader.judge import suspicion
 from grader.judge.runner import run_tests
@@ -60,7 +60,7 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
         result.tests = [TestResult(name="Submission accepted", function="submission",
                                    suite="public", verdict="error", points=0.0,
                                    max_points=exercise.points, message=str(exc))]
-    except RuntimeError as exc:
+    except PlatformError as exc:
         raise GradingFailed(f"{student}: {exc}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

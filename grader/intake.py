@@ -1,7 +1,7 @@
 """Intake: turn what a student handed in (folder, `.py`, `.ipynb`, `.zip`) into a clean folder.
 
 Everything is read into memory under a byte and file budget and checked before anything is
-written: unsafe archives (absolute or `..` paths, symlinks, special files, bombs), missing
+written (a folder's virtual environments, recognised by their `pyvenv.cfg`, are left out): unsafe archives (absolute or `..` paths, symlinks, special files, bombs), missing
 required files, non-UTF-8 sources and syntax errors raise `SubmissionError` with a message
 for the student. A notebook (alone, or the only one in a folder or zip that lacks the required
 module) becomes the first required module (`grader/notebook.py`). Only regular files reach
@@ -103,6 +103,8 @@ def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
             if entry.is_symlink():
                 raise SubmissionError(f"{show(rel)} is a symbolic link; hand in the file itself.")
             if entry.is_dir(follow_symlinks=False):
+                if os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue  # a virtual environment, not the student's code
                 todo.append((entry.path, rel + "/"))
             elif entry.is_file(follow_symlinks=False):
                 budget.count_file()
@@ -272,6 +274,10 @@ def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
 def _check_source(name: str, data: bytes, label: str | None = None) -> None:
     """A `.py` file (or a notebook cell, called `label`) must be UTF-8 and compile (never run)."""
     shown = label or show(name)
+    if _binary(data):
+        raise SubmissionError(f"{shown} is not a text file: it holds binary data (such as a "
+                              "compiled, zipped or image file renamed to .py). Hand in the "
+                              "Python source file you wrote.")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -298,6 +304,21 @@ def _check_source(name: str, data: bytes, label: str | None = None) -> None:
         raise SubmissionError(message) from None
     except (RecursionError, MemoryError):
         raise SubmissionError(f"{shown} is too deeply nested for Python to compile.") from None
+
+
+def _binary(data: bytes) -> bool:
+    """Binary data rather than text in some encoding: many control bytes near the start, or
+    a NUL byte in what is not UTF-8 (as `git` and `file` judge)."""
+    head = data[:8000]
+    control = sum(b < 32 and b not in (9, 10, 12, 13) for b in head)
+    if control >= 8 and control / len(head) > 0.1:
+        return True
+    if b"\0" in head:  # a stray NUL in UTF-8 text is told apart below
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+    return False
 
 
 def _write(files: dict[str, bytes], dest: Path) -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import Exercise, LatePolicy
+from grader.states import NEEDS_GPU  # noqa: F401 - why a result is not a grade (re-exported)
 
-# Why a result is not a grade: the exercise's tests need a GPU and this grading machine has none.
-NEEDS_GPU = "needs a GPU"
 NO_GPU_TEST = "no GPU"  # in the message of a test that could not run for want of a GPU
+
 
 @dataclass
 class TestResult:
@@ -83,13 +83,13 @@ class SubmissionResult:
 
     def summary(self) -> str:
         if self.error:
-            return f"Not graded: {self.error}"
+            return f"Refused: {self.error}"
         if self.not_graded == NEEDS_GPU:
             ran = [t for t in self.tests if t.verdict != "not-run"]
             passed = sum(t.passed for t in ran)
-            return (f"Not graded: {NEEDS_GPU}. This exercise's tests run kernels on a GPU and "
-                    "this grading machine has none; it will be graded on a machine with a GPU. "
-                    f"Of the {len(ran)} checks that run anywhere, {passed} passed.")
+            return (f"Not graded yet: {NEEDS_GPU}. This exercise's tests run kernels on a GPU "
+                    "and this grading machine has none; it will be graded on a machine with a "
+                    f"GPU. Of the {len(ran)} checks that run anywhere, {passed} passed.")
         passed = sum(t.passed for t in self.tests)
         text = f"{passed} of {len(self.tests)} tests passed: {self.raw_score:g} / {self.max_score:g} points."
         if self.penalty:
@@ -186,7 +186,7 @@ def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
 
 def mark_not_graded(result: SubmissionResult, exercise: Exercise) -> None:
     """An exercise that needs a GPU, graded where tests could not run for want of one, gets no
-    score: "not graded: needs a GPU" (its tests scored nothing and blamed nobody, so a number
+    score: "not graded yet: needs a GPU" (its tests scored nothing and blamed nobody, so a number
     would be the same for correct and wrong kernels)."""
     if exercise.runtime.gpu and any(t.verdict == "not-run" and NO_GPU_TEST in t.message
                                     for t in result.tests):

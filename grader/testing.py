@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from grader.checks.interleaving import describe as describe_interleaving
+from grader.judge import uncaught
 from grader.judge.diagnose import difference, summary
 from grader.judge.proxy import (  # noqa: F401
     Reply, Student, describe_call, raise_for, student_location,
@@ -48,10 +52,10 @@ def expect_equal(got, expected, what: str, hint: str = "") -> None:
     """Raise `Failed` unless `got == expected` (compared on the judge's side, on plain data).
     The message says what differs first (type, length, the first wrong item and where, with a
     short window around it), never a whole array or dict."""
+    numpy = sys.modules.get("numpy")  # an array was made by numpy, so it is imported then
     try:
-        import numpy
-
-        if isinstance(got, numpy.ndarray) or isinstance(expected, numpy.ndarray):
+        if numpy is not None and (isinstance(got, numpy.ndarray)
+                                  or isinstance(expected, numpy.ndarray)):
             same = (isinstance(got, numpy.ndarray) and numpy.shape(got) == numpy.shape(expected)
                     and bool(numpy.array_equal(got, expected)))
         else:
@@ -165,13 +169,13 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
         raise Failed(f"{what} returned {difference(got, expected)}{why}."
                      + (f" {hint}" if hint and not wrong_type else ""),
                      expected=summary(expected), got=summary(got), **{how: report})
-    mode = ("controlled schedule, the same seed replays this exact interleaving"
+    mode = ("controlled schedule: the run's seed replays this exact interleaving"
             if how == "schedule" else "forced switches")
     episodes = report.get("interleavings") or []
     story = f" For example: {describe_interleaving(episodes[0])}." if episodes else ""
     raise Race(f"Updates were lost: {what} returned {difference(got, expected)} when threads were "
-               f"switched in the middle of a read-modify-write ({mode}, seed "
-               f"{report['seed']}).{story}" + (f" {hint}" if hint else ""),
+               f"switched in the middle of a read-modify-write ({mode}).{story}"
+               + (f" {hint}" if hint else ""),
                expected=summary(expected), got=summary(got), **{how: report},
                **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
@@ -245,15 +249,15 @@ CHILD_WORDS = {"process": "child process", "thread": "thread"}
 
 
 def expect_no_child_exceptions(reply: Reply, what: str, kinds: tuple[str, ...] = ("process",),
-                               hint: str = "") -> None:
+                               hint: str = "", submission: Path | None = None) -> None:
     """Raise `StudentError` when a thread or child process of the student's code ended with an
     exception, even if the call's value came out right (a crash the results happen to hide).
 
-    Reads the reply's `child_exceptions` (a list of {"kind": "thread" | "process", "name",
-    "type", "message", "frames"}), which the agent reports for every request. WAITS FOR the
-    agent machinery of issue 14 (item 2): until the agent fills that field, this sees nothing."""
-    crashed = [c for c in reply.raw.get("child_exceptions") or []
-               if isinstance(c, dict) and c.get("kind") in kinds]
+    Reads the exceptions Python printed on the reply's stderr for a thread or a child process
+    that died (`grader.judge.uncaught`, every MPI rank's too); `kinds`: "process", "thread".
+    `submission` (the test's `student.submission`) marks the student's own frames, so the
+    message names their line."""
+    crashed = [c for c in uncaught.found(reply.raw, submission) if c.get("kind") in kinds]
     if not crashed:
         return
     first = crashed[0]

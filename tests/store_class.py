@@ -84,16 +84,17 @@ def fake_run_tests(delay: float = 0.0, fail_all: bool = False, broken: tuple[str
 
     `add` returning a - b fails `test_add_negative`; `fail_all` fails every test (as if the
     tests had been made stricter); a submission containing a name in `broken` raises the
-    RuntimeError a platform failure raises. Intake, scoring and the late policy stay real.
+    PlatformError a platform failure raises. Intake, scoring and the late policy stay real.
     """
     import time
 
+    from grader.errors import PlatformError
     from grader.judge.runner import TestRun
 
     def run_tests(exercise, submission, backend, limits, seed, suites=(), verbose=False, only=None):
         source = (submission / "solution.py").read_text()
         if any(b in source for b in broken):
-            raise RuntimeError("sandbox could not start")
+            raise PlatformError("sandbox could not start")
         time.sleep(delay)
         bad = "a - b" in source
         tests = [("test_add_small", "public", not fail_all),

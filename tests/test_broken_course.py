@@ -84,6 +84,6 @@ def test_grade_says_not_graded_and_writes_nothing(course_root, tmp_path):
                            "--out", str(tmp_path / "out")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("grader: not graded, nothing written: alice: "), proc.stderr
+    assert proc.stderr.startswith("grader: not graded yet, nothing written: alice: "), proc.stderr
     assert "test_hidden.py" in proc.stderr and "SyntaxError" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()

@@ -182,6 +182,33 @@ def test_received_without_a_time_zone_is_utc(tmp_path):
     assert res["score"] == 0 and "line 1" in res["pgrader"]["error"]
 
 
+def test_exceptions_that_ended_a_worker_thread_or_a_child_process_are_shown(tmp_path):
+    """The reference, except that its first worker thread raises and it first forks a child
+    that raises: the answer is only wrong, and the feedback shows both exceptions with the
+    student's line (Python printed them on stderr and went on)."""
+    text = REFERENCE.read_text().replace(
+        "    def work():\n", "    def work():\n"
+        "        if threading.current_thread() is ts[0]:\n"
+        "            raise ValueError('worker 0 gave up')\n").replace(
+        "    c = SafeCounter()\n", "    import multiprocessing\n"
+        "    child = multiprocessing.get_context('fork').Process(target=dict().pop, args=('k',))\n"
+        "    child.start(); child.join()\n    c = SafeCounter()\n", 1)
+    assert "gave up" in text and "fork" in text
+    (tmp_path / "solution.py").write_text(text)
+    proc = grader("grade", SLUG, str(tmp_path / "solution.py"), "--backend", "local",
+                  "--out", str(tmp_path / "out"), "--seed", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = text.splitlines().index("            raise ValueError('worker 0 gave up')") + 1
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    small = next(t for t in results["tests"] if "small input" in t["name"])
+    kinds = {(u["kind"], u["type"]) for u in small["details"]["uncaught"]}
+    assert kinds == {("thread", "ValueError"), ("process", "KeyError")}, kinds
+    page = (tmp_path / "out" / "feedback.html").read_text()
+    assert re.search(r"An exception ended a thread \(Thread-\d+ \(work\)\)", page)
+    assert "An exception ended a child process (ForkProcess-1)" in page
+    assert f"<td>{line}</td>" in page and "ValueError: worker 0 gave up" in page
+
+
 # ---------------------------------------------------------------- check
 
 def test_check_runs_only_public_tests_and_passes_the_reference():
@@ -203,3 +230,48 @@ def test_check_fails_the_skeleton():
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "NotImplementedError" in proc.stdout
     assert "0 of 2 tests passed" in proc.stdout
+
+
+# ---------------------------------------------------------------- course dates
+
+def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "course.toml", tmp_path / "course.toml")
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    before = (tmp_path / "course.toml").read_text()
+    proc = grader("--course", str(tmp_path), "course", "dates", "--shift", "7")
+    assert proc.returncode == 0, proc.stderr
+    after = (tmp_path / "course.toml").read_text()
+    assert "due = 2026-09-28T23:59:00Z" in after and "opens = 2026-09-14T08:00:00Z" in after
+    assert [l for l in before.splitlines() if "=" not in l or "#" in l] == \
+        [l for l in after.splitlines() if "=" not in l or "#" in l]  # comments and layout kept
+    assert load_course(tmp_path).exercise(SLUG).due == DUE + dt.timedelta(days=7)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    proc = grader("--course", str(tmp_path), "course", "dates", "--start", "today-7")
+    assert proc.returncode == 0, proc.stderr
+    course = load_course(tmp_path)
+    first = min(ex.opens for ex in course.exercises.values())
+    assert first.date() == today - dt.timedelta(days=7)
+    lines = proc.stdout.splitlines()
+    assert any(line.split()[0] == SLUG and line.endswith(" open") for line in lines[2:]), lines
+    for bad in (["--start", "next week"], ["--shift", "x"]):
+        proc = grader("--course", str(tmp_path), "course", "dates", *bad)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert load_course(tmp_path).exercise(SLUG).due == course.exercise(SLUG).due
+
+
+def test_course_time_zone_applies_to_dates_without_an_offset(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "exercises" / SLUG, tmp_path / "exercises" / SLUG)
+    (tmp_path / "course.toml").write_text(
+        '[course]\nname = "C"\ntimezone = "Europe/Berlin"\n\n[[exercise]]\n'
+        f'slug = "{SLUG}"\ndue = 2026-09-21T23:59:00\n')
+    course = load_course(tmp_path)
+    assert course.exercise(SLUG).due == dt.datetime(2026, 9, 21, 21, 59, tzinfo=dt.timezone.utc)
+    proc = grader("--course", str(tmp_path), "list")
+    assert "due 2026-09-21 23:59 CEST" in proc.stdout
+    (tmp_path / "course.toml").write_text('[course]\nname = "C"\ntimezone = "Mars/Olympus"\n')
+    proc = grader("--course", str(tmp_path), "list")
+    assert proc.returncode == 2 and "course.timezone" in proc.stderr and "IANA" in proc.stderr

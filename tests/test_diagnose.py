@@ -106,3 +106,29 @@ def test_a_rank_that_raised_is_a_crash_not_a_deadlock():
                               "index 9 is out of bounds (solution.py, line 7, in exchange: "
                               "`x = arr[9]`).")
     assert "Rank 0 then waited" in message and caught.value.status == "error"
+
+
+def test_a_child_process_that_died_is_an_error_with_its_line(tmp_path):
+    """expect_no_child_exceptions reads the tracebacks Python printed on the reply's stderr
+    (every rank's); a thread's is ignored unless asked for; no traceback, no verdict."""
+    from grader.testing import expect_no_child_exceptions
+
+    (tmp_path / "solution.py").write_text("def consumer(q):\n    return fib(None)\n")
+    stderr = ("Process Process-2:\nTraceback (most recent call last):\n"
+              '  File "/usr/lib/python3.11/multiprocessing/process.py", line 314, in _bootstrap\n'
+              "    self.run()\n"
+              '  File "/submission/solution.py", line 2, in consumer\n'
+              "    return fib(None)\n"
+              "TypeError: '<' not supported between instances of 'NoneType' and 'int'\n")
+    for raw in ({"status": "ok", "stderr": stderr},
+                {"status": "ok", "stderr": "", "ranks": [{"stderr": ""}, {"stderr": stderr}]}):
+        with pytest.raises(StudentError) as caught:
+            expect_no_child_exceptions(Reply(raw, "f()"), "f()", submission=tmp_path)
+        assert caught.value.message.startswith(
+            "In f(), the child process Process-2 ended with TypeError: ")
+        assert "(solution.py, line 2, in consumer: `return fib(None)`)" in caught.value.message
+    thread = stderr.replace("Process Process-2:", "Exception in thread Thread-1 (work):")
+    expect_no_child_exceptions(Reply({"stderr": thread}, "f()"), "f()")
+    with pytest.raises(StudentError):
+        expect_no_child_exceptions(Reply({"stderr": thread}, "f()"), "f()", kinds=("thread",))
+    expect_no_child_exceptions(Reply({"stderr": "warning: nothing died\n"}, "f()"), "f()")

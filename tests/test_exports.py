@@ -111,6 +111,43 @@ def test_export_of_an_empty_exercise_says_what_to_do(tmp_path):
         export("gradebook", course, course.exercise("tiny"), store, tmp_path / "x.csv")
 
 
+def test_canvas_and_gradebook_list_every_roster_student_with_names_and_ids(graded, tmp_path):
+    """A roster imported: every student has a row, with the name and the school's ids; work
+    never handed in is 0 once the exercise is closed for that student (not before), and an
+    override counts instead of the attempts."""
+    import datetime as dt
+
+    from grader.portal.accounts import import_roster
+    from grader.standing import standings
+
+    course, exercise, store = graded
+    roster = [{"login": n, "name": name, "email": f"{n}@x", "role": "student", "password": "p" * 8,
+               "sis_id": sis, "section": sec}
+              for n, name, sis, sec in [("alice", "Alice Archer", "S1", "A"),
+                                        ("bob", "Bob Baker", "S2", "A"),
+                                        ("erin", "Erin Early", "S5", "B"),
+                                        ("fred", "Fred Far", "S6", "B")]]
+    import_roster(store, roster)
+    store.set_extension("tiny", "fred", dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc),
+                        "abroad", "prof")
+    store.set_override("tiny", "bob", 7.5, "oral exam", "prof")
+    export("canvas", course, exercise, store, tmp_path / "canvas.csv")
+    rows = {r[3]: r for r in list(csv.reader((tmp_path / "canvas.csv").open()))[2:]}
+    assert rows["alice"] == ["Alice Archer", "", "S1", "alice", "A", "10"]
+    assert rows["bob"] == ["Bob Baker", "", "S2", "bob", "A", "7.5"]
+    assert rows["erin"] == ["Erin Early", "", "S5", "erin", "B", "0"]  # closed: missing
+    assert rows["fred"] == ["Fred Far", "", "S6", "fred", "B", ""]  # his due date is to come
+    assert rows["dave"] == ["dave", "", "", "dave", "", "0"]  # not on the roster, refused
+    export("gradebook", course, exercise, store, tmp_path / "gb.csv")
+    book = {r["student"]: r for r in csv.DictReader((tmp_path / "gb.csv").open())}
+    assert book["alice"]["name"] == "Alice Archer" and book["alice"]["attempt"] == "1"
+    assert book["bob"]["status"] == "override: oral exam" and book["bob"]["final"] == "7.5"
+    assert book["erin"]["status"] == "missing" and book["erin"]["attempts"] == "0"
+    assert book["fred"]["status"] == "not handed in yet" and book["fred"]["final"] == ""
+    early = standings(course, exercise, store, now=dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc))
+    assert {r.student: r.state for r in early}["erin"] == "not handed in yet"
+
+
 def test_report_lists_the_submissions_flagged_for_review(graded, tmp_path):
     """A submission whose code reaches for the grader keeps its score, and the report names it
     with the line that raised the flag; honest students are not named."""
@@ -126,6 +163,6 @@ def test_report_lists_the_submissions_flagged_for_review(graded, tmp_path):
     assert 'id="flag-mallory"' in flagged and "takes a frame" in flagged
     assert "sys._getframe().f_back" in flagged and "line 3" in flagged
     assert "alice" not in flagged and "bob" not in flagged
-    current = {c.student: c.result() for c in store.current("tiny")}
+    current = {c.student: c.result() for c in store.counted(exercise)}
     assert current["mallory"].score == 10 and current["mallory"].suspicion["flagged"]
     assert current["alice"].suspicion == {}

@@ -131,8 +131,13 @@ def test_header_and_every_verdict():
     assert "Account.balance" in race and "self.balance -= amount" in race and "self.lock" in race
     assert "Killed" in s["Process pool version"]
     assert "no GPU on this grader" in s["GPU kernel"] and "Replay" not in s["GPU kernel"]
-    assert "rank_failed" in s["MPI ranks agree"] and "test_error" in s["MPI ranks agree"]
-    assert "grader grade bank-account YOUR_FOLDER --seed 123456" in s["Deposits from one thread"]
+    assert "<dt>rank_failed</dt><dd><pre>2</pre>" in s["MPI ranks agree"]
+    assert "<dt>test_error</dt><dd><pre>yes</pre>" in s["MPI ranks agree"]
+    # one seed, the run's, in a command that works in the student's bundle
+    assert "grader check bank-account --seed 123456" in s["Balance after 4 x 1000 deposits"]
+    assert "--seed" not in s["Deposits from one thread"]  # nothing to replay in a pass
+    for seed in range(11, 18):
+        assert not re.search(rf"seed {seed}\b", page) and f"<dd>{seed}</dd>" not in page
 
 
 def test_submission_error_box():
@@ -140,7 +145,9 @@ def test_submission_error_box():
                       "solution.py is missing")
     page = render_feedback(sample_result(tests=[test], error="solution.py is missing", late_days=0,
                                          penalty=0.0), make_exercise())
-    assert "Your submission could not be graded" in page and "solution.py is missing" in page
+    assert "Refused: this submission could not be graded" in page
+    assert "solution.py is missing" in page and "It scores 0" in page
+    assert "Submission accepted" not in page  # no test table for what never ran
     assert "day late" not in page and "penalty" not in page
 
 
@@ -196,5 +203,48 @@ def test_a_lost_update_tells_the_interleaving_in_order():
     page = render_feedback(sample_result(tests=[test]), make_exercise())
     part = sections(page)["No update is lost"]
     steps = re.findall(r"<li>(.*?)</li>", part.split('<ol class="interleaving">')[1].split("</ol>")[0])
-    assert [html.unescape(s) for s in steps] == [story[0] + ".", f"second {SCRIPT}."]
+    assert [html.unescape(re.sub("</?code>", "`", s)) for s in steps] == [story[0] + ".",
+                                                                          f"second {SCRIPT}."]
+    assert "line 9 (<code>self._value += k</code>)" in part  # backticks as code, escaped
     assert "<script" not in page.lower()
+
+
+def test_backticks_become_code_and_nothing_else_becomes_html():
+    message = f"Hold `self._lock` around `x <b>= 1`; {SCRIPT} and a lone ` tick"
+    test = TResult("Locking", "test_lock", "public", "failed", 0.0, 1.0, message, seed=3)
+    page = render_feedback(sample_result(tests=[test]), make_exercise())
+    assert "Hold <code>self._lock</code> around <code>x &lt;b&gt;= 1</code>;" in page
+    assert "<script" not in page.lower() and "<b>" not in page and "a lone ` tick" in page
+
+
+def test_evidence_is_plain_text_never_python_dicts():
+    details = {"schedule": {"seed": 5, "switches": 3, "intact": True,
+                            "interleavings": [{"step": 4, "file": "solution.py", "line": 9}]},
+               "writes": 152, "threads": ["T-1", "T-2"]}
+    test = TResult("Counting", "test_count", "public", "failed", 0.0, 1.0, "wrong", details, seed=3)
+    page = html.unescape(render_feedback(sample_result(tests=[test]), make_exercise()))
+    part = page.split("More details")[1]
+    assert "{" not in part.split("</section>")[0] and "'" not in part.split("</section>")[0]
+    assert "switches: 3" in part and "intact: yes" in part and "file: solution.py" in part
+    assert "<dt>writes</dt><dd><pre>152</pre>" in part
+    assert "<dt>threads</dt><dd><pre>T-1, T-2</pre>" in part
+    assert "seed: 5" not in part  # one seed on the page: the run's, with its replay command
+
+
+def test_an_exception_that_ended_a_thread_is_shown_with_its_line():
+    uncaught = [{"kind": "thread", "name": "Thread-2 (work)", "type": "ValueError",
+                 "message": "worker 1 gave up", "frames": [
+                     GRADER, frame("solution.py", 28, "work", 'raise ValueError("gave up")')]},
+                {"kind": "process", "name": "Process-1", "type": "KeyError", "message": "'k'",
+                 "frames": [frame("solution.py", 40, "child", "d['k']")]}]
+    failed = TResult("Counting", "test_count", "public", "failed", 0.0, 1.0,
+                     "parallel_count(2, 100) returned 100, expected 200.",
+                     {"expected": "200", "got": "100", "uncaught": uncaught}, seed=3)
+    passed = dataclasses.replace(failed, name="Passing", verdict="passed", points=1.0, message="")
+    page = render_feedback(sample_result(tests=[failed, passed]), make_exercise())
+    part = sections(page)["Counting"]
+    assert "An exception ended a thread (Thread-2 (work))" in part
+    assert "ValueError: worker 1 gave up" in part and "<td>28</td>" in part
+    assert "An exception ended a child process (Process-1)" in part and "KeyError" in part
+    assert "/opt/pgrader" not in part and "uncaught" not in part
+    assert "An exception ended" not in sections(page)["Passing"]  # a pass is never flagged

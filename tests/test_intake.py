@@ -91,6 +91,16 @@ def test_junk_is_ignored_in_zip_and_directory(tmp_path):
     assert tree(dest) == {"solution.py": GOOD}
 
 
+def test_a_virtual_environment_in_the_folder_is_not_the_students_code(tmp_path):
+    src = tmp_path / "project"
+    (src / "env" / "bin").mkdir(parents=True)
+    (src / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (src / "env" / "bin" / "python").symlink_to("/usr/bin/python3")
+    (src / "env" / "big.bin").write_bytes(b"\0" * 100)
+    (src / "solution.py").write_bytes(GOOD)
+    assert tree(prepare_submission(src, REQ, tmp_path / "out")) == {"solution.py": GOOD}
+
+
 def test_odd_file_names_are_kept_as_data(tmp_path):
     odd = "notes <b>\x07&'\".txt"
     src = make_zip(tmp_path / "s.zip", {"solution.py": GOOD, odd: b"hi"})
@@ -264,6 +274,27 @@ def test_null_byte_in_source_is_refused(tmp_path):
     src = tmp_path / "solution.py"
     src.write_bytes(b"x = 1\x00\n")
     assert "solution.py contains a null byte at offset 5" in refused(tmp_path, src)
+
+
+def test_binary_file_renamed_py_is_not_a_text_file(tmp_path):
+    """A zip, an image or a .pyc renamed .py is told for what it is, not as an encoding slip."""
+    import py_compile
+
+    compiled = py_compile.compile(str(_write_py(tmp_path)), cfile=str(tmp_path / "g.pyc"))
+    for data in (make_zip(tmp_path / "s.zip", {"solution.py": GOOD}).read_bytes(),
+                 b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+                 Path(compiled).read_bytes()):
+        src = tmp_path / "solution.py"
+        src.write_bytes(data)
+        msg = refused(tmp_path, src)
+        assert msg.startswith("solution.py is not a text file: it holds binary data"), msg
+        assert "UTF-8" not in msg and "Hand in the Python source file" in msg
+
+
+def _write_py(tmp_path):
+    path = tmp_path / "g.py"
+    path.write_bytes(GOOD)
+    return path
 
 
 # --- notebooks ---------------------------------------------------------------------------

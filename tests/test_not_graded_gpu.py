@@ -1,15 +1,17 @@
 """No score without the hardware: an exercise whose tests need a GPU, graded where there is none,
-is "not graded: needs a GPU" in results.json, feedback.html, the gradebook, every export and
+is "not graded yet: needs a GPU" in results.json, feedback.html, the gradebook, every export and
 the portal, never a number; it is not recorded as a grading, so a later run (on a GPU machine,
 or a GPU worker) grades it; and a worker without a GPU refuses the gpu queue."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import types
 
 import pytest
+from markupsafe import escape
 
 import grader.grade
 from grader.batch import entries_in, grade_all
@@ -21,6 +23,7 @@ from grader.store import open_store
 from store_class import make_class, make_course
 
 NO_GPU = "not run: no GPU on this grading machine"
+NOW = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
 
 
 def _gpu_course(root):
@@ -57,7 +60,7 @@ def test_result_is_not_graded_never_a_number(gpu_class):
     data = result.to_json()
     assert data["score"] is None and data["pgrader"]["raw_score"] is None
     assert data["pgrader"]["not_graded"] == NEEDS_GPU
-    assert data["output"].startswith("Not graded: needs a GPU.")
+    assert data["output"].startswith("Not graded yet: needs a GPU.")
     assert "Of the 1 checks that run anywhere, 1 passed." in data["output"]
     again = SubmissionResult.from_json(json.loads(json.dumps(data)))
     assert again.not_graded == NEEDS_GPU
@@ -82,15 +85,16 @@ def test_batch_gradebook_and_exports_say_not_graded(gpu_class):
                          progress=False, store=store)
         assert [(r.student, r.status, r.problem, r.retryable) for r in rows] == [
             ("alice", "not-graded", NEEDS_GPU, True), ("bob", "not-graded", NEEDS_GPU, True)]
-        assert all(c.grading is None for c in store.current("tiny"))  # never recorded as a grade
+        assert all(c.grading is None for c in store.counted(exercise))  # never recorded as a grade
         book = list(csv.DictReader((tmp / "out" / "gradebook.csv").open()))
         assert [(r["score"], r["final"], r["status"]) for r in book] == [
-            ("", "", "not graded: needs a GPU")] * 2
+            ("", "", "not graded yet: needs a GPU")] * 2
         assert json.loads((tmp / "out" / "alice" / "results.json").read_text())["score"] is None
 
         export("gradebook", course, exercise, store, tmp / "gb.csv")
         book = list(csv.DictReader((tmp / "gb.csv").open()))
-        assert [(r["final"], r["status"]) for r in book] == [("", "not graded: needs a GPU")] * 2
+        assert [(r["final"], r["status"]) for r in book] == [
+            ("", "not graded yet: needs a GPU")] * 2
         export("canvas", course, exercise, store, tmp / "canvas.csv")
         assert [row[-1] for row in csv.reader((tmp / "canvas.csv").open())][2:] == ["", ""]
         said = export("gradescope", course, exercise, store, tmp / "gs")
@@ -100,19 +104,59 @@ def test_batch_gradebook_and_exports_say_not_graded(gpu_class):
 
 
 def test_portal_attempt_says_needs_gpu_or_waiting(gpu_class):
-    from grader.portal.models import NOT_GRADED, QUEUED, RUNNING
-    from grader.portal.views import api_status, attempt
+    """A portal attempt graded here (no GPU) is *not graded yet: needs a GPU* on its page, in the
+    attempt list and in the status poll, never a number, and is not retried until a server
+    starts again; with a broker, a queued attempt waits for a GPU worker."""
+    from grader.portal.accounts import import_roster, open_session
+    from grader.portal.app import Portal, create_app
+    from grader.portal.auth import COOKIE
+    from grader.portal.jobs import Grader
+    from grader.portal.live import LiveCourse
+    from grader.portal.models import NOT_GRADED, Account
+    from grader.states import NEEDS_GPU_MEANING
 
-    _, exercise, _ = gpu_class
-    job = types.SimpleNamespace(id=1, status=NOT_GRADED, problem=NEEDS_GPU, student="alice")
-    view = attempt(job, None, exercise, instructor=False)
-    assert view["needs_gpu"] and not view["waiting"] and view["score"] == ""
-    assert api_status(job, None)["score"] is None
-    for status in (QUEUED, RUNNING):
-        job = types.SimpleNamespace(id=2, status=status, problem="", student="alice")
-        assert attempt(job, None, exercise, False, distributed=True)["waiting"] == \
-            "waiting for a GPU worker"
-        assert attempt(job, None, exercise, False, distributed=False)["waiting"] == ""
+    course, exercise, tmp = gpu_class
+    with open_store(course) as store:
+        import_roster(store, [{"login": "alice", "name": "Alice", "email": "", "role": "student",
+                               "password": "alice-pass-1"}])
+        with store._tx() as s:
+            account = s.query(Account).filter_by(login="alice").one()
+        token, _ = open_session(store, account, 1)
+        grader_ = Grader(LiveCourse(course), store, "local", {}, workers=1)
+
+        def attempt(number):
+            sub = store.record_submission("alice", "tiny", f"hash{number}", received_at=NOW,
+                                          late_days=0, path=str(tmp / "subs" / "alice.py"))
+            assert sub.attempt == number
+            return grader_.jobs.create("upload", "tiny", [("alice", sub)])[0]
+
+        job = attempt(1)
+        grader_.run(grader_.jobs.claim(grader_.owner))
+        job = grader_.jobs.get(job.id)
+        assert (job.status, job.problem, job.retry_at) == (NOT_GRADED, NEEDS_GPU, None)
+        assert grader_.jobs.claim(grader_.owner) is None  # not retried here...
+        assert all(c.grading is None for c in store.counted(exercise))  # ...nor ever a grade
+
+        client = create_app(Portal(LiveCourse(course), store, grader_, tmp / "up", tmp / "b")
+                            ).test_client()
+        client.set_cookie(COOKIE, token)
+        page = client.get("/exercises/tiny/attempts/1").get_data(as_text=True)
+        assert 'id="needs-gpu"' in page and str(escape(NEEDS_GPU_MEANING)) in page
+        assert 'id="score"' not in page and 'id="not-graded-yet"' not in page
+        listing = client.get("/exercises/tiny").get_data(as_text=True)
+        row = listing[listing.index('data-attempt="1"'):]
+        row = row[:row.index("</tr>")]
+        assert "needs a GPU" in row and '<td class="score"></td>' in row
+        assert client.get("/api/exercises/tiny/attempts/1").get_json() == {
+            "status": "not graded yet", "score": None, "max": None, "regrading": False}
+
+        attempt(2)  # queued; with a broker it waits for a GPU worker
+        assert "waiting for a GPU worker" not in client.get(
+            "/exercises/tiny/attempts/2").get_data(as_text=True)
+        grader_.remote = object()
+        page = client.get("/exercises/tiny/attempts/2").get_data(as_text=True)
+        assert 'id="waiting"' in page and "waiting for a GPU worker" in page
+        assert 'id="needs-gpu"' not in page
 
 
 def test_a_worker_without_a_gpu_refuses_the_gpu_queue(tmp_path, monkeypatch, capsys):

@@ -12,6 +12,7 @@ import csv
 import io
 import queue
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -69,10 +70,14 @@ def grader(course: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def make_course(folder: Path) -> dict[str, str]:
-    """A course in `folder` with accounts; the passwords by login."""
-    (folder / "course.toml").write_text(COURSE)
-    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG)
+def make_course(folder: Path, public: dict[str, str] | None = None, toml: str = "") -> dict[str, str]:
+    """A course in `folder` with accounts (`public`: more public test files, by name; `toml`:
+    more of course.toml); the passwords by login."""
+    (folder / "course.toml").write_text(COURSE + toml)
+    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text in (public or {}).items():
+        (folder / "exercises" / SLUG / "tests" / "public" / name).write_text(text)
     (folder / "roster.csv").write_text(ROSTER)
     grader(folder, "accounts", "import", str(folder / "roster.csv"),
            "--passwords-out", str(folder / "passwords.csv"))
@@ -83,14 +88,15 @@ def make_course(folder: Path) -> dict[str, str]:
 
 
 class Server:
-    """`grader serve` on a free port, stdout read for its listening line."""
+    """`grader serve` on a free port, stdout read for its listening line (`command`: how
+    `grader serve` is called, by default the venv's with `--course`)."""
 
-    def __init__(self, course: Path, jobs: int, *extra: str):
+    def __init__(self, course: Path, jobs: int, *extra: str, command: list[str] | None = None):
         self.course, self.port = course, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(course / f"serve-{self.port}.log", "w")
         self.proc = subprocess.Popen(
-            [GRADER, "serve", "--course", str(course), "--port", str(self.port),
+            [*(command or [GRADER, "serve", "--course", str(course)]), "--port", str(self.port),
              "--backend", "local", "--jobs", str(jobs), *extra],
             cwd=course, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -133,21 +139,30 @@ def upload(s: requests.Session, base: str, name: str, data: bytes) -> requests.R
 
 
 def submission_id(r: requests.Response) -> int:
+    """The attempt number an upload redirected to (the student's own numbering)."""
     assert r.status_code == 303, (r.status_code, r.text[:500])
-    return int(re.fullmatch(r".*/submissions/(\d+)", r.headers["Location"]).group(1))
+    return int(re.fullmatch(rf".*/exercises/{SLUG}/attempts/(\d+)", r.headers["Location"]).group(1))
+
+
+def attempt_url(base: str, number: int, api: bool = False) -> str:
+    return f"{base}{'/api' if api else ''}/exercises/{SLUG}/attempts/{number}"
+
+
+FINAL = ("graded", "refused", "not graded yet")
 
 
 def wait_graded(s: requests.Session, base: str, sid: int, timeout: float = GRADING_S) -> tuple:
-    """Poll the API until a final status; the statuses seen (in order) and the last reply."""
+    """Poll the API until a final state; the states seen (in order) and the last reply
+    (status, score, max)."""
     seen, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = s.get(f"{base}/api/submissions/{sid}", timeout=60).json()
+        reply = s.get(attempt_url(base, sid, api=True), timeout=60).json()
         if not seen or seen[-1] != reply["status"]:
             seen.append(reply["status"])
-        if reply["status"] in ("graded", "not graded"):
-            return seen, reply
+        if reply["status"] in FINAL and not reply["regrading"]:
+            return seen, {k: reply[k] for k in ("status", "score", "max")}
         time.sleep(0.2)
-    pytest.fail(f"submission {sid} not graded within {timeout} s: {seen}")
+    pytest.fail(f"attempt {sid} not graded within {timeout} s: {seen}")
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +221,7 @@ def test_posts_without_csrf_token_are_refused(portal, users):
     r = requests.post(base + "/login", data={"username": "alice", "password": "alice-pass-1"},
                       timeout=60)
     assert r.status_code == 403
-    assert 'data-submission="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert 'data-attempt="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
     assert alice.get(base + "/", timeout=60).status_code == 200  # still signed in
 
 
@@ -219,7 +234,7 @@ def test_too_big_or_wrong_type_uploads_are_refused_clearly(portal, users):
     r = upload(alice, base, "../../solution.txt", b"x = 1\n")
     assert r.status_code == 400 and ".py file, a .zip archive or a Jupyter notebook" in r.text
     assert not list(portal["course"].rglob("solution.txt"))
-    assert 'data-submission="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert 'data-attempt="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
 
 
 def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
@@ -229,21 +244,26 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     assert seen[0] in ("queued", "running") and seen[-1] == "graded", seen
     assert seen == [s for s in ("queued", "running", "graded") if s in seen], seen
     assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}
-    page = alice.get(f"{base}/submissions/{racy}", timeout=60).text
+    page = alice.get(attempt_url(base, racy), timeout=60).text
     assert f'<span id="score">{RACY_SCORE:g} / 10</span>' in page
-    assert 'data-verdict="race"' in page and re.search(r'class="seed">\d+<', page)
-    # the interleaving that lost an update, told in the student's lines
+    assert 'data-verdict="race"' in page and len(re.findall(r'class="seed">\d+<', page)) == 1
+    # the interleaving that lost an update, told in the student's lines, code as code
     assert '<ol class="interleaving">' in page and "update was lost" in page
-    assert "line 9 (`self._value += k`)" in page.replace("&#96;", "`")
+    assert "line 9 (<code>self._value += k</code>)" in page
+    # the racing line highlighted in a view of the student's own file, linked from the race
+    assert re.search(r'<tr id="f0-L9" class="race"><td class="n">9</td><td>\s*self._value \+= k', page)
+    assert '<a href="#f0-L9"><code>solution.py:9</code></a>' in page
+    assert "{'" not in page  # no Python dict reaches the student
     fixed = submission_id(upload(alice, base, "solution.py", FIXED.read_bytes()))
     seen, reply = wait_graded(alice, base, fixed)
     assert reply == {"status": "graded", "score": 10.0, "max": 10.0}, (seen, reply)
-    page = alice.get(f"{base}/submissions/{fixed}", timeout=60).text
+    page = alice.get(attempt_url(base, fixed), timeout=60).text
     verdicts = re.findall(r'<tr class="test [a-z]+" data-verdict="([a-z-]+)"', page)
     assert verdicts and set(verdicts) == {"passed"}, verdicts
-    history = re.findall(r'data-submission="(\d+)"', alice.get(f"{base}/exercises/{SLUG}",
-                                                               timeout=60).text)
-    assert history == [str(fixed), str(racy)]
+    listing = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    history = re.findall(r'data-attempt="(\d+)"', listing)
+    assert (racy, fixed) == (1, 2) and history == ["2", "1"]  # her own numbers, newest first
+    assert re.search(r'data-attempt="2" data-state="graded" class="counted"', listing)
     portal["ids"].update(racy=racy, fixed=fixed)
     # an ordinary store submission: the CLI's export sees the portal's grading
     out = portal["course"] / "cli-gradebook.csv"
@@ -252,15 +272,24 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     assert float(rows["alice"]["final"]) == 10.0
 
 
-def test_another_students_submission_is_404(portal, users):
+def test_another_students_attempts_cannot_be_named(portal, users):
+    """A student's URLs name only their own attempts: bob asking for attempt 1 gets 404 (he has
+    none), never alice's; the instructor's URL for alice is refused."""
     base, bob = portal["url"], users["bob"]
     racy = portal["ids"]["racy"]
-    for path in (f"/submissions/{racy}", f"/api/submissions/{racy}", "/submissions/999999"):
+    for path in (attempt_url("", racy), attempt_url("", racy, api=True), attempt_url("", 999999),
+                 f"/exercises/{SLUG}/attempts/1?student=alice"):
         r = bob.get(base + path, timeout=60)
         assert r.status_code == 404, path
         assert "alice" not in r.text and "Alice" not in r.text
-    assert users["alice"].get(f"{base}/submissions/{racy}", timeout=60).status_code == 200
-    assert requests.get(f"{base}/api/submissions/{racy}", timeout=60).status_code == 401
+    r = bob.get(f"{base}/instructor/exercises/{SLUG}/students/alice/attempts/{racy}", timeout=60)
+    assert r.status_code == 403 and "alice" not in r.text.replace("for instructors", "")
+    assert users["alice"].get(attempt_url(base, racy), timeout=60).status_code == 200
+    assert requests.get(attempt_url(base, racy, api=True), timeout=60).status_code == 401
+    # a link of the portal's earlier versions (a global job id) leads to her attempt, only hers
+    old = users["alice"].get(f"{base}/submissions/1", timeout=60, allow_redirects=False)
+    assert old.status_code == 301 and old.headers["Location"].endswith(attempt_url("", racy))
+    assert bob.get(f"{base}/submissions/1", timeout=60).status_code == 404
 
 
 def test_hidden_tests_are_never_served(portal, users):
@@ -280,7 +309,7 @@ def test_hidden_tests_are_never_served(portal, users):
                  f"/exercises/{SLUG}/bundle.zip/../tests/hidden/{hidden.name}"):
         r = alice.get(base + path, timeout=60)
         assert r.status_code == 404 and marker not in r.text, path
-    for page in ("/", f"/exercises/{SLUG}", f"/submissions/{portal['ids']['racy']}"):
+    for page in ("/", f"/exercises/{SLUG}", attempt_url("", portal["ids"]["racy"])):
         assert marker not in alice.get(base + page, timeout=60).text
     statement = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text  # the README, rendered
     assert '<div class="markdown">' in statement and "<h2>What to write" in statement
@@ -291,11 +320,17 @@ def test_rate_limit_per_student(portal, users):
     for i in range(3):  # a syntax error is refused by intake at once: quick attempts
         sid = submission_id(upload(carol, base, "solution.py", f"def broken({i}:\n".encode()))
         _, reply = wait_graded(carol, base, sid)
-        assert reply["score"] == 0 and reply["status"] == "graded"
+        assert reply == {"status": "refused", "score": 0, "max": 10.0}
+    page = carol.get(attempt_url(base, 3), timeout=60).text
+    # one word for it, the reason and what to do; no "graded", no test table, no "Error" row
+    assert 'id="status" class="status refused"' in page and 'id="refused"' in page
+    assert "solution.py, line 1" in page and "hand in again" in page
+    assert 'id="tests"' not in page and "Submission accepted" not in page
+    assert ">graded<" not in page and "Not graded" not in page
     r = upload(carol, base, "solution.py", FIXED.read_bytes())
     assert r.status_code == 429 and "3 times per hour" in r.text
-    assert len(re.findall(r'data-submission="', carol.get(f"{base}/exercises/{SLUG}",
-                                                           timeout=60).text)) == 3
+    assert len(re.findall(r'data-attempt="', carol.get(f"{base}/exercises/{SLUG}",
+                                                        timeout=60).text)) == 3
     page = carol.get(base + "/", timeout=60).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
 
@@ -323,8 +358,10 @@ def test_instructor_dashboard_and_exports(portal, users):
     for fmt in ("gradebook", "canvas", "gradescope", "report", "nbgrader"):
         assert f'class="export" data-format="{fmt}"' in page
     student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
-    assert f'/submissions/{portal["ids"]["racy"]}"' in student
-    assert prof.get(f"{base}/submissions/{portal['ids']['racy']}", timeout=60).status_code == 200
+    link = f'/instructor/exercises/{SLUG}/students/alice/attempts/{portal["ids"]["racy"]}"'
+    assert link in student
+    page = prof.get(base + link.rstrip('"'), timeout=60)
+    assert page.status_code == 200 and 'data-verdict="race"' in page.text
 
     def get(fmt: str) -> requests.Response:
         r = prof.get(f"{base}/instructor/exercises/{SLUG}/export/{fmt}", timeout=300)
@@ -333,7 +370,12 @@ def test_instructor_dashboard_and_exports(portal, users):
 
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(get("gradebook").text))}
     assert float(rows["alice"]["final"]) == 10 and float(rows["carol"]["final"]) == 0
-    assert "alice" in get("canvas").text
+    assert rows["alice"]["name"] == "Alice Archer" and rows["alice"]["attempts"] == "2"
+    assert rows["bob"]["status"] == "not handed in yet" and rows["bob"]["final"] == ""
+    canvas = list(csv.reader(io.StringIO(get("canvas").text)))
+    # every roster student, with names and login ids; bob has handed nothing in
+    assert {r[3] for r in canvas[2:]} == {"alice", "bob", "carol"}
+    assert ["Alice Archer", "", "", "alice", "", "10"] in canvas
     names = zipfile.ZipFile(io.BytesIO(get("gradescope").content)).namelist()
     assert "alice/results.json" in names
     report = get("report").text
@@ -357,17 +399,98 @@ def test_regrade_from_the_dashboard(portal, users):
             out.setdefault(name, []).append(grading)
         return out
 
+    from grader.course import load_course
+
+    exercise = load_course(portal["course"]).exercise(SLUG)
     with Store(store_url(portal["course"])) as store:
         deadline = time.monotonic() + 2 * GRADING_S
         while [len(gradings().get(n, [])) for n in ("alice", "carol")] != [3, 4]:
             assert time.monotonic() < deadline, {n: len(g) for n, g in gradings().items()}
             time.sleep(0.5)
-        current = {c.student: c.grading for c in store.current(SLUG)}
+        current = {c.student: c.grading for c in store.counted(exercise)}
         alice = gradings()["alice"]
     assert current["alice"].final == 10 and current["carol"].final == 0
-    # racy (still its submission's grading), fixed (superseded), fixed regraded
+    # racy (still its attempt's grading), fixed (superseded), fixed regraded
     assert [g.is_current for g in alice] == [True, False, True]
     assert alice[2].request_id != alice[1].request_id
+    # the regrade is in the attempt's history, with the old and the new score
+    page = users["alice"].get(attempt_url(base, 2), timeout=60).text
+    assert re.search(r'<tr data-what="regraded" class="current"><td>[^<]+</td><td>regraded', page)
+    assert "10 / 10 → 10 / 10" not in page  # unchanged: no arrow
+    assert page.count('data-what="') == 2
+
+
+def test_the_same_file_again_is_a_new_attempt_that_counts(portal, users):
+    """bob hands in the fixed counter, the racy one, then the fixed one again (the same bytes):
+    three attempts with their own times, and the third counts (the latest), on every page and
+    in the exports."""
+    base, bob = portal["url"], users["bob"]
+    numbers = []
+    for data in (FIXED.read_bytes(), RACY.read_bytes(), FIXED.read_bytes()):
+        numbers.append(submission_id(upload(bob, base, "solution.py", data)))
+        _, reply = wait_graded(bob, base, numbers[-1])
+    assert numbers == [1, 2, 3] and reply == {"status": "graded", "score": 10.0, "max": 10.0}
+    listing = bob.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    times = re.findall(r'data-attempt="\d" data-state="graded"[^>]*>\s*<td>.*?</td>\s*<td>([^<]+)</td>',
+                       listing, re.S)
+    assert len(set(times)) == 3 or len(times) == 3, times
+    assert re.search(r'data-attempt="3" data-state="graded" class="counted"', listing)
+    assert "from attempt 3" in listing and "Your latest graded attempt counts" in listing
+    home = bob.get(base + "/", timeout=60).text
+    assert re.search(rf'data-slug="{SLUG}".*?class="score">10 / 10<', home, re.S)
+    prof = users["prof"]
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(prof.get(
+        f"{base}/instructor/exercises/{SLUG}/export/gradebook", timeout=60).text))}
+    assert rows["bob"]["final"] == "10" and rows["bob"]["attempt"] == "3"
+    page = bob.get(attempt_url(base, 3), timeout=60).text
+    received = re.search(r'<span id="received">([^<]+)</span>', page).group(1)
+    assert received in listing and received.endswith(" UTC")  # the same time, in the course's zone
+
+
+def test_extension_and_override_with_comments_audited(portal, users):
+    base, prof, carol = portal["url"], users["prof"], users["carol"]
+    student = f"{base}/instructor/exercises/{SLUG}/students/carol"
+    page = prof.get(student, timeout=60).text
+    r = prof.post(student + "/override", data={"csrf_token": token(page), "score": "5",
+                                               "comment": ""}, timeout=60)
+    assert "Say why in the comment" in r.text
+    r = prof.post(student + "/override", data={"csrf_token": token(page), "score": "50",
+                                               "comment": "too much"}, timeout=60)
+    assert "between 0 and 10" in r.text
+    prof.post(student + "/override", data={"csrf_token": token(page), "score": "5",
+                                           "comment": "Oral exam, <b>half</b> marks"}, timeout=60)
+    r = prof.post(student + "/extension", data={"csrf_token": token(page),
+                                                "due": "2100-01-15T12:00",
+                                                "comment": "medical leave"}, timeout=60)
+    assert r.status_code == 200
+    assert "2100-01-15 12:00 UTC" in r.text and "medical leave" in r.text
+    trail = re.findall(r'<tr data-action="([a-z-]+)">', r.text)
+    assert trail[:2] == ["extension-set", "override-set"]
+    assert "by prof: Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in r.text
+    mine = carol.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert "Your score: 5 / 10</strong>, set by your instructor" in mine and "Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in mine
+    assert "2100-01-15 12:00 UTC (your extension: medical leave)" in mine
+    assert "5 / 10" in carol.get(base + "/", timeout=60).text
+    r = prof.post(student + "/override", data={"csrf_token": token(page), "action": "remove",
+                                               "comment": "retake graded"}, timeout=60)
+    assert "None: the attempts count." in r.text
+    assert "Your score: 0 / 10" in carol.get(f"{base}/exercises/{SLUG}", timeout=60).text
+    assert carol.post(student + "/override", data={"csrf_token": token(mine), "score": "10",
+                                                   "comment": "me"}, timeout=60).status_code == 403
+
+
+def test_access_log_and_dates_reread_without_a_restart(portal, users):
+    base, alice = portal["url"], users["alice"]
+    log = (portal["course"] / "portal-logs" / "access.log").read_text().splitlines()
+    assert any(re.fullmatch(r'127\.0\.0\.1 - alice \[[^]]+\] "GET /exercises/locked_counter '
+                            r'HTTP/1\.1" 200 \d+ "-" "python-requests/[^"]+" \d+\.\d{3}', line)
+               for line in log), log[-5:]
+    assert not any("password" in line for line in log if "POST /login" not in line)
+    grader(portal["course"], "course", "dates", "--shift", "-1")
+    deadline = time.monotonic() + 30
+    while "2099-12-30 23:59" not in alice.get(base + "/", timeout=60).text:
+        assert time.monotonic() < deadline, "the new due date was not shown"
+        time.sleep(0.5)
 
 
 def test_restart_resumes_a_queued_job(tmp_path):
@@ -375,7 +498,7 @@ def test_restart_resumes_a_queued_job(tmp_path):
     first = Server(tmp_path, jobs=0)  # accepts uploads, grades nothing
     alice = sign_in(first.url, "alice", passwords["alice"])
     sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
-    assert alice.get(f"{first.url}/api/submissions/{sid}", timeout=60).json()["status"] == "queued"
+    assert alice.get(attempt_url(first.url, sid, api=True), timeout=60).json()["status"] == "queued"
     first.stop()
     second = Server(tmp_path, jobs=1)
     try:
@@ -391,13 +514,56 @@ def test_restart_resumes_a_queued_job(tmp_path):
         second.stop()
 
 
+def _test_runs_of(course: Path) -> list[int]:
+    """Pids of the test runs (pytest processes) grading in `course`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--rootdir" in args and any(str(course).encode() in a for a in args):
+            found.append(int(proc.name))
+    return found
+
+
+def test_stopping_the_portal_ends_its_test_runs(tmp_path):
+    """SIGTERM while a long job is graded (a counter that never returns: every test runs to
+    its time limit): the test run ends with the server, none grades on as an orphan, and the
+    next start puts the job back in the queue."""
+    passwords = make_course(tmp_path)
+    stuck = FIXED.read_text().replace("def parallel_count(n_threads, n_increments):",
+                                      "def parallel_count(n_threads, n_increments):\n"
+                                      "    import time; time.sleep(3600)")
+    assert "3600" in stuck
+    first = Server(tmp_path, jobs=1)
+    alice = sign_in(first.url, "alice", passwords["alice"])
+    sid = submission_id(upload(alice, first.url, "solution.py", stuck.encode()))
+    deadline = time.monotonic() + GRADING_S
+    while not _test_runs_of(tmp_path):
+        assert time.monotonic() < deadline, "no test run started"
+        time.sleep(0.05)
+    first.stop()
+    deadline = time.monotonic() + 20
+    while _test_runs_of(tmp_path):
+        assert time.monotonic() < deadline, f"test runs left behind: {_test_runs_of(tmp_path)}"
+        time.sleep(0.2)
+    second = Server(tmp_path, jobs=0)
+    try:
+        alice = sign_in(second.url, "alice", passwords["alice"])
+        reply = alice.get(attempt_url(second.url, sid, api=True), timeout=60).json()
+        assert reply["status"] == "queued", reply
+    finally:
+        second.stop()
+
+
 def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
     passwords = make_course(tmp_path)
     first = Server(tmp_path, jobs=1)
     alice = sign_in(first.url, "alice", passwords["alice"])
     sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
     deadline = time.monotonic() + GRADING_S
-    while alice.get(f"{first.url}/api/submissions/{sid}", timeout=60).json()["status"] != "running":
+    while alice.get(attempt_url(first.url, sid, api=True), timeout=60).json()["status"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     first.stop(signal.SIGKILL)
@@ -414,7 +580,149 @@ def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
         assert len(store.history(SLUG, "alice")) == 1
 
 
+def test_a_submission_reaching_for_the_grader_is_flagged_for_the_instructor(tmp_path):
+    """alice's counter also walks up the call stack: graded as usual, and the dashboard and
+    her page show the instructor the line that raised the flag; carol's honest counter is not
+    named; the student's own page says nothing of it."""
+    passwords = make_course(tmp_path)
+    server = Server(tmp_path, jobs=1)
+    try:
+        base = server.url
+        sneaky = FIXED.read_text().replace("    c = SafeCounter()\n", "    import sys\n"
+                                           "    sys._getframe().f_back\n    c = SafeCounter()\n")
+        line = sneaky.splitlines().index("    sys._getframe().f_back") + 1
+        alice, carol = (sign_in(base, n, passwords[n]) for n in ("alice", "carol"))
+        for who, text in ((alice, sneaky), (carol, FIXED.read_text())):
+            sid = submission_id(upload(who, base, "solution.py", text.encode()))
+            assert wait_graded(who, base, sid)[1]["status"] == "graded"
+        prof = sign_in(base, "prof", passwords["prof"])
+        page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
+        flagged = page[page.index('id="flagged"'):page.index('id="students"')]
+        assert "/students/alice" in flagged and "carol" not in flagged
+        student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
+        assert 'data-flagged="alice"' in student and f"line {line}" in student
+        assert "sys._getframe().f_back" in student
+        assert 'data-flagged="' not in prof.get(
+            f"{base}/instructor/exercises/{SLUG}/students/carol", timeout=60).text
+        assert "Flagged" not in alice.get(attempt_url(base, 1), timeout=60).text
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- no server needed
+
+def test_three_hundred_browsers_at_once_are_served(tmp_path):
+    """A class's browsers each keep a connection open: the 101st must not wait (waitress's
+    default limit of 100 connections made it wait for an idle one to time out)."""
+    make_course(tmp_path)
+    server = Server(tmp_path, 0)
+    try:
+        sessions, worst = [], 0.0
+        for _ in range(300):
+            s = requests.Session()
+            t0 = time.monotonic()
+            assert s.get(server.url + "/login", timeout=30).status_code == 200
+            worst = max(worst, time.monotonic() - t0)
+            sessions.append(s)
+        assert worst < 10, worst
+    finally:
+        server.stop()
+
+
+def test_password_change_signs_out_the_other_browsers(tmp_path):
+    passwords = make_course(tmp_path)
+    server = Server(tmp_path, 0)
+    try:
+        here, elsewhere = (sign_in(server.url, "alice", passwords["alice"]) for _ in range(2))
+        form = here.get(server.url + "/account/password", timeout=60).text
+        for fields, why in ((("wrong-one-1", "new-secret-9", "new-secret-9"), "not right"),
+                            ((passwords["alice"], "new-secret-9", "new-secret-8"), "differ"),
+                            ((passwords["alice"], "short", "short"), "at least 8")):
+            r = here.post(server.url + "/account/password", timeout=60, data={
+                "csrf_token": token(form), **dict(zip(("current", "new", "repeat"), fields))})
+            assert r.status_code == 400 and why in r.text, why
+        r = here.post(server.url + "/account/password", timeout=60, data={
+            "csrf_token": token(form), "current": passwords["alice"], "new": "new-secret-9",
+            "repeat": "new-secret-9"})
+        assert r.status_code == 200 and 'id="done"' in r.text
+        assert here.get(server.url + "/", timeout=60, allow_redirects=False).status_code == 200
+        assert elsewhere.get(server.url + "/", timeout=60, allow_redirects=False).status_code == 302
+        sign_in(server.url, "alice", "new-secret-9")
+        page = requests.get(server.url + "/login", timeout=60)
+        r = requests.post(server.url + "/login", cookies=page.cookies, timeout=60, data={
+            "username": "alice", "password": passwords["alice"], "csrf_token": token(page.text)})
+        assert r.status_code == 401
+    finally:
+        server.stop()
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        actions = [a.action for a in store.audit_trail("", "alice")]
+    assert actions[:3] == ["sign-in-failed", "signed-in", "password-changed"], actions
+
+
+def test_serve_refuses_to_start_without_accounts(tmp_path):
+    (tmp_path / "course.toml").write_text(COURSE)
+    shutil.copytree(ROOT / "exercises" / SLUG, tmp_path / "exercises" / SLUG)
+    proc = grader(tmp_path, "serve", "--port", "0", "--backend", "local", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "No portal account exists" in proc.stderr
+    assert "accounts import docs/example-roster.csv --passwords-out private/passwords.csv" \
+        in proc.stderr
+
+
+def test_the_readme_quick_start_reaches_a_signed_in_student(tmp_path):
+    """The README's portal commands as written, in a copy of the course (the venv linked where
+    the README expects it; `grader serve` on a free port, grading nothing): the dates move so
+    that locked_counter is open and on time today, the example roster's accounts are made
+    with their passwords in `private/`, which git ignores, and `ada` signs in and hands in."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("Then the course portal")[1].split("```sh\n")[1].split("```")[0]
+    commands = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.strip()]
+    assert [c[:3] for c in commands] == [[".venv/bin/grader", "course", "dates"],
+                                         [".venv/bin/grader", "accounts", "import"],
+                                         [".venv/bin/grader", "serve"]], commands
+    for name in ("course.toml", ".gitignore", "docs/example-roster.csv"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for command in commands[:-1]:
+        proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    ignored = subprocess.run(["git", "status", "--porcelain", "--ignored", "private"],
+                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert ignored.strip() == "!! private/", ignored
+    passwords = dict(csv.reader((tmp_path / "private" / "passwords.csv").open()))
+    server = Server(tmp_path, 0, command=commands[-1])
+    try:
+        ada = sign_in(server.url, "ada", passwords["ada"])
+        home = ada.get(server.url + "/", timeout=60).text
+        assert f'<tr data-slug="{SLUG}">' in home
+        assert submission_id(upload(ada, server.url, "solution.py", RACY.read_bytes())) == 1
+    finally:
+        server.stop()
+    from grader.store import Store, store_url
+
+    with Store(store_url(tmp_path)) as store:
+        [attempt] = store.submissions(SLUG)["ada"]
+    assert attempt.late_days == 0
+
+
+def test_passwords_are_never_written_where_git_would_commit_them(tmp_path):
+    make_course(tmp_path)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "more.csv").write_text("student,name,email\ndave,Dave,d@x\n")
+    proc = grader(tmp_path, "accounts", "import", "more.csv", "--passwords-out",
+                  "secrets.csv", check=False)
+    assert proc.returncode == 2 and "could be committed" in proc.stderr
+    assert not (tmp_path / "secrets.csv").exists()
+    (tmp_path / ".gitignore").write_text("/private/\n")
+    grader(tmp_path, "accounts", "import", "more.csv", "--passwords-out", "private/pw.csv")
+    assert (tmp_path / "private" / "pw.csv").stat().st_mode & 0o077 == 0
+
 
 def test_roster_problems_are_explained(tmp_path):
     from grader.portal.accounts import AccountError, read_roster
@@ -534,8 +842,9 @@ def test_platform_failure_is_not_graded_then_retried_at_restart(tmp_path):
         alice = sign_in(first.url, "alice", passwords["alice"])
         sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
         _, reply = wait_graded(alice, first.url, sid)
-        assert reply == {"status": "not graded", "score": None, "max": None}
-        assert "not your fault" in alice.get(f"{first.url}/submissions/{sid}", timeout=60).text
+        assert reply == {"status": "not graded yet", "score": None, "max": None}
+        page = alice.get(attempt_url(first.url, sid), timeout=60).text
+        assert "not your code" in page and "Next try:" in page and "grader error" not in page
     finally:
         first.stop()
     from grader.store import Store, store_url

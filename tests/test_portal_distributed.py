@@ -48,7 +48,7 @@ def test_uploads_are_graded_by_the_workers(setup):
         assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}, reply
         _, reply = wait_graded(alice, server.url, fixed)
         assert reply == {"status": "graded", "score": 10.0, "max": 10.0}, reply
-        page = alice.get(f"{server.url}/submissions/{racy}", timeout=60).text
+        page = alice.get(f"{server.url}/exercises/{SLUG}/attempts/{racy}", timeout=60).text
         assert 'data-verdict="race"' in page and re.search(r'class="seed">\d+<', page)
     finally:
         server.stop()

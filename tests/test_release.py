@@ -147,3 +147,70 @@ def test_bundle_toml_round_trips_any_title(tmp_path):
 
 def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def offline(argv: list[str]) -> list[str]:
+    """`argv` without a network where this machine allows it (a new network namespace)."""
+    import os
+
+    if os.geteuid() == 0 and shutil.which("unshare") and subprocess.run(
+            ["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "-n", *argv]
+    return argv
+
+
+@pytest.fixture(scope="module")
+def installed(bundle, tmp_path_factory) -> tuple[Path, Path]:
+    """The bundle copied away from the course, and a fresh venv with its checker."""
+    folder = tmp_path_factory.mktemp("student") / SLUG
+    shutil.copytree(bundle, folder)
+    return folder, install_checker(folder, folder.parent / "venv")
+
+
+def install_checker(bundle: Path, venv: Path) -> Path:
+    """A fresh venv at `venv` with the checker installed from `bundle`'s wheels only, as its
+    CHECKING.md says: no index, no pip configuration, no network."""
+    import os
+    import sys
+
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
+    env.pop("PIP_FIND_LINKS", None)
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
+                   check=True, timeout=120)
+    wheels = sorted(str(p) for p in (bundle / "wheels").glob("*.whl"))
+    proc = subprocess.run(offline([str(venv / "bin" / "pip"), "install", "-q", "--no-index",
+                                   "--no-deps", *wheels]), env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return venv
+
+
+def test_bundle_says_how_to_install_offline_and_replay(bundle):
+    text = (bundle / "CHECKING.md").read_text()
+    assert ".venv/bin/pip install --no-index --no-deps wheels/*.whl" in text
+    assert f"grader check {SLUG} --seed N" in text
+    names = {p.name.split("-")[0].lower() for p in (bundle / "wheels").glob("*.whl")}
+    assert {"pgrader", "pytest", "pluggy"} <= names
+    assert "numpy" not in names and "mpich" not in names  # only what this exercise needs
+
+
+def test_checker_installed_from_the_bundle_alone_replays_a_seed(installed):
+    """In a fresh venv holding only the bundle's wheels, outside any course, `grader check`
+    runs the public tests; a seed given back gives the same run."""
+    folder, venv = installed
+    shutil.copy(SOLUTIONS / "mutants" / "no_lock" / "solution.py", folder / "solution.py")
+    (folder / ".venv").mkdir()  # a student's own venv in the folder is not their code
+    (folder / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    runs = []
+    for seed in ("4242", "4242"):
+        proc = subprocess.run(offline([str(venv / "bin" / "grader"), "check", SLUG, "--seed",
+                                       seed]), cwd=folder, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs.append(proc.stdout)
+    assert "2 of 2 tests passed" in runs[0] and "Seed 4242:" in runs[0]
+    assert runs[0] == runs[1]
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import grader; print(grader.__file__)"], cwd=folder,
+                           capture_output=True, text=True, timeout=60).stdout
+    assert str(venv) in where  # the wheel's grader, not this checkout's

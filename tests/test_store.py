@@ -8,6 +8,8 @@ a private PostgreSQL cluster (tests/postgres.py): `course` parametrised with the
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import signal
 import sqlite3
 import subprocess
@@ -25,6 +27,7 @@ from grader.course import load_course
 from grader.recorded import format_changes, grade_recorded, regrade
 from grader.store import Store, StoreBusy, open_store, store_url
 from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
+import store_class
 from store_class import fake_run_tests, make_class, make_course
 
 HERE = Path(__file__).parent
@@ -169,7 +172,7 @@ def test_regrade_keeps_history_and_prints_score_changes(course, fake):
     assert "  alice                10 -> 0 (-10)" in lines
     assert "  carol                8 -> 0 (-8)" in lines
     assert not any(line.lstrip().startswith("dave") for line in lines)  # refused both times
-    assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded."
+    assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded yet."
     assert [(g.final, g.is_current) for _, g in history] == [(10, False), (0, True)]
     rows = _gradings(course)
     assert len(rows) == 8 and sum(r[2] for r in rows) == 4
@@ -307,4 +310,161 @@ def test_grade_all_and_regrade_on_the_local_backend(tmp_path):
     again = subprocess.run([grader_bin, "regrade", "tiny", "--students", "ben"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip().endswith("0 up, 0 down, 0 new, 1 unchanged; 0 not graded.")
+    assert again.stdout.strip().endswith("0 up, 0 down, 0 new, 1 unchanged; 0 not graded yet.")
+
+
+# ---------------------------------------------------------------- attempts and what counts
+
+def _counted(course, store) -> dict[str, tuple]:
+    """student -> (counted attempt, final) under the exercise's rule."""
+    return {c.student: (c.submission.attempt if c.grading else None, c.final)
+            for c in store.counted(course.exercise("tiny"))}
+
+
+@BOTH
+def test_a_folder_back_to_an_earlier_version_is_a_new_attempt_that_counts(course, fake):
+    """v1 (bad), v2 (good), v1 again: three attempts, each with its own received time, and the
+    latest counts, although its bytes repeat the first (and it scores less than v2)."""
+    calls = fake()
+    with open_store(course) as store:
+        _grade(course, store)
+        for i, kind in enumerate(["good", "bad"]):
+            make_class(course.root / "subs", {"bob": kind},
+                       received={"bob": f"2026-09-21T1{i}:00:00Z"} | {
+                           n: t for n, t in RECEIVED.items() if n != "bob"})
+            _grade(course, store)
+        assert _counted(course, store)["bob"] == (3, 6.6667)
+        bob = store.submissions("tiny", ["bob"])["bob"]
+        again = _grade(course, store)  # the folder as it is: nothing new, nothing graded
+        make_class(course.root / "subs", {"bob": "def add(:"})
+        _grade(course, store)  # refused: attempt 4 scores 0 but does not replace attempt 3
+        assert _counted(course, store)["bob"] == (3, 6.6667)
+        assert _counted(course, store)["dave"] == (1, 0)  # refused, and nothing else
+    assert [s.attempt for s in bob] == [1, 2, 3]
+    assert bob[0].content_hash == bob[2].content_hash and len({s.received_at for s in bob}) == 3
+    assert len(calls) == 3 + 2  # the class once, then bob twice; the last run grades nothing
+    assert {r.student: r.status for r in again.rows}["bob"] == "skipped"
+
+
+@BOTH
+def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
+    """The portal's path: identical bytes uploaded twice are two attempts; `latest` counts the
+    newest graded one, `best` the highest score, and a regrade under `best` grades them all."""
+    import csv
+
+    from grader.export import export
+    from grader.recorded import regrade
+    from grader.results import SubmissionResult, TestResult
+
+    def result(points: float) -> SubmissionResult:
+        return SubmissionResult("ann", "tiny", [TestResult("t", "t", "public", "passed" if points
+                                                           else "failed", points, 10.0)], 10.0)
+
+    fake()
+    t0 = dt.datetime(2026, 9, 20, 10, tzinfo=dt.timezone.utc)
+    with open_store(course) as store:
+        subs = []
+        for i, (content, points) in enumerate([("A", 10.0), ("B", 4.0), ("A", 7.0)]):
+            path = course.root / "subs" / f"ann-{i}.py"
+            path.write_text(f"# {content}\n" + store_class.GOOD.format(slow=0))
+            sub = store.record_submission("ann", "tiny", content, t0 + dt.timedelta(hours=i), 0,
+                                          str(path))
+            request, _ = store.open_request("tiny", "portal", ["ann"], resume=False)
+            assert store.record_grading(sub, request, result(points))
+            subs.append(sub)
+        assert [s.attempt for s in subs] == [1, 2, 3] and subs[0].id != subs[2].id
+        assert _counted(course, store)["ann"] == (3, 7)
+        best = dataclasses.replace(course.exercise("tiny"), counted_attempt="best")
+        [c] = store.counted(best, ["ann"])
+        assert (c.submission.attempt, c.final, c.attempts, c.pending) == (1, 10, 3, 0)
+        for rule, attempt, final in ((course.exercise("tiny"), "3", "7"), (best, "1", "10")):
+            export("gradebook", course, rule, store, course.root / "book.csv")
+            [row] = csv.DictReader((course.root / "book.csv").open())
+            assert (row["student"], row["attempt"], row["final"]) == ("ann", attempt, final)
+        fresh = store.record_submission("ann", "tiny", "A", t0 + dt.timedelta(hours=5), 0,
+                                        str(subs[0].path))
+        assert store.counted(best, ["ann"])[0].pending == 1  # counted stays until it is graded
+        outcome = regrade(course, best, store, backend="local", progress=False,
+                          students=["ann"])
+    assert len(outcome.changes) + outcome.unchanged == 4  # every attempt, once
+    assert {c.attempt for c in outcome.changes} <= {1, 2, 3, fresh.attempt}
+    assert any("(attempt " in line for line in format_changes(outcome, "tiny"))
+
+
+@BOTH
+def test_an_extension_reapplies_the_late_policy_and_an_override_wins(course, fake):
+    from grader.recorded import rescore_late
+
+    fake()
+    ex = course.exercise("tiny")
+    with open_store(course) as store:
+        _grade(course, store)
+        assert _counted(course, store)["carol"] == (1, 8)  # 2 days late
+        store.set_extension("tiny", "carol", dt.datetime(2026, 9, 24, tzinfo=dt.timezone.utc),
+                            "doctor's note", "prof")
+        assert rescore_late(course, ex, store, "carol") == 1
+        assert rescore_late(course, ex, store, "carol") == 0  # nothing changes twice
+        assert _counted(course, store)["carol"] == (1, 10)
+        [attempt] = store.attempts("tiny", "carol")
+        assert [(g.final, kind) for g, kind in attempt.gradings] == [(8, "grade-all"),
+                                                                      (10, "rescore")]
+        store.set_override("tiny", "bob", 9.5, "oral exam instead", "prof")
+        assert _counted(course, store)["bob"] == (1, 9.5)
+        store.set_override("tiny", "bob", None, "exam cancelled", "prof")
+        assert _counted(course, store)["bob"] == (1, 6.6667)
+        trail = [(a.action, a.detail) for a in store.audit_trail("tiny", "bob")]
+        # a student whose due date moves has late days counted from it by the next grade-all
+        make_class(course.root / "subs", {"carol": "bad"},
+                   received={"carol": "2026-09-23T12:00:00Z"})
+        _grade(course, store)
+        [late] = [a for a in store.attempts("tiny", "carol") if a.submission.attempt == 2]
+    assert trail[0] == ("override-removed", "attempts count again by prof: exam cancelled")
+    assert trail[1] == ("override-set", "score 9.5 by prof: oral exam instead")
+    assert late.submission.late_days == 0 and late.grading.late_days == 0
+
+
+@BOTH
+def test_migration_numbers_the_attempts_of_an_older_store(course):
+    """A store made by 0002 (one submission per content) upgrades: attempts numbered per
+    student in the order received, the old uniqueness gone, gradings and jobs kept."""
+    from alembic import command
+    from alembic.config import Config
+
+    from grader.store.engine import MIGRATIONS, make_engine
+
+    url = store_url(course.root, course.store_url)
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002_portal")
+        now = "'2026-09-20 10:00:00+00:00'"
+        conn.exec_driver_sql(f"INSERT INTO students (id, name, created_at) VALUES "
+                             f"(1, 'ann', {now}), (2, 'ben', {now})")
+        conn.exec_driver_sql(f"INSERT INTO requests (id, exercise, kind, students, out_dir, "
+                             f"actor, created_at) VALUES ('r1', 'tiny', 'grade-all', NULL, '', "
+                             f"'t', {now})")
+        for sid, student, h in [(1, 1, "x"), (2, 2, "x"), (3, 1, "y"), (4, 2, "z"), (5, 1, "z")]:
+            conn.exec_driver_sql(
+                f"INSERT INTO submissions (id, student_id, exercise, content_hash, received_at, "
+                f"late_days, path, created_at) VALUES ({sid}, {student}, 'tiny', '{h}', {now}, "
+                f"0, '/p', {now})")
+        conn.exec_driver_sql(
+            f"INSERT INTO gradings (id, submission_id, request_id, grader_version, image_id, "
+            f"seed, seeds, score, max_score, late_days, penalty, final, status, results, "
+            f"created_at, is_current) VALUES (1, 3, 'r1', 'v', '', 1, '{{}}', 5, 10, 0, 0, 5, "
+            f"'graded', '{{}}', {now}, true)")
+        if conn.dialect.name == "postgresql":  # rows inserted with their ids: move the counters
+            for table in ("students", "submissions", "gradings"):
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))")
+    engine.dispose()
+    with Store(url) as store:
+        assert [(s.id, s.attempt) for s in store.submissions("tiny")["ann"]] == [(1, 1), (3, 2),
+                                                                              (5, 3)]
+        assert [s.attempt for s in store.submissions("tiny")["ben"]] == [1, 2]
+        again = store.record_submission("ann", "tiny", "x", dt.datetime.now(dt.timezone.utc), 0,
+                                        "/p")
+        assert again.attempt == 4  # the same bytes again: a new attempt
+        assert [g.id for g, _ in store.attempts("tiny", "ann")[1].gradings] == [1]

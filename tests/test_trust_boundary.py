@@ -30,6 +30,7 @@ from grader.agent import channel, codec, untrusted
 from grader.agent.frames import parse_faulthandler
 from grader.checks import oclgrind, workitems
 from grader.course import Limits
+from grader.errors import PlatformError
 from grader.judge import suspicion
 from grader.judge.runner import _checked
 from grader.sandbox.local import LocalBackend
@@ -601,13 +602,13 @@ def _report(records, collected, exitstatus=1, failures=()):
 def test_scoring_is_closed():
     rec = lambda n: {"nodeid": n, "function": n, "status": "passed"}  # noqa: E731
     assert _checked(_report([rec("a"), rec("b")], ["a", "b"]), [], None, 1)
-    with pytest.raises(RuntimeError, match="1 of 2 collected tests"):
+    with pytest.raises(PlatformError, match="1 of 2 collected tests"):
         _checked(_report([rec("a")], ["a", "b"]), [], None, 1)
-    with pytest.raises(RuntimeError, match="exited with code 3"):
+    with pytest.raises(PlatformError, match="exited with code 3"):
         _checked(_report([rec("a")], ["a"]), [], None, 3)
-    with pytest.raises(RuntimeError, match="plugin failed"):
+    with pytest.raises(PlatformError, match="plugin failed"):
         _checked(_report([rec("a")], ["a"], failures=["x: RecursionError"]), [], None, 1)
-    with pytest.raises(RuntimeError, match="never collected"):
+    with pytest.raises(PlatformError, match="never collected"):
         _checked(_report([rec("a"), rec("z")], ["a"]), [], None, 1)
 
 
@@ -757,4 +758,6 @@ def test_the_probe_keeps_the_clock_and_builtins_the_students_code_bent(tmp_path)
                               "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
     assert reply["status"] == "ok", reply
     assert codec.decode(reply["value"]) == [0.2, [3, 1]]
-    assert reply["call_wall"] >= 0.2  # measured by the supervisor
+    # Measured by the supervisor, between the arrivals of two signed frames: within their delivery
+    # jitter (a frame read a few ms late by a busy supervisor), never the student's clock.
+    assert 0.19 <= reply["call_wall"] < 1

@@ -1,9 +1,9 @@
 """The supervisor: runs one request inside the sandbox and judges the process tree from outside.
 
-    python -I -m grader.agent.supervisor --submission DIR --workroot DIR   < REQUEST (JSON)
-
-The request comes on standard input (never in an argument: every process's command line is
-readable by every user). The supervisor copies the submission into a fresh work directory,
+`supervise(submission, workroot, request)` is called by the sandbox's server
+(`grader.agent.server`) for each request of a session; the request comes over the server's
+private channel (never in an argument: every process's command line is readable by every
+user). The supervisor copies the submission into a fresh work directory,
 starts the agent (or `mpiexec -n N` agents) -- as the student's own user when the request names
 one (`agent_user`, in the Docker sandbox), so the student's code cannot signal, trace or alter
 the supervisor -- and hands each agent its request over a private socket (`channel`). It watches
@@ -12,8 +12,8 @@ from the student's process, whose clocks a student can patch) with the most any 
 used (the *span*: work / span tells how many processes really shared the work, and GIL-bound
 threads never exceed 1), the peak number of threads running at once, all-thread stacks when it
 has to kill a hang, CPU/wall during the stall (about 0 for a deadlock, about 1 per busy thread
-for a busy-wait), and processes left running afterwards. It prints one JSON reply line prefixed
-with `REPLY_MARK`.
+for a busy-wait), and processes left running afterwards. It returns one reply (a dict the
+server sends back as a frame).
 
 Everything the student's side produced -- the agents' frames, findings, stack dumps, tool logs,
 work-item records -- is read only after the process tree is dead, with size and depth caps, and
@@ -25,26 +25,26 @@ permissions); a request that finds its work area full or dirty, or leaves residu
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import glob
 import json
 import os
 import resource
+import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from grader.agent import channel, untrusted, wrappers
+from grader.agent import channel, spawn, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
 
-REPLY_MARK = "@@pgrader-reply@@ "
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
 STALL_WINDOW = 1.0
@@ -87,7 +87,8 @@ def descendants(root: int) -> dict[int, tuple[float, float]]:
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    out, todo = {}, list(children.get(root, []))
+    skip = _template.pid if _template is not None else None  # ours, not the student's
+    out, todo = {}, [pid for pid in children.get(root, []) if pid != skip]
     while todo:
         pid = todo.pop()
         out[pid] = table[pid][1]
@@ -165,8 +166,11 @@ class Helpers:
         """The command lines of the processes still alive under `root` that are the student's.
         The tree is stopped first: a stopped process holds no lock on its memory map, so every
         read is quick, and nothing forks or exits while we look."""
-        _signal_all(descendants(root), signal.SIGSTOP)
         self.close()
+        tree = descendants(root)
+        if not tree:
+            return []
+        _signal_all(tree, signal.SIGSTOP)
         tree = descendants(root)
         _signal_all(tree, signal.SIGSTOP)  # any forked meanwhile
         self.note(tree)
@@ -218,48 +222,92 @@ def _kill_tree(root: int, deadline: float = 3.0, user: dict | None = None) -> No
             return
         _signal_all(tree, signal.SIGSTOP)  # a frozen process forks no more
         _signal_all(tree, signal.SIGKILL)
-        _reap()
+        reap()
 
 
-def _reap() -> None:
+_exits: dict[int, int] = {}  # exit codes of the agents `reap` collected before their owner
+
+
+def reap() -> None:
+    """Collect every child that ended (the student's orphans come to us); an agent's exit code
+    is kept for its `Child` handle."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        if pid in _watched:
+            _exits[pid] = os.waitstatus_to_exitcode(status)
+
+
+_watched: set[int] = set()
+
+
+class Child:
+    """Our handle on an agent process, however it was started (exec'd, or forked from the
+    template): its exit code even when `reap` collected it first."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+        _watched.add(pid)
+        try:
+            self._fd = os.pidfd_open(pid)
+        except OSError:
+            self._fd = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                self.returncode = _exits.pop(self.pid, -signal.SIGKILL)
+            if self.returncode is not None:
+                _watched.discard(self.pid)
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+        return self.returncode
+
+    def wait_a_little(self, seconds: float) -> None:
+        """Sleep up to `seconds`, waking at once if the process ends."""
+        if self._fd is None:
+            time.sleep(seconds)
+        else:
+            select.select([self._fd], [], [], seconds)
+
+    def wait(self) -> int:
+        while self.poll() is None:
+            self.wait_a_little(0.05)
+        return self.returncode
 
 
 # ---------------------------------------------------------------- the run
 
-def _rlimits(request: dict):
-    limits = request.get("limits", {})
+_template: spawn.Template | None = None
 
-    def apply():
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        cpu = int(limits.get("cpu_seconds", 60)) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        disk = int(limits.get("disk_mb", 64)) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
-        if request.get("rlimit_memory"):
-            mem = max(int(limits.get("memory_mb", 512)), 256) * 4 * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        if request.get("rlimit_pids") and os.geteuid() != 0:
-            pids = int(limits.get("pids", 256))
-            soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-            resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
-        os.nice(5)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
-        if request.get("agent_user"):
-            # Nice alone loses to numbers: 256 bombing processes at nice 5 leave the supervisor
-            # 1/85 of the CPU. In the container the student's processes run SCHED_IDLE (they
-            # compete only with each other there, so timings are untouched) and RLIMIT_NICE 0
-            # keeps them from leaving it; the supervisor always gets the CPU when it wakes.
-            resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            _become(request["agent_user"])  # the student cannot signal or trace us
-    return apply
+
+def start_template() -> None:
+    """Fork the warm template (the server calls this once, before it starts any thread)."""
+    global _template
+    _template = spawn.Template(base_env())
+
+
+def _start_agent(request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr) -> Child:
+    """The agent (or `mpiexec`, or a tool wrapping it), forked warm from the template when the
+    request is plain, else exec'd."""
+    if _template is not None and _template.alive() and not wrapper and not request.get("ranks"):
+        pid = _template.spawn(request, workdir, env, stdout.name, stderr.name)
+        if pid is not None:
+            return Child(pid)
+    proc = subprocess.Popen([*wrapper, *_argv(request)], cwd=workdir, env=env,
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            preexec_fn=spawn.preexec(request))
+    proc.returncode = 0  # ours to wait for, not Popen's (see Child)
+    return Child(proc.pid)
 
 
 def _argv(request: dict) -> list[str]:
@@ -274,10 +322,10 @@ def _argv(request: dict) -> list[str]:
     return [mpiexec, "-n", str(ranks), *agent]
 
 
-def _env(workdir: str, socket_path: str, request: dict) -> dict:
+def base_env() -> dict:
+    """The environment every agent gets, whatever its request."""
     env = {
         "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
-        "HOME": workdir,
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -285,12 +333,15 @@ def _env(workdir: str, socket_path: str, request: dict) -> dict:
         "OPENBLAS_NUM_THREADS": "1",
         "MPIR_CVAR_CH4_CMA_ENABLE": "0",  # MPICH under Docker's default seccomp
         "HYDRA_LAUNCHER": "fork",
-        "TMPDIR": workdir,
-        channel.ENV: socket_path,
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
+    return env
+
+
+def _env(workdir: str, socket_path: str, request: dict) -> dict:
+    env = {**base_env(), "HOME": workdir, "TMPDIR": workdir, channel.ENV: socket_path}
     if request.get("ranks") and (request.get("mpi") or {}).get("strict"):
         shim = mpi_setup.shim_library()  # every standard send synchronous, below Python
         if shim:
@@ -325,12 +376,6 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
             os.lchown(name, uid, gid)
 
 
-def _become(user: dict) -> None:
-    os.setgroups([])
-    os.setgid(int(user["gid"]))
-    os.setuid(int(user["uid"]))
-
-
 def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
     """Run a command as `user` (the student: its own files, its own permissions; None: as we
     are), bounded in time."""
@@ -342,13 +387,61 @@ def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
         pass
 
 
+MAX_QUICK_ENTRIES = 10_000  # beyond this, a run folder is left to chmod -R and rm -rf
+
+
+def _remove_quickly(paths: list[str]) -> None:
+    """Remove these trees with a list for a stack (no recursion), making each folder ours to
+    empty first; raises on anything unusual (a path too long, too many entries...)."""
+    stack, seen = [(p, False) for p in paths if os.path.lexists(p)], 0
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            os.rmdir(path)
+            continue
+        seen += 1
+        if seen > MAX_QUICK_ENTRIES:
+            raise OSError("too many entries")
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            continue
+        os.chmod(path, 0o700)
+        stack.append((path, True))
+        with os.scandir(path) as entries:
+            stack.extend((entry.path, False) for entry in entries)
+
+
+def _remove_as(user: dict | None, paths: list[str]) -> bool:
+    """`_remove_quickly` in a forked child with the student's uid (its files, its permissions);
+    True if it went through."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            if user:
+                spawn.become(user)
+            _remove_quickly(paths)
+            code = 0
+        except BaseException:  # noqa: BLE001 - the slow way follows
+            pass
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status == 0
+
+
 def _remove_run(rundir: str, user: dict | None) -> bool:
     """Delete a run folder, however deep and whatever modes the student's code set; False if
-    something is left (the backend then recycles the work area)."""
+    something is left (the backend then recycles the work area). The quick way (a fork) does
+    for the usual run; a deep or huge tree goes to chmod -R and rm -rf, as the student."""
     parts = [os.path.join(rundir, sub) for sub in ("work", "out")]
-    _run_as(user, ["chmod", "-R", "u+rwx", "--", *parts])
-    _run_as(user, ["rm", "-rf", "--", *parts])
-    _run_as(None, ["rm", "-rf", "--", rundir])  # ours: sockets, logs, output files
+    if not _remove_as(user, parts):
+        _run_as(user, ["chmod", "-R", "u+rwx", "--", *parts])
+        _run_as(user, ["rm", "-rf", "--", *parts])
+    try:
+        _remove_quickly([rundir])  # ours: sockets, logs, output files
+    except OSError:
+        _run_as(None, ["rm", "-rf", "--", rundir])
     return not os.path.lexists(rundir)
 
 
@@ -391,17 +484,22 @@ def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
 
 
 def supervise(submission: str, workroot: str, request: dict) -> dict:
+    """Run one request; the reply says where its time went (`phases`, seconds on our clock)."""
+    t0 = time.monotonic()
     busy = _room_to_run(workroot)
     if busy:
         return {"status": "sandbox-error", "recycle": True,
                 "message": f"the sandbox could not start the request: {busy}"}
     rundir, workdir, outdir = _prepare(submission, workroot, request)
+    t1 = time.monotonic()
     try:
         reply = _run(submission, rundir, workdir, outdir, request)
     finally:
+        t2 = time.monotonic()
         clean = _remove_run(rundir, request.get("agent_user"))
     if not clean or _room_to_run(workroot):
         reply["recycle"] = True
+    reply.setdefault("phases", {}).update(prepare=t1 - t0, cleanup=time.monotonic() - t2)
     return reply
 
 
@@ -418,9 +516,9 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = subprocess.Popen([*wrapper, *_argv(request)], cwd=workdir,
-                            env=_env(workdir, board.path, request), stdin=subprocess.DEVNULL,
-                            stdout=stdout, stderr=stderr, preexec_fn=_rlimits(request))
+    proc = _start_agent(request, wrapper, workdir, _env(workdir, board.path, request),
+                        stdout, stderr)
+    t_spawned = time.monotonic()
     samples: list[tuple[float, float]] = []
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
     peak_running, polls = 0, 0
@@ -443,8 +541,9 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         if now > deadline:
             timed_out = True
             break
-        time.sleep(POLL)
-    wall = time.monotonic() - t0
+        proc.wait_a_little(POLL)
+    t_exit = time.monotonic()
+    wall = t_exit - t0
     reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
                    "processes": len(own_cpu), "peak_running": peak_running, "own_cpu": own_cpu}
     left: list[str] = []
@@ -455,8 +554,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         left = helpers.leftovers(me)  # anything still alive now was left behind by the student
         _kill_tree(me, user=request.get("agent_user"))
     proc.wait()
-    time.sleep(0.01)
-    _reap()
+    reap()
     stdout.close()
     stderr.close()
     usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -481,6 +579,13 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         reply["tampering"] = tampering
     _summarise(reply, results, request, timed_out, expected, bool(wrapper))
     wrappers.collect(reply, logs)
+    first_call = min((link.called_at for link in board.links if link.called_at), default=0.0)
+    last_result = max((link.result_at for link in board.links if link.result_at), default=0.0)
+    reply["phases"] = {"spawn": t_spawned - t0,
+                       "start": first_call - t_spawned if first_call else None,
+                       "call": last_result - first_call if first_call and last_result else None,
+                       "exit": max(0.0, t_exit - (last_result or t_spawned)),
+                       "collect": time.monotonic() - t_exit}
     return reply
 
 
@@ -661,24 +766,10 @@ def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool,
             reply["value"] = [r.get("value") for r in results]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--submission", required=True)
-    parser.add_argument("--workroot", required=True)
-    args = parser.parse_args()
+def become_subreaper() -> None:
+    """Orphans of the student's processes come to us (we are not PID 1 outside a container)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of the student come to us
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except OSError:
         pass
-    try:
-        request = json.loads(sys.stdin.buffer.read())
-        reply = supervise(args.submission, args.workroot, request)
-    except Exception as exc:  # noqa: BLE001 - the reply must always come
-        reply = {"status": "sandbox-error", "message": f"supervisor failed: {exc!r}"}
-    sys.stdout.write(REPLY_MARK + json.dumps(reply) + "\n")
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()

@@ -85,10 +85,10 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
             row = _row(course, exercise, entry, meta, out, record)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a worker of another version
             backend.forget(jid)  # the next run sends it again
-            row = Row(entry.student, None, "not-graded",
+            row = Row(entry.key, None, "not-graded",
                       f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})")
-        rows[entry.student] = row
-        bar.step(entry.student)
+        rows[entry.key] = row
+        bar.step(entry.key)
 
     def send(jid: str, message: dict | None = None) -> None:
         entry = waiting[jid]
@@ -113,7 +113,7 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
         except SubmissionError:
             refused.append(entry)
             continue
-        jid = job_id(namespace, exercise.slug, entry.student, message["content"],
+        jid = job_id(namespace, exercise.slug, entry.key, message["content"],
                      f"{request_key} seed {seed}")
         waiting[jid] = entry
         meta = _metas(backend, [jid]).get(jid)
@@ -165,10 +165,10 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
             for jid in [j for j in waiting if seen.get(j) is None]:
                 if sends[jid] > settings.resends:
                     entry = waiting.pop(jid)
-                    rows[entry.student] = Row(entry.student, None, "not-graded",
-                                              f"retryable, no worker took the job after "
-                                              f"{sends[jid]} sends to the {queue!r} queue")
-                    bar.step(entry.student)
+                    rows[entry.key] = Row(entry.key, None, "not-graded",
+                                          f"retryable, no worker took the job after "
+                                          f"{sends[jid]} sends to the {queue!r} queue")
+                    bar.step(entry.key)
                     continue
                 sends[jid] += 1
                 send(jid)
@@ -212,18 +212,19 @@ def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path
     result = meta.get("result")
     if _graded(meta):
         graded = SubmissionResult.from_json(result["result"])
-        apply_late_policy(graded, course.late_policy, late_days(entry.received, exercise.due))
+        apply_late_policy(graded, course.late_policy,
+                          late_days(entry.received, entry.exercise(exercise).due))
         if record is not None:
             record(entry, graded)
-        write_outputs(graded, exercise, out / entry.student)
-        return Row(entry.student, graded, "graded")
+        write_outputs(graded, exercise, out / entry.key)
+        return Row(entry.key, graded, "graded")
     if meta.get("status") == states.SUCCESS and isinstance(result, dict):
         problem = str(result.get("problem", ""))
-        return Row(entry.student, None, "not-graded",
+        return Row(entry.key, None, "not-graded",
                    f"retryable, {problem}" if result.get("retryable") else problem)
     if isinstance(result, dict) and "exc_type" in result:
         problem = f"{result.get('exc_type')}: {result.get('exc_message')}"
     else:
         problem = str(result)
-    return Row(entry.student, None, "not-graded",
+    return Row(entry.key, None, "not-graded",
                f"retryable, the worker failed ({meta.get('status')}): {problem}"[:1000])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from grader.course import format_time
 from grader.judge import suspicion
 
 BINS = 10
@@ -71,7 +72,7 @@ def report(course, exercise, current, history, out: Path, why: dict[str, str] | 
         bins=histogram(finals, exercise.points), tests=failure_rates(results),
         messages=common_messages(results), superseded=regrades,
         flagged=suspicion.flagged(results),
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        generated=format_time(dt.datetime.now(dt.timezone.utc), course.timezone))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return str(out)

@@ -79,10 +79,13 @@ def student():
     from grader.sandbox import get_backend
 
     job = _job()
-    backend = get_backend(job["backend"])
+    box = job.get("box")  # a container the grading process started ahead of time
+    backend = get_backend(job["backend"], handed_a_box=box is not None)
     _STATE["backend"] = backend
-    gpu = {"gpu": True} if job.get("gpu") else {}  # the exercise's [runtime] gpu
-    session = backend.open(Path(job["submission"]), _limits(job), **gpu)
+    extra = {"gpu": True} if job.get("gpu") else {}  # the exercise's [runtime] gpu
+    if box is not None:
+        extra["box"] = box
+    session = backend.open(Path(job["submission"]), _limits(job), **extra)
     _STATE["session"] = session
     try:
         yield Student(session=session, module=job["module"], timeout=job["limits"]["wall_seconds"],

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.agent import codec
-from grader.judge import verdicts
+from grader.judge import uncaught, verdicts
 from grader.sandbox.base import Session
 
 STALL_DEADLOCK = 0.1  # CPU seconds per second during the stall below which a hang is a deadlock
@@ -126,6 +126,7 @@ class Student:
         )
         self.requests.append({"what": what, "checks": request["checks"], "ranks": request["ranks"]})
         self.last = Reply(self.session.call(request), what)
+        uncaught.note(self.last.raw, self.submission)  # a thread or child process that died
         if self.on_reply is not None:
             self.on_reply(self.last)
         return self.last

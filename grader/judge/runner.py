@@ -1,12 +1,13 @@
-"""Runs an exercise's tests against one prepared submission, in a pytest subprocess on the host.
+"""Runs an exercise's tests against one prepared submission, in a pytest run on the host.
 
-The subprocess collects only the exercise's test folders (never the student's
+The run (a child forked from a warm parent, `grader.judge.warm`) collects only the exercise's test folders (never the student's
 folder, so a submitted `conftest.py` or `pytest.ini` has no effect), loads
 `grader.judge.plugin`, and writes a JSON report that this module reads back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,11 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.course import Exercise, Limits
+from grader.errors import PlatformError
+from grader.judge.warm import JudgeProcess
 from grader.sandbox import cores
 
 PYTEST_INI = "[pytest]\naddopts =\n"
 log = logging.getLogger("grader")
-_active: set[subprocess.Popen] = set()
+_active: set[JudgeProcess] = set()
 _active_lock = threading.Lock()
 stopping = threading.Event()  # set by terminate_all: no new test run starts in this process
 
@@ -36,15 +39,12 @@ def terminate_all() -> None:
         stopping.set()
         running = list(_active)
     for proc in running:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except OSError:
-            pass
+        proc.signal_group(signal.SIGTERM)
     for proc in running:
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.signal_group(signal.SIGKILL)
 
 
 @dataclass
@@ -60,13 +60,13 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
               suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False,
               only: list[str] | None = None) -> TestRun:
     """The records of every test in `suites` (or of the test functions named in `only`); raises
-    `RuntimeError` when the test run itself broke (the platform's fault, not the student's):
+    `PlatformError` when the test run itself broke (the platform's fault, not the student's):
     scoring is closed, so a run that did not end with exactly one record per collected test,
     and pytest's verdict "tests passed" or "tests failed", is never scored."""
     root = exercise.root.resolve()
     folders = test_folders(exercise, suites)
     if not folders:
-        raise RuntimeError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
+        raise PlatformError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
         tmp = Path(tmp)
         job = {
@@ -79,43 +79,45 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             "only": only,
             "gpu": exercise.runtime.gpu,
         }
-        (tmp / "job.json").write_text(json.dumps(job))
         (tmp / "pytest.ini").write_text(PYTEST_INI)
-        argv = [sys.executable, "-m", "pytest", "-c", str(tmp / "pytest.ini"),
-                "--rootdir", str(root), "--confcutdir", str(root / "tests"),
-                "-p", "no:cacheprovider", "-p", "grader.judge.plugin", "--grader-job",
-                str(tmp / "job.json"), "-q" if verbose else "-qq", "--no-header",
-                *map(str, folders)]
+        args = ["-c", str(tmp / "pytest.ini"), "--rootdir", str(root),
+                "--confcutdir", str(root / "tests"), "-p", "no:cacheprovider",
+                "-p", "grader.judge.plugin", "--grader-job", str(tmp / "job.json"),
+                "-q" if verbose else "-qq", "--no-header", *map(str, folders)]
         # Only our plugin: pytest plugins installed in the venv (xdist, timeout, anyio...) are
         # not loaded (about 1.5 s per submission on a loaded 2-core machine; scripts/bench_scale.py).
         wait_log = tmp / "core-waits"  # seconds the run's requests waited for host cores
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                cores.WAIT_LOG: str(wait_log)}
         budget = time_budget(limits, folders)
+        output = tmp / "output.txt"
         with _active_lock:
             if stopping.is_set():
-                raise RuntimeError("grading was interrupted before this submission's tests ran")
-            proc = subprocess.Popen(argv, cwd=tmp, env=env, start_new_session=True,
-                                    stdout=None if verbose else subprocess.PIPE,
-                                    stderr=None if verbose else subprocess.STDOUT)
-            _active.add(proc)
-        try:
-            out = _communicate(proc, budget, wait_log)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.communicate()
-            raise RuntimeError(f"the test run did not finish within {budget:.0f} s "
-                               "(not counting its waits for free cores)")
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGTERM)  # Ctrl-C: the plugin removes its container
-            proc.wait()
-            raise
-        finally:
-            _active.discard(proc)
+                raise PlatformError("grading was interrupted before this submission's tests ran")
+        with _sandbox_box(backend, limits, exercise.runtime.gpu) as box:
+            if box is not None:
+                job["box"] = box.describe()
+            (tmp / "job.json").write_text(json.dumps(job))
+            with _active_lock:
+                proc = JudgeProcess(args, str(tmp), env, None if verbose else str(output))
+                _active.add(proc)
+            try:
+                _wait(proc, budget, wait_log)
+            except subprocess.TimeoutExpired:
+                proc.signal_group(signal.SIGTERM)
+                proc.wait()
+                raise PlatformError(f"the test run did not finish within {budget:.0f} s "
+                                   "(not counting its waits for free cores)")
+            except BaseException:
+                proc.signal_group(signal.SIGTERM)  # Ctrl-C: the plugin closes its session
+                proc.wait()
+                raise
+            finally:
+                _active.discard(proc)
         report = tmp / "report.json"
-        tail = (out or b"").decode("utf-8", "replace")[-3000:]
+        tail = _tail(output)
         if not report.exists():
-            raise RuntimeError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
+            raise PlatformError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
         data = json.loads(report.read_text())
         return TestRun(_checked(data, folders, only, proc.returncode, tail),
                        data.get("tampering") or [])
@@ -127,7 +129,7 @@ PYTEST_RAN = (0, 1)
 
 def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_code: int,
              tail: str = "") -> list[dict]:
-    """The report's test records; RuntimeError when the course's tests are broken or missing, so
+    """The report's test records; PlatformError when the course's tests are broken or missing, so
     the submission counts as not graded rather than as "0 of 0 tests passed", and when the run
     did not close: a collected test without exactly one record, a failure of the plugin, or an
     exit code other than passed/failed (weights are never spread over the tests that happened
@@ -135,13 +137,13 @@ def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_cod
     broken = report.get("broken_test_files") or []
     if broken:
         first = broken[0]
-        raise RuntimeError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
+        raise PlatformError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
                            f"an error in the course, not in the submission): {first['where']}: "
                            f"{first['error']}")
     records = report["tests"]
     if not records:
         wanted = f"named {', '.join(only)} " if only else ""
-        raise RuntimeError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
+        raise PlatformError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
     collected = report.get("collected") or []
     recorded = [r.get("nodeid") for r in records]
     missing = [n for n in collected if recorded.count(n) != 1]
@@ -156,20 +158,51 @@ def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_cod
             f"pytest exited with code {exit_code}" if exit_code not in PYTEST_RAN else ""]))
         log.error("grading alert: the test run did not close (%s); the submission is not graded. "
                   "Output:\n%s", why, tail[-1500:])
-        raise RuntimeError(f"the test run did not close ({why}): not graded, to be retried")
+        raise PlatformError(f"the test run did not close ({why}): not graded, to be retried")
     return records
 
 
-def _communicate(proc: subprocess.Popen, budget: float, wait_log: Path) -> bytes | None:
-    """`proc`'s output once it ends; TimeoutExpired after `budget` s plus its waits for cores."""
+def _wait(proc: JudgeProcess, budget: float, wait_log: Path) -> int:
+    """`proc`'s exit code once it ends; TimeoutExpired after `budget` s plus its waits for cores."""
     t0 = time.monotonic()
     while True:
         left = budget + cores.waited(wait_log) - (time.monotonic() - t0)
         try:
-            return proc.communicate(timeout=max(left, 0.1))[0]
+            return proc.wait(timeout=max(left, 0.1))
         except subprocess.TimeoutExpired:
             if budget + cores.waited(wait_log) <= time.monotonic() - t0:
                 raise
+
+
+def _tail(output: Path, limit: int = 3000) -> str:
+    """The end of a run's output (pytest's, with whatever the course's tests printed)."""
+    try:
+        with open(output, "rb") as f:
+            f.seek(max(0, os.path.getsize(output) - limit))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def _sandbox_box(backend: str, limits: Limits, gpu: bool):
+    """A container started ahead of time for this run (Docker, no GPU), removed after it, off
+    the critical path; None where the run's plugin opens its own sandbox."""
+    if backend != "docker" or gpu:
+        yield None
+        return
+    from grader.errors import SandboxUnavailable
+    from grader.sandbox.pool import shared_pool
+
+    try:
+        pool = shared_pool()
+        box = pool.take(limits)
+    except SandboxUnavailable as exc:
+        raise PlatformError(f"the sandbox could not start: {exc}") from exc
+    try:
+        yield box
+    finally:
+        pool.discard(box)
 
 
 def test_folders(exercise: Exercise, suites: tuple[str, ...] = ("public", "hidden")) -> list[Path]:

@@ -17,12 +17,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from grader.errors import GraderError
 from grader.portal.models import Account, WebSession
 from grader.store import Store
-from grader.store.models import utcnow
+from grader.store.models import Audit, utcnow
 
 LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ROLES = ("student", "instructor")
@@ -76,7 +76,8 @@ def _valid_password(password: str, where: str) -> str:
 
 
 def read_roster(path: Path) -> list[dict]:
-    """Rows of a roster CSV (student, name, email, optional role and password), checked."""
+    """Rows of a roster CSV (student, name, email; optional role, password, sis_id, section),
+    checked."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -94,7 +95,9 @@ def read_roster(path: Path) -> list[dict]:
                 password = (row.get("password") or "").strip()
                 rows.append({"login": login, "name": (row.get("name") or "").strip(),
                              "email": (row.get("email") or "").strip(), "role": role,
-                             "password": _valid_password(password, where) if password else ""})
+                             "password": _valid_password(password, where) if password else "",
+                             "sis_id": (row.get("sis_id") or "").strip()[:100],
+                             "section": (row.get("section") or "").strip()[:100]})
     except FileNotFoundError:
         raise AccountError(f"No roster at {path}.") from None
     except UnicodeDecodeError:
@@ -121,6 +124,7 @@ def import_roster(store: Store, rows: list[dict], generate: bool = True) -> Impo
             else:
                 out.updated += 1
             acc.name, acc.email, acc.role = row["name"], row["email"], row["role"]
+            acc.sis_id, acc.section = row.get("sis_id", ""), row.get("section", "")
             password = row["password"]
             if not password and not acc.password_hash:
                 if not generate:
@@ -147,12 +151,49 @@ def set_password(store: Store, login: str, password: str) -> None:
         store._audit(s, "password-set", student=login)
 
 
+def change_password(store: Store, account: Account, current: str, new: str, repeat: str,
+                    keep_token: str) -> None:
+    """A student's own password change: the current one must be right; every other browser of
+    the account is signed out (this one stays); audited."""
+    if new != repeat:
+        raise AccountError("The two new passwords differ: type the same one twice.")
+    if len(new) < MIN_PASSWORD:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
+    with store._tx() as s:
+        acc = s.get(Account, account.id)
+        if acc is None or not check_password(current, acc.password_hash):
+            raise AccountError("Your current password is not right; nothing was changed.")
+        acc.password_hash = hash_password(new)
+        s.execute(delete(WebSession).where(WebSession.account_id == acc.id,
+                                           WebSession.token_hash != _digest(keep_token)))
+        store._audit(s, "password-changed", student=acc.login, detail="by its owner in the portal")
+
+
+def any_account(store: Store) -> bool:
+    with store._read() as s:
+        return s.scalar(select(Account.id).limit(1)) is not None
+
+
+FAILED_SIGN_IN = "sign-in-failed"
+
+
+def failed_sign_ins(store: Store, login: str, since: dt.datetime) -> int:
+    """Failed sign-ins for `login` since `since` (kept in the audit table, so every portal
+    process sharing the store counts them together)."""
+    with store._read() as s:
+        return s.scalar(select(func.count()).where(
+            Audit.action == FAILED_SIGN_IN, Audit.student == login.lower()[:64], Audit.at >= since))
+
+
 def authenticate(store: Store, login: str, password: str) -> Account | None:
     with store._tx() as s:
         acc = s.scalar(select(Account).where(Account.login == login)) if LOGIN.fullmatch(login) \
             else None
     ok = check_password(password, acc.password_hash if acc and acc.password_hash else _DUMMY)
-    return acc if ok and acc is not None and acc.password_hash else None
+    if ok and acc is not None and acc.password_hash:
+        return acc
+    store.audit(FAILED_SIGN_IN, student=login.lower()[:64])
+    return None
 
 
 def _digest(token: str) -> str:
@@ -192,8 +233,31 @@ def accounts(store: Store, role: str | None = None) -> list[Account]:
         return list(s.scalars(q.where(Account.role == role) if role else q))
 
 
+def check_not_committed(path: Path) -> None:
+    """Refuse a secrets file git would commit: inside a work tree and not ignored."""
+    import subprocess
+
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        inside = subprocess.run(["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, text=True, timeout=30)
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return
+        ignored = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q",
+                                  str(path.resolve())], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return  # no git here: nothing can commit it
+    if ignored.returncode != 0:
+        raise AccountError(f"{path} is inside a git repository and not ignored, so the passwords "
+                           "could be committed: write them outside the repository, or to a "
+                           "git-ignored folder such as private/ (nothing imported).")
+
+
 def write_passwords(path: Path, generated: dict[str, str]) -> None:
-    """student,password lines in a file only its owner can read."""
+    """student,password lines in a file only its owner can read (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", newline="") as f:
         w = csv.writer(f)

@@ -3,14 +3,14 @@
 The cookie is HttpOnly and SameSite=Strict (and Secure when served over https). Every POST
 carries a CSRF token: the session's own, or before sign-in a token bound to a short-lived
 cookie (double submit). Pages for instructors refuse students with 403; a student asking
-for anything of another student gets 404, as if it did not exist.
+for anything of another student gets 404, as if it did not exist. Failed sign-ins are
+counted in the store's audit table, so several portal processes throttle together.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
-import time
-from collections import defaultdict, deque
 from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, url_for
@@ -69,17 +69,7 @@ def is_instructor() -> bool:
     return g.account is not None and g.account.role == "instructor"
 
 
-class Throttle:
-    """At most FAILS failed sign-ins per login in FAIL_WINDOW seconds (in memory)."""
-
-    def __init__(self):
-        self.fails: dict[str, deque] = defaultdict(deque)
-
-    def blocked(self, login: str) -> bool:
-        q = self.fails[login.lower()[:64]]
-        while q and q[0] < time.monotonic() - FAIL_WINDOW:
-            q.popleft()
-        return len(q) >= FAILS
-
-    def failed(self, login: str) -> None:
-        self.fails[login.lower()[:64]].append(time.monotonic())
+def throttled(login: str) -> bool:
+    """FAILS failed sign-ins for `login` in the last FAIL_WINDOW seconds (in any process)?"""
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=FAIL_WINDOW)
+    return accounts.failed_sign_ins(current_app.portal.store, login, since) >= FAILS

@@ -1,8 +1,10 @@
 """The portal's tables in the store: accounts, sign-in sessions and grading jobs.
 
-Created by the Alembic migration `0002_portal`. A job is one attempt shown to a student (an
-upload) or one student's part of a portal regrade; it points at the store's submission row,
-so portal uploads are ordinary submissions for `grader regrade` and `grader export`.
+Created by the Alembic migrations `0002_portal` and `0003_attempts`. A job is one grading
+to do: an upload (a new attempt) or one attempt's part of a portal regrade; it points at the
+store's submission row, so portal uploads are ordinary submissions for `grader regrade` and
+`grader export`. A job is claimed by one `grader serve` process (`owner`), which keeps
+`heartbeat_at` fresh while it grades; a platform failure waits until `retry_at`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from grader.states import GRADED, NOT_GRADED_YET as NOT_GRADED, QUEUED, RUNNING
 from grader.store.models import Base, UTCDateTime, utcnow
 
-QUEUED, RUNNING, GRADED, NOT_GRADED = "queued", "running", "graded", "not graded"
-STATUSES = (QUEUED, RUNNING, GRADED, NOT_GRADED)
+STATUSES = (QUEUED, RUNNING, GRADED, NOT_GRADED)  # a job's own states (refused is a grading's)
 
 
 class Account(Base):
@@ -27,6 +29,8 @@ class Account(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20), default="student")  # student, instructor
     password_hash: Mapped[str] = mapped_column(String(300), default="")  # "": cannot sign in
+    sis_id: Mapped[str] = mapped_column(String(100), default="")  # the school's id (Canvas SIS User ID)
+    section: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -57,3 +61,7 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    owner: Mapped[str] = mapped_column(String(200), default="")  # "host pid" grading it
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0)  # platform failures so far
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -50,7 +50,7 @@ def failures(rates: list[dict]) -> Markup:
     """One bar per test: the share of students it failed (from `report.failure_rates`)."""
     row, label_w = 26, 300
     height = 20 + row * max(1, len(rates))
-    bar_w = W - label_w - 60
+    bar_w = W - label_w - 130  # room for "100% (300 of 300)"
     body = []
     if not rates:
         body.append(_text(W / 2, 30, "no gradings yet", fill=REF))
@@ -63,7 +63,8 @@ def failures(rates: list[dict]) -> Markup:
         body.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * r["rate"]:.1f}" '
                     f'height="{row - 8}" fill="{BAD}"><title>{r["failed"]} of {r["ran"]} '
                     f'failed</title></rect>')
-        body.append(_text(label_w + bar_w + 6, y + 15, f"{r['rate']:.0%}", "start", 12))
+        body.append(_text(label_w + bar_w + 6, y + 15,
+                          f"{r['rate']:.0%} ({r['failed']} of {r['ran']})", "start", 12))
     return _svg("failures", "Share of students failing each test", body, height)
 
 

@@ -1,8 +1,12 @@
 """`grader serve`: the portal on waitress, with the grading workers in the same process.
 
+`grader serve` refuses to start while the store holds no account (`no_accounts_message`).
 Bodies up to 64 MB reach the app, which refuses those over `[portal] max_upload_kb` with
-a clear message; waitress cuts off anything larger. Prints `portal listening on http://HOST:PORT` once the socket accepts connections. SIGTERM
-and Ctrl-C stop it; jobs still queued or running are picked up by the next start.
+a clear message; waitress cuts off anything larger. Prints `portal listening on
+http://HOST:PORT` once the socket accepts connections; every request goes to the access log.
+SIGTERM and Ctrl-C stop it; jobs still queued or running are picked up by any other portal
+process on the same store, or by the next start. Several processes may serve one course
+from one PostgreSQL store (docs/portal.md).
 """
 
 from __future__ import annotations
@@ -12,25 +16,48 @@ import sys
 from pathlib import Path
 
 from grader.course import Course
+from grader.portal import accesslog
 from grader.portal.app import Portal, create_app
 from grader.portal.jobs import Grader
-from grader.portal.settings import portal_settings
+from grader.portal.live import LiveCourse
 from grader.store import Store
+
+THREADS = 8            # requests handled at once (pages are short; grading has its own threads)
+# Every browser keeps a connection or more open between requests: waitress's default of 100
+# open connections made the 101st student wait until an idle one timed out (2 minutes), with
+# a class of 300 at a deadline (scripts/bench_burst.py). poll(), not select(), past 1024 fds.
+CONNECTIONS = 2000
+IDLE_SECONDS = 60      # an idle kept-alive connection is closed after this
+
+
+def no_accounts_message(store: Store, course: Course) -> str:
+    return (f"No portal account exists in the store {store.engine.url.render_as_string()}, so "
+            "nobody could sign in. Import a roster first (columns student, name, email, and "
+            "optionally role, password, sis_id, section), e.g. the example one:\n"
+            f"  grader --course {course.root} accounts import docs/example-roster.csv "
+            "--passwords-out private/passwords.csv\n"
+            "then start `grader serve` again (docs/portal.md).")
 
 
 def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
           sandbox_info: dict, workers: int, uploads: Path | None = None,
-          trusted_proxy: str | None = None, remote=None) -> int:
+          trusted_proxy: str | None = None, remote=None, access_log: Path | None = None) -> int:
     from waitress.server import create_server
 
-    settings = portal_settings(course)
-    grader = Grader(course, store, backend, sandbox_info, workers, remote)
-    portal = Portal(course, store, settings, grader,
-                    (uploads or course.root / "portal-uploads").resolve())
+    _enough_files(CONNECTIONS + 500)
+
+    live = LiveCourse(course)
+    settings = live.settings
+    grader = Grader(live, store, backend, sandbox_info, workers, remote)
+    uploads = (uploads or course.root / "portal-uploads").resolve()
+    portal = Portal(live, store, grader, uploads, uploads / ".bundles")
+    if access_log is not None:
+        accesslog.open_access_log(access_log)
     app = create_app(portal)
-    server = create_server(app, host=host, port=port, threads=8,
+    server = create_server(app, host=host, port=port, threads=THREADS,
                            max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
-                           ident="pgrader",
+                           connection_limit=CONNECTIONS, channel_timeout=IDLE_SECONDS,
+                           asyncore_use_poll=True, backlog=1024, ident="pgrader",
                            **({"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
                                "clear_untrusted_proxy_headers": True} if trusted_proxy else {}))
@@ -42,7 +69,8 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     signal.signal(signal.SIGTERM, stop)
     bound_host, bound_port = server.effective_host, server.effective_port
     if resumed:
-        print(f"resumed {resumed} queued job(s)", file=sys.stderr, flush=True)
+        print(f"{resumed} job(s) left running or not graded by an earlier server: grading them "
+              "again", file=sys.stderr, flush=True)
     print(f"portal listening on http://{bound_host}:{bound_port}", flush=True)
     try:
         server.run()
@@ -52,3 +80,13 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
         grader.stop()
         server.close()
     return 0
+
+
+def _enough_files(n: int) -> None:
+    """Raise this process's open-file limit towards `n` (up to the hard limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))

@@ -2,7 +2,7 @@
 
 ```toml
 [portal]
-submissions_per_hour = 10   # uploads per student per exercise in any 60 minutes
+submissions_per_hour = 10   # uploads per student and exercise in any 60 minutes
 max_upload_kb = 2048        # largest .py/.zip/.ipynb accepted
 session_hours = 12          # a sign-in lasts this long
 ```

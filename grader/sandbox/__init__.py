@@ -29,7 +29,9 @@ def resolve_backend_name(name: str = "auto") -> str:
     return "local"
 
 
-def get_backend(name: str = "auto") -> Backend:
+def get_backend(name: str = "auto", handed_a_box: bool = False) -> Backend:
+    """The backend called `name`; `handed_a_box`: the test run was given a started container
+    (`grader.sandbox.pool`), so the engine is not pinged again."""
     name = resolve_backend_name(name)
     if name == "local":
         from grader.sandbox.local import LocalBackend
@@ -38,5 +40,5 @@ def get_backend(name: str = "auto") -> Backend:
     if name == "docker":
         from grader.sandbox.docker import DockerBackend
 
-        return DockerBackend()
+        return DockerBackend(ping=not handed_a_box)
     raise SandboxUnavailable(f"unknown sandbox backend {name!r} (expected docker, local or auto)")

@@ -1,24 +1,27 @@
 """What every sandbox backend provides: a `Session` per submission that runs requests.
 
-A request is a JSON-able dict (see `grader.agent.supervisor`); it runs as
-`python -I -m grader.agent.supervisor --submission DIR --workroot DIR` inside the sandbox,
-with the request on its standard input (never in an argument: any process can read any
-other's command line), and the supervisor prints one JSON reply as its last line of standard
-output. Backends differ only in *where* that command runs.
+A request is a JSON-able dict (see `grader.agent.supervisor`). Each session starts one
+supervisor server (`grader.agent.server`) in its sandbox and sends it the session's requests,
+one `grader.protocol` frame each, over a private socket (never in an argument: any process can
+read any other's command line); each reply comes back as one frame. Backends differ only in
+*where* the server runs and how the host reaches it.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from grader import protocol
 from grader.agent import untrusted
 # A request's `timeout` counts from the moment every rank has called the student's function
 # (each agent says so to the supervisor just before): starting interpreters, importing numpy and
 # mpi4py and the student's module, on a loaded machine, must not eat into it. Start-up itself
 # gets STARTUP_SECONDS on top; a hang at import is still caught.
-from grader.agent.supervisor import REPLY_MARK, STARTUP_SECONDS
+from grader.agent.supervisor import STARTUP_SECONDS
 from grader.course import Limits
 
 GRACE = 10.0  # seconds the supervisor gets beyond the longest it may let a request run
@@ -30,32 +33,51 @@ def supervisor_limit(request: dict) -> float:
     then the request's own timeout once the student's function is called, then the grace."""
     return 2 * float(request.get("timeout", 10)) + STARTUP_SECONDS + GRACE
 
-def encode_request(request: dict) -> bytes:
-    """The supervisor's standard input for `request`."""
-    return json.dumps(request).encode()
+class ServerLink:
+    """The host's end of a connection to a sandbox's supervisor server (`grader.agent.server`):
+    one request at a time, each answered by one reply frame."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def call(self, request: dict, limit: float) -> dict | None:
+        """The reply to `request`, or None if none came within `limit` seconds or the link
+        broke (the caller restarts the server)."""
+        deadline = time.monotonic() + limit
+
+        def read(n: int) -> bytes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            return self.sock.recv(n)
+
+        try:
+            self.sock.settimeout(limit)
+            protocol.send(self.sock, request)
+            body = protocol.decode_from(read, protocol.MAX_REPLY)
+        except OSError:  # a timeout, a broken frame, a closed socket
+            return None
+        return None if body is None else parse_reply(body)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
-def parse_reply(stdout: bytes, exit_code: int | None) -> dict:
-    """The supervisor's reply from its raw output, cleaned once more of anything the student's
-    side could have put in it (`untrusted.clean`: depth, sizes, lone surrogates, NUL) before any
-    test sees it; a broken sandbox becomes a `sandbox-error` reply."""
-    text = stdout.decode("utf-8", "replace")
-    for line in reversed(text.splitlines()):
-        if line.startswith(REPLY_MARK):
-            try:
-                reply = untrusted.clean(json.loads(line[len(REPLY_MARK):]), max_depth=REPLY_DEPTH,
-                                        max_items=40_000_000, max_len=40_000_000,
-                                        max_str=2**31)
-            except (ValueError, RecursionError):
-                break
-            if isinstance(reply, dict) and isinstance(reply.get("status"), str):
-                return reply
-            break
-    return {
-        "status": "sandbox-error",
-        "message": f"the sandbox supervisor ended (exit code {exit_code}) without a reply",
-        "detail": text[-2000:],
-    }
+def parse_reply(body: bytes) -> dict:
+    """A reply frame's body, cleaned once more of anything the student's side could have put
+    in it (`untrusted.clean`: depth, sizes, lone surrogates, NUL) before any test sees it."""
+    try:
+        reply = untrusted.clean(json.loads(body), max_depth=REPLY_DEPTH, max_items=40_000_000,
+                                max_len=40_000_000, max_str=2**31)
+    except (ValueError, RecursionError) as exc:
+        return {"status": "sandbox-error", "message": f"the supervisor's reply could not be read ({exc})"}
+    if not isinstance(reply, dict) or not isinstance(reply.get("status"), str):
+        return {"status": "sandbox-error", "message": "the supervisor's reply has no status"}
+    return reply
 
 
 class Session(ABC):

@@ -1,12 +1,16 @@
-"""The Docker backend: one hardened container per submission, one `docker exec` per request.
+"""The Docker backend: one hardened container per submission, one supervisor server in each.
 
-The container (image from `grader.sandbox.image`) has no network, a read-only
-root, tmpfs `/tmp` and `/work`, no capabilities, memory/CPU/pids limits and runs
-as uid 1000; the submission is bind-mounted read-only at `/submission`. Its
-PID 1 (`/opt/init.py`) only reaps orphans. Every request runs the supervisor
-with `docker exec`, pinned (`docker update --cpuset-cpus`) to the cores
-`grader.sandbox.cores` gave the request. Containers carry the label `pgrader=1` and are removed on
-`close()`, at interpreter exit and on SIGTERM.
+The container (image from `grader.sandbox.image`) has no network, a read-only root, tmpfs
+`/tmp` and `/work`, no capabilities but the few its supervisor needs, memory/CPU/pids limits;
+the student's code runs as uid 1000. Its PID 1 is the supervisor server
+(`grader.agent.server`), listening on a Unix socket in `/run/pgrader`, a private folder of the
+host's bound into the container (only root enters it there; the socket is the host user's,
+mode 0600): the host sends each request over that socket, with no `docker exec`. The
+submission is copied into a host folder bound read-only at `/submission` when the container is
+given to it, so that containers can be started ahead of time (`WarmPool`) and each is still
+used for exactly one submission. Requests are pinned (`docker update --cpuset-cpus`) to the
+cores `grader.sandbox.cores` gave them. Containers carry the label `pgrader=1` and are removed
+on `close()`, at interpreter exit and on SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,16 +20,16 @@ import os
 import re
 import shutil
 import signal
-import socket as pysocket
+import socket
 import tempfile
 import threading
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import docker
 from docker.types import Ulimit
-from docker.utils import socket as docker_socket
 
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
@@ -33,46 +37,61 @@ from grader.procs import alive
 from grader.sandbox import cores
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
-from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
+from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
 
 PYTHON = "/opt/venv/bin/python"
 LABEL = "pgrader"
 OWNER = "pgrader.owner"  # host pid of the grader that started the container
 STUDENT = {"uid": 1000, "gid": 1000}  # the user the student's code runs as
 SUPERVISOR_CAPS = ["SETUID", "SETGID", "CHOWN", "KILL"]
+CTL = "/run/pgrader"  # the server's folder in the container
+SOCKET = "supervisor.sock"
 
 # What a call to the engine raises when it fails or cannot be reached (requests' connection
 # errors are OSErrors and are not always wrapped in DockerException).
 ENGINE_ERRORS = (docker.errors.DockerException, OSError)
 RESTART_WAIT_S = 30  # how long a killed container may take to stop (a fork bomb's whole tree)
+SERVER_WAIT_S = 60  # how long a started container's server may take to listen (a loaded host)
 
-_live: set["DockerSession"] = set()
+_live: set["Box"] = set()
 _clients: dict[int, object] = {}  # every client that started a container here (see close_all)
 _live_lock = threading.Lock()
 _handler_installed = False
 
 
-class DockerSession(Session):
-    def __init__(self, client, image_id: str, submission: Path, limits: Limits, gpu: bool = False):
-        self.client, self.limits, self.gpu = client, limits, gpu
-        self.closed = False
-        # the cores the container is pinned to: all of ours at first, then each request's own
-        self.cpuset = ",".join(map(str, cores.host_cores()))
-        # A world-readable private copy: uid 1000 must read it whatever the host's modes.
+class Box:
+    """One started sandbox container and its private host folders: `submission/` (bound
+    read-only; empty until the box is given to a submission) and `ctl/` (the server's socket).
+    """
+
+    def __init__(self, client, image_id: str, limits: Limits, gpu: bool = False):
+        if os.getuid() == STUDENT["uid"]:
+            raise SandboxUnavailable(
+                f"the grader runs as uid {STUDENT['uid']}, the uid the sandbox gives the "
+                "student's code: the student would own the supervisor's socket. Run the "
+                "grader as another user (or root).")
+        self.client, self.image_id, self.limits, self.gpu = client, image_id, limits, gpu
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-docker-"))
         self.submission = self.root / "submission"
-        shutil.copytree(submission, self.submission, symlinks=True)
-        for path in [self.submission, *self.submission.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(0o755 if path.is_dir() else 0o644)
-        slug = re.sub(r"[^a-zA-Z0-9_.-]", "-", Path(submission).name)[:40]
+        self.submission.mkdir(mode=0o755)
+        self.submission.chmod(0o755)  # uid 1000 reads it whatever the host's umask
+        self.ctl = self.root / "ctl"
+        self.ctl.mkdir()
+        self.ctl.chmod(0o711)  # the container's root (no DAC override) enters, nobody lists
+        self.root.chmod(0o711)
+        self.socket_path = self.ctl / SOCKET
+        self.cpuset = ",".join(map(str, cores.host_cores()))  # all of ours at first
+        self.handed = False  # given to a submission
         mb = 1024 * 1024
         with _live_lock:
             _clients[id(client)] = client
+        name = f"pgrader-{uuid.uuid4().hex[:12]}"
         try:
             self.container = client.containers.run(
-                image_id, [PYTHON, "-I", "/opt/init.py"],
-                name=f"pgrader-{slug}-{uuid.uuid4().hex[:8]}",
+                image_id, [PYTHON, "-I", "-m", "grader.agent.server",
+                           "--socket", f"{CTL}/{SOCKET}", "--owner", f"{os.getuid()}:{os.getgid()}",
+                           "--submission", "/submission", "--workroot", "/work"],
+                name=name,
                 labels={LABEL: "1", OWNER: str(os.getpid())},
                 detach=True, auto_remove=False, user="0:0",
                 network_mode="none", read_only=True,
@@ -85,14 +104,110 @@ class DockerSession(Session):
                 nano_cpus=int(limits.cpus * 1e9), cpuset_cpus=self.cpuset,
                 ulimits=[Ulimit(name="nofile", soft=256, hard=256),
                          Ulimit(name="fsize", soft=limits.disk_mb * mb, hard=limits.disk_mb * mb)],
-                volumes={str(self.submission): {"bind": "/submission", "mode": "ro"}},
+                volumes={str(self.submission): {"bind": "/submission", "mode": "ro"},
+                         str(self.ctl): {"bind": CTL, "mode": "rw"}},
                 **({"device_requests": sandbox_gpu.device_requests()} if gpu else {}),
             )
         except ENGINE_ERRORS as exc:
+            try:  # created but not started (the engine went away in between): not left behind
+                client.containers.get(name).remove(force=True)
+            except ENGINE_ERRORS:
+                pass  # the stale sweep (`remove_stale_containers`) removes it later
             shutil.rmtree(self.root, ignore_errors=True)
             raise SandboxUnavailable(f"could not start the sandbox container: {exc}") from exc
         with _live_lock:
             _live.add(self)
+        self.closed = False
+
+    def describe(self) -> dict:
+        """What another process needs to use this box (`Box.attach`): the judge's test run is
+        handed a box its grading process started ahead of time (`grader.sandbox.pool`)."""
+        return {"container": self.container.id, "root": str(self.root), "image_id": self.image_id,
+                "limits": asdict(self.limits), "gpu": self.gpu, "cpuset": self.cpuset}
+
+    @classmethod
+    def attach(cls, client, described: dict) -> "Box":
+        """A handle on a box another process started (and will remove)."""
+        box = cls.__new__(cls)
+        box.client, box.image_id = client, described["image_id"]
+        box.limits, box.gpu = Limits(**described["limits"]), bool(described["gpu"])
+        box.root = Path(described["root"])
+        box.submission, box.ctl = box.root / "submission", box.root / "ctl"
+        box.socket_path = box.ctl / SOCKET
+        box.cpuset, box.handed, box.closed = described["cpuset"], False, False
+        box.container = client.containers.prepare_model({"Id": described["container"]})
+        with _live_lock:
+            _clients[id(client)] = client
+        return box
+
+    def connect(self, wait: float = SERVER_WAIT_S) -> ServerLink | None:
+        """A link to the container's server once it listens (None if it does not in time)."""
+        deadline = time.monotonic() + wait
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.socket_path))
+                return ServerLink(sock)
+            except OSError:
+                sock.close()
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+
+    def restart(self) -> bool:
+        """Kill and start the container again (fresh /work and /tmp, a fresh server); False if
+        that failed. Docker's kill only sends the signal: starting before the container has
+        stopped is a no-op on the running one (its leftovers stay), so we wait for the stop."""
+        try:
+            self.container.kill()
+        except ENGINE_ERRORS:
+            pass
+        try:
+            self.container.wait(timeout=RESTART_WAIT_S)
+            if self.socket_path.exists():
+                self.socket_path.unlink()  # the dead server's: connecting waits for the new one
+            self.container.start()
+            self.cpuset = None  # unknown until pinned again
+            return True
+        except ENGINE_ERRORS:
+            return False
+
+    def remove(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with _live_lock:
+            _live.discard(self)
+        try:
+            self.container.remove(force=True)
+        except Exception:  # noqa: BLE001 - closing never raises
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _give(box: Box, submission: Path) -> None:
+    """Copy the prepared submission into the box's read-only folder, world-readable (uid 1000
+    must read it whatever the host's modes)."""
+    shutil.copytree(submission, box.submission, symlinks=True, dirs_exist_ok=True)
+    for path in box.submission.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    box.handed = True
+
+
+class DockerSession(Session):
+    """One submission's requests, in a box of its own."""
+
+    def __init__(self, box: Box, submission: Path, remove_on_close: bool = True):
+        self.box, self.client, self.limits, self.gpu = box, box.client, box.limits, box.gpu
+        self.remove_on_close = remove_on_close  # else whoever handed us the box removes it
+        self.closed = False
+        self.link: ServerLink | None = None
+        _give(box, submission)
+
+    @property
+    def container(self):
+        return self.box.container
 
     # ------------------------------------------------------------ requests
 
@@ -100,85 +215,52 @@ class DockerSession(Session):
         if self.closed:
             return {"status": "sandbox-error", "message": "the sandbox session is closed"}
         request = {**request, "rlimit_memory": False, "rlimit_pids": False, "agent_user": STUDENT}
-        argv = [PYTHON, "-I", "-m", "grader.agent.supervisor", "--submission", "/submission",
-                "--workroot", "/work"]
-        stdin = encode_request(request)
         limit = supervisor_limit(request)
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if not self._pin(alloc.cpuset):
                 return {"status": "sandbox-error",
                         "message": "could not pin the sandbox container to its cores"}
-            reply, again = self._attempt(argv, stdin, limit)
+            reply, again = self._attempt(request, limit)
             if again:  # the container was broken (e.g. by leftovers of an earlier call): retry
-                reply, _ = self._attempt(argv, stdin, limit)
+                if self._pin(alloc.cpuset):
+                    reply, _ = self._attempt(request, limit)
         return reply
 
     def _pin(self, cpuset: str) -> bool:
         """Restrict the container (every process in it) to `cpuset`; False if Docker refused."""
-        if cpuset == self.cpuset:
+        if cpuset == self.box.cpuset:
             return True
         try:
             self.container.update(cpuset_cpus=cpuset)
         except ENGINE_ERRORS:
             return False
-        self.cpuset = cpuset
+        self.box.cpuset = cpuset
         return True
 
-    def _attempt(self, argv: list[str], stdin: bytes, limit: float) -> tuple[dict, bool]:
-        """(reply, whether a retry makes sense) for one run of the supervisor."""
+    def _attempt(self, request: dict, limit: float) -> tuple[dict, bool]:
+        """(reply, whether a retry makes sense) for one request."""
         since = time.time()
-        try:
-            done, out, err, code = self._exec(argv, stdin, limit)
-        except ENGINE_ERRORS as exc:
-            restarted = self._restart()  # the container is gone or wedged
-            return {"status": "sandbox-error", "message": f"docker exec failed: {exc}"}, restarted
-        if not done:
+        if self.link is None:
+            self.link = self.box.connect()
+            if self.link is None:
+                restarted = self._restart()
+                return {"status": "sandbox-error",
+                        "message": "the sandbox's supervisor does not answer"}, restarted
+        reply = self.link.call(request, limit)
+        if reply is None:
             self._restart()
             return {"status": "sandbox-error",
                     "message": f"the supervisor itself did not finish within {limit:.0f} s"}, False
-        reply = parse_reply(out, code)
-        if reply["status"] == "sandbox-error":
-            reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]
         if reply.pop("recycle", False):  # the work area is full or dirty: a fresh one
             restarted = self._restart()
             return reply, reply["status"] == "sandbox-error" and restarted
-        if reply["status"] in ("crashed", "timeout", "sandbox-error") or reply.get("leftover_processes"):
+        if reply["status"] in ("crashed", "timeout", "sandbox-error"):
             self._aftercare(reply, since)
         return reply, reply["status"] == "sandbox-error"
 
-    def _exec(self, argv: list[str], stdin: bytes, limit: float):
-        """(finished, stdout, stderr, exit code) of `argv` run in the container with `stdin` as
-        its standard input, waiting `limit` s."""
-        api = self.client.api
-        exec_id = api.exec_create(self.container.id, argv, user="0:0", stdin=True)["Id"]
-        box: dict = {}
-
-        def work():
-            try:
-                sock = api.exec_start(exec_id, socket=True)
-                raw = getattr(sock, "_sock", sock)
-                raw.sendall(stdin)
-                raw.shutdown(pysocket.SHUT_WR)
-                frames = docker_socket.frames_iter(sock, tty=False)
-                box["out"] = docker_socket.consume_socket_output(
-                    (docker_socket.demux_adaptor(*f) for f in frames), demux=True)
-                sock.close()
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                box["error"] = exc
-
-        worker = threading.Thread(target=work, daemon=True, name="pgrader-exec")
-        worker.start()
-        worker.join(limit)
-        if worker.is_alive():
-            return False, b"", b"", None
-        if "error" in box:
-            raise box["error"]
-        out, err = box["out"]
-        code = api.exec_inspect(exec_id).get("ExitCode")
-        return True, out or b"", err or b"", code
-
     def _aftercare(self, reply: dict, since: float) -> None:
-        """After a bad run: note an OOM kill, and leave a clean container for the next call."""
+        """After a bad run: note an OOM kill, and restart a container that died. (What the
+        student left running, the supervisor has already killed, as the student's uid.)"""
         try:
             self.container.reload()
             state = self.container.attrs["State"]
@@ -193,14 +275,6 @@ class DockerSession(Session):
                 reply.setdefault("limits", {"memory_mb": self.limits.memory_mb})
             if not state.get("Running") or state.get("OOMKilled"):
                 self._restart()
-                return
-            # Kill whatever the student left behind (PID 1 and the killer itself survive kill -1).
-            api = self.client.api
-            exec_id = api.exec_create(self.container.id, ["/bin/sh", "-c", "kill -9 -1"],
-                                      user="1000:1000")["Id"]
-            api.exec_start(exec_id)
-            if api.exec_inspect(exec_id).get("ExitCode") not in (0, 1):
-                self._restart()
         except ENGINE_ERRORS:
             self._restart()
 
@@ -210,20 +284,10 @@ class DockerSession(Session):
             filters={"container": self.container.id, "event": "oom"}))
 
     def _restart(self) -> bool:
-        """Kill and start the container again (fresh /work and /tmp); False if that failed.
-
-        Docker's kill only sends the signal: starting before the container has stopped is a
-        no-op on the running one (its leftovers stay), so we wait for the stop first."""
-        try:
-            self.container.kill()
-        except ENGINE_ERRORS:
-            pass
-        try:
-            self.container.wait(timeout=RESTART_WAIT_S)
-            self.container.start()
-            return True
-        except ENGINE_ERRORS:
-            return False
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        return self.box.restart()
 
     # ------------------------------------------------------------ teardown
 
@@ -231,31 +295,36 @@ class DockerSession(Session):
         if self.closed:
             return
         self.closed = True
-        with _live_lock:
-            _live.discard(self)
-        try:
-            self.container.remove(force=True)
-        except Exception:  # noqa: BLE001 - closing never raises
-            pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        if self.remove_on_close:
+            self.box.remove()
 
 
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(self, client=None, log=print):
+    def __init__(self, client=None, log=print, ping: bool = True):
         try:
             self.client = client or docker.from_env()
-            self.client.ping()
+            if ping:  # skipped by a test run handed a started box: its process pinged
+                self.client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
             raise SandboxUnavailable(
                 f"the Docker engine does not answer ({exc}); start it "
                 "(scripts/setup-docker.sh) or use the local backend") from exc
         self.log = log
-        self.tag = sandbox_image.image_tag()
         _install_signal_handler()
         self._image_id: str | None = None
+        self._tag: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def tag(self) -> str:
+        if self._tag is None:
+            self._tag = sandbox_image.image_tag()  # hashes the image's sources: once, when needed
+        return self._tag
 
     @property
     def image_id(self) -> str:
@@ -264,13 +333,19 @@ class DockerBackend(Backend):
                 self._image_id = sandbox_image.ensure_image(self.client, log=self.log)
             return self._image_id
 
-    def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
+    def open(self, submission: Path, limits: Limits, gpu: bool = False,
+             box: dict | None = None) -> Session:
+        """A session in a new box, or in `box` (`Box.describe()` of one started ahead of time by
+        the grading process, which removes it after the run)."""
+        if box is not None:
+            return DockerSession(Box.attach(self.client, box), Path(submission).resolve(),
+                                 remove_on_close=False)
         image_id = self.image_id
         gpu = gpu and sandbox_gpu.host_has_gpu()
         if gpu:  # ONLY EXERCISED ON GPU HOSTS: the CUDA variant of the image, GPUs passed in
             image_id = sandbox_gpu.ensure_gpu_image(self.client, self.tag, log=self.log)
         _install_signal_handler()
-        return DockerSession(self.client, image_id, Path(submission).resolve(), limits, gpu)
+        return DockerSession(Box(self.client, image_id, limits, gpu), Path(submission).resolve())
 
     def describe(self) -> dict:
         return {"backend": self.name, "image": self.tag, "image_id": self.image_id}
@@ -282,14 +357,15 @@ def close_all() -> None:
     """Remove every container this process still has open, and any it started but was
     interrupted before it could track (Ctrl-C in the middle of creating one)."""
     with _live_lock:
-        sessions = list(_live)
-        clients = {id(s.client): s.client for s in sessions} | _clients
-    for session in sessions:
-        session.close()
+        boxes = list(_live)
+        clients = {id(b.client): b.client for b in boxes} | _clients
+    for box in boxes:
+        box.remove()
     for client in clients.values():
         try:
             for container in client.containers.list(
-                    all=True, filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]}):
+                    all=True, ignore_removed=True,
+                    filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]}):
                 container.remove(force=True)
         except Exception:  # noqa: BLE001 - best effort at exit; stale sweeps catch the rest
             pass
@@ -298,7 +374,8 @@ def close_all() -> None:
 def remove_stale_containers(client) -> int:
     """Remove `pgrader=1` containers left by graders that are no longer running; returns how many."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+    for container in client.containers.list(all=True, ignore_removed=True,
+                                            filters={"label": f"{LABEL}=1"}):
         owner = container.labels.get(OWNER, "")
         if owner.isdigit() and int(owner) != os.getpid() and alive(int(owner)):
             continue  # another grader on this host is using it

@@ -1,7 +1,7 @@
 """Riding out a Docker engine that stops answering for a while (restarted, overloaded, socket
 gone): grade-all waits a bounded time for it before each submission, and a submission whose
 grading failed while the engine was away is graded again once it is back, or else reported
-"not graded (retryable)" (never scored) for the next run to grade.
+"not graded yet (retryable)" (never scored) for the next run to grade.
 """
 
 from __future__ import annotations

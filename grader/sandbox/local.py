@@ -1,5 +1,5 @@
-"""The local backend: each request in a subprocess, in a fresh temporary directory, with rlimits,
-pinned to the cores `grader.sandbox.cores` gave it.
+"""The local backend: one supervisor server per session, each request in a subprocess of it, in a
+fresh temporary directory, with rlimits, pinned to the cores `grader.sandbox.cores` gave it.
 
 A convenience for students (`grader check`) and machines without Docker. It is
 NOT a security boundary: the student's code runs as the grader's user. Where
@@ -12,6 +12,7 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from grader.course import Limits
 from grader.sandbox import cores
-from grader.sandbox.base import Backend, Session, encode_request, parse_reply, supervisor_limit
+from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
 
 
 
@@ -46,6 +47,10 @@ def _remove(path: Path) -> None:
 
 
 class LocalSession(Session):
+    """One submission's runs on this machine: a supervisor server (`grader.agent.server`,
+    under `unshare --net` where it works) started on the first request, reached over a socket
+    pair; each request runs in a fresh folder of the session's work area."""
+
     def __init__(self, submission: Path, limits: Limits):
         self.limits = limits
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-local-"))
@@ -54,33 +59,50 @@ class LocalSession(Session):
         self.workroot = self.root / "runs"
         self.workroot.mkdir()
         self.closed = False
+        self.server: subprocess.Popen | None = None
+        self.link: ServerLink | None = None
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.server", "--stdio",
+                "--submission", str(self.submission), "--workroot", str(self.workroot)]
+        with theirs:
+            self.server = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL,
+                                           start_new_session=True)
+        self.link = ServerLink(ours)
+
+    def _stop(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        if self.server is not None:
+            try:
+                os.killpg(self.server.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.server.wait()
+            self.server = None
 
     def call(self, request: dict) -> dict:
+        if self.closed:
+            return {"status": "sandbox-error", "message": "the sandbox session is closed"}
         # CUDA reserves far more address space than it uses (unified addressing): a cap on the
         # address space makes creating a context fail, so a GPU session is not given one.
         gpu = getattr(self, "gpu", False)
-        request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True}
-        argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.supervisor",
-                "--submission", str(self.submission), "--workroot", str(self.workroot)]
+        request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True,
+                   "workroot": str(self.workroot)}
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
-            pinned = set(alloc.cores)
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.PIPE, start_new_session=True,
-                                    preexec_fn=lambda: os.sched_setaffinity(0, pinned))
+            if self.link is None:
+                self._start()
             try:
-                out, err = proc.communicate(encode_request(request),
-                                            timeout=supervisor_limit(request))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
+                reply = self.link.call({**request, "cpus": list(alloc.cores)},
+                                       supervisor_limit(request))
             except BaseException:
-                os.killpg(proc.pid, signal.SIGKILL)  # interrupted: leave nothing running
-                proc.wait()
+                self._stop()  # interrupted: leave nothing running
                 raise
-        reply = parse_reply(out, proc.returncode)
-        if reply["status"] == "sandbox-error":
-            reply["detail"] = (reply.get("detail", "") + err.decode("utf-8", "replace"))[-4000:]
+        if reply is None:
+            self._stop()  # the next request starts a fresh server
+            return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
         if reply.pop("recycle", False):  # the run left residue: later requests get a new area
             _remove(self.workroot)
             self.workroot = Path(tempfile.mkdtemp(prefix="runs-", dir=self.root))
@@ -89,6 +111,7 @@ class LocalSession(Session):
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self._stop()
             _remove(self.root)
 
 

@@ -4,9 +4,15 @@ The default store is `grader.db` beside `course.toml`; `[store] url` in course.t
 `--store URL` chooses another (a plain path is a SQLite file, relative to the course).
 PostgreSQL URLs (`postgresql+psycopg://...`) need the `postgres` extra.
 
-On SQLite every transaction starts with `BEGIN IMMEDIATE`, so a check-then-write (is this
-submission graded yet?) is atomic across processes; a writer waits up to `BUSY_SECONDS` for
-another to finish before giving up with a clear message.
+On SQLite every writing transaction starts with `BEGIN IMMEDIATE`, so a check-then-write (is
+this submission graded yet?) is atomic across processes; a writer waits up to `BUSY_SECONDS`
+for another to finish before giving up with a clear message. Pages that only read use a
+second engine whose transactions are plain (deferred) ones: in WAL mode they read a
+consistent snapshot while a writer works.
+
+Migrations run under a lock (SQLite: the write lock; PostgreSQL: an advisory lock), so two
+processes opening a new store at once upgrade it once. On SQLite foreign keys are off while
+they run (batch mode copies tables) and checked afterwards.
 """
 
 from __future__ import annotations
@@ -31,9 +37,13 @@ def store_url(course_root: Path, configured: str | None = None) -> str:
     return "sqlite:///" + str(path if path.is_absolute() else (course_root / path).resolve())
 
 
-def make_engine(url: str) -> Engine:
+MIGRATION_LOCK = 0x70677264  # PostgreSQL advisory lock key of migrations ("pgrd")
+
+
+def make_engine(url: str, readonly: bool = False) -> Engine:
+    """An engine on `url`; `readonly`: for reading only (SQLite: deferred transactions)."""
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -47,7 +57,7 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -56,6 +66,18 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, or SQLite ignores it
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite and (bad := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise RuntimeError(f"the store's foreign keys are broken: {bad[:5]}")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")

@@ -1,9 +1,12 @@
-"""The store's tables: students, grading requests, submissions, gradings, audit, leases.
+"""The store's tables: students, grading requests, submissions, gradings, audit, leases,
+and the instructor's per-student extensions and score overrides.
 
-A submission is what one student handed in for one exercise (identified by its content
-hash); a grading is one grading of it under one request. `(submission, request)` is unique,
-so a request grades each submission at most once, and at most one grading per submission
-is current (a partial unique index), so no score is ever counted twice.
+A submission is one *attempt*: what one student handed in for one exercise at one time,
+numbered per student and exercise (1, 2, ...), even when its bytes repeat an earlier one. A
+grading is one grading of it under one request. `(submission, request)` is unique, so a
+request grades each submission at most once, and at most one grading per submission is
+current (a partial unique index), so no score is ever counted twice. Which attempt counts is
+the course's rule (`grader.store.counting`).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class Request(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     exercise: Mapped[str] = mapped_column(String(200), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # grade-all, regrade
+    kind: Mapped[str] = mapped_column(String(20))  # grade-all, portal, regrade, rescore
     students: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: everyone
     out_dir: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(200))
@@ -65,12 +68,16 @@ class Request(Base):
 
 
 class Submission(Base):
+    """One attempt; `attempt` numbers a student's attempts at an exercise from 1."""
+
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("student_id", "exercise", "content_hash"),)
+    __table_args__ = (UniqueConstraint("student_id", "exercise", "attempt",
+                                       name="uq_submissions_attempt"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
     exercise: Mapped[str] = mapped_column(String(200), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     late_days: Mapped[int] = mapped_column(Integer, default=0)
@@ -110,6 +117,7 @@ class Grading(Base):
 
 class Audit(Base):
     __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_student_action_at", "student", "action", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -131,3 +139,32 @@ class Lease(Base):
     pid: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class _PerStudent:
+    """A row an instructor sets for one student on one exercise, with why and who."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student: Mapped[str] = mapped_column(String(200))
+    exercise: Mapped[str] = mapped_column(String(200), index=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Extension(_PerStudent, Base):
+    """A later due date for one student on one exercise (its history is in the audit table)."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("student", "exercise", name="uq_extensions_student"),)
+
+    due: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Override(_PerStudent, Base):
+    """An instructor's score for one student on one exercise, counted instead of any attempt."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (UniqueConstraint("student", "exercise", name="uq_overrides_student"),)
+
+    score: Mapped[float] = mapped_column(Float)

@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import threading
 import time
 import tomllib
@@ -346,7 +347,7 @@ def _containers_from(folder: Path) -> list[str]:
 
     client = docker.from_env()
     left = []
-    for container in client.containers.list(all=True, filters={"label": "pgrader=1"}):
+    for container in client.containers.list(all=True, ignore_removed=True, filters={"label": "pgrader=1"}):
         mounts = container.attrs.get("Mounts") or []
         if any(str(m.get("Source", "")).startswith(str(folder)) for m in mounts):
             left.append(f"{container.name} ({container.status})")
@@ -438,8 +439,8 @@ def run_corpus(workdir: Path, attacks: list[Attack] | None = None, jobs: int = 2
     sandbox_tmp.mkdir()
     observed: dict[tuple[str, str], Observed] = {}
     seconds: dict[str, float] = {}
-    previous_tmpdir = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(sandbox_tmp)
+    previous_tmpdir, previous_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(sandbox_tmp)  # the warm pool's boxes too
     watcher = _Watcher(sandbox_tmp)
     watcher.start()
     try:
@@ -453,8 +454,12 @@ def run_corpus(workdir: Path, attacks: list[Attack] | None = None, jobs: int = 2
             for student, observation in seen.items():
                 observed[(slug, student)] = observation
     finally:
+        from grader.sandbox.pool import close_shared
+
+        close_shared()  # the boxes still waiting: what is left after this is a leak
         watcher.stop.set()
         watcher.join()
+        tempfile.tempdir = previous_tempdir
         if previous_tmpdir is None:
             os.environ.pop("TMPDIR", None)
         else:

@@ -17,7 +17,7 @@ TARGETS = [
     ("create", SITE + "/grader/planted.py"),
     ("create", SITE + "/zz_planted.pth"),
     ("append", "/usr/lib/python3.11/threading.py"),
-    ("append", "/opt/init.py"),
+    ("append", "/opt/venv/bin/activate"),
     ("append", "/etc/passwd"),
     ("create", "/planted"),
     ("create", "/work/planted"),

@@ -279,13 +279,14 @@ def test_histogram_under_spawn(student, seed):
     _hist(student, _data(seed, 3000), 8, 2, start_method="spawn", timeout=10)
 
 
-# WAITS FOR the agent's `child_exceptions` (issue 14, item 2): until then it sees nothing.
 @requirement("no-crash")
 def test_no_worker_crashes(student, seed):
     """No worker process ends with an exception, even when the results are right"""
     _, what = _hist(student, _data(seed, 2000), 10, 2)
-    expect_no_child_exceptions(student.last, what, hint="A worker that closes a shared memory "
+    expect_no_child_exceptions(student.last, what, submission=student.submission,
+                               hint="A worker that closes a shared memory "
                                "segment while a numpy array still uses its buffer raises "
                                "BufferError: `del` the arrays first.")
     student.call("count_parallel", 2, 20, timeout=8)
-    expect_no_child_exceptions(student.last, "count_parallel(2, 20)")
+    expect_no_child_exceptions(student.last, "count_parallel(2, 20)",
+                               submission=student.submission)

@@ -1,0 +1,133 @@
+"""Exceptions that killed a student's thread or child process, read from the run's stderr.
+
+Python prints them there and goes on (`threading.excepthook`, multiprocessing's process
+bootstrap), so the request still returns a value and the test only sees a wrong answer. The
+judge attaches them to the test's evidence (`note`), with each frame marked as the student's
+when its file is one of the submission's, so the feedback shows the exception and its line.
+
+stderr is written by the student's process: it is parsed line by line, bounded in the
+exceptions, frames and characters kept, and anything that does not parse is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MAX_EXCEPTIONS = 8
+MAX_FRAMES = 40
+MAX_TEXT = 500
+HEADERS = (
+    (re.compile(r"Exception in thread (.{1,200}):"), "thread"),
+    (re.compile(r"Exception ignored in thread started by: (.{1,200})"), "thread"),
+    (re.compile(r"Process (.{1,200}):"), "process"),
+)
+FRAME = re.compile(r'  File "(.{1,1000})", line (\d{1,9}), in (.{1,200})')
+EXCEPTION = re.compile(r"([A-Za-z_][\w.]{0,200})(?::\s?(.*))?")
+CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def parse(stderr: str, student_files: list[str]) -> list[dict]:
+    """The uncaught exceptions printed in `stderr`: kind (thread, process), name, type,
+    message and frames (file, line, name, code, student), oldest call first."""
+    lines = stderr.splitlines()
+    found: list[dict] = []
+    i = 0
+    while i < len(lines) and len(found) < MAX_EXCEPTIONS:
+        header = _header(lines[i])
+        if header is None or i + 1 >= len(lines) or \
+                not lines[i + 1].startswith("Traceback (most recent call last):"):
+            i += 1
+            continue
+        kind, name = header
+        exc, i = _traceback(lines, i + 1, student_files)
+        if exc is not None:
+            found.append({"kind": kind, "name": name[:MAX_TEXT], **exc})
+    return found
+
+
+def _header(line: str) -> tuple[str, str] | None:
+    for pattern, kind in HEADERS:
+        if m := pattern.fullmatch(line):
+            return kind, m.group(1)
+    return None
+
+
+def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict | None, int]:
+    """Parse from a `Traceback` line; the last exception of a chain, and where parsing stopped."""
+    frames: list[dict] = []
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("Traceback (most recent call last):"):
+            frames = []
+            i += 1
+            continue
+        if m := FRAME.fullmatch(line):
+            code = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith("    ") \
+                else ""
+            path = m.group(1)
+            mine = _student_file(path, student_files)
+            if len(frames) < MAX_FRAMES:
+                frames.append({"file": mine or path[-200:], "line": int(m.group(2)),
+                               "name": m.group(3)[:200], "code": code[:MAX_TEXT],
+                               "student": mine is not None})
+            i += 2 if code else 1
+            continue
+        if not line.strip() or line.startswith(" ") or line.startswith(CHAINED):
+            i += 1
+            continue
+        m = EXCEPTION.fullmatch(line)
+        if m is None or not frames:
+            return None, i + 1
+        # the exception line; a later chained traceback replaces it
+        exc = {"type": m.group(1)[:200], "message": (m.group(2) or "")[:MAX_TEXT],
+               "frames": frames}
+        j = i + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j < len(lines) and lines[j].startswith(CHAINED):
+            i = j
+            continue
+        return exc, i + 1
+    return None, i
+
+
+def _student_file(path: str, student_files: list[str]) -> str | None:
+    """The submission's own name for `path` (a path in the sandbox), or None."""
+    posix = path.replace("\\", "/")
+    if "/site-packages/" in posix or "/lib/python" in posix:
+        return None
+    for name in student_files:
+        if posix == name or posix.endswith("/" + name):
+            return name
+    return None
+
+
+def submission_files(folder: Path | None) -> list[str]:
+    """The relative paths of the submission's Python files, longest first."""
+    if folder is None or not folder.is_dir():
+        return []
+    names = [p.relative_to(folder).as_posix() for p in folder.rglob("*.py") if p.is_file()]
+    return sorted(names, key=len, reverse=True)
+
+
+def found(raw: dict, folder: Path | None) -> list[dict]:
+    """The uncaught exceptions of one reply (every MPI rank's stderr), frames of the
+    submission in `folder` marked as the student's."""
+    texts = [raw.get("stderr")] + [r.get("stderr") for r in raw.get("ranks") or []
+                                   if isinstance(r, dict)]
+    texts = [t for t in texts if isinstance(t, str) and "Traceback" in t]
+    if not texts:
+        return []
+    files = submission_files(folder)
+    return [exc for text in texts for exc in parse(text, files)][:MAX_EXCEPTIONS]
+
+
+def note(raw: dict, folder: Path | None) -> None:
+    """Attach the uncaught exceptions of one reply (every MPI rank's) to the current test."""
+    from grader.judge import plugin
+
+    exceptions = found(raw, folder)
+    if exceptions:
+        current = (plugin._STATE.get("current") or {}).get("evidence", {}).get("uncaught", [])
+        plugin.record_evidence(uncaught=(current + exceptions)[:MAX_EXCEPTIONS])

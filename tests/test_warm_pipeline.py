@@ -1,0 +1,125 @@
+"""The warm pipeline keeps every submission's isolation (issue 16).
+
+Test runs are forked from a warm parent and containers are started ahead of time, but a
+submission still gets a container and a judge of its own: what one leaves behind (a process, a
+file, a changed module, a full disk) never reaches the next one graded by the same process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import require_docker
+from store_class import make_course
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADER = str(ROOT / ".venv" / "bin" / "grader")
+
+LOOK = '''
+import glob, json, os, shutil, time
+
+def _strangers():
+    """Processes of this uid in another session than this request's (its own are in its own)."""
+    mine, found = os.getsid(0), 0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if os.stat(os.path.dirname(stat)).st_uid == os.getuid() and int(fields[3]) != mine:
+                found += 1
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def look():
+    """What this submission finds in its sandbox that it did not make itself."""
+    markers = [p for p in ("/tmp/pg_left", "/dev/shm/pg_left", "../pg_left", "pg_left")
+               if os.path.exists(p)]
+    sleepers = _strangers()
+    full = [d for d in ("/tmp", "/dev/shm", ".") if shutil.disk_usage(d).free < 8 * 2**20]
+    return {"markers": markers, "sleepers": sleepers, "full": full,
+            "json": "stdlib" if json.__file__.startswith(("/opt", "/usr")) else json.__file__}
+'''
+
+DIRTY = LOOK + '''
+
+def _leave_everything():
+    for path in ("/tmp/pg_left", "/dev/shm/pg_left", "pg_left"):
+        open(path, "w").close()
+    with open("json.py", "w") as f:  # a module that shadows the standard library's
+        f.write("raise SystemExit('shadowed')\\n")
+    if os.fork() == 0:  # a process outside the tree: new session, double fork
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(600)
+        os._exit(0)
+    for _ in range(200):  # until it runs
+        if look()["sleepers"]:
+            break
+        time.sleep(0.01)
+    for folder in ("/tmp", "/dev/shm", "."):  # fill every writable disk to the last byte
+        try:
+            with open(os.path.join(folder, "pg_fill"), "wb") as f:
+                while True:
+                    f.write(b"x" * 2**20)
+        except OSError:
+            pass
+
+
+_leave_everything()
+'''
+
+TEST = '''
+from grader.testing import expect_equal
+
+
+def test_world_is_clean(student):
+    """the sandbox holds nothing an earlier submission left"""
+    expect_equal(student.call("look"), {"markers": [], "sleepers": 0, "full": [], "json": "stdlib"},
+                 "look()")
+'''
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_nothing_left_by_one_submission_reaches_the_next(tmp_path, jobs):
+    require_docker()
+    make_course(tmp_path)
+    tests = tmp_path / "exercises" / "tiny" / "tests"
+    for suite in ("public", "hidden"):
+        for old in (tests / suite).glob("test_*.py"):
+            old.unlink()
+    (tests / "hidden" / "test_hidden.py").write_text(textwrap.dedent(TEST))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    # Graded in name order: every clean one after a dirty one, in the same grading process.
+    for i in range(3):
+        (subs / f"s{i}a_dirty.py").write_text(DIRTY)
+        (subs / f"s{i}b_clean.py").write_text(LOOK)
+    proc = subprocess.run([GRADER, "grade-all", "tiny", "subs", "--out", "out", "--backend",
+                           "docker", "-j", str(jobs), "--no-store"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PGRADER_WARM_CONTAINERS": "2"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    seen = {}
+    for results in (tmp_path / "out").glob("*/results.json"):
+        data = json.loads(results.read_text())
+        seen[data["pgrader"]["student"]] = data
+    assert len(seen) == 6, sorted(seen)
+    for name, data in seen.items():
+        test = next(t for t in data["tests"] if t["function"] == "test_world_is_clean")
+        if name.endswith("b_clean"):
+            assert test["verdict"] == "passed", (name, test["message"])
+        else:  # the leftovers were really made: the dirty one sees its own
+            message = test["message"]
+            assert test["verdict"] == "failed", (name, message)
+            assert "pg_left" in message and re.search(r"'sleepers': [1-9]", message), message
+            assert "/tmp" in message and "/dev/shm" in message, message
