@@ -1,5 +1,6 @@
-"""Each worker closes the segments while its numpy views still use them: close() raises
-BufferError after the counts were written, so every worker process crashes while the result is right."""
+"""Each worker closes the segments while its numpy views (np.frombuffer) still use them: close()
+raises BufferError after the counts were written, so every worker process crashes while the
+result is right."""
 
 import multiprocessing
 from multiprocessing import shared_memory
@@ -29,8 +30,10 @@ def _count_chunk(data_name, shape, dtype, counts_name, n_bins, edges, row, start
     data_shm = shared_memory.SharedMemory(name=data_name)
     counts_shm = shared_memory.SharedMemory(name=counts_name)
     try:
-        data = np.ndarray(shape, dtype=dtype, buffer=data_shm.buf)
-        counts = np.ndarray((row + 1, n_bins), dtype=np.int64, buffer=counts_shm.buf)
+        # views made with np.frombuffer hold the segment's buffer until they are deleted
+        data = np.frombuffer(data_shm.buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+        counts = np.frombuffer(counts_shm.buf, dtype=np.int64,
+                               count=(row + 1) * n_bins).reshape(row + 1, n_bins)
         counts[row] = np.histogram(data[start:stop], bins=edges)[0]
     finally:
         data_shm.close()
