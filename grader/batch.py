@@ -134,7 +134,7 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
         existing = out / entry.student / "results.json"
         if existing.exists() and not regrade:
             previous = SubmissionResult.read(existing)
-            if not previous.platform_failed:
+            if previous.graded:
                 rows[entry.student] = Row(entry.student, previous, "skipped")
                 continue
         todo.append(entry)
@@ -179,7 +179,7 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
             return Row(name, None, "not-graded", engine.down_message(), retryable=True)
         if result is None:
             return Row(name, None, "not-graded", problem)
-        if record is not None and not result.platform_failed:
+        if record is not None and result.graded:
             record(entry, result)
         status = "graded" if not result.platform_failed else "not-graded"
         try:
@@ -187,6 +187,8 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
         except Exception as exc:  # noqa: BLE001 - one student's files never stop the batch
             return Row(name, result, status, f"its results.json/feedback.html could not be "
                                              f"written: {type(exc).__name__}: {exc}"[:500])
+        if result.not_graded:  # e.g. needs a GPU: graded again where one exists
+            return Row(name, result, "not-graded", result.not_graded, retryable=True)
         return Row(name, result, status)
 
     pool = ThreadPoolExecutor(max_workers=jobs)
@@ -220,7 +222,7 @@ def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
         w.writerow(GRADEBOOK_FIELDS)
         for row in rows:
             r = row.result
-            if r is None:
+            if r is None or r.not_graded:  # e.g. needs a GPU: never a number
                 w.writerow([row.student, "", exercise.points, "", "", "", retry_note(row.problem)])
                 continue
             status = retry_note("the platform failed") if r.platform_failed else (

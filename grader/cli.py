@@ -84,7 +84,7 @@ def cmd_course(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from grader.validate import format_table, validate
+    from grader.validate import coverage, format_coverage, format_table, validate
 
     course = _course(args)
     exercises = [course.exercise(s) for s in args.slugs] or list(course.exercises.values())
@@ -96,6 +96,14 @@ def cmd_validate(args) -> int:
     print(format_table(checks))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
+    proofs, problems = coverage(course, exercises, checks)
+    if not only or "mutants" in only:  # every mutant graded: the table judges the requirements
+        print("\nRequirements (requirement -> tests -> mutants that proved it):")
+        print(format_coverage(proofs, problems))
+        failed += [p for p in proofs if not p.ok] + problems
+    elif problems:
+        print("\n" + "\n".join(problems))
+        failed += problems
     return 1 if failed else 0
 
 
@@ -218,7 +226,7 @@ def _print_rows(rows) -> None:
 
     for row in rows:
         r = row.result
-        score = f"{r.score:g}/{r.max_score:g}" if r else "-"
+        score = f"{r.score:g}/{r.max_score:g}" if r and r.graded else "-"
         if r is None or row.status == "not-graded":
             status = retry_note(row.problem)
         else:
@@ -274,6 +282,13 @@ def cmd_worker(args) -> int:
 
     course = _course(args)
     queues = parse_queues(args.queues)
+    if "gpu" in queues:
+        from grader.sandbox.gpu import host_has_gpu
+
+        if not host_has_gpu():
+            raise GraderError("--queues gpu: this machine has no usable NVIDIA GPU (nvidia-smi "
+                              "lists none), so it cannot grade GPU exercises; their jobs wait "
+                              "in the gpu queue for a worker that has one")
     settings = load_settings(course, args.broker)
     if args.concurrency is not None and args.concurrency < 1:
         raise GraderError("--concurrency: expected a number of at least 1")

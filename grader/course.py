@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from grader.errors import ConfigError
+from grader.requirements import parse_requirements
 
 BACKENDS = ("auto", "docker", "local")
 TOPICS = ("threads", "processes", "asyncio", "mpi", "distributed", "gpu")
@@ -98,6 +99,8 @@ class Exercise:
     due: dt.datetime | None = None
     counted_attempt: str = "latest"  # the course's rule, or this exercise's own
     timezone: str = "UTC"  # the course's: how times are shown
+    requirements: dict[str, str] = field(default_factory=dict)  # id -> sentence of the README
+    requirements_waiting: dict[str, str] = field(default_factory=dict)  # id -> what it waits for
 
     @property
     def statement(self) -> Path:
@@ -243,6 +246,7 @@ def load_exercise(root: Path, default_limits: Limits) -> Exercise:
     if visibility not in ("visible", "hidden", "after_due_date", "after_published"):
         raise ConfigError(path, "feedback.hidden_visibility",
                           "visible, hidden, after_due_date or after_published", visibility)
+    requirements, waiting = parse_requirements(data, path)
     return Exercise(
         slug=root.name,
         root=root,
@@ -255,6 +259,8 @@ def load_exercise(root: Path, default_limits: Limits) -> Exercise:
         limits=limits,
         weights={k: float(v) for k, v in weights.items()},
         hidden_visibility=visibility,
+        requirements=requirements,
+        requirements_waiting=waiting,
     )
 
 

@@ -2,7 +2,9 @@
 
 A submission the student broke (missing file, syntax error, unsafe archive)
 scores 0 with the reason. A failure of the platform itself raises
-`GradingFailed`: such a submission is reported as not graded, never as 0.
+`GradingFailed`: such a submission is reported as not graded, never as 0. An
+exercise whose tests need a GPU, graded where there is none, is "not graded:
+needs a GPU" (`SubmissionResult.not_graded`): its results are written, never a score.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from grader.errors import GraderError, PlatformError, SubmissionError
 from grader.intake import content_hash, prepare_submission
 from grader.judge import suspicion
 from grader.judge.runner import run_tests
-from grader.results import SubmissionResult, TestResult, apply_late_policy, late_days, score_records
+from grader.results import (
+    SubmissionResult, TestResult, apply_late_policy, late_days, mark_not_graded, score_records,
+)
 
 
 class GradingFailed(GraderError):
@@ -49,6 +53,7 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
         static = suspicion.scan(prepared)
         run = run_tests(exercise, prepared, backend, exercise.limits, seed, suites, verbose, only)
         result.tests = score_records(exercise, run.records)
+        mark_not_graded(result, exercise)
         result.suspicion = suspicion.report(static, run.tampering)
     except SubmissionError as exc:
         result.error = str(exc)

@@ -19,6 +19,10 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import Exercise, LatePolicy
+from grader.states import NEEDS_GPU  # noqa: F401 - why a result is not a grade (re-exported)
+
+NO_GPU_TEST = "no GPU"  # in the message of a test that could not run for want of a GPU
+
 
 @dataclass
 class TestResult:
@@ -32,6 +36,7 @@ class TestResult:
     details: dict = field(default_factory=dict)
     duration: float = 0.0
     seed: int | None = None
+    requirements: list[str] = field(default_factory=list)  # ids from exercise.toml it checks
 
     @property
     def passed(self) -> bool:
@@ -55,6 +60,13 @@ class SubmissionResult:
     graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"))
     grader_version: str = __version__
+    not_graded: str = ""  # why these results are not a grade (NEEDS_GPU); "" for a grade
+
+    @property
+    def graded(self) -> bool:
+        """A grade: not refused for want of hardware (see `not_graded`) nor spoilt by the
+        platform. Anything else is shown as "not graded", never as a number."""
+        return not self.not_graded and not self.platform_failed
 
     @property
     def raw_score(self) -> float:
@@ -72,6 +84,12 @@ class SubmissionResult:
     def summary(self) -> str:
         if self.error:
             return f"Refused: {self.error}"
+        if self.not_graded == NEEDS_GPU:
+            ran = [t for t in self.tests if t.verdict != "not-run"]
+            passed = sum(t.passed for t in ran)
+            return (f"Not graded yet: {NEEDS_GPU}. This exercise's tests run kernels on a GPU "
+                    "and this grading machine has none; it will be graded on a machine with a "
+                    f"GPU. Of the {len(ran)} checks that run anywhere, {passed} passed.")
         passed = sum(t.passed for t in self.tests)
         text = f"{passed} of {len(self.tests)} tests passed: {self.raw_score:g} / {self.max_score:g} points."
         if self.penalty:
@@ -98,9 +116,10 @@ class SubmissionResult:
                 "details": t.details,
                 "duration": t.duration,
                 "seed": t.seed,
+                "requirements": t.requirements,
             })
         return {
-            "score": self.score,
+            "score": self.score if not self.not_graded else None,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
             "output": self.summary(),
@@ -110,7 +129,8 @@ class SubmissionResult:
             "pgrader": {
                 "student": self.student,
                 "exercise": self.exercise,
-                "raw_score": self.raw_score,
+                "raw_score": self.raw_score if not self.not_graded else None,
+                "not_graded": self.not_graded,
                 "late_days": self.late_days,
                 "penalty": self.penalty,
                 "error": self.error,
@@ -137,13 +157,15 @@ class SubmissionResult:
         tests = [TestResult(name=t["name"], function=t["function"], suite=t["tags"][0],
                             verdict=t["verdict"], points=t["points"], max_points=t["max_points"],
                             message=t["message"], details=t["details"], duration=t["duration"],
-                            seed=t["seed"]) for t in data["tests"]]
+                            seed=t["seed"], requirements=list(t.get("requirements") or []))
+                 for t in data["tests"]]
         return cls(student=meta["student"], exercise=meta["exercise"], tests=tests,
                    max_score=data["max_score"], error=meta["error"], late_days=meta["late_days"],
                    penalty=meta["penalty"], seed=meta["seed"], execution_time=data["execution_time"],
                    sandbox=meta["sandbox"], content_hash=meta["content_hash"],
                    suspicion=meta.get("suspicion") or {},
-                   graded_at=meta["graded_at"], grader_version=meta["grader_version"])
+                   graded_at=meta["graded_at"], grader_version=meta["grader_version"],
+                   not_graded=str(meta.get("not_graded") or ""))
 
 
 def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
@@ -158,8 +180,17 @@ def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
             name=record["name"], function=record["function"], suite=record["visibility"],
             verdict=record["status"], points=max_points if passed else 0.0, max_points=max_points,
             message=record["message"], details=record["details"], duration=record["duration"],
-            seed=record["seed"]))
+            seed=record["seed"], requirements=list(record.get("requirements") or [])))
     return results
+
+
+def mark_not_graded(result: SubmissionResult, exercise: Exercise) -> None:
+    """An exercise that needs a GPU, graded where tests could not run for want of one, gets no
+    score: "not graded yet: needs a GPU" (its tests scored nothing and blamed nobody, so a number
+    would be the same for correct and wrong kernels)."""
+    if exercise.runtime.gpu and any(t.verdict == "not-run" and NO_GPU_TEST in t.message
+                                    for t in result.tests):
+        result.not_graded = NEEDS_GPU
 
 
 def late_days(received: dt.datetime | None, due: dt.datetime | None) -> int:

@@ -2,6 +2,7 @@
 
     from grader.testing import expect_equal, Race
 
+    @requirement("values")
     def test_small(student):
         expect_equal(student.call("parallel_count", 2, 10), 20, "parallel_count(2, 10)")
 """
@@ -9,13 +10,18 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from grader.checks.interleaving import describe as describe_interleaving
-from grader.judge.proxy import Reply, Student, describe_call, raise_for, waited  # noqa: F401
+from grader.judge import uncaught
+from grader.judge.diagnose import difference, summary
+from grader.judge.proxy import (  # noqa: F401
+    Reply, Student, describe_call, raise_for, student_location, waited,
+)
 from grader.judge.expect_asyncio import (  # noqa: F401
     asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
-    expect_asyncio_clean, expect_cancellation_respected, expect_no_asyncio_deadlock,
-    expect_no_blocking, expect_no_pending_destroyed,
+    expect_asyncio_clean, expect_bystanders_untouched, expect_cancellation_respected,
+    expect_no_asyncio_deadlock, expect_no_blocking, expect_no_pending_destroyed,
 )
 from grader.judge.expect_gpu import (  # noqa: F401
     NO_GPU, expect_clean_kernels, expect_kernels_compile, expect_shared_memory_synchronised,
@@ -28,6 +34,7 @@ from grader.judge.expect_celery import (  # noqa: F401
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
 from grader.checks import workitems
 from grader.judge.plugin import record_evidence  # noqa: F401
+from grader.requirements import requirement  # noqa: F401
 from grader.judge.expect_locks import (  # noqa: F401
     expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
 )
@@ -42,7 +49,9 @@ def _show(value, limit: int = 300) -> str:
 
 
 def expect_equal(got, expected, what: str, hint: str = "") -> None:
-    """Raise `Failed` unless `got == expected` (compared on the judge's side, on plain data)."""
+    """Raise `Failed` unless `got == expected` (compared on the judge's side, on plain data).
+    The message says what differs first (type, length, the first wrong item and where, with a
+    short window around it), never a whole array or dict."""
     numpy = sys.modules.get("numpy")  # an array was made by numpy, so it is imported then
     try:
         if numpy is not None and (isinstance(got, numpy.ndarray)
@@ -56,8 +65,8 @@ def expect_equal(got, expected, what: str, hint: str = "") -> None:
     except Exception:  # noqa: BLE001 - an uncomparable value is simply wrong
         same = False
     if not same:
-        message = f"{what} returned {_show(got)}, expected {_show(expected)}."
-        raise Failed(message + (f" {hint}" if hint else ""), expected=_show(expected), got=_show(got))
+        raise Failed(f"{what} returned {difference(got, expected)}." + (f" {hint}" if hint else ""),
+                     expected=summary(expected), got=summary(got))
 
 
 def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
@@ -70,8 +79,8 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
     except Exception:  # noqa: BLE001
         ok = False
     if not ok:
-        raise Failed(f"{what} returned {_show(got)}, expected {_show(expected)} (within {tol:g})."
-                     + (f" {hint}" if hint else ""), expected=_show(expected), got=_show(got))
+        raise Failed(f"{what} returned {difference(got, expected, tol=tol)} (within {tol:g})."
+                     + (f" {hint}" if hint else ""), expected=summary(expected), got=summary(got))
 
 
 # ---------------------------------------------------------------- parallel-behaviour helpers
@@ -130,7 +139,10 @@ def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
 def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = "") -> None:
     """Raise `Race` when a count came out wrong while threads were being switched by force (the
     `preempt` check) or interleaved by the controlled scheduler (`schedule`); `Failed` when no
-    switch happened (the student's code turned them off)."""
+    switch happened (the student's code turned them off).
+
+    A wrong value is called a race only on evidence of one: a value of the wrong type, or a
+    controlled schedule that saw a single thread, is a plain wrong answer (`Failed`)."""
     how = "schedule" if "schedule" in reply.checks else "preempt"
     report = check_report(reply, how)
     if got == expected and type(got) is type(expected):
@@ -146,14 +158,25 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
             record_evidence(inconclusive=f"no thread switch could be forced while {what} ran "
                                          "(nothing points at the submission); nothing was lost")
         return
+    numbers = (int, float)
+    wrong_type = not (isinstance(got, numbers) and isinstance(expected, numbers)
+                      and not isinstance(got, bool)) and type(got) is not type(expected)
+    threads = report.get("threads")
+    if wrong_type or (how == "schedule" and isinstance(threads, int) and threads < 2):
+        why = ("; no second thread ever ran, so no update could be lost to another thread: the "
+               "value itself is computed wrongly" if not wrong_type else
+               ": a lost update changes a count, never its type")
+        raise Failed(f"{what} returned {difference(got, expected)}{why}."
+                     + (f" {hint}" if hint and not wrong_type else ""),
+                     expected=summary(expected), got=summary(got), **{how: report})
     mode = ("controlled schedule: the run's seed replays this exact interleaving"
             if how == "schedule" else "forced switches")
     episodes = report.get("interleavings") or []
     story = f" For example: {describe_interleaving(episodes[0])}." if episodes else ""
-    raise Race(f"{what} returned {_show(got)}, expected {_show(expected)}: updates were lost when "
-               f"threads were switched in the middle of a read-modify-write ({mode})."
-               f"{story}" + (f" {hint}" if hint else ""),
-               expected=_show(expected), got=_show(got), **{how: report},
+    raise Race(f"Updates were lost: {what} returned {difference(got, expected)} when threads were "
+               f"switched in the middle of a read-modify-write ({mode}).{story}"
+               + (f" {hint}" if hint else ""),
+               expected=summary(expected), got=summary(got), **{how: report},
                **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
 
 
@@ -201,6 +224,51 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
             f"never ran at the same moment (at most {overlap} at once): the processes took "
             "turns. Hand all the items to the pool before waiting for any result."
             + (f" {hint}" if hint else ""), **evidence)
+
+
+def expect_kept_busy(moments: list[dict], n: int, limit: int, what: str, hint: str = "") -> None:
+    """Raise `Failed` at the first moment with fewer than min(limit, items left) calls in flight,
+    or with more than `limit`. `moments` are what a probe saw while it let held calls finish one
+    at a time (`[{"finished": k, "in_flight": m}, ...]`, at the start and after each release):
+    a property of every moment, not of the peak."""
+    for moment in moments:
+        done, running = moment["finished"], moment["in_flight"]
+        want = min(limit, n - done)
+        if running > limit:
+            raise Failed(f"In {what}, after {done} of the {n} calls had finished, {running} were "
+                         f"in flight: at most {limit} may be.", moments=moments)
+        if running < want:
+            waiting = n - done - running
+            raise Failed(f"In {what}, where the grader let the calls finish one at a time, after "
+                         f"{done} of them had finished only {running} were in flight while "
+                         f"{waiting} waited to start: {want} should have been running."
+                         + (f" {hint}" if hint else ""), moments=moments)
+
+
+CHILD_WORDS = {"process": "child process", "thread": "thread"}
+
+
+def expect_no_child_exceptions(reply: Reply, what: str, kinds: tuple[str, ...] = ("process",),
+                               hint: str = "", submission: Path | None = None) -> None:
+    """Raise `StudentError` when a thread or child process of the student's code ended with an
+    exception, even if the call's value came out right (a crash the results happen to hide).
+
+    Reads the exceptions Python printed on the reply's stderr for a thread or a child process
+    that died (`grader.judge.uncaught`, every MPI rank's too); `kinds`: "process", "thread".
+    `submission` (the test's `student.submission`) marks the student's own frames, so the
+    message names their line."""
+    crashed = [c for c in uncaught.found(reply.raw, submission) if c.get("kind") in kinds]
+    if not crashed:
+        return
+    first = crashed[0]
+    who = f"{CHILD_WORDS.get(first.get('kind'), 'child')} {first.get('name') or ''}".strip()
+    more = f" ({len(crashed) - 1} more ended the same way)" if len(crashed) > 1 else ""
+    raise StudentError(
+        f"In {what}, the {who} ended with {first.get('type')}: "
+        f"{_show(first.get('message', ''), 200)}{student_location(first.get('frames') or [])}"
+        f"{more}. The results came out right, but a crash in a worker is a bug: it would lose "
+        "work as soon as the crash happens earlier." + (f" {hint}" if hint else ""),
+        child_exceptions=crashed[:10])
 
 
 def expect_nothing_left(reply: Reply, what: str, threads: bool = True, processes: bool = True,

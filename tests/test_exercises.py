@@ -1,7 +1,8 @@
-"""Every exercise validates on Docker (reference full marks, skeleton 0 on hidden tests, mutants
-caught), its reference and skeleton also on the local backend, and the sample class grades to
+"""Every exercise validates on Docker (reference and correct alternatives full marks, skeleton 0
+on hidden tests, mutants caught, every requirement proven by a mutant that fails one of its
+tests), its reference and skeleton also on the local backend, and the sample class grades to
 its known answers on Docker. The tables are printed (`make test` shows them with -rP), so CI
-shows rows such as "not run: no GPU"."""
+shows rows such as "not run: no GPU" and the requirements waiting for grader machinery."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import ROOT, require_docker
 from grader.course import load_course
-from grader.validate import format_table, validate
+from grader.validate import coverage, format_coverage, format_table, validate
 
 COURSE = load_course(ROOT)
 
@@ -21,16 +22,20 @@ COURSE = load_course(ROOT)
 @pytest.mark.parametrize("slug", sorted(COURSE.exercises))
 def test_exercise_validates_on_docker(slug):
     require_docker()
-    checks = validate(COURSE, [COURSE.exercise(slug)], "docker", jobs=2)
+    exercise = COURSE.exercise(slug)
+    checks = validate(COURSE, [exercise], "docker", jobs=2)
+    proofs, problems = coverage(COURSE, [exercise], checks)
     print(format_table(checks))
+    print(format_coverage(proofs, problems))
     assert all(c.ok for c in checks), "\n" + format_table(checks)
+    assert all(p.ok for p in proofs) and not problems, "\n" + format_coverage(proofs, problems)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(COURSE.exercises))
 def test_reference_and_skeleton_on_the_local_backend(slug):
     checks = validate(COURSE, [COURSE.exercise(slug)], "local", jobs=2,
-                      only=("reference", "skeleton"))
+                      only=("reference", "skeleton", "correct"))
     print(format_table(checks))
     assert all(c.ok for c in checks), "\n" + format_table(checks)
 
@@ -44,3 +49,18 @@ def test_demo_grades_the_sample_class_on_docker(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Every score matches" in proc.stdout
     assert (tmp_path / "locked_counter" / "gradebook.csv").exists()
+
+
+@pytest.mark.slow
+def test_gpu_check_script_dry_run():
+    """scripts/gpu_check.sh without a GPU: every step runs, the kernel requirements are
+    unproven (never proven) and the sanitizer tests on real kernels are skipped (never
+    passed); the table comes out."""
+    proc = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run", "--budget", "900"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1000)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:] + proc.stderr[-2000:]
+    assert "ALL OK" in out.splitlines()[0]
+    for step in ("grader validate pycuda_reduction", "grader validate pycuda_vector_ops",
+                 "compute-sanitizer on real kernels"):
+        assert any(line.startswith(step) and " ok " in line for line in out.splitlines()), out

@@ -214,3 +214,48 @@ def test_sanitizer_log_parsed_into_findings():
     with pytest.raises(verdicts.Failed) as err:
         expect_clean_kernels(reply, "gpu_vector_add(a, b)", tool="sanitizer")
     assert "thread 232" in err.value.message and "`if (i < n)`" in err.value.message
+
+
+# ---------------------------------------------------------------- where the barriers are
+
+TREE = """
+__global__ void block_sum(const float *x, float *partial, int n)
+{
+    __shared__ float s[256];
+    int tid = threadIdx.x;
+    s[tid] = tid < n ? x[tid] : 0.0f;
+    LOAD_BARRIER
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        LOOP_TOP
+        if (tid < stride)
+            s[tid] += s[tid + stride];
+        LOOP_BARRIER
+    }
+    if (tid < 32) { volatile float *w = s; w[tid] += w[tid + 16]; }
+    if (tid == 0) partial[blockIdx.x] = s[0];
+}
+"""
+
+
+def _tree(load="__syncthreads();", top="", loop="__syncthreads();"):
+    return TREE.replace("LOAD_BARRIER", load).replace("LOOP_TOP", top).replace("LOOP_BARRIER", loop)
+
+
+@pytest.mark.parametrize("source", [_tree(), _tree(load="", top="__syncthreads();", loop=""),
+                                    _tree(loop="__syncwarp();")])
+def test_barriers_in_place_pass(source):
+    from grader.judge.cuda_barriers import barrier_gaps
+
+    assert barrier_gaps(source) == []
+
+
+def test_barrier_after_the_load_only_is_a_gap_in_the_loop():
+    """One __syncthreads() after filling shared memory is not enough: every step of the tree
+    reads what other threads wrote in the step before."""
+    from grader.judge.cuda_barriers import barrier_gaps
+
+    gaps = barrier_gaps(_tree(loop=""))
+    assert [(g.kind, g.line, g.array) for g in gaps] == [("loop", 8, "s")]
+    assert gaps[0].code.startswith("for (int stride")
+    gaps = barrier_gaps(_tree(load=""))
+    assert [(g.kind, g.code) for g in gaps] == [("load", "s[tid] = tid < n ? x[tid] : 0.0f;")]

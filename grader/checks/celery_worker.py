@@ -5,7 +5,7 @@ Probes call one of three runs on the student's module (it must define a Celery `
     from grader.checks import celery_worker
     report = celery_worker.functional(mod, steps)   # in-process worker, threads pool
     report = celery_worker.isolation(mod, steps)    # prefork worker in its own process
-    report = celery_worker.fault(mod, ["add"], {"add": [2, 3]})  # a pool child killed mid-task
+    report = celery_worker.fault(mod, ["add"], {"add": [2, 3]})  # a pool child killed on delivery
 
 A step is plain data: `{"task": "add", "args": [2, 3]}` sends the task to the worker;
 `{"canvas": "pipeline", "args": [5]}` calls the student's function, says what it returned
@@ -19,7 +19,8 @@ counter, so chords need no polling task) in a folder of the run's work directory
 says what was overridden. In every worker, `AsyncResult.get()` (and `join`, `wait`) called
 from a task in the student's files raises Celery's own "Never call result.get() within a
 task!" and is recorded by name, even with `disable_sync_subtasks=False` or
-`allow_join_result()`. Module globals that a task changes are recorded too (`globals_written`).
+`allow_join_result()`. Module globals that a task changes are recorded too (`globals_written`),
+and so is every task the worker runs, with its arguments and result (each step's `tasks`).
 The isolation worker has `max_tasks_per_child=1`: every task runs in a fresh pool process, so
 state shared through module globals is never seen by the next task, as on a real deployment.
 """
@@ -262,32 +263,68 @@ def install_globals_watch(module, record_dir: str) -> None:
     signals.task_postrun.connect(postrun, weak=False)
 
 
-def install_fault(module, record_dir: str, names: list[str]) -> None:
-    """The first run of each named task tells us its process and sleeps, to be killed there;
-    a redelivered run goes straight to the student's code."""
-    for name in names:
-        task = getattr(module, name)
-        original = task.run
+def install_fault(record_dir: str, names: list[str]) -> None:
+    """On its first delivery, each named task tells us its process and sleeps there, to be killed;
+    a redelivered run goes straight to the student's code. The fault acts on delivery (Celery's
+    `task_prerun` signal, sent by the worker before it runs a delivered task), never inside the
+    task's code: a task body called directly by another task (`add(2, 3)` inside `xsum`) is
+    ordinary code and never meets this sleep."""
+    from celery import signals
 
-        def run(*args, __original=original, __task=task, **kwargs):
-            marker = os.path.join(record_dir, f"fault-{__task.request.id}")
-            if not os.path.exists(marker):
-                with open(marker + ".tmp", "w") as f:
-                    f.write(str(os.getpid()))
-                os.replace(marker + ".tmp", marker)
-                time.sleep(60)
-            return __original(*args, **kwargs)
+    def on_delivery(task_id=None, task=None, **_):
+        if task is None or task.name.rsplit(".", 1)[-1] not in names:
+            return
+        marker = os.path.join(record_dir, f"fault-{task_id}")
+        if os.path.exists(marker):
+            return
+        with open(marker + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(marker + ".tmp", marker)
+        time.sleep(60)
 
-        task.run = run
+    signals.task_prerun.connect(on_delivery, weak=False)
 
 
-def _read_records(record_dir: str, prefix: str) -> list[dict]:
+def install_task_log(record_dir: str) -> None:
+    """Record every task a worker runs (name, arguments, result, when, which process), so the
+    judge can tell how a canvas computed its value, not only the value."""
+    from celery import signals
+
+    started: dict = {}
+
+    def prerun(task_id=None, task=None, args=None, kwargs=None, **_):
+        started[task_id] = time.monotonic()
+
+    def postrun(task_id=None, task=None, args=None, kwargs=None, retval=None, state=None, **_):
+        _append(os.path.join(record_dir, f"tasks-{os.getpid()}.jsonl"),
+                {"task": getattr(task, "name", "?").rsplit(".", 1)[-1],
+                 "args": _plain(list(args or [])), "kwargs": _plain(dict(kwargs or {})),
+                 "result": _plain(retval) if state == "SUCCESS" else None, "state": state,
+                 "t0": started.pop(task_id, None), "t1": time.monotonic(), "pid": os.getpid()})
+
+    signals.task_prerun.connect(prerun, weak=False)
+    signals.task_postrun.connect(postrun, weak=False)
+
+
+def _read_records(record_dir: str, prefix: str, limit: int = 50) -> list[dict]:
     records = []
     for name in sorted(os.listdir(record_dir)):
         if name.startswith(prefix) and name.endswith(".jsonl"):
             with open(os.path.join(record_dir, name)) as f:
                 records += [json.loads(line) for line in f if line.strip()]
-    return records[:50]
+    return records[:limit]
+
+
+def _tasks_by_step(record_dir: str, outcomes: list[dict]) -> None:
+    """Give each step's outcome the tasks that ran while it was waited for (steps run one after
+    another), in the order they started."""
+    runs = sorted((r for r in _read_records(record_dir, "tasks-", 500) if r.get("t0") is not None),
+                  key=lambda r: r["t0"])
+    for out in outcomes:
+        if "t0" in out:
+            end = out.get("t1", float("inf"))
+            out["tasks"] = [{k: r[k] for k in ("task", "args", "kwargs", "result", "state")}
+                            for r in runs if out["t0"] <= r["t0"] <= end][:40]
 
 
 # ---------------------------------------------------------------- running steps
@@ -340,7 +377,7 @@ def _plain(value):
 def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> dict:
     name = step.get("task") or step.get("canvas")
     args = list(step.get("args", []))
-    out: dict = {"step": name, "args": args}
+    out: dict = {"step": name, "args": args, "t0": time.monotonic()}
     t0 = time.perf_counter()
     try:
         target = getattr(module, name, None)
@@ -365,12 +402,13 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
             elif out["canvas"] == "result":
                 sent = built
             else:
-                return {**out, "status": "ok", "value": _plain(built)}
+                return {**out, "status": "ok", "value": _plain(built), "t1": time.monotonic()}
         reassert_not_eager(module, notes)
         out.update(_wait(sent, timeout, workdir))
     except Exception as exc:  # noqa: BLE001 - building or sending failed in the student's code
         out.update(status="not-sent", error=_error(exc, workdir))
     out["seconds"] = round(time.perf_counter() - t0, 4)
+    out["t1"] = time.monotonic()
     return out
 
 
@@ -389,6 +427,10 @@ def _run_steps(module, steps, deadline: float, step_timeout: float, workdir: str
 
 
 def _report(mode: str, before: dict, notes: dict, record_dir: str, outcomes, **extra) -> dict:
+    _tasks_by_step(record_dir, outcomes)
+    for out in outcomes:
+        out.pop("t0", None)
+        out.pop("t1", None)
     if any(o.get("status") == "timeout" for o in outcomes):
         extra["worker_log_tail"] = _log_tail(record_dir)
     return {"mode": mode, "eager_was_set": before["eager"] or bool(notes.get("eager")),
@@ -416,6 +458,7 @@ def in_process_worker(module, concurrency: int = 4, record_dir: str | None = Non
     app = _student_app(module)
     install_sync_get_guard(workdir, record_dir)
     install_globals_watch(module, record_dir)
+    install_task_log(record_dir)
     setup_app_for_worker(app, "ERROR", os.path.join(record_dir, "worker.log"))
     worker = TestWorkController(
         app=app, concurrency=concurrency, pool="threads", hostname="grader@sandbox",
@@ -600,9 +643,10 @@ def _serve(config: dict) -> None:
     configure(module, broker, backend, transport)
     install_sync_get_guard(workdir, record_dir)
     install_globals_watch(module, record_dir)
+    install_task_log(record_dir)
     _patch_pool_supervisor()
     if config["fault"]:
-        install_fault(module, record_dir, config["fault"])
+        install_fault(record_dir, config["fault"])
 
     def ready(consumer):
         with open(os.path.join(record_dir, READY_FILE), "w") as f:

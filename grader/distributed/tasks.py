@@ -86,4 +86,6 @@ def run_job(job) -> tuple[dict | None, str]:
             return None, f"{type(exc).__name__}: {exc}"
     if result.platform_failed:
         return None, next(t.message for t in result.tests if t.verdict == "grader-error")
+    if result.not_graded:  # a worker on the gpu queue without a GPU: another one must grade it
+        return not_graded(f"{result.not_graded}, and this worker has none", True), ""
     return {"status": "graded", "result": result.to_json("visible")}, ""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.course import Exercise
 from grader.standing import OVERRIDE, Standing
-from grader.states import REFUSED
+from grader.states import NOT_GRADED_YET, REFUSED
 
 FIELDS = ["student", "name", "score", "max", "late_days", "penalty", "final", "status",
                     "attempt", "attempts"]
@@ -18,17 +18,23 @@ def _num(x: float | None) -> str:
     return "" if x is None else f"{x:g}"
 
 
-def status_text(row: Standing) -> str:
-    """graded, refused: why, override: comment, not graded yet, missing, not handed in yet."""
+def status_text(row: Standing, why: str = "") -> str:
+    """graded, refused: why, override: comment, not graded yet (with its reason when one was
+    recorded, e.g. needs a GPU), missing, not handed in yet."""
     state = row.state
     if state == OVERRIDE:
         return f"{OVERRIDE}: {row.current.override.comment}"
     if state == REFUSED:
         return f"{REFUSED}: {row.current.result().error}"
+    if state == NOT_GRADED_YET and why:
+        return f"{NOT_GRADED_YET}: {why}"
     return state
 
 
-def gradebook(exercise: Exercise, rows: list[Standing], out: Path) -> str:
+def gradebook(exercise: Exercise, rows: list[Standing], out: Path,
+              why: dict[str, str] | None = None) -> str:
+    """`why`: student -> the reason their counted attempt is not graded yet."""
+    why = why or {}
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -38,8 +44,8 @@ def gradebook(exercise: Exercise, rows: list[Standing], out: Path) -> str:
             g = c.grading if c else None
             w.writerow([row.student, row.name, _num(g.score) if g else "", f"{exercise.points:g}",
                         g.late_days if g else "", _num(g.penalty) if g else "", _num(row.final),
-                        status_text(row), c.submission.attempt if g else "",
-                        c.attempts if c else 0])
+                        status_text(row, why.get(row.student, "")),
+                        c.submission.attempt if g else "", c.attempts if c else 0])
     return str(out)
 
 

@@ -57,7 +57,7 @@ def common_messages(results, top: int = TOP_MESSAGES) -> list[dict]:
     return [{"message": m, "count": n, "verdict": verdicts[m]} for m, n in seen.most_common(top)]
 
 
-def report(course, exercise, current, history, out: Path) -> str:
+def report(course, exercise, current, history, out: Path, why: dict[str, str] | None = None) -> str:
     results = [c.result() for c in current if c.grading is not None]
     finals = [r.score for r in results]
     env = Environment(loader=PackageLoader("grader", "templates"),
@@ -65,7 +65,8 @@ def report(course, exercise, current, history, out: Path) -> str:
     regrades = sum(not g.is_current for _, g in history)
     html = env.get_template("report.html.j2").render(
         course=course, exercise=exercise, students=len(current), graded=len(results),
-        not_graded=[c.student for c in current if c.grading is None],
+        not_graded=[f"{c.student} ({(why or {}).get(c.student) or 'no grading recorded'})"
+                    for c in current if c.grading is None],
         mean=sum(finals) / len(finals) if finals else 0.0,
         median=sorted(finals)[len(finals) // 2] if finals else 0.0,
         bins=histogram(finals, exercise.points), tests=failure_rates(results),

@@ -223,6 +223,24 @@ def expect_cancellation_respected(reply: Reply, what: str, hint: str = "") -> No
     raise verdicts.Failed(message + (f" {hint}" if hint else ""), cancel_swallowed=found)
 
 
+def expect_bystanders_untouched(report: dict, what: str, hint: str = "") -> None:
+    """Raise `Failed` if the student's coroutine cancelled (or stopped) tasks it did not start:
+    the grader's bystanders of `grader.checks.bystanders.alongside`."""
+    touched = {name: fate for name, fate in (report.get("bystanders") or {}).items()
+               if fate != "running"}
+    if touched:
+        names = ", ".join(f"`{n}` ({fate})" for n, fate in touched.items())
+        raise verdicts.Failed(
+            f"{what} stopped tasks it did not start: the grader had tasks of its own running "
+            f"alongside, and they were {names} when it returned. asyncio.all_tasks() lists every "
+            "task of the event loop, other people's included: keep the tasks you create in a "
+            "list and cancel only those." + (f" {hint}" if hint else ""), bystanders=touched)
+    if report.get("ticks_after", 1) <= report.get("ticks_at_return", 0):
+        raise verdicts.Failed(
+            f"After {what} returned, a task the grader had running alongside stopped getting "
+            "turns on the event loop." + (f" {hint}" if hint else ""), report=report)
+
+
 def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | None:
     """A `Deadlock` verdict naming every waiting task and where it waits, when the asyncio check saw
     a loop that nothing could ever wake (from `reply.raw["findings"]` when the run hung and was

@@ -72,10 +72,14 @@ def task_step(name: str, *args, expect=None, what: str | None = None) -> dict:
 
 
 def canvas_step(name: str, *args, kind: str | None = None, expect=None,
-                what: str | None = None) -> dict:
+                what: str | None = None, tasks: list | None = None) -> dict:
     """A step that calls the student's function `name(*args)`, which must return a canvas of
-    `kind` ("chord", "chain", "group", "signature"), and runs it on the worker."""
-    return {"canvas": name, "args": list(args), "kind": kind, "expect": expect, "what": what}
+    `kind` ("chord", "chain", "group", "signature"), and runs it on the worker. `tasks`, if
+    given, is how the value must be computed: a list of stages, each a list of
+    `(task name, args)` that run in any order among themselves, the stages one after another
+    (arguments of `add` and `mul` in any order)."""
+    return {"canvas": name, "args": list(args), "kind": kind, "expect": expect, "what": what,
+            "tasks": tasks}
 
 
 def _probe_celery(mod, mode, steps, options):
@@ -95,6 +99,41 @@ class CeleryReport(dict):
     @property
     def outcomes(self) -> list:
         return self.get("outcomes", [])
+
+
+COMMUTATIVE = ("add", "mul")
+
+
+def _call_text(name: str, args) -> str:
+    return f"{name}({', '.join(repr(a) for a in args)})"
+
+
+def _task_key(name: str, args) -> tuple:
+    shown = [repr(a) for a in args]
+    return (name, tuple(sorted(shown) if name in COMMUTATIVE else shown))
+
+
+def expect_tasks(step: dict, out: dict, what: str) -> None:
+    """The tasks the worker ran for a step must be the stages `step["tasks"]` names, in order."""
+    want = step.get("tasks")
+    if want is None:
+        return
+    ran = [(t["task"], t["args"]) for t in out.get("tasks") or []]
+    expected = [c for stage in want for c in stage]
+    got_stages, i = [], 0
+    for stage in want:
+        got_stages.append(sorted(_task_key(n, a) for n, a in ran[i:i + len(stage)]))
+        i += len(stage)
+    if len(ran) == len(expected) and all(
+            got == sorted(_task_key(n, a) for n, a in stage)
+            for got, stage in zip(got_stages, want)):
+        return
+    shown = ", then ".join(" and ".join(_call_text(n, a) for n, a in stage) for stage in want)
+    did = ", ".join(_call_text(n, a) for n, a in ran[:12]) or "no task at all"
+    raise Failed(f"{what} computed its value with other tasks than the statement asks for: the "
+                 f"worker ran {did}; the canvas must run {shown}. The value alone does not show "
+                 "how a canvas is built: each signature in it is a task the worker runs, in "
+                 "the order the canvas gives.", expected_tasks=shown, tasks=out.get("tasks"))
 
 
 def _sent(step: dict) -> dict:
@@ -246,6 +285,7 @@ def expect_step(report: CeleryReport, index: int) -> None:
                     "runs in its own process. " + GLOBALS)
         raise Failed(f"{what} on a {where} returned {got!r:.300}, expected {expected!r:.300}."
                      + hint + _eager(report), expected=repr(expected), got=repr(got)[:300])
+    expect_tasks(step, out, f"{what} on a {where}")
 
 
 def expect_steps(report: CeleryReport, only=None) -> None:

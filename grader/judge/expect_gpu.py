@@ -147,9 +147,12 @@ def expect_kernels_compile(student, expect_kernels: int = 1) -> list:
 
 def expect_shared_memory_synchronised(student) -> None:
     """A static check that runs everywhere: a kernel that shares `__shared__` memory between
-    threads must call `__syncthreads()`; `Race` if one does not, `Failed` if no kernel uses
-    shared memory at all (the exercise asks for a shared-memory reduction)."""
+    threads must call `__syncthreads()`, and in the right places: after filling shared memory
+    and inside the reduction loop, between its steps (see `grader.judge.cuda_barriers`). `Race`
+    if a barrier is missing, `Failed` if no kernel uses shared memory at all (the exercise asks
+    for a shared-memory reduction)."""
     from grader.judge import cuda_compile
+    from grader.judge.cuda_barriers import barrier_gaps
 
     path = student.source_file()
     kernels, _ = cuda_compile.find_kernels(path.read_text())
@@ -165,3 +168,18 @@ def expect_shared_memory_synchronised(student) -> None:
                        "may still come out right (threads of one warp run together), but it is a "
                        "race: call __syncthreads() after filling shared memory and after every "
                        "step of the tree.", kernel=k.name)
+        for gap in barrier_gaps(k.source):
+            line = k.line + gap.line - 1
+            if gap.kind == "loop":
+                why = (f"the loop at {path.name} line {line} (`{gap.code}`) reads elements of "
+                       f"`{gap.array}` that other threads write in the step before, with no "
+                       "__syncthreads() inside it: every step of the tree races with the last "
+                       "one. Call __syncthreads() at the end of the loop body, outside the `if`.")
+            else:
+                why = (f"`{gap.array}` is filled at {path.name} line {line} (`{gap.code}`) and "
+                       "read by the tree loop with no __syncthreads() in between: a thread can "
+                       "read an element before its owner has written it.")
+            raise Race(f"The kernel {k.name} calls __syncthreads(), but not where it is needed: "
+                       f"{why} The answer may still come out right (threads of one warp run "
+                       "together), which is why the barrier's place is checked.",
+                       kernel=k.name, line=line, missing=gap.kind)

@@ -6,7 +6,8 @@ and compare per-rank results.
 
 A hang becomes a `Deadlock` that names the ranks that never returned, the line of the
 student's code each was stuck at, and why: both ranks sending first, both receiving first, or
-another unmatched call. MPICH busy-polls inside blocking calls, so a rank stuck in MPI may
+another unmatched call. A hang that follows a rank's exception is that rank's crash
+(`StudentError`, the exception and its line first), never a deadlock. MPICH busy-polls inside blocking calls, so a rank stuck in MPI may
 still use CPU: a hang is a deadlock when every rank that did not return is blocked in an MPI
 call of the student's code (or used no CPU).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 
 from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location, waited
-from grader.judge.verdicts import Deadlock, Failed
+from grader.judge.verdicts import Deadlock, Failed, StudentError
 
 SEND_FIRST = ("Both ranks of a pair call send first: MPI may wait for the matching receive before "
               "a send returns (always for large messages), so both wait forever; use Sendrecv or "
@@ -62,16 +63,22 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     ratio = raw.get("stall_cpu_ratio")
     done = sorted(r["rank"] for r in raw.get("ranks", []) if isinstance(r.get("rank"), int))
     hung = [r for r in range(ranks) if r not in done] or list(range(ranks))
+    failed = [r for r in raw.get("ranks", []) if r.get("status") == "exception"]
+    if failed:  # the root cause is a crash, not a deadlock: a rank raised, its partners waited
+        exc = failed[0].get("exception") or {}
+        waiting = [r for r in hung if r != failed[0].get("rank")]
+        raise StudentError(
+            f"{reply.what} crashed: rank {failed[0].get('rank')} raised "
+            f"{exc.get('type', 'an error')}: {str(exc.get('message', ''))[:300]}"
+            f"{student_location(exc.get('frames', []))}. "
+            + (f"{plural_ranks(waiting).capitalize()} then waited for its messages until stopped "
+               f"after {raw.get('wall', 0):.0f} s (a consequence, not a deadlock of their own)."
+               if waiting else ""), exception=exc, stacks=raw.get("stacks", []),
+            failed_rank=failed[0].get("rank"), hung_ranks=waiting)
     in_mpi = len(codes) >= len(hung) and all(_MPI_CALL.search(c) for c in codes)
     if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK):
         raise_for(reply)
-    failed = [r for r in raw.get("ranks", []) if r.get("status") == "exception"]
-    if failed:  # the root cause: a rank that raised left its partners waiting
-        exc = failed[0].get("exception") or {}
-        why = (f"Rank {failed[0].get('rank')} raised {exc.get('type', 'an error')}: "
-               f"{str(exc.get('message', ''))[:300]}{student_location(exc.get('frames', []))}, "
-               "so the ranks waiting for its messages could never finish.")
-    elif any(_SEND.search(c) for c in codes):
+    if any(_SEND.search(c) for c in codes):
         why = SEND_FIRST + (STRICT_NOTE if strict else "")
     elif codes and all(_RECV.search(c) for c in codes):
         why = RECV_FIRST

@@ -8,6 +8,9 @@ the report. The plugin provides the fixtures tests use:
 - `seed`: a per-test seed derived from the base seed and the test's id, recorded
   in the report so `grader grade --seed` replays the same run;
 
+and records, besides, the exercise requirements each test names (`@requirement(...)`, see
+`grader.requirements`);
+
 and writes one record per test: status (passed, failed, error, timeout,
 deadlock, race, crashed, not-run, grader-error), a message for the student and
 the evidence behind it.
@@ -27,6 +30,7 @@ import pytest
 from grader.agent import untrusted
 from grader.judge import verdicts
 from grader.judge.proxy import Student
+from grader.requirements import test_requirements
 
 _STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": [],
                 "collected": [], "failures": [], "tampering": []}
@@ -37,6 +41,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "requirement(*ids): the exercise requirements a test checks")
     path = config.getoption("--grader-job")
     _STATE["job"] = json.loads(Path(path).read_text()) if path else None
     signal.signal(signal.SIGTERM, _interrupted)  # the batch was stopped: clean up the sandbox
@@ -168,6 +173,7 @@ def _finish(item) -> None:
         "details": details,
         "duration": round(time.monotonic() - _STATE["current"]["start"], 3),
         "seed": _STATE["seeds"].get(item.nodeid),
+        "requirements": test_requirements(item),
     })
 
 

@@ -111,17 +111,23 @@ def submission_files(folder: Path | None) -> list[str]:
     return sorted(names, key=len, reverse=True)
 
 
-def note(raw: dict, folder: Path | None) -> None:
-    """Attach the uncaught exceptions of one reply (every MPI rank's) to the current test."""
-    from grader.judge import plugin
-
+def found(raw: dict, folder: Path | None) -> list[dict]:
+    """The uncaught exceptions of one reply (every MPI rank's stderr), frames of the
+    submission in `folder` marked as the student's."""
     texts = [raw.get("stderr")] + [r.get("stderr") for r in raw.get("ranks") or []
                                    if isinstance(r, dict)]
     texts = [t for t in texts if isinstance(t, str) and "Traceback" in t]
     if not texts:
-        return
+        return []
     files = submission_files(folder)
-    found = [exc for text in texts for exc in parse(text, files)]
-    if found:
+    return [exc for text in texts for exc in parse(text, files)][:MAX_EXCEPTIONS]
+
+
+def note(raw: dict, folder: Path | None) -> None:
+    """Attach the uncaught exceptions of one reply (every MPI rank's) to the current test."""
+    from grader.judge import plugin
+
+    exceptions = found(raw, folder)
+    if exceptions:
         current = (plugin._STATE.get("current") or {}).get("evidence", {}).get("uncaught", [])
-        plugin.record_evidence(uncaught=(current + found)[:MAX_EXCEPTIONS])
+        plugin.record_evidence(uncaught=(current + exceptions)[:MAX_EXCEPTIONS])

@@ -30,7 +30,7 @@ from grader.portal.views import statement_html
 from grader.recorded import raw_hash
 from grader.release import bundle_zip
 from grader.results import late_days
-from grader.states import MEANING
+from grader.states import MEANING, NEEDS_GPU_MEANING
 from grader.store import Store
 
 FORM_ROOM = 256 * 1024  # a form's other fields, beside the upload
@@ -74,7 +74,7 @@ def create_app(portal: Portal) -> Flask:
     app.jinja_env.globals.update(
         when=lambda t: format_time(t, portal.course.timezone), size_text=size_text,
         received=lambda t: format_time(t, portal.course.timezone, seconds=True),
-        MEANING=MEANING)
+        MEANING=MEANING, NEEDS_GPU_MEANING=NEEDS_GPU_MEANING)
     app.jinja_env.filters.update(code_spans=code_spans, num=_num)
     accesslog.install(app)
 

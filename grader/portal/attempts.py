@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from grader.course import Exercise
 from grader.portal.models import NOT_GRADED, QUEUED, RUNNING, Job
-from grader.states import GRADED, NOT_GRADED_YET, REFUSED
+from grader.states import GRADED, NEEDS_GPU, NOT_GRADED_YET, REFUSED
 from grader.store import Current, Store
 from grader.store.models import Grading, Submission
 
@@ -43,10 +43,17 @@ class AttemptView:
     retry_at: dt.datetime | None = None
     problem: str = ""  # why not graded yet (for instructors)
     history: list[Step] = field(default_factory=list)
+    waiting: str = ""  # queued for a machine of a kind: "waiting for a GPU worker"
 
     @property
     def score(self) -> str:
         return score_text(self.grading) if self.grading and self.state in (GRADED, REFUSED) else ""
+
+    @property
+    def needs_gpu(self) -> bool:
+        """Not graded yet because its tests need a GPU the grading machine lacks (never a
+        number; shown to the student with its reason)."""
+        return self.state == NOT_GRADED_YET and self.problem == NEEDS_GPU
 
 
 def score_text(grading: Grading | None) -> str:
@@ -64,8 +71,11 @@ def state_of(grading: Grading | None, jobs: list[Job]) -> tuple[str, bool, Job |
     return NOT_GRADED_YET, False, failed
 
 
-def attempt_views(store: Store, jobs, exercise: Exercise, student: str) -> list[AttemptView]:
-    """The student's attempts, newest first."""
+def attempt_views(store: Store, jobs, exercise: Exercise, student: str,
+                  distributed: bool = False) -> list[AttemptView]:
+    """The student's attempts, newest first. With a broker (`distributed`), an attempt at a GPU
+    exercise that is queued or running waits for a GPU worker, and says so."""
+    waiting = "waiting for a GPU worker" if distributed and exercise.runtime.gpu else ""
     attempts = store.attempts(exercise.slug, student)
     by_sub = jobs.of_submissions([a.submission.id for a in attempts])
     counted = counted_of(store, exercise, student)
@@ -77,7 +87,8 @@ def attempt_views(store: Store, jobs, exercise: Exercise, student: str) -> list[
                            counted=counted is not None and counted.grading is not None
                            and counted.submission.id == a.submission.id,
                            regrading=regrading, retry_at=failed.retry_at if failed else None,
-                           problem=failed.problem if failed else "")
+                           problem=failed.problem if failed else "",
+                           waiting=waiting if state in (QUEUED, RUNNING) else "")
         before = None
         for g, kind in a.gradings:
             what = REFUSED if g.status == REFUSED and kind in ("portal", "grade-all") \

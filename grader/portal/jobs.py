@@ -13,7 +13,8 @@ The process that claimed a job (`owner`: host, pid and the pid's start time) kee
 heartbeat fresh while it grades. A job whose owner is gone (on this host: its process no
 longer runs; on any host: no heartbeat for STALE) goes back to the queue. A platform failure
 ends as *not graded yet* (never a score, the reason kept for instructors) and is retried
-after RETRY_FIRST, doubling up to RETRY_MAX; a restart retries it at once. Each thread grades
+after RETRY_FIRST, doubling up to RETRY_MAX; a restart retries it at once. An attempt at a GPU
+exercise graded where there is no GPU ("needs a GPU") is retried only at a restart. Each thread grades
 with a lower CPU priority (GRADING_NICE), inherited by the sandbox processes it starts, so
 pages stay quick while a deadline's uploads are graded.
 
@@ -37,6 +38,7 @@ from sqlalchemy import and_, func, or_, select, update
 from grader.grade import grade_submission
 from grader.portal.models import GRADED, NOT_GRADED, QUEUED, RUNNING, Job
 from grader.procs import alive
+from grader.states import NEEDS_GPU
 from grader.store import Store
 from grader.store.models import Grading, Request, Submission, utcnow
 
@@ -129,7 +131,10 @@ class Jobs:
             row.finished_at = utcnow()
             if status == NOT_GRADED:
                 row.tries += 1
-                row.retry_at = row.finished_at + retry_delay(row.tries)
+                # needs a GPU this machine lacks: trying again here gives the same answer; a
+                # server's next start (perhaps on a machine with a GPU) tries it again
+                row.retry_at = None if problem == NEEDS_GPU else \
+                    row.finished_at + retry_delay(row.tries)
                 self.store._audit(s, "not-graded", job.exercise, job.student, problem[:1000])
             left = s.scalar(select(func.count()).where(Job.request_id == job.request_id,
                                                        Job.status.not_in(FINAL)))
@@ -299,6 +304,8 @@ class Grader:
         if result.platform_failed:
             failed = [t.name for t in result.tests if t.verdict == "grader-error"]
             return NOT_GRADED, None, "grader error in: " + ", ".join(failed)
+        if result.not_graded:  # needs a GPU this machine lacks: no score, graded again later
+            return NOT_GRADED, None, result.not_graded
         self.store.record_grading(sub, request, result, exercise.hidden_visibility,
                                   self.sandbox_info.get("image_id", ""))
         with self.store._tx() as s:

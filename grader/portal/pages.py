@@ -16,13 +16,18 @@ from grader.portal.views import anchors, feedback, source_files
 def attempts_context(ex: Exercise, login: str) -> dict:
     """The attempt list and what counts, for a student's exercise page or the instructor's."""
     portal = g.portal
-    views = attempt_views(portal.store, portal.jobs, ex, login)
+    views = attempt_views(portal.store, portal.jobs, ex, login, _distributed())
     counted = counted_of(portal.store, ex, login)
     return {"attempts": views, "counted": counted, "login": login}
 
 
+def _distributed() -> bool:
+    """Grading goes through a broker to workers (a GPU exercise waits for a GPU worker)."""
+    return g.portal.grader.remote is not None
+
+
 def _find(ex: Exercise, login: str, number: int):
-    views = attempt_views(g.portal.store, g.portal.jobs, ex, login)
+    views = attempt_views(g.portal.store, g.portal.jobs, ex, login, _distributed())
     view = next((v for v in views if v.number == number), None)
     if view is None:
         abort(404)

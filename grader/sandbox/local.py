@@ -86,7 +86,10 @@ class LocalSession(Session):
     def call(self, request: dict) -> dict:
         if self.closed:
             return {"status": "sandbox-error", "message": "the sandbox session is closed"}
-        request = {**request, "rlimit_memory": True, "rlimit_pids": True,
+        # CUDA reserves far more address space than it uses (unified addressing): a cap on the
+        # address space makes creating a context fail, so a GPU session is not given one.
+        gpu = getattr(self, "gpu", False)
+        request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True,
                    "workroot": str(self.workroot)}
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if self.link is None:

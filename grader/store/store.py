@@ -382,6 +382,21 @@ class Store:
         with self._read() as s:
             return s.get(Grading, grading_id)
 
+    def not_graded_reasons(self, exercise) -> dict[str, str]:
+        """Why each student whose counted attempt (`counted`: no attempt graded, so the newest)
+        is not graded yet: the last "not-graded" entry of the audit since that attempt, e.g.
+        "needs a GPU"."""
+        ungraded = {c.student: c.submission.created_at
+                    for c in self.counted(exercise, results=False)
+                    if c.grading is None and c.submission is not None}
+        if not ungraded:
+            return {}
+        with self._read() as s:
+            rows = s.execute(select(Audit.student, Audit.detail, Audit.at).where(
+                Audit.exercise == exercise.slug, Audit.action == "not-graded",
+                Audit.student.in_(list(ungraded))).order_by(Audit.id))
+            return {student: detail for student, detail, at in rows if at >= ungraded[student]}
+
     def history(self, exercise: str, student: str | None = None) -> list[tuple[str, Grading]]:
         """Every grading of `exercise` (oldest first), with the student's name."""
         with self._tx() as s:

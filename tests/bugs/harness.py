@@ -5,10 +5,12 @@
         outcome = stress_once(pair, student)
     outcomes = frontrun_runs(pair, "bug", seeds=[7, 8])  # in a fresh subprocess
 
-`found` means "this run reported the bug": a verdict in `pair.detects` for our checks; a hang,
-an exception or a broken invariant for plain stress; a failed exploration for frontrun. On the
-twin, `found` is a false positive. Anything else a run raises (a sandbox fault, another verdict)
-is kept in `verdict` and counts as not found on a bug, and as a false positive on a twin.
+`found` means "this run flagged the code": on the bug, a verdict in `pair.detects` for our
+checks, a hang, an exception raised in the student's code or a broken invariant for plain
+stress, a failed exploration for frontrun; on the twin, *any* verdict other than a pass (a false
+positive, whatever its label). A fault of the platform or of the harness itself (a sandbox
+fault, an exception with no frame of the student's code, frontrun raising) is an `error`: never
+a detection, never a pass, counted and shown apart.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Outcome:
     seconds: float
     seed: int | None = None
     message: str = ""
+    error: bool = False  # the platform or the harness failed: neither a find nor a pass
+    repeats: int = 1     # plain stress: calls made within the run's budget
 
 
 @contextlib.contextmanager
@@ -53,43 +57,69 @@ def open_student(pair, variant: str, backend: str = "local"):
                           limits=dataclasses.asdict(LIMITS))
 
 
-def _judged(pair, run, seed) -> Outcome:
+ERRORS = ("grader-error", "harness-error")
+
+
+def _judged(pair, variant: str, run, seed, detects) -> Outcome:
+    """Run once; `detects(verdict)` says whether a verdict on the bug is the detection."""
     start = time.perf_counter()
     try:
         run()
-    except Verdict as verdict:
-        return Outcome(verdict.status in pair.detects, verdict.status,
-                       time.perf_counter() - start, seed, verdict.message[:300])
     except SandboxFault as fault:
-        return Outcome(False, "grader-error", time.perf_counter() - start, seed, str(fault)[:300])
+        return Outcome(False, "grader-error", time.perf_counter() - start, seed, str(fault)[:300],
+                       error=True)
+    except Verdict as verdict:
+        seconds = time.perf_counter() - start
+        if verdict.status == "error" and not _in_student_code(verdict):
+            return Outcome(False, "harness-error", seconds, seed, verdict.message[:300], error=True)
+        found = detects(verdict) if variant == "bug" else True
+        return Outcome(found, verdict.status, seconds, seed, verdict.message[:300])
     return Outcome(False, "passed", time.perf_counter() - start, seed)
 
 
-def check_once(pair, student: Student, seed: int) -> Outcome:
+def _in_student_code(verdict: Verdict) -> bool:
+    """An exception verdict raised from a frame of the submission (not the harness's probe)."""
+    exc = verdict.details.get("exception") or {}
+    return "frames" not in exc or any(f.get("student") for f in exc["frames"])
+
+
+def check_once(pair, student: Student, seed: int, variant: str = "bug") -> Outcome:
     """One grading run of our checks (the request and helper of `pair.grade`)."""
-    return _judged(pair, lambda: pair.grade(student, seed), seed)
+    return _judged(pair, variant, lambda: pair.grade(student, seed), seed,
+                   lambda verdict: verdict.status in pair.detects)
 
 
-def stress_once(pair, student: Student) -> Outcome:
-    """One plain run: no checks; a hang, an exception or a false invariant is a find."""
+def stress_once(pair, student: Student, variant: str = "bug", budget: float = 0.0) -> Outcome:
+    """One plain stress run: the plain call repeated until it flags something or `budget`
+    seconds (the wall-clock time our check took on the same code) are spent, at least once. A
+    hang, an exception in the student's code or a false invariant is a find (plain stress has
+    no notion of "the right verdict")."""
     stress = pair.stress
+    repeats = [0]
 
     def run():
-        reply = student.reply(stress.target, *stress.args, timeout=stress.timeout,
-                              **stress.options)
-        raise_for(reply)
-        if not stress.invariant(reply.value):
-            raise Verdict(f"invariant broken: {stress.describe}; got {reply.value!r:.200}")
+        start = time.perf_counter()
+        while True:
+            repeats[0] += 1
+            reply = student.reply(stress.target, *stress.args, timeout=stress.timeout,
+                                  **stress.options)
+            raise_for(reply)
+            if not stress.invariant(reply.value):
+                raise Verdict(f"invariant broken: {stress.describe}; got {reply.value!r:.200}")
+            if time.perf_counter() - start >= budget:
+                return
 
-    outcome = _judged(pair, run, None)
-    if outcome.verdict not in ("passed", "grader-error"):
-        outcome.found = True  # plain stress has no notion of "the right verdict": any failure
+    outcome = _judged(pair, variant, run, None, lambda verdict: True)
+    outcome.repeats = repeats[0]
     return outcome
 
 
 # ---------------------------------------------------------------- frontrun, in a subprocess
 
 FRONTRUN_BUDGET = 20.0  # seconds one exploration may take (total_timeout)
+FRONTRUN_ATTEMPTS = 2000  # interleavings one exploration may try (max_attempts)
+FRONTRUN_MAX_OPS = 20000  # scheduling steps one interleaving may take (max_ops; frontrun's 300
+#                           cut the lost_wakeup_event ping-pong short: "inconclusive")
 
 
 def frontrun_runs(pair, variant: str, seeds: list[int]) -> list[Outcome]:
@@ -111,9 +141,18 @@ def frontrun_runs(pair, variant: str, seeds: list[int]) -> list[Outcome]:
         with contextlib.suppress(ValueError):
             result = json.loads(line)
             results[result["seed"]] = result
-    return [Outcome(r["holds"] is False, r["verdict"], r["seconds"], seed, r["message"][:300])
-            if (r := results.get(seed)) else Outcome(False, "hung", 0.0, seed, why)
+    return [_frontrun_outcome(variant, r, seed) if (r := results.get(seed))
+            else Outcome(False, "hung", 0.0, seed, why, error=True)
             for seed in seeds]
+
+
+def _frontrun_outcome(variant: str, r: dict, seed: int) -> Outcome:
+    """A failed exploration is a find; on the twin an inconclusive one is flagged too (it is not
+    a pass); frontrun raising is an error of the tool."""
+    if r["verdict"] == "frontrun-error":
+        return Outcome(False, "frontrun-error", r["seconds"], seed, r["message"][:300], error=True)
+    found = r["holds"] is False if variant == "bug" else r["holds"] is not True
+    return Outcome(found, r["verdict"], r["seconds"], seed, r["message"][:300])
 
 
 def _load(pair, variant):
@@ -135,7 +174,8 @@ def _explore(pair, variant: str, seed: int) -> dict:
     kwargs = pair.frontrun(_load(pair, variant))
     start = time.perf_counter()
     try:
-        result = frontrun.explore(**kwargs, strategy="random", seed=seed, max_attempts=200,
+        result = frontrun.explore(**kwargs, strategy="random", seed=seed,
+                                  max_attempts=FRONTRUN_ATTEMPTS, max_ops=FRONTRUN_MAX_OPS,
                                   total_timeout=FRONTRUN_BUDGET, deadlock_timeout=2.0)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)

@@ -9,7 +9,8 @@ scan for removed asyncio APIs (@asyncio.coroutine, yield from, asyncio.async).
 """
 
 from grader.testing import (
-    Failed, expect_current_api, expect_equal, expect_no_asyncio_deadlock, expect_no_blocking,
+    Failed, expect_current_api, expect_equal, expect_kept_busy, expect_no_asyncio_deadlock,
+    expect_no_blocking, requirement,
 )
 
 TIMEOUT = 6
@@ -75,12 +76,54 @@ def _overlap(mod, n, limit, wait):
     return asyncio.run(main())
 
 
-def _staggered(mod, n, limit, step):
-    """Fetch i sleeps (n - 1 - i) * step: the last url finishes first."""
+def _held(mod, n, limit, seed):
+    """Every fetch is held until the probe lets it finish, one at a time, in an order drawn from
+    `seed`. At each moment (at the start, then after each release, once the student's code has
+    had the loop for a while) the probe counts the fetches in flight and those finished."""
+    import asyncio
+    import random
+
+    async def main():
+        rng = random.Random(seed)
+        gates = [asyncio.Event() for _ in range(n)]
+        running, finished = set(), set()
+
+        async def fetch(i):
+            running.add(i)
+            try:
+                await gates[i].wait()
+                return -i
+            finally:
+                running.discard(i)
+                finished.add(i)
+
+        async def settle():  # many loop turns and a little time: the student's code reacts
+            for _ in range(30):
+                await asyncio.sleep(0)
+            await asyncio.sleep(0.02)
+
+        task = asyncio.create_task(mod.fetch_all(list(range(n)), fetch, limit))
+        moments = []
+        while True:
+            await settle()
+            moments.append({"finished": len(finished), "in_flight": len(running)})
+            if task.done() or not running or len(running) < min(limit, n - len(finished)):
+                break  # done, stalled, or already seen idle: the judge needs no more
+            gates[rng.choice(sorted(running))].set()
+        for gate in gates:  # nothing may stay held if fetch_all stalled
+            gate.set()
+        return {"got": await task, "moments": moments}
+
+    return asyncio.run(main())
+
+
+def _staggered(mod, n, limit, step, order=None):
+    """Fetch i sleeps (n - 1 - i) * step, the last url finishing first; or, given `order` (a
+    permutation of range(n)), fetch i sleeps order[i] * step."""
     import asyncio
 
     async def fetch(i):
-        await asyncio.sleep((n - 1 - i) * step)
+        await asyncio.sleep((order[i] if order else n - 1 - i) * step)
         return f"r{i}"
 
     return asyncio.run(mod.fetch_all(list(range(n)), fetch, limit))
@@ -130,6 +173,7 @@ def _run(student, probe, *args, what):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("values", "in-order")
 def test_values(student):
     """Results for several url lists and limits, in order"""
     got = _run(student, _values, what="fetch_all(...)").value
@@ -142,6 +186,7 @@ def test_values(student):
         expect_equal(value, expected, what)
 
 
+@requirement("limit-kept-busy")
 def test_fetches_overlap(student):
     """limit fetches are in flight at the same time"""
     n, limit = 8, 3
@@ -154,6 +199,22 @@ def test_fetches_overlap(student):
     expect_equal(out["got"], [-i for i in range(n)], what)
 
 
+@requirement("limit-kept-busy")
+def test_next_fetch_starts_when_one_finishes(student, seed):
+    """While urls wait, limit fetches are in flight at every moment (not batch after batch)"""
+    n, limit = 7, 3
+    what = f"fetch_all({n} urls, fetch, limit={limit})"
+    out = _run(student, _held, n, limit, seed, what=what).value
+    first = out["moments"][0] if out["moments"] else {"in_flight": 0}
+    expect_kept_busy(out["moments"], n, limit, f"{what} (seed {seed})", hint=(
+        SEQUENTIAL_HINT if first["in_flight"] < min(limit, n) else
+        "Fetching in batches of `limit` (asyncio.gather on each slice) waits for the slowest "
+        "fetch of a batch before starting the next one.") + " With an asyncio.Semaphore(limit) "
+        "around each fetch, the next url starts as soon as any fetch finishes.")
+    expect_equal(out["got"], [-i for i in range(n)], what)
+
+
+@requirement("at-most-limit")
 def test_at_most_limit_in_flight(student):
     """Never more than limit fetches in flight"""
     for n, limit in ((12, 3), (5, 1)):
@@ -165,11 +226,18 @@ def test_at_most_limit_in_flight(student):
                          f"{LIMIT_HINT}", peak=out["peak"], limit=limit)
 
 
-def test_results_in_input_order(student):
-    """Results follow the order of urls even when later fetches finish first"""
-    for n, limit in ((5, 5), (6, 2)):
-        what = f"fetch_all({n} urls, fetch, limit={limit}) where later urls finish first"
-        got = _run(student, _staggered, n, limit, STEP, what=what).value
+@requirement("in-order")
+def test_results_in_input_order(student, seed):
+    """Results follow the order of urls, whatever order the fetches finish in"""
+    import random
+
+    shuffled = list(range(7))
+    random.Random(seed).shuffle(shuffled)
+    for n, limit, order in ((5, 5, None), (6, 2, None), (7, 7, shuffled)):
+        how = (f"the fetches finish in the order {sorted(range(n), key=order.__getitem__)} "
+               f"(seed {seed})" if order else "later urls finish first")
+        what = f"fetch_all({n} urls, fetch, limit={limit}) where {how}"
+        got = _run(student, _staggered, n, limit, STEP, order, what=what).value
         expected = [f"r{i}" for i in range(n)]
         if type(got) is list and sorted(map(str, got)) == expected and got != expected:
             raise Failed(f"{what} returned {got!r}, expected {expected!r}: the results are in the "
@@ -179,6 +247,7 @@ def test_results_in_input_order(student):
         expect_equal(got, expected, what)
 
 
+@requirement("never-blocks")
 def test_fetch_all_never_blocks_the_loop(student):
     """fetch_all never holds the event loop (no time.sleep in a coroutine)"""
     n, limit = 6, 2
@@ -187,19 +256,29 @@ def test_fetch_all_never_blocks_the_loop(student):
     expect_no_blocking(reply, what)
 
 
+@requirement("off-loop")
 def test_run_blocking_off_the_loop(student):
     """run_blocking runs the blocking call in another thread; the loop keeps running"""
     what = "run_blocking(slow_add, 2, 3) where slow_add sleeps 0.3 s"
-    out = _run(student, _blocking, what=what).value
+    reply = _run(student, _blocking, what=what)
+    out = reply.value
     if not out["off_loop"]:
         raise Failed(f"In {what}, slow_add ran in the event loop's own thread, so for 0.3 s no "
                      f"other coroutine could run (a ticker that wakes every 0.02 s woke "
                      f"{out['ticks']} times). Hand the call to a worker thread: "
                      "`return await asyncio.to_thread(fn, *args)` (or "
                      "`loop.run_in_executor(None, fn, *args)`).", ticks=out["ticks"])
+    expect_no_blocking(reply, what)
+    if out["ticks"] < 5:
+        raise Failed(f"In {what}, slow_add ran in another thread, but the event loop waited for "
+                     f"it: a ticker that wakes every 0.02 s woke only {out['ticks']} times in "
+                     "0.3 s. Waiting for a thread with Future.result() or Thread.join() inside a "
+                     "coroutine blocks the loop just like the call itself: await it instead "
+                     "(`return await asyncio.to_thread(fn, *args)`).", ticks=out["ticks"])
     expect_equal(out["value"], 5, what)
 
 
+@requirement("current-api")
 def test_uses_current_api(student):
     """Works, and uses today's asyncio (async def and await, no @asyncio.coroutine)"""
     reply = student.reply(_staggered, 3, 2, 0.0, checks=ASYNCIO, timeout=TIMEOUT)

@@ -1,6 +1,6 @@
 """Public tests for async_fanout: run them with `grader check async_fanout`."""
 
-from grader.testing import expect_equal
+from grader.testing import expect_equal, requirement
 
 
 def _fetch_squares(mod, n, limit):
@@ -24,6 +24,7 @@ def _blocking_add(mod):
     return asyncio.run(mod.run_blocking(slow_add, 2, 3))
 
 
+@requirement("values")
 def test_fetch_all_small(student):
     """fetch_all returns fetch(url) for every url, in order"""
     expect_equal(student.run(_fetch_squares, 5, 2, timeout=5), [0, 1, 4, 9, 16],
@@ -31,6 +32,7 @@ def test_fetch_all_small(student):
     expect_equal(student.run(_fetch_squares, 0, 3, timeout=5), [], "fetch_all([], fetch, 3)")
 
 
+@requirement("off-loop")
 def test_run_blocking_value(student):
     """run_blocking returns the blocking function's result"""
     expect_equal(student.run(_blocking_add, timeout=5), 5, "run_blocking(slow_add, 2, 3)")

@@ -9,8 +9,8 @@ reported as "Task was destroyed but it is pending".
 """
 
 from grader.testing import (
-    Failed, expect_cancellation_respected, expect_equal, expect_no_asyncio_deadlock,
-    expect_no_pending_destroyed,
+    Failed, expect_bystanders_untouched, expect_cancellation_respected, expect_equal,
+    expect_no_asyncio_deadlock, expect_no_pending_destroyed, requirement,
 )
 
 TIMEOUT = 6
@@ -41,6 +41,86 @@ def _retry(mod, slow_tries, timeout, retries, fail=False):
         except Exception as exc:
             outcome = "TimeoutError" if isinstance(exc, TimeoutError) else type(exc).__name__
         return [outcome, state["tries"], state["cleaned"]]
+
+    return asyncio.run(main())
+
+
+def _retry_trace(mod, timeout, retries, cleanup):
+    """Every try is too slow; each try's finally block takes `cleanup` seconds of async clean-up
+    (closing a connection, say). The order of events: ["start", k], ["finally", k],
+    ["finished", k]."""
+    import asyncio
+
+    trace = []
+
+    async def answer():
+        k = sum(1 for e in trace if e[0] == "start") + 1
+        trace.append(["start", k])
+        try:
+            await asyncio.sleep(5.0)
+            return "late"
+        finally:
+            trace.append(["finally", k])
+            await asyncio.sleep(cleanup)
+            trace.append(["finished", k])
+
+    async def main():
+        try:
+            outcome = repr(await mod.with_retry(answer, timeout, retries))
+        except Exception as exc:
+            outcome = type(exc).__name__
+        return {"outcome": outcome, "trace": list(trace)}
+
+    return asyncio.run(main())
+
+
+def _together(mod, n, wait):
+    """n coroutines that each wait (at most `wait` s) until all n have started; coroutine 1 then
+    answers first. How many had started when the first one finished?"""
+    import asyncio
+
+    async def main():
+        started, everyone = [], asyncio.Event()
+
+        def make(i):
+            async def coro():
+                started.append(i)
+                if len(started) == n:
+                    everyone.set()
+                try:
+                    await asyncio.wait_for(everyone.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+                await asyncio.sleep(0.01 if i == 1 else 0.3)
+                return f"coro {i} ({len(started)} started)"
+            return coro
+
+        return await mod.first_success([make(i) for i in range(n)])
+
+    return asyncio.run(main())
+
+
+def _bystanders(mod, which):
+    """first_success or with_retry with tasks the grader started running alongside."""
+    import asyncio
+
+    from grader.checks.bystanders import alongside
+
+    async def quick():
+        await asyncio.sleep(0.01)
+        return "quick"
+
+    async def slow():
+        try:
+            await asyncio.sleep(5.0)
+        finally:
+            pass
+        return "slow"
+
+    async def main():
+        if which == "first_success":
+            return await alongside(lambda: mod.first_success([slow, quick, slow]))
+        return await alongside(lambda: mod.with_retry(quick, 0.5, 1))
 
     return asyncio.run(main())
 
@@ -148,6 +228,7 @@ def _run(student, probe, *args, what):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("retries", "first-in-time", "other-errors")
 def test_with_retry_values(student):
     """with_retry returns the first answer that comes in time, trying again after a timeout"""
     cases = [((0, 0.5, 2), "the first try answers at once", ["ok", 1, 1]),
@@ -161,6 +242,7 @@ def test_with_retry_values(student):
                  what + " (only timeouts are retried; other errors reach the caller)")
 
 
+@requirement("retries", "first-in-time")
 def test_with_retry_times_out_after_last_try(student):
     """After retries + 1 slow tries, with_retry raises TimeoutError, each try cleaned up"""
     what = "with_retry(answer, 0.05, 3) where every try is too slow"
@@ -177,6 +259,27 @@ def test_with_retry_times_out_after_last_try(student):
                      "asyncio.timeout(...)`) does.", cleaned=cleaned, tries=tries)
 
 
+@requirement("try-finished")
+def test_each_try_finished_before_the_next(student):
+    """A timed-out try is cancelled and has finished its clean-up before the next try starts"""
+    what = "with_retry(answer, 0.05, 2) where every try is too slow and cleans up for 0.05 s"
+    out = _run(student, _retry_trace, 0.05, 2, 0.05, what=what).value
+    trace = [tuple(e) for e in out["trace"]]
+    for k in range(2, 4):
+        if ("start", k) not in trace:
+            continue
+        if ("finished", k - 1) not in trace or trace.index(("finished", k - 1)) > trace.index(
+                ("start", k)):
+            raise Failed(f"In {what}, try {k} started while try {k - 1} was still cleaning up "
+                         "(its finally block had not finished): the tries overlap, so the work "
+                         "a timed-out try still does runs beside the next one. Cancel the timed-"
+                         "out try and wait until it has finished before trying again: "
+                         "asyncio.wait_for (or `async with asyncio.timeout(...)`) does both.",
+                         trace=out["trace"])
+    expect_equal(out["outcome"], "TimeoutError", what)
+
+
+@requirement("cancellable")
 def test_with_retry_can_be_cancelled(student):
     """A with_retry task cancelled from outside ends cancelled, not retrying"""
     what = "with_retry(slow, 0.1, 2) cancelled from outside during its first try"
@@ -189,6 +292,7 @@ def test_with_retry_can_be_cancelled(student):
                      outcome=reply.value)
 
 
+@requirement("first-success", "all-fail")
 def test_first_success_values(student):
     """first_success returns the first answer, skips failures, raises when all fail"""
     got = _run(student, _first, what="first_success(...)").value
@@ -200,6 +304,19 @@ def test_first_success_values(student):
         expect_equal(value, expected, what)
 
 
+@requirement("all-at-once")
+def test_first_success_starts_every_coroutine(student):
+    """first_success starts every coroutine before any of them finishes"""
+    what = "first_success([coro 0, coro 1, coro 2]) where each waits for the others to start"
+    got = _run(student, _together, 3, 1.0, what=what).value
+    if got != "coro 1 (3 started)":
+        raise Failed(f"{what} returned {got!r}: the coroutines did not all run at the same time "
+                     "(coro 1, the fastest once all three run, should win). Start every "
+                     "coroutine as a task (asyncio.create_task) before waiting for any of them.",
+                     got=got)
+
+
+@requirement("losers-stopped")
 def test_losers_cancelled_and_cleaned_up(student):
     """When first_success returns, the losers are cancelled and their finally blocks have run"""
     what = "first_success([loser, winner, loser]) where the losers would take 5 s"
@@ -219,6 +336,7 @@ def test_losers_cancelled_and_cleaned_up(student):
                  f"did not win (task.cancel()) and await them.", **out)
 
 
+@requirement("losers-stopped")
 def test_no_task_destroyed_pending(student):
     """No task of first_success is dropped while still pending"""
     what = "first_success([loser, winner, loser]) where the losers wait forever"
@@ -233,3 +351,14 @@ def test_no_task_destroyed_pending(student):
                      "pending!\"): their work was dropped half-way, without a CancelledError. "
                      + hint, **out)
     expect_equal(out["value"], "winner", what)
+
+
+@requirement("own-tasks-only")
+def test_other_tasks_left_alone(student):
+    """first_success and with_retry leave alone the tasks they did not start"""
+    for which, call in (("first_success", "first_success([slow, quick, slow])"),
+                        ("with_retry", "with_retry(quick, 0.5, 1)")):
+        what = f"{call}, with tasks of the grader's running alongside"
+        out = _run(student, _bystanders, which, what=what).value
+        expect_bystanders_untouched(out, what)
+        expect_equal(out.get("returned"), "quick", what)

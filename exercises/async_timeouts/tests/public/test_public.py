@@ -1,6 +1,6 @@
 """Public tests for async_timeouts: run them with `grader check async_timeouts`."""
 
-from grader.testing import expect_equal
+from grader.testing import expect_equal, requirement
 
 
 def _retry(mod, slow_tries):
@@ -34,6 +34,7 @@ def _first(mod):
     return asyncio.run(mod.first_success([after(0.3, "slow"), after(0.01, "fast")]))
 
 
+@requirement("retries", "first-in-time")
 def test_with_retry(student):
     """with_retry returns the answer of the first try in time, or raises TimeoutError"""
     expect_equal(student.run(_retry, 1, timeout=5), [42, 2],
@@ -42,6 +43,7 @@ def test_with_retry(student):
                  "with_retry(answer, 0.05, 2) where every try is too slow: (outcome, tries)")
 
 
+@requirement("first-success")
 def test_first_success(student):
     """first_success returns the fastest answer"""
     expect_equal(student.run(_first, timeout=5), "fast", "first_success([slow, fast])")

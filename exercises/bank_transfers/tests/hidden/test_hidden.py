@@ -10,8 +10,8 @@ The three bugs of this exercise are each judged by the check made for them, not 
 """
 
 from grader.testing import (
-    Failed, Race, expect_equal, expect_no_lock_cycles, expect_no_lost_update,
-    expect_no_races, expect_no_self_deadlock, raise_for_locks,
+    Failed, Race, expect_equal, expect_no_lock_cycles, expect_no_lost_update, expect_no_races,
+    expect_no_self_deadlock, raise_for_locks, requirement,
 )
 
 START = 100  # every account of the randomised probes starts with this much
@@ -22,7 +22,8 @@ START = 100  # every account of the randomised probes starts with this much
 def _sequential(mod):
     bank = mod.Bank({"alice": 50, "bob": 20, "carol": 0})
     steps = [bank.transfer("alice", "bob", 30), bank.transfer("bob", "carol", 50),
-             bank.transfer("bob", "carol", 45), bank.transfer("carol", "alice", 45)]
+             bank.transfer("bob", "carol", 45), bank.transfer("carol", "alice", 45),
+             bank.transfer("carol", "bob", 10)]
     return {"results": steps, "balances": [bank.balance(a) for a in ("alice", "bob", "carol")],
             "total": bank.total()}
 
@@ -122,6 +123,41 @@ def _drain(mod, rounds, n_threads, k):
     return worst
 
 
+def _watched_drain(mod, n_threads, attempts, k):
+    """n_threads threads each try `attempts` transfers of 10 out of `pool` (which holds k * 10, so
+    most tries are refused) while a watcher thread keeps reading every balance: the lowest
+    balance it ever saw, and where."""
+    import threading
+
+    names = [f"t{i}" for i in range(n_threads)]
+    bank = mod.Bank({"pool": 10 * k, **{n: 0 for n in names}})
+    seen = {"lowest": 0, "account": None, "reads": 0}
+    stop = threading.Event()
+
+    def drainer(name):
+        for _ in range(attempts):
+            bank.transfer("pool", name, 10)
+
+    def watcher():
+        while not stop.is_set():
+            for account in ("pool", *names):
+                value = bank.balance(account)
+                seen["reads"] += 1
+                if isinstance(value, int) and value < seen["lowest"]:
+                    seen["lowest"], seen["account"] = value, account
+
+    watching = threading.Thread(target=watcher, name="watcher")
+    watching.start()
+    threads = [threading.Thread(target=drainer, args=(n,), name=f"drainer {n}") for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    watching.join()
+    return {**seen, "balances": {n: bank.balance(n) for n in ("pool", *names)}}
+
+
 def _snapshots(mod, n_threads, n_transfers, n_totals):
     import random
     import threading
@@ -213,17 +249,21 @@ def _overlap(mod):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("transfer")
 def test_sequential_semantics(student):
     """transfer moves money, refuses (False) when funds are short; balance and total agree"""
     got = student.run(_sequential)
-    expect_equal(got["results"], [True, True, False, True],
-                 "transfer(alice->bob 30), (bob->carol 50), (bob->carol 45), (carol->alice 45)",
+    expect_equal(got["results"], [True, True, False, True, False],
+                 "transfer(alice->bob 30), (bob->carol 50), (bob->carol 45), (carol->alice 45), "
+                 "(carol->bob 10)",
                  hint="A transfer returns True when it moved the money and False, moving nothing, "
                       "when the source has less than the amount.")
-    expect_equal(got["balances"], [65, 0, 5], "the balances of alice, bob, carol afterwards")
+    expect_equal(got["balances"], [65, 0, 5], "the balances of alice, bob, carol afterwards",
+                 hint="A refused transfer (carol holds 5, not 10) moves nothing at all.")
     expect_equal(got["total"], 70, "total() afterwards")
 
 
+@requirement("invalid")
 def test_invalid_transfers(student):
     """Same account or non-positive amount: ValueError; unknown account: KeyError"""
     got = student.run(_invalid, timeout=8)
@@ -246,6 +286,7 @@ def test_invalid_transfers(student):
                  hint="A refused transfer must not move any money.")
 
 
+@requirement("no-deadlock")
 def test_no_lock_order_deadlock(student):
     """Locks taken in one global order: no A->B against B->A deadlock (lock-order check)"""
     reply = student.reply(_opposite_transfers, 20, checks={"lockorder": {}}, timeout=4,
@@ -277,6 +318,7 @@ def _expect_money_kept(got, n_accounts, what, reply=None):
     expect_equal(got["total"], want, f"total() after {what}")
 
 
+@requirement("money-kept")
 def test_money_kept_under_forced_switches(student, seed):
     """No money is created or destroyed when threads are switched in the middle of a transfer"""
     got = student.run(_random_transfers, seed, 4, 300, 4, START, timeout=8,
@@ -286,6 +328,7 @@ def test_money_kept_under_forced_switches(student, seed):
                        student.last)
 
 
+@requirement("money-kept")
 def test_no_races_under_lockset(student, seed):
     """Every write of a balance holds that account's lock (lockset check)"""
     got = student.run(_random_transfers, seed, 4, 100, 4, START, timeout=6,
@@ -297,6 +340,7 @@ def test_no_races_under_lockset(student, seed):
     _expect_money_kept(got, 4, "4 threads doing 100 random transfers each")
 
 
+@requirement("never-negative")
 def test_no_overdraft_under_forced_switches(student, seed):
     """Concurrent transfers from one account never take more than it holds"""
     worst = student.run(_drain, 30, 4, 3, timeout=8,
@@ -311,6 +355,26 @@ def test_no_overdraft_under_forced_switches(student, seed):
             "balance and move the money in one step, under the account's lock.", **worst)
 
 
+@requirement("never-negative")
+def test_no_balance_ever_negative(student, seed):
+    """balance() read by another thread while transfers run never shows a negative balance"""
+    what = "4 threads each trying 25 transfers of 10 out of an account holding 30"
+    got = student.run(_watched_drain, 4, 25, 3, timeout=8,
+                      checks={"preempt": {"seed": seed, "probability": 0.2}}, what=what)
+    if got["lowest"] < 0:
+        raise Race(
+            f"While {what} (forced thread switches, seed {seed}), another thread calling "
+            f"balance({got['account']!r}) saw {got['lowest']}: for a moment the account was "
+            "below zero. A transfer must not take money it then has to give back, and balance() "
+            "must not read an account while a transfer holds its lock: check the funds first, "
+            "and read the balance under the account's lock.", lowest=got["lowest"],
+            account=got["account"], reads=got["reads"])
+    if got["reads"] == 0:
+        raise Failed(f"While {what}, balance() never returned to the grader's watching thread.")
+    expect_equal(got["balances"]["pool"], 0, f"the balance of the drained account after {what}")
+
+
+@requirement("consistent-total")
 def test_total_is_a_consistent_snapshot(student):
     """total() called while transfers run never sees money in flight"""
     seen = student.run(_snapshots, 3, 200, 200, timeout=6,
@@ -324,6 +388,7 @@ def test_total_is_a_consistent_snapshot(student):
                      "adding up.", seen=seen[:20])
 
 
+@requirement("disjoint-overlap")
 def test_disjoint_transfers_overlap(student):
     """Transfers between different accounts run at the same time (no lock for the whole bank)"""
     got = student.run(_overlap, timeout=10, what="transfer('a', 'b', 10) and transfer('c', 'd', 5)")

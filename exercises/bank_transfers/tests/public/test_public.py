@@ -1,6 +1,6 @@
 """Public tests for bank_transfers: run them with `grader check bank_transfers`."""
 
-from grader.testing import expect_equal
+from grader.testing import expect_equal, requirement
 
 
 def _sequential(mod):
@@ -28,12 +28,14 @@ def _both_ways(mod):
     return bank.total()
 
 
+@requirement("transfer")
 def test_sequential_use(student):
     """One transfer succeeds, one is refused for lack of funds"""
     expect_equal(student.run(_sequential), [True, False, 20, 50, 70],
                  "transfer(alice->bob 30), transfer(bob->alice 80), balances, total")
 
 
+@requirement("money-kept", "no-deadlock")
 def test_two_threads_keep_the_money(student):
     """Two threads transferring in opposite directions keep the total"""
     expect_equal(student.run(_both_ways, timeout=10), 2000,

@@ -10,7 +10,7 @@ judge a many-producer, many-consumer transfer.
 from collections import Counter
 
 from grader.testing import (
-    Deadlock, Failed, Race, expect_current_api, expect_equal, expect_no_races,
+    Deadlock, Failed, Race, expect_current_api, expect_equal, expect_no_races, requirement,
 )
 
 TIMEOUT = 4  # seconds per request; the reference needs well under one
@@ -239,6 +239,7 @@ def _judge_transfer(out, what, checks, producers, per_producer):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("fifo")
 def test_first_in_first_out(student):
     """Items come out in the order they were put (one thread)"""
     expect_equal(_run(student, "fifo", what="put/get on BoundedBuffer(3) and BoundedBuffer(1)"),
@@ -246,6 +247,7 @@ def test_first_in_first_out(student):
                  "put(1), put('two'), put((3,)), three get()s, then put/get 0..3 on capacity 1")
 
 
+@requirement("put-waits", "get-waits", "capacity")
 def test_timeouts(student):
     """get on an empty buffer and put on a full one raise TimeoutError after `timeout`"""
     out = _run(student, "timeouts", what="BoundedBuffer(2) with timeouts")
@@ -261,6 +263,7 @@ def test_timeouts(student):
     expect_equal(put_again, ["ok", None], "put('d', timeout=0.1) once there is room again")
 
 
+@requirement("put-waits", "capacity")
 def test_put_blocks_when_full(student):
     """A producer waits once the buffer holds `capacity` items, and goes on when one is taken"""
     what = "a producer putting 0..5 into BoundedBuffer(3)"
@@ -275,6 +278,7 @@ def test_put_blocks_when_full(student):
     expect_equal(out["got"], list(range(6)), f"the items taken from {what}")
 
 
+@requirement("closed-put", "closed-get")
 def test_close(student):
     """After close(): put raises BufferClosed, get drains the items left, then raises BufferClosed"""
     got = _run(student, "close", what="BoundedBuffer(2) after put('a'), close()")
@@ -284,6 +288,7 @@ def test_close(student):
                  "or [\"raised\", exception])")
 
 
+@requirement("close-wakes-all")
 def test_close_wakes_every_waiting_consumer(student):
     """close() wakes every consumer waiting on the empty buffer, and each gets BufferClosed"""
     n = 3
@@ -299,6 +304,7 @@ def test_close_wakes_every_waiting_consumer(student):
                  f"what each consumer's get() gave in {what}")
 
 
+@requirement("get-waits")
 def test_several_consumers_waiting(student):
     """Two consumers wait; one item arrives: one gets it, the other keeps waiting for the next"""
     what = "two consumers waiting in get() when put('x') and then put('y') arrive"
@@ -312,6 +318,7 @@ def test_several_consumers_waiting(student):
                  f"what the two consumers' get() gave in {what}")
 
 
+@requirement("thread-safe")
 def test_no_races_under_lockset(student):
     """Every write of the buffer's state holds the buffer's lock (lockset check)"""
     what = "3 producers and 3 consumers sharing a BoundedBuffer(3)"
@@ -323,18 +330,21 @@ def test_no_races_under_lockset(student):
     _judge_transfer(out, what, None, 3, 40)
 
 
+@requirement("thread-safe")
 def test_nothing_lost_or_duplicated(student):
     """Many producers and consumers: every item arrives exactly once, in order per producer"""
     _transfer(student, "4 producers and 3 consumers sharing a BoundedBuffer(2)", None,
               producers=4, per_producer=80, capacity=2)
 
 
+@requirement("thread-safe")
 def test_nothing_lost_under_forced_switches(student, seed):
     """No item is lost or duplicated when threads are switched in the middle of statements"""
     _transfer(student, "3 producers and 3 consumers sharing a BoundedBuffer(3)",
               {"preempt": {"seed": seed}})
 
 
+@requirement("current-api")
 def test_uses_current_api(student):
     """Works, and uses today's threading names (notify_all, not notifyAll)"""
     _run(student, "fifo", what="put/get on BoundedBuffer(3)")

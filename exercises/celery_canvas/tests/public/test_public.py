@@ -2,7 +2,7 @@
 
 They run your tasks on a real Celery worker (in-process, in memory), as the grader does."""
 
-from grader.testing import canvas_step, celery_run, expect_steps, task_step
+from grader.testing import canvas_step, celery_run, expect_steps, requirement, task_step
 
 STEPS = [
     task_step("add", 1, 2, expect=3),
@@ -13,11 +13,13 @@ STEPS = [
 ]
 
 
+@requirement("values")
 def test_tasks(student):
     """add, mul and xsum on a worker"""
     expect_steps(celery_run(student, "functional", STEPS), only=("add", "mul", "xsum"))
 
 
+@requirement("chord", "chain")
 def test_canvases(student):
     """sum_of_squares is a chord and pipeline a chain, with the right values"""
     expect_steps(celery_run(student, "functional", STEPS), only=("sum_of_squares", "pipeline"))

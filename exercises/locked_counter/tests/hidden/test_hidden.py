@@ -2,6 +2,7 @@
 
 from grader.testing import (
     Deadlock, Failed, check_report, expect_equal, expect_no_lost_update, expect_no_races,
+    requirement,
 )
 
 
@@ -65,11 +66,13 @@ def _after_error(mod):
     return done[0] if done else "stuck"
 
 
+@requirement("values")
 def test_counters_are_independent(student):
     """Each counter starts at 0 and keeps its own value"""
     expect_equal(student.run(_fresh_counters), [7, 0], "two counters, the first incremented by 7")
 
 
+@requirement("parallel-count")
 def test_parallel_count_values(student):
     """parallel_count returns n_threads * n_increments"""
     for args in [(1, 1), (3, 0), (8, 500)]:
@@ -77,11 +80,13 @@ def test_parallel_count_values(student):
                      f"parallel_count{args}")
 
 
+@requirement("thread-safe")
 def test_mixed_increment_decrement(student):
     """increment(k) and decrement(k) from several threads add up"""
     expect_equal(student.run(_mixed, 4, 300), 2 * 300 * 3 - 2 * 300, "4 threads mixing increment(3)/decrement(1)")
 
 
+@requirement("thread-safe")
 def test_no_races_under_lockset(student):
     """Every write of the counter's state holds the same lock (lockset check)"""
     value = student.run(_mixed, 4, 200, checks={"lockset": {}})
@@ -90,6 +95,7 @@ def test_no_races_under_lockset(student):
     expect_equal(value, 2 * 200 * 3 - 2 * 200, "4 threads mixing increment(3)/decrement(1)")
 
 
+@requirement("thread-safe")
 def test_no_lost_updates_under_forced_switches(student, seed):
     """No update is lost when threads are switched in the middle of statements"""
     # The controlled scheduler: one thread at a time, turns drawn from the seed, so the same
@@ -101,6 +107,7 @@ def test_no_lost_updates_under_forced_switches(student, seed):
     _expect_real_threads(student, 4, 500)
 
 
+@requirement("released")
 def test_lock_released_after_exception(student):
     """A failed increment does not leave the lock held"""
     got = student.run(_after_error, timeout=8)
@@ -125,6 +132,7 @@ def _expect_real_threads(student, n_threads, n):
     return got
 
 
+@requirement("real-threads")
 def test_parallel_count_uses_threads(student):
     """parallel_count really runs n_threads threads that increment one SafeCounter"""
     _expect_real_threads(student, 4, 50)  # the value itself is judged by the tests above

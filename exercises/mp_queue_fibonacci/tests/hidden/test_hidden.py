@@ -9,10 +9,14 @@ works only under fork, `qsize()` (not implemented on macOS).
 import random
 import re
 
-from grader.testing import (Deadlock, Failed, StudentError, Timeout, expect_equal, raise_for,
-                            waited)
+from grader.testing import (
+    Deadlock, Failed, StudentError, Timeout, expect_equal, expect_no_child_exceptions, raise_for,
+    requirement, waited,
+)
 
-DIGEST = 2**61 - 1  # big results are compared modulo this prime (see _parallel_fib)
+# Results are compared modulo this prime (see _parallel_fib): a result crosses from the sandbox
+# as data of at most 64 bits, and fib(n) has more from n = 93 on (fib(n) < DIGEST is unchanged).
+DIGEST = 2**61 - 1
 TIMEOUT = 6  # seconds per request (spawn and big results: 8); the reference needs at most ~1 s
 # Every test hands the values over at a realistic pace: SLOW = seconds to pickle (put on a queue)
 # each of the first three values, each of the middle ones, and each of the last two. Consumers
@@ -28,7 +32,7 @@ def _fib(n):
     return a
 
 
-def _expected(values, digest=0):
+def _expected(values, digest=DIGEST):
     return {n: (_fib(n) % digest if digest else _fib(n)) for n in values}
 
 
@@ -67,7 +71,7 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest):
     if type(got) is dict:  # keys the parent took from `values` are SlowInts: plain ints please
         got = {(int(k) if isinstance(k, int) and not isinstance(k, bool) else k): v
                for k, v in got.items()}
-        if digest:  # fib(n) mod a prime: results of more than 4300 digits cannot cross as JSON
+        if digest:  # fib(n) mod a prime: a result crosses as data of at most 64 bits
             got = {k: (v % digest if type(v) is int else v) for k, v in got.items()}
     return {"value": got, "call_cpu": call_cpu, "agent_cpu": time.process_time()}
 
@@ -81,7 +85,7 @@ def _short(values, limit=6):
 
 
 def _run(student, values, n_consumers, *, start_method="fork", slow=SLOW, no_qsize=False,
-         digest=0, timeout=TIMEOUT):
+         digest=DIGEST, timeout=TIMEOUT):
     """parallel_fib's value and the probe's measurements, or a verdict that explains the bug."""
     what = f"parallel_fib({_short(values)}, {n_consumers}) under the {start_method} start method"
     reply = student.reply(_parallel_fib, list(values), n_consumers, slow, no_qsize, digest,
@@ -236,6 +240,7 @@ def _leftovers(reply):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("values")
 def test_small_inputs(student):
     """Small inputs give {n: fib(n)}"""
     for values, n in [([0, 1, 2, 3, 10, 25], 3), ([1, 20, 40, 60], 2)]:
@@ -243,6 +248,7 @@ def test_small_inputs(student):
         expect_equal(got, _expected(values), f"parallel_fib({values}, {n})")
 
 
+@requirement("edge-inputs")
 def test_duplicate_values(student):
     """Repeated values are fine: each key appears once in the dict"""
     values = [7, 7, 3, 7, 3, 0, 12, 12]
@@ -252,6 +258,7 @@ def test_duplicate_values(student):
                       "queue: collect len(values) results, the dict keeps one entry per key.")
 
 
+@requirement("edge-inputs")
 def test_empty_values(student):
     """No values: an empty dict, and no process waits forever"""
     got, _ = _run(student, [], 3)
@@ -259,6 +266,7 @@ def test_empty_values(student):
                  hint="With no values the consumers only get their sentinels.")
 
 
+@requirement("edge-inputs")
 def test_more_consumers_than_values(student, seed):
     """More consumers than values: the idle consumers stop too"""
     rng = random.Random(seed)
@@ -268,6 +276,7 @@ def test_more_consumers_than_values(student, seed):
         expect_equal(got, _expected(values), f"parallel_fib({values}, {n})")
 
 
+@requirement("spawn")
 def test_runs_under_spawn(student, seed):
     """Works under the spawn start method (the default on macOS and Windows)"""
     values = random.Random(seed).sample(range(0, 400), 8)
@@ -275,6 +284,7 @@ def test_runs_under_spawn(student, seed):
     expect_equal(got, _expected(values), f"parallel_fib({values}, 3) under spawn")
 
 
+@requirement("sentinels")
 def test_slow_producer_loses_nothing(student, seed):
     """No value is lost when the producer is slower than the consumers"""
     values = random.Random(seed).sample(range(0, 200), 12)
@@ -287,6 +297,7 @@ def test_slow_producer_loses_nothing(student, seed):
     expect_equal(got, _expected(values), f"parallel_fib({_short(values)}, 4) with a slow producer")
 
 
+@requirement("drain-then-join")
 def test_results_larger_than_the_pipe(student, seed):
     """Results that do not fit in the queue's pipe: drain before join"""
     values = list(range(20000, 20070))  # about 120 KB of results; a pipe holds 64 KB
@@ -296,6 +307,7 @@ def test_results_larger_than_the_pipe(student, seed):
                  f"value shown modulo {DIGEST})")
 
 
+@requirement("portable")
 def test_portable_without_qsize(student):
     """Does not need Queue.qsize(), which raises NotImplementedError on macOS"""
     values = [4, 9, 16, 25, 36, 49]
@@ -303,6 +315,7 @@ def test_portable_without_qsize(student):
     expect_equal(got, _expected(values), f"parallel_fib({values}, 2) with qsize() as on macOS")
 
 
+@requirement("in-consumers")
 def test_work_done_in_child_processes(student):
     """The Fibonacci numbers are computed in the consumer processes, not in the parent"""
     values = [60000, 60001, 60002, 60003, 60004]
@@ -319,6 +332,7 @@ def test_work_done_in_child_processes(student):
                      "and compute fib(n) themselves.", parent_cpu=parent, children_cpu=children)
 
 
+@requirement("drain-then-join")
 def test_no_processes_left_running(student):
     """Every process that parallel_fib starts has ended and been joined when it returns"""
     values = [5, 10, 15, 20, 25, 30]
@@ -330,3 +344,29 @@ def test_no_processes_left_running(student):
                      "had started were still there (running, or finished but never joined). "
                      "Join every process you start before returning (after taking the results "
                      "off the result queue).", leftover_processes=left)
+
+
+@requirement("n-consumers")
+def test_starts_n_consumers(student, seed):
+    """n_consumers consumer processes really run"""
+    values = random.Random(seed).sample(range(0, 300), 10)
+    got, _ = _run(student, values, 4, slow=(0.04, 0.04, 0.04))
+    expect_equal(got, _expected(values), f"parallel_fib({_short(values)}, 4)")
+    seen = int(student.last.raw.get("processes", 0)) - 1  # the caller's own process is one
+    if seen < 4:
+        raise Failed(f"parallel_fib({_short(values)}, 4) ran {max(seen, 0)} process(es) besides "
+                     "the caller, but it must start 4 consumers: the work is meant to be shared "
+                     "by n_consumers processes. Start one multiprocessing.Process per consumer "
+                     "(and put one sentinel per consumer).", processes=seen)
+
+
+@requirement("no-crash")
+def test_no_consumer_crashes(student):
+    """No consumer process ends with an exception, even when every result came back"""
+    values = [3, 14, 15, 92, 65]
+    got, _ = _run(student, values, 2)
+    expect_no_child_exceptions(student.last, f"parallel_fib({values}, 2)",
+                               submission=student.submission, hint="A consumer "
+                               "must leave its loop when it takes the sentinel, before using it "
+                               "as a value (fib(None) raises TypeError).")
+    expect_equal(got, _expected(values), f"parallel_fib({values}, 2)")

@@ -1,6 +1,6 @@
 """Public tests for mp_queue_fibonacci: run them with `grader check mp_queue_fibonacci`."""
 
-from grader.testing import Deadlock, expect_equal
+from grader.testing import Deadlock, expect_equal, requirement
 
 HANG_HINT = ("Common causes: a consumer that stops when the task queue looks empty (`empty()` is "
              "also true when the producer has not put the next value *yet*: values get lost), a "
@@ -32,12 +32,14 @@ def _call(student, values, n_consumers):
         raise Deadlock(f"{exc.message} {HANG_HINT}", **exc.details) from None
 
 
+@requirement("values")
 def test_small_values(student):
     """A few small values with two consumers"""
     got = _call(student, [0, 1, 2, 10, 20], 2)
     expect_equal(got, {0: 0, 1: 1, 2: 1, 10: 55, 20: 6765}, "parallel_fib([0, 1, 2, 10, 20], 2)")
 
 
+@requirement("values")
 def test_one_consumer(student):
     """One consumer computes every value"""
     got = _call(student, [30, 5, 50], 1)

@@ -6,32 +6,104 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
 from stats_checks import _stats, expect_stats  # noqa: E402
 
+from grader.testing import Failed, requirement  # noqa: E402
+
+
+def _received(mod, n, seed, root):
+    """distributed_stats on a communicator that counts the numbers each rank receives through
+    the calls that hand out data (scatter, bcast, receives; not the reductions' results)."""
+    from mpi4py import MPI
+    import numpy as np
+
+    comm = MPI.COMM_WORLD
+    got = [0]
+
+    def size(obj):
+        try:
+            return int(np.size(obj)) if not isinstance(obj, (str, bytes)) else 0
+        except Exception:  # noqa: BLE001 - an object numpy cannot size counts as nothing
+            return 0
+
+    def by_result(name):
+        def method(self, *args, **kwargs):
+            out = getattr(super(cls, self), name)(*args, **kwargs)
+            if not (name == "bcast" and self.Get_rank() == kwargs.get("root", 0)):
+                got[0] += size(out)
+            return out
+        return method
+
+    def by_buffer(name, position):
+        def method(self, *args, **kwargs):
+            out = getattr(super(cls, self), name)(*args, **kwargs)
+            buf = (args[position] if len(args) > position
+                   else kwargs.get("recvbuf", kwargs.get("buf")))
+            root_bcast = name == "Bcast" and self.Get_rank() == kwargs.get("root", 0)
+            if buf is not None and not root_bcast:
+                got[0] += size(buf[0] if isinstance(buf, (list, tuple)) else buf)
+            return out
+        return method
+
+    methods = {**{n: by_result(n) for n in ("scatter", "bcast", "recv", "sendrecv")},
+               **{n: by_buffer(n, 1) for n in ("Scatter", "Scatterv")},
+               **{n: by_buffer(n, 0) for n in ("Recv", "Bcast")}}
+    cls = type("Counted", (type(comm),),
+               {k: v for k, v in methods.items() if hasattr(type(comm), k)})
+    comm = MPI.COMM_WORLD = cls(comm)
+    data = np.random.default_rng(seed).normal(50.0, 10.0, n) if comm.rank == root else None
+    return {"value": mod.distributed_stats(comm, data, root=root), "received": got[0]}
+
 
 # ---------------------------------------------------------------- tests
 
+@requirement("population-std")
 def test_one_rank(student):
     """1 rank: the mean and standard deviation of all the data"""
     expect_stats(student, _stats, 17, 3, ranks=1)
 
 
+@requirement("any-length")
 def test_length_not_divisible_by_ranks(student):
     """Lengths that do not divide by the rank count (10 on 3 ranks, 23 on 4, 11 on 5)"""
     for n, ranks, seed in ((10, 3, 4), (23, 4, 5), (11, 5, 6)):
         expect_stats(student, _stats, n, seed, ranks=ranks)
 
 
+@requirement("any-length")
 def test_fewer_elements_than_ranks(student):
     """Fewer numbers than ranks: 3 numbers on 5 ranks, 1 number on 2 ranks"""
     for n, ranks, seed in ((3, 5, 7), (1, 2, 8)):
         expect_stats(student, _stats, n, seed, ranks=ranks)
 
 
+@requirement("root-only")
 def test_another_root(student):
     """The data and the result on rank 2 of 3, then on rank 3 of 4"""
     for ranks, root, seed in ((3, 2, 9), (4, 3, 10)):
         expect_stats(student, _stats, 30, seed, ranks=ranks, root=root)
 
 
+@requirement("population-std")
 def test_large_data(student):
     """A million numbers on 3 ranks"""
     expect_stats(student, _stats, 1_000_000, 11, ranks=3, strict=False)
+
+
+@requirement("shared")
+def test_every_rank_gets_its_share(student):
+    """The work is shared: every other rank receives its part of the data"""
+    from grader.judge.expect_mpi import run_ranks
+
+    n, ranks, root = 40, 4, 1
+    what = f"distributed_stats on {ranks} ranks ({n} numbers on root {root})"
+    values = run_ranks(student, _received, n, 3, root, ranks=ranks, strict=True, timeout=4,
+                       what=what)
+    share = n // ranks
+    short = {rank: v["received"] for rank, v in enumerate(values)
+             if rank != root and v["received"] < share}
+    if short:
+        raise Failed(f"In {what}, ranks {sorted(short)} received only {sorted(short.values())} "
+                     f"number(s) of data, less than their share ({share}): the root computed "
+                     "(almost) everything itself. Hand every rank its part (comm.scatter of "
+                     "numpy.array_split(data, size)) and combine the partial sums with reduce.",
+                     received={r: v["received"] for r, v in enumerate(values)})
+    expect_stats(student, _stats, n, 3, ranks=ranks, root=root)

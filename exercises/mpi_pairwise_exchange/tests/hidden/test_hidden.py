@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.testing import Failed
+from grader.testing import Failed, requirement
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
 from swap_checks import exchange_on, expect_swapped, make  # noqa: E402
@@ -61,12 +61,14 @@ def _keeps_input(mod, n):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("odd-rank")
 def test_one_rank_returns_its_own_array(student):
     """With 1 rank, exchange returns the rank's own array"""
     values = exchange_on(student, _swap, 10, "int64", [10], 1000, ranks=1, strict=True)
     expect_swapped(values, 1, lambda r: make(r, 10, "int64", [10], 1000), "1 rank, 10 int64")
 
 
+@requirement("pairs", "no-deadlock")
 def test_four_ranks_swap_in_pairs(student):
     """4 ranks: 0 and 1 swap, 2 and 3 swap (synchronous sends)"""
     values = exchange_on(student, _swap, 10, "int64", [10], 1000, ranks=4, strict=True)
@@ -74,6 +76,7 @@ def test_four_ranks_swap_in_pairs(student):
                     "4 ranks, 10 int64, synchronous sends")
 
 
+@requirement("odd-rank")
 def test_five_ranks_last_rank_keeps_its_array(student):
     """5 ranks: pairs swap and rank 4, without a partner, keeps its own array"""
     values = exchange_on(student, _swap, 10, "int64", [10], 1000, ranks=5, strict=True)
@@ -81,6 +84,7 @@ def test_five_ranks_last_rank_keeps_its_array(student):
                     "5 ranks, 10 int64, synchronous sends")
 
 
+@requirement("pairs", "new-array")
 def test_dtypes_and_shapes(student):
     """Arrays of other dtypes and shapes (and empty ones) are swapped unchanged"""
     cases = [[7, "float32", [7], 1000], [6, "complex128", [3, 2], 1000],
@@ -95,6 +99,7 @@ def test_dtypes_and_shapes(student):
                         f"4 ranks, a {dtype} array of shape {tuple(shape)}")
 
 
+@requirement("no-deadlock")
 def test_large_message(student):
     """2 ranks swap arrays of a million float64 (8 MB) without deadlock"""
     n, step = 1_000_000, 99_991
@@ -109,15 +114,26 @@ def test_large_message(student):
                          f"{1 - rank} (returned {got!r:.300}).", got=repr(got)[:500])
 
 
+@requirement("new-array")
 def test_input_array_left_unchanged(student):
-    """exchange returns a new array and leaves the caller's array unchanged"""
-    values = exchange_on(student, _keeps_input, 10, ranks=2, strict=False)
-    expect_swapped([v.get("value") if isinstance(v, dict) else v for v in values], 2,
-                    lambda r: make(r, 10, "int64", [10], 1000), "2 ranks, 10 int64")
+    """exchange returns a new array and leaves the caller's array unchanged (odd ranks too)"""
+    for ranks in (2, 3):
+        _expect_new_arrays(student, ranks)
+
+
+def _expect_new_arrays(student, ranks):
+    """Every rank's input unchanged and its result a new array (the values are judged by the
+    pairing tests: a wrong partner must not fail this one too)."""
+    values = exchange_on(student, _keeps_input, 10, ranks=ranks, strict=False)
+    if ranks == 2:
+        expect_swapped([v.get("value") if isinstance(v, dict) else v for v in values], ranks,
+                        lambda r: make(r, 10, "int64", [10], 1000), f"{ranks} ranks, 10 int64")
     for rank, v in enumerate(values):
         if not v["input_unchanged"]:
             raise Failed(f"On rank {rank}, exchange changed the caller's array: receive into a new "
                          "array (np.empty_like(arr)) and return that.")
         if v["shares_input"]:
-            raise Failed(f"On rank {rank}, exchange returned an array that shares memory with the "
-                         "caller's array: return a new array.")
+            alone = " (the rank without a partner returns a copy of its array)" if (
+                ranks % 2 and rank == ranks - 1) else ""
+            raise Failed(f"On rank {rank} of {ranks}, exchange returned an array that shares memory "
+                         f"with the caller's array{alone}: return a new array.")

@@ -1,5 +1,7 @@
 """Public tests for mpi_pairwise_exchange: run them with `grader check mpi_pairwise_exchange`."""
 
+from grader.testing import requirement
+
 from swap_checks import exchange_on, expect_swapped, make
 
 
@@ -16,12 +18,14 @@ def _swap(mod, n, dtype, shape, offset):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("pairs")
 def test_two_ranks_swap(student):
     """2 ranks swap their arrays"""
     values = exchange_on(student, _swap, 10, "int64", [10], 1000, ranks=2, strict=False)
     expect_swapped(values, 2, lambda r: make(r, 10, "int64", [10], 1000), "2 ranks, 10 int64")
 
 
+@requirement("no-deadlock")
 def test_two_ranks_swap_with_synchronous_sends(student):
     """2 ranks swap their arrays, even when every send is synchronous"""
     values = exchange_on(student, _swap, 10, "float64", [10], 1000, ranks=2, strict=True)

@@ -7,7 +7,7 @@ a reader only sees EOF once every copy of the pipe's write end, in every process
 
 import random
 
-from grader.testing import Deadlock, Failed, StudentError, expect_equal
+from grader.testing import Deadlock, Failed, StudentError, expect_equal, requirement
 
 TIMEOUT = 4  # seconds per request; the reference needs well under 1 s
 
@@ -47,6 +47,32 @@ def _squares(mod, n):
     return {"value": got, **counts}
 
 
+def _sent(mod, n):
+    """pipeline_squares(n) with every Connection.send logged by the process that sent it (a file
+    per process: forked children inherit the spy): {pid: [values sent]}, and the caller's pid."""
+    import multiprocessing.connection
+    import os
+    import tempfile
+
+    log, send = tempfile.mkdtemp(), multiprocessing.connection.Connection.send
+
+    def logged_send(self, obj):
+        with open(os.path.join(log, str(os.getpid())), "a") as f:
+            f.write(repr(obj) + "\n")
+        return send(self, obj)
+
+    multiprocessing.connection.Connection.send = logged_send
+    try:
+        got = mod.pipeline_squares(n)
+    finally:
+        multiprocessing.connection.Connection.send = send
+    sent = {}
+    for name in os.listdir(log):
+        with open(os.path.join(log, name)) as f:
+            sent[name] = f.read().split("\n")[:-1][:200]
+    return {"value": got, "sent": sent, "caller": str(os.getpid())}
+
+
 def _run(student, n, start_method="fork"):
     what = f"pipeline_squares({n})" + (" under spawn" if start_method == "spawn" else "")
     try:
@@ -66,22 +92,26 @@ def _run(student, n, start_method="fork"):
     return out
 
 
+@requirement("caller")
 def test_small_n(student):
     """pipeline_squares(n) for a few small n"""
     for n in (1, 2, 7):
         _run(student, n)
 
 
+@requirement("sizes")
 def test_zero_items(student):
     """pipeline_squares(0) returns [] and every process ends"""
     _run(student, 0)
 
 
+@requirement("sizes")
 def test_long_stream(student, seed):
     """A stream far longer than a pipe's buffer (the stages must run at the same time)"""
     _run(student, 15000 + random.Random(seed).randrange(1000))
 
 
+@requirement("two-pipes")
 def test_two_pipes_two_children(student):
     """Three processes (the caller and two children) joined by two Pipes"""
     out = _run(student, 5)
@@ -93,6 +123,7 @@ def test_two_pipes_two_children(student):
                      pipes=out["pipes"], starts=out["starts"])
 
 
+@requirement("caller")
 def test_no_process_left(student):
     """Both child processes have ended and been joined when pipeline_squares returns"""
     _run(student, 20)
@@ -103,6 +134,33 @@ def test_no_process_left(student):
                      "pipe).", leftover_processes=left)
 
 
+@requirement("top-level")
 def test_runs_under_spawn(student, seed):
     """Works under the spawn start method (the default on macOS and Windows)"""
     _run(student, 3 + random.Random(seed).randrange(20), start_method="spawn")
+
+
+@requirement("producer", "squarer", "no-end-value")
+def test_each_stage_sends_its_own_values(student):
+    """The producer sends 0..n-1, the square process the squares, and nobody an end marker"""
+    n = 6
+    what = f"pipeline_squares({n})"
+    out = student.run(_sent, n, timeout=TIMEOUT, what=what)
+    expect_equal(out["value"], [i * i for i in range(n)], what)
+    numbers, squares = [repr(i) for i in range(n)], [repr(i * i) for i in range(n)]
+    sent = {pid: msgs for pid, msgs in out["sent"].items() if msgs}
+    by_caller = sent.pop(out["caller"], [])
+    extra = [m for msgs in sent.values() for m in msgs if m not in numbers + squares]
+    if extra or by_caller:
+        what_extra = (f"the caller itself sent {by_caller[:3]}" if by_caller else
+                      f"a stage sent {extra[:3]}, which is neither a number nor a square")
+        raise Failed(f"In {what}, {what_extra}. Only the producer (0..n-1) and the square process "
+                     "(the squares) send anything, and nobody sends an end marker: the reader "
+                     "learns that the stream is over when recv() raises EOFError, once every "
+                     "write end of the pipe is closed.", sent=out["sent"])
+    if sorted(sent.values()) != sorted([numbers, squares]):
+        shown = "; ".join(f"one process sent {msgs[:8]}" for msgs in sent.values()) or "none"
+        raise Failed(f"In {what}, the child processes sent: {shown}. The producer must send "
+                     f"{list(range(n))} into the first pipe and the square process must send each "
+                     f"square ({[i * i for i in range(n)]}) into the second: the squaring is the "
+                     "square process's work, not the caller's.", sent=out["sent"])

@@ -13,8 +13,10 @@ in the wall time whatever the load, since sleeping needs no CPU.
 import random
 
 from grader.checks import workitems
-from grader.testing import (Failed, StudentError, Verdict, expect_equal, expect_parallel,
-                            record_evidence)
+from grader.testing import (
+    Failed, StudentError, Verdict, expect_equal, expect_nothing_left, expect_parallel,
+    record_evidence, requirement,
+)
 
 TIMEOUT = 10
 CPU_ITEM = 20_000_000  # sum(range(CPU_ITEM)): 0.1 s to 0.5 s of CPU, well above a worker's start
@@ -66,6 +68,7 @@ def _bad_kind(mod):
     return "nothing"
 
 
+@requirement("cpu-shared", "cpu-overlap")
 def test_cpu_bound_processes_in_parallel(student):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
     sizes = [CPU_ITEM + i for i in range(8)]  # 8 different items: each must run exactly once
@@ -96,6 +99,7 @@ def _record_timings(student, sizes, wall_at_2):
     record_evidence(timings=[points[1], points[2]])
 
 
+@requirement("io-overlap")
 def test_io_bound_threads_overlap(student):
     """kind="thread": waits in several threads overlap"""
     what = f"parallel_map(time.sleep, [{SLEEP}] * {N_SLEEPS}, {THREADS}, 'thread')"
@@ -110,6 +114,7 @@ def test_io_bound_threads_overlap(student):
                      "threads before collecting any result.", wall=round(out["wall"], 3))
 
 
+@requirement("in-order")
 def test_order_kept_processes(student, seed):
     """kind="process": results in input order, whatever order they finish in"""
     rng = random.Random(seed)
@@ -119,10 +124,12 @@ def test_order_kept_processes(student, seed):
     _in_order(got, [sum(range(n)) for n in sizes], what)
 
 
+@requirement("in-order", "thread-pool")
 def test_order_kept_threads(student, seed):
     """kind="thread": results in input order, whatever order they finish in"""
-    delays = [0.3, 0.0, 0.2, 0.0, 0.1, 0.0]
-    random.Random(seed).shuffle(delays[1:])
+    rest = [0.0, 0.2, 0.0, 0.1, 0.0]
+    random.Random(seed).shuffle(rest)
+    delays = [0.3, *rest]  # the first item is always the slowest
     what = f"parallel_map(f, [0, 1, ..., 5], 3, 'thread') where item i sleeps {delays}"
     got = student.run(_echo_after, delays, 3, timeout=TIMEOUT, what=what)
     _in_order(got, list(range(len(delays))), what)
@@ -137,6 +144,7 @@ def _in_order(got, expected, what):
     expect_equal(got, expected, what)
 
 
+@requirement("edge-inputs")
 def test_small_inputs(student):
     """Empty data, one item, more workers than items"""
     for sizes, workers in [([], 2), ([10], 1), ([3, 4], 4)]:
@@ -145,6 +153,40 @@ def test_small_inputs(student):
         expect_equal(got, [sum(range(n)) for n in sizes], what)
 
 
+def _pools_closed(mod):
+    """Both kinds on a few items, and what each left running at the moment it returned (a pool
+    dropped without a shutdown winds down by itself a little later, unseen by a later look)."""
+    import multiprocessing
+    import threading
+    import time
+
+    out, left = [], []
+    for args in ((abs, [3, -1, -4], 2, "process"), (time.sleep, [0.01, 0.01], 2, "thread")):
+        before = set(threading.enumerate())
+        out.append(mod.parallel_map(*args))
+        left += [f"process {p.name}" for p in multiprocessing.active_children()]
+        left += [f"thread {t.name}" for t in threading.enumerate()
+                 if t not in before and t.is_alive()]
+    return {"value": out, "left": left}
+
+
+@requirement("shut-down")
+def test_pools_shut_down(student):
+    """No pool process or thread is left running when parallel_map returns"""
+    what = ("parallel_map(abs, [3, -1, -4], 2, 'process') then parallel_map(time.sleep, "
+            "[0.01, 0.01], 2, 'thread')")
+    got = student.run(_pools_closed, timeout=TIMEOUT, what=what)
+    expect_equal(got["value"], [[3, 1, 4], [None, None]], what)
+    hint = ("Use the pool in a `with` block (or call shutdown()) so that its workers end before "
+            "parallel_map returns.")
+    if got["left"]:
+        running = ", ".join(got["left"][:4])
+        raise Failed(f"When {what} returned, its pool was still running ({running}): the pool "
+                     f"was never shut down. {hint}", left=got["left"])
+    expect_nothing_left(student.last, what, shared_memory=False, hint=hint)
+
+
+@requirement("unknown-kind")
 def test_unknown_kind(student):
     """An unknown kind raises ValueError"""
     got = student.run(_bad_kind, timeout=TIMEOUT, what="parallel_map(abs, [1, -2], 2, 'fiber')")

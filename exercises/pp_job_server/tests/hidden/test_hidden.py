@@ -8,16 +8,17 @@ the loop that sees only the last input), and jobs that finish in reverse order s
 results were matched to inputs by completion order.
 """
 
-from grader.testing import Failed, expect_equal
+from grader.testing import Failed, expect_equal, requirement
 
 TIMEOUT = 12
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
 
-def _jobs(mod, inputs, reverse):
-    """Run submit_all on a local pp.Server with work(x) -> [x, x * x]; job x sleeps 0.2 s, or,
-    with reverse, (max(inputs) - x) * 0.15 s + 0.1 s so that the last input finishes first."""
+def _jobs(mod, inputs, reverse, gap=0.15, pids=False):
+    """Run submit_all on a local pp.Server with work(x) -> [x, x * x] (or, with pids, the worker
+    process's pid); job x sleeps 0.2 s, or, with reverse, (max(inputs) - x) * gap + 0.1 s so that
+    the last input finishes first. Callback calls are recorded in order, with the caller's pid."""
     import importlib
     import sys
     import tempfile
@@ -26,11 +27,15 @@ def _jobs(mod, inputs, reverse):
 
     import pp
 
+    import os
+
     top = max(inputs, default=0)
-    sleep = f"({top} - x) * 0.15 + 0.1" if reverse else "0.2"
+    sleep = f"({top} - x) * {gap} + 0.1" if reverse else "0.2"
+    result = "os.getpid()" if pids else "[x, x * x]"
     folder = tempfile.mkdtemp()  # pp sends a function's source: it must live in a real file
     Path(folder, "pp_hidden_funcs.py").write_text(
-        f"def work(x):\n    import time\n    time.sleep({sleep})\n    return [x, x * x]\n")
+        f"def work(x):\n    import os\n    import time\n    time.sleep({sleep})\n"
+        f"    return {result}\n")
     sys.path.insert(0, folder)
     funcs = importlib.import_module("pp_hidden_funcs")
     calls, lock = [], threading.Lock()
@@ -46,7 +51,7 @@ def _jobs(mod, inputs, reverse):
             at_return = list(calls)
     finally:
         server.destroy()
-    return {"got": got, "calls": at_return}
+    return {"got": got, "calls": at_return, "caller": os.getpid()}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -67,6 +72,7 @@ def _calls_by_job(calls):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("after-all")
 def test_values(student):
     """submit_all returns {x: func(x)} for several input lists"""
     for inputs in ([5, 2, 7], [], [0]):
@@ -75,6 +81,7 @@ def test_values(student):
         expect_equal(out["got"], _expected(inputs), what)
 
 
+@requirement("once", "after-all")
 def test_each_callback_exactly_once(student):
     """When submit_all returns, the callback has run exactly once for every input"""
     inputs = [1, 2, 3, 4]
@@ -99,6 +106,7 @@ def test_each_callback_exactly_once(student):
                      "inputs.", calls=out["calls"])
 
 
+@requirement("own-input")
 def test_callbacks_get_their_own_input(student):
     """Each callback call gets its input together with that input's own result"""
     inputs = [1, 2, 3, 4]
@@ -116,6 +124,7 @@ def test_callbacks_get_their_own_input(student):
         raise Failed(f"In {what}, the callback never ran.", calls=out["calls"])
 
 
+@requirement("own-input")
 def test_results_matched_to_inputs(student):
     """Results stay with their inputs when later inputs finish first"""
     inputs = [0, 1, 2, 3]
@@ -129,3 +138,39 @@ def test_results_matched_to_inputs(student):
                      "Jobs on a pp server finish in any order; record each result under its own "
                      "input (callbackargs=(x,) tells the callback which one).", got=got)
     expect_equal(got, expected, what)
+
+
+@requirement("on-finish")
+def test_callback_when_its_job_finishes(student):
+    """Each callback runs when its own job finishes: callbacks come in the order jobs finish"""
+    inputs = [0, 1, 2, 3]
+    what = (f"submit_all(server, work, {inputs}, callback) where the jobs finish 0.25 s apart, "
+            "the last input first")
+    out = student.run(_jobs, inputs, True, 0.25, timeout=TIMEOUT, what=what)
+    order = [x for x, _ in out["calls"]]
+    finished = sorted(inputs, reverse=True)
+    if sorted(order) == sorted(inputs) and order != finished:
+        raise Failed(f"In {what}, the callbacks ran for the inputs in the order {order}, but the "
+                     f"jobs finished in the order {finished}: a callback ran long after its job "
+                     "had finished (after waiting for the jobs before it). Hand the callback to "
+                     "pp (server.submit(func, (x,), callback=..., callbackargs=(x,))): pp calls "
+                     "it the moment that job's result arrives.", order=order, finished=finished)
+    expect_equal(sorted(order), inputs, f"the inputs the callback got in {what}")
+
+
+@requirement("on-server")
+def test_jobs_run_on_the_server(student):
+    """The jobs run in the server's worker processes, not in the caller"""
+    inputs = [1, 2, 3]
+    what = f"submit_all(server, work, {inputs}, callback) where work(x) returns its process id"
+    out = student.run(_jobs, inputs, False, 0.15, True, timeout=TIMEOUT, what=what)
+    got = out["got"]
+    if isinstance(got, dict) and out["caller"] in got.values():
+        here = sorted(x for x, pid in got.items() if pid == out["caller"])
+        raise Failed(f"In {what}, func ran in the calling process for the inputs {here}: those "
+                     "jobs were never given to the server. Submit every input with "
+                     "server.submit(func, (x,), ...); pp runs it in a worker process.",
+                     inputs_run_here=here)
+    if not isinstance(got, dict) or sorted(got, key=repr) != inputs:
+        raise Failed(f"{what} returned {got!r:.200}, expected a dict with one entry per input.",
+                     got=repr(got)[:300])

@@ -1,6 +1,6 @@
 """Public tests for pp_job_server: run them with `grader check pp_job_server`."""
 
-from grader.testing import expect_equal
+from grader.testing import expect_equal, requirement
 
 
 def _squares(mod, inputs):
@@ -24,6 +24,7 @@ def _squares(mod, inputs):
     return {"got": got, "calls": sorted(calls)}
 
 
+@requirement("after-all", "once")
 def test_squares(student):
     """submit_all returns {x: func(x)} and calls the callback for every input"""
     out = student.run(_squares, [1, 2, 3], timeout=10)

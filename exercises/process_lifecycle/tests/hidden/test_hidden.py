@@ -10,7 +10,7 @@ catches demo code that is not under `if __name__ == "__main__":`.
 
 import signal
 
-from grader.testing import Failed, expect_equal
+from grader.testing import Failed, expect_equal, requirement
 
 TIMEOUT = 6
 NAMES = ["alpha", "beta", "gamma", "delta"]
@@ -103,6 +103,7 @@ def _expect_really_terminated(reply, what, code):
 
 # ---------------------------------------------------------------- tests: run_named
 
+@requirement("named", "exit-codes")
 def test_exit_codes_by_name(student):
     """run_named names each process and returns every process's exit code"""
     got = student.run(_exit_by_name, NAMES, None, timeout=TIMEOUT, what=f"run_named(f, {NAMES})")
@@ -114,6 +115,7 @@ def test_exit_codes_by_name(student):
     expect_equal(got, expected, f"run_named(f, {NAMES}) where f exits with 10 + its name's index")
 
 
+@requirement("exit-codes")
 def test_failing_child(student):
     """A child that raises has exit code 1; the others are unaffected"""
     got = student.run(_exit_by_name, NAMES[:3], "beta", timeout=TIMEOUT,
@@ -123,6 +125,7 @@ def test_failing_child(student):
                  hint="An exception in the target ends that process with exit code 1.")
 
 
+@requirement("together")
 def test_processes_run_at_the_same_time(student):
     """All processes are started before any is joined"""
     what = f"run_named(f, {NAMES})"
@@ -136,12 +139,14 @@ def test_processes_run_at_the_same_time(student):
     expect_equal(got, {n: 0 for n in NAMES}, what + " where the children meet at a barrier")
 
 
+@requirement("together")
 def test_run_named_leaves_no_process(student):
     """run_named joins every process it starts"""
     student.run(_exit_by_name, NAMES[:2], None, timeout=TIMEOUT, what="run_named")
     _no_leftovers(student.last, f"run_named(f, {NAMES[:2]})", "Join every process you start.")
 
 
+@requirement("import-safe")
 def test_module_safe_to_import_under_spawn(student):
     """Under spawn, children can import solution.py without side effects"""
     what = f"run_named(f, {NAMES[:2]}) under spawn, where f is a function of solution.py"
@@ -157,30 +162,46 @@ def test_module_safe_to_import_under_spawn(student):
 
 # ---------------------------------------------------------------- tests: run_with_deadline
 
+@requirement("deadline", "deadline-code")
 def test_deadline_returns_exit_code(student):
     """A child that finishes in time: its own exit code"""
-    out = student.run(_deadline, "exit", [5], 3.0, timeout=TIMEOUT,
-                      what="run_with_deadline(os._exit, (5,), 3.0)")
-    expect_equal(out["code"], 5, "run_with_deadline(os._exit, (5,), 3.0)")
+    what = "run_with_deadline(os._exit, (5,), 3.0)"
+    out = student.run(_deadline, "exit", [5], 3.0, timeout=TIMEOUT, what=what)
+    expect_equal(out["code"], 5, what)
+    if out["wall"] > 1.5:
+        raise Failed(f"{what} took {out['wall']:.1f} s, although the child exited at once: wait "
+                     "*at most* `seconds`, with p.join(seconds), which returns as soon as the "
+                     "child has ended (time.sleep(seconds) always waits the whole time).",
+                     wall=round(out["wall"], 3))
 
 
+@requirement("deadline", "deadline-code")
 def test_deadline_terminates(student):
     """An overdue child is terminated: a negative exit code, soon after the deadline"""
     what = "run_with_deadline(time.sleep, (30,), 0.3)"
     out = student.run(_deadline, "sleep", [30], 0.3, timeout=TIMEOUT, what=what)
-    code = out["code"]
-    if not (isinstance(code, int) and code < 0):
-        raise Failed(f"{what} returned {code!r}; a child still running at the deadline must be "
-                     f"stopped with terminate() (then joined), and its exit code is then "
-                     f"-{int(signal.SIGTERM)} (-SIGTERM). `join(seconds)` alone only stops "
-                     "waiting: the child keeps running and its exitcode is still None.",
-                     got=code)
+    code, term = out["code"], -int(signal.SIGTERM)
+    if code != term or isinstance(code, bool):
+        if code is None:
+            why = ("its exitcode is still None, so the child was never stopped and joined: "
+                   "`join(seconds)` alone only stops waiting, the child keeps running")
+        elif code == -int(signal.SIGKILL):
+            why = "-9 is SIGKILL (kill()); the statement asks for terminate(), which sends SIGTERM"
+        elif isinstance(code, int) and code < 0:
+            why = ("that is not the exit code the child got: return p.exitcode after joining, "
+                   "not a code of your own")
+        else:
+            why = "the child was not stopped by a signal"
+        raise Failed(f"{what} returned {code!r}, expected {term} (-SIGTERM): {why}. A child still "
+                     "running at the deadline is stopped with terminate(), then joined, and its "
+                     "exitcode returned.", got=code)
     _expect_really_terminated(student.last, what, code)
     if out["wall"] > 2.5:
         raise Failed(f"{what} took {out['wall']:.1f} s: stop the child at the deadline, do not "
                      "wait for it to finish.", wall=out["wall"])
 
 
+@requirement("deadline")
 def test_deadline_leaves_no_process(student):
     """No child is left running after run_with_deadline returns"""
     student.run(_deadline, "sleep", [30], 0.2, timeout=TIMEOUT, what="run_with_deadline")
@@ -188,6 +209,7 @@ def test_deadline_leaves_no_process(student):
                   "A child still running at the deadline must be terminated and joined.")
 
 
+@requirement("deadline", "import-safe")
 def test_deadline_under_spawn(student):
     """run_with_deadline works under the spawn start method"""
     what = "run_with_deadline(time.sleep, (30,), 0.5) under spawn"

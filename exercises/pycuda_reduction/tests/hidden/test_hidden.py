@@ -5,6 +5,7 @@ import numpy as np
 
 from grader.testing import (
     expect_clean_kernels, expect_close, expect_shared_memory_synchronised, raise_for, require_gpu,
+    requirement,
 )
 
 LENGTHS = (1, 7, 255, 513, 1000, 100_003)
@@ -12,11 +13,13 @@ TAIL = ("Lengths that are not a power of two (or not a multiple of the block) mu
         "ceil(n / (2 * BLOCK)) blocks and let threads past the end add 0 (`if (i < n)`).")
 
 
+@requirement("synchronised")
 def test_shared_memory_synchronised(student):
     """The reduction kernels synchronise their shared memory (static check, every machine)"""
     expect_shared_memory_synchronised(student)
 
 
+@requirement("sum", "any-length")
 def test_sum_any_length(student):
     """gpu_sum is right for lengths 1, 7, 255, 513, 1000 and 100003"""
     require_gpu(student)
@@ -27,6 +30,7 @@ def test_sum_any_length(student):
                      f"gpu_sum(x) with {n} floats", tol=1e-5 * n + 1e-5, hint=TAIL)
 
 
+@requirement("dot", "any-length")
 def test_dot_any_length(student):
     """gpu_dot is right for lengths 1, 7, 255, 513, 1000 and 100003"""
     require_gpu(student)
@@ -37,6 +41,7 @@ def test_dot_any_length(student):
                      f"gpu_dot(a, b) with {n} floats", tol=1e-5 * n + 1e-5, hint=TAIL)
 
 
+@requirement("synchronised")
 def test_sum_racecheck(student):
     """No shared-memory race in the sum (compute-sanitizer racecheck, 4096 elements)"""
     require_gpu(student)

@@ -3,14 +3,16 @@ report "not run: no GPU on this grading machine" and score nothing."""
 
 import numpy as np
 
-from grader.testing import expect_close, expect_kernels_compile, require_gpu
+from grader.testing import expect_close, expect_kernels_compile, require_gpu, requirement
 
 
+@requirement("kernels")
 def test_kernels_compile(student):
     """The kernels compile with nvcc (checked on every machine, GPU or not)"""
     expect_kernels_compile(student, expect_kernels=2)
 
 
+@requirement("sum")
 def test_sum_small(student):
     """gpu_sum of 1..1024"""
     require_gpu(student)

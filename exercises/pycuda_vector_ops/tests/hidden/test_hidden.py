@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.testing import expect_clean_kernels, expect_close, raise_for, require_gpu
+from grader.testing import expect_clean_kernels, expect_close, raise_for, require_gpu, requirement
 
 ONE_BLOCK = ("A block holds at most 1024 threads (32 x 32 in 2-D): launch a grid of "
              "ceil(n / block) blocks instead of a single block.")
@@ -13,6 +13,7 @@ def _matrices(seed, n, k, m):
     return rng.random((n, k), dtype=np.float32), rng.random((k, m), dtype=np.float32)
 
 
+@requirement("vector-add", "any-size")
 def test_vector_add_large(student):
     """gpu_vector_add is right for a million elements (many blocks)"""
     require_gpu(student)
@@ -21,6 +22,7 @@ def test_vector_add_large(student):
                  tol=1e-6, hint=ONE_BLOCK)
 
 
+@requirement("matmul", "any-size")
 def test_matmul_values(student):
     """gpu_matmul matches numpy for square and rectangular matrices larger than one block"""
     require_gpu(student)
@@ -32,6 +34,7 @@ def test_matmul_values(student):
                      "blockDim.x + threadIdx.x. " + ONE_BLOCK)
 
 
+@requirement("in-bounds")
 def test_vector_add_memcheck(student):
     """vector_add stays inside its arrays (compute-sanitizer memcheck, 1000 elements)"""
     require_gpu(student)
@@ -41,6 +44,7 @@ def test_vector_add_memcheck(student):
     expect_clean_kernels(reply, "gpu_vector_add(a, a) with 1000 floats", tool="sanitizer")
 
 
+@requirement("in-bounds")
 def test_matmul_memcheck(student):
     """matmul stays inside its matrices (compute-sanitizer memcheck, 40x30 times 30x50)"""
     require_gpu(student)

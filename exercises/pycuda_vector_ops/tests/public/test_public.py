@@ -3,14 +3,16 @@ report "not run: no GPU on this grading machine" and score nothing."""
 
 import numpy as np
 
-from grader.testing import expect_close, expect_kernels_compile, require_gpu
+from grader.testing import expect_close, expect_kernels_compile, require_gpu, requirement
 
 
+@requirement("kernels")
 def test_kernels_compile(student):
     """The kernels compile with nvcc (checked on every machine, GPU or not)"""
     expect_kernels_compile(student, expect_kernels=2)
 
 
+@requirement("vector-add")
 def test_vector_add_small(student):
     """gpu_vector_add adds two short float32 arrays"""
     require_gpu(student)

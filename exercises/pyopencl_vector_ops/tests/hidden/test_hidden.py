@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from grader.testing import Crashed, Failed, StudentError, expect_clean_kernels, expect_close, expect_equal, raise_for
+from grader.testing import (
+    Crashed, Failed, StudentError, expect_clean_kernels, expect_close, expect_equal, raise_for, requirement,
+)
 
 WORK_GROUP_HINT = ("OpenCL 1.2 devices only accept a global size that is a multiple of the "
                    "work-group size: round the global size up (e.g. 1000 -> 1024 for groups of 64) "
@@ -54,6 +56,7 @@ def _call_checked(student, name, *args):
     return _reply(student, name, *args, checks={"oclgrind": {"data_races": True}})
 
 
+@requirement("int64-inputs")
 def test_vector_add_numpy_default_ints(student):
     """cl_vector_add works on numpy's default (int64) integer arrays"""
     a = np.arange(1000)
@@ -64,6 +67,7 @@ def test_vector_add_numpy_default_ints(student):
                  hint=_int_hint(a, got, expected))
 
 
+@requirement("vector-add", "any-length")
 def test_vector_add_any_length(student):
     """cl_vector_add is right for lengths that are not multiples of the work-group size"""
     rng = np.random.default_rng(3)
@@ -75,6 +79,7 @@ def test_vector_add_any_length(student):
         expect_equal(value, a + b, f"cl_vector_add(a, b) with {n} int32")
 
 
+@requirement("saxpy", "float64-inputs", "any-length")
 def test_saxpy_any_length(student):
     """cl_saxpy is right for float32 and float64 inputs of any length"""
     rng = np.random.default_rng(5)
@@ -88,6 +93,7 @@ def test_saxpy_any_length(student):
                      tol=1e-5)
 
 
+@requirement("in-bounds")
 def test_vector_add_kernel_checked(student):
     """vector_add stays inside its buffers (Oclgrind, 1000 elements)"""
     a = np.arange(1000, dtype=np.int32)
@@ -96,6 +102,7 @@ def test_vector_add_kernel_checked(student):
     expect_equal(reply.value, 2 * a, "cl_vector_add(a, a) with 1000 elements under Oclgrind")
 
 
+@requirement("in-bounds")
 def test_saxpy_kernel_checked(student):
     """saxpy stays inside its buffers (Oclgrind, 1001 elements)"""
     x = np.linspace(0, 1, 1001, dtype=np.float32)

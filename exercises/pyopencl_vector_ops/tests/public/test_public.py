@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from grader.testing import expect_close, expect_equal
+from grader.testing import expect_close, expect_equal, requirement
 
 
+@requirement("vector-add")
 def test_vector_add_small(student):
     """cl_vector_add adds two short int32 arrays"""
     a = np.array([1, 2, 3, 4, 5, 6, 7, 8], dtype=np.int32)
@@ -12,6 +13,7 @@ def test_vector_add_small(student):
     expect_equal(student.call("cl_vector_add", a, b), a + b, "cl_vector_add(a, b) with 8 int32")
 
 
+@requirement("saxpy")
 def test_saxpy_small(student):
     """cl_saxpy computes alpha * x + y for a short float32 array"""
     x = np.arange(8, dtype=np.float32)

@@ -10,6 +10,7 @@ Threads still running when `pipeline` has returned or raised are judged with
 
 from grader.testing import (
     Deadlock, Failed, Timeout, expect_current_api, expect_equal, expect_nothing_left, raise_for,
+    requirement,
 )
 
 TIMEOUT = 5  # seconds per request; the reference needs well under 1 s
@@ -30,8 +31,11 @@ def _pipeline(mod, items, n_stages, workers, plan):
     """Run pipeline(items, stages, workers) with recording stage functions.
 
     Stage s maps x to x * 10 + s + 1 (so the result tells every stage ran, in order). `plan`:
-    delays {item: seconds} (stage 0), slow (seconds per call of stage 0), fail_at (item whose
-    stage-1 call raises ValueError), barrier (stage calls wait for `workers` of their stage)."""
+    delays {item: seconds} (stage 0), slow (seconds per call of stage 0), slow_all (seconds per
+    call of every stage), fail_at (item whose
+    stage-1 call raises ValueError), barrier (stage calls wait for `workers` of their stage),
+    overlap (stage 0's call for the last item waits, at most `overlap` s, until stage 1 has
+    started). The threads still alive at the moment pipeline returned or raised are listed."""
     import threading
     import time
 
@@ -45,6 +49,9 @@ def _pipeline(mod, items, n_stages, workers, plan):
     entered = [0] * n_stages
     met = [True] * n_stages
     delays = {int(k): v for k, v in (plan.get("delays") or {}).items()}
+    stage1_started = threading.Event()
+    last = items[-1] if items else None
+    overlapped = [None]
 
     def make(s):
         def stage(x):
@@ -63,22 +70,30 @@ def _pipeline(mod, items, n_stages, workers, plan):
                     barriers[s].wait(timeout=plan.get("barrier_wait", 2.0))
                 except threading.BrokenBarrierError:
                     met[s] = False
+            if s == 1:
+                stage1_started.set()
+            if s == 0 and plan.get("overlap") and item == last:
+                overlapped[0] = stage1_started.wait(plan["overlap"])
             if s == 0:
                 time.sleep(delays.get(item, 0) + plan.get("slow", 0))
+            time.sleep(plan.get("slow_all", 0))
             if s == 1 and item == plan.get("fail_at"):
                 raise ValueError(f"bad item {item}")
             return x * 10 + s + 1
         return stage
 
     stages = [make(s) for s in range(n_stages)]
+    before = set(threading.enumerate())
     try:
         args = (list(items), stages, workers) if workers else (list(items), stages)
         got = mod.pipeline(*args)
         outcome = ["returned", got]
     except Exception as exc:  # noqa: BLE001 - the type and message are judged
         outcome = ["raised", type(exc).__name__, str(exc)]
+    alive = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
     return {"outcome": outcome, "counts": [sorted(c.items()) for c in counts],
-            "in_main": sorted(set(in_main)), "threads": [len(t) for t in threads], "met": met}
+            "in_main": sorted(set(in_main)), "threads": [len(t) for t in threads], "met": met,
+            "alive_at_return": alive, "overlapped": overlapped[0]}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -128,6 +143,7 @@ def _returned(got, what):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("in-order")
 def test_values_in_input_order(student, seed):
     """Every item goes through every stage, and results come back in the order of the input"""
     import random
@@ -165,6 +181,7 @@ def _edge_cases(mod, cases):
     return out
 
 
+@requirement("values")
 def test_small_and_edge_inputs(student):
     """Empty input, one stage, one worker, more workers than items, the default of 3 workers"""
     got = student.run(_edge_cases, EDGE_CASES, timeout=TIMEOUT, what="pipeline on small inputs")
@@ -174,6 +191,7 @@ def test_small_and_edge_inputs(student):
         expect_equal(_returned({"outcome": outcome}, what), _expected(items, n_stages), what)
 
 
+@requirement("stage-workers")
 def test_each_item_once_per_stage(student):
     """Each stage function is called exactly once per item: nothing processed twice or lost"""
     items = list(range(15))
@@ -196,6 +214,7 @@ def test_each_item_once_per_stage(student):
     _returned(got, what)
 
 
+@requirement("stage-workers")
 def test_workers_run_at_the_same_time(student):
     """Each stage really has workers_per_stage threads working at once, none of them the caller"""
     items = list(range(9))
@@ -214,6 +233,30 @@ def test_workers_run_at_the_same_time(student):
     expect_equal(_returned(got, what), _expected(items, 2), what)
 
 
+@requirement("stages-overlap")
+def test_stages_run_at_the_same_time(student):
+    """The stages work at the same time: stage 1 starts before stage 0 has finished every item"""
+    items = list(range(6))
+    got, what = _run(student, items, 2, 2, {"overlap": BARRIER_WAIT},
+                     timeout=TIMEOUT + BARRIER_WAIT)
+    if got["overlapped"] is False:
+        raise Failed(f"In {what}, stage 0's call for the last item waited {BARRIER_WAIT:.0f} s for "
+                     "stage 1 to start, and it never did: the stages ran one after the other "
+                     "(all of stage 0, then all of stage 1). Start every stage's workers at once, "
+                     "so an item goes on to the next stage as soon as it leaves the previous "
+                     "one.", overlapped=False)
+    expect_equal(_returned(got, what), _expected(items, 2), what)
+
+
+def _expect_all_stopped(got, what, hint):
+    """No thread pipeline started may still be alive at the moment it returned or raised."""
+    if got["alive_at_return"]:
+        raise Failed(f"At the moment {what} {got['outcome'][0]}, {len(got['alive_at_return'])} of "
+                     f"its threads were still running ({', '.join(got['alive_at_return'][:3])}): "
+                     "it did not wait for them. " + hint, alive=got["alive_at_return"])
+
+
+@requirement("sentinel-stop")
 def test_slow_stage_loses_nothing(student):
     """A slow first stage (its output queue is often empty) loses no item"""
     items = list(range(10))
@@ -228,10 +271,11 @@ def test_slow_stage_loses_nothing(student):
                      "when it takes a sentinel.", got=repr(result)[:300])
 
 
+@requirement("error")
 def test_stage_error_propagates(student):
     """An exception raised by a stage function reaches the caller, and no thread is left behind"""
     items = list(range(12))
-    got, what = _run(student, items, 2, 3, {"fail_at": 7})
+    got, what = _run(student, items, 2, 3, {"fail_at": 7, "slow_all": 0.02})
     outcome = got["outcome"]
     if outcome[0] != "raised":
         raise Failed(f"{what}, where stage 1 raises ValueError('bad item 7') on item 7, returned "
@@ -240,20 +284,25 @@ def test_stage_error_propagates(student):
                      "worker and raise it again in pipeline() once the threads have stopped.")
     expect_equal(outcome[1:], ["ValueError", "bad item 7"], f"the exception {what} raised",
                  hint="Raise the stage's own exception (the same object) in pipeline().")
+    _expect_all_stopped(got, what, "Stop the workers (sentinels) and join every one of them "
+                        "before raising the stage's exception.")
     expect_nothing_left(student.last, f"{what}, after raising the stage's ValueError",
                         processes=False, shared_memory=False,
                         hint="Stop the workers (sentinels) and join them also when a stage failed.")
 
 
+@requirement("joined")
 def test_no_threads_left_running(student):
     """Every worker thread stops and is joined before pipeline returns"""
-    got, what = _run(student, list(range(10)), 2, 3)
+    got, what = _run(student, list(range(10)), 2, 3, {"slow_all": 0.01})
     _returned(got, what)
+    _expect_all_stopped(got, what, STOP_HINT)
     daemons = any(t["daemon"] for t in student.last.raw.get("leftover_threads") or [])
     expect_nothing_left(student.last, what, processes=False, shared_memory=False,
                         hint=STOP_HINT + (DAEMON_NOTE if daemons else ""))
 
 
+@requirement("current-api")
 def test_uses_current_api(student):
     """Works, and uses today's threading names (no currentThread, getName, setDaemon, ...)"""
     got, what = _run(student, [1, 2], 1, 2)

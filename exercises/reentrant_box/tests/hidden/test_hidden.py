@@ -9,7 +9,7 @@ lock). The lockset check and forced thread switches judge the updates themselves
 
 from grader.testing import (
     Deadlock, Failed, expect_current_api, expect_equal, expect_no_lost_update, expect_no_races,
-    expect_no_self_deadlock,
+    expect_no_self_deadlock, requirement,
 )
 
 TIMEOUT = 2  # seconds per request; the reference needs well under one, a self-deadlock never ends
@@ -109,6 +109,7 @@ def _mixed_expected(n_threads, n):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("values")
 def test_values(student):
     """add, remove and total on two boxes; a new box holds 0"""
     expect_equal(student.run(_sequence, timeout=TIMEOUT, checks=LOCKORDER), [3, 7, 0],
@@ -116,6 +117,7 @@ def test_values(student):
                  "b.remove(), c.add(7)")
 
 
+@requirement("reentrant")
 def test_add_and_remove_take_the_lock_again(student):
     """add/remove hold the lock and execute takes it again: the lock must be reentrant"""
     student.run(_sequence, timeout=TIMEOUT, checks=LOCKORDER,
@@ -123,6 +125,7 @@ def test_add_and_remove_take_the_lock_again(student):
     expect_no_self_deadlock(student.last, "Box.add()")
 
 
+@requirement("execute-under-lock")
 def test_add_and_remove_hold_the_lock_while_executing(student):
     """add and remove call execute with the box's lock held"""
     for method, n in (("add", 5), ("remove", 4)):
@@ -143,6 +146,7 @@ def test_add_and_remove_hold_the_lock_while_executing(student):
                          "threading.RLock.")
 
 
+@requirement("own-lock")
 def test_boxes_do_not_block_each_other(student):
     """Each box has its own lock: a busy box does not block another box"""
     what = "Box.add(1) on one box while another box's add(5) holds its lock"
@@ -160,6 +164,7 @@ def test_boxes_do_not_block_each_other(student):
                      "its own.")
 
 
+@requirement("released")
 def test_lock_released_after_exception(student):
     """A failed add does not leave the lock held"""
     got = student.run(_after_error, timeout=TIMEOUT + 1.5, checks=LOCKORDER)
@@ -172,6 +177,7 @@ def test_lock_released_after_exception(student):
     expect_equal(got, 2, "add(2) after a failed add('x')")
 
 
+@requirement("thread-safe")
 def test_no_races_under_lockset(student):
     """Every write of the box's state holds the box's lock (lockset check)"""
     got = student.run(_mixed, 6, 150, timeout=TIMEOUT + 1, checks={"lockset": {}, **LOCKORDER})
@@ -181,6 +187,7 @@ def test_no_races_under_lockset(student):
     expect_equal(got, _mixed_expected(6, 150), "6 threads mixing add(3), remove(1), execute(2)")
 
 
+@requirement("thread-safe")
 def test_no_lost_updates_under_forced_switches(student, seed):
     """No update is lost when threads are switched in the middle of statements"""
     got = student.run(_mixed, 6, 400, timeout=TIMEOUT + 2,
@@ -190,6 +197,7 @@ def test_no_lost_updates_under_forced_switches(student, seed):
                           hint="Hold the box's lock around the whole read-modify-write in execute.")
 
 
+@requirement("current-api")
 def test_uses_current_api(student):
     """Works, and uses today's threading names (no currentThread, getName, ...)"""
     student.run(_sequence, timeout=TIMEOUT, checks=LOCKORDER)

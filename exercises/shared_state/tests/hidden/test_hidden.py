@@ -10,7 +10,9 @@ ranges, checked for real shared memory, for segments never unlinked, and under s
 
 import numpy as np
 
-from grader.testing import Failed, Race, expect_equal, expect_nothing_left
+from grader.testing import (
+    Failed, Race, expect_equal, expect_no_child_exceptions, expect_nothing_left, requirement,
+)
 
 LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built-in lock guards "
              "each step alone, so another process can write between them and its update is "
@@ -22,52 +24,90 @@ LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built
 def _count_widened(mod, n_procs, n_incr, pause):
     """count_parallel with a pause after every read of a synchronized Value's .value
     (inherited by the children under fork): the read-modify-write window is wide open. Returns
-    what count_parallel returned and what the shared Values it made hold at the end (the probe
-    judges the shared state itself, not a number computed beside it)."""
+    what count_parallel returned, what the shared Values it made hold at the end (the probe
+    judges the shared state itself, not a number computed beside it), which Values were made,
+    and every write of a synchronized Value with the process that wrote it (a file per process:
+    the children's memory is their own)."""
+    import ctypes
+    import os
+    import tempfile
     import time
     from multiprocessing import sharedctypes
 
     plain, init = sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__
-    made = []
+    constructors = {name: getattr(sharedctypes, name) for name in ("Value", "RawValue")}
+    made, kinds = [], []
+    log, caller = tempfile.mkdtemp(), os.getpid()
 
     def slow_get(self):
         v = plain.fget(self)
         time.sleep(pause)
         return v
 
+    def logged_set(self, value):
+        plain.fset(self, value)
+        with open(os.path.join(log, str(os.getpid())), "a") as f:
+            f.write(f"{ctypes.addressof(self._obj)}\n")
+
     def spy(self, *args, **kwargs):
         init(self, *args, **kwargs)
         made.append(self)
 
-    sharedctypes.Synchronized.value = property(slow_get, plain.fset)
+    def counted(name):
+        def make(*args, **kwargs):
+            kinds.append(name)
+            return constructors[name](*args, **kwargs)
+        return make
+
+    sharedctypes.Synchronized.value = property(slow_get, logged_set)
     sharedctypes.Synchronized.__init__ = spy
+    for name in constructors:
+        setattr(sharedctypes, name, counted(name))
     try:
         got = mod.count_parallel(n_procs, n_incr)
     finally:
         sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__ = plain, init
-    return {"returned": got, "shared": [v.value for v in made]}
+        for name, fn in constructors.items():
+            setattr(sharedctypes, name, fn)
+    writes = {}
+    for name in os.listdir(log):
+        with open(os.path.join(log, name)) as f:
+            for addr in f.read().split():
+                writes.setdefault(int(name), {}).setdefault(addr, 0)
+                writes[int(name)][addr] += 1
+    return {"returned": got, "shared": [v.value for v in made], "made": kinds, "caller": caller,
+            "writes": [[pid, addr, n] for pid, by in writes.items() for addr, n in by.items()]}
 
 
 def _histogram(mod, arr, bins, n_procs):
-    """histogram_parallel's result, and the sizes of the shared memory segments it created."""
+    """histogram_parallel's result, and every shared memory segment created or attached to, by
+    which process (logged to a file per process, so the children's attaches are seen too)."""
+    import os
+    import tempfile
     from multiprocessing import shared_memory
 
     import numpy as np
 
-    created = []
+    log, caller = tempfile.mkdtemp(), os.getpid()
     init = shared_memory.SharedMemory.__init__
 
     def spy(self, name=None, create=False, size=0):
         init(self, name=name, create=create, size=size)
-        if create:
-            created.append(int(size))
+        with open(os.path.join(log, str(os.getpid())), "a") as f:
+            f.write(f"{'create' if create else 'attach'} {self.name.lstrip('/')} {self.size}\n")
 
     shared_memory.SharedMemory.__init__ = spy
     try:
         got = mod.histogram_parallel(np.asarray(arr), bins, n_procs)
     finally:
         shared_memory.SharedMemory.__init__ = init
-    return {"counts": np.asarray(got) if got is not None else None, "created": created}
+    events = []
+    for name in os.listdir(log):
+        with open(os.path.join(log, name)) as f:
+            events += [[int(name), *line.split()] for line in f if line.strip()]
+    return {"counts": np.asarray(got) if got is not None else None, "caller": caller,
+            "created": [int(e[3]) for e in events if e[0] == caller and e[1] == "create"],
+            "events": events}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -104,6 +144,7 @@ def _hist(student, arr, bins, n_procs, start_method="fork", timeout=8):
 
 # ---------------------------------------------------------------- tests: count_parallel
 
+@requirement("one-value")
 def test_count_small(student):
     """count_parallel returns n_procs * n_incr"""
     for n_procs, n_incr in [(1, 50), (3, 200), (4, 0)]:
@@ -111,6 +152,7 @@ def test_count_small(student):
                      n_procs * n_incr, f"count_parallel({n_procs}, {n_incr})")
 
 
+@requirement("no-lost-update")
 def test_count_no_lost_updates(student):
     """No update is lost when processes are slow between reading and writing the Value"""
     n_procs, n_incr = 3, 60
@@ -130,6 +172,33 @@ def test_count_no_lost_updates(student):
     expect_equal(got, n_procs * n_incr, what)
 
 
+@requirement("one-value")
+def test_count_uses_one_shared_value(student):
+    """The n_procs processes themselves add to one shared Value"""
+    n_procs, n_incr = 3, 40
+    what = f"count_parallel({n_procs}, {n_incr})"
+    out = student.run(_count_widened, n_procs, n_incr, 0.0, timeout=8, what=what)
+    expect_equal(out["returned"], n_procs * n_incr, what)
+    if not out["made"]:
+        raise Failed(f"{what} created no multiprocessing.Value: the processes must add to one "
+                     "shared Value (multiprocessing.Value('i', 0)), created in the parent.")
+    if not out["writes"] and "RawValue" in out["made"]:
+        return  # a Value without its own lock: its writes cannot be watched, and need not be
+    children = [w for w in out["writes"] if w[0] != out["caller"]]
+    written = sum(w[2] for w in children)
+    writers = {w[0] for w in children}
+    values = {w[1] for w in out["writes"]}
+    if written < n_procs * n_incr or len(writers) < n_procs or len(values) > 1:
+        raise Failed(f"In {what}, the {n_procs} processes wrote a shared Value {written} times in "
+                     f"all ({len(writers)} process(es), {len(values)} Value(s)), but each of the "
+                     f"{n_procs} processes must add 1 to the one shared Value {n_incr} times: "
+                     "the count was kept elsewhere (in each process, or summed by the parent) and "
+                     "only the total landed in a Value. Pass the Value to every process and "
+                     "increment it there (`with v.get_lock(): v.value += 1`).",
+                     writes=out["writes"], made=out["made"])
+
+
+@requirement("joined")
 def test_count_leaves_no_process(student):
     """count_parallel joins every process it starts"""
     student.call("count_parallel", 3, 10, timeout=8)
@@ -142,11 +211,13 @@ def test_count_leaves_no_process(student):
 
 # ---------------------------------------------------------------- tests: histogram_parallel
 
+@requirement("bins")
 def test_histogram_integer_bins(student, seed):
     """histogram_parallel(arr, 12, 3) equals numpy.histogram(arr, 12)[0]"""
     _hist(student, _data(seed), 12, 3)
 
 
+@requirement("bins")
 def test_histogram_given_edges(student, seed):
     """Explicit, uneven bin edges (the last edge is inclusive, as in numpy)"""
     arr = np.round(_data(seed, 3000), 1)
@@ -154,24 +225,45 @@ def test_histogram_given_edges(student, seed):
     _hist(student, arr, edges, 4)
 
 
+@requirement("more-procs")
 def test_histogram_more_processes_than_values(student):
     """More processes than values: empty chunks count nothing"""
     _hist(student, np.array([3.0, 1.0, 2.0, 2.0, 9.0]), 4, 8)
 
 
+@requirement("by-name")
 def test_histogram_through_shared_memory(student, seed):
-    """The array and the counts go through POSIX shared memory, unlinked afterwards"""
+    """The array goes through POSIX shared memory: every worker attaches to it by name"""
     arr = _data(seed, 4000)
     out, what = _hist(student, arr, 10, 2)
-    if not any(size >= arr.nbytes for size in out["created"]):
+    data = {e[2] for e in out["events"] if e[0] == out["caller"] and e[1] == "create"
+            and int(e[3]) >= arr.nbytes}
+    if not data:
         raise Failed(f"{what} created no shared memory segment large enough for the array "
                      f"({arr.nbytes} bytes; created: {out['created'] or 'none'}). Copy arr into "
                      "a multiprocessing.shared_memory.SharedMemory and let the workers attach "
                      "to it by name, instead of sending each of them a copy.",
                      created=out["created"])
+    attached = {e[0] for e in out["events"] if e[1] == "attach" and e[2] in data
+                and e[0] != out["caller"]}
+    if len(attached) < 2:
+        raise Failed(f"In {what}, the array was copied into a shared memory segment, but "
+                     f"{'only one' if attached else 'no'} worker process attached to that "
+                     "segment: the workers got the array some other way (in their arguments, or "
+                     "inherited from the parent), each a copy of its own, so the segment served "
+                     "nothing. Give each worker the segment's name and let it attach: "
+                     "`SharedMemory(name=name)` and a numpy array over its buffer.",
+                     events=out["events"])
+
+
+@requirement("unlinked")
+def test_segments_unlinked(student, seed):
+    """Every shared memory segment histogram_parallel creates is unlinked when it returns"""
+    _, what = _hist(student, _data(seed, 2000), 10, 2)
     expect_nothing_left(student.last, what, threads=False, processes=False)
 
 
+@requirement("joined")
 def test_histogram_leaves_no_process(student, seed):
     """histogram_parallel joins every process it starts"""
     out, what = _hist(student, _data(seed, 600), 5, 3)
@@ -181,6 +273,20 @@ def test_histogram_leaves_no_process(student, seed):
                      "join every worker before summing their counts.", leftover_processes=left)
 
 
+@requirement("spawn")
 def test_histogram_under_spawn(student, seed):
     """histogram_parallel works under the spawn start method (macOS, Windows)"""
     _hist(student, _data(seed, 3000), 8, 2, start_method="spawn", timeout=10)
+
+
+@requirement("no-crash")
+def test_no_worker_crashes(student, seed):
+    """No worker process ends with an exception, even when the results are right"""
+    _, what = _hist(student, _data(seed, 2000), 10, 2)
+    expect_no_child_exceptions(student.last, what, submission=student.submission,
+                               hint="A worker that closes a shared memory "
+                               "segment while a numpy array still uses its buffer raises "
+                               "BufferError: `del` the arrays first.")
+    student.call("count_parallel", 2, 20, timeout=8)
+    expect_no_child_exceptions(student.last, "count_parallel(2, 20)",
+                               submission=student.submission)

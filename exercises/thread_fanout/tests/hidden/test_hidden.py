@@ -8,7 +8,7 @@ run_in_threads returned (join every thread).
 """
 
 from grader.testing import (
-    Failed, expect_current_api, expect_equal, expect_nothing_left, raise_for,
+    Failed, expect_current_api, expect_equal, expect_nothing_left, raise_for, requirement,
 )
 
 BARRIER_WAIT = 3.0  # seconds a call waits for the others to be in flight; a serial run pays it once
@@ -104,6 +104,7 @@ def _expect_not_in_caller(out, n, what):
 
 # ---------------------------------------------------------------- tests
 
+@requirement("values", "in-order")
 def test_values(student):
     """Results for several functions and argument lists, in order"""
     got = student.run(_values, timeout=TIMEOUT)
@@ -116,6 +117,7 @@ def test_values(student):
         expect_equal(value, expected, what)
 
 
+@requirement("own-thread")
 def test_each_call_in_its_own_thread(student):
     """Every call of func runs in a thread of its own, not in the caller"""
     n = 5
@@ -128,6 +130,7 @@ def test_each_call_in_its_own_thread(student):
                      "threading.Thread per argument tuple.", threads=out["threads"])
 
 
+@requirement("overlap")
 def test_calls_overlap(student):
     """All calls are in flight at the same time (threads started before any is joined)"""
     n = 4
@@ -144,6 +147,7 @@ def test_calls_overlap(student):
         expect_equal(got, expected, what)  # the order alone is judged by another test
 
 
+@requirement("in-order")
 def test_results_in_input_order(student):
     """Results come back in the order of args_list even when later calls finish first"""
     n = 4
@@ -158,6 +162,7 @@ def test_results_in_input_order(student):
     expect_equal(got, expected, what)
 
 
+@requirement("joined")
 def test_no_threads_left_running(student):
     """When run_in_threads returns, every thread it started has finished"""
     n = 4
@@ -169,6 +174,7 @@ def test_no_threads_left_running(student):
                              "keep the threads in a list and join each of them.")
 
 
+@requirement("current-api")
 def test_uses_current_api(student):
     """Works, and uses today's threading names (no currentThread, getName, ...)"""
     student.run(_threads_used, 2, timeout=TIMEOUT)

@@ -1,6 +1,6 @@
 """Public tests for thread_fanout: run them with `grader check thread_fanout`."""
 
-from grader.testing import expect_equal
+from grader.testing import expect_equal, requirement
 
 
 def _squares(mod, n):
@@ -11,6 +11,7 @@ def _powers(mod):
     return mod.run_in_threads(pow, [(2, 10), (3, 2)])
 
 
+@requirement("values")
 def test_small_inputs(student):
     """run_in_threads returns func's results for each argument tuple, in order"""
     expect_equal(student.run(_squares, 5, timeout=5), [0, 1, 4, 9, 16],
@@ -18,6 +19,7 @@ def test_small_inputs(student):
     expect_equal(student.run(_powers, timeout=5), [1024, 9], "run_in_threads(pow, [(2, 10), (3, 2)])")
 
 
+@requirement("values")
 def test_empty_list(student):
     """No argument tuples: an empty list"""
     expect_equal(student.run(_squares, 0, timeout=5), [], "run_in_threads(f, [])")

@@ -15,7 +15,8 @@ first workers start while the last ones are still on their way.
 """
 
 from grader.testing import (
-    Deadlock, Failed, Timeout, expect_current_api, expect_equal, expect_nothing_left, raise_for,
+    Deadlock, Failed, Timeout, expect_current_api, expect_equal, expect_kept_busy,
+    expect_nothing_left, raise_for, requirement,
 )
 
 TIMEOUT = 5  # seconds per request; the reference needs well under 1 s
@@ -55,6 +56,61 @@ def _throttled(mod, n, limit, hold, full_wait):
 
     got = mod.limited_map(func, list(range(n)), limit)
     return {"value": got, "peak": state["peak"], "calls": state["entered"], "in_main": in_main}
+
+
+def _held_map(mod, n, limit, seed):
+    """limited_map where every call of func is held until the probe lets it finish, one at a
+    time in an order drawn from `seed`. At the start and after each release the probe waits
+    (at most 1 s) for the calls in flight to reach min(limit, calls left), then 20 ms more,
+    and records what it saw; it stops at the first moment that falls short."""
+    import random
+    import threading
+    import time
+
+    rng, cond = random.Random(seed), threading.Condition()
+    gates, running, finished, out = {}, set(), set(), {}
+
+    def func(x):
+        gate = threading.Event()
+        with cond:
+            gates[x] = gate
+            running.add(x)
+            cond.notify_all()
+        gate.wait(5)
+        with cond:
+            running.discard(x)
+            finished.add(x)
+            cond.notify_all()
+        return -x
+
+    def run():
+        out["value"] = mod.limited_map(func, list(range(n)), limit)
+
+    caller = threading.Thread(target=run, name="grader: limited_map caller", daemon=True)
+    caller.start()
+    moments = []
+    while True:
+        with cond:
+            want = min(limit, n - len(finished))
+            cond.wait_for(lambda: len(running) >= want, timeout=1.0)
+        time.sleep(0.02)
+        with cond:
+            moments.append({"finished": len(finished), "in_flight": len(running)})
+            if not running or len(running) < min(limit, n - len(finished)):
+                break
+            x = rng.choice(sorted(running))
+            gates[x].set()
+            cond.wait_for(lambda: x in finished, timeout=1.0)
+    with cond:
+        for gate in gates.values():
+            gate.set()
+    deadline = time.monotonic() + 4
+    while caller.is_alive() and time.monotonic() < deadline:  # late calls must not stay held
+        with cond:
+            for gate in gates.values():
+                gate.set()
+        caller.join(0.05)
+    return {"value": out.get("value"), "moments": moments}
 
 
 def _gate(mod, n, late, stagger, delay):
@@ -107,13 +163,30 @@ def _limited(student, n, limit, hold=0.05, full_wait=FULL_WAIT):
     return got, what
 
 
+def _reversed_finish(mod, n, limit, step):
+    """limited_map where call x sleeps (n - x) * step: the last items finish first."""
+    import time
+
+    def func(x):
+        time.sleep((n - x) * step)
+        return x * x
+
+    return mod.limited_map(func, list(range(n)), limit)
+
+
+@requirement("map-values")
 def test_limited_map_values(student):
-    """Results in input order; an empty input; a limit larger than the input"""
+    """Results in input order (also when later items finish first); empty input; a big limit"""
     for n, limit in [(10, 3), (0, 2), (3, 8)]:
         got, what = _limited(student, n, limit, hold=0.001, full_wait=0)
         expect_equal(got["value"], [x * x for x in range(n)], f"{what} with func(x) = x * x")
+    what = "limited_map(func, range(6), max_concurrent=6) where later items finish first"
+    got = student.run(_reversed_finish, 6, 6, 0.03, timeout=TIMEOUT, what=what)
+    expect_equal(got, [x * x for x in range(6)], what,
+                 hint="Store each result at its item's index, not in the order the calls end.")
 
 
+@requirement("at-most")
 def test_never_more_than_the_limit(student):
     """Never more than max_concurrent calls of func run at the same time"""
     got, what = _limited(student, 12, 3, hold=0.15)
@@ -125,6 +198,7 @@ def test_never_more_than_the_limit(student):
     expect_equal(got["value"], [x * x for x in range(12)], what)
 
 
+@requirement("kept-busy", "worker-threads")
 def test_limit_is_used(student):
     """max_concurrent calls really run at once, in worker threads"""
     got, what = _limited(student, 8, 3)
@@ -139,6 +213,21 @@ def test_limit_is_used(student):
                      peak=got["peak"])
 
 
+@requirement("kept-busy")
+def test_limit_kept_busy_while_items_wait(student, seed):
+    """While items wait, max_concurrent calls are running at every moment (not batch by batch)"""
+    n, limit = 7, 3
+    what = f"limited_map(func, range({n}), max_concurrent={limit})"
+    out = student.run(_held_map, n, limit, seed, timeout=TIMEOUT + 4, what=what)
+    expect_kept_busy(out["moments"], n, limit, f"{what} (seed {seed})", hint=(
+        "Starting the threads in batches of max_concurrent and joining each batch before the "
+        "next waits for the slowest call of every batch. Start a thread per item and let a "
+        "Semaphore(max_concurrent) hold back the extra ones: a call starts as soon as any "
+        "other finishes."))
+    expect_equal(out["value"], [-x for x in range(n)], what)
+
+
+@requirement("joined")
 def test_limited_map_leaves_no_threads(student):
     """Every thread limited_map started has finished when it returns"""
     got, what = _limited(student, 6, 2, hold=0.01, full_wait=0)
@@ -199,17 +288,20 @@ def _expect_calls(got, n, what):
                      "work(i), and put it at index i.")
 
 
+@requirement("start-times")
 def test_start_together_values(student):
     """n workers each call work(i) once in their own thread; n start times come back"""
     for n in (1, 4):
         _together(student, late=False, n=n)
 
 
+@requirement("no-lost-wakeup")
 def test_late_workers_still_pass_the_gate(student):
     """Workers that reach the gate late are not left waiting forever (no lost wake-up)"""
     _together(student, late=True)
 
 
+@requirement("gate")
 def test_nobody_starts_before_everyone_arrived(student):
     """No worker starts before the last one has reached the gate"""
     got, what = _together(student, late=True)
@@ -229,6 +321,31 @@ def test_nobody_starts_before_everyone_arrived(student):
             first_call=first_call, last_arrival=last)
 
 
+def _slow_work_gate(mod, n):
+    """start_together where work(i) takes 0.1 s: the threads still running when it returned."""
+    import threading
+    import time
+
+    before = set(threading.enumerate())
+    starts = mod.start_together(n, lambda i: time.sleep(0.1))
+    alive = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    return {"starts": starts, "alive": alive}
+
+
+@requirement("joined")
+def test_start_together_leaves_no_threads(student):
+    """Every thread start_together started has finished when it returns"""
+    what = "start_together(3, work) where work(i) takes 0.1 s"
+    out = student.run(_slow_work_gate, 3, timeout=TIMEOUT, what=what)
+    if out["alive"]:
+        raise Failed(f"When {what} returned, {len(out['alive'])} of its worker threads were still "
+                     f"running ({', '.join(out['alive'][:3])}): it returned before the work was "
+                     "done. Join every worker thread before returning the start times.",
+                     alive=out["alive"])
+    expect_nothing_left(student.last, what, processes=False, shared_memory=False)
+
+
+@requirement("current-api")
 def test_uses_current_api(student):
     """Works, and uses today's names (is_set, notify_all, current_thread, ...)"""
     _together(student, late=False, n=2)

@@ -1,6 +1,6 @@
 """Public tests for throttle_and_gate: run them with `grader check throttle_and_gate`."""
 
-from grader.testing import Failed, expect_equal
+from grader.testing import Failed, expect_equal, requirement
 
 
 def _limited(mod):
@@ -30,6 +30,7 @@ def _together(mod):
     return {"starts": len(starts), "workers": len(set(names))}
 
 
+@requirement("map-values", "at-most")
 def test_limited_map(student):
     """limited_map returns the results in order and runs at most 2 calls at once"""
     got = student.run(_limited, timeout=5)
@@ -38,6 +39,7 @@ def test_limited_map(student):
         raise Failed(f"limited_map(slow_square, range(8), 2) ran {got['peak']} calls at once.")
 
 
+@requirement("start-times")
 def test_start_together(student):
     """start_together(3, work) runs work in 3 threads and returns 3 start times"""
     expect_equal(student.run(_together, timeout=5), {"starts": 3, "workers": 3},

