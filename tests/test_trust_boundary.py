@@ -573,6 +573,22 @@ def test_work_items_credit_each_handed_out_item_once(tmp_path):
     assert (alone["processes"], alone["overlap"], alone["foreign"]) == (1, 1, 2)
 
 
+def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
+    # Worker 1 alone from 0 to 0.4 s (worker 2 still starting), then both at once.
+    recs = [[1, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(6)]
+    recs += [[2, 0.4, 0.5, 0.1, "i6"], [2, 0.5, 0.6, 0.1, "i7"]]
+    got = workitems.credit({"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}},
+                           [f"i{i}" for i in range(8)])
+    assert got["work"] / got["span"] == pytest.approx(0.8 / 0.6)  # the whole run: under 1.5
+    assert (got["joined_items"], got["joined_work"], got["joined_span"]) == (4, 0.4, 0.2)
+    assert got["overlap"] == 2
+    # Taking turns (one item at a time, alternating) never overlaps, late start or not.
+    turns = [[1 + i % 2, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(8)]
+    got = workitems.credit({"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}},
+                           [f"i{i}" for i in range(8)])
+    assert got["overlap"] == 1
+
+
 def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
     from grader.agent.supervisor import _remove_run, _room_to_run
 

@@ -143,7 +143,22 @@ def credit(items: dict, handed_out: list[str]) -> dict:
         running[pid] = before + step
         active += (running[pid] > 0) - (before > 0)
         overlap = max(overlap, active)
+    # Once every worker has started: a pool whose last worker came up late (spawned workers
+    # on a loaded host start seconds apart) is judged from the moment all of them worked.
+    first = {}
+    for pid, start, _e, _c, _a in kept:
+        first[pid] = min(first.get(pid, start), start)
+    joined_at = max(first.values(), default=0.0)
+    joined: dict[int, float] = {}
+    for pid, _s, end, cpu, _a in kept:
+        if end > joined_at:
+            joined[pid] = joined.get(pid, 0.0) + cpu
+    for pid in joined:
+        joined[pid] = min(joined[pid], per_pid[pid])
     return {"items": len(kept), "work": round(sum(per_pid.values()), 4),
             "span": round(max(per_pid.values(), default=0.0), 4), "processes": len(per_pid),
             "overlap": overlap, "twice": twice, "foreign": foreign,
-            "missing": sum(left.values())}
+            "missing": sum(left.values()),
+            "joined_items": sum(1 for r in kept if r[2] > joined_at),
+            "joined_work": round(sum(joined.values()), 4),
+            "joined_span": round(max(joined.values(), default=0.0), 4)}
