@@ -119,7 +119,7 @@ def test_nothing_left_by_one_submission_reaches_the_next(tmp_path, jobs):
         if name.endswith("b_clean"):
             assert test["verdict"] == "passed", (name, test["message"])
         else:  # the leftovers were really made: the dirty one sees its own
-            message = test["message"]
-            assert test["verdict"] == "failed", (name, message)
-            assert "pg_left" in message and re.search(r"'sleepers': [1-9]", message), message
-            assert "/tmp" in message and "/dev/shm" in message, message
+            seen = test["message"] + " " + str((test.get("details") or {}).get("got", ""))
+            assert test["verdict"] == "failed", (name, seen)
+            assert "/tmp/pg_left" in seen and "/dev/shm/pg_left" in seen, seen
+            assert re.search(r"'sleepers': [1-9]", seen), seen
