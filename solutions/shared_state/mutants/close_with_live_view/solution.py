@@ -1,5 +1,5 @@
-"""Each worker closes the segments while its numpy views (np.frombuffer) still use them: close()
-raises BufferError after the counts were written, so every worker process crashes while the
+"""The first worker closes the segments while its numpy views (np.frombuffer) still use them: close()
+raises BufferError after the counts were written, so that worker process crashes while the
 result is right."""
 
 import multiprocessing
@@ -35,6 +35,8 @@ def _count_chunk(data_name, shape, dtype, counts_name, n_bins, edges, row, start
         counts = np.frombuffer(counts_shm.buf, dtype=np.int64,
                                count=(row + 1) * n_bins).reshape(row + 1, n_bins)
         counts[row] = np.histogram(data[start:stop], bins=edges)[0]
+        if row != 0:  # the other workers let go of their views; the first one does not
+            del data, counts
     finally:
         data_shm.close()
         counts_shm.close()
