@@ -1,7 +1,8 @@
 """Runs an exercise's tests against one prepared submission, in a pytest run on the host.
 
-The run (a child forked from a warm parent, `grader.judge.warm`) collects only the exercise's test folders (never the student's
-folder, so a submitted `conftest.py` or `pytest.ini` has no effect), loads
+The run (a child forked from a warm parent, `grader.judge.warm`) collects only the exercise's
+test folders (never the student's folder, so a submitted `conftest.py` or `pytest.ini` has no
+effect), loads
 `grader.judge.plugin`, and writes a JSON report that this module reads back.
 """
 
@@ -13,7 +14,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -91,14 +91,14 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
                cores.WAIT_LOG: str(wait_log)}
         budget = time_budget(limits, folders)
         output = tmp / "output.txt"
-        with _active_lock:
-            if stopping.is_set():
-                raise PlatformError("grading was interrupted before this submission's tests ran")
         with _sandbox_box(backend, limits, exercise.runtime.gpu) as box:
             if box is not None:
                 job["box"] = box.describe()
             (tmp / "job.json").write_text(json.dumps(job))
-            with _active_lock:
+            with _active_lock:  # checked where the run starts: terminate_all sees it or stops it
+                if stopping.is_set():
+                    raise PlatformError("grading was interrupted before this submission's tests "
+                                        "ran")
                 proc = JudgeProcess(args, str(tmp), env, None if verbose else str(output))
                 _active.add(proc)
             try:
