@@ -56,8 +56,9 @@ TIMER_SIGNALS = (14, 26, 27, 29)
 
 
 def _read(path: str) -> str | None:
+    """The file's text; a thread's name in it is the student's to set (any bytes: replaced)."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             return f.read(4096)
     except OSError:
         return None

@@ -88,8 +88,8 @@ def _records(outdir: str):
                 rec = json.loads(line)
                 pid, start, end, cpu, arg = (rec["pid"], float(rec["start"]), float(rec["end"]),
                                              float(rec["cpu"]), rec["arg"])
-            except (ValueError, KeyError, TypeError, RecursionError):
-                continue
+            except (ValueError, KeyError, TypeError, RecursionError, ArithmeticError):
+                continue  # ArithmeticError: float() of an int too big for a float (OverflowError)
             if type(pid) is int and type(arg) is str and 0 <= cpu < 1e6 and 0 <= start <= end < 1e12:
                 yield [pid, start, end, cpu, arg[:32]]
 

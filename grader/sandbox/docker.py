@@ -251,7 +251,13 @@ class DockerSession(Session):
                         "message": "the sandbox's supervisor does not answer"}, restarted
         reply = self.link.call(request, limit)
         if reply is None:
+            oom = self._ran_out_of_memory(since)
             self._restart()
+            if oom:  # the kernel killed the supervisor (or the template) for the student's memory
+                return {"status": "crashed", "oom": True, "stdout": "", "stderr": "",
+                        "limits": {"memory_mb": self.limits.memory_mb},
+                        "message": "the sandbox ran out of memory (the student's processes, or "
+                                   "the grader reading what they produced, used it all)"}, False
             return {"status": "sandbox-error",
                     "message": f"the supervisor itself did not finish within {limit:.0f} s"}, False
         if reply.pop("recycle", False):  # the work area is full or dirty: a fresh one
@@ -280,6 +286,21 @@ class DockerSession(Session):
                 self._restart()
         except ENGINE_ERRORS:
             self._restart()
+
+    def _ran_out_of_memory(self, since: float) -> bool:
+        """Whether the container's memory cgroup ran out since `since` (when a request got no
+        reply). The cgroup is this submission's alone: whichever process the OOM killer took --
+        the student's, the template, or the supervisor itself parsing a huge result -- the
+        student's processes used the memory, so it is the student's crash, not the platform's."""
+        for wait in (0.0, 0.2, 0.5):  # the event may still be on its way
+            time.sleep(wait)
+            try:
+                self.container.reload()
+                if self.container.attrs["State"].get("OOMKilled") or self._oom_event(since):
+                    return True
+            except ENGINE_ERRORS:
+                return False
+        return False
 
     def _oom_event(self, since: float) -> bool:
         return any(self.client.api.events(
