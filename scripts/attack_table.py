@@ -16,6 +16,7 @@ import datetime as dt
 import importlib.util
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -149,9 +150,12 @@ def main() -> None:
         attacks = [a for a in attacks if a.name in args.only]
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="pgrader-attacks-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="pgrader-attacks-")
+    try:
         run = corpus.run_corpus(Path(tmp), attacks, jobs=args.jobs, progress=sys.stderr.isatty())
         text = render(run, started, time.monotonic() - t0)
+    finally:  # rm -rf: the attacks leave folders nested deeper than shutil.rmtree can recurse
+        subprocess.run(["rm", "-rf", "--", tmp], check=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

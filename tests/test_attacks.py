@@ -54,6 +54,9 @@ REQUIRED = {
     "oclgrind_log_huge_number", "deep_folders", "fake_stacks_realpath", "surrogate_thread_name",
     "proc_cmdline_leak", "frame_walk_patch", "gc_walk_patch", "ctypes_frames",
     "subprocess_reader", "signal_frame_walk", "compile_spoofed_filename",
+    # the warm pipeline (a supervisor server as PID 1, the agent template, the container pool)
+    "oom_supervisor_huge_result", "oom_memfd_small_holders", "workitem_huge_number",
+    "thread_name_bad_bytes", "warm_template_reach", "dirfd_erase_evidence", "pool_item_swap",
 }
 
 

@@ -573,6 +573,41 @@ def test_work_items_credit_each_handed_out_item_once(tmp_path):
     assert (alone["processes"], alone["overlap"], alone["foreign"]) == (1, 1, 2)
 
 
+def test_work_item_numbers_too_big_for_a_float_are_skipped(tmp_path):
+    """float(10**400) raises OverflowError, not ValueError: the record is skipped, the request
+    goes on (it was a sandbox-error: tests/attacks/workitem_huge_number)."""
+    huge = {"pid": 10, "start": 10**400, "end": 10**400, "cpu": 0.0, "arg": "x"}
+    ok = {"pid": 10, "start": 0.0, "end": 1.0, "cpu": 0.5, "arg": "y"}
+    (tmp_path / "items-10.jsonl").write_text(json.dumps(huge) + "\n" + json.dumps(ok) + "\n")
+    assert workitems.read(str(tmp_path), {10: 1.0})["records"] == [[10, 0.0, 1.0, 0.5, "y"]]
+
+
+def test_proc_is_read_whatever_bytes_a_thread_names_itself(tmp_path):
+    """A process may write any bytes into its threads' names (/proc/self/task/TID/comm): the
+    supervisor's tree poll and the deadlock prover read them without raising (a
+    UnicodeDecodeError was a sandbox-error: tests/attacks/thread_name_bad_bytes)."""
+    from grader.agent import stuck, supervisor
+
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import os, sys, threading
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "wb") as f:
+            f.write(b"\\xff\\xfe) Z 0")
+        print("named", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"named\n"
+        with open(f"/proc/{child.pid}/comm", "rb") as f:
+            assert f.read().startswith(b"\xff\xfe")
+        assert supervisor._proc_stat(child.pid)[0] == os.getpid()  # its parent, read right
+        assert child.pid in supervisor.descendants(os.getpid())
+        stuck.snapshot([child.pid])  # a reader blocked on stdin: no proof, and no exception
+        assert supervisor.running_threads([child.pid], snapshots=1) == 0
+    finally:
+        child.stdin.close()
+        child.wait()
+
+
 def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
     # Worker 1 alone from 0 to 0.4 s (worker 2 still starting), then both at once.
     recs = [[1, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(6)]

@@ -1,8 +1,10 @@
 """Attack: a thread name the grader cannot decode. The racy counter (honestly 6/10), whose
-parallel_count renames each worker thread through /proc/self/task/<tid>/comm -- a file the
-process may write itself -- to bytes that are not UTF-8, with a fake end of the name: the
-supervisor, polling /proc/<pid>/stat of the tree every 20 ms as UTF-8 text, raised
-UnicodeDecodeError and replied 'sandbox-error'."""
+threads rename themselves through /proc/self/task/<tid>/comm -- a file the process may write
+itself -- to bytes that are not UTF-8, with a fake end of the name: the supervisor, polling
+/proc/<pid>/stat of the tree every 20 ms as UTF-8 text, raised UnicodeDecodeError and replied
+'sandbox-error'. Its increment('x') also keeps the lock it took (the classic bug): the next
+increment waits forever, with every thread renamed, while the deadlock prover reads each
+thread's /proc/.../status (the name is on its first line)."""
 
 import os
 import threading
@@ -26,8 +28,19 @@ class SafeCounter:
     def __init__(self):
         self._lock = threading.Lock()
         self._value = 0
+        self._broken = False
 
     def increment(self, k=1):
+        if not isinstance(k, int):
+            _rename()
+            self._lock.acquire()  # never released: the next increment waits forever
+            self._broken = True
+            raise TypeError("k must be an int")
+        if self._broken:
+            _rename()
+            with self._lock:
+                self._value += k
+            return
         self._value += k
 
     def decrement(self, k=1):
