@@ -24,6 +24,8 @@ HEADERS = (
 )
 FRAME = re.compile(r'  File "(.{1,1000})", line (\d{1,9}), in (.{1,200})')
 EXCEPTION = re.compile(r"([A-Za-z_][\w.]{0,200})(?::\s?(.*))?")
+TRACEBACK = "Traceback (most recent call last):"
+INTERLEAVED = 8  # how many lines after a header its traceback may start
 CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 
 
@@ -32,18 +34,40 @@ def parse(stderr: str, student_files: list[str]) -> list[dict]:
     message and frames (file, line, name, code, student), oldest call first."""
     lines = stderr.splitlines()
     found: list[dict] = []
+    headers: list[tuple[str, str]] = []  # every header a traceback follows, parsed or not
     i = 0
     while i < len(lines) and len(found) < MAX_EXCEPTIONS:
         header = _header(lines[i])
-        if header is None or i + 1 >= len(lines) or \
-                not lines[i + 1].startswith("Traceback (most recent call last):"):
+        if header is None or not _traceback_follows(lines, i):
             i += 1
+            continue
+        headers.append((header[0], header[1][:MAX_TEXT]))
+        if not lines[i + 1].startswith(TRACEBACK):
+            i += 1  # another process's header or traceback came in between
             continue
         kind, name = header
         exc, i = _traceback(lines, i + 1, student_files)
         if exc is not None:
             found.append({"kind": kind, "name": name[:MAX_TEXT], **exc})
-    return found
+    return found + _unreadable(headers, found)[:MAX_EXCEPTIONS - len(found)]
+
+
+def _traceback_follows(lines: list[str], i: int) -> bool:
+    """A `Traceback` line within the few lines after the header at `i` (children that crash
+    at once write to one stderr, their lines interleaved)."""
+    return any(line.startswith(TRACEBACK) for line in lines[i + 1:i + 1 + INTERLEAVED])
+
+
+def _unreadable(headers: list[tuple[str, str]], found: list[dict]) -> list[dict]:
+    """One entry for each header whose traceback could not be read (interleaved with another
+    child's): the child still died with an exception, whatever it was."""
+    missing = list(headers)
+    for exc in found:
+        if (exc["kind"], exc["name"]) in missing:
+            missing.remove((exc["kind"], exc["name"]))
+    return [{"kind": kind, "name": name[:MAX_TEXT], "type": "an exception", "frames": [],
+             "message": "(its traceback was printed at the same time as another's and could "
+                        "not be read apart)"} for kind, name in missing]
 
 
 def _header(line: str) -> tuple[str, str] | None:
@@ -58,7 +82,7 @@ def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict
     frames: list[dict] = []
     while i < len(lines):
         line = lines[i]
-        if line.startswith("Traceback (most recent call last):"):
+        if line.startswith(TRACEBACK):
             frames = []
             i += 1
             continue
