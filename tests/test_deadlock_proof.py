@@ -381,3 +381,31 @@ def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker
     assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
     assert reply.wall < 1.0
     assert type(_verdict(reply)) is verdicts.Deadlock
+
+
+def _dine(module, n, meals):
+    return module.run(n, meals)
+
+
+def test_an_asyncio_deadlock_ends_the_run_when_the_check_proves_it(tmp_path):
+    """The asyncio check proves a loop nothing can wake (grader.checks.asyncio_watch) and says so
+    at once: the run is stopped then, with the verdict and message of the run that waited out
+    its timeout, instead of at the timeout."""
+    from contextlib import ExitStack
+
+    from grader.judge.expect_asyncio import expect_no_asyncio_deadlock
+
+    with ExitStack() as stack:
+        student = _student(tmp_path / "s", BUGS / "asyncio_lock_inversion" / "bug.py", stack)
+        proven = student.reply(_dine, 5, 3, checks={"asyncio": {}}, timeout=3)
+        call = student.session.call
+        student.session.call = lambda request: call({**request, "prove_deadlock": False})
+        waited = student.reply(_dine, 5, 3, checks={"asyncio": {}}, timeout=3)
+    assert proven.status == waited.status == "timeout"
+    assert proven.wall < 1.5 and waited.wall >= 3.0, (proven.wall, waited.wall)
+    messages = []
+    for reply in (proven, waited):
+        with pytest.raises(verdicts.Deadlock) as caught:
+            expect_no_asyncio_deadlock(reply, "run(5, 3)")
+        messages.append(caught.value.message)
+    assert messages[0] == messages[1] and "asyncio deadlock" in messages[0]

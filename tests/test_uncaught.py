@@ -73,3 +73,29 @@ def test_caps_hold_on_a_flood_of_headers():
     text = ("Process P:\nTraceback (most recent call last):\n" * 5000)
     found = uncaught.parse(text, [])
     assert len(found) <= uncaught.MAX_EXCEPTIONS
+
+
+def test_a_header_inside_another_traceback_gets_the_next_one():
+    """What two crashing children printed in one real run: both headers first, then the two
+    tracebacks one after the other. Each child gets its own exception and line."""
+    body = ['  File "/usr/lib/python3.11/multiprocessing/process.py", line 314, in _bootstrap',
+            "    self.run()", '  File "/w/solution.py", line 5, in work',
+            '    raise ValueError(f"worker {n} failed")']
+    text = "\n".join(["Process Process-1:", "Traceback (most recent call last):",
+                      "Process Process-2:", "Traceback (most recent call last):",
+                      *body, "ValueError: worker 0 failed", *body, "ValueError: worker 1 failed"])
+    found = uncaught.parse(text, ["solution.py"])
+    assert [(f["name"], f["message"], f["frames"][-1]["line"]) for f in found] == [
+        ("Process-1", "worker 0 failed", 5), ("Process-2", "worker 1 failed", 5)]
+
+
+def test_a_chained_exception_reports_the_last_one_with_its_own_frames():
+    text = "\n".join([
+        "Exception in thread Thread-1 (work):", "Traceback (most recent call last):",
+        '  File "/w/solution.py", line 3, in work', "    d[k]", "KeyError: 'k'", "",
+        "During handling of the above exception, another exception occurred:", "",
+        "Traceback (most recent call last):", '  File "/w/solution.py", line 5, in work',
+        "    raise ValueError('no k')", "ValueError: no k"])
+    (exc,) = uncaught.parse(text, ["solution.py"])
+    assert (exc["kind"], exc["type"], exc["message"]) == ("thread", "ValueError", "no k")
+    assert [f["line"] for f in exc["frames"]] == [5]
