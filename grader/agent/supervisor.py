@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from grader.agent import channel, spawn, stuck, untrusted, wrappers
+from grader.agent import channel, mpi_stuck, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
@@ -528,6 +528,8 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     watch = stuck.StuckWatch() if request.get("prove_deadlock", True) else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     announced = HangFindings(outdir) if watch else None
+    mpi_watch = mpi_stuck.MpiStuckWatch(outdir, expected) \
+        if watch and request.get("ranks") and (request.get("mpi") or {}).get("strict") else None
     called = False
     helpers = Helpers()
     while proc.poll() is None:
@@ -545,6 +547,12 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         if announced and called and announced.hang_reported():
             timed_out = True  # the asyncio check proved a loop nothing can wake: it hangs
             break
+        if mpi_watch and called and polls % PEAK_EVERY == 0:
+            proof = mpi_watch.check()  # every rank waits in a call that can no longer match
+            if proof is not None:
+                proof["after"] = round(time.monotonic() - t0, 3)
+                timed_out = True
+                break
         for pid, (own, _) in tree.items():
             own_cpu[pid] = max(own, own_cpu.get(pid, 0.0))
         if polls % PEAK_EVERY == 0:
