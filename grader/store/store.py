@@ -31,8 +31,8 @@ from grader.errors import GraderError
 from grader.procs import alive
 from grader.results import SubmissionResult
 from grader.store.engine import BUSY_SECONDS, make_engine, migrate
-from grader.store.models import (Audit, Extension, Grading, Lease, Override, Request, Student,
-                                 Submission, utcnow)
+from grader.store.models import (Audit, Extension, Grading, Lease, Override, Request,
+                                 SimilarityPair, SimilarityRun, Student, Submission, utcnow)
 
 LEASE_STALE = dt.timedelta(minutes=30)  # a lease not renewed for this long is abandoned
 REGRADES = ("regrade", "rescore")  # request kinds that grade an already graded submission again
@@ -471,3 +471,40 @@ class Store:
                                                       Audit.student == student)
                                   .order_by(Audit.id.desc()).limit(limit)))
 
+
+    # ------------------------------------------------------------ similarity runs
+
+    def record_similarity(self, run: SimilarityRun, pairs: list[SimilarityPair]) -> None:
+        """Write one similarity run and all its pairs at once (audited)."""
+        with self._tx() as s:
+            run.actor = run.actor or self.actor
+            s.add(run)
+            s.flush()
+            s.add_all(pairs)
+            flagged = sum(p.score >= run.threshold for p in pairs)
+            self._audit(s, "similarity-run", run.exercise, detail=f"run {run.id}: "
+                        f"{len(run.sources)} submissions, {flagged} pair(s) at or above "
+                        f"{run.threshold:.0%}")
+
+    def similarity_run(self, exercise: str, run_id: str | None = None) -> SimilarityRun | None:
+        """The run `run_id` of `exercise`, or its newest run (None: none)."""
+        with self._read() as s:
+            q = select(SimilarityRun).where(SimilarityRun.exercise == exercise)
+            q = q.where(SimilarityRun.id == run_id) if run_id else \
+                q.order_by(SimilarityRun.created_at.desc(), SimilarityRun.id).limit(1)
+            return s.scalar(q)
+
+    def similarity_pairs(self, run_id: str, threshold: float = 0.0) -> list[SimilarityPair]:
+        """The pairs of a run whose higher share is at least `threshold`, highest first
+        (`spans` not loaded)."""
+        with self._read() as s:
+            pairs = list(s.scalars(select(SimilarityPair).options(defer(SimilarityPair.spans))
+                                   .where(SimilarityPair.run_id == run_id)))
+        pairs = [p for p in pairs if p.score >= threshold]
+        pairs.sort(key=lambda p: (-p.score, -max(p.tokens_a, p.tokens_b), p.student_a, p.student_b))
+        return pairs
+
+    def similarity_pair(self, exercise: str, pair_id: int) -> SimilarityPair | None:
+        with self._read() as s:
+            return s.scalar(select(SimilarityPair).where(SimilarityPair.id == pair_id,
+                                                         SimilarityPair.exercise == exercise))
