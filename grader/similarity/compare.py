@@ -106,3 +106,9 @@ def compare(a: Fingerprints, b: Fingerprints) -> Match:
     score_b, tokens_b, spans_b = _side(b, a.hashes)
     return Match(min(score_a, 1.0), min(score_b, 1.0), tokens_a, tokens_b,
                  {"a": spans_a, "b": spans_b})
+
+
+def flagged(pair, threshold: float, min_tokens: int = MIN_TOKENS) -> bool:
+    """Is `pair` (anything with score_a/b and tokens_a/b) reported at `threshold`?"""
+    return max(pair.score_a, pair.score_b) >= threshold and \
+        max(pair.tokens_a, pair.tokens_b) >= min_tokens

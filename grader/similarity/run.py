@@ -76,7 +76,7 @@ def run_similarity(course: Course, exercise: Exercise, store: Store,
             run_id=run.id, exercise=exercise.slug, student_a=a.student, student_b=b.student,
             submission_a=a.submission_id, submission_b=b.submission_id, score_a=m.score_a,
             score_b=m.score_b, tokens_a=m.tokens_a, tokens_b=m.tokens_b, spans=m.spans))
-    store.record_similarity(run, pairs)
+    store.record_similarity(run, pairs, sum(compare.flagged(p, threshold) for p in pairs))
     return run
 
 
@@ -86,4 +86,4 @@ def flagged_pairs(store: Store, run: SimilarityRun, threshold: float | None = No
     threshold = run.threshold if threshold is None else threshold
     min_tokens = run.settings.get("min_tokens", compare.MIN_TOKENS)
     return [p for p in store.similarity_pairs(run.id, threshold)
-            if max(p.tokens_a, p.tokens_b) >= min_tokens]
+            if compare.flagged(p, threshold, min_tokens)]

@@ -49,11 +49,12 @@ def _text(name: str, data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\0", "")
 
 
-def source_of(files: dict[str, bytes]) -> Source:
-    """The compared text of `files` (name -> bytes), within the caps."""
+def source_of(files: dict[str, bytes], required: Sequence[str] = ()) -> Source:
+    """The compared text of `files` (name -> bytes), within the caps: the exercise's
+    `required` files first, then the others by name."""
     out = Source()
     total = 0
-    for name in sorted(files):
+    for name in sorted(files, key=lambda n: (n not in required, n)):
         if not name.lower().endswith(CODE):
             out.skipped.append(f"{show(name)}: not a Python file or notebook")
             continue
@@ -81,7 +82,7 @@ def read_source(path: Path, required: Sequence[str]) -> Source:
     cannot be read at all is an empty source saying why."""
     try:
         return source_of(read_submission(path, required, max_bytes=MAX_READ,
-                                         max_files=10 * MAX_FILES))
+                                         max_files=10 * MAX_FILES), required)
     except (SubmissionError, OSError) as exc:
         return Source(skipped=[f"not read: {str(exc).splitlines()[0]}"])
 

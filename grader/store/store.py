@@ -474,14 +474,15 @@ class Store:
 
     # ------------------------------------------------------------ similarity runs
 
-    def record_similarity(self, run: SimilarityRun, pairs: list[SimilarityPair]) -> None:
-        """Write one similarity run and all its pairs at once (audited)."""
+    def record_similarity(self, run: SimilarityRun, pairs: list[SimilarityPair],
+                          flagged: int) -> None:
+        """Write one similarity run and all its pairs at once (audited with the number of
+        `flagged` pairs)."""
         with self._tx() as s:
             run.actor = run.actor or self.actor
             s.add(run)
             s.flush()
             s.add_all(pairs)
-            flagged = sum(p.score >= run.threshold for p in pairs)
             self._audit(s, "similarity-run", run.exercise, detail=f"run {run.id}: "
                         f"{len(run.sources)} submissions, {flagged} pair(s) at or above "
                         f"{run.threshold:.0%}")
