@@ -16,12 +16,12 @@ ranges of the stored text that match, for the side-by-side view.
 
 from __future__ import annotations
 
-import io
+import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from copydetect import CodeFingerprint
-from copydetect.utils import get_copied_slices
+from copydetect.utils import filter_code, get_copied_slices, get_token_coverage, winnow
 
 from grader.similarity.sources import Source
 
@@ -32,18 +32,34 @@ THRESHOLD = 0.5     # default share at which a pair is flagged
 
 
 @dataclass
+class FileFingerprint:
+    """One file: its text, copydetect's filtered token text and offsets back into the text,
+    its winnowed fingerprints (hash -> positions in the token text) and their coverage."""
+
+    text: str
+    offsets: np.ndarray
+    hash_idx: dict[int, list[int]]
+    coverage: int
+    k: int = NOISE
+
+    @property
+    def hashes(self) -> set[int]:
+        return set(self.hash_idx)
+
+
+@dataclass
 class Fingerprints:
     """A submission's files fingerprinted (boilerplate removed)."""
 
-    files: dict[str, CodeFingerprint]
+    files: dict[str, FileFingerprint]
 
-    @property
+    @functools.cached_property
     def hashes(self) -> set:
         return set().union(*(f.hashes for f in self.files.values()))
 
     @property
     def coverage(self) -> int:
-        return int(sum(f.token_coverage for f in self.files.values()))
+        return sum(f.coverage for f in self.files.values())
 
 
 @dataclass
@@ -55,15 +71,36 @@ class Match:
     spans: dict  # "a" / "b" -> file -> [[start, end], ...]
 
 
-def _fingerprint(name: str, text: str, boilerplate, window: int) -> CodeFingerprint:
-    return CodeFingerprint(name, NOISE, window, boilerplate, language="python",
-                           fp=io.StringIO(text))
+def _kgram_hashes(tokens: str, k: int) -> np.ndarray:
+    """A stable 64-bit hash of every k-gram (copydetect uses Python's `hash`, which changes
+    from one process to the next: the winnowed sample, and so the shares, would too)."""
+    return np.array([int.from_bytes(hashlib.blake2b(tokens[i:i + k].encode(), digest_size=8)
+                                    .digest(), "big", signed=True)
+                     for i in range(len(tokens) - k + 1)], dtype=np.int64)
+
+
+def _fingerprint(name: str, text: str, boilerplate: np.ndarray, window: int) -> FileFingerprint:
+    """copydetect's CodeFingerprint, with stable hashes: tokens filtered by copydetect,
+    winnowed by copydetect, boilerplate removed and coverage counted as it does."""
+    tokens, offsets = filter_code(text, name, "python")
+    hashes = _kgram_hashes(tokens, NOISE)
+    if len(hashes):
+        hashes, idx = winnow(hashes, window, remove_duplicates=False)
+    else:
+        idx = np.array([], dtype=np.int64)
+    keep = ~np.isin(hashes, boilerplate)
+    hash_idx: dict[int, list[int]] = {}
+    for h, i in zip(hashes[keep].tolist(), idx[keep].tolist()):
+        hash_idx.setdefault(h, []).append(i)
+    return FileFingerprint(text, offsets, hash_idx,
+                           int(get_token_coverage(hash_idx, NOISE, len(tokens))))
 
 
 def boilerplate_hashes(expected: Source) -> np.ndarray:
     """Every k-gram hash of the expected overlap (window 1: all of them, as copydetect does)."""
+    none = np.array([], dtype=np.int64)
     hashes = [h for name, text in expected.files.items()
-              for h in _fingerprint(name, text, None, 1).hashes]
+              for h in _fingerprint(name, text, none, 1).hashes]
     return np.unique(np.array(hashes, dtype=np.int64))
 
 
@@ -73,7 +110,7 @@ def fingerprints(source: Source, boilerplate: np.ndarray) -> Fingerprints:
                          for name, text in source.files.items()})
 
 
-def _matched(fp: CodeFingerprint, other: set) -> tuple[int, list[list[int]]]:
+def _matched(fp: FileFingerprint, other: set) -> tuple[int, list[list[int]]]:
     """Token characters of `fp` whose fingerprints are in `other`, and the matching character
     ranges of its original text (copydetect's slices, mapped back through its offsets)."""
     common = fp.hashes & other
@@ -85,7 +122,7 @@ def _matched(fp: CodeFingerprint, other: set) -> tuple[int, list[list[int]]]:
     if len(fp.offsets) > 0:
         at = np.clip(np.searchsorted(fp.offsets[:, 0], slices), 0, fp.offsets.shape[0] - 1)
         slices = slices + fp.offsets[:, 1][at]
-    size = len(fp.raw_code)
+    size = len(fp.text)
     ranges = [[int(min(s, size)), int(min(e, size))] for s, e in zip(slices[0], slices[1])]
     return tokens, [r for r in ranges if r[1] > r[0]]
 

@@ -38,10 +38,24 @@ class Side:
     skipped: list[str]
 
 
+def _word(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and (text[i].isalnum() or text[i] == "_")
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """A range widened to whole words (copydetect's offsets can cut a name in two)."""
+    while start > 0 and _word(text, start - 1) and _word(text, start):
+        start -= 1
+    while end < len(text) and _word(text, end - 1) and _word(text, end):
+        end += 1
+    return start, end
+
+
 def segments(text: str, ranges: list[list[int]]) -> list[tuple[str, bool]]:
-    """`text` cut into plain and matched pieces at `ranges` (merged, clipped to the text)."""
+    """`text` cut into plain and matched pieces at `ranges` (widened to whole words, merged,
+    clipped to the text)."""
     out, at = [], 0
-    for start, end in sorted((max(0, s), min(len(text), e)) for s, e in ranges):
+    for start, end in sorted(_snap(text, max(0, s), min(len(text), e)) for s, e in ranges):
         start = max(start, at)
         if end <= start:
             continue

@@ -84,6 +84,5 @@ def flagged_pairs(store: Store, run: SimilarityRun, threshold: float | None = No
                   ) -> list[SimilarityPair]:
     """The pairs of `run` flagged at `threshold` (default: the run's), highest first."""
     threshold = run.threshold if threshold is None else threshold
-    min_tokens = run.settings.get("min_tokens", compare.MIN_TOKENS)
-    return [p for p in store.similarity_pairs(run.id, threshold)
-            if compare.flagged(p, threshold, min_tokens)]
+    return store.similarity_pairs(run.id, threshold,
+                                  run.settings.get("min_tokens", compare.MIN_TOKENS))

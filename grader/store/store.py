@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, defer, selectinload
 
@@ -495,13 +495,15 @@ class Store:
                 q.order_by(SimilarityRun.created_at.desc(), SimilarityRun.id).limit(1)
             return s.scalar(q)
 
-    def similarity_pairs(self, run_id: str, threshold: float = 0.0) -> list[SimilarityPair]:
-        """The pairs of a run whose higher share is at least `threshold`, highest first
-        (`spans` not loaded)."""
+    def similarity_pairs(self, run_id: str, threshold: float = 0.0, min_tokens: int = 0
+                         ) -> list[SimilarityPair]:
+        """The pairs of a run whose higher share is at least `threshold` and that match at
+        least `min_tokens` tokens one way, highest first (`spans` not loaded)."""
+        P = SimilarityPair
         with self._read() as s:
-            pairs = list(s.scalars(select(SimilarityPair).options(defer(SimilarityPair.spans))
-                                   .where(SimilarityPair.run_id == run_id)))
-        pairs = [p for p in pairs if p.score >= threshold]
+            pairs = list(s.scalars(select(P).options(defer(P.spans)).where(
+                P.run_id == run_id, or_(P.score_a >= threshold, P.score_b >= threshold),
+                or_(P.tokens_a >= min_tokens, P.tokens_b >= min_tokens))))
         pairs.sort(key=lambda p: (-p.score, -max(p.tokens_a, p.tokens_b), p.student_a, p.student_b))
         return pairs
 
