@@ -32,6 +32,8 @@ from grader.store.models import Audit, SimilarityPair, SimilarityRun
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
+
 ROOT = Path(__file__).resolve().parents[1]
 GRADER = str(ROOT / ".venv" / "bin" / "grader")
 MATERIAL = Path(__file__).parent / "similarity_class"
@@ -91,7 +93,7 @@ def class_of(slug: str) -> list[Path]:
                   if root.is_dir() for p in root.iterdir() if p.is_dir())
 
 
-def similarity(store_file: Path, slug: str, *args: str, course: Path = ROOT
+def similarity(store_file: Path | str, slug: str, *args: str, course: Path = ROOT
                ) -> subprocess.CompletedProcess:
     return subprocess.run([GRADER, "--course", str(course), "similarity", slug, "--store",
                            str(store_file), *args], capture_output=True, text=True, timeout=300)
@@ -227,7 +229,8 @@ def test_a_hostile_file_and_file_name_are_escaped_in_the_report(tmp_path):
 def test_binary_huge_notebook_and_many_file_submissions(tmp_path):
     """A binary file is left out and a huge one cut, both named; a notebook's code cells are
     compared (a notebook copy of olga's code is flagged); a submission of many files is
-    compared up to the cap, the rest named."""
+    compared up to the cap (the required file first), the rest named; an unsafe zip and a
+    deleted folder are not read, and said so."""
     olga = (MATERIAL / "mp_queue_fibonacci" / "olga" / "solution.py").read_text()
     subs = tmp_path / "class"
     (subs / "bin").mkdir(parents=True)
@@ -245,12 +248,19 @@ def test_binary_huge_notebook_and_many_file_submissions(tmp_path):
     nbformat.write(nb, subs / "nora.ipynb")
     folders = [subs / "bin", subs / "huge", subs / "many", subs / "nora.ipynb",
                MATERIAL / "mp_queue_fibonacci" / "olga"]
+    with zipfile.ZipFile(subs / "zed.zip", "w") as z:  # zip slip: not read, and said so
+        z.writestr("../../solution.py", olga)
+    folders.append(subs / "zed.zip")
     db = tmp_path / "grader.db"
     with Store(f"sqlite:///{db}") as store:
         record(store, "mp_queue_fibonacci", folders)
+        store.record_submission("gone", "mp_queue_fibonacci", "0" * 64, NOW, 0,
+                                str(tmp_path / "deleted-since"))
     done = similarity(db, "mp_queue_fibonacci", "--out", str(tmp_path / "r.html"))
     assert done.returncode == 0, done.stderr
     assert pairs_printed(done.stdout).keys() == {("nora", "olga")}, done.stdout
+    assert "gone: not read: Nothing was handed in: deleted-since does not exist." in done.stdout
+    assert "zed: not read: The archive was refused: member '../../solution.py'" in done.stdout
     assert "bin: solution.py: binary data, not compared" in done.stdout
     assert f"huge: solution.py: only its first {MAX_FILE:,} of" in done.stdout
     assert "many: part_119.py: over the limit of" in done.stdout  # solution.py first
@@ -262,6 +272,20 @@ def test_binary_huge_notebook_and_many_file_submissions(tmp_path):
         assert len(run.sources["huge"]["files"]["solution.py"]) == MAX_FILE
         assert run.sources["bin"]["files"] == {}
         assert "parallel_fib" in run.sources["nora"]["files"]["nora.ipynb"]
+
+
+def test_on_a_postgresql_store(tmp_path, postgres_url):
+    """The migration and the run on PostgreSQL: the same pairs flagged."""
+    with Store(postgres_url) as store:
+        record(store, "mp_queue_fibonacci", class_of("mp_queue_fibonacci"))
+    done = similarity(postgres_url, "mp_queue_fibonacci", "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 0, done.stderr
+    assert pairs_printed(done.stdout).keys() == {("olga", "pete")}
+    with Store(postgres_url) as store:
+        run = store.similarity_run("mp_queue_fibonacci")
+        assert len(run.sources) == len(class_of("mp_queue_fibonacci"))
+        assert [(p.student_a, p.student_b) for p in flagged_pairs(store, run)] == \
+            [("olga", "pete")]
 
 
 def test_runs_and_pairs_are_kept_in_the_store(tmp_path):

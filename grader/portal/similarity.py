@@ -10,18 +10,12 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 
 from grader.errors import GraderError
 from grader.portal import auth
+from grader.portal.instructor import _exercise
 from grader.similarity.compare import THRESHOLD
 from grader.similarity.report import pair_view
 from grader.similarity.run import flagged_pairs, run_similarity
 
 blueprint = Blueprint("similarity", __name__, url_prefix="/instructor/exercises/<slug>/similarity")
-
-
-def _exercise(slug: str):
-    ex = g.portal.course.exercises.get(slug)
-    if ex is None:
-        abort(404)
-    return ex
 
 
 def _threshold(value: str | None, default: float) -> float:
