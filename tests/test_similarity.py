@@ -224,6 +224,7 @@ def test_a_hostile_file_and_file_name_are_escaped_in_the_report(tmp_path):
     page = out.read_text()
     assert_inert(page)
     assert "Content-Security-Policy" in page and "script-src" not in page
+    assert '"Segoe UI"' in page  # the inlined stylesheet (ours) is not escaped
 
 
 def test_binary_huge_notebook_and_many_file_submissions(tmp_path):
