@@ -390,6 +390,7 @@ def test_instructor_sees_the_pairs_and_the_side_by_side_view(new_page, portal):
     with Store(f"sqlite:///{portal['course'] / 'grader.db'}") as store, \
             Session(store.engine) as s:
         assert s.scalar(select(func.count()).select_from(SimilarityRun)) == 2
+        assert store.similarity_run("locked_counter").actor == "prof (portal)"
 
 
 @pytest.mark.slow

@@ -49,7 +49,8 @@ def run(slug: str):
     ex = _exercise(slug)
     threshold = _threshold(request.form.get("threshold"), THRESHOLD)
     try:
-        run_similarity(g.portal.course, ex, g.portal.store, threshold)
+        run_similarity(g.portal.course, ex, g.portal.store, threshold,
+                       actor=f"{g.account.login} (portal)")
     except GraderError as exc:
         return redirect(url_for("similarity.pairs", slug=slug, error=str(exc)), 303)
     return redirect(url_for("similarity.pairs", slug=slug), 303)

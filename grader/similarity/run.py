@@ -47,8 +47,9 @@ def current_sources(exercise: Exercise, store: Store) -> list[Submitted]:
 
 
 def run_similarity(course: Course, exercise: Exercise, store: Store,
-                   threshold: float = compare.THRESHOLD) -> SimilarityRun:
-    """Compare every pair of current submissions of `exercise`; record and return the run."""
+                   threshold: float = compare.THRESHOLD, actor: str = "") -> SimilarityRun:
+    """Compare every pair of current submissions of `exercise`; record and return the run
+    (`actor`: who asked, default the store's process)."""
     if not 0 < threshold <= 1:
         raise GraderError(f"The threshold must be a share between 0 and 1 (e.g. 0.5 for 50%), "
                           f"not {threshold:g}.")
@@ -62,7 +63,7 @@ def run_similarity(course: Course, exercise: Exercise, store: Store,
     boilerplate = compare.boilerplate_hashes(expected)
     prints = {s.student: compare.fingerprints(s.source, boilerplate) for s in submitted}
     run = SimilarityRun(
-        id=str(uuid.uuid4()), exercise=exercise.slug, actor="", threshold=threshold,
+        id=str(uuid.uuid4()), exercise=exercise.slug, actor=actor, threshold=threshold,
         settings={"noise": compare.NOISE, "guarantee": compare.GUARANTEE,
                   "min_tokens": compare.MIN_TOKENS, "max_file": MAX_FILE,
                   "max_text": MAX_TEXT, "max_files": MAX_FILES,
