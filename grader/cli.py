@@ -1,4 +1,4 @@
-"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, serve, accounts, demo, image."""
+"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, similarity, serve, accounts, demo, image."""
 
 from __future__ import annotations
 
@@ -335,6 +335,18 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_similarity(args) -> int:
+    from grader.similarity.cli import similarity
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    from grader.store import open_store
+
+    with open_store(course, args.store) as store:
+        return similarity(course, exercise, store, args.threshold,
+                          Path(args.out or f"similarity-{exercise.slug}.html"))
+
+
 def cmd_demo(args) -> int:
     from grader.demo import run_demo
 
@@ -524,6 +536,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "(gradescope) or an nbgrader database file or URL (nbgrader)")
     store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("similarity", help="compare every current submission of an exercise "
+                        "with every other (skeleton and reference excluded); report similar pairs")
+    sp.add_argument("slug")
+    sp.add_argument("--threshold", type=float, help="the share of a submission "
+                    "found in another at which the pair is reported (default: 0.5)")
+    sp.add_argument("--out", help="the HTML report with the pairs side by side (default: "
+                    "similarity-SLUG.html)")
+    store_opt(sp, optional=False)
+    sp.set_defaults(func=cmd_similarity)
 
     sp = sub.add_parser("demo", help="grade the bundled sample class and check the known answers")
     sp.add_argument("--out", default="demo-results")
