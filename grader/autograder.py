@@ -73,7 +73,12 @@ def grade(root: Path, slug: str) -> int:
         print(f"pgrader: NOT GRADED: the grader itself failed: {message}\n"
               f"Wrote {out} with score 0 and that message: rerun the autograder once fixed.")
         return 1
-    out = write_results(root, autograder_results(result, exercise.hidden_visibility))
+    data = autograder_results(result, exercise.hidden_visibility)
+    if result.error:  # refused: say what Gradescope must be given
+        data["output"] += (f"\n\nThis assignment expects {', '.join(exercise.files)}: upload "
+                           "it under exactly that name (the files, or a zip of them), then "
+                           "submit again.")
+    out = write_results(root, data)
     _print_result(result)
     print(f"Seed {result.seed}: `grader grade {slug} SUBMISSION --seed {result.seed}` replays "
           f"this run.\nWrote {out}")
