@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grader.states import NEEDS_GPU, NEEDS_GPU_MEANING, NOT_GRADED_YET
+from grader.states import NEEDS_GPU, NOT_GRADED_YET
 
 NOT_A_GRADE = ("NOT GRADED: this 0 is not a grade (Gradescope cannot record a submission "
                "without a score).")
@@ -53,10 +53,11 @@ def autograder_results(result, hidden_visibility: str = "visible") -> dict:
             "extra_data": {"max_score": ours["max_score"], "pgrader": ours["pgrader"]}}
     if result.not_graded == NEEDS_GPU:
         data["score"] = 0.0
-        data["output"] = (f"{NOT_A_GRADE} {NOT_GRADED_YET}: {NEEDS_GPU}. {NEEDS_GPU_MEANING} "
-                          "Gradescope's machines have no GPU: your instructor grades this "
-                          "exercise with pgrader on a machine that has one.\n\n"
-                          + result.summary())
+        data["output"] = (f"{NOT_A_GRADE} {NOT_GRADED_YET}: {NEEDS_GPU}. This exercise's "
+                          "tests run kernels on a GPU and Gradescope's machines have none, so "
+                          "your kernels did not run (a score would be the same for correct and "
+                          "wrong ones). Your instructor grades this exercise with pgrader on a "
+                          f"machine that has a GPU.\n\n{result.summary()}")
     elif result.platform_failed:  # some tests could not run because of the grader
         data["score"] = 0.0
         data["output"] = f"{NOT_A_GRADE} {GRADER_FAILED}\n\n{result.summary()}"
