@@ -132,11 +132,12 @@ def images(client, tmp_path_factory):
         client.images.remove(tag, force=True)
 
 
-def run(client, image: str, submission: Path, results: Path, script: str = "") -> tuple[int, str, dict | None]:
+def run(client, image: str, submission: Path, results: Path, script: str = "",
+        cpuset: str | None = None) -> tuple[int, str, dict | None]:
     """One submission in a fresh container: (exit status, stdout, results.json or None)."""
     results.mkdir(parents=True, exist_ok=True)
     command = ["bash", "-c", f"{script}\nexec /autograder/run_autograder"]
-    box = client.containers.run(image, command, detach=True, network_mode="none",
+    box = client.containers.run(image, command, detach=True, network_mode="none", cpuset_cpus=cpuset,
                                 volumes={str(submission): {"bind": "/autograder/submission",
                                                            "mode": "ro"},
                                          str(results): {"bind": "/autograder/results",
@@ -174,6 +175,21 @@ def test_sample_class_scores_as_grader_grade(client, images, tmp_path, slug, stu
         assert "solution.py" in data["output"] and "exchange.py" in data["output"]
     if student == "dave":  # a syntax error
         assert "solution.py, line 4: expected ':'" in data["output"]
+
+
+ONE_CORE = {("locked_counter", "alice"), ("locked_counter", "bob"),
+            ("mpi_pairwise_exchange", "gina"), ("mpi_pairwise_exchange", "hank")}
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("slug,student,want", [c for c in sample_cases() if c[:2] in ONE_CORE])
+def test_one_core_scores_the_same(client, images, tmp_path, slug, student, want):
+    """Gradescope's default machine has one CPU: a correct program must not lose points for it
+    (a false positive), nor a wrong one gain any (MPI's 4 and 5 ranks share the one core)."""
+    status, logs, data = run(client, images[slug], SAMPLE / slug / student, tmp_path, cpuset="0")
+    assert data is not None and status == 0, logs
+    assert abs(data["score"] - want) <= TOLERANCE, f"{slug}/{student}: {data['score']} != {want}\n{logs}"
 
 
 @pytest.mark.docker
