@@ -185,7 +185,7 @@ ONE_CORE = {("locked_counter", "alice"), ("locked_counter", "bob"),
 @pytest.mark.slow
 @pytest.mark.parametrize("slug,student,want", [c for c in sample_cases() if c[:2] in ONE_CORE])
 def test_one_core_scores_the_same(client, images, tmp_path, slug, student, want):
-    """Gradescope's default machine has one CPU: a correct program must not lose points for it
+    """Gradescope's smaller machines have one CPU: a correct program must not lose points for it
     (a false positive), nor a wrong one gain any (MPI's 4 and 5 ranks share the one core)."""
     status, logs, data = run(client, images[slug], SAMPLE / slug / student, tmp_path, cpuset="0")
     assert data is not None and status == 0, logs
