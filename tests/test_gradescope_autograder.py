@@ -12,7 +12,6 @@ still without network, its files in /autograder/submission, and results.json is 
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 

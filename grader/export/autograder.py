@@ -85,6 +85,9 @@ Gradescope's **Ubuntu 22.04** base image. Students hand in {", ".join(exercise.f
 
 def autograder_zip(course: Course, exercise: Exercise, out: Path) -> str:
     """Write the autograder zip of `exercise` to `out`; returns what was written."""
+    if out.is_dir():
+        raise GraderError(f"--out {out} is a folder: give the zip's file name, e.g. "
+                          f"{out / 'autograder.zip'}")
     with tempfile.TemporaryDirectory(prefix="pgrader-autograder-") as tmp:
         stage = Path(tmp) / "autograder"
         ex_dir = stage / "course" / "exercises" / exercise.slug
