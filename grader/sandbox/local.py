@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.course import Limits
 from grader.sandbox import cores
-from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
+from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
 
 
 
@@ -38,12 +38,6 @@ def _unshare_prefix() -> tuple[str, ...]:
         if ok:
             return prefix
     return ()
-
-
-def _remove(path: Path) -> None:
-    """Remove a tree the student's code wrote, however deep (no recursion limit), quietly."""
-    subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], capture_output=True)
-    subprocess.run(["rm", "-rf", "--", str(path)], capture_output=True)
 
 
 class LocalSession(Session):
@@ -104,7 +98,7 @@ class LocalSession(Session):
             self._stop()  # the next request starts a fresh server
             return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
         if reply.pop("recycle", False):  # the run left residue: later requests get a new area
-            _remove(self.workroot)
+            remove_tree(self.workroot)
             self.workroot = Path(tempfile.mkdtemp(prefix="runs-", dir=self.root))
         return reply
 
@@ -112,7 +106,7 @@ class LocalSession(Session):
         if not self.closed:
             self.closed = True
             self._stop()
-            _remove(self.root)
+            remove_tree(self.root)
 
 
 class LocalBackend(Backend):
