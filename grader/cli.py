@@ -329,6 +329,11 @@ def cmd_export(args) -> int:
 
     course = _course(args)
     exercise = course.exercise(args.slug)
+    if args.format == "gradescope-autograder":  # the exercise itself: no store needed
+        from grader.export.autograder import autograder_zip
+
+        print(f"Wrote {autograder_zip(course, exercise, Path(args.out))}")
+        return 0
     with open_store(course, args.store) as store:
         written = export(args.format, course, exercise, store, Path(args.out))
     print(f"Wrote {written}")
@@ -528,12 +533,15 @@ def build_parser() -> argparse.ArgumentParser:
     backend_opt(sp), jobs_opt(sp), store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_regrade)
 
-    sp = sub.add_parser("export", help="export the current grades of an exercise from the store")
+    sp = sub.add_parser("export", help="export the current grades of an exercise from the store, "
+                        "or the exercise as a Gradescope autograder (docs/gradescope.md)")
     sp.add_argument("slug")
     sp.add_argument("--format", required=True,
-                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report"])
+                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report",
+                             "gradescope-autograder"])
     sp.add_argument("--out", required=True, help="a file (gradebook, canvas, report), a folder "
-                    "(gradescope) or an nbgrader database file or URL (nbgrader)")
+                    "(gradescope), an nbgrader database file or URL (nbgrader), or the "
+                    "autograder zip (gradescope-autograder: needs no store)")
     store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_export)
 
