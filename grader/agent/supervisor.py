@@ -67,7 +67,7 @@ PR_SET_CHILD_SUBREAPER = 36
 def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
     """(parent pid, (own CPU seconds, CPU seconds of its reaped children)) from /proc."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(f"/proc/{pid}/stat", encoding="latin-1") as f:  # comm: any bytes
             data = f.read()
     except OSError:
         return None
@@ -683,7 +683,7 @@ def _runnable(pids) -> set[int]:
             continue
         for tid in tasks:
             try:
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                with open(f"/proc/{pid}/task/{tid}/stat", encoding="latin-1") as f:
                     data = f.read()
             except OSError:
                 continue
