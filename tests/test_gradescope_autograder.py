@@ -243,3 +243,41 @@ def test_setup_needing_the_network_says_so(client, images, tmp_path):
         box.remove(force=True)
     assert status == 1, logs
     assert "ERROR: apt-get could not install python3.11-venv" in logs and "network" in logs
+
+
+REACHING = '''import glob as _glob
+
+_leaked = []
+for _path in _glob.glob("/autograder/source/**/*.py", recursive=True):
+    try:
+        with open(_path) as _f:
+            _leaked.append(_f.read())
+    except OSError:
+        pass
+try:
+    with open("/autograder/results/results.json", "w") as _f:
+        _f.write('{"score": 99.0, "output": "forged", "tests": []}')
+except OSError:
+    pass
+if _leaked:
+    raise RuntimeError("LEAKED " + "".join(_leaked)[:3000])
+'''
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_students_code_cannot_read_the_hidden_tests_or_write_the_results(client, images,
+                                                                            tmp_path):
+    """Gradescope runs the autograder as root: the student's code runs as `pgrader-student`
+    (PGRADER_AGENT_USER), the source folder is root's alone, the results folder not theirs."""
+    want = next(w for s, st, w in sample_cases() if (s, st) == ("locked_counter", "alice"))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    alice = (SAMPLE / "locked_counter" / "alice" / "solution.py").read_text()
+    (sub / "solution.py").write_text(REACHING + alice)
+    status, logs, data = run(client, images["locked_counter"], sub, tmp_path / "r")
+    assert status == 0 and data is not None, logs
+    text = json.dumps(data)
+    assert "LEAKED" not in text and "forged" not in text and "def test_" not in text, text[:2000]
+    assert abs(data["score"] - want) <= TOLERANCE, (data["score"], want, logs)
+    assert "the student's code as uid" in logs, logs

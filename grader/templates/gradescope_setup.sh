@@ -40,6 +40,13 @@ fi
 if [ -n "$APT_PACKAGES" ]; then  # the system's PoCL is the only OpenCL platform (as in the sandbox image)
     rm -f "$VENV"/lib/python3.11/site-packages/pyopencl/.libs/pocl.icd
 fi
+# The student's code runs as a user of its own (run_autograder): it cannot read the hidden tests
+# (this folder becomes root's alone), signal the grader or write the results.
+if ! id pgrader-student >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pgrader-student \
+        || fail "could not create the user pgrader-student (useradd)"
+fi
+chmod -R go-rwx "$SRC" || fail "could not make $SRC private"
 "$VENV/bin/python" -I -c 'import grader.autograder, grader.judge.runner, grader.sandbox.local' \
     || fail "the grader does not import in $VENV"
 say "ready: $("$VENV/bin/python" -I -c 'import grader; print("pgrader", grader.__version__)') for @SLUG@"
