@@ -16,7 +16,6 @@ import datetime as dt
 import importlib.util
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -150,12 +149,14 @@ def main() -> None:
         attacks = [a for a in attacks if a.name in args.only]
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="pgrader-attacks-")
-    try:
-        run = corpus.run_corpus(Path(tmp), attacks, jobs=args.jobs, progress=sys.stderr.isatty())
+    from grader.sandbox.base import remove_tree
+
+    tmp = Path(tempfile.mkdtemp(prefix="pgrader-attacks-"))
+    try:  # attacks hand in folders 1,100 deep: TemporaryDirectory's clean-up recurses and dies
+        run = corpus.run_corpus(tmp, attacks, jobs=args.jobs, progress=sys.stderr.isatty())
         text = render(run, started, time.monotonic() - t0)
-    finally:  # rm -rf: the attacks leave folders nested deeper than shutil.rmtree can recurse
-        subprocess.run(["rm", "-rf", "--", tmp], check=False)
+    finally:
+        remove_tree(tmp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

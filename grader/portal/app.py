@@ -264,6 +264,8 @@ def create_app(portal: Portal) -> Flask:
         return jsonify(pages.attempt_status(exercise_or_404(slug), g.account.login, number))
 
     from grader.portal.instructor import blueprint
+    from grader.portal.similarity import blueprint as similarity
 
     app.register_blueprint(blueprint)
+    app.register_blueprint(similarity)
     return app
