@@ -264,3 +264,59 @@ def test_landing_page_screenshot(lms, new_page):
     page.click("a#open")
     page.wait_for_selector("button#logout")
     assert page.url.endswith(f"/exercises/{SLUG}")
+
+
+@pytest.mark.parametrize("roles, expected", [
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"], "student"),
+    (["Learner"], "student"),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"], "instructor"),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"], "instructor"),
+    (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"], "instructor"),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",
+      "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"], "instructor"),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"], None),
+    ([], None), ("Instructor", None), ([42], None)])
+def test_lti_roles_map_to_portal_roles(roles, expected):
+    from grader.portal.lti.users import NoAccess, portal_role
+
+    if expected is None:
+        with pytest.raises(NoAccess, match="has no access"):
+            portal_role(roles)
+    else:
+        assert portal_role(roles) == expected
+
+
+def test_first_launch_ties_the_roster_account_or_makes_one(tmp_path):
+    """By sis_id (the LIS person sourcedid), else e-mail; else a new account without a
+    password, its login from the e-mail (a number added when taken); the same issuer+sub
+    is the same account at every later launch, its role and name following the LMS."""
+    from grader.portal.accounts import authenticate, import_roster, read_roster
+    from grader.portal.lti.users import account_for
+    from grader.store import Store
+
+    (tmp_path / "roster.csv").write_text(
+        "student,name,email,role,password,sis_id\n"
+        "alice,Alice A,alice@uni.edu,student,alice-pass-1,S-001\n"
+        "bob,Bob B,Bob@Uni.edu,student,bob-pass-12,\n"
+        "ann,Ann Other,ann@other.edu,student,ann-pass-12,\n")
+    learner = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
+    lis = "https://purl.imsglobal.org/spec/lti/claim/lis"
+    roles = "https://purl.imsglobal.org/spec/lti/claim/roles"
+    with Store(f"sqlite:///{tmp_path / 'grader.db'}") as store:
+        import_roster(store, read_roster(tmp_path / "roster.csv"))
+        iss = "https://lms.example.edu"
+        by_sis, new = account_for(store, iss, {"sub": "u1", roles: learner, "email": "a@x.edu",
+                                               lis: {"person_sourcedid": "S-001"}})
+        assert (by_sis.login, new) == ("alice", True)
+        by_mail, _ = account_for(store, iss, {"sub": "u2", roles: learner, "email": "bob@uni.edu"})
+        assert by_mail.login == "bob"
+        made, new = account_for(store, iss, {"sub": "u3", roles: learner, "name": "Ann New",
+                                             "email": "ann@uni.edu"})
+        assert (made.login, made.password_hash, new) == ("ann-2", "", True)
+        assert authenticate(store, "ann-2", "") is None  # no password sign-in
+        again, new = account_for(store, iss, {"sub": "u3", "name": "Ann Renamed", roles: [
+            "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"]})
+        assert (again.id, again.name, again.role, new) == (made.id, "Ann Renamed", "instructor", False)
+        other, _ = account_for(store, "https://other-lms.example.edu",
+                               {"sub": "u3", roles: learner, "name": "Zed"})
+        assert other.id != made.id and other.login == "zed"  # another LMS's user u3
