@@ -21,7 +21,6 @@ import html
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 

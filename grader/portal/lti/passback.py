@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections import defaultdict
 
 import requests
@@ -239,8 +240,6 @@ class Passback:
 
     def _loop(self) -> None:
         last_sweep = 0.0
-        import time
-
         while not self._stopping.is_set():
             try:
                 with self._wake:

@@ -15,8 +15,8 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from grader.portal.models import Account
 from grader.portal.lti.models import LtiUser
+from grader.portal.models import Account
 from grader.store import Store
 
 ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"

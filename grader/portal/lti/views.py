@@ -25,11 +25,11 @@ import secrets
 from urllib.parse import urlsplit
 
 import jwt
-from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_template, request,
+                   url_for)
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
-from pylti1p3.deployment import Deployment  # noqa: F401  (documented type of find_deployment)
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 
@@ -67,7 +67,8 @@ def _request(data: dict | None = None) -> FlaskRequest:
 
 def _refused(exc: LaunchRefused):
     _store().audit("lti-launch-refused", detail=f"{exc.title}: {exc.message}"[:1000])
-    return render_template("lti_error.html", title=exc.title, message=exc.message), exc.code
+    return render_template("lti_error.html", code=exc.code, title=exc.title,
+                           message=exc.message), exc.code
 
 
 REGISTER_HINT = ("A course administrator registers it with `grader lti register` "
