@@ -319,3 +319,32 @@ def test_first_launch_ties_the_roster_account_or_makes_one(tmp_path):
         other, _ = account_for(store, "https://other-lms.example.edu",
                                {"sub": "u3", roles: learner, "name": "Zed"})
         assert other.id != made.id and other.login == "zed"  # another LMS's user u3
+
+
+def test_launch_state_nonce_is_used_once_and_expires(tmp_path):
+    """The store's launch storage: a nonce found once (a replay finds nothing), an old one
+    not at all; shared by every process on the store."""
+    from grader.portal.lti.tool import StoreLaunchStorage, get_state, put_state
+    from grader.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 'grader.db'}") as store:
+        one, other = StoreLaunchStorage(store), StoreLaunchStorage(store)
+        one.set_value("lti1p3-nonce-abc", True, exp=600)
+        assert other.check_value("lti1p3-nonce-abc")      # another process sees it...
+        assert not one.check_value("lti1p3-nonce-abc")    # ...and it is gone
+        one.set_value("lti1p3-nonce-old", True, exp=0.05)
+        time.sleep(0.2)
+        assert not other.check_value("lti1p3-nonce-old")
+        put_state(store, "launch", {"a": 1}, 600)
+        assert get_state(store, "launch") == {"a": 1} == get_state(store, "launch")
+
+
+def test_login_initiation_by_post_as_canvas_does(lms):
+    """Canvas posts the login initiation: no CSRF token, and it is not refused for that."""
+    platform = lms["platform"]
+    r = requests.post(lms["url"] + "/lti/login", allow_redirects=False, timeout=60, data={
+        "iss": platform.issuer, "login_hint": "x", "client_id": platform.client_id,
+        "target_link_uri": lms["url"] + "/lti/launch", "lti_deployment_id": "deployment-1"})
+    assert r.status_code == 302 and r.headers["Location"].startswith(platform.url + "/auth?")
+    assert "lti1p3-state-" in r.headers["Set-Cookie"]
+    assert requests.post(lms["url"] + "/lti/login", timeout=60).status_code == 400
