@@ -1,6 +1,7 @@
 """`grader serve`: the portal on waitress, with the grading workers in the same process.
 
-`grader serve` refuses to start while the store holds no account (`no_accounts_message`).
+`grader serve` refuses to start while the store holds no account and no LMS registered for LTI
+launches (`no_accounts_message`).
 Bodies up to 64 MB reach the app, which refuses those over `[portal] max_upload_kb` with
 a clear message; waitress cuts off anything larger. Prints `portal listening on
 http://HOST:PORT` once the socket accepts connections; every request goes to the access log.
@@ -38,7 +39,8 @@ def no_accounts_message(store: Store, course: Course) -> str:
             "optionally role, password, sis_id, section), e.g. the example one:\n"
             f"  grader --course {course.root} accounts import docs/example-roster.csv "
             "--passwords-out private/passwords.csv\n"
-            "then start `grader serve` again (docs/portal.md).")
+            "then start `grader serve` again (docs/portal.md). A course whose students sign in "
+            "only from an LMS registers it instead: `grader lti register` (docs/lti.md).")
 
 
 def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
