@@ -1,4 +1,4 @@
-"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, serve, accounts, lti, demo, image."""
+"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, similarity, serve, accounts, lti, demo, image."""
 
 from __future__ import annotations
 
@@ -329,10 +329,27 @@ def cmd_export(args) -> int:
 
     course = _course(args)
     exercise = course.exercise(args.slug)
+    if args.format == "gradescope-autograder":  # the exercise itself: no store needed
+        from grader.export.autograder import autograder_zip
+
+        print(f"Wrote {autograder_zip(course, exercise, Path(args.out))}")
+        return 0
     with open_store(course, args.store) as store:
         written = export(args.format, course, exercise, store, Path(args.out))
     print(f"Wrote {written}")
     return 0
+
+
+def cmd_similarity(args) -> int:
+    from grader.similarity.cli import similarity
+
+    course = _course(args)
+    exercise = course.exercise(args.slug)
+    from grader.store import open_store
+
+    with open_store(course, args.store) as store:
+        return similarity(course, exercise, store, args.threshold,
+                          Path(args.out or f"similarity-{exercise.slug}.html"))
 
 
 def cmd_demo(args) -> int:
@@ -525,14 +542,27 @@ def build_parser() -> argparse.ArgumentParser:
     backend_opt(sp), jobs_opt(sp), store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_regrade)
 
-    sp = sub.add_parser("export", help="export the current grades of an exercise from the store")
+    sp = sub.add_parser("export", help="export the current grades of an exercise from the store, "
+                        "or the exercise as a Gradescope autograder (docs/gradescope.md)")
     sp.add_argument("slug")
     sp.add_argument("--format", required=True,
-                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report"])
+                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report",
+                             "gradescope-autograder"])
     sp.add_argument("--out", required=True, help="a file (gradebook, canvas, report), a folder "
-                    "(gradescope) or an nbgrader database file or URL (nbgrader)")
+                    "(gradescope), an nbgrader database file or URL (nbgrader), or the "
+                    "autograder zip (gradescope-autograder: needs no store)")
     store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("similarity", help="compare every current submission of an exercise "
+                        "with every other (skeleton and reference excluded); report similar pairs")
+    sp.add_argument("slug")
+    sp.add_argument("--threshold", type=float, help="the share of a submission "
+                    "found in another at which the pair is reported (default: 0.5)")
+    sp.add_argument("--out", help="the HTML report with the pairs side by side (default: "
+                    "similarity-SLUG.html)")
+    store_opt(sp, optional=False)
+    sp.set_defaults(func=cmd_similarity)
 
     sp = sub.add_parser("demo", help="grade the bundled sample class and check the known answers")
     sp.add_argument("--out", default="demo-results")

@@ -332,6 +332,14 @@ def _write(files: dict[str, bytes], dest: Path) -> None:
         folder.chmod(0o755)
 
 
+def read_submission(src: Path, required: Sequence[str], *, max_bytes: int = 20 * MB,
+                    max_files: int = 200) -> dict[str, bytes]:
+    """The files of the submission at `src` by relative path, read as intake reads them (same
+    budget and archive checks; a single top folder stripped), but not checked as source:
+    what `grader.similarity` compares. Raises `SubmissionError` when it cannot be read."""
+    return _descend(_collect(Path(src), required, _Budget(max_bytes, max_files)), required)
+
+
 def prepare_submission(src: Path, required: Sequence[str], dest: Path, *,
                        max_bytes: int = 20 * MB, max_files: int = 200) -> Path:
     """Check the submission at `src` and copy its files into the new folder `dest`.

@@ -149,9 +149,14 @@ def main() -> None:
         attacks = [a for a in attacks if a.name in args.only]
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="pgrader-attacks-") as tmp:
-        run = corpus.run_corpus(Path(tmp), attacks, jobs=args.jobs, progress=sys.stderr.isatty())
+    from grader.sandbox.base import remove_tree
+
+    tmp = Path(tempfile.mkdtemp(prefix="pgrader-attacks-"))
+    try:  # attacks hand in folders 1,100 deep: TemporaryDirectory's clean-up recurses and dies
+        run = corpus.run_corpus(tmp, attacks, jobs=args.jobs, progress=sys.stderr.isatty())
         text = render(run, started, time.monotonic() - t0)
+    finally:
+        remove_tree(tmp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

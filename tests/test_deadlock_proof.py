@@ -381,3 +381,134 @@ def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker
     assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
     assert reply.wall < 1.0
     assert type(_verdict(reply)) is verdicts.Deadlock
+
+
+def _dine(module, n, meals):
+    return module.run(n, meals)
+
+
+def test_an_asyncio_deadlock_ends_the_run_when_the_check_proves_it(tmp_path):
+    """The asyncio check proves a loop nothing can wake (grader.checks.asyncio_watch) and says so
+    at once: the run is stopped then, with the verdict and message of the run that waited out
+    its timeout, instead of at the timeout."""
+    from contextlib import ExitStack
+
+    from grader.judge.expect_asyncio import expect_no_asyncio_deadlock
+
+    with ExitStack() as stack:
+        student = _student(tmp_path / "s", BUGS / "asyncio_lock_inversion" / "bug.py", stack)
+        proven = student.reply(_dine, 5, 3, checks={"asyncio": {}}, timeout=3)
+        call = student.session.call
+        student.session.call = lambda request: call({**request, "prove_deadlock": False})
+        waited = student.reply(_dine, 5, 3, checks={"asyncio": {}}, timeout=3)
+    assert proven.status == waited.status == "timeout"
+    assert proven.wall < 1.5 and waited.wall >= 3.0, (proven.wall, waited.wall)
+    messages = []
+    for reply in (proven, waited):
+        with pytest.raises(verdicts.Deadlock) as caught:
+            expect_no_asyncio_deadlock(reply, "run(5, 3)")
+        messages.append(caught.value.message)
+    assert messages[0] == messages[1] and "asyncio deadlock" in messages[0]
+
+
+# ---------------------------------------------------------------- MPI (strict mode)
+
+def _board(path: Path, state: int, call: int, polls: int, extra: int = 0) -> None:
+    from grader.checks.mpi_setup import WaitBoard
+
+    path.write_bytes(WaitBoard.RECORD.pack(WaitBoard.MAGIC, state, extra, call, polls))
+
+
+def _watch_after(tmp_path, first, second, hold=0.0):
+    """MpiStuckWatch's word after two looks at the boards `first` then `second`
+    ({rank: (state, call, polls, extra)})."""
+    from grader.agent import mpi_stuck
+
+    watch = mpi_stuck.MpiStuckWatch(str(tmp_path), len(first), hold=hold)
+    for boards in (first, second):
+        for rank, record in boards.items():
+            _board(tmp_path / f"mpi-wait-{100 + rank}.bin", *record)
+        proof = watch.check()
+    return proof
+
+
+IN, OUT, DONE = 1, 0, 2
+ENOUGH = 10  # polls: more than polls_needed(2 or 3)
+
+
+@pytest.mark.parametrize("second, why", [
+    ({0: (IN, 1, ENOUGH, 0), 1: (OUT, 1, 0, 0)}, "a rank left its call"),
+    ({0: (IN, 1, ENOUGH, 0), 1: (IN, 2, ENOUGH, 0)}, "a rank is in another call"),
+    ({0: (IN, 1, ENOUGH, 0), 1: (IN, 1, 2, 0)}, "a rank did not poll enough"),
+    ({0: (IN, 1, ENOUGH, 0), 1: (IN, 1, ENOUGH, 1)}, "a rank has another thread"),
+    ({0: (DONE, 1, 0, 0), 1: (DONE, 1, 0, 0)}, "every rank returned"),
+    ({0: (IN, 1, ENOUGH, 0)}, "a rank's board is missing"),
+])
+def test_mpi_boards_that_could_still_move_prove_nothing(tmp_path, second, why):
+    first = {0: (IN, 1, 0, 0), 1: (IN, 1, 0, 0)}
+    if len(second) < len(first):
+        from grader.agent import mpi_stuck
+
+        watch = mpi_stuck.MpiStuckWatch(str(tmp_path), 2, hold=0.0)
+        _board(tmp_path / "mpi-wait-100.bin", IN, 1, 0)
+        assert watch.check() is None and watch.check() is None, why
+        return
+    assert _watch_after(tmp_path, first, second) is None, why
+
+
+def test_mpi_boards_still_in_the_same_calls_after_enough_polls_prove_a_deadlock(tmp_path):
+    first = {0: (IN, 4, 0, 0), 1: (IN, 7, 1, 0), 2: (DONE, 3, 0, 0)}
+    second = {0: (IN, 4, ENOUGH, 0), 1: (IN, 7, ENOUGH + 1, 0), 2: (DONE, 3, 0, 0)}
+    proof = _watch_after(tmp_path, first, second)
+    assert proof is not None and (proof["waiting"], proof["returned"]) == (2, 1)
+
+
+def test_a_malformed_board_proves_nothing(tmp_path):
+    from grader.agent import mpi_stuck
+
+    (tmp_path / "mpi-wait-1.bin").write_bytes(b"\xff" * 7)
+    _board(tmp_path / "mpi-wait-2.bin", IN, 1, 50)
+    watch = mpi_stuck.MpiStuckWatch(str(tmp_path), 2, hold=0.0)
+    assert watch.check() is None and watch.check() is None
+
+
+def _exchange(module, *args):
+    from mpi4py import MPI
+
+    return module.run(MPI.COMM_WORLD, *args)
+
+
+MPI_HANGS = [("mpi_send_send", 2, (10,)), ("mpi_recv_recv", 2, (10,)),
+             ("mpi_barrier_skipped", 3, ())]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, ranks, args", MPI_HANGS)
+def test_an_mpi_deadlock_in_strict_mode_is_proven_and_its_twin_never(tmp_path, name, ranks,
+                                                                     args):
+    """The hang-shaped MPI bugs of tests/bugs end as soon as every rank waits in a call that can
+    no longer match, with the verdict and message of the run that waited out its timeout; their
+    correct twins (same calls, matched) pass every time with the proof on."""
+    from contextlib import ExitStack
+
+    from grader.judge.expect_mpi import mpi_hang_verdict
+
+    pytest.importorskip("mpi4py")
+    with ExitStack() as stack:
+        student = _student(tmp_path / "s", BUGS / name / "bug.py", stack)
+        proven = student.reply(_exchange, *args, ranks=ranks, mpi={"strict": True}, timeout=4)
+        call = student.session.call
+        student.session.call = lambda request: call({**request, "prove_deadlock": False})
+        waited = student.reply(_exchange, *args, ranks=ranks, mpi={"strict": True}, timeout=4)
+        twin = _student(tmp_path / "t", BUGS / name / "twin.py", stack)
+        for _ in range(3):
+            ok = twin.reply(_exchange, *args, ranks=ranks, mpi={"strict": True}, timeout=4)
+            assert ok.status == "ok" and "deadlock_proof" not in ok.raw, ok.raw.get("message")
+    assert proven.raw["deadlock_proof"]["kind"] == "mpi"
+    assert proven.raw["wall"] < 4.0 <= waited.raw["wall"], (proven.raw["wall"], waited.raw["wall"])
+    messages = []
+    for reply in (proven, waited):
+        with pytest.raises(verdicts.Deadlock) as caught:
+            mpi_hang_verdict(reply, ranks, True)
+        messages.append(caught.value.message.replace(reply.waited, "N s"))
+    assert messages[0] == messages[1]

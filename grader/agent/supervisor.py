@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from grader.agent import channel, spawn, stuck, untrusted, wrappers
+from grader.agent import channel, mpi_stuck, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
@@ -50,6 +50,7 @@ POLL = 0.02
 STALL_WINDOW = 1.0
 MAX_STACK_FILES = 16  # processes whose stacks are reported after a hang
 PEAK_EVERY = 5  # polls between counts of running threads (peak concurrency)
+HANG_KINDS = ("asyncio-deadlock",)  # findings that prove the run can never finish
 MAX_STACK_BYTES = 256 * 1024
 MAX_FINDINGS_BYTES = 1_000_000
 MIN_FREE_BYTES = 16 * 2**20  # a work area with less room than this is recycled
@@ -66,7 +67,7 @@ PR_SET_CHILD_SUBREAPER = 36
 def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
     """(parent pid, (own CPU seconds, CPU seconds of its reaped children)) from /proc."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(f"/proc/{pid}/stat", encoding="latin-1") as f:  # comm: any bytes
             data = f.read()
     except OSError:
         return None
@@ -526,6 +527,9 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     proof: dict | None = None  # the kernel's word that the tree is stuck for good
     watch = stuck.StuckWatch() if request.get("prove_deadlock", True) else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
+    announced = HangFindings(outdir) if watch else None
+    mpi_watch = mpi_stuck.MpiStuckWatch(outdir, expected) \
+        if watch and request.get("ranks") and (request.get("mpi") or {}).get("strict") else None
     called = False
     helpers = Helpers()
     while proc.poll() is None:
@@ -536,6 +540,15 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         if watch and called and len(samples) > 1 and samples[-1][1] == samples[-2][1]:
             # no CPU used since the last poll: maybe every thread waits for good
             proof = watch.check(tree, lambda: descendants(me))
+            if proof is not None:
+                proof["after"] = round(time.monotonic() - t0, 3)
+                timed_out = True
+                break
+        if announced and called and announced.hang_reported():
+            timed_out = True  # the asyncio check proved a loop nothing can wake: it hangs
+            break
+        if mpi_watch and called and polls % PEAK_EVERY == 0:
+            proof = mpi_watch.check()  # every rank waits in a call that can no longer match
             if proof is not None:
                 proof["after"] = round(time.monotonic() - t0, 3)
                 timed_out = True
@@ -670,7 +683,7 @@ def _runnable(pids) -> set[int]:
             continue
         for tid in tasks:
             try:
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                with open(f"/proc/{pid}/task/{tid}/stat", encoding="latin-1") as f:
                     data = f.read()
             except OSError:
                 continue
@@ -689,6 +702,35 @@ def running_threads(pids, snapshots: int = 5, gap: float = 0.02) -> int:
         if i < snapshots - 1:
             time.sleep(gap)
     return sum(1 for c in counts.values() if c > snapshots // 2)
+
+
+class HangFindings:
+    """Notices a finding that proves the run will hang (`HANG_KINDS`), so the run is stopped
+    then instead of at its timeout. The files are the student's: only their sizes are watched
+    and a fixed byte string searched for; a forged finding can only stop the forger's own run
+    early with the verdict it claims (such a finding is charged whether or not the run ends)."""
+
+    EVERY = 5  # polls between looks
+
+    def __init__(self, outdir: str):
+        self.outdir, self.sizes, self.polls = outdir, {}, 0
+
+    def hang_reported(self) -> bool:
+        self.polls += 1
+        if self.polls % self.EVERY:
+            return False
+        for path in sorted(glob.glob(os.path.join(self.outdir, "findings-*.jsonl")))[:MAX_STACK_FILES]:
+            try:
+                size = os.lstat(path).st_size
+            except OSError:
+                continue
+            if size == self.sizes.get(path):
+                continue
+            self.sizes[path] = size
+            got = read_untrusted(path, MAX_FINDINGS_BYTES)
+            if got and any(b'"kind": "%s"' % kind.encode() in got[0] for kind in HANG_KINDS):
+                return True
+        return False
 
 
 def _read_findings(outdir: str, limit: int = 100) -> list[dict]:

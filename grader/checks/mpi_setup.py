@@ -14,7 +14,9 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
   These calls start the nonblocking form (`Issend`, `Improbe`...) and poll it: without pause
   for `SPIN_SECONDS`, then sleeping 1 ms, doubling up to `MAX_SLEEP_SECONDS` (so a message is
   never noticed later than the time already waited). A rank blocked for good then uses less
-  than 0.002 CPU-seconds per second and the hang reads as a deadlock. Waits on requests the
+  than 0.002 CPU-seconds per second and the hang reads as a deadlock; each wait is recorded on
+  the rank's `WaitBoard`, from which the supervisor proves a deadlock at once
+  (`grader.agent.mpi_stuck`). Waits on requests the
   student holds (`req.Wait()`, `Request.Waitall`) and collectives still spin;
 * communicators derived from it (`Dup`, `Clone`, `Split`, `Create`, `Create_cart`, `Sub`...)
   are strict as well;
@@ -51,13 +53,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
-MAX_SLEEP_SECONDS = 0.25   # then sleep between polls: 1 ms, doubling up to this
+MAX_SLEEP_SECONDS = 0.05   # then sleep between polls: 1 ms, doubling up to this
 AGREE_SPIN_SECONDS = 0.002  # before a collective: ranks often wait there for the slowest one
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
@@ -69,10 +73,12 @@ _strict_classes: dict = {}
 COMM_CLASSES = ("Intracomm", "Cartcomm", "Graphcomm", "Distgraphcomm")
 
 
-def init(options: dict) -> int:
+def init(options: dict, outdir: str | None = None) -> int:
     from mpi4py import MPI
 
     if options.get("strict"):
+        if outdir:
+            WaitBoard.open(outdir)
         MPI.COMM_WORLD = strict(MPI.COMM_WORLD)
         # `MPI.Intracomm(comm)` and friends must not rebuild a standard communicator.
         for name in COMM_CLASSES:
@@ -193,9 +199,27 @@ def _strict_class(base: type) -> type:
         for name in _CREATORS:
             if hasattr(base, name):
                 namespace[name] = _keeps_strict(getattr(base, name))
+        for name in _OUTSIDERS:
+            if hasattr(base, name):
+                namespace[name] = _taints_board(getattr(base, name))
         namespace["__doc__"] = f"{base.__name__} whose sends are synchronous (grader strict mode)."
         _strict_classes[base] = type(f"Strict{base.__name__}", (base,), namespace)
     return _strict_classes[base]
+
+
+# Calls that bring in MPI processes beyond the job's ranks (which keep no wait board): once one
+# is made, no deadlock of this rank is ever proven.
+_OUTSIDERS = ("Spawn", "Spawn_multiple", "Accept", "Connect")
+
+
+def _taints_board(call):
+    def method(self, *args, **kwargs):
+        if WaitBoard.current:
+            WaitBoard.current.threads = -(1 << 20)  # counted as extra threads from now on
+        return call(self, *args, **kwargs)
+    method.__name__ = call.__name__
+    method.__doc__ = call.__doc__
+    return method
 
 
 def _keeps_strict(create):
@@ -207,15 +231,76 @@ def _keeps_strict(create):
 
 
 def _wait(poll, spin: float = SPIN_SECONDS):
-    """Call `poll()` until it returns something other than None/False; return that."""
+    """Call `poll()` until it returns something other than None/False; return that. Each poll
+    after the first pause is counted on the rank's `WaitBoard`."""
     start, pause = time.monotonic(), 0.001
-    while True:
-        result = poll()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() - start > spin:
-            time.sleep(pause)
-            pause = min(2 * pause, MAX_SLEEP_SECONDS)
+    board = WaitBoard.current
+    if board:
+        board.enter()
+    try:
+        while True:
+            result = poll()
+            if result is not None and result is not False:
+                return result
+            if time.monotonic() - start > spin:
+                if board and pause > 0.001:
+                    board.polled()
+                time.sleep(pause)
+                pause = min(2 * pause, MAX_SLEEP_SECONDS)
+    finally:
+        if board:
+            board.leave()
+
+
+class WaitBoard:
+    """This rank's waiting state, for the supervisor's deadlock proof
+    (`grader.agent.mpi_stuck`): one fixed-size record in `OUTDIR/mpi-wait-<pid>.bin`, rewritten
+    in place: whether the rank is inside a blocking call of strict mode (`_wait`), that call's
+    number, how many polls it has made since its first pause, and how many threads the process
+    has beyond those it had when MPI was set up (another thread could still send)."""
+
+    RECORD = struct.Struct("<4sIIQQ")  # magic, state, extra threads, call number, polls
+    MAGIC = b"PGMW"
+    OUT, IN, DONE = 0, 1, 2
+    current: WaitBoard | None = None
+
+    def __init__(self, fd: int):
+        self.fd, self.call, self.polls = fd, 0, 0
+        self.threads = threading.active_count()
+
+    @classmethod
+    def open(cls, outdir: str) -> None:
+        try:
+            fd = os.open(os.path.join(outdir, f"mpi-wait-{os.getpid()}.bin"),
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return  # no board, no proof: the hang waits for the timeout
+        cls.current = cls(fd)
+        cls.current._write(cls.OUT)
+
+    def _write(self, state: int) -> None:
+        extra = max(0, threading.active_count() - self.threads)
+        try:
+            os.pwrite(self.fd, self.RECORD.pack(self.MAGIC, state, extra, self.call, self.polls), 0)
+        except OSError:
+            pass
+
+    def enter(self) -> None:
+        self.call, self.polls = self.call + 1, 0
+        self._write(self.IN)
+
+    def polled(self) -> None:
+        self.polls += 1
+        self._write(self.IN)
+
+    def leave(self) -> None:
+        self._write(self.OUT)
+
+    @classmethod
+    def done(cls) -> None:
+        """The rank returned its result: it makes no MPI call of the student's any more."""
+        if cls.current:
+            cls.current._write(cls.DONE)
 
 
 def _strict_methods(MPI) -> dict:

@@ -24,43 +24,80 @@ HEADERS = (
 )
 FRAME = re.compile(r'  File "(.{1,1000})", line (\d{1,9}), in (.{1,200})')
 EXCEPTION = re.compile(r"([A-Za-z_][\w.]{0,200})(?::\s?(.*))?")
+TRACEBACK = "Traceback (most recent call last):"
+INTERLEAVED = 8  # how many lines after a header its traceback may start
 CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 
 
 def parse(stderr: str, student_files: list[str]) -> list[dict]:
     """The uncaught exceptions printed in `stderr`: kind (thread, process), name, type,
-    message and frames (file, line, name, code, student), oldest call first."""
+    message and frames (file, line, name, code, student), oldest call first.
+
+    Children that crash at once print to one stderr, their lines interleaved: a header met
+    inside a traceback waits its turn (the next traceback is its own), a `Traceback` line in
+    the middle of one is another's, and a child whose traceback cannot be read apart is still
+    reported (`_unreadable`)."""
     lines = stderr.splitlines()
     found: list[dict] = []
+    headers: list[tuple[str, str]] = []  # every header a traceback follows
+    pending: list[tuple[str, str]] = []  # headers still waiting for their traceback
     i = 0
     while i < len(lines) and len(found) < MAX_EXCEPTIONS:
         header = _header(lines[i])
-        if header is None or i + 1 >= len(lines) or \
-                not lines[i + 1].startswith("Traceback (most recent call last):"):
+        if header is not None and _traceback_follows(lines, i):
+            headers.append(header)
+            pending.append(header)
             i += 1
             continue
-        kind, name = header
-        exc, i = _traceback(lines, i + 1, student_files)
-        if exc is not None:
-            found.append({"kind": kind, "name": name[:MAX_TEXT], **exc})
-    return found
+        if pending and (lines[i].startswith(TRACEBACK) or FRAME.fullmatch(lines[i])):
+            exc, i, met = _traceback(lines, i, student_files)
+            headers += met
+            pending += met
+            if exc is not None:
+                kind, name = pending.pop(0)
+                found.append({"kind": kind, "name": name, **exc})
+            continue
+        i += 1
+    return found + _unreadable(headers, found)[:MAX_EXCEPTIONS - len(found)]
 
 
 def _header(line: str) -> tuple[str, str] | None:
     for pattern, kind in HEADERS:
         if m := pattern.fullmatch(line):
-            return kind, m.group(1)
+            return kind, m.group(1)[:MAX_TEXT]
     return None
 
 
-def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict | None, int]:
-    """Parse from a `Traceback` line; the last exception of a chain, and where parsing stopped."""
+def _traceback_follows(lines: list[str], i: int) -> bool:
+    """A `Traceback` line within the few lines after the header at `i`."""
+    return any(line.startswith(TRACEBACK) for line in lines[i + 1:i + 1 + INTERLEAVED])
+
+
+def _unreadable(headers: list[tuple[str, str]], found: list[dict]) -> list[dict]:
+    """One entry for each header whose traceback could not be read (interleaved with another
+    child's): the child still died with an exception, whatever it was."""
+    missing = list(headers)
+    for exc in found:
+        if (exc["kind"], exc["name"]) in missing:
+            missing.remove((exc["kind"], exc["name"]))
+    return [{"kind": kind, "name": name, "type": "an exception", "frames": [],
+             "message": "(its traceback was printed at the same time as another's and could "
+                        "not be read apart)"} for kind, name in missing]
+
+
+def _traceback(lines: list[str], i: int, student_files: list[str]
+               ) -> tuple[dict | None, int, list[tuple[str, str]]]:
+    """Parse from a `Traceback` (or first frame) line: the last exception of a chain, where
+    parsing stopped, and the headers of other children met on the way."""
     frames: list[dict] = []
+    met: list[tuple[str, str]] = []
+    chained = False
     while i < len(lines):
         line = lines[i]
-        if line.startswith("Traceback (most recent call last):"):
-            frames = []
-            i += 1
+        if line.startswith(TRACEBACK):
+            if chained:  # the next exception of a chain starts afresh
+                frames, chained = [], False
+            i += 1  # else the start of one, or another child's in the middle of this one
             continue
         if m := FRAME.fullmatch(line):
             code = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith("    ") \
@@ -73,12 +110,18 @@ def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict
                                "student": mine is not None})
             i += 2 if code else 1
             continue
+        if (header := _header(line)) is not None:
+            if len(met) < MAX_EXCEPTIONS:
+                met.append(header)
+            i += 1
+            continue
         if not line.strip() or line.startswith(" ") or line.startswith(CHAINED):
+            chained = chained or line.startswith(CHAINED)
             i += 1
             continue
         m = EXCEPTION.fullmatch(line)
         if m is None or not frames:
-            return None, i + 1
+            return None, i + 1, met
         # the exception line; a later chained traceback replaces it
         exc = {"type": m.group(1)[:200], "message": (m.group(2) or "")[:MAX_TEXT],
                "frames": frames}
@@ -88,8 +131,8 @@ def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict
         if j < len(lines) and lines[j].startswith(CHAINED):
             i = j
             continue
-        return exc, i + 1
-    return None, i
+        return exc, i + 1, met
+    return None, i, met
 
 
 def _student_file(path: str, student_files: list[str]) -> str | None:

@@ -266,7 +266,9 @@ def create_app(portal: Portal) -> Flask:
 
     from grader.portal.instructor import blueprint
     from grader.portal.lti import blueprint as lti
+    from grader.portal.similarity import blueprint as similarity
 
     app.register_blueprint(blueprint)
+    app.register_blueprint(similarity)
     app.register_blueprint(lti)
     return app

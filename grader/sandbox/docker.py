@@ -37,7 +37,7 @@ from grader.procs import alive
 from grader.sandbox import cores
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
-from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
+from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
 
 PYTHON = "/opt/venv/bin/python"
 LABEL = "pgrader"
@@ -116,7 +116,7 @@ class Box:
                 client.containers.get(name).remove(force=True)
             except ENGINE_ERRORS:
                 pass  # the stale sweep (`remove_stale_containers`) removes it later
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)
             raise SandboxUnavailable(f"could not start the sandbox container: {exc}") from exc
         with _live_lock:
             _live.add(self)
@@ -185,7 +185,7 @@ class Box:
             self.container.remove(force=True)
         except Exception:  # noqa: BLE001 - closing never raises
             pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(self.root)
 
 
 def _give(box: Box, submission: Path) -> None:

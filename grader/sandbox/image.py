@@ -112,6 +112,12 @@ def _ensure_base(client, log) -> None:
     client.images.get(BASE_TAG)
 
 
+def ensure_base(client=None, log=print) -> str:
+    """The tag of the sandbox's base image (Debian, Python 3.11, PoCL), imported if missing."""
+    _ensure_base(client or _client(), log)
+    return BASE_TAG
+
+
 def _ensure_wheelhouse(log) -> None:
     """Download the sandbox's wheels (CPython 3.11, manylinux) unless cached for these requirements."""
     req = SANDBOX_DIR / "requirements.txt"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.course import Limits
 from grader.sandbox import cores
-from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
+from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
 
 
 
@@ -40,10 +40,24 @@ def _unshare_prefix() -> tuple[str, ...]:
     return ()
 
 
-def _remove(path: Path) -> None:
-    """Remove a tree the student's code wrote, however deep (no recursion limit), quietly."""
-    subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], capture_output=True)
-    subprocess.run(["rm", "-rf", "--", str(path)], capture_output=True)
+AGENT_USER_ENV = "PGRADER_AGENT_USER"
+
+
+def agent_user() -> dict | None:
+    """The user the student's code runs as on this machine: `PGRADER_AGENT_USER` ("UID:GID",
+    another user than ours), honoured only when we are root -- in a container where the grader
+    runs as root beside the student's code (Gradescope's), so that the student's code cannot
+    read the hidden tests, signal the grader or write its results. None: as ourselves."""
+    value = os.environ.get(AGENT_USER_ENV, "")
+    if not value or os.geteuid() != 0:
+        return None
+    try:
+        uid, gid = (int(x) for x in value.split(":"))
+    except ValueError:
+        raise ValueError(f"{AGENT_USER_ENV} must be UID:GID, not {value!r}") from None
+    if uid == 0 or gid == 0:
+        raise ValueError(f"{AGENT_USER_ENV} must name an unprivileged user, not {value!r}")
+    return {"uid": uid, "gid": gid}
 
 
 class LocalSession(Session):
@@ -56,11 +70,20 @@ class LocalSession(Session):
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-local-"))
         self.submission = self.root / "submission"
         shutil.copytree(submission, self.submission, symlinks=True)
-        self.workroot = self.root / "runs"
-        self.workroot.mkdir()
+        self.user = agent_user()
+        self.workroot = self._new_workroot()
         self.closed = False
         self.server: subprocess.Popen | None = None
         self.link: ServerLink | None = None
+
+    def _new_workroot(self) -> Path:
+        """A fresh folder for the runs: only traversable by the student's user, when there is one
+        (the supervisor makes each run's `work/` and `out/` theirs)."""
+        workroot = Path(tempfile.mkdtemp(prefix="runs-", dir=self.root))
+        if self.user:
+            os.chmod(self.root, 0o711)
+            os.chmod(workroot, 0o711)
+        return workroot
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -91,6 +114,8 @@ class LocalSession(Session):
         gpu = getattr(self, "gpu", False)
         request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True,
                    "workroot": str(self.workroot)}
+        if self.user:
+            request["agent_user"] = self.user
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if self.link is None:
                 self._start()
@@ -104,15 +129,15 @@ class LocalSession(Session):
             self._stop()  # the next request starts a fresh server
             return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
         if reply.pop("recycle", False):  # the run left residue: later requests get a new area
-            _remove(self.workroot)
-            self.workroot = Path(tempfile.mkdtemp(prefix="runs-", dir=self.root))
+            remove_tree(self.workroot)
+            self.workroot = self._new_workroot()
         return reply
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self._stop()
-            _remove(self.root)
+            remove_tree(self.root)
 
 
 class LocalBackend(Backend):
@@ -126,5 +151,7 @@ class LocalBackend(Backend):
         return session
 
     def describe(self) -> dict:
+        user = agent_user()
         return {"backend": self.name, "python": sys.version.split()[0],
-                "isolation": "rlimits" + (", no network" if _unshare_prefix() else "")}
+                "isolation": "rlimits" + (", no network" if _unshare_prefix() else "")
+                + (f", the student's code as uid {user['uid']}" if user else "")}

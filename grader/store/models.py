@@ -168,3 +168,48 @@ class Override(_PerStudent, Base):
     __table_args__ = (UniqueConstraint("student", "exercise", name="uq_overrides_student"),)
 
     score: Mapped[float] = mapped_column(Float)
+
+
+class SimilarityRun(Base):
+    """One `grader similarity` run over the current submissions of an exercise: the settings,
+    and the text compared of each submission (`sources`: student -> attempt, files, skipped),
+    so its report reads the same later whatever happens to the files on disk."""
+
+    __tablename__ = "similarity_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    exercise: Mapped[str] = mapped_column(String(200), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    threshold: Mapped[float] = mapped_column(Float)
+    settings: Mapped[dict] = mapped_column(JSON)  # noise / guarantee thresholds, caps, boilerplate
+    sources: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SimilarityPair(Base):
+    """Two students' submissions compared in one run: the share of each one's fingerprinted
+    tokens found in the other (`score_a`, `score_b`), those token counts, and where (`spans`:
+    "a"/"b" -> file -> [[start, end], ...] character ranges of the stored text)."""
+
+    __tablename__ = "similarity_pairs"
+    __table_args__ = (UniqueConstraint("run_id", "student_a", "student_b",
+                                       name="uq_similarity_pairs_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("similarity_runs.id"), index=True)
+    exercise: Mapped[str] = mapped_column(String(200), index=True)
+    student_a: Mapped[str] = mapped_column(String(200))
+    student_b: Mapped[str] = mapped_column(String(200))
+    submission_a: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    submission_b: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    score_a: Mapped[float] = mapped_column(Float)
+    score_b: Mapped[float] = mapped_column(Float)
+    tokens_a: Mapped[int] = mapped_column(Integer)
+    tokens_b: Mapped[int] = mapped_column(Integer)
+    spans: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def score(self) -> float:
+        """The higher of the two shares: what a pair is flagged and sorted by."""
+        return max(self.score_a, self.score_b)

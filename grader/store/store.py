@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, defer, selectinload
 
@@ -31,8 +31,8 @@ from grader.errors import GraderError
 from grader.procs import alive
 from grader.results import SubmissionResult
 from grader.store.engine import BUSY_SECONDS, make_engine, migrate
-from grader.store.models import (Audit, Extension, Grading, Lease, Override, Request, Student,
-                                 Submission, utcnow)
+from grader.store.models import (Audit, Extension, Grading, Lease, Override, Request,
+                                 SimilarityPair, SimilarityRun, Student, Submission, utcnow)
 
 LEASE_STALE = dt.timedelta(minutes=30)  # a lease not renewed for this long is abandoned
 REGRADES = ("regrade", "rescore")  # request kinds that grade an already graded submission again
@@ -471,3 +471,43 @@ class Store:
                                                       Audit.student == student)
                                   .order_by(Audit.id.desc()).limit(limit)))
 
+
+    # ------------------------------------------------------------ similarity runs
+
+    def record_similarity(self, run: SimilarityRun, pairs: list[SimilarityPair],
+                          flagged: int) -> None:
+        """Write one similarity run and all its pairs at once (audited with the number of
+        `flagged` pairs)."""
+        with self._tx() as s:
+            run.actor = run.actor or self.actor
+            s.add(run)
+            s.flush()
+            s.add_all(pairs)
+            self._audit(s, "similarity-run", run.exercise, detail=f"run {run.id}: "
+                        f"{len(run.sources)} submissions, {flagged} pair(s) at or above "
+                        f"{run.threshold:.0%}")
+
+    def similarity_run(self, exercise: str, run_id: str | None = None) -> SimilarityRun | None:
+        """The run `run_id` of `exercise`, or its newest run (None: none)."""
+        with self._read() as s:
+            q = select(SimilarityRun).where(SimilarityRun.exercise == exercise)
+            q = q.where(SimilarityRun.id == run_id) if run_id else \
+                q.order_by(SimilarityRun.created_at.desc(), SimilarityRun.id).limit(1)
+            return s.scalar(q)
+
+    def similarity_pairs(self, run_id: str, threshold: float = 0.0, min_tokens: int = 0
+                         ) -> list[SimilarityPair]:
+        """The pairs of a run whose higher share is at least `threshold` and that match at
+        least `min_tokens` tokens one way, highest first (`spans` not loaded)."""
+        P = SimilarityPair
+        with self._read() as s:
+            pairs = list(s.scalars(select(P).options(defer(P.spans)).where(
+                P.run_id == run_id, or_(P.score_a >= threshold, P.score_b >= threshold),
+                or_(P.tokens_a >= min_tokens, P.tokens_b >= min_tokens))))
+        pairs.sort(key=lambda p: (-p.score, -max(p.tokens_a, p.tokens_b), p.student_a, p.student_b))
+        return pairs
+
+    def similarity_pair(self, exercise: str, pair_id: int) -> SimilarityPair | None:
+        with self._read() as s:
+            return s.scalar(select(SimilarityPair).where(SimilarityPair.id == pair_id,
+                                                         SimilarityPair.exercise == exercise))

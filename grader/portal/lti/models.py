@@ -1,4 +1,4 @@
-"""The LTI 1.3 tables in the store (Alembic migration `0004_lti`).
+"""The LTI 1.3 tables in the store (Alembic migration `0005_lti`).
 
 - `lti_platforms`: an LMS registered with `grader lti register` (issuer, client id, its
   deployments, its login, token and key-set URLs).

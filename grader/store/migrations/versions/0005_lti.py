@@ -1,15 +1,15 @@
 """LTI 1.3: registered platforms, the tool's key, LMS users, launch state, the score outbox.
 
-Revision ID: 0004_lti
-Revises: 0003_attempts
+Revision ID: 0005_lti
+Revises: 0004_similarity
 """
 import sqlalchemy as sa
 from alembic import op
 
 from grader.store.models import UTCDateTime
 
-revision = "0004_lti"
-down_revision = "0003_attempts"
+revision = "0005_lti"
+down_revision = "0004_similarity"
 branch_labels = None
 depends_on = None
 
