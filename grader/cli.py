@@ -1,4 +1,4 @@
-"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, similarity, serve, accounts, demo, image."""
+"""The `grader` command: list, validate, release, check, grade, grade-all, worker, regrade, export, similarity, serve, accounts, lti, demo, image."""
 
 from __future__ import annotations
 
@@ -367,6 +367,7 @@ def cmd_demo(args) -> int:
 
 def cmd_serve(args) -> int:
     from grader.portal.accounts import any_account
+    from grader.portal.lti.tool import any_platform
     from grader.portal.server import no_accounts_message, serve
     from grader.store import open_store
 
@@ -377,7 +378,7 @@ def cmd_serve(args) -> int:
     if jobs < 0:
         raise GraderError("--jobs: expected 0 (queue only) or more grading workers")
     with open_store(course, args.store) as store:
-        if not any_account(store):  # before anything slow: nobody could sign in
+        if not any_account(store) and not any_platform(store):  # nobody could sign in
             raise GraderError(no_accounts_message(store, course))
         remote = None
         if distributed:  # the workers run the sandbox: no engine needed here
@@ -419,6 +420,14 @@ def cmd_accounts(args) -> int:
             accounts.set_password(store, args.login, password)
             print(f"Password of {args.login} changed; its sessions are signed out.")
     return 0
+
+
+def cmd_lti(args) -> int:
+    from grader.portal.lti.commands import run
+    from grader.store import open_store
+
+    with open_store(_course(args), args.store) as store:
+        return run(args, store)
 
 
 def cmd_image(args) -> int:
@@ -594,6 +603,28 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--password")
     store_opt(pw, optional=False)
     sp.set_defaults(func=cmd_accounts)
+
+    sp = sub.add_parser("lti", help="LMS launches and grade passback over LTI 1.3 (docs/lti.md)")
+    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    lti = sp.add_subparsers(dest="action", required=True)
+    reg = lti.add_parser("register", help="register an LMS (a platform): issuer, client id, "
+                         "deployment and its URLs (again: add a deployment, update the URLs)")
+    for flag, what in (("--issuer", "the platform's issuer (iss), e.g. https://canvas.instructure.com"),
+                       ("--client-id", "the client id the LMS gave the tool"),
+                       ("--deployment-id", "the deployment id the LMS gave the tool"),
+                       ("--auth-login-url", "the platform's OIDC authorisation endpoint"),
+                       ("--auth-token-url", "the platform's OAuth2 token endpoint"),
+                       ("--keyset-url", "the platform's public key set (JWKS) URL")):
+        reg.add_argument(flag, required=True, help=what)
+    reg.add_argument("--auth-audience", help="the token endpoint's audience, when the LMS "
+                     "wants another than the token URL (e.g. Brightspace)")
+    store_opt(reg, optional=False)
+    store_opt(lti.add_parser("list", help="the registered LMSs"), optional=False)
+    show = lti.add_parser("show-tool", help="the URLs and public key set to enter in the LMS")
+    show.add_argument("--url", default="http://127.0.0.1:8080",
+                      help="the portal's public address (default: %(default)s)")
+    store_opt(show, optional=False)
+    sp.set_defaults(func=cmd_lti)
 
     sp = sub.add_parser("course", help="the course's schedule: show it, or move its dates")
     sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -90,11 +90,12 @@ def create_app(portal: Portal) -> Flask:
 
     @app.after_request
     def _headers(resp):
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        if "Content-Security-Policy" not in resp.headers:  # else the view chose its own
+            resp.headers["Content-Security-Policy"] = (
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+            resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["Referrer-Policy"] = "no-referrer"
         if not request.path.startswith("/static/"):
             resp.headers["Cache-Control"] = "no-store"
@@ -264,8 +265,10 @@ def create_app(portal: Portal) -> Flask:
         return jsonify(pages.attempt_status(exercise_or_404(slug), g.account.login, number))
 
     from grader.portal.instructor import blueprint
+    from grader.portal.lti import blueprint as lti
     from grader.portal.similarity import blueprint as similarity
 
     app.register_blueprint(blueprint)
     app.register_blueprint(similarity)
+    app.register_blueprint(lti)
     return app

@@ -21,6 +21,7 @@ from grader.export import export
 from grader.export.report import failure_rates, histogram
 from grader.judge import suspicion
 from grader.portal import auth, pages, plots
+from grader.portal.lti.passback import waiting as lti_waiting
 from grader.portal.models import NOT_GRADED, QUEUED, RUNNING
 from grader.portal.summaries import test_summaries
 from grader.recorded import rescore_late
@@ -65,7 +66,8 @@ def overview():
                            queued=sum(r["queued"] for r in rows),
                            running=sum(r["running"] for r in rows),
                            failed=sum(r["failed"] for r in rows),
-                           workers=g.portal.grader.workers)
+                           workers=g.portal.grader.workers,
+                           lti_waiting=len(lti_waiting(g.portal.store)))
 
 
 @blueprint.get("/exercises/<slug>")

@@ -209,6 +209,7 @@ class Grader:
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.graded: list = []  # called with (exercise, student) after each graded job
 
     def start(self) -> int:
         """Start the grading threads and the heartbeat; how many jobs a previous server left
@@ -280,6 +281,9 @@ class Grader:
             self.jobs.release(job)
             return
         self.jobs.finish(job, status, grading_id, problem)
+        if status == GRADED:
+            for listener in self.graded:
+                listener(job.exercise, job.student)
 
     def _grade(self, job: Job) -> tuple[str, int | None, str]:
         course = self.live.course

@@ -1,9 +1,11 @@
 """`grader serve`: the portal on waitress, with the grading workers in the same process.
 
-`grader serve` refuses to start while the store holds no account (`no_accounts_message`).
+`grader serve` refuses to start while the store holds no account and no LMS registered for LTI
+launches (`no_accounts_message`).
 Bodies up to 64 MB reach the app, which refuses those over `[portal] max_upload_kb` with
 a clear message; waitress cuts off anything larger. Prints `portal listening on
 http://HOST:PORT` once the socket accepts connections; every request goes to the access log.
+LTI scores go back to the LMS from a passback thread (`grader.portal.lti.passback`).
 SIGTERM and Ctrl-C stop it; jobs still queued or running are picked up by any other portal
 process on the same store, or by the next start. Several processes may serve one course
 from one PostgreSQL store (docs/portal.md).
@@ -20,6 +22,7 @@ from grader.portal import accesslog
 from grader.portal.app import Portal, create_app
 from grader.portal.jobs import Grader
 from grader.portal.live import LiveCourse
+from grader.portal.lti.passback import Passback
 from grader.store import Store
 
 THREADS = 8            # requests handled at once (pages are short; grading has its own threads)
@@ -36,7 +39,8 @@ def no_accounts_message(store: Store, course: Course) -> str:
             "optionally role, password, sis_id, section), e.g. the example one:\n"
             f"  grader --course {course.root} accounts import docs/example-roster.csv "
             "--passwords-out private/passwords.csv\n"
-            "then start `grader serve` again (docs/portal.md).")
+            "then start `grader serve` again (docs/portal.md). A course whose students sign in "
+            "only from an LMS registers it instead: `grader lti register` (docs/lti.md).")
 
 
 def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
@@ -62,6 +66,9 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
                                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
                                "clear_untrusted_proxy_headers": True} if trusted_proxy else {}))
     resumed = grader.start()
+    passback = Passback(live, store)
+    grader.graded.append(passback.graded)
+    passback.start()
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -77,6 +84,7 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     except KeyboardInterrupt:
         print("portal stopped; queued jobs resume at the next start", file=sys.stderr)
     finally:
+        passback.stop()
         grader.stop()
         server.close()
     return 0
