@@ -120,6 +120,7 @@ def run_naive(image: str, work: Path, n: int, jobs: int = 2) -> dict:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
     site = _pytest_site(work / "pytest-site")
+    failures: list[str] = []
 
     def one(name: str) -> tuple[str, int]:
         out = subprocess.run(
@@ -129,8 +130,10 @@ def run_naive(image: str, work: Path, n: int, jobs: int = 2) -> dict:
              "-v", f"{site}:/pytest-site:ro",
              "-w", "/tmp", "--tmpfs", "/tmp", "--entrypoint", "/opt/venv/bin/python", image,
              "-m", "pytest", "-q", "-p", "no:cacheprovider", "/tests"],
-            capture_output=True, text=True).stdout
-        found = re.search(r"(\d+) passed", out)
+            capture_output=True, text=True)
+        found = re.search(r"(\d+) passed", out.stdout)
+        if not found:
+            failures.append(f"{name}: exit {out.returncode}: {(out.stdout + out.stderr)[-300:]}")
         return name, int(found.group(1)) if found else 0
 
     t0 = time.monotonic()
@@ -139,7 +142,7 @@ def run_naive(image: str, work: Path, n: int, jobs: int = 2) -> dict:
     wall = time.monotonic() - t0
     problems = [f"{name}: {passed[name]} passed" for name, want in expected.items()
                 if passed[name] != (3 if want == 10.0 else 2)]
-    return {"wall": wall, "n": n, "concurrent": jobs, "score_problems": problems,
+    return {"wall": wall, "n": n, "concurrent": jobs, "score_problems": problems + failures[:3],
             "how": f"`docker run --rm --network none IMAGE python -m pytest` per submission, "
                    f"{jobs} at once (no isolation of the tests from the student, no checks)"}
 
