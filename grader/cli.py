@@ -12,8 +12,9 @@ from pathlib import Path
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.protocol import Outcome
 
-VERDICT_MARK = {"passed": "PASS", "not-run": "SKIP"}
+VERDICT_MARK = {Outcome.PASSED: "PASS", Outcome.NOT_RUN: "SKIP"}
 REMOTE_WAITERS = 16  # grader serve --distributed: jobs in flight (threads that each wait for one)
 
 
@@ -47,7 +48,7 @@ def _print_result(result) -> None:
     for t in result.tests:
         mark = VERDICT_MARK.get(t.verdict, t.verdict.upper())
         print(f"  [{mark:>8}] {t.points:5.2f}/{t.max_points:<5.2f} {t.name}")
-        if t.message and t.verdict != "passed":
+        if t.message and t.verdict != Outcome.PASSED:
             for line in t.message.splitlines()[:6]:
                 print(f"             {line}")
     print(result.summary())

@@ -21,6 +21,7 @@ from grader.errors import GraderError, PlatformError, SubmissionError
 from grader.intake import content_hash, prepare_submission
 from grader.judge import suspicion
 from grader.judge.runner import run_tests
+from grader.protocol import Outcome
 from grader.results import (
     SubmissionResult, TestResult, apply_late_policy, late_days, mark_not_graded, score_records,
 )
@@ -58,7 +59,7 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
     except SubmissionError as exc:
         result.error = str(exc)
         result.tests = [TestResult(name="Submission accepted", function="submission",
-                                   suite="public", verdict="error", points=0.0,
+                                   suite="public", verdict=Outcome.ERROR, points=0.0,
                                    max_points=exercise.points, message=str(exc))]
     except PlatformError as exc:
         raise GradingFailed(f"{student}: {exc}") from exc

@@ -12,11 +12,51 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from enum import StrEnum
 
 MAGIC = b"PGR1"
 HEADER = struct.Struct(">4sI")
 MAX_REQUEST = 64 * 2**20  # a request carries a probe's source and arguments
 MAX_REPLY = 512 * 2**20  # a reply carries the student's values and output, capped before
+
+
+class Status(StrEnum):
+    """What the sandbox says became of a request: the `status` of a reply (and of an agent's
+    result, which may only say OK, EXCEPTION, IMPORT_ERROR or MISSING: see AGENT_STATUSES)."""
+
+    OK = "ok"  # the student's function returned a value
+    EXCEPTION = "exception"  # it raised
+    IMPORT_ERROR = "import-error"  # the student's module could not be imported
+    MISSING = "missing"  # the module has no such function
+    TIMEOUT = "timeout"  # still running (or stuck) at the time limit
+    CRASHED = "crashed"  # the process died, or its result could not be believed
+    SANDBOX_ERROR = "sandbox-error"  # the platform failed: never the student's doing
+
+
+# What an agent may say about its run; anything else (e.g. a forged SANDBOX_ERROR, which would
+# blame the platform) makes its result malformed, and so the student's fault.
+AGENT_STATUSES = (Status.OK, Status.EXCEPTION, Status.IMPORT_ERROR, Status.MISSING)
+STUDENT_RAISED = (Status.EXCEPTION, Status.IMPORT_ERROR, Status.MISSING)
+
+
+class Outcome(StrEnum):
+    """A test's verdict: the `status` of a test record and the `verdict` in results.json."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # ran, did the wrong thing
+    ERROR = "error"  # the student's code raised or could not be imported
+    TIMEOUT = "timeout"  # endless loop or busy-wait
+    DEADLOCK = "deadlock"
+    RACE = "race"
+    CRASHED = "crashed"
+    NOT_RUN = "not-run"  # could not run here (no GPU): awards nothing, blames nobody
+    GRADER_ERROR = "grader-error"  # the platform failed: not graded, to be retried
+
+
+# Keys of a reply that more than one side reads (the rest are named where they are written).
+STALL_CPU_RATIO = "stall_cpu_ratio"  # CPU seconds per second while a timed-out run was stuck
+STALL_DEADLOCK = 0.1  # below this STALL_CPU_RATIO a hang is threads blocked on each other
+FINDINGS = "findings"  # what the checks saw as it happened: [{"kind": ..., ...}]
 
 
 class FrameError(ConnectionError):

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from grader.protocol import Status
+
 import sys
 from pathlib import Path
 
@@ -103,7 +105,7 @@ def check_report(reply: Reply, name: str) -> dict:
     naming the evidence); without it, it is the platform's failure (never the student's)."""
     report = reply.checks.get(name)
     if report is None:
-        if reply.status == "ok":  # the agent reports every check it started: only the student's
+        if reply.status == Status.OK:  # the agent reports every check it started: only the student's
             raise Failed(f"The grader's {name} check left no report: your code took it apart "  # code
                          "(it runs in your program's process), so this check earns no points.",
                          check=name, tampering=tampering_evidence(reply))

@@ -23,6 +23,7 @@ from pathlib import Path
 from grader.course import Course, Exercise
 from grader.errors import ConfigError
 from grader.grade import GradingFailed, grade_submission, new_seed
+from grader.protocol import Outcome
 from grader.requirements import Coverage, MutantSpec, static_coverage
 from grader.results import NO_GPU_TEST as NO_GPU, SubmissionResult
 
@@ -94,33 +95,33 @@ def _read_spec(path: Path) -> dict:
 def judge(variant: Variant, result: SubmissionResult) -> Check:
     problems: list[str] = []
     by_name = {t.function: t for t in result.tests}
-    not_run = [t.function for t in result.tests if t.verdict == "not-run"]
+    not_run = [t.function for t in result.tests if t.verdict == Outcome.NOT_RUN]
     errors = [f"{t.function}: grader error: {t.message}" for t in result.tests
-              if t.verdict == "grader-error"]
+              if t.verdict == Outcome.GRADER_ERROR]
     problems += errors
     if result.error:
         problems.append(f"submission refused: {result.error}")
     elif variant.must_pass:
         for t in result.tests:
-            if t.verdict not in ("passed", "not-run", "grader-error"):
+            if t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN, Outcome.GRADER_ERROR):
                 problems.append(f"{t.function}: {t.verdict}: {t.message[:300]}")
     elif variant.name == "skeleton":
         for t in result.tests:
-            if t.suite == "hidden" and t.verdict == "passed":
+            if t.suite == "hidden" and t.verdict == Outcome.PASSED:
                 problems.append(f"{t.function}: the skeleton passes this hidden test")
     else:
         for name in variant.must_fail:
             t = by_name.get(name)
             if t is None:
                 problems.append(f"{name}: no such test")
-            elif t.verdict == "passed":
+            elif t.verdict == Outcome.PASSED:
                 problems.append(f"{name}: passed, but this mutant must fail it")
-            elif t.verdict == "not-run" and not (variant.exercise.runtime.gpu
+            elif t.verdict == Outcome.NOT_RUN and not (variant.exercise.runtime.gpu
                                                  and NO_GPU in t.message):
                 problems.append(f"{name}: did not run ({t.message[:150]}), so this mutant is not "
                                 "proven; only a missing GPU of a GPU exercise is excused")
             elif name in variant.verdicts and t.verdict != variant.verdicts[name]:
-                if t.verdict != "not-run":
+                if t.verdict != Outcome.NOT_RUN:
                     problems.append(f"{name}: verdict {t.verdict}, expected {variant.verdicts[name]}"
                                     f" ({t.message[:200]})")
         if variant.max_score is not None and result.score > variant.max_score + 1e-9:
@@ -158,7 +159,7 @@ def _not_run_status(c: Check) -> str:
     """'not run: no GPU' when tests needed a GPU this machine lacks (a mutant whose every named
     test is among them is not proven either way); otherwise the tests that did not run."""
     r = c.result
-    no_gpu = [t.function for t in r.tests if t.verdict == "not-run" and NO_GPU in t.message]
+    no_gpu = [t.function for t in r.tests if t.verdict == Outcome.NOT_RUN and NO_GPU in t.message]
     if no_gpu:
         proven = [n for n in c.variant.must_fail if n not in no_gpu]
         if c.variant.name.startswith("mutant:") and proven:
@@ -240,9 +241,9 @@ def coverage(course: Course, exercises: list[Exercise], checks: list[Check]) -> 
                 verdicts = {t.function: t for t in check.result.tests}
                 mine = [verdicts[t] for t in check.variant.must_fail
                         if t in row.tests and t in verdicts]
-                if any(t.verdict not in ("passed", "not-run") for t in mine):
+                if any(t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN) for t in mine):
                     proof.proven.append(name)
-                elif mine and all(t.verdict == "not-run" and NO_GPU in t.message for t in mine):
+                elif mine and all(t.verdict == Outcome.NOT_RUN and NO_GPU in t.message for t in mine):
                     proof.unproven.append(name)
             if not row.tests and not row.waiting:
                 proof.problems.append("no test checks it")

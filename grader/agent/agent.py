@@ -24,6 +24,7 @@ import time
 from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
 from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
+from grader.protocol import Status
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
@@ -209,7 +210,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         try:
             module = importlib.import_module(request["module"])
         except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
-            result.update(status="import-error", exception=exception_record(exc, workdir))
+            result.update(status=Status.IMPORT_ERROR, exception=exception_record(exc, workdir))
             return result
         lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
@@ -222,17 +223,17 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
             result["agent_wall"] = time.perf_counter() - t0
         except _Missing as exc:
-            result.update(status="missing", exception={"type": "AttributeError", "message": str(exc),
+            result.update(status=Status.MISSING, exception={"type": "AttributeError", "message": str(exc),
                                                        "frames": []})
             return result
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
-            result.update(status="exception", exception=exception_record(exc, workdir))
+            result.update(status=Status.EXCEPTION, exception=exception_record(exc, workdir))
             return result
         try:
             result["value"] = codec.encode(value)
-            result["status"] = "ok"
+            result["status"] = Status.OK
         except codec.EncodeError as exc:
-            result.update(status="exception", exception={"type": "ValueError", "message": str(exc),
+            result.update(status=Status.EXCEPTION, exception={"type": "ValueError", "message": str(exc),
                                                          "frames": []})
         return result
     finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 from celery import states
 
 from grader.errors import ConfigError, GraderError, SandboxUnavailable
+from grader.protocol import Outcome
 
 _SERVING: dict = {}  # set by `serve` in the worker's main process, inherited by its pool
 
@@ -85,7 +86,7 @@ def run_job(job) -> tuple[dict | None, str]:
         except GraderError as exc:
             return None, f"{type(exc).__name__}: {exc}"
     if result.platform_failed:
-        return None, next(t.message for t in result.tests if t.verdict == "grader-error")
+        return None, next(t.message for t in result.tests if t.verdict == Outcome.GRADER_ERROR)
     if result.not_graded:  # a worker on the gpu queue without a GPU: another one must grade it
         return not_graded(f"{result.not_graded}, and this worker has none", True), ""
     return {"status": "graded", "result": result.to_json("visible")}, ""

@@ -13,6 +13,8 @@ and "self-deadlock") are used instead.
 
 from __future__ import annotations
 
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, Status
+
 from grader.judge import verdicts
 from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for
 
@@ -34,7 +36,7 @@ def _reports(reply: Reply) -> list[dict]:
 
 
 def _findings(reply: Reply, kind: str) -> list[dict]:
-    return [f for f in reply.raw.get("findings") or [] if isinstance(f, dict) and f.get("kind") == kind]
+    return [f for f in reply.raw.get(FINDINGS) or [] if isinstance(f, dict) and f.get("kind") == kind]
 
 
 def _evidence(reply: Reply, key: str, kind: str) -> list[dict]:
@@ -49,7 +51,7 @@ def _evidence(reply: Reply, key: str, kind: str) -> list[dict]:
                 "earns no points.", check=CHECK)
     if reports:
         return [item for report in reports for item in report.get(key) or []]
-    if reply.status == "ok":
+    if reply.status == Status.OK:
         raise verdicts.SandboxFault(f"the {CHECK} check did not report")
     return _findings(reply, kind)  # hung or died: what the check wrote while it ran
 
@@ -78,7 +80,7 @@ def _lines(first: dict, second: dict, file: str | None) -> str:
 
 
 def _status_note(reply: Reply) -> str:
-    if reply.status == "timeout":
+    if reply.status == Status.TIMEOUT:
         return f" This is what happened here: the run hung and was stopped after {reply.waited}."
     return (" This run happened not to hang (the threads did not collide at the wrong moment), "
             "but another run can.")
@@ -148,13 +150,13 @@ def raise_for_locks(reply: Reply, hint: str = "") -> None:
     """Like `raise_for` (a verdict for every status but `ok`), but a hang the lockorder check saw
     coming -- a self-deadlock, or a lock-order cycle while no thread was busy -- gets the
     `Deadlock` verdict that names the locks and lines instead of only where threads were stuck."""
-    if reply.status != "timeout":
+    if reply.status != Status.TIMEOUT:
         raise_for(reply, explain=False)
         return
     what = reply.what
     selfs = _findings(reply, "self-deadlock")
     cycles = _findings(reply, "lock-cycle")
-    details = {"stacks": reply.raw.get("stacks", []), "stall_cpu_ratio": reply.raw.get("stall_cpu_ratio")}
+    details = {"stacks": reply.raw.get("stacks", []), STALL_CPU_RATIO: reply.raw.get(STALL_CPU_RATIO)}
     if selfs:
         raise verdicts.Deadlock(self_deadlock_message(selfs[0], what, hint) + " (The run hung here "
                                 f"and was stopped after {reply.waited}.)", self_deadlocks=selfs,
@@ -162,7 +164,7 @@ def raise_for_locks(reply: Reply, hint: str = "") -> None:
     if not cycles:
         raise_for(reply, explain=False)
         return
-    ratio = reply.raw.get("stall_cpu_ratio")
+    ratio = reply.raw.get(STALL_CPU_RATIO)
     busy = (ratio is not None and ratio >= STALL_DEADLOCK) or bool(reply.raw.get("running_threads"))
     if not busy:
         text = cycle_message(cycles[0], what, reply, hint).replace("Possible deadlock", "Deadlock", 1)

@@ -14,6 +14,8 @@ call of the student's code (or used no CPU).
 
 from __future__ import annotations
 
+from grader.protocol import STALL_CPU_RATIO, Status
+
 import re
 
 from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location, waited
@@ -60,10 +62,10 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     raw = reply.raw
     stuck = stuck_frames(raw.get("stacks", []))
     codes = [f.get("code", "") for f in stuck]
-    ratio = raw.get("stall_cpu_ratio")
+    ratio = raw.get(STALL_CPU_RATIO)
     done = sorted(r["rank"] for r in raw.get("ranks", []) if isinstance(r.get("rank"), int))
     hung = [r for r in range(ranks) if r not in done] or list(range(ranks))
-    failed = [r for r in raw.get("ranks", []) if r.get("status") == "exception"]
+    failed = [r for r in raw.get("ranks", []) if r.get("status") == Status.EXCEPTION]
     if failed:  # the root cause is a crash, not a deadlock: a rank raised, its partners waited
         exc = failed[0].get("exception") or {}
         waiting = [r for r in hung if r != failed[0].get("rank")]
@@ -100,7 +102,7 @@ def run_ranks(student, probe, *args, ranks: int, strict: bool, timeout: float, w
     """Per-rank values of `probe` under `mpiexec -n ranks`, or the verdict explaining why not."""
     reply = student.reply(probe, *args, ranks=ranks, mpi={"strict": strict}, timeout=timeout,
                           what=what)
-    if reply.status == "timeout":
+    if reply.status == Status.TIMEOUT:
         mpi_hang_verdict(reply, ranks, strict, other)
     raise_for(reply)
     return reply.value

@@ -30,6 +30,7 @@ import pytest
 from grader.agent import untrusted
 from grader.judge import verdicts
 from grader.judge.proxy import Student
+from grader.protocol import Outcome
 from grader.requirements import test_requirements
 
 _STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": [],
@@ -134,7 +135,7 @@ def pytest_runtest_protocol(item, nextitem):
         _STATE["failures"].append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
         _STATE["records"].append({
             "nodeid": item.nodeid, "function": getattr(item, "originalname", item.name),
-            "name": item.name, "visibility": "hidden", "status": "grader-error",
+            "name": item.name, "visibility": "hidden", "status": Outcome.GRADER_ERROR,
             "message": "the grader could not record this test's result; this is not your fault",
             "details": {}, "duration": 0.0, "seed": _STATE["seeds"].get(item.nodeid)})
 
@@ -179,22 +180,22 @@ def _finish(item) -> None:
 
 def classify(report, excinfo) -> tuple[str, str, dict]:
     if report is None:
-        return "grader-error", "the test did not run", {}
+        return Outcome.GRADER_ERROR, "the test did not run", {}
     if report.passed:
-        return "passed", "", {}
+        return Outcome.PASSED, "", {}
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        return "not-run", reason.removeprefix("Skipped: "), {}
+        return Outcome.NOT_RUN, reason.removeprefix("Skipped: "), {}
     exc = excinfo.value if excinfo else None
     if isinstance(exc, verdicts.Verdict):
         return exc.status, exc.message[:MAX_DETAIL_TEXT], _jsonable(exc.details)
     if isinstance(exc, verdicts.SandboxFault):
-        return "grader-error", f"the grading platform failed ({exc}); this is not your fault", {}
+        return Outcome.GRADER_ERROR, f"the grading platform failed ({exc}); this is not your fault", {}
     if isinstance(exc, AssertionError):
-        return "failed", _first_line(exc) or "a check failed", {}
+        return Outcome.FAILED, _first_line(exc) or "a check failed", {}
     if report.when == "setup":
-        return "grader-error", f"the test could not start: {type(exc).__name__}: {exc}", {}
-    return ("failed", f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
+        return Outcome.GRADER_ERROR, f"the test could not start: {type(exc).__name__}: {exc}", {}
+    return (Outcome.FAILED, f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
             {"test_error": True})
 
 

@@ -23,6 +23,7 @@ from grader.agent import untrusted
 # gets STARTUP_SECONDS on top; a hang at import is still caught.
 from grader.agent.supervisor import STARTUP_SECONDS
 from grader.course import Limits
+from grader.protocol import Status
 
 GRACE = 10.0  # seconds the supervisor gets beyond the longest it may let a request run
 REPLY_DEPTH = 220  # a result's value nests up to 200 levels (see the supervisor), in a reply
@@ -74,9 +75,9 @@ def parse_reply(body: bytes) -> dict:
         reply = untrusted.clean(json.loads(body), max_depth=REPLY_DEPTH, max_items=40_000_000,
                                 max_len=40_000_000, max_str=2**31)
     except (ValueError, RecursionError) as exc:
-        return {"status": "sandbox-error", "message": f"the supervisor's reply could not be read ({exc})"}
+        return {"status": Status.SANDBOX_ERROR, "message": f"the supervisor's reply could not be read ({exc})"}
     if not isinstance(reply, dict) or not isinstance(reply.get("status"), str):
-        return {"status": "sandbox-error", "message": "the supervisor's reply has no status"}
+        return {"status": Status.SANDBOX_ERROR, "message": "the supervisor's reply has no status"}
     return reply
 
 

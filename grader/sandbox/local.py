@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from grader.course import Limits
+from grader.protocol import Status
 from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
 
@@ -85,7 +86,7 @@ class LocalSession(Session):
 
     def call(self, request: dict) -> dict:
         if self.closed:
-            return {"status": "sandbox-error", "message": "the sandbox session is closed"}
+            return {"status": Status.SANDBOX_ERROR, "message": "the sandbox session is closed"}
         # CUDA reserves far more address space than it uses (unified addressing): a cap on the
         # address space makes creating a context fail, so a GPU session is not given one.
         gpu = getattr(self, "gpu", False)
@@ -102,7 +103,7 @@ class LocalSession(Session):
                 raise
         if reply is None:
             self._stop()  # the next request starts a fresh server
-            return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
+            return {"status": Status.SANDBOX_ERROR, "message": "the supervisor itself did not finish"}
         if reply.pop("recycle", False):  # the run left residue: later requests get a new area
             _remove(self.workroot)
             self.workroot = Path(tempfile.mkdtemp(prefix="runs-", dir=self.root))
