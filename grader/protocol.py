@@ -1,8 +1,14 @@
-"""The messages that cross a process boundary between the host and the sandbox, and their framing.
+"""The messages that cross a process boundary, their statuses, and the framing between the host
+and the sandbox.
 
-Both sides import this module (it needs nothing but the standard library): the host's
-backends write requests and read replies; the sandbox's supervisor server reads requests and
-writes replies. A frame is `MAGIC`, a 4-byte big-endian length and that many bytes of UTF-8
+    host grading process --Job--> judge's pytest run --Request--> sandbox supervisor --> agent
+    host grading process <-Report- judge's pytest run <--Reply--- sandbox supervisor <-- AgentResult
+
+Both sides import this module (it needs nothing but the standard library and the sandbox's own
+`grader.agent.codec`): the host's backends write requests and read replies; the sandbox's
+supervisor server reads requests and writes replies. What the student's side wrote reaches a
+`Reply` only through `grader.sandbox.base.parse_reply` (capped, strict: a reply that cannot be
+read is a `SANDBOX_ERROR`, an agent result that cannot be read the student's crash). A frame is `MAGIC`, a 4-byte big-endian length and that many bytes of UTF-8
 JSON. A reader never trusts a length: a frame over its limit, a wrong magic or a short read is
 a `FrameError`, and the connection is given up.
 """
@@ -12,7 +18,12 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from grader.agent import codec
 
 MAGIC = b"PGR1"
 HEADER = struct.Struct(">4sI")
@@ -100,3 +111,216 @@ def send(sock: socket.socket, message: dict) -> None:
 def receive(sock: socket.socket, limit: int) -> bytes | None:
     """The next frame's body from a socket (None if the other side closed it cleanly)."""
     return decode_from(sock.recv, limit)
+
+
+# ---------------------------------------------------------------- messages
+
+@dataclass
+class Request:
+    """One request to the sandbox: call `function` (kind "call") or run `probe` (kind "run",
+    `{"source", "name"}`) of the student's `module`, with codec-encoded `args` and `kwargs`."""
+
+    kind: str
+    module: str
+    args: Any
+    kwargs: Any
+    timeout: float
+    limits: dict
+    function: str | None = None
+    probe: dict | None = None
+    checks: dict = field(default_factory=dict)
+    ranks: int = 0
+    mpi: dict = field(default_factory=dict)
+    start_method: str | None = None
+    exclusive_cores: int = 0
+
+    def to_wire(self) -> dict:
+        """The request as the supervisor reads it (`function` or `probe`, never both)."""
+        wire = asdict(self)
+        for key in ("function", "probe"):
+            if wire[key] is None:
+                del wire[key]
+        return wire
+
+
+@dataclass
+class Reply:
+    """The supervisor's reply to one request, as a test sees it: `raw`, the reply already
+    cleaned by `grader.sandbox.base.parse_reply`, and `what`, how messages name the call."""
+
+    raw: dict
+    what: str
+
+    @property
+    def status(self) -> Status:
+        """The reply's status; one no supervisor sends is the platform's failure."""
+        try:
+            return Status(self.raw.get("status", Status.SANDBOX_ERROR))
+        except ValueError:
+            return Status.SANDBOX_ERROR
+
+    @property
+    def value(self):
+        return codec.decode(self.raw.get("value"))
+
+    @property
+    def cpu(self) -> float:
+        return float(self.raw.get("cpu", 0.0))
+
+    @property
+    def wall(self) -> float:
+        return float(self.raw.get("wall", 0.0))
+
+    @property
+    def waited(self) -> str:
+        """How long a stopped run had been going, for messages: '2 s', or '0.3 s' for a deadlock
+        proven before a second was out (grader.agent.stuck)."""
+        wall = float(self.raw.get("wall") or 0)
+        return f"{wall:.0f} s" if wall >= 1 else f"{wall:.1f} s"
+
+    @property
+    def tampering(self) -> list[dict]:
+        """What the audit hook refused the student's code, or why its report was not believed."""
+        found = [e for e in self.raw.get("tampering") or [] if isinstance(e, dict)]
+        for rank in self.raw.get("ranks") or []:
+            if isinstance(rank, dict):
+                found += [e for e in rank.get("tampering") or [] if isinstance(e, dict)]
+        return found
+
+    @property
+    def checks(self) -> dict:
+        """Check reports: of the single process, or merged per rank under MPI."""
+        if "ranks" in self.raw:
+            return {r.get("rank", i): r.get("checks", {}) for i, r in enumerate(self.raw["ranks"])}
+        return self.raw.get("checks", {})
+
+
+# The shape of an agent's result: field -> what it must be. The agent runs in the student's
+# process, so a signed result is still checked before any field is used (by the supervisor).
+def _list_of_dicts(v) -> bool:
+    return type(v) is list and all(type(x) is dict for x in v)
+
+
+AGENT_RESULT_SHAPE = {
+    "status": lambda v: v in AGENT_STATUSES + (Status.CRASHED,),
+    "rank": lambda v: v is None or type(v) is int,
+    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
+    and _list_of_dicts(v.get("frames", [])),
+    "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
+    "leftover_threads": lambda v: _list_of_dicts(v) and all(
+        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
+    "leaked_shared_memory": _list_of_dicts,
+    "agent_wall": lambda v: type(v) in (int, float),
+    "message": lambda v: type(v) is str,
+}
+
+
+def agent_result_problem(result) -> str:
+    """What is wrong with an agent result's shape ('' if nothing): a malformed one is the
+    student's crash."""
+    if type(result) is not dict:
+        return "not an object"
+    if "status" not in result:
+        return "no status"
+    for key, ok in AGENT_RESULT_SHAPE.items():
+        if key in result and not ok(result[key]):
+            return f"its {key} is not what the agent sends"
+    return ""
+
+
+class MalformedMessage(ValueError):
+    """A job or report file that is not what the host's other side writes (the platform's fault:
+    these never hold anything the student's side wrote unchecked)."""
+
+
+def _typed(cls, data, name: str):
+    """`cls(**data)`, refusing anything but a JSON object with exactly `cls`'s field names."""
+    if type(data) is not dict:
+        raise MalformedMessage(f"a {name} must be a JSON object")
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise MalformedMessage(f"a {name} has unknown fields: {', '.join(sorted(unknown))}")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a required field missing
+        raise MalformedMessage(f"a {name} is incomplete: {exc}") from None
+
+
+@dataclass
+class Job:
+    """What the grading process hands a test run (`grader.judge.runner` to `grader.judge.plugin`):
+    the prepared submission, the student's module, the backend and its limits, the base seed,
+    where to write the `Report`, the tests to run (`only`), whether the exercise needs a GPU and
+    the container started ahead of time (`box`)."""
+
+    submission: str
+    module: str
+    backend: str
+    limits: dict
+    seed: int
+    report: str
+    only: list[str] | None = None
+    gpu: bool = False
+    box: dict | None = None
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, path: Path) -> "Job":
+        return _typed(cls, json.loads(Path(path).read_text()), "job")
+
+
+@dataclass
+class TestRecord:
+    """One test's outcome, as the judge's plugin records it: `status` is an `Outcome`, `message`
+    the student-facing words, `details` the (capped) evidence."""
+
+    nodeid: str
+    function: str
+    name: str
+    visibility: str  # public or hidden
+    status: Outcome
+    message: str
+    details: dict
+    duration: float
+    seed: int | None
+    requirements: list[str] = field(default_factory=list)
+    __test__ = False  # not a pytest test class
+
+    def __post_init__(self):
+        self.status = Outcome(self.status)
+
+
+@dataclass
+class Report:
+    """What one test run wrote for the grading process (`grader.judge.plugin` to
+    `grader.judge.runner`): a record per test, the test files that could not be loaded, the
+    tests collected, the plugin's own failures, the evidence of tampering and pytest's exit."""
+
+    tests: list[TestRecord]
+    broken_test_files: list[dict] = field(default_factory=list)
+    collected: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    tampering: list[dict] = field(default_factory=list)
+    exitstatus: int = 0
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def read(cls, path: Path) -> "Report":
+        """The report at `path`; `MalformedMessage` when it is not one (or not whole)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (ValueError, RecursionError) as exc:
+            raise MalformedMessage(f"the report is not JSON ({exc})") from None
+        report = _typed(cls, data, "report")
+        if type(report.tests) is not list:
+            raise MalformedMessage("a report's tests must be a list")
+        try:
+            report.tests = [_typed(TestRecord, t, "test record") for t in report.tests]
+        except ValueError as exc:  # an Outcome no plugin writes
+            raise MalformedMessage(f"a test record is malformed ({exc})") from None
+        return report

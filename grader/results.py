@@ -19,7 +19,8 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import Exercise, LatePolicy
-from grader.protocol import Outcome
+from grader.judge.verdicts.record import earns_points
+from grader.protocol import Outcome, TestRecord
 from grader.states import NEEDS_GPU  # noqa: F401 - why a result is not a grade (re-exported)
 
 NO_GPU_TEST = "no GPU"  # in the message of a test that could not run for want of a GPU
@@ -169,19 +170,18 @@ class SubmissionResult:
                    not_graded=str(meta.get("not_graded") or ""))
 
 
-def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
+def score_records(exercise: Exercise, records: list[TestRecord]) -> list[TestResult]:
     """Weight test records into points that add up to the exercise's points."""
-    weights = [exercise.weight(r["function"]) for r in records]
+    weights = [exercise.weight(r.function) for r in records]
     total = sum(weights) or 1.0
     results = []
     for record, weight in zip(records, weights):
         max_points = exercise.points * weight / total
-        passed = record["status"] == Outcome.PASSED
         results.append(TestResult(
-            name=record["name"], function=record["function"], suite=record["visibility"],
-            verdict=record["status"], points=max_points if passed else 0.0, max_points=max_points,
-            message=record["message"], details=record["details"], duration=record["duration"],
-            seed=record["seed"], requirements=list(record.get("requirements") or [])))
+            name=record.name, function=record.function, suite=record.visibility,
+            verdict=record.status, points=max_points if earns_points(record.status) else 0.0,
+            max_points=max_points, message=record.message, details=record.details,
+            duration=record.duration, seed=record.seed, requirements=list(record.requirements)))
     return results
 
 

@@ -14,7 +14,8 @@ import pytest
 from markupsafe import escape
 
 import grader.grade
-from grader.batch import entries_in, grade_all
+from grader.batch import grade_all
+from grader.entries import entries_in
 from grader.course import load_course
 from grader.export import export
 from grader.grade import grade_submission, write_outputs

@@ -256,7 +256,7 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:
-        from grader.checks import mpi_setup
+        from grader.checks import mpi_setup  # lazy: mpi4py, only in a rank
         mpi_setup.finalize()
     _exit(0)  # leftover non-daemon threads must not keep the process alive
 

@@ -44,7 +44,7 @@ from grader.agent import channel, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
-from grader.protocol import AGENT_STATUSES, FINDINGS, STALL_CPU_RATIO, Status
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, Status, agent_result_problem
 
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
@@ -619,7 +619,7 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
                                      max_str=channel.MAX_RESULT)
         except (ValueError, RecursionError) as exc:
             result = {"status": Status.CRASHED, "message": f"its result could not be read ({exc})"}
-        problem = _malformed(result)
+        problem = agent_result_problem(result)
         if problem:
             result = {"status": Status.CRASHED, "rank": None, "tampered": True,
                       "message": f"its result is malformed ({problem}): only the student's code "
@@ -627,35 +627,6 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
         results.append(result)
     results.sort(key=lambda r: r["rank"] if type(r.get("rank")) is int else 1 << 30)
     return results, tampering
-
-
-# The shape of an agent's result: field -> what it must be. The agent runs in the student's
-# process, so a signed result is still checked before any field is used.
-_LIST_OF_DICTS = lambda v: type(v) is list and all(type(x) is dict for x in v)  # noqa: E731
-_SHAPE = {
-    "status": lambda v: v in AGENT_STATUSES + (Status.CRASHED,),
-    "rank": lambda v: v is None or type(v) is int,
-    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
-    and _LIST_OF_DICTS(v.get("frames", [])),
-    "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
-    "leftover_threads": lambda v: _LIST_OF_DICTS(v) and all(
-        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
-    "leaked_shared_memory": _LIST_OF_DICTS,
-    "agent_wall": lambda v: type(v) in (int, float),
-    "message": lambda v: type(v) is str,
-}
-
-
-def _malformed(result) -> str:
-    """What is wrong with a result's shape ('' if nothing)."""
-    if type(result) is not dict:
-        return "not an object"
-    if "status" not in result:
-        return "no status"
-    for key, ok in _SHAPE.items():
-        if key in result and not ok(result[key]):
-            return f"its {key} is not what the agent sends"
-    return ""
 
 
 def _runnable(pids) -> set[int]:

@@ -16,13 +16,12 @@ Only what the student's own code did is held against it.
 
 from __future__ import annotations
 
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, Status
-
 from pathlib import Path
 
 from grader.checks.deprecated import explain_exception, scan, scan_source
 from grader.judge import verdicts
-from grader.judge.proxy import Reply, raise_for
+from grader.judge.verdicts.reply import raise_for
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, Reply, Status
 
 MAX_TASKS_IN_MESSAGE = 5
 

@@ -14,12 +14,13 @@ call of the student's code (or used no CPU).
 
 from __future__ import annotations
 
-from grader.protocol import STALL_CPU_RATIO, Status
-
 import re
 
-from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location, waited
+from grader.judge.expect_values import expect_equal
 from grader.judge.verdicts import Deadlock, Failed, StudentError
+from grader.judge.verdicts.reply import raise_for
+from grader.judge.verdicts.wording import student_location, waited
+from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, Reply, Status
 
 SEND_FIRST = ("Both ranks of a pair call send first: MPI may wait for the matching receive before "
               "a send returns (always for large messages), so both wait forever; use Sendrecv or "
@@ -111,8 +112,6 @@ def run_ranks(student, probe, *args, ranks: int, strict: bool, timeout: float, w
 def expect_array(got, expected, what: str, hint: str = "") -> None:
     """`got` must be a numpy array equal to `expected`, dtype included."""
     import numpy as np
-
-    from grader.testing import expect_equal
 
     if not isinstance(got, np.ndarray):
         raise Failed(f"{what} returned {got!r:.200}, expected a numpy array. {hint}".rstrip(),

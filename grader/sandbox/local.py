@@ -22,7 +22,7 @@ from grader.course import Limits
 from grader.protocol import Status
 from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
-
+from grader.sandbox.gpu import host_has_gpu
 
 
 @functools.cache
@@ -120,8 +120,6 @@ class LocalBackend(Backend):
     name = "local"
 
     def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
-        from grader.sandbox.gpu import host_has_gpu
-
         session = LocalSession(submission, limits)
         session.gpu = gpu and host_has_gpu()
         return session

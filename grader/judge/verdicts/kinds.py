@@ -1,4 +1,5 @@
-"""Verdicts: the exceptions a test raises to say what went wrong, in words for the student.
+"""The kinds of verdict: the exceptions a test raises to say what went wrong, in words for the
+student.
 
 Each carries a `status` (the word in results.json), a `message` (one or two
 sentences a student who just read the chapter understands) and `details`
