@@ -213,6 +213,7 @@ AGENT_RESULT_SHAPE = {
     "agent_wall": lambda v: type(v) in (int, float),
     "message": lambda v: type(v) is str,
 }
+AGENT_RESULT_FIELDS = set(AGENT_RESULT_SHAPE) | {"value"}
 
 
 def agent_result_problem(result) -> str:
@@ -222,6 +223,9 @@ def agent_result_problem(result) -> str:
         return "not an object"
     if "status" not in result:
         return "no status"
+    unknown = sorted(set(result) - AGENT_RESULT_FIELDS)
+    if unknown:
+        return f"it has fields the agent never sends ({', '.join(unknown)[:200]})"
     for key, ok in AGENT_RESULT_SHAPE.items():
         if key in result and not ok(result[key]):
             return f"its {key} is not what the agent sends"
@@ -229,8 +233,9 @@ def agent_result_problem(result) -> str:
 
 
 class MalformedMessage(ValueError):
-    """A job or report file that is not what the host's other side writes (the platform's fault:
-    these never hold anything the student's side wrote unchecked)."""
+    """A message that is not what its sender writes. Whose fault that is depends on the sender:
+    an agent's result is the student's crash; a job or a report (written by the host's judge,
+    never holding anything unchecked from the student's side) is the platform's failure."""
 
 
 def _typed(cls, data, name: str):
@@ -245,6 +250,44 @@ def _typed(cls, data, name: str):
         return cls(**data)
     except TypeError as exc:  # a required field missing
         raise MalformedMessage(f"a {name} is incomplete: {exc}") from None
+
+
+@dataclass
+class AgentResult:
+    """One agent's report of its run, parsed by the supervisor from the student's process
+    (`parse`: strictly; anything else is the student's crash), or the supervisor's own word for
+    a run whose report it could not believe (`crashed`)."""
+
+    status: Status
+    rank: int | None = None
+    value: Any = None  # codec-encoded; only with OK
+    exception: dict | None = None  # {"type", "message", "frames"}
+    checks: dict | None = None  # check name -> its report
+    leftover_threads: list[dict] | None = None
+    leaked_shared_memory: list[dict] | None = None
+    agent_wall: float | None = None
+    message: str | None = None
+    tampered: bool | None = None  # set by the supervisor: the report was not believed
+
+    @classmethod
+    def parse(cls, data) -> "AgentResult":
+        """The result an agent sent (already JSON-decoded and cleaned); `MalformedMessage`
+        naming what is wrong when it is not what the agent sends."""
+        problem = agent_result_problem(data)
+        if problem:
+            raise MalformedMessage(problem)
+        return cls(**{**data, "status": Status(data["status"])})
+
+    @classmethod
+    def crashed(cls, message: str, tampered: bool = False) -> "AgentResult":
+        return cls(Status.CRASHED, message=message, tampered=tampered or None)
+
+    def to_wire(self) -> dict:
+        """The result as the reply carries it: the fields given (`rank` always, `value` with OK)."""
+        wire = {k: v for k, v in asdict(self).items() if v is not None or k == "rank"}
+        if self.status == Status.OK:
+            wire["value"] = self.value
+        return wire
 
 
 @dataclass

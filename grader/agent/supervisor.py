@@ -44,7 +44,7 @@ from grader.agent import channel, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, Status, agent_result_problem
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, AgentResult, MalformedMessage, Status
 
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
@@ -601,32 +601,35 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
     """Each agent's result (a crash where its line cannot be believed), and the evidence of
     tampering the switchboard saw (the agents' audit hooks leave theirs with the findings)."""
     board.settle()  # the agents are dead: their last bytes are on their way
-    results: list[dict] = []
+    results: list[AgentResult] = []
     tampering: list[dict] = [{"event": "channel", "what": why} for why in board.refused[:10]]
     for link in board.links:
         if link.problem:
             tampering.append({"event": "channel", "what": link.problem})
-            results.append({"status": Status.CRASHED, "rank": None, "tampered": True,
-                            "message": f"the agent's report to the grader could not be believed: "
-                                       f"{link.problem} (only the student's code could have done "
-                                       "that)"})
+            results.append(AgentResult.crashed(
+                f"the agent's report to the grader could not be believed: {link.problem} (only "
+                "the student's code could have done that)", tampered=True))
             continue
         if link.result is None:
             continue  # died before reporting: the exit code tells
-        try:
-            result = untrusted.clean(json.loads(link.result), max_depth=RESULT_DEPTH,
-                                     max_items=20_000_000, max_len=20_000_000,
-                                     max_str=channel.MAX_RESULT)
-        except (ValueError, RecursionError) as exc:
-            result = {"status": Status.CRASHED, "message": f"its result could not be read ({exc})"}
-        problem = agent_result_problem(result)
-        if problem:
-            result = {"status": Status.CRASHED, "rank": None, "tampered": True,
-                      "message": f"its result is malformed ({problem}): only the student's code "
-                                 "could have changed it"}
-        results.append(result)
-    results.sort(key=lambda r: r["rank"] if type(r.get("rank")) is int else 1 << 30)
-    return results, tampering
+        results.append(_read_result(link.result))
+    results.sort(key=lambda r: r.rank if type(r.rank) is int else 1 << 30)
+    return [r.to_wire() for r in results], tampering
+
+
+def _read_result(line: bytes) -> AgentResult:
+    """An agent's result line, parsed strictly (capped, no unbounded recursion); one that cannot
+    be read or is malformed is the student's crash."""
+    try:
+        data = untrusted.clean(json.loads(line), max_depth=RESULT_DEPTH, max_items=20_000_000,
+                               max_len=20_000_000, max_str=channel.MAX_RESULT)
+    except (ValueError, RecursionError) as exc:
+        return AgentResult.crashed(f"its result could not be read ({exc})")
+    try:
+        return AgentResult.parse(data)
+    except MalformedMessage as exc:
+        return AgentResult.crashed(f"its result is malformed ({exc}): only the student's code "
+                                   "could have changed it", tampered=True)
 
 
 def _runnable(pids) -> set[int]:
