@@ -12,7 +12,14 @@ from grader.judge.verdicts import Crashed, Deadlock, SandboxFault, StudentError,
 from grader.judge.verdicts.record import earns_points
 from grader.judge.verdicts.reply import verdict_for
 from grader.protocol import (
-    AgentResult, Job, MalformedMessage, Outcome, Reply, Request, Status, agent_result_problem,
+    AgentResult,
+    Job,
+    MalformedMessage,
+    Outcome,
+    Reply,
+    Request,
+    Status,
+    agent_result_problem,
 )
 
 GOOD_RESULT = {"status": "ok", "rank": None, "value": 3, "agent_wall": 0.1, "checks": {},
