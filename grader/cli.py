@@ -460,7 +460,7 @@ NO_COURSE = arg("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  
 
 
 def store(optional: bool = True) -> tuple[Arg, ...]:
-    found = (arg("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite file "
+    found: tuple[Arg, ...] = (arg("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite file "
                  "(default: course.toml's [store] url, else grader.db beside it)"),)
     if optional:
         found += (arg("--no-store", action="store_true",

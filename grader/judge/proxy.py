@@ -69,15 +69,17 @@ class Student:
         what (how messages name this call), exclusive_cores (n: run on n host cores no other
         request uses, for tests that measure time or parallelism; see grader.sandbox.cores)."""
         options = {k: kwargs.pop(k) for k in self.OPTIONS if k in kwargs}
+        function, probe = None, None
         if callable(probe_or_name):
-            target = {"kind": "run", "probe": {"source": probe_source(probe_or_name),
-                                               "name": probe_or_name.__name__}}
+            probe = {"source": probe_source(probe_or_name), "name": probe_or_name.__name__}
             name = probe_or_name.__name__.lstrip("_")
         else:
-            target, name = {"kind": "call", "function": probe_or_name}, probe_or_name
+            function = name = probe_or_name
         what = options.get("what") or describe_call(name, args, kwargs)
         request = Request(
-            **target,
+            kind="call" if probe is None else "run",
+            function=function,
+            probe=probe,
             module=self.module,
             args=codec.encode(list(args)),
             kwargs=codec.encode(dict(kwargs)),

@@ -11,14 +11,4 @@
   (`grader.results.score_records`).
 """
 
-from grader.judge.verdicts.kinds import (  # noqa: F401 - the kinds, as `verdicts.Failed`
-    Crashed,
-    Deadlock,
-    Failed,
-    NotRun,
-    Race,
-    SandboxFault,
-    StudentError,
-    Timeout,
-    Verdict,
-)
+from grader.judge.verdicts.kinds import *  # noqa: F403 - the kinds, as `verdicts.Failed`

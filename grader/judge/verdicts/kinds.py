@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from grader.protocol import Outcome
 
+__all__ = ["Verdict", "Failed", "StudentError", "Timeout", "Deadlock", "Race", "Crashed", "NotRun",
+           "SandboxFault"]
+
 
 class Verdict(AssertionError):
     status = Outcome.FAILED

@@ -20,7 +20,7 @@ def findings(reply: Reply, kind: str) -> list[dict]:
     return [f for f in reply.raw.get(FINDINGS) or [] if isinstance(f, dict) and f.get("kind") == kind]
 
 
-def explain_hang(reply: Reply, verdict: Verdict, hint: str = "") -> Verdict:
+def explain_hang(reply: Reply, verdict: Exception, hint: str = "") -> Exception:
     """The verdict for a timed-out `reply` given what the lockorder check saw: a self-deadlock, or
     a lock-order cycle while no thread was busy, is a `Deadlock` naming the locks and lines; a
     busy hang keeps `verdict` (a Timeout) with the cycle added; without findings, `verdict`."""
