@@ -13,7 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.course import Course, Exercise
-from grader.entries import Row, entries_in, grade_entries, write_gradebook
+from grader.entries import (  # noqa: F401 - the names code written before grader.entries imports
+    GRADEBOOK_FIELDS, Entry, Progress, Row, discover, entries_in, grade_entries, received_times,
+    write_gradebook,
+)
 from grader.recorded import grade_recorded
 from grader.results import SubmissionResult
 
