@@ -8,16 +8,21 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.protocol import Outcome
 
-VERDICT_MARK = {"passed": "PASS", "not-run": "SKIP"}
+VERDICT_MARK = {Outcome.PASSED: "PASS", Outcome.NOT_RUN: "SKIP"}
 REMOTE_WAITERS = 16  # grader serve --distributed: jobs in flight (threads that each wait for one)
 
 
 # ---------------------------------------------------------------- helpers
+# Each command imports what it needs when it runs (function-level imports on purpose): `grader
+# --help` and light commands do not pay for Docker, Celery, SQLAlchemy or Flask.
 
 def _course(args):
     from grader.course import find_course_root, load_course
@@ -47,7 +52,7 @@ def _print_result(result) -> None:
     for t in result.tests:
         mark = VERDICT_MARK.get(t.verdict, t.verdict.upper())
         print(f"  [{mark:>8}] {t.points:5.2f}/{t.max_points:<5.2f} {t.name}")
-        if t.message and t.verdict != "passed":
+        if t.message and t.verdict != Outcome.PASSED:
             for line in t.message.splitlines()[:6]:
                 print(f"             {line}")
     print(result.summary())
@@ -235,7 +240,8 @@ def _print_rows(rows) -> None:
 
 
 def cmd_grade_all(args) -> int:
-    from grader.batch import entries_in, grade_all
+    from grader.batch import grade_all
+    from grader.entries import entries_in
     from grader.recorded import format_changes, grade_recorded
 
     course = _course(args)
@@ -439,207 +445,231 @@ def cmd_image(args) -> int:
 
 
 # ---------------------------------------------------------------- parser
+# The commands, one entry each: name, help, arguments (in --help order), handler. To add a
+# command, write its `cmd_*` handler above and add a `Command` to COMMANDS (shared options:
+# BACKEND, JOBS, store(), broker(); a group of options of which one may be given: `Exclusive`;
+# sub-commands of their own: `actions`, as `accounts` has).
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: `parser.add_argument(*flags, **options)`."""
+
+    flags: tuple[str, ...]
+    options: dict
+
+
+def arg(*flags: str, **options) -> Arg:
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Exclusive:
+    """Arguments of which at most one may be given."""
+
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    handler: Callable[[argparse.Namespace], int] | None
+    args: tuple[Arg | Exclusive, ...] = ()
+    actions: tuple["Command", ...] = ()  # sub-commands, chosen by `args.action`
+
+
+BACKEND = (arg("--backend", choices=["auto", "docker", "local"],
+               help="sandbox backend (default: course.toml's, else auto)"),)
+JOBS = (arg("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+            help="submissions graded at once (default: the number of cores)"),)
+NO_COURSE = arg("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the global one
+
+
+def store(optional: bool = True) -> tuple[Arg, ...]:
+    found: tuple[Arg, ...] = (arg("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite file "
+                 "(default: course.toml's [store] url, else grader.db beside it)"),)
+    if optional:
+        found += (arg("--no-store", action="store_true",
+                      help="grade into the folder only, recording nothing"),)
+    return found
+
+
+def broker(what: str) -> tuple[Arg, ...]:
+    return (arg("--broker", metavar="URL", help=f"{what}redis:// or amqp:// (default: "
+                "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
+                "redis://127.0.0.1:6379/0)"),)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("list", "the exercises, their topic, points and runtime needs", cmd_list),
+    Command("validate", "prove exercises' tests with their reference and mutants", cmd_validate, (
+        arg("slugs", nargs="*"),
+        arg("--seed", type=int),
+        arg("--only", metavar="VARIANTS",
+            help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)"),
+        *BACKEND, *JOBS)),
+    Command("release", "write the student bundle of an exercise", cmd_release, (
+        arg("slug"),
+        arg("--out", required=True),
+        arg("--no-wheels", action="store_true", help="leave out wheels/, the offline "
+            "installation of the checker (no PyPI needed to release)"))),
+    Command("check", "run the public tests on your own solution (local)", cmd_check, (
+        arg("slug"),
+        arg("path", nargs="?"),
+        arg("--seed", type=int, help="replay a run: the seed the portal or an earlier check "
+            "showed"))),
+    Command("grade", "grade one submission (folder, .py or .zip)", cmd_grade, (
+        arg("slug"),
+        arg("submission"),
+        arg("--student", help="name recorded in the results (default: the file name)"),
+        arg("--out", help="where results.json and feedback.html go"),
+        arg("--seed", type=int, help="replay the randomised checks of an earlier run"),
+        arg("--received", help="when the submission was received (ISO 8601)"),
+        arg("--json", action="store_true", help="print results.json"),
+        *BACKEND)),
+    Command("replay", "rerun the tests of a results.json with its seed", cmd_replay, (
+        arg("slug"),
+        arg("submission"),
+        arg("results", help="the results.json of the run to replay"),
+        arg("--test", action="append", help="a test function to replay (repeatable; default: "
+            "every test that did not pass)"),
+        *BACKEND)),
+    Command("grade-all", "grade every submission of a class", cmd_grade_all, (
+        arg("slug"),
+        arg("submissions"),
+        arg("--out", required=True),
+        arg("--regrade", action="store_true", help="grade again what is already graded"),
+        arg("--seed", type=int),
+        arg("--distributed", action="store_true",
+            help="send one job per submission to `grader worker`s (see docs/distributed.md)"),
+        *broker("with --distributed: the broker, "), *BACKEND, *JOBS, *store())),
+    Command("worker", "grade jobs sent by grade-all --distributed (a Celery worker)", cmd_worker, (
+        arg("--queues", default="cpu,mpi",
+            help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)"),
+        *broker(""),
+        arg("--concurrency", "-c", type=int, help="jobs at once (default: the cores)"),
+        arg("--name", help="worker name, e.g. w1@%%h (default: celery@host)"),
+        arg("--loglevel", default="INFO"),
+        *BACKEND)),
+    Command("regrade", "grade again every recorded submission of an exercise and print the score "
+            "changes", cmd_regrade, (
+                arg("slug"),
+                arg("--students", nargs="+", metavar="NAME", help="only these students"),
+                arg("--out", help="where results go (default: the last grade-all's --out)"),
+                arg("--seed", type=int),
+                *BACKEND, *JOBS, *store(optional=False))),
+    Command("export", "export the current grades of an exercise from the store, or the "
+            "exercise as a Gradescope autograder (docs/gradescope.md)", cmd_export, (
+                arg("slug"),
+                arg("--format", required=True,
+                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report",
+                             "gradescope-autograder"]),
+                arg("--out", required=True, help="a file (gradebook, canvas, report), a folder "
+                    "(gradescope), an nbgrader database file or URL (nbgrader), or the "
+                    "autograder zip (gradescope-autograder: needs no store)"),
+                *store(optional=False))),
+    Command("similarity", "compare every current submission of an exercise with every other "
+            "(skeleton and reference excluded); report similar pairs", cmd_similarity, (
+                arg("slug"),
+                arg("--threshold", type=float, help="the share of a submission found in another "
+                    "at which the pair is reported (default: 0.5)"),
+                arg("--out", help="the HTML report with the pairs side by side (default: "
+                    "similarity-SLUG.html)"),
+                *store(optional=False))),
+    Command("demo", "grade the bundled sample class and check the known answers", cmd_demo, (
+        arg("--out", default="demo-results"),
+        *BACKEND, *JOBS, *store())),
+    Command("serve", "the course portal: students upload, instructors watch (docs/portal.md)",
+            cmd_serve, (
+                NO_COURSE,
+                arg("--host", default="127.0.0.1"),
+                arg("--port", type=int, default=8080, help="0: any free port"),
+                arg("--jobs", "-j", type=int, default=None,
+                    help="grading workers (default: the number of cores; with --distributed, "
+                    f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)"),
+                arg("--distributed", action="store_true",
+                    help="jobs go to `grader worker`s through the broker (docs/distributed.md)"),
+                *broker("the broker (implies --distributed), "),
+                arg("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
+                    "course.toml)"),
+                arg("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "
+                    "its X-Forwarded-Proto/-For are believed (Secure cookies over https)"),
+                arg("--access-log", metavar="FILE", help="one line per request (default: "
+                    "portal-logs/access.log beside course.toml; none: no access log)"),
+                *BACKEND, *store(optional=False))),
+    Command("accounts", "portal accounts: import a roster, set a password", cmd_accounts,
+            (NO_COURSE,), actions=(
+                Command("import", "create or update accounts from a roster CSV (student, name, "
+                        "email[, role][, password])", None, (
+                            arg("roster"),
+                            arg("--passwords-out", metavar="FILE", help="where generated "
+                                "passwords go (needed when a new row has none)"),
+                            *store(optional=False))),
+                Command("set-password", "set an account's password (asked for if not given)",
+                        None, (arg("login"), arg("--password"), *store(optional=False))))),
+    Command("lti", "LMS launches and grade passback over LTI 1.3 (docs/lti.md)", cmd_lti,
+            (NO_COURSE,), actions=(
+                Command("register", "register an LMS (a platform): issuer, client id, "
+                        "deployment and its URLs (again: add a deployment, update the URLs)",
+                        None, (
+                            arg("--issuer", required=True, help="the platform's issuer (iss), "
+                                "e.g. https://canvas.instructure.com"),
+                            arg("--client-id", required=True,
+                                help="the client id the LMS gave the tool"),
+                            arg("--deployment-id", required=True,
+                                help="the deployment id the LMS gave the tool"),
+                            arg("--auth-login-url", required=True,
+                                help="the platform's OIDC authorisation endpoint"),
+                            arg("--auth-token-url", required=True,
+                                help="the platform's OAuth2 token endpoint"),
+                            arg("--keyset-url", required=True,
+                                help="the platform's public key set (JWKS) URL"),
+                            arg("--auth-audience", help="the token endpoint's audience, when the "
+                                "LMS wants another than the token URL (e.g. Brightspace)"),
+                            *store(optional=False))),
+                Command("list", "the registered LMSs", None, store(optional=False)),
+                Command("show-tool", "the URLs and public key set to enter in the LMS", None, (
+                    arg("--url", default="http://127.0.0.1:8080",
+                        help="the portal's public address (default: %(default)s)"),
+                    *store(optional=False))))),
+    Command("course", "the course's schedule: show it, or move its dates", cmd_course, (
+        NO_COURSE,
+        arg("what", choices=["dates"]),
+        Exclusive((
+            arg("--shift", type=int, metavar="DAYS",
+                help="move every opens and due date of course.toml by DAYS (may be negative)"),
+            arg("--start", metavar="DATE", help="move the dates so the first exercise opens on "
+                "DATE: YYYY-MM-DD, today, or today-N / today+N"))))),
+    Command("image", "the sandbox image", cmd_image, (
+        arg("action", choices=["build"]),
+        arg("--force", action="store_true"))),
+)
+
+
+def _add_command(sub, command: Command) -> None:
+    sp = sub.add_parser(command.name, help=command.help)
+    for item in command.args:
+        if isinstance(item, Exclusive):
+            group = sp.add_mutually_exclusive_group()
+            for a in item.args:
+                group.add_argument(*a.flags, **a.options)
+        else:
+            sp.add_argument(*item.flags, **item.options)
+    if command.actions:
+        actions = sp.add_subparsers(dest="action", required=True)
+        for action in command.actions:
+            _add_command(actions, action)
+    if command.handler is not None:
+        sp.set_defaults(func=command.handler)
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description=__doc__)
     p.add_argument("--version", action="version", version=f"grader {__version__}")
     p.add_argument("--course", help="folder holding course.toml (default: this folder or a parent)")
     sub = p.add_subparsers(dest="command", required=True)
-
-    def backend_opt(sp):
-        sp.add_argument("--backend", choices=["auto", "docker", "local"],
-                        help="sandbox backend (default: course.toml's, else auto)")
-
-    def store_opt(sp, optional=True):
-        sp.add_argument("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite "
-                        "file (default: course.toml's [store] url, else grader.db beside it)")
-        if optional:
-            sp.add_argument("--no-store", action="store_true",
-                            help="grade into the folder only, recording nothing")
-
-    def broker_opt(sp, what: str):
-        sp.add_argument("--broker", metavar="URL", help=f"{what}redis:// or amqp:// (default: "
-                        "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
-                        "redis://127.0.0.1:6379/0)")
-
-    def jobs_opt(sp):
-        sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                        help="submissions graded at once (default: the number of cores)")
-
-    sp = sub.add_parser("list", help="the exercises, their topic, points and runtime needs")
-    sp.set_defaults(func=cmd_list)
-
-    sp = sub.add_parser("validate", help="prove exercises' tests with their reference and mutants")
-    sp.add_argument("slugs", nargs="*")
-    sp.add_argument("--seed", type=int)
-    sp.add_argument("--only", metavar="VARIANTS",
-                    help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)")
-    backend_opt(sp), jobs_opt(sp)
-    sp.set_defaults(func=cmd_validate)
-
-    sp = sub.add_parser("release", help="write the student bundle of an exercise")
-    sp.add_argument("slug")
-    sp.add_argument("--out", required=True)
-    sp.add_argument("--no-wheels", action="store_true", help="leave out wheels/, the offline "
-                    "installation of the checker (no PyPI needed to release)")
-    sp.set_defaults(func=cmd_release)
-
-    sp = sub.add_parser("check", help="run the public tests on your own solution (local)")
-    sp.add_argument("slug")
-    sp.add_argument("path", nargs="?")
-    sp.add_argument("--seed", type=int, help="replay a run: the seed the portal or an earlier "
-                    "check showed")
-    sp.set_defaults(func=cmd_check)
-
-    sp = sub.add_parser("grade", help="grade one submission (folder, .py or .zip)")
-    sp.add_argument("slug")
-    sp.add_argument("submission")
-    sp.add_argument("--student", help="name recorded in the results (default: the file name)")
-    sp.add_argument("--out", help="where results.json and feedback.html go")
-    sp.add_argument("--seed", type=int, help="replay the randomised checks of an earlier run")
-    sp.add_argument("--received", help="when the submission was received (ISO 8601)")
-    sp.add_argument("--json", action="store_true", help="print results.json")
-    backend_opt(sp)
-    sp.set_defaults(func=cmd_grade)
-
-    sp = sub.add_parser("replay", help="rerun the tests of a results.json with its seed")
-    sp.add_argument("slug")
-    sp.add_argument("submission")
-    sp.add_argument("results", help="the results.json of the run to replay")
-    sp.add_argument("--test", action="append", help="a test function to replay (repeatable; "
-                    "default: every test that did not pass)")
-    backend_opt(sp)
-    sp.set_defaults(func=cmd_replay)
-
-    sp = sub.add_parser("grade-all", help="grade every submission of a class")
-    sp.add_argument("slug")
-    sp.add_argument("submissions")
-    sp.add_argument("--out", required=True)
-    sp.add_argument("--regrade", action="store_true", help="grade again what is already graded")
-    sp.add_argument("--seed", type=int)
-    sp.add_argument("--distributed", action="store_true",
-                    help="send one job per submission to `grader worker`s (see docs/distributed.md)")
-    broker_opt(sp, "with --distributed: the broker, ")
-    backend_opt(sp), jobs_opt(sp), store_opt(sp)
-    sp.set_defaults(func=cmd_grade_all)
-
-    sp = sub.add_parser("worker", help="grade jobs sent by grade-all --distributed (a Celery worker)")
-    sp.add_argument("--queues", default="cpu,mpi",
-                    help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)")
-    broker_opt(sp, "")
-    sp.add_argument("--concurrency", "-c", type=int, help="jobs at once (default: the cores)")
-    sp.add_argument("--name", help="worker name, e.g. w1@%%h (default: celery@host)")
-    sp.add_argument("--loglevel", default="INFO")
-    backend_opt(sp)
-    sp.set_defaults(func=cmd_worker)
-
-    sp = sub.add_parser("regrade", help="grade again every recorded submission of an exercise "
-                        "and print the score changes")
-    sp.add_argument("slug")
-    sp.add_argument("--students", nargs="+", metavar="NAME", help="only these students")
-    sp.add_argument("--out", help="where results go (default: the last grade-all's --out)")
-    sp.add_argument("--seed", type=int)
-    backend_opt(sp), jobs_opt(sp), store_opt(sp, optional=False)
-    sp.set_defaults(func=cmd_regrade)
-
-    sp = sub.add_parser("export", help="export the current grades of an exercise from the store, "
-                        "or the exercise as a Gradescope autograder (docs/gradescope.md)")
-    sp.add_argument("slug")
-    sp.add_argument("--format", required=True,
-                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report",
-                             "gradescope-autograder"])
-    sp.add_argument("--out", required=True, help="a file (gradebook, canvas, report), a folder "
-                    "(gradescope), an nbgrader database file or URL (nbgrader), or the "
-                    "autograder zip (gradescope-autograder: needs no store)")
-    store_opt(sp, optional=False)
-    sp.set_defaults(func=cmd_export)
-
-    sp = sub.add_parser("similarity", help="compare every current submission of an exercise "
-                        "with every other (skeleton and reference excluded); report similar pairs")
-    sp.add_argument("slug")
-    sp.add_argument("--threshold", type=float, help="the share of a submission "
-                    "found in another at which the pair is reported (default: 0.5)")
-    sp.add_argument("--out", help="the HTML report with the pairs side by side (default: "
-                    "similarity-SLUG.html)")
-    store_opt(sp, optional=False)
-    sp.set_defaults(func=cmd_similarity)
-
-    sp = sub.add_parser("demo", help="grade the bundled sample class and check the known answers")
-    sp.add_argument("--out", default="demo-results")
-    backend_opt(sp), jobs_opt(sp), store_opt(sp)
-    sp.set_defaults(func=cmd_demo)
-
-    sp = sub.add_parser("serve", help="the course portal: students upload, instructors watch "
-                        "(docs/portal.md)")
-    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sp.add_argument("--host", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=8080, help="0: any free port")
-    sp.add_argument("--jobs", "-j", type=int, default=None,
-                    help="grading workers (default: the number of cores; with --distributed, "
-                    f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)")
-    sp.add_argument("--distributed", action="store_true",
-                    help="jobs go to `grader worker`s through the broker (docs/distributed.md)")
-    broker_opt(sp, "the broker (implies --distributed), ")
-    sp.add_argument("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
-                    "course.toml)")
-    sp.add_argument("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "
-                    "its X-Forwarded-Proto/-For are believed (Secure cookies over https)")
-    sp.add_argument("--access-log", metavar="FILE", help="one line per request (default: "
-                    "portal-logs/access.log beside course.toml; none: no access log)")
-    backend_opt(sp), store_opt(sp, optional=False)
-    sp.set_defaults(func=cmd_serve)
-
-    sp = sub.add_parser("accounts", help="portal accounts: import a roster, set a password")
-    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    acc = sp.add_subparsers(dest="action", required=True)
-    imp = acc.add_parser("import", help="create or update accounts from a roster CSV (student, "
-                         "name, email[, role][, password])")
-    imp.add_argument("roster")
-    imp.add_argument("--passwords-out", metavar="FILE",
-                     help="where generated passwords go (needed when a new row has none)")
-    store_opt(imp, optional=False)
-    pw = acc.add_parser("set-password", help="set an account's password (asked for if not given)")
-    pw.add_argument("login")
-    pw.add_argument("--password")
-    store_opt(pw, optional=False)
-    sp.set_defaults(func=cmd_accounts)
-
-    sp = sub.add_parser("lti", help="LMS launches and grade passback over LTI 1.3 (docs/lti.md)")
-    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    lti = sp.add_subparsers(dest="action", required=True)
-    reg = lti.add_parser("register", help="register an LMS (a platform): issuer, client id, "
-                         "deployment and its URLs (again: add a deployment, update the URLs)")
-    for flag, what in (("--issuer", "the platform's issuer (iss), e.g. https://canvas.instructure.com"),
-                       ("--client-id", "the client id the LMS gave the tool"),
-                       ("--deployment-id", "the deployment id the LMS gave the tool"),
-                       ("--auth-login-url", "the platform's OIDC authorisation endpoint"),
-                       ("--auth-token-url", "the platform's OAuth2 token endpoint"),
-                       ("--keyset-url", "the platform's public key set (JWKS) URL")):
-        reg.add_argument(flag, required=True, help=what)
-    reg.add_argument("--auth-audience", help="the token endpoint's audience, when the LMS "
-                     "wants another than the token URL (e.g. Brightspace)")
-    store_opt(reg, optional=False)
-    store_opt(lti.add_parser("list", help="the registered LMSs"), optional=False)
-    show = lti.add_parser("show-tool", help="the URLs and public key set to enter in the LMS")
-    show.add_argument("--url", default="http://127.0.0.1:8080",
-                      help="the portal's public address (default: %(default)s)")
-    store_opt(show, optional=False)
-    sp.set_defaults(func=cmd_lti)
-
-    sp = sub.add_parser("course", help="the course's schedule: show it, or move its dates")
-    sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sp.add_argument("what", choices=["dates"])
-    move = sp.add_mutually_exclusive_group()
-    move.add_argument("--shift", type=int, metavar="DAYS",
-                      help="move every opens and due date of course.toml by DAYS (may be negative)")
-    move.add_argument("--start", metavar="DATE", help="move the dates so the first exercise "
-                      "opens on DATE: YYYY-MM-DD, today, or today-N / today+N")
-    sp.set_defaults(func=cmd_course)
-
-    sp = sub.add_parser("image", help="the sandbox image")
-    sp.add_argument("action", choices=["build"])
-    sp.add_argument("--force", action="store_true")
-    sp.set_defaults(func=cmd_image)
+    for command in COMMANDS:
+        _add_command(sub, command)
     return p
 
 

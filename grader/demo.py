@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.batch import grade_all
 from grader.course import Course
+from grader.protocol import Outcome
 
 TOLERANCE = 0.01
 
@@ -42,7 +43,7 @@ def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: 
             ok = got is not None and want is not None and abs(got - want) <= TOLERANCE
             if not ok:
                 mismatches.append(f"{slug}/{row.student}: got {got}, expected {want}")
-            verdicts = ", ".join(sorted({t.verdict for t in row.result.tests} - {"passed"})) \
+            verdicts = ", ".join(sorted({t.verdict for t in row.result.tests} - {Outcome.PASSED})) \
                 if row.result else row.problem
             print(f"  {row.student:<10} {got if got is not None else '-':>6} / {exercise.points:g}"
                   f"  expected {want}  {'ok' if ok else 'MISMATCH'}  {verdicts}")

@@ -17,22 +17,22 @@ import jinja2
 from markupsafe import Markup, escape
 
 from grader.course import Exercise, format_time
+from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, Outcome
 from grader.results import SubmissionResult, TestResult
 
 MAX_TEXT = 20_000
-STALL_DEADLOCK = 0.1  # CPU-seconds per second below which a stalled run is blocked, not busy
 
 # verdict -> (label, colour class, explanation shown next to the badge)
 VERDICTS = {
-    "passed": ("Passed", "ok", ""),
-    "failed": ("Failed", "bad", ""),
-    "error": ("Error", "bad", ""),
-    "timeout": ("Timeout", "hang", "still running at the time limit"),
-    "deadlock": ("Deadlock", "hang", "threads blocked on each other"),
-    "race": ("Race", "hang", "shared data updated without consistent locking"),
-    "crashed": ("Crashed", "hang", "the Python process died"),
-    "not-run": ("Not run", "skip", "this check could not run on the grader"),
-    "grader-error": ("Grader error", "platform", "not your fault, will be regraded"),
+    Outcome.PASSED: ("Passed", "ok", ""),
+    Outcome.FAILED: ("Failed", "bad", ""),
+    Outcome.ERROR: ("Error", "bad", ""),
+    Outcome.TIMEOUT: ("Timeout", "hang", "still running at the time limit"),
+    Outcome.DEADLOCK: ("Deadlock", "hang", "threads blocked on each other"),
+    Outcome.RACE: ("Race", "hang", "shared data updated without consistent locking"),
+    Outcome.CRASHED: ("Crashed", "hang", "the Python process died"),
+    Outcome.NOT_RUN: ("Not run", "skip", "this check could not run on the grader"),
+    Outcome.GRADER_ERROR: ("Grader error", "platform", "not your fault, will be regraded"),
 }
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"             # CSI: colours, cursor moves
@@ -164,11 +164,11 @@ def _test_view(t: TestResult, exercise: Exercise) -> dict:
     elif exc is not None:
         d["exception"] = exc
     uncaught = []
-    for u in _dicts(d.pop("uncaught", None)) if t.verdict != "passed" else []:
+    for u in _dicts(d.pop("uncaught", None)) if t.verdict != Outcome.PASSED else []:
         frames, hidden = _trim(u.get("frames"))
         uncaught.append({**u, "frames": frames, "hidden": hidden,
                          "what": "thread" if u.get("kind") == "thread" else "child process"})
-    ratio = d.pop("stall_cpu_ratio", None)
+    ratio = d.pop(STALL_CPU_RATIO, None)
     ratio = ratio if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else None
     view.update(
         message=clean_text(t.message), seed=t.seed, exception=exc if isinstance(exc, dict) else None,

@@ -18,11 +18,18 @@ from pathlib import Path
 
 from grader.course import Course, Exercise
 from grader.errors import GraderError, PlatformError, SubmissionError
+from grader.feedback import render_feedback
 from grader.intake import content_hash, prepare_submission
 from grader.judge import suspicion
 from grader.judge.runner import run_tests
+from grader.protocol import Outcome
 from grader.results import (
-    SubmissionResult, TestResult, apply_late_policy, late_days, mark_not_graded, score_records,
+    SubmissionResult,
+    TestResult,
+    apply_late_policy,
+    late_days,
+    mark_not_graded,
+    score_records,
 )
 
 
@@ -58,7 +65,7 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
     except SubmissionError as exc:
         result.error = str(exc)
         result.tests = [TestResult(name="Submission accepted", function="submission",
-                                   suite="public", verdict="error", points=0.0,
+                                   suite="public", verdict=Outcome.ERROR, points=0.0,
                                    max_points=exercise.points, message=str(exc))]
     except PlatformError as exc:
         raise GradingFailed(f"{student}: {exc}") from exc
@@ -71,8 +78,6 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
 
 def write_outputs(result: SubmissionResult, exercise: Exercise, out_dir: Path) -> None:
     """results.json and feedback.html for one graded submission."""
-    from grader.feedback import render_feedback
-
     out_dir.mkdir(parents=True, exist_ok=True)
     result.write(out_dir / "results.json", exercise.hidden_visibility)
     (out_dir / "feedback.html").write_text(render_feedback(result, exercise), encoding="utf-8",

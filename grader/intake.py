@@ -182,7 +182,7 @@ def _notebook_to_module(files: dict[str, bytes], required: Sequence[str]) -> dic
     notebooks = [n for n in files if "/" not in n and n.lower().endswith(".ipynb")]
     if len(notebooks) != 1 or not required or required[0] in files:
         return files
-    from grader.notebook import notebook_module
+    from grader.notebook import notebook_module  # lazy: nbformat, only for a notebook
 
     name = notebooks[0]
     rest = {n: d for n, d in files.items() if n != name}

@@ -1,8 +1,14 @@
-"""The messages that cross a process boundary between the host and the sandbox, and their framing.
+"""The messages that cross a process boundary, their statuses, and the framing between the host
+and the sandbox.
 
-Both sides import this module (it needs nothing but the standard library): the host's
-backends write requests and read replies; the sandbox's supervisor server reads requests and
-writes replies. A frame is `MAGIC`, a 4-byte big-endian length and that many bytes of UTF-8
+    host grading process --Job--> judge's pytest run --Request--> sandbox supervisor --> agent
+    host grading process <-Report- judge's pytest run <--Reply--- sandbox supervisor <-- AgentResult
+
+Both sides import this module (it needs nothing but the standard library and the sandbox's own
+`grader.agent.codec`): the host's backends write requests and read replies; the sandbox's
+supervisor server reads requests and writes replies. What the student's side wrote reaches a
+`Reply` only through `grader.sandbox.base.parse_reply` (capped, strict: a reply that cannot be
+read is a `SANDBOX_ERROR`, an agent result that cannot be read the student's crash). A frame is `MAGIC`, a 4-byte big-endian length and that many bytes of UTF-8
 JSON. A reader never trusts a length: a frame over its limit, a wrong magic or a short read is
 a `FrameError`, and the connection is given up.
 """
@@ -12,11 +18,56 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from grader.agent import codec
 
 MAGIC = b"PGR1"
 HEADER = struct.Struct(">4sI")
 MAX_REQUEST = 64 * 2**20  # a request carries a probe's source and arguments
 MAX_REPLY = 512 * 2**20  # a reply carries the student's values and output, capped before
+
+
+class Status(StrEnum):
+    """What the sandbox says became of a request: the `status` of a reply (and of an agent's
+    result, which may only say OK, EXCEPTION, IMPORT_ERROR or MISSING: see AGENT_STATUSES)."""
+
+    OK = "ok"  # the student's function returned a value
+    EXCEPTION = "exception"  # it raised
+    IMPORT_ERROR = "import-error"  # the student's module could not be imported
+    MISSING = "missing"  # the module has no such function
+    TIMEOUT = "timeout"  # still running (or stuck) at the time limit
+    CRASHED = "crashed"  # the process died, or its result could not be believed
+    SANDBOX_ERROR = "sandbox-error"  # the platform failed: never the student's doing
+
+
+# What an agent may say about its run; anything else (e.g. a forged SANDBOX_ERROR, which would
+# blame the platform) makes its result malformed, and so the student's fault.
+AGENT_STATUSES = (Status.OK, Status.EXCEPTION, Status.IMPORT_ERROR, Status.MISSING)
+STUDENT_RAISED = (Status.EXCEPTION, Status.IMPORT_ERROR, Status.MISSING)
+
+
+class Outcome(StrEnum):
+    """A test's verdict: the `status` of a test record and the `verdict` in results.json."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # ran, did the wrong thing
+    ERROR = "error"  # the student's code raised or could not be imported
+    TIMEOUT = "timeout"  # endless loop or busy-wait
+    DEADLOCK = "deadlock"
+    RACE = "race"
+    CRASHED = "crashed"
+    NOT_RUN = "not-run"  # could not run here (no GPU): awards nothing, blames nobody
+    GRADER_ERROR = "grader-error"  # the platform failed: not graded, to be retried
+
+
+# Keys of a reply that more than one side reads (the rest are named where they are written).
+STALL_CPU_RATIO = "stall_cpu_ratio"  # CPU seconds per second while a timed-out run was stuck
+STALL_DEADLOCK = 0.1  # below this STALL_CPU_RATIO a hang is threads blocked on each other
+FINDINGS = "findings"  # what the checks saw as it happened: [{"kind": ..., ...}]
 
 
 class FrameError(ConnectionError):
@@ -60,3 +111,259 @@ def send(sock: socket.socket, message: dict) -> None:
 def receive(sock: socket.socket, limit: int) -> bytes | None:
     """The next frame's body from a socket (None if the other side closed it cleanly)."""
     return decode_from(sock.recv, limit)
+
+
+# ---------------------------------------------------------------- messages
+
+@dataclass
+class Request:
+    """One request to the sandbox: call `function` (kind "call") or run `probe` (kind "run",
+    `{"source", "name"}`) of the student's `module`, with codec-encoded `args` and `kwargs`."""
+
+    kind: str
+    module: str
+    args: Any
+    kwargs: Any
+    timeout: float
+    limits: dict
+    function: str | None = None
+    probe: dict | None = None
+    checks: dict = field(default_factory=dict)
+    ranks: int = 0
+    mpi: dict = field(default_factory=dict)
+    start_method: str | None = None
+    exclusive_cores: int = 0
+
+    def to_wire(self) -> dict:
+        """The request as the supervisor reads it (`function` or `probe`, never both)."""
+        wire = asdict(self)
+        for key in ("function", "probe"):
+            if wire[key] is None:
+                del wire[key]
+        return wire
+
+
+@dataclass
+class Reply:
+    """The supervisor's reply to one request, as a test sees it: `raw`, the reply already
+    cleaned by `grader.sandbox.base.parse_reply`, and `what`, how messages name the call."""
+
+    raw: dict
+    what: str
+
+    @property
+    def status(self) -> Status:
+        """The reply's status; one no supervisor sends is the platform's failure."""
+        try:
+            return Status(self.raw.get("status", Status.SANDBOX_ERROR))
+        except ValueError:
+            return Status.SANDBOX_ERROR
+
+    @property
+    def value(self):
+        return codec.decode(self.raw.get("value"))
+
+    @property
+    def cpu(self) -> float:
+        return float(self.raw.get("cpu", 0.0))
+
+    @property
+    def wall(self) -> float:
+        return float(self.raw.get("wall", 0.0))
+
+    @property
+    def waited(self) -> str:
+        """How long a stopped run had been going, for messages: '2 s', or '0.3 s' for a deadlock
+        proven before a second was out (grader.agent.stuck)."""
+        wall = float(self.raw.get("wall") or 0)
+        return f"{wall:.0f} s" if wall >= 1 else f"{wall:.1f} s"
+
+    @property
+    def tampering(self) -> list[dict]:
+        """What the audit hook refused the student's code, or why its report was not believed."""
+        found = [e for e in self.raw.get("tampering") or [] if isinstance(e, dict)]
+        for rank in self.raw.get("ranks") or []:
+            if isinstance(rank, dict):
+                found += [e for e in rank.get("tampering") or [] if isinstance(e, dict)]
+        return found
+
+    @property
+    def checks(self) -> dict:
+        """Check reports: of the single process, or merged per rank under MPI."""
+        if "ranks" in self.raw:
+            return {r.get("rank", i): r.get("checks", {}) for i, r in enumerate(self.raw["ranks"])}
+        return self.raw.get("checks", {})
+
+
+# The shape of an agent's result: field -> what it must be. The agent runs in the student's
+# process, so a signed result is still checked before any field is used (by the supervisor).
+def _list_of_dicts(v) -> bool:
+    return type(v) is list and all(type(x) is dict for x in v)
+
+
+AGENT_RESULT_SHAPE = {
+    "status": lambda v: v in AGENT_STATUSES + (Status.CRASHED,),
+    "rank": lambda v: v is None or type(v) is int,
+    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
+    and _list_of_dicts(v.get("frames", [])),
+    "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
+    "leftover_threads": lambda v: _list_of_dicts(v) and all(
+        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
+    "leaked_shared_memory": _list_of_dicts,
+    "agent_wall": lambda v: type(v) in (int, float),
+    "message": lambda v: type(v) is str,
+}
+AGENT_RESULT_FIELDS = set(AGENT_RESULT_SHAPE) | {"value"}
+
+
+def agent_result_problem(result) -> str:
+    """What is wrong with an agent result's shape ('' if nothing): a malformed one is the
+    student's crash."""
+    if type(result) is not dict:
+        return "not an object"
+    if "status" not in result:
+        return "no status"
+    unknown = sorted(set(result) - AGENT_RESULT_FIELDS)
+    if unknown:
+        return f"it has fields the agent never sends ({', '.join(unknown)[:200]})"
+    for key, ok in AGENT_RESULT_SHAPE.items():
+        if key in result and not ok(result[key]):
+            return f"its {key} is not what the agent sends"
+    return ""
+
+
+class MalformedMessage(ValueError):
+    """A message that is not what its sender writes. Whose fault that is depends on the sender:
+    an agent's result is the student's crash; a job or a report (written by the host's judge,
+    never holding anything unchecked from the student's side) is the platform's failure."""
+
+
+def _typed(cls, data, name: str):
+    """`cls(**data)`, refusing anything but a JSON object with exactly `cls`'s field names."""
+    if type(data) is not dict:
+        raise MalformedMessage(f"a {name} must be a JSON object")
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise MalformedMessage(f"a {name} has unknown fields: {', '.join(sorted(unknown))}")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a required field missing
+        raise MalformedMessage(f"a {name} is incomplete: {exc}") from None
+
+
+@dataclass
+class AgentResult:
+    """One agent's report of its run, parsed by the supervisor from the student's process
+    (`parse`: strictly; anything else is the student's crash), or the supervisor's own word for
+    a run whose report it could not believe (`crashed`)."""
+
+    status: Status
+    rank: int | None = None
+    value: Any = None  # codec-encoded; only with OK
+    exception: dict | None = None  # {"type", "message", "frames"}
+    checks: dict | None = None  # check name -> its report
+    leftover_threads: list[dict] | None = None
+    leaked_shared_memory: list[dict] | None = None
+    agent_wall: float | None = None
+    message: str | None = None
+    tampered: bool | None = None  # set by the supervisor: the report was not believed
+
+    @classmethod
+    def parse(cls, data) -> "AgentResult":
+        """The result an agent sent (already JSON-decoded and cleaned); `MalformedMessage`
+        naming what is wrong when it is not what the agent sends."""
+        problem = agent_result_problem(data)
+        if problem:
+            raise MalformedMessage(problem)
+        return cls(**{**data, "status": Status(data["status"])})
+
+    @classmethod
+    def crashed(cls, message: str, tampered: bool = False) -> "AgentResult":
+        return cls(Status.CRASHED, message=message, tampered=tampered or None)
+
+    def to_wire(self) -> dict:
+        """The result as the reply carries it: the fields given (`rank` always, `value` with OK)."""
+        wire = {k: v for k, v in asdict(self).items() if v is not None or k == "rank"}
+        if self.status == Status.OK:
+            wire["value"] = self.value
+        return wire
+
+
+@dataclass
+class Job:
+    """What the grading process hands a test run (`grader.judge.runner` to `grader.judge.plugin`):
+    the prepared submission, the student's module, the backend and its limits, the base seed,
+    where to write the `Report`, the tests to run (`only`), whether the exercise needs a GPU and
+    the container started ahead of time (`box`)."""
+
+    submission: str
+    module: str
+    backend: str
+    limits: dict
+    seed: int
+    report: str
+    only: list[str] | None = None
+    gpu: bool = False
+    box: dict | None = None
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, path: Path) -> "Job":
+        return _typed(cls, json.loads(Path(path).read_text()), "job")
+
+
+@dataclass
+class TestRecord:
+    """One test's outcome, as the judge's plugin records it: `status` is an `Outcome`, `message`
+    the student-facing words, `details` the (capped) evidence."""
+
+    nodeid: str
+    function: str
+    name: str
+    visibility: str  # public or hidden
+    status: Outcome
+    message: str
+    details: dict
+    duration: float
+    seed: int | None
+    requirements: list[str] = field(default_factory=list)
+    __test__ = False  # not a pytest test class
+
+    def __post_init__(self):
+        self.status = Outcome(self.status)
+
+
+@dataclass
+class Report:
+    """What one test run wrote for the grading process (`grader.judge.plugin` to
+    `grader.judge.runner`): a record per test, the test files that could not be loaded, the
+    tests collected, the plugin's own failures, the evidence of tampering and pytest's exit."""
+
+    tests: list[TestRecord]
+    broken_test_files: list[dict] = field(default_factory=list)
+    collected: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    tampering: list[dict] = field(default_factory=list)
+    exitstatus: int = 0
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def read(cls, path: Path) -> "Report":
+        """The report at `path`; `MalformedMessage` when it is not one (or not whole)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (ValueError, RecursionError) as exc:
+            raise MalformedMessage(f"the report is not JSON ({exc})") from None
+        report = _typed(cls, data, "report")
+        if type(report.tests) is not list:
+            raise MalformedMessage("a report's tests must be a list")
+        try:
+            report.tests = [_typed(TestRecord, t, "test record") for t in report.tests]
+        except ValueError as exc:  # an Outcome no plugin writes
+            raise MalformedMessage(f"a test record is malformed ({exc})") from None
+        return report

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.batch import Entry, Row, grade_entries, write_gradebook
 from grader.course import Course, Exercise
-from grader.intake import content_hash
+from grader.entries import Entry, Row, grade_entries, write_gradebook
 from grader.errors import GraderError
+from grader.grade import write_outputs
+from grader.intake import content_hash
 from grader.results import SubmissionResult, apply_late_policy, late_days
 from grader.store import Store
 from grader.store.models import Request, Submission
@@ -47,8 +49,6 @@ def raw_hash(path: Path) -> str:
     """sha256 of what was handed in: a file's bytes, or a folder's files (intake.content_hash)."""
     if path.is_dir():
         return content_hash(path)
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -137,8 +137,6 @@ def _student_rows(exercise: Exercise, entries: list[Entry], rows: dict[str, Row]
             result = cur.result()
             fresh = cur.grading.request_id == request_id
             if fresh or not (out / student / "results.json").exists():
-                from grader.grade import write_outputs
-
                 write_outputs(result, exercise, out / student)
             final[student] = Row(student, result, "graded" if fresh else "skipped")
     return final

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import Exercise, LatePolicy
+from grader.judge.verdicts.record import earns_points
+from grader.protocol import Outcome, TestRecord
 from grader.states import NEEDS_GPU  # noqa: F401 - why a result is not a grade (re-exported)
 
 NO_GPU_TEST = "no GPU"  # in the message of a test that could not run for want of a GPU
@@ -40,7 +42,7 @@ class TestResult:
 
     @property
     def passed(self) -> bool:
-        return self.verdict == "passed"
+        return self.verdict == Outcome.PASSED
 
 
 @dataclass
@@ -79,13 +81,13 @@ class SubmissionResult:
     @property
     def platform_failed(self) -> bool:
         """True when the platform, not the student, failed: such a result must be regraded."""
-        return any(t.verdict == "grader-error" for t in self.tests)
+        return any(t.verdict == Outcome.GRADER_ERROR for t in self.tests)
 
     def summary(self) -> str:
         if self.error:
             return f"Refused: {self.error}"
         if self.not_graded == NEEDS_GPU:
-            ran = [t for t in self.tests if t.verdict != "not-run"]
+            ran = [t for t in self.tests if t.verdict != Outcome.NOT_RUN]
             passed = sum(t.passed for t in ran)
             return (f"Not graded yet: {NEEDS_GPU}. This exercise's tests run kernels on a GPU "
                     "and this grading machine has none; it will be graded on a machine with a "
@@ -104,7 +106,7 @@ class SubmissionResult:
                 "number": str(i),
                 "score": t.points,
                 "max_score": t.max_points,
-                "status": "passed" if t.passed else "failed",
+                "status": "passed" if t.passed else "failed",  # Gradescope's word, not a verdict
                 "output": t.message,
                 "visibility": "visible" if t.suite == "public" else hidden_visibility,
                 "tags": [t.suite],
@@ -168,19 +170,18 @@ class SubmissionResult:
                    not_graded=str(meta.get("not_graded") or ""))
 
 
-def score_records(exercise: Exercise, records: list[dict]) -> list[TestResult]:
+def score_records(exercise: Exercise, records: list[TestRecord]) -> list[TestResult]:
     """Weight test records into points that add up to the exercise's points."""
-    weights = [exercise.weight(r["function"]) for r in records]
+    weights = [exercise.weight(r.function) for r in records]
     total = sum(weights) or 1.0
     results = []
     for record, weight in zip(records, weights):
         max_points = exercise.points * weight / total
-        passed = record["status"] == "passed"
         results.append(TestResult(
-            name=record["name"], function=record["function"], suite=record["visibility"],
-            verdict=record["status"], points=max_points if passed else 0.0, max_points=max_points,
-            message=record["message"], details=record["details"], duration=record["duration"],
-            seed=record["seed"], requirements=list(record.get("requirements") or [])))
+            name=record.name, function=record.function, suite=record.visibility,
+            verdict=record.status, points=max_points if earns_points(record.status) else 0.0,
+            max_points=max_points, message=record.message, details=record.details,
+            duration=record.duration, seed=record.seed, requirements=list(record.requirements)))
     return results
 
 
@@ -188,7 +189,7 @@ def mark_not_graded(result: SubmissionResult, exercise: Exercise) -> None:
     """An exercise that needs a GPU, graded where tests could not run for want of one, gets no
     score: "not graded yet: needs a GPU" (its tests scored nothing and blamed nobody, so a number
     would be the same for correct and wrong kernels)."""
-    if exercise.runtime.gpu and any(t.verdict == "not-run" and NO_GPU_TEST in t.message
+    if exercise.runtime.gpu and any(t.verdict == Outcome.NOT_RUN and NO_GPU_TEST in t.message
                                     for t in result.tests):
         result.not_graded = NEEDS_GPU
 

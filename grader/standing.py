@@ -64,7 +64,7 @@ def closed(course: Course, due: dt.datetime | None, now: dt.datetime | None = No
 def standings(course: Course, exercise: Exercise, store: Store, *, results: bool = True,
               now: dt.datetime | None = None) -> list[Standing]:
     """Every roster student and every student with an attempt, by login."""
-    from grader.portal.accounts import accounts
+    from grader.portal.accounts import accounts  # lazy: the portal (Flask), only if asked
 
     roster = {a.login: a for a in accounts(store, "student")}
     counted = {c.student: c for c in store.counted(exercise, results=results)}

@@ -23,6 +23,7 @@ from pathlib import Path
 from grader.course import Course, Exercise
 from grader.errors import ConfigError
 from grader.grade import GradingFailed, grade_submission, new_seed
+from grader.protocol import Outcome
 from grader.requirements import Coverage, MutantSpec, static_coverage
 from grader.results import NO_GPU_TEST as NO_GPU, SubmissionResult
 
@@ -91,44 +92,53 @@ def _read_spec(path: Path) -> dict:
         raise ConfigError(path, "-", f"a readable {path.name} ({exc})") from None
 
 
-def judge(variant: Variant, result: SubmissionResult) -> Check:
-    problems: list[str] = []
-    by_name = {t.function: t for t in result.tests}
-    not_run = [t.function for t in result.tests if t.verdict == "not-run"]
-    errors = [f"{t.function}: grader error: {t.message}" for t in result.tests
-              if t.verdict == "grader-error"]
-    problems += errors
+def check_variant(variant: Variant, result: SubmissionResult) -> Check:
+    """What is wrong with `result` for what `variant` must score: full marks for the reference
+    and the correct alternatives, no hidden test passed by the skeleton, every named test failed
+    (with its verdict) by a mutant, under its maximum. Grader errors are always problems."""
+    not_run = [t.function for t in result.tests if t.verdict == Outcome.NOT_RUN]
+    problems = [f"{t.function}: grader error: {t.message}" for t in result.tests
+                if t.verdict == Outcome.GRADER_ERROR]
     if result.error:
-        problems.append(f"submission refused: {result.error}")
-    elif variant.must_pass:
-        for t in result.tests:
-            if t.verdict not in ("passed", "not-run", "grader-error"):
-                problems.append(f"{t.function}: {t.verdict}: {t.message[:300]}")
+        return Check(variant, result, problems + [f"submission refused: {result.error}"], not_run)
+    if variant.must_pass:
+        problems += [f"{t.function}: {t.verdict}: {t.message[:300]}" for t in result.tests
+                     if t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN, Outcome.GRADER_ERROR)]
     elif variant.name == "skeleton":
-        for t in result.tests:
-            if t.suite == "hidden" and t.verdict == "passed":
-                problems.append(f"{t.function}: the skeleton passes this hidden test")
+        problems += [f"{t.function}: the skeleton passes this hidden test" for t in result.tests
+                     if t.suite == "hidden" and t.verdict == Outcome.PASSED]
     else:
-        for name in variant.must_fail:
-            t = by_name.get(name)
-            if t is None:
-                problems.append(f"{name}: no such test")
-            elif t.verdict == "passed":
-                problems.append(f"{name}: passed, but this mutant must fail it")
-            elif t.verdict == "not-run" and not (variant.exercise.runtime.gpu
-                                                 and NO_GPU in t.message):
-                problems.append(f"{name}: did not run ({t.message[:150]}), so this mutant is not "
-                                "proven; only a missing GPU of a GPU exercise is excused")
-            elif name in variant.verdicts and t.verdict != variant.verdicts[name]:
-                if t.verdict != "not-run":
-                    problems.append(f"{name}: verdict {t.verdict}, expected {variant.verdicts[name]}"
-                                    f" ({t.message[:200]})")
-        if variant.max_score is not None and result.score > variant.max_score + 1e-9:
-            problems.append(f"scores {result.score:g}, more than its maximum {variant.max_score:g}")
+        problems += _mutant_problems(variant, result)
         waits = variant.exercise.requirements_waiting.get(variant.requirement)
         if waits and problems:  # its test waits for grader machinery: reported, not failed
             return Check(variant, result, [], not_run, [f"waiting for {waits}: {p}" for p in problems])
     return Check(variant, result, problems, not_run)
+
+
+def _mutant_problems(variant: Variant, result: SubmissionResult) -> list[str]:
+    by_name = {t.function: t for t in result.tests}
+    problems = [p for p in (_must_fail_problem(variant, name, by_name.get(name))
+                            for name in variant.must_fail) if p]
+    if variant.max_score is not None and result.score > variant.max_score + 1e-9:
+        problems.append(f"scores {result.score:g}, more than its maximum {variant.max_score:g}")
+    return problems
+
+
+def _must_fail_problem(variant: Variant, name: str, t) -> str | None:
+    """Why test `name` (its result `t`) does not prove the mutant (None if it does)."""
+    if t is None:
+        return f"{name}: no such test"
+    if t.verdict == Outcome.PASSED:
+        return f"{name}: passed, but this mutant must fail it"
+    if t.verdict == Outcome.NOT_RUN:
+        if variant.exercise.runtime.gpu and NO_GPU in t.message:
+            return None
+        return (f"{name}: did not run ({t.message[:150]}), so this mutant is not proven; only a "
+                "missing GPU of a GPU exercise is excused")
+    expected = variant.verdicts.get(name)
+    if expected is not None and t.verdict != expected:
+        return f"{name}: verdict {t.verdict}, expected {expected} ({t.message[:200]})"
+    return None
 
 
 def validate(course: Course, exercises: list[Exercise], backend: str, *, seed: int | None = None,
@@ -148,7 +158,7 @@ def validate(course: Course, exercises: list[Exercise], backend: str, *, seed: i
                                       backend=backend, seed=seed, sandbox_info=sandbox_info)
         except GradingFailed as exc:
             return Check(variant, None, [f"could not be graded: {exc}"], [])
-        return judge(variant, result)
+        return check_variant(variant, result)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(run, todo))
@@ -158,7 +168,7 @@ def _not_run_status(c: Check) -> str:
     """'not run: no GPU' when tests needed a GPU this machine lacks (a mutant whose every named
     test is among them is not proven either way); otherwise the tests that did not run."""
     r = c.result
-    no_gpu = [t.function for t in r.tests if t.verdict == "not-run" and NO_GPU in t.message]
+    no_gpu = [t.function for t in r.tests if t.verdict == Outcome.NOT_RUN and NO_GPU in t.message]
     if no_gpu:
         proven = [n for n in c.variant.must_fail if n not in no_gpu]
         if c.variant.name.startswith("mutant:") and proven:
@@ -240,9 +250,9 @@ def coverage(course: Course, exercises: list[Exercise], checks: list[Check]) -> 
                 verdicts = {t.function: t for t in check.result.tests}
                 mine = [verdicts[t] for t in check.variant.must_fail
                         if t in row.tests and t in verdicts]
-                if any(t.verdict not in ("passed", "not-run") for t in mine):
+                if any(t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN) for t in mine):
                     proof.proven.append(name)
-                elif mine and all(t.verdict == "not-run" and NO_GPU in t.message for t in mine):
+                elif mine and all(t.verdict == Outcome.NOT_RUN and NO_GPU in t.message for t in mine):
                     proof.unproven.append(name)
             if not row.tests and not row.waiting:
                 proof.problems.append("no test checks it")

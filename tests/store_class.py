@@ -90,6 +90,7 @@ def fake_run_tests(delay: float = 0.0, fail_all: bool = False, broken: tuple[str
 
     from grader.errors import PlatformError
     from grader.judge.runner import TestRun
+    from grader.protocol import TestRecord
 
     def run_tests(exercise, submission, backend, limits, seed, suites=(), verbose=False, only=None):
         source = (submission / "solution.py").read_text()
@@ -100,9 +101,9 @@ def fake_run_tests(delay: float = 0.0, fail_all: bool = False, broken: tuple[str
         tests = [("test_add_small", "public", not fail_all),
                  ("test_add_negative", "hidden", not bad and not fail_all),
                  ("test_slow_add", "hidden", not fail_all)]
-        return TestRun([{"name": f, "function": f, "visibility": v,
-                         "status": "passed" if ok else "failed",
-                         "message": "" if ok else f"{f}: add(-4, 1) returned 5, expected -3",
-                         "details": {}, "duration": delay, "seed": seed} for f, v, ok in tests])
+        return TestRun([TestRecord(nodeid=f, name=f, function=f, visibility=v,
+                                   status="passed" if ok else "failed",
+                                   message="" if ok else f"{f}: add(-4, 1) returned 5, expected -3",
+                                   details={}, duration=delay, seed=seed) for f, v, ok in tests])
 
     return run_tests

@@ -15,7 +15,7 @@ from grader.judge.expect_asyncio import (
     expect_cancellation_respected, expect_no_asyncio_deadlock, expect_no_blocking,
     expect_no_pending_destroyed,
 )
-from grader.judge.proxy import Reply
+from grader.protocol import Reply
 from grader.sandbox.local import LocalBackend
 
 SOURCE = textwrap.dedent('''

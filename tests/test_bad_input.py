@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import GRADEBOOK_FIELDS, grade_all
+from grader.batch import grade_all
+from grader.entries import GRADEBOOK_FIELDS
 from grader.course import load_course
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -275,3 +275,25 @@ def test_course_time_zone_applies_to_dates_without_an_offset(tmp_path):
     (tmp_path / "course.toml").write_text('[course]\nname = "C"\ntimezone = "Mars/Olympus"\n')
     proc = grader("--course", str(tmp_path), "list")
     assert proc.returncode == 2 and "course.timezone" in proc.stderr and "IANA" in proc.stderr
+
+
+def test_the_parser_is_built_from_the_command_table():
+    """Every command of `grader.cli.COMMANDS` is a sub-command with its handler and its
+    arguments; one added to the table needs nothing else."""
+    from grader import cli
+
+    parser = cli.build_parser()
+    help_text = parser.format_help()
+    for command in cli.COMMANDS:
+        assert command.name in help_text and command.help.split()[0] in help_text
+    args = parser.parse_args(["validate", "a", "b", "--only", "reference", "-j", "3"])
+    assert (args.func, args.slugs, args.only, args.jobs) == (cli.cmd_validate, ["a", "b"],
+                                                             "reference", 3)
+    args = parser.parse_args(["accounts", "set-password", "ann", "--store", "x.db"])
+    assert (args.func, args.action, args.login, args.store) == (cli.cmd_accounts, "set-password",
+                                                                "ann", "x.db")
+    with pytest.raises(SystemExit):  # --shift and --start exclude each other
+        parser.parse_args(["course", "dates", "--shift", "1", "--start", "today"])
+    extra = cli.Command("hello", "say hello", cli.cmd_list, (cli.arg("--to", default="you"),))
+    cli._add_command(parser._subparsers._group_actions[0], extra)
+    assert parser.parse_args(["hello", "--to", "me"]).to == "me"

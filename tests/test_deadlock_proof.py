@@ -24,7 +24,8 @@ from grader.agent import stuck
 from grader.agent.supervisor import descendants
 from grader.course import Limits
 from grader.judge import verdicts
-from grader.judge.proxy import Student, raise_for
+from grader.judge.proxy import Student
+from grader.judge.verdicts.reply import raise_for
 from grader.sandbox import get_backend
 
 WATCH = 1.0  # seconds a correct program is watched; a deadlock is proven in about 0.1 s

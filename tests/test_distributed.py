@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import entries_in, grade_all
+from grader.batch import grade_all
+from grader.entries import entries_in
 from grader.course import load_course
 from grader.distributed.app import Settings, load_settings, make_app, visibility_for
 from grader.distributed.local import RedisServer, WorkerProcess, worker

@@ -10,7 +10,7 @@ import re
 import pytest
 
 import grader.grade
-from grader.batch import entries_in
+from grader.entries import entries_in
 from grader.course import load_course
 from grader.errors import GraderError
 from grader.export import export

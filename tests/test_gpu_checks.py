@@ -13,7 +13,8 @@ from grader.agent import codec
 from grader.checks import sanitizer
 from grader.judge import cuda_compile, verdicts
 from grader.judge.expect_gpu import NO_GPU, expect_clean_kernels, expect_kernels_compile, require_gpu
-from grader.judge.proxy import Reply, Student
+from grader.judge.proxy import Student
+from grader.protocol import Reply
 from grader.sandbox.local import LocalBackend
 from grader.course import Limits
 

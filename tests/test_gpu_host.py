@@ -16,7 +16,7 @@ from grader.agent import codec
 from grader.course import Limits
 from grader.judge import verdicts
 from grader.judge.expect_gpu import expect_clean_kernels
-from grader.judge.proxy import Reply
+from grader.protocol import Reply
 from grader.sandbox.gpu import host_has_gpu
 
 pytestmark = pytest.mark.skipif(not host_has_gpu(), reason="no GPU on this machine")

@@ -412,7 +412,7 @@ def test_grader_grade_accepts_a_notebook(tmp_path):
 
 
 def test_grade_all_finds_notebooks(tmp_path):
-    from grader.batch import discover
+    from grader.entries import discover
 
     for name in ("alice.ipynb", "bob.py", "carol.zip", "notes.txt"):
         (tmp_path / name).write_text("")

@@ -224,7 +224,7 @@ def test_shared_memory_never_unlinked_is_reported(mp_session):
     tidy = call(mp_session, "tidy_shm")
     assert tidy["status"] == "ok" and not tidy.get("leaked_shared_memory")
 
-    from grader.judge.proxy import Reply
+    from grader.protocol import Reply
     from grader.testing import Failed, expect_nothing_left
 
     with pytest.raises(Failed) as err:

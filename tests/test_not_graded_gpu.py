@@ -14,7 +14,8 @@ import pytest
 from markupsafe import escape
 
 import grader.grade
-from grader.batch import entries_in, grade_all
+from grader.batch import grade_all
+from grader.entries import entries_in
 from grader.course import load_course
 from grader.export import export
 from grader.grade import grade_submission, write_outputs
@@ -37,12 +38,15 @@ def _runs_without_gpu(exercise, submission, backend, limits, seed, suites=(), ve
                       only=None):
     """The compile-like test runs anywhere; the kernel test could not run (no GPU)."""
     from grader.judge.runner import TestRun
+    from grader.protocol import TestRecord
 
     return TestRun([
-        {"name": "kernels compile", "function": "test_kernels_compile", "visibility": "public",
-         "status": "passed", "message": "", "details": {}, "duration": 0.1, "seed": seed},
-        {"name": "values on the GPU", "function": "test_values", "visibility": "hidden",
-         "status": "not-run", "message": NO_GPU, "details": {}, "duration": 0.0, "seed": seed}])
+        TestRecord(nodeid="k", name="kernels compile", function="test_kernels_compile",
+                   visibility="public", status="passed", message="", details={}, duration=0.1,
+                   seed=seed),
+        TestRecord(nodeid="v", name="values on the GPU", function="test_values",
+                   visibility="hidden", status="not-run", message=NO_GPU, details={},
+                   duration=0.0, seed=seed)])
 
 
 @pytest.fixture

@@ -168,7 +168,7 @@ def test_a_mutant_whose_must_fail_test_did_not_run_is_not_ok(tmp_path):
     from dataclasses import replace
 
     from grader.results import SubmissionResult, TestResult
-    from grader.validate import judge
+    from grader.validate import check_variant
 
     ex = _exercise(tmp_path, '[requirements]\ntwice = "Return x twice."\n', README, TESTS)
     variant = Variant(ex, "mutant:m", tmp_path, must_fail=["test_twice"], max_score=10,
@@ -178,7 +178,7 @@ def test_a_mutant_whose_must_fail_test_did_not_run_is_not_ok(tmp_path):
         return SubmissionResult("m", "demo", [TestResult("t", "test_twice", "hidden", "not-run",
                                                          0.0, 1.0, message=message)], 10.0)
 
-    check = judge(variant, result("not run: oclgrind is not installed"))
+    check = check_variant(variant, result("not run: oclgrind is not installed"))
     assert not check.ok and "did not run (not run: oclgrind" in check.problems[0]
     gpu = replace(variant, exercise=replace(ex, runtime=replace(ex.runtime, gpu=True)))
-    assert judge(gpu, result("not run: no GPU on this grading machine")).ok
+    assert check_variant(gpu, result("not run: no GPU on this grading machine")).ok

@@ -10,7 +10,7 @@ import pytest
 
 from grader.agent import codec
 from grader.course import Limits
-from grader.judge.proxy import Reply
+from grader.protocol import Reply
 from grader.sandbox.local import LocalBackend
 from grader.testing import Deadlock, Race, expect_no_lost_update, raise_for
 

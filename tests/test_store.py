@@ -22,7 +22,7 @@ import pytest
 
 import grader.grade
 import sqlalchemy
-from grader.batch import entries_in
+from grader.entries import entries_in
 from grader.course import load_course
 from grader.recorded import format_changes, grade_recorded, regrade
 from grader.store import Store, StoreBusy, open_store, store_url

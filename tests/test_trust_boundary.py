@@ -33,6 +33,7 @@ from grader.course import Limits
 from grader.errors import PlatformError
 from grader.judge import suspicion
 from grader.judge.runner import _checked
+from grader.protocol import MalformedMessage, Outcome, Report, TestRecord
 from grader.sandbox.local import LocalBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -646,12 +647,17 @@ def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
 # ---------------------------------------------------------------- closed scoring
 
 def _report(records, collected, exitstatus=1, failures=()):
-    return {"tests": records, "collected": collected, "failures": list(failures),
-            "broken_test_files": [], "exitstatus": exitstatus}
+    return Report(tests=records, collected=collected, failures=list(failures),
+                  broken_test_files=[], exitstatus=exitstatus)
+
+
+def _rec(nodeid):
+    return TestRecord(nodeid=nodeid, function=nodeid, name=nodeid, visibility="public",
+                      status=Outcome.PASSED, message="", details={}, duration=0.0, seed=None)
 
 
 def test_scoring_is_closed():
-    rec = lambda n: {"nodeid": n, "function": n, "status": "passed"}  # noqa: E731
+    rec = _rec
     assert _checked(_report([rec("a"), rec("b")], ["a", "b"]), [], None, 1)
     with pytest.raises(PlatformError, match="1 of 2 collected tests"):
         _checked(_report([rec("a")], ["a", "b"]), [], None, 1)
@@ -661,6 +667,27 @@ def test_scoring_is_closed():
         _checked(_report([rec("a")], ["a"], failures=["x: RecursionError"]), [], None, 1)
     with pytest.raises(PlatformError, match="never collected"):
         _checked(_report([rec("a"), rec("z")], ["a"]), [], None, 1)
+
+
+def test_a_report_is_read_strictly(tmp_path):
+    """A report round-trips; one with an unknown field, a missing one, an outcome no plugin
+    writes, or that is not JSON at all is refused (the runner makes that a PlatformError)."""
+    path = tmp_path / "report.json"
+    _report([_rec("a")], ["a"]).write(path)
+    back = Report.read(path)
+    assert back.tests == [_rec("a")] and back.tests[0].status is Outcome.PASSED
+    good = json.loads(path.read_text())
+    bad = [{**good, "extra": 1}, {k: v for k, v in good.items() if k != "tests"},
+           {**good, "tests": [{**good["tests"][0], "status": "excellent"}]},
+           {**good, "tests": [{**good["tests"][0], "score": 10}]}, {**good, "tests": {}}, []]
+    for data in bad:
+        path.write_text(json.dumps(data))
+        with pytest.raises(MalformedMessage):
+            Report.read(path)
+    for text in ("{", "[" * 100_000 + "]" * 100_000):
+        path.write_text(text)
+        with pytest.raises(MalformedMessage):
+            Report.read(path)
 
 
 # ---------------------------------------------------------------- suspicion

@@ -24,6 +24,7 @@ import time
 from grader.agent import audit, channel, codec, integrity
 from grader.agent.frames import exception_record
 from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
+from grader.protocol import Status
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
@@ -214,7 +215,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         try:
             module = importlib.import_module(request["module"])
         except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
-            result.update(status="import-error", exception=exception_record(exc, workdir))
+            result.update(status=Status.IMPORT_ERROR, exception=exception_record(exc, workdir))
             return result
         lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
@@ -227,17 +228,17 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
             result["agent_wall"] = time.perf_counter() - t0
         except _Missing as exc:
-            result.update(status="missing", exception={"type": "AttributeError", "message": str(exc),
+            result.update(status=Status.MISSING, exception={"type": "AttributeError", "message": str(exc),
                                                        "frames": []})
             return result
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
-            result.update(status="exception", exception=exception_record(exc, workdir))
+            result.update(status=Status.EXCEPTION, exception=exception_record(exc, workdir))
             return result
         try:
             result["value"] = codec.encode(value)
-            result["status"] = "ok"
+            result["status"] = Status.OK
         except codec.EncodeError as exc:
-            result.update(status="exception", exception={"type": "ValueError", "message": str(exc),
+            result.update(status=Status.EXCEPTION, exception={"type": "ValueError", "message": str(exc),
                                                          "frames": []})
         return result
     finally:
@@ -262,7 +263,7 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:
-        from grader.checks import mpi_setup
+        from grader.checks import mpi_setup  # lazy: mpi4py, only in a rank
         mpi_setup.finalize()
     _exit(0)  # leftover non-daemon threads must not keep the process alive
 

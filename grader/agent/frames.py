@@ -12,6 +12,8 @@ import os
 import re
 import traceback
 
+from grader.agent.safeio import read_untrusted
+
 MAX_MESSAGE = 2000
 
 _THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+)", re.I)
@@ -39,8 +41,6 @@ def frame(filename: str, lineno: int | None, name: str, workdir: str, code: str 
 def read_sources(submission: str, limit: int = 4_000_000) -> dict[str, list[str]]:
     """The lines of every `.py` file handed in, by path relative to the submission, read once
     before the run (from the read-only copy): where a stack dump's frames get their source."""
-    from grader.agent.safeio import read_untrusted
-
     sources: dict[str, list[str]] = {}
     budget = limit
     for root, dirs, files in os.walk(submission):

@@ -38,7 +38,7 @@ def handle(body: bytes, submission: str, workroot: str) -> dict:
         workroot = request.pop("workroot", None) or workroot  # the local backend's own area
         return supervisor.supervise(submission, workroot, request)
     except Exception as exc:  # noqa: BLE001 - the reply must always come
-        return {"status": "sandbox-error", "message": f"supervisor failed: {exc!r}"}
+        return {"status": protocol.Status.SANDBOX_ERROR, "message": f"supervisor failed: {exc!r}"}
 
 
 def serve_socket(path: str, owner: tuple[int, int], submission: str, workroot: str) -> None:

@@ -44,6 +44,7 @@ from grader.agent import channel, mpi_stuck, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, AgentResult, MalformedMessage, Status
 
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
@@ -55,9 +56,6 @@ MAX_STACK_BYTES = 256 * 1024
 MAX_FINDINGS_BYTES = 1_000_000
 MIN_FREE_BYTES = 16 * 2**20  # a work area with less room than this is recycled
 RESULT_DEPTH = 200  # values nest (codec: 50 levels, up to 3 JSON levels each)
-# What an agent may say about its run; anything else (e.g. a forged "sandbox-error", which
-# would blame the platform) makes the result malformed, and so the student's fault.
-AGENT_STATUSES = ("ok", "exception", "import-error", "missing")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -489,7 +487,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     t0 = time.monotonic()
     busy = _room_to_run(workroot)
     if busy:
-        return {"status": "sandbox-error", "recycle": True,
+        return {"status": Status.SANDBOX_ERROR, "recycle": True,
                 "message": f"the sandbox could not start the request: {busy}"}
     rundir, workdir, outdir = _prepare(submission, workroot, request)
     t1 = time.monotonic()
@@ -594,7 +592,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     if calls:
         reply["call_wall"] = max(calls)  # measured here: the student's clocks cannot bend it
     found = _read_findings(outdir)
-    reply["findings"] = [f for f in found if f.get("kind") != "tampering"]
+    reply[FINDINGS] = [f for f in found if f.get("kind") != "tampering"]
     tampering += [f for f in found if f.get("kind") == "tampering"]
     reply["work_items"] = workitems.read(outdir, own_cpu)
     del reply["own_cpu"]
@@ -616,61 +614,35 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
     """Each agent's result (a crash where its line cannot be believed), and the evidence of
     tampering the switchboard saw (the agents' audit hooks leave theirs with the findings)."""
     board.settle()  # the agents are dead: their last bytes are on their way
-    results: list[dict] = []
+    results: list[AgentResult] = []
     tampering: list[dict] = [{"event": "channel", "what": why} for why in board.refused[:10]]
     for link in board.links:
         if link.problem:
             tampering.append({"event": "channel", "what": link.problem})
-            results.append({"status": "crashed", "rank": None, "tampered": True,
-                            "message": f"the agent's report to the grader could not be believed: "
-                                       f"{link.problem} (only the student's code could have done "
-                                       "that)"})
+            results.append(AgentResult.crashed(
+                f"the agent's report to the grader could not be believed: {link.problem} (only "
+                "the student's code could have done that)", tampered=True))
             continue
         if link.result is None:
             continue  # died before reporting: the exit code tells
-        try:
-            result = untrusted.clean(json.loads(link.result), max_depth=RESULT_DEPTH,
-                                     max_items=20_000_000, max_len=20_000_000,
-                                     max_str=channel.MAX_RESULT)
-        except (ValueError, RecursionError) as exc:
-            result = {"status": "crashed", "message": f"its result could not be read ({exc})"}
-        problem = _malformed(result)
-        if problem:
-            result = {"status": "crashed", "rank": None, "tampered": True,
-                      "message": f"its result is malformed ({problem}): only the student's code "
-                                 "could have changed it"}
-        results.append(result)
-    results.sort(key=lambda r: r["rank"] if type(r.get("rank")) is int else 1 << 30)
-    return results, tampering
+        results.append(_read_result(link.result))
+    results.sort(key=lambda r: r.rank if type(r.rank) is int else 1 << 30)
+    return [r.to_wire() for r in results], tampering
 
 
-# The shape of an agent's result: field -> what it must be. The agent runs in the student's
-# process, so a signed result is still checked before any field is used.
-_LIST_OF_DICTS = lambda v: type(v) is list and all(type(x) is dict for x in v)  # noqa: E731
-_SHAPE = {
-    "status": lambda v: v in AGENT_STATUSES + ("crashed",),
-    "rank": lambda v: v is None or type(v) is int,
-    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
-    and _LIST_OF_DICTS(v.get("frames", [])),
-    "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
-    "leftover_threads": lambda v: _LIST_OF_DICTS(v) and all(
-        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
-    "leaked_shared_memory": _LIST_OF_DICTS,
-    "agent_wall": lambda v: type(v) in (int, float),
-    "message": lambda v: type(v) is str,
-}
-
-
-def _malformed(result) -> str:
-    """What is wrong with a result's shape ('' if nothing)."""
-    if type(result) is not dict:
-        return "not an object"
-    if "status" not in result:
-        return "no status"
-    for key, ok in _SHAPE.items():
-        if key in result and not ok(result[key]):
-            return f"its {key} is not what the agent sends"
-    return ""
+def _read_result(line: bytes) -> AgentResult:
+    """An agent's result line, parsed strictly (capped, no unbounded recursion); one that cannot
+    be read or is malformed is the student's crash."""
+    try:
+        data = untrusted.clean(json.loads(line), max_depth=RESULT_DEPTH, max_items=20_000_000,
+                               max_len=20_000_000, max_str=channel.MAX_RESULT)
+    except (ValueError, RecursionError) as exc:
+        return AgentResult.crashed(f"its result could not be read ({exc})")
+    try:
+        return AgentResult.parse(data)
+    except MalformedMessage as exc:
+        return AgentResult.crashed(f"its result is malformed ({exc}): only the student's code "
+                                   "could have changed it", tampered=True)
 
 
 def _runnable(pids) -> set[int]:
@@ -784,7 +756,7 @@ def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None,
         threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
         if threads:
             stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
-    reply = {"timed_out": True, "stall_cpu_ratio": ratio, "running_threads": running,
+    reply = {"timed_out": True, STALL_CPU_RATIO: ratio, "running_threads": running,
              "stacks": stacks}
     if proof is not None:
         reply["deadlock_proof"] = proof
@@ -820,27 +792,27 @@ def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool,
                     "agent_wall", "message", "tampered"):
             if key in result:
                 reply[key] = result[key]
-    statuses = [r.get("status", "crashed") for r in results]
+    statuses = [r.get("status", Status.CRASHED) for r in results]
     code = reply["exit_code"]
     if timed_out:
-        reply["status"] = "timeout"
+        reply["status"] = Status.TIMEOUT
     elif ranks and len(results) < ranks:
-        reply["status"] = "crashed"
+        reply["status"] = Status.CRASHED
         reply["message"] = f"only {len(results)} of {ranks} ranks finished"
     elif not results:
-        reply["status"] = "crashed"
+        reply["status"] = Status.CRASHED
         if code is not None and code < 0:
             reply["signal"] = untrusted.signal_name(-code)
             reply["message"] = f"the Python process was killed by {reply['signal']}"
         else:
             reply["message"] = f"the Python process exited (code {code}) before the test finished"
     else:
-        bad = [s for s in statuses if s != "ok"]
-        reply["status"] = bad[0] if bad else "ok"
+        bad = [s for s in statuses if s != Status.OK]
+        reply["status"] = bad[0] if bad else Status.OK
         if bad and "message" not in reply:
             reply["message"] = next((r.get("message") for r in results if r.get("message")), "")
         if not bad and not ranks and not wrapped and code != 0:
-            reply["status"] = "crashed"  # a result, then an unclean end: not the agent's doing
+            reply["status"] = Status.CRASHED  # a result, then an unclean end: not the agent's doing
             reply["message"] = (f"the Python process ended with "
                                 f"{untrusted.signal_name(-code) if code and code < 0 else f'code {code}'}"
                                 " after reporting its result")

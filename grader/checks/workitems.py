@@ -22,6 +22,8 @@ import json
 import os
 import time
 
+from grader.agent.safeio import read_untrusted
+
 OUT_ENV = "PGRADER_STACKS_DIR"  # set by the agent for every process of the run
 _clock, _MONO = time.clock_gettime, time.CLOCK_MONOTONIC
 _THREAD_CPU = time.CLOCK_THREAD_CPUTIME_ID
@@ -76,8 +78,6 @@ MAX_RECORDS = 5000
 
 
 def _records(outdir: str):
-    from grader.agent.safeio import read_untrusted
-
     names = sorted(n for n in os.listdir(outdir) if n.startswith("items-"))[:MAX_FILES]
     for name in names:
         got = read_untrusted(os.path.join(outdir, name), MAX_BYTES)

@@ -23,10 +23,10 @@ from celery import Celery
 from celery.backends.redis import RedisBackend
 
 from grader.course import Course, Exercise
+from grader.distributed.tasks import register
 from grader.errors import ConfigError
 from grader.judge.runner import test_folders, time_budget
 
-TASK = "pgrader.grade"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 
@@ -134,7 +134,5 @@ def make_app(settings: Settings, visibility_timeout: float) -> Celery:
         worker_hijack_root_logger=False, worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_channel_error_retry=True,
     )
-    from grader.distributed.tasks import register
-
     register(app, settings)
     return app

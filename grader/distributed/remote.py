@@ -15,8 +15,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from grader.batch import Entry
 from grader.course import Course, Exercise
+from grader.distributed.app import make_app, visibility_for
+from grader.distributed.submit import collect, store_namespace
+from grader.entries import Entry
 from grader.grade import GradingFailed
 from grader.results import SubmissionResult
 
@@ -25,9 +27,6 @@ class RemoteGrader:
     """`grade(...)` sends one job and returns its result; GradingFailed when not graded."""
 
     def __init__(self, course: Course, store_url: str, settings):
-        from grader.distributed.app import visibility_for
-        from grader.distributed.submit import store_namespace
-
         self.course, self.settings = course, settings
         self.visibility = visibility_for(course.exercises.values(), settings)
         self.namespace = store_namespace(store_url)  # as grade-all's: the same job ids
@@ -38,8 +37,6 @@ class RemoteGrader:
     def _app(self):
         app = getattr(self._local, "app", None)
         if app is None:
-            from grader.distributed.app import make_app
-
             app = self._local.app = make_app(self.settings, self.visibility)
             with self._lock:
                 self._apps.append(app)
@@ -48,8 +45,6 @@ class RemoteGrader:
     def grade(self, exercise: Exercise, student: str, path: Path, received: dt.datetime | None,
               key: str) -> SubmissionResult:
         """Grade `path` on a worker; `key` names the request (the same key, the same job)."""
-        from grader.distributed.submit import collect
-
         with tempfile.TemporaryDirectory(prefix="pgrader-remote-") as out:
             rows = collect(self._app(), self.settings, self.namespace, key,
                            self.settings.resend_after or self.visibility, self.course, exercise,

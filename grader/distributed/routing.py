@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.course import Exercise
+from grader.errors import GraderError
 
 QUEUES = ("cpu", "mpi", "gpu")
 
@@ -18,8 +19,6 @@ def queue_for(exercise: Exercise) -> str:
 
 def parse_queues(text: str) -> list[str]:
     """`cpu,mpi` → ['cpu', 'mpi']; an unknown or empty list is refused."""
-    from grader.errors import GraderError
-
     queues = [q.strip() for q in text.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if not queues or unknown:

@@ -23,10 +23,15 @@ from pathlib import Path
 
 from celery import states
 
-from grader.batch import Entry, Progress, Row, grade_entries
 from grader.course import Course, Exercise
+from grader.distributed.app import load_settings, make_app, visibility_for
+from grader.distributed.jobs import job_id, pack
+from grader.distributed.routing import queue_for
+from grader.distributed.tasks import TASK
+from grader.entries import Entry, Progress, Row, grade_entries
 from grader.errors import GraderError, SubmissionError
 from grader.grade import write_outputs
+from grader.recorded import grade_recorded
 from grader.results import SubmissionResult, apply_late_policy, late_days
 
 POLL_SECONDS = 0.25
@@ -37,9 +42,6 @@ def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], 
                       *, settings=None, regrade: bool = False, seed: int | None = None,
                       progress: bool = True):
     """Grade `entries` on the workers and record them in `store`; a `recorded.Outcome`."""
-    from grader.distributed.app import load_settings, make_app, visibility_for
-    from grader.recorded import grade_recorded
-
     settings = settings or load_settings(course)
     visibility = visibility_for([exercise], settings)
     app = make_app(settings, visibility)
@@ -67,11 +69,7 @@ def store_namespace(url: str) -> str:
 def collect(app, settings, namespace: str, request_key: str, resend_after: float,
             course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
             record=None, seed: int | None = None, progress: bool = True, **_local) -> dict[str, Row]:
-    """Grade `todo` on the workers: `grader.batch.grade_entries`' contract (rows by student)."""
-    from grader.distributed.app import TASK
-    from grader.distributed.jobs import job_id, pack
-    from grader.distributed.routing import queue_for
-
+    """Grade `todo` on the workers: `grader.entries.grade_entries`' contract (rows by student)."""
     queue = queue_for(exercise)
     bar = Progress(len(todo), progress)
     rows: dict[str, Row] = {}

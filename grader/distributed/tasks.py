@@ -14,7 +14,12 @@ from pathlib import Path
 
 from celery import states
 
+from grader.distributed.jobs import BadJob, fingerprint, unpack
 from grader.errors import ConfigError, GraderError, SandboxUnavailable
+from grader.grade import GradingFailed, grade_submission
+from grader.protocol import Outcome
+
+TASK = "pgrader.grade"  # the grading task's name: workers register it, submitters send it
 
 _SERVING: dict = {}  # set by `serve` in the worker's main process, inherited by its pool
 
@@ -29,8 +34,6 @@ def not_graded(problem: str, retryable: bool) -> dict:
 
 
 def register(app, settings) -> None:
-    from grader.distributed.app import TASK
-
     @app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
               max_retries=settings.retries)
     def grade(self, job):
@@ -57,9 +60,6 @@ def already_graded(backend, task_id: str) -> dict | None:
 
 def run_job(job) -> tuple[dict | None, str]:
     """(the outcome to return, "") or (None, the platform failure to retry)."""
-    from grader.distributed.jobs import BadJob, fingerprint, unpack
-    from grader.grade import GradingFailed, grade_submission
-
     if not _SERVING:
         return not_graded("this process is not a configured grader worker", False), ""
     course = _SERVING["course"]
@@ -85,7 +85,7 @@ def run_job(job) -> tuple[dict | None, str]:
         except GraderError as exc:
             return None, f"{type(exc).__name__}: {exc}"
     if result.platform_failed:
-        return None, next(t.message for t in result.tests if t.verdict == "grader-error")
+        return None, next(t.message for t in result.tests if t.verdict == Outcome.GRADER_ERROR)
     if result.not_graded:  # a worker on the gpu queue without a GPU: another one must grade it
         return not_graded(f"{result.not_graded}, and this worker has none", True), ""
     return {"status": "graded", "result": result.to_json("visible")}, ""

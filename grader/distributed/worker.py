@@ -6,15 +6,14 @@ import os
 import sys
 
 from grader.course import Course
+from grader.distributed.app import make_app, visibility_for
+from grader.distributed.tasks import serve
 
 
 def run_worker(course: Course, settings, queues: list[str], *, backend: str, sandbox_info: dict,
                concurrency: int | None = None, name: str | None = None,
                loglevel: str = "INFO") -> None:
     """Serve `queues` until stopped (SIGTERM/Ctrl-C: finish the running jobs, then exit)."""
-    from grader.distributed.app import make_app, visibility_for
-    from grader.distributed.tasks import serve
-
     serve(course, backend, sandbox_info)
     visibility = visibility_for(course.exercises.values(), settings)
     app = make_app(settings, visibility)

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from grader.course import format_time
 from grader.judge import suspicion
+from grader.protocol import Outcome
 
 BINS = 10
 TOP_MESSAGES = 10
@@ -34,7 +35,7 @@ def failure_rates(results) -> list[dict]:
     ran, failed, names = Counter(), Counter(), {}
     for r in results:
         for t in r.tests:
-            if t.verdict == "not-run":
+            if t.verdict == Outcome.NOT_RUN:
                 continue
             ran[t.function] += 1
             failed[t.function] += not t.passed
@@ -50,7 +51,7 @@ def common_messages(results, top: int = TOP_MESSAGES) -> list[dict]:
     verdicts = {}
     for r in results:
         lines = {(t.verdict, (t.message or t.verdict).strip().splitlines()[0][:300])
-                 for t in r.tests if not t.passed and t.verdict != "not-run"}
+                 for t in r.tests if not t.passed and t.verdict != Outcome.NOT_RUN}
         for verdict, line in lines:
             seen[line] += 1
             verdicts[line] = verdict

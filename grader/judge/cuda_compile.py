@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.local import _unshare_prefix  # no network where the kernel allows it
+
 ARCH = "sm_80"
 TIMEOUT = 60.0
 ALLOWED_HEADERS = {"cuda.h", "cuda_runtime.h", "cuda_runtime_api.h", "cuda_fp16.h", "stdint.h",
@@ -161,8 +163,6 @@ def compile_kernel(kernel: Kernel, nvcc: str, arch: str = ARCH) -> CompileResult
     why = refusal(kernel.source)
     if why:
         return CompileResult(kernel, False, refused=why)
-    from grader.sandbox.local import _unshare_prefix  # no network where the kernel allows it
-
     shift = 1 if kernel.extern_c else 0
     text = ('extern "C" {\n' + kernel.source + "\n}\n") if kernel.extern_c else kernel.source
     t0 = time.monotonic()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from grader.checks.deprecated import explain_exception, scan, scan_source
 from grader.judge import verdicts
-from grader.judge.proxy import Reply, raise_for
+from grader.judge.verdicts.reply import raise_for
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, Reply, Status
 
 MAX_TASKS_IN_MESSAGE = 5
 
@@ -56,13 +57,13 @@ def asyncio_report(reply: Reply) -> dict:
 
 def _settle(reply: Reply, what: str) -> None:
     """Raise the right verdict for a reply that is not a value; nothing for `ok`."""
-    if reply.status == "ok":
+    if reply.status == Status.OK:
         return
-    if reply.status == "timeout":
+    if reply.status == Status.TIMEOUT:
         verdict = asyncio_deadlock_verdict(reply, what)
         if verdict is not None:
             raise verdict
-        hang = next((f for f in reply.raw.get("findings", []) if f.get("kind") == "asyncio-blocking"
+        hang = next((f for f in reply.raw.get(FINDINGS, []) if f.get("kind") == "asyncio-blocking"
                      and (f.get("where") or {}).get("student")), None)
         if hang is not None:
             raise verdicts.Timeout(_hang_message(hang, reply, what), stacks=reply.raw.get("stacks", []),
@@ -246,8 +247,8 @@ def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | Non
     a loop that nothing could ever wake (from `reply.raw["findings"]` when the run hung and was
     killed, else from the report); None when it saw none."""
     raw = reply.raw
-    found = [f for f in raw.get("findings", []) if f.get("kind") == "asyncio-deadlock"]
-    if not found and reply.status == "ok":
+    found = [f for f in raw.get(FINDINGS, []) if f.get("kind") == "asyncio-deadlock"]
+    if not found and reply.status == Status.OK:
         report = raw.get("checks", {}).get("asyncio") or {}
         found = report.get("deadlocks", [])
     if not found:
@@ -275,7 +276,7 @@ def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | Non
                     "the lower-numbered one first); otherwise each can hold one and wait forever for "
                     "the other.")
     return verdicts.Deadlock(message, tasks=tasks, stacks=raw.get("stacks", []),
-                             stall_cpu_ratio=raw.get("stall_cpu_ratio"))
+                             **{STALL_CPU_RATIO: raw.get(STALL_CPU_RATIO)})
 
 
 def expect_no_asyncio_deadlock(reply: Reply, what: str, hint: str = "") -> None:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 
-from grader.judge.proxy import raise_for
 from grader.judge.verdicts import Failed, StudentError, Timeout
+from grader.judge.verdicts.reply import raise_for
 
 EAGER_NOTE = (" (Your app sets task_always_eager=True. The grader ignores it and runs a real "
               "worker: eager mode runs every task at once in your own process, with no broker "
@@ -83,7 +83,7 @@ def canvas_step(name: str, *args, kind: str | None = None, expect=None,
 
 
 def _probe_celery(mod, mode, steps, options):
-    from grader.checks import celery_worker
+    from grader.checks import celery_worker  # lazy: Celery, only for Celery exercises
 
     if mode == "fault":
         return celery_worker.fault(mod, options["tasks"], options["args"])

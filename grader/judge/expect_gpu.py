@@ -13,8 +13,10 @@ supervisor (see `grader.agent.wrappers`). A check that could not run here is
 
 from __future__ import annotations
 
-from grader.judge.proxy import Reply
+from grader.judge import cuda_compile
+from grader.judge.cuda_barriers import barrier_gaps
 from grader.judge.verdicts import Failed, NotRun, Race, SandboxFault
+from grader.protocol import Reply
 
 NO_GPU = "not run: no GPU on this grading machine"
 
@@ -115,8 +117,6 @@ def require_gpu(student) -> None:
 def expect_kernels_compile(student, expect_kernels: int = 1) -> list:
     """Compile every `SourceModule` kernel of the student's module with nvcc; `Failed` on an error
     (with the student's line), `NotRun` where nvcc is missing. Returns the compile results."""
-    from grader.judge import cuda_compile
-
     path = student.source_file()
     try:
         kernels, problems = cuda_compile.find_kernels(path.read_text())
@@ -151,9 +151,6 @@ def expect_shared_memory_synchronised(student) -> None:
     and inside the reduction loop, between its steps (see `grader.judge.cuda_barriers`). `Race`
     if a barrier is missing, `Failed` if no kernel uses shared memory at all (the exercise asks
     for a shared-memory reduction)."""
-    from grader.judge import cuda_compile
-    from grader.judge.cuda_barriers import barrier_gaps
-
     path = student.source_file()
     kernels, _ = cuda_compile.find_kernels(path.read_text())
     shared = [k for k in kernels if "__shared__" in cuda_compile.code_only(k.source)]

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import re
 
-from grader.judge.proxy import STALL_DEADLOCK, Reply, raise_for, student_location, waited
+from grader.judge.expect_values import expect_equal
 from grader.judge.verdicts import Deadlock, Failed, StudentError
+from grader.judge.verdicts.reply import raise_for
+from grader.judge.verdicts.wording import student_location, waited
+from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, Reply, Status
 
 SEND_FIRST = ("Both ranks of a pair call send first: MPI may wait for the matching receive before "
               "a send returns (always for large messages), so both wait forever; use Sendrecv or "
@@ -60,10 +63,10 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     raw = reply.raw
     stuck = stuck_frames(raw.get("stacks", []))
     codes = [f.get("code", "") for f in stuck]
-    ratio = raw.get("stall_cpu_ratio")
+    ratio = raw.get(STALL_CPU_RATIO)
     done = sorted(r["rank"] for r in raw.get("ranks", []) if isinstance(r.get("rank"), int))
     hung = [r for r in range(ranks) if r not in done] or list(range(ranks))
-    failed = [r for r in raw.get("ranks", []) if r.get("status") == "exception"]
+    failed = [r for r in raw.get("ranks", []) if r.get("status") == Status.EXCEPTION]
     if failed:  # the root cause is a crash, not a deadlock: a rank raised, its partners waited
         exc = failed[0].get("exception") or {}
         waiting = [r for r in hung if r != failed[0].get("rank")]
@@ -100,7 +103,7 @@ def run_ranks(student, probe, *args, ranks: int, strict: bool, timeout: float, w
     """Per-rank values of `probe` under `mpiexec -n ranks`, or the verdict explaining why not."""
     reply = student.reply(probe, *args, ranks=ranks, mpi={"strict": strict}, timeout=timeout,
                           what=what)
-    if reply.status == "timeout":
+    if reply.status == Status.TIMEOUT:
         mpi_hang_verdict(reply, ranks, strict, other)
     raise_for(reply)
     return reply.value
@@ -109,8 +112,6 @@ def run_ranks(student, probe, *args, ranks: int, strict: bool, timeout: float, w
 def expect_array(got, expected, what: str, hint: str = "") -> None:
     """`got` must be a numpy array equal to `expected`, dtype included."""
     import numpy as np
-
-    from grader.testing import expect_equal
 
     if not isinstance(got, np.ndarray):
         raise Failed(f"{what} returned {got!r:.200}, expected a numpy array. {hint}".rstrip(),

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import json
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from grader.agent import untrusted
-from grader.judge import verdicts
+from grader.course import Limits
+from grader.judge import evidence, verdicts
 from grader.judge.proxy import Student
+from grader.judge.verdicts.record import classify, jsonable
+from grader.protocol import Job, Outcome, Report, TestRecord
 from grader.requirements import test_requirements
+from grader.sandbox import get_backend
 
 _STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": [],
                 "collected": [], "failures": [], "tampering": []}
@@ -43,7 +45,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "requirement(*ids): the exercise requirements a test checks")
     path = config.getoption("--grader-job")
-    _STATE["job"] = json.loads(Path(path).read_text()) if path else None
+    _STATE["job"] = Job.read(Path(path)) if path else None
     signal.signal(signal.SIGTERM, _interrupted)  # the batch was stopped: clean up the sandbox
     atexit.register(_close_session)
 
@@ -59,7 +61,8 @@ def _close_session() -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    only = (_STATE.get("job") or {}).get("only")
+    job = _STATE.get("job")
+    only = job.only if job is not None else None
     if only:
         keep = [i for i in items if getattr(i, "originalname", i.name) in only]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
@@ -67,7 +70,7 @@ def pytest_collection_modifyitems(config, items):
     _STATE["collected"] = [i.nodeid for i in items]  # every one of them must end with a record
 
 
-def _job() -> dict:
+def _job() -> Job:
     job = _STATE.get("job")
     if job is None:
         raise verdicts.SandboxFault("these tests run through `grader check` or `grader grade`")
@@ -76,20 +79,18 @@ def _job() -> dict:
 
 @pytest.fixture(scope="session")
 def student():
-    from grader.sandbox import get_backend
-
     job = _job()
-    box = job.get("box")  # a container the grading process started ahead of time
-    backend = get_backend(job["backend"], handed_a_box=box is not None)
+    box = job.box  # a container the grading process started ahead of time
+    backend = get_backend(job.backend, handed_a_box=box is not None)
     _STATE["backend"] = backend
-    extra = {"gpu": True} if job.get("gpu") else {}  # the exercise's [runtime] gpu
+    extra = {"gpu": True} if job.gpu else {}  # the exercise's [runtime] gpu
     if box is not None:
         extra["box"] = box
-    session = backend.open(Path(job["submission"]), _limits(job), **extra)
+    session = backend.open(Path(job.submission), Limits(**job.limits), **extra)
     _STATE["session"] = session
     try:
-        yield Student(session=session, module=job["module"], timeout=job["limits"]["wall_seconds"],
-                      limits=job["limits"], submission=Path(job["submission"]),
+        yield Student(session=session, module=job.module, timeout=job.limits["wall_seconds"],
+                      limits=job.limits, submission=Path(job.submission),
                       on_reply=_note_tampering)
     finally:
         session.close()
@@ -99,22 +100,15 @@ def student():
 def _note_tampering(reply) -> None:
     """Evidence of tampering in a reply (what the agent's audit hook refused, a report that could
     not be believed), kept for the submission's suspicion report with the test it came from."""
-    current = _STATE.get("current") or {}
     for item in reply.tampering[:20]:
         if len(_STATE["tampering"]) < 100:
-            _STATE["tampering"].append({**item, "test": current.get("nodeid", "?"),
+            _STATE["tampering"].append({**item, "test": evidence.current_test(),
                                         "request": reply.what[:200]})
-
-
-def _limits(job):
-    from grader.course import Limits
-
-    return Limits(**job["limits"])
 
 
 @pytest.fixture
 def seed(request) -> int:
-    base = int(_job().get("seed", 0))
+    base = int(_job().seed)
     digest = hashlib.sha256(f"{base}:{request.node.nodeid}".encode()).digest()
     value = int.from_bytes(digest[:4], "big")
     _STATE["seeds"][request.node.nodeid] = value
@@ -125,27 +119,18 @@ def seed(request) -> int:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    _STATE["current"] = {"start": time.monotonic(), "phases": {}, "evidence": {},
-                         "nodeid": item.nodeid}
+    _STATE["current"] = {"start": time.monotonic(), "phases": {}}
+    evidence.start(item.nodeid)
     yield
     try:
         _finish(item)
     except Exception as exc:  # noqa: BLE001 - one test's record must never end the run
         _STATE["failures"].append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
-        _STATE["records"].append({
-            "nodeid": item.nodeid, "function": getattr(item, "originalname", item.name),
-            "name": item.name, "visibility": "hidden", "status": "grader-error",
-            "message": "the grader could not record this test's result; this is not your fault",
-            "details": {}, "duration": 0.0, "seed": _STATE["seeds"].get(item.nodeid)})
-
-
-def record_evidence(**details) -> None:
-    """Attach `details` to the current test's record, whatever its verdict (a verdict's own
-    details win on a clash). `timings=[{"workers": n, "seconds": s, "reference": r}, ...]`
-    becomes the portal's plot of time against workers."""
-    current = _STATE.get("current")
-    if current is not None:
-        current["evidence"].update(details)
+        _STATE["records"].append(TestRecord(
+            nodeid=item.nodeid, function=getattr(item, "originalname", item.name),
+            name=item.name, visibility="hidden", status=Outcome.GRADER_ERROR,
+            message="the grader could not record this test's result; this is not your fault",
+            details={}, duration=0.0, seed=_STATE["seeds"].get(item.nodeid)))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -160,62 +145,21 @@ def _finish(item) -> None:
     phases = _STATE["current"]["phases"]
     report, excinfo = phases.get("setup") if "setup" in phases else phases.get("call", (None, None))
     status, message, details = classify(report, excinfo)
-    details = _jsonable({**_STATE["current"]["evidence"], **details})
+    details = jsonable({**evidence.collected(), **details})
     path = Path(str(item.fspath))
     doc = (item.function.__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
-    _STATE["records"].append({
-        "nodeid": item.nodeid,
-        "function": getattr(item, "originalname", item.name),
-        "name": doc[0] if doc else item.name,
-        "visibility": "public" if "public" in path.parts else "hidden",
-        "status": status,
-        "message": message,
-        "details": details,
-        "duration": round(time.monotonic() - _STATE["current"]["start"], 3),
-        "seed": _STATE["seeds"].get(item.nodeid),
-        "requirements": test_requirements(item),
-    })
-
-
-def classify(report, excinfo) -> tuple[str, str, dict]:
-    if report is None:
-        return "grader-error", "the test did not run", {}
-    if report.passed:
-        return "passed", "", {}
-    if report.skipped:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        return "not-run", reason.removeprefix("Skipped: "), {}
-    exc = excinfo.value if excinfo else None
-    if isinstance(exc, verdicts.Verdict):
-        return exc.status, exc.message[:MAX_DETAIL_TEXT], _jsonable(exc.details)
-    if isinstance(exc, verdicts.SandboxFault):
-        return "grader-error", f"the grading platform failed ({exc}); this is not your fault", {}
-    if isinstance(exc, AssertionError):
-        return "failed", _first_line(exc) or "a check failed", {}
-    if report.when == "setup":
-        return "grader-error", f"the test could not start: {type(exc).__name__}: {exc}", {}
-    return ("failed", f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
-            {"test_error": True})
-
-
-def _first_line(exc) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:500] if text else ""
-
-
-MAX_DETAIL_TEXT = 20_000
-MAX_DETAIL_ITEMS = 200
-
-
-MAX_DETAIL_DEPTH = 30
-
-
-def _jsonable(details: dict) -> dict:
-    """Evidence as JSON data, cut to a size and depth a results.json can carry (the evidence
-    came from the student's side: it is cleaned without unbounded recursion first)."""
-    plain = untrusted.clean(details, max_depth=MAX_DETAIL_DEPTH, max_items=20_000,
-                            max_len=MAX_DETAIL_ITEMS, max_str=MAX_DETAIL_TEXT)
-    return json.loads(json.dumps(plain, default=repr))
+    _STATE["records"].append(TestRecord(
+        nodeid=item.nodeid,
+        function=getattr(item, "originalname", item.name),
+        name=doc[0] if doc else item.name,
+        visibility="public" if "public" in path.parts else "hidden",
+        status=status,
+        message=message,
+        details=details,
+        duration=round(time.monotonic() - _STATE["current"]["start"], 3),
+        seed=_STATE["seeds"].get(item.nodeid),
+        requirements=test_requirements(item),
+    ))
 
 
 def pytest_collectreport(report):
@@ -233,8 +177,7 @@ def pytest_internalerror(excrepr, excinfo):
 
 def pytest_sessionfinish(session, exitstatus):
     job = _STATE.get("job")
-    if job and job.get("report"):
-        Path(job["report"]).write_text(json.dumps(
-            {"tests": _STATE["records"], "broken_test_files": _STATE["broken"],
-             "collected": _STATE["collected"], "failures": _STATE["failures"],
-             "tampering": _STATE["tampering"], "exitstatus": int(exitstatus)}, indent=1))
+    if job is not None and job.report:
+        Report(tests=_STATE["records"], broken_test_files=_STATE["broken"],
+               collected=_STATE["collected"], failures=_STATE["failures"],
+               tampering=_STATE["tampering"], exitstatus=int(exitstatus)).write(Path(job.report))

@@ -9,7 +9,6 @@ effect), loads
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -21,9 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.course import Exercise, Limits
-from grader.errors import PlatformError
+from grader.errors import PlatformError, SandboxUnavailable
 from grader.judge.warm import JudgeProcess
+from grader.protocol import Job, MalformedMessage, Report, TestRecord
 from grader.sandbox import cores
+from grader.sandbox.pool import shared_pool
 
 PYTEST_INI = "[pytest]\naddopts =\n"
 log = logging.getLogger("grader")
@@ -52,7 +53,7 @@ class TestRun:
     """What one run of an exercise's tests produced: a record per test (`grader.judge.plugin`)
     and the evidence of tampering its replies carried (`grader.judge.suspicion`)."""
 
-    records: list[dict]
+    records: list[TestRecord]
     tampering: list[dict] = field(default_factory=list)
 
 
@@ -69,16 +70,9 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         raise PlatformError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
         tmp = Path(tmp)
-        job = {
-            "submission": str(Path(submission).resolve()),
-            "module": exercise.module,
-            "backend": backend,
-            "limits": asdict(limits),
-            "seed": seed,
-            "report": str(tmp / "report.json"),
-            "only": only,
-            "gpu": exercise.runtime.gpu,
-        }
+        job = Job(submission=str(Path(submission).resolve()), module=exercise.module,
+                  backend=backend, limits=asdict(limits), seed=seed,
+                  report=str(tmp / "report.json"), only=only, gpu=exercise.runtime.gpu)
         (tmp / "pytest.ini").write_text(PYTEST_INI)
         args = ["-c", str(tmp / "pytest.ini"), "--rootdir", str(root),
                 "--confcutdir", str(root / "tests"), "-p", "no:cacheprovider",
@@ -93,8 +87,8 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         output = tmp / "output.txt"
         with _sandbox_box(backend, limits, exercise.runtime.gpu) as box:
             if box is not None:
-                job["box"] = box.describe()
-            (tmp / "job.json").write_text(json.dumps(job))
+                job.box = box.describe()
+            job.write(tmp / "job.json")
             with _active_lock:  # checked where the run starts: terminate_all sees it or stops it
                 if stopping.is_set():
                     raise PlatformError("grading was interrupted before this submission's tests "
@@ -118,37 +112,39 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         tail = _tail(output)
         if not report.exists():
             raise PlatformError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
-        data = json.loads(report.read_text())
-        return TestRun(_checked(data, folders, only, proc.returncode, tail),
-                       data.get("tampering") or [])
+        try:
+            data = Report.read(report)
+        except MalformedMessage as exc:
+            raise PlatformError(f"the test run's report could not be read ({exc}):\n{tail}") from None
+        return TestRun(_checked(data, folders, only, proc.returncode, tail), data.tampering)
 
 
 # pytest's exit codes that mean "the tests ran": all passed, some failed
 PYTEST_RAN = (0, 1)
 
 
-def _checked(report: dict, folders: list[Path], only: list[str] | None, exit_code: int,
-             tail: str = "") -> list[dict]:
+def _checked(report: Report, folders: list[Path], only: list[str] | None, exit_code: int,
+             tail: str = "") -> list[TestRecord]:
     """The report's test records; PlatformError when the course's tests are broken or missing, so
     the submission counts as not graded rather than as "0 of 0 tests passed", and when the run
     did not close: a collected test without exactly one record, a failure of the plugin, or an
     exit code other than passed/failed (weights are never spread over the tests that happened
     to report)."""
-    broken = report.get("broken_test_files") or []
+    broken = report.broken_test_files
     if broken:
         first = broken[0]
         raise PlatformError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
                            f"an error in the course, not in the submission): {first['where']}: "
                            f"{first['error']}")
-    records = report["tests"]
+    records = report.tests
     if not records:
         wanted = f"named {', '.join(only)} " if only else ""
         raise PlatformError(f"no tests {wanted}were found in " + ", ".join(map(str, folders)))
-    collected = report.get("collected") or []
-    recorded = [r.get("nodeid") for r in records]
+    collected = report.collected
+    recorded = [r.nodeid for r in records]
     missing = [n for n in collected if recorded.count(n) != 1]
     extra = [n for n in recorded if n not in collected]
-    failures = report.get("failures") or []
+    failures = report.failures
     if missing or extra or failures or exit_code not in PYTEST_RAN:
         why = "; ".join(filter(None, [
             f"{len(missing)} of {len(collected)} collected tests without exactly one record "
@@ -191,9 +187,6 @@ def _sandbox_box(backend: str, limits: Limits, gpu: bool):
     if backend != "docker" or gpu:
         yield None
         return
-    from grader.errors import SandboxUnavailable
-    from grader.sandbox.pool import shared_pool
-
     try:
         pool = shared_pool()
         box = pool.take(limits)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from grader.judge import evidence
+
 MAX_EXCEPTIONS = 8
 MAX_FRAMES = 40
 MAX_TEXT = 500
@@ -168,9 +170,7 @@ def found(raw: dict, folder: Path | None) -> list[dict]:
 
 def note(raw: dict, folder: Path | None) -> None:
     """Attach the uncaught exceptions of one reply (every MPI rank's) to the current test."""
-    from grader.judge import plugin
-
     exceptions = found(raw, folder)
     if exceptions:
-        current = (plugin._STATE.get("current") or {}).get("evidence", {}).get("uncaught", [])
-        plugin.record_evidence(uncaught=(current + exceptions)[:MAX_EXCEPTIONS])
+        current = evidence.collected().get("uncaught", [])
+        evidence.record_evidence(uncaught=(current + exceptions)[:MAX_EXCEPTIONS])

@@ -39,7 +39,8 @@ from grader.errors import PlatformError
 PRELOAD = [
     "pytest", "_pytest.main", "_pytest.python", "_pytest.fixtures", "_pytest.assertion.rewrite",
     "_pytest.terminal", "_pytest.runner", "docker",
-    "grader.judge.plugin", "grader.judge.proxy", "grader.judge.verdicts",
+    "grader.testing", "grader.judge.plugin", "grader.judge.proxy", "grader.judge.verdicts.reply",
+    "grader.judge.verdicts.record", "grader.judge.expect_values", "grader.judge.expect_concurrency",
     "grader.judge.expect_locks", "grader.judge.expect_asyncio", "grader.judge.expect_mpi",
     "grader.judge.expect_celery", "grader.judge.expect_gpu", "grader.judge.expect_modern",
     "grader.sandbox.docker", "grader.sandbox.local", "grader.agent.codec",
@@ -238,7 +239,7 @@ def _run(job: dict) -> None:
         traceback.print_exc()
     finally:
         try:
-            from grader.sandbox.docker import close_all
+            from grader.sandbox.docker import close_all  # lazy: the docker SDK, only if used
 
             close_all()  # what an interpreter's exit would have done (atexit does not run here)
         finally:

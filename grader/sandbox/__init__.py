@@ -10,7 +10,7 @@ from grader.sandbox.base import Backend
 
 def docker_available() -> bool:
     try:
-        import docker
+        import docker  # lazy: the SDK takes a while to import, and only Docker needs it
 
         docker.from_env(timeout=5).ping()
         return True
@@ -34,11 +34,11 @@ def get_backend(name: str = "auto", handed_a_box: bool = False) -> Backend:
     (`grader.sandbox.pool`), so the engine is not pinged again."""
     name = resolve_backend_name(name)
     if name == "local":
-        from grader.sandbox.local import LocalBackend
+        from grader.sandbox.local import LocalBackend  # lazy, like the Docker backend
 
         return LocalBackend()
     if name == "docker":
-        from grader.sandbox.docker import DockerBackend
+        from grader.sandbox.docker import DockerBackend  # lazy: the docker SDK, only if chosen
 
         return DockerBackend(ping=not handed_a_box)
     raise SandboxUnavailable(f"unknown sandbox backend {name!r} (expected docker, local or auto)")

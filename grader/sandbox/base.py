@@ -24,6 +24,7 @@ from grader.agent import untrusted
 # gets STARTUP_SECONDS on top; a hang at import is still caught.
 from grader.agent.supervisor import STARTUP_SECONDS
 from grader.course import Limits
+from grader.protocol import Status
 
 def remove_tree(path: Path) -> None:
     """Remove a tree the student's code wrote, however deep (`shutil.rmtree` recurses and dies
@@ -82,9 +83,9 @@ def parse_reply(body: bytes) -> dict:
         reply = untrusted.clean(json.loads(body), max_depth=REPLY_DEPTH, max_items=40_000_000,
                                 max_len=40_000_000, max_str=2**31)
     except (ValueError, RecursionError) as exc:
-        return {"status": "sandbox-error", "message": f"the supervisor's reply could not be read ({exc})"}
+        return {"status": Status.SANDBOX_ERROR, "message": f"the supervisor's reply could not be read ({exc})"}
     if not isinstance(reply, dict) or not isinstance(reply.get("status"), str):
-        return {"status": "sandbox-error", "message": "the supervisor's reply has no status"}
+        return {"status": Status.SANDBOX_ERROR, "message": "the supervisor's reply has no status"}
     return reply
 
 

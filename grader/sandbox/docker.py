@@ -34,6 +34,7 @@ from docker.types import Ulimit
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
 from grader.procs import alive
+from grader.protocol import Status
 from grader.sandbox import cores
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
@@ -216,12 +217,12 @@ class DockerSession(Session):
 
     def call(self, request: dict) -> dict:
         if self.closed:
-            return {"status": "sandbox-error", "message": "the sandbox session is closed"}
+            return {"status": Status.SANDBOX_ERROR, "message": "the sandbox session is closed"}
         request = {**request, "rlimit_memory": False, "rlimit_pids": False, "agent_user": STUDENT}
         limit = supervisor_limit(request)
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if not self._pin(alloc.cpuset):
-                return {"status": "sandbox-error",
+                return {"status": Status.SANDBOX_ERROR,
                         "message": "could not pin the sandbox container to its cores"}
             reply, again = self._attempt(request, limit)
             if again:  # the container was broken (e.g. by leftovers of an earlier call): retry
@@ -247,25 +248,25 @@ class DockerSession(Session):
             self.link = self.box.connect()
             if self.link is None:
                 restarted = self._restart()
-                return {"status": "sandbox-error",
+                return {"status": Status.SANDBOX_ERROR,
                         "message": "the sandbox's supervisor does not answer"}, restarted
         reply = self.link.call(request, limit)
         if reply is None:
             oom = self._ran_out_of_memory(since)
             self._restart()
             if oom:  # the kernel killed the supervisor (or the template) for the student's memory
-                return {"status": "crashed", "oom": True, "stdout": "", "stderr": "",
+                return {"status": Status.CRASHED, "oom": True, "stdout": "", "stderr": "",
                         "limits": {"memory_mb": self.limits.memory_mb},
                         "message": "the sandbox ran out of memory (the student's processes, or "
                                    "the grader reading what they produced, used it all)"}, False
-            return {"status": "sandbox-error",
+            return {"status": Status.SANDBOX_ERROR,
                     "message": f"the supervisor itself did not finish within {limit:.0f} s"}, False
         if reply.pop("recycle", False):  # the work area is full or dirty: a fresh one
             restarted = self._restart()
-            return reply, reply["status"] == "sandbox-error" and restarted
-        if reply["status"] in ("crashed", "timeout", "sandbox-error"):
+            return reply, reply["status"] == Status.SANDBOX_ERROR and restarted
+        if reply["status"] in (Status.CRASHED, Status.TIMEOUT, Status.SANDBOX_ERROR):
             self._aftercare(reply, since)
-        return reply, reply["status"] == "sandbox-error"
+        return reply, reply["status"] == Status.SANDBOX_ERROR
 
     def _aftercare(self, reply: dict, since: float) -> None:
         """After a bad run: note an OOM kill, and restart a container that died. (What the

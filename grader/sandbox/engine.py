@@ -10,6 +10,8 @@ import os
 import threading
 import time
 
+from grader.sandbox import docker_available
+
 WAIT_ENV = "PGRADER_ENGINE_WAIT"  # seconds to wait for the engine (default below)
 DEFAULT_WAIT = 120.0
 POLL = 1.0
@@ -27,8 +29,6 @@ def wait_for_engine(seconds: float | None = None, stop: threading.Event | None =
     """True once the engine answers (at once when it does), False after `seconds` of silence
     or once `stop` is set. After an outage, containers of graders that died meanwhile are
     removed."""
-    from grader.sandbox import docker_available
-
     seconds = wait_seconds() if seconds is None else seconds
     deadline = time.monotonic() + seconds
     waited = False
@@ -52,7 +52,7 @@ def down_message(seconds: float | None = None) -> str:
 def _remove_stale() -> None:
     import docker
 
-    from grader.sandbox.docker import ENGINE_ERRORS, remove_stale_containers
+    from grader.sandbox.docker import ENGINE_ERRORS, remove_stale_containers  # lazy: docker SDK
 
     try:
         remove_stale_containers(docker.from_env(timeout=10))

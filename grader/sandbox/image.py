@@ -3,8 +3,8 @@
 The base `pgrader-base:bookworm-<hash>` is a Debian minbase tree made by `mmdebstrap`
 and imported with `docker import` (no registry is ever contacted). On top of it
 `sandbox/Dockerfile` installs a venv with the wheels of `sandbox/requirements.txt`
-and copies the `grader` package. The tag hashes `sandbox/` and the grader's
-sources, so changing grader code gives a new image. The base tarball and the
+and copies the container side of the `grader` package (`CONTAINER_SIDE`). The tag hashes
+`sandbox/` and those sources, so changing them gives a new image. The base tarball and the
 wheelhouse are cached under `.cache/`; once they are there, building is offline.
 """
 
@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.checks import mpi_setup
 from grader.errors import SandboxUnavailable
 
 GRADER_DIR = Path(__file__).resolve().parent.parent
@@ -37,6 +38,11 @@ _BASE_ID = hashlib.sha256(",".join(BASE_PACKAGES).encode()).hexdigest()[:8]
 BASE_TAG = f"pgrader-base:bookworm-{_BASE_ID}"
 BASE_TAR = CACHE / f"base-bookworm-{_BASE_ID}.tar"
 WHEELHOUSE = CACHE / "wheelhouse"
+# The parts of the grader package that run in the sandbox (the supervisor server, the agent, the
+# checks and the protocol they speak): only these are copied into the image, so nothing there
+# can import a host module (tests/test_import_graph.py pins that they need none).
+CONTAINER_SIDE = ("__init__.py", "protocol.py", "agent", "checks")
+
 MIRRORS = (
     "deb http://deb.debian.org/debian bookworm main",
     "deb http://deb.debian.org/debian bookworm-updates main",
@@ -53,8 +59,8 @@ def _inputs() -> list[tuple[str, Path]]:
              if p.is_file() and "__pycache__" not in p.parts]
     for p in GRADER_DIR.rglob("*"):
         rel = p.relative_to(GRADER_DIR)
-        if p.is_file() and "__pycache__" not in rel.parts and (
-                p.suffix in (".py", ".c") or rel.parts[0] == "templates"):
+        if p.is_file() and "__pycache__" not in rel.parts and p.suffix in (".py", ".c") \
+                and rel.parts[0] in CONTAINER_SIDE:
             files.append(("grader/" + rel.as_posix(), p))
     return sorted(files)
 
@@ -178,8 +184,6 @@ def ensure_image(client=None, force: bool = False, log=print) -> str:
 def _build_native(package: Path) -> None:
     """Compile the C parts of the grader into the build context's copy of the package, on this
     (Debian, same glibc) host: the image has no compiler, and must not give students one."""
-    from grader.checks import mpi_setup
-
     try:
         mpi_setup.build_shim(package / "checks" / mpi_setup.SHIM_BUILT.name)
     except (OSError, subprocess.SubprocessError) as exc:

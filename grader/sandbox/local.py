@@ -19,9 +19,10 @@ import tempfile
 from pathlib import Path
 
 from grader.course import Limits
+from grader.protocol import Status
 from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
-
+from grader.sandbox.gpu import host_has_gpu
 
 
 @functools.cache
@@ -108,7 +109,7 @@ class LocalSession(Session):
 
     def call(self, request: dict) -> dict:
         if self.closed:
-            return {"status": "sandbox-error", "message": "the sandbox session is closed"}
+            return {"status": Status.SANDBOX_ERROR, "message": "the sandbox session is closed"}
         # CUDA reserves far more address space than it uses (unified addressing): a cap on the
         # address space makes creating a context fail, so a GPU session is not given one.
         gpu = getattr(self, "gpu", False)
@@ -127,7 +128,7 @@ class LocalSession(Session):
                 raise
         if reply is None:
             self._stop()  # the next request starts a fresh server
-            return {"status": "sandbox-error", "message": "the supervisor itself did not finish"}
+            return {"status": Status.SANDBOX_ERROR, "message": "the supervisor itself did not finish"}
         if reply.pop("recycle", False):  # the run left residue: later requests get a new area
             remove_tree(self.workroot)
             self.workroot = self._new_workroot()
@@ -144,8 +145,6 @@ class LocalBackend(Backend):
     name = "local"
 
     def open(self, submission: Path, limits: Limits, gpu: bool = False) -> Session:
-        from grader.sandbox.gpu import host_has_gpu
-
         session = LocalSession(submission, limits)
         session.gpu = gpu and host_has_gpu()
         return session

@@ -22,6 +22,7 @@ from dataclasses import asdict
 
 from grader.course import Limits
 from grader.errors import SandboxUnavailable
+from grader.sandbox import image as sandbox_image
 
 WARM_ENV = "PGRADER_WARM_CONTAINERS"
 
@@ -38,8 +39,6 @@ class WarmPool:
 
     def __init__(self, client=None, size: int | None = None, log=print):
         import docker
-
-        from grader.sandbox import image as sandbox_image
 
         try:
             self.client = client or docker.from_env()
@@ -59,7 +58,7 @@ class WarmPool:
         return tuple(sorted(asdict(limits).items()))
 
     def _start(self, limits: Limits):
-        from grader.sandbox.docker import Box
+        from grader.sandbox.docker import Box  # lazy: the docker SDK, only once a box starts
 
         return Box(self.client, self.image_id, limits)
 

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from grader.course import Limits
-from grader.judge.proxy import Student, raise_for
+from grader.judge.proxy import Student
+from grader.judge.verdicts.reply import raise_for
 from grader.judge.verdicts import SandboxFault, Verdict
 from grader.sandbox import get_backend
 

@@ -1,4 +1,5 @@
-"""Verdicts: the exceptions a test raises to say what went wrong, in words for the student.
+"""The kinds of verdict: the exceptions a test raises to say what went wrong, in words for the
+student.
 
 Each carries a `status` (the word in results.json), a `message` (one or two
 sentences a student who just read the chapter understands) and `details`
@@ -8,9 +9,14 @@ A plain `assert` failing inside a test becomes a `Failed` verdict.
 
 from __future__ import annotations
 
+from grader.protocol import Outcome
+
+__all__ = ["Verdict", "Failed", "StudentError", "Timeout", "Deadlock", "Race", "Crashed", "NotRun",
+           "SandboxFault"]
+
 
 class Verdict(AssertionError):
-    status = "failed"
+    status = Outcome.FAILED
 
     def __init__(self, message: str, **details):
         super().__init__(message)
@@ -20,40 +26,40 @@ class Verdict(AssertionError):
 
 class Failed(Verdict):
     """The code ran but did the wrong thing (wrong value, wrong behaviour)."""
-    status = "failed"
+    status = Outcome.FAILED
 
 
 class StudentError(Verdict):
     """The student's code raised an exception or could not be imported."""
-    status = "error"
+    status = Outcome.ERROR
 
 
 class Timeout(Verdict):
     """Still running at the time limit while using CPU: an endless loop or busy-wait."""
-    status = "timeout"
+    status = Outcome.TIMEOUT
 
 
 class Deadlock(Verdict):
     """Stuck at the time limit without using CPU, or a lock-order cycle that can deadlock."""
-    status = "deadlock"
+    status = Outcome.DEADLOCK
 
 
 class Race(Verdict):
     """A data race: shared state updated without a consistent lock, or an update lost."""
-    status = "race"
+    status = Outcome.RACE
 
 
 class Crashed(Verdict):
     """The Python process died (killed by a signal, out of memory, exited early)."""
-    status = "crashed"
+    status = Outcome.CRASHED
 
 
 class NotRun(Verdict):
     """A check that could not run here (e.g. no GPU); awards nothing, blames nobody."""
-    status = "not-run"
+    status = Outcome.NOT_RUN
 
 
 class SandboxFault(Exception):
     """The platform failed, not the student: the test is reported as a grader error, never graded 0
     silently."""
-    status = "grader-error"
+    status = Outcome.GRADER_ERROR

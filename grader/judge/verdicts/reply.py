@@ -1,0 +1,86 @@
+"""A sandbox reply that is not a value becomes a verdict: here, and nowhere else.
+
+`verdict_for(reply)` is the verdict (None for `ok`); `raise_for(reply)` raises it. A hang the
+lockorder check saw coming (a lock taken twice, a lock-order cycle) is explained by what the
+check found (`grader.judge.verdicts.locks`).
+"""
+
+from __future__ import annotations
+
+from grader.judge.verdicts import locks
+from grader.judge.verdicts.kinds import Crashed, Deadlock, SandboxFault, StudentError, Timeout
+from grader.judge.verdicts.wording import stuck_location, student_location, waited
+from grader.protocol import FINDINGS, STALL_CPU_RATIO, STALL_DEADLOCK, STUDENT_RAISED, Reply, Status
+
+
+def raise_for(reply: Reply, explain: bool = True, hint: str = "") -> None:
+    """Raise the verdict a non-value reply deserves (nothing for `ok`)."""
+    verdict = verdict_for(reply, explain, hint)
+    if verdict is not None:
+        raise verdict
+
+
+def verdict_for(reply: Reply, explain: bool = True, hint: str = "") -> Exception | None:
+    """The verdict a reply deserves: None for a value, `SandboxFault` for the platform's failure,
+    else one of the kinds. With `explain`, a hang is explained by the lockorder check's findings
+    (`hint`: the exercise's advice for a lock-order cycle or a lock taken twice)."""
+    status = reply.status
+    if status == Status.OK:
+        return None
+    verdict = _plain_verdict(reply, status)
+    if explain and status == Status.TIMEOUT and any(
+            isinstance(f, dict) and f.get("kind") in locks.LOCK_FINDINGS
+            for f in reply.raw.get(FINDINGS) or []):
+        return locks.explain_hang(reply, verdict, hint)
+    return verdict
+
+
+def _plain_verdict(reply: Reply, status: Status) -> Exception:
+    raw, what = reply.raw, reply.what
+    if status == Status.SANDBOX_ERROR:
+        if raw.get("status") not in (None, Status.SANDBOX_ERROR):
+            return SandboxFault(f"unexpected sandbox reply status {raw.get('status')!r}")
+        return SandboxFault(raw.get("message", "the sandbox failed"))
+    if "ranks" in raw and status != Status.TIMEOUT:
+        bad = next((r for r in raw["ranks"] if r.get("status") != Status.OK), None)
+        if bad is not None:
+            raw = {**raw, **bad, "rank_failed": bad.get("rank")}
+    if status == Status.EXCEPTION and (raw.get("exception") or {}).get("type") == "ScheduledDeadlock":
+        exc = raw["exception"]
+        return Deadlock(
+            f"{what} deadlocked: {exc.get('message')}. Each thread waits for something only "
+            "another waiting thread could give (a lock it holds, a notify or put it would do), "
+            "so none can ever go on. `grader replay` with the same seed replays this exact "
+            "interleaving.", stacks=raw.get("stacks", []),
+            schedule=(raw.get("checks") or {}).get("schedule"))
+    if status in STUDENT_RAISED:
+        exc = raw.get("exception") or {}
+        where = student_location(exc.get("frames", []))
+        rank = f" (on rank {raw['rank_failed']})" if "rank_failed" in raw else ""
+        if status == Status.IMPORT_ERROR:
+            msg = f"Your code could not be imported: {exc.get('type')}: {exc.get('message')}{where}"
+        elif status == Status.MISSING:
+            msg = f"{exc.get('message')}: the exercise asks for it (see the statement)."
+        else:
+            msg = f"{what} raised {exc.get('type')}: {exc.get('message')}{where}{rank}"
+        return StudentError(msg, exception=exc, stdout=raw.get("stdout", ""),
+                            stderr=raw.get("stderr", ""))
+    if status == Status.TIMEOUT:
+        ratio = raw.get(STALL_CPU_RATIO)
+        stacks = raw.get("stacks", [])
+        where = stuck_location(stacks)
+        secs = waited(raw)
+        if ratio is not None and ratio < STALL_DEADLOCK and not raw.get("running_threads"):
+            return Deadlock(
+                f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
+                f"on each other (a deadlock){where}.", stacks=stacks, **{STALL_CPU_RATIO: ratio})
+        busy = (f"kept using CPU ({ratio:.1f} CPU-seconds per second)" if ratio and ratio >= STALL_DEADLOCK
+                else f"{raw.get('running_threads', 'some')} thread(s) kept running")
+        return Timeout(
+            f"{what} was still running after {secs} and {busy}: an endless loop or a "
+            f"busy-wait{where}.", stacks=stacks, **{STALL_CPU_RATIO: ratio})
+    why = raw.get("message", "the process died")  # CRASHED
+    if raw.get("oom"):
+        why = "it ran out of memory (the limit is %s MB)" % raw.get("limits", {}).get("memory_mb", "?")
+    return Crashed(f"{what} crashed: {why}.", stdout=raw.get("stdout", ""),
+                   stderr=raw.get("stderr", ""))

@@ -1,0 +1,129 @@
+"""The typed protocol (`grader/protocol.py`): statuses, messages and their strict parsing, and
+the one place a reply becomes a verdict (`grader/judge/verdicts/reply.py`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader.agent.supervisor import _read_result
+from grader.judge.verdicts import Crashed, Deadlock, SandboxFault, StudentError, Timeout
+from grader.judge.verdicts.record import earns_points
+from grader.judge.verdicts.reply import verdict_for
+from grader.protocol import (
+    AgentResult,
+    Job,
+    MalformedMessage,
+    Outcome,
+    Reply,
+    Request,
+    Status,
+    agent_result_problem,
+)
+
+GOOD_RESULT = {"status": "ok", "rank": None, "value": 3, "agent_wall": 0.1, "checks": {},
+               "leftover_threads": [{"name": "MainThread", "daemon": False}]}
+
+
+def test_statuses_are_their_words_in_json():
+    assert json.dumps({"s": Status.SANDBOX_ERROR, "o": Outcome.NOT_RUN}) == \
+        '{"s": "sandbox-error", "o": "not-run"}'
+    assert Status("import-error") is Status.IMPORT_ERROR and Outcome("grader-error") is Outcome.GRADER_ERROR
+    assert {Outcome.PASSED: 1}["passed"] == 1  # a plain string finds an enum key and back
+
+
+def test_an_agent_result_round_trips_and_is_parsed_strictly():
+    parsed = AgentResult.parse(GOOD_RESULT)
+    assert parsed.status is Status.OK and parsed.to_wire() == GOOD_RESULT
+    none_value = AgentResult.parse({"status": "ok", "rank": 2, "value": None})
+    assert none_value.to_wire() == {"status": "ok", "rank": 2, "value": None}  # None is a value
+    bad = [
+        [],  # not an object
+        {"rank": 0},  # no status
+        {**GOOD_RESULT, "status": "sandbox-error"},  # blaming the platform
+        {**GOOD_RESULT, "status": "passed"},
+        {**GOOD_RESULT, "rank": "0"},
+        {**GOOD_RESULT, "tampered": False},  # the supervisor's word, never the agent's
+        {**GOOD_RESULT, "stderr": "Traceback (most recent call last):"},  # unknown field
+        {**GOOD_RESULT, "exception": {"type": 1, "message": "x"}},
+        {**GOOD_RESULT, "leftover_threads": [{"name": "t", "daemon": "no"}]},
+        {**GOOD_RESULT, "agent_wall": "fast"},
+    ]
+    for data in bad:
+        assert agent_result_problem(data)
+        with pytest.raises(MalformedMessage):
+            AgentResult.parse(data)
+
+
+def test_an_unreadable_or_malformed_result_line_is_the_students_crash():
+    assert _read_result(json.dumps(GOOD_RESULT).encode()).to_wire() == GOOD_RESULT
+    for line in (b"{", b"[" * 100_000 + b"]" * 100_000, json.dumps({"status": "sandbox-error"}).encode(),
+                 b'"\\ud800"', json.dumps({**GOOD_RESULT, "extra": 1}).encode()):
+        result = _read_result(line)
+        assert result.status is Status.CRASHED, line[:40]
+        assert "could not be read" in result.message or "malformed" in result.message
+
+
+def test_a_request_on_the_wire_names_function_or_probe():
+    call = Request(kind="call", module="solution", args=[], kwargs={"__dict__": []}, timeout=5.0,
+                   limits={}, function="f")
+    wire = call.to_wire()
+    assert wire["function"] == "f" and "probe" not in wire and wire["ranks"] == 0
+    run = Request(kind="run", module="solution", args=[], kwargs={}, timeout=5.0, limits={},
+                  probe={"source": "def p(m): pass", "name": "p"})
+    assert "function" not in run.to_wire() and run.to_wire()["probe"]["name"] == "p"
+
+
+def test_a_job_round_trips_and_refuses_what_no_runner_writes(tmp_path):
+    path = tmp_path / "job.json"
+    job = Job(submission="/s", module="solution", backend="local", limits={"wall_seconds": 5},
+              seed=1, report="/r", only=["test_a"], gpu=False, box=None)
+    job.write(path)
+    assert Job.read(path) == job
+    for data in ({**json.loads(path.read_text()), "extra": 1}, {"module": "solution"}, [1]):
+        path.write_text(json.dumps(data))
+        with pytest.raises(MalformedMessage):
+            Job.read(path)
+
+
+# ---------------------------------------------------------------- a reply becomes a verdict
+
+def _verdict(raw: dict, what: str = "f()"):
+    return verdict_for(Reply(raw, what))
+
+
+def test_each_reply_status_has_its_verdict():
+    assert _verdict({"status": "ok", "value": 1}) is None
+    assert isinstance(_verdict({"status": "exception", "exception": {"type": "ValueError",
+                                                                     "message": "no"}}), StudentError)
+    assert "could not be imported" in _verdict({"status": "import-error", "exception": {}}).message
+    assert isinstance(_verdict({"status": "missing", "exception": {"message": "no f"}}), StudentError)
+    assert isinstance(_verdict({"status": "timeout", "stall_cpu_ratio": 0.0, "wall": 2}), Deadlock)
+    busy = _verdict({"status": "timeout", "stall_cpu_ratio": 0.9, "wall": 2})
+    assert isinstance(busy, Timeout) and "0.9 CPU-seconds per second" in busy.message
+    assert isinstance(_verdict({"status": "crashed", "message": "killed"}), Crashed)
+    fault = _verdict({"status": "sandbox-error", "message": "engine gone"})
+    assert isinstance(fault, SandboxFault) and str(fault) == "engine gone"
+
+
+def test_a_status_no_supervisor_sends_is_the_platforms_failure():
+    fault = _verdict({"status": "excellent"})
+    assert isinstance(fault, SandboxFault) and "unexpected sandbox reply status 'excellent'" in str(fault)
+    assert Reply({"status": "excellent"}, "f()").status is Status.SANDBOX_ERROR
+    assert isinstance(_verdict({}), SandboxFault)
+
+
+def test_a_hang_the_lockorder_check_saw_coming_is_explained():
+    raw = {"status": "timeout", "stall_cpu_ratio": 0.0, "wall": 3, "findings": [
+        {"kind": "self-deadlock", "thread": "T1", "lock": "lock A",
+         "first": {"file": "solution.py", "line": 4}, "second": {"file": "solution.py", "line": 9}}]}
+    verdict = _verdict(raw)
+    assert isinstance(verdict, Deadlock) and "asks for it again" in verdict.message
+    assert verdict.details["self_deadlocks"]
+    plain = verdict_for(Reply(raw, "f()"), explain=False)
+    assert isinstance(plain, Deadlock) and "asks for it again" not in plain.message
+
+
+def test_only_a_pass_earns_points():
+    assert [o for o in Outcome if earns_points(o)] == [Outcome.PASSED]
