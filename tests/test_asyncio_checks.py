@@ -298,14 +298,6 @@ def line_of(marker: str) -> int:
     return next(i for i, text in enumerate(LINES, 1) if f"# {marker}" in text)
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("asyncio-sub")
-    (folder / "solution.py").write_text(SOURCE)
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
-
-
 def call(session, function, *args, timeout=20, options=None) -> Reply:
     raw = session.call({"kind": "call", "module": "solution", "function": function,
                         "args": codec.encode(list(args)), "timeout": timeout,

@@ -100,14 +100,6 @@ SOURCE = """
 """
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sub")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
-
-
 def run(session, function, *args, checks):
     reply = session.call({"kind": "call", "module": "solution", "function": function,
                           "args": codec.encode(list(args)), "timeout": 20, "checks": checks})

@@ -17,7 +17,7 @@ from grader.judge.proxy import Reply, Student
 from grader.sandbox.local import LocalBackend
 from grader.course import Limits
 
-HOST = """
+SOURCE = """
 import numpy as np
 import pyopencl as cl
 
@@ -50,14 +50,6 @@ SUM = """__kernel void blocksum(__global float *x, const int n, __local float *s
   if (l == 0) x[get_global_id(0)] = s[0];
 }"""
 BARRIER = "barrier(CLK_LOCAL_MEM_FENCE);"
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("opencl")
-    (folder / "solution.py").write_text(textwrap.dedent(HOST))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def checked(session, src, name, n, global_size, local_size, forge=False):

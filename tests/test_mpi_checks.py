@@ -51,14 +51,6 @@ def _probe(mod, name):
 """
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mpi")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
-
-
 def root_value(session, name, mpi):
     reply = session.call({"kind": "run", "module": "solution", "timeout": 30, "ranks": 4,
                           "probe": {"source": PROBE, "name": "_probe"},

@@ -48,14 +48,6 @@ SOURCE = """
 N = 4_000_000
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("par")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
-
-
 def measure(session, function) -> Reply:
     raw = session.call({"kind": "call", "module": "solution", "function": function,
                         "args": codec.encode([N, 2]), "timeout": 60})
