@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from browser import browser, new_page  # noqa: F401  (headless Chromium fixtures
 from grader.course import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["postgres"]  # the private PostgreSQL cluster's fixtures (tests/postgres.py)
 
 
 @pytest.fixture
@@ -64,6 +66,19 @@ def require_docker():
         if os.environ.get("CI"):
             pytest.fail("Docker is required in CI but no engine answers")
         pytest.skip("no Docker engine answers")
+
+
+@pytest.fixture
+def redis(tmp_path):
+    """A private redis-server for the test (tests/servers.py), SIGKILLed after it."""
+    from servers import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -47,14 +47,6 @@ points = 10
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture
-def redis(tmp_path):
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop(signal.SIGKILL)
-
-
 def _course(root: Path, redis: RedisServer, **distributed) -> Path:
     """The tiny course (plus `tiny_mpi`, run at 2 ranks) with a [distributed] table."""
     make_course(root)

@@ -26,7 +26,6 @@ from grader.batch import entries_in
 from grader.course import load_course
 from grader.recorded import format_changes, grade_recorded, regrade
 from grader.store import Store, StoreBusy, open_store, store_url
-from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
 import store_class
 from store_class import fake_run_tests, make_class, make_course
 
