@@ -15,18 +15,18 @@ import datetime as dt
 import os
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 
 from grader.course import Course, Exercise
 from grader.grade import GradingFailed, grade_submission, write_outputs
 from grader.judge import runner
-from grader.sandbox import docker_available, engine
 from grader.results import SubmissionResult
+from grader.sandbox import docker_available, engine
 from grader.states import GRADED, REFUSED, retry_note
 
 GRADEBOOK_FIELDS = ["student", "score", "max", "late_days", "penalty", "final", "status"]
@@ -53,7 +53,7 @@ def discover(submissions: Path) -> dict[str, Path]:
     return found
 
 
-def received_times(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> dict[str, dt.datetime]:
+def received_times(submissions: Path, zone: dt.tzinfo = dt.UTC) -> dict[str, dt.datetime]:
     """received.csv's times; one without an offset is in `zone` (the course's time zone)."""
     path = submissions / "received.csv"
     if not path.exists():
@@ -102,7 +102,7 @@ class Entry:
         return replace(exercise, due=self.due) if self.due else exercise
 
 
-def entries_in(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> list[Entry]:
+def entries_in(submissions: Path, zone: dt.tzinfo = dt.UTC) -> list[Entry]:
     received = received_times(submissions, zone)
     return [Entry(name, path, received.get(name)) for name, path in discover(submissions).items()]
 

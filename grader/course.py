@@ -39,7 +39,7 @@ class Limits:
     cpus: float = 2.0
     disk_mb: int = 64
 
-    def merged(self, overrides: dict, path: Path, section: str) -> "Limits":
+    def merged(self, overrides: dict, path: Path, section: str) -> Limits:
         known = {f.name: f.type for f in fields(self)}
         values = {}
         for key, value in overrides.items():
@@ -184,7 +184,7 @@ def _kind_name(kind) -> str:
 
 
 def _datetime(table: dict, key: str, path: Path, prefix: str,
-              zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
+              zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
     """A date (end of that day) or datetime; without an offset, in the course's time zone."""
     value = _get(table, key, (dt.datetime, dt.date), path, prefix, None)
     if value is None:

@@ -22,7 +22,12 @@ from grader.intake import content_hash, prepare_submission
 from grader.judge import suspicion
 from grader.judge.runner import run_tests
 from grader.results import (
-    SubmissionResult, TestResult, apply_late_policy, late_days, mark_not_graded, score_records,
+    SubmissionResult,
+    TestResult,
+    apply_late_policy,
+    late_days,
+    mark_not_graded,
+    score_records,
 )
 
 

@@ -21,8 +21,9 @@ import stat
 import warnings
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 from grader.errors import SubmissionError
 

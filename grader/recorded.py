@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from grader.batch import Entry, Row, grade_entries, write_gradebook
 from grader.course import Course, Exercise
-from grader.intake import content_hash
 from grader.errors import GraderError
+from grader.intake import content_hash
 from grader.results import SubmissionResult, apply_late_policy, late_days
 from grader.store import Store
 from grader.store.models import Request, Submission
@@ -74,7 +74,7 @@ def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out
         for entry in entries:
             if entry.key in subs:
                 continue
-            received = entry.received or dt.datetime.now(dt.timezone.utc)
+            received = entry.received or dt.datetime.now(dt.UTC)
             subs[entry.key] = store.record_submission(
                 entry.student, exercise.slug, raw_hash(entry.path), received,
                 late_days(received, extended.get(entry.student, exercise.due)),

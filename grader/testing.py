@@ -12,35 +12,67 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from grader.checks import workitems
 from grader.checks.interleaving import describe as describe_interleaving
 from grader.judge import uncaught
 from grader.judge.diagnose import difference, summary
-from grader.judge.proxy import (  # noqa: F401
-    Reply, Student, describe_call, raise_for, student_location, waited,
-)
 from grader.judge.expect_asyncio import (  # noqa: F401
-    asyncio_deadlock_verdict, deprecated_feedback, exception_hint, expect_all_awaited,
-    expect_asyncio_clean, expect_bystanders_untouched, expect_cancellation_respected,
-    expect_no_asyncio_deadlock, expect_no_blocking, expect_no_pending_destroyed,
-)
-from grader.judge.expect_gpu import (  # noqa: F401
-    NO_GPU, expect_clean_kernels, expect_kernels_compile, expect_shared_memory_synchronised,
-    kernel_report, require_gpu,
+    asyncio_deadlock_verdict,
+    deprecated_feedback,
+    exception_hint,
+    expect_all_awaited,
+    expect_asyncio_clean,
+    expect_bystanders_untouched,
+    expect_cancellation_respected,
+    expect_no_asyncio_deadlock,
+    expect_no_blocking,
+    expect_no_pending_destroyed,
 )
 from grader.judge.expect_celery import (  # noqa: F401
-    canvas_step, celery_fault, celery_run, expect_no_sync_get, expect_step, expect_steps,
-    expect_survives_worker_loss, task_step,
+    canvas_step,
+    celery_fault,
+    celery_run,
+    expect_no_sync_get,
+    expect_step,
+    expect_steps,
+    expect_survives_worker_loss,
+    task_step,
+)
+from grader.judge.expect_gpu import (  # noqa: F401
+    NO_GPU,
+    expect_clean_kernels,
+    expect_kernels_compile,
+    expect_shared_memory_synchronised,
+    kernel_report,
+    require_gpu,
+)
+from grader.judge.expect_locks import (  # noqa: F401
+    expect_no_lock_cycles,
+    expect_no_self_deadlock,
+    raise_for_locks,
 )
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
-from grader.checks import workitems
 from grader.judge.plugin import record_evidence  # noqa: F401
-from grader.requirements import requirement  # noqa: F401
-from grader.judge.expect_locks import (  # noqa: F401
-    expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks,
+from grader.judge.proxy import (  # noqa: F401
+    Reply,
+    Student,
+    describe_call,
+    raise_for,
+    student_location,
+    waited,
 )
 from grader.judge.verdicts import (  # noqa: F401
-    Crashed, Deadlock, Failed, NotRun, Race, SandboxFault, StudentError, Timeout, Verdict,
+    Crashed,
+    Deadlock,
+    Failed,
+    NotRun,
+    Race,
+    SandboxFault,
+    StudentError,
+    Timeout,
+    Verdict,
 )
+from grader.requirements import requirement  # noqa: F401
 
 
 def _show(value, limit: int = 300) -> str:

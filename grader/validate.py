@@ -24,7 +24,8 @@ from grader.course import Course, Exercise
 from grader.errors import ConfigError
 from grader.grade import GradingFailed, grade_submission, new_seed
 from grader.requirements import Coverage, MutantSpec, static_coverage
-from grader.results import NO_GPU_TEST as NO_GPU, SubmissionResult
+from grader.results import NO_GPU_TEST as NO_GPU
+from grader.results import SubmissionResult
 
 
 @dataclass

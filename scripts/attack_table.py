@@ -147,7 +147,7 @@ def main() -> None:
     attacks = corpus.load_corpus()
     if args.only:
         attacks = [a for a in attacks if a.name in args.only]
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pgrader-attacks-") as tmp:
         run = corpus.run_corpus(Path(tmp), attacks, jobs=args.jobs, progress=sys.stderr.isatty())

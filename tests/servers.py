@@ -17,13 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 import redis
-
 
 TAG = "PGRADER_TEST_SERVER"  # in the environment of every process of a RabbitMQ node
 
@@ -204,7 +203,7 @@ class WorkerProcess:
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def wait_ready(self, timeout: float = 120.0) -> "WorkerProcess":
+    def wait_ready(self, timeout: float = 120.0) -> WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if " ready." in self.text():

@@ -8,15 +8,18 @@ import textwrap
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
 from grader.judge import verdicts
 from grader.judge.expect_asyncio import (
-    asyncio_deadlock_verdict, asyncio_report, expect_all_awaited, expect_asyncio_clean,
-    expect_cancellation_respected, expect_no_asyncio_deadlock, expect_no_blocking,
+    asyncio_deadlock_verdict,
+    asyncio_report,
+    expect_all_awaited,
+    expect_asyncio_clean,
+    expect_cancellation_respected,
+    expect_no_asyncio_deadlock,
+    expect_no_blocking,
     expect_no_pending_destroyed,
 )
 from grader.judge.proxy import Reply
-from grader.sandbox.local import LocalBackend
 
 SOURCE = textwrap.dedent('''
     import asyncio

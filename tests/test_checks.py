@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
-from grader.sandbox.local import LocalBackend
 
 SOURCE = """
     import sys, threading

@@ -11,8 +11,14 @@ import pytest
 from grader.judge.diagnose import difference, summary
 from grader.judge.expect_mpi import mpi_hang_verdict
 from grader.judge.proxy import Reply
-from grader.testing import Failed, Race, StudentError, expect_close, expect_equal, \
-    expect_no_lost_update
+from grader.testing import (
+    Failed,
+    Race,
+    StudentError,
+    expect_close,
+    expect_equal,
+    expect_no_lost_update,
+)
 
 
 def _message(fn, *args, **kwargs) -> str:

@@ -25,11 +25,11 @@ import pytest
 from grader.batch import entries_in, grade_all
 from grader.course import load_course
 from grader.distributed.app import Settings, load_settings, make_app, visibility_for
-from servers import RedisServer, WorkerProcess, worker
 from grader.distributed.routing import queue_for
 from grader.distributed.submit import grade_distributed
 from grader.errors import ConfigError
 from grader.store import open_store
+from servers import RedisServer, WorkerProcess, worker
 from store_class import make_class, make_course
 
 ROOT = Path(__file__).resolve().parents[1]

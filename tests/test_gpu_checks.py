@@ -3,19 +3,22 @@ student's line, compute-sanitizer log parsing, and the no-GPU path (not-run, nev
 
 from __future__ import annotations
 
-import textwrap
 import time
 
-import numpy as np
 import pytest
 
 from grader.agent import codec
 from grader.checks import sanitizer
+from grader.course import Limits
 from grader.judge import cuda_compile, verdicts
-from grader.judge.expect_gpu import NO_GPU, expect_clean_kernels, expect_kernels_compile, require_gpu
+from grader.judge.expect_gpu import (
+    NO_GPU,
+    expect_clean_kernels,
+    expect_kernels_compile,
+    require_gpu,
+)
 from grader.judge.proxy import Reply, Student
 from grader.sandbox.local import LocalBackend
-from grader.course import Limits
 
 SOURCE = """
 import numpy as np

@@ -7,7 +7,6 @@ import pytest
 from conftest import local_session
 from grader.agent import codec
 from grader.course import Limits
-from grader.sandbox.local import LocalBackend
 
 SESSION_LIMITS = Limits(output_kb=16)
 SOURCE = """

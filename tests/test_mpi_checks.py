@@ -3,13 +3,9 @@ that disagree on a collective."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
-from grader.sandbox.local import LocalBackend
 
 SOURCE = """
     from mpi4py import MPI

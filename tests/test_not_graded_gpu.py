@@ -14,7 +14,7 @@ import pytest
 from markupsafe import escape
 
 import grader.grade
-from grader.batch import entries_in, grade_all
+from grader.batch import grade_all
 from grader.course import load_course
 from grader.export import export
 from grader.grade import grade_submission, write_outputs
@@ -23,7 +23,7 @@ from grader.store import open_store
 from store_class import make_class, make_course
 
 NO_GPU = "not run: no GPU on this grading machine"
-NOW = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
 
 
 def _gpu_course(root):

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
 from grader.judge.proxy import Reply
-from grader.sandbox.local import LocalBackend
 from grader.testing import Failed, expect_parallel
 
 SOURCE = """

@@ -11,8 +11,19 @@ import time
 import pytest
 
 from servers import RedisServer, WorkerProcess
-from test_portal import (FIXED, GRADING_S, RACY, RACY_SCORE, SLUG, Server, make_course,
-                         sign_in, submission_id, upload, wait_graded)
+from test_portal import (
+    FIXED,
+    GRADING_S,
+    RACY,
+    RACY_SCORE,
+    SLUG,
+    Server,
+    make_course,
+    sign_in,
+    submission_id,
+    upload,
+    wait_graded,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 TAKEN = re.compile(r"Task pgrader\.grade\[[^\]]+\] received")

@@ -14,8 +14,16 @@ import pytest
 
 from servers import RabbitServer, WorkerProcess
 from store_class import make_class
-from test_distributed import (ON_TIME, _assert_once, _course, _grade, _in_thread, _ready, _started,
-                              _stop)
+from test_distributed import (
+    ON_TIME,
+    _assert_once,
+    _course,
+    _grade,
+    _in_thread,
+    _ready,
+    _started,
+    _stop,
+)
 
 pytestmark = [pytest.mark.timeout(600),
               pytest.mark.skipif(shutil.which("rabbitmq-server") is None,

@@ -4,14 +4,10 @@ are scheduled, and a state where every thread waits is a deadlock reported at on
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
 from grader.judge.proxy import Reply
-from grader.sandbox.local import LocalBackend
 from grader.testing import Deadlock, Race, expect_no_lost_update, raise_for
 
 SOURCE = """

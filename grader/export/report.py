@@ -72,7 +72,7 @@ def report(course, exercise, current, history, out: Path, why: dict[str, str] | 
         bins=histogram(finals, exercise.points), tests=failure_rates(results),
         messages=common_messages(results), superseded=regrades,
         flagged=suspicion.flagged(results),
-        generated=format_time(dt.datetime.now(dt.timezone.utc), course.timezone))
+        generated=format_time(dt.datetime.now(dt.UTC), course.timezone))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return str(out)

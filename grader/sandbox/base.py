@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader import protocol
 from grader.agent import untrusted
+
 # A request's `timeout` counts from the moment every rank has called the student's function
 # (each agent says so to the supervisor just before): starting interpreters, importing numpy and
 # mpi4py and the student's module, on a loaded machine, must not eat into it. Start-up itself

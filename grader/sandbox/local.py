@@ -23,7 +23,6 @@ from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, supervisor_limit
 
 
-
 @functools.cache
 def _unshare_prefix() -> tuple[str, ...]:
     """`unshare --net` (as root) or `unshare --net --map-root-user`, whichever works here."""

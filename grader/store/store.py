@@ -19,9 +19,9 @@ import getpass
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -31,8 +31,17 @@ from grader.errors import GraderError
 from grader.procs import alive
 from grader.results import SubmissionResult
 from grader.store.engine import BUSY_SECONDS, make_engine, migrate
-from grader.store.models import (Audit, Extension, Grading, Lease, Override, Request, Student,
-                                 Submission, utcnow)
+from grader.store.models import (
+    Audit,
+    Extension,
+    Grading,
+    Lease,
+    Override,
+    Request,
+    Student,
+    Submission,
+    utcnow,
+)
 
 LEASE_STALE = dt.timedelta(minutes=30)  # a lease not renewed for this long is abandoned
 REGRADES = ("regrade", "rescore")  # request kinds that grade an already graded submission again
@@ -114,7 +123,7 @@ class Store:
         self.engine.dispose()
         self.reader.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
