@@ -111,7 +111,7 @@ def render(run, started: str, seconds: float) -> str:
     lines += ["", "## Attacks that were not held", ""]
     if not failed:
         lines.append("None.")
-    for attack, seen, problems in failed:
+    for attack, _seen, problems in failed:
         lines += [f"### `{attack.name}`", "",
                   f"- Observed: {cell('; '.join(problems))}.",
                   f"- Weakness and proposed fix: {cell(attack.known_weakness or 'NEW: not yet analysed.')}",

@@ -244,8 +244,8 @@ def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp
     assert proc.returncode == 0, proc.stderr
     after = (tmp_path / "course.toml").read_text()
     assert "due = 2026-09-28T23:59:00Z" in after and "opens = 2026-09-14T08:00:00Z" in after
-    assert [l for l in before.splitlines() if "=" not in l or "#" in l] == \
-        [l for l in after.splitlines() if "=" not in l or "#" in l]  # comments and layout kept
+    assert [line for line in before.splitlines() if "=" not in line or "#" in line] == \
+        [line for line in after.splitlines() if "=" not in line or "#" in line]  # comments, layout kept
     assert load_course(tmp_path).exercise(SLUG).due == DUE + dt.timedelta(days=7)
     today = dt.datetime.now(dt.UTC).date()
     proc = grader("--course", str(tmp_path), "course", "dates", "--start", "today-7")

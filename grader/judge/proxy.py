@@ -196,7 +196,7 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
     if status == "crashed":
         why = raw.get("message", "the process died")
         if raw.get("oom"):
-            why = "it ran out of memory (the limit is %s MB)" % raw.get("limits", {}).get("memory_mb", "?")
+            why = f"it ran out of memory (the limit is {raw.get('limits', {}).get('memory_mb', '?')} MB)"
         raise verdicts.Crashed(f"{what} crashed: {why}.", stdout=raw.get("stdout", ""),
                                stderr=raw.get("stderr", ""))
     raise verdicts.SandboxFault(f"unexpected sandbox reply status {status!r}")

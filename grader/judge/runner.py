@@ -107,7 +107,7 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
                 proc.signal_group(signal.SIGTERM)
                 proc.wait()
                 raise PlatformError(f"the test run did not finish within {budget:.0f} s "
-                                   "(not counting its waits for free cores)")
+                                   "(not counting its waits for free cores)") from None
             except BaseException:
                 proc.signal_group(signal.SIGTERM)  # Ctrl-C: the plugin closes its session
                 proc.wait()

@@ -113,5 +113,5 @@ class Backend(ABC):
         """Facts recorded in results.json (backend name, image id, ...)."""
         return {"backend": self.name}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op unless a backend holds resources
         """Release backend-wide resources."""
