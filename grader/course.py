@@ -10,6 +10,7 @@ import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from grader.errors import ConfigError
 from grader.requirements import parse_requirements
@@ -41,7 +42,7 @@ class Limits:
 
     def merged(self, overrides: dict, path: Path, section: str) -> Limits:
         known = {f.name: f.type for f in fields(self)}
-        values = {}
+        values: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in known:
                 raise ConfigError(path, f"{section}.{key}", f"one of {', '.join(known)}")

@@ -134,7 +134,7 @@ def _student_rows(exercise: Exercise, entries: list[Entry], rows: dict[str, Row]
         elif keys == [student] and student in rows:
             final[student] = rows[student]  # graded now, its outputs written
         else:
-            result = cur.result()
+            result = SubmissionResult.from_json(cur.grading.results)
             fresh = cur.grading.request_id == request_id
             if fresh or not (out / student / "results.json").exists():
                 from grader.grade import write_outputs
@@ -180,7 +180,10 @@ def rescore_late(course: Course, exercise: Exercise, store: Store, student: str)
         return 0
     request, _ = store.open_request(exercise.slug, "rescore", [student], resume=False)
     for sub, grading in changed:
-        result = SubmissionResult.from_json(store.grading(grading.id).results)
+        full = store.grading(grading.id)
+        if full is None:  # removed since it was listed
+            continue
+        result = SubmissionResult.from_json(full.results)
         apply_late_policy(result, course.late_policy, late_days(sub.received_at, due))
         store.record_grading(sub, request, result, exercise.hidden_visibility, grading.image_id)
     store.finish_request(request.id)

@@ -243,7 +243,7 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
     evidence = {"work": round(work, 3), "span": round(span, 3), "work_over_span": round(ratio, 2),
                 "wall": round(reply.wall, 3), **({"items": got} if got is not None else {})}
     if got is not None and got["twice"]:
-        raise Failed(f"{what} ran {got['twice']} of the {len(items)} work items more than once: "
+        raise Failed(f"{what} ran {got['twice']} of the {len(items or ())} work items more than once: "
                      "each item must be computed by exactly one worker." + (f" {hint}" if hint else ""),
                      **evidence)
     if n > 1 and ratio < need:
@@ -254,7 +254,7 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
             f"{n} workers on {int(cores)} cores). CPU-bound Python threads take turns on the GIL, "
             "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
             + (f" {hint}" if hint else ""), **evidence)
-    if n > 1 and overlap < min(n, 2):
+    if n > 1 and overlap < min(n, 2) and got is not None:  # (without items, overlap is n)
         raise Failed(
             f"{what} shared the work among {got['processes']} processes, but their work items "
             f"never ran at the same moment (at most {overlap} at once): the processes took "
@@ -297,7 +297,7 @@ def expect_no_child_exceptions(reply: Reply, what: str, kinds: tuple[str, ...] =
     if not crashed:
         return
     first = crashed[0]
-    who = f"{CHILD_WORDS.get(first.get('kind'), 'child')} {first.get('name') or ''}".strip()
+    who = f"{CHILD_WORDS.get(first.get('kind') or '', 'child')} {first.get('name') or ''}".strip()
     more = f" ({len(crashed) - 1} more ended the same way)" if len(crashed) > 1 else ""
     raise StudentError(
         f"In {what}, the {who} ended with {first.get('type')}: "

@@ -111,19 +111,19 @@ def judge(variant: Variant, result: SubmissionResult) -> Check:
                 problems.append(f"{t.function}: the skeleton passes this hidden test")
     else:
         for name in variant.must_fail:
-            t = by_name.get(name)
-            if t is None:
+            named = by_name.get(name)
+            if named is None:
                 problems.append(f"{name}: no such test")
-            elif t.verdict == "passed":
+            elif named.verdict == "passed":
                 problems.append(f"{name}: passed, but this mutant must fail it")
-            elif t.verdict == "not-run" and not (variant.exercise.runtime.gpu
-                                                 and NO_GPU in t.message):
-                problems.append(f"{name}: did not run ({t.message[:150]}), so this mutant is not "
+            elif named.verdict == "not-run" and not (variant.exercise.runtime.gpu
+                                                 and NO_GPU in named.message):
+                problems.append(f"{name}: did not run ({named.message[:150]}), so this mutant is not "
                                 "proven; only a missing GPU of a GPU exercise is excused")
-            elif name in variant.verdicts and t.verdict != variant.verdicts[name]:
-                if t.verdict != "not-run":
-                    problems.append(f"{name}: verdict {t.verdict}, expected {variant.verdicts[name]}"
-                                    f" ({t.message[:200]})")
+            elif name in variant.verdicts and named.verdict != variant.verdicts[name]:
+                if named.verdict != "not-run":
+                    problems.append(f"{name}: verdict {named.verdict}, expected {variant.verdicts[name]}"
+                                    f" ({named.message[:200]})")
         if variant.max_score is not None and result.score > variant.max_score + 1e-9:
             problems.append(f"scores {result.score:g}, more than its maximum {variant.max_score:g}")
         waits = variant.exercise.requirements_waiting.get(variant.requirement)
@@ -158,8 +158,8 @@ def validate(course: Course, exercises: list[Exercise], backend: str, *, seed: i
 def _not_run_status(c: Check) -> str:
     """'not run: no GPU' when tests needed a GPU this machine lacks (a mutant whose every named
     test is among them is not proven either way); otherwise the tests that did not run."""
-    r = c.result
-    no_gpu = [t.function for t in r.tests if t.verdict == "not-run" and NO_GPU in t.message]
+    tests = c.result.tests if c.result else []
+    no_gpu = [t.function for t in tests if t.verdict == "not-run" and NO_GPU in t.message]
     if no_gpu:
         proven = [n for n in c.variant.must_fail if n not in no_gpu]
         if c.variant.name.startswith("mutant:") and proven:

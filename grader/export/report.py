@@ -31,7 +31,9 @@ def histogram(finals: list[float], max_score: float, bins: int = BINS) -> list[d
 
 def failure_rates(results) -> list[dict]:
     """Per test: how many students ran it and how many did not pass, worst first."""
-    ran, failed, names = Counter(), Counter(), {}
+    ran: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    names: dict[str, str] = {}
     for r in results:
         for t in r.tests:
             if t.verdict == "not-run":
@@ -46,7 +48,7 @@ def failure_rates(results) -> list[dict]:
 
 def common_messages(results, top: int = TOP_MESSAGES) -> list[dict]:
     """The first lines of failure messages, by how many students saw them."""
-    seen = Counter()
+    seen: Counter[str] = Counter()
     verdicts = {}
     for r in results:
         lines = {(t.verdict, (t.message or t.verdict).strip().splitlines()[0][:300])

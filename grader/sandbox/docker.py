@@ -82,7 +82,7 @@ class Box:
         self.ctl.chmod(0o711)  # the container's root (no DAC override) enters, nobody lists
         self.root.chmod(0o711)
         self.socket_path = self.ctl / SOCKET
-        self.cpuset = ",".join(map(str, cores.host_cores()))  # all of ours at first
+        self.cpuset: str | None = ",".join(map(str, cores.host_cores()))  # all of ours at first
         self.handed = False  # given to a submission
         mb = 1024 * 1024
         with _live_lock:
