@@ -24,7 +24,8 @@ from pathlib import Path
 import psutil
 import redis
 
-TAG = "PGRADER_TEST_SERVER"  # in the environment of every process of a RabbitMQ node
+TAG = "PGRADER_TEST_SERVER"  # in the environment of every process of a server started here
+                             # (a RabbitMQ node, a PostgreSQL cluster): how stop() finds them
 
 
 def tagged(name: str, value: str) -> list[psutil.Process]:
@@ -87,8 +88,8 @@ class RedisServer:
                 try:
                     if client.ping():
                         return
-                except redis.exceptions.ConnectionError:  # (a timeout is one too)
-                    pass
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    pass  # not listening yet, or still loading its append-only file
                 time.sleep(0.05)
             raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout} s")
         except BaseException:
