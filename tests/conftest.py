@@ -13,6 +13,8 @@ import pytest
 import leftovers
 from browser import browser, new_page  # noqa: F401  (headless Chromium fixtures, tests/browser.py)
 from grader.course import Limits
+from grader.sandbox.local import LocalBackend
+from servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["postgres"]  # the private PostgreSQL cluster's fixtures (tests/postgres.py)
@@ -40,8 +42,6 @@ def limits() -> Limits:
 @contextmanager
 def local_session(folder: Path, source: str, limits: Limits | None = None):
     """A local-backend session on `source` (dedented) as `folder`/solution.py."""
-    from grader.sandbox.local import LocalBackend
-
     (folder / "solution.py").write_text(textwrap.dedent(source))
     with LocalBackend().open(folder, limits or Limits()) as s:
         yield s
@@ -71,8 +71,6 @@ def require_docker():
 @pytest.fixture
 def redis(tmp_path):
     """A private redis-server for the test (tests/servers.py), SIGKILLed after it."""
-    from servers import RedisServer
-
     server = RedisServer(tmp_path / "redis")
     server.start()
     try:
