@@ -148,13 +148,17 @@ def test_mpi_request_holds_one_core_per_rank():
             held = json.loads(holder.stdout.readline())
             assert len(held) == min(ranks, n)
             free = [c for c in CORES if c not in held]
-            plain = _holder({}, 0)  # shares what is left, or waits when nothing is
-            if not free:
+            plain = _holder({}, 0)
+            if free:  # shares what is left, at once (read while the MPI request still holds)
+                got = json.loads(plain.stdout.readline())
+            else:  # waits while nothing is free
                 assert _silent_for(plain, 1.0)
         finally:
             holder.kill()
             holder.wait()
-        assert json.loads(plain.stdout.readline()) == (free or CORES)
+        if not free:
+            got = json.loads(plain.stdout.readline())
+        assert got == (free or CORES)
         plain.wait(timeout=30)
 
 
