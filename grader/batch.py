@@ -70,13 +70,8 @@ class Progress:
     """grade-all's progress bar on stderr (tqdm): done/total, rate, time left, the last one done."""
 
     def __init__(self, total: int, enabled: bool = True):
-        self.bar = tqdm(
-            total=total,
-            disable=not (enabled and total > 0),
-            file=sys.stderr,
-            unit="sub",
-            dynamic_ncols=True,
-        )
+        self.bar = tqdm(total=total, disable=not (enabled and total > 0), file=sys.stderr,
+                        unit="sub", dynamic_ncols=True)
         self.lock = threading.Lock()
 
     def step(self, label: str) -> None:
@@ -112,38 +107,19 @@ def entries_in(submissions: Path, zone: dt.tzinfo = dt.UTC) -> list[Entry]:
     return [Entry(name, path, received.get(name)) for name, path in discover(submissions).items()]
 
 
-def grade_all(
-    course: Course,
-    exercise: Exercise,
-    submissions: Path,
-    out: Path,
-    *,
-    backend: str,
-    regrade: bool = False,
-    jobs: int | None = None,
-    seed: int | None = None,
-    progress: bool = True,
-    sandbox_info: dict | None = None,
-    store=None,
-) -> list[Row]:
+def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, *,
+              backend: str, regrade: bool = False, jobs: int | None = None,
+              seed: int | None = None, progress: bool = True,
+              sandbox_info: dict | None = None, store=None) -> list[Row]:
     """Grade every submission in `submissions`; with a `store`, record each grading there."""
     entries = entries_in(submissions, course.zone)
     if store is not None:
         from grader.recorded import grade_recorded
 
-        return grade_recorded(
-            course,
-            exercise,
-            entries,
-            out,
-            store,
-            kind="regrade" if regrade else "grade-all",
-            backend=backend,
-            jobs=jobs,
-            seed=seed,
-            progress=progress,
-            sandbox_info=sandbox_info,
-        ).rows
+        return grade_recorded(course, exercise, entries, out, store,
+                              kind="regrade" if regrade else "grade-all", backend=backend,
+                              jobs=jobs, seed=seed, progress=progress,
+                              sandbox_info=sandbox_info).rows
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Row] = {}
     todo = []
@@ -155,37 +131,17 @@ def grade_all(
                 rows[entry.student] = Row(entry.student, previous, "skipped")
                 continue
         todo.append(entry)
-    rows.update(
-        grade_entries(
-            course,
-            exercise,
-            todo,
-            out,
-            backend=backend,
-            jobs=jobs,
-            seed=seed,
-            progress=progress,
-            sandbox_info=sandbox_info,
-        )
-    )
+    rows.update(grade_entries(course, exercise, todo, out, backend=backend, jobs=jobs, seed=seed,
+                              progress=progress, sandbox_info=sandbox_info))
     ordered = [rows[n] for n in sorted(rows)]
     write_gradebook(out / "gradebook.csv", ordered, exercise)
     return ordered
 
 
-def grade_entries(
-    course: Course,
-    exercise: Exercise,
-    todo: list[Entry],
-    out: Path,
-    *,
-    backend: str,
-    jobs: int | None = None,
-    seed: int | None = None,
-    progress: bool = True,
-    sandbox_info: dict | None = None,
-    record: Callable[[Entry, SubmissionResult], None] | None = None,
-) -> dict[str, Row]:
+def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
+                  backend: str, jobs: int | None = None, seed: int | None = None,
+                  progress: bool = True, sandbox_info: dict | None = None,
+                  record: Callable[[Entry, SubmissionResult], None] | None = None) -> dict[str, Row]:
     """Grade `todo` on `jobs` threads; `record` (if given) is called before the outputs are written."""
     jobs = jobs or max(1, os.cpu_count() or 1)
     bar = Progress(len(todo), progress)
@@ -193,16 +149,9 @@ def grade_entries(
 
     def attempt(entry: Entry) -> tuple[SubmissionResult | None, str]:
         try:
-            return grade_submission(
-                course,
-                entry.exercise(exercise),
-                entry.path,
-                student=entry.student,
-                backend=backend,
-                seed=seed,
-                received=entry.received,
-                sandbox_info=sandbox_info,
-            ), ""
+            return grade_submission(course, entry.exercise(exercise), entry.path,
+                                    student=entry.student, backend=backend, seed=seed,
+                                    received=entry.received, sandbox_info=sandbox_info), ""
         except GradingFailed as exc:
             return None, str(exc)
         except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
@@ -229,14 +178,8 @@ def grade_entries(
         try:
             write_outputs(result, exercise, out / name)
         except Exception as exc:  # noqa: BLE001 - one student's files never stop the batch
-            return Row(
-                name,
-                result,
-                status,
-                f"its results.json/feedback.html could not be written: {type(exc).__name__}: {exc}"[
-                    :500
-                ],
-            )
+            return Row(name, result, status, f"its results.json/feedback.html could not be "
+                                             f"written: {type(exc).__name__}: {exc}"[:500])
         if result.not_graded:  # e.g. needs a GPU: graded again where one exists
             return Row(name, result, "not-graded", result.not_graded, retryable=True)
         return Row(name, result, status)
@@ -258,11 +201,9 @@ def grade_entries(
             if future.done() and not future.cancelled() and future.exception() is None:
                 rows.setdefault(future.result().student, future.result())
         graded = sorted(r.student for r in rows.values() if r.status == "graded")
-        sys.stderr.write(
-            f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
-            + (f" ({', '.join(graded)[:2000]})" if graded else "")
-            + "; the next run grades the rest.\n"
-        )
+        sys.stderr.write(f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
+                         + (f" ({', '.join(graded)[:2000]})" if graded else "")
+                         + "; the next run grades the rest.\n")
         raise
     pool.shutdown()
     return rows
@@ -277,19 +218,7 @@ def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
             if r is None or r.not_graded:  # e.g. needs a GPU: never a number
                 w.writerow([row.student, "", exercise.points, "", "", "", retry_note(row.problem)])
                 continue
-            status = (
-                retry_note("the platform failed")
-                if r.platform_failed
-                else (f"{REFUSED}: {r.error}" if r.error else GRADED)
-            )
-            w.writerow(
-                [
-                    row.student,
-                    f"{r.raw_score:g}",
-                    f"{r.max_score:g}",
-                    r.late_days,
-                    f"{r.penalty:g}",
-                    f"{r.score:g}",
-                    status,
-                ]
-            )
+            status = retry_note("the platform failed") if r.platform_failed else (
+                f"{REFUSED}: {r.error}" if r.error else GRADED)
+            w.writerow([row.student, f"{r.raw_score:g}", f"{r.max_score:g}", r.late_days,
+                        f"{r.penalty:g}", f"{r.score:g}", status])

@@ -19,7 +19,6 @@ REMOTE_WAITERS = 16  # grader serve --distributed: jobs in flight (threads that 
 
 # ---------------------------------------------------------------- helpers
 
-
 def _course(args):
     from grader.course import find_course_root, load_course
 
@@ -38,10 +37,7 @@ def _backend(args, course=None) -> tuple[str, dict]:
             from grader.sandbox.docker import remove_stale_containers
 
             if removed := remove_stale_containers(backend.client):
-                print(
-                    f"Removed {removed} container(s) left by an interrupted grader.",
-                    file=sys.stderr,
-                )
+                print(f"Removed {removed} container(s) left by an interrupted grader.", file=sys.stderr)
         return name, backend.describe()
     finally:
         backend.close()
@@ -59,7 +55,6 @@ def _print_result(result) -> None:
 
 # ---------------------------------------------------------------- subcommands
 
-
 def cmd_list(args) -> int:
     from grader.course import format_time
 
@@ -76,13 +71,8 @@ def cmd_course(args) -> int:
     from grader import dates
 
     course = _course(args)
-    days = (
-        args.shift
-        if args.shift is not None
-        else dates.days_to_start(course, args.start)
-        if args.start
-        else None
-    )
+    days = args.shift if args.shift is not None else \
+        dates.days_to_start(course, args.start) if args.start else None
     if days:
         changed = dates.shift(course.root / "course.toml", days)
         print(f"Moved {len(changed)} date(s) of {course.root / 'course.toml'} by {days:+d} day(s).")
@@ -101,9 +91,8 @@ def cmd_validate(args) -> int:
     backend, info = _backend(args, course)
     print(f"Validating {len(exercises)} exercise(s) on the {backend} backend...", file=sys.stderr)
     only = tuple(v.strip() for v in (args.only or "").split(",") if v.strip())
-    checks = validate(
-        course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info, only=only
-    )
+    checks = validate(course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info,
+                      only=only)
     print(format_table(checks))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
@@ -136,42 +125,24 @@ def cmd_check(args) -> int:
         course = _course(args)
         exercise = course.exercise(args.slug)
     except ConfigError:
-        bundle = next(
-            (d for d in (Path.cwd(), Path.cwd() / args.slug) if (d / "exercise.toml").is_file()),
-            None,
-        )
+        bundle = next((d for d in (Path.cwd(), Path.cwd() / args.slug)
+                       if (d / "exercise.toml").is_file()), None)
         if bundle is None:
             raise
         from grader.course import Course, LatePolicy
 
         exercise = load_exercise(bundle, Limits())
-        course = Course(
-            bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise}
-        )
+        course = Course(bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise})
     path = Path(args.path) if args.path else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="pgrader-check-") as tmp:
         if (path / "exercise.toml").is_file():  # the bundle folder: only what the student wrote
             from grader.release import BUNDLE_ONLY
 
-            path = Path(
-                shutil.copytree(
-                    path,
-                    Path(tmp) / "submission",
-                    symlinks=True,
-                    ignore=lambda d, names: [
-                        n for n in names if Path(d) == path and n in BUNDLE_ONLY
-                    ],
-                )
-            )
-        result = grade_submission(
-            course,
-            exercise,
-            path,
-            student="you",
-            backend="local",
-            suites=("public",),
-            seed=args.seed,
-        )
+            path = Path(shutil.copytree(path, Path(tmp) / "submission", symlinks=True,
+                                        ignore=lambda d, names: [n for n in names if Path(d) == path
+                                                                 and n in BUNDLE_ONLY]))
+        result = grade_submission(course, exercise, path, student="you", backend="local",
+                                  suites=("public",), seed=args.seed)
     _print_result(result)
     print(f"Seed {result.seed}: `grader check {args.slug} --seed {result.seed}` replays this run.")
     return 0 if all(t.passed for t in result.tests) else 1
@@ -191,23 +162,14 @@ def cmd_grade(args) -> int:
         try:
             received = dt.datetime.fromisoformat(args.received.replace("Z", "+00:00"))
         except ValueError:
-            raise GraderError(
-                f"--received: expected an ISO 8601 time such as "
-                f"2026-09-22T10:00:00Z, got {args.received!r}"
-            ) from None
+            raise GraderError(f"--received: expected an ISO 8601 time such as "
+                              f"2026-09-22T10:00:00Z, got {args.received!r}") from None
         if received.tzinfo is None:  # as in received.csv: in the course's time zone
             received = received.replace(tzinfo=course.zone)
     try:
-        result = grade_submission(
-            course,
-            exercise,
-            submission,
-            student=args.student,
-            backend=backend,
-            seed=args.seed,
-            received=received,
-            sandbox_info=info,
-        )
+        result = grade_submission(course, exercise, submission, student=args.student,
+                                  backend=backend, seed=args.seed, received=received,
+                                  sandbox_info=info)
     except GradingFailed as exc:
         raise GraderError(f"not graded yet, nothing written: {exc}") from None
     out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student
@@ -235,26 +197,16 @@ def cmd_replay(args) -> int:
         return 0
     backend, info = _backend(args, course)
     print(f"Replaying {', '.join(names)} with seed {earlier.seed} on the {backend} backend...")
-    again = grade_submission(
-        course,
-        exercise,
-        Path(args.submission),
-        student=earlier.student,
-        backend=backend,
-        seed=earlier.seed,
-        sandbox_info=info,
-        only=names,
-    )
+    again = grade_submission(course, exercise, Path(args.submission), student=earlier.student,
+                             backend=backend, seed=earlier.seed, sandbox_info=info, only=names)
     before = {t.function: t for t in earlier.tests}
     same = True
     for t in again.tests:
         was = before.get(t.function)
         match = was is not None and was.verdict == t.verdict
         same &= match
-        print(
-            f"  {t.function}: then {was.verdict if was else '?'}, now {t.verdict}"
-            f"{'' if match else '  (DIFFERENT)'}"
-        )
+        print(f"  {t.function}: then {was.verdict if was else '?'}, now {t.verdict}"
+              f"{'' if match else '  (DIFFERENT)'}")
         if t.message:
             print(f"    {t.message.splitlines()[0][:300]}")
     return 0 if same else 1
@@ -298,29 +250,22 @@ def cmd_grade_all(args) -> int:
 
         if store is None:
             raise GraderError("--distributed records every grading in the store: drop --no-store")
-        grade = partial(
-            grade_distributed,
-            settings=load_settings(course, args.broker),
-            regrade=args.regrade,
-            seed=args.seed,
-        )
+        grade = partial(grade_distributed, settings=load_settings(course, args.broker),
+                        regrade=args.regrade, seed=args.seed)
     else:
         backend, info = _backend(args, course)
         options = dict(backend=backend, jobs=args.jobs, seed=args.seed, sandbox_info=info)
         kind = "regrade" if args.regrade else "grade-all"
         grade = lambda course, exercise, entries, out, store: grade_recorded(  # noqa: E731
-            course, exercise, entries, out, store, kind=kind, **options
-        )
+            course, exercise, entries, out, store, kind=kind, **options)
     if store is None:
-        rows = grade_all(
-            course, exercise, Path(args.submissions), out, regrade=args.regrade, **options
-        )
+        rows = grade_all(course, exercise, Path(args.submissions), out, regrade=args.regrade,
+                         **options)
         _print_rows(rows)
     else:
         with store:
-            outcome = grade(
-                course, exercise, entries_in(Path(args.submissions), course.zone), out, store
-            )
+            outcome = grade(course, exercise, entries_in(Path(args.submissions), course.zone), out,
+                            store)
         rows = outcome.rows
         _print_rows(rows)
         print("\n".join(format_changes(outcome, exercise.slug)))
@@ -341,11 +286,9 @@ def cmd_worker(args) -> int:
         from grader.sandbox.gpu import host_has_gpu
 
         if not host_has_gpu():
-            raise GraderError(
-                "--queues gpu: this machine has no usable NVIDIA GPU (nvidia-smi "
-                "lists none), so it cannot grade GPU exercises; their jobs wait "
-                "in the gpu queue for a worker that has one"
-            )
+            raise GraderError("--queues gpu: this machine has no usable NVIDIA GPU (nvidia-smi "
+                              "lists none), so it cannot grade GPU exercises; their jobs wait "
+                              "in the gpu queue for a worker that has one")
     settings = load_settings(course, args.broker)
     if args.concurrency is not None and args.concurrency < 1:
         raise GraderError("--concurrency: expected a number of at least 1")
@@ -356,21 +299,10 @@ def cmd_worker(args) -> int:
 
         backend = resolve_backend_name(args.backend or course.backend)
         info = {"backend": backend}
-        print(
-            f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded yet "
-            "while it lasts",
-            file=sys.stderr,
-        )
-    run_worker(
-        course,
-        settings,
-        queues,
-        backend=backend,
-        sandbox_info=info,
-        concurrency=args.concurrency,
-        name=args.name,
-        loglevel=args.loglevel,
-    )
+        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded yet "
+              "while it lasts", file=sys.stderr)
+    run_worker(course, settings, queues, backend=backend, sandbox_info=info,
+               concurrency=args.concurrency, name=args.name, loglevel=args.loglevel)
     return 0
 
 
@@ -383,17 +315,9 @@ def cmd_regrade(args) -> int:
     from grader.store import open_store
 
     with open_store(course, args.store) as store:
-        outcome = regrade(
-            course,
-            exercise,
-            store,
-            Path(args.out) if args.out else None,
-            students=args.students or None,
-            backend=backend,
-            jobs=args.jobs,
-            seed=args.seed,
-            sandbox_info=info,
-        )
+        outcome = regrade(course, exercise, store, Path(args.out) if args.out else None,
+                          students=args.students or None, backend=backend, jobs=args.jobs,
+                          seed=args.seed, sandbox_info=info)
     print(f"Score changes for {exercise.slug} (request {outcome.request_id}):")
     print("\n".join(format_changes(outcome, exercise.slug)))
     return 0 if all(r.status != "not-graded" for r in outcome.rows) else 1
@@ -431,13 +355,8 @@ def cmd_serve(args) -> int:
 
     course = _course(args)
     distributed = args.distributed or bool(args.broker)
-    jobs = (
-        args.jobs
-        if args.jobs is not None
-        else REMOTE_WAITERS
-        if distributed
-        else os.cpu_count() or 1
-    )
+    jobs = args.jobs if args.jobs is not None else \
+        REMOTE_WAITERS if distributed else os.cpu_count() or 1
     if jobs < 0:
         raise GraderError("--jobs: expected 0 (queue only) or more grading workers")
     with open_store(course, args.store) as store:
@@ -452,26 +371,12 @@ def cmd_serve(args) -> int:
             remote = RemoteGrader(course, store.url, load_settings(course, args.broker))
         else:
             backend, info = _backend(args, course)
-        log = (
-            None
-            if args.access_log == "none"
-            else Path(args.access_log)
-            if args.access_log
-            else course.root / "portal-logs" / "access.log"
-        )
-        return serve(
-            course,
-            store,
-            host=args.host,
-            port=args.port,
-            backend=backend,
-            sandbox_info=info,
-            workers=jobs,
-            uploads=Path(args.uploads) if args.uploads else None,
-            trusted_proxy=args.trusted_proxy,
-            remote=remote,
-            access_log=log,
-        )
+        log = None if args.access_log == "none" else \
+            Path(args.access_log) if args.access_log else course.root / "portal-logs" / "access.log"
+        return serve(course, store, host=args.host, port=args.port, backend=backend,
+                     sandbox_info=info, workers=jobs,
+                     uploads=Path(args.uploads) if args.uploads else None,
+                     trusted_proxy=args.trusted_proxy, remote=remote, access_log=log)
 
 
 def cmd_accounts(args) -> int:
@@ -487,14 +392,9 @@ def cmd_accounts(args) -> int:
             done = accounts.import_roster(store, rows, generate=bool(args.passwords_out))
             if done.generated:
                 accounts.write_passwords(Path(args.passwords_out), done.generated)
-            print(
-                f"{done.created} account(s) created, {done.updated} updated"
-                + (
-                    f"; {len(done.generated)} generated password(s) in {args.passwords_out}"
-                    if done.generated
-                    else ""
-                )
-            )
+            print(f"{done.created} account(s) created, {done.updated} updated"
+                  + (f"; {len(done.generated)} generated password(s) in {args.passwords_out}"
+                     if done.generated else ""))
         else:
             import getpass
 
@@ -514,7 +414,6 @@ def cmd_image(args) -> int:
 
 # ---------------------------------------------------------------- parser
 
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description=__doc__)
     p.add_argument("--version", action="version", version=f"grader {__version__}")
@@ -522,43 +421,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def backend_opt(sp):
-        sp.add_argument(
-            "--backend",
-            choices=["auto", "docker", "local"],
-            help="sandbox backend (default: course.toml's, else auto)",
-        )
+        sp.add_argument("--backend", choices=["auto", "docker", "local"],
+                        help="sandbox backend (default: course.toml's, else auto)")
 
     def store_opt(sp, optional=True):
-        sp.add_argument(
-            "--store",
-            metavar="URL",
-            help="the store: a SQLAlchemy URL or a SQLite "
-            "file (default: course.toml's [store] url, else grader.db beside it)",
-        )
+        sp.add_argument("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite "
+                        "file (default: course.toml's [store] url, else grader.db beside it)")
         if optional:
-            sp.add_argument(
-                "--no-store",
-                action="store_true",
-                help="grade into the folder only, recording nothing",
-            )
+            sp.add_argument("--no-store", action="store_true",
+                            help="grade into the folder only, recording nothing")
 
     def broker_opt(sp, what: str):
-        sp.add_argument(
-            "--broker",
-            metavar="URL",
-            help=f"{what}redis:// or amqp:// (default: "
-            "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
-            "redis://127.0.0.1:6379/0)",
-        )
+        sp.add_argument("--broker", metavar="URL", help=f"{what}redis:// or amqp:// (default: "
+                        "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
+                        "redis://127.0.0.1:6379/0)")
 
     def jobs_opt(sp):
-        sp.add_argument(
-            "--jobs",
-            "-j",
-            type=int,
-            default=os.cpu_count() or 1,
-            help="submissions graded at once (default: the number of cores)",
-        )
+        sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: the number of cores)")
 
     sp = sub.add_parser("list", help="the exercises, their topic, points and runtime needs")
     sp.set_defaults(func=cmd_list)
@@ -566,31 +446,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("validate", help="prove exercises' tests with their reference and mutants")
     sp.add_argument("slugs", nargs="*")
     sp.add_argument("--seed", type=int)
-    sp.add_argument(
-        "--only",
-        metavar="VARIANTS",
-        help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)",
-    )
+    sp.add_argument("--only", metavar="VARIANTS",
+                    help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)")
     backend_opt(sp), jobs_opt(sp)
     sp.set_defaults(func=cmd_validate)
 
     sp = sub.add_parser("release", help="write the student bundle of an exercise")
     sp.add_argument("slug")
     sp.add_argument("--out", required=True)
-    sp.add_argument(
-        "--no-wheels",
-        action="store_true",
-        help="leave out wheels/, the offline "
-        "installation of the checker (no PyPI needed to release)",
-    )
+    sp.add_argument("--no-wheels", action="store_true", help="leave out wheels/, the offline "
+                    "installation of the checker (no PyPI needed to release)")
     sp.set_defaults(func=cmd_release)
 
     sp = sub.add_parser("check", help="run the public tests on your own solution (local)")
     sp.add_argument("slug")
     sp.add_argument("path", nargs="?")
-    sp.add_argument(
-        "--seed", type=int, help="replay a run: the seed the portal or an earlier check showed"
-    )
+    sp.add_argument("--seed", type=int, help="replay a run: the seed the portal or an earlier "
+                    "check showed")
     sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("grade", help="grade one submission (folder, .py or .zip)")
@@ -608,11 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("slug")
     sp.add_argument("submission")
     sp.add_argument("results", help="the results.json of the run to replay")
-    sp.add_argument(
-        "--test",
-        action="append",
-        help="a test function to replay (repeatable; default: every test that did not pass)",
-    )
+    sp.add_argument("--test", action="append", help="a test function to replay (repeatable; "
+                    "default: every test that did not pass)")
     backend_opt(sp)
     sp.set_defaults(func=cmd_replay)
 
@@ -622,23 +491,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     sp.add_argument("--seed", type=int)
-    sp.add_argument(
-        "--distributed",
-        action="store_true",
-        help="send one job per submission to `grader worker`s (see docs/distributed.md)",
-    )
+    sp.add_argument("--distributed", action="store_true",
+                    help="send one job per submission to `grader worker`s (see docs/distributed.md)")
     broker_opt(sp, "with --distributed: the broker, ")
     backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_grade_all)
 
-    sp = sub.add_parser(
-        "worker", help="grade jobs sent by grade-all --distributed (a Celery worker)"
-    )
-    sp.add_argument(
-        "--queues",
-        default="cpu,mpi",
-        help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)",
-    )
+    sp = sub.add_parser("worker", help="grade jobs sent by grade-all --distributed (a Celery worker)")
+    sp.add_argument("--queues", default="cpu,mpi",
+                    help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)")
     broker_opt(sp, "")
     sp.add_argument("--concurrency", "-c", type=int, help="jobs at once (default: the cores)")
     sp.add_argument("--name", help="worker name, e.g. w1@%%h (default: celery@host)")
@@ -646,10 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     backend_opt(sp)
     sp.set_defaults(func=cmd_worker)
 
-    sp = sub.add_parser(
-        "regrade",
-        help="grade again every recorded submission of an exercise and print the score changes",
-    )
+    sp = sub.add_parser("regrade", help="grade again every recorded submission of an exercise "
+                        "and print the score changes")
     sp.add_argument("slug")
     sp.add_argument("--students", nargs="+", metavar="NAME", help="only these students")
     sp.add_argument("--out", help="where results go (default: the last grade-all's --out)")
@@ -659,17 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("export", help="export the current grades of an exercise from the store")
     sp.add_argument("slug")
-    sp.add_argument(
-        "--format",
-        required=True,
-        choices=["gradebook", "canvas", "nbgrader", "gradescope", "report"],
-    )
-    sp.add_argument(
-        "--out",
-        required=True,
-        help="a file (gradebook, canvas, report), a folder "
-        "(gradescope) or an nbgrader database file or URL (nbgrader)",
-    )
+    sp.add_argument("--format", required=True,
+                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report"])
+    sp.add_argument("--out", required=True, help="a file (gradebook, canvas, report), a folder "
+                    "(gradescope) or an nbgrader database file or URL (nbgrader)")
     store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_export)
 
@@ -678,58 +530,34 @@ def build_parser() -> argparse.ArgumentParser:
     backend_opt(sp), jobs_opt(sp), store_opt(sp)
     sp.set_defaults(func=cmd_demo)
 
-    sp = sub.add_parser(
-        "serve", help="the course portal: students upload, instructors watch (docs/portal.md)"
-    )
+    sp = sub.add_parser("serve", help="the course portal: students upload, instructors watch "
+                        "(docs/portal.md)")
     sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8080, help="0: any free port")
-    sp.add_argument(
-        "--jobs",
-        "-j",
-        type=int,
-        default=None,
-        help="grading workers (default: the number of cores; with --distributed, "
-        f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)",
-    )
-    sp.add_argument(
-        "--distributed",
-        action="store_true",
-        help="jobs go to `grader worker`s through the broker (docs/distributed.md)",
-    )
+    sp.add_argument("--jobs", "-j", type=int, default=None,
+                    help="grading workers (default: the number of cores; with --distributed, "
+                    f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)")
+    sp.add_argument("--distributed", action="store_true",
+                    help="jobs go to `grader worker`s through the broker (docs/distributed.md)")
     broker_opt(sp, "the broker (implies --distributed), ")
-    sp.add_argument(
-        "--uploads", help="where uploads are kept (default: portal-uploads/ beside course.toml)"
-    )
-    sp.add_argument(
-        "--trusted-proxy",
-        metavar="IP",
-        help="the reverse proxy terminating TLS: "
-        "its X-Forwarded-Proto/-For are believed (Secure cookies over https)",
-    )
-    sp.add_argument(
-        "--access-log",
-        metavar="FILE",
-        help="one line per request (default: "
-        "portal-logs/access.log beside course.toml; none: no access log)",
-    )
+    sp.add_argument("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
+                    "course.toml)")
+    sp.add_argument("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "
+                    "its X-Forwarded-Proto/-For are believed (Secure cookies over https)")
+    sp.add_argument("--access-log", metavar="FILE", help="one line per request (default: "
+                    "portal-logs/access.log beside course.toml; none: no access log)")
     backend_opt(sp), store_opt(sp, optional=False)
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("accounts", help="portal accounts: import a roster, set a password")
     sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     acc = sp.add_subparsers(dest="action", required=True)
-    imp = acc.add_parser(
-        "import",
-        help="create or update accounts from a roster CSV (student, "
-        "name, email[, role][, password])",
-    )
+    imp = acc.add_parser("import", help="create or update accounts from a roster CSV (student, "
+                         "name, email[, role][, password])")
     imp.add_argument("roster")
-    imp.add_argument(
-        "--passwords-out",
-        metavar="FILE",
-        help="where generated passwords go (needed when a new row has none)",
-    )
+    imp.add_argument("--passwords-out", metavar="FILE",
+                     help="where generated passwords go (needed when a new row has none)")
     store_opt(imp, optional=False)
     pw = acc.add_parser("set-password", help="set an account's password (asked for if not given)")
     pw.add_argument("login")
@@ -741,18 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sp.add_argument("what", choices=["dates"])
     move = sp.add_mutually_exclusive_group()
-    move.add_argument(
-        "--shift",
-        type=int,
-        metavar="DAYS",
-        help="move every opens and due date of course.toml by DAYS (may be negative)",
-    )
-    move.add_argument(
-        "--start",
-        metavar="DATE",
-        help="move the dates so the first exercise "
-        "opens on DATE: YYYY-MM-DD, today, or today-N / today+N",
-    )
+    move.add_argument("--shift", type=int, metavar="DAYS",
+                      help="move every opens and due date of course.toml by DAYS (may be negative)")
+    move.add_argument("--start", metavar="DATE", help="move the dates so the first exercise "
+                      "opens on DATE: YYYY-MM-DD, today, or today-N / today+N")
     sp.set_defaults(func=cmd_course)
 
     sp = sub.add_parser("image", help="the sandbox image")
@@ -770,7 +590,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr
-        )
+        print("\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr)
         return 130

@@ -44,9 +44,7 @@ def decode_from(read, limit: int) -> bytes | None:
     first = read(HEADER.size)
     if not first:
         return None
-    head = (
-        first + _read_exactly(read, HEADER.size - len(first)) if len(first) < HEADER.size else first
-    )
+    head = first + _read_exactly(read, HEADER.size - len(first)) if len(first) < HEADER.size else first
     magic, size = HEADER.unpack(head)
     if magic != MAGIC:
         raise FrameError(f"not a frame (starts with {magic!r})")

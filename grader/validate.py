@@ -60,20 +60,11 @@ class Check:
 
 def variants(course: Course, exercise: Exercise) -> list[Variant]:
     solutions = exercise.solution_dir(course.root)
-    out = [
-        Variant(exercise, "reference", solutions),
-        Variant(exercise, "skeleton", exercise.skeleton),
-    ]
+    out = [Variant(exercise, "reference", solutions), Variant(exercise, "skeleton", exercise.skeleton)]
     correct = solutions / "correct"
     for folder in sorted(p for p in correct.iterdir() if p.is_dir()) if correct.is_dir() else []:
-        out.append(
-            Variant(
-                exercise,
-                f"correct:{folder.name}",
-                folder,
-                description=_read_spec(folder / "correct.toml").get("description", ""),
-            )
-        )
+        out.append(Variant(exercise, f"correct:{folder.name}", folder,
+                           description=_read_spec(folder / "correct.toml").get("description", "")))
     mutants = solutions / "mutants"
     for folder in sorted(p for p in mutants.iterdir() if p.is_dir()) if mutants.is_dir() else []:
         spec_path = folder / "mutant.toml"
@@ -84,18 +75,9 @@ def variants(course: Course, exercise: Exercise) -> list[Variant]:
             raise ConfigError(spec_path, "max_score", "a number")
         if not isinstance(spec.get("requirement", ""), str):
             raise ConfigError(spec_path, "requirement", "the id of the requirement it violates")
-        out.append(
-            Variant(
-                exercise,
-                f"mutant:{folder.name}",
-                folder,
-                list(spec["must_fail"]),
-                dict(spec.get("verdicts", {})),
-                float(spec["max_score"]),
-                str(spec.get("description", "")),
-                spec.get("requirement", ""),
-            )
-        )
+        out.append(Variant(exercise, f"mutant:{folder.name}", folder, list(spec["must_fail"]),
+                           dict(spec.get("verdicts", {})), float(spec["max_score"]),
+                           str(spec.get("description", "")), spec.get("requirement", "")))
     return out
 
 
@@ -114,11 +96,8 @@ def judge(variant: Variant, result: SubmissionResult) -> Check:
     problems: list[str] = []
     by_name = {t.function: t for t in result.tests}
     not_run = [t.function for t in result.tests if t.verdict == "not-run"]
-    errors = [
-        f"{t.function}: grader error: {t.message}"
-        for t in result.tests
-        if t.verdict == "grader-error"
-    ]
+    errors = [f"{t.function}: grader error: {t.message}" for t in result.tests
+              if t.verdict == "grader-error"]
     problems += errors
     if result.error:
         problems.append(f"submission refused: {result.error}")
@@ -137,64 +116,37 @@ def judge(variant: Variant, result: SubmissionResult) -> Check:
                 problems.append(f"{name}: no such test")
             elif named.verdict == "passed":
                 problems.append(f"{name}: passed, but this mutant must fail it")
-            elif named.verdict == "not-run" and not (
-                variant.exercise.runtime.gpu and NO_GPU in named.message
-            ):
-                problems.append(
-                    f"{name}: did not run ({named.message[:150]}), so this mutant is not "
-                    "proven; only a missing GPU of a GPU exercise is excused"
-                )
+            elif named.verdict == "not-run" and not (variant.exercise.runtime.gpu
+                                                 and NO_GPU in named.message):
+                problems.append(f"{name}: did not run ({named.message[:150]}), so this mutant is not "
+                                "proven; only a missing GPU of a GPU exercise is excused")
             elif name in variant.verdicts and named.verdict != variant.verdicts[name]:
                 if named.verdict != "not-run":
-                    problems.append(
-                        f"{name}: verdict {named.verdict}, expected {variant.verdicts[name]}"
-                        f" ({named.message[:200]})"
-                    )
+                    problems.append(f"{name}: verdict {named.verdict}, expected {variant.verdicts[name]}"
+                                    f" ({named.message[:200]})")
         if variant.max_score is not None and result.score > variant.max_score + 1e-9:
             problems.append(f"scores {result.score:g}, more than its maximum {variant.max_score:g}")
         waits = variant.exercise.requirements_waiting.get(variant.requirement)
         if waits and problems:  # its test waits for grader machinery: reported, not failed
-            return Check(
-                variant, result, [], not_run, [f"waiting for {waits}: {p}" for p in problems]
-            )
+            return Check(variant, result, [], not_run, [f"waiting for {waits}: {p}" for p in problems])
     return Check(variant, result, problems, not_run)
 
 
-def validate(
-    course: Course,
-    exercises: list[Exercise],
-    backend: str,
-    *,
-    seed: int | None = None,
-    jobs: int = 2,
-    sandbox_info: dict | None = None,
-    only: tuple[str, ...] = (),
-) -> list[Check]:
+def validate(course: Course, exercises: list[Exercise], backend: str, *, seed: int | None = None,
+             jobs: int = 2, sandbox_info: dict | None = None,
+             only: tuple[str, ...] = ()) -> list[Check]:
     """Grade every variant (or those named in `only`: "reference", "skeleton", "mutant:NAME",
     "mutants" for all mutants, "correct:NAME", "correct" for all correct alternatives) and judge
     each against what it must score."""
     seed = new_seed() if seed is None else seed
-    todo = [
-        v
-        for ex in exercises
-        for v in variants(course, ex)
-        if not only
-        or v.name in only
-        or ("mutants" in only and v.name.startswith("mutant:"))
-        or ("correct" in only and v.name.startswith("correct:"))
-    ]
+    todo = [v for ex in exercises for v in variants(course, ex) if not only or v.name in only
+            or ("mutants" in only and v.name.startswith("mutant:"))
+            or ("correct" in only and v.name.startswith("correct:"))]
 
     def run(variant: Variant) -> Check:
         try:
-            result = grade_submission(
-                course,
-                variant.exercise,
-                variant.path,
-                student=variant.name,
-                backend=backend,
-                seed=seed,
-                sandbox_info=sandbox_info,
-            )
+            result = grade_submission(course, variant.exercise, variant.path, student=variant.name,
+                                      backend=backend, seed=seed, sandbox_info=sandbox_info)
         except GradingFailed as exc:
             return Check(variant, None, [f"could not be graded: {exc}"], [])
         return judge(variant, result)
@@ -240,7 +192,6 @@ def format_table(checks: list[Check]) -> str:
 
 # ---------------------------------------------------------------- the coverage table
 
-
 @dataclass
 class Proof:
     """A requirement of one exercise, with what proved it in this validation."""
@@ -266,19 +217,15 @@ class Proof:
         return self.status != "FAIL"
 
 
-def coverage(
-    course: Course, exercises: list[Exercise], checks: list[Check]
-) -> tuple[list[Proof], list[str]]:
+def coverage(course: Course, exercises: list[Exercise], checks: list[Check]) -> tuple[
+        list[Proof], list[str]]:
     """Each requirement of `exercises` with the mutants that proved it in `checks`, and the
     problems found in the exercises' requirement data (see `grader.requirements`)."""
     proofs, problems = [], []
     for ex in exercises:
         graded = {c.variant.name: c for c in checks if c.variant.exercise.slug == ex.slug}
-        specs = [
-            MutantSpec(v.name.removeprefix("mutant:"), v.requirement, v.must_fail)
-            for v in variants(course, ex)
-            if v.name.startswith("mutant:")
-        ]
+        specs = [MutantSpec(v.name.removeprefix("mutant:"), v.requirement, v.must_fail)
+                 for v in variants(course, ex) if v.name.startswith("mutant:")]
         rows, found = static_coverage(ex, specs)
         problems += [f"{ex.slug}: {p}" for p in found]
         for row in rows:
@@ -292,9 +239,8 @@ def coverage(
                     proof.problems.append(f"mutant {name} is not caught as its mutant.toml says")
                     continue
                 verdicts = {t.function: t for t in check.result.tests}
-                mine = [
-                    verdicts[t] for t in check.variant.must_fail if t in row.tests and t in verdicts
-                ]
+                mine = [verdicts[t] for t in check.variant.must_fail
+                        if t in row.tests and t in verdicts]
                 if any(t.verdict not in ("passed", "not-run") for t in mine):
                     proof.proven.append(name)
                 elif mine and all(t.verdict == "not-run" and NO_GPU in t.message for t in mine):
@@ -316,23 +262,17 @@ def format_coverage(proofs: list[Proof], problems: list[str]) -> str:
         mine = [p for p in proofs if p.exercise.slug == slug]
         lines.append(f"{slug} ({len(mine)} requirements)")
         for p in mine:
-            mutants = [
-                m + (" (proven)" if m in p.proven else " (not run)" if m in p.unproven else "")
-                for m in p.row.mutants
-            ]
-            lines.append(
-                f"  {p.status.split(':')[0].ljust(width)}  {p.row.id}: tests "
-                f"{', '.join(p.row.tests) or '-'}; mutants {', '.join(mutants) or '-'}"
-                + (f" [{p.status.split(':', 1)[1].strip()}]" if ":" in p.status else "")
-            )
+            mutants = [m + (" (proven)" if m in p.proven else " (not run)" if m in p.unproven
+                            else "") for m in p.row.mutants]
+            lines.append(f"  {p.status.split(':')[0].ljust(width)}  {p.row.id}: tests "
+                         f"{', '.join(p.row.tests) or '-'}; mutants {', '.join(mutants) or '-'}"
+                         + (f" [{p.status.split(':', 1)[1].strip()}]" if ":" in p.status else ""))
             if not p.ok:
-                lines += [
-                    f"      {x}" for x in p.problems or ["no mutant of it failed one of its tests"]
-                ]
+                lines += [f"      {x}" for x in p.problems or
+                          ["no mutant of it failed one of its tests"]]
             elif p.proven and p.row.waiting:
-                lines.append(
-                    "      proven, so it no longer waits: remove it from [requirements_waiting]"
-                )
+                lines.append("      proven, so it no longer waits: remove it from "
+                             "[requirements_waiting]")
     lines += [f"  {x}" for x in problems]
     lines.append(coverage_totals(proofs))
     return "\n".join(lines)
@@ -346,7 +286,5 @@ def coverage_totals(proofs: list[Proof]) -> str:
     tests = {(p.exercise.slug, t) for p in proofs for t in p.row.tests}
     mutants = {(p.exercise.slug, m) for p in proofs for m in p.row.mutants}
     parts = ", ".join(f"{n} {k}" for k, n in sorted(by_status.items()))
-    return (
-        f"{len(proofs)} requirements in {len({p.exercise.slug for p in proofs})} exercise(s) "
-        f"({parts}); {len(tests)} tests and {len(mutants)} mutants name them."
-    )
+    return (f"{len(proofs)} requirements in {len({p.exercise.slug for p in proofs})} exercise(s) "
+            f"({parts}); {len(tests)} tests and {len(mutants)} mutants name them.")

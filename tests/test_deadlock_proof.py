@@ -38,33 +38,27 @@ def _syscall_readable() -> bool:
         return False
 
 
-needs_ptrace = pytest.mark.skipif(
-    not _syscall_readable(),
-    reason="/proc/PID/syscall is not readable here (root or "
-    "CAP_SYS_PTRACE needed): nothing is ever proven",
-)
+needs_ptrace = pytest.mark.skipif(not _syscall_readable(),
+                                  reason="/proc/PID/syscall is not readable here (root or "
+                                         "CAP_SYS_PTRACE needed): nothing is ever proven")
 
 
 # ---------------------------------------------------------------- the system call decoder
 
-
-@pytest.mark.parametrize(
-    "line, wait",
-    [
-        ("202 0x55b7b6b3f9d0 0x189 0x0 0x0 0x0 0xffffffff 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),
-        ("202 0x55b7b6b3f9d0 0x80 0x0 0x0 0x0 0x0 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),  # FUTEX_WAIT
-        ("202 0x55b7b6b3f9d0 0x89 0x0 0x7f171391a9f0 0x0 0xffffffff 0x7f 0x7f", None),  # timeout
-        ("202 0x55b7b6b3f9d0 0x81 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # FUTEX_WAKE
-        ("230 0x1 0x1 0x7f171190aab0 0x0 0x0 0x7f 0x7f 0x7f", None),  # clock_nanosleep: time.sleep
-        ("61 0xffffffffffffffff 0x7ffc 0x0 0x0 0x0 0x0 0x7f 0x7f", "wait4 18446744073709551615"),
-        ("61 0x1234 0x7ffc 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # WNOHANG
-        ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", None),  # read: I/O
-        ("7 0x7ffc 0x1 0xffffffff 0x0 0x0 0x0 0x7f 0x7f", None),  # poll
-        ("running", None),
-        ("-1 0x7ffc 0x7f", None),
-        ("202 0xzz 0x189 0x0 0x0 0x0 0x0 0x7f 0x7f", None),
-    ],
-)
+@pytest.mark.parametrize("line, wait", [
+    ("202 0x55b7b6b3f9d0 0x189 0x0 0x0 0x0 0xffffffff 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),
+    ("202 0x55b7b6b3f9d0 0x80 0x0 0x0 0x0 0x0 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),  # FUTEX_WAIT
+    ("202 0x55b7b6b3f9d0 0x89 0x0 0x7f171391a9f0 0x0 0xffffffff 0x7f 0x7f", None),  # timeout
+    ("202 0x55b7b6b3f9d0 0x81 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # FUTEX_WAKE
+    ("230 0x1 0x1 0x7f171190aab0 0x0 0x0 0x7f 0x7f 0x7f", None),  # clock_nanosleep: time.sleep
+    ("61 0xffffffffffffffff 0x7ffc 0x0 0x0 0x0 0x0 0x7f 0x7f", "wait4 18446744073709551615"),
+    ("61 0x1234 0x7ffc 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # WNOHANG
+    ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", None),  # read: I/O
+    ("7 0x7ffc 0x1 0xffffffff 0x0 0x0 0x0 0x7f 0x7f", None),  # poll
+    ("running", None),
+    ("-1 0x7ffc 0x7f", None),
+    ("202 0xzz 0x189 0x0 0x0 0x0 0x0 0x7f 0x7f", None),
+])
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86_64 system call numbers")
 def test_only_untimed_waits_on_futexes_and_children_count(line, wait):
     assert stuck.wait_of(line) == wait
@@ -72,21 +66,18 @@ def test_only_untimed_waits_on_futexes_and_children_count(line, wait):
 
 # ---------------------------------------------------------------- real processes
 
-
 def _proof(script: str, seconds: float = WATCH) -> dict | None:
     """Run `script` (it prints a line once set up), watch its tree for `seconds` (or until a
     proof), kill it, and return the proof or None."""
     code = "import sys, os, time, threading, queue, signal\n" + textwrap.dedent(script)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            start_new_session=True)
     try:
         assert proc.stdout.readline(), "the script did not get ready"
         watch, end = stuck.StuckWatch(), time.monotonic() + seconds
 
         def tree():
             return {proc.pid, *descendants(proc.pid)}
-
         while time.monotonic() < end:
             found = watch.check(tree(), tree)
             if found:
@@ -293,9 +284,8 @@ def _student(folder: Path, source: Path, stack):
     (folder / "solution.py").write_text(source.read_text())
     limits = Limits(wall_seconds=30)
     session = stack.enter_context(get_backend("local").open(folder, limits))
-    return Student(
-        session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-    )
+    return Student(session=session, module="solution", timeout=10,
+                   limits=dataclasses.asdict(limits))
 
 
 def _verdict(reply) -> verdicts.Verdict:
@@ -329,14 +319,8 @@ def test_a_proven_deadlock_gets_the_timeout_paths_verdict_message_and_stacks(tmp
     assert "threads were stuck at solution.py line 18 (`self.event.wait()`)" in a.message
 
     def where(reply):
-        return sorted(
-            (f["file"], f["line"], f["name"])
-            for p in reply.raw["stacks"]
-            for t in p["threads"]
-            for f in t["frames"]
-            if f["student"]
-        )
-
+        return sorted((f["file"], f["line"], f["name"]) for p in reply.raw["stacks"]
+                      for t in p["threads"] for f in t["frames"] if f["student"])
     assert where(proven) and where(proven) == where(waited)
 
 
@@ -374,7 +358,6 @@ def test_a_waiting_main_thread_beside_a_sleeping_worker_is_waited_for(tmp_path):
 
 # ---------------------------------------------------------------- on Docker
 
-
 def _capabilities(module):
     with open("/proc/self/status") as f:
         fields = dict(line.split(":", 1) for line in f if ":" in line)
@@ -382,7 +365,8 @@ def _capabilities(module):
 
 
 @pytest.mark.slow
-def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend, tmp_path):
+def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend,
+                                                                           tmp_path):
     """The supervisor's CAP_SYS_PTRACE (to read the threads' system calls) is its own: the
     student's process has no capability at all; and the proof works in the real sandbox."""
     folder = tmp_path / "s"
@@ -390,9 +374,8 @@ def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker
     (folder / "solution.py").write_text((BUGS / "lost_wakeup_event" / "bug.py").read_text())
     limits = Limits(wall_seconds=30)
     with docker_backend.open(folder, limits) as session:
-        student = Student(
-            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-        )
+        student = Student(session=session, module="solution", timeout=10,
+                          limits=dataclasses.asdict(limits))
         assert student.run(_capabilities) == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}
         reply = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
     assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}

@@ -46,15 +46,8 @@ N = 4_000_000
 
 
 def measure(session, function) -> Reply:
-    raw = session.call(
-        {
-            "kind": "call",
-            "module": "solution",
-            "function": function,
-            "args": codec.encode([N, 2]),
-            "timeout": 60,
-        }
-    )
+    raw = session.call({"kind": "call", "module": "solution", "function": function,
+                        "args": codec.encode([N, 2]), "timeout": 60})
     assert raw["status"] == "ok", raw
     return Reply(raw, function)
 

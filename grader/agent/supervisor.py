@@ -63,7 +63,6 @@ PR_SET_CHILD_SUBREAPER = 36
 
 # ---------------------------------------------------------------- process tree
 
-
 def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
     """(parent pid, (own CPU seconds, CPU seconds of its reaped children)) from /proc."""
     try:
@@ -71,7 +70,7 @@ def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rfind(")") + 2 :].split()
+    fields = data[data.rfind(")") + 2:].split()
     ppid = int(fields[1])
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
     return ppid, ((utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK)
@@ -297,24 +296,16 @@ def start_template() -> None:
     _template = spawn.Template(base_env())
 
 
-def _start_agent(
-    request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr
-) -> Child:
+def _start_agent(request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr) -> Child:
     """The agent (or `mpiexec`, or a tool wrapping it), forked warm from the template when the
     request is plain, else exec'd."""
     if _template is not None and _template.alive() and not wrapper and not request.get("ranks"):
         pid = _template.spawn(request, workdir, env, stdout.name, stderr.name)
         if pid is not None:
             return Child(pid)
-    proc = subprocess.Popen(
-        [*wrapper, *_argv(request)],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        preexec_fn=spawn.preexec(request),
-    )
+    proc = subprocess.Popen([*wrapper, *_argv(request)], cwd=workdir, env=env,
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            preexec_fn=spawn.preexec(request))
     proc.returncode = 0  # ours to wait for, not Popen's (see Child)
     return Child(proc.pid)
 
@@ -388,18 +379,10 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
 def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
     """Run a command as `user` (the student: its own files, its own permissions; None: as we
     are), bounded in time."""
-    kwargs = (
-        {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
-    )
+    kwargs = {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
     try:
-        subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=timeout,
-            **kwargs,
-        )
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=timeout, **kwargs)
     except (OSError, subprocess.SubprocessError):
         pass
 
@@ -495,18 +478,8 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
 
 def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
     """What the agents need to know: the call, the checks and where to leave their files."""
-    keys = (
-        "kind",
-        "module",
-        "function",
-        "probe",
-        "args",
-        "kwargs",
-        "checks",
-        "ranks",
-        "mpi",
-        "start_method",
-    )
+    keys = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi",
+            "start_method")
     return {**{k: request[k] for k in keys if k in request}, "outdir": outdir, "rundir": rundir}
 
 
@@ -515,11 +488,8 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     t0 = time.monotonic()
     busy = _room_to_run(workroot)
     if busy:
-        return {
-            "status": "sandbox-error",
-            "recycle": True,
-            "message": f"the sandbox could not start the request: {busy}",
-        }
+        return {"status": "sandbox-error", "recycle": True,
+                "message": f"the sandbox could not start the request: {busy}"}
     rundir, workdir, outdir = _prepare(submission, workroot, request)
     t1 = time.monotonic()
     try:
@@ -540,19 +510,14 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
     expected = max(1, int(request.get("ranks") or 0))
     me = os.getpid()
-    board = channel.Switchboard(
-        rundir,
-        expected,
-        _agent_request(request, rundir, outdir),
-        is_ours=lambda pid: pid in descendants(me),
-    )
+    board = channel.Switchboard(rundir, expected, _agent_request(request, rundir, outdir),
+                                is_ours=lambda pid: pid in descendants(me))
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = _start_agent(
-        request, wrapper, workdir, _env(workdir, board.path, request), stdout, stderr
-    )
+    proc = _start_agent(request, wrapper, workdir, _env(workdir, board.path, request),
+                        stdout, stderr)
     t_spawned = time.monotonic()
     samples: list[tuple[float, float]] = []
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
@@ -588,19 +553,13 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         proc.wait_a_little(POLL)
     t_exit = time.monotonic()
     wall = t_exit - t0
-    reply: dict = {
-        "wall": wall,
-        "span": max(own_cpu.values(), default=0.0),
-        "processes": len(own_cpu),
-        "peak_running": peak_running,
-        "own_cpu": own_cpu,
-    }
+    reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
+                   "processes": len(own_cpu), "peak_running": peak_running, "own_cpu": own_cpu}
     left: list[str] = []
     if timed_out:
         helpers.close()
-        reply.update(
-            _kill_hang(outdir, workdir, samples, sources, request.get("agent_user"), proof)
-        )
+        reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user"),
+                                proof))
     else:
         left = helpers.leftovers(me)  # anything still alive now was left behind by the student
         _kill_tree(me, user=request.get("agent_user"))
@@ -617,9 +576,8 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     board.close()
     if not timed_out and left:
         reply["leftover_processes"] = left[:20]
-    calls = [
-        link.result_at - link.called_at for link in board.links if link.called_at and link.result_at
-    ]
+    calls = [link.result_at - link.called_at for link in board.links
+             if link.called_at and link.result_at]
     if calls:
         reply["call_wall"] = max(calls)  # measured here: the student's clocks cannot bend it
     found = _read_findings(outdir)
@@ -633,13 +591,11 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     wrappers.collect(reply, logs)
     first_call = min((link.called_at for link in board.links if link.called_at), default=0.0)
     last_result = max((link.result_at for link in board.links if link.result_at), default=0.0)
-    reply["phases"] = {
-        "spawn": t_spawned - t0,
-        "start": first_call - t_spawned if first_call else None,
-        "call": last_result - first_call if first_call and last_result else None,
-        "exit": max(0.0, t_exit - (last_result or t_spawned)),
-        "collect": time.monotonic() - t_exit,
-    }
+    reply["phases"] = {"spawn": t_spawned - t0,
+                       "start": first_call - t_spawned if first_call else None,
+                       "call": last_result - first_call if first_call and last_result else None,
+                       "exit": max(0.0, t_exit - (last_result or t_spawned)),
+                       "collect": time.monotonic() - t_exit}
     return reply
 
 
@@ -652,38 +608,24 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
     for link in board.links:
         if link.problem:
             tampering.append({"event": "channel", "what": link.problem})
-            results.append(
-                {
-                    "status": "crashed",
-                    "rank": None,
-                    "tampered": True,
-                    "message": f"the agent's report to the grader could not be believed: "
-                    f"{link.problem} (only the student's code could have done "
-                    "that)",
-                }
-            )
+            results.append({"status": "crashed", "rank": None, "tampered": True,
+                            "message": f"the agent's report to the grader could not be believed: "
+                                       f"{link.problem} (only the student's code could have done "
+                                       "that)"})
             continue
         if link.result is None:
             continue  # died before reporting: the exit code tells
         try:
-            result = untrusted.clean(
-                json.loads(link.result),
-                max_depth=RESULT_DEPTH,
-                max_items=20_000_000,
-                max_len=20_000_000,
-                max_str=channel.MAX_RESULT,
-            )
+            result = untrusted.clean(json.loads(link.result), max_depth=RESULT_DEPTH,
+                                     max_items=20_000_000, max_len=20_000_000,
+                                     max_str=channel.MAX_RESULT)
         except (ValueError, RecursionError) as exc:
             result = {"status": "crashed", "message": f"its result could not be read ({exc})"}
         problem = _malformed(result)
         if problem:
-            result = {
-                "status": "crashed",
-                "rank": None,
-                "tampered": True,
-                "message": f"its result is malformed ({problem}): only the student's code "
-                "could have changed it",
-            }
+            result = {"status": "crashed", "rank": None, "tampered": True,
+                      "message": f"its result is malformed ({problem}): only the student's code "
+                                 "could have changed it"}
         results.append(result)
     results.sort(key=lambda r: r["rank"] if type(r.get("rank")) is int else 1 << 30)
     return results, tampering
@@ -695,16 +637,11 @@ _LIST_OF_DICTS = lambda v: type(v) is list and all(type(x) is dict for x in v)  
 _SHAPE = {
     "status": lambda v: v in AGENT_STATUSES + ("crashed",),
     "rank": lambda v: v is None or type(v) is int,
-    "exception": lambda v: (
-        type(v) is dict
-        and all(type(v.get(k, "")) is str for k in ("type", "message"))
-        and _LIST_OF_DICTS(v.get("frames", []))
-    ),
+    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
+    and _LIST_OF_DICTS(v.get("frames", [])),
     "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
-    "leftover_threads": lambda v: (
-        _LIST_OF_DICTS(v)
-        and all(type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v)
-    ),
+    "leftover_threads": lambda v: _LIST_OF_DICTS(v) and all(
+        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
     "leaked_shared_memory": _LIST_OF_DICTS,
     "agent_wall": lambda v: type(v) in (int, float),
     "message": lambda v: type(v) is str,
@@ -771,9 +708,8 @@ def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
     return found[:limit]
 
 
-def _kill_hang(
-    outdir: str, workdir: str, samples, sources, user: dict | None, proof: dict | None = None
-) -> dict:
+def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None,
+               proof: dict | None = None) -> dict:
     """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
     then read what the processes wrote (nothing of theirs runs while we parse). With a `proof`
     (`stuck`: every thread waits for good) the stall needs no measuring: no thread ran while
@@ -788,17 +724,12 @@ def _kill_hang(
         running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
         _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
         end_t, end_cpu = samples[-1]
-        start = next(
-            ((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0]
-        )
+        start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
         span = end_t - start[0]
         ratio = (end_cpu - start[1]) / span if span > 0.2 else None
         _signal_all(tree, signal.SIGCONT)
-    armed = [
-        p
-        for p in sorted(tree)[: 4 * MAX_STACK_FILES]
-        if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))
-    ][:MAX_STACK_FILES]
+    armed = [p for p in sorted(tree)[:4 * MAX_STACK_FILES]
+             if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))][:MAX_STACK_FILES]
     _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
     if proof is None:
         time.sleep(0.3)
@@ -808,17 +739,11 @@ def _kill_hang(
     stacks = []
     for pid in armed:
         got = read_untrusted(os.path.join(outdir, f"stacks-{pid}.txt"), MAX_STACK_BYTES)
-        threads = (
-            parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
-        )
+        threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
         if threads:
             stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
-    reply = {
-        "timed_out": True,
-        "stall_cpu_ratio": ratio,
-        "running_threads": running,
-        "stacks": stacks,
-    }
+    reply = {"timed_out": True, "stall_cpu_ratio": ratio, "running_threads": running,
+             "stacks": stacks}
     if proof is not None:
         reply["deadlock_proof"] = proof
     return reply
@@ -842,24 +767,15 @@ def _await_dumps(outdir: str, pids: list[int], limit: float = 0.3) -> None:
         last = sizes
 
 
-def _summarise(
-    reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int, wrapped: bool
-) -> None:
+def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int,
+               wrapped: bool) -> None:
     ranks = int(request.get("ranks") or 0)
     if ranks:
         reply["ranks"] = results
     elif results:
         result = results[0]
-        for key in (
-            "value",
-            "exception",
-            "checks",
-            "leftover_threads",
-            "leaked_shared_memory",
-            "agent_wall",
-            "message",
-            "tampered",
-        ):
+        for key in ("value", "exception", "checks", "leftover_threads", "leaked_shared_memory",
+                    "agent_wall", "message", "tampered"):
             if key in result:
                 reply[key] = result[key]
     statuses = [r.get("status", "crashed") for r in results]
@@ -883,11 +799,9 @@ def _summarise(
             reply["message"] = next((r.get("message") for r in results if r.get("message")), "")
         if not bad and not ranks and not wrapped and code != 0:
             reply["status"] = "crashed"  # a result, then an unclean end: not the agent's doing
-            reply["message"] = (
-                f"the Python process ended with "
-                f"{untrusted.signal_name(-code) if code and code < 0 else f'code {code}'}"
-                " after reporting its result"
-            )
+            reply["message"] = (f"the Python process ended with "
+                                f"{untrusted.signal_name(-code) if code and code < 0 else f'code {code}'}"
+                                " after reporting its result")
         if ranks:
             reply["value"] = [r.get("value") for r in results]
 

@@ -56,29 +56,14 @@ import tempfile
 import time
 from pathlib import Path
 
-SPIN_SECONDS = 0.02  # poll without sleeping this long first: quick messages keep their speed
-MAX_SLEEP_SECONDS = 0.25  # then sleep between polls: 1 ms, doubling up to this
+SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
+MAX_SLEEP_SECONDS = 0.25   # then sleep between polls: 1 ms, doubling up to this
 AGREE_SPIN_SECONDS = 0.002  # before a collective: ranks often wait there for the slowest one
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
-_CREATORS = (
-    "Dup",
-    "Dup_with_info",
-    "Idup",
-    "Idup_with_info",
-    "Clone",
-    "Split",
-    "Split_type",
-    "Create",
-    "Create_group",
-    "Create_cart",
-    "Create_graph",
-    "Create_dist_graph",
-    "Create_dist_graph_adjacent",
-    "Create_intercomm",
-    "Merge",
-    "Sub",
-)
+_CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split", "Split_type",
+             "Create", "Create_group", "Create_cart", "Create_graph", "Create_dist_graph",
+             "Create_dist_graph_adjacent", "Create_intercomm", "Merge", "Sub")
 
 _strict_classes: dict = {}
 COMM_CLASSES = ("Intracomm", "Cartcomm", "Graphcomm", "Distgraphcomm")
@@ -100,18 +85,8 @@ def init(options: dict) -> int:
 
 # ---------------------------------------------------------------- forced match orders
 
-SEND_METHODS = (
-    "send",
-    "Send",
-    "ssend",
-    "Ssend",
-    "isend",
-    "Isend",
-    "issend",
-    "Issend",
-    "bsend",
-    "Bsend",
-)
+SEND_METHODS = ("send", "Send", "ssend", "Ssend", "isend", "Isend", "issend", "Issend",
+                "bsend", "Bsend")
 ORDER_STEP = 0.05  # seconds between ranks' sends in a forced order
 
 
@@ -139,7 +114,6 @@ def delayed(comm, order: str, seed: int):
         def method(self, *args, **kwargs):
             time.sleep(pause)
             return send(self, *args, **kwargs)
-
         method.__name__ = name
         return method
 
@@ -178,12 +152,8 @@ def build_shim(target: Path) -> None:
     fd, part = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
     os.close(fd)
     try:
-        subprocess.run(
-            [cc, "-shared", "-fPIC", "-O2", "-o", part, str(SHIM_SOURCE), "-ldl"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", part, str(SHIM_SOURCE), "-ldl"],
+                       check=True, capture_output=True, timeout=120)
         os.chmod(part, 0o755)  # mkstemp made it 0600: the ranks run as the student's uid
         os.replace(part, target)
     finally:
@@ -199,7 +169,6 @@ def finalize() -> None:
 
 
 # ---------------------------------------------------------------- strict communicators
-
 
 def strict(comm):
     """`comm` as a strict communicator of the same kind, sharing its MPI handle."""
@@ -232,7 +201,6 @@ def _strict_class(base: type) -> type:
 def _keeps_strict(create):
     def method(self, *args, **kwargs):
         return strict(create(self, *args, **kwargs))
-
     method.__name__ = create.__name__
     method.__doc__ = create.__doc__
     return method
@@ -265,30 +233,14 @@ def _strict_methods(MPI) -> dict:
     def recv(self, buf=None, source=ANY_SOURCE, tag=ANY_TAG, status=None):
         return _wait(lambda: Comm.improbe(self, source, tag)).recv(status)
 
-    def Sendrecv(
-        self,
-        sendbuf,
-        dest,
-        sendtag=0,
-        recvbuf=None,
-        source=ANY_SOURCE,
-        recvtag=ANY_TAG,
-        status=None,
-    ):
+    def Sendrecv(self, sendbuf, dest, sendtag=0, recvbuf=None, source=ANY_SOURCE,
+                 recvtag=ANY_TAG, status=None):
         request = Comm.Isend(self, sendbuf, dest, sendtag)  # cannot deadlock with its receive
         Recv(self, recvbuf, source, recvtag, status)
         _wait(request.Test)
 
-    def sendrecv(
-        self,
-        sendobj,
-        dest,
-        sendtag=0,
-        recvbuf=None,
-        source=ANY_SOURCE,
-        recvtag=ANY_TAG,
-        status=None,
-    ):
+    def sendrecv(self, sendobj, dest, sendtag=0, recvbuf=None, source=ANY_SOURCE,
+                 recvtag=ANY_TAG, status=None):
         request = Comm.isend(self, sendobj, dest, sendtag)
         obj = recv(self, None, source, recvtag, status)
         _wait(request.Test)
@@ -296,25 +248,14 @@ def _strict_methods(MPI) -> dict:
 
     return {
         "_strict": True,
-        "Send": Send,
-        "Ssend": Send,
-        "Rsend": Send,
-        "send": send,
-        "ssend": send,
-        "Isend": Comm.Issend,
-        "Irsend": Comm.Issend,
-        "isend": Comm.issend,
-        "Send_init": Comm.Ssend_init,
-        "Rsend_init": Comm.Ssend_init,
-        "Recv": Recv,
-        "recv": recv,
-        "Sendrecv": Sendrecv,
-        "sendrecv": sendrecv,
+        "Send": Send, "Ssend": Send, "Rsend": Send, "send": send, "ssend": send,
+        "Isend": Comm.Issend, "Irsend": Comm.Issend, "isend": Comm.issend,
+        "Send_init": Comm.Ssend_init, "Rsend_init": Comm.Ssend_init,
+        "Recv": Recv, "recv": recv, "Sendrecv": Sendrecv, "sendrecv": sendrecv,
     }
 
 
 # ---------------------------------------------------------------- collectives must agree
-
 
 class CollectiveMismatch(RuntimeError):
     """Raised on every rank when the ranks of a communicator are not in the same collective."""
@@ -322,31 +263,11 @@ class CollectiveMismatch(RuntimeError):
 
 # Collective methods of an intracommunicator, with the position of `root` in rooted ones.
 COLLECTIVES = {
-    "Barrier": None,
-    "barrier": None,
-    "bcast": 1,
-    "Bcast": 1,
-    "reduce": 2,
-    "Reduce": 3,
-    "allreduce": None,
-    "Allreduce": None,
-    "gather": 1,
-    "Gather": 2,
-    "Gatherv": 2,
-    "allgather": None,
-    "Allgather": None,
-    "Allgatherv": None,
-    "scatter": 1,
-    "Scatter": 2,
-    "Scatterv": 2,
-    "alltoall": None,
-    "Alltoall": None,
-    "Alltoallv": None,
-    "scan": None,
-    "Scan": None,
-    "exscan": None,
-    "Exscan": None,
-    "Reduce_scatter": None,
+    "Barrier": None, "barrier": None, "bcast": 1, "Bcast": 1, "reduce": 2, "Reduce": 3,
+    "allreduce": None, "Allreduce": None, "gather": 1, "Gather": 2, "Gatherv": 2,
+    "allgather": None, "Allgather": None, "Allgatherv": None, "scatter": 1, "Scatter": 2,
+    "Scatterv": 2, "alltoall": None, "Alltoall": None, "Alltoallv": None, "scan": None,
+    "Scan": None, "exscan": None, "Exscan": None, "Reduce_scatter": None,
     "Reduce_scatter_block": None,
 }
 _NAMES = sorted(COLLECTIVES)
@@ -360,7 +281,6 @@ def _agreed(name: str, collective):
         root = kwargs.get("root", args[at] if at is not None and len(args) > at else 0)
         _agree(self, name, root if at is not None else -1)
         return collective(self, *args, **kwargs)
-
     method.__name__ = name
     method.__doc__ = collective.__doc__
     return method
@@ -395,5 +315,4 @@ def _agree(comm, name: str, root) -> None:
     raise CollectiveMismatch(
         f"The ranks are not in the same collective operation: {calls} (collective call "
         f"number {entry[1]} on this communicator). Every rank of a communicator must make the "
-        "same collective calls, in the same order, with the same root."
-    )
+        "same collective calls, in the same order, with the same root.")

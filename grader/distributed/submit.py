@@ -33,18 +33,9 @@ POLL_SECONDS = 0.25
 CONNECT_SECONDS = 30.0  # how long a first contact or a send waits for an unreachable Redis
 
 
-def grade_distributed(
-    course: Course,
-    exercise: Exercise,
-    entries: list[Entry],
-    out: Path,
-    store,
-    *,
-    settings=None,
-    regrade: bool = False,
-    seed: int | None = None,
-    progress: bool = True,
-):
+def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], out: Path, store,
+                      *, settings=None, regrade: bool = False, seed: int | None = None,
+                      progress: bool = True):
     """Grade `entries` on the workers and record them in `store`; a `recorded.Outcome`."""
     from grader.distributed.app import load_settings, make_app, visibility_for
     from grader.recorded import grade_recorded
@@ -56,22 +47,14 @@ def grade_distributed(
 
     def bind(request):
         key = request.id if request.kind == "regrade" else "current"
-        return partial(collect, app, settings, namespace, key, settings.resend_after or visibility)
+        return partial(collect, app, settings, namespace, key,
+                       settings.resend_after or visibility)
 
     try:
-        return grade_recorded(
-            course,
-            exercise,
-            entries,
-            out,
-            store,
-            kind="regrade" if regrade else "grade-all",
-            backend="distributed",
-            seed=seed,
-            progress=progress,
-            sandbox_info={"backend": "distributed"},
-            grade_with=bind,
-        )
+        return grade_recorded(course, exercise, entries, out, store,
+                              kind="regrade" if regrade else "grade-all", backend="distributed",
+                              seed=seed, progress=progress,
+                              sandbox_info={"backend": "distributed"}, grade_with=bind)
     finally:
         app.close()
 
@@ -81,22 +64,9 @@ def store_namespace(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def collect(
-    app,
-    settings,
-    namespace: str,
-    request_key: str,
-    resend_after: float,
-    course: Course,
-    exercise: Exercise,
-    todo: list[Entry],
-    out: Path,
-    *,
-    record=None,
-    seed: int | None = None,
-    progress: bool = True,
-    **_local,
-) -> dict[str, Row]:
+def collect(app, settings, namespace: str, request_key: str, resend_after: float,
+            course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
+            record=None, seed: int | None = None, progress: bool = True, **_local) -> dict[str, Row]:
     """Grade `todo` on the workers: `grader.batch.grade_entries`' contract (rows by student)."""
     from grader.distributed.app import TASK
     from grader.distributed.jobs import job_id, pack
@@ -113,19 +83,10 @@ def collect(
         entry = waiting.pop(jid)
         try:
             row = _row(course, exercise, entry, meta, out, record)
-        except (
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-        ) as exc:  # a worker of another version
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a worker of another version
             backend.forget(jid)  # the next run sends it again
-            row = Row(
-                entry.key,
-                None,
-                "not-graded",
-                f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})",
-            )
+            row = Row(entry.key, None, "not-graded",
+                      f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})")
         rows[entry.key] = row
         bar.step(entry.key)
 
@@ -140,11 +101,9 @@ def collect(
                 return
             except Exception as exc:  # noqa: BLE001 - any broker failure: wait, then give up
                 if time.monotonic() > deadline:
-                    raise GraderError(
-                        f"the broker {_safe(settings.broker)} did not take the job of "
-                        f"{entry.student} within {CONNECT_SECONDS:g} s: {exc}; "
-                        "what was graded is recorded: rerun to go on"
-                    ) from None
+                    raise GraderError(f"the broker {_safe(settings.broker)} did not take the job of "
+                                      f"{entry.student} within {CONNECT_SECONDS:g} s: {exc}; "
+                                      "what was graded is recorded: rerun to go on") from None
                 time.sleep(1.0)
 
     refused: list[Entry] = []
@@ -154,9 +113,8 @@ def collect(
         except SubmissionError:
             refused.append(entry)
             continue
-        jid = job_id(
-            namespace, exercise.slug, entry.key, message["content"], f"{request_key} seed {seed}"
-        )
+        jid = job_id(namespace, exercise.slug, entry.key, message["content"],
+                     f"{request_key} seed {seed}")
         waiting[jid] = entry
         meta = _metas(backend, [jid]).get(jid)
         if meta is not None and _graded(meta):
@@ -167,17 +125,8 @@ def collect(
             send(jid, message)
         # else an interrupted run's job, running or waiting to retry: waited for, not sent again
     if refused:  # intake's reason, scored here exactly as on the local path (nothing runs)
-        graded_here = grade_entries(
-            course,
-            exercise,
-            refused,
-            out,
-            backend="local",
-            jobs=1,
-            seed=seed,
-            progress=False,
-            record=record,
-        )
+        graded_here = grade_entries(course, exercise, refused, out, backend="local", jobs=1,
+                                    seed=seed, progress=False, record=record)
         rows.update(graded_here)
         for student in graded_here:
             bar.step(student)
@@ -190,11 +139,8 @@ def collect(
             metas = _metas(backend, list(waiting))
         except Exception as exc:  # noqa: BLE001 - the result store is away for a while
             if not away:
-                print(
-                    f"\ngrader: the result store does not answer ({type(exc).__name__}); "
-                    "waiting for it",
-                    file=sys.stderr,
-                )
+                print(f"\ngrader: the result store does not answer ({type(exc).__name__}); "
+                      "waiting for it", file=sys.stderr)
             away = True
             continue
         away = False
@@ -219,13 +165,9 @@ def collect(
             for jid in [j for j in waiting if seen.get(j) is None]:
                 if sends[jid] > settings.resends:
                     entry = waiting.pop(jid)
-                    rows[entry.key] = Row(
-                        entry.key,
-                        None,
-                        "not-graded",
-                        f"retryable, no worker took the job after "
-                        f"{sends[jid]} sends to the {queue!r} queue",
-                    )
+                    rows[entry.key] = Row(entry.key, None, "not-graded",
+                                          f"retryable, no worker took the job after "
+                                          f"{sends[jid]} sends to the {queue!r} queue")
                     bar.step(entry.key)
                     continue
                 sends[jid] += 1
@@ -247,11 +189,9 @@ def _reach(backend, url: str) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - any failure to reach Redis
             if time.monotonic() > deadline:
-                raise GraderError(
-                    f"the result store {_safe(url)} does not answer within "
-                    f"{CONNECT_SECONDS:g} s ({exc}); start redis-server there or "
-                    "give another URL (--broker, [distributed] in course.toml)"
-                ) from None
+                raise GraderError(f"the result store {_safe(url)} does not answer within "
+                                  f"{CONNECT_SECONDS:g} s ({exc}); start redis-server there or "
+                                  "give another URL (--broker, [distributed] in course.toml)") from None
             time.sleep(1.0)
 
 
@@ -263,11 +203,8 @@ def _safe(url: str) -> str:
 
 def _graded(meta: dict) -> bool:
     result = meta.get("result")
-    return (
-        meta.get("status") == states.SUCCESS
-        and isinstance(result, dict)
+    return meta.get("status") == states.SUCCESS and isinstance(result, dict) \
         and result.get("status") == "graded"
-    )
 
 
 def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path, record) -> Row:
@@ -275,28 +212,19 @@ def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path
     result = meta.get("result")
     if _graded(meta) and isinstance(result, dict):  # (_graded checks it is)
         graded = SubmissionResult.from_json(result["result"])
-        apply_late_policy(
-            graded, course.late_policy, late_days(entry.received, entry.exercise(exercise).due)
-        )
+        apply_late_policy(graded, course.late_policy,
+                          late_days(entry.received, entry.exercise(exercise).due))
         if record is not None:
             record(entry, graded)
         write_outputs(graded, exercise, out / entry.key)
         return Row(entry.key, graded, "graded")
     if meta.get("status") == states.SUCCESS and isinstance(result, dict):
         problem = str(result.get("problem", ""))
-        return Row(
-            entry.key,
-            None,
-            "not-graded",
-            f"retryable, {problem}" if result.get("retryable") else problem,
-        )
+        return Row(entry.key, None, "not-graded",
+                   f"retryable, {problem}" if result.get("retryable") else problem)
     if isinstance(result, dict) and "exc_type" in result:
         problem = f"{result.get('exc_type')}: {result.get('exc_message')}"
     else:
         problem = str(result)
-    return Row(
-        entry.key,
-        None,
-        "not-graded",
-        f"retryable, the worker failed ({meta.get('status')}): {problem}"[:1000],
-    )
+    return Row(entry.key, None, "not-graded",
+               f"retryable, the worker failed ({meta.get('status')}): {problem}"[:1000])

@@ -32,16 +32,8 @@ from grader.judge import verdicts
 from grader.judge.proxy import Student
 from grader.requirements import test_requirements
 
-_STATE: dict = {
-    "records": [],
-    "seeds": {},
-    "session": None,
-    "backend": None,
-    "broken": [],
-    "collected": [],
-    "failures": [],
-    "tampering": [],
-}
+_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": [],
+                "collected": [], "failures": [], "tampering": []}
 
 
 def pytest_addoption(parser):
@@ -96,14 +88,9 @@ def student():
     session = backend.open(Path(job["submission"]), _limits(job), **extra)
     _STATE["session"] = session
     try:
-        yield Student(
-            session=session,
-            module=job["module"],
-            timeout=job["limits"]["wall_seconds"],
-            limits=job["limits"],
-            submission=Path(job["submission"]),
-            on_reply=_note_tampering,
-        )
+        yield Student(session=session, module=job["module"], timeout=job["limits"]["wall_seconds"],
+                      limits=job["limits"], submission=Path(job["submission"]),
+                      on_reply=_note_tampering)
     finally:
         session.close()
         backend.close()
@@ -115,9 +102,8 @@ def _note_tampering(reply) -> None:
     current = _STATE.get("current") or {}
     for item in reply.tampering[:20]:
         if len(_STATE["tampering"]) < 100:
-            _STATE["tampering"].append(
-                {**item, "test": current.get("nodeid", "?"), "request": reply.what[:200]}
-            )
+            _STATE["tampering"].append({**item, "test": current.get("nodeid", "?"),
+                                        "request": reply.what[:200]})
 
 
 def _limits(job):
@@ -137,33 +123,20 @@ def seed(request) -> int:
 
 # ---------------------------------------------------------------- recording outcomes
 
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    _STATE["current"] = {
-        "start": time.monotonic(),
-        "phases": {},
-        "evidence": {},
-        "nodeid": item.nodeid,
-    }
+    _STATE["current"] = {"start": time.monotonic(), "phases": {}, "evidence": {},
+                         "nodeid": item.nodeid}
     yield
     try:
         _finish(item)
     except Exception as exc:  # noqa: BLE001 - one test's record must never end the run
         _STATE["failures"].append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
-        _STATE["records"].append(
-            {
-                "nodeid": item.nodeid,
-                "function": getattr(item, "originalname", item.name),
-                "name": item.name,
-                "visibility": "hidden",
-                "status": "grader-error",
-                "message": "the grader could not record this test's result; this is not your fault",
-                "details": {},
-                "duration": 0.0,
-                "seed": _STATE["seeds"].get(item.nodeid),
-            }
-        )
+        _STATE["records"].append({
+            "nodeid": item.nodeid, "function": getattr(item, "originalname", item.name),
+            "name": item.name, "visibility": "hidden", "status": "grader-error",
+            "message": "the grader could not record this test's result; this is not your fault",
+            "details": {}, "duration": 0.0, "seed": _STATE["seeds"].get(item.nodeid)})
 
 
 def record_evidence(**details) -> None:
@@ -190,20 +163,18 @@ def _finish(item) -> None:
     details = _jsonable({**_STATE["current"]["evidence"], **details})
     path = Path(str(item.fspath))
     doc = (item.function.__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
-    _STATE["records"].append(
-        {
-            "nodeid": item.nodeid,
-            "function": getattr(item, "originalname", item.name),
-            "name": doc[0] if doc else item.name,
-            "visibility": "public" if "public" in path.parts else "hidden",
-            "status": status,
-            "message": message,
-            "details": details,
-            "duration": round(time.monotonic() - _STATE["current"]["start"], 3),
-            "seed": _STATE["seeds"].get(item.nodeid),
-            "requirements": test_requirements(item),
-        }
-    )
+    _STATE["records"].append({
+        "nodeid": item.nodeid,
+        "function": getattr(item, "originalname", item.name),
+        "name": doc[0] if doc else item.name,
+        "visibility": "public" if "public" in path.parts else "hidden",
+        "status": status,
+        "message": message,
+        "details": details,
+        "duration": round(time.monotonic() - _STATE["current"]["start"], 3),
+        "seed": _STATE["seeds"].get(item.nodeid),
+        "requirements": test_requirements(item),
+    })
 
 
 def classify(report, excinfo) -> tuple[str, str, dict]:
@@ -223,11 +194,8 @@ def classify(report, excinfo) -> tuple[str, str, dict]:
         return "failed", _first_line(exc) or "a check failed", {}
     if report.when == "setup":
         return "grader-error", f"the test could not start: {type(exc).__name__}: {exc}", {}
-    return (
-        "failed",
-        f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
-        {"test_error": True},
-    )
+    return ("failed", f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
+            {"test_error": True})
 
 
 def _first_line(exc) -> str:
@@ -245,13 +213,8 @@ MAX_DETAIL_DEPTH = 30
 def _jsonable(details: dict) -> dict:
     """Evidence as JSON data, cut to a size and depth a results.json can carry (the evidence
     came from the student's side: it is cleaned without unbounded recursion first)."""
-    plain = untrusted.clean(
-        details,
-        max_depth=MAX_DETAIL_DEPTH,
-        max_items=20_000,
-        max_len=MAX_DETAIL_ITEMS,
-        max_str=MAX_DETAIL_TEXT,
-    )
+    plain = untrusted.clean(details, max_depth=MAX_DETAIL_DEPTH, max_items=20_000,
+                            max_len=MAX_DETAIL_ITEMS, max_str=MAX_DETAIL_TEXT)
     return json.loads(json.dumps(plain, default=repr))
 
 
@@ -260,12 +223,8 @@ def pytest_collectreport(report):
     if report.failed:
         lines = [ln.strip() for ln in str(report.longrepr).splitlines() if ln.strip()]
         errors = [ln[1:].strip() for ln in lines if ln.startswith("E ")]  # pytest's error lines
-        _STATE["broken"].append(
-            {
-                "where": report.nodeid or "(collection)",
-                "error": (errors or lines or ["?"])[-1][:500],
-            }
-        )
+        _STATE["broken"].append({"where": report.nodeid or "(collection)",
+                                 "error": (errors or lines or ["?"])[-1][:500]})
 
 
 def pytest_internalerror(excrepr, excinfo):
@@ -275,16 +234,7 @@ def pytest_internalerror(excrepr, excinfo):
 def pytest_sessionfinish(session, exitstatus):
     job = _STATE.get("job")
     if job and job.get("report"):
-        Path(job["report"]).write_text(
-            json.dumps(
-                {
-                    "tests": _STATE["records"],
-                    "broken_test_files": _STATE["broken"],
-                    "collected": _STATE["collected"],
-                    "failures": _STATE["failures"],
-                    "tampering": _STATE["tampering"],
-                    "exitstatus": int(exitstatus),
-                },
-                indent=1,
-            )
-        )
+        Path(job["report"]).write_text(json.dumps(
+            {"tests": _STATE["records"], "broken_test_files": _STATE["broken"],
+             "collected": _STATE["collected"], "failures": _STATE["failures"],
+             "tampering": _STATE["tampering"], "exitstatus": int(exitstatus)}, indent=1))

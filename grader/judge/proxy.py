@@ -76,9 +76,7 @@ class Student:
     limits: dict
     requests: list[dict] = field(default_factory=list)
     last: Reply | None = None
-    submission: Path | None = (
-        None  # the prepared submission on the judge's side (read as text only)
-    )
+    submission: Path | None = None  # the prepared submission on the judge's side (read as text only)
     on_reply: Callable[[Reply], None] | None = None  # sees every reply (the plugin notes tampering)
 
     def source_file(self) -> Path:
@@ -112,10 +110,8 @@ class Student:
         request uses, for tests that measure time or parallelism; see grader.sandbox.cores)."""
         options = {k: kwargs.pop(k) for k in self.OPTIONS if k in kwargs}
         if callable(probe_or_name):
-            request = {
-                "kind": "run",
-                "probe": {"source": probe_source(probe_or_name), "name": probe_or_name.__name__},
-            }
+            request = {"kind": "run", "probe": {"source": probe_source(probe_or_name),
+                                                "name": probe_or_name.__name__}}
             name = probe_or_name.__name__.lstrip("_")
         else:
             request, name = {"kind": "call", "function": probe_or_name}, probe_or_name
@@ -152,11 +148,8 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
     status = reply.status
     if status == "ok":
         return
-    if (
-        explain
-        and status == "timeout"
-        and any(f.get("kind") in LOCK_FINDINGS for f in raw.get("findings") or [])
-    ):
+    if explain and status == "timeout" and any(
+            f.get("kind") in LOCK_FINDINGS for f in raw.get("findings") or []):
         from grader.judge.expect_locks import raise_for_locks
 
         raise_for_locks(reply)
@@ -172,10 +165,8 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
             f"{what} deadlocked: {exc.get('message')}. Each thread waits for something only "
             "another waiting thread could give (a lock it holds, a notify or put it would do), "
             "so none can ever go on. `grader replay` with the same seed replays this exact "
-            "interleaving.",
-            stacks=raw.get("stacks", []),
-            schedule=(raw.get("checks") or {}).get("schedule"),
-        )
+            "interleaving.", stacks=raw.get("stacks", []),
+            schedule=(raw.get("checks") or {}).get("schedule"))
     if status in ("exception", "import-error", "missing"):
         exc = raw.get("exception") or {}
         where = student_location(exc.get("frames", []))
@@ -186,9 +177,8 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
             msg = f"{exc.get('message')}: the exercise asks for it (see the statement)."
         else:
             msg = f"{what} raised {exc.get('type')}: {exc.get('message')}{where}{rank}"
-        raise verdicts.StudentError(
-            msg, exception=exc, stdout=raw.get("stdout", ""), stderr=raw.get("stderr", "")
-        )
+        raise verdicts.StudentError(msg, exception=exc, stdout=raw.get("stdout", ""),
+                                    stderr=raw.get("stderr", ""))
     if status == "timeout":
         ratio = raw.get("stall_cpu_ratio")
         stacks = raw.get("stacks", [])
@@ -197,28 +187,18 @@ def raise_for(reply: Reply, explain: bool = True) -> None:
         if ratio is not None and ratio < STALL_DEADLOCK and not raw.get("running_threads"):
             raise verdicts.Deadlock(
                 f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
-                f"on each other (a deadlock){where}.",
-                stacks=stacks,
-                stall_cpu_ratio=ratio,
-            )
-        busy = (
-            f"kept using CPU ({ratio:.1f} CPU-seconds per second)"
-            if ratio and ratio >= STALL_DEADLOCK
-            else f"{raw.get('running_threads', 'some')} thread(s) kept running"
-        )
+                f"on each other (a deadlock){where}.", stacks=stacks, stall_cpu_ratio=ratio)
+        busy = (f"kept using CPU ({ratio:.1f} CPU-seconds per second)" if ratio and ratio >= STALL_DEADLOCK
+                else f"{raw.get('running_threads', 'some')} thread(s) kept running")
         raise verdicts.Timeout(
             f"{what} was still running after {secs} and {busy}: an endless loop or a "
-            f"busy-wait{where}.",
-            stacks=stacks,
-            stall_cpu_ratio=ratio,
-        )
+            f"busy-wait{where}.", stacks=stacks, stall_cpu_ratio=ratio)
     if status == "crashed":
         why = raw.get("message", "the process died")
         if raw.get("oom"):
             why = f"it ran out of memory (the limit is {raw.get('limits', {}).get('memory_mb', '?')} MB)"
-        raise verdicts.Crashed(
-            f"{what} crashed: {why}.", stdout=raw.get("stdout", ""), stderr=raw.get("stderr", "")
-        )
+        raise verdicts.Crashed(f"{what} crashed: {why}.", stdout=raw.get("stdout", ""),
+                               stderr=raw.get("stderr", ""))
     raise verdicts.SandboxFault(f"unexpected sandbox reply status {status!r}")
 
 

@@ -35,11 +35,8 @@ def parse(stderr: str, student_files: list[str]) -> list[dict]:
     i = 0
     while i < len(lines) and len(found) < MAX_EXCEPTIONS:
         header = _header(lines[i])
-        if (
-            header is None
-            or i + 1 >= len(lines)
-            or not lines[i + 1].startswith("Traceback (most recent call last):")
-        ):
+        if header is None or i + 1 >= len(lines) or \
+                not lines[i + 1].startswith("Traceback (most recent call last):"):
             i += 1
             continue
         kind, name = header
@@ -66,23 +63,14 @@ def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict
             i += 1
             continue
         if m := FRAME.fullmatch(line):
-            code = (
-                lines[i + 1].strip()
-                if i + 1 < len(lines) and lines[i + 1].startswith("    ")
+            code = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith("    ") \
                 else ""
-            )
             path = m.group(1)
             mine = _student_file(path, student_files)
             if len(frames) < MAX_FRAMES:
-                frames.append(
-                    {
-                        "file": mine or path[-200:],
-                        "line": int(m.group(2)),
-                        "name": m.group(3)[:200],
-                        "code": code[:MAX_TEXT],
-                        "student": mine is not None,
-                    }
-                )
+                frames.append({"file": mine or path[-200:], "line": int(m.group(2)),
+                               "name": m.group(3)[:200], "code": code[:MAX_TEXT],
+                               "student": mine is not None})
             i += 2 if code else 1
             continue
         if not line.strip() or line.startswith(" ") or line.startswith(CHAINED):
@@ -92,7 +80,8 @@ def _traceback(lines: list[str], i: int, student_files: list[str]) -> tuple[dict
         if m is None or not frames:
             return None, i + 1
         # the exception line; a later chained traceback replaces it
-        exc = {"type": m.group(1)[:200], "message": (m.group(2) or "")[:MAX_TEXT], "frames": frames}
+        exc = {"type": m.group(1)[:200], "message": (m.group(2) or "")[:MAX_TEXT],
+               "frames": frames}
         j = i + 1
         while j < len(lines) and not lines[j].strip():
             j += 1
@@ -125,9 +114,8 @@ def submission_files(folder: Path | None) -> list[str]:
 def found(raw: dict, folder: Path | None) -> list[dict]:
     """The uncaught exceptions of one reply (every MPI rank's stderr), frames of the
     submission in `folder` marked as the student's."""
-    outputs = [raw.get("stderr")] + [
-        r.get("stderr") for r in raw.get("ranks") or [] if isinstance(r, dict)
-    ]
+    outputs = [raw.get("stderr")] + [r.get("stderr") for r in raw.get("ranks") or []
+                                     if isinstance(r, dict)]
     texts = [t for t in outputs if isinstance(t, str) and "Traceback" in t]
     if not texts:
         return []

@@ -20,48 +20,40 @@ class Verdict(AssertionError):
 
 class Failed(Verdict):
     """The code ran but did the wrong thing (wrong value, wrong behaviour)."""
-
     status = "failed"
 
 
 class StudentError(Verdict):
     """The student's code raised an exception or could not be imported."""
-
     status = "error"
 
 
 class Timeout(Verdict):
     """Still running at the time limit while using CPU: an endless loop or busy-wait."""
-
     status = "timeout"
 
 
 class Deadlock(Verdict):
     """Stuck at the time limit without using CPU, or a lock-order cycle that can deadlock."""
-
     status = "deadlock"
 
 
 class Race(Verdict):
     """A data race: shared state updated without a consistent lock, or an update lost."""
-
     status = "race"
 
 
 class Crashed(Verdict):
     """The Python process died (killed by a signal, out of memory, exited early)."""
-
     status = "crashed"
 
 
 class NotRun(Verdict):
     """A check that could not run here (e.g. no GPU); awards nothing, blames nobody."""
-
     status = "not-run"
 
 
 class SandboxFault(Exception):
     """The platform failed, not the student: the test is reported as a grader error, never graded 0
     silently."""
-
     status = "grader-error"

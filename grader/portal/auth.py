@@ -35,21 +35,13 @@ def check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
     expected = g.csrf if g.account is not None else request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not sent or not secrets.compare_digest(sent, expected):
-        abort(
-            403, "This form expired or did not come from this site. Reload the page and try again."
-        )
+        abort(403, "This form expired or did not come from this site. Reload the page and "
+                   "try again.")
 
 
 def set_cookie(response, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        httponly=True,
-        samesite="Strict",
-        secure=request.is_secure,
-        path="/",
-    )
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict",
+                        secure=request.is_secure, path="/")
 
 
 def signed_in(view):
@@ -60,7 +52,6 @@ def signed_in(view):
                 abort(401, "Sign in first.")
             return redirect(url_for("login"))
         return view(*args, **kwargs)
-
     return wrapper
 
 
@@ -71,7 +62,6 @@ def instructor_only(view):
         if g.account.role != "instructor":
             abort(403, "This page is for instructors.")
         return view(*args, **kwargs)
-
     return wrapper
 
 

@@ -34,7 +34,6 @@ def supervisor_limit(request: dict) -> float:
     then the request's own timeout once the student's function is called, then the grace."""
     return 2 * float(request.get("timeout", 10)) + STARTUP_SECONDS + GRACE
 
-
 class ServerLink:
     """The host's end of a connection to a sandbox's supervisor server (`grader.agent.server`):
     one request at a time, each answered by one reply frame."""
@@ -73,18 +72,10 @@ def parse_reply(body: bytes) -> dict:
     """A reply frame's body, cleaned once more of anything the student's side could have put
     in it (`untrusted.clean`: depth, sizes, lone surrogates, NUL) before any test sees it."""
     try:
-        reply = untrusted.clean(
-            json.loads(body),
-            max_depth=REPLY_DEPTH,
-            max_items=40_000_000,
-            max_len=40_000_000,
-            max_str=2**31,
-        )
+        reply = untrusted.clean(json.loads(body), max_depth=REPLY_DEPTH, max_items=40_000_000,
+                                max_len=40_000_000, max_str=2**31)
     except (ValueError, RecursionError) as exc:
-        return {
-            "status": "sandbox-error",
-            "message": f"the supervisor's reply could not be read ({exc})",
-        }
+        return {"status": "sandbox-error", "message": f"the supervisor's reply could not be read ({exc})"}
     if not isinstance(reply, dict) or not isinstance(reply.get("status"), str):
         return {"status": "sandbox-error", "message": "the supervisor's reply has no status"}
     return reply

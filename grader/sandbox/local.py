@@ -63,22 +63,11 @@ class LocalSession(Session):
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
-        argv = [
-            *_unshare_prefix(),
-            sys.executable,
-            "-I",
-            "-m",
-            "grader.agent.server",
-            "--stdio",
-            "--submission",
-            str(self.submission),
-            "--workroot",
-            str(self.workroot),
-        ]
+        argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.server", "--stdio",
+                "--submission", str(self.submission), "--workroot", str(self.workroot)]
         with theirs:
-            self.server = subprocess.Popen(
-                argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, start_new_session=True
-            )
+            self.server = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL,
+                                           start_new_session=True)
         self.link = ServerLink(ours)
 
     def _stop(self) -> None:
@@ -99,19 +88,14 @@ class LocalSession(Session):
         # CUDA reserves far more address space than it uses (unified addressing): a cap on the
         # address space makes creating a context fail, so a GPU session is not given one.
         gpu = getattr(self, "gpu", False)
-        request = {
-            **request,
-            "rlimit_memory": not gpu,
-            "rlimit_pids": True,
-            "workroot": str(self.workroot),
-        }
+        request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True,
+                   "workroot": str(self.workroot)}
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if self.link is None:
                 self._start()
             try:
-                reply = self.link.call(
-                    {**request, "cpus": list(alloc.cores)}, supervisor_limit(request)
-                )
+                reply = self.link.call({**request, "cpus": list(alloc.cores)},
+                                       supervisor_limit(request))
             except BaseException:
                 self._stop()  # interrupted: leave nothing running
                 raise
@@ -141,8 +125,5 @@ class LocalBackend(Backend):
         return session
 
     def describe(self) -> dict:
-        return {
-            "backend": self.name,
-            "python": sys.version.split()[0],
-            "isolation": "rlimits" + (", no network" if _unshare_prefix() else ""),
-        }
+        return {"backend": self.name, "python": sys.version.split()[0],
+                "isolation": "rlimits" + (", no network" if _unshare_prefix() else "")}

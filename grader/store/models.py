@@ -82,9 +82,8 @@ class Submission(Base):
     """One attempt; `attempt` numbers a student's attempts at an exercise from 1."""
 
     __tablename__ = "submissions"
-    __table_args__ = (
-        UniqueConstraint("student_id", "exercise", "attempt", name="uq_submissions_attempt"),
-    )
+    __table_args__ = (UniqueConstraint("student_id", "exercise", "attempt",
+                                       name="uq_submissions_attempt"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
@@ -103,13 +102,8 @@ class Grading(Base):
     __tablename__ = "gradings"
     __table_args__ = (
         UniqueConstraint("submission_id", "request_id"),
-        Index(
-            "one_current_grading",
-            "submission_id",
-            unique=True,
-            sqlite_where=text("is_current"),
-            postgresql_where=text("is_current"),
-        ),
+        Index("one_current_grading", "submission_id", unique=True,
+              sqlite_where=text("is_current"), postgresql_where=text("is_current")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
