@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system venv image demo test validate clean
+.PHONY: setup system venv image demo lint test validate clean
 
 setup: system venv image
 
@@ -29,7 +29,13 @@ image: venv
 demo: setup
 	$(BIN)/grader demo
 
-test: setup
+# Lint, format and types (configured in pyproject.toml); `make test` runs them first.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
 	$(BIN)/python -m pytest -q -rP -p no:cacheprovider
 
 validate: setup

@@ -10,6 +10,7 @@ import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from grader.errors import ConfigError
 from grader.requirements import parse_requirements
@@ -39,9 +40,9 @@ class Limits:
     cpus: float = 2.0
     disk_mb: int = 64
 
-    def merged(self, overrides: dict, path: Path, section: str) -> "Limits":
+    def merged(self, overrides: dict, path: Path, section: str) -> Limits:
         known = {f.name: f.type for f in fields(self)}
-        values = {}
+        values: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in known:
                 raise ConfigError(path, f"{section}.{key}", f"one of {', '.join(known)}")
@@ -184,7 +185,7 @@ def _kind_name(kind) -> str:
 
 
 def _datetime(table: dict, key: str, path: Path, prefix: str,
-              zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
+              zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
     """A date (end of that day) or datetime; without an offset, in the course's time zone."""
     value = _get(table, key, (dt.datetime, dt.date), path, prefix, None)
     if value is None:

@@ -25,7 +25,7 @@ RELATIVE = re.compile(r"today(?:([+-])(\d{1,4}))?")
 
 def schedule(course: Course, now: dt.datetime | None = None) -> list[str]:
     """One line per exercise: opens, due, and where it stands now."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     tz = course.timezone
     lines = [f"{course.name} ({course.term}), times in {tz}"]
     for ex in sorted(course.exercises.values(), key=lambda e: (e.opens or now, e.slug)):

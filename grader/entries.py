@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from tqdm import tqdm
+
 from grader.course import Course, Exercise
 from grader.grade import GradingFailed, grade_submission, write_outputs
 from grader.judge import runner
@@ -65,27 +67,19 @@ def received_times(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> dict
 
 
 class Progress:
-    """A one-line progress bar on stderr: done/total, rate and time left."""
+    """grade-all's progress bar on stderr (tqdm): done/total, rate, time left, the last one done."""
 
     def __init__(self, total: int, enabled: bool = True):
-        self.total, self.done, self.t0 = total, 0, time.monotonic()
-        self.enabled = enabled and total > 0
+        self.bar = tqdm(total=total, disable=not (enabled and total > 0), file=sys.stderr,
+                        unit="sub", dynamic_ncols=True)
         self.lock = threading.Lock()
 
     def step(self, label: str) -> None:
         with self.lock:
-            self.done += 1
-            if not self.enabled:
-                return
-            elapsed = time.monotonic() - self.t0
-            rate = self.done / elapsed if elapsed > 0 else 0.0
-            left = (self.total - self.done) / rate if rate else 0.0
-            filled = int(30 * self.done / self.total)
-            bar = "#" * filled + "." * (30 - filled)
-            end = "\n" if self.done == self.total else ""
-            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total}  {rate:.2f}/s  "
-                             f"{left:4.0f}s left  {label[:24]:<24}{end}")
-            sys.stderr.flush()
+            self.bar.set_postfix_str(label[:24], refresh=False)
+            self.bar.update(1)
+            if self.bar.n >= (self.bar.total or 0):
+                self.bar.close()
 
 
 @dataclass

@@ -142,7 +142,7 @@ def details_hidden(test: TestResult, exercise: Exercise, now: dt.datetime | None
     if exercise.hidden_visibility == "hidden":
         return True
     if exercise.hidden_visibility == "after_due_date":
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         return exercise.due is None or now < exercise.due
     return False
 

@@ -21,8 +21,9 @@ import stat
 import warnings
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import IO, BinaryIO
 
 from grader.errors import SubmissionError
 
@@ -67,7 +68,7 @@ class _Budget:
             raise SubmissionError(f"The submission has more than {self.max_files} files. "
                                   "Hand in only your source files.")
 
-    def read(self, f: BinaryIO) -> bytes:
+    def read(self, f: IO[bytes]) -> bytes:
         """Read `f` in chunks, counting every byte against the budget (headers are not trusted)."""
         chunks = []
         while chunk := f.read(64 * 1024):

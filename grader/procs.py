@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import os
+import psutil
 
 
 def alive(pid: int) -> bool:
     """Is process `pid` running (also when it belongs to another user)?"""
+    return psutil.pid_exists(pid)
+
+
+def started(pid: int) -> str:
+    """When process `pid` started (seconds since the epoch), to tell a reused pid apart; "?"
+    when there is no such process."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return "?"

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from grader.course import Course, Exercise
 from grader.entries import Entry, Row, grade_entries, write_gradebook
@@ -74,7 +73,7 @@ def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out
         for entry in entries:
             if entry.key in subs:
                 continue
-            received = entry.received or dt.datetime.now(dt.timezone.utc)
+            received = entry.received or dt.datetime.now(dt.UTC)
             subs[entry.key] = store.record_submission(
                 entry.student, exercise.slug, raw_hash(entry.path), received,
                 late_days(received, extended.get(entry.student, exercise.due)),
@@ -134,7 +133,7 @@ def _student_rows(exercise: Exercise, entries: list[Entry], rows: dict[str, Row]
         elif keys == [student] and student in rows:
             final[student] = rows[student]  # graded now, its outputs written
         else:
-            result = cur.result()
+            result = SubmissionResult.from_json(cur.grading.results)
             fresh = cur.grading.request_id == request_id
             if fresh or not (out / student / "results.json").exists():
                 write_outputs(result, exercise, out / student)
@@ -178,7 +177,10 @@ def rescore_late(course: Course, exercise: Exercise, store: Store, student: str)
         return 0
     request, _ = store.open_request(exercise.slug, "rescore", [student], resume=False)
     for sub, grading in changed:
-        result = SubmissionResult.from_json(store.grading(grading.id).results)
+        full = store.grading(grading.id)
+        if full is None:  # removed since it was listed
+            continue
+        result = SubmissionResult.from_json(full.results)
         apply_late_policy(result, course.late_policy, late_days(sub.received_at, due))
         store.record_grading(sub, request, result, exercise.hidden_visibility, grading.image_id)
     store.finish_request(request.id)

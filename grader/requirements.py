@@ -54,7 +54,7 @@ def test_requirements(item) -> list[str]:
     return [i for m in item.iter_markers("requirement") for i in m.args]
 
 
-test_requirements.__test__ = False  # not a test, despite its name
+test_requirements.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
 
 
 # ---------------------------------------------------------------- reading exercise.toml

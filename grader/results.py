@@ -59,7 +59,7 @@ class SubmissionResult:
     sandbox: dict = field(default_factory=dict)
     content_hash: str = ""
     suspicion: dict = field(default_factory=dict)  # see grader.judge.suspicion: for instructors
-    graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(
+    graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(
         timespec="seconds"))
     grader_version: str = __version__
     not_graded: str = ""  # why these results are not a grade (NEEDS_GPU); "" for a grade
@@ -150,11 +150,11 @@ class SubmissionResult:
         path.write_text(json.dumps(self.to_json(hidden_visibility), indent=1))
 
     @classmethod
-    def read(cls, path: Path) -> "SubmissionResult":
+    def read(cls, path: Path) -> SubmissionResult:
         return cls.from_json(json.loads(path.read_text()))
 
     @classmethod
-    def from_json(cls, data: dict) -> "SubmissionResult":
+    def from_json(cls, data: dict) -> SubmissionResult:
         meta = data["pgrader"]
         tests = [TestResult(name=t["name"], function=t["function"], suite=t["tags"][0],
                             verdict=t["verdict"], points=t["points"], max_points=t["max_points"],

@@ -57,7 +57,7 @@ def closed(course: Course, due: dt.datetime | None, now: dt.datetime | None = No
     """Is an exercise due at `due` closed: no more late work accepted?"""
     if due is None:
         return False
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return now > due + dt.timedelta(days=course.late_policy.last_day)
 
 

@@ -25,7 +25,8 @@ from grader.errors import ConfigError
 from grader.grade import GradingFailed, grade_submission, new_seed
 from grader.protocol import Outcome
 from grader.requirements import Coverage, MutantSpec, static_coverage
-from grader.results import NO_GPU_TEST as NO_GPU, SubmissionResult
+from grader.results import NO_GPU_TEST as NO_GPU
+from grader.results import SubmissionResult
 
 
 @dataclass

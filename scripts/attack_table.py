@@ -111,7 +111,7 @@ def render(run, started: str, seconds: float) -> str:
     lines += ["", "## Attacks that were not held", ""]
     if not failed:
         lines.append("None.")
-    for attack, seen, problems in failed:
+    for attack, _seen, problems in failed:
         lines += [f"### `{attack.name}`", "",
                   f"- Observed: {cell('; '.join(problems))}.",
                   f"- Weakness and proposed fix: {cell(attack.known_weakness or 'NEW: not yet analysed.')}",
@@ -147,7 +147,7 @@ def main() -> None:
     attacks = corpus.load_corpus()
     if args.only:
         attacks = [a for a in attacks if a.name in args.only]
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
     from grader.sandbox.base import remove_tree
 

@@ -304,7 +304,7 @@ def report(args, course: Path, rec: Recorder, accepted, events, window_end, drai
 
     def ts(text: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
     received = {sid: ts(r) for sid, _, _, r in subs}
     feedback = {}
@@ -322,7 +322,7 @@ def report(args, course: Path, rec: Recorder, accepted, events, window_end, drai
     kinds_sent = {k: sum(e["kind"] == k for e in events) for k in KINDS}
     return {
         "command": "scripts/bench_burst.py " + " ".join(sys.argv[1:]),
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load before": load_before,
                     "load after": load_after},

@@ -1,7 +1,7 @@
 """The scaled class graded by Celery workers on this machine (`grade-all --distributed`).
 
 A private `redis-server` and N `grader worker` processes (concurrency 1 each, queues cpu and
-mpi, Docker backend) from `grader.distributed.local`; one `grade-all --distributed` per
+mpi, Docker backend) from `tests/servers.py`; one `grade-all --distributed` per
 exercise, recorded in a SQLite store in the benchmark's temporary folder (the distributed
 path always records). Used by `scripts/bench_scale.py` (`celery:WORKERS:SIZE`).
 """
@@ -9,10 +9,12 @@ path always records). Used by `scripts/bench_scale.py` (`celery:WORKERS:SIZE`).
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from grader.distributed.local import RedisServer, WorkerProcess
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import RedisServer, WorkerProcess  # noqa: E402 - tests/servers.py
 
 BACKEND = "docker"
 

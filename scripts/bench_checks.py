@@ -36,7 +36,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bugs.catalogue import PAIRS  # noqa: E402
 from bugs.harness import (  # noqa: E402
-    FRONTRUN_ATTEMPTS, FRONTRUN_BUDGET, FRONTRUN_MAX_OPS, check_once, frontrun_runs, open_student,
+    FRONTRUN_ATTEMPTS,
+    FRONTRUN_BUDGET,
+    FRONTRUN_MAX_OPS,
+    check_once,
+    frontrun_runs,
+    open_student,
     stress_once,
 )
 

@@ -97,7 +97,7 @@ def profile(course_root: Path, slug: str, submission: Path, backends: list[str],
         for flag, env in (("on", {}), ("off", {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})):
             argv = [sys.executable, "-m", "pytest", "-qq", "-p", "no:cacheprovider", "-p",
                     "grader.judge.plugin", str(work / "bare")]
-            parts[f"pytest_autoload_{flag}"] = _timed(lambda: subprocess.run(
+            parts[f"pytest_autoload_{flag}"] = _timed(lambda argv=argv, env=env: subprocess.run(
                 argv, cwd=work, env={**os.environ, **env}, check=True, capture_output=True), reps)
 
         for name in backends:
@@ -126,7 +126,7 @@ def profile(course_root: Path, slug: str, submission: Path, backends: list[str],
             parts[f"{name}_request"] = trips
             parts[f"{name}_request_agent"] = agent
             parts[f"{name}_request_rest"] = [t - a for t, a in zip(trips, agent)]
-            parts[f"{name}_grade"] = _timed(lambda: grade_submission(
+            parts[f"{name}_grade"] = _timed(lambda name=name: grade_submission(
                 course, exercise, submission, backend=name, seed=1), reps)
             log(f"profile {name}: open {_median(opened):.2f} s, request {_median(trips):.2f} s, "
                 f"close {_median(closed):.2f} s")

@@ -214,7 +214,7 @@ def machine() -> dict:
 
     dirty = git("status", "--porcelain", "grader", "exercises")
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(), "arch": platform.machine(), "cores": os.cpu_count(),
         "python": platform.python_version(), "kernel": platform.release(),
         "commit": git("rev-parse", "--short", "HEAD"),

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+import leftovers
 from browser import browser, new_page  # noqa: F401  (headless Chromium fixtures, tests/browser.py)
 from grader.course import Limits
+from grader.sandbox.local import LocalBackend
+from servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["postgres"]  # the private PostgreSQL cluster's fixtures (tests/postgres.py)
 
 
 @pytest.fixture
@@ -33,6 +39,25 @@ def limits() -> Limits:
     return Limits(wall_seconds=5)
 
 
+@contextmanager
+def local_session(folder: Path, source: str, limits: Limits | None = None):
+    """A local-backend session on `source` (dedented) as `folder`/solution.py."""
+    (folder / "solution.py").write_text(textwrap.dedent(source))
+    with LocalBackend().open(folder, limits or Limits()) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def session(request, tmp_path_factory):
+    """One local-backend session for the module's tests, on the module's `SOURCE` as
+    solution.py, under its `SESSION_LIMITS` (default `Limits()`). A module that needs another
+    kind of session (Docker, a GPU) defines its own `session` fixture."""
+    module = request.module
+    folder = tmp_path_factory.mktemp(module.__name__.rpartition(".")[2])
+    with local_session(folder, module.SOURCE, getattr(module, "SESSION_LIMITS", None)) as s:
+        yield s
+
+
 def require_docker():
     """Skip without Docker, except in CI, where Docker must work."""
     from grader.sandbox import docker_available
@@ -41,6 +66,17 @@ def require_docker():
         if os.environ.get("CI"):
             pytest.fail("Docker is required in CI but no engine answers")
         pytest.skip("no Docker engine answers")
+
+
+@pytest.fixture
+def redis(tmp_path):
+    """A private redis-server for the test (tests/servers.py), SIGKILLed after it."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +90,36 @@ def docker_backend():
     return backend
 
 
+def pytest_configure(config):
+    leftovers.mark_session(worker=hasattr(config, "workerinput"))  # before any test starts a process
+
+
 def pytest_sessionfinish(session):
+    _remove_deep_folders(session)
+    if not hasattr(session.config, "workerinput"):  # (an xdist worker: the controller checks)
+        _fail_on_leftovers(session)
+
+
+def _fail_on_leftovers(session) -> None:
+    """Kill every process and remove every sandbox container the session left running, naming
+    each, and fail the session: each test stops what it started, also when it fails."""
+    found = leftovers.collect_and_kill()
+    if not found:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"process {p}" for p in found.processes] + [f"container {c}" for c in found.containers]
+    if reporter is not None:
+        reporter.write_sep("!", f"left running when the session ended ({len(lines)}, now killed)",
+                           red=True, bold=True)
+        for line in lines:
+            reporter.write_line(line, red=True)
+    else:
+        print("left running when the session ended:", *lines, sep="\n  ")
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _remove_deep_folders(session) -> None:
     """Remove folder trees nested deeper than pytest's own clean-up can recurse.
 
     Attacks hand in folders nested 1,100 deep; pytest removes old temporary folders

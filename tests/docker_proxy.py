@@ -46,7 +46,7 @@ class DockerProxy:
 
     # ------------------------------------------------------------ life cycle
 
-    def start(self) -> "DockerProxy":
+    def start(self) -> DockerProxy:
         if self.path.exists():
             self.path.unlink()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -63,7 +63,7 @@ class DockerProxy:
         if self.path.exists():
             self.path.unlink()
 
-    def __enter__(self) -> "DockerProxy":
+    def __enter__(self) -> DockerProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

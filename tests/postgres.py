@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import TAG, kill_and_wait, tagged
+
 USER = "pgrader"  # the cluster's superuser, as which the tests connect
 
 
@@ -44,23 +46,31 @@ class Cluster:
 
     def _run(self, *argv: str) -> None:
         done = subprocess.run(_as_owner(list(argv)), capture_output=True, text=True, timeout=120,
-                              cwd=self.root)
+                              cwd=self.root, env={**os.environ, TAG: str(self.root)})
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:2])} failed: {done.stdout}{done.stderr}")
 
     def start(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", USER,
-                  "--auth=trust", "-E", "UTF8", "--no-sync")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60",
-                  "-l", str(self.root / "server.log"), "-o",
-                  f"-c listen_addresses='' -c unix_socket_directories={self.socket} "
-                  "-c fsync=off -c max_connections=200", "start")
+        try:
+            self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", USER,
+                      "--auth=trust", "-E", "UTF8", "--no-sync")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60",
+                      "-l", str(self.root / "server.log"), "-o",
+                      f"-c listen_addresses='' -c unix_socket_directories={self.socket} "
+                      "-c fsync=off -c max_connections=200", "start")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
+        """`pg_ctl stop`; then SIGKILL whatever of the server is left (the postmaster daemonises:
+        its processes are found by the variable `_run` put in their environment)."""
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
-                      "stop")
+            if (self.data / "postmaster.pid").exists():
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
+                          "-w", "stop")
         finally:
+            kill_and_wait(tagged(TAG, str(self.root)))
             shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:

@@ -8,11 +8,15 @@ import textwrap
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
 from grader.judge import verdicts
 from grader.judge.expect_asyncio import (
-    asyncio_deadlock_verdict, asyncio_report, expect_all_awaited, expect_asyncio_clean,
-    expect_cancellation_respected, expect_no_asyncio_deadlock, expect_no_blocking,
+    asyncio_deadlock_verdict,
+    asyncio_report,
+    expect_all_awaited,
+    expect_asyncio_clean,
+    expect_cancellation_respected,
+    expect_no_asyncio_deadlock,
+    expect_no_blocking,
     expect_no_pending_destroyed,
 )
 from grader.protocol import Reply
@@ -296,14 +300,6 @@ GOOD = ["good_gather", "good_taskgroup", "good_taskgroup_failure", "good_semapho
 
 def line_of(marker: str) -> int:
     return next(i for i, text in enumerate(LINES, 1) if f"# {marker}" in text)
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("asyncio-sub")
-    (folder / "solution.py").write_text(SOURCE)
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def call(session, function, *args, timeout=20, options=None) -> Reply:

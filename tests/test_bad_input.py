@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import stat
 import subprocess
 import zipfile
 from pathlib import Path

@@ -10,8 +10,14 @@ import pytest
 
 from grader.course import Limits
 from grader.judge.expect_celery import (
-    canvas_step, celery_fault, celery_run, expect_no_sync_get, expect_step, expect_steps,
-    expect_survives_worker_loss, task_step,
+    canvas_step,
+    celery_fault,
+    celery_run,
+    expect_no_sync_get,
+    expect_step,
+    expect_steps,
+    expect_survives_worker_loss,
+    task_step,
 )
 from grader.judge.proxy import Student
 from grader.judge.verdicts import Failed

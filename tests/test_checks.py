@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
-from grader.sandbox.local import LocalBackend
 
 SOURCE = """
     import sys, threading
@@ -98,14 +94,6 @@ SOURCE = """
     def settrace_off():
         sys.settrace(None)
 """
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sub")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def run(session, function, *args, checks):

@@ -25,7 +25,7 @@ N_TESTS = sum(p.read_text().count("\ndef test_")
 REFERENCE = ROOT / "solutions" / SLUG / "solution.py"
 SKELETON = ROOT / "exercises" / SLUG / "skeleton" / "solution.py"
 SEED = 424242
-DUE = dt.datetime(2026, 9, 21, 23, 59, tzinfo=dt.timezone.utc)  # course.toml
+DUE = dt.datetime(2026, 9, 21, 23, 59, tzinfo=dt.UTC)  # course.toml
 GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 
 
@@ -244,10 +244,10 @@ def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp
     assert proc.returncode == 0, proc.stderr
     after = (tmp_path / "course.toml").read_text()
     assert "due = 2026-09-28T23:59:00Z" in after and "opens = 2026-09-14T08:00:00Z" in after
-    assert [l for l in before.splitlines() if "=" not in l or "#" in l] == \
-        [l for l in after.splitlines() if "=" not in l or "#" in l]  # comments and layout kept
+    assert [line for line in before.splitlines() if "=" not in line or "#" in line] == \
+        [line for line in after.splitlines() if "=" not in line or "#" in line]  # comments, layout kept
     assert load_course(tmp_path).exercise(SLUG).due == DUE + dt.timedelta(days=7)
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     proc = grader("--course", str(tmp_path), "course", "dates", "--start", "today-7")
     assert proc.returncode == 0, proc.stderr
     course = load_course(tmp_path)
@@ -269,7 +269,7 @@ def test_course_time_zone_applies_to_dates_without_an_offset(tmp_path):
         '[course]\nname = "C"\ntimezone = "Europe/Berlin"\n\n[[exercise]]\n'
         f'slug = "{SLUG}"\ndue = 2026-09-21T23:59:00\n')
     course = load_course(tmp_path)
-    assert course.exercise(SLUG).due == dt.datetime(2026, 9, 21, 21, 59, tzinfo=dt.timezone.utc)
+    assert course.exercise(SLUG).due == dt.datetime(2026, 9, 21, 21, 59, tzinfo=dt.UTC)
     proc = grader("--course", str(tmp_path), "list")
     assert "due 2026-09-21 23:59 CEST" in proc.stdout
     (tmp_path / "course.toml").write_text('[course]\nname = "C"\ntimezone = "Mars/Olympus"\n')

@@ -4,8 +4,10 @@ keep flowing on the rest, and a holder killed with SIGKILL frees its cores."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -25,6 +27,19 @@ needs_two = pytest.mark.skipif(len(CORES) < 2, reason="needs at least 2 cores")
 def private_locks(tmp_path, monkeypatch):
     """Lock files of our own: other graders on this host do not delay these tests."""
     monkeypatch.setenv("PGRADER_CORES_DIR", str(tmp_path / "cores"))
+
+
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def stop_holders():
+    """Kill the test's holders (some hold cores for 600 s), also when it fails."""
+    yield
+    while _started:
+        proc = _started.pop()
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture
@@ -58,11 +73,42 @@ def _cpus(text: str) -> list[int]:
 
 def _holder(request: dict, seconds: float) -> subprocess.Popen:
     """A process that takes the cores of `request` (waiting if need be), prints them as JSON and
-    holds them for `seconds`."""
+    holds them for `seconds`; returned once it is asking for them."""
     code = ("import json, sys, time\nfrom grader.sandbox import cores\n"
+            "print('asking', flush=True)\n"
             f"a = cores.acquire({request!r})\nprint(json.dumps(a.cores), flush=True)\n"
             f"time.sleep({seconds})\n")
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    # unbuffered: a line read leaves the next in the pipe, where `_silent_for` looks
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, bufsize=0)
+    _started.append(proc)
+    assert proc.stdout.readline() == b"asking\n"
+    return proc
+
+
+def _silent_for(proc: subprocess.Popen, seconds: float) -> bool:
+    """True when `proc` prints nothing (gets no cores) and keeps running for `seconds`."""
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    return not ready and proc.poll() is None
+
+
+def _until(condition, what: str, timeout: float = 60.0) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.02)
+
+
+def _held_exclusively(name: str) -> bool:
+    """Does some process hold lock file `name` of the cores' folder exclusively now?"""
+    fd = os.open(cores.runtime_dir() / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released by the close below
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def test_timing_requests_never_overlap_and_are_pinned(submission):
@@ -77,7 +123,8 @@ def test_timing_requests_never_overlap_and_are_pinned(submission):
 @needs_two
 def test_one_core_timing_requests_get_disjoint_cores_and_plain_ones_flow(submission):
     timed = [_request("local", submission, 3.0, exclusive_cores=1) for _ in range(len(CORES) - 1)]
-    time.sleep(1.5)  # long enough for them to take their cores
+    _until(lambda: sum(_held_exclusively(f"core-{c}.lock") for c in CORES) == len(timed),
+           "the timing requests took their cores")
     t0 = time.monotonic()
     plain = _reply(_request("local", submission, 0.0))
     ran = [_reply(p) for p in timed]
@@ -101,14 +148,17 @@ def test_mpi_request_holds_one_core_per_rank():
             held = json.loads(holder.stdout.readline())
             assert len(held) == min(ranks, n)
             free = [c for c in CORES if c not in held]
-            plain = _holder({}, 0)  # shares what is left, or waits when nothing is
-            time.sleep(1.0)
-            if not free:
-                assert plain.poll() is None
+            plain = _holder({}, 0)
+            if free:  # shares what is left, at once (read while the MPI request still holds)
+                got = json.loads(plain.stdout.readline())
+            else:  # waits while nothing is free
+                assert _silent_for(plain, 1.0)
         finally:
             holder.kill()
             holder.wait()
-        assert json.loads(plain.stdout.readline()) == (free or CORES)
+        if not free:
+            got = json.loads(plain.stdout.readline())
+        assert got == (free or CORES)
         plain.wait(timeout=30)
 
 
@@ -128,8 +178,8 @@ def test_sigkilled_holders_free_their_cores():
     first = _holder(everything, 600)
     assert json.loads(first.stdout.readline()) == CORES
     waiting = _holder(everything, 600)  # blocks holding the gate, behind `first`
-    time.sleep(0.5)
-    assert waiting.poll() is None
+    _until(lambda: _held_exclusively("gate.lock"), "the second holder took the gate")
+    assert _silent_for(waiting, 0.2)
     for proc in (waiting, first):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

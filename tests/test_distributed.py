@@ -26,11 +26,11 @@ from grader.batch import grade_all
 from grader.entries import entries_in
 from grader.course import load_course
 from grader.distributed.app import Settings, load_settings, make_app, visibility_for
-from grader.distributed.local import RedisServer, WorkerProcess, worker
 from grader.distributed.routing import queue_for
 from grader.distributed.submit import grade_distributed
 from grader.errors import ConfigError
 from grader.store import open_store
+from servers import RedisServer, WorkerProcess, worker
 from store_class import make_class, make_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,14 +46,6 @@ points = 10
 """
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture
-def redis(tmp_path):
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop(signal.SIGKILL)
 
 
 def _course(root: Path, redis: RedisServer, **distributed) -> Path:
@@ -87,14 +79,26 @@ def _workers(root, redis, n=2, **options):
 
 
 def _ready(*workers):
-    for w in workers:
-        w.wait_ready()
+    """Wait until every worker is ready; stop them all when one cannot start."""
+    try:
+        for w in workers:
+            w.wait_ready()
+    except BaseException:
+        _stop(*workers)
+        raise
     return workers
 
 
 def _stop(*workers):
+    """Stop every worker, also when stopping one fails (the first failure is raised after)."""
+    failures = []
     for w in workers:
-        w.stop()
+        try:
+            w.stop()
+        except Exception as exc:  # noqa: BLE001 - raised below, once the others are stopped
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def _gradings(root: Path) -> list[tuple]:
@@ -292,11 +296,12 @@ def test_whole_worker_killed_mid_grade_its_job_is_redelivered(tmp_path, redis):
 def test_redis_restarted_mid_batch_loses_and_doubles_nothing(tmp_path, persist):
     server = RedisServer(tmp_path / "redis", persist=persist)
     server.start()
-    root = _course(tmp_path / "course", server, resend_after=12)
-    students = {f"s{i}": "good" if i % 2 else "bad" for i in range(6)}
-    make_class(root / "subs", students, slow=1.5)
-    workers = _workers(root, server, 2)
+    workers = []
     try:
+        root = _course(tmp_path / "course", server, resend_after=12)
+        students = {f"s{i}": "good" if i % 2 else "bad" for i in range(6)}
+        make_class(root / "subs", students, slow=1.5)
+        workers = _workers(root, server, 2)
         _ready(*workers)
         join = _in_thread(_grade, root)
         _started(root)

@@ -11,10 +11,9 @@ import pytest
 
 from grader.agent import codec
 from grader.course import Limits
-from grader.errors import SandboxUnavailable
 
 docker = pytest.importorskip("docker")
-from grader.sandbox.docker import DockerBackend, remove_stale_containers  # noqa: E402
+from grader.sandbox.docker import remove_stale_containers  # noqa: E402
 
 pytestmark = pytest.mark.docker
 

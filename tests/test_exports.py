@@ -128,7 +128,7 @@ def test_canvas_and_gradebook_list_every_roster_student_with_names_and_ids(grade
                                         ("erin", "Erin Early", "S5", "B"),
                                         ("fred", "Fred Far", "S6", "B")]]
     import_roster(store, roster)
-    store.set_extension("tiny", "fred", dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc),
+    store.set_extension("tiny", "fred", dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
                         "abroad", "prof")
     store.set_override("tiny", "bob", 7.5, "oral exam", "prof")
     export("canvas", course, exercise, store, tmp_path / "canvas.csv")
@@ -144,7 +144,7 @@ def test_canvas_and_gradebook_list_every_roster_student_with_names_and_ids(grade
     assert book["bob"]["status"] == "override: oral exam" and book["bob"]["final"] == "7.5"
     assert book["erin"]["status"] == "missing" and book["erin"]["attempts"] == "0"
     assert book["fred"]["status"] == "not handed in yet" and book["fred"]["final"] == ""
-    early = standings(course, exercise, store, now=dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc))
+    early = standings(course, exercise, store, now=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
     assert {r.student: r.state for r in early}["erin"] == "not handed in yet"
 
 

@@ -3,22 +3,20 @@ student's line, compute-sanitizer log parsing, and the no-GPU path (not-run, nev
 
 from __future__ import annotations
 
-import textwrap
 import time
 
-import numpy as np
 import pytest
 
 from grader.agent import codec
 from grader.checks import sanitizer
+from grader.course import Limits
 from grader.judge import cuda_compile, verdicts
 from grader.judge.expect_gpu import NO_GPU, expect_clean_kernels, expect_kernels_compile, require_gpu
 from grader.judge.proxy import Student
 from grader.protocol import Reply
 from grader.sandbox.local import LocalBackend
-from grader.course import Limits
 
-HOST = """
+SOURCE = """
 import numpy as np
 import pyopencl as cl
 
@@ -51,14 +49,6 @@ SUM = """__kernel void blocksum(__global float *x, const int n, __local float *s
   if (l == 0) x[get_global_id(0)] = s[0];
 }"""
 BARRIER = "barrier(CLK_LOCAL_MEM_FENCE);"
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("opencl")
-    (folder / "solution.py").write_text(textwrap.dedent(HOST))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def checked(session, src, name, n, global_size, local_size, forge=False):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import local_session
 from grader.agent import codec
-from grader.sandbox.local import LocalBackend
+from grader.course import Limits
 
+SESSION_LIMITS = Limits(output_kb=16)
 SOURCE = """
     import os, sys, threading, time
 
@@ -63,18 +65,6 @@ SOURCE = """
             os._exit(0)
         raise NotImplementedError
 """
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sub")
-    import textwrap
-
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    from grader.course import Limits
-
-    with LocalBackend().open(folder, Limits(output_kb=16)) as s:
-        yield s
 
 
 def call(session, function, *args, timeout=3.0):
@@ -196,13 +186,7 @@ SPAWN_SOURCE = """
 
 @pytest.fixture(scope="module")
 def mp_session(tmp_path_factory):
-    import textwrap
-
-    from grader.course import Limits
-
-    folder = tmp_path_factory.mktemp("mpsub")
-    (folder / "solution.py").write_text(textwrap.dedent(SPAWN_SOURCE))
-    with LocalBackend().open(folder, Limits(output_kb=16)) as s:
+    with local_session(tmp_path_factory.mktemp("mpsub"), SPAWN_SOURCE, SESSION_LIMITS) as s:
         yield s
 
 

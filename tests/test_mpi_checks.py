@@ -3,13 +3,9 @@ that disagree on a collective."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
-from grader.sandbox.local import LocalBackend
 
 SOURCE = """
     from mpi4py import MPI
@@ -49,14 +45,6 @@ def _probe(mod, name):
     from mpi4py import MPI
     return getattr(mod, name)(MPI.COMM_WORLD)
 """
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mpi")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def root_value(session, name, mpi):

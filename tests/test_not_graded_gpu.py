@@ -24,7 +24,7 @@ from grader.store import open_store
 from store_class import make_class, make_course
 
 NO_GPU = "not run: no GPU on this grading machine"
-NOW = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
 
 
 def _gpu_course(root):

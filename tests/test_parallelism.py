@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -46,14 +45,6 @@ SOURCE = """
         return sequential(n, k)
 """
 N = 4_000_000
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("par")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def measure(session, function) -> Reply:

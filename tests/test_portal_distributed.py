@@ -10,9 +10,20 @@ import time
 
 import pytest
 
-from grader.distributed.local import RedisServer, WorkerProcess
-from test_portal import (FIXED, GRADING_S, RACY, RACY_SCORE, SLUG, Server, make_course,
-                         sign_in, submission_id, upload, wait_graded)
+from servers import RedisServer, WorkerProcess
+from test_portal import (
+    FIXED,
+    GRADING_S,
+    RACY,
+    RACY_SCORE,
+    SLUG,
+    Server,
+    make_course,
+    sign_in,
+    submission_id,
+    upload,
+    wait_graded,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 TAKEN = re.compile(r"Task pgrader\.grade\[[^\]]+\] received")
@@ -23,17 +34,19 @@ DONE = re.compile(r"Task pgrader\.grade\[[^\]]+\] succeeded")
 def setup(tmp_path):
     redis = RedisServer(tmp_path / "redis")
     redis.start()
-    course = tmp_path / "course"
-    course.mkdir()
-    passwords = make_course(course)
-    with (course / "course.toml").open("a") as f:
-        f.write(f'\n[distributed]\nbroker = "{redis.url}"\nvisibility_timeout = 600\n'
-                "resend_after = 600\n")
-    worker = WorkerProcess(course, redis.url, name="w1", log_dir=tmp_path).wait_ready()
+    worker = None
     try:
-        yield course, passwords, worker
+        course = tmp_path / "course"
+        course.mkdir()
+        passwords = make_course(course)
+        with (course / "course.toml").open("a") as f:
+            f.write(f'\n[distributed]\nbroker = "{redis.url}"\nvisibility_timeout = 600\n'
+                    "resend_after = 600\n")
+        worker = WorkerProcess(course, redis.url, name="w1", log_dir=tmp_path)
+        yield course, passwords, worker.wait_ready()
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
         redis.stop(signal.SIGKILL)
 
 

@@ -11,9 +11,18 @@ import time
 import pytest
 import requests
 
-from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
-from test_portal import (FIXED, GRADING_S, RACY, Server, attempt_url, make_course, sign_in,
-                         submission_id, upload, wait_graded)
+from test_portal import (
+    FIXED,
+    GRADING_S,
+    RACY,
+    Server,
+    attempt_url,
+    make_course,
+    sign_in,
+    submission_id,
+    upload,
+    wait_graded,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -12,10 +12,18 @@ import time
 
 import pytest
 
-from grader.distributed.local import RabbitServer, WorkerProcess
+from servers import RabbitServer, WorkerProcess
 from store_class import make_class
-from test_distributed import (ON_TIME, _assert_once, _course, _grade, _in_thread, _ready, _started, _stop,
-                              redis)  # noqa: F401 - the fixture
+from test_distributed import (
+    ON_TIME,
+    _assert_once,
+    _course,
+    _grade,
+    _in_thread,
+    _ready,
+    _started,
+    _stop,
+)
 
 pytestmark = [pytest.mark.timeout(600),
               pytest.mark.skipif(shutil.which("rabbitmq-server") is None,
@@ -25,9 +33,11 @@ pytestmark = [pytest.mark.timeout(600),
 @pytest.fixture
 def rabbit():
     server = RabbitServer()
-    server.start()
-    yield server
-    server.stop()
+    server.start()  # (stops what it started when it fails)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _workers(root, rabbit, n=2):

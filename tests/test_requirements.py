@@ -14,7 +14,11 @@ from conftest import ROOT
 from grader.course import load_course, load_exercise
 from grader.errors import ConfigError
 from grader.requirements import (
-    declared_tests, mutant_specs, spec_sentences, static_coverage, uncovered_spec_sentences,
+    declared_tests,
+    mutant_specs,
+    spec_sentences,
+    static_coverage,
+    uncovered_spec_sentences,
 )
 from grader.validate import Check, Variant, coverage, format_coverage
 

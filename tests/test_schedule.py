@@ -4,8 +4,6 @@ are scheduled, and a state where every thread waits is a deadlock reported at on
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from grader.agent import codec
@@ -111,14 +109,6 @@ SOURCE = """
         t.join()
         return got
 """
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sched")
-    (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
-    with LocalBackend().open(folder, Limits()) as s:
-        yield s
 
 
 def run(session, function, *args, seed=1, probability=0.05):

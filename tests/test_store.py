@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 import grader.grade
 import sqlalchemy
@@ -26,8 +27,6 @@ from grader.entries import entries_in
 from grader.course import load_course
 from grader.recorded import format_changes, grade_recorded, regrade
 from grader.store import Store, StoreBusy, open_store, store_url
-from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
-import store_class
 from store_class import fake_run_tests, make_class, make_course
 
 HERE = Path(__file__).parent
@@ -99,6 +98,7 @@ def test_store_opens_with_migrations_and_default_url(course):
     with open_store(course):  # a second open finds the schema at head and changes nothing
         pass
     from alembic.script import ScriptDirectory
+
     from grader.store.engine import MIGRATIONS
 
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
@@ -361,7 +361,7 @@ def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
                                                            else "failed", points, 10.0)], 10.0)
 
     fake()
-    t0 = dt.datetime(2026, 9, 20, 10, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 9, 20, 10, tzinfo=dt.UTC)
     with open_store(course) as store:
         subs = []
         for i, (content, points) in enumerate([("A", 10.0), ("B", 4.0), ("A", 7.0)]):
@@ -400,7 +400,7 @@ def test_an_extension_reapplies_the_late_policy_and_an_override_wins(course, fak
     with open_store(course) as store:
         _grade(course, store)
         assert _counted(course, store)["carol"] == (1, 8)  # 2 days late
-        store.set_extension("tiny", "carol", dt.datetime(2026, 9, 24, tzinfo=dt.timezone.utc),
+        store.set_extension("tiny", "carol", dt.datetime(2026, 9, 24, tzinfo=dt.UTC),
                             "doctor's note", "prof")
         assert rescore_late(course, ex, store, "carol") == 1
         assert rescore_late(course, ex, store, "carol") == 0  # nothing changes twice
@@ -464,7 +464,7 @@ def test_migration_numbers_the_attempts_of_an_older_store(course):
         assert [(s.id, s.attempt) for s in store.submissions("tiny")["ann"]] == [(1, 1), (3, 2),
                                                                               (5, 3)]
         assert [s.attempt for s in store.submissions("tiny")["ben"]] == [1, 2]
-        again = store.record_submission("ann", "tiny", "x", dt.datetime.now(dt.timezone.utc), 0,
+        again = store.record_submission("ann", "tiny", "x", dt.datetime.now(dt.UTC), 0,
                                         "/p")
         assert again.attempt == 4  # the same bytes again: a new attempt
         assert [g.id for g, _ in store.attempts("tiny", "ann")[1].gradings] == [1]

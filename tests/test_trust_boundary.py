@@ -16,11 +16,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 

@@ -299,7 +299,7 @@ def _no_frame(handler):
 
 def _wrap_signals() -> None:
     import _signal
-    import signal
+    import signal  # noqa: F401 - loaded before _signal is patched (it wraps _signal's functions)
 
     real_signal, real_getsignal = _signal.signal, _signal.getsignal
 

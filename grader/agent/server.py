@@ -59,7 +59,7 @@ def serve_socket(path: str, owner: tuple[int, int], submission: str, workroot: s
         supervisor.reap()  # orphans that ended between requests
         try:
             conn, _ = listener.accept()
-        except socket.timeout:
+        except TimeoutError:
             continue
         conn.settimeout(None)
         with conn:

@@ -83,7 +83,7 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 _Task = asyncio.Task
 _BuiltinMethod = type(len)
 _StepWrapper = None  # the C task's step callback type, found at start()
-_W: "AsyncioWatch | None" = None
+_W: AsyncioWatch | None = None
 
 
 # ---------------------------------------------------------------- per-loop state

@@ -87,7 +87,7 @@ class LockOrder:
         ids = frozenset(held)
         lid = id(lock)
         edges = self.edges
-        for h, hsite in list(held.values()):
+        for h, _site in list(held.values()):
             edge = edges.get((id(h), lid))
             if edge is None or ids not in edge.occurrences:
                 self._add(h, lock, site, ids, held)

@@ -37,8 +37,8 @@ import sys
 import threading
 
 from grader.checks import locks, subscripts, tracing
-from grader.checks.standin import stand_in
 from grader.checks.codeclass import is_student
+from grader.checks.standin import stand_in
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
 MAX_SAMPLES = 6

@@ -18,6 +18,7 @@ import time
 
 from grader.checks import tracing
 
+
 class Preempt:
     name = "preempt"
 

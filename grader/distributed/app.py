@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import Iterable
 
 from celery import Celery
 from celery.backends.redis import RedisBackend

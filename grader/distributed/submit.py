@@ -208,7 +208,7 @@ def _graded(meta: dict) -> bool:
 def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path, record) -> Row:
     """A finished job's row; a graded result is recorded, then its outputs written."""
     result = meta.get("result")
-    if _graded(meta):
+    if _graded(meta) and isinstance(result, dict):  # (_graded checks it is)
         graded = SubmissionResult.from_json(result["result"])
         apply_late_policy(graded, course.late_policy,
                           late_days(entry.received, entry.exercise(exercise).due))

@@ -32,7 +32,9 @@ def histogram(finals: list[float], max_score: float, bins: int = BINS) -> list[d
 
 def failure_rates(results) -> list[dict]:
     """Per test: how many students ran it and how many did not pass, worst first."""
-    ran, failed, names = Counter(), Counter(), {}
+    ran: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    names: dict[str, str] = {}
     for r in results:
         for t in r.tests:
             if t.verdict == Outcome.NOT_RUN:
@@ -47,7 +49,7 @@ def failure_rates(results) -> list[dict]:
 
 def common_messages(results, top: int = TOP_MESSAGES) -> list[dict]:
     """The first lines of failure messages, by how many students saw them."""
-    seen = Counter()
+    seen: Counter[str] = Counter()
     verdicts = {}
     for r in results:
         lines = {(t.verdict, (t.message or t.verdict).strip().splitlines()[0][:300])
@@ -73,7 +75,7 @@ def report(course, exercise, current, history, out: Path, why: dict[str, str] | 
         bins=histogram(finals, exercise.points), tests=failure_rates(results),
         messages=common_messages(results), superseded=regrades,
         flagged=suspicion.flagged(results),
-        generated=format_time(dt.datetime.now(dt.timezone.utc), course.timezone))
+        generated=format_time(dt.datetime.now(dt.UTC), course.timezone))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return str(out)

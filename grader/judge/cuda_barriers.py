@@ -95,7 +95,8 @@ def barrier_gaps(source: str) -> list[Gap]:
         for start, body, end in loops:
             if not _has_barrier(text[body:end]):
                 gaps.append(Gap("loop", *line_of(start), array))
-            first_read = body + _NEIGHBOUR(array).search(text[body:end]).start()
+            read = _NEIGHBOUR(array).search(text[body:end])
+            first_read = body + (read.start() if read else 0)  # (every loop kept reads one)
             if first_write and first_write.start() < start and not _has_barrier(
                     text[first_write.end():first_read]):
                 gaps.append(Gap("load", *line_of(first_write.start()), array))

@@ -189,7 +189,7 @@ def compile_kernel(kernel: Kernel, nvcc: str, arch: str = ARCH) -> CompileResult
             errors.append({"line": kernel.line + kline - 1, "kernel_line": kline,
                            "code": code[:200], "message": m.group(3)[:300]})
     if proc.returncode and not errors:  # e.g. ptxas: too much shared memory for one block
-        tail = [l.strip() for l in out.splitlines() if "error" in l.lower()][:3] or [out[-300:]]
+        tail = [line.strip() for line in out.splitlines() if "error" in line.lower()][:3] or [out[-300:]]
         errors.append({"line": kernel.line, "kernel_line": 0, "code": "",
                        "message": "; ".join(tail)[:500]})
     return CompileResult(kernel, proc.returncode == 0, errors, seconds=time.monotonic() - t0)

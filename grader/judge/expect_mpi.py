@@ -69,15 +69,15 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     failed = [r for r in raw.get("ranks", []) if r.get("status") == Status.EXCEPTION]
     if failed:  # the root cause is a crash, not a deadlock: a rank raised, its partners waited
         exc = failed[0].get("exception") or {}
-        waiting = [r for r in hung if r != failed[0].get("rank")]
+        partners = [r for r in hung if r != failed[0].get("rank")]
         raise StudentError(
             f"{reply.what} crashed: rank {failed[0].get('rank')} raised "
             f"{exc.get('type', 'an error')}: {str(exc.get('message', ''))[:300]}"
             f"{student_location(exc.get('frames', []))}. "
-            + (f"{plural_ranks(waiting).capitalize()} then waited for its messages until stopped "
+            + (f"{plural_ranks(partners).capitalize()} then waited for its messages until stopped "
                f"after {raw.get('wall', 0):.0f} s (a consequence, not a deadlock of their own)."
-               if waiting else ""), exception=exc, stacks=raw.get("stacks", []),
-            failed_rank=failed[0].get("rank"), hung_ranks=waiting)
+               if partners else ""), exception=exc, stacks=raw.get("stacks", []),
+            failed_rank=failed[0].get("rank"), hung_ranks=partners)
     in_mpi = len(codes) >= len(hung) and all(_MPI_CALL.search(c) for c in codes)
     if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK):
         raise_for(reply)

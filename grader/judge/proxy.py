@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from grader.agent import codec
 from grader.judge import uncaught, verdicts

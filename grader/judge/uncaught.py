@@ -159,9 +159,9 @@ def submission_files(folder: Path | None) -> list[str]:
 def found(raw: dict, folder: Path | None) -> list[dict]:
     """The uncaught exceptions of one reply (every MPI rank's stderr), frames of the
     submission in `folder` marked as the student's."""
-    texts = [raw.get("stderr")] + [r.get("stderr") for r in raw.get("ranks") or []
-                                   if isinstance(r, dict)]
-    texts = [t for t in texts if isinstance(t, str) and "Traceback" in t]
+    outputs = [raw.get("stderr")] + [r.get("stderr") for r in raw.get("ranks") or []
+                                     if isinstance(r, dict)]
+    texts = [t for t in outputs if isinstance(t, str) and "Traceback" in t]
     if not texts:
         return []
     files = submission_files(folder)

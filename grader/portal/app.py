@@ -14,8 +14,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import (Flask, abort, g, jsonify, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Flask, abort, g, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from grader.course import Course, Exercise, format_time
@@ -58,7 +57,7 @@ class Portal:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def exercise_or_404(slug: str) -> Exercise:

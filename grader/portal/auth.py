@@ -78,5 +78,5 @@ def is_instructor() -> bool:
 
 def throttled(login: str) -> bool:
     """FAILS failed sign-ins for `login` in the last FAIL_WINDOW seconds (in any process)?"""
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=FAIL_WINDOW)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=FAIL_WINDOW)
     return accounts.failed_sign_ins(current_app.portal.store, login, since) >= FAILS

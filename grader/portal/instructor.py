@@ -14,7 +14,17 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from grader.errors import GraderError
 from grader.export import export

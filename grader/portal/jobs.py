@@ -37,7 +37,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from grader.grade import grade_submission
 from grader.portal.models import GRADED, NOT_GRADED, QUEUED, RUNNING, Job
-from grader.procs import alive
+from grader.procs import alive, started
 from grader.states import NEEDS_GPU
 from grader.store import Store
 from grader.store.models import Grading, Request, Submission, utcnow
@@ -52,16 +52,8 @@ RETRY_MAX = dt.timedelta(minutes=30)     # ...doubled each time, up to this
 GRADING_NICE = 10                        # CPU priority of grading threads and their sandboxes
 
 
-def _started(pid: int) -> str:
-    """When process `pid` started (clock ticks since boot), to tell a reused pid apart."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
 def this_process() -> str:
-    return f"{socket.gethostname()} {os.getpid()} {_started(os.getpid())}"
+    return f"{socket.gethostname()} {os.getpid()} {started(os.getpid())}"
 
 
 def owner_gone(owner: str) -> bool:
@@ -70,7 +62,7 @@ def owner_gone(owner: str) -> bool:
     if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False  # another host's: only a stale heartbeat tells
     pid = int(parts[1])
-    return not alive(pid) or _started(pid) != parts[2]
+    return not alive(pid) or started(pid) != parts[2]
 
 
 def retry_delay(tries: int) -> dt.timedelta:

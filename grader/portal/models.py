@@ -14,7 +14,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from grader.states import GRADED, NOT_GRADED_YET as NOT_GRADED, QUEUED, RUNNING
+from grader.states import GRADED, QUEUED, RUNNING
+from grader.states import NOT_GRADED_YET as NOT_GRADED
 from grader.store.models import Base, UTCDateTime, utcnow
 
 STATUSES = (QUEUED, RUNNING, GRADED, NOT_GRADED)  # a job's own states (refused is a grading's)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from grader.store.models import Grading
 
 MAX_KEPT = 50_000
-_kept: OrderedDict[int, "Summary"] = OrderedDict()
+_kept: OrderedDict[int, Summary] = OrderedDict()
 _lock = threading.Lock()
 
 

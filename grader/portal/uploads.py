@@ -53,7 +53,7 @@ def save_upload(root: Path, exercise: str, login: str, filename: str, stream: Bi
             raise ValueError(f"unsafe path part {part!r}")
     folder = root / exercise / login
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"{stamp}-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     with os.fdopen(fd, "wb") as f:

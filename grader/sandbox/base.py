@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader import protocol
 from grader.agent import untrusted
+
 # A request's `timeout` counts from the moment every rank has called the student's function
 # (each agent says so to the supervisor just before): starting interpreters, importing numpy and
 # mpi4py and the student's module, on a loaded machine, must not eat into it. Start-up itself
@@ -121,5 +122,5 @@ class Backend(ABC):
         """Facts recorded in results.json (backend name, image id, ...)."""
         return {"backend": self.name}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op unless a backend holds resources
         """Release backend-wide resources."""

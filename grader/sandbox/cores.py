@@ -20,10 +20,10 @@ import fcntl
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 POLL = 0.05  # seconds between attempts while every wanted core is taken
 

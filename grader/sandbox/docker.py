@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import shutil
 import signal
 import socket
@@ -57,7 +56,7 @@ ENGINE_ERRORS = (docker.errors.DockerException, OSError)
 RESTART_WAIT_S = 30  # how long a killed container may take to stop (a fork bomb's whole tree)
 SERVER_WAIT_S = 60  # how long a started container's server may take to listen (a loaded host)
 
-_live: set["Box"] = set()
+_live: set[Box] = set()
 _clients: dict[int, object] = {}  # every client that started a container here (see close_all)
 _live_lock = threading.Lock()
 _handler_installed = False
@@ -84,7 +83,7 @@ class Box:
         self.ctl.chmod(0o711)  # the container's root (no DAC override) enters, nobody lists
         self.root.chmod(0o711)
         self.socket_path = self.ctl / SOCKET
-        self.cpuset = ",".join(map(str, cores.host_cores()))  # all of ours at first
+        self.cpuset: str | None = ",".join(map(str, cores.host_cores()))  # all of ours at first
         self.handed = False  # given to a submission
         mb = 1024 * 1024
         with _live_lock:
@@ -130,7 +129,7 @@ class Box:
                 "limits": asdict(self.limits), "gpu": self.gpu, "cpuset": self.cpuset}
 
     @classmethod
-    def attach(cls, client, described: dict) -> "Box":
+    def attach(cls, client, described: dict) -> Box:
         """A handle on a box another process started (and will remove)."""
         box = cls.__new__(cls)
         box.client, box.image_id = client, described["image_id"]

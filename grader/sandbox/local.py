@@ -24,7 +24,6 @@ from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
 from grader.sandbox.gpu import host_has_gpu
 
-
 @functools.cache
 def _unshare_prefix() -> tuple[str, ...]:
     """`unshare --net` (as root) or `unshare --net --map-root-user`, whichever works here."""

@@ -68,8 +68,9 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        if sqlite:  # outside any transaction, or SQLite ignores it
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        driver = conn.connection.driver_connection
+        if sqlite and driver is not None:  # outside any transaction, or SQLite ignores it
+            driver.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 if not sqlite:
@@ -79,5 +80,5 @@ def migrate(engine: Engine) -> None:
                 if sqlite and (bad := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
                     raise RuntimeError(f"the store's foreign keys are broken: {bad[:5]}")
         finally:
-            if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            if sqlite and driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
