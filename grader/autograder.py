@@ -58,37 +58,54 @@ def grade(root: Path, slug: str) -> int:
         max_score = exercise.points
         submission = root / "submission"
         if not submission.is_dir():
-            raise FileNotFoundError(f"{submission} is missing: Gradescope puts the student's "
-                                    "files there")
+            raise FileNotFoundError(
+                f"{submission} is missing: Gradescope puts the student's files there"
+            )
         info = {**LocalBackend().describe(), "platform": "gradescope"}
-        print(f"pgrader: grading {slug} ({exercise.title}) on the local backend "
-              f"({info['isolation']}, Python {info['python']})", flush=True)
-        result = grade_submission(course, exercise, submission, student=student_name(root),
-                                  backend="local", sandbox_info=info)
+        print(
+            f"pgrader: grading {slug} ({exercise.title}) on the local backend "
+            f"({info['isolation']}, Python {info['python']})",
+            flush=True,
+        )
+        result = grade_submission(
+            course,
+            exercise,
+            submission,
+            student=student_name(root),
+            backend="local",
+            sandbox_info=info,
+        )
     except Exception as exc:  # noqa: BLE001 - the grader's own failure, whatever it is
         traceback.print_exc(file=sys.stdout)
         message = str(exc) or type(exc).__name__
-        out = write_results(root, platform_error_results(message, max_score,
-                                                         time.monotonic() - t0))
-        print(f"pgrader: NOT GRADED: the grader itself failed: {message}\n"
-              f"Wrote {out} with score 0 and that message: rerun the autograder once fixed.")
+        out = write_results(root, platform_error_results(message, max_score, time.monotonic() - t0))
+        print(
+            f"pgrader: NOT GRADED: the grader itself failed: {message}\n"
+            f"Wrote {out} with score 0 and that message: rerun the autograder once fixed."
+        )
         return 1
     data = autograder_results(result, exercise.hidden_visibility)
     if result.error:  # refused: say what Gradescope must be given
-        data["output"] += (f"\n\nThis assignment expects {', '.join(exercise.files)}: upload "
-                           "it under exactly that name (the files, or a zip of them), then "
-                           "submit again.")
+        data["output"] += (
+            f"\n\nThis assignment expects {', '.join(exercise.files)}: upload "
+            "it under exactly that name (the files, or a zip of them), then "
+            "submit again."
+        )
     out = write_results(root, data)
     _print_result(result)
-    print(f"Seed {result.seed}: `grader grade {slug} SUBMISSION --seed {result.seed}` replays "
-          f"this run.\nWrote {out}")
+    print(
+        f"Seed {result.seed}: `grader grade {slug} SUBMISSION --seed {result.seed}` replays "
+        f"this run.\nWrote {out}"
+    )
     return 0 if result.graded else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader.autograder", description=__doc__)
     p.add_argument("slug")
-    p.add_argument("--root", default="/autograder", help="Gradescope's folder (default /autograder)")
+    p.add_argument(
+        "--root", default="/autograder", help="Gradescope's folder (default /autograder)"
+    )
     args = p.parse_args(argv)
     return grade(Path(args.root), args.slug)
 

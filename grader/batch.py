@@ -14,24 +14,50 @@ from pathlib import Path
 
 from grader.course import Course, Exercise
 from grader.entries import (  # noqa: F401 - the names code written before grader.entries imports
-    GRADEBOOK_FIELDS, Entry, Progress, Row, discover, entries_in, grade_entries, received_times,
+    GRADEBOOK_FIELDS,
+    Entry,
+    Progress,
+    Row,
+    discover,
+    entries_in,
+    grade_entries,
+    received_times,
     write_gradebook,
 )
 from grader.recorded import grade_recorded
 from grader.results import SubmissionResult
 
 
-def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, *,
-              backend: str, regrade: bool = False, jobs: int | None = None,
-              seed: int | None = None, progress: bool = True,
-              sandbox_info: dict | None = None, store=None) -> list[Row]:
+def grade_all(
+    course: Course,
+    exercise: Exercise,
+    submissions: Path,
+    out: Path,
+    *,
+    backend: str,
+    regrade: bool = False,
+    jobs: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    sandbox_info: dict | None = None,
+    store=None,
+) -> list[Row]:
     """Grade every submission in `submissions`; with a `store`, record each grading there."""
     entries = entries_in(submissions, course.zone)
     if store is not None:
-        return grade_recorded(course, exercise, entries, out, store,
-                              kind="regrade" if regrade else "grade-all", backend=backend,
-                              jobs=jobs, seed=seed, progress=progress,
-                              sandbox_info=sandbox_info).rows
+        return grade_recorded(
+            course,
+            exercise,
+            entries,
+            out,
+            store,
+            kind="regrade" if regrade else "grade-all",
+            backend=backend,
+            jobs=jobs,
+            seed=seed,
+            progress=progress,
+            sandbox_info=sandbox_info,
+        ).rows
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Row] = {}
     todo = []
@@ -43,8 +69,19 @@ def grade_all(course: Course, exercise: Exercise, submissions: Path, out: Path, 
                 rows[entry.student] = Row(entry.student, previous, "skipped")
                 continue
         todo.append(entry)
-    rows.update(grade_entries(course, exercise, todo, out, backend=backend, jobs=jobs, seed=seed,
-                              progress=progress, sandbox_info=sandbox_info))
+    rows.update(
+        grade_entries(
+            course,
+            exercise,
+            todo,
+            out,
+            backend=backend,
+            jobs=jobs,
+            seed=seed,
+            progress=progress,
+            sandbox_info=sandbox_info,
+        )
+    )
     ordered = [rows[n] for n in sorted(rows)]
     write_gradebook(out / "gradebook.csv", ordered, exercise)
     return ordered

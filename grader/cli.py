@@ -8,9 +8,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from grader import __version__
 from grader.errors import GraderError
@@ -23,6 +23,7 @@ REMOTE_WAITERS = 16  # grader serve --distributed: jobs in flight (threads that 
 # ---------------------------------------------------------------- helpers
 # Each command imports what it needs when it runs (function-level imports on purpose): `grader
 # --help` and light commands do not pay for Docker, Celery, SQLAlchemy or Flask.
+
 
 def _course(args):
     from grader.course import find_course_root, load_course
@@ -42,7 +43,10 @@ def _backend(args, course=None) -> tuple[str, dict]:
             from grader.sandbox.docker import remove_stale_containers
 
             if removed := remove_stale_containers(backend.client):
-                print(f"Removed {removed} container(s) left by an interrupted grader.", file=sys.stderr)
+                print(
+                    f"Removed {removed} container(s) left by an interrupted grader.",
+                    file=sys.stderr,
+                )
         return name, backend.describe()
     finally:
         backend.close()
@@ -60,6 +64,7 @@ def _print_result(result) -> None:
 
 # ---------------------------------------------------------------- subcommands
 
+
 def cmd_list(args) -> int:
     from grader.course import format_time
 
@@ -76,8 +81,13 @@ def cmd_course(args) -> int:
     from grader import dates
 
     course = _course(args)
-    days = args.shift if args.shift is not None else \
-        dates.days_to_start(course, args.start) if args.start else None
+    days = (
+        args.shift
+        if args.shift is not None
+        else dates.days_to_start(course, args.start)
+        if args.start
+        else None
+    )
     if days:
         changed = dates.shift(course.root / "course.toml", days)
         print(f"Moved {len(changed)} date(s) of {course.root / 'course.toml'} by {days:+d} day(s).")
@@ -96,8 +106,9 @@ def cmd_validate(args) -> int:
     backend, info = _backend(args, course)
     print(f"Validating {len(exercises)} exercise(s) on the {backend} backend...", file=sys.stderr)
     only = tuple(v.strip() for v in (args.only or "").split(",") if v.strip())
-    checks = validate(course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info,
-                      only=only)
+    checks = validate(
+        course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info, only=only
+    )
     print(format_table(checks))
     failed = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
@@ -130,24 +141,42 @@ def cmd_check(args) -> int:
         course = _course(args)
         exercise = course.exercise(args.slug)
     except ConfigError:
-        bundle = next((d for d in (Path.cwd(), Path.cwd() / args.slug)
-                       if (d / "exercise.toml").is_file()), None)
+        bundle = next(
+            (d for d in (Path.cwd(), Path.cwd() / args.slug) if (d / "exercise.toml").is_file()),
+            None,
+        )
         if bundle is None:
             raise
         from grader.course import Course, LatePolicy
 
         exercise = load_exercise(bundle, Limits())
-        course = Course(bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise})
+        course = Course(
+            bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise}
+        )
     path = Path(args.path) if args.path else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="pgrader-check-") as tmp:
         if (path / "exercise.toml").is_file():  # the bundle folder: only what the student wrote
             from grader.release import BUNDLE_ONLY
 
-            path = Path(shutil.copytree(path, Path(tmp) / "submission", symlinks=True,
-                                        ignore=lambda d, names: [n for n in names if Path(d) == path
-                                                                 and n in BUNDLE_ONLY]))
-        result = grade_submission(course, exercise, path, student="you", backend="local",
-                                  suites=("public",), seed=args.seed)
+            path = Path(
+                shutil.copytree(
+                    path,
+                    Path(tmp) / "submission",
+                    symlinks=True,
+                    ignore=lambda d, names: [
+                        n for n in names if Path(d) == path and n in BUNDLE_ONLY
+                    ],
+                )
+            )
+        result = grade_submission(
+            course,
+            exercise,
+            path,
+            student="you",
+            backend="local",
+            suites=("public",),
+            seed=args.seed,
+        )
     _print_result(result)
     print(f"Seed {result.seed}: `grader check {args.slug} --seed {result.seed}` replays this run.")
     return 0 if all(t.passed for t in result.tests) else 1
@@ -167,14 +196,23 @@ def cmd_grade(args) -> int:
         try:
             received = dt.datetime.fromisoformat(args.received.replace("Z", "+00:00"))
         except ValueError:
-            raise GraderError(f"--received: expected an ISO 8601 time such as "
-                              f"2026-09-22T10:00:00Z, got {args.received!r}") from None
+            raise GraderError(
+                f"--received: expected an ISO 8601 time such as "
+                f"2026-09-22T10:00:00Z, got {args.received!r}"
+            ) from None
         if received.tzinfo is None:  # as in received.csv: in the course's time zone
             received = received.replace(tzinfo=course.zone)
     try:
-        result = grade_submission(course, exercise, submission, student=args.student,
-                                  backend=backend, seed=args.seed, received=received,
-                                  sandbox_info=info)
+        result = grade_submission(
+            course,
+            exercise,
+            submission,
+            student=args.student,
+            backend=backend,
+            seed=args.seed,
+            received=received,
+            sandbox_info=info,
+        )
     except GradingFailed as exc:
         raise GraderError(f"not graded yet, nothing written: {exc}") from None
     out = Path(args.out) if args.out else Path("graded") / exercise.slug / result.student
@@ -202,16 +240,26 @@ def cmd_replay(args) -> int:
         return 0
     backend, info = _backend(args, course)
     print(f"Replaying {', '.join(names)} with seed {earlier.seed} on the {backend} backend...")
-    again = grade_submission(course, exercise, Path(args.submission), student=earlier.student,
-                             backend=backend, seed=earlier.seed, sandbox_info=info, only=names)
+    again = grade_submission(
+        course,
+        exercise,
+        Path(args.submission),
+        student=earlier.student,
+        backend=backend,
+        seed=earlier.seed,
+        sandbox_info=info,
+        only=names,
+    )
     before = {t.function: t for t in earlier.tests}
     same = True
     for t in again.tests:
         was = before.get(t.function)
         match = was is not None and was.verdict == t.verdict
         same &= match
-        print(f"  {t.function}: then {was.verdict if was else '?'}, now {t.verdict}"
-              f"{'' if match else '  (DIFFERENT)'}")
+        print(
+            f"  {t.function}: then {was.verdict if was else '?'}, now {t.verdict}"
+            f"{'' if match else '  (DIFFERENT)'}"
+        )
         if t.message:
             print(f"    {t.message.splitlines()[0][:300]}")
     return 0 if same else 1
@@ -256,22 +304,29 @@ def cmd_grade_all(args) -> int:
 
         if store is None:
             raise GraderError("--distributed records every grading in the store: drop --no-store")
-        grade = partial(grade_distributed, settings=load_settings(course, args.broker),
-                        regrade=args.regrade, seed=args.seed)
+        grade = partial(
+            grade_distributed,
+            settings=load_settings(course, args.broker),
+            regrade=args.regrade,
+            seed=args.seed,
+        )
     else:
         backend, info = _backend(args, course)
         options = dict(backend=backend, jobs=args.jobs, seed=args.seed, sandbox_info=info)
         kind = "regrade" if args.regrade else "grade-all"
         grade = lambda course, exercise, entries, out, store: grade_recorded(  # noqa: E731
-            course, exercise, entries, out, store, kind=kind, **options)
+            course, exercise, entries, out, store, kind=kind, **options
+        )
     if store is None:
-        rows = grade_all(course, exercise, Path(args.submissions), out, regrade=args.regrade,
-                         **options)
+        rows = grade_all(
+            course, exercise, Path(args.submissions), out, regrade=args.regrade, **options
+        )
         _print_rows(rows)
     else:
         with store:
-            outcome = grade(course, exercise, entries_in(Path(args.submissions), course.zone), out,
-                            store)
+            outcome = grade(
+                course, exercise, entries_in(Path(args.submissions), course.zone), out, store
+            )
         rows = outcome.rows
         _print_rows(rows)
         print("\n".join(format_changes(outcome, exercise.slug)))
@@ -292,9 +347,11 @@ def cmd_worker(args) -> int:
         from grader.sandbox.gpu import host_has_gpu
 
         if not host_has_gpu():
-            raise GraderError("--queues gpu: this machine has no usable NVIDIA GPU (nvidia-smi "
-                              "lists none), so it cannot grade GPU exercises; their jobs wait "
-                              "in the gpu queue for a worker that has one")
+            raise GraderError(
+                "--queues gpu: this machine has no usable NVIDIA GPU (nvidia-smi "
+                "lists none), so it cannot grade GPU exercises; their jobs wait "
+                "in the gpu queue for a worker that has one"
+            )
     settings = load_settings(course, args.broker)
     if args.concurrency is not None and args.concurrency < 1:
         raise GraderError("--concurrency: expected a number of at least 1")
@@ -305,10 +362,21 @@ def cmd_worker(args) -> int:
 
         backend = resolve_backend_name(args.backend or course.backend)
         info = {"backend": backend}
-        print(f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded yet "
-              "while it lasts", file=sys.stderr)
-    run_worker(course, settings, queues, backend=backend, sandbox_info=info,
-               concurrency=args.concurrency, name=args.name, loglevel=args.loglevel)
+        print(
+            f"grader worker: WARNING: {exc}; jobs will be retried and reported not graded yet "
+            "while it lasts",
+            file=sys.stderr,
+        )
+    run_worker(
+        course,
+        settings,
+        queues,
+        backend=backend,
+        sandbox_info=info,
+        concurrency=args.concurrency,
+        name=args.name,
+        loglevel=args.loglevel,
+    )
     return 0
 
 
@@ -321,9 +389,17 @@ def cmd_regrade(args) -> int:
     from grader.store import open_store
 
     with open_store(course, args.store) as store:
-        outcome = regrade(course, exercise, store, Path(args.out) if args.out else None,
-                          students=args.students or None, backend=backend, jobs=args.jobs,
-                          seed=args.seed, sandbox_info=info)
+        outcome = regrade(
+            course,
+            exercise,
+            store,
+            Path(args.out) if args.out else None,
+            students=args.students or None,
+            backend=backend,
+            jobs=args.jobs,
+            seed=args.seed,
+            sandbox_info=info,
+        )
     print(f"Score changes for {exercise.slug} (request {outcome.request_id}):")
     print("\n".join(format_changes(outcome, exercise.slug)))
     return 0 if all(r.status != "not-graded" for r in outcome.rows) else 1
@@ -354,8 +430,13 @@ def cmd_similarity(args) -> int:
     from grader.store import open_store
 
     with open_store(course, args.store) as store:
-        return similarity(course, exercise, store, args.threshold,
-                          Path(args.out or f"similarity-{exercise.slug}.html"))
+        return similarity(
+            course,
+            exercise,
+            store,
+            args.threshold,
+            Path(args.out or f"similarity-{exercise.slug}.html"),
+        )
 
 
 def cmd_demo(args) -> int:
@@ -379,8 +460,13 @@ def cmd_serve(args) -> int:
 
     course = _course(args)
     distributed = args.distributed or bool(args.broker)
-    jobs = args.jobs if args.jobs is not None else \
-        REMOTE_WAITERS if distributed else os.cpu_count() or 1
+    jobs = (
+        args.jobs
+        if args.jobs is not None
+        else REMOTE_WAITERS
+        if distributed
+        else os.cpu_count() or 1
+    )
     if jobs < 0:
         raise GraderError("--jobs: expected 0 (queue only) or more grading workers")
     with open_store(course, args.store) as store:
@@ -395,12 +481,26 @@ def cmd_serve(args) -> int:
             remote = RemoteGrader(course, store.url, load_settings(course, args.broker))
         else:
             backend, info = _backend(args, course)
-        log = None if args.access_log == "none" else \
-            Path(args.access_log) if args.access_log else course.root / "portal-logs" / "access.log"
-        return serve(course, store, host=args.host, port=args.port, backend=backend,
-                     sandbox_info=info, workers=jobs,
-                     uploads=Path(args.uploads) if args.uploads else None,
-                     trusted_proxy=args.trusted_proxy, remote=remote, access_log=log)
+        log = (
+            None
+            if args.access_log == "none"
+            else Path(args.access_log)
+            if args.access_log
+            else course.root / "portal-logs" / "access.log"
+        )
+        return serve(
+            course,
+            store,
+            host=args.host,
+            port=args.port,
+            backend=backend,
+            sandbox_info=info,
+            workers=jobs,
+            uploads=Path(args.uploads) if args.uploads else None,
+            trusted_proxy=args.trusted_proxy,
+            remote=remote,
+            access_log=log,
+        )
 
 
 def cmd_accounts(args) -> int:
@@ -416,9 +516,14 @@ def cmd_accounts(args) -> int:
             done = accounts.import_roster(store, rows, generate=bool(args.passwords_out))
             if done.generated:
                 accounts.write_passwords(Path(args.passwords_out), done.generated)
-            print(f"{done.created} account(s) created, {done.updated} updated"
-                  + (f"; {len(done.generated)} generated password(s) in {args.passwords_out}"
-                     if done.generated else ""))
+            print(
+                f"{done.created} account(s) created, {done.updated} updated"
+                + (
+                    f"; {len(done.generated)} generated password(s) in {args.passwords_out}"
+                    if done.generated
+                    else ""
+                )
+            )
         else:
             import getpass
 
@@ -450,6 +555,7 @@ def cmd_image(args) -> int:
 # BACKEND, JOBS, store(), broker(); a group of options of which one may be given: `Exclusive`;
 # sub-commands of their own: `actions`, as `accounts` has).
 
+
 @dataclass(frozen=True)
 class Arg:
     """One argument: `parser.add_argument(*flags, **options)`."""
@@ -475,174 +581,410 @@ class Command:
     help: str
     handler: Callable[[argparse.Namespace], int] | None
     args: tuple[Arg | Exclusive, ...] = ()
-    actions: tuple["Command", ...] = ()  # sub-commands, chosen by `args.action`
+    actions: tuple[Command, ...] = ()  # sub-commands, chosen by `args.action`
 
 
-BACKEND = (arg("--backend", choices=["auto", "docker", "local"],
-               help="sandbox backend (default: course.toml's, else auto)"),)
-JOBS = (arg("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-            help="submissions graded at once (default: the number of cores)"),)
+BACKEND = (
+    arg(
+        "--backend",
+        choices=["auto", "docker", "local"],
+        help="sandbox backend (default: course.toml's, else auto)",
+    ),
+)
+JOBS = (
+    arg(
+        "--jobs",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (default: the number of cores)",
+    ),
+)
 NO_COURSE = arg("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the global one
 
 
 def store(optional: bool = True) -> tuple[Arg, ...]:
-    found: tuple[Arg, ...] = (arg("--store", metavar="URL", help="the store: a SQLAlchemy URL or a SQLite file "
-                 "(default: course.toml's [store] url, else grader.db beside it)"),)
+    found: tuple[Arg, ...] = (
+        arg(
+            "--store",
+            metavar="URL",
+            help="the store: a SQLAlchemy URL or a SQLite file "
+            "(default: course.toml's [store] url, else grader.db beside it)",
+        ),
+    )
     if optional:
-        found += (arg("--no-store", action="store_true",
-                      help="grade into the folder only, recording nothing"),)
+        found += (
+            arg(
+                "--no-store",
+                action="store_true",
+                help="grade into the folder only, recording nothing",
+            ),
+        )
     return found
 
 
 def broker(what: str) -> tuple[Arg, ...]:
-    return (arg("--broker", metavar="URL", help=f"{what}redis:// or amqp:// (default: "
-                "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
-                "redis://127.0.0.1:6379/0)"),)
+    return (
+        arg(
+            "--broker",
+            metavar="URL",
+            help=f"{what}redis:// or amqp:// (default: "
+            "$PGRADER_BROKER, else course.toml's [distributed] broker, else "
+            "redis://127.0.0.1:6379/0)",
+        ),
+    )
 
 
 COMMANDS: tuple[Command, ...] = (
     Command("list", "the exercises, their topic, points and runtime needs", cmd_list),
-    Command("validate", "prove exercises' tests with their reference and mutants", cmd_validate, (
-        arg("slugs", nargs="*"),
-        arg("--seed", type=int),
-        arg("--only", metavar="VARIANTS",
-            help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)"),
-        *BACKEND, *JOBS)),
-    Command("release", "write the student bundle of an exercise", cmd_release, (
-        arg("slug"),
-        arg("--out", required=True),
-        arg("--no-wheels", action="store_true", help="leave out wheels/, the offline "
-            "installation of the checker (no PyPI needed to release)"))),
-    Command("check", "run the public tests on your own solution (local)", cmd_check, (
-        arg("slug"),
-        arg("path", nargs="?"),
-        arg("--seed", type=int, help="replay a run: the seed the portal or an earlier check "
-            "showed"))),
-    Command("grade", "grade one submission (folder, .py or .zip)", cmd_grade, (
-        arg("slug"),
-        arg("submission"),
-        arg("--student", help="name recorded in the results (default: the file name)"),
-        arg("--out", help="where results.json and feedback.html go"),
-        arg("--seed", type=int, help="replay the randomised checks of an earlier run"),
-        arg("--received", help="when the submission was received (ISO 8601)"),
-        arg("--json", action="store_true", help="print results.json"),
-        *BACKEND)),
-    Command("replay", "rerun the tests of a results.json with its seed", cmd_replay, (
-        arg("slug"),
-        arg("submission"),
-        arg("results", help="the results.json of the run to replay"),
-        arg("--test", action="append", help="a test function to replay (repeatable; default: "
-            "every test that did not pass)"),
-        *BACKEND)),
-    Command("grade-all", "grade every submission of a class", cmd_grade_all, (
-        arg("slug"),
-        arg("submissions"),
-        arg("--out", required=True),
-        arg("--regrade", action="store_true", help="grade again what is already graded"),
-        arg("--seed", type=int),
-        arg("--distributed", action="store_true",
-            help="send one job per submission to `grader worker`s (see docs/distributed.md)"),
-        *broker("with --distributed: the broker, "), *BACKEND, *JOBS, *store())),
-    Command("worker", "grade jobs sent by grade-all --distributed (a Celery worker)", cmd_worker, (
-        arg("--queues", default="cpu,mpi",
-            help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)"),
-        *broker(""),
-        arg("--concurrency", "-c", type=int, help="jobs at once (default: the cores)"),
-        arg("--name", help="worker name, e.g. w1@%%h (default: celery@host)"),
-        arg("--loglevel", default="INFO"),
-        *BACKEND)),
-    Command("regrade", "grade again every recorded submission of an exercise and print the score "
-            "changes", cmd_regrade, (
-                arg("slug"),
-                arg("--students", nargs="+", metavar="NAME", help="only these students"),
-                arg("--out", help="where results go (default: the last grade-all's --out)"),
-                arg("--seed", type=int),
-                *BACKEND, *JOBS, *store(optional=False))),
-    Command("export", "export the current grades of an exercise from the store, or the "
-            "exercise as a Gradescope autograder (docs/gradescope.md)", cmd_export, (
-                arg("slug"),
-                arg("--format", required=True,
-                    choices=["gradebook", "canvas", "nbgrader", "gradescope", "report",
-                             "gradescope-autograder"]),
-                arg("--out", required=True, help="a file (gradebook, canvas, report), a folder "
-                    "(gradescope), an nbgrader database file or URL (nbgrader), or the "
-                    "autograder zip (gradescope-autograder: needs no store)"),
-                *store(optional=False))),
-    Command("similarity", "compare every current submission of an exercise with every other "
-            "(skeleton and reference excluded); report similar pairs", cmd_similarity, (
-                arg("slug"),
-                arg("--threshold", type=float, help="the share of a submission found in another "
-                    "at which the pair is reported (default: 0.5)"),
-                arg("--out", help="the HTML report with the pairs side by side (default: "
-                    "similarity-SLUG.html)"),
-                *store(optional=False))),
-    Command("demo", "grade the bundled sample class and check the known answers", cmd_demo, (
-        arg("--out", default="demo-results"),
-        *BACKEND, *JOBS, *store())),
-    Command("serve", "the course portal: students upload, instructors watch (docs/portal.md)",
-            cmd_serve, (
-                NO_COURSE,
-                arg("--host", default="127.0.0.1"),
-                arg("--port", type=int, default=8080, help="0: any free port"),
-                arg("--jobs", "-j", type=int, default=None,
-                    help="grading workers (default: the number of cores; with --distributed, "
-                    f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)"),
-                arg("--distributed", action="store_true",
-                    help="jobs go to `grader worker`s through the broker (docs/distributed.md)"),
-                *broker("the broker (implies --distributed), "),
-                arg("--uploads", help="where uploads are kept (default: portal-uploads/ beside "
-                    "course.toml)"),
-                arg("--trusted-proxy", metavar="IP", help="the reverse proxy terminating TLS: "
-                    "its X-Forwarded-Proto/-For are believed (Secure cookies over https)"),
-                arg("--access-log", metavar="FILE", help="one line per request (default: "
-                    "portal-logs/access.log beside course.toml; none: no access log)"),
-                *BACKEND, *store(optional=False))),
-    Command("accounts", "portal accounts: import a roster, set a password", cmd_accounts,
-            (NO_COURSE,), actions=(
-                Command("import", "create or update accounts from a roster CSV (student, name, "
-                        "email[, role][, password])", None, (
-                            arg("roster"),
-                            arg("--passwords-out", metavar="FILE", help="where generated "
-                                "passwords go (needed when a new row has none)"),
-                            *store(optional=False))),
-                Command("set-password", "set an account's password (asked for if not given)",
-                        None, (arg("login"), arg("--password"), *store(optional=False))))),
-    Command("lti", "LMS launches and grade passback over LTI 1.3 (docs/lti.md)", cmd_lti,
-            (NO_COURSE,), actions=(
-                Command("register", "register an LMS (a platform): issuer, client id, "
-                        "deployment and its URLs (again: add a deployment, update the URLs)",
-                        None, (
-                            arg("--issuer", required=True, help="the platform's issuer (iss), "
-                                "e.g. https://canvas.instructure.com"),
-                            arg("--client-id", required=True,
-                                help="the client id the LMS gave the tool"),
-                            arg("--deployment-id", required=True,
-                                help="the deployment id the LMS gave the tool"),
-                            arg("--auth-login-url", required=True,
-                                help="the platform's OIDC authorisation endpoint"),
-                            arg("--auth-token-url", required=True,
-                                help="the platform's OAuth2 token endpoint"),
-                            arg("--keyset-url", required=True,
-                                help="the platform's public key set (JWKS) URL"),
-                            arg("--auth-audience", help="the token endpoint's audience, when the "
-                                "LMS wants another than the token URL (e.g. Brightspace)"),
-                            *store(optional=False))),
-                Command("list", "the registered LMSs", None, store(optional=False)),
-                Command("show-tool", "the URLs and public key set to enter in the LMS", None, (
-                    arg("--url", default="http://127.0.0.1:8080",
-                        help="the portal's public address (default: %(default)s)"),
-                    *store(optional=False))))),
-    Command("course", "the course's schedule: show it, or move its dates", cmd_course, (
-        NO_COURSE,
-        arg("what", choices=["dates"]),
-        Exclusive((
-            arg("--shift", type=int, metavar="DAYS",
-                help="move every opens and due date of course.toml by DAYS (may be negative)"),
-            arg("--start", metavar="DATE", help="move the dates so the first exercise opens on "
-                "DATE: YYYY-MM-DD, today, or today-N / today+N"))))),
-    Command("image", "the sandbox image", cmd_image, (
-        arg("action", choices=["build"]),
-        arg("--force", action="store_true"))),
+    Command(
+        "validate",
+        "prove exercises' tests with their reference and mutants",
+        cmd_validate,
+        (
+            arg("slugs", nargs="*"),
+            arg("--seed", type=int),
+            arg(
+                "--only",
+                metavar="VARIANTS",
+                help="comma-separated: reference, skeleton, mutants, mutant:NAME (default: all)",
+            ),
+            *BACKEND,
+            *JOBS,
+        ),
+    ),
+    Command(
+        "release",
+        "write the student bundle of an exercise",
+        cmd_release,
+        (
+            arg("slug"),
+            arg("--out", required=True),
+            arg(
+                "--no-wheels",
+                action="store_true",
+                help="leave out wheels/, the offline "
+                "installation of the checker (no PyPI needed to release)",
+            ),
+        ),
+    ),
+    Command(
+        "check",
+        "run the public tests on your own solution (local)",
+        cmd_check,
+        (
+            arg("slug"),
+            arg("path", nargs="?"),
+            arg(
+                "--seed",
+                type=int,
+                help="replay a run: the seed the portal or an earlier check showed",
+            ),
+        ),
+    ),
+    Command(
+        "grade",
+        "grade one submission (folder, .py or .zip)",
+        cmd_grade,
+        (
+            arg("slug"),
+            arg("submission"),
+            arg("--student", help="name recorded in the results (default: the file name)"),
+            arg("--out", help="where results.json and feedback.html go"),
+            arg("--seed", type=int, help="replay the randomised checks of an earlier run"),
+            arg("--received", help="when the submission was received (ISO 8601)"),
+            arg("--json", action="store_true", help="print results.json"),
+            *BACKEND,
+        ),
+    ),
+    Command(
+        "replay",
+        "rerun the tests of a results.json with its seed",
+        cmd_replay,
+        (
+            arg("slug"),
+            arg("submission"),
+            arg("results", help="the results.json of the run to replay"),
+            arg(
+                "--test",
+                action="append",
+                help="a test function to replay (repeatable; default: "
+                "every test that did not pass)",
+            ),
+            *BACKEND,
+        ),
+    ),
+    Command(
+        "grade-all",
+        "grade every submission of a class",
+        cmd_grade_all,
+        (
+            arg("slug"),
+            arg("submissions"),
+            arg("--out", required=True),
+            arg("--regrade", action="store_true", help="grade again what is already graded"),
+            arg("--seed", type=int),
+            arg(
+                "--distributed",
+                action="store_true",
+                help="send one job per submission to `grader worker`s (see docs/distributed.md)",
+            ),
+            *broker("with --distributed: the broker, "),
+            *BACKEND,
+            *JOBS,
+            *store(),
+        ),
+    ),
+    Command(
+        "worker",
+        "grade jobs sent by grade-all --distributed (a Celery worker)",
+        cmd_worker,
+        (
+            arg(
+                "--queues",
+                default="cpu,mpi",
+                help="comma-separated queues this machine serves: cpu, mpi, gpu (default cpu,mpi)",
+            ),
+            *broker(""),
+            arg("--concurrency", "-c", type=int, help="jobs at once (default: the cores)"),
+            arg("--name", help="worker name, e.g. w1@%%h (default: celery@host)"),
+            arg("--loglevel", default="INFO"),
+            *BACKEND,
+        ),
+    ),
+    Command(
+        "regrade",
+        "grade again every recorded submission of an exercise and print the score changes",
+        cmd_regrade,
+        (
+            arg("slug"),
+            arg("--students", nargs="+", metavar="NAME", help="only these students"),
+            arg("--out", help="where results go (default: the last grade-all's --out)"),
+            arg("--seed", type=int),
+            *BACKEND,
+            *JOBS,
+            *store(optional=False),
+        ),
+    ),
+    Command(
+        "export",
+        "export the current grades of an exercise from the store, or the "
+        "exercise as a Gradescope autograder (docs/gradescope.md)",
+        cmd_export,
+        (
+            arg("slug"),
+            arg(
+                "--format",
+                required=True,
+                choices=[
+                    "gradebook",
+                    "canvas",
+                    "nbgrader",
+                    "gradescope",
+                    "report",
+                    "gradescope-autograder",
+                ],
+            ),
+            arg(
+                "--out",
+                required=True,
+                help="a file (gradebook, canvas, report), a folder "
+                "(gradescope), an nbgrader database file or URL (nbgrader), or the "
+                "autograder zip (gradescope-autograder: needs no store)",
+            ),
+            *store(optional=False),
+        ),
+    ),
+    Command(
+        "similarity",
+        "compare every current submission of an exercise with every other "
+        "(skeleton and reference excluded); report similar pairs",
+        cmd_similarity,
+        (
+            arg("slug"),
+            arg(
+                "--threshold",
+                type=float,
+                help="the share of a submission found in another "
+                "at which the pair is reported (default: 0.5)",
+            ),
+            arg(
+                "--out",
+                help="the HTML report with the pairs side by side (default: similarity-SLUG.html)",
+            ),
+            *store(optional=False),
+        ),
+    ),
+    Command(
+        "demo",
+        "grade the bundled sample class and check the known answers",
+        cmd_demo,
+        (arg("--out", default="demo-results"), *BACKEND, *JOBS, *store()),
+    ),
+    Command(
+        "serve",
+        "the course portal: students upload, instructors watch (docs/portal.md)",
+        cmd_serve,
+        (
+            NO_COURSE,
+            arg("--host", default="127.0.0.1"),
+            arg("--port", type=int, default=8080, help="0: any free port"),
+            arg(
+                "--jobs",
+                "-j",
+                type=int,
+                default=None,
+                help="grading workers (default: the number of cores; with --distributed, "
+                f"jobs in flight at once, default {REMOTE_WAITERS}; 0: queue only)",
+            ),
+            arg(
+                "--distributed",
+                action="store_true",
+                help="jobs go to `grader worker`s through the broker (docs/distributed.md)",
+            ),
+            *broker("the broker (implies --distributed), "),
+            arg(
+                "--uploads",
+                help="where uploads are kept (default: portal-uploads/ beside course.toml)",
+            ),
+            arg(
+                "--trusted-proxy",
+                metavar="IP",
+                help="the reverse proxy terminating TLS: "
+                "its X-Forwarded-Proto/-For are believed (Secure cookies over https)",
+            ),
+            arg(
+                "--access-log",
+                metavar="FILE",
+                help="one line per request (default: "
+                "portal-logs/access.log beside course.toml; none: no access log)",
+            ),
+            *BACKEND,
+            *store(optional=False),
+        ),
+    ),
+    Command(
+        "accounts",
+        "portal accounts: import a roster, set a password",
+        cmd_accounts,
+        (NO_COURSE,),
+        actions=(
+            Command(
+                "import",
+                "create or update accounts from a roster CSV (student, name, "
+                "email[, role][, password])",
+                None,
+                (
+                    arg("roster"),
+                    arg(
+                        "--passwords-out",
+                        metavar="FILE",
+                        help="where generated passwords go (needed when a new row has none)",
+                    ),
+                    *store(optional=False),
+                ),
+            ),
+            Command(
+                "set-password",
+                "set an account's password (asked for if not given)",
+                None,
+                (arg("login"), arg("--password"), *store(optional=False)),
+            ),
+        ),
+    ),
+    Command(
+        "lti",
+        "LMS launches and grade passback over LTI 1.3 (docs/lti.md)",
+        cmd_lti,
+        (NO_COURSE,),
+        actions=(
+            Command(
+                "register",
+                "register an LMS (a platform): issuer, client id, "
+                "deployment and its URLs (again: add a deployment, update the URLs)",
+                None,
+                (
+                    arg(
+                        "--issuer",
+                        required=True,
+                        help="the platform's issuer (iss), e.g. https://canvas.instructure.com",
+                    ),
+                    arg("--client-id", required=True, help="the client id the LMS gave the tool"),
+                    arg(
+                        "--deployment-id",
+                        required=True,
+                        help="the deployment id the LMS gave the tool",
+                    ),
+                    arg(
+                        "--auth-login-url",
+                        required=True,
+                        help="the platform's OIDC authorisation endpoint",
+                    ),
+                    arg(
+                        "--auth-token-url",
+                        required=True,
+                        help="the platform's OAuth2 token endpoint",
+                    ),
+                    arg(
+                        "--keyset-url",
+                        required=True,
+                        help="the platform's public key set (JWKS) URL",
+                    ),
+                    arg(
+                        "--auth-audience",
+                        help="the token endpoint's audience, when the "
+                        "LMS wants another than the token URL (e.g. Brightspace)",
+                    ),
+                    *store(optional=False),
+                ),
+            ),
+            Command("list", "the registered LMSs", None, store(optional=False)),
+            Command(
+                "show-tool",
+                "the URLs and public key set to enter in the LMS",
+                None,
+                (
+                    arg(
+                        "--url",
+                        default="http://127.0.0.1:8080",
+                        help="the portal's public address (default: %(default)s)",
+                    ),
+                    *store(optional=False),
+                ),
+            ),
+        ),
+    ),
+    Command(
+        "course",
+        "the course's schedule: show it, or move its dates",
+        cmd_course,
+        (
+            NO_COURSE,
+            arg("what", choices=["dates"]),
+            Exclusive(
+                (
+                    arg(
+                        "--shift",
+                        type=int,
+                        metavar="DAYS",
+                        help="move every opens and due date of course.toml by DAYS (may be negative)",
+                    ),
+                    arg(
+                        "--start",
+                        metavar="DATE",
+                        help="move the dates so the first exercise opens on "
+                        "DATE: YYYY-MM-DD, today, or today-N / today+N",
+                    ),
+                )
+            ),
+        ),
+    ),
+    Command(
+        "image",
+        "the sandbox image",
+        cmd_image,
+        (arg("action", choices=["build"]), arg("--force", action="store_true")),
+    ),
 )
 
 
@@ -681,5 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr)
+        print(
+            "\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr
+        )
         return 130

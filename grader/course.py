@@ -148,11 +148,13 @@ class Course:
             return self.exercises[slug]
         except KeyError:
             known = ", ".join(self.exercises) or "none"
-            raise ConfigError(self.root / "course.toml", "exercise",
-                              f"a known exercise slug ({known})", slug) from None
+            raise ConfigError(
+                self.root / "course.toml", "exercise", f"a known exercise slug ({known})", slug
+            ) from None
 
 
 # ---------------------------------------------------------------- reading helpers
+
 
 def _read_toml(path: Path) -> dict:
     try:
@@ -180,12 +182,19 @@ def _get(table: dict, key: str, kind, path: Path, prefix: str = "", default=...)
 def _kind_name(kind) -> str:
     if isinstance(kind, tuple):
         return " or ".join(k.__name__ for k in kind)
-    return {str: "string", float: "number", int: "integer", bool: "boolean",
-            list: "array", dict: "table"}.get(kind, kind.__name__)
+    return {
+        str: "string",
+        float: "number",
+        int: "integer",
+        bool: "boolean",
+        list: "array",
+        dict: "table",
+    }.get(kind, kind.__name__)
 
 
-def _datetime(table: dict, key: str, path: Path, prefix: str,
-              zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
+def _datetime(
+    table: dict, key: str, path: Path, prefix: str, zone: dt.tzinfo = dt.UTC
+) -> dt.datetime | None:
     """A date (end of that day) or datetime; without an offset, in the course's time zone."""
     value = _get(table, key, (dt.datetime, dt.date), path, prefix, None)
     if value is None:
@@ -209,12 +218,17 @@ def _zone(info: dict, path: Path) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(path, "course.timezone", "an IANA time zone such as Europe/Berlin or "
-                          "America/New_York", name) from None
+        raise ConfigError(
+            path,
+            "course.timezone",
+            "an IANA time zone such as Europe/Berlin or America/New_York",
+            name,
+        ) from None
     return name
 
 
 # ---------------------------------------------------------------- loading
+
 
 def load_exercise(root: Path, default_limits: Limits) -> Exercise:
     path = root / "exercise.toml"
@@ -223,8 +237,9 @@ def load_exercise(root: Path, default_limits: Limits) -> Exercise:
     if topic not in TOPICS:
         raise ConfigError(path, "topic", f"one of {', '.join(TOPICS)}", topic)
     files = _get(data, "files", list, path, default=["solution.py"])
-    if not files or not all(isinstance(f, str) and f and "/" not in f and not f.startswith(".")
-                            for f in files):
+    if not files or not all(
+        isinstance(f, str) and f and "/" not in f and not f.startswith(".") for f in files
+    ):
         raise ConfigError(path, "files", "a non-empty array of plain file names", files)
     module = _get(data, "module", str, path, default=Path(files[0]).stem)
     runtime_table = _get(data, "runtime", dict, path, default={})
@@ -245,8 +260,12 @@ def load_exercise(root: Path, default_limits: Limits) -> Exercise:
     feedback = _get(data, "feedback", dict, path, default={})
     visibility = _get(feedback, "hidden_visibility", str, path, "feedback.", default="visible")
     if visibility not in ("visible", "hidden", "after_due_date", "after_published"):
-        raise ConfigError(path, "feedback.hidden_visibility",
-                          "visible, hidden, after_due_date or after_published", visibility)
+        raise ConfigError(
+            path,
+            "feedback.hidden_visibility",
+            "visible, hidden, after_due_date or after_published",
+            visibility,
+        )
     requirements, waiting = parse_requirements(data, path)
     return Exercise(
         slug=root.name,
@@ -280,8 +299,9 @@ def load_course(root: Path | str = ".") -> Course:
         last_day=_get(late, "last_day", int, path, "late_policy.", default=0),
     )
     if not 0 <= policy.penalty_per_day <= 1:
-        raise ConfigError(path, "late_policy.penalty_per_day", "a number from 0 to 1",
-                          policy.penalty_per_day)
+        raise ConfigError(
+            path, "late_policy.penalty_per_day", "a number from 0 to 1", policy.penalty_per_day
+        )
     timezone = _zone(info, path)
     zone = zoneinfo.ZoneInfo(timezone)
     counted = _choice(info, "counted_attempt", COUNTED, path, "course.", "latest")
@@ -294,7 +314,9 @@ def load_course(root: Path | str = ".") -> Course:
         slug = _get(entry, "slug", str, path, prefix)
         ex_root = root / "exercises" / slug
         if not (ex_root / "exercise.toml").is_file():
-            raise ConfigError(path, f"{prefix}slug", f"a folder exercises/{slug}/ with an exercise.toml", slug)
+            raise ConfigError(
+                path, f"{prefix}slug", f"a folder exercises/{slug}/ with an exercise.toml", slug
+            )
         if slug in exercises:
             raise ConfigError(path, f"{prefix}slug", "each exercise listed once", slug)
         ex = load_exercise(ex_root, limits)
@@ -315,8 +337,9 @@ def load_course(root: Path | str = ".") -> Course:
         limits=limits,
         late_policy=policy,
         exercises=exercises,
-        store_url=_get(_get(data, "store", dict, path, default={}), "url", str, path, "store.",
-                       default=""),
+        store_url=_get(
+            _get(data, "store", dict, path, default={}), "url", str, path, "store.", default=""
+        ),
         timezone=timezone,
         counted_attempt=counted,
     )

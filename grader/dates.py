@@ -37,8 +37,10 @@ def schedule(course: Course, now: dt.datetime | None = None) -> list[str]:
             state = "late work accepted"
         else:
             state = "closed"
-        lines.append(f"  {ex.slug:<24} opens {format_time(ex.opens, tz):<22} "
-                     f"due {format_time(ex.due, tz):<22} {state}")
+        lines.append(
+            f"  {ex.slug:<24} opens {format_time(ex.opens, tz):<22} "
+            f"due {format_time(ex.due, tz):<22} {state}"
+        )
     return lines
 
 
@@ -51,12 +53,14 @@ def days_to_start(course: Course, start: str, today: dt.date | None = None) -> i
         try:
             target = dt.date.fromisoformat(start.strip())
         except ValueError:
-            raise GraderError(f"--start: expected YYYY-MM-DD, today, or today-N / today+N, got "
-                              f"{start!r}") from None
+            raise GraderError(
+                f"--start: expected YYYY-MM-DD, today, or today-N / today+N, got {start!r}"
+            ) from None
     opens = [ex.opens for ex in course.exercises.values() if ex.opens]
     if not opens:
-        raise GraderError("No exercise in course.toml has an `opens` date to start from: use "
-                          "--shift DAYS.")
+        raise GraderError(
+            "No exercise in course.toml has an `opens` date to start from: use --shift DAYS."
+        )
     return (target - min(opens).astimezone(course.zone).date()).days
 
 
@@ -74,7 +78,7 @@ def shift(course_toml: Path, days: int) -> list[tuple[str, str]]:
         old = m.group(2)
         new = _shifted(old, days)
         changes.append((old, new))
-        out.append(m.group(1) + new + m.group(3) + line[len(body):])
+        out.append(m.group(1) + new + m.group(3) + line[len(body) :])
     if not changes:
         raise GraderError(f"{course_toml} has no `opens` or `due` dates to move.")
     new_text = "".join(out)

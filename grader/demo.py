@@ -25,8 +25,9 @@ def expected_scores(sample: Path) -> dict[tuple[str, str], float]:
         return {(r["exercise"], r["student"]): float(r["final"]) for r in csv.DictReader(f)}
 
 
-def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: int = 2,
-             store=None) -> int:
+def run_demo(
+    course: Course, backend: str, sandbox_info: dict, out: Path, jobs: int = 2, store=None
+) -> int:
     sample = course.root / "sample_class"
     expected = expected_scores(sample)
     t0 = time.monotonic()
@@ -34,8 +35,17 @@ def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: 
     for slug in sorted({e for e, _ in expected}):
         exercise = course.exercise(slug)
         print(f"\n== {slug}: {exercise.title}")
-        rows = grade_all(course, exercise, sample / slug, out / slug, backend=backend,
-                         regrade=True, jobs=jobs, sandbox_info=sandbox_info, store=store)
+        rows = grade_all(
+            course,
+            exercise,
+            sample / slug,
+            out / slug,
+            backend=backend,
+            regrade=True,
+            jobs=jobs,
+            sandbox_info=sandbox_info,
+            store=store,
+        )
         for row in rows:
             graded += 1
             want = expected.get((slug, row.student))
@@ -43,10 +53,15 @@ def run_demo(course: Course, backend: str, sandbox_info: dict, out: Path, jobs: 
             ok = got is not None and want is not None and abs(got - want) <= TOLERANCE
             if not ok:
                 mismatches.append(f"{slug}/{row.student}: got {got}, expected {want}")
-            verdicts = ", ".join(sorted({t.verdict for t in row.result.tests} - {Outcome.PASSED})) \
-                if row.result else row.problem
-            print(f"  {row.student:<10} {got if got is not None else '-':>6} / {exercise.points:g}"
-                  f"  expected {want}  {'ok' if ok else 'MISMATCH'}  {verdicts}")
+            verdicts = (
+                ", ".join(sorted({t.verdict for t in row.result.tests} - {Outcome.PASSED}))
+                if row.result
+                else row.problem
+            )
+            print(
+                f"  {row.student:<10} {got if got is not None else '-':>6} / {exercise.points:g}"
+                f"  expected {want}  {'ok' if ok else 'MISMATCH'}  {verdicts}"
+            )
     took = time.monotonic() - t0
     print(f"\nGraded {graded} submissions on the {backend} backend in {took:.0f} s.")
     print(f"Gradebooks: {out}/<exercise>/gradebook.csv")

@@ -14,11 +14,10 @@ import datetime as dt
 import os
 import sys
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 
@@ -53,7 +52,7 @@ def discover(submissions: Path) -> dict[str, Path]:
     return found
 
 
-def received_times(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> dict[str, dt.datetime]:
+def received_times(submissions: Path, zone: dt.tzinfo = dt.UTC) -> dict[str, dt.datetime]:
     """received.csv's times; one without an offset is in `zone` (the course's time zone)."""
     path = submissions / "received.csv"
     if not path.exists():
@@ -70,8 +69,13 @@ class Progress:
     """grade-all's progress bar on stderr (tqdm): done/total, rate, time left, the last one done."""
 
     def __init__(self, total: int, enabled: bool = True):
-        self.bar = tqdm(total=total, disable=not (enabled and total > 0), file=sys.stderr,
-                        unit="sub", dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total,
+            disable=not (enabled and total > 0),
+            file=sys.stderr,
+            unit="sub",
+            dynamic_ncols=True,
+        )
         self.lock = threading.Lock()
 
     def step(self, label: str) -> None:
@@ -102,15 +106,24 @@ class Entry:
         return replace(exercise, due=self.due) if self.due else exercise
 
 
-def entries_in(submissions: Path, zone: dt.tzinfo = dt.timezone.utc) -> list[Entry]:
+def entries_in(submissions: Path, zone: dt.tzinfo = dt.UTC) -> list[Entry]:
     received = received_times(submissions, zone)
     return [Entry(name, path, received.get(name)) for name, path in discover(submissions).items()]
 
 
-def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
-                  backend: str, jobs: int | None = None, seed: int | None = None,
-                  progress: bool = True, sandbox_info: dict | None = None,
-                  record: Callable[[Entry, SubmissionResult], None] | None = None) -> dict[str, Row]:
+def grade_entries(
+    course: Course,
+    exercise: Exercise,
+    todo: list[Entry],
+    out: Path,
+    *,
+    backend: str,
+    jobs: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    sandbox_info: dict | None = None,
+    record: Callable[[Entry, SubmissionResult], None] | None = None,
+) -> dict[str, Row]:
     """Grade `todo` on `jobs` threads; `record` (if given) is called before the outputs are written."""
     jobs = jobs or max(1, os.cpu_count() or 1)
     bar = Progress(len(todo), progress)
@@ -118,9 +131,16 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
 
     def attempt(entry: Entry) -> tuple[SubmissionResult | None, str]:
         try:
-            return grade_submission(course, entry.exercise(exercise), entry.path,
-                                    student=entry.student, backend=backend, seed=seed,
-                                    received=entry.received, sandbox_info=sandbox_info), ""
+            return grade_submission(
+                course,
+                entry.exercise(exercise),
+                entry.path,
+                student=entry.student,
+                backend=backend,
+                seed=seed,
+                received=entry.received,
+                sandbox_info=sandbox_info,
+            ), ""
         except GradingFailed as exc:
             return None, str(exc)
         except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
@@ -147,8 +167,14 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
         try:
             write_outputs(result, exercise, out / name)
         except Exception as exc:  # noqa: BLE001 - one student's files never stop the batch
-            return Row(name, result, status, f"its results.json/feedback.html could not be "
-                                             f"written: {type(exc).__name__}: {exc}"[:500])
+            return Row(
+                name,
+                result,
+                status,
+                f"its results.json/feedback.html could not be written: {type(exc).__name__}: {exc}"[
+                    :500
+                ],
+            )
         if result.not_graded:  # e.g. needs a GPU: graded again where one exists
             return Row(name, result, "not-graded", result.not_graded, retryable=True)
         return Row(name, result, status)
@@ -170,9 +196,11 @@ def grade_entries(course: Course, exercise: Exercise, todo: list[Entry], out: Pa
             if future.done() and not future.cancelled() and future.exception() is None:
                 rows.setdefault(future.result().student, future.result())
         graded = sorted(r.student for r in rows.values() if r.status == "graded")
-        sys.stderr.write(f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
-                         + (f" ({', '.join(graded)[:2000]})" if graded else "")
-                         + "; the next run grades the rest.\n")
+        sys.stderr.write(
+            f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
+            + (f" ({', '.join(graded)[:2000]})" if graded else "")
+            + "; the next run grades the rest.\n"
+        )
         raise
     pool.shutdown()
     return rows
@@ -187,7 +215,19 @@ def write_gradebook(path: Path, rows: list[Row], exercise: Exercise) -> None:
             if r is None or r.not_graded:  # e.g. needs a GPU: never a number
                 w.writerow([row.student, "", exercise.points, "", "", "", retry_note(row.problem)])
                 continue
-            status = retry_note("the platform failed") if r.platform_failed else (
-                f"{REFUSED}: {r.error}" if r.error else GRADED)
-            w.writerow([row.student, f"{r.raw_score:g}", f"{r.max_score:g}", r.late_days,
-                        f"{r.penalty:g}", f"{r.score:g}", status])
+            status = (
+                retry_note("the platform failed")
+                if r.platform_failed
+                else (f"{REFUSED}: {r.error}" if r.error else GRADED)
+            )
+            w.writerow(
+                [
+                    row.student,
+                    f"{r.raw_score:g}",
+                    f"{r.max_score:g}",
+                    r.late_days,
+                    f"{r.penalty:g}",
+                    f"{r.score:g}",
+                    status,
+                ]
+            )

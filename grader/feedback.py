@@ -23,7 +23,7 @@ from grader.results import SubmissionResult, TestResult
 MAX_TEXT = 20_000
 
 # verdict -> (label, colour class, explanation shown next to the badge)
-VERDICTS = {
+VERDICTS: dict[str, tuple[str, str, str]] = {
     Outcome.PASSED: ("Passed", "ok", ""),
     Outcome.FAILED: ("Failed", "bad", ""),
     Outcome.ERROR: ("Error", "bad", ""),
@@ -35,10 +35,12 @@ VERDICTS = {
     Outcome.GRADER_ERROR: ("Grader error", "platform", "not your fault, will be regraded"),
 }
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"             # CSI: colours, cursor moves
-                   r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
-                   r"|\x1b[@-Z\\-_]?"                      # other escapes, lone ESC
-                   r"|\x9b[0-?]*[ -/]*[@-~]")              # 8-bit CSI
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b[@-Z\\-_]?"  # other escapes, lone ESC
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)  # 8-bit CSI
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -78,14 +80,23 @@ def _plain(value, depth: int = 0) -> str:
     """Evidence as plain lines (`key: value`, nested ones indented), never Python syntax."""
     pad = "  " * depth
     if isinstance(value, dict) and depth < 6:
-        return "\n".join(f"{pad}{k}:\n{_plain(v, depth + 1)}" if isinstance(v, (dict, list)) and v
-                         else f"{pad}{k}: {_plain(v)}" for k, v in value.items()
-                         if k not in INTERNAL) or f"{pad}-"
+        return (
+            "\n".join(
+                f"{pad}{k}:\n{_plain(v, depth + 1)}"
+                if isinstance(v, (dict, list)) and v
+                else f"{pad}{k}: {_plain(v)}"
+                for k, v in value.items()
+                if k not in INTERNAL
+            )
+            or f"{pad}-"
+        )
     if isinstance(value, list) and depth < 6:
         if all(not isinstance(v, (dict, list)) for v in value):
             return pad + (", ".join(_plain(v) for v in value) or "-")
-        return "\n".join(_plain(v, depth + 1) if isinstance(v, dict) else pad + "- " + _plain(v)
-                         for v in value[:50])
+        return "\n".join(
+            _plain(v, depth + 1) if isinstance(v, dict) else pad + "- " + _plain(v)
+            for v in value[:50]
+        )
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -150,41 +161,73 @@ def details_hidden(test: TestResult, exercise: Exercise, now: dt.datetime | None
 def _test_view(t: TestResult, exercise: Exercise) -> dict:
     label, css, note = VERDICTS.get(t.verdict, (t.verdict, "skip", ""))
     d = _clean(t.details if isinstance(t.details, dict) else {"details": t.details})
-    view = {"name": clean_text(t.name, 500), "verdict": t.verdict, "label": label, "css": css,
-            "note": note, "points": _num(t.points), "max_points": _num(t.max_points),
-            "hidden": details_hidden(t, exercise), "suite": t.suite}
+    view = {
+        "name": clean_text(t.name, 500),
+        "verdict": t.verdict,
+        "label": label,
+        "css": css,
+        "note": note,
+        "points": _num(t.points),
+        "max_points": _num(t.max_points),
+        "hidden": details_hidden(t, exercise),
+        "suite": t.suite,
+    }
     if view["hidden"]:
         return view
     exc = d.pop("exception", None)
     if isinstance(exc, dict):
         frames, hidden = _trim(exc.get("frames"))
         inner = (_dicts(exc.get("frames")) or [{}])[-1].get("student") is True
-        exc = {"type": exc.get("type", ""), "message": exc.get("message", ""), "frames": frames,
-               "hidden": hidden, "mark": "raised here" if inner else "your last line before the error"}
+        exc = {
+            "type": exc.get("type", ""),
+            "message": exc.get("message", ""),
+            "frames": frames,
+            "hidden": hidden,
+            "mark": "raised here" if inner else "your last line before the error",
+        }
     elif exc is not None:
         d["exception"] = exc
     uncaught = []
     for u in _dicts(d.pop("uncaught", None)) if t.verdict != Outcome.PASSED else []:
         frames, hidden = _trim(u.get("frames"))
-        uncaught.append({**u, "frames": frames, "hidden": hidden,
-                         "what": "thread" if u.get("kind") == "thread" else "child process"})
+        uncaught.append(
+            {
+                **u,
+                "frames": frames,
+                "hidden": hidden,
+                "what": "thread" if u.get("kind") == "thread" else "child process",
+            }
+        )
     ratio = d.pop(STALL_CPU_RATIO, None)
     ratio = ratio if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else None
     view.update(
-        message=clean_text(t.message), seed=t.seed, exception=exc if isinstance(exc, dict) else None,
+        message=clean_text(t.message),
+        seed=t.seed,
+        exception=exc if isinstance(exc, dict) else None,
         stacks=_stacks(d.pop("stacks")) if isinstance(d.get("stacks"), list) else None,
         ratio=None if ratio is None else f"{ratio:.2f}",
         blocked=ratio is not None and ratio < STALL_DEADLOCK,
         expected=_show(d.pop("expected")) if "expected" in d else None,
         got=_show(d.pop("got")) if "got" in d else None,
-        races=[{**r, "writes": [{**w, "locks": _names(w.get("locks"))} for w in _dicts(r.get("writes"))]}
-               for r in _dicts(d.pop("races", None))],
-        lock_cycles=[{**c, "locks": _names(c.get("locks")), "sites": _dicts(c.get("sites"))}
-                     for c in _dicts(d.pop("lock_cycles", None))],
-        interleaving=[clean_text(x, 1000) for x in d.pop("interleaving", None) or []
-                      if isinstance(x, str)],
-        stdout=_text(d.pop("stdout", "")), stderr=_text(d.pop("stderr", "")), uncaught=uncaught,
-        other=[(k, _plain(v)) for k, v in d.items()])
+        races=[
+            {
+                **r,
+                "writes": [{**w, "locks": _names(w.get("locks"))} for w in _dicts(r.get("writes"))],
+            }
+            for r in _dicts(d.pop("races", None))
+        ],
+        lock_cycles=[
+            {**c, "locks": _names(c.get("locks")), "sites": _dicts(c.get("sites"))}
+            for c in _dicts(d.pop("lock_cycles", None))
+        ],
+        interleaving=[
+            clean_text(x, 1000) for x in d.pop("interleaving", None) or [] if isinstance(x, str)
+        ],
+        stdout=_text(d.pop("stdout", "")),
+        stderr=_text(d.pop("stderr", "")),
+        uncaught=uncaught,
+        other=[(k, _plain(v)) for k, v in d.items()],
+    )
     return view
 
 
@@ -203,7 +246,10 @@ def _when(stamp: str, timezone: str = "UTC") -> str:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["num"] = _num
     env.filters["code_spans"] = code_spans
     return env
@@ -213,10 +259,18 @@ def render_feedback(result: SubmissionResult, exercise: Exercise) -> str:
     """The feedback page for one graded submission, as a complete HTML document."""
     tests = [_test_view(t, exercise) for t in result.tests]
     fraction = result.score / result.max_score if result.max_score else 0.0
-    return _env().get_template("feedback.html.j2").render(
-        r=result, ex=exercise, tests=tests, student=clean_text(result.student, 200),
-        error=clean_text(result.error) if result.error else None,
-        summary=clean_text(result.summary()),
-        graded_at=_when(result.graded_at, exercise.timezone),
-        percent=round(max(0.0, min(1.0, fraction)) * 100, 1),
-        sandbox=[(k, _plain(v)) for k, v in _clean(result.sandbox or {}).items()])
+    return (
+        _env()
+        .get_template("feedback.html.j2")
+        .render(
+            r=result,
+            ex=exercise,
+            tests=tests,
+            student=clean_text(result.student, 200),
+            error=clean_text(result.error) if result.error else None,
+            summary=clean_text(result.summary()),
+            graded_at=_when(result.graded_at, exercise.timezone),
+            percent=round(max(0.0, min(1.0, fraction)) * 100, 1),
+            sandbox=[(k, _plain(v)) for k, v in _clean(result.sandbox or {}).items()],
+        )
+    )

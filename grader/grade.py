@@ -41,18 +41,31 @@ def new_seed() -> int:
     return random.SystemRandom().randrange(1, 2**31)
 
 
-def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: str | None = None,
-                     backend: str = "docker", seed: int | None = None,
-                     received: dt.datetime | None = None,
-                     suites: tuple[str, ...] = ("public", "hidden"),
-                     sandbox_info: dict | None = None, verbose: bool = False,
-                     only: list[str] | None = None) -> SubmissionResult:
+def grade_submission(
+    course: Course,
+    exercise: Exercise,
+    src: Path,
+    *,
+    student: str | None = None,
+    backend: str = "docker",
+    seed: int | None = None,
+    received: dt.datetime | None = None,
+    suites: tuple[str, ...] = ("public", "hidden"),
+    sandbox_info: dict | None = None,
+    verbose: bool = False,
+    only: list[str] | None = None,
+) -> SubmissionResult:
     seed = new_seed() if seed is None else seed
     student = student or src.stem
     t0 = time.monotonic()
-    result = SubmissionResult(student=student, exercise=exercise.slug, tests=[],
-                              max_score=exercise.points, seed=seed,
-                              sandbox=sandbox_info or {"backend": backend})
+    result = SubmissionResult(
+        student=student,
+        exercise=exercise.slug,
+        tests=[],
+        max_score=exercise.points,
+        seed=seed,
+        sandbox=sandbox_info or {"backend": backend},
+    )
     workdir = Path(tempfile.mkdtemp(prefix="pgrader-sub-"))
     try:
         prepared = prepare_submission(src, exercise.files, workdir / "submission")
@@ -64,9 +77,17 @@ def grade_submission(course: Course, exercise: Exercise, src: Path, *, student: 
         result.suspicion = suspicion.report(static, run.tampering)
     except SubmissionError as exc:
         result.error = str(exc)
-        result.tests = [TestResult(name="Submission accepted", function="submission",
-                                   suite="public", verdict=Outcome.ERROR, points=0.0,
-                                   max_points=exercise.points, message=str(exc))]
+        result.tests = [
+            TestResult(
+                name="Submission accepted",
+                function="submission",
+                suite="public",
+                verdict=Outcome.ERROR,
+                points=0.0,
+                max_points=exercise.points,
+                message=str(exc),
+            )
+        ]
     except PlatformError as exc:
         raise GradingFailed(f"{student}: {exc}") from exc
     finally:
@@ -80,5 +101,6 @@ def write_outputs(result: SubmissionResult, exercise: Exercise, out_dir: Path) -
     """results.json and feedback.html for one graded submission."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result.write(out_dir / "results.json", exercise.hidden_visibility)
-    (out_dir / "feedback.html").write_text(render_feedback(result, exercise), encoding="utf-8",
-                                           errors="replace")
+    (out_dir / "feedback.html").write_text(
+        render_feedback(result, exercise), encoding="utf-8", errors="replace"
+    )

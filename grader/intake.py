@@ -28,13 +28,21 @@ from typing import IO, BinaryIO
 from grader.errors import SubmissionError
 
 MB = 1024 * 1024
-MAX_RATIO = 100                      # uncompressed/compressed, for members over 1 MB
-MAX_DEPTH = 16                       # folders a file may be nested in
-MAX_PATH = 1000                      # bytes of a file's path inside the submission
+MAX_RATIO = 100  # uncompressed/compressed, for members over 1 MB
+MAX_DEPTH = 16  # folders a file may be nested in
+MAX_PATH = 1000  # bytes of a file's path inside the submission
 JUNK_DIRS = {"__pycache__", "__MACOSX", ".git"}
 _PLAIN_NAME = re.compile(r"\w[\w.\- /]*", re.ASCII)
-_BAD_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
-            OSError, ValueError, NotImplementedError)
+_BAD_ZIP = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+)
 
 
 def show(name: str) -> str:
@@ -58,15 +66,19 @@ class _Budget:
         self.max_bytes, self.max_files, self.bytes, self.files = max_bytes, max_files, 0, 0
 
     def too_big(self) -> SubmissionError:
-        return SubmissionError(f"The submission is larger than {_size(self.max_bytes)} once "
-                               "unpacked. Hand in only your source files (no data, virtual "
-                               "environments or build outputs).")
+        return SubmissionError(
+            f"The submission is larger than {_size(self.max_bytes)} once "
+            "unpacked. Hand in only your source files (no data, virtual "
+            "environments or build outputs)."
+        )
 
     def count_file(self) -> None:
         self.files += 1
         if self.files > self.max_files:
-            raise SubmissionError(f"The submission has more than {self.max_files} files. "
-                                  "Hand in only your source files.")
+            raise SubmissionError(
+                f"The submission has more than {self.max_files} files. "
+                "Hand in only your source files."
+            )
 
     def read(self, f: IO[bytes]) -> bytes:
         """Read `f` in chunks, counting every byte against the budget (headers are not trusted)."""
@@ -80,9 +92,11 @@ class _Budget:
 
 
 def _too_deep(name: str) -> SubmissionError:
-    return SubmissionError(f"{show(name[:80] + '...')} is nested too deep or named too long "
-                           f"(at most {MAX_DEPTH} folders and {MAX_PATH} bytes): hand in a "
-                           "flatter folder.")
+    return SubmissionError(
+        f"{show(name[:80] + '...')} is nested too deep or named too long "
+        f"(at most {MAX_DEPTH} folders and {MAX_PATH} bytes): hand in a "
+        "flatter folder."
+    )
 
 
 def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
@@ -114,7 +128,9 @@ def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
                 with open(entry.path, "rb") as f:
                     files[rel] = budget.read(f)
             else:
-                raise SubmissionError(f"{show(rel)} is not a regular file (a FIFO, socket or device).")
+                raise SubmissionError(
+                    f"{show(rel)} is not a regular file (a FIFO, socket or device)."
+                )
     return files
 
 
@@ -123,9 +139,11 @@ def _member_parts(name: str) -> list[str]:
     clean = name.replace("\\", "/")
     parts = [p for p in clean.split("/") if p not in ("", ".")]
     if clean.startswith("/") or re.match(r"[A-Za-z]:", clean) or ".." in parts:
-        raise SubmissionError(f"The archive was refused: member {show(name)} points outside the "
-                              "submission folder (absolute path or '..'). Create the zip from "
-                              "inside your project folder.")
+        raise SubmissionError(
+            f"The archive was refused: member {show(name)} points outside the "
+            "submission folder (absolute path or '..'). Create the zip from "
+            "inside your project folder."
+        )
     return parts
 
 
@@ -138,12 +156,21 @@ def _read_zip(path: Path, budget: _Budget) -> dict[str, bytes]:
                 parts = _member_parts(info.filename)
                 kind = stat.S_IFMT(info.external_attr >> 16)
                 if kind == stat.S_IFLNK:
-                    raise SubmissionError(f"The archive was refused: member {show(info.filename)} "
-                                          "is a symbolic link. Zip the files themselves.")
+                    raise SubmissionError(
+                        f"The archive was refused: member {show(info.filename)} "
+                        "is a symbolic link. Zip the files themselves."
+                    )
                 if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    raise SubmissionError(f"The archive was refused: member {show(info.filename)} "
-                                          "is not a regular file.")
-                if not parts or kind == stat.S_IFDIR or info.filename[-1] in "/\\" or _is_junk(parts):
+                    raise SubmissionError(
+                        f"The archive was refused: member {show(info.filename)} "
+                        "is not a regular file."
+                    )
+                if (
+                    not parts
+                    or kind == stat.S_IFDIR
+                    or info.filename[-1] in "/\\"
+                    or _is_junk(parts)
+                ):
                     continue
                 key = "/".join(parts)
                 if info.flag_bits & 0x1:
@@ -151,9 +178,11 @@ def _read_zip(path: Path, budget: _Budget) -> dict[str, bytes]:
                 if key in plan:
                     raise SubmissionError(f"{show(key)} appears twice in the archive.")
                 if info.file_size > MB and info.file_size > MAX_RATIO * info.compress_size:
-                    raise SubmissionError(f"The archive was refused: {show(key)} is compressed more "
-                                          f"than {MAX_RATIO}:1 ({_size(info.file_size)} from "
-                                          f"{_size(info.compress_size)}); it looks like a zip bomb.")
+                    raise SubmissionError(
+                        f"The archive was refused: {show(key)} is compressed more "
+                        f"than {MAX_RATIO}:1 ({_size(info.file_size)} from "
+                        f"{_size(info.compress_size)}); it looks like a zip bomb."
+                    )
                 budget.count_file()
                 declared += info.file_size
                 plan[key] = info
@@ -165,17 +194,21 @@ def _read_zip(path: Path, budget: _Budget) -> dict[str, bytes]:
                     files[key] = budget.read(f)
             return files
     except _BAD_ZIP as exc:
-        raise SubmissionError(f"{show(path.name)} is not a valid zip archive ({exc}). Create it "
-                              "again with your system's zip tool.") from exc
+        raise SubmissionError(
+            f"{show(path.name)} is not a valid zip archive ({exc}). Create it "
+            "again with your system's zip tool."
+        ) from exc
 
 
 def _read_notebook(name: str, f: BinaryIO, budget: _Budget) -> bytes:
     try:
         return budget.read(f)
     except SubmissionError:
-        raise SubmissionError(f"{show(name)} is larger than {_size(budget.max_bytes)}: clear its "
-                              "outputs in Jupyter (Edit > Clear Outputs of All Cells), save it "
-                              "and hand it in again.") from None
+        raise SubmissionError(
+            f"{show(name)} is larger than {_size(budget.max_bytes)}: clear its "
+            "outputs in Jupyter (Edit > Clear Outputs of All Cells), save it "
+            "and hand it in again."
+        ) from None
 
 
 def _notebook_to_module(files: dict[str, bytes], required: Sequence[str]) -> dict[str, bytes]:
@@ -187,8 +220,9 @@ def _notebook_to_module(files: dict[str, bytes], required: Sequence[str]) -> dic
 
     name = notebooks[0]
     rest = {n: d for n, d in files.items() if n != name}
-    rest[required[0]] = notebook_module(files[name], show(name),
-                                        lambda where, data: _check_source(name, data, where))
+    rest[required[0]] = notebook_module(
+        files[name], show(name), lambda where, data: _check_source(name, data, where)
+    )
     return rest
 
 
@@ -210,11 +244,15 @@ def _collect(src: Path, required: Sequence[str], budget: _Budget) -> dict[str, b
     elif src.suffix.lower() == ".zip":
         files, what = _read_zip(src, budget), "archive"
     else:
-        raise SubmissionError(f"{show(src.name)} cannot be graded: hand in a .py file, a .ipynb "
-                              "notebook, a .zip or a folder.")
+        raise SubmissionError(
+            f"{show(src.name)} cannot be graded: hand in a .py file, a .ipynb "
+            "notebook, a .zip or a folder."
+        )
     if not files:
-        raise SubmissionError(f"The submission is empty: the {what} contains no files "
-                              "(__pycache__, .git, __MACOSX, .DS_Store and *.pyc are ignored).")
+        raise SubmissionError(
+            f"The submission is empty: the {what} contains no files "
+            "(__pycache__, .git, __MACOSX, .DS_Store and *.pyc are ignored)."
+        )
     return files
 
 
@@ -237,11 +275,16 @@ NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".pyo", ".o", ".a")
 
 def _check_not_native(name: str, data: bytes) -> None:
     lowered = name.lower()
-    native = data[:4].startswith(NATIVE_MAGIC) or lowered.endswith(NATIVE_SUFFIXES) \
+    native = (
+        data[:4].startswith(NATIVE_MAGIC)
+        or lowered.endswith(NATIVE_SUFFIXES)
         or any(lowered.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)
+    )
     if native:
-        raise SubmissionError(f"{show(name)} is compiled (native) code: only Python source and "
-                              "text files are graded. Hand in the .py files instead.")
+        raise SubmissionError(
+            f"{show(name)} is compiled (native) code: only Python source and "
+            "text files are graded. Hand in the .py files instead."
+        )
 
 
 def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
@@ -257,11 +300,15 @@ def _check_layout(files: dict[str, bytes], required: Sequence[str]) -> None:
             continue
         close = difflib.get_close_matches(req, [n for n in files if n not in required], 1, 0.7)
         if close:
-            problems.append(f"Missing required file {show(req)}: found {show(close[0])} — did you "
-                            f"mean {show(req)}? Name it exactly {show(req)}, at the top level.")
+            problems.append(
+                f"Missing required file {show(req)}: found {show(close[0])} — did you "
+                f"mean {show(req)}? Name it exactly {show(req)}, at the top level."
+            )
         else:
             listing = ", ".join([show(n) for n in sorted(files)[:10]] + ["..."] * (len(files) > 10))
-            problems.append(f"Missing required file {show(req)} (the submission contains: {listing}).")
+            problems.append(
+                f"Missing required file {show(req)} (the submission contains: {listing})."
+            )
     if problems:
         raise SubmissionError("\n".join(problems))
     folders = {"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)}
@@ -276,19 +323,25 @@ def _check_source(name: str, data: bytes, label: str | None = None) -> None:
     """A `.py` file (or a notebook cell, called `label`) must be UTF-8 and compile (never run)."""
     shown = label or show(name)
     if _binary(data):
-        raise SubmissionError(f"{shown} is not a text file: it holds binary data (such as a "
-                              "compiled, zipped or image file renamed to .py). Hand in the "
-                              "Python source file you wrote.")
+        raise SubmissionError(
+            f"{shown} is not a text file: it holds binary data (such as a "
+            "compiled, zipped or image file renamed to .py). Hand in the "
+            "Python source file you wrote."
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SubmissionError(f"{shown} is not valid UTF-8: byte 0x{data[exc.start]:02x} at "
-                              f"offset {exc.start} (line {line}). Save the file as UTF-8 in your "
-                              "editor and hand it in again.") from None
+        raise SubmissionError(
+            f"{shown} is not valid UTF-8: byte 0x{data[exc.start]:02x} at "
+            f"offset {exc.start} (line {line}). Save the file as UTF-8 in your "
+            "editor and hand it in again."
+        ) from None
     if b"\0" in data:
-        raise SubmissionError(f"{shown} contains a null byte at offset {data.find(0)}; "
-                              "is it really a Python source file?")
+        raise SubmissionError(
+            f"{shown} contains a null byte at offset {data.find(0)}; "
+            "is it really a Python source file?"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -333,16 +386,23 @@ def _write(files: dict[str, bytes], dest: Path) -> None:
         folder.chmod(0o755)
 
 
-def read_submission(src: Path, required: Sequence[str], *, max_bytes: int = 20 * MB,
-                    max_files: int = 200) -> dict[str, bytes]:
+def read_submission(
+    src: Path, required: Sequence[str], *, max_bytes: int = 20 * MB, max_files: int = 200
+) -> dict[str, bytes]:
     """The files of the submission at `src` by relative path, read as intake reads them (same
     budget and archive checks; a single top folder stripped), but not checked as source:
     what `grader.similarity` compares. Raises `SubmissionError` when it cannot be read."""
     return _descend(_collect(Path(src), required, _Budget(max_bytes, max_files)), required)
 
 
-def prepare_submission(src: Path, required: Sequence[str], dest: Path, *,
-                       max_bytes: int = 20 * MB, max_files: int = 200) -> Path:
+def prepare_submission(
+    src: Path,
+    required: Sequence[str],
+    dest: Path,
+    *,
+    max_bytes: int = 20 * MB,
+    max_files: int = 200,
+) -> Path:
     """Check the submission at `src` and copy its files into the new folder `dest`.
 
     Raises `SubmissionError` (with `dest` absent) when the submission cannot be graded.

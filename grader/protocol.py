@@ -95,7 +95,9 @@ def decode_from(read, limit: int) -> bytes | None:
     first = read(HEADER.size)
     if not first:
         return None
-    head = first + _read_exactly(read, HEADER.size - len(first)) if len(first) < HEADER.size else first
+    head = (
+        first + _read_exactly(read, HEADER.size - len(first)) if len(first) < HEADER.size else first
+    )
     magic, size = HEADER.unpack(head)
     if magic != MAGIC:
         raise FrameError(f"not a frame (starts with {magic!r})")
@@ -114,6 +116,7 @@ def receive(sock: socket.socket, limit: int) -> bytes | None:
 
 
 # ---------------------------------------------------------------- messages
+
 
 @dataclass
 class Request:
@@ -204,11 +207,16 @@ def _list_of_dicts(v) -> bool:
 AGENT_RESULT_SHAPE = {
     "status": lambda v: v in AGENT_STATUSES + (Status.CRASHED,),
     "rank": lambda v: v is None or type(v) is int,
-    "exception": lambda v: type(v) is dict and all(type(v.get(k, "")) is str for k in ("type", "message"))
-    and _list_of_dicts(v.get("frames", [])),
+    "exception": lambda v: (
+        type(v) is dict
+        and all(type(v.get(k, "")) is str for k in ("type", "message"))
+        and _list_of_dicts(v.get("frames", []))
+    ),
     "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
-    "leftover_threads": lambda v: _list_of_dicts(v) and all(
-        type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v),
+    "leftover_threads": lambda v: (
+        _list_of_dicts(v)
+        and all(type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v)
+    ),
     "leaked_shared_memory": _list_of_dicts,
     "agent_wall": lambda v: type(v) in (int, float),
     "message": lambda v: type(v) is str,
@@ -270,7 +278,7 @@ class AgentResult:
     tampered: bool | None = None  # set by the supervisor: the report was not believed
 
     @classmethod
-    def parse(cls, data) -> "AgentResult":
+    def parse(cls, data) -> AgentResult:
         """The result an agent sent (already JSON-decoded and cleaned); `MalformedMessage`
         naming what is wrong when it is not what the agent sends."""
         problem = agent_result_problem(data)
@@ -279,7 +287,7 @@ class AgentResult:
         return cls(**{**data, "status": Status(data["status"])})
 
     @classmethod
-    def crashed(cls, message: str, tampered: bool = False) -> "AgentResult":
+    def crashed(cls, message: str, tampered: bool = False) -> AgentResult:
         return cls(Status.CRASHED, message=message, tampered=tampered or None)
 
     def to_wire(self) -> dict:
@@ -311,7 +319,7 @@ class Job:
         path.write_text(json.dumps(asdict(self)))
 
     @classmethod
-    def read(cls, path: Path) -> "Job":
+    def read(cls, path: Path) -> Job:
         return _typed(cls, json.loads(Path(path).read_text()), "job")
 
 
@@ -353,7 +361,7 @@ class Report:
         path.write_text(json.dumps(asdict(self), indent=1))
 
     @classmethod
-    def read(cls, path: Path) -> "Report":
+    def read(cls, path: Path) -> Report:
         """The report at `path`; `MalformedMessage` when it is not one (or not whole)."""
         try:
             data = json.loads(Path(path).read_text())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,12 +52,23 @@ def raw_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out: Path,
-                   store: Store, *, kind: str = "grade-all", students: list[str] | None = None,
-                   backend: str, jobs: int | None = None, seed: int | None = None,
-                   progress: bool = True, sandbox_info: dict | None = None,
-                   grade_with: Callable[[Request], Callable] | None = None,
-                   attempts: dict[str, Submission] | None = None) -> Outcome:
+def grade_recorded(
+    course: Course,
+    exercise: Exercise,
+    entries: list[Entry],
+    out: Path,
+    store: Store,
+    *,
+    kind: str = "grade-all",
+    students: list[str] | None = None,
+    backend: str,
+    jobs: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    sandbox_info: dict | None = None,
+    grade_with: Callable[[Request], Callable] | None = None,
+    attempts: dict[str, Submission] | None = None,
+) -> Outcome:
     """Record `entries` and grade those `kind` still has to; `grade_with(request)` gives the
     grading step (default `grade_entries`; `grader.distributed.submit` sends jobs to workers).
 
@@ -66,8 +78,9 @@ def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out
     out.mkdir(parents=True, exist_ok=True)
     image_id = (sandbox_info or {}).get("image_id", "")
     with store.lease(exercise.slug):
-        request, resumed = store.open_request(exercise.slug, kind, students, str(out.resolve()),
-                                              resume=kind == "regrade")
+        request, resumed = store.open_request(
+            exercise.slug, kind, students, str(out.resolve()), resume=kind == "regrade"
+        )
         extended = {name: e.due for name, e in store.extensions(exercise.slug).items()}
         subs: dict[str, Submission] = dict(attempts or {})
         for entry in entries:
@@ -75,21 +88,44 @@ def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out
                 continue
             received = entry.received or dt.datetime.now(dt.UTC)
             subs[entry.key] = store.record_submission(
-                entry.student, exercise.slug, raw_hash(entry.path), received,
+                entry.student,
+                exercise.slug,
+                raw_hash(entry.path),
+                received,
                 late_days(received, extended.get(entry.student, exercise.due)),
-                str(entry.path.resolve()), new_attempt=False)
+                str(entry.path.resolve()),
+                new_attempt=False,
+            )
         pending = {s.id for s in store.pending(request, list(subs.values()))}
         # the late policy uses the stored received time, whatever received.csv says now
-        todo = [Entry(e.student, e.path, subs[e.key].received_at, extended.get(e.student), e.key)
-                for e in entries if subs[e.key].id in pending]
+        todo = [
+            Entry(e.student, e.path, subs[e.key].received_at, extended.get(e.student), e.key)
+            for e in entries
+            if subs[e.key].id in pending
+        ]
 
         def record(entry: Entry, result: SubmissionResult) -> None:
-            store.record_grading(subs[entry.key], request, result, exercise.hidden_visibility,
-                                 image_id or result.sandbox.get("image_id", ""))
+            store.record_grading(
+                subs[entry.key],
+                request,
+                result,
+                exercise.hidden_visibility,
+                image_id or result.sandbox.get("image_id", ""),
+            )
 
         grade = grade_with(request) if grade_with else grade_entries
-        rows = grade(course, exercise, todo, out, backend=backend, jobs=jobs, seed=seed,
-                     progress=progress, sandbox_info=sandbox_info, record=record)
+        rows = grade(
+            course,
+            exercise,
+            todo,
+            out,
+            backend=backend,
+            jobs=jobs,
+            seed=seed,
+            progress=progress,
+            sandbox_info=sandbox_info,
+            record=record,
+        )
         for key, row in rows.items():
             if row.status == "not-graded":
                 store.audit("not-graded", exercise.slug, key.split("/")[0], row.problem[:1000])
@@ -100,23 +136,37 @@ def grade_recorded(course: Course, exercise: Exercise, entries: list[Entry], out
     write_gradebook(out / "gradebook.csv", ordered, exercise)
     outcome = Outcome(ordered, resumed=resumed, request_id=request.id)
     gradings = store.gradings_of(request.id)
-    several = {n for n in (g.results["pgrader"]["student"] for g in gradings)
-               if sum(x.results["pgrader"]["student"] == n for x in gradings) > 1}
+    several = {
+        n
+        for n in (g.results["pgrader"]["student"] for g in gradings)
+        if sum(x.results["pgrader"]["student"] == n for x in gradings) > 1
+    }
     for grading in gradings:
         before = store.previous(grading)
         student = grading.results["pgrader"]["student"]
         if before is None or abs(before.final - grading.final) > 1e-9:
-            outcome.changes.append(Change(student, before.final if before else None, grading.final,
-                                          grading.submission.attempt if student in several
-                                          else None))
+            outcome.changes.append(
+                Change(
+                    student,
+                    before.final if before else None,
+                    grading.final,
+                    grading.submission.attempt if student in several else None,
+                )
+            )
         else:
             outcome.unchanged += 1
     outcome.changes.sort(key=lambda c: (c.student, c.attempt or 0))
     return outcome
 
 
-def _student_rows(exercise: Exercise, entries: list[Entry], rows: dict[str, Row], store: Store,
-                  request_id: str, out: Path) -> dict[str, Row]:
+def _student_rows(
+    exercise: Exercise,
+    entries: list[Entry],
+    rows: dict[str, Row],
+    store: Store,
+    request_id: str,
+    out: Path,
+) -> dict[str, Row]:
     """One row per student for the gradebook: what counts now (`Store.counted`), or why it is
     not graded yet; OUT/<student>/ holds the counted grading's feedback."""
     students = sorted({e.student for e in entries})
@@ -141,25 +191,47 @@ def _student_rows(exercise: Exercise, entries: list[Entry], rows: dict[str, Row]
     return final
 
 
-def regrade(course: Course, exercise: Exercise, store: Store, out: Path | None = None, *,
-            students: list[str] | None = None, **options) -> Outcome:
+def regrade(
+    course: Course,
+    exercise: Exercise,
+    store: Store,
+    out: Path | None = None,
+    *,
+    students: list[str] | None = None,
+    **options,
+) -> Outcome:
     """Grade again the recorded attempts of `exercise` (or of `students`) that can count under
     its rule (`Store.regrade_targets`)."""
     chosen = store.regrade_targets(exercise, students)
     if students and (missing := sorted(set(students) - set(chosen))):
         raise GraderError(f"No submission of {exercise.slug} is recorded for: {', '.join(missing)}")
-    attempts = {(name if len(subs) == 1 else f"{name}/attempt-{sub.attempt}"): sub
-                for name, subs in chosen.items() for sub in subs}
-    entries = [Entry(key.split("/")[0], Path(sub.path), sub.received_at, key=key)
-               for key, sub in attempts.items()]
+    attempts = {
+        (name if len(subs) == 1 else f"{name}/attempt-{sub.attempt}"): sub
+        for name, subs in chosen.items()
+        for sub in subs
+    }
+    entries = [
+        Entry(key.split("/")[0], Path(sub.path), sub.received_at, key=key)
+        for key, sub in attempts.items()
+    ]
     gone = [e for e in entries if not e.path.exists()]
     if gone:
-        raise GraderError("These recorded submissions are no longer on disk, so they cannot be "
-                          "regraded (their gradings are kept): "
-                          + ", ".join(f"{e.key} ({e.path})" for e in gone))
+        raise GraderError(
+            "These recorded submissions are no longer on disk, so they cannot be "
+            "regraded (their gradings are kept): " + ", ".join(f"{e.key} ({e.path})" for e in gone)
+        )
     out = out or Path(store.last_out_dir(exercise.slug) or Path("graded") / exercise.slug)
-    return grade_recorded(course, exercise, entries, out, store, kind="regrade",
-                          students=students, attempts=attempts, **options)
+    return grade_recorded(
+        course,
+        exercise,
+        entries,
+        out,
+        store,
+        kind="regrade",
+        students=students,
+        attempts=attempts,
+        **options,
+    )
 
 
 def rescore_late(course: Course, exercise: Exercise, store: Store, student: str) -> int:
@@ -171,7 +243,10 @@ def rescore_late(course: Course, exercise: Exercise, store: Store, student: str)
     changed = []
     for attempt in store.attempts(exercise.slug, student):
         grading = attempt.grading
-        if grading is not None and late_days(attempt.submission.received_at, due) != grading.late_days:
+        if (
+            grading is not None
+            and late_days(attempt.submission.received_at, due) != grading.late_days
+        ):
             changed.append((attempt.submission, grading))
     if not changed:
         return 0
@@ -200,7 +275,9 @@ def format_changes(outcome: Outcome, slug: str) -> list[str]:
     down = sum(c.before is not None and c.after < c.before for c in outcome.changes)
     new = sum(c.before is None for c in outcome.changes)
     failed = sum(r.status == "not-graded" for r in outcome.rows)
-    lines.append(f"{slug}: {len(outcome.changes) + outcome.unchanged} graded in this request "
-                 f"({'resumed' if outcome.resumed else 'new'}): {up} up, {down} down, {new} new, "
-                 f"{outcome.unchanged} unchanged; {failed} not graded yet.")
+    lines.append(
+        f"{slug}: {len(outcome.changes) + outcome.unchanged} graded in this request "
+        f"({'resumed' if outcome.resumed else 'new'}): {up} up, {down} down, {new} new, "
+        f"{outcome.unchanged} unchanged; {failed} not graded yet."
+    )
     return lines

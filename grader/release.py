@@ -37,8 +37,13 @@ CACHE = ROOT / ".cache" / "student-wheels"
 SANDBOX_REQUIREMENTS = ROOT / "sandbox" / "requirements.txt"  # the versions the grader runs
 CHECKER = ["pytest>=8"]  # what `grader check` itself needs besides the grader
 # third-party modules a bundle's files may import -> their distribution in requirements.txt
-MODULES = {"numpy": "numpy", "mpi4py": "mpi4py", "pyopencl": "pyopencl", "celery": "celery",
-           "pp": "pp"}
+MODULES = {
+    "numpy": "numpy",
+    "mpi4py": "mpi4py",
+    "pyopencl": "pyopencl",
+    "celery": "celery",
+    "pp": "pp",
+}
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
 _lock = threading.Lock()
 BUNDLE_ONLY = ("README.md", "CHECKING.md", "exercise.toml", "tests", "wheels")  # not the student's
@@ -49,10 +54,13 @@ def student_toml(exercise: Exercise) -> str:
     def q(text: str) -> str:  # a JSON string is a valid TOML basic string (quotes, \ escaped)
         return json.dumps(text, ensure_ascii=False)
 
-    lines = [f"title = {q(exercise.title)}", f"topic = {q(exercise.topic)}",
-             f"points = {exercise.points:g}",
-             "files = [" + ", ".join(q(f) for f in exercise.files) + "]",
-             f"module = {q(exercise.module)}"]
+    lines = [
+        f"title = {q(exercise.title)}",
+        f"topic = {q(exercise.topic)}",
+        f"points = {exercise.points:g}",
+        "files = [" + ", ".join(q(f) for f in exercise.files) + "]",
+        f"module = {q(exercise.module)}",
+    ]
     runtime = exercise.runtime
     lines.append("\n[runtime]")
     if runtime.mpi_ranks:
@@ -87,6 +95,7 @@ def release(exercise: Exercise, out: Path, wheels: bool = True) -> Path:
 
 # ---------------------------------------------------------------- the offline installation
 
+
 def requirements(exercise: Exercise, bundle: Path) -> list[str]:
     """What `grader check` needs for this exercise, pinned as the grader's sandbox pins it."""
     pins = {}
@@ -95,8 +104,9 @@ def requirements(exercise: Exercise, bundle: Path) -> list[str]:
             pins[line.split("==")[0].strip().lower()] = line
     need = set()
     for path in bundle.rglob("*.py"):
-        need |= {MODULES[m] for m in _IMPORT.findall(path.read_text(errors="replace"))
-                 if m in MODULES}
+        need |= {
+            MODULES[m] for m in _IMPORT.findall(path.read_text(errors="replace")) if m in MODULES
+        }
     runtime = exercise.runtime
     if runtime.mpi_ranks:
         need |= {"numpy", "mpi4py", "mpich"}
@@ -108,13 +118,19 @@ def requirements(exercise: Exercise, bundle: Path) -> list[str]:
 
 
 def _pip(*args: str, what: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q",
-                           *args], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode:
         tail = (proc.stdout + proc.stderr).strip()[-1500:]
-        raise GraderError(f"{what} failed: {tail}\nIs PyPI reachable? It is needed once; the "
-                          f"wheels are then kept in {CACHE}. `grader release --no-wheels` "
-                          "writes a bundle without them.")
+        raise GraderError(
+            f"{what} failed: {tail}\nIs PyPI reachable? It is needed once; the "
+            f"wheels are then kept in {CACHE}. `grader release --no-wheels` "
+            "writes a bundle without them."
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,8 +160,11 @@ def grader_wheel() -> Path:
     shutil.rmtree(part, ignore_errors=True)
     _pip("wheel", "--no-deps", "-w", str(part), str(ROOT), what="building the grader's wheel")
     part.replace(folder)
-    built = sorted((d for d in CACHE.glob("pgrader-*") if d.is_dir() and d.suffix != ".part"),
-                   key=lambda d: d.stat().st_mtime, reverse=True)
+    built = sorted(
+        (d for d in CACHE.glob("pgrader-*") if d.is_dir() and d.suffix != ".part"),
+        key=lambda d: d.stat().st_mtime,
+        reverse=True,
+    )
     for old in built[KEEP_BUILDS:]:  # wheels of earlier versions of the sources
         shutil.rmtree(old, ignore_errors=True)
     return sorted(folder.glob("pgrader-*.whl"))[0]
@@ -158,20 +177,35 @@ def add_wheels(exercise: Exercise, bundle: Path, dest: Path) -> None:
     with _lock:
         CACHE.mkdir(parents=True, exist_ok=True)
         shutil.copy2(grader_wheel(), dest)
-        offline = ["download", "--only-binary=:all:", "--no-index", "--find-links", str(CACHE),
-                   "-d", str(dest), *reqs]
+        offline = [
+            "download",
+            "--only-binary=:all:",
+            "--no-index",
+            "--find-links",
+            str(CACHE),
+            "-d",
+            str(dest),
+            *reqs,
+        ]
         try:
             _pip(*offline, what="copying the cached wheels")
         except GraderError:  # not all cached yet: fetch them once
-            _pip("download", "--only-binary=:all:", "-d", str(CACHE), *reqs,
-                 what="downloading the wheels for `grader check`")
+            _pip(
+                "download",
+                "--only-binary=:all:",
+                "-d",
+                str(CACHE),
+                *reqs,
+                what="downloading the wheels for `grader check`",
+            )
             _pip(*offline, what="copying the cached wheels")
 
 
 def checking_md(exercise: Exercise, wheels: bool) -> str:
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     where = f"Python {py} on {platform.system()} {platform.machine()}"
-    install = (f"""## Install the checker (once; no internet needed)
+    install = (
+        f"""## Install the checker (once; no internet needed)
 
 You need {where}, the platform of the course's machines. In this folder:
 
@@ -183,10 +217,13 @@ python{py} -m venv .venv
 
 On another platform, with the internet: `pip install wheels/pgrader-*.whl` (it fetches the
 grader's dependencies from PyPI).
-""" if wheels else """## Install the checker
+"""
+        if wheels
+        else """## Install the checker
 
 This bundle was made without the offline wheels: install the grader as your course says.
-""")
+"""
+    )
     return f"""# Checking your work on your own computer: {exercise.title}
 
 This folder is the starter bundle of `{exercise.slug}`: the statement (`README.md`), the
@@ -218,7 +255,11 @@ def bundle_zip(exercise: Exercise, folder: Path) -> Path:
     key = hashlib.sha256(source_hash().encode())
     for path in sorted(exercise.root.rglob("*")):
         rel = path.relative_to(exercise.root)
-        if path.is_file() and rel.parts[:2] != ("tests", "hidden") and "__pycache__" not in rel.parts:
+        if (
+            path.is_file()
+            and rel.parts[:2] != ("tests", "hidden")
+            and "__pycache__" not in rel.parts
+        ):
             key.update(rel.as_posix().encode() + b"\0" + path.read_bytes())
     key.update(exercise.title.encode() + repr(exercise.limits).encode())
     target = folder / f"{exercise.slug}-{key.hexdigest()[:16]}.zip"
@@ -240,15 +281,19 @@ def _build_zip(exercise: Exercise, folder: Path, target: Path) -> Path:
         try:
             made, keep = release(exercise, Path(tmp)), True
         except GraderError as exc:
-            logging.getLogger("grader.portal").error("bundle of %s without wheels: %s",
-                                                     exercise.slug, exc)
+            logging.getLogger("grader.portal").error(
+                "bundle of %s without wheels: %s", exercise.slug, exc
+            )
             made, keep = release(exercise, Path(tmp), wheels=False), False
         part = Path(tmp) / "bundle.zip"
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
             for path in sorted(made.rglob("*")):
                 if path.is_file() and not path.is_symlink():
-                    z.write(path, Path(exercise.slug) / path.relative_to(made),
-                            compress_type=zipfile.ZIP_STORED if path.suffix == ".whl" else None)
+                    z.write(
+                        path,
+                        Path(exercise.slug) / path.relative_to(made),
+                        compress_type=zipfile.ZIP_STORED if path.suffix == ".whl" else None,
+                    )
         if not keep:
             fallback = folder / f"{exercise.slug}-no-wheels.zip"
             part.replace(fallback)

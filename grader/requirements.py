@@ -59,13 +59,16 @@ test_requirements.__test__ = False  # type: ignore[attr-defined]  # not a test, 
 
 # ---------------------------------------------------------------- reading exercise.toml
 
+
 def parse_requirements(data: dict, path: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(requirements {id: sentence}, waiting {id: what it waits for}) from an exercise.toml."""
     table = data.get("requirements", {})
     waiting = data.get("requirements_waiting", {})
-    entries = [(k, v, name) for name, tab in (("requirements", table),
-                                              ("requirements_waiting", waiting))
-               for k, v in _items(tab, path, name)]
+    entries = [
+        (k, v, name)
+        for name, tab in (("requirements", table), ("requirements_waiting", waiting))
+        for k, v in _items(tab, path, name)
+    ]
     for key, value, what in entries:
         if not ID.match(key):
             raise ConfigError(path, f"{what}.{key}", "an id of lowercase words joined by '-'", key)
@@ -73,8 +76,9 @@ def parse_requirements(data: dict, path: Path) -> tuple[dict[str, str], dict[str
             raise ConfigError(path, f"{what}.{key}", "a non-empty string", value)
     unknown = sorted(set(waiting) - set(table))
     if unknown:
-        raise ConfigError(path, f"requirements_waiting.{unknown[0]}",
-                          "an id listed in [requirements]", unknown[0])
+        raise ConfigError(
+            path, f"requirements_waiting.{unknown[0]}", "an id listed in [requirements]", unknown[0]
+        )
     return dict(table), dict(waiting)
 
 
@@ -86,6 +90,7 @@ def _items(table, path: Path, name: str):
 
 # ---------------------------------------------------------------- tests and mutants, statically
 
+
 def declared_tests(folders: list[Path]) -> dict[str, list[str]]:
     """{test function: [requirement ids]} for every `test_*` function in the test files of
     `folders` (parsed, not imported). A test without @requirement maps to []."""
@@ -95,16 +100,20 @@ def declared_tests(folders: list[Path]) -> dict[str, list[str]]:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                    out[node.name] = [a.value for d in node.decorator_list
-                                      if isinstance(d, ast.Call) and _is_requirement(d.func)
-                                      for a in d.args if isinstance(a, ast.Constant)
-                                      and isinstance(a.value, str)]
+                    out[node.name] = [
+                        a.value
+                        for d in node.decorator_list
+                        if isinstance(d, ast.Call) and _is_requirement(d.func)
+                        for a in d.args
+                        if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                    ]
     return out
 
 
 def _is_requirement(func) -> bool:
     return (isinstance(func, ast.Name) and func.id == "requirement") or (
-        isinstance(func, ast.Attribute) and func.attr == "requirement")
+        isinstance(func, ast.Attribute) and func.attr == "requirement"
+    )
 
 
 @dataclass
@@ -125,15 +134,16 @@ class Coverage:
     waiting: str = ""
 
 
-def static_coverage(exercise, mutants: list[MutantSpec]) -> tuple[
-        list[Coverage], list[str]]:
+def static_coverage(exercise, mutants: list[MutantSpec]) -> tuple[list[Coverage], list[str]]:
     """The coverage rows of an exercise and the problems found without running anything: a
     requirement with no test or no mutant, a test or mutant naming no (or an unknown)
     requirement, a mutant that must fail no test of its requirement, a sentence missing from
     the README."""
     tests = declared_tests([exercise.public_tests, exercise.hidden_tests])
-    rows = {rid: Coverage(rid, text, waiting=exercise.requirements_waiting.get(rid, ""))
-            for rid, text in exercise.requirements.items()}
+    rows = {
+        rid: Coverage(rid, text, waiting=exercise.requirements_waiting.get(rid, ""))
+        for rid, text in exercise.requirements.items()
+    }
     problems = []
     if not rows:
         problems.append("exercise.toml lists no [requirements]")
@@ -147,7 +157,7 @@ def static_coverage(exercise, mutants: list[MutantSpec]) -> tuple[
                 problems.append(f"{name} names the unknown requirement {rid!r}")
     for m in mutants:
         if not m.requirement:
-            problems.append(f"mutant {m.name} names no requirement (requirement = \"...\")")
+            problems.append(f'mutant {m.name} names no requirement (requirement = "...")')
             continue
         if m.requirement not in rows:
             problems.append(f"mutant {m.name} names the unknown requirement {m.requirement!r}")
@@ -155,13 +165,16 @@ def static_coverage(exercise, mutants: list[MutantSpec]) -> tuple[
         rows[m.requirement].mutants.append(m.name)
         row = rows[m.requirement]
         if not set(m.must_fail) & set(row.tests) and not row.waiting:
-            problems.append(f"mutant {m.name} must fail no test of its requirement "
-                            f"{m.requirement!r} ({', '.join(rows[m.requirement].tests) or 'none'})")
+            problems.append(
+                f"mutant {m.name} must fail no test of its requirement "
+                f"{m.requirement!r} ({', '.join(rows[m.requirement].tests) or 'none'})"
+            )
     readme = normalise(exercise.statement.read_text(encoding="utf-8"))
     for row in rows.values():
         if normalise(row.sentence) not in readme:
-            problems.append(f"requirement {row.id!r}: its sentence is not in README.md "
-                            f"({row.sentence[:80]!r})")
+            problems.append(
+                f"requirement {row.id!r}: its sentence is not in README.md ({row.sentence[:80]!r})"
+            )
         if row.waiting:
             continue
         if not row.tests:
@@ -179,12 +192,14 @@ def mutant_specs(solutions: Path) -> list[MutantSpec]:
             spec = tomllib.loads((d / "mutant.toml").read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(d / "mutant.toml", "-", f"a readable mutant.toml ({exc})") from None
-        out.append(MutantSpec(d.name, str(spec.get("requirement", "")),
-                              list(spec.get("must_fail", []))))
+        out.append(
+            MutantSpec(d.name, str(spec.get("requirement", "")), list(spec.get("must_fail", [])))
+        )
     return out
 
 
 # ---------------------------------------------------------------- the README review's rule
+
 
 def normalise(text: str) -> str:
     return " ".join(text.split())
@@ -197,7 +212,7 @@ def spec_sentences(readme: str) -> list[str]:
     if start < 0:
         return []
     end = readme.find("\n## ", start + 3)
-    section = readme[start:end if end > 0 else None].split("\n", 1)[-1]
+    section = readme[start : end if end > 0 else None].split("\n", 1)[-1]
     text = normalise(section.replace("```python", " ").replace("```", " ").replace('"""', " "))
     pieces = re.split(r"(?<=[.!?])\s+(?=[A-Z`(*-])", text)
     return [p for p in (re.sub(r"^[-*]\s+", "", p).strip() for p in pieces) if p]

@@ -59,8 +59,9 @@ class SubmissionResult:
     sandbox: dict = field(default_factory=dict)
     content_hash: str = ""
     suspicion: dict = field(default_factory=dict)  # see grader.judge.suspicion: for instructors
-    graded_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(
-        timespec="seconds"))
+    graded_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
     grader_version: str = __version__
     not_graded: str = ""  # why these results are not a grade (NEEDS_GPU); "" for a grade
 
@@ -89,9 +90,11 @@ class SubmissionResult:
         if self.not_graded == NEEDS_GPU:
             ran = [t for t in self.tests if t.verdict != Outcome.NOT_RUN]
             passed = sum(t.passed for t in ran)
-            return (f"Not graded yet: {NEEDS_GPU}. This exercise's tests run kernels on a GPU "
-                    "and this grading machine has none; it will be graded on a machine with a "
-                    f"GPU. Of the {len(ran)} checks that run anywhere, {passed} passed.")
+            return (
+                f"Not graded yet: {NEEDS_GPU}. This exercise's tests run kernels on a GPU "
+                "and this grading machine has none; it will be graded on a machine with a "
+                f"GPU. Of the {len(ran)} checks that run anywhere, {passed} passed."
+            )
         passed = sum(t.passed for t in self.tests)
         text = f"{passed} of {len(self.tests)} tests passed: {self.raw_score:g} / {self.max_score:g} points."
         if self.penalty:
@@ -101,25 +104,29 @@ class SubmissionResult:
     def to_json(self, hidden_visibility: str = "visible") -> dict:
         tests = []
         for i, t in enumerate(self.tests, 1):
-            tests.append({
-                "name": t.name,
-                "number": str(i),
-                "score": t.points,
-                "max_score": t.max_points,
-                "status": "passed" if t.passed else "failed",  # Gradescope's word, not a verdict
-                "output": t.message,
-                "visibility": "visible" if t.suite == "public" else hidden_visibility,
-                "tags": [t.suite],
-                "verdict": t.verdict,
-                "points": t.points,
-                "max_points": t.max_points,
-                "message": t.message,
-                "function": t.function,
-                "details": t.details,
-                "duration": t.duration,
-                "seed": t.seed,
-                "requirements": t.requirements,
-            })
+            tests.append(
+                {
+                    "name": t.name,
+                    "number": str(i),
+                    "score": t.points,
+                    "max_score": t.max_points,
+                    "status": "passed"
+                    if t.passed
+                    else "failed",  # Gradescope's word, not a verdict
+                    "output": t.message,
+                    "visibility": "visible" if t.suite == "public" else hidden_visibility,
+                    "tags": [t.suite],
+                    "verdict": t.verdict,
+                    "points": t.points,
+                    "max_points": t.max_points,
+                    "message": t.message,
+                    "function": t.function,
+                    "details": t.details,
+                    "duration": t.duration,
+                    "seed": t.seed,
+                    "requirements": t.requirements,
+                }
+            )
         return {
             "score": self.score if not self.not_graded else None,
             "max_score": self.max_score,
@@ -156,18 +163,39 @@ class SubmissionResult:
     @classmethod
     def from_json(cls, data: dict) -> SubmissionResult:
         meta = data["pgrader"]
-        tests = [TestResult(name=t["name"], function=t["function"], suite=t["tags"][0],
-                            verdict=t["verdict"], points=t["points"], max_points=t["max_points"],
-                            message=t["message"], details=t["details"], duration=t["duration"],
-                            seed=t["seed"], requirements=list(t.get("requirements") or []))
-                 for t in data["tests"]]
-        return cls(student=meta["student"], exercise=meta["exercise"], tests=tests,
-                   max_score=data["max_score"], error=meta["error"], late_days=meta["late_days"],
-                   penalty=meta["penalty"], seed=meta["seed"], execution_time=data["execution_time"],
-                   sandbox=meta["sandbox"], content_hash=meta["content_hash"],
-                   suspicion=meta.get("suspicion") or {},
-                   graded_at=meta["graded_at"], grader_version=meta["grader_version"],
-                   not_graded=str(meta.get("not_graded") or ""))
+        tests = [
+            TestResult(
+                name=t["name"],
+                function=t["function"],
+                suite=t["tags"][0],
+                verdict=t["verdict"],
+                points=t["points"],
+                max_points=t["max_points"],
+                message=t["message"],
+                details=t["details"],
+                duration=t["duration"],
+                seed=t["seed"],
+                requirements=list(t.get("requirements") or []),
+            )
+            for t in data["tests"]
+        ]
+        return cls(
+            student=meta["student"],
+            exercise=meta["exercise"],
+            tests=tests,
+            max_score=data["max_score"],
+            error=meta["error"],
+            late_days=meta["late_days"],
+            penalty=meta["penalty"],
+            seed=meta["seed"],
+            execution_time=data["execution_time"],
+            sandbox=meta["sandbox"],
+            content_hash=meta["content_hash"],
+            suspicion=meta.get("suspicion") or {},
+            graded_at=meta["graded_at"],
+            grader_version=meta["grader_version"],
+            not_graded=str(meta.get("not_graded") or ""),
+        )
 
 
 def score_records(exercise: Exercise, records: list[TestRecord]) -> list[TestResult]:
@@ -177,11 +205,21 @@ def score_records(exercise: Exercise, records: list[TestRecord]) -> list[TestRes
     results = []
     for record, weight in zip(records, weights):
         max_points = exercise.points * weight / total
-        results.append(TestResult(
-            name=record.name, function=record.function, suite=record.visibility,
-            verdict=record.status, points=max_points if earns_points(record.status) else 0.0,
-            max_points=max_points, message=record.message, details=record.details,
-            duration=record.duration, seed=record.seed, requirements=list(record.requirements)))
+        results.append(
+            TestResult(
+                name=record.name,
+                function=record.function,
+                suite=record.visibility,
+                verdict=record.status,
+                points=max_points if earns_points(record.status) else 0.0,
+                max_points=max_points,
+                message=record.message,
+                details=record.details,
+                duration=record.duration,
+                seed=record.seed,
+                requirements=list(record.requirements),
+            )
+        )
     return results
 
 
@@ -189,8 +227,9 @@ def mark_not_graded(result: SubmissionResult, exercise: Exercise) -> None:
     """An exercise that needs a GPU, graded where tests could not run for want of one, gets no
     score: "not graded yet: needs a GPU" (its tests scored nothing and blamed nobody, so a number
     would be the same for correct and wrong kernels)."""
-    if exercise.runtime.gpu and any(t.verdict == Outcome.NOT_RUN and NO_GPU_TEST in t.message
-                                    for t in result.tests):
+    if exercise.runtime.gpu and any(
+        t.verdict == Outcome.NOT_RUN and NO_GPU_TEST in t.message for t in result.tests
+    ):
         result.not_graded = NEEDS_GPU
 
 

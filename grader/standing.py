@@ -61,8 +61,14 @@ def closed(course: Course, due: dt.datetime | None, now: dt.datetime | None = No
     return now > due + dt.timedelta(days=course.late_policy.last_day)
 
 
-def standings(course: Course, exercise: Exercise, store: Store, *, results: bool = True,
-              now: dt.datetime | None = None) -> list[Standing]:
+def standings(
+    course: Course,
+    exercise: Exercise,
+    store: Store,
+    *,
+    results: bool = True,
+    now: dt.datetime | None = None,
+) -> list[Standing]:
     """Every roster student and every student with an attempt, by login."""
     from grader.portal.accounts import accounts  # lazy: the portal (Flask), only if asked
 
@@ -73,7 +79,16 @@ def standings(course: Course, exercise: Exercise, store: Store, *, results: bool
     for login in sorted(set(roster) | set(counted)):
         account, ext = roster.get(login), extensions.get(login)
         due = ext.due if ext else exercise.due
-        out.append(Standing(login, account.name if account else "",
-                            account.sis_id if account else "", account.section if account else "",
-                            counted.get(login), due, closed(course, due, now), ext is not None))
+        out.append(
+            Standing(
+                login,
+                account.name if account else "",
+                account.sis_id if account else "",
+                account.section if account else "",
+                counted.get(login),
+                due,
+                closed(course, due, now),
+                ext is not None,
+            )
+        )
     return out

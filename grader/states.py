@@ -24,15 +24,17 @@ NEEDS_GPU = "needs a GPU"  # why not graded yet: the tests need a GPU this machi
 MEANING = {
     GRADED: "The tests ran on this attempt.",
     REFUSED: "This attempt could not be graded because of what was handed in: it scores 0, "
-             "and does not replace an attempt that was graded. Fix what the message says and "
-             "hand in again.",
+    "and does not replace an attempt that was graded. Fix what the message says and "
+    "hand in again.",
     NOT_GRADED_YET: "The grader failed on this attempt, not your code: it has no score yet and "
-                    "counts against nothing. It is graded again automatically.",
+    "counts against nothing. It is graded again automatically.",
 }
-NEEDS_GPU_MEANING = ("This exercise's tests run kernels on a GPU and the machine that graded "
-                     "this attempt has none, so it has no score (a score would be the same for "
-                     "correct and wrong kernels) and counts against nothing. A machine with a "
-                     "GPU will grade it.")
+NEEDS_GPU_MEANING = (
+    "This exercise's tests run kernels on a GPU and the machine that graded "
+    "this attempt has none, so it has no score (a score would be the same for "
+    "correct and wrong kernels) and counts against nothing. A machine with a "
+    "GPU will grade it."
+)
 
 
 def retry_note(problem: str = "") -> str:

@@ -61,11 +61,20 @@ class Check:
 
 def variants(course: Course, exercise: Exercise) -> list[Variant]:
     solutions = exercise.solution_dir(course.root)
-    out = [Variant(exercise, "reference", solutions), Variant(exercise, "skeleton", exercise.skeleton)]
+    out = [
+        Variant(exercise, "reference", solutions),
+        Variant(exercise, "skeleton", exercise.skeleton),
+    ]
     correct = solutions / "correct"
     for folder in sorted(p for p in correct.iterdir() if p.is_dir()) if correct.is_dir() else []:
-        out.append(Variant(exercise, f"correct:{folder.name}", folder,
-                           description=_read_spec(folder / "correct.toml").get("description", "")))
+        out.append(
+            Variant(
+                exercise,
+                f"correct:{folder.name}",
+                folder,
+                description=_read_spec(folder / "correct.toml").get("description", ""),
+            )
+        )
     mutants = solutions / "mutants"
     for folder in sorted(p for p in mutants.iterdir() if p.is_dir()) if mutants.is_dir() else []:
         spec_path = folder / "mutant.toml"
@@ -76,9 +85,18 @@ def variants(course: Course, exercise: Exercise) -> list[Variant]:
             raise ConfigError(spec_path, "max_score", "a number")
         if not isinstance(spec.get("requirement", ""), str):
             raise ConfigError(spec_path, "requirement", "the id of the requirement it violates")
-        out.append(Variant(exercise, f"mutant:{folder.name}", folder, list(spec["must_fail"]),
-                           dict(spec.get("verdicts", {})), float(spec["max_score"]),
-                           str(spec.get("description", "")), spec.get("requirement", "")))
+        out.append(
+            Variant(
+                exercise,
+                f"mutant:{folder.name}",
+                folder,
+                list(spec["must_fail"]),
+                dict(spec.get("verdicts", {})),
+                float(spec["max_score"]),
+                str(spec.get("description", "")),
+                spec.get("requirement", ""),
+            )
+        )
     return out
 
 
@@ -98,28 +116,44 @@ def check_variant(variant: Variant, result: SubmissionResult) -> Check:
     and the correct alternatives, no hidden test passed by the skeleton, every named test failed
     (with its verdict) by a mutant, under its maximum. Grader errors are always problems."""
     not_run = [t.function for t in result.tests if t.verdict == Outcome.NOT_RUN]
-    problems = [f"{t.function}: grader error: {t.message}" for t in result.tests
-                if t.verdict == Outcome.GRADER_ERROR]
+    problems = [
+        f"{t.function}: grader error: {t.message}"
+        for t in result.tests
+        if t.verdict == Outcome.GRADER_ERROR
+    ]
     if result.error:
         return Check(variant, result, problems + [f"submission refused: {result.error}"], not_run)
     if variant.must_pass:
-        problems += [f"{t.function}: {t.verdict}: {t.message[:300]}" for t in result.tests
-                     if t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN, Outcome.GRADER_ERROR)]
+        problems += [
+            f"{t.function}: {t.verdict}: {t.message[:300]}"
+            for t in result.tests
+            if t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN, Outcome.GRADER_ERROR)
+        ]
     elif variant.name == "skeleton":
-        problems += [f"{t.function}: the skeleton passes this hidden test" for t in result.tests
-                     if t.suite == "hidden" and t.verdict == Outcome.PASSED]
+        problems += [
+            f"{t.function}: the skeleton passes this hidden test"
+            for t in result.tests
+            if t.suite == "hidden" and t.verdict == Outcome.PASSED
+        ]
     else:
         problems += _mutant_problems(variant, result)
         waits = variant.exercise.requirements_waiting.get(variant.requirement)
         if waits and problems:  # its test waits for grader machinery: reported, not failed
-            return Check(variant, result, [], not_run, [f"waiting for {waits}: {p}" for p in problems])
+            return Check(
+                variant, result, [], not_run, [f"waiting for {waits}: {p}" for p in problems]
+            )
     return Check(variant, result, problems, not_run)
 
 
 def _mutant_problems(variant: Variant, result: SubmissionResult) -> list[str]:
     by_name = {t.function: t for t in result.tests}
-    problems = [p for p in (_must_fail_problem(variant, name, by_name.get(name))
-                            for name in variant.must_fail) if p]
+    problems = [
+        p
+        for p in (
+            _must_fail_problem(variant, name, by_name.get(name)) for name in variant.must_fail
+        )
+        if p
+    ]
     if variant.max_score is not None and result.score > variant.max_score + 1e-9:
         problems.append(f"scores {result.score:g}, more than its maximum {variant.max_score:g}")
     return problems
@@ -134,29 +168,51 @@ def _must_fail_problem(variant: Variant, name: str, t) -> str | None:
     if t.verdict == Outcome.NOT_RUN:
         if variant.exercise.runtime.gpu and NO_GPU in t.message:
             return None
-        return (f"{name}: did not run ({t.message[:150]}), so this mutant is not proven; only a "
-                "missing GPU of a GPU exercise is excused")
+        return (
+            f"{name}: did not run ({t.message[:150]}), so this mutant is not proven; only a "
+            "missing GPU of a GPU exercise is excused"
+        )
     expected = variant.verdicts.get(name)
     if expected is not None and t.verdict != expected:
         return f"{name}: verdict {t.verdict}, expected {expected} ({t.message[:200]})"
     return None
 
 
-def validate(course: Course, exercises: list[Exercise], backend: str, *, seed: int | None = None,
-             jobs: int = 2, sandbox_info: dict | None = None,
-             only: tuple[str, ...] = ()) -> list[Check]:
+def validate(
+    course: Course,
+    exercises: list[Exercise],
+    backend: str,
+    *,
+    seed: int | None = None,
+    jobs: int = 2,
+    sandbox_info: dict | None = None,
+    only: tuple[str, ...] = (),
+) -> list[Check]:
     """Grade every variant (or those named in `only`: "reference", "skeleton", "mutant:NAME",
     "mutants" for all mutants, "correct:NAME", "correct" for all correct alternatives) and judge
     each against what it must score."""
     seed = new_seed() if seed is None else seed
-    todo = [v for ex in exercises for v in variants(course, ex) if not only or v.name in only
-            or ("mutants" in only and v.name.startswith("mutant:"))
-            or ("correct" in only and v.name.startswith("correct:"))]
+    todo = [
+        v
+        for ex in exercises
+        for v in variants(course, ex)
+        if not only
+        or v.name in only
+        or ("mutants" in only and v.name.startswith("mutant:"))
+        or ("correct" in only and v.name.startswith("correct:"))
+    ]
 
     def run(variant: Variant) -> Check:
         try:
-            result = grade_submission(course, variant.exercise, variant.path, student=variant.name,
-                                      backend=backend, seed=seed, sandbox_info=sandbox_info)
+            result = grade_submission(
+                course,
+                variant.exercise,
+                variant.path,
+                student=variant.name,
+                backend=backend,
+                seed=seed,
+                sandbox_info=sandbox_info,
+            )
         except GradingFailed as exc:
             return Check(variant, None, [f"could not be graded: {exc}"], [])
         return check_variant(variant, result)
@@ -169,6 +225,8 @@ def _not_run_status(c: Check) -> str:
     """'not run: no GPU' when tests needed a GPU this machine lacks (a mutant whose every named
     test is among them is not proven either way); otherwise the tests that did not run."""
     r = c.result
+    if r is None:
+        return ""
     no_gpu = [t.function for t in r.tests if t.verdict == Outcome.NOT_RUN and NO_GPU in t.message]
     if no_gpu:
         proven = [n for n in c.variant.must_fail if n not in no_gpu]
@@ -202,6 +260,7 @@ def format_table(checks: list[Check]) -> str:
 
 # ---------------------------------------------------------------- the coverage table
 
+
 @dataclass
 class Proof:
     """A requirement of one exercise, with what proved it in this validation."""
@@ -227,15 +286,19 @@ class Proof:
         return self.status != "FAIL"
 
 
-def coverage(course: Course, exercises: list[Exercise], checks: list[Check]) -> tuple[
-        list[Proof], list[str]]:
+def coverage(
+    course: Course, exercises: list[Exercise], checks: list[Check]
+) -> tuple[list[Proof], list[str]]:
     """Each requirement of `exercises` with the mutants that proved it in `checks`, and the
     problems found in the exercises' requirement data (see `grader.requirements`)."""
     proofs, problems = [], []
     for ex in exercises:
         graded = {c.variant.name: c for c in checks if c.variant.exercise.slug == ex.slug}
-        specs = [MutantSpec(v.name.removeprefix("mutant:"), v.requirement, v.must_fail)
-                 for v in variants(course, ex) if v.name.startswith("mutant:")]
+        specs = [
+            MutantSpec(v.name.removeprefix("mutant:"), v.requirement, v.must_fail)
+            for v in variants(course, ex)
+            if v.name.startswith("mutant:")
+        ]
         rows, found = static_coverage(ex, specs)
         problems += [f"{ex.slug}: {p}" for p in found]
         for row in rows:
@@ -249,11 +312,14 @@ def coverage(course: Course, exercises: list[Exercise], checks: list[Check]) -> 
                     proof.problems.append(f"mutant {name} is not caught as its mutant.toml says")
                     continue
                 verdicts = {t.function: t for t in check.result.tests}
-                mine = [verdicts[t] for t in check.variant.must_fail
-                        if t in row.tests and t in verdicts]
+                mine = [
+                    verdicts[t] for t in check.variant.must_fail if t in row.tests and t in verdicts
+                ]
                 if any(t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN) for t in mine):
                     proof.proven.append(name)
-                elif mine and all(t.verdict == Outcome.NOT_RUN and NO_GPU in t.message for t in mine):
+                elif mine and all(
+                    t.verdict == Outcome.NOT_RUN and NO_GPU in t.message for t in mine
+                ):
                     proof.unproven.append(name)
             if not row.tests and not row.waiting:
                 proof.problems.append("no test checks it")
@@ -272,17 +338,23 @@ def format_coverage(proofs: list[Proof], problems: list[str]) -> str:
         mine = [p for p in proofs if p.exercise.slug == slug]
         lines.append(f"{slug} ({len(mine)} requirements)")
         for p in mine:
-            mutants = [m + (" (proven)" if m in p.proven else " (not run)" if m in p.unproven
-                            else "") for m in p.row.mutants]
-            lines.append(f"  {p.status.split(':')[0].ljust(width)}  {p.row.id}: tests "
-                         f"{', '.join(p.row.tests) or '-'}; mutants {', '.join(mutants) or '-'}"
-                         + (f" [{p.status.split(':', 1)[1].strip()}]" if ":" in p.status else ""))
+            mutants = [
+                m + (" (proven)" if m in p.proven else " (not run)" if m in p.unproven else "")
+                for m in p.row.mutants
+            ]
+            lines.append(
+                f"  {p.status.split(':')[0].ljust(width)}  {p.row.id}: tests "
+                f"{', '.join(p.row.tests) or '-'}; mutants {', '.join(mutants) or '-'}"
+                + (f" [{p.status.split(':', 1)[1].strip()}]" if ":" in p.status else "")
+            )
             if not p.ok:
-                lines += [f"      {x}" for x in p.problems or
-                          ["no mutant of it failed one of its tests"]]
+                lines += [
+                    f"      {x}" for x in p.problems or ["no mutant of it failed one of its tests"]
+                ]
             elif p.proven and p.row.waiting:
-                lines.append("      proven, so it no longer waits: remove it from "
-                             "[requirements_waiting]")
+                lines.append(
+                    "      proven, so it no longer waits: remove it from [requirements_waiting]"
+                )
     lines += [f"  {x}" for x in problems]
     lines.append(coverage_totals(proofs))
     return "\n".join(lines)
@@ -296,5 +368,7 @@ def coverage_totals(proofs: list[Proof]) -> str:
     tests = {(p.exercise.slug, t) for p in proofs for t in p.row.tests}
     mutants = {(p.exercise.slug, m) for p in proofs for m in p.row.mutants}
     parts = ", ".join(f"{n} {k}" for k, n in sorted(by_status.items()))
-    return (f"{len(proofs)} requirements in {len({p.exercise.slug for p in proofs})} exercise(s) "
-            f"({parts}); {len(tests)} tests and {len(mutants)} mutants name them.")
+    return (
+        f"{len(proofs)} requirements in {len({p.exercise.slug for p in proofs})} exercise(s) "
+        f"({parts}); {len(tests)} tests and {len(mutants)} mutants name them."
+    )

@@ -23,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("attack_corpus", ROOT / "tests" / "attacks" / "corpus.py")
+_spec = importlib.util.spec_from_file_location(
+    "attack_corpus", ROOT / "tests" / "attacks" / "corpus.py"
+)
 corpus = importlib.util.module_from_spec(_spec)
 sys.modules["attack_corpus"] = corpus
 _spec.loader.exec_module(corpus)
@@ -47,7 +49,9 @@ def verdict_summary(seen) -> str:
 
 def outcome(attack, problems) -> str:
     if not problems:
-        return "held" + (" (known weakness, intermittent: not seen this run)" if attack.known_weakness else "")
+        return "held" + (
+            " (known weakness, intermittent: not seen this run)" if attack.known_weakness else ""
+        )
     return "**FAILED**" + (" (known weakness)" if attack.known_weakness else " (NEW)")
 
 
@@ -74,19 +78,30 @@ def render(run, started: str, seconds: float) -> str:
         f"{', ' + str(sum(not a.known_weakness for a, _, _ in failed)) + ' NEW' if any(not a.known_weakness for a, _, _ in failed) else ''}).",
     ]
     flagged = sum(bool(s.suspicion.get("flagged")) for _, s, _ in judged)
-    lines.append(f"- Flagged for review: {flagged} of {len(attacks)} attacks "
-                 f"({sum(a.flagged for a in attacks)} required to be).")
+    lines.append(
+        f"- Flagged for review: {flagged} of {len(attacks)} attacks "
+        f"({sum(a.flagged for a in attacks)} required to be)."
+    )
     for slug, student, expected, seen in run.honest():
         ok = seen.status == "graded" and seen.score == expected and not seen.suspicion
-        why = "; ".join(f"{f.removeprefix('test_')}: {v}" for f, v in seen.verdicts.items() if v != "passed")
-        lines.append(f"- Honest student `{student}` ({slug}): {seen.score} (must be exactly {expected:g}, "
-                     "not flagged): " + ("kept." if ok else f"**differs** ({seen.status}; {why}"
-                                         f"{'; FLAGGED' if seen.suspicion else ''})."))
+        why = "; ".join(
+            f"{f.removeprefix('test_')}: {v}" for f, v in seen.verdicts.items() if v != "passed"
+        )
+        lines.append(
+            f"- Honest student `{student}` ({slug}): {seen.score} (must be exactly {expected:g}, "
+            "not flagged): "
+            + (
+                "kept."
+                if ok
+                else f"**differs** ({seen.status}; {why}{'; FLAGGED' if seen.suspicion else ''})."
+            )
+        )
     lines += [
         f"- Sandbox containers of the run left behind: {', '.join(run.leaked_containers) or 'none'} "
         f"({len(run.containers_seen)} seen while the batches ran).",
         f"- Host canary: {'; '.join(run.canary_problems()) or 'untouched'}.",
-        "- Runtime: " + ", ".join(f"{slug} batch {s:.0f} s" for slug, s in run.seconds.items())
+        "- Runtime: "
+        + ", ".join(f"{slug} batch {s:.0f} s" for slug, s in run.seconds.items())
         + f"; {seconds:.0f} s in all, building included.",
         "",
         "## Attacks",
@@ -103,19 +118,38 @@ def render(run, started: str, seconds: float) -> str:
     ]
     for attack, seen, problems in judged:
         score = "not graded" if seen.score is None else f"{seen.score:g}"
-        flag = ("yes" if seen.suspicion.get("flagged") else "no") + (" (required)" if attack.flagged else "")
-        lines.append("| " + " | ".join(cell(x) for x in [
-            f"`{attack.name}`", attack.exercise, attack.description, attack.defence,
-            f"{attack.max_score:g}", score, verdict_summary(seen), flag,
-            outcome(attack, problems)]) + " |")
+        flag = ("yes" if seen.suspicion.get("flagged") else "no") + (
+            " (required)" if attack.flagged else ""
+        )
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in [
+                    f"`{attack.name}`",
+                    attack.exercise,
+                    attack.description,
+                    attack.defence,
+                    f"{attack.max_score:g}",
+                    score,
+                    verdict_summary(seen),
+                    flag,
+                    outcome(attack, problems),
+                ]
+            )
+            + " |"
+        )
     lines += ["", "## Attacks that were not held", ""]
     if not failed:
         lines.append("None.")
     for attack, _seen, problems in failed:
-        lines += [f"### `{attack.name}`", "",
-                  f"- Observed: {cell('; '.join(problems))}.",
-                  f"- Weakness and proposed fix: {cell(attack.known_weakness or 'NEW: not yet analysed.')}",
-                  ""]
+        lines += [
+            f"### `{attack.name}`",
+            "",
+            f"- Observed: {cell('; '.join(problems))}.",
+            f"- Weakness and proposed fix: {cell(attack.known_weakness or 'NEW: not yet analysed.')}",
+            "",
+        ]
     quiet = [a for a, _, p in judged if a.known_weakness and not p]
     if quiet:
         lines += ["## Known weaknesses that did not show this run", ""]
@@ -123,9 +157,15 @@ def render(run, started: str, seconds: float) -> str:
             lines += [f"### `{attack.name}`", "", f"- {cell(attack.known_weakness)}", ""]
     limits = corpus.ATTACKS / "limits.md"
     if limits.is_file():
-        lines += ["## Known limits (written, not measured by this script)", "",
-                  f"From `tests/attacks/{limits.name}`: what no attack in the corpus shows, and what "
-                  "closing it would take.", "", limits.read_text().strip(), ""]
+        lines += [
+            "## Known limits (written, not measured by this script)",
+            "",
+            f"From `tests/attacks/{limits.name}`: what no attack in the corpus shows, and what "
+            "closing it would take.",
+            "",
+            limits.read_text().strip(),
+            "",
+        ]
     notes = [a for a in attacks if a.note]
     if notes:
         lines += ["## Notes", ""]
@@ -143,7 +183,9 @@ def main() -> None:
     from grader.sandbox import docker_available
 
     if not docker_available():
-        sys.exit("attack_table: no Docker engine answers; the corpus runs on the Docker backend only")
+        sys.exit(
+            "attack_table: no Docker engine answers; the corpus runs on the Docker backend only"
+        )
     attacks = corpus.load_corpus()
     if args.only:
         attacks = [a for a in attacks if a.name in args.only]

@@ -56,14 +56,19 @@ GRADER = str(ROOT / ".venv" / "bin" / "grader")
 SLUG = "locked_counter"
 KINDS = {  # what a student uploads -> (share, the bytes)
     "reference": (0.50, (ROOT / "solutions" / SLUG / "solution.py").read_bytes()),
-    "racy": (0.25, (ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py").read_bytes()),
-    "lock_per_call": (0.10, (ROOT / "solutions" / SLUG / "mutants" / "lock_per_call"
-                             / "solution.py").read_bytes()),
+    "racy": (
+        0.25,
+        (ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py").read_bytes(),
+    ),
+    "lock_per_call": (
+        0.10,
+        (ROOT / "solutions" / SLUG / "mutants" / "lock_per_call" / "solution.py").read_bytes(),
+    ),
     "syntax_error": (0.10, b"def parallel_count(n_threads, n_increments)\n    return 0\n"),
     "same_again": (0.05, None),  # the student's previous file again
 }
 PASSWORD = "burst-pass-1"
-POLL_PAGE = 5.0      # seconds between feedback-page views, and between dashboard views
+POLL_PAGE = 5.0  # seconds between feedback-page views, and between dashboard views
 IN_FLIGHT = 32
 
 
@@ -78,18 +83,28 @@ def make_course(folder: Path, students: int) -> list[str]:
         '[course]\nname = "Burst"\nterm = "bench"\nbackend = "local"\n\n'
         "[portal]\nsubmissions_per_hour = 20\n\n"
         f'[[exercise]]\nslug = "{SLUG}"\npoints = 10\nopens = 2026-01-01T00:00:00Z\n'
-        "due = 2099-12-31T23:59:00Z\n")
-    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+        "due = 2099-12-31T23:59:00Z\n"
+    )
+    shutil.copytree(
+        ROOT / "exercises" / SLUG,
+        folder / "exercises" / SLUG,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     logins = [f"s{i:03d}" for i in range(students)]
     with (folder / "roster.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "name", "email", "role", "password"])
-        w.writerows([login, f"Student {login}", f"{login}@example.edu", "student", PASSWORD]
-                    for login in logins)
+        w.writerows(
+            [login, f"Student {login}", f"{login}@example.edu", "student", PASSWORD]
+            for login in logins
+        )
         w.writerow(["prof", "Prof", "prof@example.edu", "instructor", PASSWORD])
-    subprocess.run([GRADER, "--course", str(folder), "accounts", "import",
-                    str(folder / "roster.csv")], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [GRADER, "--course", str(folder), "accounts", "import", str(folder / "roster.csv")],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return logins
 
 
@@ -99,12 +114,29 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(course / "serve.log", "w")
         self.proc = subprocess.Popen(
-            [GRADER, "serve", "--course", str(course), "--port", str(self.port), "--backend",
-             backend, "--jobs", str(jobs), "--access-log", str(course / "access.log")],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+            [
+                GRADER,
+                "serve",
+                "--course",
+                str(course),
+                "--port",
+                str(self.port),
+                "--backend",
+                backend,
+                "--jobs",
+                str(jobs),
+                "--access-log",
+                str(course / "access.log"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if not line.startswith("portal listening on"):
-            raise SystemExit(f"grader serve did not start: {line}\n{(course / 'serve.log').read_text()}")
+            raise SystemExit(
+                f"grader serve did not start: {line}\n{(course / 'serve.log').read_text()}"
+            )
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -127,8 +159,7 @@ class Recorder:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def request(self, what: str, session: requests.Session, method: str, url: str, ok=(200,),
-                **kw):
+    def request(self, what: str, session: requests.Session, method: str, url: str, ok=(200,), **kw):
         start = self.now()
         try:
             r = session.request(method, url, timeout=120, allow_redirects=False, **kw)
@@ -136,8 +167,15 @@ class Recorder:
         except requests.RequestException as exc:
             r, status, error = None, 0, f"{type(exc).__name__}: {exc}"[:300]
         with self.lock:
-            self.rows.append({"what": what, "t": start, "ms": (self.now() - start) * 1000,
-                              "status": status, "error": error})
+            self.rows.append(
+                {
+                    "what": what,
+                    "t": start,
+                    "ms": (self.now() - start) * 1000,
+                    "status": status,
+                    "error": error,
+                }
+            )
         return r
 
 
@@ -148,8 +186,11 @@ def token(html: str) -> str:
 def sign_in(base: str, login: str) -> tuple[requests.Session, str]:
     s = requests.Session()
     page = s.get(base + "/login", timeout=120)
-    r = s.post(base + "/login", data={"username": login, "password": PASSWORD,
-                                      "csrf_token": token(page.text)}, timeout=120)
+    r = s.post(
+        base + "/login",
+        data={"username": login, "password": PASSWORD, "csrf_token": token(page.text)},
+        timeout=120,
+    )
     r.raise_for_status()
     return s, token(s.get(f"{base}/exercises/{SLUG}", timeout=120).text)
 
@@ -179,8 +220,13 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 def summary(values: list[float]) -> dict:
-    return {"n": len(values), "median": pct(values, 50), "p90": pct(values, 90),
-            "p99": pct(values, 99), "max": max(values) if values else None}
+    return {
+        "n": len(values),
+        "median": pct(values, 50),
+        "p90": pct(values, 90),
+        "p99": pct(values, 99),
+        "max": max(values) if values else None,
+    }
 
 
 def run(args) -> dict:
@@ -217,9 +263,15 @@ def _run(args, rng: random.Random, work: Path) -> dict:
 
         def upload(ev: dict) -> None:
             session, csrf = sessions[ev["student"]]
-            r = rec.request("upload", session, "POST", f"{server.url}/exercises/{SLUG}/submit",
-                            ok=(303,), files={"submission": ("solution.py", ev["data"])},
-                            data={"csrf_token": csrf})
+            r = rec.request(
+                "upload",
+                session,
+                "POST",
+                f"{server.url}/exercises/{SLUG}/submit",
+                ok=(303,),
+                files={"submission": ("solution.py", ev["data"])},
+                data={"csrf_token": csrf},
+            )
             if r is not None and r.status_code == 303:
                 number = int(r.headers["Location"].rsplit("/", 1)[1])
                 item = {**ev, "attempt": number, "sent": rec.now(), "polls": 0}
@@ -238,8 +290,12 @@ def _run(args, rng: random.Random, work: Path) -> dict:
                     time.sleep(max(0.0, min(0.2, due - rec.now())))
                     continue
                 session = sessions[item["student"]][0]
-                r = rec.request("status", session, "GET",
-                                f"{server.url}/api/exercises/{SLUG}/attempts/{item['attempt']}")
+                r = rec.request(
+                    "status",
+                    session,
+                    "GET",
+                    f"{server.url}/api/exercises/{SLUG}/attempts/{item['attempt']}",
+                )
                 state = r.json().get("status") if r is not None and r.ok else None
                 if state in ("graded", "refused"):
                     item["seen_final"] = rec.now()
@@ -254,8 +310,12 @@ def _run(args, rng: random.Random, work: Path) -> dict:
                 with lock:
                     pick = rng.choice(accepted) if accepted else None
                 if pick is not None:
-                    rec.request("attempt page", sessions[pick["student"]][0], "GET",
-                                f"{server.url}/exercises/{SLUG}/attempts/{pick['attempt']}")
+                    rec.request(
+                        "attempt page",
+                        sessions[pick["student"]][0],
+                        "GET",
+                        f"{server.url}/exercises/{SLUG}/attempts/{pick['attempt']}",
+                    )
                 rec.request("dashboard", prof, "GET", f"{server.url}/instructor/exercises/{SLUG}")
 
         threads = [threading.Thread(target=poller, daemon=True) for _ in range(8)]
@@ -269,8 +329,10 @@ def _run(args, rng: random.Random, work: Path) -> dict:
                     time.sleep(delay)
                 pool.submit(upload, ev)
         window_end = rec.now()
-        print(f"{len(accepted)} uploads accepted in {window_end:.0f} s; waiting for grading",
-              file=sys.stderr)
+        print(
+            f"{len(accepted)} uploads accepted in {window_end:.0f} s; waiting for grading",
+            file=sys.stderr,
+        )
         deadline = time.monotonic() + args.drain
         while time.monotonic() < deadline:
             with lock:
@@ -285,17 +347,28 @@ def _run(args, rng: random.Random, work: Path) -> dict:
     finally:
         server.stop()
     load_after = os.getloadavg()
-    return report(args, course, rec, accepted, events, window_end, drained, load_before,
-                  load_after)
+    return report(args, course, rec, accepted, events, window_end, drained, load_before, load_after)
 
 
-def report(args, course: Path, rec: Recorder, accepted, events, window_end, drained,
-           load_before, load_after) -> dict:
+def report(
+    args,
+    course: Path,
+    rec: Recorder,
+    accepted,
+    events,
+    window_end,
+    drained,
+    load_before,
+    load_after,
+) -> dict:
     db = sqlite3.connect(course / "grader.db")
-    subs = db.execute("select s.id, st.name, s.attempt, s.received_at from submissions s "
-                      "join students st on st.id = s.student_id").fetchall()
-    gradings = dict(db.execute("select submission_id, count(*) from gradings "
-                               "group by submission_id").fetchall())
+    subs = db.execute(
+        "select s.id, st.name, s.attempt, s.received_at from submissions s "
+        "join students st on st.id = s.student_id"
+    ).fetchall()
+    gradings = dict(
+        db.execute("select submission_id, count(*) from gradings group by submission_id").fetchall()
+    )
     jobs = db.execute("select submission_id, status, created_at, finished_at from jobs").fetchall()
     statuses = dict(db.execute("select submission_id, status from gradings").fetchall())
     db.close()
@@ -311,47 +384,75 @@ def report(args, course: Path, rec: Recorder, accepted, events, window_end, drai
     for sid, status, _, finished in jobs:
         if status == "graded" and finished:
             feedback[sid] = (ts(finished) - received[sid]).total_seconds()
-    by_kind = {k: summary([v for sid, v in feedback.items() if sub_kind.get(sid) == k])
-               for k in KINDS}
+    by_kind = {
+        k: summary([v for sid, v in feedback.items() if sub_kind.get(sid) == k]) for k in KINDS
+    }
     client_seen = [a["seen_final"] - a["sent"] for a in accepted if "seen_final" in a]
     during = [r for r in rec.rows if r["t"] <= window_end]
-    latency = {what: {"during burst": summary([r["ms"] for r in during if r["what"] == what]),
-                      "whole run": summary([r["ms"] for r in rec.rows if r["what"] == what])}
-               for what in ("upload", "status", "attempt page", "dashboard")}
+    latency = {
+        what: {
+            "during burst": summary([r["ms"] for r in during if r["what"] == what]),
+            "whole run": summary([r["ms"] for r in rec.rows if r["what"] == what]),
+        }
+        for what in ("upload", "status", "attempt page", "dashboard")
+    }
     errors = [r for r in rec.rows if r["error"]]
     kinds_sent = {k: sum(e["kind"] == k for e in events) for k in KINDS}
     return {
         "command": "scripts/bench_burst.py " + " ".join(sys.argv[1:]),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(), "load before": load_before,
-                    "load after": load_after},
-        "settings": {"students": args.students, "uploads planned": args.uploads,
-                     "window s": args.window, "grading threads": args.jobs,
-                     "backend": args.backend, "seed": args.seed},
-        "uploads": {"planned": len(events), "accepted": len(accepted), "by kind": kinds_sent,
-                    "last accepted at s": max((a["sent"] for a in accepted), default=None)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load before": load_before,
+            "load after": load_after,
+        },
+        "settings": {
+            "students": args.students,
+            "uploads planned": args.uploads,
+            "window s": args.window,
+            "grading threads": args.jobs,
+            "backend": args.backend,
+            "seed": args.seed,
+        },
+        "uploads": {
+            "planned": len(events),
+            "accepted": len(accepted),
+            "by kind": kinds_sent,
+            "last accepted at s": max((a["sent"] for a in accepted), default=None),
+        },
         "exactly once": {
             "attempts in the store": len(subs),
             "attempts with exactly one grading": sum(gradings.get(sid) == 1 for sid, *_ in subs),
-            "attempts with more than one grading": sum(gradings.get(sid, 0) > 1 for sid, *_ in subs),
+            "attempts with more than one grading": sum(
+                gradings.get(sid, 0) > 1 for sid, *_ in subs
+            ),
             "attempts with no grading": sum(sid not in gradings for sid, *_ in subs),
-            "jobs": len(jobs), "jobs graded": sum(j[1] == "graded" for j in jobs),
+            "jobs": len(jobs),
+            "jobs graded": sum(j[1] == "graded" for j in jobs),
             "refused": sum(v == "refused" for v in statuses.values()),
         },
-        "request errors": {"count": len(errors), "first": errors[:10],
-                           "requests": len(rec.rows)},
+        "request errors": {"count": len(errors), "first": errors[:10], "requests": len(rec.rows)},
         "latency ms": latency,
         "upload to feedback s (server)": {"all": summary(list(feedback.values())), **by_kind},
         "upload to feedback s (seen by the polling client)": summary(client_seen),
-        "burst s": window_end, "all graded at s": drained,
+        "burst s": window_end,
+        "all graded at s": drained,
     }
 
 
 def render(data: dict) -> str:
     def f(x, unit=""):
-        return "-" if x is None else f"{x:.0f}{unit}" if x >= 100 else f"{x:.2g}{unit}" \
-            if x < 10 else f"{x:.1f}{unit}"
+        return (
+            "-"
+            if x is None
+            else f"{x:.0f}{unit}"
+            if x >= 100
+            else f"{x:.2g}{unit}"
+            if x < 10
+            else f"{x:.1f}{unit}"
+        )
 
     lat = data["latency ms"]
     once = data["exactly once"]
@@ -373,8 +474,9 @@ def render(data: dict) -> str:
         f"{data['settings']['grading threads']} grading threads, SQLite store), "
         f"{data['settings']['students']} roster students each signed in, "
         f"{up['planned']} uploads of `{SLUG}` planned within {data['settings']['window s']} s, "
-        "more towards the deadline: " + ", ".join(f"{n} {k.replace('_', ' ')}"
-                                                    for k, n in up["by kind"].items()) + ".",
+        "more towards the deadline: "
+        + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in up["by kind"].items())
+        + ".",
         "",
         "## Every attempt graded exactly once, no request error",
         "",
@@ -397,18 +499,31 @@ def render(data: dict) -> str:
     ]
     for what, row in lat.items():
         d, w = row["during burst"], row["whole run"]
-        lines.append(f"| {what} | {d['n']} | {f(d['median'])} | {f(d['p90'])} | {f(d['p99'])} | "
-                     f"{f(d['max'])} | {f(w['p99'])} |")
-    lines += ["", "## Upload to feedback (s)", "",
-              "From the server's clock: the grading finished, minus the upload received.", "",
-              "| uploaded | n | median | p90 | p99 | max |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {what} | {d['n']} | {f(d['median'])} | {f(d['p90'])} | {f(d['p99'])} | "
+            f"{f(d['max'])} | {f(w['p99'])} |"
+        )
+    lines += [
+        "",
+        "## Upload to feedback (s)",
+        "",
+        "From the server's clock: the grading finished, minus the upload received.",
+        "",
+        "| uploaded | n | median | p90 | p99 | max |",
+        "|---|---|---|---|---|---|",
+    ]
     for what, row in fb.items():
-        lines.append(f"| {what.replace('_', ' ')} | {row['n']} | {f(row['median'])} | "
-                     f"{f(row['p90'])} | {f(row['p99'])} | {f(row['max'])} |")
+        lines.append(
+            f"| {what.replace('_', ' ')} | {row['n']} | {f(row['median'])} | "
+            f"{f(row['p90'])} | {f(row['p99'])} | {f(row['max'])} |"
+        )
     seen = data["upload to feedback s (seen by the polling client)"]
-    lines += ["", f"As the polling client saw it (includes its poll interval): median "
-              f"{f(seen['median'], ' s')}, p90 {f(seen['p90'], ' s')}, max {f(seen['max'], ' s')}.",
-              ""]
+    lines += [
+        "",
+        f"As the polling client saw it (includes its poll interval): median "
+        f"{f(seen['median'], ' s')}, p90 {f(seen['p90'], ' s')}, max {f(seen['max'], ' s')}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -430,8 +545,12 @@ def main() -> int:
         Path(args.out + ".json").write_text(json.dumps(data, indent=1, default=str) + "\n")
         Path(args.out + ".md").write_text(text)
     print(text)
-    ok = (data["exactly once"]["attempts with exactly one grading"] == data["uploads"]["accepted"]
-          == data["uploads"]["planned"] and not data["request errors"]["count"])
+    ok = (
+        data["exactly once"]["attempts with exactly one grading"]
+        == data["uploads"]["accepted"]
+        == data["uploads"]["planned"]
+        and not data["request errors"]["count"]
+    )
     return 0 if ok else 1
 
 

@@ -19,8 +19,9 @@ from servers import RedisServer, WorkerProcess  # noqa: E402 - tests/servers.py
 BACKEND = "docker"
 
 
-def run_celery(course: Path, work: Path, workers: int, size: int, log, *, make_class, grade_all,
-               read) -> dict:
+def run_celery(
+    course: Path, work: Path, workers: int, size: int, log, *, make_class, grade_all, read
+) -> dict:
     """Like bench_scale.run_config, through `workers` Celery workers."""
     subs, out = work / f"class-celery-w{workers}-n{size}", work / f"out-celery-w{workers}-n{size}"
     expected = make_class(subs, size)
@@ -30,8 +31,9 @@ def run_celery(course: Path, work: Path, workers: int, size: int, log, *, make_c
         stack.callback(redis.stop)
         procs = []
         for i in range(workers):
-            proc = WorkerProcess(course, redis.url, name=f"bench{i}", concurrency=1,
-                                 backend=BACKEND, log_dir=work)
+            proc = WorkerProcess(
+                course, redis.url, name=f"bench{i}", concurrency=1, backend=BACKEND, log_dir=work
+            )
             stack.callback(proc.stop)
             procs.append(proc)
         for proc in procs:
@@ -40,15 +42,37 @@ def run_celery(course: Path, work: Path, workers: int, size: int, log, *, make_c
         load0 = os.getloadavg()
         walls, images = {}, []
         for slug in sorted({s for s, _ in expected}):
-            walls[slug] = grade_all(course, slug, subs / slug, out / slug, "docker", 1,
-                                    work / "celery.log", store=True, images=images,
-                                    extra=["--distributed", "--broker", redis.url, "--store",
-                                           str(work / "celery-store.db")])
+            walls[slug] = grade_all(
+                course,
+                slug,
+                subs / slug,
+                out / slug,
+                "docker",
+                1,
+                work / "celery.log",
+                store=True,
+                images=images,
+                extra=[
+                    "--distributed",
+                    "--broker",
+                    redis.url,
+                    "--store",
+                    str(work / "celery-store.db"),
+                ],
+            )
             log(f"celery-w{workers}-n{size} {slug}: {walls[slug]:.1f} s")
         load1 = os.getloadavg()
-    return {"backend": "celery", "jobs": workers, "size": size, "walls": walls,
-            "wall": sum(walls.values()), "images": images, "load_before": load0,
-            "load_after": load1, "submissions": read(out, expected),
-            "how": f"`grader worker --concurrency 1 --backend {BACKEND}` ×{workers} and a private "
-                   "redis-server on this machine; `grader grade-all SLUG DIR --distributed` per "
-                   "exercise, recorded in a SQLite store (the distributed path always records)."}
+    return {
+        "backend": "celery",
+        "jobs": workers,
+        "size": size,
+        "walls": walls,
+        "wall": sum(walls.values()),
+        "images": images,
+        "load_before": load0,
+        "load_after": load1,
+        "submissions": read(out, expected),
+        "how": f"`grader worker --concurrency 1 --backend {BACKEND}` ×{workers} and a private "
+        "redis-server on this machine; `grader grade-all SLUG DIR --distributed` per "
+        "exercise, recorded in a SQLite store (the distributed path always records).",
+    }

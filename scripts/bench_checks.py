@@ -49,14 +49,28 @@ SLOW_SECONDS = 1.0  # a pair whose first bug run took longer than this gets --sl
 GOAL = {"detect": 0.99, "twin_runs": 100, "cheap_twin_runs": 1000, "median": 2.0}
 
 
-def measure(pair, runs: int, slow_runs: int, twin_runs: int, frontrun_runs_n: int,
-            base_seed: int, backend: str, log) -> dict:
+def measure(
+    pair,
+    runs: int,
+    slow_runs: int,
+    twin_runs: int,
+    frontrun_runs_n: int,
+    base_seed: int,
+    backend: str,
+    log,
+) -> dict:
     """All runs of one pair: {"checks"|"stress"|"frontrun": {"bug"|"twin": [outcome...]}}.
     Plain stress gets, run by run, the wall-clock time our check took on the same variant. The
     twin of a cheap pair (first run under SLOW_SECONDS) is run `twin_runs` times."""
-    result = {"name": pair.name, "runs": runs, "twin_runs": runs, "checks": {}, "stress": {},
-              "frontrun": {},
-              "measured": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    result = {
+        "name": pair.name,
+        "runs": runs,
+        "twin_runs": runs,
+        "checks": {},
+        "stress": {},
+        "frontrun": {},
+        "measured": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
     for variant in ("bug", "twin"):
         with open_student(pair, variant, backend) as student:
             checks = []
@@ -74,19 +88,25 @@ def measure(pair, runs: int, slow_runs: int, twin_runs: int, frontrun_runs_n: in
             result["stress"][variant] = [dataclasses.asdict(o) for o in stress]
             for method in ("checks", "stress"):
                 if variant in result[method]:
-                    log(f"{pair.name} {variant} {method}: "
+                    log(
+                        f"{pair.name} {variant} {method}: "
                         f"{sum(o['found'] for o in result[method][variant])}"
-                        f"/{len(result[method][variant])} flagged")
+                        f"/{len(result[method][variant])} flagged"
+                    )
         if pair.frontrun is not None and frontrun_runs_n:
             seeds = [base_seed + i for i in range(min(frontrun_runs_n, result["runs"]))]
-            result["frontrun"][variant] = [dataclasses.asdict(o)
-                                           for o in frontrun_runs(pair, variant, seeds)]
-            log(f"{pair.name} {variant} frontrun: "
-                f"{sum(o['found'] for o in result['frontrun'][variant])}/{len(seeds)} flagged")
+            result["frontrun"][variant] = [
+                dataclasses.asdict(o) for o in frontrun_runs(pair, variant, seeds)
+            ]
+            log(
+                f"{pair.name} {variant} frontrun: "
+                f"{sum(o['found'] for o in result['frontrun'][variant])}/{len(seeds)} flagged"
+            )
     return result
 
 
 # ---------------------------------------------------------------- the table
+
 
 def summary(outcomes: list[dict] | None) -> dict | None:
     if not outcomes:
@@ -96,9 +116,15 @@ def summary(outcomes: list[dict] | None) -> dict | None:
         verdicts[o["verdict"]] = verdicts.get(o["verdict"], 0) + 1
     found = sum(o["found"] for o in outcomes)
     errors = sum(o.get("error", False) for o in outcomes)
-    return {"n": len(outcomes), "found": found, "errors": errors, "rate": found / len(outcomes),
-            "median": statistics.median(o["seconds"] for o in outcomes), "verdicts": verdicts,
-            "repeats": statistics.median(o.get("repeats", 1) for o in outcomes)}
+    return {
+        "n": len(outcomes),
+        "found": found,
+        "errors": errors,
+        "rate": found / len(outcomes),
+        "median": statistics.median(o["seconds"] for o in outcomes),
+        "verdicts": verdicts,
+        "repeats": statistics.median(o.get("repeats", 1) for o in outcomes),
+    }
 
 
 def cell(bug: dict | None, twin: dict | None, stress: bool = False) -> str:
@@ -133,11 +159,14 @@ def misses(checks_bug, checks_twin, twin_runs_goal: int) -> list[str]:
         out.append("the twin was not run")
     elif checks_twin["found"] or checks_twin["errors"]:
         twin_seen = ", ".join(f"{k} {v}" for k, v in sorted(checks_twin["verdicts"].items()))
-        out.append(f"the twin was not passed in {checks_twin['found'] + checks_twin['errors']} "
-                   f"of {checks_twin['n']} runs ({twin_seen})")
+        out.append(
+            f"the twin was not passed in {checks_twin['found'] + checks_twin['errors']} "
+            f"of {checks_twin['n']} runs ({twin_seen})"
+        )
     elif checks_twin["n"] < twin_runs_goal:
-        out.append(f"twin run {checks_twin['n']} times, fewer than the {twin_runs_goal} the goal "
-                   "asks for")
+        out.append(
+            f"twin run {checks_twin['n']} times, fewer than the {twin_runs_goal} the goal asks for"
+        )
     worst = max(checks_bug["median"], checks_twin["median"] if checks_twin else 0)
     if worst > GOAL["median"]:
         out.append(f"median {worst:.2f} s > {GOAL['median']:g} s (verdicts on the bug: {seen})")
@@ -151,10 +180,15 @@ def twin_goal(result: dict) -> int:
 
 
 def render(results: list[dict], args, started: str, seconds: float, load_before: str) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "grader", "tests/bugs", "scripts"],
-                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "grader", "tests/bugs", "scripts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if dirty:
         commit += " with uncommitted changes under grader/, tests/bugs/ or scripts/"
     runs = sorted({r["runs"] for r in results})
@@ -174,7 +208,7 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "checks and sizes of its own (see `tests/bugs/catalogue.py`), repeated within the "
         "wall-clock time our check took on the same code in the same run (calls: the median "
         "number of calls per run); it flags a hang, an exception raised in the student's code "
-        "or a broken invariant. *frontrun* (`explore(strategy=\"random\", seed=s, "
+        'or a broken invariant. *frontrun* (`explore(strategy="random", seed=s, '
         f"max_attempts={FRONTRUN_ATTEMPTS}, max_ops={FRONTRUN_MAX_OPS}, "
         f"total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
         "exploration, and on the twin an inconclusive one. A fault of the platform or of the "
@@ -190,8 +224,10 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         f"otherwise, median (bug and twin) <= {GOAL['median']:g} s.",
         *merged_note(results, args),
     ]
-    table = ["| pair | bug class | our check | runs | our checks | plain stress | frontrun |",
-             "|---|---|---|---|---|---|---|"]
+    table = [
+        "| pair | bug class | our check | runs | our checks | plain stress | frontrun |",
+        "|---|---|---|---|---|---|---|",
+    ]
     notes = []
     totals = {"detected": 0, "pairs": 0, "fp": 0, "met": 0}
     for r in results:
@@ -201,11 +237,14 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         fb, ft = summary(r["frontrun"].get("bug")), summary(r["frontrun"].get("twin"))
         ours = cell(cb, ct) if pair.grade else "check not available yet"
         frontrun = cell(fb, ft) if pair.frontrun else "n/a"
-        count = f"{r['runs']}" + (f" (twin {r['twin_runs']})"
-                                  if r.get("twin_runs", r["runs"]) != r["runs"] else "")
-        table.append(f"| `{pair.name}` | {pair.bug_class} | {pair.how} → "
-                     f"{'/'.join(pair.detects)} | {count} | {ours} | "
-                     f"{cell(sb, st, stress=True)} | {frontrun} |")
+        count = f"{r['runs']}" + (
+            f" (twin {r['twin_runs']})" if r.get("twin_runs", r["runs"]) != r["runs"] else ""
+        )
+        table.append(
+            f"| `{pair.name}` | {pair.bug_class} | {pair.how} → "
+            f"{'/'.join(pair.detects)} | {count} | {ours} | "
+            f"{cell(sb, st, stress=True)} | {frontrun} |"
+        )
         problems = misses(cb, ct, twin_goal(r))
         if pair.grade:
             totals["pairs"] += 1
@@ -217,14 +256,18 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         if problems:
             notes.append(f"- `{pair.name}` misses a goal: {'; '.join(problems)}.")
         if sb is not None and sb["found"] == 0:
-            notes.append(f"- `{pair.name}`: plain stress flagged nothing in {sb['n']} runs "
-                         f"(median {sb['repeats']:g} calls of {pair.stress.describe!r} per run).")
+            notes.append(
+                f"- `{pair.name}`: plain stress flagged nothing in {sb['n']} runs "
+                f"(median {sb['repeats']:g} calls of {pair.stress.describe!r} per run)."
+            )
         if not pair.frontrun:
             notes.append(f"- `{pair.name}`: frontrun n/a: {pair.frontrun_na}.")
         elif ft and ft["found"]:
             first = next(o for o in r["frontrun"]["twin"] if o["found"])
-            notes.append(f"- `{pair.name}`: frontrun flagged the correct twin ({ft['found']}/"
-                         f"{ft['n']}; e.g. {first['message'][:160]!r}).")
+            notes.append(
+                f"- `{pair.name}`: frontrun flagged the correct twin ({ft['found']}/"
+                f"{ft['n']}; e.g. {first['message'][:160]!r})."
+            )
         if fb and (fb["rate"] < 1 or fb["errors"]):
             seen = ", ".join(f"{k} {v}" for k, v in sorted(fb["verdicts"].items()))
             notes.append(f"- `{pair.name}`: frontrun on the bug: {seen}.")
@@ -247,9 +290,12 @@ def merged_note(results: list[dict], args) -> list[str]:
         return []
     now = [f"`{r['name']}`" for r in results if r["name"] in args.only]
     earlier = sorted({r["measured"][:10] for r in results if r["name"] not in args.only})
-    return ["", f"Measured in this run: {', '.join(now)}; the other pairs are kept from earlier "
-                f"runs ({', '.join(earlier)}; each pair's date is `measured` in the JSON), so "
-                "their times were taken under other loads."]
+    return [
+        "",
+        f"Measured in this run: {', '.join(now)}; the other pairs are kept from earlier "
+        f"runs ({', '.join(earlier)}; each pair's date is `measured` in the JSON), so "
+        "their times were taken under other loads.",
+    ]
 
 
 def loadavg() -> str:
@@ -259,18 +305,31 @@ def loadavg() -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--slow-runs", type=int, default=None,
-                        help="runs for pairs whose one run takes over a second (default: --runs)")
-    parser.add_argument("--twin-runs", type=int, default=1000,
-                        help="runs of the correct twin of a cheap pair (default: 1000)")
+    parser.add_argument(
+        "--slow-runs",
+        type=int,
+        default=None,
+        help="runs for pairs whose one run takes over a second (default: --runs)",
+    )
+    parser.add_argument(
+        "--twin-runs",
+        type=int,
+        default=1000,
+        help="runs of the correct twin of a cheap pair (default: 1000)",
+    )
     parser.add_argument("--frontrun-runs", type=int, default=None, help="default: --runs")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench-checks.md")
-    parser.add_argument("--merge", type=Path, default=None, metavar="JSON",
-                        help="take the pairs not measured now (not in --only) from an earlier "
-                             "run's JSON, so one pair can be re-measured into a full table")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="take the pairs not measured now (not in --only) from an earlier "
+        "run's JSON, so one pair can be re-measured into a full table",
+    )
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.slow_runs = args.runs if args.slow_runs is None else args.slow_runs
@@ -285,13 +344,30 @@ def main(argv=None) -> int:
             parser.error("--merge re-measures the pairs named by --only")
         old = json.loads(args.merge.read_text())
         earlier = {r["name"]: {"measured": old["started"], **r} for r in old["pairs"]}
-    results = [measure(p, args.runs, args.slow_runs, args.twin_runs, args.frontrun_runs, args.seed,
-                       args.backend, log) if p in pairs else earlier[p.name]
-               for p in PAIRS if p in pairs or p.name in earlier]
+    results = [
+        measure(
+            p,
+            args.runs,
+            args.slow_runs,
+            args.twin_runs,
+            args.frontrun_runs,
+            args.seed,
+            args.backend,
+            log,
+        )
+        if p in pairs
+        else earlier[p.name]
+        for p in PAIRS
+        if p in pairs or p.name in earlier
+    ]
     args.out.write_text(render(results, args, started, time.time() - t0, load_before))
-    args.out.with_suffix(".json").write_text(json.dumps(
-        {"started": started, "backend": args.backend, "base_seed": args.seed, "pairs": results},
-        indent=1, default=str))
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            {"started": started, "backend": args.backend, "base_seed": args.seed, "pairs": results},
+            indent=1,
+            default=str,
+        )
+    )
     log(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0
 

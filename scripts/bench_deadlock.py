@@ -36,8 +36,15 @@ from bugs.harness import check_once, open_student  # noqa: E402
 
 # The four the issue names (2.65 to 2.83 s median in docs/bench-checks.md), then the hangs
 # judged at a 1 s timeout.
-HANGS = ("lost_wakeup_event", "mpi_send_send", "mpi_recv_recv", "mpi_barrier_skipped",
-         "rlock_reentry", "queue_consumer_never_stops", "asyncio_lock_inversion")
+HANGS = (
+    "lost_wakeup_event",
+    "mpi_send_send",
+    "mpi_recv_recv",
+    "mpi_barrier_skipped",
+    "rlock_reentry",
+    "queue_consumer_never_stops",
+    "asyncio_lock_inversion",
+)
 
 
 def proof_switch(student, on: bool) -> None:
@@ -46,6 +53,7 @@ def proof_switch(student, on: bool) -> None:
 
     def patched(request, _session=student.session):
         return call(_session, {**request, "prove_deadlock": on})
+
     student.session.call = patched
 
 
@@ -56,11 +64,12 @@ def measure(pair, runs: int, backend: str, log) -> dict:
             for mode in ("off", "on"):
                 proof_switch(student, mode == "on")
                 outcome = dataclasses.asdict(check_once(pair, student, i))
-                outcome["proof"] = (student.last.raw.get("deadlock_proof")
-                                    if student.last else None)
+                outcome["proof"] = student.last.raw.get("deadlock_proof") if student.last else None
                 out[mode].append(outcome)
-                log(f"{pair.name} bug proof {mode} run {i}: {outcome['verdict']} "
-                    f"{outcome['seconds']:.2f} s")
+                log(
+                    f"{pair.name} bug proof {mode} run {i}: {outcome['verdict']} "
+                    f"{outcome['seconds']:.2f} s"
+                )
     with open_student(pair, "twin", backend) as student:
         proof_switch(student, True)
         for i in range(runs):
@@ -84,26 +93,30 @@ def _verdicts(outcomes) -> str:
 
 def _same_messages(r) -> str:
     """Whether the proven runs' messages are the waited-out runs' (seconds aside)."""
+
     def text(o):
         return re.sub(r"\d+(\.\d+)? s\b", "N s", o["message"])
+
     off, on = {text(o) for o in r["off"]}, {text(o) for o in r["on"]}
     return "yes" if off == on else "no"
 
 
 NOT_PROVEN = {
     "mpi": "MPI runs are never proven: `mpiexec` waits in `poll` and strict mode's blocking calls "
-           "poll MPI with short sleeps (MPICH busy-polls otherwise), so no thread sleeps in a wait "
-           "the kernel can show is final; the timeout decides, as before.",
+    "poll MPI with short sleeps (MPICH busy-polls otherwise), so no thread sleeps in a wait "
+    "the kernel can show is final; the timeout decides, as before.",
     "asyncio": "an asyncio deadlock waits in `epoll_wait` (the event loop), not on a futex: "
-               "not proven; the timeout decides, as before.",
+    "not proven; the timeout decides, as before.",
 }
 
 
 def commit_now() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "grader"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "grader"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return commit + (" plus uncommitted changes under grader/" if dirty else "")
 
 
@@ -132,14 +145,26 @@ def render(results, args, started, seconds) -> str:
             f"| `{r['name']}` | {_median(r['off'])} | {_median(r['on'])} | {proven}/{len(r['on'])} "
             f"| {_verdicts(r['off'])} / {_verdicts(r['on'])} | {_same_messages(r)} "
             f"| {_verdicts(r['twin'])}; "
-            f"FP {twin_bad}/{len(r['twin'])} |")
-    lines += ["", "*Same message*: the verdict's message with the seconds taken out is the same "
-              "proven as waited out.", ""]
-    kinds = {k for r in results for k in NOT_PROVEN if r["name"].startswith(k)
-             and not any(o.get("proof") for o in r["on"])}
+            f"FP {twin_bad}/{len(r['twin'])} |"
+        )
+    lines += [
+        "",
+        "*Same message*: the verdict's message with the seconds taken out is the same "
+        "proven as waited out.",
+        "",
+    ]
+    kinds = {
+        k
+        for r in results
+        for k in NOT_PROVEN
+        if r["name"].startswith(k) and not any(o.get("proof") for o in r["on"])
+    }
     lines += [f"- Not proven ({k}): {NOT_PROVEN[k]}" for k in sorted(kinds)]
-    lines += ["", "Every run (seconds, verdict, message, the proof) is in "
-              "`docs/bench-deadlock.json`.", ""]
+    lines += [
+        "",
+        "Every run (seconds, verdict, message, the proof) is in `docs/bench-deadlock.json`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -148,29 +173,47 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backend", choices=("local", "docker"), default="docker")
     parser.add_argument("--only", nargs="*")
-    parser.add_argument("--render", action="store_true",
-                        help="only write docs/bench-deadlock.md again from the .json")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only write docs/bench-deadlock.md again from the .json",
+    )
     args = parser.parse_args()
     if args.render:
         saved = json.loads((ROOT / "docs" / "bench-deadlock.json").read_text())
         args.runs, args.backend, args.load = saved["runs"], saved["backend"], saved["load"]
         args.commit = saved["commit"]
         (ROOT / "docs" / "bench-deadlock.md").write_text(
-            render(saved["pairs"], args, saved["started"], saved["seconds"]))
+            render(saved["pairs"], args, saved["started"], saved["seconds"])
+        )
         return
     args.load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     args.commit = commit_now()
     started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     t0 = time.monotonic()
     names = args.only or HANGS
-    results = [measure(BY_NAME[n], args.runs, args.backend,
-                       lambda m: print(m, file=sys.stderr, flush=True)) for n in names]
+    results = [
+        measure(
+            BY_NAME[n], args.runs, args.backend, lambda m: print(m, file=sys.stderr, flush=True)
+        )
+        for n in names
+    ]
     seconds = time.monotonic() - t0
-    (ROOT / "docs" / "bench-deadlock.json").write_text(json.dumps(
-        {"started": started, "backend": args.backend, "runs": args.runs, "load": args.load,
-         "commit": args.commit,
-         "seconds": seconds, "pairs": results},
-        indent=1) + "\n")
+    (ROOT / "docs" / "bench-deadlock.json").write_text(
+        json.dumps(
+            {
+                "started": started,
+                "backend": args.backend,
+                "runs": args.runs,
+                "load": args.load,
+                "commit": args.commit,
+                "seconds": seconds,
+                "pairs": results,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     (ROOT / "docs" / "bench-deadlock.md").write_text(render(results, args, started, seconds))
     print(f"wrote docs/bench-deadlock.md in {seconds:.0f} s")
 

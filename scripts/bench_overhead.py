@@ -57,8 +57,10 @@ def _backend_start(name: str) -> float:
         from grader.sandbox.image import ensure_image
 
         ensure_image(log=lambda *a: None)
-    code = ("import time; t0 = time.monotonic(); from grader.sandbox import get_backend; "
-            f"get_backend({name!r}).describe(); print(time.monotonic() - t0)")
+    code = (
+        "import time; t0 = time.monotonic(); from grader.sandbox import get_backend; "
+        f"get_backend({name!r}).describe(); print(time.monotonic() - t0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -71,8 +73,9 @@ def _empty_exercise(work: Path):
     return load_exercise(ex, Limits())
 
 
-def profile(course_root: Path, slug: str, submission: Path, backends: list[str],
-            reps: int = 5, log=print) -> dict:
+def profile(
+    course_root: Path, slug: str, submission: Path, backends: list[str], reps: int = 5, log=print
+) -> dict:
     """{part: {"median": s, "samples": [...]}} for every part above."""
     course = load_course(course_root)
     exercise = course.exercise(slug)
@@ -81,24 +84,41 @@ def profile(course_root: Path, slug: str, submission: Path, backends: list[str],
     with tempfile.TemporaryDirectory(prefix="pgrader-bench-profile-") as tmp:
         work = Path(tmp)
         prepared = prepare_submission(submission, exercise.files, work / "prepared")
-        parts["interpreter"] = _timed(lambda: subprocess.run([sys.executable, "-I", "-c", "pass"],
-                                                             check=True), reps)
+        parts["interpreter"] = _timed(
+            lambda: subprocess.run([sys.executable, "-I", "-c", "pass"], check=True), reps
+        )
         empty = _empty_exercise(work)
         parts["pytest_session"] = _timed(
-            lambda: run_tests(empty, prepared, "local", limits, 1), reps)
+            lambda: run_tests(empty, prepared, "local", limits, 1), reps
+        )
 
         def intake_and_outputs():
-            result = grade_submission(course, exercise, submission, backend="local", seed=1,
-                                      suites=())  # intake, content hash, late policy: no tests
+            result = grade_submission(
+                course, exercise, submission, backend="local", seed=1, suites=()
+            )  # intake, content hash, late policy: no tests
             write_outputs(result, exercise, work / f"out-{time.monotonic_ns()}")
+
         parts["intake_outputs"] = _timed(intake_and_outputs, reps)
         (work / "bare").mkdir()
         (work / "bare" / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
         for flag, env in (("on", {}), ("off", {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})):
-            argv = [sys.executable, "-m", "pytest", "-qq", "-p", "no:cacheprovider", "-p",
-                    "grader.judge.plugin", str(work / "bare")]
-            parts[f"pytest_autoload_{flag}"] = _timed(lambda argv=argv, env=env: subprocess.run(
-                argv, cwd=work, env={**os.environ, **env}, check=True, capture_output=True), reps)
+            argv = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-qq",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "grader.judge.plugin",
+                str(work / "bare"),
+            ]
+            parts[f"pytest_autoload_{flag}"] = _timed(
+                lambda argv=argv, env=env: subprocess.run(
+                    argv, cwd=work, env={**os.environ, **env}, check=True, capture_output=True
+                ),
+                reps,
+            )
 
         for name in backends:
             parts[f"{name}_start"] = [_backend_start(name) for _ in range(reps)]
@@ -110,8 +130,12 @@ def profile(course_root: Path, slug: str, submission: Path, backends: list[str],
                     t0 = time.monotonic()
                     session = backend.open(prepared, limits)
                     opened.append(time.monotonic() - t0)
-                    student = Student(session=session, module=exercise.module,
-                                      timeout=limits.wall_seconds, limits=asdict(limits))
+                    student = Student(
+                        session=session,
+                        module=exercise.module,
+                        timeout=limits.wall_seconds,
+                        limits=asdict(limits),
+                    )
                     for _ in range(3):
                         t0 = time.monotonic()
                         student.call("total", [1, 2, 3])
@@ -126,8 +150,16 @@ def profile(course_root: Path, slug: str, submission: Path, backends: list[str],
             parts[f"{name}_request"] = trips
             parts[f"{name}_request_agent"] = agent
             parts[f"{name}_request_rest"] = [t - a for t, a in zip(trips, agent)]
-            parts[f"{name}_grade"] = _timed(lambda name=name: grade_submission(
-                course, exercise, submission, backend=name, seed=1), reps)
-            log(f"profile {name}: open {_median(opened):.2f} s, request {_median(trips):.2f} s, "
-                f"close {_median(closed):.2f} s")
-    return {k: {"median": _median(v), "samples": [round(x, 4) for x in v]} for k, v in parts.items()}
+            parts[f"{name}_grade"] = _timed(
+                lambda name=name: grade_submission(
+                    course, exercise, submission, backend=name, seed=1
+                ),
+                reps,
+            )
+            log(
+                f"profile {name}: open {_median(opened):.2f} s, request {_median(trips):.2f} s, "
+                f"close {_median(closed):.2f} s"
+            )
+    return {
+        k: {"median": _median(v), "samples": [round(x, 4) for x in v]} for k, v in parts.items()
+    }

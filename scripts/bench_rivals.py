@@ -48,12 +48,17 @@ def names(n: int) -> list[str]:
 
 # ---------------------------------------------------------------- ours
 
+
 def _test_file(doc: str, cases: list[tuple[str, str]]) -> str:
     body = [f'"""{doc}"""', "", "from grader.testing import expect_equal", ""]
     for k, (arg, want) in enumerate(cases):
-        body += ["", f"def test_total_{k}(student):", f'    """total({arg}) is {want}"""',
-                 f"    expect_equal(student.call(\"total\", list({arg})), {want}, \"total({arg})\")",
-                 ""]
+        body += [
+            "",
+            f"def test_total_{k}(student):",
+            f'    """total({arg}) is {want}"""',
+            f'    expect_equal(student.call("total", list({arg})), {want}, "total({arg})")',
+            "",
+        ]
     return "\n".join(body)
 
 
@@ -63,7 +68,8 @@ def write_our_exercise(course: Path) -> None:
     for suite, cases in (("public", PUBLIC), ("hidden", HIDDEN)):
         (ex / "tests" / suite).mkdir(parents=True)
         (ex / "tests" / suite / f"test_{suite}.py").write_text(
-            _test_file(f"{suite.title()} tests of the benchmark's trivial exercise.", cases))
+            _test_file(f"{suite.title()} tests of the benchmark's trivial exercise.", cases)
+        )
     (ex / "skeleton").mkdir()
     (ex / "skeleton" / "solution.py").write_text("def total(xs):\n    raise NotImplementedError\n")
     (ex / "README.md").write_text("# A trivial sum\n\n`total(xs)` returns `sum(xs)`.\n")
@@ -86,6 +92,7 @@ def write_our_class(folder: Path, n: int) -> dict[str, float]:
 
 # ---------------------------------------------------------------- the venv
 
+
 def venv_bin(name: str) -> Path:
     return VENV / "bin" / name
 
@@ -96,28 +103,49 @@ def ensure_venv(log=print) -> dict[str, str]:
         log(f"creating {VENV} with {', '.join(RIVALS)} from PyPI")
         base = getattr(sys, "_base_executable", None) or sys.executable
         subprocess.run([base, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(venv_bin("pip")), "install", "-q", *RIVALS], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out = subprocess.run([str(venv_bin("python")), "-c",
-                          "import importlib.metadata as m, json; print(json.dumps("
-                          f"{{p: m.version(p) for p in {list(RIVALS)!r}}}))"],
-                         capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [str(venv_bin("pip")), "install", "-q", *RIVALS],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    out = subprocess.run(
+        [
+            str(venv_bin("python")),
+            "-c",
+            "import importlib.metadata as m, json; print(json.dumps("
+            f"{{p: m.version(p) for p in {list(RIVALS)!r}}}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
 def _env() -> dict[str, str]:
     # nbgrader runs `alembic` from PATH; kernels must be the venv's Python.
-    return {**os.environ, "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}",
-            "VIRTUAL_ENV": str(VENV), "PYTHONNOUSERSITE": "1"}
+    return {
+        **os.environ,
+        "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(VENV),
+        "PYTHONNOUSERSITE": "1",
+    }
 
 
 # ---------------------------------------------------------------- otter-grader
 
+
 def _otter_test() -> str:
     cases = [{"code": f">>> total({a})\n{w}", "hidden": False, "locked": False} for a, w in PUBLIC]
     cases += [{"code": f">>> total({a})\n{w}", "hidden": True, "locked": False} for a, w in HIDDEN]
-    test = {"name": "q1", "points": 3, "suites": [{"cases": cases, "scored": True, "setup": "",
-                                                     "teardown": "", "type": "doctest"}]}
+    test = {
+        "name": "q1",
+        "points": 3,
+        "suites": [
+            {"cases": cases, "scored": True, "setup": "", "teardown": "", "type": "doctest"}
+        ],
+    }
     return f"OK_FORMAT = True\ntest = {test!r}\n"
 
 
@@ -126,9 +154,23 @@ def run_otter(work: Path, n: int, log=print) -> dict:
     (work / "tests").mkdir(parents=True)
     (work / "tests" / "q1.py").write_text(_otter_test())
     zip_path = work / "autograder.zip"
-    subprocess.run([str(venv_bin("otter")), "generate", "-t", str(work / "tests"), "-o",
-                    str(zip_path), "--no-requirements", "--no-environment", "--no-config"],
-                   cwd=work, env=_env(), check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(venv_bin("otter")),
+            "generate",
+            "-t",
+            str(work / "tests"),
+            "-o",
+            str(zip_path),
+            "--no-requirements",
+            "--no-environment",
+            "--no-config",
+        ],
+        cwd=work,
+        env=_env(),
+        check=True,
+        capture_output=True,
+    )
     subs = work / "submissions"
     subs.mkdir()
     for i, name in enumerate(names(n)):
@@ -139,18 +181,38 @@ def run_otter(work: Path, n: int, log=print) -> dict:
         out = work / "out" / name
         out.mkdir(parents=True)
         s = time.monotonic()
-        proc = subprocess.run([str(venv_bin("otter")), "run", "-a", str(zip_path), "-o", str(out),
-                               "--no-logo", str(subs / f"{name}.py")],
-                              cwd=work, env=_env(), capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                str(venv_bin("otter")),
+                "run",
+                "-a",
+                str(zip_path),
+                "-o",
+                str(out),
+                "--no-logo",
+                str(subs / f"{name}.py"),
+            ],
+            cwd=work,
+            env=_env(),
+            capture_output=True,
+            text=True,
+        )
         times.append(time.monotonic() - s)
         score = _otter_score(out / "results.json")
         if proc.returncode != 0 or score != (3.0 if is_right(i) else 2.0):
             wrong.append(f"{name}: exit {proc.returncode}, score {score}")
     wall = time.monotonic() - t0
     log(f"otter run: {n} submissions in {wall:.1f} s")
-    return {"tool": "otter-grader", "how": "`otter run -a autograder.zip SUB.py`, no Docker, one "
-            "process per submission, one after the other", "n": n, "wall": wall,
-            "per_submission": times, "concurrent": 1, "score_problems": wrong}
+    return {
+        "tool": "otter-grader",
+        "how": "`otter run -a autograder.zip SUB.py`, no Docker, one "
+        "process per submission, one after the other",
+        "n": n,
+        "wall": wall,
+        "per_submission": times,
+        "concurrent": 1,
+        "score_problems": wrong,
+    }
 
 
 def _otter_score(path: Path) -> float | None:
@@ -163,25 +225,46 @@ def _otter_score(path: Path) -> float | None:
 
 # ---------------------------------------------------------------- nbgrader
 
+
 def _cell(source: str, nbgrader: dict) -> dict:
-    return {"cell_type": "code", "execution_count": None, "outputs": [], "source": source,
-            "id": nbgrader["grade_id"].replace("_", "-"),
-            "metadata": {"nbgrader": {"schema_version": 3, "task": False, **nbgrader}}}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "outputs": [],
+        "source": source,
+        "id": nbgrader["grade_id"].replace("_", "-"),
+        "metadata": {"nbgrader": {"schema_version": 3, "task": False, **nbgrader}},
+    }
 
 
 def _source_notebook() -> dict:
     checks = [f"assert total({a}) == {w}" for a, w in PUBLIC]
     hidden = [f"assert total({a}) == {w}" for a, w in HIDDEN]
     tests = "\n".join(checks + ["### BEGIN HIDDEN TESTS", *hidden, "### END HIDDEN TESTS"]) + "\n"
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"}},
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
         "cells": [
-            _cell("def total(xs):\n    ### BEGIN SOLUTION\n    return sum(xs)\n    ### END SOLUTION\n",
-                  {"grade": False, "grade_id": "total", "locked": False, "solution": True}),
-            _cell(tests, {"grade": True, "grade_id": "test_total", "locked": True, "points": 3,
-                          "solution": False}),
-        ]}
+            _cell(
+                "def total(xs):\n    ### BEGIN SOLUTION\n    return sum(xs)\n    ### END SOLUTION\n",
+                {"grade": False, "grade_id": "total", "locked": False, "solution": True},
+            ),
+            _cell(
+                tests,
+                {
+                    "grade": True,
+                    "grade_id": "test_total",
+                    "locked": True,
+                    "points": 3,
+                    "solution": False,
+                },
+            ),
+        ],
+    }
 
 
 def run_nbgrader(work: Path, n: int, log=print) -> dict:
@@ -189,11 +272,17 @@ def run_nbgrader(work: Path, n: int, log=print) -> dict:
     (work / "source" / SLUG).mkdir(parents=True)
     (work / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.CourseDirectory.root = {str(work)!r}\n"
-        "c.CourseDirectory.course_id = 'bench'\n")
+        "c.CourseDirectory.course_id = 'bench'\n"
+    )
     (work / "source" / SLUG / f"{SLUG}.ipynb").write_text(json.dumps(_source_notebook(), indent=1))
     nbgrader = str(venv_bin("nbgrader"))
-    subprocess.run([nbgrader, "generate_assignment", SLUG, "--force"], cwd=work, env=_env(),
-                   check=True, capture_output=True)
+    subprocess.run(
+        [nbgrader, "generate_assignment", SLUG, "--force"],
+        cwd=work,
+        env=_env(),
+        check=True,
+        capture_output=True,
+    )
     released = json.loads((work / "release" / SLUG / f"{SLUG}.ipynb").read_text())
     for i, name in enumerate(names(n)):
         released["cells"][0]["source"] = RIGHT if is_right(i) else WRONG
@@ -201,8 +290,9 @@ def run_nbgrader(work: Path, n: int, log=print) -> dict:
         folder.mkdir(parents=True)
         (folder / f"{SLUG}.ipynb").write_text(json.dumps(released))
     t0 = time.monotonic()
-    proc = subprocess.run([nbgrader, "autograde", SLUG], cwd=work, env=_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [nbgrader, "autograde", SLUG], cwd=work, env=_env(), capture_output=True, text=True
+    )
     wall = time.monotonic() - t0
     log(f"nbgrader autograde: {n} submissions in {wall:.1f} s (exit {proc.returncode})")
     wrong = [] if proc.returncode == 0 else [f"exit {proc.returncode}: {proc.stderr[-500:]}"]
@@ -210,9 +300,16 @@ def run_nbgrader(work: Path, n: int, log=print) -> dict:
     for i, name in enumerate(names(n)):
         if scores.get(name) != (3.0 if is_right(i) else 0.0):
             wrong.append(f"{name}: score {scores.get(name)}")
-    return {"tool": "nbgrader", "how": "`nbgrader autograde ASSIGNMENT` over all submitted "
-            "notebooks in one command (one kernel per notebook, one after the other)", "n": n,
-            "wall": wall, "per_submission": [], "concurrent": 1, "score_problems": wrong}
+    return {
+        "tool": "nbgrader",
+        "how": "`nbgrader autograde ASSIGNMENT` over all submitted "
+        "notebooks in one command (one kernel per notebook, one after the other)",
+        "n": n,
+        "wall": wall,
+        "per_submission": [],
+        "concurrent": 1,
+        "score_problems": wrong,
+    }
 
 
 def _nbgrader_scores(db: Path) -> dict[str, float]:
@@ -220,5 +317,6 @@ def _nbgrader_scores(db: Path) -> dict[str, float]:
         rows = con.execute(
             "SELECT s.student_id, SUM(g.auto_score) FROM grade g "
             "JOIN submitted_notebook n ON g.notebook_id = n.id "
-            "JOIN submitted_assignment s ON n.assignment_id = s.id GROUP BY s.student_id").fetchall()
+            "JOIN submitted_assignment s ON n.assignment_id = s.id GROUP BY s.student_id"
+        ).fetchall()
     return {student: float(score) for student, score in rows}

@@ -48,6 +48,7 @@ TOLERANCE = 0.01
 
 # ---------------------------------------------------------------- the course and the class
 
+
 def make_course(work: Path) -> Path:
     """A course folder: the real course.toml plus the trivial exercise, the real exercises linked."""
     course = work / "course"
@@ -90,17 +91,33 @@ def scaled_class(folder: Path, size: int) -> dict[tuple[str, str], float]:
 
 # ---------------------------------------------------------------- one configuration
 
+
 def image_tag() -> str:
     """The sandbox image tag for the sources as they are now, built if missing (not timed)."""
-    code = ("from grader.sandbox.image import ensure_image, image_tag; "
-            "ensure_image(log=lambda *a: None); print(image_tag())")
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    code = (
+        "from grader.sandbox.image import ensure_image, image_tag; "
+        "ensure_image(log=lambda *a: None); print(image_tag())"
+    )
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
-def grade_all(course: Path, slug: str, subs: Path, out: Path, backend: str, jobs: int,
-              log_file: Path, extra: list[str] = (), images: list | None = None,
-              store: bool = False) -> float:
+def grade_all(
+    course: Path,
+    slug: str,
+    subs: Path,
+    out: Path,
+    backend: str,
+    jobs: int,
+    log_file: Path,
+    extra: list[str] = (),
+    images: list | None = None,
+    store: bool = False,
+) -> float:
     """Wall seconds of one `grader grade-all` (its exit status may be 1: a submission not graded).
 
     For Docker the image is made ready first, untimed; `images` gets the tag before and after
@@ -108,8 +125,22 @@ def grade_all(course: Path, slug: str, subs: Path, out: Path, backend: str, jobs
     Nothing is recorded in a store unless `store` (then `extra` says which)."""
     if backend == "docker":
         before = image_tag()
-    argv = [str(GRADER), "--course", str(course), "grade-all", slug, str(subs), "--out", str(out),
-            *([] if store else ["--no-store"]), "-j", str(jobs), "--backend", backend, *extra]
+    argv = [
+        str(GRADER),
+        "--course",
+        str(course),
+        "grade-all",
+        slug,
+        str(subs),
+        "--out",
+        str(out),
+        *([] if store else ["--no-store"]),
+        "-j",
+        str(jobs),
+        "--backend",
+        backend,
+        *extra,
+    ]
     t0 = time.monotonic()
     with log_file.open("a") as log:
         log.write(f"$ {' '.join(argv)}\n")
@@ -136,13 +167,20 @@ def per_submission(out: Path, expected: dict[tuple[str, str], float]) -> list[di
         own = sum(float(t.get("duration") or 0) for t in tests)
         hidden = sum(float(t.get("duration") or 0) for t in tests if "hidden" in t.get("tags", []))
         platform_failed = any(t.get("verdict") == "grader-error" for t in tests)
-        records.append({
-            "exercise": slug, "student": name, "graded": not platform_failed,
-            "expected": want, "score": data["score"], "tests": len(tests),
-            "refused": bool(data["pgrader"].get("error")),
-            "wall": data["execution_time"], "tests_time": round(own, 3),
-            "hidden_time": round(hidden, 3),
-        })
+        records.append(
+            {
+                "exercise": slug,
+                "student": name,
+                "graded": not platform_failed,
+                "expected": want,
+                "score": data["score"],
+                "tests": len(tests),
+                "refused": bool(data["pgrader"].get("error")),
+                "wall": data["execution_time"],
+                "tests_time": round(own, 3),
+                "hidden_time": round(hidden, 3),
+            }
+        )
     return records
 
 
@@ -155,13 +193,22 @@ def run_config(course: Path, work: Path, backend: str, jobs: int, size: int, log
     load0 = os.getloadavg()
     walls, images = {}, []
     for slug in slugs:
-        walls[slug] = grade_all(course, slug, subs / slug, out / slug, backend, jobs,
-                                work / f"{tag}.log", images=images)
+        walls[slug] = grade_all(
+            course, slug, subs / slug, out / slug, backend, jobs, work / f"{tag}.log", images=images
+        )
         log(f"{tag} {slug}: {walls[slug]:.1f} s")
     records = per_submission(out, expected)
-    return {"backend": backend, "jobs": jobs, "size": size, "walls": walls, "images": images,
-            "wall": sum(walls.values()), "load_before": load0, "load_after": os.getloadavg(),
-            "submissions": records}
+    return {
+        "backend": backend,
+        "jobs": jobs,
+        "size": size,
+        "walls": walls,
+        "images": images,
+        "wall": sum(walls.values()),
+        "load_before": load0,
+        "load_after": os.getloadavg(),
+        "submissions": records,
+    }
 
 
 def run_trivial(course: Path, work: Path, backend: str, jobs: int, n: int, log) -> dict:
@@ -170,31 +217,58 @@ def run_trivial(course: Path, work: Path, backend: str, jobs: int, n: int, log) 
     out = work / f"trivial-out-{backend}-j{jobs}"
     want = bench_rivals.write_our_class(subs, n)
     images: list = []
-    wall = grade_all(course, bench_rivals.SLUG, subs, out / bench_rivals.SLUG, backend, jobs,
-                     work / "trivial.log", images=images)
+    wall = grade_all(
+        course,
+        bench_rivals.SLUG,
+        subs,
+        out / bench_rivals.SLUG,
+        backend,
+        jobs,
+        work / "trivial.log",
+        images=images,
+    )
     records = per_submission(out, {(bench_rivals.SLUG, k): v for k, v in want.items()})
-    problems = [f"{r['student']}: {r.get('score')} (expected {r['expected']})" for r in records
-                if not r["graded"] or abs(r["score"] - r["expected"]) > TOLERANCE]
+    problems = [
+        f"{r['student']}: {r.get('score')} (expected {r['expected']})"
+        for r in records
+        if not r["graded"] or abs(r["score"] - r["expected"]) > TOLERANCE
+    ]
     log(f"ours {backend} -j{jobs}: {n} trivial submissions in {wall:.1f} s")
-    return {"tool": f"pgrader ({backend}, -j{jobs})", "backend": backend, "n": n, "wall": wall,
-            "concurrent": jobs, "per_submission": [r.get("wall") for r in records],
-            "submissions": records, "score_problems": problems, "images": images,
-            "how": f"`grader grade-all {bench_rivals.SLUG} DIR -j {jobs} --backend {backend} "
-                   "--no-store`, one command"}
+    return {
+        "tool": f"pgrader ({backend}, -j{jobs})",
+        "backend": backend,
+        "n": n,
+        "wall": wall,
+        "concurrent": jobs,
+        "per_submission": [r.get("wall") for r in records],
+        "submissions": records,
+        "score_problems": problems,
+        "images": images,
+        "how": f"`grader grade-all {bench_rivals.SLUG} DIR -j {jobs} --backend {backend} "
+        "--no-store`, one command",
+    }
 
 
 # ---------------------------------------------------------------- Celery (grader/distributed)
 
+
 def celery_missing() -> str | None:
     """Why the Celery path cannot be measured here, or None when it can."""
-    help_text = subprocess.run([str(GRADER), "grade-all", "--help"], capture_output=True,
-                               text=True).stdout
+    help_text = subprocess.run(
+        [str(GRADER), "grade-all", "--help"], capture_output=True, text=True
+    ).stdout
     if not (ROOT / "grader" / "distributed").is_dir() or "--distributed" not in help_text:
-        last = subprocess.run(["git", "log", "-1", "--format=%h %cI", "--", "grader/distributed"],
-                              cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        return ("the Celery path (`grader worker`, `grade-all --distributed`, grader/distributed/) "
-                "had not landed when this run started" + (f" (last commit there: {last})"
-                                                          if last else " (no commit there yet)"))
+        last = subprocess.run(
+            ["git", "log", "-1", "--format=%h %cI", "--", "grader/distributed"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return (
+            "the Celery path (`grader worker`, `grade-all --distributed`, grader/distributed/) "
+            "had not landed when this run started"
+            + (f" (last commit there: {last})" if last else " (no commit there yet)")
+        )
     if not shutil.which("redis-server"):
         return "redis-server is not installed (scripts/setup-packages.sh installs it)"
     return None
@@ -202,9 +276,12 @@ def celery_missing() -> str | None:
 
 # ---------------------------------------------------------------- the machine
 
+
 def machine() -> dict:
     def git(*args):
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
 
     def version(argv):
         try:
@@ -215,18 +292,22 @@ def machine() -> dict:
     dirty = git("status", "--porcelain", "grader", "exercises")
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": platform.node(), "arch": platform.machine(), "cores": os.cpu_count(),
-        "python": platform.python_version(), "kernel": platform.release(),
+        "host": platform.node(),
+        "arch": platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
         "commit": git("rev-parse", "--short", "HEAD"),
         "dirty": bool(dirty),
-        "grader": version([str(GRADER), "--version"]) or version(
-            [sys.executable, "-c", "import grader; print(grader.__version__)"]),
+        "grader": version([str(GRADER), "--version"])
+        or version([sys.executable, "-c", "import grader; print(grader.__version__)"]),
         "docker": version(["docker", "version", "--format", "{{.Server.Version}}"]),
         "load": os.getloadavg(),
     }
 
 
 # ---------------------------------------------------------------- main
+
 
 def merge(old: dict, new: dict) -> dict:
     """`old` with `new`'s measurements added; the later run is listed under `merged`."""
@@ -241,9 +322,14 @@ def merge(old: dict, new: dict) -> dict:
     measured = [f"{b}:{j}:{n}" for b, j, n in sorted(fresh)] + sorted(tools)
     if new.get("celery"):
         measured.append("celery")
-    old.setdefault("merged", []).append({
-        "machine_before": new["machine_before"], "machine_after": new["machine_after"],
-        "minutes": new["minutes"], "measured": measured})
+    old.setdefault("merged", []).append(
+        {
+            "machine_before": new["machine_before"],
+            "machine_after": new["machine_after"],
+            "minutes": new["minutes"],
+            "measured": measured,
+        }
+    )
     return old
 
 
@@ -255,75 +341,132 @@ def parse_config(text: str) -> tuple[str, int, int]:
         return backend, int(jobs), int(size)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected BACKEND:JOBS:SIZE, BACKEND local, docker or celery") from None
+            f"{text!r}: expected BACKEND:JOBS:SIZE, BACKEND local, docker or celery"
+        ) from None
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", nargs="*", type=parse_config, default=None,
-                   help=f"BACKEND:JOBS:SIZE runs of the scaled class (default {' '.join(DEFAULT_CONFIGS)})")
-    p.add_argument("--celery", action="store_true",
-                   help="also grade with 2 Celery workers on this machine (celery:2:SIZE, the "
-                        "largest size) when grader/distributed has landed")
+    p.add_argument(
+        "--configs",
+        nargs="*",
+        type=parse_config,
+        default=None,
+        help=f"BACKEND:JOBS:SIZE runs of the scaled class (default {' '.join(DEFAULT_CONFIGS)})",
+    )
+    p.add_argument(
+        "--celery",
+        action="store_true",
+        help="also grade with 2 Celery workers on this machine (celery:2:SIZE, the "
+        "largest size) when grader/distributed has landed",
+    )
     p.add_argument("--trivial", type=int, default=30, help="copies of the trivial exercise")
     p.add_argument("--trivial-jobs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--no-rivals", action="store_true", help="skip otter-grader and nbgrader")
     p.add_argument("--no-profile", action="store_true", help="skip the overhead profile")
     p.add_argument("--profile-reps", type=int, default=5)
-    p.add_argument("--backends", nargs="+", default=["local", "docker"],
-                   help="backends for the trivial exercise and the profile")
-    p.add_argument("--out", default=str(ROOT / "docs" / "bench-scale"),
-                   help="writes OUT.md and OUT.json")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        default=["local", "docker"],
+        help="backends for the trivial exercise and the profile",
+    )
+    p.add_argument(
+        "--out", default=str(ROOT / "docs" / "bench-scale"), help="writes OUT.md and OUT.json"
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    p.add_argument("--merge", action="store_true",
-                   help="add this run's measurements to OUT.json (same configuration or tool: "
-                        "replaced) instead of starting a new one")
-    p.add_argument("--drop", nargs="+", type=parse_config, default=[], metavar="CONFIG",
-                   help="with --render-only: leave these configurations out of OUT.json")
-    p.add_argument("--render-only", action="store_true",
-                   help="write OUT.md again from OUT.json (after the report's text changed)")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="add this run's measurements to OUT.json (same configuration or tool: "
+        "replaced) instead of starting a new one",
+    )
+    p.add_argument(
+        "--drop",
+        nargs="+",
+        type=parse_config,
+        default=[],
+        metavar="CONFIG",
+        help="with --render-only: leave these configurations out of OUT.json",
+    )
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="write OUT.md again from OUT.json (after the report's text changed)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.render_only:
         data = json.loads(out.with_suffix(".json").read_text())
-        data["configs"] = [c for c in data["configs"]
-                           if (c["backend"], c["jobs"], c["size"]) not in set(args.drop)]
+        data["configs"] = [
+            c for c in data["configs"] if (c["backend"], c["jobs"], c["size"]) not in set(args.drop)
+        ]
         out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
         out.with_suffix(".md").write_text(render(data))
         return 0
-    configs = list(args.configs) if args.configs is not None else [
-        parse_config(c) for c in DEFAULT_CONFIGS]
+    configs = (
+        list(args.configs)
+        if args.configs is not None
+        else [parse_config(c) for c in DEFAULT_CONFIGS]
+    )
     if args.celery and not any(b == "celery" for b, _, _ in configs):
         configs.append(("celery", 2, max((n for _, _, n in configs), default=200)))
     t_start = time.monotonic()
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: E731
-    data: dict = {"machine_before": machine(), "args": {k: v for k, v in vars(args).items()},
-                  "configs": [], "trivial": [], "profile": None, "celery": None}
+    data: dict = {
+        "machine_before": machine(),
+        "args": {k: v for k, v in vars(args).items()},
+        "configs": [],
+        "trivial": [],
+        "profile": None,
+        "celery": None,
+    }
     work = Path(tempfile.mkdtemp(prefix="pgrader-bench-scale-"))
     log(f"working in {work}")
     try:
         course = make_course(work)
         warm = work / "warm"
         bench_rivals.write_our_class(warm, 1)
-        used = {b for b, _, _ in configs if b != "celery"} | (set(args.backends) if args.trivial
-                                                              or not args.no_profile else set())
+        used = {b for b, _, _ in configs if b != "celery"} | (
+            set(args.backends) if args.trivial or not args.no_profile else set()
+        )
         for backend in sorted(used):
             log(f"warm-up on {backend} (builds the sandbox image if it is missing; not timed)")
-            grade_all(course, bench_rivals.SLUG, warm, work / f"warm-out-{backend}", backend, 1,
-                      work / "warm.log")
+            grade_all(
+                course,
+                bench_rivals.SLUG,
+                warm,
+                work / f"warm-out-{backend}",
+                backend,
+                1,
+                work / "warm.log",
+            )
         for backend, jobs, size in configs:
             if backend != "celery":
                 data["configs"].append(run_config(course, work, backend, jobs, size, log))
                 continue
             reason = celery_missing()
-            data["celery"] = {"workers": jobs, "size": size, "measured": reason is None,
-                              "reason": reason}
+            data["celery"] = {
+                "workers": jobs,
+                "size": size,
+                "measured": reason is None,
+                "reason": reason,
+            }
             if reason is None:
                 from bench_celery import run_celery
 
-                data["celery"].update(run_celery(course, work, jobs, size, log,
-                                                 make_class=scaled_class, grade_all=grade_all,
-                                                 read=per_submission))
+                data["celery"].update(
+                    run_celery(
+                        course,
+                        work,
+                        jobs,
+                        size,
+                        log,
+                        make_class=scaled_class,
+                        grade_all=grade_all,
+                        read=per_submission,
+                    )
+                )
             else:
                 log(f"celery: not measured: {reason}")
         for backend in args.backends if args.trivial else []:
@@ -338,8 +481,9 @@ def main(argv=None) -> int:
 
             sub = work / "profile-sub"
             bench_rivals.write_our_class(sub, 1)
-            data["profile"] = profile(course, bench_rivals.SLUG, sub / "s000", args.backends,
-                                      args.profile_reps, log)
+            data["profile"] = profile(
+                course, bench_rivals.SLUG, sub / "s000", args.backends, args.profile_reps, log
+            )
     finally:
         if args.keep:
             log(f"kept {work}")

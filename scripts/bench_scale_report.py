@@ -37,16 +37,21 @@ def config_summary(cfg: dict) -> dict:
     ran = tested(records)
     over = [r["wall"] - r["tests_time"] for r in ran]
     over_hidden = [r["wall"] - r["hidden_time"] for r in ran]
-    mismatches = [f"{r['exercise']}/{r['student']}: {r.get('score')} (expected {r['expected']})"
-                  for r in records if r["graded"] and abs(r["score"] - r["expected"]) > TOLERANCE]
+    mismatches = [
+        f"{r['exercise']}/{r['student']}: {r.get('score')} (expected {r['expected']})"
+        for r in records
+        if r["graded"] and abs(r["score"] - r["expected"]) > TOLERANCE
+    ]
     return {
         "per_minute": 60 * len(records) / cfg["wall"] if cfg["wall"] else None,
         "wall_median": _med(r["wall"] for r in ran),
         "tests_median": _med(r["tests_time"] for r in ran),
-        "overhead_median": _med(over), "overhead_mean": _mean(over),
+        "overhead_median": _med(over),
+        "overhead_mean": _mean(over),
         "overhead_hidden_median": _med(over_hidden),
         "not_graded": [f"{r['exercise']}/{r['student']}" for r in records if not r["graded"]],
-        "mismatches": mismatches, "refused": sum(r["graded"] and r["refused"] for r in records),
+        "mismatches": mismatches,
+        "refused": sum(r["graded"] and r["refused"] for r in records),
     }
 
 
@@ -60,8 +65,11 @@ def render(data: dict) -> str:
     m0, m1 = data["machine_before"], data["machine_after"]
     cores = m0["cores"] or 1
     versions = data.get("rival_versions", {})
-    commit = m0["commit"] + (" plus uncommitted changes under grader/ or exercises/ (other "
-                             "engineers' work in progress)" if m0["dirty"] else "")
+    commit = m0["commit"] + (
+        " plus uncommitted changes under grader/ or exercises/ (other engineers' work in progress)"
+        if m0["dirty"]
+        else ""
+    )
     lines = [
         "# Grading at scale: throughput and per-submission overhead",
         "",
@@ -75,10 +83,12 @@ def render(data: dict) -> str:
         "different moments are not strictly comparable (each row gives its own load). Do not "
         "edit by hand: run the script again.",
         "",
-        *[f"Merged in from a later run on {r['machine_before']['date']} ({r['minutes']:.0f} min, "
-          f"commit `{r['machine_before']['commit']}`, load {_load(r['machine_before']['load'])} → "
-          f"{_load(r['machine_after']['load'])}): {', '.join(r['measured']) or 'nothing'}.\n"
-          for r in data.get("merged", [])],
+        *[
+            f"Merged in from a later run on {r['machine_before']['date']} ({r['minutes']:.0f} min, "
+            f"commit `{r['machine_before']['commit']}`, load {_load(r['machine_before']['load'])} → "
+            f"{_load(r['machine_after']['load'])}): {', '.join(r['measured']) or 'nothing'}.\n"
+            for r in data.get("merged", [])
+        ],
         "**Overhead** of a submission = its wall time (`execution_time` in `results.json`: intake, "
         "the judge's pytest subprocess, opening and closing the sandbox, scoring) minus its tests' "
         "own time (the sum of the per-test `duration`s, public and hidden; a test's duration "
@@ -103,59 +113,79 @@ def _goals(data: dict, cores: int) -> list[str]:
     if docker:
         worst = max(s["overhead_median"] or 0 for _, s in docker)
         verdict = "**pass**" if worst <= GOAL_DOCKER_OVERHEAD else "**miss**"
-        runs = ", ".join(f"-j{c['jobs']} on {c['size']}: {_s(s['overhead_median'])} s"
-                         for c, s in docker)
-        out.append(f"- Docker overhead at most {GOAL_DOCKER_OVERHEAD} s per submission: {verdict} "
-                   f"(median overhead per submission on the scaled class, the worst run counts; {runs}; a "
-                   "container's own start and removal alone take about 0.4 s, see the profile).")
+        runs = ", ".join(
+            f"-j{c['jobs']} on {c['size']}: {_s(s['overhead_median'])} s" for c, s in docker
+        )
+        out.append(
+            f"- Docker overhead at most {GOAL_DOCKER_OVERHEAD} s per submission: {verdict} "
+            f"(median overhead per submission on the scaled class, the worst run counts; {runs}; a "
+            "container's own start and removal alone take about 0.4 s, see the profile)."
+        )
     else:
         out.append("- Docker overhead: not measured in this run (no docker configuration).")
     ours = [(r, trivial_summary(r, cores)) for r in data["trivial"] if "backend" in r]
     for backend in sorted({r["backend"] for r, _ in ours}):
-        best = max(((r, s) for r, s in ours if r["backend"] == backend),
-                   key=lambda rs: rs[1]["per_core"] or 0)
+        best = max(
+            ((r, s) for r, s in ours if r["backend"] == backend),
+            key=lambda rs: rs[1]["per_core"] or 0,
+        )
         verdict = "**pass**" if (best[1]["per_core"] or 0) >= GOAL_PER_CORE else "**miss**"
-        out.append(f"- Throughput on a trivial exercise at least {GOAL_PER_CORE:g} submissions per "
-                   f"second per core, {backend} backend: {verdict} (best "
-                   f"{_s(best[1]['per_core'])}/s per core, with -j{best[0]['concurrent']}).")
+        out.append(
+            f"- Throughput on a trivial exercise at least {GOAL_PER_CORE:g} submissions per "
+            f"second per core, {backend} backend: {verdict} (best "
+            f"{_s(best[1]['per_core'])}/s per core, with -j{best[0]['concurrent']})."
+        )
     return out + [""]
 
 
 def _scaled(data: dict) -> list[str]:
-    out = ["## The sample class scaled up", "",
-           "The 14 submissions of `sample_class/` (3 exercises: `locked_counter`, "
-           "`mp_queue_fibonacci`, `mpi_pairwise_exchange`; correct ones, races, deadlocks, hangs, "
-           "late and refused ones) copied round-robin under new names, each keeping its "
-           "original's received time; each copy must get its original's known score. Graded with "
-           "`grader grade-all SLUG DIR -j JOBS --backend BACKEND --no-store`, one command per "
-           "exercise one after the other. Times in seconds; overhead columns are medians per "
-           "submission.", "",
-           "| backend | jobs | submissions | wall | per minute | wall / submission | tests' time | "
-           "overhead | overhead (mean) | over hidden | scores ≠ expected | not graded | load "
-           "before → after |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "## The sample class scaled up",
+        "",
+        "The 14 submissions of `sample_class/` (3 exercises: `locked_counter`, "
+        "`mp_queue_fibonacci`, `mpi_pairwise_exchange`; correct ones, races, deadlocks, hangs, "
+        "late and refused ones) copied round-robin under new names, each keeping its "
+        "original's received time; each copy must get its original's known score. Graded with "
+        "`grader grade-all SLUG DIR -j JOBS --backend BACKEND --no-store`, one command per "
+        "exercise one after the other. Times in seconds; overhead columns are medians per "
+        "submission.",
+        "",
+        "| backend | jobs | submissions | wall | per minute | wall / submission | tests' time | "
+        "overhead | overhead (mean) | over hidden | scores ≠ expected | not graded | load "
+        "before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     notes = []
     for c in data["configs"]:
         s = config_summary(c)
-        out.append(f"| {c['backend']} | {c['jobs']} | {c['size']} | {c['wall']:.0f} | "
-                   f"{_s(s['per_minute'], 1)} | {_s(s['wall_median'])} | {_s(s['tests_median'])} | "
-                   f"{_s(s['overhead_median'])} | {_s(s['overhead_mean'])} | "
-                   f"{_s(s['overhead_hidden_median'])} | {len(s['mismatches'])} | "
-                   f"{len(s['not_graded'])} | {_load(c['load_before'])} → {_load(c['load_after'])} |")
+        out.append(
+            f"| {c['backend']} | {c['jobs']} | {c['size']} | {c['wall']:.0f} | "
+            f"{_s(s['per_minute'], 1)} | {_s(s['wall_median'])} | {_s(s['tests_median'])} | "
+            f"{_s(s['overhead_median'])} | {_s(s['overhead_mean'])} | "
+            f"{_s(s['overhead_hidden_median'])} | {len(s['mismatches'])} | "
+            f"{len(s['not_graded'])} | {_load(c['load_before'])} → {_load(c['load_after'])} |"
+        )
         per_ex = ", ".join(f"{k} {v:.0f} s" for k, v in c["walls"].items())
         notes.append(f"- {c['backend']} -j{c['jobs']}: wall per exercise: {per_ex}.")
         rebuilt = [a for a, b in c.get("images", []) if a != b]
         if rebuilt:
-            notes.append(f"- {c['backend']} -j{c['jobs']}: grader sources changed during "
-                         f"{len(rebuilt)} of its grade-all commands (other engineers' edits), so "
-                         "a sandbox image rebuild (a few seconds, layers cached) was timed.")
+            notes.append(
+                f"- {c['backend']} -j{c['jobs']}: grader sources changed during "
+                f"{len(rebuilt)} of its grade-all commands (other engineers' edits), so "
+                "a sandbox image rebuild (a few seconds, layers cached) was timed."
+            )
         if s["mismatches"]:
-            notes.append(f"- {c['backend']} -j{c['jobs']}: scores different from the known answers "
-                         f"(under this load): {'; '.join(s['mismatches'][:12])}"
-                         + (" ..." if len(s["mismatches"]) > 12 else "") + ".")
+            notes.append(
+                f"- {c['backend']} -j{c['jobs']}: scores different from the known answers "
+                f"(under this load): {'; '.join(s['mismatches'][:12])}"
+                + (" ..." if len(s["mismatches"]) > 12 else "")
+                + "."
+            )
         if s["not_graded"]:
-            notes.append(f"- {c['backend']} -j{c['jobs']}: not graded (platform failure, retried "
-                         f"on the next run, never scored 0): {', '.join(s['not_graded'][:12])}.")
+            notes.append(
+                f"- {c['backend']} -j{c['jobs']}: not graded (platform failure, retried "
+                f"on the next run, never scored 0): {', '.join(s['not_graded'][:12])}."
+            )
     return out + [""] + notes + [""]
 
 
@@ -165,47 +195,72 @@ def _celery(data: dict) -> list[str]:
     if c is None:
         return out + ["Not measured: the run was made without `--celery`.", ""]
     if not c["measured"]:
-        return out + [f"**Not measured**: {c['reason']}. `scripts/bench_scale.py --celery` "
-                      "measures it once that path exists.", ""]
+        return out + [
+            f"**Not measured**: {c['reason']}. `scripts/bench_scale.py --celery` "
+            "measures it once that path exists.",
+            "",
+        ]
     s = config_summary(c)
-    return out + [f"{c['size']} submissions graded by {c['workers']} workers in {c['wall']:.0f} s: "
-                  f"{_s(s['per_minute'], 1)} per minute, median overhead {_s(s['overhead_median'])} "
-                  f"s, {len(s['mismatches'])} score(s) different from the known answers, "
-                  f"{len(s['not_graded'])} not graded. {c.get('how', '')}", ""]
+    return out + [
+        f"{c['size']} submissions graded by {c['workers']} workers in {c['wall']:.0f} s: "
+        f"{_s(s['per_minute'], 1)} per minute, median overhead {_s(s['overhead_median'])} "
+        f"s, {len(s['mismatches'])} score(s) different from the known answers, "
+        f"{len(s['not_graded'])} not graded. {c.get('how', '')}",
+        "",
+    ]
 
 
 def _trivial(data: dict, cores: int) -> list[str]:
-    out = ["## A trivial exercise, side by side", "",
-           "`total(xs)` returns `sum(xs)`: one public check and two hidden ones, written as our "
-           "exercise, an otter-grader test (OK format, 3 doctest cases) and an nbgrader notebook "
-           "(one autograded test cell with hidden tests); every fifth copy sums only the first "
-           "three items (scores checked: ours and otter 2/3 of the points, nbgrader 0). *per "
-           "core*: submissions per second divided by the submissions graded at once (at most the "
-           "cores).", "",
-           "| grader | how | submissions | wall (s) | submissions/s | per core | median s / "
-           "submission | scores as expected |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "## A trivial exercise, side by side",
+        "",
+        "`total(xs)` returns `sum(xs)`: one public check and two hidden ones, written as our "
+        "exercise, an otter-grader test (OK format, 3 doctest cases) and an nbgrader notebook "
+        "(one autograded test cell with hidden tests); every fifth copy sums only the first "
+        "three items (scores checked: ours and otter 2/3 of the points, nbgrader 0). *per "
+        "core*: submissions per second divided by the submissions graded at once (at most the "
+        "cores).",
+        "",
+        "| grader | how | submissions | wall (s) | submissions/s | per core | median s / "
+        "submission | scores as expected |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in data["trivial"]:
         s = trivial_summary(r, cores)
         ok = "yes" if not r["score_problems"] else f"**no** ({len(r['score_problems'])})"
-        out.append(f"| {r['tool']} | {r['how']} | {r['n']} | {r['wall']:.1f} | {_s(s['rate'])} | "
-                   f"{_s(s['per_core'])} | {_s(s['median'])} | {ok} |")
-    problems = [f"- {r['tool']}: {'; '.join(r['score_problems'][:5])}" for r in data["trivial"]
-                if r["score_problems"]]
-    problems += [f"- {r['tool']}: grader sources changed during the command (other engineers' "
-                 "edits): a sandbox image rebuild was timed." for r in data["trivial"]
-                 if any(a != b for a, b in r.get("images", []))]
+        out.append(
+            f"| {r['tool']} | {r['how']} | {r['n']} | {r['wall']:.1f} | {_s(s['rate'])} | "
+            f"{_s(s['per_core'])} | {_s(s['median'])} | {ok} |"
+        )
+    problems = [
+        f"- {r['tool']}: {'; '.join(r['score_problems'][:5])}"
+        for r in data["trivial"]
+        if r["score_problems"]
+    ]
+    problems += [
+        f"- {r['tool']}: grader sources changed during the command (other engineers' "
+        "edits): a sandbox image rebuild was timed."
+        for r in data["trivial"]
+        if any(a != b for a, b in r.get("images", []))
+    ]
     return out + [""] + problems + ([""] if problems else [])
 
 
 PARTS = [
     ("interpreter", "`python -I -c pass`"),
-    ("pytest_session", "the judge's pytest subprocess over one empty test (start-up, plugin, "
-                       "collection, report)"),
-    ("pytest_autoload_on", "bare pytest + our plugin over one empty test, the venv's pytest plugins "
-                           "loaded (as the judge did before this benchmark)"),
-    ("pytest_autoload_off", "the same with `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1` (what the judge "
-                            "does now)"),
+    (
+        "pytest_session",
+        "the judge's pytest subprocess over one empty test (start-up, plugin, collection, report)",
+    ),
+    (
+        "pytest_autoload_on",
+        "bare pytest + our plugin over one empty test, the venv's pytest plugins "
+        "loaded (as the judge did before this benchmark)",
+    ),
+    (
+        "pytest_autoload_off",
+        "the same with `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1` (what the judge does now)",
+    ),
     ("intake_outputs", "intake, content hash, late policy, `results.json` + `feedback.html`"),
 ]
 
@@ -214,20 +269,29 @@ def _profile(data: dict) -> list[str]:
     prof = data.get("profile")
     if not prof:
         return []
-    out = ["## Where the time of one trivial submission goes", "",
-           f"Each part timed alone, median of {len(prof['interpreter']['samples'])} (seconds). The "
-           "trivial submission makes 3 sandbox requests (one per test).", "",
-           "| part | what | median s |", "|---|---|---|"]
+    out = [
+        "## Where the time of one trivial submission goes",
+        "",
+        f"Each part timed alone, median of {len(prof['interpreter']['samples'])} (seconds). The "
+        "trivial submission makes 3 sandbox requests (one per test).",
+        "",
+        "| part | what | median s |",
+        "|---|---|---|",
+    ]
     for key, what in PARTS:
         out.append(f"| {key} | {what} | {prof[key]['median']:.3f} |")
-    backends = [k[:-len("_open")] for k in prof if k.endswith("_open")]
+    backends = [k[: -len("_open")] for k in prof if k.endswith("_open")]
     for b in backends:
         out += [
             f"| {b}_start | in a fresh interpreter: import the backend, "
-            + ("the Docker SDK, ping the engine, hash the sources, look the image up"
-               if b == "docker" else "check `unshare`") + f" | {prof[b + '_start']['median']:.3f} |",
-            f"| {b}_open | open a {b} session" + (" (create and start the container)"
-                                                  if b == "docker" else " (copy the submission)")
+            + (
+                "the Docker SDK, ping the engine, hash the sources, look the image up"
+                if b == "docker"
+                else "check `unshare`"
+            )
+            + f" | {prof[b + '_start']['median']:.3f} |",
+            f"| {b}_open | open a {b} session"
+            + (" (create and start the container)" if b == "docker" else " (copy the submission)")
             + f" | {prof[b + '_open']['median']:.3f} |",
             f"| {b}_request | one request round trip (`student.call`) | "
             f"{prof[b + '_request']['median']:.3f} |",
@@ -236,20 +300,28 @@ def _profile(data: dict) -> list[str]:
             f"| {b}_request_rest | of which the rest: supervisor start"
             + (", `docker exec` through the API" if b == "docker" else "")
             + f" | {prof[b + '_request_rest']['median']:.3f} |",
-            f"| {b}_close | close the session" + (" (remove the container)" if b == "docker" else "")
+            f"| {b}_close | close the session"
+            + (" (remove the container)" if b == "docker" else "")
             + f" | {prof[b + '_close']['median']:.3f} |",
             f"| {b}_grade | `grade_submission` of the whole trivial submission | "
             f"{prof[b + '_grade']['median']:.3f} |",
         ]
     out.append("")
     for b in backends:
-        parts = (prof["pytest_session"]["median"] + prof["intake_outputs"]["median"]
-                 + prof[b + "_start"]["median"] + prof[b + "_open"]["median"] + 3 * prof[b + "_request"]["median"]
-                 + prof[b + "_close"]["median"])
-        out.append(f"- {b}: pytest session + intake/outputs + start + open + 3 requests + close = "
-                   f"{parts:.2f} s, against {prof[b + '_grade']['median']:.2f} s measured for the "
-                   "whole submission (the parts and the whole were timed at different moments of "
-                   "a shared machine's load).")
+        parts = (
+            prof["pytest_session"]["median"]
+            + prof["intake_outputs"]["median"]
+            + prof[b + "_start"]["median"]
+            + prof[b + "_open"]["median"]
+            + 3 * prof[b + "_request"]["median"]
+            + prof[b + "_close"]["median"]
+        )
+        out.append(
+            f"- {b}: pytest session + intake/outputs + start + open + 3 requests + close = "
+            f"{parts:.2f} s, against {prof[b + '_grade']['median']:.2f} s measured for the "
+            "whole submission (the parts and the whole were timed at different moments of "
+            "a shared machine's load)."
+        )
     return out + [""]
 
 
@@ -270,20 +342,25 @@ def _analysis(data: dict) -> list[str]:
         "needed, which it names with `-p`). Checked with `tests/test_exercises.py -k local` (24 "
         "passed: every exercise's reference and skeleton) and `tests/test_docker_backend.py` (13 "
         "passed, one only on a rerun: its first run tripped over a container that another "
-        "engineer's process removed while the test listed them).")
+        "engineer's process removed while the test listed them)."
+    )
     for b in ("docker", "local"):
         if b + "_start" not in med:
             continue
         fixed = med["pytest_session"] + med[b + "_start"] + med[b + "_open"] + med[b + "_close"]
-        text = (f"- **{b}, fixed cost per submission** (pytest session {med['pytest_session']:.2f} + "
-                f"backend start {med[b + '_start']:.2f} + open {med[b + '_open']:.2f} + close "
-                f"{med[b + '_close']:.2f}) = **{fixed:.2f} s**")
+        text = (
+            f"- **{b}, fixed cost per submission** (pytest session {med['pytest_session']:.2f} + "
+            f"backend start {med[b + '_start']:.2f} + open {med[b + '_open']:.2f} + close "
+            f"{med[b + '_close']:.2f}) = **{fixed:.2f} s**"
+        )
         if b == "docker":
-            text += (f", of which the container itself (create, start, remove) is "
-                     f"{med['docker_open'] + med['docker_close']:.2f} s and the backend start in a "
-                     "fresh interpreter (Docker SDK import, engine ping, hashing the grader's "
-                     f"sources for the image tag) {med['docker_start']:.2f} s. This alone is over "
-                     f"the {GOAL_DOCKER_OVERHEAD} s goal, before any request")
+            text += (
+                f", of which the container itself (create, start, remove) is "
+                f"{med['docker_open'] + med['docker_close']:.2f} s and the backend start in a "
+                "fresh interpreter (Docker SDK import, engine ping, hashing the grader's "
+                f"sources for the image tag) {med['docker_start']:.2f} s. This alone is over "
+                f"the {GOAL_DOCKER_OVERHEAD} s goal, before any request"
+            )
         out.append(text + ".")
         out.append(
             f"- **{b}, each sandbox request** costs {med[b + '_request']:.2f} s round trip for a "
@@ -292,7 +369,8 @@ def _analysis(data: dict) -> list[str]:
             "for starting the supervisor (a second interpreter)"
             + (" through `docker exec` (three Engine API calls)" if b == "docker" else "")
             + ". Tests make one request or more each (the trivial exercise 3, `locked_counter` 8 "
-            "and more), and these count in the tests' own time above, not in the overhead.")
+            "and more), and these count in the tests' own time above, not in the overhead."
+        )
     out += [
         "- **What would meet the goals** (not done here; each is a design change, not a small "
         "safe fix): one long-lived judge process per worker that runs pytest in-process for "
@@ -307,15 +385,23 @@ def _analysis(data: dict) -> list[str]:
     ]
     for b in ("local", "docker"):
         if b + "_start" in med:
-            cost = (med["pytest_session"] + med["intake_outputs"] + med[b + "_start"]
-                    + med[b + "_open"] + 3 * med[b + "_request"] + med[b + "_close"])
-            out.append(f"- **Throughput per core, {b}**: by the profile's numbers one trivial "
-                       f"submission costs about {cost:.2f} s (pytest session, intake and outputs, "
-                       "backend start, open, 3 requests, close): about "
-                       f"{1 / cost:.2f} submissions per second per core at this load; "
-                       f"{GOAL_PER_CORE:g} per second per core needs under "
-                       f"{1 / GOAL_PER_CORE:.2f} s per submission, i.e. the long-lived judge "
-                       "and warm sandboxes above.")
+            cost = (
+                med["pytest_session"]
+                + med["intake_outputs"]
+                + med[b + "_start"]
+                + med[b + "_open"]
+                + 3 * med[b + "_request"]
+                + med[b + "_close"]
+            )
+            out.append(
+                f"- **Throughput per core, {b}**: by the profile's numbers one trivial "
+                f"submission costs about {cost:.2f} s (pytest session, intake and outputs, "
+                "backend start, open, 3 requests, close): about "
+                f"{1 / cost:.2f} submissions per second per core at this load; "
+                f"{GOAL_PER_CORE:g} per second per core needs under "
+                f"{1 / GOAL_PER_CORE:.2f} s per submission, i.e. the long-lived judge "
+                "and warm sandboxes above."
+            )
     out += [
         "",
     ]

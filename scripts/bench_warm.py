@@ -47,21 +47,38 @@ def _load() -> str:
 
 
 def _course(work: Path, n: int) -> dict[str, float]:
-    (work / "course.toml").write_text('[course]\nname = "bench"\nterm = "bench"\n'
-                                      + bench_rivals.course_entry())
+    (work / "course.toml").write_text(
+        '[course]\nname = "bench"\nterm = "bench"\n' + bench_rivals.course_entry()
+    )
     bench_rivals.write_our_exercise(work)
     return bench_rivals.write_our_class(work / "subs", n)
 
 
 # ---------------------------------------------------------------- 1. the trivial exercise
 
+
 def run_ours(checkout: Path, work: Path, n: int, jobs: int) -> dict:
     expected = _course(work, n)
     grader = checkout / ".venv" / "bin" / "grader"
     t0 = time.monotonic()
-    proc = subprocess.run([str(grader), "grade-all", bench_rivals.SLUG, "subs", "--out", "out",
-                           "-j", str(jobs), "--backend", "docker", "--no-store"], cwd=work,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(grader),
+            "grade-all",
+            bench_rivals.SLUG,
+            "subs",
+            "--out",
+            "out",
+            "-j",
+            str(jobs),
+            "--backend",
+            "docker",
+            "--no-store",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - t0
     problems, fixed = [] if proc.returncode == 0 else [f"exit {proc.returncode}"], []
     for name, want in expected.items():
@@ -73,10 +90,15 @@ def run_ours(checkout: Path, work: Path, n: int, jobs: int) -> dict:
         if abs(data["score"] - want) > 0.01:
             problems.append(f"{name}: {data['score']} (expected {want})")
         fixed.append(data["execution_time"] - sum(t.get("duration") or 0 for t in data["tests"]))
-    return {"wall": wall, "n": n, "concurrent": jobs, "score_problems": problems,
-            "fixed_median": statistics.median(fixed) if fixed else None,
-            "how": f"`grader grade-all {bench_rivals.SLUG} DIR -j {jobs} --backend docker "
-                   "--no-store`, one command"}
+    return {
+        "wall": wall,
+        "n": n,
+        "concurrent": jobs,
+        "score_problems": problems,
+        "fixed_median": statistics.median(fixed) if fixed else None,
+        "how": f"`grader grade-all {bench_rivals.SLUG} DIR -j {jobs} --backend docker "
+        "--no-store`, one command",
+    }
 
 
 NAIVE_TEST = """from solution import total
@@ -123,13 +145,41 @@ def run_naive(image: str, work: Path, n: int, jobs: int = 2) -> dict:
 
     def one(name: str) -> tuple[str, int]:
         out = subprocess.run(
-            ["docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
-             "-e", "PYTHONPATH=/sub:/pytest-site", "-e", "PYTHONDONTWRITEBYTECODE=1",
-             "-v", f"{work / 'subs' / name}:/sub:ro", "-v", f"{work / 'tests'}:/tests:ro",
-             "-v", f"{site}:/pytest-site:ro",
-             "-w", "/tmp", "--tmpfs", "/tmp", "--entrypoint", "/opt/venv/bin/python", image,
-             "-m", "pytest", "-q", "-p", "no:cacheprovider", "/tests"],
-            capture_output=True, text=True)
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--user",
+                "1000:1000",
+                "-e",
+                "PYTHONPATH=/sub:/pytest-site",
+                "-e",
+                "PYTHONDONTWRITEBYTECODE=1",
+                "-v",
+                f"{work / 'subs' / name}:/sub:ro",
+                "-v",
+                f"{work / 'tests'}:/tests:ro",
+                "-v",
+                f"{site}:/pytest-site:ro",
+                "-w",
+                "/tmp",
+                "--tmpfs",
+                "/tmp",
+                "--entrypoint",
+                "/opt/venv/bin/python",
+                image,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "/tests",
+            ],
+            capture_output=True,
+            text=True,
+        )
         found = re.search(r"(\d+) passed", out.stdout)
         if not found:
             failures.append(f"{name}: exit {out.returncode}: {(out.stdout + out.stderr)[-300:]}")
@@ -139,11 +189,19 @@ def run_naive(image: str, work: Path, n: int, jobs: int = 2) -> dict:
     with ThreadPoolExecutor(jobs) as pool:
         passed = dict(pool.map(one, expected))
     wall = time.monotonic() - t0
-    problems = [f"{name}: {passed[name]} passed" for name, want in expected.items()
-                if passed[name] != (3 if want == 10.0 else 2)]
-    return {"wall": wall, "n": n, "concurrent": jobs, "score_problems": problems + failures[:3],
-            "how": f"`docker run --rm --network none IMAGE python -m pytest` per submission, "
-                   f"{jobs} at once (no isolation of the tests from the student, no checks)"}
+    problems = [
+        f"{name}: {passed[name]} passed"
+        for name, want in expected.items()
+        if passed[name] != (3 if want == 10.0 else 2)
+    ]
+    return {
+        "wall": wall,
+        "n": n,
+        "concurrent": jobs,
+        "score_problems": problems + failures[:3],
+        "how": f"`docker run --rm --network none IMAGE python -m pytest` per submission, "
+        f"{jobs} at once (no isolation of the tests from the student, no checks)",
+    }
 
 
 def best_of(rounds: int, make) -> dict:
@@ -188,71 +246,120 @@ def run_request(checkout: Path, work: Path, count: int) -> dict:
     sub = work / "sub"
     sub.mkdir()
     (sub / "solution.py").write_text(bench_rivals.RIGHT)
-    proc = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c", REQUEST, str(sub),
-                           str(count)], cwd=checkout, capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(checkout / ".venv" / "bin" / "python"), "-c", REQUEST, str(sub), str(count)],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr[-1500:]}
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     walls = data["walls"][1:]  # the first includes the container's start
     keys = sorted({k for p in data["phases"][1:] for k in p})
-    phases = {k: statistics.median([p[k] for p in data["phases"][1:] if p.get(k) is not None])
-              for k in keys if any(p.get(k) is not None for p in data["phases"][1:])}
-    return {"first_ms": data["walls"][0] * 1000, "median_ms": statistics.median(walls) * 1000,
-            "p90_ms": sorted(walls)[int(0.9 * (len(walls) - 1))] * 1000, "count": len(walls),
-            "phases_ms": {k: v * 1000 for k, v in phases.items()}, "load": _load()}
+    phases = {
+        k: statistics.median([p[k] for p in data["phases"][1:] if p.get(k) is not None])
+        for k in keys
+        if any(p.get(k) is not None for p in data["phases"][1:])
+    }
+    return {
+        "first_ms": data["walls"][0] * 1000,
+        "median_ms": statistics.median(walls) * 1000,
+        "p90_ms": sorted(walls)[int(0.9 * (len(walls) - 1))] * 1000,
+        "count": len(walls),
+        "phases_ms": {k: v * 1000 for k, v in phases.items()},
+        "load": _load(),
+    }
 
 
 # ---------------------------------------------------------------- 3 and 4
+
 
 def run_locked_counter(checkout: Path, work: Path, reps: int) -> dict:
     walls, times, scores = [], [], []
     for i in range(reps):
         t0 = time.monotonic()
-        subprocess.run([str(checkout / ".venv" / "bin" / "grader"), "grade", "locked_counter",
-                        str(checkout / "solutions" / "locked_counter" / "solution.py"),
-                        "--backend", "docker", "--out", str(work / f"r{i}")],
-                       cwd=checkout, capture_output=True, text=True)
+        subprocess.run(
+            [
+                str(checkout / ".venv" / "bin" / "grader"),
+                "grade",
+                "locked_counter",
+                str(checkout / "solutions" / "locked_counter" / "solution.py"),
+                "--backend",
+                "docker",
+                "--out",
+                str(work / f"r{i}"),
+            ],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+        )
         walls.append(time.monotonic() - t0)
         data = json.loads((work / f"r{i}" / "results.json").read_text())
         times.append(data["execution_time"])
         scores.append(data["score"])
-    return {"command_median_s": statistics.median(walls), "graded_median_s": statistics.median(times),
-            "runs": [round(t, 2) for t in times], "scores": scores, "load": _load()}
+    return {
+        "command_median_s": statistics.median(walls),
+        "graded_median_s": statistics.median(times),
+        "runs": [round(t, 2) for t in times],
+        "scores": scores,
+        "load": _load(),
+    }
 
 
 def run_sample_class(checkout: Path) -> dict:
     t0 = time.monotonic()
-    proc = subprocess.run([str(checkout / ".venv" / "bin" / "grader"), "demo"], cwd=checkout,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(checkout / ".venv" / "bin" / "grader"), "demo"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - t0
     took = re.search(r"Graded (\d+) submissions on the docker backend in (\d+) s", proc.stdout)
-    return {"wall": wall, "graded": int(took.group(1)) if took else 0,
-            "reported_s": float(took.group(2)) if took else None,
-            "all_match": "Every score matches" in proc.stdout, "load": _load()}
+    return {
+        "wall": wall,
+        "graded": int(took.group(1)) if took else 0,
+        "reported_s": float(took.group(2)) if took else None,
+        "all_match": "Every score matches" in proc.stdout,
+        "load": _load(),
+    }
 
 
 # ---------------------------------------------------------------- report
 
+
 def _image(checkout: Path) -> str:
-    return subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c",
-                           "from grader.sandbox.image import image_tag; print(image_tag())"],
-                          cwd=checkout, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [
+            str(checkout / ".venv" / "bin" / "python"),
+            "-c",
+            "from grader.sandbox.image import image_tag; print(image_tag())",
+        ],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def _commit(checkout: Path) -> str:
-    return subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=checkout,
-                          capture_output=True, text=True).stdout.strip()[:80]
+    return subprocess.run(
+        ["git", "log", "-1", "--format=%h %s"], cwd=checkout, capture_output=True, text=True
+    ).stdout.strip()[:80]
 
 
 def render(data: dict) -> str:
-    out = ["# The warm pipeline: time per submission and per request\n",
-           f"Generated by `scripts/bench_warm.py` on {data['date']} in {data['minutes']:.0f} min "
-           f"on {data['machine']}. Load average before {data['load_before']}, after "
-           f"{data['load_after']} (the machine is shared with other engineers' work: rates are "
-           "lower bounds). Every row of a table was measured in this one run. Do not edit by "
-           "hand: run the script again. Our graders were given a private core-lock folder "
-           "(`PGRADER_CORES_DIR`), so they never queued behind other engineers' graders, "
-           "only shared the CPUs with them.\n"]
+    out = [
+        "# The warm pipeline: time per submission and per request\n",
+        f"Generated by `scripts/bench_warm.py` on {data['date']} in {data['minutes']:.0f} min "
+        f"on {data['machine']}. Load average before {data['load_before']}, after "
+        f"{data['load_after']} (the machine is shared with other engineers' work: rates are "
+        "lower bounds). Every row of a table was measured in this one run. Do not edit by "
+        "hand: run the script again. Our graders were given a private core-lock folder "
+        "(`PGRADER_CORES_DIR`), so they never queued behind other engineers' graders, "
+        "only shared the CPUs with them.\n",
+    ]
     labels = {"after": f"this checkout (`{data['commits']['after']}`)"}
     if "before" in data["commits"]:
         labels["before"] = f"before (`{data['commits']['before']}`)"
@@ -263,28 +370,49 @@ def render(data: dict) -> str:
     lc = data["locked_counter"].get("after", {})
     sc = data["sample_class"].get("after", {})
     rows = [
-        ("trivial exercise, submissions/s per core (best of -j1, -j2)", f">= {GOALS['per_core']}",
-         f"{best['per_core']:.2f}", best["per_core"] >= GOALS["per_core"]),
-        ("one sandbox request round trip, median ms", f"<= {GOALS['request_ms']:.0f}",
-         f"{req.get('median_ms', float('nan')):.0f}", req.get("median_ms", 1e9) <= GOALS["request_ms"]),
-        ("`locked_counter` reference graded (execution_time, median s)",
-         f"<= {GOALS['locked_counter_s']}", f"{lc.get('graded_median_s', float('nan')):.2f}",
-         lc.get("graded_median_s", 1e9) <= GOALS["locked_counter_s"]),
-        ("the sample class (`grader demo`), s", f"<= {GOALS['sample_class_s']:.0f}",
-         f"{sc.get('wall', float('nan')):.0f}", sc.get("wall", 1e9) <= GOALS["sample_class_s"]),
+        (
+            "trivial exercise, submissions/s per core (best of -j1, -j2)",
+            f">= {GOALS['per_core']}",
+            f"{best['per_core']:.2f}",
+            best["per_core"] >= GOALS["per_core"],
+        ),
+        (
+            "one sandbox request round trip, median ms",
+            f"<= {GOALS['request_ms']:.0f}",
+            f"{req.get('median_ms', float('nan')):.0f}",
+            req.get("median_ms", 1e9) <= GOALS["request_ms"],
+        ),
+        (
+            "`locked_counter` reference graded (execution_time, median s)",
+            f"<= {GOALS['locked_counter_s']}",
+            f"{lc.get('graded_median_s', float('nan')):.2f}",
+            lc.get("graded_median_s", 1e9) <= GOALS["locked_counter_s"],
+        ),
+        (
+            "the sample class (`grader demo`), s",
+            f"<= {GOALS['sample_class_s']:.0f}",
+            f"{sc.get('wall', float('nan')):.0f}",
+            sc.get("wall", 1e9) <= GOALS["sample_class_s"],
+        ),
     ]
     out.append("| goal | target | measured | met |\n|---|---|---|---|")
     out += [f"| {a} | {b} | {c} | {'yes' if d else '**no**'} |" for a, b, c, d in rows]
-    out.append("\nMeasured by other scripts, not here: deadlocks proven without waiting for the "
-               "timeout (`scripts/bench_deadlock.py`, `docs/bench-deadlock.md`), the portal's "
-               "upload-to-feedback under a burst (`scripts/bench_burst.py`, `docs/bench-burst.md`), "
-               "Celery scaling (`scripts/bench_scale.py`, `docs/bench-scale.md`).\n")
+    out.append(
+        "\nMeasured by other scripts, not here: deadlocks proven without waiting for the "
+        "timeout (`scripts/bench_deadlock.py`, `docs/bench-deadlock.md`), the portal's "
+        "upload-to-feedback under a burst (`scripts/bench_burst.py`, `docs/bench-burst.md`), "
+        "Celery scaling (`scripts/bench_scale.py`, `docs/bench-scale.md`).\n"
+    )
     out.append("## A trivial exercise, side by side\n")
-    out.append(f"{tri_n(data)} submissions of `total(xs)` (`scripts/bench_rivals.py`); best of "
-               f"{data['rounds']} rounds, each round's wall in the last column. *per core*: "
-               "submissions per second over the submissions graded at once.\n")
-    out.append("| grader | how | wall (s) | submissions/s | per core | fixed cost per submission "
-               "(median s) | scores as expected | rounds (s) | load |\n|---|---|---|---|---|---|---|---|---|")
+    out.append(
+        f"{tri_n(data)} submissions of `total(xs)` (`scripts/bench_rivals.py`); best of "
+        f"{data['rounds']} rounds, each round's wall in the last column. *per core*: "
+        "submissions per second over the submissions graded at once.\n"
+    )
+    out.append(
+        "| grader | how | wall (s) | submissions/s | per core | fixed cost per submission "
+        "(median s) | scores as expected | rounds (s) | load |\n|---|---|---|---|---|---|---|---|---|"
+    )
     for key, r in tri.items():
         name = {"naive": "naive docker + pytest", "nbgrader": "nbgrader"}.get(key, None)
         if name is None:
@@ -292,28 +420,40 @@ def render(data: dict) -> str:
             name = f"pgrader {labels[who].split(' (')[0]} -j{jobs}"
         fixed = f"{r['fixed_median']:.3f}" if r.get("fixed_median") is not None else ""
         ok = "yes" if not r["score_problems"] else "no: " + "; ".join(r["score_problems"][:3])
-        out.append(f"| {name} | {r['how']} | {r['wall']:.1f} | {r['per_second']:.2f} | "
-                   f"{r['per_core']:.2f} | {fixed} | {ok} | {r.get('rounds', '')} | {r['load']} |")
-    out.append("\n*Fixed cost per submission*: its `execution_time` minus its tests' own durations "
-               "(intake, the judge's start, the sandbox's open and close, scoring).\n")
+        out.append(
+            f"| {name} | {r['how']} | {r['wall']:.1f} | {r['per_second']:.2f} | "
+            f"{r['per_core']:.2f} | {fixed} | {ok} | {r.get('rounds', '')} | {r['load']} |"
+        )
+    out.append(
+        "\n*Fixed cost per submission*: its `execution_time` minus its tests' own durations "
+        "(intake, the judge's start, the sandbox's open and close, scoring).\n"
+    )
     out.append("## One sandbox request\n")
-    out.append("| checkout | first (ms, with the container's start) | median (ms) | p90 (ms) | "
-               "median phases (ms) | load |\n|---|---|---|---|---|---|")
+    out.append(
+        "| checkout | first (ms, with the container's start) | median (ms) | p90 (ms) | "
+        "median phases (ms) | load |\n|---|---|---|---|---|---|"
+    )
     for who, r in data["request"].items():
         if "error" in r:
             out.append(f"| {labels[who]} | error: {r['error'][-200:]!r} | | | | |")
             continue
         phases = ", ".join(f"{k} {v:.0f}" for k, v in r["phases_ms"].items())
-        out.append(f"| {labels[who]} | {r['first_ms']:.0f} | {r['median_ms']:.0f} | "
-                   f"{r['p90_ms']:.0f} | {phases or 'not reported'} | {r['load']} |")
+        out.append(
+            f"| {labels[who]} | {r['first_ms']:.0f} | {r['median_ms']:.0f} | "
+            f"{r['p90_ms']:.0f} | {phases or 'not reported'} | {r['load']} |"
+        )
     out.append("\n## `locked_counter` and the sample class\n")
-    out.append("| checkout | locked_counter graded (median s) | its runs (s) | whole command "
-               "(median s) | sample class wall (s) | sample class scores |\n|---|---|---|---|---|---|")
+    out.append(
+        "| checkout | locked_counter graded (median s) | its runs (s) | whole command "
+        "(median s) | sample class wall (s) | sample class scores |\n|---|---|---|---|---|---|"
+    )
     for who in labels:
         lc, sc = data["locked_counter"].get(who, {}), data["sample_class"].get(who, {})
-        out.append(f"| {labels[who]} | {lc.get('graded_median_s', 0):.2f} | {lc.get('runs')} | "
-                   f"{lc.get('command_median_s', 0):.2f} | {sc.get('wall', 0):.0f} | "
-                   f"{'all as known' if sc.get('all_match') else '**not all as known**'} |")
+        out.append(
+            f"| {labels[who]} | {lc.get('graded_median_s', 0):.2f} | {lc.get('runs')} | "
+            f"{lc.get('command_median_s', 0):.2f} | {sc.get('wall', 0):.0f} | "
+            f"{'all as known' if sc.get('all_match') else '**not all as known**'} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -336,18 +476,29 @@ def main() -> int:
     os.environ["PGRADER_CORES_DIR"] = tempfile.mkdtemp(prefix="pgrader-bench-cores-")
     t0, started = time.monotonic(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     checkouts = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
-    data = {"date": started, "load_before": _load(), "rounds": args.rounds,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                       f"{platform.python_version()}, {platform.platform()}",
-            "commits": {who: _commit(c) for who, c in checkouts.items()},
-            "trivial": {}, "request": {}, "locked_counter": {}, "sample_class": {}}
+    data = {
+        "date": started,
+        "load_before": _load(),
+        "rounds": args.rounds,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.platform()}",
+        "commits": {who: _commit(c) for who, c in checkouts.items()},
+        "trivial": {},
+        "request": {},
+        "locked_counter": {},
+        "sample_class": {},
+    }
     for who, checkout in checkouts.items():
-        subprocess.run([str(checkout / ".venv" / "bin" / "grader"), "image", "build"],
-                       cwd=checkout, capture_output=True)
+        subprocess.run(
+            [str(checkout / ".venv" / "bin" / "grader"), "image", "build"],
+            cwd=checkout,
+            capture_output=True,
+        )
         for jobs in (1, 2):
             print(f"{who}: grade-all -j{jobs}", flush=True)
             data["trivial"][f"{who}:{jobs}"] = best_of(
-                args.rounds, lambda w, c=checkout, j=jobs: run_ours(c, w, args.n, j))
+                args.rounds, lambda w, c=checkout, j=jobs: run_ours(c, w, args.n, j)
+            )
     print("naive docker + pytest", flush=True)
     image = _image(ROOT)
     data["trivial"]["naive"] = best_of(args.rounds, lambda w: run_naive(image, w, args.n))
@@ -355,7 +506,8 @@ def main() -> int:
         print("nbgrader", flush=True)
         bench_rivals.ensure_venv()
         data["trivial"]["nbgrader"] = best_of(
-            args.rounds, lambda w: {**bench_rivals.run_nbgrader(w, args.n), "fixed_median": None})
+            args.rounds, lambda w: {**bench_rivals.run_nbgrader(w, args.n), "fixed_median": None}
+        )
     for who, checkout in checkouts.items():
         print(f"{who}: requests, locked_counter, sample class", flush=True)
         with tempfile.TemporaryDirectory(prefix="pgrader-bench-warm-") as work:

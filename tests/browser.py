@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 60_000               # generous: the machine may be loaded many times over
+TIMEOUT_MS = 60_000  # generous: the machine may be loaded many times over
 
 
 def free_port() -> int:
@@ -40,11 +40,16 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run `make setup` (scripts/setup-packages.sh "
-                    "installs Debian's chromium)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make setup` (scripts/setup-packages.sh "
+            "installs Debian's chromium)"
+        )
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=["--no-sandbox", "--disable-dev-shm-usage"])
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
         yield chromium
         chromium.close()
 
@@ -55,8 +60,9 @@ def new_page(browser):
     contexts = []
 
     def make():
-        context = browser.new_context(accept_downloads=True,
-                                      viewport={"width": 1200, "height": 900})
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1200, "height": 900}
+        )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()

@@ -91,7 +91,9 @@ def docker_backend():
 
 
 def pytest_configure(config):
-    leftovers.mark_session(worker=hasattr(config, "workerinput"))  # before any test starts a process
+    leftovers.mark_session(
+        worker=hasattr(config, "workerinput")
+    )  # before any test starts a process
 
 
 def pytest_sessionfinish(session):
@@ -109,8 +111,12 @@ def _fail_on_leftovers(session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"process {p}" for p in found.processes] + [f"container {c}" for c in found.containers]
     if reporter is not None:
-        reporter.write_sep("!", f"left running when the session ended ({len(lines)}, now killed)",
-                           red=True, bold=True)
+        reporter.write_sep(
+            "!",
+            f"left running when the session ended ({len(lines)}, now killed)",
+            red=True,
+            bold=True,
+        )
         for line in lines:
             reporter.write_line(line, red=True)
     else:
@@ -132,7 +138,10 @@ def _remove_deep_folders(session) -> None:
         return
     import subprocess
 
-    found = subprocess.run(["find", str(base), "-mindepth", "100", "-maxdepth", "100", "-type", "d",
-                            "-prune"], capture_output=True, text=True).stdout.split("\n")
+    found = subprocess.run(
+        ["find", str(base), "-mindepth", "100", "-maxdepth", "100", "-type", "d", "-prune"],
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
     for deep in filter(None, found):
         subprocess.run(["rm", "-rf", deep], check=False)

@@ -83,13 +83,18 @@ def session_containers(pids: set[int]) -> list:
     from grader.sandbox.docker import LABEL, OWNER
 
     mine = []
-    for container in client.containers.list(all=True, ignore_removed=True,
-                                            filters={"label": f"{LABEL}=1"}):
+    for container in client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"{LABEL}=1"}
+    ):
         owner = container.labels.get(OWNER, "")
         if not owner.isdigit():
             continue
         pid = int(owner)
-        if pid == os.getpid() or pid in pids or (os.environ.get("CI") and not psutil.pid_exists(pid)):
+        if (
+            pid == os.getpid()
+            or pid in pids
+            or (os.environ.get("CI") and not psutil.pid_exists(pid))
+        ):
             mine.append(container)
     return mine
 
@@ -97,9 +102,11 @@ def session_containers(pids: set[int]) -> list:
 def _shut_down_in_process() -> None:
     """Stop what this process keeps for reuse until it exits (the warm judge server, warm
     sandbox boxes, open containers): the interpreter's exit would, and it is not left behind."""
-    for module, function in (("grader.judge.warm", "_stop_server"),
-                             ("grader.sandbox.pool", "close_shared"),
-                             ("grader.sandbox.docker", "close_all")):
+    for module, function in (
+        ("grader.judge.warm", "_stop_server"),
+        ("grader.sandbox.pool", "close_shared"),
+        ("grader.sandbox.docker", "close_all"),
+    ):
         if module in sys.modules:
             try:
                 getattr(sys.modules[module], function)()
@@ -124,8 +131,9 @@ def collect_and_kill() -> Leftovers:
         _gone, procs = psutil.wait_procs(procs, timeout=GRACE_S)
     found = Leftovers(processes=[_describe(p) for p in procs])
     containers = session_containers({p.pid for p in procs})
-    found.containers = [f"{c.name} ({c.short_id}, {c.status}, labels {c.labels})"
-                        for c in containers]
+    found.containers = [
+        f"{c.name} ({c.short_id}, {c.status}, labels {c.labels})" for c in containers
+    ]
     for proc in procs:
         try:
             proc.kill()

@@ -24,8 +24,10 @@ USER = "pgrader"  # the cluster's superuser, as which the tests connect
 
 def pg_bin() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb (None: not installed)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -45,19 +47,44 @@ class Cluster:
             self.root.chmod(0o755)
 
     def _run(self, *argv: str) -> None:
-        done = subprocess.run(_as_owner(list(argv)), capture_output=True, text=True, timeout=120,
-                              cwd=self.root, env={**os.environ, TAG: str(self.root)})
+        done = subprocess.run(
+            _as_owner(list(argv)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.root,
+            env={**os.environ, TAG: str(self.root)},
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:2])} failed: {done.stdout}{done.stderr}")
 
     def start(self) -> None:
         try:
-            self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", USER,
-                      "--auth=trust", "-E", "UTF8", "--no-sync")
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60",
-                      "-l", str(self.root / "server.log"), "-o",
-                      f"-c listen_addresses='' -c unix_socket_directories={self.socket} "
-                      "-c fsync=off -c max_connections=200", "start")
+            self._run(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.root / "server.log"),
+                "-o",
+                f"-c listen_addresses='' -c unix_socket_directories={self.socket} "
+                "-c fsync=off -c max_connections=200",
+                "start",
+            )
         except BaseException:
             self.stop()
             raise
@@ -67,8 +94,15 @@ class Cluster:
         its processes are found by the variable `_run` put in their environment)."""
         try:
             if (self.data / "postmaster.pid").exists():
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                          "-w", "stop")
+                self._run(
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                )
         finally:
             kill_and_wait(tagged(TAG, str(self.root)))
             shutil.rmtree(self.root, ignore_errors=True)
@@ -80,8 +114,9 @@ class Cluster:
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(host=str(self.socket), user=USER, dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(self.socket), user=USER, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

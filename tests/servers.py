@@ -25,7 +25,7 @@ import psutil
 import redis
 
 TAG = "PGRADER_TEST_SERVER"  # in the environment of every process of a server started here
-                             # (a RabbitMQ node, a PostgreSQL cluster): how stop() finds them
+# (a RabbitMQ node, a PostgreSQL cluster): how stop() finds them
 
 
 def tagged(name: str, value: str) -> list[psutil.Process]:
@@ -73,25 +73,44 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 30.0) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes" if self.persist else "no", "--dir", str(self.folder),
-                "--protected-mode", "yes", "--logfile", str(self.folder / "redis.log")]
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--dir",
+            str(self.folder),
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.folder / "redis.log"),
+        ]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1,
-                             socket_connect_timeout=1)
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1
+        )
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server exited with {self.proc.returncode}: "
-                                       + (self.folder / "redis.log").read_text()[-2000:])
+                    raise RuntimeError(
+                        f"redis-server exited with {self.proc.returncode}: "
+                        + (self.folder / "redis.log").read_text()[-2000:]
+                    )
                 try:
                     if client.ping():
                         return
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                     pass  # not listening yet, or still loading its append-only file
                 time.sleep(0.05)
-            raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout} s")
+            raise RuntimeError(
+                f"redis-server did not answer on port {self.port} within {timeout} s"
+            )
         except BaseException:
             self.stop(signal.SIGKILL)
             raise
@@ -133,24 +152,36 @@ class RabbitServer:
         (self.folder / "enabled_plugins").write_text("[].\n")
         if os.geteuid() == 0:  # Debian's wrapper runs the node as the rabbitmq user
             subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(self.folder)], check=True)
-        env = {**os.environ, "RABBITMQ_NODENAME": self.node,
-               "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_PORT": str(self.port),
-               "RABBITMQ_DIST_PORT": str(self.dist_port),
-               "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
-               "RABBITMQ_LOG_BASE": str(self.folder / "log"),
-               "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
-               "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq"),
-               "RABBITMQ_PID_FILE": str(self.folder / "pid"),
-               "ERL_EPMD_PORT": str(self.epmd_port), TAG: self.node}
+        env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq"),
+            "RABBITMQ_PID_FILE": str(self.folder / "pid"),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            TAG: self.node,
+        }
         with (self.folder / "server.log").open("ab") as log:
-            self.proc = subprocess.Popen(["rabbitmq-server"], env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                ["rabbitmq-server"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"rabbitmq-server exited with {self.proc.returncode}: "
-                                       + (self.folder / "server.log").read_text()[-2000:])
+                    raise RuntimeError(
+                        f"rabbitmq-server exited with {self.proc.returncode}: "
+                        + (self.folder / "server.log").read_text()[-2000:]
+                    )
                 if b"Starting broker... completed" in (self.folder / "server.log").read_bytes():
                     return
                 time.sleep(0.1)
@@ -189,17 +220,48 @@ def redis_server(folder: Path, persist: bool = False) -> Iterator[RedisServer]:
 class WorkerProcess:
     """`grader worker` in its own session (so it can be killed with all its processes)."""
 
-    def __init__(self, course_root: Path, broker: str, *, name: str, queues: str = "cpu,mpi",
-                 concurrency: int = 1, backend: str = "local", log_dir: Path | None = None,
-                 env: dict | None = None):
+    def __init__(
+        self,
+        course_root: Path,
+        broker: str,
+        *,
+        name: str,
+        queues: str = "cpu,mpi",
+        concurrency: int = 1,
+        backend: str = "local",
+        log_dir: Path | None = None,
+        env: dict | None = None,
+    ):
         self.name = name
         self.log = Path(log_dir or course_root) / f"worker-{name}.log"
-        argv = [sys.executable, "-m", "grader", "--course", str(course_root), "worker",
-                "--queues", queues, "--broker", broker, "--concurrency", str(concurrency),
-                "--backend", backend, "--name", f"{name}@%h", "--loglevel", "INFO"]
+        argv = [
+            sys.executable,
+            "-m",
+            "grader",
+            "--course",
+            str(course_root),
+            "worker",
+            "--queues",
+            queues,
+            "--broker",
+            broker,
+            "--concurrency",
+            str(concurrency),
+            "--backend",
+            backend,
+            "--name",
+            f"{name}@%h",
+            "--loglevel",
+            "INFO",
+        ]
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True, env={**os.environ, **(env or {})})
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **(env or {})},
+            )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -210,10 +272,13 @@ class WorkerProcess:
             if " ready." in self.text():
                 return self
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker {self.name} exited ({self.proc.returncode}):\n"
-                                   + self.text()[-3000:])
+                raise RuntimeError(
+                    f"worker {self.name} exited ({self.proc.returncode}):\n" + self.text()[-3000:]
+                )
             time.sleep(0.1)
-        raise RuntimeError(f"worker {self.name} not ready within {timeout} s:\n" + self.text()[-3000:])
+        raise RuntimeError(
+            f"worker {self.name} not ready within {timeout} s:\n" + self.text()[-3000:]
+        )
 
     def kill_all(self) -> None:
         """SIGKILL the worker and every process it started (a machine lost), also those in

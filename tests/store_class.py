@@ -65,17 +65,23 @@ def make_course(root: Path) -> Path:
     return root
 
 
-def make_class(folder: Path, students: dict[str, str], slow: float = SLOW,
-               received: dict[str, str] | None = None) -> Path:
+def make_class(
+    folder: Path,
+    students: dict[str, str],
+    slow: float = SLOW,
+    received: dict[str, str] | None = None,
+) -> Path:
     """One `<student>.py` per student: 'good' or 'bad' code, or any other text as the source."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, kind in students.items():
         source = {"good": GOOD, "bad": BAD}.get(kind, kind)
-        (folder / f"{name}.py").write_text(source.format(slow=slow) if kind in ("good", "bad")
-                                           else source)
+        (folder / f"{name}.py").write_text(
+            source.format(slow=slow) if kind in ("good", "bad") else source
+        )
     if received:
         (folder / "received.csv").write_text(
-            "student,received\n" + "".join(f"{n},{t}\n" for n, t in received.items()))
+            "student,received\n" + "".join(f"{n},{t}\n" for n, t in received.items())
+        )
     return folder
 
 
@@ -98,12 +104,26 @@ def fake_run_tests(delay: float = 0.0, fail_all: bool = False, broken: tuple[str
             raise PlatformError("sandbox could not start")
         time.sleep(delay)
         bad = "a - b" in source
-        tests = [("test_add_small", "public", not fail_all),
-                 ("test_add_negative", "hidden", not bad and not fail_all),
-                 ("test_slow_add", "hidden", not fail_all)]
-        return TestRun([TestRecord(nodeid=f, name=f, function=f, visibility=v,
-                                   status="passed" if ok else "failed",
-                                   message="" if ok else f"{f}: add(-4, 1) returned 5, expected -3",
-                                   details={}, duration=delay, seed=seed) for f, v, ok in tests])
+        tests = [
+            ("test_add_small", "public", not fail_all),
+            ("test_add_negative", "hidden", not bad and not fail_all),
+            ("test_slow_add", "hidden", not fail_all),
+        ]
+        return TestRun(
+            [
+                TestRecord(
+                    nodeid=f,
+                    name=f,
+                    function=f,
+                    visibility=v,
+                    status="passed" if ok else "failed",
+                    message="" if ok else f"{f}: add(-4, 1) returned 5, expected -3",
+                    details={},
+                    duration=delay,
+                    seed=seed,
+                )
+                for f, v, ok in tests
+            ]
+        )
 
     return run_tests

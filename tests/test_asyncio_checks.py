@@ -20,9 +20,8 @@ from grader.judge.expect_asyncio import (
     expect_no_pending_destroyed,
 )
 from grader.protocol import Reply
-from grader.sandbox.local import LocalBackend
 
-SOURCE = textwrap.dedent('''
+SOURCE = textwrap.dedent("""
     import asyncio
     import gc
     import threading
@@ -288,14 +287,26 @@ SOURCE = textwrap.dedent('''
 
     def run(name, *args):
         return asyncio.run(globals()[name](*args))
-''')
+""")
 
 LINES = SOURCE.splitlines()
 
-GOOD = ["good_gather", "good_taskgroup", "good_taskgroup_failure", "good_semaphore", "good_queue",
-        "good_to_thread", "good_wait_for", "good_thread_wakes_loop", "good_socket_wakes_loop",
-        "good_long_sleep", "good_shield_and_as_completed", "sleepy_async", "awaits_it",
-        "kept_workers"]
+GOOD = [
+    "good_gather",
+    "good_taskgroup",
+    "good_taskgroup_failure",
+    "good_semaphore",
+    "good_queue",
+    "good_to_thread",
+    "good_wait_for",
+    "good_thread_wakes_loop",
+    "good_socket_wakes_loop",
+    "good_long_sleep",
+    "good_shield_and_as_completed",
+    "sleepy_async",
+    "awaits_it",
+    "kept_workers",
+]
 
 
 def line_of(marker: str) -> int:
@@ -303,9 +314,16 @@ def line_of(marker: str) -> int:
 
 
 def call(session, function, *args, timeout=20, options=None) -> Reply:
-    raw = session.call({"kind": "call", "module": "solution", "function": function,
-                        "args": codec.encode(list(args)), "timeout": timeout,
-                        "checks": {"asyncio": options or {}}})
+    raw = session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": timeout,
+            "checks": {"asyncio": options or {}},
+        }
+    )
     return Reply(raw, f"{function}{args}")
 
 
@@ -315,12 +333,20 @@ def report_of(reply: Reply) -> dict:
 
 
 def student_entries(report: dict) -> dict:
-    return {key: [e for e in report[key] if e.get("student", True)]
-            for key in ("blocking", "never_awaited", "destroyed_pending", "cancel_swallowed",
-                        "deadlocks")}
+    return {
+        key: [e for e in report[key] if e.get("student", True)]
+        for key in (
+            "blocking",
+            "never_awaited",
+            "destroyed_pending",
+            "cancel_swallowed",
+            "deadlocks",
+        )
+    }
 
 
 # ---------------------------------------------------------------- blocking the loop
+
 
 def test_time_sleep_in_a_coroutine_is_flagged_with_its_line(session):
     reply = call(session, "run", "sleepy_blocking")
@@ -330,8 +356,10 @@ def test_time_sleep_in_a_coroutine_is_flagged_with_its_line(session):
     assert 0.15 < entry["seconds"] < 1.0 and entry["cpu_ratio"] < 0.5
     with pytest.raises(verdicts.Failed) as info:
         expect_no_blocking(reply, "sleepy_blocking()")
-    assert (f"time.sleep(0.2) at solution.py line {line_of('BLOCK-SLEEP')} blocked the event loop "
-            "for 0.2") in info.value.message
+    assert (
+        f"time.sleep(0.2) at solution.py line {line_of('BLOCK-SLEEP')} blocked the event loop "
+        "for 0.2"
+    ) in info.value.message
     assert "asyncio.to_thread" in info.value.message
 
 
@@ -357,6 +385,7 @@ def test_cpu_loop_in_a_coroutine_is_flagged(session):
 
 # ---------------------------------------------------------------- coroutines and tasks lost
 
+
 def test_coroutine_never_awaited_is_flagged_where_it_was_created(session):
     reply = call(session, "run", "forgets")
     [entry] = report_of(reply)["never_awaited"]
@@ -377,6 +406,7 @@ def test_task_destroyed_while_pending_is_flagged(session):
 
 # ---------------------------------------------------------------- cancellation
 
+
 def test_swallowed_cancellation_is_flagged_and_the_reraising_twin_is_not(session):
     swallowed = call(session, "run", "cancel_one", "swallow")
     assert swallowed.value == "ignored"
@@ -392,6 +422,7 @@ def test_swallowed_cancellation_is_flagged_and_the_reraising_twin_is_not(session
 
 
 # ---------------------------------------------------------------- deadlocks and hangs
+
 
 def test_lock_inversion_philosophers_reported_as_asyncio_deadlock(session):
     reply = call(session, "run", "dine", 5, 3, False, timeout=1.5)
@@ -427,6 +458,7 @@ def test_busy_wait_that_freezes_the_loop_is_named_when_the_run_hangs(session):
 
 # ---------------------------------------------------------------- correct code
 
+
 def test_correct_asyncio_code_is_not_flagged(session):
     reply = call(session, "run_each", GOOD)
     report = report_of(reply)
@@ -438,12 +470,22 @@ def test_correct_asyncio_code_is_not_flagged(session):
 
 # ---------------------------------------------------------------- verdicts from replies (no sandbox)
 
+
 def _reply(status="ok", report=None, findings=(), **raw) -> Reply:
     base = {"status": status, "findings": list(findings), "wall": 2.0, **raw}
     if report is not None:
-        base["checks"] = {"asyncio": {"intact": True, "slow_callback": 0.05, "blocking": [],
-                                      "never_awaited": [], "destroyed_pending": [],
-                                      "cancel_swallowed": [], "deadlocks": [], **report}}
+        base["checks"] = {
+            "asyncio": {
+                "intact": True,
+                "slow_callback": 0.05,
+                "blocking": [],
+                "never_awaited": [],
+                "destroyed_pending": [],
+                "cancel_swallowed": [],
+                "deadlocks": [],
+                **report,
+            }
+        }
     return Reply(base, "probe()")
 
 
@@ -453,8 +495,18 @@ def test_instrumentation_switched_off_earns_nothing():
 
 
 def test_blocking_below_the_limit_or_outside_student_code_passes():
-    short = {"coro": "c", "task": "Task-1", "file": "solution.py", "line": 3, "code": "x()",
-             "student": True, "kind": "wait", "seconds": 0.06, "total_seconds": 0.06, "count": 1}
+    short = {
+        "coro": "c",
+        "task": "Task-1",
+        "file": "solution.py",
+        "line": 3,
+        "code": "x()",
+        "student": True,
+        "kind": "wait",
+        "seconds": 0.06,
+        "total_seconds": 0.06,
+        "count": 1,
+    }
     library = {**short, "student": False, "seconds": 0.5}
     reply = _reply(report={"blocking": [short, library]})
     expect_no_blocking(reply, "probe()", min_seconds=0.1)
@@ -463,23 +515,49 @@ def test_blocking_below_the_limit_or_outside_student_code_passes():
 
 
 def test_old_api_errors_get_the_modern_form():
-    reply = _reply(status="exception", exception={
-        "type": "AttributeError", "message": "module 'asyncio' has no attribute 'coroutine'",
-        "frames": [{"file": "solution.py", "line": 4, "name": "<module>", "code": "@asyncio.coroutine",
-                    "student": True}]})
+    reply = _reply(
+        status="exception",
+        exception={
+            "type": "AttributeError",
+            "message": "module 'asyncio' has no attribute 'coroutine'",
+            "frames": [
+                {
+                    "file": "solution.py",
+                    "line": 4,
+                    "name": "<module>",
+                    "code": "@asyncio.coroutine",
+                    "student": True,
+                }
+            ],
+        },
+    )
     with pytest.raises(verdicts.StudentError, match="Modern form: async def"):
         expect_all_awaited(reply, "probe()")
 
 
 def test_library_swallowed_cancellation_is_not_held_against_the_student():
-    entry = {"name": "Task-1", "coro": "main", "outcome": "returned", "student": False,
-             "caught_at": {"file": "/usr/lib/python3.11/asyncio/taskgroups.py", "line": 111}}
+    entry = {
+        "name": "Task-1",
+        "coro": "main",
+        "outcome": "returned",
+        "student": False,
+        "caught_at": {"file": "/usr/lib/python3.11/asyncio/taskgroups.py", "line": 111},
+    }
     expect_cancellation_respected(_reply(report={"cancel_swallowed": [entry]}), "probe()")
 
 
 def test_deadlock_found_in_a_finished_run_report():
-    dead = {"tasks": [{"name": "Task-2", "coro": "a", "student": True, "waiting_for": "a Future",
-                       "waiting_at": {"file": "solution.py", "line": 7, "code": "await fut"}}]}
+    dead = {
+        "tasks": [
+            {
+                "name": "Task-2",
+                "coro": "a",
+                "student": True,
+                "waiting_for": "a Future",
+                "waiting_at": {"file": "solution.py", "line": 7, "code": "await fut"},
+            }
+        ]
+    }
     reply = _reply(report={"deadlocks": [dead]})
     with pytest.raises(verdicts.Deadlock, match=r"Task-2 \(a\) waits at solution.py line 7"):
         expect_no_asyncio_deadlock(reply, "probe()")

@@ -30,7 +30,9 @@ import pytest
 from grader.agent import codec
 from grader.course import Limits
 
-_spec = importlib.util.spec_from_file_location("attack_corpus", Path(__file__).parent / "attacks" / "corpus.py")
+_spec = importlib.util.spec_from_file_location(
+    "attack_corpus", Path(__file__).parent / "attacks" / "corpus.py"
+)
 corpus = importlib.util.module_from_spec(_spec)
 sys.modules["attack_corpus"] = corpus
 _spec.loader.exec_module(corpus)
@@ -39,32 +41,82 @@ ATTACKS = corpus.load_corpus()
 
 # What the issue asks the corpus to cover, by attack folder.
 REQUIRED = {
-    "fork_bomb", "memory_bomb", "disk_fill", "stdout_flood", "infinite_loop", "sleep_forever",
-    "sigterm_ignored", "daemon_orphans", "network_access", "read_hidden_tests",
-    "read_reference_solution", "read_other_students", "write_outside_workdir",
-    "tmp_drop_a_writer", "tmp_drop_b_reader", "forged_results_json", "forged_reply_stdout",
-    "conftest_rewrite", "startup_hooks", "shadow_modules", "patch_test_framework",
-    "eq_always_true", "sys_exit_at_import", "os_exit_at_import", "kill_parent", "patch_clocks",
-    "ctypes_segfault", "recursion_bomb", "mpi_abort", "huge_exception", "html_injection",
-    "zip_slip", "zip_bomb", "zip_symlink", "pickle_payload", "settrace_off",
+    "fork_bomb",
+    "memory_bomb",
+    "disk_fill",
+    "stdout_flood",
+    "infinite_loop",
+    "sleep_forever",
+    "sigterm_ignored",
+    "daemon_orphans",
+    "network_access",
+    "read_hidden_tests",
+    "read_reference_solution",
+    "read_other_students",
+    "write_outside_workdir",
+    "tmp_drop_a_writer",
+    "tmp_drop_b_reader",
+    "forged_results_json",
+    "forged_reply_stdout",
+    "conftest_rewrite",
+    "startup_hooks",
+    "shadow_modules",
+    "patch_test_framework",
+    "eq_always_true",
+    "sys_exit_at_import",
+    "os_exit_at_import",
+    "kill_parent",
+    "patch_clocks",
+    "ctypes_segfault",
+    "recursion_bomb",
+    "mpi_abort",
+    "huge_exception",
+    "html_injection",
+    "zip_slip",
+    "zip_bomb",
+    "zip_symlink",
+    "pickle_payload",
+    "settrace_off",
     "patch_check_helpers",
     # the trust-boundary issue: one or more attacks per class an outside attacker broke
-    "nested_finding", "result_fd_forge", "request_file_checks", "tracer_timing_tell",
-    "oclgrind_log_truncate", "pool_busy_helpers", "rt_signal_self_kill", "nonascii_result_digit",
-    "oclgrind_log_huge_number", "deep_folders", "fake_stacks_realpath", "surrogate_thread_name",
-    "proc_cmdline_leak", "frame_walk_patch", "gc_walk_patch", "ctypes_frames",
-    "subprocess_reader", "signal_frame_walk", "compile_spoofed_filename",
+    "nested_finding",
+    "result_fd_forge",
+    "request_file_checks",
+    "tracer_timing_tell",
+    "oclgrind_log_truncate",
+    "pool_busy_helpers",
+    "rt_signal_self_kill",
+    "nonascii_result_digit",
+    "oclgrind_log_huge_number",
+    "deep_folders",
+    "fake_stacks_realpath",
+    "surrogate_thread_name",
+    "proc_cmdline_leak",
+    "frame_walk_patch",
+    "gc_walk_patch",
+    "ctypes_frames",
+    "subprocess_reader",
+    "signal_frame_walk",
+    "compile_spoofed_filename",
     # the warm pipeline (a supervisor server as PID 1, the agent template, the container pool)
-    "oom_supervisor_huge_result", "oom_memfd_small_holders", "workitem_huge_number",
-    "thread_name_bad_bytes", "warm_template_reach", "dirfd_erase_evidence", "pool_item_swap",
+    "oom_supervisor_huge_result",
+    "oom_memfd_small_holders",
+    "workitem_huge_number",
+    "thread_name_bad_bytes",
+    "warm_template_reach",
+    "dirfd_erase_evidence",
+    "pool_item_swap",
 }
 
 
 def _param(attack):
     marks = []
     if attack.known_weakness:
-        marks.append(pytest.mark.xfail(strict=not attack.flaky,
-                                       reason=f"known weakness: {attack.known_weakness[:300]}"))
+        marks.append(
+            pytest.mark.xfail(
+                strict=not attack.flaky, reason=f"known weakness: {attack.known_weakness[:300]}"
+            )
+        )
     return pytest.param(attack, id=attack.name, marks=marks)
 
 
@@ -76,13 +128,16 @@ def corpus_run(docker_backend, tmp_path_factory):
 
 # ---------------------------------------------------------------- the corpus itself (no Docker)
 
+
 def test_the_corpus_covers_every_attack_of_the_issue():
     names = {a.name for a in ATTACKS}
     assert len(ATTACKS) >= 60
     assert REQUIRED <= names, sorted(REQUIRED - names)
     for attack in ATTACKS:
         assert attack.description and attack.defence, attack.name
-        assert attack.exercise in corpus.HONEST, f"{attack.name}: no honest students for {attack.exercise}"
+        assert attack.exercise in corpus.HONEST, (
+            f"{attack.name}: no honest students for {attack.exercise}"
+        )
         assert attack.archive or (attack.folder / "solution.py").is_file(), attack.name
         for source in list(attack.rename) + [f"../_shared/{n}" for n in attack.shared]:
             assert (attack.folder / source).is_file(), f"{attack.name}: {source} is missing"
@@ -90,13 +145,15 @@ def test_the_corpus_covers_every_attack_of_the_issue():
 
 # ---------------------------------------------------------------- the batch
 
+
 @pytest.mark.docker
 @pytest.mark.parametrize("attack", [_param(a) for a in ATTACKS])
 def test_attack_is_held(corpus_run, attack):
     seen = corpus_run.of(attack)
     problems = corpus.judge(attack, seen)
-    assert not problems, (f"{attack.name} (scored {seen.score}, verdicts {seen.verdicts}): "
-                          + "; ".join(problems))
+    assert not problems, (
+        f"{attack.name} (scored {seen.score}, verdicts {seen.verdicts}): " + "; ".join(problems)
+    )
 
 
 @pytest.mark.docker
@@ -125,7 +182,9 @@ def test_feedback_pages_show_injected_markup_escaped(corpus_run):
     for attack in injections:
         html = corpus_run.of(attack).feedback
         assert html, f"{attack.name}: no feedback.html"
-        assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html, attack.name
+        assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html, (
+            attack.name
+        )
         assert corpus.html_problems(html) == [], attack.name
     for attack in ATTACKS:  # and no other page either
         assert corpus.html_problems(corpus_run.of(attack).feedback) == [], attack.name
@@ -135,8 +194,10 @@ def test_feedback_pages_show_injected_markup_escaped(corpus_run):
 def test_report_the_runtime(corpus_run, record_property):
     for slug, seconds in corpus_run.seconds.items():
         record_property(f"seconds_{slug}", round(seconds, 1))
-        print(f"\n{slug}: {seconds:.0f} s for {sum(a.exercise == slug for a in ATTACKS)} attacks "
-              f"+ {len(corpus.HONEST[slug])} honest students ({corpus_run.jobs} jobs)")
+        print(
+            f"\n{slug}: {seconds:.0f} s for {sum(a.exercise == slug for a in ATTACKS)} attacks "
+            f"+ {len(corpus.HONEST[slug])} honest students ({corpus_run.jobs} jobs)"
+        )
     assert set(corpus_run.seconds) == {a.exercise for a in ATTACKS}
 
 
@@ -166,8 +227,16 @@ def spin(seconds):
 def test_patched_clocks_do_not_change_the_measured_wall_and_cpu(docker_backend, tmp_path):
     (tmp_path / "solution.py").write_text(textwrap.dedent(CLOCKS))
     with docker_backend.open(tmp_path, Limits()) as session:
-        reply = session.call({"kind": "call", "module": "solution", "function": "spin",
-                              "args": codec.encode([1.5]), "kwargs": codec.encode({}), "timeout": 15})
+        reply = session.call(
+            {
+                "kind": "call",
+                "module": "solution",
+                "function": "spin",
+                "args": codec.encode([1.5]),
+                "kwargs": codec.encode({}),
+                "timeout": 15,
+            }
+        )
     assert reply["status"] == "ok", reply
     assert codec.decode(reply["value"]) == [0.0, 1024]  # the student's own clocks did lie...
     assert reply.get("agent_wall", 0.0) < 1.0  # ...and so does the agent's own timing, with them
@@ -202,13 +271,24 @@ def test_tmp_and_shm_last_only_within_one_submission(docker_backend, tmp_path):
         (tmp_path / sub / "solution.py").write_text(textwrap.dedent(TMP))
 
     def call(session, function, marker):
-        reply = session.call({"kind": "call", "module": "solution", "function": function,
-                              "args": codec.encode([marker]), "kwargs": codec.encode({}), "timeout": 10})
+        reply = session.call(
+            {
+                "kind": "call",
+                "module": "solution",
+                "function": function,
+                "args": codec.encode([marker]),
+                "kwargs": codec.encode({}),
+                "timeout": 10,
+            }
+        )
         assert reply["status"] == "ok", reply
         return codec.decode(reply["value"])
 
     marker = tmp_path.name
-    with docker_backend.open(tmp_path / "a", Limits()) as a, docker_backend.open(tmp_path / "b", Limits()) as b:
+    with (
+        docker_backend.open(tmp_path / "a", Limits()) as a,
+        docker_backend.open(tmp_path / "b", Limits()) as b,
+    ):
         host_a = call(a, "drop", marker)
         assert call(a, "look", marker) == {"/tmp": True, "/dev/shm": True}  # later requests of A
         assert call(b, "look", marker) == {"/tmp": False, "/dev/shm": False}, host_a  # never B

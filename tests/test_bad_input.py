@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from grader.batch import grade_all
-from grader.entries import GRADEBOOK_FIELDS
 from grader.course import load_course
+from grader.entries import GRADEBOOK_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "locked_counter"
@@ -25,7 +25,9 @@ REFERENCE = (ROOT / "solutions" / SLUG / "solution.py").read_text()
 GRADER = ROOT / ".venv" / "bin" / "grader"
 
 # One line of 100 bytes, 50_000 times: 5 MB on stdout at every import.
-LOUD_PREFIX = "import sys\nfor _i in range(50_000):\n    sys.stdout.write('spam ' * 19 + 'eggs\\n')\n"
+LOUD_PREFIX = (
+    "import sys\nfor _i in range(50_000):\n    sys.stdout.write('spam ' * 19 + 'eggs\\n')\n"
+)
 
 
 def _zip(path: Path, members: dict[str, bytes | tuple[bytes, int]]) -> None:
@@ -70,12 +72,15 @@ def build_batch(folder: Path, outside: Path) -> None:
     (folder / "misnamed_file").mkdir()
     (folder / "misnamed_file" / "Solution.py").write_text(REFERENCE)
     (folder / "syntax_error.py").write_text(
-        "import threading\n\nclass SafeCounter:\n    def increment(self, k=1)\n        pass\n")
+        "import threading\n\nclass SafeCounter:\n    def increment(self, k=1)\n        pass\n"
+    )
     (folder / "not_utf8.py").write_bytes(b"# compteur\n# \xe9t\xe9 2026\n" + REFERENCE.encode())
     (folder / "empty_dir").mkdir()
     _zip(folder / "zip_dotdot.zip", {"solution.py": REFERENCE.encode(), "../evil.py": b"x = 1\n"})
     _zip(folder / "zip_absolute.zip", {"/tmp/solution.py": REFERENCE.encode()})
-    _zip(folder / "zip_bomb.zip", {"solution.py": REFERENCE.encode(), "data.txt": b"\0" * (8 << 20)})
+    _zip(
+        folder / "zip_bomb.zip", {"solution.py": REFERENCE.encode(), "data.txt": b"\0" * (8 << 20)}
+    )
     _zip(folder / "zip_symlink.zip", {"solution.py": (b"/etc/passwd", 0o120777)})
     outside.mkdir()
     (outside / "solution.py").write_text(REFERENCE)
@@ -87,8 +92,11 @@ def snapshot(out: Path) -> dict[str, dict]:
     """Per student: bytes and mtime of results.json and feedback.html."""
     snap = {}
     for d in sorted(p for p in out.iterdir() if p.is_dir()):
-        snap[d.name] = {name: ((d / name).read_bytes(), (d / name).stat().st_mtime_ns)
-                        for name in ("results.json", "feedback.html") if (d / name).exists()}
+        snap[d.name] = {
+            name: ((d / name).read_bytes(), (d / name).stat().st_mtime_ns)
+            for name in ("results.json", "feedback.html")
+            if (d / name).exists()
+        }
     return snap
 
 
@@ -104,21 +112,33 @@ def batch(tmp_path_factory, course):
     build_batch(subs, base / "outside")
     exercise = course.exercise(SLUG)
     rows = grade_all(course, exercise, subs, out, backend="local", jobs=2, progress=False)
-    results = {d.name: json.loads((d / "results.json").read_text())
-               for d in out.iterdir() if (d / "results.json").exists()}
+    results = {
+        d.name: json.loads((d / "results.json").read_text())
+        for d in out.iterdir()
+        if (d / "results.json").exists()
+    }
     with (out / "gradebook.csv").open(newline="") as f:
         reader = csv.DictReader(f)
         fields, gradebook = reader.fieldnames, list(reader)
-    return {"subs": subs, "out": out, "rows": rows, "results": results,
-            "gradebook_fields": fields, "gradebook": gradebook, "snapshot": snapshot(out),
-            "exercise": exercise}
+    return {
+        "subs": subs,
+        "out": out,
+        "rows": rows,
+        "results": results,
+        "gradebook_fields": fields,
+        "gradebook": gradebook,
+        "snapshot": snapshot(out),
+        "exercise": exercise,
+    }
 
 
 @pytest.fixture(scope="module")
 def rerun(batch, course):
     """Add one new bad submission and grade the batch again, without regrade."""
     subs, out = batch["subs"], batch["out"]
-    (subs / "late_comer.py").write_text("def parallel_count(n_threads, n_increments)\n    return 0\n")
+    (subs / "late_comer.py").write_text(
+        "def parallel_count(n_threads, n_increments)\n    return 0\n"
+    )
     rows = grade_all(course, batch["exercise"], subs, out, backend="local", jobs=2, progress=False)
     return {"rows": rows, "snapshot": snapshot(out)}
 
@@ -128,8 +148,9 @@ ALL = {"correct", "loud", "loud_broken", *REFUSED}
 
 def test_every_student_has_results_and_feedback(batch):
     assert {r.student for r in batch["rows"]} == ALL
-    assert all(r.status == "graded" for r in batch["rows"]), [(r.student, r.status, r.problem)
-                                                              for r in batch["rows"]]
+    assert all(r.status == "graded" for r in batch["rows"]), [
+        (r.student, r.status, r.problem) for r in batch["rows"]
+    ]
     for name in ALL:
         folder = batch["out"] / name
         assert (folder / "results.json").is_file(), name
@@ -191,7 +212,15 @@ def test_refused_submission_scores_zero_with_a_reason(batch, student):
 
 def test_gradebook_has_one_row_per_student(batch):
     assert batch["gradebook_fields"] == GRADEBOOK_FIELDS
-    assert GRADEBOOK_FIELDS == ["student", "score", "max", "late_days", "penalty", "final", "status"]
+    assert GRADEBOOK_FIELDS == [
+        "student",
+        "score",
+        "max",
+        "late_days",
+        "penalty",
+        "final",
+        "status",
+    ]
     rows = {r["student"]: r for r in batch["gradebook"]}
     assert len(batch["gradebook"]) == len(rows) == len(ALL)
     assert set(rows) == ALL
@@ -224,9 +253,22 @@ def test_rerun_skips_graded_students_and_grades_the_new_one(batch, rerun):
 def test_unknown_exercise_slug_is_a_clear_cli_error(tmp_path, submission):
     (tmp_path / "correct.py").write_text(REFERENCE)
     path = submission if submission == "x" else str(tmp_path / submission)
-    proc = subprocess.run([str(GRADER), "grade", "no_such_slug", path, "--backend", "local",
-                           "--out", str(tmp_path / "out")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            str(GRADER),
+            "grade",
+            "no_such_slug",
+            path,
+            "--backend",
+            "local",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "no_such_slug" in proc.stderr
@@ -235,7 +277,9 @@ def test_unknown_exercise_slug_is_a_clear_cli_error(tmp_path, submission):
     assert not (tmp_path / "out").exists()
 
 
-FORGER = REFERENCE + '''
+FORGER = (
+    REFERENCE
+    + """
 import os, stat
 for _fd in range(3, 256):  # garbage down every socket: a frame claiming 2 GB, then junk
     try:
@@ -243,7 +287,8 @@ for _fd in range(3, 256):  # garbage down every socket: a frame claiming 2 GB, t
             os.write(_fd, b"R\\x7f\\xff\\xff\\xff" + b"[" * 100000)
     except OSError:
         pass
-'''
+"""
+)
 
 
 def test_a_forged_report_is_the_students_fault_not_the_platforms(tmp_path, course):
@@ -252,8 +297,11 @@ def test_a_forged_report_is_the_students_fault_not_the_platforms(tmp_path, cours
     from grader.grade import grade_submission
 
     (tmp_path / "forger.py").write_text(FORGER)
-    result = grade_submission(course, course.exercise(SLUG), tmp_path / "forger.py",
-                              backend="local", suites=("public",))
+    result = grade_submission(
+        course, course.exercise(SLUG), tmp_path / "forger.py", backend="local", suites=("public",)
+    )
     assert not result.platform_failed, [(t.verdict, t.message) for t in result.tests]
-    assert {t.verdict for t in result.tests} == {"crashed"}, [(t.verdict, t.message) for t in result.tests]
+    assert {t.verdict for t in result.tests} == {"crashed"}, [
+        (t.verdict, t.message) for t in result.tests
+    ]
     assert all("could not be believed" in t.message for t in result.tests), result.tests[0].message

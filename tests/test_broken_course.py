@@ -35,8 +35,9 @@ def test_the_tiny_course_grades_normally(course_root, tmp_path):
 
 def test_hidden_tests_that_fail_to_import_are_not_graded(course_root, tmp_path):
     hidden = course_root / "exercises" / "tiny" / "tests" / "hidden"
-    (hidden / "test_broken.py").write_text("import no_such_helper_module\n\ndef test_x(student):\n"
-                                           "    pass\n")
+    (hidden / "test_broken.py").write_text(
+        "import no_such_helper_module\n\ndef test_x(student):\n    pass\n"
+    )
     with pytest.raises(GradingFailed) as info:
         _grade(course_root, tmp_path)
     text = str(info.value)
@@ -63,10 +64,27 @@ def test_grade_all_reports_not_graded_and_writes_no_score(course_root, tmp_path)
     (hidden / "test_hidden.py").write_text("from grader.testing import no_such_name\n")
     subs = make_class(tmp_path / "subs", {"alice": "good", "bob": "bad"})
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "grader", "--course", str(course_root),
-                           "grade-all", "tiny", str(subs), "--backend", "local", "--out", str(out),
-                           "--no-store"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "--course",
+            str(course_root),
+            "grade-all",
+            "tiny",
+            str(subs),
+            "--backend",
+            "local",
+            "--out",
+            str(out),
+            "--no-store",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0, text
     assert "Traceback" not in text
@@ -79,10 +97,26 @@ def test_grade_says_not_graded_and_writes_nothing(course_root, tmp_path):
     hidden = course_root / "exercises" / "tiny" / "tests" / "hidden"
     (hidden / "test_hidden.py").write_text("def test_oops(student:\n    pass\n")
     (tmp_path / "alice.py").write_text(GOOD.format(slow=0))
-    proc = subprocess.run([sys.executable, "-m", "grader", "--course", str(course_root), "grade",
-                           "tiny", str(tmp_path / "alice.py"), "--backend", "local",
-                           "--out", str(tmp_path / "out")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "--course",
+            str(course_root),
+            "grade",
+            "tiny",
+            str(tmp_path / "alice.py"),
+            "--backend",
+            "local",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("grader: not graded yet, nothing written: alice: "), proc.stderr
     assert "test_hidden.py" in proc.stderr and "SyntaxError" in proc.stderr, proc.stderr

@@ -17,8 +17,11 @@ PAGE = b"""<!doctype html><title>fixture check</title>
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body, kind = (b"student,score\nalice,10\n", "text/csv") if self.path == "/grades.csv" \
+        body, kind = (
+            (b"student,score\nalice,10\n", "text/csv")
+            if self.path == "/grades.csv"
             else (PAGE, "text/html")
+        )
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))

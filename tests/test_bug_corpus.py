@@ -12,15 +12,25 @@ from bugs.harness import check_once, open_student
 SEED = 1
 # Detection by a hang costs its timeout (1-2 s) plus, for MPI, mpiexec's start: kept out of the
 # quick runs.
-SLOW = {"lost_wakeup_event", "rlock_reentry", "queue_consumer_never_stops", "asyncio_lock_inversion",
-        "mpi_send_send", "mpi_recv_recv", "mpi_any_source_order", "mpi_barrier_skipped",
-        "gil_threads_as_parallel"}
+SLOW = {
+    "lost_wakeup_event",
+    "rlock_reentry",
+    "queue_consumer_never_stops",
+    "asyncio_lock_inversion",
+    "mpi_send_send",
+    "mpi_recv_recv",
+    "mpi_any_source_order",
+    "mpi_barrier_skipped",
+    "gil_threads_as_parallel",
+}
 
 
 def _params():
-    return [pytest.param(pair, id=pair.name,
-                         marks=[pytest.mark.slow] if pair.name in SLOW else [])
-            for pair in PAIRS if pair.grade is not None]
+    return [
+        pytest.param(pair, id=pair.name, marks=[pytest.mark.slow] if pair.name in SLOW else [])
+        for pair in PAIRS
+        if pair.grade is not None
+    ]
 
 
 def test_corpus_is_complete():

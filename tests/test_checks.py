@@ -97,8 +97,16 @@ SOURCE = """
 
 
 def run(session, function, *args, checks):
-    reply = session.call({"kind": "call", "module": "solution", "function": function,
-                          "args": codec.encode(list(args)), "timeout": 20, "checks": checks})
+    reply = session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": 20,
+            "checks": checks,
+        }
+    )
     assert reply["status"] == "ok", reply
     return codec.decode(reply["value"]), reply["checks"]
 
@@ -167,9 +175,16 @@ def test_switching_instrumentation_off_is_noticed(session):
 
 
 def test_switching_the_tracer_off_is_refused(session):
-    reply = session.call({"kind": "call", "module": "solution", "function": "settrace_off",
-                          "args": codec.encode([]), "timeout": 20,
-                          "checks": {"lockset": {}, "preempt": {"seed": 1}}})
+    reply = session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": "settrace_off",
+            "args": codec.encode([]),
+            "timeout": 20,
+            "checks": {"lockset": {}, "preempt": {"seed": 1}},
+        }
+    )
     assert reply["status"] == "exception", reply
     assert reply["exception"]["type"] == "PermissionError"
     assert "sys.settrace() is not allowed in graded code" in reply["exception"]["message"]

@@ -20,8 +20,10 @@ from grader.results import late_days
 ROOT = Path(__file__).resolve().parents[1]
 GRADER = str(ROOT / ".venv" / "bin" / "grader")
 SLUG = "locked_counter"
-N_TESTS = sum(p.read_text().count("\ndef test_")
-              for p in (ROOT / "exercises" / SLUG / "tests").glob("*/test_*.py"))
+N_TESTS = sum(
+    p.read_text().count("\ndef test_")
+    for p in (ROOT / "exercises" / SLUG / "tests").glob("*/test_*.py")
+)
 REFERENCE = ROOT / "solutions" / SLUG / "solution.py"
 SKELETON = ROOT / "exercises" / SLUG / "skeleton" / "solution.py"
 SEED = 424242
@@ -46,11 +48,26 @@ def graded(tmp_path_factory):
     runs = {"two_days": "2026-09-23T12:00:00Z", "five_days": "2026-09-26T08:00:00+00:00"}
     procs = {}
     for name, received in runs.items():
-        argv = [GRADER, "grade", SLUG, str(REFERENCE), "--json", "--backend", "local",
-                "--out", str(base / name), "--seed", str(SEED), "--received", received,
-                "--student", name]
-        procs[name] = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
+        argv = [
+            GRADER,
+            "grade",
+            SLUG,
+            str(REFERENCE),
+            "--json",
+            "--backend",
+            "local",
+            "--out",
+            str(base / name),
+            "--seed",
+            str(SEED),
+            "--received",
+            received,
+            "--student",
+            name,
+        ]
+        procs[name] = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     out = {}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=180)
@@ -60,6 +77,7 @@ def graded(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- list
+
 
 def test_list_shows_the_course_and_its_exercises():
     proc = grader("list")
@@ -76,6 +94,7 @@ def test_list_shows_the_course_and_its_exercises():
 
 
 # ---------------------------------------------------------------- grade --json
+
 
 def test_grade_json_is_a_gradescope_superset(graded):
     res = graded["two_days"]["json"]
@@ -144,14 +163,17 @@ def test_same_seed_gives_the_same_per_test_seeds(graded):
             assert a["pgrader"]["seeds"][t["function"]] == t["seed"]
 
 
-@pytest.mark.parametrize("received, days", [
-    (DUE - dt.timedelta(days=3), 0),
-    (DUE, 0),
-    (DUE + dt.timedelta(seconds=1), 1),
-    (DUE + dt.timedelta(days=1), 1),
-    (DUE + dt.timedelta(days=1, seconds=1), 2),
-    (None, 0),
-])
+@pytest.mark.parametrize(
+    "received, days",
+    [
+        (DUE - dt.timedelta(days=3), 0),
+        (DUE, 0),
+        (DUE + dt.timedelta(seconds=1), 1),
+        (DUE + dt.timedelta(days=1), 1),
+        (DUE + dt.timedelta(days=1, seconds=1), 2),
+        (None, 0),
+    ],
+)
 def test_late_days_round_up(received, days):
     assert late_days(received, DUE) == days
 
@@ -163,8 +185,17 @@ def test_late_policy_of_the_course():
 
 
 def test_received_that_is_not_a_date_is_a_clear_error(tmp_path):
-    proc = grader("grade", SLUG, str(REFERENCE), "--backend", "local", "--out", str(tmp_path),
-                  "--received", "yesterday")
+    proc = grader(
+        "grade",
+        SLUG,
+        str(REFERENCE),
+        "--backend",
+        "local",
+        "--out",
+        str(tmp_path),
+        "--received",
+        "yesterday",
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "yesterday" in proc.stderr and "ISO 8601" in proc.stderr
@@ -174,8 +205,18 @@ def test_received_without_a_time_zone_is_utc(tmp_path):
     # A refused submission is graded at once; the late days are recorded all the same.
     bad = tmp_path / "bad.py"
     bad.write_text("def parallel_count(n_threads, n_increments)\n")
-    proc = grader("grade", SLUG, str(bad), "--json", "--backend", "local", "--out",
-                  str(tmp_path / "out"), "--received", "2026-09-23T12:00:00")
+    proc = grader(
+        "grade",
+        SLUG,
+        str(bad),
+        "--json",
+        "--backend",
+        "local",
+        "--out",
+        str(tmp_path / "out"),
+        "--received",
+        "2026-09-23T12:00:00",
+    )
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)
     assert res["pgrader"]["late_days"] == 2 and res["pgrader"]["penalty"] == pytest.approx(0.2)
@@ -186,17 +227,35 @@ def test_exceptions_that_ended_a_worker_thread_or_a_child_process_are_shown(tmp_
     """The reference, except that its first worker thread raises and it first forks a child
     that raises: the answer is only wrong, and the feedback shows both exceptions with the
     student's line (Python printed them on stderr and went on)."""
-    text = REFERENCE.read_text().replace(
-        "    def work():\n", "    def work():\n"
-        "        if threading.current_thread() is ts[0]:\n"
-        "            raise ValueError('worker 0 gave up')\n").replace(
-        "    c = SafeCounter()\n", "    import multiprocessing\n"
-        "    child = multiprocessing.get_context('fork').Process(target=dict().pop, args=('k',))\n"
-        "    child.start(); child.join()\n    c = SafeCounter()\n", 1)
+    text = (
+        REFERENCE.read_text()
+        .replace(
+            "    def work():\n",
+            "    def work():\n"
+            "        if threading.current_thread() is ts[0]:\n"
+            "            raise ValueError('worker 0 gave up')\n",
+        )
+        .replace(
+            "    c = SafeCounter()\n",
+            "    import multiprocessing\n"
+            "    child = multiprocessing.get_context('fork').Process(target=dict().pop, args=('k',))\n"
+            "    child.start(); child.join()\n    c = SafeCounter()\n",
+            1,
+        )
+    )
     assert "gave up" in text and "fork" in text
     (tmp_path / "solution.py").write_text(text)
-    proc = grader("grade", SLUG, str(tmp_path / "solution.py"), "--backend", "local",
-                  "--out", str(tmp_path / "out"), "--seed", "1")
+    proc = grader(
+        "grade",
+        SLUG,
+        str(tmp_path / "solution.py"),
+        "--backend",
+        "local",
+        "--out",
+        str(tmp_path / "out"),
+        "--seed",
+        "1",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = text.splitlines().index("            raise ValueError('worker 0 gave up')") + 1
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -210,6 +269,7 @@ def test_exceptions_that_ended_a_worker_thread_or_a_child_process_are_shown(tmp_
 
 
 # ---------------------------------------------------------------- check
+
 
 def test_check_runs_only_public_tests_and_passes_the_reference():
     proc = grader("check", SLUG, str(REFERENCE))
@@ -234,6 +294,7 @@ def test_check_fails_the_skeleton():
 
 # ---------------------------------------------------------------- course dates
 
+
 def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp_path):
     import shutil
 
@@ -244,8 +305,9 @@ def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp
     assert proc.returncode == 0, proc.stderr
     after = (tmp_path / "course.toml").read_text()
     assert "due = 2026-09-28T23:59:00Z" in after and "opens = 2026-09-14T08:00:00Z" in after
-    assert [line for line in before.splitlines() if "=" not in line or "#" in line] == \
-        [line for line in after.splitlines() if "=" not in line or "#" in line]  # comments, layout kept
+    assert [line for line in before.splitlines() if "=" not in line or "#" in line] == [
+        line for line in after.splitlines() if "=" not in line or "#" in line
+    ]  # comments, layout kept
     assert load_course(tmp_path).exercise(SLUG).due == DUE + dt.timedelta(days=7)
     today = dt.datetime.now(dt.UTC).date()
     proc = grader("--course", str(tmp_path), "course", "dates", "--start", "today-7")
@@ -267,7 +329,8 @@ def test_course_time_zone_applies_to_dates_without_an_offset(tmp_path):
     shutil.copytree(ROOT / "exercises" / SLUG, tmp_path / "exercises" / SLUG)
     (tmp_path / "course.toml").write_text(
         '[course]\nname = "C"\ntimezone = "Europe/Berlin"\n\n[[exercise]]\n'
-        f'slug = "{SLUG}"\ndue = 2026-09-21T23:59:00\n')
+        f'slug = "{SLUG}"\ndue = 2026-09-21T23:59:00\n'
+    )
     course = load_course(tmp_path)
     assert course.exercise(SLUG).due == dt.datetime(2026, 9, 21, 21, 59, tzinfo=dt.UTC)
     proc = grader("--course", str(tmp_path), "list")
@@ -287,11 +350,19 @@ def test_the_parser_is_built_from_the_command_table():
     for command in cli.COMMANDS:
         assert command.name in help_text and command.help.split()[0] in help_text
     args = parser.parse_args(["validate", "a", "b", "--only", "reference", "-j", "3"])
-    assert (args.func, args.slugs, args.only, args.jobs) == (cli.cmd_validate, ["a", "b"],
-                                                             "reference", 3)
+    assert (args.func, args.slugs, args.only, args.jobs) == (
+        cli.cmd_validate,
+        ["a", "b"],
+        "reference",
+        3,
+    )
     args = parser.parse_args(["accounts", "set-password", "ann", "--store", "x.db"])
-    assert (args.func, args.action, args.login, args.store) == (cli.cmd_accounts, "set-password",
-                                                                "ann", "x.db")
+    assert (args.func, args.action, args.login, args.store) == (
+        cli.cmd_accounts,
+        "set-password",
+        "ann",
+        "x.db",
+    )
     with pytest.raises(SystemExit):  # --shift and --start exclude each other
         parser.parse_args(["course", "dates", "--shift", "1", "--start", "today"])
     extra = cli.Command("hello", "say hello", cli.cmd_list, (cli.arg("--to", default="you"),))

@@ -27,10 +27,36 @@ def round_trip(value):
 
 
 PLAIN = [
-    None, True, False, 0, -1, 2**100, -(2**70), 0.0, -0.0, 1.5, 1e-300, "", "héllo ✓ 🧵", "\0\n",
-    [], [1, "a", None], (), (1,), (1, (2, (3,))), {}, {"a": 1}, {1: "one", 2: "two"},
-    {-1: [1, 2], 10**20: ()}, {(1, 2): "pair", None: 0, True: "t", 1.5: "f"}, set(), {1, 2, 3},
-    {"a", (1, 2)}, frozenset({1, 2}), b"", b"\x00\xff bytes",
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**100,
+    -(2**70),
+    0.0,
+    -0.0,
+    1.5,
+    1e-300,
+    "",
+    "héllo ✓ 🧵",
+    "\0\n",
+    [],
+    [1, "a", None],
+    (),
+    (1,),
+    (1, (2, (3,))),
+    {},
+    {"a": 1},
+    {1: "one", 2: "two"},
+    {-1: [1, 2], 10**20: ()},
+    {(1, 2): "pair", None: 0, True: "t", 1.5: "f"},
+    set(),
+    {1, 2, 3},
+    {"a", (1, 2)},
+    frozenset({1, 2}),
+    b"",
+    b"\x00\xff bytes",
     {"nested": [{"deep": ({1, 2}, [3, {"x": (4, 5)}])}, (b"ab", None)]},
 ]
 
@@ -54,11 +80,14 @@ def test_int_keys_stay_ints():
     assert back == {1: "a", "1": "b"} and len(back) == 2
 
 
-@pytest.mark.parametrize("value, check", [
-    (math.nan, math.isnan),
-    (math.inf, lambda v: v == math.inf),
-    (-math.inf, lambda v: v == -math.inf),
-])
+@pytest.mark.parametrize(
+    "value, check",
+    [
+        (math.nan, math.isnan),
+        (math.inf, lambda v: v == math.inf),
+        (-math.inf, lambda v: v == -math.inf),
+    ],
+)
 def test_nan_and_inf(value, check):
     back = round_trip(value)
     assert type(back) is float and check(back)
@@ -107,9 +136,20 @@ def test_arrays_inside_containers():
     assert np.array_equal(back["a"][1][0], np.eye(2))
 
 
-@pytest.mark.parametrize("scalar", [np.float64(2.5), np.float32(-1.5), np.int64(-7), np.int8(3),
-                                    np.uint16(65535), np.bool_(True), np.float64("nan"),
-                                    np.complex128(1 + 2j)], ids=repr)
+@pytest.mark.parametrize(
+    "scalar",
+    [
+        np.float64(2.5),
+        np.float32(-1.5),
+        np.int64(-7),
+        np.int8(3),
+        np.uint16(65535),
+        np.bool_(True),
+        np.float64("nan"),
+        np.complex128(1 + 2j),
+    ],
+    ids=repr,
+)
 def test_numpy_scalars_round_trip(scalar):
     back = round_trip(scalar)
     assert type(back) is type(scalar)
@@ -121,6 +161,7 @@ def test_complex_numbers_round_trip():
 
 
 # ---------------------------------------------------------------- opaque values
+
 
 class Liar(int):
     def __eq__(self, other):
@@ -139,15 +180,35 @@ class FakeArray(np.ndarray):
         return True
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Liar(5), lambda: Thing(), lambda: object(), lambda: print, lambda: type,
-    lambda: np.arange(3).view(FakeArray), lambda: np.array([object()]),
-    lambda: np.datetime64("2026-01-01"), lambda: iter([1]),
-    lambda: type("S", (str,), {"__eq__": lambda s, o: True})("x"),
-    lambda: type("F", (float,), {"__eq__": lambda s, o: True})(1.0),
-], ids=["int subclass", "object with hostile repr", "object", "function", "class",
-        "ndarray subclass", "object array", "datetime64", "iterator", "str subclass",
-        "float subclass"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Liar(5),
+        lambda: Thing(),
+        lambda: object(),
+        lambda: print,
+        lambda: type,
+        lambda: np.arange(3).view(FakeArray),
+        lambda: np.array([object()]),
+        lambda: np.datetime64("2026-01-01"),
+        lambda: iter([1]),
+        lambda: type("S", (str,), {"__eq__": lambda s, o: True})("x"),
+        lambda: type("F", (float,), {"__eq__": lambda s, o: True})(1.0),
+    ],
+    ids=[
+        "int subclass",
+        "object with hostile repr",
+        "object",
+        "function",
+        "class",
+        "ndarray subclass",
+        "object array",
+        "datetime64",
+        "iterator",
+        "str subclass",
+        "float subclass",
+    ],
+)
 def test_anything_else_is_opaque_and_equals_nothing(make):
     value = make()
     back = round_trip(value)
@@ -174,6 +235,7 @@ def test_opaque_values_are_hashable():
 
 
 # ---------------------------------------------------------------- limits
+
 
 def test_too_deep_is_refused():
     value = []
@@ -217,25 +279,30 @@ def test_encode_error_is_a_value_error():
 
 # ---------------------------------------------------------------- malformed input
 
-@pytest.mark.parametrize("data", [
-    {"__pickle__": "gASVAAAAAA=="},
-    {"__tuple__": [1], "__set__": [2]},
-    {"plain": 1},
-    {"__tuple__": 5},
-    {"__dict__": 3},
-    {"__dict__": [[1]]},
-    {"__dict__": [[{"__dict__": []}, 2]]},
-    {"__set__": [{"__dict__": []}]},
-    {"__complex__": ["x", 1]},
-    {"__bytes__": "x"},
-    {"__ndarray__": {"dtype": "<f8"}},
-    {"__ndarray__": {"dtype": "|O", "shape": [1], "data": "AAAAAAAAAAA="}},
-    {"__ndarray__": {"dtype": "<f8", "shape": [3], "data": "AAAAAAAAAAA="}},
-    {"__ndarray__": "x"},
-    {"__npscalar__": {"dtype": "zz", "value": 1}},
-    {"__opaque__": 3},
-    [{"__nope__": 1}],
-], ids=repr)
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"__pickle__": "gASVAAAAAA=="},
+        {"__tuple__": [1], "__set__": [2]},
+        {"plain": 1},
+        {"__tuple__": 5},
+        {"__dict__": 3},
+        {"__dict__": [[1]]},
+        {"__dict__": [[{"__dict__": []}, 2]]},
+        {"__set__": [{"__dict__": []}]},
+        {"__complex__": ["x", 1]},
+        {"__bytes__": "x"},
+        {"__ndarray__": {"dtype": "<f8"}},
+        {"__ndarray__": {"dtype": "|O", "shape": [1], "data": "AAAAAAAAAAA="}},
+        {"__ndarray__": {"dtype": "<f8", "shape": [3], "data": "AAAAAAAAAAA="}},
+        {"__ndarray__": "x"},
+        {"__npscalar__": {"dtype": "zz", "value": 1}},
+        {"__opaque__": 3},
+        [{"__nope__": 1}],
+    ],
+    ids=repr,
+)
 def test_malformed_input_raises_value_error(data):
     with pytest.raises(ValueError):
         decode(data)
@@ -247,6 +314,7 @@ def test_unknown_float_text_is_not_evaluated():
 
 # ---------------------------------------------------------------- no pickle, no eval
 
+
 def _code_tokens(path: Path):
     """(line, token text) of every NAME and non-docstring STRING token of the file."""
     source = path.read_text()
@@ -254,8 +322,12 @@ def _code_tokens(path: Path):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 docstrings.add(body[0].lineno)
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     for i, tok in enumerate(tokens):
@@ -289,8 +361,13 @@ def test_no_pickle_and_no_eval_in_the_grader():
 
 def test_the_scan_would_see_pickle(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text('"""no pickle here"""\n# no pickle\nimport pickle\nx = eval("1")\n'
-                      'y = __import__("cPickle")\n')
-    hits = [(line, text) for line, text, following in _code_tokens(sample)
-            if "pickle" in text.lower() or (text == "eval" and following == "(")]
+    sample.write_text(
+        '"""no pickle here"""\n# no pickle\nimport pickle\nx = eval("1")\n'
+        'y = __import__("cPickle")\n'
+    )
+    hits = [
+        (line, text)
+        for line, text, following in _code_tokens(sample)
+        if "pickle" in text.lower() or (text == "eval" and following == "(")
+    ]
     assert [line for line, _ in hits] == [3, 4, 5]

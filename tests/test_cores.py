@@ -51,9 +51,19 @@ def submission(tmp_path):
 
 
 def _request(backend: str, submission: Path, seconds: float, **options) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(HERE / "cores_driver.py"), backend,
-                             str(submission), json.dumps(options), str(seconds)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "cores_driver.py"),
+            backend,
+            str(submission),
+            json.dumps(options),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _reply(proc: subprocess.Popen, timeout: float = 180) -> dict:
@@ -74,10 +84,12 @@ def _cpus(text: str) -> list[int]:
 def _holder(request: dict, seconds: float) -> subprocess.Popen:
     """A process that takes the cores of `request` (waiting if need be), prints them as JSON and
     holds them for `seconds`; returned once it is asking for them."""
-    code = ("import json, sys, time\nfrom grader.sandbox import cores\n"
-            "print('asking', flush=True)\n"
-            f"a = cores.acquire({request!r})\nprint(json.dumps(a.cores), flush=True)\n"
-            f"time.sleep({seconds})\n")
+    code = (
+        "import json, sys, time\nfrom grader.sandbox import cores\n"
+        "print('asking', flush=True)\n"
+        f"a = cores.acquire({request!r})\nprint(json.dumps(a.cores), flush=True)\n"
+        f"time.sleep({seconds})\n"
+    )
     # unbuffered: a line read leaves the next in the pipe, where `_silent_for` looks
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, bufsize=0)
     _started.append(proc)
@@ -123,8 +135,10 @@ def test_timing_requests_never_overlap_and_are_pinned(submission):
 @needs_two
 def test_one_core_timing_requests_get_disjoint_cores_and_plain_ones_flow(submission):
     timed = [_request("local", submission, 3.0, exclusive_cores=1) for _ in range(len(CORES) - 1)]
-    _until(lambda: sum(_held_exclusively(f"core-{c}.lock") for c in CORES) == len(timed),
-           "the timing requests took their cores")
+    _until(
+        lambda: sum(_held_exclusively(f"core-{c}.lock") for c in CORES) == len(timed),
+        "the timing requests took their cores",
+    )
     t0 = time.monotonic()
     plain = _reply(_request("local", submission, 0.0))
     ran = [_reply(p) for p in timed]

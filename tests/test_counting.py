@@ -9,7 +9,7 @@ import textwrap
 from grader.judge.counting import count_in_source, count_tests
 from grader.judge.runner import time_budget
 
-MODULE = '''
+MODULE = """
 import pytest
 
 def test_plain(): pass
@@ -41,7 +41,7 @@ class TestWithInit:
 
 class Helper:
     def test_not_in_a_test_class(self): pass
-'''
+"""
 
 
 def test_async_class_based_and_parametrized_tests_are_counted():
@@ -56,13 +56,29 @@ def test_unparsable_tests_count_as_none():
 def test_counts_agree_with_pytest_collection(tmp_path):
     """The same files collected by pytest itself (the async test needs no plugin to be
     collected: pytest collects it and skips it)."""
-    (tmp_path / "test_mod.py").write_text(textwrap.dedent(MODULE).replace(
-        "range(4)", "[0]"))  # (a computed parameter list is where the two may differ)
+    (tmp_path / "test_mod.py").write_text(
+        textwrap.dedent(MODULE).replace("range(4)", "[0]")
+    )  # (a computed parameter list is where the two may differ)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "other_test.py").write_text("def test_a(): pass\ndef test_b(): pass\n")
-    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
-                           "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert len(collected) == count_tests([tmp_path]) == 15 + 2, done.stdout
 
@@ -70,6 +86,7 @@ def test_counts_agree_with_pytest_collection(tmp_path):
 def test_the_budget_grows_with_async_and_class_tests(tmp_path):
     from grader.course import Limits
 
-    (tmp_path / "test_x.py").write_text("async def test_a(): pass\nclass TestB:\n"
-                                        "    def test_c(self): pass\n")
+    (tmp_path / "test_x.py").write_text(
+        "async def test_a(): pass\nclass TestB:\n    def test_c(self): pass\n"
+    )
     assert time_budget(Limits(wall_seconds=5), [tmp_path]) == 60 + 5 * 4 * 2

@@ -77,71 +77,159 @@ def test_the_valid_course_loads(tmp_path):
 # (what is broken, course.toml, exercise.toml, file, key, words of "expected")
 CASES = {
     "missing course.name": (
-        COURSE.replace('name = "Test course"\n', ""), EXERCISE,
-        "course.toml", "course.name", ["string", "missing"]),
+        COURSE.replace('name = "Test course"\n', ""),
+        EXERCISE,
+        "course.toml",
+        "course.name",
+        ["string", "missing"],
+    ),
     "missing [course]": (
         COURSE.replace('[course]\nname = "Test course"\nterm = "Spring"\nbackend = "local"\n', ""),
-        EXERCISE, "course.toml", "course", ["table", "missing"]),
+        EXERCISE,
+        "course.toml",
+        "course",
+        ["table", "missing"],
+    ),
     "backend not docker/local/auto": (
-        COURSE.replace('backend = "local"', 'backend = "podman"'), EXERCISE,
-        "course.toml", "course.backend", ["one of", "auto", "docker", "local"]),
+        COURSE.replace('backend = "local"', 'backend = "podman"'),
+        EXERCISE,
+        "course.toml",
+        "course.backend",
+        ["one of", "auto", "docker", "local"],
+    ),
     "negative limit": (
-        COURSE.replace("wall_seconds = 5", "wall_seconds = -5"), EXERCISE,
-        "course.toml", "limits.wall_seconds", ["positive number"]),
+        COURSE.replace("wall_seconds = 5", "wall_seconds = -5"),
+        EXERCISE,
+        "course.toml",
+        "limits.wall_seconds",
+        ["positive number"],
+    ),
     "zero limit": (
-        COURSE.replace("wall_seconds = 5", "memory_mb = 0"), EXERCISE,
-        "course.toml", "limits.memory_mb", ["positive number"]),
+        COURSE.replace("wall_seconds = 5", "memory_mb = 0"),
+        EXERCISE,
+        "course.toml",
+        "limits.memory_mb",
+        ["positive number"],
+    ),
     "limit that is not a number": (
-        COURSE.replace("wall_seconds = 5", 'wall_seconds = "5s"'), EXERCISE,
-        "course.toml", "limits.wall_seconds", ["positive number"]),
+        COURSE.replace("wall_seconds = 5", 'wall_seconds = "5s"'),
+        EXERCISE,
+        "course.toml",
+        "limits.wall_seconds",
+        ["positive number"],
+    ),
     "unknown limit key": (
-        COURSE.replace("wall_seconds = 5", "wall_secs = 5"), EXERCISE,
-        "course.toml", "limits.wall_secs", ["one of", "wall_seconds", "memory_mb"]),
+        COURSE.replace("wall_seconds = 5", "wall_secs = 5"),
+        EXERCISE,
+        "course.toml",
+        "limits.wall_secs",
+        ["one of", "wall_seconds", "memory_mb"],
+    ),
     "penalty over 1": (
-        COURSE.replace("penalty_per_day = 0.1", "penalty_per_day = 10"), EXERCISE,
-        "course.toml", "late_policy.penalty_per_day", ["from 0 to 1"]),
+        COURSE.replace("penalty_per_day = 0.1", "penalty_per_day = 10"),
+        EXERCISE,
+        "course.toml",
+        "late_policy.penalty_per_day",
+        ["from 0 to 1"],
+    ),
     "exercise slug without a folder": (
-        COURSE.replace('slug = "counter"', 'slug = "ghost"'), EXERCISE,
-        "course.toml", "exercise[0].slug", ["exercises/ghost/", "exercise.toml"]),
+        COURSE.replace('slug = "counter"', 'slug = "ghost"'),
+        EXERCISE,
+        "course.toml",
+        "exercise[0].slug",
+        ["exercises/ghost/", "exercise.toml"],
+    ),
     "exercise listed twice": (
-        COURSE + '\n[[exercise]]\nslug = "counter"\n', EXERCISE,
-        "course.toml", "exercise[1].slug", ["listed once"]),
+        COURSE + '\n[[exercise]]\nslug = "counter"\n',
+        EXERCISE,
+        "course.toml",
+        "exercise[1].slug",
+        ["listed once"],
+    ),
     "due that is not a date": (
-        COURSE.replace("due = 2026-09-21T23:59:00Z", 'due = "next monday"'), EXERCISE,
-        "course.toml", "exercise[0].due", ["datetime"]),
+        COURSE.replace("due = 2026-09-21T23:59:00Z", 'due = "next monday"'),
+        EXERCISE,
+        "course.toml",
+        "exercise[0].due",
+        ["datetime"],
+    ),
     "invalid TOML in course.toml": (
-        COURSE.replace('name = "Test course"', 'name = "Test course'), EXERCISE,
-        "course.toml", "-", ["valid TOML"]),
+        COURSE.replace('name = "Test course"', 'name = "Test course'),
+        EXERCISE,
+        "course.toml",
+        "-",
+        ["valid TOML"],
+    ),
     "unknown topic": (
-        COURSE, EXERCISE.replace('topic = "threads"', 'topic = "quantum"'),
-        "exercise.toml", "topic", ["one of", "threads", "processes", "mpi", "gpu"]),
+        COURSE,
+        EXERCISE.replace('topic = "threads"', 'topic = "quantum"'),
+        "exercise.toml",
+        "topic",
+        ["one of", "threads", "processes", "mpi", "gpu"],
+    ),
     "files not a list": (
-        COURSE, EXERCISE.replace('files = ["solution.py"]', 'files = "solution.py"'),
-        "exercise.toml", "files", ["array"]),
+        COURSE,
+        EXERCISE.replace('files = ["solution.py"]', 'files = "solution.py"'),
+        "exercise.toml",
+        "files",
+        ["array"],
+    ),
     "files with a path": (
-        COURSE, EXERCISE.replace('files = ["solution.py"]', 'files = ["../solution.py"]'),
-        "exercise.toml", "files", ["plain file names"]),
+        COURSE,
+        EXERCISE.replace('files = ["solution.py"]', 'files = ["../solution.py"]'),
+        "exercise.toml",
+        "files",
+        ["plain file names"],
+    ),
     "mpi ranks not integers": (
-        COURSE, EXERCISE.replace("ranks = [1, 2]", 'ranks = ["two", 4]'),
-        "exercise.toml", "runtime.mpi.ranks", ["integers"]),
+        COURSE,
+        EXERCISE.replace("ranks = [1, 2]", 'ranks = ["two", 4]'),
+        "exercise.toml",
+        "runtime.mpi.ranks",
+        ["integers"],
+    ),
     "mpi ranks not a list": (
-        COURSE, EXERCISE.replace("ranks = [1, 2]", "ranks = 4"),
-        "exercise.toml", "runtime.mpi.ranks", ["array"]),
+        COURSE,
+        EXERCISE.replace("ranks = [1, 2]", "ranks = 4"),
+        "exercise.toml",
+        "runtime.mpi.ranks",
+        ["array"],
+    ),
     "negative limit in exercise.toml": (
-        COURSE, EXERCISE.replace("wall_seconds = 15", "wall_seconds = -1"),
-        "exercise.toml", "limits.wall_seconds", ["positive number"]),
+        COURSE,
+        EXERCISE.replace("wall_seconds = 15", "wall_seconds = -1"),
+        "exercise.toml",
+        "limits.wall_seconds",
+        ["positive number"],
+    ),
     "unknown limit key in exercise.toml": (
-        COURSE, EXERCISE.replace("wall_seconds = 15", "timeout = 15"),
-        "exercise.toml", "limits.timeout", ["one of", "wall_seconds"]),
+        COURSE,
+        EXERCISE.replace("wall_seconds = 15", "timeout = 15"),
+        "exercise.toml",
+        "limits.timeout",
+        ["one of", "wall_seconds"],
+    ),
     "negative weight": (
-        COURSE, EXERCISE.replace("test_a = 2", "test_a = -2"),
-        "exercise.toml", "weights.test_a", [">= 0"]),
+        COURSE,
+        EXERCISE.replace("test_a = 2", "test_a = -2"),
+        "exercise.toml",
+        "weights.test_a",
+        [">= 0"],
+    ),
     "missing title": (
-        COURSE, EXERCISE.replace('title = "A counter"\n', ""),
-        "exercise.toml", "title", ["string", "missing"]),
+        COURSE,
+        EXERCISE.replace('title = "A counter"\n', ""),
+        "exercise.toml",
+        "title",
+        ["string", "missing"],
+    ),
     "invalid TOML in exercise.toml": (
-        COURSE, EXERCISE.replace("[weights]", "[weights"),
-        "exercise.toml", "-", ["valid TOML"]),
+        COURSE,
+        EXERCISE.replace("[weights]", "[weights"),
+        "exercise.toml",
+        "-",
+        ["valid TOML"],
+    ),
 }
 
 
@@ -150,8 +238,11 @@ def test_malformed_config_names_file_key_and_expectation(tmp_path, case):
     course, exercise, filename, key, words = CASES[case]
     root = make_course(tmp_path / "course", course, exercise)
     err = config_error(root)
-    expected_path = (root.resolve() / "course.toml" if filename == "course.toml"
-                     else root.resolve() / "exercises" / "counter" / "exercise.toml")
+    expected_path = (
+        root.resolve() / "course.toml"
+        if filename == "course.toml"
+        else root.resolve() / "exercises" / "counter" / "exercise.toml"
+    )
     assert Path(err.path) == expected_path
     assert err.key == key
     for word in words:
@@ -187,13 +278,25 @@ def test_unknown_exercise_names_the_known_ones(tmp_path):
 LINE = re.compile(r"^grader: (?P<path>/\S+): key '(?P<key>[^']+)': expected .+$")
 
 
-@pytest.mark.parametrize("case", ["backend not docker/local/auto", "unknown topic",
-                                  "invalid TOML in course.toml", "mpi ranks not integers"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "backend not docker/local/auto",
+        "unknown topic",
+        "invalid TOML in course.toml",
+        "mpi ranks not integers",
+    ],
+)
 def test_cli_prints_one_line_and_exits_2(tmp_path, case):
     course, exercise, filename, key, _ = CASES[case]
     root = make_course(tmp_path / "course", course, exercise)
-    proc = subprocess.run([GRADER, "--course", str(root), "list"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [GRADER, "--course", str(root), "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()

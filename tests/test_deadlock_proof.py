@@ -39,27 +39,33 @@ def _syscall_readable() -> bool:
         return False
 
 
-needs_ptrace = pytest.mark.skipif(not _syscall_readable(),
-                                  reason="/proc/PID/syscall is not readable here (root or "
-                                         "CAP_SYS_PTRACE needed): nothing is ever proven")
+needs_ptrace = pytest.mark.skipif(
+    not _syscall_readable(),
+    reason="/proc/PID/syscall is not readable here (root or "
+    "CAP_SYS_PTRACE needed): nothing is ever proven",
+)
 
 
 # ---------------------------------------------------------------- the system call decoder
 
-@pytest.mark.parametrize("line, wait", [
-    ("202 0x55b7b6b3f9d0 0x189 0x0 0x0 0x0 0xffffffff 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),
-    ("202 0x55b7b6b3f9d0 0x80 0x0 0x0 0x0 0x0 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),  # FUTEX_WAIT
-    ("202 0x55b7b6b3f9d0 0x89 0x0 0x7f171391a9f0 0x0 0xffffffff 0x7f 0x7f", None),  # timeout
-    ("202 0x55b7b6b3f9d0 0x81 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # FUTEX_WAKE
-    ("230 0x1 0x1 0x7f171190aab0 0x0 0x0 0x7f 0x7f 0x7f", None),  # clock_nanosleep: time.sleep
-    ("61 0xffffffffffffffff 0x7ffc 0x0 0x0 0x0 0x0 0x7f 0x7f", "wait4 18446744073709551615"),
-    ("61 0x1234 0x7ffc 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # WNOHANG
-    ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", None),  # read: I/O
-    ("7 0x7ffc 0x1 0xffffffff 0x0 0x0 0x0 0x7f 0x7f", None),  # poll
-    ("running", None),
-    ("-1 0x7ffc 0x7f", None),
-    ("202 0xzz 0x189 0x0 0x0 0x0 0x0 0x7f 0x7f", None),
-])
+
+@pytest.mark.parametrize(
+    "line, wait",
+    [
+        ("202 0x55b7b6b3f9d0 0x189 0x0 0x0 0x0 0xffffffff 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),
+        ("202 0x55b7b6b3f9d0 0x80 0x0 0x0 0x0 0x0 0x7f 0x7f", "futex 0x55b7b6b3f9d0"),  # FUTEX_WAIT
+        ("202 0x55b7b6b3f9d0 0x89 0x0 0x7f171391a9f0 0x0 0xffffffff 0x7f 0x7f", None),  # timeout
+        ("202 0x55b7b6b3f9d0 0x81 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # FUTEX_WAKE
+        ("230 0x1 0x1 0x7f171190aab0 0x0 0x0 0x7f 0x7f 0x7f", None),  # clock_nanosleep: time.sleep
+        ("61 0xffffffffffffffff 0x7ffc 0x0 0x0 0x0 0x0 0x7f 0x7f", "wait4 18446744073709551615"),
+        ("61 0x1234 0x7ffc 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # WNOHANG
+        ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", None),  # read: I/O
+        ("7 0x7ffc 0x1 0xffffffff 0x0 0x0 0x0 0x7f 0x7f", None),  # poll
+        ("running", None),
+        ("-1 0x7ffc 0x7f", None),
+        ("202 0xzz 0x189 0x0 0x0 0x0 0x0 0x7f 0x7f", None),
+    ],
+)
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86_64 system call numbers")
 def test_only_untimed_waits_on_futexes_and_children_count(line, wait):
     assert stuck.wait_of(line) == wait
@@ -67,18 +73,21 @@ def test_only_untimed_waits_on_futexes_and_children_count(line, wait):
 
 # ---------------------------------------------------------------- real processes
 
+
 def _proof(script: str, seconds: float = WATCH) -> dict | None:
     """Run `script` (it prints a line once set up), watch its tree for `seconds` (or until a
     proof), kill it, and return the proof or None."""
     code = "import sys, os, time, threading, queue, signal\n" + textwrap.dedent(script)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True
+    )
     try:
         assert proc.stdout.readline(), "the script did not get ready"
         watch, end = stuck.StuckWatch(), time.monotonic() + seconds
 
         def tree():
             return {proc.pid, *descendants(proc.pid)}
+
         while time.monotonic() < end:
             found = watch.check(tree(), tree)
             if found:
@@ -285,8 +294,9 @@ def _student(folder: Path, source: Path, stack):
     (folder / "solution.py").write_text(source.read_text())
     limits = Limits(wall_seconds=30)
     session = stack.enter_context(get_backend("local").open(folder, limits))
-    return Student(session=session, module="solution", timeout=10,
-                   limits=dataclasses.asdict(limits))
+    return Student(
+        session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
+    )
 
 
 def _verdict(reply) -> verdicts.Verdict:
@@ -320,8 +330,14 @@ def test_a_proven_deadlock_gets_the_timeout_paths_verdict_message_and_stacks(tmp
     assert "threads were stuck at solution.py line 18 (`self.event.wait()`)" in a.message
 
     def where(reply):
-        return sorted((f["file"], f["line"], f["name"]) for p in reply.raw["stacks"]
-                      for t in p["threads"] for f in t["frames"] if f["student"])
+        return sorted(
+            (f["file"], f["line"], f["name"])
+            for p in reply.raw["stacks"]
+            for t in p["threads"]
+            for f in t["frames"]
+            if f["student"]
+        )
+
     assert where(proven) and where(proven) == where(waited)
 
 
@@ -359,6 +375,7 @@ def test_a_waiting_main_thread_beside_a_sleeping_worker_is_waited_for(tmp_path):
 
 # ---------------------------------------------------------------- on Docker
 
+
 def _capabilities(module):
     with open("/proc/self/status") as f:
         fields = dict(line.split(":", 1) for line in f if ":" in line)
@@ -366,8 +383,7 @@ def _capabilities(module):
 
 
 @pytest.mark.slow
-def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend,
-                                                                           tmp_path):
+def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend, tmp_path):
     """The supervisor's CAP_SYS_PTRACE (to read the threads' system calls) is its own: the
     student's process has no capability at all; and the proof works in the real sandbox."""
     folder = tmp_path / "s"
@@ -375,8 +391,9 @@ def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker
     (folder / "solution.py").write_text((BUGS / "lost_wakeup_event" / "bug.py").read_text())
     limits = Limits(wall_seconds=30)
     with docker_backend.open(folder, limits) as session:
-        student = Student(session=session, module="solution", timeout=10,
-                          limits=dataclasses.asdict(limits))
+        student = Student(
+            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
+        )
         assert student.run(_capabilities) == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}
         reply = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
     assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
@@ -414,6 +431,7 @@ def test_an_asyncio_deadlock_ends_the_run_when_the_check_proves_it(tmp_path):
 
 # ---------------------------------------------------------------- MPI (strict mode)
 
+
 def _board(path: Path, state: int, call: int, polls: int, extra: int = 0) -> None:
     from grader.checks.mpi_setup import WaitBoard
 
@@ -437,14 +455,17 @@ IN, OUT, DONE = 1, 0, 2
 ENOUGH = 10  # polls: more than polls_needed(2 or 3)
 
 
-@pytest.mark.parametrize("second, why", [
-    ({0: (IN, 1, ENOUGH, 0), 1: (OUT, 1, 0, 0)}, "a rank left its call"),
-    ({0: (IN, 1, ENOUGH, 0), 1: (IN, 2, ENOUGH, 0)}, "a rank is in another call"),
-    ({0: (IN, 1, ENOUGH, 0), 1: (IN, 1, 2, 0)}, "a rank did not poll enough"),
-    ({0: (IN, 1, ENOUGH, 0), 1: (IN, 1, ENOUGH, 1)}, "a rank has another thread"),
-    ({0: (DONE, 1, 0, 0), 1: (DONE, 1, 0, 0)}, "every rank returned"),
-    ({0: (IN, 1, ENOUGH, 0)}, "a rank's board is missing"),
-])
+@pytest.mark.parametrize(
+    "second, why",
+    [
+        ({0: (IN, 1, ENOUGH, 0), 1: (OUT, 1, 0, 0)}, "a rank left its call"),
+        ({0: (IN, 1, ENOUGH, 0), 1: (IN, 2, ENOUGH, 0)}, "a rank is in another call"),
+        ({0: (IN, 1, ENOUGH, 0), 1: (IN, 1, 2, 0)}, "a rank did not poll enough"),
+        ({0: (IN, 1, ENOUGH, 0), 1: (IN, 1, ENOUGH, 1)}, "a rank has another thread"),
+        ({0: (DONE, 1, 0, 0), 1: (DONE, 1, 0, 0)}, "every rank returned"),
+        ({0: (IN, 1, ENOUGH, 0)}, "a rank's board is missing"),
+    ],
+)
 def test_mpi_boards_that_could_still_move_prove_nothing(tmp_path, second, why):
     first = {0: (IN, 1, 0, 0), 1: (IN, 1, 0, 0)}
     if len(second) < len(first):
@@ -479,14 +500,16 @@ def _exchange(module, *args):
     return module.run(MPI.COMM_WORLD, *args)
 
 
-MPI_HANGS = [("mpi_send_send", 2, (10,)), ("mpi_recv_recv", 2, (10,)),
-             ("mpi_barrier_skipped", 3, ())]
+MPI_HANGS = [
+    ("mpi_send_send", 2, (10,)),
+    ("mpi_recv_recv", 2, (10,)),
+    ("mpi_barrier_skipped", 3, ()),
+]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, ranks, args", MPI_HANGS)
-def test_an_mpi_deadlock_in_strict_mode_is_proven_and_its_twin_never(tmp_path, name, ranks,
-                                                                     args):
+def test_an_mpi_deadlock_in_strict_mode_is_proven_and_its_twin_never(tmp_path, name, ranks, args):
     """The hang-shaped MPI bugs of tests/bugs end as soon as every rank waits in a call that can
     no longer match, with the verdict and message of the run that waited out its timeout; their
     correct twins (same calls, matched) pass every time with the proof on."""

@@ -71,7 +71,9 @@ def top_level_imports(folder: Path) -> dict[str, set[str]]:
 
 def _local_names(folder: Path) -> set[str]:
     """Modules that live in `folder` (tests and scripts import the tests' helpers by name)."""
-    return {p.stem for p in folder.rglob("*.py")} | {p.name for p in folder.rglob("*") if p.is_dir()}
+    return {p.stem for p in folder.rglob("*.py")} | {
+        p.name for p in folder.rglob("*") if p.is_dir()
+    }
 
 
 def undeclared(folder: Path, allowed: set[str]) -> list[str]:
@@ -83,11 +85,15 @@ def undeclared(folder: Path, allowed: set[str]) -> list[str]:
             continue
         provided = {canonicalize_name(d) for d in dists.get(module, [])}
         if not provided:
-            problems.append(f"`{module}` (imported by {', '.join(sorted(files)[:3])}) is not "
-                            "installed: declare its distribution in pyproject.toml")
+            problems.append(
+                f"`{module}` (imported by {', '.join(sorted(files)[:3])}) is not "
+                "installed: declare its distribution in pyproject.toml"
+            )
         elif not provided & allowed:
-            problems.append(f"`{module}` (distribution {', '.join(sorted(provided))}, imported by "
-                            f"{', '.join(sorted(files)[:3])}) is not declared in pyproject.toml")
+            problems.append(
+                f"`{module}` (distribution {', '.join(sorted(provided))}, imported by "
+                f"{', '.join(sorted(files)[:3])}) is not declared in pyproject.toml"
+            )
     return problems
 
 

@@ -9,7 +9,7 @@ import pytest
 from grader.checks.deprecated import explain_exception, scan, scan_source
 from grader.judge.expect_asyncio import deprecated_feedback
 
-OLD = textwrap.dedent('''
+OLD = textwrap.dedent("""
     import asyncio
     import threading, time
     import numpy as np
@@ -34,9 +34,9 @@ OLD = textwrap.dedent('''
         loop.run_until_complete(asyncio.wait([fetch(loop), fetch(loop)]))
         asyncio.Task.all_tasks()
         getattr(asyncio, "async")(fetch(loop))
-''')
+""")
 
-MODERN = textwrap.dedent('''
+MODERN = textwrap.dedent("""
     import asyncio
     import multiprocessing
     import threading
@@ -65,7 +65,7 @@ MODERN = textwrap.dedent('''
 
     if __name__ == "__main__":
         asyncio.run(main())
-''')
+""")
 
 
 def line_of(source: str, text: str) -> int:
@@ -113,20 +113,25 @@ def test_modern_code_gives_no_findings():
 
 
 def test_asyncio_async_found_although_the_file_no_longer_parses():
-    source = "import asyncio, time\n\ndef go(coro):\n    asyncio.async(coro)\n    return time.clock()\n"
+    source = (
+        "import asyncio, time\n\ndef go(coro):\n    asyncio.async(coro)\n    return time.clock()\n"
+    )
     assert found(source) == {(4, "asyncio.async(...)"), (5, "time.clock()")}
 
 
 def test_aliases_and_imports_inside_functions_are_followed():
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         def f():
             import numpy
             from time import clock as c
             import asyncio as aio
             return numpy.object, c(), aio.gather(loop=None)
-    ''')
-    assert {old for _, old in found(source)} == {"np.object", "time.clock()",
-                                                 "asyncio.gather(..., loop=...)"}
+    """)
+    assert {old for _, old in found(source)} == {
+        "np.object",
+        "time.clock()",
+        "asyncio.gather(..., loop=...)",
+    }
 
 
 def test_scan_walks_the_submission_folder(tmp_path):
@@ -141,42 +146,96 @@ def test_scan_walks_the_submission_folder(tmp_path):
     assert "Modern form: time.perf_counter()" in lines[1]
 
 
-@pytest.mark.parametrize("kind, message, expected", [
-    ("AttributeError", "module 'asyncio' has no attribute 'coroutine'", "async def"),
-    ("AttributeError", "module 'time' has no attribute 'clock'", "time.perf_counter()"),
-    ("AttributeError", "module 'numpy' has no attribute 'int'.\n`np.int` was a deprecated alias "
-                       "for the builtin `int`.", "int (or np.int64)"),
-    ("AttributeError", "`np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead.",
-     "np.float64"),
-    ("AttributeError", "module 'asyncio' has no attribute 'async'", "asyncio.create_task"),
-    ("ImportError", "cannot import name 'coroutine' from 'asyncio' (/usr/lib/python3.11/asyncio/"
-                    "__init__.py)", "async def"),
-    ("AttributeError", "'Thread' object has no attribute 'isAlive'", ".is_alive()"),
-    ("AttributeError", "type object '_asyncio.Task' has no attribute 'all_tasks'",
-     "asyncio.all_tasks()"),
-    ("TypeError", "sleep() got an unexpected keyword argument 'loop'", "removed in Python 3.10"),
-    ("TypeError", "As of 3.10, the *loop* parameter was removed from Lock() since it is no longer "
-                  "necessary", "removed in Python 3.10"),
-    ("TypeError", "Passing coroutines is forbidden, use tasks explicitly.", "asyncio.create_task"),
-    ("RuntimeError", "There is no current event loop in thread 'Thread-1 (work)'.", "asyncio.run"),
-])
+@pytest.mark.parametrize(
+    "kind, message, expected",
+    [
+        ("AttributeError", "module 'asyncio' has no attribute 'coroutine'", "async def"),
+        ("AttributeError", "module 'time' has no attribute 'clock'", "time.perf_counter()"),
+        (
+            "AttributeError",
+            "module 'numpy' has no attribute 'int'.\n`np.int` was a deprecated alias "
+            "for the builtin `int`.",
+            "int (or np.int64)",
+        ),
+        (
+            "AttributeError",
+            "`np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead.",
+            "np.float64",
+        ),
+        ("AttributeError", "module 'asyncio' has no attribute 'async'", "asyncio.create_task"),
+        (
+            "ImportError",
+            "cannot import name 'coroutine' from 'asyncio' (/usr/lib/python3.11/asyncio/"
+            "__init__.py)",
+            "async def",
+        ),
+        ("AttributeError", "'Thread' object has no attribute 'isAlive'", ".is_alive()"),
+        (
+            "AttributeError",
+            "type object '_asyncio.Task' has no attribute 'all_tasks'",
+            "asyncio.all_tasks()",
+        ),
+        (
+            "TypeError",
+            "sleep() got an unexpected keyword argument 'loop'",
+            "removed in Python 3.10",
+        ),
+        (
+            "TypeError",
+            "As of 3.10, the *loop* parameter was removed from Lock() since it is no longer "
+            "necessary",
+            "removed in Python 3.10",
+        ),
+        (
+            "TypeError",
+            "Passing coroutines is forbidden, use tasks explicitly.",
+            "asyncio.create_task",
+        ),
+        (
+            "RuntimeError",
+            "There is no current event loop in thread 'Thread-1 (work)'.",
+            "asyncio.run",
+        ),
+    ],
+)
 def test_explain_exception_names_the_modern_form(kind, message, expected):
     hint = explain_exception({"type": kind, "message": message, "frames": []})
     assert hint is not None and expected in hint
 
 
 def test_explain_exception_syntax_error_of_asyncio_async():
-    record = {"type": "SyntaxError", "message": "invalid syntax (solution.py, line 4)",
-              "frames": [{"file": "solution.py", "line": 4, "name": "<module>",
-                          "code": "asyncio.async(main())", "student": True}]}
+    record = {
+        "type": "SyntaxError",
+        "message": "invalid syntax (solution.py, line 4)",
+        "frames": [
+            {
+                "file": "solution.py",
+                "line": 4,
+                "name": "<module>",
+                "code": "asyncio.async(main())",
+                "student": True,
+            }
+        ],
+    }
     assert "asyncio.create_task" in explain_exception(record)
 
 
-@pytest.mark.parametrize("record", [
-    None,
-    {"type": "ZeroDivisionError", "message": "division by zero", "frames": []},
-    {"type": "AttributeError", "message": "module 'asyncio' has no attribute 'gahter'", "frames": []},
-    {"type": "AttributeError", "message": "'Counter' object has no attribute 'value'", "frames": []},
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        None,
+        {"type": "ZeroDivisionError", "message": "division by zero", "frames": []},
+        {
+            "type": "AttributeError",
+            "message": "module 'asyncio' has no attribute 'gahter'",
+            "frames": [],
+        },
+        {
+            "type": "AttributeError",
+            "message": "'Counter' object has no attribute 'value'",
+            "frames": [],
+        },
+    ],
+)
 def test_explain_exception_stays_quiet_otherwise(record):
     assert explain_exception(record) is None

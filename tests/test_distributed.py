@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from grader.batch import grade_all
-from grader.entries import entries_in
 from grader.course import load_course
 from grader.distributed.app import Settings, load_settings, make_app, visibility_for
 from grader.distributed.routing import queue_for
 from grader.distributed.submit import grade_distributed
+from grader.entries import entries_in
 from grader.errors import ConfigError
 from grader.store import open_store
 from servers import RedisServer, WorkerProcess, worker
@@ -36,8 +36,13 @@ from store_class import make_class, make_course
 ROOT = Path(__file__).resolve().parents[1]
 ON_TIME = "2026-09-20T10:00:00Z"
 CLASS = {"alice": "good", "bob": "bad", "carol": "good", "dave": "def add(:", "erin": "bad"}
-RECEIVED = {"alice": ON_TIME, "bob": ON_TIME, "carol": "2026-09-23T10:00:00Z", "dave": ON_TIME,
-            "erin": ON_TIME}
+RECEIVED = {
+    "alice": ON_TIME,
+    "bob": ON_TIME,
+    "carol": "2026-09-23T10:00:00Z",
+    "dave": ON_TIME,
+    "erin": ON_TIME,
+}
 MPI_EXERCISE = """\
 
 [[exercise]]
@@ -55,11 +60,18 @@ def _course(root: Path, redis: RedisServer, **distributed) -> Path:
     import shutil
 
     shutil.copytree(root / "exercises" / "tiny", mpi)
-    (mpi / "exercise.toml").write_text('title = "Adding numbers, MPI"\ntopic = "mpi"\n'
-                                       "points = 10\n[runtime.mpi]\nranks = [2]\n")
+    (mpi / "exercise.toml").write_text(
+        'title = "Adding numbers, MPI"\ntopic = "mpi"\npoints = 10\n[runtime.mpi]\nranks = [2]\n'
+    )
     # generous by default: on a loaded machine a 3-test job can run for over a minute
-    table = {"broker": redis.url, "visibility_timeout": 600, "resend_after": 600,
-             "retries": 1, "retry_backoff": 0.5, **distributed}
+    table = {
+        "broker": redis.url,
+        "visibility_timeout": 600,
+        "resend_after": 600,
+        "retries": 1,
+        "retry_backoff": 0.5,
+        **distributed,
+    }
     lines = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in table.items())
     with (root / "course.toml").open("a") as f:
         f.write(MPI_EXERCISE + "\n[distributed]\n" + lines)
@@ -74,8 +86,10 @@ def course_root(tmp_path, redis):
 
 
 def _workers(root, redis, n=2, **options):
-    return [WorkerProcess(root, redis.url, name=f"w{i}", log_dir=root, **options)
-            for i in range(1, n + 1)]
+    return [
+        WorkerProcess(root, redis.url, name=f"w{i}", log_dir=root, **options)
+        for i in range(1, n + 1)
+    ]
 
 
 def _ready(*workers):
@@ -106,9 +120,11 @@ def _gradings(root: Path) -> list[tuple]:
     with sqlite3.connect(root / "grader.db") as c:
         if not c.execute("select 1 from sqlite_master where name = 'gradings'").fetchone():
             return []
-        return c.execute("select st.name, s.exercise, g.request_id, g.final, g.is_current "
-                         "from gradings g join submissions s on s.id = g.submission_id "
-                         "join students st on st.id = s.student_id order by g.id").fetchall()
+        return c.execute(
+            "select st.name, s.exercise, g.request_id, g.final, g.is_current "
+            "from gradings g join submissions s on s.id = g.submission_id "
+            "join students st on st.id = s.student_id order by g.id"
+        ).fetchall()
 
 
 def _assert_once(root: Path, students, exercise="tiny") -> None:
@@ -127,8 +143,15 @@ def _grade(root: Path, students_dir: Path | None = None, exercise="tiny", **kw):
     course = load_course(root)
     ex = course.exercise(exercise)
     with open_store(course) as store:
-        return grade_distributed(course, ex, entries_in(students_dir or root / "subs"),
-                                 root / "out", store, progress=False, **kw)
+        return grade_distributed(
+            course,
+            ex,
+            entries_in(students_dir or root / "subs"),
+            root / "out",
+            store,
+            progress=False,
+            **kw,
+        )
 
 
 def _in_thread(fn, *args, **kw):
@@ -179,6 +202,7 @@ def _gradebook(path: Path) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- configuration and routing
 
+
 def test_settings_from_course_toml_env_and_flag(course_root, redis, monkeypatch):
     course = load_course(course_root)
     assert load_settings(course).broker == redis.url
@@ -205,22 +229,43 @@ def test_routing_and_visibility_from_limits(course_root):
 
 # ---------------------------------------------------------------- results
 
+
 def test_two_workers_grade_like_the_local_path(course_root, redis):
     workers = _ready(*_workers(course_root, redis, 2))
     try:
         t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "grader", "--course", str(course_root),
-                               "grade-all", "tiny", str(course_root / "subs"), "--out",
-                               str(course_root / "out"), "--distributed"],
-                              capture_output=True, text=True, timeout=400)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grader",
+                "--course",
+                str(course_root),
+                "grade-all",
+                "tiny",
+                str(course_root / "subs"),
+                "--out",
+                str(course_root / "out"),
+                "--distributed",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         took = time.monotonic() - t0
     finally:
         _stop(*workers)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     print(f"5 submissions on 2 workers: {took:.1f} s")
-    local = grade_all(load_course(course_root), load_course(course_root).exercise("tiny"),
-                      course_root / "subs", course_root / "local", backend="local", jobs=2,
-                      progress=False)
+    local = grade_all(
+        load_course(course_root),
+        load_course(course_root).exercise("tiny"),
+        course_root / "subs",
+        course_root / "local",
+        backend="local",
+        jobs=2,
+        progress=False,
+    )
     dist = _gradebook(course_root / "out" / "gradebook.csv")
     assert dist == _gradebook(course_root / "local" / "gradebook.csv")
     assert dist["alice"]["final"] == "10" and dist["carol"]["late_days"] == "2"
@@ -254,6 +299,7 @@ def test_a_cpu_worker_never_receives_an_mpi_job(course_root, redis):
 
 
 # ---------------------------------------------------------------- faults
+
 
 def test_pool_process_killed_mid_grade_is_redelivered_and_counted_once(tmp_path, redis):
     root = _course(tmp_path / "course", redis)
@@ -313,8 +359,9 @@ def test_redis_restarted_mid_batch_loses_and_doubles_nothing(tmp_path, persist):
     finally:
         _stop(*workers)
         server.stop(signal.SIGKILL)
-    assert {r.student: r.status for r in outcome.rows} == dict.fromkeys(students, "graded"), \
-        [r.problem for r in outcome.rows]
+    assert {r.student: r.status for r in outcome.rows} == dict.fromkeys(students, "graded"), [
+        r.problem for r in outcome.rows
+    ]
     _assert_once(root, students)
 
 
@@ -322,8 +369,19 @@ def test_interrupted_grade_all_resumes_on_rerun(tmp_path, redis):
     root = _course(tmp_path / "course", redis)
     students = {f"s{i}": "good" for i in range(6)}
     make_class(root / "subs", students, slow=1.0)
-    argv = [sys.executable, "-m", "grader", "--course", str(root), "grade-all", "tiny",
-            str(root / "subs"), "--out", str(root / "out"), "--distributed"]
+    argv = [
+        sys.executable,
+        "-m",
+        "grader",
+        "--course",
+        str(root),
+        "grade-all",
+        "tiny",
+        str(root / "subs"),
+        "--out",
+        str(root / "out"),
+        "--distributed",
+    ]
     (w,) = _ready(*_workers(root, redis, 1))
     try:
         first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -351,8 +409,9 @@ def test_interrupted_grade_all_resumes_on_rerun(tmp_path, redis):
 
 def test_docker_unreachable_is_retryable_never_zero(course_root, redis, tmp_path):
     dead = tmp_path / "no-docker.sock"
-    (w,) = _ready(*_workers(course_root, redis, 1, backend="docker",
-                            env={"DOCKER_HOST": f"unix://{dead}"}))
+    (w,) = _ready(
+        *_workers(course_root, redis, 1, backend="docker", env={"DOCKER_HOST": f"unix://{dead}"})
+    )
     try:
         outcome = _grade(course_root)
     finally:
@@ -364,13 +423,16 @@ def test_docker_unreachable_is_retryable_never_zero(course_root, redis, tmp_path
         assert rows[name].problem.startswith("retryable, the platform failed 2 times")
     book = _gradebook(course_root / "out" / "gradebook.csv")
     assert book["alice"]["final"] == "" and book["alice"]["status"].startswith(
-        "not graded yet (retryable): the platform failed")
+        "not graded yet (retryable): the platform failed"
+    )
     assert [r[0] for r in _gradings(course_root)] == ["dave"]  # nothing else recorded
     # the engine is back (here: a worker that can grade): the rerun grades what was missing
     with worker(course_root, redis.url, name="w2", log_dir=course_root):
         again = _grade(course_root)
-    assert {r.student: r.status for r in again.rows} == {**dict.fromkeys(CLASS, "graded"),
-                                                          "dave": "skipped"}
+    assert {r.student: r.status for r in again.rows} == {
+        **dict.fromkeys(CLASS, "graded"),
+        "dave": "skipped",
+    }
     _assert_once(course_root, CLASS)
 
 
@@ -423,5 +485,8 @@ def test_a_worker_with_other_tests_refuses_the_job(course_root, redis, tmp_path)
     with worker(stale, redis.url, name="stale", log_dir=tmp_path):
         outcome = _grade(course_root, course_root / "subs")
     rows = {r.student: r for r in outcome.rows}
-    assert rows["alice"].status == "not-graded" and "differs from the submitter" in rows["alice"].problem
+    assert (
+        rows["alice"].status == "not-graded"
+        and "differs from the submitter" in rows["alice"].problem
+    )
     assert [r[0] for r in _gradings(course_root)] == ["dave"]  # only intake's refusal is recorded

@@ -47,19 +47,39 @@ def session(backend, submission):
 
 
 def call(session, function, *args, timeout=10, **extra):
-    return session.call({"kind": "call", "module": "solution", "function": function,
-                         "args": codec.encode(list(args)), "timeout": timeout, **extra})
+    return session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": timeout,
+            **extra,
+        }
+    )
 
 
 def run(session, source, timeout=10, **extra):
     source = textwrap.dedent(source)
     name = source.split("def ", 1)[1].split("(", 1)[0]
-    return session.call({"kind": "run", "module": "solution", "timeout": timeout,
-                         "probe": {"source": source, "name": name}, **extra})
+    return session.call(
+        {
+            "kind": "run",
+            "module": "solution",
+            "timeout": timeout,
+            "probe": {"source": source, "name": name},
+            **extra,
+        }
+    )
 
 
 def labelled(client):
-    return {c.id for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "pgrader=1"})}
+    return {
+        c.id
+        for c in client.containers.list(
+            all=True, ignore_removed=True, filters={"label": "pgrader=1"}
+        )
+    }
 
 
 def test_describe(backend):
@@ -84,7 +104,9 @@ def test_hang_times_out_with_stacks(session):
 
 
 def test_no_network(session):
-    reply = run(session, """
+    reply = run(
+        session,
+        """
         def probe(module):
             import socket
             s = socket.socket()
@@ -94,13 +116,16 @@ def test_no_network(session):
             except OSError as exc:
                 return "refused: " + type(exc).__name__
             return "connected"
-    """)
+    """,
+    )
     assert reply["status"] == "ok", reply
     assert reply["value"].startswith("refused"), reply
 
 
 def test_read_only_root_and_user(session):
-    reply = run(session, """
+    reply = run(
+        session,
+        """
         def probe(module):
             import errno, os
             out = {"uid": os.getuid(), "gid": os.getgid(), "cwd_writable": os.access(".", os.W_OK)}
@@ -113,7 +138,8 @@ def test_read_only_root_and_user(session):
             with open("/proc/self/mountinfo") as info:
                 out["mounts"] = {f[4]: f[5].split(",")[0] for f in (line.split() for line in info)}
             return out
-    """)
+    """,
+    )
     assert reply["status"] == "ok", reply
     value = codec.decode(reply["value"])
     assert value["uid"] == 1000 and value["gid"] == 1000
@@ -127,12 +153,17 @@ def test_read_only_root_and_user(session):
 
 
 def test_mpi_allreduce(session):
-    reply = run(session, """
+    reply = run(
+        session,
+        """
         def probe(module):
             from mpi4py import MPI
             comm = MPI.COMM_WORLD
             return [comm.Get_size(), comm.allreduce(comm.Get_rank())]
-    """, timeout=30, ranks=4)
+    """,
+        timeout=30,
+        ranks=4,
+    )
     assert reply["status"] == "ok", reply
     assert reply["value"] == [[4, 6]] * 4
 
@@ -140,7 +171,9 @@ def test_mpi_allreduce(session):
 def test_fork_bomb_is_contained(backend, submission):
     # A small pids limit keeps this quick: the supervisor's clean-up slows down with every process.
     with backend.open(submission, Limits(pids=64)) as s:
-        reply = run(s, """
+        reply = run(
+            s,
+            """
             def probe(module):
                 import os
                 while True:
@@ -148,7 +181,9 @@ def test_fork_bomb_is_contained(backend, submission):
                         os.fork()
                     except OSError:
                         pass
-        """, timeout=3)
+        """,
+            timeout=3,
+        )
         assert reply["status"] in ("timeout", "crashed"), reply
         after = call(s, "add", 3, 4)
         assert after["status"] == "ok", after
@@ -157,12 +192,16 @@ def test_fork_bomb_is_contained(backend, submission):
 
 def test_memory_bomb(backend, submission):
     with backend.open(submission, Limits(memory_mb=256)) as s:
-        reply = run(s, """
+        reply = run(
+            s,
+            """
             def probe(module):
                 chunks = []
                 while True:
                     chunks.append(bytearray(10 * 1024 * 1024))
-        """, timeout=20)
+        """,
+            timeout=20,
+        )
         assert reply.get("oom") is True or reply["status"] == "crashed", reply
         if reply.get("signal") == "SIGKILL":
             assert reply.get("oom") is True, reply  # the kernel's OOM killer, seen by Docker
@@ -171,8 +210,11 @@ def test_memory_bomb(backend, submission):
 
 def test_supervisor_overrun_restarts_the_container(backend, submission, monkeypatch):
     import grader.sandbox.docker as mod
+
     limit = mod.supervisor_limit
-    monkeypatch.setattr(mod, "supervisor_limit", lambda request: 2.0)  # fires before the supervisor's
+    monkeypatch.setattr(
+        mod, "supervisor_limit", lambda request: 2.0
+    )  # fires before the supervisor's
     with backend.open(submission, Limits()) as s:
         reply = call(s, "hang", timeout=4)
         assert reply["status"] == "sandbox-error", reply
@@ -204,8 +246,9 @@ time.sleep(60)
 
 
 def _child(submission):
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(submission)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(submission)], stdout=subprocess.PIPE, text=True
+    )
     return proc, proc.stdout.readline().strip()
 
 

@@ -41,9 +41,25 @@ def proxy(tmp_path):
 
 
 def _grade_all(course: Path, env: dict | None = None, jobs: int = 2) -> subprocess.Popen:
-    return subprocess.Popen([GRADER, "grade-all", "tiny", "subs", "--out", "out", "--backend",
-                             "docker", "-j", str(jobs)], cwd=course, env=env or dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            GRADER,
+            "grade-all",
+            "tiny",
+            "subs",
+            "--out",
+            "out",
+            "--backend",
+            "docker",
+            "-j",
+            str(jobs),
+        ],
+        cwd=course,
+        env=env or dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _gradings(course: Path) -> list[tuple[str, float]]:
@@ -52,9 +68,11 @@ def _gradings(course: Path) -> list[tuple[str, float]]:
         return []
     try:
         with sqlite3.connect(db) as c:
-            return c.execute("select st.name, g.final from gradings g join submissions s on "
-                             "s.id = g.submission_id join students st on st.id = s.student_id "
-                             "order by g.id").fetchall()
+            return c.execute(
+                "select st.name, g.final from gradings g join submissions s on "
+                "s.id = g.submission_id join students st on st.id = s.student_id "
+                "order by g.id"
+            ).fetchall()
     except sqlite3.OperationalError:
         return []  # no schema yet
 
@@ -75,7 +93,9 @@ def _descendants(pid: int) -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
             except (OSError, IndexError, ValueError):
                 pass
     found, frontier = set(), {pid}
@@ -86,8 +106,13 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _our_containers(client, pids: set[int]) -> list:
-    return [c for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "pgrader=1"})
-            if c.labels.get("pgrader.owner", "").isdigit() and int(c.labels["pgrader.owner"]) in pids]
+    return [
+        c
+        for c in client.containers.list(
+            all=True, ignore_removed=True, filters={"label": "pgrader=1"}
+        )
+        if c.labels.get("pgrader.owner", "").isdigit() and int(c.labels["pgrader.owner"]) in pids
+    ]
 
 
 def _final_grades(course: Path) -> dict[str, str]:
@@ -112,10 +137,17 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(course):
     assert proc.returncode == 130, err
     assert stopped_in < 20, stopped_in
     done = _gradings(course)
-    assert f"stopped after grading {len(done)} of 6" in err or \
-        f"stopped after grading {len(done) - 1} of 6" in err, err
+    assert (
+        f"stopped after grading {len(done)} of 6" in err
+        or f"stopped after grading {len(done) - 1} of 6" in err
+    ), err
     assert "the next run grades the rest" in err
-    left = [c.id for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "pgrader=1"})]
+    left = [
+        c.id
+        for c in client.containers.list(
+            all=True, ignore_removed=True, filters={"label": "pgrader=1"}
+        )
+    ]
     assert not set(c.id for c in running) & set(left)  # its containers are gone
     assert not _our_containers(client, seen_pids)
     assert not [p for p in seen_pids if Path(f"/proc/{p}").exists()]  # nor its processes
@@ -154,8 +186,9 @@ def test_engine_away_too_long_marks_submissions_retryable_then_grades_them(cours
     waiting = [n for n, s in statuses.items() if s != "graded"]
     assert waiting and len(first) + len(waiting) == 6, statuses
     for name in waiting:  # never scored, clearly said why
-        assert statuses[name].startswith("not graded yet (retryable): the Docker engine did not "
-                                         "answer")
+        assert statuses[name].startswith(
+            "not graded yet (retryable): the Docker engine did not answer"
+        )
         assert f"{name:<20} {'-':>10}  not graded yet (retryable): the Docker engine" in out
     assert all(score > 0 for _, score in first)
     proxy.up()

@@ -34,8 +34,9 @@ def test_exercise_validates_on_docker(slug):
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(COURSE.exercises))
 def test_reference_and_skeleton_on_the_local_backend(slug):
-    checks = validate(COURSE, [COURSE.exercise(slug)], "local", jobs=2,
-                      only=("reference", "skeleton", "correct"))
+    checks = validate(
+        COURSE, [COURSE.exercise(slug)], "local", jobs=2, only=("reference", "skeleton", "correct")
+    )
     print(format_table(checks))
     assert all(c.ok for c in checks), "\n" + format_table(checks)
 
@@ -43,9 +44,13 @@ def test_reference_and_skeleton_on_the_local_backend(slug):
 @pytest.mark.slow
 def test_demo_grades_the_sample_class_on_docker(tmp_path):
     require_docker()
-    proc = subprocess.run([sys.executable, "-m", "grader", "demo", "--backend", "docker",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "demo", "--backend", "docker", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Every score matches" in proc.stdout
     assert (tmp_path / "locked_counter" / "gradebook.csv").exists()
@@ -56,11 +61,19 @@ def test_gpu_check_script_dry_run():
     """scripts/gpu_check.sh without a GPU: every step runs, the kernel requirements are
     unproven (never proven) and the sanitizer tests on real kernels are skipped (never
     passed); the table comes out."""
-    proc = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run", "--budget", "900"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1000)
+    proc = subprocess.run(
+        ["bash", "scripts/gpu_check.sh", "--dry-run", "--budget", "900"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1000,
+    )
     out = proc.stdout
     assert proc.returncode == 0, out[-4000:] + proc.stderr[-2000:]
     assert "ALL OK" in out.splitlines()[0]
-    for step in ("grader validate pycuda_reduction", "grader validate pycuda_vector_ops",
-                 "compute-sanitizer on real kernels"):
+    for step in (
+        "grader validate pycuda_reduction",
+        "grader validate pycuda_vector_ops",
+        "compute-sanitizer on real kernels",
+    ):
         assert any(line.startswith(step) and " ok " in line for line in out.splitlines()), out

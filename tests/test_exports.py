@@ -10,8 +10,8 @@ import re
 import pytest
 
 import grader.grade
-from grader.entries import entries_in
 from grader.course import load_course
+from grader.entries import entries_in
 from grader.errors import GraderError
 from grader.export import export
 from grader.recorded import grade_recorded, regrade
@@ -26,16 +26,29 @@ HOSTILE = "<script>alert(1)</script>"
 def graded(tmp_path, monkeypatch):
     """alice right, bob wrong, carol right but 2 days late, dave refused; then a regrade."""
     make_course(tmp_path)
-    make_class(tmp_path / "subs", {"alice": "good", "bob": "bad", "carol": "good",
-                                   "dave": "def add(:"},
-               received={"alice": ON_TIME, "bob": ON_TIME, "carol": "2026-09-23T10:00:00Z",
-                         "dave": ON_TIME})
+    make_class(
+        tmp_path / "subs",
+        {"alice": "good", "bob": "bad", "carol": "good", "dave": "def add(:"},
+        received={
+            "alice": ON_TIME,
+            "bob": ON_TIME,
+            "carol": "2026-09-23T10:00:00Z",
+            "dave": ON_TIME,
+        },
+    )
     course = load_course(tmp_path)
     exercise = course.exercise("tiny")
     monkeypatch.setattr(grader.grade, "run_tests", fake_run_tests())
     store = open_store(course)
-    grade_recorded(course, exercise, entries_in(tmp_path / "subs"), tmp_path / "out", store,
-                   backend="local", progress=False)
+    grade_recorded(
+        course,
+        exercise,
+        entries_in(tmp_path / "subs"),
+        tmp_path / "out",
+        store,
+        backend="local",
+        progress=False,
+    )
     regrade(course, exercise, store, backend="local", progress=False)
     yield course, exercise, store
     store.close()
@@ -54,11 +67,21 @@ def test_canvas_csv_has_the_import_layout(graded, tmp_path):
     course, exercise, store = graded
     export("canvas", course, exercise, store, tmp_path / "canvas.csv")
     rows = list(csv.reader((tmp_path / "canvas.csv").open()))
-    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                       "Adding numbers (tiny)"]
+    assert rows[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "Adding numbers (tiny)",
+    ]
     assert rows[1] == ["Points Possible", "", "", "", "", "10"]
-    assert rows[2:] == [["alice", "", "", "alice", "", "10"], ["bob", "", "", "bob", "", "6.6667"],
-                        ["carol", "", "", "carol", "", "8"], ["dave", "", "", "dave", "", "0"]]
+    assert rows[2:] == [
+        ["alice", "", "", "alice", "", "10"],
+        ["bob", "", "", "bob", "", "6.6667"],
+        ["carol", "", "", "carol", "", "8"],
+        ["dave", "", "", "dave", "", "0"],
+    ]
 
 
 def test_gradescope_results_per_student(graded, tmp_path):
@@ -78,27 +101,44 @@ def test_nbgrader_gradebook(graded, tmp_path):
     export("nbgrader", course, exercise, store, db)  # again: replaced, not added twice
     with api.Gradebook(f"sqlite:///{db}") as gb:
         assert gb.find_assignment("tiny").max_score == pytest.approx(10)
-        scores = {s.student.id: (s.score, s.late_submission_penalty)
-                  for s in gb.assignment_submissions("tiny")}
+        scores = {
+            s.student.id: (s.score, s.late_submission_penalty)
+            for s in gb.assignment_submissions("tiny")
+        }
     assert scores["alice"] == (pytest.approx(10), 0)
     assert scores["bob"][0] == pytest.approx(6.6667, abs=1e-3)
-    assert scores["carol"] == (pytest.approx(10), pytest.approx(2))  # 10 points, 2 taken for lateness
+    assert scores["carol"] == (
+        pytest.approx(10),
+        pytest.approx(2),
+    )  # 10 points, 2 taken for lateness
     assert scores["dave"][0] == 0
 
 
 def test_report_is_self_contained_and_escaped(graded, tmp_path, monkeypatch):
     course, exercise, store = graded
     monkeypatch.setattr(grader.grade, "run_tests", fake_run_tests(fail_all=True))
-    make_class(course.root / "subs", {"erin": f"# {HOSTILE}\ndef add(a, b):\n    return a - b\n"},
-               received={"erin": ON_TIME})
-    grade_recorded(course, exercise, entries_in(course.root / "subs"), course.root / "out", store,
-                   backend="local", progress=False)
+    make_class(
+        course.root / "subs",
+        {"erin": f"# {HOSTILE}\ndef add(a, b):\n    return a - b\n"},
+        received={"erin": ON_TIME},
+    )
+    grade_recorded(
+        course,
+        exercise,
+        entries_in(course.root / "subs"),
+        course.root / "out",
+        store,
+        backend="local",
+        progress=False,
+    )
     export("report", course, exercise, store, tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text()
     assert "<script" not in html and "http" not in html.replace("http-equiv", "")
-    assert html.count('<rect x=') == 10  # ten histogram bins
+    assert html.count("<rect x=") == 10  # ten histogram bins
     assert "5 of 5 students graded" in html
-    slow = re.search(r"test_slow_add <span.*?</td>\s*<td class=\"num\">(\d+) / (\d+)</td>", html, re.S)
+    slow = re.search(
+        r"test_slow_add <span.*?</td>\s*<td class=\"num\">(\d+) / (\d+)</td>", html, re.S
+    )
     assert slow.groups() == ("1", "4")  # erin failed it; dave's refused submission never ran it
     assert "test_add_negative: add(-4, 1) returned 5, expected -3" in html
     assert "4 earlier grading(s) kept in the history" in html  # the regrade superseded 4
@@ -121,15 +161,25 @@ def test_canvas_and_gradebook_list_every_roster_student_with_names_and_ids(grade
     from grader.standing import standings
 
     course, exercise, store = graded
-    roster = [{"login": n, "name": name, "email": f"{n}@x", "role": "student", "password": "p" * 8,
-               "sis_id": sis, "section": sec}
-              for n, name, sis, sec in [("alice", "Alice Archer", "S1", "A"),
-                                        ("bob", "Bob Baker", "S2", "A"),
-                                        ("erin", "Erin Early", "S5", "B"),
-                                        ("fred", "Fred Far", "S6", "B")]]
+    roster = [
+        {
+            "login": n,
+            "name": name,
+            "email": f"{n}@x",
+            "role": "student",
+            "password": "p" * 8,
+            "sis_id": sis,
+            "section": sec,
+        }
+        for n, name, sis, sec in [
+            ("alice", "Alice Archer", "S1", "A"),
+            ("bob", "Bob Baker", "S2", "A"),
+            ("erin", "Erin Early", "S5", "B"),
+            ("fred", "Fred Far", "S6", "B"),
+        ]
+    ]
     import_roster(store, roster)
-    store.set_extension("tiny", "fred", dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
-                        "abroad", "prof")
+    store.set_extension("tiny", "fred", dt.datetime(2099, 1, 1, tzinfo=dt.UTC), "abroad", "prof")
     store.set_override("tiny", "bob", 7.5, "oral exam", "prof")
     export("canvas", course, exercise, store, tmp_path / "canvas.csv")
     rows = {r[3]: r for r in list(csv.reader((tmp_path / "canvas.csv").open()))[2:]}
@@ -152,14 +202,23 @@ def test_report_lists_the_submissions_flagged_for_review(graded, tmp_path):
     """A submission whose code reaches for the grader keeps its score, and the report names it
     with the line that raised the flag; honest students are not named."""
     course, exercise, store = graded
-    make_class(course.root / "subs2", {"mallory": "import sys\ndef add(a, b):\n"
-                                                  "    sys._getframe().f_back\n    return a + b\n"},
-               received={"mallory": ON_TIME})
-    grade_recorded(course, exercise, entries_in(course.root / "subs2"), course.root / "out", store,
-                   backend="local", progress=False)
+    make_class(
+        course.root / "subs2",
+        {"mallory": "import sys\ndef add(a, b):\n    sys._getframe().f_back\n    return a + b\n"},
+        received={"mallory": ON_TIME},
+    )
+    grade_recorded(
+        course,
+        exercise,
+        entries_in(course.root / "subs2"),
+        course.root / "out",
+        store,
+        backend="local",
+        progress=False,
+    )
     export("report", course, exercise, store, tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text()
-    flagged = html[html.index("<h2>Flagged for review</h2>"):html.index("<h2>Most common")]
+    flagged = html[html.index("<h2>Flagged for review</h2>") : html.index("<h2>Most common")]
     assert 'id="flag-mallory"' in flagged and "takes a frame" in flagged
     assert "sys._getframe().f_back" in flagged and "line 3" in flagged
     assert "alice" not in flagged and "bob" not in flagged

@@ -11,7 +11,12 @@ from grader.agent import codec
 from grader.checks import sanitizer
 from grader.course import Limits
 from grader.judge import cuda_compile, verdicts
-from grader.judge.expect_gpu import NO_GPU, expect_clean_kernels, expect_kernels_compile, require_gpu
+from grader.judge.expect_gpu import (
+    NO_GPU,
+    expect_clean_kernels,
+    expect_kernels_compile,
+    require_gpu,
+)
 from grader.judge.proxy import Student
 from grader.protocol import Reply
 from grader.sandbox.local import LocalBackend
@@ -53,9 +58,17 @@ BARRIER = "barrier(CLK_LOCAL_MEM_FENCE);"
 
 def checked(session, src, name, n, global_size, local_size, forge=False):
     t0 = time.monotonic()
-    raw = session.call({"kind": "call", "function": "run", "module": "solution", "timeout": 30,
-                        "args": codec.encode([src, name, n, global_size, local_size, forge]),
-                        "kwargs": codec.encode({}), "checks": {"oclgrind": {"data_races": True}}})
+    raw = session.call(
+        {
+            "kind": "call",
+            "function": "run",
+            "module": "solution",
+            "timeout": 30,
+            "args": codec.encode([src, name, n, global_size, local_size, forge]),
+            "kwargs": codec.encode({}),
+            "checks": {"oclgrind": {"data_races": True}},
+        }
+    )
     assert raw["status"] == "ok", raw
     return Reply(raw, f"{name} on {n} elements"), time.monotonic() - t0
 
@@ -91,7 +104,9 @@ def test_barrier_twin_is_clean(session):
 
 
 def test_barrier_divergence_caught(session):
-    src = SCALE.replace("%s", "if (get_local_id(0) < 4) { barrier(CLK_LOCAL_MEM_FENCE); }\n  if (i < n)")
+    src = SCALE.replace(
+        "%s", "if (get_local_id(0) < 4) { barrier(CLK_LOCAL_MEM_FENCE); }\n  if (i < n)"
+    )
     reply, _ = checked(session, src, "scale", 16, 16, 8)
     with pytest.raises(verdicts.Failed) as err:
         expect_clean_kernels(reply, "scale(x)")
@@ -108,8 +123,19 @@ def test_faked_oclgrind_text_changes_nothing(session):
 
 
 def test_oclgrind_missing_is_not_run():
-    reply = Reply({"status": "ok", "checks": {"oclgrind": {"available": False, "intact": False,
-                                                           "error": "oclgrind is not installed"}}}, "x")
+    reply = Reply(
+        {
+            "status": "ok",
+            "checks": {
+                "oclgrind": {
+                    "available": False,
+                    "intact": False,
+                    "error": "oclgrind is not installed",
+                }
+            },
+        },
+        "x",
+    )
     with pytest.raises(verdicts.NotRun):
         expect_clean_kernels(reply, "x")
 
@@ -133,6 +159,7 @@ mod = SourceModule(ADD)
 def _student(folder, gpu=False):
     class FakeSession:
         pass
+
     session = FakeSession()
     session.gpu = gpu
     return Student(session=session, module="solution", timeout=5, limits={}, submission=folder)
@@ -148,14 +175,25 @@ def test_nvcc_error_reported_with_student_line(make_submission):
     assert "solution.py line 8" in msg and "undefined_name" in msg and "kernel line 5" in msg
     fixed = make_submission(CUDA_MODULE.replace(" + undefined_name", ""))
     results = expect_kernels_compile(_student(fixed))
-    print(f"nvcc compile check: {time.monotonic() - t0:.2f} s for two compiles "
-          f"({results[0].seconds:.2f} s the clean one)")
+    print(
+        f"nvcc compile check: {time.monotonic() - t0:.2f} s for two compiles "
+        f"({results[0].seconds:.2f} s the clean one)"
+    )
 
 
-@pytest.mark.parametrize("line", ['#include "/etc/passwd"', "#include </etc/passwd>",
-                                  "#/**/include <../../etc/passwd>", "#\\\ninclude <x.h>",
-                                  '_Pragma("GCC dependency \\"/etc/passwd\\"")', "%:include <x.h>",
-                                  "#pragma GCC poison x", "#embed <x>"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '#include "/etc/passwd"',
+        "#include </etc/passwd>",
+        "#/**/include <../../etc/passwd>",
+        "#\\\ninclude <x.h>",
+        '_Pragma("GCC dependency \\"/etc/passwd\\"")',
+        "%:include <x.h>",
+        "#pragma GCC poison x",
+        "#embed <x>",
+    ],
+)
 def test_includes_that_read_files_are_refused(line):
     assert cuda_compile.refusal(f"{line}\n__global__ void k() {{}}")
 
@@ -199,9 +237,13 @@ def test_sanitizer_log_parsed_into_findings():
     found = sanitizer.parse_log(SANITIZER_LOG + "Invalid __global__ write of size 4 bytes\n")
     kinds = {f["kind"]: f for f in found}
     assert set(kinds) == {"out-of-bounds", "data-race"}  # the unprefixed line is not the tool's
-    assert kinds["out-of-bounds"]["kernel"] == "vector_add" and kinds["out-of-bounds"]["thread"] == [232, 0, 0]
+    assert kinds["out-of-bounds"]["kernel"] == "vector_add" and kinds["out-of-bounds"][
+        "thread"
+    ] == [232, 0, 0]
     assert kinds["data-race"]["kernel"] == "block_sum"
-    reply = Reply({"status": "ok", "checks": {"sanitizer": {"available": True, "findings": found}}}, "x")
+    reply = Reply(
+        {"status": "ok", "checks": {"sanitizer": {"available": True, "findings": found}}}, "x"
+    )
     with pytest.raises(verdicts.Failed) as err:
         expect_clean_kernels(reply, "gpu_vector_add(a, b)", tool="sanitizer")
     assert "thread 232" in err.value.message and "`if (i < n)`" in err.value.message
@@ -232,8 +274,10 @@ def _tree(load="__syncthreads();", top="", loop="__syncthreads();"):
     return TREE.replace("LOAD_BARRIER", load).replace("LOOP_TOP", top).replace("LOOP_BARRIER", loop)
 
 
-@pytest.mark.parametrize("source", [_tree(), _tree(load="", top="__syncthreads();", loop=""),
-                                    _tree(loop="__syncwarp();")])
+@pytest.mark.parametrize(
+    "source",
+    [_tree(), _tree(load="", top="__syncthreads();", loop=""), _tree(loop="__syncwarp();")],
+)
 def test_barriers_in_place_pass(source):
     from grader.judge.cuda_barriers import barrier_gaps
 

@@ -94,9 +94,18 @@ def session(tmp_path_factory):
 
 
 def _run(session, function, args, tool):
-    raw = session.call({"kind": "call", "function": function, "module": "solution",
-                        "timeout": 120, "args": codec.encode(args), "kwargs": codec.encode({}),
-                        "checks": {"sanitizer": {"tool": tool}}, "limits": {}})
+    raw = session.call(
+        {
+            "kind": "call",
+            "function": function,
+            "module": "solution",
+            "timeout": 120,
+            "args": codec.encode(args),
+            "kwargs": codec.encode({}),
+            "checks": {"sanitizer": {"tool": tool}},
+            "limits": {},
+        }
+    )
     assert raw["status"] == "ok", raw
     return Reply(raw, f"{function}{tuple(args)}")
 
@@ -117,8 +126,9 @@ def test_memcheck_twin_with_a_bounds_check_is_clean(session):
 def test_racecheck_finds_the_missing_barrier_even_when_the_sum_is_right(session):
     reply = _run(session, "block_sum", [4096, False], "racecheck")
     with pytest.raises(verdicts.Race):
-        expect_clean_kernels(reply, "block_sum(4096) without a barrier in the loop",
-                             tool="sanitizer")
+        expect_clean_kernels(
+            reply, "block_sum(4096) without a barrier in the loop", tool="sanitizer"
+        )
 
 
 def test_racecheck_twin_with_the_barrier_is_clean(session):

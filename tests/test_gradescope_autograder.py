@@ -29,10 +29,28 @@ from grader.states import NEEDS_GPU
 
 EXERCISES = ("locked_counter", "mpi_pairwise_exchange")  # threads; MPI (mpich, numpy, the shim)
 SAMPLE = ROOT / "sample_class"
-GRADESCOPE_TOP = {"score", "execution_time", "output", "output_format", "test_output_format",
-                  "visibility", "stdout_visibility", "extra_data", "tests"}
-GRADESCOPE_TEST = {"name", "number", "score", "max_score", "status", "output", "tags",
-                   "visibility", "extra_data"}
+GRADESCOPE_TOP = {
+    "score",
+    "execution_time",
+    "output",
+    "output_format",
+    "test_output_format",
+    "visibility",
+    "stdout_visibility",
+    "extra_data",
+    "tests",
+}
+GRADESCOPE_TEST = {
+    "name",
+    "number",
+    "score",
+    "max_score",
+    "status",
+    "output",
+    "tags",
+    "visibility",
+    "extra_data",
+}
 DOCKERFILE = """ARG BASE
 FROM ${BASE}
 COPY source/ /autograder/source/
@@ -59,12 +77,26 @@ def sample_cases() -> list[tuple[str, str, float]]:
 
 
 def export(slug: str, out: Path) -> Path:
-    assert main(["--course", str(ROOT), "export", slug, "--format", "gradescope-autograder",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--course",
+                str(ROOT),
+                "export",
+                slug,
+                "--format",
+                "gradescope-autograder",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
 # ---------------------------------------------------------------- without Docker
+
 
 def test_zip_layout(tmp_path):
     """setup.sh and run_autograder at the root, executable; the grader's wheel and the runtime's
@@ -77,19 +109,37 @@ def test_zip_layout(tmp_path):
     for dist in ("pytest", "mpi4py", "mpich", "numpy"):
         assert any(n.startswith(f"wheels/{dist}-") for n in names), dist
     ex = "course/exercises/mpi_pairwise_exchange/"
-    assert {ex + "README.md", ex + "exercise.toml", ex + "tests/hidden/test_hidden.py",
-            "course/course.toml", "native/mpi_strict.so", "requirements.txt"} <= names
+    assert {
+        ex + "README.md",
+        ex + "exercise.toml",
+        ex + "tests/hidden/test_hidden.py",
+        "course/course.toml",
+        "native/mpi_strict.so",
+        "requirements.txt",
+    } <= names
     assert not [n for n in names if "solution" in n and "skeleton" not in n or "mutant" in n]
     assert "late_policy" not in z.read("course/course.toml").decode()  # Gradescope's own applies
 
 
 def test_needs_gpu_and_platform_error_are_not_silent_zeros():
     """Gradescope has no 'not graded': the 0 it must get says first that it is not a grade."""
-    result = SubmissionResult("s", "pycuda_vector_ops", [GradedTest(
-        "kernel", "test_kernel", "hidden", "not-run", 0.0, 10.0, "no GPU on this machine")], 10.0,
-        not_graded=NEEDS_GPU)
+    result = SubmissionResult(
+        "s",
+        "pycuda_vector_ops",
+        [
+            GradedTest(
+                "kernel", "test_kernel", "hidden", "not-run", 0.0, 10.0, "no GPU on this machine"
+            )
+        ],
+        10.0,
+        not_graded=NEEDS_GPU,
+    )
     data = autograder_results(result)
-    assert data["score"] == 0 and data["output"].startswith(NOT_A_GRADE) and NEEDS_GPU in data["output"]
+    assert (
+        data["score"] == 0
+        and data["output"].startswith(NOT_A_GRADE)
+        and NEEDS_GPU in data["output"]
+    )
     assert set(data) <= GRADESCOPE_TOP and all(set(t) <= GRADESCOPE_TEST for t in data["tests"])
     err = platform_error_results("the test run broke", 10.0)
     assert err["score"] == 0 and err["output"].startswith(NOT_A_GRADE)
@@ -98,6 +148,7 @@ def test_needs_gpu_and_platform_error_are_not_silent_zeros():
 
 
 # ---------------------------------------------------------------- in Gradescope's layout
+
 
 @pytest.fixture(scope="module")
 def client():
@@ -123,24 +174,38 @@ def images(client, tmp_path_factory):
             (ctx / "source" / script).chmod(0o755)
         (ctx / "Dockerfile").write_text(DOCKERFILE)
         tag = f"pgrader-gradescope-test:{slug}"
-        client.images.build(path=str(ctx), tag=tag, rm=True, forcerm=True, pull=False,
-                            network_mode="none", buildargs={"BASE": base})
+        client.images.build(
+            path=str(ctx),
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode="none",
+            buildargs={"BASE": base},
+        )
         built[slug] = tag
     yield built
     for tag in built.values():
         client.images.remove(tag, force=True)
 
 
-def run(client, image: str, submission: Path, results: Path, script: str = "",
-        cpuset: str | None = None) -> tuple[int, str, dict | None]:
+def run(
+    client, image: str, submission: Path, results: Path, script: str = "", cpuset: str | None = None
+) -> tuple[int, str, dict | None]:
     """One submission in a fresh container: (exit status, stdout, results.json or None)."""
     results.mkdir(parents=True, exist_ok=True)
     command = ["bash", "-c", f"{script}\nexec /autograder/run_autograder"]
-    box = client.containers.run(image, command, detach=True, network_mode="none", cpuset_cpus=cpuset,
-                                volumes={str(submission): {"bind": "/autograder/submission",
-                                                           "mode": "ro"},
-                                         str(results): {"bind": "/autograder/results",
-                                                        "mode": "rw"}})
+    box = client.containers.run(
+        image,
+        command,
+        detach=True,
+        network_mode="none",
+        cpuset_cpus=cpuset,
+        volumes={
+            str(submission): {"bind": "/autograder/submission", "mode": "ro"},
+            str(results): {"bind": "/autograder/results", "mode": "rw"},
+        },
+    )
     try:
         status = box.wait(timeout=300)["StatusCode"]
         logs = box.logs().decode(errors="replace")
@@ -166,7 +231,9 @@ def test_sample_class_scores_as_grader_grade(client, images, tmp_path, slug, stu
     status, logs, data = run(client, images[slug], SAMPLE / slug / student, tmp_path)
     assert data is not None, logs
     check_format(data, 10.0)
-    assert abs(data["score"] - want) <= TOLERANCE, f"{slug}/{student}: {data['score']} != {want}\n{logs}"
+    assert abs(data["score"] - want) <= TOLERANCE, (
+        f"{slug}/{student}: {data['score']} != {want}\n{logs}"
+    )
     assert status == 0, logs
     if data["score"] < want or want < 10:  # every lost point comes with our explanation
         assert any(t["status"] == "failed" and t["output"] for t in data["tests"])
@@ -176,8 +243,12 @@ def test_sample_class_scores_as_grader_grade(client, images, tmp_path, slug, stu
         assert "solution.py, line 4: expected ':'" in data["output"]
 
 
-ONE_CORE = {("locked_counter", "alice"), ("locked_counter", "bob"),
-            ("mpi_pairwise_exchange", "gina"), ("mpi_pairwise_exchange", "hank")}
+ONE_CORE = {
+    ("locked_counter", "alice"),
+    ("locked_counter", "bob"),
+    ("mpi_pairwise_exchange", "gina"),
+    ("mpi_pairwise_exchange", "hank"),
+}
 
 
 @pytest.mark.docker
@@ -188,7 +259,9 @@ def test_one_core_scores_the_same(client, images, tmp_path, slug, student, want)
     (a false positive), nor a wrong one gain any (MPI's 4 and 5 ranks share the one core)."""
     status, logs, data = run(client, images[slug], SAMPLE / slug / student, tmp_path, cpuset="0")
     assert data is not None and status == 0, logs
-    assert abs(data["score"] - want) <= TOLERANCE, f"{slug}/{student}: {data['score']} != {want}\n{logs}"
+    assert abs(data["score"] - want) <= TOLERANCE, (
+        f"{slug}/{student}: {data['score']} != {want}\n{logs}"
+    )
 
 
 @pytest.mark.docker
@@ -214,14 +287,20 @@ def test_no_submission_and_one_that_does_not_import(client, images, tmp_path):
 def test_platform_errors_say_not_graded(client, images, tmp_path):
     """The grader's own failure is written as NOT GRADED, with what failed, and exits 1."""
     alice = SAMPLE / "locked_counter" / "alice"
-    status, logs, data = run(client, images["locked_counter"], alice, tmp_path / "r1",
-                             "rm -rf /autograder/source/course/exercises/locked_counter/tests")
+    status, logs, data = run(
+        client,
+        images["locked_counter"],
+        alice,
+        tmp_path / "r1",
+        "rm -rf /autograder/source/course/exercises/locked_counter/tests",
+    )
     assert status == 1 and data is not None, logs
     assert data["score"] == 0.0 and data["output"].startswith(NOT_A_GRADE)
     assert "no public or hidden tests folder" in data["output"]
     assert "NOT GRADED: the grader itself failed" in logs
-    status, logs, data = run(client, images["locked_counter"], alice, tmp_path / "r2",
-                             "rm -rf /autograder/pgrader-venv")
+    status, logs, data = run(
+        client, images["locked_counter"], alice, tmp_path / "r2", "rm -rf /autograder/pgrader-venv"
+    )
     assert status == 1 and data is not None, logs
     assert data["score"] == 0.0 and data["output"].startswith("NOT GRADED")
     assert "setup.sh did not finish" in logs
@@ -232,10 +311,17 @@ def test_platform_errors_say_not_graded(client, images, tmp_path):
 def test_setup_needing_the_network_says_so(client, images, tmp_path):
     """On an image without Python 3.11's venv, setup.sh installs it with apt-get; with no
     network that fails with a message that names what was missing and why the network is needed."""
-    box = client.containers.run(images["locked_counter"], ["bash", "-c",
-                                "dpkg --remove --force-depends python3.11-venv >/dev/null 2>&1; "
-                                "exec bash /autograder/source/setup.sh"],
-                                detach=True, network_mode="none")
+    box = client.containers.run(
+        images["locked_counter"],
+        [
+            "bash",
+            "-c",
+            "dpkg --remove --force-depends python3.11-venv >/dev/null 2>&1; "
+            "exec bash /autograder/source/setup.sh",
+        ],
+        detach=True,
+        network_mode="none",
+    )
     try:
         status = box.wait(timeout=300)["StatusCode"]
         logs = box.logs().decode(errors="replace")
@@ -245,7 +331,7 @@ def test_setup_needing_the_network_says_so(client, images, tmp_path):
     assert "ERROR: apt-get could not install python3.11-venv" in logs and "network" in logs
 
 
-REACHING = '''import glob as _glob
+REACHING = """import glob as _glob
 
 _leaked = []
 for _path in _glob.glob("/autograder/source/**/*.py", recursive=True):
@@ -261,13 +347,14 @@ except OSError:
     pass
 if _leaked:
     raise RuntimeError("LEAKED " + "".join(_leaked)[:3000])
-'''
+"""
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_the_students_code_cannot_read_the_hidden_tests_or_write_the_results(client, images,
-                                                                            tmp_path):
+def test_the_students_code_cannot_read_the_hidden_tests_or_write_the_results(
+    client, images, tmp_path
+):
     """Gradescope runs the autograder as root: the student's code runs as `pgrader-student`
     (PGRADER_AGENT_USER), the source folder is root's alone, the results folder not theirs."""
     want = next(w for s, st, w in sample_cases() if (s, st) == ("locked_counter", "alice"))

@@ -48,8 +48,12 @@ def _top_level(body: list[ast.stmt]):
         if isinstance(node, ast.If):
             yield from _top_level(node.body + node.orelse)
         elif isinstance(node, ast.Try):
-            yield from _top_level(node.body + node.orelse + node.finalbody
-                                  + [s for h in node.handlers for s in h.body])
+            yield from _top_level(
+                node.body
+                + node.orelse
+                + node.finalbody
+                + [s for h in node.handlers for s in h.body]
+            )
         else:
             yield node
 
@@ -146,13 +150,18 @@ def test_no_import_circle_at_load_time():
 def test_no_import_circle_hidden_in_a_function():
     graph = {m: imports(m, top_level_only=False) for m in MODULES}
     found = cycles(graph)
-    assert not found, ("import circles closed by function-level imports (move what both sides "
-                       "need into its own module):\n" + _describe(graph, found))
+    assert not found, (
+        "import circles closed by function-level imports (move what both sides "
+        "need into its own module):\n" + _describe(graph, found)
+    )
 
 
 def _container_modules() -> list[str]:
-    return sorted(m for m in MODULES if m == "grader" or m.split(".")[1] in
-                  {part.removesuffix(".py") for part in CONTAINER_SIDE})
+    return sorted(
+        m
+        for m in MODULES
+        if m == "grader" or m.split(".")[1] in {part.removesuffix(".py") for part in CONTAINER_SIDE}
+    )
 
 
 def test_the_container_side_imports_no_host_module():
@@ -185,7 +194,8 @@ def test_the_container_side_loads_with_host_modules_blocked():
         loaded = sorted(m for m in sys.modules if m.split(".")[0] == "grader")
         print(len(loaded))
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.split()[-1]) >= len(_container_modules())

@@ -42,11 +42,13 @@ def refused(tmp_path: Path, src: Path, required=REQ, **limits) -> str:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 # --- good submissions ----------------------------------------------------------------------
+
 
 def test_directory_is_copied_with_clean_modes(tmp_path):
     src = tmp_path / "alice"
@@ -70,16 +72,23 @@ def test_single_py_file_is_renamed_to_the_required_name(tmp_path):
 
 
 def test_zip_with_a_single_top_folder_is_descended_into(tmp_path):
-    src = make_zip(tmp_path / "sub.zip", {"project/": b"", "project/solution.py": GOOD,
-                                           "project/lib/util.py": b"Y = 2\n"})
+    src = make_zip(
+        tmp_path / "sub.zip",
+        {"project/": b"", "project/solution.py": GOOD, "project/lib/util.py": b"Y = 2\n"},
+    )
     dest = prepare_submission(src, REQ, tmp_path / "out")
     assert tree(dest) == {"solution.py": GOOD, "lib/util.py": b"Y = 2\n"}
 
 
 def test_junk_is_ignored_in_zip_and_directory(tmp_path):
-    junk = {"__MACOSX/project/._solution.py": b"\x00\x05junk", "project/.DS_Store": b"\x00",
-            "project/__pycache__/solution.cpython-311.pyc": b"\x00", "project/old.pyc": b"\x00",
-            "project/.git/HEAD": b"ref: x", "project/solution.py": GOOD}
+    junk = {
+        "__MACOSX/project/._solution.py": b"\x00\x05junk",
+        "project/.DS_Store": b"\x00",
+        "project/__pycache__/solution.cpython-311.pyc": b"\x00",
+        "project/old.pyc": b"\x00",
+        "project/.git/HEAD": b"ref: x",
+        "project/solution.py": GOOD,
+    }
     dest = prepare_submission(make_zip(tmp_path / "s.zip", junk), REQ, tmp_path / "out")
     assert tree(dest) == {"solution.py": GOOD}
 
@@ -133,6 +142,7 @@ def test_existing_destination_is_a_caller_error(tmp_path):
 
 # --- refused submissions -------------------------------------------------------------------
 
+
 def test_missing_source(tmp_path):
     msg = refused(tmp_path, tmp_path / "nothing.zip")
     assert "Nothing was handed in" in msg and "nothing.zip" in msg
@@ -141,12 +151,15 @@ def test_missing_source(tmp_path):
 def test_unsupported_file_type(tmp_path):
     (tmp_path / "work.docx").write_text("{}")
     assert "hand in a .py file, a .ipynb notebook, a .zip or a folder" in refused(
-        tmp_path, tmp_path / "work.docx")
+        tmp_path, tmp_path / "work.docx"
+    )
 
 
 def test_empty_directory(tmp_path):
     (tmp_path / "empty" / "__pycache__").mkdir(parents=True)
-    assert "The submission is empty: the folder contains no files" in refused(tmp_path, tmp_path / "empty")
+    assert "The submission is empty: the folder contains no files" in refused(
+        tmp_path, tmp_path / "empty"
+    )
 
 
 def test_empty_zip(tmp_path):
@@ -204,8 +217,8 @@ def test_zip_whose_headers_lie_about_sizes_is_refused(tmp_path):
     data = os.urandom(300_000)
     src = make_zip(tmp_path / "s.zip", {"solution.py": GOOD, "data.bin": data}, zipfile.ZIP_STORED)
     raw = bytearray(src.read_bytes())
-    central = raw.rfind(b"PK\x01\x02")                  # last central entry: data.bin
-    struct.pack_into("<I", raw, central + 24, 10)       # declare 10 bytes uncompressed
+    central = raw.rfind(b"PK\x01\x02")  # last central entry: data.bin
+    struct.pack_into("<I", raw, central + 24, 10)  # declare 10 bytes uncompressed
     src.write_bytes(bytes(raw))
     assert "not a valid zip archive" in refused(tmp_path, src, max_bytes=200_000)
 
@@ -281,9 +294,11 @@ def test_binary_file_renamed_py_is_not_a_text_file(tmp_path):
     import py_compile
 
     compiled = py_compile.compile(str(_write_py(tmp_path)), cfile=str(tmp_path / "g.pyc"))
-    for data in (make_zip(tmp_path / "s.zip", {"solution.py": GOOD}).read_bytes(),
-                 b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
-                 Path(compiled).read_bytes()):
+    for data in (
+        make_zip(tmp_path / "s.zip", {"solution.py": GOOD}).read_bytes(),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        Path(compiled).read_bytes(),
+    ):
         src = tmp_path / "solution.py"
         src.write_bytes(data)
         msg = refused(tmp_path, src)
@@ -299,6 +314,7 @@ def _write_py(tmp_path):
 
 # --- notebooks ---------------------------------------------------------------------------
 
+
 def load_module(path: Path) -> dict:
     namespace: dict = {"__name__": "submitted"}
     exec(compile(path.read_text(), str(path), "exec"), namespace)  # test data we wrote ourselves
@@ -313,7 +329,7 @@ def test_nbgrader_notebook_becomes_the_required_module(tmp_path):
     assert "instructor only" not in code and "# cell 4: nbgrader test cell, left out" in code
     assert "pass  # pgrader: IPython-only line left out: '%matplotlib inline'" in code
     assert "left out: '%timeit parallel_count(4, 1000)'" in code and "'parallel_count?'" in code
-    assert "Write `SafeCounter`" not in code                      # markdown is not code
+    assert "Write `SafeCounter`" not in code  # markdown is not code
     module = load_module(dest / "solution.py")
     assert module["parallel_count"](4, 250) == 1000
 
@@ -335,23 +351,32 @@ def test_notebook_is_taken_from_a_zip_only_when_the_module_is_missing(tmp_path):
     import nbformat
 
     data = nbformat.writes(source_notebook()).encode()
-    dest = prepare_submission(make_zip(tmp_path / "a.zip", {"hw/work.ipynb": data,
-                                                            "hw/notes.txt": b"hi"}),
-                              REQ, tmp_path / "a")
+    dest = prepare_submission(
+        make_zip(tmp_path / "a.zip", {"hw/work.ipynb": data, "hw/notes.txt": b"hi"}),
+        REQ,
+        tmp_path / "a",
+    )
     assert sorted(tree(dest)) == ["notes.txt", "solution.py"]
-    dest = prepare_submission(make_zip(tmp_path / "b.zip", {"solution.py": GOOD,
-                                                            "scratch.ipynb": data}),
-                              REQ, tmp_path / "b")
+    dest = prepare_submission(
+        make_zip(tmp_path / "b.zip", {"solution.py": GOOD, "scratch.ipynb": data}),
+        REQ,
+        tmp_path / "b",
+    )
     assert tree(dest) == {"solution.py": GOOD, "scratch.ipynb": data}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("{\"cells\": [", "is not a valid Jupyter notebook: it is not JSON"),
-    ("[1, 2]", "is not a valid Jupyter notebook"),
-    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 7}',
-     "is not a valid Jupyter notebook"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"cells": [', "is not a valid Jupyter notebook: it is not JSON"),
+        ("[1, 2]", "is not a valid Jupyter notebook"),
+        (
+            '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 7}',
+            "is not a valid Jupyter notebook",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
 def test_broken_notebooks_are_refused(tmp_path, text, expected):
     (tmp_path / "hw.ipynb").write_text(text)
     msg = refused(tmp_path, tmp_path / "hw.ipynb")
@@ -360,7 +385,7 @@ def test_broken_notebooks_are_refused(tmp_path, text, expected):
 
 def test_notebook_without_code_is_refused(tmp_path):
     nb = source_notebook()
-    nb.cells = [nb.cells[0], nb.cells[3]]                         # statement and test cell
+    nb.cells = [nb.cells[0], nb.cells[3]]  # statement and test cell
     msg = refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"))
     assert "hw.ipynb has no code to grade" in msg
 
@@ -377,7 +402,9 @@ def test_huge_notebook_is_refused_with_advice(tmp_path):
 def test_too_much_code_is_refused(tmp_path):
     nb = source_notebook()
     nb.cells[4].source = "x = 1\n" * 200_000
-    assert "holds more than 1024 KB of code" in refused(tmp_path, write_notebook(nb, tmp_path / "hw.ipynb"))
+    assert "holds more than 1024 KB of code" in refused(
+        tmp_path, write_notebook(nb, tmp_path / "hw.ipynb")
+    )
 
 
 def test_syntax_error_names_the_cell(tmp_path):
@@ -402,9 +429,23 @@ def test_grader_grade_accepts_a_notebook(tmp_path):
     import subprocess
 
     src = write_notebook(source_notebook(), tmp_path / "alice.ipynb")
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "grader"), "grade", "locked_counter",
-                           str(src), "--json", "--backend", "local", "--out", str(tmp_path / "g")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "grader"),
+            "grade",
+            "locked_counter",
+            str(src),
+            "--json",
+            "--backend",
+            "local",
+            "--out",
+            str(tmp_path / "g"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["score"] == result["max_score"] == 10, result

@@ -14,7 +14,7 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 
-LEAKY = '''
+LEAKY = """
 import subprocess
 
 
@@ -25,9 +25,9 @@ def test_leaves_a_daemon_behind():
 
 def test_leaves_a_child_behind():
     subprocess.Popen(["sleep", "302"], start_new_session=True, env={"PATH": "/usr/bin:/bin"})
-'''
+"""
 
-CLEAN = '''
+CLEAN = """
 import subprocess
 
 
@@ -35,16 +35,36 @@ def test_stops_what_it_starts():
     proc = subprocess.Popen(["sleep", "303"])
     proc.kill()
     proc.wait()
-'''
+"""
 
 
 def _session(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
     (tmp_path / "test_it.py").write_text(source)
     shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:xdist", "--rootdir", str(tmp_path), str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _sleeping(seconds: str) -> list[int]:

@@ -68,9 +68,16 @@ SOURCE = """
 
 
 def call(session, function, *args, timeout=3.0):
-    return session.call({"kind": "call", "module": "solution", "function": function,
-                         "args": codec.encode(list(args)), "timeout": timeout,
-                         "limits": {"output_kb": 16}})
+    return session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": timeout,
+            "limits": {"output_kb": 16},
+        }
+    )
 
 
 def test_value_round_trip(session):
@@ -95,7 +102,9 @@ def test_deadlock_told_apart_from_busy_wait(session):
     assert blocked["status"] == busy["status"] == "timeout"
     assert blocked["stall_cpu_ratio"] < 0.1 and blocked["running_threads"] == 0
     assert busy["stall_cpu_ratio"] > 0.1 and busy["running_threads"] >= 1
-    frames = [f for p in blocked["stacks"] for t in p["threads"] for f in t["frames"] if f["student"]]
+    frames = [
+        f for p in blocked["stacks"] for t in p["threads"] for f in t["frames"] if f["student"]
+    ]
     assert any(f["code"] == "lock.acquire()" for f in frames)
 
 
@@ -127,8 +136,12 @@ def test_helpers_are_known_by_name_and_parent_not_by_what_the_agent_says(monkeyp
     from grader.agent import supervisor
 
     server = "python3 -c from multiprocessing.forkserver import main; main(5)"
-    table = {11: (1, "python3 -c from multiprocessing.resource_tracker import main;main(5)"),
-             12: (1, server), 13: (12, server), 14: (1, "python3 child.py")}
+    table = {
+        11: (1, "python3 -c from multiprocessing.resource_tracker import main;main(5)"),
+        12: (1, server),
+        13: (12, server),
+        14: (1, "python3 child.py"),
+    }
     monkeypatch.setattr(supervisor, "_ppid", lambda pid: table[pid][0])
     monkeypatch.setattr(supervisor, "_cmdline", lambda pid: table.get(pid, (0, "init"))[1])
     monkeypatch.setattr(supervisor, "descendants", lambda root: dict.fromkeys(table, (0.0, 0.0)))
@@ -193,11 +206,16 @@ def mp_session(tmp_path_factory):
 def test_hang_shows_stacks_of_spawned_children(mp_session):
     reply = call(mp_session, "spawn_hang", timeout=4.0)
     assert reply["status"] == "timeout"
-    by_pid = {p["pid"]: [f["code"] for t in p["threads"] for f in t["frames"] if f["student"]]
-              for p in reply["stacks"]}
+    by_pid = {
+        p["pid"]: [f["code"] for t in p["threads"] for f in t["frames"] if f["student"]]
+        for p in reply["stacks"]
+    }
     assert len(by_pid) >= 2, reply["stacks"]
     codes = [c for cs in by_pid.values() for c in cs]
-    assert "p.join()" in codes and "q.get()              # nothing is ever put: blocks forever" in codes
+    assert (
+        "p.join()" in codes
+        and "q.get()              # nothing is ever put: blocks forever" in codes
+    )
 
 
 def test_shared_memory_never_unlinked_is_reported(mp_session):

@@ -185,8 +185,7 @@ def student(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sub")
     (folder / "solution.py").write_text(textwrap.dedent(SOURCE))
     with LocalBackend().open(folder, Limits()) as s:
-        yield Student(session=s, module="solution", timeout=10,
-                      limits=dataclasses.asdict(Limits()))
+        yield Student(session=s, module="solution", timeout=10, limits=dataclasses.asdict(Limits()))
 
 
 LOCKORDER = {"lockorder": {}}
@@ -205,7 +204,11 @@ def test_two_lock_inversion_flagged_without_a_hang(student):
     cycle = cycles[0]
     assert sorted(cycle["locks"]) == ["Bank.locks[0]", "Bank.locks[1]"]
     for site in cycle["sites"]:
-        assert (site["file"], site["line"], site["code"]) == ("solution.py", 11, "with self.locks[dst]:")
+        assert (site["file"], site["line"], site["code"]) == (
+            "solution.py",
+            11,
+            "with self.locks[dst]:",
+        )
         assert (site["held_at"]["line"], site["held_at"]["code"]) == (10, "with self.locks[src]:")
         assert site["holding"] == [site["held_lock"]]
     assert cycle["sites"][0]["thread"] != cycle["sites"][1]["thread"]
@@ -258,7 +261,10 @@ def test_lock_reentry_reported_as_self_deadlock_although_the_run_hangs(student):
     assert found["second"]["line"] == 68 and found["second"]["code"].startswith("with self.lock:")
     with pytest.raises(Deadlock) as err:
         expect_locks.raise_for_locks(reply)
-    assert "takes Account.lock (solution.py line 63 `with self.lock:`, in deposit())" in err.value.message
+    assert (
+        "takes Account.lock (solution.py line 63 `with self.lock:`, in deposit())"
+        in err.value.message
+    )
     assert "asks for it again (line 68" in err.value.message and "RLock" in err.value.message
     with pytest.raises(Deadlock, match="waits for itself forever"):
         expect_locks.expect_no_self_deadlock(reply, "deposit()")

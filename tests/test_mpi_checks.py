@@ -48,34 +48,58 @@ def _probe(mod, name):
 
 
 def root_value(session, name, mpi):
-    reply = session.call({"kind": "run", "module": "solution", "timeout": 30, "ranks": 4,
-                          "probe": {"source": PROBE, "name": "_probe"},
-                          "args": codec.encode([name]), "mpi": mpi})
+    reply = session.call(
+        {
+            "kind": "run",
+            "module": "solution",
+            "timeout": 30,
+            "ranks": 4,
+            "probe": {"source": PROBE, "name": "_probe"},
+            "args": codec.encode([name]),
+            "mpi": mpi,
+        }
+    )
     assert reply["status"] == "ok", reply
     return codec.decode(reply["value"])[0]
 
 
-@pytest.mark.parametrize("order", [{"order": "reverse"}, {"order": "seeded", "seed": 7},
-                                   {"order": "reverse", "strict": True}])
+@pytest.mark.parametrize(
+    "order",
+    [{"order": "reverse"}, {"order": "seeded", "seed": 7}, {"order": "reverse", "strict": True}],
+)
 def test_forced_order_exposes_it(session, order):
     assert root_value(session, "gather_in_arrival_order", order) != [10, 20, 30]
 
 
-@pytest.mark.parametrize("order", [{"order": "reverse"}, {"order": "seeded", "seed": 7},
-                                   {"order": "reverse", "strict": True}])
+@pytest.mark.parametrize(
+    "order",
+    [{"order": "reverse"}, {"order": "seeded", "seed": 7}, {"order": "reverse", "strict": True}],
+)
 def test_correct_twin_passes_in_any_order(session, order):
     assert root_value(session, "gather_by_source", order) == [10, 20, 30]
 
 
 def strict_reply(session, name):
-    return session.call({"kind": "run", "module": "solution", "timeout": 20, "ranks": 3,
-                         "probe": {"source": PROBE, "name": "_probe"},
-                         "args": codec.encode([name]), "mpi": {"strict": True}})
+    return session.call(
+        {
+            "kind": "run",
+            "module": "solution",
+            "timeout": 20,
+            "ranks": 3,
+            "probe": {"source": PROBE, "name": "_probe"},
+            "args": codec.encode([name]),
+            "mpi": {"strict": True},
+        }
+    )
 
 
-@pytest.mark.parametrize("name, says", [
-    ("mismatched_collectives", "rank 0 called bcast(root=0), rank 1 called reduce(root=0)"),
-    ("different_roots", "rank 0 called bcast(root=0), rank 1 called bcast(root=1)")])
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("mismatched_collectives", "rank 0 called bcast(root=0), rank 1 called reduce(root=0)"),
+        ("different_roots", "rank 0 called bcast(root=0), rank 1 called bcast(root=1)"),
+    ],
+)
 def test_ranks_disagreeing_on_a_collective_get_a_clean_error(session, name, says):
     reply = strict_reply(session, name)
     assert reply["status"] == "exception", reply  # every rank returned, none hung

@@ -15,7 +15,6 @@ from markupsafe import escape
 
 import grader.grade
 from grader.batch import grade_all
-from grader.entries import entries_in
 from grader.course import load_course
 from grader.export import export
 from grader.grade import grade_submission, write_outputs
@@ -34,19 +33,39 @@ def _gpu_course(root):
     return load_course(root)
 
 
-def _runs_without_gpu(exercise, submission, backend, limits, seed, suites=(), verbose=False,
-                      only=None):
+def _runs_without_gpu(
+    exercise, submission, backend, limits, seed, suites=(), verbose=False, only=None
+):
     """The compile-like test runs anywhere; the kernel test could not run (no GPU)."""
     from grader.judge.runner import TestRun
     from grader.protocol import TestRecord
 
-    return TestRun([
-        TestRecord(nodeid="k", name="kernels compile", function="test_kernels_compile",
-                   visibility="public", status="passed", message="", details={}, duration=0.1,
-                   seed=seed),
-        TestRecord(nodeid="v", name="values on the GPU", function="test_values",
-                   visibility="hidden", status="not-run", message=NO_GPU, details={},
-                   duration=0.0, seed=seed)])
+    return TestRun(
+        [
+            TestRecord(
+                nodeid="k",
+                name="kernels compile",
+                function="test_kernels_compile",
+                visibility="public",
+                status="passed",
+                message="",
+                details={},
+                duration=0.1,
+                seed=seed,
+            ),
+            TestRecord(
+                nodeid="v",
+                name="values on the GPU",
+                function="test_values",
+                visibility="hidden",
+                status="not-run",
+                message=NO_GPU,
+                details={},
+                duration=0.0,
+                seed=seed,
+            ),
+        ]
+    )
 
 
 @pytest.fixture
@@ -76,8 +95,14 @@ def test_result_is_not_graded_never_a_number(gpu_class):
 def test_a_cpu_exercise_with_a_not_run_test_is_still_graded(gpu_class, monkeypatch):
     """Only an exercise that declares a GPU is held back; elsewhere a not-run test scores 0."""
     course, exercise, tmp = gpu_class
-    cpu = exercise.__class__(**{**exercise.__dict__, "runtime": types.SimpleNamespace(
-        gpu=False, mpi_ranks=(), celery=False, needs=lambda: [])})
+    cpu = exercise.__class__(
+        **{
+            **exercise.__dict__,
+            "runtime": types.SimpleNamespace(
+                gpu=False, mpi_ranks=(), celery=False, needs=lambda: []
+            ),
+        }
+    )
     result = grade_submission(course, cpu, tmp / "subs" / "alice.py", backend="local")
     assert result.graded and result.to_json()["score"] == pytest.approx(5.0)
 
@@ -85,20 +110,31 @@ def test_a_cpu_exercise_with_a_not_run_test_is_still_graded(gpu_class, monkeypat
 def test_batch_gradebook_and_exports_say_not_graded(gpu_class):
     course, exercise, tmp = gpu_class
     with open_store(course) as store:
-        rows = grade_all(course, exercise, tmp / "subs", tmp / "out", backend="local",
-                         progress=False, store=store)
+        rows = grade_all(
+            course,
+            exercise,
+            tmp / "subs",
+            tmp / "out",
+            backend="local",
+            progress=False,
+            store=store,
+        )
         assert [(r.student, r.status, r.problem, r.retryable) for r in rows] == [
-            ("alice", "not-graded", NEEDS_GPU, True), ("bob", "not-graded", NEEDS_GPU, True)]
+            ("alice", "not-graded", NEEDS_GPU, True),
+            ("bob", "not-graded", NEEDS_GPU, True),
+        ]
         assert all(c.grading is None for c in store.counted(exercise))  # never recorded as a grade
         book = list(csv.DictReader((tmp / "out" / "gradebook.csv").open()))
         assert [(r["score"], r["final"], r["status"]) for r in book] == [
-            ("", "", "not graded yet: needs a GPU")] * 2
+            ("", "", "not graded yet: needs a GPU")
+        ] * 2
         assert json.loads((tmp / "out" / "alice" / "results.json").read_text())["score"] is None
 
         export("gradebook", course, exercise, store, tmp / "gb.csv")
         book = list(csv.DictReader((tmp / "gb.csv").open()))
         assert [(r["final"], r["status"]) for r in book] == [
-            ("", "not graded yet: needs a GPU")] * 2
+            ("", "not graded yet: needs a GPU")
+        ] * 2
         export("canvas", course, exercise, store, tmp / "canvas.csv")
         assert [row[-1] for row in csv.reader((tmp / "canvas.csv").open())][2:] == ["", ""]
         said = export("gradescope", course, exercise, store, tmp / "gs")
@@ -121,16 +157,32 @@ def test_portal_attempt_says_needs_gpu_or_waiting(gpu_class):
 
     course, exercise, tmp = gpu_class
     with open_store(course) as store:
-        import_roster(store, [{"login": "alice", "name": "Alice", "email": "", "role": "student",
-                               "password": "alice-pass-1"}])
+        import_roster(
+            store,
+            [
+                {
+                    "login": "alice",
+                    "name": "Alice",
+                    "email": "",
+                    "role": "student",
+                    "password": "alice-pass-1",
+                }
+            ],
+        )
         with store._tx() as s:
             account = s.query(Account).filter_by(login="alice").one()
         token, _ = open_session(store, account, 1)
         grader_ = Grader(LiveCourse(course), store, "local", {}, workers=1)
 
         def attempt(number):
-            sub = store.record_submission("alice", "tiny", f"hash{number}", received_at=NOW,
-                                          late_days=0, path=str(tmp / "subs" / "alice.py"))
+            sub = store.record_submission(
+                "alice",
+                "tiny",
+                f"hash{number}",
+                received_at=NOW,
+                late_days=0,
+                path=str(tmp / "subs" / "alice.py"),
+            )
             assert sub.attempt == number
             return grader_.jobs.create("upload", "tiny", [("alice", sub)])[0]
 
@@ -141,22 +193,28 @@ def test_portal_attempt_says_needs_gpu_or_waiting(gpu_class):
         assert grader_.jobs.claim(grader_.owner) is None  # not retried here...
         assert all(c.grading is None for c in store.counted(exercise))  # ...nor ever a grade
 
-        client = create_app(Portal(LiveCourse(course), store, grader_, tmp / "up", tmp / "b")
-                            ).test_client()
+        client = create_app(
+            Portal(LiveCourse(course), store, grader_, tmp / "up", tmp / "b")
+        ).test_client()
         client.set_cookie(COOKIE, token)
         page = client.get("/exercises/tiny/attempts/1").get_data(as_text=True)
         assert 'id="needs-gpu"' in page and str(escape(NEEDS_GPU_MEANING)) in page
         assert 'id="score"' not in page and 'id="not-graded-yet"' not in page
         listing = client.get("/exercises/tiny").get_data(as_text=True)
-        row = listing[listing.index('data-attempt="1"'):]
-        row = row[:row.index("</tr>")]
+        row = listing[listing.index('data-attempt="1"') :]
+        row = row[: row.index("</tr>")]
         assert "needs a GPU" in row and '<td class="score"></td>' in row
         assert client.get("/api/exercises/tiny/attempts/1").get_json() == {
-            "status": "not graded yet", "score": None, "max": None, "regrading": False}
+            "status": "not graded yet",
+            "score": None,
+            "max": None,
+            "regrading": False,
+        }
 
         attempt(2)  # queued; with a broker it waits for a GPU worker
-        assert "waiting for a GPU worker" not in client.get(
-            "/exercises/tiny/attempts/2").get_data(as_text=True)
+        assert "waiting for a GPU worker" not in client.get("/exercises/tiny/attempts/2").get_data(
+            as_text=True
+        )
         grader_.remote = object()
         page = client.get("/exercises/tiny/attempts/2").get_data(as_text=True)
         assert 'id="waiting"' in page and "waiting for a GPU worker" in page

@@ -9,9 +9,7 @@ import sys
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
 from grader.protocol import Reply
-from grader.sandbox.local import LocalBackend
 from grader.testing import Failed, expect_parallel
 
 SOURCE = """
@@ -48,8 +46,15 @@ N = 4_000_000
 
 
 def measure(session, function) -> Reply:
-    raw = session.call({"kind": "call", "module": "solution", "function": function,
-                        "args": codec.encode([N, 2]), "timeout": 60})
+    raw = session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode([N, 2]),
+            "timeout": 60,
+        }
+    )
     assert raw["status"] == "ok", raw
     return Reply(raw, function)
 

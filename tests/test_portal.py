@@ -31,8 +31,8 @@ GRADER = str(ROOT / ".venv" / "bin" / "grader")
 SLUG = "locked_counter"
 RACY = ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py"
 FIXED = ROOT / "solutions" / SLUG / "solution.py"
-RACY_SCORE = 6.0            # no_lock: the lockset and forced-switch tests (4 + 4 of 19 weights) fail
-GRADING_S = 300             # one local grading on a machine that may be loaded 10x
+RACY_SCORE = 6.0  # no_lock: the lockset and forced-switch tests (4 + 4 of 19 weights) fail
+GRADING_S = 300  # one local grading on a machine that may be loaded 10x
 COURSE = f"""[course]
 name = "Portal HTTP test"
 term = "Test term"
@@ -63,28 +63,48 @@ pytestmark = pytest.mark.slow
 
 
 def grader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([GRADER, "--course", str(course), *args], cwd=course,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [GRADER, "--course", str(course), *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert proc.returncode == 0, f"grader {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
 
-def make_course(folder: Path, public: dict[str, str] | None = None, toml: str = "") -> dict[str, str]:
+def make_course(
+    folder: Path, public: dict[str, str] | None = None, toml: str = ""
+) -> dict[str, str]:
     """A course in `folder` with accounts (`public`: more public test files, by name; `toml`:
     more of course.toml); the passwords by login."""
     (folder / "course.toml").write_text(COURSE + toml)
-    shutil.copytree(ROOT / "exercises" / SLUG, folder / "exercises" / SLUG,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "exercises" / SLUG,
+        folder / "exercises" / SLUG,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     for name, text in (public or {}).items():
         (folder / "exercises" / SLUG / "tests" / "public" / name).write_text(text)
     (folder / "roster.csv").write_text(ROSTER)
-    grader(folder, "accounts", "import", str(folder / "roster.csv"),
-           "--passwords-out", str(folder / "passwords.csv"))
+    grader(
+        folder,
+        "accounts",
+        "import",
+        str(folder / "roster.csv"),
+        "--passwords-out",
+        str(folder / "passwords.csv"),
+    )
     generated = dict(csv.reader(io.StringIO((folder / "passwords.csv").read_text())))
     assert (folder / "passwords.csv").stat().st_mode & 0o077 == 0
-    return {"alice": "alice-pass-1", "carol": "carol-pass-1", "prof": "prof-pass-1",
-            "bob": generated["bob"]}
+    return {
+        "alice": "alice-pass-1",
+        "carol": "carol-pass-1",
+        "prof": "prof-pass-1",
+        "bob": generated["bob"],
+    }
 
 
 class Server:
@@ -96,11 +116,25 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(course / f"serve-{self.port}.log", "w")
         self.proc = subprocess.Popen(
-            [*(command or [GRADER, "serve", "--course", str(course)]), "--port", str(self.port),
-             "--backend", "local", "--jobs", str(jobs), *extra],
-            cwd=course, stdout=subprocess.PIPE, stderr=self.log, text=True)
+            [
+                *(command or [GRADER, "serve", "--course", str(course)]),
+                "--port",
+                str(self.port),
+                "--backend",
+                "local",
+                "--jobs",
+                str(jobs),
+                *extra,
+            ],
+            cwd=course,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(x) for x in self.proc.stdout], daemon=True).start()
+        threading.Thread(
+            target=lambda: [lines.put(x) for x in self.proc.stdout], daemon=True
+        ).start()
         try:
             line = lines.get(timeout=120)
         except queue.Empty:
@@ -122,8 +156,11 @@ class Server:
 def sign_in(base: str, login: str, password: str) -> requests.Session:
     s = requests.Session()
     page = s.get(base + "/login", timeout=60)
-    r = s.post(base + "/login", data={"username": login, "password": password,
-                                      "csrf_token": token(page.text)}, timeout=60)
+    r = s.post(
+        base + "/login",
+        data={"username": login, "password": password, "csrf_token": token(page.text)},
+        timeout=60,
+    )
     assert r.status_code == 200 and 'id="logout"' in r.text, r.text[:500]
     return s
 
@@ -134,8 +171,13 @@ def token(html: str) -> str:
 
 def upload(s: requests.Session, base: str, name: str, data: bytes) -> requests.Response:
     page = s.get(f"{base}/exercises/{SLUG}", timeout=60)
-    return s.post(f"{base}/exercises/{SLUG}/submit", files={"submission": (name, data)},
-                  data={"csrf_token": token(page.text)}, timeout=60, allow_redirects=False)
+    return s.post(
+        f"{base}/exercises/{SLUG}/submit",
+        files={"submission": (name, data)},
+        data={"csrf_token": token(page.text)},
+        timeout=60,
+        allow_redirects=False,
+    )
 
 
 def submission_id(r: requests.Response) -> int:
@@ -186,16 +228,25 @@ def test_sign_in_right_and_wrong_password(portal):
     s = requests.Session()
     page = s.get(base + "/login", timeout=60)
     assert 'name="username"' in page.text and 'id="login"' in page.text
-    r = s.post(base + "/login", data={"username": "alice", "password": "wrong-password",
-                                      "csrf_token": token(page.text)}, timeout=60)
+    r = s.post(
+        base + "/login",
+        data={"username": "alice", "password": "wrong-password", "csrf_token": token(page.text)},
+        timeout=60,
+    )
     assert r.status_code == 401 and 'id="error"' in r.text and 'id="logout"' not in r.text
-    r = s.post(base + "/login", data={"username": "nobody", "password": "whatever-1",
-                                      "csrf_token": token(r.text)}, timeout=60)
+    r = s.post(
+        base + "/login",
+        data={"username": "nobody", "password": "whatever-1", "csrf_token": token(r.text)},
+        timeout=60,
+    )
     assert r.status_code == 401 and 'id="error"' in r.text
     assert s.get(base + "/", timeout=60, allow_redirects=False).status_code == 302
-    r = s.post(base + "/login", data={"username": "alice", "password": "alice-pass-1",
-                                      "csrf_token": token(r.text)}, timeout=60,
-               allow_redirects=False)
+    r = s.post(
+        base + "/login",
+        data={"username": "alice", "password": "alice-pass-1", "csrf_token": token(r.text)},
+        timeout=60,
+        allow_redirects=False,
+    )
     assert r.status_code == 302
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
@@ -203,10 +254,13 @@ def test_sign_in_right_and_wrong_password(portal):
     assert f'data-slug="{SLUG}"' in home.text and "2099-12-31" in home.text
     # signing out ends the session on the server, not only in this browser
     cookie_value = s.cookies.get("pgrader_session")
-    assert s.post(base + "/logout", data={"csrf_token": token(home.text)},
-                  timeout=60).status_code == 200
-    stale = requests.get(base + "/", cookies={"pgrader_session": cookie_value}, timeout=60,
-                         allow_redirects=False)
+    assert (
+        s.post(base + "/logout", data={"csrf_token": token(home.text)}, timeout=60).status_code
+        == 200
+    )
+    stale = requests.get(
+        base + "/", cookies={"pgrader_session": cookie_value}, timeout=60, allow_redirects=False
+    )
     assert stale.status_code == 302 and stale.headers["Location"].endswith("/login")
 
 
@@ -214,12 +268,17 @@ def test_posts_without_csrf_token_are_refused(portal, users):
     base, alice = portal["url"], users["alice"]
     r = alice.post(base + "/logout", timeout=60)
     assert r.status_code == 403 and "did not come from this site" in r.text
-    r = alice.post(f"{base}/exercises/{SLUG}/submit", timeout=60, allow_redirects=False,
-                   files={"submission": ("solution.py", FIXED.read_bytes())},
-                   data={"csrf_token": "forged"})
+    r = alice.post(
+        f"{base}/exercises/{SLUG}/submit",
+        timeout=60,
+        allow_redirects=False,
+        files={"submission": ("solution.py", FIXED.read_bytes())},
+        data={"csrf_token": "forged"},
+    )
     assert r.status_code == 403
-    r = requests.post(base + "/login", data={"username": "alice", "password": "alice-pass-1"},
-                      timeout=60)
+    r = requests.post(
+        base + "/login", data={"username": "alice", "password": "alice-pass-1"}, timeout=60
+    )
     assert r.status_code == 403
     assert 'data-attempt="' not in alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
     assert alice.get(base + "/", timeout=60).status_code == 200  # still signed in
@@ -251,7 +310,9 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     assert '<ol class="interleaving">' in page and "update was lost" in page
     assert "line 9 (<code>self._value += k</code>)" in page
     # the racing line highlighted in a view of the student's own file, linked from the race
-    assert re.search(r'<tr id="f0-L9" class="race"><td class="n">9</td><td>\s*self._value \+= k', page)
+    assert re.search(
+        r'<tr id="f0-L9" class="race"><td class="n">9</td><td>\s*self._value \+= k', page
+    )
     assert '<a href="#f0-L9"><code>solution.py:9</code></a>' in page
     assert "{'" not in page  # no Python dict reaches the student
     fixed = submission_id(upload(alice, base, "solution.py", FIXED.read_bytes()))
@@ -277,8 +338,12 @@ def test_another_students_attempts_cannot_be_named(portal, users):
     none), never alice's; the instructor's URL for alice is refused."""
     base, bob = portal["url"], users["bob"]
     racy = portal["ids"]["racy"]
-    for path in (attempt_url("", racy), attempt_url("", racy, api=True), attempt_url("", 999999),
-                 f"/exercises/{SLUG}/attempts/1?student=alice"):
+    for path in (
+        attempt_url("", racy),
+        attempt_url("", racy, api=True),
+        attempt_url("", 999999),
+        f"/exercises/{SLUG}/attempts/1?student=alice",
+    ):
         r = bob.get(base + path, timeout=60)
         assert r.status_code == 404, path
         assert "alice" not in r.text and "Alice" not in r.text
@@ -295,18 +360,23 @@ def test_another_students_attempts_cannot_be_named(portal, users):
 def test_hidden_tests_are_never_served(portal, users):
     base, alice = portal["url"], users["alice"]
     hidden = next((ROOT / "exercises" / SLUG / "tests" / "hidden").glob("test_*.py"))
-    marker = next(line.strip() for line in hidden.read_text().splitlines()
-                  if line.strip().startswith("def test_"))
+    marker = next(
+        line.strip()
+        for line in hidden.read_text().splitlines()
+        if line.strip().startswith("def test_")
+    )
     bundle = alice.get(f"{base}/exercises/{SLUG}/bundle.zip", timeout=60)
     assert bundle.status_code == 200
     z = zipfile.ZipFile(io.BytesIO(bundle.content))
     assert f"{SLUG}/solution.py" in z.namelist()
     assert not [n for n in z.namelist() if "hidden" in n]
     assert not any(marker.encode() in z.read(n) for n in z.namelist())
-    for path in (f"/exercises/{SLUG}/tests/hidden/{hidden.name}",
-                 f"/static/../exercises/{SLUG}/tests/hidden/{hidden.name}",
-                 f"/static/%2e%2e/%2e%2e/%2e%2e/exercises/{SLUG}/tests/hidden/{hidden.name}",
-                 f"/exercises/{SLUG}/bundle.zip/../tests/hidden/{hidden.name}"):
+    for path in (
+        f"/exercises/{SLUG}/tests/hidden/{hidden.name}",
+        f"/static/../exercises/{SLUG}/tests/hidden/{hidden.name}",
+        f"/static/%2e%2e/%2e%2e/%2e%2e/exercises/{SLUG}/tests/hidden/{hidden.name}",
+        f"/exercises/{SLUG}/bundle.zip/../tests/hidden/{hidden.name}",
+    ):
         r = alice.get(base + path, timeout=60)
         assert r.status_code == 404 and marker not in r.text, path
     for page in ("/", f"/exercises/{SLUG}", attempt_url("", portal["ids"]["racy"])):
@@ -329,22 +399,28 @@ def test_rate_limit_per_student(portal, users):
     assert ">graded<" not in page and "Not graded" not in page
     r = upload(carol, base, "solution.py", FIXED.read_bytes())
     assert r.status_code == 429 and "3 times per hour" in r.text
-    assert len(re.findall(r'data-attempt="', carol.get(f"{base}/exercises/{SLUG}",
-                                                        timeout=60).text)) == 3
+    assert (
+        len(re.findall(r'data-attempt="', carol.get(f"{base}/exercises/{SLUG}", timeout=60).text))
+        == 3
+    )
     page = carol.get(base + "/", timeout=60).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
 
 
 def test_instructor_pages_refused_to_students(portal, users):
     base, alice = portal["url"], users["alice"]
-    for path in ("/instructor", f"/instructor/exercises/{SLUG}",
-                 f"/instructor/exercises/{SLUG}/students/bob",
-                 f"/instructor/exercises/{SLUG}/export/gradebook"):
+    for path in (
+        "/instructor",
+        f"/instructor/exercises/{SLUG}",
+        f"/instructor/exercises/{SLUG}/students/bob",
+        f"/instructor/exercises/{SLUG}/export/gradebook",
+    ):
         r = alice.get(base + path, timeout=60)
         assert r.status_code == 403 and "for instructors" in r.text, path
     page = alice.get(f"{base}/exercises/{SLUG}", timeout=60).text
-    r = alice.post(f"{base}/instructor/exercises/{SLUG}/regrade", timeout=60,
-                   data={"csrf_token": token(page)})
+    r = alice.post(
+        f"{base}/instructor/exercises/{SLUG}/regrade", timeout=60, data={"csrf_token": token(page)}
+    )
     assert r.status_code == 403
 
 
@@ -352,8 +428,12 @@ def test_instructor_dashboard_and_exports(portal, users):
     base, prof = portal["url"], users["prof"]
     assert 'id="queue"' in prof.get(base + "/instructor", timeout=60).text
     page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
-    for hook in ('<svg class="distribution"', '<svg class="failures"', 'id="students"',
-                 'id="regrade"'):
+    for hook in (
+        '<svg class="distribution"',
+        '<svg class="failures"',
+        'id="students"',
+        'id="regrade"',
+    ):
         assert hook in page, hook
     for fmt in ("gradebook", "canvas", "gradescope", "report", "nbgrader"):
         assert f'class="export" data-format="{fmt}"' in page
@@ -381,15 +461,17 @@ def test_instructor_dashboard_and_exports(portal, users):
     report = get("report").text
     assert "<svg" in report and "<script>alert" not in report
     assert get("nbgrader").content.startswith(b"SQLite format 3")
-    assert prof.get(f"{base}/instructor/exercises/{SLUG}/export/passwd",
-                    timeout=60).status_code == 404
+    assert (
+        prof.get(f"{base}/instructor/exercises/{SLUG}/export/passwd", timeout=60).status_code == 404
+    )
 
 
 def test_regrade_from_the_dashboard(portal, users):
     base, prof = portal["url"], users["prof"]
     page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
-    r = prof.post(f"{base}/instructor/exercises/{SLUG}/regrade",
-                  data={"csrf_token": token(page)}, timeout=60)
+    r = prof.post(
+        f"{base}/instructor/exercises/{SLUG}/regrade", data={"csrf_token": token(page)}, timeout=60
+    )
     assert r.status_code == 200 and "queued for regrading" in r.text
     from grader.store import Store, store_url
 
@@ -431,16 +513,25 @@ def test_the_same_file_again_is_a_new_attempt_that_counts(portal, users):
         _, reply = wait_graded(bob, base, numbers[-1])
     assert numbers == [1, 2, 3] and reply == {"status": "graded", "score": 10.0, "max": 10.0}
     listing = bob.get(f"{base}/exercises/{SLUG}", timeout=60).text
-    times = re.findall(r'data-attempt="\d" data-state="graded"[^>]*>\s*<td>.*?</td>\s*<td>([^<]+)</td>',
-                       listing, re.S)
+    times = re.findall(
+        r'data-attempt="\d" data-state="graded"[^>]*>\s*<td>.*?</td>\s*<td>([^<]+)</td>',
+        listing,
+        re.S,
+    )
     assert len(set(times)) == 3 or len(times) == 3, times
     assert re.search(r'data-attempt="3" data-state="graded" class="counted"', listing)
     assert "from attempt 3" in listing and "Your latest graded attempt counts" in listing
     home = bob.get(base + "/", timeout=60).text
     assert re.search(rf'data-slug="{SLUG}".*?class="score">10 / 10<', home, re.S)
     prof = users["prof"]
-    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(prof.get(
-        f"{base}/instructor/exercises/{SLUG}/export/gradebook", timeout=60).text))}
+    rows = {
+        r["student"]: r
+        for r in csv.DictReader(
+            io.StringIO(
+                prof.get(f"{base}/instructor/exercises/{SLUG}/export/gradebook", timeout=60).text
+            )
+        )
+    }
     assert rows["bob"]["final"] == "10" and rows["bob"]["attempt"] == "3"
     page = bob.get(attempt_url(base, 3), timeout=60).text
     received = re.search(r'<span id="received">([^<]+)</span>', page).group(1)
@@ -451,40 +542,68 @@ def test_extension_and_override_with_comments_audited(portal, users):
     base, prof, carol = portal["url"], users["prof"], users["carol"]
     student = f"{base}/instructor/exercises/{SLUG}/students/carol"
     page = prof.get(student, timeout=60).text
-    r = prof.post(student + "/override", data={"csrf_token": token(page), "score": "5",
-                                               "comment": ""}, timeout=60)
+    r = prof.post(
+        student + "/override",
+        data={"csrf_token": token(page), "score": "5", "comment": ""},
+        timeout=60,
+    )
     assert "Say why in the comment" in r.text
-    r = prof.post(student + "/override", data={"csrf_token": token(page), "score": "50",
-                                               "comment": "too much"}, timeout=60)
+    r = prof.post(
+        student + "/override",
+        data={"csrf_token": token(page), "score": "50", "comment": "too much"},
+        timeout=60,
+    )
     assert "between 0 and 10" in r.text
-    prof.post(student + "/override", data={"csrf_token": token(page), "score": "5",
-                                           "comment": "Oral exam, <b>half</b> marks"}, timeout=60)
-    r = prof.post(student + "/extension", data={"csrf_token": token(page),
-                                                "due": "2100-01-15T12:00",
-                                                "comment": "medical leave"}, timeout=60)
+    prof.post(
+        student + "/override",
+        data={"csrf_token": token(page), "score": "5", "comment": "Oral exam, <b>half</b> marks"},
+        timeout=60,
+    )
+    r = prof.post(
+        student + "/extension",
+        data={"csrf_token": token(page), "due": "2100-01-15T12:00", "comment": "medical leave"},
+        timeout=60,
+    )
     assert r.status_code == 200
     assert "2100-01-15 12:00 UTC" in r.text and "medical leave" in r.text
     trail = re.findall(r'<tr data-action="([a-z-]+)">', r.text)
     assert trail[:2] == ["extension-set", "override-set"]
     assert "by prof: Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in r.text
     mine = carol.get(f"{base}/exercises/{SLUG}", timeout=60).text
-    assert "Your score: 5 / 10</strong>, set by your instructor" in mine and "Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in mine
+    assert (
+        "Your score: 5 / 10</strong>, set by your instructor" in mine
+        and "Oral exam, &lt;b&gt;half&lt;/b&gt; marks" in mine
+    )
     assert "2100-01-15 12:00 UTC (your extension: medical leave)" in mine
     assert "5 / 10" in carol.get(base + "/", timeout=60).text
-    r = prof.post(student + "/override", data={"csrf_token": token(page), "action": "remove",
-                                               "comment": "retake graded"}, timeout=60)
+    r = prof.post(
+        student + "/override",
+        data={"csrf_token": token(page), "action": "remove", "comment": "retake graded"},
+        timeout=60,
+    )
     assert "None: the attempts count." in r.text
     assert "Your score: 0 / 10" in carol.get(f"{base}/exercises/{SLUG}", timeout=60).text
-    assert carol.post(student + "/override", data={"csrf_token": token(mine), "score": "10",
-                                                   "comment": "me"}, timeout=60).status_code == 403
+    assert (
+        carol.post(
+            student + "/override",
+            data={"csrf_token": token(mine), "score": "10", "comment": "me"},
+            timeout=60,
+        ).status_code
+        == 403
+    )
 
 
 def test_access_log_and_dates_reread_without_a_restart(portal, users):
     base, alice = portal["url"], users["alice"]
     log = (portal["course"] / "portal-logs" / "access.log").read_text().splitlines()
-    assert any(re.fullmatch(r'127\.0\.0\.1 - alice \[[^]]+\] "GET /exercises/locked_counter '
-                            r'HTTP/1\.1" 200 \d+ "-" "python-requests/[^"]+" \d+\.\d{3}', line)
-               for line in log), log[-5:]
+    assert any(
+        re.fullmatch(
+            r'127\.0\.0\.1 - alice \[[^]]+\] "GET /exercises/locked_counter '
+            r'HTTP/1\.1" 200 \d+ "-" "python-requests/[^"]+" \d+\.\d{3}',
+            line,
+        )
+        for line in log
+    ), log[-5:]
     assert not any("password" in line for line in log if "POST /login" not in line)
     grader(portal["course"], "course", "dates", "--shift", "-1")
     deadline = time.monotonic() + 30
@@ -506,8 +625,9 @@ def test_restart_resumes_a_queued_job(tmp_path):
         _, reply = wait_graded(alice, second.url, sid)
         assert reply == {"status": "graded", "score": 10.0, "max": 10.0}
         # an ordinary store submission: the CLI's regrade grades it again from its upload
-        out = grader(tmp_path, "regrade", SLUG, "--backend", "local", "--out",
-                     str(tmp_path / "regraded")).stdout
+        out = grader(
+            tmp_path, "regrade", SLUG, "--backend", "local", "--out", str(tmp_path / "regraded")
+        ).stdout
         assert "1 graded in this request" in out and "1 unchanged" in out, out
         assert (tmp_path / "regraded" / "alice" / "results.json").is_file()
     finally:
@@ -545,9 +665,10 @@ def test_stopping_the_portal_ends_its_test_runs(tmp_path):
     its time limit): the test run ends with the server, none grades on as an orphan, and the
     next start puts the job back in the queue."""
     passwords = make_course(tmp_path)
-    stuck = FIXED.read_text().replace("def parallel_count(n_threads, n_increments):",
-                                      "def parallel_count(n_threads, n_increments):\n"
-                                      "    import time; time.sleep(3600)")
+    stuck = FIXED.read_text().replace(
+        "def parallel_count(n_threads, n_increments):",
+        "def parallel_count(n_threads, n_increments):\n    import time; time.sleep(3600)",
+    )
     assert "3600" in stuck
     first = Server(tmp_path, jobs=1)
     alice = sign_in(first.url, "alice", passwords["alice"])
@@ -578,7 +699,9 @@ def test_restart_after_a_kill_regrades_the_running_job_once(tmp_path):
     alice = sign_in(first.url, "alice", passwords["alice"])
     sid = submission_id(upload(alice, first.url, "solution.py", FIXED.read_bytes()))
     deadline = time.monotonic() + GRADING_S
-    while alice.get(attempt_url(first.url, sid, api=True), timeout=60).json()["status"] != "running":
+    while (
+        alice.get(attempt_url(first.url, sid, api=True), timeout=60).json()["status"] != "running"
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     first.stop(signal.SIGKILL)
@@ -603,8 +726,10 @@ def test_a_submission_reaching_for_the_grader_is_flagged_for_the_instructor(tmp_
     server = Server(tmp_path, jobs=1)
     try:
         base = server.url
-        sneaky = FIXED.read_text().replace("    c = SafeCounter()\n", "    import sys\n"
-                                           "    sys._getframe().f_back\n    c = SafeCounter()\n")
+        sneaky = FIXED.read_text().replace(
+            "    c = SafeCounter()\n",
+            "    import sys\n    sys._getframe().f_back\n    c = SafeCounter()\n",
+        )
         line = sneaky.splitlines().index("    sys._getframe().f_back") + 1
         alice, carol = (sign_in(base, n, passwords[n]) for n in ("alice", "carol"))
         for who, text in ((alice, sneaky), (carol, FIXED.read_text())):
@@ -612,19 +737,22 @@ def test_a_submission_reaching_for_the_grader_is_flagged_for_the_instructor(tmp_
             assert wait_graded(who, base, sid)[1]["status"] == "graded"
         prof = sign_in(base, "prof", passwords["prof"])
         page = prof.get(f"{base}/instructor/exercises/{SLUG}", timeout=60).text
-        flagged = page[page.index('id="flagged"'):page.index('id="students"')]
+        flagged = page[page.index('id="flagged"') : page.index('id="students"')]
         assert "/students/alice" in flagged and "carol" not in flagged
         student = prof.get(f"{base}/instructor/exercises/{SLUG}/students/alice", timeout=60).text
         assert 'data-flagged="alice"' in student and f"line {line}" in student
         assert "sys._getframe().f_back" in student
-        assert 'data-flagged="' not in prof.get(
-            f"{base}/instructor/exercises/{SLUG}/students/carol", timeout=60).text
+        assert (
+            'data-flagged="'
+            not in prof.get(f"{base}/instructor/exercises/{SLUG}/students/carol", timeout=60).text
+        )
         assert "Flagged" not in alice.get(attempt_url(base, 1), timeout=60).text
     finally:
         server.stop()
 
 
 # ---------------------------------------------------------------- no server needed
+
 
 def test_three_hundred_browsers_at_once_are_served(tmp_path):
     """A class's browsers each keep a connection open: the 101st must not wait (waitress's
@@ -650,22 +778,42 @@ def test_password_change_signs_out_the_other_browsers(tmp_path):
     try:
         here, elsewhere = (sign_in(server.url, "alice", passwords["alice"]) for _ in range(2))
         form = here.get(server.url + "/account/password", timeout=60).text
-        for fields, why in ((("wrong-one-1", "new-secret-9", "new-secret-9"), "not right"),
-                            ((passwords["alice"], "new-secret-9", "new-secret-8"), "differ"),
-                            ((passwords["alice"], "short", "short"), "at least 8")):
-            r = here.post(server.url + "/account/password", timeout=60, data={
-                "csrf_token": token(form), **dict(zip(("current", "new", "repeat"), fields))})
+        for fields, why in (
+            (("wrong-one-1", "new-secret-9", "new-secret-9"), "not right"),
+            ((passwords["alice"], "new-secret-9", "new-secret-8"), "differ"),
+            ((passwords["alice"], "short", "short"), "at least 8"),
+        ):
+            r = here.post(
+                server.url + "/account/password",
+                timeout=60,
+                data={"csrf_token": token(form), **dict(zip(("current", "new", "repeat"), fields))},
+            )
             assert r.status_code == 400 and why in r.text, why
-        r = here.post(server.url + "/account/password", timeout=60, data={
-            "csrf_token": token(form), "current": passwords["alice"], "new": "new-secret-9",
-            "repeat": "new-secret-9"})
+        r = here.post(
+            server.url + "/account/password",
+            timeout=60,
+            data={
+                "csrf_token": token(form),
+                "current": passwords["alice"],
+                "new": "new-secret-9",
+                "repeat": "new-secret-9",
+            },
+        )
         assert r.status_code == 200 and 'id="done"' in r.text
         assert here.get(server.url + "/", timeout=60, allow_redirects=False).status_code == 200
         assert elsewhere.get(server.url + "/", timeout=60, allow_redirects=False).status_code == 302
         sign_in(server.url, "alice", "new-secret-9")
         page = requests.get(server.url + "/login", timeout=60)
-        r = requests.post(server.url + "/login", cookies=page.cookies, timeout=60, data={
-            "username": "alice", "password": passwords["alice"], "csrf_token": token(page.text)})
+        r = requests.post(
+            server.url + "/login",
+            cookies=page.cookies,
+            timeout=60,
+            data={
+                "username": "alice",
+                "password": passwords["alice"],
+                "csrf_token": token(page.text),
+            },
+        )
         assert r.status_code == 401
     finally:
         server.stop()
@@ -682,8 +830,10 @@ def test_serve_refuses_to_start_without_accounts(tmp_path):
     proc = grader(tmp_path, "serve", "--port", "0", "--backend", "local", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "No portal account exists" in proc.stderr
-    assert "accounts import docs/example-roster.csv --passwords-out private/passwords.csv" \
+    assert (
+        "accounts import docs/example-roster.csv --passwords-out private/passwords.csv"
         in proc.stderr
+    )
 
 
 def test_the_readme_quick_start_reaches_a_signed_in_student(tmp_path):
@@ -694,21 +844,29 @@ def test_the_readme_quick_start_reaches_a_signed_in_student(tmp_path):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("Then the course portal")[1].split("```sh\n")[1].split("```")[0]
     commands = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.strip()]
-    assert [c[:3] for c in commands] == [[".venv/bin/grader", "course", "dates"],
-                                         [".venv/bin/grader", "accounts", "import"],
-                                         [".venv/bin/grader", "serve"]], commands
+    assert [c[:3] for c in commands] == [
+        [".venv/bin/grader", "course", "dates"],
+        [".venv/bin/grader", "accounts", "import"],
+        [".venv/bin/grader", "serve"],
+    ], commands
     for name in ("course.toml", ".gitignore", "docs/example-roster.csv"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "exercises", tmp_path / "exercises",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "exercises", tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     for command in commands[:-1]:
         proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
-    ignored = subprocess.run(["git", "status", "--porcelain", "--ignored", "private"],
-                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    ignored = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "private"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert ignored.strip() == "!! private/", ignored
     passwords = dict(csv.reader((tmp_path / "private" / "passwords.csv").open()))
     server = Server(tmp_path, 0, command=commands[-1])
@@ -730,8 +888,9 @@ def test_passwords_are_never_written_where_git_would_commit_them(tmp_path):
     make_course(tmp_path)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "more.csv").write_text("student,name,email\ndave,Dave,d@x\n")
-    proc = grader(tmp_path, "accounts", "import", "more.csv", "--passwords-out",
-                  "secrets.csv", check=False)
+    proc = grader(
+        tmp_path, "accounts", "import", "more.csv", "--passwords-out", "secrets.csv", check=False
+    )
     assert proc.returncode == 2 and "could be committed" in proc.stderr
     assert not (tmp_path / "secrets.csv").exists()
     (tmp_path / ".gitignore").write_text("/private/\n")
@@ -742,11 +901,13 @@ def test_passwords_are_never_written_where_git_would_commit_them(tmp_path):
 def test_roster_problems_are_explained(tmp_path):
     from grader.portal.accounts import AccountError, read_roster
 
-    cases = {"student,name\nalice,A\n": "missing: email",
-             "student,name,email\n../etc,A,a@x\n": "login '../etc' must be",
-             "student,name,email\nalice,A,a@x\nalice,B,b@x\n": "listed twice: alice",
-             "student,name,email,role\nalice,A,a@x,admin\n": "role must be student or instructor",
-             "student,name,email,password\nalice,A,a@x,short\n": "at least 8 characters"}
+    cases = {
+        "student,name\nalice,A\n": "missing: email",
+        "student,name,email\n../etc,A,a@x\n": "login '../etc' must be",
+        "student,name,email\nalice,A,a@x\nalice,B,b@x\n": "listed twice: alice",
+        "student,name,email,role\nalice,A,a@x,admin\n": "role must be student or instructor",
+        "student,name,email,password\nalice,A,a@x,short\n": "at least 8 characters",
+    }
     for text, expected in cases.items():
         (tmp_path / "roster.csv").write_text(text)
         with pytest.raises(AccountError, match=re.escape(expected)):
@@ -781,11 +942,14 @@ def test_portal_settings_are_checked(tmp_path):
     make_course(tmp_path)
     assert portal_settings(load_course(tmp_path)).submissions_per_hour == 3
     text = (tmp_path / "course.toml").read_text()
-    for bad, key in (("submissions_per_hour = 0", "portal.submissions_per_hour"),
-                     ("max_upload_kb = 1.5", "portal.max_upload_kb"),
-                     ("uploads_per_day = 3", "portal.uploads_per_day")):
+    for bad, key in (
+        ("submissions_per_hour = 0", "portal.submissions_per_hour"),
+        ("max_upload_kb = 1.5", "portal.max_upload_kb"),
+        ("uploads_per_day = 3", "portal.uploads_per_day"),
+    ):
         (tmp_path / "course.toml").write_text(
-            text.replace("submissions_per_hour = 3\nmax_upload_kb = 64", bad))
+            text.replace("submissions_per_hour = 3\nmax_upload_kb = 64", bad)
+        )
         with pytest.raises(ConfigError, match=re.escape(key)):
             portal_settings(load_course(tmp_path))
 
@@ -793,13 +957,21 @@ def test_portal_settings_are_checked(tmp_path):
 def test_plots_escape_text_and_ignore_malformed_timings():
     from grader.portal import plots
 
-    svg = plots.failures([{"function": "t", "name": "<script>x</script>", "ran": 4, "failed": 1,
-                           "rate": 0.25}])
+    svg = plots.failures(
+        [{"function": "t", "name": "<script>x</script>", "ran": 4, "failed": 1, "rate": 0.25}]
+    )
     assert svg.startswith('<svg class="failures"') and "<script>" not in svg and "25%" in svg
-    points = plots.speedup_points({"timings": [{"workers": 4, "seconds": 1.0, "reference": 0.9},
-                                               {"workers": 1, "seconds": 3.9, "reference": 3.8},
-                                               {"workers": "2", "seconds": 1}, "junk",
-                                               {"workers": True, "seconds": 1}]})
+    points = plots.speedup_points(
+        {
+            "timings": [
+                {"workers": 4, "seconds": 1.0, "reference": 0.9},
+                {"workers": 1, "seconds": 3.9, "reference": 3.8},
+                {"workers": "2", "seconds": 1},
+                "junk",
+                {"workers": True, "seconds": 1},
+            ]
+        }
+    )
     assert [p["workers"] for p in points] == [1, 4]
     svg = plots.speedup(points)
     assert svg.startswith('<svg class="speedup"') and svg.count("<polyline") == 2
@@ -818,15 +990,18 @@ def test_statement_is_rendered_markdown_with_raw_html_disarmed(tmp_path):
     assert '<pre><code class="language-python">class SafeCounter:' in html
     assert ex.title not in html  # the page's own heading already shows it
     (tmp_path / "README.md").write_text(
-        "# Another title\n\nSee <script>alert(1)</script> and [this](javascript:alert(1)).\n")
+        "# Another title\n\nSee <script>alert(1)</script> and [this](javascript:alert(1)).\n"
+    )
     html = str(statement_html(dataclasses.replace(ex, root=tmp_path)))
     assert "<h1>Another title</h1>" in html and "<script>" not in html
     assert "&lt;script&gt;" in html and "javascript:" not in html
     assert str(statement_html(dataclasses.replace(ex, root=tmp_path / "none"))) == ""
 
 
-@pytest.mark.parametrize("variant, verdict", [("solution.py", "passed"),
-                                              ("mutants/threads_for_cpu/solution.py", "failed")])
+@pytest.mark.parametrize(
+    "variant, verdict",
+    [("solution.py", "passed"), ("mutants/threads_for_cpu/solution.py", "failed")],
+)
 def test_speedup_exercise_records_timings_for_the_plot(variant, verdict):
     """pool_speedup's CPU-bound test records wall times at 1 and 2 workers, the submission's
     and the reference's, whatever its verdict; the feedback page draws them."""
@@ -836,8 +1011,13 @@ def test_speedup_exercise_records_timings_for_the_plot(variant, verdict):
 
     course = load_course(ROOT)
     exercise = course.exercise("pool_speedup")
-    result = grade_submission(course, exercise, ROOT / "solutions" / "pool_speedup" / variant,
-                              backend="local", only=["test_cpu_bound_processes_in_parallel"])
+    result = grade_submission(
+        course,
+        exercise,
+        ROOT / "solutions" / "pool_speedup" / variant,
+        backend="local",
+        only=["test_cpu_bound_processes_in_parallel"],
+    )
     [test] = result.tests
     assert test.verdict == verdict, test.message
     points = plots.speedup_points(test.details)
@@ -882,15 +1062,23 @@ def test_secure_cookie_behind_a_trusted_tls_proxy(tmp_path):
     try:
         cookies = {}
         for proto in ("https", "http"):
-            page = requests.get(server.url + "/login", headers={"X-Forwarded-Proto": proto},
-                                timeout=60)
+            page = requests.get(
+                server.url + "/login", headers={"X-Forwarded-Proto": proto}, timeout=60
+            )
             # a Secure cookie is not sent back over this plain connection: hand it over as
             # the browser would over https
-            r = requests.post(server.url + "/login", headers={"X-Forwarded-Proto": proto},
-                              cookies={"pgrader_login": page.cookies["pgrader_login"]},
-                              allow_redirects=False, timeout=60,
-                              data={"username": "alice", "password": passwords["alice"],
-                                    "csrf_token": token(page.text)})
+            r = requests.post(
+                server.url + "/login",
+                headers={"X-Forwarded-Proto": proto},
+                cookies={"pgrader_login": page.cookies["pgrader_login"]},
+                allow_redirects=False,
+                timeout=60,
+                data={
+                    "username": "alice",
+                    "password": passwords["alice"],
+                    "csrf_token": token(page.text),
+                },
+            )
             assert r.status_code == 302
             cookies[proto] = r.headers["Set-Cookie"]
         assert "; Secure" in cookies["https"] and "; Secure" not in cookies["http"]

@@ -40,8 +40,10 @@ def setup(tmp_path):
         course.mkdir()
         passwords = make_course(course)
         with (course / "course.toml").open("a") as f:
-            f.write(f'\n[distributed]\nbroker = "{redis.url}"\nvisibility_timeout = 600\n'
-                    "resend_after = 600\n")
+            f.write(
+                f'\n[distributed]\nbroker = "{redis.url}"\nvisibility_timeout = 600\n'
+                "resend_after = 600\n"
+            )
         worker = WorkerProcess(course, redis.url, name="w1", log_dir=tmp_path)
         yield course, passwords, worker.wait_ready()
     finally:

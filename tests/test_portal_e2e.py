@@ -36,7 +36,7 @@ from nbgrader_notebook import source_notebook, write_notebook
 from test_portal import FIXED, RACY, SLUG, Server, make_course
 from test_release import install_checker, offline
 
-GRADING_MS = 300_000              # one local grading, on a machine that may be loaded 10x
+GRADING_MS = 300_000  # one local grading, on a machine that may be loaded 10x
 PUBLIC_RACE = '''"""A public race check: this course lets students see a lost update on their machine."""
 
 from grader.testing import expect_no_lost_update
@@ -99,8 +99,10 @@ def watch_until(page, state: str = "graded") -> None:
     """On an attempt's page, wait for `#status` to become `state` with no navigation."""
     assert page.locator("#status").inner_text().strip() in {"queued", "running", state}
     navigations = []
-    page.on("framenavigated", lambda frame: navigations.append(frame.url)
-            if frame == page.main_frame else None)
+    page.on(
+        "framenavigated",
+        lambda frame: navigations.append(frame.url) if frame == page.main_frame else None,
+    )
     expect(page.locator("#status")).to_have_text(state, timeout=GRADING_MS)
     assert not navigations, f"the page reloaded: {navigations}"
 
@@ -156,16 +158,18 @@ def test_student_sees_the_race_its_seed_and_the_racing_line(new_page, portal, sh
     page.screenshot(path=str(shots / "feedback-race.png"), full_page=True)
 
 
-def test_the_replay_command_from_the_bundle_gives_the_same_verdict(new_page, portal, story,
-                                                                   tmp_path):
+def test_the_replay_command_from_the_bundle_gives_the_same_verdict(
+    new_page, portal, story, tmp_path
+):
     """The starter bundle downloaded from the portal, the checker installed from its wheels
     into a fresh venv without network, the command copied from the feedback page: the same
     race, the same value returned (the same interleaving)."""
     page = new_page()
     sign_in(page, portal, "alice")
     page.goto(f"{portal['url']}/exercises/{SLUG}")
-    bundle = page.request.get(urljoin(page.url, page.locator("a#bundle").get_attribute("href")),
-                              timeout=300_000)
+    bundle = page.request.get(
+        urljoin(page.url, page.locator("a#bundle").get_attribute("href")), timeout=300_000
+    )
     assert bundle.status == 200
     archive = zipfile.ZipFile(io.BytesIO(bundle.body()))
     assert not any("hidden" in n for n in archive.namelist())
@@ -175,8 +179,14 @@ def test_the_replay_command_from_the_bundle_gives_the_same_verdict(new_page, por
     venv = install_checker(folder, tmp_path / "venv")
     shutil.copy(RACY, folder / "solution.py")
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # activated
-    proc = subprocess.run(offline(shlex.split(story["command"])), cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        offline(shlex.split(story["command"])),
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout
     assert proc.returncode == 1 and "Traceback" not in out + proc.stderr, out + proc.stderr
     [line] = [i for i, text in enumerate(out.splitlines()) if "(public check)" in text]
@@ -222,11 +232,15 @@ def test_the_same_file_again_becomes_the_attempt_that_counts(new_page, portal, s
 
 
 def test_another_student_cannot_name_her_attempts_and_a_binary_file_is_refused(
-        new_page, portal, shots, tmp_path):
+    new_page, portal, shots, tmp_path
+):
     page = new_page()
     sign_in(page, portal, "bob")
-    for path in (f"/exercises/{SLUG}/attempts/1", f"/api/exercises/{SLUG}/attempts/1",
-                 f"/instructor/exercises/{SLUG}/students/alice/attempts/1"):
+    for path in (
+        f"/exercises/{SLUG}/attempts/1",
+        f"/api/exercises/{SLUG}/attempts/1",
+        f"/instructor/exercises/{SLUG}/students/alice/attempts/1",
+    ):
         response = page.goto(portal["url"] + path)
         assert response.status in (403, 404), path
         assert "SafeCounter" not in page.content() and "Alice" not in page.content()
@@ -253,8 +267,7 @@ def test_another_student_cannot_name_her_attempts_and_a_binary_file_is_refused(
     page.screenshot(path=str(shots / "refused.png"), full_page=True)
 
 
-def test_instructor_dashboard_gradebook_and_regrade_in_the_history(new_page, portal, shots,
-                                                                   story):
+def test_instructor_dashboard_gradebook_and_regrade_in_the_history(new_page, portal, shots, story):
     page = new_page()
     sign_in(page, portal, "prof")
     page.goto(portal["url"] + "/instructor")
@@ -266,7 +279,9 @@ def test_instructor_dashboard_gradebook_and_regrade_in_the_history(new_page, por
     assert re.search(r"2 of 3 students graded \(67%\)", page.locator("#summary").inner_text())
     with page.expect_download() as info:
         page.click("a.export[data-format=gradebook]")
-    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(Path(info.value.path()).read_text()))}
+    rows = {
+        r["student"]: r for r in csv.DictReader(io.StringIO(Path(info.value.path()).read_text()))
+    }
     assert rows["alice"]["attempt"] == "3" and rows["alice"]["name"] == "Alice Archer"
     assert rows["carol"]["status"] == "not handed in yet"
 
@@ -274,8 +289,9 @@ def test_instructor_dashboard_gradebook_and_regrade_in_the_history(new_page, por
     page.wait_for_load_state()
     assert "queued for regrading" in page.locator(".notice").inner_text()
     page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
-    page.goto(f"{portal['url']}/instructor/exercises/{SLUG}/students/alice/attempts/"
-              f"{story['again']}")
+    page.goto(
+        f"{portal['url']}/instructor/exercises/{SLUG}/students/alice/attempts/{story['again']}"
+    )
     expect(page.locator("#history tr[data-what=regraded]")).to_have_count(1, timeout=GRADING_MS)
     history = page.locator("#history tbody tr")
     assert history.count() == 2
@@ -328,27 +344,39 @@ def test_password_change(new_page, portal, shots):
     sign_in(other, portal, "carol", "carol-new-pass-2")
 
 
-def test_a_waiting_attempt_is_polled_less_and_less_often_in_the_courses_time_zone(new_page,
-                                                                                   tmp_path):
+def test_a_waiting_attempt_is_polled_less_and_less_often_in_the_courses_time_zone(
+    new_page, tmp_path
+):
     """With no grading thread (a deadline's queue), the attempt page asks for its state after
     1 s, then less and less often (x1.25 each time, up to 5 s) instead of every second, and
     never reloads; its time is the attempt list's, in the course's time zone."""
     passwords = make_course(tmp_path)
     toml = tmp_path / "course.toml"
-    toml.write_text(toml.read_text().replace('backend = "local"\n',
-                                             'backend = "local"\ntimezone = "America/New_York"\n'))
+    toml.write_text(
+        toml.read_text().replace(
+            'backend = "local"\n', 'backend = "local"\ntimezone = "America/New_York"\n'
+        )
+    )
     server = Server(tmp_path, 0)
     try:
         portal = {"url": server.url, "passwords": passwords}
         page = new_page()
         sign_in(page, portal, "alice")
         polls: list[float] = []
-        page.on("request", lambda r: polls.append(time.monotonic())
-                if f"/api/exercises/{SLUG}/attempts/" in r.url else None)
+        page.on(
+            "request",
+            lambda r: (
+                polls.append(time.monotonic())
+                if f"/api/exercises/{SLUG}/attempts/" in r.url
+                else None
+            ),
+        )
         number = submit(page, portal, FIXED)
         navigations = []
-        page.on("framenavigated", lambda frame: navigations.append(frame.url)
-                if frame == page.main_frame else None)
+        page.on(
+            "framenavigated",
+            lambda frame: navigations.append(frame.url) if frame == page.main_frame else None,
+        )
         page.wait_for_timeout(16_000)
         assert page.locator("#status").inner_text().strip() == "queued" and not navigations
         gaps = [round(b - a, 2) for a, b in zip(polls, polls[1:])]

@@ -30,8 +30,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 @pytest.fixture
 def course(tmp_path, postgres_url):
     """The HTTP tests' course, its store a fresh database of the private cluster."""
-    return tmp_path, make_course(tmp_path, toml=f'\n[store]\nurl = "{postgres_url}"\n'), \
-        postgres_url
+    return (
+        tmp_path,
+        make_course(tmp_path, toml=f'\n[store]\nurl = "{postgres_url}"\n'),
+        postgres_url,
+    )
 
 
 def _jobs(url: str) -> list[tuple]:
@@ -40,9 +43,15 @@ def _jobs(url: str) -> list[tuple]:
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.connect() as c:
-            return [tuple(r) for r in c.execute(sqlalchemy.text(
-                "select j.id, j.student, j.status, j.owner, (select count(*) from gradings g "
-                "where g.submission_id = j.submission_id) from jobs j order by j.id"))]
+            return [
+                tuple(r)
+                for r in c.execute(
+                    sqlalchemy.text(
+                        "select j.id, j.student, j.status, j.owner, (select count(*) from gradings g "
+                        "where g.submission_id = j.submission_id) from jobs j order by j.id"
+                    )
+                )
+            ]
     finally:
         engine.dispose()
 
@@ -53,8 +62,10 @@ def test_two_portals_share_one_postgresql_store(course):
     try:
         alice = sign_in(a.url, "alice", passwords["alice"])
         bob = sign_in(b.url, "bob", passwords["bob"])
-        numbers = [submission_id(upload(alice, a.url, "solution.py", FIXED.read_bytes())),
-                   submission_id(upload(alice, a.url, "counter.py", RACY.read_bytes()))]
+        numbers = [
+            submission_id(upload(alice, a.url, "solution.py", FIXED.read_bytes())),
+            submission_id(upload(alice, a.url, "counter.py", RACY.read_bytes())),
+        ]
         bobs = submission_id(upload(bob, b.url, "solution.py", FIXED.read_bytes()))
         # alice's session, opened on a, works on b (sessions live in the store)
         on_b = requests.Session()
@@ -84,8 +95,10 @@ def test_a_killed_portals_job_is_graded_by_the_other_once(course):
         alice = sign_in(b.url, "alice", passwords["alice"])
         number = submission_id(upload(alice, b.url, "solution.py", FIXED.read_bytes()))
         deadline = time.monotonic() + GRADING_S
-        while alice.get(attempt_url(b.url, number, api=True), timeout=60).json()["status"] \
-                != "running":
+        while (
+            alice.get(attempt_url(b.url, number, api=True), timeout=60).json()["status"]
+            != "running"
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         c = Server(folder, 1)  # starts while a is alive and grading: leaves a's job alone

@@ -4,9 +4,9 @@ student's own, in the sandbox) named so turned every test of the run into a grad
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-import os
 import time
 
 from grader.agent.supervisor import _runnable, descendants

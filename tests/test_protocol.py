@@ -22,14 +22,25 @@ from grader.protocol import (
     agent_result_problem,
 )
 
-GOOD_RESULT = {"status": "ok", "rank": None, "value": 3, "agent_wall": 0.1, "checks": {},
-               "leftover_threads": [{"name": "MainThread", "daemon": False}]}
+GOOD_RESULT = {
+    "status": "ok",
+    "rank": None,
+    "value": 3,
+    "agent_wall": 0.1,
+    "checks": {},
+    "leftover_threads": [{"name": "MainThread", "daemon": False}],
+}
 
 
 def test_statuses_are_their_words_in_json():
-    assert json.dumps({"s": Status.SANDBOX_ERROR, "o": Outcome.NOT_RUN}) == \
-        '{"s": "sandbox-error", "o": "not-run"}'
-    assert Status("import-error") is Status.IMPORT_ERROR and Outcome("grader-error") is Outcome.GRADER_ERROR
+    assert (
+        json.dumps({"s": Status.SANDBOX_ERROR, "o": Outcome.NOT_RUN})
+        == '{"s": "sandbox-error", "o": "not-run"}'
+    )
+    assert (
+        Status("import-error") is Status.IMPORT_ERROR
+        and Outcome("grader-error") is Outcome.GRADER_ERROR
+    )
     assert {Outcome.PASSED: 1}["passed"] == 1  # a plain string finds an enum key and back
 
 
@@ -58,27 +69,55 @@ def test_an_agent_result_round_trips_and_is_parsed_strictly():
 
 def test_an_unreadable_or_malformed_result_line_is_the_students_crash():
     assert _read_result(json.dumps(GOOD_RESULT).encode()).to_wire() == GOOD_RESULT
-    for line in (b"{", b"[" * 100_000 + b"]" * 100_000, json.dumps({"status": "sandbox-error"}).encode(),
-                 b'"\\ud800"', json.dumps({**GOOD_RESULT, "extra": 1}).encode()):
+    for line in (
+        b"{",
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps({"status": "sandbox-error"}).encode(),
+        b'"\\ud800"',
+        json.dumps({**GOOD_RESULT, "extra": 1}).encode(),
+    ):
         result = _read_result(line)
         assert result.status is Status.CRASHED, line[:40]
         assert "could not be read" in result.message or "malformed" in result.message
 
 
 def test_a_request_on_the_wire_names_function_or_probe():
-    call = Request(kind="call", module="solution", args=[], kwargs={"__dict__": []}, timeout=5.0,
-                   limits={}, function="f")
+    call = Request(
+        kind="call",
+        module="solution",
+        args=[],
+        kwargs={"__dict__": []},
+        timeout=5.0,
+        limits={},
+        function="f",
+    )
     wire = call.to_wire()
     assert wire["function"] == "f" and "probe" not in wire and wire["ranks"] == 0
-    run = Request(kind="run", module="solution", args=[], kwargs={}, timeout=5.0, limits={},
-                  probe={"source": "def p(m): pass", "name": "p"})
+    run = Request(
+        kind="run",
+        module="solution",
+        args=[],
+        kwargs={},
+        timeout=5.0,
+        limits={},
+        probe={"source": "def p(m): pass", "name": "p"},
+    )
     assert "function" not in run.to_wire() and run.to_wire()["probe"]["name"] == "p"
 
 
 def test_a_job_round_trips_and_refuses_what_no_runner_writes(tmp_path):
     path = tmp_path / "job.json"
-    job = Job(submission="/s", module="solution", backend="local", limits={"wall_seconds": 5},
-              seed=1, report="/r", only=["test_a"], gpu=False, box=None)
+    job = Job(
+        submission="/s",
+        module="solution",
+        backend="local",
+        limits={"wall_seconds": 5},
+        seed=1,
+        report="/r",
+        only=["test_a"],
+        gpu=False,
+        box=None,
+    )
     job.write(path)
     assert Job.read(path) == job
     for data in ({**json.loads(path.read_text()), "extra": 1}, {"module": "solution"}, [1]):
@@ -89,16 +128,21 @@ def test_a_job_round_trips_and_refuses_what_no_runner_writes(tmp_path):
 
 # ---------------------------------------------------------------- a reply becomes a verdict
 
+
 def _verdict(raw: dict, what: str = "f()"):
     return verdict_for(Reply(raw, what))
 
 
 def test_each_reply_status_has_its_verdict():
     assert _verdict({"status": "ok", "value": 1}) is None
-    assert isinstance(_verdict({"status": "exception", "exception": {"type": "ValueError",
-                                                                     "message": "no"}}), StudentError)
+    assert isinstance(
+        _verdict({"status": "exception", "exception": {"type": "ValueError", "message": "no"}}),
+        StudentError,
+    )
     assert "could not be imported" in _verdict({"status": "import-error", "exception": {}}).message
-    assert isinstance(_verdict({"status": "missing", "exception": {"message": "no f"}}), StudentError)
+    assert isinstance(
+        _verdict({"status": "missing", "exception": {"message": "no f"}}), StudentError
+    )
     assert isinstance(_verdict({"status": "timeout", "stall_cpu_ratio": 0.0, "wall": 2}), Deadlock)
     busy = _verdict({"status": "timeout", "stall_cpu_ratio": 0.9, "wall": 2})
     assert isinstance(busy, Timeout) and "0.9 CPU-seconds per second" in busy.message
@@ -109,15 +153,28 @@ def test_each_reply_status_has_its_verdict():
 
 def test_a_status_no_supervisor_sends_is_the_platforms_failure():
     fault = _verdict({"status": "excellent"})
-    assert isinstance(fault, SandboxFault) and "unexpected sandbox reply status 'excellent'" in str(fault)
+    assert isinstance(fault, SandboxFault) and "unexpected sandbox reply status 'excellent'" in str(
+        fault
+    )
     assert Reply({"status": "excellent"}, "f()").status is Status.SANDBOX_ERROR
     assert isinstance(_verdict({}), SandboxFault)
 
 
 def test_a_hang_the_lockorder_check_saw_coming_is_explained():
-    raw = {"status": "timeout", "stall_cpu_ratio": 0.0, "wall": 3, "findings": [
-        {"kind": "self-deadlock", "thread": "T1", "lock": "lock A",
-         "first": {"file": "solution.py", "line": 4}, "second": {"file": "solution.py", "line": 9}}]}
+    raw = {
+        "status": "timeout",
+        "stall_cpu_ratio": 0.0,
+        "wall": 3,
+        "findings": [
+            {
+                "kind": "self-deadlock",
+                "thread": "T1",
+                "lock": "lock A",
+                "first": {"file": "solution.py", "line": 4},
+                "second": {"file": "solution.py", "line": 9},
+            }
+        ],
+    }
     verdict = _verdict(raw)
     assert isinstance(verdict, Deadlock) and "asks for it again" in verdict.message
     assert verdict.details["self_deadlocks"]

@@ -25,9 +25,13 @@ from test_distributed import (
     _stop,
 )
 
-pytestmark = [pytest.mark.timeout(600),
-              pytest.mark.skipif(shutil.which("rabbitmq-server") is None,
-                                 reason="rabbitmq-server is not installed (make setup installs it)")]
+pytestmark = [
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(
+        shutil.which("rabbitmq-server") is None,
+        reason="rabbitmq-server is not installed (make setup installs it)",
+    ),
+]
 
 
 @pytest.fixture
@@ -54,16 +58,21 @@ def test_two_workers_over_rabbitmq_grade_every_submission_once(tmp_path, redis, 
     finally:
         _stop(*workers)
     finals = {r.student: r.result.score for r in outcome.rows}
-    assert finals == {"alice": 10.0, "bob": 3.3333, "carol": 10.0,
-                      "dave": 3.3333}, finals
+    assert finals == {"alice": 10.0, "bob": 3.3333, "carol": 10.0, "dave": 3.3333}, finals
     _assert_once(root, students)
     assert any("amqp://" in w.text() for w in workers), workers[0].text()[-2000:]
 
 
 def test_worker_killed_mid_grade_its_job_comes_back_at_once(tmp_path, redis, rabbit):
     # a visibility timeout of 10 minutes would matter with Redis; RabbitMQ needs none
-    root = _course(tmp_path / "course", redis, broker=rabbit.url, results=redis.url,
-                   visibility_timeout=600, resend_after=600)
+    root = _course(
+        tmp_path / "course",
+        redis,
+        broker=rabbit.url,
+        results=redis.url,
+        visibility_timeout=600,
+        resend_after=600,
+    )
     students = {"alice": "good", "bob": "bad", "carol": "good"}
     make_class(root / "subs", students, slow=3.0)
     workers = _ready(*_workers(root, rabbit))

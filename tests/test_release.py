@@ -21,15 +21,23 @@ HIDDEN = EXERCISE / "tests" / "hidden"
 
 
 def _files(folder: Path) -> dict[str, Path]:
-    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(folder).as_posix(): p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("release")
-    proc = subprocess.run([GRADER, "release", SLUG, "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [GRADER, "release", SLUG, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     target = out / SLUG
     assert str(target) in proc.stdout
@@ -77,9 +85,14 @@ def test_bundle_never_names_a_hidden_test(bundle):
 
 def test_bundle_does_not_hold_the_reference_solution(bundle):
     reference = (SOLUTIONS / "solution.py").read_text()
-    body = [line.strip() for line in reference.splitlines()
-            if line.strip() and not line.lstrip().startswith(("#", '"""', "import", "def ", "class ",
-                                                              "@", "with ", "return"))]
+    body = [
+        line.strip()
+        for line in reference.splitlines()
+        if line.strip()
+        and not line.lstrip().startswith(
+            ("#", '"""', "import", "def ", "class ", "@", "with ", "return")
+        )
+    ]
     for rel, path in _files(bundle).items():
         text = path.read_text(errors="replace")
         assert reference not in text
@@ -91,12 +104,22 @@ def test_bundle_does_not_hold_the_reference_solution(bundle):
 
 def test_release_twice_replaces_the_bundle(tmp_path):
     for _ in range(2):
-        proc = subprocess.run([GRADER, "release", SLUG, "--out", str(tmp_path)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [GRADER, "release", SLUG, "--out", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr
         (tmp_path / SLUG / "stray.txt").write_text("left over")
-    proc = subprocess.run([GRADER, "release", SLUG, "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [GRADER, "release", SLUG, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert not (tmp_path / SLUG / "stray.txt").exists()
 
 
@@ -110,16 +133,18 @@ def bundle_copy(bundle, tmp_path) -> Path:
 
 def test_check_inside_the_bundle_passes_the_reference(bundle_copy):
     shutil.copy(SOLUTIONS / "solution.py", bundle_copy / "solution.py")
-    proc = subprocess.run([GRADER, "check", SLUG], cwd=bundle_copy, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [GRADER, "check", SLUG], cwd=bundle_copy, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 of 2 tests passed" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_check_inside_the_bundle_fails_the_skeleton(bundle_copy):
-    proc = subprocess.run([GRADER, "check", SLUG], cwd=bundle_copy, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [GRADER, "check", SLUG], cwd=bundle_copy, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode != 0
     assert "0 of 2 tests passed" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -141,7 +166,11 @@ def test_bundle_toml_round_trips_any_title(tmp_path):
     released = load_exercise(target, Limits())
     assert released.title == title
     assert (released.topic, released.points, released.files, released.module) == (
-        original.topic, original.points, original.files, original.module)
+        original.topic,
+        original.points,
+        original.files,
+        original.module,
+    )
     assert released.runtime == original.runtime and released.limits == original.limits
 
 
@@ -153,8 +182,11 @@ def offline(argv: list[str]) -> list[str]:
     """`argv` without a network where this machine allows it (a new network namespace)."""
     import os
 
-    if os.geteuid() == 0 and shutil.which("unshare") and subprocess.run(
-            ["unshare", "-n", "true"], capture_output=True).returncode == 0:
+    if (
+        os.geteuid() == 0
+        and shutil.which("unshare")
+        and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    ):
         return ["unshare", "-n", *argv]
     return argv
 
@@ -175,12 +207,19 @@ def install_checker(bundle: Path, venv: Path) -> Path:
 
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
     env.pop("PIP_FIND_LINKS", None)
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
+        check=True,
+        timeout=120,
+    )
     wheels = sorted(str(p) for p in (bundle / "wheels").glob("*.whl"))
-    proc = subprocess.run(offline([str(venv / "bin" / "pip"), "install", "-q", "--no-index",
-                                   "--no-deps", *wheels]), env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        offline([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--no-deps", *wheels]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return venv
 
@@ -203,14 +242,22 @@ def test_checker_installed_from_the_bundle_alone_replays_a_seed(installed):
     (folder / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
     runs = []
     for seed in ("4242", "4242"):
-        proc = subprocess.run(offline([str(venv / "bin" / "grader"), "check", SLUG, "--seed",
-                                       seed]), cwd=folder, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(
+            offline([str(venv / "bin" / "grader"), "check", SLUG, "--seed", seed]),
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         runs.append(proc.stdout)
     assert "2 of 2 tests passed" in runs[0] and "Seed 4242:" in runs[0]
     assert runs[0] == runs[1]
-    where = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "import grader; print(grader.__file__)"], cwd=folder,
-                           capture_output=True, text=True, timeout=60).stdout
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import grader; print(grader.__file__)"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert str(venv) in where  # the wheel's grader, not this checkout's

@@ -79,16 +79,26 @@ def test_untagged(student):
 
 
 def test_static_coverage_reports_every_gap(tmp_path):
-    ex = _exercise(tmp_path, '[requirements]\ntwice = "Return x twice."\n'
-                   'never-block = "It must never block."\nlist = "Nothing like this sentence."\n',
-                   README, TESTS)
+    ex = _exercise(
+        tmp_path,
+        '[requirements]\ntwice = "Return x twice."\n'
+        'never-block = "It must never block."\nlist = "Nothing like this sentence."\n',
+        README,
+        TESTS,
+    )
     from grader.requirements import MutantSpec
 
-    mutants = [MutantSpec("m1", "twice", ["test_other"]), MutantSpec("m2", "", ["test_list"]),
-               MutantSpec("m3", "gone", ["test_list"])]
+    mutants = [
+        MutantSpec("m1", "twice", ["test_other"]),
+        MutantSpec("m2", "", ["test_list"]),
+        MutantSpec("m3", "gone", ["test_list"]),
+    ]
     rows, problems = static_coverage(ex, mutants)
-    assert {r.id: r.tests for r in rows} == {"twice": ["test_twice"], "never-block": ["test_list"],
-                                            "list": ["test_list"]}
+    assert {r.id: r.tests for r in rows} == {
+        "twice": ["test_twice"],
+        "never-block": ["test_list"],
+        "list": ["test_list"],
+    }
     text = "\n".join(problems)
     assert "test_untagged names no requirement" in text
     assert "mutant m1 must fail no test of its requirement 'twice'" in text
@@ -110,16 +120,24 @@ def test_requirements_table_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="requirements.Bad"):
         _exercise(tmp_path, '[requirements]\nBad = "x"\n', README, TESTS)
     with pytest.raises(ConfigError, match="requirements_waiting.other"):
-        _exercise(tmp_path, '[requirements]\ntwice = "Return x twice."\n'
-                  '[requirements_waiting]\nother = "the lead"\n', README, TESTS)
+        _exercise(
+            tmp_path,
+            '[requirements]\ntwice = "Return x twice."\n'
+            '[requirements_waiting]\nother = "the lead"\n',
+            README,
+            TESTS,
+        )
 
 
 def test_declared_tests_reads_decorators_without_importing(tmp_path):
     folder = tmp_path / "t"
     folder.mkdir()
     (folder / "test_x.py").write_text("import no_such_module\n" + textwrap.dedent(TESTS))
-    assert declared_tests([folder]) == {"test_twice": ["twice"], "test_list": ["list", "never-block"],
-                                        "test_untagged": []}
+    assert declared_tests([folder]) == {
+        "test_twice": ["twice"],
+        "test_list": ["list", "never-block"],
+        "test_untagged": [],
+    }
 
 
 def test_coverage_table_needs_a_failed_test_of_the_requirement(tmp_path):
@@ -130,44 +148,69 @@ def test_coverage_table_needs_a_failed_test_of_the_requirement(tmp_path):
 
     from grader.results import SubmissionResult, TestResult
 
-    ex = _exercise(tmp_path, '[requirements]\ntwice = "Return x twice."\n'
-                   'never-block = "It must never block."\n'
-                   'list = "The result must be a list, in order."\n', README,
-                   TESTS.replace("def test_untagged(student):\n    pass\n", ""))
+    ex = _exercise(
+        tmp_path,
+        '[requirements]\ntwice = "Return x twice."\n'
+        'never-block = "It must never block."\n'
+        'list = "The result must be a list, in order."\n',
+        README,
+        TESTS.replace("def test_untagged(student):\n    pass\n", ""),
+    )
     mutants = tmp_path / "solutions" / "demo" / "mutants"
-    for name, req, tests in (("m1", "twice", "test_twice"), ("m2", "never-block", "test_list"),
-                             ("m3", "list", "test_list")):
+    for name, req, tests in (
+        ("m1", "twice", "test_twice"),
+        ("m2", "never-block", "test_list"),
+        ("m3", "list", "test_list"),
+    ):
         (mutants / name).mkdir(parents=True)
         (mutants / name / "mutant.toml").write_text(
-            f'requirement = "{req}"\nmust_fail = ["{tests}"]\nmax_score = 10\n')
+            f'requirement = "{req}"\nmust_fail = ["{tests}"]\nmax_score = 10\n'
+        )
     course = replace(COURSE, root=tmp_path, exercises={"demo": ex})
 
     def check(name, verdicts, exercise=ex):
-        tests = [TestResult(n, n, "hidden", v, 0.0, 1.0, message=m) for n, (v, m) in verdicts.items()]
-        variant = Variant(exercise, f"mutant:{name}", mutants / name,
-                          must_fail=[next(iter(verdicts))],
-                          requirement={"m1": "twice", "m2": "never-block"}.get(name, "list"))
+        tests = [
+            TestResult(n, n, "hidden", v, 0.0, 1.0, message=m) for n, (v, m) in verdicts.items()
+        ]
+        variant = Variant(
+            exercise,
+            f"mutant:{name}",
+            mutants / name,
+            must_fail=[next(iter(verdicts))],
+            requirement={"m1": "twice", "m2": "never-block"}.get(name, "list"),
+        )
         return Check(variant, SubmissionResult("x", "demo", tests, 10.0), [], [])
 
-    checks = [check("m1", {"test_twice": ("failed", "")}),
-              check("m2", {"test_list": ("not-run", "not run: no GPU on this grading machine")}),
-              check("m3", {"test_list": ("failed", "")})]
+    checks = [
+        check("m1", {"test_twice": ("failed", "")}),
+        check("m2", {"test_list": ("not-run", "not run: no GPU on this grading machine")}),
+        check("m3", {"test_list": ("failed", "")}),
+    ]
     proofs, problems = coverage(course, [ex], checks)
     assert not problems
     assert [(p.row.id, p.status) for p in proofs] == [
-        ("twice", "proven"), ("never-block", "FAIL"), ("list", "proven")]
+        ("twice", "proven"),
+        ("never-block", "FAIL"),
+        ("list", "proven"),
+    ]
     gpu = replace(ex, runtime=replace(ex.runtime, gpu=True))
-    proofs, _ = coverage(replace(course, exercises={"demo": gpu}), [gpu],
-                         [check("m1", {"test_twice": ("failed", "")}, gpu),
-                          check("m2", {"test_list": ("not-run", "not run: no GPU here")}, gpu),
-                          check("m3", {"test_list": ("passed", "")}, gpu)])
+    proofs, _ = coverage(
+        replace(course, exercises={"demo": gpu}),
+        [gpu],
+        [
+            check("m1", {"test_twice": ("failed", "")}, gpu),
+            check("m2", {"test_list": ("not-run", "not run: no GPU here")}, gpu),
+            check("m3", {"test_list": ("passed", "")}, gpu),
+        ],
+    )
     assert [p.status for p in proofs] == ["proven", "unproven: no GPU here", "FAIL"]
     assert "3 requirements in 1 exercise(s) (1 FAIL, 1 proven, 1 unproven)" in format_coverage(
-        proofs, [])
+        proofs, []
+    )
 
 
 def test_a_mutant_whose_must_fail_test_did_not_run_is_not_ok(tmp_path):
-    """"ok" was printed for a mutant whose must-fail test did not run (Oclgrind missing): only a
+    """ "ok" was printed for a mutant whose must-fail test did not run (Oclgrind missing): only a
     missing GPU of an exercise that declares one is excused, as "not run: no GPU"."""
     from dataclasses import replace
 
@@ -175,12 +218,17 @@ def test_a_mutant_whose_must_fail_test_did_not_run_is_not_ok(tmp_path):
     from grader.validate import check_variant
 
     ex = _exercise(tmp_path, '[requirements]\ntwice = "Return x twice."\n', README, TESTS)
-    variant = Variant(ex, "mutant:m", tmp_path, must_fail=["test_twice"], max_score=10,
-                      requirement="twice")
+    variant = Variant(
+        ex, "mutant:m", tmp_path, must_fail=["test_twice"], max_score=10, requirement="twice"
+    )
 
     def result(message):
-        return SubmissionResult("m", "demo", [TestResult("t", "test_twice", "hidden", "not-run",
-                                                         0.0, 1.0, message=message)], 10.0)
+        return SubmissionResult(
+            "m",
+            "demo",
+            [TestResult("t", "test_twice", "hidden", "not-run", 0.0, 1.0, message=message)],
+            10.0,
+        )
 
     check = check_variant(variant, result("not run: oclgrind is not installed"))
     assert not check.ok and "did not run (not run: oclgrind" in check.problems[0]

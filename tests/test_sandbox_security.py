@@ -50,8 +50,15 @@ def session(docker_backend, tmp_path_factory):
 
 
 def call(session, function):
-    return session.call({"kind": "call", "module": "solution", "function": function,
-                         "args": codec.encode([]), "timeout": 10})
+    return session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode([]),
+            "timeout": 10,
+        }
+    )
 
 
 def test_student_code_runs_as_the_student(session):

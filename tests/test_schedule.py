@@ -7,9 +7,7 @@ from __future__ import annotations
 import pytest
 
 from grader.agent import codec
-from grader.course import Limits
 from grader.protocol import Reply
-from grader.sandbox.local import LocalBackend
 from grader.testing import Deadlock, Race, expect_no_lost_update, raise_for
 
 SOURCE = """
@@ -112,9 +110,16 @@ SOURCE = """
 
 
 def run(session, function, *args, seed=1, probability=0.05):
-    raw = session.call({"kind": "call", "module": "solution", "function": function,
-                        "args": codec.encode(list(args)), "timeout": 10,
-                        "checks": {"schedule": {"seed": seed, "probability": probability}}})
+    raw = session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": 10,
+            "checks": {"schedule": {"seed": seed, "probability": probability}},
+        }
+    )
     return Reply(raw, f"{function}()")
 
 
@@ -122,8 +127,10 @@ def test_the_same_seed_replays_the_same_interleaving(session):
     runs = [run(session, "count", False, seed=7) for _ in range(5)]
     assert {r.value for r in runs} == {runs[0].value}
     assert {r.checks["schedule"]["trace"] for r in runs} == {runs[0].checks["schedule"]["trace"]}
-    assert all(r.checks["schedule"]["interleavings"] == runs[0].checks["schedule"]["interleavings"]
-               for r in runs)
+    assert all(
+        r.checks["schedule"]["interleavings"] == runs[0].checks["schedule"]["interleavings"]
+        for r in runs
+    )
     others = {run(session, "count", False, seed=s).checks["schedule"]["trace"] for s in (8, 9)}
     assert runs[0].checks["schedule"]["trace"] not in others and len(others) == 2
 
@@ -172,7 +179,7 @@ def test_a_timed_wait_times_out_instead_of_deadlocking(session):
 
 def test_switching_tracing_off_frees_every_thread_and_is_reported(session):
     reply = run(session, "tamper")
-    assert reply.status == "ok" and reply.value == 300   # no hang, no false deadlock
+    assert reply.status == "ok" and reply.value == 300  # no hang, no false deadlock
     assert reply.checks["schedule"]["intact"] is False
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from grader.course import load_course
 from grader.recorded import raw_hash
@@ -29,18 +31,16 @@ from grader.similarity.run import current_sources, flagged_pairs
 from grader.similarity.sources import MAX_FILE, MAX_FILES, expected_overlap
 from grader.store import Store
 from grader.store.models import Audit, SimilarityPair, SimilarityRun
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADER = str(ROOT / ".venv" / "bin" / "grader")
 MATERIAL = Path(__file__).parent / "similarity_class"
-NOW = dt.datetime(2026, 9, 20, 10, tzinfo=dt.timezone.utc)
-HONEST_CEILING = 0.25   # honest pairs of this material are not flagged even at half the default
-HOSTILE = ('"""</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned=2">"""\n'
-           "X = '</mark></code><script>alert(1)</script>'\n")
+NOW = dt.datetime(2026, 9, 20, 10, tzinfo=dt.UTC)
+HONEST_CEILING = 0.25  # honest pairs of this material are not flagged even at half the default
+HOSTILE = (
+    '"""</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned=2">"""\n'
+    "X = '</mark></code><script>alert(1)</script>'\n"
+)
 HOSTILE_NAME = "<script>alert(2)<"  # a folder name in the zip: a file's path is shown
 MALLORY = """import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -84,24 +84,37 @@ def parallel_count(n_threads, n_increments):
 
 def record(store: Store, slug: str, folders: list[Path]) -> None:
     for folder in folders:
-        store.record_submission(folder.name.split(".")[0], slug, raw_hash(folder), NOW, 0,
-                                str(folder.resolve()))
+        store.record_submission(
+            folder.name.split(".")[0], slug, raw_hash(folder), NOW, 0, str(folder.resolve())
+        )
 
 
 def class_of(slug: str) -> list[Path]:
-    return sorted(p for root in (ROOT / "sample_class" / slug, MATERIAL / slug)
-                  if root.is_dir() for p in root.iterdir() if p.is_dir())
+    return sorted(
+        p
+        for root in (ROOT / "sample_class" / slug, MATERIAL / slug)
+        if root.is_dir()
+        for p in root.iterdir()
+        if p.is_dir()
+    )
 
 
-def similarity(store_file: Path | str, slug: str, *args: str, course: Path = ROOT
-               ) -> subprocess.CompletedProcess:
-    return subprocess.run([GRADER, "--course", str(course), "similarity", slug, "--store",
-                           str(store_file), *args], capture_output=True, text=True, timeout=300)
+def similarity(
+    store_file: Path | str, slug: str, *args: str, course: Path = ROOT
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [GRADER, "--course", str(course), "similarity", slug, "--store", str(store_file), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def pairs_printed(stdout: str) -> dict[tuple[str, str], tuple[int, int]]:
-    return {(a, b): (int(x), int(y)) for a, b, x, y in
-            re.findall(r"^  (\S+) & (\S+)\s+(\d+)% / (\d+)%", stdout, re.M)}
+    return {
+        (a, b): (int(x), int(y))
+        for a, b, x, y in re.findall(r"^  (\S+) & (\S+)\s+(\d+)% / (\d+)%", stdout, re.M)
+    }
 
 
 def all_pairs(store: Store, slug: str) -> dict[tuple[str, str], SimilarityPair]:
@@ -109,8 +122,9 @@ def all_pairs(store: Store, slug: str) -> dict[tuple[str, str], SimilarityPair]:
     return {(p.student_a, p.student_b): p for p in store.similarity_pairs(run.id)}
 
 
-@pytest.mark.parametrize("slug, copied", [("mp_queue_fibonacci", ("olga", "pete")),
-                                          ("locked_counter", ("vic", "wes"))])
+@pytest.mark.parametrize(
+    "slug, copied", [("mp_queue_fibonacci", ("olga", "pete")), ("locked_counter", ("vic", "wes"))]
+)
 def test_a_renamed_reordered_copy_is_flagged_and_honest_solutions_are_not(tmp_path, slug, copied):
     db = tmp_path / "grader.db"
     with Store(f"sqlite:///{db}") as store:
@@ -145,15 +159,20 @@ def test_the_skeleton_and_the_reference_do_not_flag_everyone(tmp_path):
             record(store, slug, class_of(slug))
             subs = {s.student: s.source for s in current_sources(ex, store)}
         boilerplate = compare.boilerplate_hashes(
-            expected_overlap([ex.skeleton, ex.solution_dir(course.root)]))
-        derived = [s for s in subs if s not in {"olga", "pete", "quinn", "rosa", "sven", "vic",
-                                                 "wes", "xena", "ned"}]  # ned: Latin-1 text
+            expected_overlap([ex.skeleton, ex.solution_dir(course.root)])
+        )
+        derived = [
+            s
+            for s in subs
+            if s not in {"olga", "pete", "quinn", "rosa", "sven", "vic", "wes", "xena", "ned"}
+        ]  # ned: Latin-1 text
         assert len(derived) >= 4
 
-        def matches(bp):
+        def matches(bp, subs=subs, derived=derived):
             prints = {s: compare.fingerprints(subs[s], bp) for s in derived}
-            return [compare.compare(prints[a], prints[b]) for a in derived for b in derived
-                    if a < b]
+            return [
+                compare.compare(prints[a], prints[b]) for a in derived for b in derived if a < b
+            ]
 
         assert not any(compare.flagged(m, HONEST_CEILING) for m in matches(boilerplate))
         without = matches(compare.boilerplate_hashes(expected_overlap([])))
@@ -241,22 +260,32 @@ def test_binary_huge_notebook_and_many_file_submissions(tmp_path):
     (subs / "many").mkdir()
     for i in range(MAX_FILES + 20):
         (subs / "many" / f"part_{i:03}.py").write_text(f"def part_{i}():\n    return {i} * {i}\n")
-    (subs / "many" / "solution.py").write_text((MATERIAL / "mp_queue_fibonacci" / "sven"
-                                                / "solution.py").read_text())
+    (subs / "many" / "solution.py").write_text(
+        (MATERIAL / "mp_queue_fibonacci" / "sven" / "solution.py").read_text()
+    )
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("My answer"), nbformat.v4.new_code_cell(olga),
-                nbformat.v4.new_code_cell("%timeit parallel_fib(range(20), 2)")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("My answer"),
+        nbformat.v4.new_code_cell(olga),
+        nbformat.v4.new_code_cell("%timeit parallel_fib(range(20), 2)"),
+    ]
     nbformat.write(nb, subs / "nora.ipynb")
-    folders = [subs / "bin", subs / "huge", subs / "many", subs / "nora.ipynb",
-               MATERIAL / "mp_queue_fibonacci" / "olga"]
+    folders = [
+        subs / "bin",
+        subs / "huge",
+        subs / "many",
+        subs / "nora.ipynb",
+        MATERIAL / "mp_queue_fibonacci" / "olga",
+    ]
     with zipfile.ZipFile(subs / "zed.zip", "w") as z:  # zip slip: not read, and said so
         z.writestr("../../solution.py", olga)
     folders.append(subs / "zed.zip")
     db = tmp_path / "grader.db"
     with Store(f"sqlite:///{db}") as store:
         record(store, "mp_queue_fibonacci", folders)
-        store.record_submission("gone", "mp_queue_fibonacci", "0" * 64, NOW, 0,
-                                str(tmp_path / "deleted-since"))
+        store.record_submission(
+            "gone", "mp_queue_fibonacci", "0" * 64, NOW, 0, str(tmp_path / "deleted-since")
+        )
     done = similarity(db, "mp_queue_fibonacci", "--out", str(tmp_path / "r.html"))
     assert done.returncode == 0, done.stderr
     assert pairs_printed(done.stdout).keys() == {("nora", "olga")}, done.stdout
@@ -285,8 +314,7 @@ def test_on_a_postgresql_store(tmp_path, postgres_url):
     with Store(postgres_url) as store:
         run = store.similarity_run("mp_queue_fibonacci")
         assert len(run.sources) == len(class_of("mp_queue_fibonacci"))
-        assert [(p.student_a, p.student_b) for p in flagged_pairs(store, run)] == \
-            [("olga", "pete")]
+        assert [(p.student_a, p.student_b) for p in flagged_pairs(store, run)] == [("olga", "pete")]
 
 
 def test_runs_and_pairs_are_kept_in_the_store(tmp_path):
@@ -305,18 +333,31 @@ def test_runs_and_pairs_are_kept_in_the_store(tmp_path):
         assert store.similarity_run(slug).id == runs[1].id
         n = len(class_of(slug))
         for run in runs:
-            assert s.scalar(select(func.count()).select_from(SimilarityPair)
-                            .where(SimilarityPair.run_id == run.id)) == n * (n - 1) // 2
-        assert [(p.student_a, p.student_b) for p in flagged_pairs(store, runs[1])] == \
-            [("vic", "wes")]
-        shares = [{(p.student_a, p.student_b): (p.score_a, p.score_b, p.tokens_a, p.tokens_b)
-                   for p in store.similarity_pairs(run.id)} for run in runs]
+            assert (
+                s.scalar(
+                    select(func.count())
+                    .select_from(SimilarityPair)
+                    .where(SimilarityPair.run_id == run.id)
+                )
+                == n * (n - 1) // 2
+            )
+        assert [(p.student_a, p.student_b) for p in flagged_pairs(store, runs[1])] == [
+            ("vic", "wes")
+        ]
+        shares = [
+            {
+                (p.student_a, p.student_b): (p.score_a, p.score_b, p.tokens_a, p.tokens_b)
+                for p in store.similarity_pairs(run.id)
+            }
+            for run in runs
+        ]
         assert shares[0] == shares[1]  # stable hashes: two processes, the same shares
         trail = [a.detail for a in s.scalars(select(Audit).where(Audit.action == "similarity-run"))]
         assert len(trail) == 2 and "1 pair(s) at or above 30%" in trail[1]
 
 
 # ---------------------------------------------------------------- the portal, end to end
+
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
@@ -330,8 +371,9 @@ def portal(tmp_path_factory):
     folders = class_of("locked_counter") + hostile_class(course / "hostile")[:2]
     with Store(f"sqlite:///{course / 'grader.db'}") as store:
         record(store, "locked_counter", folders)
-    done = similarity(course / "grader.db", "locked_counter", "--out",
-                      str(course / "report.html"), course=course)
+    done = similarity(
+        course / "grader.db", "locked_counter", "--out", str(course / "report.html"), course=course
+    )
     assert done.returncode == 0, done.stderr
     server = Server(course, 1)
     try:
@@ -359,8 +401,10 @@ def test_instructor_sees_the_pairs_and_the_side_by_side_view(new_page, portal):
     page.goto(f"{portal['url']}/instructor/exercises/locked_counter")
     page.click("a#similarity")
     rows = page.locator("table#similar-pairs tbody tr")
-    assert [rows.nth(i).get_attribute("data-pair") for i in range(rows.count())] == \
-        ["mallory/trent", "vic/wes"]
+    assert [rows.nth(i).get_attribute("data-pair") for i in range(rows.count())] == [
+        "mallory/trent",
+        "vic/wes",
+    ]
     page.screenshot(path=str(shots / "similarity-pairs.png"), full_page=True)
 
     page.fill("input#threshold", "10")  # a lower threshold: still no honest pair
@@ -378,8 +422,10 @@ def test_instructor_sees_the_pairs_and_the_side_by_side_view(new_page, portal):
     page.locator("tr[data-pair='mallory/trent'] a.side-by-side").click()
     code = page.locator("section.similar-side[data-student=mallory] pre.similar-code").first
     assert "<script>window.pwned = 1</script>" in code.inner_text()
-    assert page.evaluate("() => window.pwned === undefined && "
-                         "document.querySelectorAll('main script, main img').length === 0")
+    assert page.evaluate(
+        "() => window.pwned === undefined && "
+        "document.querySelectorAll('main script, main img').length === 0"
+    )
     assert_inert(page.inner_html("main"))  # the page's own script is in <head>
     assert not dialogs
 
@@ -387,8 +433,7 @@ def test_instructor_sees_the_pairs_and_the_side_by_side_view(new_page, portal):
     page.click("button#run-similarity")  # a new run from the portal: the same pairs
     page.wait_for_selector("table#similar-pairs")
     assert page.locator("table#similar-pairs tbody tr").count() == 2
-    with Store(f"sqlite:///{portal['course'] / 'grader.db'}") as store, \
-            Session(store.engine) as s:
+    with Store(f"sqlite:///{portal['course'] / 'grader.db'}") as store, Session(store.engine) as s:
         assert s.scalar(select(func.count()).select_from(SimilarityRun)) == 2
         assert store.similarity_run("locked_counter").actor == "prof (portal)"
 
@@ -403,8 +448,12 @@ def test_a_student_never_sees_any_of_it(portal):
         run = store.similarity_run("locked_counter")
         pair = store.similarity_pairs(run.id)[0]
     prefix = f"{base}/instructor/exercises/locked_counter/similarity"
-    for url in (prefix, f"{prefix}?threshold=1", f"{prefix}/pairs/{pair.id}",
-                f"{base}/instructor/exercises/nope/similarity/pairs/{pair.id}"):
+    for url in (
+        prefix,
+        f"{prefix}?threshold=1",
+        f"{prefix}/pairs/{pair.id}",
+        f"{base}/instructor/exercises/nope/similarity/pairs/{pair.id}",
+    ):
         r = alice.get(url, timeout=60)
         assert r.status_code == 403 and "for instructors" in r.text, url
         assert "similar-code" not in r.text and "mallory" not in r.text

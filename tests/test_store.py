@@ -22,9 +22,9 @@ import pytest
 import sqlalchemy
 
 import grader.grade
-import sqlalchemy
-from grader.entries import entries_in
+import store_class
 from grader.course import load_course
+from grader.entries import entries_in
 from grader.recorded import format_changes, grade_recorded, regrade
 from grader.store import Store, StoreBusy, open_store, store_url
 from store_class import fake_run_tests, make_class, make_course
@@ -68,8 +68,17 @@ def fake(monkeypatch):
 
 def _grade(course, store, kind="grade-all"):
     ex = course.exercise("tiny")
-    return grade_recorded(course, ex, entries_in(course.root / "subs"), course.root / "out",
-                          store, kind=kind, backend="local", jobs=2, progress=False)
+    return grade_recorded(
+        course,
+        ex,
+        entries_in(course.root / "subs"),
+        course.root / "out",
+        store,
+        kind=kind,
+        backend="local",
+        jobs=2,
+        progress=False,
+    )
 
 
 def _sql(course, query: str) -> list[tuple]:
@@ -83,9 +92,12 @@ def _sql(course, query: str) -> list[tuple]:
 
 
 def _gradings(course) -> list[tuple]:
-    return _sql(course, "select st.name, g.final, g.is_current, g.request_id from gradings g "
-                        "join submissions s on s.id = g.submission_id "
-                        "join students st on st.id = s.student_id order by g.id")
+    return _sql(
+        course,
+        "select st.name, g.final, g.is_current, g.request_id from gradings g "
+        "join submissions s on s.id = g.submission_id "
+        "join students st on st.id = s.student_id order by g.id",
+    )
 
 
 @BOTH
@@ -136,11 +148,19 @@ def test_grade_all_records_each_submission_once_with_late_policy(course, fake):
     assert format_changes(second, "tiny")[-1].startswith("tiny: 0 graded in this request")
     rows = _gradings(course)
     assert sorted(r[0] for r in rows) == sorted(CLASS) and all(r[2] for r in rows)
-    late = dict(_sql(course, "select st.name, s.late_days from submissions s join students st "
-                             "on st.id = s.student_id"))
-    refused = _sql(course, "select status from gradings g join submissions s on s.id = "
-                           "g.submission_id join students st on st.id = s.student_id "
-                           "where st.name = 'dave'")
+    late = dict(
+        _sql(
+            course,
+            "select st.name, s.late_days from submissions s join students st "
+            "on st.id = s.student_id",
+        )
+    )
+    refused = _sql(
+        course,
+        "select status from gradings g join submissions s on s.id = "
+        "g.submission_id join students st on st.id = s.student_id "
+        "where st.name = 'dave'",
+    )
     actions = {r[0] for r in _sql(course, "select action from audit")}
     assert late == {"alice": 0, "bob": 0, "carol": 2, "dave": 0}
     assert refused == [("refused",)]
@@ -165,14 +185,18 @@ def test_regrade_keeps_history_and_prints_score_changes(course, fake):
     with open_store(course) as store:
         _grade(course, store)
         fake(fail_all=True)  # the tests changed: now nothing passes
-        outcome = regrade(course, course.exercise("tiny"), store, backend="local", jobs=2,
-                          progress=False)
+        outcome = regrade(
+            course, course.exercise("tiny"), store, backend="local", jobs=2, progress=False
+        )
         history = store.history("tiny", "alice")
     lines = format_changes(outcome, "tiny")
     assert "  alice                10 -> 0 (-10)" in lines
     assert "  carol                8 -> 0 (-8)" in lines
     assert not any(line.lstrip().startswith("dave") for line in lines)  # refused both times
-    assert lines[-1] == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded yet."
+    assert (
+        lines[-1]
+        == "tiny: 4 graded in this request (new): 0 up, 3 down, 0 new, 1 unchanged; 0 not graded yet."
+    )
     assert [(g.final, g.is_current) for _, g in history] == [(10, False), (0, True)]
     rows = _gradings(course)
     assert len(rows) == 8 and sum(r[2] for r in rows) == 4
@@ -192,9 +216,20 @@ def test_platform_failure_is_not_recorded_and_retried(course, fake):
 
 
 def _driver(course, *args, delay=0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(HERE / "store_driver.py"), str(delay),
-                             "--course", str(course.root), *args], cwd=course.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "store_driver.py"),
+            str(delay),
+            "--course",
+            str(course.root),
+            *args,
+        ],
+        cwd=course.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_gradings(course, n: int, proc: subprocess.Popen, timeout=60) -> None:
@@ -213,8 +248,11 @@ def _wait_for_gradings(course, n: int, proc: subprocess.Popen, timeout=60) -> No
 @BOTH
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_grader_killed_mid_batch_then_rerun_loses_and_doubles_nothing(course, sig):
-    make_class(course.root / "subs", {f"s{i:02}": "good" for i in range(8)},
-               received={f"s{i:02}": ON_TIME for i in range(8)} | RECEIVED)
+    make_class(
+        course.root / "subs",
+        {f"s{i:02}": "good" for i in range(8)},
+        received={f"s{i:02}": ON_TIME for i in range(8)} | RECEIVED,
+    )
     db = course
     proc = _driver(course, "grade-all", "tiny", "subs", "--out", "out", "-j", "1", delay=0.3)
     _wait_for_gradings(db, 2, proc)
@@ -267,8 +305,9 @@ def test_locked_store_file_makes_the_grader_wait_not_fail(course, fake):
     fake(delay=0.05)
     with open_store(course):
         pass
-    holder = sqlite3.connect(course.root / "grader.db", isolation_level=None,
-                             check_same_thread=False)
+    holder = sqlite3.connect(
+        course.root / "grader.db", isolation_level=None, check_same_thread=False
+    )
     holder.execute("BEGIN EXCLUSIVE")
     release = threading.Timer(1.5, holder.execute, args=("COMMIT",))
     release.start()
@@ -287,8 +326,9 @@ def test_store_locked_too_long_fails_with_a_clear_message(course, monkeypatch):
     monkeypatch.setattr(engine, "BUSY_SECONDS", 0.2)
     with open_store(course):
         pass
-    holder = sqlite3.connect(course.root / "grader.db", isolation_level=None,
-                             check_same_thread=False)
+    holder = sqlite3.connect(
+        course.root / "grader.db", isolation_level=None, check_same_thread=False
+    )
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StoreBusy, match="stayed locked by another process"):
@@ -300,25 +340,39 @@ def test_store_locked_too_long_fails_with_a_clear_message(course, monkeypatch):
 def test_grade_all_and_regrade_on_the_local_backend(tmp_path):
     """A real grading (sandbox and judge) through the command line, twice."""
     make_course(tmp_path)
-    make_class(tmp_path / "subs", {"ann": "good", "ben": "bad"},
-               received={"ann": ON_TIME, "ben": ON_TIME})
+    make_class(
+        tmp_path / "subs", {"ann": "good", "ben": "bad"}, received={"ann": ON_TIME, "ben": ON_TIME}
+    )
     grader_bin = str(ROOT / ".venv" / "bin" / "grader")
-    run = subprocess.run([grader_bin, "grade-all", "tiny", "subs", "--out", "out", "-j", "2"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [grader_bin, "grade-all", "tiny", "subs", "--out", "out", "-j", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stderr
     assert "ben                  new: 3.3333" in run.stdout
-    again = subprocess.run([grader_bin, "regrade", "tiny", "--students", "ben"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=180)
+    again = subprocess.run(
+        [grader_bin, "regrade", "tiny", "--students", "ben"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().endswith("0 up, 0 down, 0 new, 1 unchanged; 0 not graded yet.")
 
 
 # ---------------------------------------------------------------- attempts and what counts
 
+
 def _counted(course, store) -> dict[str, tuple]:
     """student -> (counted attempt, final) under the exercise's rule."""
-    return {c.student: (c.submission.attempt if c.grading else None, c.final)
-            for c in store.counted(course.exercise("tiny"))}
+    return {
+        c.student: (c.submission.attempt if c.grading else None, c.final)
+        for c in store.counted(course.exercise("tiny"))
+    }
 
 
 @BOTH
@@ -329,9 +383,12 @@ def test_a_folder_back_to_an_earlier_version_is_a_new_attempt_that_counts(course
     with open_store(course) as store:
         _grade(course, store)
         for i, kind in enumerate(["good", "bad"]):
-            make_class(course.root / "subs", {"bob": kind},
-                       received={"bob": f"2026-09-21T1{i}:00:00Z"} | {
-                           n: t for n, t in RECEIVED.items() if n != "bob"})
+            make_class(
+                course.root / "subs",
+                {"bob": kind},
+                received={"bob": f"2026-09-21T1{i}:00:00Z"}
+                | {n: t for n, t in RECEIVED.items() if n != "bob"},
+            )
             _grade(course, store)
         assert _counted(course, store)["bob"] == (3, 6.6667)
         bob = store.submissions("tiny", ["bob"])["bob"]
@@ -357,8 +414,12 @@ def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
     from grader.results import SubmissionResult, TestResult
 
     def result(points: float) -> SubmissionResult:
-        return SubmissionResult("ann", "tiny", [TestResult("t", "t", "public", "passed" if points
-                                                           else "failed", points, 10.0)], 10.0)
+        return SubmissionResult(
+            "ann",
+            "tiny",
+            [TestResult("t", "t", "public", "passed" if points else "failed", points, 10.0)],
+            10.0,
+        )
 
     fake()
     t0 = dt.datetime(2026, 9, 20, 10, tzinfo=dt.UTC)
@@ -367,8 +428,9 @@ def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
         for i, (content, points) in enumerate([("A", 10.0), ("B", 4.0), ("A", 7.0)]):
             path = course.root / "subs" / f"ann-{i}.py"
             path.write_text(f"# {content}\n" + store_class.GOOD.format(slow=0))
-            sub = store.record_submission("ann", "tiny", content, t0 + dt.timedelta(hours=i), 0,
-                                          str(path))
+            sub = store.record_submission(
+                "ann", "tiny", content, t0 + dt.timedelta(hours=i), 0, str(path)
+            )
             request, _ = store.open_request("tiny", "portal", ["ann"], resume=False)
             assert store.record_grading(sub, request, result(points))
             subs.append(sub)
@@ -381,11 +443,11 @@ def test_every_upload_is_a_new_attempt_and_best_can_count_instead(course, fake):
             export("gradebook", course, rule, store, course.root / "book.csv")
             [row] = csv.DictReader((course.root / "book.csv").open())
             assert (row["student"], row["attempt"], row["final"]) == ("ann", attempt, final)
-        fresh = store.record_submission("ann", "tiny", "A", t0 + dt.timedelta(hours=5), 0,
-                                        str(subs[0].path))
+        fresh = store.record_submission(
+            "ann", "tiny", "A", t0 + dt.timedelta(hours=5), 0, str(subs[0].path)
+        )
         assert store.counted(best, ["ann"])[0].pending == 1  # counted stays until it is graded
-        outcome = regrade(course, best, store, backend="local", progress=False,
-                          students=["ann"])
+        outcome = regrade(course, best, store, backend="local", progress=False, students=["ann"])
     assert len(outcome.changes) + outcome.unchanged == 4  # every attempt, once
     assert {c.attempt for c in outcome.changes} <= {1, 2, 3, fresh.attempt}
     assert any("(attempt " in line for line in format_changes(outcome, "tiny"))
@@ -400,22 +462,26 @@ def test_an_extension_reapplies_the_late_policy_and_an_override_wins(course, fak
     with open_store(course) as store:
         _grade(course, store)
         assert _counted(course, store)["carol"] == (1, 8)  # 2 days late
-        store.set_extension("tiny", "carol", dt.datetime(2026, 9, 24, tzinfo=dt.UTC),
-                            "doctor's note", "prof")
+        store.set_extension(
+            "tiny", "carol", dt.datetime(2026, 9, 24, tzinfo=dt.UTC), "doctor's note", "prof"
+        )
         assert rescore_late(course, ex, store, "carol") == 1
         assert rescore_late(course, ex, store, "carol") == 0  # nothing changes twice
         assert _counted(course, store)["carol"] == (1, 10)
         [attempt] = store.attempts("tiny", "carol")
-        assert [(g.final, kind) for g, kind in attempt.gradings] == [(8, "grade-all"),
-                                                                      (10, "rescore")]
+        assert [(g.final, kind) for g, kind in attempt.gradings] == [
+            (8, "grade-all"),
+            (10, "rescore"),
+        ]
         store.set_override("tiny", "bob", 9.5, "oral exam instead", "prof")
         assert _counted(course, store)["bob"] == (1, 9.5)
         store.set_override("tiny", "bob", None, "exam cancelled", "prof")
         assert _counted(course, store)["bob"] == (1, 6.6667)
         trail = [(a.action, a.detail) for a in store.audit_trail("tiny", "bob")]
         # a student whose due date moves has late days counted from it by the next grade-all
-        make_class(course.root / "subs", {"carol": "bad"},
-                   received={"carol": "2026-09-23T12:00:00Z"})
+        make_class(
+            course.root / "subs", {"carol": "bad"}, received={"carol": "2026-09-23T12:00:00Z"}
+        )
         _grade(course, store)
         [late] = [a for a in store.attempts("tiny", "carol") if a.submission.attempt == 2]
     assert trail[0] == ("override-removed", "attempts count again by prof: exam cancelled")
@@ -440,31 +506,41 @@ def test_migration_numbers_the_attempts_of_an_older_store(course):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002_portal")
         now = "'2026-09-20 10:00:00+00:00'"
-        conn.exec_driver_sql(f"INSERT INTO students (id, name, created_at) VALUES "
-                             f"(1, 'ann', {now}), (2, 'ben', {now})")
-        conn.exec_driver_sql(f"INSERT INTO requests (id, exercise, kind, students, out_dir, "
-                             f"actor, created_at) VALUES ('r1', 'tiny', 'grade-all', NULL, '', "
-                             f"'t', {now})")
+        conn.exec_driver_sql(
+            f"INSERT INTO students (id, name, created_at) VALUES "
+            f"(1, 'ann', {now}), (2, 'ben', {now})"
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO requests (id, exercise, kind, students, out_dir, "
+            f"actor, created_at) VALUES ('r1', 'tiny', 'grade-all', NULL, '', "
+            f"'t', {now})"
+        )
         for sid, student, h in [(1, 1, "x"), (2, 2, "x"), (3, 1, "y"), (4, 2, "z"), (5, 1, "z")]:
             conn.exec_driver_sql(
                 f"INSERT INTO submissions (id, student_id, exercise, content_hash, received_at, "
                 f"late_days, path, created_at) VALUES ({sid}, {student}, 'tiny', '{h}', {now}, "
-                f"0, '/p', {now})")
+                f"0, '/p', {now})"
+            )
         conn.exec_driver_sql(
             f"INSERT INTO gradings (id, submission_id, request_id, grader_version, image_id, "
             f"seed, seeds, score, max_score, late_days, penalty, final, status, results, "
             f"created_at, is_current) VALUES (1, 3, 'r1', 'v', '', 1, '{{}}', 5, 10, 0, 0, 5, "
-            f"'graded', '{{}}', {now}, true)")
+            f"'graded', '{{}}', {now}, true)"
+        )
         if conn.dialect.name == "postgresql":  # rows inserted with their ids: move the counters
             for table in ("students", "submissions", "gradings"):
-                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))")
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
     engine.dispose()
     with Store(url) as store:
-        assert [(s.id, s.attempt) for s in store.submissions("tiny")["ann"]] == [(1, 1), (3, 2),
-                                                                              (5, 3)]
+        assert [(s.id, s.attempt) for s in store.submissions("tiny")["ann"]] == [
+            (1, 1),
+            (3, 2),
+            (5, 3),
+        ]
         assert [s.attempt for s in store.submissions("tiny")["ben"]] == [1, 2]
-        again = store.record_submission("ann", "tiny", "x", dt.datetime.now(dt.UTC), 0,
-                                        "/p")
+        again = store.record_submission("ann", "tiny", "x", dt.datetime.now(dt.UTC), 0, "/p")
         assert again.attempt == 4  # the same bytes again: a new attempt
         assert [g.id for g, _ in store.attempts("tiny", "ann")[1].gradings] == [1]

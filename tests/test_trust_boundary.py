@@ -79,8 +79,9 @@ def _audited(tmp_path, source: str, names: list[str]) -> dict:
     (work / "student.py").write_text(textwrap.dedent(source))
     harness = tmp_path / "harness.py"
     harness.write_text(HARNESS.format(work=str(work), run=str(run), names=names))
-    proc = subprocess.run([sys.executable, str(harness)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(harness)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@")]
     assert line, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads(line[-1][2:])
@@ -217,15 +218,29 @@ def signal_handler():
     time.sleep(0.05)
     return got == [None]  # handlers get no frame
 """
-HONEST_NAMES = ["logging_", "tracebacks", "thread_exception", "shared_ctypes", "fork_pool",
-                "spawn_pool", "by_reference", "process_queue", "asyncio_debug", "odds_and_ends", "files_and_sync",
-                "probe_metadata", "stacks_printed", "signal_handler"]
+HONEST_NAMES = [
+    "logging_",
+    "tracebacks",
+    "thread_exception",
+    "shared_ctypes",
+    "fork_pool",
+    "spawn_pool",
+    "by_reference",
+    "process_queue",
+    "asyncio_debug",
+    "odds_and_ends",
+    "files_and_sync",
+    "probe_metadata",
+    "stacks_printed",
+    "signal_handler",
+]
 
 
 def test_honest_code_runs_untouched_under_the_audit_hook(tmp_path):
     got = _audited(tmp_path, HONEST, HONEST_NAMES)
-    assert {name: status for name, (status, _) in got["out"].items()} == \
-        dict.fromkeys(HONEST_NAMES, "ok"), got["out"]
+    assert {name: status for name, (status, _) in got["out"].items()} == dict.fromkeys(
+        HONEST_NAMES, "ok"
+    ), got["out"]
     assert got["out"]["signal_handler"][1] == "True"
     assert got["evidence"] == []
 
@@ -391,13 +406,39 @@ def native_module():
     sys.modules.pop("_socket")
     import _socket  # noqa: F401 - now from the work folder
 """
-ROUTE_NAMES = ["getframe", "current_frames", "inspect_frame", "inspect_stack", "walk_stack",
-               "logging_frame", "tb_frame", "gen_frame", "coro_frame", "settrace", "setprofile",
-               "gc_objects", "gc_referrers", "ctypes_call", "ctypes_memory", "proc_mem",
-               "proc_fd", "out_folder", "out_folder_by_library", "spawn", "system",
-               "import_grader", "spoofed_compile", "spoofed_code", "frames_by_library_iteration",
-               "locals_by_summary", "probe_code", "probe_coroutine_code", "probe_disassembly",
-               "native_module", "environment"]
+ROUTE_NAMES = [
+    "getframe",
+    "current_frames",
+    "inspect_frame",
+    "inspect_stack",
+    "walk_stack",
+    "logging_frame",
+    "tb_frame",
+    "gen_frame",
+    "coro_frame",
+    "settrace",
+    "setprofile",
+    "gc_objects",
+    "gc_referrers",
+    "ctypes_call",
+    "ctypes_memory",
+    "proc_mem",
+    "proc_fd",
+    "out_folder",
+    "out_folder_by_library",
+    "spawn",
+    "system",
+    "import_grader",
+    "spoofed_compile",
+    "spoofed_code",
+    "frames_by_library_iteration",
+    "locals_by_summary",
+    "probe_code",
+    "probe_coroutine_code",
+    "probe_disassembly",
+    "native_module",
+    "environment",
+]
 
 
 def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):
@@ -406,11 +447,13 @@ def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):
     assert not not_denied, not_denied
     assert all("not allowed in graded code" in msg for _, msg in got["out"].values())
     assert len(got["evidence"]) >= len(ROUTE_NAMES)
-    assert all(e.get("file") == "student.py" and e.get("line") for e in got["evidence"]), \
-        got["evidence"][:3]
+    assert all(e.get("file") == "student.py" and e.get("line") for e in got["evidence"]), got[
+        "evidence"
+    ][:3]
 
 
 # ---------------------------------------------------------------- the line to the supervisor
+
 
 def _board(tmp_path, expected=1, is_ours=lambda pid: pid == os.getpid()):
     return channel.Switchboard(str(tmp_path), expected, {"kind": "call"}, is_ours=is_ours)
@@ -436,16 +479,23 @@ def test_a_signed_result_is_accepted(tmp_path):
     line.result({"status": "ok", "value": 3})
     line._conn.close()
     link = _link(board)
-    assert (link.called, link.problem, json.loads(link.result)) == (True, "", {"status": "ok", "value": 3})
+    assert (link.called, link.problem, json.loads(link.result)) == (
+        True,
+        "",
+        {"status": "ok", "value": 3},
+    )
     board.close()
 
 
-@pytest.mark.parametrize("garbage, why", [
-    (b"R\x00\x00\x00\x05" + bytes(32) + b"hello", "did not sign"),
-    (b"R\x7f\xff\xff\xff", "frame of"),
-    (b"X\x00\x00\x00\x00" + bytes(32), "unknown frame type"),
-    (b"R\x00\x00", "cut off"),
-])
+@pytest.mark.parametrize(
+    "garbage, why",
+    [
+        (b"R\x00\x00\x00\x05" + bytes(32) + b"hello", "did not sign"),
+        (b"R\x7f\xff\xff\xff", "frame of"),
+        (b"X\x00\x00\x00\x00" + bytes(32), "unknown frame type"),
+        (b"R\x00\x00", "cut off"),
+    ],
+)
 def test_forged_or_garbled_frames_are_not_believed(tmp_path, garbage, why):
     board = _board(tmp_path)
     line = channel.connect(board.path)
@@ -483,9 +533,16 @@ def test_foreign_processes_are_refused_and_nothing_is_handed_out_before_all_conn
     again.settimeout(2)
     assert again.recv(1) == b""
     second = subprocess.run(  # another process: now both get the request
-        [sys.executable, "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "
-         f"s.connect({board.path!r}); sys.stdout.write(repr(s.recv(1)))"],
-        capture_output=True, text=True, timeout=10)
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+            f"s.connect({board.path!r}); sys.stdout.write(repr(s.recv(1)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     first.settimeout(5)
     assert second.stdout == repr(channel.REQUEST) and first.recv(1) == channel.REQUEST
     board.close()
@@ -503,15 +560,20 @@ def test_the_agent_encodes_and_signs_with_what_it_bound_before_the_students_code
 
 # ---------------------------------------------------------------- what the student's side wrote
 
+
 def test_clean_bounds_depth_size_and_characters():
     deep = "x"
     for _ in range(5000):
         deep = [deep]
-    got = untrusted.clean({"a": deep, "s": "\ud800 bad \x00", 3: 2**20000, "f": float("inf"),
-                           "fib": 2**300}, max_depth=10)
+    got = untrusted.clean(
+        {"a": deep, "s": "\ud800 bad \x00", 3: 2**20000, "f": float("inf"), "fib": 2**300},
+        max_depth=10,
+    )
     text = json.dumps(got)
     assert "nested too deep" in text and text.encode("utf-8")
-    assert got["s"] == "\ufffd bad \ufffd" and got["3"] == "<int of 20001 bits>" and got["f"] == "inf"
+    assert (
+        got["s"] == "\ufffd bad \ufffd" and got["3"] == "<int of 20001 bits>" and got["f"] == "inf"
+    )
     assert got["fib"] == 2**300  # a big value the student returned is kept whole
     assert untrusted.clean(list(range(10)), max_items=5)[-1] == "<cut: too many items>"
 
@@ -526,8 +588,10 @@ def test_signals_are_named_whatever_their_number():
 
 def test_oclgrind_logs_with_huge_numbers_parse():
     big = "9" * 5000
-    text = (f"Invalid write of size 4 at global memory address 0x{big}\n\tKernel: k\n"
-            f"\tEntity: Global({big},0,0)\n\tAt line {big} (column {big}) of input.cl:\n")
+    text = (
+        f"Invalid write of size 4 at global memory address 0x{big}\n\tKernel: k\n"
+        f"\tEntity: Global({big},0,0)\n\tAt line {big} (column {big}) of input.cl:\n"
+    )
     found = oclgrind.parse_log(text)
     assert found and found[0]["kind"] == "out-of-bounds" and "work_item" not in found[0]
 
@@ -537,8 +601,17 @@ def test_stack_dumps_are_parsed_fast_and_only_the_submissions_files_are_the_stud
     fake = work + "/" + "x/.." * 30000 + "/solution.py"
     dump = "Thread 0x1 (most recent call first):\n" + "".join(
         f'  File "{name}", line {i} in f\n'
-        for i, name in enumerate([fake, work + "/solution.py", work + "/../../etc/shadow",
-                                  "/usr/lib/python3.11/threading.py"] * 50, 1))
+        for i, name in enumerate(
+            [
+                fake,
+                work + "/solution.py",
+                work + "/../../etc/shadow",
+                "/usr/lib/python3.11/threading.py",
+            ]
+            * 50,
+            1,
+        )
+    )
     t0 = time.monotonic()
     threads = parse_faulthandler(dump * 16, work, {"solution.py": ["a = 1", "b = 2"]})
     assert time.monotonic() - t0 < 1.0
@@ -553,15 +626,30 @@ def test_work_items_credit_each_handed_out_item_once(tmp_path):
     twice; items of two processes at the same moment overlap."""
     a, b, c = (workitems.digest((range(n),)) for n in (1, 2, 3))
     rec = lambda pid, start, end, cpu, arg: json.dumps(  # noqa: E731
-        {"pid": pid, "start": start, "end": end, "cpu": cpu, "arg": arg})
-    (tmp_path / "items-10.jsonl").write_text("\n".join([
-        rec(10, 0.0, 1.0, 1.0, a), rec(10, 1.0, 2.0, 1.0, b),
-        rec(99, 0.0, 2.0, 2.0, a),  # a process the kernel never saw: dropped
-        "junk", json.dumps({"pid": "11", "start": 0, "end": 1, "cpu": 1, "arg": a})]) + "\n")
-    (tmp_path / "items-11.jsonl").write_text("\n".join([
-        rec(11, 0.5, 0.9, 3.0, c),  # more CPU than the kernel counted: capped
-        rec(11, 1.5, 2.5, 1.0, "f" * 16),  # a helper's own item: foreign
-        rec(11, 2.0, 3.0, 1.0, a)]) + "\n")  # item a again: work done twice
+        {"pid": pid, "start": start, "end": end, "cpu": cpu, "arg": arg}
+    )
+    (tmp_path / "items-10.jsonl").write_text(
+        "\n".join(
+            [
+                rec(10, 0.0, 1.0, 1.0, a),
+                rec(10, 1.0, 2.0, 1.0, b),
+                rec(99, 0.0, 2.0, 2.0, a),  # a process the kernel never saw: dropped
+                "junk",
+                json.dumps({"pid": "11", "start": 0, "end": 1, "cpu": 1, "arg": a}),
+            ]
+        )
+        + "\n"
+    )
+    (tmp_path / "items-11.jsonl").write_text(
+        "\n".join(
+            [
+                rec(11, 0.5, 0.9, 3.0, c),  # more CPU than the kernel counted: capped
+                rec(11, 1.5, 2.5, 1.0, "f" * 16),  # a helper's own item: foreign
+                rec(11, 2.0, 3.0, 1.0, a),
+            ]
+        )
+        + "\n"
+    )  # item a again: work done twice
     items = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5, 12: 5.0})  # 12: burns CPU, no item
     assert sorted(r[0] for r in items["records"]) == [10, 10, 11, 11, 11]
     got = workitems.credit(items, [a, b, c])
@@ -587,13 +675,21 @@ def test_proc_is_read_whatever_bytes_a_thread_names_itself(tmp_path):
     UnicodeDecodeError was a sandbox-error: tests/attacks/thread_name_bad_bytes)."""
     from grader.agent import stuck, supervisor
 
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import os, sys, threading
         with open(f"/proc/self/task/{threading.get_native_id()}/comm", "wb") as f:
             f.write(b"\\xff\\xfe) Z 0")
         print("named", flush=True)
         sys.stdin.read()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert child.stdout.readline() == b"named\n"
         with open(f"/proc/{child.pid}/comm", "rb") as f:
@@ -611,15 +707,17 @@ def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
     # Worker 1 alone from 0 to 0.4 s (worker 2 still starting), then both at once.
     recs = [[1, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(6)]
     recs += [[2, 0.4, 0.5, 0.1, "i6"], [2, 0.5, 0.6, 0.1, "i7"]]
-    got = workitems.credit({"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}},
-                           [f"i{i}" for i in range(8)])
+    got = workitems.credit(
+        {"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}}, [f"i{i}" for i in range(8)]
+    )
     assert got["work"] / got["span"] == pytest.approx(0.8 / 0.6)  # the whole run: under 1.5
     assert (got["joined_items"], got["joined_work"], got["joined_span"]) == (4, 0.4, 0.2)
     assert got["overlap"] == 2
     # Taking turns (one item at a time, alternating) never overlaps, late start or not.
     turns = [[1 + i % 2, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(8)]
-    got = workitems.credit({"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}},
-                           [f"i{i}" for i in range(8)])
+    got = workitems.credit(
+        {"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}}, [f"i{i}" for i in range(8)]
+    )
     assert got["overlap"] == 1
 
 
@@ -644,14 +742,29 @@ def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
 
 # ---------------------------------------------------------------- closed scoring
 
+
 def _report(records, collected, exitstatus=1, failures=()):
-    return Report(tests=records, collected=collected, failures=list(failures),
-                  broken_test_files=[], exitstatus=exitstatus)
+    return Report(
+        tests=records,
+        collected=collected,
+        failures=list(failures),
+        broken_test_files=[],
+        exitstatus=exitstatus,
+    )
 
 
 def _rec(nodeid):
-    return TestRecord(nodeid=nodeid, function=nodeid, name=nodeid, visibility="public",
-                      status=Outcome.PASSED, message="", details={}, duration=0.0, seed=None)
+    return TestRecord(
+        nodeid=nodeid,
+        function=nodeid,
+        name=nodeid,
+        visibility="public",
+        status=Outcome.PASSED,
+        message="",
+        details={},
+        duration=0.0,
+        seed=None,
+    )
 
 
 def test_scoring_is_closed():
@@ -675,9 +788,14 @@ def test_a_report_is_read_strictly(tmp_path):
     back = Report.read(path)
     assert back.tests == [_rec("a")] and back.tests[0].status is Outcome.PASSED
     good = json.loads(path.read_text())
-    bad = [{**good, "extra": 1}, {k: v for k, v in good.items() if k != "tests"},
-           {**good, "tests": [{**good["tests"][0], "status": "excellent"}]},
-           {**good, "tests": [{**good["tests"][0], "score": 10}]}, {**good, "tests": {}}, []]
+    bad = [
+        {**good, "extra": 1},
+        {k: v for k, v in good.items() if k != "tests"},
+        {**good, "tests": [{**good["tests"][0], "status": "excellent"}]},
+        {**good, "tests": [{**good["tests"][0], "score": 10}]},
+        {**good, "tests": {}},
+        [],
+    ]
     for data in bad:
         path.write_text(json.dumps(data))
         with pytest.raises(MalformedMessage):
@@ -689,6 +807,7 @@ def test_a_report_is_read_strictly(tmp_path):
 
 
 # ---------------------------------------------------------------- suspicion
+
 
 def test_the_static_scan_flags_common_honest_idioms_not():
     source = "import importlib, sys\nthis = sys.modules[__name__]\nmath = importlib.import_module('math')\n"
@@ -714,8 +833,16 @@ def test_the_static_scan_flags_what_tampering_needs():
             return frame.f_back, gc.get_objects(), sys.gettrace(), open("/proc/self/mem")
     """)
     reasons = {item["reason"] for item in suspicion.scan_source(source, "solution.py")}
-    for needle in ("C code", "grader's own modules", "takes a frame", "globals",
-                   "walks up the call stack", "every object", "looks for a tracer", "/proc"):
+    for needle in (
+        "C code",
+        "grader's own modules",
+        "takes a frame",
+        "globals",
+        "walks up the call stack",
+        "every object",
+        "looks for a tracer",
+        "/proc",
+    ):
         assert any(needle in r for r in reasons), (needle, reasons)
 
 
@@ -765,9 +892,16 @@ def test_no_request_in_any_command_line_or_environment(tmp_path):
     (tmp_path / "solution.py").write_text(textwrap.dedent(SNOOP))
     secret = "def _probe_with_a_secret_name(mod):\n    return mod.snoop()\n"
     with LocalBackend().open(tmp_path, Limits()) as session:
-        reply = session.call({"kind": "run", "module": "solution",
-                              "probe": {"source": secret, "name": "_probe_with_a_secret_name"},
-                              "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
+        reply = session.call(
+            {
+                "kind": "run",
+                "module": "solution",
+                "probe": {"source": secret, "name": "_probe_with_a_secret_name"},
+                "args": codec.encode([]),
+                "kwargs": codec.encode({}),
+                "timeout": 10,
+            }
+        )
     assert reply["status"] == "ok", reply
     seen = codec.decode(reply["value"])
     assert "grader.agent.server" in seen  # the supervisor server's command line was readable...
@@ -798,8 +932,16 @@ def test_checked_and_plain_requests_look_alike_to_the_students_code(tmp_path):
     seen = []
     with LocalBackend().open(tmp_path, Limits()) as session:
         for checks in ({}, {"lockset": {}}, {"preempt": {"seed": 1}}):
-            reply = session.call({"kind": "call", "module": "solution", "function": "fingerprint",
-                                  "args": codec.encode([]), "timeout": 10, "checks": checks})
+            reply = session.call(
+                {
+                    "kind": "call",
+                    "module": "solution",
+                    "function": "fingerprint",
+                    "args": codec.encode([]),
+                    "timeout": 10,
+                    "checks": checks,
+                }
+            )
             assert reply["status"] == "ok", reply
             seen.append(codec.decode(reply["value"]))
     assert seen[0] == seen[1] == seen[2], seen
@@ -829,9 +971,16 @@ def test_the_probe_keeps_the_clock_and_builtins_the_students_code_bent(tmp_path)
             return [round(time.perf_counter() - t0, 1), list(divmod(7, 2))]
     """)
     with LocalBackend().open(tmp_path, Limits()) as session:
-        reply = session.call({"kind": "run", "module": "solution",
-                              "probe": {"source": probe, "name": "_measure"},
-                              "args": codec.encode([]), "kwargs": codec.encode({}), "timeout": 10})
+        reply = session.call(
+            {
+                "kind": "run",
+                "module": "solution",
+                "probe": {"source": probe, "name": "_measure"},
+                "args": codec.encode([]),
+                "kwargs": codec.encode({}),
+                "timeout": 10,
+            }
+        )
     assert reply["status"] == "ok", reply
     assert codec.decode(reply["value"]) == [0.2, [3, 1]]
     # Measured by the supervisor, between the arrivals of two signed frames: within their delivery

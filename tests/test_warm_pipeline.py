@@ -49,7 +49,9 @@ def look():
             "json": "stdlib" if json.__file__.startswith(("/opt", "/usr")) else json.__file__}
 '''
 
-DIRTY = LOOK + '''
+DIRTY = (
+    LOOK
+    + """
 
 def _leave_everything():
     for path in ("/tmp/pg_left", "/dev/shm/pg_left", "pg_left"):
@@ -75,7 +77,8 @@ def _leave_everything():
 
 
 _leave_everything()
-'''
+"""
+)
 
 TEST = '''
 from grader.testing import expect_equal
@@ -104,10 +107,26 @@ def test_nothing_left_by_one_submission_reaches_the_next(tmp_path, jobs):
     for i in range(3):
         (subs / f"s{i}a_dirty.py").write_text(DIRTY)
         (subs / f"s{i}b_clean.py").write_text(LOOK)
-    proc = subprocess.run([GRADER, "grade-all", "tiny", "subs", "--out", "out", "--backend",
-                           "docker", "-j", str(jobs), "--no-store"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PGRADER_WARM_CONTAINERS": "2"})
+    proc = subprocess.run(
+        [
+            GRADER,
+            "grade-all",
+            "tiny",
+            "subs",
+            "--out",
+            "out",
+            "--backend",
+            "docker",
+            "-j",
+            str(jobs),
+            "--no-store",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PGRADER_WARM_CONTAINERS": "2"},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     seen = {}
     for results in (tmp_path / "out").glob("*/results.json"):

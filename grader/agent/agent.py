@@ -37,10 +37,12 @@ def _arm_stack_dump(outdir: str) -> None:
     """On SIGUSR1, dump every thread's stack to OUTDIR/stacks-<pid>.txt, also in the student's
     forked children, and in spawned ones (they re-import the bootstrap module as `__mp_main__`,
     see `child`; the folder travels in the environment)."""
+
     def arm():
         f = open(os.path.join(outdir, f"stacks-{os.getpid()}.txt"), "w")
         _stack_files.append(f)
         faulthandler.register(signal.SIGUSR1, file=f, all_threads=True)
+
     arm()
     os.register_at_fork(after_in_child=arm)
     os.environ[STACKS_ENV] = outdir
@@ -70,8 +72,9 @@ def _leaked_shared_memory(before: dict[str, int]) -> list[dict]:
     """Segments created during the request and still there: never unlinked (the
     resource tracker would remove them at exit, hiding the leak; a real program leaks them)."""
     now = _shared_memory()
-    return [{"name": n[:100], "bytes": size} for n, size in sorted(now.items())
-            if n not in before][:20]
+    return [{"name": n[:100], "bytes": size} for n, size in sorted(now.items()) if n not in before][
+        :20
+    ]
 
 
 _wait_board = None  # grader.checks.mpi_setup.WaitBoard in an MPI rank
@@ -81,6 +84,7 @@ def _rank(request: dict) -> int:
     if not request.get("ranks"):
         return 0
     from grader.checks import mpi_setup  # imports mpi4py, applies strict mode if asked
+
     global _wait_board
     _wait_board = mpi_setup.WaitBoard  # kept: the grader's modules leave sys.modules
     return mpi_setup.init(request.get("mpi", {}), request.get("outdir"))
@@ -148,8 +152,12 @@ def _threads_left() -> list[dict]:
         if state.get("_is_stopped") is True:
             continue
         name = state.get("_name")
-        left.append({"name": name[:100] if type(name) is str else "?",
-                     "daemon": state.get("_daemonic") is True})
+        left.append(
+            {
+                "name": name[:100] if type(name) is str else "?",
+                "daemon": state.get("_daemonic") is True,
+            }
+        )
     return left[:20]
 
 
@@ -165,8 +173,11 @@ def _undumpable() -> None:
 def _hide_grader() -> dict:
     """Take the grader's live modules out of `sys.modules` (the student's `import grader...`
     would get a fresh copy, with none of the checks' state; the audit hook refuses it anyway)."""
-    hidden = {name: mod for name, mod in sys.modules.items()
-              if (name == "grader" or name.startswith("grader.")) and name not in VISIBLE}
+    hidden = {
+        name: mod
+        for name, mod in sys.modules.items()
+        if (name == "grader" or name.startswith("grader.")) and name not in VISIBLE
+    }
     for name in hidden:
         del sys.modules[name]
     return hidden
@@ -228,8 +239,10 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
             result["agent_wall"] = time.perf_counter() - t0
         except _Missing as exc:
-            result.update(status=Status.MISSING, exception={"type": "AttributeError", "message": str(exc),
-                                                       "frames": []})
+            result.update(
+                status=Status.MISSING,
+                exception={"type": "AttributeError", "message": str(exc), "frames": []},
+            )
             return result
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
             result.update(status=Status.EXCEPTION, exception=exception_record(exc, workdir))
@@ -238,8 +251,10 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             result["value"] = codec.encode(value)
             result["status"] = Status.OK
         except codec.EncodeError as exc:
-            result.update(status=Status.EXCEPTION, exception={"type": "ValueError", "message": str(exc),
-                                                         "frames": []})
+            result.update(
+                status=Status.EXCEPTION,
+                exception={"type": "ValueError", "message": str(exc), "frames": []},
+            )
         return result
     finally:
         # From here on no student code runs: plain data is read, the grader's own code reports.
@@ -264,6 +279,7 @@ def main() -> None:
     sys.stderr.flush()
     if result.get("rank") is not None and "mpi4py.MPI" in sys.modules:
         from grader.checks import mpi_setup  # lazy: mpi4py, only in a rank
+
         mpi_setup.finalize()
     _exit(0)  # leftover non-daemon threads must not keep the process alive
 

@@ -43,8 +43,10 @@ from grader.checks.codeclass import GRADER, LIBRARY, PROBE, STUDENT
 
 DENIED = "is not allowed in graded code (it reaches into the grader)"
 FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
-_PROC = re.compile(r"^/proc/(\d+|self|thread-self)(/task/\d+)?/"
-                   r"(fd|fdinfo|mem|environ|map_files|pagemap|cwd|root)(/|$)")
+_PROC = re.compile(
+    r"^/proc/(\d+|self|thread-self)(/task/\d+)?/"
+    r"(fd|fdinfo|mem|environ|map_files|pagemap|cwd|root)(/|$)"
+)
 _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
@@ -61,30 +63,88 @@ def _stdlib_files(*names: str) -> frozenset:
 
 
 # Library functions that hand frames back to their caller: the caller decides.
-_FRAME_GIVERS = {"currentframe", "stack", "trace", "getouterframes", "getinnerframes",
-                 "walk_stack", "walk_tb", "_walk_tb_with_full_positions", "_task_get_stack",
-                 "<lambda>"}  # logging.currentframe is a lambda
+_FRAME_GIVERS = {
+    "currentframe",
+    "stack",
+    "trace",
+    "getouterframes",
+    "getinnerframes",
+    "walk_stack",
+    "walk_tb",
+    "_walk_tb_with_full_positions",
+    "_task_get_stack",
+    "<lambda>",
+}  # logging.currentframe is a lambda
 _GENERATOR_GIVERS = {"walk_stack", "walk_tb", "_walk_tb_with_full_positions"}
 _FRAME_SINKS = {"_extract_from_extended_frame_gen"}  # turns frames into summaries, keeps none
 _GIVER_FILES = _stdlib_files("inspect", "traceback", "logging", "asyncio.base_tasks")
 _READER_FILES = _stdlib_files("dis")  # disassembles a function's code for its caller
 _CODE_ATTRS = frozenset({"__code__", "gi_code", "cr_code", "ag_code"})
-_SPAWNER_FILES = _stdlib_files("subprocess", "os", "pty", "shutil", "asyncio.subprocess",
-                               "asyncio.base_subprocess", "asyncio.unix_events")
+_SPAWNER_FILES = _stdlib_files(
+    "subprocess",
+    "os",
+    "pty",
+    "shutil",
+    "asyncio.subprocess",
+    "asyncio.base_subprocess",
+    "asyncio.unix_events",
+)
 _CTYPES_FILES = _stdlib_files("ctypes", "ctypes._endian", "ctypes.util")
-_IMPORT_FILES = _stdlib_files("importlib", "importlib._bootstrap", "importlib._bootstrap_external",
-                              "importlib.util", "pkgutil")
+_IMPORT_FILES = _stdlib_files(
+    "importlib",
+    "importlib._bootstrap",
+    "importlib._bootstrap_external",
+    "importlib.util",
+    "pkgutil",
+)
 _TWO_PATHS = frozenset({"os.rename", "os.link", "os.symlink", "shutil.copyfile"})
 _NATIVE = tuple(importlib.machinery.EXTENSION_SUFFIXES) + (".so",)
-_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn",
-                           "os.spawn", "os.startfile", "pty.spawn"})
-_CTYPES_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
-                            "ctypes.call_function", "ctypes.PyObj_FromPtr", "ctypes.string_at",
-                            "ctypes.wstring_at", "ctypes.cdata"})
-_PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chmod", "os.chown", "os.remove",
-                          "os.rename", "os.rmdir", "os.truncate", "os.utime", "os.mkdir",
-                          "os.link", "os.symlink", "shutil.copyfile", "shutil.rmtree",
-                          "os.chdir", "os.chflags", "os.setxattr", "os.removexattr"})
+_SPAWN_EVENTS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.startfile",
+        "pty.spawn",
+    }
+)
+_CTYPES_EVENTS = frozenset(
+    {
+        "ctypes.dlopen",
+        "ctypes.dlsym",
+        "ctypes.dlsym/handle",
+        "ctypes.call_function",
+        "ctypes.PyObj_FromPtr",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.cdata",
+    }
+)
+_PATH_EVENTS = frozenset(
+    {
+        "open",
+        "os.listdir",
+        "os.scandir",
+        "os.chmod",
+        "os.chown",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.truncate",
+        "os.utime",
+        "os.mkdir",
+        "os.link",
+        "os.symlink",
+        "shutil.copyfile",
+        "shutil.rmtree",
+        "os.chdir",
+        "os.chflags",
+        "os.setxattr",
+        "os.removexattr",
+    }
+)
 
 
 class Policy:
@@ -116,8 +176,9 @@ _busy: set[int] = set()
 _policy: Policy | None = None
 
 
-def _decider(frame, skip_library: bool, thin_files=frozenset(), thin_names=None,
-             skip_import: bool = False):
+def _decider(
+    frame, skip_library: bool, thin_files=frozenset(), thin_names=None, skip_import: bool = False
+):
     """(kind, frame) of the innermost frame that decides; (None, None) if none does. Frames of
     `thin_files` (only of the functions in `thin_names`, if given) act for their caller, who
     decides; with `skip_library`, so do all library frames, and with `skip_import` the import
@@ -125,8 +186,9 @@ def _decider(frame, skip_library: bool, thin_files=frozenset(), thin_names=None,
     while frame is not None:
         code = frame.f_code
         name = code.co_filename
-        if (name in thin_files and (thin_names is None or code.co_name in thin_names)) \
-                or (skip_import and name.startswith("<frozen importlib")):
+        if (name in thin_files and (thin_names is None or code.co_name in thin_names)) or (
+            skip_import and name.startswith("<frozen importlib")
+        ):
             frame = frame.f_back
             continue
         k = codeclass.kind(code)
@@ -141,8 +203,11 @@ def _deny(what: str, frame, event: str, detail: str = "") -> None:
     where = {}
     if frame is not None:
         code = frame.f_code
-        where = {"file": code.co_filename.removeprefix(_policy.workdir)[:300],
-                 "line": frame.f_lineno, "function": code.co_name[:100]}
+        where = {
+            "file": code.co_filename.removeprefix(_policy.workdir)[:300],
+            "line": frame.f_lineno,
+            "function": code.co_name[:100],
+        }
     _policy.report({"event": event, "what": what, "detail": detail[:300], **where})
     raise PermissionError(f"{what} {DENIED}")
 
@@ -168,8 +233,11 @@ def _frame_taker(caller):
     if k != LIBRARY or not generator:
         return k, frame
     code = frame.f_code
-    if code.co_filename in _GIVER_FILES and code.co_name in _FRAME_SINKS \
-            and not frame.f_locals.get("capture_locals"):
+    if (
+        code.co_filename in _GIVER_FILES
+        and code.co_name in _FRAME_SINKS
+        and not frame.f_locals.get("capture_locals")
+    ):
         return LIBRARY, frame
     return _decider(frame, True)
 
@@ -185,8 +253,9 @@ def _check(event: str, args: tuple, caller) -> None:
             return
         k, frame = _frame_taker(caller)
         if k == STUDENT:
-            what = (f"reading .{args[1]} (a frame)" if event == "object.__getattr__"
-                    else f"{event}()")
+            what = (
+                f"reading .{args[1]} (a frame)" if event == "object.__getattr__" else f"{event}()"
+            )
             _deny(what, frame, event)
         return
     if event in ("sys.settrace", "sys.setprofile"):
@@ -195,6 +264,7 @@ def _check(event: str, args: tuple, caller) -> None:
             _deny(f"{event}()", frame, event)
         if k == LIBRARY and frame.f_code.co_name == "_bootstrap_inner":
             import threading  # a new thread installs threading's hook: it must be one of ours
+
             hook = threading._trace_hook if event == "sys.settrace" else threading._profile_hook
             if hook is not None and hook not in _policy.allowed_hooks:
                 _deny(f"a threading.{event.split('.')[1]}() hook", None, event)
@@ -225,8 +295,11 @@ def _check(event: str, args: tuple, caller) -> None:
     if event == "import":
         name = args[0] if args else ""
         origin = args[1] if len(args) > 1 else None  # set when an extension module is loaded
-        if isinstance(origin, str) and origin.endswith(_NATIVE) \
-                and codeclass.kind_of_file(os.path.realpath(origin)) == STUDENT:
+        if (
+            isinstance(origin, str)
+            and origin.endswith(_NATIVE)
+            and codeclass.kind_of_file(os.path.realpath(origin)) == STUDENT
+        ):
             k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
             _deny(f"loading native code ({os.path.basename(origin)})", frame, event, origin)
         if isinstance(name, str) and (name == "grader" or name.startswith("grader.")):
@@ -257,13 +330,40 @@ def _check(event: str, args: tuple, caller) -> None:
 
 # What the grader's tools and the agent's children rely on: a child started without them would
 # run unwatched (Oclgrind's preload, the MPI shim, the OpenCL loader's configuration).
-_GUARDED_ENV = ("LD_PRELOAD", "LD_LIBRARY_PATH", "OCLGRIND", "OCL_ICD", "OPENCL_VENDOR_PATH",
-                "PGRADER", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "MPIR_CVAR", "HYDRA")
-_WATCHED = frozenset({"object.__getattr__", "sys._getframe", "sys._current_frames", "sys.settrace",
-                      "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                      "import", "compile", "code.__new__", "marshal.loads", "os.putenv",
-                      "os.unsetenv"}
-                     | _CTYPES_EVENTS | _PATH_EVENTS | _SPAWN_EVENTS)
+_GUARDED_ENV = (
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "OCLGRIND",
+    "OCL_ICD",
+    "OPENCL_VENDOR_PATH",
+    "PGRADER",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "MPIR_CVAR",
+    "HYDRA",
+)
+_WATCHED = frozenset(
+    {
+        "object.__getattr__",
+        "sys._getframe",
+        "sys._current_frames",
+        "sys.settrace",
+        "sys.setprofile",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "import",
+        "compile",
+        "code.__new__",
+        "marshal.loads",
+        "os.putenv",
+        "os.unsetenv",
+    }
+    | _CTYPES_EVENTS
+    | _PATH_EVENTS
+    | _SPAWN_EVENTS
+)
 _WATCHED_ATTRS = FRAME_ATTRS | _CODE_ATTRS
 
 
@@ -293,6 +393,7 @@ def _no_frame(handler):
 
     def called(signum, frame):
         return handler(signum, None)
+
     called.__wrapped_handler__ = handler
     return called
 
@@ -322,4 +423,3 @@ def install(policy: Policy) -> None:
     if first:
         _wrap_signals()
         sys.addaudithook(_hook)
-

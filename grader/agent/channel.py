@@ -38,6 +38,7 @@ CALLED, RESULT, REQUEST = b"C", b"R", b"Q"
 def _no_default(obj):
     raise TypeError(f"{type(obj).__name__} is not plain data")
 
+
 HEADER = struct.Struct(">cI")
 MAC_BYTES = 32
 MAX_RESULT = 64 * 2**20  # a result larger than this is the student's fault
@@ -54,8 +55,9 @@ class ChannelError(Exception):
 # replace `hmac.new`, `json.dumps` or the JSON encoder's methods in their modules (shared by the
 # whole process) to catch the key or to rewrite a result before it is signed.
 _hmac_digest, _compare = _hashlib.hmac_digest, hmac.compare_digest
-_c_encoder = _json.make_encoder({}, _no_default, _json.encode_basestring_ascii, None, ": ", ", ",
-                                False, False, True)
+_c_encoder = _json.make_encoder(
+    {}, _no_default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
 
 
 def _dumps(obj) -> bytes:
@@ -85,6 +87,7 @@ def _recv_exact(conn: socket.socket, n: int, first: bool = False) -> bytes:
 
 
 # ---------------------------------------------------------------- agent side
+
 
 class AgentLine:
     """An agent's end: the request it was given, and a way to send signed frames back. Slots
@@ -138,6 +141,7 @@ def connect(path: str) -> AgentLine:
 
 
 # ---------------------------------------------------------------- supervisor side
+
 
 class Link:
     """One agent's connection as the supervisor sees it: frames read by a thread of its own."""
@@ -221,11 +225,13 @@ class Switchboard:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                      struct.calcsize("3i")))[0]
+            pid = struct.unpack(
+                "3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            )[0]
             if pid in seen or not self.is_ours(pid):
-                self.refused.append(f"a connection from process {pid}, which is not one of "
-                                    "this request's agents")
+                self.refused.append(
+                    f"a connection from process {pid}, which is not one of this request's agents"
+                )
                 conn.close()
                 continue
             seen.add(pid)

@@ -55,8 +55,12 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
     if t is float:
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if t is complex:
-        return {"__complex__": [encode(value.real, _depth, _budget),
-                                encode(value.imag, _depth, _budget)]}
+        return {
+            "__complex__": [
+                encode(value.real, _depth, _budget),
+                encode(value.imag, _depth, _budget),
+            ]
+        }
     d = _depth + 1
     if t is list:
         return [encode(v, d, _budget) for v in value]
@@ -65,7 +69,9 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
     if t in (set, frozenset):
         return {"__set__": [encode(v, d, _budget) for v in value]}
     if t is dict:
-        return {"__dict__": [[encode(k, d, _budget), encode(v, d, _budget)] for k, v in value.items()]}
+        return {
+            "__dict__": [[encode(k, d, _budget), encode(v, d, _budget)] for k, v in value.items()]
+        }
     if t is bytes:
         return {"__bytes__": base64.b64encode(value).decode()}
     np = _numpy()
@@ -75,11 +81,24 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
             if _budget[0] < 0:
                 raise EncodeError(f"the array is too large to check ({value.size} elements)")
             arr = np.ascontiguousarray(value)
-            return {"__ndarray__": {"dtype": arr.dtype.str, "shape": list(value.shape),  # 0-d too
-                                    "data": base64.b64encode(arr.tobytes()).decode()}}
-        if (isinstance(value, np.generic) and type(value).__module__ == "numpy"
-                and value.dtype.kind in "biufcSU"):  # .item() is plain data
-            return {"__npscalar__": {"dtype": value.dtype.str, "value": encode(value.item(), d, _budget)}}
+            return {
+                "__ndarray__": {
+                    "dtype": arr.dtype.str,
+                    "shape": list(value.shape),  # 0-d too
+                    "data": base64.b64encode(arr.tobytes()).decode(),
+                }
+            }
+        if (
+            isinstance(value, np.generic)
+            and type(value).__module__ == "numpy"
+            and value.dtype.kind in "biufcSU"
+        ):  # .item() is plain data
+            return {
+                "__npscalar__": {
+                    "dtype": value.dtype.str,
+                    "value": encode(value.item(), d, _budget),
+                }
+            }
     return {"__opaque__": {"type": _type_name(value), "text": _safe_repr(value)}}
 
 
@@ -98,7 +117,7 @@ def _decode(data):
         return data
     if len(data) != 1:
         raise ValueError("malformed encoded value")
-    (tag, body), = data.items()
+    ((tag, body),) = data.items()
     if tag == "__tuple__":
         return tuple(decode(v) for v in body)
     if tag == "__set__":

@@ -28,14 +28,25 @@ def _cut(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def frame(filename: str, lineno: int | None, name: str, workdir: str, code: str | None = None,
-          lookup=linecache.getline) -> dict:
+def frame(
+    filename: str,
+    lineno: int | None,
+    name: str,
+    workdir: str,
+    code: str | None = None,
+    lookup=linecache.getline,
+) -> dict:
     student = bool(workdir) and filename.startswith(workdir.rstrip("/") + "/")
     if code is None and lineno and lookup is not None:
         code = lookup(filename, lineno).strip()
-    shown = filename[len(workdir.rstrip("/")) + 1:] if student else filename
-    return {"file": _cut(shown), "line": lineno, "name": _cut(name), "code": _cut(code or ""),
-            "student": student}
+    shown = filename[len(workdir.rstrip("/")) + 1 :] if student else filename
+    return {
+        "file": _cut(shown),
+        "line": lineno,
+        "name": _cut(name),
+        "code": _cut(code or ""),
+        "student": student,
+    }
 
 
 def read_sources(submission: str, limit: int = 4_000_000) -> dict[str, list[str]]:
@@ -66,17 +77,22 @@ def _source_lookup(workdir: str, sources: dict[str, list[str]]):
     def lookup(filename: str, lineno: int) -> str:
         if not filename.startswith(prefix):
             return ""
-        lines = sources.get(filename[len(prefix):])
+        lines = sources.get(filename[len(prefix) :])
         return lines[lineno - 1] if lines and 0 < lineno <= len(lines) else ""
+
     return lookup
 
 
 def exception_record(exc: BaseException, workdir: str) -> dict:
     """Type, message and frames of an exception raised by (or through) student code."""
-    frames = [frame(f.filename, f.lineno, f.name, workdir, f.line)
-              for f in traceback.extract_tb(exc.__traceback__)][-MAX_FRAMES:]
+    frames = [
+        frame(f.filename, f.lineno, f.name, workdir, f.line)
+        for f in traceback.extract_tb(exc.__traceback__)
+    ][-MAX_FRAMES:]
     if isinstance(exc, SyntaxError) and exc.filename:
-        frames.append(frame(exc.filename, exc.lineno, "<module>", workdir, (exc.text or "").strip()))
+        frames.append(
+            frame(exc.filename, exc.lineno, "<module>", workdir, (exc.text or "").strip())
+        )
     try:
         message = str(exc)
     except Exception:
@@ -102,15 +118,17 @@ def parse_faulthandler(text: str, workdir: str, sources: dict[str, list[str]]) -
             continue
         m = _THREAD.match(line)
         if m:
-            threads.append({"thread": m.group(2), "current": m.group(1).startswith("Current"),
-                            "frames": []})
+            threads.append(
+                {"thread": m.group(2), "current": m.group(1).startswith("Current"), "frames": []}
+            )
             continue
         m = _FRAME.match(line)
         if m and threads and len(threads[-1]["frames"]) < 4 * MAX_FRAMES:
             name = m["file"]
-            mine = name.startswith(prefix) and name[len(prefix):] in sources
-            threads[-1]["frames"].insert(0, frame(name, int(m["line"]), m["name"],
-                                                  workdir if mine else "", lookup=lookup))
+            mine = name.startswith(prefix) and name[len(prefix) :] in sources
+            threads[-1]["frames"].insert(
+                0, frame(name, int(m["line"]), m["name"], workdir if mine else "", lookup=lookup)
+            )
     for t in threads:
         t["frames"] = t["frames"][-MAX_FRAMES:]
     return threads[:MAX_FRAMES]

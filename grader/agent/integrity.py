@@ -19,18 +19,54 @@ import os
 import sys
 import threading
 
-_SYS = ("settrace", "setprofile", "gettrace", "getprofile", "_getframe", "audit", "addaudithook",
-        "modules", "exit", "setswitchinterval")
-_THREADING = ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier",
-              "Thread", "settrace", "setprofile", "gettrace", "getprofile", "_trace_hook",
-              "_profile_hook", "_active", "current_thread", "enumerate", "main_thread")
+_SYS = (
+    "settrace",
+    "setprofile",
+    "gettrace",
+    "getprofile",
+    "_getframe",
+    "audit",
+    "addaudithook",
+    "modules",
+    "exit",
+    "setswitchinterval",
+)
+_THREADING = (
+    "Lock",
+    "RLock",
+    "Condition",
+    "Semaphore",
+    "BoundedSemaphore",
+    "Event",
+    "Barrier",
+    "Thread",
+    "settrace",
+    "setprofile",
+    "gettrace",
+    "getprofile",
+    "_trace_hook",
+    "_profile_hook",
+    "_active",
+    "current_thread",
+    "enumerate",
+    "main_thread",
+)
 _THREAD_CLASS = ("start", "join", "run", "_bootstrap", "_bootstrap_inner")
 _THREAD_MODULE = ("allocate_lock", "start_new_thread", "LockType", "RLock", "get_ident")
 # Environment the grader's tools rely on (Oclgrind's preload, the MPI shim, the OpenCL loader):
 # a child started without them would run unwatched.
-_ENVIRONMENT = ("LD_PRELOAD", "OCLGRIND_LOG", "OCLGRIND_CHECK_API", "OCLGRIND_DATA_RACES",
-                "OCLGRIND_UNINITIALIZED", "OCL_ICD_VENDORS", "OCL_ICD_FILENAMES",
-                "PGRADER_STACKS_DIR", "PYTHONPATH", "PYTHONHOME")
+_ENVIRONMENT = (
+    "LD_PRELOAD",
+    "OCLGRIND_LOG",
+    "OCLGRIND_CHECK_API",
+    "OCLGRIND_DATA_RACES",
+    "OCLGRIND_UNINITIALIZED",
+    "OCL_ICD_VENDORS",
+    "OCL_ICD_FILENAMES",
+    "PGRADER_STACKS_DIR",
+    "PYTHONPATH",
+    "PYTHONHOME",
+)
 
 
 def _namespace(obj, names=None) -> dict:
@@ -76,15 +112,22 @@ class Snapshot:
             now = _namespace(obj, names)
             for key, value in before.items():
                 if now.get(key, _MISSING) is not value:
-                    found.append(f"{label}.{key} {'removed' if now.get(key, _MISSING) is _MISSING else 'replaced'}")
+                    found.append(
+                        f"{label}.{key} {'removed' if now.get(key, _MISSING) is _MISSING else 'replaced'}"
+                    )
             if names is None:
                 found += [f"{label}.{k} added" for k in vars(obj) if k not in before]
-        found += [f"os.environ[{key!r}] changed" for key, value in self.environment.items()
-                  if os.environ.get(key) != value]
+        found += [
+            f"os.environ[{key!r}] changed"
+            for key, value in self.environment.items()
+            if os.environ.get(key) != value
+        ]
         for check in self.checks:  # a method set on the object hides the class's own
             cls = type(check)
             for key in getattr(check, "__dict__", {}):
                 if callable(getattr(cls, key, None)):
-                    found.append(f"the {getattr(check, 'name', cls.__name__)} check's {key}() "
-                                 "replaced on its object")
+                    found.append(
+                        f"the {getattr(check, 'name', cls.__name__)} check's {key}() "
+                        "replaced on its object"
+                    )
         return found[:50]

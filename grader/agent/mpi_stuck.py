@@ -30,7 +30,7 @@ from grader.agent.safeio import read_untrusted
 RECORD = struct.Struct("<4sIIQQ")  # grader.checks.mpi_setup.WaitBoard.RECORD
 MAGIC = b"PGMW"
 OUT, IN, DONE = 0, 1, 2
-HOLD = 0.2   # seconds between the two looks, at least
+HOLD = 0.2  # seconds between the two looks, at least
 
 
 def polls_needed(ranks: int) -> int:
@@ -38,6 +38,8 @@ def polls_needed(ranks: int) -> int:
     (an Iallgather) needs about log2(ranks) rounds of progress, a point-to-point match one; twice
     that, and two more."""
     return 2 + 2 * max(1, (max(2, ranks) - 1).bit_length())
+
+
 MAX_RANKS = 64
 
 
@@ -65,18 +67,20 @@ class MpiStuckWatch:
     def __init__(self, outdir: str, ranks: int, hold: float = HOLD, polls: int | None = None):
         self.outdir, self.ranks, self.hold = outdir, ranks, hold
         self.polls = polls_needed(ranks) if polls is None else polls
-        self.first: tuple[float, dict] | None = None
+        self.first: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
 
     def _all_waiting(self, boards) -> bool:
-        return (boards is not None and len(boards) == self.ranks
-                and all(state in (IN, DONE) and extra == 0
-                        for state, extra, _, _ in boards.values())
-                and any(state == IN for state, _, _, _ in boards.values()))
+        return (
+            boards is not None
+            and len(boards) == self.ranks
+            and all(state in (IN, DONE) and extra == 0 for state, extra, _, _ in boards.values())
+            and any(state == IN for state, _, _, _ in boards.values())
+        )
 
     def check(self) -> dict | None:
         boards = read_boards(self.outdir)
         now = time.monotonic()
-        if not self._all_waiting(boards):
+        if boards is None or not self._all_waiting(boards):
             self.first = None
             return None
         if self.first is None:
@@ -86,15 +90,22 @@ class MpiStuckWatch:
         if boards.keys() != before.keys():
             self.first = (now, boards)
             return None
-        for path, (state, _, call, polls) in boards.items():
-            state0, _, call0, polls0 = before[path]
+        for path, (state, _, call, _polls) in boards.items():
+            state0, _, call0, _ = before[path]
             if state != state0 or (state == IN and call != call0):
                 self.first = (now, boards)  # something moved: start again from here
                 return None
         if now - t0 < self.hold or any(
-                polls - before[path][3] < self.polls
-                for path, (state, _, _, polls) in boards.items() if state == IN):
+            polls - before[path][3] < self.polls
+            for path, (state, _, _, polls) in boards.items()
+            if state == IN
+        ):
             return None  # not long enough yet
         waiting = sum(1 for state, _, _, _ in boards.values() if state == IN)
-        return {"kind": "mpi", "ranks": self.ranks, "waiting": waiting,
-                "returned": self.ranks - waiting, "held": round(now - t0, 3)}
+        return {
+            "kind": "mpi",
+            "ranks": self.ranks,
+            "waiting": waiting,
+            "returned": self.ranks - waiting,
+            "held": round(now - t0, 3),
+        }

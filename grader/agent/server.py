@@ -85,8 +85,9 @@ def main() -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--socket", help="serve on this Unix socket (the Docker sandbox)")
     where.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (local)")
-    parser.add_argument("--cold", action="store_true",
-                        help="exec every agent (no warm template): for comparisons")
+    parser.add_argument(
+        "--cold", action="store_true", help="exec every agent (no warm template): for comparisons"
+    )
     parser.add_argument("--owner", default="0:0", help="UID:GID the socket belongs to (the host's)")
     parser.add_argument("--submission", required=True)
     parser.add_argument("--workroot", required=True)

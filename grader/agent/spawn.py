@@ -30,11 +30,26 @@ import types
 PR_SET_DUMPABLE = 4
 # What every agent imports anyway (grader.agent.agent and the checks), and the libraries most
 # exercises import: imported once in the template instead of in every request.
-PRELOAD = ("grader.agent.agent", "grader.checks", "grader.checks.locks", "grader.checks.lockset",
-           "grader.checks.schedule", "grader.checks.tracing", "grader.checks.findings",
-           "grader.checks.workitems", "grader.agent.codec", "threading", "queue", "asyncio",
-           "concurrent.futures", "multiprocessing", "multiprocessing.pool",
-           "multiprocessing.queues", "multiprocessing.shared_memory", "numpy")
+PRELOAD = (
+    "grader.agent.agent",
+    "grader.checks",
+    "grader.checks.locks",
+    "grader.checks.lockset",
+    "grader.checks.schedule",
+    "grader.checks.tracing",
+    "grader.checks.findings",
+    "grader.checks.workitems",
+    "grader.agent.codec",
+    "threading",
+    "queue",
+    "asyncio",
+    "concurrent.futures",
+    "multiprocessing",
+    "multiprocessing.pool",
+    "multiprocessing.queues",
+    "multiprocessing.shared_memory",
+    "numpy",
+)
 _LEN = struct.Struct(">I")
 
 
@@ -74,6 +89,7 @@ def preexec(request: dict):
             resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
             become(request["agent_user"])  # the student cannot signal or trace us
+
     return apply
 
 
@@ -129,8 +145,10 @@ class Template:
         caller then starts one the cold way)."""
         try:
             self.sock.settimeout(10)
-            _send(self.sock, {"request": request, "cwd": cwd, "env": env, "stdout": stdout,
-                              "stderr": stderr})
+            _send(
+                self.sock,
+                {"request": request, "cwd": cwd, "env": env, "stdout": stdout, "stderr": stderr},
+            )
             got = _recv(self.sock)
         except (OSError, ValueError):
             got = None
@@ -213,7 +231,9 @@ def _become_agent(sock: socket.socket, order: dict) -> None:
         os.close(err)
         os.chdir(order["cwd"])
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1):
-            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+            signal.signal(
+                sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+            )
         preexec(order["request"])()
         os.environ.clear()
         os.environ.update(order["env"])
@@ -237,8 +257,9 @@ def _become_agent(sock: socket.socket, order: dict) -> None:
 def _text(fd: int, errors: str, line_buffering: bool) -> io.TextIOWrapper:
     """A standard stream as a new interpreter makes it (stderr line-buffered, as since 3.9)."""
     raw = io.FileIO(fd, "w", closefd=False)
-    return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", errors=errors,
-                            line_buffering=line_buffering)
+    return io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding="utf-8", errors=errors, line_buffering=line_buffering
+    )
 
 
 def _fresh_state() -> None:

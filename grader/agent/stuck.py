@@ -48,8 +48,13 @@ _SYSCALLS = {
     "aarch64": {98: "futex", 449: "futex_waitv", 260: "wait4", 95: "waitid"},
 }.get(platform.machine(), {})
 FUTEX_CMD_MASK = 0x7F  # without FUTEX_PRIVATE_FLAG (128) and FUTEX_CLOCK_REALTIME (256)
-FUTEX_WAITS = {0: "FUTEX_WAIT", 6: "FUTEX_LOCK_PI", 9: "FUTEX_WAIT_BITSET",
-               11: "FUTEX_WAIT_REQUEUE_PI", 13: "FUTEX_LOCK_PI2"}
+FUTEX_WAITS = {
+    0: "FUTEX_WAIT",
+    6: "FUTEX_LOCK_PI",
+    9: "FUTEX_WAIT_BITSET",
+    11: "FUTEX_WAIT_REQUEUE_PI",
+    13: "FUTEX_LOCK_PI2",
+}
 WNOHANG = 1
 # Signals whose handler a kernel timer or async I/O could run: SIGALRM, SIGVTALRM, SIGPROF, SIGIO.
 TIMER_SIGNALS = (14, 26, 27, 29)
@@ -145,8 +150,12 @@ def snapshot(pids) -> dict | None:
             wait = wait_of(line) if line else None
             if wait is None:
                 return None
-            state[int(tid)] = (pid, wait, fields.get("voluntary_ctxt_switches"),
-                               fields.get("nonvoluntary_ctxt_switches"))
+            state[int(tid)] = (
+                pid,
+                wait,
+                fields.get("voluntary_ctxt_switches"),
+                fields.get("nonvoluntary_ctxt_switches"),
+            )
             if len(state) > MAX_TASKS:
                 return None
     return state or None
@@ -177,5 +186,9 @@ class StuckWatch:
         for _, wait, _, _ in second.values():
             kind = wait.split()[0]
             waits[kind] = waits.get(kind, 0) + 1
-        return {"processes": len(set(tree)), "threads": len(second), "waits": waits,
-                "held": round(now - self.since, 3)}
+        return {
+            "processes": len(set(tree)),
+            "threads": len(second),
+            "waits": waits,
+            "held": round(now - self.since, 3),
+        }

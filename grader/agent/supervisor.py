@@ -62,6 +62,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 # ---------------------------------------------------------------- process tree
 
+
 def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
     """(parent pid, (own CPU seconds, CPU seconds of its reaped children)) from /proc."""
     try:
@@ -69,7 +70,7 @@ def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rfind(")") + 2:].split()
+    fields = data[data.rfind(")") + 2 :].split()
     ppid = int(fields[1])
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
     return ppid, ((utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK)
@@ -295,16 +296,24 @@ def start_template() -> None:
     _template = spawn.Template(base_env())
 
 
-def _start_agent(request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr) -> Child:
+def _start_agent(
+    request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr
+) -> Child:
     """The agent (or `mpiexec`, or a tool wrapping it), forked warm from the template when the
     request is plain, else exec'd."""
     if _template is not None and _template.alive() and not wrapper and not request.get("ranks"):
         pid = _template.spawn(request, workdir, env, stdout.name, stderr.name)
         if pid is not None:
             return Child(pid)
-    proc = subprocess.Popen([*wrapper, *_argv(request)], cwd=workdir, env=env,
-                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                            preexec_fn=spawn.preexec(request))
+    proc = subprocess.Popen(
+        [*wrapper, *_argv(request)],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=spawn.preexec(request),
+    )
     proc.returncode = 0  # ours to wait for, not Popen's (see Child)
     return Child(proc.pid)
 
@@ -378,10 +387,18 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
 def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
     """Run a command as `user` (the student: its own files, its own permissions; None: as we
     are), bounded in time."""
-    kwargs = {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
+    kwargs = (
+        {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
+    )
     try:
-        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=timeout, **kwargs)
+        subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            **kwargs,
+        )
     except (OSError, subprocess.SubprocessError):
         pass
 
@@ -477,8 +494,18 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
 
 def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
     """What the agents need to know: the call, the checks and where to leave their files."""
-    keys = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi",
-            "start_method")
+    keys = (
+        "kind",
+        "module",
+        "function",
+        "probe",
+        "args",
+        "kwargs",
+        "checks",
+        "ranks",
+        "mpi",
+        "start_method",
+    )
     return {**{k: request[k] for k in keys if k in request}, "outdir": outdir, "rundir": rundir}
 
 
@@ -487,8 +514,11 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     t0 = time.monotonic()
     busy = _room_to_run(workroot)
     if busy:
-        return {"status": Status.SANDBOX_ERROR, "recycle": True,
-                "message": f"the sandbox could not start the request: {busy}"}
+        return {
+            "status": Status.SANDBOX_ERROR,
+            "recycle": True,
+            "message": f"the sandbox could not start the request: {busy}",
+        }
     rundir, workdir, outdir = _prepare(submission, workroot, request)
     t1 = time.monotonic()
     try:
@@ -509,14 +539,19 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
     expected = max(1, int(request.get("ranks") or 0))
     me = os.getpid()
-    board = channel.Switchboard(rundir, expected, _agent_request(request, rundir, outdir),
-                                is_ours=lambda pid: pid in descendants(me))
+    board = channel.Switchboard(
+        rundir,
+        expected,
+        _agent_request(request, rundir, outdir),
+        is_ours=lambda pid: pid in descendants(me),
+    )
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = _start_agent(request, wrapper, workdir, _env(workdir, board.path, request),
-                        stdout, stderr)
+    proc = _start_agent(
+        request, wrapper, workdir, _env(workdir, board.path, request), stdout, stderr
+    )
     t_spawned = time.monotonic()
     samples: list[tuple[float, float]] = []
     own_cpu: dict[int, float] = {}  # the most CPU each process was seen to use itself
@@ -526,8 +561,11 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     watch = stuck.StuckWatch() if request.get("prove_deadlock", True) else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     announced = HangFindings(outdir) if watch else None
-    mpi_watch = mpi_stuck.MpiStuckWatch(outdir, expected) \
-        if watch and request.get("ranks") and (request.get("mpi") or {}).get("strict") else None
+    mpi_watch = (
+        mpi_stuck.MpiStuckWatch(outdir, expected)
+        if watch and request.get("ranks") and (request.get("mpi") or {}).get("strict")
+        else None
+    )
     called = False
     helpers = Helpers()
     while proc.poll() is None:
@@ -564,13 +602,19 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
         proc.wait_a_little(POLL)
     t_exit = time.monotonic()
     wall = t_exit - t0
-    reply: dict = {"wall": wall, "span": max(own_cpu.values(), default=0.0),
-                   "processes": len(own_cpu), "peak_running": peak_running, "own_cpu": own_cpu}
+    reply: dict = {
+        "wall": wall,
+        "span": max(own_cpu.values(), default=0.0),
+        "processes": len(own_cpu),
+        "peak_running": peak_running,
+        "own_cpu": own_cpu,
+    }
     left: list[str] = []
     if timed_out:
         helpers.close()
-        reply.update(_kill_hang(outdir, workdir, samples, sources, request.get("agent_user"),
-                                proof))
+        reply.update(
+            _kill_hang(outdir, workdir, samples, sources, request.get("agent_user"), proof)
+        )
     else:
         left = helpers.leftovers(me)  # anything still alive now was left behind by the student
         _kill_tree(me, user=request.get("agent_user"))
@@ -587,8 +631,9 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     board.close()
     if not timed_out and left:
         reply["leftover_processes"] = left[:20]
-    calls = [link.result_at - link.called_at for link in board.links
-             if link.called_at and link.result_at]
+    calls = [
+        link.result_at - link.called_at for link in board.links if link.called_at and link.result_at
+    ]
     if calls:
         reply["call_wall"] = max(calls)  # measured here: the student's clocks cannot bend it
     found = _read_findings(outdir)
@@ -602,11 +647,13 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     wrappers.collect(reply, logs)
     first_call = min((link.called_at for link in board.links if link.called_at), default=0.0)
     last_result = max((link.result_at for link in board.links if link.result_at), default=0.0)
-    reply["phases"] = {"spawn": t_spawned - t0,
-                       "start": first_call - t_spawned if first_call else None,
-                       "call": last_result - first_call if first_call and last_result else None,
-                       "exit": max(0.0, t_exit - (last_result or t_spawned)),
-                       "collect": time.monotonic() - t_exit}
+    reply["phases"] = {
+        "spawn": t_spawned - t0,
+        "start": first_call - t_spawned if first_call else None,
+        "call": last_result - first_call if first_call and last_result else None,
+        "exit": max(0.0, t_exit - (last_result or t_spawned)),
+        "collect": time.monotonic() - t_exit,
+    }
     return reply
 
 
@@ -619,9 +666,13 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
     for link in board.links:
         if link.problem:
             tampering.append({"event": "channel", "what": link.problem})
-            results.append(AgentResult.crashed(
-                f"the agent's report to the grader could not be believed: {link.problem} (only "
-                "the student's code could have done that)", tampered=True))
+            results.append(
+                AgentResult.crashed(
+                    f"the agent's report to the grader could not be believed: {link.problem} (only "
+                    "the student's code could have done that)",
+                    tampered=True,
+                )
+            )
             continue
         if link.result is None:
             continue  # died before reporting: the exit code tells
@@ -634,15 +685,22 @@ def _read_result(line: bytes) -> AgentResult:
     """An agent's result line, parsed strictly (capped, no unbounded recursion); one that cannot
     be read or is malformed is the student's crash."""
     try:
-        data = untrusted.clean(json.loads(line), max_depth=RESULT_DEPTH, max_items=20_000_000,
-                               max_len=20_000_000, max_str=channel.MAX_RESULT)
+        data = untrusted.clean(
+            json.loads(line),
+            max_depth=RESULT_DEPTH,
+            max_items=20_000_000,
+            max_len=20_000_000,
+            max_str=channel.MAX_RESULT,
+        )
     except (ValueError, RecursionError) as exc:
         return AgentResult.crashed(f"its result could not be read ({exc})")
     try:
         return AgentResult.parse(data)
     except MalformedMessage as exc:
-        return AgentResult.crashed(f"its result is malformed ({exc}): only the student's code "
-                                   "could have changed it", tampered=True)
+        return AgentResult.crashed(
+            f"its result is malformed ({exc}): only the student's code could have changed it",
+            tampered=True,
+        )
 
 
 def _runnable(pids) -> set[int]:
@@ -691,7 +749,9 @@ class HangFindings:
         self.polls += 1
         if self.polls % self.EVERY:
             return False
-        for path in sorted(glob.glob(os.path.join(self.outdir, "findings-*.jsonl")))[:MAX_STACK_FILES]:
+        for path in sorted(glob.glob(os.path.join(self.outdir, "findings-*.jsonl")))[
+            :MAX_STACK_FILES
+        ]:
             try:
                 size = os.lstat(path).st_size
             except OSError:
@@ -722,8 +782,9 @@ def _read_findings(outdir: str, limit: int = 100) -> list[dict]:
     return found[:limit]
 
 
-def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None,
-               proof: dict | None = None) -> dict:
+def _kill_hang(
+    outdir: str, workdir: str, samples, sources, user: dict | None, proof: dict | None = None
+) -> dict:
     """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
     then read what the processes wrote (nothing of theirs runs while we parse). With a `proof`
     (`stuck`: every thread waits for good) the stall needs no measuring: no thread ran while
@@ -738,12 +799,17 @@ def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None,
         running = running_threads(tree) if len(tree) <= 4 * MAX_STACK_FILES else len(tree)
         _signal_all(tree, signal.SIGSTOP)  # freeze the tree: the stall measure must not move now
         end_t, end_cpu = samples[-1]
-        start = next(((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0])
+        start = next(
+            ((t, c) for t, c in reversed(samples) if t <= end_t - STALL_WINDOW), samples[0]
+        )
         span = end_t - start[0]
         ratio = (end_cpu - start[1]) / span if span > 0.2 else None
         _signal_all(tree, signal.SIGCONT)
-    armed = [p for p in sorted(tree)[:4 * MAX_STACK_FILES]
-             if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))][:MAX_STACK_FILES]
+    armed = [
+        p
+        for p in sorted(tree)[: 4 * MAX_STACK_FILES]
+        if os.path.exists(os.path.join(outdir, f"stacks-{p}.txt"))
+    ][:MAX_STACK_FILES]
     _signal_all(armed, signal.SIGUSR1)  # only processes with faulthandler armed
     if proof is None:
         time.sleep(0.3)
@@ -753,11 +819,17 @@ def _kill_hang(outdir: str, workdir: str, samples, sources, user: dict | None,
     stacks = []
     for pid in armed:
         got = read_untrusted(os.path.join(outdir, f"stacks-{pid}.txt"), MAX_STACK_BYTES)
-        threads = parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
+        threads = (
+            parse_faulthandler(got[0].decode("utf-8", "replace"), workdir, sources) if got else []
+        )
         if threads:
             stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
-    reply = {"timed_out": True, STALL_CPU_RATIO: ratio, "running_threads": running,
-             "stacks": stacks}
+    reply = {
+        "timed_out": True,
+        STALL_CPU_RATIO: ratio,
+        "running_threads": running,
+        "stacks": stacks,
+    }
     if proof is not None:
         reply["deadlock_proof"] = proof
     return reply
@@ -781,15 +853,24 @@ def _await_dumps(outdir: str, pids: list[int], limit: float = 0.3) -> None:
         last = sizes
 
 
-def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int,
-               wrapped: bool) -> None:
+def _summarise(
+    reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int, wrapped: bool
+) -> None:
     ranks = int(request.get("ranks") or 0)
     if ranks:
         reply["ranks"] = results
     elif results:
         result = results[0]
-        for key in ("value", "exception", "checks", "leftover_threads", "leaked_shared_memory",
-                    "agent_wall", "message", "tampered"):
+        for key in (
+            "value",
+            "exception",
+            "checks",
+            "leftover_threads",
+            "leaked_shared_memory",
+            "agent_wall",
+            "message",
+            "tampered",
+        ):
             if key in result:
                 reply[key] = result[key]
     statuses = [r.get("status", Status.CRASHED) for r in results]
@@ -813,9 +894,11 @@ def _summarise(reply: dict, results: list[dict], request: dict, timed_out: bool,
             reply["message"] = next((r.get("message") for r in results if r.get("message")), "")
         if not bad and not ranks and not wrapped and code != 0:
             reply["status"] = Status.CRASHED  # a result, then an unclean end: not the agent's doing
-            reply["message"] = (f"the Python process ended with "
-                                f"{untrusted.signal_name(-code) if code and code < 0 else f'code {code}'}"
-                                " after reporting its result")
+            reply["message"] = (
+                f"the Python process ended with "
+                f"{untrusted.signal_name(-code) if code and code < 0 else f'code {code}'}"
+                " after reporting its result"
+            )
         if ranks:
             reply["value"] = [r.get("value") for r in results]
 

@@ -37,8 +37,13 @@ def clean_str(text: str, limit: int = MAX_STR) -> str:
     return _BAD_CHARS.sub("\ufffd", text)
 
 
-def clean(value, max_depth: int = MAX_DEPTH, max_items: int = MAX_ITEMS, max_len: int = MAX_LEN,
-          max_str: int = MAX_STR):
+def clean(
+    value,
+    max_depth: int = MAX_DEPTH,
+    max_items: int = MAX_ITEMS,
+    max_len: int = MAX_LEN,
+    max_str: int = MAX_STR,
+):
     """A bounded copy of the JSON-like `value` (see the module's docstring)."""
     budget = [max_items]
 

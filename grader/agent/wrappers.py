@@ -50,7 +50,7 @@ class Log:
                 if not chunk:
                     return
                 room = MAX_LOG_BYTES - len(self.kept)
-                self.kept += chunk[:max(room, 0)]
+                self.kept += chunk[: max(room, 0)]
                 self.dropped += max(len(chunk) - max(room, 0), 0)
         except OSError as exc:
             self.error = str(exc)
@@ -90,8 +90,11 @@ def collect(reply: dict, logs: dict[str, Log | None]) -> None:
     for name, log in logs.items():
         report = reply.setdefault("checks", {}).setdefault(name, {})
         if log is None:
-            report.update(available=False, intact=False,
-                          error=f"{name} is not installed on this grading machine")
+            report.update(
+                available=False,
+                intact=False,
+                error=f"{name} is not installed on this grading machine",
+            )
             continue
         log.finish()
         if log.error:
@@ -100,8 +103,11 @@ def collect(reply: dict, logs: dict[str, Log | None]) -> None:
         try:
             found = TOOLS[name].parse_log(bytes(log.kept).decode("utf-8", "replace"))
         except Exception as exc:  # noqa: BLE001 - whatever is in the log, the student wrote it
-            report.update(available=True, intact=False,
-                          error=f"the {name} log could not be parsed ({type(exc).__name__}): "
-                                "something other than the tool wrote into it")
+            report.update(
+                available=True,
+                intact=False,
+                error=f"the {name} log could not be parsed ({type(exc).__name__}): "
+                "something other than the tool wrote into it",
+            )
             continue
         report.update(available=True, findings=found, log_truncated=bool(log.dropped))

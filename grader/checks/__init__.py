@@ -24,6 +24,8 @@ def start_checks(requested: dict, workdir: str) -> list:
             continue
         if name not in AVAILABLE:
             raise ValueError(f"unknown check {name!r}")
-        module = importlib.import_module(f"grader.checks.{'asyncio_watch' if name == 'asyncio' else name}")
+        module = importlib.import_module(
+            f"grader.checks.{'asyncio_watch' if name == 'asyncio' else name}"
+        )
         started.append(module.start(options or {}, workdir))
     return started

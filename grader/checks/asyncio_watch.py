@@ -63,9 +63,9 @@ from asyncio import base_events, events
 from grader.agent.frames import frame as frame_record
 from grader.checks import findings
 
-MAX_ENTRIES = 20          # per list in the report
-MAX_TASKS_SHOWN = 12      # tasks listed in one deadlock report
-MAX_HANG_REPORTS = 5      # "asyncio-blocking" findings per process
+MAX_ENTRIES = 20  # per list in the report
+MAX_TASKS_SHOWN = 12  # tasks listed in one deadlock report
+MAX_HANG_REPORTS = 5  # "asyncio-blocking" findings per process
 MAX_DEADLOCK_REPORTS = 3  # "asyncio-deadlock" findings per loop
 
 _perf = time.perf_counter
@@ -88,22 +88,42 @@ _W: AsyncioWatch | None = None
 
 # ---------------------------------------------------------------- per-loop state
 
+
 class _LoopState:
     """What the loop thread and the watchdog share about one loop (plain attributes: each
     assignment is atomic under the GIL, and the hooks never take a lock)."""
 
-    __slots__ = ("loop_ref", "thread", "cpu_clock", "running", "serial", "started", "handle",
-                 "sample_serial", "samples", "cpu0", "t0", "idle_since", "idle_serial",
-                 "deadlock_serial", "deadlock_reports", "hang_serial", "inflight", "runs", "native",
-                 "states", "__weakref__")
+    __slots__ = (
+        "loop_ref",
+        "thread",
+        "cpu_clock",
+        "running",
+        "serial",
+        "started",
+        "handle",
+        "sample_serial",
+        "samples",
+        "cpu0",
+        "t0",
+        "idle_since",
+        "idle_serial",
+        "deadlock_serial",
+        "deadlock_reports",
+        "hang_serial",
+        "inflight",
+        "runs",
+        "native",
+        "states",
+        "__weakref__",
+    )
 
     def __init__(self, loop):
         self.loop_ref = weakref.ref(loop)
         self.thread = 0
         self.cpu_clock = None
         self.running = False
-        self.serial = 0          # callbacks started on this loop so far
-        self.started = 0.0       # when the running callback started (0: none running)
+        self.serial = 0  # callbacks started on this loop so far
+        self.started = 0.0  # when the running callback started (0: none running)
         self.handle = None
         self.sample_serial = -1  # which callback `samples` belong to
         self.samples: list = []
@@ -114,10 +134,10 @@ class _LoopState:
         self.deadlock_serial = -1
         self.deadlock_reports = 0
         self.hang_serial = -1
-        self.inflight = 0        # run_in_executor jobs not finished yet
-        self.runs = 0            # run_forever calls (asyncio.run makes three)
-        self.native = 0          # the loop thread's kernel id, for /proc/self/task/<id>/stat
-        self.states: list = []   # its scheduler state at each sample: R runs or waits for a CPU
+        self.inflight = 0  # run_in_executor jobs not finished yet
+        self.runs = 0  # run_forever calls (asyncio.run makes three)
+        self.native = 0  # the loop thread's kernel id, for /proc/self/task/<id>/stat
+        self.states: list = []  # its scheduler state at each sample: R runs or waits for a CPU
 
 
 def _state(loop) -> _LoopState:
@@ -129,6 +149,7 @@ def _state(loop) -> _LoopState:
 
 
 # ---------------------------------------------------------------- the hooks
+
 
 def _handle_run(self):
     # The hot path: every callback of every watched loop passes here (about 0.5 us added).
@@ -258,6 +279,7 @@ def _task_done(task):
 
 # ---------------------------------------------------------------- the check
 
+
 class AsyncioWatch:
     name = "asyncio"
 
@@ -288,7 +310,7 @@ class AsyncioWatch:
         self._watchdog_ident = None
         self._watchdog_pid = None
         self._stop_lock = _thread.allocate_lock()
-        self._stop_lock.acquire()     # released by stop(): the watchdog's signal to exit
+        self._stop_lock.acquire()  # released by stop(): the watchdog's signal to exit
         self._exited = _thread.allocate_lock()
         self._start_lock = _thread.allocate_lock()
 
@@ -307,8 +329,11 @@ class AsyncioWatch:
             code = f.f_code
             if self.is_student(code.co_filename):
                 return (code.co_filename, f.f_lineno, code.co_name, True)
-            if first is None and not code.co_filename.startswith(_ASYNCIO_DIR) \
-                    and code.co_filename != _SELECTORS_FILE:
+            if (
+                first is None
+                and not code.co_filename.startswith(_ASYNCIO_DIR)
+                and code.co_filename != _SELECTORS_FILE
+            ):
                 first = (code.co_filename, f.f_lineno, code.co_name, False)
             f = f.f_back
         return first
@@ -330,12 +355,18 @@ class AsyncioWatch:
         for _ in range(64):
             if obj is None:
                 break
-            f = (getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
-                 or getattr(obj, "ag_frame", None))
+            f = (
+                getattr(obj, "cr_frame", None)
+                or getattr(obj, "gi_frame", None)
+                or getattr(obj, "ag_frame", None)
+            )
             if f is not None:
                 frames.append(f)
-            nxt = (getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-                   or getattr(obj, "ag_await", None))
+            nxt = (
+                getattr(obj, "cr_await", None)
+                or getattr(obj, "gi_yieldfrom", None)
+                or getattr(obj, "ag_await", None)
+            )
             if nxt is None and f is None:
                 last = obj
             obj = nxt
@@ -364,8 +395,11 @@ class AsyncioWatch:
                     if value is owner:
                         label = f" `{name}`"
                         break
-            return f"asyncio.{qual}{label}" if owner is None else \
-                f"asyncio.{type(owner).__name__}{label} ({qual})"
+            return (
+                f"asyncio.{qual}{label}"
+                if owner is None
+                else f"asyncio.{type(owner).__name__}{label} ({qual})"
+            )
         waiter = getattr(task, "_fut_waiter", None)
         if isinstance(waiter, asyncio.Task):
             return f"task {waiter.get_name()!r} ({self._coro_name(waiter.get_coro())})"
@@ -447,13 +481,20 @@ class AsyncioWatch:
             if loc and kind in ("wait", "unknown") and "sleep(" in loc["code"]:
                 kind = "sleep"
             entry = self.blocking[key] = {
-                "coro": coro_name, "task": task_name,
-                "file": loc["file"] if loc else None, "line": loc["line"] if loc else None,
-                "code": loc["code"] if loc else "", "function": loc["name"] if loc else None,
+                "coro": coro_name,
+                "task": task_name,
+                "file": loc["file"] if loc else None,
+                "line": loc["line"] if loc else None,
+                "code": loc["code"] if loc else "",
+                "function": loc["name"] if loc else None,
                 "student": (bool(where and where[3]) or coro_student) and kind != "preempted",
-                "kind": kind, "cpu_ratio": None if cpu is None else round(cpu, 2),
+                "kind": kind,
+                "cpu_ratio": None if cpu is None else round(cpu, 2),
                 "cpu_seconds": None if cpu_used is None else round(cpu_used, 4),
-                "seconds": 0.0, "total_seconds": 0.0, "count": 0, "sampled": len(samples),
+                "seconds": 0.0,
+                "total_seconds": 0.0,
+                "count": 0,
+                "sampled": len(samples),
             }
             if code is not None:
                 entry["defined"] = self.frame(code.co_filename, code.co_firstlineno, code.co_name)
@@ -489,8 +530,10 @@ class AsyncioWatch:
                 "coro": self._coro_name(coro),
                 "created_at": self.frame(*created) if created else None,
                 "defined": self.frame(code.co_filename, code.co_firstlineno, code.co_name)
-                if code is not None else None,
-                "student": True, "count": 0,
+                if code is not None
+                else None,
+                "student": True,
+                "count": 0,
             }
         entry["count"] += 1
 
@@ -504,22 +547,30 @@ class AsyncioWatch:
                 before = self._snapshot.get(id(task))
                 if rec["waiting_at"] is None and before is not None:
                     # its coroutine was closed first (same garbage cycle): where it waited before
-                    rec["waiting_at"], rec["waiting_for"] = before["waiting_at"], before["waiting_for"]
+                    rec["waiting_at"], rec["waiting_for"] = (
+                        before["waiting_at"],
+                        before["waiting_for"],
+                    )
                 self.destroyed.append(rec)
         elif message.startswith("Task exception was never retrieved"):
             fut = context.get("future")
             exc = context.get("exception")
             if len(self.unretrieved) < MAX_ENTRIES:
-                rec = {"exception": type(exc).__name__ if exc else None,
-                       "message": str(exc)[:300] if exc else ""}
+                rec = {
+                    "exception": type(exc).__name__ if exc else None,
+                    "message": str(exc)[:300] if exc else "",
+                }
                 if isinstance(fut, asyncio.Task):
                     rec.update(name=fut.get_name(), coro=self._coro_name(fut.get_coro()))
                     tb = exc.__traceback__ if exc is not None else None
                     where = None
                     while tb is not None:
                         if self.is_student(tb.tb_frame.f_code.co_filename):
-                            where = self.frame(tb.tb_frame.f_code.co_filename, tb.tb_lineno,
-                                               tb.tb_frame.f_code.co_name)
+                            where = self.frame(
+                                tb.tb_frame.f_code.co_filename,
+                                tb.tb_lineno,
+                                tb.tb_frame.f_code.co_name,
+                            )
                         tb = tb.tb_next
                     rec["raised_at"] = where
                 self.unretrieved.append(rec)
@@ -532,8 +583,10 @@ class AsyncioWatch:
         if id(task) not in self.deliveries:
             task.add_done_callback(_task_done)
             self.cancelled_tasks.add(task)
-        self.deliveries[id(task)] = [(f.f_code.co_filename, f.f_code.co_firstlineno, f.f_lineno,
-                                      f.f_code.co_name) for f in frames]
+        self.deliveries[id(task)] = [
+            (f.f_code.co_filename, f.f_code.co_firstlineno, f.f_lineno, f.f_code.co_name)
+            for f in frames
+        ]
 
     def check_cancelled(self, task) -> None:
         self.cancelled_tasks.discard(task)
@@ -552,15 +605,18 @@ class AsyncioWatch:
         else:  # the CancelledError was not caught by an except clause we can see
             caught_at = None
             student = chain is None and bool(code and self.is_student(code.co_filename))
-        self.swallowed.append({
-            "name": task.get_name(),
-            "coro": self._coro_name(coro),
-            "outcome": "returned" if exc is None else f"raised {type(exc).__name__}",
-            "student": student,
-            "caught_at": caught_at,
-            "defined": self.frame(code.co_filename, code.co_firstlineno, code.co_name)
-            if code is not None else None,
-        })
+        self.swallowed.append(
+            {
+                "name": task.get_name(),
+                "coro": self._coro_name(coro),
+                "outcome": "returned" if exc is None else f"raised {type(exc).__name__}",
+                "student": student,
+                "caught_at": caught_at,
+                "defined": self.frame(code.co_filename, code.co_firstlineno, code.co_name)
+                if code is not None
+                else None,
+            }
+        )
 
     def _catcher(self, chain) -> tuple | None:
         """(file, line, function) of the `except` clause that caught the CancelledError thrown
@@ -633,8 +689,11 @@ class AsyncioWatch:
             if len(st.samples) < 500:
                 st.samples.append(where)
                 st.states.append(_sched_state(st.native))
-            if elapsed > self.hang_report and st.hang_serial != serial \
-                    and self.hang_reports < MAX_HANG_REPORTS:
+            if (
+                elapsed > self.hang_report
+                and st.hang_serial != serial
+                and self.hang_reports < MAX_HANG_REPORTS
+            ):
                 st.hang_serial = serial
                 self.hang_reports += 1
                 self._report_hang(st, elapsed)
@@ -691,8 +750,11 @@ class AsyncioWatch:
         frames = f = other = None
         try:
             import signal
-            if any(signal.getitimer(w)[0] > 0 for w in
-                   (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)):
+
+            if any(
+                signal.getitimer(w)[0] > 0
+                for w in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+            ):
                 return  # a timer signal could still arrive and run a handler
         except (ImportError, AttributeError, OSError):
             pass
@@ -703,9 +765,12 @@ class AsyncioWatch:
         st.deadlock_reports += 1
         records = [self._task_record(t) for t in pending]
         records.sort(key=lambda r: (not r["student"], r["name"]))
-        data = {"tasks": records[:MAX_TASKS_SHOWN], "pending": len(pending),
-                "idle_seconds": round(now - st.idle_since, 3),
-                "after_seconds": round(now - self.t_start, 3)}
+        data = {
+            "tasks": records[:MAX_TASKS_SHOWN],
+            "pending": len(pending),
+            "idle_seconds": round(now - st.idle_since, 3),
+            "after_seconds": round(now - self.t_start, 3),
+        }
         self.deadlocks.append(data)
         findings.report("asyncio-deadlock", **data)
 
@@ -723,7 +788,9 @@ class AsyncioWatch:
         try:
             if st.cpu0 is not None:
                 span = _perf() - st.t0
-                cpu = round((time.clock_gettime(st.cpu_clock) - st.cpu0) / span, 2) if span else None
+                cpu = (
+                    round((time.clock_gettime(st.cpu_clock) - st.cpu0) / span, 2) if span else None
+                )
         except (OSError, TypeError):
             pass
         findings.report(
@@ -731,15 +798,18 @@ class AsyncioWatch:
             coro=self._coro_name(task.get_coro()) if task is not None else None,
             task=task.get_name() if task is not None else None,
             where=self.frame(*where[:3]) if where else None,
-            seconds=round(elapsed, 3), cpu_ratio=cpu)
+            seconds=round(elapsed, 3),
+            cpu_ratio=cpu,
+        )
 
     # ------------------------------------------------------------ the report
     def stop(self) -> dict:
         global _W
         try:
             # Where each pending task waits, before the collection below closes their coroutines.
-            self._snapshot = {id(t): self._task_record(t) for t in list(asyncio.tasks._all_tasks)
-                              if not t.done()}
+            self._snapshot = {
+                id(t): self._task_record(t) for t in list(asyncio.tasks._all_tasks) if not t.done()
+            }
         except Exception:  # noqa: BLE001
             pass
         try:
@@ -752,9 +822,11 @@ class AsyncioWatch:
                     self.check_cancelled(task)  # done, but its callbacks never ran
             except Exception:  # noqa: BLE001
                 pass
-        intact = (events.Handle._run is _handle_run
-                  and base_events.BaseEventLoop.run_forever is _run_forever
-                  and getattr(warnings, "_warn_unawaited_coroutine", None) is _warn_unawaited)
+        intact = (
+            events.Handle._run is _handle_run
+            and base_events.BaseEventLoop.run_forever is _run_forever
+            and getattr(warnings, "_warn_unawaited_coroutine", None) is _warn_unawaited
+        )
         if self._watchdog_pid == os.getpid():
             self._stop_lock.release()
             self._exited.acquire(timeout=1.0)
@@ -800,7 +872,8 @@ def _handlers_around(filename: str, first: int, lineno: int) -> list[tuple[int, 
     func = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.AsyncFunctionDef, ast.FunctionDef)) and (
-                node.lineno == first or (node.decorator_list and node.decorator_list[0].lineno == first)):
+            node.lineno == first or (node.decorator_list and node.decorator_list[0].lineno == first)
+        ):
             func = node
             break
     if func is None:
@@ -811,14 +884,22 @@ def _handlers_around(filename: str, first: int, lineno: int) -> list[tuple[int, 
             if node.body[0].lineno <= lineno <= (node.body[-1].end_lineno or 0):
                 for h in node.handlers:
                     if _catches_cancel(h.type):
-                        out.append((node.lineno, h.lineno,
-                                    any(isinstance(n, ast.Raise) for n in ast.walk(h))))
+                        out.append(
+                            (
+                                node.lineno,
+                                h.lineno,
+                                any(isinstance(n, ast.Raise) for n in ast.walk(h)),
+                            )
+                        )
         elif isinstance(node, (ast.With, ast.AsyncWith)) and node.body:
             if node.body[0].lineno <= lineno <= (node.body[-1].end_lineno or 0):
                 for item in node.items:
                     call = item.context_expr
-                    if isinstance(call, ast.Call) and _name_of(call.func) == "suppress" \
-                            and any(_catches_cancel(a) for a in call.args):
+                    if (
+                        isinstance(call, ast.Call)
+                        and _name_of(call.func) == "suppress"
+                        and any(_catches_cancel(a) for a in call.args)
+                    ):
                         out.append((node.lineno, node.lineno, False))
     out.sort(key=lambda t: -t[0])  # the innermost try (latest start) first
     return [(line, reraises) for _, line, reraises in out]
@@ -885,8 +966,10 @@ def _step_wrapper_type():
     """The type of the callback a C task schedules for its steps (TaskStepMethWrapper)."""
     loop = asyncio.new_event_loop()
     try:
+
         async def nothing():
             pass
+
         task = loop.create_task(nothing(), name="pgrader-probe")  # named: Task-N stays unused
         kind = type(loop._ready[0]._callback)
         loop.run_until_complete(task)

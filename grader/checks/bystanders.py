@@ -43,8 +43,10 @@ async def alongside(make_coro, settle: float = 4 * TICK) -> dict:
             state[NAMES[1]] = "cancelled"
             raise
 
-    tasks = [asyncio.create_task(ticker(), name=NAMES[0]),
-             asyncio.create_task(waiter(), name=NAMES[1])]
+    tasks = [
+        asyncio.create_task(ticker(), name=NAMES[0]),
+        asyncio.create_task(waiter(), name=NAMES[1]),
+    ]
     await asyncio.sleep(0)
     me = asyncio.current_task()
     try:
@@ -64,9 +66,17 @@ async def alongside(make_coro, settle: float = 4 * TICK) -> dict:
     release.set()
     tasks[0].cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {**outcome, "bystanders": fate, "ticks_at_return": ticks_at_return,
-            "ticks_after": state["ticks"]}
+    return {
+        **outcome,
+        "bystanders": fate,
+        "ticks_at_return": ticks_at_return,
+        "ticks_after": state["ticks"],
+    }
 
 
 def _plain(value):
-    return value if isinstance(value, (int, float, str, bool, type(None), list, tuple)) else repr(value)
+    return (
+        value
+        if isinstance(value, (int, float, str, bool, type(None), list, tuple))
+        else repr(value)
+    )

@@ -52,6 +52,7 @@ _RESERVED = ("app", "celery")
 
 # ---------------------------------------------------------------- the file result backend
 
+
 class FileBackend(FilesystemBackend):
     """Celery's file backend with atomic writes (a reader never sees half a result) and an
     atomic counter, so chords count their finished parts instead of polling."""
@@ -103,17 +104,32 @@ def _patch_file_transport() -> None:
 
 # ---------------------------------------------------------------- configuration
 
+
 def _settings(broker: str, backend: str, transport: dict) -> dict:
     return dict(
-        broker_url=broker, broker_read_url=None, broker_write_url=None, result_backend=backend,
+        broker_url=broker,
+        broker_read_url=None,
+        broker_write_url=None,
+        result_backend=backend,
         broker_transport_options={"polling_interval": POLL, **transport},
-        broker_connection_retry_on_startup=False, broker_connection_max_retries=0,
-        task_always_eager=False, task_eager_propagates=False, task_store_eager_result=False,
-        task_serializer="json", result_serializer="json", accept_content=["json"],
-        result_accept_content=["json"], worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False, worker_prefetch_multiplier=1,
-        result_chord_join_timeout=10.0, task_default_queue="celery", task_routes=None,
-        task_queues=None, worker_send_task_events=False, task_send_sent_event=False,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
+        task_always_eager=False,
+        task_eager_propagates=False,
+        task_store_eager_result=False,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_prefetch_multiplier=1,
+        result_chord_join_timeout=10.0,
+        task_default_queue="celery",
+        task_routes=None,
+        task_queues=None,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
     )
 
 
@@ -122,17 +138,21 @@ def _student_app(module):
 
     app = getattr(module, "app", None)
     if not isinstance(app, Celery):
-        raise TypeError(f"{module.__name__}.py must define `app = Celery(...)`, the Celery "
-                        "application its tasks belong to")
+        raise TypeError(
+            f"{module.__name__}.py must define `app = Celery(...)`, the Celery "
+            "application its tasks belong to"
+        )
     return app
 
 
 def configure(module, broker: str, backend: str, transport: dict | None = None) -> dict:
     """Point the student's app at our broker and backend; what it said before, for the report."""
     app = _student_app(module)
-    before = {"eager": bool(app.conf.task_always_eager),
-              "broker": str(app.conf.broker_url or ""),
-              "backend": str(app.conf.result_backend or "")}
+    before = {
+        "eager": bool(app.conf.task_always_eager),
+        "broker": str(app.conf.broker_url or ""),
+        "backend": str(app.conf.result_backend or ""),
+    }
     app.conf.update(_settings(broker, backend, transport or {}))
     app._pool = None  # drop connections made with the student's settings
     app._backend_cache = None
@@ -155,6 +175,7 @@ def reassert_not_eager(module, notes: dict) -> None:
 
 # ---------------------------------------------------------------- what tasks do in the worker
 
+
 def _student_file(workdir: str, filename: str) -> bool:
     path = os.path.realpath(filename)
     return path.startswith(workdir + os.sep) and os.sep + "celery-run-" not in path
@@ -163,9 +184,12 @@ def _student_file(workdir: str, filename: str) -> bool:
 def _frame_record(frame, workdir: str) -> dict:
     import linecache
 
-    return {"file": os.path.relpath(frame.f_code.co_filename, workdir), "line": frame.f_lineno,
-            "function": frame.f_code.co_name,
-            "code": linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:200]}
+    return {
+        "file": os.path.relpath(frame.f_code.co_filename, workdir),
+        "line": frame.f_lineno,
+        "function": frame.f_code.co_name,
+        "code": linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:200],
+    }
 
 
 def _append(path: str, record: dict) -> None:
@@ -188,20 +212,25 @@ def install_sync_get_guard(workdir: str, record_dir: str) -> None:
             task = _state.get_current_worker_task()
             caller = sys._getframe(1)
             if task is not None and _student_file(workdir, caller.f_code.co_filename):
-                _append(os.path.join(record_dir, f"sync-get-{os.getpid()}.jsonl"),
-                        {"task": task.name, "method": name, **_frame_record(caller, workdir)})
+                _append(
+                    os.path.join(record_dir, f"sync-get-{os.getpid()}.jsonl"),
+                    {"task": task.name, "method": name, **_frame_record(caller, workdir)},
+                )
                 raise RuntimeError(
                     f"{SYNC_GET_MESSAGE} (the grader's worker refuses it even with "
                     "disable_sync_subtasks=False: a task that waits for another task blocks a "
-                    "worker process, and when every process waits, nothing runs)")
+                    "worker process, and when every process waits, nothing runs)"
+                )
             return original(self, *args, **kwargs)
 
         wrapper._pgrader_guard = True
         setattr(cls, name, wrapper)
 
-    guarded = ((result.AsyncResult, ("get", "wait")),
-               (result.ResultSet, ("get", "join", "join_native")),
-               (result.EagerResult, ("get", "wait")))
+    guarded = (
+        (result.AsyncResult, ("get", "wait")),
+        (result.ResultSet, ("get", "join", "join_native")),
+        (result.EagerResult, ("get", "wait")),
+    )
 
     def install():
         for cls, names in guarded:
@@ -210,11 +239,23 @@ def install_sync_get_guard(workdir: str, record_dir: str) -> None:
 
     def still_guarded(task=None, **_):
         """A task that put the original methods back is recorded, and the guard comes back."""
-        if not all(getattr(getattr(cls, n), "_pgrader_guard", False)
-                   for cls, names in guarded for n in names):
-            _append(os.path.join(record_dir, f"sync-get-{os.getpid()}.jsonl"),
-                    {"task": getattr(task, "name", "?"), "method": "get", "tampered": True,
-                     "file": "?", "line": 0, "function": "?", "code": ""})
+        if not all(
+            getattr(getattr(cls, n), "_pgrader_guard", False)
+            for cls, names in guarded
+            for n in names
+        ):
+            _append(
+                os.path.join(record_dir, f"sync-get-{os.getpid()}.jsonl"),
+                {
+                    "task": getattr(task, "name", "?"),
+                    "method": "get",
+                    "tampered": True,
+                    "file": "?",
+                    "line": 0,
+                    "function": "?",
+                    "code": "",
+                },
+            )
             install()
 
     install()
@@ -230,8 +271,12 @@ def _snapshot(module) -> dict:
 
     out = {}
     for name, value in list(vars(module).items()):
-        if name.startswith("__") or name in _RESERVED or isinstance(
-                value, (types.ModuleType, types.FunctionType, type, Task)) or callable(value):
+        if (
+            name.startswith("__")
+            or name in _RESERVED
+            or isinstance(value, (types.ModuleType, types.FunctionType, type, Task))
+            or callable(value)
+        ):
             continue
         try:
             out[name] = (id(value), repr(value)[:500])
@@ -255,9 +300,10 @@ def install_globals_watch(module, record_dir: str) -> None:
             return
         changed = sorted(n for n in new if old.get(n) != new[n])
         if changed:
-            _append(os.path.join(record_dir, f"globals-{os.getpid()}.jsonl"),
-                    {"task": getattr(task, "name", "?"), "globals": changed[:10],
-                     "pid": os.getpid()})
+            _append(
+                os.path.join(record_dir, f"globals-{os.getpid()}.jsonl"),
+                {"task": getattr(task, "name", "?"), "globals": changed[:10], "pid": os.getpid()},
+            )
 
     signals.task_prerun.connect(prerun, weak=False)
     signals.task_postrun.connect(postrun, weak=False)
@@ -296,11 +342,19 @@ def install_task_log(record_dir: str) -> None:
         started[task_id] = time.monotonic()
 
     def postrun(task_id=None, task=None, args=None, kwargs=None, retval=None, state=None, **_):
-        _append(os.path.join(record_dir, f"tasks-{os.getpid()}.jsonl"),
-                {"task": getattr(task, "name", "?").rsplit(".", 1)[-1],
-                 "args": _plain(list(args or [])), "kwargs": _plain(dict(kwargs or {})),
-                 "result": _plain(retval) if state == "SUCCESS" else None, "state": state,
-                 "t0": started.pop(task_id, None), "t1": time.monotonic(), "pid": os.getpid()})
+        _append(
+            os.path.join(record_dir, f"tasks-{os.getpid()}.jsonl"),
+            {
+                "task": getattr(task, "name", "?").rsplit(".", 1)[-1],
+                "args": _plain(list(args or [])),
+                "kwargs": _plain(dict(kwargs or {})),
+                "result": _plain(retval) if state == "SUCCESS" else None,
+                "state": state,
+                "t0": started.pop(task_id, None),
+                "t1": time.monotonic(),
+                "pid": os.getpid(),
+            },
+        )
 
     signals.task_prerun.connect(prerun, weak=False)
     signals.task_postrun.connect(postrun, weak=False)
@@ -318,23 +372,34 @@ def _read_records(record_dir: str, prefix: str, limit: int = 50) -> list[dict]:
 def _tasks_by_step(record_dir: str, outcomes: list[dict]) -> None:
     """Give each step's outcome the tasks that ran while it was waited for (steps run one after
     another), in the order they started."""
-    runs = sorted((r for r in _read_records(record_dir, "tasks-", 500) if r.get("t0") is not None),
-                  key=lambda r: r["t0"])
+    runs = sorted(
+        (r for r in _read_records(record_dir, "tasks-", 500) if r.get("t0") is not None),
+        key=lambda r: r["t0"],
+    )
     for out in outcomes:
         if "t0" in out:
             end = out.get("t1", float("inf"))
-            out["tasks"] = [{k: r[k] for k in ("task", "args", "kwargs", "result", "state")}
-                            for r in runs if out["t0"] <= r["t0"] <= end][:40]
+            out["tasks"] = [
+                {k: r[k] for k in ("task", "args", "kwargs", "result", "state")}
+                for r in runs
+                if out["t0"] <= r["t0"] <= end
+            ][:40]
 
 
 # ---------------------------------------------------------------- running steps
+
 
 def describe_canvas(obj) -> str:
     """What a student's function returned, in Celery's words."""
     from celery import canvas, result
 
-    for cls, word in ((canvas._chord, "chord"), (canvas._chain, "chain"), (canvas.group, "group"),
-                      (canvas.Signature, "signature"), (result.ResultBase, "result")):
+    for cls, word in (
+        (canvas._chord, "chord"),
+        (canvas._chain, "chain"),
+        (canvas.group, "group"),
+        (canvas.Signature, "signature"),
+        (result.ResultBase, "result"),
+    ):
         if isinstance(obj, cls):
             return word
     return f"value of type {type(obj).__name__}"
@@ -348,12 +413,17 @@ def _error(exc: BaseException, workdir: str, tb_text: str | None = None) -> dict
     else:
         frames = []
         import re
+
         for m in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)', tb_text):
             frames.append(traceback.FrameSummary(m[1], int(m[2]), m[3], line=m[4]))
     for fr in frames:
         if _student_file(workdir, fr.filename):
-            where = {"file": os.path.relpath(fr.filename, workdir), "line": fr.lineno,
-                     "function": fr.name, "code": (fr.line or "").strip()[:200]}
+            where = {
+                "file": os.path.relpath(fr.filename, workdir),
+                "line": fr.lineno,
+                "function": fr.name,
+                "code": (fr.line or "").strip()[:200],
+            }
     return {"type": type(exc).__name__, "message": str(exc)[:500], "where": where}
 
 
@@ -412,15 +482,21 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
     return out
 
 
-def _run_steps(module, steps, deadline: float, step_timeout: float, workdir: str,
-               notes: dict) -> list[dict]:
+def _run_steps(
+    module, steps, deadline: float, step_timeout: float, workdir: str, notes: dict
+) -> list[dict]:
     outcomes = []
     for step in steps:
         left = deadline - time.monotonic()
         if left <= 0.05:
-            outcomes.append({"step": step.get("task") or step.get("canvas"),
-                             "args": step.get("args", []), "status": "timeout",
-                             "state": "not started: time was up"})
+            outcomes.append(
+                {
+                    "step": step.get("task") or step.get("canvas"),
+                    "args": step.get("args", []),
+                    "status": "timeout",
+                    "state": "not started: time was up",
+                }
+            )
             continue
         outcomes.append(run_step(module, step, min(step_timeout, left), workdir, notes))
     return outcomes
@@ -433,10 +509,16 @@ def _report(mode: str, before: dict, notes: dict, record_dir: str, outcomes, **e
         out.pop("t1", None)
     if any(o.get("status") == "timeout" for o in outcomes):
         extra["worker_log_tail"] = _log_tail(record_dir)
-    return {"mode": mode, "eager_was_set": before["eager"] or bool(notes.get("eager")),
-            "broker_was": before["broker"], "backend_was": before["backend"],
-            "outcomes": outcomes, "sync_get": _read_records(record_dir, "sync-get-"),
-            "globals_written": _read_records(record_dir, "globals-"), **extra}
+    return {
+        "mode": mode,
+        "eager_was_set": before["eager"] or bool(notes.get("eager")),
+        "broker_was": before["broker"],
+        "backend_was": before["backend"],
+        "outcomes": outcomes,
+        "sync_get": _read_records(record_dir, "sync-get-"),
+        "globals_written": _read_records(record_dir, "globals-"),
+        **extra,
+    }
 
 
 def _record_dir(workdir: str) -> str:
@@ -444,6 +526,7 @@ def _record_dir(workdir: str) -> str:
 
 
 # ---------------------------------------------------------------- functional: in-process worker
+
 
 @contextlib.contextmanager
 def in_process_worker(module, concurrency: int = 4, record_dir: str | None = None):
@@ -461,9 +544,17 @@ def in_process_worker(module, concurrency: int = 4, record_dir: str | None = Non
     install_task_log(record_dir)
     setup_app_for_worker(app, "ERROR", os.path.join(record_dir, "worker.log"))
     worker = TestWorkController(
-        app=app, concurrency=concurrency, pool="threads", hostname="grader@sandbox",
-        loglevel="ERROR", logfile=os.path.join(record_dir, "worker.log"), ready_callback=None,
-        without_heartbeat=True, without_mingle=True, without_gossip=True)
+        app=app,
+        concurrency=concurrency,
+        pool="threads",
+        hostname="grader@sandbox",
+        loglevel="ERROR",
+        logfile=os.path.join(record_dir, "worker.log"),
+        ready_callback=None,
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
     thread = threading.Thread(target=worker.start, daemon=True, name="celery-worker")
     t0 = time.perf_counter()
     thread.start()
@@ -471,27 +562,43 @@ def in_process_worker(module, concurrency: int = 4, record_dir: str | None = Non
     _set_task_join_will_block(False)
     started = time.perf_counter() - t0
     try:
-        yield {"before": before, "record_dir": record_dir, "workdir": workdir,
-               "start_seconds": started}
+        yield {
+            "before": before,
+            "record_dir": record_dir,
+            "workdir": workdir,
+            "start_seconds": started,
+        }
     finally:
         # Stopping cleanly takes seconds (the consumer's last poll); the agent's process ends
         # right after the probe anyway, so ask it to stop and do not wait for it.
         state.should_terminate = 0
 
 
-def functional(module, steps: list[dict], timeout: float = 10.0, step_timeout: float = 5.0,
-               concurrency: int = 4) -> dict:
+def functional(
+    module,
+    steps: list[dict],
+    timeout: float = 10.0,
+    step_timeout: float = 5.0,
+    concurrency: int = 4,
+) -> dict:
     """Run `steps` on an in-process worker; the report of what each did."""
     deadline = time.monotonic() + timeout
     with in_process_worker(module, concurrency) as ctx:
         notes: dict = {}
         outcomes = _run_steps(module, steps, deadline, step_timeout, ctx["workdir"], notes)
-    return _report("functional", ctx["before"], notes, ctx["record_dir"], outcomes,
-                   worker_start_seconds=round(ctx["start_seconds"], 4),
-                   worker_errors=_log_errors(ctx["record_dir"]))
+    return _report(
+        "functional",
+        ctx["before"],
+        notes,
+        ctx["record_dir"],
+        outcomes,
+        worker_start_seconds=round(ctx["start_seconds"], 4),
+        worker_errors=_log_errors(ctx["record_dir"]),
+    )
 
 
 # ---------------------------------------------------------------- isolation: prefork process
+
 
 def _file_transport(record_dir: str) -> tuple[str, str, dict]:
     _patch_file_transport()
@@ -499,27 +606,45 @@ def _file_transport(record_dir: str) -> tuple[str, str, dict]:
     results = os.path.join(record_dir, "results")
     for d in (queue, results, os.path.join(record_dir, "control")):
         os.makedirs(d, exist_ok=True)
-    transport = {"data_folder_in": queue, "data_folder_out": queue,
-                 "control_folder": os.path.join(record_dir, "control")}
+    transport = {
+        "data_folder_in": queue,
+        "data_folder_out": queue,
+        "control_folder": os.path.join(record_dir, "control"),
+    }
     return "filesystem://", f"{__name__}:FileBackend+file://{results}", transport
 
 
 @contextlib.contextmanager
-def prefork_worker(module, concurrency: int = 2, max_tasks_per_child: int | None = 1,
-                   fault: list[str] | None = None, start_timeout: float = 8.0):
+def prefork_worker(
+    module,
+    concurrency: int = 2,
+    max_tasks_per_child: int | None = 1,
+    fault: list[str] | None = None,
+    start_timeout: float = 8.0,
+):
     """A prefork worker in its own process (a new session, killed with its pool on exit)."""
     workdir = os.path.realpath(os.getcwd())
     record_dir = _record_dir(workdir)
     broker, backend, transport = _file_transport(record_dir)
     before = configure(module, broker, backend, transport)
-    config = {"module": module.__name__, "workdir": workdir, "record_dir": record_dir,
-              "concurrency": concurrency, "max_tasks_per_child": max_tasks_per_child,
-              "fault": fault or []}
+    config = {
+        "module": module.__name__,
+        "workdir": workdir,
+        "record_dir": record_dir,
+        "concurrency": concurrency,
+        "max_tasks_per_child": max_tasks_per_child,
+        "fault": fault or [],
+    }
     log = open(os.path.join(record_dir, "worker.log"), "ab")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-I", "-m", __name__, json.dumps(config)],
-                            cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-m", __name__, json.dumps(config)],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         ready = os.path.join(record_dir, READY_FILE)
         end = time.monotonic() + start_timeout
@@ -527,8 +652,13 @@ def prefork_worker(module, concurrency: int = 2, max_tasks_per_child: int | None
             time.sleep(POLL)
         if not os.path.exists(ready):
             raise RuntimeError("the Celery worker did not start: " + _log_tail(record_dir))
-        yield {"before": before, "record_dir": record_dir, "workdir": workdir, "proc": proc,
-               "start_seconds": time.perf_counter() - t0}
+        yield {
+            "before": before,
+            "record_dir": record_dir,
+            "workdir": workdir,
+            "proc": proc,
+            "start_seconds": time.perf_counter() - t0,
+        }
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -547,28 +677,46 @@ def _log_tail(record_dir: str, limit: int = 1500) -> str:
 def _log_errors(record_dir: str) -> list[str]:
     """Lines of the worker's log that say something went wrong (an unregistered task, ...)."""
     lines = _log_tail(record_dir, 200_000).splitlines()
-    keep = [ln.strip() for ln in lines
-            if "unregistered task" in ln or "ERROR/" in ln or "CRITICAL/" in ln
-            or ln.startswith(("ERROR:", "CRITICAL:", "KeyError", "kombu.exceptions"))]
+    keep = [
+        ln.strip()
+        for ln in lines
+        if "unregistered task" in ln
+        or "ERROR/" in ln
+        or "CRITICAL/" in ln
+        or ln.startswith(("ERROR:", "CRITICAL:", "KeyError", "kombu.exceptions"))
+    ]
     return list(dict.fromkeys(keep))[:20]
 
 
-def isolation(module, steps: list[dict], timeout: float = 16.0, step_timeout: float = 6.0,
-              concurrency: int = 2) -> dict:
+def isolation(
+    module,
+    steps: list[dict],
+    timeout: float = 16.0,
+    step_timeout: float = 6.0,
+    concurrency: int = 2,
+) -> dict:
     """Run `steps` on a prefork worker in its own process, each task in a fresh pool process."""
     deadline = time.monotonic() + timeout
     with prefork_worker(module, concurrency) as ctx:
         notes: dict = {}
         outcomes = _run_steps(module, steps, deadline, step_timeout, ctx["workdir"], notes)
-    return _report("isolation", ctx["before"], notes, ctx["record_dir"], outcomes,
-                   worker_start_seconds=round(ctx["start_seconds"], 4),
-                   worker_errors=_log_errors(ctx["record_dir"]))
+    return _report(
+        "isolation",
+        ctx["before"],
+        notes,
+        ctx["record_dir"],
+        outcomes,
+        worker_start_seconds=round(ctx["start_seconds"], 4),
+        worker_errors=_log_errors(ctx["record_dir"]),
+    )
 
 
 # ---------------------------------------------------------------- fault: a pool child killed
 
-def fault(module, tasks: list[str], args: dict, timeout: float = 10.0,
-          wait_after_kill: float = 4.0) -> dict:
+
+def fault(
+    module, tasks: list[str], args: dict, timeout: float = 10.0, wait_after_kill: float = 4.0
+) -> dict:
     """Send each named task at once (one pool process each), SIGKILL every pool process while
     it runs one, and report per task whether it was lost (`WorkerLostError`) or redelivered
     and completed."""
@@ -576,14 +724,19 @@ def fault(module, tasks: list[str], args: dict, timeout: float = 10.0,
 
     deadline = time.monotonic() + timeout
     runs = []
-    with prefork_worker(module, concurrency=len(tasks), max_tasks_per_child=None,
-                        fault=tasks) as ctx:
+    with prefork_worker(
+        module, concurrency=len(tasks), max_tasks_per_child=None, fault=tasks
+    ) as ctx:
         sent = {}
         for name in tasks:
             task = getattr(module, name)
-            runs.append({"task": name, "acks_late": bool(getattr(task, "acks_late", False)),
-                         "reject_on_worker_lost": bool(getattr(task, "reject_on_worker_lost",
-                                                               False))})
+            runs.append(
+                {
+                    "task": name,
+                    "acks_late": bool(getattr(task, "acks_late", False)),
+                    "reject_on_worker_lost": bool(getattr(task, "reject_on_worker_lost", False)),
+                }
+            )
             sent[name] = task.apply_async(list(args.get(name, [])), task_id=str(uuid.uuid4()))
         markers = {n: os.path.join(ctx["record_dir"], f"fault-{r.id}") for n, r in sent.items()}
         while not all(map(os.path.exists, markers.values())) and time.monotonic() < deadline:
@@ -607,12 +760,17 @@ def fault(module, tasks: list[str], args: dict, timeout: float = 10.0,
             else:
                 run.update(outcome=got["status"], **{k: v for k, v in got.items() if k != "status"})
             run["seconds_after_kill"] = round(time.perf_counter() - killed, 3)
-    return {"mode": "fault", "eager_was_set": ctx["before"]["eager"], "runs": runs,
-            "worker_start_seconds": round(ctx["start_seconds"], 4),
-            "worker_errors": _log_errors(ctx["record_dir"])}
+    return {
+        "mode": "fault",
+        "eager_was_set": ctx["before"]["eager"],
+        "runs": runs,
+        "worker_start_seconds": round(ctx["start_seconds"], 4),
+        "worker_errors": _log_errors(ctx["record_dir"]),
+    }
 
 
 # ---------------------------------------------------------------- the worker process itself
+
 
 def _patch_pool_supervisor(every: float = 0.02) -> None:
     """billiard looks at its pool processes every 0.8 s: a process that ended (after its one
@@ -655,12 +813,19 @@ def _serve(config: dict) -> None:
     app = _student_app(module)
     logging.basicConfig(level=os.environ.get("PGRADER_CELERY_LOGLEVEL", "ERROR"))
     worker = app.WorkController(
-        pool_cls="prefork", concurrency=int(config["concurrency"]),
-        max_tasks_per_child=config["max_tasks_per_child"], hostname="grader-prefork@sandbox",
-        loglevel=os.environ.get("PGRADER_CELERY_LOGLEVEL", "ERROR"), without_heartbeat=True,
-        without_mingle=True, without_gossip=True,
-        optimization="fair", prefetch_multiplier=1, ready_callback=ready,
-        worker_lost_wait=0.3)  # report a killed pool process at once, not after 10 s
+        pool_cls="prefork",
+        concurrency=int(config["concurrency"]),
+        max_tasks_per_child=config["max_tasks_per_child"],
+        hostname="grader-prefork@sandbox",
+        loglevel=os.environ.get("PGRADER_CELERY_LOGLEVEL", "ERROR"),
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        optimization="fair",
+        prefetch_multiplier=1,
+        ready_callback=ready,
+        worker_lost_wait=0.3,
+    )  # report a killed pool process at once, not after 10 s
     worker.start()
 
 

@@ -20,11 +20,16 @@ LIBRARY, STUDENT, PROBE, GRADER = 0, 1, 2, 3
 
 GRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _paths = sysconfig.get_paths()
-LIBRARY_PREFIXES = tuple(sorted({norm(p) + os.sep
-                                 for p in (_paths["stdlib"], _paths["platstdlib"],
-                                           _paths["purelib"], _paths["platlib"])
-                                 for norm in (os.path.abspath, os.path.realpath)}
-                                | {"<frozen "}))
+LIBRARY_PREFIXES = tuple(
+    sorted(
+        {
+            norm(p) + os.sep
+            for p in (_paths["stdlib"], _paths["platstdlib"], _paths["purelib"], _paths["platlib"])
+            for norm in (os.path.abspath, os.path.realpath)
+        }
+        | {"<frozen "}
+    )
+)
 GRADER_PREFIXES = tuple({GRADER_DIR, os.path.realpath(GRADER_DIR) + os.sep})
 PROBE_FILE = "<grader probe>"
 

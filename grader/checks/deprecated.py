@@ -29,30 +29,61 @@ MAX_FILES = 200
 # Dotted names (after resolving imports) that are old wherever they are used.
 # name -> (old form shown, new form, why, severity)
 NAMES: dict[str, tuple[str, str, str, str]] = {
-    "asyncio.coroutine": ("@asyncio.coroutine", "async def (and await instead of yield from)",
-                          "asyncio.coroutine was removed in Python 3.11", "error"),
-    "asyncio.async": ("asyncio.async(...)", "asyncio.create_task(...) (or asyncio.ensure_future)",
-                      "asyncio.async was removed in Python 3.7 (async is a keyword)", "error"),
-    "asyncio.Task.all_tasks": ("asyncio.Task.all_tasks()", "asyncio.all_tasks()",
-                               "Task.all_tasks was removed in Python 3.9", "error"),
-    "asyncio.Task.current_task": ("asyncio.Task.current_task()", "asyncio.current_task()",
-                                  "Task.current_task was removed in Python 3.9", "error"),
-    "time.clock": ("time.clock()",
-                   "time.perf_counter() for elapsed time, time.process_time() for CPU time",
-                   "time.clock was removed in Python 3.8", "error"),
-    "threading.currentThread": ("threading.currentThread()", "threading.current_thread()",
-                                "deprecated since Python 3.10", "warning"),
-    "threading.activeCount": ("threading.activeCount()", "threading.active_count()",
-                              "deprecated since Python 3.10", "warning"),
+    "asyncio.coroutine": (
+        "@asyncio.coroutine",
+        "async def (and await instead of yield from)",
+        "asyncio.coroutine was removed in Python 3.11",
+        "error",
+    ),
+    "asyncio.async": (
+        "asyncio.async(...)",
+        "asyncio.create_task(...) (or asyncio.ensure_future)",
+        "asyncio.async was removed in Python 3.7 (async is a keyword)",
+        "error",
+    ),
+    "asyncio.Task.all_tasks": (
+        "asyncio.Task.all_tasks()",
+        "asyncio.all_tasks()",
+        "Task.all_tasks was removed in Python 3.9",
+        "error",
+    ),
+    "asyncio.Task.current_task": (
+        "asyncio.Task.current_task()",
+        "asyncio.current_task()",
+        "Task.current_task was removed in Python 3.9",
+        "error",
+    ),
+    "time.clock": (
+        "time.clock()",
+        "time.perf_counter() for elapsed time, time.process_time() for CPU time",
+        "time.clock was removed in Python 3.8",
+        "error",
+    ),
+    "threading.currentThread": (
+        "threading.currentThread()",
+        "threading.current_thread()",
+        "deprecated since Python 3.10",
+        "warning",
+    ),
+    "threading.activeCount": (
+        "threading.activeCount()",
+        "threading.active_count()",
+        "deprecated since Python 3.10",
+        "warning",
+    ),
     "numpy.int": ("np.int", "int (or np.int64)", "removed in NumPy 1.24", "error"),
     "numpy.float": ("np.float", "float (or np.float64)", "removed in NumPy 1.24", "error"),
     "numpy.complex": ("np.complex", "complex (or np.complex128)", "removed in NumPy 1.24", "error"),
     "numpy.object": ("np.object", "object", "removed in NumPy 1.24", "error"),
     "numpy.str": ("np.str", "str", "removed in NumPy 1.24", "error"),
     "numpy.unicode": ("np.unicode", "str", "removed in NumPy 1.24", "error"),
-    "numpy.bool": ("np.bool", "bool (or np.bool_)",
-                   "removed in NumPy 1.24 (NumPy 2 brought it back as its own boolean type, so it "
-                   "fails only on NumPy 1.24-1.26)", "warning"),
+    "numpy.bool": (
+        "np.bool",
+        "bool (or np.bool_)",
+        "removed in NumPy 1.24 (NumPy 2 brought it back as its own boolean type, so it "
+        "fails only on NumPy 1.24-1.26)",
+        "warning",
+    ),
     "numpy.float_": ("np.float_", "np.float64", "removed in NumPy 2.0", "error"),
     "numpy.complex_": ("np.complex_", "np.complex128", "removed in NumPy 2.0", "error"),
     "numpy.unicode_": ("np.unicode_", "np.str_", "removed in NumPy 2.0", "error"),
@@ -69,32 +100,65 @@ NAMES: dict[str, tuple[str, str, str, str]] = {
     "numpy.alltrue": ("np.alltrue", "np.all", "removed in NumPy 2.0", "error"),
     "numpy.sometrue": ("np.sometrue", "np.any", "removed in NumPy 2.0", "error"),
     "numpy.round_": ("np.round_", "np.round", "removed in NumPy 2.0", "error"),
-    "numpy.asfarray": ("np.asfarray", "np.asarray(x, dtype=float)", "removed in NumPy 2.0", "error"),
-    "numpy.mat": ("np.mat", "np.asmatrix (or better, a plain np.array)", "removed in NumPy 2.0",
-                  "error"),
+    "numpy.asfarray": (
+        "np.asfarray",
+        "np.asarray(x, dtype=float)",
+        "removed in NumPy 2.0",
+        "error",
+    ),
+    "numpy.mat": (
+        "np.mat",
+        "np.asmatrix (or better, a plain np.array)",
+        "removed in NumPy 2.0",
+        "error",
+    ),
     "numpy.trapz": ("np.trapz", "np.trapezoid", "removed in NumPy 2.4", "error"),
     "numpy.in1d": ("np.in1d", "np.isin", "removed in NumPy 2.4", "error"),
 }
 
 # asyncio functions and classes whose `loop` parameter was removed in Python 3.10.
 # (ensure_future, run_coroutine_threadsafe, wrap_future, Future and Task still take it.)
-LOOP_REMOVED = frozenset({
-    "sleep", "gather", "wait", "wait_for", "shield", "as_completed", "open_connection",
-    "start_server", "open_unix_connection", "start_unix_server", "create_subprocess_exec",
-    "create_subprocess_shell", "Queue", "PriorityQueue", "LifoQueue", "Lock", "Event",
-    "Condition", "Semaphore", "BoundedSemaphore",
-})
+LOOP_REMOVED = frozenset(
+    {
+        "sleep",
+        "gather",
+        "wait",
+        "wait_for",
+        "shield",
+        "as_completed",
+        "open_connection",
+        "start_server",
+        "open_unix_connection",
+        "start_unix_server",
+        "create_subprocess_exec",
+        "create_subprocess_shell",
+        "Queue",
+        "PriorityQueue",
+        "LifoQueue",
+        "Lock",
+        "Event",
+        "Condition",
+        "Semaphore",
+        "BoundedSemaphore",
+    }
+)
 
 # Old method names of threading objects: method -> (new form, why, severity).
 METHODS: dict[str, tuple[str, str, str]] = {
     "getName": (".name", "Thread.getName() is deprecated since Python 3.10", "warning"),
     "setName": (".name = ...", "Thread.setName() is deprecated since Python 3.10", "warning"),
     "isDaemon": (".daemon", "Thread.isDaemon() is deprecated since Python 3.10", "warning"),
-    "setDaemon": (".daemon = ... (or Thread(..., daemon=True))",
-                  "Thread.setDaemon() is deprecated since Python 3.10", "warning"),
+    "setDaemon": (
+        ".daemon = ... (or Thread(..., daemon=True))",
+        "Thread.setDaemon() is deprecated since Python 3.10",
+        "warning",
+    ),
     "isAlive": (".is_alive()", "Thread.isAlive() was removed in Python 3.9", "error"),
-    "notifyAll": (".notify_all()", "Condition.notifyAll() is deprecated since Python 3.10",
-                  "warning"),
+    "notifyAll": (
+        ".notify_all()",
+        "Condition.notifyAll() is deprecated since Python 3.10",
+        "warning",
+    ),
     "isSet": (".is_set()", "Event.isSet() is deprecated since Python 3.10", "warning"),
 }
 
@@ -102,6 +166,7 @@ _MODULES = ("asyncio", "time", "threading", "numpy", "types")
 
 
 # ---------------------------------------------------------------- the scan
+
 
 def scan(folder) -> list[dict]:
     """Findings for every Python file under `folder` (paths relative to it), sorted by place."""
@@ -166,14 +231,22 @@ def scan_source(source: str, filename: str = "solution.py") -> list[dict]:
 
 def _finding(filename, line, col, entry, text) -> dict:
     old, new, why, severity = entry
-    return {"file": filename, "line": line, "col": col, "old": old, "new": new, "why": why,
-            "code": text.strip()[:200], "severity": severity}
+    return {
+        "file": filename,
+        "line": line,
+        "col": col,
+        "old": old,
+        "new": new,
+        "why": why,
+        "code": text.strip()[:200],
+        "severity": severity,
+    }
 
 
 class _Visitor(ast.NodeVisitor):
     def __init__(self, filename: str, lines: list[str]):
         self.filename, self.lines = filename, lines
-        self.aliases: dict[str, str] = {}   # local name -> dotted name it stands for
+        self.aliases: dict[str, str] = {}  # local name -> dotted name it stands for
         self.found: list[dict] = []
         self.functions: list[ast.AST] = []  # enclosing functions
         self.coroutine_funcs: set[int] = set()
@@ -183,7 +256,9 @@ class _Visitor(ast.NodeVisitor):
     def add(self, node, entry) -> None:
         line = getattr(node, "lineno", 1)
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        self.found.append(_finding(self.filename, line, getattr(node, "col_offset", 0), entry, text))
+        self.found.append(
+            _finding(self.filename, line, getattr(node, "col_offset", 0), entry, text)
+        )
 
     def resolve(self, node) -> str | None:
         """'numpy.int' for `np.int` after `import numpy as np`; None if not from a module we know."""
@@ -245,7 +320,8 @@ class _Visitor(ast.NodeVisitor):
         for d in node.decorator_list:
             target = d.func if isinstance(d, ast.Call) else d
             if self.resolve(target) == "asyncio.coroutine" or (
-                    isinstance(target, ast.Name) and self.aliases.get(target.id) == "asyncio.coroutine"):
+                isinstance(target, ast.Name) and self.aliases.get(target.id) == "asyncio.coroutine"
+            ):
                 self.coroutine_funcs.add(id(node))
         self.functions.append(node)
         self.generic_visit(node)
@@ -259,8 +335,15 @@ class _Visitor(ast.NodeVisitor):
         value = node.value.func if isinstance(node.value, ast.Call) else node.value
         target = self.resolve(value) or ""
         if (func is not None and id(func) in self.coroutine_funcs) or target.startswith("asyncio."):
-            self.add(node, ("yield from ...", "await ...",
-                            "generator-based coroutines were removed in Python 3.11", "error"))
+            self.add(
+                node,
+                (
+                    "yield from ...",
+                    "await ...",
+                    "generator-based coroutines were removed in Python 3.11",
+                    "error",
+                ),
+            )
         self.generic_visit(node)
 
     # ------------------------------------------------------------ calls
@@ -272,28 +355,60 @@ class _Visitor(ast.NodeVisitor):
         if dotted and dotted.startswith("asyncio."):
             short = dotted.split(".", 1)[1]
             if short in LOOP_REMOVED and any(k.arg == "loop" for k in node.keywords):
-                self.add(node, (f"asyncio.{short}(..., loop=...)", f"asyncio.{short}(...) without loop=",
-                                "the loop parameter was removed in Python 3.10 (the running loop "
-                                "is used)", "error"))
-            if short == "wait" and node.args and isinstance(node.args[0], (ast.List, ast.Set, ast.Tuple)) \
-                    and any(isinstance(e, ast.Call) and not self._is_task_call(e) for e in node.args[0].elts):
-                self.add(node, ("asyncio.wait([coro(), ...])",
-                                "asyncio.wait([asyncio.create_task(coro()), ...]) or asyncio.gather(...)",
-                                "passing coroutines to asyncio.wait was removed in Python 3.11",
-                                "error"))
-            if short == "get_event_loop" and not any(isinstance(f, ast.AsyncFunctionDef)
-                                                     for f in self.functions):
-                self.add(node, ("asyncio.get_event_loop() outside a coroutine",
-                                "asyncio.run(main()) (and asyncio.get_running_loop() inside "
-                                "coroutines)",
-                                "get_event_loop() without a running loop is deprecated since Python "
-                                "3.10 (an error from 3.14)", "warning"))
-        if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2 \
-                and self.resolve(node.args[0]) == "asyncio" \
-                and isinstance(node.args[1], ast.Constant) and node.args[1].value == "async":
+                self.add(
+                    node,
+                    (
+                        f"asyncio.{short}(..., loop=...)",
+                        f"asyncio.{short}(...) without loop=",
+                        "the loop parameter was removed in Python 3.10 (the running loop is used)",
+                        "error",
+                    ),
+                )
+            if (
+                short == "wait"
+                and node.args
+                and isinstance(node.args[0], (ast.List, ast.Set, ast.Tuple))
+                and any(
+                    isinstance(e, ast.Call) and not self._is_task_call(e) for e in node.args[0].elts
+                )
+            ):
+                self.add(
+                    node,
+                    (
+                        "asyncio.wait([coro(), ...])",
+                        "asyncio.wait([asyncio.create_task(coro()), ...]) or asyncio.gather(...)",
+                        "passing coroutines to asyncio.wait was removed in Python 3.11",
+                        "error",
+                    ),
+                )
+            if short == "get_event_loop" and not any(
+                isinstance(f, ast.AsyncFunctionDef) for f in self.functions
+            ):
+                self.add(
+                    node,
+                    (
+                        "asyncio.get_event_loop() outside a coroutine",
+                        "asyncio.run(main()) (and asyncio.get_running_loop() inside coroutines)",
+                        "get_event_loop() without a running loop is deprecated since Python "
+                        "3.10 (an error from 3.14)",
+                        "warning",
+                    ),
+                )
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "getattr"
+            and len(node.args) >= 2
+            and self.resolve(node.args[0]) == "asyncio"
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value == "async"
+        ):
             self.add(node, NAMES["asyncio.async"])
-        if isinstance(func, ast.Attribute) and func.attr in METHODS \
-                and func.attr not in self.own_methods and self.resolve(func) is None:
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in METHODS
+            and func.attr not in self.own_methods
+            and self.resolve(func) is None
+        ):
             new, why, severity = METHODS[func.attr]
             self.add(node, (f".{func.attr}()", new, why, severity))
         self.generic_visit(node)
@@ -342,31 +457,49 @@ def explain_exception(record: dict | None) -> str | None:
         if m3 and m3.group(1).rsplit(".", 1)[-1] == "Task":
             dotted = f"asyncio.Task.{m3.group(2)}"
     if dotted is not None:
-        dotted = dotted.replace("asyncio.tasks.", "asyncio.").replace("asyncio.coroutines.", "asyncio.")
+        dotted = dotted.replace("asyncio.tasks.", "asyncio.").replace(
+            "asyncio.coroutines.", "asyncio."
+        )
         if dotted in NAMES:
             return _hint(NAMES[dotted])
     m = _OBJECT_ATTR.search(first)
     if m and m.group(2) in METHODS:
         new, why, _ = METHODS[m.group(2)]
         return f"`.{m.group(2)}()` is an old name ({why}). Modern form: {new}."
-    if kind == "TypeError" and ("unexpected keyword argument 'loop'" in first
-                                or "loop* parameter was removed" in first
-                                or "loop parameter" in first):
-        return ("The `loop=` argument of asyncio functions and classes was removed in Python 3.10: "
-                "leave it out, they use the running event loop. Inside a coroutine, "
-                "asyncio.get_running_loop() gives the loop if you need it.")
+    if kind == "TypeError" and (
+        "unexpected keyword argument 'loop'" in first
+        or "loop* parameter was removed" in first
+        or "loop parameter" in first
+    ):
+        return (
+            "The `loop=` argument of asyncio functions and classes was removed in Python 3.10: "
+            "leave it out, they use the running event loop. Inside a coroutine, "
+            "asyncio.get_running_loop() gives the loop if you need it."
+        )
     if kind == "TypeError" and "Passing coroutines is forbidden" in first:
-        return ("asyncio.wait() no longer accepts coroutines (Python 3.11): wrap each one with "
-                "asyncio.create_task(...), or use asyncio.gather(...) to wait for all of them.")
+        return (
+            "asyncio.wait() no longer accepts coroutines (Python 3.11): wrap each one with "
+            "asyncio.create_task(...), or use asyncio.gather(...) to wait for all of them."
+        )
     if kind == "RuntimeError" and "There is no current event loop" in first:
-        return ("asyncio.get_event_loop() only works where a loop is running or was set: start "
-                "your code with asyncio.run(main()), and inside coroutines use "
-                "asyncio.get_running_loop().")
-    if kind == "SyntaxError" and (re.search(r"\.\s*async\s*\(", codes) or "asyncio.async" in message):
+        return (
+            "asyncio.get_event_loop() only works where a loop is running or was set: start "
+            "your code with asyncio.run(main()), and inside coroutines use "
+            "asyncio.get_running_loop()."
+        )
+    if kind == "SyntaxError" and (
+        re.search(r"\.\s*async\s*\(", codes) or "asyncio.async" in message
+    ):
         return _hint(NAMES["asyncio.async"])
     if kind == "TypeError" and "object is not iterable" in first and "yield from" in codes:
-        return _hint(("yield from", "await",
-                      "generator-based coroutines were removed in Python 3.11", "error"))
+        return _hint(
+            (
+                "yield from",
+                "await",
+                "generator-based coroutines were removed in Python 3.11",
+                "error",
+            )
+        )
     return None
 
 

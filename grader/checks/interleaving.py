@@ -15,10 +15,12 @@ import dis
 import linecache
 
 MAX_EPISODES = 3
-READS = frozenset(("LOAD_ATTR", "BINARY_SUBSCR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME",
-                   "LOAD_CLASSDEREF"))
-WRITES = frozenset(("STORE_ATTR", "STORE_SUBSCR", "STORE_GLOBAL", "STORE_DEREF", "STORE_NAME",
-                    "DELETE_SUBSCR"))
+READS = frozenset(
+    ("LOAD_ATTR", "BINARY_SUBSCR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF")
+)
+WRITES = frozenset(
+    ("STORE_ATTR", "STORE_SUBSCR", "STORE_GLOBAL", "STORE_DEREF", "STORE_NAME", "DELETE_SUBSCR")
+)
 
 
 def _layout(code) -> dict[int, tuple[int, bool, bool]]:
@@ -47,9 +49,9 @@ class Episodes:
 
     def __init__(self, workdir: str, name_of):
         self.workdir, self.name_of = workdir, name_of
-        self.last: dict[int, tuple] = {}     # thread -> (code, line) if its last instruction
+        self.last: dict[int, tuple] = {}  # thread -> (code, line) if its last instruction
         #                                      was a shared write, else None
-        self.paused: dict[int, tuple] = {}   # thread -> (code, line) it was switched out inside
+        self.paused: dict[int, tuple] = {}  # thread -> (code, line) it was switched out inside
         self.overtaken: dict[int, int] = {}  # paused thread -> the first thread to write there
         self.found: list[dict] = []
         self._layouts: dict = {}
@@ -81,17 +83,25 @@ class Episodes:
         if where is None or other is None or len(self.found) >= MAX_EPISODES:
             return
         code, line = where
-        self.found.append({
-            "step": step, "paused": self.name_of(me), "ran": self.name_of(other),
-            "file": code.co_filename.removeprefix(self.workdir), "line": line,
-            "code": linecache.getline(code.co_filename, line).strip()[:200]})
+        self.found.append(
+            {
+                "step": step,
+                "paused": self.name_of(me),
+                "ran": self.name_of(other),
+                "file": code.co_filename.removeprefix(self.workdir),
+                "line": line,
+                "code": linecache.getline(code.co_filename, line).strip()[:200],
+            }
+        )
 
 
 def describe(episode: dict) -> str:
     """One episode in words a student who just met threads understands."""
     where = f"{episode['file']} line {episode['line']}"
     code = f" (`{episode['code']}`)" if episode.get("code") else ""
-    return (f"{episode['paused']} read the shared value at {where}{code} and was switched out "
-            f"before writing it back; {episode['ran']} then wrote it at that same line; "
-            f"{episode['paused']} resumed and wrote the value it had computed from the old "
-            f"one, so {episode['ran']}'s update was lost")
+    return (
+        f"{episode['paused']} read the shared value at {where}{code} and was switched out "
+        f"before writing it back; {episode['ran']} then wrote it at that same line; "
+        f"{episode['paused']} resumed and wrote the value it had computed from the old "
+        f"one, so {episode['ran']}'s update was lost"
+    )

@@ -115,7 +115,9 @@ class LockOrder:
                 return
             if len(edge.occurrences) >= MAX_HELD_SETS and len(ids) > 1:
                 return
-            edge.occurrences[ids] = _Occurrence(locks.thread_name(), tuple(held.values()), site, ids)
+            edge.occurrences[ids] = _Occurrence(
+                locks.thread_name(), tuple(held.values()), site, ids
+            )
             if len(self.cycles) >= MAX_CYCLES:
                 self.truncated = True
                 return
@@ -168,10 +170,15 @@ class LockOrder:
         second = locks.site_dict(site)
         thread = locks.thread_name()
         record = {
-            "lock": name, "thread": thread, "first": first, "second": second,
-            "explanation": (f"{thread} holds {name} (taken at {_where(first)}) and asks for it "
-                            f"again at {_where(second)}: a Lock cannot be taken twice, even by "
-                            "the thread that holds it, so the thread waits for itself forever."),
+            "lock": name,
+            "thread": thread,
+            "first": first,
+            "second": second,
+            "explanation": (
+                f"{thread} holds {name} (taken at {_where(first)}) and asks for it "
+                f"again at {_where(second)}: a Lock cannot be taken twice, even by "
+                "the thread that holds it, so the thread waits for itself forever."
+            ),
         }
         with self.mutex:
             if len(self.self_deadlocks) >= MAX_SELF:
@@ -194,8 +201,11 @@ class LockOrder:
                 "cycles": list(self.cycles),
                 "truncated": self.truncated,
                 "gated_cycles": gated,
-                "self_deadlocks": [{k: v for k, v in r.items() if k != "resolved"}
-                                   for r in self.self_deadlocks if not r.get("resolved")],
+                "self_deadlocks": [
+                    {k: v for k, v in r.items() if k != "resolved"}
+                    for r in self.self_deadlocks
+                    if not r.get("resolved")
+                ],
             }
 
 
@@ -232,22 +242,28 @@ def _describe(cycle: list, chosen: list) -> dict:
     sites = []
     for e, occ in zip(cycle, chosen):
         held_site = next((s for h, s in occ.held if h is e.src), None)
-        sites.append({
-            "thread": occ.thread,
-            **locks.site_dict(occ.site),
-            "lock": names[id(e.dst)],
-            "holding": [names[id(h)] for h, _ in occ.held],
-            "held_lock": names[id(e.src)],
-            "held_at": locks.site_dict(held_site),
-        })
+        sites.append(
+            {
+                "thread": occ.thread,
+                **locks.site_dict(occ.site),
+                "lock": names[id(e.dst)],
+                "holding": [names[id(h)] for h, _ in occ.held],
+                "held_lock": names[id(e.src)],
+                "held_at": locks.site_dict(held_site),
+            }
+        )
     steps = "; ".join(
         f"{s['thread']} holds {s['held_lock']} (taken at {_where(s['held_at'])}) and waits for "
-        f"{s['lock']} at {_where(s)}" for s in sites)
+        f"{s['lock']} at {_where(s)}"
+        for s in sites
+    )
     return {
         "locks": [names[id(e.src)] for e in cycle],
         "sites": sites,
-        "explanation": (f"The locks are taken in a cycle: {steps}. If these run at the same time, "
-                        "each thread waits for a lock the next one holds, forever."),
+        "explanation": (
+            f"The locks are taken in a cycle: {steps}. If these run at the same time, "
+            "each thread waits for a lock the next one holds, forever."
+        ),
     }
 
 

@@ -78,8 +78,11 @@ def want_sites() -> None:
 
 
 def add_listener(obj) -> None:
-    for name, hooks in (("on_attempt", _on_attempt), ("on_acquired", _on_acquired),
-                        ("on_released", _on_released)):
+    for name, hooks in (
+        ("on_attempt", _on_attempt),
+        ("on_acquired", _on_acquired),
+        ("on_released", _on_released),
+    ):
         fn = getattr(obj, name, None)
         if fn is not None:
             hooks.append(fn)
@@ -112,6 +115,7 @@ def created() -> int:
 
 # ---------------------------------------------------------------- sites
 
+
 def _code_kind(code) -> int:
     """1 for the student's code, 2 for a probe's, 0 for everything else (libraries, grader)."""
     kind = _kind.get(code)
@@ -143,8 +147,12 @@ def site_dict(site) -> dict:
     if site is None:
         return {"file": "?", "line": 0, "code": "", "function": "?"}
     filename, line, function = site
-    return {"file": filename.removeprefix(_workdir), "line": line,
-            "code": linecache.getline(filename, line).strip(), "function": function}
+    return {
+        "file": filename.removeprefix(_workdir),
+        "line": line,
+        "code": linecache.getline(filename, line).strip(),
+        "function": function,
+    }
 
 
 def _creation():
@@ -177,11 +185,21 @@ def _creation():
 # The hot paths are written out in full (no helper calls): every acquire of the student's code
 # and of everything built on locks (Condition, Queue...) goes through them.
 
+
 class TrackedLock:
     """threading.Lock that tells the checks who holds it."""
 
-    __slots__ = ("_inner", "_owner", "_count", "_held_in", "created", "kind", "index", "serial",
-                 "__weakref__")
+    __slots__ = (
+        "_inner",
+        "_owner",
+        "_count",
+        "_held_in",
+        "created",
+        "kind",
+        "index",
+        "serial",
+        "__weakref__",
+    )
     reentrant = False
     _factory = staticmethod(_real_lock)
 
@@ -213,8 +231,11 @@ class TrackedLock:
         if _on_attempt:
             for cb in _on_attempt:
                 cb(self, site, blocking, timeout, h)
-        if not (self._inner.acquire(blocking, timeout) if _blocking is None
-                else _blocking(self._inner, blocking, timeout)):
+        if not (
+            self._inner.acquire(blocking, timeout)
+            if _blocking is None
+            else _blocking(self._inner, blocking, timeout)
+        ):
             return False
         h[id(self)] = (self, site)
         self._owner = _get_ident()
@@ -300,8 +321,10 @@ class TrackedLock:
     def __repr__(self):  # as the real one's: the student's code sees no difference
         state = "locked" if self._inner.locked() else "unlocked"
         if self.reentrant:
-            return (f"<{state} _thread.RLock object owner={self._owner or 0} count={self._count} "
-                    f"at {hex(id(self))}>")
+            return (
+                f"<{state} _thread.RLock object owner={self._owner or 0} count={self._count} "
+                f"at {hex(id(self))}>"
+            )
         return f"<{state} _thread.lock object at {hex(id(self))}>"
 
 
@@ -364,6 +387,7 @@ class TrackedRLock(TrackedLock):
 
 # ---------------------------------------------------------------- readable names
 
+
 def _student_module_dicts() -> dict:
     out = {}
     for mod in list(sys.modules.values()):
@@ -378,7 +402,9 @@ def _is_student_object(obj) -> bool:
 
 
 def _is_sync_object(obj) -> bool:
-    return getattr(type(obj), "__module__", "") in ("threading", "queue") and not isinstance(obj, type)
+    return getattr(type(obj), "__module__", "") in ("threading", "queue") and not isinstance(
+        obj, type
+    )
 
 
 def _key_of(container, obj):

@@ -87,8 +87,12 @@ class Lockset:
             # Not threading.current_thread(): during a thread's bootstrap that would register
             # a dummy thread. A thread not yet registered gets a provisional, uncached record.
             t = threading._active.get(_thread.get_ident())
-            info = _ThreadInfo(next(self.serials), getattr(t, "name", "?"),
-                               getattr(t, "_pg_parent", None), getattr(t, "_pg_started_at", 0))
+            info = _ThreadInfo(
+                next(self.serials),
+                getattr(t, "name", "?"),
+                getattr(t, "_pg_parent", None),
+                getattr(t, "_pg_started_at", 0),
+            )
             if t is not None:
                 t._pg_serial = info.serial
                 self.tls.info = info
@@ -121,15 +125,22 @@ class Lockset:
             # same address again and would pass for one consistent lock.
             serials = frozenset(lock.serial for lock, _ in list(held.values()))
             if var.lockset is None:
-                if var.owner is None or var.owner == me.serial or self.ordered(var.owner, var.last_time, me):
+                if (
+                    var.owner is None
+                    or var.owner == me.serial
+                    or self.ordered(var.owner, var.last_time, me)
+                ):
                     var.owner = me.serial
                 else:
                     var.lockset = serials
             else:
                 var.lockset &= serials
             var.last_time = now
-            if (var.lockset is not None and len(var.samples) < MAX_SAMPLES
-                    and all(s["thread"] != me.name for s in var.samples)):
+            if (
+                var.lockset is not None
+                and len(var.samples) < MAX_SAMPLES
+                and all(s["thread"] != me.name for s in var.samples)
+            ):
                 self._sample(var, me, held, frame)  # one example write per thread
             if var.lockset == frozenset() and not var.reported:
                 var.reported = True
@@ -141,13 +152,15 @@ class Lockset:
         code = frame.f_code
         import linecache
 
-        var.samples.append({
-            "thread": me.name,
-            "file": code.co_filename.removeprefix(self.workdir),
-            "line": frame.f_lineno,
-            "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
-            "locks": sorted(lock.name for lock, _ in list(held.values())),
-        })
+        var.samples.append(
+            {
+                "thread": me.name,
+                "file": code.co_filename.removeprefix(self.workdir),
+                "line": frame.f_lineno,
+                "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
+                "locks": sorted(lock.name for lock, _ in list(held.values())),
+            }
+        )
 
     # ------------------------------------------------------------ hooks
     def on_opcode(self, frame) -> None:
@@ -171,12 +184,17 @@ class Lockset:
             "intact": tracing.intact() and locks.intact(),
             "writes": self.writes,
             "writer_threads": len(self.writers),
-            "races": [{
-                "variable": v.label,
-                "writes": v.samples,
-                "explanation": (f"{v.label} is written by several threads, and no single lock is "
-                                "held at every one of those writes: updates can be lost."),
-            } for v in self.races],
+            "races": [
+                {
+                    "variable": v.label,
+                    "writes": v.samples,
+                    "explanation": (
+                        f"{v.label} is written by several threads, and no single lock is "
+                        "held at every one of those writes: updates can be lost."
+                    ),
+                }
+                for v in self.races
+            ],
         }
 
 

@@ -60,14 +60,29 @@ import threading
 import time
 from pathlib import Path
 
-SPIN_SECONDS = 0.02        # poll without sleeping this long first: quick messages keep their speed
-MAX_SLEEP_SECONDS = 0.05   # then sleep between polls: 1 ms, doubling up to this
+SPIN_SECONDS = 0.02  # poll without sleeping this long first: quick messages keep their speed
+MAX_SLEEP_SECONDS = 0.05  # then sleep between polls: 1 ms, doubling up to this
 AGREE_SPIN_SECONDS = 0.002  # before a collective: ranks often wait there for the slowest one
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
-_CREATORS = ("Dup", "Dup_with_info", "Idup", "Idup_with_info", "Clone", "Split", "Split_type",
-             "Create", "Create_group", "Create_cart", "Create_graph", "Create_dist_graph",
-             "Create_dist_graph_adjacent", "Create_intercomm", "Merge", "Sub")
+_CREATORS = (
+    "Dup",
+    "Dup_with_info",
+    "Idup",
+    "Idup_with_info",
+    "Clone",
+    "Split",
+    "Split_type",
+    "Create",
+    "Create_group",
+    "Create_cart",
+    "Create_graph",
+    "Create_dist_graph",
+    "Create_dist_graph_adjacent",
+    "Create_intercomm",
+    "Merge",
+    "Sub",
+)
 
 _strict_classes: dict = {}
 COMM_CLASSES = ("Intracomm", "Cartcomm", "Graphcomm", "Distgraphcomm")
@@ -91,8 +106,18 @@ def init(options: dict, outdir: str | None = None) -> int:
 
 # ---------------------------------------------------------------- forced match orders
 
-SEND_METHODS = ("send", "Send", "ssend", "Ssend", "isend", "Isend", "issend", "Issend",
-                "bsend", "Bsend")
+SEND_METHODS = (
+    "send",
+    "Send",
+    "ssend",
+    "Ssend",
+    "isend",
+    "Isend",
+    "issend",
+    "Issend",
+    "bsend",
+    "Bsend",
+)
 ORDER_STEP = 0.05  # seconds between ranks' sends in a forced order
 
 
@@ -120,6 +145,7 @@ def delayed(comm, order: str, seed: int):
         def method(self, *args, **kwargs):
             time.sleep(pause)
             return send(self, *args, **kwargs)
+
         method.__name__ = name
         return method
 
@@ -158,8 +184,12 @@ def build_shim(target: Path) -> None:
     fd, part = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
     os.close(fd)
     try:
-        subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", part, str(SHIM_SOURCE), "-ldl"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [cc, "-shared", "-fPIC", "-O2", "-o", part, str(SHIM_SOURCE), "-ldl"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         os.chmod(part, 0o755)  # mkstemp made it 0600: the ranks run as the student's uid
         os.replace(part, target)
     finally:
@@ -175,6 +205,7 @@ def finalize() -> None:
 
 
 # ---------------------------------------------------------------- strict communicators
+
 
 def strict(comm):
     """`comm` as a strict communicator of the same kind, sharing its MPI handle."""
@@ -217,6 +248,7 @@ def _taints_board(call):
         if WaitBoard.current:
             WaitBoard.current.threads = -(1 << 20)  # counted as extra threads from now on
         return call(self, *args, **kwargs)
+
     method.__name__ = call.__name__
     method.__doc__ = call.__doc__
     return method
@@ -225,6 +257,7 @@ def _taints_board(call):
 def _keeps_strict(create):
     def method(self, *args, **kwargs):
         return strict(create(self, *args, **kwargs))
+
     method.__name__ = create.__name__
     method.__doc__ = create.__doc__
     return method
@@ -271,8 +304,11 @@ class WaitBoard:
     @classmethod
     def open(cls, outdir: str) -> None:
         try:
-            fd = os.open(os.path.join(outdir, f"mpi-wait-{os.getpid()}.bin"),
-                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            fd = os.open(
+                os.path.join(outdir, f"mpi-wait-{os.getpid()}.bin"),
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+            )
         except OSError:
             return  # no board, no proof: the hang waits for the timeout
         cls.current = cls(fd)
@@ -318,14 +354,30 @@ def _strict_methods(MPI) -> dict:
     def recv(self, buf=None, source=ANY_SOURCE, tag=ANY_TAG, status=None):
         return _wait(lambda: Comm.improbe(self, source, tag)).recv(status)
 
-    def Sendrecv(self, sendbuf, dest, sendtag=0, recvbuf=None, source=ANY_SOURCE,
-                 recvtag=ANY_TAG, status=None):
+    def Sendrecv(
+        self,
+        sendbuf,
+        dest,
+        sendtag=0,
+        recvbuf=None,
+        source=ANY_SOURCE,
+        recvtag=ANY_TAG,
+        status=None,
+    ):
         request = Comm.Isend(self, sendbuf, dest, sendtag)  # cannot deadlock with its receive
         Recv(self, recvbuf, source, recvtag, status)
         _wait(request.Test)
 
-    def sendrecv(self, sendobj, dest, sendtag=0, recvbuf=None, source=ANY_SOURCE,
-                 recvtag=ANY_TAG, status=None):
+    def sendrecv(
+        self,
+        sendobj,
+        dest,
+        sendtag=0,
+        recvbuf=None,
+        source=ANY_SOURCE,
+        recvtag=ANY_TAG,
+        status=None,
+    ):
         request = Comm.isend(self, sendobj, dest, sendtag)
         obj = recv(self, None, source, recvtag, status)
         _wait(request.Test)
@@ -333,14 +385,25 @@ def _strict_methods(MPI) -> dict:
 
     return {
         "_strict": True,
-        "Send": Send, "Ssend": Send, "Rsend": Send, "send": send, "ssend": send,
-        "Isend": Comm.Issend, "Irsend": Comm.Issend, "isend": Comm.issend,
-        "Send_init": Comm.Ssend_init, "Rsend_init": Comm.Ssend_init,
-        "Recv": Recv, "recv": recv, "Sendrecv": Sendrecv, "sendrecv": sendrecv,
+        "Send": Send,
+        "Ssend": Send,
+        "Rsend": Send,
+        "send": send,
+        "ssend": send,
+        "Isend": Comm.Issend,
+        "Irsend": Comm.Issend,
+        "isend": Comm.issend,
+        "Send_init": Comm.Ssend_init,
+        "Rsend_init": Comm.Ssend_init,
+        "Recv": Recv,
+        "recv": recv,
+        "Sendrecv": Sendrecv,
+        "sendrecv": sendrecv,
     }
 
 
 # ---------------------------------------------------------------- collectives must agree
+
 
 class CollectiveMismatch(RuntimeError):
     """Raised on every rank when the ranks of a communicator are not in the same collective."""
@@ -348,11 +411,31 @@ class CollectiveMismatch(RuntimeError):
 
 # Collective methods of an intracommunicator, with the position of `root` in rooted ones.
 COLLECTIVES = {
-    "Barrier": None, "barrier": None, "bcast": 1, "Bcast": 1, "reduce": 2, "Reduce": 3,
-    "allreduce": None, "Allreduce": None, "gather": 1, "Gather": 2, "Gatherv": 2,
-    "allgather": None, "Allgather": None, "Allgatherv": None, "scatter": 1, "Scatter": 2,
-    "Scatterv": 2, "alltoall": None, "Alltoall": None, "Alltoallv": None, "scan": None,
-    "Scan": None, "exscan": None, "Exscan": None, "Reduce_scatter": None,
+    "Barrier": None,
+    "barrier": None,
+    "bcast": 1,
+    "Bcast": 1,
+    "reduce": 2,
+    "Reduce": 3,
+    "allreduce": None,
+    "Allreduce": None,
+    "gather": 1,
+    "Gather": 2,
+    "Gatherv": 2,
+    "allgather": None,
+    "Allgather": None,
+    "Allgatherv": None,
+    "scatter": 1,
+    "Scatter": 2,
+    "Scatterv": 2,
+    "alltoall": None,
+    "Alltoall": None,
+    "Alltoallv": None,
+    "scan": None,
+    "Scan": None,
+    "exscan": None,
+    "Exscan": None,
+    "Reduce_scatter": None,
     "Reduce_scatter_block": None,
 }
 _NAMES = sorted(COLLECTIVES)
@@ -366,6 +449,7 @@ def _agreed(name: str, collective):
         root = kwargs.get("root", args[at] if at is not None and len(args) > at else 0)
         _agree(self, name, root if at is not None else -1)
         return collective(self, *args, **kwargs)
+
     method.__name__ = name
     method.__doc__ = collective.__doc__
     return method
@@ -400,4 +484,5 @@ def _agree(comm, name: str, root) -> None:
     raise CollectiveMismatch(
         f"The ranks are not in the same collective operation: {calls} (collective call "
         f"number {entry[1]} on this communicator). Every rank of a communicator must make the "
-        "same collective calls, in the same order, with the same root.")
+        "same collective calls, in the same order, with the same root."
+    )

@@ -25,13 +25,14 @@ import shutil
 from grader.checks import findings
 
 NAME = "oclgrind"
-MAX_ERRORS = 200        # Oclgrind stops reporting after this many messages
+MAX_ERRORS = 200  # Oclgrind stops reporting after this many messages
 MAX_LOG_BYTES = 512 * 1024
 MAX_FINDINGS = 50
-OFFSET_BITS = 48        # Oclgrind addresses: buffer number in the top 16 bits, byte offset below
+OFFSET_BITS = 48  # Oclgrind addresses: buffer number in the top 16 bits, byte offset below
 
 
 # ---------------------------------------------------------------- agent side
+
 
 class OclgrindCheck:
     name = NAME
@@ -48,8 +49,11 @@ class OclgrindCheck:
 
     def stop(self) -> dict:
         simulated = bool(self.platforms) and all("Oclgrind" in p for p in self.platforms)
-        return {"intact": simulated and not self.error, "platforms": self.platforms,
-                "error": self.error}
+        return {
+            "intact": simulated and not self.error,
+            "platforms": self.platforms,
+            "error": self.error,
+        }
 
 
 def start(options: dict, workdir: str) -> OclgrindCheck:
@@ -57,6 +61,7 @@ def start(options: dict, workdir: str) -> OclgrindCheck:
 
 
 # ---------------------------------------------------------------- supervisor side
+
 
 def command(options: dict, log_path: str) -> list[str] | None:
     """The argv prefix that runs a command under Oclgrind; None if Oclgrind is not installed."""
@@ -72,12 +77,25 @@ def command(options: dict, log_path: str) -> list[str] | None:
 
 
 _HEADS = (
-    (re.compile(r"Invalid (read|write) of size (\d{1,12}) at (\w+) memory address (0x[0-9a-fA-F]{1,16})"),
-     "out-of-bounds", ("access", "size", "memory", "address")),
-    (re.compile(r"(Read-write|Write-write) data race at (\w+) memory address (0x[0-9a-fA-F]{1,16})"),
-     "data-race", ("access", "memory", "address")),
-    (re.compile(r"Work-(group|item) divergence detected \((\w[\w ]*)\)"),
-     "barrier-divergence", ("scope", "construct")),
+    (
+        re.compile(
+            r"Invalid (read|write) of size (\d{1,12}) at (\w+) memory address (0x[0-9a-fA-F]{1,16})"
+        ),
+        "out-of-bounds",
+        ("access", "size", "memory", "address"),
+    ),
+    (
+        re.compile(
+            r"(Read-write|Write-write) data race at (\w+) memory address (0x[0-9a-fA-F]{1,16})"
+        ),
+        "data-race",
+        ("access", "memory", "address"),
+    ),
+    (
+        re.compile(r"Work-(group|item) divergence detected \((\w[\w ]*)\)"),
+        "barrier-divergence",
+        ("scope", "construct"),
+    ),
     (re.compile(r"Uninitialized value (\w+)"), "uninitialized", ("access",)),
 )
 _KERNEL = re.compile(r"Kernel:\s+(\w{1,200})")
@@ -138,4 +156,5 @@ def parse_log(text: str) -> list[dict]:
     return findings.merged(
         map(_parse_block, _blocks(text)),
         lambda f: (*(f.get(k) for k in fields), f["message"] if f["kind"] == "other" else ""),
-        MAX_FINDINGS)
+        MAX_FINDINGS,
+    )

@@ -40,8 +40,13 @@ class Preempt:
             time.sleep(0)
 
     def stop(self) -> dict:
-        return {"seed": self.seed, "probability": self.probability, "switches": self.switches,
-                "intact": tracing.intact(), "events": tracing.events()}
+        return {
+            "seed": self.seed,
+            "probability": self.probability,
+            "switches": self.switches,
+            "intact": tracing.intact(),
+            "events": tracing.events(),
+        }
 
 
 def start(options: dict, workdir: str) -> Preempt:

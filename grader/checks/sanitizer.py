@@ -32,23 +32,44 @@ def command(options: dict, log_path: str) -> list[str] | None:
     tool = options.get("tool", "memcheck")
     if not exe or tool not in TOOLS:
         return None
-    return [exe, "--tool", tool, "--log-file", log_path, "--print-limit", "100",
-            "--target-processes", "all"]
+    return [
+        exe,
+        "--tool",
+        tool,
+        "--log-file",
+        log_path,
+        "--print-limit",
+        "100",
+        "--target-processes",
+        "all",
+    ]
 
 
 _HEADS = (
-    (re.compile(r"Invalid __(global|shared|local)__ (read|write) of size (\d{1,12}) bytes?"),
-     "out-of-bounds", ("memory", "access", "size")),
+    (
+        re.compile(r"Invalid __(global|shared|local)__ (read|write) of size (\d{1,12}) bytes?"),
+        "out-of-bounds",
+        ("memory", "access", "size"),
+    ),
     (re.compile(r"(?:Error: )?Race reported between (\w+) access"), "data-race", ("access",)),
     (re.compile(r"Barrier error detected\.?\s*(.*)"), "barrier-divergence", ("detail",)),
-    (re.compile(r"Uninitialized __(global|shared)__ memory read of size (\d{1,12}) bytes?"),
-     "uninitialized", ("memory", "size")),
+    (
+        re.compile(r"Uninitialized __(global|shared)__ memory read of size (\d{1,12}) bytes?"),
+        "uninitialized",
+        ("memory", "size"),
+    ),
 )
-_SKIP = re.compile(r"(COMPUTE-SANITIZER|ERROR SUMMARY|LEAK SUMMARY|RACECHECK SUMMARY|Saved host "
-                   r"backtrace|Target application returned)")
-_KERNEL = re.compile(r"\b(?:at|in)\s+(?:0x[0-9a-fA-F]+\s+in\s+)?(?:[^\s:]*:\d+:)?"
-                     r"([A-Za-z_]\w{0,200})(?:\(|\+0x)")
-_THREAD = re.compile(r"by thread \((\d{1,12}),(\d{1,12}),(\d{1,12})\) in block \((\d{1,12}),(\d{1,12}),(\d{1,12})\)")
+_SKIP = re.compile(
+    r"(COMPUTE-SANITIZER|ERROR SUMMARY|LEAK SUMMARY|RACECHECK SUMMARY|Saved host "
+    r"backtrace|Target application returned)"
+)
+_KERNEL = re.compile(
+    r"\b(?:at|in)\s+(?:0x[0-9a-fA-F]+\s+in\s+)?(?:[^\s:]*:\d+:)?"
+    r"([A-Za-z_]\w{0,200})(?:\(|\+0x)"
+)
+_THREAD = re.compile(
+    r"by thread \((\d{1,12}),(\d{1,12}),(\d{1,12})\) in block \((\d{1,12}),(\d{1,12}),(\d{1,12})\)"
+)
 _FILE_LINE = re.compile(r"(?:in|at)\s+\S*?\.(?:cu|ptx|cubin)?:(\d{1,12})")
 
 
@@ -57,11 +78,11 @@ def _blocks(text: str) -> list[list[str]]:
     for raw in text.splitlines():
         if not raw.startswith(PREFIX):
             continue
-        body = raw[len(PREFIX):]
+        body = raw[len(PREFIX) :]
         if not body.strip() or _SKIP.search(body):
             continue
         if body.startswith(" ") and not body.startswith("     "):
-            blocks.append([body.strip()])   # one space after the prefix opens a message
+            blocks.append([body.strip()])  # one space after the prefix opens a message
         elif blocks:
             blocks[-1].append(body.strip())
     return blocks
@@ -96,6 +117,12 @@ def parse_log(text: str) -> list[dict]:
     """Findings from a compute-sanitizer log, merged by (kind, kernel, line, access)."""
     return findings.merged(
         map(_parse_block, _blocks(text)),
-        lambda f: (f["kind"], f.get("kernel"), f.get("line"), f.get("access"),
-                   f["message"] if f["kind"] == "other" else ""),
-        MAX_FINDINGS)
+        lambda f: (
+            f["kind"],
+            f.get("kernel"),
+            f.get("line"),
+            f.get("access"),
+            f["message"] if f["kind"] == "other" else "",
+        ),
+        MAX_FINDINGS,
+    )

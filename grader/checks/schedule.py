@@ -87,14 +87,14 @@ class _Sched:
         self.seed, self.probability, self.workdir = seed, probability, workdir
         self.rng = random.Random(seed)
         self.cond = _RawCondition()
-        self.owner = None        # ident of the thread holding the baton
+        self.owner = None  # ident of the thread holding the baton
         self.order: list[int] = []  # registered threads, in registration order
         # ident -> number in registration order, while the thread lives: idents are reused, and
         # a new thread with a dead one's ident must register afresh
         self.serial: dict[int, int] = {}
         self.registered = 0  # threads registered so far
         self.waiting: dict[int, tuple] = {}  # ident -> (events when it failed, timed, line)
-        self.pending = 0         # threads started but not registered yet
+        self.pending = 0  # threads started but not registered yet
         # Releases of locks and waiters, thread ends: a waiting thread is worth waking only
         # once one happened after its last failed try.
         self.events = 0
@@ -158,7 +158,9 @@ class _Sched:
                 self._register(me)
             while self.owner != me and not self.abandoned:
                 self.cond.wait()
-            while self.pending > 0 and not self.abandoned:  # newcomers join before the next decision
+            while (
+                self.pending > 0 and not self.abandoned
+            ):  # newcomers join before the next decision
                 self.cond.wait()
             if self.abandoned:
                 return
@@ -189,8 +191,11 @@ class _Sched:
     def _ready(self, me) -> list[int]:
         """Threads that could go on (not waiting, or something changed since they last tried),
         in registration order, `me` left out."""
-        return [t for t in self.order if t != me
-                and (t not in self.waiting or self.waiting[t][0] < self.events)]
+        return [
+            t
+            for t in self.order
+            if t != me and (t not in self.waiting or self.waiting[t][0] < self.events)
+        ]
 
     def _hand_on(self, me: int) -> None:
         """Give the baton to another thread that could go on (seeded choice), or to nobody."""
@@ -253,11 +258,18 @@ class _Sched:
         the others wait idle, forever, as they would have without the scheduler."""
         if threading._active.get(me) is threading.main_thread():
             lines = "; ".join(
-                f"{t['thread']} at " + (f"{t['line']['file']} line {t['line']['line']} "
-                                         f"(`{t['line']['code']}`)" if t["line"] else "?")
-                for t in self.deadlock)
-            raise ScheduledDeadlock(f"every thread is waiting and none can go on ({lines}); "
-                                    f"controlled schedule, seed {self.seed}")
+                f"{t['thread']} at "
+                + (
+                    f"{t['line']['file']} line {t['line']['line']} (`{t['line']['code']}`)"
+                    if t["line"]
+                    else "?"
+                )
+                for t in self.deadlock
+            )
+            raise ScheduledDeadlock(
+                f"every thread is waiting and none can go on ({lines}); "
+                f"controlled schedule, seed {self.seed}"
+            )
         self.owner = None
         self.cond.notify_all()
         while True:
@@ -274,8 +286,9 @@ class _Sched:
         return True
 
     def _all_stuck(self) -> bool:
-        return (self.pending == 0 and len(self.waiting) == len(self.order) > 0
-                and not self._ready(None))
+        return (
+            self.pending == 0 and len(self.waiting) == len(self.order) > 0 and not self._ready(None)
+        )
 
     def event(self) -> None:
         """A lock or waiter was released, or a thread ended: waiting threads may try again."""
@@ -283,8 +296,10 @@ class _Sched:
 
     def _declare_deadlock(self) -> None:
         if self.deadlock is None:
-            self.deadlock = [{"thread": self._name(t), "line": w[2]}
-                             for t, w in sorted(self.waiting.items(), key=lambda i: self.serial[i[0]])]
+            self.deadlock = [
+                {"thread": self._name(t), "line": w[2]}
+                for t, w in sorted(self.waiting.items(), key=lambda i: self.serial[i[0]])
+            ]
             findings.report("schedule-deadlock", threads=self.deadlock, seed=self.seed)
         self.owner = None
         self.cond.notify_all()
@@ -297,11 +312,18 @@ class _Sched:
         self.events += 1
 
     def stop(self) -> dict:
-        return {"seed": self.seed, "probability": self.probability, "steps": self.steps,
-                "switches": self.switches, "threads": self.registered,
-                "trace": self.digest.hexdigest()[:16], "deadlock": self.deadlock,
-                "timeouts": self.timeouts, "intact": tracing.intact(),
-                "interleavings": self.episodes.found}
+        return {
+            "seed": self.seed,
+            "probability": self.probability,
+            "steps": self.steps,
+            "switches": self.switches,
+            "threads": self.registered,
+            "trace": self.digest.hexdigest()[:16],
+            "deadlock": self.deadlock,
+            "timeouts": self.timeouts,
+            "intact": tracing.intact(),
+            "interleavings": self.episodes.found,
+        }
 
 
 def _joined(thread) -> None:
@@ -319,8 +341,11 @@ def _student_line(frame, workdir: str) -> dict | None:
     if frame is None:
         return None
     code = frame.f_code
-    return {"file": code.co_filename.removeprefix(workdir), "line": frame.f_lineno,
-            "code": linecache.getline(code.co_filename, frame.f_lineno).strip()}
+    return {
+        "file": code.co_filename.removeprefix(workdir),
+        "line": frame.f_lineno,
+        "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
+    }
 
 
 # ---------------------------------------------------------------- the waits, made scheduled
@@ -335,12 +360,14 @@ def _blocking_acquire(inner, blocking, timeout):
     s = _S
     if s is None or not blocking:
         return inner.acquire(blocking, timeout) if blocking else inner.acquire(False)
-    return s.wait_until(lambda: inner.acquire(False), timeout if timeout >= 0 else None,
-                        sys._getframe(2))
+    return s.wait_until(
+        lambda: inner.acquire(False), timeout if timeout >= 0 else None, sys._getframe(2)
+    )
 
 
 class ScheduledRawLock:
     """The waiter lock of `Condition.wait`, waited for the scheduled way while a check runs."""
+
     __slots__ = ("_inner",)
 
     def __init__(self):
@@ -374,7 +401,11 @@ def patch_threading() -> None:
         return
     _patched = True
     threading._allocate_lock = ScheduledRawLock
-    start, join, bootstrap = threading.Thread.start, threading.Thread.join, threading.Thread._bootstrap_inner
+    start, join, bootstrap = (
+        threading.Thread.start,
+        threading.Thread.join,
+        threading.Thread._bootstrap_inner,
+    )
 
     def patched_start(self):
         """Start the thread and, keeping the baton, wait until it has joined the schedule (or
@@ -409,11 +440,17 @@ def patch_threading() -> None:
 
     def patched_join(self, timeout=None):
         s = _S
-        if s is None or not getattr(self, "_pg_scheduled", False) \
-                or self is threading.current_thread():
+        if (
+            s is None
+            or not getattr(self, "_pg_scheduled", False)
+            or self is threading.current_thread()
+        ):
             return join(self, timeout)
-        if s.wait_until(lambda: getattr(self, "_pg_done", False) or not self.is_alive(), timeout,
-                        sys._getframe(1)):
+        if s.wait_until(
+            lambda: getattr(self, "_pg_done", False) or not self.is_alive(),
+            timeout,
+            sys._getframe(1),
+        ):
             join(self)  # the thread has finished its Python code: this returns at once
 
     def patched_sleep(seconds):
@@ -439,8 +476,11 @@ def patch_threading() -> None:
 
 def start(options: dict, workdir: str) -> _Sched:
     global _S
-    s = _Sched(int(options.get("seed", 0)), float(options.get("probability", 0.05)),
-               workdir.rstrip("/") + "/")
+    s = _Sched(
+        int(options.get("seed", 0)),
+        float(options.get("probability", 0.05)),
+        workdir.rstrip("/") + "/",
+    )
     locks.install(workdir)
     patch_threading()
     locks.set_blocking_acquire(_blocking_acquire)

@@ -34,8 +34,15 @@ def _plan(code) -> dict:
             continue
         j = n - 1
         if j >= 1 and ins[j].opname == ins[j - 1].opname == "SWAP":  # augmented assignment
-            j = next((k - 3 for k in range(j - 2, 1, -1) if ins[k].opname == "BINARY_SUBSCR"
-                      and ins[k - 1].opname == ins[k - 2].opname == "COPY"), -1)
+            j = next(
+                (
+                    k - 3
+                    for k in range(j - 2, 1, -1)
+                    if ins[k].opname == "BINARY_SUBSCR"
+                    and ins[k - 1].opname == ins[k - 2].opname == "COPY"
+                ),
+                -1,
+            )
         if j < 1 or ins[j].opname not in _KEYS:
             continue
         key = (ins[j].opname, ins[j].argval)

@@ -48,9 +48,11 @@ def _global(frame, event, arg):
 
 def _hidden(real, module: str):
     """`sys.gettrace`/`threading.gettrace` as the student's code sees them: None for ours."""
+
     def gettrace():
         current = real()
         return None if current is _global else current
+
     return stand_in(gettrace, module, real.__name__, real.__doc__)
 
 

@@ -86,11 +86,21 @@ def _records(outdir: str):
         for line in got[0].decode("utf-8", "replace").splitlines()[:MAX_LINES]:
             try:
                 rec = json.loads(line)
-                pid, start, end, cpu, arg = (rec["pid"], float(rec["start"]), float(rec["end"]),
-                                             float(rec["cpu"]), rec["arg"])
+                pid, start, end, cpu, arg = (
+                    rec["pid"],
+                    float(rec["start"]),
+                    float(rec["end"]),
+                    float(rec["cpu"]),
+                    rec["arg"],
+                )
             except (ValueError, KeyError, TypeError, RecursionError, ArithmeticError):
                 continue  # ArithmeticError: float() of an int too big for a float (OverflowError)
-            if type(pid) is int and type(arg) is str and 0 <= cpu < 1e6 and 0 <= start <= end < 1e12:
+            if (
+                type(pid) is int
+                and type(arg) is str
+                and 0 <= cpu < 1e6
+                and 0 <= start <= end < 1e12
+            ):
                 yield [pid, start, end, cpu, arg[:32]]
 
 
@@ -103,11 +113,14 @@ def read(outdir: str, own_cpu: dict[int, float]) -> dict:
         records = []
     if not records:
         return {}
-    return {"records": records, "kernel_cpu": {str(pid): round(own_cpu[pid], 4)
-                                              for pid in {r[0] for r in records}}}
+    return {
+        "records": records,
+        "kernel_cpu": {str(pid): round(own_cpu[pid], 4) for pid in {r[0] for r in records}},
+    }
 
 
 # ---------------------------------------------------------------- judge side
+
 
 def credit(items: dict, handed_out: list[str]) -> dict:
     """Judge a run's items against the digests of the items the probe handed out (a list: the
@@ -134,8 +147,9 @@ def credit(items: dict, handed_out: list[str]) -> dict:
         per_pid[pid] = per_pid.get(pid, 0.0) + cpu
     for pid in per_pid:
         per_pid[pid] = min(per_pid[pid], cap.get(pid, 0.0) + 0.05)
-    events = sorted([(s, 1, pid) for pid, s, _e, _c, _a in kept]
-                    + [(e, -1, pid) for pid, _s, e, _c, _a in kept])
+    events = sorted(
+        [(s, 1, pid) for pid, s, _e, _c, _a in kept] + [(e, -1, pid) for pid, _s, e, _c, _a in kept]
+    )
     running: dict[int, int] = {}
     active = overlap = 0  # processes with an item running
     for _t, step, pid in events:
@@ -155,10 +169,16 @@ def credit(items: dict, handed_out: list[str]) -> dict:
             joined[pid] = joined.get(pid, 0.0) + cpu
     for pid in joined:
         joined[pid] = min(joined[pid], per_pid[pid])
-    return {"items": len(kept), "work": round(sum(per_pid.values()), 4),
-            "span": round(max(per_pid.values(), default=0.0), 4), "processes": len(per_pid),
-            "overlap": overlap, "twice": twice, "foreign": foreign,
-            "missing": sum(left.values()),
-            "joined_items": sum(1 for r in kept if r[2] > joined_at),
-            "joined_work": round(sum(joined.values()), 4),
-            "joined_span": round(max(joined.values(), default=0.0), 4)}
+    return {
+        "items": len(kept),
+        "work": round(sum(per_pid.values()), 4),
+        "span": round(max(per_pid.values(), default=0.0), 4),
+        "processes": len(per_pid),
+        "overlap": overlap,
+        "twice": twice,
+        "foreign": foreign,
+        "missing": sum(left.values()),
+        "joined_items": sum(1 for r in kept if r[2] > joined_at),
+        "joined_work": round(sum(joined.values()), 4),
+        "joined_span": round(max(joined.values(), default=0.0), 4),
+    }

@@ -65,8 +65,12 @@ def load_settings(course: Course, broker: str | None = None) -> Settings:
             raise ConfigError(path, f"distributed.{key}", f"one of {', '.join(known)}")
         if kind == "str" and not isinstance(value, str):
             raise ConfigError(path, f"distributed.{key}", "a string", value)
-        if kind in ("float", "int") and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                         or value < 0 or (kind == "int" and not isinstance(value, int))):
+        if kind in ("float", "int") and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value < 0
+            or (kind == "int" and not isinstance(value, int))
+        ):
             raise ConfigError(path, f"distributed.{key}", f"a number >= 0 ({kind})", value)
         values[key] = value
     settings = replace(Settings(), **values)
@@ -80,11 +84,19 @@ def load_settings(course: Course, broker: str | None = None) -> Settings:
 def _check_urls(settings: Settings, path) -> None:
     scheme = settings.broker.partition("://")[0]
     if "://" not in settings.broker or scheme not in BROKER_SCHEMES:
-        raise ConfigError(path, "distributed.broker (or --broker / PGRADER_BROKER)",
-                          "a redis:// or amqp:// URL", settings.broker)
+        raise ConfigError(
+            path,
+            "distributed.broker (or --broker / PGRADER_BROKER)",
+            "a redis:// or amqp:// URL",
+            settings.broker,
+        )
     if settings.results_url.partition("://")[0] not in ("redis", "rediss"):
-        raise ConfigError(path, "distributed.results", "a redis:// URL (needed with a "
-                          "RabbitMQ broker: results are kept in Redis)", settings.results or None)
+        raise ConfigError(
+            path,
+            "distributed.results",
+            "a redis:// URL (needed with a RabbitMQ broker: results are kept in Redis)",
+            settings.results or None,
+        )
 
 
 def visibility_for(exercises: Iterable[Exercise], settings: Settings) -> float:
@@ -105,7 +117,7 @@ class PolledRedisBackend(RedisBackend):
         """The stored state of each of `task_ids` that has one (PENDING ones are left out)."""
         found = {}
         for i in range(0, len(task_ids), 500):
-            chunk = task_ids[i:i + 500]
+            chunk = task_ids[i : i + 500]
             for task_id, raw in zip(chunk, self.mget([self.get_key_for_task(t) for t in chunk])):
                 if raw is not None:
                     found[task_id] = self.decode_result(raw)
@@ -115,23 +127,36 @@ class PolledRedisBackend(RedisBackend):
 def make_app(settings: Settings, visibility_timeout: float) -> Celery:
     """A Celery app for `settings`, with the grading task registered."""
     results = settings.results_url
-    app = Celery("pgrader", broker=settings.broker,
-                 backend=f"{PolledRedisBackend.__module__}:PolledRedisBackend+{results}")
+    app = Celery(
+        "pgrader",
+        broker=settings.broker,
+        backend=f"{PolledRedisBackend.__module__}:PolledRedisBackend+{results}",
+    )
     app.conf.update(
-        task_serializer="json", result_serializer="json", accept_content=["json"],
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
         result_accept_content=["json"],
-        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-        task_track_started=True, task_default_queue="cpu", result_expires=7 * 24 * 3600,
-        result_extended=False, worker_send_task_events=False, task_send_sent_event=False,
-        broker_connection_retry_on_startup=True, broker_connection_max_retries=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        task_default_queue="cpu",
+        result_expires=7 * 24 * 3600,
+        result_extended=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
         broker_transport_options={
             "visibility_timeout": int(visibility_timeout),
             # look for jobs of vanished workers a few times per timeout (kombu: every ~100 s)
             "unacked_restore_interval": max(1, min(60, int(visibility_timeout) // 4)),
-            "unacked_restore_throttle": 1},
-        result_backend_transport_options={"retry_policy": {"max_retries": 20,
-                                                           "interval_max": 1.0}},
-        worker_hijack_root_logger=False, worker_cancel_long_running_tasks_on_connection_loss=False,
+            "unacked_restore_throttle": 1,
+        },
+        result_backend_transport_options={"retry_policy": {"max_retries": 20, "interval_max": 1.0}},
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_channel_error_retry=True,
     )
     register(app, settings)

@@ -30,8 +30,14 @@ class BadJob(GraderError):
     """A job message that is not one this version of the grader sends."""
 
 
-def pack(exercise: Exercise, course_name: str, student: str, path: Path,
-         received: dt.datetime | None, seed: int | None) -> dict:
+def pack(
+    exercise: Exercise,
+    course_name: str,
+    student: str,
+    path: Path,
+    received: dt.datetime | None,
+    seed: int | None,
+) -> dict:
     """The job message for one submission; raises SubmissionError if intake refuses it."""
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="pgrader-pack-") as tmp:
@@ -42,12 +48,21 @@ def pack(exercise: Exercise, course_name: str, student: str, path: Path,
                 zf.write(file, file.relative_to(clean).as_posix())
     data = buf.getvalue()
     if len(data) > MAX_ZIP_BYTES:
-        raise BadJob(f"{student}: the packed submission is {len(data)} bytes, over the "
-                     f"{MAX_ZIP_BYTES} bytes a job may carry")
-    return {"v": VERSION, "course": course_name, "exercise": exercise.slug, "student": student,
-            "zip": base64.b64encode(data).decode("ascii"),
-            "received": received.isoformat() if received else None, "seed": seed,
-            "content": content, "fingerprint": fingerprint(exercise)}
+        raise BadJob(
+            f"{student}: the packed submission is {len(data)} bytes, over the "
+            f"{MAX_ZIP_BYTES} bytes a job may carry"
+        )
+    return {
+        "v": VERSION,
+        "course": course_name,
+        "exercise": exercise.slug,
+        "student": student,
+        "zip": base64.b64encode(data).decode("ascii"),
+        "received": received.isoformat() if received else None,
+        "seed": seed,
+        "content": content,
+        "fingerprint": fingerprint(exercise),
+    }
 
 
 def unpack(job: object, dest: Path) -> tuple[dict, Path, dt.datetime | None]:
@@ -57,8 +72,9 @@ def unpack(job: object, dest: Path) -> tuple[dict, Path, dt.datetime | None]:
     for key in ("course", "exercise", "student", "zip"):
         if not isinstance(job.get(key), str) or not job[key]:
             raise BadJob(f"job field {key!r} is missing or not a string")
-    if job.get("seed") is not None and (not isinstance(job["seed"], int)
-                                        or isinstance(job["seed"], bool)):
+    if job.get("seed") is not None and (
+        not isinstance(job["seed"], int) or isinstance(job["seed"], bool)
+    ):
         raise BadJob("job field 'seed' is not an integer")
     if len(job["zip"]) > MAX_ZIP_BYTES * 4 // 3 + 4:
         raise BadJob("job carries a submission over the size limit")
@@ -80,9 +96,19 @@ def fingerprint(exercise: Exercise) -> str:
     the course differs refuses the job rather than grade it by other rules."""
     from dataclasses import asdict
 
-    h = hashlib.sha256(json.dumps([exercise.points, exercise.weights, exercise.files,
-                                   exercise.module, asdict(exercise.runtime),
-                                   asdict(exercise.limits)], sort_keys=True).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            [
+                exercise.points,
+                exercise.weights,
+                exercise.files,
+                exercise.module,
+                asdict(exercise.runtime),
+                asdict(exercise.limits),
+            ],
+            sort_keys=True,
+        ).encode()
+    )
     tests = exercise.root / "tests"
     for path in sorted(tests.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
@@ -92,6 +118,7 @@ def fingerprint(exercise: Exercise) -> str:
 
 def job_id(namespace: str, exercise: str, student: str, content: str, request_key: str) -> str:
     """A stable id for grading `content` of `student` under `request_key` in one store."""
-    digest = hashlib.sha256(json.dumps([namespace, exercise, student, content, request_key])
-                            .encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([namespace, exercise, student, content, request_key]).encode()
+    ).hexdigest()
     return f"pgrader-{digest[:40]}"

@@ -42,13 +42,23 @@ class RemoteGrader:
                 self._apps.append(app)
         return app
 
-    def grade(self, exercise: Exercise, student: str, path: Path, received: dt.datetime | None,
-              key: str) -> SubmissionResult:
+    def grade(
+        self, exercise: Exercise, student: str, path: Path, received: dt.datetime | None, key: str
+    ) -> SubmissionResult:
         """Grade `path` on a worker; `key` names the request (the same key, the same job)."""
         with tempfile.TemporaryDirectory(prefix="pgrader-remote-") as out:
-            rows = collect(self._app(), self.settings, self.namespace, key,
-                           self.settings.resend_after or self.visibility, self.course, exercise,
-                           [Entry(student, path, received)], Path(out), progress=False)
+            rows = collect(
+                self._app(),
+                self.settings,
+                self.namespace,
+                key,
+                self.settings.resend_after or self.visibility,
+                self.course,
+                exercise,
+                [Entry(student, path, received)],
+                Path(out),
+                progress=False,
+            )
         row = rows[student]
         if row.result is None:
             raise GradingFailed(f"{student}: {row.problem}")

@@ -22,6 +22,7 @@ def parse_queues(text: str) -> list[str]:
     queues = [q.strip() for q in text.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if not queues or unknown:
-        raise GraderError(f"--queues: expected a comma-separated list of {', '.join(QUEUES)}, "
-                          f"got {text!r}")
+        raise GraderError(
+            f"--queues: expected a comma-separated list of {', '.join(QUEUES)}, got {text!r}"
+        )
     return list(dict.fromkeys(queues))

@@ -38,9 +38,18 @@ POLL_SECONDS = 0.25
 CONNECT_SECONDS = 30.0  # how long a first contact or a send waits for an unreachable Redis
 
 
-def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], out: Path, store,
-                      *, settings=None, regrade: bool = False, seed: int | None = None,
-                      progress: bool = True):
+def grade_distributed(
+    course: Course,
+    exercise: Exercise,
+    entries: list[Entry],
+    out: Path,
+    store,
+    *,
+    settings=None,
+    regrade: bool = False,
+    seed: int | None = None,
+    progress: bool = True,
+):
     """Grade `entries` on the workers and record them in `store`; a `recorded.Outcome`."""
     settings = settings or load_settings(course)
     visibility = visibility_for([exercise], settings)
@@ -49,14 +58,22 @@ def grade_distributed(course: Course, exercise: Exercise, entries: list[Entry], 
 
     def bind(request):
         key = request.id if request.kind == "regrade" else "current"
-        return partial(collect, app, settings, namespace, key,
-                       settings.resend_after or visibility)
+        return partial(collect, app, settings, namespace, key, settings.resend_after or visibility)
 
     try:
-        return grade_recorded(course, exercise, entries, out, store,
-                              kind="regrade" if regrade else "grade-all", backend="distributed",
-                              seed=seed, progress=progress,
-                              sandbox_info={"backend": "distributed"}, grade_with=bind)
+        return grade_recorded(
+            course,
+            exercise,
+            entries,
+            out,
+            store,
+            kind="regrade" if regrade else "grade-all",
+            backend="distributed",
+            seed=seed,
+            progress=progress,
+            sandbox_info={"backend": "distributed"},
+            grade_with=bind,
+        )
     finally:
         app.close()
 
@@ -66,9 +83,22 @@ def store_namespace(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def collect(app, settings, namespace: str, request_key: str, resend_after: float,
-            course: Course, exercise: Exercise, todo: list[Entry], out: Path, *,
-            record=None, seed: int | None = None, progress: bool = True, **_local) -> dict[str, Row]:
+def collect(
+    app,
+    settings,
+    namespace: str,
+    request_key: str,
+    resend_after: float,
+    course: Course,
+    exercise: Exercise,
+    todo: list[Entry],
+    out: Path,
+    *,
+    record=None,
+    seed: int | None = None,
+    progress: bool = True,
+    **_local,
+) -> dict[str, Row]:
     """Grade `todo` on the workers: `grader.entries.grade_entries`' contract (rows by student)."""
     queue = queue_for(exercise)
     bar = Progress(len(todo), progress)
@@ -81,10 +111,19 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
         entry = waiting.pop(jid)
         try:
             row = _row(course, exercise, entry, meta, out, record)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a worker of another version
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as exc:  # a worker of another version
             backend.forget(jid)  # the next run sends it again
-            row = Row(entry.key, None, "not-graded",
-                      f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})")
+            row = Row(
+                entry.key,
+                None,
+                "not-graded",
+                f"retryable, the worker's result is malformed ({type(exc).__name__}: {exc})",
+            )
         rows[entry.key] = row
         bar.step(entry.key)
 
@@ -99,9 +138,11 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
                 return
             except Exception as exc:  # noqa: BLE001 - any broker failure: wait, then give up
                 if time.monotonic() > deadline:
-                    raise GraderError(f"the broker {_safe(settings.broker)} did not take the job of "
-                                      f"{entry.student} within {CONNECT_SECONDS:g} s: {exc}; "
-                                      "what was graded is recorded: rerun to go on") from None
+                    raise GraderError(
+                        f"the broker {_safe(settings.broker)} did not take the job of "
+                        f"{entry.student} within {CONNECT_SECONDS:g} s: {exc}; "
+                        "what was graded is recorded: rerun to go on"
+                    ) from None
                 time.sleep(1.0)
 
     refused: list[Entry] = []
@@ -111,8 +152,9 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
         except SubmissionError:
             refused.append(entry)
             continue
-        jid = job_id(namespace, exercise.slug, entry.key, message["content"],
-                     f"{request_key} seed {seed}")
+        jid = job_id(
+            namespace, exercise.slug, entry.key, message["content"], f"{request_key} seed {seed}"
+        )
         waiting[jid] = entry
         meta = _metas(backend, [jid]).get(jid)
         if meta is not None and _graded(meta):
@@ -123,8 +165,17 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
             send(jid, message)
         # else an interrupted run's job, running or waiting to retry: waited for, not sent again
     if refused:  # intake's reason, scored here exactly as on the local path (nothing runs)
-        graded_here = grade_entries(course, exercise, refused, out, backend="local", jobs=1,
-                                    seed=seed, progress=False, record=record)
+        graded_here = grade_entries(
+            course,
+            exercise,
+            refused,
+            out,
+            backend="local",
+            jobs=1,
+            seed=seed,
+            progress=False,
+            record=record,
+        )
         rows.update(graded_here)
         for student in graded_here:
             bar.step(student)
@@ -137,8 +188,11 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
             metas = _metas(backend, list(waiting))
         except Exception as exc:  # noqa: BLE001 - the result store is away for a while
             if not away:
-                print(f"\ngrader: the result store does not answer ({type(exc).__name__}); "
-                      "waiting for it", file=sys.stderr)
+                print(
+                    f"\ngrader: the result store does not answer ({type(exc).__name__}); "
+                    "waiting for it",
+                    file=sys.stderr,
+                )
             away = True
             continue
         away = False
@@ -163,9 +217,13 @@ def collect(app, settings, namespace: str, request_key: str, resend_after: float
             for jid in [j for j in waiting if seen.get(j) is None]:
                 if sends[jid] > settings.resends:
                     entry = waiting.pop(jid)
-                    rows[entry.key] = Row(entry.key, None, "not-graded",
-                                          f"retryable, no worker took the job after "
-                                          f"{sends[jid]} sends to the {queue!r} queue")
+                    rows[entry.key] = Row(
+                        entry.key,
+                        None,
+                        "not-graded",
+                        f"retryable, no worker took the job after "
+                        f"{sends[jid]} sends to the {queue!r} queue",
+                    )
                     bar.step(entry.key)
                     continue
                 sends[jid] += 1
@@ -187,9 +245,11 @@ def _reach(backend, url: str) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - any failure to reach Redis
             if time.monotonic() > deadline:
-                raise GraderError(f"the result store {_safe(url)} does not answer within "
-                                  f"{CONNECT_SECONDS:g} s ({exc}); start redis-server there or "
-                                  "give another URL (--broker, [distributed] in course.toml)") from None
+                raise GraderError(
+                    f"the result store {_safe(url)} does not answer within "
+                    f"{CONNECT_SECONDS:g} s ({exc}); start redis-server there or "
+                    "give another URL (--broker, [distributed] in course.toml)"
+                ) from None
             time.sleep(1.0)
 
 
@@ -201,8 +261,11 @@ def _safe(url: str) -> str:
 
 def _graded(meta: dict) -> bool:
     result = meta.get("result")
-    return meta.get("status") == states.SUCCESS and isinstance(result, dict) \
+    return (
+        meta.get("status") == states.SUCCESS
+        and isinstance(result, dict)
         and result.get("status") == "graded"
+    )
 
 
 def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path, record) -> Row:
@@ -210,19 +273,28 @@ def _row(course: Course, exercise: Exercise, entry: Entry, meta: dict, out: Path
     result = meta.get("result")
     if _graded(meta) and isinstance(result, dict):  # (_graded checks it is)
         graded = SubmissionResult.from_json(result["result"])
-        apply_late_policy(graded, course.late_policy,
-                          late_days(entry.received, entry.exercise(exercise).due))
+        apply_late_policy(
+            graded, course.late_policy, late_days(entry.received, entry.exercise(exercise).due)
+        )
         if record is not None:
             record(entry, graded)
         write_outputs(graded, exercise, out / entry.key)
         return Row(entry.key, graded, "graded")
     if meta.get("status") == states.SUCCESS and isinstance(result, dict):
         problem = str(result.get("problem", ""))
-        return Row(entry.key, None, "not-graded",
-                   f"retryable, {problem}" if result.get("retryable") else problem)
+        return Row(
+            entry.key,
+            None,
+            "not-graded",
+            f"retryable, {problem}" if result.get("retryable") else problem,
+        )
     if isinstance(result, dict) and "exc_type" in result:
         problem = f"{result.get('exc_type')}: {result.get('exc_message')}"
     else:
         problem = str(result)
-    return Row(entry.key, None, "not-graded",
-               f"retryable, the worker failed ({meta.get('status')}): {problem}"[:1000])
+    return Row(
+        entry.key,
+        None,
+        "not-graded",
+        f"retryable, the worker failed ({meta.get('status')}): {problem}"[:1000],
+    )

@@ -34,8 +34,13 @@ def not_graded(problem: str, retryable: bool) -> dict:
 
 
 def register(app, settings) -> None:
-    @app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
-              max_retries=settings.retries)
+    @app.task(
+        name=TASK,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=settings.retries,
+    )
     def grade(self, job):
         done = already_graded(self.backend, self.request.id)
         if done is not None:
@@ -44,16 +49,20 @@ def register(app, settings) -> None:
         if outcome is not None:
             return outcome
         if self.request.retries < settings.retries:
-            raise self.retry(countdown=settings.retry_backoff * 2 ** self.request.retries)
-        return not_graded(f"the platform failed {self.request.retries + 1} times: {problem}",
-                          retryable=True)
+            raise self.retry(countdown=settings.retry_backoff * 2**self.request.retries)
+        return not_graded(
+            f"the platform failed {self.request.retries + 1} times: {problem}", retryable=True
+        )
 
 
 def already_graded(backend, task_id: str) -> dict | None:
     meta = backend.get_task_meta(task_id)
     result = meta.get("result")
-    if meta.get("status") == states.SUCCESS and isinstance(result, dict) \
-            and result.get("status") == "graded":
+    if (
+        meta.get("status") == states.SUCCESS
+        and isinstance(result, dict)
+        and result.get("status") == "graded"
+    ):
         return result
     return None
 
@@ -67,19 +76,30 @@ def run_job(job) -> tuple[dict | None, str]:
         try:
             job, src, received = unpack(job, Path(tmp))
             if job["course"] != course.name:
-                return not_graded(f"this worker serves the course {course.name!r}, "
-                                  f"not {job['course']!r}", False), ""
+                return not_graded(
+                    f"this worker serves the course {course.name!r}, not {job['course']!r}", False
+                ), ""
             exercise = course.exercise(job["exercise"])
         except (BadJob, ConfigError) as exc:
             return not_graded(str(exc), False), ""
         if job.get("fingerprint") != fingerprint(exercise):
-            return not_graded(f"this worker's copy of {exercise.slug} (tests, points or limits) "
-                              "differs from the submitter's: bring the course folders in step "
-                              "and run again", True), ""
+            return not_graded(
+                f"this worker's copy of {exercise.slug} (tests, points or limits) "
+                "differs from the submitter's: bring the course folders in step "
+                "and run again",
+                True,
+            ), ""
         try:
-            result = grade_submission(course, exercise, src, student=job["student"],
-                                      backend=_SERVING["backend"], seed=job["seed"],
-                                      received=received, sandbox_info=_SERVING["sandbox_info"])
+            result = grade_submission(
+                course,
+                exercise,
+                src,
+                student=job["student"],
+                backend=_SERVING["backend"],
+                seed=job["seed"],
+                received=received,
+                sandbox_info=_SERVING["sandbox_info"],
+            )
         except (GradingFailed, SandboxUnavailable) as exc:
             return None, str(exc)
         except GraderError as exc:

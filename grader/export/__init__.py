@@ -23,23 +23,30 @@ def export(fmt: str, course: Course, exercise: Exercise, store, out: Path) -> st
     rows = standings(course, exercise, store)
     current = [r.current for r in rows if r.current is not None]
     if not rows:
-        raise GraderError(f"Nothing of {exercise.slug} is recorded in {store.url} and no roster "
-                          f"is imported: run `grader grade-all {exercise.slug} ...` or "
-                          "`grader accounts import ROSTER.csv` first.")
+        raise GraderError(
+            f"Nothing of {exercise.slug} is recorded in {store.url} and no roster "
+            f"is imported: run `grader grade-all {exercise.slug} ...` or "
+            "`grader accounts import ROSTER.csv` first."
+        )
     why = store.not_graded_reasons(exercise)  # e.g. "needs a GPU": never shown as a number
     if fmt == "gradebook":
         from grader.export.csvs import gradebook
+
         return gradebook(exercise, rows, out, why)
     if fmt == "canvas":
         from grader.export.csvs import canvas
+
         return canvas(exercise, rows, out)
     if fmt == "gradescope":
         from grader.export.gradescope import gradescope
+
         return gradescope(current, out, why)
     if fmt == "nbgrader":
         from grader.export.nbgrader import nbgrader
+
         return nbgrader(exercise, current, out)
     if fmt == "report":
         from grader.export.report import report
+
         return report(course, exercise, current, store.history(exercise.slug), out, why)
     raise GraderError(f"unknown export format {fmt!r}")

@@ -49,8 +49,15 @@ def apt_packages(reqs: list[str]) -> list[str]:
 
 def course_toml(course: Course, exercise: Exercise) -> str:
     q = json.dumps  # a JSON string is a valid TOML basic string
-    lines = ["[course]", f"name = {q(course.name)}", f"term = {q(course.term)}",
-             'backend = "local"', f"timezone = {q(course.timezone)}", "", "[limits]"]
+    lines = [
+        "[course]",
+        f"name = {q(course.name)}",
+        f"term = {q(course.term)}",
+        'backend = "local"',
+        f"timezone = {q(course.timezone)}",
+        "",
+        "[limits]",
+    ]
     lines += [f"{k} = {v}" for k, v in vars(course.limits).items()]
     lines += ["", "[[exercise]]", f"slug = {q(exercise.slug)}", f"points = {exercise.points:g}"]
     return "\n".join(lines) + "\n"
@@ -59,14 +66,22 @@ def course_toml(course: Course, exercise: Exercise) -> str:
 def _script(name: str, exercise: Exercise, apt: list[str]) -> str:
     text = (TEMPLATES / name).read_text(encoding="utf-8")
     why = f" and {', '.join(apt)}" if apt else ""
-    return (text.replace("@SLUG@", exercise.slug).replace("@VERSION@", __version__)
-            .replace("@APT_PACKAGES@", " ".join(apt)).replace("@APT_WHY@", why))
+    return (
+        text.replace("@SLUG@", exercise.slug)
+        .replace("@VERSION@", __version__)
+        .replace("@APT_PACKAGES@", " ".join(apt))
+        .replace("@APT_WHY@", why)
+    )
 
 
 def readme(exercise: Exercise, reqs: list[str], apt: list[str]) -> str:
-    gpu = ("\nThis exercise's tests run kernels on a GPU. Gradescope's machines have none: "
-           "every submission gets 0 with the message \"NOT GRADED ... needs a GPU\". Grade it "
-           "with pgrader on a machine that has a GPU instead.\n" if exercise.runtime.gpu else "")
+    gpu = (
+        "\nThis exercise's tests run kernels on a GPU. Gradescope's machines have none: "
+        'every submission gets 0 with the message "NOT GRADED ... needs a GPU". Grade it '
+        "with pgrader on a machine that has a GPU instead.\n"
+        if exercise.runtime.gpu
+        else ""
+    )
     return f"""# Gradescope autograder: {exercise.title} ({exercise.slug})
 
 Made by pgrader {__version__} (`grader export {exercise.slug} --format gradescope-autograder`).
@@ -86,14 +101,16 @@ Gradescope's **Ubuntu 22.04** base image. Students hand in {", ".join(exercise.f
 def autograder_zip(course: Course, exercise: Exercise, out: Path) -> str:
     """Write the autograder zip of `exercise` to `out`; returns what was written."""
     if out.is_dir():
-        raise GraderError(f"--out {out} is a folder: give the zip's file name, e.g. "
-                          f"{out / 'autograder.zip'}")
+        raise GraderError(
+            f"--out {out} is a folder: give the zip's file name, e.g. {out / 'autograder.zip'}"
+        )
     with tempfile.TemporaryDirectory(prefix="pgrader-autograder-") as tmp:
         stage = Path(tmp) / "autograder"
         ex_dir = stage / "course" / "exercises" / exercise.slug
         shutil.copytree(exercise.root, ex_dir, ignore=JUNK)
-        (stage / "course" / "course.toml").write_text(course_toml(course, exercise),
-                                                      encoding="utf-8")
+        (stage / "course" / "course.toml").write_text(
+            course_toml(course, exercise), encoding="utf-8"
+        )
         reqs = requirements(exercise, ex_dir)
         add_wheels(exercise, ex_dir, stage / "wheels")
         (stage / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
@@ -103,8 +120,10 @@ def autograder_zip(course: Course, exercise: Exercise, out: Path) -> str:
             try:
                 mpi_setup.build_shim(stage / "native" / "mpi_strict.so")
             except (OSError, subprocess.SubprocessError) as exc:
-                raise GraderError(f"building the MPI strict-mode library failed: {exc}; install "
-                                  "gcc (scripts/setup-packages.sh)") from exc
+                raise GraderError(
+                    f"building the MPI strict-mode library failed: {exc}; install "
+                    "gcc (scripts/setup-packages.sh)"
+                ) from exc
         apt = apt_packages(reqs)
         (stage / "setup.sh").write_text(_script("gradescope_setup.sh", exercise, apt))
         (stage / "run_autograder").write_text(_script("gradescope_run_autograder", exercise, apt))
@@ -117,12 +136,21 @@ def autograder_zip(course: Course, exercise: Exercise, out: Path) -> str:
                     info = zipfile.ZipInfo.from_file(path, path.relative_to(stage).as_posix())
                     executable = path.name in ("setup.sh", "run_autograder") or path.suffix == ".so"
                     info.external_attr = ((EXECUTABLE if executable else 0o644) | 0o100000) << 16
-                    info.compress_type = zipfile.ZIP_STORED if path.suffix == ".whl" \
-                        else zipfile.ZIP_DEFLATED
+                    info.compress_type = (
+                        zipfile.ZIP_STORED if path.suffix == ".whl" else zipfile.ZIP_DEFLATED
+                    )
                     z.writestr(info, path.read_bytes())
         part.replace(out)
     size = out.stat().st_size / 1e6
-    note = ("; WARNING: this exercise needs a GPU, which Gradescope's machines lack: every "
-            "submission will read NOT GRADED (needs a GPU)") if exercise.runtime.gpu else ""
-    return (f"{out} ({size:.1f} MB): upload it to Gradescope as the autograder of "
-            f"{exercise.slug} (Ubuntu 22.04 base image; docs/gradescope.md){note}")
+    note = (
+        (
+            "; WARNING: this exercise needs a GPU, which Gradescope's machines lack: every "
+            "submission will read NOT GRADED (needs a GPU)"
+        )
+        if exercise.runtime.gpu
+        else ""
+    )
+    return (
+        f"{out} ({size:.1f} MB): upload it to Gradescope as the autograder of "
+        f"{exercise.slug} (Ubuntu 22.04 base image; docs/gradescope.md){note}"
+    )

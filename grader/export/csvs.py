@@ -9,8 +9,18 @@ from grader.course import Exercise
 from grader.standing import OVERRIDE, Standing
 from grader.states import NOT_GRADED_YET, REFUSED
 
-FIELDS = ["student", "name", "score", "max", "late_days", "penalty", "final", "status",
-                    "attempt", "attempts"]
+FIELDS = [
+    "student",
+    "name",
+    "score",
+    "max",
+    "late_days",
+    "penalty",
+    "final",
+    "status",
+    "attempt",
+    "attempts",
+]
 CANVAS_FIELDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
@@ -31,8 +41,9 @@ def status_text(row: Standing, why: str = "") -> str:
     return state
 
 
-def gradebook(exercise: Exercise, rows: list[Standing], out: Path,
-              why: dict[str, str] | None = None) -> str:
+def gradebook(
+    exercise: Exercise, rows: list[Standing], out: Path, why: dict[str, str] | None = None
+) -> str:
     """`why`: student -> the reason their counted attempt is not graded yet."""
     why = why or {}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -42,10 +53,20 @@ def gradebook(exercise: Exercise, rows: list[Standing], out: Path,
         for row in rows:
             c = row.current
             g = c.grading if c else None
-            w.writerow([row.student, row.name, _num(g.score) if g else "", f"{exercise.points:g}",
-                        g.late_days if g else "", _num(g.penalty) if g else "", _num(row.final),
-                        status_text(row, why.get(row.student, "")),
-                        c.submission.attempt if g else "", c.attempts if c else 0])
+            w.writerow(
+                [
+                    row.student,
+                    row.name,
+                    _num(g.score) if g else "",
+                    f"{exercise.points:g}",
+                    g.late_days if g else "",
+                    _num(g.penalty) if g else "",
+                    _num(row.final),
+                    status_text(row, why.get(row.student, "")),
+                    c.submission.attempt if g else "",
+                    c.attempts if c else 0,
+                ]
+            )
     return str(out)
 
 
@@ -66,6 +87,7 @@ def canvas(exercise: Exercise, rows: list[Standing], out: Path) -> str:
         w.writerow(CANVAS_FIELDS + [column])
         w.writerow(["Points Possible", "", "", "", ""] + [f"{exercise.points:g}"])
         for row in rows:
-            w.writerow([row.name or row.student, "", row.sis_id, row.student, row.section,
-                        _num(row.final)])
+            w.writerow(
+                [row.name or row.student, "", row.sis_id, row.student, row.section, _num(row.final)]
+            )
     return str(out)

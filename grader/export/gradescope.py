@@ -14,10 +14,13 @@ from pathlib import Path
 
 from grader.states import NEEDS_GPU, NOT_GRADED_YET
 
-NOT_A_GRADE = ("NOT GRADED: this 0 is not a grade (Gradescope cannot record a submission "
-               "without a score).")
-GRADER_FAILED = ("The grader failed on this submission, not your code. Your instructor sees "
-                 "this and will run the autograder again on it (Gradescope: Rerun Autograder).")
+NOT_A_GRADE = (
+    "NOT GRADED: this 0 is not a grade (Gradescope cannot record a submission without a score)."
+)
+GRADER_FAILED = (
+    "The grader failed on this submission, not your code. Your instructor sees "
+    "this and will run the autograder again on it (Gradescope: Rerun Autograder)."
+)
 
 
 def gradescope(current, out: Path, why: dict[str, str] | None = None) -> str:
@@ -45,19 +48,29 @@ def autograder_results(result, hidden_visibility: str = "visible") -> dict:
     text (each test's `output`), the submission's summary as `output`; only the keys of
     Gradescope's format, the rest of our results.json under `extra_data`."""
     ours = result.to_json(hidden_visibility)
-    tests = [{**{k: t[k] for k in TEST_KEYS},
-              "extra_data": {k: v for k, v in t.items() if k not in TEST_KEYS}}
-             for t in ours["tests"]]
-    data = {**{k: ours[k] for k in TOP_KEYS}, "tests": tests, "output_format": "text",
-            "test_output_format": "text",
-            "extra_data": {"max_score": ours["max_score"], "pgrader": ours["pgrader"]}}
+    tests = [
+        {
+            **{k: t[k] for k in TEST_KEYS},
+            "extra_data": {k: v for k, v in t.items() if k not in TEST_KEYS},
+        }
+        for t in ours["tests"]
+    ]
+    data = {
+        **{k: ours[k] for k in TOP_KEYS},
+        "tests": tests,
+        "output_format": "text",
+        "test_output_format": "text",
+        "extra_data": {"max_score": ours["max_score"], "pgrader": ours["pgrader"]},
+    }
     if result.not_graded == NEEDS_GPU:
         data["score"] = 0.0
-        data["output"] = (f"{NOT_A_GRADE} {NOT_GRADED_YET}: {NEEDS_GPU}. This exercise's "
-                          "tests run kernels on a GPU and Gradescope's machines have none, so "
-                          "your kernels did not run (a score would be the same for correct and "
-                          "wrong ones). Your instructor grades this exercise with pgrader on a "
-                          f"machine that has a GPU.\n\n{result.summary()}")
+        data["output"] = (
+            f"{NOT_A_GRADE} {NOT_GRADED_YET}: {NEEDS_GPU}. This exercise's "
+            "tests run kernels on a GPU and Gradescope's machines have none, so "
+            "your kernels did not run (a score would be the same for correct and "
+            "wrong ones). Your instructor grades this exercise with pgrader on a "
+            f"machine that has a GPU.\n\n{result.summary()}"
+        )
     elif result.platform_failed:  # some tests could not run because of the grader
         data["score"] = 0.0
         data["output"] = f"{NOT_A_GRADE} {GRADER_FAILED}\n\n{result.summary()}"
@@ -75,9 +88,18 @@ def platform_error_results(message: str, max_score: float, execution_time: float
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [{"name": "The grader ran (not your code: the grader itself failed)",
-                   "score": 0.0, "max_score": 0.0, "status": "failed", "output": message,
-                   "visibility": "visible"}],
-        "extra_data": {"max_score": max_score,
-                       "pgrader": {"not_graded": "platform error", "error": message}},
+        "tests": [
+            {
+                "name": "The grader ran (not your code: the grader itself failed)",
+                "score": 0.0,
+                "max_score": 0.0,
+                "status": "failed",
+                "output": message,
+                "visibility": "visible",
+            }
+        ],
+        "extra_data": {
+            "max_score": max_score,
+            "pgrader": {"not_graded": "platform error", "error": message},
+        },
     }

@@ -31,12 +31,16 @@ def nbgrader(exercise, current, out: Path | str) -> str:
             gb.find_notebook(notebook, exercise.slug)
         except MissingEntry:
             gb.add_notebook(notebook, exercise.slug)
-        cells = {t.function: t.max_points for c in current
-                 if c.grading is not None and c.grading.status == "graded"
-                 for t in c.result().tests}
+        cells = {
+            t.function: t.max_points
+            for c in current
+            if c.grading is not None and c.grading.status == "graded"
+            for t in c.result().tests
+        }
         for name, max_points in cells.items():
-            gb.update_or_create_grade_cell(name, notebook, exercise.slug, max_score=max_points,
-                                           cell_type="code")
+            gb.update_or_create_grade_cell(
+                name, notebook, exercise.slug, max_score=max_points, cell_type="code"
+            )
         for c in current:
             if c.grading is None:
                 continue

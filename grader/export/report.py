@@ -42,8 +42,16 @@ def failure_rates(results) -> list[dict]:
             ran[t.function] += 1
             failed[t.function] += not t.passed
             names[t.function] = t.name
-    rows = [{"function": f, "name": names[f], "ran": ran[f], "failed": failed[f],
-             "rate": failed[f] / ran[f]} for f in ran]
+    rows = [
+        {
+            "function": f,
+            "name": names[f],
+            "ran": ran[f],
+            "failed": failed[f],
+            "rate": failed[f] / ran[f],
+        }
+        for f in ran
+    ]
     return sorted(rows, key=lambda r: (-r["rate"], r["function"]))
 
 
@@ -52,8 +60,11 @@ def common_messages(results, top: int = TOP_MESSAGES) -> list[dict]:
     seen: Counter[str] = Counter()
     verdicts = {}
     for r in results:
-        lines = {(t.verdict, (t.message or t.verdict).strip().splitlines()[0][:300])
-                 for t in r.tests if not t.passed and t.verdict != Outcome.NOT_RUN}
+        lines = {
+            (t.verdict, (t.message or t.verdict).strip().splitlines()[0][:300])
+            for t in r.tests
+            if not t.passed and t.verdict != Outcome.NOT_RUN
+        }
         for verdict, line in lines:
             seen[line] += 1
             verdicts[line] = verdict
@@ -63,19 +74,29 @@ def common_messages(results, top: int = TOP_MESSAGES) -> list[dict]:
 def report(course, exercise, current, history, out: Path, why: dict[str, str] | None = None) -> str:
     results = [c.result() for c in current if c.grading is not None]
     finals = [r.score for r in results]
-    env = Environment(loader=PackageLoader("grader", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(
+        loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"])
+    )
     regrades = sum(not g.is_current for _, g in history)
     html = env.get_template("report.html.j2").render(
-        course=course, exercise=exercise, students=len(current), graded=len(results),
-        not_graded=[f"{c.student} ({(why or {}).get(c.student) or 'no grading recorded'})"
-                    for c in current if c.grading is None],
+        course=course,
+        exercise=exercise,
+        students=len(current),
+        graded=len(results),
+        not_graded=[
+            f"{c.student} ({(why or {}).get(c.student) or 'no grading recorded'})"
+            for c in current
+            if c.grading is None
+        ],
         mean=sum(finals) / len(finals) if finals else 0.0,
         median=sorted(finals)[len(finals) // 2] if finals else 0.0,
-        bins=histogram(finals, exercise.points), tests=failure_rates(results),
-        messages=common_messages(results), superseded=regrades,
+        bins=histogram(finals, exercise.points),
+        tests=failure_rates(results),
+        messages=common_messages(results),
+        superseded=regrades,
         flagged=suspicion.flagged(results),
-        generated=format_time(dt.datetime.now(dt.UTC), course.timezone))
+        generated=format_time(dt.datetime.now(dt.UTC), course.timezone),
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return str(out)

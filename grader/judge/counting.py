@@ -18,11 +18,17 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 def _cases(decorator: ast.expr) -> int:
     """Cases a `pytest.mark.parametrize(names, [cases...])` decorator makes (1 otherwise)."""
-    if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-            and decorator.func.attr == "parametrize"):
+    if not (
+        isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and decorator.func.attr == "parametrize"
+    ):
         return 1
-    values = decorator.args[1] if len(decorator.args) > 1 else next(
-        (k.value for k in decorator.keywords if k.arg == "argvalues"), None)
+    values = (
+        decorator.args[1]
+        if len(decorator.args) > 1
+        else next((k.value for k in decorator.keywords if k.arg == "argvalues"), None)
+    )
     if isinstance(values, ast.List | ast.Tuple | ast.Set):
         return len(values.elts)
     return 1

@@ -97,8 +97,11 @@ def barrier_gaps(source: str) -> list[Gap]:
                 gaps.append(Gap("loop", *line_of(start), array))
             read = _NEIGHBOUR(array).search(text[body:end])
             first_read = body + (read.start() if read else 0)  # (every loop kept reads one)
-            if first_write and first_write.start() < start and not _has_barrier(
-                    text[first_write.end():first_read]):
+            if (
+                first_write
+                and first_write.start() < start
+                and not _has_barrier(text[first_write.end() : first_read])
+            ):
                 gaps.append(Gap("load", *line_of(first_write.start()), array))
     unique: dict = {}
     for g in gaps:

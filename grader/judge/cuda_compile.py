@@ -32,10 +32,33 @@ from grader.sandbox.local import _unshare_prefix  # no network where the kernel 
 
 ARCH = "sm_80"
 TIMEOUT = 60.0
-ALLOWED_HEADERS = {"cuda.h", "cuda_runtime.h", "cuda_runtime_api.h", "cuda_fp16.h", "stdint.h",
-                   "math.h", "float.h", "limits.h", "math_constants.h", "device_launch_parameters.h"}
-DIRECTIVES = {"define", "undef", "if", "ifdef", "ifndef", "elif", "else", "endif", "line",
-              "error", "warning", "include", "pragma"}
+ALLOWED_HEADERS = {
+    "cuda.h",
+    "cuda_runtime.h",
+    "cuda_runtime_api.h",
+    "cuda_fp16.h",
+    "stdint.h",
+    "math.h",
+    "float.h",
+    "limits.h",
+    "math_constants.h",
+    "device_launch_parameters.h",
+}
+DIRECTIVES = {
+    "define",
+    "undef",
+    "if",
+    "ifdef",
+    "ifndef",
+    "elif",
+    "else",
+    "endif",
+    "line",
+    "error",
+    "warning",
+    "include",
+    "pragma",
+}
 SAFE_PRAGMAS = ("unroll", "nounroll", "once")
 MAX_ERRORS = 10
 
@@ -43,8 +66,8 @@ MAX_ERRORS = 10
 @dataclass
 class Kernel:
     source: str
-    line: int            # line of the student's file where the source text begins
-    name: str            # how the student's code names it (a constant, or "SourceModule at line N")
+    line: int  # line of the student's file where the source text begins
+    name: str  # how the student's code names it (a constant, or "SourceModule at line N")
     extern_c: bool = True
 
 
@@ -52,12 +75,13 @@ class Kernel:
 class CompileResult:
     kernel: Kernel
     ok: bool
-    errors: list[dict] = field(default_factory=list)   # {"line", "kernel_line", "code", "message"}
+    errors: list[dict] = field(default_factory=list)  # {"line", "kernel_line", "code", "message"}
     refused: str = ""
     seconds: float = 0.0
 
 
 # ---------------------------------------------------------------- finding the kernels
+
 
 def find_kernels(source: str) -> tuple[list[Kernel], list[str]]:
     """(kernels passed to `SourceModule`, problems: calls whose source is not a string constant).
@@ -68,8 +92,11 @@ def find_kernels(source: str) -> tuple[list[Kernel], list[str]]:
     constants: dict[str, tuple[str, int]] = {}
     for node in tree.body:
         value = getattr(node, "value", None)
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+        )
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
             for t in targets:
                 if isinstance(t, ast.Name):
@@ -79,19 +106,26 @@ def find_kernels(source: str) -> tuple[list[Kernel], list[str]]:
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and _name(node.func) == "SourceModule"):
             continue
-        arg = node.args[0] if node.args else next(
-            (k.value for k in node.keywords if k.arg == "source"), None)
-        extern_c = not any(k.arg == "no_extern_c" and isinstance(k.value, ast.Constant)
-                           and k.value.value for k in node.keywords)
+        arg = (
+            node.args[0]
+            if node.args
+            else next((k.value for k in node.keywords if k.arg == "source"), None)
+        )
+        extern_c = not any(
+            k.arg == "no_extern_c" and isinstance(k.value, ast.Constant) and k.value.value
+            for k in node.keywords
+        )
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             kernel = Kernel(arg.value, arg.lineno, f"SourceModule at line {node.lineno}", extern_c)
         elif isinstance(arg, ast.Name) and arg.id in constants:
             text, line = constants[arg.id]
             kernel = Kernel(text, line, arg.id, extern_c)
         else:
-            problems.append(f"line {node.lineno}: SourceModule gets something other than a string "
-                            "constant; keep each kernel in a module-level string constant "
-                            "(KERNEL = \"\"\"...\"\"\") and pass that name")
+            problems.append(
+                f"line {node.lineno}: SourceModule gets something other than a string "
+                "constant; keep each kernel in a module-level string constant "
+                '(KERNEL = """...""") and pass that name'
+            )
             continue
         kernels.setdefault(kernel.source, kernel)
     if problems:  # SourceModule(source) inside a helper: the module's kernel constants are it
@@ -107,6 +141,7 @@ def _name(func) -> str:
 
 
 # ---------------------------------------------------------------- what the preprocessor may read
+
 
 def code_only(text: str) -> str:
     """The source with line continuations joined and comments blanked, as the preprocessor sees it."""
@@ -134,8 +169,10 @@ def refusal(text: str) -> str:
         if word == "include":
             header = re.fullmatch(r"<([\w./]+)>", rest)
             if not header or header.group(1) not in ALLOWED_HEADERS or ".." in header.group(1):
-                return (f"kernel line {number}: only CUDA's own headers may be included "
-                        f"(#include <cuda_runtime.h> and the like), not {rest[:60]}")
+                return (
+                    f"kernel line {number}: only CUDA's own headers may be included "
+                    f"(#include <cuda_runtime.h> and the like), not {rest[:60]}"
+                )
         if word == "pragma" and not rest.startswith(SAFE_PRAGMAS):
             return f"kernel line {number}: only #pragma unroll is accepted"
     return ""
@@ -143,9 +180,12 @@ def refusal(text: str) -> str:
 
 # ---------------------------------------------------------------- compiling
 
+
 def nvcc_path() -> str | None:
     return shutil.which("nvcc") or next(
-        (p for p in ("/usr/local/cuda/bin/nvcc", "/opt/cuda/bin/nvcc") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/local/cuda/bin/nvcc", "/opt/cuda/bin/nvcc") if os.access(p, os.X_OK)),
+        None,
+    )
 
 
 def _limits():
@@ -168,16 +208,38 @@ def compile_kernel(kernel: Kernel, nvcc: str, arch: str = ARCH) -> CompileResult
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pgrader-nvcc-") as tmp:
         Path(tmp, "kernel.cu").write_text(text)
-        env = {"PATH": f"{os.path.dirname(nvcc)}:/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp,
-               "LANG": "C.UTF-8"}
-        argv = [*_unshare_prefix(), nvcc, "-cubin", f"-arch={arch}", "-o", "kernel.cubin",
-                "kernel.cu"]
+        env = {
+            "PATH": f"{os.path.dirname(nvcc)}:/usr/bin:/bin",
+            "HOME": tmp,
+            "TMPDIR": tmp,
+            "LANG": "C.UTF-8",
+        }
+        argv = [
+            *_unshare_prefix(),
+            nvcc,
+            "-cubin",
+            f"-arch={arch}",
+            "-o",
+            "kernel.cubin",
+            "kernel.cu",
+        ]
         try:
-            proc = subprocess.run(argv, cwd=tmp, env=env, capture_output=True, timeout=TIMEOUT,
-                                  preexec_fn=_limits, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                argv,
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                timeout=TIMEOUT,
+                preexec_fn=_limits,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
-            return CompileResult(kernel, False, refused=f"nvcc did not finish within {TIMEOUT:.0f} s",
-                                 seconds=time.monotonic() - t0)
+            return CompileResult(
+                kernel,
+                False,
+                refused=f"nvcc did not finish within {TIMEOUT:.0f} s",
+                seconds=time.monotonic() - t0,
+            )
     out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
     lines = kernel.source.splitlines()
     errors = []
@@ -186,10 +248,19 @@ def compile_kernel(kernel: Kernel, nvcc: str, arch: str = ARCH) -> CompileResult
         if m and len(errors) < MAX_ERRORS:
             kline = int(m.group(1)) - shift
             code = lines[kline - 1].strip() if 0 < kline <= len(lines) else ""
-            errors.append({"line": kernel.line + kline - 1, "kernel_line": kline,
-                           "code": code[:200], "message": m.group(3)[:300]})
+            errors.append(
+                {
+                    "line": kernel.line + kline - 1,
+                    "kernel_line": kline,
+                    "code": code[:200],
+                    "message": m.group(3)[:300],
+                }
+            )
     if proc.returncode and not errors:  # e.g. ptxas: too much shared memory for one block
-        tail = [line.strip() for line in out.splitlines() if "error" in line.lower()][:3] or [out[-300:]]
-        errors.append({"line": kernel.line, "kernel_line": 0, "code": "",
-                       "message": "; ".join(tail)[:500]})
+        tail = [line.strip() for line in out.splitlines() if "error" in line.lower()][:3] or [
+            out[-300:]
+        ]
+        errors.append(
+            {"line": kernel.line, "kernel_line": 0, "code": "", "message": "; ".join(tail)[:500]}
+        )
     return CompileResult(kernel, proc.returncode == 0, errors, seconds=time.monotonic() - t0)

@@ -54,7 +54,7 @@ def summary(value) -> str:
         more = f", ... {len(flat) - SHOWN} more" if len(flat) > SHOWN else ""
         return f"{kind(value)} [{shown}{more}]"
     if isinstance(value, (list, tuple)) and len(value) > SHOWN:
-        shown = ", ".join(short(v, 20) for v in value[:SHOWN - 1])
+        shown = ", ".join(short(v, 20) for v in value[: SHOWN - 1])
         return f"[{shown}, ... {len(value) - SHOWN + 1} more] ({len(value)} items)"
     if isinstance(value, dict) and len(value) > SHOWN:
         shown = ", ".join(f"{short(k, 20)}: {short(v, 20)}" for k, v in list(value.items())[:SHOWN])
@@ -67,16 +67,22 @@ def _same(a, b, tol: float | None) -> bool:
         return math.isclose(float(a), float(b), rel_tol=0, abs_tol=tol)
     try:
         return bool(type(a) is type(b) and a == b) or (
-            isinstance(a, (int, float)) and isinstance(b, (int, float))
-            and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and not isinstance(a, bool)
+            and not isinstance(b, bool)
+            and a == b
+        )
     except Exception:  # noqa: BLE001 - values that cannot be compared differ
         return False
 
 
 def _window(items: list, index: int) -> str:
     lo, hi = max(0, index - WINDOW), min(len(items), index + WINDOW + 1)
-    cells = [(">" + short(v, 24) + "<") if i == index else short(v, 24)
-             for i, v in enumerate(items[lo:hi], start=lo)]
+    cells = [
+        (">" + short(v, 24) + "<") if i == index else short(v, 24)
+        for i, v in enumerate(items[lo:hi], start=lo)
+    ]
     before, after = ("..., " if lo else ""), (", ..." if hi < len(items) else "")
     return "[" + before + ", ".join(cells) + after + "]"
 
@@ -86,13 +92,17 @@ def _sequence(got: list, expected: list, tol: float | None, unit: str, noun: str
     if len(got) != len(expected):
         text = f"{noun} of {len(got)} {unit}, expected {len(expected)}"
         if first is not None:
-            text += (f"; the first difference is {unit[:-1] if unit.endswith('s') else unit} "
-                     f"{first}: {short(got[first], 40)}, expected {short(expected[first], 40)}")
+            text += (
+                f"; the first difference is {unit[:-1] if unit.endswith('s') else unit} "
+                f"{first}: {short(got[first], 40)}, expected {short(expected[first], 40)}"
+            )
         elif len(got) < len(expected):
             text += f"; the {unit} from index {len(got)} on are missing"
         else:
-            text += (f"; {len(got) - len(expected)} extra at the end, from "
-                     f"{short(got[len(expected)], 40)}")
+            text += (
+                f"; {len(got) - len(expected)} extra at the end, from "
+                f"{short(got[len(expected)], 40)}"
+            )
         return text
     if first is None:
         return "the items are equal but of other types"
@@ -101,9 +111,11 @@ def _sequence(got: list, expected: list, tol: float | None, unit: str, noun: str
     off = ""
     if tol is not None and all(isinstance(v, (int, float)) for v in (got[first], expected[first])):
         off = f", off by {abs(float(got[first]) - float(expected[first])):.3g} (tolerance {tol:g})"
-    return (f"{noun} whose item {first} of {len(got)} is {short(got[first], 40)}, expected "
-            f"{short(expected[first], 40)}{off}{others} (got {_window(got, first)}, expected "
-            f"{_window(expected, first)})")
+    return (
+        f"{noun} whose item {first} of {len(got)} is {short(got[first], 40)}, expected "
+        f"{short(expected[first], 40)}{off}{others} (got {_window(got, first)}, expected "
+        f"{_window(expected, first)})"
+    )
 
 
 def _mapping(got: dict, expected: dict, tol: float | None) -> str:
@@ -118,8 +130,9 @@ def _mapping(got: dict, expected: dict, tol: float | None) -> str:
     if wrong:
         k = wrong[0]
         more = f" and {len(wrong) - 1} more" if len(wrong) > 1 else ""
-        parts.append(f"key {short(k, 30)} holds {short(got[k], 40)}, expected "
-                     f"{short(expected[k], 40)}{more}")
+        parts.append(
+            f"key {short(k, 30)} holds {short(got[k], 40)}, expected {short(expected[k], 40)}{more}"
+        )
     return "; ".join(parts) or "the entries are equal but of other types"
 
 
@@ -137,24 +150,37 @@ def difference(got, expected, tol: float | None = None) -> str:
             return f"an array of shape {tuple(got.shape)}, expected shape {tuple(expected.shape)}"
         if tol is None and got.dtype != expected.dtype:
             return f"an array of dtype {got.dtype}, expected {expected.dtype}"
-        return _sequence(got.ravel().tolist(), expected.ravel().tolist(), tol, "items",
-                         "an array" + (" (flattened)" if got.ndim > 1 else ""))
+        return _sequence(
+            got.ravel().tolist(),
+            expected.ravel().tolist(),
+            tol,
+            "items",
+            "an array" + (" (flattened)" if got.ndim > 1 else ""),
+        )
     numbers = (int, float)
-    if not (isinstance(got, numbers) and isinstance(expected, numbers)
-            and not isinstance(got, bool) and not isinstance(expected, bool)) \
-            and type(got) is not type(expected):
-        shown = [k if v is None else f"{k} ({short(v, 40)})"
-                 for k, v in ((kind(got), got), (kind(expected), expected))]
+    if not (
+        isinstance(got, numbers)
+        and isinstance(expected, numbers)
+        and not isinstance(got, bool)
+        and not isinstance(expected, bool)
+    ) and type(got) is not type(expected):
+        shown = [
+            k if v is None else f"{k} ({short(v, 40)})"
+            for k, v in ((kind(got), got), (kind(expected), expected))
+        ]
         return f"{shown[0]}, expected {shown[1]}"
     if isinstance(expected, (list, tuple)):
-        return _sequence(list(got), list(expected), tol, "items",
-                         "a " + type(expected).__name__)
+        return _sequence(list(got), list(expected), tol, "items", "a " + type(expected).__name__)
     if isinstance(expected, dict):
         return "a dict with " + _mapping(got, expected, tol)
     if isinstance(expected, str) and (len(got) > TEXT or len(expected) > TEXT):
-        first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
-                     min(len(got), len(expected)))
-        return (f"a text of {len(got)} characters, expected {len(expected)}; they differ from "
-                f"character {first}: {short(got[first:first + 30])} instead of "
-                f"{short(expected[first:first + 30])}")
+        first = next(
+            (i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+            min(len(got), len(expected)),
+        )
+        return (
+            f"a text of {len(got)} characters, expected {len(expected)}; they differ from "
+            f"character {first}: {short(got[first : first + 30])} instead of "
+            f"{short(expected[first : first + 30])}"
+        )
     return f"{short(got)}, expected {short(expected)}"

@@ -28,6 +28,7 @@ MAX_TASKS_IN_MESSAGE = 5
 
 # ---------------------------------------------------------------- the report
 
+
 def asyncio_report(reply: Reply) -> dict:
     """The asyncio check's report of this reply (merged over MPI ranks); `Failed` if the student's
     code undid the check's instrumentation, `SandboxFault` if the check did not report."""
@@ -51,7 +52,8 @@ def asyncio_report(reply: Reply) -> dict:
         raise verdicts.Failed(
             "Your code replaced parts of asyncio the grader watches (the event loop's methods or "
             "warnings._warn_unawaited_coroutine), so this check could not run and earns no points.",
-            check="asyncio")
+            check="asyncio",
+        )
     return report
 
 
@@ -63,11 +65,18 @@ def _settle(reply: Reply, what: str) -> None:
         verdict = asyncio_deadlock_verdict(reply, what)
         if verdict is not None:
             raise verdict
-        hang = next((f for f in reply.raw.get(FINDINGS, []) if f.get("kind") == "asyncio-blocking"
-                     and (f.get("where") or {}).get("student")), None)
+        hang = next(
+            (
+                f
+                for f in reply.raw.get(FINDINGS, [])
+                if f.get("kind") == "asyncio-blocking" and (f.get("where") or {}).get("student")
+            ),
+            None,
+        )
         if hang is not None:
-            raise verdicts.Timeout(_hang_message(hang, reply, what), stacks=reply.raw.get("stacks", []),
-                                   blocking=hang)
+            raise verdicts.Timeout(
+                _hang_message(hang, reply, what), stacks=reply.raw.get("stacks", []), blocking=hang
+            )
     try:
         raise_for(reply)
     except verdicts.StudentError as exc:
@@ -78,6 +87,7 @@ def _settle(reply: Reply, what: str) -> None:
 
 
 # ---------------------------------------------------------------- wording
+
 
 def _code(text: str) -> str:
     """A source line without its trailing comment."""
@@ -102,34 +112,45 @@ def _at_code(frame: dict | None) -> str:
 
 def _blocking_message(b: dict, what: str) -> str:
     secs = f"{b['seconds']:.2f} s"
-    times = (f" ({b['count']} times, {b['total_seconds']:.2f} s in all)" if b.get("count", 1) > 1
-             else "")
+    times = (
+        f" ({b['count']} times, {b['total_seconds']:.2f} s in all)" if b.get("count", 1) > 1 else ""
+    )
     code = _code(b.get("code", ""))
     if b.get("line") is None:
-        return (f"{what}: coroutine {b['coro']}() blocked the event loop for {secs}{times} without "
-                "reaching an await: meanwhile no other task could run. Use the asyncio versions of "
-                "blocking calls (await asyncio.sleep(...)), or run blocking or CPU-heavy work with "
-                "await asyncio.to_thread(...).")
+        return (
+            f"{what}: coroutine {b['coro']}() blocked the event loop for {secs}{times} without "
+            "reaching an await: meanwhile no other task could run. Use the asyncio versions of "
+            "blocking calls (await asyncio.sleep(...)), or run blocking or CPU-heavy work with "
+            "await asyncio.to_thread(...)."
+        )
     where = f"{b['file']} line {b['line']}"
     if b.get("kind") == "sleep":
-        return (f"{what}: {code} at {where} blocked the event loop for {secs}{times}: while it "
-                "sleeps no other task can run. Use await asyncio.sleep(...) or run blocking work "
-                "with await asyncio.to_thread(...).")
+        return (
+            f"{what}: {code} at {where} blocked the event loop for {secs}{times}: while it "
+            "sleeps no other task can run. Use await asyncio.sleep(...) or run blocking work "
+            "with await asyncio.to_thread(...)."
+        )
     if b.get("kind") == "cpu":
-        return (f"{what}: the computation at {where} (`{code}`, in {b['coro']}()) kept the event "
-                f"loop busy for {secs}{times} without reaching an await: meanwhile no other task "
-                "could run. Run CPU-heavy work outside the loop with await asyncio.to_thread(...) "
-                "or loop.run_in_executor(...) (a process pool for real parallelism), or split it "
-                "and await asyncio.sleep(0) between the parts.")
+        return (
+            f"{what}: the computation at {where} (`{code}`, in {b['coro']}()) kept the event "
+            f"loop busy for {secs}{times} without reaching an await: meanwhile no other task "
+            "could run. Run CPU-heavy work outside the loop with await asyncio.to_thread(...) "
+            "or loop.run_in_executor(...) (a process pool for real parallelism), or split it "
+            "and await asyncio.sleep(0) between the parts."
+        )
     if b.get("kind") == "wait":
-        return (f"{what}: `{code}` at {where} blocked the event loop for {secs}{times}: it waits "
-                "without giving control back to the loop, so no other task can run. Use its "
-                "asyncio counterpart with await (asyncio.sleep, asyncio.Queue, asyncio.Lock, "
-                "asyncio.Event, ...) or run it with await asyncio.to_thread(...).")
-    return (f"{what}: `{code}` at {where} (in {b['coro']}()) held the event loop for {secs}{times} "
-            "without reaching an await: meanwhile no other task could run. Use the asyncio "
-            "versions of blocking calls with await, and run blocking or CPU-heavy work with await "
-            "asyncio.to_thread(...).")
+        return (
+            f"{what}: `{code}` at {where} blocked the event loop for {secs}{times}: it waits "
+            "without giving control back to the loop, so no other task can run. Use its "
+            "asyncio counterpart with await (asyncio.sleep, asyncio.Queue, asyncio.Lock, "
+            "asyncio.Event, ...) or run it with await asyncio.to_thread(...)."
+        )
+    return (
+        f"{what}: `{code}` at {where} (in {b['coro']}()) held the event loop for {secs}{times} "
+        "without reaching an await: meanwhile no other task could run. Use the asyncio "
+        "versions of blocking calls with await, and run blocking or CPU-heavy work with await "
+        "asyncio.to_thread(...)."
+    )
 
 
 def _hang_message(hang: dict, reply: Reply, what: str) -> str:
@@ -137,19 +158,27 @@ def _hang_message(hang: dict, reply: Reply, what: str) -> str:
     busy = hang.get("cpu_ratio") is not None and hang["cpu_ratio"] >= 0.5
     code = _code(where.get("code", ""))
     what_it_did = "kept running" if busy else "kept waiting"
-    advice = ("A loop that waits for another task to change something must await inside it "
-              "(for example await asyncio.sleep(0), or better an asyncio.Event); otherwise the "
-              "other task never gets a turn." if busy else
-              "Blocking calls freeze every task: use their asyncio versions with await, or "
-              "await asyncio.to_thread(...).")
-    return (f"{what} was still running after {reply.waited}: `{code}` at {_at(where)} "
-            f"(in {hang.get('coro')}()) {what_it_did} inside the event loop without ever "
-            f"reaching an await, so no other task could run. {advice}")
+    advice = (
+        "A loop that waits for another task to change something must await inside it "
+        "(for example await asyncio.sleep(0), or better an asyncio.Event); otherwise the "
+        "other task never gets a turn."
+        if busy
+        else "Blocking calls freeze every task: use their asyncio versions with await, or "
+        "await asyncio.to_thread(...)."
+    )
+    return (
+        f"{what} was still running after {reply.waited}: `{code}` at {_at(where)} "
+        f"(in {hang.get('coro')}()) {what_it_did} inside the event loop without ever "
+        f"reaching an await, so no other task could run. {advice}"
+    )
 
 
 # ---------------------------------------------------------------- the expectations
 
-def expect_no_blocking(reply: Reply, what: str, hint: str = "", min_seconds: float | None = None) -> None:
+
+def expect_no_blocking(
+    reply: Reply, what: str, hint: str = "", min_seconds: float | None = None
+) -> None:
     """Raise `Failed` if a step of the student's code held the event loop longer than
     `min_seconds` (default: the check's `slow_callback`, 0.05 s)."""
     _settle(reply, what)
@@ -174,10 +203,12 @@ def expect_all_awaited(reply: Reply, what: str, hint: str = "") -> None:
     n = found[0]
     place = n.get("created_at") or n.get("defined")
     where = f" at {_at_code(place)}" if place else ""
-    message = (f"{what}: {n['coro']}() was called{where} but never awaited: calling a coroutine "
-               "function only creates a coroutine object, its body never runs. Write "
-               f"await {n['coro']}(...), or start it with asyncio.create_task(...) and await the "
-               "task later.")
+    message = (
+        f"{what}: {n['coro']}() was called{where} but never awaited: calling a coroutine "
+        "function only creates a coroutine object, its body never runs. Write "
+        f"await {n['coro']}(...), or start it with asyncio.create_task(...) and await the "
+        "task later."
+    )
     if len(found) > 1:
         message += f" ({len(found) - 1} other coroutine(s) were never awaited either.)"
     raise verdicts.Failed(message + (f" {hint}" if hint else ""), never_awaited=found)
@@ -186,7 +217,9 @@ def expect_all_awaited(reply: Reply, what: str, hint: str = "") -> None:
 def expect_no_pending_destroyed(reply: Reply, what: str, hint: str = "") -> None:
     """Raise `Failed` if a task of the student's was garbage-collected while still pending."""
     _settle(reply, what)
-    found = [t for t in asyncio_report(reply).get("destroyed_pending", []) if t.get("student", True)]
+    found = [
+        t for t in asyncio_report(reply).get("destroyed_pending", []) if t.get("student", True)
+    ]
     if not found:
         return
     t = found[0]
@@ -196,10 +229,12 @@ def expect_no_pending_destroyed(reply: Reply, what: str, hint: str = "") -> None
     if t.get("waiting_at"):
         parts.append(f"waiting at {_at_code(t['waiting_at'])}")
     detail = f" ({', '.join(parts)})" if parts else ""
-    message = (f"{what}: task {t['name']} running {t['coro']}(){detail} was destroyed while still "
-               "pending: nothing kept a reference to it or waited for it, so its work was silently "
-               "dropped. Keep the tasks you create (in a list, or use asyncio.TaskGroup) and await "
-               "them (for example await asyncio.gather(*tasks)) before returning.")
+    message = (
+        f"{what}: task {t['name']} running {t['coro']}(){detail} was destroyed while still "
+        "pending: nothing kept a reference to it or waited for it, so its work was silently "
+        "dropped. Keep the tasks you create (in a list, or use asyncio.TaskGroup) and await "
+        "them (for example await asyncio.gather(*tasks)) before returning."
+    )
     if len(found) > 1:
         message += f" ({len(found) - 1} other task(s) were lost the same way.)"
     raise verdicts.Failed(message + (f" {hint}" if hint else ""), destroyed_pending=found)
@@ -213,33 +248,43 @@ def expect_cancellation_respected(reply: Reply, what: str, hint: str = "") -> No
     if not found:
         return
     t = found[0]
-    outcome = ("returned normally" if t.get("outcome") == "returned"
-               else f"ended with {t.get('outcome', '').removeprefix('raised ')}")
+    outcome = (
+        "returned normally"
+        if t.get("outcome") == "returned"
+        else f"ended with {t.get('outcome', '').removeprefix('raised ')}"
+    )
     caught = f" at {_at_code(t['caught_at'])}" if t.get("caught_at") else ""
-    message = (f"{what}: task {t['name']} running {t['coro']}() was cancelled but {outcome}: the "
-               f"CancelledError was caught{caught} and not raised again, so whoever cancelled the "
-               "task believes it stopped while it carried on. Do the cleanup and then re-raise it "
-               "(`except asyncio.CancelledError: ...; raise`), or put the cleanup in a finally "
-               "block.")
+    message = (
+        f"{what}: task {t['name']} running {t['coro']}() was cancelled but {outcome}: the "
+        f"CancelledError was caught{caught} and not raised again, so whoever cancelled the "
+        "task believes it stopped while it carried on. Do the cleanup and then re-raise it "
+        "(`except asyncio.CancelledError: ...; raise`), or put the cleanup in a finally "
+        "block."
+    )
     raise verdicts.Failed(message + (f" {hint}" if hint else ""), cancel_swallowed=found)
 
 
 def expect_bystanders_untouched(report: dict, what: str, hint: str = "") -> None:
     """Raise `Failed` if the student's coroutine cancelled (or stopped) tasks it did not start:
     the grader's bystanders of `grader.checks.bystanders.alongside`."""
-    touched = {name: fate for name, fate in (report.get("bystanders") or {}).items()
-               if fate != "running"}
+    touched = {
+        name: fate for name, fate in (report.get("bystanders") or {}).items() if fate != "running"
+    }
     if touched:
         names = ", ".join(f"`{n}` ({fate})" for n, fate in touched.items())
         raise verdicts.Failed(
             f"{what} stopped tasks it did not start: the grader had tasks of its own running "
             f"alongside, and they were {names} when it returned. asyncio.all_tasks() lists every "
             "task of the event loop, other people's included: keep the tasks you create in a "
-            "list and cancel only those." + (f" {hint}" if hint else ""), bystanders=touched)
+            "list and cancel only those." + (f" {hint}" if hint else ""),
+            bystanders=touched,
+        )
     if report.get("ticks_after", 1) <= report.get("ticks_at_return", 0):
         raise verdicts.Failed(
             f"After {what} returned, a task the grader had running alongside stopped getting "
-            "turns on the event loop." + (f" {hint}" if hint else ""), report=report)
+            "turns on the event loop." + (f" {hint}" if hint else ""),
+            report=report,
+        )
 
 
 def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | None:
@@ -268,15 +313,23 @@ def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | Non
         lines.append(text)
     more = len(shown) - MAX_TASKS_IN_MESSAGE
     listing = "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
-    message = (f"{what} stopped making progress: every task is waiting for something that only "
-               "another waiting task could provide, and nothing (no timer, no I/O, no other thread) "
-               f"can wake the event loop: an asyncio deadlock. {listing}.")
+    message = (
+        f"{what} stopped making progress: every task is waiting for something that only "
+        "another waiting task could provide, and nothing (no timer, no I/O, no other thread) "
+        f"can wake the event loop: an asyncio deadlock. {listing}."
+    )
     if any("Lock" in str(t.get("waiting_for", "")) for t in tasks):
-        message += (" Tasks that need two locks must take them in one global order (for example "
-                    "the lower-numbered one first); otherwise each can hold one and wait forever for "
-                    "the other.")
-    return verdicts.Deadlock(message, tasks=tasks, stacks=raw.get("stacks", []),
-                             **{STALL_CPU_RATIO: raw.get(STALL_CPU_RATIO)})
+        message += (
+            " Tasks that need two locks must take them in one global order (for example "
+            "the lower-numbered one first); otherwise each can hold one and wait forever for "
+            "the other."
+        )
+    return verdicts.Deadlock(
+        message,
+        tasks=tasks,
+        stacks=raw.get("stacks", []),
+        **{STALL_CPU_RATIO: raw.get(STALL_CPU_RATIO)},
+    )
 
 
 def expect_no_asyncio_deadlock(reply: Reply, what: str, hint: str = "") -> None:
@@ -300,16 +353,22 @@ def expect_asyncio_clean(reply: Reply, what: str, min_seconds: float | None = No
 
 # ---------------------------------------------------------------- old APIs
 
+
 def deprecated_feedback(folder, limit: int = 20) -> list[str]:
     """One line per old API in the submission folder, or in one file (a static scan; nothing
     runs), errors first: "solution.py line 3: @asyncio.coroutine (asyncio.coroutine was removed
     in Python 3.11). Modern form: async def (and await instead of yield from)." """
     path = Path(folder)
-    found = (scan_source(path.read_text(encoding="utf-8", errors="replace"), path.name)
-             if path.is_file() else scan(path))
+    found = (
+        scan_source(path.read_text(encoding="utf-8", errors="replace"), path.name)
+        if path.is_file()
+        else scan(path)
+    )
     found.sort(key=lambda f: (f["severity"] != "error", f["file"], f["line"]))
-    lines = [f"{f['file']} line {f['line']}: {f['old']} ({f['why']}). Modern form: {f['new']}."
-             for f in found[:limit]]
+    lines = [
+        f"{f['file']} line {f['line']}: {f['old']} ({f['why']}). Modern form: {f['new']}."
+        for f in found[:limit]
+    ]
     if len(found) > limit:
         lines.append(f"... and {len(found) - limit} more.")
     return lines

@@ -26,42 +26,58 @@ import json
 from grader.judge.verdicts import Failed, StudentError, Timeout
 from grader.judge.verdicts.reply import raise_for
 
-EAGER_NOTE = (" (Your app sets task_always_eager=True. The grader ignores it and runs a real "
-              "worker: eager mode runs every task at once in your own process, with no broker "
-              "and no serialization, so it hides exactly these mistakes.)")
-SYNC_GET = ("Never call result.get() within a task: a task that waits for another task's result "
-            "blocks its worker process, and when every process of the pool is waiting, nothing "
-            "is left to run the tasks they wait for (a deadlock). Celery refuses it with "
-            "RuntimeError, and disable_sync_subtasks=False only hides the danger. Let Celery pass "
-            "results along instead: a chain hands each result to the next task, a chord hands "
-            "the list of results of its header to its body.")
-GLOBALS = ("On a real worker each task may run in a different process (a prefork pool has "
-           "several, and processes are replaced), and your calling process is another one again: "
-           "each has its own copy of the module's globals, so what one task or the caller "
-           "stores there is not seen by the next task. Eager mode and a single process hide "
-           "this. Pass everything a task needs as its arguments (a partial signature such as "
-           "mul.s(x) fixes an argument) and return its result.")
+EAGER_NOTE = (
+    " (Your app sets task_always_eager=True. The grader ignores it and runs a real "
+    "worker: eager mode runs every task at once in your own process, with no broker "
+    "and no serialization, so it hides exactly these mistakes.)"
+)
+SYNC_GET = (
+    "Never call result.get() within a task: a task that waits for another task's result "
+    "blocks its worker process, and when every process of the pool is waiting, nothing "
+    "is left to run the tasks they wait for (a deadlock). Celery refuses it with "
+    "RuntimeError, and disable_sync_subtasks=False only hides the danger. Let Celery pass "
+    "results along instead: a chain hands each result to the next task, a chord hands "
+    "the list of results of its header to its body."
+)
+GLOBALS = (
+    "On a real worker each task may run in a different process (a prefork pool has "
+    "several, and processes are replaced), and your calling process is another one again: "
+    "each has its own copy of the module's globals, so what one task or the caller "
+    "stores there is not seen by the next task. Eager mode and a single process hide "
+    "this. Pass everything a task needs as its arguments (a partial signature such as "
+    "mul.s(x) fixes an argument) and return its result."
+)
 CANVAS = {
-    "chord": ("A chord is chord(header, body): the header (signatures that run in parallel, "
-              "like a group) and then the body, run once with the list of all their results. "
-              "Return chord(header, body) itself: calling it sends it at once."),
-    "chain": ("A chain is chain(sig1, sig2, ...) or sig1 | sig2: each task's result becomes the "
-              "first argument of the next one. Return the chain itself, not a called or "
-              "applied one, so the caller decides when and where it runs."),
+    "chord": (
+        "A chord is chord(header, body): the header (signatures that run in parallel, "
+        "like a group) and then the body, run once with the list of all their results. "
+        "Return chord(header, body) itself: calling it sends it at once."
+    ),
+    "chain": (
+        "A chain is chain(sig1, sig2, ...) or sig1 | sig2: each task's result becomes the "
+        "first argument of the next one. Return the chain itself, not a called or "
+        "applied one, so the caller decides when and where it runs."
+    ),
     "group": "A group runs its signatures in parallel and gives the list of their results.",
 }
-UNREGISTERED = ("The worker does not know this task: a worker imports your module and knows only "
-                "the tasks defined at its top level. A task created inside a function exists "
-                "only in the process that called that function (eager mode runs it there, so it "
-                "seems to work).")
-NOT_SENT = ("Its arguments could not be sent to the worker: a real broker carries JSON, so task "
-            "arguments and results must be plain numbers, strings, lists and dicts (convert "
-            "numpy numbers with int() or float()). Eager mode never serializes, so it hides this.")
-LOST = ("By default a task's message is acknowledged when a worker process takes it, so when "
-        "that process dies (killed, out of memory) the task is lost and fails with "
-        "WorkerLostError. For a task that is safe to run twice, declare "
-        "@app.task(acks_late=True, reject_on_worker_lost=True): the message is acknowledged only "
-        "after the task finished, and a lost one goes back to the queue for another process.")
+UNREGISTERED = (
+    "The worker does not know this task: a worker imports your module and knows only "
+    "the tasks defined at its top level. A task created inside a function exists "
+    "only in the process that called that function (eager mode runs it there, so it "
+    "seems to work)."
+)
+NOT_SENT = (
+    "Its arguments could not be sent to the worker: a real broker carries JSON, so task "
+    "arguments and results must be plain numbers, strings, lists and dicts (convert "
+    "numpy numbers with int() or float()). Eager mode never serializes, so it hides this."
+)
+LOST = (
+    "By default a task's message is acknowledged when a worker process takes it, so when "
+    "that process dies (killed, out of memory) the task is lost and fails with "
+    "WorkerLostError. For a task that is safe to run twice, declare "
+    "@app.task(acks_late=True, reject_on_worker_lost=True): the message is acknowledged only "
+    "after the task finished, and a lost one goes back to the queue for another process."
+)
 
 _RUNS: dict = {}  # (student, mode, steps) -> report: tests that ask for the same run share it
 
@@ -71,15 +87,27 @@ def task_step(name: str, *args, expect=None, what: str | None = None) -> dict:
     return {"task": name, "args": list(args), "expect": expect, "what": what}
 
 
-def canvas_step(name: str, *args, kind: str | None = None, expect=None,
-                what: str | None = None, tasks: list | None = None) -> dict:
+def canvas_step(
+    name: str,
+    *args,
+    kind: str | None = None,
+    expect=None,
+    what: str | None = None,
+    tasks: list | None = None,
+) -> dict:
     """A step that calls the student's function `name(*args)`, which must return a canvas of
     `kind` ("chord", "chain", "group", "signature"), and runs it on the worker. `tasks`, if
     given, is how the value must be computed: a list of stages, each a list of
     `(task name, args)` that run in any order among themselves, the stages one after another
     (arguments of `add` and `mul` in any order)."""
-    return {"canvas": name, "args": list(args), "kind": kind, "expect": expect, "what": what,
-            "tasks": tasks}
+    return {
+        "canvas": name,
+        "args": list(args),
+        "kind": kind,
+        "expect": expect,
+        "what": what,
+        "tasks": tasks,
+    }
 
 
 def _probe_celery(mod, mode, steps, options):
@@ -122,32 +150,43 @@ def expect_tasks(step: dict, out: dict, what: str) -> None:
     expected = [c for stage in want for c in stage]
     got_stages, i = [], 0
     for stage in want:
-        got_stages.append(sorted(_task_key(n, a) for n, a in ran[i:i + len(stage)]))
+        got_stages.append(sorted(_task_key(n, a) for n, a in ran[i : i + len(stage)]))
         i += len(stage)
     if len(ran) == len(expected) and all(
-            got == sorted(_task_key(n, a) for n, a in stage)
-            for got, stage in zip(got_stages, want)):
+        got == sorted(_task_key(n, a) for n, a in stage) for got, stage in zip(got_stages, want)
+    ):
         return
     shown = ", then ".join(" and ".join(_call_text(n, a) for n, a in stage) for stage in want)
     did = ", ".join(_call_text(n, a) for n, a in ran[:12]) or "no task at all"
-    raise Failed(f"{what} computed its value with other tasks than the statement asks for: the "
-                 f"worker ran {did}; the canvas must run {shown}. The value alone does not show "
-                 "how a canvas is built: each signature in it is a task the worker runs, in "
-                 "the order the canvas gives.", expected_tasks=shown, tasks=out.get("tasks"))
+    raise Failed(
+        f"{what} computed its value with other tasks than the statement asks for: the "
+        f"worker ran {did}; the canvas must run {shown}. The value alone does not show "
+        "how a canvas is built: each signature in it is a task the worker runs, in "
+        "the order the canvas gives.",
+        expected_tasks=shown,
+        tasks=out.get("tasks"),
+    )
 
 
 def _sent(step: dict) -> dict:
     return {k: step[k] for k in ("task", "canvas", "args") if k in step}
 
 
-def celery_run(student, mode: str, steps: list[dict], timeout: float | None = None,
-               **options) -> CeleryReport:
+def celery_run(
+    student, mode: str, steps: list[dict], timeout: float | None = None, **options
+) -> CeleryReport:
     """Run `steps` on a real worker (`mode` "functional" or "isolation"); the report, shared by
     every test that asks for the same run. A reply that is not a report raises its verdict."""
     key = (id(student), mode, json.dumps([_sent(s) for s in steps]), json.dumps(options))
     if key not in _RUNS:
-        reply = student.reply(_probe_celery, mode, [_sent(s) for s in steps], options,
-                              timeout=timeout, what=f"your tasks on a {_worker_words(mode)}")
+        reply = student.reply(
+            _probe_celery,
+            mode,
+            [_sent(s) for s in steps],
+            options,
+            timeout=timeout,
+            what=f"your tasks on a {_worker_words(mode)}",
+        )
         raise_for(reply)
         _RUNS[key] = CeleryReport(reply.value)
         _RUNS[key].steps = steps
@@ -159,8 +198,14 @@ def celery_fault(student, args: dict, timeout: float | None = None) -> CeleryRep
     whether it was lost or redelivered and completed."""
     key = (id(student), "fault", json.dumps(args))
     if key not in _RUNS:
-        reply = student.reply(_probe_celery, "fault", [], {"tasks": list(args), "args": args},
-                              timeout=timeout, what="your tasks with a worker process killed")
+        reply = student.reply(
+            _probe_celery,
+            "fault",
+            [],
+            {"tasks": list(args), "args": args},
+            timeout=timeout,
+            what="your tasks with a worker process killed",
+        )
         raise_for(reply)
         _RUNS[key] = CeleryReport(reply.value)
         _RUNS[key].steps = []
@@ -168,8 +213,10 @@ def celery_fault(student, args: dict, timeout: float | None = None) -> CeleryRep
 
 
 def _worker_words(mode: str) -> str:
-    return {"functional": "real Celery worker",
-            "isolation": "prefork Celery worker (separate processes)"}.get(mode, "Celery worker")
+    return {
+        "functional": "real Celery worker",
+        "isolation": "prefork Celery worker (separate processes)",
+    }.get(mode, "Celery worker")
 
 
 def _call_words(step: dict) -> str:
@@ -197,37 +244,50 @@ def expect_no_sync_get(report: CeleryReport) -> None:
     calls = report.get("sync_get") or []
     if not calls:
         if report.outcomes and not any(o.get("status") == "ok" for o in report.outcomes):
-            raise Failed("None of your tasks completed on the worker, so this could not be "
-                         "checked; see the other tests for why.")
+            raise Failed(
+                "None of your tasks completed on the worker, so this could not be "
+                "checked; see the other tests for why."
+            )
         return
     tampered = [c for c in calls if c.get("tampered")]
     if tampered:
-        raise Failed("Your code switched off the grader's check of result.get() inside tasks "
-                     "(it put Celery's original methods back; noticed when task "
-                     f"{tampered[0]['task']} ended), so this check could not run and earns no "
-                     "points.", sync_get=calls)
+        raise Failed(
+            "Your code switched off the grader's check of result.get() inside tasks "
+            "(it put Celery's original methods back; noticed when task "
+            f"{tampered[0]['task']} ended), so this check could not run and earns no "
+            "points.",
+            sync_get=calls,
+        )
     c = calls[0]
-    raise Failed(f"Task {c['task']} waited for another task's result with .{c['method']}() "
-                 f"({c['file']}, line {c['line']}: `{c['code']}`). {SYNC_GET}" + _eager(report),
-                 sync_get=calls)
+    raise Failed(
+        f"Task {c['task']} waited for another task's result with .{c['method']}() "
+        f"({c['file']}, line {c['line']}: `{c['code']}`). {SYNC_GET}" + _eager(report),
+        sync_get=calls,
+    )
 
 
 def _globals_hint(report) -> str:
     written = report.get("globals_written") or []
-    by_caller = [(o["step"], o["globals_written_by_caller"]) for o in report.outcomes
-                 if o.get("globals_written_by_caller")]
+    by_caller = [
+        (o["step"], o["globals_written_by_caller"])
+        for o in report.outcomes
+        if o.get("globals_written_by_caller")
+    ]
     if by_caller and not written:
         step, names = by_caller[0]
-        return (f" {step}() changed the module global{'s' if len(names) > 1 else ''} "
-                f"{', '.join(names)} in the calling process, and your tasks rely on it. "
-                + GLOBALS)
+        return (
+            f" {step}() changed the module global{'s' if len(names) > 1 else ''} "
+            f"{', '.join(names)} in the calling process, and your tasks rely on it. " + GLOBALS
+        )
     if not written:
         return ""
     names = sorted({g for w in written for g in w["globals"]})
     tasks = sorted({w["task"].rsplit(".", 1)[-1] for w in written})
-    return (f" Your task{'s' if len(tasks) > 1 else ''} {', '.join(tasks)} changed the module "
-            f"global{'s' if len(names) > 1 else ''} {', '.join(names)}: the state is kept in "
-            f"a module global. {GLOBALS}")
+    return (
+        f" Your task{'s' if len(tasks) > 1 else ''} {', '.join(tasks)} changed the module "
+        f"global{'s' if len(names) > 1 else ''} {', '.join(names)}: the state is kept in "
+        f"a module global. {GLOBALS}"
+    )
 
 
 def expect_step(report: CeleryReport, index: int) -> None:
@@ -238,53 +298,81 @@ def expect_step(report: CeleryReport, index: int) -> None:
     status = out.get("status")
     kind = step.get("kind")
     if status == "missing":
-        raise StudentError(f"{out['step']} is not defined in your module: the exercise asks "
-                           "for it.")
+        raise StudentError(
+            f"{out['step']} is not defined in your module: the exercise asks for it."
+        )
     if status == "not-a-task":
         raise Failed(f"{out['step']} is not a Celery task: decorate it with @app.task.")
     got_kind = out.get("canvas", "")
     if kind and got_kind != kind:
         hint = CANVAS.get(kind, "")
-        extra = (" It ran the work itself and returned the result: the caller can no longer "
-                 "choose where and when it runs." if got_kind.startswith(("value", "result"))
-                 else "")
-        raise Failed(f"{what} returned a {got_kind}, expected a {kind}.{extra} {hint}",
-                     expected=kind, got=got_kind)
+        extra = (
+            " It ran the work itself and returned the result: the caller can no longer "
+            "choose where and when it runs."
+            if got_kind.startswith(("value", "result"))
+            else ""
+        )
+        raise Failed(
+            f"{what} returned a {got_kind}, expected a {kind}.{extra} {hint}",
+            expected=kind,
+            got=got_kind,
+        )
     if status == "not-sent":
         err = out.get("error") or {}
-        why = NOT_SENT if "Encode" in err.get("type", "") or "serializ" in err.get(
-            "message", "") else ""
-        raise StudentError(f"{what} failed before reaching the worker: {err.get('type')}: "
-                           f"{err.get('message')}{_where(err)}. {why}".rstrip() + _eager(report),
-                           exception=err)
+        why = (
+            NOT_SENT
+            if "Encode" in err.get("type", "") or "serializ" in err.get("message", "")
+            else ""
+        )
+        raise StudentError(
+            f"{what} failed before reaching the worker: {err.get('type')}: "
+            f"{err.get('message')}{_where(err)}. {why}".rstrip()
+            + _eager(report),
+            exception=err,
+        )
     if status == "error":
         err = out.get("error") or {}
         if "Never call result.get() within a task" in err.get("message", "") or report.get(
-                "sync_get"):
+            "sync_get"
+        ):
             expect_no_sync_get(report)
         hint = f" {UNREGISTERED}" if err.get("type") == "NotRegistered" else ""
-        raise StudentError(f"{what} on a {where} raised {err.get('type')}: "
-                           f"{err.get('message')}{_where(err)}.{hint}" + _eager(report),
-                           exception=err)
+        raise StudentError(
+            f"{what} on a {where} raised {err.get('type')}: "
+            f"{err.get('message')}{_where(err)}.{hint}" + _eager(report),
+            exception=err,
+        )
     if status == "timeout":
         errors = report.get("worker_errors") or []
         unknown = [e for e in errors if "unregistered task" in e]
         if unknown:
-            raise Failed(f"{what} never finished on a {where}: the worker said "
-                         f"\"{unknown[0][:200]}\". {UNREGISTERED}" + _eager(report),
-                         worker_errors=errors)
-        raise Timeout(f"{what} never finished on a {where} (its state stayed "
-                      f"{out.get('state', '?')}). Check that each task returns and that no task "
-                      "waits for another one." + _globals_hint(report) + _eager(report),
-                      worker_errors=errors, worker_log=report.get("worker_log_tail", ""))
+            raise Failed(
+                f"{what} never finished on a {where}: the worker said "
+                f'"{unknown[0][:200]}". {UNREGISTERED}' + _eager(report),
+                worker_errors=errors,
+            )
+        raise Timeout(
+            f"{what} never finished on a {where} (its state stayed "
+            f"{out.get('state', '?')}). Check that each task returns and that no task "
+            "waits for another one." + _globals_hint(report) + _eager(report),
+            worker_errors=errors,
+            worker_log=report.get("worker_log_tail", ""),
+        )
     expected, got = step.get("expect"), out.get("value")
     if step.get("expect") is not None and not (type(got) is type(expected) and got == expected):
         hint = _globals_hint(report) if report.get("mode") == "isolation" else ""
         if not hint and report.get("mode") == "isolation":
-            hint = (" It works when everything runs in one process; on this worker every task "
-                    "runs in its own process. " + GLOBALS)
-        raise Failed(f"{what} on a {where} returned {got!r:.300}, expected {expected!r:.300}."
-                     + hint + _eager(report), expected=repr(expected), got=repr(got)[:300])
+            hint = (
+                " It works when everything runs in one process; on this worker every task "
+                "runs in its own process. " + GLOBALS
+            )
+        raise Failed(
+            f"{what} on a {where} returned {got!r:.300}, expected {expected!r:.300}."
+            + hint
+            + _eager(report),
+            expected=repr(expected),
+            got=repr(got)[:300],
+        )
     expect_tasks(step, out, f"{what} on a {where}")
 
 
@@ -302,10 +390,19 @@ def expect_survives_worker_loss(report: CeleryReport) -> None:
         if run.get("outcome") == "completed":
             continue
         if run.get("outcome") == "lost":
-            config = ("acks_late=True without reject_on_worker_lost=True: Celery then still "
-                      "records the loss as a failure instead of sending the task again"
-                      if run.get("acks_late") else "the default settings")
-            raise Failed(f"Task {name} was lost when the worker process running it was killed "
-                         f"(WorkerLostError), with {config}. {LOST}", runs=report["runs"])
-        raise Failed(f"Task {name} did not complete after the worker process running it was "
-                     f"killed (outcome: {run.get('outcome')}). {LOST}", runs=report["runs"])
+            config = (
+                "acks_late=True without reject_on_worker_lost=True: Celery then still "
+                "records the loss as a failure instead of sending the task again"
+                if run.get("acks_late")
+                else "the default settings"
+            )
+            raise Failed(
+                f"Task {name} was lost when the worker process running it was killed "
+                f"(WorkerLostError), with {config}. {LOST}",
+                runs=report["runs"],
+            )
+        raise Failed(
+            f"Task {name} did not complete after the worker process running it was "
+            f"killed (outcome: {run.get('outcome')}). {LOST}",
+            runs=report["runs"],
+        )

@@ -23,8 +23,12 @@ def tampering_evidence(reply: Reply, report: dict | None = None) -> list[str]:
     """What shows that the student's code itself took the grader's instrumentation apart: what
     the agent saw rebound (`report["tampered"]`) and what its audit hook refused."""
     found = [str(t) for t in (report or {}).get("tampered") or []]
-    found += [f"{t.get('what', t.get('event'))}" + (f" ({t['file']} line {t['line']})" if t.get("file") else "")
-              for t in reply.tampering if t.get("event") in TRACE_EVENTS]
+    found += [
+        f"{t.get('what', t.get('event'))}"
+        + (f" ({t['file']} line {t['line']})" if t.get("file") else "")
+        for t in reply.tampering
+        if t.get("event") in TRACE_EVENTS
+    ]
     return list(dict.fromkeys(found))
 
 
@@ -34,19 +38,31 @@ def check_report(reply: Reply, name: str) -> dict:
     naming the evidence); without it, it is the platform's failure (never the student's)."""
     report = reply.checks.get(name)
     if report is None:
-        if reply.status == Status.OK:  # the agent reports every check it started: only the student's
-            raise Failed(f"The grader's {name} check left no report: your code took it apart "  # code
-                         "(it runs in your program's process), so this check earns no points.",
-                         check=name, tampering=tampering_evidence(reply))
+        if (
+            reply.status == Status.OK
+        ):  # the agent reports every check it started: only the student's
+            raise Failed(
+                f"The grader's {name} check left no report: your code took it apart "  # code
+                "(it runs in your program's process), so this check earns no points.",
+                check=name,
+                tampering=tampering_evidence(reply),
+            )
         raise SandboxFault(f"the {name} check did not report")
     if not report.get("intact", True):
         evidence = tampering_evidence(reply, report)
         if not evidence:
-            raise SandboxFault(f"the {name} check could not run, and nothing shows the submission "
-                               f"did it ({report.get('error', 'no error given')})")
-        raise Failed(f"Your code switched off the grader's {name} instrumentation ("
-                     + "; ".join(evidence[:3]) + "), so this check could not run and earns no "
-                     "points.", check=name, tampering=evidence[:10])
+            raise SandboxFault(
+                f"the {name} check could not run, and nothing shows the submission "
+                f"did it ({report.get('error', 'no error given')})"
+            )
+        raise Failed(
+            f"Your code switched off the grader's {name} instrumentation ("
+            + "; ".join(evidence[:3])
+            + "), so this check could not run and earns no "
+            "points.",
+            check=name,
+            tampering=evidence[:10],
+        )
     return report
 
 
@@ -60,10 +76,13 @@ def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
     sites = "; ".join(
         f"{w['thread']} at {w['file']} line {w['line']} (`{w['code']}`) holding "
         + (", ".join(w["locks"]) if w["locks"] else "no lock")
-        for w in writes[:3])
-    message = (f"Data race in {what}: {race['variable']} is written by several threads, and no "
-               f"single lock is held at every write ({sites}). Even when the result happens to be "
-               "right, two threads can read the same old value and one update is lost.")
+        for w in writes[:3]
+    )
+    message = (
+        f"Data race in {what}: {race['variable']} is written by several threads, and no "
+        f"single lock is held at every write ({sites}). Even when the result happens to be "
+        "right, two threads can read the same old value and one update is lost."
+    )
     raise Race(message + (f" {hint}" if hint else ""), races=races)
 
 
@@ -80,39 +99,66 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
         if report.get("switches", 0) == 0:
             evidence = tampering_evidence(reply, report)
             if evidence:
-                raise Failed(f"No thread switch could be forced while {what} ran: your code "
-                             "switched the grader's instrumentation off ("
-                             + "; ".join(evidence[:3]) + "), so this check earns no points.",
-                             preempt=report, tampering=evidence[:10])
+                raise Failed(
+                    f"No thread switch could be forced while {what} ran: your code "
+                    "switched the grader's instrumentation off ("
+                    + "; ".join(evidence[:3])
+                    + "), so this check earns no points.",
+                    preempt=report,
+                    tampering=evidence[:10],
+                )
             # nothing to blame: the run was too short or too process-bound to switch in; the
             # value came out right, and an innocent run is never charged
-            record_evidence(inconclusive=f"no thread switch could be forced while {what} ran "
-                                         "(nothing points at the submission); nothing was lost")
+            record_evidence(
+                inconclusive=f"no thread switch could be forced while {what} ran "
+                "(nothing points at the submission); nothing was lost"
+            )
         return
     numbers = (int, float)
-    wrong_type = not (isinstance(got, numbers) and isinstance(expected, numbers)
-                      and not isinstance(got, bool)) and type(got) is not type(expected)
+    wrong_type = not (
+        isinstance(got, numbers) and isinstance(expected, numbers) and not isinstance(got, bool)
+    ) and type(got) is not type(expected)
     threads = report.get("threads")
     if wrong_type or (how == "schedule" and isinstance(threads, int) and threads < 2):
-        why = ("; no second thread ever ran, so no update could be lost to another thread: the "
-               "value itself is computed wrongly" if not wrong_type else
-               ": a lost update changes a count, never its type")
-        raise Failed(f"{what} returned {difference(got, expected)}{why}."
-                     + (f" {hint}" if hint and not wrong_type else ""),
-                     expected=summary(expected), got=summary(got), **{how: report})
-    mode = ("controlled schedule: the run's seed replays this exact interleaving"
-            if how == "schedule" else "forced switches")
+        why = (
+            "; no second thread ever ran, so no update could be lost to another thread: the "
+            "value itself is computed wrongly"
+            if not wrong_type
+            else ": a lost update changes a count, never its type"
+        )
+        raise Failed(
+            f"{what} returned {difference(got, expected)}{why}."
+            + (f" {hint}" if hint and not wrong_type else ""),
+            expected=summary(expected),
+            got=summary(got),
+            **{how: report},
+        )
+    mode = (
+        "controlled schedule: the run's seed replays this exact interleaving"
+        if how == "schedule"
+        else "forced switches"
+    )
     episodes = report.get("interleavings") or []
     story = f" For example: {describe_interleaving(episodes[0])}." if episodes else ""
-    raise Race(f"Updates were lost: {what} returned {difference(got, expected)} when threads were "
-               f"switched in the middle of a read-modify-write ({mode}).{story}"
-               + (f" {hint}" if hint else ""),
-               expected=summary(expected), got=summary(got), **{how: report},
-               **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}))
+    raise Race(
+        f"Updates were lost: {what} returned {difference(got, expected)} when threads were "
+        f"switched in the middle of a read-modify-write ({mode}).{story}"
+        + (f" {hint}" if hint else ""),
+        expected=summary(expected),
+        got=summary(got),
+        **{how: report},
+        **({"interleaving": [describe_interleaving(e) for e in episodes]} if episodes else {}),
+    )
 
 
-def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: str = "",
-                    items: list[str] | None = None) -> None:
+def expect_parallel(
+    reply: Reply,
+    what: str,
+    workers: int,
+    cores: float,
+    hint: str = "",
+    items: list[str] | None = None,
+) -> None:
     """Raise `Failed` unless CPU-bound work was really shared by several processes.
 
     Judged from the kernel's accounting, never from the student's clocks: *work / span* (CPU
@@ -139,12 +185,19 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
         # Judged from the moment the last worker started (a pool whose workers came up seconds
         # apart on a loaded host): overlap of the items still has to hold below.
         ratio = max(ratio, float(got["joined_work"]) / float(got["joined_span"]))
-    evidence = {"work": round(work, 3), "span": round(span, 3), "work_over_span": round(ratio, 2),
-                "wall": round(reply.wall, 3), **({"items": got} if got is not None else {})}
+    evidence = {
+        "work": round(work, 3),
+        "span": round(span, 3),
+        "work_over_span": round(ratio, 2),
+        "wall": round(reply.wall, 3),
+        **({"items": got} if got is not None else {}),
+    }
     if got is not None and got["twice"]:
-        raise Failed(f"{what} ran {got['twice']} of the {len(items or ())} work items more than once: "
-                     "each item must be computed by exactly one worker." + (f" {hint}" if hint else ""),
-                     **evidence)
+        raise Failed(
+            f"{what} ran {got['twice']} of the {len(items or ())} work items more than once: "
+            "each item must be computed by exactly one worker." + (f" {hint}" if hint else ""),
+            **evidence,
+        )
     if n > 1 and ratio < need:
         whose = "in the work items" if got is not None else "in all"
         raise Failed(
@@ -152,13 +205,17 @@ def expect_parallel(reply: Reply, what: str, workers: int, cores: float, hint: s
             f"alone did {span:.2f} (work/span {ratio:.2f}, at least {need:.1f} expected with "
             f"{n} workers on {int(cores)} cores). CPU-bound Python threads take turns on the GIL, "
             "so they never add up; use processes (multiprocessing, ProcessPoolExecutor)."
-            + (f" {hint}" if hint else ""), **evidence)
+            + (f" {hint}" if hint else ""),
+            **evidence,
+        )
     if got is not None and n > 1 and overlap < min(n, 2):  # overlap is n without items
         raise Failed(
             f"{what} shared the work among {got['processes']} processes, but their work items "
             f"never ran at the same moment (at most {overlap} at once): the processes took "
             "turns. Hand all the items to the pool before waiting for any result."
-            + (f" {hint}" if hint else ""), **evidence)
+            + (f" {hint}" if hint else ""),
+            **evidence,
+        )
 
 
 def expect_kept_busy(moments: list[dict], n: int, limit: int, what: str, hint: str = "") -> None:
@@ -170,21 +227,32 @@ def expect_kept_busy(moments: list[dict], n: int, limit: int, what: str, hint: s
         done, running = moment["finished"], moment["in_flight"]
         want = min(limit, n - done)
         if running > limit:
-            raise Failed(f"In {what}, after {done} of the {n} calls had finished, {running} were "
-                         f"in flight: at most {limit} may be.", moments=moments)
+            raise Failed(
+                f"In {what}, after {done} of the {n} calls had finished, {running} were "
+                f"in flight: at most {limit} may be.",
+                moments=moments,
+            )
         if running < want:
             waiting = n - done - running
-            raise Failed(f"In {what}, where the grader let the calls finish one at a time, after "
-                         f"{done} of them had finished only {running} were in flight while "
-                         f"{waiting} waited to start: {want} should have been running."
-                         + (f" {hint}" if hint else ""), moments=moments)
+            raise Failed(
+                f"In {what}, where the grader let the calls finish one at a time, after "
+                f"{done} of them had finished only {running} were in flight while "
+                f"{waiting} waited to start: {want} should have been running."
+                + (f" {hint}" if hint else ""),
+                moments=moments,
+            )
 
 
 CHILD_WORDS = {"process": "child process", "thread": "thread"}
 
 
-def expect_no_child_exceptions(reply: Reply, what: str, kinds: tuple[str, ...] = ("process",),
-                               hint: str = "", submission: Path | None = None) -> None:
+def expect_no_child_exceptions(
+    reply: Reply,
+    what: str,
+    kinds: tuple[str, ...] = ("process",),
+    hint: str = "",
+    submission: Path | None = None,
+) -> None:
     """Raise `StudentError` when a thread or child process of the student's code ended with an
     exception, even if the call's value came out right (a crash the results happen to hide).
 
@@ -203,31 +271,51 @@ def expect_no_child_exceptions(reply: Reply, what: str, kinds: tuple[str, ...] =
         f"{_show(first.get('message', ''), 200)}{student_location(first.get('frames') or [])}"
         f"{more}. The results came out right, but a crash in a worker is a bug: it would lose "
         "work as soon as the crash happens earlier." + (f" {hint}" if hint else ""),
-        child_exceptions=crashed[:10])
+        child_exceptions=crashed[:10],
+    )
 
 
-def expect_nothing_left(reply: Reply, what: str, threads: bool = True, processes: bool = True,
-                        shared_memory: bool = True, hint: str = "") -> None:
+def expect_nothing_left(
+    reply: Reply,
+    what: str,
+    threads: bool = True,
+    processes: bool = True,
+    shared_memory: bool = True,
+    hint: str = "",
+) -> None:
     """Raise `Failed` if the call returned but left threads or processes running, or POSIX shared
     memory that was never unlinked (it would outlive the program until the machine reboots)."""
     raw = reply.raw
     problems = []
     if threads and raw.get("leftover_threads"):
-        names = ", ".join(t["name"] + (" (daemon)" if t["daemon"] else "")
-                          for t in raw["leftover_threads"][:5])
-        problems.append(f"threads still running after it returned ({names}): join every thread "
-                        "you start before returning")
+        names = ", ".join(
+            t["name"] + (" (daemon)" if t["daemon"] else "") for t in raw["leftover_threads"][:5]
+        )
+        problems.append(
+            f"threads still running after it returned ({names}): join every thread "
+            "you start before returning"
+        )
     if processes and raw.get("leftover_processes"):
-        problems.append(f"{len(raw['leftover_processes'])} process(es) still running after it "
-                        "returned: join (or terminate and join) every process you start")
+        problems.append(
+            f"{len(raw['leftover_processes'])} process(es) still running after it "
+            "returned: join (or terminate and join) every process you start"
+        )
     if shared_memory and raw.get("leaked_shared_memory"):
-        segs = ", ".join(f"{s['name']} ({s['bytes']} bytes)" for s in raw["leaked_shared_memory"][:5])
-        problems.append(f"shared memory never unlinked ({segs}): close() only detaches this "
-                        "process; the creator must also call unlink() once everyone has closed "
-                        "it, or the segment stays in /dev/shm until the machine reboots")
+        segs = ", ".join(
+            f"{s['name']} ({s['bytes']} bytes)" for s in raw["leaked_shared_memory"][:5]
+        )
+        problems.append(
+            f"shared memory never unlinked ({segs}): close() only detaches this "
+            "process; the creator must also call unlink() once everyone has closed "
+            "it, or the segment stays in /dev/shm until the machine reboots"
+        )
     if problems:
-        raise Failed(f"{what} left things behind: " + "; ".join(problems) + "."
-                     + (f" {hint}" if hint else ""),
-                     leftover_threads=raw.get("leftover_threads"),
-                     leftover_processes=raw.get("leftover_processes"),
-                     leaked_shared_memory=raw.get("leaked_shared_memory"))
+        raise Failed(
+            f"{what} left things behind: "
+            + "; ".join(problems)
+            + "."
+            + (f" {hint}" if hint else ""),
+            leftover_threads=raw.get("leftover_threads"),
+            leftover_processes=raw.get("leftover_processes"),
+            leaked_shared_memory=raw.get("leaked_shared_memory"),
+        )

@@ -22,10 +22,20 @@ NO_GPU = "not run: no GPU on this grading machine"
 
 # How messages name things in each tool's world.
 WORDS = {
-    "oclgrind": {"item": "work-item", "group": "work-group", "barrier": "barrier(CLK_LOCAL_MEM_FENCE)",
-                 "local": "local", "index": "get_global_id(0)"},
-    "sanitizer": {"item": "thread", "group": "block", "barrier": "__syncthreads()",
-                  "local": "__shared__", "index": "blockIdx.x * blockDim.x + threadIdx.x"},
+    "oclgrind": {
+        "item": "work-item",
+        "group": "work-group",
+        "barrier": "barrier(CLK_LOCAL_MEM_FENCE)",
+        "local": "local",
+        "index": "get_global_id(0)",
+    },
+    "sanitizer": {
+        "item": "thread",
+        "group": "block",
+        "barrier": "__syncthreads()",
+        "local": "__shared__",
+        "index": "blockIdx.x * blockDim.x + threadIdx.x",
+    },
 }
 
 
@@ -39,9 +49,12 @@ def kernel_report(reply: Reply, tool: str = "oclgrind") -> dict:
         raise NotRun(f"not run: {report.get('error', tool + ' is not available here')}", check=tool)
     if not report.get("intact", True):
         if report.get("platforms"):
-            raise Failed("Your code did not run its kernels on the grader's Oclgrind simulator "
-                         f"(it saw the OpenCL platforms {report['platforms']}), so they could not "
-                         "be checked; this check earns no points.", check=tool)
+            raise Failed(
+                "Your code did not run its kernels on the grader's Oclgrind simulator "
+                f"(it saw the OpenCL platforms {report['platforms']}), so they could not "
+                "be checked; this check earns no points.",
+                check=tool,
+            )
         raise SandboxFault(f"the {tool} check could not run: {report.get('error', '?')}")
     return report
 
@@ -51,7 +64,9 @@ def expect_clean_kernels(reply: Reply, what: str, tool: str = "oclgrind", hint: 
     (`Failed`), data race (`Race`), use of never-written memory (`Failed`)."""
     findings = kernel_report(reply, tool).get("findings") or []
     order = ("out-of-bounds", "barrier-divergence", "data-race", "uninitialized", "other")
-    findings = sorted(findings, key=lambda f: order.index(f.get("kind")) if f.get("kind") in order else 9)
+    findings = sorted(
+        findings, key=lambda f: order.index(f.get("kind")) if f.get("kind") in order else 9
+    )
     if not findings:
         return
     first = findings[0]
@@ -79,34 +94,49 @@ def describe(f: dict, what: str, w: dict) -> str:
     if kind == "out-of-bounds":
         size = f.get("size") or 4
         offset = f.get("offset")
-        at = (f" (byte {offset}, that is element {offset // size} of {size}-byte elements)"
-              if isinstance(offset, int) else "")
+        at = (
+            f" (byte {offset}, that is element {offset // size} of {size}-byte elements)"
+            if isinstance(offset, int)
+            else ""
+        )
         verb = "reads" if f.get("access") == "read" else "writes"
-        return (f"{what}: {who} {verb} past the end of a {f.get('memory', 'global')} buffer{at} "
-                f"{_where(f)}{times}. More {item}s ran than the data has elements (the launch size "
-                f"is rounded up to a multiple of the {w['group']} size): pass the length n to the "
-                f"kernel and guard every access with `if (i < n)`, where i = {w['index']}.")
+        return (
+            f"{what}: {who} {verb} past the end of a {f.get('memory', 'global')} buffer{at} "
+            f"{_where(f)}{times}. More {item}s ran than the data has elements (the launch size "
+            f"is rounded up to a multiple of the {w['group']} size): pass the length n to the "
+            f"kernel and guard every access with `if (i < n)`, where i = {w['index']}."
+        )
     if kind == "barrier-divergence":
-        reached = (f"only {f['reached']} of the {f['group_size']} {item}s of a {w['group']} "
-                   if f.get("reached") else f"not every {item} of a {w['group']} ")
-        return (f"{what}: {reached}reached the barrier {_where(f)}. Every {item} of a "
-                f"{w['group']} must reach the same {w['barrier']} (on a GPU the others wait "
-                "forever, or the results are undefined): move the barrier out of the `if` "
-                "or the loop that only some of them enter.")
+        reached = (
+            f"only {f['reached']} of the {f['group_size']} {item}s of a {w['group']} "
+            if f.get("reached")
+            else f"not every {item} of a {w['group']} "
+        )
+        return (
+            f"{what}: {reached}reached the barrier {_where(f)}. Every {item} of a "
+            f"{w['group']} must reach the same {w['barrier']} (on a GPU the others wait "
+            "forever, or the results are undefined): move the barrier out of the `if` "
+            "or the loop that only some of them enter."
+        )
     if kind == "data-race":
-        return (f"{what}: data race {_where(f)}: {item}s of one {w['group']} write and read the "
-                f"same {f.get('memory', w['local'])} memory with no barrier between them{times}. "
-                "The result may be right by luck on one device and wrong on another: put "
-                f"{w['barrier']} between the step that writes shared memory and the step that "
-                "reads what other " + item + "s wrote.")
+        return (
+            f"{what}: data race {_where(f)}: {item}s of one {w['group']} write and read the "
+            f"same {f.get('memory', w['local'])} memory with no barrier between them{times}. "
+            "The result may be right by luck on one device and wrong on another: put "
+            f"{w['barrier']} between the step that writes shared memory and the step that "
+            "reads what other " + item + "s wrote."
+        )
     if kind == "uninitialized":
-        return (f"{what}: {who} used a value that was never written ({f.get('memory', '?')} memory) "
-                f"{_where(f)}. Write every element before it is read, or skip the {item}s that "
-                "have no data.")
+        return (
+            f"{what}: {who} used a value that was never written ({f.get('memory', '?')} memory) "
+            f"{_where(f)}. Write every element before it is read, or skip the {item}s that "
+            "have no data."
+        )
     return f"{what}: the kernel checker reported `{f.get('message', '?')}` {_where(f)}."
 
 
 # ---------------------------------------------------------------- CUDA without a GPU
+
 
 def require_gpu(student) -> None:
     """`NotRun` unless this sandbox session has a GPU: the test then scores nothing, never a pass."""
@@ -125,23 +155,31 @@ def expect_kernels_compile(student, expect_kernels: int = 1) -> list:
     if problems:
         raise Failed(f"{path.name} {problems[0]}.", problems=problems)
     if len(kernels) < expect_kernels:
-        raise Failed(f"{path.name} compiles {len(kernels)} kernel source(s) with SourceModule, "
-                     f"expected at least {expect_kernels}: write the kernels yourself in CUDA C "
-                     "and compile them with pycuda.compiler.SourceModule.")
+        raise Failed(
+            f"{path.name} compiles {len(kernels)} kernel source(s) with SourceModule, "
+            f"expected at least {expect_kernels}: write the kernels yourself in CUDA C "
+            "and compile them with pycuda.compiler.SourceModule."
+        )
     nvcc = cuda_compile.nvcc_path()
     if nvcc is None:
         raise NotRun("not run: nvcc (the CUDA compiler) is not installed on this grading machine")
     results = [cuda_compile.compile_kernel(k, nvcc) for k in kernels]
     for r in results:
         if r.refused:
-            raise Failed(f"The kernel {r.kernel.name} ({path.name}, line {r.kernel.line}) was not "
-                         f"compiled: {r.refused}.", refused=r.refused)
+            raise Failed(
+                f"The kernel {r.kernel.name} ({path.name}, line {r.kernel.line}) was not "
+                f"compiled: {r.refused}.",
+                refused=r.refused,
+            )
         if not r.ok:
             e = r.errors[0]
             code = f" `{e['code']}`" if e["code"] else ""
-            raise Failed(f"The kernel {r.kernel.name} does not compile: {path.name} line {e['line']}"
-                         f" (kernel line {e['kernel_line']}){code}: {e['message']}.",
-                         errors=r.errors, seconds=round(r.seconds, 2))
+            raise Failed(
+                f"The kernel {r.kernel.name} does not compile: {path.name} line {e['line']}"
+                f" (kernel line {e['kernel_line']}){code}: {e['message']}.",
+                errors=r.errors,
+                seconds=round(r.seconds, 2),
+            )
     return results
 
 
@@ -155,28 +193,41 @@ def expect_shared_memory_synchronised(student) -> None:
     kernels, _ = cuda_compile.find_kernels(path.read_text())
     shared = [k for k in kernels if "__shared__" in cuda_compile.code_only(k.source)]
     if not shared:
-        raise Failed(f"No kernel in {path.name} uses __shared__ memory: the exercise asks for a "
-                     "tree reduction in shared memory (see the statement).")
+        raise Failed(
+            f"No kernel in {path.name} uses __shared__ memory: the exercise asks for a "
+            "tree reduction in shared memory (see the statement)."
+        )
     for k in shared:
         if "__syncthreads" not in cuda_compile.code_only(k.source):
-            raise Race(f"The kernel {k.name} ({path.name}, line {k.line}) shares __shared__ memory "
-                       "between threads but never calls __syncthreads(): a thread can read a "
-                       "partial sum before the thread that computes it has written it. The answer "
-                       "may still come out right (threads of one warp run together), but it is a "
-                       "race: call __syncthreads() after filling shared memory and after every "
-                       "step of the tree.", kernel=k.name)
+            raise Race(
+                f"The kernel {k.name} ({path.name}, line {k.line}) shares __shared__ memory "
+                "between threads but never calls __syncthreads(): a thread can read a "
+                "partial sum before the thread that computes it has written it. The answer "
+                "may still come out right (threads of one warp run together), but it is a "
+                "race: call __syncthreads() after filling shared memory and after every "
+                "step of the tree.",
+                kernel=k.name,
+            )
         for gap in barrier_gaps(k.source):
             line = k.line + gap.line - 1
             if gap.kind == "loop":
-                why = (f"the loop at {path.name} line {line} (`{gap.code}`) reads elements of "
-                       f"`{gap.array}` that other threads write in the step before, with no "
-                       "__syncthreads() inside it: every step of the tree races with the last "
-                       "one. Call __syncthreads() at the end of the loop body, outside the `if`.")
+                why = (
+                    f"the loop at {path.name} line {line} (`{gap.code}`) reads elements of "
+                    f"`{gap.array}` that other threads write in the step before, with no "
+                    "__syncthreads() inside it: every step of the tree races with the last "
+                    "one. Call __syncthreads() at the end of the loop body, outside the `if`."
+                )
             else:
-                why = (f"`{gap.array}` is filled at {path.name} line {line} (`{gap.code}`) and "
-                       "read by the tree loop with no __syncthreads() in between: a thread can "
-                       "read an element before its owner has written it.")
-            raise Race(f"The kernel {k.name} calls __syncthreads(), but not where it is needed: "
-                       f"{why} The answer may still come out right (threads of one warp run "
-                       "together), which is why the barrier's place is checked.",
-                       kernel=k.name, line=line, missing=gap.kind)
+                why = (
+                    f"`{gap.array}` is filled at {path.name} line {line} (`{gap.code}`) and "
+                    "read by the tree loop with no __syncthreads() in between: a thread can "
+                    "read an element before its owner has written it."
+                )
+            raise Race(
+                f"The kernel {k.name} calls __syncthreads(), but not where it is needed: "
+                f"{why} The answer may still come out right (threads of one warp run "
+                "together), which is why the barrier's place is checked.",
+                kernel=k.name,
+                line=line,
+                missing=gap.kind,
+            )

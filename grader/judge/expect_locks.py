@@ -20,12 +20,16 @@ from grader.protocol import Reply, Status
 
 # ---------------------------------------------------------------- evidence
 
+
 def _reports(reply: Reply) -> list[dict]:
     """The lockorder reports of the run (one per rank under MPI); [] if none came back."""
     raw = reply.raw
     results = raw["ranks"] if isinstance(raw.get("ranks"), list) else [raw]
-    return [r["checks"][CHECK] for r in results
-            if isinstance(r, dict) and isinstance(r.get("checks"), dict) and CHECK in r["checks"]]
+    return [
+        r["checks"][CHECK]
+        for r in results
+        if isinstance(r, dict) and isinstance(r.get("checks"), dict) and CHECK in r["checks"]
+    ]
 
 
 def _evidence(reply: Reply, key: str, kind: str) -> list[dict]:
@@ -37,7 +41,9 @@ def _evidence(reply: Reply, key: str, kind: str) -> list[dict]:
             raise verdicts.Failed(
                 f"Your code switched off the grader's {CHECK} instrumentation (for example by "
                 "putting back threading.Lock or threading.RLock), so this check could not run and "
-                "earns no points.", check=CHECK)
+                "earns no points.",
+                check=CHECK,
+            )
     if reports:
         return [item for report in reports for item in report.get(key) or []]
     if reply.status == Status.OK:
@@ -46,6 +52,7 @@ def _evidence(reply: Reply, key: str, kind: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- expectations
+
 
 def expect_no_lock_cycles(reply: Reply, what: str | None = None, hint: str = "") -> None:
     """Raise `Deadlock` if threads took locks in orders that can deadlock (even if this run did

@@ -22,6 +22,10 @@ def expect_current_api(student: Student, hint: str = "") -> None:
         raise SandboxFault("the submission folder is not known to this test run")
     lines = deprecated_feedback(student.source_file())
     if lines:
-        raise Failed("Your code uses names that newer Python (or NumPy) versions deprecate or "
-                     "removed; the books were written before that. Use the modern forms: "
-                     + " ".join(lines) + (f" {hint}" if hint else ""), deprecated=lines)
+        raise Failed(
+            "Your code uses names that newer Python (or NumPy) versions deprecate or "
+            "removed; the books were written before that. Use the modern forms: "
+            + " ".join(lines)
+            + (f" {hint}" if hint else ""),
+            deprecated=lines,
+        )

@@ -22,20 +22,31 @@ from grader.judge.verdicts.reply import raise_for
 from grader.judge.verdicts.wording import student_location, waited
 from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, Reply, Status
 
-SEND_FIRST = ("Both ranks of a pair call send first: MPI may wait for the matching receive before "
-              "a send returns (always for large messages), so both wait forever; use Sendrecv or "
-              "let the even rank send first.")
-RECV_FIRST = ("Both ranks of a pair call receive first: each waits for a message its partner "
-              "never sends, because the partner is waiting too; use Sendrecv, or let one rank of "
-              "each pair send first while the other receives first.")
-OTHER_HANG = ("The ranks wait for each other forever: every send needs a matching receive posted "
-              "by its partner (same pair, same tag), and every rank must take part in each "
-              "collective.")
-STRICT_NOTE = (" (This test makes every send synchronous, as MPI allows for any send, so the "
-               "mistake shows even for small messages.)")
+SEND_FIRST = (
+    "Both ranks of a pair call send first: MPI may wait for the matching receive before "
+    "a send returns (always for large messages), so both wait forever; use Sendrecv or "
+    "let the even rank send first."
+)
+RECV_FIRST = (
+    "Both ranks of a pair call receive first: each waits for a message its partner "
+    "never sends, because the partner is waiting too; use Sendrecv, or let one rank of "
+    "each pair send first while the other receives first."
+)
+OTHER_HANG = (
+    "The ranks wait for each other forever: every send needs a matching receive posted "
+    "by its partner (same pair, same tag), and every rank must take part in each "
+    "collective."
+)
+STRICT_NOTE = (
+    " (This test makes every send synchronous, as MPI allows for any send, so the "
+    "mistake shows even for small messages.)"
+)
 
-_MPI_CALL = re.compile(r"\b(i?[sb]?send|i?recv|sendrecv\w*|wait\w*|i?m?probe|barrier|test\w*|"
-                       r"bcast|reduce|allreduce|gather\w*|scatter\w*|alltoall\w*)\s*\(", re.I)
+_MPI_CALL = re.compile(
+    r"\b(i?[sb]?send|i?recv|sendrecv\w*|wait\w*|i?m?probe|barrier|test\w*|"
+    r"bcast|reduce|allreduce|gather\w*|scatter\w*|alltoall\w*)\s*\(",
+    re.I,
+)
 _SEND = re.compile(r"\bi?[sb]?send\s*\(", re.I)  # a plain send, not Sendrecv
 _RECV = re.compile(r"\bi?recv\s*\(", re.I)
 
@@ -74,10 +85,17 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
             f"{reply.what} crashed: rank {failed[0].get('rank')} raised "
             f"{exc.get('type', 'an error')}: {str(exc.get('message', ''))[:300]}"
             f"{student_location(exc.get('frames', []))}. "
-            + (f"{plural_ranks(partners).capitalize()} then waited for its messages until stopped "
-               f"after {raw.get('wall', 0):.0f} s (a consequence, not a deadlock of their own)."
-               if partners else ""), exception=exc, stacks=raw.get("stacks", []),
-            failed_rank=failed[0].get("rank"), hung_ranks=partners)
+            + (
+                f"{plural_ranks(partners).capitalize()} then waited for its messages until stopped "
+                f"after {raw.get('wall', 0):.0f} s (a consequence, not a deadlock of their own)."
+                if partners
+                else ""
+            ),
+            exception=exc,
+            stacks=raw.get("stacks", []),
+            failed_rank=failed[0].get("rank"),
+            hung_ranks=partners,
+        )
     in_mpi = len(codes) >= len(hung) and all(_MPI_CALL.search(c) for c in codes)
     if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK):
         raise_for(reply)
@@ -88,21 +106,40 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     else:
         why = other
     where = ", ".join(dict.fromkeys(f"{f['file']} line {f['line']} (`{f['code']}`)" for f in stuck))
-    waiting = (f"{plural_ranks(hung)} {'was' if len(hung) == 1 else 'were'} still waiting after "
-               f"{waited(raw)}")
-    message = (f"{reply.what} never finished: {waiting}"
-               + (f" ({plural_ranks(done)} returned)" if done else "")
-               + (f", stuck at {where}" if where else "") + f". {why}")
-    raise Deadlock(message, stacks=raw.get("stacks", []), stall_cpu_ratio=ratio,
-                   running_threads=raw.get("running_threads"), hung_ranks=hung,
-                   synchronous_sends=strict)
+    waiting = (
+        f"{plural_ranks(hung)} {'was' if len(hung) == 1 else 'were'} still waiting after "
+        f"{waited(raw)}"
+    )
+    message = (
+        f"{reply.what} never finished: {waiting}"
+        + (f" ({plural_ranks(done)} returned)" if done else "")
+        + (f", stuck at {where}" if where else "")
+        + f". {why}"
+    )
+    raise Deadlock(
+        message,
+        stacks=raw.get("stacks", []),
+        stall_cpu_ratio=ratio,
+        running_threads=raw.get("running_threads"),
+        hung_ranks=hung,
+        synchronous_sends=strict,
+    )
 
 
-def run_ranks(student, probe, *args, ranks: int, strict: bool, timeout: float, what: str,
-              other: str = OTHER_HANG) -> list:
+def run_ranks(
+    student,
+    probe,
+    *args,
+    ranks: int,
+    strict: bool,
+    timeout: float,
+    what: str,
+    other: str = OTHER_HANG,
+) -> list:
     """Per-rank values of `probe` under `mpiexec -n ranks`, or the verdict explaining why not."""
-    reply = student.reply(probe, *args, ranks=ranks, mpi={"strict": strict}, timeout=timeout,
-                          what=what)
+    reply = student.reply(
+        probe, *args, ranks=ranks, mpi={"strict": strict}, timeout=timeout, what=what
+    )
     if reply.status == Status.TIMEOUT:
         mpi_hang_verdict(reply, ranks, strict, other)
     raise_for(reply)
@@ -114,11 +151,17 @@ def expect_array(got, expected, what: str, hint: str = "") -> None:
     import numpy as np
 
     if not isinstance(got, np.ndarray):
-        raise Failed(f"{what} returned {got!r:.200}, expected a numpy array. {hint}".rstrip(),
-                     expected=repr(expected), got=repr(got)[:300])
+        raise Failed(
+            f"{what} returned {got!r:.200}, expected a numpy array. {hint}".rstrip(),
+            expected=repr(expected),
+            got=repr(got)[:300],
+        )
     if got.dtype != expected.dtype:
-        raise Failed(f"{what} returned an array of dtype {got.dtype}, expected {expected.dtype}.",
-                     expected=str(expected.dtype), got=str(got.dtype))
+        raise Failed(
+            f"{what} returned an array of dtype {got.dtype}, expected {expected.dtype}.",
+            expected=str(expected.dtype),
+            got=str(got.dtype),
+        )
     expect_equal(got, expected, what, hint)
 
 

@@ -20,19 +20,33 @@ def expect_equal(got, expected, what: str, hint: str = "") -> None:
     short window around it), never a whole array or dict."""
     numpy = sys.modules.get("numpy")  # an array was made by numpy, so it is imported then
     try:
-        if numpy is not None and (isinstance(got, numpy.ndarray)
-                                  or isinstance(expected, numpy.ndarray)):
-            same = (isinstance(got, numpy.ndarray) and numpy.shape(got) == numpy.shape(expected)
-                    and bool(numpy.array_equal(got, expected)))
+        if numpy is not None and (
+            isinstance(got, numpy.ndarray) or isinstance(expected, numpy.ndarray)
+        ):
+            same = (
+                isinstance(got, numpy.ndarray)
+                and numpy.shape(got) == numpy.shape(expected)
+                and bool(numpy.array_equal(got, expected))
+            )
         else:
-            same = type(got) is type(expected) and got == expected or (
-                isinstance(got, (int, float)) and isinstance(expected, (int, float))
-                and not isinstance(got, bool) and got == expected)
+            same = (
+                type(got) is type(expected)
+                and got == expected
+                or (
+                    isinstance(got, (int, float))
+                    and isinstance(expected, (int, float))
+                    and not isinstance(got, bool)
+                    and got == expected
+                )
+            )
     except Exception:  # noqa: BLE001 - an uncomparable value is simply wrong
         same = False
     if not same:
-        raise Failed(f"{what} returned {difference(got, expected)}." + (f" {hint}" if hint else ""),
-                     expected=summary(expected), got=summary(got))
+        raise Failed(
+            f"{what} returned {difference(got, expected)}." + (f" {hint}" if hint else ""),
+            expected=summary(expected),
+            got=summary(got),
+        )
 
 
 def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
@@ -40,10 +54,15 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
     import numpy
 
     try:
-        ok = numpy.allclose(numpy.asarray(got, dtype=float), numpy.asarray(expected, dtype=float),
-                            rtol=0, atol=tol) and numpy.shape(got) == numpy.shape(expected)
+        ok = numpy.allclose(
+            numpy.asarray(got, dtype=float), numpy.asarray(expected, dtype=float), rtol=0, atol=tol
+        ) and numpy.shape(got) == numpy.shape(expected)
     except Exception:  # noqa: BLE001
         ok = False
     if not ok:
-        raise Failed(f"{what} returned {difference(got, expected, tol=tol)} (within {tol:g})."
-                     + (f" {hint}" if hint else ""), expected=summary(expected), got=summary(got))
+        raise Failed(
+            f"{what} returned {difference(got, expected, tol=tol)} (within {tol:g})."
+            + (f" {hint}" if hint else ""),
+            expected=summary(expected),
+            got=summary(got),
+        )

@@ -34,8 +34,16 @@ from grader.protocol import Job, Outcome, Report, TestRecord
 from grader.requirements import test_requirements
 from grader.sandbox import get_backend
 
-_STATE: dict = {"records": [], "seeds": {}, "session": None, "backend": None, "broken": [],
-                "collected": [], "failures": [], "tampering": []}
+_STATE: dict = {
+    "records": [],
+    "seeds": {},
+    "session": None,
+    "backend": None,
+    "broken": [],
+    "collected": [],
+    "failures": [],
+    "tampering": [],
+}
 
 
 def pytest_addoption(parser):
@@ -89,9 +97,14 @@ def student():
     session = backend.open(Path(job.submission), Limits(**job.limits), **extra)
     _STATE["session"] = session
     try:
-        yield Student(session=session, module=job.module, timeout=job.limits["wall_seconds"],
-                      limits=job.limits, submission=Path(job.submission),
-                      on_reply=_note_tampering)
+        yield Student(
+            session=session,
+            module=job.module,
+            timeout=job.limits["wall_seconds"],
+            limits=job.limits,
+            submission=Path(job.submission),
+            on_reply=_note_tampering,
+        )
     finally:
         session.close()
         backend.close()
@@ -102,8 +115,9 @@ def _note_tampering(reply) -> None:
     not be believed), kept for the submission's suspicion report with the test it came from."""
     for item in reply.tampering[:20]:
         if len(_STATE["tampering"]) < 100:
-            _STATE["tampering"].append({**item, "test": evidence.current_test(),
-                                        "request": reply.what[:200]})
+            _STATE["tampering"].append(
+                {**item, "test": evidence.current_test(), "request": reply.what[:200]}
+            )
 
 
 @pytest.fixture
@@ -117,6 +131,7 @@ def seed(request) -> int:
 
 # ---------------------------------------------------------------- recording outcomes
 
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     _STATE["current"] = {"start": time.monotonic(), "phases": {}}
@@ -126,11 +141,19 @@ def pytest_runtest_protocol(item, nextitem):
         _finish(item)
     except Exception as exc:  # noqa: BLE001 - one test's record must never end the run
         _STATE["failures"].append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
-        _STATE["records"].append(TestRecord(
-            nodeid=item.nodeid, function=getattr(item, "originalname", item.name),
-            name=item.name, visibility="hidden", status=Outcome.GRADER_ERROR,
-            message="the grader could not record this test's result; this is not your fault",
-            details={}, duration=0.0, seed=_STATE["seeds"].get(item.nodeid)))
+        _STATE["records"].append(
+            TestRecord(
+                nodeid=item.nodeid,
+                function=getattr(item, "originalname", item.name),
+                name=item.name,
+                visibility="hidden",
+                status=Outcome.GRADER_ERROR,
+                message="the grader could not record this test's result; this is not your fault",
+                details={},
+                duration=0.0,
+                seed=_STATE["seeds"].get(item.nodeid),
+            )
+        )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -148,18 +171,20 @@ def _finish(item) -> None:
     details = jsonable({**evidence.collected(), **details})
     path = Path(str(item.fspath))
     doc = (item.function.__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
-    _STATE["records"].append(TestRecord(
-        nodeid=item.nodeid,
-        function=getattr(item, "originalname", item.name),
-        name=doc[0] if doc else item.name,
-        visibility="public" if "public" in path.parts else "hidden",
-        status=status,
-        message=message,
-        details=details,
-        duration=round(time.monotonic() - _STATE["current"]["start"], 3),
-        seed=_STATE["seeds"].get(item.nodeid),
-        requirements=test_requirements(item),
-    ))
+    _STATE["records"].append(
+        TestRecord(
+            nodeid=item.nodeid,
+            function=getattr(item, "originalname", item.name),
+            name=doc[0] if doc else item.name,
+            visibility="public" if "public" in path.parts else "hidden",
+            status=status,
+            message=message,
+            details=details,
+            duration=round(time.monotonic() - _STATE["current"]["start"], 3),
+            seed=_STATE["seeds"].get(item.nodeid),
+            requirements=test_requirements(item),
+        )
+    )
 
 
 def pytest_collectreport(report):
@@ -167,8 +192,12 @@ def pytest_collectreport(report):
     if report.failed:
         lines = [ln.strip() for ln in str(report.longrepr).splitlines() if ln.strip()]
         errors = [ln[1:].strip() for ln in lines if ln.startswith("E ")]  # pytest's error lines
-        _STATE["broken"].append({"where": report.nodeid or "(collection)",
-                                 "error": (errors or lines or ["?"])[-1][:500]})
+        _STATE["broken"].append(
+            {
+                "where": report.nodeid or "(collection)",
+                "error": (errors or lines or ["?"])[-1][:500],
+            }
+        )
 
 
 def pytest_internalerror(excrepr, excinfo):
@@ -178,6 +207,11 @@ def pytest_internalerror(excrepr, excinfo):
 def pytest_sessionfinish(session, exitstatus):
     job = _STATE.get("job")
     if job is not None and job.report:
-        Report(tests=_STATE["records"], broken_test_files=_STATE["broken"],
-               collected=_STATE["collected"], failures=_STATE["failures"],
-               tampering=_STATE["tampering"], exitstatus=int(exitstatus)).write(Path(job.report))
+        Report(
+            tests=_STATE["records"],
+            broken_test_files=_STATE["broken"],
+            collected=_STATE["collected"],
+            failures=_STATE["failures"],
+            tampering=_STATE["tampering"],
+            exitstatus=int(exitstatus),
+        ).write(Path(job.report))

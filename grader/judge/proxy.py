@@ -36,7 +36,9 @@ class Student:
     limits: dict
     requests: list[dict] = field(default_factory=list)
     last: Reply | None = None
-    submission: Path | None = None  # the prepared submission on the judge's side (read as text only)
+    submission: Path | None = (
+        None  # the prepared submission on the judge's side (read as text only)
+    )
     on_reply: Callable[[Reply], None] | None = None  # sees every reply (the plugin notes tampering)
 
     def source_file(self) -> Path:

@@ -57,9 +57,16 @@ class TestRun:
     tampering: list[dict] = field(default_factory=list)
 
 
-def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits, seed: int,
-              suites: tuple[str, ...] = ("public", "hidden"), verbose: bool = False,
-              only: list[str] | None = None) -> TestRun:
+def run_tests(
+    exercise: Exercise,
+    submission: Path,
+    backend: str,
+    limits: Limits,
+    seed: int,
+    suites: tuple[str, ...] = ("public", "hidden"),
+    verbose: bool = False,
+    only: list[str] | None = None,
+) -> TestRun:
     """The records of every test in `suites` (or of the test functions named in `only`); raises
     `PlatformError` when the test run itself broke (the platform's fault, not the student's):
     scoring is closed, so a run that did not end with exactly one record per collected test,
@@ -70,19 +77,43 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         raise PlatformError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
     with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
         tmp = Path(tmp)
-        job = Job(submission=str(Path(submission).resolve()), module=exercise.module,
-                  backend=backend, limits=asdict(limits), seed=seed,
-                  report=str(tmp / "report.json"), only=only, gpu=exercise.runtime.gpu)
+        job = Job(
+            submission=str(Path(submission).resolve()),
+            module=exercise.module,
+            backend=backend,
+            limits=asdict(limits),
+            seed=seed,
+            report=str(tmp / "report.json"),
+            only=only,
+            gpu=exercise.runtime.gpu,
+        )
         (tmp / "pytest.ini").write_text(PYTEST_INI)
-        args = ["-c", str(tmp / "pytest.ini"), "--rootdir", str(root),
-                "--confcutdir", str(root / "tests"), "-p", "no:cacheprovider",
-                "-p", "grader.judge.plugin", "--grader-job", str(tmp / "job.json"),
-                "-q" if verbose else "-qq", "--no-header", *map(str, folders)]
+        args = [
+            "-c",
+            str(tmp / "pytest.ini"),
+            "--rootdir",
+            str(root),
+            "--confcutdir",
+            str(root / "tests"),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "grader.judge.plugin",
+            "--grader-job",
+            str(tmp / "job.json"),
+            "-q" if verbose else "-qq",
+            "--no-header",
+            *map(str, folders),
+        ]
         # Only our plugin: pytest plugins installed in the venv (xdist, timeout, anyio...) are
         # not loaded (about 1.5 s per submission on a loaded 2-core machine; scripts/bench_scale.py).
         wait_log = tmp / "core-waits"  # seconds the run's requests waited for host cores
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-               cores.WAIT_LOG: str(wait_log)}
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            cores.WAIT_LOG: str(wait_log),
+        }
         budget = time_budget(limits, folders)
         output = tmp / "output.txt"
         with _sandbox_box(backend, limits, exercise.runtime.gpu) as box:
@@ -91,8 +122,9 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             job.write(tmp / "job.json")
             with _active_lock:  # checked where the run starts: terminate_all sees it or stops it
                 if stopping.is_set():
-                    raise PlatformError("grading was interrupted before this submission's tests "
-                                        "ran")
+                    raise PlatformError(
+                        "grading was interrupted before this submission's tests ran"
+                    )
                 proc = JudgeProcess(args, str(tmp), env, None if verbose else str(output))
                 _active.add(proc)
             try:
@@ -100,8 +132,10 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
             except subprocess.TimeoutExpired:
                 proc.signal_group(signal.SIGTERM)
                 proc.wait()
-                raise PlatformError(f"the test run did not finish within {budget:.0f} s "
-                                   "(not counting its waits for free cores)") from None
+                raise PlatformError(
+                    f"the test run did not finish within {budget:.0f} s "
+                    "(not counting its waits for free cores)"
+                ) from None
             except BaseException:
                 proc.signal_group(signal.SIGTERM)  # Ctrl-C: the plugin closes its session
                 proc.wait()
@@ -111,11 +145,15 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
         report = tmp / "report.json"
         tail = _tail(output)
         if not report.exists():
-            raise PlatformError(f"the test run ended (exit {proc.returncode}) without a report:\n{tail}")
+            raise PlatformError(
+                f"the test run ended (exit {proc.returncode}) without a report:\n{tail}"
+            )
         try:
             data = Report.read(report)
         except MalformedMessage as exc:
-            raise PlatformError(f"the test run's report could not be read ({exc}):\n{tail}") from None
+            raise PlatformError(
+                f"the test run's report could not be read ({exc}):\n{tail}"
+            ) from None
         return TestRun(_checked(data, folders, only, proc.returncode, tail), data.tampering)
 
 
@@ -123,8 +161,9 @@ def run_tests(exercise: Exercise, submission: Path, backend: str, limits: Limits
 PYTEST_RAN = (0, 1)
 
 
-def _checked(report: Report, folders: list[Path], only: list[str] | None, exit_code: int,
-             tail: str = "") -> list[TestRecord]:
+def _checked(
+    report: Report, folders: list[Path], only: list[str] | None, exit_code: int, tail: str = ""
+) -> list[TestRecord]:
     """The report's test records; PlatformError when the course's tests are broken or missing, so
     the submission counts as not graded rather than as "0 of 0 tests passed", and when the run
     did not close: a collected test without exactly one record, a failure of the plugin, or an
@@ -133,9 +172,11 @@ def _checked(report: Report, folders: list[Path], only: list[str] | None, exit_c
     broken = report.broken_test_files
     if broken:
         first = broken[0]
-        raise PlatformError(f"the exercise's tests could not be loaded ({len(broken)} broken; "
-                           f"an error in the course, not in the submission): {first['where']}: "
-                           f"{first['error']}")
+        raise PlatformError(
+            f"the exercise's tests could not be loaded ({len(broken)} broken; "
+            f"an error in the course, not in the submission): {first['where']}: "
+            f"{first['error']}"
+        )
     records = report.tests
     if not records:
         wanted = f"named {', '.join(only)} " if only else ""
@@ -146,14 +187,28 @@ def _checked(report: Report, folders: list[Path], only: list[str] | None, exit_c
     extra = [n for n in recorded if n not in collected]
     failures = report.failures
     if missing or extra or failures or exit_code not in PYTEST_RAN:
-        why = "; ".join(filter(None, [
-            f"{len(missing)} of {len(collected)} collected tests without exactly one record "
-            f"({', '.join(missing[:3])})" if missing else "",
-            f"records of tests never collected ({', '.join(map(str, extra[:3]))})" if extra else "",
-            f"the judge's plugin failed: {failures[0]}" if failures else "",
-            f"pytest exited with code {exit_code}" if exit_code not in PYTEST_RAN else ""]))
-        log.error("grading alert: the test run did not close (%s); the submission is not graded. "
-                  "Output:\n%s", why, tail[-1500:])
+        why = "; ".join(
+            filter(
+                None,
+                [
+                    f"{len(missing)} of {len(collected)} collected tests without exactly one record "
+                    f"({', '.join(missing[:3])})"
+                    if missing
+                    else "",
+                    f"records of tests never collected ({', '.join(map(str, extra[:3]))})"
+                    if extra
+                    else "",
+                    f"the judge's plugin failed: {failures[0]}" if failures else "",
+                    f"pytest exited with code {exit_code}" if exit_code not in PYTEST_RAN else "",
+                ],
+            )
+        )
+        log.error(
+            "grading alert: the test run did not close (%s); the submission is not graded. "
+            "Output:\n%s",
+            why,
+            tail[-1500:],
+        )
         raise PlatformError(f"the test run did not close ({why}): not graded, to be retried")
     return records
 

@@ -120,7 +120,9 @@ def scan_source(text: str, file: str) -> list[dict]:
     def note(node, reason: str) -> None:
         key = (getattr(node, "lineno", 0), reason)
         if len(found) < MAX_FINDINGS and all((f["line"], f["reason"]) != key for f in found):
-            found.append({"file": file, "line": key[0], "code": _line(lines, node), "reason": reason})
+            found.append(
+                {"file": file, "line": key[0], "code": _line(lines, node), "reason": reason}
+            )
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
@@ -177,6 +179,11 @@ def flagged(results) -> list[dict]:
     for r in results:
         block = getattr(r, "suspicion", None) or {}
         if block.get("flagged"):
-            out.append({"student": r.student, "static": block.get("static") or [],
-                        "runtime": block.get("runtime") or []})
+            out.append(
+                {
+                    "student": r.student,
+                    "static": block.get("static") or [],
+                    "runtime": block.get("runtime") or [],
+                }
+            )
     return sorted(out, key=lambda f: f["student"])

@@ -60,7 +60,7 @@ def parse(stderr: str, student_files: list[str]) -> list[dict]:
                 found.append({"kind": kind, "name": name, **exc})
             continue
         i += 1
-    return found + _unreadable(headers, found)[:MAX_EXCEPTIONS - len(found)]
+    return found + _unreadable(headers, found)[: MAX_EXCEPTIONS - len(found)]
 
 
 def _header(line: str) -> tuple[str, str] | None:
@@ -72,7 +72,7 @@ def _header(line: str) -> tuple[str, str] | None:
 
 def _traceback_follows(lines: list[str], i: int) -> bool:
     """A `Traceback` line within the few lines after the header at `i`."""
-    return any(line.startswith(TRACEBACK) for line in lines[i + 1:i + 1 + INTERLEAVED])
+    return any(line.startswith(TRACEBACK) for line in lines[i + 1 : i + 1 + INTERLEAVED])
 
 
 def _unreadable(headers: list[tuple[str, str]], found: list[dict]) -> list[dict]:
@@ -82,13 +82,22 @@ def _unreadable(headers: list[tuple[str, str]], found: list[dict]) -> list[dict]
     for exc in found:
         if (exc["kind"], exc["name"]) in missing:
             missing.remove((exc["kind"], exc["name"]))
-    return [{"kind": kind, "name": name, "type": "an exception", "frames": [],
-             "message": "(its traceback was printed at the same time as another's and could "
-                        "not be read apart)"} for kind, name in missing]
+    return [
+        {
+            "kind": kind,
+            "name": name,
+            "type": "an exception",
+            "frames": [],
+            "message": "(its traceback was printed at the same time as another's and could "
+            "not be read apart)",
+        }
+        for kind, name in missing
+    ]
 
 
-def _traceback(lines: list[str], i: int, student_files: list[str]
-               ) -> tuple[dict | None, int, list[tuple[str, str]]]:
+def _traceback(
+    lines: list[str], i: int, student_files: list[str]
+) -> tuple[dict | None, int, list[tuple[str, str]]]:
     """Parse from a `Traceback` (or first frame) line: the last exception of a chain, where
     parsing stopped, and the headers of other children met on the way."""
     frames: list[dict] = []
@@ -102,14 +111,23 @@ def _traceback(lines: list[str], i: int, student_files: list[str]
             i += 1  # else the start of one, or another child's in the middle of this one
             continue
         if m := FRAME.fullmatch(line):
-            code = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith("    ") \
+            code = (
+                lines[i + 1].strip()
+                if i + 1 < len(lines) and lines[i + 1].startswith("    ")
                 else ""
+            )
             path = m.group(1)
             mine = _student_file(path, student_files)
             if len(frames) < MAX_FRAMES:
-                frames.append({"file": mine or path[-200:], "line": int(m.group(2)),
-                               "name": m.group(3)[:200], "code": code[:MAX_TEXT],
-                               "student": mine is not None})
+                frames.append(
+                    {
+                        "file": mine or path[-200:],
+                        "line": int(m.group(2)),
+                        "name": m.group(3)[:200],
+                        "code": code[:MAX_TEXT],
+                        "student": mine is not None,
+                    }
+                )
             i += 2 if code else 1
             continue
         if (header := _header(line)) is not None:
@@ -125,8 +143,7 @@ def _traceback(lines: list[str], i: int, student_files: list[str]
         if m is None or not frames:
             return None, i + 1, met
         # the exception line; a later chained traceback replaces it
-        exc = {"type": m.group(1)[:200], "message": (m.group(2) or "")[:MAX_TEXT],
-               "frames": frames}
+        exc = {"type": m.group(1)[:200], "message": (m.group(2) or "")[:MAX_TEXT], "frames": frames}
         j = i + 1
         while j < len(lines) and not lines[j].strip():
             j += 1
@@ -159,8 +176,9 @@ def submission_files(folder: Path | None) -> list[str]:
 def found(raw: dict, folder: Path | None) -> list[dict]:
     """The uncaught exceptions of one reply (every MPI rank's stderr), frames of the
     submission in `folder` marked as the student's."""
-    outputs = [raw.get("stderr")] + [r.get("stderr") for r in raw.get("ranks") or []
-                                     if isinstance(r, dict)]
+    outputs = [raw.get("stderr")] + [
+        r.get("stderr") for r in raw.get("ranks") or [] if isinstance(r, dict)
+    ]
     texts = [t for t in outputs if isinstance(t, str) and "Traceback" in t]
     if not texts:
         return []

@@ -37,13 +37,30 @@ from grader.errors import PlatformError
 
 # Imported once in the server; what every test run imports anyway.
 PRELOAD = [
-    "pytest", "_pytest.main", "_pytest.python", "_pytest.fixtures", "_pytest.assertion.rewrite",
-    "_pytest.terminal", "_pytest.runner", "docker",
-    "grader.testing", "grader.judge.plugin", "grader.judge.proxy", "grader.judge.verdicts.reply",
-    "grader.judge.verdicts.record", "grader.judge.expect_values", "grader.judge.expect_concurrency",
-    "grader.judge.expect_locks", "grader.judge.expect_asyncio", "grader.judge.expect_mpi",
-    "grader.judge.expect_celery", "grader.judge.expect_gpu", "grader.judge.expect_modern",
-    "grader.sandbox.docker", "grader.sandbox.local", "grader.agent.codec",
+    "pytest",
+    "_pytest.main",
+    "_pytest.python",
+    "_pytest.fixtures",
+    "_pytest.assertion.rewrite",
+    "_pytest.terminal",
+    "_pytest.runner",
+    "docker",
+    "grader.testing",
+    "grader.judge.plugin",
+    "grader.judge.proxy",
+    "grader.judge.verdicts.reply",
+    "grader.judge.verdicts.record",
+    "grader.judge.expect_values",
+    "grader.judge.expect_concurrency",
+    "grader.judge.expect_locks",
+    "grader.judge.expect_asyncio",
+    "grader.judge.expect_mpi",
+    "grader.judge.expect_celery",
+    "grader.judge.expect_gpu",
+    "grader.judge.expect_modern",
+    "grader.sandbox.docker",
+    "grader.sandbox.local",
+    "grader.agent.codec",
 ]
 START_WAIT_S = 60  # how long a starting server may take to listen (a loaded host)
 MAX_FRAME = 4 * 2**20
@@ -51,14 +68,18 @@ MAX_FRAME = 4 * 2**20
 
 # ---------------------------------------------------------------- the grading process's side
 
+
 class _Server:
     """This process's fork server (started on first use; a forked worker starts its own)."""
 
     def __init__(self):
         self.folder = tempfile.mkdtemp(prefix="pgrader-judge-")  # 0700: only we connect
         self.path = os.path.join(self.folder, "judge.sock")
-        self.proc = subprocess.Popen([sys.executable, "-m", "grader.judge.warm", self.path],
-                                     stdin=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.judge.warm", self.path],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
         self.pid = os.getpid()
 
     def connect(self) -> socket.socket:
@@ -71,8 +92,9 @@ class _Server:
             except OSError:
                 sock.close()
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise PlatformError("the judge's fork server did not start "
-                                   f"(exit {self.proc.poll()})")
+                raise PlatformError(
+                    f"the judge's fork server did not start (exit {self.proc.poll()})"
+                )
             time.sleep(0.01)
 
     def alive(self) -> bool:
@@ -155,6 +177,7 @@ class JudgeProcess:
 
 
 # ---------------------------------------------------------------- the server
+
 
 def serve(path: str) -> None:
     for name in PRELOAD:

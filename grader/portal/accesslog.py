@@ -45,11 +45,17 @@ def install(app: Flask) -> None:
         account = g.get("account")
         took = time.monotonic() - g.get("access_t0", time.monotonic())
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
-        line = (f"{request.remote_addr or '-'} - {account.login if account else '-'} [{stamp}] "
-                + _quote(f"{request.method} {request.full_path.rstrip('?')} "
-                         f"{request.environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}")
-                + f" {resp.status_code} {resp.calculate_content_length() or 0} "
-                + _quote(request.referrer or "-") + " " + _quote(request.user_agent.string or "-")
-                + f" {took:.3f}")
+        line = (
+            f"{request.remote_addr or '-'} - {account.login if account else '-'} [{stamp}] "
+            + _quote(
+                f"{request.method} {request.full_path.rstrip('?')} "
+                f"{request.environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}"
+            )
+            + f" {resp.status_code} {resp.calculate_content_length() or 0} "
+            + _quote(request.referrer or "-")
+            + " "
+            + _quote(request.user_agent.string or "-")
+            + f" {took:.3f}"
+        )
         log.info(line)
         return resp

@@ -45,8 +45,14 @@ def check_password(password: str, stored: str) -> bool:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
-                             p=int(p), dklen=len(digest) // 2)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(digest) // 2,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got.hex(), digest)
@@ -64,8 +70,10 @@ class Imported:
 
 def _valid_login(login: str, where: str) -> str:
     if not LOGIN.fullmatch(login):
-        raise AccountError(f"{where}: login {login!r} must be 1-64 letters, digits, '.', '_' or "
-                           "'-', starting with a letter or digit.")
+        raise AccountError(
+            f"{where}: login {login!r} must be 1-64 letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit."
+        )
     return login
 
 
@@ -83,21 +91,31 @@ def read_roster(path: Path) -> list[dict]:
             reader = csv.DictReader(f)
             missing = {"student", "name", "email"} - set(reader.fieldnames or [])
             if missing:
-                raise AccountError(f"{path}: the roster needs the columns student, name, email "
-                                   f"(missing: {', '.join(sorted(missing))}).")
+                raise AccountError(
+                    f"{path}: the roster needs the columns student, name, email "
+                    f"(missing: {', '.join(sorted(missing))})."
+                )
             rows = []
             for i, row in enumerate(reader, 2):
                 where = f"{path} line {i}"
                 login = _valid_login((row.get("student") or "").strip(), where)
                 role = (row.get("role") or "").strip() or "student"
                 if role not in ROLES:
-                    raise AccountError(f"{where}: role must be student or instructor, not {role!r}.")
+                    raise AccountError(
+                        f"{where}: role must be student or instructor, not {role!r}."
+                    )
                 password = (row.get("password") or "").strip()
-                rows.append({"login": login, "name": (row.get("name") or "").strip(),
-                             "email": (row.get("email") or "").strip(), "role": role,
-                             "password": _valid_password(password, where) if password else "",
-                             "sis_id": (row.get("sis_id") or "").strip()[:100],
-                             "section": (row.get("section") or "").strip()[:100]})
+                rows.append(
+                    {
+                        "login": login,
+                        "name": (row.get("name") or "").strip(),
+                        "email": (row.get("email") or "").strip(),
+                        "role": role,
+                        "password": _valid_password(password, where) if password else "",
+                        "sis_id": (row.get("sis_id") or "").strip()[:100],
+                        "section": (row.get("section") or "").strip()[:100],
+                    }
+                )
     except FileNotFoundError:
         raise AccountError(f"No roster at {path}.") from None
     except UnicodeDecodeError:
@@ -128,8 +146,10 @@ def import_roster(store: Store, rows: list[dict], generate: bool = True) -> Impo
             password = row["password"]
             if not password and not acc.password_hash:
                 if not generate:
-                    raise AccountError(f"{row['login']} has no password in the roster: give "
-                                       "--passwords-out FILE to generate one (nothing imported).")
+                    raise AccountError(
+                        f"{row['login']} has no password in the roster: give "
+                        "--passwords-out FILE to generate one (nothing imported)."
+                    )
                 password = out.generated[row["login"]] = secrets.token_urlsafe(12)
             if password:
                 acc.password_hash = hash_password(password)
@@ -151,8 +171,9 @@ def set_password(store: Store, login: str, password: str) -> None:
         store._audit(s, "password-set", student=login)
 
 
-def change_password(store: Store, account: Account, current: str, new: str, repeat: str,
-                    keep_token: str) -> None:
+def change_password(
+    store: Store, account: Account, current: str, new: str, repeat: str, keep_token: str
+) -> None:
     """A student's own password change: the current one must be right; every other browser of
     the account is signed out (this one stays); audited."""
     if new != repeat:
@@ -164,8 +185,11 @@ def change_password(store: Store, account: Account, current: str, new: str, repe
         if acc is None or not check_password(current, acc.password_hash):
             raise AccountError("Your current password is not right; nothing was changed.")
         acc.password_hash = hash_password(new)
-        s.execute(delete(WebSession).where(WebSession.account_id == acc.id,
-                                           WebSession.token_hash != _digest(keep_token)))
+        s.execute(
+            delete(WebSession).where(
+                WebSession.account_id == acc.id, WebSession.token_hash != _digest(keep_token)
+            )
+        )
         store._audit(s, "password-changed", student=acc.login, detail="by its owner in the portal")
 
 
@@ -181,14 +205,22 @@ def failed_sign_ins(store: Store, login: str, since: dt.datetime) -> int:
     """Failed sign-ins for `login` since `since` (kept in the audit table, so every portal
     process sharing the store counts them together)."""
     with store._read() as s:
-        return s.scalar(select(func.count()).where(
-            Audit.action == FAILED_SIGN_IN, Audit.student == login.lower()[:64], Audit.at >= since))
+        return s.scalar(
+            select(func.count()).where(
+                Audit.action == FAILED_SIGN_IN,
+                Audit.student == login.lower()[:64],
+                Audit.at >= since,
+            )
+        )
 
 
 def authenticate(store: Store, login: str, password: str) -> Account | None:
     with store._tx() as s:
-        acc = s.scalar(select(Account).where(Account.login == login)) if LOGIN.fullmatch(login) \
+        acc = (
+            s.scalar(select(Account).where(Account.login == login))
+            if LOGIN.fullmatch(login)
             else None
+        )
     ok = check_password(password, acc.password_hash if acc and acc.password_hash else _DUMMY)
     if ok and acc is not None and acc.password_hash:
         return acc
@@ -205,8 +237,14 @@ def open_session(store: Store, account: Account, hours: float) -> tuple[str, str
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with store._tx() as s:
         s.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
-        s.add(WebSession(token_hash=_digest(token), account_id=account.id, csrf=csrf,
-                         expires_at=utcnow() + dt.timedelta(hours=hours)))
+        s.add(
+            WebSession(
+                token_hash=_digest(token),
+                account_id=account.id,
+                csrf=csrf,
+                expires_at=utcnow() + dt.timedelta(hours=hours),
+            )
+        )
         store._audit(s, "signed-in", student=account.login)
     return token, csrf
 
@@ -241,18 +279,27 @@ def check_not_committed(path: Path) -> None:
     while not folder.exists():
         folder = folder.parent
     try:
-        inside = subprocess.run(["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
-                                capture_output=True, text=True, timeout=30)
+        inside = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return
-        ignored = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q",
-                                  str(path.resolve())], capture_output=True, timeout=30)
+        ignored = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "-q", str(path.resolve())],
+            capture_output=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return  # no git here: nothing can commit it
     if ignored.returncode != 0:
-        raise AccountError(f"{path} is inside a git repository and not ignored, so the passwords "
-                           "could be committed: write them outside the repository, or to a "
-                           "git-ignored folder such as private/ (nothing imported).")
+        raise AccountError(
+            f"{path} is inside a git repository and not ignored, so the passwords "
+            "could be committed: write them outside the repository, or to a "
+            "git-ignored folder such as private/ (nothing imported)."
+        )
 
 
 def write_passwords(path: Path, generated: dict[str, str]) -> None:

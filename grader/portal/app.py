@@ -71,9 +71,12 @@ def create_app(portal: Portal) -> Flask:
     app = Flask(__name__)
     app.portal = portal
     app.jinja_env.globals.update(
-        when=lambda t: format_time(t, portal.course.timezone), size_text=size_text,
+        when=lambda t: format_time(t, portal.course.timezone),
+        size_text=size_text,
         received=lambda t: format_time(t, portal.course.timezone, seconds=True),
-        MEANING=MEANING, NEEDS_GPU_MEANING=NEEDS_GPU_MEANING)
+        MEANING=MEANING,
+        NEEDS_GPU_MEANING=NEEDS_GPU_MEANING,
+    )
     app.jinja_env.filters.update(code_spans=code_spans, num=_num)
     accesslog.install(app)
 
@@ -92,7 +95,8 @@ def create_app(portal: Portal) -> Flask:
         if "Content-Security-Policy" not in resp.headers:  # else the view chose its own
             resp.headers["Content-Security-Policy"] = (
                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            )
             resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
@@ -103,13 +107,18 @@ def create_app(portal: Portal) -> Flask:
     @app.errorhandler(HTTPException)
     def _error(exc: HTTPException):
         if isinstance(exc, RequestEntityTooLarge):
-            exc.description = (f"This upload is larger than the limit of {size_text(limit())}. "
-                               "Hand in only your source files.")
+            exc.description = (
+                f"This upload is larger than the limit of {size_text(limit())}. "
+                "Hand in only your source files."
+            )
         if request.path.startswith("/api/") or "/api/" in request.path:
             return jsonify(error=exc.description or exc.name), exc.code
-        return render_template("error.html", code=exc.code, title=exc.name,
-                               message=exc.description if exc.code != 404 else
-                               "There is nothing here."), exc.code
+        return render_template(
+            "error.html",
+            code=exc.code,
+            title=exc.name,
+            message=exc.description if exc.code != 404 else "There is nothing here.",
+        ), exc.code
 
     # ------------------------------------------------------------ sign-in and account
 
@@ -123,9 +132,17 @@ def create_app(portal: Portal) -> Flask:
         import secrets
 
         token = secrets.token_urlsafe(32)
-        resp = app.make_response((render_template("login.html", error=error, login_csrf=token,
-                                                  username=request.form.get("username", "")),
-                                  code))
+        resp = app.make_response(
+            (
+                render_template(
+                    "login.html",
+                    error=error,
+                    login_csrf=token,
+                    username=request.form.get("username", ""),
+                ),
+                code,
+            )
+        )
         auth.set_cookie(resp, auth.LOGIN_COOKIE, token, 3600)
         return resp
 
@@ -138,8 +155,7 @@ def create_app(portal: Portal) -> Flask:
         if account is None:
             return _login_page("Wrong name or password.", 401)
         token, _ = accounts.open_session(portal.store, account, portal.settings.session_hours)
-        resp = redirect(url_for("instructor.overview" if account.role == "instructor"
-                                else "home"))
+        resp = redirect(url_for("instructor.overview" if account.role == "instructor" else "home"))
         auth.set_cookie(resp, auth.COOKIE, token, int(portal.settings.session_hours * 3600))
         resp.delete_cookie(auth.LOGIN_COOKIE, path="/")
         return resp
@@ -161,9 +177,14 @@ def create_app(portal: Portal) -> Flask:
     def password_post():
         form = request.form
         try:
-            accounts.change_password(portal.store, g.account, form.get("current", ""),
-                                     form.get("new", ""), form.get("repeat", ""),
-                                     request.cookies.get(auth.COOKIE, ""))
+            accounts.change_password(
+                portal.store,
+                g.account,
+                form.get("current", ""),
+                form.get("new", ""),
+                form.get("repeat", ""),
+                request.cookies.get(auth.COOKIE, ""),
+            )
         except accounts.AccountError as exc:
             return render_template("password.html", error=str(exc), done=None), 400
         return redirect(url_for("password", done=1), 303)
@@ -179,11 +200,18 @@ def create_app(portal: Portal) -> Flask:
                 continue
             cur = counted_of(portal.store, ex, g.account.login)
             ext = portal.store.extension(ex.slug, g.account.login)
-            rows.append({"ex": ex, "due": ext.due if ext else ex.due, "extended": bool(ext),
-                         "score": (f"{cur.final:g} / {ex.points:g}" if cur and cur.final is not None
-                                   else "-"),
-                         "attempts": cur.attempts if cur else 0,
-                         "pending": cur.pending if cur else 0})
+            rows.append(
+                {
+                    "ex": ex,
+                    "due": ext.due if ext else ex.due,
+                    "extended": bool(ext),
+                    "score": (
+                        f"{cur.final:g} / {ex.points:g}" if cur and cur.final is not None else "-"
+                    ),
+                    "attempts": cur.attempts if cur else 0,
+                    "pending": cur.pending if cur else 0,
+                }
+            )
         return render_template("home.html", rows=rows)
 
     @app.get("/exercises/<slug>")
@@ -194,17 +222,25 @@ def create_app(portal: Portal) -> Flask:
         ext = portal.store.extension(slug, login)
         due = ext.due if ext else ex.due
         return render_template(
-            "exercise.html", ex=ex, statement=statement_html(ex), limit=limit(),
-            per_hour=portal.settings.submissions_per_hour, due=due, extension=ext,
-            late=bool(due and _now() > due), **pages.attempts_context(ex, login))
+            "exercise.html",
+            ex=ex,
+            statement=statement_html(ex),
+            limit=limit(),
+            per_hour=portal.settings.submissions_per_hour,
+            due=due,
+            extension=ext,
+            late=bool(due and _now() > due),
+            **pages.attempts_context(ex, login),
+        )
 
     @app.get("/exercises/<slug>/bundle.zip")
     @auth.signed_in
     def bundle(slug: str):
         ex = exercise_or_404(slug)
         path = bundle_zip(ex, portal.bundles)
-        return send_file(path, mimetype="application/zip", as_attachment=True,
-                         download_name=f"{slug}.zip")
+        return send_file(
+            path, mimetype="application/zip", as_attachment=True, download_name=f"{slug}.zip"
+        )
 
     @app.post("/exercises/<slug>/submit")
     @auth.signed_in
@@ -214,16 +250,32 @@ def create_app(portal: Portal) -> Flask:
         try:
             _check_rate(login, slug)
             upload = request.files.get("submission")
-            path = save_upload(portal.uploads, slug, login, upload.filename if upload else "",
-                               upload.stream if upload else io.BytesIO(), limit())
+            path = save_upload(
+                portal.uploads,
+                slug,
+                login,
+                upload.filename if upload else "",
+                upload.stream if upload else io.BytesIO(),
+                limit(),
+            )
         except UploadRefused as exc:
-            return render_template("error.html", code=exc.code, title="Not accepted",
-                                   message=str(exc), back=url_for("exercise", slug=slug)), exc.code
+            return render_template(
+                "error.html",
+                code=exc.code,
+                title="Not accepted",
+                message=str(exc),
+                back=url_for("exercise", slug=slug),
+            ), exc.code
         received = _now()
         ext = portal.store.extension(slug, login)
-        sub = portal.store.record_submission(login, slug, raw_hash(path), received,
-                                             late_days(received, ext.due if ext else ex.due),
-                                             str(path))
+        sub = portal.store.record_submission(
+            login,
+            slug,
+            raw_hash(path),
+            received,
+            late_days(received, ext.due if ext else ex.due),
+            str(path),
+        )
         job = portal.jobs.create("upload", slug, [(login, sub)])[0]
         portal.grader.hand_over(job.id)
         return redirect(url_for("attempt", slug=slug, number=sub.attempt), 303)
@@ -235,15 +287,21 @@ def create_app(portal: Portal) -> Flask:
         recent = portal.jobs.uploads_since(login, slug, _now() - dt.timedelta(hours=1))
         if len(recent) >= per_hour:
             again = recent[-per_hour] + dt.timedelta(hours=1)
-            raise UploadRefused(f"You can hand in {per_hour} times per hour for this exercise; "
-                                f"try again after {format_time(again, portal.course.timezone)}.",
-                                429)
+            raise UploadRefused(
+                f"You can hand in {per_hour} times per hour for this exercise; "
+                f"try again after {format_time(again, portal.course.timezone)}.",
+                429,
+            )
 
     @app.get("/exercises/<slug>/attempts/<int:number>")
     @auth.signed_in
     def attempt(slug: str, number: int):
-        return pages.attempt_page(exercise_or_404(slug), g.account.login, number,
-                                  url_for("api_attempt", slug=slug, number=number))
+        return pages.attempt_page(
+            exercise_or_404(slug),
+            g.account.login,
+            number,
+            url_for("api_attempt", slug=slug, number=number),
+        )
 
     @app.get("/submissions/<int:job_id>")
     @auth.signed_in
@@ -254,8 +312,12 @@ def create_app(portal: Portal) -> Flask:
             abort(404)
         sub = portal.jobs.submission(job)
         if auth.is_instructor():
-            return redirect(url_for("instructor.attempt", slug=job.exercise, login=job.student,
-                                    number=sub.attempt), 301)
+            return redirect(
+                url_for(
+                    "instructor.attempt", slug=job.exercise, login=job.student, number=sub.attempt
+                ),
+                301,
+            )
         return redirect(url_for("attempt", slug=job.exercise, number=sub.attempt), 301)
 
     @app.get("/api/exercises/<slug>/attempts/<int:number>")

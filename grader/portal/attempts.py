@@ -17,8 +17,12 @@ from grader.states import GRADED, NEEDS_GPU, NOT_GRADED_YET, REFUSED
 from grader.store import Current, Store
 from grader.store.models import Grading, Submission
 
-KIND_WORDS = {"grade-all": "graded", "portal": "graded", "regrade": "regraded",
-              "rescore": "late penalty re-applied"}
+KIND_WORDS = {
+    "grade-all": "graded",
+    "portal": "graded",
+    "regrade": "regraded",
+    "rescore": "late penalty re-applied",
+}
 
 
 @dataclass
@@ -71,8 +75,9 @@ def state_of(grading: Grading | None, jobs: list[Job]) -> tuple[str, bool, Job |
     return NOT_GRADED_YET, False, failed
 
 
-def attempt_views(store: Store, jobs, exercise: Exercise, student: str,
-                  distributed: bool = False) -> list[AttemptView]:
+def attempt_views(
+    store: Store, jobs, exercise: Exercise, student: str, distributed: bool = False
+) -> list[AttemptView]:
     """The student's attempts, newest first. With a broker (`distributed`), an attempt at a GPU
     exercise that is queued or running waits for a GPU worker, and says so."""
     waiting = "waiting for a GPU worker" if distributed and exercise.runtime.gpu else ""
@@ -83,20 +88,36 @@ def attempt_views(store: Store, jobs, exercise: Exercise, student: str,
     for a in attempts:
         grading = a.grading
         state, regrading, failed = state_of(grading, by_sub.get(a.submission.id, []))
-        view = AttemptView(a.submission.attempt, a.submission, state, grading,
-                           counted=counted is not None and counted.grading is not None
-                           and counted.submission.id == a.submission.id,
-                           regrading=regrading, retry_at=failed.retry_at if failed else None,
-                           problem=failed.problem if failed else "",
-                           waiting=waiting if state in (QUEUED, RUNNING) else "")
+        view = AttemptView(
+            a.submission.attempt,
+            a.submission,
+            state,
+            grading,
+            counted=counted is not None
+            and counted.grading is not None
+            and counted.submission.id == a.submission.id,
+            regrading=regrading,
+            retry_at=failed.retry_at if failed else None,
+            problem=failed.problem if failed else "",
+            waiting=waiting if state in (QUEUED, RUNNING) else "",
+        )
         before = None
         for g, kind in a.gradings:
-            what = REFUSED if g.status == REFUSED and kind in ("portal", "grade-all") \
+            what = (
+                REFUSED
+                if g.status == REFUSED and kind in ("portal", "grade-all")
                 else KIND_WORDS.get(kind, kind)
+            )
             now = score_text(g)
-            view.history.append(Step(what, g.created_at, now,
-                                     before if before is not None and before != now else None,
-                                     g.is_current))
+            view.history.append(
+                Step(
+                    what,
+                    g.created_at,
+                    now,
+                    before if before is not None and before != now else None,
+                    g.is_current,
+                )
+            )
             before = now
         views.append(view)
     return views[::-1]

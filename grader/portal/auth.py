@@ -36,19 +36,28 @@ def csrf_exempt(view):
 
 def check_csrf() -> None:
     """403 for a POST without the right token (unless its view is `csrf_exempt`)."""
-    if request.method != "POST" or getattr(current_app.view_functions.get(request.endpoint),
-                                           "csrf_exempt", False):
+    if request.method != "POST" or getattr(
+        current_app.view_functions.get(request.endpoint), "csrf_exempt", False
+    ):
         return
     sent = request.form.get("csrf_token", "")
     expected = g.csrf if g.account is not None else request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not sent or not secrets.compare_digest(sent, expected):
-        abort(403, "This form expired or did not come from this site. Reload the page and "
-                   "try again.")
+        abort(
+            403, "This form expired or did not come from this site. Reload the page and try again."
+        )
 
 
 def set_cookie(response, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/")
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+        path="/",
+    )
 
 
 def signed_in(view):
@@ -59,6 +68,7 @@ def signed_in(view):
                 abort(401, "Sign in first.")
             return redirect(url_for("login"))
         return view(*args, **kwargs)
+
     return wrapper
 
 
@@ -69,6 +79,7 @@ def instructor_only(view):
         if g.account.role != "instructor":
             abort(403, "This page is for instructors.")
         return view(*args, **kwargs)
+
     return wrapper
 
 

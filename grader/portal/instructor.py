@@ -68,16 +68,24 @@ def _student(login: str) -> str:
 @auth.instructor_only
 def overview():
     state = g.portal.jobs.queue_state()
-    rows = [{"ex": ex, "queued": state.get(ex.slug, {}).get(QUEUED, 0),
-             "running": state.get(ex.slug, {}).get(RUNNING, 0),
-             "failed": state.get(ex.slug, {}).get(NOT_GRADED, 0)}
-            for ex in g.portal.course.exercises.values()]
-    return render_template("instructor.html", rows=rows,
-                           queued=sum(r["queued"] for r in rows),
-                           running=sum(r["running"] for r in rows),
-                           failed=sum(r["failed"] for r in rows),
-                           workers=g.portal.grader.workers,
-                           lti_waiting=len(lti_waiting(g.portal.store)))
+    rows = [
+        {
+            "ex": ex,
+            "queued": state.get(ex.slug, {}).get(QUEUED, 0),
+            "running": state.get(ex.slug, {}).get(RUNNING, 0),
+            "failed": state.get(ex.slug, {}).get(NOT_GRADED, 0),
+        }
+        for ex in g.portal.course.exercises.values()
+    ]
+    return render_template(
+        "instructor.html",
+        rows=rows,
+        queued=sum(r["queued"] for r in rows),
+        running=sum(r["running"] for r in rows),
+        failed=sum(r["failed"] for r in rows),
+        workers=g.portal.grader.workers,
+        lti_waiting=len(lti_waiting(g.portal.store)),
+    )
 
 
 @blueprint.get("/exercises/<slug>")
@@ -91,11 +99,19 @@ def dashboard(slug: str):
     summaries = test_summaries(portal.store, counted)
     state = portal.jobs.queue_state().get(slug, {})
     return render_template(
-        "dashboard.html", ex=ex, rows=rows, graded=len(counted), roster=len(rows),
+        "dashboard.html",
+        ex=ex,
+        rows=rows,
+        graded=len(counted),
+        roster=len(rows),
         distribution=plots.distribution(histogram(finals, ex.points)),
-        failures=plots.failures(failure_rates(summaries)), flagged=suspicion.flagged(summaries),
-        formats=list(FORMATS), queued=state.get(QUEUED, 0), running=state.get(RUNNING, 0),
-        failed=state.get(NOT_GRADED, 0))
+        failures=plots.failures(failure_rates(summaries)),
+        flagged=suspicion.flagged(summaries),
+        formats=list(FORMATS),
+        queued=state.get(QUEUED, 0),
+        running=state.get(RUNNING, 0),
+        failed=state.get(NOT_GRADED, 0),
+    )
 
 
 @blueprint.get("/exercises/<slug>/students/<login>")
@@ -107,19 +123,28 @@ def student(slug: str, login: str):
     context = pages.attempts_context(ex, login)
     counted = context["counted"]
     graded = [counted] if counted is not None and counted.grading is not None else []
-    return render_template("student.html", ex=ex, extension=store.extension(slug, login),
-                           override=store.overrides(slug).get(login),
-                           trail=store.audit_trail(slug, login), error=request.args.get("error"),
-                           flagged=suspicion.flagged(test_summaries(store, graded)), **context)
+    return render_template(
+        "student.html",
+        ex=ex,
+        extension=store.extension(slug, login),
+        override=store.overrides(slug).get(login),
+        trail=store.audit_trail(slug, login),
+        error=request.args.get("error"),
+        flagged=suspicion.flagged(test_summaries(store, graded)),
+        **context,
+    )
 
 
 @blueprint.get("/exercises/<slug>/students/<login>/attempts/<int:number>")
 @auth.instructor_only
 def attempt(slug: str, login: str, number: int):
     ex = _exercise(slug)
-    return pages.attempt_page(ex, _student(login), number,
-                              url_for("instructor.api_attempt", slug=slug, login=login,
-                                      number=number))
+    return pages.attempt_page(
+        ex,
+        _student(login),
+        number,
+        url_for("instructor.api_attempt", slug=slug, login=login, number=number),
+    )
 
 
 @blueprint.get("/api/exercises/<slug>/students/<login>/attempts/<int:number>")
@@ -136,8 +161,12 @@ def _comment() -> str:
 
 
 def _back(slug: str, login: str, error: str | None = None):
-    return redirect(url_for("instructor.student", slug=slug, login=login,
-                            **({"error": error} if error else {})), 303)
+    return redirect(
+        url_for(
+            "instructor.student", slug=slug, login=login, **({"error": error} if error else {})
+        ),
+        303,
+    )
 
 
 @blueprint.post("/exercises/<slug>/students/<login>/extension")
@@ -192,8 +221,11 @@ def regrade(slug: str):
     """Queue for grading again the attempts that can count under the exercise's rule
     (`Store.regrade_targets`), as one regrade request."""
     ex = _exercise(slug)
-    subs = [(name, sub) for name, attempts in g.portal.store.regrade_targets(ex).items()
-            for sub in attempts]
+    subs = [
+        (name, sub)
+        for name, attempts in g.portal.store.regrade_targets(ex).items()
+        for sub in attempts
+    ]
     jobs = g.portal.jobs.create("regrade", slug, subs) if subs else []
     g.portal.grader.hand_over()
     g.portal.store.audit("portal-regrade", slug, detail=f"{len(jobs)} job(s) by {g.account.login}")
@@ -222,5 +254,6 @@ def download(slug: str, fmt: str):
             data.seek(0)
         else:
             data = io.BytesIO(out.read_bytes())
-    return send_file(data, mimetype=mime, as_attachment=True,
-                     download_name=download_name.format(slug=slug))
+    return send_file(
+        data, mimetype=mime, as_attachment=True, download_name=download_name.format(slug=slug)
+    )

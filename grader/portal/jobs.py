@@ -44,12 +44,12 @@ from grader.store.models import Grading, Request, Submission, utcnow
 
 log = logging.getLogger("grader.portal")
 FINAL = (GRADED, NOT_GRADED)
-POLL = 2.0                               # seconds between looks for jobs queued elsewhere
-HEARTBEAT = 10.0                         # seconds between heartbeats of the jobs being graded
-STALE = dt.timedelta(seconds=90)         # no heartbeat for this long: the owner is gone
-RETRY_FIRST = dt.timedelta(minutes=1)    # a platform failure is retried after this...
-RETRY_MAX = dt.timedelta(minutes=30)     # ...doubled each time, up to this
-GRADING_NICE = 10                        # CPU priority of grading threads and their sandboxes
+POLL = 2.0  # seconds between looks for jobs queued elsewhere
+HEARTBEAT = 10.0  # seconds between heartbeats of the jobs being graded
+STALE = dt.timedelta(seconds=90)  # no heartbeat for this long: the owner is gone
+RETRY_FIRST = dt.timedelta(minutes=1)  # a platform failure is retried after this...
+RETRY_MAX = dt.timedelta(minutes=30)  # ...doubled each time, up to this
+GRADING_NICE = 10  # CPU priority of grading threads and their sandboxes
 
 
 def this_process() -> str:
@@ -77,12 +77,25 @@ class Jobs:
 
     def create(self, kind: str, exercise: str, subs: list[tuple[str, Submission]]) -> list[Job]:
         """Queued jobs for `(student, submission)` pairs under one new request."""
-        request, _ = self.store.open_request(exercise, "regrade" if kind == "regrade" else "portal",
-                                             sorted({st for st, _ in subs}), resume=False)
+        request, _ = self.store.open_request(
+            exercise,
+            "regrade" if kind == "regrade" else "portal",
+            sorted({st for st, _ in subs}),
+            resume=False,
+        )
         with self.store._tx() as s:
-            jobs = [Job(submission_id=sub.id, request_id=request.id, student=student,
-                        exercise=exercise, kind=kind, status=QUEUED, problem="")
-                    for student, sub in subs]
+            jobs = [
+                Job(
+                    submission_id=sub.id,
+                    request_id=request.id,
+                    student=student,
+                    exercise=exercise,
+                    kind=kind,
+                    status=QUEUED,
+                    problem="",
+                )
+                for student, sub in subs
+            ]
             s.add_all(jobs)
         return jobs
 
@@ -96,8 +109,10 @@ class Jobs:
 
     @staticmethod
     def _due(now: dt.datetime):
-        return or_(Job.status == QUEUED,
-                   and_(Job.status == NOT_GRADED, Job.retry_at.is_not(None), Job.retry_at <= now))
+        return or_(
+            Job.status == QUEUED,
+            and_(Job.status == NOT_GRADED, Job.retry_at.is_not(None), Job.retry_at <= now),
+        )
 
     def claim(self, owner: str) -> Job | None:
         """The oldest job due (queued, or a failure whose retry time came), now running for
@@ -107,8 +122,13 @@ class Jobs:
             if s.scalar(select(Job.id).where(self._due(now)).limit(1)) is None:
                 return None
         with self.store._tx() as s:
-            job = s.scalar(select(Job).where(self._due(now)).order_by(Job.id).limit(1)
-                           .with_for_update(skip_locked=True))
+            job = s.scalar(
+                select(Job)
+                .where(self._due(now))
+                .order_by(Job.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
             if job is None:
                 return None
             job.status, job.owner, job.problem = RUNNING, owner, ""
@@ -116,7 +136,9 @@ class Jobs:
             job.finished_at = job.retry_at = None
             return job
 
-    def finish(self, job: Job, status: str, grading_id: int | None = None, problem: str = "") -> None:
+    def finish(
+        self, job: Job, status: str, grading_id: int | None = None, problem: str = ""
+    ) -> None:
         with self.store._tx() as s:
             row = s.get(Job, job.id)
             row.status, row.grading_id, row.problem = status, grading_id, problem[:2000]
@@ -125,11 +147,15 @@ class Jobs:
                 row.tries += 1
                 # needs a GPU this machine lacks: trying again here gives the same answer; a
                 # server's next start (perhaps on a machine with a GPU) tries it again
-                row.retry_at = None if problem == NEEDS_GPU else \
-                    row.finished_at + retry_delay(row.tries)
+                row.retry_at = (
+                    None if problem == NEEDS_GPU else row.finished_at + retry_delay(row.tries)
+                )
                 self.store._audit(s, "not-graded", job.exercise, job.student, problem[:1000])
-            left = s.scalar(select(func.count()).where(Job.request_id == job.request_id,
-                                                       Job.status.not_in(FINAL)))
+            left = s.scalar(
+                select(func.count()).where(
+                    Job.request_id == job.request_id, Job.status.not_in(FINAL)
+                )
+            )
             if not left and status == GRADED:
                 req = s.get(Request, job.request_id)
                 req.finished_at = req.finished_at or utcnow()
@@ -137,29 +163,45 @@ class Jobs:
     def release(self, job: Job) -> None:
         """Back to the queue, unclaimed (its server is stopping)."""
         with self.store._tx() as s:
-            s.execute(update(Job).where(Job.id == job.id, Job.status == RUNNING).values(
-                status=QUEUED, owner="", started_at=None))
+            s.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == RUNNING)
+                .values(status=QUEUED, owner="", started_at=None)
+            )
 
     def beat(self, owner: str) -> None:
         with self.store._tx() as s:
-            s.execute(update(Job).where(Job.owner == owner, Job.status == RUNNING)
-                      .values(heartbeat_at=utcnow()))
+            s.execute(
+                update(Job)
+                .where(Job.owner == owner, Job.status == RUNNING)
+                .values(heartbeat_at=utcnow())
+            )
 
     def recover(self, retry_failed: bool = False) -> int:
         """Put back in the queue the running jobs whose owner is gone; with `retry_failed`
         (a server starting), make every *not graded yet* job due now. How many."""
         stale = utcnow() - STALE
         with self.store._read() as s:
-            running = list(s.execute(select(Job.id, Job.owner, Job.heartbeat_at)
-                                     .where(Job.status == RUNNING)))
-        lost = [i for i, owner, beat in running
-                if owner_gone(owner) or beat is None or beat < stale]
+            running = list(
+                s.execute(select(Job.id, Job.owner, Job.heartbeat_at).where(Job.status == RUNNING))
+            )
+        lost = [
+            i for i, owner, beat in running if owner_gone(owner) or beat is None or beat < stale
+        ]
         with self.store._tx() as s:
-            n = s.execute(update(Job).where(Job.id.in_(lost), Job.status == RUNNING).values(
-                status=QUEUED, owner="", started_at=None)).rowcount if lost else 0
+            n = (
+                s.execute(
+                    update(Job)
+                    .where(Job.id.in_(lost), Job.status == RUNNING)
+                    .values(status=QUEUED, owner="", started_at=None)
+                ).rowcount
+                if lost
+                else 0
+            )
             if retry_failed:
-                n += s.execute(update(Job).where(Job.status == NOT_GRADED)
-                               .values(retry_at=utcnow())).rowcount
+                n += s.execute(
+                    update(Job).where(Job.status == NOT_GRADED).values(retry_at=utcnow())
+                ).rowcount
         return n
 
     def of_submissions(self, ids: list[int]) -> dict[int, list[Job]]:
@@ -172,15 +214,25 @@ class Jobs:
 
     def uploads_since(self, student: str, exercise: str, since: dt.datetime) -> list[dt.datetime]:
         with self.store._read() as s:
-            return list(s.scalars(select(Job.created_at).where(
-                Job.student == student, Job.exercise == exercise, Job.kind == "upload",
-                Job.created_at >= since).order_by(Job.created_at)))
+            return list(
+                s.scalars(
+                    select(Job.created_at)
+                    .where(
+                        Job.student == student,
+                        Job.exercise == exercise,
+                        Job.kind == "upload",
+                        Job.created_at >= since,
+                    )
+                    .order_by(Job.created_at)
+                )
+            )
 
     def queue_state(self) -> dict[str, Counter]:
         """exercise -> Counter of the statuses of its jobs."""
         with self.store._read() as s:
-            rows = s.execute(select(Job.exercise, Job.status, func.count()).group_by(
-                Job.exercise, Job.status))
+            rows = s.execute(
+                select(Job.exercise, Job.status, func.count()).group_by(Job.exercise, Job.status)
+            )
             out: dict[str, Counter] = {}
             for exercise, status, n in rows:
                 out.setdefault(exercise, Counter())[status] = n
@@ -190,8 +242,9 @@ class Jobs:
 class Grader:
     """Grades jobs through the platform: grading threads claim them from the store."""
 
-    def __init__(self, live, store: Store, backend: str, sandbox_info: dict, workers: int,
-                 remote=None):
+    def __init__(
+        self, live, store: Store, backend: str, sandbox_info: dict, workers: int, remote=None
+    ):
         self.live, self.store, self.backend = live, store, backend
         self.sandbox_info = sandbox_info
         self.remote = remote  # a grader.distributed.remote.RemoteGrader, or None: grade here
@@ -286,26 +339,42 @@ class Grader:
         with self.store._tx() as s:
             sub = s.get(Submission, job.submission_id)
             request = s.get(Request, job.request_id)
-            current = s.scalar(select(Grading.id).where(Grading.submission_id == sub.id,
-                                                        Grading.is_current))
+            current = s.scalar(
+                select(Grading.id).where(Grading.submission_id == sub.id, Grading.is_current)
+            )
         if job.kind == "upload" and current is not None:  # graded before a crash: keep it
             return GRADED, current, ""
         if self.remote is not None:
-            result = self.remote.grade(exercise, job.student, Path(sub.path), sub.received_at,
-                                       key=f"portal request {request.id}")
+            result = self.remote.grade(
+                exercise,
+                job.student,
+                Path(sub.path),
+                sub.received_at,
+                key=f"portal request {request.id}",
+            )
         else:
-            result = grade_submission(course, exercise, Path(sub.path), student=job.student,
-                                      backend=self.backend, received=sub.received_at,
-                                      sandbox_info=self.sandbox_info)
+            result = grade_submission(
+                course,
+                exercise,
+                Path(sub.path),
+                student=job.student,
+                backend=self.backend,
+                received=sub.received_at,
+                sandbox_info=self.sandbox_info,
+            )
         if result.platform_failed:
             failed = [t.name for t in result.tests if t.verdict == "grader-error"]
             return NOT_GRADED, None, "grader error in: " + ", ".join(failed)
         if result.not_graded:  # needs a GPU this machine lacks: no score, graded again later
             return NOT_GRADED, None, result.not_graded
-        self.store.record_grading(sub, request, result, exercise.hidden_visibility,
-                                  self.sandbox_info.get("image_id", ""))
+        self.store.record_grading(
+            sub, request, result, exercise.hidden_visibility, self.sandbox_info.get("image_id", "")
+        )
         with self.store._tx() as s:
             q = select(Grading.id).where(Grading.submission_id == sub.id)
-            q = q.where(Grading.request_id == request.id) if job.kind == "regrade" \
+            q = (
+                q.where(Grading.request_id == request.id)
+                if job.kind == "regrade"
                 else q.where(Grading.is_current)
+            )
             return GRADED, s.scalar(q.order_by(Grading.id.desc()).limit(1)), ""

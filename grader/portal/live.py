@@ -53,8 +53,9 @@ class LiveCourse:
                 course = load_course(self._course.root)
                 settings = portal_settings(course)
             except (GraderError, OSError) as exc:
-                log.error("course.toml changed but cannot be used (keeping the last good one): %s",
-                          exc)
+                log.error(
+                    "course.toml changed but cannot be used (keeping the last good one): %s", exc
+                )
                 return
             self._course, self._settings = course, settings
             log.warning("course re-read from %s", self._course.root / "course.toml")

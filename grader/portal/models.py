@@ -30,7 +30,9 @@ class Account(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20), default="student")  # student, instructor
     password_hash: Mapped[str] = mapped_column(String(300), default="")  # "": cannot sign in
-    sis_id: Mapped[str] = mapped_column(String(100), default="")  # the school's id (Canvas SIS User ID)
+    sis_id: Mapped[str] = mapped_column(
+        String(100), default=""
+    )  # the school's id (Canvas SIS User ID)
     section: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

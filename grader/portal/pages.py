@@ -43,9 +43,18 @@ def attempt_page(ex: Exercise, login: str, number: int, poll: str):
         fb = feedback(portal.store.grading(view.grading.id), ex, instructor)
         files = source_files(Path(view.submission.path), ex, fb["tests"])
     counted = next((v for v in views if v.counted), None)
-    return render_template("attempt.html", ex=ex, v=view, fb=fb, files=files,
-                           anchors=anchors(files), counted=counted, login=login, poll=poll,
-                           instructor=instructor)
+    return render_template(
+        "attempt.html",
+        ex=ex,
+        v=view,
+        fb=fb,
+        files=files,
+        anchors=anchors(files),
+        counted=counted,
+        login=login,
+        poll=poll,
+        instructor=instructor,
+    )
 
 
 def attempt_status(ex: Exercise, login: str, number: int) -> dict:
@@ -55,5 +64,9 @@ def attempt_status(ex: Exercise, login: str, number: int) -> dict:
         abort(404)
     sub, grading = found
     state, regrading, _ = state_of(grading, g.portal.jobs.of_submissions([sub.id]).get(sub.id, []))
-    return {"status": state, "score": grading.final if grading else None,
-            "max": grading.max_score if grading else None, "regrading": regrading}
+    return {
+        "status": state,
+        "score": grading.final if grading else None,
+        "max": grading.max_score if grading else None,
+        "regrading": regrading,
+    }

@@ -25,27 +25,40 @@ from grader.portal.live import LiveCourse
 from grader.portal.lti.passback import Passback
 from grader.store import Store
 
-THREADS = 8            # requests handled at once (pages are short; grading has its own threads)
+THREADS = 8  # requests handled at once (pages are short; grading has its own threads)
 # Every browser keeps a connection or more open between requests: waitress's default of 100
 # open connections made the 101st student wait until an idle one timed out (2 minutes), with
 # a class of 300 at a deadline (scripts/bench_burst.py). poll(), not select(), past 1024 fds.
 CONNECTIONS = 2000
-IDLE_SECONDS = 60      # an idle kept-alive connection is closed after this
+IDLE_SECONDS = 60  # an idle kept-alive connection is closed after this
 
 
 def no_accounts_message(store: Store, course: Course) -> str:
-    return (f"No portal account exists in the store {store.engine.url.render_as_string()}, so "
-            "nobody could sign in. Import a roster first (columns student, name, email, and "
-            "optionally role, password, sis_id, section), e.g. the example one:\n"
-            f"  grader --course {course.root} accounts import docs/example-roster.csv "
-            "--passwords-out private/passwords.csv\n"
-            "then start `grader serve` again (docs/portal.md). A course whose students sign in "
-            "only from an LMS registers it instead: `grader lti register` (docs/lti.md).")
+    return (
+        f"No portal account exists in the store {store.engine.url.render_as_string()}, so "
+        "nobody could sign in. Import a roster first (columns student, name, email, and "
+        "optionally role, password, sis_id, section), e.g. the example one:\n"
+        f"  grader --course {course.root} accounts import docs/example-roster.csv "
+        "--passwords-out private/passwords.csv\n"
+        "then start `grader serve` again (docs/portal.md). A course whose students sign in "
+        "only from an LMS registers it instead: `grader lti register` (docs/lti.md)."
+    )
 
 
-def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
-          sandbox_info: dict, workers: int, uploads: Path | None = None,
-          trusted_proxy: str | None = None, remote=None, access_log: Path | None = None) -> int:
+def serve(
+    course: Course,
+    store: Store,
+    *,
+    host: str,
+    port: int,
+    backend: str,
+    sandbox_info: dict,
+    workers: int,
+    uploads: Path | None = None,
+    trusted_proxy: str | None = None,
+    remote=None,
+    access_log: Path | None = None,
+) -> int:
     from waitress.server import create_server
 
     _enough_files(CONNECTIONS + 500)
@@ -58,13 +71,28 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     if access_log is not None:
         accesslog.open_access_log(access_log)
     app = create_app(portal)
-    server = create_server(app, host=host, port=port, threads=THREADS,
-                           max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
-                           connection_limit=CONNECTIONS, channel_timeout=IDLE_SECONDS,
-                           asyncore_use_poll=True, backlog=1024, ident="pgrader",
-                           **({"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-                               "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
-                               "clear_untrusted_proxy_headers": True} if trusted_proxy else {}))
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=THREADS,
+        max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
+        connection_limit=CONNECTIONS,
+        channel_timeout=IDLE_SECONDS,
+        asyncore_use_poll=True,
+        backlog=1024,
+        ident="pgrader",
+        **(
+            {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_count": 1,
+                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+                "clear_untrusted_proxy_headers": True,
+            }
+            if trusted_proxy
+            else {}
+        ),
+    )
     resumed = grader.start()
     passback = Passback(live, store)
     grader.graded.append(passback.graded)
@@ -76,8 +104,11 @@ def serve(course: Course, store: Store, *, host: str, port: int, backend: str,
     signal.signal(signal.SIGTERM, stop)
     bound_host, bound_port = server.effective_host, server.effective_port
     if resumed:
-        print(f"{resumed} job(s) left running or not graded by an earlier server: grading them "
-              "again", file=sys.stderr, flush=True)
+        print(
+            f"{resumed} job(s) left running or not graded by an earlier server: grading them again",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"portal listening on http://{bound_host}:{bound_port}", flush=True)
     try:
         server.run()

@@ -34,13 +34,21 @@ def portal_settings(course: Course) -> PortalSettings:
         if key not in table:
             continue
         value = table[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 \
-                or (isinstance(default, int) and not isinstance(value, int)):
-            raise ConfigError(path, f"portal.{key}",
-                              "a positive " + ("integer" if isinstance(default, int) else "number"),
-                              value)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value <= 0
+            or (isinstance(default, int) and not isinstance(value, int))
+        ):
+            raise ConfigError(
+                path,
+                f"portal.{key}",
+                "a positive " + ("integer" if isinstance(default, int) else "number"),
+                value,
+            )
         values[key] = value
     if unknown := set(table) - set(vars(PortalSettings())):
-        raise ConfigError(path, f"portal.{sorted(unknown)[0]}",
-                          "one of " + ", ".join(vars(PortalSettings())))
+        raise ConfigError(
+            path, f"portal.{sorted(unknown)[0]}", "one of " + ", ".join(vars(PortalSettings()))
+        )
     return PortalSettings(**values)

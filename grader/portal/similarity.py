@@ -36,10 +36,16 @@ def pairs(slug: str):
     run = store.similarity_run(slug)
     threshold = _threshold(request.args.get("threshold"), run.threshold if run else THRESHOLD)
     return render_template(
-        "similarity.html", ex=ex, run=run, threshold=threshold,
-        pairs=flagged_pairs(store, run, threshold) if run else [], error=request.args.get("error"),
-        link=lambda p: url_for("similarity.pair", slug=slug, pair_id=p.id,
-                               threshold=f"{100 * threshold:g}"))
+        "similarity.html",
+        ex=ex,
+        run=run,
+        threshold=threshold,
+        pairs=flagged_pairs(store, run, threshold) if run else [],
+        error=request.args.get("error"),
+        link=lambda p: url_for(
+            "similarity.pair", slug=slug, pair_id=p.id, threshold=f"{100 * threshold:g}"
+        ),
+    )
 
 
 @blueprint.post("")
@@ -49,8 +55,9 @@ def run(slug: str):
     ex = _exercise(slug)
     threshold = _threshold(request.form.get("threshold"), THRESHOLD)
     try:
-        run_similarity(g.portal.course, ex, g.portal.store, threshold,
-                       actor=f"{g.account.login} (portal)")
+        run_similarity(
+            g.portal.course, ex, g.portal.store, threshold, actor=f"{g.account.login} (portal)"
+        )
     except GraderError as exc:
         return redirect(url_for("similarity.pairs", slug=slug, error=str(exc)), 303)
     return redirect(url_for("similarity.pairs", slug=slug), 303)
@@ -66,5 +73,12 @@ def pair(slug: str, pair_id: int):
         abort(404)
     run = store.similarity_run(slug, found.run_id)
     a, b = pair_view(run, found)
-    return render_template("similarity_pair.html", ex=ex, run=run, pair=found, a=a, b=b,
-                           threshold=request.args.get("threshold", ""))
+    return render_template(
+        "similarity_pair.html",
+        ex=ex,
+        run=run,
+        pair=found,
+        a=a,
+        b=b,
+        threshold=request.args.get("threshold", ""),
+    )

@@ -48,14 +48,24 @@ def test_summaries(store, counted) -> list[Summary]:
     if missing:
         read = {}
         with store._read() as s:
-            for gid, results in s.execute(select(Grading.id, Grading.results)
-                                          .where(Grading.id.in_(missing))):
+            for gid, results in s.execute(
+                select(Grading.id, Grading.results).where(Grading.id.in_(missing))
+            ):
                 meta = results.get("pgrader") or {}
-                read[gid] = Summary(students[gid], tuple(
-                    TestLine(str(t.get("function", "")), str(t.get("name", "")),
-                             str(t.get("verdict", "")), str(t.get("message", ""))[:300])
-                    for t in results.get("tests", []) if isinstance(t, dict)),
-                    meta.get("suspicion") or {})
+                read[gid] = Summary(
+                    students[gid],
+                    tuple(
+                        TestLine(
+                            str(t.get("function", "")),
+                            str(t.get("name", "")),
+                            str(t.get("verdict", "")),
+                            str(t.get("message", ""))[:300],
+                        )
+                        for t in results.get("tests", [])
+                        if isinstance(t, dict)
+                    ),
+                    meta.get("suspicion") or {},
+                )
         with _lock:
             _kept.update(read)
             while len(_kept) > MAX_KEPT:

@@ -33,19 +33,24 @@ def size_text(n: int) -> str:
     return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n / 1024:g} KB"
 
 
-def save_upload(root: Path, exercise: str, login: str, filename: str, stream: BinaryIO,
-                max_bytes: int) -> Path:
+def save_upload(
+    root: Path, exercise: str, login: str, filename: str, stream: BinaryIO, max_bytes: int
+) -> Path:
     suffix = os.path.splitext(filename or "")[1].lower()
     if not filename:
         raise UploadRefused("Choose a file to hand in first.")
     if suffix not in ALLOWED:
-        raise UploadRefused("Hand in a .py file, a .zip archive or a Jupyter notebook (.ipynb); "
-                            "this file's type is not accepted.")
+        raise UploadRefused(
+            "Hand in a .py file, a .zip archive or a Jupyter notebook (.ipynb); "
+            "this file's type is not accepted."
+        )
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UploadRefused(f"This file is larger than the limit of {size_text(max_bytes)}. "
-                            "Hand in only your source files (clear notebook outputs, leave out "
-                            "data and virtual environments).")
+        raise UploadRefused(
+            f"This file is larger than the limit of {size_text(max_bytes)}. "
+            "Hand in only your source files (clear notebook outputs, leave out "
+            "data and virtual environments)."
+        )
     if not data:
         raise UploadRefused("This file is empty.")
     for part in (exercise, login):  # both checked upstream; a path part must stay one part

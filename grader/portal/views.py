@@ -24,7 +24,7 @@ from grader.results import SubmissionResult
 from grader.store.models import Grading
 
 MAX_LINES = 1500  # of one file shown
-MAX_LINE = 300    # characters of one line shown
+MAX_LINE = 300  # characters of one line shown
 
 # Raw HTML in a statement is shown as text, and javascript:/data: links are disarmed.
 _markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
@@ -51,18 +51,24 @@ def feedback(grading: Grading, exercise: Exercise, instructor: bool) -> dict:
     for t in result.tests:
         tv = _test_view(t, shown)
         if not tv["hidden"]:
-            tv["speedup"] = (plots.speedup(pts) if (pts := plots.speedup_points(t.details))
-                             else None)
+            tv["speedup"] = plots.speedup(pts) if (pts := plots.speedup_points(t.details)) else None
             schedule = _clean(t.details.get("schedule")) if isinstance(t.details, dict) else None
             tv["switches"] = _dicts((schedule or {}).get("interleavings"))
         tests.append(tv)
     failing = [t for t in tests if t["verdict"] != "passed"]
-    return {"tests": tests if not result.error else [], "summary": clean_text(result.summary()),
-            "seed": result.seed, "refused": clean_text(result.error) if result.error else None,
-            "public_failed": any(t["suite"] == "public" for t in failing),
-            "hidden_failed": any(t["suite"] == "hidden" for t in failing),
-            "late": (f"Handed in {result.late_days} day(s) late: -{result.penalty:.0%}."
-                     if result.late_days else None)}
+    return {
+        "tests": tests if not result.error else [],
+        "summary": clean_text(result.summary()),
+        "seed": result.seed,
+        "refused": clean_text(result.error) if result.error else None,
+        "public_failed": any(t["suite"] == "public" for t in failing),
+        "hidden_failed": any(t["suite"] == "hidden" for t in failing),
+        "late": (
+            f"Handed in {result.late_days} day(s) late: -{result.penalty:.0%}."
+            if result.late_days
+            else None
+        ),
+    }
 
 
 def _marks(tests: list[dict]) -> dict[tuple[str, int], list[tuple[str, str]]]:
@@ -73,7 +79,8 @@ def _marks(tests: list[dict]) -> dict[tuple[str, int], list[tuple[str, str]]]:
     def add(file, line, kind: str, what: str, who: str = "") -> None:
         if isinstance(file, str) and isinstance(line, int) and not isinstance(line, bool):
             found.setdefault((file, line), {}).setdefault(kind, {}).setdefault(what, set()).add(
-                str(who))
+                str(who)
+            )
 
     for t in tests:
         if t["hidden"]:
@@ -81,32 +88,63 @@ def _marks(tests: list[dict]) -> dict[tuple[str, int], list[tuple[str, str]]]:
         for race in t.get("races") or []:
             for w in race.get("writes") or []:
                 held = "holding " + ", ".join(w["locks"]) if w.get("locks") else "holding no lock"
-                add(w.get("file"), w.get("line"), "race",
-                    f"{race.get('variable')} written {held} by {{who}}", w.get("thread"))
+                add(
+                    w.get("file"),
+                    w.get("line"),
+                    "race",
+                    f"{race.get('variable')} written {held} by {{who}}",
+                    w.get("thread"),
+                )
         for step in t.get("switches") or []:
-            add(step.get("file"), step.get("line"), "race",
-                "updates lost: {who} switched out here mid-update", step.get("paused"))
+            add(
+                step.get("file"),
+                step.get("line"),
+                "race",
+                "updates lost: {who} switched out here mid-update",
+                step.get("paused"),
+            )
         for exc in [t.get("exception")] + list(t.get("uncaught") or []):
             if exc and exc.get("frames"):
                 f = exc["frames"][-1]
-                add(f.get("file"), f.get("line"), "error", f"{exc.get('type')} raised here "
-                    "({who})", exc.get("name") or "the call")
+                add(
+                    f.get("file"),
+                    f.get("line"),
+                    "error",
+                    f"{exc.get('type')} raised here ({{who}})",
+                    exc.get("name") or "the call",
+                )
         for proc in t.get("stacks") or []:
             for th in proc.get("threads") or []:
                 if th.get("frames"):
                     f = th["frames"][-1]
-                    add(f.get("file"), f.get("line"), "stuck", "stuck here: thread {who}",
-                        th.get("thread"))
+                    add(
+                        f.get("file"),
+                        f.get("line"),
+                        "stuck",
+                        "stuck here: thread {who}",
+                        th.get("thread"),
+                    )
         for cycle in t.get("lock_cycles") or []:
             for site in cycle.get("sites") or []:
-                add(site.get("file"), site.get("line"), "stuck",
-                    "a lock-order cycle: thread {who} takes a lock here", site.get("thread"))
+                add(
+                    site.get("file"),
+                    site.get("line"),
+                    "stuck",
+                    "a lock-order cycle: thread {who} takes a lock here",
+                    site.get("thread"),
+                )
+
     def names(who: set) -> str:
         return ", ".join(sorted(who)[:4]) + (f" and {len(who) - 4} more" if len(who) > 4 else "")
 
-    return {where: [(kind, what.replace("{who}", names(who)))
-                    for kind, whats in kinds.items() for what, who in whats.items()]
-            for where, kinds in found.items()}
+    return {
+        where: [
+            (kind, what.replace("{who}", names(who)))
+            for kind, whats in kinds.items()
+            for what, who in whats.items()
+        ]
+        for where, kinds in found.items()
+    }
 
 
 def source_files(upload: Path, exercise: Exercise, tests: list[dict]) -> list[dict]:
@@ -128,11 +166,23 @@ def source_files(upload: Path, exercise: Exercise, tests: list[dict]) -> list[di
             lines = []
             for n, code in enumerate(text, 1):
                 found = marks.get((name, n), [])
-                lines.append({"n": n, "code": clean_text(code, MAX_LINE), "marks": found,
-                              "kind": found[0][0] if found else "",
-                              "anchor": f"f{i}-L{n}"})
-            shown.append({"name": clean_text(name, 200), "lines": lines, "index": i,
-                          "anchors": {(name, n): f"f{i}-L{n}" for (f, n) in marks if f == name}})
+                lines.append(
+                    {
+                        "n": n,
+                        "code": clean_text(code, MAX_LINE),
+                        "marks": found,
+                        "kind": found[0][0] if found else "",
+                        "anchor": f"f{i}-L{n}",
+                    }
+                )
+            shown.append(
+                {
+                    "name": clean_text(name, 200),
+                    "lines": lines,
+                    "index": i,
+                    "anchors": {(name, n): f"f{i}-L{n}" for (f, n) in marks if f == name},
+                }
+            )
         return shown
     except (SubmissionError, OSError):
         return []

@@ -24,8 +24,11 @@ def resolve_backend_name(name: str = "auto") -> str:
         return name
     if docker_available():
         return "docker"
-    print("WARNING: no Docker engine answers; using the LOCAL backend. Student code then runs "
-          "as your user with rlimits only: this is not a security boundary.", file=sys.stderr)
+    print(
+        "WARNING: no Docker engine answers; using the LOCAL backend. Student code then runs "
+        "as your user with rlimits only: this is not a security boundary.",
+        file=sys.stderr,
+    )
     return "local"
 
 

@@ -27,6 +27,7 @@ from grader.agent.supervisor import STARTUP_SECONDS
 from grader.course import Limits
 from grader.protocol import Status
 
+
 def remove_tree(path: Path) -> None:
     """Remove a tree the student's code wrote, however deep (`shutil.rmtree` recurses and dies
     of RecursionError on 1,000 nested folders; `rm` does not), quietly."""
@@ -42,6 +43,7 @@ def supervisor_limit(request: dict) -> float:
     """The longest a request may take before the backend gives up on its supervisor: start-up,
     then the request's own timeout once the student's function is called, then the grace."""
     return 2 * float(request.get("timeout", 10)) + STARTUP_SECONDS + GRACE
+
 
 class ServerLink:
     """The host's end of a connection to a sandbox's supervisor server (`grader.agent.server`):
@@ -81,10 +83,18 @@ def parse_reply(body: bytes) -> dict:
     """A reply frame's body, cleaned once more of anything the student's side could have put
     in it (`untrusted.clean`: depth, sizes, lone surrogates, NUL) before any test sees it."""
     try:
-        reply = untrusted.clean(json.loads(body), max_depth=REPLY_DEPTH, max_items=40_000_000,
-                                max_len=40_000_000, max_str=2**31)
+        reply = untrusted.clean(
+            json.loads(body),
+            max_depth=REPLY_DEPTH,
+            max_items=40_000_000,
+            max_len=40_000_000,
+            max_str=2**31,
+        )
     except (ValueError, RecursionError) as exc:
-        return {"status": Status.SANDBOX_ERROR, "message": f"the supervisor's reply could not be read ({exc})"}
+        return {
+            "status": Status.SANDBOX_ERROR,
+            "message": f"the supervisor's reply could not be read ({exc})",
+        }
     if not isinstance(reply, dict) or not isinstance(reply.get("status"), str):
         return {"status": Status.SANDBOX_ERROR, "message": "the supervisor's reply has no status"}
     return reply

@@ -35,8 +35,10 @@ def host_cores() -> list[int]:
 
 def runtime_dir() -> Path:
     """The folder of the lock files: $PGRADER_CORES_DIR, else one per user under the temp dir."""
-    folder = Path(os.environ.get("PGRADER_CORES_DIR")
-                  or Path(tempfile.gettempdir()) / f"pgrader-cores-{os.getuid()}")
+    folder = Path(
+        os.environ.get("PGRADER_CORES_DIR")
+        or Path(tempfile.gettempdir()) / f"pgrader-cores-{os.getuid()}"
+    )
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 

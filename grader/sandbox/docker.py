@@ -72,7 +72,8 @@ class Box:
             raise SandboxUnavailable(
                 f"the grader runs as uid {STUDENT['uid']}, the uid the sandbox gives the "
                 "student's code: the student would own the supervisor's socket. Run the "
-                "grader as another user (or root).")
+                "grader as another user (or root)."
+            )
         self.client, self.image_id, self.limits, self.gpu = client, image_id, limits, gpu
         self.root = Path(tempfile.mkdtemp(prefix="pgrader-docker-"))
         self.submission = self.root / "submission"
@@ -91,24 +92,47 @@ class Box:
         name = f"pgrader-{uuid.uuid4().hex[:12]}"
         try:
             self.container = client.containers.run(
-                image_id, [PYTHON, "-I", "-m", "grader.agent.server",
-                           "--socket", f"{CTL}/{SOCKET}", "--owner", f"{os.getuid()}:{os.getgid()}",
-                           "--submission", "/submission", "--workroot", "/work"],
+                image_id,
+                [
+                    PYTHON,
+                    "-I",
+                    "-m",
+                    "grader.agent.server",
+                    "--socket",
+                    f"{CTL}/{SOCKET}",
+                    "--owner",
+                    f"{os.getuid()}:{os.getgid()}",
+                    "--submission",
+                    "/submission",
+                    "--workroot",
+                    "/work",
+                ],
                 name=name,
                 labels={LABEL: "1", OWNER: str(os.getpid())},
-                detach=True, auto_remove=False, user="0:0",
-                network_mode="none", read_only=True,
+                detach=True,
+                auto_remove=False,
+                user="0:0",
+                network_mode="none",
+                read_only=True,
                 tmpfs={"/tmp": "size=64m", "/work": f"size={limits.disk_mb}m,exec,mode=0755"},
                 # Root inside only for the supervisor, with just the capabilities it needs to
                 # run the student's code as STUDENT and to signal it; the student has none.
-                cap_drop=["ALL"], cap_add=SUPERVISOR_CAPS, security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+                cap_add=SUPERVISOR_CAPS,
+                security_opt=["no-new-privileges"],
                 pids_limit=limits.pids,
-                mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
-                nano_cpus=int(limits.cpus * 1e9), cpuset_cpus=self.cpuset,
-                ulimits=[Ulimit(name="nofile", soft=256, hard=256),
-                         Ulimit(name="fsize", soft=limits.disk_mb * mb, hard=limits.disk_mb * mb)],
-                volumes={str(self.submission): {"bind": "/submission", "mode": "ro"},
-                         str(self.ctl): {"bind": CTL, "mode": "rw"}},
+                mem_limit=f"{limits.memory_mb}m",
+                memswap_limit=f"{limits.memory_mb}m",
+                nano_cpus=int(limits.cpus * 1e9),
+                cpuset_cpus=self.cpuset,
+                ulimits=[
+                    Ulimit(name="nofile", soft=256, hard=256),
+                    Ulimit(name="fsize", soft=limits.disk_mb * mb, hard=limits.disk_mb * mb),
+                ],
+                volumes={
+                    str(self.submission): {"bind": "/submission", "mode": "ro"},
+                    str(self.ctl): {"bind": CTL, "mode": "rw"},
+                },
                 **({"device_requests": sandbox_gpu.device_requests()} if gpu else {}),
             )
         except ENGINE_ERRORS as exc:
@@ -125,8 +149,14 @@ class Box:
     def describe(self) -> dict:
         """What another process needs to use this box (`Box.attach`): the judge's test run is
         handed a box its grading process started ahead of time (`grader.sandbox.pool`)."""
-        return {"container": self.container.id, "root": str(self.root), "image_id": self.image_id,
-                "limits": asdict(self.limits), "gpu": self.gpu, "cpuset": self.cpuset}
+        return {
+            "container": self.container.id,
+            "root": str(self.root),
+            "image_id": self.image_id,
+            "limits": asdict(self.limits),
+            "gpu": self.gpu,
+            "cpuset": self.cpuset,
+        }
 
     @classmethod
     def attach(cls, client, described: dict) -> Box:
@@ -221,8 +251,10 @@ class DockerSession(Session):
         limit = supervisor_limit(request)
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if not self._pin(alloc.cpuset):
-                return {"status": Status.SANDBOX_ERROR,
-                        "message": "could not pin the sandbox container to its cores"}
+                return {
+                    "status": Status.SANDBOX_ERROR,
+                    "message": "could not pin the sandbox container to its cores",
+                }
             reply, again = self._attempt(request, limit)
             if again:  # the container was broken (e.g. by leftovers of an earlier call): retry
                 if self._pin(alloc.cpuset):
@@ -247,19 +279,28 @@ class DockerSession(Session):
             self.link = self.box.connect()
             if self.link is None:
                 restarted = self._restart()
-                return {"status": Status.SANDBOX_ERROR,
-                        "message": "the sandbox's supervisor does not answer"}, restarted
+                return {
+                    "status": Status.SANDBOX_ERROR,
+                    "message": "the sandbox's supervisor does not answer",
+                }, restarted
         reply = self.link.call(request, limit)
         if reply is None:
             oom = self._ran_out_of_memory(since)
             self._restart()
             if oom:  # the kernel killed the supervisor (or the template) for the student's memory
-                return {"status": Status.CRASHED, "oom": True, "stdout": "", "stderr": "",
-                        "limits": {"memory_mb": self.limits.memory_mb},
-                        "message": "the sandbox ran out of memory (the student's processes, or "
-                                   "the grader reading what they produced, used it all)"}, False
-            return {"status": Status.SANDBOX_ERROR,
-                    "message": f"the supervisor itself did not finish within {limit:.0f} s"}, False
+                return {
+                    "status": Status.CRASHED,
+                    "oom": True,
+                    "stdout": "",
+                    "stderr": "",
+                    "limits": {"memory_mb": self.limits.memory_mb},
+                    "message": "the sandbox ran out of memory (the student's processes, or "
+                    "the grader reading what they produced, used it all)",
+                }, False
+            return {
+                "status": Status.SANDBOX_ERROR,
+                "message": f"the supervisor itself did not finish within {limit:.0f} s",
+            }, False
         if reply.pop("recycle", False):  # the work area is full or dirty: a fresh one
             restarted = self._restart()
             return reply, reply["status"] == Status.SANDBOX_ERROR and restarted
@@ -303,9 +344,14 @@ class DockerSession(Session):
         return False
 
     def _oom_event(self, since: float) -> bool:
-        return any(self.client.api.events(
-            since=f"{since:.9f}", until=f"{time.time():.9f}", decode=True,
-            filters={"container": self.container.id, "event": "oom"}))
+        return any(
+            self.client.api.events(
+                since=f"{since:.9f}",
+                until=f"{time.time():.9f}",
+                decode=True,
+                filters={"container": self.container.id, "event": "oom"},
+            )
+        )
 
     def _restart(self) -> bool:
         if self.link is not None:
@@ -337,7 +383,8 @@ class DockerBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
             raise SandboxUnavailable(
                 f"the Docker engine does not answer ({exc}); start it "
-                "(scripts/setup-docker.sh) or use the local backend") from exc
+                "(scripts/setup-docker.sh) or use the local backend"
+            ) from exc
         self.log = log
         _install_signal_handler()
         self._image_id: str | None = None
@@ -357,13 +404,15 @@ class DockerBackend(Backend):
                 self._image_id = sandbox_image.ensure_image(self.client, log=self.log)
             return self._image_id
 
-    def open(self, submission: Path, limits: Limits, gpu: bool = False,
-             box: dict | None = None) -> Session:
+    def open(
+        self, submission: Path, limits: Limits, gpu: bool = False, box: dict | None = None
+    ) -> Session:
         """A session in a new box, or in `box` (`Box.describe()` of one started ahead of time by
         the grading process, which removes it after the run)."""
         if box is not None:
-            return DockerSession(Box.attach(self.client, box), Path(submission).resolve(),
-                                 remove_on_close=False)
+            return DockerSession(
+                Box.attach(self.client, box), Path(submission).resolve(), remove_on_close=False
+            )
         image_id = self.image_id
         gpu = gpu and sandbox_gpu.host_has_gpu()
         if gpu:  # ONLY EXERCISED ON GPU HOSTS: the CUDA variant of the image, GPUs passed in
@@ -377,6 +426,7 @@ class DockerBackend(Backend):
 
 # ---------------------------------------------------------------- leftovers
 
+
 def close_all() -> None:
     """Remove every container this process still has open, and any it started but was
     interrupted before it could track (Ctrl-C in the middle of creating one)."""
@@ -388,8 +438,10 @@ def close_all() -> None:
     for client in clients.values():
         try:
             for container in client.containers.list(
-                    all=True, ignore_removed=True,
-                    filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]}):
+                all=True,
+                ignore_removed=True,
+                filters={"label": [f"{LABEL}=1", f"{OWNER}={os.getpid()}"]},
+            ):
                 container.remove(force=True)
         except Exception:  # noqa: BLE001 - best effort at exit; stale sweeps catch the rest
             pass
@@ -398,8 +450,9 @@ def close_all() -> None:
 def remove_stale_containers(client) -> int:
     """Remove `pgrader=1` containers left by graders that are no longer running; returns how many."""
     removed = 0
-    for container in client.containers.list(all=True, ignore_removed=True,
-                                            filters={"label": f"{LABEL}=1"}):
+    for container in client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"{LABEL}=1"}
+    ):
         owner = container.labels.get(OWNER, "")
         if owner.isdigit() and int(owner) != os.getpid() and alive(int(owner)):
             continue  # another grader on this host is using it

@@ -45,8 +45,10 @@ def wait_for_engine(seconds: float | None = None, stop: threading.Event | None =
 
 def down_message(seconds: float | None = None) -> str:
     seconds = wait_seconds() if seconds is None else seconds
-    return (f"the Docker engine did not answer (waited {seconds:g} s); nothing was scored, "
-            "the next grade-all grades it")
+    return (
+        f"the Docker engine did not answer (waited {seconds:g} s); nothing was scored, "
+        "the next grade-all grades it"
+    )
 
 
 def _remove_stale() -> None:

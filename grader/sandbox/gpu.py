@@ -62,8 +62,14 @@ def ensure_gpu_image(client, base_tag: str, log=print) -> str:
         pass
     log(f"pgrader: building {tag} (CUDA toolkit and PyCUDA; needs the network once) ...")
     try:
-        image, _ = client.images.build(path=str(GPU_DIR), tag=tag, rm=True, forcerm=True,
-                                       pull=False, buildargs={"SANDBOX": base_tag})
+        image, _ = client.images.build(
+            path=str(GPU_DIR),
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            buildargs={"SANDBOX": base_tag},
+        )
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
         raise SandboxUnavailable(f"building the GPU sandbox image {tag} failed: {exc}") from exc
     return image.id

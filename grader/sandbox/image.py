@@ -32,8 +32,15 @@ CACHE = ROOT / ".cache"
 # PoCL (pocl-opencl-icd, LLVM 15: the PoCL bundled in pyopencl's wheel, LLVM 14, cannot build
 # a kernel on a CPU its LLVM does not know, e.g. AMD Zen 5: "unknown target CPU 'generic'");
 # and binutils + libc6-dev + libgcc-12-dev (PoCL links its CPU kernels with `ld`).
-BASE_PACKAGES = ("python3", "python3-venv", "oclgrind", "pocl-opencl-icd", "binutils", "libc6-dev",
-                 "libgcc-12-dev")
+BASE_PACKAGES = (
+    "python3",
+    "python3-venv",
+    "oclgrind",
+    "pocl-opencl-icd",
+    "binutils",
+    "libc6-dev",
+    "libgcc-12-dev",
+)
 _BASE_ID = hashlib.sha256(",".join(BASE_PACKAGES).encode()).hexdigest()[:8]
 BASE_TAG = f"pgrader-base:bookworm-{_BASE_ID}"
 BASE_TAR = CACHE / f"base-bookworm-{_BASE_ID}.tar"
@@ -53,14 +60,23 @@ MIRRORS = (
 def _inputs() -> list[tuple[str, Path]]:
     """(name in the build context, file) for everything the image is made of."""
     if not (SANDBOX_DIR / "Dockerfile").is_file():
-        raise SandboxUnavailable(f"{SANDBOX_DIR}/Dockerfile is missing: the Docker backend "
-                                 "needs a source checkout of the grader")
-    files = [(p.relative_to(SANDBOX_DIR).as_posix(), p) for p in SANDBOX_DIR.rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts]
+        raise SandboxUnavailable(
+            f"{SANDBOX_DIR}/Dockerfile is missing: the Docker backend "
+            "needs a source checkout of the grader"
+        )
+    files = [
+        (p.relative_to(SANDBOX_DIR).as_posix(), p)
+        for p in SANDBOX_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     for p in GRADER_DIR.rglob("*"):
         rel = p.relative_to(GRADER_DIR)
-        if p.is_file() and "__pycache__" not in rel.parts and p.suffix in (".py", ".c") \
-                and rel.parts[0] in CONTAINER_SIDE:
+        if (
+            p.is_file()
+            and "__pycache__" not in rel.parts
+            and p.suffix in (".py", ".c")
+            and rel.parts[0] in CONTAINER_SIDE
+        ):
             files.append(("grader/" + rel.as_posix(), p))
     return sorted(files)
 
@@ -75,12 +91,15 @@ def image_tag() -> str:
 
 def _client():
     import docker
+
     try:
         client = docker.from_env()
         client.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
-        raise SandboxUnavailable(f"the Docker engine does not answer ({exc}); "
-                                 "run scripts/setup-docker.sh or use the local backend") from exc
+        raise SandboxUnavailable(
+            f"the Docker engine does not answer ({exc}); "
+            "run scripts/setup-docker.sh or use the local backend"
+        ) from exc
     return client
 
 
@@ -94,6 +113,7 @@ def _run(argv: list[str], what: str, hint: str) -> None:
 def _ensure_base(client, log) -> None:
     """Import the base image from the cached tarball, making it with mmdebstrap if needed."""
     import docker
+
     try:
         client.images.get(BASE_TAG)
         return
@@ -103,14 +123,25 @@ def _ensure_base(client, log) -> None:
         if not shutil.which("mmdebstrap"):
             raise SandboxUnavailable(
                 f"mmdebstrap is not installed and {BASE_TAR} is not cached: "
-                "run scripts/setup-docker.sh (or apt-get install mmdebstrap)")
+                "run scripts/setup-docker.sh (or apt-get install mmdebstrap)"
+            )
         log(f"pgrader: building the Debian base with mmdebstrap into {BASE_TAR} ...")
         BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
         part = BASE_TAR.with_suffix(".tar.part")
         part.unlink(missing_ok=True)
-        _run(["mmdebstrap", "--variant=minbase", "--format=tar", "--include=" + ",".join(BASE_PACKAGES),
-              "bookworm", str(part), *MIRRORS],
-             "mmdebstrap", "is deb.debian.org reachable? (needed once; the tarball is cached)")
+        _run(
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                "--format=tar",
+                "--include=" + ",".join(BASE_PACKAGES),
+                "bookworm",
+                str(part),
+                *MIRRORS,
+            ],
+            "mmdebstrap",
+            "is deb.debian.org reachable? (needed once; the tarball is cached)",
+        )
         part.replace(BASE_TAR)
     log(f"pgrader: importing {BASE_TAR.name} as {BASE_TAG}")
     repo, tag = BASE_TAG.split(":")
@@ -133,13 +164,33 @@ def _ensure_wheelhouse(log) -> None:
         return
     log(f"pgrader: downloading the sandbox's wheels into {WHEELHOUSE} ...")
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    _run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
-          "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-          "--abi", "cp311", *(f"--platform={tag}_{platform.machine()}"
-                              for tag in ("manylinux_2_28", "manylinux2014", "manylinux1")),
-          "-d", str(WHEELHOUSE), "-r", str(req)],
-         "pip download of the sandbox wheels",
-         "is PyPI reachable? (needed once; the wheelhouse is cached)")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "-q",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            *(
+                f"--platform={tag}_{platform.machine()}"
+                for tag in ("manylinux_2_28", "manylinux2014", "manylinux1")
+            ),
+            "-d",
+            str(WHEELHOUSE),
+            "-r",
+            str(req),
+        ],
+        "pip download of the sandbox wheels",
+        "is PyPI reachable? (needed once; the wheelhouse is cached)",
+    )
     stamp.write_text(digest + "\n")
 
 
@@ -149,6 +200,7 @@ def ensure_image(client=None, force: bool = False, log=print) -> str:
     `force` rebuilds the image without Docker's layer cache; the cached base
     tarball and wheelhouse are reused (delete `.cache/` to refetch them)."""
     import docker
+
     client = client or _client()
     tag = image_tag()
     if not force:
@@ -165,13 +217,24 @@ def ensure_image(client=None, force: bool = False, log=print) -> str:
             dest = Path(ctx, name)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
-        shutil.copytree(WHEELHOUSE, Path(ctx, "wheelhouse"),
-                        ignore=shutil.ignore_patterns(".*"), copy_function=_link_or_copy)
+        shutil.copytree(
+            WHEELHOUSE,
+            Path(ctx, "wheelhouse"),
+            ignore=shutil.ignore_patterns(".*"),
+            copy_function=_link_or_copy,
+        )
         _build_native(Path(ctx, "grader"))
         try:
-            image, _ = client.images.build(path=ctx, tag=tag, rm=True, forcerm=True,
-                                           nocache=force, pull=False, network_mode="none",
-                                           buildargs={"BASE": BASE_TAG})
+            image, _ = client.images.build(
+                path=ctx,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                nocache=force,
+                pull=False,
+                network_mode="none",
+                buildargs={"BASE": BASE_TAG},
+            )
         except docker.errors.BuildError as exc:
             tail = "".join(str(c.get("stream", c.get("error", ""))) for c in exc.build_log)
             raise SandboxUnavailable(f"building {tag} failed: {exc}\n{tail[-1500:]}") from exc
@@ -187,8 +250,10 @@ def _build_native(package: Path) -> None:
     try:
         mpi_setup.build_shim(package / "checks" / mpi_setup.SHIM_BUILT.name)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise SandboxUnavailable(f"building the MPI strict-mode library failed: {exc}; install "
-                                 "gcc (scripts/setup-packages.sh)") from exc
+        raise SandboxUnavailable(
+            f"building the MPI strict-mode library failed: {exc}; install "
+            "gcc (scripts/setup-packages.sh)"
+        ) from exc
 
 
 def _link_or_copy(src, dst):

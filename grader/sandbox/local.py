@@ -24,6 +24,7 @@ from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
 from grader.sandbox.gpu import host_has_gpu
 
+
 @functools.cache
 def _unshare_prefix() -> tuple[str, ...]:
     """`unshare --net` (as root) or `unshare --net --map-root-user`, whichever works here."""
@@ -87,11 +88,22 @@ class LocalSession(Session):
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
-        argv = [*_unshare_prefix(), sys.executable, "-I", "-m", "grader.agent.server", "--stdio",
-                "--submission", str(self.submission), "--workroot", str(self.workroot)]
+        argv = [
+            *_unshare_prefix(),
+            sys.executable,
+            "-I",
+            "-m",
+            "grader.agent.server",
+            "--stdio",
+            "--submission",
+            str(self.submission),
+            "--workroot",
+            str(self.workroot),
+        ]
         with theirs:
-            self.server = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL,
-                                           start_new_session=True)
+            self.server = subprocess.Popen(
+                argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, start_new_session=True
+            )
         self.link = ServerLink(ours)
 
     def _stop(self) -> None:
@@ -112,22 +124,30 @@ class LocalSession(Session):
         # CUDA reserves far more address space than it uses (unified addressing): a cap on the
         # address space makes creating a context fail, so a GPU session is not given one.
         gpu = getattr(self, "gpu", False)
-        request = {**request, "rlimit_memory": not gpu, "rlimit_pids": True,
-                   "workroot": str(self.workroot)}
+        request = {
+            **request,
+            "rlimit_memory": not gpu,
+            "rlimit_pids": True,
+            "workroot": str(self.workroot),
+        }
         if self.user:
             request["agent_user"] = self.user
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             if self.link is None:
                 self._start()
             try:
-                reply = self.link.call({**request, "cpus": list(alloc.cores)},
-                                       supervisor_limit(request))
+                reply = self.link.call(
+                    {**request, "cpus": list(alloc.cores)}, supervisor_limit(request)
+                )
             except BaseException:
                 self._stop()  # interrupted: leave nothing running
                 raise
         if reply is None:
             self._stop()  # the next request starts a fresh server
-            return {"status": Status.SANDBOX_ERROR, "message": "the supervisor itself did not finish"}
+            return {
+                "status": Status.SANDBOX_ERROR,
+                "message": "the supervisor itself did not finish",
+            }
         if reply.pop("recycle", False):  # the run left residue: later requests get a new area
             remove_tree(self.workroot)
             self.workroot = self._new_workroot()
@@ -150,6 +170,10 @@ class LocalBackend(Backend):
 
     def describe(self) -> dict:
         user = agent_user()
-        return {"backend": self.name, "python": sys.version.split()[0],
-                "isolation": "rlimits" + (", no network" if _unshare_prefix() else "")
-                + (f", the student's code as uid {user['uid']}" if user else "")}
+        return {
+            "backend": self.name,
+            "python": sys.version.split()[0],
+            "isolation": "rlimits"
+            + (", no network" if _unshare_prefix() else "")
+            + (f", the student's code as uid {user['uid']}" if user else ""),
+        }

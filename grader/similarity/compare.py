@@ -25,10 +25,10 @@ from copydetect.utils import filter_code, get_copied_slices, get_token_coverage,
 
 from grader.similarity.sources import Source
 
-NOISE = 25          # copydetect's default noise threshold: k-gram length in token characters
-GUARANTEE = 30      # a match this long is always found (winnowing window GUARANTEE - NOISE + 1)
-MIN_TOKENS = 60     # matched token characters below which a pair is never flagged
-THRESHOLD = 0.5     # default share at which a pair is flagged
+NOISE = 25  # copydetect's default noise threshold: k-gram length in token characters
+GUARANTEE = 30  # a match this long is always found (winnowing window GUARANTEE - NOISE + 1)
+MIN_TOKENS = 60  # matched token characters below which a pair is never flagged
+THRESHOLD = 0.5  # default share at which a pair is flagged
 
 
 @dataclass
@@ -74,9 +74,17 @@ class Match:
 def _kgram_hashes(tokens: str, k: int) -> np.ndarray:
     """A stable 64-bit hash of every k-gram (copydetect uses Python's `hash`, which changes
     from one process to the next: the winnowed sample, and so the shares, would too)."""
-    return np.array([int.from_bytes(hashlib.blake2b(tokens[i:i + k].encode(), digest_size=8)
-                                    .digest(), "big", signed=True)
-                     for i in range(len(tokens) - k + 1)], dtype=np.int64)
+    return np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(tokens[i : i + k].encode(), digest_size=8).digest(),
+                "big",
+                signed=True,
+            )
+            for i in range(len(tokens) - k + 1)
+        ],
+        dtype=np.int64,
+    )
 
 
 def _fingerprint(name: str, text: str, boilerplate: np.ndarray, window: int) -> FileFingerprint:
@@ -92,22 +100,25 @@ def _fingerprint(name: str, text: str, boilerplate: np.ndarray, window: int) -> 
     hash_idx: dict[int, list[int]] = {}
     for h, i in zip(hashes[keep].tolist(), idx[keep].tolist()):
         hash_idx.setdefault(h, []).append(i)
-    return FileFingerprint(text, offsets, hash_idx,
-                           int(get_token_coverage(hash_idx, NOISE, len(tokens))))
+    return FileFingerprint(
+        text, offsets, hash_idx, int(get_token_coverage(hash_idx, NOISE, len(tokens)))
+    )
 
 
 def boilerplate_hashes(expected: Source) -> np.ndarray:
     """Every k-gram hash of the expected overlap (window 1: all of them, as copydetect does)."""
     none = np.array([], dtype=np.int64)
-    hashes = [h for name, text in expected.files.items()
-              for h in _fingerprint(name, text, none, 1).hashes]
+    hashes = [
+        h for name, text in expected.files.items() for h in _fingerprint(name, text, none, 1).hashes
+    ]
     return np.unique(np.array(hashes, dtype=np.int64))
 
 
 def fingerprints(source: Source, boilerplate: np.ndarray) -> Fingerprints:
     window = GUARANTEE - NOISE + 1
-    return Fingerprints({name: _fingerprint(name, text, boilerplate, window)
-                         for name, text in source.files.items()})
+    return Fingerprints(
+        {name: _fingerprint(name, text, boilerplate, window) for name, text in source.files.items()}
+    )
 
 
 def _matched(fp: FileFingerprint, other: set) -> tuple[int, list[list[int]]]:
@@ -141,11 +152,14 @@ def compare(a: Fingerprints, b: Fingerprints) -> Match:
     """How much of A is in B and of B in A."""
     score_a, tokens_a, spans_a = _side(a, b.hashes)
     score_b, tokens_b, spans_b = _side(b, a.hashes)
-    return Match(min(score_a, 1.0), min(score_b, 1.0), tokens_a, tokens_b,
-                 {"a": spans_a, "b": spans_b})
+    return Match(
+        min(score_a, 1.0), min(score_b, 1.0), tokens_a, tokens_b, {"a": spans_a, "b": spans_b}
+    )
 
 
 def flagged(pair, threshold: float, min_tokens: int = MIN_TOKENS) -> bool:
     """Is `pair` (anything with score_a/b and tokens_a/b) reported at `threshold`?"""
-    return max(pair.score_a, pair.score_b) >= threshold and \
-        max(pair.tokens_a, pair.tokens_b) >= min_tokens
+    return (
+        max(pair.score_a, pair.score_b) >= threshold
+        and max(pair.tokens_a, pair.tokens_b) >= min_tokens
+    )

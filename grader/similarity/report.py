@@ -17,7 +17,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader
 from grader.course import Exercise, format_time
 from grader.store.models import SimilarityPair, SimilarityRun
 
-MAX_SIDE_BY_SIDE = 50   # pairs shown in full in the standalone report (all are in its table)
+MAX_SIDE_BY_SIDE = 50  # pairs shown in full in the standalone report (all are in its table)
 CSS = Path(__file__).resolve().parents[1] / "portal" / "static" / "portal.css"
 
 
@@ -25,7 +25,7 @@ CSS = Path(__file__).resolve().parents[1] / "portal" / "static" / "portal.css"
 class FileView:
     name: str
     segments: list[tuple[str, bool]]  # (text, matched)
-    matched: int                       # characters highlighted
+    matched: int  # characters highlighted
 
 
 @dataclass
@@ -72,11 +72,20 @@ def _side(run: SimilarityRun, pair: SimilarityPair, which: str) -> Side:
     student = getattr(pair, f"student_{which}")
     source = run.sources.get(student, {"files": {}, "skipped": [], "attempt": 0})
     spans = pair.spans.get(which, {})
-    files = [FileView(name, segments(text, spans.get(name, [])),
-                      sum(e - s for s, e in spans.get(name, [])))
-             for name, text in sorted(source["files"].items())]
-    return Side(student, source["attempt"], getattr(pair, f"score_{which}"),
-                getattr(pair, f"tokens_{which}"), files, source["skipped"])
+    files = [
+        FileView(
+            name, segments(text, spans.get(name, [])), sum(e - s for s, e in spans.get(name, []))
+        )
+        for name, text in sorted(source["files"].items())
+    ]
+    return Side(
+        student,
+        source["attempt"],
+        getattr(pair, f"score_{which}"),
+        getattr(pair, f"tokens_{which}"),
+        files,
+        source["skipped"],
+    )
 
 
 def pair_view(run: SimilarityRun, pair: SimilarityPair) -> tuple[Side, Side]:
@@ -84,20 +93,37 @@ def pair_view(run: SimilarityRun, pair: SimilarityPair) -> tuple[Side, Side]:
 
 
 def _env() -> Environment:
-    return Environment(loader=ChoiceLoader([PackageLoader("grader", "templates"),
-                                            PackageLoader("grader.portal", "templates")]),
-                       autoescape=True)
+    return Environment(
+        loader=ChoiceLoader(
+            [PackageLoader("grader", "templates"), PackageLoader("grader.portal", "templates")]
+        ),
+        autoescape=True,
+    )
 
 
-def write_report(exercise: Exercise, run: SimilarityRun, pairs: list[SimilarityPair],
-                 full: list[SimilarityPair], out: Path) -> Path:
+def write_report(
+    exercise: Exercise,
+    run: SimilarityRun,
+    pairs: list[SimilarityPair],
+    full: list[SimilarityPair],
+    out: Path,
+) -> Path:
     """The standalone report of `run`: the table of flagged `pairs`, and side by side those of
     them in `full` (their spans loaded), at most MAX_SIDE_BY_SIDE."""
-    html = _env().get_template("similarity.html.j2").render(
-        ex=exercise, run=run, pairs=pairs, views=[(p, pair_view(run, p)) for p in full],
-        left_out=max(0, len(pairs) - len(full)), css=CSS.read_text(encoding="utf-8"),
-        link=lambda p: f"#pair-{p.id}",
-        when=lambda t: format_time(t, exercise.timezone))
+    html = (
+        _env()
+        .get_template("similarity.html.j2")
+        .render(
+            ex=exercise,
+            run=run,
+            pairs=pairs,
+            views=[(p, pair_view(run, p)) for p in full],
+            left_out=max(0, len(pairs) - len(full)),
+            css=CSS.read_text(encoding="utf-8"),
+            link=lambda p: f"#pair-{p.id}",
+            when=lambda t: format_time(t, exercise.timezone),
+        )
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out

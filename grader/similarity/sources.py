@@ -9,17 +9,17 @@ over `MAX_FILE` is cut to its first `MAX_FILE` characters, and at most `MAX_FILE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from grader.errors import SubmissionError
 from grader.intake import MB, _binary, read_submission, show
 
-MAX_FILE = 200_000          # characters of one file compared
-MAX_TEXT = 1_000_000        # characters of one submission compared
-MAX_FILES = 100             # files of one submission compared
-MAX_READ = 20 * MB          # bytes read of one submission (intake's own default)
+MAX_FILE = 200_000  # characters of one file compared
+MAX_TEXT = 1_000_000  # characters of one submission compared
+MAX_FILES = 100  # files of one submission compared
+MAX_READ = 20 * MB  # bytes read of one submission (intake's own default)
 CODE = (".py", ".ipynb")
 
 
@@ -59,8 +59,10 @@ def source_of(files: dict[str, bytes], required: Sequence[str] = ()) -> Source:
             out.skipped.append(f"{show(name)}: not a Python file or notebook")
             continue
         if len(out.files) == MAX_FILES or total >= MAX_TEXT:
-            out.skipped.append(f"{show(name)}: over the limit of {MAX_FILES} files or "
-                               f"{MAX_TEXT:,} characters compared per submission")
+            out.skipped.append(
+                f"{show(name)}: over the limit of {MAX_FILES} files or "
+                f"{MAX_TEXT:,} characters compared per submission"
+            )
             continue
         try:
             text = _text(name, files[name])
@@ -69,8 +71,9 @@ def source_of(files: dict[str, bytes], required: Sequence[str] = ()) -> Source:
             continue
         cap = min(MAX_FILE, MAX_TEXT - total)
         if len(text) > cap:
-            out.skipped.append(f"{show(name)}: only its first {cap:,} of {len(text):,} "
-                               "characters compared")
+            out.skipped.append(
+                f"{show(name)}: only its first {cap:,} of {len(text):,} characters compared"
+            )
             text = text[:cap]
         out.files[name] = text
         total += len(text)
@@ -81,8 +84,9 @@ def read_source(path: Path, required: Sequence[str]) -> Source:
     """The compared text of the submission at `path` (a folder, .py, .ipynb or .zip); one that
     cannot be read at all is an empty source saying why."""
     try:
-        return source_of(read_submission(path, required, max_bytes=MAX_READ,
-                                         max_files=10 * MAX_FILES), required)
+        return source_of(
+            read_submission(path, required, max_bytes=MAX_READ, max_files=10 * MAX_FILES), required
+        )
     except (SubmissionError, OSError) as exc:
         return Source(skipped=[f"not read: {str(exc).splitlines()[0]}"])
 

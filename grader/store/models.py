@@ -82,8 +82,9 @@ class Submission(Base):
     """One attempt; `attempt` numbers a student's attempts at an exercise from 1."""
 
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("student_id", "exercise", "attempt",
-                                       name="uq_submissions_attempt"),)
+    __table_args__ = (
+        UniqueConstraint("student_id", "exercise", "attempt", name="uq_submissions_attempt"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
@@ -102,8 +103,13 @@ class Grading(Base):
     __tablename__ = "gradings"
     __table_args__ = (
         UniqueConstraint("submission_id", "request_id"),
-        Index("one_current_grading", "submission_id", unique=True,
-              sqlite_where=text("is_current"), postgresql_where=text("is_current")),
+        Index(
+            "one_current_grading",
+            "submission_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -203,8 +209,9 @@ class SimilarityPair(Base):
     "a"/"b" -> file -> [[start, end], ...] character ranges of the stored text)."""
 
     __tablename__ = "similarity_pairs"
-    __table_args__ = (UniqueConstraint("run_id", "student_a", "student_b",
-                                       name="uq_similarity_pairs_pair"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "student_a", "student_b", name="uq_similarity_pairs_pair"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("similarity_runs.id"), index=True)

@@ -28,15 +28,20 @@ def classify(report, excinfo) -> tuple[Outcome, str, dict]:
     if isinstance(exc, Verdict):
         return Outcome(exc.status), exc.message[:MAX_DETAIL_TEXT], jsonable(exc.details)
     if isinstance(exc, SandboxFault):
-        return (Outcome.GRADER_ERROR, f"the grading platform failed ({exc}); this is not your fault",
-                {})
+        return (
+            Outcome.GRADER_ERROR,
+            f"the grading platform failed ({exc}); this is not your fault",
+            {},
+        )
     if isinstance(exc, AssertionError):
         return Outcome.FAILED, _first_line(exc) or "a check failed", {}
     if report.when == "setup":
-        return (Outcome.GRADER_ERROR, f"the test could not start: {type(exc).__name__}: {exc}",
-                {})
-    return (Outcome.FAILED, f"the result could not be checked ({type(exc).__name__}: "
-            f"{_first_line(exc)})", {"test_error": True})
+        return (Outcome.GRADER_ERROR, f"the test could not start: {type(exc).__name__}: {exc}", {})
+    return (
+        Outcome.FAILED,
+        f"the result could not be checked ({type(exc).__name__}: {_first_line(exc)})",
+        {"test_error": True},
+    )
 
 
 def earns_points(outcome: str) -> bool:
@@ -52,6 +57,11 @@ def _first_line(exc) -> str:
 def jsonable(details: dict) -> dict:
     """Evidence as JSON data, cut to a size and depth a results.json can carry (the evidence
     came from the student's side: it is cleaned without unbounded recursion first)."""
-    plain = untrusted.clean(details, max_depth=MAX_DETAIL_DEPTH, max_items=20_000,
-                            max_len=MAX_DETAIL_ITEMS, max_str=MAX_DETAIL_TEXT)
+    plain = untrusted.clean(
+        details,
+        max_depth=MAX_DETAIL_DEPTH,
+        max_items=20_000,
+        max_len=MAX_DETAIL_ITEMS,
+        max_str=MAX_DETAIL_TEXT,
+    )
     return json.loads(json.dumps(plain, default=repr))

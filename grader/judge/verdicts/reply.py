@@ -28,9 +28,14 @@ def verdict_for(reply: Reply, explain: bool = True, hint: str = "") -> Exception
     if status == Status.OK:
         return None
     verdict = _plain_verdict(reply, status)
-    if explain and status == Status.TIMEOUT and any(
+    if (
+        explain
+        and status == Status.TIMEOUT
+        and any(
             isinstance(f, dict) and f.get("kind") in locks.LOCK_FINDINGS
-            for f in reply.raw.get(FINDINGS) or []):
+            for f in reply.raw.get(FINDINGS) or []
+        )
+    ):
         return locks.explain_hang(reply, verdict, hint)
     return verdict
 
@@ -45,14 +50,19 @@ def _plain_verdict(reply: Reply, status: Status) -> Exception:
         bad = next((r for r in raw["ranks"] if r.get("status") != Status.OK), None)
         if bad is not None:
             raw = {**raw, **bad, "rank_failed": bad.get("rank")}
-    if status == Status.EXCEPTION and (raw.get("exception") or {}).get("type") == "ScheduledDeadlock":
+    if (
+        status == Status.EXCEPTION
+        and (raw.get("exception") or {}).get("type") == "ScheduledDeadlock"
+    ):
         exc = raw["exception"]
         return Deadlock(
             f"{what} deadlocked: {exc.get('message')}. Each thread waits for something only "
             "another waiting thread could give (a lock it holds, a notify or put it would do), "
             "so none can ever go on. `grader replay` with the same seed replays this exact "
-            "interleaving.", stacks=raw.get("stacks", []),
-            schedule=(raw.get("checks") or {}).get("schedule"))
+            "interleaving.",
+            stacks=raw.get("stacks", []),
+            schedule=(raw.get("checks") or {}).get("schedule"),
+        )
     if status in STUDENT_RAISED:
         exc = raw.get("exception") or {}
         where = student_location(exc.get("frames", []))
@@ -63,8 +73,9 @@ def _plain_verdict(reply: Reply, status: Status) -> Exception:
             msg = f"{exc.get('message')}: the exercise asks for it (see the statement)."
         else:
             msg = f"{what} raised {exc.get('type')}: {exc.get('message')}{where}{rank}"
-        return StudentError(msg, exception=exc, stdout=raw.get("stdout", ""),
-                            stderr=raw.get("stderr", ""))
+        return StudentError(
+            msg, exception=exc, stdout=raw.get("stdout", ""), stderr=raw.get("stderr", "")
+        )
     if status == Status.TIMEOUT:
         ratio = raw.get(STALL_CPU_RATIO)
         stacks = raw.get("stacks", [])
@@ -73,14 +84,26 @@ def _plain_verdict(reply: Reply, status: Status) -> Exception:
         if ratio is not None and ratio < STALL_DEADLOCK and not raw.get("running_threads"):
             return Deadlock(
                 f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
-                f"on each other (a deadlock){where}.", stacks=stacks, **{STALL_CPU_RATIO: ratio})
-        busy = (f"kept using CPU ({ratio:.1f} CPU-seconds per second)" if ratio and ratio >= STALL_DEADLOCK
-                else f"{raw.get('running_threads', 'some')} thread(s) kept running")
+                f"on each other (a deadlock){where}.",
+                stacks=stacks,
+                **{STALL_CPU_RATIO: ratio},
+            )
+        busy = (
+            f"kept using CPU ({ratio:.1f} CPU-seconds per second)"
+            if ratio and ratio >= STALL_DEADLOCK
+            else f"{raw.get('running_threads', 'some')} thread(s) kept running"
+        )
         return Timeout(
             f"{what} was still running after {secs} and {busy}: an endless loop or a "
-            f"busy-wait{where}.", stacks=stacks, **{STALL_CPU_RATIO: ratio})
+            f"busy-wait{where}.",
+            stacks=stacks,
+            **{STALL_CPU_RATIO: ratio},
+        )
     why = raw.get("message", "the process died")  # CRASHED
     if raw.get("oom"):
-        why = "it ran out of memory (the limit is %s MB)" % raw.get("limits", {}).get("memory_mb", "?")
-    return Crashed(f"{what} crashed: {why}.", stdout=raw.get("stdout", ""),
-                   stderr=raw.get("stderr", ""))
+        why = (
+            f"it ran out of memory (the limit is {raw.get('limits', {}).get('memory_mb', '?')} MB)"
+        )
+    return Crashed(
+        f"{what} crashed: {why}.", stdout=raw.get("stdout", ""), stderr=raw.get("stderr", "")
+    )

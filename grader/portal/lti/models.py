@@ -70,8 +70,11 @@ class LtiState(Base):
 
 class LtiLink(Base):
     __tablename__ = "lti_links"
-    __table_args__ = (UniqueConstraint("platform_id", "student", "exercise", "lineitem",
-                                       name="uq_lti_links_target"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "platform_id", "student", "exercise", "lineitem", name="uq_lti_links_target"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"), index=True)
@@ -95,5 +98,7 @@ class LtiScore(Base):
     tries: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # the score's timestamp
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow
+    )  # the score's timestamp
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -38,10 +38,10 @@ from grader.store.models import utcnow
 log = logging.getLogger("grader.portal.lti")
 RETRY_FIRST = dt.timedelta(seconds=5)
 RETRY_MAX = dt.timedelta(hours=1)
-CLAIM = dt.timedelta(minutes=2)      # a claimed score is someone else's to try after this
-HTTP_TIMEOUT = 30.0                  # seconds for one request to the platform
-SWEEP = 30.0                         # seconds between looks for changes made elsewhere
-POLL = 2.0                           # seconds between looks for due scores
+CLAIM = dt.timedelta(minutes=2)  # a claimed score is someone else's to try after this
+HTTP_TIMEOUT = 30.0  # seconds for one request to the platform
+SWEEP = 30.0  # seconds between looks for changes made elsewhere
+POLL = 2.0  # seconds between looks for due scores
 BATCH = 20
 
 
@@ -61,29 +61,47 @@ def timed_session() -> requests.Session:
     return _Session()
 
 
-def remember_link(store: Store, platform_id: int, student: str, exercise: str, sub: str,
-                  endpoint: dict) -> None:
+def remember_link(
+    store: Store, platform_id: int, student: str, exercise: str, sub: str, endpoint: dict
+) -> None:
     """A launch's line item for `student` on `exercise` (from the AGS endpoint claim)."""
     lineitem = endpoint.get("lineitem")
     scopes = endpoint.get("scope") or []
-    if not isinstance(lineitem, str) or not lineitem.startswith(("https://", "http://")) \
-            or not isinstance(scopes, list):
+    if (
+        not isinstance(lineitem, str)
+        or not lineitem.startswith(("https://", "http://"))
+        or not isinstance(scopes, list)
+    ):
         return
     scopes = [x for x in scopes if isinstance(x, str)][:10]
     with store._tx() as s:
-        link = s.scalar(select(LtiLink).where(
-            LtiLink.platform_id == platform_id, LtiLink.student == student,
-            LtiLink.exercise == exercise, LtiLink.lineitem == lineitem))
+        link = s.scalar(
+            select(LtiLink).where(
+                LtiLink.platform_id == platform_id,
+                LtiLink.student == student,
+                LtiLink.exercise == exercise,
+                LtiLink.lineitem == lineitem,
+            )
+        )
         if link is None:
-            s.add(LtiLink(platform_id=platform_id, student=student, exercise=exercise, sub=sub,
-                          lineitem=lineitem, scopes=scopes))
+            s.add(
+                LtiLink(
+                    platform_id=platform_id,
+                    student=student,
+                    exercise=exercise,
+                    sub=sub,
+                    lineitem=lineitem,
+                    scopes=scopes,
+                )
+            )
             store._audit(s, "lti-linked", exercise, student, f"line item {lineitem}")
         else:
             link.sub, link.scopes = sub, scopes
 
 
-def queue_changed(store: Store, course, exercise: str | None = None,
-                  student: str | None = None) -> int:
+def queue_changed(
+    store: Store, course, exercise: str | None = None, student: str | None = None
+) -> int:
     """Queue the counted score of each link (of `exercise` / `student`) whose score changed
     since the last one queued; how many were queued."""
     with store._read() as s:
@@ -101,25 +119,42 @@ def queue_changed(store: Store, course, exercise: str | None = None,
         ex = course.exercises.get(slug)
         if ex is None:
             continue
-        finals = {c.student: c.final for c in
-                  store.counted(ex, sorted({x.student for x in group}), results=False)}
+        finals = {
+            c.student: c.final
+            for c in store.counted(ex, sorted({x.student for x in group}), results=False)
+        }
         for link in group:
             final = finals.get(link.student)
-            if final is None or (link.last_score is not None
-                                 and abs(final - link.last_score) < 1e-9):
+            if final is None or (
+                link.last_score is not None and abs(final - link.last_score) < 1e-9
+            ):
                 continue
             with store._tx() as s:
                 row = s.get(LtiLink, link.id, with_for_update=True)
                 if row.last_score is not None and abs(final - row.last_score) < 1e-9:
                     continue  # another process queued it first
-                s.execute(update(LtiScore).where(LtiScore.link_id == row.id,
-                                                 LtiScore.status == PENDING)
-                          .values(status=SUPERSEDED))
-                s.add(LtiScore(link_id=row.id, score=final, maximum=float(ex.points),
-                               status=PENDING, next_try_at=utcnow()))
+                s.execute(
+                    update(LtiScore)
+                    .where(LtiScore.link_id == row.id, LtiScore.status == PENDING)
+                    .values(status=SUPERSEDED)
+                )
+                s.add(
+                    LtiScore(
+                        link_id=row.id,
+                        score=final,
+                        maximum=float(ex.points),
+                        status=PENDING,
+                        next_try_at=utcnow(),
+                    )
+                )
                 row.last_score = final
-                store._audit(s, "lti-score-queued", slug, row.student,
-                             f"{final:g} / {ex.points:g} for {row.lineitem}")
+                store._audit(
+                    s,
+                    "lti-score-queued",
+                    slug,
+                    row.student,
+                    f"{final:g} / {ex.points:g} for {row.lineitem}",
+                )
             queued += 1
     return queued
 
@@ -127,24 +162,40 @@ def queue_changed(store: Store, course, exercise: str | None = None,
 def _claim(store: Store) -> list[int]:
     now = utcnow()
     with store._read() as s:
-        if s.scalar(select(LtiScore.id).where(LtiScore.status == PENDING,
-                                               LtiScore.next_try_at <= now).limit(1)) is None:
+        if (
+            s.scalar(
+                select(LtiScore.id)
+                .where(LtiScore.status == PENDING, LtiScore.next_try_at <= now)
+                .limit(1)
+            )
+            is None
+        ):
             return []
     with store._tx() as s:
-        rows = list(s.scalars(select(LtiScore).where(
-            LtiScore.status == PENDING, LtiScore.next_try_at <= now).order_by(LtiScore.id)
-            .limit(BATCH).with_for_update(skip_locked=True)))
+        rows = list(
+            s.scalars(
+                select(LtiScore)
+                .where(LtiScore.status == PENDING, LtiScore.next_try_at <= now)
+                .order_by(LtiScore.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        )
         for row in rows:
             row.next_try_at = now + CLAIM
         return [row.id for row in rows]
 
 
 def _post(connector: ServiceConnector, link: LtiLink, score: LtiScore) -> str:
-    grade = Grade().set_score_given(score.score).set_score_maximum(score.maximum) \
-        .set_activity_progress("Completed").set_grading_progress("FullyGraded") \
-        .set_user_id(link.sub) \
-        .set_timestamp(score.created_at.astimezone(dt.timezone.utc)
-                       .isoformat(timespec="milliseconds"))
+    grade = (
+        Grade()
+        .set_score_given(score.score)
+        .set_score_maximum(score.maximum)
+        .set_activity_progress("Completed")
+        .set_grading_progress("FullyGraded")
+        .set_user_id(link.sub)
+        .set_timestamp(score.created_at.astimezone(dt.UTC).isoformat(timespec="milliseconds"))
+    )
     ags = AssignmentsGradesService(connector, {"scope": link.scopes, "lineitem": link.lineitem})
     ags.put_grade(grade)
     return f"{score.score:g} / {score.maximum:g} to {link.lineitem}"
@@ -176,15 +227,21 @@ def deliver_due(store: Store) -> tuple[int, int]:
             if not error:
                 row.status = SENT if row.status == PENDING else row.status
                 row.sent_at, row.last_error = utcnow(), ""
-                store._audit(s, "lti-score-sent", link.exercise, link.student,
-                             f"try {row.tries}: {what}")
+                store._audit(
+                    s, "lti-score-sent", link.exercise, link.student, f"try {row.tries}: {what}"
+                )
                 sent += 1
             else:
                 row.last_error = error[:2000]
                 row.next_try_at = utcnow() + retry_delay(row.tries)
-                store._audit(s, "lti-score-refused", link.exercise, link.student,
-                             f"try {row.tries}: {error[:900]}; next try after "
-                             f"{row.next_try_at:%Y-%m-%d %H:%M:%S} UTC")
+                store._audit(
+                    s,
+                    "lti-score-refused",
+                    link.exercise,
+                    link.student,
+                    f"try {row.tries}: {error[:900]}; next try after "
+                    f"{row.next_try_at:%Y-%m-%d %H:%M:%S} UTC",
+                )
                 failed += 1
     return sent, failed
 
@@ -202,15 +259,27 @@ def _explain(exc: Exception) -> str:
 def waiting(store: Store) -> list[tuple[LtiScore, LtiLink]]:
     """Scores not delivered yet (oldest first), with their links: for the instructor."""
     with store._read() as s:
-        return list(s.execute(select(LtiScore, LtiLink).join(LtiLink, LtiScore.link_id == LtiLink.id)
-                              .where(LtiScore.status == PENDING).order_by(LtiScore.id)).tuples())
+        return list(
+            s.execute(
+                select(LtiScore, LtiLink)
+                .join(LtiLink, LtiScore.link_id == LtiLink.id)
+                .where(LtiScore.status == PENDING)
+                .order_by(LtiScore.id)
+            ).tuples()
+        )
 
 
 def recent(store: Store, limit: int = 50) -> list[tuple[LtiScore, LtiLink]]:
     with store._read() as s:
-        return list(s.execute(select(LtiScore, LtiLink).join(LtiLink, LtiScore.link_id == LtiLink.id)
-                              .where(LtiScore.status == SENT)
-                              .order_by(LtiScore.sent_at.desc()).limit(limit)).tuples())
+        return list(
+            s.execute(
+                select(LtiScore, LtiLink)
+                .join(LtiLink, LtiScore.link_id == LtiLink.id)
+                .where(LtiScore.status == SENT)
+                .order_by(LtiScore.sent_at.desc())
+                .limit(limit)
+            ).tuples()
+        )
 
 
 class Passback:

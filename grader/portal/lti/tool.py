@@ -32,6 +32,7 @@ class LtiError(GraderError):
 
 # ------------------------------------------------------------------ the tool's key pair
 
+
 @dataclass(frozen=True)
 class ToolKey:
     kid: str
@@ -54,11 +55,18 @@ def tool_key(store: Store) -> ToolKey:
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        private = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
         kid = hashlib.sha256(public.encode()).hexdigest()[:32]
         try:
             with store._tx() as s:
@@ -78,6 +86,7 @@ def jwks(store: Store) -> dict:
 
 # ------------------------------------------------------------------ registered platforms
 
+
 def _url(value: str, what: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc:
@@ -85,22 +94,38 @@ def _url(value: str, what: str) -> str:
     return value
 
 
-def register(store: Store, issuer: str, client_id: str, deployment_id: str, auth_login_url: str,
-             auth_token_url: str, keyset_url: str, auth_audience: str = "") -> tuple[LtiPlatform, bool]:
+def register(
+    store: Store,
+    issuer: str,
+    client_id: str,
+    deployment_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    keyset_url: str,
+    auth_audience: str = "",
+) -> tuple[LtiPlatform, bool]:
     """Register a platform (or add a deployment to / update the URLs of one already
     registered for this issuer and client id); (the platform, created)."""
-    for value, what in ((issuer, "--issuer"), (client_id, "--client-id"),
-                        (deployment_id, "--deployment-id")):
+    for value, what in (
+        (issuer, "--issuer"),
+        (client_id, "--client-id"),
+        (deployment_id, "--deployment-id"),
+    ):
         if not value.strip() or len(value) > 500:
             raise LtiError(f"{what} must be given (at most 500 characters).")
     _url(issuer, "--issuer")
-    urls = {"auth_login_url": _url(auth_login_url, "--auth-login-url"),
-            "auth_token_url": _url(auth_token_url, "--auth-token-url"),
-            "keyset_url": _url(keyset_url, "--keyset-url"),
-            "auth_audience": auth_audience}
+    urls = {
+        "auth_login_url": _url(auth_login_url, "--auth-login-url"),
+        "auth_token_url": _url(auth_token_url, "--auth-token-url"),
+        "keyset_url": _url(keyset_url, "--keyset-url"),
+        "auth_audience": auth_audience,
+    }
     with store._tx() as s:
-        row = s.scalar(select(LtiPlatform).where(LtiPlatform.issuer == issuer,
-                                                 LtiPlatform.client_id == client_id))
+        row = s.scalar(
+            select(LtiPlatform).where(
+                LtiPlatform.issuer == issuer, LtiPlatform.client_id == client_id
+            )
+        )
         created = row is None
         if created:
             row = LtiPlatform(issuer=issuer, client_id=client_id, deployment_ids=[])
@@ -110,8 +135,11 @@ def register(store: Store, issuer: str, client_id: str, deployment_id: str, auth
         if deployment_id not in row.deployment_ids:
             row.deployment_ids = [*row.deployment_ids, deployment_id]
         s.flush()
-        store._audit(s, "lti-platform-registered" if created else "lti-platform-updated",
-                     detail=f"{issuer} client {client_id} deployment {deployment_id}")
+        store._audit(
+            s,
+            "lti-platform-registered" if created else "lti-platform-updated",
+            detail=f"{issuer} client {client_id} deployment {deployment_id}",
+        )
     return row, created
 
 
@@ -128,10 +156,11 @@ def any_platform(store: Store) -> bool:
 def registration(platform: LtiPlatform, key: ToolKey) -> Registration:
     """The `pylti1p3` registration of a platform, signing with the tool's key."""
     reg = Registration()
-    reg.set_issuer(platform.issuer).set_client_id(platform.client_id) \
-        .set_key_set_url(platform.keyset_url).set_auth_token_url(platform.auth_token_url) \
-        .set_auth_login_url(platform.auth_login_url) \
-        .set_tool_private_key(key.private_pem).set_tool_public_key(key.public_pem)
+    reg.set_issuer(platform.issuer).set_client_id(platform.client_id).set_key_set_url(
+        platform.keyset_url
+    ).set_auth_token_url(platform.auth_token_url).set_auth_login_url(
+        platform.auth_login_url
+    ).set_tool_private_key(key.private_pem).set_tool_public_key(key.public_pem)
     if platform.auth_audience:
         reg.set_auth_audience(platform.auth_audience)
     reg.get_kid = lambda: key.kid  # the kid the JWKS publishes
@@ -181,6 +210,7 @@ class StoreToolConf(ToolConfAbstract):
 
 # ------------------------------------------------------------------ launch state
 
+
 class StoreLaunchStorage(LaunchDataStorage):
     """`pylti1p3` launch data kept in the store's `lti_states` with an expiry. A nonce is
     used up by the check that finds it, so a replayed id token is refused."""
@@ -212,8 +242,11 @@ def put_state(store: Store, key: str, value, seconds: float) -> None:
     json.dumps(value)  # only plain data
     with store._tx() as s:
         s.execute(delete(LtiState).where(LtiState.expires_at < utcnow()))
-        s.merge(LtiState(key=key[:300], value=value,
-                         expires_at=utcnow() + dt.timedelta(seconds=seconds)))
+        s.merge(
+            LtiState(
+                key=key[:300], value=value, expires_at=utcnow() + dt.timedelta(seconds=seconds)
+            )
+        )
 
 
 def get_state(store: Store, key: str):

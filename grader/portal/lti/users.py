@@ -43,8 +43,10 @@ def portal_role(roles: list) -> str:
     if names & STUDENT_ROLES:
         return "student"
     shown = ", ".join(r.rsplit("#", 1)[-1] for r in roles if isinstance(r, str)) or "none"
-    raise NoAccess(f"Your role in this course ({shown[:200]}) has no access to the grader: "
-                   "it is for learners, instructors and teaching assistants.")
+    raise NoAccess(
+        f"Your role in this course ({shown[:200]}) has no access to the grader: "
+        "it is for learners, instructors and teaching assistants."
+    )
 
 
 def _clean(text: object, limit: int = 200) -> str:
@@ -53,9 +55,11 @@ def _clean(text: object, limit: int = 200) -> str:
 
 def _login_base(claims: dict) -> str:
     email = _clean(claims.get("email"))
-    for raw in (email.split("@")[0] if "@" in email else "",
-                f"{_clean(claims.get('given_name'))}.{_clean(claims.get('family_name'))}",
-                _clean(claims.get("name"))):
+    for raw in (
+        email.split("@")[0] if "@" in email else "",
+        f"{_clean(claims.get('given_name'))}.{_clean(claims.get('family_name'))}",
+        _clean(claims.get("name")),
+    ):
         login = re.sub(r"[^A-Za-z0-9._-]+", "", raw.replace(" ", ".")).strip("._-")[:56]
         if login:
             return login.lower()
@@ -67,25 +71,36 @@ def account_for(store: Store, issuer: str, claims: dict) -> tuple[Account, bool]
     sub = _clean(claims.get("sub"), 255)
     role = portal_role(claims.get(ROLES_CLAIM) or [])
     name = _clean(claims.get("name")) or " ".join(
-        x for x in (_clean(claims.get("given_name")), _clean(claims.get("family_name"))) if x)
+        x for x in (_clean(claims.get("given_name")), _clean(claims.get("family_name"))) if x
+    )
     email = _clean(claims.get("email"))
     lis = claims.get(LIS_CLAIM) if isinstance(claims.get(LIS_CLAIM), dict) else {}
     sis_id = _clean(lis.get("person_sourcedid"), 100)
     for _ in range(3):  # two first launches of one user at once: the loser finds the winner's
         try:
             with store._tx() as s:
-                linked = s.scalar(select(LtiUser).where(LtiUser.issuer == issuer,
-                                                        LtiUser.sub == sub))
+                linked = s.scalar(
+                    select(LtiUser).where(LtiUser.issuer == issuer, LtiUser.sub == sub)
+                )
                 acc = s.get(Account, linked.account_id) if linked else None
                 new = acc is None
                 how = ""
                 if acc is None and sis_id:
                     acc, how = s.scalar(select(Account).where(Account.sis_id == sis_id)), "sis_id"
                 if acc is None and email:
-                    acc, how = s.scalar(select(Account).where(
-                        func.lower(Account.email) == email.lower())), "e-mail"
-                if acc is not None and new and s.scalar(select(LtiUser.id).where(
-                        LtiUser.account_id == acc.id, LtiUser.issuer == issuer)):
+                    acc, how = (
+                        s.scalar(select(Account).where(func.lower(Account.email) == email.lower())),
+                        "e-mail",
+                    )
+                if (
+                    acc is not None
+                    and new
+                    and s.scalar(
+                        select(LtiUser.id).where(
+                            LtiUser.account_id == acc.id, LtiUser.issuer == issuer
+                        )
+                    )
+                ):
                     acc = None  # that roster account is already another LMS user of this issuer
                 if acc is None:
                     base = _login_base(claims)
@@ -102,8 +117,12 @@ def account_for(store: Store, issuer: str, claims: dict) -> tuple[Account, bool]
                 s.flush()
                 if new:
                     s.add(LtiUser(issuer=issuer, sub=sub, account_id=acc.id))
-                    store._audit(s, "lti-account-linked", student=acc.login,
-                                 detail=f"{issuer} user {sub} ({how}), role {role}")
+                    store._audit(
+                        s,
+                        "lti-account-linked",
+                        student=acc.login,
+                        detail=f"{issuer} user {sub} ({how}), role {role}",
+                    )
                 return acc, new
         except IntegrityError:
             continue

@@ -25,8 +25,17 @@ import secrets
 from urllib.parse import urlsplit
 
 import jwt
-from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
@@ -35,8 +44,15 @@ from pylti1p3.lineitem import LineItem
 
 from grader.portal import accounts, auth
 from grader.portal.lti import passback
-from grader.portal.lti.tool import (StoreLaunchStorage, StoreToolConf, get_state, put_state,
-                                    registration, take_state, tool_key)
+from grader.portal.lti.tool import (
+    StoreLaunchStorage,
+    StoreToolConf,
+    get_state,
+    put_state,
+    registration,
+    take_state,
+    tool_key,
+)
 from grader.portal.lti.users import NoAccess, account_for
 
 blueprint = Blueprint("lti", __name__, url_prefix="/lti")
@@ -44,9 +60,9 @@ blueprint = Blueprint("lti", __name__, url_prefix="/lti")
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
-HANDOFF_SECONDS = 300    # a landing page's sign-in link works this long, once
-LAUNCH_SECONDS = 3600    # a deep-linking launch may pick an exercise this long
-NONCE_SECONDS = 600      # an OIDC login must come back as a launch within this
+HANDOFF_SECONDS = 300  # a landing page's sign-in link works this long, once
+LAUNCH_SECONDS = 3600  # a deep-linking launch may pick an exercise this long
+NONCE_SECONDS = 600  # an OIDC login must come back as a launch within this
 
 
 class LaunchRefused(Exception):
@@ -67,12 +83,15 @@ def _request(data: dict | None = None) -> FlaskRequest:
 
 def _refused(exc: LaunchRefused):
     _store().audit("lti-launch-refused", detail=f"{exc.title}: {exc.message}"[:1000])
-    return render_template("lti_error.html", code=exc.code, title=exc.title,
-                           message=exc.message), exc.code
+    return render_template(
+        "lti_error.html", code=exc.code, title=exc.title, message=exc.message
+    ), exc.code
 
 
-REGISTER_HINT = ("A course administrator registers it with `grader lti register` "
-                 "(docs/lti.md), then the launch works.")
+REGISTER_HINT = (
+    "A course administrator registers it with `grader lti register` "
+    "(docs/lti.md), then the launch works."
+)
 
 
 class _Launch(FlaskMessageLaunch):
@@ -85,32 +104,57 @@ class _Launch(FlaskMessageLaunch):
         self._validated = True
         self._jwt_verify_options = {"verify_aud": False, "require": ["exp", "iat"]}
         try:
-            self._step(self.validate_state, "This launch did not start here",
-                       "The sign-in from your LMS lost its way (its state does not match this "
-                       "browser: cookies blocked, or the page reloaded). Open the activity again "
-                       "from your course in the LMS.")
-            self._step(self.validate_jwt_format, "The launch is malformed",
-                       "The LMS sent an id token that is not a JWT.")
+            self._step(
+                self.validate_state,
+                "This launch did not start here",
+                "The sign-in from your LMS lost its way (its state does not match this "
+                "browser: cookies blocked, or the page reloaded). Open the activity again "
+                "from your course in the LMS.",
+            )
+            self._step(
+                self.validate_jwt_format,
+                "The launch is malformed",
+                "The LMS sent an id token that is not a JWT.",
+            )
             iss = self._jwt.get("body", {}).get("iss", "")
             aud = self._jwt.get("body", {}).get("aud", "")
-            self._step(self.validate_registration, "Unknown LMS",
-                       f"This portal has no LMS registered with issuer {str(iss)[:200]!r} and "
-                       f"client id {str(aud)[:200]!r}. " + REGISTER_HINT, 403)
-            self._step(self.validate_jwt_signature, "The launch's signature is not valid",
-                       "The id token is not signed by a key of the registered LMS's key set, or "
-                       "it has expired. Nothing was signed in. If this keeps happening, ask the "
-                       "course administrator to check the key set URL (`grader lti list`).", 403)
-            self._step(self.validate_nonce, "This launch was already used or has expired",
-                       "Each launch signs in once, within "
-                       f"{NONCE_SECONDS // 60} minutes. Open the activity again from your course "
-                       "in the LMS.", 403)
+            self._step(
+                self.validate_registration,
+                "Unknown LMS",
+                f"This portal has no LMS registered with issuer {str(iss)[:200]!r} and "
+                f"client id {str(aud)[:200]!r}. " + REGISTER_HINT,
+                403,
+            )
+            self._step(
+                self.validate_jwt_signature,
+                "The launch's signature is not valid",
+                "The id token is not signed by a key of the registered LMS's key set, or "
+                "it has expired. Nothing was signed in. If this keeps happening, ask the "
+                "course administrator to check the key set URL (`grader lti list`).",
+                403,
+            )
+            self._step(
+                self.validate_nonce,
+                "This launch was already used or has expired",
+                "Each launch signs in once, within "
+                f"{NONCE_SECONDS // 60} minutes. Open the activity again from your course "
+                "in the LMS.",
+                403,
+            )
             dep = self._jwt.get("body", {}).get(CLAIM + "deployment_id", "")
-            self._step(self.validate_deployment, "Unknown deployment",
-                       f"The LMS is registered, but not its deployment {str(dep)[:200]!r}. "
-                       "A course administrator adds it with `grader lti register ... "
-                       "--deployment-id` (docs/lti.md).", 403)
-            self._step(self.validate_message, "The launch is incomplete",
-                       "The LMS's launch message lacks what LTI 1.3 requires")
+            self._step(
+                self.validate_deployment,
+                "Unknown deployment",
+                f"The LMS is registered, but not its deployment {str(dep)[:200]!r}. "
+                "A course administrator adds it with `grader lti register ... "
+                "--deployment-id` (docs/lti.md).",
+                403,
+            )
+            self._step(
+                self.validate_message,
+                "The launch is incomplete",
+                "The LMS's launch message lacks what LTI 1.3 requires",
+            )
             self.save_launch_data()
         except Exception:
             self._validated = False
@@ -122,8 +166,9 @@ class _Launch(FlaskMessageLaunch):
         try:
             check()
         except (LtiException, jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
-            raise LaunchRefused(title, message if "lacks" not in message
-                                else f"{message}: {str(exc)[:200]}.", code) from exc
+            raise LaunchRefused(
+                title, message if "lacks" not in message else f"{message}: {str(exc)[:200]}.", code
+            ) from exc
 
 
 def _launch_url() -> str:
@@ -137,22 +182,38 @@ def login():
     params = request.values
     iss, client_id = params.get("iss", ""), params.get("client_id") or None
     if not iss or not params.get("login_hint"):
-        return _refused(LaunchRefused("Not an LTI login", "This address is for LMS launches "
-                                      "(OIDC login initiation): open the activity from your "
-                                      "course in the LMS."))
+        return _refused(
+            LaunchRefused(
+                "Not an LTI login",
+                "This address is for LMS launches "
+                "(OIDC login initiation): open the activity from your "
+                "course in the LMS.",
+            )
+        )
     if conf.platform(iss, client_id) is None:
-        return _refused(LaunchRefused(
-            "Unknown LMS", f"This portal has no LMS registered with issuer {iss[:200]!r}"
-            + (f" and client id {client_id[:200]!r}" if client_id else "") + ". " + REGISTER_HINT,
-            403))
+        return _refused(
+            LaunchRefused(
+                "Unknown LMS",
+                f"This portal has no LMS registered with issuer {iss[:200]!r}"
+                + (f" and client id {client_id[:200]!r}" if client_id else "")
+                + ". "
+                + REGISTER_HINT,
+                403,
+            )
+        )
     oidc = FlaskOIDCLogin(_request(), conf)
     oidc.set_launch_data_storage(StoreLaunchStorage(_store()))
     oidc.set_launch_data_lifetime(NONCE_SECONDS)
     target = params.get("target_link_uri", "")
     if target and urlsplit(target).netloc != urlsplit(request.host_url).netloc:
-        return _refused(LaunchRefused("Wrong target", f"The LMS asked to launch {target[:200]!r}, "
-                                      "which is not this portal. Check the tool's URLs in the "
-                                      "LMS (`grader lti show-tool`)."))
+        return _refused(
+            LaunchRefused(
+                "Wrong target",
+                f"The LMS asked to launch {target[:200]!r}, "
+                "which is not this portal. Check the tool's URLs in the "
+                "LMS (`grader lti show-tool`).",
+            )
+        )
     try:
         return oidc.redirect(_launch_url())
     except (OIDCException, LtiException) as exc:
@@ -166,8 +227,9 @@ def launch():
     conf = StoreToolConf(store)
     storage = StoreLaunchStorage(store)
     try:
-        msg = _Launch(_request(), conf, launch_data_storage=storage,
-                      requests_session=passback.timed_session())
+        msg = _Launch(
+            _request(), conf, launch_data_storage=storage, requests_session=passback.timed_session()
+        )
         msg.set_launch_data_lifetime(LAUNCH_SECONDS)
         msg.validate()
         claims = dict(msg.get_launch_data())
@@ -183,30 +245,50 @@ def launch():
         ex = _exercise_of(claims)
         endpoint = claims.get(AGS_CLAIM)
         if ex is not None and account.role == "student" and isinstance(endpoint, dict):
-            passback.remember_link(store, platform.id, account.login, ex.slug, claims["sub"],
-                                   endpoint)
+            passback.remember_link(
+                store, platform.id, account.login, ex.slug, claims["sub"], endpoint
+            )
     elif account.role != "instructor":
-        return _refused(LaunchRefused("For instructors", "Only an instructor picks the "
-                                      "exercise of an activity.", 403))
+        return _refused(
+            LaunchRefused(
+                "For instructors", "Only an instructor picks the exercise of an activity.", 403
+            )
+        )
     token, _ = accounts.open_session(store, account, current_app.portal.settings.session_hours)
     g.account, g.csrf = accounts.session_of(store, token)
     handoff = secrets.token_urlsafe(32)
-    target = (url_for("exercise", slug=ex.slug) if ex is not None else
-              url_for("instructor.overview") if account.role == "instructor" else url_for("home"))
-    put_state(store, "handoff-" + _digest(handoff), {"account": account.id, "next": target},
-              HANDOFF_SECONDS)
-    context = claims.get(CLAIM + "context") if isinstance(claims.get(CLAIM + "context"), dict) else {}
+    target = (
+        url_for("exercise", slug=ex.slug)
+        if ex is not None
+        else url_for("instructor.overview")
+        if account.role == "instructor"
+        else url_for("home")
+    )
+    put_state(
+        store,
+        "handoff-" + _digest(handoff),
+        {"account": account.id, "next": target},
+        HANDOFF_SECONDS,
+    )
+    context = (
+        claims.get(CLAIM + "context") if isinstance(claims.get(CLAIM + "context"), dict) else {}
+    )
     page = render_template(
         "lti_deep_link_pick.html" if deep else "lti_landing.html",
-        account=account, new=new, ex=ex, platform=platform,
-        lms=_lms_name(claims, platform), course=str(context.get("title") or "")[:200],
-        handoff=url_for("lti.enter", token=handoff), launch_id=msg.get_launch_id(),
+        account=account,
+        new=new,
+        ex=ex,
+        platform=platform,
+        lms=_lms_name(claims, platform),
+        course=str(context.get("title") or "")[:200],
+        handoff=url_for("lti.enter", token=handoff),
+        launch_id=msg.get_launch_id(),
         framed=request.headers.get("Sec-Fetch-Dest") == "iframe",
         exercises=list(current_app.portal.course.exercises.values()),
-        passback=isinstance(claims.get(AGS_CLAIM), dict))
+        passback=isinstance(claims.get(AGS_CLAIM), dict),
+    )
     resp = current_app.make_response(page)
-    auth.set_cookie(resp, auth.COOKIE, token,
-                    int(current_app.portal.settings.session_hours * 3600))
+    auth.set_cookie(resp, auth.COOKIE, token, int(current_app.portal.settings.session_hours * 3600))
     _frameable_by(resp, platform.auth_login_url)
     return resp
 
@@ -237,7 +319,8 @@ def _frameable_by(resp, url: str) -> None:
     origin = f"{parts.scheme}://{parts.netloc}"
     resp.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"form-action 'self' {origin}; frame-ancestors 'self' {origin}; base-uri 'none'")
+        f"form-action 'self' {origin}; frame-ancestors 'self' {origin}; base-uri 'none'"
+    )
 
 
 def _digest(token: str) -> str:
@@ -248,10 +331,13 @@ def _digest(token: str) -> str:
 def enter(token: str):
     found = take_state(_store(), "handoff-" + _digest(token)) if len(token) < 100 else None
     if not isinstance(found, dict):
-        return render_template("lti_error.html", title="This link was used or has expired",
-                               message="A sign-in link from the LMS works once, for "
-                               f"{HANDOFF_SECONDS // 60} minutes. Open the activity again from "
-                               "your course in the LMS."), 403
+        return render_template(
+            "lti_error.html",
+            title="This link was used or has expired",
+            message="A sign-in link from the LMS works once, for "
+            f"{HANDOFF_SECONDS // 60} minutes. Open the activity again from "
+            "your course in the LMS.",
+        ), 403
     from grader.portal.models import Account
 
     with _store()._read() as s:
@@ -270,12 +356,18 @@ def deep_link():
     deep-linking launch."""
     store = _store()
     launch_id = request.form.get("launch_id", "")
-    claims = get_state(store, launch_id) if launch_id.startswith("lti1p3-launch-") \
-        and len(launch_id) < 100 else None
+    claims = (
+        get_state(store, launch_id)
+        if launch_id.startswith("lti1p3-launch-") and len(launch_id) < 100
+        else None
+    )
     ex = current_app.portal.course.exercises.get(request.form.get("exercise", ""))
     if not isinstance(claims, dict) or ex is None:
-        return render_template("lti_error.html", title="This choice has expired",
-                               message="Open the tool again from the LMS to pick an exercise."), 400
+        return render_template(
+            "lti_error.html",
+            title="This choice has expired",
+            message="Open the tool again from the LMS to pick an exercise.",
+        ), 400
     conf = StoreToolConf(store)
     platform = conf.platform(claims.get("iss", ""), _aud(claims))
     settings = claims.get(DL_CLAIM)
@@ -285,19 +377,35 @@ def deep_link():
         if account_for(store, platform.issuer, claims)[0].role != "instructor":
             abort(403, "Only an instructor picks the exercise of an activity.")
         take_state(store, launch_id)  # one answer per launch
-        resource = DeepLinkResource().set_url(_launch_url()).set_title(ex.title) \
-            .set_custom_params({"exercise": ex.slug}) \
-            .set_lineitem(LineItem().set_score_maximum(float(ex.points)).set_label(ex.title)
-                          .set_resource_id(ex.slug).set_tag("pgrader"))
-        link = DeepLink(registration(platform, tool_key(store)),
-                        claims[CLAIM + "deployment_id"], settings)
+        resource = (
+            DeepLinkResource()
+            .set_url(_launch_url())
+            .set_title(ex.title)
+            .set_custom_params({"exercise": ex.slug})
+            .set_lineitem(
+                LineItem()
+                .set_score_maximum(float(ex.points))
+                .set_label(ex.title)
+                .set_resource_id(ex.slug)
+                .set_tag("pgrader")
+            )
+        )
+        link = DeepLink(
+            registration(platform, tool_key(store)), claims[CLAIM + "deployment_id"], settings
+        )
         token = link.get_response_jwt([resource])
     except (KeyError, NoAccess) as exc:
-        return render_template("lti_error.html", title="This choice cannot be returned",
-                               message=f"The LMS's deep-linking launch is incomplete ({exc})."), 400
+        return render_template(
+            "lti_error.html",
+            title="This choice cannot be returned",
+            message=f"The LMS's deep-linking launch is incomplete ({exc}).",
+        ), 400
     store.audit("lti-deep-link", ex.slug, detail=f"to {platform.issuer}")
-    resp = current_app.make_response(render_template(
-        "lti_deep_link_return.html", ex=ex, action=settings["deep_link_return_url"], jwt=token))
+    resp = current_app.make_response(
+        render_template(
+            "lti_deep_link_return.html", ex=ex, action=settings["deep_link_return_url"], jwt=token
+        )
+    )
     _frameable_by(resp, settings["deep_link_return_url"])
     return resp
 
@@ -318,5 +426,6 @@ def jwks():
 @auth.instructor_only
 def scores():
     store = _store()
-    return render_template("lti_scores.html", waiting=passback.waiting(store),
-                           delivered=passback.recent(store))
+    return render_template(
+        "lti_scores.html", waiting=passback.waiting(store), delivered=passback.recent(store)
+    )

@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -35,7 +36,9 @@ def upgrade() -> None:
     op.create_table(
         "submissions",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("student_id", sa.Integer, sa.ForeignKey("students.id"), nullable=False, index=True),
+        sa.Column(
+            "student_id", sa.Integer, sa.ForeignKey("students.id"), nullable=False, index=True
+        ),
         sa.Column("exercise", sa.String(200), nullable=False, index=True),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("received_at", UTCDateTime, nullable=False),
@@ -47,10 +50,12 @@ def upgrade() -> None:
     op.create_table(
         "gradings",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False,
-                  index=True),
-        sa.Column("request_id", sa.String(36), sa.ForeignKey("requests.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True
+        ),
+        sa.Column(
+            "request_id", sa.String(36), sa.ForeignKey("requests.id"), nullable=False, index=True
+        ),
         sa.Column("grader_version", sa.String(50), nullable=False),
         sa.Column("image_id", sa.String(200), nullable=False),
         sa.Column("seed", sa.Integer, nullable=False),
@@ -66,8 +71,14 @@ def upgrade() -> None:
         sa.Column("is_current", sa.Boolean, nullable=False),
         sa.UniqueConstraint("submission_id", "request_id"),
     )
-    op.create_index("one_current_grading", "gradings", ["submission_id"], unique=True,
-                    sqlite_where=sa.text("is_current"), postgresql_where=sa.text("is_current"))
+    op.create_index(
+        "one_current_grading",
+        "gradings",
+        ["submission_id"],
+        unique=True,
+        sqlite_where=sa.text("is_current"),
+        postgresql_where=sa.text("is_current"),
+    )
     op.create_table(
         "audit",
         sa.Column("id", sa.Integer, primary_key=True),

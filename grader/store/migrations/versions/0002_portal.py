@@ -3,6 +3,7 @@
 Revision ID: 0002_portal
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,8 +29,9 @@ def upgrade() -> None:
     op.create_table(
         "web_sessions",
         sa.Column("token_hash", sa.String(64), primary_key=True),
-        sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False, index=True
+        ),
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("expires_at", UTCDateTime, nullable=False),
@@ -37,10 +39,12 @@ def upgrade() -> None:
     op.create_table(
         "jobs",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False,
-                  index=True),
-        sa.Column("request_id", sa.String(36), sa.ForeignKey("requests.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True
+        ),
+        sa.Column(
+            "request_id", sa.String(36), sa.ForeignKey("requests.id"), nullable=False, index=True
+        ),
         sa.Column("student", sa.String(200), nullable=False, index=True),
         sa.Column("exercise", sa.String(200), nullable=False, index=True),
         sa.Column("kind", sa.String(20), nullable=False),

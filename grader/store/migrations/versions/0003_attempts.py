@@ -8,6 +8,7 @@ existing ones in the order they were received) and unique per (student, exercise
 Revision ID: 0003_attempts
 Revises: 0002_portal
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,23 +26,28 @@ UNNAMED = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 def upgrade() -> None:
     conn = op.get_bind()
     op.add_column("submissions", sa.Column("attempt", sa.Integer, nullable=True))
-    conn.execute(sa.text(
-        "UPDATE submissions SET attempt = (SELECT count(*) FROM submissions AS earlier "
-        "WHERE earlier.student_id = submissions.student_id "
-        "AND earlier.exercise = submissions.exercise AND earlier.id <= submissions.id)"))
+    conn.execute(
+        sa.text(
+            "UPDATE submissions SET attempt = (SELECT count(*) FROM submissions AS earlier "
+            "WHERE earlier.student_id = submissions.student_id "
+            "AND earlier.exercise = submissions.exercise AND earlier.id <= submissions.id)"
+        )
+    )
     if conn.dialect.name == "sqlite":
         with op.batch_alter_table("submissions", naming_convention=UNNAMED) as batch:
             batch.drop_constraint("uq_submissions_student_id", type_="unique")
             batch.alter_column("attempt", existing_type=sa.Integer, nullable=False)
-            batch.create_unique_constraint("uq_submissions_attempt",
-                                           ["student_id", "exercise", "attempt"])
+            batch.create_unique_constraint(
+                "uq_submissions_attempt", ["student_id", "exercise", "attempt"]
+            )
     else:
         for uc in sa.inspect(conn).get_unique_constraints("submissions"):
             if set(uc["column_names"]) == {"student_id", "exercise", "content_hash"}:
                 op.drop_constraint(uc["name"], "submissions", type_="unique")
         op.alter_column("submissions", "attempt", existing_type=sa.Integer, nullable=False)
-        op.create_unique_constraint("uq_submissions_attempt", "submissions",
-                                    ["student_id", "exercise", "attempt"])
+        op.create_unique_constraint(
+            "uq_submissions_attempt", "submissions", ["student_id", "exercise", "attempt"]
+        )
 
     with op.batch_alter_table("accounts") as batch:
         batch.add_column(sa.Column("sis_id", sa.String(100), nullable=False, server_default=""))
@@ -77,5 +83,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0003_attempts cannot be undone: attempts with the same bytes "
-                              "would collide; restore a backup of the store instead")
+    raise NotImplementedError(
+        "0003_attempts cannot be undone: attempts with the same bytes "
+        "would collide; restore a backup of the store instead"
+    )

@@ -3,6 +3,7 @@
 Revision ID: 0004_similarity
 Revises: 0003_attempts
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,8 +29,9 @@ def upgrade() -> None:
     op.create_table(
         "similarity_pairs",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("run_id", sa.String(36), sa.ForeignKey("similarity_runs.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "run_id", sa.String(36), sa.ForeignKey("similarity_runs.id"), nullable=False, index=True
+        ),
         sa.Column("exercise", sa.String(200), nullable=False, index=True),
         sa.Column("student_a", sa.String(200), nullable=False),
         sa.Column("student_b", sa.String(200), nullable=False),

@@ -3,6 +3,7 @@
 Revision ID: 0005_lti
 Revises: 0004_similarity
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -40,8 +41,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("issuer", sa.String(500), nullable=False),
         sa.Column("sub", sa.String(255), nullable=False),
-        sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False, index=True
+        ),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.UniqueConstraint("issuer", "sub", name="uq_lti_users_sub"),
     )
@@ -54,8 +56,9 @@ def upgrade() -> None:
     op.create_table(
         "lti_links",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("platform_id", sa.Integer, sa.ForeignKey("lti_platforms.id"), nullable=False,
-                  index=True),
+        sa.Column(
+            "platform_id", sa.Integer, sa.ForeignKey("lti_platforms.id"), nullable=False, index=True
+        ),
         sa.Column("student", sa.String(200), nullable=False, index=True),
         sa.Column("exercise", sa.String(200), nullable=False, index=True),
         sa.Column("sub", sa.String(255), nullable=False),
@@ -63,14 +66,14 @@ def upgrade() -> None:
         sa.Column("scopes", sa.JSON, nullable=False),
         sa.Column("last_score", sa.Float, nullable=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
-        sa.UniqueConstraint("platform_id", "student", "exercise", "lineitem",
-                            name="uq_lti_links_target"),
+        sa.UniqueConstraint(
+            "platform_id", "student", "exercise", "lineitem", name="uq_lti_links_target"
+        ),
     )
     op.create_table(
         "lti_scores",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("link_id", sa.Integer, sa.ForeignKey("lti_links.id"), nullable=False,
-                  index=True),
+        sa.Column("link_id", sa.Integer, sa.ForeignKey("lti_links.id"), nullable=False, index=True),
         sa.Column("score", sa.Float, nullable=False),
         sa.Column("maximum", sa.Float, nullable=False),
         sa.Column("status", sa.String(20), nullable=False, index=True),
@@ -83,6 +86,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("lti_scores", "lti_links", "lti_states", "lti_users", "lti_keys",
-                  "lti_platforms"):
+    for table in (
+        "lti_scores",
+        "lti_links",
+        "lti_states",
+        "lti_users",
+        "lti_keys",
+        "lti_platforms",
+    ):
         op.drop_table(table)

@@ -5,7 +5,7 @@ import multiprocessing
 import sys
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fib_rec(n):
     return n if n < 2 else _fib_rec(n - 1) + _fib_rec(n - 2)
 

@@ -1,7 +1,6 @@
 """Fibonacci numbers computed by consumer processes fed through a multiprocessing.Queue.
 See README.md for the exercise."""
 
-import multiprocessing
 
 
 def fib(n):
