@@ -18,7 +18,6 @@ from pathlib import Path
 
 from grader.course import Course, Exercise
 from grader.errors import GraderError, PlatformError, SubmissionError
-from grader.feedback import render_feedback
 from grader.intake import content_hash, prepare_submission
 from grader.judge import suspicion
 from grader.judge.runner import run_tests
@@ -99,6 +98,10 @@ def grade_submission(
 
 def write_outputs(result: SubmissionResult, exercise: Exercise, out_dir: Path) -> None:
     """results.json and feedback.html for one graded submission."""
+    # lazy: jinja2 is not installed where the grader runs without its dependencies (the
+    # student's `grader check` from the bundle, the Gradescope autograder: pytest only)
+    from grader.feedback import render_feedback
+
     out_dir.mkdir(parents=True, exist_ok=True)
     result.write(out_dir / "results.json", exercise.hidden_visibility)
     (out_dir / "feedback.html").write_text(
