@@ -102,11 +102,11 @@ def _same_messages(r) -> str:
 
 
 NOT_PROVEN = {
-    "mpi": "MPI runs are never proven: `mpiexec` waits in `poll` and strict mode's blocking calls "
-    "poll MPI with short sleeps (MPICH busy-polls otherwise), so no thread sleeps in a wait "
-    "the kernel can show is final; the timeout decides, as before.",
-    "asyncio": "an asyncio deadlock waits in `epoll_wait` (the event loop), not on a futex: "
-    "not proven; the timeout decides, as before.",
+    "mpi": "no run was proven: the MPI proof (`grader/agent/mpi_stuck.py`) needs strict mode and "
+    "every rank waiting in one of strict mode's calls, with enough polls, across two looks; "
+    "the timeout decided.",
+    "asyncio": "no run was proven: the asyncio check (`grader/checks/asyncio_watch.py`) reported "
+    "no loop that nothing could wake before the timeout; the timeout decided.",
 }
 
 
@@ -132,7 +132,8 @@ def render(results, args, started, seconds) -> str:
         "supervisor's proof off (the request waits out its timeout: the behaviour before "
         "`grader/agent/stuck.py`) and on; seconds are the host's wall clock around one "
         "grading call (sandbox request and verdict). *Proven*: runs whose reply carries "
-        "`deadlock_proof`. The twin (correct code) is graded with the proof on: any verdict "
+        "`deadlock_proof` (threads: the kernel's view, `grader/agent/stuck.py`; asyncio: the asyncio "
+        "check's finding; MPI: the ranks' wait boards, `grader/agent/mpi_stuck.py`). The twin (correct code) is graded with the proof on: any verdict "
         "other than passed is a false positive.",
         "",
         "| pair | median, proof off | median, proof on | proven | verdicts (off / on) | same message | twin (proof on) |",

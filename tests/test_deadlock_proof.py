@@ -420,6 +420,7 @@ def test_an_asyncio_deadlock_ends_the_run_when_the_check_proves_it(tmp_path):
         student.session.call = lambda request: call({**request, "prove_deadlock": False})
         waited = student.reply(_dine, 5, 3, checks={"asyncio": {}}, timeout=3)
     assert proven.status == waited.status == "timeout"
+    assert proven.raw["deadlock_proof"]["kind"] == "asyncio" and "deadlock_proof" not in waited.raw
     assert proven.wall < 1.5 and waited.wall >= 3.0, (proven.wall, waited.wall)
     messages = []
     for reply in (proven, waited):

@@ -179,3 +179,33 @@ def test_a_child_process_that_died_is_an_error_with_its_line(tmp_path):
     with pytest.raises(StudentError):
         expect_no_child_exceptions(Reply({"stderr": thread}, "f()"), "f()", kinds=("thread",))
     expect_no_child_exceptions(Reply({"stderr": "warning: nothing died\n"}, "f()"), "f()")
+
+
+def test_ranks_computing_on_a_crowded_host_are_not_a_deadlock():
+    """A correct program whose ranks were still computing when the time ran out, starved of CPU
+    by a busy host (a low CPU ratio), is a timeout, not a deadlock: its threads were runnable
+    (`mpi_pi`'s correct pure-Python ranks once got "deadlock" at load 12)."""
+    from grader.judge.verdicts import Deadlock, Timeout
+
+    frame = {
+        "file": "solution.py",
+        "line": 12,
+        "name": "partial",
+        "student": True,
+        "code": "x = (i + 0.5) * h",
+    }
+    thread = {
+        "frames": [{"file": "agent.py", "line": 1, "name": "<module>", "student": False}, frame]
+    }
+    raw = {
+        "status": "timeout",
+        "wall": 21.0,
+        "stall_cpu_ratio": 0.05,
+        "running_threads": 2,
+        "stacks": [{"pid": 10, "threads": [thread]}, {"pid": 11, "threads": [thread]}],
+    }
+    with pytest.raises(Timeout):
+        mpi_hang_verdict(Reply(raw, "pi(comm, 10**7) on 2 ranks"), 2, strict=False)
+    blocked = {**raw, "running_threads": 0}  # the same frames, nothing runnable: blocked there
+    with pytest.raises(Deadlock):
+        mpi_hang_verdict(Reply(blocked, "pi(comm, 10**7) on 2 ranks"), 2, strict=False)

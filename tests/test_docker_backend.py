@@ -268,3 +268,20 @@ def test_remove_stale_containers(backend, submission):
     assert cid in labelled(backend.client)
     assert remove_stale_containers(backend.client) >= 1
     assert cid not in labelled(backend.client)
+
+
+def test_not_root_is_told_plainly_and_auto_falls_back_to_local(monkeypatch, capsys):
+    """Run as another user, the Docker backend cannot work (its supervisor cannot create its
+    socket in the grader's folder): a clear error, and `auto` picks the local backend saying why."""
+    import os
+
+    from grader.errors import SandboxUnavailable
+    from grader.sandbox import NOT_ROOT, resolve_backend_name
+    from grader.sandbox.docker import DockerBackend
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(SandboxUnavailable) as caught:
+        DockerBackend()
+    assert str(caught.value) == NOT_ROOT
+    assert resolve_backend_name("auto") == "local"
+    assert "needs the grader to run as root" in capsys.readouterr().err

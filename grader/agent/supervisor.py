@@ -581,7 +581,9 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
                 timed_out = True
                 break
         if announced and called and announced.hang_reported():
-            timed_out = True  # the asyncio check proved a loop nothing can wake: it hangs
+            # the asyncio check proved a loop nothing can wake: it hangs
+            proof = {"kind": "asyncio", "after": round(time.monotonic() - t0, 3)}
+            timed_out = True
             break
         if mpi_watch and called and polls % PEAK_EVERY == 0:
             proof = mpi_watch.check()  # every rank waits in a call that can no longer match

@@ -97,7 +97,9 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
             hung_ranks=partners,
         )
     in_mpi = len(codes) >= len(hung) and all(_MPI_CALL.search(c) for c in codes)
-    if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK):
+    # Outside MPI calls, a deadlock needs ranks that used no CPU *and* no thread that could run:
+    # on a crowded host a computing rank gets little CPU (a low ratio) but stays runnable.
+    if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK or raw.get("running_threads")):
         raise_for(reply)
     if any(_SEND.search(c) for c in codes):
         why = SEND_FIRST + (STRICT_NOTE if strict else "")

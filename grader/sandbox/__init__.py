@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from grader.errors import SandboxUnavailable
@@ -18,14 +19,23 @@ def docker_available() -> bool:
         return False
 
 
+NOT_ROOT = (
+    "the Docker backend needs the grader to run as root: the sandbox's supervisor, root in its "
+    "container but with no capability to override file permissions, must create its socket in "
+    "a folder the grader makes (run as root, e.g. with sudo, or use the local backend)"
+)
+
+
 def resolve_backend_name(name: str = "auto") -> str:
-    """`auto` picks docker when an engine answers, else local with a loud warning."""
+    """`auto` picks docker when an engine answers (and we are root), else local with a loud
+    warning."""
     if name != "auto":
         return name
-    if docker_available():
+    if os.geteuid() == 0 and docker_available():
         return "docker"
+    why = "no Docker engine answers" if os.geteuid() == 0 else NOT_ROOT
     print(
-        "WARNING: no Docker engine answers; using the LOCAL backend. Student code then runs "
+        f"WARNING: {why}; using the LOCAL backend. Student code then runs "
         "as your user with rlimits only: this is not a security boundary.",
         file=sys.stderr,
     )

@@ -34,7 +34,7 @@ from grader.course import Limits
 from grader.errors import SandboxUnavailable
 from grader.procs import alive
 from grader.protocol import Status
-from grader.sandbox import cores
+from grader.sandbox import NOT_ROOT, cores
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
 from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
@@ -376,6 +376,8 @@ class DockerBackend(Backend):
     name = "docker"
 
     def __init__(self, client=None, log=print, ping: bool = True):
+        if os.geteuid() != 0:
+            raise SandboxUnavailable(NOT_ROOT)
         try:
             self.client = client or docker.from_env()
             if ping:  # skipped by a test run handed a started box: its process pinged
