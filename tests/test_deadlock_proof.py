@@ -537,3 +537,21 @@ def test_an_mpi_deadlock_in_strict_mode_is_proven_and_its_twin_never(tmp_path, n
             mpi_hang_verdict(reply, ranks, True)
         messages.append(caught.value.message.replace(reply.waited, "N s"))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.slow
+def test_on_docker_an_mpi_deadlock_is_proven(docker_backend, tmp_path):
+    """In the real sandbox the ranks run as the student's uid and the supervisor is a root with
+    no capability to override file modes: it must still read their wait boards (a board made
+    0600 was never read there, and no MPI run was ever proven on Docker)."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "solution.py").write_text((BUGS / "mpi_send_send" / "bug.py").read_text())
+    limits = Limits(wall_seconds=30)
+    with docker_backend.open(folder, limits) as session:
+        student = Student(
+            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
+        )
+        reply = student.reply(_exchange, 10, ranks=2, mpi={"strict": True}, timeout=4)
+    assert reply.raw.get("deadlock_proof", {}).get("kind") == "mpi", reply.raw.get("message")
+    assert reply.raw["wall"] < 4.0

@@ -307,7 +307,7 @@ class WaitBoard:
             fd = os.open(
                 os.path.join(outdir, f"mpi-wait-{os.getpid()}.bin"),
                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o600,
+                0o644,  # the supervisor reads it: root, but with no capability to override modes
             )
         except OSError:
             return  # no board, no proof: the hang waits for the timeout
