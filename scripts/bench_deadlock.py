@@ -97,8 +97,11 @@ def _same_messages(r) -> str:
     def text(o):
         return re.sub(r"\d+(\.\d+)? s\b", "N s", o["message"])
 
+    # The harness keeps a message's first 300 characters: "2 s" and "0.4 s" cut them at
+    # different places, so one text need only begin the other.
     off, on = {text(o) for o in r["off"]}, {text(o) for o in r["on"]}
-    return "yes" if off == on else "no"
+    same = all(a.startswith(b) or b.startswith(a) for a in off for b in on)
+    return "yes" if same else "no"
 
 
 NOT_PROVEN = {
