@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import glob
 import os
-import struct
 import time
 
 from grader.agent.safeio import read_untrusted
+from grader.checks.mpi_setup import WaitBoard
 
-RECORD = struct.Struct("<4sIIQQ")  # grader.checks.mpi_setup.WaitBoard.RECORD
-MAGIC = b"PGMW"
-OUT, IN, DONE = 0, 1, 2
+RECORD, MAGIC = WaitBoard.RECORD, WaitBoard.MAGIC  # written by each rank, read here
+OUT, IN, DONE = WaitBoard.OUT, WaitBoard.IN, WaitBoard.DONE
 HOLD = 0.2  # seconds between the two looks, at least
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox.base import Backend
+from grader.sandbox.base import NOT_ROOT, Backend
 
 
 def docker_available() -> bool:
@@ -17,13 +17,6 @@ def docker_available() -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "no engine answers"
         return False
-
-
-NOT_ROOT = (
-    "the Docker backend needs the grader to run as root: the sandbox's supervisor, root in its "
-    "container but with no capability to override file permissions, must create its socket in "
-    "a folder the grader makes (run as root, e.g. with sudo, or use the local backend)"
-)
 
 
 def resolve_backend_name(name: str = "auto") -> str:

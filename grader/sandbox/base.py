@@ -27,6 +27,12 @@ from grader.agent.supervisor import STARTUP_SECONDS
 from grader.course import Limits
 from grader.protocol import Status
 
+NOT_ROOT = (
+    "the Docker backend needs the grader to run as root: the sandbox's supervisor, root in its "
+    "container but with no capability to override file permissions, must create its socket in "
+    "a folder the grader makes (run as root, e.g. with sudo, or use the local backend)"
+)
+
 
 def remove_tree(path: Path) -> None:
     """Remove a tree the student's code wrote, however deep (`shutil.rmtree` recurses and dies

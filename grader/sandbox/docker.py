@@ -34,10 +34,17 @@ from grader.course import Limits
 from grader.errors import SandboxUnavailable
 from grader.procs import alive
 from grader.protocol import Status
-from grader.sandbox import NOT_ROOT, cores
+from grader.sandbox import cores
 from grader.sandbox import gpu as sandbox_gpu
 from grader.sandbox import image as sandbox_image
-from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
+from grader.sandbox.base import (
+    NOT_ROOT,
+    Backend,
+    ServerLink,
+    Session,
+    remove_tree,
+    supervisor_limit,
+)
 
 PYTHON = "/opt/venv/bin/python"
 LABEL = "pgrader"
