@@ -5,6 +5,7 @@ pool process lost or redelivered), and the student's own broker and eager mode a
 from __future__ import annotations
 
 import textwrap
+import time
 
 import pytest
 
@@ -157,3 +158,34 @@ def test_killed_pool_process_lost_or_redelivered(student):
     with pytest.raises(Failed, match="Task add was lost"):
         expect_survives_worker_loss(report)
     expect_survives_worker_loss(celery_fault(student, {"add_safe": [1, 1]}))
+
+
+def test_a_task_is_recorded_from_its_start(tmp_path):
+    """The caller's get() returns once the last result is stored, which can be before the
+    worker sends task_postrun: a task must be in the log from its start, or a correct chain's
+    last task is missing from what the judge sees (a false "other tasks" verdict)."""
+    from celery import signals
+
+    from grader.checks.celery_worker import _tasks_by_step, install_task_log
+
+    class Mul:
+        name = "tasks.mul"
+
+    prerun, postrun = install_task_log(str(tmp_path))
+    try:
+        window = {"t0": time.monotonic()}
+        signals.task_prerun.send(sender=Mul, task_id="t-1", task=Mul, args=(2, -2), kwargs={})
+        window["t1"] = time.monotonic()
+        outcomes = [dict(window)]
+        _tasks_by_step(str(tmp_path), outcomes)
+        assert outcomes[0]["tasks"] == [
+            {"task": "mul", "args": [2, -2], "kwargs": {}, "result": None, "state": "STARTED"}
+        ]
+        signals.task_postrun.send(sender=Mul, task_id="t-1", task=Mul, retval=-4, state="SUCCESS")
+        outcomes = [dict(window)]
+        _tasks_by_step(str(tmp_path), outcomes)
+        assert outcomes[0]["tasks"][0]["result"] == -4
+        assert outcomes[0]["tasks"][0]["state"] == "SUCCESS"
+    finally:
+        signals.task_prerun.disconnect(prerun)
+        signals.task_postrun.disconnect(postrun)

@@ -331,33 +331,41 @@ def install_fault(record_dir: str, names: list[str]) -> None:
     signals.task_prerun.connect(on_delivery, weak=False)
 
 
-def install_task_log(record_dir: str) -> None:
+def install_task_log(record_dir: str) -> tuple:
     """Record every task a worker runs (name, arguments, result, when, which process), so the
-    judge can tell how a canvas computed its value, not only the value."""
+    judge can tell how a canvas computed its value, not only the value. A task is recorded when
+    it starts, before its result can reach the caller, and again when it ends: the caller's
+    `get()` returns as soon as the last result is stored, which may be before `task_postrun`."""
     from celery import signals
 
-    started: dict = {}
+    def log(record: dict) -> None:
+        _append(os.path.join(record_dir, f"tasks-{os.getpid()}.jsonl"), record)
 
     def prerun(task_id=None, task=None, args=None, kwargs=None, **_):
-        started[task_id] = time.monotonic()
-
-    def postrun(task_id=None, task=None, args=None, kwargs=None, retval=None, state=None, **_):
-        _append(
-            os.path.join(record_dir, f"tasks-{os.getpid()}.jsonl"),
+        log(
             {
+                "id": str(task_id),
                 "task": getattr(task, "name", "?").rsplit(".", 1)[-1],
                 "args": _plain(list(args or [])),
                 "kwargs": _plain(dict(kwargs or {})),
+                "t0": time.monotonic(),
+                "pid": os.getpid(),
+            }
+        )
+
+    def postrun(task_id=None, retval=None, state=None, **_):
+        log(
+            {
+                "id": str(task_id),
                 "result": _plain(retval) if state == "SUCCESS" else None,
                 "state": state,
-                "t0": started.pop(task_id, None),
                 "t1": time.monotonic(),
-                "pid": os.getpid(),
-            },
+            }
         )
 
     signals.task_prerun.connect(prerun, weak=False)
     signals.task_postrun.connect(postrun, weak=False)
+    return prerun, postrun
 
 
 def _read_records(record_dir: str, prefix: str, limit: int = 50) -> list[dict]:
@@ -369,18 +377,24 @@ def _read_records(record_dir: str, prefix: str, limit: int = 50) -> list[dict]:
     return records[:limit]
 
 
+def _task_runs(record_dir: str) -> list[dict]:
+    """Each task's start record merged with its end record (if it ended yet), by task id."""
+    runs: dict = {}
+    for r in _read_records(record_dir, "tasks-", 1000):
+        if isinstance(r, dict) and isinstance(r.get("id"), str):
+            runs.setdefault(r["id"], {"result": None, "state": "STARTED"}).update(r)
+    return [r for r in runs.values() if isinstance(r.get("t0"), (int, float)) and "task" in r]
+
+
 def _tasks_by_step(record_dir: str, outcomes: list[dict]) -> None:
     """Give each step's outcome the tasks that ran while it was waited for (steps run one after
     another), in the order they started."""
-    runs = sorted(
-        (r for r in _read_records(record_dir, "tasks-", 500) if r.get("t0") is not None),
-        key=lambda r: r["t0"],
-    )
+    runs = sorted(_task_runs(record_dir), key=lambda r: r["t0"])
     for out in outcomes:
         if "t0" in out:
             end = out.get("t1", float("inf"))
             out["tasks"] = [
-                {k: r[k] for k in ("task", "args", "kwargs", "result", "state")}
+                {k: r.get(k) for k in ("task", "args", "kwargs", "result", "state")}
                 for r in runs
                 if out["t0"] <= r["t0"] <= end
             ][:40]
