@@ -516,7 +516,16 @@ def _run_steps(
     return outcomes
 
 
+def _settle(record_dir: str, seconds: float = 1.0) -> None:
+    """Wait (briefly) until every task that started has ended: what a task records at its end
+    (globals it changed, a result.get() it tried) comes after its result reached the caller."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(r["state"] == "STARTED" for r in _task_runs(record_dir)):
+        time.sleep(POLL)
+
+
 def _report(mode: str, before: dict, notes: dict, record_dir: str, outcomes, **extra) -> dict:
+    _settle(record_dir)
     _tasks_by_step(record_dir, outcomes)
     for out in outcomes:
         out.pop("t0", None)
