@@ -211,6 +211,27 @@ def stacks_printed():
     return "stacks_printed" in buf.getvalue() and len(summary) > 2
 
 
+def files_by_descriptor():  # what tempfile, shutil and os.fwalk do with folder descriptors
+    import shutil, tempfile
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.mkdir("sub", dir_fd=fd)
+            os.close(os.open("sub/f", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+            os.rename("sub/f", "sub/g", src_dir_fd=fd, dst_dir_fd=fd)
+            walked = sorted(name for _, _, files, _ in os.fwalk(tmp) for name in files)
+            listed = sorted(e.name for e in os.scandir(fd))
+            os.unlink("sub/g", dir_fd=fd)
+            os.open(".", os.O_RDONLY)
+        finally:
+            os.close(fd)
+        shutil.copytree(tmp, "copy")
+        shutil.rmtree("copy")
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"x")
+    return walked, listed, len(os.listdir("/")) > 0, len(os.listdir("/proc")) > 0
+
+
 def signal_handler():
     got = []
     signal.signal(signal.SIGUSR2, lambda s, frame: got.append(frame))
@@ -233,6 +254,7 @@ HONEST_NAMES = [
     "probe_metadata",
     "stacks_printed",
     "signal_handler",
+    "files_by_descriptor",
 ]
 
 
@@ -345,6 +367,74 @@ def out_folder_by_library():
     return pathlib.Path("../out/y.txt").write_text("x")
 
 
+RUN = os.path.dirname(os.getcwd())
+OUT = os.path.join(RUN, "out")
+
+
+def descriptor_of_root():
+    return os.open("/", os.O_RDONLY)
+
+
+def descriptor_above_run():
+    return os.open(os.path.dirname(RUN), os.O_RDONLY | os.O_DIRECTORY)
+
+
+def descriptor_of_run():
+    return os.open("..", os.O_RDONLY)
+
+
+def descriptor_of_proc():
+    return os.open("/proc", os.O_RDONLY)
+
+
+def descriptor_of_own_proc():
+    return os.open("/proc/self", os.O_RDONLY)
+
+
+def descriptor_of_pid():
+    return os.open(f"/proc/{os.getpid()}", os.O_RDONLY | os.O_DIRECTORY)
+
+
+def descriptor_by_dotdot_from_a_subfolder():
+    os.makedirs("a/b", exist_ok=True)
+    fd = os.open("a/b", os.O_RDONLY)
+    return os.open("../../..", os.O_RDONLY, dir_fd=fd)
+
+
+def descriptor_by_symlink():
+    os.symlink("/", "up")
+    return os.open("up", os.O_RDONLY)
+
+
+def out_folder_from_another_base():
+    fd = os.open("/usr", os.O_RDONLY)
+    return os.open(".." + OUT + "/x.txt", os.O_CREAT | os.O_WRONLY, dir_fd=fd)
+
+
+def proc_fd_from_dev():
+    fd = os.open("/dev", os.O_RDONLY)
+    return os.open("fd", os.O_RDONLY, dir_fd=fd)
+
+
+def unlink_by_descriptor():
+    open("victim", "w").close()
+    fd = os.open(".", os.O_RDONLY)
+    os.unlink("../out/x.txt", dir_fd=fd)
+
+
+def rename_out_folder_away():
+    fd = os.open(".", os.O_RDONLY)
+    os.rename("../out", "gone", src_dir_fd=fd, dst_dir_fd=fd)
+
+
+def chdir_above():
+    os.chdir("/")
+
+
+def fwalk_above():
+    return next(os.fwalk(RUN))
+
+
 def spawn():
     return subprocess.run(["true"]).returncode
 
@@ -426,6 +516,20 @@ ROUTE_NAMES = [
     "proc_fd",
     "out_folder",
     "out_folder_by_library",
+    "descriptor_of_root",
+    "descriptor_above_run",
+    "descriptor_of_run",
+    "descriptor_of_proc",
+    "descriptor_of_own_proc",
+    "descriptor_of_pid",
+    "descriptor_by_dotdot_from_a_subfolder",
+    "descriptor_by_symlink",
+    "out_folder_from_another_base",
+    "proc_fd_from_dev",
+    "unlink_by_descriptor",
+    "rename_out_folder_away",
+    "chdir_above",
+    "fwalk_above",
     "spawn",
     "system",
     "import_grader",

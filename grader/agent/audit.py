@@ -35,6 +35,7 @@ import _thread
 import importlib.machinery
 import os
 import re
+import stat
 import sys
 import sysconfig
 
@@ -47,6 +48,7 @@ _PROC = re.compile(
     r"^/proc/(\d+|self|thread-self)(/task/\d+)?/"
     r"(fd|fdinfo|mem|environ|map_files|pagemap|cwd|root)(/|$)"
 )
+_PROC_DIR = re.compile(r"^/proc(/(\d+|self|thread-self)(/task(/\d+)?)?)?/?$")
 _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
@@ -97,7 +99,6 @@ _IMPORT_FILES = _stdlib_files(
     "importlib.util",
     "pkgutil",
 )
-_TWO_PATHS = frozenset({"os.rename", "os.link", "os.symlink", "shutil.copyfile"})
 _NATIVE = tuple(importlib.machinery.EXTENSION_SUFFIXES) + (".so",)
 _SPAWN_EVENTS = frozenset(
     {
@@ -122,29 +123,46 @@ _CTYPES_EVENTS = frozenset(
         "ctypes.cdata",
     }
 )
-_PATH_EVENTS = frozenset(
-    {
-        "open",
-        "os.listdir",
-        "os.scandir",
-        "os.chmod",
-        "os.chown",
-        "os.remove",
-        "os.rename",
-        "os.rmdir",
-        "os.truncate",
-        "os.utime",
-        "os.mkdir",
-        "os.link",
-        "os.symlink",
-        "shutil.copyfile",
-        "shutil.rmtree",
-        "os.chdir",
-        "os.chflags",
-        "os.setxattr",
-        "os.removexattr",
-    }
-)
+# Path events: for each path argument, (its index, the index of its dir_fd argument); dir_fd
+# None: relative to the current directory. CPython's "open" event carries no dir_fd: a relative
+# name may be taken from any directory descriptor the process holds (ANY).
+ANY = "any"
+_PATH_ARGS = {
+    "open": ((0, ANY),),
+    "os.listdir": ((0, None),),
+    "os.scandir": ((0, None),),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.remove": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.rmdir": ((0, 1),),
+    "os.truncate": ((0, None),),
+    "os.utime": ((0, 3),),
+    "os.mkdir": ((0, 2),),
+    "os.link": ((0, 2), (1, 3)),
+    "os.symlink": ((0, None), (1, 2)),
+    "shutil.copyfile": ((0, None), (1, None)),
+    "shutil.rmtree": ((0, 1),),
+    "os.chdir": ((0, None),),
+    "os.chflags": ((0, None),),
+    "os.setxattr": ((0, None),),
+    "os.removexattr": ((0, None),),
+}
+_PATH_EVENTS = frozenset(_PATH_ARGS)
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+
+
+def _gives_a_base(event: str, args: tuple) -> bool:
+    """Whether the event may leave the process a folder to take relative names from: a new
+    current folder, or os.open (its "open" event has no mode) of a folder -- not io.open, which
+    never returns a folder (with an opener it reports the folder the opener creates a file in),
+    nor O_TMPFILE, which returns a file."""
+    if event == "os.chdir":
+        return True
+    if event != "open" or len(args) < 3 or args[1] is not None:
+        return False
+    flags = args[2] if type(args[2]) is int else 0
+    return not (_O_TMPFILE and flags & _O_TMPFILE == _O_TMPFILE)
 
 
 class Policy:
@@ -156,20 +174,71 @@ class Policy:
         self.report = report or (lambda item: None)
         self.allowed_hooks = list(allowed_hooks)  # trace/profile functions of our own checks
 
-    def protected(self, path) -> bool:
-        if isinstance(path, int):
-            return False
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not isinstance(path, str):
-            path = os.fspath(path) if hasattr(path, "__fspath__") else ""
-            if isinstance(path, bytes):
-                path = os.fsdecode(path)
-        real = os.path.realpath(path)
-        if _PROC.match(real) or _PROC.match(os.path.abspath(path)):
+    def refusal(self, path, dir_fd=None, descriptor: bool = False) -> str:
+        """Why student code may not use `path` ('' if it may). `dir_fd` is the folder a relative
+        name is taken from: None the current one, ANY whichever the process holds a descriptor
+        of. With `descriptor` (open, chdir: what leaves the process a folder to walk from), the
+        run folder, the folders above it, /proc and a process's folder in /proc are refused as
+        well: relative names taken from one reach the output folder or /proc/<pid>/fd unseen
+        (CPython's "open" event does not say which folder a name is relative to)."""
+        text = _as_str(path)
+        if text is None:
+            return ""
+        for base in _bases(text, dir_fd):
+            joined = os.path.join(base, text) if base else text
+            real = os.path.realpath(joined)
+            if self._guarded(real) or _PROC.match(os.path.abspath(joined)):
+                return f"touching {text}"
+            if descriptor and (
+                self.rundir.startswith(real.rstrip("/") + "/") or _PROC_DIR.match(real)
+            ):
+                return f"opening {text} (the run folder, a folder above it, or /proc)"
+        return ""
+
+    def _guarded(self, real: str) -> bool:
+        if _PROC.match(real):
             return True
         inside_run = (real + "/").startswith(self.rundir)
         return inside_run and not (real + "/").startswith(self.workdir)
+
+
+def _as_str(path) -> str | None:
+    if isinstance(path, int):
+        return None  # a descriptor the process already holds
+    if not isinstance(path, (str, bytes)):
+        path = os.fspath(path) if hasattr(path, "__fspath__") else ""
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+def _fd_path(fd: int) -> str | None:
+    """The folder a directory descriptor of this process stands for (None: not a folder)."""
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            return None
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError):
+        return None
+    return target if target.startswith("/") else None
+
+
+def _directory_descriptors() -> list[str]:
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    found = (_fd_path(int(name)) for name in names if name.isdigit())
+    return sorted({path for path in found if path})
+
+
+def _bases(text: str, dir_fd) -> list[str]:
+    """The folders a name may be taken from ("" for an absolute one)."""
+    if os.path.isabs(text):
+        return [""]
+    if dir_fd == ANY:
+        return [os.getcwd(), *_directory_descriptors()]
+    if type(dir_fd) is int and dir_fd >= 0:
+        return [_fd_path(dir_fd) or "/"]  # a folder we cannot name: judged as the root
+    return [os.getcwd()]
 
 
 _busy: set[int] = set()
@@ -208,7 +277,10 @@ def _deny(what: str, frame, event: str, detail: str = "") -> None:
             "line": frame.f_lineno,
             "function": code.co_name[:100],
         }
-    _policy.report({"event": event, "what": what, "detail": detail[:300], **where})
+    try:
+        _policy.report({"event": event, "what": what, "detail": detail[:300], **where})
+    except Exception:  # noqa: BLE001 - whether evidence can be sent never decides a refusal
+        pass
     raise PermissionError(f"{what} {DENIED}")
 
 
@@ -282,10 +354,17 @@ def _check(event: str, args: tuple, caller) -> None:
     if event in _PATH_EVENTS:
         k, frame = _decider(caller, True)
         if k == STUDENT and args:
-            for path in args[:2] if event in _TWO_PATHS else args[:1]:
-                if _policy.protected(path):
-                    shown = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
-                    _deny(f"touching {shown}", frame, event, shown)
+            for index, fd_index in _PATH_ARGS[event]:
+                if index >= len(args):
+                    continue
+                path = args[index]
+                if type(fd_index) is int:
+                    dir_fd = args[fd_index] if fd_index < len(args) else None
+                else:
+                    dir_fd = fd_index
+                what = _policy.refusal(path, dir_fd, _gives_a_base(event, args))
+                if what:
+                    _deny(what, frame, event, _as_str(path) or "")
         return
     if event in _SPAWN_EVENTS:
         k, frame = _decider(caller, False, thin_files=_SPAWNER_FILES)
