@@ -323,18 +323,18 @@ class Evidence:
     @classmethod
     def parse(cls, data) -> Evidence:
         """An evidence record (already JSON-decoded); `MalformedMessage` when it is not one."""
-        record = _typed(cls, data, "evidence record")
+        record = _typed(cls, data, "piece of evidence")
         for name, limit in EVIDENCE_FIELDS.items():
             value = getattr(record, name)
             if value is None and name not in ("event", "what"):
                 continue
             if type(value) is not str:
-                raise MalformedMessage(f"an evidence record's {name} is not a string")
+                raise MalformedMessage(f"its {name} is not a string")
             setattr(record, name, untrusted.clean_str(value, limit))
-        if record.line is not None and (type(record.line) is not int or record.line < 0):
-            raise MalformedMessage("an evidence record's line is not a line number")
-        if record.line is not None and record.line > 10**9:
-            raise MalformedMessage("an evidence record's line is not a line number")
+        if record.line is not None and not (
+            type(record.line) is int and 0 <= record.line < 1 << 31
+        ):
+            raise MalformedMessage("its line is not a line number")
         return record
 
     def to_wire(self) -> dict:

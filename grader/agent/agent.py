@@ -277,8 +277,9 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         for change in changed:
             _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
         if not _evidence.intact():
-            _tampering({"event": "evidence-line", "what": evidence.LOST})  # sent on a new line
-            result["evidence_lost"] = True  # and said in the signed result, whatever happens
+            _tampering({"event": "evidence-line", "what": evidence.LOST})  # on a line of our own
+        if _evidence.lost:
+            result["evidence_lost"] = True  # said in the signed result too, whatever happened
         result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
 
 

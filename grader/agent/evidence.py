@@ -86,8 +86,12 @@ class Sender:
         self._sent = 0  # each process has its own allowance; the connection is shared
 
     def intact(self) -> bool:
-        """Whether the descriptor is still the connected socket and no record was lost."""
-        return not self.lost and _ident(self._fd) == self._ident
+        """Whether the descriptor is still the socket it connected (`lost`: whether it ever
+        stopped being it, or a write failed)."""
+        if _ident(self._fd) == self._ident:
+            return True
+        self.lost = True
+        return False
 
     def send(self, item: dict) -> None:
         if self._sent >= MAX_PER_PROCESS:

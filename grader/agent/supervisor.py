@@ -667,7 +667,7 @@ def _watch(
     reply["work_items"] = workitems.read(outdir, own_cpu)
     del reply["own_cpu"]
     if tampering:
-        reply["tampering"] = tampering
+        reply["tampering"] = _once_each(tampering)
     _summarise(reply, results, request, timed_out, expected, bool(wrapper))
     wrappers.collect(reply, logs)
     first_call = min((link.called_at for link in board.links if link.called_at), default=0.0)
@@ -707,6 +707,17 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
         results.append(result)
     results.sort(key=lambda r: r.rank if type(r.rank) is int else 1 << 30)
     return [r.to_wire() for r in results], tampering
+
+
+def _once_each(items: list[dict]) -> list[dict]:
+    """The evidence in order, each piece once (a line cut is said by both its ends)."""
+    seen, out = set(), []
+    for item in items:
+        key = json.dumps(item, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 def _read_result(line: bytes) -> AgentResult:
