@@ -28,8 +28,13 @@ def _flood():
     sent = 0
     for fd in range(3, 256):
         try:
-            s = socket.socket(fileno=os.dup(fd))
+            copy = os.dup(fd)
         except OSError:
+            continue
+        try:
+            s = socket.socket(fileno=copy)
+        except OSError:
+            os.close(copy)
             continue
         try:
             peer = str(s.getpeername())
