@@ -272,6 +272,11 @@ class Collector:
         self._stop.set()
         self._thread.join(timeout=5)
         with self._lock:
+            for _ in range(MAX_CONNECTIONS + 1):  # connections still waiting to be accepted
+                before = self.connections + self.refused
+                self._accept()
+                if self.connections + self.refused == before:
+                    break
             for fd in list(self._conns):
                 self._read(fd, budget=MAX_BYTES)
                 self._drop(fd)
