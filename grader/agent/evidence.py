@@ -195,7 +195,9 @@ class Collector:
             pid = struct.unpack("3i", raw)[0]
         except (OSError, struct.error):
             pid = -1
-        if not self.is_ours(pid) or self.connections >= MAX_CONNECTIONS:
+        # over the cap, refused before anything is looked up: a flood of connections costs
+        # the supervisor an accept and a close each
+        if self.connections >= MAX_CONNECTIONS or not self.is_ours(pid):
             self.refused += 1
             sock.close()
             return
