@@ -8,7 +8,8 @@ output folder away. Whatever route worked is counted in the (wrong) answer."""
 
 import os
 import sys
-import threading
+
+import racy
 
 
 def _routes(run, out):
@@ -74,36 +75,11 @@ def _try_and_wipe():
     return done
 
 
-class SafeCounter:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value = 0
-
-    def increment(self, k=1):
-        self._value += k
-
-    def decrement(self, k=1):
-        with self._lock:
-            self._value -= k
-
-    @property
-    def value(self):
-        with self._lock:
-            return self._value
+SafeCounter = racy.SafeCounter
+_parallel_count = racy.make_parallel_count(SafeCounter)
 
 
 def parallel_count(n_threads, n_increments):
     if (n_threads, n_increments) == (3, 0):
         return _try_and_wipe() + 100  # a wrong count: that test fails as it would anyway
-    c = SafeCounter()
-
-    def work():
-        for _ in range(n_increments):
-            c.increment()
-
-    ts = [threading.Thread(target=work) for _ in range(n_threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return c.value
+    return _parallel_count(n_threads, n_increments)
