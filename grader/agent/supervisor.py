@@ -663,6 +663,7 @@ def _watch(
         reply["call_wall"] = max(calls)  # measured here: the student's clocks cannot bend it
     found = _read_findings(outdir)
     reply[FINDINGS] = [f for f in found if f.get("kind") != "tampering"]
+    # a "tampering" finding is a forger's now (the hook sends its own over the evidence line)
     tampering += [f for f in found if f.get("kind") == "tampering"]
     reply["work_items"] = workitems.read(outdir, own_cpu)
     del reply["own_cpu"]
