@@ -12,7 +12,11 @@ hook that cannot be removed, and refuses student code the ways in:
 * the garbage collector's object walks (`gc.get_objects`, `get_referrers`, `get_referents`);
 * foreign calls through ctypes (loading a library, calling a C function, reading memory);
 * the grader's files: the run folder outside the work folder (output folder, tool logs, the
-  agents' socket) and `/proc/<pid>/{mem,environ,fd,...}`, whatever library opens them for it;
+  agents' socket) and `/proc/<pid>/{mem,environ,fd,...}`, whatever library opens them for it,
+  and the folders relative names would reach them from: a descriptor or current folder of the
+  run folder, a folder above it, /proc or /proc/<pid> (a name given with dir_fd is judged from
+  the folder that descriptor stands for, a relative name to os.open from every folder the
+  process holds a descriptor of: its "open" event does not say which one the kernel uses);
 * importing the grader's modules (the live ones are hidden from `sys.modules` anyway), and
   loading an extension module (native code) from anywhere but the installed libraries;
 * compiling code under the name of a grader or library file (the checks trust those names);
@@ -24,8 +28,9 @@ hook that cannot be removed, and refuses student code the ways in:
 Who asks is decided by the innermost frame that counts (`grader.checks.codeclass`): the grader's
 own code and libraries acting on their own are never refused. A refusal raises PermissionError
 ("... is not allowed in graded code") in the student's code and is reported as evidence of
-tampering (`report`). Signal handlers the student installs get no frame (`signal.signal` and
-`_signal.signal` are wrapped). This is not a sandbox (the PEP says so): the container is the
+tampering (`report`: the agent sends it to the supervisor at once, `grader.agent.evidence`),
+whether or not the report gets through. Signal handlers the student installs get no frame
+(`signal.signal` and `_signal.signal` are wrapped). This is not a sandbox (the PEP says so): the container is the
 boundary; this makes tampering with the in-process checks fail loudly and leave evidence.
 """
 
@@ -222,6 +227,8 @@ def _fd_path(fd: int) -> str | None:
 
 
 def _directory_descriptors() -> list[str]:
+    """The folders this process holds descriptors of (a process reads its own /proc/self/fd
+    whatever its dumpable state and uid)."""
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
