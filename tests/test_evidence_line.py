@@ -174,18 +174,24 @@ ERASER = """
 """
 
 
+def _call(session, function: str) -> dict:
+    return session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode([]),
+            "kwargs": codec.encode({}),
+            "timeout": 10,
+            "limits": {},
+        }
+    )
+
+
 def test_a_refusal_reaches_the_reply_over_the_evidence_line(tmp_path):
-    with local_session(tmp_path, ERASER) as session:
-        reply = session.call(
-            {
-                "kind": "call",
-                "module": "solution",
-                "function": "tamper_and_erase",
-                "args": codec.encode([]),
-                "kwargs": codec.encode({}),
-                "timeout": 10,
-                "limits": {},
-            }
-        )
-    events = [t.get("event") for t in reply.get("tampering", [])]
-    assert "sys._getframe" in events, reply
+    with local_session(tmp_path, ERASER + "\n    def plain():\n        return 1\n") as session:
+        tampered = _call(session, "tamper_and_erase")
+        plain = _call(session, "plain")  # the next request (forked warm): a line of its own
+    events = [t.get("event") for t in tampered.get("tampering", [])]
+    assert "sys._getframe" in events, tampered
+    assert plain["status"] == "ok" and "tampering" not in plain, plain
