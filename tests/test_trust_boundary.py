@@ -427,6 +427,14 @@ def rename_out_folder_away():
     os.rename("../out", "gone", src_dir_fd=fd, dst_dir_fd=fd)
 
 
+def climb_out_of_a_folder_too_deep_to_name():
+    fd = os.open(".", os.O_RDONLY)
+    for _ in range(20):  # over 4,096 characters: the kernel cannot name the folder any more
+        os.mkdir("d" * 250, dir_fd=fd)
+        fd = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+    return os.open("../" * 21 + "out", os.O_RDONLY, dir_fd=fd)
+
+
 def chdir_above():
     os.chdir("/")
 
@@ -528,6 +536,7 @@ ROUTE_NAMES = [
     "proc_fd_from_dev",
     "unlink_by_descriptor",
     "rename_out_folder_away",
+    "climb_out_of_a_folder_too_deep_to_name",
     "chdir_above",
     "fwalk_above",
     "spawn",

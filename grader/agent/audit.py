@@ -190,8 +190,12 @@ class Policy:
         if text is None:
             return ""
         for base in _bases(text, dir_fd):
+            if base is None:  # a folder too deep to be named: only names that stay inside it
+                if ".." in text.split("/"):
+                    return f"touching {text} (climbing out of a folder too deep to name)"
+                continue
             joined = os.path.join(base, text) if base else text
-            real = os.path.realpath(joined)
+            real = _real(base, text, joined)
             if self._guarded(real) or _PROC.match(os.path.abspath(joined)):
                 return f"touching {text}"
             if descriptor and (
@@ -215,37 +219,52 @@ def _as_str(path) -> str | None:
     return os.fsdecode(path) if isinstance(path, bytes) else path
 
 
-def _fd_path(fd: int) -> str | None:
-    """The folder a directory descriptor of this process stands for (None: not a folder)."""
+_UNNAMED = object()
+
+
+def _fd_path(fd: int):
+    """The folder a directory descriptor of this process stands for, symbolic links resolved
+    (None: not a folder; `_UNNAMED`: a folder the kernel cannot name, its path too long)."""
     try:
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             return None
         target = os.readlink(f"/proc/self/fd/{fd}")
     except (OSError, ValueError):
-        return None
-    return target if target.startswith("/") else None
+        return _UNNAMED
+    return target if target.startswith("/") else _UNNAMED
 
 
-def _directory_descriptors() -> list[str]:
+def _directory_descriptors() -> list:
     """The folders this process holds descriptors of (a process reads its own /proc/self/fd
-    whatever its dumpable state and uid)."""
+    whatever its dumpable state and uid); None for one that cannot be named."""
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
-        return []
-    found = (_fd_path(int(name)) for name in names if name.isdigit())
-    return sorted({path for path in found if path})
+        return [None]
+    found = {_fd_path(int(name)) for name in names if name.isdigit()}
+    found.discard(None)
+    return [None if f is _UNNAMED else f for f in found]
 
 
-def _bases(text: str, dir_fd) -> list[str]:
-    """The folders a name may be taken from ("" for an absolute one)."""
+def _bases(text: str, dir_fd) -> list:
+    """The folders a name may be taken from: "" for an absolute name, None for a folder that
+    cannot be named; the others as the kernel names them (no symbolic link in them)."""
     if os.path.isabs(text):
         return [""]
     if dir_fd == ANY:
         return [os.getcwd(), *_directory_descriptors()]
     if type(dir_fd) is int and dir_fd >= 0:
-        return [_fd_path(dir_fd) or "/"]  # a folder we cannot name: judged as the root
+        base = _fd_path(dir_fd)
+        return [None if base is _UNNAMED else base or "/"]  # not a folder: the call fails
     return [os.getcwd()]
+
+
+def _real(base: str, text: str, joined: str) -> str:
+    """realpath(joined), cheaply for one plain name in a folder the kernel named (its path has
+    no link to resolve): a walk down a deep tree costs one lookup a step, not one a level."""
+    if base and "/" not in text and text not in (".", "..") and not os.path.islink(joined):
+        return joined
+    return os.path.realpath(joined)
 
 
 _busy: set[int] = set()
