@@ -21,10 +21,10 @@ import time
 
 import pytest
 import requests
-from test_portal import Server, make_course, sign_in, token
 
 from grader.course import load_course
 from grader.store import open_store
+from test_portal import Server, make_course, token
 
 pytestmark = pytest.mark.slow
 EXEMPT = {"lti.login", "lti.launch", "lti.deep_link"}  # an LMS posts these (signed id tokens)
@@ -185,3 +185,41 @@ def test_an_old_scrypt_hash_signs_in_and_is_rehashed(app):
     assert accounts.authenticate(store, "carol", "old-pass-123") is not None
     actions = [a.action for a in store.audit_trail("", "carol")]
     assert "password-rehashed" in actions
+
+
+def test_a_store_from_before_keeps_its_sessions_and_passwords(tmp_path):
+    """A store at 0005 (sessions with their own CSRF column, hashes of the old format)
+    upgrades: its browsers stay signed in, its passwords still work."""
+    from alembic import command
+    from alembic.config import Config
+
+    from grader.portal import accounts
+    from grader.store import Store
+    from grader.store.engine import MIGRATIONS, make_engine
+
+    url = f"sqlite:///{tmp_path / 'grader.db'}"
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(b"ann-pass-12", salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
+    token = "a-session-token-from-before"
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005_lti")
+        now, later = "'2026-09-20 10:00:00+00:00'", "'2999-01-01 00:00:00+00:00'"
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (id, login, name, email, role, password_hash, sis_id, section,"
+            f" created_at) VALUES (1, 'ann', 'Ann', '', 'student', "
+            f"'scrypt$16384$8$1${salt.hex()}${digest}', '', '', {now})"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO web_sessions (token_hash, account_id, csrf, created_at, expires_at) "
+            f"VALUES ('{hashlib.sha256(token.encode()).hexdigest()}', 1, 'x', {now}, {later})"
+        )
+    engine.dispose()
+    with Store(url) as store:
+        assert accounts.session_of(store, token).login == "ann"
+        assert accounts.authenticate(store, "ann", "ann-pass-12") is not None
+        [ann] = accounts.accounts(store)
+        assert ann.password_hash.startswith("scrypt:32768:8:1$")

@@ -23,7 +23,7 @@ import secrets
 from functools import wraps
 from typing import cast
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -63,13 +63,13 @@ class User(UserMixin):
 
 def user() -> User:
     """The signed-in user (in views behind `login_required`)."""
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
+    return cast(User, current_user._get_current_object())
 
 
 @login_manager.request_loader
 def _from_cookie(req) -> User | None:
     token = g.get("session_token") or req.cookies.get(COOKIE, "")
-    account = accounts.session_of(current_app.portal.store, token)  # type: ignore[attr-defined]
+    account = accounts.session_of(g.portal.store, token)
     return User(account) if account is not None else None
 
 
@@ -132,7 +132,8 @@ def install(app: Flask, store: Store, session_hours: float) -> Limiter:
         get_remote_address,
         app=app,
         storage_uri="pgrader://",
-        storage_options={"store": store},
+        # handed to StoreStorage as they are (Flask-Limiter's annotation knows only strings)
+        storage_options={"store": store},  # type: ignore[dict-item]
         strategy="moving-window",
         key_prefix="portal",
     )
@@ -162,7 +163,7 @@ def set_cookie(response, name: str, value: str, max_age: int | None) -> None:
 def sign_in(response, account: Account) -> None:
     """Open a session for `account` on `response` (and for the rest of this request): a new
     session token and a new CSRF token, so nothing set before sign-in carries over."""
-    portal = current_app.portal  # type: ignore[attr-defined]
+    portal = g.portal
     token = accounts.open_session(portal.store, account, portal.settings.session_hours)
     set_cookie(response, COOKIE, token, int(portal.settings.session_hours * 3600))
     session.pop("csrf_token", None)
@@ -173,7 +174,8 @@ def sign_in(response, account: Account) -> None:
 
 def sign_out(response) -> None:
     """End this browser's session on the server and forget its cookies."""
-    accounts.close_session(current_app.portal.store, request.cookies.get(COOKIE, ""))  # type: ignore[attr-defined]
+    current_user._get_current_object()  # loaded while the session lives: the access log names it
+    accounts.close_session(g.portal.store, request.cookies.get(COOKIE, ""))
     response.delete_cookie(COOKIE, path="/")
     session.clear()
 

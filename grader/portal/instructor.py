@@ -162,9 +162,7 @@ def _comment() -> str:
 
 def _back(slug: str, login: str, error: str | None = None):
     return redirect(
-        url_for(
-            "instructor.student", slug=slug, login=login, **({"error": error} if error else {})
-        ),
+        url_for("instructor.student", slug=slug, login=login, error=error or None),
         303,
     )
 

@@ -11,10 +11,10 @@ expiry), removed once it has expired.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from limits.storage import MovingWindowSupport, Storage
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from grader.portal.models import RateHit
@@ -97,7 +97,7 @@ class StoreStorage(Storage, MovingWindowSupport):
 
     def reset(self) -> int | None:
         with self.store._tx() as s:
-            return s.execute(delete(RateHit)).rowcount
+            return cast(CursorResult, s.execute(delete(RateHit))).rowcount
 
     def clear(self, key: str) -> None:
         with self.store._tx() as s:

@@ -29,6 +29,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -73,7 +74,7 @@ class LaunchRefused(Exception):
 
 
 def _store():
-    return current_app.portal.store
+    return g.portal.store
 
 
 def _request(data: dict | None = None) -> FlaskRequest:
@@ -284,7 +285,7 @@ def launch():
             handoff=url_for("lti.enter", token=handoff),
             launch_id=msg.get_launch_id(),
             framed=request.headers.get("Sec-Fetch-Dest") == "iframe",
-            exercises=list(current_app.portal.course.exercises.values()),
+            exercises=list(g.portal.course.exercises.values()),
             passback=isinstance(claims.get(AGS_CLAIM), dict),
         )
     )
@@ -295,14 +296,14 @@ def launch():
 def _exercise_of(claims: dict):
     """The exercise a resource link names: its custom parameter `exercise` (set by deep
     linking), else `?exercise=` in its target link URI."""
-    exercises = current_app.portal.course.exercises
+    exercises = g.portal.course.exercises
     custom = claims.get(CLAIM + "custom")
     slug = custom.get("exercise") if isinstance(custom, dict) else None
     if not slug:
         from urllib.parse import parse_qs
 
         target = claims.get(CLAIM + "target_link_uri") or ""
-        slug = (parse_qs(urlsplit(str(target)).query).get("exercise") or [None])[0]
+        slug = next(iter(parse_qs(urlsplit(str(target)).query).get("exercise") or []), None)
     return exercises.get(slug) if isinstance(slug, str) else None
 
 
@@ -359,7 +360,7 @@ def deep_link():
         if launch_id.startswith("lti1p3-launch-") and len(launch_id) < 100
         else None
     )
-    ex = current_app.portal.course.exercises.get(request.form.get("exercise", ""))
+    ex = g.portal.course.exercises.get(request.form.get("exercise", ""))
     if not isinstance(claims, dict) or ex is None:
         return render_template(
             "lti_error.html",
