@@ -31,8 +31,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import IntegrityError
 
-from grader.portal import accounts, ratelimit
+from grader.portal import accounts
 from grader.portal.models import Account, PortalSecret
+from grader.portal.ratelimit import StoreStorage
 from grader.store import Store
 
 COOKIE = "pgrader_session"  # the sign-in session's token
@@ -43,7 +44,6 @@ CSRF_REFUSED = "This form expired or did not come from this site. Reload the pag
 login_manager = LoginManager()
 login_manager.session_protection = None  # sessions are the store's, not in Flask's cookie
 csrf = CSRFProtect()
-assert ratelimit.StoreStorage.STORAGE_SCHEME  # registers the pgrader:// storage
 
 
 class User(UserMixin):
@@ -131,7 +131,7 @@ def install(app: Flask, store: Store, session_hours: float) -> Limiter:
     return Limiter(
         get_remote_address,
         app=app,
-        storage_uri="pgrader://",
+        storage_uri=f"{StoreStorage.STORAGE_SCHEME[0]}://",  # the store, not memory
         # handed to StoreStorage as they are (Flask-Limiter's annotation knows only strings)
         storage_options={"store": store},  # type: ignore[dict-item]
         strategy="moving-window",
