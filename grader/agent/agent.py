@@ -276,9 +276,10 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         changed = snapshot.changes()
         for change in changed:
             _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
-        if not _evidence.intact():
+        line_ok = _evidence is not None and _evidence.intact()
+        if not line_ok:
             _tampering({"event": "evidence-line", "what": evidence.LOST})  # on a line of our own
-        if _evidence.lost:
+        if _evidence is not None and _evidence.lost:
             result["evidence_lost"] = True  # said in the signed result too, whatever happened
         result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
 

@@ -182,7 +182,7 @@ class Collector:
                     if key.fileobj is self._listener:
                         self._accept()
                     else:
-                        self._read(key.fileobj.fileno())
+                        self._read(key.fd)
 
     def _accept(self) -> None:
         try:
