@@ -232,6 +232,12 @@ def files_by_descriptor():  # what tempfile, shutil and os.fwalk do with folder 
     return walked, listed, len(os.listdir("/")) > 0, len(os.listdir("/proc")) > 0
 
 
+def own_path_for_workers():  # what Parallel Python's Server does for its worker processes
+    import sys
+    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *sys.path])
+    return True
+
+
 def signal_handler():
     got = []
     signal.signal(signal.SIGUSR2, lambda s, frame: got.append(frame))
@@ -255,6 +261,7 @@ HONEST_NAMES = [
     "stacks_printed",
     "signal_handler",
     "files_by_descriptor",
+    "own_path_for_workers",
 ]
 
 
@@ -497,6 +504,11 @@ def environment():
     os.environ["LD_PRELOAD"] = ""
 
 
+def import_path():
+    import os
+    os.environ["PYTHONPATH"] = "/tmp/shadow"
+
+
 def native_module():
     import importlib.machinery, shutil, socket, sys
     library = socket._socket.__file__  # any extension module: a copy of the standard library's
@@ -551,6 +563,7 @@ ROUTE_NAMES = [
     "probe_disassembly",
     "native_module",
     "environment",
+    "import_path",
 ]
 
 
@@ -982,6 +995,21 @@ def test_the_agent_notices_what_the_students_code_rebound():
         builtins.len = real_len
     assert "builtins.len replaced" in changes
     assert any("stop() replaced on its object" in c for c in changes)
+
+
+def test_pythonpath_naming_only_known_folders_is_not_a_change(monkeypatch):
+    """Parallel Python's Server gives its workers the parent's own path: no false accusation.
+    A folder the process does not import from could shadow the grader's code in a child."""
+    import sys
+
+    from grader.agent.integrity import Snapshot
+
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    snap = Snapshot([])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([os.getcwd(), *sys.path]))
+    assert snap.changes() == []
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([*sys.path, "/tmp/shadow"]))
+    assert snap.changes() == ["os.environ['PYTHONPATH'] changed"]
 
 
 # ---------------------------------------------------------------- nothing in any command line

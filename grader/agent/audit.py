@@ -44,6 +44,7 @@ import stat
 import sys
 import sysconfig
 
+from grader.agent.integrity import adds_no_import_path
 from grader.checks import codeclass
 from grader.checks.codeclass import GRADER, LIBRARY, PROBE, STUDENT
 
@@ -422,7 +423,7 @@ def _check(event: str, args: tuple, caller) -> None:
     if event in ("os.putenv", "os.unsetenv"):
         key = args[0] if args else b""
         key = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-        if key.startswith(_GUARDED_ENV):
+        if key.startswith(_GUARDED_ENV) and not _harmless_env(event, key, args):
             k, frame = _decider(caller, True)  # os.environ acts for whoever changes it
             if k == STUDENT:
                 _deny(f"changing the environment variable {key}", frame, event, key)
@@ -431,6 +432,15 @@ def _check(event: str, args: tuple, caller) -> None:
         k, frame = _decider(caller, False)
         if k == STUDENT:
             _deny("marshal.loads() (code objects from bytes)", frame, event)
+
+
+def _harmless_env(event: str, key: str, args: tuple) -> bool:
+    """PYTHONPATH set to folders the process already imports from (see adds_no_import_path)."""
+    if key != "PYTHONPATH" or event != "os.putenv" or len(args) < 2:
+        return False
+    value = args[1]
+    value = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return adds_no_import_path(value, os.environ.get("PYTHONPATH"))
 
 
 # What the grader's tools and the agent's children rely on: a child started without them would
