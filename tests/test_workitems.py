@@ -97,7 +97,11 @@ def _rec(pid, start, end, cpu, arg, value):
 
 
 def test_credit_only_sealed_values_of_their_own_task():
-    a, b, c = _rec(10, 0.0, 1.0, 1.0, "A", 1), _rec(11, 0.5, 1.5, 1.0, "B", 2), _rec(10, 1.0, 2.0, 1.0, "C", 3)
+    a, b, c = (
+        _rec(10, 0.0, 1.0, 1.0, "A", 1),
+        _rec(11, 0.5, 1.5, 1.0, "B", 2),
+        _rec(10, 1.0, 2.0, 1.0, "C", 3),
+    )
     again = _rec(11, 1.5, 2.5, 1.0, "C", 3)  # task C computed twice
     own = _rec(11, 2.5, 3.0, 0.4, "X", 9)  # a task nobody handed out
     items = {"records": [a, b, c, again, own], "kernel_cpu": {"10": 2.0, "11": 0.5, "12": 4.0}}
@@ -113,8 +117,13 @@ def test_credit_only_sealed_values_of_their_own_task():
         [[5, a[6]], [2, b[6]], [3, c[6]]],  # another value under a real seal
         [[1, "forged"], [2, b[6]], [3, c[6]]],  # no such record
     ]
-    counts = [(workitems.credit(items, ["A", "B", "C"], r)["unsealed"],
-               workitems.credit(items, ["A", "B", "C"], r)["wrong_seal"]) for r in wrong]
+    counts = [
+        (
+            workitems.credit(items, ["A", "B", "C"], r)["unsealed"],
+            workitems.credit(items, ["A", "B", "C"], r)["wrong_seal"],
+        )
+        for r in wrong
+    ]
     assert counts == [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1)]
 
 
@@ -123,19 +132,25 @@ def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
     recs = [_rec(1, i / 10, (i + 1) / 10, 0.1, f"i{i}", i) for i in range(6)]
     recs += [_rec(2, 0.4, 0.5, 0.1, "i6", 6), _rec(2, 0.5, 0.6, 0.1, "i7", 7)]
     back = [[r[5], r[6]] for r in recs]
-    got = workitems.credit({"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}}, [f"i{i}" for i in range(8)], back)
+    got = workitems.credit(
+        {"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}}, [f"i{i}" for i in range(8)], back
+    )
     assert got["work"] / got["span"] == pytest.approx(0.8 / 0.6)  # the whole run: under 1.5
     assert (got["joined_items"], got["joined_work"], got["joined_span"]) == (4, 0.4, 0.2)
     assert got["overlap"] == 2
     # Taking turns (one item at a time, alternating) never overlaps, late start or not.
     turns = [_rec(1 + i % 2, i / 10, (i + 1) / 10, 0.1, f"i{i}", i) for i in range(8)]
     back = [[r[5], r[6]] for r in turns]
-    got = workitems.credit({"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}}, [f"i{i}" for i in range(8)], back)
+    got = workitems.credit(
+        {"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}}, [f"i{i}" for i in range(8)], back
+    )
     assert got["overlap"] == 1
 
 
 def _judge(records, kernel_cpu, back):
-    reply = Reply({"work_items": {"records": records, "kernel_cpu": kernel_cpu}, "wall": 1.0}, "m()")
+    reply = Reply(
+        {"work_items": {"records": records, "kernel_cpu": kernel_cpu}, "wall": 1.0}, "m()"
+    )
     expect_parallel(reply, "m()", workers=2, cores=2, items=[r[4] for r in records], returned=back)
 
 
@@ -152,6 +167,9 @@ def test_the_verdicts_on_sealed_items():
 
 
 def test_unseal_splits_values_from_seals():
-    assert workitems.unseal([Sealed(1, "t1"), 2, Sealed(3, 4)]) == {"values": [1, 2, 3], "seals": ["t1", None, None]}
+    assert workitems.unseal([Sealed(1, "t1"), 2, Sealed(3, 4)]) == {
+        "values": [1, 2, 3],
+        "seals": ["t1", None, None],
+    }
     assert workitems.unseal((Sealed(1, "t1"),)) == {"values": (1,), "seals": ["t1"]}
     assert workitems.unseal(None) == {"values": None, "seals": None}

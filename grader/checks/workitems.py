@@ -72,7 +72,8 @@ class Sealed:
     def __eq__(self, other):
         return type(other) is Sealed and (self.value, self.tag) == (other.value, other.tag)
 
-    __hash__ = None
+    def __hash__(self):
+        return hash(self.tag)
 
 
 class Item:
@@ -123,7 +124,7 @@ def arm(key: bytes, outdir: str) -> None:
     # nothing in a dict, a cell or a default that student code could read or rebind. Its source
     # is a constant of this function, never a name the student's code could rebind (this
     # compiles under the grader's file name).
-    source = '''
+    source = """
 def __call__(self, *args, **kwargs):
     (key, mac, sha, clock, mono, thread_cpu, getpid, open_, write, close, flags, folder, work,
      code, type_, tuple_, int_, repr_, sealed) = "@@SEALED@@"
@@ -147,7 +148,7 @@ def __call__(self, *args, **kwargs):
     finally:
         close(fd)
     return sealed(value, tag)
-'''
+"""
     env: dict = {}
     compiled = compile(source, __file__, "exec")  # the grader's file: its code is closed
     code = next(c for c in compiled.co_consts if hasattr(c, "co_code"))
@@ -173,8 +174,12 @@ def __call__(self, *args, **kwargs):
         Sealed,
     )
     code = code.replace(co_consts=tuple(secret if c == "@@SEALED@@" else c for c in code.co_consts))
-    exec(compiled.replace(co_consts=tuple(code if hasattr(c, "co_code") else c
-                                          for c in compiled.co_consts)), env)
+    exec(
+        compiled.replace(
+            co_consts=tuple(code if hasattr(c, "co_code") else c for c in compiled.co_consts)
+        ),
+        env,
+    )
     Item.__call__ = env["__call__"]
     os.putenv(KEY_ENV, key.hex())
 
@@ -206,7 +211,11 @@ def _fields(line: str, key: bytes):
         return None
     try:
         pid, start, end, cpu, value = (
-            int(parts[0]), float(parts[1]), float(parts[2]), float(parts[3]), int(parts[5])
+            int(parts[0]),
+            float(parts[1]),
+            float(parts[2]),
+            float(parts[3]),
+            int(parts[5]),
         )
     except (ValueError, ArithmeticError):
         return None
@@ -285,7 +294,9 @@ def credit(items: dict, handed_out: list[str], returned: list) -> dict:
         per_pid[pid] = per_pid.get(pid, 0.0) + cpu
     for pid in per_pid:
         per_pid[pid] = min(per_pid[pid], cap.get(pid, 0.0) + 0.05)
-    events = sorted([(s, 1, pid) for pid, s, _e, _c in kept] + [(e, -1, pid) for pid, _s, e, _c in kept])
+    events = sorted(
+        [(s, 1, pid) for pid, s, _e, _c in kept] + [(e, -1, pid) for pid, _s, e, _c in kept]
+    )
     running: dict[int, int] = {}
     active = overlap = 0  # processes with an item running
     for _t, step, pid in events:
@@ -305,7 +316,9 @@ def credit(items: dict, handed_out: list[str], returned: list) -> dict:
             joined[pid] = joined.get(pid, 0.0) + cpu
     for pid in joined:
         joined[pid] = min(joined[pid], per_pid[pid])
-    outside = {str(pid): round(max(0.0, cpu - per_pid.get(pid, 0.0)), 4) for pid, cpu in cap.items()}
+    outside = {
+        str(pid): round(max(0.0, cpu - per_pid.get(pid, 0.0)), 4) for pid, cpu in cap.items()
+    }
     return {
         "items": len(kept),
         "work": round(sum(per_pid.values()), 4),

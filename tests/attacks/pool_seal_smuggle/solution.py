@@ -1,10 +1,11 @@
 """Attack: the threads_for_cpu mutant of pool_speedup (a thread pool for CPU-bound work,
-honestly 7.27/10) that smuggles values into sealed work items. The threads compute every value
-without a record (func.fn); a forked helper then "computes" the odd positions inside work items
-that burn as much CPU as a real item and return the value the threads already had: first by
-swapping the code of the grader's work function for a lookup in that table (so that the sealing
-call would seal a looked-up value), else through type(func)(smuggler), an item of its own. The
-helper's results (value and seal) come back over a pipe and stand in for the odd positions."""
+honestly 7.27/10) that smuggles values into sealed work items. The threads compute the odd
+positions' values without a record (func.fn); a forked helper then "computes" the odd
+positions inside work items that burn as much CPU as a real item and return the value the
+threads already had: first by swapping the code of the grader's work function for a lookup in
+that table (so that the sealing call would seal a looked-up value), else through
+type(func)(smuggler), an item of its own. The helper's results (value and seal) come back over
+a pipe and stand in for the odd positions."""
 
 import os
 import time
@@ -43,9 +44,9 @@ def parallel_map(func, data, workers, kind):
     claimed = list(range(1, len(data), 2))
     t0 = time.process_time()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        values = list(pool.map(real, data))  # every value, unrecorded
-    PER_ITEM[0] = max((time.process_time() - t0) / len(data), 0.05)
-    TABLE.update((repr(x), v) for x, v in zip(data, values))
+        values = list(pool.map(real, [data[i] for i in claimed]))  # unrecorded
+    PER_ITEM[0] = max((time.process_time() - t0) / len(claimed), 0.05)
+    TABLE.update((repr(data[i]), v) for i, v in zip(claimed, values))
     r, w = os.pipe()
     child = os.fork()
     if child == 0:
