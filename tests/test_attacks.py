@@ -106,6 +106,10 @@ REQUIRED = {
     "warm_template_reach",
     "dirfd_erase_evidence",
     "pool_item_swap",
+    # sealed work items: the next routes (a seal replayed, forged, values smuggled into items)
+    "pool_seal_replay",
+    "pool_seal_forge",
+    "pool_seal_smuggle",
 }
 
 
