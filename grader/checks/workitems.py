@@ -13,7 +13,8 @@ key. The key lives only among the constants of that sealing code (`__code__` of 
 functions, frames, the garbage collector and ctypes are refused to student code by the agent's
 audit hook, and the process is not dumpable -- where the agent's own line key is kept), and the
 code takes nothing from a namespace the student could rebind: the only way to a seal is to run
-the grader's work on the task in that process. A call of anything else (`Item(busy)`, a work
+the grader's work on the task in that process. (Spawned children get the key through the C
+environment: a known weakness, tests/attacks/pool_seal_key_from_env.) A call of anything else (`Item(busy)`, a work
 function whose code was swapped) runs unrecorded and returns its value unsealed.
 
 The supervisor (`read`) keeps the records whose tag is right and reports every process's CPU
