@@ -492,8 +492,9 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
     return rundir, workdir, outdir
 
 
-def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
-    """What the agents need to know: the call, the checks and where to leave their files."""
+def _agent_request(request: dict, rundir: str, outdir: str, items_key: bytes) -> dict:
+    """What the agents need to know: the call, the checks, where to leave their files, and the
+    key that seals work items (it goes over the agents' private line, like the line's key)."""
     keys = (
         "kind",
         "module",
@@ -506,7 +507,12 @@ def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
         "mpi",
         "start_method",
     )
-    return {**{k: request[k] for k in keys if k in request}, "outdir": outdir, "rundir": rundir}
+    return {
+        **{k: request[k] for k in keys if k in request},
+        "outdir": outdir,
+        "rundir": rundir,
+        "items_key": items_key.hex(),
+    }
 
 
 def supervise(submission: str, workroot: str, request: dict) -> dict:
@@ -536,10 +542,11 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
     expected = max(1, int(request.get("ranks") or 0))
     me = os.getpid()
+    items_key = os.urandom(32)
     board = channel.Switchboard(
         rundir,
         expected,
-        _agent_request(request, rundir, outdir),
+        _agent_request(request, rundir, outdir, items_key),
         is_ours=lambda pid: pid in descendants(me),
     )
     collector = evidence.Collector(rundir, is_ours=lambda pid: pid in descendants(me))
@@ -665,7 +672,7 @@ def _watch(
     reply[FINDINGS] = [f for f in found if f.get("kind") != "tampering"]
     # a "tampering" finding is a forger's now (the hook sends its own over the evidence line)
     tampering += [f for f in found if f.get("kind") == "tampering"]
-    reply["work_items"] = workitems.read(outdir, own_cpu)
+    reply["work_items"] = workitems.read(outdir, own_cpu, items_key)
     del reply["own_cpu"]
     if tampering:
         reply["tampering"] = _once_each(tampering)
