@@ -551,7 +551,9 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     )
     collector = evidence.Collector(rundir, is_ours=lambda pid: pid in descendants(me))
     try:
-        return _watch(submission, rundir, workdir, outdir, request, board, collector, wrapper, logs)
+        return _watch(
+            submission, rundir, workdir, outdir, request, board, collector, wrapper, logs, items_key
+        )
     finally:
         collector.close()  # idempotent: the reply has taken its evidence already
         board.close()
@@ -567,6 +569,7 @@ def _watch(
     collector: evidence.Collector,
     wrapper: list[str],
     logs,
+    items_key: bytes,
 ) -> dict:
     """Start the agents, watch the process tree until it ends or is stopped, and build the
     reply from what the kernel, the agents' lines and the evidence line said."""
