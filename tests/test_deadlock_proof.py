@@ -556,11 +556,16 @@ def test_on_docker_a_queue_nobody_will_fill_is_proven(docker_backend, tmp_path):
         )
         assert sorted(student.run(_run_values, [1, 2, 3], 3, timeout=4)) == [2, 4, 6]
         proven = student.reply(_run_values, [1, 2, 3, 4, 5], 2, timeout=3)
+        # under spawn the children and multiprocessing's resource tracker exec a program: their
+        # /proc files are the student's uid's, read by the supervisor as that uid
+        spawned = student.reply(_run_values, [1, 2, 3, 4, 5], 2, start_method="spawn", timeout=6)
         call = student.session.call
         student.session.call = lambda request: call({**request, "prove_deadlock": False})
         waited = student.reply(_run_values, [1, 2, 3, 4, 5], 2, timeout=3)
     assert "pipe-read" in proven.raw["deadlock_proof"]["waits"], proven.raw.get("deadlock_proof")
     assert proven.wall < 1.5 and waited.wall >= 3.0, (proven.wall, waited.wall)
+    assert spawned.raw.get("deadlock_proof", {}).get("processes", 0) >= 2, spawned.raw
+    assert spawned.wall < 4.0, spawned.wall
     a, b = _verdict(proven), _verdict(waited)
     assert type(a) is type(b) is verdicts.Deadlock
     assert a.message.replace(proven.waited, "N s") == b.message.replace(waited.waited, "N s")

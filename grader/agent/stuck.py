@@ -42,6 +42,7 @@ it: the run fails either way.)
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import time
@@ -76,11 +77,39 @@ WNOHANG = 1
 TIMER_SIGNALS = (14, 26, 27, 29)
 
 
-def _read(path: str) -> str | None:
-    """The file's text; a thread's name in it is the student's to set (any bytes: replaced)."""
+def _text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read(4096)
+
+
+def _as_owner(pid, op, *args):
+    """`op(*args)` on a /proc file of process `pid`; where the kernel refuses, once more with
+    this thread's file-system uid and gid set to the process's own (then set back). A process
+    that exec'd a program (multiprocessing's resource tracker, a spawned child) is dumpable
+    again, so its /proc files belong to its uid, mode 0400: the sandbox's supervisor, a root
+    with CAP_SYS_PTRACE but without CAP_DAC_OVERRIDE, may not open them as root. setfsuid and
+    setfsgid change the calling thread only, and only for file access."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(4096)
+        return op(*args)
+    except PermissionError:
+        owner = os.stat(f"/proc/{pid}")
+        if os.geteuid() != 0 or owner.st_uid == 0:
+            raise
+    libc = ctypes.CDLL(None, use_errno=True)
+    old_gid = libc.setfsgid(owner.st_gid)
+    old_uid = libc.setfsuid(owner.st_uid)
+    try:
+        return op(*args)
+    finally:
+        libc.setfsuid(old_uid)
+        libc.setfsgid(old_gid)
+
+
+def _read(path: str, pid: int | str | None = None) -> str | None:
+    """The file's text (read as the owner of process `pid`'s /proc files if root may not); a
+    thread's name in it is the student's to set (any bytes: replaced)."""
+    try:
+        return _text(path) if pid is None else _as_owner(pid, _text, path)
     except OSError:
         return None
 
@@ -137,7 +166,7 @@ def pipe_wait(pid: int, tid: str, wait: str) -> str | None:
     anonymous pipe ('read 3' from `wait_of`), or None (another kind of file: no proof)."""
     op, _, fd = wait.partition(" ")
     try:
-        link = os.readlink(f"/proc/{pid}/task/{tid}/fd/{int(fd)}")
+        link = _as_owner(pid, os.readlink, f"/proc/{pid}/task/{tid}/fd/{int(fd)}")
     except (OSError, ValueError):
         return None
     inode = _pipe_of(link)
@@ -149,7 +178,7 @@ def _zombie(pid: str) -> bool:
 
 
 def _access(pid: str, fd: str) -> int | None:
-    text = _read(f"/proc/{pid}/fdinfo/{fd}")
+    text = _read(f"/proc/{pid}/fdinfo/{fd}", pid)
     for line in (text or "").splitlines():
         if line.startswith("flags:"):
             try:
@@ -174,7 +203,7 @@ def only_the_tree_can_end(pipe_waits: set[str], tree) -> bool:
         if not pid.isdigit():
             continue
         try:
-            fds = os.listdir(f"/proc/{pid}/fd")
+            fds = _as_owner(pid, os.listdir, f"/proc/{pid}/fd")
         except FileNotFoundError:
             continue  # gone: it holds nothing now
         except OSError:
@@ -183,7 +212,7 @@ def only_the_tree_can_end(pipe_waits: set[str], tree) -> bool:
             return False  # a process we cannot look into might hold an end
         for fd in fds:
             try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                link = _as_owner(pid, os.readlink, f"/proc/{pid}/fd/{fd}")
             except FileNotFoundError:
                 continue
             except OSError:
@@ -207,7 +236,7 @@ def _process_may_be_woken(pid: int, status: dict[str, str]) -> bool:
         return True
     if any(caught >> (sig - 1) & 1 for sig in TIMER_SIGNALS):
         return True
-    timers = _read(f"/proc/{pid}/timers")
+    timers = _read(f"/proc/{pid}/timers", pid)
     return timers is None or bool(timers.strip())
 
 
@@ -242,7 +271,7 @@ def snapshot(pids) -> dict | None:
                 continue  # an ended thread or process: it wakes nobody, and nobody needs it
             if code != "S":
                 return None
-            line = _read(f"{base}/syscall")
+            line = _read(f"{base}/syscall", pid)
             wait = wait_of(line) if line else None
             if wait is not None and wait.split()[0] in PIPE_WAITS:
                 wait = pipe_wait(pid, tid, wait)
