@@ -106,6 +106,14 @@ REQUIRED = {
     "warm_template_reach",
     "dirfd_erase_evidence",
     "pool_item_swap",
+    # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
+    "evidence_line_closed",
+    "evidence_line_forged",
+    "dirfd_routes_erase",
+    # sealed work items: the next routes (a seal replayed, forged, values smuggled into items)
+    "pool_seal_replay",
+    "pool_seal_forge",
+    "pool_seal_smuggle",
 }
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from grader.agent import channel, codec, untrusted
 from grader.agent.frames import parse_faulthandler
-from grader.checks import oclgrind, workitems
+from grader.checks import oclgrind
 from grader.course import Limits
 from grader.errors import PlatformError
 from grader.judge import suspicion
@@ -211,6 +211,33 @@ def stacks_printed():
     return "stacks_printed" in buf.getvalue() and len(summary) > 2
 
 
+def files_by_descriptor():  # what tempfile, shutil and os.fwalk do with folder descriptors
+    import shutil, tempfile
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.mkdir("sub", dir_fd=fd)
+            os.close(os.open("sub/f", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+            os.rename("sub/f", "sub/g", src_dir_fd=fd, dst_dir_fd=fd)
+            walked = sorted(name for _, _, files, _ in os.fwalk(tmp) for name in files)
+            listed = sorted(e.name for e in os.scandir(fd))
+            os.unlink("sub/g", dir_fd=fd)
+            os.open(".", os.O_RDONLY)
+        finally:
+            os.close(fd)
+        shutil.copytree(tmp, "copy")
+        shutil.rmtree("copy")
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"x")
+    return walked, listed, len(os.listdir("/")) > 0, len(os.listdir("/proc")) > 0
+
+
+def own_path_for_workers():  # what Parallel Python's Server does for its worker processes
+    import sys
+    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *sys.path])
+    return True
+
+
 def signal_handler():
     got = []
     signal.signal(signal.SIGUSR2, lambda s, frame: got.append(frame))
@@ -233,6 +260,8 @@ HONEST_NAMES = [
     "probe_metadata",
     "stacks_printed",
     "signal_handler",
+    "files_by_descriptor",
+    "own_path_for_workers",
 ]
 
 
@@ -345,6 +374,82 @@ def out_folder_by_library():
     return pathlib.Path("../out/y.txt").write_text("x")
 
 
+RUN = os.path.dirname(os.getcwd())
+OUT = os.path.join(RUN, "out")
+
+
+def descriptor_of_root():
+    return os.open("/", os.O_RDONLY)
+
+
+def descriptor_above_run():
+    return os.open(os.path.dirname(RUN), os.O_RDONLY | os.O_DIRECTORY)
+
+
+def descriptor_of_run():
+    return os.open("..", os.O_RDONLY)
+
+
+def descriptor_of_proc():
+    return os.open("/proc", os.O_RDONLY)
+
+
+def descriptor_of_own_proc():
+    return os.open("/proc/self", os.O_RDONLY)
+
+
+def descriptor_of_pid():
+    return os.open(f"/proc/{os.getpid()}", os.O_RDONLY | os.O_DIRECTORY)
+
+
+def descriptor_by_dotdot_from_a_subfolder():
+    os.makedirs("a/b", exist_ok=True)
+    fd = os.open("a/b", os.O_RDONLY)
+    return os.open("../../..", os.O_RDONLY, dir_fd=fd)
+
+
+def descriptor_by_symlink():
+    os.symlink("/", "up")
+    return os.open("up", os.O_RDONLY)
+
+
+def out_folder_from_another_base():
+    fd = os.open("/usr", os.O_RDONLY)
+    return os.open(".." + OUT + "/x.txt", os.O_CREAT | os.O_WRONLY, dir_fd=fd)
+
+
+def proc_fd_from_dev():
+    fd = os.open("/dev", os.O_RDONLY)
+    return os.open("fd", os.O_RDONLY, dir_fd=fd)
+
+
+def unlink_by_descriptor():
+    open("victim", "w").close()
+    fd = os.open(".", os.O_RDONLY)
+    os.unlink("../out/x.txt", dir_fd=fd)
+
+
+def rename_out_folder_away():
+    fd = os.open(".", os.O_RDONLY)
+    os.rename("../out", "gone", src_dir_fd=fd, dst_dir_fd=fd)
+
+
+def climb_out_of_a_folder_too_deep_to_name():
+    fd = os.open(".", os.O_RDONLY)
+    for _ in range(20):  # over 4,096 characters: the kernel cannot name the folder any more
+        os.mkdir("d" * 250, dir_fd=fd)
+        fd = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+    return os.open("../" * 21 + "out", os.O_RDONLY, dir_fd=fd)
+
+
+def chdir_above():
+    os.chdir("/")
+
+
+def fwalk_above():
+    return next(os.fwalk(RUN))
+
+
 def spawn():
     return subprocess.run(["true"]).returncode
 
@@ -399,6 +504,11 @@ def environment():
     os.environ["LD_PRELOAD"] = ""
 
 
+def import_path():
+    import os
+    os.environ["PYTHONPATH"] = "/tmp/shadow"
+
+
 def native_module():
     import importlib.machinery, shutil, socket, sys
     library = socket._socket.__file__  # any extension module: a copy of the standard library's
@@ -426,6 +536,21 @@ ROUTE_NAMES = [
     "proc_fd",
     "out_folder",
     "out_folder_by_library",
+    "descriptor_of_root",
+    "descriptor_above_run",
+    "descriptor_of_run",
+    "descriptor_of_proc",
+    "descriptor_of_own_proc",
+    "descriptor_of_pid",
+    "descriptor_by_dotdot_from_a_subfolder",
+    "descriptor_by_symlink",
+    "out_folder_from_another_base",
+    "proc_fd_from_dev",
+    "unlink_by_descriptor",
+    "rename_out_folder_away",
+    "climb_out_of_a_folder_too_deep_to_name",
+    "chdir_above",
+    "fwalk_above",
     "spawn",
     "system",
     "import_grader",
@@ -438,6 +563,7 @@ ROUTE_NAMES = [
     "probe_disassembly",
     "native_module",
     "environment",
+    "import_path",
 ]
 
 
@@ -620,55 +746,6 @@ def test_stack_dumps_are_parsed_fast_and_only_the_submissions_files_are_the_stud
     assert all(f["code"] == "" for f in frames if not f["student"])
 
 
-def test_work_items_credit_each_handed_out_item_once(tmp_path):
-    """Only items the probe handed out count, each once, in processes the kernel saw, capped by
-    the kernel's CPU count; a helper's own item is foreign, an item run twice is work done
-    twice; items of two processes at the same moment overlap."""
-    a, b, c = (workitems.digest((range(n),)) for n in (1, 2, 3))
-    rec = lambda pid, start, end, cpu, arg: json.dumps(  # noqa: E731
-        {"pid": pid, "start": start, "end": end, "cpu": cpu, "arg": arg}
-    )
-    (tmp_path / "items-10.jsonl").write_text(
-        "\n".join(
-            [
-                rec(10, 0.0, 1.0, 1.0, a),
-                rec(10, 1.0, 2.0, 1.0, b),
-                rec(99, 0.0, 2.0, 2.0, a),  # a process the kernel never saw: dropped
-                "junk",
-                json.dumps({"pid": "11", "start": 0, "end": 1, "cpu": 1, "arg": a}),
-            ]
-        )
-        + "\n"
-    )
-    (tmp_path / "items-11.jsonl").write_text(
-        "\n".join(
-            [
-                rec(11, 0.5, 0.9, 3.0, c),  # more CPU than the kernel counted: capped
-                rec(11, 1.5, 2.5, 1.0, "f" * 16),  # a helper's own item: foreign
-                rec(11, 2.0, 3.0, 1.0, a),
-            ]
-        )
-        + "\n"
-    )  # item a again: work done twice
-    items = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5, 12: 5.0})  # 12: burns CPU, no item
-    assert sorted(r[0] for r in items["records"]) == [10, 10, 11, 11, 11]
-    got = workitems.credit(items, [a, b, c])
-    assert (got["items"], got["processes"], got["overlap"]) == (3, 2, 2)
-    assert (got["twice"], got["foreign"], got["missing"]) == (1, 1, 0)
-    assert got["work"] == pytest.approx(2.55) and got["span"] == pytest.approx(2.0)
-    alone = workitems.credit(items, [a, b])
-    assert (alone["processes"], alone["overlap"], alone["foreign"]) == (1, 1, 2)
-
-
-def test_work_item_numbers_too_big_for_a_float_are_skipped(tmp_path):
-    """float(10**400) raises OverflowError, not ValueError: the record is skipped, the request
-    goes on (it was a sandbox-error: tests/attacks/workitem_huge_number)."""
-    huge = {"pid": 10, "start": 10**400, "end": 10**400, "cpu": 0.0, "arg": "x"}
-    ok = {"pid": 10, "start": 0.0, "end": 1.0, "cpu": 0.5, "arg": "y"}
-    (tmp_path / "items-10.jsonl").write_text(json.dumps(huge) + "\n" + json.dumps(ok) + "\n")
-    assert workitems.read(str(tmp_path), {10: 1.0})["records"] == [[10, 0.0, 1.0, 0.5, "y"]]
-
-
 def test_proc_is_read_whatever_bytes_a_thread_names_itself(tmp_path):
     """A process may write any bytes into its threads' names (/proc/self/task/TID/comm): the
     supervisor's tree poll and the deadlock prover read them without raising (a
@@ -701,24 +778,6 @@ def test_proc_is_read_whatever_bytes_a_thread_names_itself(tmp_path):
     finally:
         child.stdin.close()
         child.wait()
-
-
-def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
-    # Worker 1 alone from 0 to 0.4 s (worker 2 still starting), then both at once.
-    recs = [[1, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(6)]
-    recs += [[2, 0.4, 0.5, 0.1, "i6"], [2, 0.5, 0.6, 0.1, "i7"]]
-    got = workitems.credit(
-        {"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}}, [f"i{i}" for i in range(8)]
-    )
-    assert got["work"] / got["span"] == pytest.approx(0.8 / 0.6)  # the whole run: under 1.5
-    assert (got["joined_items"], got["joined_work"], got["joined_span"]) == (4, 0.4, 0.2)
-    assert got["overlap"] == 2
-    # Taking turns (one item at a time, alternating) never overlaps, late start or not.
-    turns = [[1 + i % 2, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(8)]
-    got = workitems.credit(
-        {"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}}, [f"i{i}" for i in range(8)]
-    )
-    assert got["overlap"] == 1
 
 
 def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
@@ -869,6 +928,21 @@ def test_the_agent_notices_what_the_students_code_rebound():
         builtins.len = real_len
     assert "builtins.len replaced" in changes
     assert any("stop() replaced on its object" in c for c in changes)
+
+
+def test_pythonpath_naming_only_known_folders_is_not_a_change(monkeypatch):
+    """Parallel Python's Server gives its workers the parent's own path: no false accusation.
+    A folder the process does not import from could shadow the grader's code in a child."""
+    import sys
+
+    from grader.agent.integrity import Snapshot
+
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    snap = Snapshot([])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([os.getcwd(), *sys.path]))
+    assert snap.changes() == []
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([*sys.path, "/tmp/shadow"]))
+    assert snap.changes() == ["os.environ['PYTHONPATH'] changed"]
 
 
 # ---------------------------------------------------------------- nothing in any command line
