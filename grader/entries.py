@@ -204,10 +204,10 @@ def grade_entries(
         for future in futures:
             if future.done() and not future.cancelled() and future.exception() is None:
                 rows.setdefault(future.result().student, future.result())
-        graded = sorted(r.student for r in rows.values() if r.status == "graded")
+        finished = sorted(r.student for r in rows.values() if r.status == "graded")
         sys.stderr.write(
-            f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
-            + (f" ({', '.join(graded)[:2000]})" if graded else "")
+            f"\ngrader: stopped after grading {len(finished)} of {len(todo)}"
+            + (f" ({', '.join(finished)[:2000]})" if finished else "")
             + "; the next run grades the rest.\n"
         )
         raise
