@@ -43,13 +43,39 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest):
     import time
 
     if slow:
+        import os
+
+        def children_idle():
+            """Every child of this process asleep (waiting, e.g. in get()) or ended, on two
+            looks in a row: the consumers have taken all they were given and look for more."""
+            me = str(os.getpid())
+            for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                if fields[1] == me and fields[0] not in "SZXtTI":
+                    return False
+            return True
+
+        def await_idle(limit=2.0):
+            """Hand the last values over only when every consumer is idle, however loaded the
+            machine: a consumer that stops on empty() then has stopped, on every run."""
+            end, quiet = time.monotonic() + limit, 0
+            while quiet < 2 and time.monotonic() < end:
+                quiet = quiet + 1 if children_idle() else 0
+                time.sleep(0.01)
+
         class SlowInt(int):
             """An int that takes `delay` seconds to pickle: whoever puts it on a
             multiprocessing.Queue hands it over slowly (the queue's feeder thread pickles it),
             like a producer that reads its values from a slow source. The consumer receives
-            a plain int."""
+            a plain int. The first of the last two waits for idle consumers first."""
 
             def __reduce__(self):
+                if getattr(self, "last", False):
+                    await_idle()
                 time.sleep(self.delay)
                 return (int, (int(self),))
 
@@ -58,6 +84,7 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest):
         for i, v in enumerate(values):
             x = SlowInt(v)
             x.delay = tail if i >= len(values) - 2 else head if i < 3 else middle
+            x.last = i == len(values) - 2
             slow_values.append(x)
         values = slow_values
     if no_qsize:
