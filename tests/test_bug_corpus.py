@@ -31,6 +31,8 @@ SLOW = {
     "mpi_result_on_every_rank",
     "mpi_ring_blocking_sends",
     "mpi_pi_drops_remainder",
+    "notify_instead_of_notify_all",
+    "opencl_int64_to_int",
 }
 
 

@@ -310,6 +310,35 @@ def grade_losers(student, seed):
                      f"{out['still_running']} were still running: cancel the losers.")
 
 
+def grade_semaphore(student, seed):
+    out = student.run(probes.limited, 8, 2, 0.3, timeout=5)
+    what = "run(func, range(8), max_concurrent=2)"
+    if out["peak"] > 2:
+        raise Failed(f"{what} had {out['peak']} calls in flight at once; at most 2 may be.")
+    expect_equal(out["value"], [-x for x in range(8)], what)
+
+
+def grade_no_qsize(student, seed):
+    got = student.run(probes.no_qsize, list(range(12)), 2, timeout=5)
+    expect_equal(got, {x: x * x for x in range(12)}, "run(range(12), 2) with qsize() as on macOS")
+
+
+HIST_VALUES = [x * x for x in range(30)]  # sorted, uneven: each chunk has a range of its own
+
+
+def grade_histogram(student, seed):
+    import numpy as np
+
+    got = student.call("run", HIST_VALUES, 5, 3, timeout=10)
+    expect_equal(got, np.histogram(HIST_VALUES, 5)[0].tolist(),
+                 "run(squares of range(30), 5, 3)")
+
+
+def grade_opencl_sum(student, seed):
+    got = student.call("run", 1000, timeout=20)
+    expect_equal(got, [11 * i for i in range(1000)], "run(1000): a + b with b = 10 * a")
+
+
 STATS_DATA = [float(x) for x in range(10)]
 
 
@@ -691,6 +720,34 @@ PAIRS = [
                 "3 ranks, n = 100000: rank 0 within 1e-8 of pi", timeout=10,
                 options={"ranks": 3}),
          frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("semaphore_per_thread", "peak concurrency above the limit (a Semaphore per thread)",
+         "limit probe: each call waits (0.3 s at most) for one call more than the limit",
+         ("failed",), grade_semaphore,
+         Stress("run", (abs, list(range(20)), 2), _equals(list(range(20))),
+                "run(abs, range(20), 2) == range(20)"),
+         frontrun_na="the peak in flight is a property of every moment; frontrun checks its "
+                     "invariant once, on the final state"),
+    Pair("notify_instead_of_notify_all", "`notify` where `notify_all` is needed (one Condition, "
+         "producers and consumers)", "preempt check; a hang is a deadlock verdict (timeout 3 s)",
+         ("deadlock",), preempt_true((2, 200), timeout=3),
+         Stress(_threads, (2, 200), _equals(True), "run(2, 200) is True within 3 s", timeout=3),
+         frontrun_na="the threads are started inside run(); frontrun needs the workers as "
+                     "separate callables"),
+    Pair("qsize_not_portable", "`Queue.qsize()` relied on (NotImplementedError on macOS)",
+         "probe: qsize() raises as on macOS", ("error",), grade_no_qsize,
+         Stress("run", (list(range(12)), 2), _equals({x: x * x for x in range(12)}),
+                "run(range(12), 2) == squares (on Linux)"),
+         frontrun_na="a platform's missing qsize() is not an interleaving", needs="processes"),
+    Pair("histogram_chunk_bins", "wrong bins: each process bins its chunk over its own range",
+         "expect_equal against numpy.histogram on sorted data (chunks of different ranges)",
+         ("failed",), grade_histogram,
+         Stress("run", (HIST_VALUES, 5, 3), _equals([13, 6, 4, 3, 4]),
+                "run(squares of range(30), 5, 3) == numpy.histogram's [13, 6, 4, 3, 4]"),
+         frontrun_na="processes, not threads of one interpreter", needs="processes"),
+    Pair("opencl_int64_to_int", "int64 host data passed to an `int*` kernel",
+         "expect_equal on the kernel's sums", ("failed",), grade_opencl_sum,
+         Stress("run", (1000,), _equals([11 * i for i in range(1000)]), "run(1000) == 11 * i"),
+         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
 ]
 
 BY_NAME = {p.name: p for p in PAIRS}

@@ -209,3 +209,37 @@ def plain_speedup(mod, n):
     start = time.perf_counter()
     mod.run(sum, [(range(n),), (range(n),)])
     return sequential / (time.perf_counter() - start)
+
+
+def limited(mod, n, limit, wait):
+    """`mod.run(func, range(n), limit)` with a func that waits (at most `wait` s in all) until
+    more than `limit` calls are in flight: the value and the peak in flight."""
+    import threading
+    import time
+
+    cond, state = threading.Condition(), {"now": 0, "peak": 0}
+    deadline = time.monotonic() + wait
+
+    def func(x):
+        with cond:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            cond.notify_all()
+            while state["now"] <= limit and time.monotonic() < deadline:
+                cond.wait(max(0.0, deadline - time.monotonic()))
+            state["now"] -= 1
+            cond.notify_all()
+        return -x
+
+    return {"value": mod.run(func, list(range(n)), limit), "peak": state["peak"]}
+
+
+def no_qsize(mod, *args):
+    """`mod.run(*args)` with `multiprocessing.Queue.qsize()` raising as it does on macOS."""
+    import multiprocessing.queues
+
+    def qsize(self):
+        raise NotImplementedError("Queue.qsize() is not implemented on macOS")
+
+    multiprocessing.queues.Queue.qsize = qsize
+    return mod.run(*args)
