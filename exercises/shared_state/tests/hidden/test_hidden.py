@@ -235,13 +235,13 @@ def test_histogram_given_edges(student, seed):
 
 
 # Arrays of any length (also shorter than n_procs) made of 1 to 10 distinct values, ints or
-# floats: ties, values on the bin edges, a single distinct value; each with a number of bins and
-# with a list of edges; 1 to 5 processes.
+# floats: ties, values on the bin edges, a single distinct value; each with 3 to 8 bins and with
+# a list of edges; 1 to 5 processes.
 _NUMBERS = st.integers(-4, 4) | st.floats(-50, 50, allow_nan=False, allow_subnormal=False)
 VARIED = st.tuples(
     st.lists(_NUMBERS, min_size=1, max_size=10, unique=True).flatmap(
         lambda pool: st.lists(st.sampled_from(pool), min_size=1, max_size=40)),
-    st.integers(1, 6),
+    st.integers(3, 8),
     st.lists(st.integers(-6, 6), min_size=2, max_size=6, unique=True).map(sorted),
     st.integers(1, 5),
 )
