@@ -723,8 +723,8 @@ PAIRS = [
     Pair("semaphore_per_thread", "peak concurrency above the limit (a Semaphore per thread)",
          "limit probe: each call waits (0.3 s at most) for one call more than the limit",
          ("failed",), grade_semaphore,
-         Stress("run", (abs, list(range(20)), 2), _equals(list(range(20))),
-                "run(abs, range(20), 2) == range(20)"),
+         Stress(probes.plain_limited, (20, 2), _equals(list(range(20))),
+                "run(abs, [0, -1, ..., -19], 2) == range(20)"),
          frontrun_na="the peak in flight is a property of every moment; frontrun checks its "
                      "invariant once, on the final state"),
     Pair("notify_instead_of_notify_all", "`notify` where `notify_all` is needed (one Condition, "

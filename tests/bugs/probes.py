@@ -243,3 +243,8 @@ def no_qsize(mod, *args):
 
     multiprocessing.queues.Queue.qsize = qsize
     return mod.run(*args)
+
+
+def plain_limited(mod, n, limit):
+    """`mod.run(abs, [0, -1, ..., -(n-1)], limit)`: what a plain test calls."""
+    return mod.run(abs, [-x for x in range(n)], limit)
