@@ -2,7 +2,7 @@
 """Benchmark the parallel-behaviour checks on the planted-bug corpus (tests/bugs/).
 
     nice -n 10 .venv/bin/python scripts/bench_checks.py [--runs 100] [--slow-runs N]
-        [--twin-runs 1000] [--frontrun-runs N] [--only NAME ...] [--backend local|docker]
+        [--twin-runs 1000] [--slow-twin-runs 100] [--frontrun-runs N] [--only NAME ...] [--backend local|docker]
         [--seed 0] [--merge JSON]
 
 For every pair, bug and correct twin are each run N times three ways: through our checks (the
@@ -13,8 +13,8 @@ checks). Any non-pass on a twin is a false positive; a fault of the platform or 
 an error, never a detection. Detection rate, flags on the twin and the median time of one run
 go to docs/bench-checks.md, every run (with its seed) to docs/bench-checks.json. Run i uses
 seed `--seed + i`. Pairs whose first run takes over a second (hang-based detection, MPI) may be
-given fewer runs with --slow-runs; the twins of the others get --twin-runs runs. The table
-says how many each pair got.
+given fewer runs with --slow-runs, and their twins --slow-twin-runs runs (at least as many as
+the bug); the twins of the others get --twin-runs runs. The table says how many each pair got.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def measure(
     runs: int,
     slow_runs: int,
     twin_runs: int,
+    slow_twin_runs: int,
     frontrun_runs_n: int,
     base_seed: int,
     backend: str,
@@ -61,7 +62,8 @@ def measure(
 ) -> dict:
     """All runs of one pair: {"checks"|"stress"|"frontrun": {"bug"|"twin": [outcome...]}}.
     Plain stress gets, run by run, the wall-clock time our check took on the same variant. The
-    twin of a cheap pair (first run under SLOW_SECONDS) is run `twin_runs` times."""
+    twin of a cheap pair (first run under SLOW_SECONDS) is run `twin_runs` times, the twin of a
+    slow one `slow_twin_runs` times (never fewer than the bug)."""
     result = {
         "name": pair.name,
         "runs": runs,
@@ -79,7 +81,9 @@ def measure(
                 if variant == "bug":
                     slow = result["slow"] = checks[0].seconds > SLOW_SECONDS
                     result["runs"] = min(runs, slow_runs) if slow else runs
-                    result["twin_runs"] = result["runs"] if slow else max(runs, twin_runs)
+                    result["twin_runs"] = (
+                        max(result["runs"], slow_twin_runs) if slow else max(runs, twin_runs)
+                    )
                 n = result["runs" if variant == "bug" else "twin_runs"]
                 checks += [check_once(pair, student, base_seed + i, variant) for i in range(1, n)]
                 result["checks"][variant] = [dataclasses.asdict(o) for o in checks]
@@ -218,7 +222,8 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "",
         f"Runs per pair: {', '.join(map(str, runs))} (the runs column gives each pair's count; "
         f"the script was asked for {args.runs}, and {args.slow_runs} for pairs whose first run "
-        f"took over {SLOW_SECONDS:g} s; the twins of the other pairs: {args.twin_runs}). Goals: "
+        f"took over {SLOW_SECONDS:g} s, their twins {args.slow_twin_runs}; the twins of the other "
+        f"pairs: {args.twin_runs}). Goals: "
         f"detection >= {GOAL['detect']:.0%}, no flagged twin in {GOAL['cheap_twin_runs']} runs "
         f"where the first run took at most {SLOW_SECONDS:g} s and in {GOAL['twin_runs']} runs "
         f"otherwise, median (bug and twin) <= {GOAL['median']:g} s.",
@@ -317,6 +322,12 @@ def main(argv=None) -> int:
         default=1000,
         help="runs of the correct twin of a cheap pair (default: 1000)",
     )
+    parser.add_argument(
+        "--slow-twin-runs",
+        type=int,
+        default=GOAL["twin_runs"],
+        help="runs of the correct twin of a slow pair (default: %(default)s)",
+    )
     parser.add_argument("--frontrun-runs", type=int, default=None, help="default: --runs")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
@@ -350,6 +361,7 @@ def main(argv=None) -> int:
             args.runs,
             args.slow_runs,
             args.twin_runs,
+            args.slow_twin_runs,
             args.frontrun_runs,
             args.seed,
             args.backend,

@@ -30,7 +30,12 @@ from grader.judge.expect_asyncio import (
 from grader.judge.expect_gpu import expect_clean_kernels
 from grader.judge.expect_locks import expect_no_lock_cycles, expect_no_self_deadlock, raise_for_locks
 from grader.judge.expect_mpi import run_ranks
-from grader.testing import expect_equal, expect_no_lost_update, expect_no_races, expect_parallel
+from grader.testing import (
+    Failed, expect_close, expect_equal, expect_no_lost_update, expect_no_races, expect_nothing_left,
+    expect_parallel,
+)
+
+from bugs import probes
 
 HERE = Path(__file__).resolve().parent
 
@@ -187,6 +192,169 @@ def grade_parallel(student, seed):
     expect_parallel(student.last, "run(3000000, 2)", workers=2, cores=2)
 
 
+def preempt_equal(args, expected, timeout=5):
+    """Forced switches (seeded); `run(*args)` must return `expected`."""
+    def grade(student, seed):
+        got = student.call("run", *args, checks={"preempt": {"seed": seed}}, timeout=timeout)
+        expect_equal(got, expected, f"run{args} with forced thread switches")
+    return grade
+
+
+def left_behind(*args, timeout=5.0, **kinds):
+    """`run(*args)`; nothing of the kinds asked (threads, processes, shared_memory) may be left
+    when it returns."""
+    def grade(student, seed):
+        student.call("run", *args, timeout=timeout)
+        expect_nothing_left(student.last, f"run{args}", **kinds)
+    return grade
+
+
+def grade_fanout(judge):
+    """The fan-out probe (8 calls, each waiting until all are in flight, later inputs finishing
+    first); `judge(out)` names what is wrong."""
+    def grade(student, seed):
+        out = student.run(probes.fanout, 8, 0.5, timeout=5)
+        judge(out, "run(func, [(0,), ..., (7,)])")
+    return grade
+
+
+def _in_threads(out, what):
+    if out["in_caller"]:
+        raise Failed(f"In {what}, {out['in_caller']} of the 8 calls ran in the calling thread, "
+                     "not in a thread of their own: Thread(target=func(x)) calls func at once.")
+
+
+def _overlapping(out, what):
+    if out["peak"] < 8:
+        raise Failed(f"In {what}, at most {out['peak']} of the 8 calls were in flight at once: "
+                     "each thread was joined before the next one started.")
+
+
+def _in_input_order(out, what):
+    expect_equal(out["value"], [x * x for x in range(8)], f"{what} with later inputs finishing "
+                 "first")
+
+
+def grade_left_alive(student, seed):
+    student.run(probes.plain_fanout, 8, timeout=5)
+    expect_nothing_left(student.last, "run(pow, [(0, 2), ..., (7, 2)])", processes=False,
+                        shared_memory=False)
+
+
+def disjoint_overlap(cls, method, *args):
+    """`cls.method` (run under the object's lock) must be entered by two threads at once when
+    they work on disjoint objects."""
+    def grade(student, seed):
+        out = student.run(probes.overlap, cls, method, 0.5, *args, timeout=5)
+        if out["peak"] < 2:
+            raise Failed(f"run{args}: two threads working on different objects never ran "
+                         f"{cls}.{method} at the same time: one lock serialises them all.")
+    return grade
+
+
+def grade_capacity(student, seed):
+    out = student.run(probes.buffer_peak, 2, 50, timeout=5)
+    if out["peak"] > 2:
+        raise Failed(f"A BoundedBuffer(2) held {out['peak']} items at once.")
+    expect_equal(out["taken"], list(range(50)), "the items taken from a BoundedBuffer(2)")
+
+
+def grade_slow_producer(student, seed):
+    values = list(range(0, 60, 3))
+    got = student.run(probes.slow_producer, values, 3, 0.03, timeout=3)
+    expect_equal(got, {v: _fib(v) for v in values}, "run(values, 3) with a slow producer")
+
+
+def _fib(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+WORK_ITEMS = [10_000_000, 10_000_001]
+
+
+def grade_process_items(student, seed):
+    from grader.checks import workitems
+
+    what = "run(sum, [(range(10000000),), (range(10000001),)])"
+    student.run(probes.items_in_processes, WORK_ITEMS, timeout=30, exclusive_cores=2, what=what)
+    expect_parallel(student.last, what, workers=2, cores=2,
+                    items=[workitems.digest((range(n),)) for n in WORK_ITEMS])
+
+
+def grade_spawn(student, seed):
+    got = student.call("run", [1, 2, 3], start_method="spawn", timeout=10)
+    expect_equal(got, [1, 4, 9], "run([1, 2, 3]) under spawn")
+
+
+def fetch_limit(bound):
+    """fetch_all(12 urls, limit 3) through the peak probe: `bound` is "at most" (no more than
+    3 in flight) or "kept busy" (3 in flight at once)."""
+    def grade(student, seed):
+        out = student.run(probes.fetch_peak, 12, 3, 0.3, timeout=5)
+        what = "fetch_all(12 urls, fetch, 3)"
+        if bound == "at most" and out["peak"] > 3:
+            raise Failed(f"{what} had {out['peak']} fetches in flight at once; the limit is 3.")
+        if bound == "kept busy" and out["peak"] < 3:
+            raise Failed(f"In {what}, never more than {out['peak']} fetch(es) in flight at once.")
+        expect_equal(out["value"], [f"<{i}>" for i in range(12)], what)
+    return grade
+
+
+def grade_losers(student, seed):
+    out = student.run(probes.losers, 3, timeout=5)
+    if out["still_running"]:
+        raise Failed(f"first_success returned {out['value']!r}, but the coroutines "
+                     f"{out['still_running']} were still running: cancel the losers.")
+
+
+def grade_semaphore(student, seed):
+    out = student.run(probes.limited, 8, 2, 0.3, timeout=5)
+    what = "run(func, range(8), max_concurrent=2)"
+    if out["peak"] > 2:
+        raise Failed(f"{what} had {out['peak']} calls in flight at once; at most 2 may be.")
+    expect_equal(out["value"], [-x for x in range(8)], what)
+
+
+def grade_no_qsize(student, seed):
+    got = student.run(probes.no_qsize, list(range(12)), 2, timeout=5)
+    expect_equal(got, {x: x * x for x in range(12)}, "run(range(12), 2) with qsize() as on macOS")
+
+
+HIST_VALUES = [x * x for x in range(30)]  # sorted, uneven: each chunk has a range of its own
+
+
+def grade_histogram(student, seed):
+    import numpy as np
+
+    got = student.call("run", HIST_VALUES, 5, 3, timeout=10)
+    expect_equal(got, np.histogram(HIST_VALUES, 5)[0].tolist(),
+                 "run(squares of range(30), 5, 3)")
+
+
+def grade_opencl_sum(student, seed):
+    got = student.call("run", 1000, timeout=20)
+    expect_equal(got, [11 * i for i in range(1000)], "run(1000): a + b with b = 10 * a")
+
+
+STATS_DATA = [float(x) for x in range(10)]
+
+
+def grade_stats(student, seed):
+    values = run_ranks(student, probes.mpi_root_data, STATS_DATA, ranks=3, strict=False,
+                       timeout=10, what="run(comm, 10 values) on 3 ranks")
+    expect_close(values[0], [4.5, 2.8722813232690143], "rank 0's (mean, std)", 1e-9)
+    expect_equal(values[1:], [None, None], "ranks 1 and 2's values")
+
+
+def grade_pi(student, seed):
+    values = run_ranks(student, _mpi, 100_000, ranks=3, strict=False, timeout=10,
+                       what="run(comm, 100000) on 3 ranks")
+    expect_close(values[0], 3.141592653589793, "rank 0's pi", 1e-8)
+
+
 # ---------------------------------------------------------------- frontrun adapters
 
 def _two(call, count=2):
@@ -267,6 +435,12 @@ def fr_philosophers(mod):
         return dine
     return dict(setup=lambda: [asyncio.Lock() for _ in range(n)], workers=[seat(i) for i in range(n)],
                 invariant=lambda forks: not any(f.locked() for f in forks))
+
+
+def fr_overdraft(mod):
+    return dict(setup=lambda: mod.Bank({"A": 100, "B": 0, "C": 0}),
+                workers=[lambda b, d=d: b.transfer("A", d, 100) for d in "BC"],
+                invariant=lambda b: b.balances["A"] >= 0)
 
 
 # ---------------------------------------------------------------- the corpus
@@ -399,6 +573,180 @@ PAIRS = [
          "Oclgrind check (grader.judge.expect_gpu)", ("failed",), oclgrind((1000,)),
          Stress("run", (1000,), lambda v: list(v) == [2.0 * i for i in range(1000)],
                 "run(1000) == 2 * arange(1000) (PoCL)", timeout=20),
+         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
+    # ---- one pair per remaining bug class of the curriculum (../shared/curriculum.md)
+    Pair("thread_target_called", "`Thread(target=f(x))`: the work runs in the caller",
+         "fan-out probe records each call's thread; none may be the caller's", ("failed",),
+         grade_fanout(_in_threads),
+         Stress(probes.plain_fanout, (20,), _equals([x * x for x in range(20)]),
+                "run(pow, 20 args) == squares"),
+         frontrun_na="the bug is sequential (the same thread runs the work in every schedule)"),
+    Pair("serial_start_join", "start and join inside the loop (threads run one at a time)",
+         "fan-out probe: every call waits (0.5 s at most) until all 8 are in flight",
+         ("failed",), grade_fanout(_overlapping),
+         Stress(probes.plain_fanout, (20,), _equals([x * x for x in range(20)]),
+                "run(pow, 20 args) == squares"),
+         frontrun_na="serial execution is a property of every schedule, not an interleaving"),
+    Pair("results_out_of_order", "results in completion order, not input order",
+         "fan-out probe: later inputs finish first; expect_equal on the order", ("failed",),
+         grade_fanout(_in_input_order),
+         Stress(probes.plain_fanout, (20,), _equals([x * x for x in range(20)]),
+                "run(pow, 20 args) == squares"),
+         frontrun_na="the threads are started inside run(); frontrun needs the workers as "
+                     "separate callables"),
+    Pair("threads_left_alive", "threads still running when the call returns (never joined)",
+         "the sandbox lists threads alive after the call; expect_nothing_left", ("failed",),
+         grade_left_alive,
+         Stress(probes.plain_fanout, (20,), _equals([x * x for x in range(20)]),
+                "run(pow, 20 args) == squares"),
+         frontrun_na="threads outliving the call are not a property of an interleaving"),
+    Pair("lock_not_released_on_error", "lock not released when the guarded code raises",
+         "no check needed: the hang, told apart as a deadlock (timeout 1 s)", ("deadlock",),
+         hang(2, 100, timeout=1),
+         Stress("run", (2, 100), _equals(200), "run(2, 100) == 200 within 1 s", timeout=1),
+         frontrun_na="the hang is certain on every schedule (the first call keeps the lock)"),
+    Pair("class_level_lock", "a class-level lock shared by every object (boxes wait for each "
+         "other)", "overlap probe: execute() of two boxes must run at once (0.5 s at most)",
+         ("failed",), disjoint_overlap("Box", "execute", 2, 20),
+         Stress("run", (2, 20), _equals([20, 20]), "run(2, 20) == [20, 20]"),
+         frontrun_na="serialisation by one lock is a property of every schedule; frontrun "
+                     "checks an invariant on the final state"),
+    Pair("one_global_lock", "one lock for the whole bank (transfers on disjoint accounts never "
+         "overlap)", "overlap probe: _apply() of A->B and C->D must run at once (0.5 s at most)",
+         ("failed",), disjoint_overlap("Bank", "_apply", 20),
+         Stress("run", (20,), _equals([0, 20, 0, 20]), "run(20) == [0, 20, 0, 20]"),
+         frontrun_na="serialisation by one lock is a property of every schedule; frontrun "
+                     "checks an invariant on the final state"),
+    Pair("capacity_exceeded", "a bounded buffer that holds one item more than its capacity",
+         "peak probe: the buffer's length after every put, against its capacity", ("failed",),
+         grade_capacity,
+         Stress("run", (2, 200), _equals(list(range(200))), "run(2, 200) == range(200)"),
+         frontrun_na="the capacity is a property of every moment; frontrun checks its invariant "
+                     "once, on the final state"),
+    Pair("overdraft_check_outside_lock", "money created: funds checked before the locks "
+         "(check-then-act)", "preempt check; expect_equal on the rounds overdrawn", ("failed",),
+         preempt_equal((30,), 0),
+         Stress("run", (300,), _equals(0), "run(300) == 0 rounds overdrawn"), fr_overdraft),
+    Pair("peek_then_get", "items processed twice or lost (peek at the head, then get)",
+         "preempt check; expect_equal on the items processed", ("failed",),
+         preempt_equal((4, 200), list(range(200))),
+         Stress("run", (8, 2000), _equals(list(range(2000))), "run(8, 2000) == range(2000)"),
+         frontrun_na="the workers are threads started inside run(); frontrun needs them as "
+                     "separate callables"),
+    Pair("daemon_hides_shutdown", "daemon workers never stopped (daemon=True hides the missing "
+         "shutdown)", "the sandbox lists threads alive after the call; expect_nothing_left",
+         ("failed",), left_behind(list(range(20)), 3, processes=False, shared_memory=False),
+         Stress("run", (list(range(20)), 3), _equals([x * x for x in range(20)]),
+                "run(range(20), 3) == squares"),
+         frontrun_na="threads outliving the call are not a property of an interleaving"),
+    Pair("process_serial_start_join", "processes started and joined one at a time",
+         "work items (grader.checks.workitems) overlapping in time; expect_parallel(items=...)",
+         ("failed",), grade_process_items,
+         Stress(probes.plain_speedup, (10_000_000,), lambda s: s >= 1.5,
+                "wall-clock speedup of run(sum, 2 ranges of 1e7) over sequential >= 1.5",
+                timeout=30),
+         frontrun_na="a speedup is not an interleaving property", needs="processes"),
+    Pair("child_left_running", "an overdue child process never terminated",
+         "the sandbox lists processes alive after the call; expect_nothing_left", ("failed",),
+         left_behind(5, 0.2, threads=False, shared_memory=False),
+         Stress("run", (5, 0.2), _equals(-15), "run(5, 0.2) == -SIGTERM"),
+         frontrun_na="processes, not threads of one interpreter", needs="processes"),
+    Pair("empty_as_stop_test", "consumers stop on `queue.empty()` (values lost, the caller "
+         "waits)", "slow-producer probe (each value takes 30 ms to put); the hang is a deadlock",
+         ("deadlock",), grade_slow_producer,
+         Stress("run", (list(range(0, 60, 3)), 3), _equals({v: _fib(v) for v in range(0, 60, 3)}),
+                "run(values, 3) == {n: fib(n)} within 3 s", timeout=3),
+         frontrun_na="multiprocessing consumers are processes", needs="processes"),
+    Pair("pipe_end_left_open", "an unused pipe end left open (the reader never sees EOF)",
+         "no check needed: the hang, told apart as a deadlock (timeout 2 s)", ("deadlock",),
+         hang(10, timeout=2),
+         Stress("run", (10,), _equals([x * x for x in range(10)]), "run(10) == squares within 2 s",
+                timeout=2),
+         frontrun_na="processes joined by pipes, not threads of one interpreter",
+         needs="processes"),
+    Pair("nested_target_fork_only", "works under fork only (a nested target function)",
+         "the call under the spawn start method", ("error",), grade_spawn,
+         Stress("run", ([1, 2, 3],), _equals([1, 4, 9]), "run([1, 2, 3]) == [1, 4, 9]"),
+         frontrun_na="the start method of processes is not an interleaving", needs="processes"),
+    Pair("shm_never_unlinked", "shared memory closed but never unlinked",
+         "the sandbox lists segments left in /dev/shm; expect_nothing_left", ("failed",),
+         left_behind([1, 2, 3], threads=False, processes=False),
+         Stress("run", ([1, 2, 3],), _equals([2, 4, 6]), "run([1, 2, 3]) == [2, 4, 6]"),
+         frontrun_na="a leaked segment is not an interleaving property", needs="processes"),
+    Pair("asyncio_unbounded_gather", "unbounded concurrency (gather with no limit)",
+         "peak probe: fetches in flight never above the limit", ("failed",),
+         fetch_limit("at most"),
+         Stress(probes.plain_fetch, (12, 3), _equals([f"<{i}>" for i in range(12)]),
+                "fetch_all(12 urls, fetch, 3) == results in order"),
+         frontrun_na=NOT_THREADS + "the peak in flight is the same in every schedule",
+         needs="asyncio"),
+    Pair("asyncio_sequential_awaits", "sequential awaits (one fetch at a time)",
+         "peak probe: each fetch waits (0.3 s at most) until the limit is in flight",
+         ("failed",), fetch_limit("kept busy"),
+         Stress(probes.plain_fetch, (12, 3), _equals([f"<{i}>" for i in range(12)]),
+                "fetch_all(12 urls, fetch, 3) == results in order"),
+         frontrun_na=NOT_THREADS + "the bug is sequential (the same in every schedule)",
+         needs="asyncio"),
+    Pair("asyncio_losers_not_cancelled", "first_success leaves the losing tasks running",
+         "probe: after the call, the losers' state (cancelled or still running)", ("failed",),
+         grade_losers,
+         Stress(probes.losers, (3,), lambda v: v["value"] == "fast", "first_success(...) == 'fast'"),
+         frontrun_na=NOT_THREADS + "the bug is sequential (the same in every schedule)",
+         needs="asyncio"),
+    Pair("mpi_uneven_chunks", "length not divisible by the rank count (the remainder dropped)",
+         "3 ranks, 10 values; expect_close on rank 0's (mean, std)", ("failed",), grade_stats,
+         Stress(probes.mpi_root_data, (STATS_DATA,),
+                lambda v: v[1:] == [None, None] and abs(v[0][0] - 4.5) < 1e-9
+                and abs(v[0][1] - 2.8722813232690143) < 1e-9,
+                "3 ranks, 10 values: rank 0 gets (4.5, 2.87...), the others None", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_result_on_every_rank", "results on non-root ranks (allreduce where reduce is "
+         "asked)", "3 ranks; expect_equal on ranks 1 and 2 (None)", ("failed",), grade_stats,
+         Stress(probes.mpi_root_data, (STATS_DATA,),
+                lambda v: v[1:] == [None, None] and abs(v[0][0] - 4.5) < 1e-9,
+                "3 ranks, 10 values: rank 0 gets the mean, the others None", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_ring_blocking_sends", "ring exchange with blocking sends first (deadlock on large "
+         "buffers)", "3 ranks, mpi strict mode (synchronous sends); run_ranks explains the hang",
+         ("deadlock",), mpi_strict(10, ranks=3),
+         Stress(_mpi, (10,), _equals([[6] * 10] * 3), "3 ranks, 10 elements: each gets 6s",
+                timeout=2, options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_pi_drops_remainder", "the result depends on the rank count (intervals left over)",
+         "3 ranks, n = 100000; expect_close(pi, 1e-8) on rank 0", ("failed",), grade_pi,
+         Stress(_mpi, (100_000,), lambda v: abs(v[0] - 3.141592653589793) < 1e-8,
+                "3 ranks, n = 100000: rank 0 within 1e-8 of pi", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("semaphore_per_thread", "peak concurrency above the limit (a Semaphore per thread)",
+         "limit probe: each call waits (0.3 s at most) for one call more than the limit",
+         ("failed",), grade_semaphore,
+         Stress(probes.plain_limited, (20, 2), _equals(list(range(20))),
+                "run(abs, [0, -1, ..., -19], 2) == range(20)"),
+         frontrun_na="the peak in flight is a property of every moment; frontrun checks its "
+                     "invariant once, on the final state"),
+    Pair("notify_instead_of_notify_all", "`notify` where `notify_all` is needed (one Condition, "
+         "producers and consumers)", "preempt check; a hang is a deadlock verdict (timeout 3 s)",
+         ("deadlock",), preempt_true((2, 200), timeout=3),
+         Stress(_threads, (2, 200), _equals(True), "run(2, 200) is True within 3 s", timeout=3),
+         frontrun_na="the threads are started inside run(); frontrun needs the workers as "
+                     "separate callables"),
+    Pair("qsize_not_portable", "`Queue.qsize()` relied on (NotImplementedError on macOS)",
+         "probe: qsize() raises as on macOS", ("error",), grade_no_qsize,
+         Stress("run", (list(range(12)), 2), _equals({x: x * x for x in range(12)}),
+                "run(range(12), 2) == squares (on Linux)"),
+         frontrun_na="a platform's missing qsize() is not an interleaving", needs="processes"),
+    Pair("histogram_chunk_bins", "wrong bins: each process bins its chunk over its own range",
+         "expect_equal against numpy.histogram on sorted data (chunks of different ranges)",
+         ("failed",), grade_histogram,
+         Stress("run", (HIST_VALUES, 5, 3), _equals([13, 6, 4, 3, 4]),
+                "run(squares of range(30), 5, 3) == numpy.histogram's [13, 6, 4, 3, 4]"),
+         frontrun_na="processes, not threads of one interpreter", needs="processes"),
+    Pair("opencl_int64_to_int", "int64 host data passed to an `int*` kernel",
+         "expect_equal on the kernel's sums", ("failed",), grade_opencl_sum,
+         Stress("run", (1000,), _equals([11 * i for i in range(1000)]), "run(1000) == 11 * i"),
          frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
 ]
 

@@ -9,9 +9,11 @@ The three bugs of this exercise are each judged by the check made for them, not 
   when it is added or subtracted) while a transfer on two other accounts must still finish.
 """
 
+from hypothesis import strategies as st
+
 from grader.testing import (
     Failed, Race, expect_equal, expect_no_lock_cycles, expect_no_lost_update, expect_no_races,
-    expect_no_self_deadlock, raise_for_locks, requirement,
+    expect_no_self_deadlock, for_varied_inputs, raise_for_locks, requirement,
 )
 
 START = 100  # every account of the randomised probes starts with this much
@@ -69,6 +71,33 @@ def _opposite_transfers(mod, rounds):
         t.start()
         t.join()
     return [bank.balance("a"), bank.balance("b")]
+
+
+def _any_accounts(mod, names, transfers, start):
+    """A bank whose accounts are `names`, given in that order; `transfers` ((i, j, amount):
+    names[i] -> names[j]) and then one transfer between every two accounts run in one thread,
+    then total() and every balance() in another, one after the other (the lock orders are
+    recorded all the same, and nothing can hang)."""
+    import threading
+
+    bank = mod.Bank({name: start for name in names})
+    pairs = [(i, j, amount) for i, j, amount in transfers if i != j]
+    pairs += [(i, j, 1) for i in range(len(names)) for j in range(len(names)) if i < j]
+    out = {}
+
+    def move():
+        for i, j, amount in pairs:
+            bank.transfer(names[i], names[j], amount)
+
+    def audit():
+        out["total"] = bank.total()
+        out["balances"] = {name: bank.balance(name) for name in names}
+
+    for name, work in (("transfers", move), ("auditor", audit)):
+        t = threading.Thread(target=work, name=name)
+        t.start()
+        t.join()
+    return out
 
 
 def _random_transfers(mod, seed, n_threads, n_transfers, n_accounts, start):
@@ -298,6 +327,42 @@ def test_no_lock_order_deadlock(student):
         "Take the two accounts' locks in an order that does not depend on the direction of the "
         "transfer, for example sorted by account name: `first, second = sorted((src, dst))`."))
     expect_equal(reply.value, [1000, 1000], "the balances after 20 transfers each way")
+
+
+# Any account names, given in any order (the order a dict of balances happens to have), and
+# transfers among them in any direction.
+ACCOUNTS = st.lists(st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=5), min_size=2,
+                    max_size=6, unique=True)
+TRANSFERS = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(1, 60)),
+                     max_size=12)
+
+
+def _accounts_case(names_transfers):
+    names, transfers = names_transfers
+    return names, [(i % len(names), j % len(names), amount) for i, j, amount in transfers]
+
+
+@requirement("no-deadlock")
+def test_no_deadlock_whatever_the_accounts(student, seed):
+    """No lock-order cycle whatever the account names, their order and the transfers' directions"""
+    def check(case):
+        names, transfers = _accounts_case(case)
+        what = (f"Bank({{{', '.join(f'{n!r}: {START}' for n in names)}}}): transfers between "
+                "its accounts in one thread, then total() in another")
+        reply = student.reply(_any_accounts, names, transfers, START, checks={"lockorder": {}},
+                              timeout=4, what=what)
+        raise_for_locks(reply)
+        expect_no_self_deadlock(reply, what)
+        expect_no_lock_cycles(reply, what, hint=(
+            "Every method that takes several accounts' locks (transfer, total) must take them "
+            "in one global order that does not depend on how the accounts were given or on the "
+            "direction of the transfer, for example sorted by account name."))
+        expect_equal(reply.value["total"], START * len(names), f"total() after {what}")
+        expect_equal(sum(reply.value["balances"].values()), START * len(names),
+                     f"the sum of all balances after {what}")
+
+    for_varied_inputs(seed, st.tuples(ACCOUNTS, TRANSFERS), check, count=6,
+                      describe=lambda case: f"accounts {case[0]}")
 
 
 def _expect_money_kept(got, n_accounts, what, reply=None):

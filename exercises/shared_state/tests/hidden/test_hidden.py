@@ -9,9 +9,11 @@ ranges, checked for real shared memory, for segments never unlinked, and under s
 """
 
 import numpy as np
+from hypothesis import strategies as st
 
 from grader.testing import (
-    Failed, Race, expect_equal, expect_no_child_exceptions, expect_nothing_left, requirement,
+    Failed, Race, expect_equal, expect_no_child_exceptions, expect_nothing_left,
+    for_varied_inputs, requirement,
 )
 
 LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built-in lock guards "
@@ -133,11 +135,18 @@ def _hist(student, arr, bins, n_procs, start_method="fork", timeout=8):
     got = out["counts"]
     expected = np.histogram(arr, bins)[0]
     if got is not None and np.shape(got) == expected.shape and not np.array_equal(got, expected):
+        if isinstance(bins, int) and np.min(arr) == np.max(arr):
+            hint = (f"Every value of this array is {np.min(arr).item()!r}: numpy.histogram widens a "
+                    "range of zero width to [value - 0.5, value + 0.5] before it splits it into "
+                    "bins. Let numpy.histogram_bin_edges(arr, bins) compute the edges, once, "
+                    "in the parent.")
+        else:
+            hint = ("When bins is a number, the bin edges span the whole array (its minimum to "
+                    "its maximum), not each process's chunk: compute the edges once in the "
+                    "parent (numpy.histogram_bin_edges(arr, bins)) and give every process the "
+                    "same edges.")
         raise Failed(f"{what} gave counts {got.tolist()}, numpy.histogram gives "
-                     f"{expected.tolist()}. When bins is a number, the bin edges span the whole "
-                     "array (its minimum to its maximum), not each process's chunk: compute the "
-                     "edges once in the parent (numpy.histogram_bin_edges(arr, bins)) and give "
-                     "every process the same edges.", got=got.tolist(), expected=expected.tolist())
+                     f"{expected.tolist()}. {hint}", got=got.tolist(), expected=expected.tolist())
     expect_equal(None if got is None else got.tolist(), expected.tolist(), what)
     return out, what
 
@@ -223,6 +232,37 @@ def test_histogram_given_edges(student, seed):
     arr = np.round(_data(seed, 3000), 1)
     edges = [-8.0, -2.5, 0.0, 0.5, 3.0, float(arr.max())]
     _hist(student, arr, edges, 4)
+
+
+# Arrays of any length (also shorter than n_procs) made of 1 to 10 distinct values, ints or
+# floats: ties, values on the bin edges, a single distinct value; each with 3 to 8 bins and with
+# a list of edges; 1 to 5 processes.
+_NUMBERS = st.integers(-4, 4) | st.floats(-50, 50, allow_nan=False, allow_subnormal=False)
+VARIED = st.tuples(
+    st.lists(_NUMBERS, min_size=1, max_size=10, unique=True).flatmap(
+        lambda pool: st.lists(st.sampled_from(pool), min_size=1, max_size=40)),
+    st.integers(3, 8),
+    st.lists(st.integers(-6, 6), min_size=2, max_size=6, unique=True).map(sorted),
+    st.integers(1, 5),
+)
+
+
+def _shown(case):
+    values, count, edges, n_procs = case
+    return f"arr=numpy.array({values!r}), bins={count} and bins={edges}, n_procs={n_procs}"
+
+
+def _both_bins(student, case):
+    values, count, edges, n_procs = case
+    _hist(student, np.asarray(values), count, n_procs)
+    _hist(student, np.asarray(values), edges, n_procs)
+
+
+@requirement("bins", "more-procs")
+def test_histogram_varied_inputs(student, seed):
+    """Arrays of any length and values, bins as a count and as edges, 1 to 5 processes"""
+    for_varied_inputs(seed, VARIED, lambda case: _both_bins(student, case), count=8,
+                      describe=_shown)
 
 
 @requirement("more-procs")

@@ -1,0 +1,15 @@
+"""join(timeout) alone: the overdue child is never terminated and outlives the call."""
+import multiprocessing
+import time
+
+
+def slow(seconds):
+    time.sleep(seconds)
+
+
+def run(work_seconds, deadline):
+    """Run slow(work_seconds) in a child; stop it at the deadline; its exit code."""
+    p = multiprocessing.Process(target=slow, args=(work_seconds,))
+    p.start()
+    p.join(deadline)
+    return p.exitcode

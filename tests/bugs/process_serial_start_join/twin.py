@@ -1,0 +1,12 @@
+"""Every process started, then every process joined (correct twin)."""
+import multiprocessing
+
+
+def run(func, args_list):
+    """func(*args) for each args in its own process; the exit codes."""
+    procs = [multiprocessing.Process(target=func, args=args) for args in args_list]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return [p.exitcode for p in procs]

@@ -1,0 +1,31 @@
+"""Results collected while `results.qsize()` says some are there: qsize() raises
+NotImplementedError on macOS."""
+import multiprocessing
+
+
+def square(tasks, results):
+    while True:
+        n = tasks.get()
+        if n is None:
+            return
+        results.put((n, n * n))
+
+
+def run(values, n_consumers):
+    tasks, results = multiprocessing.Queue(), multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=square, args=(tasks, results))
+             for _ in range(n_consumers)]
+    for p in procs:
+        p.start()
+    for v in values:
+        tasks.put(v)
+    for _ in procs:
+        tasks.put(None)
+    out = {}
+    while len(out) < len(set(values)):
+        if results.qsize():
+            n, sq = results.get()
+            out[n] = sq
+    for p in procs:
+        p.join()
+    return out
