@@ -195,3 +195,20 @@ def test_a_refusal_reaches_the_reply_over_the_evidence_line(tmp_path):
     events = [t.get("event") for t in tampered.get("tampering", [])]
     assert "sys._getframe" in events, tampered
     assert plain["status"] == "ok" and "tampering" not in plain, plain
+
+
+def test_a_connection_whose_process_ended_before_it_was_taken_is_no_evidence(tmp_path):
+    """Under load a quick process (an agent whose call takes a millisecond) can connect and end
+    before the supervisor takes its connection; it can no longer be told ours, and an honest
+    submission must not be flagged for it (seen: references flagged on the local backend)."""
+    c = evidence.Collector(str(tmp_path), is_ours=lambda pid: False)
+    with c._lock:  # the collector is slow to take connections, as under load
+        pid = os.fork()
+        if pid == 0:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(c.path)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    time.sleep(0.2)
+    got = c.close()
+    assert got == [] and c.unverifiable == 1 and c.refused == 0

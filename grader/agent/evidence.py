@@ -146,6 +146,15 @@ class _Conn:
         self.sock, self.pid, self.buffer, self.skipping = sock, pid, b"", False
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a process that has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
 class Collector:
     """The supervisor's end: listens on `RUNDIR/evidence.sock` for this request's processes
     (`is_ours(pid)`) and reads their evidence while the run goes on (a thread of its own)."""
@@ -156,7 +165,7 @@ class Collector:
         self.records: list[Evidence] = []
         self.notes: list[str] = []  # what the student did to the line itself
         self.malformed = self.dropped = self.parsed_bytes = self.drained_bytes = 0
-        self.refused = self.connections = 0
+        self.refused = self.connections = self.unverifiable = 0
         self._closed = False
         self._conns: dict[int, _Conn] = {}
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -198,7 +207,10 @@ class Collector:
         # over the cap, refused before anything is looked up: a flood of connections costs
         # the supervisor an accept and a close each
         if self.connections >= MAX_CONNECTIONS or not self.is_ours(pid):
-            self.refused += 1
+            if self.connections < MAX_CONNECTIONS and not _alive(pid):
+                self.unverifiable += 1  # ended before it could be told ours: no one's evidence
+            else:
+                self.refused += 1
             sock.close()
             return
         self.connections += 1

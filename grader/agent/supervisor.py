@@ -538,21 +538,42 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
     return reply
 
 
+class _Ours:
+    """Whether a pid is one of this request's processes: a live descendant of the supervisor,
+    or one the watch saw in the tree (a process may connect and end before its connection is
+    taken, under load: a quick agent does)."""
+
+    def __init__(self, me: int):
+        self.me = me
+        self.seen: set[int] = set()
+
+    def __call__(self, pid: int) -> bool:
+        return pid in self.seen or pid in descendants(self.me)
+
+
 def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict) -> dict:
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
     expected = max(1, int(request.get("ranks") or 0))
     me = os.getpid()
     items_key = os.urandom(32)
+    ours = _Ours(me)
     board = channel.Switchboard(
-        rundir,
-        expected,
-        _agent_request(request, rundir, outdir, items_key),
-        is_ours=lambda pid: pid in descendants(me),
+        rundir, expected, _agent_request(request, rundir, outdir, items_key), is_ours=ours
     )
-    collector = evidence.Collector(rundir, is_ours=lambda pid: pid in descendants(me))
+    collector = evidence.Collector(rundir, is_ours=ours)
     try:
         return _watch(
-            submission, rundir, workdir, outdir, request, board, collector, wrapper, logs, items_key
+            submission,
+            rundir,
+            workdir,
+            outdir,
+            request,
+            board,
+            collector,
+            wrapper,
+            logs,
+            items_key,
+            ours,
         )
     finally:
         collector.close()  # idempotent: the reply has taken its evidence already
@@ -570,6 +591,7 @@ def _watch(
     wrapper: list[str],
     logs,
     items_key: bytes,
+    ours: _Ours,
 ) -> dict:
     """Start the agents, watch the process tree until it ends or is stopped, and build the
     reply from what the kernel, the agents' lines and the evidence line said."""
@@ -604,6 +626,7 @@ def _watch(
     while proc.poll() is None:
         now = time.monotonic()
         tree = descendants(me)
+        ours.seen.update(tree)
         helpers.offer(tree)
         samples.append((now, sum(own + reaped for own, reaped in tree.values())))
         if watch and called and len(samples) > 1 and samples[-1][1] == samples[-2][1]:
