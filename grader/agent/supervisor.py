@@ -44,7 +44,14 @@ from grader.agent import channel, mpi_stuck, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, AgentResult, MalformedMessage, Status
+from grader.protocol import (
+    FINDINGS,
+    STALL_CPU_RATIO,
+    AgentResult,
+    MalformedMessage,
+    Request,
+    Status,
+)
 
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
@@ -297,11 +304,11 @@ def start_template() -> None:
 
 
 def _start_agent(
-    request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr
+    request: Request, wrapper: list[str], workdir: str, env: dict, stdout, stderr
 ) -> Child:
     """The agent (or `mpiexec`, or a tool wrapping it), forked warm from the template when the
     request is plain, else exec'd."""
-    if _template is not None and _template.alive() and not wrapper and not request.get("ranks"):
+    if _template is not None and _template.alive() and not wrapper and not request.ranks:
         pid = _template.spawn(request, workdir, env, stdout.name, stderr.name)
         if pid is not None:
             return Child(pid)
@@ -318,9 +325,9 @@ def _start_agent(
     return Child(proc.pid)
 
 
-def _argv(request: dict) -> list[str]:
+def _argv(request: Request) -> list[str]:
     agent = [sys.executable, "-I", "-m", "grader.agent.bootstrap"]
-    ranks = int(request.get("ranks") or 0)
+    ranks = request.ranks
     if not ranks:
         return agent
     bindir = os.path.dirname(sys.executable)
@@ -348,9 +355,9 @@ def base_env() -> dict:
     return env
 
 
-def _env(workdir: str, socket_path: str, request: dict) -> dict:
+def _env(workdir: str, socket_path: str, request: Request) -> dict:
     env = {**base_env(), "HOME": workdir, "TMPDIR": workdir, channel.ENV: socket_path}
-    if request.get("ranks") and (request.get("mpi") or {}).get("strict"):
+    if request.ranks and request.mpi.get("strict"):
         shim = mpi_setup.shim_library()  # every standard send synchronous, below Python
         if shim:
             env["LD_PRELOAD"] = shim
@@ -476,7 +483,7 @@ def _room_to_run(workroot: str) -> str:
     return ""
 
 
-def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, str]:
+def _prepare(submission: str, workroot: str, request: Request) -> tuple[str, str, str]:
     """A fresh run folder: `work/` (a copy of the submission, the student's current directory)
     and `out/` (stack dumps, findings, work items), both owned by the student when it runs as its
     own user; the folder itself (the agents' socket, tool logs, output files) stays ours."""
@@ -485,31 +492,26 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
     workdir, outdir = os.path.join(rundir, "work"), os.path.join(rundir, "out")
     _copy_submission(submission, workdir)
     os.mkdir(outdir, 0o755)
-    user = request.get("agent_user")
+    user = request.agent_user
     if user:
         _chown_tree(workdir, int(user["uid"]), int(user["gid"]))
         os.lchown(outdir, int(user["uid"]), int(user["gid"]))
     return rundir, workdir, outdir
 
 
-def _agent_request(request: dict, rundir: str, outdir: str) -> dict:
+AGENT_KEYS = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi")
+
+
+def _agent_request(request: Request, rundir: str, outdir: str) -> dict:
     """What the agents need to know: the call, the checks and where to leave their files."""
-    keys = (
-        "kind",
-        "module",
-        "function",
-        "probe",
-        "args",
-        "kwargs",
-        "checks",
-        "ranks",
-        "mpi",
-        "start_method",
-    )
-    return {**{k: request[k] for k in keys if k in request}, "outdir": outdir, "rundir": rundir}
+    wire = request.to_wire()
+    agent = {k: wire[k] for k in AGENT_KEYS if k in wire}
+    if request.start_method:
+        agent["start_method"] = request.start_method
+    return {**agent, "outdir": outdir, "rundir": rundir}
 
 
-def supervise(submission: str, workroot: str, request: dict) -> dict:
+def supervise(submission: str, workroot: str, request: Request) -> dict:
     """Run one request; the reply says where its time went (`phases`, seconds on our clock)."""
     t0 = time.monotonic()
     busy = _room_to_run(workroot)
@@ -525,19 +527,19 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
         reply = _run(submission, rundir, workdir, outdir, request)
     finally:
         t2 = time.monotonic()
-        clean = _remove_run(rundir, request.get("agent_user"))
+        clean = _remove_run(rundir, request.agent_user)
     if not clean or _room_to_run(workroot):
         reply["recycle"] = True
     reply.setdefault("phases", {}).update(prepare=t1 - t0, cleanup=time.monotonic() - t2)
     return reply
 
 
-def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict) -> dict:
+def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Request) -> dict:
     sources = read_sources(submission)
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
-    timeout = float(request.get("timeout", 10))
-    out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
-    expected = max(1, int(request.get("ranks") or 0))
+    timeout = request.timeout
+    out_limit = int(request.limits.get("output_kb", 64)) * 1024
+    expected = max(1, request.ranks)
     me = os.getpid()
     board = channel.Switchboard(
         rundir,
@@ -558,12 +560,12 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     peak_running, polls = 0, 0
     timed_out = False
     proof: dict | None = None  # the kernel's word that the tree is stuck for good
-    watch = stuck.StuckWatch() if request.get("prove_deadlock", True) else None
+    watch = stuck.StuckWatch() if request.prove_deadlock else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     announced = HangFindings(outdir) if watch else None
     mpi_watch = (
         mpi_stuck.MpiStuckWatch(outdir, expected)
-        if watch and request.get("ranks") and (request.get("mpi") or {}).get("strict")
+        if watch and request.ranks and request.mpi.get("strict")
         else None
     )
     called = False
@@ -614,12 +616,10 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict)
     left: list[str] = []
     if timed_out:
         helpers.close()
-        reply.update(
-            _kill_hang(outdir, workdir, samples, sources, request.get("agent_user"), proof)
-        )
+        reply.update(_kill_hang(outdir, workdir, samples, sources, request.agent_user, proof))
     else:
         left = helpers.leftovers(me)  # anything still alive now was left behind by the student
-        _kill_tree(me, user=request.get("agent_user"))
+        _kill_tree(me, user=request.agent_user)
     proc.wait()
     reap()
     stdout.close()
@@ -856,9 +856,14 @@ def _await_dumps(outdir: str, pids: list[int], limit: float = 0.3) -> None:
 
 
 def _summarise(
-    reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int, wrapped: bool
+    reply: dict,
+    results: list[dict],
+    request: Request,
+    timed_out: bool,
+    expected: int,
+    wrapped: bool,
 ) -> None:
-    ranks = int(request.get("ranks") or 0)
+    ranks = request.ranks
     if ranks:
         reply["ranks"] = results
     elif results:

@@ -34,8 +34,9 @@ def asyncio_report(reply: Reply) -> dict:
     code undid the check's instrumentation, `SandboxFault` if the check did not report."""
     ranks = reply.ranks
     if ranks is not None:
-        reports = [r.own_checks.get("asyncio") for r in ranks]
-        reports = [r for r in reports if r is not None]
+        reports: list[dict] = [
+            r.own_checks["asyncio"] for r in ranks if r.own_checks.get("asyncio") is not None
+        ]
         if not reports:
             raise verdicts.SandboxFault("the asyncio check did not report")
         report = dict(reports[0])
@@ -45,9 +46,9 @@ def asyncio_report(reply: Reply) -> dict:
                     report[key] = report.get(key, []) + value
             report["intact"] = report.get("intact", True) and other.get("intact", True)
     else:
-        report = reply.own_checks.get("asyncio")
-        if report is None:
+        if reply.own_checks.get("asyncio") is None:
             raise verdicts.SandboxFault("the asyncio check did not report")
+        report = reply.own_checks["asyncio"]
     if not report.get("intact", True):
         raise verdicts.Failed(
             "Your code replaced parts of asyncio the grader watches (the event loop's methods or "
