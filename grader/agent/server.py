@@ -75,7 +75,10 @@ def serve_stdio(submission: str, workroot: str) -> None:
     # descriptor 1 (nothing should) lands on standard error instead of in a frame.
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
-    read = sys.stdin.buffer.raw.read
+
+    def read(n: int) -> bytes:  # unbuffered, as sys.stdin.buffer.raw.read
+        return os.read(0, n)
+
     while (body := protocol.decode_from(read, protocol.MAX_REQUEST)) is not None:
         out.write(protocol.encode(handle(body, submission, workroot)))
 

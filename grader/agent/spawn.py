@@ -140,16 +140,20 @@ class Template:
             finally:
                 os._exit(0)
         theirs.close()
-        self.pid, self.sock = pid, ours
+        self.pid = pid
+        self.sock: socket.socket | None = ours
 
     def spawn(self, request: Request, cwd: str, env: dict, stdout: str, stderr: str) -> int | None:
         """Fork a warm agent for `request`; its pid (it is our child: the template's go-between
         exits at once, and we are the reaper of orphans), or None if the template cannot (the
         caller then starts one the cold way)."""
+        sock = self.sock
+        if sock is None:
+            return None
         try:
-            self.sock.settimeout(10)
+            sock.settimeout(10)
             _send(
-                self.sock,
+                sock,
                 {
                     "request": request.to_wire(),
                     "cwd": cwd,
@@ -158,7 +162,7 @@ class Template:
                     "stderr": stderr,
                 },
             )
-            got = _recv(self.sock)
+            got = _recv(sock)
         except (OSError, ValueError):
             got = None
         if not got or not isinstance(got.get("pid"), int):
@@ -246,14 +250,18 @@ def _become_agent(sock: socket.socket, order: dict) -> None:
         preexec(Request(**order["request"]))()  # ours, as the server parsed it
         os.environ.clear()
         os.environ.update(order["env"])
-        sys.stdout = sys.__stdout__ = _text(1, "strict", line_buffering=False)
-        sys.stderr = sys.__stderr__ = _text(2, "backslashreplace", line_buffering=True)
+        # a fresh interpreter's streams, __stdout__/__stderr__ too (Final in typeshed)
+        sys.stdout = sys.__stdout__ = _text(1, "strict", line_buffering=False)  # type: ignore[misc]
+        sys.stderr = sys.__stderr__ = _text(2, "backslashreplace", line_buffering=True)  # type: ignore[misc]
         _fresh_state()
         import runpy
 
         sys.argv = [""]
         sys.modules["__main__"] = types.ModuleType("__main__")  # not the server's namespace
-        runpy._run_module_as_main("grader.agent.bootstrap", alter_argv=True)
+        # what `python -m` itself calls (private, not in typeshed)
+        runpy._run_module_as_main(  # type: ignore[attr-defined]
+            "grader.agent.bootstrap", alter_argv=True
+        )
     except BaseException:  # noqa: BLE001 - a start that failed: said on the agent's stderr
         import traceback
 

@@ -257,8 +257,10 @@ class Child:
     template): its exit code even when `reap` collected it first."""
 
     def __init__(self, pid: int):
-        self.pid, self.returncode = pid, None
+        self.pid = pid
+        self.returncode: int | None = None
         _watched.add(pid)
+        self._fd: int | None
         try:
             self._fd = os.pidfd_open(pid)
         except OSError:
@@ -287,9 +289,9 @@ class Child:
             select.select([self._fd], [], [], seconds)
 
     def wait(self) -> int:
-        while self.poll() is None:
+        while (code := self.poll()) is None:
             self.wait_a_little(0.05)
-        return self.returncode
+        return code
 
 
 # ---------------------------------------------------------------- the run
@@ -394,9 +396,6 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
 def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
     """Run a command as `user` (the student: its own files, its own permissions; None: as we
     are), bounded in time."""
-    kwargs = (
-        {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
-    )
     try:
         subprocess.run(
             argv,
@@ -404,7 +403,9 @@ def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=timeout,
-            **kwargs,
+            user=int(user["uid"]) if user else None,
+            group=int(user["gid"]) if user else None,
+            extra_groups=[] if user else None,
         )
     except (OSError, subprocess.SubprocessError):
         pass
@@ -745,7 +746,8 @@ class HangFindings:
     EVERY = 5  # polls between looks
 
     def __init__(self, outdir: str):
-        self.outdir, self.sizes, self.polls = outdir, {}, 0
+        self.outdir, self.polls = outdir, 0
+        self.sizes: dict[str, int] = {}
 
     def hang_reported(self) -> bool:
         self.polls += 1
@@ -793,6 +795,7 @@ def _kill_hang(
     it was taken, so no CPU was used and none is running."""
     me = os.getpid()
     tree = descendants(me)
+    ratio: float | None
     if proof is not None:
         running, ratio = 0, 0.0
     else:
@@ -826,7 +829,7 @@ def _kill_hang(
         )
         if threads:
             stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
-    reply = {
+    reply: dict = {
         "timed_out": True,
         STALL_CPU_RATIO: ratio,
         "running_threads": running,
