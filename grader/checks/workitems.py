@@ -129,7 +129,7 @@ def credit(items: dict, handed_out: list[str]) -> dict:
     of items never handed out}."""
     records = items.get("records") or []
     cap = {int(pid): float(cpu) for pid, cpu in (items.get("kernel_cpu") or {}).items()}
-    left = {}
+    left: dict = {}
     for d in handed_out:
         left[d] = left.get(d, 0) + 1
     kept, twice, foreign = [], 0, 0
@@ -159,7 +159,7 @@ def credit(items: dict, handed_out: list[str]) -> dict:
         overlap = max(overlap, active)
     # Once every worker has started: a pool whose last worker came up late (spawned workers
     # on a loaded host start seconds apart) is judged from the moment all of them worked.
-    first = {}
+    first: dict = {}
     for pid, start, _e, _c, _a in kept:
         first[pid] = min(first.get(pid, start), start)
     joined_at = max(first.values(), default=0.0)
