@@ -140,9 +140,7 @@ class LocalSession(Session):
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
             link = self.link if self.link is not None else self._start()
             try:
-                reply = link.call(
-                    {**request, "cpus": list(alloc.cores)}, supervisor_limit(request)
-                )
+                reply = link.call({**request, "cpus": list(alloc.cores)}, supervisor_limit(request))
             except BaseException:
                 self._stop()  # interrupted: leave nothing running
                 raise
