@@ -232,3 +232,24 @@ def test_a_hang_the_lockorder_check_saw_coming_is_explained():
 
 def test_only_a_pass_earns_points():
     assert [o for o in Outcome if earns_points(o)] == [Outcome.PASSED]
+
+
+def test_judge_code_reads_a_reply_through_its_typed_properties():
+    """The judge's helpers, the verdicts and the exercises' tests read a `Reply` through its
+    properties, never through `.raw` (the wire form): a key read there would have no type."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *(root / "grader" / "judge").rglob("*.py"),
+        root / "grader" / "testing.py",
+        *(root / "exercises").rglob("*.py"),
+    ]
+    readers = [
+        f"{path.relative_to(root)}:{n}"
+        for path in files
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"\.raw\b(?!\.read)", line)
+    ]
+    assert readers == [], readers
