@@ -240,7 +240,9 @@ class Request:
         if (request.kind == "call") != (request.function is not None) or (
             request.kind == "run"
         ) != (request.probe is not None):
-            raise MalformedMessage("a request names a function (call) or a probe (run), not both")
+            raise MalformedMessage(
+                "a call names its function and no probe, a run its probe and no function (not both)"
+            )
         request.timeout = float(request.timeout)
         request.limits, request.checks = request.limits or {}, request.checks or {}
         request.mpi = request.mpi or {}
