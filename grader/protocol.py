@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from grader.agent import codec
+from grader.agent import codec, untrusted
 
 MAGIC = b"PGR1"
 HEADER = struct.Struct(">4sI")
@@ -461,6 +461,7 @@ AGENT_RESULT_SHAPE = {
     "leaked_shared_memory": _list_of_dicts,
     "agent_wall": lambda v: type(v) in (int, float),
     "message": lambda v: type(v) is str,
+    "evidence_lost": lambda v: v is True,
 }
 AGENT_RESULT_FIELDS = set(AGENT_RESULT_SHAPE) | {"value"}
 
@@ -516,6 +517,7 @@ class AgentResult:
     leaked_shared_memory: list[dict] | None = None
     agent_wall: float | None = None
     message: str | None = None
+    evidence_lost: bool | None = None  # its evidence line was closed or replaced by the student
     tampered: bool | None = None  # set by the supervisor: the report was not believed
 
     @classmethod
@@ -537,6 +539,47 @@ class AgentResult:
         if self.status == Status.OK:
             wire["value"] = self.value
         return wire
+
+
+EVIDENCE_FIELDS = {"event": 100, "what": 600, "detail": 300, "file": 300, "function": 100}
+
+
+@dataclass
+class Evidence:
+    """One piece of evidence of tampering, as a reply's `tampering` carries it: what the agent's
+    audit hook refused the student's code (sent to the supervisor the moment it happens, over
+    the agent's evidence line: `grader.agent.evidence`), or what the supervisor saw of the
+    student's doing (a report not believed, a line closed, flooded or written into). Everything
+    on the evidence line is the student's process's word: `parse` is strict (only these fields,
+    strings cut to `EVIDENCE_FIELDS`, `line` an int), and a record that is not one is itself
+    evidence, never an error."""
+
+    event: str
+    what: str
+    detail: str | None = None
+    file: str | None = None
+    line: int | None = None
+    function: str | None = None
+
+    @classmethod
+    def parse(cls, data) -> Evidence:
+        """An evidence record (already JSON-decoded); `MalformedMessage` when it is not one."""
+        record = _typed(cls, data, "piece of evidence")
+        for name, limit in EVIDENCE_FIELDS.items():
+            value = getattr(record, name)
+            if value is None and name not in ("event", "what"):
+                continue
+            if type(value) is not str:
+                raise MalformedMessage(f"its {name} is not a string")
+            setattr(record, name, untrusted.clean_str(value, limit))
+        if record.line is not None and not (
+            type(record.line) is int and 0 <= record.line < 1 << 31
+        ):
+            raise MalformedMessage("its line is not a line number")
+        return record
+
+    def to_wire(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass

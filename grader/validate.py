@@ -15,6 +15,7 @@ machine lacks (a GPU).
 
 from __future__ import annotations
 
+import json
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -129,6 +130,8 @@ def check_variant(variant: Variant, result: SubmissionResult) -> Check:
             for t in result.tests
             if t.verdict not in (Outcome.PASSED, Outcome.NOT_RUN, Outcome.GRADER_ERROR)
         ]
+        if (result.suspicion or {}).get("flagged"):  # correct code accused: a false positive
+            problems.append(f"flagged for review: {json.dumps(result.suspicion)[:300]}")
     elif variant.name == "skeleton":
         problems += [
             f"{t.function}: the skeleton passes this hidden test"

@@ -106,6 +106,10 @@ REQUIRED = {
     "warm_template_reach",
     "dirfd_erase_evidence",
     "pool_item_swap",
+    # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
+    "evidence_line_closed",
+    "evidence_line_forged",
+    "dirfd_routes_erase",
 }
 
 

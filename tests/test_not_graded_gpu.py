@@ -171,7 +171,7 @@ def test_portal_attempt_says_needs_gpu_or_waiting(gpu_class):
         )
         with store._tx() as s:
             account = s.query(Account).filter_by(login="alice").one()
-        token, _ = open_session(store, account, 1)
+        token = open_session(store, account, 1)
         grader_ = Grader(LiveCourse(course), store, "local", {}, workers=1)
 
         def attempt(number):

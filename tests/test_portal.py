@@ -927,7 +927,7 @@ def test_accounts_without_passwords_need_passwords_out(tmp_path):
         assert accounts.authenticate(store, "alice", passwords["alice"]).role == "student"
         assert accounts.authenticate(store, "alice", passwords["bob"]) is None
         stored = {a.login: a.password_hash for a in accounts.accounts(store)}
-    assert stored["alice"].startswith("scrypt$") and passwords["alice"] not in stored["alice"]
+    assert stored["alice"].startswith("scrypt:") and passwords["alice"] not in stored["alice"]
     grader(tmp_path, "accounts", "set-password", "alice", "--password", "a-new-password")
     with Store(store_url(tmp_path)) as store:
         assert accounts.authenticate(store, "alice", passwords["alice"]) is None

@@ -211,6 +211,33 @@ def stacks_printed():
     return "stacks_printed" in buf.getvalue() and len(summary) > 2
 
 
+def files_by_descriptor():  # what tempfile, shutil and os.fwalk do with folder descriptors
+    import shutil, tempfile
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.mkdir("sub", dir_fd=fd)
+            os.close(os.open("sub/f", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+            os.rename("sub/f", "sub/g", src_dir_fd=fd, dst_dir_fd=fd)
+            walked = sorted(name for _, _, files, _ in os.fwalk(tmp) for name in files)
+            listed = sorted(e.name for e in os.scandir(fd))
+            os.unlink("sub/g", dir_fd=fd)
+            os.open(".", os.O_RDONLY)
+        finally:
+            os.close(fd)
+        shutil.copytree(tmp, "copy")
+        shutil.rmtree("copy")
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"x")
+    return walked, listed, len(os.listdir("/")) > 0, len(os.listdir("/proc")) > 0
+
+
+def own_path_for_workers():  # what Parallel Python's Server does for its worker processes
+    import sys
+    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *sys.path])
+    return True
+
+
 def signal_handler():
     got = []
     signal.signal(signal.SIGUSR2, lambda s, frame: got.append(frame))
@@ -233,6 +260,8 @@ HONEST_NAMES = [
     "probe_metadata",
     "stacks_printed",
     "signal_handler",
+    "files_by_descriptor",
+    "own_path_for_workers",
 ]
 
 
@@ -345,6 +374,82 @@ def out_folder_by_library():
     return pathlib.Path("../out/y.txt").write_text("x")
 
 
+RUN = os.path.dirname(os.getcwd())
+OUT = os.path.join(RUN, "out")
+
+
+def descriptor_of_root():
+    return os.open("/", os.O_RDONLY)
+
+
+def descriptor_above_run():
+    return os.open(os.path.dirname(RUN), os.O_RDONLY | os.O_DIRECTORY)
+
+
+def descriptor_of_run():
+    return os.open("..", os.O_RDONLY)
+
+
+def descriptor_of_proc():
+    return os.open("/proc", os.O_RDONLY)
+
+
+def descriptor_of_own_proc():
+    return os.open("/proc/self", os.O_RDONLY)
+
+
+def descriptor_of_pid():
+    return os.open(f"/proc/{os.getpid()}", os.O_RDONLY | os.O_DIRECTORY)
+
+
+def descriptor_by_dotdot_from_a_subfolder():
+    os.makedirs("a/b", exist_ok=True)
+    fd = os.open("a/b", os.O_RDONLY)
+    return os.open("../../..", os.O_RDONLY, dir_fd=fd)
+
+
+def descriptor_by_symlink():
+    os.symlink("/", "up")
+    return os.open("up", os.O_RDONLY)
+
+
+def out_folder_from_another_base():
+    fd = os.open("/usr", os.O_RDONLY)
+    return os.open(".." + OUT + "/x.txt", os.O_CREAT | os.O_WRONLY, dir_fd=fd)
+
+
+def proc_fd_from_dev():
+    fd = os.open("/dev", os.O_RDONLY)
+    return os.open("fd", os.O_RDONLY, dir_fd=fd)
+
+
+def unlink_by_descriptor():
+    open("victim", "w").close()
+    fd = os.open(".", os.O_RDONLY)
+    os.unlink("../out/x.txt", dir_fd=fd)
+
+
+def rename_out_folder_away():
+    fd = os.open(".", os.O_RDONLY)
+    os.rename("../out", "gone", src_dir_fd=fd, dst_dir_fd=fd)
+
+
+def climb_out_of_a_folder_too_deep_to_name():
+    fd = os.open(".", os.O_RDONLY)
+    for _ in range(20):  # over 4,096 characters: the kernel cannot name the folder any more
+        os.mkdir("d" * 250, dir_fd=fd)
+        fd = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+    return os.open("../" * 21 + "out", os.O_RDONLY, dir_fd=fd)
+
+
+def chdir_above():
+    os.chdir("/")
+
+
+def fwalk_above():
+    return next(os.fwalk(RUN))
+
+
 def spawn():
     return subprocess.run(["true"]).returncode
 
@@ -399,6 +504,11 @@ def environment():
     os.environ["LD_PRELOAD"] = ""
 
 
+def import_path():
+    import os
+    os.environ["PYTHONPATH"] = "/tmp/shadow"
+
+
 def native_module():
     import importlib.machinery, shutil, socket, sys
     library = socket._socket.__file__  # any extension module: a copy of the standard library's
@@ -426,6 +536,21 @@ ROUTE_NAMES = [
     "proc_fd",
     "out_folder",
     "out_folder_by_library",
+    "descriptor_of_root",
+    "descriptor_above_run",
+    "descriptor_of_run",
+    "descriptor_of_proc",
+    "descriptor_of_own_proc",
+    "descriptor_of_pid",
+    "descriptor_by_dotdot_from_a_subfolder",
+    "descriptor_by_symlink",
+    "out_folder_from_another_base",
+    "proc_fd_from_dev",
+    "unlink_by_descriptor",
+    "rename_out_folder_away",
+    "climb_out_of_a_folder_too_deep_to_name",
+    "chdir_above",
+    "fwalk_above",
     "spawn",
     "system",
     "import_grader",
@@ -438,6 +563,7 @@ ROUTE_NAMES = [
     "probe_disassembly",
     "native_module",
     "environment",
+    "import_path",
 ]
 
 
@@ -869,6 +995,21 @@ def test_the_agent_notices_what_the_students_code_rebound():
         builtins.len = real_len
     assert "builtins.len replaced" in changes
     assert any("stop() replaced on its object" in c for c in changes)
+
+
+def test_pythonpath_naming_only_known_folders_is_not_a_change(monkeypatch):
+    """Parallel Python's Server gives its workers the parent's own path: no false accusation.
+    A folder the process does not import from could shadow the grader's code in a child."""
+    import sys
+
+    from grader.agent.integrity import Snapshot
+
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    snap = Snapshot([])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([os.getcwd(), *sys.path]))
+    assert snap.changes() == []
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([*sys.path, "/tmp/shadow"]))
+    assert snap.changes() == ["os.environ['PYTHONPATH'] changed"]
 
 
 # ---------------------------------------------------------------- nothing in any command line

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from grader.agent import audit, channel, codec, integrity
+from grader.agent import audit, channel, codec, evidence, integrity
 from grader.agent.frames import exception_record
 from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
 from grader.protocol import Status
@@ -190,16 +190,27 @@ def _tracer_hooks() -> list:
     return [tracing.hook()] if tracing.hook() is not None else []
 
 
+_evidence: evidence.Sender | None = None
+
+
 def _tampering(item: dict) -> None:
-    """Evidence of tampering, at once, into the process's findings file (it survives a crash or
-    a hang; the output folder is closed to the student's code). Nothing here leads to the
-    agent's line: the audit hook's graph must not lead the student to the key."""
-    findings.report("tampering", **item)
+    """Evidence of tampering, at once, to the supervisor over this process's evidence line (it
+    survives a crash or a hang, and nothing the student's code does afterwards takes it back).
+    Nothing here leads to the agent's line: the audit hook's graph must not lead the student to
+    the key."""
+    if _evidence is not None:
+        _evidence.send(item)
+
+
+def _open_evidence_line(rundir: str) -> None:
+    global _evidence
+    _evidence = evidence.connect(rundir)
 
 
 def run(request: dict, line: channel.AgentLine) -> dict:
     workdir = os.getcwd()
     outdir, rundir = request["outdir"], request["rundir"]
+    _open_evidence_line(rundir)
     _arm_stack_dump(outdir)
     from grader.checks import start_checks
 
@@ -267,6 +278,11 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         changed = snapshot.changes()
         for change in changed:
             _tampering({"event": "replaced", "what": f"{change} (by the student's code)"})
+        line_ok = _evidence is not None and _evidence.intact()
+        if not line_ok:
+            _tampering({"event": "evidence-line", "what": evidence.LOST})  # on a line of our own
+        if _evidence is not None and _evidence.lost:
+            result["evidence_lost"] = True  # said in the signed result too, whatever happened
         result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
 
 
@@ -292,6 +308,7 @@ def child() -> None:
     outdir = os.environ.get(STACKS_ENV)
     if not outdir:
         return
+    _open_evidence_line(os.path.dirname(outdir))
     _arm_stack_dump(outdir)
     _undumpable()
     findings.set_outdir(outdir)

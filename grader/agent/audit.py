@@ -12,7 +12,11 @@ hook that cannot be removed, and refuses student code the ways in:
 * the garbage collector's object walks (`gc.get_objects`, `get_referrers`, `get_referents`);
 * foreign calls through ctypes (loading a library, calling a C function, reading memory);
 * the grader's files: the run folder outside the work folder (output folder, tool logs, the
-  agents' socket) and `/proc/<pid>/{mem,environ,fd,...}`, whatever library opens them for it;
+  agents' socket) and `/proc/<pid>/{mem,environ,fd,...}`, whatever library opens them for it,
+  and the folders relative names would reach them from: a descriptor or current folder of the
+  run folder, a folder above it, /proc or /proc/<pid> (a name given with dir_fd is judged from
+  the folder that descriptor stands for, a relative name to os.open from every folder the
+  process holds a descriptor of: its "open" event does not say which one the kernel uses);
 * importing the grader's modules (the live ones are hidden from `sys.modules` anyway), and
   loading an extension module (native code) from anywhere but the installed libraries;
 * compiling code under the name of a grader or library file (the checks trust those names);
@@ -24,8 +28,9 @@ hook that cannot be removed, and refuses student code the ways in:
 Who asks is decided by the innermost frame that counts (`grader.checks.codeclass`): the grader's
 own code and libraries acting on their own are never refused. A refusal raises PermissionError
 ("... is not allowed in graded code") in the student's code and is reported as evidence of
-tampering (`report`). Signal handlers the student installs get no frame (`signal.signal` and
-`_signal.signal` are wrapped). This is not a sandbox (the PEP says so): the container is the
+tampering (`report`: the agent sends it to the supervisor at once, `grader.agent.evidence`),
+whether or not the report gets through. Signal handlers the student installs get no frame
+(`signal.signal` and `_signal.signal` are wrapped). This is not a sandbox (the PEP says so): the container is the
 boundary; this makes tampering with the in-process checks fail loudly and leave evidence.
 """
 
@@ -35,9 +40,11 @@ import _thread
 import importlib.machinery
 import os
 import re
+import stat
 import sys
 import sysconfig
 
+from grader.agent.integrity import adds_no_import_path
 from grader.checks import codeclass
 from grader.checks.codeclass import GRADER, LIBRARY, PROBE, STUDENT
 
@@ -47,6 +54,7 @@ _PROC = re.compile(
     r"^/proc/(\d+|self|thread-self)(/task/\d+)?/"
     r"(fd|fdinfo|mem|environ|map_files|pagemap|cwd|root)(/|$)"
 )
+_PROC_DIR = re.compile(r"^/proc(/(\d+|self|thread-self)(/task(/\d+)?)?)?/?$")
 _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
@@ -97,7 +105,6 @@ _IMPORT_FILES = _stdlib_files(
     "importlib.util",
     "pkgutil",
 )
-_TWO_PATHS = frozenset({"os.rename", "os.link", "os.symlink", "shutil.copyfile"})
 _NATIVE = tuple(importlib.machinery.EXTENSION_SUFFIXES) + (".so",)
 _SPAWN_EVENTS = frozenset(
     {
@@ -122,29 +129,46 @@ _CTYPES_EVENTS = frozenset(
         "ctypes.cdata",
     }
 )
-_PATH_EVENTS = frozenset(
-    {
-        "open",
-        "os.listdir",
-        "os.scandir",
-        "os.chmod",
-        "os.chown",
-        "os.remove",
-        "os.rename",
-        "os.rmdir",
-        "os.truncate",
-        "os.utime",
-        "os.mkdir",
-        "os.link",
-        "os.symlink",
-        "shutil.copyfile",
-        "shutil.rmtree",
-        "os.chdir",
-        "os.chflags",
-        "os.setxattr",
-        "os.removexattr",
-    }
-)
+# Path events: for each path argument, (its index, the index of its dir_fd argument); dir_fd
+# None: relative to the current directory. CPython's "open" event carries no dir_fd: a relative
+# name may be taken from any directory descriptor the process holds (ANY).
+ANY = "any"
+_PATH_ARGS = {
+    "open": ((0, ANY),),
+    "os.listdir": ((0, None),),
+    "os.scandir": ((0, None),),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.remove": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.rmdir": ((0, 1),),
+    "os.truncate": ((0, None),),
+    "os.utime": ((0, 3),),
+    "os.mkdir": ((0, 2),),
+    "os.link": ((0, 2), (1, 3)),
+    "os.symlink": ((0, None), (1, 2)),
+    "shutil.copyfile": ((0, None), (1, None)),
+    "shutil.rmtree": ((0, 1),),
+    "os.chdir": ((0, None),),
+    "os.chflags": ((0, None),),
+    "os.setxattr": ((0, None),),
+    "os.removexattr": ((0, None),),
+}
+_PATH_EVENTS = frozenset(_PATH_ARGS)
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+
+
+def _gives_a_base(event: str, args: tuple) -> bool:
+    """Whether the event may leave the process a folder to take relative names from: a new
+    current folder, or os.open (its "open" event has no mode) of a folder -- not io.open, which
+    never returns a folder (with an opener it reports the folder the opener creates a file in),
+    nor O_TMPFILE, which returns a file."""
+    if event == "os.chdir":
+        return True
+    if event != "open" or len(args) < 3 or args[1] is not None:
+        return False
+    flags = args[2] if type(args[2]) is int else 0
+    return not (_O_TMPFILE and flags & _O_TMPFILE == _O_TMPFILE)
 
 
 class Policy:
@@ -156,20 +180,92 @@ class Policy:
         self.report = report or (lambda item: None)
         self.allowed_hooks = list(allowed_hooks)  # trace/profile functions of our own checks
 
-    def protected(self, path) -> bool:
-        if isinstance(path, int):
-            return False
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not isinstance(path, str):
-            path = os.fspath(path) if hasattr(path, "__fspath__") else ""
-            if isinstance(path, bytes):
-                path = os.fsdecode(path)
-        real = os.path.realpath(path)
-        if _PROC.match(real) or _PROC.match(os.path.abspath(path)):
+    def refusal(self, path, dir_fd=None, descriptor: bool = False) -> str:
+        """Why student code may not use `path` ('' if it may). `dir_fd` is the folder a relative
+        name is taken from: None the current one, ANY whichever the process holds a descriptor
+        of. With `descriptor` (open, chdir: what leaves the process a folder to walk from), the
+        run folder, the folders above it, /proc and a process's folder in /proc are refused as
+        well: relative names taken from one reach the output folder or /proc/<pid>/fd unseen
+        (CPython's "open" event does not say which folder a name is relative to)."""
+        text = _as_str(path)
+        if text is None:
+            return ""
+        for base in _bases(text, dir_fd):
+            if base is None:  # a folder too deep to be named: only names that stay inside it
+                if ".." in text.split("/"):
+                    return f"touching {text} (climbing out of a folder too deep to name)"
+                continue
+            joined = os.path.join(base, text) if base else text
+            real = _real(base, text, joined)
+            if self._guarded(real) or _PROC.match(os.path.abspath(joined)):
+                return f"touching {text}"
+            if descriptor and (
+                self.rundir.startswith(real.rstrip("/") + "/") or _PROC_DIR.match(real)
+            ):
+                return f"opening {text} (the run folder, a folder above it, or /proc)"
+        return ""
+
+    def _guarded(self, real: str) -> bool:
+        if _PROC.match(real):
             return True
         inside_run = (real + "/").startswith(self.rundir)
         return inside_run and not (real + "/").startswith(self.workdir)
+
+
+def _as_str(path) -> str | None:
+    if isinstance(path, int):
+        return None  # a descriptor the process already holds
+    if not isinstance(path, (str, bytes)):
+        path = os.fspath(path) if hasattr(path, "__fspath__") else ""
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+_UNNAMED = object()
+
+
+def _fd_path(fd: int):
+    """The folder a directory descriptor of this process stands for, symbolic links resolved
+    (None: not a folder; `_UNNAMED`: a folder the kernel cannot name, its path too long)."""
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            return None
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError):
+        return _UNNAMED
+    return target if target.startswith("/") else _UNNAMED
+
+
+def _directory_descriptors() -> list:
+    """The folders this process holds descriptors of (a process reads its own /proc/self/fd
+    whatever its dumpable state and uid); None for one that cannot be named."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return [None]
+    found = {_fd_path(int(name)) for name in names if name.isdigit()}
+    found.discard(None)
+    return [None if f is _UNNAMED else f for f in found]
+
+
+def _bases(text: str, dir_fd) -> list:
+    """The folders a name may be taken from: "" for an absolute name, None for a folder that
+    cannot be named; the others as the kernel names them (no symbolic link in them)."""
+    if os.path.isabs(text):
+        return [""]
+    if dir_fd == ANY:
+        return [os.getcwd(), *_directory_descriptors()]
+    if type(dir_fd) is int and dir_fd >= 0:
+        base = _fd_path(dir_fd)
+        return [None if base is _UNNAMED else base or "/"]  # not a folder: the call fails
+    return [os.getcwd()]
+
+
+def _real(base: str, text: str, joined: str) -> str:
+    """realpath(joined), cheaply for one plain name in a folder the kernel named (its path has
+    no link to resolve): a walk down a deep tree costs one lookup a step, not one a level."""
+    if base and "/" not in text and text not in (".", "..") and not os.path.islink(joined):
+        return joined
+    return os.path.realpath(joined)
 
 
 _busy: set[int] = set()
@@ -208,7 +304,10 @@ def _deny(policy: Policy, what: str, frame, event: str, detail: str = "") -> Non
             "line": frame.f_lineno,
             "function": code.co_name[:100],
         }
-    policy.report({"event": event, "what": what, "detail": detail[:300], **where})
+    try:
+        policy.report({"event": event, "what": what, "detail": detail[:300], **where})
+    except Exception:  # noqa: BLE001 - whether evidence can be sent never decides a refusal
+        pass
     raise PermissionError(f"{what} {DENIED}")
 
 
@@ -287,10 +386,17 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
     if event in _PATH_EVENTS:
         k, frame = _decider(caller, True)
         if k == STUDENT and args:
-            for path in args[:2] if event in _TWO_PATHS else args[:1]:
-                if policy.protected(path):
-                    shown = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
-                    _deny(policy, f"touching {shown}", frame, event, shown)
+            for index, fd_index in _PATH_ARGS[event]:
+                if index >= len(args):
+                    continue
+                path = args[index]
+                if type(fd_index) is int:
+                    dir_fd = args[fd_index] if fd_index < len(args) else None
+                else:
+                    dir_fd = fd_index
+                what = policy.refusal(path, dir_fd, _gives_a_base(event, args))
+                if what:
+                    _deny(policy, what, frame, event, _as_str(path) or "")
         return
     if event in _SPAWN_EVENTS:
         k, frame = _decider(caller, False, thin_files=_SPAWNER_FILES)
@@ -330,7 +436,7 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
     if event in ("os.putenv", "os.unsetenv"):
         key = args[0] if args else b""
         key = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-        if key.startswith(_GUARDED_ENV):
+        if key.startswith(_GUARDED_ENV) and not _harmless_env(event, key, args):
             k, frame = _decider(caller, True)  # os.environ acts for whoever changes it
             if k == STUDENT:
                 _deny(policy, f"changing the environment variable {key}", frame, event, key)
@@ -339,6 +445,15 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
         k, frame = _decider(caller, False)
         if k == STUDENT:
             _deny(policy, "marshal.loads() (code objects from bytes)", frame, event)
+
+
+def _harmless_env(event: str, key: str, args: tuple) -> bool:
+    """PYTHONPATH set to folders the process already imports from (see adds_no_import_path)."""
+    if key != "PYTHONPATH" or event != "os.putenv" or len(args) < 2:
+        return False
+    value = args[1]
+    value = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return adds_no_import_path(value, os.environ.get("PYTHONPATH"))
 
 
 # What the grader's tools and the agent's children rely on: a child started without them would

@@ -75,6 +75,20 @@ def _namespace(obj, names=None) -> dict:
     return {k: space.get(k, _MISSING) for k in keys}
 
 
+def adds_no_import_path(value: str | None, before: str | None) -> bool:
+    """Whether PYTHONPATH set to `value` (from `before`) names only folders this process already
+    imports from: its sys.path, its working folder, or the old value. Libraries do this to give
+    their worker processes the parent's own path (Parallel Python's Server), which lets a child
+    import nothing the parent could not; a new folder is what could shadow the grader's code."""
+    if value is None:
+        return True
+    known = {
+        os.path.realpath(p or ".")
+        for p in [*sys.path, os.getcwd(), *(before or "").split(os.pathsep)]
+    }
+    return all(os.path.realpath(p or ".") in known for p in value.split(os.pathsep))
+
+
 class _Missing:
     def __repr__(self):
         return "<missing>"
@@ -121,6 +135,7 @@ class Snapshot:
             f"os.environ[{key!r}] changed"
             for key, value in self.environment.items()
             if os.environ.get(key) != value
+            and not (key == "PYTHONPATH" and adds_no_import_path(os.environ.get(key), value))
         ]
         for check in self.checks:  # a method set on the object hides the class's own
             cls = type(check)

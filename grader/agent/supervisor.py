@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from grader.agent import channel, mpi_stuck, spawn, stuck, untrusted, wrappers
+from grader.agent import channel, evidence, mpi_stuck, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
@@ -536,10 +536,7 @@ def supervise(submission: str, workroot: str, request: Request) -> dict:
 
 
 def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Request) -> dict:
-    sources = read_sources(submission)
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
-    timeout = request.timeout
-    out_limit = int(request.limits.get("output_kb", 64)) * 1024
     expected = max(1, request.ranks)
     me = os.getpid()
     board = channel.Switchboard(
@@ -548,6 +545,32 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
         _agent_request(request, rundir, outdir),
         is_ours=lambda pid: pid in descendants(me),
     )
+    collector = evidence.Collector(rundir, is_ours=lambda pid: pid in descendants(me))
+    try:
+        return _watch(submission, rundir, workdir, outdir, request, board, collector, wrapper, logs)
+    finally:
+        collector.close()  # idempotent: the reply has taken its evidence already
+        board.close()
+
+
+def _watch(
+    submission: str,
+    rundir: str,
+    workdir: str,
+    outdir: str,
+    request: Request,
+    board: channel.Switchboard,
+    collector: evidence.Collector,
+    wrapper: list[str],
+    logs,
+) -> dict:
+    """Start the agents, watch the process tree until it ends or is stopped, and build the
+    reply from what the kernel, the agents' lines and the evidence line said."""
+    sources = read_sources(submission)
+    timeout = request.timeout
+    out_limit = int(request.limits.get("output_kb", 64)) * 1024
+    expected = max(1, request.ranks)
+    me = os.getpid()
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -631,7 +654,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
     reply["stdout"], reply["stdout_truncated"] = _read_capped(stdout.name, out_limit)
     reply["stderr"], reply["stderr_truncated"] = _read_capped(stderr.name, out_limit)
     results, tampering = _results(board)
-    board.close()
+    tampering += collector.close()  # the tree is dead: what is left on the line is all there is
     if not timed_out and left:
         reply["leftover_processes"] = left[:20]
     calls = [
@@ -641,11 +664,12 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
         reply["call_wall"] = max(calls)  # measured here: the student's clocks cannot bend it
     found = _read_findings(outdir)
     reply[FINDINGS] = [f for f in found if f.get("kind") != "tampering"]
+    # a "tampering" finding is a forger's now (the hook sends its own over the evidence line)
     tampering += [f for f in found if f.get("kind") == "tampering"]
     reply["work_items"] = workitems.read(outdir, own_cpu)
     del reply["own_cpu"]
     if tampering:
-        reply["tampering"] = tampering
+        reply["tampering"] = _once_each(tampering)
     _summarise(reply, results, request, timed_out, expected, bool(wrapper))
     wrappers.collect(reply, logs)
     first_call = min((link.called_at for link in board.links if link.called_at), default=0.0)
@@ -662,7 +686,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
 
 def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
     """Each agent's result (a crash where its line cannot be believed), and the evidence of
-    tampering the switchboard saw (the agents' audit hooks leave theirs with the findings)."""
+    tampering the switchboard saw (the agents' audit hooks send theirs over the evidence line)."""
     board.settle()  # the agents are dead: their last bytes are on their way
     results: list[AgentResult] = []
     tampering: list[dict] = [{"event": "channel", "what": why} for why in board.refused[:10]]
@@ -679,9 +703,23 @@ def _results(board: channel.Switchboard) -> tuple[list[dict], list[dict]]:
             continue
         if link.result is None:
             continue  # died before reporting: the exit code tells
-        results.append(_read_result(link.result))
+        result = _read_result(link.result)
+        if result.evidence_lost:
+            tampering.append({"event": "evidence-line", "what": evidence.LOST})
+        results.append(result)
     results.sort(key=lambda r: r.rank if type(r.rank) is int else 1 << 30)
     return [r.to_wire() for r in results], tampering
+
+
+def _once_each(items: list[dict]) -> list[dict]:
+    """The evidence in order, each piece once (a line cut is said by both its ends)."""
+    seen, out = set(), []
+    for item in items:
+        key = json.dumps(item, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 def _read_result(line: bytes) -> AgentResult:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from flask import Flask, g, request
+from flask_login import current_user
 
 log = logging.getLogger("grader.portal.access")
 
@@ -42,11 +43,11 @@ def install(app: Flask) -> None:
     def _line(resp):
         if not log.handlers:
             return resp
-        account = g.get("account")
+        who = current_user.login if current_user.is_authenticated else "-"
         took = time.monotonic() - g.get("access_t0", time.monotonic())
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
         line = (
-            f"{request.remote_addr or '-'} - {account.login if account else '-'} [{stamp}] "
+            f"{request.remote_addr or '-'} - {who} [{stamp}] "
             + _quote(
                 f"{request.method} {request.full_path.rstrip('?')} "
                 f"{request.environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}"

@@ -1,8 +1,9 @@
 """Portal accounts: roster import, scrypt password hashes, sign-in sessions.
 
 Logins are the student names the store records submissions under, so they are restricted
-to letters, digits, `.`, `_` and `-`. Passwords are hashed with scrypt (hashlib, a fresh salt
-each); a session cookie carries a random token of which only the sha256 is stored.
+to letters, digits, `.`, `_` and `-`. Passwords are hashed with scrypt (werkzeug.security, a
+fresh salt each; older hashes are rehashed at their owner's next sign-in); a session cookie
+carries a random token of which only the sha256 is stored.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from grader.errors import GraderError
 from grader.portal.models import Account, WebSession
 from grader.store import Store
-from grader.store.models import Audit, utcnow
+from grader.store.models import utcnow
 
 LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ROLES = ("student", "instructor")
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+LEGACY = "scrypt$"  # hashes written by pgrader before werkzeug's (hashlib scrypt, n=2**14)
 MIN_PASSWORD = 8
 
 
@@ -35,16 +37,24 @@ class AccountError(GraderError):
 
 
 def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
-    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+    """werkzeug's scrypt (n=2**15, r=8, p=1, a fresh salt each): "scrypt:32768:8:1$salt$hex"."""
+    return generate_password_hash(password, method="scrypt")
 
 
 def check_password(password: str, stored: str) -> bool:
+    """Does `password` match `stored`: a werkzeug hash, or the portal's own scrypt format of
+    before (`"scrypt$n$r$p$salthex$digesthex"`, rehashed at the next sign-in)?"""
+    if stored.startswith(LEGACY):
+        return _check_legacy(password, stored)
     try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
+        return check_password_hash(stored, password)
+    except (ValueError, TypeError):
+        return False
+
+
+def _check_legacy(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
         got = hashlib.scrypt(
             password.encode(),
             salt=bytes.fromhex(salt),
@@ -201,19 +211,6 @@ def any_account(store: Store) -> bool:
 FAILED_SIGN_IN = "sign-in-failed"
 
 
-def failed_sign_ins(store: Store, login: str, since: dt.datetime) -> int:
-    """Failed sign-ins for `login` since `since` (kept in the audit table, so every portal
-    process sharing the store counts them together)."""
-    with store._read() as s:
-        return s.scalar(
-            select(func.count()).where(
-                Audit.action == FAILED_SIGN_IN,
-                Audit.student == login.lower()[:64],
-                Audit.at >= since,
-            )
-        )
-
-
 def authenticate(store: Store, login: str, password: str) -> Account | None:
     with store._tx() as s:
         acc = (
@@ -223,41 +220,51 @@ def authenticate(store: Store, login: str, password: str) -> Account | None:
         )
     ok = check_password(password, acc.password_hash if acc and acc.password_hash else _DUMMY)
     if ok and acc is not None and acc.password_hash:
+        if acc.password_hash.startswith(LEGACY):
+            _rehash(store, acc, password)
         return acc
     store.audit(FAILED_SIGN_IN, student=login.lower()[:64])
     return None
+
+
+def _rehash(store: Store, account: Account, password: str) -> None:
+    """An old-format hash replaced by werkzeug's, now that the password is known."""
+    with store._tx() as s:
+        acc = s.get(Account, account.id)
+        if acc is not None and acc.password_hash == account.password_hash:
+            acc.password_hash = account.password_hash = hash_password(password)
+            store._audit(s, "password-rehashed", student=acc.login, detail="werkzeug scrypt")
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(store: Store, account: Account, hours: float) -> tuple[str, str]:
-    """A new session: (cookie token, CSRF token)."""
-    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+def open_session(store: Store, account: Account, hours: float) -> str:
+    """A new session: its cookie token."""
+    token = secrets.token_urlsafe(32)
     with store._tx() as s:
         s.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
         s.add(
             WebSession(
                 token_hash=_digest(token),
                 account_id=account.id,
-                csrf=csrf,
                 expires_at=utcnow() + dt.timedelta(hours=hours),
             )
         )
         store._audit(s, "signed-in", student=account.login)
-    return token, csrf
+    return token
 
 
-def session_of(store: Store, token: str) -> tuple[Account, str] | None:
-    """The account and CSRF token of a live session, or None."""
+def session_of(store: Store, token: str) -> Account | None:
+    """The account of a live session, or None."""
     if not token or len(token) > 100:
         return None
     with store._tx() as s:
         ws = s.get(WebSession, _digest(token))
         if ws is None or ws.expires_at < utcnow():
             return None
-        return s.get(Account, ws.account_id), ws.csrf
+        return s.get(Account, ws.account_id)
 
 
 def close_session(store: Store, token: str) -> None:

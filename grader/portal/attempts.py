@@ -95,6 +95,7 @@ def attempt_views(
             grading,
             counted=counted is not None
             and counted.grading is not None
+            and counted.submission is not None
             and counted.submission.id == a.submission.id,
             regrading=regrading,
             retry_at=failed.retry_at if failed else None,

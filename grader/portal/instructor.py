@@ -162,9 +162,7 @@ def _comment() -> str:
 
 def _back(slug: str, login: str, error: str | None = None):
     return redirect(
-        url_for(
-            "instructor.student", slug=slug, login=login, **({"error": error} if error else {})
-        ),
+        url_for("instructor.student", slug=slug, login=login, error=error or None),
         303,
     )
 
@@ -186,7 +184,7 @@ def extension(slug: str, login: str):
             except ValueError:
                 raise GraderError(f"The new due date {text!r} is not a date and time.") from None
             due = local if local.tzinfo else local.replace(tzinfo=portal.course.zone)
-        portal.store.set_extension(slug, login, due, _comment(), g.account.login)
+        portal.store.set_extension(slug, login, due, _comment(), auth.user().login)
     except GraderError as exc:
         return _back(slug, login, str(exc))
     rescore_late(portal.course, ex, portal.store, login)
@@ -209,7 +207,7 @@ def override(slug: str, login: str):
                 raise GraderError("The score must be a number.") from None
             if not 0 <= score <= ex.points:
                 raise GraderError(f"The score must be between 0 and {ex.points:g}.")
-        g.portal.store.set_override(slug, login, score, _comment(), g.account.login)
+        g.portal.store.set_override(slug, login, score, _comment(), auth.user().login)
     except GraderError as exc:
         return _back(slug, login, str(exc))
     return _back(slug, login)
@@ -228,7 +226,9 @@ def regrade(slug: str):
     ]
     jobs = g.portal.jobs.create("regrade", slug, subs) if subs else []
     g.portal.grader.hand_over()
-    g.portal.store.audit("portal-regrade", slug, detail=f"{len(jobs)} job(s) by {g.account.login}")
+    g.portal.store.audit(
+        "portal-regrade", slug, detail=f"{len(jobs)} job(s) by {auth.user().login}"
+    )
     return redirect(url_for("instructor.dashboard", slug=slug, queued=len(jobs)), 303)
 
 

@@ -32,8 +32,9 @@ import socket
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
 
 from grader.grade import grade_submission
 from grader.portal.models import GRADED, NOT_GRADED, QUEUED, RUNNING, Job
@@ -67,6 +68,11 @@ def owner_gone(owner: str) -> bool:
 
 def retry_delay(tries: int) -> dt.timedelta:
     return min(RETRY_MAX, RETRY_FIRST * 2 ** max(0, tries - 1))
+
+
+def _rows(result: Result) -> int:
+    """The rows an UPDATE changed."""
+    return cast(CursorResult, result).rowcount
 
 
 class Jobs:
@@ -105,7 +111,7 @@ class Jobs:
 
     def submission(self, job: Job) -> Submission:
         with self.store._read() as s:
-            return s.get(Submission, job.submission_id)
+            return s.get_one(Submission, job.submission_id)
 
     @staticmethod
     def _due(now: dt.datetime):
@@ -140,7 +146,7 @@ class Jobs:
         self, job: Job, status: str, grading_id: int | None = None, problem: str = ""
     ) -> None:
         with self.store._tx() as s:
-            row = s.get(Job, job.id)
+            row = s.get_one(Job, job.id)
             row.status, row.grading_id, row.problem = status, grading_id, problem[:2000]
             row.finished_at = utcnow()
             if status == NOT_GRADED:
@@ -157,7 +163,7 @@ class Jobs:
                 )
             )
             if not left and status == GRADED:
-                req = s.get(Request, job.request_id)
+                req = s.get_one(Request, job.request_id)
                 req.finished_at = req.finished_at or utcnow()
 
     def release(self, job: Job) -> None:
@@ -190,18 +196,20 @@ class Jobs:
         ]
         with self.store._tx() as s:
             n = (
-                s.execute(
-                    update(Job)
-                    .where(Job.id.in_(lost), Job.status == RUNNING)
-                    .values(status=QUEUED, owner="", started_at=None)
-                ).rowcount
+                _rows(
+                    s.execute(
+                        update(Job)
+                        .where(Job.id.in_(lost), Job.status == RUNNING)
+                        .values(status=QUEUED, owner="", started_at=None)
+                    )
+                )
                 if lost
                 else 0
             )
             if retry_failed:
-                n += s.execute(
-                    update(Job).where(Job.status == NOT_GRADED).values(retry_at=utcnow())
-                ).rowcount
+                n += _rows(
+                    s.execute(update(Job).where(Job.status == NOT_GRADED).values(retry_at=utcnow()))
+                )
         return n
 
     def of_submissions(self, ids: list[int]) -> dict[int, list[Job]]:
@@ -337,8 +345,8 @@ class Grader:
         if ext is not None:
             exercise = dataclasses.replace(exercise, due=ext.due)
         with self.store._tx() as s:
-            sub = s.get(Submission, job.submission_id)
-            request = s.get(Request, job.request_id)
+            sub = s.get_one(Submission, job.submission_id)
+            request = s.get_one(Request, job.request_id)
             current = s.scalar(
                 select(Grading.id).where(Grading.submission_id == sub.id, Grading.is_current)
             )

@@ -30,7 +30,7 @@ class LiveCourse:
         return [root / "course.toml", *sorted(root.glob("exercises/*/exercise.toml"))]
 
     def _mtimes(self) -> tuple:
-        stamps = []
+        stamps: list[tuple[str, int | None]] = []
         for path in self._files():
             try:
                 stamps.append((str(path), path.stat().st_mtime_ns))

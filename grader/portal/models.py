@@ -1,6 +1,7 @@
-"""The portal's tables in the store: accounts, sign-in sessions and grading jobs.
+"""The portal's tables in the store: accounts, sign-in sessions, grading jobs, the rate
+limiter's hits and the portal's signing secret.
 
-Created by the Alembic migrations `0002_portal` and `0003_attempts`. A job is one grading
+Created by the Alembic migrations `0002_portal`, `0003_attempts` and `0006_portal_limits`. A job is one grading
 to do: an upload (a new attempt) or one attempt's part of a portal regrade; it points at the
 store's submission row, so portal uploads are ordinary submissions for `grader regrade` and
 `grader export`. A job is claimed by one `grader serve` process (`owner`), which keeps
@@ -44,7 +45,6 @@ class WebSession(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -68,3 +68,27 @@ class Job(Base):
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     tries: Mapped[int] = mapped_column(Integer, default=0)  # platform failures so far
     retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RateHit(Base):
+    """One hit counted by the portal's rate limiter (Flask-Limiter through
+    `grader.portal.ratelimit`): kept in the store so that every portal process sharing it
+    counts together and a restart forgets nothing."""
+
+    __tablename__ = "rate_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PortalSecret(Base):
+    """A secret of the portal made once and shared by its processes (the key that signs the
+    CSRF cookie)."""
+
+    __tablename__ = "portal_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

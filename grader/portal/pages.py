@@ -1,8 +1,10 @@
 """Pages shared by the student's and the instructor's views: a student's attempt list and one
-attempt (its state, history and feedback), and the attempt's status for polling."""
+attempt (its state, history and feedback), and the attempt's status for polling; the exercise
+a URL names."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import abort, g, render_template
@@ -11,6 +13,23 @@ from grader.course import Exercise
 from grader.portal import auth
 from grader.portal.attempts import attempt_views, counted_of, state_of
 from grader.portal.views import anchors, feedback, source_files
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def exercise_or_404(slug: str) -> Exercise:
+    """The course's exercise `slug`; 404 for an unknown one, or for a student before it opens."""
+    ex = g.portal.course.exercises.get(slug)
+    if ex is None or (not auth.is_instructor() and ex.opens and ex.opens > now()):
+        abort(404)
+    return ex
+
+
+def upload_limit() -> int:
+    """The largest upload accepted, in bytes (the course's `max_upload_kb`, read live)."""
+    return g.portal.settings.max_upload_kb * 1024
 
 
 def attempts_context(ex: Exercise, login: str) -> dict:

@@ -29,7 +29,7 @@ def portal_settings(course: Course) -> PortalSettings:
     table = tomllib.loads(path.read_text(encoding="utf-8")).get("portal", {})
     if not isinstance(table, dict):
         raise ConfigError(path, "portal", "a table", table)
-    values = {}
+    values: dict[str, int | float] = {}
     for key, default in vars(PortalSettings()).items():
         if key not in table:
             continue
@@ -51,4 +51,4 @@ def portal_settings(course: Course) -> PortalSettings:
         raise ConfigError(
             path, f"portal.{sorted(unknown)[0]}", "one of " + ", ".join(vars(PortalSettings()))
         )
-    return PortalSettings(**values)
+    return PortalSettings(**values)  # type: ignore[arg-type]  # each checked above against its default's type

@@ -56,7 +56,7 @@ def run(slug: str):
     threshold = _threshold(request.form.get("threshold"), THRESHOLD)
     try:
         run_similarity(
-            g.portal.course, ex, g.portal.store, threshold, actor=f"{g.account.login} (portal)"
+            g.portal.course, ex, g.portal.store, threshold, actor=f"{auth.user().login} (portal)"
         )
     except GraderError as exc:
         return redirect(url_for("similarity.pairs", slug=slug, error=str(exc)), 303)

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from grader.errors import GraderError
 
@@ -34,7 +34,7 @@ def size_text(n: int) -> str:
 
 
 def save_upload(
-    root: Path, exercise: str, login: str, filename: str, stream: BinaryIO, max_bytes: int
+    root: Path, exercise: str, login: str, filename: str, stream: IO[bytes], max_bytes: int
 ) -> Path:
     suffix = os.path.splitext(filename or "")[1].lower()
     if not filename:

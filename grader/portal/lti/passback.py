@@ -130,7 +130,7 @@ def queue_changed(
             ):
                 continue
             with store._tx() as s:
-                row = s.get(LtiLink, link.id, with_for_update=True)
+                row = s.get_one(LtiLink, link.id, with_for_update=True)
                 if row.last_score is not None and abs(final - row.last_score) < 1e-9:
                     continue  # another process queued it first
                 s.execute(
@@ -211,9 +211,9 @@ def deliver_due(store: Store) -> tuple[int, int]:
     sent = failed = 0
     for score_id in ids:
         with store._read() as s:
-            score = s.get(LtiScore, score_id)
-            link = s.get(LtiLink, score.link_id)
-            platform = s.get(LtiPlatform, link.platform_id)
+            score = s.get_one(LtiScore, score_id)
+            link = s.get_one(LtiLink, score.link_id)
+            platform = s.get_one(LtiPlatform, link.platform_id)
         if platform.id not in connectors:
             connectors[platform.id] = ServiceConnector(registration(platform, key), timed_session())
         try:
@@ -222,7 +222,7 @@ def deliver_due(store: Store) -> tuple[int, int]:
         except Exception as exc:  # noqa: BLE001 - the platform's answer, kept and retried
             what, error = "", _explain(exc)
         with store._tx() as s:
-            row = s.get(LtiScore, score_id, with_for_update=True)
+            row = s.get_one(LtiScore, score_id, with_for_update=True)
             row.tries += 1
             if not error:
                 row.status = SENT if row.status == PENDING else row.status

@@ -76,7 +76,7 @@ def tool_key(store: Store) -> ToolKey:
         except IntegrityError:
             pass
         with store._read() as s:
-            row = s.scalar(select(LtiKey).order_by(LtiKey.created_at, LtiKey.kid).limit(1))
+            row = s.scalars(select(LtiKey).order_by(LtiKey.created_at, LtiKey.kid).limit(1)).one()
     return ToolKey(row.kid, row.private_pem, row.public_pem)
 
 
@@ -127,7 +127,7 @@ def register(
             )
         )
         created = row is None
-        if created:
+        if row is None:
             row = LtiPlatform(issuer=issuer, client_id=client_id, deployment_ids=[])
             s.add(row)
         for key, value in urls.items():
@@ -155,7 +155,7 @@ def any_platform(store: Store) -> bool:
 
 def registration(platform: LtiPlatform, key: ToolKey) -> Registration:
     """The `pylti1p3` registration of a platform, signing with the tool's key."""
-    reg = Registration()
+    reg = _Registration(key.kid)
     reg.set_issuer(platform.issuer).set_client_id(platform.client_id).set_key_set_url(
         platform.keyset_url
     ).set_auth_token_url(platform.auth_token_url).set_auth_login_url(
@@ -163,8 +163,18 @@ def registration(platform: LtiPlatform, key: ToolKey) -> Registration:
     ).set_tool_private_key(key.private_pem).set_tool_public_key(key.public_pem)
     if platform.auth_audience:
         reg.set_auth_audience(platform.auth_audience)
-    reg.get_kid = lambda: key.kid  # the kid the JWKS publishes
     return reg
+
+
+class _Registration(Registration):
+    """A registration that signs with the kid the JWKS publishes."""
+
+    def __init__(self, kid: str):
+        super().__init__()
+        self._kid = kid
+
+    def get_kid(self) -> str:
+        return self._kid
 
 
 class StoreToolConf(ToolConfAbstract):

@@ -32,7 +32,7 @@ class NoAccess(Exception):
 def portal_role(roles: list) -> str:
     """`instructor` for Instructor, TeachingAssistant or Administrator (of the course, the
     institution or the system), `student` for Learner; NoAccess otherwise (e.g. Mentor)."""
-    names = set()
+    names: set[str] = set()
     for role in roles if isinstance(roles, list) else []:
         if isinstance(role, str):
             # http://purl.imsglobal.org/vocab/lis/v2/membership#Learner,
@@ -74,7 +74,8 @@ def account_for(store: Store, issuer: str, claims: dict) -> tuple[Account, bool]
         x for x in (_clean(claims.get("given_name")), _clean(claims.get("family_name"))) if x
     )
     email = _clean(claims.get("email"))
-    lis = claims.get(LIS_CLAIM) if isinstance(claims.get(LIS_CLAIM), dict) else {}
+    lis = claims.get(LIS_CLAIM)
+    lis = lis if isinstance(lis, dict) else {}
     sis_id = _clean(lis.get("person_sourcedid"), 100)
     for _ in range(3):  # two first launches of one user at once: the loser finds the winner's
         try:

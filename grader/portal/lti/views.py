@@ -42,7 +42,7 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 
-from grader.portal import accounts, auth
+from grader.portal import auth
 from grader.portal.lti import passback
 from grader.portal.lti.tool import (
     StoreLaunchStorage,
@@ -74,7 +74,7 @@ class LaunchRefused(Exception):
 
 
 def _store():
-    return current_app.portal.store
+    return g.portal.store
 
 
 def _request(data: dict | None = None) -> FlaskRequest:
@@ -176,7 +176,7 @@ def _launch_url() -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@auth.csrf_exempt
+@auth.csrf.exempt
 def login():
     conf = StoreToolConf(_store())
     params = request.values
@@ -221,7 +221,7 @@ def login():
 
 
 @blueprint.post("/launch")
-@auth.csrf_exempt
+@auth.csrf.exempt
 def launch():
     store = _store()
     conf = StoreToolConf(store)
@@ -254,15 +254,13 @@ def launch():
                 "For instructors", "Only an instructor picks the exercise of an activity.", 403
             )
         )
-    token, _ = accounts.open_session(store, account, current_app.portal.settings.session_hours)
-    g.account, g.csrf = accounts.session_of(store, token)
     handoff = secrets.token_urlsafe(32)
     target = (
-        url_for("exercise", slug=ex.slug)
+        url_for("student.exercise", slug=ex.slug)
         if ex is not None
         else url_for("instructor.overview")
         if account.role == "instructor"
-        else url_for("home")
+        else url_for("student.home")
     )
     put_state(
         store,
@@ -273,22 +271,24 @@ def launch():
     context = (
         claims.get(CLAIM + "context") if isinstance(claims.get(CLAIM + "context"), dict) else {}
     )
-    page = render_template(
-        "lti_deep_link_pick.html" if deep else "lti_landing.html",
-        account=account,
-        new=new,
-        ex=ex,
-        platform=platform,
-        lms=_lms_name(claims, platform),
-        course=str(context.get("title") or "")[:200],
-        handoff=url_for("lti.enter", token=handoff),
-        launch_id=msg.get_launch_id(),
-        framed=request.headers.get("Sec-Fetch-Dest") == "iframe",
-        exercises=list(current_app.portal.course.exercises.values()),
-        passback=isinstance(claims.get(AGS_CLAIM), dict),
+    resp = current_app.make_response("")
+    auth.sign_in(resp, account)  # the page below shows who is signed in
+    resp.set_data(
+        render_template(
+            "lti_deep_link_pick.html" if deep else "lti_landing.html",
+            account=account,
+            new=new,
+            ex=ex,
+            platform=platform,
+            lms=_lms_name(claims, platform),
+            course=str(context.get("title") or "")[:200],
+            handoff=url_for("lti.enter", token=handoff),
+            launch_id=msg.get_launch_id(),
+            framed=request.headers.get("Sec-Fetch-Dest") == "iframe",
+            exercises=list(g.portal.course.exercises.values()),
+            passback=isinstance(claims.get(AGS_CLAIM), dict),
+        )
     )
-    resp = current_app.make_response(page)
-    auth.set_cookie(resp, auth.COOKIE, token, int(current_app.portal.settings.session_hours * 3600))
     _frameable_by(resp, platform.auth_login_url)
     return resp
 
@@ -296,14 +296,14 @@ def launch():
 def _exercise_of(claims: dict):
     """The exercise a resource link names: its custom parameter `exercise` (set by deep
     linking), else `?exercise=` in its target link URI."""
-    exercises = current_app.portal.course.exercises
+    exercises = g.portal.course.exercises
     custom = claims.get(CLAIM + "custom")
     slug = custom.get("exercise") if isinstance(custom, dict) else None
     if not slug:
         from urllib.parse import parse_qs
 
         target = claims.get(CLAIM + "target_link_uri") or ""
-        slug = (parse_qs(urlsplit(str(target)).query).get("exercise") or [None])[0]
+        slug = next(iter(parse_qs(urlsplit(str(target)).query).get("exercise") or []), None)
     return exercises.get(slug) if isinstance(slug, str) else None
 
 
@@ -342,14 +342,13 @@ def enter(token: str):
 
     with _store()._read() as s:
         account = s.get(Account, found["account"])
-    token, _ = accounts.open_session(_store(), account, current_app.portal.settings.session_hours)
     resp = redirect(found["next"] if str(found.get("next", "")).startswith("/") else "/")
-    auth.set_cookie(resp, auth.COOKIE, token, int(current_app.portal.settings.session_hours * 3600))
+    auth.sign_in(resp, account)
     return resp
 
 
 @blueprint.post("/deep-link")
-@auth.csrf_exempt
+@auth.csrf.exempt
 def deep_link():
     """The exercise an instructor picked, signed back to the LMS. The launch id (a random
     key of the launch's data, kept an hour) is the capability: it names an instructor's
@@ -361,7 +360,7 @@ def deep_link():
         if launch_id.startswith("lti1p3-launch-") and len(launch_id) < 100
         else None
     )
-    ex = current_app.portal.course.exercises.get(request.form.get("exercise", ""))
+    ex = g.portal.course.exercises.get(request.form.get("exercise", ""))
     if not isinstance(claims, dict) or ex is None:
         return render_template(
             "lti_error.html",
