@@ -41,8 +41,11 @@ def grade_all(
     progress: bool = True,
     sandbox_info: dict | None = None,
     store=None,
+    slots=None,
 ) -> list[Row]:
-    """Grade every submission in `submissions`; with a `store`, record each grading there."""
+    """Grade every submission in `submissions`; with a `store`, record each grading there.
+    `slots` (a semaphore shared with batches graded at the same time) bounds the submissions
+    graded at once across them (`grade_entries`)."""
     entries = entries_in(submissions, course.zone)
     if store is not None:
         return grade_recorded(
@@ -57,6 +60,7 @@ def grade_all(
             seed=seed,
             progress=progress,
             sandbox_info=sandbox_info,
+            slots=slots,
         ).rows
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Row] = {}
@@ -80,6 +84,7 @@ def grade_all(
             seed=seed,
             progress=progress,
             sandbox_info=sandbox_info,
+            slots=slots,
         )
     )
     ordered = [rows[n] for n in sorted(rows)]

@@ -5,16 +5,23 @@ the late ones); `sample_class/expected.csv` lists `exercise,student,final` with
 the score each must get. The demo grades every exercise found there (recorded in
 the store as one regrade request per exercise when a store is given), prints
 where the gradebooks and feedback pages are, and fails if any score differs.
+
+The exercises are graded at the same time, `jobs` submissions at once across all of
+them (one exercise's slow last submission does not leave a core idle while the next
+exercise waits); the sandbox's core locks keep timed and MPI requests to themselves.
 """
 
 from __future__ import annotations
 
 import csv
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.batch import grade_all
 from grader.course import Course
+from grader.judge import runner
 from grader.protocol import Outcome
 
 TOLERANCE = 0.01
@@ -32,20 +39,39 @@ def run_demo(
     expected = expected_scores(sample)
     t0 = time.monotonic()
     mismatches, graded = [], 0
-    for slug in sorted({e for e, _ in expected}):
-        exercise = course.exercise(slug)
-        print(f"\n== {slug}: {exercise.title}")
-        rows = grade_all(
+    slugs = sorted({e for e, _ in expected})
+    slots = threading.Semaphore(max(1, jobs))
+    print(f"Grading {len(expected)} submissions of {len(slugs)} exercises, {jobs} at a time ...")
+
+    def batch(slug: str):
+        return grade_all(
             course,
-            exercise,
+            course.exercise(slug),
             sample / slug,
             out / slug,
             backend=backend,
             regrade=True,
             jobs=jobs,
+            progress=False,
             sandbox_info=sandbox_info,
             store=store,
+            slots=slots,
         )
+
+    with ThreadPoolExecutor(max_workers=len(slugs) or 1) as pool:
+        futures = {slug: pool.submit(batch, slug) for slug in slugs}
+        try:
+            for future in futures.values():
+                future.exception()  # wait for each (Ctrl-C reaches this thread)
+        except BaseException:
+            runner.terminate_all()  # the runs in progress end now, none starts
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    for slug in slugs:
+        exercise = course.exercise(slug)
+        print(f"\n== {slug}: {exercise.title}")
+        rows = futures[slug].result()
         for row in rows:
             graded += 1
             want = expected.get((slug, row.student))

@@ -123,8 +123,11 @@ def grade_entries(
     progress: bool = True,
     sandbox_info: dict | None = None,
     record: Callable[[Entry, SubmissionResult], None] | None = None,
+    slots: threading.Semaphore | None = None,
 ) -> dict[str, Row]:
-    """Grade `todo` on `jobs` threads; `record` (if given) is called before the outputs are written."""
+    """Grade `todo` on `jobs` threads; `record` (if given) is called before the outputs are written.
+    `slots`, shared by batches graded at once (the demo's exercises), bounds the submissions
+    graded at a time across all of them."""
     jobs = jobs or max(1, os.cpu_count() or 1)
     bar = Progress(len(todo), progress)
     rows: dict[str, Row] = {}
@@ -147,6 +150,12 @@ def grade_entries(
             return None, f"{type(exc).__name__}: {exc}"[:500]
 
     def one(entry: Entry) -> Row:
+        if slots is None:
+            return graded(entry)
+        with slots:
+            return graded(entry)
+
+    def graded(entry: Entry) -> Row:
         name = entry.key
         docker = backend == "docker"
         for _ in range(2):  # a grading the platform spoilt (the engine away for a while, a
@@ -195,10 +204,10 @@ def grade_entries(
         for future in futures:
             if future.done() and not future.cancelled() and future.exception() is None:
                 rows.setdefault(future.result().student, future.result())
-        graded = sorted(r.student for r in rows.values() if r.status == "graded")
+        finished = sorted(r.student for r in rows.values() if r.status == "graded")
         sys.stderr.write(
-            f"\ngrader: stopped after grading {len(graded)} of {len(todo)}"
-            + (f" ({', '.join(graded)[:2000]})" if graded else "")
+            f"\ngrader: stopped after grading {len(finished)} of {len(todo)}"
+            + (f" ({', '.join(finished)[:2000]})" if finished else "")
             + "; the next run grades the rest.\n"
         )
         raise

@@ -68,6 +68,7 @@ def grade_recorded(
     sandbox_info: dict | None = None,
     grade_with: Callable[[Request], Callable] | None = None,
     attempts: dict[str, Submission] | None = None,
+    slots=None,
 ) -> Outcome:
     """Record `entries` and grade those `kind` still has to; `grade_with(request)` gives the
     grading step (default `grade_entries`; `grader.distributed.submit` sends jobs to workers).
@@ -125,6 +126,7 @@ def grade_recorded(
             progress=progress,
             sandbox_info=sandbox_info,
             record=record,
+            **({"slots": slots} if slots is not None else {}),  # grade_entries only
         )
         for key, row in rows.items():
             if row.status == "not-graded":

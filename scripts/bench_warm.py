@@ -16,6 +16,12 @@ Everything on the Docker backend, a fresh container per submission:
 4. **The sample class** (`grader demo`: 14 submissions, 3 exercises, known answers).
 With `--before`, items 1 to 4 also run with that checkout's grader (its own venv and image), in
 the same run, for before/after figures. Writes `--out`.md and `--out`.json; do not edit them.
+
+    .venv/bin/python scripts/bench_warm.py --sample-class-only [--sample-reps 2] [--before PATH]
+
+times only item 4, `--sample-reps` times per checkout (after and before alternating, so that both
+see the same load), and prints each wall with the load average and where the time went (each
+submission's `execution_time` and its slowest tests); it writes nothing.
 """
 
 from __future__ import annotations
@@ -326,6 +332,48 @@ def run_sample_class(checkout: Path) -> dict:
     }
 
 
+def sample_profile(checkout: Path, top: int = 3) -> list[str]:
+    """Where the last `grader demo` of `checkout` spent its time: each submission's
+    execution_time, slowest first, with its slowest tests (from demo-results/)."""
+    rows = []
+    for path in (checkout / "demo-results").glob("*/*/results.json"):
+        data = json.loads(path.read_text())
+        tests = sorted(data.get("tests", []), key=lambda t: -(t.get("duration") or 0))[:top]
+        slow = "; ".join(
+            f"{t.get('duration') or 0:.2f} s {t.get('verdict')} {t.get('name', '')[:50]}"
+            for t in tests
+        )
+        rows.append(
+            (data.get("execution_time") or 0, f"{path.parent.parent.name}/{path.parent.name}", slow)
+        )
+    return [f"{t:6.2f} s  {name:<32} {slow}" for t, name, slow in sorted(rows, reverse=True)]
+
+
+def sample_class_only(checkouts: dict[str, Path], reps: int) -> None:
+    for _, checkout in checkouts.items():
+        subprocess.run(
+            [str(checkout / ".venv" / "bin" / "grader"), "image", "build"],
+            cwd=checkout,
+            capture_output=True,
+        )
+    walls: dict[str, list[float]] = {who: [] for who in checkouts}
+    for rep in range(reps):
+        for who, checkout in checkouts.items():
+            load = _load()
+            got = run_sample_class(checkout)
+            walls[who].append(got["wall"])
+            print(
+                f"{who} ({_commit(checkout)[:60]}) run {rep + 1}: {got['wall']:.1f} s wall, "
+                f"demo says {got['reported_s']} s, scores {'all as known' if got['all_match'] else 'NOT all as known'}; "
+                f"load before {load}, after {got['load']}",
+                flush=True,
+            )
+            for line in sample_profile(checkout):
+                print("    " + line)
+    for who, ws in walls.items():
+        print(f"{who}: median {statistics.median(ws):.1f} s of {[round(w, 1) for w in ws]}")
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -470,12 +518,21 @@ def main() -> int:
     p.add_argument("--before", type=Path, help="an older checkout with its .venv (before/after)")
     p.add_argument("--no-nbgrader", action="store_true")
     p.add_argument("--out", default=str(ROOT / "docs" / "bench-warm"))
+    p.add_argument(
+        "--sample-class-only",
+        action="store_true",
+        help="time only the sample class (grader demo) and print, writing nothing",
+    )
+    p.add_argument("--sample-reps", type=int, default=1)
     args = p.parse_args()
     # Our grader processes agree on cores through lock files under the temp dir, host-wide:
     # other engineers' test runs holding cores for minutes would be timed as our waits.
     os.environ["PGRADER_CORES_DIR"] = tempfile.mkdtemp(prefix="pgrader-bench-cores-")
     t0, started = time.monotonic(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     checkouts = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
+    if args.sample_class_only:
+        sample_class_only(checkouts, args.sample_reps)
+        return 0
     data = {
         "date": started,
         "load_before": _load(),

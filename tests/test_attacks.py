@@ -110,6 +110,10 @@ REQUIRED = {
     "evidence_line_closed",
     "evidence_line_forged",
     "dirfd_routes_erase",
+    # sealed work items: the next routes (a seal replayed, forged, values smuggled into items)
+    "pool_seal_replay",
+    "pool_seal_forge",
+    "pool_seal_smuggle",
 }
 
 

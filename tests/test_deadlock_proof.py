@@ -46,6 +46,27 @@ needs_ptrace = pytest.mark.skipif(
 )
 
 
+def _every_descriptor_readable() -> bool:
+    """Whether every process's open files can be read here (a pipe wait is proven only then:
+    on a machine whose init hides its descriptors from root, as in some VMs, never)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return True
+
+
+needs_fd_tables = pytest.mark.skipif(
+    not (_syscall_readable() and _every_descriptor_readable()),
+    reason="some process's descriptors are not readable here: no pipe wait is ever proven "
+    "(tested on Docker instead)",
+)
+
+
 # ---------------------------------------------------------------- the system call decoder
 
 
@@ -59,7 +80,8 @@ needs_ptrace = pytest.mark.skipif(
         ("230 0x1 0x1 0x7f171190aab0 0x0 0x0 0x7f 0x7f 0x7f", None),  # clock_nanosleep: time.sleep
         ("61 0xffffffffffffffff 0x7ffc 0x0 0x0 0x0 0x0 0x7f 0x7f", "wait4 18446744073709551615"),
         ("61 0x1234 0x7ffc 0x1 0x0 0x0 0x0 0x7f 0x7f", None),  # WNOHANG
-        ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", None),  # read: I/O
+        ("0 0x3 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", "read 3"),  # a pipe? (pipe_wait tells)
+        ("1 0x4 0x55 0x2000 0x1000 0x0 0x0 0x7f 0x7f", "write 4"),
         ("7 0x7ffc 0x1 0xffffffff 0x0 0x0 0x0 0x7f 0x7f", None),  # poll
         ("running", None),
         ("-1 0x7ffc 0x7f", None),
@@ -142,12 +164,39 @@ CAN_GO_ON = {
         with c:
             c.wait(30)
     """,
-    "a thread reading a pipe, the other joining it": """
-        r, w = os.pipe()
-        t = threading.Thread(target=os.read, args=(r, 1))
+    "a thread reading a pipe whose write end the watcher holds (stdin)": """
+        t = threading.Thread(target=os.read, args=(0, 1))
         t.start()
         print('ready', flush=True)
         t.join()
+    """,
+    "a parent reading a pipe a sleeping child will write": """
+        r, w = os.pipe()
+        if os.fork() == 0:
+            time.sleep(30)
+            os.write(w, b'x')
+            os._exit(0)
+        print('ready', flush=True)
+        os.read(r, 1)
+    """,
+    "a named pipe (anyone may open it) read by its only holder": """
+        import tempfile
+        path = os.path.join(tempfile.mkdtemp(), 'fifo')
+        os.mkfifo(path)
+        fd = os.open(path, os.O_RDWR)
+        print('ready', flush=True)
+        os.read(fd, 1)
+    """,
+    "a multiprocessing.Queue get while a consumer computes": """
+        import multiprocessing as mp
+        def spin(q):
+            while True:
+                pass
+        if __name__ == '__main__':
+            q = mp.get_context('fork').Queue()
+            mp.get_context('fork').Process(target=spin, args=(q,), daemon=True).start()
+            print('ready', flush=True)
+            q.get()
     """,
     "a parent waiting for a sleeping child": """
         import subprocess
@@ -187,6 +236,41 @@ CAN_GO_ON = {
 }
 
 STUCK = {
+    "a thread reading a pipe only its own process can write, the other joining it": """
+        r, w = os.pipe()
+        t = threading.Thread(target=os.read, args=(r, 1))
+        t.start()
+        print('ready', flush=True)
+        t.join()
+    """,
+    "a parent waiting on a multiprocessing.Queue whose consumers all ended": """
+        import multiprocessing as mp
+        ctx = mp.get_context('fork')
+        def consumer(tasks, results):
+            while not tasks.empty():
+                results.put(tasks.get())
+        if __name__ == '__main__':
+            tasks, results = ctx.Queue(), ctx.Queue()
+            ps = [ctx.Process(target=consumer, args=(tasks, results)) for _ in range(2)]
+            for p in ps:
+                p.start()
+            for p in ps:
+                p.join()
+            print('ready', flush=True)
+            results.get()
+    """,
+    "a join before the results that fill the pipe were taken": """
+        import multiprocessing as mp
+        ctx = mp.get_context('fork')
+        def produce(results):
+            results.put(b'x' * 200_000)
+        if __name__ == '__main__':
+            results = ctx.Queue()
+            p = ctx.Process(target=produce, args=(results,))
+            p.start()
+            print('ready', flush=True)
+            p.join()
+    """,
     "a lock-order inversion": """
         a, b = threading.Lock(), threading.Lock()
         go = threading.Barrier(2)
@@ -253,19 +337,48 @@ STUCK = {
 }
 
 
+PIPE_STUCK = {name for name in STUCK if "pipe" in name or "Queue" in name}
+
+
 @pytest.mark.parametrize("name", sorted(CAN_GO_ON))
 def test_a_program_that_can_still_go_on_is_never_proven_stuck(name):
     assert _proof(CAN_GO_ON[name]) is None
 
 
 @needs_ptrace
-@pytest.mark.parametrize("name", sorted(STUCK))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=needs_fd_tables) if n in PIPE_STUCK else n for n in sorted(STUCK)],
+)
 def test_a_real_deadlock_is_proven_in_well_under_a_second(name):
     start = time.monotonic()
     proof = _proof(STUCK[name], seconds=3.0)
     assert proof is not None, f"{name} was not proven stuck"
     assert time.monotonic() - start < 1.5
     assert proof["held"] >= stuck.HOLD and proof["threads"] >= 1
+
+
+def test_a_pipe_end_held_outside_the_tree_or_unreadable_proves_nothing(monkeypatch):
+    """The other end of the pipe a thread waits on, held by a process outside the tree (here:
+    this one), or a process whose descriptors cannot be read, is no proof."""
+    r, w = os.pipe()
+    try:
+        inode = os.fstat(r).st_ino
+        me = os.getpid()
+        assert not stuck.only_the_tree_can_end({f"pipe-read {inode}"}, {me + 10**7})
+        assert not stuck.only_the_tree_can_end({f"pipe-write {inode}"}, {me + 10**7})
+        real = os.listdir
+
+        def hidden(path):
+            if path == f"/proc/{me}/fd":
+                raise PermissionError(path)
+            return real(path)
+
+        monkeypatch.setattr(stuck.os, "listdir", hidden)
+        assert not stuck.only_the_tree_can_end({"pipe-read 1"}, {me})
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 def test_a_thread_that_ran_between_the_two_looks_breaks_the_proof(monkeypatch):
@@ -399,6 +512,63 @@ def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker
     assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
     assert reply.wall < 1.0
     assert type(_verdict(reply)) is verdicts.Deadlock
+
+
+LOST_RESULTS = """
+import multiprocessing
+
+
+def consumer(tasks, results):
+    results.put(tasks.get() * 2)  # one value, then it ends: the other values are lost
+
+
+def run(values, n_consumers):
+    tasks, results = multiprocessing.Queue(), multiprocessing.Queue()
+    for v in values:
+        tasks.put(v)
+    procs = [multiprocessing.Process(target=consumer, args=(tasks, results))
+             for _ in range(n_consumers)]
+    for p in procs:
+        p.start()
+    out = [results.get() for _ in values]
+    for p in procs:
+        p.join()
+    return out
+"""
+
+
+def _run_values(module, values, n):
+    return module.run(values, n)
+
+
+@pytest.mark.slow
+def test_on_docker_a_queue_nobody_will_fill_is_proven(docker_backend, tmp_path):
+    """A parent waiting on a multiprocessing.Queue whose consumers have all ended (values lost)
+    is proven stuck at once in the real sandbox (the pipe's write ends are all in the tree),
+    with the timeout path's verdict and message; the same code with enough consumers passes."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "solution.py").write_text(LOST_RESULTS)
+    limits = Limits(wall_seconds=30)
+    with docker_backend.open(folder, limits) as session:
+        student = Student(
+            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
+        )
+        assert sorted(student.run(_run_values, [1, 2, 3], 3, timeout=4)) == [2, 4, 6]
+        proven = student.reply(_run_values, [1, 2, 3, 4, 5], 2, timeout=3)
+        # under spawn the children and multiprocessing's resource tracker exec a program: their
+        # /proc files are the student's uid's, read by the supervisor as that uid
+        spawned = student.reply(_run_values, [1, 2, 3, 4, 5], 2, start_method="spawn", timeout=6)
+        call = student.session.call
+        student.session.call = lambda request: call({**request, "prove_deadlock": False})
+        waited = student.reply(_run_values, [1, 2, 3, 4, 5], 2, timeout=3)
+    assert "pipe-read" in proven.raw["deadlock_proof"]["waits"], proven.raw.get("deadlock_proof")
+    assert proven.wall < 1.5 and waited.wall >= 3.0, (proven.wall, waited.wall)
+    assert spawned.raw.get("deadlock_proof", {}).get("processes", 0) >= 2, spawned.raw
+    assert spawned.wall < 4.0, spawned.wall
+    a, b = _verdict(proven), _verdict(waited)
+    assert type(a) is type(b) is verdicts.Deadlock
+    assert a.message.replace(proven.waited, "N s") == b.message.replace(waited.waited, "N s")
 
 
 def _dine(module, n, meals):

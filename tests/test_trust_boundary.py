@@ -26,7 +26,7 @@ import pytest
 
 from grader.agent import channel, codec, untrusted
 from grader.agent.frames import parse_faulthandler
-from grader.checks import oclgrind, workitems
+from grader.checks import oclgrind
 from grader.course import Limits
 from grader.errors import PlatformError
 from grader.judge import suspicion
@@ -746,55 +746,6 @@ def test_stack_dumps_are_parsed_fast_and_only_the_submissions_files_are_the_stud
     assert all(f["code"] == "" for f in frames if not f["student"])
 
 
-def test_work_items_credit_each_handed_out_item_once(tmp_path):
-    """Only items the probe handed out count, each once, in processes the kernel saw, capped by
-    the kernel's CPU count; a helper's own item is foreign, an item run twice is work done
-    twice; items of two processes at the same moment overlap."""
-    a, b, c = (workitems.digest((range(n),)) for n in (1, 2, 3))
-    rec = lambda pid, start, end, cpu, arg: json.dumps(  # noqa: E731
-        {"pid": pid, "start": start, "end": end, "cpu": cpu, "arg": arg}
-    )
-    (tmp_path / "items-10.jsonl").write_text(
-        "\n".join(
-            [
-                rec(10, 0.0, 1.0, 1.0, a),
-                rec(10, 1.0, 2.0, 1.0, b),
-                rec(99, 0.0, 2.0, 2.0, a),  # a process the kernel never saw: dropped
-                "junk",
-                json.dumps({"pid": "11", "start": 0, "end": 1, "cpu": 1, "arg": a}),
-            ]
-        )
-        + "\n"
-    )
-    (tmp_path / "items-11.jsonl").write_text(
-        "\n".join(
-            [
-                rec(11, 0.5, 0.9, 3.0, c),  # more CPU than the kernel counted: capped
-                rec(11, 1.5, 2.5, 1.0, "f" * 16),  # a helper's own item: foreign
-                rec(11, 2.0, 3.0, 1.0, a),
-            ]
-        )
-        + "\n"
-    )  # item a again: work done twice
-    items = workitems.read(str(tmp_path), {10: 2.0, 11: 0.5, 12: 5.0})  # 12: burns CPU, no item
-    assert sorted(r[0] for r in items["records"]) == [10, 10, 11, 11, 11]
-    got = workitems.credit(items, [a, b, c])
-    assert (got["items"], got["processes"], got["overlap"]) == (3, 2, 2)
-    assert (got["twice"], got["foreign"], got["missing"]) == (1, 1, 0)
-    assert got["work"] == pytest.approx(2.55) and got["span"] == pytest.approx(2.0)
-    alone = workitems.credit(items, [a, b])
-    assert (alone["processes"], alone["overlap"], alone["foreign"]) == (1, 1, 2)
-
-
-def test_work_item_numbers_too_big_for_a_float_are_skipped(tmp_path):
-    """float(10**400) raises OverflowError, not ValueError: the record is skipped, the request
-    goes on (it was a sandbox-error: tests/attacks/workitem_huge_number)."""
-    huge = {"pid": 10, "start": 10**400, "end": 10**400, "cpu": 0.0, "arg": "x"}
-    ok = {"pid": 10, "start": 0.0, "end": 1.0, "cpu": 0.5, "arg": "y"}
-    (tmp_path / "items-10.jsonl").write_text(json.dumps(huge) + "\n" + json.dumps(ok) + "\n")
-    assert workitems.read(str(tmp_path), {10: 1.0})["records"] == [[10, 0.0, 1.0, 0.5, "y"]]
-
-
 def test_proc_is_read_whatever_bytes_a_thread_names_itself(tmp_path):
     """A process may write any bytes into its threads' names (/proc/self/task/TID/comm): the
     supervisor's tree poll and the deadlock prover read them without raising (a
@@ -827,24 +778,6 @@ def test_proc_is_read_whatever_bytes_a_thread_names_itself(tmp_path):
     finally:
         child.stdin.close()
         child.wait()
-
-
-def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
-    # Worker 1 alone from 0 to 0.4 s (worker 2 still starting), then both at once.
-    recs = [[1, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(6)]
-    recs += [[2, 0.4, 0.5, 0.1, "i6"], [2, 0.5, 0.6, 0.1, "i7"]]
-    got = workitems.credit(
-        {"records": recs, "kernel_cpu": {1: 0.6, 2: 0.2}}, [f"i{i}" for i in range(8)]
-    )
-    assert got["work"] / got["span"] == pytest.approx(0.8 / 0.6)  # the whole run: under 1.5
-    assert (got["joined_items"], got["joined_work"], got["joined_span"]) == (4, 0.4, 0.2)
-    assert got["overlap"] == 2
-    # Taking turns (one item at a time, alternating) never overlaps, late start or not.
-    turns = [[1 + i % 2, i / 10, (i + 1) / 10, 0.1, f"i{i}"] for i in range(8)]
-    got = workitems.credit(
-        {"records": turns, "kernel_cpu": {1: 0.4, 2: 0.4}}, [f"i{i}" for i in range(8)]
-    )
-    assert got["overlap"] == 1
 
 
 def test_a_deep_unreadable_run_folder_is_removed(tmp_path):

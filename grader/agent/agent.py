@@ -23,7 +23,7 @@ import time
 
 from grader.agent import audit, channel, codec, evidence, integrity
 from grader.agent.frames import exception_record
-from grader.checks import codeclass, findings, locks, lockset, schedule, tracing
+from grader.checks import codeclass, findings, locks, lockset, schedule, tracing, workitems
 from grader.protocol import Status
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
@@ -215,6 +215,8 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     from grader.checks import start_checks
 
     findings.set_outdir(outdir)
+    if request.get("items_key"):
+        workitems.arm(bytes.fromhex(request.pop("items_key")), outdir)
     rank = _rank(request)
     result: dict = {"rank": rank}
     locks.install(workdir)  # in every request: checked and plain runs look alike
@@ -312,5 +314,8 @@ def child() -> None:
     _arm_stack_dump(outdir)
     _undumpable()
     findings.set_outdir(outdir)
+    key = workitems.child_key()
+    if key:
+        workitems.arm(key, outdir)
     _hide_grader()
     audit.install(audit.Policy(os.getcwd(), os.path.dirname(outdir), report=_tampering))

@@ -8,12 +8,19 @@ thread of the tree could end:
   `futex_waitv` with no timeout: every `threading`/`_thread` lock, `RLock`, `Condition`,
   `Event`, `Semaphore`, `Barrier`, `queue.Queue`, `Thread.join`, and multiprocessing's shared
   locks and semaphores (a POSIX semaphore in shared memory, which only the tree maps) wait so;
-* `wait4`/`waitid` without WNOHANG: a parent waiting for a child of the tree to end.
+* `wait4`/`waitid` without WNOHANG: a parent waiting for a child of the tree to end;
+* a blocking `read` of an empty anonymous pipe, or `write` to a full one, when every open
+  descriptor of the pipe's other end (in any process we can see) belongs to the tree: only a
+  write to, or the close of, that other end could end the wait. `multiprocessing.Queue.get()`
+  and a consumer's feeder thread wait so (a parent waiting for results that nobody left alive
+  will ever put). A named pipe (FIFO: anyone may open it), a socket, or an end held by a
+  process outside the tree (the supervisor, the template, another user's process), or a tree
+  that holds an io_uring (it could write on its own), means no proof.
 
 If all of them are in such a wait at one moment, nobody is left to release, signal, put or exit,
 so nobody ever will: the request is judged at once instead of at its timeout. Anything else --
 a running or runnable thread, a `sleep`, a wait with a timeout (the GIL's hand-over included),
-I/O, a pipe or socket, `poll`, a stopped or uninterruptible thread, an unknown system call, a
+other I/O, a socket, `poll`, a stopped or uninterruptible thread, an unknown system call, a
 file we cannot read -- means no proof, and the timeout decides as before.
 
 The moment: the threads are read twice; a thread counts only if it is in the same wait with the
@@ -35,6 +42,7 @@ it: the run fails either way.)
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import time
@@ -42,11 +50,20 @@ import time
 HOLD = 0.1  # seconds the same stuck state must be seen before it is trusted
 MAX_TASKS = 512  # a bigger tree is left to the timeout
 
-# System call numbers: futex, futex_waitv, wait4, waitid.
+# System call numbers: futex, futex_waitv, wait4, waitid, read, write.
 _SYSCALLS = {
-    "x86_64": {202: "futex", 449: "futex_waitv", 61: "wait4", 247: "waitid"},
-    "aarch64": {98: "futex", 449: "futex_waitv", 260: "wait4", 95: "waitid"},
+    "x86_64": {202: "futex", 449: "futex_waitv", 61: "wait4", 247: "waitid", 0: "read", 1: "write"},
+    "aarch64": {
+        98: "futex",
+        449: "futex_waitv",
+        260: "wait4",
+        95: "waitid",
+        63: "read",
+        64: "write",
+    },
 }.get(platform.machine(), {})
+O_ACCMODE = 3  # in /proc/PID/fdinfo/FD's `flags` (octal): 0 read only, 1 write only, 2 both
+PIPE_WAITS = {"read": "pipe-read", "write": "pipe-write"}
 FUTEX_CMD_MASK = 0x7F  # without FUTEX_PRIVATE_FLAG (128) and FUTEX_CLOCK_REALTIME (256)
 FUTEX_WAITS = {
     0: "FUTEX_WAIT",
@@ -60,11 +77,39 @@ WNOHANG = 1
 TIMER_SIGNALS = (14, 26, 27, 29)
 
 
-def _read(path: str) -> str | None:
-    """The file's text; a thread's name in it is the student's to set (any bytes: replaced)."""
+def _text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read(4096)
+
+
+def _as_owner(pid, op, *args):
+    """`op(*args)` on a /proc file of process `pid`; where the kernel refuses, once more with
+    this thread's file-system uid and gid set to the process's own (then set back). A process
+    that exec'd a program (multiprocessing's resource tracker, a spawned child) is dumpable
+    again, so its /proc files belong to its uid, mode 0400: the sandbox's supervisor, a root
+    with CAP_SYS_PTRACE but without CAP_DAC_OVERRIDE, may not open them as root. setfsuid and
+    setfsgid change the calling thread only, and only for file access."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(4096)
+        return op(*args)
+    except PermissionError:
+        owner = os.stat(f"/proc/{pid}")
+        if os.geteuid() != 0 or owner.st_uid == 0:
+            raise
+    libc = ctypes.CDLL(None, use_errno=True)
+    old_gid = libc.setfsgid(owner.st_gid)
+    old_uid = libc.setfsuid(owner.st_uid)
+    try:
+        return op(*args)
+    finally:
+        libc.setfsuid(old_uid)
+        libc.setfsgid(old_gid)
+
+
+def _read(path: str, pid: int | str | None = None) -> str | None:
+    """The file's text (read as the owner of process `pid`'s /proc files if root may not); a
+    thread's name in it is the student's to set (any bytes: replaced)."""
+    try:
+        return _text(path) if pid is None else _as_owner(pid, _text, path)
     except OSError:
         return None
 
@@ -78,8 +123,10 @@ def _status(text: str) -> dict[str, str]:
 
 
 def wait_of(syscall_line: str) -> str | None:
-    """The untimed wait a thread's `/proc/.../syscall` line shows ('futex 0x55...'), or None
-    when it is anything else (running, another call, a wait with a timeout, WNOHANG)."""
+    """The untimed wait a thread's `/proc/.../syscall` line shows ('futex 0x55...'; 'read 3'
+    and 'write 3' for the descriptor a blocking read or write waits on, still to be checked by
+    `pipe_wait`), or None when it is anything else (running, another call, a wait with a
+    timeout, WNOHANG)."""
     fields = syscall_line.split()
     if len(fields) < 7 or not fields[0].isdigit():
         return None
@@ -101,7 +148,84 @@ def wait_of(syscall_line: str) -> str | None:
     elif name == "waitid":
         if not args[3] & WNOHANG:
             return f"waitid {args[1]}"
+    elif name in PIPE_WAITS:
+        return f"{name} {args[0]}"
     return None
+
+
+def _pipe_of(link: str) -> int | None:
+    """The inode of an anonymous pipe from a `/proc/PID/fd/N` link ('pipe:[1234]'), else None
+    (a named pipe's link is its path: anyone allowed may open it, so it is never proven)."""
+    if link.startswith("pipe:[") and link.endswith("]") and link[6:-1].isdigit():
+        return int(link[6:-1])
+    return None
+
+
+def pipe_wait(pid: int, tid: str, wait: str) -> str | None:
+    """'pipe-read INODE' / 'pipe-write INODE' for a thread blocked reading or writing an
+    anonymous pipe ('read 3' from `wait_of`), or None (another kind of file: no proof)."""
+    op, _, fd = wait.partition(" ")
+    try:
+        link = _as_owner(pid, os.readlink, f"/proc/{pid}/task/{tid}/fd/{int(fd)}")
+    except (OSError, ValueError):
+        return None
+    inode = _pipe_of(link)
+    return None if inode is None else f"{PIPE_WAITS[op]} {inode}"
+
+
+def _zombie(pid: str) -> bool:
+    return _status(_read(f"/proc/{pid}/status") or "").get("State", "?")[:1] in ("Z", "X")
+
+
+def _access(pid: str, fd: str) -> int | None:
+    text = _read(f"/proc/{pid}/fdinfo/{fd}", pid)
+    for line in (text or "").splitlines():
+        if line.startswith("flags:"):
+            try:
+                return int(line.split()[1], 8) & O_ACCMODE
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def only_the_tree_can_end(pipe_waits: set[str], tree) -> bool:
+    """Whether every open descriptor that could end these pipe waits (the write end of a pipe
+    read from, the read end of one written to) belongs to a process of `tree`, and no process
+    of the tree holds an io_uring; False as soon as a process's descriptors cannot be read."""
+    needed: dict[int, set[int]] = {}  # inode: the access modes that could end its waits
+    for wait in pipe_waits:
+        kind, _, number = wait.partition(" ")
+        needed.setdefault(int(number), set()).update(
+            (1, 2) if kind == PIPE_WAITS["read"] else (0, 2)
+        )
+    members = {str(p) for p in tree}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = _as_owner(pid, os.listdir, f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            continue  # gone: it holds nothing now
+        except OSError:
+            if _zombie(pid):
+                continue  # ended: its descriptors are closed
+            return False  # a process we cannot look into might hold an end
+        for fd in fds:
+            try:
+                link = _as_owner(pid, os.readlink, f"/proc/{pid}/fd/{fd}")
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+            if pid in members and link == "anon_inode:[io_uring]":
+                return False
+            inode = _pipe_of(link)
+            if inode is None or inode not in needed or pid in members:
+                continue
+            mode = _access(pid, fd)
+            if mode is None or mode in needed[inode]:
+                return False
+    return True
 
 
 def _process_may_be_woken(pid: int, status: dict[str, str]) -> bool:
@@ -112,7 +236,7 @@ def _process_may_be_woken(pid: int, status: dict[str, str]) -> bool:
         return True
     if any(caught >> (sig - 1) & 1 for sig in TIMER_SIGNALS):
         return True
-    timers = _read(f"/proc/{pid}/timers")
+    timers = _read(f"/proc/{pid}/timers", pid)
     return timers is None or bool(timers.strip())
 
 
@@ -120,6 +244,7 @@ def snapshot(pids) -> dict | None:
     """{tid: (pid, wait, voluntary, involuntary switches)} when every live thread of these
     processes is asleep in an untimed wait; None as soon as one is not (or cannot be read)."""
     state: dict[int, tuple] = {}
+    pipes: set[str] = set()
     if not _SYSCALLS:
         return None
     for pid in pids:
@@ -146,8 +271,12 @@ def snapshot(pids) -> dict | None:
                 continue  # an ended thread or process: it wakes nobody, and nobody needs it
             if code != "S":
                 return None
-            line = _read(f"{base}/syscall")
+            line = _read(f"{base}/syscall", pid)
             wait = wait_of(line) if line else None
+            if wait is not None and wait.split()[0] in PIPE_WAITS:
+                wait = pipe_wait(pid, tid, wait)
+                if wait is not None:
+                    pipes.add(wait)
             if wait is None:
                 return None
             state[int(tid)] = (
@@ -158,6 +287,8 @@ def snapshot(pids) -> dict | None:
             )
             if len(state) > MAX_TASKS:
                 return None
+    if pipes and not only_the_tree_can_end(pipes, pids):
+        return None
     return state or None
 
 

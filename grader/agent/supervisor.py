@@ -503,13 +503,14 @@ def _prepare(submission: str, workroot: str, request: Request) -> tuple[str, str
 AGENT_KEYS = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi")
 
 
-def _agent_request(request: Request, rundir: str, outdir: str) -> dict:
-    """What the agents need to know: the call, the checks and where to leave their files."""
+def _agent_request(request: Request, rundir: str, outdir: str, items_key: bytes) -> dict:
+    """What the agents need to know: the call, the checks, where to leave their files, and the
+    key that seals work items (it goes over the agents' private line, like the line's key)."""
     wire = request.to_wire()
     agent = {k: wire[k] for k in AGENT_KEYS if k in wire}
     if request.start_method:
         agent["start_method"] = request.start_method
-    return {**agent, "outdir": outdir, "rundir": rundir}
+    return {**agent, "outdir": outdir, "rundir": rundir, "items_key": items_key.hex()}
 
 
 def supervise(submission: str, workroot: str, request: Request) -> dict:
@@ -539,15 +540,18 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
     expected = max(1, request.ranks)
     me = os.getpid()
+    items_key = os.urandom(32)
     board = channel.Switchboard(
         rundir,
         expected,
-        _agent_request(request, rundir, outdir),
+        _agent_request(request, rundir, outdir, items_key),
         is_ours=lambda pid: pid in descendants(me),
     )
     collector = evidence.Collector(rundir, is_ours=lambda pid: pid in descendants(me))
     try:
-        return _watch(submission, rundir, workdir, outdir, request, board, collector, wrapper, logs)
+        return _watch(
+            submission, rundir, workdir, outdir, request, board, collector, wrapper, logs, items_key
+        )
     finally:
         collector.close()  # idempotent: the reply has taken its evidence already
         board.close()
@@ -563,6 +567,7 @@ def _watch(
     collector: evidence.Collector,
     wrapper: list[str],
     logs,
+    items_key: bytes,
 ) -> dict:
     """Start the agents, watch the process tree until it ends or is stopped, and build the
     reply from what the kernel, the agents' lines and the evidence line said."""
@@ -666,7 +671,7 @@ def _watch(
     reply[FINDINGS] = [f for f in found if f.get("kind") != "tampering"]
     # a "tampering" finding is a forger's now (the hook sends its own over the evidence line)
     tampering += [f for f in found if f.get("kind") == "tampering"]
-    reply["work_items"] = workitems.read(outdir, own_cpu)
+    reply["work_items"] = workitems.read(outdir, own_cpu, items_key)
     del reply["own_cpu"]
     if tampering:
         reply["tampering"] = _once_each(tampering)

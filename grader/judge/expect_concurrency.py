@@ -158,6 +158,7 @@ def expect_parallel(
     cores: float,
     hint: str = "",
     items: list[str] | None = None,
+    returned: list | None = None,
 ) -> None:
     """Raise `Failed` unless CPU-bound work was really shared by several processes.
 
@@ -166,16 +167,21 @@ def expect_parallel(
     truly worked in parallel. It stays near 1 for sequential code and for GIL-bound threads,
     however the wall clock looks, and near `workers` for real process parallelism even on a
     loaded machine. Where the probe handed out work items (`grader.checks.workitems.Item`; pass
-    `items`, the digests of the items handed out, `workitems.digest(args)`), only CPU spent *in
-    those items* counts (each item once, per process never more than the kernel counted for
-    it), an item run more than once is work done twice, and items of different processes must
-    have run at the same moment: helpers that burn CPU, forged items and processes that take
-    turns do not pass for parallel work. The bar scales with the cores the sandbox has. Run the
-    request with `exclusive_cores=workers` (MPI: `ranks`) so no other submission shares its
-    cores."""
+    `items`, the digest of each position's task, `workitems.digest(args)`, and `returned`, what
+    came back at each position as `[value, seal]`, from `workitems.unseal`), every result must
+    be the sealed value of a record of its own task, and only CPU spent *in those items* counts
+    (each item once, per process never more than the kernel counted for it); an item computed
+    again is work done twice, items of different processes must have run at the same moment,
+    and no process may spend much CPU outside its items: helpers that burn CPU, values computed
+    elsewhere, forged items and processes that take turns do not pass for parallel work. The
+    bar scales with the cores the sandbox has. Run the request with `exclusive_cores=workers`
+    (MPI: `ranks`) so no other submission shares its cores."""
     n = max(1, min(workers, int(cores)))
     need = 1 + 0.5 * (n - 1)
-    got = workitems.credit(reply.work_items, items) if items is not None else None
+    got = None
+    if items is not None:
+        back = returned if returned is not None else [[None, None]] * len(items)
+        got = workitems.credit(reply.work_items, items, back)
     if got is not None:
         work, span, overlap = float(got["work"]), float(got["span"]), int(got["overlap"])
     else:
@@ -192,6 +198,8 @@ def expect_parallel(
         "wall": round(reply.wall, 3),
         **({"items": got} if got is not None else {}),
     }
+    if got is not None:
+        _expect_sealed(got, what, len(items or ()), hint, evidence)
     if got is not None and got["twice"]:
         raise Failed(
             f"{what} ran {got['twice']} of the {len(items or ())} work items more than once: "
@@ -208,12 +216,59 @@ def expect_parallel(
             + (f" {hint}" if hint else ""),
             **evidence,
         )
+    if got is not None:
+        _expect_little_outside(got, what, hint, evidence)
     if got is not None and n > 1 and overlap < min(n, 2):  # overlap is n without items
         raise Failed(
             f"{what} shared the work among {got['processes']} processes, but their work items "
             f"never ran at the same moment (at most {overlap} at once): the processes took "
             "turns. Hand all the items to the pool before waiting for any result."
             + (f" {hint}" if hint else ""),
+            **evidence,
+        )
+
+
+# CPU a process may use outside its credited work items: starting up, pickling, its pool's
+# threads (honest pools, forked or spawned, used at most 0.07 s each on the local and Docker
+# backends), plus a share of what its items took.
+OUTSIDE_SECONDS, OUTSIDE_SHARE = 0.4, 0.25
+
+
+def _expect_sealed(got: dict, what: str, n: int, hint: str, evidence: dict) -> None:
+    """Every result is the sealed value of the work item of its own task."""
+    if got["unsealed"]:
+        raise Failed(
+            f"{what} returned {got['unsealed']} of its {n} results without the seal of the "
+            "grader's work item: each result must be exactly what func(x) returned for that "
+            "item, computed by func in a worker and handed back unchanged (not func.fn, "
+            "not a copy, not a value computed another way)." + (f" {hint}" if hint else ""),
+            **evidence,
+        )
+    if got["wrong_seal"]:
+        raise Failed(
+            f"{what} returned {got['wrong_seal']} of its {n} results with a seal that is not "
+            "the one the grader's work item gave that very item and value (a result moved to "
+            "another item, changed, replayed or forged): return what func(x) returned for each "
+            "item, in input order." + (f" {hint}" if hint else ""),
+            **evidence,
+        )
+
+
+def _expect_little_outside(got: dict, what: str, hint: str, evidence: dict) -> None:
+    """No process spent much CPU outside its credited work items."""
+    per_pid = {}
+    for pid, cpu in got["outside"].items():
+        inside = got.get("inside", {}).get(pid, 0.0)
+        if cpu > OUTSIDE_SECONDS + OUTSIDE_SHARE * inside:
+            per_pid[pid] = (cpu, inside)
+    if per_pid:
+        pid, (cpu, inside) = max(per_pid.items(), key=lambda kv: kv[1][0])
+        raise Failed(
+            f"While {what} ran, one of its processes used {cpu:.2f} CPU-seconds outside the "
+            f"grader's work items (and {inside:.2f} in the items it returned): the work was "
+            "done somewhere the items do not show (values computed outside func, items "
+            "computed and thrown away, busy helpers). Let the pool's workers call func on "
+            "the items, once each, and return what it returned." + (f" {hint}" if hint else ""),
             **evidence,
         )
 

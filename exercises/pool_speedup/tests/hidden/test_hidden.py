@@ -1,15 +1,19 @@
 """Hidden tests for pool_speedup.
 
-CPU-bound work is `sum` over large `range`s: a builtin that holds the GIL all the time, handed
-to the student's map as a grader work item (`workitems.Item(sum)`: it pickles by name under any start
-method and notes which process ran each item, and when). Whether it ran in parallel is judged
-by `expect_parallel` from the kernel's CPU accounting of the processes that ran the items
-(work/span) and from items of different processes overlapping in time, never from wall-clock
-speedup: that stays right on 2 busy cores, where wall-clock speedups of threads and processes
-overlap, and helpers that burn CPU without running items count for nothing. I/O-bound work is `time.sleep`, where overlapping threads show
-in the wall time whatever the load, since sleeping needs no CPU.
+CPU-bound work is `workitems.churn` over tasks `(seed, steps)`: a nonlinear recurrence with no
+shortcut (only doing every step computes it), drawn from the test's seed (replayable), handed
+to the student's map as a grader work item (`workitems.Item(churn)`: it pickles by name under
+any start method, notes which process computed each item, with how much CPU and when, and
+returns its value sealed with that record). Whether it ran in parallel is judged by
+`expect_parallel` from the kernel's CPU accounting of the processes and the records of the
+items whose sealed values came back (work/span, items of different processes overlapping in
+time, little CPU outside the items), never from wall-clock speedup: that stays right on 2 busy
+cores, where wall-clock speedups of threads and processes overlap, and helpers that burn CPU
+or values computed outside the items count for nothing. I/O-bound work is `time.sleep`, where
+overlapping threads show in the wall time whatever the load, since sleeping needs no CPU.
 """
 
+import functools
 import random
 
 from grader.checks import workitems
@@ -19,24 +23,38 @@ from grader.testing import (
 )
 
 TIMEOUT = 10
-CPU_ITEM = 20_000_000  # sum(range(CPU_ITEM)): 0.1 s to 0.5 s of CPU, well above a worker's start
+CPU_ITEM = 1_600_000  # steps of churn: 0.1 s to 0.5 s of CPU (as sum(range(20M)) was), well above a worker's start
 SLEEP, N_SLEEPS, THREADS = 0.25, 8, 4
 
 
-def _cpu_map(mod, sizes, workers):
-    from grader.checks.workitems import Item as work_item
+def _tasks(seed, sizes):
+    """One task (seed, steps) per size, seeds drawn from the test's seed."""
+    rng = random.Random(seed)
+    return [(rng.randrange(1, workitems.PRIME), n) for n in sizes]
 
-    return mod.parallel_map(work_item(sum), [range(n) for n in sizes], workers, "process")
+
+@functools.lru_cache(maxsize=64)
+def _expected(task):
+    return workitems.churn(task)
 
 
-def _reference_map(mod, sizes, workers):
+def _cpu_map(mod, tasks, workers):
+    from grader.checks.workitems import Item as work_item, churn, unseal
+
+    got = mod.parallel_map(work_item(churn), [tuple(t) for t in tasks], workers, "process")
+    return unseal(got)
+
+
+def _reference_map(mod, tasks, workers):
     """The grader's own process pool over the same work: the reference line of the plot."""
     from concurrent.futures import ProcessPoolExecutor
 
     from grader.checks.workitems import Item as work_item
 
+    from grader.checks.workitems import churn
+
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(work_item(sum), [range(n) for n in sizes]))
+        return list(pool.map(work_item(churn), [tuple(t) for t in tasks]))
 
 
 def _sleep_map(mod, delays, workers):
@@ -69,30 +87,31 @@ def _bad_kind(mod):
 
 
 @requirement("cpu-shared", "cpu-overlap")
-def test_cpu_bound_processes_in_parallel(student):
+def test_cpu_bound_processes_in_parallel(student, seed):
     """kind="process": CPU-bound work really runs in 2 processes at once (CPU accounting)"""
-    sizes = [CPU_ITEM + i for i in range(8)]  # 8 different items: each must run exactly once
-    what = f"parallel_map(sum, <8 ranges of about {CPU_ITEM}>, 2, 'process')"
-    got = student.run(_cpu_map, sizes, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
+    tasks = _tasks(seed, [CPU_ITEM + i for i in range(8)])  # 8 different items: each runs once
+    what = f"parallel_map(func, <8 CPU-bound items of about {CPU_ITEM} steps>, 2, 'process')"
+    got = student.run(_cpu_map, tasks, 2, timeout=TIMEOUT, what=what, exclusive_cores=2)
     judged = student.last
-    expect_equal(got, [sum(range(n)) for n in sizes], what)
-    _record_timings(student, sizes, judged.wall)
+    expect_equal(got["values"], [_expected(t) for t in tasks], what)
+    _record_timings(student, tasks, judged.wall)
     expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
-                    items=[workitems.digest((range(n),)) for n in sizes],
+                    items=[workitems.digest((t,)) for t in tasks],
+                    returned=[list(pair) for pair in zip(got["values"], got["seals"])],
                     hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
                          "with `workers` processes, and hand it all the items before waiting "
                          "for any result.")
 
 
-def _record_timings(student, sizes, wall_at_2):
+def _record_timings(student, tasks, wall_at_2):
     """Wall times (the sandbox's clock) of the same work with 1 and 2 workers, the student's
     and the reference's, for the feedback's plot; they judge nothing (CPU accounting does)."""
     points = {1: {"workers": 1}, 2: {"workers": 2, "seconds": round(wall_at_2, 3)}}
     try:
         for probe, key, workers in ((_cpu_map, "seconds", 1), (_reference_map, "reference", 1),
                                     (_reference_map, "reference", 2)):
-            student.run(probe, sizes, workers, timeout=TIMEOUT, exclusive_cores=2,
-                        what=f"parallel_map(sum, <8 ranges>, {workers}, 'process')")
+            student.run(probe, tasks, workers, timeout=TIMEOUT, exclusive_cores=2,
+                        what=f"parallel_map(func, <8 items>, {workers}, 'process')")
             points[workers][key] = round(student.last.wall, 3)
     except Verdict:
         return  # no plot: the judged run's verdict is what counts
@@ -119,9 +138,10 @@ def test_order_kept_processes(student, seed):
     """kind="process": results in input order, whatever order they finish in"""
     rng = random.Random(seed)
     sizes = [CPU_ITEM * 2, 1, rng.randrange(10, 100), CPU_ITEM, 5, rng.randrange(100, 1000)]
-    what = f"parallel_map(sum, <ranges of sizes {sizes}>, 3, 'process')"
-    got = student.run(_cpu_map, sizes, 3, timeout=TIMEOUT, what=what)
-    _in_order(got, [sum(range(n)) for n in sizes], what)
+    tasks = _tasks(seed, sizes)
+    what = f"parallel_map(func, <items of {sizes} steps>, 3, 'process')"
+    got = student.run(_cpu_map, tasks, 3, timeout=TIMEOUT, what=what)
+    _in_order(got["values"], [_expected(t) for t in tasks], what)
 
 
 @requirement("in-order", "thread-pool")
@@ -148,9 +168,10 @@ def _in_order(got, expected, what):
 def test_small_inputs(student):
     """Empty data, one item, more workers than items"""
     for sizes, workers in [([], 2), ([10], 1), ([3, 4], 4)]:
-        what = f"parallel_map(sum, {[f'range({n})' for n in sizes]}, {workers}, 'process')"
-        got = student.run(_cpu_map, sizes, workers, timeout=TIMEOUT, what=what)
-        expect_equal(got, [sum(range(n)) for n in sizes], what)
+        tasks = _tasks(len(sizes), sizes)
+        what = f"parallel_map(func, <items of {sizes} steps>, {workers}, 'process')"
+        got = student.run(_cpu_map, tasks, workers, timeout=TIMEOUT, what=what)
+        expect_equal(got["values"], [_expected(t) for t in tasks], what)
 
 
 def _pools_closed(mod):
