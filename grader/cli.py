@@ -11,10 +11,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.errors import GraderError
 from grader.protocol import Outcome
+
+if TYPE_CHECKING:
+    from grader import recorded
 
 VERDICT_MARK = {Outcome.PASSED: "PASS", Outcome.NOT_RUN: "SKIP"}
 REMOTE_WAITERS = 16  # grader serve --distributed: jobs in flight (threads that each wait for one)
@@ -40,8 +44,9 @@ def _backend(args, course=None) -> tuple[str, dict]:
     backend = get_backend(name)
     try:
         if name == "docker":
-            from grader.sandbox.docker import remove_stale_containers
+            from grader.sandbox.docker import DockerBackend, remove_stale_containers
 
+            assert isinstance(backend, DockerBackend)  # what get_backend("docker") returns
             if removed := remove_stale_containers(backend.client):
                 print(
                     f"Removed {removed} container(s) left by an interrupted grader.",
@@ -110,13 +115,14 @@ def cmd_validate(args) -> int:
         course, exercises, backend, seed=args.seed, jobs=args.jobs, sandbox_info=info, only=only
     )
     print(format_table(checks))
-    failed = [c for c in checks if not c.ok]
+    failed: list[object] = [c for c in checks if not c.ok]  # checks, proofs and problems
     print(f"\n{len(checks) - len(failed)} of {len(checks)} variants as expected.")
     proofs, problems = coverage(course, exercises, checks)
     if not only or "mutants" in only:  # every mutant graded: the table judges the requirements
         print("\nRequirements (requirement -> tests -> mutants that proved it):")
         print(format_coverage(proofs, problems))
-        failed += [p for p in proofs if not p.ok] + problems
+        failed += [p for p in proofs if not p.ok]
+        failed += problems
     elif problems:
         print("\n" + "\n".join(problems))
         failed += problems
@@ -296,6 +302,7 @@ def cmd_grade_all(args) -> int:
     exercise = course.exercise(args.slug)
     store = _open_store(args, course)
     out = Path(args.out)
+    grade: Callable[..., recorded.Outcome]
     if args.distributed:  # the workers run the sandbox; this process records and writes
         from functools import partial
 

@@ -21,7 +21,7 @@ import struct
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from grader.agent import codec, untrusted
 
@@ -68,6 +68,10 @@ class Outcome(StrEnum):
 STALL_CPU_RATIO = "stall_cpu_ratio"  # CPU seconds per second while a timed-out run was stuck
 STALL_DEADLOCK = 0.1  # below this STALL_CPU_RATIO a hang is threads blocked on each other
 FINDINGS = "findings"  # what the checks saw as it happened: [{"kind": ..., ...}]
+
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 
 class FrameError(ConnectionError):
@@ -118,17 +122,77 @@ def receive(sock: socket.socket, limit: int) -> bytes | None:
 # ---------------------------------------------------------------- messages
 
 
+REQUEST_DEPTH = 220  # a request's arguments nest as deep as a reply's values (see base.py)
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """Whether decoded JSON nests more than `limit` containers deep (a walk, not recursion)."""
+    todo = [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _user(v: object) -> bool:
+    return type(v) is dict and set(v) == {"uid", "gid"} and all(type(x) is int for x in v.values())
+
+
+def _number(v: object) -> bool:
+    return type(v) in (int, float)
+
+
+# The shape of a request: field -> what it must be (see `Request.parse`).
+REQUEST_SHAPE = {
+    "kind": lambda v: v in ("call", "run"),
+    "module": lambda v: type(v) is str,
+    "args": lambda v: True,  # codec-encoded: decoded (and checked) by the agent
+    "kwargs": lambda v: True,
+    "timeout": _number,
+    "limits": lambda v: v is None or (type(v) is dict and all(_number(x) for x in v.values())),
+    "function": lambda v: v is None or type(v) is str,
+    "probe": lambda v: (
+        v is None
+        or (
+            type(v) is dict
+            and set(v) == {"source", "name"}
+            and all(type(x) is str for x in v.values())
+        )
+    ),
+    "checks": lambda v: (
+        v is None or (type(v) is dict and all(x is None or type(x) is dict for x in v.values()))
+    ),
+    "ranks": lambda v: type(v) is int and v >= 0,
+    "mpi": lambda v: v is None or type(v) is dict,
+    "start_method": lambda v: v is None or type(v) is str,
+    "exclusive_cores": lambda v: type(v) is int and v >= 0,
+    "agent_user": lambda v: v is None or _user(v),
+    "rlimit_memory": lambda v: type(v) is bool,
+    "rlimit_pids": lambda v: type(v) is bool,
+    "cpus": lambda v: v is None or (type(v) is list and all(type(c) is int for c in v)),
+    "workroot": lambda v: v is None or type(v) is str,
+    "prove_deadlock": lambda v: type(v) is bool,
+}
+
+
 @dataclass
 class Request:
     """One request to the sandbox: call `function` (kind "call") or run `probe` (kind "run",
-    `{"source", "name"}`) of the student's `module`, with codec-encoded `args` and `kwargs`."""
+    `{"source", "name"}`) of the student's `module`, with codec-encoded `args` and `kwargs`.
+
+    The judge fills the first part; the backend adds how the agent is started (`agent_user`:
+    the student's {"uid", "gid"}; rlimits; the local backend's `cpus` and `workroot`) on the
+    wire. The supervisor reads a request only through `parse`."""
 
     kind: str
     module: str
-    args: Any
-    kwargs: Any
-    timeout: float
-    limits: dict
+    args: Any = field(default_factory=list)
+    kwargs: Any = field(default_factory=lambda: {"__dict__": []})  # codec's empty dict
+    timeout: float = 10.0
+    limits: dict = field(default_factory=dict)
     function: str | None = None
     probe: dict | None = None
     checks: dict = field(default_factory=dict)
@@ -136,20 +200,78 @@ class Request:
     mpi: dict = field(default_factory=dict)
     start_method: str | None = None
     exclusive_cores: int = 0
+    # set by the backend
+    agent_user: dict | None = None
+    rlimit_memory: bool = False
+    rlimit_pids: bool = False
+    cpus: list[int] | None = None
+    workroot: str | None = None
+    prove_deadlock: bool = True  # False: a hang is waited out (tests compare both ways)
 
     def to_wire(self) -> dict:
-        """The request as the supervisor reads it (`function` or `probe`, never both)."""
+        """The request as the supervisor reads it (`function` or `probe`, never both; the
+        backend's fields only where set)."""
         wire = asdict(self)
-        for key in ("function", "probe"):
+        for key in ("function", "probe", "agent_user", "cpus", "workroot"):
             if wire[key] is None:
                 del wire[key]
+        for key in ("rlimit_memory", "rlimit_pids", "prove_deadlock"):
+            if wire[key] == REQUEST_DEFAULTS[key]:
+                del wire[key]
         return wire
+
+    @classmethod
+    def parse(cls, body: bytes) -> Request:
+        """The request in a frame's body; `MalformedMessage` naming what is wrong when it is not
+        one a backend writes (too big, too deep, not JSON, a field unknown, missing or of the
+        wrong type). The host writes requests, but the parser fails cleanly all the same."""
+        if len(body) > MAX_REQUEST:
+            raise MalformedMessage(f"a request of {len(body)} bytes is over {MAX_REQUEST}")
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedMessage(f"the request is not JSON ({str(exc)[:200]})") from None
+        if _deeper_than(data, REQUEST_DEPTH):
+            raise MalformedMessage(f"the request nests deeper than {REQUEST_DEPTH} levels")
+        request = _typed(cls, data, "request")
+        for key, ok in REQUEST_SHAPE.items():
+            if not ok(getattr(request, key)):
+                raise MalformedMessage(f"the request's {key} is not what a backend sends")
+        if (request.kind == "call") != (request.function is not None) or (
+            request.kind == "run"
+        ) != (request.probe is not None):
+            raise MalformedMessage(
+                "a call names its function and no probe, a run its probe and no function (not both)"
+            )
+        request.timeout = float(request.timeout)
+        request.limits, request.checks = request.limits or {}, request.checks or {}
+        request.mpi = request.mpi or {}
+        return request
+
+
+REQUEST_DEFAULTS = {f.name: f.default for f in fields(Request)}
+
+
+def _of(value: object, kind: type[T], default: D) -> T | D:
+    """`value` if it is a `kind` (never a bool for a number), else `default`."""
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+        return value
+    return default
+
+
+def _dicts(value: object) -> list[dict]:
+    """The objects of a list (anything else left out); [] for anything but a list."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 @dataclass
 class Reply:
     """The supervisor's reply to one request, as a test sees it: `raw`, the reply already
-    cleaned by `grader.sandbox.base.parse_reply`, and `what`, how messages name the call."""
+    cleaned by `grader.sandbox.base.parse_reply` (the wire form, for logs and evidence), and
+    `what`, how messages name the call. Judge code reads the typed properties below, never
+    `raw`: each says what the reply holds, and gives its default when the reply does not say
+    (or says it in a shape no supervisor writes). Under MPI each rank's result is a `Reply` of
+    its own (`ranks`), with the same properties."""
 
     raw: dict
     what: str
@@ -163,7 +285,12 @@ class Reply:
             return Status.SANDBOX_ERROR
 
     @property
-    def value(self):
+    def sent_status(self) -> object:
+        """The status exactly as sent (None when none was), for a message naming a bad one."""
+        return self.raw.get("status")
+
+    @property
+    def value(self) -> Any:
         return codec.decode(self.raw.get("value"))
 
     @property
@@ -175,6 +302,16 @@ class Reply:
         return float(self.raw.get("wall", 0.0))
 
     @property
+    def span(self) -> float:
+        """The most CPU seconds any one process used (work / span: the processes really busy)."""
+        return float(self.raw.get("span", 0.0))
+
+    @property
+    def processes(self) -> int:
+        """How many processes the run had, the caller's own included (0: not said)."""
+        return int(self.raw.get("processes", 0))
+
+    @property
     def waited(self) -> str:
         """How long a stopped run had been going, for messages: '2 s', or '0.3 s' for a deadlock
         proven before a second was out (grader.agent.stuck)."""
@@ -182,13 +319,109 @@ class Reply:
         return f"{wall:.0f} s" if wall >= 1 else f"{wall:.1f} s"
 
     @property
+    def message(self) -> str | None:
+        """Why the run failed, in the sandbox's words (None when it does not say)."""
+        return _of(self.raw.get("message"), str, None)
+
+    @property
+    def stdout(self) -> str:
+        return _of(self.raw.get("stdout"), str, "")
+
+    @property
+    def stderr(self) -> str:
+        return _of(self.raw.get("stderr"), str, "")
+
+    @property
+    def rank(self) -> int | None:
+        """The MPI rank whose result this is (a rank's `Reply` under `ranks`), else None."""
+        return _of(self.raw.get("rank"), int, None)
+
+    @property
+    def ranks(self) -> list[Reply] | None:
+        """Each MPI rank's result, ordered by rank (None: the run was not under MPI)."""
+        if "ranks" not in self.raw:
+            return None
+        return [Reply(r, self.what) for r in _dicts(self.raw["ranks"])]
+
+    @property
+    def exception(self) -> dict | None:
+        """What the student's code raised: {"type", "message", "frames"}."""
+        return _of(self.raw.get("exception"), dict, None)
+
+    @property
+    def stacks(self) -> list[dict]:
+        """Every thread's stack of each process, taken before a hung run was killed."""
+        return _dicts(self.raw.get("stacks"))
+
+    @property
+    def stall_cpu_ratio(self) -> float | None:
+        """CPU seconds per second while a timed-out run was stuck (None: not measured)."""
+        ratio = self.raw.get(STALL_CPU_RATIO)
+        return float(ratio) if isinstance(ratio, int | float) and type(ratio) is not bool else None
+
+    @property
+    def running_threads(self) -> int | None:
+        """Threads still runnable when a timed-out run was looked at (None: not looked at)."""
+        return _of(self.raw.get("running_threads"), int, None)
+
+    @property
+    def deadlock_proof(self) -> dict | None:
+        """The kernel's (or a check's) word that the run was stuck for good (grader.agent.stuck)."""
+        return _of(self.raw.get("deadlock_proof"), dict, None)
+
+    @property
+    def findings(self) -> list[dict]:
+        """What the checks saw as it happened: [{"kind": ..., ...}], also from a run that hung."""
+        return _dicts(self.raw.get(FINDINGS))
+
+    def findings_of(self, kind: str) -> list[dict]:
+        return [f for f in self.findings if f.get("kind") == kind]
+
+    @property
+    def work_items(self) -> dict:
+        """The work items the probe's workers recorded (grader.checks.workitems)."""
+        return _of(self.raw.get("work_items"), dict, {})
+
+    @property
+    def leftover_threads(self) -> list[dict] | None:
+        """Threads still alive when the student's function returned ({"name", "daemon"})."""
+        return _dicts(self.raw["leftover_threads"]) if "leftover_threads" in self.raw else None
+
+    @property
+    def leftover_processes(self) -> list[str] | None:
+        """The command lines of processes still alive after the run (None: none were seen)."""
+        left = self.raw.get("leftover_processes")
+        return [p for p in left if isinstance(p, str)] if isinstance(left, list) else None
+
+    @property
+    def leaked_shared_memory(self) -> list[dict] | None:
+        """POSIX shared memory created and never unlinked ({"name", "bytes"})."""
+        return (
+            _dicts(self.raw["leaked_shared_memory"]) if "leaked_shared_memory" in self.raw else None
+        )
+
+    @property
+    def oom(self) -> bool:
+        """Whether the sandbox's memory limit killed the run."""
+        return self.raw.get("oom") is True
+
+    @property
+    def memory_limit_mb(self) -> int | None:
+        """The memory limit the run had, said with an `oom` reply."""
+        return _of(_of(self.raw.get("limits"), dict, {}).get("memory_mb"), int, None)
+
+    @property
     def tampering(self) -> list[dict]:
         """What the audit hook refused the student's code, or why its report was not believed."""
-        found = [e for e in self.raw.get("tampering") or [] if isinstance(e, dict)]
-        for rank in self.raw.get("ranks") or []:
-            if isinstance(rank, dict):
-                found += [e for e in rank.get("tampering") or [] if isinstance(e, dict)]
+        found = _dicts(self.raw.get("tampering"))
+        for rank in self.ranks or []:
+            found += rank.tampering
         return found
+
+    @property
+    def own_checks(self) -> dict:
+        """This process's check reports (check name -> report; a rank's own under MPI)."""
+        return _of(self.raw.get("checks"), dict, {})
 
     @property
     def checks(self) -> dict:
@@ -196,6 +429,12 @@ class Reply:
         if "ranks" in self.raw:
             return {r.get("rank", i): r.get("checks", {}) for i, r in enumerate(self.raw["ranks"])}
         return self.raw.get("checks", {})
+
+    def blamed_rank(self) -> Reply | None:
+        """Under MPI, the first rank whose status is not OK, seen as the whole reply with that
+        rank's result over it (its exception, checks, message...); None if there is none."""
+        bad = next((r for r in self.ranks or [] if r.status != Status.OK), None)
+        return None if bad is None else Reply({**self.raw, **bad.raw}, self.what)
 
 
 # The shape of an agent's result: field -> what it must be. The agent runs in the student's
@@ -212,7 +451,9 @@ AGENT_RESULT_SHAPE = {
         and all(type(v.get(k, "")) is str for k in ("type", "message"))
         and _list_of_dicts(v.get("frames", []))
     ),
-    "checks": lambda v: type(v) is dict and all(type(x) is dict for x in v.values()),
+    "checks": lambda v: (
+        v is None or (type(v) is dict and all(x is None or type(x) is dict for x in v.values()))
+    ),
     "leftover_threads": lambda v: (
         _list_of_dicts(v)
         and all(type(t.get("name")) is str and type(t.get("daemon")) is bool for t in v)

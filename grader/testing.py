@@ -77,6 +77,6 @@ from grader.judge.verdicts import (  # noqa: F401
     Verdict,
 )
 from grader.judge.verdicts.reply import raise_for  # noqa: F401
-from grader.judge.verdicts.wording import describe_call, student_location, waited  # noqa: F401
+from grader.judge.verdicts.wording import describe_call, student_location  # noqa: F401
 from grader.protocol import Reply  # noqa: F401
 from grader.requirements import requirement  # noqa: F401

@@ -105,6 +105,54 @@ def test_a_request_on_the_wire_names_function_or_probe():
     assert "function" not in run.to_wire() and run.to_wire()["probe"]["name"] == "p"
 
 
+def test_a_request_is_parsed_strictly_at_the_supervisor():
+    """The supervisor reads a request only through `Request.parse`: what a backend writes comes
+    back as the judge wrote it (with the backend's fields), and anything else -- too big, too
+    deep, not JSON, a field unknown, missing or of the wrong type -- is a `MalformedMessage`
+    naming the fault, never a crash of the server."""
+    judge = Request(kind="call", module="solution", function="f", args=[1], timeout=5, limits={})
+    wire = {**judge.to_wire(), "agent_user": {"uid": 1000, "gid": 1000}, "rlimit_pids": True}
+    parsed = Request.parse(json.dumps(wire).encode())
+    assert parsed.function == "f" and parsed.timeout == 5.0 and type(parsed.timeout) is float
+    assert parsed.agent_user == {"uid": 1000, "gid": 1000} and parsed.rlimit_pids
+    assert not parsed.rlimit_memory and parsed.prove_deadlock and parsed.cpus is None
+    assert parsed.to_wire() == wire
+    # what the tests' hand-written requests leave out has the agent's own defaults
+    bare = Request.parse(b'{"kind": "call", "module": "m", "function": "f"}')
+    assert (bare.args, bare.kwargs, bare.limits, bare.timeout) == ([], {"__dict__": []}, {}, 10.0)
+    deep = "[" * 300 + "]" * 300
+    call = {"kind": "call", "module": "m", "function": "f"}
+    bad = {
+        b"[1, 2]": "JSON object",
+        b"{nope": "not JSON",
+        b"[" * 100_000 + b"]" * 100_000: "not JSON",
+        json.dumps(dict(call, args=deep)).replace('"' + deep + '"', deep).encode(): "deeper",
+        b'{"kind": "call", "module": "m", "function": "f", "shell": "rm"}': "unknown fields: shell",
+        b'{"kind": "call", "function": "f"}': "incomplete",
+        b'{"kind": "exec", "module": "m", "function": "f"}': "kind",
+        b'{"kind": "call", "module": "m", "function": "f", "timeout": "5"}': "timeout",
+        b'{"kind": "call", "module": "m", "function": "f", "ranks": -1}': "ranks",
+        b'{"kind": "call", "module": "m", "function": "f", "agent_user": {"uid": 0}}': "agent_user",
+        b'{"kind": "call", "module": "m", "function": "f", "cpus": ["0"]}': "cpus",
+        b'{"kind": "call", "module": "m"}': "not both",
+        b'{"kind": "run", "module": "m", "function": "f"}': "not both",
+    }
+    for body, why in bad.items():
+        with pytest.raises(MalformedMessage, match=why):
+            Request.parse(body)
+    big = b'{"kind": "call", "module": "' + b"m" * (64 * 2**20) + b'"}'
+    with pytest.raises(MalformedMessage, match="over"):
+        Request.parse(big)
+
+
+def test_the_supervisor_server_answers_a_bad_request_with_a_sandbox_error(tmp_path):
+    from grader.agent.server import handle
+
+    reply = handle(b'{"kind": "call", "module": "m", "function": "f", "x": 1}', "", str(tmp_path))
+    assert reply["status"] == Status.SANDBOX_ERROR and "unknown fields: x" in reply["message"]
+    assert handle(b"\xff", "", str(tmp_path))["status"] == Status.SANDBOX_ERROR
+
+
 def test_a_job_round_trips_and_refuses_what_no_runner_writes(tmp_path):
     path = tmp_path / "job.json"
     job = Job(
@@ -184,3 +232,24 @@ def test_a_hang_the_lockorder_check_saw_coming_is_explained():
 
 def test_only_a_pass_earns_points():
     assert [o for o in Outcome if earns_points(o)] == [Outcome.PASSED]
+
+
+def test_judge_code_reads_a_reply_through_its_typed_properties():
+    """The judge's helpers, the verdicts and the exercises' tests read a `Reply` through its
+    properties, never through `.raw` (the wire form): a key read there would have no type."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *(root / "grader" / "judge").rglob("*.py"),
+        root / "grader" / "testing.py",
+        *(root / "exercises").rglob("*.py"),
+    ]
+    readers = [
+        f"{path.relative_to(root)}:{n}"
+        for path in files
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"\.raw\b(?!\.read)", line)
+    ]
+    assert readers == [], readers

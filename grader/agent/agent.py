@@ -145,7 +145,9 @@ def _threads_left() -> list[dict]:
     subclass's `name`, `daemon` or `is_alive` is the student's code, and none of it may run
     once the call is over."""
     left = []
-    for t in list(threading._active.values()) + list(threading._limbo.values()):
+    # threading's own registries (private, not in typeshed): no Thread method of the student's runs
+    registries = (threading._active, threading._limbo)  # type: ignore[attr-defined]
+    for t in [t for registry in registries for t in list(registry.values())]:
         if t is threading.main_thread():
             continue
         state = vars(t)

@@ -61,7 +61,7 @@ _STDLIB = sysconfig.get_paths()["stdlib"]
 def _stdlib_files(*names: str) -> frozenset:
     """The file names (as code objects carry them) of standard-library modules, without
     importing them: a module the student has not loaded costs nothing here."""
-    out = set()
+    out: set[str] = set()
     for name in names:
         rel = name.replace(".", os.sep)
         for path in (rel + ".py", os.path.join(rel, "__init__.py")):
@@ -295,17 +295,17 @@ def _decider(
     return None, None
 
 
-def _deny(what: str, frame, event: str, detail: str = "") -> None:
+def _deny(policy: Policy, what: str, frame, event: str, detail: str = "") -> None:
     where = {}
     if frame is not None:
         code = frame.f_code
         where = {
-            "file": code.co_filename.removeprefix(_policy.workdir)[:300],
+            "file": code.co_filename.removeprefix(policy.workdir)[:300],
             "line": frame.f_lineno,
             "function": code.co_name[:100],
         }
     try:
-        _policy.report({"event": event, "what": what, "detail": detail[:300], **where})
+        policy.report({"event": event, "what": what, "detail": detail[:300], **where})
     except Exception:  # noqa: BLE001 - whether evidence can be sent never decides a refusal
         pass
     raise PermissionError(f"{what} {DENIED}")
@@ -341,42 +341,47 @@ def _frame_taker(caller):
     return _decider(frame, True)
 
 
-def _check(event: str, args: tuple, caller) -> None:
+def _check(policy: Policy, event: str, args: tuple, caller) -> None:
     if event == "object.__getattr__" or event in ("sys._getframe", "sys._current_frames"):
         if event == "object.__getattr__" and args[1] in _CODE_ATTRS:
             k, frame = _decider(caller, False, _READER_FILES)
             if k == STUDENT:
                 target = getattr(args[0], args[1], None)  # nested event: we are busy
                 if target is not None and codeclass.kind(target) in (PROBE, GRADER):
-                    _deny("reading the code of the grader's functions", frame, event)
+                    _deny(policy, "reading the code of the grader's functions", frame, event)
             return
         k, frame = _frame_taker(caller)
         if k == STUDENT:
             what = (
                 f"reading .{args[1]} (a frame)" if event == "object.__getattr__" else f"{event}()"
             )
-            _deny(what, frame, event)
+            _deny(policy, what, frame, event)
         return
     if event in ("sys.settrace", "sys.setprofile"):
         k, frame = _decider(caller, False)
         if k == STUDENT:
-            _deny(f"{event}()", frame, event)
+            _deny(policy, f"{event}()", frame, event)
         if k == LIBRARY and frame.f_code.co_name == "_bootstrap_inner":
             import threading  # a new thread installs threading's hook: it must be one of ours
 
-            hook = threading._trace_hook if event == "sys.settrace" else threading._profile_hook
-            if hook is not None and hook not in _policy.allowed_hooks:
-                _deny(f"a threading.{event.split('.')[1]}() hook", None, event)
+            # the module's own globals, not gettrace()/getprofile(), which the student can replace
+            hook = (
+                threading._trace_hook  # type: ignore[attr-defined]  # private: not in typeshed
+                if event == "sys.settrace"
+                else threading._profile_hook
+            )
+            if hook is not None and hook not in policy.allowed_hooks:
+                _deny(policy, f"a threading.{event.split('.')[1]}() hook", None, event)
         return
     if event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
         k, frame = _decider(caller, False)
         if k == STUDENT:
-            _deny(f"{event}()", frame, event)
+            _deny(policy, f"{event}()", frame, event)
         return
     if event in _CTYPES_EVENTS:
         k, frame = _decider(caller, False, thin_files=_CTYPES_FILES)
         if k == STUDENT:
-            _deny(f"calling C code through ctypes ({event})", frame, event)
+            _deny(policy, f"calling C code through ctypes ({event})", frame, event)
         return
     if event in _PATH_EVENTS:
         k, frame = _decider(caller, True)
@@ -389,14 +394,16 @@ def _check(event: str, args: tuple, caller) -> None:
                     dir_fd = args[fd_index] if fd_index < len(args) else None
                 else:
                     dir_fd = fd_index
-                what = _policy.refusal(path, dir_fd, _gives_a_base(event, args))
+                what = policy.refusal(path, dir_fd, _gives_a_base(event, args))
                 if what:
-                    _deny(what, frame, event, _as_str(path) or "")
+                    _deny(policy, what, frame, event, _as_str(path) or "")
         return
     if event in _SPAWN_EVENTS:
         k, frame = _decider(caller, False, thin_files=_SPAWNER_FILES)
         if k == STUDENT:
-            _deny("starting another program", frame, event, str(args[0])[:200] if args else "")
+            _deny(
+                policy, "starting another program", frame, event, str(args[0])[:200] if args else ""
+            )
         return
     if event == "import":
         name = args[0] if args else ""
@@ -407,18 +414,24 @@ def _check(event: str, args: tuple, caller) -> None:
             and codeclass.kind_of_file(os.path.realpath(origin)) == STUDENT
         ):
             k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
-            _deny(f"loading native code ({os.path.basename(origin)})", frame, event, origin)
+            _deny(policy, f"loading native code ({os.path.basename(origin)})", frame, event, origin)
         if isinstance(name, str) and (name == "grader" or name.startswith("grader.")):
             k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
             if k == STUDENT:
-                _deny(f"importing {name}", frame, event, name)
+                _deny(policy, f"importing {name}", frame, event, name)
         return
     if event in ("compile", "code.__new__"):
         filename = args[1] if len(args) > 1 else ""
         if codeclass.claims_trusted_name(filename):
             k, frame = _decider(caller, False)
             if k == STUDENT:
-                _deny(f"compiling code under the name {filename!r}", frame, event, str(filename))
+                _deny(
+                    policy,
+                    f"compiling code under the name {filename!r}",
+                    frame,
+                    event,
+                    str(filename),
+                )
         return
     if event in ("os.putenv", "os.unsetenv"):
         key = args[0] if args else b""
@@ -426,12 +439,12 @@ def _check(event: str, args: tuple, caller) -> None:
         if key.startswith(_GUARDED_ENV) and not _harmless_env(event, key, args):
             k, frame = _decider(caller, True)  # os.environ acts for whoever changes it
             if k == STUDENT:
-                _deny(f"changing the environment variable {key}", frame, event, key)
+                _deny(policy, f"changing the environment variable {key}", frame, event, key)
         return
     if event == "marshal.loads":
         k, frame = _decider(caller, False)
         if k == STUDENT:
-            _deny("marshal.loads() (code objects from bytes)", frame, event)
+            _deny(policy, "marshal.loads() (code objects from bytes)", frame, event)
 
 
 def _harmless_env(event: str, key: str, args: tuple) -> bool:
@@ -487,12 +500,12 @@ def _hook(event, args):
         return
     if event == "object.__getattr__" and args[1] not in _WATCHED_ATTRS:
         return
-    me = _thread.get_ident()
-    if me in _busy or _policy is None:
+    me, policy = _thread.get_ident(), _policy
+    if me in _busy or policy is None:
         return
     _busy.add(me)
     try:
-        _check(event, args, sys._getframe(1))
+        _check(policy, event, args, sys._getframe(1))
     except PermissionError:
         raise
     except Exception:  # noqa: BLE001 - a fault of ours must never break the code it watches
@@ -514,7 +527,7 @@ def _no_frame(handler):
 
 
 def _wrap_signals() -> None:
-    import _signal
+    import _signal  # type: ignore[import-not-found]  # CPython's C module: typeshed has no stub
     import signal  # noqa: F401 - loaded before _signal is patched (it wraps _signal's functions)
 
     real_signal, real_getsignal = _signal.signal, _signal.getsignal

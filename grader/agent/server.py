@@ -16,7 +16,6 @@ saves a `docker exec` and an interpreter start on every request.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -29,14 +28,15 @@ ACCEPT_POLL = 0.5  # seconds between looks for orphans to reap while no host is 
 
 
 def handle(body: bytes, submission: str, workroot: str) -> dict:
-    """The reply to one request frame; a platform failure is a `sandbox-error` reply, never a
-    dead server."""
+    """The reply to one request frame; a platform failure (a request that is not one included)
+    is a `sandbox-error` reply, never a dead server."""
     try:
-        request = json.loads(body)
-        if not isinstance(request, dict):
-            raise ValueError("the request is not an object")
-        workroot = request.pop("workroot", None) or workroot  # the local backend's own area
-        return supervisor.supervise(submission, workroot, request)
+        request = protocol.Request.parse(body)
+    except protocol.MalformedMessage as exc:
+        return {"status": protocol.Status.SANDBOX_ERROR, "message": f"bad request: {exc}"}
+    try:
+        # the local backend's own work area
+        return supervisor.supervise(submission, request.workroot or workroot, request)
     except Exception as exc:  # noqa: BLE001 - the reply must always come
         return {"status": protocol.Status.SANDBOX_ERROR, "message": f"supervisor failed: {exc!r}"}
 
@@ -75,7 +75,10 @@ def serve_stdio(submission: str, workroot: str) -> None:
     # descriptor 1 (nothing should) lands on standard error instead of in a frame.
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
-    read = sys.stdin.buffer.raw.read
+
+    def read(n: int) -> bytes:  # unbuffered, as sys.stdin.buffer.raw.read
+        return os.read(0, n)
+
     while (body := protocol.decode_from(read, protocol.MAX_REQUEST)) is not None:
         out.write(protocol.encode(handle(body, submission, workroot)))
 

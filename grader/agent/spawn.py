@@ -26,6 +26,9 @@ import struct
 import sys
 import time
 import types
+from collections.abc import Callable
+
+from grader.protocol import Request
 
 PR_SET_DUMPABLE = 4
 # What every agent imports anyway (grader.agent.agent and the checks), and the libraries most
@@ -59,36 +62,36 @@ def become(user: dict) -> None:
     os.setuid(int(user["uid"]))
 
 
-def preexec(request: dict):
+def preexec(request: Request) -> Callable[[], None]:
     """The function an agent process runs before anything of the student's (in the child, as
     root where the sandbox has one)."""
-    limits = request.get("limits", {})
+    limits = request.limits
 
-    def apply():
+    def apply() -> None:
         os.setsid()
-        if request.get("cpus"):  # the local backend's pinning (Docker pins the container)
-            os.sched_setaffinity(0, [int(c) for c in request["cpus"]])
+        if request.cpus:  # the local backend's pinning (Docker pins the container)
+            os.sched_setaffinity(0, request.cpus)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         cpu = int(limits.get("cpu_seconds", 60)) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         disk = int(limits.get("disk_mb", 64)) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
-        if request.get("rlimit_memory"):
+        if request.rlimit_memory:
             mem = max(int(limits.get("memory_mb", 512)), 256) * 4 * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        if request.get("rlimit_pids") and os.geteuid() != 0:
+        if request.rlimit_pids and os.geteuid() != 0:
             pids = int(limits.get("pids", 256))
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             resource.setrlimit(resource.RLIMIT_NPROC, (pids, hard))
         os.nice(5)  # a fork bomb must not starve the supervisor of the CPU it needs to kill it
-        if request.get("agent_user"):
+        if request.agent_user:
             # Nice alone loses to numbers: 256 bombing processes at nice 5 leave the supervisor
             # 1/85 of the CPU. In the container the student's processes run SCHED_IDLE (they
             # compete only with each other there, so timings are untouched) and RLIMIT_NICE 0
             # keeps them from leaving it; the supervisor always gets the CPU when it wakes.
             resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            become(request["agent_user"])  # the student cannot signal or trace us
+            become(request.agent_user)  # the student cannot signal or trace us
 
     return apply
 
@@ -137,19 +140,29 @@ class Template:
             finally:
                 os._exit(0)
         theirs.close()
-        self.pid, self.sock = pid, ours
+        self.pid = pid
+        self.sock: socket.socket | None = ours
 
-    def spawn(self, request: dict, cwd: str, env: dict, stdout: str, stderr: str) -> int | None:
+    def spawn(self, request: Request, cwd: str, env: dict, stdout: str, stderr: str) -> int | None:
         """Fork a warm agent for `request`; its pid (it is our child: the template's go-between
         exits at once, and we are the reaper of orphans), or None if the template cannot (the
         caller then starts one the cold way)."""
+        sock = self.sock
+        if sock is None:
+            return None
         try:
-            self.sock.settimeout(10)
+            sock.settimeout(10)
             _send(
-                self.sock,
-                {"request": request, "cwd": cwd, "env": env, "stdout": stdout, "stderr": stderr},
+                sock,
+                {
+                    "request": request.to_wire(),
+                    "cwd": cwd,
+                    "env": env,
+                    "stdout": stdout,
+                    "stderr": stderr,
+                },
             )
-            got = _recv(self.sock)
+            got = _recv(sock)
         except (OSError, ValueError):
             got = None
         if not got or not isinstance(got.get("pid"), int):
@@ -234,17 +247,21 @@ def _become_agent(sock: socket.socket, order: dict) -> None:
             signal.signal(
                 sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
             )
-        preexec(order["request"])()
+        preexec(Request(**order["request"]))()  # ours, as the server parsed it
         os.environ.clear()
         os.environ.update(order["env"])
-        sys.stdout = sys.__stdout__ = _text(1, "strict", line_buffering=False)
-        sys.stderr = sys.__stderr__ = _text(2, "backslashreplace", line_buffering=True)
+        # a fresh interpreter's streams, __stdout__/__stderr__ too (Final in typeshed)
+        sys.stdout = sys.__stdout__ = _text(1, "strict", line_buffering=False)  # type: ignore[misc]
+        sys.stderr = sys.__stderr__ = _text(2, "backslashreplace", line_buffering=True)  # type: ignore[misc]
         _fresh_state()
         import runpy
 
         sys.argv = [""]
         sys.modules["__main__"] = types.ModuleType("__main__")  # not the server's namespace
-        runpy._run_module_as_main("grader.agent.bootstrap", alter_argv=True)
+        # what `python -m` itself calls (private, not in typeshed)
+        runpy._run_module_as_main(  # type: ignore[attr-defined]
+            "grader.agent.bootstrap", alter_argv=True
+        )
     except BaseException:  # noqa: BLE001 - a start that failed: said on the agent's stderr
         import traceback
 

@@ -248,14 +248,14 @@ def snapshot(pids) -> dict | None:
     if not _SYSCALLS:
         return None
     for pid in pids:
-        process = _read(f"/proc/{pid}/status")
+        text = _read(f"/proc/{pid}/status")
         try:
             tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
             continue  # gone meanwhile: the next look sees a changed tree
-        if process is None:
+        if text is None:
             continue
-        process = _status(process)
+        process = _status(text)
         if process.get("State", "?")[:1] in ("Z", "X"):
             continue  # ended, not yet reaped: it wakes nobody
         if _process_may_be_woken(pid, process):

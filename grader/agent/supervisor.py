@@ -44,7 +44,14 @@ from grader.agent import channel, evidence, mpi_stuck, spawn, stuck, untrusted, 
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.checks import mpi_setup, workitems
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, AgentResult, MalformedMessage, Status
+from grader.protocol import (
+    FINDINGS,
+    STALL_CPU_RATIO,
+    AgentResult,
+    MalformedMessage,
+    Request,
+    Status,
+)
 
 STARTUP_SECONDS = 10.0  # see grader.sandbox.base: before the student's function is called
 POLL = 0.02
@@ -250,8 +257,10 @@ class Child:
     template): its exit code even when `reap` collected it first."""
 
     def __init__(self, pid: int):
-        self.pid, self.returncode = pid, None
+        self.pid = pid
+        self.returncode: int | None = None
         _watched.add(pid)
+        self._fd: int | None
         try:
             self._fd = os.pidfd_open(pid)
         except OSError:
@@ -280,9 +289,9 @@ class Child:
             select.select([self._fd], [], [], seconds)
 
     def wait(self) -> int:
-        while self.poll() is None:
+        while (code := self.poll()) is None:
             self.wait_a_little(0.05)
-        return self.returncode
+        return code
 
 
 # ---------------------------------------------------------------- the run
@@ -297,11 +306,11 @@ def start_template() -> None:
 
 
 def _start_agent(
-    request: dict, wrapper: list[str], workdir: str, env: dict, stdout, stderr
+    request: Request, wrapper: list[str], workdir: str, env: dict, stdout, stderr
 ) -> Child:
     """The agent (or `mpiexec`, or a tool wrapping it), forked warm from the template when the
     request is plain, else exec'd."""
-    if _template is not None and _template.alive() and not wrapper and not request.get("ranks"):
+    if _template is not None and _template.alive() and not wrapper and not request.ranks:
         pid = _template.spawn(request, workdir, env, stdout.name, stderr.name)
         if pid is not None:
             return Child(pid)
@@ -318,9 +327,9 @@ def _start_agent(
     return Child(proc.pid)
 
 
-def _argv(request: dict) -> list[str]:
+def _argv(request: Request) -> list[str]:
     agent = [sys.executable, "-I", "-m", "grader.agent.bootstrap"]
-    ranks = int(request.get("ranks") or 0)
+    ranks = request.ranks
     if not ranks:
         return agent
     bindir = os.path.dirname(sys.executable)
@@ -348,9 +357,9 @@ def base_env() -> dict:
     return env
 
 
-def _env(workdir: str, socket_path: str, request: dict) -> dict:
+def _env(workdir: str, socket_path: str, request: Request) -> dict:
     env = {**base_env(), "HOME": workdir, "TMPDIR": workdir, channel.ENV: socket_path}
-    if request.get("ranks") and (request.get("mpi") or {}).get("strict"):
+    if request.ranks and request.mpi.get("strict"):
         shim = mpi_setup.shim_library()  # every standard send synchronous, below Python
         if shim:
             env["LD_PRELOAD"] = shim
@@ -387,9 +396,6 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
 def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
     """Run a command as `user` (the student: its own files, its own permissions; None: as we
     are), bounded in time."""
-    kwargs = (
-        {"user": int(user["uid"]), "group": int(user["gid"]), "extra_groups": []} if user else {}
-    )
     try:
         subprocess.run(
             argv,
@@ -397,7 +403,9 @@ def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=timeout,
-            **kwargs,
+            user=int(user["uid"]) if user else None,
+            group=int(user["gid"]) if user else None,
+            extra_groups=[] if user else None,
         )
     except (OSError, subprocess.SubprocessError):
         pass
@@ -476,7 +484,7 @@ def _room_to_run(workroot: str) -> str:
     return ""
 
 
-def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, str]:
+def _prepare(submission: str, workroot: str, request: Request) -> tuple[str, str, str]:
     """A fresh run folder: `work/` (a copy of the submission, the student's current directory)
     and `out/` (stack dumps, findings, work items), both owned by the student when it runs as its
     own user; the folder itself (the agents' socket, tool logs, output files) stays ours."""
@@ -485,37 +493,27 @@ def _prepare(submission: str, workroot: str, request: dict) -> tuple[str, str, s
     workdir, outdir = os.path.join(rundir, "work"), os.path.join(rundir, "out")
     _copy_submission(submission, workdir)
     os.mkdir(outdir, 0o755)
-    user = request.get("agent_user")
+    user = request.agent_user
     if user:
         _chown_tree(workdir, int(user["uid"]), int(user["gid"]))
         os.lchown(outdir, int(user["uid"]), int(user["gid"]))
     return rundir, workdir, outdir
 
 
-def _agent_request(request: dict, rundir: str, outdir: str, items_key: bytes) -> dict:
+AGENT_KEYS = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi")
+
+
+def _agent_request(request: Request, rundir: str, outdir: str, items_key: bytes) -> dict:
     """What the agents need to know: the call, the checks, where to leave their files, and the
     key that seals work items (it goes over the agents' private line, like the line's key)."""
-    keys = (
-        "kind",
-        "module",
-        "function",
-        "probe",
-        "args",
-        "kwargs",
-        "checks",
-        "ranks",
-        "mpi",
-        "start_method",
-    )
-    return {
-        **{k: request[k] for k in keys if k in request},
-        "outdir": outdir,
-        "rundir": rundir,
-        "items_key": items_key.hex(),
-    }
+    wire = request.to_wire()
+    agent = {k: wire[k] for k in AGENT_KEYS if k in wire}
+    if request.start_method:
+        agent["start_method"] = request.start_method
+    return {**agent, "outdir": outdir, "rundir": rundir, "items_key": items_key.hex()}
 
 
-def supervise(submission: str, workroot: str, request: dict) -> dict:
+def supervise(submission: str, workroot: str, request: Request) -> dict:
     """Run one request; the reply says where its time went (`phases`, seconds on our clock)."""
     t0 = time.monotonic()
     busy = _room_to_run(workroot)
@@ -531,7 +529,7 @@ def supervise(submission: str, workroot: str, request: dict) -> dict:
         reply = _run(submission, rundir, workdir, outdir, request)
     finally:
         t2 = time.monotonic()
-        clean = _remove_run(rundir, request.get("agent_user"))
+        clean = _remove_run(rundir, request.agent_user)
     if not clean or _room_to_run(workroot):
         reply["recycle"] = True
     reply.setdefault("phases", {}).update(prepare=t1 - t0, cleanup=time.monotonic() - t2)
@@ -551,9 +549,9 @@ class _Ours:
         return pid in self.seen or pid in descendants(self.me)
 
 
-def _run(submission: str, rundir: str, workdir: str, outdir: str, request: dict) -> dict:
+def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Request) -> dict:
     wrapper, logs = wrappers.prepare(request, rundir)  # Oclgrind, compute-sanitizer
-    expected = max(1, int(request.get("ranks") or 0))
+    expected = max(1, request.ranks)
     me = os.getpid()
     items_key = os.urandom(32)
     ours = _Ours(me)
@@ -585,7 +583,7 @@ def _watch(
     rundir: str,
     workdir: str,
     outdir: str,
-    request: dict,
+    request: Request,
     board: channel.Switchboard,
     collector: evidence.Collector,
     wrapper: list[str],
@@ -596,9 +594,9 @@ def _watch(
     """Start the agents, watch the process tree until it ends or is stopped, and build the
     reply from what the kernel, the agents' lines and the evidence line said."""
     sources = read_sources(submission)
-    timeout = float(request.get("timeout", 10))
-    out_limit = int(request.get("limits", {}).get("output_kb", 64)) * 1024
-    expected = max(1, int(request.get("ranks") or 0))
+    timeout = request.timeout
+    out_limit = int(request.limits.get("output_kb", 64)) * 1024
+    expected = max(1, request.ranks)
     me = os.getpid()
     stdout = open(os.path.join(rundir, "stdout.txt"), "wb")
     stderr = open(os.path.join(rundir, "stderr.txt"), "wb")
@@ -613,12 +611,12 @@ def _watch(
     peak_running, polls = 0, 0
     timed_out = False
     proof: dict | None = None  # the kernel's word that the tree is stuck for good
-    watch = stuck.StuckWatch() if request.get("prove_deadlock", True) else None
+    watch = stuck.StuckWatch() if request.prove_deadlock else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     announced = HangFindings(outdir) if watch else None
     mpi_watch = (
         mpi_stuck.MpiStuckWatch(outdir, expected)
-        if watch and request.get("ranks") and (request.get("mpi") or {}).get("strict")
+        if watch and request.ranks and request.mpi.get("strict")
         else None
     )
     called = False
@@ -670,12 +668,10 @@ def _watch(
     left: list[str] = []
     if timed_out:
         helpers.close()
-        reply.update(
-            _kill_hang(outdir, workdir, samples, sources, request.get("agent_user"), proof)
-        )
+        reply.update(_kill_hang(outdir, workdir, samples, sources, request.agent_user, proof))
     else:
         left = helpers.leftovers(me)  # anything still alive now was left behind by the student
-        _kill_tree(me, user=request.get("agent_user"))
+        _kill_tree(me, user=request.agent_user)
     proc.wait()
     reap()
     stdout.close()
@@ -816,7 +812,8 @@ class HangFindings:
     EVERY = 5  # polls between looks
 
     def __init__(self, outdir: str):
-        self.outdir, self.sizes, self.polls = outdir, {}, 0
+        self.outdir, self.polls = outdir, 0
+        self.sizes: dict[str, int] = {}
 
     def hang_reported(self) -> bool:
         self.polls += 1
@@ -864,6 +861,7 @@ def _kill_hang(
     it was taken, so no CPU was used and none is running."""
     me = os.getpid()
     tree = descendants(me)
+    ratio: float | None
     if proof is not None:
         running, ratio = 0, 0.0
     else:
@@ -897,7 +895,7 @@ def _kill_hang(
         )
         if threads:
             stacks.append({"pid": pid, "threads": untrusted.clean(threads, max_depth=6)})
-    reply = {
+    reply: dict = {
         "timed_out": True,
         STALL_CPU_RATIO: ratio,
         "running_threads": running,
@@ -927,9 +925,14 @@ def _await_dumps(outdir: str, pids: list[int], limit: float = 0.3) -> None:
 
 
 def _summarise(
-    reply: dict, results: list[dict], request: dict, timed_out: bool, expected: int, wrapped: bool
+    reply: dict,
+    results: list[dict],
+    request: Request,
+    timed_out: bool,
+    expected: int,
+    wrapped: bool,
 ) -> None:
-    ranks = int(request.get("ranks") or 0)
+    ranks = request.ranks
     if ranks:
         reply["ranks"] = results
     elif results:

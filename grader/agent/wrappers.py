@@ -20,6 +20,7 @@ import os
 import threading
 
 from grader.checks import oclgrind, sanitizer
+from grader.protocol import Request
 
 TOOLS = {oclgrind.NAME: oclgrind, sanitizer.NAME: sanitizer}
 MAX_LOG_BYTES = 512 * 1024
@@ -68,11 +69,11 @@ class Log:
         self.thread.join(timeout=5)
 
 
-def prepare(request: dict, rundir: str) -> tuple[list[str], dict[str, Log | None]]:
+def prepare(request: Request, rundir: str) -> tuple[list[str], dict[str, Log | None]]:
     """(argv prefix, {check name: its log, or None when the tool is missing here})."""
     prefix: list[str] = []
     logs: dict[str, Log | None] = {}
-    for name, options in (request.get("checks") or {}).items():
+    for name, options in request.checks.items():
         tool = TOOLS.get(name)
         if tool is None:
             continue

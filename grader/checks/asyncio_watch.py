@@ -59,6 +59,7 @@ import time
 import warnings
 import weakref
 from asyncio import base_events, events
+from types import FrameType
 
 from grader.agent.frames import frame as frame_record
 from grader.checks import findings
@@ -307,8 +308,8 @@ class AsyncioWatch:
         self.cancelled_tasks: weakref.WeakSet = weakref.WeakSet()
         self.gc_seconds = 0.0
         self.gc_started = 0.0
-        self._watchdog_ident = None
-        self._watchdog_pid = None
+        self._watchdog_ident: int | None = None
+        self._watchdog_pid: int | None = None
         self._stop_lock = _thread.allocate_lock()
         self._stop_lock.acquire()  # released by stop(): the watchdog's signal to exit
         self._exited = _thread.allocate_lock()
@@ -458,7 +459,7 @@ class AsyncioWatch:
                 counts[s] = counts.get(s, 0) + 1
         student = [s for s in counts if s[3]]
         pool = student or list(counts)
-        where = max(pool, key=counts.get) if pool else None
+        where = max(pool, key=counts.__getitem__) if pool else None
         task = self._task_of(handle)
         if task is not None:
             coro = task.get_coro()
@@ -513,7 +514,7 @@ class AsyncioWatch:
         if created is None and not origin:
             # No origin recorded (another thread): the coroutine is usually dropped by the very
             # statement that made it (`helper()` without await), so the stack now says where.
-            f = sys._getframe(1)
+            f: FrameType | None = sys._getframe(1)
             while f is not None and not self.is_student(f.f_code.co_filename):
                 f = f.f_back
             if f is not None:
@@ -744,10 +745,12 @@ class AsyncioWatch:
         # The loop thread must be asleep in the selector, waiting for an event that never comes.
         if f is None or f.f_code.co_name != "select" or f.f_code.co_filename != _SELECTORS_FILE:
             return
-        for ident, other in frames.items():
-            if ident not in (st.thread, self._watchdog_ident) and not _inert(other):
-                return  # another thread could still call loop.call_soon_threadsafe(...)
-        frames = f = other = None
+        if any(
+            ident not in (st.thread, self._watchdog_ident) and not _inert(other)
+            for ident, other in frames.items()
+        ):
+            return  # another thread could still call loop.call_soon_threadsafe(...)
+        del frames, f  # no thread's frames kept alive from here on
         try:
             import signal
 
@@ -781,7 +784,7 @@ class AsyncioWatch:
                 counts[s] = counts.get(s, 0) + 1
         student = [s for s in counts if s[3]]
         pool = student or list(counts)
-        where = max(pool, key=counts.get) if pool else None
+        where = max(pool, key=counts.__getitem__) if pool else None
         handle = st.handle
         task = self._task_of(handle) if handle is not None else None
         cpu = None
@@ -808,7 +811,9 @@ class AsyncioWatch:
         try:
             # Where each pending task waits, before the collection below closes their coroutines.
             self._snapshot = {
-                id(t): self._task_record(t) for t in list(asyncio.tasks._all_tasks) if not t.done()
+                id(t): self._task_record(t)
+                for t in list(asyncio.tasks._all_tasks)  # type: ignore[attr-defined]  # private: not in typeshed
+                if not t.done()
             }
         except Exception:  # noqa: BLE001
             pass
@@ -860,16 +865,16 @@ def _handlers_around(filename: str, first: int, lineno: int) -> list[tuple[int, 
     """The `except` clauses (line, contains a raise) that would catch a CancelledError raised at
     `lineno` of the function starting at `first` in `filename`, innermost first; also
     `with contextlib.suppress(CancelledError)` blocks."""
-    tree = _TREES.get(filename)
+    tree: ast.Module | bool | None = _TREES.get(filename)
     if tree is None:
         try:
             tree = ast.parse("".join(linecache.getlines(filename)))
         except (SyntaxError, ValueError):
             tree = False
         _TREES[filename] = tree
-    if not tree:
+    if not isinstance(tree, ast.Module):  # False: the file could not be parsed
         return []
-    func = None
+    func: ast.AsyncFunctionDef | ast.FunctionDef | None = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.AsyncFunctionDef, ast.FunctionDef)) and (
             node.lineno == first or (node.decorator_list and node.decorator_list[0].lineno == first)
@@ -880,7 +885,7 @@ def _handlers_around(filename: str, first: int, lineno: int) -> list[tuple[int, 
         return []
     out = []
     for node in ast.walk(func):
-        if isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))) and node.body:
+        if isinstance(node, ast.Try | ast.TryStar) and node.body:
             if node.body[0].lineno <= lineno <= (node.body[-1].end_lineno or 0):
                 for h in node.handlers:
                     if _catches_cancel(h.type):
@@ -985,11 +990,12 @@ def start(options: dict, workdir: str) -> AsyncioWatch:
     if _StepWrapper is None:
         _StepWrapper = _step_wrapper_type()
     _W = check = AsyncioWatch(options, workdir)
-    events.Handle._run = _handle_run
-    base_events.BaseEventLoop.run_forever = _run_forever
-    base_events.BaseEventLoop.run_in_executor = _run_in_executor
-    base_events.BaseEventLoop.call_exception_handler = _call_exception_handler
-    warnings._warn_unawaited_coroutine = _warn_unawaited
+    # the check itself: asyncio's own methods and warnings' private hook replaced by ours
+    events.Handle._run = _handle_run  # type: ignore[method-assign]
+    base_events.BaseEventLoop.run_forever = _run_forever  # type: ignore[method-assign]
+    base_events.BaseEventLoop.run_in_executor = _run_in_executor  # type: ignore[method-assign, assignment]
+    base_events.BaseEventLoop.call_exception_handler = _call_exception_handler  # type: ignore[method-assign]
+    warnings._warn_unawaited_coroutine = _warn_unawaited  # type: ignore[attr-defined]  # private: not in typeshed
     if sys.get_coroutine_origin_tracking_depth() < check.origin_depth:
         sys.set_coroutine_origin_tracking_depth(check.origin_depth)
     gc.callbacks.append(_gc_callback)

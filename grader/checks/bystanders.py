@@ -49,6 +49,7 @@ async def alongside(make_coro, settle: float = 4 * TICK) -> dict:
     ]
     await asyncio.sleep(0)
     me = asyncio.current_task()
+    assert me is not None  # this coroutine runs as a task
     try:
         outcome = {"returned": _plain(await make_coro())}
     except asyncio.CancelledError:

@@ -41,6 +41,7 @@ import threading
 import time
 import traceback
 import uuid
+from typing import cast
 
 from celery.backends.filesystem import FilesystemBackend
 
@@ -99,7 +100,7 @@ def _atomic_put(self, queue, payload, **kwargs):
 def _patch_file_transport() -> None:
     from kombu.transport import filesystem
 
-    filesystem.Channel._put = _atomic_put
+    filesystem.Channel._put = _atomic_put  # type: ignore[method-assign]  # kombu's, made atomic
 
 
 # ---------------------------------------------------------------- configuration
@@ -422,6 +423,7 @@ def describe_canvas(obj) -> str:
 def _error(exc: BaseException, workdir: str, tb_text: str | None = None) -> dict:
     """An exception as data, with the innermost line of the student's files it passed through."""
     where = None
+    frames: list[traceback.FrameSummary]
     if tb_text is None:
         frames = traceback.extract_tb(exc.__traceback__)
     else:
@@ -464,7 +466,7 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
     out: dict = {"step": name, "args": args, "t0": time.monotonic()}
     t0 = time.perf_counter()
     try:
-        target = getattr(module, name, None)
+        target = getattr(module, cast(str, name), None)  # a step names its task or canvas
         if target is None:
             return {**out, "status": "missing"}
         if "task" in step:
@@ -746,7 +748,7 @@ def fault(
     from celery.exceptions import WorkerLostError
 
     deadline = time.monotonic() + timeout
-    runs = []
+    runs: list[dict] = []
     with prefork_worker(
         module, concurrency=len(tasks), max_tasks_per_child=None, fault=tasks
     ) as ctx:

@@ -23,11 +23,12 @@ WRITES = frozenset(
 )
 
 
-def _layout(code) -> dict[int, tuple[int, bool, bool]]:
+def _layout(code) -> dict[int, tuple[int | None, bool, bool]]:
     """offset -> (line, write: a shared write, between: after a shared read and before or at a
     shared write of the same stretch of the line)."""
     starts = dict(dis.findlinestarts(code))  # offset -> line, where a stretch of a line begins
-    stretches, line = [], None
+    stretches: list[tuple[int | None, list]] = []
+    line = None
     for ins in dis.get_instructions(code):
         if ins.offset in starts or not stretches:
             line = starts.get(ins.offset, line)
@@ -49,14 +50,14 @@ class Episodes:
 
     def __init__(self, workdir: str, name_of):
         self.workdir, self.name_of = workdir, name_of
-        self.last: dict[int, tuple] = {}  # thread -> (code, line) if its last instruction
+        self.last: dict[int, tuple | None] = {}  # thread -> (code, line) if its last instruction
         #                                      was a shared write, else None
         self.paused: dict[int, tuple] = {}  # thread -> (code, line) it was switched out inside
         self.overtaken: dict[int, int] = {}  # paused thread -> the first thread to write there
         self.found: list[dict] = []
         self._layouts: dict = {}
 
-    def _where(self, frame) -> tuple[int, bool, bool] | None:
+    def _where(self, frame) -> tuple[int | None, bool, bool] | None:
         layout = self._layouts.get(frame.f_code)
         if layout is None:
             layout = self._layouts[frame.f_code] = _layout(frame.f_code)

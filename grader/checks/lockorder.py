@@ -233,7 +233,7 @@ def _where(site: dict) -> str:
 
 
 def _describe(cycle: list, chosen: list) -> dict:
-    everything = []
+    everything: list = []
     for e, occ in zip(cycle, chosen):
         for lk in [e.src, e.dst] + [h for h, _ in occ.held]:
             if all(lk is not x for x in everything):

@@ -94,13 +94,16 @@ def init(options: dict, outdir: str | None = None) -> int:
     if options.get("strict"):
         if outdir:
             WaitBoard.open(outdir)
-        MPI.COMM_WORLD = strict(MPI.COMM_WORLD)
+        # the check itself: mpi4py's communicators (Final in its stubs) replaced by ours
+        MPI.COMM_WORLD = strict(MPI.COMM_WORLD)  # type: ignore[misc]
         # `MPI.Intracomm(comm)` and friends must not rebuild a standard communicator.
         for name in COMM_CLASSES:
             setattr(MPI, name, _strict_class(getattr(MPI, name)))
-        MPI.COMM_SELF = strict(MPI.COMM_SELF)
+        MPI.COMM_SELF = strict(MPI.COMM_SELF)  # type: ignore[misc]
     if options.get("order"):
-        MPI.COMM_WORLD = delayed(MPI.COMM_WORLD, options["order"], int(options.get("seed", 0)))
+        MPI.COMM_WORLD = delayed(  # type: ignore[misc]
+            MPI.COMM_WORLD, options["order"], int(options.get("seed", 0))
+        )
     return MPI.COMM_WORLD.Get_rank()
 
 

@@ -87,7 +87,7 @@ class _Sched:
         self.seed, self.probability, self.workdir = seed, probability, workdir
         self.rng = random.Random(seed)
         self.cond = _RawCondition()
-        self.owner = None  # ident of the thread holding the baton
+        self.owner: int | None = None  # ident of the thread holding the baton
         self.order: list[int] = []  # registered threads, in registration order
         # ident -> number in registration order, while the thread lives: idents are reused, and
         # a new thread with a dead one's ident must register afresh
@@ -110,7 +110,7 @@ class _Sched:
     def _schedulable(self) -> bool:
         if getattr(self.local, "free", False):
             return False
-        t = threading._active.get(_thread.get_ident())
+        t = threading._active.get(_thread.get_ident())  # type: ignore[attr-defined]  # private: not in typeshed
         return t is threading.main_thread() or getattr(t, "_pg_scheduled", False)
 
     def _register(self, me: int) -> None:
@@ -118,7 +118,7 @@ class _Sched:
         self.registered += 1
         self.serial[me] = self.registered
         self.order.append(me)
-        t = threading._active.get(me)
+        t = threading._active.get(me)  # type: ignore[attr-defined]  # private: not in typeshed
         if t is not threading.main_thread():
             self.pending -= 1
             _joined(t)
@@ -243,7 +243,7 @@ class _Sched:
                         self.timeouts += 1
                         return False
                 if self.deadlock is not None:
-                    self._stay_stuck(me)
+                    self._stay_stuck(me, self.deadlock)
                 self._hand_on(me)
                 # Retry when given the baton back, or take it when nobody holds it and no
                 # newly started thread is about to join the schedule.
@@ -253,10 +253,10 @@ class _Sched:
                         break
                     self.cond.wait(0.05 if self.owner is None else None)
 
-    def _stay_stuck(self, me: int) -> None:
+    def _stay_stuck(self, me: int, deadlock: list) -> None:
         """After a deadlock: the main thread raises (the call ends now, with the evidence);
         the others wait idle, forever, as they would have without the scheduler."""
-        if threading._active.get(me) is threading.main_thread():
+        if threading._active.get(me) is threading.main_thread():  # type: ignore[attr-defined]  # private: not in typeshed
             lines = "; ".join(
                 f"{t['thread']} at "
                 + (
@@ -264,7 +264,7 @@ class _Sched:
                     if t["line"]
                     else "?"
                 )
-                for t in self.deadlock
+                for t in deadlock
             )
             raise ScheduledDeadlock(
                 f"every thread is waiting and none can go on ({lines}); "
@@ -305,7 +305,7 @@ class _Sched:
         self.cond.notify_all()
 
     def _name(self, ident: int) -> str:
-        t = threading._active.get(ident)
+        t = threading._active.get(ident)  # type: ignore[attr-defined]  # private: not in typeshed
         return str(getattr(t, "name", ident))[:60]
 
     def on_released(self, lock) -> None:
@@ -400,11 +400,12 @@ def patch_threading() -> None:
     if _patched:
         return
     _patched = True
-    threading._allocate_lock = ScheduledRawLock
+    # the check itself: threading's private lock factory and Thread's methods replaced
+    threading._allocate_lock = ScheduledRawLock  # type: ignore[attr-defined]  # private: not in typeshed
     start, join, bootstrap = (
         threading.Thread.start,
         threading.Thread.join,
-        threading.Thread._bootstrap_inner,
+        threading.Thread._bootstrap_inner,  # type: ignore[attr-defined]  # private: not in typeshed
     )
 
     def patched_start(self):
@@ -469,8 +470,9 @@ def patch_threading() -> None:
     for fn, real in ((patched_start, start), (patched_join, join), (patched_bootstrap, bootstrap)):
         stand_in(fn, "threading", real.__qualname__, real.__doc__)
     stand_in(patched_sleep, "time", "sleep", _real_sleep.__doc__)
-    threading.Thread.start, threading.Thread.join = patched_start, patched_join
-    threading.Thread._bootstrap_inner = patched_bootstrap
+    threading.Thread.start = patched_start  # type: ignore[method-assign]
+    threading.Thread.join = patched_join  # type: ignore[method-assign]
+    threading.Thread._bootstrap_inner = patched_bootstrap  # type: ignore[attr-defined]  # private: not in typeshed
     time.sleep = patched_sleep
 
 

@@ -82,7 +82,8 @@ def hook():
 
 def intact() -> bool:
     """True while our tracer is still the one installed, in this thread and for new threads."""
-    return _real_gettrace() is _global and threading._trace_hook is _global
+    hook = threading._trace_hook  # type: ignore[attr-defined]  # private: not in typeshed
+    return _real_gettrace() is _global and hook is _global
 
 
 def tampered() -> bool:

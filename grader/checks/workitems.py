@@ -181,7 +181,7 @@ def __call__(self, *args, **kwargs):
         ),
         env,
     )
-    Item.__call__ = env["__call__"]
+    Item.__call__ = env["__call__"]  # type: ignore[method-assign]  # the sealed one, built above
     os.putenv(KEY_ENV, key.hex())
 
 

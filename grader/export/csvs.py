@@ -31,11 +31,11 @@ def _num(x: float | None) -> str:
 def status_text(row: Standing, why: str = "") -> str:
     """graded, refused: why, override: comment, not graded yet (with its reason when one was
     recorded, e.g. needs a GPU), missing, not handed in yet."""
-    state = row.state
-    if state == OVERRIDE:
-        return f"{OVERRIDE}: {row.current.override.comment}"
-    if state == REFUSED:
-        return f"{REFUSED}: {row.current.result().error}"
+    state, current = row.state, row.current
+    if state == OVERRIDE and current is not None and current.override is not None:
+        return f"{OVERRIDE}: {current.override.comment}"  # what OVERRIDE means
+    if state == REFUSED and current is not None and (result := current.result()) is not None:
+        return f"{REFUSED}: {result.error}"  # REFUSED: a grading, so a result
     if state == NOT_GRADED_YET and why:
         return f"{NOT_GRADED_YET}: {why}"
     return state
@@ -63,7 +63,7 @@ def gradebook(
                     _num(g.penalty) if g else "",
                     _num(row.final),
                     status_text(row, why.get(row.student, "")),
-                    c.submission.attempt if g else "",
+                    c.submission.attempt if c and g and c.submission else "",
                     c.attempts if c else 0,
                 ]
             )

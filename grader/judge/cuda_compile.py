@@ -103,26 +103,26 @@ def find_kernels(source: str) -> tuple[list[Kernel], list[str]]:
                     constants[t.id] = (value.value, value.lineno)
     kernels: dict[str, Kernel] = {}
     problems = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and _name(node.func) == "SourceModule"):
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and _name(call.func) == "SourceModule"):
             continue
         arg = (
-            node.args[0]
-            if node.args
-            else next((k.value for k in node.keywords if k.arg == "source"), None)
+            call.args[0]
+            if call.args
+            else next((k.value for k in call.keywords if k.arg == "source"), None)
         )
         extern_c = not any(
             k.arg == "no_extern_c" and isinstance(k.value, ast.Constant) and k.value.value
-            for k in node.keywords
+            for k in call.keywords
         )
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            kernel = Kernel(arg.value, arg.lineno, f"SourceModule at line {node.lineno}", extern_c)
+            kernel = Kernel(arg.value, arg.lineno, f"SourceModule at line {call.lineno}", extern_c)
         elif isinstance(arg, ast.Name) and arg.id in constants:
             text, line = constants[arg.id]
             kernel = Kernel(text, line, arg.id, extern_c)
         else:
             problems.append(
-                f"line {node.lineno}: SourceModule gets something other than a string "
+                f"line {call.lineno}: SourceModule gets something other than a string "
                 "constant; keep each kernel in a module-level string constant "
                 '(KERNEL = """...""") and pass that name'
             )
@@ -163,6 +163,7 @@ def refusal(text: str) -> str:
         if not stripped.startswith("#"):
             continue
         m = re.match(r"#\s*(\w*)\s*(.*)", stripped)
+        assert m is not None  # a line starting with "#" always matches
         word, rest = m.group(1), m.group(2).strip()
         if word not in DIRECTIVES:
             return f"kernel line {number}: the directive #{word} is not accepted"
@@ -242,7 +243,7 @@ def compile_kernel(kernel: Kernel, nvcc: str, arch: str = ARCH) -> CompileResult
             )
     out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
     lines = kernel.source.splitlines()
-    errors = []
+    errors: list[dict] = []
     for raw in out.splitlines():
         m = _ERROR.match(raw.strip())
         if m and len(errors) < MAX_ERRORS:

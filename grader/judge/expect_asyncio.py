@@ -21,7 +21,7 @@ from pathlib import Path
 from grader.checks.deprecated import explain_exception, scan, scan_source
 from grader.judge import verdicts
 from grader.judge.verdicts.reply import raise_for
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, Reply, Status
+from grader.protocol import STALL_CPU_RATIO, Reply, Status
 
 MAX_TASKS_IN_MESSAGE = 5
 
@@ -32,10 +32,11 @@ MAX_TASKS_IN_MESSAGE = 5
 def asyncio_report(reply: Reply) -> dict:
     """The asyncio check's report of this reply (merged over MPI ranks); `Failed` if the student's
     code undid the check's instrumentation, `SandboxFault` if the check did not report."""
-    raw = reply.raw
-    if "ranks" in raw:
-        reports = [r.get("checks", {}).get("asyncio") for r in raw["ranks"]]
-        reports = [r for r in reports if r is not None]
+    ranks = reply.ranks
+    if ranks is not None:
+        reports: list[dict] = [
+            r.own_checks["asyncio"] for r in ranks if r.own_checks.get("asyncio") is not None
+        ]
         if not reports:
             raise verdicts.SandboxFault("the asyncio check did not report")
         report = dict(reports[0])
@@ -45,9 +46,9 @@ def asyncio_report(reply: Reply) -> dict:
                     report[key] = report.get(key, []) + value
             report["intact"] = report.get("intact", True) and other.get("intact", True)
     else:
-        report = raw.get("checks", {}).get("asyncio")
-        if report is None:
+        if reply.own_checks.get("asyncio") is None:
             raise verdicts.SandboxFault("the asyncio check did not report")
+        report = reply.own_checks["asyncio"]
     if not report.get("intact", True):
         raise verdicts.Failed(
             "Your code replaced parts of asyncio the grader watches (the event loop's methods or "
@@ -68,14 +69,14 @@ def _settle(reply: Reply, what: str) -> None:
         hang = next(
             (
                 f
-                for f in reply.raw.get(FINDINGS, [])
-                if f.get("kind") == "asyncio-blocking" and (f.get("where") or {}).get("student")
+                for f in reply.findings_of("asyncio-blocking")
+                if (f.get("where") or {}).get("student")
             ),
             None,
         )
         if hang is not None:
             raise verdicts.Timeout(
-                _hang_message(hang, reply, what), stacks=reply.raw.get("stacks", []), blocking=hang
+                _hang_message(hang, reply, what), stacks=reply.stacks, blocking=hang
             )
     try:
         raise_for(reply)
@@ -289,12 +290,11 @@ def expect_bystanders_untouched(report: dict, what: str, hint: str = "") -> None
 
 def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | None:
     """A `Deadlock` verdict naming every waiting task and where it waits, when the asyncio check saw
-    a loop that nothing could ever wake (from `reply.raw["findings"]` when the run hung and was
+    a loop that nothing could ever wake (from `reply.findings` when the run hung and was
     killed, else from the report); None when it saw none."""
-    raw = reply.raw
-    found = [f for f in raw.get(FINDINGS, []) if f.get("kind") == "asyncio-deadlock"]
+    found = reply.findings_of("asyncio-deadlock")
     if not found and reply.status == Status.OK:
-        report = raw.get("checks", {}).get("asyncio") or {}
+        report = reply.own_checks.get("asyncio") or {}
         found = report.get("deadlocks", [])
     if not found:
         return None
@@ -327,8 +327,8 @@ def asyncio_deadlock_verdict(reply: Reply, what: str) -> verdicts.Deadlock | Non
     return verdicts.Deadlock(
         message,
         tasks=tasks,
-        stacks=raw.get("stacks", []),
-        **{STALL_CPU_RATIO: raw.get(STALL_CPU_RATIO)},
+        stacks=reply.stacks,
+        **{STALL_CPU_RATIO: reply.stall_cpu_ratio},
     )
 
 
@@ -376,7 +376,5 @@ def deprecated_feedback(folder, limit: int = 20) -> list[str]:
 
 def exception_hint(reply: Reply) -> str | None:
     """The modern form when the reply's exception comes from an old API, else None."""
-    raw = reply.raw
-    if "ranks" in raw:
-        raw = next((r for r in raw["ranks"] if r.get("exception")), raw)
-    return explain_exception(raw.get("exception"))
+    raised = next((r for r in reply.ranks or [] if r.exception), reply)
+    return explain_exception(raised.exception)

@@ -181,11 +181,11 @@ def expect_parallel(
     got = None
     if items is not None:
         back = returned if returned is not None else [[None, None]] * len(items)
-        got = workitems.credit(reply.raw.get("work_items") or {}, items, back)
+        got = workitems.credit(reply.work_items, items, back)
     if got is not None:
         work, span, overlap = float(got["work"]), float(got["span"]), int(got["overlap"])
     else:
-        work, span, overlap = reply.cpu, float(reply.raw.get("span", 0.0)), n
+        work, span, overlap = reply.cpu, reply.span, n
     ratio = work / span if span > 0 else 1.0
     if got is not None and got.get("joined_items", 0) > n and got.get("joined_span", 0) > 0:
         # Judged from the moment the last worker started (a pool whose workers came up seconds
@@ -315,7 +315,7 @@ def expect_no_child_exceptions(
     that died (`grader.judge.uncaught`, every MPI rank's too); `kinds`: "process", "thread".
     `submission` (the test's `student.submission`) marks the student's own frames, so the
     message names their line."""
-    crashed = [c for c in uncaught.found(reply.raw, submission) if c.get("kind") in kinds]
+    crashed = [c for c in uncaught.found(reply, submission) if c.get("kind") in kinds]
     if not crashed:
         return
     first = crashed[0]
@@ -340,25 +340,24 @@ def expect_nothing_left(
 ) -> None:
     """Raise `Failed` if the call returned but left threads or processes running, or POSIX shared
     memory that was never unlinked (it would outlive the program until the machine reboots)."""
-    raw = reply.raw
+    left_threads, left_processes = reply.leftover_threads, reply.leftover_processes
+    leaked = reply.leaked_shared_memory
     problems = []
-    if threads and raw.get("leftover_threads"):
+    if threads and left_threads:
         names = ", ".join(
-            t["name"] + (" (daemon)" if t["daemon"] else "") for t in raw["leftover_threads"][:5]
+            t["name"] + (" (daemon)" if t["daemon"] else "") for t in left_threads[:5]
         )
         problems.append(
             f"threads still running after it returned ({names}): join every thread "
             "you start before returning"
         )
-    if processes and raw.get("leftover_processes"):
+    if processes and left_processes:
         problems.append(
-            f"{len(raw['leftover_processes'])} process(es) still running after it "
+            f"{len(left_processes)} process(es) still running after it "
             "returned: join (or terminate and join) every process you start"
         )
-    if shared_memory and raw.get("leaked_shared_memory"):
-        segs = ", ".join(
-            f"{s['name']} ({s['bytes']} bytes)" for s in raw["leaked_shared_memory"][:5]
-        )
+    if shared_memory and leaked:
+        segs = ", ".join(f"{s['name']} ({s['bytes']} bytes)" for s in leaked[:5])
         problems.append(
             f"shared memory never unlinked ({segs}): close() only detaches this "
             "process; the creator must also call unlink() once everyone has closed "
@@ -370,7 +369,7 @@ def expect_nothing_left(
             + "; ".join(problems)
             + "."
             + (f" {hint}" if hint else ""),
-            leftover_threads=raw.get("leftover_threads"),
-            leftover_processes=raw.get("leftover_processes"),
-            leaked_shared_memory=raw.get("leaked_shared_memory"),
+            leftover_threads=left_threads,
+            leftover_processes=left_processes,
+            leaked_shared_memory=leaked,
         )

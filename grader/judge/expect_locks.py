@@ -7,7 +7,7 @@
 
 Where the run finished, the check's report (`reply.checks["lockorder"]`) is the
 evidence; where it hung and was killed there is no report, and the findings the
-check wrote the moment it saw them (`reply.raw["findings"]`, kinds "lock-cycle"
+check wrote the moment it saw them (`reply.findings`, kinds "lock-cycle"
 and "self-deadlock") are used instead.
 """
 
@@ -23,13 +23,8 @@ from grader.protocol import Reply, Status
 
 def _reports(reply: Reply) -> list[dict]:
     """The lockorder reports of the run (one per rank under MPI); [] if none came back."""
-    raw = reply.raw
-    results = raw["ranks"] if isinstance(raw.get("ranks"), list) else [raw]
-    return [
-        r["checks"][CHECK]
-        for r in results
-        if isinstance(r, dict) and isinstance(r.get("checks"), dict) and CHECK in r["checks"]
-    ]
+    results = reply.ranks if reply.ranks is not None else [reply]
+    return [r.own_checks[CHECK] for r in results if CHECK in r.own_checks]
 
 
 def _evidence(reply: Reply, key: str, kind: str) -> list[dict]:

@@ -19,8 +19,8 @@ import re
 from grader.judge.expect_values import expect_equal
 from grader.judge.verdicts import Deadlock, Failed, StudentError
 from grader.judge.verdicts.reply import raise_for
-from grader.judge.verdicts.wording import student_location, waited
-from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, Reply, Status
+from grader.judge.verdicts.wording import student_location
+from grader.protocol import STALL_DEADLOCK, Reply, Status
 
 SEND_FIRST = (
     "Both ranks of a pair call send first: MPI may wait for the matching receive before "
@@ -71,35 +71,35 @@ def stuck_frames(stacks: list) -> list[dict]:
 def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_HANG) -> None:
     """Raise the verdict of a timed-out MPI run: a `Deadlock` explained rank by rank, or the
     platform's `Timeout` when the ranks were busy outside MPI calls (an endless loop)."""
-    raw = reply.raw
-    stuck = stuck_frames(raw.get("stacks", []))
+    stuck = stuck_frames(reply.stacks)
     codes = [f.get("code", "") for f in stuck]
-    ratio = raw.get(STALL_CPU_RATIO)
-    done = sorted(r["rank"] for r in raw.get("ranks", []) if isinstance(r.get("rank"), int))
+    ratio = reply.stall_cpu_ratio
+    results = reply.ranks or []
+    done = sorted(r.rank for r in results if r.rank is not None)
     hung = [r for r in range(ranks) if r not in done] or list(range(ranks))
-    failed = [r for r in raw.get("ranks", []) if r.get("status") == Status.EXCEPTION]
+    failed = [r for r in results if r.status == Status.EXCEPTION]
     if failed:  # the root cause is a crash, not a deadlock: a rank raised, its partners waited
-        exc = failed[0].get("exception") or {}
-        partners = [r for r in hung if r != failed[0].get("rank")]
+        exc = failed[0].exception or {}
+        partners = [r for r in hung if r != failed[0].rank]
         raise StudentError(
-            f"{reply.what} crashed: rank {failed[0].get('rank')} raised "
+            f"{reply.what} crashed: rank {failed[0].rank} raised "
             f"{exc.get('type', 'an error')}: {str(exc.get('message', ''))[:300]}"
             f"{student_location(exc.get('frames', []))}. "
             + (
                 f"{plural_ranks(partners).capitalize()} then waited for its messages until stopped "
-                f"after {raw.get('wall', 0):.0f} s (a consequence, not a deadlock of their own)."
+                f"after {reply.wall:.0f} s (a consequence, not a deadlock of their own)."
                 if partners
                 else ""
             ),
             exception=exc,
-            stacks=raw.get("stacks", []),
-            failed_rank=failed[0].get("rank"),
+            stacks=reply.stacks,
+            failed_rank=failed[0].rank,
             hung_ranks=partners,
         )
     in_mpi = len(codes) >= len(hung) and all(_MPI_CALL.search(c) for c in codes)
     # Outside MPI calls, a deadlock needs ranks that used no CPU *and* no thread that could run:
     # on a crowded host a computing rank gets little CPU (a low ratio) but stays runnable.
-    if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK or raw.get("running_threads")):
+    if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK or reply.running_threads):
         raise_for(reply)
     if any(_SEND.search(c) for c in codes):
         why = SEND_FIRST + (STRICT_NOTE if strict else "")
@@ -110,7 +110,7 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     where = ", ".join(dict.fromkeys(f"{f['file']} line {f['line']} (`{f['code']}`)" for f in stuck))
     waiting = (
         f"{plural_ranks(hung)} {'was' if len(hung) == 1 else 'were'} still waiting after "
-        f"{waited(raw)}"
+        f"{reply.waited}"
     )
     message = (
         f"{reply.what} never finished: {waiting}"
@@ -120,9 +120,9 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     )
     raise Deadlock(
         message,
-        stacks=raw.get("stacks", []),
+        stacks=reply.stacks,
         stall_cpu_ratio=ratio,
-        running_threads=raw.get("running_threads"),
+        running_threads=reply.running_threads,
         hung_ranks=hung,
         synchronous_sends=strict,
     )

@@ -95,7 +95,7 @@ class Student:
         )
         self.requests.append({"what": what, "checks": request.checks, "ranks": request.ranks})
         self.last = Reply(self.session.call(request.to_wire()), what)
-        uncaught.note(self.last.raw, self.submission)  # a thread or child process that died
+        uncaught.note(self.last, self.submission)  # a thread or child process that died
         if self.on_reply is not None:
             self.on_reply(self.last)
         return self.last

@@ -75,8 +75,8 @@ def run_tests(
     folders = test_folders(exercise, suites)
     if not folders:
         raise PlatformError(f"exercise {exercise.slug} has no {' or '.join(suites)} tests folder")
-    with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="pgrader-job-") as tmp_name:
+        tmp = Path(tmp_name)
         job = Job(
             submission=str(Path(submission).resolve()),
             module=exercise.module,
@@ -162,7 +162,11 @@ PYTEST_RAN = (0, 1)
 
 
 def _checked(
-    report: Report, folders: list[Path], only: list[str] | None, exit_code: int, tail: str = ""
+    report: Report,
+    folders: list[Path],
+    only: list[str] | None,
+    exit_code: int | None,
+    tail: str = "",
 ) -> list[TestRecord]:
     """The report's test records; PlatformError when the course's tests are broken or missing, so
     the submission counts as not graded rather than as "0 of 0 tests passed", and when the run

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from grader.judge import evidence
+from grader.protocol import Reply
 
 MAX_EXCEPTIONS = 8
 MAX_FRAMES = 40
@@ -173,22 +174,20 @@ def submission_files(folder: Path | None) -> list[str]:
     return sorted(names, key=len, reverse=True)
 
 
-def found(raw: dict, folder: Path | None) -> list[dict]:
+def found(reply: Reply, folder: Path | None) -> list[dict]:
     """The uncaught exceptions of one reply (every MPI rank's stderr), frames of the
     submission in `folder` marked as the student's."""
-    outputs = [raw.get("stderr")] + [
-        r.get("stderr") for r in raw.get("ranks") or [] if isinstance(r, dict)
-    ]
-    texts = [t for t in outputs if isinstance(t, str) and "Traceback" in t]
+    outputs = [reply.stderr] + [r.stderr for r in reply.ranks or []]
+    texts = [t for t in outputs if "Traceback" in t]
     if not texts:
         return []
     files = submission_files(folder)
     return [exc for text in texts for exc in parse(text, files)][:MAX_EXCEPTIONS]
 
 
-def note(raw: dict, folder: Path | None) -> None:
+def note(reply: Reply, folder: Path | None) -> None:
     """Attach the uncaught exceptions of one reply (every MPI rank's) to the current test."""
-    exceptions = found(raw, folder)
+    exceptions = found(reply, folder)
     if exceptions:
         current = evidence.collected().get("uncaught", [])
         evidence.record_evidence(uncaught=(current + exceptions)[:MAX_EXCEPTIONS])

@@ -86,7 +86,7 @@ class LocalSession(Session):
             os.chmod(workroot, 0o711)
         return workroot
 
-    def _start(self) -> None:
+    def _start(self) -> ServerLink:
         ours, theirs = socket.socketpair()
         argv = [
             *_unshare_prefix(),
@@ -102,9 +102,14 @@ class LocalSession(Session):
         ]
         with theirs:
             self.server = subprocess.Popen(
-                argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, start_new_session=True
+                argv,
+                stdin=theirs.fileno(),
+                stdout=theirs.fileno(),
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.link = ServerLink(ours)
+        return self.link
 
     def _stop(self) -> None:
         if self.link is not None:
@@ -133,12 +138,9 @@ class LocalSession(Session):
         if self.user:
             request["agent_user"] = self.user
         with cores.reserved(request) as alloc:  # waiting here counts against no timeout
-            if self.link is None:
-                self._start()
+            link = self.link if self.link is not None else self._start()
             try:
-                reply = self.link.call(
-                    {**request, "cpus": list(alloc.cores)}, supervisor_limit(request)
-                )
+                reply = link.call({**request, "cpus": list(alloc.cores)}, supervisor_limit(request))
             except BaseException:
                 self._stop()  # interrupted: leave nothing running
                 raise

@@ -211,7 +211,7 @@ class Store:
 
     def finish_request(self, request_id: str) -> None:
         with self._tx() as s:
-            req = s.get(Request, request_id)
+            req = s.get_one(Request, request_id)
             req.finished_at = utcnow()
             self._audit(s, "request-finished", req.exercise, detail=request_id)
 
@@ -287,6 +287,7 @@ class Store:
             except IntegrityError:
                 if tries == 4:
                     raise
+        raise AssertionError("unreachable: the last try returns or raises")
 
     def _record_submission(
         self, s: Session, student, exercise, content_hash, received_at, late_days, path, new_attempt
@@ -480,7 +481,7 @@ class Store:
         out = {}
         for name, subs in recorded.items():
             c = counted.get(name)
-            since = c.submission.attempt if c and c.grading else subs[-1].attempt
+            since = c.submission.attempt if c and c.grading and c.submission else subs[-1].attempt
             out[name] = [sub for sub in subs if sub.attempt >= since]
         return out
 
@@ -574,7 +575,7 @@ class Store:
     def previous(self, grading: Grading) -> Grading | None:
         """The grading of the same submission, or else of the same student, before `grading`."""
         with self._tx() as s:
-            sub = s.get(Submission, grading.submission_id)
+            sub = s.get_one(Submission, grading.submission_id)
             same_student = select(Submission.id).where(
                 Submission.student_id == sub.student_id, Submission.exercise == sub.exercise
             )

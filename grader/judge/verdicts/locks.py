@@ -1,11 +1,11 @@
 """A hang the lockorder check saw coming, in words: a lock taken twice by its holder, or locks
-taken in a cycle (`reply.raw["findings"]` where the run hung and was killed, the check's report
+taken in a cycle (`reply.findings` where the run hung and was killed, the check's report
 where it finished; `grader.judge.expect_locks` judges the reports)."""
 
 from __future__ import annotations
 
 from grader.judge.verdicts.kinds import Deadlock, Verdict
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, STALL_DEADLOCK, Reply, Status
+from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, Reply, Status
 
 CHECK = "lockorder"
 LOCK_FINDINGS = ("self-deadlock", "lock-cycle")
@@ -21,9 +21,7 @@ RLOCK_HINT = (
 
 def findings(reply: Reply, kind: str) -> list[dict]:
     """What the check wrote the moment it saw it, of one `kind` (LOCK_FINDINGS)."""
-    return [
-        f for f in reply.raw.get(FINDINGS) or [] if isinstance(f, dict) and f.get("kind") == kind
-    ]
+    return reply.findings_of(kind)
 
 
 def explain_hang(reply: Reply, verdict: Exception, hint: str = "") -> Exception:
@@ -33,10 +31,7 @@ def explain_hang(reply: Reply, verdict: Exception, hint: str = "") -> Exception:
     what = reply.what
     selfs = findings(reply, "self-deadlock")
     cycles = findings(reply, "lock-cycle")
-    details = {
-        "stacks": reply.raw.get("stacks", []),
-        STALL_CPU_RATIO: reply.raw.get(STALL_CPU_RATIO),
-    }
+    details = {"stacks": reply.stacks, STALL_CPU_RATIO: reply.stall_cpu_ratio}
     if selfs:
         return Deadlock(
             self_deadlock_message(selfs[0], what, hint) + " (The run hung here "
@@ -46,8 +41,8 @@ def explain_hang(reply: Reply, verdict: Exception, hint: str = "") -> Exception:
         )
     if not cycles:
         return verdict
-    ratio = reply.raw.get(STALL_CPU_RATIO)
-    busy = (ratio is not None and ratio >= STALL_DEADLOCK) or bool(reply.raw.get("running_threads"))
+    ratio = reply.stall_cpu_ratio
+    busy = (ratio is not None and ratio >= STALL_DEADLOCK) or bool(reply.running_threads)
     if not busy:
         text = cycle_message(cycles[0], what, reply, hint).replace(
             "Possible deadlock", "Deadlock", 1

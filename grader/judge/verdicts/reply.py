@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from grader.judge.verdicts import locks
 from grader.judge.verdicts.kinds import Crashed, Deadlock, SandboxFault, StudentError, Timeout
-from grader.judge.verdicts.wording import stuck_location, student_location, waited
-from grader.protocol import FINDINGS, STALL_CPU_RATIO, STALL_DEADLOCK, STUDENT_RAISED, Reply, Status
+from grader.judge.verdicts.wording import stuck_location, student_location
+from grader.protocol import STALL_CPU_RATIO, STALL_DEADLOCK, STUDENT_RAISED, Reply, Status
 
 
 def raise_for(reply: Reply, explain: bool = True, hint: str = "") -> None:
@@ -31,67 +31,59 @@ def verdict_for(reply: Reply, explain: bool = True, hint: str = "") -> Exception
     if (
         explain
         and status == Status.TIMEOUT
-        and any(
-            isinstance(f, dict) and f.get("kind") in locks.LOCK_FINDINGS
-            for f in reply.raw.get(FINDINGS) or []
-        )
+        and any(f.get("kind") in locks.LOCK_FINDINGS for f in reply.findings)
     ):
         return locks.explain_hang(reply, verdict, hint)
     return verdict
 
 
 def _plain_verdict(reply: Reply, status: Status) -> Exception:
-    raw, what = reply.raw, reply.what
+    what = reply.what
     if status == Status.SANDBOX_ERROR:
-        if raw.get("status") not in (None, Status.SANDBOX_ERROR):
-            return SandboxFault(f"unexpected sandbox reply status {raw.get('status')!r}")
-        return SandboxFault(raw.get("message", "the sandbox failed"))
-    if "ranks" in raw and status != Status.TIMEOUT:
-        bad = next((r for r in raw["ranks"] if r.get("status") != Status.OK), None)
-        if bad is not None:
-            raw = {**raw, **bad, "rank_failed": bad.get("rank")}
-    if (
-        status == Status.EXCEPTION
-        and (raw.get("exception") or {}).get("type") == "ScheduledDeadlock"
-    ):
-        exc = raw["exception"]
+        if reply.sent_status not in (None, Status.SANDBOX_ERROR):
+            return SandboxFault(f"unexpected sandbox reply status {reply.sent_status!r}")
+        return SandboxFault(_said(reply, "the sandbox failed"))
+    blamed = reply.blamed_rank() if status != Status.TIMEOUT else None
+    if blamed is not None:
+        reply = blamed  # the rank that failed speaks for the run
+    exc = reply.exception
+    if status == Status.EXCEPTION and exc is not None and exc.get("type") == "ScheduledDeadlock":
         return Deadlock(
             f"{what} deadlocked: {exc.get('message')}. Each thread waits for something only "
             "another waiting thread could give (a lock it holds, a notify or put it would do), "
             "so none can ever go on. `grader replay` with the same seed replays this exact "
             "interleaving.",
-            stacks=raw.get("stacks", []),
-            schedule=(raw.get("checks") or {}).get("schedule"),
+            stacks=reply.stacks,
+            schedule=reply.own_checks.get("schedule"),
         )
     if status in STUDENT_RAISED:
-        exc = raw.get("exception") or {}
+        exc = exc or {}
         where = student_location(exc.get("frames", []))
-        rank = f" (on rank {raw['rank_failed']})" if "rank_failed" in raw else ""
+        rank = f" (on rank {reply.rank})" if blamed is not None else ""
         if status == Status.IMPORT_ERROR:
             msg = f"Your code could not be imported: {exc.get('type')}: {exc.get('message')}{where}"
         elif status == Status.MISSING:
             msg = f"{exc.get('message')}: the exercise asks for it (see the statement)."
         else:
             msg = f"{what} raised {exc.get('type')}: {exc.get('message')}{where}{rank}"
-        return StudentError(
-            msg, exception=exc, stdout=raw.get("stdout", ""), stderr=raw.get("stderr", "")
-        )
+        return StudentError(msg, exception=exc, stdout=reply.stdout, stderr=reply.stderr)
     if status == Status.TIMEOUT:
-        ratio = raw.get(STALL_CPU_RATIO)
-        stacks = raw.get("stacks", [])
+        ratio = reply.stall_cpu_ratio
+        stacks = reply.stacks
         where = stuck_location(stacks)
-        secs = waited(raw)
-        if ratio is not None and ratio < STALL_DEADLOCK and not raw.get("running_threads"):
+        secs = reply.waited
+        if ratio is not None and ratio < STALL_DEADLOCK and not reply.running_threads:
             return Deadlock(
                 f"{what} was still waiting after {secs} while using no CPU: the threads are blocked "
                 f"on each other (a deadlock){where}.",
                 stacks=stacks,
                 **{STALL_CPU_RATIO: ratio},
             )
+        running = reply.running_threads
         busy = (
             f"kept using CPU ({ratio:.1f} CPU-seconds per second)"
             if ratio and ratio >= STALL_DEADLOCK
-            else f"{raw.get('running_threads', 'some')} thread(s) kept running"
+            else f"{'some' if running is None else running} thread(s) kept running"
         )
         return Timeout(
             f"{what} was still running after {secs} and {busy}: an endless loop or a "
@@ -99,11 +91,13 @@ def _plain_verdict(reply: Reply, status: Status) -> Exception:
             stacks=stacks,
             **{STALL_CPU_RATIO: ratio},
         )
-    why = raw.get("message", "the process died")  # CRASHED
-    if raw.get("oom"):
-        why = (
-            f"it ran out of memory (the limit is {raw.get('limits', {}).get('memory_mb', '?')} MB)"
-        )
-    return Crashed(
-        f"{what} crashed: {why}.", stdout=raw.get("stdout", ""), stderr=raw.get("stderr", "")
-    )
+    why = _said(reply, "the process died")  # CRASHED
+    if reply.oom:
+        limit = reply.memory_limit_mb
+        why = f"it ran out of memory (the limit is {'?' if limit is None else limit} MB)"
+    return Crashed(f"{what} crashed: {why}.", stdout=reply.stdout, stderr=reply.stderr)
+
+
+def _said(reply: Reply, default: str) -> str:
+    """The sandbox's message, or `default` when the reply carries none."""
+    return default if reply.message is None else reply.message

@@ -1,14 +1,7 @@
-"""Small phrases verdict messages share: where in the student's code, how long it waited, how a
-call is named."""
+"""Small phrases verdict messages share: where in the student's code, how a call is named (how
+long a run waited: `grader.protocol.Reply.waited`)."""
 
 from __future__ import annotations
-
-
-def waited(raw: dict) -> str:
-    """How long a stopped run had been going, for messages: '2 s', or '0.3 s' for a deadlock
-    proven before a second was out (grader.agent.stuck)."""
-    wall = float(raw.get("wall") or 0)
-    return f"{wall:.0f} s" if wall >= 1 else f"{wall:.1f} s"
 
 
 def student_location(frames: list[dict]) -> str:

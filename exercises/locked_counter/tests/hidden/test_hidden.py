@@ -68,7 +68,7 @@ def _after_error(mod):
 
 def _joining(reply):
     """Whether the run was stopped while _after_error waited for the second thread."""
-    for proc in reply.raw.get("stacks", []):
+    for proc in reply.stacks:
         for thread in proc["threads"]:
             names = [f.get("name") for f in thread["frames"]]  # outermost first
             if "_after_error" in names and "join" in names[names.index("_after_error"):]:

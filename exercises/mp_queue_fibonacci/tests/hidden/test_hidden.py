@@ -11,7 +11,7 @@ import re
 
 from grader.testing import (
     Deadlock, Failed, StudentError, Timeout, expect_equal, expect_no_child_exceptions, raise_for,
-    requirement, waited,
+    requirement,
 )
 
 # Results are compared modulo this prime (see _parallel_fib): a result crosses from the sandbox
@@ -183,9 +183,9 @@ EMPTY_HINT = ("`queue.empty()` (or `qsize() == 0`) is only a snapshot: it is als
 
 def _explain(reply, start_method):
     """Raise the verdict for a reply that is not a value, in words about queues and processes."""
-    raw, what = reply.raw, reply.what
+    what = reply.what
     if reply.status in ("exception", "import-error"):
-        exc = raw.get("exception") or {}
+        exc = reply.exception or {}
         text = f"{exc.get('type')}: {exc.get('message')}"
         codes = " ".join(f.get("code", "") for f in exc.get("frames", []))
         where = _location(exc.get("frames", []))
@@ -197,9 +197,9 @@ def _explain(reply, start_method):
         raise_for(reply)
     if reply.status != "timeout":
         raise_for(reply)
-    stacks = raw.get("stacks", [])
-    secs = waited(raw)
-    child = _child_error(raw.get("stderr", ""))
+    stacks = reply.stacks
+    secs = reply.waited
+    child = _child_error(reply.stderr)
     if child:
         error, where = child
         hint = ""
@@ -262,7 +262,7 @@ def _explain(reply, start_method):
 def _leftovers(reply):
     """The student's processes still alive after the call (multiprocessing's own helpers are
     already left out by the sandbox)."""
-    return reply.raw.get("leftover_processes") or []
+    return reply.leftover_processes or []
 
 
 # ---------------------------------------------------------------- tests
@@ -379,7 +379,7 @@ def test_starts_n_consumers(student, seed):
     values = random.Random(seed).sample(range(0, 300), 10)
     got, _ = _run(student, values, 4, slow=(0.04, 0.04, 0.04))
     expect_equal(got, _expected(values), f"parallel_fib({_short(values)}, 4)")
-    seen = int(student.last.raw.get("processes", 0)) - 1  # the caller's own process is one
+    seen = student.last.processes - 1  # the caller's own process is one
     if seen < 4:
         raise Failed(f"parallel_fib({_short(values)}, 4) ran {max(seen, 0)} process(es) besides "
                      "the caller, but it must start 4 consumers: the work is meant to be shared "

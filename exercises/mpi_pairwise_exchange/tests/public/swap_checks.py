@@ -21,7 +21,7 @@ def exchange_on(student, probe, *args, ranks, strict):
                          what=what, other=PAIRS)
     except StudentError as exc:
         reply = student.last
-        bad = [r.get("rank") for r in reply.raw.get("ranks", []) if r.get("status") != "ok"]
+        bad = [r.rank for r in reply.ranks or [] if r.status != "ok"]
         not_done = (exc.details.get("exception") or {}).get("type") == "NotImplementedError"
         if ranks % 2 and bad == [ranks - 1] and not not_done:
             raise StudentError(exc.message + f" With {ranks} rank{'s' if ranks > 1 else ''}, "

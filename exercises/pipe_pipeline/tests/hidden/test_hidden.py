@@ -127,7 +127,7 @@ def test_two_pipes_two_children(student):
 def test_no_process_left(student):
     """Both child processes have ended and been joined when pipeline_squares returns"""
     _run(student, 20)
-    left = student.last.raw.get("leftover_processes") or []
+    left = student.last.leftover_processes or []
     if left:
         raise Failed(f"When pipeline_squares(20) returned, {len(left)} of its processes were "
                      "still there: join both stages (after reading everything from the second "

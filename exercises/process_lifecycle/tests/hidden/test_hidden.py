@@ -81,7 +81,7 @@ def _deadline(mod, func_name, args, seconds):
 def _leftovers(reply):
     """The student's processes still alive after the call (multiprocessing's own helpers are
     already left out by the sandbox)."""
-    return reply.raw.get("leftover_processes") or []
+    return reply.leftover_processes or []
 
 
 def _no_leftovers(reply, what, hint):
@@ -153,7 +153,7 @@ def test_module_safe_to_import_under_spawn(student):
     got = student.run(_imports_module, NAMES[:2], start_method="spawn", timeout=TIMEOUT + 2,
                       what=what)
     if got != {n: 0 for n in NAMES[:2]}:
-        stderr = student.last.raw.get("stderr", "")
+        stderr = student.last.stderr
         why = (" The children reported: \"start a new process before the current process has "
                "finished its bootstrapping phase\"." if "bootstrapping phase" in stderr else "")
         raise Failed(f"{what} returned {got}, expected exit code 0 for both: importing your "

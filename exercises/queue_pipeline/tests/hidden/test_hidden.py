@@ -297,7 +297,7 @@ def test_no_threads_left_running(student):
     got, what = _run(student, list(range(10)), 2, 3, {"slow_all": 0.01})
     _returned(got, what)
     _expect_all_stopped(got, what, STOP_HINT)
-    daemons = any(t["daemon"] for t in student.last.raw.get("leftover_threads") or [])
+    daemons = any(t["daemon"] for t in student.last.leftover_threads or [])
     expect_nothing_left(student.last, what, processes=False, shared_memory=False,
                         hint=STOP_HINT + (DAEMON_NOTE if daemons else ""))
 

@@ -124,7 +124,7 @@ def _data(seed, n=4000):
 def _leftovers(reply):
     """The student's processes still alive after the call (multiprocessing's own helpers are
     already left out by the sandbox)."""
-    return reply.raw.get("leftover_processes") or []
+    return reply.leftover_processes or []
 
 
 def _hist(student, arr, bins, n_procs, start_method="fork", timeout=8):

@@ -42,7 +42,7 @@ def upgrade() -> None:
             )
     else:
         for uc in sa.inspect(conn).get_unique_constraints("submissions"):
-            if set(uc["column_names"]) == {"student_id", "exercise", "content_hash"}:
+            if uc["name"] and set(uc["column_names"]) == {"student_id", "exercise", "content_hash"}:
                 op.drop_constraint(uc["name"], "submissions", type_="unique")
         op.alter_column("submissions", "attempt", existing_type=sa.Integer, nullable=False)
         op.create_unique_constraint(
