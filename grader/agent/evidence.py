@@ -175,6 +175,8 @@ class Collector:
         self._listener.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
+        self._wake, self._waker = socket.socketpair()  # close() wakes the loop at once
+        self._selector.register(self._wake, selectors.EVENT_READ)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="evidence")
@@ -188,6 +190,8 @@ class Collector:
                 return
             with self._lock:
                 for key, _ in ready:
+                    if key.fileobj is self._wake:
+                        return
                     if key.fileobj is self._listener:
                         self._accept()
                     else:
@@ -284,6 +288,7 @@ class Collector:
             return []
         self._closed = True
         self._stop.set()
+        self._waker.send(b"x")
         self._thread.join(timeout=5)
         with self._lock:
             for _ in range(MAX_CONNECTIONS + 1):  # connections still waiting to be accepted
@@ -300,6 +305,8 @@ class Collector:
                 pass
             self._listener.close()
             self._selector.close()
+            self._wake.close()
+            self._waker.close()
         try:
             os.unlink(self.path)
         except OSError:
