@@ -127,6 +127,18 @@ def test_credit_only_sealed_values_of_their_own_task():
     assert counts == [(1, 0), (0, 1), (0, 1), (0, 1), (0, 1)]
 
 
+def test_credit_without_returned_values_takes_each_tasks_first_record():
+    """A call whose values do not come back (processes' exit codes): each handed-out task's
+    first sealed record counts once; a task computed again is still work done twice."""
+    a, b = _rec(10, 0.0, 1.0, 1.0, "A", 1), _rec(11, 0.2, 1.2, 1.0, "B", 2)
+    again = _rec(11, 1.5, 2.5, 1.0, "A", 1)
+    items = {"records": [a, b, again], "kernel_cpu": {"10": 1.0, "11": 2.0}}
+    got = workitems.credit(items, ["A", "B"], None)
+    assert (got["items"], got["processes"], got["overlap"], got["twice"]) == (2, 2, 2, 1)
+    assert (got["unsealed"], got["wrong_seal"], got["missing"]) == (0, 0, 0)
+    assert workitems.credit({"records": [a]}, ["A", "B"], None)["missing"] == 1
+
+
 def test_a_pool_whose_last_worker_came_up_late_is_judged_from_then():
     # Worker 1 alone from 0 to 0.4 s (worker 2 still starting), then both at once.
     recs = [_rec(1, i / 10, (i + 1) / 10, 0.1, f"i{i}", i) for i in range(6)]

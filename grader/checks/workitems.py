@@ -265,11 +265,12 @@ def read(outdir: str, own_cpu: dict[int, float], key: bytes | None) -> dict:
 # ---------------------------------------------------------------- judge side
 
 
-def credit(items: dict, handed_out: list[str], returned: list) -> dict:
+def credit(items: dict, handed_out: list[str], returned: list | None) -> dict:
     """Judge a run's items against what the probe handed out (`handed_out`: the digest of each
     position's task) and what parallel_map returned (`returned`: per position `[value, tag]`,
     tag None where the result was not sealed). A record counts once, where its sealed value
-    came back at the position of its own task. Returns {"items", "work", "span", "processes",
+    came back at the position of its own task; with `returned` None (a call whose values do
+    not come back, e.g. processes' exit codes) each task's first sealed record counts. Returns {"items", "work", "span", "processes",
     "overlap", "twice": handed-out tasks computed again without being returned, "foreign":
     records of tasks never handed out, "unsealed", "wrong_seal": positions whose seal is not
     a record of that task with that value, "outside": {pid: CPU the kernel counted beyond that
@@ -278,7 +279,13 @@ def credit(items: dict, handed_out: list[str], returned: list) -> dict:
     cap = {int(pid): float(cpu) for pid, cpu in (items.get("kernel_cpu") or {}).items()}
     by_tag = {rec[6]: rec for rec in records if len(rec) == 7}
     kept, used, unsealed, wrong = [], set(), 0, 0
-    for digest_, (value, tag) in zip(handed_out, returned):
+    if returned is None:  # the values never come back through the call (processes' exit codes)
+        for digest_ in handed_out:  # each task's first sealed record, once
+            rec = next((r for r in records if r[6] not in used and r[4] == digest_), None)
+            if rec is not None:
+                used.add(rec[6])
+                kept.append(rec[:4])
+    for digest_, (value, tag) in zip(handed_out, returned or []):
         rec = by_tag.get(tag) if type(tag) is str else None
         if tag is None:
             unsealed += 1

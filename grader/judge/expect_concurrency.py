@@ -168,8 +168,9 @@ def expect_parallel(
     however the wall clock looks, and near `workers` for real process parallelism even on a
     loaded machine. Where the probe handed out work items (`grader.checks.workitems.Item`; pass
     `items`, the digest of each position's task, `workitems.digest(args)`, and `returned`, what
-    came back at each position as `[value, seal]`, from `workitems.unseal`), every result must
-    be the sealed value of a record of its own task, and only CPU spent *in those items* counts
+    came back at each position as `[value, seal]`, from `workitems.unseal`; None where no value
+    comes back through the call), every result must be the sealed value of a record of its
+    own task, and only CPU spent *in those items* counts
     (each item once, per process never more than the kernel counted for it); an item computed
     again is work done twice, items of different processes must have run at the same moment,
     and no process may spend much CPU outside its items: helpers that burn CPU, values computed
@@ -180,8 +181,7 @@ def expect_parallel(
     need = 1 + 0.5 * (n - 1)
     got = None
     if items is not None:
-        back = returned if returned is not None else [[None, None]] * len(items)
-        got = workitems.credit(reply.work_items, items, back)
+        got = workitems.credit(reply.work_items, items, returned)
     if got is not None:
         work, span, overlap = float(got["work"]), float(got["span"]), int(got["overlap"])
     else:
