@@ -33,7 +33,8 @@ def _pipeline(mod, items, n_stages, workers, plan):
     Stage s maps x to x * 10 + s + 1 (so the result tells every stage ran, in order). `plan`:
     delays {item: seconds} (stage 0), slow (seconds per call of stage 0), slow_all (seconds per
     call of every stage), fail_at (item whose
-    stage-1 call raises ValueError), barrier (stage calls wait for `workers` of their stage),
+    stage-1 call raises ValueError, once the last stage's first call has started), linger (seconds
+    the last stage's first call takes: it is still running when stage 1 raises), barrier (stage calls wait for `workers` of their stage),
     overlap (stage 0's call for the last item waits, at most `overlap` s, until stage 1 has
     started). The threads still alive at the moment pipeline returned or raised are listed."""
     import threading
@@ -50,6 +51,8 @@ def _pipeline(mod, items, n_stages, workers, plan):
     met = [True] * n_stages
     delays = {int(k): v for k, v in (plan.get("delays") or {}).items()}
     stage1_started = threading.Event()
+    last_stage_started = threading.Event()
+    first_of_last = [True]
     last = items[-1] if items else None
     overlapped = [None]
 
@@ -72,12 +75,20 @@ def _pipeline(mod, items, n_stages, workers, plan):
                     met[s] = False
             if s == 1:
                 stage1_started.set()
+            if s == n_stages - 1 and plan.get("linger"):
+                with lock:
+                    lingers, first_of_last[0] = first_of_last[0], False
+                last_stage_started.set()
+                if lingers:
+                    time.sleep(plan["linger"])
             if s == 0 and plan.get("overlap") and item == last:
                 overlapped[0] = stage1_started.wait(plan["overlap"])
             if s == 0:
                 time.sleep(delays.get(item, 0) + plan.get("slow", 0))
             time.sleep(plan.get("slow_all", 0))
             if s == 1 and item == plan.get("fail_at"):
+                if plan.get("linger"):
+                    last_stage_started.wait(2.0)
                 raise ValueError(f"bad item {item}")
             return x * 10 + s + 1
         return stage
@@ -275,7 +286,7 @@ def test_slow_stage_loses_nothing(student):
 def test_stage_error_propagates(student):
     """An exception raised by a stage function reaches the caller, and no thread is left behind"""
     items = list(range(12))
-    got, what = _run(student, items, 2, 3, {"fail_at": 7, "slow_all": 0.02})
+    got, what = _run(student, items, 3, 3, {"fail_at": 7, "slow_all": 0.02, "linger": 0.5})
     outcome = got["outcome"]
     if outcome[0] != "raised":
         raise Failed(f"{what}, where stage 1 raises ValueError('bad item 7') on item 7, returned "
