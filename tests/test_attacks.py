@@ -168,8 +168,35 @@ def test_attack_is_held(corpus_run, attack):
 def test_honest_students_keep_their_exact_scores(corpus_run):
     for slug, student, expected, seen in corpus_run.honest():
         assert seen.status == "graded", (slug, student, seen.status, seen.problem)
-        assert seen.score == expected, (slug, student, seen.score, seen.verdicts)
+        exact = corpus.honest_expectation(slug, student, expected, seen)
+        assert seen.score == exact, (slug, student, seen.score, exact, seen.verdicts)
+        racy = corpus.RACE_MAY_SHOW.get((slug, student), set())
+        unexpected = {
+            f: v for f, v in seen.verdicts.items() if f in racy and v not in ("passed", "failed")
+        }
+        assert not unexpected, (slug, student, unexpected)  # a shown race is a wrong value, no more
         assert seen.suspicion == {}, (slug, student, seen.suspicion)  # no false accusation
+
+
+def test_a_race_the_machine_showed_costs_exactly_its_tests_points():
+    def seen(*tests):
+        return corpus.Observed(
+            "honest_no_lock",
+            "graded",
+            tests=[{"function": f, "verdict": v, "max_points": p} for f, v, p in tests],
+        )
+
+    calm = seen(
+        ("test_parallel_count_values", "passed", 0.5), ("test_no_races_under_lockset", "race", 2)
+    )
+    shown = seen(
+        ("test_parallel_count_values", "failed", 0.5), ("test_no_races_under_lockset", "race", 2)
+    )
+    elsewhere = seen(("test_lock_released_after_exception", "failed", 1.5))
+    assert corpus.honest_expectation("locked_counter", "honest_no_lock", 6.0, calm) == 6.0
+    assert corpus.honest_expectation("locked_counter", "honest_no_lock", 6.0, shown) == 5.5
+    assert corpus.honest_expectation("locked_counter", "honest_no_lock", 6.0, elsewhere) == 6.0
+    assert corpus.honest_expectation("locked_counter", "honest_reference", 10.0, shown) == 10.0
 
 
 @pytest.mark.docker

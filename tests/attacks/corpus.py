@@ -45,7 +45,8 @@ def mutant_max(slug: str, mutant: str) -> float:
 # Honest students graded in the same batches: (where their solution is, the exact score).
 # The racy no_lock mutant scores exactly the max_score its mutant.toml declares (the
 # exercise's weights decide it: 5/10 with the first 7 tests, 6/10 since
-# test_parallel_count_uses_threads).
+# test_parallel_count_uses_threads), less the points of a test where the machine showed its
+# race (RACE_MAY_SHOW).
 HONEST_DIR = ATTACKS / "honest"  # correct programs an earlier defence falsely accused
 HONEST = {
     "async_fanout": {
@@ -76,6 +77,23 @@ HONEST = {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
     },
 }
+
+# Tests an honest but racy student may also fail in a run where the machine's own scheduling
+# shows the race (no_lock lost 500 of 4000 updates in parallel_count(8, 500) under CI's load):
+# each such failure must be a plain wrong value, and costs exactly that test's points.
+RACE_MAY_SHOW = {
+    ("locked_counter", "honest_no_lock"): {
+        "test_parallel_count_values", "test_mixed_increment_decrement",
+    },
+}
+
+
+def honest_expectation(slug: str, student: str, declared: float, seen: Observed) -> float:
+    """The exact score an honest student must get, given which of its racy tests lost updates."""
+    lost = [t for t in seen.tests if t["function"] in RACE_MAY_SHOW.get((slug, student), ())
+            and t["verdict"] == "failed"]
+    return round(declared - sum(t["max_points"] for t in lost), 4)
+
 
 _RAW_SCRIPT = re.compile(r"<script", re.I)
 _EVENT_IN_TAG = re.compile(r"<[^>]*\bon[a-z]+\s*=", re.I)
