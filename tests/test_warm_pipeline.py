@@ -142,3 +142,85 @@ def test_nothing_left_by_one_submission_reaches_the_next(tmp_path, jobs):
             assert test["verdict"] == "failed", (name, seen)
             assert "/tmp/pg_left" in seen and "/dev/shm/pg_left" in seen, seen
             assert re.search(r"'sleepers': [1-9]", seen), seen
+
+
+STATEFUL = '''
+import json
+import os
+
+IMPORTED_BY = os.getpid()  # the process that ran this module's top level
+SEEN = []
+
+
+def test_module_state_is_fresh():
+    """nothing an earlier submission's run changed in a test module or a library is seen"""
+    assert SEEN == [] and not hasattr(json, "pg_left"), (SEEN, getattr(json, "pg_left", None))
+    SEEN.append(os.getpid())
+    json.pg_left = os.getpid()
+
+
+def test_module_was_preloaded():
+    """the module was imported by the warm parent, not by this run"""
+    assert IMPORTED_BY != os.getpid()
+
+
+def test_version():
+    assert VERSION == 1
+'''
+
+
+def _statuses(course_root: Path, submission: Path) -> dict:
+    from grader.course import load_course
+    from grader.judge.runner import run_tests
+
+    exercise = load_course(course_root).exercise("tiny")
+    run = run_tests(exercise, submission, "local", exercise.limits, seed=7)
+    return {r.function: (r.status, r.message) for r in run.records}
+
+
+def test_preloaded_test_modules_are_fresh_in_every_run(tmp_path):
+    """The warm parent imports an exercise's test modules once; each run gets its own copy of
+    them, so module-level state one submission's run changes (the test module's globals, an
+    attribute set on a library module) is never seen by the next run of the same process, and
+    an edited test file is imported again."""
+    make_course(tmp_path)
+    tests = tmp_path / "exercises" / "tiny" / "tests"
+    for old in tests.rglob("test_*.py"):
+        old.unlink()
+    test_file = tests / "hidden" / "test_state.py"
+    test_file.write_text(STATEFUL + "\nVERSION = 1\n")
+    sub = tmp_path / "solution.py"
+    sub.write_text("def add(a, b):\n    return a + b\n")
+    passed = {
+        "test_module_state_is_fresh": ("passed", ""),
+        "test_module_was_preloaded": ("passed", ""),
+        "test_version": ("passed", ""),
+    }
+    for _ in range(3):
+        got = _statuses(tmp_path, sub)
+        assert {k: (s, "") for k, (s, _m) in got.items()} == passed, got
+    test_file.write_text(STATEFUL + "\nVERSION = 2\n")  # the course edits its tests
+    got = _statuses(tmp_path, sub)
+    assert got["test_version"][0] == "failed", got
+    assert got["test_module_state_is_fresh"][0] == "passed", got
+    assert got["test_module_was_preloaded"][0] == "passed", got
+
+
+def test_a_test_module_that_cannot_be_preloaded_is_imported_by_its_run(tmp_path):
+    """A test module whose import fails in the warm parent is left to the run, which reports the
+    course's broken test file as before (never a score), and the server goes on serving."""
+    make_course(tmp_path)
+    tests = tmp_path / "exercises" / "tiny" / "tests"
+    for old in tests.rglob("test_*.py"):
+        old.unlink()
+    test_file = tests / "hidden" / "test_broken.py"
+    test_file.write_text("raise RuntimeError('a broken course file')\n")
+    sub = tmp_path / "solution.py"
+    sub.write_text("def add(a, b):\n    return a + b\n")
+    from grader.errors import PlatformError
+
+    with pytest.raises(PlatformError, match="a broken course file"):
+        _statuses(tmp_path, sub)
+    test_file.write_text(STATEFUL + "\nVERSION = 1\n")
+    got = _statuses(tmp_path, sub)
+    assert {k: s for k, (s, _m) in got.items()} == dict.fromkeys(got, "passed"), got

@@ -89,7 +89,7 @@ def _job() -> Job:
 def student():
     job = _job()
     box = job.box  # a container the grading process started ahead of time
-    backend = get_backend(job.backend, handed_a_box=box is not None)
+    backend = get_backend(job.backend, handed_a_box=box or False)
     _STATE["backend"] = backend
     extra = {"gpu": True} if job.gpu else {}  # the exercise's [runtime] gpu
     if box is not None:

@@ -125,7 +125,13 @@ def run_tests(
                     raise PlatformError(
                         "grading was interrupted before this submission's tests ran"
                     )
-                proc = JudgeProcess(args, str(tmp), env, None if verbose else str(output))
+                proc = JudgeProcess(
+                    args,
+                    str(tmp),
+                    env,
+                    None if verbose else str(output),
+                    preload=[str(f) for f in folders],
+                )
                 _active.add(proc)
             try:
                 _wait(proc, budget, wait_log)

@@ -6,10 +6,18 @@ plugin, the sandbox clients and the grader's checks once, then listens on a Unix
 private folder. Each submission's pytest run is a fresh child forked from it (its own session
 and process group, its own folder, output and environment; nothing shared with another
 submission's run) instead of a new interpreter importing all of that again (about 0.8 s per
-submission on a loaded 2-core host; `docs/bench-warm.md`). The exercise's test modules are still
-imported by each run.
+submission on a loaded 2-core host; `docs/bench-warm.md`).
 
-One connection per run: the runner sends `{"args", "cwd", "env", "output"}`, the server answers
+The exercise's test modules are imported by the server too (`TestModules`: once per content of
+the exercise's test folders, with pytest's assertion rewriting), so a run finds them in
+`sys.modules` instead of reading, rewriting and compiling them again. The server keeps them out
+of its own `sys.modules` (another exercise has its own `test_hidden`); each run installs its
+exercise's modules in its own copy of the server's memory, so what a run changes in a test
+module (its globals, a counter, a monkeypatch) dies with that run and the next run starts from
+the module as imported.
+
+One connection per run: the runner sends `{"args", "cwd", "env", "output", "preload"}` (preload:
+the test folders), the server answers
 `{"pid"}` once the child exists and `{"exit"}` (its exit code) when it ends. The server exits
 when its grading process does (its stdin is a pipe from that process). multiprocessing's own
 forkserver cannot serve here: Celery's pool processes are daemonic, and daemonic processes may
@@ -18,8 +26,11 @@ not start multiprocessing children.
 
 from __future__ import annotations
 
+import ast
 import atexit
+import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import selectors
@@ -31,6 +42,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from pathlib import Path
 
 from grader import protocol
 from grader.errors import PlatformError
@@ -61,6 +74,11 @@ PRELOAD = [
     "grader.sandbox.docker",
     "grader.sandbox.local",
     "grader.agent.codec",
+    # what pytest imports for its default plugins (the debugger, unittest support, JUnit XML...)
+    "pdb",
+    "unittest",
+    "xml.etree.ElementTree",
+    "_pytest._argcomplete",
 ]
 START_WAIT_S = 60  # how long a starting server may take to listen (a loaded host)
 MAX_FRAME = 4 * 2**20
@@ -136,11 +154,20 @@ atexit.register(_stop_server)
 class JudgeProcess:
     """One pytest run forked by the judge fork server; `pid` leads its own process group."""
 
-    def __init__(self, args: list[str], cwd: str, env: dict, output: str | None):
+    def __init__(
+        self,
+        args: list[str],
+        cwd: str,
+        env: dict,
+        output: str | None,
+        preload: list[str] | None = None,
+    ):
+        """`preload`: the exercise's test folders, whose modules the server imports once."""
         self.returncode: int | None = None
         self._sock = _the_server().connect()
+        job = {"args": args, "cwd": cwd, "env": env, "output": output, "preload": preload or []}
         try:
-            protocol.send(self._sock, {"args": args, "cwd": cwd, "env": env, "output": output})
+            protocol.send(self._sock, job)
             first = protocol.receive(self._sock, MAX_FRAME)
         except OSError as exc:
             self._sock.close()
@@ -179,12 +206,111 @@ class JudgeProcess:
 # ---------------------------------------------------------------- the server
 
 
+class TestModules:
+    """The test modules of each exercise's test folders, imported once by the server.
+
+    Keyed by the folders and a digest of every Python file in them, so an edited test file is
+    imported again. A folder set is not preloaded (its runs import it as before) when pytest
+    would name its modules otherwise than by their file's stem (an `__init__.py` or a
+    `conftest.py` in it; two test files with one name), and when importing it fails or takes
+    longer than IMPORT_LIMIT_S: the run then imports it itself and reports what went wrong, as
+    without a server. The modules a test module imports from its own folders (a helper such as
+    `pi_checks.py`) belong to the exercise too: they are kept with it, out of the server's
+    `sys.modules`."""
+
+    IMPORT_LIMIT_S = 10
+    KEEP = 32  # folder sets kept (a course's exercises)
+
+    def __init__(self):
+        self._cache: dict[tuple, tuple[str, dict]] = {}  # folders -> (digest, modules)
+
+    def modules(self, folders: list[str]) -> dict:
+        """{module name: module} for the test files under `folders` ({} if not preloadable)."""
+        if not folders:
+            return {}
+        key = tuple(folders)
+        files = sorted(p for f in folders for p in Path(f).rglob("*.py") if p.is_file())
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(str(p).encode() + b"\0" + p.read_bytes())
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == digest.hexdigest():
+            return cached[1]
+        modules = self._import(folders, files)
+        if len(self._cache) >= self.KEEP:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (digest.hexdigest(), modules)
+        return modules
+
+    def _import(self, folders: list[str], files: list[Path]) -> dict:
+        tests = [p for p in files if p.name.startswith("test_") or p.name.endswith("_test.py")]
+        names = [p.stem for p in tests]
+        if (
+            any(p.name in ("__init__.py", "conftest.py") for p in files)
+            or len(set(names)) != len(names)
+            or any(name in sys.modules for name in names)
+        ):
+            return {}
+        before, path = set(sys.modules), list(sys.path)
+        roots = tuple(str(Path(f).resolve()) + os.sep for f in folders)
+        previous = signal.signal(signal.SIGALRM, _too_long)
+        signal.alarm(self.IMPORT_LIMIT_S)
+        try:
+            for test in tests:
+                sys.path.insert(0, str(test.parent))
+                _import_rewritten(test)
+            ok = True
+        except BaseException:  # noqa: BLE001 - the run imports it and reports the error
+            ok = False
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+            sys.path[:] = path
+        ours = {}
+        for name in set(sys.modules) - before:
+            module = sys.modules[name]
+            where = os.path.realpath(getattr(module, "__file__", None) or "")
+            if name in names or where.startswith(roots):
+                ours[name] = sys.modules.pop(name)  # the exercise's: out of the server's view
+        return ours if ok else {}
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _too_long(signum, frame):
+    raise _TooLong
+
+
+def _import_rewritten(path: Path) -> None:
+    """Import the test file at `path` as pytest does (named by its stem, asserts rewritten)."""
+    from _pytest.assertion.rewrite import rewrite_asserts
+
+    source = path.read_bytes()
+    tree = ast.parse(source, filename=str(path))
+    rewrite_asserts(tree, source, str(path), None)
+    code = compile(tree, str(path), "exec", dont_inherit=True)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    exec(code, module.__dict__)
+
+
 def serve(path: str) -> None:
     for name in PRELOAD:
         try:
             importlib.import_module(name)
         except ImportError:  # a student's checker has no Docker SDK: imported by a run, if ever
             pass
+    try:  # pytest's own plugins, imported by every run
+        from _pytest.config import default_plugins, essential_plugins
+
+        for name in essential_plugins + default_plugins:
+            importlib.import_module(f"_pytest.{name}")
+    except ImportError:
+        pass
+    test_modules = TestModules()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -201,6 +327,7 @@ def serve(path: str) -> None:
                 try:
                     conn.settimeout(10)
                     job = json.loads(protocol.receive(conn, MAX_FRAME) or b"{}")
+                    modules = test_modules.modules([str(f) for f in job.get("preload") or []])
                     pid = os.fork()
                     if pid == 0:
                         selector.close()
@@ -209,7 +336,7 @@ def serve(path: str) -> None:
                             os.close(run_fd)
                             other.close()
                         conn.close()
-                        _run(job)
+                        _run(job, modules)
                     fd = os.pidfd_open(pid)
                     runs[fd] = (conn, pid)
                     selector.register(fd, selectors.EVENT_READ, "run")
@@ -233,8 +360,9 @@ def serve(path: str) -> None:
             conn.close()
 
 
-def _run(job: dict) -> None:
-    """In the forked child: become a fresh test run (session, output, folder, environment)."""
+def _run(job: dict, modules: dict) -> None:
+    """In the forked child: become a fresh test run (session, output, folder, environment), with
+    the exercise's test modules as the server imported them (this process's own copy)."""
     code = 3
     try:
         os.setsid()
@@ -253,6 +381,7 @@ def _run(job: dict) -> None:
         sys.dont_write_bytecode = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.modules.update(modules)
         import pytest
 
         code = int(pytest.main(job["args"]))

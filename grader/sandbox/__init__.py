@@ -35,9 +35,10 @@ def resolve_backend_name(name: str = "auto") -> str:
     return "local"
 
 
-def get_backend(name: str = "auto", handed_a_box: bool = False) -> Backend:
+def get_backend(name: str = "auto", handed_a_box: dict | bool = False) -> Backend:
     """The backend called `name`; `handed_a_box`: the test run was given a started container
-    (`grader.sandbox.pool`), so the engine is not pinged again."""
+    (`grader.sandbox.pool`; its `Box.describe()`), so the engine is not asked again (no ping,
+    and the API version the box's starter found)."""
     name = resolve_backend_name(name)
     if name == "local":
         from grader.sandbox.local import LocalBackend  # lazy, like the Docker backend
@@ -46,5 +47,6 @@ def get_backend(name: str = "auto", handed_a_box: bool = False) -> Backend:
     if name == "docker":
         from grader.sandbox.docker import DockerBackend  # lazy: the docker SDK, only if chosen
 
-        return DockerBackend(ping=not handed_a_box)
+        version = handed_a_box.get("api_version") if isinstance(handed_a_box, dict) else None
+        return DockerBackend(ping=not handed_a_box, api_version=version)
     raise SandboxUnavailable(f"unknown sandbox backend {name!r} (expected docker, local or auto)")

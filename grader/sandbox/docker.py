@@ -163,6 +163,7 @@ class Box:
             "limits": asdict(self.limits),
             "gpu": self.gpu,
             "cpuset": self.cpuset,
+            "api_version": self.client.api.api_version,  # the run's client asks no engine
         }
 
     @classmethod
@@ -176,9 +177,7 @@ class Box:
         box.socket_path = box.ctl / SOCKET
         box.cpuset, box.handed, box.closed = described["cpuset"], False, False
         box.container = client.containers.prepare_model({"Id": described["container"]})
-        with _live_lock:
-            _clients[id(client)] = client
-        return box
+        return box  # not in _clients: its starter's pid labels it, and its starter removes it
 
     def connect(self, wait: float = SERVER_WAIT_S) -> ServerLink | None:
         """A link to the container's server once it listens (None if it does not in time)."""
@@ -382,11 +381,15 @@ class DockerSession(Session):
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(self, client=None, log=print, ping: bool = True):
+    def __init__(
+        self, client=None, log=print, ping: bool = True, api_version: str | None = None
+    ):
+        """`ping` False and `api_version` (the engine's, known to whoever started the box this
+        run is handed): the client is made without a request to the engine."""
         if os.geteuid() != 0:
             raise SandboxUnavailable(NOT_ROOT)
         try:
-            self.client = client or docker.from_env()
+            self.client = client or docker.from_env(version=api_version)
             if ping:  # skipped by a test run handed a started box: its process pinged
                 self.client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
