@@ -260,6 +260,7 @@ class Grader:
         self.workers = workers
         self.owner = this_process()
         self._wake = threading.Condition()
+        self._handed = 0  # hand-overs so far (under _wake): a thread waits only if none came
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.graded: list = []  # called with (exercise, student) after each graded job
@@ -291,6 +292,7 @@ class Grader:
     def hand_over(self, job_id: int | None = None) -> None:
         """A job was queued: wake a grading thread of this process (any process may take it)."""
         with self._wake:
+            self._handed += 1
             self._wake.notify()
 
     def _work(self) -> None:
@@ -299,6 +301,8 @@ class Grader:
         except (OSError, AttributeError):
             pass
         while not self._stopping.is_set():
+            with self._wake:
+                handed = self._handed
             try:
                 job = self.jobs.claim(self.owner)
             except Exception:  # noqa: BLE001 - the store is away for a while: try again
@@ -306,7 +310,10 @@ class Grader:
                 job = None
             if job is None:
                 with self._wake:
-                    self._wake.wait(POLL)
+                    # a job handed over while we looked (after the look found none, before
+                    # this wait) would otherwise wait for the next POLL: look again at once
+                    if self._handed == handed and not self._stopping.is_set():
+                        self._wake.wait(POLL)
                 continue
             try:
                 self.run(job)
