@@ -22,8 +22,21 @@ Each request's latency and status are kept; "during the burst" is the upload win
 
 At the end the store is read directly: every upload is one attempt, every attempt has exactly
 one job and exactly one grading (refused or graded), and upload-to-feedback time is the
-server's (grading finished minus received), also split by what was uploaded. Writes OUT.md and
-OUT.json; do not edit those by hand.
+server's (grading finished minus received), also split by what was uploaded, and into the wait
+for a grading thread (claimed minus received) and the grading itself (finished minus claimed).
+The CPU the machine spent from the first upload until every attempt was graded is read from
+/proc/stat, and the `grader serve` process tree's own (its judge fork server and test runs;
+the containers run under the Docker engine, outside it): on 2 cores, upload-to-feedback under a
+burst is bounded by the CPU seconds each grading costs. `--label` names the run (a before/after
+pair). Writes OUT.md and OUT.json; do not edit those by hand.
+
+With `--before CHECKOUT` (an older checkout with its own .venv, as `scripts/bench_warm.py`
+takes) the burst is run `--rounds` times with each grader, alternating (after, before, before,
+after, ...: both see the same machine state on average), a fresh course and server each time;
+OUT.md then starts with one row per run side by side, followed by the full report of each.
+
+Sandbox core locks are private to each run (PGRADER_CORES_DIR, as bench_warm does): other
+grader processes on a shared host holding cores would otherwise be timed as our waits.
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,7 +66,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-GRADER = str(ROOT / ".venv" / "bin" / "grader")
+GRADER = str(ROOT / ".venv" / "bin" / "grader")  # the grader measured ("after")
 SLUG = "locked_counter"
 KINDS = {  # what a student uploads -> (share, the bytes)
     "reference": (0.50, (ROOT / "solutions" / SLUG / "solution.py").read_bytes()),
@@ -78,7 +92,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_course(folder: Path, students: int) -> list[str]:
+def make_course(folder: Path, students: int, grader: str) -> list[str]:
     (folder / "course.toml").write_text(
         '[course]\nname = "Burst"\nterm = "bench"\nbackend = "local"\n\n'
         "[portal]\nsubmissions_per_hour = 20\n\n"
@@ -100,7 +114,7 @@ def make_course(folder: Path, students: int) -> list[str]:
         )
         w.writerow(["prof", "Prof", "prof@example.edu", "instructor", PASSWORD])
     subprocess.run(
-        [GRADER, "--course", str(folder), "accounts", "import", str(folder / "roster.csv")],
+        [grader, "--course", str(folder), "accounts", "import", str(folder / "roster.csv")],
         check=True,
         capture_output=True,
         timeout=600,
@@ -109,13 +123,13 @@ def make_course(folder: Path, students: int) -> list[str]:
 
 
 class Server:
-    def __init__(self, course: Path, jobs: int, backend: str):
+    def __init__(self, course: Path, jobs: int, backend: str, grader: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(course / "serve.log", "w")
         self.proc = subprocess.Popen(
             [
-                GRADER,
+                grader,
                 "serve",
                 "--course",
                 str(course),
@@ -245,8 +259,8 @@ def _run(args, rng: random.Random, work: Path) -> dict:
     course = work / "course"
     course.mkdir()
     t_setup = time.monotonic()
-    logins = make_course(course, args.students)
-    server = Server(course, args.jobs, args.backend)
+    logins = make_course(course, args.students, args.grader)
+    server = Server(course, args.jobs, args.backend, args.grader)
     load_before = os.getloadavg()
     try:
         with ThreadPoolExecutor(16) as pool:
@@ -254,6 +268,7 @@ def _run(args, rng: random.Random, work: Path) -> dict:
         prof, _ = sign_in(server.url, "prof")
         print(f"set up in {time.monotonic() - t_setup:.0f} s; the burst begins", file=sys.stderr)
         rec = Recorder()
+        busy0, tree0 = machine_busy(), tree_cpu(server.proc.pid)
         events = plan(logins, args.uploads, args.window, rng)
         accepted: list[dict] = []  # uploads with their attempt number
         waiting: queue.PriorityQueue = queue.PriorityQueue()  # (when to poll, seq, upload)
@@ -339,15 +354,61 @@ def _run(args, rng: random.Random, work: Path) -> dict:
                 left = [a for a in accepted if "seen_final" not in a]
             if not left:
                 break
-            time.sleep(2)
+            time.sleep(0.5)
+        drained = rec.now()
+        busy1, tree1 = machine_busy(), tree_cpu(server.proc.pid)
         done.set()
         for t in threads:
             t.join(timeout=30)
-        drained = rec.now()
     finally:
         server.stop()
     load_after = os.getloadavg()
-    return report(args, course, rec, accepted, events, window_end, drained, load_before, load_after)
+    graded = max(1, len(accepted))
+    cpu = {
+        "machine busy s": busy1 - busy0,
+        "machine capacity s": drained * (os.cpu_count() or 1),
+        "grader serve tree s": tree1 - tree0,
+        "machine busy s per upload": (busy1 - busy0) / graded,
+    }
+    return report(
+        args, course, rec, accepted, events, window_end, drained, load_before, load_after, cpu
+    )
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every process: /proc/stat, not idle/iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and its descendants (living, and those they have reaped)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def grader_location(grader: str) -> str:
+    """Where the grader that `grader serve` runs comes from."""
+    proc = subprocess.run(
+        [str(Path(grader).parent / "python"), "-c", "import grader; print(grader.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    return str(Path(proc.stdout.strip()).parent.parent) if proc.returncode == 0 else "?"
 
 
 def report(
@@ -360,6 +421,7 @@ def report(
     drained,
     load_before,
     load_after,
+    cpu: dict,
 ) -> dict:
     db = sqlite3.connect(course / "grader.db")
     subs = db.execute(
@@ -369,7 +431,9 @@ def report(
     gradings = dict(
         db.execute("select submission_id, count(*) from gradings group by submission_id").fetchall()
     )
-    jobs = db.execute("select submission_id, status, created_at, finished_at from jobs").fetchall()
+    jobs = db.execute(
+        "select submission_id, status, created_at, finished_at, started_at from jobs"
+    ).fetchall()
     statuses = dict(db.execute("select submission_id, status from gradings").fetchall())
     db.close()
     by_attempt = {(a["student"], a["attempt"]): a for a in accepted}
@@ -380,10 +444,13 @@ def report(
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
     received = {sid: ts(r) for sid, _, _, r in subs}
-    feedback = {}
-    for sid, status, _, finished in jobs:
+    feedback, queued, grading = {}, {}, {}
+    for sid, status, _, finished, started in jobs:
         if status == "graded" and finished:
             feedback[sid] = (ts(finished) - received[sid]).total_seconds()
+            if started:
+                queued[sid] = (ts(started) - received[sid]).total_seconds()
+                grading[sid] = (ts(finished) - ts(started)).total_seconds()
     by_kind = {
         k: summary([v for sid, v in feedback.items() if sub_kind.get(sid) == k]) for k in KINDS
     }
@@ -408,6 +475,9 @@ def report(
             "load before": load_before,
             "load after": load_after,
         },
+        "label": args.label,
+        "grader": grader_location(args.grader),
+        "private core locks": bool(os.environ.get("PGRADER_CORES_DIR")),
         "settings": {
             "students": args.students,
             "uploads planned": args.uploads,
@@ -436,6 +506,9 @@ def report(
         "request errors": {"count": len(errors), "first": errors[:10], "requests": len(rec.rows)},
         "latency ms": latency,
         "upload to feedback s (server)": {"all": summary(list(feedback.values())), **by_kind},
+        "waited for a grading thread s": summary(list(queued.values())),
+        "grading s (claimed to finished)": summary(list(grading.values())),
+        "cpu": cpu,
         "upload to feedback s (seen by the polling client)": summary(client_seen),
         "burst s": window_end,
         "all graded at s": drained,
@@ -524,6 +597,40 @@ def render(data: dict) -> str:
         f"{f(seen['median'], ' s')}, p90 {f(seen['p90'], ' s')}, max {f(seen['max'], ' s')}.",
         "",
     ]
+    if "cpu" in data:
+        q, g, c = (
+            data["waited for a grading thread s"],
+            data["grading s (claimed to finished)"],
+            data["cpu"],
+        )
+        lines += [
+            "## Where the time went",
+            "",
+            "| | n | median | p90 | max |",
+            "|---|---|---|---|---|",
+            f"| waited for a grading thread (s) | {q['n']} | {f(q['median'])} | {f(q['p90'])} | "
+            f"{f(q['max'])} |",
+            f"| graded in (s, claimed to finished) | {g['n']} | {f(g['median'])} | "
+            f"{f(g['p90'])} | {f(g['max'])} |",
+            "",
+            f"From the first upload until every attempt was graded the machine was busy "
+            f"{f(c['machine busy s'], ' CPU s')} of {f(c['machine capacity s'], ' CPU s')} "
+            f"({f(c['machine busy s per upload'], ' CPU s')} per upload, whoever spent it: the "
+            f"other engineers' work included), the `grader serve` tree "
+            f"{f(c['grader serve tree s'], ' CPU s')} (the containers and the Docker engine "
+            "are not in it).",
+            "",
+            f"Grader: `{data.get('grader', '?')}`"
+            + (f", run labelled `{data['label']}`" if data.get("label") else "")
+            + (
+                "; private core locks (PGRADER_CORES_DIR): other graders on this host did not "
+                "hold the sandbox's cores"
+                if data.get("private core locks")
+                else ""
+            )
+            + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -537,21 +644,91 @@ def main() -> int:
     p.add_argument("--drain", type=float, default=7200.0)
     p.add_argument("--seed", type=int, default=15)
     p.add_argument("--keep", action="store_true", help="keep the temporary course")
+    p.add_argument("--label", default="", help="names the run in the report")
+    p.add_argument("--before", type=Path, help="an older checkout with its .venv (before/after)")
+    p.add_argument("--rounds", type=int, default=1, help="runs per grader with --before")
     p.add_argument("--out", help="write OUT.md and OUT.json (default: print the report)")
     args = p.parse_args()
-    data = run(args)
-    text = render(data)
+    if not os.environ.get("PGRADER_CORES_DIR"):
+        os.environ["PGRADER_CORES_DIR"] = tempfile.mkdtemp(prefix="pgrader-burst-cores-")
+    if args.before is None:
+        args.grader = GRADER
+        data = run(args)
+        runs = [data]
+        text = render(data)
+    else:
+        graders = {
+            "after": GRADER,
+            "before": str(args.before.resolve() / ".venv" / "bin" / "grader"),
+        }
+        order = [("after", "before"), ("before", "after")]
+        runs = []
+        for i in range(args.rounds):
+            for label in order[i % 2]:
+                args.grader, args.label = graders[label], label
+                print(f"round {i + 1}: {label}", file=sys.stderr)
+                runs.append(run(args))
+        data = {"command": runs[0]["command"], "runs": runs}
+        text = render_side_by_side(runs)
     if args.out:
         Path(args.out + ".json").write_text(json.dumps(data, indent=1, default=str) + "\n")
         Path(args.out + ".md").write_text(text)
     print(text)
-    ok = (
-        data["exactly once"]["attempts with exactly one grading"]
-        == data["uploads"]["accepted"]
-        == data["uploads"]["planned"]
-        and not data["request errors"]["count"]
+    ok = all(
+        d["exactly once"]["attempts with exactly one grading"]
+        == d["uploads"]["accepted"]
+        == d["uploads"]["planned"]
+        and not d["request errors"]["count"]
+        for d in runs
     )
     return 0 if ok else 1
+
+
+def render_side_by_side(runs: list[dict]) -> str:
+    """One row per run (in the order run), then each run's full report."""
+
+    def f(x):
+        return "-" if x is None else f"{x:.2f}"
+
+    lines = [
+        "# A deadline burst on one machine: before and after, side by side",
+        "",
+        f"Measured by `{runs[0]['command']}` from {runs[0]['when']} to {runs[-1]['when']} (do "
+        "not edit: rerun the script). Each run: a fresh course and `grader serve`, the same "
+        "uploads (same seed) at the same times; the graders alternate so that both see the "
+        "machine in the same state on average. Seconds; CPU s per upload is the whole "
+        "machine's (every process, other engineers' work included when the host is shared).",
+        "",
+        "| run | grader | load before (1 min) | upload to feedback: median | p90 | max | "
+        "waited for a thread: median | graded in: median | machine CPU s per upload | "
+        "`grader serve` tree CPU s per upload |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, d in enumerate(runs, 1):
+        fb = d["upload to feedback s (server)"]["all"]
+        n = max(1, d["uploads"]["accepted"])
+        lines.append(
+            f"| {i} | {d['label']} (`{d['grader']}`) | {d['machine']['load before'][0]:.2f} | "
+            f"{f(fb['median'])} | {f(fb['p90'])} | {f(fb['max'])} | "
+            f"{f(d['waited for a grading thread s']['median'])} | "
+            f"{f(d['grading s (claimed to finished)']['median'])} | "
+            f"{f(d['cpu']['machine busy s per upload'])} | "
+            f"{f(d['cpu']['grader serve tree s'] / n)} |"
+        )
+    for label in ("after", "before"):
+        ours = [d for d in runs if d["label"] == label]
+        medians = [d["upload to feedback s (server)"]["all"]["median"] for d in ours]
+        medians = [m for m in medians if m is not None]
+        if medians:
+            lines.append("")
+            lines.append(
+                f"- {label}: median of the runs' medians {f(statistics.median(medians))} s "
+                f"({', '.join(f(m) for m in medians)})."
+            )
+    for i, d in enumerate(runs, 1):
+        body = render(d).split("\n", 1)[1]
+        lines += ["", f"# Run {i}: {d['label']}", body]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

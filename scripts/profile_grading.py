@@ -107,8 +107,9 @@ def pytest_collection_finish(session):
 
 
 def pytest_runtest_logreport(report):
-    _RUN["tests"].append({"test": report.nodeid.split("::")[-1], "when": report.when,
-                          "wall": report.duration})
+    _RUN["tests"].append(
+        {"test": report.nodeid.split("::")[-1], "when": report.when, "wall": report.duration}
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -128,9 +129,9 @@ def pytest_unconfigure(config):
 
         profiler.disable()
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats(os.environ.get("PGRADER_PROFILE_SORT", "cumulative")).print_stats(
-            int(os.environ[CPROFILE_ENV])
-        )
+        pstats.Stats(profiler, stream=text).sort_stats(
+            os.environ.get("PGRADER_PROFILE_SORT", "cumulative")
+        ).print_stats(int(os.environ[CPROFILE_ENV]))
         _RUN["cprofile"] = text.getvalue()
     Path(folder, f"run-{os.getpid()}.json").write_text(json.dumps(_RUN))
 
@@ -151,8 +152,10 @@ def _container_cpu(container_id: str) -> float | None:
         except OSError:
             continue
     try:
-        return int(Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage")
-                   .read_text()) / 1e9
+        return (
+            int(Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage").read_text())
+            / 1e9
+        )
     except OSError:
         return None
 
@@ -259,7 +262,11 @@ def main() -> int:
     for i in range(args.reps):
         t0 = time.monotonic()
         result = grade_mod.grade_submission(
-            course, exercise, submission, student=f"s{i}", backend=args.backend,
+            course,
+            exercise,
+            submission,
+            student=f"s{i}",
+            backend=args.backend,
             seed=args.seed,
         )
         walls.append(time.monotonic() - t0)
@@ -274,24 +281,34 @@ def main() -> int:
         run["fork_to_configure"] = run["configure"] - t_start
         run["unconfigure_to_exit"] = t_end - run["unconfigure"]
     warm_runs = runs[1:] or runs
-    print(f"{args.exercise} ({submission.relative_to(ROOT) if submission.is_relative_to(ROOT) else submission}) "
-          f"on {args.backend}, {args.reps} gradings in one process, seed {args.seed}; "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{args.exercise} ({submission.relative_to(ROOT) if submission.is_relative_to(ROOT) else submission}) "
+        f"on {args.backend}, {args.reps} gradings in one process, seed {args.seed}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"scores: {scores}")
-    print(f"first grading (starts the fork server and the pool): {_fmt(walls[0], 's')}; "
-          f"warm gradings: median {_fmt(_med(walls[1:]) if len(walls) > 1 else None, 's')} "
-          f"({', '.join(f'{w:.2f}' for w in walls[1:])})")
+    print(
+        f"first grading (starts the fork server and the pool): {_fmt(walls[0], 's')}; "
+        f"warm gradings: median {_fmt(_med(walls[1:]) if len(walls) > 1 else None, 's')} "
+        f"({', '.join(f'{w:.2f}' for w in walls[1:])})"
+    )
     print("\nThe grading process (median of the warm gradings):")
-    for name in ["prepare submission", "run start (connect, fork)", "run (fork to exit)",
-                 "report read", "score"]:
+    for name in [
+        "prepare submission",
+        "run start (connect, fork)",
+        "run (fork to exit)",
+        "report read",
+        "score",
+    ]:
         print(f"  {name:34s} {_fmt(_med(marks.get(name, [])[1:] or marks.get(name, [])))}")
     print(f"  {'take a warm container':34s} {_fmt(_med(take_times[1:] or take_times))}")
     print("\nThe test run (median of the warm runs):")
     rows = {
         "fork to pytest's configure": [r.get("fork_to_configure") for r in warm_runs],
-        "configure to collected (test modules)": [r["collected"] - r["configure"]
-                                                   for r in warm_runs],
+        "configure to collected (test modules)": [
+            r["collected"] - r["configure"] for r in warm_runs
+        ],
         "backend (SDK client)": [r.get("backend") for r in warm_runs],
         "session open (attach, copy in)": [r.get("session_open") for r in warm_runs],
         "collected to session finish": [r["finished"] - r["collected"] for r in warm_runs],
@@ -299,33 +316,44 @@ def main() -> int:
         "unconfigure to the exit seen": [r.get("unconfigure_to_exit") for r in warm_runs],
         "CPU: up to collected": [r["cpu_collected"] for r in warm_runs],
         "CPU: whole run": [r["cpu_end"] for r in warm_runs],
-        "CPU: in requests (host side)": [sum(q["cpu"] for q in r["requests"])
-                                         for r in warm_runs],
+        "CPU: in requests (host side)": [sum(q["cpu"] for q in r["requests"]) for r in warm_runs],
     }
     for name, values in rows.items():
         print(f"  {name:38s} {_fmt(_med(values))}")
     print("\nEach test (median wall, setup + call + teardown):")
     names = [t["test"] for t in warm_runs[0]["tests"] if t["when"] == "call"]
     for name in names:
-        per = {w: _med([sum(t["wall"] for t in r["tests"] if t["test"] == name and t["when"] == w)
-                        for r in warm_runs]) for w in ("setup", "call", "teardown")}
-        print(f"  {name:46s} {_fmt(per['setup'])} + {_fmt(per['call'])} + "
-              f"{_fmt(per['teardown'])}")
+        per = {
+            w: _med(
+                [
+                    sum(t["wall"] for t in r["tests"] if t["test"] == name and t["when"] == w)
+                    for r in warm_runs
+                ]
+            )
+            for w in ("setup", "call", "teardown")
+        }
+        print(f"  {name:46s} {_fmt(per['setup'])} + {_fmt(per['call'])} + {_fmt(per['teardown'])}")
     print("\nEach sandbox request (median wall; host CPU; the supervisor's phases):")
     n_req = min(len(r["requests"]) for r in warm_runs)
     for k in range(n_req):
         qs = [r["requests"][k] for r in warm_runs]
         keys = sorted({key for q in qs for key in q["phases"]})
-        phases = ", ".join(f"{key} {_fmt(_med([q['phases'].get(key) for q in qs]))}"
-                           for key in keys)
+        phases = ", ".join(
+            f"{key} {_fmt(_med([q['phases'].get(key) for q in qs]))}" for key in keys
+        )
         checks = f" [{', '.join(qs[0]['checks'])}]" if qs[0]["checks"] else ""
-        print(f"  {qs[0]['what'][:44]:44s}{checks:12s} {_fmt(_med([q['wall'] for q in qs]))}; "
-              f"cpu {_fmt(_med([q['cpu'] for q in qs]))}; {phases}")
+        print(
+            f"  {qs[0]['what'][:44]:44s}{checks:12s} {_fmt(_med([q['wall'] for q in qs]))}; "
+            f"cpu {_fmt(_med([q['cpu'] for q in qs]))}; {phases}"
+        )
     total_req = _med([sum(q["wall"] for q in r["requests"]) for r in warm_runs])
     print(f"  all {n_req} requests: {_fmt(total_req)}")
     cpu = [c for c in containers[1:] or containers if c is not None]
-    print(f"\nThe container's CPU (cgroup): median {_fmt(_med(cpu))}" if cpu
-          else "\nThe container's CPU: not readable (no cgroup file found)")
+    print(
+        f"\nThe container's CPU (cgroup): median {_fmt(_med(cpu))}"
+        if cpu
+        else "\nThe container's CPU: not readable (no cgroup file found)"
+    )
     if args.cprofile and warm_runs[-1].get("cprofile"):
         print("\ncProfile of the last test run (cumulative):")
         print(warm_runs[-1]["cprofile"])

@@ -42,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-
 from pathlib import Path
 
 from grader import protocol
@@ -292,6 +291,8 @@ def _import_rewritten(path: Path) -> None:
     rewrite_asserts(tree, source, str(path), None)
     code = compile(tree, str(path), "exec", dont_inherit=True)
     spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None:
+        raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
     exec(code, module.__dict__)

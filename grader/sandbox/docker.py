@@ -381,9 +381,7 @@ class DockerSession(Session):
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(
-        self, client=None, log=print, ping: bool = True, api_version: str | None = None
-    ):
+    def __init__(self, client=None, log=print, ping: bool = True, api_version: str | None = None):
         """`ping` False and `api_version` (the engine's, known to whoever started the box this
         run is handed): the client is made without a request to the engine."""
         if os.geteuid() != 0:
