@@ -16,8 +16,16 @@ which starts them, is reported apart) and prints, as medians over the warm gradi
   request's round trip with the supervisor's own `phases` (prepare, spawn, start, call, exit,
   collect, cleanup); the run's CPU (user+system) and, with `--cprofile N`, its N costliest
   functions (cumulative);
-- the container's CPU (its cgroup's `cpu.stat`, read before it is removed).
+- the container's CPU (its cgroup's `cpu.stat`, read before it is removed);
+- the CPU seconds one warm grading costs the machine, wherever they are spent: this grading
+  process (with the warm pool's threads), the judge's fork server and its test runs, the
+  container (its cgroup, over its whole life: its start, every request), its containerd shim,
+  and the Docker engine's daemons (dockerd, containerd), summed over the warm gradings (the
+  pool's refills included) and divided by their number. On a shared host this is the figure
+  other work disturbs least; `runc`'s short-lived processes are not counted.
 
+Run it with another checkout's interpreter (`OTHER/.venv/bin/python scripts/profile_grading.py`)
+to profile that checkout's grader: the grader is the one the interpreter imports.
 It writes nothing to the repository. A measurement, not a test: the machine's load average is
 printed with it.
 """
@@ -160,6 +168,52 @@ def _container_cpu(container_id: str) -> float | None:
         return None
 
 
+def _shim_cpu(container_id: str) -> float:
+    """CPU seconds of the containerd shim of `container_id` (gone once the container is)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if (proc.info["name"] or "").startswith("containerd-shim") and container_id in " ".join(
+            proc.info["cmdline"] or []
+        ):
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                pass
+    return total
+
+
+def _cpu_now() -> dict:
+    """CPU seconds so far: this process, its descendants (the judge's fork server, which reaps
+    its runs), the Docker engine's daemons."""
+    import resource
+
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"this grading process (and the pool's threads)": me.ru_utime + me.ru_stime}
+    tree = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            t = proc.cpu_times()
+            tree += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    out["the judge's fork server and its runs"] = tree
+    engine = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("dockerd", "containerd"):
+            try:
+                t = proc.cpu_times()
+                engine += t.user + t.system
+            except psutil.Error:
+                pass
+    out["the Docker engine (dockerd, containerd)"] = engine
+    return out
+
+
 def _med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -181,6 +235,9 @@ def main() -> int:
     p.add_argument("--cprofile", type=int, default=0, help="print the N costliest functions")
     args = p.parse_args()
 
+    # private core locks (as bench_warm): another grader's tests holding the host's cores for
+    # minutes would be timed as our waits
+    os.environ.setdefault("PGRADER_CORES_DIR", tempfile.mkdtemp(prefix="pgrader-profile-cores-"))
     runs_dir = Path(tempfile.mkdtemp(prefix="pgrader-profile-"))
     os.environ[OUT_ENV] = str(runs_dir)
     os.environ["PYTEST_ADDOPTS"] = "-p profile_grading"
@@ -189,8 +246,7 @@ def main() -> int:
     )
     if args.cprofile:
         os.environ[CPROFILE_ENV] = str(args.cprofile)
-    sys.path[:0] = [str(ROOT)]
-    os.chdir(ROOT)
+    os.chdir(tempfile.mkdtemp(prefix="pgrader-profile-cwd-"))  # the fork server's sys.path[0]
 
     from grader import grade as grade_mod
     from grader.course import load_course
@@ -233,6 +289,7 @@ def main() -> int:
     grade_mod.prepare_submission = timed("prepare submission", grade_mod.prepare_submission)
     grade_mod.score_records = timed("score", grade_mod.score_records)
     containers: list[float | None] = []
+    shims: list[float] = []
     take_times: list[float] = []
     real_shared = pool_mod.shared_pool
 
@@ -249,6 +306,7 @@ def main() -> int:
 
             def timed_discard(box):
                 containers.append(_container_cpu(box.container.id))
+                shims.append(_shim_cpu(box.container.id))
                 discard(box)
 
             pool.take, pool.discard, pool._profiled = timed_take, timed_discard, True
@@ -259,7 +317,10 @@ def main() -> int:
         take_times.append(0.0)
 
     walls, scores, results = [], [], []
+    cpu0: dict = {}
     for i in range(args.reps):
+        if i == 1:
+            cpu0 = _cpu_now()
         t0 = time.monotonic()
         result = grade_mod.grade_submission(
             course,
@@ -273,6 +334,7 @@ def main() -> int:
         scores.append(result.score)
         results.append(result)
         time.sleep(0.3)  # the pool refills off the critical path, as between uploads
+    cpu1 = _cpu_now()
     runs = sorted(
         (json.loads(f.read_text()) for f in runs_dir.glob("run-*.json")),
         key=lambda r: r["configure"],
@@ -354,6 +416,14 @@ def main() -> int:
         if cpu
         else "\nThe container's CPU: not readable (no cgroup file found)"
     )
+    warm_n = max(1, args.reps - 1)
+    per = {k: (cpu1[k] - cpu0.get(k, 0.0)) / warm_n for k in cpu1}
+    per["the container (cgroup)"] = sum(c for c in containers[1:] if c) / warm_n
+    per["its containerd shim"] = sum(shims[1:]) / warm_n
+    print("\nCPU seconds per warm grading, wherever spent:")
+    for name, value in per.items():
+        print(f"  {name:46s} {_fmt(value)}")
+    print(f"  {'total':46s} {_fmt(sum(per.values()))}")
     if args.cprofile and warm_runs[-1].get("cprofile"):
         print("\ncProfile of the last test run (cumulative):")
         print(warm_runs[-1]["cprofile"])
