@@ -298,7 +298,14 @@ def _import_rewritten(path: Path) -> None:
     exec(code, module.__dict__)
 
 
+# A library a test module imports (numpy: OpenBLAS) must not start threads in the server: a
+# fork copies only the forking thread. The test runs compare values; they need no BLAS threads.
+SINGLE_THREADED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def serve(path: str) -> None:
+    for name in SINGLE_THREADED:
+        os.environ[name] = "1"
     for name in PRELOAD:
         try:
             importlib.import_module(name)
