@@ -7,7 +7,8 @@
 1. **The sample class scaled up**: `sample_class/` copied round-robin under new names
    (`alice007`, ...) into a temporary course, keeping each original's received time, so every
    copy must get its original's known score (`sample_class/expected.csv`). Each configuration
-   (`BACKEND:JOBS:SIZE`; `celery:WORKERS:SIZE` with --celery) grades the first SIZE copies
+   (`BACKEND:JOBS:SIZE`; `celery:WORKERS:SIZE`, several for the scaling from 1 to 2 workers,
+   e.g. `--configs celery:1:28 celery:2:28`) grades the first SIZE copies
    with `grader grade-all` (one command per exercise, as an instructor would, no store), and
    we record submissions per minute, and from every `results.json` the submission's wall time
    (`execution_time`) and the per-test `duration`s: overhead = wall - the tests' own time.
@@ -319,8 +320,14 @@ def merge(old: dict, new: dict) -> dict:
     for part in ("profile", "celery", "rival_versions"):
         if new.get(part):
             old[part] = new[part]
+    runs = new.get("celery_runs") or []
+    fresh_celery = {(c["workers"], c["size"]) for c in runs}
+    old["celery_runs"] = [
+        c for c in old.get("celery_runs") or [] if (c["workers"], c["size"]) not in fresh_celery
+    ] + runs
     measured = [f"{b}:{j}:{n}" for b, j, n in sorted(fresh)] + sorted(tools)
-    if new.get("celery"):
+    measured += [f"celery:{w}:{n}" for w, n in sorted(fresh_celery)]
+    if new.get("celery") and not runs:
         measured.append("celery")
     old.setdefault("merged", []).append(
         {
@@ -420,6 +427,7 @@ def main(argv=None) -> int:
         "trivial": [],
         "profile": None,
         "celery": None,
+        "celery_runs": [],  # one per celery:WORKERS:SIZE configuration (1 and 2 workers...)
     }
     work = Path(tempfile.mkdtemp(prefix="pgrader-bench-scale-"))
     log(f"working in {work}")
@@ -452,6 +460,7 @@ def main(argv=None) -> int:
                 "measured": reason is None,
                 "reason": reason,
             }
+            data["celery_runs"].append(data["celery"])
             if reason is None:
                 from bench_celery import run_celery
 

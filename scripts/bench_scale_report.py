@@ -190,6 +190,9 @@ def _scaled(data: dict) -> list[str]:
 
 
 def _celery(data: dict) -> list[str]:
+    runs = [c for c in data.get("celery_runs") or [] if c.get("measured")]
+    if len(runs) > 1:
+        return _celery_scaling(runs)
     c = data.get("celery")
     out = ["## Two Celery workers on this machine", ""]
     if c is None:
@@ -208,6 +211,37 @@ def _celery(data: dict) -> list[str]:
         f"{len(s['not_graded'])} not graded. {c.get('how', '')}",
         "",
     ]
+
+
+def _celery_scaling(runs: list[dict]) -> list[str]:
+    """One row per number of workers, and the speed-up over the fewest workers."""
+    runs = sorted(runs, key=lambda c: (c["size"], c["workers"]))
+    out = [
+        "## Celery workers on this machine: 1 and more",
+        "",
+        "`grader worker --concurrency 1 --backend docker` ×WORKERS and a private redis-server on "
+        "this machine; `grader grade-all SLUG DIR --distributed` per exercise, recorded in a "
+        "SQLite store. *speed-up*: submissions per minute over those of the fewest workers on "
+        "the same submissions; the machine has 2 cores, so 2 workers can at best double it.",
+        "",
+        "| workers | submissions | wall (s) | per minute | speed-up | median overhead (s) | "
+        "scores ≠ expected | not graded | load before → after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    base: dict[int, float] = {}
+    for c in runs:
+        s = config_summary(c)
+        base.setdefault(c["size"], s["per_minute"] or 0.0)
+        speedup = (s["per_minute"] or 0.0) / base[c["size"]] if base[c["size"]] else None
+        load = " ".join(
+            f"{c.get(k, [None])[0]:.1f}" if c.get(k) else "?" for k in ("load_before", "load_after")
+        )
+        out.append(
+            f"| {c['workers']} | {c['size']} | {c['wall']:.0f} | {_s(s['per_minute'], 1)} | "
+            f"{_s(speedup)} | {_s(s['overhead_median'])} | {len(s['mismatches'])} | "
+            f"{len(s['not_graded'])} | {load} |"
+        )
+    return out + [""]
 
 
 def _trivial(data: dict, cores: int) -> list[str]:
