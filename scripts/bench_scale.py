@@ -464,10 +464,14 @@ def main(argv=None) -> int:
             if reason is None:
                 from bench_celery import run_celery
 
+                # a course (and store) of its own: the distributed path records every grading,
+                # and a later configuration must not find the earlier one's results there
+                own = work / f"celery-w{jobs}-n{size}"
+                own.mkdir()
                 data["celery"].update(
                     run_celery(
-                        course,
-                        work,
+                        make_course(own),
+                        own,
                         jobs,
                         size,
                         log,
