@@ -241,7 +241,16 @@ def _celery_scaling(runs: list[dict]) -> list[str]:
             f"{_s(speedup)} | {_s(s['overhead_median'])} | {len(s['mismatches'])} | "
             f"{len(s['not_graded'])} | {load} |"
         )
-    return out + [""]
+    out.append("")
+    for c in runs:
+        walls = ", ".join(f"{slug} {w:.0f} s" for slug, w in sorted(c.get("walls", {}).items()))
+        out.append(f"- {c['workers']} worker(s), wall per exercise: {walls}.")
+    return out + [
+        "- An MPI request holds as many host cores as it has ranks, exclusively "
+        "(`grader.sandbox.cores`): on 2 cores the MPI exercise's requests run one at a time "
+        "whatever the number of workers.",
+        "",
+    ]
 
 
 def _trivial(data: dict, cores: int) -> list[str]:
