@@ -40,9 +40,9 @@ def _unshare_prefix() -> tuple[str, ...]:
     exe, sh = shutil.which("unshare"), shutil.which("sh")
     if not exe:
         return ()
-    shm = (sh, "-c", _PRIVATE_SHM) if sh else None
-    tries = [(exe, "--net", "--mount", *shm), (exe, "--net", "--mount", "--map-root-user", *shm)]
-    for prefix in [*(tries if shm else []), (exe, "--net"), (exe, "--net", "--map-root-user")]:
+    net = [(exe, "--net"), (exe, "--net", "--map-root-user")]
+    shm = [(*prefix, "--mount", sh, "-c", _PRIVATE_SHM) for prefix in net] if sh else []
+    for prefix in shm + net:
         try:
             ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=5).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
