@@ -107,14 +107,49 @@ class Pair:
     stress: Stress
     frontrun: Callable | None = None   # frontrun(mod) -> explore() keyword arguments
     frontrun_na: str = ""
-    needs: str = "threads"      # threads, asyncio, processes, mpi, opencl
+    needs: str = "threads"      # threads, asyncio, processes, mpi, opencl, celery, pp, gpu
     unavailable: str = ""       # why `grade` is None
+    module: str = "solution"    # the submitted module's name (celery_canvas hands in tasks.py)
 
     def source(self, variant: str) -> Path:
         return HERE / self.name / f"{variant}.py"
 
 
 # ---------------------------------------------------------------- grading (our checks)
+
+EXERCISES = HERE.parents[1] / "exercises"
+
+
+def _hidden_tests(slug):
+    """The hidden test module of exercise `slug`, loaded once."""
+    import importlib.util
+    import sys
+
+    name = f"_bugs_hidden_{slug}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, EXERCISES / slug / "tests" / "hidden" / "test_hidden.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def exercise_test(slug, test):
+    """The exercise's own hidden test `test(student)`, exactly as grading runs it. Celery runs
+    are shared between the tests of one graded submission (`expect_celery` keeps them by
+    student): forgotten before each run here, so that every run of the benchmark is a new one."""
+    def grade(student, seed):
+        from grader.judge import expect_celery
+
+        expect_celery._RUNS.clear()
+        getattr(_hidden_tests(slug), test)(student)
+    return grade
+
+
+def hidden_probe(slug, probe):
+    """A probe function of an exercise's hidden tests (for a plain stress test of the pair)."""
+    return getattr(_hidden_tests(slug), probe)
 
 def lockset(n_threads, n):
     def grade(student, seed):
@@ -355,6 +390,31 @@ def grade_pi(student, seed):
     expect_close(values[0], 3.141592653589793, "rank 0's pi", 1e-8)
 
 
+def halo(dims, shape, strict):
+    """The exercise's halo check (`expect_halo` of mpi_cart_halo) on one grid: each rank's result
+    against its window of numpy.pad(global, 1, mode="wrap"); strict: synchronous sends."""
+    def grade(student, seed):
+        hidden = _hidden_tests("mpi_cart_halo")
+        hidden.expect_halo(student, hidden._halo, dims, shape, strict=strict)
+    return grade
+
+
+def _halo_right(dims, shape):
+    """A plain test's invariant: every rank's block of numpy.pad(global, 1, mode="wrap")."""
+    import numpy as np
+
+    h, w = shape
+    whole = np.arange(dims[0] * h * dims[1] * w).reshape(dims[0] * h, dims[1] * w)
+    padded = np.pad(whole, 1, mode="wrap")
+
+    def invariant(values):
+        return isinstance(values, list) and len(values) == dims[0] * dims[1] and all(
+            np.array_equal(got, padded[i * h:i * h + h + 2, j * w:j * w + w + 2])
+            for (i, j), got in zip(((r // dims[1], r % dims[1]) for r in range(len(values))),
+                                   values))
+    return invariant
+
+
 # ---------------------------------------------------------------- frontrun adapters
 
 def _two(call, count=2):
@@ -450,6 +510,18 @@ def _equals(expected):
 
 
 NOT_THREADS = "frontrun explores schedules of threads or asyncio tasks in one process; "
+NOT_CELERY = NOT_THREADS + "Celery tasks run in a worker's processes"
+NOT_PP = NOT_THREADS + "pp jobs run in the server's worker processes"
+NOT_GPU = "a CUDA kernel is not Python threads"
+CELERY_VALUES = [5, 42, 10, 14, 45]
+CELERY_PLAIN = ("eager mode (task_always_eager): add(2, 3), mul(6, 7), xsum([1, 2, 3, 4]), "
+                "sum_of_squares([1, 2, 3]), pipeline(5) == [5, 42, 10, 14, 45]")
+PP_PLAIN = "submit_all(server, work, [5, 2, 7], callback) == {x: [x, x * x]}"
+HALO_PLAIN = "2x2 grid, 2x5 blocks: each rank's window of numpy.pad(global, 1, mode='wrap')"
+
+
+def _pp_right(out):
+    return isinstance(out, dict) and out.get("got") == {x: [x, x * x] for x in (5, 2, 7)}
 
 PAIRS = [
     Pair("lost_update_attr", "lost update through an attribute (`self.n += 1`)",
@@ -748,6 +820,98 @@ PAIRS = [
          "expect_equal on the kernel's sums", ("failed",), grade_opencl_sum,
          Stress("run", (1000,), _equals([11 * i for i in range(1000)]), "run(1000) == 11 * i"),
          frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
+    # ---- Celery, pp, MPI Cartesian topologies, GPUs and edge cases of the curriculum: the
+    # exercises' own hidden tests (`exercise_test`) are the checks
+    Pair("celery_sync_get_in_task", "`result.get()` inside a task (Celery's guard switched off)",
+         "celery_canvas's test_no_result_get_inside_tasks: a real worker records every "
+         "result.get() a task makes; expect_no_sync_get", ("failed",),
+         exercise_test("celery_canvas", "test_no_result_get_inside_tasks"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks"),
+    Pair("celery_global_state", "state shared through a module global (works eagerly, wrong on "
+         "a prefork worker)", "celery_canvas's test_correct_on_a_prefork_worker: a fresh pool "
+         "process per task; expect_steps", ("failed",),
+         exercise_test("celery_canvas", "test_correct_on_a_prefork_worker"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks"),
+    Pair("celery_group_not_chord", "wrong canvas type: a group where a chord is asked (the "
+         "callback never runs)", "celery_canvas's test_sum_of_squares_is_a_chord: the canvas "
+         "type and the tasks the worker ran; expect_steps", ("failed",),
+         exercise_test("celery_canvas", "test_sum_of_squares_is_a_chord"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks"),
+    Pair("celery_no_acks_late", "a task lost when its worker process dies (acknowledged early: "
+         "never delivered again)", "celery_canvas's test_tasks_survive_a_killed_worker_process: "
+         "the pool process running each task is killed; expect_survives_worker_loss",
+         ("failed",), exercise_test("celery_canvas", "test_tasks_survive_a_killed_worker_process"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks"),
+    Pair("pp_double_callback", "pp callbacks fired twice (passed to submit and called again)",
+         "pp_job_server's test_each_callback_exactly_once: every callback call recorded",
+         ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
+         Stress(hidden_probe("pp_job_server", "_jobs"), ([5, 2, 7], False), _pp_right,
+                PP_PLAIN, timeout=12), frontrun_na=NOT_PP, needs="pp"),
+    Pair("pp_lost_callbacks", "pp callbacks lost (returns before the jobs finished)",
+         "pp_job_server's test_each_callback_exactly_once: the calls made when submit_all "
+         "returns", ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
+         Stress(hidden_probe("pp_job_server", "_jobs"), ([5, 2, 7], False), _pp_right,
+                PP_PLAIN, timeout=12), frontrun_na=NOT_PP, needs="pp"),
+    Pair("pp_late_binding_lambda", "pp results mixed up (a lambda in the loop sees the last "
+         "input)", "pp_job_server's test_callbacks_get_their_own_input: tagged results",
+         ("failed",), exercise_test("pp_job_server", "test_callbacks_get_their_own_input"),
+         Stress(hidden_probe("pp_job_server", "_jobs"), ([5, 2, 7], False), _pp_right,
+                PP_PLAIN, timeout=12), frontrun_na=NOT_PP, needs="pp"),
+    Pair("mpi_cart_not_periodic", "Cartesian grid created without wrap-around (periodic flags "
+         "False)", "2x2 grid; mpi_cart_halo's expect_halo against numpy.pad(mode='wrap')",
+         ("failed",), halo((2, 2), (2, 5), strict=False),
+         Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
+                _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_cart_rank_arithmetic", "neighbours from rank arithmetic, not the Cartesian "
+         "communicator (the shift off by a row)", "2x2 grid; mpi_cart_halo's expect_halo",
+         ("failed",), halo((2, 2), (2, 5), strict=False),
+         Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
+                _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_cart_send_first", "halo exchange with Send before Recv on every rank (deadlock "
+         "for large borders)", "2x2 grid, mpi strict mode (synchronous sends); expect_halo "
+         "through run_ranks, which explains the hang", ("deadlock",),
+         halo((2, 2), (2, 5), strict=True),
+         Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
+                _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_ring_power_of_two", "edge case: a rank count that is not a power of two "
+         "(recursive doubling)", "mpi_ring_allreduce's test_non_power_of_two_rank_counts "
+         "(3 and 5 ranks)", ("failed", "error"),
+         exercise_test("mpi_ring_allreduce", "test_non_power_of_two_rank_counts"),
+         Stress(probes.mpi_ring, (10,), _equals([[6 * i for i in range(10)]] * 3),
+                "3 ranks, 10 elements: every rank gets the sum", timeout=5,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("pipe_stop_at_last_value", "edge case: `n = 0` (the reader waits for a last value "
+         "that never comes)", "pipe_pipeline's test_zero_items: the EOFError raised in the "
+         "student's code, explained", ("error",), exercise_test("pipe_pipeline", "test_zero_items"),
+         Stress("pipeline_squares", (7,), _equals([x * x for x in range(7)]),
+                "pipeline_squares(7) == squares within 3 s", timeout=3),
+         frontrun_na="processes joined by pipes, not threads of one interpreter",
+         needs="processes"),
+    Pair("pycuda_no_bounds_check", "CUDA kernel without a bounds check (threads past the end)",
+         "pycuda_vector_ops's test_vector_add_memcheck (compute-sanitizer memcheck, on a GPU)",
+         ("failed",), exercise_test("pycuda_vector_ops", "test_vector_add_memcheck"),
+         Stress(probes.gpu_plain, ("gpu_vector_add", 1000),
+                _equals([2.0 * i for i in range(1000)]), "gpu_vector_add(a, a) == 2a, 1000 floats",
+                timeout=60), frontrun_na=NOT_GPU, needs="gpu"),
+    Pair("pycuda_power_of_two_only", "edge case: a length that is not a power of two (CUDA "
+         "reduction)", "pycuda_reduction's test_sum_any_length (lengths 1 to 100003, on a GPU)",
+         ("failed",), exercise_test("pycuda_reduction", "test_sum_any_length"),
+         Stress(probes.gpu_plain, ("gpu_sum", 1024), _equals(float(sum(range(1024)))),
+                "gpu_sum(arange(1024)) == 523776", timeout=60), frontrun_na=NOT_GPU, needs="gpu"),
+    Pair("pycuda_no_syncthreads", "missing `__syncthreads()` in a shared-memory tree reduction",
+         "pycuda_reduction's test_shared_memory_synchronised (static: every shared-memory step "
+         "followed by a barrier; runs without a GPU)", ("race",),
+         exercise_test("pycuda_reduction", "test_shared_memory_synchronised"),
+         Stress(probes.gpu_plain, ("gpu_sum", 1024), _equals(float(sum(range(1024)))),
+                "gpu_sum(arange(1024)) == 523776", timeout=60), frontrun_na=NOT_GPU, needs="gpu"),
 ]
 
 BY_NAME = {p.name: p for p in PAIRS}

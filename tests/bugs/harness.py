@@ -10,7 +10,9 @@ checks, a hang, an exception raised in the student's code or a broken invariant 
 stress, a failed exploration for frontrun; on the twin, *any* verdict other than a pass (a false
 positive, whatever its label). A fault of the platform or of the harness itself (a sandbox
 fault, an exception with no frame of the student's code, frontrun raising) is an `error`: never
-a detection, never a pass, counted and shown apart.
+a detection, never a pass, counted and shown apart. A run that could not happen here (a GPU
+pair on a machine without one: the check raised `NotRun`, or plain stress was not tried) is
+`not_run`: neither a find, nor a pass, nor a false positive.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from grader.course import Limits
 from grader.judge.proxy import Student
 from grader.judge.verdicts.reply import raise_for
-from grader.judge.verdicts import SandboxFault, Verdict
+from grader.judge.verdicts import NotRun, SandboxFault, Verdict
 from grader.sandbox import get_backend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +46,7 @@ class Outcome:
     message: str = ""
     error: bool = False  # the platform or the harness failed: neither a find nor a pass
     repeats: int = 1     # plain stress: calls made within the run's budget
+    not_run: bool = False  # could not run on this machine (e.g. no GPU): no verdict at all
 
 
 @contextlib.contextmanager
@@ -52,10 +55,20 @@ def open_student(pair, variant: str, backend: str = "local"):
     with tempfile.TemporaryDirectory(prefix=f"bug-{pair.name}-") as tmp:
         folder = Path(tmp) / "submission"
         folder.mkdir()
-        shutil.copy(pair.source(variant), folder / "solution.py")
-        with get_backend(backend).open(folder, LIMITS) as session:
-            yield Student(session=session, module="solution", timeout=10,
-                          limits=dataclasses.asdict(LIMITS))
+        shutil.copy(pair.source(variant), folder / f"{pair.module}.py")
+        with get_backend(backend).open(folder, LIMITS, gpu=pair.needs == "gpu") as session:
+            yield Student(session=session, module=pair.module, timeout=10,
+                          limits=dataclasses.asdict(LIMITS), submission=folder)
+
+
+def missing_runtime(pair) -> str:
+    """Why the pair cannot run on this machine ("" when it can): a GPU pair needs an NVIDIA GPU
+    (the checks then raise `NotRun` themselves; plain stress is not tried)."""
+    from grader.sandbox.gpu import host_has_gpu
+
+    if pair.needs == "gpu" and not host_has_gpu():
+        return "not run: needs a GPU (no NVIDIA GPU on this machine)"
+    return ""
 
 
 ERRORS = ("grader-error", "harness-error")
@@ -69,12 +82,18 @@ def _judged(pair, variant: str, run, seed, detects) -> Outcome:
     except SandboxFault as fault:
         return Outcome(False, "grader-error", time.perf_counter() - start, seed, str(fault)[:300],
                        error=True)
+    except NotRun as verdict:
+        return Outcome(False, "not-run", time.perf_counter() - start, seed, verdict.message[:300],
+                       not_run=True)
     except Verdict as verdict:
         seconds = time.perf_counter() - start
         if verdict.status == "error" and not _in_student_code(verdict):
             return Outcome(False, "harness-error", seconds, seed, verdict.message[:300], error=True)
         found = detects(verdict) if variant == "bug" else True
         return Outcome(found, verdict.status, seconds, seed, verdict.message[:300])
+    except Exception as exc:  # noqa: BLE001 - the harness's own code broke: never a find
+        return Outcome(False, "harness-error", time.perf_counter() - start, seed,
+                       f"{type(exc).__name__}: {exc}"[:300], error=True)
     return Outcome(False, "passed", time.perf_counter() - start, seed)
 
 
@@ -96,6 +115,8 @@ def stress_once(pair, student: Student, variant: str = "bug", budget: float = 0.
     hang, an exception in the student's code or a false invariant is a find (plain stress has
     no notion of "the right verdict")."""
     stress = pair.stress
+    if why := missing_runtime(pair):
+        return Outcome(False, "not-run", 0.0, None, why, not_run=True, repeats=0)
     repeats = [0]
 
     def run():

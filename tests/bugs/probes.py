@@ -249,3 +249,31 @@ def no_qsize(mod, *args):
 def plain_limited(mod, n, limit):
     """`mod.run(abs, [0, -1, ..., -(n-1)], limit)`: what a plain test calls."""
     return mod.run(abs, [-x for x in range(n)], limit)
+
+
+def celery_eager(mod):
+    """What a plain test of a Celery module does: eager mode (every task at once in this
+    process, no broker, no worker), each task and canvas called once."""
+    mod.app.conf.task_always_eager = True
+    return [mod.add.delay(2, 3).get(), mod.mul.delay(6, 7).get(),
+            mod.xsum.delay([1, 2, 3, 4]).get(), mod.sum_of_squares([1, 2, 3]).delay().get(),
+            mod.pipeline(5).delay().get()]
+
+
+def gpu_plain(mod, function, n):
+    """`mod.<function>` on n floats (two arrays for an add, one for a sum), as a list."""
+    import numpy as np
+
+    x = np.arange(n, dtype=np.float32)
+    if function == "gpu_sum":
+        return float(mod.gpu_sum(x))
+    return mod.gpu_vector_add(x, x).tolist()
+
+
+def mpi_ring(mod, n):
+    """`mod.ring_allreduce(comm, x)` with x = arange(n) * (rank + 1) on every rank, as a list."""
+    import numpy as np
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    return np.asarray(mod.ring_allreduce(comm, np.arange(n) * (comm.rank + 1))).tolist()
