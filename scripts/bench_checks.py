@@ -39,6 +39,7 @@ from bugs.harness import (  # noqa: E402
     FRONTRUN_ATTEMPTS,
     FRONTRUN_BUDGET,
     FRONTRUN_MAX_OPS,
+    FRONTRUN_SCALES,
     check_once,
     frontrun_runs,
     open_student,
@@ -120,10 +121,14 @@ def summary(outcomes: list[dict] | None) -> dict | None:
         verdicts[o["verdict"]] = verdicts.get(o["verdict"], 0) + 1
     found = sum(o["found"] for o in outcomes)
     errors = sum(o.get("error", False) for o in outcomes)
+    not_run = [o for o in outcomes if o.get("not_run")]
     return {
         "n": len(outcomes),
         "found": found,
         "errors": errors,
+        "not_run": len(not_run),
+        "why_not_run": not_run[0]["message"] if not_run else "",
+        "limited": sum(o["verdict"].endswith("at its largest budget") for o in outcomes),
         "rate": found / len(outcomes),
         "median": statistics.median(o["seconds"] for o in outcomes),
         "verdicts": verdicts,
@@ -132,12 +137,18 @@ def summary(outcomes: list[dict] | None) -> dict | None:
 
 
 def cell(bug: dict | None, twin: dict | None, stress: bool = False) -> str:
-    """'found/runs · FP flagged/runs (verdicts) · median s', errors shown apart."""
+    """'found/runs · FP flagged/runs (verdicts) · median s'. A harness or platform error is
+    shown apart (neither a find nor a pass); runs that could not happen here (no GPU) are
+    'not run', never a detection or a pass."""
     if bug is None:
         return "n/a"
+    if bug["not_run"] == bug["n"] and (twin is None or twin["not_run"] == twin["n"]):
+        return f"{bug['why_not_run']} ({bug['n']} + {twin['n'] if twin else 0} runs)"
     text = f"{bug['found']}/{bug['n']}"
     if bug["errors"]:
-        text += f" ({bug['errors']} error)"
+        text += f" ({bug['errors']} error{'s' if bug['errors'] > 1 else ''}, not counted found)"
+    if bug["not_run"]:
+        text += f" ({bug['not_run']} not run)"
     if twin is None:
         fp = "not run"
     else:
@@ -145,6 +156,8 @@ def cell(bug: dict | None, twin: dict | None, stress: bool = False) -> str:
         flagged = sorted(v for v in twin["verdicts"] if v != "passed")
         if flagged:
             fp += " (" + ", ".join(f"{twin['verdicts'][v]} {v}" for v in flagged) + ")"
+        if twin["errors"]:
+            fp += f", {twin['errors']} error{'s' if twin['errors'] > 1 else ''} on the twin"
     text += f" · FP {fp} · {bug['median']:.2f} s"
     if stress:
         text += f" · {bug['repeats']:g} call(s) per run"
@@ -156,6 +169,8 @@ def misses(checks_bug, checks_twin, twin_runs_goal: int) -> list[str]:
     if checks_bug is None:
         return []
     out = []
+    if checks_bug["not_run"] or (checks_twin and checks_twin["not_run"]):
+        return [checks_bug["why_not_run"] or checks_twin["why_not_run"]]
     seen = ", ".join(f"{k} {v}" for k, v in sorted(checks_bug["verdicts"].items()))
     if checks_bug["rate"] < GOAL["detect"]:
         out.append(f"detection {checks_bug['rate']:.0%} < 99% (verdicts: {seen})")
@@ -215,7 +230,10 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         'or a broken invariant. *frontrun* (`explore(strategy="random", seed=s, '
         f"max_attempts={FRONTRUN_ATTEMPTS}, max_ops={FRONTRUN_MAX_OPS}, "
         f"total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
-        "exploration, and on the twin an inconclusive one. A fault of the platform or of the "
+        "exploration, and on the twin an inconclusive one; on the bug, an exploration that "
+        "finds nothing and ends at its budget (every attempt used, out of time or "
+        "inconclusive) is run again with all three limits "
+        f"{' and '.join(f'{s}' for s in FRONTRUN_SCALES[1:])} times larger. A fault of the platform or of the "
         "harness (a sandbox fault, an exception with no frame of the student's code, frontrun "
         "raising or not answering) is an error: it is neither a find nor a pass and is shown. "
         f"Run i uses seed {args.seed} + i (every run is in `docs/bench-checks.json`).",
@@ -234,7 +252,7 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "|---|---|---|---|---|---|---|",
     ]
     notes = []
-    totals = {"detected": 0, "pairs": 0, "fp": 0, "met": 0}
+    totals = {"detected": 0, "pairs": 0, "fp": 0, "twin_errors": 0, "met": 0, "not_run": 0}
     for r in results:
         pair = next(p for p in PAIRS if p.name == r["name"])
         cb, ct = summary(r["checks"].get("bug")), summary(r["checks"].get("twin"))
@@ -251,22 +269,34 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
             f"{cell(sb, st, stress=True)} | {frontrun} |"
         )
         problems = misses(cb, ct, twin_goal(r))
-        if pair.grade:
+        if pair.grade and (cb["not_run"] or (ct and ct["not_run"])):
+            totals["not_run"] += 1
+        elif pair.grade:
             totals["pairs"] += 1
             totals["detected"] += cb["rate"] >= GOAL["detect"]
-            totals["fp"] += bool(ct is None or ct["found"] or ct["errors"])
+            totals["fp"] += bool(ct is None or ct["found"])
+            totals["twin_errors"] += bool(ct and ct["errors"])
             totals["met"] += not problems
         if pair.unavailable:
             notes.append(f"- `{pair.name}`: {pair.unavailable}.")
         if problems:
             notes.append(f"- `{pair.name}` misses a goal: {'; '.join(problems)}.")
-        if sb is not None and sb["found"] == 0:
+        if sb is not None and sb["found"] == 0 and not sb["not_run"]:
             notes.append(
                 f"- `{pair.name}`: plain stress flagged nothing in {sb['n']} runs "
                 f"(median {sb['repeats']:g} calls of {pair.stress.describe!r} per run)."
             )
         if not pair.frontrun:
-            notes.append(f"- `{pair.name}`: frontrun n/a: {pair.frontrun_na}.")
+            notes.append(
+                f"- `{pair.name}`: frontrun not run; the reason given in the catalogue (not "
+                f"measured): {pair.frontrun_na}."
+            )
+        elif fb and fb["limited"]:
+            notes.append(
+                f"- `{pair.name}`: frontrun found nothing and still ended at its budget in "
+                f"{fb['limited']} of {fb['n']} runs on the bug, with every budget "
+                f"{FRONTRUN_SCALES[-1]} times the first."
+            )
         elif ft and ft["found"]:
             first = next(o for o in r["frontrun"]["twin"] if o["found"])
             notes.append(
@@ -279,10 +309,12 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
     lines += [
         "",
         f"**Summary**: our checks reached >= {GOAL['detect']:.0%} detection on "
-        f"{totals['detected']} of {totals['pairs']} pairs with a check; the twin was flagged "
-        f"(or errored) in at least one run on {totals['fp']} pairs; {totals['met']} of "
-        f"{totals['pairs']} pairs met every goal; {len(results) - totals['pairs']} pair(s) have "
-        "no check yet.",
+        f"{totals['detected']} of {totals['pairs']} pairs run with a check; the correct twin "
+        f"was flagged (a false positive) in at least one run on {totals['fp']} pairs, and hit "
+        f"a harness or platform error on {totals['twin_errors']}; {totals['met']} of "
+        f"{totals['pairs']} pairs met every goal; {totals['not_run']} pair(s) could not run on "
+        f"this machine (not run, neither found nor passed); "
+        f"{len(results) - totals['pairs'] - totals['not_run']} pair(s) have no check yet.",
         "",
         *table,
     ]

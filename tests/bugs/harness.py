@@ -47,6 +47,7 @@ class Outcome:
     error: bool = False  # the platform or the harness failed: neither a find nor a pass
     repeats: int = 1     # plain stress: calls made within the run's budget
     not_run: bool = False  # could not run on this machine (e.g. no GPU): no verdict at all
+    scale: int = 1       # frontrun: the budget it ended with, in multiples of the first
 
 
 @contextlib.contextmanager
@@ -142,6 +143,8 @@ FRONTRUN_BUDGET = 20.0  # seconds one exploration may take (total_timeout)
 FRONTRUN_ATTEMPTS = 2000  # interleavings one exploration may try (max_attempts)
 FRONTRUN_MAX_OPS = 20000  # scheduling steps one interleaving may take (max_ops; frontrun's 300
 #                           cut the lost_wakeup_event ping-pong short: "inconclusive")
+FRONTRUN_SCALES = (1, 4, 16)  # an exploration of the bug that ends at its budget without a find
+#                               is run again with every budget this many times larger
 
 
 def frontrun_runs(pair, variant: str, seeds: list[int]) -> list[Outcome]:
@@ -154,7 +157,8 @@ def frontrun_runs(pair, variant: str, seeds: list[int]) -> list[Outcome]:
                *map(str, seeds)]
     try:
         done = subprocess.run(command, cwd=ROOT / "tests", capture_output=True, text=True,
-                              timeout=30 + (FRONTRUN_BUDGET + 5) * len(seeds))
+                              timeout=30 + (FRONTRUN_BUDGET * sum(FRONTRUN_SCALES) + 5)
+                              * len(seeds))
         stdout, why = done.stdout, done.stderr[-300:]
     except subprocess.TimeoutExpired as exc:
         stdout, why = (exc.stdout or b"").decode(errors="replace"), "no answer from frontrun in time"
@@ -174,7 +178,17 @@ def _frontrun_outcome(variant: str, r: dict, seed: int) -> Outcome:
     if r["verdict"] == "frontrun-error":
         return Outcome(False, "frontrun-error", r["seconds"], seed, r["message"][:300], error=True)
     found = r["holds"] is False if variant == "bug" else r["holds"] is not True
-    return Outcome(found, r["verdict"], r["seconds"], seed, r["message"][:300])
+    verdict = r["verdict"] + (" at its largest budget" if r.get("limited") else "")
+    return Outcome(found, verdict, r["seconds"], seed, r["message"][:300],
+                   scale=r.get("scale", 1))
+
+
+def budget_was_limit(holds, explored: int, seconds: float, scale: int) -> bool:
+    """Whether an exploration that found nothing stopped at its budget (no answer, every attempt
+    used, or out of time) rather than on a pass certificate within it."""
+    return holds is not False and (
+        holds is None or explored >= FRONTRUN_ATTEMPTS * scale
+        or seconds >= 0.95 * FRONTRUN_BUDGET * scale)
 
 
 def _load(pair, variant):
@@ -193,20 +207,28 @@ def _explore(pair, variant: str, seed: int) -> dict:
 
     import frontrun
 
-    kwargs = pair.frontrun(_load(pair, variant))
     start = time.perf_counter()
-    try:
-        result = frontrun.explore(**kwargs, strategy="random", seed=seed,
-                                  max_attempts=FRONTRUN_ATTEMPTS, max_ops=FRONTRUN_MAX_OPS,
-                                  total_timeout=FRONTRUN_BUDGET, deadlock_timeout=2.0)
-        if inspect.iscoroutine(result):
-            result = asyncio.run(result)
-    except Exception as exc:  # noqa: BLE001 - an exploration that breaks is not a verdict
-        return {"holds": None, "verdict": "frontrun-error", "seconds": time.perf_counter() - start,
-                "message": f"{type(exc).__name__}: {exc}"}
-    holds = result.property_holds
+    for scale in FRONTRUN_SCALES if variant == "bug" else FRONTRUN_SCALES[:1]:
+        kwargs = pair.frontrun(_load(pair, variant))
+        began = time.perf_counter()
+        try:
+            result = frontrun.explore(**kwargs, strategy="random", seed=seed,
+                                      max_attempts=FRONTRUN_ATTEMPTS * scale,
+                                      max_ops=FRONTRUN_MAX_OPS * scale,
+                                      total_timeout=FRONTRUN_BUDGET * scale, deadlock_timeout=2.0)
+            if inspect.iscoroutine(result):
+                result = asyncio.run(result)
+        except Exception as exc:  # noqa: BLE001 - an exploration that breaks is not a verdict
+            return {"holds": None, "verdict": "frontrun-error",
+                    "seconds": time.perf_counter() - start,
+                    "message": f"{type(exc).__name__}: {exc}", "scale": scale}
+        holds = result.property_holds
+        limited = budget_was_limit(holds, result.num_explored, time.perf_counter() - began, scale)
+        if not limited:
+            break
     verdict = {True: "passed", False: "found", None: "inconclusive"}[holds]
     return {"holds": holds, "verdict": verdict, "seconds": time.perf_counter() - start,
+            "scale": scale, "limited": variant == "bug" and limited,
             "message": (result.explanation or getattr(result, "inconclusive_reason", "") or "")}
 
 
