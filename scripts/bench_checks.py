@@ -3,7 +3,7 @@
 
     nice -n 10 .venv/bin/python scripts/bench_checks.py [--runs 100] [--slow-runs N]
         [--twin-runs 1000] [--slow-twin-runs 100] [--frontrun-runs N] [--only NAME ...] [--backend local|docker]
-        [--seed 0] [--merge JSON]
+        [--seed 0] [--merge JSON] [--stress-twin-runs N] [--estimate]
 
 For every pair, bug and correct twin are each run N times three ways: through our checks (the
 sandbox request and expect_* helper an exercise test uses, see tests/bugs/catalogue.py), as a
@@ -60,11 +60,16 @@ def measure(
     base_seed: int,
     backend: str,
     log,
+    stress_twin_runs: int | None = None,
 ) -> dict:
     """All runs of one pair: {"checks"|"stress"|"frontrun": {"bug"|"twin": [outcome...]}}.
     Plain stress gets, run by run, the wall-clock time our check took on the same variant. The
     twin of a cheap pair (first run under SLOW_SECONDS) is run `twin_runs` times, the twin of a
-    slow one `slow_twin_runs` times (never fewer than the bug)."""
+    slow one `slow_twin_runs` times (never fewer than the bug). Plain stress runs on the twin
+    `stress_twin_runs` times (default: as many as on the bug): one plain call of its larger
+    sizes often takes several times our check's run, and its false positives are not the goal.
+    One sandbox session (one container, one warm template) serves every run of a variant, each
+    run a fresh process forked from the template."""
     result = {
         "name": pair.name,
         "runs": runs,
@@ -89,6 +94,8 @@ def measure(
                 checks += [check_once(pair, student, base_seed + i, variant) for i in range(1, n)]
                 result["checks"][variant] = [dataclasses.asdict(o) for o in checks]
             budgets = [o.seconds for o in checks] or [0.0] * result["runs"]
+            if variant == "twin":  # plain stress's false positives: as many runs as on the bug
+                budgets = budgets[: stress_twin_runs or result["runs"]]
             stress = [stress_once(pair, student, variant, budget) for budget in budgets]
             result["stress"][variant] = [dataclasses.asdict(o) for o in stress]
             for method in ("checks", "stress"):
@@ -225,8 +232,10 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "the bug. *Our checks*: the request and `expect_*` helper an exercise test uses; a bug "
         "counts as found only with the verdict listed. *Plain stress*: the same call with no "
         "checks and sizes of its own (see `tests/bugs/catalogue.py`), repeated within the "
-        "wall-clock time our check took on the same code in the same run (calls: the median "
-        "number of calls per run); it flags a hang, an exception raised in the student's code "
+        "wall-clock time our check took on the same code in the same run, at least once "
+        "(calls: the median number of calls per run), on the twin in "
+        f"{args.stress_twin_runs or 'as many runs as on the bug'}"
+        f"{' runs' if args.stress_twin_runs else ''}; it flags a hang, an exception raised in the student's code "
         'or a broken invariant. *frontrun* (`explore(strategy="random", seed=s, '
         f"max_attempts={FRONTRUN_ATTEMPTS}, max_ops={FRONTRUN_MAX_OPS}, "
         f"total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
@@ -335,6 +344,55 @@ def merged_note(results: list[dict], args) -> list[str]:
     ]
 
 
+def estimate(pairs, args, log) -> str:
+    """Each pair measured once (bug and twin: our check, plain stress, frontrun if asked), and
+    the time the full run with these arguments would take: each cost times its run count, plus
+    the pair's fixed cost (sessions opened, frontrun's interpreter). Nothing is written to docs/."""
+    rows, total = [], 0.0
+    for pair in pairs:
+        start = time.perf_counter()
+        r = measure(pair, 1, 1, 1, 1, min(args.frontrun_runs, 1), args.seed, args.backend, log)
+        wall = time.perf_counter() - start
+        one = {
+            (method, variant): r[method][variant][0]["seconds"]
+            for method in ("checks", "stress", "frontrun")
+            for variant in ("bug", "twin")
+            if r[method].get(variant)
+        }
+        runs = min(args.runs, args.slow_runs) if r.get("slow") else args.runs
+        twin = max(runs, args.slow_twin_runs) if r.get("slow") else max(args.runs, args.twin_runs)
+        counts = {
+            ("checks", "bug"): runs,
+            ("checks", "twin"): twin,
+            ("stress", "bug"): runs,
+            ("stress", "twin"): args.stress_twin_runs or runs,
+            ("frontrun", "bug"): min(args.frontrun_runs, runs),
+            ("frontrun", "twin"): min(args.frontrun_runs, runs),
+        }
+        fixed = max(0.0, wall - sum(one.values()))
+        seconds = fixed + sum(one[k] * counts[k] for k in one)
+        total += seconds
+        rows.append(
+            f"| `{pair.name}` | {'slow' if r.get('slow') else 'cheap'} | {runs} / {twin} | "
+            + " | ".join(f"{one[k]:.2f}" if k in one else "-" for k in counts)
+            + f" | {fixed:.1f} | {seconds / 60:.1f} |"
+        )
+    return "\n".join(
+        [
+            f"Estimate for `scripts/bench_checks.py {' '.join(a for a in args.argv if a != '--estimate')}`"
+            f" ({args.backend} backend, {os.cpu_count()} cores, load average {loadavg()} at the "
+            "end): each pair measured once, each cost times its run count.",
+            "",
+            "| pair | kind | runs bug / twin | checks bug s | checks twin s | stress bug s | "
+            "stress twin s | frontrun bug s | frontrun twin s | fixed s | projected min |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Projected total: {total / 3600:.1f} h for {len(pairs)} pairs.",
+        ]
+    )
+
+
 def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -361,6 +419,12 @@ def main(argv=None) -> int:
         help="runs of the correct twin of a slow pair (default: %(default)s)",
     )
     parser.add_argument("--frontrun-runs", type=int, default=None, help="default: --runs")
+    parser.add_argument(
+        "--stress-twin-runs",
+        type=int,
+        default=None,
+        help="plain stress runs on each twin (default: as many as on the pair's bug)",
+    )
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
     parser.add_argument("--seed", type=int, default=0)
@@ -373,6 +437,12 @@ def main(argv=None) -> int:
         help="take the pairs not measured now (not in --only) from an earlier "
         "run's JSON, so one pair can be re-measured into a full table",
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="run each pair once and print how long the run with these arguments would take "
+        "(writes nothing)",
+    )
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.slow_runs = args.runs if args.slow_runs is None else args.slow_runs
@@ -381,6 +451,9 @@ def main(argv=None) -> int:
     started, t0 = dt.datetime.now().astimezone().isoformat(timespec="seconds"), time.time()
     load_before = loadavg()
     log = lambda text: print(f"[{time.time() - t0:6.0f} s] {text}", flush=True)  # noqa: E731
+    if args.estimate:
+        print(estimate(pairs, args, log))
+        return 0
     earlier = {}
     if args.merge:
         if not args.only:
@@ -398,6 +471,7 @@ def main(argv=None) -> int:
             args.seed,
             args.backend,
             log,
+            args.stress_twin_runs,
         )
         if p in pairs
         else earlier[p.name]

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_checks", ROOT / "scripts" / "bench_checks.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_checks", ROOT / "scripts" / "bench_checks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_checks"] = module
     spec.loader.exec_module(module)
@@ -28,8 +30,16 @@ def bench():
 
 
 def _pair(grade, invariant=lambda v: v == 1, needs="threads"):
-    return Pair("fake", "a class", "a check", ("race",), grade,
-                Stress("run", (), invariant, "run() == 1"), frontrun_na="n/a", needs=needs)
+    return Pair(
+        "fake",
+        "a class",
+        "a check",
+        ("race",),
+        grade,
+        Stress("run", (), invariant, "run() == 1"),
+        frontrun_na="n/a",
+        needs=needs,
+    )
 
 
 class FakeStudent:
@@ -46,6 +56,7 @@ class FakeStudent:
 def _raise(exc):
     def grade(student, seed):
         raise exc
+
     return grade
 
 
@@ -105,9 +116,9 @@ def test_plain_stress_gets_the_wall_clock_budget_of_our_check():
 
 def test_frontrun_budget_raised_only_while_it_is_the_limit():
     budget, attempts = harness.FRONTRUN_BUDGET, harness.FRONTRUN_ATTEMPTS
-    assert harness.budget_was_limit(None, 0, 1.0, 1)            # inconclusive
-    assert harness.budget_was_limit(True, attempts, 1.0, 1)     # every attempt used
-    assert harness.budget_was_limit(True, 10, budget, 1)        # out of time
+    assert harness.budget_was_limit(None, 0, 1.0, 1)  # inconclusive
+    assert harness.budget_was_limit(True, attempts, 1.0, 1)  # every attempt used
+    assert harness.budget_was_limit(True, 10, budget, 1)  # out of time
     assert not harness.budget_was_limit(True, attempts, 1.0, 4)  # within the raised budget
     assert not harness.budget_was_limit(False, attempts, budget, 1)  # found: never the limit
 
@@ -120,4 +131,5 @@ def test_the_report_says_only_what_it_measured(bench):
     assert bench.cell(bench.summary(bug), bench.summary(twin)) == "3/3 · FP 0/3 · 0.20 s"
     assert bench.misses(bench.summary(bug), bench.summary(twin), 3) == []
     assert bench.misses(bench.summary(bug), bench.summary(twin), 1000) == [
-        "twin run 3 times, fewer than the 1000 the goal asks for"]
+        "twin run 3 times, fewer than the 1000 the goal asks for"
+    ]
