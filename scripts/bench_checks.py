@@ -373,10 +373,11 @@ def estimate(pairs, args, log) -> str:
         seconds = fixed + sum(one[k] * counts[k] for k in one)
         total += seconds
         rows.append(
-            f"| `{pair.name}` | {'slow' if r.get('slow') else 'cheap'} | {runs} / {twin} | "
+            row := f"| `{pair.name}` | {'slow' if r.get('slow') else 'cheap'} | {runs} / {twin} | "
             + " | ".join(f"{one[k]:.2f}" if k in one else "-" for k in counts)
             + f" | {fixed:.1f} | {seconds / 60:.1f} |"
         )
+        log(row)
     return "\n".join(
         [
             f"Estimate for `scripts/bench_checks.py {' '.join(a for a in args.argv if a != '--estimate')}`"

@@ -50,6 +50,8 @@ SLOW = {
     "mpi_cart_send_first",
     "mpi_ring_power_of_two",
     "pipe_stop_at_last_value",
+    "mpi_pi_every_rank_does_all",
+    "mpi_stats_fewer_elements_than_ranks",
 }
 
 

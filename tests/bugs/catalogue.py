@@ -517,6 +517,7 @@ CELERY_VALUES = [5, 42, 10, 14, 45]
 CELERY_PLAIN = ("eager mode (task_always_eager): add(2, 3), mul(6, 7), xsum([1, 2, 3, 4]), "
                 "sum_of_squares([1, 2, 3]), pipeline(5) == [5, 42, 10, 14, 45]")
 PP_PLAIN = "submit_all(server, work, [5, 2, 7], callback) == {x: [x, x * x]}"
+MATMUL_3 = [[15.0, 18.0, 21.0], [42.0, 54.0, 66.0], [69.0, 90.0, 111.0]]  # arange(9) @ itself
 HALO_PLAIN = "2x2 grid, 2x5 blocks: each rank's window of numpy.pad(global, 1, mode='wrap')"
 
 
@@ -912,6 +913,49 @@ PAIRS = [
          exercise_test("pycuda_reduction", "test_shared_memory_synchronised"),
          Stress(probes.gpu_plain, ("gpu_sum", 1024), _equals(float(sum(range(1024)))),
                 "gpu_sum(arange(1024)) == 523776", timeout=60), frontrun_na=NOT_GPU, needs="gpu"),
+    Pair("asyncio_removed_api", "removed asyncio APIs (`@asyncio.coroutine`, `yield from`)",
+         "async_fanout's test_uses_current_api: the removed API named with its modern form",
+         ("failed",), exercise_test("async_fanout", "test_uses_current_api"),
+         Stress(probes.plain_fetch, (12, 3), _equals([f"<{i}>" for i in range(12)]),
+                "fetch_all(12 urls, fetch, 3) == results in order"),
+         frontrun_na=NOT_THREADS + "a removed API fails the same way in every schedule",
+         needs="asyncio"),
+    Pair("asyncio_cancel_not_awaited", "losers cancelled but never awaited (their `finally` has "
+         "not run; 'Task was destroyed but it is pending')", "async_timeouts's "
+         "test_losers_cancelled_and_cleaned_up", ("failed",),
+         exercise_test("async_timeouts", "test_losers_cancelled_and_cleaned_up"),
+         Stress(probes.losers, (3,), lambda v: v["value"] == "fast", "first_success(...) == 'fast'"),
+         frontrun_na=NOT_THREADS + "the bug is sequential (the same in every schedule)",
+         needs="asyncio"),
+    Pair("mpi_pi_every_rank_does_all", "no parallel speedup: every rank computes the whole "
+         "integral", "mpi_pi's test_each_rank_computes_only_its_share", ("failed",),
+         exercise_test("mpi_pi", "test_each_rank_computes_only_its_share"),
+         Stress(probes.mpi_call, ("mpi_pi", 100_000),
+                lambda v: abs(v[0] - 3.141592653589793) < 1e-8,
+                "3 ranks, n = 100000: rank 0 within 1e-8 of pi", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_stats_fewer_elements_than_ranks", "edge case: fewer elements than ranks (empty "
+         "chunks; equal parts drop the remainder)", "mpi_collective_stats's "
+         "test_fewer_elements_than_ranks (3 numbers on 5 ranks, 1 on 2)", ("failed", "error"),
+         exercise_test("mpi_collective_stats", "test_fewer_elements_than_ranks"),
+         Stress(probes.mpi_stats, (12,),
+                lambda v: v[1:] == [None, None] and abs(v[0][0] - 5.5) < 1e-9,
+                "3 ranks, 12 values: rank 0 gets the mean 5.5, the others None", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("pycuda_single_block", "a single CUDA block (wrong beyond 1024 elements)",
+         "pycuda_vector_ops's test_vector_add_large (1,000,003 floats, on a GPU)", ("failed",),
+         exercise_test("pycuda_vector_ops", "test_vector_add_large"),
+         Stress(probes.gpu_plain, ("gpu_vector_add", 1000),
+                _equals([2.0 * i for i in range(1000)]), "gpu_vector_add(a, a) == 2a, 1000 floats",
+                timeout=60), frontrun_na=NOT_GPU, needs="gpu"),
+    Pair("pycuda_wrong_2d_indexing", "wrong 2-D indexing in a CUDA matmul (rows written twice "
+         "or never)", "pycuda_vector_ops's test_matmul_values (on a GPU)", ("failed",),
+         exercise_test("pycuda_vector_ops", "test_matmul_values"),
+         Stress(probes.gpu_plain, ("gpu_matmul", 3), _equals(MATMUL_3),
+                "gpu_matmul(A, A) == A @ A for A = arange(9) as 3x3", timeout=60),
+         frontrun_na=NOT_GPU, needs="gpu"),
 ]
 
 BY_NAME = {p.name: p for p in PAIRS}

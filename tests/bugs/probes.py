@@ -265,6 +265,9 @@ def gpu_plain(mod, function, n):
     import numpy as np
 
     x = np.arange(n, dtype=np.float32)
+    if function == "gpu_matmul":
+        square = np.arange(n * n, dtype=np.float32).reshape(n, n)
+        return mod.gpu_matmul(square, square).tolist()
     if function == "gpu_sum":
         return float(mod.gpu_sum(x))
     return mod.gpu_vector_add(x, x).tolist()
@@ -277,3 +280,20 @@ def mpi_ring(mod, n):
 
     comm = MPI.COMM_WORLD
     return np.asarray(mod.ring_allreduce(comm, np.arange(n) * (comm.rank + 1))).tolist()
+
+
+def mpi_call(mod, name, *args):
+    """`mod.<name>(COMM_WORLD, *args)` on every rank: what a plain MPI test calls."""
+    from mpi4py import MPI
+
+    return getattr(mod, name)(MPI.COMM_WORLD, *args)
+
+
+def mpi_stats(mod, n):
+    """`mod.distributed_stats(comm, data)` with `data` (0, 1, ..., n-1) on rank 0 only."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    data = [float(x) for x in range(n)] if comm.Get_rank() == 0 else None
+    out = mod.distributed_stats(comm, data)
+    return None if out is None else [float(v) for v in out]
