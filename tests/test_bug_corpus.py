@@ -52,6 +52,10 @@ SLOW = {
     "pipe_stop_at_last_value",
     "mpi_pi_every_rank_does_all",
     "mpi_stats_fewer_elements_than_ranks",
+    "gate_notify_before_wait",
+    "spawn_unguarded_module",
+    "mp_one_sentinel",
+    "mpi_pi_left_endpoint",
 }
 
 

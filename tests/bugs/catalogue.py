@@ -988,6 +988,37 @@ PAIRS = [
                 "gpu_matmul(A, A) == A @ A for A = arange(9) as 3x3", timeout=60),
          frontrun_na=NOT_GPU, needs="gpu",
          course=("pycuda_vector_ops", "wrong_2d_indexing")),
+    Pair("gate_notify_before_wait", "lost wake-up: the gate opens (notify_all) before the "
+         "workers wait", "throttle_and_gate's test_late_workers_still_pass_the_gate",
+         ("deadlock",), exercise_test("throttle_and_gate", "test_late_workers_still_pass_the_gate"),
+         Stress(probes.plain_gate, (4,), lambda v: isinstance(v, list) and len(v) == 4,
+                "start_together(4, work) gives 4 start times within 3 s", timeout=3),
+         frontrun_na="the threads are started inside start_together(); frontrun needs the "
+                     "workers as separate callables",
+         course=("throttle_and_gate", "notify_before_wait")),
+    Pair("spawn_unguarded_module", "module code not `__main__`-safe under spawn (demo code at "
+         "module level)", "process_lifecycle's test_module_safe_to_import_under_spawn",
+         ("failed",), exercise_test("process_lifecycle", "test_module_safe_to_import_under_spawn"),
+         Stress(probes.plain_lifecycle, (["a", "b"],), _equals({"a": 0, "b": 0}),
+                "run_named(os.getpid, ['a', 'b']) == {'a': 0, 'b': 0}", timeout=10),
+         frontrun_na="the start method of processes is not an interleaving", needs="processes",
+         course=("process_lifecycle", "unguarded_demo")),
+    Pair("mp_one_sentinel", "early exit: one sentinel for several consumers (the others wait "
+         "forever)", "mp_queue_fibonacci's test_small_inputs; the hang is a deadlock",
+         ("deadlock",), exercise_test("mp_queue_fibonacci", "test_small_inputs"),
+         Stress("parallel_fib", ([10, 20, 30], 3), _equals({10: 55, 20: 6765, 30: 832040}),
+                "parallel_fib([10, 20, 30], 3) == fibs within 5 s"),
+         frontrun_na="multiprocessing consumers are processes", needs="processes",
+         course=("mp_queue_fibonacci", "one_sentinel")),
+    Pair("mpi_pi_left_endpoint", "error above 1e-8 (the left-endpoint rule)",
+         "mpi_pi's test_error_below_1e_minus_8", ("failed",),
+         exercise_test("mpi_pi", "test_error_below_1e_minus_8"),
+         Stress(probes.mpi_call, ("mpi_pi", 100_000),
+                lambda v: abs(v[0] - 3.141592653589793) < 1e-8,
+                "3 ranks, n = 100000: rank 0 within 1e-8 of pi", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_pi", "left_endpoint")),
 ]
 
 BY_NAME = {p.name: p for p in PAIRS}

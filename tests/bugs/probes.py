@@ -297,3 +297,15 @@ def mpi_stats(mod, n):
     data = [float(x) for x in range(n)] if comm.Get_rank() == 0 else None
     out = mod.distributed_stats(comm, data)
     return None if out is None else [float(v) for v in out]
+
+
+def plain_lifecycle(mod, names):
+    """`mod.run_named(os.getpid, names)` (a function that returns at once): plain call."""
+    import os
+
+    return mod.run_named(os.getpid, names)
+
+
+def plain_gate(mod, n):
+    """`mod.start_together(n, work)` with a work that returns at once: the start times."""
+    return mod.start_together(n, lambda i: None)
