@@ -103,7 +103,9 @@ def measure(
                     log(
                         f"{pair.name} {variant} {method}: "
                         f"{sum(o['found'] for o in result[method][variant])}"
-                        f"/{len(result[method][variant])} flagged"
+                        f"/{len(result[method][variant])} flagged, "
+                        f"{sum(o['error'] for o in result[method][variant])} errors, "
+                        f"{sum(o['not_run'] for o in result[method][variant])} not run"
                     )
         if pair.frontrun is not None and frontrun_runs_n:
             seeds = [base_seed + i for i in range(min(frontrun_runs_n, result["runs"]))]
@@ -245,7 +247,7 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         f"{' and '.join(f'{s}' for s in FRONTRUN_SCALES[1:])} times larger. A fault of the platform or of the "
         "harness (a sandbox fault, an exception with no frame of the student's code, frontrun "
         "raising or not answering) is an error: it is neither a find nor a pass and is shown. "
-        f"Run i uses seed {args.seed} + i (every run is in `docs/bench-checks.json`).",
+        f"Run i uses seed {args.seed} + i (every run is in `{args.out.with_suffix('.json').name}`).",
         "",
         f"Runs per pair: {', '.join(map(str, runs))} (the runs column gives each pair's count; "
         f"the script was asked for {args.runs}, and {args.slow_runs} for pairs whose first run "

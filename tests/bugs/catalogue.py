@@ -525,7 +525,7 @@ NOT_CELERY = NOT_THREADS + "Celery tasks run in a worker's processes"
 NOT_PP = NOT_THREADS + "pp jobs run in the server's worker processes"
 NOT_GPU = "a CUDA kernel is not Python threads"
 CELERY_VALUES = [5, 42, 10, 14, 45]
-CELERY_PLAIN = ("eager mode (task_always_eager): add(2, 3), mul(6, 7), xsum([1, 2, 3, 4]), "
+CELERY_PLAIN = ("eager mode (task_always_eager, memory:// broker): add(2, 3), mul(6, 7), xsum([1, 2, 3, 4]), "
                 "sum_of_squares([1, 2, 3]), pipeline(5) == [5, 42, 10, 14, 45]")
 PP_PLAIN = "submit_all(server, work, [5, 2, 7], callback) == {x: [x, x * x]}"
 MATMUL_3 = [[15.0, 18.0, 21.0], [42.0, 54.0, 66.0], [69.0, 90.0, 111.0]]  # arange(9) @ itself
