@@ -3,7 +3,7 @@
 
     nice -n 10 .venv/bin/python scripts/bench_checks.py [--runs 100] [--slow-runs N]
         [--twin-runs 1000] [--slow-twin-runs 100] [--frontrun-runs N] [--only NAME ...] [--backend local|docker]
-        [--seed 0] [--merge JSON]
+        [--seed 0] [--merge JSON] [--stress-twin-runs N] [--estimate]
 
 For every pair, bug and correct twin are each run N times three ways: through our checks (the
 sandbox request and expect_* helper an exercise test uses, see tests/bugs/catalogue.py), as a
@@ -39,6 +39,7 @@ from bugs.harness import (  # noqa: E402
     FRONTRUN_ATTEMPTS,
     FRONTRUN_BUDGET,
     FRONTRUN_MAX_OPS,
+    FRONTRUN_SCALES,
     check_once,
     frontrun_runs,
     open_student,
@@ -59,11 +60,16 @@ def measure(
     base_seed: int,
     backend: str,
     log,
+    stress_twin_runs: int | None = None,
 ) -> dict:
     """All runs of one pair: {"checks"|"stress"|"frontrun": {"bug"|"twin": [outcome...]}}.
     Plain stress gets, run by run, the wall-clock time our check took on the same variant. The
     twin of a cheap pair (first run under SLOW_SECONDS) is run `twin_runs` times, the twin of a
-    slow one `slow_twin_runs` times (never fewer than the bug)."""
+    slow one `slow_twin_runs` times (never fewer than the bug). Plain stress runs on the twin
+    `stress_twin_runs` times (default: as many as on the bug): one plain call of its larger
+    sizes often takes several times our check's run, and its false positives are not the goal.
+    One sandbox session (one container, one warm template) serves every run of a variant, each
+    run a fresh process forked from the template."""
     result = {
         "name": pair.name,
         "runs": runs,
@@ -88,6 +94,8 @@ def measure(
                 checks += [check_once(pair, student, base_seed + i, variant) for i in range(1, n)]
                 result["checks"][variant] = [dataclasses.asdict(o) for o in checks]
             budgets = [o.seconds for o in checks] or [0.0] * result["runs"]
+            if variant == "twin":  # plain stress's false positives: as many runs as on the bug
+                budgets = budgets[: stress_twin_runs or result["runs"]]
             stress = [stress_once(pair, student, variant, budget) for budget in budgets]
             result["stress"][variant] = [dataclasses.asdict(o) for o in stress]
             for method in ("checks", "stress"):
@@ -95,7 +103,9 @@ def measure(
                     log(
                         f"{pair.name} {variant} {method}: "
                         f"{sum(o['found'] for o in result[method][variant])}"
-                        f"/{len(result[method][variant])} flagged"
+                        f"/{len(result[method][variant])} flagged, "
+                        f"{sum(o['error'] for o in result[method][variant])} errors, "
+                        f"{sum(o['not_run'] for o in result[method][variant])} not run"
                     )
         if pair.frontrun is not None and frontrun_runs_n:
             seeds = [base_seed + i for i in range(min(frontrun_runs_n, result["runs"]))]
@@ -120,10 +130,14 @@ def summary(outcomes: list[dict] | None) -> dict | None:
         verdicts[o["verdict"]] = verdicts.get(o["verdict"], 0) + 1
     found = sum(o["found"] for o in outcomes)
     errors = sum(o.get("error", False) for o in outcomes)
+    not_run = [o for o in outcomes if o.get("not_run")]
     return {
         "n": len(outcomes),
         "found": found,
         "errors": errors,
+        "not_run": len(not_run),
+        "why_not_run": not_run[0]["message"] if not_run else "",
+        "limited": sum(o["verdict"].endswith("at its largest budget") for o in outcomes),
         "rate": found / len(outcomes),
         "median": statistics.median(o["seconds"] for o in outcomes),
         "verdicts": verdicts,
@@ -132,12 +146,18 @@ def summary(outcomes: list[dict] | None) -> dict | None:
 
 
 def cell(bug: dict | None, twin: dict | None, stress: bool = False) -> str:
-    """'found/runs · FP flagged/runs (verdicts) · median s', errors shown apart."""
+    """'found/runs · FP flagged/runs (verdicts) · median s'. A harness or platform error is
+    shown apart (neither a find nor a pass); runs that could not happen here (no GPU) are
+    'not run', never a detection or a pass."""
     if bug is None:
         return "n/a"
+    if bug["not_run"] == bug["n"] and (twin is None or twin["not_run"] == twin["n"]):
+        return f"{bug['why_not_run']} ({bug['n']} + {twin['n'] if twin else 0} runs)"
     text = f"{bug['found']}/{bug['n']}"
     if bug["errors"]:
-        text += f" ({bug['errors']} error)"
+        text += f" ({bug['errors']} error{'s' if bug['errors'] > 1 else ''}, not counted found)"
+    if bug["not_run"]:
+        text += f" ({bug['not_run']} not run)"
     if twin is None:
         fp = "not run"
     else:
@@ -145,6 +165,8 @@ def cell(bug: dict | None, twin: dict | None, stress: bool = False) -> str:
         flagged = sorted(v for v in twin["verdicts"] if v != "passed")
         if flagged:
             fp += " (" + ", ".join(f"{twin['verdicts'][v]} {v}" for v in flagged) + ")"
+        if twin["errors"]:
+            fp += f", {twin['errors']} error{'s' if twin['errors'] > 1 else ''} on the twin"
     text += f" · FP {fp} · {bug['median']:.2f} s"
     if stress:
         text += f" · {bug['repeats']:g} call(s) per run"
@@ -156,6 +178,8 @@ def misses(checks_bug, checks_twin, twin_runs_goal: int) -> list[str]:
     if checks_bug is None:
         return []
     out = []
+    if checks_bug["not_run"] or (checks_twin and checks_twin["not_run"]):
+        return [checks_bug["why_not_run"] or checks_twin["why_not_run"]]
     seen = ", ".join(f"{k} {v}" for k, v in sorted(checks_bug["verdicts"].items()))
     if checks_bug["rate"] < GOAL["detect"]:
         out.append(f"detection {checks_bug['rate']:.0%} < 99% (verdicts: {seen})")
@@ -210,15 +234,20 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "the bug. *Our checks*: the request and `expect_*` helper an exercise test uses; a bug "
         "counts as found only with the verdict listed. *Plain stress*: the same call with no "
         "checks and sizes of its own (see `tests/bugs/catalogue.py`), repeated within the "
-        "wall-clock time our check took on the same code in the same run (calls: the median "
-        "number of calls per run); it flags a hang, an exception raised in the student's code "
+        "wall-clock time our check took on the same code in the same run, at least once "
+        "(calls: the median number of calls per run), on the twin in "
+        f"{args.stress_twin_runs or 'as many runs as on the bug'}"
+        f"{' runs' if args.stress_twin_runs else ''}; it flags a hang, an exception raised in the student's code "
         'or a broken invariant. *frontrun* (`explore(strategy="random", seed=s, '
         f"max_attempts={FRONTRUN_ATTEMPTS}, max_ops={FRONTRUN_MAX_OPS}, "
         f"total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
-        "exploration, and on the twin an inconclusive one. A fault of the platform or of the "
+        "exploration, and on the twin an inconclusive one; on the bug, an exploration that "
+        "finds nothing and ends at its budget (every attempt used, out of time or "
+        "inconclusive) is run again with all three limits "
+        f"{' and '.join(f'{s}' for s in FRONTRUN_SCALES[1:])} times larger. A fault of the platform or of the "
         "harness (a sandbox fault, an exception with no frame of the student's code, frontrun "
         "raising or not answering) is an error: it is neither a find nor a pass and is shown. "
-        f"Run i uses seed {args.seed} + i (every run is in `docs/bench-checks.json`).",
+        f"Run i uses seed {args.seed} + i (every run is in `{args.out.with_suffix('.json').name}`).",
         "",
         f"Runs per pair: {', '.join(map(str, runs))} (the runs column gives each pair's count; "
         f"the script was asked for {args.runs}, and {args.slow_runs} for pairs whose first run "
@@ -234,7 +263,7 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "|---|---|---|---|---|---|---|",
     ]
     notes = []
-    totals = {"detected": 0, "pairs": 0, "fp": 0, "met": 0}
+    totals = {"detected": 0, "pairs": 0, "fp": 0, "twin_errors": 0, "met": 0, "not_run": 0}
     for r in results:
         pair = next(p for p in PAIRS if p.name == r["name"])
         cb, ct = summary(r["checks"].get("bug")), summary(r["checks"].get("twin"))
@@ -251,22 +280,34 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
             f"{cell(sb, st, stress=True)} | {frontrun} |"
         )
         problems = misses(cb, ct, twin_goal(r))
-        if pair.grade:
+        if pair.grade and (cb["not_run"] or (ct and ct["not_run"])):
+            totals["not_run"] += 1
+        elif pair.grade:
             totals["pairs"] += 1
             totals["detected"] += cb["rate"] >= GOAL["detect"]
-            totals["fp"] += bool(ct is None or ct["found"] or ct["errors"])
+            totals["fp"] += bool(ct is None or ct["found"])
+            totals["twin_errors"] += bool(ct and ct["errors"])
             totals["met"] += not problems
         if pair.unavailable:
             notes.append(f"- `{pair.name}`: {pair.unavailable}.")
         if problems:
             notes.append(f"- `{pair.name}` misses a goal: {'; '.join(problems)}.")
-        if sb is not None and sb["found"] == 0:
+        if sb is not None and sb["found"] == 0 and not sb["not_run"]:
             notes.append(
                 f"- `{pair.name}`: plain stress flagged nothing in {sb['n']} runs "
                 f"(median {sb['repeats']:g} calls of {pair.stress.describe!r} per run)."
             )
         if not pair.frontrun:
-            notes.append(f"- `{pair.name}`: frontrun n/a: {pair.frontrun_na}.")
+            notes.append(
+                f"- `{pair.name}`: frontrun not run; the reason given in the catalogue (not "
+                f"measured): {pair.frontrun_na}."
+            )
+        elif fb and fb["limited"]:
+            notes.append(
+                f"- `{pair.name}`: frontrun found nothing and still ended at its budget in "
+                f"{fb['limited']} of {fb['n']} runs on the bug, with every budget "
+                f"{FRONTRUN_SCALES[-1]} times the first."
+            )
         elif ft and ft["found"]:
             first = next(o for o in r["frontrun"]["twin"] if o["found"])
             notes.append(
@@ -279,10 +320,12 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
     lines += [
         "",
         f"**Summary**: our checks reached >= {GOAL['detect']:.0%} detection on "
-        f"{totals['detected']} of {totals['pairs']} pairs with a check; the twin was flagged "
-        f"(or errored) in at least one run on {totals['fp']} pairs; {totals['met']} of "
-        f"{totals['pairs']} pairs met every goal; {len(results) - totals['pairs']} pair(s) have "
-        "no check yet.",
+        f"{totals['detected']} of {totals['pairs']} pairs run with a check; the correct twin "
+        f"was flagged (a false positive) in at least one run on {totals['fp']} pairs, and hit "
+        f"a harness or platform error on {totals['twin_errors']}; {totals['met']} of "
+        f"{totals['pairs']} pairs met every goal; {totals['not_run']} pair(s) could not run on "
+        f"this machine (not run, neither found nor passed); "
+        f"{len(results) - totals['pairs'] - totals['not_run']} pair(s) have no check yet.",
         "",
         *table,
     ]
@@ -301,6 +344,56 @@ def merged_note(results: list[dict], args) -> list[str]:
         f"runs ({', '.join(earlier)}; each pair's date is `measured` in the JSON), so "
         "their times were taken under other loads.",
     ]
+
+
+def estimate(pairs, args, log) -> str:
+    """Each pair measured once (bug and twin: our check, plain stress, frontrun if asked), and
+    the time the full run with these arguments would take: each cost times its run count, plus
+    the pair's fixed cost (sessions opened, frontrun's interpreter). Nothing is written to docs/."""
+    rows, total = [], 0.0
+    for pair in pairs:
+        start = time.perf_counter()
+        r = measure(pair, 1, 1, 1, 1, min(args.frontrun_runs, 1), args.seed, args.backend, log)
+        wall = time.perf_counter() - start
+        one = {
+            (method, variant): r[method][variant][0]["seconds"]
+            for method in ("checks", "stress", "frontrun")
+            for variant in ("bug", "twin")
+            if r[method].get(variant)
+        }
+        runs = min(args.runs, args.slow_runs) if r.get("slow") else args.runs
+        twin = max(runs, args.slow_twin_runs) if r.get("slow") else max(args.runs, args.twin_runs)
+        counts = {
+            ("checks", "bug"): runs,
+            ("checks", "twin"): twin,
+            ("stress", "bug"): runs,
+            ("stress", "twin"): args.stress_twin_runs or runs,
+            ("frontrun", "bug"): min(args.frontrun_runs, runs),
+            ("frontrun", "twin"): min(args.frontrun_runs, runs),
+        }
+        fixed = max(0.0, wall - sum(one.values()))
+        seconds = fixed + sum(one[k] * counts[k] for k in one)
+        total += seconds
+        rows.append(
+            row := f"| `{pair.name}` | {'slow' if r.get('slow') else 'cheap'} | {runs} / {twin} | "
+            + " | ".join(f"{one[k]:.2f}" if k in one else "-" for k in counts)
+            + f" | {fixed:.1f} | {seconds / 60:.1f} |"
+        )
+        log(row)
+    return "\n".join(
+        [
+            f"Estimate for `scripts/bench_checks.py {' '.join(a for a in args.argv if a != '--estimate')}`"
+            f" ({args.backend} backend, {os.cpu_count()} cores, load average {loadavg()} at the "
+            "end): each pair measured once, each cost times its run count.",
+            "",
+            "| pair | kind | runs bug / twin | checks bug s | checks twin s | stress bug s | "
+            "stress twin s | frontrun bug s | frontrun twin s | fixed s | projected min |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Projected total: {total / 3600:.1f} h for {len(pairs)} pairs.",
+        ]
+    )
 
 
 def loadavg() -> str:
@@ -329,6 +422,12 @@ def main(argv=None) -> int:
         help="runs of the correct twin of a slow pair (default: %(default)s)",
     )
     parser.add_argument("--frontrun-runs", type=int, default=None, help="default: --runs")
+    parser.add_argument(
+        "--stress-twin-runs",
+        type=int,
+        default=None,
+        help="plain stress runs on each twin (default: as many as on the pair's bug)",
+    )
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
     parser.add_argument("--seed", type=int, default=0)
@@ -341,6 +440,12 @@ def main(argv=None) -> int:
         help="take the pairs not measured now (not in --only) from an earlier "
         "run's JSON, so one pair can be re-measured into a full table",
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="run each pair once and print how long the run with these arguments would take "
+        "(writes nothing)",
+    )
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.slow_runs = args.runs if args.slow_runs is None else args.slow_runs
@@ -349,6 +454,9 @@ def main(argv=None) -> int:
     started, t0 = dt.datetime.now().astimezone().isoformat(timespec="seconds"), time.time()
     load_before = loadavg()
     log = lambda text: print(f"[{time.time() - t0:6.0f} s] {text}", flush=True)  # noqa: E731
+    if args.estimate:
+        print(estimate(pairs, args, log))
+        return 0
     earlier = {}
     if args.merge:
         if not args.only:
@@ -366,6 +474,7 @@ def main(argv=None) -> int:
             args.seed,
             args.backend,
             log,
+            args.stress_twin_runs,
         )
         if p in pairs
         else earlier[p.name]

@@ -2,7 +2,10 @@
 
 Every pair is a folder `tests/bugs/<name>/` with `bug.py` and `twin.py`: two versions of one
 small student module (the same interface; the twin is the fix). It is handed in as
-`solution.py`. A `Pair` says three ways to look for the bug:
+`solution.py` (or the exercise's module, `Pair.module`). A pair written against an exercise's
+own interface names it in `course` (exercise, mutant): what its folder does not hold comes from
+`solutions/` (the reference solution as the twin, the mutant as the bug), and its check is the
+exercise's own hidden test (`exercise_test`). A `Pair` says three ways to look for the bug:
 
 - `grade(student, seed)`: what an exercise test of ours does: one sandbox request with the
   checks (`checks=`, `ranks=`, `mpi=` options) judged with the same `expect_*` helper. It raises
@@ -38,6 +41,7 @@ from grader.testing import (
 from bugs import probes
 
 HERE = Path(__file__).resolve().parent
+SOLUTIONS = HERE.parents[1] / "solutions"
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
@@ -107,14 +111,56 @@ class Pair:
     stress: Stress
     frontrun: Callable | None = None   # frontrun(mod) -> explore() keyword arguments
     frontrun_na: str = ""
-    needs: str = "threads"      # threads, asyncio, processes, mpi, opencl
+    needs: str = "threads"      # threads, asyncio, processes, mpi, opencl, celery, pp, gpu
     unavailable: str = ""       # why `grade` is None
+    module: str = "solution"    # the submitted module's name (celery_canvas hands in tasks.py)
+    course: tuple[str, str] = ()  # (exercise, mutant): files not in the pair's folder come from
+    #                               solutions/ (the twin: the reference; the bug: the mutant)
 
     def source(self, variant: str) -> Path:
-        return HERE / self.name / f"{variant}.py"
+        own = HERE / self.name / f"{variant}.py"
+        if own.exists() or not self.course:
+            return own
+        slug, mutant = self.course
+        folder = SOLUTIONS / slug / ("mutants/" + mutant if variant == "bug" else "")
+        return folder / f"{self.module}.py"
 
 
 # ---------------------------------------------------------------- grading (our checks)
+
+EXERCISES = HERE.parents[1] / "exercises"
+
+
+def _hidden_tests(slug):
+    """The hidden test module of exercise `slug`, loaded once."""
+    import importlib.util
+    import sys
+
+    name = f"_bugs_hidden_{slug}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, EXERCISES / slug / "tests" / "hidden" / "test_hidden.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def exercise_test(slug, test):
+    """The exercise's own hidden test `test(student)`, exactly as grading runs it. Celery runs
+    are shared between the tests of one graded submission (`expect_celery` keeps them by
+    student): forgotten before each run here, so that every run of the benchmark is a new one."""
+    def grade(student, seed):
+        from grader.judge import expect_celery
+
+        expect_celery._RUNS.clear()
+        getattr(_hidden_tests(slug), test)(student)
+    return grade
+
+
+def hidden_probe(slug, probe):
+    """A probe function of an exercise's hidden tests (for a plain stress test of the pair)."""
+    return getattr(_hidden_tests(slug), probe)
 
 def lockset(n_threads, n):
     def grade(student, seed):
@@ -355,6 +401,31 @@ def grade_pi(student, seed):
     expect_close(values[0], 3.141592653589793, "rank 0's pi", 1e-8)
 
 
+def halo(dims, shape, strict):
+    """The exercise's halo check (`expect_halo` of mpi_cart_halo) on one grid: each rank's result
+    against its window of numpy.pad(global, 1, mode="wrap"); strict: synchronous sends."""
+    def grade(student, seed):
+        hidden = _hidden_tests("mpi_cart_halo")
+        hidden.expect_halo(student, hidden._halo, dims, shape, strict=strict)
+    return grade
+
+
+def _halo_right(dims, shape):
+    """A plain test's invariant: every rank's block of numpy.pad(global, 1, mode="wrap")."""
+    import numpy as np
+
+    h, w = shape
+    whole = np.arange(dims[0] * h * dims[1] * w).reshape(dims[0] * h, dims[1] * w)
+    padded = np.pad(whole, 1, mode="wrap")
+
+    def invariant(values):
+        return isinstance(values, list) and len(values) == dims[0] * dims[1] and all(
+            np.array_equal(got, padded[i * h:i * h + h + 2, j * w:j * w + w + 2])
+            for (i, j), got in zip(((r // dims[1], r % dims[1]) for r in range(len(values))),
+                                   values))
+    return invariant
+
+
 # ---------------------------------------------------------------- frontrun adapters
 
 def _two(call, count=2):
@@ -450,6 +521,19 @@ def _equals(expected):
 
 
 NOT_THREADS = "frontrun explores schedules of threads or asyncio tasks in one process; "
+NOT_CELERY = NOT_THREADS + "Celery tasks run in a worker's processes"
+NOT_PP = NOT_THREADS + "pp jobs run in the server's worker processes"
+NOT_GPU = "a CUDA kernel is not Python threads"
+CELERY_VALUES = [5, 42, 10, 14, 45]
+CELERY_PLAIN = ("eager mode (task_always_eager, memory:// broker): add(2, 3), mul(6, 7), xsum([1, 2, 3, 4]), "
+                "sum_of_squares([1, 2, 3]), pipeline(5) == [5, 42, 10, 14, 45]")
+PP_PLAIN = "submit_all(server, work, [5, 2, 7], callback) == {x: [x, x * x]}"
+MATMUL_3 = [[15.0, 18.0, 21.0], [42.0, 54.0, 66.0], [69.0, 90.0, 111.0]]  # arange(9) @ itself
+HALO_PLAIN = "2x2 grid, 2x5 blocks: each rank's window of numpy.pad(global, 1, mode='wrap')"
+
+
+def _pp_right(out):
+    return isinstance(out, dict) and out.get("got") == {x: [x, x * x] for x in (5, 2, 7)}
 
 PAIRS = [
     Pair("lost_update_attr", "lost update through an attribute (`self.n += 1`)",
@@ -748,6 +832,193 @@ PAIRS = [
          "expect_equal on the kernel's sums", ("failed",), grade_opencl_sum,
          Stress("run", (1000,), _equals([11 * i for i in range(1000)]), "run(1000) == 11 * i"),
          frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
+    # ---- Celery, pp, MPI Cartesian topologies, GPUs and edge cases of the curriculum: the
+    # exercises' own hidden tests (`exercise_test`) are the checks
+    Pair("celery_sync_get_in_task", "`result.get()` inside a task (Celery's guard switched off)",
+         "celery_canvas's test_no_result_get_inside_tasks: a real worker records every "
+         "result.get() a task makes; expect_no_sync_get", ("failed",),
+         exercise_test("celery_canvas", "test_no_result_get_inside_tasks"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
+         course=("celery_canvas", "get_in_task")),
+    Pair("celery_global_state", "state shared through a module global (works eagerly, wrong on "
+         "a prefork worker)", "celery_canvas's test_correct_on_a_prefork_worker: a fresh pool "
+         "process per task; expect_steps", ("failed",),
+         exercise_test("celery_canvas", "test_correct_on_a_prefork_worker"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
+         course=("celery_canvas", "global_state")),
+    Pair("celery_group_not_chord", "wrong canvas type: a group where a chord is asked (the "
+         "callback never runs)", "celery_canvas's test_sum_of_squares_is_a_chord: the canvas "
+         "type and the tasks the worker ran; expect_steps", ("failed",),
+         exercise_test("celery_canvas", "test_sum_of_squares_is_a_chord"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
+         course=("celery_canvas", "group_not_chord")),
+    Pair("celery_no_acks_late", "a task lost when its worker process dies (acknowledged early: "
+         "never delivered again)", "celery_canvas's test_tasks_survive_a_killed_worker_process: "
+         "the pool process running each task is killed; expect_survives_worker_loss",
+         ("failed",), exercise_test("celery_canvas", "test_tasks_survive_a_killed_worker_process"),
+         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
+         course=("celery_canvas", "no_acks_late")),
+    Pair("pp_double_callback", "pp callbacks fired twice (passed to submit and called again)",
+         "pp_job_server's test_each_callback_exactly_once: every callback call recorded",
+         ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
+         Stress(hidden_probe("pp_job_server", "_jobs"), ([5, 2, 7], False), _pp_right,
+                PP_PLAIN, timeout=12), frontrun_na=NOT_PP, needs="pp",
+         course=("pp_job_server", "")),
+    Pair("pp_lost_callbacks", "pp callbacks lost (returns before the jobs finished)",
+         "pp_job_server's test_each_callback_exactly_once: the calls made when submit_all "
+         "returns", ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
+         Stress(hidden_probe("pp_job_server", "_jobs"), ([5, 2, 7], False), _pp_right,
+                PP_PLAIN, timeout=12), frontrun_na=NOT_PP, needs="pp",
+         course=("pp_job_server", "lost_callbacks")),
+    Pair("pp_late_binding_lambda", "pp results mixed up (a lambda in the loop sees the last "
+         "input)", "pp_job_server's test_callbacks_get_their_own_input: tagged results",
+         ("failed",), exercise_test("pp_job_server", "test_callbacks_get_their_own_input"),
+         Stress(hidden_probe("pp_job_server", "_jobs"), ([5, 2, 7], False), _pp_right,
+                PP_PLAIN, timeout=12), frontrun_na=NOT_PP, needs="pp",
+         course=("pp_job_server", "late_binding_lambda")),
+    Pair("mpi_cart_not_periodic", "Cartesian grid created without wrap-around (periodic flags "
+         "False)", "2x2 grid; mpi_cart_halo's expect_halo against numpy.pad(mode='wrap')",
+         ("failed",), halo((2, 2), (2, 5), strict=False),
+         Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
+                _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_cart_halo", "")),
+    Pair("mpi_cart_rank_arithmetic", "neighbours from rank arithmetic, not the Cartesian "
+         "communicator (the shift off by a row)", "2x2 grid; mpi_cart_halo's expect_halo",
+         ("failed",), halo((2, 2), (2, 5), strict=False),
+         Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
+                _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_cart_halo", "rank_arithmetic")),
+    Pair("mpi_cart_send_first", "halo exchange with Send before Recv on every rank (deadlock "
+         "for large borders)", "2x2 grid, mpi strict mode (synchronous sends); expect_halo "
+         "through run_ranks, which explains the hang", ("deadlock",),
+         halo((2, 2), (2, 5), strict=True),
+         Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
+                _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_cart_halo", "")),
+    Pair("mpi_ring_power_of_two", "edge case: a rank count that is not a power of two "
+         "(recursive doubling)", "mpi_ring_allreduce's test_non_power_of_two_rank_counts "
+         "(3 and 5 ranks)", ("failed", "error"),
+         exercise_test("mpi_ring_allreduce", "test_non_power_of_two_rank_counts"),
+         Stress(probes.mpi_ring, (10,), _equals([[6 * i for i in range(10)]] * 3),
+                "3 ranks, 10 elements: every rank gets the sum", timeout=5,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_ring_allreduce", "power_of_two")),
+    Pair("pipe_stop_at_last_value", "edge case: `n = 0` (the reader waits for a last value "
+         "that never comes)", "pipe_pipeline's test_zero_items: the EOFError raised in the "
+         "student's code, explained", ("error",), exercise_test("pipe_pipeline", "test_zero_items"),
+         Stress("pipeline_squares", (7,), _equals([x * x for x in range(7)]),
+                "pipeline_squares(7) == squares within 3 s", timeout=3),
+         frontrun_na="processes joined by pipes, not threads of one interpreter",
+         needs="processes",
+         course=("pipe_pipeline", "stop_at_last_square")),
+    Pair("pycuda_no_bounds_check", "CUDA kernel without a bounds check (threads past the end)",
+         "pycuda_vector_ops's test_vector_add_memcheck (compute-sanitizer memcheck, on a GPU)",
+         ("failed",), exercise_test("pycuda_vector_ops", "test_vector_add_memcheck"),
+         Stress(probes.gpu_plain, ("gpu_vector_add", 1000),
+                _equals([2.0 * i for i in range(1000)]), "gpu_vector_add(a, a) == 2a, 1000 floats",
+                timeout=60), frontrun_na=NOT_GPU, needs="gpu",
+         course=("pycuda_vector_ops", "no_bounds_check")),
+    Pair("pycuda_power_of_two_only", "edge case: a length that is not a power of two (CUDA "
+         "reduction)", "pycuda_reduction's test_sum_any_length (lengths 1 to 100003, on a GPU)",
+         ("failed",), exercise_test("pycuda_reduction", "test_sum_any_length"),
+         Stress(probes.gpu_plain, ("gpu_sum", 1024), _equals(float(sum(range(1024)))),
+                "gpu_sum(arange(1024)) == 523776", timeout=60), frontrun_na=NOT_GPU, needs="gpu",
+         course=("pycuda_reduction", "power_of_two_only")),
+    Pair("pycuda_no_syncthreads", "missing `__syncthreads()` in a shared-memory tree reduction",
+         "pycuda_reduction's test_shared_memory_synchronised (static: every shared-memory step "
+         "followed by a barrier; runs without a GPU)", ("race",),
+         exercise_test("pycuda_reduction", "test_shared_memory_synchronised"),
+         Stress(probes.gpu_plain, ("gpu_sum", 1024), _equals(float(sum(range(1024)))),
+                "gpu_sum(arange(1024)) == 523776", timeout=60), frontrun_na=NOT_GPU, needs="gpu",
+         course=("pycuda_reduction", "no_syncthreads")),
+    Pair("asyncio_removed_api", "removed asyncio APIs (`@asyncio.coroutine`, `yield from`)",
+         "async_fanout's test_uses_current_api: the removed API named with its modern form",
+         ("failed",), exercise_test("async_fanout", "test_uses_current_api"),
+         Stress(probes.plain_fetch, (12, 3), _equals([f"<{i}>" for i in range(12)]),
+                "fetch_all(12 urls, fetch, 3) == results in order"),
+         frontrun_na=NOT_THREADS + "a removed API fails the same way in every schedule",
+         needs="asyncio",
+         course=("async_fanout", "removed_coroutine_api")),
+    Pair("asyncio_cancel_not_awaited", "losers cancelled but never awaited (their `finally` has "
+         "not run; 'Task was destroyed but it is pending')", "async_timeouts's "
+         "test_losers_cancelled_and_cleaned_up", ("failed",),
+         exercise_test("async_timeouts", "test_losers_cancelled_and_cleaned_up"),
+         Stress(probes.losers, (3,), lambda v: v["value"] == "fast", "first_success(...) == 'fast'"),
+         frontrun_na=NOT_THREADS + "the bug is sequential (the same in every schedule)",
+         needs="asyncio",
+         course=("async_timeouts", "")),
+    Pair("mpi_pi_every_rank_does_all", "no parallel speedup: every rank computes the whole "
+         "integral", "mpi_pi's test_each_rank_computes_only_its_share", ("failed",),
+         exercise_test("mpi_pi", "test_each_rank_computes_only_its_share"),
+         Stress(probes.mpi_call, ("mpi_pi", 100_000),
+                lambda v: abs(v[0] - 3.141592653589793) < 1e-8,
+                "3 ranks, n = 100000: rank 0 within 1e-8 of pi", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_pi", "every_rank_does_all")),
+    Pair("mpi_stats_fewer_elements_than_ranks", "edge case: fewer elements than ranks (empty "
+         "chunks; equal parts drop the remainder)", "mpi_collective_stats's "
+         "test_fewer_elements_than_ranks (3 numbers on 5 ranks, 1 on 2)", ("failed", "error"),
+         exercise_test("mpi_collective_stats", "test_fewer_elements_than_ranks"),
+         Stress(probes.mpi_stats, (12,),
+                lambda v: v[1:] == [None, None] and abs(v[0][0] - 5.5) < 1e-9,
+                "3 ranks, 12 values: rank 0 gets the mean 5.5, the others None", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_collective_stats", "equal_chunks")),
+    Pair("pycuda_single_block", "a single CUDA block (wrong beyond 1024 elements)",
+         "pycuda_vector_ops's test_vector_add_large (1,000,003 floats, on a GPU)", ("failed",),
+         exercise_test("pycuda_vector_ops", "test_vector_add_large"),
+         Stress(probes.gpu_plain, ("gpu_vector_add", 1000),
+                _equals([2.0 * i for i in range(1000)]), "gpu_vector_add(a, a) == 2a, 1000 floats",
+                timeout=60), frontrun_na=NOT_GPU, needs="gpu",
+         course=("pycuda_vector_ops", "single_block")),
+    Pair("pycuda_wrong_2d_indexing", "wrong 2-D indexing in a CUDA matmul (rows written twice "
+         "or never)", "pycuda_vector_ops's test_matmul_values (on a GPU)", ("failed",),
+         exercise_test("pycuda_vector_ops", "test_matmul_values"),
+         Stress(probes.gpu_plain, ("gpu_matmul", 3), _equals(MATMUL_3),
+                "gpu_matmul(A, A) == A @ A for A = arange(9) as 3x3", timeout=60),
+         frontrun_na=NOT_GPU, needs="gpu",
+         course=("pycuda_vector_ops", "wrong_2d_indexing")),
+    Pair("gate_notify_before_wait", "lost wake-up: the gate opens (notify_all) before the "
+         "workers wait", "throttle_and_gate's test_late_workers_still_pass_the_gate",
+         ("deadlock",), exercise_test("throttle_and_gate", "test_late_workers_still_pass_the_gate"),
+         Stress(probes.plain_gate, (4,), lambda v: isinstance(v, list) and len(v) == 4,
+                "start_together(4, work) gives 4 start times within 3 s", timeout=3),
+         frontrun_na="the threads are started inside start_together(); frontrun needs the "
+                     "workers as separate callables",
+         course=("throttle_and_gate", "notify_before_wait")),
+    Pair("spawn_unguarded_module", "module code not `__main__`-safe under spawn (demo code at "
+         "module level)", "process_lifecycle's test_module_safe_to_import_under_spawn",
+         ("failed",), exercise_test("process_lifecycle", "test_module_safe_to_import_under_spawn"),
+         Stress(probes.plain_lifecycle, (["a", "b"],), _equals({"a": 0, "b": 0}),
+                "run_named(os.getpid, ['a', 'b']) == {'a': 0, 'b': 0}", timeout=10),
+         frontrun_na="the start method of processes is not an interleaving", needs="processes",
+         course=("process_lifecycle", "unguarded_demo")),
+    Pair("mp_one_sentinel", "early exit: one sentinel for several consumers (the others wait "
+         "forever)", "mp_queue_fibonacci's test_small_inputs; the hang is a deadlock",
+         ("deadlock",), exercise_test("mp_queue_fibonacci", "test_small_inputs"),
+         Stress("parallel_fib", ([10, 20, 30], 3), _equals({10: 55, 20: 6765, 30: 832040}),
+                "parallel_fib([10, 20, 30], 3) == fibs within 5 s"),
+         frontrun_na="multiprocessing consumers are processes", needs="processes",
+         course=("mp_queue_fibonacci", "one_sentinel")),
+    Pair("mpi_pi_left_endpoint", "error above 1e-8 (the left-endpoint rule)",
+         "mpi_pi's test_error_below_1e_minus_8", ("failed",),
+         exercise_test("mpi_pi", "test_error_below_1e_minus_8"),
+         Stress(probes.mpi_call, ("mpi_pi", 100_000),
+                lambda v: abs(v[0] - 3.141592653589793) < 1e-8,
+                "3 ranks, n = 100000: rank 0 within 1e-8 of pi", timeout=10,
+                options={"ranks": 3}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_pi", "left_endpoint")),
 ]
 
 BY_NAME = {p.name: p for p in PAIRS}

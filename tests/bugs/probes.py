@@ -249,3 +249,65 @@ def no_qsize(mod, *args):
 def plain_limited(mod, n, limit):
     """`mod.run(abs, [0, -1, ..., -(n-1)], limit)`: what a plain test calls."""
     return mod.run(abs, [-x for x in range(n)], limit)
+
+
+def celery_eager(mod):
+    """What a plain test of a Celery module does (Celery's own testing recipe): eager mode
+    (every task at once in this process, no worker) with an in-memory broker and result backend
+    in place of the app's own (no Redis here), each task and canvas called once."""
+    mod.app.conf.update(task_always_eager=True, broker_url="memory://",
+                        result_backend="cache+memory://")
+    return [mod.add.delay(2, 3).get(), mod.mul.delay(6, 7).get(),
+            mod.xsum.delay([1, 2, 3, 4]).get(), mod.sum_of_squares([1, 2, 3]).delay().get(),
+            mod.pipeline(5).delay().get()]
+
+
+def gpu_plain(mod, function, n):
+    """`mod.<function>` on n floats (two arrays for an add, one for a sum), as a list."""
+    import numpy as np
+
+    x = np.arange(n, dtype=np.float32)
+    if function == "gpu_matmul":
+        square = np.arange(n * n, dtype=np.float32).reshape(n, n)
+        return mod.gpu_matmul(square, square).tolist()
+    if function == "gpu_sum":
+        return float(mod.gpu_sum(x))
+    return mod.gpu_vector_add(x, x).tolist()
+
+
+def mpi_ring(mod, n):
+    """`mod.ring_allreduce(comm, x)` with x = arange(n) * (rank + 1) on every rank, as a list."""
+    import numpy as np
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    return np.asarray(mod.ring_allreduce(comm, np.arange(n) * (comm.rank + 1))).tolist()
+
+
+def mpi_call(mod, name, *args):
+    """`mod.<name>(COMM_WORLD, *args)` on every rank: what a plain MPI test calls."""
+    from mpi4py import MPI
+
+    return getattr(mod, name)(MPI.COMM_WORLD, *args)
+
+
+def mpi_stats(mod, n):
+    """`mod.distributed_stats(comm, data)` with `data` (0, 1, ..., n-1) on rank 0 only."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    data = [float(x) for x in range(n)] if comm.Get_rank() == 0 else None
+    out = mod.distributed_stats(comm, data)
+    return None if out is None else [float(v) for v in out]
+
+
+def plain_lifecycle(mod, names):
+    """`mod.run_named(os.getpid, names)` (a function that returns at once): plain call."""
+    import os
+
+    return mod.run_named(os.getpid, names)
+
+
+def plain_gate(mod, n):
+    """`mod.start_together(n, work)` with a work that returns at once: the start times."""
+    return mod.start_together(n, lambda i: None)

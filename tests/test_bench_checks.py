@@ -1,0 +1,135 @@
+"""The honesty rules of the planted-bug benchmark (scripts/bench_checks.py, tests/bugs/harness.py),
+without a sandbox: a fake student answers each request."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from bugs import harness
+from bugs.catalogue import Pair, Stress
+from grader.judge.verdicts import Failed, NotRun
+from grader.protocol import Reply
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_checks", ROOT / "scripts" / "bench_checks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_checks"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pair(grade, invariant=lambda v: v == 1, needs="threads"):
+    return Pair(
+        "fake",
+        "a class",
+        "a check",
+        ("race",),
+        grade,
+        Stress("run", (), invariant, "run() == 1"),
+        frontrun_na="n/a",
+        needs=needs,
+    )
+
+
+class FakeStudent:
+    """Answers every request with `value` (after `seconds` of fake time)."""
+
+    def __init__(self, value=1):
+        self.value, self.calls = value, 0
+
+    def reply(self, target, *args, **options):
+        self.calls += 1
+        return Reply(raw={"status": "ok", "value": self.value}, what="run()")
+
+
+def _raise(exc):
+    def grade(student, seed):
+        raise exc
+
+    return grade
+
+
+def _outcomes(*outcomes):
+    return [dataclasses.asdict(o) for o in outcomes]
+
+
+def test_any_verdict_on_the_twin_is_a_false_positive_whatever_its_label(bench):
+    tampering = Failed("the grader's instrumentation was switched off")
+    twin = harness.check_once(_pair(_raise(tampering)), FakeStudent(), 60, variant="twin")
+    assert twin.found and not twin.error and twin.verdict == "failed"
+    bug = harness.check_once(_pair(_raise(tampering)), FakeStudent(), 60, variant="bug")
+    assert not bug.found  # "failed" is not the verdict this pair detects with
+    passed = harness.check_once(_pair(lambda s, seed: None), FakeStudent(), 61, variant="twin")
+    cell = bench.cell(bench.summary(_outcomes(bug)), bench.summary(_outcomes(twin, passed)))
+    assert "FP 1/2 (1 failed)" in cell
+    problems = bench.misses(bench.summary(_outcomes(bug)), bench.summary(_outcomes(twin)), 1)
+    assert any("twin was not passed in 1 of 1" in p for p in problems)
+
+
+@pytest.mark.parametrize("variant", ["bug", "twin"])
+def test_a_harness_crash_is_an_error_never_a_find(bench, variant):
+    crash = harness.check_once(_pair(_raise(KeyError("seconds"))), FakeStudent(), 1, variant)
+    assert crash.error and not crash.found and crash.verdict == "harness-error"
+    stress = harness.stress_once(_pair(None, invariant=lambda v: {}[v]), FakeStudent(), variant)
+    assert stress.error and not stress.found and "KeyError" in stress.message
+    text = bench.cell(bench.summary(_outcomes(crash)), bench.summary(_outcomes(crash)))
+    assert text.startswith("0/1 (1 error, not counted found)") and "FP 0/1" in text
+
+
+def test_a_check_that_could_not_run_is_neither_found_nor_passed_nor_a_false_positive(bench):
+    no_gpu = _raise(NotRun("not run: no GPU on this grading machine"))
+    bug = harness.check_once(_pair(no_gpu), FakeStudent(), 1, "bug")
+    twin = harness.check_once(_pair(no_gpu), FakeStudent(), 1, "twin")
+    assert bug.not_run and twin.not_run and not (bug.found or twin.found)
+    assert twin.verdict == "not-run"
+    summaries = bench.summary(_outcomes(bug)), bench.summary(_outcomes(twin))
+    assert bench.cell(*summaries).startswith("not run: no GPU")
+    assert bench.misses(*summaries, 100) == ["not run: no GPU on this grading machine"]
+
+
+def test_plain_stress_without_a_gpu_is_not_run(monkeypatch):
+    monkeypatch.setattr("grader.sandbox.gpu.host_has_gpu", lambda: False)
+    student = FakeStudent()
+    outcome = harness.stress_once(_pair(None, needs="gpu"), student, "twin", budget=1.0)
+    assert outcome.not_run and not outcome.found and student.calls == 0
+
+
+def test_plain_stress_gets_the_wall_clock_budget_of_our_check():
+    student = FakeStudent()
+    outcome = harness.stress_once(_pair(None), student, "twin", budget=0.05)
+    assert outcome.verdict == "passed" and outcome.seconds >= 0.05
+    assert outcome.repeats == student.calls > 1
+    wrong = harness.stress_once(_pair(None), FakeStudent(value=2), "bug", budget=10.0)
+    assert wrong.found and wrong.repeats == 1  # stops at its first find
+
+
+def test_frontrun_budget_raised_only_while_it_is_the_limit():
+    budget, attempts = harness.FRONTRUN_BUDGET, harness.FRONTRUN_ATTEMPTS
+    assert harness.budget_was_limit(None, 0, 1.0, 1)  # inconclusive
+    assert harness.budget_was_limit(True, attempts, 1.0, 1)  # every attempt used
+    assert harness.budget_was_limit(True, 10, budget, 1)  # out of time
+    assert not harness.budget_was_limit(True, attempts, 1.0, 4)  # within the raised budget
+    assert not harness.budget_was_limit(False, attempts, budget, 1)  # found: never the limit
+
+
+def test_the_report_says_only_what_it_measured(bench):
+    """Every number in a row comes from its outcomes; reasons that are not measured are labelled
+    as the catalogue's."""
+    twin = [dataclasses.asdict(harness.Outcome(False, "passed", 0.1, i)) for i in range(3)]
+    bug = [dataclasses.asdict(harness.Outcome(True, "race", 0.2, i)) for i in range(3)]
+    assert bench.cell(bench.summary(bug), bench.summary(twin)) == "3/3 · FP 0/3 · 0.20 s"
+    assert bench.misses(bench.summary(bug), bench.summary(twin), 3) == []
+    assert bench.misses(bench.summary(bug), bench.summary(twin), 1000) == [
+        "twin run 3 times, fewer than the 1000 the goal asks for"
+    ]
