@@ -79,8 +79,6 @@ LOST = (
     "after the task finished, and a lost one goes back to the queue for another process."
 )
 
-_RUNS: dict = {}  # (student, mode, steps) -> report: tests that ask for the same run share it
-
 
 def task_step(name: str, *args, expect=None, what: str | None = None) -> dict:
     """A step that sends task `name` with `args` to the worker."""
@@ -177,8 +175,9 @@ def celery_run(
 ) -> CeleryReport:
     """Run `steps` on a real worker (`mode` "functional" or "isolation"); the report, shared by
     every test that asks for the same run. A reply that is not a report raises its verdict."""
-    key = (id(student), mode, json.dumps([_sent(s) for s in steps]), json.dumps(options))
-    if key not in _RUNS:
+    runs = student.shared_runs  # (mode, steps, options) -> report, for this student only
+    key = (mode, json.dumps([_sent(s) for s in steps]), json.dumps(options))
+    if key not in runs:
         reply = student.reply(
             _probe_celery,
             mode,
@@ -188,16 +187,17 @@ def celery_run(
             what=f"your tasks on a {_worker_words(mode)}",
         )
         raise_for(reply)
-        _RUNS[key] = CeleryReport(reply.value)
-        _RUNS[key].steps = steps
-    return _RUNS[key]
+        runs[key] = CeleryReport(reply.value)
+        runs[key].steps = steps
+    return runs[key]
 
 
 def celery_fault(student, args: dict, timeout: float | None = None) -> CeleryReport:
     """Send each task of `args` ({name: [args]}), kill the pool process running it, and report
     whether it was lost or redelivered and completed."""
-    key = (id(student), "fault", json.dumps(args))
-    if key not in _RUNS:
+    runs = student.shared_runs
+    key = ("fault", json.dumps(args))
+    if key not in runs:
         reply = student.reply(
             _probe_celery,
             "fault",
@@ -207,9 +207,9 @@ def celery_fault(student, args: dict, timeout: float | None = None) -> CeleryRep
             what="your tasks with a worker process killed",
         )
         raise_for(reply)
-        _RUNS[key] = CeleryReport(reply.value)
-        _RUNS[key].steps = []
-    return _RUNS[key]
+        runs[key] = CeleryReport(reply.value)
+        runs[key].steps = []
+    return runs[key]
 
 
 def _worker_words(mode: str) -> str:

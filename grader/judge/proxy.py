@@ -40,6 +40,7 @@ class Student:
         None  # the prepared submission on the judge's side (read as text only)
     )
     on_reply: Callable[[Reply], None] | None = None  # sees every reply (the plugin notes tampering)
+    shared_runs: dict = field(default_factory=dict, repr=False)  # runs several tests share (Celery)
 
     def source_file(self) -> Path:
         """The student's module file as handed in, for static checks (never imported here)."""

@@ -148,12 +148,10 @@ def _hidden_tests(slug):
 
 def exercise_test(slug, test):
     """The exercise's own hidden test `test(student)`, exactly as grading runs it. Celery runs
-    are shared between the tests of one graded submission (`expect_celery` keeps them by
-    student): forgotten before each run here, so that every run of the benchmark is a new one."""
+    are shared between the tests of one graded submission (`Student.shared_runs`): forgotten
+    before each run here, so that every run of the benchmark is a new one."""
     def grade(student, seed):
-        from grader.judge import expect_celery
-
-        expect_celery._RUNS.clear()
+        student.shared_runs.clear()
         getattr(_hidden_tests(slug), test)(student)
     return grade
 
