@@ -73,6 +73,9 @@ HONEST = {
     "pyopencl_vector_ops": {
         "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),
     },
+    "queue_pipeline": {
+        "honest_reference": (ROOT / "solutions/queue_pipeline/solution.py", 10.0),
+    },
     "shared_state": {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
     },
