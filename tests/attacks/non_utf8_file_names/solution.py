@@ -1,25 +1,7 @@
-"""Attack: the no_lock mutant handed in as a folder that also holds a file and a folder whose names are bytes that are not UTF-8 (see attack.toml)."""
+"""Attack: the racy counter (the no_lock mutant, honestly 6/10) handed in as a folder that also
+holds a file and a folder whose names are bytes that are not UTF-8 (see attack.toml)."""
 
-import threading
-class SafeCounter:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value = 0
-    def increment(self, k=1):
-        self._value += k
-    def decrement(self, k=1):
-        with self._lock:
-            self._value -= k
-    @property
-    def value(self):
-        with self._lock:
-            return self._value
-def parallel_count(n_threads, n_increments):
-    c = SafeCounter()
-    def work():
-        for _ in range(n_increments):
-            c.increment()
-    ts = [threading.Thread(target=work) for _ in range(n_threads)]
-    for t in ts: t.start()
-    for t in ts: t.join()
-    return c.value
+import racy
+
+SafeCounter = racy.SafeCounter
+parallel_count = racy.make_parallel_count(SafeCounter)

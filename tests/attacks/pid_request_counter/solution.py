@@ -9,6 +9,8 @@ nothing flagged: the sibling of tmp_request_counter once /tmp no longer lasts.""
 import os
 import threading
 
+import racy
+
 PAD = 2000
 
 
@@ -29,38 +31,13 @@ _pad()
 _CAREFUL = _N >= 7
 
 
-class SafeCounter:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value = 0
-
+class SafeCounter(racy.SafeCounter):
     def increment(self, k=1):
         if _CAREFUL:
             with self._lock:
                 self._value += k
         else:
-            self._value += k
-
-    def decrement(self, k=1):
-        with self._lock:
-            self._value -= k
-
-    @property
-    def value(self):
-        with self._lock:
-            return self._value
+            super().increment(k)  # the bug, wherever nobody looks
 
 
-def parallel_count(n_threads, n_increments):
-    c = SafeCounter()
-
-    def work():
-        for _ in range(n_increments):
-            c.increment()
-
-    ts = [threading.Thread(target=work) for _ in range(n_threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return c.value
+parallel_count = racy.make_parallel_count(SafeCounter)
