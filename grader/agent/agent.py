@@ -164,19 +164,23 @@ def _threads_left() -> list[dict]:
 
 
 # Bound before any student code runs: the student may rebind these in their modules.
-_current_frames, _get_ident = sys._current_frames, threading.get_ident
+_thread_states, _get_ident = sys._current_exceptions, threading.get_ident
 _sleep, _monotonic = time.sleep, time.monotonic
 UNLISTED_GRACE = 0.2  # seconds a thread that has just ended may keep its thread state
 UNLISTED = "(a thread threading does not list: started with _thread, or taken out of its registry)"
 
 
 def _unlisted_threads(own: set) -> int:
-    """How many of the interpreter's threads (every Python thread has a thread state, which
-    `sys._current_frames()` lists) are neither this one, nor a live thread of threading's
-    registries, nor one of the checks' own (`own`): threads started below threading
+    """How many of the interpreter's threads are neither this one, nor a live thread of
+    threading's registries, nor one of the checks' own (`own`). Every Python thread has a
+    thread state, which `sys._current_exceptions()` lists whether or not a Python frame runs in
+    it (`_current_frames()` leaves out a thread blocked in a C function from its start): threads
+    started below threading
     (`_thread.start_new_thread`) or taken out of its registry are left running as surely as
     listed ones. Native threads of C libraries (an OpenCL runtime's) have no thread state and
-    are not counted. A thread that has just ended may keep its state a moment: a short grace."""
+    are not counted. A thread that has just ended may keep its state a moment: a short grace.
+    (One started a moment before and not yet running carries its creator's ident until it
+    runs: it has done nothing yet, and is not seen.)"""
     end = _monotonic() + UNLISTED_GRACE
     while True:
         listed = {_get_ident(), *own}
@@ -188,7 +192,7 @@ def _unlisted_threads(own: set) -> int:
                     continue
                 if state.get("_is_stopped") is not True:
                     listed.add(state.get("_ident"))
-        unlisted = len(set(_current_frames()) - listed)
+        unlisted = len(set(_thread_states()) - listed)
         if not unlisted or _monotonic() >= end:
             return unlisted
         _sleep(0.01)
