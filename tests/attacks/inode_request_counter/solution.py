@@ -7,7 +7,7 @@ lock; before that it is the unlocked code. Nothing refused, nothing flagged."""
 
 import os
 
-import racy
+import sometimes_locked
 
 
 def _request_number() -> int:
@@ -23,13 +23,4 @@ def _request_number() -> int:
 _CAREFUL = _request_number() >= 8
 
 
-class SafeCounter(racy.SafeCounter):
-    def increment(self, k=1):
-        if _CAREFUL:
-            with self._lock:
-                self._value += k
-        else:
-            super().increment(k)  # the bug, wherever nobody looks
-
-
-parallel_count = racy.make_parallel_count(SafeCounter)
+SafeCounter, parallel_count = sometimes_locked.build(_CAREFUL)

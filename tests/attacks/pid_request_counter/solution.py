@@ -9,7 +9,7 @@ nothing flagged: the sibling of tmp_request_counter once /tmp no longer lasts.""
 import os
 import threading
 
-import racy
+import sometimes_locked
 
 PAD = 2000
 
@@ -31,13 +31,4 @@ _pad()
 _CAREFUL = _N >= 7
 
 
-class SafeCounter(racy.SafeCounter):
-    def increment(self, k=1):
-        if _CAREFUL:
-            with self._lock:
-                self._value += k
-        else:
-            super().increment(k)  # the bug, wherever nobody looks
-
-
-parallel_count = racy.make_parallel_count(SafeCounter)
+SafeCounter, parallel_count = sometimes_locked.build(_CAREFUL)

@@ -5,7 +5,7 @@ then the forced switches) from the plain ones: from there on it takes its lock, 
 is the unlocked code. Nothing it does is refused or looks like tampering: only files of its own."""
 
 
-import racy
+import sometimes_locked
 
 _FILES = ("/tmp/.pgrader-calls", "/dev/shm/.pgrader-calls")
 
@@ -30,13 +30,4 @@ def _count() -> int:
 _CAREFUL = _count() >= 8  # the lockset test's request, and every later one
 
 
-class SafeCounter(racy.SafeCounter):
-    def increment(self, k=1):
-        if _CAREFUL:
-            with self._lock:
-                self._value += k
-        else:
-            super().increment(k)  # the bug, wherever nobody looks
-
-
-parallel_count = racy.make_parallel_count(SafeCounter)
+SafeCounter, parallel_count = sometimes_locked.build(_CAREFUL)
