@@ -99,6 +99,16 @@ def _too_deep(name: str) -> SubmissionError:
     )
 
 
+def _utf8(name: str) -> bool:
+    """Whether a name read from the file system is text: bytes that are not UTF-8 come back as
+    lone surrogates (surrogateescape), which nothing after intake can encode."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
     """All regular files under `root`, by relative path; refuses symlinks and special files, and
     folders nested deeper than MAX_DEPTH (walked with a list, not by recursion: any depth is
@@ -115,6 +125,12 @@ def _read_dir(root: Path, budget: _Budget) -> dict[str, bytes]:
             rel = prefix + entry.name
             if _is_junk([entry.name]):
                 continue
+            if not _utf8(entry.name):
+                raise SubmissionError(
+                    f"{show(rel)} has a name that is not UTF-8 text (bytes that no page or "
+                    "gradebook can show as they are): rename it with letters, digits, '-', '_' "
+                    "and '.' and hand it in again."
+                )
             if entry.is_symlink():
                 raise SubmissionError(f"{show(rel)} is a symbolic link; hand in the file itself.")
             if entry.is_dir(follow_symlinks=False):

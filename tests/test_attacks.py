@@ -14,8 +14,8 @@ as soon as the grader is fixed. `scripts/attack_table.py` runs the same corpus a
 docs/attacks.md.
 
 Two attacks are checked on a single session instead, where a batch could not see them: the
-sandbox's own clocks and CPU count patched by the student, and /tmp and /dev/shm shared
-between two submissions.
+sandbox's own clocks and CPU count patched by the student, and /tmp and /dev/shm left
+for another submission or the next request of the same one.
 """
 
 from __future__ import annotations
@@ -295,11 +295,23 @@ def drop(marker):
 def look(marker):
     return {folder: os.path.exists(os.path.join(folder, "pgrader-shared-" + marker))
             for folder in ("/tmp", "/dev/shm")}
+
+
+def drop_many(marker):
+    folder = os.path.join("/tmp", "pgrader-shared-" + marker)
+    os.mkdir(folder)
+    for i in range(20_000):  # more than the supervisor removes the quick way
+        open(os.path.join(folder, str(i)), "w").close()
+    os.symlink(folder, os.path.join("/dev/shm", "pgrader-shared-" + marker))
+    return 20_000
 """
 
 
 @pytest.mark.docker
-def test_tmp_and_shm_last_only_within_one_submission(docker_backend, tmp_path):
+def test_tmp_and_shm_last_for_no_other_request(docker_backend, tmp_path):
+    """Nothing left in /tmp or /dev/shm reaches another submission, nor the next request of the
+    same one (a file there would count the requests: tests/attacks/tmp_request_counter); what
+    the quick removal cannot take gets the container recycled."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for sub in ("a", "b"):
@@ -325,5 +337,7 @@ def test_tmp_and_shm_last_only_within_one_submission(docker_backend, tmp_path):
         docker_backend.open(tmp_path / "b", Limits()) as b,
     ):
         host_a = call(a, "drop", marker)
-        assert call(a, "look", marker) == {"/tmp": True, "/dev/shm": True}  # later requests of A
         assert call(b, "look", marker) == {"/tmp": False, "/dev/shm": False}, host_a  # never B
+        assert call(a, "look", marker) == {"/tmp": False, "/dev/shm": False}  # nor A's next
+        assert call(a, "drop_many", marker) == 20_000
+        assert call(a, "look", marker) == {"/tmp": False, "/dev/shm": False}  # a fresh container

@@ -468,3 +468,22 @@ def test_magics_inside_blocks_keep_the_cell_valid(tmp_path):
     assert "    pass  # pgrader: IPython-only line left out: '!echo {n}'" in code
     assert "rate = 10 % 3  # not a magic" in code
     assert load_module(dest / "solution.py")["rate"] == 1
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_a_name_that_is_not_utf8_is_refused_with_a_message(tmp_path, where):
+    """A name of bytes that are not UTF-8 comes back from the file system with lone surrogates,
+    which no results.json, page or gradebook can encode: it was a UnicodeEncodeError and the
+    submission "not graded yet (retryable)" at will (the red team, session 6); it is refused."""
+    src = tmp_path / "dir"
+    src.mkdir()
+    (src / "solution.py").write_bytes(GOOD)
+    if where == "file":
+        Path(os.fsdecode(os.path.join(os.fsencode(src), b"\xff\xfe.py"))).write_text("x = 1\n")
+    else:
+        folder = Path(os.fsdecode(os.path.join(os.fsencode(src), b"d\xff")))
+        folder.mkdir()
+        (folder / "helper.py").write_text("x = 1\n")
+    message = refused(tmp_path, src)
+    assert "is not UTF-8 text" in message and "rename it" in message
+    message.encode("utf-8")  # the message itself can be shown

@@ -48,6 +48,29 @@ SOURCE = """
         threading.Thread(target=time.sleep, args=(60,), name="stray").start()
         return 1
 
+    def raw_thread():
+        import _thread
+        _thread.start_new_thread(time.sleep, (60,))  # no Python frame in it: C from the start
+        _thread.start_new_thread(lambda: time.sleep(60), ())
+        time.sleep(0.1)  # both running (a thread not yet started carries its creator's ident)
+        return 1
+
+    def unregistered_thread():
+        def hide():
+            threading._active.pop(threading.get_ident(), None)
+            time.sleep(60)
+        threading.Thread(target=hide, daemon=True).start()
+        time.sleep(0.1)
+        return 1
+
+    def joined_threads():
+        threads = [threading.Thread(target=time.sleep, args=(0.01,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return 1
+
     def spawn_and_join():
         import multiprocessing as mp
         ctx = mp.get_context("spawn")  # starts multiprocessing's resource tracker
@@ -154,13 +177,36 @@ def test_helpers_are_known_by_name_and_parent_not_by_what_the_agent_says(monkeyp
         13: (12, server),
         14: (1, "python3 child.py"),
     }
+    alive = set(table)
     monkeypatch.setattr(supervisor, "_ppid", lambda pid: table[pid][0])
     monkeypatch.setattr(supervisor, "_cmdline", lambda pid: table.get(pid, (0, "init"))[1])
-    monkeypatch.setattr(supervisor, "descendants", lambda root: dict.fromkeys(table, (0.0, 0.0)))
+    monkeypatch.setattr(supervisor, "descendants", lambda root: dict.fromkeys(alive, (0.0, 0.0)))
+    monkeypatch.setattr(supervisor, "reap", lambda: alive.difference_update({11, 12}))
     helpers = supervisor.Helpers()
     helpers.note([11, 12, 13])
     table[11] = (1, "<a child process that exited but was never joined>")  # caught exiting
     assert helpers.leftovers(1) == [server, "python3 child.py"]
+    assert alive == {13, 14}  # the helpers were given the moment they take to exit
+
+
+def test_a_helpers_command_line_that_does_not_exit_is_the_students(monkeypatch):
+    """A fork server's child forks: the grandchild has the server's command line and a parent
+    that is no helper (or, once that child has exited, the supervisor). A real helper exits
+    soon after the agent; one still there after HELPER_GRACE is the student's leftover
+    (tests/attacks/leftover_forkserver_grandchild)."""
+    from grader.agent import supervisor
+
+    server = "python3 -c from multiprocessing.forkserver import main; main(5)"
+    table = {12: (1, server), 15: (1, server)}  # 15: the grandchild, its parent gone
+    monkeypatch.setattr(supervisor, "HELPER_GRACE", 0.05)
+    monkeypatch.setattr(supervisor, "_ppid", lambda pid: table[pid][0])
+    monkeypatch.setattr(supervisor, "_cmdline", lambda pid: table.get(pid, (0, "init"))[1])
+    monkeypatch.setattr(supervisor, "descendants", lambda root: dict.fromkeys(table, (0.0, 0.0)))
+    monkeypatch.setattr(supervisor, "reap", lambda: table.pop(12, None))  # the server exits
+    helpers = supervisor.Helpers()
+    helpers.note([12, 15])
+    assert helpers.seen[15]  # its command line and parent alone make it look like a helper
+    assert helpers.leftovers(1) == [server]  # but it did not exit: the grandchild is reported
 
 
 def test_a_neighbours_shared_memory_is_not_this_students_leak(session):
@@ -194,6 +240,24 @@ def test_a_neighbours_shared_memory_is_not_this_students_leak(session):
 def test_stray_threads_are_reported(session):
     reply = call(session, "stray_thread")
     assert [t["name"] for t in reply["leftover_threads"]] == ["stray"]
+
+
+@pytest.mark.parametrize("how", ["raw_thread", "unregistered_thread"])
+def test_threads_threading_does_not_list_are_reported(session, how):
+    """The kernel's list of the process's threads, not threading's registry alone (which the
+    student's code can bypass or edit: tests/attacks/leftover_thread_raw, _unregistered)."""
+    from grader.agent.agent import UNLISTED
+
+    reply = call(session, how)
+    expected = [UNLISTED] * (2 if how == "raw_thread" else 1)
+    assert [t["name"] for t in reply["leftover_threads"]] == expected, reply
+
+
+def test_joined_threads_leave_nothing(session):
+    for _ in range(3):  # a joined thread's kernel task may outlive join() by a moment
+        reply = call(session, "joined_threads")
+        assert reply["status"] == "ok"
+        assert reply.get("leftover_threads") == [], reply["leftover_threads"]
 
 
 def test_exit_before_result_is_a_crash(session):

@@ -163,6 +163,41 @@ def _threads_left() -> list[dict]:
     return left[:20]
 
 
+# Bound before any student code runs: the student may rebind these in their modules.
+_thread_states, _get_ident = sys._current_exceptions, threading.get_ident
+_sleep, _monotonic = time.sleep, time.monotonic
+UNLISTED_GRACE = 0.2  # seconds a thread that has just ended may keep its thread state
+UNLISTED = "(a thread threading does not list: started with _thread, or taken out of its registry)"
+
+
+def _unlisted_threads(own: set) -> int:
+    """How many of the interpreter's threads are neither this one, nor a live thread of
+    threading's registries, nor one of the checks' own (`own`). Every Python thread has a
+    thread state, which `sys._current_exceptions()` lists whether or not a Python frame runs in
+    it (`_current_frames()` leaves out a thread blocked in a C function from its start): threads
+    started below threading
+    (`_thread.start_new_thread`) or taken out of its registry are left running as surely as
+    listed ones. Native threads of C libraries (an OpenCL runtime's) have no thread state and
+    are not counted. A thread that has just ended may keep its state a moment: a short grace.
+    (One started a moment before and not yet running carries its creator's ident until it
+    runs: it has done nothing yet, and is not seen.)"""
+    end = _monotonic() + UNLISTED_GRACE
+    while True:
+        listed = {_get_ident(), *own}
+        for registry in (threading._active, threading._limbo):  # type: ignore[attr-defined]
+            for t in list(registry.values()):
+                try:
+                    state = vars(t)
+                except TypeError:
+                    continue
+                if state.get("_is_stopped") is not True:
+                    listed.add(state.get("_ident"))
+        unlisted = len(set(_thread_states()) - listed)
+        if not unlisted or _monotonic() >= end:
+            return unlisted
+        _sleep(0.01)
+
+
 def _undumpable() -> None:
     """No core dumps, no ptrace, /proc/<pid>/{mem,environ,fd} owned by root: this process's
     memory (its key among it) is closed to the student's other processes."""
@@ -286,6 +321,12 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         if _evidence is not None and _evidence.lost:
             result["evidence_lost"] = True  # said in the signed result too, whatever happened
         result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
+        unlisted = _unlisted_threads(
+            {getattr(check, "_watchdog_ident", None) for _, check, _ in stops}
+        )
+        if unlisted:
+            found = result["leftover_threads"]
+            found += [{"name": UNLISTED, "daemon": False}] * min(unlisted, 20 - len(found))
 
 
 def main() -> None:

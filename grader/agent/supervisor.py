@@ -114,6 +114,7 @@ def _cmdline(pid: int) -> str:
 
 # Helper processes of multiprocessing that exit on their own once the agent has exited.
 PLATFORM_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+HELPER_GRACE = 2.0  # seconds the helpers get to exit once the agent has (they take milliseconds)
 
 
 class Helpers:
@@ -170,10 +171,14 @@ class Helpers:
         self._wake.set()
 
     def leftovers(self, root: int) -> list[str]:
-        """The command lines of the processes still alive under `root` that are the student's.
-        The tree is stopped first: a stopped process holds no lock on its memory map, so every
-        read is quick, and nothing forks or exits while we look."""
+        """The command lines of the processes still alive under `root` that are the student's:
+        a helper still there after `HELPER_GRACE` is one too (the student's processes can carry
+        a helper's command line without being one: a fork server's child forks, and the
+        grandchild has the server's command line and a parent that is no helper, or none once
+        that child has exited). The tree is stopped first: a stopped process holds no lock on
+        its memory map, so every read is quick, and nothing forks or exits while we look."""
         self.close()
+        lingering = self._helpers_exit(root)
         tree = descendants(root)
         if not tree:
             return []
@@ -181,7 +186,21 @@ class Helpers:
         tree = descendants(root)
         _signal_all(tree, signal.SIGSTOP)  # any forked meanwhile
         self.note(tree)
-        return [_cmdline(pid) for pid in tree if not self.seen.get(pid)]
+        return [_cmdline(pid) for pid in tree if not self.seen.get(pid) or pid in lingering]
+
+    def _helpers_exit(self, root: int) -> set[int]:
+        """Wait (at most `HELPER_GRACE`) until no helper is left under `root`, as none is soon
+        after the agent has exited; the pids of the helpers still there after that."""
+        end = time.monotonic() + HELPER_GRACE
+        while True:
+            tree = descendants(root)
+            if len(tree) <= 4 * MAX_STACK_FILES:  # a bomb's processes are leftovers anyway
+                self.note([pid for pid in tree if pid not in self.seen])
+            named = {pid for pid in tree if self.seen.get(pid)}
+            if not named or time.monotonic() >= end:
+                return named
+            time.sleep(0.01)
+            reap()  # an exited helper is our orphan: a zombie until reaped
 
 
 def _ppid(pid: int) -> int:
@@ -469,6 +488,64 @@ def _remove_run(rundir: str, user: dict | None) -> bool:
     return not os.path.lexists(rundir)
 
 
+# Folders the student's uid can write outside its run folder, which every request of the
+# container shares: what one request leaves there would let the next one count the requests
+# (and so tell the checked ones from the plain ones: the tests run in a fixed order).
+SHARED_SCRATCH = ("/tmp", "/dev/shm")
+MAX_SCRATCH_ENTRIES = 1_000  # beyond this the container is recycled instead (fresh tmpfs)
+
+
+def _scratch_left(uid: int) -> list[str] | None:
+    """The entries of `SHARED_SCRATCH` that belong to `uid` (None: too many to look at)."""
+    found: list[str] = []
+    for folder in SHARED_SCRATCH:
+        try:
+            with os.scandir(folder) as entries:
+                for n, entry in enumerate(entries):
+                    if n >= MAX_SCRATCH_ENTRIES:
+                        return None
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == uid:
+                            found.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return found
+
+
+def _sysv_objects(uid: int) -> bool:
+    """Whether `uid` owns a System V shared-memory segment, semaphore set or message queue
+    (they outlive its processes, in the container's IPC namespace)."""
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}", encoding="ascii", errors="replace") as f:
+                header = f.readline().split()
+                column = header.index("uid")
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > column and fields[column] == str(uid):
+                        return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def _clear_scratch(user: dict | None) -> bool:
+    """Remove what the student's uid left in `SHARED_SCRATCH`, as that uid (the quick way
+    only: no slow removal eats into the host's limit); False if anything of the student's is
+    left there or in System V IPC: the backend then recycles the container, so that no request
+    leaves anything for the next. Only where the student has a uid of its own: the local
+    backend's /tmp is the host's."""
+    if not user:
+        return True
+    uid = int(user["uid"])
+    left = _scratch_left(uid)
+    if left and _remove_as(user, left):  # a tree too big for the quick way: recycled instead
+        left = _scratch_left(uid)
+    return left == [] and not _sysv_objects(uid)
+
+
 def _room_to_run(workroot: str) -> str:
     """Why the work area cannot take another run ('' if it can): too little free space, or run
     folders an earlier request could not remove."""
@@ -530,6 +607,7 @@ def supervise(submission: str, workroot: str, request: Request) -> dict:
     finally:
         t2 = time.monotonic()
         clean = _remove_run(rundir, request.agent_user)
+        clean = _clear_scratch(request.agent_user) and clean
     if not clean or _room_to_run(workroot):
         reply["recycle"] = True
     reply.setdefault("phases", {}).update(prepare=t1 - t0, cleanup=time.monotonic() - t2)

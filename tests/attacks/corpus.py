@@ -73,6 +73,9 @@ HONEST = {
     "pyopencl_vector_ops": {
         "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),
     },
+    "queue_pipeline": {
+        "honest_reference": (ROOT / "solutions/queue_pipeline/solution.py", 10.0),
+    },
     "shared_state": {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
     },
@@ -225,6 +228,19 @@ def build_submission(attack: Attack, folder: Path, canary: Path) -> Path:
             deep = deep / "d"
             os.mkdir(deep)  # relative paths stay short: the parent is already there
         (deep / "notes.txt").write_text("deep down\n")
+        return dest
+    if attack.archive == "bad_name_folder":  # a folder with names that are not UTF-8 bytes
+        dest = folder / attack.student
+        for name, path in _files(attack).items():
+            target = dest.joinpath(*name.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_content(path, canary))
+        raw = os.fsencode(dest)
+        with open(os.path.join(raw, b"notes-\xff\xfe.py"), "wb") as f:
+            f.write(b"NOTES = 1\n")
+        os.mkdir(os.path.join(raw, b"d\xff"))
+        with open(os.path.join(raw, b"d\xff", b"helper.py"), "wb") as f:
+            f.write(b"HELPER = 1\n")
         return dest
     if attack.archive:
         dest = folder / f"{attack.student}.zip"
