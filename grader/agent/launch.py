@@ -1,7 +1,7 @@
 """How the student's processes start programs: multiprocessing's own children, armed first.
 
-CPython raises no audit event for `_posixsubprocess.fork_exec`, which starts every program
-`subprocess` and multiprocessing's launcher (`multiprocessing.util.spawnv_passfds`: the spawn
+CPython raises no audit event for `_posixsubprocess.fork_exec` (also `subprocess._fork_exec`),
+which starts every program `subprocess` and multiprocessing's launcher (`multiprocessing.util.spawnv_passfds`: the spawn
 and forkserver start methods, the resource tracker) start. `guard(key)` replaces it, in the
 agent and in every child it arms, before the student's code runs:
 
@@ -229,6 +229,9 @@ def guard(key: bytes | None) -> None:
     )
     wrapper.__module__ = __name__
     _posixsubprocess.fork_exec = wrapper
+    import subprocess  # it bound the original at import: rebound too (a reload takes ours)
+
+    subprocess._fork_exec = wrapper  # type: ignore[attr-defined]  # private, not in typeshed
 
 
 def _read_key(fd: int) -> bytes | None:
