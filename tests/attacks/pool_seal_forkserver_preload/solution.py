@@ -1,12 +1,16 @@
 """Attack: the sequential mutant's work with forged, sealed work items, the key read in the
-forkserver. `set_forkserver_preload(["solution"])` makes multiprocessing's fork server import
-this module when it starts -- a process that the agent never armed: no audit hook, and the
-work-item key in its environment (it is on its way to spawned children). There this module
+forkserver. With `__main__` made to look like a script (its `__spec__` None, its `__file__`
+this module), `set_forkserver_preload(["__main__"])` makes multiprocessing's fork server run
+this module as `__mp_main__` when it starts (a preloaded module by name would not import: the
+server runs isolated, without the work folder on its path) -- a process that the agent never
+armed: no audit hook, and the work-item key in its environment (on its way to spawned
+children). There this module
 leaves the key in the work folder and starts a thread that copies whatever records the agent
 leaves in the work folder into the output folder. The agent then forges every seal."""
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
 
@@ -29,7 +33,7 @@ def _courier(folder):
         time.sleep(0.01)
 
 
-if __name__ == "solution" and "multiprocessing.forkserver" in __import__("sys").modules:
+if __name__ == "__mp_main__" and "multiprocessing.forkserver" in sys.modules:
     if os.environ.get(ENV) and not os.path.exists(os.path.join(WORK, ".key")):
         with open(os.path.join(WORK, ".key"), "w") as f:
             f.write(os.environ[ENV])
@@ -42,8 +46,10 @@ def _nothing():
 
 
 def _key():
+    main = sys.modules["__main__"]
+    main.__spec__, main.__file__ = None, os.path.join(WORK, "solution.py")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["solution"])
+    ctx.set_forkserver_preload(["__main__"])
     p = ctx.Process(target=_nothing)
     p.start()
     p.join()
