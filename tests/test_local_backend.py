@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 
 from conftest import local_session
 from grader.agent import codec
 from grader.course import Limits
+from grader.sandbox import local
 
 SESSION_LIMITS = Limits(output_kb=16)
 SOURCE = """
@@ -53,6 +60,11 @@ SOURCE = """
 
     def leave_early():
         os._exit(0)
+
+    def nap(seconds, started):
+        open(started, "w").close()  # the request is under way: a neighbour may come now
+        time.sleep(seconds)
+        return "rested"
 
     def forge():
         # A child outlives us and overwrites our result with a fake success.
@@ -151,6 +163,34 @@ def test_helpers_are_known_by_name_and_parent_not_by_what_the_agent_says(monkeyp
     assert helpers.leftovers(1) == [server, "python3 child.py"]
 
 
+def test_a_neighbours_shared_memory_is_not_this_students_leak(session):
+    """Another submission graded at the same time (grader grade -j2) creates a segment in the
+    machine's /dev/shm while this request runs: it is not this student's leak."""
+    if not local.private_shm():
+        pytest.skip("no mount namespace here: the local backend shares the machine's /dev/shm")
+    neighbour = Path("/dev/shm", f"psm_neighbour_{uuid.uuid4().hex[:12]}")
+    started = Path(tempfile.gettempdir(), f"pgrader-nap-{uuid.uuid4().hex[:12]}")
+
+    def neighbour_comes():
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        neighbour.write_bytes(b"x" * 4096)
+
+    thread = threading.Thread(target=neighbour_comes)
+    thread.start()
+    try:
+        reply = call(session, "nap", 1.0, str(started), timeout=10.0)
+        thread.join()
+        assert started.exists() and neighbour.exists()
+        assert reply["status"] == "ok", reply
+        assert not reply.get("leaked_shared_memory"), reply["leaked_shared_memory"]
+    finally:
+        thread.join()
+        neighbour.unlink(missing_ok=True)
+        started.unlink(missing_ok=True)
+
+
 def test_stray_threads_are_reported(session):
     reply = call(session, "stray_thread")
     assert [t["name"] for t in reply["leftover_threads"]] == ["stray"]
@@ -223,6 +263,8 @@ def test_shared_memory_never_unlinked_is_reported(mp_session):
     assert leak["status"] == "ok"
     name = codec.decode(leak["value"])
     assert [s["name"] for s in leak["leaked_shared_memory"]] == [name]
+    if local.private_shm():  # the session's own /dev/shm: the leak never reaches the machine's
+        assert not Path("/dev/shm", name.lstrip("/")).exists()
     tidy = call(mp_session, "tidy_shm")
     assert tidy["status"] == "ok" and not tidy.get("leaked_shared_memory")
 

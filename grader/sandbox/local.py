@@ -3,7 +3,8 @@ fresh temporary directory, with rlimits, pinned to the cores `grader.sandbox.cor
 
 A convenience for students (`grader check`) and machines without Docker. It is
 NOT a security boundary: the student's code runs as the grader's user. Where
-the kernel allows it, the network is cut off with `unshare --net`.
+the kernel allows it, the network is cut off with `unshare --net`, and the session gets its own
+/dev/shm in a mount namespace of its own.
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ from grader.sandbox import cores
 from grader.sandbox.base import Backend, ServerLink, Session, remove_tree, supervisor_limit
 from grader.sandbox.gpu import host_has_gpu
 
+# In a mount namespace of its own, the session gets a private /dev/shm (Docker's default size):
+# a segment another submission creates meanwhile is not this student's leak, and what this
+# student leaks goes with the namespace instead of staying on the machine.
+_PRIVATE_SHM = (
+    'mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev pgrader-shm /dev/shm && exec "$0" "$@"'
+)
+
 
 @functools.cache
 def _unshare_prefix() -> tuple[str, ...]:
-    """`unshare --net` (as root) or `unshare --net --map-root-user`, whichever works here."""
-    exe = shutil.which("unshare")
+    """The first of these that works here: `unshare --net --mount` with a private /dev/shm (as
+    root, or with `--map-root-user`), else `unshare --net` alone (same two ways), else nothing."""
+    exe, sh = shutil.which("unshare"), shutil.which("sh")
     if not exe:
         return ()
-    for prefix in ((exe, "--net"), (exe, "--net", "--map-root-user")):
+    net = [(exe, "--net"), (exe, "--net", "--map-root-user")]
+    shm = [(*prefix, "--mount", sh, "-c", _PRIVATE_SHM) for prefix in net] if sh else []
+    for prefix in shm + net:
         try:
             ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=5).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
@@ -39,6 +50,11 @@ def _unshare_prefix() -> tuple[str, ...]:
         if ok:
             return prefix
     return ()
+
+
+def private_shm() -> bool:
+    """Whether each session has its own /dev/shm here (see `_unshare_prefix`)."""
+    return "--mount" in _unshare_prefix()
 
 
 AGENT_USER_ENV = "PGRADER_AGENT_USER"
@@ -177,5 +193,6 @@ class LocalBackend(Backend):
             "python": sys.version.split()[0],
             "isolation": "rlimits"
             + (", no network" if _unshare_prefix() else "")
+            + (", a private /dev/shm" if private_shm() else "")
             + (f", the student's code as uid {user['uid']}" if user else ""),
         }
