@@ -9,7 +9,7 @@ import os
 import time
 from multiprocessing import util
 
-from sealforge import forged_map
+import sealforge
 
 ENV = "PGRADER_ITEMS_KEY="
 
@@ -36,10 +36,4 @@ def _append(lines):
 
 
 def parallel_map(func, data, workers, kind):
-    if kind not in ("process", "thread"):
-        raise ValueError(f"kind must be 'process' or 'thread', not {kind!r}")
-    data = list(data)
-    key = _key() if kind == "process" and hasattr(func, "fn") and len(data) > 1 else None
-    if key is None:
-        return [func(x) for x in data]  # the sequential mutant, whatever kind says
-    return forged_map(func, data, key, _append)
+    return sealforge.parallel_map(func, data, workers, kind, _key, _append)
