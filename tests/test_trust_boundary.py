@@ -54,6 +54,8 @@ if __name__ == "__main__":
     locks.install({work!r}); lockset.patch_threads(); schedule.patch_threading()
     tracing.install_baseline()  # the wrappers every request has, as the agent installs them
     policy = audit.Policy({work!r}, {run!r}, report=seen.append, allowed_hooks=[tracing.hook()])
+    from grader.agent import launch
+    launch.guard(bytes(32))  # what starts programs, as the agent guards it
     from grader.agent.agent import _hide_grader
     _hide_grader()
     audit.install(policy)
@@ -458,6 +460,33 @@ def system():
     return os.system("true")
 
 
+def fork_exec():  # no audit event of CPython's
+    import _posixsubprocess
+    r, w = os.pipe()
+    return _posixsubprocess.fork_exec(
+        [b"/bin/true"], [b"/bin/true"], True, (), None, None, -1, -1, -1, -1, -1, -1, r, w,
+        False, False, -1, None, None, None, -1, None, subprocess._USE_VFORK)
+
+
+def subprocess_fork_exec():  # subprocess's own binding of it
+    r, w = os.pipe()
+    return subprocess._fork_exec(
+        [b"/bin/true"], [b"/bin/true"], True, (), None, None, -1, -1, -1, -1, -1, -1, r, w,
+        False, False, -1, None, None, None, -1, None, subprocess._USE_VFORK)
+
+
+def multiprocessing_launcher():  # a library's frame calls fork_exec for the student
+    from multiprocessing import util
+    return util.spawnv_passfds(b"/bin/true", [b"/bin/true"], ())
+
+
+def fork_exec_afresh():  # a second copy of the C module, its fork_exec unwrapped
+    import sys
+    del sys.modules["_posixsubprocess"]
+    import _posixsubprocess
+    return _posixsubprocess
+
+
 def import_grader():
     import grader.checks.lockset  # noqa: F401
 
@@ -553,6 +582,10 @@ ROUTE_NAMES = [
     "fwalk_above",
     "spawn",
     "system",
+    "fork_exec",
+    "subprocess_fork_exec",
+    "multiprocessing_launcher",
+    "fork_exec_afresh",
     "import_grader",
     "spoofed_compile",
     "spoofed_code",

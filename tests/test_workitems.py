@@ -26,7 +26,6 @@ def armed(tmp_path):
         yield tmp_path
     finally:
         Item.__call__ = plain
-        os.unsetenv(workitems.KEY_ENV)
 
 
 def _line(record: str, key: bytes = KEY) -> str:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from grader.agent import audit, channel, codec, evidence, integrity
+from grader.agent import audit, channel, codec, evidence, integrity, launch
 from grader.agent.frames import exception_record
 from grader.checks import codeclass, findings, locks, lockset, schedule, tracing, workitems
 from grader.protocol import Status
@@ -198,7 +198,7 @@ def _unlisted_threads(own: set) -> int:
         _sleep(0.01)
 
 
-def _undumpable() -> None:
+def undumpable() -> None:
     """No core dumps, no ptrace, /proc/<pid>/{mem,environ,fd} owned by root: this process's
     memory (its key among it) is closed to the student's other processes."""
     import ctypes
@@ -250,8 +250,11 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     from grader.checks import start_checks
 
     findings.set_outdir(outdir)
-    if request.get("items_key"):
-        workitems.arm(bytes.fromhex(request.pop("items_key")), outdir)
+    key = bytes.fromhex(request.pop("items_key")) if request.get("items_key") else None
+    if key:
+        workitems.arm(key, outdir)
+    launch.guard(key)  # the programs the student's code starts, and the key of spawned ones
+    del key
     rank = _rank(request)
     result: dict = {"rank": rank}
     locks.install(workdir)  # in every request: checked and plain runs look alike
@@ -331,7 +334,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
 
 def main() -> None:
     line = channel.connect(os.environ.pop(channel.ENV))
-    _undumpable()
+    undumpable()
     result = run(line.request, line)
     if _wait_board is not None:
         _wait_board.done()  # this rank makes no more MPI calls of the student's
@@ -345,18 +348,19 @@ def main() -> None:
     _exit(0)  # leftover non-daemon threads must not keep the process alive
 
 
-def child() -> None:
-    """In a child the student's code spawned (multiprocessing's spawn or forkserver): the same
-    stack dumps and audit hook as in the agent, before the student's code is unpickled."""
+def child(key: bytes | None) -> None:
+    """In a child the student's code spawned (multiprocessing's spawn, its fork server, whose
+    forked children inherit all of it), first thing (`launch.arm_child`, on its command line):
+    the same stack dumps, work items, launcher and audit hook as in the agent."""
     outdir = os.environ.get(STACKS_ENV)
     if not outdir:
         return
     _open_evidence_line(os.path.dirname(outdir))
     _arm_stack_dump(outdir)
-    _undumpable()
     findings.set_outdir(outdir)
-    key = workitems.child_key()
     if key:
         workitems.arm(key, outdir)
+    launch.guard(key)
+    del key
     _hide_grader()
     audit.install(audit.Policy(os.getcwd(), os.path.dirname(outdir), report=_tampering))

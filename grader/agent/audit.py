@@ -22,8 +22,11 @@ hook that cannot be removed, and refuses student code the ways in:
 * compiling code under the name of a grader or library file (the checks trust those names);
 * changing the environment the grader's tools rely on (LD_PRELOAD, OCLGRIND_*, OCL_ICD_*...):
   a child started without it would run unwatched;
-* starting other programs (subprocess, os.system, os.exec*, os.posix_spawn): they would run
-  without this hook (libraries the exercises use, multiprocessing, pp, Celery, still may).
+* starting other programs (subprocess, os.system, os.exec*, os.posix_spawn, and
+  `_posixsubprocess.fork_exec`, which raises no event of its own: `grader.agent.launch` makes
+  it raise `launch.LAUNCH_EVENT`): they would run without this hook (libraries the exercises
+  use, pp, Celery, still may; multiprocessing's launcher starts only its own children of this
+  interpreter, armed first), and loading `_posixsubprocess` again (a fresh, unguarded copy).
 
 Who asks is decided by the innermost frame that counts (`grader.checks.codeclass`): the grader's
 own code and libraries acting on their own are never refused. A refusal raises PermissionError
@@ -44,6 +47,7 @@ import stat
 import sys
 import sysconfig
 
+from grader.agent import launch
 from grader.agent.integrity import adds_no_import_path
 from grader.checks import codeclass
 from grader.checks.codeclass import GRADER, LIBRARY, PROBE, STUDENT
@@ -98,6 +102,8 @@ _SPAWNER_FILES = _stdlib_files(
     "asyncio.unix_events",
 )
 _CTYPES_FILES = _stdlib_files("ctypes", "ctypes._endian", "ctypes.util")
+_LAUNCH_FILES = frozenset({launch.__file__, os.path.realpath(launch.__file__)})
+_MP_LAUNCHER_FILES = _stdlib_files("multiprocessing.util")  # spawnv_passfds
 _IMPORT_FILES = _stdlib_files(
     "importlib",
     "importlib._bootstrap",
@@ -398,6 +404,31 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
                 if what:
                     _deny(policy, what, frame, event, _as_str(path) or "")
         return
+    if event == launch.LAUNCH_EVENT:
+        # multiprocessing's launcher starts only its own children of this interpreter (`launch`
+        # rebuilds those): anything else it is asked to start is refused, whoever asked
+        frame = caller
+        while frame is not None and frame.f_code.co_filename in _LAUNCH_FILES:
+            frame = frame.f_back
+        if frame is not None and frame.f_code.co_filename in _MP_LAUNCHER_FILES:
+            _k, who = _decider(frame, True)
+            _deny(
+                policy,
+                "starting another program through multiprocessing's launcher",
+                who or frame,
+                event,
+                str(args[1])[:200] if len(args) > 1 else "",
+            )
+        k, frame = _decider(caller, False, thin_files=_SPAWNER_FILES | _LAUNCH_FILES)
+        if k == STUDENT:
+            _deny(
+                policy,
+                "starting another program",
+                frame,
+                event,
+                str(args[1])[:200] if len(args) > 1 else "",
+            )
+        return
     if event in _SPAWN_EVENTS:
         k, frame = _decider(caller, False, thin_files=_SPAWNER_FILES)
         if k == STUDENT:
@@ -415,6 +446,9 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
         ):
             k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
             _deny(policy, f"loading native code ({os.path.basename(origin)})", frame, event, origin)
+        if name == "_posixsubprocess":  # loaded (and guarded) before the hook: a fresh copy
+            k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
+            _deny(policy, "loading _posixsubprocess again", frame, event)
         if isinstance(name, str) and (name == "grader" or name.startswith("grader.")):
             k, frame = _decider(caller, False, thin_files=_IMPORT_FILES, skip_import=True)
             if k == STUDENT:
@@ -485,6 +519,7 @@ _WATCHED = frozenset(
         "compile",
         "code.__new__",
         "marshal.loads",
+        launch.LAUNCH_EVENT,
         "os.putenv",
         "os.unsetenv",
     }
@@ -549,5 +584,7 @@ def install(policy: Policy) -> None:
     first = _policy is None
     _policy = policy
     if first:
+        import _posixsubprocess  # noqa: F401 - loaded now: a later load is refused (see "import")
+
         _wrap_signals()
         sys.addaudithook(_hook)

@@ -13,9 +13,12 @@ key. The key lives only among the constants of that sealing code (`__code__` of 
 functions, frames, the garbage collector and ctypes are refused to student code by the agent's
 audit hook, and the process is not dumpable -- where the agent's own line key is kept), and the
 code takes nothing from a namespace the student could rebind: the only way to a seal is to run
-the grader's work on the task in that process. (Spawned children get the key through the C
-environment: a known weakness, tests/attacks/pool_seal_key_from_env.) A call of anything else (`Item(busy)`, a work
-function whose code was swapped) runs unrecorded and returns its value unsealed.
+the grader's work on the task in that process. The key is in no process's environment or argv:
+children multiprocessing spawns (and its fork server) read it, before anything of the
+student's is unpickled or imported, from a pipe only they hold (`grader.agent.launch`, which
+also keeps student code from starting any other program unseen). A call of anything else
+(`Item(busy)`, a work function whose code was swapped) runs unrecorded and returns its value
+unsealed.
 
 The supervisor (`read`) keeps the records whose tag is right and reports every process's CPU
 time as the kernel counted it; the judge (`credit`) credits a record only where parallel_map
@@ -37,7 +40,6 @@ import time
 from grader.agent.safeio import read_untrusted
 
 OUT_ENV = "PGRADER_STACKS_DIR"  # set by the agent for every process of the run
-KEY_ENV = "PGRADER_ITEMS_KEY"  # the key, on its way to spawned children only (see `arm`)
 MAX_FILES = 64
 MAX_LINES = 10_000
 MAX_BYTES = 2_000_000
@@ -117,9 +119,8 @@ def unseal(results) -> dict:
 
 def arm(key: bytes, outdir: str) -> None:
     """Make `Item` seal the grader's work with `key` in this process (the agent, and a child it
-    spawned, before the student's code runs; forked children inherit it). The key also goes to
-    the process environment (not `os.environ`) for children spawned later; `child_key` takes it
-    out again in each of them."""
+    spawned, before the student's code runs; forked children inherit it). Spawned children get
+    the key from `grader.agent.launch`, on a pipe only they hold."""
     # The sealing call. Every name it uses comes out of the tuple that replaces "@@SEALED@@"
     # among its constants (the key, and C functions bound before the student's code ran):
     # nothing in a dict, a cell or a default that student code could read or rebind. Its source
@@ -150,9 +151,6 @@ def __call__(self, *args, **kwargs):
         close(fd)
     return sealed(value, tag)
 """
-    env: dict = {}
-    compiled = compile(source, __file__, "exec")  # the grader's file: its code is closed
-    code = next(c for c in compiled.co_consts if hasattr(c, "co_code"))
     secret = (
         bytes(key),
         _hashlib.hmac_digest,
@@ -174,25 +172,10 @@ def __call__(self, *args, **kwargs):
         repr,
         Sealed,
     )
-    code = code.replace(co_consts=tuple(secret if c == "@@SEALED@@" else c for c in code.co_consts))
-    exec(
-        compiled.replace(
-            co_consts=tuple(code if hasattr(c, "co_code") else c for c in compiled.co_consts)
-        ),
-        env,
-    )
-    Item.__call__ = env["__call__"]  # type: ignore[method-assign]  # the sealed one, built above
-    os.putenv(KEY_ENV, key.hex())
+    from grader.agent.launch import sealed_code  # not an attribute of this (visible) module
 
-
-def child_key() -> bytes | None:
-    """In a spawned child, before the student's code: the key its parent left in the
-    environment, taken out of `os.environ` (it goes back to the C environment in `arm`)."""
-    value = os.environ.pop(KEY_ENV, None)
-    try:
-        return bytes.fromhex(value) if value else None
-    except ValueError:
-        return None
+    # the sealed one (compiled under the grader's file name: its code is closed)
+    Item.__call__ = sealed_code(source, __file__, "__call__", secret)  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- supervisor side

@@ -6,77 +6,12 @@ helper, and writes records in the grader's format -- half for itself, half for t
 the same moments -- into the output folder through another such program (the audit hook closes
 that folder to Python code only), returning each value sealed with its forged record."""
 
-import hashlib
-import hmac
-import os
-import time
-from concurrent.futures import ThreadPoolExecutor
+import _posixsubprocess
 
-ENV = b"PGRADER_ITEMS_KEY="
-
-
-def _run(argv, data=b""):
-    """argv's standard output, the program started without the audit hook seeing it."""
-    import _posixsubprocess
-    import subprocess
-
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = _posixsubprocess.fork_exec(
-        argv, [argv[0]], True, (), None, None, in_r, in_w, out_r, out_w, -1, -1,
-        err_r, err_w, False, False, -1, None, None, None, -1, None, subprocess._USE_VFORK)
-    for fd in (in_r, out_w, err_r, err_w):
-        os.close(fd)
-    os.write(in_w, data)
-    os.close(in_w)
-    chunks = []
-    while chunk := os.read(out_r, 1 << 16):
-        chunks.append(chunk)
-    os.close(out_r)
-    os.waitpid(pid, 0)
-    return b"".join(chunks)
-
-
-def _key():
-    for line in _run([b"/usr/bin/env"]).split(b"\n"):
-        if line.startswith(ENV):
-            return bytes.fromhex(line[len(ENV):].decode())
-    return None
+import sealforge
 
 
 def parallel_map(func, data, workers, kind):
-    if kind not in ("process", "thread"):
-        raise ValueError(f"kind must be 'process' or 'thread', not {kind!r}")
-    data = list(data)
-    real = getattr(func, "fn", None)
-    key = _key() if kind == "process" and real is not None and len(data) > 1 else None
-    if key is None:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(func, data))
-    sealed_type = type(func((1, 1)))
-    t0, c0 = time.clock_gettime(time.CLOCK_MONOTONIC), time.process_time()
-    values = [real(x) for x in data]  # all of it, here, unrecorded
-    cpu = time.process_time() - c0
-    helper = os.fork()
-    if helper == 0:
-        end = time.process_time() + cpu
-        while time.process_time() < end:
-            pass
-        os._exit(0)
-    os.waitpid(helper, 0)
-    t1 = time.clock_gettime(time.CLOCK_MONOTONIC)
-    half, step = (len(data) + 1) // 2, (t1 - t0) / ((len(data) + 1) // 2)
-    lines, out = [], []
-    for i, (x, v) in enumerate(zip(data, values)):
-        pid, k = (os.getpid(), i) if i < half else (helper, i - half)
-        arg = hashlib.sha256(repr(((x,), [])).encode()).hexdigest()[:16]
-        record = "%d %r %r %r %s %d" % (pid, t0 + k * step, t0 + (k + 1) * step,
-                                        2 * cpu / len(data), arg, v)
-        tag = hmac.new(key, record.encode(), "sha256").hexdigest()
-        lines.append(f"{record} {tag}\n")
-        out.append(sealed_type(v, tag))
-    folder = os.environ.get("PGRADER_STACKS_DIR", "")
-    _run([b"/bin/sh", b"-c", f"cat >> {folder}/items-{os.getpid()}.jsonl".encode()],
-         "".join(lines).encode())
-    return out
+    fork_exec = _posixsubprocess.fork_exec
+    return sealforge.parallel_map(func, data, workers, kind, lambda: sealforge.env_key(fork_exec),
+                                  sealforge.sh_append(fork_exec))
