@@ -529,6 +529,14 @@ PP_PLAIN = "submit_all(server, work, [5, 2, 7], callback) == {x: [x, x * x]}"
 MATMUL_3 = [[15.0, 18.0, 21.0], [42.0, 54.0, 66.0], [69.0, 90.0, 111.0]]  # arange(9) @ itself
 HALO_PLAIN = "2x2 grid, 2x5 blocks: each rank's window of numpy.pad(global, 1, mode='wrap')"
 
+def _celery_pair(name, bug_class, how, test, mutant):
+    """A celery_canvas pair: the exercise's hidden `test` is the check, the mutant the bug, and
+    plain stress the tasks run eagerly."""
+    return Pair(name, bug_class, how, ("failed",), exercise_test("celery_canvas", test),
+                Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
+                frontrun_na=NOT_CELERY, needs="celery", module="tasks",
+                course=("celery_canvas", mutant))
+
 
 def _pp_right(out):
     return isinstance(out, dict) and out.get("got") == {x: [x, x * x] for x in (5, 2, 7)}
@@ -832,34 +840,20 @@ PAIRS = [
          frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
     # ---- Celery, pp, MPI Cartesian topologies, GPUs and edge cases of the curriculum: the
     # exercises' own hidden tests (`exercise_test`) are the checks
-    Pair("celery_sync_get_in_task", "`result.get()` inside a task (Celery's guard switched off)",
+    _celery_pair("celery_sync_get_in_task", "`result.get()` inside a task (Celery's guard switched off)",
          "celery_canvas's test_no_result_get_inside_tasks: a real worker records every "
-         "result.get() a task makes; expect_no_sync_get", ("failed",),
-         exercise_test("celery_canvas", "test_no_result_get_inside_tasks"),
-         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
-         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
-         course=("celery_canvas", "get_in_task")),
-    Pair("celery_global_state", "state shared through a module global (works eagerly, wrong on "
+         "result.get() a task makes; expect_no_sync_get", "test_no_result_get_inside_tasks", "get_in_task"),
+    _celery_pair("celery_global_state", "state shared through a module global (works eagerly, wrong on "
          "a prefork worker)", "celery_canvas's test_correct_on_a_prefork_worker: a fresh pool "
-         "process per task; expect_steps", ("failed",),
-         exercise_test("celery_canvas", "test_correct_on_a_prefork_worker"),
-         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
-         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
-         course=("celery_canvas", "global_state")),
-    Pair("celery_group_not_chord", "wrong canvas type: a group where a chord is asked (the "
+         "process per task; expect_steps", "test_correct_on_a_prefork_worker", "global_state"),
+    _celery_pair("celery_group_not_chord", "wrong canvas type: a group where a chord is asked (the "
          "callback never runs)", "celery_canvas's test_sum_of_squares_is_a_chord: the canvas "
-         "type and the tasks the worker ran; expect_steps", ("failed",),
-         exercise_test("celery_canvas", "test_sum_of_squares_is_a_chord"),
-         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
-         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
-         course=("celery_canvas", "group_not_chord")),
-    Pair("celery_no_acks_late", "a task lost when its worker process dies (acknowledged early: "
-         "never delivered again)", "celery_canvas's test_tasks_survive_a_killed_worker_process: "
-         "the pool process running each task is killed; expect_survives_worker_loss",
-         ("failed",), exercise_test("celery_canvas", "test_tasks_survive_a_killed_worker_process"),
-         Stress(probes.celery_eager, (), _equals(CELERY_VALUES), CELERY_PLAIN, timeout=10),
-         frontrun_na=NOT_CELERY, needs="celery", module="tasks",
-         course=("celery_canvas", "no_acks_late")),
+         "type and the tasks the worker ran; expect_steps", "test_sum_of_squares_is_a_chord", "group_not_chord"),
+    _celery_pair("celery_no_acks_late", "a task lost when its worker process dies (acknowledged "
+                 "early: never delivered again)", "celery_canvas's "
+                 "test_tasks_survive_a_killed_worker_process: the pool process running each task "
+                 "is killed; expect_survives_worker_loss",
+                 "test_tasks_survive_a_killed_worker_process", "no_acks_late"),
     Pair("pp_double_callback", "pp callbacks fired twice (passed to submit and called again)",
          "pp_job_server's test_each_callback_exactly_once: every callback call recorded",
          ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
