@@ -38,6 +38,19 @@ SOURCE = """
         sys.stdout.write("x" * 5_000_000)
         return "done"
 
+    def ended_unjoined():
+        # a worker that ended but was never joined, while multiprocessing's resource tracker
+        # (a helper the supervisor gives time to exit) runs
+        import multiprocessing as mp
+        from multiprocessing import shared_memory
+        shm = shared_memory.SharedMemory(create=True, size=64)
+        p = mp.get_context("fork").Process(target=int)
+        p.start()
+        time.sleep(0.3)  # it has ended: a zombie, never joined
+        shm.close()
+        shm.unlink()
+        return "returned"
+
     def orphan():
         if os.fork() == 0:
             time.sleep(60)
@@ -154,6 +167,12 @@ def test_orphan_processes_are_reported_and_killed(session):
     reply = call(session, "orphan")
     assert codec.decode(reply["value"]) == "parent"
     assert reply["leftover_processes"], reply
+
+
+def test_an_ended_child_never_joined_is_a_leftover(session):
+    reply = call(session, "ended_unjoined")
+    assert codec.decode(reply["value"]) == "returned"
+    assert reply.get("leftover_processes"), reply
 
 
 def test_multiprocessing_helpers_are_not_the_students_leftovers(session):

@@ -83,6 +83,16 @@ def _proc_stat(pid: int) -> tuple[int, tuple[float, float]] | None:
     return ppid, ((utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK)
 
 
+def _ended(pid: int) -> bool:
+    """Whether `pid` has exited (a zombie, not reaped yet) or is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="latin-1") as f:
+            data = f.read()
+    except OSError:
+        return True
+    return data[data.rfind(")") + 2 :][:1] in ("Z", "X", "")
+
+
 def descendants(root: int) -> dict[int, tuple[float, float]]:
     """Every live descendant of `root` with (own CPU, reaped children's CPU) in seconds."""
     table = {}
@@ -196,11 +206,11 @@ class Helpers:
             tree = descendants(root)
             if len(tree) <= 4 * MAX_STACK_FILES:  # a bomb's processes are leftovers anyway
                 self.note([pid for pid in tree if pid not in self.seen])
-            named = {pid for pid in tree if self.seen.get(pid)}
+            named = {pid for pid in tree if self.seen.get(pid) and not _ended(pid)}
             if not named or time.monotonic() >= end:
                 return named
-            time.sleep(0.01)
-            reap()  # an exited helper is our orphan: a zombie until reaped
+            time.sleep(0.01)  # nothing is reaped here: the student's unjoined children that
+            # ended are zombies until then, and a zombie is a process never joined: a leftover
 
 
 def _ppid(pid: int) -> int:
