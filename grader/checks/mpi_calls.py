@@ -177,16 +177,20 @@ def _describe(comm, parts, args, kwargs) -> tuple:
         return (B.NONE, B.NOBODY, 0, B.NOBODY, 0, 0)
 
 
-def _any_source() -> int:
-    from mpi4py import MPI
+_WILDCARDS: list[int] = []
 
-    return MPI.ANY_SOURCE
+
+def _any_source() -> int:
+    if not _WILDCARDS:
+        from mpi4py import MPI
+
+        _WILDCARDS.extend((MPI.ANY_SOURCE, MPI.ANY_TAG))
+    return _WILDCARDS[0]
 
 
 def _any_tag() -> int:
-    from mpi4py import MPI
-
-    return MPI.ANY_TAG
+    _any_source()
+    return _WILDCARDS[1]
 
 
 def _world_ranks(comm) -> tuple | None:
