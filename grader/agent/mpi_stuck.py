@@ -1,18 +1,23 @@
-"""Proof that the ranks of a strict-mode MPI run are deadlocked, from their wait boards.
+"""Proof that the ranks of an MPI run are deadlocked, from their wait boards.
 
-MPICH busy-polls inside a blocking call, so the kernel's view (`grader.agent.stuck`) never sees
-ranks wait for good. In strict mode every blocking point-to-point call and every collective's
-agreement step waits in `grader.checks.mpi_setup._wait`, which polls the nonblocking form of the
-call (each poll drives MPI's progress engine) and records on its rank's `WaitBoard` the call's
-number and how many polls it made.
+Two proofs, one per mode (`grader.checks.mpi_setup.WaitBoard` is the board of both):
 
-The run is *stuck* when every rank is either inside such a call or has returned its result,
-no rank has a thread beyond those it started with, and across two looks at least `HOLD`
-seconds apart every waiting rank is still in the same call and has polled at least
-`polls_needed(ranks)` times since the first look -- while every other rank was already where it is now. Each poll
-progresses MPI, so two calls that could match would have matched: none can. A rank outside
-such a call (computing, in a call strict mode does not wrap, starting up) means no proof, and
-the hang gets the timeout path as before.
+* strict mode (`MpiStuckWatch`): MPICH busy-polls inside a blocking call, so the kernel's view
+  (`grader.agent.stuck`) never sees ranks wait for good. In strict mode every blocking
+  point-to-point call and every collective's agreement step waits in
+  `grader.checks.mpi_setup._wait`, which polls the nonblocking form of the call (each poll
+  drives MPI's progress engine) and records on its rank's board the call's number and how many
+  polls it made. The run is *stuck* when every rank is either inside such a call or has
+  returned its result, no rank has a thread beyond those it started with, and across two looks
+  at least `HOLD` seconds apart every waiting rank is still in the same call and has polled at
+  least `polls_needed(ranks)` times since the first look -- while every other rank was already
+  where it is now. Each poll progresses MPI, so two calls that could match would have matched:
+  none can. A rank outside such a call (computing, in a call strict mode does not wrap,
+  starting up) means no proof, and the hang gets the timeout path as before.
+* standard mode (`WaitFor`): the ranks' blocking calls are MPI's own (`grader.checks.mpi_calls`
+  shows each on the board: kind, peers, tags, a collective's ranks); the run is stuck when no
+  waiting call can be matched by any other rank's current call (a wait-for argument that needs
+  no eager limit), each waiting thread having run between the two looks.
 
 The boards are written by the student's processes: a forged one can only end the forger's own
 run early as a deadlock, never make a run pass.
@@ -114,9 +119,7 @@ class MpiStuckWatch:
                 self.first = (now, boards)  # something moved: start again from here
                 return None
         if now - t0 < self.hold or any(
-            b.polls - before[path].polls < self.polls
-            for path, b in boards.items()
-            if b.state == IN
+            b.polls - before[path].polls < self.polls for path, b in boards.items() if b.state == IN
         ):
             return None  # not long enough yet
         waiting = sum(1 for b in boards.values() if b.state == IN)

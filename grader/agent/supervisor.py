@@ -857,7 +857,9 @@ def _kill_hang(
     """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
     then read what the processes wrote (nothing of theirs runs while we parse). With a `proof`
     (`stuck`: every thread waits for good) the stall needs no measuring: no thread ran while
-    it was taken, so no CPU was used and none is running."""
+    it was taken, so no CPU was used and none is running -- unless the proof says the
+    processes wait busily (standard-mode MPI: MPICH polls), when it is measured as for a
+    timeout."""
     me = os.getpid()
     tree = descendants(me)
     ratio: float | None

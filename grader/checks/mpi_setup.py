@@ -37,6 +37,9 @@ the extension type, a communicator class rebuilt from the original `__mro__` -- 
 subclasses alone cannot promise. The subclasses below add what C cannot: waiting without
 spinning, and collectives that must agree.
 
+Outside strict mode the ranks' blocking calls are MPI's own, shown on the same `WaitBoard`
+by `grader.checks.mpi_calls` so that the supervisor can prove a deadlock there too.
+
 How: mpi4py's communicator classes are extension types, so their methods cannot be replaced,
 but they can be subclassed, a subclass instance built from a communicator shares its MPI
 handle (nothing is duplicated or freed), and `MPI.COMM_WORLD` is a plain module attribute.
