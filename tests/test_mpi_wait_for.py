@@ -18,7 +18,6 @@ from grader.checks.mpi_setup import WaitBoard as B
 from grader.course import Limits
 from grader.judge import verdicts
 from grader.judge.proxy import Student
-from grader.sandbox import get_backend
 
 IN, OUT, DONE = B.IN, B.OUT, B.DONE
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,13 +237,12 @@ def run(comm, n):
 
 
 def _student(folder: Path, source: str, stack) -> Student:
-    folder.mkdir()
-    (folder / "solution.py").write_text(source)
-    limits = Limits(wall_seconds=30)
-    session = stack.enter_context(get_backend("local").open(folder, limits))
-    return Student(
-        session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-    )
+    """A local-backend session for this source (tests/test_deadlock_proof.py's helper)."""
+    from test_deadlock_proof import _student as student_of
+
+    code = folder.with_name(folder.name + ".py")
+    code.write_text(source)
+    return student_of(folder, code, stack)
 
 
 BIG = 1_000_000  # float64: 8 MB, far above MPICH's eager limit

@@ -84,6 +84,18 @@ def read_boards(outdir: str) -> dict[str, Board] | None:
     return boards
 
 
+def proof(boards: dict[str, Board], held: float) -> dict:
+    """The reply's `deadlock_proof` for these boards, held still for `held` seconds."""
+    waiting = sum(1 for b in boards.values() if b.state == IN)
+    return {
+        "kind": "mpi",
+        "ranks": len(boards),
+        "waiting": waiting,
+        "returned": len(boards) - waiting,
+        "held": round(held, 3),
+    }
+
+
 class MpiStuckWatch:
     """Watches one strict MPI request; `check()` returns the proof once the ranks are stuck."""
 
@@ -122,14 +134,7 @@ class MpiStuckWatch:
             b.polls - before[path].polls < self.polls for path, b in boards.items() if b.state == IN
         ):
             return None  # not long enough yet
-        waiting = sum(1 for b in boards.values() if b.state == IN)
-        return {
-            "kind": "mpi",
-            "ranks": self.ranks,
-            "waiting": waiting,
-            "returned": self.ranks - waiting,
-            "held": round(now - t0, 3),
-        }
+        return proof(boards, now - t0)
 
 
 # ---------------------------------------------------------------- standard mode: wait-for
@@ -249,12 +254,5 @@ class WaitFor:
         by_rank = {b.rank: b for b in boards.values()}
         if any(could_progress(b, by_rank) for b in by_rank.values() if b.state == IN):
             return None
-        waiting = len(cpu)
-        return {
-            "kind": "mpi",
-            "ranks": self.ranks,
-            "waiting": waiting,
-            "returned": self.ranks - waiting,
-            "held": round(now - t0, 3),
-            "busy": True,  # MPICH polls inside these calls: the ranks use CPU while they wait
-        }
+        # MPICH polls inside these calls: the ranks use CPU while they wait
+        return {**proof(boards, now - t0), "busy": True}
