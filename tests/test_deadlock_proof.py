@@ -606,7 +606,9 @@ def test_an_asyncio_deadlock_ends_the_run_when_the_check_proves_it(tmp_path):
 def _board(path: Path, state: int, call: int, polls: int, extra: int = 0) -> None:
     from grader.checks.mpi_setup import WaitBoard
 
-    path.write_bytes(WaitBoard.RECORD.pack(WaitBoard.MAGIC, state, extra, call, polls))
+    path.write_bytes(WaitBoard.RECORD.pack(
+        WaitBoard.MAGIC, state, extra, call, polls, -1, 0, WaitBoard.NONE, -3, 0, -3, 0, 0, call
+    ))  # fmt: skip
 
 
 def _watch_after(tmp_path, first, second, hold=0.0):

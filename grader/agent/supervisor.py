@@ -702,11 +702,10 @@ def _watch(
     watch = stuck.StuckWatch() if request.prove_deadlock else None
     deadline = t0 + timeout + STARTUP_SECONDS  # until every rank has started the call
     announced = HangFindings(outdir) if watch else None
-    mpi_watch = (
-        mpi_stuck.MpiStuckWatch(outdir, expected)
-        if watch and request.ranks and request.mpi.get("strict")
-        else None
-    )
+    mpi_watch: mpi_stuck.MpiStuckWatch | mpi_stuck.WaitFor | None = None
+    if watch and request.ranks:
+        strict = request.mpi.get("strict")
+        mpi_watch = (mpi_stuck.MpiStuckWatch if strict else mpi_stuck.WaitFor)(outdir, expected)
     called = False
     helpers = Helpers()
     while proc.poll() is None:
@@ -946,11 +945,13 @@ def _kill_hang(
     """Measure the stall, ask every armed process for its stacks, kill the whole tree, and only
     then read what the processes wrote (nothing of theirs runs while we parse). With a `proof`
     (`stuck`: every thread waits for good) the stall needs no measuring: no thread ran while
-    it was taken, so no CPU was used and none is running."""
+    it was taken, so no CPU was used and none is running -- unless the proof says the
+    processes wait busily (standard-mode MPI: MPICH polls), when it is measured as for a
+    timeout."""
     me = os.getpid()
     tree = descendants(me)
     ratio: float | None
-    if proof is not None:
+    if proof is not None and not proof.get("busy"):
         running, ratio = 0, 0.0
     else:
         # busy or blocked: looked at before anything is stopped (a stopped and continued thread

@@ -37,6 +37,9 @@ the extension type, a communicator class rebuilt from the original `__mro__` -- 
 subclasses alone cannot promise. The subclasses below add what C cannot: waiting without
 spinning, and collectives that must agree.
 
+Outside strict mode the ranks' blocking calls are MPI's own, shown on the same `WaitBoard`
+by `grader.checks.mpi_calls` so that the supervisor can prove a deadlock there too.
+
 How: mpi4py's communicator classes are extension types, so their methods cannot be replaced,
 but they can be subclassed, a subclass instance built from a communicator shares its MPI
 handle (nothing is duplicated or freed), and `MPI.COMM_WORLD` is a plain module attribute.
@@ -51,6 +54,7 @@ in the strict one's `__mro__`: these checks run in the student's own process.)
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import shutil
 import struct
@@ -91,9 +95,13 @@ COMM_CLASSES = ("Intracomm", "Cartcomm", "Graphcomm", "Distgraphcomm")
 def init(options: dict, outdir: str | None = None) -> int:
     from mpi4py import MPI
 
+    if outdir:  # strict mode's polled waits, or standard mode's watched calls, are shown here
+        WaitBoard.open(outdir, MPI.COMM_WORLD.Get_rank())
+    if not options.get("strict") and WaitBoard.current:
+        from grader.checks import mpi_calls
+
+        MPI.COMM_WORLD = mpi_calls.watched(MPI.COMM_WORLD)  # type: ignore[misc]
     if options.get("strict"):
-        if outdir:
-            WaitBoard.open(outdir)
         # the check itself: mpi4py's communicators (Final in its stubs) replaced by ours
         MPI.COMM_WORLD = strict(MPI.COMM_WORLD)  # type: ignore[misc]
         # `MPI.Intracomm(comm)` and friends must not rebuild a standard communicator.
@@ -249,7 +257,7 @@ _OUTSIDERS = ("Spawn", "Spawn_multiple", "Accept", "Connect")
 def _taints_board(call):
     def method(self, *args, **kwargs):
         if WaitBoard.current:
-            WaitBoard.current.threads = -(1 << 20)  # counted as extra threads from now on
+            WaitBoard.current.taint()
         return call(self, *args, **kwargs)
 
     method.__name__ = call.__name__
@@ -289,23 +297,32 @@ def _wait(poll, spin: float = SPIN_SECONDS):
 
 
 class WaitBoard:
-    """This rank's waiting state, for the supervisor's deadlock proof
-    (`grader.agent.mpi_stuck`): one fixed-size record in `OUTDIR/mpi-wait-<pid>.bin`, rewritten
-    in place: whether the rank is inside a blocking call of strict mode (`_wait`), that call's
-    number, how many polls it has made since its first pause, and how many threads the process
-    has beyond those it had when MPI was set up (another thread could still send)."""
+    """This rank's waiting state, for the supervisor's deadlock proofs (`grader.agent.mpi_stuck`):
+    one fixed-size record in `OUTDIR/mpi-wait-<pid>.bin`, rewritten in place: whether the rank
+    is inside a blocking call (strict mode's `_wait`, or a call `grader.checks.mpi_calls`
+    watches in standard mode), that call's number, how many polls it has made since its first
+    pause (strict mode), how many threads the process has beyond those it had when MPI was set
+    up (another thread could still send), and what the call is: its kind, the COMM_WORLD ranks
+    it sends to and receives from, its tags, the COMM_WORLD ranks of a collective's
+    communicator, and the thread that made it. The call number is written again last, so that a
+    record read while it was being rewritten shows two different numbers and is not believed."""
 
-    RECORD = struct.Struct("<4sIIQQ")  # magic, state, extra threads, call number, polls
+    RECORD = struct.Struct("<4sIIQQiiiiiiiQQ")
     MAGIC = b"PGMW"
     OUT, IN, DONE = 0, 1, 2
+    # what a rank is blocked in (standard mode); strict mode's polled waits say NONE
+    NONE, SEND, RECV, SENDRECV, COLLECTIVE, ALL_TO_ALL = 0, 1, 2, 3, 4, 5
+    ANY, UNKNOWN, NOBODY = -1, -2, -3  # a peer or tag: MPI's wildcard, not known, no such part
+    EVERYONE = (1 << 64) - 1  # a collective whose members are not known: every rank
     current: WaitBoard | None = None
 
-    def __init__(self, fd: int):
-        self.fd, self.call, self.polls = fd, 0, 0
+    def __init__(self, fd: int, rank: int = -1):
+        self.fd, self.call, self.polls, self.rank = fd, 0, 0, rank
         self.threads = threading.active_count()
+        self.what: tuple = (self.NONE, self.NOBODY, 0, self.NOBODY, 0, 0)
 
     @classmethod
-    def open(cls, outdir: str) -> None:
+    def open(cls, outdir: str, rank: int = -1) -> None:
         try:
             fd = os.open(
                 os.path.join(outdir, f"mpi-wait-{os.getpid()}.bin"),
@@ -314,18 +331,37 @@ class WaitBoard:
             )
         except OSError:
             return  # no board, no proof: the hang waits for the timeout
-        cls.current = cls(fd)
-        cls.current._write(cls.OUT)
+        board = cls(fd, rank)
+        try:  # written through a shared mapping: no system call per blocking call
+            os.ftruncate(fd, cls.RECORD.size)
+            board.map = mmap.mmap(fd, cls.RECORD.size)
+        except (OSError, ValueError):
+            board.map = None
+        cls.current = board
+        board._write(cls.OUT)
+
+    map: mmap.mmap | None = None
 
     def _write(self, state: int) -> None:
         extra = max(0, threading.active_count() - self.threads)
+        op, dest, sendtag, source, recvtag, group = self.what
+        fields = (
+            self.MAGIC, state, extra, self.call, self.polls, self.rank, threading.get_native_id(),
+            op, dest, sendtag, source, recvtag, group, self.call,
+        )  # fmt: skip
         try:
-            os.pwrite(self.fd, self.RECORD.pack(self.MAGIC, state, extra, self.call, self.polls), 0)
-        except OSError:
+            if self.map is not None:
+                self.RECORD.pack_into(self.map, 0, *fields)
+            else:
+                os.pwrite(self.fd, self.RECORD.pack(*fields), 0)
+        except (OSError, ValueError, struct.error):
             pass
 
-    def enter(self) -> None:
+    def enter(self, what: tuple | None = None) -> None:
+        """The rank starts waiting in a call: `what` is (kind, dest, sendtag, source, recvtag,
+        group) for a watched call of standard mode, None for strict mode's polled waits."""
         self.call, self.polls = self.call + 1, 0
+        self.what = what or (self.NONE, self.NOBODY, 0, self.NOBODY, 0, 0)
         self._write(self.IN)
 
     def polled(self) -> None:
@@ -333,7 +369,18 @@ class WaitBoard:
         self._write(self.IN)
 
     def leave(self) -> None:
+        if self.map is not None:  # the state alone: the rest of the record stays true
+            try:
+                self.map[4:8] = self.OUT.to_bytes(4, "little")
+                return
+            except (ValueError, IndexError):
+                pass
         self._write(self.OUT)
+
+    def taint(self) -> None:
+        """The rank made a call the proofs cannot follow (a request it keeps, a process from
+        outside the job): counted as extra threads from now on, so no deadlock of its is proven."""
+        self.threads = -(1 << 20)
 
     @classmethod
     def done(cls) -> None:
