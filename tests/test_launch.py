@@ -9,7 +9,7 @@ from grader.agent import launch
 
 EXE = sys.executable
 SPAWN = "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5, pipe_handle=7)"
-ARM = "__import__('grader.agent.launch', fromlist=['arm_child']).arm_child(%d); "
+ARM = "__import__('grader.agent.agent', fromlist=['arm_child']).arm_child(%d); "
 
 
 def rebuild(argv, keep=(5, 7), key_fd=9, exe=EXE):

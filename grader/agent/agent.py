@@ -83,11 +83,11 @@ _wait_board = None  # grader.checks.mpi_setup.WaitBoard in an MPI rank
 def _rank(request: dict) -> int:
     if not request.get("ranks"):
         return 0
-    from grader.checks import mpi_setup  # imports mpi4py, applies strict mode if asked
+    from grader.checks import mpi_calls, mpi_setup  # imports mpi4py, applies strict mode if asked
 
     global _wait_board
     _wait_board = mpi_setup.WaitBoard  # kept: the grader's modules leave sys.modules
-    return mpi_setup.init(request.get("mpi", {}), request.get("outdir"))
+    return mpi_setup.init(request.get("mpi", {}), request.get("outdir"), mpi_calls.watched)
 
 
 def _probe_builtins() -> dict:
@@ -348,9 +348,16 @@ def main() -> None:
     _exit(0)  # leftover non-daemon threads must not keep the process alive
 
 
+def arm_child(key_fd: int) -> None:
+    """The first thing a child multiprocessing starts does (its command line, see
+    `launch.rebuild`): non-dumpable, then its key taken off descriptor `key_fd`, then `child`."""
+    undumpable()
+    child(launch.read_key(key_fd))
+
+
 def child(key: bytes | None) -> None:
     """In a child the student's code spawned (multiprocessing's spawn, its fork server, whose
-    forked children inherit all of it), first thing (`launch.arm_child`, on its command line):
+    forked children inherit all of it), first thing (`arm_child`, on its command line):
     the same stack dumps, work items, launcher and audit hook as in the agent."""
     outdir = os.environ.get(STACKS_ENV)
     if not outdir:

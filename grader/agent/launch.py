@@ -8,7 +8,7 @@ agent and in every child it arms, before the student's code runs:
 * a command line multiprocessing builds for a child of this interpreter (`spawn_main`, the fork
   server's `main`, the resource tracker's `main`) is rebuilt from its parsed numbers and names:
   this interpreter (as it was when armed), `-I`, and, for a child that runs the student's code,
-  `arm_child(K)` first -- the audit hook, the stack dumps, a non-dumpable process and the
+  `grader.agent.agent.arm_child(K)` first -- the audit hook, the stack dumps, a non-dumpable process and the
   work-item key, read from descriptor K before anything is unpickled or imported. The key is
   written into a fresh pipe between fork and exec (one thread: no other thread of the parent
   ever holds either end), and only that child holds the read end;
@@ -40,7 +40,7 @@ _FORKSERVER = re.compile(
     re.DOTALL,
 )
 _TRACKER = re.compile(r"from multiprocessing\.resource_tracker import main;main\((\d{1,9})\)")
-_ARM = "__import__('grader.agent.launch', fromlist=['arm_child']).arm_child(%d); "
+_ARM = "__import__('grader.agent.agent', fromlist=['arm_child']).arm_child(%d); "
 
 
 def sealed_code(source: str, filename: str, name: str, secret: tuple):
@@ -234,7 +234,8 @@ def guard(key: bytes | None) -> None:
     subprocess._fork_exec = wrapper  # type: ignore[attr-defined]  # private, not in typeshed
 
 
-def _read_key(fd: int) -> bytes | None:
+def read_key(fd: int) -> bytes | None:
+    """The work-item key a child is handed on descriptor `fd` (None: none, or cut short)."""
     if fd < 0:
         return None
     try:
@@ -249,12 +250,3 @@ def _read_key(fd: int) -> bytes | None:
             os.close(fd)
         except OSError:
             pass
-
-
-def arm_child(key_fd: int) -> None:
-    """The first thing a child multiprocessing starts does (its command line, see `rebuild`):
-    non-dumpable, then its key taken off descriptor `key_fd`, then armed as the agent is."""
-    from grader.agent import agent
-
-    agent.undumpable()
-    agent.child(_read_key(key_fd))
