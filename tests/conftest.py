@@ -40,6 +40,22 @@ def limits() -> Limits:
 
 
 @contextmanager
+def sandbox_student(backend, folder: Path, source: str, wall_seconds: float = 30):
+    """A judge-side `Student` on `source` as `folder`/solution.py, in a session of `backend`."""
+    import dataclasses
+
+    from grader.judge.proxy import Student
+
+    folder.mkdir()
+    (folder / "solution.py").write_text(source)
+    limits = Limits(wall_seconds=wall_seconds)
+    with backend.open(folder, limits) as session:
+        yield Student(
+            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
+        )
+
+
+@contextmanager
 def local_session(folder: Path, source: str, limits: Limits | None = None):
     """A local-backend session on `source` (dedented) as `folder`/solution.py."""
     (folder / "solution.py").write_text(textwrap.dedent(source))

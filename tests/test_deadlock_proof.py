@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sandbox_student
 from grader.agent import stuck
 from grader.agent.supervisor import descendants
 from grader.course import Limits
@@ -499,14 +500,8 @@ def _capabilities(module):
 def test_on_docker_a_deadlock_is_proven_and_the_student_has_no_capability(docker_backend, tmp_path):
     """The supervisor's CAP_SYS_PTRACE (to read the threads' system calls) is its own: the
     student's process has no capability at all; and the proof works in the real sandbox."""
-    folder = tmp_path / "s"
-    folder.mkdir()
-    (folder / "solution.py").write_text((BUGS / "lost_wakeup_event" / "bug.py").read_text())
-    limits = Limits(wall_seconds=30)
-    with docker_backend.open(folder, limits) as session:
-        student = Student(
-            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-        )
+    source = (BUGS / "lost_wakeup_event" / "bug.py").read_text()
+    with sandbox_student(docker_backend, tmp_path / "s", source) as student:
         assert student.run(_capabilities) == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}
         reply = student.reply(_threads, 200, checks={"preempt": {"seed": 0}}, timeout=2)
     assert reply.raw["deadlock_proof"]["waits"] == {"futex": 2}
@@ -546,14 +541,7 @@ def test_on_docker_a_queue_nobody_will_fill_is_proven(docker_backend, tmp_path):
     """A parent waiting on a multiprocessing.Queue whose consumers have all ended (values lost)
     is proven stuck at once in the real sandbox (the pipe's write ends are all in the tree),
     with the timeout path's verdict and message; the same code with enough consumers passes."""
-    folder = tmp_path / "s"
-    folder.mkdir()
-    (folder / "solution.py").write_text(LOST_RESULTS)
-    limits = Limits(wall_seconds=30)
-    with docker_backend.open(folder, limits) as session:
-        student = Student(
-            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-        )
+    with sandbox_student(docker_backend, tmp_path / "s", LOST_RESULTS) as student:
         assert sorted(student.run(_run_values, [1, 2, 3], 3, timeout=4)) == [2, 4, 6]
         proven = student.reply(_run_values, [1, 2, 3, 4, 5], 2, timeout=3)
         # under spawn the children and multiprocessing's resource tracker exec a program: their
@@ -718,14 +706,9 @@ def test_on_docker_an_mpi_deadlock_is_proven(docker_backend, tmp_path):
     """In the real sandbox the ranks run as the student's uid and the supervisor is a root with
     no capability to override file modes: it must still read their wait boards (a board made
     0600 was never read there, and no MPI run was ever proven on Docker)."""
-    folder = tmp_path / "s"
-    folder.mkdir()
-    (folder / "solution.py").write_text((BUGS / "mpi_send_send" / "bug.py").read_text())
-    limits = Limits(wall_seconds=30)
-    with docker_backend.open(folder, limits) as session:
-        student = Student(
-            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-        )
+    with sandbox_student(
+        docker_backend, tmp_path / "s", (BUGS / "mpi_send_send" / "bug.py").read_text()
+    ) as student:
         reply = student.reply(_exchange, 10, ranks=2, mpi={"strict": True}, timeout=4)
     assert reply.raw.get("deadlock_proof", {}).get("kind") == "mpi", reply.raw.get("message")
     assert reply.raw["wall"] < 4.0

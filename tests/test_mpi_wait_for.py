@@ -4,7 +4,6 @@ while a call could still end (a slow partner, a request the student keeps, a lon
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import textwrap
 from contextlib import ExitStack
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sandbox_student
 from grader.agent import mpi_stuck
 from grader.agent.mpi_stuck import Board, could_progress
 from grader.checks.mpi_setup import WaitBoard as B
-from grader.course import Limits
 from grader.judge import verdicts
 from grader.judge.proxy import Student
 
@@ -276,14 +275,8 @@ def test_a_skipped_barrier_in_standard_mode_is_proven(tmp_path):
 def test_on_docker_hanks_big_send_send_is_proven(docker_backend, tmp_path):
     """In the real sandbox (ranks as the student's uid, the supervisor reading their boards
     and their threads' CPU time from /proc)."""
-    folder = tmp_path / "s"
-    folder.mkdir()
-    (folder / "solution.py").write_text((BUGS / "mpi_send_send" / "bug.py").read_text())
-    limits = Limits(wall_seconds=30)
-    with docker_backend.open(folder, limits) as session:
-        student = Student(
-            session=session, module="solution", timeout=10, limits=dataclasses.asdict(limits)
-        )
+    source = (BUGS / "mpi_send_send" / "bug.py").read_text()
+    with sandbox_student(docker_backend, tmp_path / "s", source) as student:
         reply = student.reply(_exchange, BIG, ranks=2, mpi={"strict": False}, timeout=4)
     assert reply.raw.get("deadlock_proof", {}).get("kind") == "mpi", reply.raw.get("message")
     assert reply.raw["wall"] < 4.0
