@@ -24,11 +24,14 @@ MAIN_HINT = ("Under spawn every child is a fresh interpreter that imports your m
 # ---------------------------------------------------------------- probes (run in the sandbox)
 
 def _exit_by_name(mod, names, raise_for):
-    """Each child exits with 10 + the index of its own name (or raises, for `raise_for`)."""
+    """Each child exits with 10 + the index of its own name (or raises, for `raise_for`), after
+    0.3 s: an exit code read before the child was joined is None, not a lucky right value."""
     import multiprocessing
     import os
+    import time
 
     def child():
+        time.sleep(0.3)
         me = multiprocessing.current_process().name
         if me == raise_for:
             raise ValueError("this child fails on purpose")
