@@ -893,7 +893,7 @@ PAIRS = [
          Stress(hidden_probe("mpi_cart_halo", "_halo"), ([2, 2], [2, 5], "int64"),
                 _halo_right((2, 2), (2, 5)), HALO_PLAIN, timeout=5, options={"ranks": 4}),
          frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
-         course=("mpi_cart_halo", "")),
+         course=("mpi_cart_halo", "send_first")),
     Pair("mpi_ring_power_of_two", "edge case: a rank count that is not a power of two "
          "(recursive doubling)", "mpi_ring_allreduce's test_non_power_of_two_rank_counts "
          "(3 and 5 ranks)", ("failed", "error"),
