@@ -101,6 +101,9 @@ def test_a_killed_portals_job_is_graded_by_the_other_once(course):
         ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        # a is frozen, alive, with its job running: a warm grading can end in less time than
+        # a server takes to start, and c must start while a's job is still a's
+        a.proc.send_signal(signal.SIGSTOP)
         c = Server(folder, 1)  # starts while a is alive and grading: leaves a's job alone
         try:
             [job] = _jobs(url)
