@@ -134,6 +134,17 @@ def test_aliases_and_imports_inside_functions_are_followed():
     }
 
 
+def test_a_deeply_nested_expression_is_scanned_not_a_recursion_error():
+    """A correct submission with one long expression (it compiles: 2,000 terms) once made the
+    judge's recursive scan raise RecursionError, and the test of old API names failed the student
+    with "the result could not be checked" (tests/attacks/honest/deep_expression)."""
+    source = OLD + "\n_DEEP = 0" + " + 0" * 2000 + "\n"
+    compile(source, "solution.py", "exec")  # the intake accepts it
+    found = scan_source(source)
+    assert {f["old"] for f in found} == {f["old"] for f in scan_source(OLD)}
+    assert scan_source("x = 1" + " + 1" * 20_000) == []  # too deep to parse: nothing, no error
+
+
 def test_scan_walks_the_submission_folder(tmp_path):
     (tmp_path / "solution.py").write_text("import time\nstart = time.clock()\n")
     (tmp_path / "pkg").mkdir()

@@ -203,6 +203,8 @@ def scan_source(source: str, filename: str = "solution.py") -> list[dict]:
     extra: list[dict] = []
     try:
         tree = ast.parse(source, filename)
+    except (RecursionError, MemoryError, ValueError):
+        return []  # nested too deep for the parser (or NUL bytes): it does not compile either
     except SyntaxError:
         # `asyncio.async(...)` no longer parses (async is a keyword): find it in the text, then
         # parse the rest with it replaced, so the other old forms are still found.
@@ -215,10 +217,10 @@ def scan_source(source: str, filename: str = "solution.py") -> list[dict]:
         patched = _ASYNC_CALL.sub(lambda m: f"{m.group(1)}.ensure_future(", source)
         try:
             tree = ast.parse(patched, filename)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
             return extra
     visitor = _Visitor(filename, lines)
-    visitor.visit(tree)
+    visitor.walk(tree)
     out = extra + visitor.found
     seen, unique = set(), []
     for f in sorted(out, key=lambda f: (f["line"], f["col"])):
@@ -243,7 +245,14 @@ def _finding(filename, line, col, entry, text) -> dict:
     }
 
 
+_LEAVE_FUNCTION = object()  # a marker on the visitor's stack: the enclosing function ends here
+
+
 class _Visitor(ast.NodeVisitor):
+    """An `ast.NodeVisitor` that never recurses: `generic_visit` pushes the children on a stack
+    that `walk` drains, so an expression nested a few thousand levels deep (it still compiles)
+    is scanned like any other, not a RecursionError in the judge."""
+
     def __init__(self, filename: str, lines: list[str]):
         self.filename, self.lines = filename, lines
         self.aliases: dict[str, str] = {}  # local name -> dotted name it stands for
@@ -251,6 +260,19 @@ class _Visitor(ast.NodeVisitor):
         self.functions: list[ast.AST] = []  # enclosing functions
         self.coroutine_funcs: set[int] = set()
         self.own_methods: set[str] = set()  # methods the student defines (not threading's)
+        self.stack: list = []  # nodes still to visit, the next one last
+
+    def walk(self, tree) -> None:
+        self.stack.append(tree)
+        while self.stack:
+            node = self.stack.pop()
+            if node is _LEAVE_FUNCTION:
+                self.functions.pop()
+            else:
+                self.visit(node)
+
+    def generic_visit(self, node) -> None:
+        self.stack.extend(reversed(list(ast.iter_child_nodes(node))))  # in source order
 
     # ------------------------------------------------------------ helpers
     def add(self, node, entry) -> None:
@@ -324,8 +346,8 @@ class _Visitor(ast.NodeVisitor):
             ):
                 self.coroutine_funcs.add(id(node))
         self.functions.append(node)
+        self.stack.append(_LEAVE_FUNCTION)  # below the children: popped once they are done
         self.generic_visit(node)
-        self.functions.pop()
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
