@@ -52,6 +52,7 @@ HONEST = {
     "async_fanout": {
         "honest_reference": (ROOT / "solutions/async_fanout/solution.py", 10.0),
         "honest_iscoroutinefunction": (HONEST_DIR / "inspect_iscoroutinefunction/solution.py", 10.0),
+        "honest_deep_expression": (HONEST_DIR / "deep_expression/solution.py", 10.0),
     },
     "locked_counter": {
         "honest_reference": (ROOT / "solutions/locked_counter/solution.py", 10.0),
