@@ -242,6 +242,20 @@ def _open_evidence_line(rundir: str) -> None:
     _evidence = evidence.connect(rundir)
 
 
+def _restore_recursion_limit(start: int, changed: list[str]) -> None:
+    """Put back the recursion limit the request started with, if the student's code lowered it:
+    the grader's own code after the call (stopping the checks, encoding the result) would
+    otherwise raise RecursionError, a check's failure with no evidence against anyone
+    (tests/attacks/recursion_limit_squeeze). Lowering it is noted as tampering, once."""
+    now = sys.getrecursionlimit()
+    if now < start:
+        sys.setrecursionlimit(start)
+        what = f"the recursion limit lowered to {now} (sys.setrecursionlimit, by the student's code)"
+        if what not in changed:
+            changed.append(what)
+            _tampering({"event": "replaced", "what": what})
+
+
 def run(request: dict, line: channel.AgentLine) -> dict:
     workdir = os.getcwd()
     outdir, rundir = request["outdir"], request["rundir"]
@@ -274,6 +288,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     snapshot = integrity.Snapshot(checks)
     probe_builtins = _probe_builtins()
     _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
+    start_limit, lowered = sys.getrecursionlimit(), []
     audit.install(policy)
     try:
         try:
@@ -289,7 +304,10 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))
             line.called()  # the timeout starts now
             t0 = time.perf_counter()
-            value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
+            try:
+                value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
+            finally:
+                _restore_recursion_limit(start_limit, lowered)
             result["agent_wall"] = time.perf_counter() - t0
         except _Missing as exc:
             result.update(
@@ -311,6 +329,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         return result
     finally:
         # From here on no student code runs: plain data is read, the grader's own code reports.
+        _restore_recursion_limit(start_limit, lowered)  # (a thread left running may lower it)
         result["leftover_threads"] = _threads_left()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:
@@ -323,7 +342,9 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             _tampering({"event": "evidence-line", "what": evidence.LOST})  # on a line of our own
         if _evidence is not None and _evidence.lost:
             result["evidence_lost"] = True  # said in the signed result too, whatever happened
-        result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
+        result["checks"] = {
+            name: _stop(check, stop, changed + lowered) for name, check, stop in stops
+        }
         unlisted = _unlisted_threads(
             {getattr(check, "_watchdog_ident", None) for _, check, _ in stops}
         )
