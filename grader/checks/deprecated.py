@@ -245,6 +245,18 @@ def _finding(filename, line, col, entry, text) -> dict:
     }
 
 
+def _constant_str(node) -> str | None:
+    """The string a constant expression spells ("notify" "All", "notify" + "All"), else None."""
+    parts = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts.append(node.right)
+        node = node.left
+    parts.append(node)
+    if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+        return None
+    return "".join(p.value for p in reversed(parts))
+
+
 _LEAVE_FUNCTION = object()  # a marker on the visitor's stack: the enclosing function ends here
 
 
@@ -433,7 +445,21 @@ class _Visitor(ast.NodeVisitor):
         ):
             new, why, severity = METHODS[func.attr]
             self.add(node, (f".{func.attr}()", new, why, severity))
+        if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2:
+            self._getattr(node, _constant_str(node.args[1]))
         self.generic_visit(node)
+
+    def _getattr(self, node: ast.Call, name: str | None) -> None:
+        """`getattr(cond, "notify" "All")`: an old name looked up by a constant string is the old
+        name all the same (tests/attacks/old_api_via_getattr)."""
+        if not name:
+            return
+        base = self.resolve(node.args[0])
+        if base is not None and f"{base}.{name}" in NAMES and f"{base}.{name}" != "asyncio.async":
+            self.add(node, NAMES[f"{base}.{name}"])
+        elif base is None and name in METHODS and name not in self.own_methods:
+            new, why, severity = METHODS[name]
+            self.add(node, (f".{name}()", new, why, severity))
 
     def _is_task_call(self, call: ast.Call) -> bool:
         name = self.resolve(call.func) or ""
