@@ -158,7 +158,9 @@ def test_old_names_looked_up_by_a_constant_string_are_found():
         getattr(c, name)()
     """)
     assert [(f["line"], f["old"]) for f in scan_source(source)] == [
-        (4, ".notifyAll()"), (5, ".notifyAll()"), (6, "threading.currentThread()"),
+        (4, ".notifyAll()"),
+        (5, ".notifyAll()"),
+        (6, "threading.currentThread()"),
     ]
 
 

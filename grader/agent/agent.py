@@ -250,7 +250,9 @@ def _restore_recursion_limit(start: int, changed: list[str]) -> None:
     now = sys.getrecursionlimit()
     if now < start:
         sys.setrecursionlimit(start)
-        what = f"the recursion limit lowered to {now} (sys.setrecursionlimit, by the student's code)"
+        what = (
+            f"the recursion limit lowered to {now} (sys.setrecursionlimit, by the student's code)"
+        )
         if what not in changed:
             changed.append(what)
             _tampering({"event": "replaced", "what": what})
@@ -288,7 +290,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     snapshot = integrity.Snapshot(checks)
     probe_builtins = _probe_builtins()
     _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
-    start_limit, lowered = sys.getrecursionlimit(), []
+    start_limit, lowered = sys.getrecursionlimit(), []  # type: int, list[str]
     audit.install(policy)
     try:
         try:

@@ -247,14 +247,15 @@ def _finding(filename, line, col, entry, text) -> dict:
 
 def _constant_str(node) -> str | None:
     """The string a constant expression spells ("notify" "All", "notify" + "All"), else None."""
-    parts = []
+    parts: list[str] = []
     while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        parts.append(node.right)
+        if not (isinstance(node.right, ast.Constant) and isinstance(node.right.value, str)):
+            return None
+        parts.append(node.right.value)
         node = node.left
-    parts.append(node)
-    if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
         return None
-    return "".join(p.value for p in reversed(parts))
+    return "".join([node.value, *reversed(parts)])
 
 
 _LEAVE_FUNCTION = object()  # a marker on the visitor's stack: the enclosing function ends here
