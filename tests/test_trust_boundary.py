@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import textwrap
 import time
@@ -830,6 +831,36 @@ def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
     assert "could not be removed" in _room_to_run(str(tmp_path))
     assert _remove_run(str(run), None)
     assert _room_to_run(str(tmp_path)) == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the student's uid is another one")
+def test_a_usual_run_folder_is_removed_without_starting_a_program(monkeypatch):
+    """The student empties its own work/ and out/ (modes it set included) in the run folder it
+    may not write, and the supervisor removes what is left: no chmod or rm is exec'd."""
+    from grader.agent import supervisor
+
+    user = {"uid": 65534, "gid": 65534}
+    workroot = Path(tempfile.mkdtemp())  # the student may pass through it, as through /work
+    workroot.chmod(0o711)
+    run = workroot / "run-1"
+    run.mkdir(mode=0o755)
+    run.chmod(0o755)
+    (run / "agent.sock").write_text("ours")
+    for part in ("work", "out"):
+        deep = run / part / "a" / "b"
+        deep.mkdir(parents=True)
+        (deep / "f.txt").write_text("x")
+        for path in (run / part, run / part / "a", deep, deep / "f.txt"):
+            os.lchown(path, user["uid"], user["gid"])
+        (run / part / "a").chmod(0)  # the student's code may close its own folders
+    started = []
+    monkeypatch.setattr(supervisor, "_run_as", lambda *a, **k: started.append(a))
+    try:
+        assert supervisor._remove_run(str(run), user)
+        assert not run.exists()
+        assert started == []
+    finally:
+        subprocess.run(["rm", "-rf", str(workroot)], check=True)
 
 
 # ---------------------------------------------------------------- closed scoring

@@ -443,20 +443,28 @@ def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
 MAX_QUICK_ENTRIES = 10_000  # beyond this, a run folder is left to chmod -R and rm -rf
 
 
-def _remove_quickly(paths: list[str]) -> None:
+def _remove_quickly(paths: list[str], keep: bool = False) -> None:
     """Remove these trees with a list for a stack (no recursion), making each folder ours to
-    empty first; raises on anything unusual (a path too long, too many entries...)."""
+    empty first; with `keep`, the folders `paths` are emptied and left (the student empties its
+    own folders in a run folder it may not write: the supervisor removes them, empty). Raises on
+    anything unusual (a path too long, too many entries...)."""
     stack, seen = [(p, False) for p in paths if os.path.lexists(p)], 0
+    roots = set(paths) if keep else set()
     while stack:
         path, emptied = stack.pop()
         if emptied:
-            os.rmdir(path)
+            if path not in roots:
+                os.rmdir(path)
             continue
         seen += 1
         if seen > MAX_QUICK_ENTRIES:
             raise OSError("too many entries")
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode):
             os.unlink(path)
+            continue
+        if info.st_uid != os.geteuid():  # not ours to open: a folder the student emptied
+            os.rmdir(path)
             continue
         os.chmod(path, 0o700)
         stack.append((path, True))
@@ -464,7 +472,7 @@ def _remove_quickly(paths: list[str]) -> None:
             stack.extend((entry.path, False) for entry in entries)
 
 
-def _remove_as(user: dict | None, paths: list[str]) -> bool:
+def _remove_as(user: dict | None, paths: list[str], keep: bool = False) -> bool:
     """`_remove_quickly` in a forked child with the student's uid (its files, its permissions);
     True if it went through."""
     pid = os.fork()
@@ -473,7 +481,7 @@ def _remove_as(user: dict | None, paths: list[str]) -> bool:
         try:
             if user:
                 spawn.become(user)
-            _remove_quickly(paths)
+            _remove_quickly(paths, keep)
             code = 0
         except BaseException:  # noqa: BLE001 - the slow way follows
             pass
@@ -486,13 +494,15 @@ def _remove_as(user: dict | None, paths: list[str]) -> bool:
 def _remove_run(rundir: str, user: dict | None) -> bool:
     """Delete a run folder, however deep and whatever modes the student's code set; False if
     something is left (the backend then recycles the work area). The quick way (a fork) does
-    for the usual run; a deep or huge tree goes to chmod -R and rm -rf, as the student."""
+    for the usual run (the student empties `work/` and `out/`, which are its own, then we remove
+    them and the rest, which are ours: the run folder is not the student's to write); a deep or
+    huge tree goes to chmod -R and rm -rf, as the student."""
     parts = [os.path.join(rundir, sub) for sub in ("work", "out")]
-    if not _remove_as(user, parts):
+    if not _remove_as(user, parts, keep=True):
         _run_as(user, ["chmod", "-R", "u+rwx", "--", *parts])
-        _run_as(user, ["rm", "-rf", "--", *parts])
+        _run_as(user, ["rm", "-rf", "--", *(os.path.join(p, ".") for p in parts)])
     try:
-        _remove_quickly([rundir])  # ours: sockets, logs, output files
+        _remove_quickly([rundir])  # ours: sockets, logs, output files, the emptied folders
     except OSError:
         _run_as(None, ["rm", "-rf", "--", rundir])
     return not os.path.lexists(rundir)
