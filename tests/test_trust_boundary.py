@@ -17,8 +17,8 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -1124,3 +1124,27 @@ def test_the_probe_keeps_the_clock_and_builtins_the_students_code_bent(tmp_path)
     # Measured by the supervisor, between the arrivals of two signed frames: within their delivery
     # jitter (a frame read a few ms late by a busy supervisor), never the student's clock.
     assert 0.19 <= reply["call_wall"] < 1
+
+
+def test_undumpable_closes_the_process():
+    """The agent and the template call one `undumpable` (grader.agent.nodump): afterwards the
+    kernel says the process is not dumpable (no ptrace, no core, /proc files root's)."""
+    import ctypes
+
+    from grader.agent.nodump import undumpable
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            get = ctypes.CDLL(None).prctl
+            before = get(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+            undumpable()
+            os.write(w, bytes([before, get(3, 0, 0, 0, 0)]))
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 2)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert got == bytes([1, 0])

@@ -23,6 +23,7 @@ import time
 
 from grader.agent import audit, channel, codec, evidence, integrity, launch
 from grader.agent.frames import exception_record
+from grader.agent.nodump import undumpable
 from grader.checks import codeclass, findings, locks, lockset, schedule, tracing, workitems
 from grader.protocol import Status
 
@@ -196,15 +197,6 @@ def _unlisted_threads(own: set) -> int:
         if not unlisted or _monotonic() >= end:
             return unlisted
         _sleep(0.01)
-
-
-def undumpable() -> None:
-    """No core dumps, no ptrace, /proc/<pid>/{mem,environ,fd} owned by root: this process's
-    memory (its key among it) is closed to the student's other processes."""
-    import ctypes
-
-    PR_SET_DUMPABLE = 4
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _hide_grader() -> dict:

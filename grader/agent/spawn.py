@@ -14,7 +14,6 @@ no request's data but the one it is forking; it is not dumpable.
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import io
 import json
@@ -28,9 +27,9 @@ import time
 import types
 from collections.abc import Callable
 
+from grader.agent.nodump import undumpable
 from grader.protocol import Request
 
-PR_SET_DUMPABLE = 4
 # What every agent imports anyway (grader.agent.agent and the checks), and the libraries most
 # exercises import: imported once in the template instead of in every request.
 PRELOAD = (
@@ -94,13 +93,6 @@ def preexec(request: Request) -> Callable[[], None]:
             become(request.agent_user)  # the student cannot signal or trace us
 
     return apply
-
-
-def _undumpable() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except OSError:
-        pass
 
 
 def _send(sock: socket.socket, message: dict) -> None:
@@ -190,7 +182,10 @@ def _serve(sock: socket.socket, base_env: dict) -> None:
         os.dup2(null, fd)
     os.closerange(3, sock.fileno())
     os.closerange(sock.fileno() + 1, 1 << 16)
-    _undumpable()
+    try:
+        undumpable()
+    except OSError:
+        pass  # the agents it forks make themselves undumpable all the same (grader.agent.agent)
     os.environ.clear()
     os.environ.update(base_env)  # what numpy's BLAS reads when it loads (one thread)
     for name in PRELOAD:
