@@ -32,7 +32,7 @@ from grader.course import Limits
 from grader.errors import PlatformError
 from grader.judge import suspicion
 from grader.judge.runner import _checked
-from grader.protocol import MalformedMessage, Outcome, Report, TestRecord
+from grader.protocol import AgentRequest, MalformedMessage, Outcome, Report, TestRecord
 from grader.sandbox.local import LocalBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -615,8 +615,13 @@ def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):
 # ---------------------------------------------------------------- the line to the supervisor
 
 
+AGENT_REQUEST = AgentRequest(
+    kind="call", module="m", function="f", outdir="/o", rundir="/r", items_key="ab" * 32
+)
+
+
 def _board(tmp_path, expected=1, is_ours=lambda pid: pid == os.getpid()):
-    return channel.Switchboard(str(tmp_path), expected, {"kind": "call"}, is_ours=is_ours)
+    return channel.Switchboard(str(tmp_path), expected, AGENT_REQUEST, is_ours=is_ours)
 
 
 def _raw(board) -> socket.socket:
@@ -634,7 +639,7 @@ def _link(board) -> channel.Link:
 def test_a_signed_result_is_accepted(tmp_path):
     board = _board(tmp_path)
     line = channel.connect(board.path)
-    assert line.request == {"kind": "call"}
+    assert line.request == AGENT_REQUEST and line.request is not AGENT_REQUEST
     line.called()
     line.result({"status": "ok", "value": 3})
     line._conn.close()

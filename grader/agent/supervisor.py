@@ -47,6 +47,7 @@ from grader.checks import mpi_setup, workitems
 from grader.protocol import (
     FINDINGS,
     STALL_CPU_RATIO,
+    AgentRequest,
     AgentResult,
     MalformedMessage,
     Request,
@@ -597,19 +598,6 @@ def _prepare(submission: str, workroot: str, request: Request) -> tuple[str, str
     return rundir, workdir, outdir
 
 
-AGENT_KEYS = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi")
-
-
-def _agent_request(request: Request, rundir: str, outdir: str, items_key: bytes) -> dict:
-    """What the agents need to know: the call, the checks, where to leave their files, and the
-    key that seals work items (it goes over the agents' private line, like the line's key)."""
-    wire = request.to_wire()
-    agent = {k: wire[k] for k in AGENT_KEYS if k in wire}
-    if request.start_method:
-        agent["start_method"] = request.start_method
-    return {**agent, "outdir": outdir, "rundir": rundir, "items_key": items_key.hex()}
-
-
 def supervise(submission: str, workroot: str, request: Request) -> dict:
     """Run one request; the reply says where its time went (`phases`, seconds on our clock)."""
     t0 = time.monotonic()
@@ -654,7 +642,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
     items_key = os.urandom(32)
     ours = _Ours(me)
     board = channel.Switchboard(
-        rundir, expected, _agent_request(request, rundir, outdir, items_key), is_ours=ours
+        rundir, expected, AgentRequest.of(request, rundir, outdir, items_key), is_ours=ours
     )
     collector = evidence.Collector(rundir, is_ours=ours)
     try:
