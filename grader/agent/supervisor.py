@@ -329,10 +329,11 @@ class Child:
 _template: spawn.Template | None = None
 
 
-def start_template() -> None:
-    """Fork the warm template (the server calls this once, before it starts any thread)."""
+def start_template(preload: tuple[str, ...] = ()) -> None:
+    """Fork the warm template (the server calls this once, before it starts any thread), with
+    `preload`: libraries of `spawn.OPTIONAL_PRELOAD` the exercise uses."""
     global _template
-    _template = spawn.Template(base_env())
+    _template = spawn.Template(base_env(), preload)
 
 
 def _start_agent(
