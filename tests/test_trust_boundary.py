@@ -839,9 +839,12 @@ def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the student's uid is another one")
-def test_a_usual_run_folder_is_removed_without_starting_a_program(monkeypatch):
+def test_a_usual_run_folder_is_removed_without_starting_a_process(monkeypatch):
     """The student empties its own work/ and out/ (modes it set included) in the run folder it
-    may not write, and the supervisor removes what is left: no chmod or rm is exec'd."""
+    may not write, with the student's file permissions (the supervisor's file-system ids, for
+    that moment), and the supervisor removes what is left: no process is forked or exec'd, a
+    link of the student's is removed and not what it points to, and the supervisor's own ids
+    are back afterwards."""
     from grader.agent import supervisor
 
     user = {"uid": 65534, "gid": 65534}
@@ -851,19 +854,26 @@ def test_a_usual_run_folder_is_removed_without_starting_a_program(monkeypatch):
     run.mkdir(mode=0o755)
     run.chmod(0o755)
     (run / "agent.sock").write_text("ours")
+    precious = workroot / "precious"
+    precious.write_text("the grader's")
     for part in ("work", "out"):
         deep = run / part / "a" / "b"
         deep.mkdir(parents=True)
         (deep / "f.txt").write_text("x")
-        for path in (run / part, run / part / "a", deep, deep / "f.txt"):
+        (deep / "link").symlink_to(precious)
+        for path in (run / part, run / part / "a", deep, deep / "f.txt", deep / "link"):
             os.lchown(path, user["uid"], user["gid"])
         (run / part / "a").chmod(0)  # the student's code may close its own folders
     started = []
     monkeypatch.setattr(supervisor, "_run_as", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(os, "fork", lambda: started.append("fork") or 1 / 0)
     try:
         assert supervisor._remove_run(str(run), user)
         assert not run.exists()
         assert started == []
+        assert precious.read_text() == "the grader's"
+        me = os.geteuid()
+        assert supervisor._libc.setfsuid(-1) == me and supervisor._libc.setfsgid(-1) == 0
     finally:
         subprocess.run(["rm", "-rf", str(workroot)], check=True)
 
@@ -1143,6 +1153,7 @@ def test_undumpable_closes_the_process():
     if pid == 0:
         try:
             get = ctypes.CDLL(None).prctl
+            get(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: an earlier test may have cleared it
             before = get(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
             undumpable()
             os.write(w, bytes([before, get(3, 0, 0, 0, 0)]))

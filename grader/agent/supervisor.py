@@ -445,11 +445,13 @@ def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
 MAX_QUICK_ENTRIES = 10_000  # beyond this, a run folder is left to chmod -R and rm -rf
 
 
-def _remove_quickly(paths: list[str], keep: bool = False) -> None:
-    """Remove these trees with a list for a stack (no recursion), making each folder ours to
-    empty first; with `keep`, the folders `paths` are emptied and left (the student empties its
-    own folders in a run folder it may not write: the supervisor removes them, empty). Raises on
+def _remove_quickly(paths: list[str], keep: bool = False, owner: int | None = None) -> None:
+    """Remove these trees with a list for a stack (no recursion), making each folder of
+    `owner`'s (default: ours) its to empty first; a folder of someone else's is only removed,
+    empty. With `keep`, the folders `paths` are emptied and left (the student empties its own
+    folders in a run folder it may not write: the supervisor removes them, empty). Raises on
     anything unusual (a path too long, too many entries...)."""
+    owner = os.geteuid() if owner is None else owner
     stack, seen = [(p, False) for p in paths if os.path.lexists(p)], 0
     roots = set(paths) if keep else set()
     while stack:
@@ -465,7 +467,7 @@ def _remove_quickly(paths: list[str], keep: bool = False) -> None:
         if not stat.S_ISDIR(info.st_mode):
             os.unlink(path)
             continue
-        if info.st_uid != os.geteuid():  # not ours to open: a folder the student emptied
+        if info.st_uid != owner:  # not ours to open: a folder the student emptied
             os.rmdir(path)
             continue
         os.chmod(path, 0o700)
@@ -474,31 +476,48 @@ def _remove_quickly(paths: list[str], keep: bool = False) -> None:
             stack.extend((entry.path, False) for entry in entries)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _set_fs_ids(uid: int, gid: int) -> bool:
+    """This thread's file-system uid and gid (Linux): the ones the kernel checks a file access
+    against, and nothing else -- no signal, no ptrace, no other thread follows them. True if
+    both took (the calls say so only when asked again)."""
+    _libc.setfsgid(gid)
+    _libc.setfsuid(uid)
+    return _libc.setfsuid(uid) == uid and _libc.setfsgid(gid) == gid
+
+
 def _remove_as(user: dict | None, paths: list[str], keep: bool = False) -> bool:
-    """`_remove_quickly` in a forked child with the student's uid (its files, its permissions);
-    True if it went through."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
+    """`_remove_quickly` with the student's permissions (its files, its modes: this thread's
+    file-system ids are the student's meanwhile, so no process is forked for it); True if it
+    went through."""
+    if not user:
         try:
-            if user:
-                spawn.become(user)
             _remove_quickly(paths, keep)
-            code = 0
-        except BaseException:  # noqa: BLE001 - the slow way follows
-            pass
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return status == 0
+            return True
+        except OSError:
+            return False
+    uid, gid = int(user["uid"]), int(user["gid"])
+    ours = os.geteuid(), os.getegid()
+    try:
+        if not _set_fs_ids(uid, gid):
+            return False
+        _remove_quickly(paths, keep, owner=uid)
+        return True
+    except OSError:
+        return False  # the slow way follows
+    finally:
+        if not _set_fs_ids(*ours):
+            os._exit(70)  # never go on with the student's file permissions: the host restarts us
 
 
 def _remove_run(rundir: str, user: dict | None) -> bool:
     """Delete a run folder, however deep and whatever modes the student's code set; False if
-    something is left (the backend then recycles the work area). The quick way (a fork) does
-    for the usual run (the student empties `work/` and `out/`, which are its own, then we remove
-    them and the rest, which are ours: the run folder is not the student's to write); a deep or
-    huge tree goes to chmod -R and rm -rf, as the student."""
+    something is left (the backend then recycles the work area). The quick way (`_remove_as`,
+    in this process) does for the usual run (the student's permissions empty `work/` and
+    `out/`, which are its own, then ours remove them and the rest: the run folder is not the
+    student's to write); a deep or huge tree goes to chmod -R and rm -rf, as the student."""
     parts = [os.path.join(rundir, sub) for sub in ("work", "out")]
     if not _remove_as(user, parts, keep=True):
         _run_as(user, ["chmod", "-R", "u+rwx", "--", *parts])
