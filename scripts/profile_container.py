@@ -14,7 +14,9 @@ in it used, whatever the host's load):
   supervisor, the template's fork, the agent: the student's import, the call, the checks, the
   result, the clean-up) with the supervisor's `phases` (wall, its own clock).
 
-Each of `--rounds` rounds uses a new container. A measurement, not a test: it prints the load
+Each of `--rounds` rounds uses a new container. Run it with another checkout's interpreter
+(`OTHER/.venv/bin/python scripts/profile_container.py`) to profile that checkout's sandbox: the
+grader is the one the interpreter imports. A measurement, not a test: it prints the load
 average with it; `--json` writes the figures for a committed report.
 """
 
@@ -31,17 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+from profile_grading import _container_cpu
 
-from profile_grading import _container_cpu  # noqa: E402
+import grader
+from grader.agent import codec
+from grader.course import Limits
+from grader.protocol import Request
+from grader.sandbox.docker import DockerBackend
 
-from grader.agent import codec  # noqa: E402
-from grader.course import Limits  # noqa: E402
-from grader.protocol import Request  # noqa: E402
-from grader.sandbox.docker import DockerBackend  # noqa: E402
-
+ROOT = Path(grader.__file__).resolve().parents[1]  # the checkout whose grader is profiled
 SOLUTION = ROOT / "solutions" / "locked_counter" / "solution.py"
 START_SETTLE = 2.0  # seconds the new container is left alone before its start is read
 
