@@ -179,26 +179,34 @@ REQUEST_SHAPE = {
 
 
 @dataclass
-class Request:
-    """One request to the sandbox: call `function` (kind "call") or run `probe` (kind "run",
-    `{"source", "name"}`) of the student's `module`, with codec-encoded `args` and `kwargs`.
-
-    The judge fills the first part; the backend adds how the agent is started (`agent_user`:
-    the student's {"uid", "gid"}; rlimits; the local backend's `cpus` and `workroot`) on the
-    wire. The supervisor reads a request only through `parse`."""
+class Call:
+    """What a request does in the student's process: call `function` (kind "call") or run
+    `probe` (kind "run", `{"source", "name"}`) of the student's `module`, with codec-encoded
+    `args` and `kwargs`, the `checks` to start, MPI's `ranks` and `mpi` options and
+    multiprocessing's `start_method`. A `Request` and an `AgentRequest` are each one."""
 
     kind: str
     module: str
     args: Any = field(default_factory=list)
     kwargs: Any = field(default_factory=lambda: {"__dict__": []})  # codec's empty dict
-    timeout: float = 10.0
-    limits: dict = field(default_factory=dict)
     function: str | None = None
     probe: dict | None = None
     checks: dict = field(default_factory=dict)
     ranks: int = 0
     mpi: dict = field(default_factory=dict)
     start_method: str | None = None
+
+
+@dataclass
+class Request(Call):
+    """One request to the sandbox: a `Call`, its `timeout` and `limits`.
+
+    The judge fills the first part; the backend adds how the agent is started (`agent_user`:
+    the student's {"uid", "gid"}; rlimits; the local backend's `cpus` and `workroot`) on the
+    wire. The supervisor reads a request only through `parse`."""
+
+    timeout: float = 10.0
+    limits: dict = field(default_factory=dict)
     exclusive_cores: int = 0
     # set by the backend
     agent_user: dict | None = None
@@ -260,9 +268,6 @@ def _parse_call(cls: type[T], body: bytes, name: str, shape: dict) -> T:
     return message
 
 
-# What an agent is told of its request: the call and the checks (the rest of a `Request` is
-# the supervisor's: limits, the student's uid, the timeout...).
-AGENT_CALL = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi")
 ITEMS_KEY_HEX = 64  # grader.checks.workitems: a 32-byte key
 
 
@@ -271,7 +276,7 @@ def _hex_key(v: object) -> bool:
 
 
 AGENT_REQUEST_SHAPE = {
-    **{key: REQUEST_SHAPE[key] for key in AGENT_CALL + ("start_method",)},
+    **{f.name: REQUEST_SHAPE[f.name] for f in fields(Call)},
     "outdir": lambda v: type(v) is str and v.startswith("/"),
     "rundir": lambda v: type(v) is str and v.startswith("/"),
     "items_key": _hex_key,
@@ -279,33 +284,22 @@ AGENT_REQUEST_SHAPE = {
 
 
 @dataclass
-class AgentRequest:
+class AgentRequest(Call):
     """What the supervisor hands each agent of a request over its private line
-    (`grader.agent.channel`, never a file, an argument or the environment): the call of a
-    `Request` and its checks, where the agent leaves its files (`outdir`: stacks, findings,
+    (`grader.agent.channel`, never a file, an argument or the environment): the `Call` of a
+    `Request`, where the agent leaves its files (`outdir`: stacks, findings,
     work items; `rundir`: the evidence line's socket) and `items_key`, the hex key that seals
     work items (the agent forgets it once armed). Parsed by the agent with `parse`, capped like
     a `Request`."""
 
-    kind: str
-    module: str
-    outdir: str
-    rundir: str
-    items_key: str
-    args: Any = field(default_factory=list)
-    kwargs: Any = field(default_factory=lambda: {"__dict__": []})
-    function: str | None = None
-    probe: dict | None = None
-    checks: dict = field(default_factory=dict)
-    ranks: int = 0
-    mpi: dict = field(default_factory=dict)
-    start_method: str | None = None
+    outdir: str = field(kw_only=True)
+    rundir: str = field(kw_only=True)
+    items_key: str = field(kw_only=True)
 
     @classmethod
     def of(cls, request: Request, rundir: str, outdir: str, items_key: bytes) -> AgentRequest:
         return cls(
-            **{key: getattr(request, key) for key in AGENT_CALL},
-            start_method=request.start_method,
+            **{f.name: getattr(request, f.name) for f in fields(Call)},
             outdir=outdir,
             rundir=rundir,
             items_key=items_key.hex(),
