@@ -24,13 +24,25 @@ import time
 from grader.agent import audit, channel, codec, evidence, integrity, launch
 from grader.agent.frames import exception_record
 from grader.agent.nodump import undumpable
-from grader.checks import codeclass, findings, locks, lockset, schedule, tracing, workitems
+from grader.checks import (
+    codeclass,
+    findings,
+    holding,  # noqa: F401 - kept live for the probes (VISIBLE)
+    locks,
+    lockset,
+    schedule,
+    tracing,
+    workitems,
+)
 from grader.protocol import AgentRequest, Status
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
 PROBE_FILE = codeclass.PROBE_FILE
-VISIBLE = ("grader.checks.workitems",)  # grader modules the student's processes may import
+VISIBLE = (  # grader modules the student's processes may import (the probes only, for holding)
+    "grader.checks.workitems",
+    "grader.checks.holding",
+)
 _stack_files: list = []
 
 

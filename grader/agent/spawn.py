@@ -41,6 +41,7 @@ PRELOAD = (
     "grader.checks.tracing",
     "grader.checks.findings",
     "grader.checks.workitems",
+    "grader.checks.holding",
     "grader.agent.codec",
     "threading",
     "queue",

@@ -5,8 +5,9 @@ The three bugs of this exercise are each judged by the check made for them, not 
   for another and reports the cycle A -> B, B -> A even when this run did not hang;
 - money created or destroyed: lost updates and check-then-act overdrafts under forced thread
   switches (preempt), and every write of a balance checked for a consistent lock (lockset);
-- one lock for the whole bank: a transfer is held in the middle of its work (its amount waits
-  when it is added or subtracted) while a transfer on two other accounts must still finish.
+- one lock for the whole bank: a transfer is held in the middle of its work (while it holds a
+  lock, its amount or a balance waits when it is added, subtracted or compared) while a transfer
+  on two other accounts must still finish.
 """
 
 from hypothesis import strategies as st
@@ -214,66 +215,95 @@ def _snapshots(mod, n_threads, n_transfers, n_totals):
     return sorted(set(seen))
 
 
-def _overlap(mod):
-    """Hold transfer('a', 'b', 10) in the middle of its work, then run transfer('c', 'd', 5)."""
+HOLD_MOMENTS = 6  # the in-lock moments of the held transfer tried by the overlap test, one run each
+
+
+def _overlap(mod, moments):
+    """Hold transfer('a', 'b', 10) in the middle of its work, then run transfer('c', 'd', 5).
+
+    The middle of its work is a moment when the transfer holds a lock (any tracked Lock/RLock)
+    and adds, subtracts, compares or converts its amount or the balance of a or b: those are
+    ints that wait there (at most 3 s) until the probe lets them go. One run per such moment,
+    k = 1, 2, ... (at most `moments`); every one must let the other transfer finish, and the
+    first that does not is the answer. A transfer that never does arithmetic while it holds a lock
+    (it takes none, or made everything a plain int before locking) is held at its first arithmetic
+    instead: whatever it does before taking its lock, it is judged inside the lock if it can be."""
     import threading
+    import time
 
-    inside, release = threading.Event(), threading.Event()
+    from grader.checks.holding import holds_a_lock
 
-    class HeldAmount(int):
-        """An amount of 10 whose arithmetic waits (at most 3 s) until the probe lets it go: the
-        transfer that adds or subtracts it stays in the middle of its work, locks held."""
+    def attempt(k):
+        """Run both transfers, holding the slow one at its k-th in-lock arithmetic (k = 0: at its
+        first arithmetic, wherever it is)."""
+        inside, release = threading.Event(), threading.Event()
+        slow_ident, seen = [], [0]
 
-        def _hold(self):
+        def hold():
+            if not slow_ident or threading.get_ident() != slow_ident[0] or inside.is_set():
+                return
+            if k:
+                if not holds_a_lock():
+                    return
+                seen[0] += 1
+                if seen[0] != k:
+                    return
             inside.set()
             release.wait(3)
 
-        def __rsub__(self, other):
-            self._hold()
-            return int(other) - int.__int__(self)
+        def waiting(name):
+            op = getattr(int, name)
 
-        def __radd__(self, other):
-            self._hold()
-            return int(other) + int.__int__(self)
+            def method(self, *args):
+                hold()
+                return op(self, *args)
 
-        def __sub__(self, other):
-            self._hold()
-            return int.__int__(self) - int(other)
+            method.__name__ = name
+            return method
 
-        def __add__(self, other):
-            self._hold()
-            return int.__int__(self) + int(other)
+        held_ops = ("__add__", "__radd__", "__sub__", "__rsub__", "__lt__", "__le__", "__gt__",
+                    "__ge__", "__eq__", "__ne__", "__int__", "__index__")
+        Held = type("Held", (int,), {name: waiting(name) for name in held_ops}
+                    | {"__hash__": int.__hash__, "__slots__": ()})
 
-        def __int__(self):
-            self._hold()
-            return int.__int__(self)
+        bank = mod.Bank({"a": Held(100), "b": Held(100), "c": 100, "d": 100})
+        results = {}
 
-        __index__ = __int__
+        def slow():
+            slow_ident.append(threading.get_ident())
+            results["a->b"] = bank.transfer("a", "b", Held(10))
 
-    bank = mod.Bank({"a": 100, "b": 100, "c": 100, "d": 100})
-    results = {}
+        def fast():
+            results["c->d"] = bank.transfer("c", "d", 5)
 
-    def slow():
-        results["a->b"] = bank.transfer("a", "b", HeldAmount(10))
-
-    def fast():
-        results["c->d"] = bank.transfer("c", "d", 5)
-
-    t_slow = threading.Thread(target=slow, daemon=True)
-    t_slow.start()
-    if not inside.wait(3):
+        t_slow = threading.Thread(target=slow, daemon=True)
+        t_slow.start()
+        deadline = time.monotonic() + 3
+        while not inside.is_set() and t_slow.is_alive() and time.monotonic() < deadline:
+            inside.wait(0.005)
+        if not inside.is_set():
+            release.set()
+            t_slow.join(3)
+            return {"held": False}
+        t_fast = threading.Thread(target=fast, daemon=True)
+        t_fast.start()
+        t_fast.join(2.0)
+        overlapped = not t_fast.is_alive()
         release.set()
         t_slow.join(3)
-        return {"held": False}
-    t_fast = threading.Thread(target=fast, daemon=True)
-    t_fast.start()
-    t_fast.join(2.0)
-    overlapped = not t_fast.is_alive()
-    release.set()
-    t_slow.join(3)
-    t_fast.join(3)
-    return {"held": True, "overlapped": overlapped, "results": results,
-            "balances": [bank.balance(x) for x in "abcd"]}
+        t_fast.join(3)
+        return {"held": True, "overlapped": overlapped, "results": results,
+                "balances": [bank.balance(x) for x in "abcd"]}
+
+    last = None
+    for k in range(1, moments + 1):
+        run = attempt(k)
+        if not run["held"]:
+            break
+        last = dict(run, moment=k)
+        if not run["overlapped"]:
+            break
+    return last or dict(attempt(0), moment=0)
 
 
 # ---------------------------------------------------------------- tests
@@ -456,13 +486,16 @@ def test_total_is_a_consistent_snapshot(student):
 @requirement("disjoint-overlap")
 def test_disjoint_transfers_overlap(student):
     """Transfers between different accounts run at the same time (no lock for the whole bank)"""
-    got = student.run(_overlap, timeout=10, what="transfer('a', 'b', 10) and transfer('c', 'd', 5)")
+    got = student.run(_overlap, HOLD_MOMENTS, timeout=10,
+                      what="transfer('a', 'b', 10) and transfer('c', 'd', 5)")
     if not got["held"]:
         raise Failed("transfer('a', 'b', 10) never added or subtracted its amount, so the grader "
                      "could not hold it in the middle of its work. Move the money with "
                      "`balance -= amount` and `balance += amount`.")
     if not got["overlapped"]:
-        raise Failed("While transfer('a', 'b', 10) was in the middle of moving money, "
+        where = ("held a lock and was in the middle of moving money" if got["moment"]
+                 else "was in the middle of moving money")
+        raise Failed(f"While transfer('a', 'b', 10) {where}, "
                      "transfer('c', 'd', 5), on two other accounts, had to wait for it: your bank "
                      "lets only one transfer run at a time (one lock for the whole bank). Give "
                      "each account its own lock and take only the locks of the two accounts a "
