@@ -79,6 +79,9 @@ class Lockset:
         self.writes = 0
         self.writers: set[int] = set()  # serials of the threads that wrote watched state
         self.serials = itertools.count(1)
+        # id -> (container, "Class.attr"): containers kept in the student's instances, whose item
+        # writes count also when a library function called by the student's code does them
+        self.containers: dict[int, tuple] = {}
 
     # ------------------------------------------------------------ threads
     def me(self) -> _ThreadInfo:
@@ -179,6 +182,17 @@ class Lockset:
                     self.keep.append(obj)
                 self.write(key, label, frame)
 
+    def on_library_opcode(self, frame) -> None:
+        """An item write in a library function the student's code called (`Counter.update`)
+        counts when its container is one the student's instances keep."""
+        if self.containers and frame.f_code.co_code[frame.f_lasti] in subscripts.OPCODES:
+            target = subscripts.resolve(frame)
+            if target is not None and target[0][1] in self.containers:
+                key, _, obj = target
+                where = self.containers[key[1]][1]
+                name = frame.f_code.co_qualname
+                self.write(key, f"{where}[{subscripts.short(key[2])}] (in {name})", frame)
+
     def stop(self) -> dict:
         return {
             "intact": tracing.intact() and locks.intact(),
@@ -219,6 +233,8 @@ def _watch_class(cls) -> None:
                 if key not in check.vars:
                     check.keep.append(obj)
                 check.write(key, f"{type(obj).__name__}.{attr}", frame)
+                if subscripts.watched(value):
+                    check.containers[id(value)] = (value, f"{type(obj).__name__}.{attr}")
         original(obj, attr, value)
 
     cls.__setattr__ = __setattr__
@@ -278,5 +294,5 @@ def start(options: dict, workdir: str) -> Lockset:
     locks.install(workdir)
     locks.add_listener(check)
     patch_threads()
-    tracing.install(workdir, check.on_opcode)
+    tracing.install(workdir, check.on_opcode, library=check.on_library_opcode)
     return check

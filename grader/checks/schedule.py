@@ -488,5 +488,5 @@ def start(options: dict, workdir: str) -> _Sched:
     locks.set_blocking_acquire(_blocking_acquire)
     locks.add_listener(s)  # on_released
     _S = s
-    tracing.install(workdir, s.on_opcode)
+    tracing.install(workdir, s.on_opcode, library=s.on_opcode)
     return s

@@ -77,7 +77,8 @@ def _attr(obj, name):
         return _MISSING
 
 
-def _watched(container) -> bool:
+def watched(container) -> bool:
+    """A container whose item writes are watched (a built-in `__setitem__`)."""
     setitem = getattr(type(container), "__setitem__", None)
     return setitem is not None and not inspect.isfunction(setitem)
 
@@ -108,14 +109,14 @@ def resolve(frame):
             return None
         owner, obj = obj, _attr(obj, attr)
     key = _hashable(_load(frame, key_op, key_name))
-    if obj is _MISSING or key is _MISSING or not _watched(obj):
+    if obj is _MISSING or key is _MISSING or not watched(obj):
         return None
     if chain and chain[-1] == "__dict__" and isinstance(key, str):
         return ("attr", id(owner), key), f"{type(owner).__name__}.{key}", owner
-    label = ".".join((root, *chain)) + f"[{_short(key)}]"
+    label = ".".join((root, *chain)) + f"[{short(key)}]"
     return ("item", id(obj), key), label, obj
 
 
-def _short(key) -> str:
+def short(key) -> str:
     text = repr(key)
     return text if len(text) <= 30 else text[:27] + "..."

@@ -23,6 +23,7 @@ from grader.checks import codeclass
 from grader.checks.standin import stand_in
 
 _callbacks: list = []
+_library_callbacks: list = []  # called in library frames entered from traced frames
 _events = 0
 _installed = False
 _real_gettrace = sys.gettrace
@@ -39,11 +40,60 @@ def _local(frame, event, arg):
     return _local
 
 
+def _local_library(frame, event, arg):
+    if event == "opcode":
+        for cb in _library_callbacks:
+            cb(frame)
+    return _local_library
+
+
 def _global(frame, event, arg):
-    if event == "call" and _callbacks and _is_student(frame.f_code):
-        frame.f_trace_opcodes = True
-        return _local
+    if event == "call" and _callbacks:
+        code = frame.f_code
+        if _is_student(code):
+            frame.f_trace_opcodes = True
+            return _local
+        if _library_callbacks and _entered_from_traced(frame, code):
+            frame.f_trace_opcodes = True
+            return _local_library
     return None
+
+
+def _entered_from_traced(frame, code) -> bool:
+    """A library function called by a traced frame (the student's code, or a library function
+    it called), outside the machinery the checks model themselves (threads, locks, queues,
+    processes, event loops, imports): a read-modify-write done inside `Counter.update` is
+    switched and watched like one in the student's own code."""
+    back = frame.f_back
+    if back is None or back.f_trace not in (_local, _local_library):
+        return False
+    name = code.co_filename
+    return (
+        codeclass.kind(code) == codeclass.LIBRARY
+        and not name.startswith("<")
+        and not name.endswith(_UNTRACED_FILES)
+        and not any(part in name for part in _UNTRACED_PACKAGES)
+    )
+
+
+_UNTRACED_FILES = tuple(
+    f"/{name}.py"
+    for name in (
+        "threading",
+        "queue",
+        "_threading_local",
+        "weakref",
+        "_weakrefset",
+        "abc",
+        "selectors",
+        "socket",
+        "subprocess",
+        "signal",
+    )
+)
+_UNTRACED_PACKAGES = tuple(
+    f"/{pkg}/" for pkg in ("concurrent", "multiprocessing", "asyncio", "importlib", "logging")
+)
 
 
 def _hidden(real, module: str):
@@ -69,10 +119,14 @@ def install_baseline() -> None:
         threading.gettrace = _hidden(_real_thread_gettrace, "threading")
 
 
-def install(workdir: str, callback) -> None:
-    """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
+def install(workdir: str, callback, library=None) -> None:
+    """Subscribe `callback(frame)` to every opcode of student code, in every thread, and
+    `library(frame)` (if given) to every opcode of the library functions that code calls,
+    directly or through other library functions (`_entered_from_traced`)."""
     install_baseline()
     _callbacks.append(callback)
+    if library is not None:
+        _library_callbacks.append(library)
 
 
 def hook():

@@ -1,0 +1,58 @@
+"""The race checks see a read-modify-write done inside a library function the student's code calls.
+
+The red team's `library_rmw_counter` updates its count with `Counter.update` (collections, pure
+Python: it reads the count, calls `Fraction.__add__`, writes it back) and no lock. The controlled
+scheduler now also passes the baton inside library functions entered from the student's code,
+and the lockset counts their item writes on containers the student's instances keep
+(`grader.checks.tracing`, `lockset.Lockset.on_library_opcode`). The same code with its lock
+around the update is correct and must stay unflagged. Graded on the local backend (the same
+agent as Docker's), the two race tests alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from grader.course import load_course
+from grader.grade import grade_submission
+
+COURSE = load_course(ROOT)
+TESTS = ["test_no_races_under_lockset", "test_no_lost_updates_under_forced_switches"]
+ATTACK = (ROOT / "tests" / "attacks" / "library_rmw_counter" / "solution.py").read_text()
+
+# The same counter with the update under its lock: Counter.update's write holds it.
+LOCKED = ATTACK.replace(
+    '        self._c.update({"v": Fraction(k)})  # no lock: read and write in library code\n'
+    "        with self._lock:\n",
+    '        with self._lock:\n            self._c.update({"v": Fraction(k)})\n',
+).replace(
+    '        self._c.update({"v": Fraction(-k)})\n        with self._lock:\n',
+    '        with self._lock:\n            self._c.update({"v": Fraction(-k)})\n',
+)
+
+
+def _verdicts(tmp_path: Path, source: str) -> dict[str, str]:
+    src = tmp_path / "solution.py"
+    src.write_text(source)
+    exercise = COURSE.exercise("locked_counter")
+    result = grade_submission(COURSE, exercise, src, backend="local", suites=("hidden",),
+                              only=TESTS, seed=11)
+    return {t.function: str(t.verdict) for t in result.tests}
+
+
+def test_the_attack_is_unlocked_inside_the_library():
+    assert LOCKED != ATTACK and LOCKED.count("with self._lock:") == 2
+
+
+def test_library_read_modify_write_is_a_race(tmp_path):
+    got = _verdicts(tmp_path, ATTACK)
+    assert got == {name: "race" for name in TESTS}, got
+
+
+@pytest.mark.parametrize("source", [LOCKED], ids=["locked"])
+def test_the_same_update_under_its_lock_passes(tmp_path, source):
+    got = _verdicts(tmp_path, source)
+    assert got == {name: "passed" for name in TESTS}, got
