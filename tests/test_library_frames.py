@@ -38,8 +38,9 @@ def _verdicts(tmp_path: Path, source: str) -> dict[str, str]:
     src = tmp_path / "solution.py"
     src.write_text(source)
     exercise = COURSE.exercise("locked_counter")
-    result = grade_submission(COURSE, exercise, src, backend="local", suites=("hidden",),
-                              only=TESTS, seed=11)
+    result = grade_submission(
+        COURSE, exercise, src, backend="local", suites=("hidden",), only=TESTS, seed=11
+    )
     return {t.function: str(t.verdict) for t in result.tests}
 
 

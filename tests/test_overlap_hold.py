@@ -36,7 +36,7 @@ CONVERTS_FIRST = REFERENCE.replace(
     "    def transfer(self, src, dst, amount):\n",
     "    def transfer(self, src, dst, amount):\n        amount = int(amount)\n",
 )
-REGISTRY_LOCK = textwrap.dedent('''
+REGISTRY_LOCK = textwrap.dedent("""
     import threading
 
 
@@ -77,15 +77,16 @@ REGISTRY_LOCK = textwrap.dedent('''
             finally:
                 for lock in reversed(locks):
                     lock.release()
-''')
+""")
 
 
 def _overlap_verdict(tmp_path: Path, source: str) -> tuple[str, str]:
     src = tmp_path / "solution.py"
     src.write_text(source)
     exercise = COURSE.exercise("bank_transfers")
-    result = grade_submission(COURSE, exercise, src, backend="local", suites=("hidden",),
-                              only=[TEST], seed=7)
+    result = grade_submission(
+        COURSE, exercise, src, backend="local", suites=("hidden",), only=[TEST], seed=7
+    )
     (record,) = [t for t in result.tests if t.function == TEST]
     return str(record.verdict), record.message or ""
 
