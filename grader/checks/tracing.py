@@ -16,7 +16,9 @@ to the student's code while ours is installed.
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 import threading
 
 from grader.checks import codeclass
@@ -70,12 +72,20 @@ def _entered_from_traced(frame, code) -> bool:
     name = code.co_filename
     return (
         codeclass.kind(code) == codeclass.LIBRARY
-        and not name.startswith("<")
+        and name.startswith(_STDLIB)
+        and "-packages/" not in name
         and not name.endswith(_UNTRACED_FILES)
         and not any(part in name for part in _UNTRACED_PACKAGES)
     )
 
 
+# The standard library only (an installed package's Python code is not followed), less what the
+# checks model themselves and what holds a raw `_thread` lock while it runs Python code (a switch
+# there would leave the next thread blocked on it with the baton: tempfile, _strptime,
+# functools' cached_property).
+_STDLIB = tuple(
+    {norm(sysconfig.get_paths()["stdlib"]) + "/" for norm in (os.path.abspath, os.path.realpath)}
+)
 _UNTRACED_FILES = tuple(
     f"/{name}.py"
     for name in (
@@ -89,6 +99,10 @@ _UNTRACED_FILES = tuple(
         "socket",
         "subprocess",
         "signal",
+        "tempfile",
+        "_strptime",
+        "functools",
+        "_pyio",
     )
 )
 _UNTRACED_PACKAGES = tuple(
