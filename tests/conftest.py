@@ -74,6 +74,26 @@ def session(request, tmp_path_factory):
         yield s
 
 
+def hidden_verdicts(tmp_path: Path, slug: str, source: str, tests: list[str], seed: int) -> dict:
+    """{test function: verdict} of `source` graded on the local backend, those hidden tests only."""
+    from grader.course import load_course
+    from grader.grade import grade_submission
+
+    course = load_course(ROOT)
+    src = tmp_path / "solution.py"
+    src.write_text(source)
+    result = grade_submission(
+        course,
+        course.exercise(slug),
+        src,
+        backend="local",
+        suites=("hidden",),
+        only=tests,
+        seed=seed,
+    )
+    return {t.function: (str(t.verdict), t.message or "") for t in result.tests}
+
+
 def require_docker():
     """Skip without Docker, except in CI, where Docker must work."""
     from grader.sandbox import docker_available

@@ -15,11 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from grader.course import load_course
-from grader.grade import grade_submission
+from conftest import ROOT, hidden_verdicts
 
-COURSE = load_course(ROOT)
 TESTS = ["test_no_races_under_lockset", "test_no_lost_updates_under_forced_switches"]
 ATTACK = (ROOT / "tests" / "attacks" / "library_rmw_counter" / "solution.py").read_text()
 
@@ -35,13 +32,8 @@ LOCKED = ATTACK.replace(
 
 
 def _verdicts(tmp_path: Path, source: str) -> dict[str, str]:
-    src = tmp_path / "solution.py"
-    src.write_text(source)
-    exercise = COURSE.exercise("locked_counter")
-    result = grade_submission(
-        COURSE, exercise, src, backend="local", suites=("hidden",), only=TESTS, seed=11
-    )
-    return {t.function: str(t.verdict) for t in result.tests}
+    got = hidden_verdicts(tmp_path, "locked_counter", source, TESTS, seed=11)
+    return {name: verdict for name, (verdict, _) in got.items()}
 
 
 def test_the_attack_is_unlocked_inside_the_library():

@@ -9,16 +9,12 @@ the local backend (the same agent as Docker's), the overlap test alone.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from grader.course import load_course
-from grader.grade import grade_submission
+from conftest import ROOT, hidden_verdicts
 
-COURSE = load_course(ROOT)
 TEST = "test_disjoint_transfers_overlap"
 REFERENCE = (ROOT / "solutions" / "bank_transfers" / "solution.py").read_text()
 ATTACK = (ROOT / "tests" / "attacks" / "bank_global_lock_int_amount" / "solution.py").read_text()
@@ -31,64 +27,26 @@ PRIVATE_LOCK_FIRST = ATTACK.replace(
 )
 
 # Correct banks that do something before taking the accounts' locks: convert the amount, or
-# look the locks up (made on first use) under a registry lock of their own.
+# look each lock up under a registry lock of their own.
 CONVERTS_FIRST = REFERENCE.replace(
     "    def transfer(self, src, dst, amount):\n",
     "    def transfer(self, src, dst, amount):\n        amount = int(amount)\n",
 )
-REGISTRY_LOCK = textwrap.dedent("""
-    import threading
-
-
-    class Bank:
-        def __init__(self, balances):
-            self._balances = dict(balances)
-            self._registry = threading.Lock()
-            self._locks = {}
-
-        def _lock(self, account):
-            with self._registry:
-                self._balances[account]  # KeyError for an unknown account
-                return self._locks.setdefault(account, threading.Lock())
-
-        def transfer(self, src, dst, amount):
-            if src == dst:
-                raise ValueError("cannot transfer from an account to itself")
-            if amount <= 0:
-                raise ValueError("the amount must be positive")
-            first, second = sorted((src, dst))
-            with self._lock(first), self._lock(second):
-                if self._balances[src] < amount:
-                    return False
-                self._balances[src] -= amount
-                self._balances[dst] += amount
-                return True
-
-        def balance(self, account):
-            with self._lock(account):
-                return self._balances[account]
-
-        def total(self):
-            locks = [self._lock(a) for a in sorted(self._balances)]
-            for lock in locks:
-                lock.acquire()
-            try:
-                return sum(self._balances.values())
-            finally:
-                for lock in reversed(locks):
-                    lock.release()
-""")
+REGISTRY_LOCK = REFERENCE.replace(
+    "            stack.enter_context(self._locks[account])\n",
+    "            stack.enter_context(self._lock(account))\n",
+).replace(
+    "    def transfer(self, src, dst, amount):\n",
+    "    _registry = threading.Lock()\n\n"
+    "    def _lock(self, account):\n"
+    "        with self._registry:  # one lock for the lookups, none for the work\n"
+    "            return self._locks[account]\n\n"
+    "    def transfer(self, src, dst, amount):\n",
+)
 
 
 def _overlap_verdict(tmp_path: Path, source: str) -> tuple[str, str]:
-    src = tmp_path / "solution.py"
-    src.write_text(source)
-    exercise = COURSE.exercise("bank_transfers")
-    result = grade_submission(
-        COURSE, exercise, src, backend="local", suites=("hidden",), only=[TEST], seed=7
-    )
-    (record,) = [t for t in result.tests if t.function == TEST]
-    return str(record.verdict), record.message or ""
+    return hidden_verdicts(tmp_path, "bank_transfers", source, [TEST], seed=7)[TEST]
 
 
 @pytest.mark.parametrize("source", [ATTACK, PRIVATE_LOCK_FIRST], ids=["int_amount", "private_lock"])
@@ -104,3 +62,8 @@ def test_one_global_lock_is_held_inside_its_lock(tmp_path, source):
 def test_correct_banks_still_overlap(tmp_path, source):
     verdict, message = _overlap_verdict(tmp_path, source)
     assert verdict == "passed", (verdict, message)
+
+
+def test_the_variants_differ_from_what_they_are_built_on():
+    assert "with threading.Lock():\n            amount = int(amount)" in PRIVATE_LOCK_FIRST
+    assert "amount = int(amount)" in CONVERTS_FIRST and "self._lock(account)" in REGISTRY_LOCK
