@@ -1,0 +1,113 @@
+"""Race checks the student's code cannot dodge by telling the checked request from the others.
+
+A request's number is readable from counters every request of a container shares (pid numbers,
+tmpfs inode numbers, time since the files were written), so code that takes its lock only in the
+request that checks for races would pass a run whose other requests are plain. Where the tests
+of a run use a race check (`RACE_CHECKS`), every request of that run therefore carries the
+lockset check (`UNIFORM`: the opcode tracer and the Eraser lockset, the same in every request),
+and a race the lockset check finds in *any* request fails every test that asked for a race
+check, with the usual message and the request it was found in. Unlocked code then meets the
+check in whichever request it runs unlocked. The run's tests also run in an order shuffled by
+the grading's seed (`shuffled`; replayable, records sorted back to the files' order), so no
+request number names a test where a check other than lockset (forced switches, the controlled
+scheduler) is the only one to see a bug.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.judge import evidence
+from grader.judge.expect_concurrency import expect_no_races
+from grader.judge.verdicts.kinds import SandboxFault, Verdict
+from grader.judge.verdicts.record import jsonable
+from grader.protocol import Outcome, Reply
+
+RACE_CHECKS = ("lockset", "schedule", "preempt")
+UNIFORM = {"lockset": {}}  # what every request of a run with race checks carries
+
+
+def uses_race_checks(paths: Iterable[Path]) -> bool:
+    """Whether any of these test files asks for a race check: a dict key (`checks={"lockset":
+    {}}`) or a `dict(...)` keyword naming one. The course's own files, parsed, never run."""
+    for path in paths:
+        try:
+            tree = ast.parse(Path(path).read_text(encoding="utf-8"), str(path))
+        except (OSError, SyntaxError, ValueError):
+            continue  # a broken test file is reported by the collection itself
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value in RACE_CHECKS for k in node.keys
+            ):
+                return True
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "dict"
+                and any(kw.arg in RACE_CHECKS for kw in node.keywords)
+            ):
+                return True
+    return False
+
+
+def shuffled(items: list, seed) -> list:
+    """`items` in the order the grading's `seed` draws (the same seed, the same order)."""
+    order = list(items)
+    random.Random(f"test-order:{seed}").shuffle(order)
+    return order
+
+
+@dataclass
+class RaceWatch:
+    """One run's race checks across its requests (`enabled` where its tests use race checks)."""
+
+    enabled: bool = False
+    race_tests: set[str] = field(default_factory=set)  # node ids of tests that asked for one
+    found: tuple[Verdict, str, str] | None = None  # (verdict, request, test) of the first race
+
+    def checks_for(self, asked: dict) -> dict:
+        """The checks a request carries: the ones its test asked for, over `UNIFORM`."""
+        if not self.enabled:
+            return dict(asked)
+        return {**UNIFORM, **asked}
+
+    def saw(self, asked: dict, reply: Reply) -> None:
+        """Note a request's reply: which test asked for race checks, and the first race (or the
+        lockset check taken apart) that any request showed."""
+        if not self.enabled:
+            return
+        test = evidence.current_test()
+        if any(name in asked for name in RACE_CHECKS):
+            self.race_tests.add(test)
+        if self.found is not None or "lockset" not in reply.checks:
+            return  # a reply with no report (a crash, a timeout) is its own test's verdict
+        try:
+            expect_no_races(reply, reply.what)
+        except Verdict as verdict:
+            self.found = (verdict, reply.what, test)
+        except SandboxFault:
+            pass  # the platform's failure, never charged to the student
+
+    def settle(self, records: list) -> None:
+        """Fail every race-check test that passed when any request of the run found a race."""
+        if self.found is None:
+            return
+        verdict, what, test = self.found
+        name = test.rsplit("::", 1)[-1]
+        for record in records:
+            if record.nodeid in self.race_tests and record.status == Outcome.PASSED:
+                record.status = Outcome(verdict.status)
+                record.message = (
+                    f"{verdict.message} (Found while {what} ran, in {name}: every request of "
+                    "this exercise runs under the lockset check, and a race in any of them "
+                    "fails each test of its race checks.)"
+                )
+                record.details = {
+                    **record.details,
+                    **jsonable(verdict.details),
+                    "race_found_in": {"test": test, "request": what},
+                }

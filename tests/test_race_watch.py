@@ -1,0 +1,192 @@
+"""Race checks the student's code cannot dodge by telling the checked request from the plain ones
+(tests/attacks/pid_request_counter, inode_request_counter): where an exercise's tests use a race
+check, every request carries the lockset check, a race found in any request fails every
+race-check test, and the tests run in the grading seed's order, recorded in the files' order."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from grader.course import load_course
+from grader.grade import grade_submission
+from grader.judge import evidence
+from grader.judge.race_watch import RaceWatch, shuffled, uses_race_checks
+from grader.protocol import Outcome, Reply, TestRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+RACE_EXERCISES = ("bank_transfers", "bounded_buffer", "locked_counter", "reentrant_box")
+
+# Locked everywhere but in the one call no race-check test makes: parallel_count with 8 threads
+# (test_parallel_count_values). The race checks never see that request unless every request
+# carries them.
+RACY_WHERE_UNCHECKED = '''
+import threading
+
+
+class SafeCounter:
+    def __init__(self, careful=True):
+        self._lock = threading.Lock()
+        self._value = 0
+        self._careful = careful
+
+    def increment(self, k=1):
+        if self._careful:
+            with self._lock:
+                self._value += k
+        else:
+            self._value += k
+
+    def decrement(self, k=1):
+        with self._lock:
+            self._value -= k
+
+    @property
+    def value(self):
+        with self._lock:
+            return self._value
+
+
+def parallel_count(n_threads, n_increments):
+    c = SafeCounter(careful=n_threads != 8)
+
+    def work():
+        for _ in range(n_increments):
+            c.increment()
+
+    ts = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return c.value
+'''
+
+
+def _race_reply(what="parallel_count(8, 500)") -> Reply:
+    race = {
+        "variable": "SafeCounter._value",
+        "writes": [
+            {"thread": "Thread-1", "file": "solution.py", "line": 13, "code": "x", "locks": []},
+            {"thread": "Thread-2", "file": "solution.py", "line": 13, "code": "x", "locks": []},
+        ],
+    }
+    return Reply({"status": "ok", "checks": {"lockset": {"races": [race], "intact": True}}}, what)
+
+
+def _clean_reply(what="a call") -> Reply:
+    return Reply({"status": "ok", "checks": {"lockset": {"races": [], "intact": True}}}, what)
+
+
+def _record(nodeid: str) -> TestRecord:
+    name = nodeid.rsplit("::", 1)[-1]
+    return TestRecord(nodeid, name, name, "hidden", Outcome.PASSED, "", {}, 0.0, None)
+
+
+@pytest.mark.parametrize("slug", RACE_EXERCISES)
+def test_the_race_check_exercises_are_recognised(slug):
+    assert uses_race_checks((ROOT / "exercises" / slug / "tests").rglob("test_*.py"))
+
+
+def test_exercises_without_race_checks_are_left_alone():
+    files = list((ROOT / "exercises" / "shared_state" / "tests").rglob("test_*.py"))
+    files += (ROOT / "exercises" / "reentrant_box" / "tests" / "public").glob("test_*.py")
+    assert files and not uses_race_checks(files)  # lockorder alone is not a race check
+
+
+def test_a_race_check_asked_for_with_dict_keywords_is_recognised(tmp_path):
+    test = tmp_path / "test_x.py"
+    test.write_text("def test_a(student):\n    student.run(f, checks=dict(preempt={}))\n")
+    assert uses_race_checks([test])
+    test.write_text("def test_a(student):\n    student.run(f, checks={'lockorder': {}})\n")
+    assert not uses_race_checks([test])
+
+
+def test_every_request_carries_the_lockset_check_where_race_checks_are_used():
+    watch = RaceWatch(enabled=True)
+    assert watch.checks_for({}) == {"lockset": {}}
+    assert watch.checks_for({"schedule": {"seed": 3}}) == {"lockset": {}, "schedule": {"seed": 3}}
+    assert watch.checks_for({"lockset": {"x": 1}}) == {"lockset": {"x": 1}}
+    assert RaceWatch().checks_for({}) == {}  # elsewhere nothing is added
+
+
+def test_a_race_in_a_plain_request_fails_every_race_check_test():
+    watch = RaceWatch(enabled=True)
+    evidence.start("t.py::test_values")
+    watch.saw({}, _race_reply())  # a request that asked for no check
+    evidence.start("t.py::test_lockset")
+    watch.saw({"lockset": {}}, _clean_reply())  # the checked request is clean
+    evidence.start("t.py::test_switches")
+    watch.saw({"schedule": {"seed": 1}}, _clean_reply())
+    records = [_record(n) for n in ("t.py::test_values", "t.py::test_lockset", "t.py::test_switches")]
+    watch.settle(records)
+    assert [r.status for r in records] == [Outcome.PASSED, Outcome.RACE, Outcome.RACE]
+    for record in records[1:]:
+        assert "Data race" in record.message and "SafeCounter._value" in record.message
+        assert "parallel_count(8, 500)" in record.message and "test_values" in record.message
+        assert record.details["race_found_in"] == {
+            "test": "t.py::test_values", "request": "parallel_count(8, 500)"
+        }
+
+
+def test_no_race_anywhere_changes_nothing():
+    watch = RaceWatch(enabled=True)
+    evidence.start("t.py::test_lockset")
+    watch.saw({"lockset": {}}, _clean_reply())
+    records = [_record("t.py::test_lockset")]
+    watch.settle(records)
+    assert records[0].status == Outcome.PASSED and records[0].message == ""
+
+
+def test_a_reply_without_a_report_is_left_to_its_own_test():
+    watch = RaceWatch(enabled=True)
+    evidence.start("t.py::test_lockset")
+    watch.saw({"lockset": {}}, Reply({"status": "timeout"}, "a call"))
+    assert watch.found is None and watch.race_tests == {"t.py::test_lockset"}
+
+
+def test_the_order_is_the_seeds():
+    items = list(range(20))
+    assert shuffled(items, 7) == shuffled(items, 7)
+    assert shuffled(items, 7) != shuffled(items, 8)
+    assert sorted(shuffled(items, 7)) == items
+
+
+def _file_order(slug: str) -> list[str]:
+    names = []
+    for suite in ("public", "hidden"):
+        for path in sorted((ROOT / "exercises" / slug / "tests" / suite).glob("test_*.py")):
+            tree = ast.parse(path.read_text())
+            names += [n.name for n in tree.body if isinstance(n, ast.FunctionDef)
+                      and n.name.startswith("test_")]
+    return names
+
+
+def _grade(tmp_path, source: str, seed: int = 11):
+    course = load_course(ROOT)
+    src = tmp_path / "solution.py"
+    src.write_text(source)
+    return grade_submission(course, course.exercise("locked_counter"), src, backend="local",
+                            seed=seed)
+
+
+def test_code_racy_only_where_no_race_check_looks_fails_the_race_checks(tmp_path):
+    result = _grade(tmp_path, RACY_WHERE_UNCHECKED)
+    verdicts = {t.function: t.verdict for t in result.tests}
+    # test_parallel_count_values judges the value only (it may lose updates); the race checks
+    # never asked for parallel_count(8, ...), yet they saw it
+    for name in ("test_no_races_under_lockset", "test_no_lost_updates_under_forced_switches"):
+        assert verdicts[name] == "race", (name, verdicts)
+        message = next(t.message for t in result.tests if t.function == name)
+        assert "Data race" in message and "test_parallel_count_values" in message
+    assert [t.function for t in result.tests] == _file_order("locked_counter")
+
+
+def test_the_reference_keeps_full_marks_in_any_order(tmp_path):
+    reference = (ROOT / "solutions" / "locked_counter" / "solution.py").read_text()
+    for seed in (1, 2):
+        result = _grade(tmp_path, reference, seed=seed)
+        assert result.score == result.max_score, [(t.function, t.message) for t in result.tests]
+        assert [t.function for t in result.tests] == _file_order("locked_counter")
