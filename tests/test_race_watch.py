@@ -13,6 +13,7 @@ import pytest
 from grader.course import load_course
 from grader.grade import grade_submission
 from grader.judge import evidence
+from grader.judge.expect_concurrency import expect_no_lost_update, expect_no_races
 from grader.judge.race_watch import RaceWatch, shuffled, uses_race_checks
 from grader.protocol import Outcome, Reply, TestRecord
 
@@ -76,8 +77,9 @@ def _race_reply(what="parallel_count(8, 500)") -> Reply:
     return Reply({"status": "ok", "checks": {"lockset": {"races": [race], "intact": True}}}, what)
 
 
-def _clean_reply(what="a call") -> Reply:
-    return Reply({"status": "ok", "checks": {"lockset": {"races": [], "intact": True}}}, what)
+def _clean_reply(more: dict | None = None) -> Reply:
+    checks = {"lockset": {"races": [], "intact": True}, **(more or {})}
+    return Reply({"status": "ok", "checks": checks}, "a call")
 
 
 def _record(nodeid: str) -> TestRecord:
@@ -115,15 +117,21 @@ def test_every_request_carries_the_lockset_check_where_race_checks_are_used():
 def test_a_race_in_a_plain_request_fails_every_race_check_test():
     watch = RaceWatch(enabled=True)
     evidence.start("t.py::test_values")
-    watch.saw({}, _race_reply())  # a request that asked for no check
+    watch.saw(_race_reply())  # a request that asked for no check
     evidence.start("t.py::test_lockset")
-    watch.saw({"lockset": {}}, _clean_reply())  # the checked request is clean
+    watch.saw(_clean_reply())  # the checked request is clean
+    expect_no_races(_clean_reply(), "a counter")
     evidence.start("t.py::test_switches")
-    watch.saw({"schedule": {"seed": 1}}, _clean_reply())
-    records = [_record(n) for n in ("t.py::test_values", "t.py::test_lockset", "t.py::test_switches")]
+    watch.saw(_clean_reply())
+    expect_no_lost_update(2000, 2000, "a count", _clean_reply({"schedule": {"switches": 9}}))
+    evidence.start("t.py::test_threads")
+    watch.saw(_clean_reply())  # asked for lockset to count writes, judges no race
+    names = ("t.py::test_values", "t.py::test_lockset", "t.py::test_switches", "t.py::test_threads")
+    records = [_record(n) for n in names]
     watch.settle(records)
-    assert [r.status for r in records] == [Outcome.PASSED, Outcome.RACE, Outcome.RACE]
-    for record in records[1:]:
+    assert [r.status for r in records] == [Outcome.PASSED, Outcome.RACE, Outcome.RACE,
+                                           Outcome.PASSED]
+    for record in records[1:3]:
         assert "Data race" in record.message and "SafeCounter._value" in record.message
         assert "parallel_count(8, 500)" in record.message and "test_values" in record.message
         assert record.details["race_found_in"] == {
@@ -133,18 +141,18 @@ def test_a_race_in_a_plain_request_fails_every_race_check_test():
 
 def test_no_race_anywhere_changes_nothing():
     watch = RaceWatch(enabled=True)
-    evidence.start("t.py::test_lockset")
-    watch.saw({"lockset": {}}, _clean_reply())
-    records = [_record("t.py::test_lockset")]
+    evidence.start("t.py::test_lockset2")
+    watch.saw(_clean_reply())
+    expect_no_races(_clean_reply(), "a counter")
+    records = [_record("t.py::test_lockset2")]
     watch.settle(records)
     assert records[0].status == Outcome.PASSED and records[0].message == ""
 
 
 def test_a_reply_without_a_report_is_left_to_its_own_test():
     watch = RaceWatch(enabled=True)
-    evidence.start("t.py::test_lockset")
-    watch.saw({"lockset": {}}, Reply({"status": "timeout"}, "a call"))
-    assert watch.found is None and watch.race_tests == {"t.py::test_lockset"}
+    watch.saw(Reply({"status": "timeout"}, "a call"))
+    assert watch.found is None
 
 
 def test_the_order_is_the_seeds():
@@ -181,6 +189,7 @@ def test_code_racy_only_where_no_race_check_looks_fails_the_race_checks(tmp_path
         assert verdicts[name] == "race", (name, verdicts)
         message = next(t.message for t in result.tests if t.function == name)
         assert "Data race" in message and "test_parallel_count_values" in message
+    assert verdicts["test_parallel_count_uses_threads"] == "passed"  # counts writes, judges no race
     assert [t.function for t in result.tests] == _file_order("locked_counter")
 
 

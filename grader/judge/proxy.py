@@ -99,7 +99,7 @@ class Student:
         )
         self.requests.append({"what": what, "checks": asked, "ranks": request.ranks})
         self.last = Reply(self.session.call(request.to_wire()), what)
-        self.races.saw(asked, self.last)
+        self.races.saw(self.last)
         uncaught.note(self.last, self.submission)  # a thread or child process that died
         if self.on_reply is not None:
             self.on_reply(self.last)

@@ -5,8 +5,9 @@ tmpfs inode numbers, time since the files were written), so code that takes its 
 request that checks for races would pass a run whose other requests are plain. Where the tests
 of a run use a race check (`RACE_CHECKS`), every request of that run therefore carries the
 lockset check (`UNIFORM`: the opcode tracer and the Eraser lockset, the same in every request),
-and a race the lockset check finds in *any* request fails every test that asked for a race
-check, with the usual message and the request it was found in. Unlocked code then meets the
+and a race the lockset check finds in *any* request fails every test that judges races
+(`expect_no_races`, `expect_no_lost_update`), with the usual message and the request it was
+found in. Unlocked code then meets the
 check in whichever request it runs unlocked. The run's tests also run in an order shuffled by
 the grading's seed (`shuffled`; replayable, records sorted back to the files' order), so no
 request number names a test where a check other than lockset (forced switches, the controlled
@@ -18,11 +19,11 @@ from __future__ import annotations
 import ast
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.judge import evidence
-from grader.judge.expect_concurrency import expect_no_races
+from grader.judge.expect_concurrency import raise_for_races
 from grader.judge.verdicts.kinds import SandboxFault, Verdict
 from grader.judge.verdicts.record import jsonable
 from grader.protocol import Outcome, Reply
@@ -66,7 +67,6 @@ class RaceWatch:
     """One run's race checks across its requests (`enabled` where its tests use race checks)."""
 
     enabled: bool = False
-    race_tests: set[str] = field(default_factory=set)  # node ids of tests that asked for one
     found: tuple[Verdict, str, str] | None = None  # (verdict, request, test) of the first race
 
     def checks_for(self, asked: dict) -> dict:
@@ -75,31 +75,27 @@ class RaceWatch:
             return dict(asked)
         return {**UNIFORM, **asked}
 
-    def saw(self, asked: dict, reply: Reply) -> None:
-        """Note a request's reply: which test asked for race checks, and the first race (or the
-        lockset check taken apart) that any request showed."""
-        if not self.enabled:
-            return
-        test = evidence.current_test()
-        if any(name in asked for name in RACE_CHECKS):
-            self.race_tests.add(test)
-        if self.found is not None or "lockset" not in reply.checks:
+    def saw(self, reply: Reply) -> None:
+        """Note the first race (or the lockset check taken apart) that any request showed."""
+        if not self.enabled or self.found is not None or "lockset" not in reply.checks:
             return  # a reply with no report (a crash, a timeout) is its own test's verdict
         try:
-            expect_no_races(reply, reply.what)
+            raise_for_races(reply, reply.what)
         except Verdict as verdict:
-            self.found = (verdict, reply.what, test)
+            self.found = (verdict, reply.what, evidence.current_test())
         except SandboxFault:
             pass  # the platform's failure, never charged to the student
 
     def settle(self, records: list) -> None:
-        """Fail every race-check test that passed when any request of the run found a race."""
+        """Fail every test that judged races (`expect_no_races`, `expect_no_lost_update`) and
+        passed when any request of the run found a race."""
         if self.found is None:
             return
         verdict, what, test = self.found
         name = test.rsplit("::", 1)[-1]
+        judged = evidence.race_check_tests()
         for record in records:
-            if record.nodeid in self.race_tests and record.status == Outcome.PASSED:
+            if record.nodeid in judged and record.status == Outcome.PASSED:
                 record.status = Outcome(verdict.status)
                 record.message = (
                     f"{verdict.message} (Found while {what} ran, in {name}: every request of "
