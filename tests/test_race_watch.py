@@ -23,7 +23,7 @@ RACE_EXERCISES = ("bank_transfers", "bounded_buffer", "locked_counter", "reentra
 # Locked everywhere but in the one call no race-check test makes: parallel_count with 8 threads
 # (test_parallel_count_values). The race checks never see that request unless every request
 # carries them.
-RACY_WHERE_UNCHECKED = '''
+RACY_WHERE_UNCHECKED = """
 import threading
 
 
@@ -63,7 +63,7 @@ def parallel_count(n_threads, n_increments):
     for t in ts:
         t.join()
     return c.value
-'''
+"""
 
 
 def _race_reply(what="parallel_count(8, 500)") -> Reply:
@@ -129,13 +129,18 @@ def test_a_race_in_a_plain_request_fails_every_race_check_test():
     names = ("t.py::test_values", "t.py::test_lockset", "t.py::test_switches", "t.py::test_threads")
     records = [_record(n) for n in names]
     watch.settle(records)
-    assert [r.status for r in records] == [Outcome.PASSED, Outcome.RACE, Outcome.RACE,
-                                           Outcome.PASSED]
+    assert [r.status for r in records] == [
+        Outcome.PASSED,
+        Outcome.RACE,
+        Outcome.RACE,
+        Outcome.PASSED,
+    ]
     for record in records[1:3]:
         assert "Data race" in record.message and "SafeCounter._value" in record.message
         assert "parallel_count(8, 500)" in record.message and "test_values" in record.message
         assert record.details["race_found_in"] == {
-            "test": "t.py::test_values", "request": "parallel_count(8, 500)"
+            "test": "t.py::test_values",
+            "request": "parallel_count(8, 500)",
         }
 
 
@@ -167,8 +172,11 @@ def _file_order(slug: str) -> list[str]:
     for suite in ("public", "hidden"):
         for path in sorted((ROOT / "exercises" / slug / "tests" / suite).glob("test_*.py")):
             tree = ast.parse(path.read_text())
-            names += [n.name for n in tree.body if isinstance(n, ast.FunctionDef)
-                      and n.name.startswith("test_")]
+            names += [
+                n.name
+                for n in tree.body
+                if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+            ]
     return names
 
 
@@ -176,8 +184,9 @@ def _grade(tmp_path, source: str, seed: int = 11):
     course = load_course(ROOT)
     src = tmp_path / "solution.py"
     src.write_text(source)
-    return grade_submission(course, course.exercise("locked_counter"), src, backend="local",
-                            seed=seed)
+    return grade_submission(
+        course, course.exercise("locked_counter"), src, backend="local", seed=seed
+    )
 
 
 def test_code_racy_only_where_no_race_check_looks_fails_the_race_checks(tmp_path):

@@ -10,7 +10,9 @@ from conftest import ROOT
 GRADER = ROOT / ".venv" / "bin" / "grader"
 RACY = ROOT / "solutions" / "locked_counter" / "mutants" / "no_lock"
 RACE_MAY_SHOW = {
-    "test_parallel_count_small", "test_parallel_count_values", "test_mixed_increment_decrement"
+    "test_parallel_count_small",
+    "test_parallel_count_values",
+    "test_mixed_increment_decrement",
 }
 
 

@@ -9,7 +9,8 @@
 sandbox and runs it there. Every request runs in a fresh process. A reply that
 is not a value becomes a verdict (`StudentError`, `Timeout`, `Deadlock`,
 `Crashed`: `grader.judge.verdicts.reply`); the full reply of the last request stays in
-`student.last`.
+`student.last`. Where the run's tests use a race check, every request also carries the
+lockset check (`grader.judge.race_watch`).
 """
 
 from __future__ import annotations

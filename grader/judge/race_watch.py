@@ -29,7 +29,7 @@ from grader.judge.verdicts.record import jsonable
 from grader.protocol import Outcome, Reply
 
 RACE_CHECKS = ("lockset", "schedule", "preempt")
-UNIFORM = {"lockset": {}}  # what every request of a run with race checks carries
+UNIFORM: dict[str, dict] = {"lockset": {}}  # what every request of a run with race checks carries
 
 
 def uses_race_checks(paths: Iterable[Path]) -> bool:
