@@ -20,49 +20,19 @@ from grader.protocol import Outcome, Reply, TestRecord
 ROOT = Path(__file__).resolve().parents[1]
 RACE_EXERCISES = ("bank_transfers", "bounded_buffer", "locked_counter", "reentrant_box")
 
+SHARED = ROOT / "tests" / "attacks" / "_shared"
 # Locked everywhere but in the one call no race-check test makes: parallel_count with 8 threads
 # (test_parallel_count_values). The race checks never see that request unless every request
-# carries them.
+# carries them. Built on the attack corpus's racy counter.
 RACY_WHERE_UNCHECKED = """
-import threading
+import sometimes_locked
 
-
-class SafeCounter:
-    def __init__(self, careful=True):
-        self._lock = threading.Lock()
-        self._value = 0
-        self._careful = careful
-
-    def increment(self, k=1):
-        if self._careful:
-            with self._lock:
-                self._value += k
-        else:
-            self._value += k
-
-    def decrement(self, k=1):
-        with self._lock:
-            self._value -= k
-
-    @property
-    def value(self):
-        with self._lock:
-            return self._value
+SafeCounter, _locked = sometimes_locked.build(True)
+_racy = sometimes_locked.build(False)[1]
 
 
 def parallel_count(n_threads, n_increments):
-    c = SafeCounter(careful=n_threads != 8)
-
-    def work():
-        for _ in range(n_increments):
-            c.increment()
-
-    ts = [threading.Thread(target=work) for _ in range(n_threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return c.value
+    return (_racy if n_threads == 8 else _locked)(n_threads, n_increments)
 """
 
 
@@ -182,8 +152,11 @@ def _file_order(slug: str) -> list[str]:
 
 def _grade(tmp_path, source: str, seed: int = 11):
     course = load_course(ROOT)
-    src = tmp_path / "solution.py"
-    src.write_text(source)
+    src = tmp_path / "submission"
+    src.mkdir(exist_ok=True)
+    (src / "solution.py").write_text(source)
+    for helper in ("racy.py", "sometimes_locked.py"):
+        (src / helper).write_text((SHARED / helper).read_text())
     return grade_submission(
         course, course.exercise("locked_counter"), src, backend="local", seed=seed
     )
@@ -208,3 +181,27 @@ def test_the_reference_keeps_full_marks_in_any_order(tmp_path):
         result = _grade(tmp_path, reference, seed=seed)
         assert result.score == result.max_score, [(t.function, t.message) for t in result.tests]
         assert [t.function for t in result.tests] == _file_order("locked_counter")
+
+
+def test_the_plugin_runs_race_check_tests_in_the_seeds_order_and_records_the_files(
+    tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from grader.judge import plugin
+
+    tests = ROOT / "exercises" / "locked_counter" / "tests" / "hidden" / "test_hidden.py"
+    items = [
+        SimpleNamespace(nodeid=f"{tests.name}::{name}", fspath=tests, name=name)
+        for name in _file_order("locked_counter")
+    ]
+    job = SimpleNamespace(only=None, seed=5, report=str(tmp_path / "report.json"))
+    monkeypatch.setattr(plugin, "_STATE", {**plugin._STATE, "job": job, "records": []})
+    ran = list(items)
+    plugin.pytest_collection_modifyitems(None, ran)
+    assert ran == shuffled(items, 5) and ran != items  # the seed's order
+    assert plugin._STATE["races"].enabled
+    assert plugin._STATE["collected"] == [i.nodeid for i in items]
+    plugin._STATE["records"] = [_record(i.nodeid) for i in ran]
+    plugin.pytest_sessionfinish(None, 0)
+    assert [r.nodeid for r in plugin._STATE["records"]] == [i.nodeid for i in items]
