@@ -32,9 +32,6 @@ SLUG = "locked_counter"
 RACY = ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py"
 FIXED = ROOT / "solutions" / SLUG / "solution.py"
 RACY_SCORE = 6.0  # no_lock: the lockset and forced-switch tests (4 + 4 of 19 weights) fail
-# ... less 0.5 for each threaded value test (parallel_count_small, parallel_count_values,
-# mixed_increment_decrement) where its traced run lost updates (grader.judge.race_watch)
-RACY_SCORES = {RACY_SCORE - 0.5 * lost for lost in range(4)}
 GRADING_S = 300  # one local grading on a machine that may be loaded 10x
 COURSE = f"""[course]
 name = "Portal HTTP test"
@@ -305,9 +302,9 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     seen, reply = wait_graded(alice, base, racy)
     assert seen[0] in ("queued", "running") and seen[-1] == "graded", seen
     assert seen == [s for s in ("queued", "running", "graded") if s in seen], seen
-    assert reply["status"] == "graded" and reply["max"] == 10.0 and reply["score"] in RACY_SCORES
+    assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}
     page = alice.get(attempt_url(base, racy), timeout=60).text
-    assert f'<span id="score">{reply["score"]:g} / 10</span>' in page
+    assert f'<span id="score">{RACY_SCORE:g} / 10</span>' in page
     assert 'data-verdict="race"' in page and len(re.findall(r'class="seed">\d+<', page)) == 1
     # the interleaving that lost an update, told in the student's lines, code as code
     assert '<ol class="interleaving">' in page and "update was lost" in page

@@ -9,11 +9,6 @@ from conftest import ROOT
 
 GRADER = ROOT / ".venv" / "bin" / "grader"
 RACY = ROOT / "solutions" / "locked_counter" / "mutants" / "no_lock"
-RACE_MAY_SHOW = {
-    "test_parallel_count_small",
-    "test_parallel_count_values",
-    "test_mixed_increment_decrement",
-}
 
 
 def test_replay_reproduces_the_race_verdicts(tmp_path):
@@ -34,11 +29,8 @@ def test_replay_reproduces_the_race_verdicts(tmp_path):
         timeout=300,
     )
     results = json.loads((tmp_path / "results.json").read_text())
-    failed = {t["function"]: t["verdict"] for t in results["tests"] if t["verdict"] != "passed"}
-    races = {"test_no_races_under_lockset", "test_no_lost_updates_under_forced_switches"}
-    assert {f for f, v in failed.items() if v == "race"} == races, failed
-    # every request runs traced (grader.judge.race_watch): a threaded value test may lose updates
-    assert set(failed) - races <= RACE_MAY_SHOW and set(failed.values()) <= {"race", "failed"}
+    failed = {t["function"] for t in results["tests"] if t["verdict"] != "passed"}
+    assert failed == {"test_no_races_under_lockset", "test_no_lost_updates_under_forced_switches"}
     proc = subprocess.run(
         [
             str(GRADER),
