@@ -205,3 +205,56 @@ def test_the_plugin_runs_race_check_tests_in_the_seeds_order_and_records_the_fil
     plugin._STATE["records"] = [_record(i.nodeid) for i in ran]
     plugin.pytest_sessionfinish(None, 0)
     assert [r.nodeid for r in plugin._STATE["records"]] == [i.nodeid for i in items]
+
+
+# Watching every request must not change a value a test sees: no callback of the lockset check
+# may run between the read and the write of `self.n += 1` (the interpreter could switch threads
+# there and lose updates that the same code never loses unwatched).
+
+X = 0
+
+
+def test_the_lockset_check_traces_only_code_that_writes_globals_or_items(monkeypatch):
+    from grader.checks import lockset, tracing
+
+    def bump(self):
+        self.n += 1
+
+    def put(d, k):
+        d[k] += 1
+
+    def set_global():
+        global X
+        X = 1
+
+    monkeypatch.setattr(tracing, "_every_opcode", False)
+    monkeypatch.setattr(tracing, "_needs", set(lockset.WRITE_OPCODES))
+    monkeypatch.setattr(tracing, "_traced_code", {})
+    assert not tracing._traced(bump.__code__)
+    assert tracing._traced(put.__code__) and tracing._traced(set_global.__code__)
+    monkeypatch.setattr(tracing, "_every_opcode", True)  # forced switches, the scheduler
+    assert tracing._traced(bump.__code__)
+
+
+def test_an_attribute_write_is_recorded_after_it_is_made(monkeypatch):
+    from grader.checks import lockset
+
+    class Box:
+        def __init__(self):
+            self.n = 0
+
+    seen = []
+
+    class Check:
+        vars: dict = {}
+        keep: list = []
+
+        def write(self, key, label, frame):
+            seen.append((label, box.n))
+
+    lockset._watch_class(Box)
+    box = Box.__new__(Box)
+    monkeypatch.setattr(lockset, "_CHECK", Check())
+    box.n = 3
+    box.n += 5
+    assert seen == [("Box.n", 3), ("Box.n", 8)]

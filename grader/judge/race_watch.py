@@ -4,7 +4,7 @@ A request's number is readable from counters every request of a container shares
 tmpfs inode numbers, time since the files were written), so code that takes its lock only in the
 request that checks for races would pass a run whose other requests are plain. Where the tests
 of a run use a race check (`RACE_CHECKS`), every request of that run therefore carries the
-lockset check (`UNIFORM`: the opcode tracer and the Eraser lockset, the same in every request),
+lockset check (`UNIFORM`: the Eraser lockset and its tracer, the same in every request),
 and a race the lockset check finds in *any* request fails every test that judges races
 (`expect_no_races`, `expect_no_lost_update`), with the usual message and the request it was
 found in. Unlocked code then meets the
