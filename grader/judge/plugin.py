@@ -79,7 +79,7 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
     _STATE["collected"] = [i.nodeid for i in items]  # every one of them must end with a record
     if uses_race_checks({Path(str(i.fspath)) for i in items}):
-        # every request carries the race checks, and the tests run in the seed's order
+        # every request carries the lockset check, and the tests run in the seed's order
         _STATE["races"] = RaceWatch(enabled=True)
         if job is not None:
             items[:] = shuffled(items, job.seed)
