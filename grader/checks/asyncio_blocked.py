@@ -14,7 +14,10 @@ CPU time is not blocking (a CPU-heavy step is judged per step, as before); the p
 time, not the thread's, is taken off, so a step that waited for the GIL while another thread
 computed is not held against the loop; run_delay (`/proc/self/task/<tid>/schedstat`, field 2,
 read with `os.pread` through a descriptor opened before the student's code runs) is the time
-the thread was runnable but the machine gave it no CPU, so a loaded machine never counts.
+the thread was runnable but the machine gave it no CPU, so a loaded machine never counts; and
+after a step that looks blocked, the run_delay of the process's other threads is taken off too
+(a thread the loop waited for, which the machine kept from running: a new thread starting, the
+GIL's holder).
 Readings are taken at the end of each step of `floor` seconds or more and measured from the
 previous reading: the CPU and wait time between two readings is at least that of the step, so
 the estimate can only err low, never against the student.
@@ -85,6 +88,43 @@ class ThreadClock:
             os.close(self.fd)
         except OSError:
             pass
+
+
+class OtherThreads:
+    """The run_delay of the process's other threads, summed since the last look: a thread the
+    loop waits for (one it starts, the GIL's holder, a lock's holder) that was runnable but got
+    no CPU delays the loop through no fault of the code. Read only after a step that looks
+    blocked (about 5 us per thread); the time since the previous look covers the step."""
+
+    __slots__ = ("task_dir", "seen")
+
+    def __init__(self, task_dir: int):
+        self.task_dir = task_dir
+        self.seen: dict[str, int] = {}
+        self.since()
+
+    def since(self, exclude: int = 0) -> float:
+        """Seconds the other threads (all but `exclude`) waited for a CPU since the last call
+        (a thread new since then: all of its wait)."""
+        now: dict[str, int] = {}
+        try:
+            names = os.listdir(self.task_dir)
+        except OSError:
+            return 0.0
+        for name in names:
+            try:
+                fd = os.open(f"{name}/schedstat", os.O_RDONLY, dir_fd=self.task_dir)
+                try:
+                    now[name] = int(os.read(fd, 80).split()[1])
+                finally:
+                    os.close(fd)
+            except (OSError, IndexError, ValueError):
+                continue  # the thread ended meanwhile
+        waited = sum(
+            delay - self.seen.get(name, 0) for name, delay in now.items() if name != str(exclude)
+        )
+        self.seen = now
+        return max(0, waited) / 1e9
 
 
 def blocked_seconds(wall: float, before, after) -> float:

@@ -63,7 +63,13 @@ from types import FrameType
 
 from grader.agent.frames import frame as frame_record
 from grader.checks import findings
-from grader.checks.asyncio_blocked import BlockedSums, ThreadClock, blocked_seconds, open_task_dir
+from grader.checks.asyncio_blocked import (
+    BlockedSums,
+    OtherThreads,
+    ThreadClock,
+    blocked_seconds,
+    open_task_dir,
+)
 
 MAX_ENTRIES = 20  # per list in the report
 MAX_TASKS_SHOWN = 12  # tasks listed in one deadlock report
@@ -310,6 +316,7 @@ class AsyncioWatch:
         self.sample_after = min(self.slow / 2, 0.001)
         self.sums = BlockedSums(self.slow)
         self.clocks: dict[int, ThreadClock | None] = {}
+        self.others: OtherThreads | None = None  # made by clock_for
         self.import_blocked = 0.0
         self.t_start = _perf()
         self.running: dict[int, _LoopState] = {}
@@ -532,6 +539,8 @@ class AsyncioWatch:
                 self.clocks[tid] = ThreadClock(_task_dir(), tid)
             except OSError:
                 self.clocks[tid] = None
+            if self.others is None or self.others.task_dir != _task_dir():
+                self.others = OtherThreads(_task_dir())
         return self.clocks[tid]
 
     def record_short(self, st: _LoopState, handle, dt: float, imported: bool) -> None:
@@ -541,6 +550,8 @@ class AsyncioWatch:
         before = st.reading
         st.reading = after = st.clock.read() if st.clock is not None else None
         blocked = blocked_seconds(dt, before, after)
+        if blocked >= self.floor and self.others is not None:
+            blocked -= self.others.since(exclude=st.native)
         if blocked < self.floor:
             return
         if imported:
@@ -1067,6 +1078,7 @@ def _task_dir() -> int:
 def _reset_after_fork() -> None:
     if _W is not None:
         _W.clocks = {}  # the parent's threads
+        _W.others = None
         _W.running.clear()
         _W._watchdog_pid = None
         _W._stop_lock = _thread.allocate_lock()
