@@ -164,12 +164,18 @@ def test_other_threads_wait_is_counted_from_the_last_look(tmp_path):
     threads(t10=1_000_000, t11=2_000_000)
     task_dir = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        others = OtherThreads(task_dir)
+        others = OtherThreads(task_dir)  # 10 and 11: the platform's, there from the start
         assert others.since() == 0.0
-        threads(t10=31_000_000, t11=3_000_000, t12=5_000_000)  # 12: new since the last look
-        assert others.since(exclude=10) == pytest.approx(0.001 + 0.005)
-        threads(t10=41_000_000, t11=3_000_000, t12=5_000_000)
-        assert others.since(exclude=11) == pytest.approx(0.01)
+        threads(t10=31_000_000, t11=3_000_000, t12=5_000_000, t13=1_000_000)  # 12, 13: new
+        assert others.since(exclude=12) == pytest.approx(0.001)
+        for ended in ("10", "11"):
+            (tmp_path / ended / "schedstat").unlink()
+            (tmp_path / ended).rmdir()
+        threads(t12=15_000_000, t13=3_000_000)
+        assert others.since(exclude=13) == pytest.approx(0.01)
+        others.ignore.add("12")  # the watchdog
+        threads(t12=25_000_000, t13=4_000_000)
+        assert others.since() == pytest.approx(0.001)
         assert others.since() == 0.0
     finally:
         os.close(task_dir)
@@ -180,6 +186,7 @@ def test_other_threads_of_this_process_are_read():
     try:
         others = OtherThreads(task_dir)
         assert str(threading.get_native_id()) in others.seen
+        assert str(threading.get_native_id()) in others.ignore
         assert all(ns >= 0 for ns in others.seen.values())
     finally:
         os.close(task_dir)

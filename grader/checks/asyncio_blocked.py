@@ -91,22 +91,28 @@ class ThreadClock:
 
 
 class OtherThreads:
-    """The run_delay of the process's other threads, summed since the last look: a thread the
+    """The run_delay of the student's other threads, summed since the last look: a thread the
     loop waits for (one it starts, the GIL's holder, a lock's holder) that was runnable but got
     no CPU delays the loop through no fault of the code. Read only after a step that looks
-    blocked (about 5 us per thread); the time since the previous look covers the step."""
+    blocked (about 5 us per thread); the time since the previous look covers the step. The
+    threads there were at the first look (the platform's) and those `ignore`d later (the
+    check's watchdog) are not counted: the loop never waits for them but for the GIL, briefly."""
 
-    __slots__ = ("task_dir", "seen")
+    __slots__ = ("task_dir", "seen", "at", "ignore")
 
     def __init__(self, task_dir: int):
         self.task_dir = task_dir
         self.seen: dict[str, int] = {}
+        self.at = 0.0  # when it last looked (perf_counter)
+        self.ignore: set[str] = set()
         self.since()
+        self.ignore = set(self.seen)
 
     def since(self, exclude: int = 0) -> float:
         """Seconds the other threads (all but `exclude`) waited for a CPU since the last call
         (a thread new since then: all of its wait)."""
         now: dict[str, int] = {}
+        self.at = time.perf_counter()
         try:
             names = os.listdir(self.task_dir)
         except OSError:
@@ -121,7 +127,9 @@ class OtherThreads:
             except (OSError, IndexError, ValueError):
                 continue  # the thread ended meanwhile
         waited = sum(
-            delay - self.seen.get(name, 0) for name, delay in now.items() if name != str(exclude)
+            delay - self.seen.get(name, 0)
+            for name, delay in now.items()
+            if name != str(exclude) and name not in self.ignore
         )
         self.seen = now
         return max(0, waited) / 1e9

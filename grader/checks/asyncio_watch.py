@@ -75,6 +75,7 @@ MAX_ENTRIES = 20  # per list in the report
 MAX_TASKS_SHOWN = 12  # tasks listed in one deadlock report
 MAX_HANG_REPORTS = 5  # "asyncio-blocking" findings per process
 MAX_DEADLOCK_REPORTS = 3  # "asyncio-deadlock" findings per loop
+OTHERS_REFRESH = 0.02  # seconds between looks at the other threads' run_delay, at most
 
 _perf = time.perf_counter
 _get_ident = _thread.get_ident
@@ -196,8 +197,7 @@ def _handle_run(self):
             dt -= w.gc_seconds - gc0  # a garbage collection is not the step's doing
             try:
                 if dt > w.slow:
-                    w.record_slow(st, self, dt)
-                    st.reading = st.clock.read() if st.clock is not None else None
+                    w.record_slow(st, self, dt, w.blocked_in(st, dt))
                 else:
                     w.record_short(st, self, dt, len(sys.modules) != modules)
             except Exception:  # noqa: BLE001 - the check must never break the loop
@@ -457,7 +457,7 @@ class AsyncioWatch:
         return rec
 
     # ------------------------------------------------------------ blocking steps
-    def record_slow(self, st: _LoopState, handle, dt: float) -> None:
+    def record_slow(self, st: _LoopState, handle, dt: float, blocked: float | None = None) -> None:
         self.slow_steps += 1
         serial = st.serial
         samples = st.samples if st.sample_serial == serial else []
@@ -480,6 +480,10 @@ class AsyncioWatch:
             kind = "preempted"
         else:
             kind = "unknown" if cpu is None else "wait"
+        if kind != "cpu" and blocked is not None and blocked < self.slow:
+            # neither computing nor blocked that long: it (or a thread it waited for) was
+            # runnable and the machine did not run it
+            kind = "preempted"
         counts: dict = {}
         for s in samples:
             if s is not None:
@@ -543,16 +547,28 @@ class AsyncioWatch:
                 self.others = OtherThreads(_task_dir())
         return self.clocks[tid]
 
+    def blocked_in(self, st: _LoopState, dt: float) -> float | None:
+        """The part of the step just run (`dt` seconds of wall time, GC taken off) that the
+        loop thread spent blocked (asyncio_blocked); None where /proc cannot tell."""
+        before = st.reading
+        st.reading = after = st.clock.read() if st.clock is not None else None
+        if before is None or after is None:
+            return None
+        blocked = blocked_seconds(dt, before, after)
+        others = self.others
+        if others is not None:
+            if blocked >= self.floor:
+                blocked -= others.since(exclude=st.native)
+            elif _perf() - others.at > OTHERS_REFRESH:  # keep the window of the next one short
+                others.since()
+        return max(0.0, blocked)
+
     def record_short(self, st: _LoopState, handle, dt: float, imported: bool) -> None:
         """Add the time a step shorter than slow_callback spent blocked to its task's and its
         lines' sums (a step that imported a module for the first time is left out: reading
         its files from disk is nobody's blocking call)."""
-        before = st.reading
-        st.reading = after = st.clock.read() if st.clock is not None else None
-        blocked = blocked_seconds(dt, before, after)
-        if blocked >= self.floor and self.others is not None:
-            blocked -= self.others.since(exclude=st.native)
-        if blocked < self.floor:
+        blocked = self.blocked_in(st, dt)
+        if blocked is None or blocked < self.floor:
             return
         if imported:
             self.import_blocked += blocked
@@ -749,6 +765,8 @@ class AsyncioWatch:
 
     def _watch(self) -> None:
         self._watchdog_ident = _get_ident()
+        if self.others is not None:
+            self.others.ignore.add(str(_thread.get_native_id()))
         self._exited.acquire()
         try:
             while True:
