@@ -16,7 +16,11 @@ measurements are our own and cost about a microsecond per callback.
   overrun. `kind` says why the step was long: "cpu" (it used CPU time, however
   loaded the machine), "sleep"/"wait" (asleep in a blocking call), or
   "preempted" (runnable but not running: the machine was busy; never held
-  against the student). Time spent in garbage collection is not counted.
+  against the student). Time spent in garbage collection is not counted. Steps shorter
+  than that are added up (`grader.checks.asyncio_blocked`): the time each spent blocked,
+  per task or callback and per line of the student's code over all tasks; a sum of
+  `slow_callback` or more is listed here too, with kind "slices" and its lines (a
+  `time.sleep(0.1)` in four slices with `await asyncio.sleep(0)` between them).
 - `never_awaited`: coroutines created and dropped without being awaited
   (CPython calls `warnings._warn_unawaited_coroutine(coro)`; we see the
   coroutine object itself, and coroutine origin tracking at depth 1 says which
