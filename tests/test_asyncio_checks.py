@@ -227,6 +227,15 @@ SOURCE = textwrap.dedent("""
         return 1
 
 
+    async def sliced_executor_result():
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            for _ in range(5):
+                pool.submit(time.sleep, 0.02).result()  # SLICE-EXECUTOR
+                await asyncio.sleep(0)
+        return 1
+
+
     async def sliced_socket_recv():
         import socket
         a, b = socket.socketpair()
@@ -549,6 +558,7 @@ def test_cpu_loop_in_a_coroutine_is_flagged(session):
         ("sliced_queue_get", "SLICE-QUEUE", 1),
         ("sliced_lock_acquire", "SLICE-LOCK", 1),
         ("sliced_socket_recv", "SLICE-SOCKET", 1),
+        ("sliced_executor_result", "SLICE-EXECUTOR", 1),
     ],
 )
 def test_blocking_cut_into_short_slices_is_added_up(session, function, marker, tasks):
