@@ -293,9 +293,9 @@ SOURCE = textwrap.dedent("""
     async def good_threads_started():
         async def one():
             t = threading.Thread(target=time.sleep, args=(0.005,))
-            t.start()
-            await asyncio.sleep(0.01)
-            t.join()
+            t.start()  # waits until the new thread runs: on a loaded machine, its run_delay
+            while t.is_alive():
+                await asyncio.sleep(0.005)
 
         await asyncio.gather(*(one() for _ in range(20)))
         return 1
