@@ -567,15 +567,18 @@ def test_blocking_cut_into_short_slices_is_added_up(session, function, marker, t
     report = report_of(reply)
     mine = [b for b in report["blocking"] if b["student"]]
     # (on a loaded machine a slice that waits for another thread can last 0.05 s or more: it is
-    # then reported alone, as a long step, and the other slices still add up)
-    assert {b["line"] for b in mine} == {line_of(marker)}, mine
+    # then reported alone, as a long step, and the other slices still add up; a sample taken
+    # while the loop thread waited for the GIL after the call can name the next line too)
+    assert line_of(marker) in {x["line"] for b in mine for x in b.get("lines", [b])}, mine
     [entry] = [b for b in mine if b["kind"] == "slices"]
     assert entry["tasks"] == tasks and entry["located"] == "sampled", entry
     assert entry["seconds"] >= 0.05 and entry["longest"] < 0.05 and entry["count"] >= 2
     with pytest.raises(verdicts.Failed) as info:
         expect_no_blocking(reply, f"{function}()")
-    assert f"at solution.py line {line_of(marker)} blocked the event loop for" in info.value.message
-    assert "in all" in info.value.message and "asyncio.to_thread" in info.value.message
+    message = info.value.message
+    assert f"line {line_of(marker)}" in message, message
+    assert "blocked the event loop for" in message and "in all" in message, message
+    assert "asyncio.to_thread" in message
 
 
 def test_correct_sliced_waits_are_not_flagged_on_a_loaded_machine(session):

@@ -94,17 +94,19 @@ class OtherThreads:
     """The run_delay of the student's other threads, summed since the last look: a thread the
     loop waits for (one it starts, the GIL's holder, a lock's holder) that was runnable but got
     no CPU delays the loop through no fault of the code. Read only after a step that looks
-    blocked (about 5 us per thread); the time since the previous look covers the step. The
+    blocked (about 5 us per thread), and before a step when the student has threads and the last
+look is older than a few milliseconds; the time since the previous look covers the step. The
     threads there were at the first look (the platform's) and those `ignore`d later (the
     check's watchdog) are not counted: the loop never waits for them but for the GIL, briefly."""
 
-    __slots__ = ("task_dir", "seen", "at", "ignore")
+    __slots__ = ("task_dir", "seen", "at", "ignore", "students")
 
     def __init__(self, task_dir: int):
         self.task_dir = task_dir
         self.seen: dict[str, int] = {}
         self.at = 0.0  # when it last looked (perf_counter)
         self.ignore: set[str] = set()
+        self.students = False  # whether the last look saw any thread not ignored
         self.since()
         self.ignore = set(self.seen)
 
@@ -132,6 +134,7 @@ class OtherThreads:
             if name != str(exclude) and name not in self.ignore
         )
         self.seen = now
+        self.students = any(name not in self.ignore for name in now)
         return max(0, waited) / 1e9
 
 

@@ -79,7 +79,7 @@ MAX_ENTRIES = 20  # per list in the report
 MAX_TASKS_SHOWN = 12  # tasks listed in one deadlock report
 MAX_HANG_REPORTS = 5  # "asyncio-blocking" findings per process
 MAX_DEADLOCK_REPORTS = 3  # "asyncio-deadlock" findings per loop
-OTHERS_REFRESH = 0.02  # seconds between looks at the other threads' run_delay, at most
+OTHERS_FRESH = 0.005  # a look at the student's threads' run_delay before a step, if older
 
 _perf = time.perf_counter
 _get_ident = _thread.get_ident
@@ -189,6 +189,12 @@ def _handle_run(self):
     st.handle = self
     gc0 = w.gc_seconds
     modules = len(sys.modules)
+    others = w.others
+    if others is not None and others.students and _perf() - others.at > OTHERS_FRESH:
+        try:
+            others.since()  # the student's threads: their wait for a CPU counted from about now
+        except Exception:  # noqa: BLE001
+            pass
     t0 = _perf()
     st.started = t0
     try:
@@ -200,10 +206,11 @@ def _handle_run(self):
         if dt >= w.floor:
             dt -= w.gc_seconds - gc0  # a garbage collection is not the step's doing
             try:
+                blocked = w.blocked_in(st, dt)
                 if dt > w.slow:
-                    w.record_slow(st, self, dt, w.blocked_in(st, dt))
-                else:
-                    w.record_short(st, self, dt, len(sys.modules) != modules)
+                    w.record_slow(st, self, dt, blocked)
+                if blocked is not None and blocked < w.slow:  # long only if preempted: added up
+                    w.record_short(st, self, blocked, len(sys.modules) != modules)
             except Exception:  # noqa: BLE001 - the check must never break the loop
                 pass
 
@@ -559,20 +566,15 @@ class AsyncioWatch:
         if before is None or after is None:
             return None
         blocked = blocked_seconds(dt, before, after)
-        others = self.others
-        if others is not None:
-            if blocked >= self.floor:
-                blocked -= others.since(exclude=st.native)
-            elif _perf() - others.at > OTHERS_REFRESH:  # keep the window of the next one short
-                others.since()
+        if blocked >= self.floor and self.others is not None:
+            blocked -= self.others.since(exclude=st.native)
         return max(0.0, blocked)
 
-    def record_short(self, st: _LoopState, handle, dt: float, imported: bool) -> None:
-        """Add the time a step shorter than slow_callback spent blocked to its task's and its
+    def record_short(self, st: _LoopState, handle, blocked: float, imported: bool) -> None:
+        """Add the time a step spent blocked (less than slow_callback) to its task's and its
         lines' sums (a step that imported a module for the first time is left out: reading
         its files from disk is nobody's blocking call)."""
-        blocked = self.blocked_in(st, dt)
-        if blocked is None or blocked < self.floor:
+        if blocked < self.floor:
             return
         if imported:
             self.import_blocked += blocked
