@@ -179,26 +179,34 @@ REQUEST_SHAPE = {
 
 
 @dataclass
-class Request:
-    """One request to the sandbox: call `function` (kind "call") or run `probe` (kind "run",
-    `{"source", "name"}`) of the student's `module`, with codec-encoded `args` and `kwargs`.
-
-    The judge fills the first part; the backend adds how the agent is started (`agent_user`:
-    the student's {"uid", "gid"}; rlimits; the local backend's `cpus` and `workroot`) on the
-    wire. The supervisor reads a request only through `parse`."""
+class Call:
+    """What a request does in the student's process: call `function` (kind "call") or run
+    `probe` (kind "run", `{"source", "name"}`) of the student's `module`, with codec-encoded
+    `args` and `kwargs`, the `checks` to start, MPI's `ranks` and `mpi` options and
+    multiprocessing's `start_method`. A `Request` and an `AgentRequest` are each one."""
 
     kind: str
     module: str
     args: Any = field(default_factory=list)
     kwargs: Any = field(default_factory=lambda: {"__dict__": []})  # codec's empty dict
-    timeout: float = 10.0
-    limits: dict = field(default_factory=dict)
     function: str | None = None
     probe: dict | None = None
     checks: dict = field(default_factory=dict)
     ranks: int = 0
     mpi: dict = field(default_factory=dict)
     start_method: str | None = None
+
+
+@dataclass
+class Request(Call):
+    """One request to the sandbox: a `Call`, its `timeout` and `limits`.
+
+    The judge fills the first part; the backend adds how the agent is started (`agent_user`:
+    the student's {"uid", "gid"}; rlimits; the local backend's `cpus` and `workroot`) on the
+    wire. The supervisor reads a request only through `parse`."""
+
+    timeout: float = 10.0
+    limits: dict = field(default_factory=dict)
     exclusive_cores: int = 0
     # set by the backend
     agent_user: dict | None = None
@@ -225,31 +233,91 @@ class Request:
         """The request in a frame's body; `MalformedMessage` naming what is wrong when it is not
         one a backend writes (too big, too deep, not JSON, a field unknown, missing or of the
         wrong type). The host writes requests, but the parser fails cleanly all the same."""
-        if len(body) > MAX_REQUEST:
-            raise MalformedMessage(f"a request of {len(body)} bytes is over {MAX_REQUEST}")
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            raise MalformedMessage(f"the request is not JSON ({str(exc)[:200]})") from None
-        if _deeper_than(data, REQUEST_DEPTH):
-            raise MalformedMessage(f"the request nests deeper than {REQUEST_DEPTH} levels")
-        request = _typed(cls, data, "request")
-        for key, ok in REQUEST_SHAPE.items():
-            if not ok(getattr(request, key)):
-                raise MalformedMessage(f"the request's {key} is not what a backend sends")
-        if (request.kind == "call") != (request.function is not None) or (
-            request.kind == "run"
-        ) != (request.probe is not None):
-            raise MalformedMessage(
-                "a call names its function and no probe, a run its probe and no function (not both)"
-            )
+        request = _parse_call(cls, body, "request", REQUEST_SHAPE)
         request.timeout = float(request.timeout)
-        request.limits, request.checks = request.limits or {}, request.checks or {}
-        request.mpi = request.mpi or {}
+        request.limits = request.limits or {}
         return request
 
 
 REQUEST_DEFAULTS = {f.name: f.default for f in fields(Request)}
+
+
+def _parse_call(cls: type[T], body: bytes, name: str, shape: dict) -> T:
+    """A `Request` or an `AgentRequest` from JSON `body`, capped (size, depth), each field of
+    `shape` checked, and a call naming its function, a run its probe."""
+    if len(body) > MAX_REQUEST:
+        raise MalformedMessage(f"a {name} of {len(body)} bytes is over {MAX_REQUEST}")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedMessage(f"the {name} is not JSON ({str(exc)[:200]})") from None
+    if _deeper_than(data, REQUEST_DEPTH):
+        raise MalformedMessage(f"the {name} nests deeper than {REQUEST_DEPTH} levels")
+    message = _typed(cls, data, name)
+    for key, ok in shape.items():
+        if not ok(getattr(message, key)):
+            raise MalformedMessage(f"the {name}'s {key} is not what the grader sends")
+    call: Any = message
+    if (call.kind == "call") != (call.function is not None) or (call.kind == "run") != (
+        call.probe is not None
+    ):
+        raise MalformedMessage(
+            "a call names its function and no probe, a run its probe and no function (not both)"
+        )
+    call.checks, call.mpi = call.checks or {}, call.mpi or {}
+    return message
+
+
+ITEMS_KEY_HEX = 64  # grader.checks.workitems: a 32-byte key
+
+
+def _hex_key(v: object) -> bool:
+    return type(v) is str and len(v) == ITEMS_KEY_HEX and all(c in "0123456789abcdef" for c in v)
+
+
+AGENT_REQUEST_SHAPE = {
+    **{f.name: REQUEST_SHAPE[f.name] for f in fields(Call)},
+    "outdir": lambda v: type(v) is str and v.startswith("/"),
+    "rundir": lambda v: type(v) is str and v.startswith("/"),
+    "items_key": _hex_key,
+}
+
+
+@dataclass
+class AgentRequest(Call):
+    """What the supervisor hands each agent of a request over its private line
+    (`grader.agent.channel`, never a file, an argument or the environment): the `Call` of a
+    `Request`, where the agent leaves its files (`outdir`: stacks, findings,
+    work items; `rundir`: the evidence line's socket) and `items_key`, the hex key that seals
+    work items (the agent forgets it once armed). Parsed by the agent with `parse`, capped like
+    a `Request`."""
+
+    outdir: str = field(kw_only=True)
+    rundir: str = field(kw_only=True)
+    items_key: str = field(kw_only=True)
+
+    @classmethod
+    def of(cls, request: Request, rundir: str, outdir: str, items_key: bytes) -> AgentRequest:
+        return cls(
+            **{f.name: getattr(request, f.name) for f in fields(Call)},
+            outdir=outdir,
+            rundir=rundir,
+            items_key=items_key.hex(),
+        )
+
+    def encode(self) -> bytes:
+        """The request as the line carries it (JSON; `function` or `probe`, never both)."""
+        wire = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in ("function", "probe", "start_method"):
+            if wire[key] is None:
+                del wire[key]
+        return json.dumps(wire).encode()
+
+    @classmethod
+    def parse(cls, body: bytes) -> AgentRequest:
+        """The request in the line's frame; `MalformedMessage` naming what is wrong when it is
+        not one the supervisor writes."""
+        return _parse_call(cls, body, "agent request", AGENT_REQUEST_SHAPE)
 
 
 def _of(value: object, kind: type[T], default: D) -> T | D:

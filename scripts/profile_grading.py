@@ -298,9 +298,9 @@ def main() -> int:
         if not getattr(pool, "_profiled", False):
             take, discard = pool.take, pool.discard
 
-            def timed_take(limits):
+            def timed_take(*args, **kwargs):
                 t0 = time.monotonic()
-                box = take(limits)
+                box = take(*args, **kwargs)
                 take_times.append(time.monotonic() - t0)
                 return box
 

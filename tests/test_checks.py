@@ -93,6 +93,17 @@ SOURCE = """
 
     def settrace_off():
         sys.settrace(None)
+
+    def squeeze(kind):
+        # the recursion limit left just above this frame: the agent's code after the call
+        # (the checks' stop, the result's encoding) would raise RecursionError
+        n = run(kind)
+        for limit in range(1, 10_000):
+            try:
+                sys.setrecursionlimit(limit)
+                return n
+            except RecursionError:
+                continue
 """
 
 
@@ -172,6 +183,16 @@ def test_switching_instrumentation_off_is_noticed(session):
     assert checks["lockset"]["intact"] is False
     assert checks["preempt"]["intact"] is False
     assert any("threading._trace_hook replaced" in t for t in checks["lockset"]["tampered"])
+
+
+def test_a_lowered_recursion_limit_is_put_back_and_is_evidence(session):
+    """Not 'the check could not run' with no evidence (the platform's failure, at the student's
+    will: tests/attacks/recursion_limit_squeeze) but a normal stop, void with the evidence."""
+    value, checks = run(session, "squeeze", "locked", checks={"lockset": {}})
+    assert value == 2000
+    report = checks["lockset"]
+    assert report["intact"] is False and "error" not in report, report
+    assert any("recursion limit lowered" in t for t in report["tampered"]), report
 
 
 def test_switching_the_tracer_off_is_refused(session):

@@ -134,6 +134,36 @@ def test_aliases_and_imports_inside_functions_are_followed():
     }
 
 
+def test_a_deeply_nested_expression_is_scanned_not_a_recursion_error():
+    """A correct submission with one long expression (it compiles: 2,000 terms) once made the
+    judge's recursive scan raise RecursionError, and the test of old API names failed the student
+    with "the result could not be checked" (tests/attacks/honest/deep_expression)."""
+    source = OLD + "\n_DEEP = 0" + " + 0" * 2000 + "\n"
+    compile(source, "solution.py", "exec")  # the intake accepts it
+    found = scan_source(source)
+    assert {f["old"] for f in found} == {f["old"] for f in scan_source(OLD)}
+    assert scan_source("x = 1" + " + 1" * 20_000) == []  # too deep to parse: nothing, no error
+
+
+def test_old_names_looked_up_by_a_constant_string_are_found():
+    """getattr(cond, "notify" "All")() is notifyAll all the same (tests/attacks/old_api_via_getattr:
+    the old_notifyAll mutant scored 10/10 that way); a name built at run time is not static."""
+    source = textwrap.dedent("""
+        import threading
+        c = threading.Condition()
+        getattr(c, "notify" "All")()
+        getattr(c, "notify" + "All")()
+        getattr(threading, "current" "Thread")()
+        getattr(c, "notify_all")()
+        getattr(c, name)()
+    """)
+    assert [(f["line"], f["old"]) for f in scan_source(source)] == [
+        (4, ".notifyAll()"),
+        (5, ".notifyAll()"),
+        (6, "threading.currentThread()"),
+    ]
+
+
 def test_scan_walks_the_submission_folder(tmp_path):
     (tmp_path / "solution.py").write_text("import time\nstart = time.clock()\n")
     (tmp_path / "pkg").mkdir()

@@ -12,6 +12,7 @@ from grader.judge.verdicts import Crashed, Deadlock, SandboxFault, StudentError,
 from grader.judge.verdicts.record import earns_points
 from grader.judge.verdicts.reply import verdict_for
 from grader.protocol import (
+    AgentRequest,
     AgentResult,
     Job,
     MalformedMessage,
@@ -143,6 +144,51 @@ def test_a_request_is_parsed_strictly_at_the_supervisor():
     big = b'{"kind": "call", "module": "' + b"m" * (64 * 2**20) + b'"}'
     with pytest.raises(MalformedMessage, match="over"):
         Request.parse(big)
+
+
+def test_the_agents_request_is_typed_and_parsed_strictly():
+    """What the supervisor hands an agent is an `AgentRequest`: the call and checks of the
+    `Request` (nothing of the supervisor's: limits, uid, timeout), where to leave files and the
+    work-item key; the agent parses it capped and strict, like a `Request`."""
+    judge = Request(
+        kind="run",
+        module="solution",
+        probe={"source": "def p(m): pass", "name": "p"},
+        args=[1],
+        checks={"lockset": {}},
+        start_method="spawn",
+        timeout=3,
+        limits={"memory_mb": 256},
+        agent_user={"uid": 1000, "gid": 1000},
+    )
+    agent = AgentRequest.of(judge, "/work/run-1", "/work/run-1/out", bytes(range(32)))
+    assert agent.items_key == bytes(range(32)).hex() and agent.checks == {"lockset": {}}
+    body = agent.encode()
+    assert b"limits" not in body and b"agent_user" not in body and b"timeout" not in body
+    assert b"function" not in body  # a run names its probe only
+    assert AgentRequest.parse(body) == agent
+    wire = json.loads(body)
+    bad = {
+        "items_key": ("ab" * 31, "items_key"),
+        "outdir": ("out", "outdir"),
+        "rundir": (None, "rundir"),
+        "ranks": (True, "ranks"),
+        "checks": ([], "checks"),
+        "start_method": (3, "start_method"),
+        "kind": ("exec", "kind"),
+        "function": ("f", "not both"),
+        "limits": ({}, "unknown fields: limits"),
+    }
+    for key, (value, why) in bad.items():
+        with pytest.raises(MalformedMessage, match=why):
+            AgentRequest.parse(json.dumps({**wire, key: value}).encode())
+    with pytest.raises(MalformedMessage, match="incomplete"):
+        AgentRequest.parse(json.dumps({k: v for k, v in wire.items() if k != "outdir"}).encode())
+    deep = "[" * 300 + "]" * 300
+    with pytest.raises(MalformedMessage, match="deeper"):
+        AgentRequest.parse(json.dumps({**wire, "args": "DEEP"}).replace('"DEEP"', deep).encode())
+    with pytest.raises(MalformedMessage, match="over"):
+        AgentRequest.parse(b" " * (64 * 2**20 + 1))
 
 
 def test_the_supervisor_server_answers_a_bad_request_with_a_sandbox_error(tmp_path):

@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from grader.course import Limits
 from grader.errors import PlatformError
 from grader.judge import suspicion
 from grader.judge.runner import _checked
-from grader.protocol import MalformedMessage, Outcome, Report, TestRecord
+from grader.protocol import AgentRequest, MalformedMessage, Outcome, Report, TestRecord
 from grader.sandbox.local import LocalBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -614,8 +615,13 @@ def test_every_way_in_is_refused_and_leaves_evidence(tmp_path):
 # ---------------------------------------------------------------- the line to the supervisor
 
 
+AGENT_REQUEST = AgentRequest(
+    kind="call", module="m", function="f", outdir="/o", rundir="/r", items_key="ab" * 32
+)
+
+
 def _board(tmp_path, expected=1, is_ours=lambda pid: pid == os.getpid()):
-    return channel.Switchboard(str(tmp_path), expected, {"kind": "call"}, is_ours=is_ours)
+    return channel.Switchboard(str(tmp_path), expected, AGENT_REQUEST, is_ours=is_ours)
 
 
 def _raw(board) -> socket.socket:
@@ -633,7 +639,7 @@ def _link(board) -> channel.Link:
 def test_a_signed_result_is_accepted(tmp_path):
     board = _board(tmp_path)
     line = channel.connect(board.path)
-    assert line.request == {"kind": "call"}
+    assert line.request == AGENT_REQUEST and line.request is not AGENT_REQUEST
     line.called()
     line.result({"status": "ok", "value": 3})
     line._conn.close()
@@ -830,6 +836,46 @@ def test_a_deep_unreadable_run_folder_is_removed(tmp_path):
     assert "could not be removed" in _room_to_run(str(tmp_path))
     assert _remove_run(str(run), None)
     assert _room_to_run(str(tmp_path)) == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the student's uid is another one")
+def test_a_usual_run_folder_is_removed_without_starting_a_process(monkeypatch):
+    """The student empties its own work/ and out/ (modes it set included) in the run folder it
+    may not write, with the student's file permissions (the supervisor's file-system ids, for
+    that moment), and the supervisor removes what is left: no process is forked or exec'd, a
+    link of the student's is removed and not what it points to, and the supervisor's own ids
+    are back afterwards."""
+    from grader.agent import supervisor
+
+    user = {"uid": 65534, "gid": 65534}
+    workroot = Path(tempfile.mkdtemp())  # the student may pass through it, as through /work
+    workroot.chmod(0o711)
+    run = workroot / "run-1"
+    run.mkdir(mode=0o755)
+    run.chmod(0o755)
+    (run / "agent.sock").write_text("ours")
+    precious = workroot / "precious"
+    precious.write_text("the grader's")
+    for part in ("work", "out"):
+        deep = run / part / "a" / "b"
+        deep.mkdir(parents=True)
+        (deep / "f.txt").write_text("x")
+        (deep / "link").symlink_to(precious)
+        for path in (run / part, run / part / "a", deep, deep / "f.txt", deep / "link"):
+            os.lchown(path, user["uid"], user["gid"])
+        (run / part / "a").chmod(0)  # the student's code may close its own folders
+    started = []
+    monkeypatch.setattr(supervisor, "_run_as", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(os, "fork", lambda: started.append("fork") or 1 / 0)
+    try:
+        assert supervisor._remove_run(str(run), user)
+        assert not run.exists()
+        assert started == []
+        assert precious.read_text() == "the grader's"
+        me = os.geteuid()
+        assert supervisor._libc.setfsuid(-1) == me and supervisor._libc.setfsgid(-1) == 0
+    finally:
+        subprocess.run(["rm", "-rf", str(workroot)], check=True)
 
 
 # ---------------------------------------------------------------- closed scoring
@@ -1093,3 +1139,28 @@ def test_the_probe_keeps_the_clock_and_builtins_the_students_code_bent(tmp_path)
     # Measured by the supervisor, between the arrivals of two signed frames: within their delivery
     # jitter (a frame read a few ms late by a busy supervisor), never the student's clock.
     assert 0.19 <= reply["call_wall"] < 1
+
+
+def test_undumpable_closes_the_process():
+    """The agent and the template call one `undumpable` (grader.agent.nodump): afterwards the
+    kernel says the process is not dumpable (no ptrace, no core, /proc files root's)."""
+    import ctypes
+
+    from grader.agent.nodump import undumpable
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            get = ctypes.CDLL(None).prctl
+            get(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: an earlier test may have cleared it
+            before = get(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+            undumpable()
+            os.write(w, bytes([before, get(3, 0, 0, 0, 0)]))
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 2)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert got == bytes([1, 0])

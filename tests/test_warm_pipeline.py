@@ -224,3 +224,54 @@ def test_a_test_module_that_cannot_be_preloaded_is_imported_by_its_run(tmp_path)
     test_file.write_text(STATEFUL + "\nVERSION = 1\n")
     got = _statuses(tmp_path, sub)
     assert {k: s for k, (s, _m) in got.items()} == dict.fromkeys(got, "passed"), got
+
+
+# ---------------------------------------------------------------- the template's preloads
+
+
+def test_the_template_preloads_numpy_only_for_the_exercises_that_import_it(tmp_path):
+    """Importing numpy costs every container about 55 ms of CPU and every request a larger
+    template to fork: it is preloaded where the exercise's own files (skeleton, tests) import
+    it, nowhere else; a library the template may not preload is refused."""
+    from grader.agent import spawn
+    from grader.sandbox import preload
+
+    assert preload.for_exercise(ROOT / "exercises" / "locked_counter") == ()
+    assert preload.for_exercise(ROOT / "exercises" / "shared_state") == ("numpy",)
+    probe_only = tmp_path / "probe_only"
+    (probe_only / "tests" / "hidden").mkdir(parents=True)
+    (probe_only / "tests" / "hidden" / "test_x.py").write_text(
+        "def _probe(module):\n    from numpy.random import default_rng\n"
+    )
+    (probe_only / "skeleton").mkdir()
+    (probe_only / "skeleton" / "solution.py").write_text("def f(:\n")  # unparsable: ignored
+    assert preload.for_exercise(probe_only) == ("numpy",)
+    with pytest.raises(ValueError, match="may preload"):
+        spawn.Template({}, ("os",))
+
+
+@pytest.mark.docker
+def test_a_box_template_has_numpy_exactly_when_asked(tmp_path, docker_backend):
+    """End to end: `--preload numpy` reaches the template, whose forked agents have numpy
+    already imported; without it, an agent of a submission that does not import numpy has none."""
+    from grader.agent import codec
+    from grader.course import Limits
+    from grader.protocol import Request
+    from grader.sandbox.docker import Box, DockerSession
+
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "solution.py").write_text("X = 1\n")
+    probe = {
+        "source": "def p(m):\n    import sys\n    return 'numpy' in sys.modules\n",
+        "name": "p",
+    }
+    for preload, expected in (((), False), (("numpy",), True)):
+        box = Box(docker_backend.client, docker_backend.image_id, Limits(), preload=preload)
+        session = DockerSession(box, folder)
+        try:
+            reply = session.call(Request(kind="run", module="solution", probe=probe).to_wire())
+            assert reply["status"] == "ok", reply
+            assert codec.decode(reply["value"]) is expected
+        finally:
+            session.close()

@@ -23,8 +23,9 @@ import time
 
 from grader.agent import audit, channel, codec, evidence, integrity, launch
 from grader.agent.frames import exception_record
+from grader.agent.nodump import undumpable
 from grader.checks import codeclass, findings, locks, lockset, schedule, tracing, workitems
-from grader.protocol import Status
+from grader.protocol import AgentRequest, Status
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
@@ -80,14 +81,14 @@ def _leaked_shared_memory(before: dict[str, int]) -> list[dict]:
 _wait_board = None  # grader.checks.mpi_setup.WaitBoard in an MPI rank
 
 
-def _rank(request: dict) -> int:
-    if not request.get("ranks"):
+def _rank(request: AgentRequest) -> int:
+    if not request.ranks:
         return 0
     from grader.checks import mpi_calls, mpi_setup  # imports mpi4py, applies strict mode if asked
 
     global _wait_board
     _wait_board = mpi_setup.WaitBoard  # kept: the grader's modules leave sys.modules
-    return mpi_setup.init(request.get("mpi", {}), request.get("outdir"), mpi_calls.watched)
+    return mpi_setup.init(request.mpi, request.outdir, mpi_calls.watched)
 
 
 def _probe_builtins() -> dict:
@@ -110,17 +111,19 @@ def _probe_builtins() -> dict:
     return {**vars(builtins), "__import__": probe_import}
 
 
-def _target(request: dict, module, probe_builtins: dict):
-    if request["kind"] == "call":
-        fn = getattr(module, request["function"], None)
+def _target(request: AgentRequest, module, probe_builtins: dict):
+    if request.kind == "call":
+        name = request.function or ""  # a call names its function (AgentRequest.parse)
+        fn = getattr(module, name, None)
         if fn is None:
-            raise _Missing(request["function"], module.__name__)
+            raise _Missing(name, module.__name__)
         return fn, False
+    probe = request.probe or {}
     namespace: dict = {"__name__": "grader_probe", "__builtins__": probe_builtins}
-    code = compile(request["probe"]["source"], PROBE_FILE, "exec")
+    code = compile(probe["source"], PROBE_FILE, "exec")
     codeclass.trust(code)  # the hidden test's code: the grader's, whatever it calls
     exec(code, namespace)
-    return namespace[request["probe"]["name"]], True
+    return namespace[probe["name"]], True
 
 
 class _Missing(Exception):
@@ -198,15 +201,6 @@ def _unlisted_threads(own: set) -> int:
         _sleep(0.01)
 
 
-def undumpable() -> None:
-    """No core dumps, no ptrace, /proc/<pid>/{mem,environ,fd} owned by root: this process's
-    memory (its key among it) is closed to the student's other processes."""
-    import ctypes
-
-    PR_SET_DUMPABLE = 4
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
 def _hide_grader() -> dict:
     """Take the grader's live modules out of `sys.modules` (the student's `import grader...`
     would get a fresh copy, with none of the checks' state; the audit hook refuses it anyway)."""
@@ -242,15 +236,32 @@ def _open_evidence_line(rundir: str) -> None:
     _evidence = evidence.connect(rundir)
 
 
-def run(request: dict, line: channel.AgentLine) -> dict:
+def _restore_recursion_limit(start: int, changed: list[str]) -> None:
+    """Put back the recursion limit the request started with, if the student's code lowered it:
+    the grader's own code after the call (stopping the checks, encoding the result) would
+    otherwise raise RecursionError, a check's failure with no evidence against anyone
+    (tests/attacks/recursion_limit_squeeze). Lowering it is noted as tampering, once."""
+    now = sys.getrecursionlimit()
+    if now < start:
+        sys.setrecursionlimit(start)
+        what = (
+            f"the recursion limit lowered to {now} (sys.setrecursionlimit, by the student's code)"
+        )
+        if what not in changed:
+            changed.append(what)
+            _tampering({"event": "replaced", "what": what})
+
+
+def run(request: AgentRequest, line: channel.AgentLine) -> dict:
     workdir = os.getcwd()
-    outdir, rundir = request["outdir"], request["rundir"]
+    outdir, rundir = request.outdir, request.rundir
     _open_evidence_line(rundir)
     _arm_stack_dump(outdir)
     from grader.checks import start_checks
 
     findings.set_outdir(outdir)
-    key = bytes.fromhex(request.pop("items_key")) if request.get("items_key") else None
+    key = bytes.fromhex(request.items_key)
+    request.items_key = ""  # forgotten: only the armed work items hold it
     if key:
         workitems.arm(key, outdir)
     launch.guard(key)  # the programs the student's code starts, and the key of spawned ones
@@ -261,11 +272,11 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     lockset.patch_threads()
     schedule.patch_threading()
     tracing.install_baseline()
-    checks = start_checks(request.get("checks") or {}, workdir)
-    if request.get("start_method"):
+    checks = start_checks(request.checks, workdir)
+    if request.start_method:
         import multiprocessing
 
-        multiprocessing.set_start_method(request["start_method"], force=True)
+        multiprocessing.set_start_method(request.start_method, force=True)
     sys.path.append(workdir)
     shm_before = _shared_memory()
     policy = audit.Policy(workdir, rundir, report=_tampering, allowed_hooks=_tracer_hooks())
@@ -274,22 +285,26 @@ def run(request: dict, line: channel.AgentLine) -> dict:
     snapshot = integrity.Snapshot(checks)
     probe_builtins = _probe_builtins()
     _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
+    start_limit, lowered = sys.getrecursionlimit(), []  # type: int, list[str]
     audit.install(policy)
     try:
         try:
-            module = importlib.import_module(request["module"])
+            module = importlib.import_module(request.module)
         except BaseException as exc:  # noqa: BLE001 - any failure to import is the student's
             result.update(status=Status.IMPORT_ERROR, exception=exception_record(exc, workdir))
             return result
         lockset.watch_student_classes(workdir)  # in every request, like the tracked locks
         try:
             fn, is_probe = _target(request, module, probe_builtins)
-            request.pop("probe", None)  # compiled: the hidden test's source is needed no more
-            args = codec.decode(request.get("args", []))
-            kwargs = codec.decode(request.get("kwargs", {"__dict__": []}))
+            request.probe = None  # compiled: the hidden test's source is needed no more
+            args = codec.decode(request.args)
+            kwargs = codec.decode(request.kwargs)
             line.called()  # the timeout starts now
             t0 = time.perf_counter()
-            value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
+            try:
+                value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
+            finally:
+                _restore_recursion_limit(start_limit, lowered)
             result["agent_wall"] = time.perf_counter() - t0
         except _Missing as exc:
             result.update(
@@ -311,6 +326,7 @@ def run(request: dict, line: channel.AgentLine) -> dict:
         return result
     finally:
         # From here on no student code runs: plain data is read, the grader's own code reports.
+        _restore_recursion_limit(start_limit, lowered)  # (a thread left running may lower it)
         result["leftover_threads"] = _threads_left()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:
@@ -323,7 +339,9 @@ def run(request: dict, line: channel.AgentLine) -> dict:
             _tampering({"event": "evidence-line", "what": evidence.LOST})  # on a line of our own
         if _evidence is not None and _evidence.lost:
             result["evidence_lost"] = True  # said in the signed result too, whatever happened
-        result["checks"] = {name: _stop(check, stop, changed) for name, check, stop in stops}
+        result["checks"] = {
+            name: _stop(check, stop, changed + lowered) for name, check, stop in stops
+        }
         unlisted = _unlisted_threads(
             {getattr(check, "_watchdog_ident", None) for _, check, _ in stops}
         )

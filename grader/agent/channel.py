@@ -17,7 +17,8 @@ result, once). The student's code runs in the
 agent's process and can write into the socket, but it cannot sign a frame without the key, which
 lives only in the agent's memory (frames, the garbage collector and ctypes are closed to it, and
 the process is not dumpable). So a forged, garbled or extra frame, or a second result, makes the
-request the student's crash, never a result. Standard library only (runs in the sandbox).
+request the student's crash, never a result. The request itself is a typed
+`grader.protocol.AgentRequest`; the line is the standard library's (it runs in the sandbox).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from __future__ import annotations
 import _hashlib
 import _json
 import hmac
-import json
 import os
 import socket
 import struct
 import threading
 import time
+
+from grader.protocol import MAX_REQUEST, AgentRequest
 
 CALLED, RESULT, REQUEST = b"C", b"R", b"Q"
 
@@ -43,6 +45,7 @@ HEADER = struct.Struct(">cI")
 MAC_BYTES = 32
 MAX_RESULT = 64 * 2**20  # a result larger than this is the student's fault
 MAX_SMALL = 64 * 1024  # any other frame
+KEY_BYTES = 32
 SOCKET_NAME = "agent.sock"
 ENV = "PGRADER_SOCKET"
 
@@ -95,7 +98,7 @@ class AgentLine:
 
     __slots__ = ("_conn", "_key", "request", "_lock", "_sendall", "_shutdown")
 
-    def __init__(self, conn: socket.socket, key: bytes, request: dict):
+    def __init__(self, conn: socket.socket, key: bytes, request: AgentRequest):
         self._conn, self._key, self.request = conn, key, request
         self._lock = threading.Lock()  # created before the student's code can replace Lock
         self._sendall = conn.sendall  # bound now: socket.socket's methods can be replaced later
@@ -130,14 +133,15 @@ def _forget(conn: socket.socket, fd: int, ident: tuple) -> None:
 
 def connect(path: str) -> AgentLine:
     """Connect to the supervisor and wait for this agent's request (every agent of the request
-    has connected by the time it comes). The socket is not inherited by exec'd programs."""
+    has connected by the time it comes): the line's key, then the request (`AgentRequest.parse`:
+    capped, strict). The socket is not inherited by exec'd programs."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
     kind, length = HEADER.unpack(_recv_exact(conn, HEADER.size))
-    if kind != REQUEST or length > MAX_RESULT:
+    if kind != REQUEST or not KEY_BYTES < length <= KEY_BYTES + MAX_REQUEST:
         raise ChannelError("the supervisor sent no request")
-    message = json.loads(_recv_exact(conn, length))
-    return AgentLine(conn, bytes.fromhex(message["key"]), message["request"])
+    payload = _recv_exact(conn, length)
+    return AgentLine(conn, payload[:KEY_BYTES], AgentRequest.parse(payload[KEY_BYTES:]))
 
 
 # ---------------------------------------------------------------- supervisor side
@@ -148,15 +152,16 @@ class Link:
 
     def __init__(self, conn: socket.socket, pid: int):
         self.conn, self.pid = conn, pid
-        self.key = os.urandom(32)
+        self.key = os.urandom(KEY_BYTES)
         self.called = False
         self.called_at = self.result_at = 0.0  # on the supervisor's clock: the call's own wall time
         self.result: bytes | None = None
         self.problem = ""  # why the line cannot be believed (the student's doing)
         self.thread = threading.Thread(target=self._read, daemon=True, name=f"link-{pid}")
 
-    def start(self, request: dict) -> None:
-        payload = json.dumps({"key": self.key.hex(), "request": request}).encode()
+    def start(self, request: bytes) -> None:
+        """Hand the agent its line's key and its request (`AgentRequest.encode()`)."""
+        payload = self.key + request
         self.conn.sendall(HEADER.pack(REQUEST, len(payload)) + payload)
         self.thread.start()
 
@@ -203,9 +208,9 @@ class Link:
 class Switchboard:
     """The supervisor's listening socket: hands the request to `expected` agents, no others."""
 
-    def __init__(self, rundir: str, expected: int, request: dict, is_ours):
+    def __init__(self, rundir: str, expected: int, request: AgentRequest, is_ours):
         self.path = os.path.join(rundir, SOCKET_NAME)
-        self.expected, self.request, self.is_ours = expected, request, is_ours
+        self.expected, self.request, self.is_ours = expected, request.encode(), is_ours
         self.links: list[Link] = []  # every accepted agent, in the order they connected
         self.refused: list[str] = []
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

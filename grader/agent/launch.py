@@ -43,12 +43,20 @@ _TRACKER = re.compile(r"from multiprocessing\.resource_tracker import main;main\
 _ARM = "__import__('grader.agent.agent', fromlist=['arm_child']).arm_child(%d); "
 
 
+@functools.lru_cache(maxsize=8)
+def _compiled(source: str, filename: str):
+    """`source` compiled once per process: the warm template compiles the wrapper when it
+    imports this module, before it forks the agents (each spent over a millisecond on it). The
+    code holds no secret: `sealed_code` puts its secret into a copy."""
+    return compile(source, filename, "exec")
+
+
 def sealed_code(source: str, filename: str, name: str, secret: tuple):
     """The function `name` of `source`, compiled under `filename` (a grader file: the audit hook
     closes its code to student code), the string constant "@@SEALED@@" among its constants
     replaced by `secret`: what it holds is in no dict, cell or default student code could read
     or rebind. Its source must take every name it uses out of that tuple."""
-    compiled = compile(source, filename, "exec")
+    compiled = _compiled(source, filename)
     code = next(c for c in compiled.co_consts if getattr(c, "co_name", None) == name)
     code = code.replace(co_consts=tuple(secret if c == "@@SEALED@@" else c for c in code.co_consts))
     env: dict = {}
@@ -250,3 +258,6 @@ def read_key(fd: int) -> bytes | None:
             os.close(fd)
         except OSError:
             pass
+
+
+_compiled(_WRAPPER, __file__)  # here, in the template: not again in every agent it forks

@@ -22,7 +22,7 @@ import socket
 import sys
 
 from grader import protocol
-from grader.agent import supervisor
+from grader.agent import spawn, supervisor
 
 ACCEPT_POLL = 0.5  # seconds between looks for orphans to reap while no host is connected
 
@@ -91,14 +91,23 @@ def main() -> None:
     parser.add_argument(
         "--cold", action="store_true", help="exec every agent (no warm template): for comparisons"
     )
+    parser.add_argument(
+        "--preload",
+        default="",
+        help="comma-separated libraries the template imports too (of spawn.OPTIONAL_PRELOAD)",
+    )
     parser.add_argument("--owner", default="0:0", help="UID:GID the socket belongs to (the host's)")
     parser.add_argument("--submission", required=True)
     parser.add_argument("--workroot", required=True)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1 ignores what it does not handle
     supervisor.become_subreaper()  # outside a container: orphans of the student's come to us
+    preload = tuple(name for name in args.preload.split(",") if name)
+    unknown = sorted(set(preload) - set(spawn.OPTIONAL_PRELOAD))
+    if unknown:
+        parser.error(f"--preload: not a library the template may preload: {', '.join(unknown)}")
     if not args.cold:
-        supervisor.start_template()  # before any thread or socket of ours exists
+        supervisor.start_template(preload)  # before any thread or socket of ours exists
     if args.socket:
         uid, gid = (int(x) for x in args.owner.split(":"))
         serve_socket(args.socket, (uid, gid), args.submission, args.workroot)

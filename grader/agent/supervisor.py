@@ -47,6 +47,7 @@ from grader.checks import mpi_setup, workitems
 from grader.protocol import (
     FINDINGS,
     STALL_CPU_RATIO,
+    AgentRequest,
     AgentResult,
     MalformedMessage,
     Request,
@@ -328,10 +329,11 @@ class Child:
 _template: spawn.Template | None = None
 
 
-def start_template() -> None:
-    """Fork the warm template (the server calls this once, before it starts any thread)."""
+def start_template(preload: tuple[str, ...] = ()) -> None:
+    """Fork the warm template (the server calls this once, before it starts any thread), with
+    `preload`: libraries of `spawn.OPTIONAL_PRELOAD` the exercise uses."""
     global _template
-    _template = spawn.Template(base_env())
+    _template = spawn.Template(base_env(), preload)
 
 
 def _start_agent(
@@ -443,20 +445,30 @@ def _run_as(user: dict | None, argv: list[str], timeout: float = 60) -> None:
 MAX_QUICK_ENTRIES = 10_000  # beyond this, a run folder is left to chmod -R and rm -rf
 
 
-def _remove_quickly(paths: list[str]) -> None:
-    """Remove these trees with a list for a stack (no recursion), making each folder ours to
-    empty first; raises on anything unusual (a path too long, too many entries...)."""
+def _remove_quickly(paths: list[str], keep: bool = False, owner: int | None = None) -> None:
+    """Remove these trees with a list for a stack (no recursion), making each folder of
+    `owner`'s (default: ours) its to empty first; a folder of someone else's is only removed,
+    empty. With `keep`, the folders `paths` are emptied and left (the student empties its own
+    folders in a run folder it may not write: the supervisor removes them, empty). Raises on
+    anything unusual (a path too long, too many entries...)."""
+    owner = os.geteuid() if owner is None else owner
     stack, seen = [(p, False) for p in paths if os.path.lexists(p)], 0
+    roots = set(paths) if keep else set()
     while stack:
         path, emptied = stack.pop()
         if emptied:
-            os.rmdir(path)
+            if path not in roots:
+                os.rmdir(path)
             continue
         seen += 1
         if seen > MAX_QUICK_ENTRIES:
             raise OSError("too many entries")
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode):
             os.unlink(path)
+            continue
+        if info.st_uid != owner:  # not ours to open: a folder the student emptied
+            os.rmdir(path)
             continue
         os.chmod(path, 0o700)
         stack.append((path, True))
@@ -464,35 +476,54 @@ def _remove_quickly(paths: list[str]) -> None:
             stack.extend((entry.path, False) for entry in entries)
 
 
-def _remove_as(user: dict | None, paths: list[str]) -> bool:
-    """`_remove_quickly` in a forked child with the student's uid (its files, its permissions);
-    True if it went through."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _set_fs_ids(uid: int, gid: int) -> bool:
+    """This thread's file-system uid and gid (Linux): the ones the kernel checks a file access
+    against, and nothing else -- no signal, no ptrace, no other thread follows them. True if
+    both took (the calls say so only when asked again)."""
+    _libc.setfsgid(gid)
+    _libc.setfsuid(uid)
+    return _libc.setfsuid(uid) == uid and _libc.setfsgid(gid) == gid
+
+
+def _remove_as(user: dict | None, paths: list[str], keep: bool = False) -> bool:
+    """`_remove_quickly` with the student's permissions (its files, its modes: this thread's
+    file-system ids are the student's meanwhile, so no process is forked for it); True if it
+    went through."""
+    if not user:
         try:
-            if user:
-                spawn.become(user)
-            _remove_quickly(paths)
-            code = 0
-        except BaseException:  # noqa: BLE001 - the slow way follows
-            pass
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return status == 0
+            _remove_quickly(paths, keep)
+            return True
+        except OSError:
+            return False
+    uid, gid = int(user["uid"]), int(user["gid"])
+    ours = os.geteuid(), os.getegid()
+    try:
+        if not _set_fs_ids(uid, gid):
+            return False
+        _remove_quickly(paths, keep, owner=uid)
+        return True
+    except OSError:
+        return False  # the slow way follows
+    finally:
+        if not _set_fs_ids(*ours):
+            os._exit(70)  # never go on with the student's file permissions: the host restarts us
 
 
 def _remove_run(rundir: str, user: dict | None) -> bool:
     """Delete a run folder, however deep and whatever modes the student's code set; False if
-    something is left (the backend then recycles the work area). The quick way (a fork) does
-    for the usual run; a deep or huge tree goes to chmod -R and rm -rf, as the student."""
+    something is left (the backend then recycles the work area). The quick way (`_remove_as`,
+    in this process) does for the usual run (the student's permissions empty `work/` and
+    `out/`, which are its own, then ours remove them and the rest: the run folder is not the
+    student's to write); a deep or huge tree goes to chmod -R and rm -rf, as the student."""
     parts = [os.path.join(rundir, sub) for sub in ("work", "out")]
-    if not _remove_as(user, parts):
+    if not _remove_as(user, parts, keep=True):
         _run_as(user, ["chmod", "-R", "u+rwx", "--", *parts])
-        _run_as(user, ["rm", "-rf", "--", *parts])
+        _run_as(user, ["rm", "-rf", "--", *(os.path.join(p, ".") for p in parts)])
     try:
-        _remove_quickly([rundir])  # ours: sockets, logs, output files
+        _remove_quickly([rundir])  # ours: sockets, logs, output files, the emptied folders
     except OSError:
         _run_as(None, ["rm", "-rf", "--", rundir])
     return not os.path.lexists(rundir)
@@ -587,19 +618,6 @@ def _prepare(submission: str, workroot: str, request: Request) -> tuple[str, str
     return rundir, workdir, outdir
 
 
-AGENT_KEYS = ("kind", "module", "function", "probe", "args", "kwargs", "checks", "ranks", "mpi")
-
-
-def _agent_request(request: Request, rundir: str, outdir: str, items_key: bytes) -> dict:
-    """What the agents need to know: the call, the checks, where to leave their files, and the
-    key that seals work items (it goes over the agents' private line, like the line's key)."""
-    wire = request.to_wire()
-    agent = {k: wire[k] for k in AGENT_KEYS if k in wire}
-    if request.start_method:
-        agent["start_method"] = request.start_method
-    return {**agent, "outdir": outdir, "rundir": rundir, "items_key": items_key.hex()}
-
-
 def supervise(submission: str, workroot: str, request: Request) -> dict:
     """Run one request; the reply says where its time went (`phases`, seconds on our clock)."""
     t0 = time.monotonic()
@@ -644,7 +662,7 @@ def _run(submission: str, rundir: str, workdir: str, outdir: str, request: Reque
     items_key = os.urandom(32)
     ours = _Ours(me)
     board = channel.Switchboard(
-        rundir, expected, _agent_request(request, rundir, outdir, items_key), is_ours=ours
+        rundir, expected, AgentRequest.of(request, rundir, outdir, items_key), is_ours=ours
     )
     collector = evidence.Collector(rundir, is_ours=ours)
     try:

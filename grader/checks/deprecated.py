@@ -203,6 +203,8 @@ def scan_source(source: str, filename: str = "solution.py") -> list[dict]:
     extra: list[dict] = []
     try:
         tree = ast.parse(source, filename)
+    except (RecursionError, MemoryError, ValueError):
+        return []  # nested too deep for the parser (or NUL bytes): it does not compile either
     except SyntaxError:
         # `asyncio.async(...)` no longer parses (async is a keyword): find it in the text, then
         # parse the rest with it replaced, so the other old forms are still found.
@@ -215,10 +217,10 @@ def scan_source(source: str, filename: str = "solution.py") -> list[dict]:
         patched = _ASYNC_CALL.sub(lambda m: f"{m.group(1)}.ensure_future(", source)
         try:
             tree = ast.parse(patched, filename)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
             return extra
     visitor = _Visitor(filename, lines)
-    visitor.visit(tree)
+    visitor.walk(tree)
     out = extra + visitor.found
     seen, unique = set(), []
     for f in sorted(out, key=lambda f: (f["line"], f["col"])):
@@ -243,7 +245,27 @@ def _finding(filename, line, col, entry, text) -> dict:
     }
 
 
+def _constant_str(node) -> str | None:
+    """The string a constant expression spells ("notify" "All", "notify" + "All"), else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        if not (isinstance(node.right, ast.Constant) and isinstance(node.right.value, str)):
+            return None
+        parts.append(node.right.value)
+        node = node.left
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        return None
+    return "".join([node.value, *reversed(parts)])
+
+
+_LEAVE_FUNCTION = object()  # a marker on the visitor's stack: the enclosing function ends here
+
+
 class _Visitor(ast.NodeVisitor):
+    """An `ast.NodeVisitor` that never recurses: `generic_visit` pushes the children on a stack
+    that `walk` drains, so an expression nested a few thousand levels deep (it still compiles)
+    is scanned like any other, not a RecursionError in the judge."""
+
     def __init__(self, filename: str, lines: list[str]):
         self.filename, self.lines = filename, lines
         self.aliases: dict[str, str] = {}  # local name -> dotted name it stands for
@@ -251,6 +273,19 @@ class _Visitor(ast.NodeVisitor):
         self.functions: list[ast.AST] = []  # enclosing functions
         self.coroutine_funcs: set[int] = set()
         self.own_methods: set[str] = set()  # methods the student defines (not threading's)
+        self.stack: list = []  # nodes still to visit, the next one last
+
+    def walk(self, tree) -> None:
+        self.stack.append(tree)
+        while self.stack:
+            node = self.stack.pop()
+            if node is _LEAVE_FUNCTION:
+                self.functions.pop()
+            else:
+                self.visit(node)
+
+    def generic_visit(self, node) -> None:
+        self.stack.extend(reversed(list(ast.iter_child_nodes(node))))  # in source order
 
     # ------------------------------------------------------------ helpers
     def add(self, node, entry) -> None:
@@ -324,8 +359,8 @@ class _Visitor(ast.NodeVisitor):
             ):
                 self.coroutine_funcs.add(id(node))
         self.functions.append(node)
+        self.stack.append(_LEAVE_FUNCTION)  # below the children: popped once they are done
         self.generic_visit(node)
-        self.functions.pop()
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -411,7 +446,21 @@ class _Visitor(ast.NodeVisitor):
         ):
             new, why, severity = METHODS[func.attr]
             self.add(node, (f".{func.attr}()", new, why, severity))
+        if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2:
+            self._getattr(node, _constant_str(node.args[1]))
         self.generic_visit(node)
+
+    def _getattr(self, node: ast.Call, name: str | None) -> None:
+        """`getattr(cond, "notify" "All")`: an old name looked up by a constant string is the old
+        name all the same (tests/attacks/old_api_via_getattr)."""
+        if not name:
+            return
+        base = self.resolve(node.args[0])
+        if base is not None and f"{base}.{name}" in NAMES and f"{base}.{name}" != "asyncio.async":
+            self.add(node, NAMES[f"{base}.{name}"])
+        elif base is None and name in METHODS and name not in self.own_methods:
+            new, why, severity = METHODS[name]
+            self.add(node, (f".{name}()", new, why, severity))
 
     def _is_task_call(self, call: ast.Call) -> bool:
         name = self.resolve(call.func) or ""

@@ -24,6 +24,7 @@ from grader.errors import PlatformError, SandboxUnavailable
 from grader.judge.warm import JudgeProcess
 from grader.protocol import Job, MalformedMessage, Report, TestRecord
 from grader.sandbox import cores
+from grader.sandbox import preload as sandbox_preload
 from grader.sandbox.pool import shared_pool
 
 PYTEST_INI = "[pytest]\naddopts =\n"
@@ -116,7 +117,9 @@ def run_tests(
         }
         budget = time_budget(limits, folders)
         output = tmp / "output.txt"
-        with _sandbox_box(backend, limits, exercise.runtime.gpu) as box:
+        with _sandbox_box(
+            backend, limits, exercise.runtime.gpu, sandbox_preload.for_exercise(exercise.root)
+        ) as box:
             if box is not None:
                 job.box = box.describe()
             job.write(tmp / "job.json")
@@ -246,7 +249,7 @@ def _tail(output: Path, limit: int = 3000) -> str:
 
 
 @contextlib.contextmanager
-def _sandbox_box(backend: str, limits: Limits, gpu: bool):
+def _sandbox_box(backend: str, limits: Limits, gpu: bool, preload: tuple = ()):
     """A container started ahead of time for this run (Docker, no GPU), removed after it, off
     the critical path; None where the run's plugin opens its own sandbox."""
     if backend != "docker" or gpu:
@@ -254,7 +257,7 @@ def _sandbox_box(backend: str, limits: Limits, gpu: bool):
         return
     try:
         pool = shared_pool()
-        box = pool.take(limits)
+        box = pool.take(limits, preload)
     except SandboxUnavailable as exc:
         raise PlatformError(f"the sandbox could not start: {exc}") from exc
     try:

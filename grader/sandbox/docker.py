@@ -74,7 +74,10 @@ class Box:
     read-only; empty until the box is given to a submission) and `ctl/` (the server's socket).
     """
 
-    def __init__(self, client, image_id: str, limits: Limits, gpu: bool = False):
+    def __init__(
+        self, client, image_id: str, limits: Limits, gpu: bool = False, preload: tuple = ()
+    ):
+        """`preload`: the optional libraries its template imports (grader.sandbox.preload)."""
         if os.getuid() == STUDENT["uid"]:
             raise SandboxUnavailable(
                 f"the grader runs as uid {STUDENT['uid']}, the uid the sandbox gives the "
@@ -113,6 +116,7 @@ class Box:
                     "/submission",
                     "--workroot",
                     "/work",
+                    *(["--preload", ",".join(preload)] if preload else []),
                 ],
                 name=name,
                 labels={LABEL: "1", OWNER: str(os.getpid())},

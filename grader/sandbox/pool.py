@@ -35,7 +35,7 @@ def warm_size() -> int:
 
 
 class WarmPool:
-    """Started boxes waiting for a submission, per (image, limits)."""
+    """Started boxes waiting for a submission, per (image, limits, the template's preloads)."""
 
     def __init__(self, client=None, size: int | None = None, log=print):
         import docker
@@ -54,30 +54,31 @@ class WarmPool:
         self._remover = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgrader-remove")
         self.closed = False
 
-    def _key(self, limits: Limits) -> tuple:
-        return tuple(sorted(asdict(limits).items()))
+    def _key(self, limits: Limits, preload: tuple) -> tuple:
+        return (tuple(sorted(asdict(limits).items())), preload)
 
-    def _start(self, limits: Limits):
+    def _start(self, limits: Limits, preload: tuple = ()):
         from grader.sandbox.docker import Box  # lazy: the docker SDK, only once a box starts
 
-        return Box(self.client, self.image_id, limits)
+        return Box(self.client, self.image_id, limits, preload=preload)
 
-    def take(self, limits: Limits):
-        """A started box for one submission (never handed out again); refills in the background."""
-        key = self._key(limits)
+    def take(self, limits: Limits, preload: tuple = ()):
+        """A started box for one submission (never handed out again); refills in the background.
+        `preload`: the optional libraries its template imports (grader.sandbox.preload)."""
+        key = self._key(limits, preload)
         with self._lock:
             if self.closed:
                 raise SandboxUnavailable("the warm pool is closed")
             waiting = self._ready.setdefault(key, [])
             future = waiting.pop(0) if waiting else None
             while len(waiting) < self.size:
-                waiting.append(self._starter.submit(self._start, limits))
+                waiting.append(self._starter.submit(self._start, limits, preload))
         if future is None:
-            return self._start(limits)
+            return self._start(limits, preload)
         try:
             return future.result()
         except SandboxUnavailable:
-            return self._start(limits)  # one that failed in the background: try once more now
+            return self._start(limits, preload)  # one that failed in the background: once more
 
     def discard(self, box) -> None:
         """Remove a used box, off the critical path."""

@@ -52,6 +52,13 @@ HONEST = {
     "async_fanout": {
         "honest_reference": (ROOT / "solutions/async_fanout/solution.py", 10.0),
         "honest_iscoroutinefunction": (HONEST_DIR / "inspect_iscoroutinefunction/solution.py", 10.0),
+        "honest_deep_expression": (HONEST_DIR / "deep_expression/solution.py", 10.0),
+    },
+    "bank_transfers": {
+        "honest_reference": (ROOT / "solutions/bank_transfers/solution.py", 10.0),
+    },
+    "bounded_buffer": {
+        "honest_reference": (ROOT / "solutions/bounded_buffer/solution.py", 10.0),
     },
     "locked_counter": {
         "honest_reference": (ROOT / "solutions/locked_counter/solution.py", 10.0),
@@ -59,13 +66,31 @@ HONEST = {
         "honest_no_lock": (ROOT / "solutions/locked_counter/mutants/no_lock/solution.py",
                            mutant_max("locked_counter", "no_lock")),
     },
+    "mp_queue_fibonacci": {
+        "honest_reference": (ROOT / "solutions/mp_queue_fibonacci/solution.py", 10.0),
+    },
+    "mpi_collective_stats": {
+        "honest_reference": (ROOT / "solutions/mpi_collective_stats/solution.py", 10.0),
+    },
     "mpi_pairwise_exchange": {
         "honest_reference": (ROOT / "solutions/mpi_pairwise_exchange/solution.py", 10.0),
+    },
+    "mpi_pi": {
+        "honest_reference": (ROOT / "solutions/mpi_pi/solution.py", 10.0),
+    },
+    "mpi_ring_allreduce": {
+        "honest_reference": (ROOT / "solutions/mpi_ring_allreduce/solution.py", 10.0),
+    },
+    "pipe_pipeline": {
+        "honest_reference": (ROOT / "solutions/pipe_pipeline/solution.py", 10.0),
     },
     "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
         "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
         "honest_threads": (ROOT / "solutions/pool_speedup/mutants/threads_for_cpu/solution.py", 7.2727),
         "honest_spawn_pool": (HONEST_DIR / "spawn_pool/solution.py", 10.0),
+    },
+    "pp_job_server": {
+        "honest_reference": (ROOT / "solutions/pp_job_server/solution.py", 10.0),
     },
     "process_lifecycle": {
         "honest_reference": (ROOT / "solutions/process_lifecycle/solution.py", 10.0),

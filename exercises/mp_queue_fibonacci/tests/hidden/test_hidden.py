@@ -38,9 +38,18 @@ def _expected(values, digest=DIGEST):
 
 # ---------------------------------------------------------------- the probe (runs in the sandbox)
 
-def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest):
+def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest, baseline=False):
     import multiprocessing.queues
     import time
+
+    own_cpu = None
+    if baseline:  # the CPU it takes this process to compute every value once, before the call
+        cpu0 = time.process_time()
+        for n in values:
+            a, b = 0, 1
+            for _ in range(n):
+                a, b = b, a + b
+        own_cpu = time.process_time() - cpu0
 
     if slow:
         import os
@@ -100,7 +109,8 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest):
                for k, v in got.items()}
         if digest:  # fib(n) mod a prime: a result crosses as data of at most 64 bits
             got = {k: (v % digest if type(v) is int else v) for k, v in got.items()}
-    return {"value": got, "call_cpu": call_cpu, "agent_cpu": time.process_time()}
+    return {"value": got, "call_cpu": call_cpu, "agent_cpu": time.process_time(),
+            "own_cpu": own_cpu}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -112,11 +122,11 @@ def _short(values, limit=6):
 
 
 def _run(student, values, n_consumers, *, start_method="fork", slow=SLOW, no_qsize=False,
-         digest=DIGEST, timeout=TIMEOUT):
+         digest=DIGEST, timeout=TIMEOUT, baseline=False):
     """parallel_fib's value and the probe's measurements, or a verdict that explains the bug."""
     what = f"parallel_fib({_short(values)}, {n_consumers}) under the {start_method} start method"
     reply = student.reply(_parallel_fib, list(values), n_consumers, slow, no_qsize, digest,
-                          start_method=start_method, timeout=timeout, what=what)
+                          baseline, start_method=start_method, timeout=timeout, what=what)
     if reply.status != "ok":
         _explain(reply, start_method)
     out = reply.value
@@ -346,11 +356,21 @@ def test_portable_without_qsize(student):
 def test_work_done_in_child_processes(student):
     """The Fibonacci numbers are computed in the consumer processes, not in the parent"""
     values = [60000, 60001, 60002, 60003, 60004]
-    got, out = _run(student, values, 3, slow=(0.03, 0.03, 0.2), digest=DIGEST)
+    got, out = _run(student, values, 3, slow=(0.03, 0.03, 0.2), digest=DIGEST, baseline=True)
     expect_equal(got, _expected(values, DIGEST), f"parallel_fib({_short(values)}, 3) (each "
                  f"value shown modulo {DIGEST})")
-    parent = out["call_cpu"]
-    children = max(0.0, student.last.cpu - out["agent_cpu"])
+    parent, own = out["call_cpu"], out["own_cpu"]
+    children = max(0.0, student.last.cpu - out["agent_cpu"])  # agent_cpu holds own too
+    # Two measures: CPU the other processes spent proves nothing by itself (consumers may burn
+    # it in a loop after the last value: tests/attacks/fib_busy_consumers), so the caller must
+    # also have spent less than half of what computing every value once takes this process.
+    if parent >= 0.5 * own:
+        raise Failed(f"parallel_fib({_short(values)}, 3) used {parent:.2f} CPU-seconds in the "
+                     f"calling process, at least half of what computing every fib(n) there once "
+                     f"takes ({own:.2f}): the Fibonacci numbers were computed in the parent. The "
+                     "consumers (separate multiprocessing.Process objects) must take the values "
+                     "from the task queue and compute fib(n) themselves.",
+                     parent_cpu=parent, computing_cpu=own, children_cpu=children)
     if children <= parent:
         raise Failed(f"parallel_fib({_short(values)}, 3) used {parent:.2f} CPU-seconds in the "
                      f"calling process and only {children:.2f} in all the other processes: the "

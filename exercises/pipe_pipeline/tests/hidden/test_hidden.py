@@ -48,29 +48,50 @@ def _squares(mod, n):
 
 
 def _sent(mod, n):
-    """pipeline_squares(n) with every Connection.send logged by the process that sent it (a file
-    per process: forked children inherit the spy): {pid: [values sent]}, and the caller's pid."""
+    """pipeline_squares(n) with every message a Connection sends and receives logged by the
+    process that sent or received it (a file per process and direction: forked children inherit
+    the spies): {"sent": {pid: [values]}, "received": {pid: [values]}} and the caller's pid.
+    The spies sit on _send_bytes and _recv_bytes, which send, send_bytes, recv and recv_bytes
+    all go through; a message written to the descriptor by hand is still received."""
     import multiprocessing.connection
     import os
+    import pickle
     import tempfile
 
-    log, send = tempfile.mkdtemp(), multiprocessing.connection.Connection.send
+    log = tempfile.mkdtemp()
+    Connection = multiprocessing.connection.Connection
+    send, recv = Connection._send_bytes, Connection._recv_bytes
 
-    def logged_send(self, obj):
-        with open(os.path.join(log, str(os.getpid())), "a") as f:
-            f.write(repr(obj) + "\n")
-        return send(self, obj)
+    def shown(data):
+        try:
+            return repr(pickle.loads(data))
+        except Exception:  # noqa: BLE001 - raw bytes (send_bytes of something not pickled)
+            return repr(bytes(data))
 
-    multiprocessing.connection.Connection.send = logged_send
+    def write(direction, data):
+        with open(os.path.join(log, f"{direction}-{os.getpid()}"), "a") as f:
+            f.write(shown(data) + "\n")
+
+    def logged_send(self, buf):
+        write("sent", buf)
+        return send(self, buf)
+
+    def logged_recv(self, maxsize=None):
+        out = recv(self, maxsize)
+        write("received", out.getbuffer())
+        return out
+
+    Connection._send_bytes, Connection._recv_bytes = logged_send, logged_recv
     try:
         got = mod.pipeline_squares(n)
     finally:
-        multiprocessing.connection.Connection.send = send
-    sent = {}
+        Connection._send_bytes, Connection._recv_bytes = send, recv
+    logs = {"sent": {}, "received": {}}
     for name in os.listdir(log):
+        direction, pid = name.split("-")
         with open(os.path.join(log, name)) as f:
-            sent[name] = f.read().split("\n")[:-1][:200]
-    return {"value": got, "sent": sent, "caller": str(os.getpid())}
+            logs[direction][pid] = f.read().split("\n")[:-1][:200]
+    return {"value": got, **logs, "caller": str(os.getpid())}
 
 
 def _run(student, n, start_method="fork"):
@@ -164,3 +185,14 @@ def test_each_stage_sends_its_own_values(student):
                      f"{list(range(n))} into the first pipe and the square process must send each "
                      f"square ({[i * i for i in range(n)]}) into the second: the squaring is the "
                      "square process's work, not the caller's.", sent=out["sent"])
+    # What arrived, whatever way it was written (tests/attacks/pipe_marker_send_bytes): the
+    # square process receives exactly 0..n-1, the caller exactly the squares, nobody else a thing.
+    received = {pid: msgs for pid, msgs in out["received"].items() if msgs}
+    by_caller = received.pop(out["caller"], [])
+    if by_caller != squares or list(received.values()) != [numbers]:
+        shown = "; ".join(f"a child received {msgs[:8]}" for msgs in received.values())
+        raise Failed(f"In {what}, the caller received {by_caller[:8]}"
+                     + (f" and {shown}" if shown else "") + ". The square process must receive "
+                     f"exactly {list(range(n))} and then EOF (no end marker), and the caller "
+                     f"exactly the squares {[i * i for i in range(n)]}, whatever way they are "
+                     "written into the pipes.", received=out["received"])

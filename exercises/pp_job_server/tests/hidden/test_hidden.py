@@ -49,9 +49,14 @@ def _jobs(mod, inputs, reverse, gap=0.15, pids=False):
         got = mod.submit_all(server, funcs.work, inputs, callback)
         with lock:
             at_return = list(calls)
+        # the server's own worker processes, and the jobs it ran (all nodes): where a job ran
+        # is judged against these, not only against the caller (tests/attacks/pp_jobs_forked)
+        workers = sorted({w.pid for w in server._Server__workers if getattr(w, "pid", None)})
+        ran = sum(stat.njobs for stat in server.get_stats().values())
     finally:
         server.destroy()
-    return {"got": got, "calls": at_return, "caller": os.getpid()}
+    return {"got": got, "calls": at_return, "caller": os.getpid(), "workers": workers,
+            "ran": ran}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -174,3 +179,10 @@ def test_jobs_run_on_the_server(student):
     if not isinstance(got, dict) or sorted(got, key=repr) != inputs:
         raise Failed(f"{what} returned {got!r:.200}, expected a dict with one entry per input.",
                      got=repr(got)[:300])
+    elsewhere = sorted(x for x, pid in got.items() if pid not in out["workers"])
+    if elsewhere or out["ran"] < len(inputs):
+        raise Failed(f"In {what}, the pp server ran {out['ran']} job(s) and func ran outside its "
+                     f"worker processes for the inputs {elsewhere}: those jobs were never given "
+                     "to the server (another process of your own is not the server). Submit every "
+                     "input with server.submit(func, (x,), ...); pp runs it in a worker process.",
+                     inputs_run_elsewhere=elsewhere, server_jobs=out["ran"])

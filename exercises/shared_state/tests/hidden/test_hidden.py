@@ -81,35 +81,57 @@ def _count_widened(mod, n_procs, n_incr, pause):
             "writes": [[pid, addr, n] for pid, by in writes.items() for addr, n in by.items()]}
 
 
-def _histogram(mod, arr, bins, n_procs):
+def _histogram(mod, arr, bins, n_procs, flatten=False):
     """histogram_parallel's result, and every shared memory segment created or attached to, by
-    which process (logged to a file per process, so the children's attaches are seen too)."""
+    which process (logged to a file per process, so the children's attaches are seen too).
+    With `flatten`, when the caller starts its first process and a segment it created holds the
+    array's bytes, every value there is set to the array's minimum: workers that count the
+    segment then count one value n times, workers that count a copy of their own do not."""
     import os
     import tempfile
-    from multiprocessing import shared_memory
+    from multiprocessing import process, shared_memory
 
     import numpy as np
 
+    arr = np.asarray(arr)
     log, caller = tempfile.mkdtemp(), os.getpid()
-    init = shared_memory.SharedMemory.__init__
+    init, start = shared_memory.SharedMemory.__init__, process.BaseProcess.start
+    created, flattened = [], []
 
     def spy(self, name=None, create=False, size=0):
         init(self, name=name, create=create, size=size)
+        if create and os.getpid() == caller:
+            created.append(self)
         with open(os.path.join(log, str(os.getpid())), "a") as f:
             f.write(f"{'create' if create else 'attach'} {self.name.lstrip('/')} {self.size}\n")
 
+    def flattening_start(self):
+        if flatten and not flattened and os.getpid() == caller:
+            flattened.append(False)
+            for shm in created:
+                view = shm.buf[:arr.nbytes] if shm.size >= arr.nbytes else None
+                if view is not None and bytes(view) == arr.tobytes():
+                    view[:] = np.full_like(arr, arr.min()).tobytes()
+                    flattened[0] = True
+                if view is not None:
+                    view.release()
+        return start(self)
+
     shared_memory.SharedMemory.__init__ = spy
+    process.BaseProcess.start = flattening_start
     try:
-        got = mod.histogram_parallel(np.asarray(arr), bins, n_procs)
+        got = mod.histogram_parallel(arr, bins, n_procs)
     finally:
         shared_memory.SharedMemory.__init__ = init
+        process.BaseProcess.start = start
+        created.clear()
     events = []
     for name in os.listdir(log):
         with open(os.path.join(log, name)) as f:
             events += [[int(name), *line.split()] for line in f if line.strip()]
     return {"counts": np.asarray(got) if got is not None else None, "caller": caller,
             "created": [int(e[3]) for e in events if e[0] == caller and e[1] == "create"],
-            "events": events}
+            "events": events, "flattened": bool(flattened and flattened[0])}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -294,6 +316,17 @@ def test_histogram_through_shared_memory(student, seed):
                      "nothing. Give each worker the segment's name and let it attach: "
                      "`SharedMemory(name=name)` and a numpy array over its buffer.",
                      events=out["events"])
+    # Attaching is not reading (tests/attacks/shm_attach_unread): the same call with the
+    # segment's values flattened to one value as the first worker starts.
+    flat = student.run(_histogram, arr, 10, 2, True, timeout=8, what=what)
+    counts = flat["counts"]
+    if flat["flattened"] and counts is not None and np.array_equal(counts, np.histogram(arr, 10)[0]):
+        raise Failed(f"In {what}, the grader changed the values in the shared memory segment "
+                     "before the first worker started (all of them to one value), and the "
+                     "histogram did not change: the workers counted copies of the array they got "
+                     "some other way (in their arguments, or inherited from the parent), not the "
+                     "segment they attached to. Let each worker count its slice of the numpy "
+                     "array over the segment's buffer.")
 
 
 @requirement("unlinked")
