@@ -24,6 +24,7 @@ SLOW = {
     "asyncio_lock_inversion",
     "mpi_send_send",
     "mpi_recv_recv",
+    "mpi_send_send_large",
     "mpi_any_source_order",
     "mpi_barrier_skipped",
     "gil_threads_as_parallel",

@@ -629,6 +629,12 @@ PAIRS = [
          Stress(_mpi, (10,), lambda v: [list(x) for x in v] == [[1] * 10, [0] * 10],
                 "2 ranks swap 10 elements", timeout=2, options={"ranks": 2}),
          frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_send_send_large", "MPI send-send exchange of 8 MB (twin: Irecv, Send, Wait)",
+         "2 ranks, mpi strict mode, 2,000,000 ints; run_ranks explains the hang (the twin's "
+         "8 MB transfer must not read as one)", ("deadlock",), mpi_strict(2_000_000, ranks=2, timeout=10),
+         Stress(_mpi, (2_000_000,), lambda v: v == [2_000_000, 0],
+                "2 ranks swap 8 MB", timeout=10, options={"ranks": 2}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
     Pair("mpi_recv_recv", "MPI recv-recv exchange",
          "2 ranks, mpi strict mode; run_ranks explains the hang", ("deadlock",),
          mpi_strict(10, ranks=2),
