@@ -113,3 +113,30 @@ def test_on_docker_an_8_mb_exchange_passes_and_its_send_first_twin_is_proven(
         reply = _strict_reply(student, nbytes, timeout=6)
     assert reply.raw.get("deadlock_proof", {}).get("kind") == "mpi", reply.raw.get("message")
     assert reply.raw["wall"] < 6.0
+
+
+class _Request:
+    def __init__(self):
+        self.done = False
+
+    def Get_status(self):
+        return self.done
+
+
+def test_waits_poll_without_napping_only_while_data_may_move():
+    """The credit of an operation in flight is its size over MIN_RATE, spent while polling;
+    it ends with the operation, and a buffer of unknown size brings none."""
+    import numpy as np
+
+    from grader.checks.mpi_setup import MIN_RATE, InFlight, nbytes
+
+    assert nbytes([np.zeros(10, dtype="i"), "MPI.INT"]) == 40 and nbytes({"a": 1}) == 0
+    flight, request = InFlight(), _Request()
+    flight.add(request, np.zeros(int(MIN_RATE) // 8))  # one second of credit
+    assert flight.spend(0.6) and flight.spend(0.6)  # spent past zero on the second poll
+    assert not flight.spend(0.01)
+    flight.add(request, np.zeros(int(MIN_RATE) // 8))
+    request.done = True
+    assert not flight.spend(0.01) and flight.credit == 0 and not flight.requests
+    flight.add(_Request(), {"pickled": "object"})
+    assert not flight.spend(0.01)
