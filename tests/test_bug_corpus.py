@@ -50,6 +50,7 @@ SLOW = {
     "mpi_cart_rank_arithmetic",
     "mpi_cart_send_first",
     "mpi_ring_power_of_two",
+    "mpi_ring_one_rank",
     "pipe_stop_at_last_value",
     "mpi_pi_every_rank_does_all",
     "mpi_stats_fewer_elements_than_ranks",

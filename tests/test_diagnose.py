@@ -209,3 +209,31 @@ def test_ranks_computing_on_a_crowded_host_are_not_a_deadlock():
     blocked = {**raw, "running_threads": 0}  # the same frames, nothing runnable: blocked there
     with pytest.raises(Deadlock):
         mpi_hang_verdict(Reply(blocked, "pi(comm, 10**7) on 2 ranks"), 2, strict=False)
+
+
+def test_one_rank_sending_to_itself_is_explained_as_such():
+    """A 1-rank hang in a send is not "both ranks of a pair send first": its only partner is
+    itself (the corpus pair mpi_ring_one_rank)."""
+    from grader.judge.verdicts import Deadlock
+
+    frame = {
+        "file": "solution.py",
+        "line": 15,
+        "name": "ring_allreduce",
+        "student": True,
+        "code": "comm.Send(total, dest=right)",
+    }
+    thread = {
+        "frames": [{"file": "agent.py", "line": 1, "name": "<module>", "student": False}, frame]
+    }
+    raw = {
+        "status": "timeout",
+        "wall": 4.0,
+        "stall_cpu_ratio": 0.0,
+        "running_threads": 0,
+        "stacks": [{"pid": 10, "threads": [thread]}],
+    }
+    for ranks, says in ((1, "rank 0 itself"), (2, "Both ranks of a pair call send first")):
+        with pytest.raises(Deadlock) as caught:
+            mpi_hang_verdict(Reply(raw, f"ring on {ranks} ranks"), ranks, strict=True)
+        assert says in caught.value.message, caught.value.message

@@ -909,6 +909,15 @@ PAIRS = [
                 options={"ranks": 3}),
          frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
          course=("mpi_ring_allreduce", "power_of_two")),
+    Pair("mpi_ring_one_rank", "edge case: 1 rank (rank 0 starts a lap around the ring with a "
+         "blocking send to its right neighbour: itself)", "mpi_ring_allreduce's "
+         "test_one_rank_returns_a_copy (1 rank, synchronous sends): the hang proven",
+         ("deadlock",), exercise_test("mpi_ring_allreduce", "test_one_rank_returns_a_copy"),
+         Stress(probes.mpi_ring, (10,), _equals(list(range(10))),
+                "1 rank, 10 elements: the rank gets its own array", timeout=5,
+                options={"ranks": 1}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_ring_allreduce", "self_send_one_rank")),
     Pair("pipe_stop_at_last_value", "edge case: `n = 0` (the reader waits for a last value "
          "that never comes)", "pipe_pipeline's test_zero_items: the EOFError raised in the "
          "student's code, explained", ("error",), exercise_test("pipe_pipeline", "test_zero_items"),
