@@ -43,6 +43,8 @@ SLOW = {
     "celery_global_state",
     "celery_group_not_chord",
     "celery_no_acks_late",
+    "celery_chord_body_ignores_header",
+    "celery_lost_task_not_retried",
     "pp_double_callback",
     "pp_lost_callbacks",
     "pp_late_binding_lambda",

@@ -860,6 +860,17 @@ PAIRS = [
                  "test_tasks_survive_a_killed_worker_process: the pool process running each task "
                  "is killed; expect_survives_worker_loss",
                  "test_tasks_survive_a_killed_worker_process", "no_acks_late"),
+    _celery_pair("celery_chord_body_ignores_header", "a chord whose callback ignores its header's "
+                 "results (an immutable body, `xsum.si(...)`, with values the caller computed)",
+                 "celery_canvas's test_sum_of_squares_is_a_chord: the chord's body as built "
+                 "(immutable or not); expect_steps", "test_sum_of_squares_is_a_chord",
+                 "body_ignores_header"),
+    _celery_pair("celery_lost_task_not_retried", "a failure recorded instead of retried: "
+                 "acks_late=True without reject_on_worker_lost=True (a killed worker process's "
+                 "task is marked failed, never delivered again)", "celery_canvas's "
+                 "test_tasks_survive_a_killed_worker_process: the pool process running each task "
+                 "is killed; expect_survives_worker_loss",
+                 "test_tasks_survive_a_killed_worker_process", "acks_late_only"),
     Pair("pp_double_callback", "pp callbacks fired twice (passed to submit and called again)",
          "pp_job_server's test_each_callback_exactly_once: every callback call recorded",
          ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
