@@ -4,7 +4,6 @@ receive already waiting); with 1 rank, rank 0's right neighbour is itself, and i
 synchronous send to itself waits for a receive it can never reach."""
 
 import numpy as np
-from mpi4py import MPI
 
 
 def ring_allreduce(comm, x):
