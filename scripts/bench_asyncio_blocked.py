@@ -114,8 +114,14 @@ WORKLOADS = textwrap.dedent("""
             await asyncio.sleep(0)
 """)
 
-CORRECT = ["tiny_steps", "cpu_steps", "to_thread_many", "to_thread_cpu", "garbage_and_logging",
-           "fanout"]
+CORRECT = [
+    "tiny_steps",
+    "cpu_steps",
+    "to_thread_many",
+    "to_thread_cpu",
+    "garbage_and_logging",
+    "fanout",
+]
 BLOCKING = ["sleep_slices", "slices_across_tasks", "queue_get_slices", "millisecond_slices"]
 
 
@@ -155,14 +161,22 @@ def main() -> None:
                 on.append(wall)
                 flagged += bool(found)
                 kinds.update(b["kind"] for b in found)
-            rows.append((name, name in BLOCKING, statistics.median(off), statistics.median(on),
-                         flagged, sorted(kinds)))
+            rows.append(
+                (
+                    name,
+                    name in BLOCKING,
+                    statistics.median(off),
+                    statistics.median(on),
+                    flagged,
+                    sorted(kinds),
+                )
+            )
     finally:
         for hog in hogs:
             hog.kill()
             hog.wait()
         sys.stdout = sys.__stdout__
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# The asyncio check's blocked sums: cost, false positives, detection",
         "",

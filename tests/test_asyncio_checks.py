@@ -582,9 +582,7 @@ def test_blocking_cut_into_short_slices_is_added_up(session, function, marker, t
 
 
 def test_correct_sliced_waits_are_not_flagged_on_a_loaded_machine(session):
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)
-    ]
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         for _ in range(2):
             reply = call(session, "run_each", SLICED_GOOD)

@@ -91,13 +91,15 @@ class ThreadClock:
 
 
 class OtherThreads:
-    """The run_delay of the student's other threads, summed since the last look: a thread the
-    loop waits for (one it starts, the GIL's holder, a lock's holder) that was runnable but got
-    no CPU delays the loop through no fault of the code. Read only after a step that looks
-    blocked (about 5 us per thread), and before a step when the student has threads and the last
-look is older than a few milliseconds; the time since the previous look covers the step. The
-    threads there were at the first look (the platform's) and those `ignore`d later (the
-    check's watchdog) are not counted: the loop never waits for them but for the GIL, briefly."""
+    """The run_delay of the student's other threads, summed since the last look.
+
+    A thread the loop waits for (one it starts, the GIL's holder, a lock's holder) that was
+    runnable but got no CPU delays the loop through no fault of the code. Read only after a step
+    that looks blocked (about 5 us per thread), and before a step when the student has threads
+    and the last look is older than a few milliseconds; the time since the previous look covers
+    the step. The threads there were at the first look (the platform's) and those `ignore`d
+    later (the check's watchdog) are not counted: the loop never waits for them but for the
+    GIL, briefly."""
 
     __slots__ = ("task_dir", "seen", "at", "ignore", "students")
 
@@ -240,8 +242,9 @@ class BlockedSums:
             )
         return out
 
-    def _entry(self, frame, ranked, *, coro, task, tasks, student, seconds, steps, longest,
-               defined) -> dict:
+    def _entry(
+        self, frame, ranked, *, coro, task, tasks, student, seconds, steps, longest, defined
+    ) -> dict:
         lines = []
         for (filename, line, function, _), (secs, n, located) in ranked[:MAX_LINES]:
             rec = frame(filename, line, function) if filename else {"file": None, "line": None}

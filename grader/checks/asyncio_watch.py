@@ -977,9 +977,7 @@ class AsyncioWatch:
             "slow_steps": self.slow_steps,
             "gc_seconds": round(self.gc_seconds, 3),
             "blocked_in_imports": round(self.import_blocked, 3),
-            "blocking": sorted(
-                [*self.blocking.values(), *slices], key=lambda e: -e["seconds"]
-            ),
+            "blocking": sorted([*self.blocking.values(), *slices], key=lambda e: -e["seconds"]),
             "never_awaited": list(self.unawaited.values()),
             "destroyed_pending": self.destroyed,
             "cancel_swallowed": self.swallowed,
