@@ -75,17 +75,18 @@ def _global(frame, event, arg):
             if _traced(code):
                 frame.f_trace_opcodes = True
                 return _local
-        elif _library_callbacks and _entered_from_traced(frame, code):
+        elif _library_callbacks and _traced(code) and _entered_from_traced(frame, code):
             frame.f_trace_opcodes = True
             return _local_library
     return None
 
 
 def _entered_from_traced(frame, code) -> bool:
-    """A library function called by a traced frame (the student's code, or a library function
-    it called), outside the machinery the checks model themselves (threads, locks, queues,
-    processes, event loops, imports): a read-modify-write done inside `Counter.update` is
-    switched and watched like one in the student's own code."""
+    """A library function called by the student's code, or by a library function traced so
+    (under the same opcode filter as the student's code, `_traced`), outside the machinery the
+    checks model themselves (threads, locks, queues, processes, event loops, imports): a
+    read-modify-write done inside `Counter.update` is switched and watched like one in the
+    student's own code."""
     back = frame.f_back
     if back is None or not (back.f_trace is _local_library or _is_student(back.f_code)):
         return False
