@@ -279,6 +279,7 @@ def _keeps_strict(create):
     return method
 
 
+@mpi_shim.waiting  # its CPU is a rank's waiting, not its computing (polls: no student code)
 def _wait(poll, spin: float = SPIN_SECONDS):
     """Call `poll()` until it returns something other than None/False; return that. Each poll
     after the first pause is counted on the rank's `WaitBoard`."""

@@ -12,6 +12,7 @@ the library is not loaded: a local run on a host without a C compiler.
 from __future__ import annotations
 
 import ctypes
+import functools
 from contextlib import contextmanager
 
 UNKNOWN_RANK = -2  # a destination no COMM_WORLD rank stands for (mpi_strict.c)
@@ -25,9 +26,12 @@ def _library():
     if not _loaded:
         library = ctypes.CDLL(None)
         try:
-            library.pgrader_mpi_refuse  # noqa: B018  # there only when the library is preloaded
+            library.pgrader_mpi_enter.restype = ctypes.c_double  # only if preloaded
         except AttributeError:
             library = None
+        else:
+            library.pgrader_mpi_leave.argtypes = [ctypes.c_double]
+            library.pgrader_mpi_inside_cpu.restype = ctypes.c_double
         _loaded.append(library)
     return _loaded[0]
 
@@ -79,3 +83,27 @@ def _sent_to(library) -> list[int] | None:
     ranks = (ctypes.c_int * _CAPACITY)()
     count = library.pgrader_mpi_sent_to(ranks, _CAPACITY)
     return sorted(ranks[:count])
+
+
+def cpu_inside() -> float | None:
+    """CPU-seconds this process's threads spent waiting inside MPI calls that run no code of
+    the student's (see mpi_strict.c), since it started; None without the library."""
+    library = _library()
+    return None if library is None else library.pgrader_mpi_inside_cpu()
+
+
+def waiting(function):
+    """`function` (which runs no code of the student's) counted as waiting by `cpu_inside`."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        library = _library()
+        if library is None:
+            return function(*args, **kwargs)
+        start = library.pgrader_mpi_enter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            library.pgrader_mpi_leave(start)
+
+    return wrapper

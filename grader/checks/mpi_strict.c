@@ -20,6 +20,13 @@
  * - every point-to-point send (MPI_Send, Ssend, Bsend, Rsend, their nonblocking and persistent
  *   forms, MPI_Sendrecv, MPI_Sendrecv_replace, MPI_Isendrecv...) records its destination as a
  *   COMM_WORLD rank, read with pgrader_mpi_sent_to and cleared with pgrader_mpi_forget_sends.
+ * - the CPU time each thread spends inside MPI calls that run no code of the student's (sends,
+ *   receives, probes, waits and tests, collectives with a predefined op; strict mode's polled
+ *   waits in Python, announced with pgrader_mpi_enter/leave) is added up, read with
+ *   pgrader_mpi_inside_cpu: the time a rank waited for others, which a share of the work must
+ *   not be charged. Once the process registered code MPI calls back (a user-defined op, a
+ *   generalized request, an error handler), no call is excused any more: that code could
+ *   compute inside any of them.
  * Built with the sandbox image; needs only libdl.
  */
 #define _GNU_SOURCE
@@ -29,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef int MPI_Datatype;
 typedef int MPI_Comm;
@@ -190,6 +198,45 @@ static int refuse(const char *name, int *code)
     return *code;
 }
 
+/* ------------------------------------------------------------ CPU time spent waiting in MPI */
+
+static long long inside_cpu_ns;  /* all threads together */
+static volatile int callbacks;   /* the process registered code that MPI calls back */
+static __thread int depth;       /* this thread is inside an excused span already */
+
+static double thread_cpu(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return (double) now.tv_sec + (double) now.tv_nsec * 1e-9;
+}
+
+/* Start an excused span on this thread: its CPU time, `pgrader_mpi_leave`'s return, is added
+ * unless code that MPI calls back exists (then 0); nested spans count once. */
+double pgrader_mpi_enter(void)
+{
+    return depth++ == 0 ? thread_cpu() : -1.0;
+}
+
+void pgrader_mpi_leave(double start)
+{
+    depth--;
+    if (start >= 0.0 && !callbacks) {
+        double spent = thread_cpu() - start;
+        __atomic_fetch_add(&inside_cpu_ns, (long long) (spent * 1e9), __ATOMIC_RELAXED);
+    }
+}
+
+double pgrader_mpi_inside_cpu(void)
+{
+    return (double) __atomic_load_n(&inside_cpu_ns, __ATOMIC_RELAXED) * 1e-9;
+}
+
+static int builtin_op(unsigned long op)
+{
+    return ((unsigned int) op >> 30) == 1;  /* MPICH's HANDLE_KIND_BUILTIN */
+}
+
 /* ------------------------------------------------------------ the intercepted calls
  *
  * Every parameter of these MPI functions is an integer, a handle or a pointer, at most 12 of
@@ -211,7 +258,10 @@ typedef unsigned long W;
         if (real == NULL)                                                      \
             real = (int (*)(PARAMS)) pmpi(strict ? "P" #target : "P" #name);   \
         record_send((int) dest, (MPI_Comm) comm);                              \
-        return real(ARGS);                                                     \
+        double start = pgrader_mpi_enter();                                    \
+        int result = real(ARGS);                                               \
+        pgrader_mpi_leave(start);                                              \
+        return result;                                                         \
     }
 
 #define SENDS(name, target, dest, comm) \
@@ -237,7 +287,12 @@ SENDS(MPI_Isendrecv_replace, MPI_Isendrecv_replace, a4, a8)
 SENDS(MPI_Psend_init, MPI_Psend_init, a5, a7)
 
 /* A collective: refused while pgrader_mpi_refuse(1) holds, else made as itself. */
-#define COLLECTIVE(name)                                                       \
+#define NO_OP 0x44000000  /* a collective without an operation: as if a predefined one */
+#define COLLECTIVE(name) COLLECTIVE_OP(name, NO_OP)
+
+/* ... `op` the argument that is its reduction operation: a user-defined one runs the
+ * student's code inside the call, which is then not excused */
+#define COLLECTIVE_OP(name, op)                                                \
     int name(PARAMS)                                                           \
     {                                                                          \
         static int (*real)(PARAMS);                                            \
@@ -246,18 +301,26 @@ SENDS(MPI_Psend_init, MPI_Psend_init, a5, a7)
             return refuse(#name, &code);                                       \
         if (real == NULL)                                                      \
             real = (int (*)(PARAMS)) pmpi("P" #name);                          \
-        return real(ARGS);                                                     \
+        if (!builtin_op(op))                                                   \
+            return real(ARGS);                                                 \
+        double start = pgrader_mpi_enter();                                    \
+        int result = real(ARGS);                                               \
+        pgrader_mpi_leave(start);                                              \
+        return result;                                                         \
     }
 
 /* blocking, nonblocking (MPI_I + the name in lower case) and persistent (..._init) forms,
  * each with its large-count _c form */
-#define COLLECTIVES(name, lower)        \
-    COLLECTIVE(MPI_##name)              \
-    COLLECTIVE(MPI_##name##_c)          \
-    COLLECTIVE(MPI_I##lower)            \
-    COLLECTIVE(MPI_I##lower##_c)        \
-    COLLECTIVE(MPI_##name##_init)       \
-    COLLECTIVE(MPI_##name##_init_c)
+#define COLLECTIVES(name, lower) COLLECTIVES_OP(name, lower, NO_OP)
+
+/* ... with `op` the argument that is the operation (the same in every form) */
+#define COLLECTIVES_OP(name, lower, op)             \
+    COLLECTIVE_OP(MPI_##name, op)                   \
+    COLLECTIVE_OP(MPI_##name##_c, op)               \
+    COLLECTIVE_OP(MPI_I##lower, op)                 \
+    COLLECTIVE_OP(MPI_I##lower##_c, op)             \
+    COLLECTIVE_OP(MPI_##name##_init, op)       \
+    COLLECTIVE_OP(MPI_##name##_init_c, op)
 
 COLLECTIVE(MPI_Barrier)
 COLLECTIVE(MPI_Ibarrier)
@@ -272,12 +335,12 @@ COLLECTIVES(Allgatherv, allgatherv)
 COLLECTIVES(Alltoall, alltoall)
 COLLECTIVES(Alltoallv, alltoallv)
 COLLECTIVES(Alltoallw, alltoallw)
-COLLECTIVES(Reduce, reduce)
-COLLECTIVES(Allreduce, allreduce)
-COLLECTIVES(Reduce_scatter, reduce_scatter)
-COLLECTIVES(Reduce_scatter_block, reduce_scatter_block)
-COLLECTIVES(Scan, scan)
-COLLECTIVES(Exscan, exscan)
+COLLECTIVES_OP(Reduce, reduce, a5)
+COLLECTIVES_OP(Allreduce, allreduce, a5)
+COLLECTIVES_OP(Reduce_scatter, reduce_scatter, a5)
+COLLECTIVES_OP(Reduce_scatter_block, reduce_scatter_block, a5)
+COLLECTIVES_OP(Scan, scan, a5)
+COLLECTIVES_OP(Exscan, exscan, a5)
 COLLECTIVES(Neighbor_allgather, neighbor_allgather)
 COLLECTIVES(Neighbor_allgatherv, neighbor_allgatherv)
 COLLECTIVES(Neighbor_alltoall, neighbor_alltoall)
@@ -290,3 +353,54 @@ COLLECTIVE(MPI_Win_allocate_c)
 COLLECTIVE(MPI_Win_allocate_shared)
 COLLECTIVE(MPI_Win_allocate_shared_c)
 COLLECTIVE(MPI_Win_create_dynamic)
+
+/* Receives, probes, waits and tests: timed as waiting (a generalized request's or a
+ * nonblocking reduction's callbacks run in waits and tests, but registering either ends all
+ * excuses). */
+#define WAITING(name)                                                          \
+    int name(PARAMS)                                                           \
+    {                                                                          \
+        static int (*real)(PARAMS);                                            \
+        if (real == NULL)                                                      \
+            real = (int (*)(PARAMS)) pmpi("P" #name);                          \
+        double start = pgrader_mpi_enter();                                    \
+        int result = real(ARGS);                                               \
+        pgrader_mpi_leave(start);                                              \
+        return result;                                                         \
+    }
+
+WAITING(MPI_Recv)
+WAITING(MPI_Recv_c)
+WAITING(MPI_Mrecv)
+WAITING(MPI_Mrecv_c)
+WAITING(MPI_Probe)
+WAITING(MPI_Iprobe)
+WAITING(MPI_Mprobe)
+WAITING(MPI_Improbe)
+WAITING(MPI_Wait)
+WAITING(MPI_Waitall)
+WAITING(MPI_Waitany)
+WAITING(MPI_Waitsome)
+WAITING(MPI_Test)
+WAITING(MPI_Testall)
+WAITING(MPI_Testany)
+WAITING(MPI_Testsome)
+
+/* Registering code that MPI calls back: from then on no call is excused. */
+#define CALLS_BACK(name)                                                       \
+    int name(PARAMS)                                                           \
+    {                                                                          \
+        static int (*real)(PARAMS);                                            \
+        if (real == NULL)                                                      \
+            real = (int (*)(PARAMS)) pmpi("P" #name);                          \
+        callbacks = 1;                                                         \
+        return real(ARGS);                                                     \
+    }
+
+CALLS_BACK(MPI_Op_create)
+CALLS_BACK(MPI_Op_create_c)
+CALLS_BACK(MPI_Grequest_start)
+CALLS_BACK(MPI_Comm_create_errhandler)
+CALLS_BACK(MPI_Win_create_errhandler)
+CALLS_BACK(MPI_File_create_errhandler)
+CALLS_BACK(MPI_Session_create_errhandler)
