@@ -51,6 +51,33 @@ SOURCE = """
             MPI.Comm.recv(reversed_ranks, source=0)
         MPI.Comm.Send(comm, data, dest=MPI.PROC_NULL)
         return None
+
+    def _busy(seconds):
+        import time
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+        return 1.0
+
+    class _Busy:                             # computes while mpi4py pickles it
+        def __reduce__(self):
+            return (float, (_busy(0.3),))
+
+    def computing_in_pickle(comm):
+        return comm.allgather(_Busy())[0]
+
+    def waiting_for_a_busy_rank(comm):      # rank 0 waits in Recv while rank 1 computes
+        if comm.rank == 1:
+            _busy(0.3)
+            comm.send(1, dest=0)
+        elif comm.rank == 0:
+            comm.recv(source=1)
+        comm.Barrier()
+
+    def user_op(comm):                       # code MPI calls back: nothing excused after it
+        op = MPI.Op.Create(lambda a, b, datatype: b, commute=True)
+        comm.allreduce(1, op=op)
+        waiting_for_a_busy_rank(comm)
 """
 
 PROBE = """
@@ -65,6 +92,20 @@ def _probe(mod, name, refuse):
         value = getattr(mod, name)(MPI.COMM_WORLD)
     return {"value": value, "refused": refused and refused(), "sent_to": sent_to(),
             "after": MPI.COMM_WORLD.allreduce(1)}
+
+
+def _waited(mod, name):
+    import resource
+    from mpi4py import MPI
+    from grader.checks import mpi_shim
+
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    waited, spent = mpi_shim.cpu_inside(), cpu()
+    getattr(mod, name)(MPI.COMM_WORLD)
+    return [cpu() - spent, mpi_shim.cpu_inside() - waited]
 """
 
 
@@ -106,3 +147,38 @@ def test_collectives_run_when_not_refused(session):
 def test_every_send_is_recorded_as_a_comm_world_rank(session, strict):
     ranks = call(session, "sends", strict=strict)
     assert [r["sent_to"] for r in ranks] == [[1, 2], [2], [0]]
+
+
+def cpu_waited(session, name, strict):
+    reply = session.call(
+        {
+            "kind": "run",
+            "module": "solution",
+            "timeout": 20,
+            "ranks": 3,
+            "probe": {"source": PROBE, "name": "_waited"},
+            "args": codec.encode([name]),
+            "mpi": {"strict": strict},
+        }
+    )
+    assert [r["status"] for r in reply["ranks"]] == ["ok"] * 3, reply
+    return [codec.decode(r["value"]) for r in reply["ranks"]]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_code_run_inside_an_mpi_call_is_not_waiting(session, strict):
+    """tests/attacks/mpi_whole_sum_in_pickle: the work done while mpi4py pickles an object"""
+    for spent, waited in cpu_waited(session, "computing_in_pickle", strict):
+        assert spent >= 0.3 and waited < 0.1, (spent, waited)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_waiting_inside_mpi_calls_is_counted(session, strict):
+    (spent, waited), busy, _ = cpu_waited(session, "waiting_for_a_busy_rank", strict)
+    assert busy[0] >= 0.3 and busy[1] < 0.1, busy  # computing is not waiting
+    assert waited >= 0.8 * spent - 0.02, (spent, waited)  # rank 0: (nearly) all of it waiting
+
+
+def test_nothing_is_excused_once_mpi_calls_code_back(session):
+    for spent, waited in cpu_waited(session, "user_op", strict=False):
+        assert waited == 0, (spent, waited)
