@@ -162,7 +162,7 @@ def cpu_waited(session, name, strict):
 def test_code_run_inside_an_mpi_call_is_not_waiting(session, strict):
     """tests/attacks/mpi_whole_sum_in_pickle: the work done while mpi4py pickles an object"""
     for spent, waited in cpu_waited(session, "computing_in_pickle", strict):
-        assert spent >= 0.3 and waited < 0.1, (spent, waited)
+        assert spent - waited >= 0.29, (spent, waited)  # all 0.3 s charged as computing
 
 
 @pytest.mark.parametrize("strict", [False, True])
