@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 from contextlib import contextmanager
 
 UNKNOWN_RANK = -2  # a destination no COMM_WORLD rank stands for (mpi_strict.c)
@@ -93,17 +94,24 @@ def cpu_inside() -> float | None:
 
 
 def waiting(function):
-    """`function` (which runs no code of the student's) counted as waiting by `cpu_inside`."""
+    """`function` (which runs no code of the student's) counted as waiting by `cpu_inside`.
+    The cyclic garbage collector is off meanwhile: it would run the student's finalizers
+    (`__del__`) inside the span. (A signal handler of the student's still could: a known
+    limit, tests/attacks/limits.md.)"""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         library = _library()
         if library is None:
             return function(*args, **kwargs)
+        collecting = gc.isenabled()
+        gc.disable()
         start = library.pgrader_mpi_enter()
         try:
             return function(*args, **kwargs)
         finally:
             library.pgrader_mpi_leave(start)
+            if collecting:
+                gc.enable()
 
     return wrapper
