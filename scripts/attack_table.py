@@ -82,7 +82,8 @@ def render(run, started: str, seconds: float) -> str:
         f"- Flagged for review: {flagged} of {len(attacks)} attacks "
         f"({sum(a.flagged for a in attacks)} required to be)."
     )
-    for slug, student, expected, seen in run.honest():
+    for slug, student, declared, seen in run.honest():
+        expected = corpus.honest_expectation(slug, student, declared, seen)  # as test_attacks
         ok = seen.status == "graded" and seen.score == expected and not seen.suspicion
         why = "; ".join(
             f"{f.removeprefix('test_')}: {v}" for f, v in seen.verdicts.items() if v != "passed"

@@ -3,6 +3,8 @@ verdicts built from its report (grader.judge.expect_asyncio)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -24,6 +26,7 @@ from grader.protocol import Reply
 SOURCE = textwrap.dedent("""
     import asyncio
     import gc
+    import queue
     import threading
     import time
 
@@ -158,7 +161,156 @@ SOURCE = textwrap.dedent("""
         return 1
 
 
+    async def sliced_sleep():
+        for _ in range(4):
+            time.sleep(0.025)  # SLICE-SLEEP
+            await asyncio.sleep(0)
+        return 1
+
+
+    async def sliced_across_tasks():
+        async def part():
+            time.sleep(0.02)  # SLICE-TASKS
+            await asyncio.sleep(0)
+
+        await asyncio.gather(*(part() for _ in range(5)))
+        return 1
+
+
+    async def sliced_in_callbacks():
+        loop = asyncio.get_running_loop()
+
+        def tick():
+            time.sleep(0.02)  # SLICE-CALLBACK
+
+        for _ in range(4):
+            loop.call_soon(tick)
+            await asyncio.sleep(0)
+        return 1
+
+
+    async def sliced_in_done_callbacks():
+        def done(fut):
+            time.sleep(0.02)  # SLICE-DONE
+
+        for _ in range(4):
+            task = asyncio.ensure_future(asyncio.sleep(0))
+            task.add_done_callback(done)
+            await task
+            await asyncio.sleep(0)
+        return 1
+
+
+    async def sliced_queue_get():
+        q = queue.Queue()
+
+        def feed():
+            for i in range(4):
+                time.sleep(0.03)
+                q.put(i)
+
+        threading.Thread(target=feed).start()
+        for _ in range(4):
+            q.get()  # SLICE-QUEUE
+            await asyncio.sleep(0)
+        return 1
+
+
+    async def sliced_lock_acquire():
+        lock = threading.Lock()
+        for _ in range(4):
+            lock.acquire()
+            threading.Timer(0.025, lock.release).start()
+            with lock:  # SLICE-LOCK
+                pass
+            await asyncio.sleep(0)
+        return 1
+
+
+    async def sliced_executor_result():
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            for _ in range(5):
+                pool.submit(time.sleep, 0.02).result()  # SLICE-EXECUTOR
+                await asyncio.sleep(0)
+        return 1
+
+
+    async def sliced_socket_recv():
+        import socket
+        a, b = socket.socketpair()
+
+        def feed():
+            for _ in range(4):
+                time.sleep(0.025)
+                b.send(b"x")
+
+        threading.Thread(target=feed).start()
+        for _ in range(4):
+            a.recv(1)  # SLICE-SOCKET
+            await asyncio.sleep(0)
+        a.close()
+        b.close()
+        return 1
+
+
     # ------------------------------------------------------------ correct code
+
+    async def good_sliced_waits():
+        async def part(i):
+            for _ in range(4):
+                await asyncio.sleep(0.01)
+            return i
+
+        return sum(await asyncio.gather(*(part(i) for i in range(20))))
+
+
+    async def good_cpu_slices():
+        total = 0
+        for _ in range(10):
+            total += sum(i * i for i in range(60_000))  # ~10 ms of computing per step
+            await asyncio.sleep(0)
+        return total
+
+
+    async def good_many_tiny_steps():
+        async def spin(i):
+            for _ in range(300):
+                await asyncio.sleep(0)
+            return i
+
+        return sum(await asyncio.gather(*(spin(i) for i in range(30))))
+
+
+    async def good_to_thread_many():
+        async def one(i):
+            await asyncio.to_thread(time.sleep, 0.005)
+            return i
+
+        return sum(await asyncio.gather(*(one(i) for i in range(40))))
+
+
+    async def good_threads_started():
+        async def one():
+            t = threading.Thread(target=time.sleep, args=(0.005,))
+            t.start()  # waits until the new thread runs: on a loaded machine, its run_delay
+            while t.is_alive():
+                await asyncio.sleep(0.005)
+
+        await asyncio.gather(*(one() for _ in range(20)))
+        return 1
+
+
+    async def good_prints_and_garbage():
+        junk = []
+        for i in range(300):
+            print("item", i, "x" * 80)
+            junk.append([[j] for j in range(500)])
+            if i % 50 == 0:
+                gc.collect()
+            await asyncio.sleep(0)
+        return len(junk)
+
 
     async def square(x):
         await asyncio.sleep(0.01)
@@ -291,7 +443,17 @@ SOURCE = textwrap.dedent("""
 
 LINES = SOURCE.splitlines()
 
+SLICED_GOOD = [
+    "good_sliced_waits",
+    "good_cpu_slices",
+    "good_many_tiny_steps",
+    "good_to_thread_many",
+    "good_threads_started",
+    "good_prints_and_garbage",
+]
+
 GOOD = [
+    *SLICED_GOOD,
     "good_gather",
     "good_taskgroup",
     "good_taskgroup_failure",
@@ -381,6 +543,58 @@ def test_cpu_loop_in_a_coroutine_is_flagged(session):
     assert entry["kind"] == "cpu" and entry["coro"] == "crunch"
     with pytest.raises(verdicts.Failed, match="kept the event loop busy"):
         expect_no_blocking(reply, "crunch()")
+
+
+# ---------------------------------------------------------------- blocking in short slices
+
+
+@pytest.mark.parametrize(
+    "function, marker, tasks",
+    [
+        ("sliced_sleep", "SLICE-SLEEP", 1),
+        ("sliced_across_tasks", "SLICE-TASKS", 5),
+        ("sliced_in_callbacks", "SLICE-CALLBACK", 1),
+        ("sliced_in_done_callbacks", "SLICE-DONE", 1),
+        ("sliced_queue_get", "SLICE-QUEUE", 1),
+        ("sliced_lock_acquire", "SLICE-LOCK", 1),
+        ("sliced_socket_recv", "SLICE-SOCKET", 1),
+        ("sliced_executor_result", "SLICE-EXECUTOR", 1),
+    ],
+)
+def test_blocking_cut_into_short_slices_is_added_up(session, function, marker, tasks):
+    reply = call(session, "run", function)
+    assert reply.status == "ok", reply.raw.get("exception")
+    report = report_of(reply)
+    mine = [b for b in report["blocking"] if b["student"]]
+    # (on a loaded machine a slice that waits for another thread can last 0.05 s or more: it is
+    # then reported alone, as a long step, and the other slices still add up; a sample taken
+    # while the loop thread waited for the GIL after the call can name the next line too)
+    assert line_of(marker) in {x["line"] for b in mine for x in b.get("lines", [b])}, mine
+    [entry] = [b for b in mine if b["kind"] == "slices"]
+    assert entry["tasks"] == tasks and entry["located"] == "sampled", entry
+    assert entry["seconds"] >= 0.05 and entry["longest"] < 0.05 and entry["count"] >= 2
+    with pytest.raises(verdicts.Failed) as info:
+        expect_no_blocking(reply, f"{function}()")
+    message = info.value.message
+    assert f"line {line_of(marker)}" in message, message
+    assert "blocked the event loop for" in message and "in all" in message, message
+    assert "asyncio.to_thread" in message
+
+
+def test_correct_sliced_waits_are_not_flagged_on_a_loaded_machine(session):
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        for _ in range(2):
+            reply = call(session, "run_each", SLICED_GOOD)
+            assert [b for b in report_of(reply)["blocking"] if b["student"]] == []
+        bad = call(session, "run", "sliced_sleep")  # real blocking still counts under load
+        assert [b["line"] for b in report_of(bad)["blocking"] if b["student"]] == [
+            line_of("SLICE-SLEEP")
+        ]
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
 
 
 # ---------------------------------------------------------------- coroutines and tasks lost

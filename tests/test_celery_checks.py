@@ -75,6 +75,9 @@ SOURCE = """
     def squares_group(xs):
         return group(mul.s(x, x) for x in xs)
 
+    def squares_fixed_body(xs):                # the body ignores the header's results
+        return chord((mul.s(x, x) for x in xs), xsum.si([x * x for x in xs]))
+
     def pipeline(x):                           # (x + 4) * x
         return chain(add.s(x, 4), mul.s(x))
 
@@ -89,6 +92,13 @@ STEPS = [
     task_step("xsum_waiting", [1, 2, 3], expect=6),
     canvas_step("sum_of_squares", [1, 2, 3], kind="chord", expect=14),
     canvas_step("squares_group", [1, 2, 3], kind="chord", expect=14),
+    canvas_step(
+        "squares_fixed_body",
+        [1, 2, 3],
+        kind="chord",
+        expect=14,
+        tasks=[[("mul", [1, 1]), ("mul", [2, 2]), ("mul", [3, 3])], [("xsum", [[1, 4, 9]])]],
+    ),
     canvas_step("pipeline", 5, kind="chain", expect=45),
     canvas_step("pipeline_global", 5, kind="chain", expect=45),
     task_step("ran_eagerly", expect=False),
@@ -121,6 +131,15 @@ def test_wrong_canvas_kind_is_named(student):
     report = celery_run(student, "functional", STEPS)
     with pytest.raises(Failed, match="returned a group, expected a chord"):
         expect_step(report, _by_step(report, "squares_group"))
+
+
+def test_a_chord_body_that_ignores_the_header_is_named(student):
+    """The same tasks, numbers and order as a right chord: only the body as built (immutable,
+    its values fixed by the caller) shows that the header's results are thrown away."""
+    report = celery_run(student, "functional", STEPS)
+    assert report.outcomes[_by_step(report, "sum_of_squares")]["chord_body"]["immutable"] is False
+    with pytest.raises(Failed, match=r"immutable signature xsum\.si\(\[1, 4, 9\]\)"):
+        expect_step(report, _by_step(report, "squares_fixed_body"))
 
 
 def test_result_get_inside_a_task_is_caught_even_when_disabled(student):

@@ -187,25 +187,37 @@ def test_ranks_computing_on_a_crowded_host_are_not_a_deadlock():
     (`mpi_pi`'s correct pure-Python ranks once got "deadlock" at load 12)."""
     from grader.judge.verdicts import Deadlock, Timeout
 
-    frame = {
-        "file": "solution.py",
-        "line": 12,
-        "name": "partial",
-        "student": True,
-        "code": "x = (i + 0.5) * h",
-    }
-    thread = {
-        "frames": [{"file": "agent.py", "line": 1, "name": "<module>", "student": False}, frame]
-    }
-    raw = {
-        "status": "timeout",
-        "wall": 21.0,
-        "stall_cpu_ratio": 0.05,
-        "running_threads": 2,
-        "stacks": [{"pid": 10, "threads": [thread]}, {"pid": 11, "threads": [thread]}],
-    }
+    raw = _hung_in(12, "partial", "x = (i + 0.5) * h", pids=(10, 11))
+    raw.update(wall=21.0, stall_cpu_ratio=0.05, running_threads=2)
     with pytest.raises(Timeout):
         mpi_hang_verdict(Reply(raw, "pi(comm, 10**7) on 2 ranks"), 2, strict=False)
     blocked = {**raw, "running_threads": 0}  # the same frames, nothing runnable: blocked there
     with pytest.raises(Deadlock):
         mpi_hang_verdict(Reply(blocked, "pi(comm, 10**7) on 2 ranks"), 2, strict=False)
+
+
+def test_one_rank_sending_to_itself_is_explained_as_such():
+    """A 1-rank hang in a send is not "both ranks of a pair send first": its only partner is
+    itself (the corpus pair mpi_ring_one_rank)."""
+    from grader.judge.verdicts import Deadlock
+
+    raw = _hung_in(15, "ring_allreduce", "comm.Send(total, dest=right)", pids=(10,))
+    for ranks, says in ((1, "rank 0 itself"), (2, "Both ranks of a pair call send first")):
+        with pytest.raises(Deadlock) as caught:
+            mpi_hang_verdict(Reply(raw, f"ring on {ranks} ranks"), ranks, strict=True)
+        assert says in caught.value.message, caught.value.message
+
+
+def _hung_in(line: int, name: str, code: str, pids: tuple) -> dict:
+    """A timed-out reply whose processes `pids` each hang at `code` (solution.py `line`)."""
+    frame = {"file": "solution.py", "line": line, "name": name, "student": True, "code": code}
+    thread = {
+        "frames": [{"file": "agent.py", "line": 1, "name": "<module>", "student": False}, frame]
+    }
+    return {
+        "status": "timeout",
+        "wall": 4.0,
+        "stall_cpu_ratio": 0.0,
+        "running_threads": 0,
+        "stacks": [{"pid": pid, "threads": [thread]} for pid in pids],
+    }

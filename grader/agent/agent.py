@@ -29,6 +29,7 @@ from grader.protocol import AgentRequest, Status
 
 STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
+_get_limit, _set_limit = sys.getrecursionlimit, sys.setrecursionlimit  # the same, for sys's
 PROBE_FILE = codeclass.PROBE_FILE
 VISIBLE = ("grader.checks.workitems",)  # grader modules the student's processes may import
 _stack_files: list = []
@@ -236,14 +237,13 @@ def _open_evidence_line(rundir: str) -> None:
     _evidence = evidence.connect(rundir)
 
 
-def _restore_recursion_limit(start: int, changed: list[str]) -> None:
-    """Put back the recursion limit the request started with, if the student's code lowered it:
-    the grader's own code after the call (stopping the checks, encoding the result) would
-    otherwise raise RecursionError, a check's failure with no evidence against anyone
-    (tests/attacks/recursion_limit_squeeze). Lowering it is noted as tampering, once."""
-    now = sys.getrecursionlimit()
+def _note_lowered(now: int, start: int, changed: list[str]) -> None:
+    """The student's code left the recursion limit at `now`, below the request's `start`: noted
+    as tampering, once. The limit is put back before this is called, by two C calls bound before
+    the student's code ran (`_get_limit`, `_set_limit`): under a lowered limit any Python call
+    (the race checks' tracer runs on each) would raise RecursionError in the grader's own code,
+    a check's failure with no evidence against anyone (tests/attacks/recursion_limit_squeeze)."""
     if now < start:
-        sys.setrecursionlimit(start)
         what = (
             f"the recursion limit lowered to {now} (sys.setrecursionlimit, by the student's code)"
         )
@@ -304,7 +304,9 @@ def run(request: AgentRequest, line: channel.AgentLine) -> dict:
             try:
                 value = fn(module, *args, **kwargs) if is_probe else fn(*args, **kwargs)
             finally:
-                _restore_recursion_limit(start_limit, lowered)
+                limit_left = _get_limit()  # C calls first: no Python frame under a lowered limit
+                _set_limit(start_limit)
+                _note_lowered(limit_left, start_limit, lowered)
             result["agent_wall"] = time.perf_counter() - t0
         except _Missing as exc:
             result.update(
@@ -326,7 +328,9 @@ def run(request: AgentRequest, line: channel.AgentLine) -> dict:
         return result
     finally:
         # From here on no student code runs: plain data is read, the grader's own code reports.
-        _restore_recursion_limit(start_limit, lowered)  # (a thread left running may lower it)
+        limit_left = _get_limit()  # (a thread left running may lower it)
+        _set_limit(start_limit)
+        _note_lowered(limit_left, start_limit, lowered)
         result["leftover_threads"] = _threads_left()
         leaked = _leaked_shared_memory(shm_before)
         if leaked:

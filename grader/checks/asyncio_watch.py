@@ -16,7 +16,11 @@ measurements are our own and cost about a microsecond per callback.
   overrun. `kind` says why the step was long: "cpu" (it used CPU time, however
   loaded the machine), "sleep"/"wait" (asleep in a blocking call), or
   "preempted" (runnable but not running: the machine was busy; never held
-  against the student). Time spent in garbage collection is not counted.
+  against the student). Time spent in garbage collection is not counted. Steps shorter
+  than that are added up (`grader.checks.asyncio_blocked`): the time each spent blocked,
+  per task or callback and per line of the student's code over all tasks; a sum of
+  `slow_callback` or more is listed here too, with kind "slices" and its lines (a
+  `time.sleep(0.1)` in four slices with `await asyncio.sleep(0)` between them).
 - `never_awaited`: coroutines created and dropped without being awaited
   (CPython calls `warnings._warn_unawaited_coroutine(coro)`; we see the
   coroutine object itself, and coroutine origin tracking at depth 1 says which
@@ -63,11 +67,19 @@ from types import FrameType
 
 from grader.agent.frames import frame as frame_record
 from grader.checks import findings
+from grader.checks.asyncio_blocked import (
+    BlockedSums,
+    OtherThreads,
+    ThreadClock,
+    blocked_seconds,
+    open_task_dir,
+)
 
 MAX_ENTRIES = 20  # per list in the report
 MAX_TASKS_SHOWN = 12  # tasks listed in one deadlock report
 MAX_HANG_REPORTS = 5  # "asyncio-blocking" findings per process
 MAX_DEADLOCK_REPORTS = 3  # "asyncio-deadlock" findings per loop
+OTHERS_FRESH = 0.005  # a look at the student's threads' run_delay before a step, if older
 
 _perf = time.perf_counter
 _get_ident = _thread.get_ident
@@ -85,6 +97,8 @@ _Task = asyncio.Task
 _BuiltinMethod = type(len)
 _StepWrapper = None  # the C task's step callback type, found at start()
 _W: AsyncioWatch | None = None
+_TASK_DIR = -1  # /proc/self/task, opened by start() before the student's code runs
+_TASK_DIR_PID = 0  # the process that opened it
 
 
 # ---------------------------------------------------------------- per-loop state
@@ -115,6 +129,8 @@ class _LoopState:
         "runs",
         "native",
         "states",
+        "clock",
+        "reading",
         "__weakref__",
     )
 
@@ -139,6 +155,8 @@ class _LoopState:
         self.runs = 0  # run_forever calls (asyncio.run makes three)
         self.native = 0  # the loop thread's kernel id, for /proc/self/task/<id>/stat
         self.states: list = []  # its scheduler state at each sample: R runs or waits for a CPU
+        self.clock: ThreadClock | None = None  # the loop thread's run_delay (asyncio_blocked)
+        self.reading = None  # the clock's last reading
 
 
 def _state(loop) -> _LoopState:
@@ -170,6 +188,13 @@ def _handle_run(self):
     st.serial += 1
     st.handle = self
     gc0 = w.gc_seconds
+    modules = len(sys.modules)
+    others = w.others
+    if others is not None and others.students and _perf() - others.at > OTHERS_FRESH:
+        try:
+            others.since()  # the student's threads: their wait for a CPU counted from about now
+        except Exception:  # noqa: BLE001
+            pass
     t0 = _perf()
     st.started = t0
     try:
@@ -178,13 +203,16 @@ def _handle_run(self):
         dt = _perf() - t0
         st.started = 0.0
         st.handle = None
-        if dt > w.slow:
+        if dt >= w.floor:
             dt -= w.gc_seconds - gc0  # a garbage collection is not the step's doing
-            if dt > w.slow:
-                try:
-                    w.record_slow(st, self, dt)
-                except Exception:  # noqa: BLE001 - the check must never break the loop
-                    pass
+            try:
+                blocked = w.blocked_in(st, dt)
+                if dt > w.slow:
+                    w.record_slow(st, self, dt, blocked)
+                if blocked is not None and blocked < w.slow:  # long only if preempted: added up
+                    w.record_short(st, self, blocked, len(sys.modules) != modules)
+            except Exception:  # noqa: BLE001 - the check must never break the loop
+                pass
 
 
 def _gc_callback(phase, info):
@@ -209,6 +237,8 @@ def _run_forever(self):
             return _orig_run_forever(self)
         st.thread = _get_ident()
         st.native = _thread.get_native_id()
+        st.clock = w.clock_for(st.native)
+        st.reading = st.clock.read() if st.clock is not None else None
         try:
             st.cpu_clock = time.pthread_getcpuclockid(st.thread)
         except (AttributeError, OSError):
@@ -291,6 +321,14 @@ class AsyncioWatch:
         self.hang_report = float(options.get("hang_report", 1.0))
         self.origin_depth = int(options.get("origin_depth", 1))  # deeper costs ~4 us per coroutine
         self.tick = min(0.01, max(0.002, self.slow / 5))
+        # Steps shorter than slow_callback: blocked time of `floor` or more added up per task
+        # and line (asyncio_blocked); the watchdog samples any step running `sample_after`.
+        self.floor = float(options.get("slice_floor", 0.0005))
+        self.sample_after = min(self.slow / 2, 0.001)
+        self.sums = BlockedSums(self.slow)
+        self.clocks: dict[int, ThreadClock | None] = {}
+        self.others: OtherThreads | None = None  # made by clock_for
+        self.import_blocked = 0.0
         self.t_start = _perf()
         self.running: dict[int, _LoopState] = {}
         self.loops = 0
@@ -430,7 +468,7 @@ class AsyncioWatch:
         return rec
 
     # ------------------------------------------------------------ blocking steps
-    def record_slow(self, st: _LoopState, handle, dt: float) -> None:
+    def record_slow(self, st: _LoopState, handle, dt: float, blocked: float | None = None) -> None:
         self.slow_steps += 1
         serial = st.serial
         samples = st.samples if st.sample_serial == serial else []
@@ -453,6 +491,10 @@ class AsyncioWatch:
             kind = "preempted"
         else:
             kind = "unknown" if cpu is None else "wait"
+        if kind != "cpu" and blocked is not None and blocked < self.slow:
+            # neither computing nor blocked that long: it (or a thread it waited for) was
+            # runnable and the machine did not run it
+            kind = "preempted"
         counts: dict = {}
         for s in samples:
             if s is not None:
@@ -503,6 +545,86 @@ class AsyncioWatch:
         entry["total_seconds"] = round(entry["total_seconds"] + dt, 4)
         if dt > entry["seconds"]:
             entry["seconds"] = round(dt, 4)
+
+    # ------------------------------------------------------------ blocked in short steps
+    def clock_for(self, tid: int) -> ThreadClock | None:
+        """The run_delay clock of one of our threads (None where /proc cannot tell)."""
+        if tid not in self.clocks:
+            try:
+                self.clocks[tid] = ThreadClock(_task_dir(), tid)
+            except OSError:
+                self.clocks[tid] = None
+            if self.others is None or self.others.task_dir != _task_dir():
+                self.others = OtherThreads(_task_dir())
+        return self.clocks[tid]
+
+    def blocked_in(self, st: _LoopState, dt: float) -> float | None:
+        """The part of the step just run (`dt` seconds of wall time, GC taken off) that the
+        loop thread spent blocked (asyncio_blocked); None where /proc cannot tell."""
+        before = st.reading
+        st.reading = after = st.clock.read() if st.clock is not None else None
+        if before is None or after is None:
+            return None
+        blocked = blocked_seconds(dt, before, after)
+        if blocked >= self.floor and self.others is not None:
+            blocked -= self.others.since(exclude=st.native)
+        return max(0.0, blocked)
+
+    def record_short(self, st: _LoopState, handle, blocked: float, imported: bool) -> None:
+        """Add the time a step spent blocked (less than slow_callback) to its task's and its
+        lines' sums (a step that imported a module for the first time is left out: reading
+        its files from disk is nobody's blocking call)."""
+        if blocked < self.floor:
+            return
+        if imported:
+            self.import_blocked += blocked
+            return
+        task = self._task_of(handle)
+        if task is not None:
+            coro = task.get_coro()
+            name, code = self._coro_name(coro), getattr(coro, "cr_code", None)
+            key: tuple = (id(task), task.get_name())
+            about = {"coro": name, "task": task.get_name()}
+        else:
+            cb = getattr(handle, "_callback", None)
+            code = getattr(getattr(cb, "__func__", cb), "__code__", None)
+            name = getattr(cb, "__qualname__", None) or repr(cb)[:80]
+            key = ("callback", name, code.co_filename if code else None)
+            about = {"coro": name, "task": None}
+        about["student"] = bool(code and self.is_student(code.co_filename))
+        if code is not None:
+            about["defined"] = self.frame(code.co_filename, code.co_firstlineno, code.co_name)
+        lines, located = self._slice_lines(st, task, code)
+        self.sums.add(key, about, blocked, lines, located)
+
+    def _slice_lines(self, st: _LoopState, task, code) -> tuple[list, str]:
+        """Where a short step blocked: the watchdog's samples of it (the student's lines if
+        any), else the await at which its task stopped (the blocking call ran just before),
+        else where its function is defined."""
+        counts: dict = {}
+        for s in st.samples if st.sample_serial == st.serial else ():
+            if s is not None:
+                counts[s] = counts.get(s, 0) + 1
+        pool = {s: n for s, n in counts.items() if s[3]} or counts
+        if pool:
+            total = sum(pool.values())
+            return [(s, n / total) for s, n in pool.items()], "sampled"
+        if task is not None and not task.done():
+            frames, _ = self._chain(task.get_coro())
+            mine = [f for f in frames if self.is_student(f.f_code.co_filename)]
+            f = mine[-1] if mine else (frames[-1] if frames else None)
+            if f is not None:
+                where = (f.f_code.co_filename, f.f_lineno, f.f_code.co_name, bool(mine))
+                return [(where, 1.0)], "await"
+        if code is not None:
+            where = (
+                code.co_filename,
+                code.co_firstlineno,
+                code.co_name,
+                self.is_student(code.co_filename),
+            )
+            return [(where, 1.0)], "defined"
+        return [((None, None, None, False), 1.0)], "unknown"
 
     # ------------------------------------------------------------ never awaited
     def record_unawaited(self, coro) -> None:
@@ -649,6 +771,8 @@ class AsyncioWatch:
 
     def _watch(self) -> None:
         self._watchdog_ident = _get_ident()
+        if self.others is not None:
+            self.others.ignore.add(str(_thread.get_native_id()))
         self._exited.acquire()
         try:
             while True:
@@ -670,7 +794,7 @@ class AsyncioWatch:
         if started:
             st.idle_since = None
             elapsed = now - started
-            if elapsed < self.slow / 2:
+            if elapsed < self.sample_after:
                 return
             serial = st.serial
             f = sys._current_frames().get(st.thread)
@@ -840,13 +964,20 @@ class AsyncioWatch:
             gc.callbacks.remove(_gc_callback)
         except ValueError:
             pass
+        clocks_intact = True
+        for clock in self.clocks.values():
+            if clock is not None:
+                clocks_intact = clocks_intact and clock.intact()
+                clock.close()
+        slices = self.sums.report(self.frame)
         report = {
-            "intact": intact,
+            "intact": intact and clocks_intact,
             "slow_callback": self.slow,
             "loops": self.loops,
             "slow_steps": self.slow_steps,
             "gc_seconds": round(self.gc_seconds, 3),
-            "blocking": sorted(self.blocking.values(), key=lambda e: -e["seconds"]),
+            "blocked_in_imports": round(self.import_blocked, 3),
+            "blocking": sorted([*self.blocking.values(), *slices], key=lambda e: -e["seconds"]),
             "never_awaited": list(self.unawaited.values()),
             "destroyed_pending": self.destroyed,
             "cancel_swallowed": self.swallowed,
@@ -958,8 +1089,18 @@ def _sched_state(tid: int) -> str:
         return "?"
 
 
+def _task_dir() -> int:
+    """This process's /proc/self/task descriptor (opened anew in a forked child)."""
+    global _TASK_DIR, _TASK_DIR_PID
+    if _TASK_DIR_PID != os.getpid():
+        _TASK_DIR, _TASK_DIR_PID = open_task_dir(), os.getpid()
+    return _TASK_DIR
+
+
 def _reset_after_fork() -> None:
     if _W is not None:
+        _W.clocks = {}  # the parent's threads
+        _W.others = None
         _W.running.clear()
         _W._watchdog_pid = None
         _W._stop_lock = _thread.allocate_lock()
@@ -999,5 +1140,6 @@ def start(options: dict, workdir: str) -> AsyncioWatch:
     if sys.get_coroutine_origin_tracking_depth() < check.origin_depth:
         sys.set_coroutine_origin_tracking_depth(check.origin_depth)
     gc.callbacks.append(_gc_callback)
+    check.clock_for(_thread.get_native_id())  # before the student's code: its descriptor first
     os.register_at_fork(after_in_child=_reset_after_fork)
     return check

@@ -420,6 +420,20 @@ def describe_canvas(obj) -> str:
     return f"value of type {type(obj).__name__}"
 
 
+def describe_body(built) -> dict | None:
+    """A chord's body: its task, whether it is immutable (`.si()`: it then ignores the list of
+    the header's results) and the arguments the caller fixed; None if it cannot be read."""
+    try:
+        body = built.body
+        return {
+            "task": str(body.get("task") or type(body).__name__)[:100],
+            "immutable": bool(body.get("immutable")),
+            "args": "(" + ", ".join(map(repr, body.get("args") or ()))[:200] + ")",
+        }
+    except Exception:  # noqa: BLE001 - the student's own object: nothing to say about it
+        return None
+
+
 def _error(exc: BaseException, workdir: str, tb_text: str | None = None) -> dict:
     """An exception as data, with the innermost line of the student's files it passed through."""
     where = None
@@ -483,6 +497,8 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
                 out["globals_written_by_caller"] = changed[:10]
             reassert_not_eager(module, notes)
             out["canvas"] = describe_canvas(built)
+            if out["canvas"] == "chord":
+                out["chord_body"] = describe_body(built)
             if out["canvas"] in ("chord", "chain", "group", "signature"):
                 sent = built.apply_async()
             elif out["canvas"] == "result":

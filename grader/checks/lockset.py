@@ -41,6 +41,7 @@ from grader.checks.codeclass import is_student
 from grader.checks.standin import stand_in
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
+WRITE_OPCODES = frozenset({STORE_GLOBAL} | subscripts.OPCODES)  # what `on_opcode` looks at
 MAX_SAMPLES = 6
 
 _real_lock = _thread.allocate_lock
@@ -211,6 +212,10 @@ def _watch_class(cls) -> None:
     original = cls.__setattr__
 
     def __setattr__(obj, attr, value):
+        # the write first, the record after: the record's work (its mutex) inside the window
+        # between the read and the write of `self.n += 1` would lose updates the same code does
+        # not lose unwatched, and every request of a race-check exercise is watched
+        original(obj, attr, value)
         check = _CHECK
         if check is not None:
             frame = sys._getframe(1)
@@ -219,7 +224,6 @@ def _watch_class(cls) -> None:
                 if key not in check.vars:
                     check.keep.append(obj)
                 check.write(key, f"{type(obj).__name__}.{attr}", frame)
-        original(obj, attr, value)
 
     cls.__setattr__ = __setattr__
     _watched.add(cls)
@@ -278,5 +282,5 @@ def start(options: dict, workdir: str) -> Lockset:
     locks.install(workdir)
     locks.add_listener(check)
     patch_threads()
-    tracing.install(workdir, check.on_opcode)
+    tracing.install(workdir, check.on_opcode, WRITE_OPCODES)
     return check

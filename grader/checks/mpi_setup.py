@@ -16,8 +16,11 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
   never noticed later than the time already waited). A rank blocked for good then uses less
   than 0.002 CPU-seconds per second and the hang reads as a deadlock; each wait is recorded on
   the rank's `WaitBoard`, from which the supervisor proves a deadlock at once
-  (`grader.agent.mpi_stuck`). Waits on requests the
-  student holds (`req.Wait()`, `Request.Waitall`) and collectives still spin;
+  (`grader.agent.mpi_stuck`). While an operation the strict calls started may still be
+  moving data (`InFlight`: without CMA, MPICH moves 8 KB per poll of both ranks), the waits
+  poll without napping, for at most its size over `MIN_RATE`, so a large transfer is never
+  taken for a deadlock. Waits on requests the student holds (`req.Wait()`, `Request.Waitall`)
+  and collectives still spin;
 * communicators derived from it (`Dup`, `Clone`, `Split`, `Create`, `Create_cart`, `Sub`...)
   are strict as well;
 * collectives must agree: before each collective on an intracommunicator (`bcast`, `Reduce`,
@@ -70,6 +73,9 @@ from grader.checks import mpi_shim
 SPIN_SECONDS = 0.02  # poll without sleeping this long first: quick messages keep their speed
 MAX_SLEEP_SECONDS = 0.05  # then sleep between polls: 1 ms, doubling up to this
 AGREE_SPIN_SECONDS = 0.002  # before a collective: ranks often wait there for the slowest one
+BURST = 64  # polls in a row: MPICH's shared-memory queue holds 64 cells of 8 KB
+MIN_RATE = 16e6  # bytes/s a transfer moves at least while both ranks poll (about 900 measured)
+MAX_IN_FLIGHT = 1024  # operations followed at most (the credit counts every one)
 
 # Methods that return a new communicator (or, for Idup*, a (communicator, request) tuple).
 _CREATORS = (
@@ -281,25 +287,92 @@ def _keeps_strict(create):
 
 @mpi_shim.waiting  # its CPU is a rank's waiting, not its computing (polls: no student code)
 def _wait(poll, spin: float = SPIN_SECONDS):
-    """Call `poll()` until it returns something other than None/False; return that. Each poll
-    after the first pause is counted on the rank's `WaitBoard`."""
+    """Call `poll()` until it returns something other than None/False; return that.
+
+    Polls come in bursts of `BURST`. Between bursts: nothing for `spin` seconds, nor while the
+    rank's operations in flight (`IN_FLIGHT`) may still be moving data, then naps of 1 ms doubling
+    up to `MAX_SLEEP_SECONDS`. Each burst after the first nap is counted as a poll on the rank's
+    `WaitBoard` (no deadlock is proven before every waiting rank has napped)."""
     start, pause = time.monotonic(), 0.001
     board = WaitBoard.current
     if board:
         board.enter()
     try:
         while True:
-            result = poll()
-            if result is not None and result is not False:
-                return result
-            if time.monotonic() - start > spin:
-                if board and pause > 0.001:
-                    board.polled()
-                time.sleep(pause)
-                pause = min(2 * pause, MAX_SLEEP_SECONDS)
+            began = time.monotonic()
+            for _ in range(BURST):
+                result = poll()
+                if result is not None and result is not False:
+                    return result
+            now = time.monotonic()
+            if now - start <= spin or IN_FLIGHT.spend(now - began):
+                continue
+            if board and pause > 0.001:
+                board.polled()
+            time.sleep(pause)
+            pause = min(2 * pause, MAX_SLEEP_SECONDS)
     finally:
         if board:
             board.leave()
+
+
+class InFlight:
+    """The nonblocking operations strict calls started (the student's `Isend`, `Irecv`..., and
+    the synchronous send inside a strict `Send`), and the seconds the rank's waits may still
+    poll without a nap for them.
+
+    Without CMA (the Docker sandbox) MPICH moves a large message through shared memory, 8 KB
+    per poll of *both* ranks: a wait that naps between polls slows a transfer to a crawl (8 MB
+    took 50 s), and the deadlock proof would take its ranks, polling in the same calls, for
+    ranks that can never match. So each operation started adds its size over `MIN_RATE` to
+    the credit; waits poll without napping while any of those operations is not complete
+    (`Get_status`, which leaves the student's request alone) and credit is left, spending it as
+    they poll. Both ranks of a transfer then poll at full speed (8 MB in about 10 ms), and a rank
+    napping again has either nothing in flight or waited far longer than any transfer of that
+    size takes: a deadlock is still proven, later by the size over `MIN_RATE`. An object sent
+    without a buffer interface (pickled by mpi4py) adds no credit: its receive side is MPI's own
+    blocking call, outside any proof."""
+
+    def __init__(self):
+        self.requests: list = []
+        self.credit = 0.0
+
+    def add(self, request, buf):
+        if len(self.requests) < MAX_IN_FLIGHT:
+            self.requests.append(request)
+        self.credit += nbytes(buf) / MIN_RATE
+        return request
+
+    def spend(self, seconds: float) -> bool:
+        """Whether a wait that just polled for `seconds` should poll on without a nap."""
+        if self.credit <= 0:
+            return False
+        self.requests = [r for r in self.requests if not _complete(r)]
+        if not self.requests:
+            self.credit = 0.0
+            return False
+        self.credit -= seconds
+        return True
+
+
+def _complete(request) -> bool:
+    try:
+        return bool(request.Get_status())
+    except Exception:  # freed or broken by the student's code: nothing of ours to wait for
+        return True
+
+
+def nbytes(buf) -> int:
+    """Bytes of an mpi4py buffer argument (`array`, `[array, MPI.INT]`...), 0 if not known."""
+    if isinstance(buf, (list, tuple)) and buf:
+        buf = buf[0]
+    try:
+        return memoryview(buf).nbytes
+    except TypeError:
+        return 0
+
+
+IN_FLIGHT = InFlight()
 
 
 class WaitBoard:
@@ -399,10 +472,22 @@ def _strict_methods(MPI) -> dict:
     Comm, ANY_SOURCE, ANY_TAG = MPI.Comm, MPI.ANY_SOURCE, MPI.ANY_TAG
 
     def Send(self, buf, dest, tag=0):
-        _wait(Comm.Issend(self, buf, dest, tag).Test)
+        _wait(IN_FLIGHT.add(Comm.Issend(self, buf, dest, tag), buf).Test)
 
     def send(self, obj, dest, tag=0):
-        _wait(Comm.issend(self, obj, dest, tag).Test)
+        _wait(IN_FLIGHT.add(Comm.issend(self, obj, dest, tag), obj).Test)
+
+    def Isend(self, buf, dest, tag=0):
+        return IN_FLIGHT.add(Comm.Issend(self, buf, dest, tag), buf)
+
+    def isend(self, obj, dest, tag=0):
+        return IN_FLIGHT.add(Comm.issend(self, obj, dest, tag), obj)
+
+    def Irecv(self, buf, source=ANY_SOURCE, tag=ANY_TAG):
+        return IN_FLIGHT.add(Comm.Irecv(self, buf, source, tag), buf)
+
+    def irecv(self, buf=None, source=ANY_SOURCE, tag=ANY_TAG):
+        return IN_FLIGHT.add(Comm.irecv(self, buf, source, tag), buf)
 
     def Recv(self, buf, source=ANY_SOURCE, tag=ANY_TAG, status=None):
         _wait(lambda: Comm.Improbe(self, source, tag)).Recv(buf, status)
@@ -420,7 +505,7 @@ def _strict_methods(MPI) -> dict:
         recvtag=ANY_TAG,
         status=None,
     ):
-        request = Comm.Isend(self, sendbuf, dest, sendtag)  # cannot deadlock with its receive
+        request = Isend(self, sendbuf, dest, sendtag)  # cannot deadlock with its receive
         Recv(self, recvbuf, source, recvtag, status)
         _wait(request.Test)
 
@@ -434,7 +519,7 @@ def _strict_methods(MPI) -> dict:
         recvtag=ANY_TAG,
         status=None,
     ):
-        request = Comm.isend(self, sendobj, dest, sendtag)
+        request = isend(self, sendobj, dest, sendtag)
         obj = recv(self, None, source, recvtag, status)
         _wait(request.Test)
         return obj
@@ -446,9 +531,13 @@ def _strict_methods(MPI) -> dict:
         "Rsend": Send,
         "send": send,
         "ssend": send,
-        "Isend": Comm.Issend,
-        "Irsend": Comm.Issend,
-        "isend": Comm.issend,
+        "Isend": Isend,
+        "Issend": Isend,
+        "Irsend": Isend,
+        "isend": isend,
+        "issend": isend,
+        "Irecv": Irecv,
+        "irecv": irecv,
         "Send_init": Comm.Ssend_init,
         "Rsend_init": Comm.Ssend_init,
         "Recv": Recv,

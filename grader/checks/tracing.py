@@ -5,7 +5,12 @@ of the student's code: every frame whose code is neither the grader's nor an ins
 library's (`grader.checks.codeclass`), whatever file name that code claims -- code the student
 compiles at run time under another name is traced like the rest of it, so the tracer's cost is
 the same for every copy of a loop and tells the code nothing. The grader's and the libraries'
-frames are not traced, which keeps the cost down. Checks subscribe with `on_opcode`.
+frames are not traced, which keeps the cost down. Checks subscribe with `on_opcode`; a check
+that needs only some instructions (the lockset check: writes of globals and items) names them,
+and while no subscriber needs every instruction, only the frames of code that holds one of them
+are traced: a function that holds none runs at its plain speed (and with its plain thread
+switches: a callback between the read and the write of `self.n += 1` would make the scheduler
+lose updates that the untraced code does not lose), whatever file it claims.
 
 The student's code cannot switch the tracer off: the agent's audit hook refuses it
 `sys.settrace`, `sys.setprofile` and every way to a frame (`f_trace`); `intact()` still says
@@ -23,6 +28,9 @@ from grader.checks import codeclass
 from grader.checks.standin import stand_in
 
 _callbacks: list = []
+_needs: set[int] = set()  # the opcodes the subscribed checks need, unless one needs all of them
+_every_opcode = False
+_traced_code: dict = {}  # code object -> whether its frames are traced (for the subscribers now)
 _events = 0
 _installed = False
 _real_gettrace = sys.gettrace
@@ -39,8 +47,19 @@ def _local(frame, event, arg):
     return _local
 
 
+def _traced(code) -> bool:
+    """Whether frames of `code` are traced: every student frame, unless the subscribers need only
+    some opcodes, and then the frames of code that holds one of them."""
+    if _every_opcode:
+        return True
+    traced = _traced_code.get(code)
+    if traced is None:
+        traced = _traced_code[code] = not _needs.isdisjoint(code.co_code[::2])
+    return traced
+
+
 def _global(frame, event, arg):
-    if event == "call" and _callbacks and _is_student(frame.f_code):
+    if event == "call" and _callbacks and _is_student(frame.f_code) and _traced(frame.f_code):
         frame.f_trace_opcodes = True
         return _local
     return None
@@ -69,9 +88,16 @@ def install_baseline() -> None:
         threading.gettrace = _hidden(_real_thread_gettrace, "threading")
 
 
-def install(workdir: str, callback) -> None:
-    """Subscribe `callback(frame)` to every opcode of student code, in every thread."""
+def install(workdir: str, callback, opcodes: frozenset[int] | None = None) -> None:
+    """Subscribe `callback(frame)` to every opcode of student code, in every thread; with
+    `opcodes`, the callback needs only those (it still sees every opcode of a traced frame)."""
+    global _every_opcode
     install_baseline()
+    if opcodes is None:
+        _every_opcode = True
+    else:
+        _needs.update(opcodes)
+    _traced_code.clear()
     _callbacks.append(callback)
 
 

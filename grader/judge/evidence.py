@@ -5,6 +5,7 @@ helpers and `grader.judge.uncaught` add to it)."""
 from __future__ import annotations
 
 _current: dict = {}  # {"nodeid": ..., "evidence": {...}} of the running test
+_race_checks: set[str] = set()  # node ids of the tests that judged races (grader.judge.race_watch)
 
 
 def start(nodeid: str) -> None:
@@ -28,3 +29,13 @@ def collected() -> dict:
 def current_test() -> str:
     """The node id of the test now running ('?' between tests)."""
     return _current.get("nodeid", "?")
+
+
+def note_race_check() -> None:
+    """The current test judges races (`expect_no_races`, `expect_no_lost_update`)."""
+    _race_checks.add(current_test())
+
+
+def race_check_tests() -> set[str]:
+    """The node ids of the tests that judged races so far."""
+    return set(_race_checks)

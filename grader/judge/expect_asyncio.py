@@ -111,7 +111,43 @@ def _at_code(frame: dict | None) -> str:
     return f"{_at(frame)} (`{code}`)" if code else _at(frame)
 
 
+def _slices_message(b: dict, what: str) -> str:
+    """Blocking added up over steps each shorter than slow_callback (kind "slices")."""
+    code = _code(b.get("code", ""))
+    where = f"{b['file']} line {b['line']}" if b.get("line") is not None else ""
+    if not where:
+        place = "a blocking call"
+    elif b.get("located") == "sampled":
+        place = f"`{code}` at {where}"
+    elif b.get("located") == "await":
+        place = f"a blocking call just before `{code}` at {where}"
+    else:
+        place = f"a blocking call in {b.get('function') or b['coro']}() ({where})"
+    whose = (
+        f"in coroutine {b['coro']}()"
+        if b.get("tasks", 1) == 1
+        else f"in {b['tasks']} tasks ({b['coro']}) together"
+    )
+    others = [
+        f"line {x['line']}"
+        for x in b.get("lines", [])[1:]
+        if x.get("student") and x.get("line") is not None
+    ]
+    also = f" (also at {', '.join(others)})" if others else ""
+    return (
+        f"{what}: {place}{also} blocked the event loop for {b['seconds']:.2f} s in all "
+        f"{whose}, in {b['count']} slices of at most {b.get('longest', 0):.3f} s: each is "
+        f"shorter than {b.get('slice_limit', 0.05)} s, but while any of them runs no other task "
+        "can, so the loop is held as long as by one long blocking call (an await between the "
+        "slices does not help). Use the asyncio versions of blocking calls with await "
+        "(asyncio.sleep, asyncio.Queue, asyncio.Lock, ...), or run blocking work with await "
+        "asyncio.to_thread(...)."
+    )
+
+
 def _blocking_message(b: dict, what: str) -> str:
+    if b.get("kind") == "slices":
+        return _slices_message(b, what)
     secs = f"{b['seconds']:.2f} s"
     times = (
         f" ({b['count']} times, {b['total_seconds']:.2f} s in all)" if b.get("count", 1) > 1 else ""
@@ -181,7 +217,8 @@ def expect_no_blocking(
     reply: Reply, what: str, hint: str = "", min_seconds: float | None = None
 ) -> None:
     """Raise `Failed` if a step of the student's code held the event loop longer than
-    `min_seconds` (default: the check's `slow_callback`, 0.05 s)."""
+    `min_seconds` (default: the check's `slow_callback`, 0.05 s), or if its steps shorter than
+    that were blocked that long in all (per task, or per line over all tasks)."""
     _settle(reply, what)
     report = asyncio_report(reply)
     limit = report.get("slow_callback", 0.05) if min_seconds is None else min_seconds

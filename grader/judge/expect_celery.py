@@ -66,6 +66,10 @@ UNREGISTERED = (
     "only in the process that called that function (eager mode runs it there, so it "
     "seems to work)."
 )
+CHORD_BODY = (
+    "A chord's body receives the list of the header's results as its first argument: make "
+    "it a mutable signature with no fixed arguments, e.g. xsum.s()."
+)
 NOT_SENT = (
     "Its arguments could not be sent to the worker: a real broker carries JSON, so task "
     "arguments and results must be plain numbers, strings, lists and dicts (convert "
@@ -372,6 +376,16 @@ def expect_step(report: CeleryReport, index: int) -> None:
             + _eager(report),
             expected=repr(expected),
             got=repr(got)[:300],
+        )
+    body = out.get("chord_body") or {}
+    if kind == "chord" and body.get("immutable") is True:
+        task = str(body.get("task", "?")).rpartition(".")[2]
+        raise Failed(
+            f"{what} returned a chord whose body is the immutable signature "
+            f"{task}.si{str(body.get('args', '()'))[:200]}: it ignores the list of the header's "
+            "results and adds values the caller fixed before any task ran, so the header's "
+            f"work is thrown away. {CHORD_BODY}",
+            chord_body=body,
         )
     expect_tasks(step, out, f"{what} on a {where}")
 

@@ -10,7 +10,7 @@ from grader.checks import workitems
 from grader.checks.interleaving import describe as describe_interleaving
 from grader.judge import uncaught
 from grader.judge.diagnose import difference, summary
-from grader.judge.evidence import record_evidence
+from grader.judge.evidence import note_race_check, record_evidence
 from grader.judge.expect_values import _show
 from grader.judge.verdicts import Failed, Race, SandboxFault, StudentError
 from grader.judge.verdicts.wording import student_location
@@ -68,6 +68,12 @@ def check_report(reply: Reply, name: str) -> dict:
 
 def expect_no_races(reply: Reply, what: str, hint: str = "") -> None:
     """Raise `Race` if the lockset check found shared state written without a consistent lock."""
+    note_race_check()
+    raise_for_races(reply, what, hint)
+
+
+def raise_for_races(reply: Reply, what: str, hint: str = "") -> None:
+    """`expect_no_races` for a request the test did not judge (grader.judge.race_watch)."""
     races = check_report(reply, "lockset")["races"]
     if not races:
         return
@@ -93,6 +99,7 @@ def expect_no_lost_update(got, expected, what: str, reply: Reply, hint: str = ""
 
     A wrong value is called a race only on evidence of one: a value of the wrong type, or a
     controlled schedule that saw a single thread, is a plain wrong answer (`Failed`)."""
+    note_race_check()
     how = "schedule" if "schedule" in reply.checks else "preempt"
     report = check_report(reply, how)
     if got == expected and type(got) is type(expected):

@@ -32,6 +32,11 @@ RECV_FIRST = (
     "never sends, because the partner is waiting too; use Sendrecv, or let one rank of "
     "each pair send first while the other receives first."
 )
+SELF_SEND = (
+    "With 1 rank, every neighbour of rank 0 is rank 0 itself: its send waits for a receive "
+    "that only it could post, after the send returns; with one rank there is nobody to talk to, "
+    "so make no call (or use Sendrecv, which sends and receives at once)."
+)
 OTHER_HANG = (
     "The ranks wait for each other forever: every send needs a matching receive posted "
     "by its partner (same pair, same tag), and every rank must take part in each "
@@ -101,7 +106,9 @@ def mpi_hang_verdict(reply: Reply, ranks: int, strict: bool, other: str = OTHER_
     # on a crowded host a computing rank gets little CPU (a low ratio) but stays runnable.
     if not in_mpi and (ratio is None or ratio >= STALL_DEADLOCK or reply.running_threads):
         raise_for(reply)
-    if any(_SEND.search(c) for c in codes):
+    if ranks == 1 and any(_SEND.search(c) for c in codes):
+        why = SELF_SEND + (STRICT_NOTE if strict else "")
+    elif any(_SEND.search(c) for c in codes):
         why = SEND_FIRST + (STRICT_NOTE if strict else "")
     elif codes and all(_RECV.search(c) for c in codes):
         why = RECV_FIRST

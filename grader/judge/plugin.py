@@ -29,6 +29,7 @@ import pytest
 from grader.course import Limits
 from grader.judge import evidence, verdicts
 from grader.judge.proxy import Student
+from grader.judge.race_watch import RaceWatch, shuffled, uses_race_checks
 from grader.judge.verdicts.record import classify, jsonable
 from grader.protocol import Job, Outcome, Report, TestRecord
 from grader.requirements import test_requirements
@@ -43,6 +44,7 @@ _STATE: dict = {
     "collected": [],
     "failures": [],
     "tampering": [],
+    "races": RaceWatch(),
 }
 
 
@@ -76,6 +78,11 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
     _STATE["collected"] = [i.nodeid for i in items]  # every one of them must end with a record
+    if uses_race_checks({Path(str(i.fspath)) for i in items}):
+        # every request carries the lockset check, and the tests run in the seed's order
+        _STATE["races"] = RaceWatch(enabled=True)
+        if job is not None:
+            items[:] = shuffled(items, job.seed)
 
 
 def _job() -> Job:
@@ -104,6 +111,7 @@ def student():
             limits=job.limits,
             submission=Path(job.submission),
             on_reply=_note_tampering,
+            races=_STATE["races"],
         )
     finally:
         session.close()
@@ -207,6 +215,9 @@ def pytest_internalerror(excrepr, excinfo):
 def pytest_sessionfinish(session, exitstatus):
     job = _STATE.get("job")
     if job is not None and job.report:
+        _STATE["races"].settle(_STATE["records"])
+        order = {nodeid: i for i, nodeid in enumerate(_STATE["collected"])}
+        _STATE["records"].sort(key=lambda r: order.get(r.nodeid, len(order)))  # the files' order
         Report(
             tests=_STATE["records"],
             broken_test_files=_STATE["broken"],

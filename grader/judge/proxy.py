@@ -9,7 +9,8 @@
 sandbox and runs it there. Every request runs in a fresh process. A reply that
 is not a value becomes a verdict (`StudentError`, `Timeout`, `Deadlock`,
 `Crashed`: `grader.judge.verdicts.reply`); the full reply of the last request stays in
-`student.last`.
+`student.last`. Where the run's tests use a race check, every request also carries the
+lockset check (`grader.judge.race_watch`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from grader.agent import codec
 from grader.judge import uncaught, verdicts
+from grader.judge.race_watch import RaceWatch
 from grader.judge.verdicts.reply import raise_for
 from grader.judge.verdicts.wording import describe_call
 from grader.protocol import Reply, Request
@@ -41,6 +43,7 @@ class Student:
     )
     on_reply: Callable[[Reply], None] | None = None  # sees every reply (the plugin notes tampering)
     shared_runs: dict = field(default_factory=dict, repr=False)  # runs several tests share (Celery)
+    races: RaceWatch = field(default_factory=RaceWatch)  # race checks on every request, if any
 
     def source_file(self) -> Path:
         """The student's module file as handed in, for static checks (never imported here)."""
@@ -79,6 +82,7 @@ class Student:
         else:
             function = name = probe_or_name
         what = options.get("what") or describe_call(name, args, kwargs)
+        asked = options.get("checks") or {}
         request = Request(
             kind="call" if probe is None else "run",
             function=function,
@@ -88,14 +92,15 @@ class Student:
             kwargs=codec.encode(dict(kwargs)),
             timeout=float(options.get("timeout") or self.timeout),
             limits=self.limits,
-            checks=options.get("checks") or {},
+            checks=self.races.checks_for(asked),
             ranks=int(options.get("ranks") or 0),
             mpi=options.get("mpi") or {},
             start_method=options.get("start_method"),
             exclusive_cores=int(options.get("exclusive_cores") or 0),
         )
-        self.requests.append({"what": what, "checks": request.checks, "ranks": request.ranks})
+        self.requests.append({"what": what, "checks": asked, "ranks": request.ranks})
         self.last = Reply(self.session.call(request.to_wire()), what)
+        self.races.saw(self.last)
         uncaught.note(self.last, self.submission)  # a thread or child process that died
         if self.on_reply is not None:
             self.on_reply(self.last)

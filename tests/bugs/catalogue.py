@@ -611,6 +611,13 @@ PAIRS = [
                 "run(5, 0.06) right and faster than 3 x 0.06 s"),
          frontrun_na=NOT_THREADS + "a blocked loop is a timing property, not an interleaving",
          needs="asyncio"),
+    Pair("asyncio_blocking_slices", "blocking `time.sleep` cut into short slices with awaits between",
+         "asyncio check (blocked time of short steps added up per task); expect_no_blocking",
+         ("failed",), asyncio_check(expect_no_blocking, 5, 0.08),
+         Stress(_timed, (5, 0.08), lambda v: v[0] == [i * i for i in range(5)] and v[1] < 0.24,
+                "run(5, 0.08) right and faster than 3 x 0.08 s"),
+         frontrun_na=NOT_THREADS + "a blocked loop is a timing property, not an interleaving",
+         needs="asyncio"),
     Pair("asyncio_unawaited", "un-awaited coroutine",
          "asyncio check; expect_all_awaited", ("failed",),
          asyncio_check(expect_all_awaited, [1, 2, 3]),
@@ -628,6 +635,12 @@ PAIRS = [
          ("deadlock",), mpi_strict(10, ranks=2),
          Stress(_mpi, (10,), lambda v: [list(x) for x in v] == [[1] * 10, [0] * 10],
                 "2 ranks swap 10 elements", timeout=2, options={"ranks": 2}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
+    Pair("mpi_send_send_large", "MPI send-send exchange of 8 MB (twin: Irecv, Send, Wait)",
+         "2 ranks, mpi strict mode, 2,000,000 ints; run_ranks explains the hang (the twin's "
+         "8 MB transfer must not read as one)", ("deadlock",), mpi_strict(2_000_000, ranks=2, timeout=10),
+         Stress(_mpi, (2_000_000,), lambda v: v == [2_000_000, 0],
+                "2 ranks swap 8 MB", timeout=10, options={"ranks": 2}),
          frontrun_na="MPI ranks are processes under mpiexec", needs="mpi"),
     Pair("mpi_recv_recv", "MPI recv-recv exchange",
          "2 ranks, mpi strict mode; run_ranks explains the hang", ("deadlock",),
@@ -854,6 +867,17 @@ PAIRS = [
                  "test_tasks_survive_a_killed_worker_process: the pool process running each task "
                  "is killed; expect_survives_worker_loss",
                  "test_tasks_survive_a_killed_worker_process", "no_acks_late"),
+    _celery_pair("celery_chord_body_ignores_header", "a chord whose callback ignores its header's "
+                 "results (an immutable body, `xsum.si(...)`, with values the caller computed)",
+                 "celery_canvas's test_sum_of_squares_is_a_chord: the chord's body as built "
+                 "(immutable or not); expect_steps", "test_sum_of_squares_is_a_chord",
+                 "body_ignores_header"),
+    _celery_pair("celery_lost_task_not_retried", "a failure recorded instead of retried: "
+                 "acks_late=True without reject_on_worker_lost=True (a killed worker process's "
+                 "task is marked failed, never delivered again)", "celery_canvas's "
+                 "test_tasks_survive_a_killed_worker_process: the pool process running each task "
+                 "is killed; expect_survives_worker_loss",
+                 "test_tasks_survive_a_killed_worker_process", "acks_late_only"),
     Pair("pp_double_callback", "pp callbacks fired twice (passed to submit and called again)",
          "pp_job_server's test_each_callback_exactly_once: every callback call recorded",
          ("failed",), exercise_test("pp_job_server", "test_each_callback_exactly_once"),
@@ -903,6 +927,15 @@ PAIRS = [
                 options={"ranks": 3}),
          frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
          course=("mpi_ring_allreduce", "power_of_two")),
+    Pair("mpi_ring_one_rank", "edge case: 1 rank (rank 0 starts a lap around the ring with a "
+         "blocking send to its right neighbour: itself)", "mpi_ring_allreduce's "
+         "test_one_rank_returns_a_copy (1 rank, synchronous sends): the hang proven",
+         ("deadlock",), exercise_test("mpi_ring_allreduce", "test_one_rank_returns_a_copy"),
+         Stress(probes.mpi_ring, (10,), _equals(list(range(10))),
+                "1 rank, 10 elements: the rank gets its own array", timeout=5,
+                options={"ranks": 1}),
+         frontrun_na="MPI ranks are processes under mpiexec", needs="mpi",
+         course=("mpi_ring_allreduce", "self_send_one_rank")),
     Pair("pipe_stop_at_last_value", "edge case: `n = 0` (the reader waits for a last value "
          "that never comes)", "pipe_pipeline's test_zero_items: the EOFError raised in the "
          "student's code, explained", ("error",), exercise_test("pipe_pipeline", "test_zero_items"),

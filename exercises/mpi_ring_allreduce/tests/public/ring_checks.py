@@ -40,8 +40,10 @@ def _ring(mod, cases, banned=()):
         for n, dtype, shape in cases:
             x = (np.arange(n) * (comm.rank + 1) + comm.rank).astype(dtype).reshape(shape)
             before = x.copy()
-            out.append({"value": mod.ring_allreduce(comm, x),
-                        "unchanged": bool(np.array_equal(x, before))})
+            value = mod.ring_allreduce(comm, x)
+            out.append({"value": value, "unchanged": bool(np.array_equal(x, before)),
+                        "shares_input": isinstance(value, np.ndarray)
+                        and bool(np.shares_memory(value, x))})
     if first_refused():  # called however (MPI.Intracomm.allreduce(comm, ...)), error caught or not
         raise RuntimeError(f"{first_refused()} is a collective operation, not allowed in this "
                            "exercise: pass the data around the ring with Send/Recv/Sendrecv")
@@ -83,6 +85,11 @@ def expect_sums(student, probe, cases, ranks, strict=True, banned=()) -> None:
                 elif ranks > 1 and np.array_equal(got["value"], want - make(rank, n, dtype, shape)):
                     hint = "Its own array is missing from the sum: start from a copy of x."
             expect_array(got["value"], want, what, hint)
+            if got.get("shares_input") and want.size:
+                raise Failed(f"{what}: ring_allreduce returned the caller's array x itself (or a "
+                             "view of it), not a new array: the caller's x would change with "
+                             "the result. Return a copy (total = x.copy()), even when there is "
+                             "nothing to add.")
             if not got["unchanged"]:
                 raise Failed(f"{what}: ring_allreduce changed the caller's array x; add into a "
                              "copy (total = x.copy()) and return that.")
