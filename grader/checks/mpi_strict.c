@@ -250,6 +250,15 @@ typedef unsigned long W;
 #define PARAMS W a1, W a2, W a3, W a4, W a5, W a6, W a7, W a8, W a9, W a10, W a11, W a12
 #define ARGS a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12
 
+/* `real(...)`, its CPU time counted as waiting (pgrader_mpi_enter/leave) */
+static int timed(int (*real)(PARAMS), PARAMS)
+{
+    double start = pgrader_mpi_enter();
+    int result = real(ARGS);
+    pgrader_mpi_leave(start);
+    return result;
+}
+
 /* A send: recorded, then made as `target` (strict mode) or as itself. */
 #define SEND(name, target, dest, comm)                                         \
     int name(PARAMS)                                                           \
@@ -258,10 +267,7 @@ typedef unsigned long W;
         if (real == NULL)                                                      \
             real = (int (*)(PARAMS)) pmpi(strict ? "P" #target : "P" #name);   \
         record_send((int) dest, (MPI_Comm) comm);                              \
-        double start = pgrader_mpi_enter();                                    \
-        int result = real(ARGS);                                               \
-        pgrader_mpi_leave(start);                                              \
-        return result;                                                         \
+        return timed(real, ARGS);                                              \
     }
 
 #define SENDS(name, target, dest, comm) \
@@ -303,10 +309,7 @@ SENDS(MPI_Psend_init, MPI_Psend_init, a5, a7)
             real = (int (*)(PARAMS)) pmpi("P" #name);                          \
         if (!builtin_op(op))                                                   \
             return real(ARGS);                                                 \
-        double start = pgrader_mpi_enter();                                    \
-        int result = real(ARGS);                                               \
-        pgrader_mpi_leave(start);                                              \
-        return result;                                                         \
+        return timed(real, ARGS);                                              \
     }
 
 /* blocking, nonblocking (MPI_I + the name in lower case) and persistent (..._init) forms,
@@ -363,10 +366,7 @@ COLLECTIVE(MPI_Win_create_dynamic)
         static int (*real)(PARAMS);                                            \
         if (real == NULL)                                                      \
             real = (int (*)(PARAMS)) pmpi("P" #name);                          \
-        double start = pgrader_mpi_enter();                                    \
-        int result = real(ARGS);                                               \
-        pgrader_mpi_leave(start);                                              \
-        return result;                                                         \
+        return timed(real, ARGS);                                              \
     }
 
 WAITING(MPI_Recv)

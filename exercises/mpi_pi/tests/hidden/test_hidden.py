@@ -42,9 +42,9 @@ def _compute(mod, n, target, most):
     CPU of the calls of mpi_pi minus what it spent waiting inside MPI calls that run none of
     its code (sends, receives, waits, collectives with a predefined op: timed below Python by
     grader.checks.mpi_shim, whatever object made the call); its code run inside one (pickling
-    an object it sends, a Python op) counts as computing. Both ranks are pinned to one core, so they compute one at a
-    time; the whole sums are computed by the two ranks in turn. The two kinds of call alternate
-    call by call, so both meet the same conditions (a core shared with other work, its caches,
+    an object it sends, a Python op) counts as computing. Both ranks are pinned to one core, so
+    they compute one at a time; the whole sums are computed by the two ranks in turn. The two
+    kinds of call alternate call by call, so both meet the same conditions (a core shared with other work, its caches,
     a hardware thread's sibling): a load that comes and goes weighs on both alike. As many
     rounds as take about `target` CPU-seconds of whole sums per rank (at least 1, at most
     `most`), judged by the slower rank's call after a warm-up, so slow correct code is not cut
@@ -53,11 +53,11 @@ def _compute(mod, n, target, most):
     import os
     import resource
 
+    from grader.checks import mpi_shim
+
     def cpu():
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
-
-    from grader.checks import mpi_shim
 
     world = MPI.COMM_WORLD
     control = world.Dup()  # the probe's own messages never mix with the student's
