@@ -390,10 +390,12 @@ def base_env() -> dict:
 
 def _env(workdir: str, socket_path: str, request: Request) -> dict:
     env = {**base_env(), "HOME": workdir, "TMPDIR": workdir, channel.ENV: socket_path}
-    if request.ranks and request.mpi.get("strict"):
-        shim = mpi_setup.shim_library()  # every standard send synchronous, below Python
+    if request.ranks:
+        shim = mpi_setup.shim_library()  # MPI below Python: strict sends, probes' controls
         if shim:
             env["LD_PRELOAD"] = shim
+        if request.mpi.get("strict"):
+            env[mpi_setup.STRICT_ENV] = "1"
     return env
 
 

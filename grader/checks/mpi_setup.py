@@ -31,8 +31,9 @@ Strict mode (`student.run(..., ranks=N, mpi={"strict": True})`) gives the studen
   collective altogether leaves the others waiting idle: the hang reads as a deadlock at that
   line.
 
-Below Python, the ranks of a strict request run with `mpi_strict.c` preloaded (`shim_library`,
-set as LD_PRELOAD by the supervisor): it defines MPI_Send, MPI_Isend and MPI_Send_init (and
+Below Python, the ranks of every MPI request run with `mpi_strict.c` preloaded (`shim_library`,
+set as LD_PRELOAD by the supervisor, with `STRICT_ENV` set in strict mode); in strict mode it
+defines MPI_Send, MPI_Isend and MPI_Send_init (and
 their large-count forms), and the ready sends MPI_Rsend, MPI_Irsend, MPI_Rsend_init, as
 PMPI_Ssend, PMPI_Issend and PMPI_Ssend_init, so every standard (or ready) send
 of the process is synchronous whatever Python object made it -- the unbound `MPI.Comm.Send` of
@@ -66,6 +67,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from grader.checks import mpi_shim
 
 SPIN_SECONDS = 0.02  # poll without sleeping this long first: quick messages keep their speed
 MAX_SLEEP_SECONDS = 0.05  # then sleep between polls: 1 ms, doubling up to this
@@ -172,6 +175,7 @@ def delayed(comm, order: str, seed: int):
 
 
 SHIM_SOURCE = Path(__file__).with_name("mpi_strict.c")
+STRICT_ENV = "PGRADER_MPI_STRICT"  # "1": the preloaded library makes standard sends synchronous
 SHIM_BUILT = SHIM_SOURCE.with_suffix(".so")  # built into the sandbox image next to its source
 
 
@@ -281,6 +285,7 @@ def _keeps_strict(create):
     return method
 
 
+@mpi_shim.waiting  # its CPU is a rank's waiting, not its computing (polls: no student code)
 def _wait(poll, spin: float = SPIN_SECONDS):
     """Call `poll()` until it returns something other than None/False; return that.
 
@@ -587,7 +592,8 @@ def _agreed(name: str, collective):
 
     def method(self, *args, **kwargs):
         root = kwargs.get("root", args[at] if at is not None and len(args) > at else 0)
-        _agree(self, name, root if at is not None else -1)
+        if not mpi_shim.refusing():  # a refused collective fails at once on every rank: no hang
+            _agree(self, name, root if at is not None else -1)
         return collective(self, *args, **kwargs)
 
     method.__name__ = name

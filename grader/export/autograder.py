@@ -11,7 +11,7 @@ The zip holds, at its root, Gradescope's `setup.sh` and `run_autograder` (templa
 - `course/`: a course of this one exercise: its statement, skeleton, public and hidden tests
   (never the reference solution or the mutants), its limits and points; no late policy and
   no dates (Gradescope applies its own);
-- `native/mpi_strict.so` (MPI exercises): the synchronous-sends library, compiled here as it
+- `native/mpi_strict.so` (MPI exercises): the grader's MPI library, compiled here as it
   is for the sandbox image (Gradescope's image need not have a compiler);
 - `README.md`: what the zip is, for whoever opens it.
 

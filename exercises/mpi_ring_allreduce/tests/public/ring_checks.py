@@ -16,11 +16,16 @@ RING = ("The ranks wait for each other forever: in a ring every rank both sends 
 # ---------------------------------------------------------------- the probe (runs in the sandbox)
 
 def _ring(mod, cases, banned=()):
+    from contextlib import nullcontext
+
     from mpi4py import MPI
     import numpy as np
 
+    from grader.checks import mpi_shim
+
     comm = MPI.COMM_WORLD
-    if banned:  # the same communicator, with every collective refused
+    refused = mpi_shim.collectives_refused() if banned else nullcontext(lambda: None)
+    if banned:  # the same communicator, with every collective refused (and below Python too)
         def refuse(name):
             def method(self, *args, **kwargs):
                 raise RuntimeError(f"comm.{name}() is a collective operation, not allowed in "
@@ -31,13 +36,17 @@ def _ring(mod, cases, banned=()):
                    {n: refuse(n) for n in banned if hasattr(type(comm), n)})
         comm = MPI.COMM_WORLD = cls(comm)
     out = []
-    for n, dtype, shape in cases:
-        x = (np.arange(n) * (comm.rank + 1) + comm.rank).astype(dtype).reshape(shape)
-        before = x.copy()
-        value = mod.ring_allreduce(comm, x)
-        out.append({"value": value, "unchanged": bool(np.array_equal(x, before)),
-                    "shares_input": isinstance(value, np.ndarray)
-                    and bool(np.shares_memory(value, x))})
+    with refused as first_refused:
+        for n, dtype, shape in cases:
+            x = (np.arange(n) * (comm.rank + 1) + comm.rank).astype(dtype).reshape(shape)
+            before = x.copy()
+            value = mod.ring_allreduce(comm, x)
+            out.append({"value": value, "unchanged": bool(np.array_equal(x, before)),
+                        "shares_input": isinstance(value, np.ndarray)
+                        and bool(np.shares_memory(value, x))})
+    if first_refused():  # called however (MPI.Intracomm.allreduce(comm, ...)), error caught or not
+        raise RuntimeError(f"{first_refused()} is a collective operation, not allowed in this "
+                           "exercise: pass the data around the ring with Send/Recv/Sendrecv")
     return out
 
 
