@@ -77,3 +77,24 @@ def test_gpu_check_script_dry_run():
         "compute-sanitizer on real kernels",
     ):
         assert any(line.startswith(step) and " ok " in line for line in out.splitlines()), out
+
+
+def test_a_racy_sample_student_may_lose_exactly_its_value_tests_points():
+    """`grader demo`'s known answers: a racy submission whose race really shows in a value test
+    (updates lost under the machine's own scheduling) is expected to lose exactly that test's
+    points, as a plain wrong value; nothing else moves its expected score."""
+    from grader.demo import expected_now, races_may_show
+
+    may = races_may_show(ROOT / "sample_class")
+    assert may[("locked_counter", "frank")] == {
+        "test_parallel_count_values",
+        "test_mixed_increment_decrement",
+    }
+    assert may[("locked_counter", "alice")] == frozenset()
+    values = may[("locked_counter", "bob")]
+    seen = [("test_parallel_count_values", "failed", 0.5), ("test_sequential_use", "passed", 0.5)]
+    assert expected_now(6.0, seen, values) == 5.5
+    assert expected_now(6.0, seen, values, penalty=0.2) == 5.6
+    assert expected_now(6.0, [("test_parallel_count_values", "error", 0.5)], values) == 6.0
+    assert expected_now(6.0, [("test_sequential_use", "failed", 0.5)], values) == 6.0
+    assert expected_now(10.0, seen, may[("locked_counter", "alice")]) == 10.0

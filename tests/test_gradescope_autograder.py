@@ -11,6 +11,7 @@ still without network, its files in /autograder/submission, and results.json is 
 
 from __future__ import annotations
 
+import ast
 import json
 import zipfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from conftest import ROOT, require_docker
 from grader.batch import received_times
 from grader.cli import main
 from grader.course import load_course
-from grader.demo import TOLERANCE, expected_scores
+from grader.demo import TOLERANCE, expected_now, expected_scores, races_may_show
 from grader.export.gradescope import NOT_A_GRADE, autograder_results, platform_error_results
 from grader.results import SubmissionResult, late_days
 from grader.results import TestResult as GradedTest
@@ -224,6 +225,16 @@ def check_format(data: dict, points: float) -> None:
     assert abs(sum(t["max_score"] for t in data["tests"]) - points) < TOLERANCE
 
 
+def shown_names(slug: str) -> dict[str, str]:
+    """An exercise's test functions -> the names Gradescope shows (their docstrings' first line)."""
+    titles = {}
+    for path in (ROOT / "exercises" / slug / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and ast.get_docstring(node):
+                titles[node.name] = ast.get_docstring(node).splitlines()[0]
+    return titles
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.parametrize("slug,student,want", sample_cases())
@@ -231,6 +242,12 @@ def test_sample_class_scores_as_grader_grade(client, images, tmp_path, slug, stu
     status, logs, data = run(client, images[slug], SAMPLE / slug / student, tmp_path)
     assert data is not None, logs
     check_format(data, 10.0)
+    # a racy submission's value tests may lose updates on this machine: each costs its points
+    # (Gradescope's "failed" is any verdict but passed; these tests can only lose updates)
+    may = frozenset(shown_names(slug)[f] for f in races_may_show(SAMPLE).get((slug, student), ()))
+    want = expected_now(
+        want, [(t["name"], t["status"], t["max_score"]) for t in data["tests"]], may
+    )
     assert abs(data["score"] - want) <= TOLERANCE, (
         f"{slug}/{student}: {data['score']} != {want}\n{logs}"
     )
