@@ -32,6 +32,9 @@ SLUG = "locked_counter"
 RACY = ROOT / "solutions" / SLUG / "mutants" / "no_lock" / "solution.py"
 FIXED = ROOT / "solutions" / SLUG / "solution.py"
 RACY_SCORE = 6.0  # no_lock: the lockset and forced-switch tests (4 + 4 of 19 weights) fail
+# ...and each of its two value tests (0.5 points) where its race may really lose updates on a
+# loaded machine (every request of the run is watched): sample_class/expected.csv's race_may_show
+RACY_SCORES = (RACY_SCORE, RACY_SCORE - 0.5, RACY_SCORE - 1.0)
 GRADING_S = 300  # one local grading on a machine that may be loaded 10x
 COURSE = f"""[course]
 name = "Portal HTTP test"
@@ -302,9 +305,10 @@ def test_racy_then_correct_counter_graded_with_the_right_scores(portal, users):
     seen, reply = wait_graded(alice, base, racy)
     assert seen[0] in ("queued", "running") and seen[-1] == "graded", seen
     assert seen == [s for s in ("queued", "running", "graded") if s in seen], seen
-    assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}
+    assert reply["status"] == "graded" and reply["max"] == 10.0, reply
+    assert reply["score"] in RACY_SCORES, reply
     page = alice.get(attempt_url(base, racy), timeout=60).text
-    assert f'<span id="score">{RACY_SCORE:g} / 10</span>' in page
+    assert f'<span id="score">{reply["score"]:g} / 10</span>' in page
     assert 'data-verdict="race"' in page and len(re.findall(r'class="seed">\d+<', page)) == 1
     # the interleaving that lost an update, told in the student's lines, code as code
     assert '<ol class="interleaving">' in page and "update was lost" in page

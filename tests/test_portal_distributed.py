@@ -15,7 +15,7 @@ from test_portal import (
     FIXED,
     GRADING_S,
     RACY,
-    RACY_SCORE,
+    RACY_SCORES,
     SLUG,
     Server,
     make_course,
@@ -60,7 +60,8 @@ def test_uploads_are_graded_by_the_workers(setup):
         racy = submission_id(upload(alice, server.url, "counter.py", RACY.read_bytes()))
         fixed = submission_id(upload(alice, server.url, "solution.py", FIXED.read_bytes()))
         _, reply = wait_graded(alice, server.url, racy)
-        assert reply == {"status": "graded", "score": RACY_SCORE, "max": 10.0}, reply
+        assert reply["status"] == "graded" and reply["max"] == 10.0, reply
+        assert reply["score"] in RACY_SCORES, reply
         _, reply = wait_graded(alice, server.url, fixed)
         assert reply == {"status": "graded", "score": 10.0, "max": 10.0}, reply
         page = alice.get(f"{server.url}/exercises/{SLUG}/attempts/{racy}", timeout=60).text

@@ -118,9 +118,10 @@ RACE_MAY_SHOW = {
 
 def honest_expectation(slug: str, student: str, declared: float, seen: Observed) -> float:
     """The exact score an honest student must get, given which of its racy tests lost updates."""
-    lost = [t for t in seen.tests if t["function"] in RACE_MAY_SHOW.get((slug, student), ())
-            and t["verdict"] == "failed"]
-    return round(declared - sum(t["max_points"] for t in lost), 4)
+    from grader.demo import expected_now  # the sample class's rule (expected.csv's race_may_show)
+
+    tests = [(t["function"], t["verdict"], t["max_points"]) for t in seen.tests]
+    return expected_now(declared, tests, frozenset(RACE_MAY_SHOW.get((slug, student), ())))
 
 
 _RAW_SCRIPT = re.compile(r"<script", re.I)
