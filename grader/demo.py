@@ -2,11 +2,12 @@
 
 `sample_class/<slug>/` holds one submission per student (and `received.csv` for
 the late ones); `sample_class/expected.csv` lists `exercise,student,final` with
-the score each must get, and `race_may_show`: the value tests of a racy submission whose race
-may really show on the machine (updates lost under its own scheduling), each of which then
-costs exactly its points, as a plain wrong value. The demo grades every exercise found there (recorded in
-the store as one regrade request per exercise when a store is given), prints
-where the gradebooks and feedback pages are, and fails if any score differs.
+the score each must get, and `race_may_show`: the value tests of a racy submission
+whose race may really show on the machine (updates lost under its own scheduling),
+each of which then costs exactly its points, as a plain wrong value. The demo grades
+every exercise found there (recorded in the store as one regrade request per exercise
+when a store is given), prints where the gradebooks and feedback pages are, and fails
+if any score differs.
 
 The exercises are graded at the same time, `jobs` submissions at once across all of
 them (one exercise's slow last submission does not leave a core idle while the next

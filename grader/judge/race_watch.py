@@ -7,11 +7,10 @@ of a run use a race check (`RACE_CHECKS`), every request of that run therefore c
 lockset check (`UNIFORM`: the Eraser lockset and its tracer, the same in every request),
 and a race the lockset check finds in *any* request fails every test that judges races
 (`expect_no_races`, `expect_no_lost_update`), with the usual message and the request it was
-found in. Unlocked code then meets the
-check in whichever request it runs unlocked. The run's tests also run in an order shuffled by
-the grading's seed (`shuffled`; replayable, records sorted back to the files' order), so no
-request number names a test where a check other than lockset (forced switches, the controlled
-scheduler) is the only one to see a bug.
+found in. Unlocked code then meets the check in whichever request it runs unlocked. The run's
+tests also run in an order shuffled by the grading's seed (`shuffled`; replayable, records
+sorted back to the files' order), so no request number names a test where a check other than
+lockset (forced switches, the controlled scheduler) is the only one to see a bug.
 """
 
 from __future__ import annotations
