@@ -61,6 +61,7 @@ def measure(
     backend: str,
     log,
     stress_twin_runs: int | None = None,
+    frontrun_twin_runs: int | None = None,
 ) -> dict:
     """All runs of one pair: {"checks"|"stress"|"frontrun": {"bug"|"twin": [outcome...]}}.
     Plain stress gets, run by run, the wall-clock time our check took on the same variant. The
@@ -78,6 +79,9 @@ def measure(
         "stress": {},
         "frontrun": {},
         "measured": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": source_commit(),
+        "backend": backend,
+        "load_at_start": loadavg(),
     }
     for variant in ("bug", "twin"):
         with open_student(pair, variant, backend) as student:
@@ -108,7 +112,10 @@ def measure(
                         f"{sum(o['not_run'] for o in result[method][variant])} not run"
                     )
         if pair.frontrun is not None and frontrun_runs_n:
-            seeds = [base_seed + i for i in range(min(frontrun_runs_n, result["runs"]))]
+            n = min(frontrun_runs_n, result["runs"])
+            if variant == "twin" and frontrun_twin_runs is not None:
+                n = min(n, frontrun_twin_runs)  # a correct twin uses frontrun's whole budget
+            seeds = [base_seed + i for i in range(n)]
             result["frontrun"][variant] = [
                 dataclasses.asdict(o) for o in frontrun_runs(pair, variant, seeds)
             ]
@@ -207,7 +214,8 @@ def twin_goal(result: dict) -> int:
     return GOAL["twin_runs"] if result.get("slow") else GOAL["cheap_twin_runs"]
 
 
-def render(results: list[dict], args, started: str, seconds: float, load_before: str) -> str:
+def source_commit() -> str:
+    """The commit measured, and whether grader/, tests/bugs/ or scripts/ differed from it."""
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -217,8 +225,13 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    if dirty:
-        commit += " with uncommitted changes under grader/, tests/bugs/ or scripts/"
+    return commit + (
+        " with uncommitted changes under grader/, tests/bugs/ or scripts/" if dirty else ""
+    )
+
+
+def render(results: list[dict], args, started: str, seconds: float, load_before: str) -> str:
+    commit = source_commit()
     runs = sorted({r["runs"] for r in results})
     lines = [
         "# Planted-bug benchmark of the parallel-behaviour checks",
@@ -241,7 +254,14 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         'or a broken invariant. *frontrun* (`explore(strategy="random", seed=s, '
         f"max_attempts={FRONTRUN_ATTEMPTS}, max_ops={FRONTRUN_MAX_OPS}, "
         f"total_timeout={FRONTRUN_BUDGET:g})`): flags a failed "
-        "exploration, and on the twin an inconclusive one; on the bug, an exploration that "
+        "exploration, and on the twin an inconclusive one ("
+        + (
+            f"on the twin in at most {args.frontrun_twin_runs} runs: a correct twin uses "
+            "frontrun's whole budget in every run"
+            if args.frontrun_twin_runs
+            else "on the twin in as many runs as on the bug"
+        )
+        + "); on the bug, an exploration that "
         "finds nothing and ends at its budget (every attempt used, out of time or "
         "inconclusive) is run again with all three limits "
         f"{' and '.join(f'{s}' for s in FRONTRUN_SCALES[1:])} times larger. A fault of the platform or of the "
@@ -333,16 +353,26 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
 
 
 def merged_note(results: list[dict], args) -> list[str]:
-    """With --merge: which pairs this run measured, and when the others were."""
+    """With --merge: which pairs this run measured, and for the others when, at which commit,
+    on which backend and with which run counts they were measured (their own records)."""
     if not args.merge:
         return []
     now = [f"`{r['name']}`" for r in results if r["name"] in args.only]
-    earlier = sorted({r["measured"][:10] for r in results if r["name"] not in args.only})
+    groups: dict[tuple, list[str]] = {}
+    for r in results:
+        if r["name"] not in args.only:
+            key = (r["measured"][:10], r.get("commit", "not recorded"), r.get("backend", "?"))
+            groups.setdefault(key, []).append(r["name"])
+    earlier = [
+        f"{len(names)} on {day} (commit {commit}, {backend} backend)"
+        for (day, commit, backend), names in sorted(groups.items())
+    ]
     return [
         "",
-        f"Measured in this run: {', '.join(now)}; the other pairs are kept from earlier "
-        f"runs ({', '.join(earlier)}; each pair's date is `measured` in the JSON), so "
-        "their times were taken under other loads.",
+        f"Measured in this run: {', '.join(now)}. The other pairs are kept from earlier runs: "
+        f"{'; '.join(earlier)}. Each pair's own record in the JSON gives its date, commit, "
+        "backend and load; their runs column gives their counts, and their times were taken "
+        "under other loads.",
     ]
 
 
@@ -369,7 +399,7 @@ def estimate(pairs, args, log) -> str:
             ("stress", "bug"): runs,
             ("stress", "twin"): args.stress_twin_runs or runs,
             ("frontrun", "bug"): min(args.frontrun_runs, runs),
-            ("frontrun", "twin"): min(args.frontrun_runs, runs),
+            ("frontrun", "twin"): min(args.frontrun_runs, runs, args.frontrun_twin_runs or runs),
         }
         fixed = max(0.0, wall - sum(one.values()))
         seconds = fixed + sum(one[k] * counts[k] for k in one)
@@ -423,6 +453,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--frontrun-runs", type=int, default=None, help="default: --runs")
     parser.add_argument(
+        "--frontrun-twin-runs",
+        type=int,
+        default=None,
+        help="frontrun runs on each twin (default: as many as on the bug); a correct twin "
+        "spends frontrun's whole time budget in every run",
+    )
+    parser.add_argument(
         "--stress-twin-runs",
         type=int,
         default=None,
@@ -462,7 +499,11 @@ def main(argv=None) -> int:
         if not args.only:
             parser.error("--merge re-measures the pairs named by --only")
         old = json.loads(args.merge.read_text())
-        earlier = {r["name"]: {"measured": old["started"], **r} for r in old["pairs"]}
+        # records written before they carried their own backend come from one run: the file's
+        earlier = {
+            r["name"]: {"measured": old["started"], "backend": old.get("backend", "?"), **r}
+            for r in old["pairs"]
+        }
     results = [
         measure(
             p,
@@ -475,6 +516,7 @@ def main(argv=None) -> int:
             args.backend,
             log,
             args.stress_twin_runs,
+            args.frontrun_twin_runs,
         )
         if p in pairs
         else earlier[p.name]

@@ -133,3 +133,22 @@ def test_the_report_says_only_what_it_measured(bench):
     assert bench.misses(bench.summary(bug), bench.summary(twin), 1000) == [
         "twin run 3 times, fewer than the 1000 the goal asks for"
     ]
+
+
+def test_a_merged_report_says_when_where_and_at_which_commit_each_kept_pair_was_measured(bench):
+    """Batches merged into one table: each kept pair's own date, commit and backend are named,
+    and a record from before pairs carried them says so instead of borrowing this run's."""
+
+    class Args:
+        merge, only = Path("old.json"), ["now"]
+
+    results = [
+        {"name": "now", "measured": "2026-12-07T10:00:00", "commit": "abc", "backend": "docker"},
+        {"name": "old", "measured": "2026-12-06T16:49:00", "backend": "local"},
+        {"name": "mid", "measured": "2026-12-07T09:00:00", "commit": "def", "backend": "docker"},
+    ]
+    (note,) = [line for line in bench.merged_note(results, Args) if line]
+    assert "Measured in this run: `now`." in note
+    assert "1 on 2026-12-06 (commit not recorded, local backend)" in note
+    assert "1 on 2026-12-07 (commit def, docker backend)" in note
+    assert "abc" not in note
