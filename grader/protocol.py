@@ -242,6 +242,27 @@ class Request(Call):
 REQUEST_DEFAULTS = {f.name: f.default for f in fields(Request)}
 
 
+@dataclass(frozen=True)
+class SpawnOrder:
+    """The supervisor's order to its warm template (`grader.agent.spawn`): fork an agent for
+    `request`, in folder `cwd`, with environment `env` and its output appended to the files
+    `stdout` and `stderr`. Both ends are the sandbox's root processes over a private socket
+    pair; nothing of the student's reaches it but what the request already carries."""
+
+    request: Request
+    cwd: str
+    env: dict[str, str]
+    stdout: str
+    stderr: str
+
+    def to_wire(self) -> dict:
+        return {**asdict(self), "request": self.request.to_wire()}
+
+    @classmethod
+    def from_wire(cls, wire: dict) -> SpawnOrder:
+        return cls(**{**wire, "request": Request(**wire["request"])})
+
+
 def _parse_call(cls: type[T], body: bytes, name: str, shape: dict) -> T:
     """A `Request` or an `AgentRequest` from JSON `body`, capped (size, depth), each field of
     `shape` checked, and a call naming its function, a run its probe."""

@@ -19,6 +19,7 @@ from grader.protocol import (
     Outcome,
     Reply,
     Request,
+    SpawnOrder,
     Status,
     agent_result_problem,
 )
@@ -299,3 +300,12 @@ def test_judge_code_reads_a_reply_through_its_typed_properties():
         if re.search(r"\.raw\b(?!\.read)", line)
     ]
     assert readers == [], readers
+
+
+def test_a_spawn_order_crosses_the_template_socket_unchanged():
+    """The supervisor's order to its warm template is a typed message both ways."""
+    request = Request(kind="call", module="solution", function="run", timeout=3.0, cpus=[1])
+    order = SpawnOrder(request, "/run/work", {"HOME": "/run/work"}, "/run/out/o", "/run/out/e")
+    wire = json.loads(json.dumps(order.to_wire()))
+    assert wire["request"] == request.to_wire()
+    assert SpawnOrder.from_wire(wire) == order

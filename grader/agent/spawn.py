@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 
 from grader.agent.nodump import undumpable
-from grader.protocol import Request
+from grader.protocol import Request, SpawnOrder
 
 # What every agent imports anyway (grader.agent.agent and the checks), and the standard
 # library's parallel modules: imported once in the template instead of in every request.
@@ -152,16 +152,7 @@ class Template:
             return None
         try:
             sock.settimeout(10)
-            _send(
-                sock,
-                {
-                    "request": request.to_wire(),
-                    "cwd": cwd,
-                    "env": env,
-                    "stdout": stdout,
-                    "stderr": stderr,
-                },
-            )
+            _send(sock, SpawnOrder(request, cwd, env, stdout, stderr).to_wire())
             got = _recv(sock)
         except (OSError, ValueError):
             got = None
@@ -203,11 +194,12 @@ def _serve(sock: socket.socket, base_env: dict, preload: tuple[str, ...]) -> Non
             pass
     while True:
         try:
-            order = _recv(sock)
-        except (OSError, ValueError):
-            return
-        if order is None:
-            return
+            wire = _recv(sock)
+            if wire is None:
+                return
+            order = SpawnOrder.from_wire(wire)
+        except (OSError, ValueError, TypeError, KeyError):
+            return  # the server starts its agents the cold way from now on
         # A go-between forks the agent and exits at once, so that the agent is the server's
         # (the reaper of orphans); its pid is sent only once it is: the server waits for it.
         r, w = os.pipe()
@@ -234,25 +226,25 @@ def _serve(sock: socket.socket, base_env: dict, preload: tuple[str, ...]) -> Non
         _send(sock, {"pid": _LEN.unpack(got)[0]})
 
 
-def _become_agent(sock: socket.socket, order: dict) -> None:
+def _become_agent(sock: socket.socket, order: SpawnOrder) -> None:
     """In the forked agent: what `python -I -m grader.agent.bootstrap` with the supervisor's
     Popen(cwd, env, stdout, stderr, preexec) would have set up, then the agent itself."""
     try:
         sock.close()
-        out = os.open(order["stdout"], os.O_WRONLY | os.O_APPEND)
-        err = os.open(order["stderr"], os.O_WRONLY | os.O_APPEND)
+        out = os.open(order.stdout, os.O_WRONLY | os.O_APPEND)
+        err = os.open(order.stderr, os.O_WRONLY | os.O_APPEND)
         os.dup2(out, 1)
         os.dup2(err, 2)
         os.close(out)
         os.close(err)
-        os.chdir(order["cwd"])
+        os.chdir(order.cwd)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(
                 sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
             )
-        preexec(Request(**order["request"]))()  # ours, as the server parsed it
+        preexec(order.request)()  # ours, as the server parsed it
         os.environ.clear()
-        os.environ.update(order["env"])
+        os.environ.update(order.env)
         # a fresh interpreter's streams, __stdout__/__stderr__ too (Final in typeshed)
         sys.stdout = sys.__stdout__ = _text(1, "strict", line_buffering=False)  # type: ignore[misc]
         sys.stderr = sys.__stderr__ = _text(2, "backslashreplace", line_buffering=True)  # type: ignore[misc]
