@@ -413,16 +413,16 @@ def render(data: dict) -> str:
         labels["before"] = f"before (`{data['commits']['before']}`)"
     out.append("## Goals (issue 16)\n")
     tri = data["trivial"]
-    best = max((r for k, r in tri.items() if k.startswith("after")), key=lambda r: r["per_core"])
+    j2 = tri.get("after:2", {})  # the issue's goal is at -j2: per core = rate / 2
     req = data["request"].get("after", {})
     lc = data["locked_counter"].get("after", {})
     sc = data["sample_class"].get("after", {})
     rows = [
         (
-            "trivial exercise, submissions/s per core (best of -j1, -j2)",
+            "trivial exercise at -j2, submissions/s per core",
             f">= {GOALS['per_core']}",
-            f"{best['per_core']:.2f}",
-            best["per_core"] >= GOALS["per_core"],
+            f"{j2.get('per_core', float('nan')):.2f}",
+            j2.get("per_core", 0.0) >= GOALS["per_core"],
         ),
         (
             "one sandbox request round trip, median ms",
@@ -524,7 +524,23 @@ def main() -> int:
         help="time only the sample class (grader demo) and print, writing nothing",
     )
     p.add_argument("--sample-reps", type=int, default=1)
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: write the report again from --out's JSON (after a change of the "
+        "report's wording or goal rows); the report says so",
+    )
     args = p.parse_args()
+    if args.render:
+        data = json.loads(Path(args.out + ".json").read_text())
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        text = render(data).replace(
+            "\n",
+            f"\n\nRendered again on {now} from the JSON of that run: nothing re-measured.\n",
+            1,
+        )
+        Path(args.out + ".md").write_text(text)
+        return 0
     # Our grader processes agree on cores through lock files under the temp dir, host-wide:
     # other engineers' test runs holding cores for minutes would be timed as our waits.
     os.environ["PGRADER_CORES_DIR"] = tempfile.mkdtemp(prefix="pgrader-bench-cores-")
