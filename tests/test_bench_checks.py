@@ -152,3 +152,31 @@ def test_a_merged_report_says_when_where_and_at_which_commit_each_kept_pair_was_
     assert "1 on 2026-12-06 (commit not recorded, local backend)" in note
     assert "1 on 2026-12-07 (commit def, docker backend)" in note
     assert "abc" not in note
+
+
+def test_a_pairs_run_counts_follow_the_pair_not_the_load(bench, monkeypatch):
+    """A cheap pair whose runs are slowed by a loaded machine still gets the cheap pair's twin
+    runs and goal; a pair slow by design (MPI) gets the slow counts however fast it ran."""
+    import contextlib
+
+    monkeypatch.setattr(bench, "open_student", lambda *a: contextlib.nullcontext(FakeStudent()))
+    monkeypatch.setattr(
+        bench, "check_once", lambda pair, s, seed, v: harness.Outcome(v == "bug", "race", 5.0, seed)
+    )
+    monkeypatch.setattr(
+        bench, "stress_once", lambda pair, s, v, budget: harness.Outcome(False, "passed", budget)
+    )
+    kw = dict(runs=4, slow_runs=2, twin_runs=6, slow_twin_runs=3, frontrun_runs_n=0, base_seed=0)
+    cheap = _pair(lambda student, seed: None)
+    result = bench.measure(cheap, backend="local", log=lambda text: None, **kw)
+    assert (result["runs"], len(result["checks"]["twin"])) == (4, 6)
+    assert bench.twin_goal(cheap) == bench.GOAL["cheap_twin_runs"]
+    mpi = dataclasses.replace(cheap, needs="mpi")
+    monkeypatch.setattr(
+        bench,
+        "check_once",
+        lambda pair, s, seed, v: harness.Outcome(v == "bug", "race", 0.01, seed),
+    )
+    result = bench.measure(mpi, backend="local", log=lambda text: None, **kw)
+    assert (result["runs"], len(result["checks"]["twin"])) == (2, 3)
+    assert bench.twin_goal(mpi) == bench.GOAL["twin_runs"]

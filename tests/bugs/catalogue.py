@@ -101,6 +101,9 @@ class Stress:
     options: dict = field(default_factory=dict)  # ranks=, mpi= (plain: no strict mode)
 
 
+SLOW_NEEDS = ("mpi", "celery", "pp")
+
+
 @dataclass(frozen=True)
 class Pair:
     name: str
@@ -116,6 +119,14 @@ class Pair:
     module: str = "solution"    # the submitted module's name (celery_canvas hands in tasks.py)
     course: tuple[str, str] = ()  # (exercise, mutant): files not in the pair's folder come from
     #                               solutions/ (the twin: the reference; the bug: the mutant)
+    slow: bool | None = None    # one run takes seconds by design; None: by `needs` (SLOW_NEEDS)
+
+    @property
+    def is_slow(self) -> bool:
+        """Its runs start other interpreters (mpiexec's ranks, a Celery worker, a pp server) or
+        are otherwise long by design: the benchmark gives it fewer runs. A property of the pair,
+        not of the machine's load when it is measured."""
+        return self.needs in SLOW_NEEDS if self.slow is None else self.slow
 
     def source(self, variant: str) -> Path:
         own = HERE / self.name / f"{variant}.py"
@@ -850,7 +861,7 @@ PAIRS = [
     Pair("opencl_int64_to_int", "int64 host data passed to an `int*` kernel",
          "expect_equal on the kernel's sums", ("failed",), grade_opencl_sum,
          Stress("run", (1000,), _equals([11 * i for i in range(1000)]), "run(1000) == 11 * i"),
-         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl"),
+         frontrun_na="an OpenCL kernel is not Python threads", needs="opencl", slow=True),
     # ---- Celery, pp, MPI Cartesian topologies, GPUs and edge cases of the curriculum: the
     # exercises' own hidden tests (`exercise_test`) are the checks
     _celery_pair("celery_sync_get_in_task", "`result.get()` inside a task (Celery's guard switched off)",
@@ -1027,7 +1038,7 @@ PAIRS = [
          Stress(probes.plain_lifecycle, (["a", "b"],), _equals({"a": 0, "b": 0}),
                 "run_named(os.getpid, ['a', 'b']) == {'a': 0, 'b': 0}", timeout=10),
          frontrun_na="the start method of processes is not an interleaving", needs="processes",
-         course=("process_lifecycle", "unguarded_demo")),
+         course=("process_lifecycle", "unguarded_demo"), slow=True),  # spawned interpreters
     Pair("mp_one_sentinel", "early exit: one sentinel for several consumers (the others wait "
          "forever)", "mp_queue_fibonacci's test_small_inputs; the hang is a deadlock",
          ("deadlock",), exercise_test("mp_queue_fibonacci", "test_small_inputs"),
