@@ -1,5 +1,9 @@
 """The trivial exercise of the scale benchmark, written three ways: ours, otter-grader, nbgrader.
 
+otter-grader runs two ways: `otter run` (no Docker, one process per submission) and `otter grade`
+(its Docker batch mode, as instructors grade: one container per submission, every core busy),
+the latter offline through `scripts/otter_offline.py` (what it changes is in the report).
+
 `total(xs)` returns the sum of `xs`; one public check (`total([1, 2, 3]) == 6`) and two hidden
 ones (`total(range(100)) == 4950`, `total([]) == 0`), worth 3 points in otter and nbgrader and
 the exercise's 10 points split over the three tests in ours. Every fifth copy is wrong (sums
@@ -8,7 +12,8 @@ ours and otter give 2/3 of the points (otter credits each doctest case), nbgrade
 cell passes or fails whole).
 
 otter-grader and nbgrader are installed from PyPI into their own venv (`.cache/bench-venv`,
-made here on first use), never into the project's. Used by `scripts/bench_scale.py`.
+made here on first use), never into the project's. Used by `scripts/bench_scale.py` and
+`scripts/bench_warm.py`.
 """
 
 from __future__ import annotations
@@ -149,8 +154,8 @@ def _otter_test() -> str:
     return f"OK_FORMAT = True\ntest = {test!r}\n"
 
 
-def run_otter(work: Path, n: int, log=print) -> dict:
-    """`otter run` (no Docker) on n .py submissions, one after the other, as otter grades them."""
+def _otter_setup(work: Path, n: int) -> tuple[Path, Path]:
+    """`otter generate`'s autograder zip and the n .py submissions (a folder): their paths."""
     (work / "tests").mkdir(parents=True)
     (work / "tests" / "q1.py").write_text(_otter_test())
     zip_path = work / "autograder.zip"
@@ -175,6 +180,12 @@ def run_otter(work: Path, n: int, log=print) -> dict:
     subs.mkdir()
     for i, name in enumerate(names(n)):
         (subs / f"{name}.py").write_text(RIGHT if is_right(i) else WRONG)
+    return zip_path, subs
+
+
+def run_otter(work: Path, n: int, log=print) -> dict:
+    """`otter run` (no Docker) on n .py submissions, one after the other, as otter grades them."""
+    zip_path, subs = _otter_setup(work, n)
     times, wrong = [], []
     t0 = time.monotonic()
     for i, name in enumerate(names(n)):
@@ -213,6 +224,87 @@ def run_otter(work: Path, n: int, log=print) -> dict:
         "concurrent": 1,
         "score_problems": wrong,
     }
+
+
+# The grading image's name (`otter-grade:NAME`): one name, so that otter's per-run build reuses
+# the layers of the last one, as an instructor's second `otter grade` of an assignment does.
+OTTER_GRADE_NAME = "pgrader-bench-trivial"
+OTTER_BUILT = "Notebooks to grade"  # otter logs it once its image is built
+
+
+def run_otter_grade(work: Path, n: int, log=print, containers: int | None = None) -> dict:
+    """`otter grade` (otter's Docker batch mode) on n .py submissions in one command,
+    `containers` at once (default: every core). Its offline base image is built beforehand,
+    untimed, like our sandbox image; otter's own image build over it runs on every `otter
+    grade` and is inside the timed wall (`image_build_s` of it, from otter's log)."""
+    import otter_offline
+
+    version = ensure_venv(log)["otter-grader"]
+    base = otter_offline.ensure_base_image(venv_bin("python"), version, log)
+    zip_path, subs = _otter_setup(work, n)
+    otter_offline.offline_zip(zip_path)
+    env = _env()
+    env["PATH"] = f"{otter_offline.docker_shim(work / 'shim')}:{env['PATH']}"
+    containers = containers or os.cpu_count() or 1
+    (work / "out").mkdir()
+    argv = [str(venv_bin("otter")), "grade", "-n", OTTER_GRADE_NAME, "-a", str(zip_path)]
+    argv += ["-o", str(work / "out"), "--ext", "py", "--containers", str(containers)]
+    argv += ["--image", base, "--no-network", "-v", str(subs)]  # -v: INFO, OTTER_BUILT
+    image = f"otter-grade:{OTTER_GRADE_NAME}"
+    seen = subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
+    cache = "its layers cached by an earlier run" if seen == 0 else "the first build: uncached"
+    lines, built = [], None
+    t0 = time.monotonic()
+    with subprocess.Popen(
+        argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if built is None and OTTER_BUILT in line:
+                built = time.monotonic() - t0
+    wall = time.monotonic() - t0
+    (work / "otter-grade.log").write_text("".join(lines))
+    log(f"otter grade: {n} submissions in {wall:.1f} s, {containers} containers at once")
+    csv_path = work / "out" / "final_grades.csv"
+    scores = otter_offline.grade_scores(csv_path.read_text()) if csv_path.exists() else {}
+    wrong = otter_grade_problems(scores, n)
+    if proc.returncode or built is None:
+        tail = "".join(lines)[-500:]
+        wrong.insert(0, f"exit {proc.returncode}, image built: {built is not None}: {tail}")
+    return {
+        "tool": "otter-grader (otter grade)",
+        "how": f"`otter grade --containers {containers} --image BASE --no-network DIR` over all "
+        f"submissions in one command: a `docker build` of its grading image on every run "
+        f"({built or float('nan'):.1f} s of this wall, {cache}), then a fresh container per "
+        f"submission, {containers} at once",
+        "n": n,
+        "wall": wall,
+        "image_build_s": built,
+        "per_submission": [],
+        "concurrent": containers,
+        "score_problems": wrong,
+        "changes": otter_offline.changes(),
+    }
+
+
+def rival_notes(rows) -> list[str]:
+    """The report's note, per row, of what was changed from a rival's defaults to run here."""
+    return [
+        f"- {r['tool']}: changed from otter's defaults to run on this machine, offline (no "
+        f"registry pulls, no TLS to PyPI from containers, no buildx): {r['changes']}."
+        for r in rows
+        if r.get("changes")
+    ]
+
+
+def otter_grade_problems(scores: dict[str, float | None], n: int) -> list[str]:
+    """Submissions whose `otter grade` points are not the expected 3 (right) or 2 (wrong)."""
+    return [
+        f"{name}: score {scores.get(name)}"
+        for i, name in enumerate(names(n))
+        if scores.get(name) != (3.0 if is_right(i) else 2.0)
+    ]
 
 
 def _otter_score(path: Path) -> float | None:

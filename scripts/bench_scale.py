@@ -13,7 +13,8 @@
    we record submissions per minute, and from every `results.json` the submission's wall time
    (`execution_time`) and the per-test `duration`s: overhead = wall - the tests' own time.
 2. **A trivial exercise** (`scripts/bench_rivals.py`) graded by us (local and Docker, 1 and 2
-   jobs), by `otter run` and by `nbgrader autograde`, both from PyPI in `.cache/bench-venv`.
+   jobs), by `otter run`, by `otter grade` (Docker, every core; offline: `scripts/otter_offline.py`)
+   and by `nbgrader autograde`, all from PyPI in `.cache/bench-venv`.
 3. **Where the time goes** (`scripts/bench_overhead.py`): pytest start-up, container start,
    one sandbox request, intake and outputs, each timed alone.
 
@@ -488,6 +489,9 @@ def main(argv=None) -> int:
         if args.trivial and not args.no_rivals:
             data["rival_versions"] = bench_rivals.ensure_venv(log)
             data["trivial"].append(bench_rivals.run_otter(work / "otter", args.trivial, log))
+            data["trivial"].append(
+                bench_rivals.run_otter_grade(work / "otter-grade", args.trivial, log)
+            )
             data["trivial"].append(bench_rivals.run_nbgrader(work / "nbgrader", args.trivial, log))
         if not args.no_profile:
             from bench_overhead import profile

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from bench_rivals import rival_notes
+
 GOAL_DOCKER_OVERHEAD = 0.5  # seconds per submission
 GOAL_PER_CORE = 2.0  # trivial submissions per second per core
 TOLERANCE = 0.01
@@ -286,7 +288,8 @@ def _trivial(data: dict, cores: int) -> list[str]:
         for r in data["trivial"]
         if any(a != b for a, b in r.get("images", []))
     ]
-    return out + [""] + problems + ([""] if problems else [])
+    notes = rival_notes(data["trivial"])
+    return out + [""] + problems + ([""] if problems else []) + notes + ([""] if notes else [])
 
 
 PARTS = [

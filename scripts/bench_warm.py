@@ -2,14 +2,16 @@
 """Benchmark the warm grading pipeline (issue 16) beside naive baselines, in one run.
 
     nice -n 10 .venv/bin/python scripts/bench_warm.py [--n 30] [--rounds 2]
-        [--before PATH_TO_AN_OLDER_CHECKOUT] [--no-nbgrader] [--out docs/bench-warm]
+        [--before PATH_TO_AN_OLDER_CHECKOUT] [--no-nbgrader] [--no-otter] [--out docs/bench-warm]
 
 Everything on the Docker backend, a fresh container per submission:
 1. **A trivial exercise** (`scripts/bench_rivals.py`: `total(xs)`, three tests, every fifth copy
    wrong, scores checked) graded by `grader grade-all -j1` and `-j2`; by a naive sandboxed
    grader, `docker run --rm` of our own sandbox image running plain `python -m pytest` on each
-   submission, 2 at a time; and by `nbgrader autograde` (from PyPI, `.cache/bench-venv`). Best
-   of `--rounds` rounds each (the best fair chance for every one).
+   submission, 2 at a time; by `nbgrader autograde` and by `otter grade` (otter-grader's Docker
+   batch mode, a container per submission, every core; offline: `scripts/otter_offline.py`),
+   both from PyPI in `.cache/bench-venv`. Best of `--rounds` rounds each (the best fair chance
+   for every one).
 2. **One sandbox request** (a call of `total([1, 2, 3])`) round trip on Docker, 40 in a row in
    one session, and where it spends its time (the supervisor's `phases`).
 3. **`locked_counter`'s reference** graded by `grader grade` (9 tests, race checks).
@@ -45,6 +47,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 import bench_rivals  # noqa: E402
 
+RIVAL_NAMES = {
+    "naive": "naive docker + pytest",
+    "nbgrader": "nbgrader",
+    "otter_grade": "otter-grader `otter grade`",
+}
 GOALS = {"per_core": 2.5, "request_ms": 40.0, "locked_counter_s": 1.5, "sample_class_s": 45.0}
 
 
@@ -462,7 +469,7 @@ def render(data: dict) -> str:
         "(median s) | scores as expected | rounds (s) | load |\n|---|---|---|---|---|---|---|---|---|"
     )
     for key, r in tri.items():
-        name = {"naive": "naive docker + pytest", "nbgrader": "nbgrader"}.get(key, None)
+        name = RIVAL_NAMES.get(key)
         if name is None:
             who, jobs = key.split(":")
             name = f"pgrader {labels[who].split(' (')[0]} -j{jobs}"
@@ -476,6 +483,11 @@ def render(data: dict) -> str:
         "\n*Fixed cost per submission*: its `execution_time` minus its tests' own durations "
         "(intake, the judge's start, the sandbox's open and close, scoring).\n"
     )
+    versions = data.get("rival_versions")
+    if versions:
+        out.append("Rivals' versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    notes = bench_rivals.rival_notes(tri.values())
+    out += [*notes, ""] if notes else []
     out.append("## One sandbox request\n")
     out.append(
         "| checkout | first (ms, with the container's start) | median (ms) | p90 (ms) | "
@@ -517,6 +529,7 @@ def main() -> int:
     p.add_argument("--lc-reps", type=int, default=3)
     p.add_argument("--before", type=Path, help="an older checkout with its .venv (before/after)")
     p.add_argument("--no-nbgrader", action="store_true")
+    p.add_argument("--no-otter", action="store_true", help="skip `otter grade`")
     p.add_argument("--out", default=str(ROOT / "docs" / "bench-warm"))
     p.add_argument(
         "--sample-class-only",
@@ -580,6 +593,13 @@ def main() -> int:
         bench_rivals.ensure_venv()
         data["trivial"]["nbgrader"] = best_of(
             args.rounds, lambda w: {**bench_rivals.run_nbgrader(w, args.n), "fixed_median": None}
+        )
+    if not args.no_otter:
+        print("otter grade", flush=True)
+        data["rival_versions"] = bench_rivals.ensure_venv()
+        data["trivial"]["otter_grade"] = best_of(
+            args.rounds,
+            lambda w: {**bench_rivals.run_otter_grade(w, args.n), "fixed_median": None},
         )
     for who, checkout in checkouts.items():
         print(f"{who}: requests, locked_counter, sample class", flush=True)
