@@ -21,7 +21,7 @@ from grader.judge.expect_celery import (
     task_step,
 )
 from grader.judge.proxy import Student
-from grader.judge.verdicts import Failed
+from grader.judge.verdicts import Failed, StudentError
 from grader.sandbox.local import LocalBackend
 
 SOURCE = """
@@ -84,6 +84,12 @@ SOURCE = """
     def pipeline_global(x):                    # the same, with x kept in a module global
         _current["x"] = x
         return chain(add.s(x, 4), times_current.s())
+
+    def pipeline_fixed_link(x):                # mul ignores add's result
+        return chain(add.s(x, 4), mul.si(x + 4, x))
+
+    def squares_raising(xs):                   # raises while it builds the chord
+        return chord((mul.s(x, x) for x in xs), xsum_missing.s())
 """
 
 STEPS = [
@@ -101,6 +107,14 @@ STEPS = [
     ),
     canvas_step("pipeline", 5, kind="chain", expect=45),
     canvas_step("pipeline_global", 5, kind="chain", expect=45),
+    canvas_step(
+        "pipeline_fixed_link",
+        5,
+        kind="chain",
+        expect=45,
+        tasks=[[("add", [5, 4])], [("mul", [9, 5])]],
+    ),
+    canvas_step("squares_raising", [1, 2], kind="chord", expect=5),
     task_step("ran_eagerly", expect=False),
 ]
 
@@ -121,7 +135,7 @@ def _by_step(report, name):
 def test_functional_worker_runs_tasks_and_canvases(student):
     report = celery_run(student, "functional", STEPS)
     expect_steps(report, only=("add", "xsum", "sum_of_squares", "pipeline", "pipeline_global"))
-    kinds = {o["step"]: o["canvas"] for o in report.outcomes}
+    kinds = {o["step"]: o.get("canvas") for o in report.outcomes}
     assert kinds["sum_of_squares"] == "chord" and kinds["squares_group"] == "group"
     expect_step(report, _by_step(report, "ran_eagerly"))
     assert report["eager_was_set"] and "nowhere.invalid" in report["broker_was"]
@@ -140,6 +154,21 @@ def test_a_chord_body_that_ignores_the_header_is_named(student):
     assert report.outcomes[_by_step(report, "sum_of_squares")]["chord_body"]["immutable"] is False
     with pytest.raises(Failed, match=r"immutable signature xsum\.si\(\[1, 4, 9\]\)"):
         expect_step(report, _by_step(report, "squares_fixed_body"))
+
+
+def test_a_chain_step_that_ignores_the_previous_result_is_named(student):
+    """The same tasks, numbers and order as the right chain: only the second step as built
+    (immutable, its arguments fixed by the caller) shows that add's result is thrown away."""
+    report = celery_run(student, "functional", STEPS)
+    assert report.outcomes[_by_step(report, "pipeline")]["chain_links"][0]["immutable"] is False
+    with pytest.raises(Failed, match=r"immutable step mul\.si\(9, 5\)"):
+        expect_step(report, _by_step(report, "pipeline_fixed_link"))
+
+
+def test_a_canvas_function_that_raises_is_named_by_its_exception(student):
+    report = celery_run(student, "functional", STEPS)
+    with pytest.raises(StudentError, match="NameError: name 'xsum_missing' is not defined"):
+        expect_step(report, _by_step(report, "squares_raising"))
 
 
 def test_result_get_inside_a_task_is_caught_even_when_disabled(student):

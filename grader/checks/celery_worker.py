@@ -420,16 +420,29 @@ def describe_canvas(obj) -> str:
     return f"value of type {type(obj).__name__}"
 
 
+def _signature_words(sig) -> dict:
+    """A signature's task, whether it is immutable (`.si()`) and the arguments the caller fixed."""
+    return {
+        "task": str(sig.get("task") or type(sig).__name__)[:100],
+        "immutable": bool(sig.get("immutable")),
+        "args": "(" + ", ".join(map(repr, sig.get("args") or ()))[:200] + ")",
+    }
+
+
+def describe_links(built) -> list[dict] | None:
+    """A chain's signatures after the first (`_signature_words`): an immutable one ignores the
+    result of the step before it. None if they cannot be read."""
+    try:
+        return [_signature_words(sig) for sig in list(built.tasks)[1:20]]
+    except Exception:  # noqa: BLE001 - the student's own object: nothing to say about it
+        return None
+
+
 def describe_body(built) -> dict | None:
     """A chord's body: its task, whether it is immutable (`.si()`: it then ignores the list of
     the header's results) and the arguments the caller fixed; None if it cannot be read."""
     try:
-        body = built.body
-        return {
-            "task": str(body.get("task") or type(body).__name__)[:100],
-            "immutable": bool(body.get("immutable")),
-            "args": "(" + ", ".join(map(repr, body.get("args") or ()))[:200] + ")",
-        }
+        return _signature_words(built.body)
     except Exception:  # noqa: BLE001 - the student's own object: nothing to say about it
         return None
 
@@ -499,6 +512,8 @@ def run_step(module, step: dict, timeout: float, workdir: str, notes: dict) -> d
             out["canvas"] = describe_canvas(built)
             if out["canvas"] == "chord":
                 out["chord_body"] = describe_body(built)
+            if out["canvas"] == "chain":
+                out["chain_links"] = describe_links(built)
             if out["canvas"] in ("chord", "chain", "group", "signature"):
                 sent = built.apply_async()
             elif out["canvas"] == "result":

@@ -70,6 +70,11 @@ CHORD_BODY = (
     "A chord's body receives the list of the header's results as its first argument: make "
     "it a mutable signature with no fixed arguments, e.g. xsum.s()."
 )
+CHAIN_LINK = (
+    "Each step of a chain after the first receives the result of the step before it as its "
+    "first argument: make it a mutable signature with only the other arguments fixed, e.g. "
+    "mul.s(x)."
+)
 NOT_SENT = (
     "Its arguments could not be sent to the worker: a real broker carries JSON, so task "
     "arguments and results must be plain numbers, strings, lists and dicts (convert "
@@ -308,7 +313,9 @@ def expect_step(report: CeleryReport, index: int) -> None:
     if status == "not-a-task":
         raise Failed(f"{out['step']} is not a Celery task: decorate it with @app.task.")
     got_kind = out.get("canvas", "")
-    if kind and got_kind != kind:
+    # A function that raised while building its canvas returned nothing: its exception is the
+    # diagnosis (below), not "returned a , expected a chord"
+    if kind and got_kind != kind and not (status == "not-sent" and not got_kind):
         hint = CANVAS.get(kind, "")
         extra = (
             " It ran the work itself and returned the result: the caller can no longer "
@@ -386,6 +393,16 @@ def expect_step(report: CeleryReport, index: int) -> None:
             "results and adds values the caller fixed before any task ran, so the header's "
             f"work is thrown away. {CHORD_BODY}",
             chord_body=body,
+        )
+    fixed = [link for link in out.get("chain_links") or [] if link.get("immutable") is True]
+    if kind == "chain" and fixed:
+        task = str(fixed[0].get("task", "?")).rpartition(".")[2]
+        raise Failed(
+            f"{what} returned a chain with the immutable step "
+            f"{task}.si{str(fixed[0].get('args', '()'))[:200]}: it ignores the result of the "
+            "step before it and uses values the caller computed before any task ran, so that "
+            f"step's work is thrown away (the right number, without the chain). {CHAIN_LINK}",
+            chain_links=out.get("chain_links"),
         )
     expect_tasks(step, out, f"{what} on a {where}")
 

@@ -22,6 +22,9 @@ STEPS = [
                 tasks=[[("mul", [1, 1]), ("mul", [2, 2]), ("mul", [3, 3])],
                        [("xsum", [[1, 4, 9]])]]),
     canvas_step("sum_of_squares", [4, 5, 6, 7], kind="chord", expect=126),
+    canvas_step("sum_of_squares", [3, 1, 3], kind="chord", expect=19,  # one mul per x, repeats too
+                tasks=[[("mul", [3, 3]), ("mul", [1, 1]), ("mul", [3, 3])],
+                       [("xsum", [[9, 1, 9]])]]),
     canvas_step("pipeline", 5, kind="chain", expect=45,
                 tasks=[[("add", [5, 4])], [("mul", [9, 5])]]),
     canvas_step("pipeline", -2, kind="chain", expect=-4,

@@ -38,9 +38,45 @@ def _expected(values, digest=DIGEST):
 
 # ---------------------------------------------------------------- the probe (runs in the sandbox)
 
-def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest, baseline=False):
+def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest, baseline=False, watch=False):
     import multiprocessing.queues
     import time
+
+    if watch:  # fork only: the children inherit the patched queues and the log's path
+        import multiprocessing.process
+        import os
+        import tempfile
+
+        caller, (fd, log), started = os.getpid(), tempfile.mkstemp(), []
+        os.close(fd)
+
+        def note(op, queue):
+            """One line per put or successful get on a multiprocessing queue, any process."""
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()} {op} {id(queue)}\n")
+
+        def watched(cls, name, op):
+            original = cls.__dict__[name]
+
+            def wrapper(self, *args, **kwargs):
+                item = original(self, *args, **kwargs)
+                note(op, self)
+                return item
+
+            setattr(cls, name, wrapper)
+
+        for cls in (multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue):
+            if "put" in cls.__dict__:
+                watched(cls, "put", "put")
+        watched(multiprocessing.queues.Queue, "get", "get")
+        start = multiprocessing.process.BaseProcess.start
+
+        def start_noted(self):
+            if os.getpid() == caller:
+                started.append(self)
+            return start(self)
+
+        multiprocessing.process.BaseProcess.start = start_noted
 
     own_cpu = None
     if baseline:  # the CPU it takes this process to compute every value once, before the call
@@ -109,8 +145,19 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest, baseline=Fal
                for k, v in got.items()}
         if digest:  # fib(n) mod a prime: a result crosses as data of at most 64 bits
             got = {k: (v % digest if type(v) is int else v) for k, v in got.items()}
-    return {"value": got, "call_cpu": call_cpu, "agent_cpu": time.process_time(),
-            "own_cpu": own_cpu}
+    out = {"value": got, "call_cpu": call_cpu, "agent_cpu": time.process_time(),
+           "own_cpu": own_cpu}
+    if watch:
+        with open(log) as f:
+            events = [line.split() for line in f]
+        os.unlink(log)
+        # task queues: those child processes took items from; their consumers: those children
+        task_queues = {q for pid, op, q in events if op == "get" and int(pid) != caller}
+        out["consumers"] = len({pid for pid, op, q in events
+                                if op == "get" and q in task_queues and int(pid) != caller})
+        out["task_puts"] = sum(1 for _, op, q in events if op == "put" and q in task_queues)
+        out["exit_codes"] = [p.exitcode for p in started]
+    return out
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -122,11 +169,13 @@ def _short(values, limit=6):
 
 
 def _run(student, values, n_consumers, *, start_method="fork", slow=SLOW, no_qsize=False,
-         digest=DIGEST, timeout=TIMEOUT, baseline=False):
-    """parallel_fib's value and the probe's measurements, or a verdict that explains the bug."""
+         digest=DIGEST, timeout=TIMEOUT, baseline=False, watch=False):
+    """parallel_fib's value and the probe's measurements, or a verdict that explains the bug.
+    `watch` (fork only): also which processes took items off which queues, how many items were
+    put on the task queues, and the exit codes of the processes the caller started."""
     what = f"parallel_fib({_short(values)}, {n_consumers}) under the {start_method} start method"
     reply = student.reply(_parallel_fib, list(values), n_consumers, slow, no_qsize, digest,
-                          baseline, start_method=start_method, timeout=timeout, what=what)
+                          baseline, watch, start_method=start_method, timeout=timeout, what=what)
     if reply.status != "ok":
         _explain(reply, start_method)
     out = reply.value
@@ -325,13 +374,22 @@ def test_runs_under_spawn(student, seed):
 def test_slow_producer_loses_nothing(student, seed):
     """No value is lost when the producer is slower than the consumers"""
     values = random.Random(seed).sample(range(0, 200), 12)
-    got, _ = _run(student, values, 4, slow=(0.04, 0.04, 0.04))
+    got, out = _run(student, values, 4, slow=(0.04, 0.04, 0.04), watch=True)
     if type(got) is dict and set(got) < set(values):
         missing = sorted(set(values) - set(got))
         raise Failed(f"parallel_fib({_short(values)}, 4), with a producer that puts one value "
                      f"about every 40 ms, returned no result for {_short(missing)}: those values "
                      f"were lost. {EMPTY_HINT}", missing=missing)
     expect_equal(got, _expected(values), f"parallel_fib({_short(values)}, 4) with a slow producer")
+    sentinels, consumers = out["task_puts"] - len(values), out["consumers"]
+    if sentinels < consumers:  # how many consumers there are is judged in test_starts_n_consumers
+        raise Failed(f"parallel_fib({_short(values)}, 4) put {out['task_puts']} items on the task "
+                     f"queue for {len(values)} values: {max(sentinels, 0)} sentinel(s) for "
+                     f"{consumers} consumers. A consumer that stops without taking a sentinel (on a get() "
+                     "timeout, or when the queue looks empty) stopped here only because the "
+                     "producer was quick enough: a longer pause loses values. Put one sentinel per "
+                     "consumer after the last value, and stop a consumer when it takes one.",
+                     task_puts=out["task_puts"], values=len(values), consumers=consumers)
 
 
 @requirement("drain-then-join")
@@ -397,7 +455,7 @@ def test_no_processes_left_running(student):
 def test_starts_n_consumers(student, seed):
     """n_consumers consumer processes really run"""
     values = random.Random(seed).sample(range(0, 300), 10)
-    got, _ = _run(student, values, 4, slow=(0.04, 0.04, 0.04))
+    got, out = _run(student, values, 4, slow=(0.04, 0.04, 0.04), watch=True)
     expect_equal(got, _expected(values), f"parallel_fib({_short(values)}, 4)")
     seen = student.last.processes - 1  # the caller's own process is one
     if seen < 4:
@@ -405,15 +463,31 @@ def test_starts_n_consumers(student, seed):
                      "the caller, but it must start 4 consumers: the work is meant to be shared "
                      "by n_consumers processes. Start one multiprocessing.Process per consumer "
                      "(and put one sentinel per consumer).", processes=seen)
+    # Every consumer takes at least its sentinel off a task queue: fewer takers, fewer consumers
+    if out["consumers"] < 4:
+        raise Failed(f"parallel_fib({_short(values)}, 4) ran {seen} process(es) besides the "
+                     f"caller, but only {out['consumers']} of them took anything off a task queue "
+                     "(a multiprocessing.Queue): that is how many consumers there were, not 4. A "
+                     "producer process, or a process that takes no values, is not a consumer. "
+                     "Start n_consumers consumer processes, each taking values off the task queue "
+                     "until it takes its sentinel.", processes=seen, consumers=out["consumers"])
 
 
 @requirement("no-crash")
 def test_no_consumer_crashes(student):
     """No consumer process ends with an exception, even when every result came back"""
     values = [3, 14, 15, 92, 65]
-    got, _ = _run(student, values, 2)
+    got, out = _run(student, values, 2, watch=True)
     expect_no_child_exceptions(student.last, f"parallel_fib({values}, 2)",
                                submission=student.submission, hint="A consumer "
                                "must leave its loop when it takes the sentinel, before using it "
                                "as a value (fib(None) raises TypeError).")
     expect_equal(got, _expected(values), f"parallel_fib({values}, 2)")
+    failed = [code for code in out["exit_codes"] if code]
+    if failed:
+        raise Failed(f"parallel_fib({values}, 2) returned the right dict, but "
+                     f"{len(failed)} of the processes it started ended with exit code "
+                     f"{failed[0]} (0 is a normal end): a process that raises, or calls "
+                     "sys.exit() with a non-zero status, ends that way. A consumer leaves its "
+                     "loop when it takes its sentinel, and its function simply returns.",
+                     exit_codes=out["exit_codes"])

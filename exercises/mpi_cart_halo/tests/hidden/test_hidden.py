@@ -1,12 +1,57 @@
 """Hidden tests for mpi_cart_halo."""
 
-from grader.testing import requirement
-
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "public"))
-from halo_checks import _halo, expect_halo  # noqa: E402
+from halo_checks import GRID, TIMEOUT, _halo, _hint, expect_halo, expected  # noqa: E402
+
+from grader.judge.expect_mpi import expect_array, run_ranks  # noqa: E402
+from grader.testing import Failed, requirement  # noqa: E402
+
+
+def _halo_rotated_twice(mod, dims, shape, dtype):
+    """halo_exchange on a communicator whose rank r is COMM_WORLD's rank r - 1, called twice
+    with blocks of the same shape: [comm rank, the first result, whether the second call left
+    the first result as it was]."""
+    from mpi4py import MPI
+    import numpy as np
+
+    world = MPI.COMM_WORLD
+    comm = world.Split(0, (world.rank + 1) % world.size)
+    h, w = shape
+    whole = np.arange(dims[0] * h * dims[1] * w).reshape(dims[0] * h, dims[1] * w).astype(dtype)
+    i, j = divmod(comm.rank, dims[1])
+    local = np.ascontiguousarray(whole[i * h:(i + 1) * h, j * w:(j + 1) * w])
+    first = mod.halo_exchange(comm, local, list(dims))
+    kept = first.copy() if isinstance(first, np.ndarray) else None
+    second = mod.halo_exchange(comm, local + 1, list(dims))
+    same = kept is None or bool(np.array_equal(first, kept)) and not (
+        isinstance(second, np.ndarray) and np.shares_memory(first, second))
+    return [comm.rank, kept, same]
+
+
+def _expect_own_comm_new_arrays(student, dims, shape):
+    """The grid is made of the ranks of `comm` (not COMM_WORLD's), and every call returns an
+    array of its own (not a buffer the next call overwrites)."""
+    ranks = dims[0] * dims[1]
+    what = (f"halo_exchange on a {dims[0]}x{dims[1]} grid of a communicator whose rank r is rank "
+            "r - 1 of COMM_WORLD, called twice")
+    values = run_ranks(student, _halo_rotated_twice, list(dims), list(shape), "int64",
+                       ranks=ranks, strict=True, timeout=TIMEOUT, what=what, other=GRID)
+    by_rank = {v[0]: v for v in values if isinstance(v, list) and len(v) == 3}
+    for rank in range(ranks):
+        _, got, same = by_rank.get(rank, [rank, None, True])
+        want = expected(dims, shape, "int64", rank)
+        hint = _hint(got, want)
+        if isinstance(got, type(want)) and got.shape == want.shape and hint:
+            hint += (" The grid is made of the ranks of the communicator halo_exchange is given: "
+                     "comm.Create_cart(...), not MPI.COMM_WORLD.Create_cart(...).")
+        expect_array(got, want, f"{what}: rank {rank} (first call)", hint)
+        if not same:
+            raise Failed(f"In {what}, the second call changed the array the first call had "
+                         f"returned on rank {rank}: the result is a buffer that every call "
+                         "reuses. Return a new array each time.")
 
 
 # ---------------------------------------------------------------- tests
@@ -26,8 +71,10 @@ def test_columns_and_rows_of_three(student):
 
 @requirement("halo", "no-deadlock")
 def test_two_by_three_with_synchronous_sends(student):
-    """A 2x3 grid (6 ranks) with synchronous sends"""
+    """A 2x3 grid (6 ranks) with synchronous sends, also of a communicator other than
+    COMM_WORLD, and a new array on every call"""
     expect_halo(student, _halo, (2, 3), (2, 2))
+    _expect_own_comm_new_arrays(student, (2, 3), (2, 2))
 
 
 @requirement("corners")

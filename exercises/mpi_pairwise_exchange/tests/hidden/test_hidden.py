@@ -47,6 +47,9 @@ def _swap_large(mod, n, step):
 
 
 def _keeps_input(mod, n):
+    """One exchange, then a second one of the same shape and dtype: the first call's input
+    unchanged, its result not the caller's array, and still what it was after the second call
+    (a result is a new array, not a buffer the next call writes into)."""
     from mpi4py import MPI
     import numpy as np
 
@@ -54,9 +57,24 @@ def _keeps_input(mod, n):
     arr = np.arange(n, dtype=np.int64) + 1000 * comm.rank
     before = arr.copy()
     out = mod.exchange(comm, arr)
+    kept = out.copy() if isinstance(out, np.ndarray) else None
+    again = mod.exchange(comm, arr + 7)
     return {"input_unchanged": bool(np.array_equal(arr, before)),
             "shares_input": isinstance(out, np.ndarray) and bool(np.shares_memory(out, arr)),
+            "first_kept": kept is None or bool(np.array_equal(out, kept)) and not (
+                isinstance(again, np.ndarray) and np.shares_memory(out, again)),
             "value": out}
+
+
+def _swap_on_rotated(mod, n, dtype, shape, offset):
+    """_swap on a communicator whose ranks are COMM_WORLD's rotated by one: [comm rank, result]."""
+    from mpi4py import MPI
+    import numpy as np
+
+    world = MPI.COMM_WORLD
+    comm = world.Split(0, (world.rank + 1) % world.size)
+    arr = (np.arange(n) + offset * comm.rank).astype(dtype).reshape(shape)
+    return [comm.rank, mod.exchange(comm, arr)]
 
 
 # ---------------------------------------------------------------- tests
@@ -74,6 +92,17 @@ def test_four_ranks_swap_in_pairs(student):
     values = exchange_on(student, _swap, 10, "int64", [10], 1000, ranks=4, strict=True)
     expect_swapped(values, 4, lambda r: make(r, 10, "int64", [10], 1000),
                     "4 ranks, 10 int64, synchronous sends")
+    # The ranks of `comm`, whatever communicator it is: here COMM_WORLD's rotated by one
+    pairs = exchange_on(student, _swap_on_rotated, 10, "int64", [10], 1000, ranks=4, strict=True)
+    by_rank = {p[0]: p[1] for p in pairs if isinstance(p, list) and len(p) == 2}
+    what = "4 ranks of a communicator whose rank r is rank r - 1 of COMM_WORLD"
+    try:
+        expect_swapped([by_rank.get(r) for r in range(4)], 4,
+                       lambda r: make(r, 10, "int64", [10], 1000), what)
+    except Failed as exc:
+        raise Failed(exc.message + " Pair the ranks of the communicator exchange is given "
+                     "(comm.Get_rank(), comm.Get_size(), and send and receive on comm), not "
+                     "MPI.COMM_WORLD's.", **exc.details) from None
 
 
 @requirement("odd-rank")
@@ -132,6 +161,10 @@ def _expect_new_arrays(student, ranks):
         if not v["input_unchanged"]:
             raise Failed(f"On rank {rank}, exchange changed the caller's array: receive into a new "
                          "array (np.empty_like(arr)) and return that.")
+        if not v.get("first_kept", True):
+            raise Failed(f"On rank {rank} of {ranks}, a second call of exchange changed the array "
+                         "the first call had returned: the result is a buffer that every call "
+                         "reuses. Return a new array each time (np.empty_like(arr) in the call).")
         if v["shares_input"]:
             alone = " (the rank without a partner returns a copy of its array)" if (
                 ranks % 2 and rank == ranks - 1) else ""

@@ -50,7 +50,8 @@ def _squares(mod, n):
 def _sent(mod, n):
     """pipeline_squares(n) with every message a Connection sends and receives logged by the
     process that sent or received it (a file per process and direction: forked children inherit
-    the spies): {"sent": {pid: [values]}, "received": {pid: [values]}} and the caller's pid.
+    the spies): {"sent": {pid: [values]}, "received": {pid: [values]}, "eof": [pids whose recv
+    raised EOFError]} and the caller's pid.
     The spies sit on _send_bytes and _recv_bytes, which send, send_bytes, recv and recv_bytes
     all go through; a message written to the descriptor by hand is still received."""
     import multiprocessing.connection
@@ -77,7 +78,11 @@ def _sent(mod, n):
         return send(self, buf)
 
     def logged_recv(self, maxsize=None):
-        out = recv(self, maxsize)
+        try:
+            out = recv(self, maxsize)
+        except EOFError:  # the reader learnt that every write end is closed
+            open(os.path.join(log, f"eof-{os.getpid()}"), "a").close()
+            raise
         write("received", out.getbuffer())
         return out
 
@@ -86,11 +91,12 @@ def _sent(mod, n):
         got = mod.pipeline_squares(n)
     finally:
         Connection._send_bytes, Connection._recv_bytes = send, recv
-    logs = {"sent": {}, "received": {}}
+    logs = {"sent": {}, "received": {}, "eof": {}}
     for name in os.listdir(log):
         direction, pid = name.split("-")
         with open(os.path.join(log, name)) as f:
             logs[direction][pid] = f.read().split("\n")[:-1][:200]
+    logs["eof"] = sorted(logs.pop("eof"))
     return {"value": got, **logs, "caller": str(os.getpid())}
 
 
@@ -161,9 +167,10 @@ def test_runs_under_spawn(student, seed):
     _run(student, 3 + random.Random(seed).randrange(20), start_method="spawn")
 
 
-@requirement("producer", "squarer", "no-end-value")
+@requirement("producer", "squarer", "no-end-value", "caller")
 def test_each_stage_sends_its_own_values(student):
-    """The producer sends 0..n-1, the square process the squares, and nobody an end marker"""
+    """The producer sends 0..n-1, the square process the squares, and nobody an end marker;
+    the readers read until EOFError"""
     n = 6
     what = f"pipeline_squares({n})"
     out = student.run(_sent, n, timeout=TIMEOUT, what=what)
@@ -196,3 +203,11 @@ def test_each_stage_sends_its_own_values(student):
                      f"exactly {list(range(n))} and then EOF (no end marker), and the caller "
                      f"exactly the squares {[i * i for i in range(n)]}, whatever way they are "
                      "written into the pipes.", received=out["received"])
+    # Both readers learn the end from the closed pipe, not from a count they were told
+    # (a reader that stops after n values gets them right but never sees the end of the stream)
+    for who, pid in (("the square process", next(iter(received))), ("the caller", out["caller"])):
+        if pid not in out["eof"]:
+            raise Failed(f"In {what}, {who} stopped reading before its pipe said the stream was "
+                         "over: its recv() never raised EOFError. Do not count on knowing how "
+                         "many values will come: read until recv() raises EOFError, which "
+                         "happens once every write end of the pipe is closed.", eof=out["eof"])

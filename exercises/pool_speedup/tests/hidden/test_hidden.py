@@ -65,6 +65,30 @@ def _sleep_map(mod, delays, workers):
     return {"value": got, "wall": time.perf_counter() - t0}
 
 
+def _peak_in_flight(mod, n, workers, wait=0.5):
+    """parallel_map over n items with kind "thread" where each item waits (at most `wait` s)
+    until `workers` items are in flight: the most items ever in flight at once."""
+    import threading
+    import time
+
+    state = {"now": 0, "peak": 0}
+    cond = threading.Condition()
+
+    def item(x):
+        with cond:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            cond.notify_all()
+            cond.wait_for(lambda: state["now"] >= workers, timeout=wait)
+        time.sleep(0.01)
+        with cond:
+            state["now"] -= 1
+        return x
+
+    got = mod.parallel_map(item, list(range(n)), workers, "thread")
+    return {"value": got, "peak": state["peak"]}
+
+
 def _echo_after(mod, delays, workers):
     """Threads: item i sleeps delays[i] and returns i (a closure: threads need no pickling)."""
     import time
@@ -76,14 +100,23 @@ def _echo_after(mod, delays, workers):
     return mod.parallel_map(work, list(range(len(delays))), workers, "thread")
 
 
-def _bad_kind(mod):
-    try:
-        mod.parallel_map(abs, [1, -2], 2, "fiber")
-    except ValueError:
-        return "ValueError"
-    except Exception as exc:  # noqa: BLE001 - report what was raised instead
-        return type(exc).__name__
-    return "nothing"
+BAD_KINDS = [("fiber", [1, -2]), ("fiber", []), ("Process", [1, -2]), ("THREAD", [])]
+
+
+def _bad_kind(mod, cases):
+    """What each parallel_map(abs, data, 2, kind) of `cases` raised: "ValueError", another
+    exception's name, or "nothing" (an empty list too: a kind is checked before any work)."""
+    out = []
+    for kind, data in cases:
+        try:
+            mod.parallel_map(abs, data, 2, kind)
+        except ValueError:
+            out.append("ValueError")
+        except Exception as exc:  # noqa: BLE001 - report what was raised instead
+            out.append(type(exc).__name__)
+        else:
+            out.append("nothing")
+    return out
 
 
 @requirement("cpu-shared", "cpu-overlap")
@@ -95,12 +128,55 @@ def test_cpu_bound_processes_in_parallel(student, seed):
     judged = student.last
     expect_equal(got["values"], [_expected(t) for t in tasks], what)
     _record_timings(student, tasks, judged.wall)
+    hint = ("For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) with "
+            "`workers` processes, and hand it all the items before waiting for any result.")
     expect_parallel(judged, what, workers=2, cores=student.limits["cpus"],
                     items=[workitems.digest((t,)) for t in tasks],
                     returned=[list(pair) for pair in zip(got["values"], got["seals"])],
-                    hint="For kind 'process' use a ProcessPoolExecutor (or multiprocessing.Pool) "
-                         "with `workers` processes, and hand it all the items before waiting "
-                         "for any result.")
+                    hint=hint)
+    _expect_every_worker(student, seed, hint)
+    _expect_handed_out_first(student, seed, hint)
+
+
+def _credited(student, tasks, what, workers):
+    """Run the items on `workers` processes; the records [pid, start, end, cpu, digest] that
+    count (a sealed value returned at its own task's position), by position."""
+    got = student.run(_cpu_map, tasks, workers, timeout=TIMEOUT, what=what, exclusive_cores=2)
+    expect_equal(got["values"], [_expected(t) for t in tasks], what)
+    records = {r[6]: r for r in (student.last.work_items.get("records") or []) if len(r) == 7}
+    digests = [workitems.digest((t,)) for t in tasks]
+    return [records.get(tag) if records.get(tag, [None] * 5)[4] == d else None
+            for d, tag in zip(digests, got["seals"] or [None] * len(tasks))]
+
+
+def _expect_every_worker(student, seed, hint):
+    """workers=3 over 4 long items: 3 processes compute them, not fewer and not more."""
+    tasks = _tasks(seed + 1, [2 * CPU_ITEM + i for i in range(4)])
+    what = f"parallel_map(func, <4 CPU-bound items of about {2 * CPU_ITEM} steps>, 3, 'process')"
+    pids = {r[0] for r in _credited(student, tasks, what, 3) if r}
+    if len(pids) != 3:
+        raise Failed(f"In {what}, {len(pids)} process(es) computed the items: with workers=3 the "
+                     f"pool has 3 processes, and each computes its own share. {hint}",
+                     processes=len(pids))
+
+
+def _expect_handed_out_first(student, seed, hint):
+    """One long item, then seven short ones, on 2 workers: while one worker computes the long
+    item the other must go through the short ones (a pool that has all the items does), not
+    wait for the long one to finish (items handed out in batches, or one at a time)."""
+    tasks = _tasks(seed + 2, [4 * CPU_ITEM] + [CPU_ITEM // 4 + i for i in range(7)])
+    what = (f"parallel_map(func, <one item of {4 * CPU_ITEM} steps, then 7 of {CPU_ITEM // 4}>, "
+            "2, 'process')")
+    recs = _credited(student, tasks, what, 2)
+    if recs[0] is None:
+        return  # nothing credited to judge by: the sealed-items checks above speak to that
+    long_end = recs[0][2]
+    early = sum(1 for r in recs[1:] if r and r[1] < long_end)
+    if early < 3:
+        raise Failed(f"In {what}, only {early} of the 7 short items started while the long one "
+                     "was being computed, although the other worker was free for all of them: "
+                     "the items were not all handed to the pool before a result was awaited "
+                     f"(batches, or one item at a time). {hint}", started_early=early)
 
 
 def _record_timings(student, tasks, wall_at_2):
@@ -131,6 +207,14 @@ def test_io_bound_threads_overlap(student):
                      f"{ideal:.1f} s). Waiting does not need the GIL, so threads do overlap for "
                      "I/O-bound work: submit every item to a ThreadPoolExecutor with `workers` "
                      "threads before collecting any result.", wall=round(out["wall"], 3))
+    # Up to `workers` waits at once, and no fewer: items that wait for one another show it
+    what = f"parallel_map(f, [0, 1, ..., 11], {THREADS}, 'thread') where f waits for company"
+    out = student.run(_peak_in_flight, 12, THREADS, timeout=TIMEOUT, what=what)
+    expect_equal(out["value"], list(range(12)), what)
+    if out["peak"] != THREADS:
+        raise Failed(f"In {what}, at most {out['peak']} items were in progress at the same time; "
+                     f"with workers={THREADS} there must be {THREADS}: a ThreadPoolExecutor with "
+                     f"max_workers=workers runs exactly that many at once.", peak=out["peak"])
 
 
 @requirement("in-order")
@@ -209,8 +293,15 @@ def test_pools_shut_down(student):
 
 @requirement("unknown-kind")
 def test_unknown_kind(student):
-    """An unknown kind raises ValueError"""
-    got = student.run(_bad_kind, timeout=TIMEOUT, what="parallel_map(abs, [1, -2], 2, 'fiber')")
-    if got != "ValueError":
-        raise StudentError(f"parallel_map(abs, [1, -2], 2, 'fiber') raised {got}; expected "
-                           "ValueError: only 'process' and 'thread' are valid kinds.", got=got)
+    """An unknown kind raises ValueError (a near miss such as "Process" too, and with no data)"""
+    got = student.run(_bad_kind, BAD_KINDS, timeout=TIMEOUT, what="parallel_map with unknown kinds")
+    for (kind, data), raised in zip(BAD_KINDS, got if isinstance(got, list) else []):
+        if raised != "ValueError":
+            call = f"parallel_map(abs, {data}, 2, {kind!r})"
+            raise StudentError(f"{call} raised {raised}; expected ValueError: only 'process' and "
+                               "'thread' (exactly so spelt) are valid kinds, and an unknown kind "
+                               "is an error even when there is no data to map.", got=raised,
+                               kind=kind, data=data)
+    if not isinstance(got, list) or len(got) != len(BAD_KINDS):
+        raise StudentError(f"parallel_map with unknown kinds: the grader's probe got {got!r:.200}.",
+                           got=repr(got)[:300])

@@ -15,10 +15,11 @@ TIMEOUT = 12
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
 
-def _jobs(mod, inputs, reverse, gap=0.15, pids=False):
+def _jobs(mod, inputs, reverse, gap=0.15, pids=False, falsy=False):
     """Run submit_all on a local pp.Server with work(x) -> [x, x * x] (or, with pids, the worker
-    process's pid); job x sleeps 0.2 s, or, with reverse, (max(inputs) - x) * gap + 0.1 s so that
-    the last input finishes first. Callback calls are recorded in order, with the caller's pid."""
+    process's pid; with falsy, None for even x and 0 for odd x: results that are false and
+    alike); job x sleeps 0.2 s, or, with reverse, (max(inputs) - x) * gap + 0.1 s so that the
+    last input finishes first. Callback calls are recorded in order, with the caller's pid."""
     import importlib
     import sys
     import tempfile
@@ -31,7 +32,7 @@ def _jobs(mod, inputs, reverse, gap=0.15, pids=False):
 
     top = max(inputs, default=0)
     sleep = f"({top} - x) * {gap} + 0.1" if reverse else "0.2"
-    result = "os.getpid()" if pids else "[x, x * x]"
+    result = "os.getpid()" if pids else "(None, 0)[x % 2]" if falsy else "[x, x * x]"
     folder = tempfile.mkdtemp()  # pp sends a function's source: it must live in a real file
     Path(folder, "pp_hidden_funcs.py").write_text(
         f"def work(x):\n    import os\n    import time\n    time.sleep({sleep})\n"
@@ -109,6 +110,15 @@ def test_each_callback_exactly_once(student):
     if len(out["calls"]) != len(inputs):
         raise Failed(f"In {what}, the callback ran {len(out['calls'])} times for {len(inputs)} "
                      "inputs.", calls=out["calls"])
+    # Every input once whatever its result: results that are false (None, 0) or alike too
+    what = f"submit_all(server, work, {inputs}, callback) where work(x) returns None or 0"
+    out = student.run(_jobs, inputs, False, 0.15, False, True, timeout=TIMEOUT, what=what)
+    got = sorted(x for x, _ in out["calls"])
+    if got != inputs:
+        raise Failed(f"In {what}, the callback ran for the inputs {got}, expected each of "
+                     f"{inputs} exactly once: every finished job gets its callback, whatever "
+                     "its result (None, 0 and equal results included). Do not filter the "
+                     "callbacks on the result's value.", calls=out["calls"])
 
 
 @requirement("own-input")

@@ -13,6 +13,7 @@ import signal
 from grader.testing import Failed, expect_equal, requirement
 
 TIMEOUT = 6
+NOTICE = 0.2  # seconds a call with a child that exits at once may take, at best of 3
 NAMES = ["alpha", "beta", "gamma", "delta"]
 MAIN_HINT = ("Under spawn every child is a fresh interpreter that imports your module to find "
              "the functions it needs, so code at module level runs again in every child; a "
@@ -77,6 +78,23 @@ def _deadline(mod, func_name, args, seconds):
     t0 = time.perf_counter()
     code = mod.run_with_deadline(func, args, seconds)
     return {"code": code, "wall": time.perf_counter() - t0}
+
+
+def _noticed_after(mod, trials):
+    """run_with_deadline(os._exit, (3,), 5.0) `trials` times: the exit codes, and the least time
+    a call took. The child exits as soon as it starts: waiting on it (join(seconds)) returns
+    within milliseconds of the start; looking at it every P seconds (is_alive(), then a sleep)
+    looks first while it is still starting, so no call takes less than P."""
+    import os
+    import time
+
+    least, codes = None, []
+    for _ in range(trials):
+        t0 = time.monotonic()
+        codes.append(mod.run_with_deadline(os._exit, (3,), 5.0))
+        took = time.monotonic() - t0
+        least = took if least is None else min(least, took)
+    return {"codes": codes, "least": least}
 
 
 # ---------------------------------------------------------------- judge-side helpers
@@ -176,6 +194,15 @@ def test_deadline_returns_exit_code(student):
                      "*at most* `seconds`, with p.join(seconds), which returns as soon as the "
                      "child has ended (time.sleep(seconds) always waits the whole time).",
                      wall=round(out["wall"], 3))
+    what = "run_with_deadline(os._exit, (3,), 5.0), three times"
+    out = student.run(_noticed_after, 3, timeout=TIMEOUT, what=what)
+    expect_equal(out["codes"], [3, 3, 3], what)
+    if out["least"] is not None and out["least"] > NOTICE:
+        raise Failed(f"In {what}, the quickest call took {out['least']:.2f} s although the child "
+                     "exits as soon as it starts: run_with_deadline looked at the child now and "
+                     "then (sleeping in between) instead of waiting for it. p.join(seconds) "
+                     "returns the moment the child ends, and waits at most `seconds`.",
+                     least=round(out["least"], 3))
 
 
 @requirement("deadline", "deadline-code")

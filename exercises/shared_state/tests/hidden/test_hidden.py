@@ -327,6 +327,16 @@ def test_histogram_through_shared_memory(student, seed):
                      "some other way (in their arguments, or inherited from the parent), not the "
                      "segment they attached to. Let each worker count its slice of the numpy "
                      "array over the segment's buffer.")
+    # One value everywhere falls in one bin, whatever the edges: counts in several bins were
+    # (partly) counted from a copy, e.g. by the parent from arr
+    if flat["flattened"] and counts is not None and np.count_nonzero(counts) > 1:
+        raise Failed(f"In {what}, the grader set every value in the shared memory segment to "
+                     "one value before the first worker started, so every count should fall in "
+                     f"one bin, but the counts came out as {np.asarray(counts).tolist()}: part of "
+                     "the histogram was counted from a copy of the array (in the parent, or "
+                     "passed to a worker), not from the segment. Let the worker processes count "
+                     "every slice from the numpy array over the segment's buffer; the parent "
+                     "only sums their counts.", counts=np.asarray(counts).tolist())
 
 
 @requirement("unlinked")

@@ -1,0 +1,51 @@
+"""Mutant: the caller reads exactly n squares off the second pipe and never waits for EOF."""
+
+import multiprocessing
+
+
+def produce(n, pipe_1):
+    """Stage 1: send 0, 1, ..., n-1 into pipe 1, then close it (the reader sees EOF)."""
+    reader, writer = pipe_1
+    reader.close()  # this process never reads pipe 1
+    for i in range(n):
+        writer.send(i)
+    writer.close()
+
+
+def square(pipe_1, pipe_2):
+    """Stage 2: receive numbers from pipe 1 until EOF, send their squares into pipe 2."""
+    reader, writer = pipe_1
+    writer.close()  # or recv() never sees EOF: this process would hold a write end itself
+    out_reader, out_writer = pipe_2
+    out_reader.close()
+    try:
+        while True:
+            x = reader.recv()
+            out_writer.send(x * x)
+    except EOFError:
+        pass
+    finally:
+        reader.close()
+        out_writer.close()
+
+
+def pipeline_squares(n):
+    """[i * i for i in range(n)], computed by the pipeline produce -> square -> this process."""
+    pipe_1 = multiprocessing.Pipe(duplex=False)  # (reader, writer)
+    pipe_2 = multiprocessing.Pipe(duplex=False)
+    stages = [multiprocessing.Process(target=produce, args=(n, pipe_1)),
+              multiprocessing.Process(target=square, args=(pipe_1, pipe_2))]
+    for p in stages:
+        p.start()
+    # The children have their own copies now: close every end this process does not use,
+    # or the read below never sees EOF.
+    pipe_1[0].close()
+    pipe_1[1].close()
+    pipe_2[1].close()
+    results = []
+    for _ in range(n):
+        results.append(pipe_2[0].recv())
+    pipe_2[0].close()
+    for p in stages:
+        p.join()
+    return results
