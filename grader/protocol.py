@@ -408,6 +408,13 @@ class Reply:
         return f"{wall:.0f} s" if wall >= 1 else f"{wall:.1f} s"
 
     @property
+    def starved(self) -> float:
+        """Seconds the run's threads waited for a CPU after its deadline first came, given back
+        as time on top of the timeout (grader.agent.starved); 0.0 when none was."""
+        v = self.raw.get("starved")
+        return float(v) if isinstance(v, int | float) and type(v) is not bool and v > 0 else 0.0
+
+    @property
     def message(self) -> str | None:
         """Why the run failed, in the sandbox's words (None when it does not say)."""
         return _of(self.raw.get("message"), str, None)

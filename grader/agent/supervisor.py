@@ -43,6 +43,7 @@ import time
 from grader.agent import channel, evidence, mpi_stuck, spawn, stuck, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
+from grader.agent.starved import StarvedClock
 from grader.checks import mpi_setup, workitems
 from grader.protocol import (
     FINDINGS,
@@ -726,7 +727,8 @@ def _watch(
     if watch and request.ranks:
         strict = request.mpi.get("strict")
         mpi_watch = (mpi_stuck.MpiStuckWatch if strict else mpi_stuck.WaitFor)(outdir, expected)
-    called = False
+    called, call_at, starved = False, t0, StarvedClock()
+    starved_s = 0.0  # the longest wait for a CPU of the student's threads, given back as time
     helpers = Helpers()
     while proc.poll() is None:
         now = time.monotonic()
@@ -758,7 +760,11 @@ def _watch(
             peak_running = max(peak_running, len(_runnable(tree)))
         polls += 1
         if not called and board.calls_started() >= expected:
-            called, deadline = True, now + timeout
+            called, call_at, deadline = True, now, now + timeout
+            starved.mark(tree)
+        if now > deadline and called:  # a busy machine's CPUs: the time given back (starved.py)
+            starved_s = min(starved.since_mark(tree), timeout)
+            deadline = call_at + timeout + starved_s
         if now > deadline:
             timed_out = True
             break
@@ -772,6 +778,8 @@ def _watch(
         "peak_running": peak_running,
         "own_cpu": own_cpu,
     }
+    if starved_s:
+        reply["starved"] = round(starved_s, 3)
     left: list[str] = []
     if timed_out:
         helpers.close()

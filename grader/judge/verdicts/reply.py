@@ -85,9 +85,15 @@ def _plain_verdict(reply: Reply, status: Status) -> Exception:
             if ratio and ratio >= STALL_DEADLOCK
             else f"{'some' if running is None else running} thread(s) kept running"
         )
+        starved = (
+            f" It waited {reply.starved:.1f} s for a CPU while the machine was busy, and was "
+            "given that time on top of the limit."
+            if reply.starved >= 0.1
+            else ""
+        )
         return Timeout(
             f"{what} was still running after {secs} and {busy}: an endless loop or a "
-            f"busy-wait{where}.",
+            f"busy-wait{where}.{starved}",
             stacks=stacks,
             **{STALL_CPU_RATIO: ratio},
         )

@@ -1,0 +1,50 @@
+"""Time the student's threads were ready to run but waited for a CPU.
+
+A request's timeout is wall-clock time from the call. On a machine whose CPUs other work keeps
+busy, a correct program can still be running at its deadline only because it was not let run,
+and would be told "an endless loop or a busy-wait". The kernel counts that wait per thread
+(`run_delay`, the second field of /proc/<pid>/task/<tid>/schedstat, in nanoseconds). The
+supervisor gives a request the longest such wait of any of its threads since the call on top
+of its timeout, at most the timeout once more (the backend waits 2 × timeout + start-up +
+grace). A busy loop still ends as a timeout; a starved program finishes. Starving itself wins a
+program nothing: its own threads that compete for its CPUs take that CPU from it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+
+def _delays(pids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """run_delay (ns) of every live thread of `pids`, by (pid, tid)."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    out[(pid, int(tid))] = int(f.read(128).split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+class StarvedClock:
+    """The wait for a CPU of a request's threads, from the call on."""
+
+    def __init__(self) -> None:
+        self._start: dict[tuple[int, int], int] = {}
+
+    def mark(self, pids: Iterable[int]) -> None:
+        """The call starts now: what each thread has waited so far is not the call's."""
+        self._start = _delays(pids)
+
+    def since_mark(self, pids: Iterable[int]) -> float:
+        """The longest any live thread of `pids` has waited for a CPU since `mark`, in seconds
+        (a thread started after the mark counts from its start)."""
+        now = _delays(pids)
+        return max((d - self._start.get(k, 0) for k, d in now.items()), default=0) / 1e9

@@ -1,0 +1,110 @@
+"""A request starved of CPU by other work is given the time back, not called a busy loop
+(grader/agent/starved.py): the agent runs SCHED_IDLE, so normal-priority work on every CPU
+stops it dead while the wall clock runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+
+from grader.agent import codec
+from grader.agent.starved import StarvedClock
+
+SOURCE = """
+    import time
+
+    def work(cpu_seconds):
+        end = time.process_time() + cpu_seconds
+        while time.process_time() < end:
+            pass
+        return "done"
+
+    def spin():
+        while True:
+            pass
+"""
+
+
+@contextlib.contextmanager
+def hogs(seconds: float, after: float = 0.0):
+    """From `after` seconds on, four busy processes per CPU for `seconds`, each in a session
+    (a scheduling group) of its own and at a higher priority than the agent's where the tests
+    run as root (the local backend's agent runs at nice 5, Docker's SCHED_IDLE)."""
+    pids = []
+    for _ in range(4 * (os.cpu_count() or 1)):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(after)
+            os.setsid()  # a scheduling group of its own (autogroup), as the agent has
+            with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as f:
+                f.write("-10")  # the group's weight, where autogroup is on and we may
+            with contextlib.suppress(OSError):
+                os.nice(-5)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+        pids.append(pid)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.waitpid(pid, 0)
+
+
+def _idle_spinner(seconds: float) -> int:
+    pid = os.fork()
+    if pid == 0:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+    return pid
+
+
+def test_the_clock_counts_a_threads_wait_for_a_cpu_from_the_mark():
+    child = _idle_spinner(1.5)
+    try:
+        clock = StarvedClock()
+        clock.mark([child])
+        assert clock.since_mark([child]) < 0.1
+        with hogs(0.8):
+            time.sleep(0.9)
+        assert clock.since_mark([child]) >= 0.4  # ready to run all along, let run almost never
+        assert clock.since_mark([]) == 0.0
+    finally:
+        os.waitpid(child, 0)
+
+
+def call(session, function, *args, timeout):
+    return session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": timeout,
+            "limits": {"output_kb": 16},
+        }
+    )
+
+
+def test_a_program_starved_of_cpu_gets_the_time_back_and_finishes(session):
+    """0.4 CPU-seconds of work under a 1 s limit, while every CPU is taken from 0.3 s to 1.3 s
+    after the call: it ends about 1.6 s after the call, within the limit plus the wait it was
+    given back (at most 1 s); without that time it would be a timeout at 1 s."""
+    with hogs(1.0, after=0.3):  # once the call is under way
+        reply = call(session, "work", 0.4, timeout=1.0)
+    assert reply["status"] == "ok", reply.get("message")
+    assert codec.decode(reply["value"]) == "done"
+    assert reply["starved"] >= 0.3
+
+
+def test_a_busy_loop_still_times_out_within_twice_its_limit(session):
+    """The time given back is at most the limit once more: a starved endless loop still ends."""
+    with hogs(1.0):
+        reply = call(session, "spin", timeout=0.5)
+    assert reply["status"] == "timeout"
+    assert reply["wall"] < 0.5 * 2 + 2.0  # start-up and the stacks' dump on top
