@@ -8,7 +8,7 @@ import contextlib
 import os
 import time
 
-from grader.agent import codec
+from grader.agent import codec, starved
 from grader.agent.starved import StarvedClock
 
 SOURCE = """
@@ -68,7 +68,7 @@ def test_the_clock_counts_a_threads_wait_for_a_cpu_from_the_mark():
     child = _idle_spinner(1.5)
     try:
         clock = StarvedClock()
-        clock.mark([child])
+        clock.mark([child], at=time.monotonic(), cpu=0.0, cores=1)
         assert clock.since_mark([child]) < 0.1
         with hogs(0.8):
             time.sleep(0.9)
@@ -76,6 +76,20 @@ def test_the_clock_counts_a_threads_wait_for_a_cpu_from_the_mark():
         assert clock.since_mark([]) == 0.0
     finally:
         os.waitpid(child, 0)
+
+
+def test_the_time_given_back_is_capped_by_the_cpu_left_unused_and_by_the_timeout(monkeypatch):
+    """A tree whose own processes kept its cores busy was not starved by anyone: its waits
+    for a CPU are its own competition, and its busy loop gets no more time."""
+    delays = {(7, 7): 0}
+    monkeypatch.setattr(starved, "_delays", lambda pids: dict(delays))
+    clock = StarvedClock()
+    clock.mark([7], at=10.0, cpu=1.0, cores=2)
+    delays[(7, 7)] = 3 * 10**9  # 3 s on a run queue since the call
+    assert clock.give_back([7], now=14.0, cpu=1.5, timeout=10.0) == 3.0  # 7.5 s left unused
+    assert clock.give_back([7], now=14.0, cpu=8.5, timeout=10.0) == 0.5  # its own used 7.5
+    assert clock.give_back([7], now=14.0, cpu=9.0, timeout=10.0) == 0.0  # every core, its own
+    assert clock.give_back([7], now=14.0, cpu=1.5, timeout=1.0) == 1.0  # the timeout once more
 
 
 def call(session, function, *args, timeout):

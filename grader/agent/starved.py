@@ -5,9 +5,11 @@ busy, a correct program can still be running at its deadline only because it was
 and would be told "an endless loop or a busy-wait". The kernel counts that wait per thread
 (`run_delay`, the second field of /proc/<pid>/task/<tid>/schedstat, in nanoseconds). The
 supervisor gives a request the longest such wait of any of its threads since the call on top
-of its timeout, at most the timeout once more (the backend waits 2 × timeout + start-up +
-grace). A busy loop still ends as a timeout; a starved program finishes. Starving itself wins a
-program nothing: its own threads that compete for its CPUs take that CPU from it.
+of its timeout, but never more than the CPU time its cores could have given it and it did not
+use (a program whose own threads keep all its cores busy was not starved by anyone: its busy
+loop is not prolonged), and at most the timeout once more (the backend waits 2 × timeout +
+start-up + grace). A starved program finishes; a busy loop still ends as a timeout. Starving
+itself wins a program nothing: its own threads that compete for its CPUs take that CPU from it.
 """
 
 from __future__ import annotations
@@ -38,10 +40,20 @@ class StarvedClock:
 
     def __init__(self) -> None:
         self._start: dict[tuple[int, int], int] = {}
+        self._at, self._cpu, self._cores = 0.0, 0.0, 1
 
-    def mark(self, pids: Iterable[int]) -> None:
-        """The call starts now: what each thread has waited so far is not the call's."""
+    def mark(self, pids: Iterable[int], at: float, cpu: float, cores: int) -> None:
+        """The call starts at `at` (monotonic), the tree having used `cpu` seconds so far, on
+        `cores` CPUs: what each thread has waited so far is not the call's."""
         self._start = _delays(pids)
+        self._at, self._cpu, self._cores = at, cpu, max(1, cores)
+
+    def give_back(self, pids: Iterable[int], now: float, cpu: float, timeout: float) -> float:
+        """Seconds to add to the request's timeout at `now`, the tree having used `cpu` seconds:
+        the longest wait for a CPU since the mark, at most the CPU its cores left unused and
+        at most `timeout`."""
+        unused = self._cores * (now - self._at) - (cpu - self._cpu)
+        return max(0.0, min(self.since_mark(pids), unused, timeout))
 
     def since_mark(self, pids: Iterable[int]) -> float:
         """The longest any live thread of `pids` has waited for a CPU since `mark`, in seconds

@@ -337,6 +337,14 @@ def start_template(preload: tuple[str, ...] = ()) -> None:
     _template = spawn.Template(base_env(), preload)
 
 
+def _cores(pid: int) -> int:
+    """How many CPUs `pid` may run on (the container's or the local backend's pinning)."""
+    try:
+        return len(os.sched_getaffinity(pid))
+    except OSError:
+        return os.cpu_count() or 1
+
+
 def _start_agent(
     request: Request, wrapper: list[str], workdir: str, env: dict, stdout, stderr
 ) -> Child:
@@ -761,9 +769,9 @@ def _watch(
         polls += 1
         if not called and board.calls_started() >= expected:
             called, call_at, deadline = True, now, now + timeout
-            starved.mark(tree)
+            starved.mark(tree, now, samples[-1][1], _cores(proc.pid))
         if now > deadline and called:  # a busy machine's CPUs: the time given back (starved.py)
-            starved_s = min(starved.since_mark(tree), timeout)
+            starved_s = starved.give_back(tree, now, samples[-1][1], timeout)
             deadline = call_at + timeout + starved_s
         if now > deadline:
             timed_out = True
