@@ -36,7 +36,7 @@ _every_opcode = False
 _traced_code: dict = {}  # code object -> whether its frames are traced (for the subscribers now)
 _events = 0
 _installed = False
-_real_gettrace = sys.gettrace
+_real_gettrace = REAL_GETTRACE = sys.gettrace  # the interpreter's own (`_hidden` replaces it)
 _real_thread_gettrace = threading.gettrace
 _is_student = codeclass.is_student
 
@@ -68,28 +68,49 @@ def _local_library(frame, event, arg):
     return _local_library
 
 
+_SKIP, _LIBRARY = 0, 2  # `_how`'s answers besides `_local`
+_how: dict = {}  # code object -> _local, _LIBRARY or _SKIP (for the subscribers now)
+
+
 def _global(frame, event, arg):
+    # Called at every Python call of every thread while a check runs (the grader's own included):
+    # one dictionary look-up per call for code seen before.
     if event == "call" and _callbacks:
         code = frame.f_code
-        if _is_student(code):
-            if _traced(code):
-                frame.f_trace_opcodes = True
-                return _local
-        elif _library_callbacks and _traced(code) and _entered_from_traced(frame, code):
+        how = _how.get(code)
+        if how is None:
+            how = _how[code] = _decide(code)
+        if how is _local:
+            frame.f_trace_opcodes = True
+            return _local
+        if how is _LIBRARY and _entered_from_traced(frame):
             frame.f_trace_opcodes = True
             return _local_library
     return None
 
 
-def _entered_from_traced(frame, code) -> bool:
-    """A library function called by the student's code, or by a library function traced so
-    (under the same opcode filter as the student's code, `_traced`), outside the machinery the
-    checks model themselves (threads, locks, queues, processes, event loops, imports): a
-    read-modify-write done inside `Counter.update` is switched and watched like one in the
-    student's own code."""
+def _decide(code):
+    """What `_global` does with frames of `code`: trace them (`_local`: the student's code that
+    `_traced` picks), follow them when the student's code calls them (`_LIBRARY`: the standard
+    library's, `_followed`), or nothing (`_SKIP`)."""
+    if _is_student(code):
+        return _local if _traced(code) else _SKIP
+    if _library_callbacks and _traced(code) and _followed(code):
+        return _LIBRARY
+    return _SKIP
+
+
+def _entered_from_traced(frame) -> bool:
+    """Called by the student's code, or by a library function traced so (`_followed`)."""
     back = frame.f_back
-    if back is None or not (back.f_trace is _local_library or _is_student(back.f_code)):
-        return False
+    return back is not None and (back.f_trace is _local_library or _is_student(back.f_code))
+
+
+def _followed(code) -> bool:
+    """A library function (under the same opcode filter as the student's code, `_traced`)
+    outside the machinery the checks model themselves (threads, locks, queues, processes, event
+    loops, imports): a read-modify-write done inside `Counter.update`, called by the student's
+    code, is switched and watched like one in the student's own code."""
     name = code.co_filename
     return (
         codeclass.kind(code) == codeclass.LIBRARY
@@ -165,10 +186,11 @@ def install(workdir: str, callback, opcodes: frozenset[int] | None = None, libra
         _every_opcode = True
     else:
         _needs.update(opcodes)
-    _traced_code.clear()
     _callbacks.append(callback)
     if library is not None:
         _library_callbacks.append(library)
+    _traced_code.clear()
+    _how.clear()
 
 
 def hook():
