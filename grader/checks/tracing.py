@@ -30,6 +30,7 @@ from grader.checks import codeclass
 from grader.checks.standin import stand_in
 
 _callbacks: list = []
+_every_callbacks: list = []  # those of `_callbacks` subscribed without `opcodes`
 _library_callbacks: list = []  # called in library frames entered from traced frames
 _needs: set[int] = set()  # the opcodes the subscribed checks need, unless one needs all of them
 _every_opcode = False
@@ -41,13 +42,22 @@ _real_thread_gettrace = threading.gettrace
 _is_student = codeclass.is_student
 
 
-def _local(frame, event, arg):
-    global _events
-    if event == "opcode":
-        _events += 1
-        for cb in _callbacks:
-            cb(frame)
-    return _local
+def _tracer(callbacks: list):
+    """A local trace function that calls `callbacks` at every instruction of its frame."""
+
+    def local(frame, event, arg):
+        global _events
+        if event == "opcode":
+            _events += 1
+            for cb in callbacks:
+                cb(frame)
+        return local
+
+    return local
+
+
+_local = _tracer(_callbacks)  # every subscriber: frames of code that holds an opcode one needs
+_local_every = _tracer(_every_callbacks)  # the subscribers that need every opcode: other frames
 
 
 def _traced(code) -> bool:
@@ -68,8 +78,8 @@ def _local_library(frame, event, arg):
     return _local_library
 
 
-_SKIP, _LIBRARY = 0, 2  # `_how`'s answers besides `_local`
-_how: dict = {}  # code object -> _local, _LIBRARY or _SKIP (for the subscribers now)
+_SKIP, _LIBRARY = "skip", "library"  # `_how`'s answers besides a local trace function
+_how: dict = {}  # code object -> _local, _local_every, _LIBRARY or _SKIP (for the subscribers now)
 
 
 def _global(frame, event, arg):
@@ -80,21 +90,27 @@ def _global(frame, event, arg):
         how = _how.get(code)
         if how is None:
             how = _how[code] = _decide(code)
-        if how is _local:
-            frame.f_trace_opcodes = True
-            return _local
-        if how is _LIBRARY and _entered_from_traced(frame):
-            frame.f_trace_opcodes = True
-            return _local_library
+        if how is _SKIP:
+            return None
+        if how is _LIBRARY:
+            if not _entered_from_traced(frame):
+                return None
+            how = _local_library
+        frame.f_trace_opcodes = True
+        return how
     return None
 
 
 def _decide(code):
-    """What `_global` does with frames of `code`: trace them (`_local`: the student's code that
-    `_traced` picks), follow them when the student's code calls them (`_LIBRARY`: the standard
-    library's, `_followed`), or nothing (`_SKIP`)."""
+    """What `_global` does with frames of `code`: trace them, for every subscriber (`_local`:
+    the student's code that holds an opcode a subscriber needs, or all of it when none names
+    its opcodes) or for those that need every opcode (`_local_every`: the rest of the student's
+    code, under a check that needs every opcode); follow them when the student's code calls
+    them (`_LIBRARY`: the standard library's, `_followed`); or nothing (`_SKIP`)."""
     if _is_student(code):
-        return _local if _traced(code) else _SKIP
+        if not _needs or not _needs.isdisjoint(code.co_code[::2]):
+            return _local
+        return _local_every if _every_opcode else _SKIP
     if _library_callbacks and _traced(code) and _followed(code):
         return _LIBRARY
     return _SKIP
@@ -177,13 +193,15 @@ def install_baseline() -> None:
 
 def install(workdir: str, callback, opcodes: frozenset[int] | None = None, library=None) -> None:
     """Subscribe `callback(frame)` to every opcode of student code, in every thread; with
-    `opcodes`, the callback needs only those (it still sees every opcode of a traced frame).
+    `opcodes`, the callback needs only those: it sees every opcode of the frames whose code
+    holds one of them, and no other frame.
     `library(frame)` (if given) is called at every opcode of the library functions the student's
     code calls, directly or through other library functions (`_entered_from_traced`)."""
     global _every_opcode
     install_baseline()
     if opcodes is None:
         _every_opcode = True
+        _every_callbacks.append(callback)
     else:
         _needs.update(opcodes)
     _callbacks.append(callback)
