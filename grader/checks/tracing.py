@@ -6,11 +6,12 @@ library's (`grader.checks.codeclass`), whatever file name that code claims -- co
 compiles at run time under another name is traced like the rest of it, so the tracer's cost is
 the same for every copy of a loop and tells the code nothing. The grader's and the libraries'
 frames are not traced, which keeps the cost down. Checks subscribe with `on_opcode`; a check
-that needs only some instructions (the lockset check: writes of globals and items) names them,
-and while no subscriber needs every instruction, only the frames of code that holds one of them
-are traced: a function that holds none runs at its plain speed (and with its plain thread
-switches: a callback between the read and the write of `self.n += 1` would make the scheduler
-lose updates that the untraced code does not lose), whatever file it claims.
+that needs only some instructions (the lockset check: writes of globals and items) names them
+and is called only in the frames of code that holds one of them; while no subscriber needs
+every instruction, only those frames are traced: a function that holds none runs at its plain
+speed (and with its plain thread switches: a callback between the read and the write of
+`self.n += 1` would make the scheduler lose updates that the untraced code does not lose),
+whatever file it claims.
 
 The student's code cannot switch the tracer off: the agent's audit hook refuses it
 `sys.settrace`, `sys.setprofile` and every way to a frame (`f_trace`); `intact()` still says
