@@ -112,7 +112,7 @@ def _decide(code):
         if not _needs or not _needs.isdisjoint(code.co_code[::2]):
             return _local
         return _local_every if _every_opcode else _SKIP
-    if _library_callbacks and _traced(code) and _followed(code):
+    if _library_callbacks and _followed(code) and _traced(code):  # the cheap test first
         return _LIBRARY
     return _SKIP
 
