@@ -2,7 +2,7 @@
 """CPU per warm grading on two trees, measured alternately: where a change's saving lands.
 
     .venv/bin/python scripts/bench_grading_cpu.py --base DIR [--runs 3] [--reps 6]
-        [--exercise locked_counter] [--out docs/bench-grading-cpu] [--requests REPS]
+        [--exercise locked_counter] [--out docs/bench-grading-cpu] [--requests REPS] [--render]
 
 Runs this checkout's `scripts/profile_grading.py --json` `--runs` times on each tree, in turn
 (base, this tree, base, this tree...), each with its own grader first on PYTHONPATH (so its own
@@ -86,7 +86,9 @@ def _report(data: dict) -> str:
         "out, and each figure is CPU seconds over the warm gradings (the pool's refills "
         "included) divided by their number. Runs alternate between the trees. CPU, not wall "
         "time: the machine is shared, and the load average (given per run) changes CPU "
-        "figures far less than wall times.",
+        "figures far less than wall times. The Docker engine's daemons serve every container "
+        "on the machine: their figure includes other work's containers started meanwhile; the "
+        "container's cgroup and the judge's processes are this grading's alone.",
         "",
         f"- before: `{data['trees']['base']['commit']}`",
         f"- after: `{data['trees']['this']['commit']}`",
@@ -181,7 +183,14 @@ def main() -> int:
         metavar="REPS",
         help="also profile_container.py --uniform with REPS requests of each kind, each run",
     )
+    p.add_argument(
+        "--render", action="store_true", help="write OUT.md again from OUT.json (no measuring)"
+    )
     args = p.parse_args()
+    out = ROOT / args.out
+    if args.render:
+        out.with_suffix(".md").write_text(_report(json.loads(out.with_suffix(".json").read_text())))
+        return 0
     base = args.base.resolve()
     trees = {
         "base": {"dir": str(base), "commit": _commit(base), "runs": []},
@@ -217,7 +226,6 @@ def main() -> int:
         "trees": trees,
         "order": order,
     }
-    out = ROOT / args.out
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     out.with_suffix(".md").write_text(_report(data))
     print(f"wrote {out.with_suffix('.md')} and .json")
