@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where a sandbox container's CPU goes: its start, and each kind of request.
 
-    .venv/bin/python scripts/profile_container.py [--reps 20] [--rounds 3] [--json OUT]
+    .venv/bin/python scripts/profile_container.py [--reps 20] [--rounds 3] [--json OUT] [--uniform]
 
 In one warm Docker sandbox session (the container as the warm pool starts it: the supervisor
 server, its template), measures from the container's cgroup (`cpu.stat`, the CPU every process
@@ -12,7 +12,9 @@ in it used, whatever the host's load):
 - one request of each kind `locked_counter`'s tests send (a plain call; the lockset, schedule
   and preempt checks), `--reps` times each, as the CPU the container used per request (the
   supervisor, the template's fork, the agent: the student's import, the call, the checks, the
-  result, the clean-up) with the supervisor's `phases` (wall, its own clock).
+  result, the clean-up) with the supervisor's `phases` (wall, its own clock); with `--uniform`,
+  the heaviest requests of a race-check exercise's run, each with and without the lockset check
+  that every request of such a run carries (`grader.judge.race_watch`).
 
 Each of `--rounds` rounds uses a new container. Run it with another checkout's interpreter
 (`OTHER/.venv/bin/python scripts/profile_container.py`) to profile that checkout's sandbox: the
@@ -65,6 +67,23 @@ KINDS = {
     "lockset": dict(kind="call", function="parallel_count", args=[4, 50], checks={"lockset": {}}),
     "schedule": dict(kind="run", probe=PROBE, args=[100], checks={"schedule": {"seed": 1}}),
     "preempt": dict(kind="call", function="parallel_count", args=[2, 100], checks={"preempt": {}}),
+}
+# The requests of a race-check exercise as its runs send them: each carries the lockset check
+# (grader.judge.race_watch.UNIFORM), the heaviest of locked_counter's with and without it.
+# `--uniform` measures these instead.
+_LOCKSET = {"lockset": {}}
+UNIFORM_KINDS = {
+    "parallel_count(8, 500)": dict(kind="call", function="parallel_count", args=[8, 500]),
+    "parallel_count(8, 500) + lockset": dict(
+        kind="call", function="parallel_count", args=[8, 500], checks=_LOCKSET
+    ),
+    "parallel_count(1, 1) + lockset": dict(
+        kind="call", function="parallel_count", args=[1, 1], checks=_LOCKSET
+    ),
+    "schedule 4 x 500": dict(kind="run", probe=PROBE, args=[500], checks={"schedule": {"seed": 1}}),
+    "schedule 4 x 500 + lockset": dict(
+        kind="run", probe=PROBE, args=[500], checks={"schedule": {"seed": 1}, **_LOCKSET}
+    ),
 }
 
 
@@ -119,7 +138,15 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--uniform",
+        action="store_true",
+        help="the requests of a race-check exercise's run, each with the lockset check",
+    )
     args = p.parse_args()
+    if args.uniform:
+        KINDS.clear()
+        KINDS.update(UNIFORM_KINDS)
     backend = DockerBackend(log=lambda *a, **k: None)
     assert backend.image_id  # built (or found) before anything is timed
     load0 = os.getloadavg()

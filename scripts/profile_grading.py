@@ -2,7 +2,7 @@
 """Where one grading's wall and CPU time go, in a warm grading process (as the portal grades).
 
     .venv/bin/python scripts/profile_grading.py [--exercise locked_counter] [--reps 6]
-        [--backend docker] [--submission PATH] [--cprofile 25]
+        [--backend docker] [--submission PATH] [--cprofile 25] [--json OUT]
 
 Grades the exercise's reference solution `--reps` times in this one process (the judge's fork
 server and the warm container pool started once, as in `grader serve`; the first grading,
@@ -26,8 +26,8 @@ which starts them, is reported apart) and prints, as medians over the warm gradi
 
 Run it with another checkout's interpreter (`OTHER/.venv/bin/python scripts/profile_grading.py`)
 to profile that checkout's grader: the grader is the one the interpreter imports.
-It writes nothing to the repository. A measurement, not a test: the machine's load average is
-printed with it.
+It writes nothing to the repository (`--json OUT`: the CPU figures, for `bench_grading_cpu.py`). A
+measurement, not a test: the machine's load average is printed with it.
 """
 
 from __future__ import annotations
@@ -233,6 +233,7 @@ def main() -> int:
     p.add_argument("--backend", default="docker", choices=["docker", "local"])
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--cprofile", type=int, default=0, help="print the N costliest functions")
+    p.add_argument("--json", type=Path, help="also write the CPU figures there (JSON)")
     args = p.parse_args()
 
     # private core locks (as bench_warm): another grader's tests holding the host's cores for
@@ -424,6 +425,22 @@ def main() -> int:
     for name, value in per.items():
         print(f"  {name:46s} {_fmt(value)}")
     print(f"  {'total':46s} {_fmt(sum(per.values()))}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "exercise": args.exercise,
+                    "reps": args.reps,
+                    "scores": scores,
+                    "load_after": [round(x, 2) for x in os.getloadavg()],
+                    "warm_wall_s": [round(w, 3) for w in walls[1:]],
+                    "container_cpu_s": [round(c, 4) if c is not None else None for c in cpu],
+                    "cpu_per_warm_grading_s": {k: round(v, 4) for k, v in per.items()},
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     if args.cprofile and warm_runs[-1].get("cprofile"):
         print("\ncProfile of the last test run (cumulative):")
         print(warm_runs[-1]["cprofile"])

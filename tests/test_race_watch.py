@@ -236,6 +236,33 @@ def test_the_lockset_check_traces_only_code_that_writes_globals_or_items(monkeyp
     assert tracing._traced(bump.__code__)
 
 
+def test_a_check_that_names_its_opcodes_is_called_only_in_frames_that_hold_one(monkeypatch):
+    """Under a check that needs every instruction (the scheduler, the forced switches), the
+    lockset check, which needs only writes of globals and items, is not called in the frames of
+    code that has none (each call costs CPU at every instruction); in the others both are."""
+    from grader.checks import lockset, tracing
+
+    def bump(self):
+        self.n += 1
+
+    def put(d, k):
+        d[k] += 1
+
+    every, some = [], []
+    monkeypatch.setattr(tracing, "_every_opcode", True)
+    monkeypatch.setattr(tracing, "_needs", set(lockset.WRITE_OPCODES))
+    saved = tracing._callbacks[:], tracing._every_callbacks[:]
+    tracing._callbacks[:] = [every.append, some.append]
+    tracing._every_callbacks[:] = [every.append]
+    try:
+        for fn in (bump, put):
+            tracing._decide(fn.__code__)(fn, "opcode", None)
+    finally:
+        tracing._callbacks[:], tracing._every_callbacks[:] = saved
+    assert every == [bump, put]
+    assert some == [put]
+
+
 def test_an_attribute_write_is_recorded_after_it_is_made(monkeypatch):
     from grader.checks import lockset
 

@@ -190,3 +190,40 @@ def test_threads_that_die_leave_the_schedule_and_settrace_is_refused(session):
     assert reply.status == "ok" and reply.value == 0 and reply.wall < 5, reply.raw
     assert reply.checks["schedule"]["intact"] is True
     assert "PermissionError: sys.settrace() is not allowed" in reply.raw["stderr"]
+
+
+def test_passing_the_baton_wakes_only_the_thread_that_gets_it():
+    """A switch wakes the one thread given the baton, not every waiting thread (each woken
+    thread costs CPU: it wakes, finds the baton is not its own and waits again); the others
+    stay queued until something wakes them."""
+    import threading
+    import time
+
+    from grader.checks.schedule import _RawCondition
+
+    cond = _RawCondition()
+    woken: list[str] = []
+    idents: dict[str, int] = {}
+
+    def waiter(name):
+        idents[name] = threading.get_ident()
+        with cond:
+            cond.wait()
+            woken.append(name)
+
+    threads = [threading.Thread(target=waiter, args=(n,), daemon=True) for n in "abc"]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(cond._waiters) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with cond:
+        cond.notify_thread(idents["b"])
+    threads[1].join(5)
+    time.sleep(0.1)
+    assert woken == ["b"]
+    with cond:
+        cond.notify_all()
+    for t in threads:
+        t.join(5)
+    assert sorted(woken) == ["a", "b", "c"]

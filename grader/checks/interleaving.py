@@ -69,8 +69,12 @@ class Episodes:
             for other, where in self.paused.items():
                 if where == wrote and other != me:
                     self.overtaken.setdefault(other, me)
-        here = self._where(frame)
-        self.last[me] = (frame.f_code, here[0]) if here and here[1] else None
+        code = frame.f_code  # `_where`, written out: `step` runs before every instruction
+        layout = self._layouts.get(code)
+        if layout is None:
+            layout = self._layouts[code] = _layout(code)
+        here = layout.get(frame.f_lasti)
+        self.last[me] = (code, here[0]) if here and here[1] else None
 
     def switched_out(self, me: int, frame) -> None:
         here = self._where(frame)

@@ -215,15 +215,14 @@ class TrackedLock:
         self.serial = next(_serials)
 
     def acquire(self, blocking=True, timeout=-1):
-        return self._acquire(blocking, timeout, sys._getframe(1))
-
-    def _acquire(self, blocking, timeout, f):
-        """A first (not re-entrant) acquisition from the caller's frame `f`."""
+        """A first (not re-entrant) acquisition (one Python call: the tracer, where a check has
+        one, sees each)."""
         try:
             h = _tls.held
         except AttributeError:
             h = _tls.held = {}
         if _sites:
+            f = sys._getframe(1)  # the caller (TrackedRLock.acquire's: `_site` walks outwards)
             code = f.f_code
             if _kind.get(code) == 1:
                 site = (code.co_filename, f.f_lineno, code.co_name)
@@ -343,7 +342,7 @@ class TrackedRLock(TrackedLock):
             self._inner.acquire(blocking, timeout)
             self._count += 1
             return True
-        return self._acquire(blocking, timeout, sys._getframe(1))
+        return TrackedLock.acquire(self, blocking, timeout)
 
     __enter__ = acquire
 

@@ -33,11 +33,12 @@ from __future__ import annotations
 import _thread
 import dis
 import itertools
+import operator
 import sys
 import threading
 
-from grader.checks import locks, subscripts, tracing
-from grader.checks.codeclass import is_student
+from grader.checks import codeclass, locks, subscripts, tracing
+from grader.checks.codeclass import STUDENT
 from grader.checks.standin import stand_in
 
 STORE_GLOBAL = dis.opmap["STORE_GLOBAL"]
@@ -45,7 +46,18 @@ WRITE_OPCODES = frozenset({STORE_GLOBAL} | subscripts.OPCODES)  # what `on_opcod
 MAX_SAMPLES = 6
 
 _real_lock = _thread.allocate_lock
+_held_tls = locks._tls  # each thread's held locks, as `locks.held()` keeps them
+_first = operator.itemgetter(0)
+_serial = operator.attrgetter("serial")
 _counter = itertools.count(1)  # logical time of writes, starts and joins
+
+
+_write_offsets: dict = {}  # code object -> offsets of its instructions in WRITE_OPCODES
+
+
+def _offsets_of(code, opcodes: frozenset[int]) -> frozenset[int]:
+    raw = code.co_code
+    return frozenset(i for i in range(0, len(raw), 2) if raw[i] in opcodes)
 
 
 class _ThreadInfo:
@@ -57,12 +69,13 @@ class _ThreadInfo:
 
 
 class _Var:
-    __slots__ = ("label", "owner", "last_time", "lockset", "samples", "reported")
+    __slots__ = ("label", "owner", "last_time", "lockset", "samples", "sampled", "reported")
 
     def __init__(self, label):
         self.label, self.owner, self.last_time = label, None, 0
         self.lockset = None  # None while exclusive
         self.samples: list[dict] = []
+        self.sampled: set[str] = set()  # the names of the threads in `samples`
         self.reported = False
 
 
@@ -115,25 +128,34 @@ class Lockset:
         return joined is not None and at < joined
 
     # ------------------------------------------------------------ writes
-    def write(self, key, label: str, frame) -> None:
+    # The hot path: every attribute write of the student's code in every request of a race-check
+    # exercise. While the check runs, the tracer is called at each Python call (and a frame object
+    # made for it), so `write` calls no Python function of its own on its common paths.
+    def write(self, key, label: str | None, frame) -> None:
+        """Record a write of the variable `key` from `frame` (`label` names a variable not seen
+        before; None where the caller saw it already)."""
         with self.mutex:
-            me = self.me()
+            me = getattr(self.tls, "info", None)
+            if me is None:
+                me = self.me()
             self.writes += 1
             self.writers.add(me.serial)
             now = next(_counter)
             var = self.vars.get(key)
             if var is None:
-                var = self.vars[key] = _Var(label)
-            held = self.held()
+                var = self.vars[key] = _Var(label or repr(key))
+            if var.lockset is None and (var.owner is None or var.owner == me.serial):
+                var.owner = me.serial  # exclusive, as it was: the locks held do not matter
+                var.last_time = now
+                return
+            held = getattr(_held_tls, "held", None)
+            if held is None:
+                held = self.held()
             # Locks by creation serial, not id(): a lock made per call and dropped gets the
             # same address again and would pass for one consistent lock.
-            serials = frozenset(lock.serial for lock, _ in list(held.values()))
+            serials = frozenset(map(_serial, map(_first, list(held.values()))))
             if var.lockset is None:
-                if (
-                    var.owner is None
-                    or var.owner == me.serial
-                    or self.ordered(var.owner, var.last_time, me)
-                ):
+                if self.ordered(var.owner, var.last_time, me):
                     var.owner = me.serial
                 else:
                     var.lockset = serials
@@ -143,7 +165,7 @@ class Lockset:
             if (
                 var.lockset is not None
                 and len(var.samples) < MAX_SAMPLES
-                and all(s["thread"] != me.name for s in var.samples)
+                and me.name not in var.sampled
             ):
                 self._sample(var, me, held, frame)  # one example write per thread
             if var.lockset == frozenset() and not var.reported:
@@ -156,6 +178,7 @@ class Lockset:
         code = frame.f_code
         import linecache
 
+        var.sampled.add(me.name)
         var.samples.append(
             {
                 "thread": me.name,
@@ -170,6 +193,11 @@ class Lockset:
     def on_opcode(self, frame) -> None:
         code = frame.f_code
         i = frame.f_lasti
+        writes = _write_offsets.get(code)
+        if writes is None:
+            writes = _write_offsets[code] = _offsets_of(code, WRITE_OPCODES)
+        if i not in writes:
+            return  # called at every instruction under the forced switches and the scheduler
         op = code.co_code[i]
         if op == STORE_GLOBAL:
             name = code.co_names[code.co_code[i + 1]]
@@ -214,6 +242,10 @@ class Lockset:
 
 
 _CHECK: Lockset | None = None
+_getframe = sys._getframe
+_kinds = codeclass._kinds  # code object -> kind, filled by `is_student`
+# immutable built-in types: no item writes to watch (the wrapper's fast path past `watched`)
+_SCALARS = frozenset({int, float, bool, str, bytes, complex, tuple, frozenset, type(None)})
 _watched: set = set()  # classes whose __setattr__ is wrapped
 
 
@@ -232,13 +264,17 @@ def _watch_class(cls) -> None:
         original(obj, attr, value)
         check = _CHECK
         if check is not None:
-            frame = sys._getframe(1)
-            if is_student(frame.f_code):
+            frame = _getframe(1)
+            code = frame.f_code
+            kind = _kinds.get(code)
+            if (kind if kind is not None else codeclass.kind(code)) == STUDENT:
                 key = ("attr", id(obj), attr)
+                label = None
                 if key not in check.vars:
                     check.keep.append(obj)
-                check.write(key, f"{type(obj).__name__}.{attr}", frame)
-                if subscripts.watched(value):
+                    label = f"{type(obj).__name__}.{attr}"
+                check.write(key, label, frame)
+                if type(value) not in _SCALARS and subscripts.watched(value):
                     check.containers[id(value)] = (value, f"{type(obj).__name__}.{attr}")
 
     cls.__setattr__ = __setattr__

@@ -42,6 +42,8 @@ from grader.checks.interleaving import Episodes
 from grader.checks.standin import stand_in
 
 _real_sleep = time.sleep
+_get_ident = _thread.get_ident
+_real_gettrace = tracing.REAL_GETTRACE
 JOIN_SCHEDULE_SECONDS = 5.0  # a started thread that reaches neither student code nor a wait
 
 
@@ -65,19 +67,31 @@ class _RawCondition:
     def wait(self, timeout=None) -> None:
         waiter = _thread.allocate_lock()
         waiter.acquire()
-        self._waiters.append(waiter)
+        entry = (_get_ident(), waiter)
+        self._waiters.append(entry)
         self._lock.release()
         try:
             got = waiter.acquire(True, -1 if timeout is None else timeout)
         finally:
             self._lock.acquire()
-        if not got and waiter in self._waiters:
-            self._waiters.remove(waiter)
+        if not got and entry in self._waiters:
+            self._waiters.remove(entry)
 
     def notify_all(self) -> None:
-        for waiter in self._waiters:
+        for _, waiter in self._waiters:
             waiter.release()
         self._waiters = []
+
+    def notify_thread(self, ident: int) -> None:
+        """Wake the thread `ident` only: for a change no other waiter's condition depends on
+        (the baton passed to it), so that a switch is one thread woken, not all of them."""
+        keep = []
+        for entry in self._waiters:
+            if entry[0] == ident:
+                entry[1].release()
+            else:
+                keep.append(entry)
+        self._waiters = keep
 
 
 class _Sched:
@@ -105,6 +119,8 @@ class _Sched:
         self.local = _thread._local()  # .free: this thread waits the plain way for now
         self.abandoned = False  # the student's code switched tracing off: nobody is scheduled
         self.episodes = Episodes(workdir, self._name)  # switches in the middle of a line
+        self.cond_lock = self.cond._lock  # `with self.cond` without its Python methods
+        self.hook = tracing.hook()  # the tracer, while nobody took it away (`start` sets it)
 
     # ------------------------------------------------------------ registration
     def _schedulable(self) -> bool:
@@ -145,13 +161,16 @@ class _Sched:
 
     # ------------------------------------------------------------ turns
     def on_opcode(self, frame) -> None:
-        me = _thread.get_ident()
+        # Before every instruction of the scheduled threads: no Python call on the common path
+        # (the holder goes on), `tracing.tampered()` and `with self.cond` written out.
+        me = _get_ident()
         if self.deadlock is not None or self.abandoned:
             return
-        if tracing.tampered():
+        hook = self.hook
+        if hook is None or _real_gettrace() is not hook or threading._trace_hook is not hook:  # type: ignore[attr-defined]  # private: not in typeshed
             self._abandon()
             return
-        with self.cond:
+        with self.cond_lock:
             if me not in self.serial:
                 if not self._schedulable():
                     return
@@ -174,7 +193,10 @@ class _Sched:
                     self.digest.update(f"{self.steps}>{self.serial[nxt]};".encode())
                     self.episodes.switched_out(me, frame)
                     self.owner = nxt
-                    self.cond.notify_all()
+                    # every wait of this class rechecks its condition under `cond`; only
+                    # `nxt`'s can have turned true (owner == nxt; `pending`, `waiting`,
+                    # `deadlock` and `abandoned` unchanged)
+                    self.cond.notify_thread(nxt)
                     while self.owner != me and not self.abandoned:
                         self.cond.wait()
                     self.episodes.resumed(me, self.steps)
@@ -489,4 +511,5 @@ def start(options: dict, workdir: str) -> _Sched:
     locks.add_listener(s)  # on_released
     _S = s
     tracing.install(workdir, s.on_opcode, library=s.on_opcode)
+    s.hook = tracing.hook()
     return s

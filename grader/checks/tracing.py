@@ -6,11 +6,12 @@ library's (`grader.checks.codeclass`), whatever file name that code claims -- co
 compiles at run time under another name is traced like the rest of it, so the tracer's cost is
 the same for every copy of a loop and tells the code nothing. The grader's and the libraries'
 frames are not traced, which keeps the cost down. Checks subscribe with `on_opcode`; a check
-that needs only some instructions (the lockset check: writes of globals and items) names them,
-and while no subscriber needs every instruction, only the frames of code that holds one of them
-are traced: a function that holds none runs at its plain speed (and with its plain thread
-switches: a callback between the read and the write of `self.n += 1` would make the scheduler
-lose updates that the untraced code does not lose), whatever file it claims.
+that needs only some instructions (the lockset check: writes of globals and items) names them
+and is called only in the frames of code that holds one of them; while no subscriber needs
+every instruction, only those frames are traced: a function that holds none runs at its plain
+speed (and with its plain thread switches: a callback between the read and the write of
+`self.n += 1` would make the scheduler lose updates that the untraced code does not lose),
+whatever file it claims.
 
 The student's code cannot switch the tracer off: the agent's audit hook refuses it
 `sys.settrace`, `sys.setprofile` and every way to a frame (`f_trace`); `intact()` still says
@@ -30,24 +31,34 @@ from grader.checks import codeclass
 from grader.checks.standin import stand_in
 
 _callbacks: list = []
+_every_callbacks: list = []  # those of `_callbacks` subscribed without `opcodes`
 _library_callbacks: list = []  # called in library frames entered from traced frames
 _needs: set[int] = set()  # the opcodes the subscribed checks need, unless one needs all of them
 _every_opcode = False
 _traced_code: dict = {}  # code object -> whether its frames are traced (for the subscribers now)
 _events = 0
 _installed = False
-_real_gettrace = sys.gettrace
+_real_gettrace = REAL_GETTRACE = sys.gettrace  # the interpreter's own (`_hidden` replaces it)
 _real_thread_gettrace = threading.gettrace
 _is_student = codeclass.is_student
 
 
-def _local(frame, event, arg):
-    global _events
-    if event == "opcode":
-        _events += 1
-        for cb in _callbacks:
-            cb(frame)
-    return _local
+def _tracer(callbacks: list):
+    """A local trace function that calls `callbacks` at every instruction of its frame."""
+
+    def local(frame, event, arg):
+        global _events
+        if event == "opcode":
+            _events += 1
+            for cb in callbacks:
+                cb(frame)
+        return local
+
+    return local
+
+
+_local = _tracer(_callbacks)  # every subscriber: frames of code that holds an opcode one needs
+_local_every = _tracer(_every_callbacks)  # the subscribers that need every opcode: other frames
 
 
 def _traced(code) -> bool:
@@ -68,28 +79,55 @@ def _local_library(frame, event, arg):
     return _local_library
 
 
+_SKIP, _LIBRARY = "skip", "library"  # `_how`'s answers besides a local trace function
+_how: dict = {}  # code object -> _local, _local_every, _LIBRARY or _SKIP (for the subscribers now)
+
+
 def _global(frame, event, arg):
+    # Called at every Python call of every thread while a check runs (the grader's own included):
+    # one dictionary look-up per call for code seen before.
     if event == "call" and _callbacks:
         code = frame.f_code
-        if _is_student(code):
-            if _traced(code):
-                frame.f_trace_opcodes = True
-                return _local
-        elif _library_callbacks and _traced(code) and _entered_from_traced(frame, code):
-            frame.f_trace_opcodes = True
-            return _local_library
+        how = _how.get(code)
+        if how is None:
+            how = _how[code] = _decide(code)
+        if how is _SKIP:
+            return None
+        if how is _LIBRARY:
+            if not _entered_from_traced(frame):
+                return None
+            how = _local_library
+        frame.f_trace_opcodes = True
+        return how
     return None
 
 
-def _entered_from_traced(frame, code) -> bool:
-    """A library function called by the student's code, or by a library function traced so
-    (under the same opcode filter as the student's code, `_traced`), outside the machinery the
-    checks model themselves (threads, locks, queues, processes, event loops, imports): a
-    read-modify-write done inside `Counter.update` is switched and watched like one in the
-    student's own code."""
+def _decide(code):
+    """What `_global` does with frames of `code`: trace them, for every subscriber (`_local`:
+    the student's code that holds an opcode a subscriber needs, or all of it when none names
+    its opcodes) or for those that need every opcode (`_local_every`: the rest of the student's
+    code, under a check that needs every opcode); follow them when the student's code calls
+    them (`_LIBRARY`: the standard library's, `_followed`); or nothing (`_SKIP`)."""
+    if _is_student(code):
+        if not _needs or not _needs.isdisjoint(code.co_code[::2]):
+            return _local
+        return _local_every if _every_opcode else _SKIP
+    if _library_callbacks and _followed(code) and _traced(code):  # the cheap test first
+        return _LIBRARY
+    return _SKIP
+
+
+def _entered_from_traced(frame) -> bool:
+    """Called by the student's code, or by a library function traced so (`_followed`)."""
     back = frame.f_back
-    if back is None or not (back.f_trace is _local_library or _is_student(back.f_code)):
-        return False
+    return back is not None and (back.f_trace is _local_library or _is_student(back.f_code))
+
+
+def _followed(code) -> bool:
+    """A library function (under the same opcode filter as the student's code, `_traced`)
+    outside the machinery the checks model themselves (threads, locks, queues, processes, event
+    loops, imports): a read-modify-write done inside `Counter.update`, called by the student's
+    code, is switched and watched like one in the student's own code."""
     name = code.co_filename
     return (
         codeclass.kind(code) == codeclass.LIBRARY
@@ -156,19 +194,22 @@ def install_baseline() -> None:
 
 def install(workdir: str, callback, opcodes: frozenset[int] | None = None, library=None) -> None:
     """Subscribe `callback(frame)` to every opcode of student code, in every thread; with
-    `opcodes`, the callback needs only those (it still sees every opcode of a traced frame).
+    `opcodes`, the callback needs only those: it sees every opcode of the frames whose code
+    holds one of them, and no other frame.
     `library(frame)` (if given) is called at every opcode of the library functions the student's
     code calls, directly or through other library functions (`_entered_from_traced`)."""
     global _every_opcode
     install_baseline()
     if opcodes is None:
         _every_opcode = True
+        _every_callbacks.append(callback)
     else:
         _needs.update(opcodes)
-    _traced_code.clear()
     _callbacks.append(callback)
     if library is not None:
         _library_callbacks.append(library)
+    _traced_code.clear()
+    _how.clear()
 
 
 def hook():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import gc
 import hashlib
 import importlib
 import importlib.util
@@ -336,6 +337,9 @@ def serve(path: str) -> None:
                     conn.settimeout(10)
                     job = json.loads(protocol.receive(conn, MAX_FRAME) or b"{}")
                     modules = test_modules.modules([str(f) for f in job.get("preload") or []])
+                    # the server's objects to the permanent generation: the run's collections
+                    # never walk them (nor copy the pages they lie in)
+                    gc.freeze()
                     pid = os.fork()
                     if pid == 0:
                         selector.close()
@@ -345,6 +349,7 @@ def serve(path: str) -> None:
                             other.close()
                         conn.close()
                         _run(job, modules)
+                    gc.unfreeze()  # the server's own garbage stays collectable
                     fd = os.pidfd_open(pid)
                     runs[fd] = (conn, pid)
                     selector.register(fd, selectors.EVENT_READ, "run")
