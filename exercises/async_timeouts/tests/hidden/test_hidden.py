@@ -20,8 +20,9 @@ LOSER_CLEANUP = 0.1  # seconds a loser's finally block awaits (its clean-up) bef
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
 
-def _retry(mod, slow_tries, timeout, retries, fail=False):
-    """(outcome, tries, tries whose finally ran): try k (1-based) is slow while k <= slow_tries."""
+def _retry(mod, slow_tries, timeout, retries, fail=False, later=0.0):
+    """(outcome, tries, tries whose finally ran): try k (1-based) is slow while k <= slow_tries;
+    the tries after that take `later` seconds."""
     import asyncio
 
     state = {"tries": 0, "cleaned": 0}
@@ -31,7 +32,7 @@ def _retry(mod, slow_tries, timeout, retries, fail=False):
         try:
             if fail:
                 raise ValueError("bad request")
-            await asyncio.sleep(5.0 if state["tries"] <= slow_tries else 0.0)
+            await asyncio.sleep(5.0 if state["tries"] <= slow_tries else later)
             return "ok"
         finally:
             state["cleaned"] += 1
@@ -244,6 +245,10 @@ def test_with_retry_values(student):
     for args, story, expected in cases:
         what = f"with_retry(answer, {args[1]}, {args[2]}) where {story}: [outcome, tries, cleaned up]"
         expect_equal(_run(student, _retry, *args, what=what).value, expected, what)
+    what = ("with_retry(answer, 0.4, 2) where the first try is too slow and the second answers "
+            "after 0.25 s: [outcome, tries, cleaned up]")
+    expect_equal(_run(student, _retry, 1, 0.4, 2, False, 0.25, what=what).value, ["ok", 2, 2],
+                 what, hint="Every try gets the whole `timeout`, the retries too.")
     what = "with_retry(answer, 0.5, 2) where answer raises ValueError: [outcome, tries, cleaned up]"
     expect_equal(_run(student, _retry, 0, 0.5, 2, True, what=what).value, ["ValueError", 1, 1],
                  what + " (only timeouts are retried; other errors reach the caller)")
