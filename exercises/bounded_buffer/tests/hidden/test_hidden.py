@@ -14,6 +14,7 @@ from grader.testing import (
 )
 
 TIMEOUT = 4  # seconds per request; the reference needs well under one
+BARGED_RUNS = 3  # tries of the woken-without-room scenario (a producer that gets the room: again)
 
 WHILE_HINT = ("Wake-ups are only a hint that something changed: `notify_all()` wakes every "
               "waiting consumer, yet only one of them gets the item (and with `notify()` another "
@@ -324,19 +325,28 @@ def test_timeout_counts_from_the_start(student):
     timeout, period, span = 0.5, 0.1, 3.0
     what = (f"put('w', timeout={timeout}) on a full BoundedBuffer(1) while another thread takes "
             f"the item and puts one back every {period} s")
-    out = _run(student, "barged_put", timeout, period, span, what=what, timeout=TIMEOUT + 2)
-    if out["outcome"] == ["ok", None]:
-        return  # the producer got the room once: a legal outcome, nothing to judge
-    if out["outcome"] != ["raised", "TimeoutError"]:
-        raise Failed(f"{what} gave {out['outcome']}: it must raise TimeoutError.",
-                     outcome=out["outcome"])
-    if out["ended"] > timeout + 1.5:
-        raise Failed(f"{what} raised TimeoutError only after {out['ended']} s, woken "
+    for _ in range(BARGED_RUNS):  # again when the producer got the room: it proved nothing
+        out = _run(student, "barged_put", timeout, period, span, what=what, timeout=TIMEOUT + 2)
+        _judge_barged(out, timeout, what)
+        if out["outcome"] != ["ok", None]:
+            return
+
+
+def _judge_barged(out, timeout, what):
+    ended, outcome = out["ended"], out["outcome"]
+    # it may get the room on a wake-up (a legal outcome) or raise TimeoutError, but either way
+    # within about `timeout` s: still waiting long after that is the timeout started again
+    if ended is None or ended > timeout + 1.5:
+        how = ("was still waiting" if ended is None else
+               f"ended ({outcome[0]} {outcome[1:]}) only after {ended} s,")
+        raise Failed(f"{what} {how} woken "
                      f"{out['wakes']} times: the timeout started again at every wake-up. "
                      "Compute the deadline once (`deadline = time.monotonic() + timeout`) and wait "
                      "for the time left (`cond.wait(deadline - time.monotonic())`), or use "
-                     "`cond.wait_for(predicate, timeout)`.", ended=out["ended"], wakes=out["wakes"])
-
+                     "`cond.wait_for(predicate, timeout)`.", ended=ended, wakes=out["wakes"])
+    if outcome not in (["ok", None], ["raised", "TimeoutError"]):
+        raise Failed(f"{what} gave {outcome}: it must put the item or raise TimeoutError.",
+                     outcome=outcome)
 
 @requirement("put-waits", "capacity")
 def test_put_blocks_when_full(student):
