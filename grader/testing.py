@@ -62,7 +62,7 @@ from grader.judge.expect_locks import (  # noqa: F401
     raise_for_locks,
 )
 from grader.judge.expect_modern import expect_current_api  # noqa: F401
-from grader.judge.expect_values import expect_close, expect_equal  # noqa: F401
+from grader.judge.expect_values import expect_close, expect_dtype, expect_equal  # noqa: F401
 from grader.judge.proxy import Student  # noqa: F401
 from grader.judge.varied import draw_inputs, for_varied_inputs  # noqa: F401
 from grader.judge.verdicts import (  # noqa: F401

@@ -92,6 +92,10 @@ class Lockset:
         self.races: list[_Var] = []
         self.writes = 0
         self.writers: set[int] = set()  # serials of the threads that wrote watched state
+        # the thread that started the check calls the student's code: its writes are the
+        # caller's own, not a worker thread's (work done in the caller is no thread started)
+        self.caller = _thread.get_ident()
+        self.caller_writes = 0
         self.serials = itertools.count(1)
         # id -> (container, "Class.attr"): containers kept in the student's instances, whose item
         # writes count also when a library function called by the student's code does them
@@ -140,6 +144,8 @@ class Lockset:
                 me = self.me()
             self.writes += 1
             self.writers.add(me.serial)
+            if _thread.get_ident() == self.caller:
+                self.caller_writes += 1
             now = next(_counter)
             var = self.vars.get(key)
             if var is None:
@@ -227,6 +233,7 @@ class Lockset:
             "intact": tracing.intact() and locks.intact(),
             "writes": self.writes,
             "writer_threads": len(self.writers),
+            "caller_writes": self.caller_writes,
             "races": [
                 {
                     "variable": v.label,

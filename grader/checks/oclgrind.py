@@ -1,7 +1,7 @@
 """OpenCL kernels under Oclgrind: out-of-bounds accesses, data races, barrier divergence.
 
-`checks={"oclgrind": {"data_races": True, "uninitialized": False}}` makes the
-supervisor start the agent as `oclgrind --log LOG ... python -m grader.agent.agent`
+`checks={"oclgrind": {"data_races": True, "uninitialized": False, "optimize": False}}`
+makes the supervisor start the agent as `oclgrind --log LOG ... python -m grader.agent.agent`
 (Oclgrind preloads its runtime, so PyOpenCL sees only the "Oclgrind Simulator"
 device and every kernel is simulated work-item by work-item). Oclgrind writes
 what it finds to LOG, a file outside the student's folders that the supervisor
@@ -69,6 +69,10 @@ def command(options: dict, log_path: str) -> list[str] | None:
     if not exe:
         return None
     argv = [exe, "--log", log_path, "--max-errors", str(MAX_ERRORS)]
+    if not options.get("optimize", False):
+        # the kernels as written: the optimiser would drop a read past the end whose value only
+        # an in-bounds branch uses (`float v = y[i]; if (i < n) out[i] = v;`), hiding it
+        argv += ["--build-options", "-cl-opt-disable"]
     if options.get("data_races", True):
         argv.append("--data-races")
     if options.get("uninitialized", False):

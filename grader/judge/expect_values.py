@@ -66,3 +66,17 @@ def expect_close(got, expected, what: str, tol: float, hint: str = "") -> None:
             expected=summary(expected),
             got=summary(got),
         )
+
+
+def expect_dtype(got, dtype: str, what: str, hint: str = "") -> None:
+    """Raise `Failed` unless `got` is a numpy array of element type `dtype` ("int32"...): right
+    values in another type (an int64 or float64 copy) are not what was asked for."""
+    found = getattr(getattr(got, "dtype", None), "name", None)
+    if type(got).__module__ != "numpy" or type(got).__name__ != "ndarray" or found != dtype:
+        kind = f"a numpy array of {found}" if found else f"a {type(got).__name__}"
+        raise Failed(
+            f"{what} returned {kind}; it must return a numpy {dtype} array."
+            + (f" {hint}" if hint else ""),
+            expected=dtype,
+            got=str(found or type(got).__name__),
+        )

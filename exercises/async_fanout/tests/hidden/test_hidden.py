@@ -78,7 +78,8 @@ def _overlap(mod, n, limit, wait):
 
 def _held(mod, n, limit, seed):
     """Every fetch is held until the probe lets it finish, one at a time, in an order drawn from
-    `seed`. At each moment (at the start, then after each release, once the student's code has
+    `seed` (seed None: the fetch that started last goes first, which empties one worker's share
+    at once if the urls were dealt out to `limit` workers in advance). At each moment (at the start, then after each release, once the student's code has
     had the loop for a while) the probe counts the fetches in flight and those finished."""
     import asyncio
     import random
@@ -86,10 +87,11 @@ def _held(mod, n, limit, seed):
     async def main():
         rng = random.Random(seed)
         gates = [asyncio.Event() for _ in range(n)]
-        running, finished = set(), set()
+        running, finished, started = set(), set(), []
 
         async def fetch(i):
             running.add(i)
+            started.append(i)
             try:
                 await gates[i].wait()
                 return -i
@@ -109,7 +111,10 @@ def _held(mod, n, limit, seed):
             moments.append({"finished": len(finished), "in_flight": len(running)})
             if task.done() or not running or len(running) < min(limit, n - len(finished)):
                 break  # done, stalled, or already seen idle: the judge needs no more
-            gates[rng.choice(sorted(running))].set()
+            if seed is None:
+                gates[next(i for i in reversed(started) if i in running)].set()
+            else:
+                gates[rng.choice(sorted(running))].set()
         for gate in gates:  # nothing may stay held if fetch_all stalled
             gate.set()
         return {"got": await task, "moments": moments}
@@ -204,14 +209,17 @@ def test_next_fetch_starts_when_one_finishes(student, seed):
     """While urls wait, limit fetches are in flight at every moment (not batch after batch)"""
     n, limit = 7, 3
     what = f"fetch_all({n} urls, fetch, limit={limit})"
-    out = _run(student, _held, n, limit, seed, what=what).value
-    first = out["moments"][0] if out["moments"] else {"in_flight": 0}
-    expect_kept_busy(out["moments"], n, limit, f"{what} (seed {seed})", hint=(
-        SEQUENTIAL_HINT if first["in_flight"] < min(limit, n) else
-        "Fetching in batches of `limit` (asyncio.gather on each slice) waits for the slowest "
-        "fetch of a batch before starting the next one.") + " With an asyncio.Semaphore(limit) "
-        "around each fetch, the next url starts as soon as any fetch finishes.")
-    expect_equal(out["got"], [-i for i in range(n)], what)
+    for order, named in ((seed, f"seed {seed}"), (None, "the newest fetch first")):
+        out = _run(student, _held, n, limit, order, what=what).value
+        first = out["moments"][0] if out["moments"] else {"in_flight": 0}
+        expect_kept_busy(out["moments"], n, limit, f"{what} ({named})", hint=(
+            SEQUENTIAL_HINT if first["in_flight"] < min(limit, n) else
+            "Fetching in batches of `limit` (asyncio.gather on each slice) waits for the slowest "
+            "fetch of a batch before starting the next one, and dealing the urls out to `limit` "
+            "workers in advance leaves a worker idle once its share is done.") + " With an "
+            "asyncio.Semaphore(limit) around each fetch (or workers taking the next url from a "
+            "shared queue), the next url starts as soon as any fetch finishes.")
+        expect_equal(out["got"], [-i for i in range(n)], what)
 
 
 @requirement("at-most-limit")

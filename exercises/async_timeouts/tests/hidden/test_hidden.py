@@ -15,12 +15,14 @@ from grader.testing import (
 
 TIMEOUT = 6
 ASYNCIO = {"asyncio": {}}
+LOSER_CLEANUP = 0.1  # seconds a loser's finally block awaits (its clean-up) before it has stopped
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
 
-def _retry(mod, slow_tries, timeout, retries, fail=False):
-    """(outcome, tries, tries whose finally ran): try k (1-based) is slow while k <= slow_tries."""
+def _retry(mod, slow_tries, timeout, retries, fail=False, later=0.0):
+    """(outcome, tries, tries whose finally ran): try k (1-based) is slow while k <= slow_tries;
+    the tries after that take `later` seconds."""
     import asyncio
 
     state = {"tries": 0, "cleaned": 0}
@@ -30,7 +32,7 @@ def _retry(mod, slow_tries, timeout, retries, fail=False):
         try:
             if fail:
                 raise ValueError("bad request")
-            await asyncio.sleep(5.0 if state["tries"] <= slow_tries else 0.0)
+            await asyncio.sleep(5.0 if state["tries"] <= slow_tries else later)
             return "ok"
         finally:
             state["cleaned"] += 1
@@ -165,6 +167,8 @@ def _first(mod):
     async def main():
         out = [await mod.first_success([after(0.2, "slow"), after(0.01, "fast"), after(0.1, "mid")]),
                await mod.first_success([after(0.01, "broken", fail=True), after(0.05, "works")]),
+               await mod.first_success([after(0.4, "slow ok"), after(0.01, "broken", fail=True),
+                                        after(0.05, "fast ok")]),
                await mod.first_success([after(0, "only")])]
         try:
             await mod.first_success([after(0.01, "a", fail=True), after(0.02, "b", fail=True)])
@@ -176,9 +180,11 @@ def _first(mod):
     return asyncio.run(main())
 
 
-def _losers(mod, never_resolved):
+def _losers(mod, never_resolved, cleanup=0.0):
     """One quick winner and two losers that record when their finally ran; losers wait on
-    asyncio.sleep or on a future nothing else refers to (a forgotten loser is then collected)."""
+    asyncio.sleep or on a future nothing else refers to (a forgotten loser is then collected).
+    A loser's finally block first awaits `cleanup` seconds of clean-up (closing a connection):
+    it has stopped only once that is done."""
     import asyncio
     import gc
 
@@ -199,6 +205,8 @@ def _losers(mod, never_resolved):
                 state["destroyed"] += 1
                 raise
             finally:
+                if cleanup:
+                    await asyncio.sleep(cleanup)
                 state["cleaned"] += 1
         return coro
 
@@ -210,7 +218,7 @@ def _losers(mod, never_resolved):
         value = await mod.first_success([loser(), winner, loser()])
         at_return = dict(state)
         gc.collect()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05 + cleanup)
         gc.collect()
         return {"value": value, "at_return": at_return, "later": dict(state)}
 
@@ -237,6 +245,10 @@ def test_with_retry_values(student):
     for args, story, expected in cases:
         what = f"with_retry(answer, {args[1]}, {args[2]}) where {story}: [outcome, tries, cleaned up]"
         expect_equal(_run(student, _retry, *args, what=what).value, expected, what)
+    what = ("with_retry(answer, 0.4, 2) where the first try is too slow and the second answers "
+            "after 0.25 s: [outcome, tries, cleaned up]")
+    expect_equal(_run(student, _retry, 1, 0.4, 2, False, 0.25, what=what).value, ["ok", 2, 2],
+                 what, hint="Every try gets the whole `timeout`, the retries too.")
     what = "with_retry(answer, 0.5, 2) where answer raises ValueError: [outcome, tries, cleaned up]"
     expect_equal(_run(student, _retry, 0, 0.5, 2, True, what=what).value, ["ValueError", 1, 1],
                  what + " (only timeouts are retried; other errors reach the caller)")
@@ -298,6 +310,8 @@ def test_first_success_values(student):
     got = _run(student, _first, what="first_success(...)").value
     cases = [("first_success([after 0.2 s 'slow', after 0.01 s 'fast', after 0.1 s 'mid'])", "fast"),
              ("first_success([raises ValueError after 0.01 s, after 0.05 s 'works'])", "works"),
+             ("first_success([after 0.4 s 'slow ok', raises ValueError after 0.01 s, after 0.05 s "
+              "'fast ok']): after a failure, still the first success in time", "fast ok"),
              ("first_success([one that returns 'only'])", "only"),
              ("first_success([two that raise ValueError]): the exception raised", "ValueError")]
     for value, (what, expected) in zip(got, cases):
@@ -319,8 +333,9 @@ def test_first_success_starts_every_coroutine(student):
 @requirement("losers-stopped")
 def test_losers_cancelled_and_cleaned_up(student):
     """When first_success returns, the losers are cancelled and their finally blocks have run"""
-    what = "first_success([loser, winner, loser]) where the losers would take 5 s"
-    out = _run(student, _losers, False, what=what).value
+    what = ("first_success([loser, winner, loser]) where the losers would take 5 s and their "
+            f"finally blocks await {LOSER_CLEANUP:g} s of clean-up")
+    out = _run(student, _losers, False, LOSER_CLEANUP, what=what).value
     expect_equal(out["value"], "winner", what)
     if out["at_return"]["cleaned"] == 2:
         return

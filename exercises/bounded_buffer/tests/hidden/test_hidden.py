@@ -14,6 +14,7 @@ from grader.testing import (
 )
 
 TIMEOUT = 4  # seconds per request; the reference needs well under one
+BARGED_RUNS = 3  # tries of the woken-without-room scenario (a producer that gets the room: again)
 
 WHILE_HINT = ("Wake-ups are only a hint that something changed: `notify_all()` wakes every "
               "waiting consumer, yet only one of them gets the item (and with `notify()` another "
@@ -89,6 +90,53 @@ def _buffer(mod, scenario, *args):
         out.append(outcome(b.get, timeout=0.1))
         out.append(outcome(b.put, "d", timeout=0.1))
         return out
+
+    def zero_timeouts():
+        """put(x, 0) on a full buffer and get(0) on an empty one: each in a thread of its own,
+        so one that waits forever is reported, not a hang."""
+        full, empty = mod.BoundedBuffer(1), mod.BoundedBuffer(1)
+        full.put("a")
+        waiters = [start(full.put, "b", 0), start(empty.get, 0)]
+        join_all([t for t, _ in waiters], JOIN)
+        return [result(box) for _, box in waiters]
+
+    def barged_put(timeout, period, span):
+        """A producer waits in put(timeout=...) on a full BoundedBuffer(1); every `period` s the
+        probe takes the item and at once puts one back, so the producer is woken but finds the
+        buffer full again. It must still give up `timeout` s after it started, not `timeout` s
+        after the last wake-up. Returns its outcome, when it ended, and the wake-ups before."""
+        b = mod.BoundedBuffer(1)
+        b.put(0)
+        box, ended = [], []
+        t0 = time.monotonic()
+
+        def produce():
+            box.append(outcome(b.put, "w", timeout))
+            ended.append(round(time.monotonic() - t0, 2))
+
+        waiter = threading.Thread(target=produce, daemon=True)
+        waiter.start()
+        blocked(waiter)
+        wakes, stop = 0, t0 + span
+        while waiter.is_alive() and time.monotonic() < stop:
+            time.sleep(period)
+            x = b.get(timeout=JOIN)
+            if x == "w":  # the producer won the race for the room: nothing to judge
+                break
+            if outcome(b.put, x, timeout=JOIN)[0] != "ok":
+                break
+            wakes += 1
+        waiter.join(JOIN + timeout)
+        return {"outcome": result(box), "ended": ended[0] if ended else None, "wakes": wakes}
+
+    def close_wakes_producer():
+        b = mod.BoundedBuffer(1)
+        b.put("a")
+        producer, box = start(b.put, "b")
+        blocked(producer)
+        b.close()
+        producer.join(JOIN)
+        return [result(box), outcome(b.get, timeout=0.5), outcome(b.get, timeout=0.5)]
 
     def put_blocks(capacity, n):
         b = mod.BoundedBuffer(capacity)
@@ -261,7 +309,44 @@ def test_timeouts(student):
                      "TimeoutError. The buffer must never hold more than `capacity` items.")
     expect_equal(after, ["ok", "a"], "get(timeout=0.1) after the timed-out put")
     expect_equal(put_again, ["ok", None], "put('d', timeout=0.1) once there is room again")
+    put0, get0 = _run(student, "zero_timeouts", what="timeouts of 0 s")
+    for got, what in ((put0, "put('b', timeout=0) on a full BoundedBuffer(1)"),
+                      (get0, "get(timeout=0) on an empty BoundedBuffer(1)")):
+        if got != ["raised", "TimeoutError"]:
+            raise Failed(f"{what} gave {got[0]}{' ' + repr(got[1]) if len(got) > 1 else ''}: a "
+                         "timeout of 0 s is a timeout, so it must raise TimeoutError at once "
+                         "(`if timeout:` treats 0 like None and waits forever; test "
+                         "`timeout is not None`).", got=got)
 
+
+@requirement("put-waits")
+def test_timeout_counts_from_the_start(student):
+    """A put woken again and again without room still gives up `timeout` s after it started"""
+    timeout, period, span = 0.5, 0.1, 3.0
+    what = (f"put('w', timeout={timeout}) on a full BoundedBuffer(1) while another thread takes "
+            f"the item and puts one back every {period} s")
+    for _ in range(BARGED_RUNS):  # again when the producer got the room: it proved nothing
+        out = _run(student, "barged_put", timeout, period, span, what=what, timeout=TIMEOUT + 2)
+        _judge_barged(out, timeout, what)
+        if out["outcome"] != ["ok", None]:
+            return
+
+
+def _judge_barged(out, timeout, what):
+    ended, outcome = out["ended"], out["outcome"]
+    # it may get the room on a wake-up (a legal outcome) or raise TimeoutError, but either way
+    # within about `timeout` s: still waiting long after that is the timeout started again
+    if ended is None or ended > timeout + 1.5:
+        how = ("was still waiting" if ended is None else
+               f"ended ({outcome[0]} {outcome[1:]}) only after {ended} s,")
+        raise Failed(f"{what} {how} woken "
+                     f"{out['wakes']} times: the timeout started again at every wake-up. "
+                     "Compute the deadline once (`deadline = time.monotonic() + timeout`) and wait "
+                     "for the time left (`cond.wait(deadline - time.monotonic())`), or use "
+                     "`cond.wait_for(predicate, timeout)`.", ended=ended, wakes=out["wakes"])
+    if outcome not in (["ok", None], ["raised", "TimeoutError"]):
+        raise Failed(f"{what} gave {outcome}: it must put the item or raise TimeoutError.",
+                     outcome=outcome)
 
 @requirement("put-waits", "capacity")
 def test_put_blocks_when_full(student):
@@ -286,6 +371,20 @@ def test_close(student):
                        ["raised", "BufferClosed"]],
                  "[put('b'), get(), get(), get()] after put('a'), close() (each as [\"ok\", value] "
                  "or [\"raised\", exception])")
+
+
+@requirement("closed-put")
+def test_close_wakes_waiting_producer(student):
+    """A producer waiting in put() on a full buffer gets BufferClosed when the buffer closes"""
+    what = "close() while a producer waits in put('b') on a full BoundedBuffer(1) holding 'a'"
+    got = _run(student, "close_wakes_producer", what=what)
+    if got[0] == ["stuck"]:
+        raise Deadlock(f"In {what}, the producer was never woken and waits forever: put on a "
+                       "closed buffer raises BufferClosed, also when it was already waiting. "
+                       "close() must wake the waiting producers too (`notify_all()` on the "
+                       "condition they wait on).", outcomes=got)
+    expect_equal(got, [["raised", "BufferClosed"], ["ok", "a"], ["raised", "BufferClosed"]],
+                 f"[the waiting put('b'), get(), get()] in {what}")
 
 
 @requirement("close-wakes-all")

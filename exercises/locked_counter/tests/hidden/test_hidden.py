@@ -51,13 +51,21 @@ def _fresh_counters(mod):
     return [a.value, b.value]
 
 
-def _after_error(mod):
+def _after_error(mod, bad="x"):
+    """increment(bad) raises; then another thread's increment(2). bad=None: an object whose
+    `+` raises ValueError, so a lock released only for a TypeError is caught too."""
     import threading
+
+    class Refuses:
+        def __radd__(self, other):
+            raise ValueError("this operand refuses to be added")
+
+        __rsub__ = __add__ = __radd__
 
     c = mod.SafeCounter()
     try:
-        c.increment("x")
-    except TypeError:
+        c.increment(Refuses() if bad is None else bad)
+    except (TypeError, ValueError):
         pass
     done = []
     t = threading.Thread(target=lambda: (c.increment(2), done.append(c.value)), daemon=True)
@@ -120,28 +128,33 @@ def test_no_lost_updates_under_forced_switches(student, seed):
 @requirement("released")
 def test_lock_released_after_exception(student):
     """A failed increment does not leave the lock held"""
-    reply = student.reply(_after_error, timeout=8)
-    if reply.status != "ok" and not _joining(reply):
-        raise_for(reply)  # increment('x') itself failed or hung: the usual verdict
-    got = reply.value if reply.status == "ok" else "stuck"
-    if got == "stuck":
-        raise Deadlock("After increment('x') raised TypeError, another thread's increment(2) "
-                       "waited forever: the lock was acquired but never released. Use "
-                       "`with self._lock:` (or try/finally) so the lock is released when the "
-                       "body raises.")
-    expect_equal(got, 2, "increment(2) after a failed increment('x')")
+    for bad, failure in (("x", "increment('x') raised TypeError"),
+                         (None, "increment(k) raised ValueError (k an object whose + raises)")):
+        reply = student.reply(_after_error, bad, timeout=8)
+        if reply.status != "ok" and not _joining(reply):
+            raise_for(reply)  # increment(bad) itself failed or hung: the usual verdict
+        got = reply.value if reply.status == "ok" else "stuck"
+        if got == "stuck":
+            raise Deadlock(f"After {failure}, another thread's increment(2) waited forever: "
+                           "the lock was acquired but never released. Use `with self._lock:` "
+                           "(or try/finally) so the lock is released whatever the body raises.")
+        expect_equal(got, 2, f"increment(2) after {failure}")
 
 
 def _expect_real_threads(student, n_threads, n):
     """parallel_count must update one SafeCounter from n_threads threads, not compute the answer."""
     got = student.call("parallel_count", n_threads, n, checks={"lockset": {}})
     report = check_report(student.last, "lockset")
-    if report["writer_threads"] < n_threads or report["writes"] < n_threads * n:
+    in_caller = report.get("caller_writes", 0)  # SafeCounter() itself, and any work done there
+    started = report["writer_threads"] - (1 if in_caller else 0)  # the caller is no thread started
+    by_threads = report["writes"] - in_caller
+    if started < n_threads or by_threads < n_threads * n:
         raise Failed(f"parallel_count({n_threads}, {n}) returned {got!r}, but the SafeCounter's "
-                     f"state was updated {report['writes']} times by {report['writer_threads']} "
-                     f"thread(s): it must start {n_threads} threads that each call increment() "
-                     f"{n} times on one shared counter, not compute the answer.",
-                     writes=report["writes"], writer_threads=report["writer_threads"])
+                     f"state was updated {by_threads} times by {started} thread(s) it started "
+                     f"(and {in_caller} times in the thread that called it): it must start "
+                     f"{n_threads} threads that each call increment() {n} times on one shared "
+                     f"counter (t.start(), not t.run()), not compute the answer.",
+                     writes=by_threads, writer_threads=started, caller_writes=in_caller)
     return got
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 
 from grader.testing import (
-    Crashed, Failed, StudentError, expect_clean_kernels, expect_close, expect_equal, raise_for, requirement,
+    Crashed, Failed, StudentError, expect_clean_kernels, expect_close, expect_dtype, expect_equal, raise_for,
+    requirement,
 )
 
 WORK_GROUP_HINT = ("OpenCL 1.2 devices only accept a global size that is a multiple of the "
@@ -65,6 +66,24 @@ def test_vector_add_numpy_default_ints(student):
     expected = (a + b).astype(np.int32)
     expect_equal(got, expected, "cl_vector_add(a, b) with 1000 numpy int64 numbers",
                  hint=_int_hint(a, got, expected))
+
+
+@requirement("int32-result", "float32-result")
+def test_result_types(student):
+    """cl_vector_add returns an int32 array and cl_saxpy a float32 array, whatever the inputs"""
+    ints = [(np.arange(5, dtype=dtype), np.arange(5, dtype=dtype)) for dtype in (np.int32, np.int64)]
+    floats = [(2.0, np.ones(5, dtype=dtype), np.ones(5, dtype=dtype))
+              for dtype in (np.float32, np.float64)]
+    added = _reply(student, _each, "cl_vector_add", ints,
+                   what="cl_vector_add(a, b) with int32 and int64 inputs").value
+    scaled = _reply(student, _each, "cl_saxpy", floats,
+                    what="cl_saxpy(2.0, x, y) with float32 and float64 inputs").value
+    for (a, _), got in zip(ints, added):
+        expect_dtype(got, "int32", f"cl_vector_add(a, b) with {a.dtype} inputs",
+                     hint="The kernel computes 32-bit ints: return its int32 array as it is.")
+    for (_, x, _), got in zip(floats, scaled):
+        expect_dtype(got, "float32", f"cl_saxpy(2.0, x, y) with {x.dtype} inputs",
+                     hint="The kernel computes single precision: return its float32 array.")
 
 
 @requirement("vector-add", "any-length")

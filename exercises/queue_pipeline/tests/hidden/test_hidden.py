@@ -8,12 +8,15 @@ Threads still running when `pipeline` has returned or raised are judged with
 `expect_nothing_left`, so consumers that never exit are caught whether or not they are daemons.
 """
 
+from collections import Counter
+
 from grader.testing import (
     Deadlock, Failed, Timeout, expect_current_api, expect_equal, expect_nothing_left, raise_for,
     requirement,
 )
 
 TIMEOUT = 5  # seconds per request; the reference needs well under 1 s
+HOLD = 0.5  # seconds a stage's first calls wait to see whether one call more than workers runs
 BARRIER_WAIT = 2.0  # seconds a stage call waits for its stage's other workers
 
 STOP_HINT = ("Stop every worker on purpose: after the last item, put one sentinel per worker into "
@@ -36,7 +39,9 @@ def _pipeline(mod, items, n_stages, workers, plan):
     stage-1 call raises ValueError, once the last stage's first call has started), linger (seconds
     the last stage's first call takes: it is still running when stage 1 raises), barrier (stage calls wait for `workers` of their stage),
     overlap (stage 0's call for the last item waits, at most `overlap` s, until stage 1 has
-    started). The threads still alive at the moment pipeline returned or raised are listed."""
+    started), hold (after the barrier, a call waits at most `hold` s for one more call of its
+    stage than `workers` to be running: the peak then shows a stage with too many threads).
+    The threads still alive at the moment pipeline returned or raised are listed."""
     import threading
     import time
 
@@ -48,6 +53,8 @@ def _pipeline(mod, items, n_stages, workers, plan):
     width = workers or 3  # 0: pipeline() is called without workers_per_stage (default 3)
     barriers = [threading.Barrier(width) for _ in range(n_stages)]
     entered = [0] * n_stages
+    active, peak = [0] * n_stages, [0] * n_stages
+    crowd = threading.Condition(lock)
     met = [True] * n_stages
     delays = {int(k): v for k, v in (plan.get("delays") or {}).items()}
     stage1_started = threading.Event()
@@ -66,6 +73,9 @@ def _pipeline(mod, items, n_stages, workers, plan):
                 threads[s].add(threading.get_ident())
                 k = entered[s]
                 entered[s] += 1
+                active[s] += 1
+                peak[s] = max(peak[s], active[s])
+                crowd.notify_all()
             if threading.get_ident() == main:
                 in_main.append(s)
             if plan.get("barrier") and k < width:
@@ -73,6 +83,9 @@ def _pipeline(mod, items, n_stages, workers, plan):
                     barriers[s].wait(timeout=plan.get("barrier_wait", 2.0))
                 except threading.BrokenBarrierError:
                     met[s] = False
+                if plan.get("hold"):
+                    with crowd:
+                        crowd.wait_for(lambda: active[s] > width, timeout=plan["hold"])
             if s == 1:
                 stage1_started.set()
             if s == n_stages - 1 and plan.get("linger"):
@@ -89,7 +102,11 @@ def _pipeline(mod, items, n_stages, workers, plan):
             if s == 1 and item == plan.get("fail_at"):
                 if plan.get("linger"):
                     last_stage_started.wait(2.0)
+                with lock:
+                    active[s] -= 1
                 raise ValueError(f"bad item {item}")
+            with lock:
+                active[s] -= 1
             return x * 10 + s + 1
         return stage
 
@@ -104,6 +121,7 @@ def _pipeline(mod, items, n_stages, workers, plan):
     alive = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
     return {"outcome": outcome, "counts": [sorted(c.items()) for c in counts],
             "in_main": sorted(set(in_main)), "threads": [len(t) for t in threads], "met": met,
+            "peak": peak,
             "alive_at_return": alive, "overlapped": overlapped[0]}
 
 
@@ -205,19 +223,22 @@ def test_small_and_edge_inputs(student):
 @requirement("stage-workers")
 def test_each_item_once_per_stage(student):
     """Each stage function is called exactly once per item: nothing processed twice or lost"""
-    items = list(range(15))
+    items = list(range(15)) + [3, 7, 3]  # equal items: each one still goes through every stage
+    want = Counter(items)
     got, what = _run(student, items, 3, 3, {"delays": {0: 0.02, 7: 0.02}})
+    what += " (items 3 and 7 appear more than once)"
     for s, counts in enumerate(got["counts"]):
         counts = dict(counts)
-        twice = sorted(k for k, v in counts.items() if v > 1)
-        lost = sorted(x for x in items if x not in counts)
+        twice = sorted(k for k, v in counts.items() if v > want[k])
+        lost = sorted(x for x in want if counts.get(x, 0) < want[x])
         if twice or lost:
             parts = []
             if twice:
-                parts.append(f"called more than once for items {twice[:8]} (e.g. item {twice[0]}: "
-                             f"{counts[twice[0]]} times)")
+                parts.append(f"called too often for items {twice[:8]} (e.g. item {twice[0]}: "
+                             f"{counts[twice[0]]} times, in the input {want[twice[0]]} times)")
             if lost:
-                parts.append(f"never called for items {lost[:8]}")
+                parts.append(f"not called for every copy of items {lost[:8]} (e.g. item "
+                             f"{lost[0]}: {counts.get(lost[0], 0)} of {want[lost[0]]} times)")
             raise Failed(f"In {what}, stage {s} was " + " and ".join(parts) + ". Every item must "
                          "be taken from the stage's queue by exactly one worker: workers should "
                          "only get() their items from the queue, never walk the input list "
@@ -229,8 +250,8 @@ def test_each_item_once_per_stage(student):
 def test_workers_run_at_the_same_time(student):
     """Each stage really has workers_per_stage threads working at once, none of them the caller"""
     items = list(range(9))
-    got, what = _run(student, items, 2, 3, {"barrier": True, "barrier_wait": BARRIER_WAIT},
-                     timeout=TIMEOUT + 2 * BARRIER_WAIT)
+    got, what = _run(student, items, 2, 3, {"barrier": True, "barrier_wait": BARRIER_WAIT,
+                                            "hold": HOLD}, timeout=TIMEOUT + 2 * BARRIER_WAIT)
     if got["in_main"]:
         raise Failed(f"In {what}, stage function(s) {got['in_main']} ran in the thread that called "
                      "pipeline(): the work must be done by the worker threads of each stage.")
@@ -241,6 +262,11 @@ def test_workers_run_at_the_same_time(student):
                          f"has fewer than 3 worker threads taking items at once (its calls came "
                          f"from {got['threads'][s]} thread(s)). Start workers_per_stage threads "
                          "for every stage, all reading from that stage's queue.")
+    for s, most in enumerate(got["peak"]):
+        if most > 3:
+            raise Failed(f"In {what}, {most} calls of stage {s}'s function ran at the same time "
+                         f"(from {got['threads'][s]} threads): each stage has exactly "
+                         "workers_per_stage worker threads, not more.", peak=got["peak"])
     expect_equal(_returned(got, what), _expected(items, 2), what)
 
 
@@ -300,6 +326,12 @@ def test_stage_error_propagates(student):
     expect_nothing_left(student.last, f"{what}, after raising the stage's ValueError",
                         processes=False, shared_memory=False,
                         hint="Stop the workers (sentinels) and join them also when a stage failed.")
+    got, what = _run(student, items, 2, 3, {"fail_at": 4})
+    if got["outcome"][0] != "raised":
+        raise Failed(f"{what}, where the last stage (stage 1) raises ValueError('bad item 4') on "
+                     f"item 4, returned {got['outcome'][1]!r:.200} instead of raising: an error in "
+                     "the last stage must reach the caller too.", outcome=got["outcome"][:2])
+    expect_equal(got["outcome"][1:], ["ValueError", "bad item 4"], f"the exception {what} raised")
 
 
 @requirement("joined")

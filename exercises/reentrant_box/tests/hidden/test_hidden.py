@@ -15,6 +15,8 @@ from grader.testing import (
 TIMEOUT = 2  # seconds per request; the reference needs well under one, a self-deadlock never ends
 LOCKORDER = {"lockorder": {}}  # a Lock taken twice is then named with its lines
 WAIT = 1.5  # seconds the tests give a thread that should not be blocked, or should stay blocked
+SWITCHED_TIMEOUT = 8  # the forced-switch run: about 1 s alone, over 4 s on a loaded machine
+OTHER_BOXES = 5  # boxes made after the busy one, each of which must not wait for it
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
@@ -31,8 +33,9 @@ def _sequence(mod):
 
 def _paused_box(mod, method, n, other_call, wait):
     """Box subclass whose execute(±n) pauses inside `method(n)` (the box's lock held, if `method`
-    holds it); meanwhile another thread runs `other_call`. Reports whether it finished within
-    `wait` seconds."""
+    holds it); meanwhile `other_call` runs: "same box", a thread calling execute(1) on it, or a
+    number k, k threads calling add(1) on k boxes made after it. Reports whether they all
+    finished within `wait` seconds."""
     import threading
     import time
 
@@ -52,18 +55,21 @@ def _paused_box(mod, method, n, other_call, wait):
         resume.set()
         return {"called_execute": False}
     if other_call == "same box":
-        other = threading.Thread(target=mod.Box.execute, args=(box, 1), daemon=True)
-    else:
-        other_box = mod.Box()
-        other = threading.Thread(target=other_box.add, args=(1,), daemon=True)
-    other.start()
-    other.join(wait)
-    finished = not other.is_alive()
-    resume.set()
-    deadline = time.monotonic() + wait  # both should end at once; a self-deadlock never does
-    for t in (holder, other):
+        others = [threading.Thread(target=mod.Box.execute, args=(box, 1), daemon=True)]
+    else:  # several boxes: a few locks shared out among the boxes are caught too
+        boxes = [mod.Box() for _ in range(other_call)]
+        others = [threading.Thread(target=b.add, args=(1,), daemon=True) for b in boxes]
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + wait
+    for t in others:
         t.join(max(0.0, deadline - time.monotonic()))
-    return {"called_execute": True, "finished": finished}
+    blocked = [i for i, t in enumerate(others) if t.is_alive()]
+    resume.set()
+    deadline = time.monotonic() + wait  # all should end at once; a self-deadlock never does
+    for t in (holder, *others):
+        t.join(max(0.0, deadline - time.monotonic()))
+    return {"called_execute": True, "finished": not blocked, "blocked": blocked}
 
 
 def _after_error(mod):
@@ -149,16 +155,18 @@ def test_add_and_remove_hold_the_lock_while_executing(student):
 @requirement("own-lock")
 def test_boxes_do_not_block_each_other(student):
     """Each box has its own lock: a busy box does not block another box"""
-    what = "Box.add(1) on one box while another box's add(5) holds its lock"
-    out = student.run(_paused_box, "add", 5, "other box", WAIT, timeout=TIMEOUT + 2 * WAIT,
+    what = (f"Box.add(1) on each of {OTHER_BOXES} other boxes while one box's add(5) holds its "
+            "lock")
+    out = student.run(_paused_box, "add", 5, OTHER_BOXES, WAIT, timeout=TIMEOUT + 2 * WAIT,
                       what=what, checks=LOCKORDER)
     expect_no_self_deadlock(student.last, what)
     if not out["called_execute"]:
         raise Failed("Box.add(5) never called self.execute(5): the exercise asks add(n) to call "
                      "execute(n) while holding the box's lock.")
     if not out["finished"]:
-        raise Failed(f"{what} waited (more than {WAIT:g} s) for the other box: all boxes share "
-                     "one lock. A lock written in the class body (`class Box: lock = "
+        raise Failed(f"{what}: the add(1) of other box(es) {out['blocked']} (made after it) "
+                     f"waited (more than {WAIT:g} s) for the busy box: boxes share a lock. A lock "
+                     "written in the class body (`class Box: lock = "
                      "threading.RLock()`, as in the book) is one object for every instance; "
                      "create it in __init__ (`self._lock = threading.RLock()`) so each box has "
                      "its own.")
@@ -190,7 +198,7 @@ def test_no_races_under_lockset(student):
 @requirement("thread-safe")
 def test_no_lost_updates_under_forced_switches(student, seed):
     """No update is lost when threads are switched in the middle of statements"""
-    got = student.run(_mixed, 6, 400, timeout=TIMEOUT + 2,
+    got = student.run(_mixed, 6, 400, timeout=SWITCHED_TIMEOUT,
                       checks={"preempt": {"seed": seed}, **LOCKORDER})
     expect_no_lost_update(got, _mixed_expected(6, 400), "6 threads mixing add(3), remove(1), "
                           "execute(2)", student.last,

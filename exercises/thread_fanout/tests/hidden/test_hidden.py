@@ -13,6 +13,8 @@ from grader.testing import (
 
 BARRIER_WAIT = 3.0  # seconds a call waits for the others to be in flight; a serial run pays it once
 STEP = 0.15  # seconds between the finishing times of the staggered calls
+SLOW_STEP = 0.8  # the same for the shutdown test: its first call runs 2.4 s, longer than a
+# `join(timeout=...)` that gives up early (a join with a timeout longer still is not caught)
 TIMEOUT = 8  # seconds per request; the reference needs well under one (plus BARRIER_WAIT at worst)
 
 TARGET_HINT = ("`threading.Thread(target=func(*args))` (or target=work(i)) calls the function "
@@ -51,7 +53,7 @@ def _threads_used(mod, n):
         seen.append(threading.current_thread())
         return i
 
-    got = mod.run_in_threads(work, [(i,) for i in range(n)])
+    got = mod.run_in_threads(work, [(i % 3,) for i in range(n)])  # equal tuples: a call each
     return {"got": got, "calls": len(seen), "in_caller": sum(t is caller for t in seen),
             "threads": len({id(t) for t in seen})}
 
@@ -123,8 +125,12 @@ def test_each_call_in_its_own_thread(student):
     n = 5
     what = f"run_in_threads(work, {n} tuples)"
     out = student.run(_threads_used, n, timeout=TIMEOUT, what=what)
-    expect_equal(out["got"], list(range(n)), what)
+    expect_equal(out["got"], [i % 3 for i in range(n)], what)
     _expect_not_in_caller(out, n, what)
+    if out["calls"] != n:
+        raise Failed(f"In {what} (some of them equal), func was called {out['calls']} time(s): "
+                     "call it once for every tuple of args_list, equal ones included (func may "
+                     "have side effects; a result is not reused).", calls=out["calls"])
     if out["threads"] != n:
         raise Failed(f"In {what}, the {n} calls ran in only {out['threads']} thread(s): start one "
                      "threading.Thread per argument tuple.", threads=out["threads"])
@@ -166,12 +172,14 @@ def test_results_in_input_order(student):
 def test_no_threads_left_running(student):
     """When run_in_threads returns, every thread it started has finished"""
     n = 4
-    what = f"run_in_threads(work, {n} tuples) where later calls finish first"
-    reply = student.reply(_staggered, n, STEP, timeout=TIMEOUT, what=what)
+    what = (f"run_in_threads(work, {n} tuples) where later calls finish first, the first after "
+            f"{(n - 1) * SLOW_STEP:g} s")
+    reply = student.reply(_staggered, n, SLOW_STEP, timeout=TIMEOUT, what=what)
     raise_for(reply)
     expect_nothing_left(reply, what, processes=False, shared_memory=False,
-                        hint="A `t.join()` after the loop joins only the last thread `t`; "
-                             "keep the threads in a list and join each of them.")
+                        hint="A `t.join()` after the loop joins only the last thread `t`, and "
+                             "`t.join(timeout=...)` gives up on a slow call; keep the threads in "
+                             "a list and join each of them, without a timeout.")
 
 
 @requirement("current-api")

@@ -24,6 +24,10 @@ N_GATE = 5  # workers at the gate
 STAGGER = 0.04  # seconds: the k-th worker to arrive is delayed (k + 1) * STAGGER on its first entry
 DELAY = 0.15  # seconds every later entry of a worker into a Condition is delayed
 FULL_WAIT = 1.5  # seconds a limited_map call waits for max_concurrent calls to be in flight
+N_SWITCHED = 6  # workers at the gate under forced thread switches
+SWITCH_RUNS = 4  # seeded schedules tried (seed, seed + 1, ...): a lost arrival shows in one
+SWITCH_PROBABILITY = 0.25  # chance of a thread switch before each instruction of the student's
+LATE_EXIT = 0.3  # seconds a worker is delayed entering a Condition after its call of func
 
 
 # ---------------------------------------------------------------- probes (run in the sandbox)
@@ -60,7 +64,9 @@ def _throttled(mod, n, limit, hold, full_wait):
 
 def _held_map(mod, n, limit, seed):
     """limited_map where every call of func is held until the probe lets it finish, one at a
-    time in an order drawn from `seed`. At the start and after each release the probe waits
+    time in an order drawn from `seed` (seed None: the call that started last goes first, which
+    empties one worker's share of the items at once if the items were dealt out in advance).
+    At the start and after each release the probe waits
     (at most 1 s) for the calls in flight to reach min(limit, calls left), then 20 ms more,
     and records what it saw; it stops at the first moment that falls short."""
     import random
@@ -68,13 +74,14 @@ def _held_map(mod, n, limit, seed):
     import time
 
     rng, cond = random.Random(seed), threading.Condition()
-    gates, running, finished, out = {}, set(), set(), {}
+    gates, running, finished, out, started = {}, set(), set(), {}, []
 
     def func(x):
         gate = threading.Event()
         with cond:
             gates[x] = gate
             running.add(x)
+            started.append(x)
             cond.notify_all()
         gate.wait(5)
         with cond:
@@ -98,7 +105,10 @@ def _held_map(mod, n, limit, seed):
             moments.append({"finished": len(finished), "in_flight": len(running)})
             if not running or len(running) < min(limit, n - len(finished)):
                 break
-            x = rng.choice(sorted(running))
+            if seed is None:
+                x = next(y for y in reversed(started) if y in running)
+            else:
+                x = rng.choice(sorted(running))
             gates[x].set()
             cond.wait_for(lambda: x in finished, timeout=1.0)
     with cond:
@@ -174,6 +184,11 @@ def _reversed_finish(mod, n, limit, step):
     return mod.limited_map(func, list(range(n)), limit)
 
 
+def _from_iterator(mod, n, limit):
+    """limited_map on a generator: `[func(x) for x in items]` takes any iterable."""
+    return mod.limited_map(lambda x: x + 1, (x for x in range(n)), limit)
+
+
 @requirement("map-values")
 def test_limited_map_values(student):
     """Results in input order (also when later items finish first); empty input; a big limit"""
@@ -184,6 +199,11 @@ def test_limited_map_values(student):
     got = student.run(_reversed_finish, 6, 6, 0.03, timeout=TIMEOUT, what=what)
     expect_equal(got, [x * x for x in range(6)], what,
                  hint="Store each result at its item's index, not in the order the calls end.")
+    what = "limited_map(lambda x: x + 1, (x for x in range(5)), max_concurrent=2)"
+    got = student.run(_from_iterator, 5, 2, timeout=TIMEOUT, what=what)
+    expect_equal(got, [x + 1 for x in range(5)], what,
+                 hint="items may be any iterable, a generator too (it has no len() and can be "
+                      "read once): make a list of it first, `items = list(items)`.")
 
 
 @requirement("at-most")
@@ -218,13 +238,54 @@ def test_limit_kept_busy_while_items_wait(student, seed):
     """While items wait, max_concurrent calls are running at every moment (not batch by batch)"""
     n, limit = 7, 3
     what = f"limited_map(func, range({n}), max_concurrent={limit})"
-    out = student.run(_held_map, n, limit, seed, timeout=TIMEOUT + 4, what=what)
-    expect_kept_busy(out["moments"], n, limit, f"{what} (seed {seed})", hint=(
-        "Starting the threads in batches of max_concurrent and joining each batch before the "
-        "next waits for the slowest call of every batch. Start a thread per item and let a "
-        "Semaphore(max_concurrent) hold back the extra ones: a call starts as soon as any "
-        "other finishes."))
-    expect_equal(out["value"], [-x for x in range(n)], what)
+    for order, named in ((seed, f"seed {seed}"), (None, "the newest call first")):
+        out = student.run(_held_map, n, limit, order, timeout=TIMEOUT + 4, what=what)
+        expect_kept_busy(out["moments"], n, limit, f"{what} ({named})", hint=(
+            "Starting the threads in batches of max_concurrent and joining each batch before "
+            "the next waits for the slowest call of every batch, and dealing the items out to "
+            "the workers in advance leaves a worker idle once its share is done. Start a thread "
+            "per item and let a Semaphore(max_concurrent) hold back the extra ones (or let "
+            "each worker take the next item from a shared queue): a call starts as soon as any "
+            "other finishes."))
+        expect_equal(out["value"], [-x for x in range(n)], what)
+
+
+def _late_exit_map(mod, n, limit, delay):
+    """limited_map where a worker thread that has finished a call of func is delayed `delay`
+    s whenever the student's code then enters a Condition (a Semaphore's release, a queue's
+    get): code that returns once the results are in, without joining, leaves it running."""
+    import sys
+    import threading
+    import time
+
+    main = threading.get_ident()
+    student_file = mod.__file__
+    finished = set()
+    enter = threading.Condition.__enter__
+
+    def from_student():
+        f = sys._getframe(2)
+        while f is not None:
+            if f.f_code.co_filename == student_file:
+                return True
+            f = f.f_back
+        return False
+
+    def late_enter(self):
+        me = threading.get_ident()
+        if me != main and me in finished and from_student():
+            time.sleep(delay)
+        return enter(self)
+
+    def func(x):
+        finished.add(threading.get_ident())
+        return x * x
+
+    threading.Condition.__enter__ = late_enter
+    try:
+        return mod.limited_map(func, list(range(n)), limit)
+    finally:
+        threading.Condition.__enter__ = enter
 
 
 @requirement("joined")
@@ -232,6 +293,13 @@ def test_limited_map_leaves_no_threads(student):
     """Every thread limited_map started has finished when it returns"""
     got, what = _limited(student, 6, 2, hold=0.01, full_wait=0)
     expect_nothing_left(student.last, what, processes=False, shared_memory=False)
+    what = (f"limited_map(func, range(6), max_concurrent=2) where a worker is slow to finish "
+            f"after its call of func ({LATE_EXIT:g} s)")
+    got = student.run(_late_exit_map, 6, 2, LATE_EXIT, timeout=TIMEOUT, what=what)
+    expect_nothing_left(student.last, what, processes=False, shared_memory=False,
+                        hint="Waiting until every result is in is not waiting for the threads: "
+                             "join each thread you started before returning.")
+    expect_equal(got, [x * x for x in range(6)], what)
 
 
 # ---------------------------------------------------------------- start_together
@@ -299,6 +367,28 @@ def test_start_together_values(student):
 def test_late_workers_still_pass_the_gate(student):
     """Workers that reach the gate late are not left waiting forever (no lost wake-up)"""
     _together(student, late=True)
+
+
+@requirement("no-lost-wakeup")
+def test_gate_under_forced_switches(student, seed):
+    """Every worker gets through the gate when threads are switched in the middle of statements"""
+    what = f"start_together({N_SWITCHED}, work)"
+    for run in range(SWITCH_RUNS):
+        checks = {"schedule": {"seed": seed + run, "probability": SWITCH_PROBABILITY}}
+        reply = student.reply(_gate, N_SWITCHED, False, STAGGER, DELAY, checks=checks,
+                              timeout=TIMEOUT, what=f"{what} (forced switches, seed {seed + run})")
+        if reply.status != "ok":
+            try:
+                raise_for(reply)
+            except (Deadlock, Timeout) as verdict:
+                raise type(verdict)(
+                    f"{verdict.message} With thread switches forced in the middle of statements "
+                    f"(seed {seed + run}, `grader replay` shows it again), some workers never got "
+                    "through the gate: an arrival counted without a lock (`count += 1` read by one "
+                    "thread, written after another's) is lost, and the count never reaches n. "
+                    "Count arrivals under a lock, or use a Barrier(n).", **verdict.details
+                ) from None
+        _expect_calls(reply.value, N_SWITCHED, what)
 
 
 @requirement("gate")
