@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
@@ -133,11 +134,18 @@ def _pytest_site(target: Path) -> Path:
     runs on the host) and no pip."""
     import zipfile
 
-    wheels = ROOT / ".cache" / "student-wheels"
+    wheels = ROOT / ".cache" / "student-wheels"  # grader.release's, filled here if need be
+    if not any(wheels.glob("pytest-*-py3-none-any.whl")):
+        version = importlib.metadata.version("pytest")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:"]
+            + ["--dest", str(wheels), f"pytest=={version}", "pygments"],
+            check=True,
+        )
     for name in ("pytest", "pluggy", "iniconfig", "packaging", "pygments"):
         found = sorted(wheels.glob(f"{name}-*-py3-none-any.whl"))
         if not found:
-            raise SystemExit(f"bench_warm: no {name} wheel in {wheels} (run `make setup`)")
+            raise SystemExit(f"bench_warm: no {name} wheel in {wheels}")
         with zipfile.ZipFile(found[-1]) as wheel:
             wheel.extractall(target)
     for path in [target, *target.rglob("*")]:
