@@ -12,6 +12,7 @@ import pytest
 
 import leftovers
 from browser import browser, new_page  # noqa: F401  (headless Chromium fixtures, tests/browser.py)
+from grader.agent import codec
 from grader.course import Limits
 from grader.sandbox.local import LocalBackend
 from servers import RedisServer
@@ -61,6 +62,21 @@ def local_session(folder: Path, source: str, limits: Limits | None = None):
     (folder / "solution.py").write_text(textwrap.dedent(source))
     with LocalBackend().open(folder, limits or Limits()) as s:
         yield s
+
+
+def call_function(session, function: str, *args, timeout: float = 3.0, **extra) -> dict:
+    """The raw reply to one plain request on `session`: `function` of solution.py called with
+    `args` (`extra`: more request fields, such as "limits")."""
+    return session.call(
+        {
+            "kind": "call",
+            "module": "solution",
+            "function": function,
+            "args": codec.encode(list(args)),
+            "timeout": timeout,
+            **extra,
+        }
+    )
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from conftest import call_function
 from grader.agent import codec
 from grader.course import Limits
 
@@ -47,16 +48,7 @@ def session(backend, submission):
 
 
 def call(session, function, *args, timeout=10, **extra):
-    return session.call(
-        {
-            "kind": "call",
-            "module": "solution",
-            "function": function,
-            "args": codec.encode(list(args)),
-            "timeout": timeout,
-            **extra,
-        }
-    )
+    return call_function(session, function, *args, timeout=timeout, **extra)
 
 
 def run(session, source, timeout=10, **extra):

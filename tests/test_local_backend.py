@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import local_session
+from conftest import call_function, local_session
 from grader.agent import codec
 from grader.course import Limits
 from grader.sandbox import local
@@ -116,16 +116,7 @@ SOURCE = """
 
 
 def call(session, function, *args, timeout=3.0):
-    return session.call(
-        {
-            "kind": "call",
-            "module": "solution",
-            "function": function,
-            "args": codec.encode(list(args)),
-            "timeout": timeout,
-            "limits": {"output_kb": 16},
-        }
-    )
+    return call_function(session, function, *args, timeout=timeout, limits={"output_kb": 16})
 
 
 def test_value_round_trip(session):

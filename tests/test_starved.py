@@ -8,6 +8,7 @@ import contextlib
 import os
 import time
 
+from conftest import call_function
 from grader.agent import codec, starved
 from grader.agent.starved import StarvedClock
 
@@ -93,16 +94,7 @@ def test_the_time_given_back_is_capped_by_the_cpu_left_unused_and_by_the_timeout
 
 
 def call(session, function, *args, timeout):
-    return session.call(
-        {
-            "kind": "call",
-            "module": "solution",
-            "function": function,
-            "args": codec.encode(list(args)),
-            "timeout": timeout,
-            "limits": {"output_kb": 16},
-        }
-    )
+    return call_function(session, function, *args, timeout=timeout, limits={"output_kb": 16})
 
 
 def test_a_program_starved_of_cpu_gets_the_time_back_and_finishes(session):
