@@ -283,6 +283,8 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         "|---|---|---|---|---|---|---|",
     ]
     notes = []
+    measured = {r["name"] for r in results}
+    absent = [f"`{p.name}`" for p in PAIRS if p.name not in measured]
     totals = {"detected": 0, "pairs": 0, "fp": 0, "twin_errors": 0, "met": 0, "not_run": 0}
     for r in results:
         pair = next(p for p in PAIRS if p.name == r["name"])
@@ -345,7 +347,13 @@ def render(results: list[dict], args, started: str, seconds: float, load_before:
         f"a harness or platform error on {totals['twin_errors']}; {totals['met']} of "
         f"{totals['pairs']} pairs met every goal; {totals['not_run']} pair(s) could not run on "
         f"this machine (not run, neither found nor passed); "
-        f"{len(results) - totals['pairs'] - totals['not_run']} pair(s) have no check yet.",
+        f"{len(results) - totals['pairs'] - totals['not_run']} pair(s) have no check yet."
+        + (
+            f" **{len(absent)} of the catalogue's {len(PAIRS)} pairs are not in this table** "
+            f"(not measured by this run or the runs it merges): {', '.join(absent)}."
+            if absent
+            else ""
+        ),
         "",
         *table,
     ]

@@ -180,3 +180,33 @@ def test_a_pairs_run_counts_follow_the_pair_not_the_load(bench, monkeypatch):
     result = bench.measure(mpi, backend="local", log=lambda text: None, **kw)
     assert (result["runs"], len(result["checks"]["twin"])) == (2, 3)
     assert bench.twin_goal(mpi) == bench.GOAL["twin_runs"]
+
+
+def test_pairs_of_the_catalogue_missing_from_the_table_are_named(bench):
+    """A table of merged batches that has not reached every pair says which it lacks."""
+
+    class Args:
+        argv, seed, runs, slow_runs, twin_runs, slow_twin_runs = [], 0, 1, 1, 1, 1
+        stress_twin_runs = frontrun_twin_runs = merge = None
+        backend, out = "local", Path("bench.md")
+
+    first = bench.PAIRS[0]
+    text = bench.render([_record(first)], Args, "now", 60.0, "0 0 0")
+    others = len(bench.PAIRS) - 1
+    assert f"**{others} of the catalogue's {len(bench.PAIRS)} pairs are not in this table**" in text
+    assert f"`{bench.PAIRS[1].name}`" in text.split("not in this table**")[1]
+    assert f"`{first.name}`" not in text.split("not in this table**")[1].split("\n")[0]
+
+
+def _record(pair) -> dict:
+    run = [dataclasses.asdict(harness.Outcome(True, pair.detects[0], 0.1, 0))]
+    twin = [dataclasses.asdict(harness.Outcome(False, "passed", 0.1, 0))]
+    return {
+        "name": pair.name,
+        "runs": 1,
+        "twin_runs": 1,
+        "measured": "2026-12-07T11:00:00",
+        "checks": {"bug": run, "twin": twin},
+        "stress": {"bug": twin, "twin": twin},
+        "frontrun": {},
+    }
