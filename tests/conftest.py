@@ -64,6 +64,19 @@ def local_session(folder: Path, source: str, limits: Limits | None = None):
         yield s
 
 
+def load_module(name: str, path: Path):
+    """The module in file `path` (a script of scripts/, the attack corpus), imported as `name`
+    and kept in sys.modules: these are not packages the project installs."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def call_function(session, function: str, *args, timeout: float = 3.0, **extra) -> dict:
     """The raw reply to one plain request on `session`: `function` of solution.py called with
     `args` (`extra`: more request fields, such as "limits")."""

@@ -20,22 +20,16 @@ for another submission or the next request of the same one.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from conftest import load_module
 from grader.agent import codec
 from grader.course import Limits
 
-_spec = importlib.util.spec_from_file_location(
-    "attack_corpus", Path(__file__).parent / "attacks" / "corpus.py"
-)
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["attack_corpus"] = corpus
-_spec.loader.exec_module(corpus)
+corpus = load_module("attack_corpus", Path(__file__).parent / "attacks" / "corpus.py")
 
 ATTACKS = corpus.load_corpus()
 

@@ -4,14 +4,13 @@ without a sandbox: a fake student answers each request."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from bugs import harness
 from bugs.catalogue import Pair, Stress
+from conftest import load_module
 from grader.judge.verdicts import Failed, NotRun
 from grader.protocol import Reply
 
@@ -20,13 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_checks", ROOT / "scripts" / "bench_checks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_checks"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module("bench_checks", ROOT / "scripts" / "bench_checks.py")
 
 
 def _pair(grade, invariant=lambda v: v == 1, needs="threads"):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from conftest import load_module
 
-import bench_rivals  # noqa: E402
-import otter_offline  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # the scripts import each other by name
+otter_offline = load_module("otter_offline", ROOT / "scripts" / "otter_offline.py")
+bench_rivals = load_module("bench_rivals", ROOT / "scripts" / "bench_rivals.py")
 
 CSV = """file,q1,total_points_earned,percent_correct,grading_status
 points-per-question,3.0,3.0,1.0,--
