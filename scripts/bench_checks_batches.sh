@@ -3,7 +3,8 @@
 #
 #   scripts/bench_checks_batches.sh BATCHES OUTDIR
 #
-# BATCHES: a file, one batch a line (pair names separated by spaces); lines may be appended
+# BATCHES: a file (scripts/bench_checks_batches.txt: the pairs not yet measured at full counts),
+# one batch a line (pair names separated by spaces); lines may be appended
 # while it runs. OUTDIR holds bench-checks.json (copy docs/bench-checks.json there to start)
 # and gets bench-checks.md; each batch merges into what the one before wrote, and each pair's
 # record keeps its own date, commit, backend and load. Between batches (never during one: a
