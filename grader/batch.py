@@ -24,7 +24,6 @@ from grader.entries import (  # noqa: F401 - the names code written before grade
     received_times,
     write_gradebook,
 )
-from grader.recorded import grade_recorded
 from grader.results import SubmissionResult
 
 
@@ -48,6 +47,8 @@ def grade_all(
     graded at once across them (`grade_entries`)."""
     entries = entries_in(submissions, course.zone)
     if store is not None:
+        from grader.recorded import grade_recorded  # lazy: the store's SQLAlchemy
+
         return grade_recorded(
             course,
             exercise,

@@ -296,7 +296,6 @@ def _print_rows(rows) -> None:
 def cmd_grade_all(args) -> int:
     from grader.batch import grade_all
     from grader.entries import entries_in
-    from grader.recorded import format_changes, grade_recorded
 
     course = _course(args)
     exercise = course.exercise(args.slug)
@@ -321,6 +320,8 @@ def cmd_grade_all(args) -> int:
         backend, info = _backend(args, course)
         options = dict(backend=backend, jobs=args.jobs, seed=args.seed, sandbox_info=info)
         kind = "regrade" if args.regrade else "grade-all"
+        if store is not None:  # lazy: the store's SQLAlchemy, not imported for --no-store
+            from grader.recorded import grade_recorded
         grade = lambda course, exercise, entries, out, store: grade_recorded(  # noqa: E731
             course, exercise, entries, out, store, kind=kind, **options
         )
@@ -336,6 +337,8 @@ def cmd_grade_all(args) -> int:
             )
         rows = outcome.rows
         _print_rows(rows)
+        from grader.recorded import format_changes
+
         print("\n".join(format_changes(outcome, exercise.slug)))
         print(f"Recorded in {store.url}")
     print(f"Gradebook: {out / 'gradebook.csv'}; feedback: {out}/<student>/feedback.html")

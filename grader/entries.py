@@ -188,6 +188,8 @@ def grade_entries(
             return Row(name, result, "not-graded", result.not_graded, retryable=True)
         return Row(name, result, status)
 
+    if todo:
+        runner.warm_up(exercise, backend)
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures: dict = {}
     try:

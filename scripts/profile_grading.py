@@ -234,6 +234,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--cprofile", type=int, default=0, help="print the N costliest functions")
     p.add_argument("--json", type=Path, help="also write the CPU figures there (JSON)")
+    p.add_argument("--course", type=Path, default=ROOT, help="the course folder (default: ours)")
     args = p.parse_args()
 
     # private core locks (as bench_warm): another grader's tests holding the host's cores for
@@ -254,7 +255,7 @@ def main() -> int:
     from grader.judge import runner, warm
     from grader.sandbox import pool as pool_mod
 
-    course = load_course(ROOT)
+    course = load_course(args.course)
     exercise = course.exercise(args.exercise)
     submission = args.submission or ROOT / "solutions" / args.exercise / "solution.py"
     marks: dict = {}

@@ -275,3 +275,40 @@ def test_a_box_template_has_numpy_exactly_when_asked(tmp_path, docker_backend):
             assert codec.decode(reply["value"]) is expected
         finally:
             session.close()
+
+
+def test_prefill_starts_a_batchs_first_containers_before_its_first_take(docker_backend):
+    """`WarmPool.prefill` (what a batch's `warm_up` calls) starts the kind's boxes in the
+    background, so the first submission takes a started box instead of starting one itself."""
+    from grader.course import Limits
+    from grader.sandbox.pool import WarmPool
+
+    pool = WarmPool(docker_backend.client, size=1)
+    try:
+        pool.prefill(Limits())
+        [started] = pool._ready[pool._key(Limits(), ())]
+        started.result(timeout=120)
+
+        def no_start_on_the_critical_path(*args):
+            raise AssertionError("take started a box itself")
+
+        pool._start = no_start_on_the_critical_path  # type: ignore[method-assign]
+        pool._refill = lambda *args: None  # type: ignore[method-assign]
+        box = pool.take(Limits())
+        assert box is started.result()
+        pool.discard(box)
+    finally:
+        pool.close()
+
+
+def test_a_batch_without_the_store_does_not_import_it():
+    """`grade-all --no-store` (and the portal-less batch) never pays for the store's SQLAlchemy
+    and Alembic imports (about 0.3 CPU-s per command on this machine)."""
+    code = "import sys, grader.batch, grader.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'grader') and m.split('.')[-1] in ('sqlalchemy', 'alembic', 'recorded', 'store')))"
+    out = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out == "[]", out

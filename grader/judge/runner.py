@@ -21,7 +21,7 @@ from pathlib import Path
 
 from grader.course import Exercise, Limits
 from grader.errors import PlatformError, SandboxUnavailable
-from grader.judge.warm import JudgeProcess
+from grader.judge.warm import JudgeProcess, start_server
 from grader.protocol import Job, MalformedMessage, Report, TestRecord
 from grader.sandbox import cores
 from grader.sandbox import preload as sandbox_preload
@@ -246,6 +246,18 @@ def _tail(output: Path, limit: int = 3000) -> str:
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def warm_up(exercise: Exercise, backend: str) -> None:
+    """Start in the background what the first submission's run would wait for: the judge's fork
+    server and, on Docker (no GPU), the warm pool's first containers for `exercise`. A failure
+    here is left for that run to meet and report."""
+    start_server()
+    if backend == "docker" and not exercise.runtime.gpu:
+        try:
+            shared_pool().prefill(exercise.limits, sandbox_preload.for_exercise(exercise.root))
+        except SandboxUnavailable:
+            pass
 
 
 @contextlib.contextmanager

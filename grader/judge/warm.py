@@ -142,6 +142,11 @@ def _the_server() -> _Server:
         return _server
 
 
+def start_server() -> None:
+    """Start this process's fork server now (it imports pytest while other work goes on)."""
+    _the_server()
+
+
 def _stop_server() -> None:
     with _server_lock:
         if _server is not None:

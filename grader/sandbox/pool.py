@@ -65,20 +65,30 @@ class WarmPool:
     def take(self, limits: Limits, preload: tuple = ()):
         """A started box for one submission (never handed out again); refills in the background.
         `preload`: the optional libraries its template imports (grader.sandbox.preload)."""
-        key = self._key(limits, preload)
         with self._lock:
             if self.closed:
                 raise SandboxUnavailable("the warm pool is closed")
-            waiting = self._ready.setdefault(key, [])
+            waiting = self._ready.setdefault(self._key(limits, preload), [])
             future = waiting.pop(0) if waiting else None
-            while len(waiting) < self.size:
-                waiting.append(self._starter.submit(self._start, limits, preload))
+            self._refill(waiting, limits, preload)
         if future is None:
             return self._start(limits, preload)
         try:
             return future.result()
         except SandboxUnavailable:
             return self._start(limits, preload)  # one that failed in the background: once more
+
+    def prefill(self, limits: Limits, preload: tuple = ()) -> None:
+        """Start this kind's boxes in the background before the first `take` asks for one."""
+        with self._lock:
+            if not self.closed:
+                self._refill(
+                    self._ready.setdefault(self._key(limits, preload), []), limits, preload
+                )
+
+    def _refill(self, waiting: list[Future], limits: Limits, preload: tuple) -> None:
+        while len(waiting) < self.size:
+            waiting.append(self._starter.submit(self._start, limits, preload))
 
     def discard(self, box) -> None:
         """Remove a used box, off the critical path."""
