@@ -14,24 +14,19 @@ itself wins a program nothing: its own threads that compete for its CPUs take th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
+
+from grader.agent import tasks
 
 
 def _delays(pids: Iterable[int]) -> dict[tuple[int, int], int]:
     """run_delay (ns) of every live thread of `pids`, by (pid, tid)."""
     out = {}
-    for pid in pids:
+    for pid, tid in tasks.threads(pids):
         try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
+            out[(pid, tid)] = int((tasks.read(pid, tid, "schedstat", 128) or b"").split()[1])
+        except (ValueError, IndexError):
             continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-                    out[(pid, int(tid))] = int(f.read(128).split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
     return out
 
 

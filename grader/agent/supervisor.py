@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from grader.agent import channel, evidence, mpi_stuck, spawn, stuck, untrusted, wrappers
+from grader.agent import channel, evidence, mpi_stuck, spawn, stuck, tasks, untrusted, wrappers
 from grader.agent.frames import parse_faulthandler, read_sources
 from grader.agent.safeio import read_untrusted
 from grader.agent.starved import StarvedClock
@@ -898,19 +898,10 @@ def _read_result(line: bytes) -> AgentResult:
 def _runnable(pids) -> set[int]:
     """Thread ids of these processes in state R (running or waiting for a CPU)."""
     found = set()
-    for pid in pids:
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/stat", encoding="latin-1") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            if data[data.rfind(")") + 2] == "R":
-                found.add(int(tid))
+    for pid, tid in tasks.threads(pids):
+        data = tasks.read(pid, tid, "stat")
+        if data and data[data.rfind(b")") + 2 : data.rfind(b")") + 3] == b"R":
+            found.add(tid)
     return found
 
 
