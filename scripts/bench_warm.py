@@ -52,6 +52,7 @@ RIVAL_NAMES = {
     "naive": "naive docker + pytest",
     "nbgrader": "nbgrader",
     "otter_grade": "otter-grader `otter grade`",
+    "floor": "the Docker engine alone (no grader)",
 }
 GOALS = {"per_core": 2.5, "request_ms": 40.0, "locked_counter_s": 1.5, "sample_class_s": 45.0}
 
@@ -222,6 +223,35 @@ def run_naive(image: str, work: Path, n: int, jobs: int = 2) -> dict:
         "score_problems": problems + failures[:3],
         "how": f"`docker run --rm --network none IMAGE python -m pytest` per submission, "
         f"{jobs} at once (no isolation of the tests from the student, no checks)",
+    }
+
+
+def run_floor(image: str, work: Path, n: int, jobs: int = 2) -> dict:
+    """`docker run --rm --network none IMAGE true`, `n` times, `jobs` at once: a fresh container
+    that does nothing, the least any grader with a container per submission pays here."""
+    failures: list[str] = []
+
+    def one(i: int) -> None:
+        out = subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", "--entrypoint", "true", image],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode:
+            failures.append(f"run {i}: exit {out.returncode}: {out.stderr[-300:]}")
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, range(n)))
+    return {
+        "wall": time.monotonic() - t0,
+        "n": n,
+        "concurrent": jobs,
+        "score_problems": failures[:3],
+        "grades": False,
+        "how": f"`docker run --rm --network none --entrypoint true IMAGE`, {n} times, {jobs} "
+        "at once: a container that grades nothing, the floor of any grader that starts one "
+        "per submission on this machine",
     }
 
 
@@ -460,6 +490,12 @@ def render(data: dict) -> str:
     ]
     out.append("| goal | target | measured | met |\n|---|---|---|---|")
     out += [f"| {a} | {b} | {c} | {'yes' if d else '**no**'} |" for a, b, c, d in rows]
+    if "floor" in tri:
+        out.append(
+            f"\nFor scale, in the same run: a container that grades nothing, started and removed "
+            f"{tri['floor']['concurrent']} at once by `docker run`, came to "
+            f"{tri['floor']['per_core']:.2f} per core (the trivial table's last row).\n"
+        )
     out.append(
         "\nMeasured by other scripts, not here: deadlocks proven without waiting for the "
         "timeout (`scripts/bench_deadlock.py`, `docs/bench-deadlock.md`), the portal's "
@@ -483,6 +519,8 @@ def render(data: dict) -> str:
             name = f"pgrader {labels[who].split(' (')[0]} -j{jobs}"
         fixed = f"{r['fixed_median']:.3f}" if r.get("fixed_median") is not None else ""
         ok = "yes" if not r["score_problems"] else "no: " + "; ".join(r["score_problems"][:3])
+        if r.get("grades") is False:
+            ok = "n/a (grades nothing)" if not r["score_problems"] else ok
         out.append(
             f"| {name} | {r['how']} | {r['wall']:.1f} | {r['per_second']:.2f} | "
             f"{r['per_core']:.2f} | {fixed} | {ok} | {r.get('rounds', '')} | {r['load']} |"
@@ -596,6 +634,8 @@ def main() -> int:
     print("naive docker + pytest", flush=True)
     image = _image(ROOT)
     data["trivial"]["naive"] = best_of(args.rounds, lambda w: run_naive(image, w, args.n))
+    print("the Docker engine alone", flush=True)
+    data["trivial"]["floor"] = best_of(args.rounds, lambda w: run_floor(image, w, args.n))
     if not args.no_nbgrader:
         print("nbgrader", flush=True)
         bench_rivals.ensure_venv()
