@@ -136,10 +136,12 @@ def _histogram(mod, arr, bins, n_procs, flatten=False):
 
 def _histogram_private(mod, arr, edges, n_procs):
     """histogram_parallel where every worker that attaches to the segment holding the array
-    sees a private copy of it (copy-on-write) in which every value is the middle of one bin, a
-    different bin for each attach (the attach's slot). What each worker counted then lands in
-    its own bin: the result says how many values each worker counted. Returns the counts and
-    the number of slots handed out (a file per slot, so the children's attaches are seen)."""
+    (its first bytes are the array's) sees those pages as a private copy-on-write mapping, in
+    which every value is the middle of one bin, a different bin for each attach (the attach's
+    slot); the rest of the segment stays shared. What each worker counted then lands in its own
+    bin: the result says how many values each worker counted. Returns the counts and the number
+    of slots handed out (a file per slot, so the children's attaches are seen)."""
+    import ctypes
     import mmap
     import os
     import tempfile
@@ -151,6 +153,11 @@ def _histogram_private(mod, arr, edges, n_procs):
     log, caller = tempfile.mkdtemp(), os.getpid()
     init = shared_memory.SharedMemory.__init__
     middles = [(lo + hi) / 2 for lo, hi in zip(edges, edges[1:])]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    length = -(-arr.nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
 
     def take_slot():
         for slot in range(len(middles)):
@@ -163,18 +170,20 @@ def _histogram_private(mod, arr, edges, n_procs):
 
     def spy(self, name=None, create=False, size=0):
         init(self, name=name, create=create, size=size)
-        if create or os.getpid() == caller or self.size < arr.nbytes:
+        if create or os.getpid() == caller or self.size < length:
             return
         if bytes(self.buf[:arr.nbytes]) != arr.tobytes():
             return  # not the array's segment (or not filled yet): left as it is
-        slot = take_slot()
-        if slot is None:
+        anchor = ctypes.c_char.from_buffer(self._mmap)
+        addr = ctypes.addressof(anchor)
+        del anchor
+        got = libc.mmap(addr, length, mmap.PROT_READ | mmap.PROT_WRITE,
+                        mmap.MAP_PRIVATE | 0x10, self._fd, 0)  # 0x10: MAP_FIXED
+        if got != addr:
             return
-        private = mmap.mmap(self._fd, self._size, flags=mmap.MAP_PRIVATE)
-        private[:arr.nbytes] = np.full(arr.shape, middles[slot], dtype=arr.dtype).tobytes()
-        self._buf.release()
-        self._mmap.close()
-        self._mmap, self._buf = private, memoryview(private)
+        slot = take_slot()
+        if slot is not None:
+            self.buf[:arr.nbytes] = np.full(arr.shape, middles[slot], dtype=arr.dtype).tobytes()
 
     shared_memory.SharedMemory.__init__ = spy
     try:
@@ -183,7 +192,6 @@ def _histogram_private(mod, arr, edges, n_procs):
         shared_memory.SharedMemory.__init__ = init
     return {"counts": None if got is None else np.asarray(got, dtype=float),
             "slots": len(os.listdir(log))}
-
 
 def _start_join_order(mod, arr):
     """The order in which the caller started and joined processes, in count_parallel(3, 20)
@@ -403,14 +411,16 @@ def test_histogram_through_shared_memory(student, seed):
                      "a multiprocessing.shared_memory.SharedMemory and let the workers attach "
                      "to it by name, instead of sending each of them a copy.",
                      created=out["created"])
-    attached = {e[0] for e in out["events"] if e[1] == "attach" and e[2] in data
-                and e[0] != out["caller"]}
-    if len(attached) < 2:
-        raise Failed(f"In {what}, the array was copied into a shared memory segment, but "
-                     f"{'only one' if attached else 'no'} worker process attached to that "
-                     "segment: the workers got the array some other way (in their arguments, or "
-                     "inherited from the parent), each a copy of its own, so the segment served "
-                     "nothing. Give each worker the segment's name and let it attach: "
+    # Attaches, not distinct processes: a Pool may hand both slices to one of its processes
+    # (under load the other starts late), and that process attaches for each of them. Workers
+    # that count a copy beside an attach are caught below, by what they counted.
+    attached = [e for e in out["events"] if e[1] == "attach" and e[2] in data
+                and e[0] != out["caller"]]
+    if not attached:
+        raise Failed(f"In {what}, the array was copied into a shared memory segment, but no "
+                     "worker process attached to that segment: the workers got the array some "
+                     "other way (in their arguments, or inherited from the parent), each a copy "
+                     "of its own, so the segment served nothing. Give each worker the segment's name and let it attach: "
                      "`SharedMemory(name=name)` and a numpy array over its buffer.",
                      events=out["events"])
     # Attaching is not reading (tests/attacks/shm_attach_unread): the same call with the
@@ -439,15 +449,15 @@ def test_histogram_through_shared_memory(student, seed):
 @requirement("split")
 def test_histogram_work_split(student, seed):
     """Each value is counted by one worker: the workers split the array, none counts it all"""
-    arr = _data(seed, 3001)
+    arr = _data(seed, 3072)  # 6 pages of float64, none shared with what follows; not n_procs * k
     edges = np.linspace(arr.min(), arr.max(), 13).tolist()
-    what = f"histogram_parallel(<{len(arr)} values>, 13 edges, 3)"
-    out = student.run(_histogram_private, arr, edges, 3, timeout=8, what=what)
+    what = f"histogram_parallel(<{len(arr)} values>, 13 edges, 5)"
+    out = student.run(_histogram_private, arr, edges, 5, timeout=8, what=what)
     counts, slots = out["counts"], out["slots"]
     if counts is None or slots == 0 or len(counts) != len(edges) - 1:
         return  # no worker attached to the array's segment: test_histogram_through_shared_memory
     per_worker = counts[:slots].tolist()
-    told = (f"The grader gave each worker that attached to the array's segment its own view of "
+    told = (f"the grader gave each worker that attached to the array's segment its own view of "
             f"it, every value there moved to a bin of its own (worker 1 to bin 1, worker 2 to "
             f"bin 2, ...), so that each bin counts what one worker counted: the {slots} "
             f"worker(s) gave {per_worker}")
