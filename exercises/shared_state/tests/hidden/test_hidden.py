@@ -458,8 +458,8 @@ def test_histogram_work_split(student, seed):
         return  # no worker attached to the array's segment: test_histogram_through_shared_memory
     per_worker = counts[:slots].tolist()
     told = (f"the grader gave each worker that attached to the array's segment its own view of "
-            f"it, every value there moved to a bin of its own (worker 1 to bin 1, worker 2 to "
-            f"bin 2, ...), so that each bin counts what one worker counted: the {slots} "
+            f"it, every value there moved to a bin of its own (the first to attach to bin 1, the "
+            f"second to bin 2, ...), so that each bin counts what one worker counted: the {slots} "
             f"worker(s) gave {per_worker}")
     if not np.array_equal(counts, np.round(counts)) or counts.sum() != len(arr):
         raise Failed(f"In {what}, {told}, {counts.sum():g} values in all instead of the "
