@@ -52,6 +52,7 @@ from grader.judge.expect_gpu import (  # noqa: F401
     NO_GPU,
     expect_clean_kernels,
     expect_kernels_compile,
+    expect_only_cuda_headers,
     expect_shared_memory_synchronised,
     kernel_report,
     require_gpu,

@@ -15,6 +15,7 @@ from grader.judge.expect_gpu import (
     NO_GPU,
     expect_clean_kernels,
     expect_kernels_compile,
+    expect_only_cuda_headers,
     require_gpu,
 )
 from grader.judge.proxy import Student
@@ -200,6 +201,20 @@ def test_includes_that_read_files_are_refused(line):
 
 def test_cuda_headers_allowed():
     assert cuda_compile.refusal("#include <cuda_runtime.h>\n#define B 4\n#pragma unroll\n") == ""
+
+
+def test_only_cuda_headers_static_check(make_submission):
+    """Runs with no nvcc and no GPU: a header that is not CUDA's fails, CUDA's own pass, and a
+    module with no kernel to check fails rather than passing on nothing."""
+    with_stdio = CUDA_MODULE.replace('ADD = """\n', 'ADD = """\n#include <stdio.h>\n')
+    assert with_stdio != CUDA_MODULE
+    with pytest.raises(verdicts.Failed) as err:
+        expect_only_cuda_headers(_student(make_submission(with_stdio)))
+    assert "<stdio.h>" in err.value.message and "only CUDA's own headers" in err.value.message
+    cuda_only = CUDA_MODULE.replace('ADD = """\n', 'ADD = """\n#include <cuda_runtime.h>\n')
+    expect_only_cuda_headers(_student(make_submission(cuda_only)))
+    with pytest.raises(verdicts.Failed, match="no kernel source"):
+        expect_only_cuda_headers(_student(make_submission("def gpu_sum(x):\n    return 0.0\n")))
 
 
 def test_no_gpu_is_not_run_never_a_pass(make_submission):

@@ -183,14 +183,45 @@ def expect_kernels_compile(student, expect_kernels: int = 1) -> list:
     return results
 
 
+def _kernels(student) -> tuple:
+    """(the submission's file, its SourceModule kernels), read as text, never imported."""
+    path = student.source_file()
+    try:
+        return path, cuda_compile.find_kernels(path.read_text())[0]
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise SandboxFault(f"could not read {path.name}: {exc}") from exc
+
+
+def expect_only_cuda_headers(student) -> None:
+    """A static check that runs everywhere (no nvcc, no GPU): `Failed` when a kernel includes a
+    header that is not CUDA's own (or uses a directive that could read a file), or when there is
+    no kernel to check."""
+    path, kernels = _kernels(student)
+    if not kernels:
+        raise Failed(
+            f"{path.name} passes no kernel source to SourceModule, so there is no kernel whose "
+            "headers could be checked: write the kernels in CUDA C, each in a module-level "
+            "string constant passed to SourceModule."
+        )
+    for k in kernels:
+        why = cuda_compile.refusal(k.source)
+        if why:
+            raise Failed(
+                f"The kernel {k.name} ({path.name}, line {k.line}): {why}. The grader compiles "
+                "your kernels on its own, where no other header is available: drop the "
+                "#include (device code needs none for printf or the math functions).",
+                kernel=k.name,
+                refused=why,
+            )
+
+
 def expect_shared_memory_synchronised(student) -> None:
     """A static check that runs everywhere: a kernel that shares `__shared__` memory between
     threads must call `__syncthreads()`, and in the right places: after filling shared memory
     and inside the reduction loop, between its steps (see `grader.judge.cuda_barriers`). `Race`
     if a barrier is missing, `Failed` if no kernel uses shared memory at all (the exercise asks
     for a shared-memory reduction)."""
-    path = student.source_file()
-    kernels, _ = cuda_compile.find_kernels(path.read_text())
+    path, kernels = _kernels(student)
     shared = [k for k in kernels if "__shared__" in cuda_compile.code_only(k.source)]
     if not shared:
         raise Failed(

@@ -31,6 +31,22 @@ def _halo_rotated_twice(mod, dims, shape, dtype):
     return [comm.rank, kept, same]
 
 
+def _halo_local_kept(mod, dims, shape, dtype):
+    """halo_exchange's result, and whether the caller's `local` still holds its values after
+    the call: [result, local unchanged]."""
+    from mpi4py import MPI
+    import numpy as np
+
+    comm = MPI.COMM_WORLD
+    h, w = shape
+    whole = np.arange(dims[0] * h * dims[1] * w).reshape(dims[0] * h, dims[1] * w).astype(dtype)
+    i, j = divmod(comm.rank, dims[1])
+    local = np.ascontiguousarray(whole[i * h:(i + 1) * h, j * w:(j + 1) * w])
+    kept = local.copy()
+    got = mod.halo_exchange(comm, local, list(dims))
+    return [got, bool(np.array_equal(local, kept))]
+
+
 def _expect_own_comm_new_arrays(student, dims, shape):
     """The grid is made of the ranks of `comm` (not COMM_WORLD's), and every call returns an
     array of its own (not a buffer the next call overwrites)."""
@@ -87,3 +103,19 @@ def test_corners(student):
 def test_large_blocks(student):
     """A 2x1 grid with 4x20000 blocks (rows of 160 kB: large messages) completes"""
     expect_halo(student, _halo, (2, 1), (4, 20_000), dtype="float64", strict=False)
+
+
+@requirement("local-unchanged")
+def test_local_left_unchanged(student):
+    """The caller's `local` holds the same values after the exchange (a 2x2 grid)"""
+    dims, shape = (2, 2), (3, 4)
+    what = "halo_exchange on a 2x2 grid (4 ranks)"
+    values = run_ranks(student, _halo_local_kept, list(dims), list(shape), "int64", ranks=4,
+                       strict=False, timeout=TIMEOUT, what=what, other=GRID)
+    for rank, value in enumerate(values if isinstance(values, list) else []):
+        if isinstance(value, list) and len(value) == 2 and value[1] is False:
+            raise Failed(f"In {what}, the caller's `local` array on rank {rank} held other values "
+                         "after halo_exchange returned: the exchange wrote into it (a receive "
+                         "into local's own rows, or local used as a scratch buffer). `local` is "
+                         "the caller's: copy it into the new array and send and receive with "
+                         "buffers of your own.")

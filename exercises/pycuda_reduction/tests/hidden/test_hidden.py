@@ -4,8 +4,8 @@ lengths that are not powers of two and compute-sanitizer's racecheck."""
 import numpy as np
 
 from grader.testing import (
-    expect_clean_kernels, expect_close, expect_shared_memory_synchronised, raise_for, require_gpu,
-    requirement,
+    Failed, expect_clean_kernels, expect_close, expect_shared_memory_synchronised, raise_for,
+    require_gpu, requirement,
 )
 
 LENGTHS = (1, 7, 255, 513, 1000, 100_003)
@@ -49,3 +49,16 @@ def test_sum_racecheck(student):
     reply = student.reply("gpu_sum", x, checks={"sanitizer": {"tool": "racecheck"}})
     raise_for(reply)
     expect_clean_kernels(reply, "gpu_sum(x) with 4096 ones", tool="sanitizer")
+
+
+@requirement("float-result")
+def test_results_are_python_floats(student):
+    """gpu_sum and gpu_dot return Python floats, not numpy scalars or arrays"""
+    require_gpu(student)
+    x = np.arange(1, 101, dtype=np.float32)
+    for what, got in (("gpu_sum(x)", student.call("gpu_sum", x)),
+                      ("gpu_dot(x, x)", student.call("gpu_dot", x, x))):
+        if type(got) is not float:
+            raise Failed(f"{what} with 100 floats returned a {type(got).__module__}."
+                         f"{type(got).__name__}, not a Python float: convert the value you read "
+                         "back from the GPU with float(...).", got=type(got).__name__)

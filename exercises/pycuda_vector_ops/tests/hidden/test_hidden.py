@@ -2,7 +2,10 @@
 
 import numpy as np
 
-from grader.testing import expect_clean_kernels, expect_close, raise_for, require_gpu, requirement
+from grader.testing import (
+    expect_clean_kernels, expect_close, expect_dtype, raise_for,
+    require_gpu, requirement,
+)
 
 ONE_BLOCK = ("A block holds at most 1024 threads (32 x 32 in 2-D): launch a grid of "
              "ceil(n / block) blocks instead of a single block.")
@@ -52,3 +55,13 @@ def test_matmul_memcheck(student):
     reply = student.reply("gpu_matmul", A, B, checks={"sanitizer": {"tool": "memcheck"}})
     raise_for(reply)
     expect_clean_kernels(reply, "gpu_matmul(A, B) with A 40x30, B 30x50", tool="sanitizer")
+
+
+@requirement("float32")
+def test_results_are_float32(student):
+    """gpu_vector_add and gpu_matmul return float32 arrays"""
+    require_gpu(student)
+    a = np.arange(10, dtype=np.float32)
+    expect_dtype(student.call("gpu_vector_add", a, a), "float32", "gpu_vector_add(a, a)")
+    A, B = _matrices(3, 4, 5, 6)
+    expect_dtype(student.call("gpu_matmul", A, B), "float32", "gpu_matmul(A, B) with A 4x5, B 5x6")

@@ -134,6 +134,97 @@ def _histogram(mod, arr, bins, n_procs, flatten=False):
             "events": events, "flattened": bool(flattened and flattened[0])}
 
 
+def _histogram_private(mod, arr, edges, n_procs):
+    """histogram_parallel where every worker that attaches to the segment holding the array
+    (its first bytes are the array's) sees those pages as a private copy-on-write mapping, in
+    which every value is the middle of one bin, a different bin for each attach (the attach's
+    slot); the rest of the segment stays shared. What each worker counted then lands in its own
+    bin: the result says how many values each worker counted. Returns the counts and the number
+    of slots handed out (a file per slot, so the children's attaches are seen)."""
+    import ctypes
+    import mmap
+    import os
+    import tempfile
+    from multiprocessing import shared_memory
+
+    import numpy as np
+
+    arr = np.ascontiguousarray(arr)
+    log, caller = tempfile.mkdtemp(), os.getpid()
+    init = shared_memory.SharedMemory.__init__
+    middles = [(lo + hi) / 2 for lo, hi in zip(edges, edges[1:])]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    length = -(-arr.nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
+
+    def take_slot():
+        for slot in range(len(middles)):
+            try:
+                os.close(os.open(os.path.join(log, str(slot)), os.O_CREAT | os.O_EXCL))
+                return slot
+            except FileExistsError:
+                continue
+        return None
+
+    def spy(self, name=None, create=False, size=0):
+        init(self, name=name, create=create, size=size)
+        if create or os.getpid() == caller or self.size < length:
+            return
+        if bytes(self.buf[:arr.nbytes]) != arr.tobytes():
+            return  # not the array's segment (or not filled yet): left as it is
+        anchor = ctypes.c_char.from_buffer(self._mmap)
+        addr = ctypes.addressof(anchor)
+        del anchor
+        got = libc.mmap(addr, length, mmap.PROT_READ | mmap.PROT_WRITE,
+                        mmap.MAP_PRIVATE | 0x10, self._fd, 0)  # 0x10: MAP_FIXED
+        if got != addr:
+            return
+        slot = take_slot()
+        if slot is not None:
+            self.buf[:arr.nbytes] = np.full(arr.shape, middles[slot], dtype=arr.dtype).tobytes()
+
+    shared_memory.SharedMemory.__init__ = spy
+    try:
+        got = mod.histogram_parallel(arr, edges, n_procs)
+    finally:
+        shared_memory.SharedMemory.__init__ = init
+    return {"counts": None if got is None else np.asarray(got, dtype=float),
+            "slots": len(os.listdir(log))}
+
+def _start_join_order(mod, arr):
+    """The order in which the caller started and joined processes, in count_parallel(3, 20)
+    and in histogram_parallel(arr, 5, 3): a list of "start"/"join" per call."""
+    import os
+    from multiprocessing import process
+
+    caller = os.getpid()
+    start, join = process.BaseProcess.start, process.BaseProcess.join
+    events = []
+
+    def logged(kind, method):
+        def run(self, *args, **kwargs):
+            if os.getpid() == caller:
+                events.append(kind)
+            return method(self, *args, **kwargs)
+        return run
+
+    process.BaseProcess.start = logged("start", start)
+    process.BaseProcess.join = logged("join", join)
+    order = {}
+    try:
+        for name, call in (("count_parallel(3, 20)", lambda: mod.count_parallel(3, 20)),
+                           ("histogram_parallel(<600 values>, 5, 3)",
+                            lambda: mod.histogram_parallel(arr, 5, 3))):
+            events.clear()
+            call()
+            order[name] = list(events)
+    finally:
+        process.BaseProcess.start, process.BaseProcess.join = start, join
+    return order
+
+
 # ---------------------------------------------------------------- judge-side helpers
 
 def _data(seed, n=4000):
@@ -229,6 +320,20 @@ def test_count_uses_one_shared_value(student):
                      writes=out["writes"], made=out["made"])
 
 
+@requirement("together")
+def test_processes_run_together(student, seed):
+    """Both functions start all their processes before they join any"""
+    order = student.run(_start_join_order, _data(seed, 600), timeout=10,
+                        what="count_parallel(3, 20) and histogram_parallel(<600 values>, 5, 3)")
+    for what, events in order.items():
+        started = events.index("join") if "join" in events else len(events)
+        if started < 3:
+            raise Failed(f"{what} joined a process when it had started only {started} of its "
+                         f"3: the processes ran one after the other (started and joined in "
+                         f"this order: {', '.join(events)}). Start every process first, in one "
+                         "loop, then join them all in a second loop.", events=events)
+
+
 @requirement("joined")
 def test_count_leaves_no_process(student):
     """count_parallel joins every process it starts"""
@@ -306,14 +411,16 @@ def test_histogram_through_shared_memory(student, seed):
                      "a multiprocessing.shared_memory.SharedMemory and let the workers attach "
                      "to it by name, instead of sending each of them a copy.",
                      created=out["created"])
-    attached = {e[0] for e in out["events"] if e[1] == "attach" and e[2] in data
-                and e[0] != out["caller"]}
-    if len(attached) < 2:
-        raise Failed(f"In {what}, the array was copied into a shared memory segment, but "
-                     f"{'only one' if attached else 'no'} worker process attached to that "
-                     "segment: the workers got the array some other way (in their arguments, or "
-                     "inherited from the parent), each a copy of its own, so the segment served "
-                     "nothing. Give each worker the segment's name and let it attach: "
+    # Attaches, not distinct processes: a Pool may hand both slices to one of its processes
+    # (under load the other starts late), and that process attaches for each of them. Workers
+    # that count a copy beside an attach are caught below, by what they counted.
+    attached = [e for e in out["events"] if e[1] == "attach" and e[2] in data
+                and e[0] != out["caller"]]
+    if not attached:
+        raise Failed(f"In {what}, the array was copied into a shared memory segment, but no "
+                     "worker process attached to that segment: the workers got the array some "
+                     "other way (in their arguments, or inherited from the parent), each a copy "
+                     "of its own, so the segment served nothing. Give each worker the segment's name and let it attach: "
                      "`SharedMemory(name=name)` and a numpy array over its buffer.",
                      events=out["events"])
     # Attaching is not reading (tests/attacks/shm_attach_unread): the same call with the
@@ -337,6 +444,33 @@ def test_histogram_through_shared_memory(student, seed):
                      "passed to a worker), not from the segment. Let the worker processes count "
                      "every slice from the numpy array over the segment's buffer; the parent "
                      "only sums their counts.", counts=np.asarray(counts).tolist())
+
+
+@requirement("split")
+def test_histogram_work_split(student, seed):
+    """Each value is counted by one worker: the workers split the array, none counts it all"""
+    arr = _data(seed, 3072)  # 6 pages of float64, none shared with what follows; not n_procs * k
+    edges = np.linspace(arr.min(), arr.max(), 13).tolist()
+    what = f"histogram_parallel(<{len(arr)} values>, 13 edges, 5)"
+    out = student.run(_histogram_private, arr, edges, 5, timeout=8, what=what)
+    counts, slots = out["counts"], out["slots"]
+    if counts is None or slots == 0 or len(counts) != len(edges) - 1:
+        return  # no worker attached to the array's segment: test_histogram_through_shared_memory
+    per_worker = counts[:slots].tolist()
+    told = (f"the grader gave each worker that attached to the array's segment its own view of "
+            f"it, every value there moved to a bin of its own (the first to attach to bin 1, the "
+            f"second to bin 2, ...), so that each bin counts what one worker counted: the {slots} "
+            f"worker(s) gave {per_worker}")
+    if not np.array_equal(counts, np.round(counts)) or counts.sum() != len(arr):
+        raise Failed(f"In {what}, {told}, {counts.sum():g} values in all instead of the "
+                     f"{len(arr)} of the array: the workers did not split the array between "
+                     "them (each counted all of it, and the parent divided the total). Give "
+                     "each worker its own slice (for example arr[i * step:(i + 1) * step]); "
+                     "the parent adds up their counts.", counts=counts.tolist())
+    if np.count_nonzero(counts) < 2:
+        raise Failed(f"In {what}, {told}: one worker counted every value, the others' counts "
+                     "were not used. Give each worker its own slice of the array and add up "
+                     "the counts of all of them.", counts=counts.tolist())
 
 
 @requirement("unlinked")
