@@ -100,6 +100,7 @@ REQUIRED = {
     "warm_template_reach",
     "dirfd_erase_evidence",
     "pool_item_swap",
+    "bytecode_memory_read",
     # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
     "evidence_line_closed",
     "evidence_line_forged",

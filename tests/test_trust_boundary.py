@@ -502,6 +502,21 @@ def spoofed_code():
     return code.replace(co_filename="<grader probe>")
 
 
+def crafted_bytecode():  # LOAD_CONST past the end of co_consts: a read of any memory
+    def shape():
+        return None
+    return shape.__code__.replace(co_code=bytes([151, 0, 100, 200, 83, 0]), co_consts=(None,))
+
+
+def new_code_object():
+    import types
+    code = compile("x = 1", "<x>", "exec")
+    return types.CodeType(*[getattr(code, "co_" + f) for f in (
+        "argcount", "posonlyargcount", "kwonlyargcount", "nlocals", "stacksize", "flags",
+        "code", "consts", "names", "varnames", "filename", "name", "qualname", "firstlineno",
+        "linetable", "exceptiontable", "freevars", "cellvars")])
+
+
 def frames_by_library_iteration():
     import heapq, traceback
     return heapq.nsmallest(1, traceback.walk_stack(None), key=lambda item: item[1])
@@ -590,6 +605,8 @@ ROUTE_NAMES = [
     "import_grader",
     "spoofed_compile",
     "spoofed_code",
+    "crafted_bytecode",
+    "new_code_object",
     "frames_by_library_iteration",
     "locals_by_summary",
     "probe_code",

@@ -19,7 +19,9 @@ hook that cannot be removed, and refuses student code the ways in:
   process holds a descriptor of: its "open" event does not say which one the kernel uses);
 * importing the grader's modules (the live ones are hidden from `sys.modules` anyway), and
   loading an extension module (native code) from anywhere but the installed libraries;
-* compiling code under the name of a grader or library file (the checks trust those names);
+* compiling code under the name of a grader or library file (the checks trust those names), and
+  building a code object from parts at all (`code.replace`, `types.CodeType`, `marshal.loads`):
+  crafted bytecode (a constant or local index past the end) reads and writes any memory;
 * changing the environment the grader's tools rely on (LD_PRELOAD, OCLGRIND_*, OCL_ICD_*...):
   a child started without it would run unwatched;
 * starting other programs (subprocess, os.system, os.exec*, os.posix_spawn, and
@@ -454,7 +456,14 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
             if k == STUDENT:
                 _deny(policy, f"importing {name}", frame, event, name)
         return
-    if event in ("compile", "code.__new__"):
+    if event == "code.__new__":
+        # a code object built from parts (code.replace, types.CodeType) runs whatever bytes it
+        # is given: an out-of-range LOAD_CONST or LOAD_FAST reads any memory of the process
+        k, frame = _decider(caller, False)
+        if k == STUDENT:
+            _deny(policy, "building a code object (code.replace, types.CodeType)", frame, event)
+        return
+    if event == "compile":
         filename = args[1] if len(args) > 1 else ""
         if codeclass.claims_trusted_name(filename):
             k, frame = _decider(caller, False)
