@@ -101,6 +101,7 @@ REQUIRED = {
     "dirfd_erase_evidence",
     "pool_item_swap",
     "bytecode_memory_read",
+    "pyc_memory_read",
     # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
     "evidence_line_closed",
     "evidence_line_forged",

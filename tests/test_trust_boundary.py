@@ -517,6 +517,30 @@ def new_code_object():
         "linetable", "exceptiontable", "freevars", "cellvars")])
 
 
+def _planted_pyc(folder, name):
+    import importlib.util, marshal, os
+    with open(os.path.join(folder, name + ".pyc"), "wb") as f:  # any bytes could be in there
+        f.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile("x = 1", "p", "exec")))
+
+
+def planted_pyc():  # the import system unmarshals a .pyc the student wrote
+    import importlib, os, sys
+    _planted_pyc(os.getcwd(), "planted")
+    sys.path.insert(0, os.getcwd())
+    return importlib.import_module("planted")
+
+
+def planted_pyc_in_zip():  # ... or one in a zip on the path (zipimport)
+    import importlib, os, sys, tempfile, zipfile
+    folder = tempfile.mkdtemp(dir=os.getcwd())
+    _planted_pyc(folder, "zipped")
+    archive = os.path.join(os.getcwd(), "z.zip")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(os.path.join(folder, "zipped.pyc"), "zipped.pyc")
+    sys.path.insert(0, archive)
+    return importlib.import_module("zipped")
+
+
 def frames_by_library_iteration():
     import heapq, traceback
     return heapq.nsmallest(1, traceback.walk_stack(None), key=lambda item: item[1])
@@ -607,6 +631,8 @@ ROUTE_NAMES = [
     "spoofed_code",
     "crafted_bytecode",
     "new_code_object",
+    "planted_pyc",
+    "planted_pyc_in_zip",
     "frames_by_library_iteration",
     "locals_by_summary",
     "probe_code",

@@ -21,7 +21,9 @@ hook that cannot be removed, and refuses student code the ways in:
   loading an extension module (native code) from anywhere but the installed libraries;
 * compiling code under the name of a grader or library file (the checks trust those names), and
   building a code object from parts at all (`code.replace`, `types.CodeType`, `marshal.loads`):
-  crafted bytecode (a constant or local index past the end) reads and writes any memory;
+  crafted bytecode (a constant or local index past the end) reads and writes any memory; the
+  import system loading bytecode from the student's files (a .pyc it wrote, in a folder or a zip:
+  the agent writes none, its modules are compiled from source);
 * changing the environment the grader's tools rely on (LD_PRELOAD, OCLGRIND_*, OCL_ICD_*...):
   a child started without it would run unwatched;
 * starting other programs (subprocess, os.system, os.exec*, os.posix_spawn, and
@@ -485,9 +487,31 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
                 _deny(policy, f"changing the environment variable {key}", frame, event, key)
         return
     if event == "marshal.loads":
+        path = _bytecode_file(caller)
+        if path is not None:  # the import system's: the .pyc's file decides, whoever imports
+            if codeclass.kind_of_file(os.path.realpath(path)) == STUDENT:
+                k, frame = _decider(caller, True, skip_import=True)
+                _deny(policy, f"loading bytecode ({os.path.basename(path)})", frame, event, path)
+            return
         k, frame = _decider(caller, False)
         if k == STUDENT:
             _deny(policy, "marshal.loads() (code objects from bytes)", frame, event)
+
+
+# The import system's functions that unmarshal a module's code, and their local naming the file
+_BYTECODE_LOADERS = {
+    ("<frozen importlib._bootstrap_external>", "_compile_bytecode"): "bytecode_path",
+    ("<frozen zipimport>", "_unmarshal_code"): "fullpath",
+}
+
+
+def _bytecode_file(caller) -> str | None:
+    """The .pyc (or the .pyc in a zip) the import system is unmarshalling, if it is the caller."""
+    if caller is None:
+        return None
+    local = _BYTECODE_LOADERS.get((caller.f_code.co_filename, caller.f_code.co_name))
+    path = caller.f_locals.get(local) if local else None
+    return path if isinstance(path, str) else None
 
 
 def _harmless_env(event: str, key: str, args: tuple) -> bool:
