@@ -541,6 +541,29 @@ def planted_pyc_in_zip():  # ... or one in a zip on the path (zipimport)
     return importlib.import_module("zipped")
 
 
+def marshal_load_file():  # marshal.load of a file: its own audit event
+    import io, marshal
+    return marshal.load(io.BytesIO(marshal.dumps(compile("x = 1", "m", "exec"))))
+
+
+def compile_bytecode_directly():  # the import system's unmarshalling function, called by hand
+    import importlib._bootstrap_external as external, marshal
+    return external._compile_bytecode(marshal.dumps(compile("x = 1", "m", "exec")))
+
+
+def loader_claims_a_library_pyc():  # a loader of the student's names a library's file ...
+    import importlib.machinery, importlib.util, marshal, os
+    source = os.path.join(os.path.dirname(os.__file__), "colorsys.py")
+    real = importlib.util.cache_from_source(source)
+    body = marshal.dumps(compile("x = 1", "m", "exec"))  # ... and hands over bytes of its own
+
+    class Loader(importlib.machinery.SourceFileLoader):
+        def get_data(self, path):
+            return open(real, "rb").read()[:16] + body if path == real else super().get_data(path)
+
+    return Loader("colorsys_again", source).get_code("colorsys_again")
+
+
 def frames_by_library_iteration():
     import heapq, traceback
     return heapq.nsmallest(1, traceback.walk_stack(None), key=lambda item: item[1])
@@ -633,6 +656,9 @@ ROUTE_NAMES = [
     "new_code_object",
     "planted_pyc",
     "planted_pyc_in_zip",
+    "marshal_load_file",
+    "compile_bytecode_directly",
+    "loader_claims_a_library_pyc",
     "frames_by_library_iteration",
     "locals_by_summary",
     "probe_code",

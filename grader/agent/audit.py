@@ -486,16 +486,19 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
             if k == STUDENT:
                 _deny(policy, f"changing the environment variable {key}", frame, event, key)
         return
-    if event == "marshal.loads":
-        path = _bytecode_file(caller)
-        if path is not None:  # the import system's: the .pyc's file decides, whoever imports
-            if codeclass.kind_of_file(os.path.realpath(path)) == STUDENT:
-                k, frame = _decider(caller, True, skip_import=True)
-                _deny(policy, f"loading bytecode ({os.path.basename(path)})", frame, event, path)
+    if event in ("marshal.loads", "marshal.load"):
+        loader, path = _bytecode_file(caller)
+        if loader:  # the import system's: what it loads must be an installed library's .pyc
+            if path is not None and _is_library_bytecode(path, args[0] if args else None):
+                return
+            k, frame = _decider(caller, True, skip_import=True)
+            if k == STUDENT or (path is not None and not _is_library_path(path)):
+                name = os.path.basename(path) if path else "?"
+                _deny(policy, f"loading bytecode ({name})", frame, event, path or "")
             return
         k, frame = _decider(caller, False)
         if k == STUDENT:
-            _deny(policy, "marshal.loads() (code objects from bytes)", frame, event)
+            _deny(policy, f"{event}() (code objects from bytes)", frame, event)
 
 
 # The import system's functions that unmarshal a module's code, and their local naming the file
@@ -503,15 +506,35 @@ _BYTECODE_LOADERS = {
     ("<frozen importlib._bootstrap_external>", "_compile_bytecode"): "bytecode_path",
     ("<frozen zipimport>", "_unmarshal_code"): "fullpath",
 }
+_PYC_HEADER = 16
 
 
-def _bytecode_file(caller) -> str | None:
-    """The .pyc (or the .pyc in a zip) the import system is unmarshalling, if it is the caller."""
+def _bytecode_file(caller) -> tuple[bool, str | None]:
+    """Whether the caller is the import system unmarshalling a module, and the file it names."""
     if caller is None:
-        return None
+        return False, None
     local = _BYTECODE_LOADERS.get((caller.f_code.co_filename, caller.f_code.co_name))
-    path = caller.f_locals.get(local) if local else None
-    return path if isinstance(path, str) else None
+    if local is None:
+        return False, None
+    path = caller.f_locals.get(local)
+    return True, path if isinstance(path, str) else None
+
+
+def _is_library_path(path: str) -> bool:
+    return codeclass.kind_of_file(os.path.realpath(path)) != STUDENT
+
+
+def _is_library_bytecode(path: str, data) -> bool:
+    """`data` is what the installed library's (or the grader's) .pyc at `path` holds: a loader
+    the student wrote can name a library's file and hand over bytes of its own."""
+    if data is None or not _is_library_path(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(_PYC_HEADER)
+            return f.read() == bytes(data)
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def _harmless_env(event: str, key: str, args: tuple) -> bool:
@@ -552,6 +575,7 @@ _WATCHED = frozenset(
         "compile",
         "code.__new__",
         "marshal.loads",
+        "marshal.load",
         launch.LAUNCH_EVENT,
         "os.putenv",
         "os.unsetenv",
