@@ -102,6 +102,7 @@ REQUIRED = {
     "pool_item_swap",
     "bytecode_memory_read",
     "pyc_memory_read",
+    "untraced_library_rmw",
     # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
     "evidence_line_closed",
     "evidence_line_forged",
