@@ -103,6 +103,7 @@ REQUIRED = {
     "bytecode_memory_read",
     "pyc_memory_read",
     "untraced_library_rmw",
+    "ctypes_setstate_pointer",
     # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
     "evidence_line_closed",
     "evidence_line_forged",
