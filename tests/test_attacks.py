@@ -100,6 +100,10 @@ REQUIRED = {
     "warm_template_reach",
     "dirfd_erase_evidence",
     "pool_item_swap",
+    "bytecode_memory_read",
+    "pyc_memory_read",
+    "untraced_library_rmw",
+    "ctypes_setstate_pointer",
     # the evidence line (evidence sent to the supervisor as it happens, not left in a folder)
     "evidence_line_closed",
     "evidence_line_forged",

@@ -49,3 +49,28 @@ def test_library_read_modify_write_is_a_race(tmp_path):
 def test_the_same_update_under_its_lock_passes(tmp_path, source):
     got = _verdicts(tmp_path, source)
     assert got == {name: "passed" for name in TESTS}, got
+
+
+# The red team's `untraced_library_rmw`: the count kept in asyncio.Semaphore objects (not
+# thread-safe: release() is `self._value += 1`) released from the threads with no lock. asyncio's
+# primitives are followed like collections', and their attribute writes on objects the student's
+# instances keep are watched. The same releases under the counter's lock are correct.
+SEMAPHORES = (ROOT / "tests" / "attacks" / "untraced_library_rmw" / "solution.py").read_text()
+SEMAPHORES_LOCKED = SEMAPHORES.replace(
+    "        for _ in range(k):\n            self._ups.release()\n",
+    "        with self._lock:\n            for _ in range(k):\n                self._ups.release()\n",
+).replace(
+    "        for _ in range(k):\n            self._downs.release()\n",
+    "        with self._lock:\n            for _ in range(k):\n                self._downs.release()\n",
+)
+
+
+def test_asyncio_primitive_released_unlocked_is_a_race(tmp_path):
+    assert SEMAPHORES_LOCKED.count("with self._lock:") == 3
+    got = _verdicts(tmp_path, SEMAPHORES)
+    assert got == {name: "race" for name in TESTS}, got
+
+
+def test_asyncio_primitive_released_under_its_lock_passes(tmp_path):
+    got = _verdicts(tmp_path, SEMAPHORES_LOCKED)
+    assert got == {name: "passed" for name in TESTS}, got

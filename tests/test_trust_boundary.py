@@ -502,6 +502,68 @@ def spoofed_code():
     return code.replace(co_filename="<grader probe>")
 
 
+def crafted_bytecode():  # LOAD_CONST past the end of co_consts: a read of any memory
+    def shape():
+        return None
+    return shape.__code__.replace(co_code=bytes([151, 0, 100, 200, 83, 0]), co_consts=(None,))
+
+
+def new_code_object():
+    import types
+    code = compile("x = 1", "<x>", "exec")
+    return types.CodeType(*[getattr(code, "co_" + f) for f in (
+        "argcount", "posonlyargcount", "kwonlyargcount", "nlocals", "stacksize", "flags",
+        "code", "consts", "names", "varnames", "filename", "name", "qualname", "firstlineno",
+        "linetable", "exceptiontable", "freevars", "cellvars")])
+
+
+def _planted_pyc(folder, name):
+    import importlib.util, marshal, os
+    with open(os.path.join(folder, name + ".pyc"), "wb") as f:  # any bytes could be in there
+        f.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile("x = 1", "p", "exec")))
+
+
+def planted_pyc():  # the import system unmarshals a .pyc the student wrote
+    import importlib, os, sys
+    _planted_pyc(os.getcwd(), "planted")
+    sys.path.insert(0, os.getcwd())
+    return importlib.import_module("planted")
+
+
+def planted_pyc_in_zip():  # ... or one in a zip on the path (zipimport)
+    import importlib, os, sys, tempfile, zipfile
+    folder = tempfile.mkdtemp(dir=os.getcwd())
+    _planted_pyc(folder, "zipped")
+    archive = os.path.join(os.getcwd(), "z.zip")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(os.path.join(folder, "zipped.pyc"), "zipped.pyc")
+    sys.path.insert(0, archive)
+    return importlib.import_module("zipped")
+
+
+def marshal_load_file():  # marshal.load of a file: its own audit event
+    import io, marshal
+    return marshal.load(io.BytesIO(marshal.dumps(compile("x = 1", "m", "exec"))))
+
+
+def compile_bytecode_directly():  # the import system's unmarshalling function, called by hand
+    import importlib._bootstrap_external as external, marshal
+    return external._compile_bytecode(marshal.dumps(compile("x = 1", "m", "exec")))
+
+
+def loader_claims_a_library_pyc():  # a loader of the student's names a library's file ...
+    import importlib.machinery, importlib.util, marshal, os
+    source = os.path.join(os.path.dirname(os.__file__), "colorsys.py")
+    real = importlib.util.cache_from_source(source)
+    body = marshal.dumps(compile("x = 1", "m", "exec"))  # ... and hands over bytes of its own
+
+    class Loader(importlib.machinery.SourceFileLoader):
+        def get_data(self, path):
+            return open(real, "rb").read()[:16] + body if path == real else super().get_data(path)
+
+    return Loader("colorsys_again", source).get_code("colorsys_again")
+
+
 def frames_by_library_iteration():
     import heapq, traceback
     return heapq.nsmallest(1, traceback.walk_stack(None), key=lambda item: item[1])
@@ -590,6 +652,13 @@ ROUTE_NAMES = [
     "import_grader",
     "spoofed_compile",
     "spoofed_code",
+    "crafted_bytecode",
+    "new_code_object",
+    "planted_pyc",
+    "planted_pyc_in_zip",
+    "marshal_load_file",
+    "compile_bytecode_directly",
+    "loader_claims_a_library_pyc",
     "frames_by_library_iteration",
     "locals_by_summary",
     "probe_code",

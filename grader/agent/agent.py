@@ -298,6 +298,8 @@ def run(request: AgentRequest, line: channel.AgentLine) -> dict:
     probe_builtins = _probe_builtins()
     _hide_grader()  # for good: nothing of the grader's may be one dict lookup away again
     start_limit, lowered = sys.getrecursionlimit(), []  # type: int, list[str]
+    # no .pyc of the student's modules: any the import system finds was planted (audit refuses it)
+    sys.dont_write_bytecode = True
     audit.install(policy)
     try:
         try:

@@ -19,7 +19,11 @@ hook that cannot be removed, and refuses student code the ways in:
   process holds a descriptor of: its "open" event does not say which one the kernel uses);
 * importing the grader's modules (the live ones are hidden from `sys.modules` anyway), and
   loading an extension module (native code) from anywhere but the installed libraries;
-* compiling code under the name of a grader or library file (the checks trust those names);
+* compiling code under the name of a grader or library file (the checks trust those names), and
+  building a code object from parts at all (`code.replace`, `types.CodeType`, `marshal.loads`):
+  crafted bytecode (a constant or local index past the end) reads and writes any memory; the
+  import system loading bytecode from the student's files (a .pyc it wrote, in a folder or a zip:
+  the agent writes none, its modules are compiled from source);
 * changing the environment the grader's tools rely on (LD_PRELOAD, OCLGRIND_*, OCL_ICD_*...):
   a child started without it would run unwatched;
 * starting other programs (subprocess, os.system, os.exec*, os.posix_spawn, and
@@ -454,7 +458,14 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
             if k == STUDENT:
                 _deny(policy, f"importing {name}", frame, event, name)
         return
-    if event in ("compile", "code.__new__"):
+    if event == "code.__new__":
+        # a code object built from parts (code.replace, types.CodeType) runs whatever bytes it
+        # is given: an out-of-range LOAD_CONST or LOAD_FAST reads any memory of the process
+        k, frame = _decider(caller, False)
+        if k == STUDENT:
+            _deny(policy, "building a code object (code.replace, types.CodeType)", frame, event)
+        return
+    if event == "compile":
         filename = args[1] if len(args) > 1 else ""
         if codeclass.claims_trusted_name(filename):
             k, frame = _decider(caller, False)
@@ -475,10 +486,55 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
             if k == STUDENT:
                 _deny(policy, f"changing the environment variable {key}", frame, event, key)
         return
-    if event == "marshal.loads":
+    if event in ("marshal.loads", "marshal.load"):
+        loader, path = _bytecode_file(caller)
+        if loader:  # the import system's: what it loads must be an installed library's .pyc
+            if path is not None and _is_library_bytecode(path, args[0] if args else None):
+                return
+            k, frame = _decider(caller, True, skip_import=True)
+            if k == STUDENT or (path is not None and not _is_library_path(path)):
+                name = os.path.basename(path) if path else "?"
+                _deny(policy, f"loading bytecode ({name})", frame, event, path or "")
+            return
         k, frame = _decider(caller, False)
         if k == STUDENT:
-            _deny(policy, "marshal.loads() (code objects from bytes)", frame, event)
+            _deny(policy, f"{event}() (code objects from bytes)", frame, event)
+
+
+# The import system's functions that unmarshal a module's code, and their local naming the file
+_BYTECODE_LOADERS = {
+    ("<frozen importlib._bootstrap_external>", "_compile_bytecode"): "bytecode_path",
+    ("<frozen zipimport>", "_unmarshal_code"): "fullpath",
+}
+_PYC_HEADER = 16
+
+
+def _bytecode_file(caller) -> tuple[bool, str | None]:
+    """Whether the caller is the import system unmarshalling a module, and the file it names."""
+    if caller is None:
+        return False, None
+    local = _BYTECODE_LOADERS.get((caller.f_code.co_filename, caller.f_code.co_name))
+    if local is None:
+        return False, None
+    path = caller.f_locals.get(local)
+    return True, path if isinstance(path, str) else None
+
+
+def _is_library_path(path: str) -> bool:
+    return codeclass.kind_of_file(os.path.realpath(path)) != STUDENT
+
+
+def _is_library_bytecode(path: str, data) -> bool:
+    """`data` is what the installed library's (or the grader's) .pyc at `path` holds: a loader
+    the student wrote can name a library's file and hand over bytes of its own."""
+    if data is None or not _is_library_path(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(_PYC_HEADER)
+            return f.read() == bytes(data)
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def _harmless_env(event: str, key: str, args: tuple) -> bool:
@@ -519,6 +575,7 @@ _WATCHED = frozenset(
         "compile",
         "code.__new__",
         "marshal.loads",
+        "marshal.load",
         launch.LAUNCH_EVENT,
         "os.putenv",
         "os.unsetenv",

@@ -130,7 +130,7 @@ def _flags() -> list[str]:
     out = ["-I"]
     if sys.flags.optimize:
         out.append("-" + "O" * sys.flags.optimize)
-    if sys.flags.dont_write_bytecode:
+    if sys.flags.dont_write_bytecode or sys.dont_write_bytecode:  # the agent's: no .pyc
         out.append("-B")
     return out
 

@@ -13,7 +13,11 @@ What is watched:
   `obj.__dict__[k] = v`) on built-in containers (list, dict and their C subclasses, deque,
   bytearray, numpy arrays), per (container, key), when the container is a simple name or
   attribute chain and the key a name or constant (`self.counts[word] += 1`, `out[i] = r`);
-  see `subscripts`.
+  see `subscripts`; and
+- writes made inside the standard library's code the student's code calls (followed by the
+  tracer): item writes on containers the student's instances keep (`Counter.update`), and
+  attribute writes on asyncio primitives they keep (not thread-safe: `Semaphore.release` is
+  `self._value += 1`); see `attributes`.
 Which locks are held comes from the tracked `threading.Lock` and `threading.RLock`
 of `grader.checks.locks`, installed before the student's code is imported
 (`Condition`, `Semaphore`, `Event` and `queue.Queue` build on those, so they are
@@ -37,7 +41,7 @@ import operator
 import sys
 import threading
 
-from grader.checks import codeclass, locks, subscripts, tracing
+from grader.checks import attributes, codeclass, locks, subscripts, tracing
 from grader.checks.codeclass import STUDENT
 from grader.checks.standin import stand_in
 
@@ -219,14 +223,25 @@ class Lockset:
 
     def on_library_opcode(self, frame) -> None:
         """An item write in a library function the student's code called (`Counter.update`)
-        counts when its container is one the student's instances keep."""
-        if self.containers and frame.f_code.co_code[frame.f_lasti] in subscripts.OPCODES:
+        counts when its container is one the student's instances keep; so does an attribute
+        write of an object they keep (`Semaphore.release`: `self._value += 1`)."""
+        if not self.containers:
+            return
+        op = frame.f_code.co_code[frame.f_lasti]
+        if op in subscripts.OPCODES:
             target = subscripts.resolve(frame)
             if target is not None and target[0][1] in self.containers:
                 key, _, obj = target
                 where = self.containers[key[1]][1]
                 name = frame.f_code.co_qualname
                 self.write(key, f"{where}[{subscripts.short(key[2])}] (in {name})", frame)
+        elif op == attributes.STORE_ATTR:
+            found = attributes.resolve(frame)
+            if found is not None and id(found[0]) in self.containers:
+                obj, attr = found
+                where = self.containers[id(obj)][1]
+                name = frame.f_code.co_qualname
+                self.write(("attr", id(obj), attr), f"{where}.{attr} (in {name})", frame)
 
     def stop(self) -> dict:
         return {
@@ -256,6 +271,15 @@ _SCALARS = frozenset({int, float, bool, str, bytes, complex, tuple, frozenset, t
 _watched: set = set()  # classes whose __setattr__ is wrapped
 
 
+def _kept_library_object(value) -> bool:
+    """An instance of a Python class of the standard library's that the race checks follow
+    (asyncio.Semaphore...): its attribute writes in its own methods are watched."""
+    return type(value).__module__ in _FOLLOWED_MODULES
+
+
+_FOLLOWED_MODULES = frozenset({"asyncio.locks", "asyncio.queues"})  # tracing._FOLLOWED_FILES
+
+
 def _watch_class(cls) -> None:
     """Wrap `cls.__setattr__` so that, while a lockset check runs, every attribute write from the
     student's code is recorded. The wrapper is the same in every request, checked or not (the
@@ -281,7 +305,9 @@ def _watch_class(cls) -> None:
                     check.keep.append(obj)
                     label = f"{type(obj).__name__}.{attr}"
                 check.write(key, label, frame)
-                if type(value) not in _SCALARS and subscripts.watched(value):
+                if type(value) not in _SCALARS and (
+                    subscripts.watched(value) or _kept_library_object(value)
+                ):
                     check.containers[id(value)] = (value, f"{type(obj).__name__}.{attr}")
 
     cls.__setattr__ = __setattr__
@@ -341,5 +367,11 @@ def start(options: dict, workdir: str) -> Lockset:
     locks.install(workdir)
     locks.add_listener(check)
     patch_threads()
-    tracing.install(workdir, check.on_opcode, WRITE_OPCODES, library=check.on_library_opcode)
+    tracing.install(
+        workdir,
+        check.on_opcode,
+        WRITE_OPCODES,
+        library=check.on_library_opcode,
+        library_opcodes=frozenset({attributes.STORE_ATTR}),
+    )
     return check

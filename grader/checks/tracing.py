@@ -34,6 +34,7 @@ _callbacks: list = []
 _every_callbacks: list = []  # those of `_callbacks` subscribed without `opcodes`
 _library_callbacks: list = []  # called in library frames entered from traced frames
 _needs: set[int] = set()  # the opcodes the subscribed checks need, unless one needs all of them
+_library_needs: set[int] = set()  # ... and those they need besides in library frames only
 _every_opcode = False
 _traced_code: dict = {}  # code object -> whether its frames are traced (for the subscribers now)
 _events = 0
@@ -62,13 +63,15 @@ _local_every = _tracer(_every_callbacks)  # the subscribers that need every opco
 
 
 def _traced(code) -> bool:
-    """Whether frames of `code` are traced: every student frame, unless the subscribers need only
-    some opcodes, and then the frames of code that holds one of them."""
+    """Whether frames of the library's `code` are traced: all of them, unless the subscribers need
+    only some opcodes, and then the frames of code that holds one of them."""
     if _every_opcode:
         return True
     traced = _traced_code.get(code)
     if traced is None:
-        traced = _traced_code[code] = not _needs.isdisjoint(code.co_code[::2])
+        ops = code.co_code[::2]
+        traced = not (_needs.isdisjoint(ops) and _library_needs.isdisjoint(ops))
+        _traced_code[code] = traced
     return traced
 
 
@@ -134,7 +137,7 @@ def _followed(code) -> bool:
         and name.startswith(_STDLIB)
         and "-packages/" not in name
         and not name.endswith(_UNTRACED_FILES)
-        and not any(part in name for part in _UNTRACED_PACKAGES)
+        and (name.endswith(_FOLLOWED_FILES) or not any(p in name for p in _UNTRACED_PACKAGES))
     )
 
 
@@ -167,6 +170,9 @@ _UNTRACED_FILES = tuple(
 _UNTRACED_PACKAGES = tuple(
     f"/{pkg}/" for pkg in ("concurrent", "multiprocessing", "asyncio", "importlib", "logging")
 )
+# ... but asyncio's primitives are followed: they are not thread-safe (Semaphore.release() is
+# `self._value += 1` with no lock, a race when threads share one) and hold no lock while they run
+_FOLLOWED_FILES = ("/asyncio/locks.py", "/asyncio/queues.py")
 
 
 def _hidden(real, module: str):
@@ -192,12 +198,19 @@ def install_baseline() -> None:
         threading.gettrace = _hidden(_real_thread_gettrace, "threading")
 
 
-def install(workdir: str, callback, opcodes: frozenset[int] | None = None, library=None) -> None:
+def install(
+    workdir: str,
+    callback,
+    opcodes: frozenset[int] | None = None,
+    library=None,
+    library_opcodes: frozenset[int] = frozenset(),
+) -> None:
     """Subscribe `callback(frame)` to every opcode of student code, in every thread; with
     `opcodes`, the callback needs only those: it sees every opcode of the frames whose code
     holds one of them, and no other frame.
     `library(frame)` (if given) is called at every opcode of the library functions the student's
-    code calls, directly or through other library functions (`_entered_from_traced`)."""
+    code calls, directly or through other library functions (`_entered_from_traced`); under
+    `opcodes`, only those whose code holds one of them or of `library_opcodes`."""
     global _every_opcode
     install_baseline()
     if opcodes is None:
@@ -208,6 +221,7 @@ def install(workdir: str, callback, opcodes: frozenset[int] | None = None, libra
     _callbacks.append(callback)
     if library is not None:
         _library_callbacks.append(library)
+        _library_needs.update(library_opcodes)
     _traced_code.clear()
     _how.clear()
 
