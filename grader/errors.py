@@ -16,6 +16,17 @@ class ConfigError(GraderError):
         super().__init__(detail)
 
 
+class UnknownExercise(ConfigError):
+    """A slug (typed on the command line, or asked for by a page) that course.toml does not list."""
+
+    def __init__(self, path, slug: str, known: list[str]):
+        self.known = ", ".join(known) or "none"
+        super().__init__(path, "exercise", f"a known exercise slug ({self.known})", slug)
+
+    def __str__(self) -> str:
+        return f"unknown exercise {self.got!r}: {self.path} lists {self.known}"
+
+
 class SubmissionError(GraderError):
     """A submission that cannot be graded; the message is shown to the student."""
 

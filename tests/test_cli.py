@@ -201,6 +201,43 @@ def test_received_that_is_not_a_date_is_a_clear_error(tmp_path):
     assert "yesterday" in proc.stderr and "ISO 8601" in proc.stderr
 
 
+NOLOCK_TYPO = "solutions/locked_counter/mutants/nolock/solution.py"  # the mutant is no_lock
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["grade", SLUG, NOLOCK_TYPO], NOLOCK_TYPO),
+        (["grade-all", SLUG, "sample_class/lockedcounter"], "sample_class/lockedcounter"),
+        (["check", SLUG, "no/such/solution.py"], "no/such/solution.py"),
+        (["replay", SLUG, str(REFERENCE), "no/such/results.json"], "no/such/results.json"),
+    ],
+    ids=["grade", "grade-all", "check", "replay"],
+)
+def test_a_mistyped_path_is_named_and_nothing_is_written(tmp_path, argv, missing):
+    """Not a refused submission written over an earlier run's results, not a traceback."""
+    out = ["--out", str(tmp_path / "out")] if argv[0] in ("grade", "grade-all") else []
+    backend = [] if argv[0] == "check" else ["--backend", "local"]  # check is always local
+    proc = grader(*argv, *out, *backend)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{missing!r} does not exist" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_all_of_a_file_asks_for_a_folder(tmp_path):
+    proc = grader("grade-all", SLUG, str(REFERENCE), "--out", str(tmp_path / "out"), "--no-store")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "is not a folder" in proc.stderr
+
+
+def test_a_mistyped_exercise_is_named_with_the_known_ones(tmp_path):
+    proc = grader("grade", "lockedcounter", str(REFERENCE), "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("grader: unknown exercise 'lockedcounter': ")
+    assert SLUG in proc.stderr
+
+
 def test_received_without_a_time_zone_is_utc(tmp_path):
     # A refused submission is graded at once; the late days are recorded all the same.
     bad = tmp_path / "bad.py"

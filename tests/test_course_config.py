@@ -273,6 +273,8 @@ def test_unknown_exercise_names_the_known_ones(tmp_path):
     with pytest.raises(ConfigError) as info:
         course.exercise("nope")
     assert "counter" in info.value.expected and info.value.got == "nope"
+    # A mistyped slug is the caller's mistake: the message says so, not "course.toml has a bad key".
+    assert str(info.value).startswith("unknown exercise 'nope': ") and "counter" in str(info.value)
 
 
 LINE = re.compile(r"^grader: (?P<path>/\S+): key '(?P<key>[^']+)': expected .+$")
