@@ -348,4 +348,9 @@ def find_course_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "course.toml").is_file():
             return folder
-    raise ConfigError(here / "course.toml", "-", "a course.toml in this folder or a parent")
+    raise ConfigError(
+        here / "course.toml",
+        "-",
+        "a course.toml in this folder or a parent (run grader in the course's folder, or name "
+        "that folder with `grader --course DIR ...`)",
+    )

@@ -5,12 +5,16 @@ class GraderError(Exception):
     """Base class: a problem the grader reports without a Python traceback."""
 
 
+WHOLE_FILE = "-"  # ConfigError's key when the file as a whole is the problem (missing, not TOML)
+
+
 class ConfigError(GraderError):
     """A malformed `course.toml` or `exercise.toml`: names the file, the key and what was expected."""
 
     def __init__(self, path, key: str, expected: str, got=None):
         self.path, self.key, self.expected, self.got = path, key, expected, got
-        detail = f"{path}: key '{key}': expected {expected}"
+        where = "" if key == WHOLE_FILE else f" key '{key}':"
+        detail = f"{path}:{where} expected {expected}"
         if got is not None:
             detail += f", got {got!r}"
         super().__init__(detail)
