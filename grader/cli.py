@@ -1040,7 +1040,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
+        return code
     except GraderError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
@@ -1049,3 +1051,6 @@ def main(argv: list[str] | None = None) -> int:
             "\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr
         )
         return 130
+    except BrokenPipeError:  # `grader list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # exit's flush too
+        return 141

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -229,6 +230,18 @@ def test_grade_all_of_a_file_asks_for_a_folder(tmp_path):
     proc = grader("grade-all", SLUG, str(REFERENCE), "--out", str(tmp_path / "out"), "--no-store")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "is not a folder" in proc.stderr
+
+
+def test_output_piped_to_a_reader_that_leaves_is_no_traceback():
+    """`grader list | head -1`: the reader is gone before grader writes."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    proc = subprocess.Popen(
+        [GRADER, "list"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 141 and b"Traceback" not in stderr, stderr
 
 
 def test_a_mistyped_exercise_is_named_with_the_known_ones(tmp_path):
