@@ -854,6 +854,15 @@ def test_serve_on_a_port_in_use_says_so(tmp_path):
     assert "another port with `grader serve --port N`" in proc.stderr
 
 
+def test_serve_says_it_stopped(tmp_path):
+    """SIGTERM (as Ctrl-C): the portal says it stopped and what happens to the queue."""
+    make_course(tmp_path)
+    server = Server(tmp_path, 0)
+    server.stop()
+    assert server.proc.returncode == 0
+    assert "portal stopped; queued jobs resume at the next start" in server.read_log()
+
+
 def test_the_readme_quick_start_reaches_a_signed_in_student(tmp_path):
     """The README's portal commands as written, in a copy of the course (the venv linked where
     the README expects it; `grader serve` on a free port, grading nothing): the dates move so

@@ -116,13 +116,12 @@ def serve(
         )
     print(f"portal listening on http://{bound_host}:{bound_port}", flush=True)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        print("portal stopped; queued jobs resume at the next start", file=sys.stderr)
+        server.run()  # returns on SIGTERM or Ctrl-C: waitress swallows the KeyboardInterrupt
     finally:
         passback.stop()
         grader.stop()
         server.close()
+    print("portal stopped; queued jobs resume at the next start", file=sys.stderr)
     return 0
 
 
