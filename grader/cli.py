@@ -57,6 +57,15 @@ def _backend(args, course=None) -> tuple[str, dict]:
         backend.close()
 
 
+def _existing(path: str, what: str) -> Path:
+    """`path` as given on the command line, or a GraderError when nothing is there: a mistyped
+    path is the caller's mistake, never a student's empty hand-in."""
+    found = Path(path)
+    if not found.exists():
+        raise GraderError(f"{what} {path!r} does not exist (check the path)")
+    return found
+
+
 def _print_result(result) -> None:
     for t in result.tests:
         mark = VERDICT_MARK.get(t.verdict, t.verdict.upper())
@@ -159,7 +168,7 @@ def cmd_check(args) -> int:
         course = Course(
             bundle, "bundle", "", "local", Limits(), LatePolicy(), {args.slug: exercise}
         )
-    path = Path(args.path) if args.path else Path.cwd()
+    path = _existing(args.path, "the path to check") if args.path else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="pgrader-check-") as tmp:
         if (path / "exercise.toml").is_file():  # the bundle folder: only what the student wrote
             from grader.release import BUNDLE_ONLY
@@ -193,8 +202,8 @@ def cmd_grade(args) -> int:
 
     course = _course(args)
     exercise = course.exercise(args.slug)
+    submission = _existing(args.submission, "the submission")
     backend, info = _backend(args, course)
-    submission = Path(args.submission)
     received = None
     if args.received:
         import datetime as dt
@@ -239,7 +248,8 @@ def cmd_replay(args) -> int:
 
     course = _course(args)
     exercise = course.exercise(args.slug)
-    earlier = SubmissionResult.read(Path(args.results))
+    submission = _existing(args.submission, "the submission")
+    earlier = SubmissionResult.read(_existing(args.results, "the results file"))
     names = args.test or [t.function for t in earlier.tests if not t.passed]
     if not names:
         print("Every test passed in that run: nothing to replay (name one with --test).")
@@ -249,7 +259,7 @@ def cmd_replay(args) -> int:
     again = grade_submission(
         course,
         exercise,
-        Path(args.submission),
+        submission,
         student=earlier.student,
         backend=backend,
         seed=earlier.seed,
@@ -299,6 +309,12 @@ def cmd_grade_all(args) -> int:
 
     course = _course(args)
     exercise = course.exercise(args.slug)
+    submissions = _existing(args.submissions, "the class's folder")
+    if not submissions.is_dir():
+        raise GraderError(
+            f"{args.submissions!r} is not a folder: grade-all grades a folder of "
+            "submissions (one folder, .py, .ipynb or .zip per student)"
+        )
     store = _open_store(args, course)
     out = Path(args.out)
     grade: Callable[..., recorded.Outcome]
@@ -326,15 +342,11 @@ def cmd_grade_all(args) -> int:
             course, exercise, entries, out, store, kind=kind, **options
         )
     if store is None:
-        rows = grade_all(
-            course, exercise, Path(args.submissions), out, regrade=args.regrade, **options
-        )
+        rows = grade_all(course, exercise, submissions, out, regrade=args.regrade, **options)
         _print_rows(rows)
     else:
         with store:
-            outcome = grade(
-                course, exercise, entries_in(Path(args.submissions), course.zone), out, store
-            )
+            outcome = grade(course, exercise, entries_in(submissions, course.zone), out, store)
         rows = outcome.rows
         _print_rows(rows)
         from grader.recorded import format_changes
@@ -1028,7 +1040,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
+        return code
     except GraderError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
@@ -1037,3 +1051,6 @@ def main(argv: list[str] | None = None) -> int:
             "\ngrader: interrupted; nothing half-written is kept, rerun to resume.", file=sys.stderr
         )
         return 130
+    except BrokenPipeError:  # `grader list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # exit's flush too
+        return 141

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from grader.errors import ConfigError
+from grader.errors import ConfigError, UnknownExercise
 from grader.requirements import parse_requirements
 
 BACKENDS = ("auto", "docker", "local")
@@ -147,10 +147,7 @@ class Course:
         try:
             return self.exercises[slug]
         except KeyError:
-            known = ", ".join(self.exercises) or "none"
-            raise ConfigError(
-                self.root / "course.toml", "exercise", f"a known exercise slug ({known})", slug
-            ) from None
+            raise UnknownExercise(self.root / "course.toml", slug, list(self.exercises)) from None
 
 
 # ---------------------------------------------------------------- reading helpers
@@ -351,4 +348,9 @@ def find_course_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "course.toml").is_file():
             return folder
-    raise ConfigError(here / "course.toml", "-", "a course.toml in this folder or a parent")
+    raise ConfigError(
+        here / "course.toml",
+        "-",
+        "a course.toml in this folder or a parent (run grader in the course's folder, or name "
+        "that folder with `grader --course DIR ...`)",
+    )

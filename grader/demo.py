@@ -1,13 +1,14 @@
 """`grader demo`: grade the bundled sample class and compare with its known answers.
 
 `sample_class/<slug>/` holds one submission per student (and `received.csv` for
-the late ones); `sample_class/expected.csv` lists `exercise,student,final` with
-the score each must get, and `race_may_show`: the value tests of a racy submission
-whose race may really show on the machine (updates lost under its own scheduling),
-each of which then costs exactly its points, as a plain wrong value. The demo grades
-every exercise found there (recorded in the store as one regrade request per exercise
-when a store is given), prints where the gradebooks and feedback pages are, and fails
-if any score differs.
+the late ones, handed in against the due dates of `sample_class/schedule.csv`, which the
+demo grades against wherever `grader course dates` has moved course.toml's);
+`sample_class/expected.csv` lists `exercise,student,final` with the score each must get, and
+`race_may_show`: the value tests of a racy submission whose race may really show on the
+machine (updates lost under its own scheduling), each of which then costs exactly its
+points, as a plain wrong value. The demo grades every exercise found there (recorded in the
+store as one regrade request per exercise when a store is given), prints where the
+gradebooks and feedback pages are, and fails if any score differs.
 
 The exercises are graded at the same time, `jobs` submissions at once across all of
 them (one exercise's slow last submission does not leave a core idle while the next
@@ -17,13 +18,15 @@ exercise waits); the sandbox's core locks keep timed and MPI requests to themsel
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from grader.batch import grade_all
-from grader.course import Course
+from grader.course import Course, Exercise
 from grader.judge import runner
 from grader.protocol import Outcome
 
@@ -42,6 +45,17 @@ def races_may_show(sample: Path) -> dict[tuple[str, str], frozenset[str]]:
             (r["exercise"], r["student"]): frozenset((r.get("race_may_show") or "").split())
             for r in csv.DictReader(f)
         }
+
+
+def as_handed_in(course: Course, sample: Path, slug: str) -> Exercise:
+    """`slug`'s exercise with the due date the sample class handed in against (`schedule.csv`),
+    wherever `grader course dates` has moved course.toml's: the known answers' late days hold."""
+    exercise = course.exercise(slug)
+    with (sample / "schedule.csv").open(newline="") as f:
+        dues = {r["exercise"]: r["due"] for r in csv.DictReader(f)}
+    if slug not in dues:
+        return exercise
+    return replace(exercise, due=dt.datetime.fromisoformat(dues[slug].replace("Z", "+00:00")))
 
 
 def expected_now(want: float, tests, may_show: frozenset[str], penalty: float = 0.0) -> float:
@@ -66,7 +80,7 @@ def run_demo(
     def batch(slug: str):
         return grade_all(
             course,
-            course.exercise(slug),
+            as_handed_in(course, sample, slug),
             sample / slug,
             out / slug,
             backend=backend,

@@ -5,15 +5,30 @@ class GraderError(Exception):
     """Base class: a problem the grader reports without a Python traceback."""
 
 
+WHOLE_FILE = "-"  # ConfigError's key when the file as a whole is the problem (missing, not TOML)
+
+
 class ConfigError(GraderError):
     """A malformed `course.toml` or `exercise.toml`: names the file, the key and what was expected."""
 
     def __init__(self, path, key: str, expected: str, got=None):
         self.path, self.key, self.expected, self.got = path, key, expected, got
-        detail = f"{path}: key '{key}': expected {expected}"
+        where = "" if key == WHOLE_FILE else f" key '{key}':"
+        detail = f"{path}:{where} expected {expected}"
         if got is not None:
             detail += f", got {got!r}"
         super().__init__(detail)
+
+
+class UnknownExercise(ConfigError):
+    """A slug (typed on the command line, or asked for by a page) that course.toml does not list."""
+
+    def __init__(self, path, slug: str, known: list[str]):
+        self.known = ", ".join(known) or "none"
+        super().__init__(path, "exercise", f"a known exercise slug ({self.known})", slug)
+
+    def __str__(self) -> str:
+        return f"unknown exercise {self.got!r}: {self.path} lists {self.known}"
 
 
 class SubmissionError(GraderError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -27,7 +28,16 @@ N_TESTS = sum(
 REFERENCE = ROOT / "solutions" / SLUG / "solution.py"
 SKELETON = ROOT / "exercises" / SLUG / "skeleton" / "solution.py"
 SEED = 424242
-DUE = dt.datetime(2026, 9, 21, 23, 59, tzinfo=dt.UTC)  # course.toml
+# course.toml's, wherever `grader course dates` (the README's portal steps) has moved them
+DUE = load_course(ROOT).exercise(SLUG).due or dt.datetime(2026, 9, 21, 23, 59, tzinfo=dt.UTC)
+OPENS = load_course(ROOT).exercise(SLUG).opens
+
+
+def after_due(days: int, hours: int, offset: str = "Z") -> str:
+    """A received time `days` and `hours` past the due date (ISO 8601; `offset` "": none)."""
+    return (DUE + dt.timedelta(days=days, hours=hours)).strftime("%Y-%m-%dT%H:%M:%S") + offset
+
+
 GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 
 
@@ -45,7 +55,7 @@ def _docstring_names(folder: Path) -> list[str]:
 def graded(tmp_path_factory):
     """Two gradings of the reference with the same seed: 2 days late, and 5 days late."""
     base = tmp_path_factory.mktemp("cli")
-    runs = {"two_days": "2026-09-23T12:00:00Z", "five_days": "2026-09-26T08:00:00+00:00"}
+    runs = {"two_days": after_due(1, 12), "five_days": after_due(4, 8, "+00:00")}
     procs = {}
     for name, received in runs.items():
         argv = [
@@ -85,7 +95,7 @@ def test_list_shows_the_course_and_its_exercises():
     lines = proc.stdout.splitlines()
     assert lines[0] == "Parallel Programming in Python (Fall 2026)"
     [row] = [line for line in lines if line.split()[:1] == [SLUG]]
-    assert "threads" in row and "10 pts" in row and "due 2026-09-21 23:59" in row
+    assert "threads" in row and "10 pts" in row and f"due {DUE:%Y-%m-%d %H:%M}" in row
     assert "needs: -" in row
     course = load_course(ROOT)
     assert len(lines) == 1 + len(course.exercises)
@@ -201,6 +211,55 @@ def test_received_that_is_not_a_date_is_a_clear_error(tmp_path):
     assert "yesterday" in proc.stderr and "ISO 8601" in proc.stderr
 
 
+NOLOCK_TYPO = "solutions/locked_counter/mutants/nolock/solution.py"  # the mutant is no_lock
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["grade", SLUG, NOLOCK_TYPO], NOLOCK_TYPO),
+        (["grade-all", SLUG, "sample_class/lockedcounter"], "sample_class/lockedcounter"),
+        (["check", SLUG, "no/such/solution.py"], "no/such/solution.py"),
+        (["replay", SLUG, str(REFERENCE), "no/such/results.json"], "no/such/results.json"),
+    ],
+    ids=["grade", "grade-all", "check", "replay"],
+)
+def test_a_mistyped_path_is_named_and_nothing_is_written(tmp_path, argv, missing):
+    """Not a refused submission written over an earlier run's results, not a traceback."""
+    out = ["--out", str(tmp_path / "out")] if argv[0] in ("grade", "grade-all") else []
+    backend = [] if argv[0] == "check" else ["--backend", "local"]  # check is always local
+    proc = grader(*argv, *out, *backend)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{missing!r} does not exist" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_all_of_a_file_asks_for_a_folder(tmp_path):
+    proc = grader("grade-all", SLUG, str(REFERENCE), "--out", str(tmp_path / "out"), "--no-store")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "is not a folder" in proc.stderr
+
+
+def test_output_piped_to_a_reader_that_leaves_is_no_traceback():
+    """`grader list | head -1`: the reader is gone before grader writes."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    proc = subprocess.Popen(
+        [GRADER, "list"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 141 and b"Traceback" not in stderr, stderr
+
+
+def test_a_mistyped_exercise_is_named_with_the_known_ones(tmp_path):
+    proc = grader("grade", "lockedcounter", str(REFERENCE), "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("grader: unknown exercise 'lockedcounter': ")
+    assert SLUG in proc.stderr
+
+
 def test_received_without_a_time_zone_is_utc(tmp_path):
     # A refused submission is graded at once; the late days are recorded all the same.
     bad = tmp_path / "bad.py"
@@ -215,7 +274,7 @@ def test_received_without_a_time_zone_is_utc(tmp_path):
         "--out",
         str(tmp_path / "out"),
         "--received",
-        "2026-09-23T12:00:00",
+        after_due(1, 12, ""),
     )
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)
@@ -304,7 +363,9 @@ def test_course_dates_move_by_days_or_to_a_start_keeping_the_file_as_written(tmp
     proc = grader("--course", str(tmp_path), "course", "dates", "--shift", "7")
     assert proc.returncode == 0, proc.stderr
     after = (tmp_path / "course.toml").read_text()
-    assert "due = 2026-09-28T23:59:00Z" in after and "opens = 2026-09-14T08:00:00Z" in after
+    week = dt.timedelta(days=7)
+    assert f"due = {DUE + week:%Y-%m-%dT%H:%M:%SZ}" in after
+    assert OPENS is not None and f"opens = {OPENS + week:%Y-%m-%dT%H:%M:%SZ}" in after
     assert [line for line in before.splitlines() if "=" not in line or "#" in line] == [
         line for line in after.splitlines() if "=" not in line or "#" in line
     ]  # comments, layout kept

@@ -248,7 +248,8 @@ def test_malformed_config_names_file_key_and_expectation(tmp_path, case):
     for word in words:
         assert word in err.expected, f"{word!r} not in {err.expected!r}"
     text = str(err)
-    assert text.startswith(f"{expected_path}: key '{key}': expected {err.expected}")
+    where = "" if key == "-" else f" key '{key}':"  # no key to name when the whole file is wrong
+    assert text.startswith(f"{expected_path}:{where} expected {err.expected}")
 
 
 def test_missing_course_toml(tmp_path):
@@ -273,9 +274,11 @@ def test_unknown_exercise_names_the_known_ones(tmp_path):
     with pytest.raises(ConfigError) as info:
         course.exercise("nope")
     assert "counter" in info.value.expected and info.value.got == "nope"
+    # A mistyped slug is the caller's mistake: the message says so, not "course.toml has a bad key".
+    assert str(info.value).startswith("unknown exercise 'nope': ") and "counter" in str(info.value)
 
 
-LINE = re.compile(r"^grader: (?P<path>/\S+): key '(?P<key>[^']+)': expected .+$")
+LINE = re.compile(r"^grader: (?P<path>/\S+):( key '(?P<key>[^']+)':)? expected .+$")
 
 
 @pytest.mark.parametrize(
@@ -303,7 +306,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, case):
     assert len(lines) == 1, proc.stderr
     match = LINE.match(lines[0])
     assert match, lines[0]
-    assert match["path"].endswith(filename) and match["key"] == key
+    assert match["path"].endswith(filename) and (match["key"] or "-") == key
 
 
 def test_cli_finds_the_course_in_a_parent_folder(tmp_path):
@@ -313,3 +316,12 @@ def test_cli_finds_the_course_in_a_parent_folder(tmp_path):
     assert proc.returncode == 2
     assert LINE.match(proc.stderr.strip())
     assert str(root.resolve() / "course.toml") in proc.stderr
+
+
+def test_cli_outside_a_course_says_how_to_name_one(tmp_path):
+    proc = subprocess.run(
+        [GRADER, "list"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"grader: {tmp_path.resolve() / 'course.toml'}: expected ")
+    assert "key '-'" not in proc.stderr and "grader --course DIR" in proc.stderr

@@ -6,6 +6,8 @@ shows rows such as "not run: no GPU" and the requirements waiting for grader mac
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 
@@ -54,6 +56,42 @@ def test_demo_grades_the_sample_class_on_docker(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Every score matches" in proc.stdout
     assert (tmp_path / "locked_counter" / "gradebook.csv").exists()
+
+
+def test_demo_known_answers_hold_after_the_dates_move(tmp_path):
+    """The README's order: `make demo`, then `grader course dates --start today-7` for the
+    portal; `make demo` again still matches (carol, 2 days late, keeps 8, not 10), with and
+    without the store, where her attempt is recorded from the first run."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "exercises" / "locked_counter", course / "exercises" / "locked_counter")
+    toml = (ROOT / "course.toml").read_text().split("[[exercise]]")
+    (course / "course.toml").write_text("[[exercise]]".join(toml[:2]))  # locked_counter only
+    sample = course / "sample_class"
+    (sample / "locked_counter" / "carol").mkdir(parents=True)
+    for name in ("locked_counter/carol/solution.py", "locked_counter/received.csv", "schedule.csv"):
+        shutil.copy(ROOT / "sample_class" / name, sample / name)
+    rows = (ROOT / "sample_class" / "expected.csv").read_text().splitlines()
+    carol = [r for r in rows if r.startswith("locked_counter,carol,")]
+    (sample / "expected.csv").write_text("\n".join([rows[0], *carol]) + "\n")
+    grader = [sys.executable, "-m", "grader", "--course", str(course)]
+
+    def demo(*store: str) -> str:
+        out = ["--out", str(tmp_path / "out")]
+        proc = subprocess.run(
+            [*grader, "demo", "--backend", "local", *out, *store],
+            cwd=course,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    demo()  # recorded in the course's store with the dates as committed
+    subprocess.run([*grader, "course", "dates", "--shift", "90"], check=True, capture_output=True)
+    for store in ([], ["--no-store"]):
+        out = demo(*store)
+        assert re.search(r"carol +8\.0 / 10 +expected 8\.0 +ok", out), out
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -838,6 +839,28 @@ def test_serve_refuses_to_start_without_accounts(tmp_path):
         "accounts import docs/example-roster.csv --passwords-out private/passwords.csv"
         in proc.stderr
     )
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path):
+    """A second `grader serve` on the same port: what to do, not waitress's traceback."""
+    make_course(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = grader(tmp_path, "serve", "--port", port, "--backend", "local", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "another port with `grader serve --port N`" in proc.stderr
+
+
+def test_serve_says_it_stopped(tmp_path):
+    """SIGTERM (as Ctrl-C): the portal says it stopped and what happens to the queue."""
+    make_course(tmp_path)
+    server = Server(tmp_path, 0)
+    server.stop()
+    assert server.proc.returncode == 0
+    assert "portal stopped; queued jobs resume at the next start" in server.read_log()
 
 
 def test_the_readme_quick_start_reaches_a_signed_in_student(tmp_path):

@@ -13,11 +13,13 @@ from one PostgreSQL store (docs/portal.md).
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 from pathlib import Path
 
 from grader.course import Course
+from grader.errors import GraderError
 from grader.portal import accesslog
 from grader.portal.app import Portal, create_app
 from grader.portal.jobs import Grader
@@ -71,28 +73,31 @@ def serve(
     if access_log is not None:
         accesslog.open_access_log(access_log)
     app = create_app(portal)
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=THREADS,
-        max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
-        connection_limit=CONNECTIONS,
-        channel_timeout=IDLE_SECONDS,
-        asyncore_use_poll=True,
-        backlog=1024,
-        ident="pgrader",
-        **(
-            {
-                "trusted_proxy": trusted_proxy,
-                "trusted_proxy_count": 1,
-                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
-                "clear_untrusted_proxy_headers": True,
-            }
-            if trusted_proxy
-            else {}
-        ),
-    )
+    try:
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=THREADS,
+            max_request_body_size=max(64 * 2**20, settings.max_upload_kb * 4096),
+            connection_limit=CONNECTIONS,
+            channel_timeout=IDLE_SECONDS,
+            asyncore_use_poll=True,
+            backlog=1024,
+            ident="pgrader",
+            **(
+                {
+                    "trusted_proxy": trusted_proxy,
+                    "trusted_proxy_count": 1,
+                    "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+                    "clear_untrusted_proxy_headers": True,
+                }
+                if trusted_proxy
+                else {}
+            ),
+        )
+    except OSError as exc:  # before any thread started: nothing to stop
+        raise GraderError(_cannot_listen(host, port, exc)) from None
     resumed = grader.start()
     passback = Passback(live, store)
     grader.graded.append(passback.graded)
@@ -111,14 +116,24 @@ def serve(
         )
     print(f"portal listening on http://{bound_host}:{bound_port}", flush=True)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        print("portal stopped; queued jobs resume at the next start", file=sys.stderr)
+        server.run()  # returns on SIGTERM or Ctrl-C: waitress swallows the KeyboardInterrupt
     finally:
         passback.stop()
         grader.stop()
         server.close()
+    print("portal stopped; queued jobs resume at the next start", file=sys.stderr)
     return 0
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """What to do when the portal's socket cannot be bound (a second `grader serve`, most often)."""
+    text = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    if exc.errno == errno.EADDRINUSE:
+        text += (
+            ". Another program (another `grader serve`?) holds that port: stop it, or start "
+            "this one on another port with `grader serve --port N`"
+        )
+    return text
 
 
 def _enough_files(n: int) -> None:
