@@ -246,6 +246,18 @@ def test_each_reply_status_has_its_verdict():
     assert isinstance(fault, SandboxFault) and str(fault) == "engine gone"
 
 
+def test_an_exception_without_a_message_is_named_alone():
+    """`raise NotImplementedError` (the skeleton's) reads "raised NotImplementedError", not
+    "raised NotImplementedError: " followed by nothing."""
+    bare = {"type": "NotImplementedError", "message": ""}
+    said = _verdict({"status": "exception", "exception": bare}).message
+    assert said.startswith("f() raised NotImplementedError") and ": " not in said, said
+    said = _verdict({"status": "import-error", "exception": bare}).message
+    assert said == "Your code could not be imported: NotImplementedError", said
+    said = _verdict({"status": "exception", "exception": {"type": "ValueError", "message": "no"}})
+    assert said.message.startswith("f() raised ValueError: no"), said.message
+
+
 def test_a_status_no_supervisor_sends_is_the_platforms_failure():
     fault = _verdict({"status": "excellent"})
     assert isinstance(fault, SandboxFault) and "unexpected sandbox reply status 'excellent'" in str(

@@ -58,14 +58,15 @@ def _plain_verdict(reply: Reply, status: Status) -> Exception:
         )
     if status in STUDENT_RAISED:
         exc = exc or {}
+        raised = f"{exc.get('type')}" + (f": {exc['message']}" if exc.get("message") else "")
         where = student_location(exc.get("frames", []))
         rank = f" (on rank {reply.rank})" if blamed is not None else ""
         if status == Status.IMPORT_ERROR:
-            msg = f"Your code could not be imported: {exc.get('type')}: {exc.get('message')}{where}"
+            msg = f"Your code could not be imported: {raised}{where}"
         elif status == Status.MISSING:
             msg = f"{exc.get('message')}: the exercise asks for it (see the statement)."
         else:
-            msg = f"{what} raised {exc.get('type')}: {exc.get('message')}{where}{rank}"
+            msg = f"{what} raised {raised}{where}{rank}"
         return StudentError(msg, exception=exc, stdout=reply.stdout, stderr=reply.stderr)
     if status == Status.TIMEOUT:
         ratio = reply.stall_cpu_ratio
