@@ -338,9 +338,10 @@ def cmd_grade_all(args) -> int:
         kind = "regrade" if args.regrade else "grade-all"
         if store is not None:  # lazy: the store's SQLAlchemy, not imported for --no-store
             from grader.recorded import grade_recorded
-        grade = lambda course, exercise, entries, out, store: grade_recorded(  # noqa: E731
-            course, exercise, entries, out, store, kind=kind, **options
-        )
+
+            grade = lambda course, exercise, entries, out, store: grade_recorded(  # noqa: E731
+                course, exercise, entries, out, store, kind=kind, **options
+            )
     if store is None:
         rows = grade_all(course, exercise, submissions, out, regrade=args.regrade, **options)
         _print_rows(rows)
