@@ -274,10 +274,7 @@ _watched: set = set()  # classes whose __setattr__ is wrapped
 def _kept_library_object(value) -> bool:
     """An instance of a Python class of the standard library's that the race checks follow
     (asyncio.Semaphore...): its attribute writes in its own methods are watched."""
-    return type(value).__module__ in _FOLLOWED_MODULES
-
-
-_FOLLOWED_MODULES = frozenset({"asyncio.locks", "asyncio.queues"})  # tracing._FOLLOWED_FILES
+    return type(value).__module__ in tracing.FOLLOWED_MODULES
 
 
 def _watch_class(cls) -> None:

@@ -172,7 +172,9 @@ _UNTRACED_PACKAGES = tuple(
 )
 # ... but asyncio's primitives are followed: they are not thread-safe (Semaphore.release() is
 # `self._value += 1` with no lock, a race when threads share one) and hold no lock while they run
-_FOLLOWED_FILES = ("/asyncio/locks.py", "/asyncio/queues.py")
+# (the lockset also watches attribute writes on their objects: `lockset._kept_library_object`)
+FOLLOWED_MODULES = frozenset({"asyncio.locks", "asyncio.queues"})
+_FOLLOWED_FILES = tuple("/" + name.replace(".", "/") + ".py" for name in sorted(FOLLOWED_MODULES))
 
 
 def _hidden(real, module: str):
