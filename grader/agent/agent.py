@@ -31,6 +31,7 @@ from grader.checks import (
     locks,
     lockset,
     schedule,
+    startmethod,  # noqa: F401 - kept live for the probes (VISIBLE)
     tracing,
     workitems,
 )
@@ -40,9 +41,10 @@ STACKS_ENV = "PGRADER_STACKS_DIR"
 _exit = os._exit  # bound before the student's code could rebind os._exit
 _get_limit, _set_limit = sys.getrecursionlimit, sys.setrecursionlimit  # the same, for sys's
 PROBE_FILE = codeclass.PROBE_FILE
-VISIBLE = (  # grader modules the student's processes may import (the probes only, for holding)
+VISIBLE = (  # grader modules the student's processes may import (for the probes only)
     "grader.checks.workitems",
     "grader.checks.holding",
+    "grader.checks.startmethod",
 )
 _stack_files: list = []
 

@@ -42,6 +42,7 @@ PRELOAD = (
     "grader.checks.findings",
     "grader.checks.workitems",
     "grader.checks.holding",
+    "grader.checks.startmethod",
     "grader.agent.codec",
     "threading",
     "queue",

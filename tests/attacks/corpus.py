@@ -103,6 +103,7 @@ HONEST = {
     },
     "shared_state": {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
+        "honest_spawn_context": (HONEST_DIR / "shared_state_spawn_context/solution.py", 10.0),
     },
 }
 

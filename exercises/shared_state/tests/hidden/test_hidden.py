@@ -16,6 +16,7 @@ from grader.testing import (
     for_varied_inputs, requirement,
 )
 
+HOLD = 2.0  # seconds a process is held at its start, waiting for the others (_start_join_order)
 LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built-in lock guards "
              "each step alone, so another process can write between them and its update is "
              "lost. Hold the lock across both: `with v.get_lock(): v.value += 1`.")
@@ -35,6 +36,8 @@ def _count_widened(mod, n_procs, n_incr, pause):
     import tempfile
     import time
     from multiprocessing import sharedctypes
+
+    from grader.checks.startmethod import forked
 
     plain, init = sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__
     constructors = {name: getattr(sharedctypes, name) for name in ("Value", "RawValue")}
@@ -66,7 +69,8 @@ def _count_widened(mod, n_procs, n_incr, pause):
     for name in constructors:
         setattr(sharedctypes, name, counted(name))
     try:
-        got = mod.count_parallel(n_procs, n_incr)
+        with forked():  # every child inherits the patches, whatever its start method
+            got = mod.count_parallel(n_procs, n_incr)
     finally:
         sharedctypes.Synchronized.value, sharedctypes.Synchronized.__init__ = plain, init
         for name, fn in constructors.items():
@@ -81,17 +85,22 @@ def _count_widened(mod, n_procs, n_incr, pause):
             "writes": [[pid, addr, n] for pid, by in writes.items() for addr, n in by.items()]}
 
 
-def _histogram(mod, arr, bins, n_procs, flatten=False):
+def _histogram(mod, arr, bins, n_procs, flatten=False, fork=True):
     """histogram_parallel's result, and every shared memory segment created or attached to, by
     which process (logged to a file per process, so the children's attaches are seen too).
     With `flatten`, when the caller starts its first process and a segment it created holds the
     array's bytes, every value there is set to the array's minimum: workers that count the
-    segment then count one value n times, workers that count a copy of their own do not."""
+    segment then count one value n times, workers that count a copy of their own do not.
+    With `fork`, every process is forked, whatever start method the student's code chose, so
+    that every child inherits the spy."""
+    import contextlib
     import os
     import tempfile
     from multiprocessing import process, shared_memory
 
     import numpy as np
+
+    from grader.checks.startmethod import forked
 
     arr = np.asarray(arr)
     log, caller = tempfile.mkdtemp(), os.getpid()
@@ -120,7 +129,8 @@ def _histogram(mod, arr, bins, n_procs, flatten=False):
     shared_memory.SharedMemory.__init__ = spy
     process.BaseProcess.start = flattening_start
     try:
-        got = mod.histogram_parallel(arr, bins, n_procs)
+        with forked() if fork else contextlib.nullcontext():
+            got = mod.histogram_parallel(arr, bins, n_procs)
     finally:
         shared_memory.SharedMemory.__init__ = init
         process.BaseProcess.start = start
@@ -148,6 +158,8 @@ def _histogram_private(mod, arr, edges, n_procs):
     from multiprocessing import shared_memory
 
     import numpy as np
+
+    from grader.checks.startmethod import forked
 
     arr = np.ascontiguousarray(arr)
     log, caller = tempfile.mkdtemp(), os.getpid()
@@ -187,41 +199,89 @@ def _histogram_private(mod, arr, edges, n_procs):
 
     shared_memory.SharedMemory.__init__ = spy
     try:
-        got = mod.histogram_parallel(arr, edges, n_procs)
+        with forked():  # every worker inherits the spy, whatever its start method
+            got = mod.histogram_parallel(arr, edges, n_procs)
     finally:
         shared_memory.SharedMemory.__init__ = init
     return {"counts": None if got is None else np.asarray(got, dtype=float),
             "slots": len(os.listdir(log))}
 
-def _start_join_order(mod, arr):
+def _start_join_order(mod, arr, hold=2.0):
     """The order in which the caller started and joined processes, in count_parallel(3, 20)
-    and in histogram_parallel(arr, 5, 3): a list of "start"/"join" per call."""
+    and in histogram_parallel(arr, 5, 3): a list of "start"/"join" per call. And whether they
+    ran together: each process the caller starts (forked, whatever start method the student's
+    code chose; not the workers of a Pool or an executor, nor a Manager) is held at its start until the caller has started 3, for at most
+    `hold` seconds. A caller that waits for one process's work before it starts the next makes
+    that process wait in vain; "starts" gives each start's time and "gave_up" when, and after
+    how many starts, a process stopped waiting (one process gives up at most, per call)."""
     import os
+    import tempfile
+    import time
     from multiprocessing import process
+
+    from grader.checks.startmethod import forked
 
     caller = os.getpid()
     start, join = process.BaseProcess.start, process.BaseProcess.join
-    events = []
+    bootstrap = process.BaseProcess._bootstrap
+    events, board = [], []  # board: the current call's folder (inherited by forked children)
 
-    def logged(kind, method):
-        def run(self, *args, **kwargs):
-            if os.getpid() == caller:
-                events.append(kind)
-            return method(self, *args, **kwargs)
-        return run
+    def students(proc):
+        module = getattr(getattr(proc, "_target", None), "__module__", None) or ""
+        return not module.startswith(("multiprocessing", "concurrent"))
 
-    process.BaseProcess.start = logged("start", start)
-    process.BaseProcess.join = logged("join", join)
+    def logged_start(self, *args, **kwargs):
+        if os.getpid() == caller:
+            events.append("start")
+            if board and students(self):
+                with open(os.path.join(board[0], f"start-{time.monotonic()!r}"), "w"):
+                    pass
+        return start(self, *args, **kwargs)
+
+    def logged_join(self, *args, **kwargs):
+        if os.getpid() == caller:
+            events.append("join")
+        return join(self, *args, **kwargs)
+
+    def held_bootstrap(self, *args, **kwargs):
+        if board and students(self):
+            deadline = time.monotonic() + hold
+            while True:
+                names = os.listdir(board[0])
+                started = sum(name.startswith("start-") for name in names)
+                if started >= 3 or any(name.startswith("gave_up-") for name in names):
+                    break
+                if time.monotonic() > deadline:
+                    with open(os.path.join(board[0], f"gave_up-{started}-{time.monotonic()!r}"),
+                              "w"):
+                        pass
+                    break
+                time.sleep(0.002)
+        return bootstrap(self, *args, **kwargs)
+
+    process.BaseProcess.start, process.BaseProcess.join = logged_start, logged_join
+    process.BaseProcess._bootstrap = held_bootstrap
     order = {}
     try:
         for name, call in (("count_parallel(3, 20)", lambda: mod.count_parallel(3, 20)),
                            ("histogram_parallel(<600 values>, 5, 3)",
                             lambda: mod.histogram_parallel(arr, 5, 3))):
             events.clear()
-            call()
-            order[name] = list(events)
+            board[:] = [tempfile.mkdtemp()]
+            with forked():  # every child inherits the patches, whatever its start method
+                call()
+            names = os.listdir(board[0])
+            order[name] = {
+                "events": list(events),
+                "starts": sorted(float(n.split("-", 1)[1]) for n in names
+                                 if n.startswith("start-")),
+                "gave_up": [[int(n.split("-")[1]), float(n.split("-", 2)[2])] for n in names
+                            if n.startswith("gave_up-")],
+            }
     finally:
         process.BaseProcess.start, process.BaseProcess.join = start, join
+        process.BaseProcess._bootstrap = bootstrap
+        board.clear()
     return order
 
 
@@ -243,7 +303,8 @@ def _leftovers(reply):
 def _hist(student, arr, bins, n_procs, start_method="fork", timeout=8):
     shown = bins if isinstance(bins, int) else f"{len(bins)} edges"
     what = f"histogram_parallel(<{len(arr)} values>, {shown}, {n_procs})"
-    out = student.run(_histogram, arr, bins, n_procs, start_method=start_method,
+    out = student.run(_histogram, arr, bins, n_procs, False, start_method != "spawn",
+                      start_method=start_method,
                       timeout=timeout, what=what)
     got = out["counts"]
     expected = np.histogram(arr, bins)[0]
@@ -322,16 +383,29 @@ def test_count_uses_one_shared_value(student):
 
 @requirement("together")
 def test_processes_run_together(student, seed):
-    """Both functions start all their processes before they join any"""
-    order = student.run(_start_join_order, _data(seed, 600), timeout=10,
+    """Both functions start all their processes before they join any, and the processes run at
+    the same time (each is held at its start until all are started: none waits in vain)"""
+    order = student.run(_start_join_order, _data(seed, 600), HOLD, timeout=14,
                         what="count_parallel(3, 20) and histogram_parallel(<600 values>, 5, 3)")
-    for what, events in order.items():
+    for what, seen in order.items():
+        events = seen["events"]
         started = events.index("join") if "join" in events else len(events)
         if started < 3:
             raise Failed(f"{what} joined a process when it had started only {started} of its "
                          f"3: the processes ran one after the other (started and joined in "
                          f"this order: {', '.join(events)}). Start every process first, in one "
                          "loop, then join them all in a second loop.", events=events)
+        for count, when in seen["gave_up"]:
+            later = [t for t in seen["starts"][count:] if t > when]
+            if later:
+                raise Failed(
+                    f"{what} started its processes one after the other: the grader held each "
+                    f"process at its start until all 3 were started, and process {count} waited "
+                    f"{HOLD:g} s for the others in vain; the next was started "
+                    f"{later[0] - when:.2f} s after it gave up, once it had done its work. "
+                    "Do not wait for one process's result (on a Queue, a Pipe, "
+                    "an Event) before you start the next: start them all, in one loop, then "
+                    "collect their results.", starts=seen["starts"], gave_up=seen["gave_up"])
 
 
 @requirement("joined")
