@@ -68,6 +68,7 @@ HONEST = {
     },
     "mp_queue_fibonacci": {
         "honest_reference": (ROOT / "solutions/mp_queue_fibonacci/solution.py", 10.0),
+        "honest_spawn_context": (HONEST_DIR / "mp_queue_fibonacci_spawn_context/solution.py", 10.0),
     },
     "mpi_collective_stats": {
         "honest_reference": (ROOT / "solutions/mpi_collective_stats/solution.py", 10.0),
@@ -83,6 +84,7 @@ HONEST = {
     },
     "pipe_pipeline": {
         "honest_reference": (ROOT / "solutions/pipe_pipeline/solution.py", 10.0),
+        "honest_spawn_context": (HONEST_DIR / "pipe_pipeline_spawn_context/solution.py", 10.0),
     },
     "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
         "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
@@ -94,6 +96,7 @@ HONEST = {
     },
     "process_lifecycle": {
         "honest_reference": (ROOT / "solutions/process_lifecycle/solution.py", 10.0),
+        "honest_spawn_context": (HONEST_DIR / "process_lifecycle_spawn_context/solution.py", 10.0),
     },
     "pyopencl_vector_ops": {
         "honest_reference": (ROOT / "solutions/pyopencl_vector_ops/solution.py", 10.0),

@@ -42,7 +42,11 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest, baseline=Fal
     import multiprocessing.queues
     import time
 
-    if watch:  # fork only: the children inherit the patched queues and the log's path
+    import contextlib
+
+    from grader.checks.startmethod import forked
+
+    if watch:  # every child forked: the children inherit the patched queues and the log's path
         import multiprocessing.process
         import os
         import tempfile
@@ -138,7 +142,8 @@ def _parallel_fib(mod, values, n_consumers, slow, no_qsize, digest, baseline=Fal
 
         multiprocessing.queues.Queue.qsize = qsize
     cpu0 = time.process_time()
-    got = mod.parallel_fib(values, n_consumers)
+    with forked() if watch else contextlib.nullcontext():  # whatever start method it chose
+        got = mod.parallel_fib(values, n_consumers)
     call_cpu = time.process_time() - cpu0
     if type(got) is dict:  # keys the parent took from `values` are SlowInts: plain ints please
         got = {(int(k) if isinstance(k, int) and not isinstance(k, bool) else k): v
@@ -171,7 +176,8 @@ def _short(values, limit=6):
 def _run(student, values, n_consumers, *, start_method="fork", slow=SLOW, no_qsize=False,
          digest=DIGEST, timeout=TIMEOUT, baseline=False, watch=False):
     """parallel_fib's value and the probe's measurements, or a verdict that explains the bug.
-    `watch` (fork only): also which processes took items off which queues, how many items were
+    `watch` (every process forked, whatever start method the student's code chose, so that
+    the children inherit the probe's patches): also which processes took items off which queues, how many items were
     put on the task queues, and the exit codes of the processes the caller started."""
     what = f"parallel_fib({_short(values)}, {n_consumers}) under the {start_method} start method"
     reply = student.reply(_parallel_fib, list(values), n_consumers, slow, no_qsize, digest,

@@ -49,8 +49,8 @@ def _squares(mod, n):
 
 def _sent(mod, n):
     """pipeline_squares(n) with every message a Connection sends and receives logged by the
-    process that sent or received it (a file per process and direction: forked children inherit
-    the spies): {"sent": {pid: [values]}, "received": {pid: [values]}, "eof": [pids whose recv
+    process that sent or received it (a file per process and direction: every child is forked,
+    whatever start method the student's code chose, and inherits the spies): {"sent": {pid: [values]}, "received": {pid: [values]}, "eof": [pids whose recv
     raised EOFError]} and the caller's pid.
     The spies sit on _send_bytes and _recv_bytes, which send, send_bytes, recv and recv_bytes
     all go through; a message written to the descriptor by hand is still received."""
@@ -58,6 +58,8 @@ def _sent(mod, n):
     import os
     import pickle
     import tempfile
+
+    from grader.checks.startmethod import forked
 
     log = tempfile.mkdtemp()
     Connection = multiprocessing.connection.Connection
@@ -88,7 +90,8 @@ def _sent(mod, n):
 
     Connection._send_bytes, Connection._recv_bytes = logged_send, logged_recv
     try:
-        got = mod.pipeline_squares(n)
+        with forked():
+            got = mod.pipeline_squares(n)
     finally:
         Connection._send_bytes, Connection._recv_bytes = send, recv
     logs = {"sent": {}, "received": {}, "eof": {}}

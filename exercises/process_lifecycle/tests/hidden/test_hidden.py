@@ -31,6 +31,8 @@ def _exit_by_name(mod, names, raise_for):
     import os
     import time
 
+    from grader.checks.startmethod import forked
+
     def child():
         time.sleep(0.3)
         me = multiprocessing.current_process().name
@@ -38,7 +40,8 @@ def _exit_by_name(mod, names, raise_for):
             raise ValueError("this child fails on purpose")
         os._exit(10 + names.index(me) if me in names else 99)
 
-    return mod.run_named(child, names)
+    with forked():  # the child is a closure: forked, whatever start method run_named chose
+        return mod.run_named(child, names)
 
 
 def _together(mod, names, wait):
@@ -47,6 +50,8 @@ def _together(mod, names, wait):
     import multiprocessing
     import os
     import threading
+
+    from grader.checks.startmethod import forked
 
     barrier = multiprocessing.Barrier(len(names))
 
@@ -57,7 +62,8 @@ def _together(mod, names, wait):
         except threading.BrokenBarrierError:
             os._exit(3)
 
-    return mod.run_named(child, names)
+    with forked():  # the child is a closure: forked, whatever start method run_named chose
+        return mod.run_named(child, names)
 
 
 def _imports_module(mod, names):
