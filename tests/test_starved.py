@@ -98,6 +98,20 @@ def test_the_time_given_back_is_capped_by_the_cpu_left_unused_and_by_the_timeout
     assert clock.give_back([7], now=14.0, cpu=1.5, timeout=1.0) == 1.0  # the timeout once more
 
 
+def test_threads_that_take_turns_get_every_wait_back(monkeypatch):
+    """Two processes passing a lock back and forth wait for a CPU one after the other: each
+    wait is on the program's path, so the time given back is their sum, not the longest."""
+    delays = {(7, 7): 0, (8, 8): 5 * 10**8}
+    monkeypatch.setattr(starved, "_delays", lambda pids: dict(delays))
+    clock = StarvedClock()
+    clock.mark([7, 8], at=10.0, cpu=1.0, cores=2)
+    delays[(7, 7)], delays[(8, 8)] = 2 * 10**9, 25 * 10**8  # 2 s each since the call
+    assert clock.since_mark([7, 8]) == 4.0
+    assert clock.give_back([7, 8], now=20.0, cpu=3.0, timeout=10.0) == 4.0
+    delays[(9, 9)] = 10**9  # a thread started after the mark: from its start
+    assert clock.since_mark([7, 8, 9]) == 5.0
+
+
 def call(session, function, *args, timeout):
     return call_function(session, function, *args, timeout=timeout, limits={"output_kb": 16})
 

@@ -736,7 +736,7 @@ def _watch(
         strict = request.mpi.get("strict")
         mpi_watch = (mpi_stuck.MpiStuckWatch if strict else mpi_stuck.WaitFor)(outdir, expected)
     called, call_at, starved = False, t0, StarvedClock()
-    starved_s = 0.0  # the longest wait for a CPU of the student's threads, given back as time
+    starved_s = 0.0  # the student's threads' waits for a CPU, given back as time (starved.py)
     helpers = Helpers()
     while proc.poll() is None:
         now = time.monotonic()
