@@ -85,6 +85,8 @@ HONEST = {
     "pipe_pipeline": {
         "honest_reference": (ROOT / "solutions/pipe_pipeline/solution.py", 10.0),
         "honest_spawn_context": (HONEST_DIR / "pipe_pipeline_spawn_context/solution.py", 10.0),
+        "honest_connection_import": (HONEST_DIR / "pipe_pipeline_connection_import/solution.py",
+                                     10.0),
     },
     "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
         "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
