@@ -110,6 +110,10 @@ HONEST = {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
         "honest_spawn_context": (HONEST_DIR / "shared_state_spawn_context/solution.py", 10.0),
     },
+    "throttle_and_gate": {
+        "honest_reference": (ROOT / "solutions/throttle_and_gate/solution.py", 10.0),
+        "honest_lock_turnstile": (HONEST_DIR / "throttle_lock_turnstile/solution.py", 10.0),
+    },
 }
 
 # Tests an honest but racy student may also fail in a run where the machine's own scheduling
