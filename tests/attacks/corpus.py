@@ -63,6 +63,7 @@ HONEST = {
     "locked_counter": {
         "honest_reference": (ROOT / "solutions/locked_counter/solution.py", 10.0),
         "honest_common_idioms": (HONEST_DIR / "static_scan_common_idioms/solution.py", 10.0),
+        "honest_semaphore_mutex": (HONEST_DIR / "locked_counter_semaphore_mutex/solution.py", 10.0),
         "honest_no_lock": (ROOT / "solutions/locked_counter/mutants/no_lock/solution.py",
                            mutant_max("locked_counter", "no_lock")),
     },
