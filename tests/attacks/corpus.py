@@ -110,6 +110,9 @@ HONEST = {
     "shared_state": {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
         "honest_spawn_context": (HONEST_DIR / "shared_state_spawn_context/solution.py", 10.0),
+        "honest_lock_free_value_own_lock": (
+            HONEST_DIR / "shared_state_lock_free_value_own_lock/solution.py", 10.0
+        ),
     },
     "throttle_and_gate": {
         "honest_reference": (ROOT / "solutions/throttle_and_gate/solution.py", 10.0),
