@@ -32,6 +32,17 @@ SOURCE = """
                 self.n += 1
                 self.cond.notify_all()
 
+    class Semaphored:
+        def __init__(self, value):
+            self.sem = threading.BoundedSemaphore(value) if value == 1 else threading.Semaphore(value)
+            self.n = 0
+        def add(self):
+            self.sem.acquire()
+            try:
+                self.n += 1
+            finally:
+                self.sem.release()
+
     total = 0
 
     def bump_global():
@@ -39,7 +50,9 @@ SOURCE = """
         total += 1
 
     def run(kind, n_threads=4, n=500):
-        obj = {"locked": Locked, "racy": Racy, "cond": Conditioned}[kind]()
+        makers = {"locked": Locked, "racy": Racy, "cond": Conditioned,
+                  "sem1": lambda: Semaphored(1), "sem2": lambda: Semaphored(2)}
+        obj = makers[kind]()
         ts = [threading.Thread(target=lambda: [obj.add() for _ in range(n)]) for _ in range(n_threads)]
         for t in ts: t.start()
         for t in ts: t.join()
@@ -122,7 +135,7 @@ def run(session, function, *args, checks):
     return codec.decode(reply["value"]), reply["checks"]
 
 
-@pytest.mark.parametrize("kind", ["locked", "cond"])
+@pytest.mark.parametrize("kind", ["locked", "cond", "sem1"])
 def test_lockset_accepts_consistently_locked_state(session, kind):
     value, checks = run(session, "run", kind, checks={"lockset": {}})
     assert value == 2000
@@ -136,6 +149,12 @@ def test_lockset_flags_racy_state_even_when_the_value_is_right(session):
     assert [r["variable"] for r in races] == ["Racy.n"]
     assert {w["code"] for w in races[0]["writes"]} == {"self.n += 1"}
     assert all(w["locks"] == [] for w in races[0]["writes"])
+
+
+def test_lockset_flags_a_semaphore_that_lets_two_threads_in(session):
+    # Semaphore(1) is a mutex (test_lockset_accepts_consistently_locked_state); Semaphore(2) not
+    _, checks = run(session, "run", "sem2", 2, 50, checks={"lockset": {}})
+    assert [r["variable"] for r in checks["lockset"]["races"]] == ["Semaphored.n"]
 
 
 def test_lockset_accepts_start_join_handoff(session):

@@ -22,7 +22,9 @@ Which locks are held comes from the tracked `threading.Lock` and `threading.RLoc
 of `grader.checks.locks`, installed before the student's code is imported
 (`Condition`, `Semaphore`, `Event` and `queue.Queue` build on those, so they are
 covered too); this check is one of its listeners and reads each thread's held
-locks from it.
+locks from it. A semaphore made with the value 1 and used as a mutex (acquired, then released)
+is a lock too while it is held (`patch_semaphores`): it lets one thread in at a time, as a
+Lock does, though it holds its inner lock only inside acquire() and release().
 
 Per variable, Eraser's states: *exclusive* while one thread writes it (or
 while writes are ordered by `Thread.start`/`Thread.join`, so initialising an
@@ -51,6 +53,7 @@ MAX_SAMPLES = 6
 
 _real_lock = _thread.allocate_lock
 _held_tls = locks._tls  # each thread's held locks, as `locks.held()` keeps them
+_sem_tls = _thread._local()  # each thread's held binary semaphores: {id: semaphore}
 _first = operator.itemgetter(0)
 _serial = operator.attrgetter("serial")
 _counter = itertools.count(1)  # logical time of writes, starts and joins
@@ -164,6 +167,9 @@ class Lockset:
             # Locks by creation serial, not id(): a lock made per call and dropped gets the
             # same address again and would pass for one consistent lock.
             serials = frozenset(map(_serial, map(_first, list(held.values()))))
+            sems = getattr(_sem_tls, "held", None)
+            if sems:
+                serials |= frozenset(sem._pg_serial for sem in list(sems.values()))
             if var.lockset is None:
                 if self.ordered(var.owner, var.last_time, me):
                     var.owner = me.serial
@@ -195,7 +201,10 @@ class Lockset:
                 "file": code.co_filename.removeprefix(self.workdir),
                 "line": frame.f_lineno,
                 "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
-                "locks": sorted(lock.name for lock, _ in list(held.values())),
+                "locks": sorted(
+                    [lock.name for lock, _ in list(held.values())]
+                    + [sem._pg_name for sem in list(getattr(_sem_tls, "held", {}).values())]
+                ),
             }
         )
 
@@ -356,6 +365,68 @@ def patch_threads() -> None:
     # the check's instrumentation, put in place of the class's own methods
     threading.Thread.start = patched_start  # type: ignore[method-assign]
     threading.Thread.join = patched_join  # type: ignore[method-assign]
+    patch_semaphores()
+
+
+_semaphores_patched = False
+
+
+def patch_semaphores() -> None:
+    """A semaphore made with the value 1 counts as a lock held by the thread that acquired it,
+    until it is released (by any thread). One released more often than acquired (its value
+    above 1), or with room left once acquired, lets several threads in and counts no more.
+    Installed with `patch_threads`."""
+    global _semaphores_patched
+    if _semaphores_patched:
+        return
+    _semaphores_patched = True
+    sem_cls, bounded_cls = threading.Semaphore, threading.BoundedSemaphore
+    init, acquire = sem_cls.__init__, sem_cls.acquire
+    releases = {cls: cls.__dict__["release"] for cls in (sem_cls, bounded_cls)}
+
+    def patched_init(self, value=1):
+        init(self, value)
+        self._pg_held_in = None
+        self._pg_binary = value == 1
+        if self._pg_binary:
+            made = locks.site_dict(locks._site(sys._getframe(1)))
+            self._pg_serial = next(locks._serials)
+            self._pg_name = f"semaphore created at {made['file']}:{made['line']}"
+
+    def patched_acquire(self, blocking=True, timeout=None):
+        got = acquire(self, blocking, timeout)
+        if got and getattr(self, "_pg_binary", False):
+            if self._value != 0:  # let in with room for more (its value set by hand): no mutex
+                self._pg_binary = False
+                return got
+            try:
+                h = _sem_tls.held
+            except AttributeError:
+                h = _sem_tls.held = {}
+            h[id(self)] = self
+            self._pg_held_in = h
+        return got
+
+    def releasing(release):
+        def patched_release(self, n=1):
+            h = getattr(self, "_pg_held_in", None)
+            if h is not None:
+                h.pop(id(self), None)
+                self._pg_held_in = None
+            release(self, n)
+            if self._value > 1:
+                self._pg_binary = False
+
+        return patched_release
+
+    stand_in(patched_init, "threading", "Semaphore.__init__", init.__doc__)
+    stand_in(patched_acquire, "threading", "Semaphore.acquire", acquire.__doc__)
+    sem_cls.__init__ = patched_init  # type: ignore[method-assign]
+    sem_cls.acquire = sem_cls.__enter__ = patched_acquire  # type: ignore[method-assign]
+    for cls, release in releases.items():
+        wrapper = releasing(release)
+        stand_in(wrapper, "threading", f"{cls.__name__}.release", release.__doc__)
+        cls.release = wrapper  # type: ignore[method-assign]
 
 
 def start(options: dict, workdir: str) -> Lockset:

@@ -63,6 +63,7 @@ HONEST = {
     "locked_counter": {
         "honest_reference": (ROOT / "solutions/locked_counter/solution.py", 10.0),
         "honest_common_idioms": (HONEST_DIR / "static_scan_common_idioms/solution.py", 10.0),
+        "honest_semaphore_mutex": (HONEST_DIR / "locked_counter_semaphore_mutex/solution.py", 10.0),
         "honest_no_lock": (ROOT / "solutions/locked_counter/mutants/no_lock/solution.py",
                            mutant_max("locked_counter", "no_lock")),
     },
@@ -85,6 +86,8 @@ HONEST = {
     "pipe_pipeline": {
         "honest_reference": (ROOT / "solutions/pipe_pipeline/solution.py", 10.0),
         "honest_spawn_context": (HONEST_DIR / "pipe_pipeline_spawn_context/solution.py", 10.0),
+        "honest_connection_import": (HONEST_DIR / "pipe_pipeline_connection_import/solution.py",
+                                     10.0),
     },
     "pool_speedup": {  # a thread pool for CPU-bound work fails only the parallel test: 7/10
         "honest_reference": (ROOT / "solutions/pool_speedup/solution.py", 10.0),
@@ -107,6 +110,13 @@ HONEST = {
     "shared_state": {
         "honest_reference": (ROOT / "solutions/shared_state/solution.py", 10.0),
         "honest_spawn_context": (HONEST_DIR / "shared_state_spawn_context/solution.py", 10.0),
+        "honest_lock_free_value_own_lock": (
+            HONEST_DIR / "shared_state_lock_free_value_own_lock/solution.py", 10.0
+        ),
+    },
+    "throttle_and_gate": {
+        "honest_reference": (ROOT / "solutions/throttle_and_gate/solution.py", 10.0),
+        "honest_lock_turnstile": (HONEST_DIR / "throttle_lock_turnstile/solution.py", 10.0),
     },
 }
 

@@ -20,6 +20,10 @@ WHILE_HINT = ("Wake-ups are only a hint that something changed: `notify_all()` w
               "waiting consumer, yet only one of them gets the item (and with `notify()` another "
               "consumer may take it first). Re-check the condition in a loop, "
               "`while not self._items and not self._closed: cond.wait()`, never with `if`.")
+PUT_WHILE_HINT = ("A woken producer is not promised room: another thread may fill the buffer "
+                  "between the notify and the moment the producer has the lock back. Re-check "
+                  "in a loop, `while len(self._items) >= self._capacity: cond.wait(...)`, "
+                  "never with `if`.")
 
 
 # ---------------------------------------------------------------- the probe (runs in the sandbox)
@@ -103,8 +107,10 @@ def _buffer(mod, scenario, *args):
     def barged_put(timeout, period, span):
         """A producer waits in put(timeout=...) on a full BoundedBuffer(1); every `period` s the
         probe takes the item and at once puts one back, so the producer is woken but finds the
-        buffer full again. It must still give up `timeout` s after it started, not `timeout` s
-        after the last wake-up. Returns its outcome, when it ended, and the wake-ups before."""
+        buffer full again (the probe keeps the GIL from its get() to its put(): the producer
+        cannot take the room in between). It must still give up `timeout` s after it started,
+        not `timeout` s after the last wake-up. Returns its outcome, when it ended, the wake-ups
+        before, and how many items the buffer held then (a put that took no room overfills)."""
         b = mod.BoundedBuffer(1)
         b.put(0)
         box, ended = [], []
@@ -118,16 +124,25 @@ def _buffer(mod, scenario, *args):
         waiter.start()
         blocked(waiter)
         wakes, stop = 0, t0 + span
+        interval = sys.getswitchinterval()
         while waiter.is_alive() and time.monotonic() < stop:
             time.sleep(period)
-            x = b.get(timeout=JOIN)
-            if x == "w":  # the producer won the race for the room: nothing to judge
-                break
-            if outcome(b.put, x, timeout=JOIN)[0] != "ok":
-                break
+            sys.setswitchinterval(1.0)  # no switch from here to the put, unless one blocks
+            try:
+                x = b.get(timeout=JOIN)
+                if x == "w":  # the producer won the race for the room: nothing to judge
+                    break
+                if outcome(b.put, x, timeout=JOIN)[0] != "ok":
+                    break
+            finally:
+                sys.setswitchinterval(interval)
             wakes += 1
         waiter.join(JOIN + timeout)
-        return {"outcome": result(box), "ended": ended[0] if ended else None, "wakes": wakes}
+        held = 0
+        while held < 3 and outcome(b.get, timeout=0.05)[0] == "ok":
+            held += 1
+        return {"outcome": result(box), "ended": ended[0] if ended else None, "wakes": wakes,
+                "held": held}
 
     def close_wakes_producer():
         b = mod.BoundedBuffer(1)
@@ -201,6 +216,29 @@ def _buffer(mod, scenario, *args):
         b.put("y")
         join_all([t for t, _ in consumers], JOIN)
         return {"early": early, "outcomes": [result(box) for _, box in consumers]}
+
+    def stolen():
+        """One consumer waits in get(); the probe puts 'x' and takes it back at once, keeping
+        the GIL from its put() to its get(), so the woken consumer finds the buffer empty again
+        every run; then 'y' arrives. What the consumer's get() gave before 'y' and after."""
+        b = mod.BoundedBuffer(2)
+        consumer, box = start(b.get)
+        blocked(consumer)
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1.0)  # no switch from here to the get, unless one blocks
+        try:
+            b.put("x")
+            taken = outcome(b.get, timeout=JOIN)
+        finally:
+            sys.setswitchinterval(interval)
+        deadline = time.monotonic() + SETTLE  # the woken consumer acts, or waits again
+        while time.monotonic() < deadline and consumer.is_alive():
+            time.sleep(0.002)
+        blocked(consumer)
+        early = result(box)
+        b.put("y")
+        consumer.join(JOIN)
+        return {"taken": taken, "early": early, "outcome": result(box)}
 
     def transfer(producers, consumers, per_producer, capacity):
         b = mod.BoundedBuffer(capacity)
@@ -319,7 +357,7 @@ def test_timeouts(student):
                          "`timeout is not None`).", got=got)
 
 
-@requirement("put-waits")
+@requirement("put-waits", "capacity")
 def test_timeout_counts_from_the_start(student):
     """A put woken again and again without room still gives up `timeout` s after it started"""
     timeout, period, span = 0.5, 0.1, 3.0
@@ -347,6 +385,10 @@ def _judge_barged(out, timeout, what):
     if outcome not in (["ok", None], ["raised", "TimeoutError"]):
         raise Failed(f"{what} gave {outcome}: it must put the item or raise TimeoutError.",
                      outcome=outcome)
+    if out.get("held", 0) > 1:
+        raise Failed(f"In {what}, the woken producer put its item although the other thread had "
+                     f"filled the buffer again: BoundedBuffer(1) then held {out['held']} items. "
+                     f"{PUT_WHILE_HINT}", held=out["held"])
 
 @requirement("put-waits", "capacity")
 def test_put_blocks_when_full(student):
@@ -415,6 +457,14 @@ def test_several_consumers_waiting(student):
                      f"{WHILE_HINT}", early=out["early"])
     expect_equal(sorted(map(repr, out["outcomes"])), sorted([repr(["ok", "x"]), repr(["ok", "y"])]),
                  f"what the two consumers' get() gave in {what}")
+    what = ("a consumer waiting in get() when put('x') arrives and another thread takes 'x' "
+            "first, then put('y')")
+    out = _run(student, "stolen", what=what)
+    if out["early"] != ["stuck"]:
+        raise Failed(f"In {what}, the woken consumer found the buffer empty again and did not "
+                     f"wait for the next item: its get() gave {out['early']} before 'y' was put. "
+                     f"{WHILE_HINT}", early=out["early"], taken=out["taken"])
+    expect_equal(out["outcome"], ["ok", "y"], f"what the consumer's get() gave in {what}")
 
 
 @requirement("thread-safe")

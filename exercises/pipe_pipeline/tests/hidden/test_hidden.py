@@ -23,28 +23,36 @@ SPAWN_HINT = ("Your code works only under fork: under spawn (the default on macO
 
 
 def _squares(mod, n):
+    """pipeline_squares(n), with the Pipes it created and the processes it started. A Pipe is
+    counted by its two Connections (the spy is on the class, so `from multiprocessing.connection
+    import Pipe`, bound before the probe ran, is counted too; a child's own are its own)."""
     import multiprocessing.connection
     import multiprocessing.process
 
-    counts = {"pipes": 0, "starts": 0}
-    pipe, start = multiprocessing.connection.Pipe, multiprocessing.process.BaseProcess.start
+    counts = {"connections": 0, "starts": 0}
+    Connection = multiprocessing.connection.Connection
+    own = Connection.__dict__.get("__init__")  # None: inherited from its base class
+    init, start = Connection.__init__, multiprocessing.process.BaseProcess.start
 
-    def counting_pipe(*a, **k):
-        counts["pipes"] += 1
-        return pipe(*a, **k)
+    def counting_init(self, *a, **k):
+        counts["connections"] += 1
+        return init(self, *a, **k)
 
     def counting_start(self):
         counts["starts"] += 1
         return start(self)
 
-    multiprocessing.connection.Pipe = counting_pipe
+    Connection.__init__ = counting_init
     multiprocessing.process.BaseProcess.start = counting_start
     try:
         got = mod.pipeline_squares(n)
     finally:
-        multiprocessing.connection.Pipe = pipe
+        if own is None:
+            del Connection.__init__
+        else:
+            Connection.__init__ = own
         multiprocessing.process.BaseProcess.start = start
-    return {"value": got, **counts}
+    return {"value": got, "pipes": counts["connections"] // 2, "starts": counts["starts"]}
 
 
 def _sent(mod, n):

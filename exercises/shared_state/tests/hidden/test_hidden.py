@@ -25,14 +25,16 @@ LOCK_HINT = ("`v.value += 1` is two steps: a read and a write. The Value's built
 # ---------------------------------------------------------------- probes (run in the sandbox)
 
 def _count_widened(mod, n_procs, n_incr, pause):
-    """count_parallel with a pause after every read of a synchronized Value's .value
+    """count_parallel with a pause after every read of a synchronized Value's .value, and of a
+    lock-free one's (RawValue, Value(..., lock=False))
     (inherited by the children under fork): the read-modify-write window is wide open. Returns
     what count_parallel returned, what the shared Values it made hold at the end (the probe
     judges the shared state itself, not a number computed beside it), which Values were made,
-    and every write of a synchronized Value with the process that wrote it (a file per process:
-    the children's memory is their own)."""
+    and every write of a Value (synchronized or not) with the process that wrote it (a file per
+    process: the children's memory is their own)."""
     import ctypes
     import os
+    import sys
     import tempfile
     import time
     from multiprocessing import sharedctypes
@@ -58,16 +60,52 @@ def _count_widened(mod, n_procs, n_incr, pause):
         init(self, *args, **kwargs)
         made.append(self)
 
-    def counted(name):
-        def make(*args, **kwargs):
-            kinds.append(name)
-            return constructors[name](*args, **kwargs)
-        return make
+    slowed_types = {}
+
+    def slowed(type_):
+        """A subclass of the ctypes type whose .value reads slowly and logs its writes, as the
+        Synchronized wrapper's do: a lock-free Value (RawValue, lock=False) is watched too."""
+        if type_ not in slowed_types:
+            base = type_.value
+
+            def get(self):
+                v = base.__get__(self)
+                time.sleep(pause)
+                return v
+
+            def put(self, value):
+                base.__set__(self, value)
+                with open(os.path.join(log, str(os.getpid())), "a") as f:
+                    f.write(f"{ctypes.addressof(self)}\n")
+
+            slowed_types[type_] = type(type_.__name__, (type_,), {"value": property(get, put)})
+        return slowed_types[type_]
+
+    def slow_raw(typecode_or_type, *args):
+        type_ = sharedctypes.typecode_to_type.get(typecode_or_type, typecode_or_type)
+        if not (isinstance(type_, type) and issubclass(type_, ctypes._SimpleCData)):
+            return constructors["RawValue"](typecode_or_type, *args)
+        obj = sharedctypes._new_value(slowed(type_))
+        ctypes.memset(ctypes.addressof(obj), 0, ctypes.sizeof(obj))
+        obj.__init__(*args)
+        return obj
+
+    def raw_value(typecode_or_type, *args):
+        if sys._getframe(1).f_code is constructors["Value"].__code__:  # a locked Value's
+            kinds.append("Value")  # (also one bound before the probe ran: slowed in its wrapper)
+            return constructors["RawValue"](typecode_or_type, *args)
+        kinds.append("RawValue")
+        return slow_raw(typecode_or_type, *args)
+
+    def value(typecode_or_type, *args, lock=True, ctx=None):
+        kinds.append("Value")
+        if lock is False:
+            return slow_raw(typecode_or_type, *args)
+        return constructors["Value"](typecode_or_type, *args, lock=lock, ctx=ctx)
 
     sharedctypes.Synchronized.value = property(slow_get, logged_set)
     sharedctypes.Synchronized.__init__ = spy
-    for name in constructors:
-        setattr(sharedctypes, name, counted(name))
+    sharedctypes.Value, sharedctypes.RawValue = value, raw_value
     try:
         with forked():  # every child inherits the patches, whatever its start method
             got = mod.count_parallel(n_procs, n_incr)
@@ -366,7 +404,7 @@ def test_count_uses_one_shared_value(student):
         raise Failed(f"{what} created no multiprocessing.Value: the processes must add to one "
                      "shared Value (multiprocessing.Value('i', 0)), created in the parent.")
     if not out["writes"] and "RawValue" in out["made"]:
-        return  # a Value without its own lock: its writes cannot be watched, and need not be
+        return  # a lock-free Value of a type without .value: its writes cannot be watched
     children = [w for w in out["writes"] if w[0] != out["caller"]]
     written = sum(w[2] for w in children)
     writers = {w[0] for w in children}

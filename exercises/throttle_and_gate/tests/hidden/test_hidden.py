@@ -124,6 +124,13 @@ def _held_map(mod, n, limit, seed):
 
 
 def _gate(mod, n, late, stagger, delay):
+    """start_together(n, work) with, when `late`, the workers made to reach the gate one after
+    the other: the k-th worker to run code of solution.py, or to enter a Condition (Barrier,
+    Event, Semaphore and Condition all do, `with` or not) from it, waits (k + 1) * stagger
+    first, each later entry `delay`. A worker is delayed where its thread first runs the
+    student's code (a profile hook of its own thread), so a gate that is no Condition (a Lock,
+    a Condition taken with acquire()) still sees its workers arrive late. "arrived": when each
+    worker's first delay ended."""
     import sys
     import threading
     import time
@@ -131,7 +138,7 @@ def _gate(mod, n, late, stagger, delay):
     main = threading.get_ident()
     student_file = mod.__file__
     order, arrived, calls = {}, {}, []
-    enter = threading.Condition.__enter__
+    enter, bootstrap = threading.Condition.__enter__, threading.Thread._bootstrap_inner
 
     def from_student():
         f = sys._getframe(2)
@@ -141,26 +148,45 @@ def _gate(mod, n, late, stagger, delay):
             f = f.f_back
         return False
 
-    def late_enter(self):
+    def arrive(first_only=False):
         me = threading.get_ident()
-        if me != main and from_student():
-            first = me not in order
-            if first:
-                order[me] = len(order)
-            time.sleep(stagger * (order[me] + 1) if first else delay)
-            if first:
-                arrived[me] = time.perf_counter()
+        first = me not in order
+        if first:
+            order[me] = len(order)
+        elif first_only:
+            return
+        time.sleep(stagger * (order[me] + 1) if first else delay)
+        if first:
+            arrived[me] = time.perf_counter()
+
+    def late_enter(self):
+        if threading.get_ident() != main and from_student():
+            arrive()
         return enter(self)
+
+    def first_student_call(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename == student_file:
+            sys.setprofile(None)
+            arrive(first_only=True)
+
+    def late_bootstrap(self):
+        sys.setprofile(first_student_call)
+        try:
+            return bootstrap(self)
+        finally:
+            sys.setprofile(None)
 
     def work(i):
         calls.append((i, time.perf_counter(), threading.get_ident()))
 
     if late:
         threading.Condition.__enter__ = late_enter
+        threading.Thread._bootstrap_inner = late_bootstrap
     try:
         starts = mod.start_together(n, work)
     finally:
         threading.Condition.__enter__ = enter
+        threading.Thread._bootstrap_inner = bootstrap
     return {"starts": starts, "calls": calls, "arrived": sorted(arrived.values()),
             "main": main}
 
@@ -397,7 +423,7 @@ def test_nobody_starts_before_everyone_arrived(student):
     got, what = _together(student, late=True)
     last = max(got["arrived"], default=None)
     if last is None:
-        return  # no worker used a Condition-based primitive on its way: nothing was delayed
+        return  # no worker was delayed (none ran code of solution.py): nothing to judge
     first_call = min(t for _, t, _ in got["calls"])
     first_start = min(got["starts"])
     if first_call < last or first_start < last:
