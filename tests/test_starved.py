@@ -135,3 +135,39 @@ def test_a_busy_loop_still_times_out_within_twice_its_limit(session):
         reply = call(session, "spin", timeout=0.5)
     assert reply["status"] == "timeout"
     assert reply["wall"] < 0.5 * 2 + 2.0  # start-up and the stacks' dump on top
+
+
+
+def _helper_wait(monkeypatch, busy_tree: bool) -> float:
+    """How long the supervisor waits for a multiprocessing helper (pid 4242) that never exits:
+    kept off every CPU all along, in a tree that uses no CPU (`busy_tree`: one that keeps its
+    2 cores busy itself)."""
+    from grader.agent import supervisor
+
+    t0 = time.monotonic()
+    monkeypatch.setattr(supervisor, "HELPER_GRACE", 0.2)
+    monkeypatch.setattr(supervisor, "HELPER_STARVED_MAX", 0.5)
+    monkeypatch.setattr(supervisor, "_ended", lambda pid: False)
+    monkeypatch.setattr(supervisor, "_cores", lambda pid: 2)
+    cpu = (lambda: 2 * (time.monotonic() - t0)) if busy_tree else (lambda: 0.0)
+    monkeypatch.setattr(supervisor, "descendants", lambda root: {4242: (cpu(), 0.0)})
+    monkeypatch.setattr(
+        starved, "_delays", lambda pids: {(4242, 4242): int((time.monotonic() - t0) * 1e9)}
+    )
+    helpers = supervisor.Helpers()
+    try:
+        helpers.seen[4242] = True
+        start = time.monotonic()
+        assert helpers._helpers_exit(1) == {4242}
+        return time.monotonic() - start
+    finally:
+        helpers.close()
+
+
+def test_a_helper_kept_off_the_cpu_gets_its_wait_as_grace(monkeypatch):
+    """A resource tracker not let run (the sandbox runs at idle priority, the machine is busy)
+    is given the time it waited for a CPU on top of the helpers' grace, up to a cap, before it
+    counts as a process the student left running; a tree that keeps its own cores busy gains
+    nothing (its helper waits for the student's own processes)."""
+    assert 0.65 <= _helper_wait(monkeypatch, busy_tree=False) < 1.5  # 0.2 + the 0.5 cap
+    assert 0.15 <= _helper_wait(monkeypatch, busy_tree=True) < 0.6  # the grace alone
