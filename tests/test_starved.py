@@ -137,7 +137,6 @@ def test_a_busy_loop_still_times_out_within_twice_its_limit(session):
     assert reply["wall"] < 0.5 * 2 + 2.0  # start-up and the stacks' dump on top
 
 
-
 def _helper_wait(monkeypatch, busy_tree: bool) -> float:
     """How long the supervisor waits for a multiprocessing helper (pid 4242) that never exits:
     kept off every CPU all along, in a tree that uses no CPU (`busy_tree`: one that keeps its
