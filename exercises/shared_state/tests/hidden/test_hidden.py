@@ -46,15 +46,20 @@ def _count_widened(mod, n_procs, n_incr, pause):
     made, kinds = [], []
     log, caller = tempfile.mkdtemp(), os.getpid()
 
-    def slow_get(self):
-        v = plain.fget(self)
+    def read_slowly(value):  # the pause after every read of a Value's .value
         time.sleep(pause)
-        return v
+        return value
+
+    def note_write(address):  # every write of a Value's .value, by the process that wrote it
+        with open(os.path.join(log, str(os.getpid())), "a") as f:
+            f.write(f"{address}\n")
+
+    def slow_get(self):
+        return read_slowly(plain.fget(self))
 
     def logged_set(self, value):
         plain.fset(self, value)
-        with open(os.path.join(log, str(os.getpid())), "a") as f:
-            f.write(f"{ctypes.addressof(self._obj)}\n")
+        note_write(ctypes.addressof(self._obj))
 
     def spy(self, *args, **kwargs):
         init(self, *args, **kwargs)
@@ -69,14 +74,11 @@ def _count_widened(mod, n_procs, n_incr, pause):
             base = type_.value
 
             def get(self):
-                v = base.__get__(self)
-                time.sleep(pause)
-                return v
+                return read_slowly(base.__get__(self))
 
             def put(self, value):
                 base.__set__(self, value)
-                with open(os.path.join(log, str(os.getpid())), "a") as f:
-                    f.write(f"{ctypes.addressof(self)}\n")
+                note_write(ctypes.addressof(self))
 
             slowed_types[type_] = type(type_.__name__, (type_,), {"value": property(get, put)})
         return slowed_types[type_]
