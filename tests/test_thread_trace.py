@@ -36,16 +36,27 @@ def _yield_on_settrace(event, args):
 sys.addaudithook(_yield_on_settrace)
 """
 
+# 40 threads, started by `STARTERS` threads at once (10 each) or by this one: a thread installs
+# its tracer before threading's bootstrap says it started, so one starter's threads install one
+# at a time; several starters' threads meet the guard (the retry's case).
 THREADS = """
 import threading
 ran = []
 def work():
     ran.append(traced())
-ts = [threading.Thread(target=work) for _ in range(40)]
-for t in ts: t.start()
-for t in ts: t.join()
+def start(n):
+    ts = [threading.Thread(target=work) for _ in range(n)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+if STARTERS:
+    start_all = [threading.Thread(target=start, args=(40 // STARTERS,)) for _ in range(STARTERS)]
+    for t in start_all: t.start()
+    for t in start_all: t.join()
+else:
+    start(40)
 print(len(ran), sum(ran))
 """
+STARTERS = pytest.mark.parametrize("starters", [0, 4])
 
 
 def _run(script: str) -> tuple[str, str]:
@@ -63,10 +74,11 @@ def _run(script: str) -> tuple[str, str]:
 
 
 @pytest.mark.skipif(not GUARDED, reason="only CPython 3.11 has the process-wide guard")
-def test_threadings_own_hook_loses_threads_while_another_installs():
+@STARTERS
+def test_threadings_own_hook_loses_threads_while_another_installs(starters):
     """The cause, without the grader: threading.settrace alone lets threads die at start."""
     out, err = _run(
-        YIELDING_HOOK + "threading_hook = lambda *a: None\n"
+        f"STARTERS = {starters}\n" + YIELDING_HOOK + "threading_hook = lambda *a: None\n"
         "import threading; threading.settrace(threading_hook)\n"
         "traced = lambda: sys.gettrace() is threading_hook\n" + THREADS
     )
@@ -75,9 +87,10 @@ def test_threadings_own_hook_loses_threads_while_another_installs():
     assert "Cannot install a trace function while another" in err
 
 
-def test_every_thread_gets_the_tracer_while_others_install_theirs():
+@STARTERS
+def test_every_thread_gets_the_tracer_while_others_install_theirs(starters):
     out, err = _run(
-        YIELDING_HOOK + "from grader.checks import tracing\n"
+        f"STARTERS = {starters}\n" + YIELDING_HOOK + "from grader.checks import tracing\n"
         "tracing.install('/nowhere', lambda frame: None)\n"
         "traced = lambda: tracing.REAL_GETTRACE() is tracing.hook()\n"
         + THREADS

@@ -25,7 +25,9 @@ trace function while another trace function is being installed") while one call 
 of the process is between its `static int reentrant` flag's set and reset -- which spans the
 audit hook, Python code that can hand the GIL to a thread that is starting. threading's
 `_sys.settrace(_trace_hook)` then killed that thread before its target ran (a correct
-locked_counter lost a worker on a loaded machine); here the call is retried until it holds.
+locked_counter lost a worker on a loaded machine). Here a thread installs it before threading's
+bootstrap says it started (its starter waits in `start()` meanwhile, so one starter's threads
+install one at a time), and retries while threads that other threads start install theirs.
 """
 
 from __future__ import annotations
