@@ -121,6 +121,7 @@ class _Sched:
         self.episodes = Episodes(workdir, self._name)  # switches in the middle of a line
         self.cond_lock = self.cond._lock  # `with self.cond` without its Python methods
         self.hook = tracing.hook()  # the tracer, while nobody took it away (`start` sets it)
+        self.thread_hook = tracing.thread_hook()  # ... and threading's hook for new threads
 
     # ------------------------------------------------------------ registration
     def _schedulable(self) -> bool:
@@ -167,7 +168,11 @@ class _Sched:
         if self.deadlock is not None or self.abandoned:
             return
         hook = self.hook
-        if hook is None or _real_gettrace() is not hook or threading._trace_hook is not hook:  # type: ignore[attr-defined]  # private: not in typeshed
+        if (
+            hook is None
+            or _real_gettrace() is not hook
+            or threading._trace_hook is not self.thread_hook  # type: ignore[attr-defined]  # private: not in typeshed
+        ):
             self._abandon()
             return
         with self.cond_lock:
@@ -511,5 +516,5 @@ def start(options: dict, workdir: str) -> _Sched:
     locks.add_listener(s)  # on_released
     _S = s
     tracing.install(workdir, s.on_opcode, library=s.on_opcode)
-    s.hook = tracing.hook()
+    s.hook, s.thread_hook = tracing.hook(), tracing.thread_hook()
     return s

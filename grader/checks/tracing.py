@@ -18,6 +18,16 @@ The student's code cannot switch the tracer off: the agent's audit hook refuses 
 whether our tracer is the one installed, process-wide and for new threads (the student's code
 could empty `threading._trace_hook`). `sys.gettrace()` and `threading.gettrace()` answer None
 to the student's code while ours is installed.
+
+New threads get our tracer from `_bootstrap_inner` below, not from threading's own bootstrap:
+CPython 3.11's `_PyEval_SetTrace` refuses any `sys.settrace` (RuntimeError "Cannot install a
+trace function while another trace function is being installed") while one call in any thread
+of the process is between its `static int reentrant` flag's set and reset -- which spans the
+audit hook, Python code that can hand the GIL to a thread that is starting. threading's
+`_sys.settrace(_trace_hook)` then killed that thread before its target ran (a correct
+locked_counter lost a worker on a loaded machine). Here a thread installs it before threading's
+bootstrap says it started (its starter waits in `start()` meanwhile, so one starter's threads
+install one at a time), and retries while threads that other threads start install theirs.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import os
 import sys
 import sysconfig
 import threading
+import time
 
 from grader.checks import codeclass
 from grader.checks.standin import stand_in
@@ -41,6 +52,11 @@ _events = 0
 _installed = False
 _real_gettrace = REAL_GETTRACE = sys.gettrace  # the interpreter's own (`_hidden` replaces it)
 _real_thread_gettrace = threading.gettrace
+_real_settrace = sys.settrace  # bound now: the student's code may rebind sys.settrace
+_real_sleep = time.sleep  # bound now: the scheduler replaces time.sleep
+_GUARD = "Cannot install a trace function while another trace function is being installed"
+RETRY_SECONDS = 0.0005  # first wait before installing again (doubled up to RETRY_MAX_SECONDS)
+RETRY_MAX_SECONDS = 0.01
 _is_student = codeclass.is_student
 
 
@@ -177,12 +193,12 @@ FOLLOWED_MODULES = frozenset({"asyncio.locks", "asyncio.queues"})
 _FOLLOWED_FILES = tuple("/" + name.replace(".", "/") + ".py" for name in sorted(FOLLOWED_MODULES))
 
 
-def _hidden(real, module: str):
-    """`sys.gettrace`/`threading.gettrace` as the student's code sees them: None for ours."""
+def _hidden(real, module: str, ours):
+    """`sys.gettrace`/`threading.gettrace` as the student's code sees them: None for `ours`."""
 
     def gettrace():
         current = real()
-        return None if current is _global else current
+        return None if current is ours else current
 
     return stand_in(gettrace, module, real.__name__, real.__doc__)
 
@@ -194,10 +210,80 @@ def install_baseline() -> None:
     global _installed
     if not _installed:
         _installed = True
-        threading.settrace(_global)
-        sys.settrace(_global)
-        sys.gettrace = _hidden(_real_gettrace, "sys")
-        threading.gettrace = _hidden(_real_thread_gettrace, "threading")
+        threading.settrace(_THREAD_HOOK)
+        _patch_bootstrap()
+        install_in_thread()
+        sys.gettrace = _hidden(_real_gettrace, "sys", _global)
+        threading.gettrace = _hidden(_real_thread_gettrace, "threading", _THREAD_HOOK)
+
+
+class _NewThreads:
+    """threading's hook for new threads while ours is installed: false, so that threading's own
+    bootstrap does not call `sys.settrace` (`_bootstrap_inner` below installs `_global`)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __call__(self, frame, event, arg):
+        return _global(frame, event, arg)
+
+
+_THREAD_HOOK = _NewThreads()
+_bootstrap_patched = False
+
+
+def _patch_bootstrap() -> None:
+    """Every new thread installs `_global` itself (`install_in_thread`) before threading's
+    bootstrap runs, while threading's hook is ours; a hook the student's code set instead is
+    left to threading (whose `sys.settrace` the agent's audit hook refuses)."""
+    global _bootstrap_patched
+    if _bootstrap_patched:
+        return
+    _bootstrap_patched = True
+    real = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]  # private: not in typeshed
+
+    def _bootstrap_inner(self):
+        if threading._trace_hook is _THREAD_HOOK:  # private: not in typeshed
+            try:
+                install_in_thread()
+            except BaseException as exc:  # noqa: BLE001 - the thread must still start (below)
+                self.run = _failed_run(exc)
+        real(self)
+
+    stand_in(_bootstrap_inner, "threading", real.__qualname__, real.__doc__)
+    threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]  # private: not in typeshed
+
+
+def _failed_run(exc: BaseException):
+    """A thread's `run` when its tracer could not be installed (a refusal not the guard's: the
+    student's own audit hook): it raises that, where threading's own `sys.settrace` would have
+    failed -- after `start()` has returned, before the target -- so the thread never runs
+    untraced, and `start()` does not wait for good for a thread that never said it started."""
+
+    def run():
+        raise exc.with_traceback(None)
+
+    return run
+
+
+def install_in_thread() -> None:
+    """`sys.settrace(_global)` in this thread, tried again while another thread's `sys.settrace`
+    is under way (CPython 3.11's process-wide guard, see the module's docstring). Each such call
+    ends, and the wait lets its thread have the GIL to end it; only a thread that calls
+    `sys.settrace` over and over can hold this one back -- the student's code, each call refused
+    and reported as tampering by the audit hook -- and then until the run's time limit."""
+    wait = RETRY_SECONDS
+    while True:
+        try:
+            _real_settrace(_global)
+            return
+        except RuntimeError as exc:
+            if type(exc) is not RuntimeError or exc.args != (_GUARD,):  # not the guard's
+                raise
+        _real_sleep(wait)
+        wait = min(2 * wait, RETRY_MAX_SECONDS)
 
 
 def install(
@@ -229,14 +315,19 @@ def install(
 
 
 def hook():
-    """Our trace function once installed (threading installs it in every new thread), else None."""
+    """Our trace function once installed (every new thread installs it), else None."""
     return _global if _installed else None
+
+
+def thread_hook():
+    """threading's hook for new threads while ours is installed, else None."""
+    return _THREAD_HOOK if _installed else None
 
 
 def intact() -> bool:
     """True while our tracer is still the one installed, in this thread and for new threads."""
     hook = threading._trace_hook  # type: ignore[attr-defined]  # private: not in typeshed
-    return _real_gettrace() is _global and hook is _global
+    return _real_gettrace() is _global and hook is _THREAD_HOOK
 
 
 def tampered() -> bool:
