@@ -1233,3 +1233,25 @@ def test_undumpable_closes_the_process():
     os.close(r)
     os.waitpid(pid, 0)
     assert got == bytes([1, 0])
+
+
+AUDIT_HOOK = """
+import sys
+
+def add_audit_hook():
+    seen = []
+    sys.addaudithook(lambda event, args: seen.append(event) if event == "compile" else None)
+    compile("x = 1", "anything.py", "exec")  # what the agent does with a hidden probe's source
+    return "the hook saw compile" if seen else "the hook was never added"
+"""
+
+
+def test_an_audit_hook_of_the_students_is_never_added(tmp_path):
+    """A hook of the student's would get every later event's arguments: the hidden probes'
+    source in `compile` (tests/attacks/student_audit_hook_reads_probe). CPython swallows a
+    refusal of sys.addaudithook (it returns None), so the hook is simply not added; the refusal
+    is evidence all the same."""
+    got = _audited(tmp_path, AUDIT_HOOK, ["add_audit_hook"])
+    assert got["out"]["add_audit_hook"] == ["ok", "'the hook was never added'"], got["out"]
+    assert [e["event"] for e in got["evidence"]] == ["sys.addaudithook"], got["evidence"]
+    assert got["evidence"][0]["file"] == "student.py"

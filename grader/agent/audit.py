@@ -8,7 +8,10 @@ hook that cannot be removed, and refuses student code the ways in:
   coroutine's or async generator's frame, and the library calls that hand frames back (inspect's
   `currentframe`/`stack`/`trace`..., `traceback.walk_stack`/`walk_tb`, `logging.currentframe`);
   the code objects of functions that are not its own (`__code__`: the hidden probes' logic);
-* trace and profile hooks (`sys.settrace`, `sys.setprofile`, a `threading` hook that is not ours);
+* trace and profile hooks (`sys.settrace`, `sys.setprofile`, a `threading` hook that is not ours),
+  and audit hooks (`sys.addaudithook`: a hook of the student's would see every later event's
+  arguments, the hidden probes' source in `compile` among them; CPython swallows the refusal,
+  so the call returns None and the hook is never added);
 * the garbage collector's object walks (`gc.get_objects`, `get_referrers`, `get_referents`);
 * foreign calls through ctypes (loading a library, calling a C function, reading memory);
 * the grader's files: the run folder outside the work folder (output folder, tool logs, the
@@ -383,6 +386,11 @@ def _check(policy: Policy, event: str, args: tuple, caller) -> None:
             if hook is not None and hook not in policy.allowed_hooks:
                 _deny(policy, f"a threading.{event.split('.')[1]}() hook", None, event)
         return
+    if event == "sys.addaudithook":
+        k, frame = _decider(caller, False)
+        if k == STUDENT:
+            _deny(policy, "sys.addaudithook()", frame, event)
+        return
     if event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
         k, frame = _decider(caller, False)
         if k == STUDENT:
@@ -568,6 +576,7 @@ _WATCHED = frozenset(
         "sys._current_frames",
         "sys.settrace",
         "sys.setprofile",
+        "sys.addaudithook",
         "gc.get_objects",
         "gc.get_referrers",
         "gc.get_referents",
