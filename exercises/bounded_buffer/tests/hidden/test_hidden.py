@@ -29,6 +29,7 @@ PUT_WHILE_HINT = ("A woken producer is not promised room: another thread may fil
 # ---------------------------------------------------------------- the probe (runs in the sandbox)
 
 def _buffer(mod, scenario, *args):
+    import contextlib
     import sys
     import threading
     import time
@@ -48,6 +49,16 @@ def _buffer(mod, scenario, *args):
                 f = f.f_back
             time.sleep(0.002)
         return False
+
+    @contextlib.contextmanager
+    def no_switch():
+        """No switch to another thread inside the block, unless one in it blocks."""
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1.0)
+        try:
+            yield
+        finally:
+            sys.setswitchinterval(interval)
 
     def outcome(fn, *a, **kw):
         """("ok", value) or ("raised", exception type name)."""
@@ -124,18 +135,14 @@ def _buffer(mod, scenario, *args):
         waiter.start()
         blocked(waiter)
         wakes, stop = 0, t0 + span
-        interval = sys.getswitchinterval()
         while waiter.is_alive() and time.monotonic() < stop:
             time.sleep(period)
-            sys.setswitchinterval(1.0)  # no switch from here to the put, unless one blocks
-            try:
+            with no_switch():  # from the get to the put
                 x = b.get(timeout=JOIN)
                 if x == "w":  # the producer won the race for the room: nothing to judge
                     break
                 if outcome(b.put, x, timeout=JOIN)[0] != "ok":
                     break
-            finally:
-                sys.setswitchinterval(interval)
             wakes += 1
         waiter.join(JOIN + timeout)
         held = 0
@@ -224,13 +231,9 @@ def _buffer(mod, scenario, *args):
         b = mod.BoundedBuffer(2)
         consumer, box = start(b.get)
         blocked(consumer)
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(1.0)  # no switch from here to the get, unless one blocks
-        try:
+        with no_switch():  # from the put to the get
             b.put("x")
             taken = outcome(b.get, timeout=JOIN)
-        finally:
-            sys.setswitchinterval(interval)
         deadline = time.monotonic() + SETTLE  # the woken consumer acts, or waits again
         while time.monotonic() < deadline and consumer.is_alive():
             time.sleep(0.002)
