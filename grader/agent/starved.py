@@ -8,10 +8,11 @@ supervisor gives a request the waits of all its threads since the call, added up
 timeout (threads that take turns -- processes passing a lock back and forth -- wait one after
 the other, each wait on the program's path: the longest one alone counted half of it, and a
 correct twin under load 30 timed out), but never more than the CPU time its cores could have
-given it and it did not use (a program whose own threads keep all its cores busy was not starved by anyone: its busy
-loop is not prolonged), and at most the timeout once more (the backend waits 2 × timeout +
-start-up + grace). A starved program finishes; a busy loop still ends as a timeout. Starving
-itself wins a program nothing: its own threads that compete for its CPUs take that CPU from it.
+given it and it did not use (a program whose own threads keep all its cores busy was not
+starved by anyone: its busy loop is not prolonged), and at most the timeout once more (the
+backend waits 2 × timeout + start-up + grace). A starved program finishes; a busy loop still
+ends as a timeout. Starving itself wins a program nothing: its own threads that compete for its
+CPUs take that CPU from it.
 """
 
 from __future__ import annotations

@@ -246,14 +246,16 @@ def _histogram_private(mod, arr, edges, n_procs):
     return {"counts": None if got is None else np.asarray(got, dtype=float),
             "slots": len(os.listdir(log))}
 
-def _start_join_order(mod, arr, hold=2.0):
+def _start_join_order(mod, arr, hold):
     """The order in which the caller started and joined processes, in count_parallel(3, 20)
     and in histogram_parallel(arr, 5, 3): a list of "start"/"join" per call. And whether they
     ran together: each process the caller starts (forked, whatever start method the student's
-    code chose; not the workers of a Pool or an executor, nor a Manager) is held at its start until the caller has started 3, for at most
-    `hold` seconds, plus the time the caller waited for a CPU meanwhile (a busy machine). A caller
-    that waits for one process's work before it starts the next makes that process wait in vain; "starts" gives each start's time and "gave_up" when, and after
-    how many starts, a process stopped waiting (one process gives up at most, per call)."""
+    code chose; not the workers of a Pool or an executor, nor a Manager) is held at its start
+    until the caller has started 3, for at most `hold` seconds plus the time the caller waited
+    for a CPU meanwhile (a busy machine). A caller that waits for one process's work before it
+    starts the next makes that process wait in vain; "starts" gives each start's time and
+    "gave_up" when, and after how many starts, a process stopped waiting (one process gives up
+    at most, per call)."""
     import os
     import tempfile
     import time
@@ -455,7 +457,7 @@ def test_processes_run_together(student, seed):
                 raise Failed(
                     f"{what} started its processes one after the other: the grader held each "
                     f"process at its start until all 3 were started, and process {count} waited "
-                    f"{HOLD:g} s for the others in vain; the next was started "
+                    f"at least {HOLD:g} s for the others in vain; the next was started "
                     f"{later[0] - when:.2f} s after it gave up, once it had done its work. "
                     "Do not wait for one process's result (on a Queue, a Pipe, "
                     "an Event) before you start the next: start them all, in one loop, then "
