@@ -177,8 +177,9 @@ def _run(student, values, n_consumers, *, start_method="fork", slow=SLOW, no_qsi
          digest=DIGEST, timeout=TIMEOUT, baseline=False, watch=False):
     """parallel_fib's value and the probe's measurements, or a verdict that explains the bug.
     `watch` (every process forked, whatever start method the student's code chose, so that
-    the children inherit the probe's patches): also which processes took items off which queues, how many items were
-    put on the task queues, and the exit codes of the processes the caller started."""
+    the children inherit the probe's patches): also which processes took items off which
+    queues, how many items were put on the task queues, and the exit codes of the processes
+    the caller started."""
     what = f"parallel_fib({_short(values)}, {n_consumers}) under the {start_method} start method"
     reply = student.reply(_parallel_fib, list(values), n_consumers, slow, no_qsize, digest,
                           baseline, watch, start_method=start_method, timeout=timeout, what=what)

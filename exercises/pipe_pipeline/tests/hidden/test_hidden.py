@@ -58,8 +58,9 @@ def _squares(mod, n):
 def _sent(mod, n):
     """pipeline_squares(n) with every message a Connection sends and receives logged by the
     process that sent or received it (a file per process and direction: every child is forked,
-    whatever start method the student's code chose, and inherits the spies): {"sent": {pid: [values]}, "received": {pid: [values]}, "eof": [pids whose recv
-    raised EOFError]} and the caller's pid.
+    whatever start method the student's code chose, and inherits the spies): {"sent": {pid:
+    [values]}, "received": {pid: [values]}, "eof": [pids whose recv raised EOFError]} and the
+    caller's pid.
     The spies sit on _send_bytes and _recv_bytes, which send, send_bytes, recv and recv_bytes
     all go through; a message written to the descriptor by hand is still received."""
     import multiprocessing.connection
